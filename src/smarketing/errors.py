@@ -1,0 +1,187 @@
+"""The exceptions smarketing raises.
+
+Every error derives from one root, :class:`SmarketingError`, and each semantic subclass also derives
+from the builtin it refines, so ``except ValueError`` keeps working for callers who do not know us::
+
+    SmarketingError (Exception)
+    ├── PlanError (ValueError)              a plan file or plan object is invalid
+    ├── DataError (ValueError)              a CRM record or frame is invalid
+    ├── CurrencyMismatchError (TypeError)   arithmetic across two currencies
+    ├── RuleError (ValueError)              a rule is defined wrongly (bad code, duplicate name)
+    └── PluginError (ImportError)           a plugin cannot be loaded or breaks its interface
+
+Errors carry the place they refer to (a file, a line, a field path, a record id) as attributes as well
+as in the message, so tools can point at it.
+
+Examples:
+    >>> from smarketing.errors import PlanError, SmarketingError
+    >>> err = PlanError("must be a team id", file="plan.yaml", line=42, path="journey.stages[3].owner")
+    >>> str(err)
+    'plan.yaml:42: journey.stages[3].owner: must be a team id'
+    >>> isinstance(err, ValueError) and isinstance(err, SmarketingError)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "CurrencyMismatchError",
+    "DataError",
+    "PlanError",
+    "PlanIssue",
+    "PluginError",
+    "RuleError",
+    "SmarketingError",
+]
+
+
+class SmarketingError(Exception):
+    """Root of every exception raised by smarketing."""
+
+
+def _place(file: str | None, line: int | None, path: str | None) -> str:
+    parts: list[str] = []
+    if file is not None:
+        parts.append(f"{file}:{line}" if line is not None else file)
+    elif line is not None:
+        parts.append(f"line {line}")
+    if path:
+        parts.append(path)
+    return ": ".join(parts)
+
+
+class PlanIssue:
+    """One problem found in a plan: what is wrong and where.
+
+    Args:
+        message: What is wrong, in words a plan author understands.
+        path: The field path in the plan, e.g. ``journey.stages[3].owner`` (empty for the root).
+        line: The 1-based line in the plan file, when the plan came from text.
+    """
+
+    __slots__ = ("line", "message", "path")
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+
+    def format(self, file: str | None = None) -> str:
+        """Render as ``file:line: path: message``, leaving out the parts that are unknown."""
+        place = _place(file, self.line, self.path)
+        return f"{place}: {self.message}" if place else self.message
+
+    def __repr__(self) -> str:
+        return f"PlanIssue({self.message!r}, path={self.path!r}, line={self.line!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PlanIssue):
+            return NotImplemented
+        return (self.message, self.path, self.line) == (other.message, other.path, other.line)
+
+    def __hash__(self) -> int:
+        return hash((self.message, self.path, self.line))
+
+
+class PlanError(SmarketingError, ValueError):
+    """An alignment plan is invalid.
+
+    The message names the place as ``file:line: field.path: what is wrong``; the same facts are kept on
+    the exception as ``file``, ``line`` and ``path``. When a plan has several problems, ``issues`` lists
+    them all and the message shows the first one and how many more there are.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        path: str = "",
+        issues: Sequence[PlanIssue] = (),
+    ) -> None:
+        self.file = file
+        self.issues: tuple[PlanIssue, ...] = tuple(issues) or (
+            PlanIssue(message, path=path, line=line),
+        )
+        first = self.issues[0]
+        self.line = first.line
+        self.path = first.path
+        self.message = first.message
+        text = first.format(file)
+        if len(self.issues) > 1:
+            text += f" (and {len(self.issues) - 1} more problem(s))"
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[object, ...]:  # keep picklable with keyword-only state
+        return (_rebuild_plan_error, (self.message, self.file, self.issues))
+
+
+def _rebuild_plan_error(message: str, file: str | None, issues: tuple[PlanIssue, ...]) -> PlanError:
+    return PlanError(message, file=file, issues=issues)
+
+
+class DataError(SmarketingError, ValueError):
+    """A CRM record or data frame is invalid.
+
+    Args:
+        message: What is wrong.
+        record: The id of the offending record (lead, deal, ...), when there is one.
+        field: The offending field or column.
+        kind: The record kind (``"lead"``, ``"deal"``, ...).
+
+    Examples:
+        >>> str(DataError("must be timezone-aware", record="L-17", field="time", kind="touchpoint"))
+        'touchpoint L-17: time: must be timezone-aware'
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        record: str | None = None,
+        field: str | None = None,
+        kind: str | None = None,
+    ) -> None:
+        self.message = message
+        self.record = record
+        self.field = field
+        self.kind = kind
+        where = " ".join(p for p in (kind, record) if p)
+        parts = [p for p in (where, field) if p]
+        super().__init__(": ".join([*parts, message]))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_data_error, (self.message, self.record, self.field, self.kind))
+
+
+def _rebuild_data_error(
+    message: str, record: str | None, field: str | None, kind: str | None
+) -> DataError:
+    return DataError(message, record=record, field=field, kind=kind)
+
+
+class CurrencyMismatchError(SmarketingError, TypeError):
+    """Two amounts in different currencies were combined without an exchange rate."""
+
+
+class RuleError(SmarketingError, ValueError):
+    """A rule definition is invalid (bad code, duplicate code, bad severity)."""
+
+
+class PluginError(SmarketingError, ImportError):
+    """A plugin could not be loaded or does not implement its interface.
+
+    Args:
+        message: What went wrong.
+        plugin: The entry-point name of the plugin, when known.
+        group: The entry-point group (``smarketing.connectors``, ...).
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None, group: str | None = None) -> None:
+        self.plugin = plugin
+        self.group = group
+        where = "/".join(p for p in (group, plugin) if p)
+        super().__init__(f"{where}: {message}" if where else message)
