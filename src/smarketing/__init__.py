@@ -1,6 +1,78 @@
-"""smarketing: sales and marketing alignment as typed models and pure functions."""
+"""smarketing: sales and marketing alignment as typed models and pure, tested functions.
+
+The front door re-exports the nouns and the main verbs::
+
+    >>> import smarketing as sm
+    >>> plan = sm.load_plan("examples/plan.yaml")
+    >>> sm.allocate(sm.Money("100.00", "EUR"), {"marketing": 3, "sales": 7})
+    {'marketing': Money('30.00', 'EUR'), 'sales': Money('70.00', 'EUR')}
+"""
 
 from importlib.metadata import version as _version
 
+from smarketing.calendar import BusinessCalendar
+from smarketing.errors import (
+    CurrencyMismatchError,
+    DataError,
+    PlanError,
+    PluginError,
+    RuleError,
+    SmarketingError,
+)
+from smarketing.glossary import Glossary, Term
+from smarketing.journey import JourneyMap, Stage, Transition
+from smarketing.kpi import KPI
+from smarketing.money import Money, allocate
+from smarketing.persona import Persona
+from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
+from smarketing.records import (
+    Account,
+    Activity,
+    Dataset,
+    Deal,
+    Disposition,
+    Lead,
+    StageEvent,
+    Touchpoint,
+)
+from smarketing.rewards import RewardPlan
+from smarketing.sla import SLA
+from smarketing.teams import Person, Team
+
 __version__ = _version("smarketing")
-__all__ = ["__version__"]
+
+__all__ = [
+    "Account",
+    "Activity",
+    "AlignmentPlan",
+    "BusinessCalendar",
+    "CurrencyMismatchError",
+    "DataError",
+    "Dataset",
+    "Deal",
+    "Disposition",
+    "Glossary",
+    "JourneyMap",
+    "KPI",
+    "Lead",
+    "Money",
+    "Person",
+    "Persona",
+    "PlanError",
+    "PluginError",
+    "RewardPlan",
+    "RuleError",
+    "SLA",
+    "SmarketingError",
+    "Stage",
+    "StageEvent",
+    "Team",
+    "Term",
+    "Touchpoint",
+    "Transition",
+    "__version__",
+    "allocate",
+    "dump_plan",
+    "load_plan",
+    "plan_json_schema",
+]

@@ -1,0 +1,354 @@
+"""Canonical CRM records: what happened, as both teams' systems saw it.
+
+Connectors turn a CRM's objects into these records. Each record is a frozen pydantic model validated at
+the boundary: times must be timezone-aware, money is :class:`~smarketing.money.Money`, ids are text. For
+volume the same data lives in columns: a :class:`Dataset` holds one polars frame per record kind, in long
+form, and converts both ways without losing a field.
+
+Examples:
+    >>> from datetime import datetime, timezone
+    >>> from smarketing.records import StageEvent
+    >>> e = StageEvent(lead_id="L1", to="mql", time=datetime(2026, 10, 1, 9, tzinfo=timezone.utc))
+    >>> e.source is None, e.to
+    (True, 'mql')
+    >>> StageEvent(lead_id="L1", to="mql", time=datetime(2026, 10, 1, 9))
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for StageEvent
+    time
+      Input should have timezone info ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar, Literal, Self, TypeVar
+
+import attrs
+import polars as pl
+from pydantic import AwareDatetime, Field, ValidationError, model_validator
+
+from smarketing._base import FrozenModel, Id, Rate, Text
+from smarketing.errors import DataError
+from smarketing.money import Money
+
+__all__ = [
+    "RECORD_KINDS",
+    "Account",
+    "Activity",
+    "Dataset",
+    "Deal",
+    "DealSplit",
+    "Disposition",
+    "Lead",
+    "Record",
+    "StageEvent",
+    "Touchpoint",
+    "parse_records",
+]
+
+
+class Record(FrozenModel):
+    """Base of every CRM record; ``kind`` names the record type in messages and frames."""
+
+    kind: ClassVar[str] = "record"
+
+    @property
+    def record_id(self) -> str:
+        """The id used in error messages (the record's own id, or its lead's)."""
+        return str(getattr(self, "id", None) or getattr(self, "lead_id", "?"))
+
+
+class Account(Record):
+    """A company."""
+
+    kind: ClassVar[str] = "account"
+
+    id: Id = Field(description="Account id.")
+    name: str = Field(default="", description="Company name.")
+    industry: str | None = Field(default=None, description="Industry.")
+    company_size: int | None = Field(default=None, ge=0, description="Employees.")
+    region: str | None = Field(default=None, description="Sales region.")
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 country.")
+
+
+class Lead(Record):
+    """A person at an account whom marketing and sales work."""
+
+    kind: ClassVar[str] = "lead"
+
+    id: Id = Field(description="Lead id (also the journey id of its touchpoints).")
+    account_id: Id | None = Field(default=None, description="Account the lead belongs to.")
+    created_at: AwareDatetime = Field(description="When the lead was created.")
+    source: str | None = Field(default=None, description="Original lead source (a channel).")
+    campaign: str | None = Field(default=None, description="Campaign that created the lead.")
+    persona: Id | None = Field(default=None, description="Persona id the lead matches.")
+    grade: str | None = Field(default=None, description="Lead grade (e.g. 'A').")
+    owner: Id | None = Field(default=None, description="Person who owns the lead now.")
+    title: str | None = Field(default=None, description="Job title.")
+    seniority: str | None = Field(default=None, description="Seniority level.")
+    industry: str | None = Field(default=None, description="Industry (from the account).")
+    company_size: int | None = Field(default=None, ge=0, description="Employees.")
+    region: str | None = Field(default=None, description="Sales region.")
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 country.")
+    status: str | None = Field(default=None, description="Current status, e.g. a paused status of the SLA.")
+
+
+class Touchpoint(Record):
+    """One interaction on a lead's journey, by marketing or sales."""
+
+    kind: ClassVar[str] = "touchpoint"
+
+    id: Id = Field(description="Touchpoint id.")
+    lead_id: Id = Field(description="Lead (journey) the touch belongs to.")
+    time: AwareDatetime = Field(description="When it happened.")
+    channel: Text = Field(description="Channel, e.g. 'paid_search', 'webinar', 'sdr_call'.")
+    team: Id = Field(description="Team that made the touch.")
+    owner: Id | None = Field(default=None, description="Person who made the touch, if any.")
+    campaign: str | None = Field(default=None, description="Campaign the touch belongs to.")
+
+
+class StageEvent(Record):
+    """A lead moved from one lifecycle stage to another."""
+
+    kind: ClassVar[str] = "stage_event"
+
+    lead_id: Id = Field(description="Lead that moved.")
+    source: Id | None = Field(
+        default=None, alias="from", description="Stage left; none when the lead is created."
+    )
+    to: Id = Field(description="Stage entered.")
+    time: AwareDatetime = Field(description="When the move happened.")
+    actor: Id | None = Field(default=None, description="Person who moved the lead, if any.")
+
+
+class Activity(Record):
+    """A sales (or marketing) activity on a lead: call, e-mail, meeting."""
+
+    kind: ClassVar[str] = "activity"
+
+    id: Id = Field(description="Activity id.")
+    lead_id: Id = Field(description="Lead worked.")
+    person: Id = Field(description="Person who did it.")
+    time: AwareDatetime = Field(description="When.")
+    type: Literal["call", "email", "meeting", "social", "sms", "other"] = Field(
+        description="Kind of activity."
+    )
+    outcome: str | None = Field(
+        default=None, description="Outcome, e.g. 'connected', 'no_answer', 'replied'."
+    )
+
+
+class DealSplit(FrozenModel):
+    """A share of a deal's credit, as in CRM opportunity splits."""
+
+    person: Id = Field(description="Person credited.")
+    share: Rate = Field(description="Share of the deal (0 to 1).")
+    kind: Literal["revenue", "overlay"] = Field(
+        default="revenue", description="Revenue splits total 100%; overlays are on top."
+    )
+
+
+class Deal(Record):
+    """An opportunity and, once closed, its outcome."""
+
+    kind: ClassVar[str] = "deal"
+
+    id: Id = Field(description="Deal id.")
+    account_id: Id | None = Field(default=None, description="Account buying.")
+    lead_id: Id | None = Field(default=None, description="Lead the deal came from.")
+    amount: Money = Field(description="Deal amount (gross, before discounts).")
+    discount: Money | None = Field(default=None, description="Discount given.")
+    stage: Literal["open", "won", "lost"] = Field(description="Deal status.")
+    created_at: AwareDatetime = Field(description="When the deal was created.")
+    close_date: date | None = Field(default=None, description="When it was won or lost.")
+    owner: Id | None = Field(default=None, description="Deal owner (sales).")
+    product: str | None = Field(default=None, description="Product sold.")
+    segment: str | None = Field(default=None, description="Customer segment.")
+    refunded_on: date | None = Field(default=None, description="Refund or churn date, if any.")
+    splits: list[DealSplit] = Field(default_factory=list, description="Credit splits.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.amount.amount < 0:
+            raise ValueError("amount must not be negative; record refunds with refunded_on")
+        if self.discount is not None and self.discount.currency != self.amount.currency:
+            raise ValueError("discount and amount must be in the same currency")
+        if self.stage != "open" and self.close_date is None:
+            raise ValueError(f"a {self.stage} deal needs a close_date")
+        if self.refunded_on is not None and self.stage != "won":
+            raise ValueError("only a won deal can be refunded")
+        revenue = sum((s.share for s in self.splits if s.kind == "revenue"), Decimal(0))
+        if any(s.kind == "revenue" for s in self.splits) and revenue != 1:
+            raise ValueError(f"revenue splits total {revenue * 100:f}%, not 100%")
+        return self
+
+
+class Disposition(Record):
+    """Sales' feedback on a handed-off lead: the outcome and why."""
+
+    kind: ClassVar[str] = "disposition"
+
+    lead_id: Id = Field(description="Lead dispositioned.")
+    reason: Text = Field(description="Reason, from the SLA's agreed list.")
+    time: AwareDatetime = Field(description="When it was recorded.")
+    person: Id | None = Field(default=None, description="Who recorded it.")
+    note: str = Field(default="", description="Free text for marketing.")
+
+
+RECORD_KINDS: dict[str, type[Record]] = {
+    "accounts": Account,
+    "leads": Lead,
+    "touchpoints": Touchpoint,
+    "stage_events": StageEvent,
+    "activities": Activity,
+    "deals": Deal,
+    "dispositions": Disposition,
+}
+
+R = TypeVar("R", bound=Record)
+
+
+def parse_records(model: type[R], rows: Iterable[Mapping[str, Any]]) -> list[R]:
+    """Validate raw rows into records, naming the record and field of the first bad one.
+
+    Examples:
+        >>> parse_records(Lead, [{"id": "L9", "created_at": "2026-10-01T09:00:00"}])
+        Traceback (most recent call last):
+        ...
+        smarketing.errors.DataError: lead L9: created_at: Input should have timezone info
+    """
+    out: list[R] = []
+    for index, row in enumerate(rows):
+        try:
+            out.append(model.model_validate(row))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            record = row.get("id") or row.get("lead_id") or f"#{index}"
+            field = ".".join(str(p) for p in first["loc"]) or None
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise DataError(message, record=str(record), field=field, kind=model.kind) from None
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Columnar form.
+
+_MONEY_FIELDS = {"amount", "discount"}
+
+
+def _frame(model: type[Record], records: Sequence[Record]) -> pl.DataFrame:
+    """Records to a frame; Money fields become ``<name>`` (Decimal) and ``<name>_currency``."""
+    rows: list[dict[str, Any]] = []
+    for r in records:
+        row = r.model_dump(by_alias=True)
+        for name in _MONEY_FIELDS & row.keys():
+            money = getattr(r, name)
+            row[name] = None if money is None else money.amount
+            row[f"{name}_currency"] = None if money is None else money.currency
+        rows.append(row)
+    schema = _schema(model)
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame(rows, schema=schema, orient="row", strict=False)
+
+
+def _schema(model: type[Record]) -> dict[str, pl.DataType]:
+    out: dict[str, pl.DataType] = {}
+    for name, field in model.model_fields.items():
+        column = field.alias or name
+        annotation = str(field.annotation)
+        if name in _MONEY_FIELDS:
+            out[column] = pl.Decimal(38, 6)
+            out[f"{column}_currency"] = pl.String()
+        elif "AwareDatetime" in annotation or "datetime" in annotation:
+            out[column] = pl.Datetime("us", "UTC")
+        elif "date" in annotation:
+            out[column] = pl.Date()
+        elif annotation.startswith("int") or "int |" in annotation:
+            out[column] = pl.Int64()
+        elif name == "splits":
+            out[column] = pl.List(
+                pl.Struct({"person": pl.String(), "share": pl.Decimal(38, 6), "kind": pl.String()})
+            )
+        else:
+            out[column] = pl.String()
+    return out
+
+
+@attrs.frozen
+class Dataset:
+    """CRM data in columns: one polars frame per record kind.
+
+    Times are stored in UTC; money as a ``Decimal`` column and a currency column. Build one from records
+    with :meth:`from_records`, get records back with :meth:`records`.
+
+    Examples:
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)
+        >>> ds = Dataset.from_records(leads=[Lead(id="L1", created_at=t)])
+        >>> ds.leads.shape, ds.deals.shape[0]
+        ((1, 15), 0)
+        >>> ds.records("leads")[0].id
+        'L1'
+    """
+
+    accounts: pl.DataFrame = attrs.field(factory=lambda: _frame(Account, []))
+    leads: pl.DataFrame = attrs.field(factory=lambda: _frame(Lead, []))
+    touchpoints: pl.DataFrame = attrs.field(factory=lambda: _frame(Touchpoint, []))
+    stage_events: pl.DataFrame = attrs.field(factory=lambda: _frame(StageEvent, []))
+    activities: pl.DataFrame = attrs.field(factory=lambda: _frame(Activity, []))
+    deals: pl.DataFrame = attrs.field(factory=lambda: _frame(Deal, []))
+    dispositions: pl.DataFrame = attrs.field(factory=lambda: _frame(Disposition, []))
+
+    @classmethod
+    def from_records(
+        cls,
+        *,
+        accounts: Sequence[Account] = (),
+        leads: Sequence[Lead] = (),
+        touchpoints: Sequence[Touchpoint] = (),
+        stage_events: Sequence[StageEvent] = (),
+        activities: Sequence[Activity] = (),
+        deals: Sequence[Deal] = (),
+        dispositions: Sequence[Disposition] = (),
+    ) -> Dataset:
+        """Build the columnar form from records."""
+        given = {
+            "accounts": accounts,
+            "leads": leads,
+            "touchpoints": touchpoints,
+            "stage_events": stage_events,
+            "activities": activities,
+            "deals": deals,
+            "dispositions": dispositions,
+        }
+        return cls(**{k: _frame(RECORD_KINDS[k], v) for k, v in given.items()})
+
+    def records(self, kind: str) -> list[Any]:
+        """The records of one kind (``"leads"``, ``"deals"``, ...), validated again from the frame."""
+        if kind not in RECORD_KINDS:
+            raise ValueError(f"unknown record kind {kind!r}; known: {', '.join(RECORD_KINDS)}")
+        model = RECORD_KINDS[kind]
+        frame: pl.DataFrame = getattr(self, kind)
+        rows = frame.to_dicts()
+        for row in rows:
+            for name in _MONEY_FIELDS & row.keys():
+                currency = row.pop(f"{name}_currency")
+                row[name] = None if row[name] is None else Money(_trim(row[name], currency), currency)
+            for key in [k for k, v in row.items() if v is None]:
+                del row[key]
+        return parse_records(model, rows)
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """All frames by record kind."""
+        return {k: getattr(self, k) for k in RECORD_KINDS}
+
+
+def _trim(amount: Decimal, currency: str) -> Decimal:
+    """Undo the fixed frame scale: back to the currency's minor units when that is exact."""
+    exponent = Money.zero(currency).minor_units
+    quantized = amount.quantize(Decimal(1).scaleb(-exponent))
+    return quantized if quantized == amount else amount.normalize()
