@@ -1,0 +1,204 @@
+"""Hypothesis strategies for smarketing values.
+
+Use them to state laws about code built on smarketing, the way smarketing's own tests do ("a split
+conserves money", "reordering input changes nothing"). Every strategy here generates valid values
+only; invalid input is better tested with explicit examples.
+
+Examples:
+    >>> from hypothesis import given, settings
+    >>> from smarketing.money import allocate
+    >>> from smarketing.testing.strategies import moneys, weights
+    >>> @settings(max_examples=25, database=None)
+    ... @given(moneys(), weights())
+    ... def test_allocation_conserves_money(total, shares):
+    ...     assert sum(allocate(total, shares).values()) == total
+    >>> test_allocation_conserves_money()
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from decimal import Decimal
+from fractions import Fraction
+from typing import TypeAlias, TypeVar, overload
+
+from hypothesis import strategies as st
+from iso4217 import Currency
+
+from smarketing.money import Money
+
+__all__ = ["Weight", "currencies", "moneys", "weights"]
+
+Weight: TypeAlias = int | Decimal | Fraction
+"""A weight accepted by :func:`smarketing.money.allocate`."""
+
+_K = TypeVar("_K")
+
+# Shrinking moves towards the front of sampled_from, so failures are reported in familiar
+# currencies covering each minor-unit size (2, 0, 3 and 4 places) before the rest.
+_FAVOURITES = ("EUR", "USD", "JPY", "BHD", "CLF")
+_ALL_CODES = sorted(c.code for c in Currency)
+_CODES = [*_FAVOURITES, *(code for code in _ALL_CODES if code not in _FAVOURITES)]
+
+
+def _exponent(code: str) -> int | None:
+    exponent: int | None = Currency(code).exponent
+    return exponent
+
+
+def currencies(*, include_unitless: bool = False) -> st.SearchStrategy[str]:
+    """Uppercase ISO 4217 currency codes.
+
+    Args:
+        include_unitless: Also generate codes that have no minor unit in ISO 4217 (``XAU``,
+            ``XDR``, ``XXX``, ...). They are valid :class:`~smarketing.money.Money` currencies but
+            cannot be quantized or allocated, so they are left out by default.
+
+    Returns:
+        A strategy of currency codes, shrinking towards ``"EUR"``.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=25, database=None)
+        ... @given(currencies())
+        ... def test_code(code):
+        ...     assert Money.zero(code).minor_units in (0, 2, 3, 4)
+        >>> test_code()
+    """
+    codes = [c for c in _CODES if include_unitless or _exponent(c) is not None]
+    return st.sampled_from(codes)
+
+
+def _bound(value: Decimal | int | str | None, name: str) -> Fraction | None:
+    if value is None:
+        return None
+    if isinstance(value, bool | float) or not isinstance(value, Decimal | int | str):
+        raise TypeError(f"{name} must be a Decimal, int or str, not {type(value).__name__}")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"{name} must be finite, not {value}")
+    return Fraction(number)
+
+
+def moneys(
+    currency: str | st.SearchStrategy[str] | None = None,
+    *,
+    min_value: Decimal | int | str | None = None,
+    max_value: Decimal | int | str | None = None,
+    extra_places: int = 0,
+) -> st.SearchStrategy[Money]:
+    """:class:`~smarketing.money.Money` amounts, by default whole numbers of minor units.
+
+    Args:
+        currency: A fixed code, a strategy of codes, or None for :func:`currencies`.
+        min_value: Smallest amount in major units (e.g. ``"-100"`` for -100 EUR); unbounded if
+            None.
+        max_value: Largest amount in major units; unbounded if None.
+        extra_places: Digits below the minor unit (``2`` gives EUR amounts such as
+            ``12.3456``), for testing rounding; codes without a minor unit count as 0 places.
+
+    Returns:
+        A strategy of amounts written with exactly ``minor units + extra_places`` decimal places.
+        The range must contain at least one such amount.
+
+    Raises:
+        TypeError: If a bound is a float or another non-number.
+        ValueError: If ``min_value > max_value``, ``extra_places < 0`` or ``currency`` is not a
+            valid code.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=25, database=None)
+        ... @given(moneys("JPY", min_value=0, max_value=100))
+        ... def test_jpy(m):
+        ...     assert m.currency == "JPY" and 0 <= m.amount <= 100 and m.is_exact()
+        >>> test_jpy()
+    """
+    low = _bound(min_value, "min_value")
+    high = _bound(max_value, "max_value")
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"min_value {min_value} is greater than max_value {max_value}")
+    if extra_places < 0:
+        raise ValueError(f"extra_places must be >= 0, not {extra_places}")
+    if isinstance(currency, str):
+        Money.zero(currency)  # fail at definition time, not on the first draw
+        codes: st.SearchStrategy[str] = st.just(currency)
+    else:
+        codes = currencies() if currency is None else currency
+
+    def in_currency(code: str) -> st.SearchStrategy[Money]:
+        places = (_exponent(code) or 0) + extra_places
+        scale = 10**places
+        units = st.integers(
+            None if low is None else math.ceil(low * scale),
+            None if high is None else math.floor(high * scale),
+        )
+        # Built from text so the thread's decimal context cannot round large amounts.
+        return units.map(lambda n: Money(Decimal(f"{n}E-{places}"), code))
+
+    return codes.flatmap(in_currency)
+
+
+@overload
+def weights(
+    keys: None = None, *, min_size: int = 1, max_size: int = 8, allow_zero: bool = True
+) -> st.SearchStrategy[dict[str, Weight]]: ...
+@overload
+def weights(
+    keys: st.SearchStrategy[_K],
+    *,
+    min_size: int = 1,
+    max_size: int = 8,
+    allow_zero: bool = True,
+) -> st.SearchStrategy[dict[_K, Weight]]: ...
+def weights(
+    keys: st.SearchStrategy[_K] | None = None,
+    *,
+    min_size: int = 1,
+    max_size: int = 8,
+    allow_zero: bool = True,
+) -> st.SearchStrategy[dict[_K, Weight]] | st.SearchStrategy[dict[str, Weight]]:
+    """Valid weight mappings for :func:`smarketing.money.allocate`.
+
+    Weights mix ints, Decimals and Fractions; small ints are frequent so that equal remainders
+    (ties) are common. At least one weight is positive.
+
+    Args:
+        keys: Strategy for recipient keys, which must be mutually orderable; short lowercase
+            strings if None.
+        min_size: Fewest recipients (at least 1).
+        max_size: Most recipients.
+        allow_zero: Whether some (not all) weights may be zero.
+
+    Returns:
+        A strategy of ``{recipient: weight}`` dicts.
+
+    Examples:
+        >>> from hypothesis import given, settings, strategies as st
+        >>> @settings(max_examples=25, database=None)
+        ... @given(weights(st.integers(0, 9), allow_zero=False))
+        ... def test_positive(shares):
+        ...     assert shares and all(w > 0 for w in shares.values())
+        >>> test_positive()
+    """
+    if min_size < 1:
+        raise ValueError(f"min_size must be >= 1 (allocate needs a recipient), not {min_size}")
+    # Decimals and Fractions are built from ints: several times faster to draw than
+    # st.decimals()/st.fractions(), and these shapes are all allocate() cares about.
+    values: st.SearchStrategy[Weight] = st.one_of(
+        st.integers(0, 3),
+        st.integers(0, 1_000_000),
+        st.integers(0, 100_000).map(lambda n: Decimal(f"{n}E-3")),
+        st.builds(Fraction, st.integers(0, 6_000), st.integers(1, 60)),
+    )
+    if not allow_zero:
+        values = values.filter(lambda weight: weight > 0)
+    if keys is None:
+        recipients = st.text(string.ascii_lowercase, min_size=1, max_size=4)
+        return st.dictionaries(recipients, values, min_size=min_size, max_size=max_size).filter(_any_positive)
+    return st.dictionaries(keys, values, min_size=min_size, max_size=max_size).filter(_any_positive)
+
+
+def _any_positive(mapping: dict[_K, Weight]) -> bool:
+    return any(weight > 0 for weight in mapping.values())
