@@ -103,9 +103,7 @@ class PlanError(SmarketingError, ValueError):
         issues: Sequence[PlanIssue] = (),
     ) -> None:
         self.file = file
-        self.issues: tuple[PlanIssue, ...] = tuple(issues) or (
-            PlanIssue(message, path=path, line=line),
-        )
+        self.issues: tuple[PlanIssue, ...] = tuple(issues) or (PlanIssue(message, path=path, line=line),)
         first = self.issues[0]
         self.line = first.line
         self.path = first.path
@@ -157,9 +155,7 @@ class DataError(SmarketingError, ValueError):
         return (_rebuild_data_error, (self.message, self.record, self.field, self.kind))
 
 
-def _rebuild_data_error(
-    message: str, record: str | None, field: str | None, kind: str | None
-) -> DataError:
+def _rebuild_data_error(message: str, record: str | None, field: str | None, kind: str | None) -> DataError:
     return DataError(message, record=record, field=field, kind=kind)
 
 
