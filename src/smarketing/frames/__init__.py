@@ -1,0 +1,106 @@
+"""Dataframe-agnostic plumbing shared by the analysis kernels.
+
+Every analysis accepts its data as records, as a :class:`~smarketing.records.Dataset`, or as a dataframe of
+any library narwhals supports. :func:`as_lazy` turns all of these into one narwhals ``LazyFrame`` with checked
+columns, so each kernel is written once against the narwhals lazy API:
+
+- lazy inputs (polars ``LazyFrame``, DuckDB relations, PySpark frames) stay on their engine;
+- eager inputs (polars, pandas, pyarrow) run on polars' lazy engine, the embedded default (narwhals on
+  pyarrow gave wrong ordered-window results when measured, so it is not a target);
+- records and datasets are converted to their canonical columns first.
+
+Examples:
+    >>> from datetime import datetime, timezone
+    >>> from smarketing.records import StageEvent
+    >>> t = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)
+    >>> lf = as_lazy([StageEvent(lead_id="L1", to="mql", time=t)], "stage_events", required=["lead_id", "to"])
+    >>> lf.collect().to_native().select("lead_id", "from", "to").rows()
+    [('L1', None, 'mql')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import narwhals as nw
+import polars as pl
+
+from smarketing.errors import DataError
+from smarketing.records import RECORD_KINDS, Dataset, Record
+
+__all__ = ["as_lazy", "check_aware"]
+
+# Inputs that are already lazy keep their engine; everything else runs on polars' lazy engine.
+_LAZY_NATIVE = (pl.LazyFrame,)
+
+
+def as_lazy(data: Any, kind: str, *, required: Sequence[str] = ()) -> nw.LazyFrame[Any]:
+    """Normalise analysis input to a narwhals ``LazyFrame`` in the canonical columns of ``kind``.
+
+    Args:
+        data: A ``Dataset`` (its ``kind`` frame is used), a sequence of records of that kind, or a
+            dataframe of any library narwhals supports, in the canonical long form.
+        kind: The record kind, a key of :data:`smarketing.records.RECORD_KINDS` (``"stage_events"``, ...).
+        required: Columns the caller needs; a missing one is a :class:`~smarketing.errors.DataError`.
+
+    Raises:
+        DataError: A required column is missing, or a record is of the wrong kind.
+        TypeError: ``data`` is none of the accepted inputs.
+    """
+    if kind not in RECORD_KINDS:
+        raise ValueError(f"unknown record kind {kind!r}; known: {', '.join(RECORD_KINDS)}")
+    if isinstance(data, Dataset):
+        native: Any = getattr(data, kind)
+    elif isinstance(data, Sequence) and not isinstance(data, str | bytes):
+        native = _records_frame(data, kind)
+    else:
+        native = data
+    try:
+        frame = nw.from_native(native)
+    except TypeError:
+        raise TypeError(
+            f"{kind}: expected records, a Dataset or a dataframe narwhals supports, not {type(data).__name__}"
+        ) from None
+    lazy: nw.LazyFrame[Any] = (
+        frame.lazy()
+        if isinstance(frame, nw.LazyFrame) or isinstance(native, _LAZY_NATIVE)
+        else frame.lazy(backend="polars")
+    )
+    missing = [c for c in required if c not in lazy.collect_schema().names()]
+    if missing:
+        raise DataError(f"missing column(s) {', '.join(missing)}", kind=kind)
+    return lazy
+
+
+def _records_frame(records: Iterable[Any], kind: str) -> pl.DataFrame:
+    model = RECORD_KINDS[kind]
+    items = list(records)
+    for index, r in enumerate(items):
+        if not isinstance(r, model):
+            got = r.kind if isinstance(r, Record) else type(r).__name__
+            raise DataError(f"expected a {model.kind} record, got {got}", record=f"#{index}", kind=kind)
+    frame: pl.DataFrame = Dataset.from_records(**{kind: items}).frames()[kind]
+    return frame
+
+
+def check_aware(frame: nw.LazyFrame[Any], columns: Sequence[str], *, kind: str) -> None:
+    """Raise :class:`~smarketing.errors.DataError` if a datetime column has no time zone.
+
+    Examples:
+        >>> from datetime import datetime
+        >>> naive = nw.from_native(pl.LazyFrame({"time": [datetime(2026, 1, 1)]}))
+        >>> check_aware(naive, ["time"], kind="stage_events")
+        Traceback (most recent call last):
+        ...
+        smarketing.errors.DataError: stage_events: time: naive datetimes are ambiguous; ...
+    """
+    schema = frame.collect_schema()
+    for column in columns:
+        dtype = schema.get(column)
+        if isinstance(dtype, nw.Datetime) and dtype.time_zone is None:
+            raise DataError(
+                "naive datetimes are ambiguous; attach a time zone (e.g. convert to UTC)",
+                field=column,
+                kind=kind,
+            )
