@@ -22,7 +22,7 @@ from smarketing.errors import (
 from smarketing.glossary import Glossary, Term
 from smarketing.journey import JourneyMap, Stage, Transition
 from smarketing.kpi import KPI
-from smarketing.money import Money, allocate
+from smarketing.money import FxTable, Money, allocate
 from smarketing.persona import Persona
 from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
 from smarketing.records import (
@@ -51,6 +51,7 @@ __all__ = [
     "Dataset",
     "Deal",
     "Disposition",
+    "FxTable",
     "Glossary",
     "JourneyMap",
     "KPI",

@@ -30,9 +30,11 @@ Examples:
 
 from __future__ import annotations
 
+import bisect
 import decimal
 import re
 from collections.abc import Iterable, Mapping
+from datetime import date as _date
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any, Protocol, TypeAlias, TypeVar, final, overload
@@ -42,9 +44,9 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from smarketing.errors import CurrencyMismatchError
+from smarketing.errors import CurrencyMismatchError, DataError
 
-__all__ = ["Money", "allocate"]
+__all__ = ["FxTable", "Money", "allocate"]
 
 # Exponent (number of minor-unit digits) per ISO 4217 code; None where ISO defines no minor unit
 # (precious metals, fund codes, XTS/XXX).
@@ -848,3 +850,84 @@ def allocate(total: Money, weights: Mapping[_K, int | Decimal | Fraction]) -> di
     return {
         key: Money.from_minor(sign * floor, total.currency) for key, floor in zip(keys, floors, strict=True)
     }
+
+
+class FxTable:
+    """Exchange rates by date, for converting amounts into one currency.
+
+    Each row says that on ``date`` one unit of ``base`` is worth ``rate`` units of ``quote`` (as reference
+    rates are published). A look-up takes the latest rate of the pair on or before the requested date;
+    only the pairs given are known (no inverse or cross rates are made up, since ``1 / rate`` is rarely a
+    finite decimal). A missing rate is a :class:`~smarketing.errors.DataError` naming the pair and date.
+
+    Args:
+        rows: ``(base, quote, date, rate)`` tuples; ``rate`` as ``Decimal``, ``int`` or ``str`` (no floats).
+
+    Examples:
+        >>> from datetime import date
+        >>> fx = FxTable(
+        ...     [("USD", "EUR", date(2026, 10, 1), "0.92"), ("USD", "EUR", date(2026, 10, 15), "0.95")]
+        ... )
+        >>> fx.rate("USD", "EUR", date(2026, 10, 14))
+        Decimal('0.92')
+        >>> fx.convert(Money("100.00", "USD"), "EUR", date(2026, 10, 20))
+        Money('95.00', 'EUR')
+        >>> fx.convert(Money("100.00", "USD"), "EUR", date(2026, 9, 30))
+        Traceback (most recent call last):
+        ...
+        smarketing.errors.DataError: fx USD/EUR: 2026-09-30: no rate on or before this date (first: ...)
+    """
+
+    __slots__ = ("_rates",)
+
+    def __init__(self, rows: Iterable[tuple[str, str, _date, Decimal | int | str]] = ()) -> None:
+        rates: dict[tuple[str, str], dict[_date, Decimal]] = {}
+        for base, quote, on, rate in rows:
+            pair = (_check_currency(base), _check_currency(quote))
+            value = _to_amount(rate)
+            if value <= 0:
+                raise ValueError(f"fx {base}/{quote} on {on}: rate must be positive, not {value}")
+            known = rates.setdefault(pair, {})
+            if on in known and known[on] != value:
+                raise ValueError(f"fx {base}/{quote} on {on}: two different rates ({known[on]}, {value})")
+            known[on] = value
+        self._rates = {pair: sorted(by_date.items()) for pair, by_date in rates.items()}
+
+    def rate(self, base: str, quote: str, on: _date) -> Decimal:
+        """The rate of ``base`` in ``quote`` in force on ``on`` (1 for the same currency)."""
+        if base == quote:
+            return Decimal(1)
+        series = self._rates.get((base, quote))
+        if not series:
+            raise DataError("no rates for this pair", kind="fx", record=f"{base}/{quote}", field=str(on))
+        index = bisect.bisect_right(series, on, key=lambda item: item[0])
+        if index == 0:
+            raise DataError(
+                f"no rate on or before this date (first: {series[0][0]})",
+                kind="fx",
+                record=f"{base}/{quote}",
+                field=str(on),
+            )
+        return series[index - 1][1]
+
+    def convert(self, money: Money, to: str, on: _date, *, rounding: str | None = ROUND_HALF_EVEN) -> Money:
+        """Convert ``money`` into currency ``to`` at the rate in force on ``on``.
+
+        The result is rounded to the minor unit of ``to`` with ``rounding``; pass ``rounding=None`` for the
+        exact product (then round or :func:`allocate` yourself).
+        """
+        if money.currency == to:
+            return money
+        converted = Money(_EXACT.multiply(money.amount, self.rate(money.currency, to, on)), to)
+        return converted if rounding is None else converted.quantize(rounding=rounding)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The known currency pairs, sorted."""
+        return sorted(self._rates)
+
+    def rows(self) -> list[tuple[str, str, _date, Decimal]]:
+        """All rates as ``(base, quote, date, rate)`` rows, sorted (e.g. for an as-of join in a kernel)."""
+        return [(b, q, d, r) for (b, q), series in sorted(self._rates.items()) for d, r in series]
+
+    def __repr__(self) -> str:
+        return f"FxTable({len(self.rows())} rates, pairs={self.pairs()})"
