@@ -36,7 +36,7 @@ from smarketing.records import (
     Touchpoint,
 )
 from smarketing.rewards import RewardPlan
-from smarketing.sla import SLA
+from smarketing.sla import SLA, SLAReport, evaluate_sla
 from smarketing.teams import Person, Team
 
 __version__ = _version("smarketing")
@@ -64,6 +64,7 @@ __all__ = [
     "RewardPlan",
     "RuleError",
     "SLA",
+    "SLAReport",
     "SmarketingError",
     "Stage",
     "StageEvent",
@@ -74,6 +75,7 @@ __all__ = [
     "__version__",
     "allocate",
     "dump_plan",
+    "evaluate_sla",
     "load_plan",
     "plan_json_schema",
 ]

@@ -54,7 +54,7 @@ from pydantic import Field, field_validator, model_validator
 
 from smarketing._base import FrozenModel
 
-__all__ = ["WEEKDAYS", "BusinessCalendar", "HolidaySource", "Weekday"]
+__all__ = ["BusinessCalendar", "HolidaySource", "WEEKDAYS", "Weekday"]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

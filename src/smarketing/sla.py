@@ -269,8 +269,12 @@ class SLAReport:
         """The per-lead rows as a polars DataFrame.
 
         Examples:
-            >>> report.to_frame().columns[:3]
-            ['lead_id', 'owner', 'team']
+            >>> from datetime import datetime, timezone
+            >>> import smarketing as sm
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> report = sm.evaluate_sla(plan, {}, as_of=datetime(2026, 10, 9, tzinfo=timezone.utc))
+            >>> report.to_frame().columns[:5]
+            ['lead_id', 'owner', 'team', 'tier', 'handoff_at']
         """
         return self.leads
 
@@ -278,8 +282,12 @@ class SLAReport:
         """Everything as plain, JSON-ready Python values (times as ISO 8601 text).
 
         Examples:
-            >>> sorted(report.to_dict())[:3]
-            ['as_of', 'breaches', 'by_period']
+            >>> from datetime import datetime, timezone
+            >>> import smarketing as sm
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> report = sm.evaluate_sla(plan, {}, as_of=datetime(2026, 10, 9, tzinfo=timezone.utc))
+            >>> report.to_dict()["marketing"][0]["period"], report.to_dict()["counts"]["activities_unknown_lead"]
+            ('2026-10-01', 0)
         """
         return {
             "as_of": self.as_of.isoformat(),
@@ -368,10 +376,37 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         ValueError: ``as_of`` is naive.
 
     Examples:
-        >>> report.leads.select("lead_id", "first_response_hours", "response_status").rows()
-        [('L1', 3.0, 'met'), ('L2', None, 'breached')]
-        >>> print(report.summary)
-        sales met 50% of first-response commitments (1 of 2) ...
+        Two leads handed to sales on Monday 5 October 2026 at 10:00 Berlin time (the example plan's calendar
+        opens 08:00-12:30 and 13:30-17:30). Nina calls hers at 13:00 her time: 2.5 business hours, within the
+        4-hour default. Felix's lead is grade A, so the ``hot`` tier gives him 1 hour; nobody calls, and by
+        Friday the third escalation step (24 business hours past due, Thursday 09:30) has been reached.
+
+        >>> from datetime import datetime, timezone
+        >>> import smarketing as sm
+        >>> plan = sm.load_plan("examples/plan.yaml")
+        >>> def utc(day, hour):
+        ...     return datetime(2026, 10, day, hour, tzinfo=timezone.utc)
+        >>> data = {
+        ...     "leads": [
+        ...         sm.Lead(id="L1", created_at=utc(1, 8), owner="nina.brandt", grade="B"),
+        ...         sm.Lead(id="L2", created_at=utc(1, 8), owner="felix.roth", grade="A"),
+        ...     ],
+        ...     "stage_events": [
+        ...         sm.StageEvent(lead_id=lead, source="mql", to="sal", time=utc(5, 8)) for lead in ("L1", "L2")
+        ...     ],
+        ...     "activities": [
+        ...         sm.Activity(id="A1", lead_id="L1", person="nina.brandt", time=utc(5, 11), type="call")
+        ...     ],
+        ... }
+        >>> report = sm.evaluate_sla(plan, data, as_of=utc(9, 12))
+        >>> report.leads.select("lead_id", "tier", "first_response_hours", "response_status").rows()
+        [('L1', None, 2.5, 'met'), ('L2', 'hot', None, 'breached')]
+        >>> report.leads.select("escalation_step", "escalation_at", "escalation_notify").row(1)
+        (3, datetime.datetime(2026, 10, 8, 7, 30, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'ida.moreau')
+        >>> print(report.summary)  # doctest: +NORMALIZE_WHITESPACE
+        SLA as of 2026-10-09 12:00 UTC: sales met 50% of first-response commitments (1 of 2), no attempt
+        window closed yet and no disposition due yet; marketing delivered 0% of the MQL volume (0 of 400 in
+        the month so far) at n/a acceptance against 70% committed and n/a SQLs against 35%.
     """
     frames = _sla.evaluate(plan, data, as_of=as_of)
     assert plan.sla is not None  # checked by the kernel
