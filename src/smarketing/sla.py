@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
 
 __all__ = [
-    "SLA",
     "ActivityKind",
     "AttemptsCommitment",
     "DispositionCommitment",
@@ -46,6 +45,7 @@ __all__ = [
     "FirstResponseCommitment",
     "MarketingCommitments",
     "QualityCommitment",
+    "SLA",
     "SLAReport",
     "SLATier",
     "SalesCommitments",
