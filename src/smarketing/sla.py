@@ -286,7 +286,8 @@ class SLAReport:
             >>> import smarketing as sm
             >>> plan = sm.load_plan("examples/plan.yaml")
             >>> report = sm.evaluate_sla(plan, {}, as_of=datetime(2026, 10, 9, tzinfo=timezone.utc))
-            >>> report.to_dict()["marketing"][0]["period"], report.to_dict()["counts"]["activities_unknown_lead"]
+            >>> data = report.to_dict()
+            >>> data["marketing"][0]["period"], data["counts"]["activities_unknown_lead"]
             ('2026-10-01', 0)
         """
         return {
@@ -392,7 +393,7 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         ...         sm.Lead(id="L2", created_at=utc(1, 8), owner="felix.roth", grade="A"),
         ...     ],
         ...     "stage_events": [
-        ...         sm.StageEvent(lead_id=lead, source="mql", to="sal", time=utc(5, 8)) for lead in ("L1", "L2")
+        ...         sm.StageEvent(lead_id=x, source="mql", to="sal", time=utc(5, 8)) for x in ("L1", "L2")
         ...     ],
         ...     "activities": [
         ...         sm.Activity(id="A1", lead_id="L1", person="nina.brandt", time=utc(5, 11), type="call")
