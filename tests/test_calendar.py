@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import narwhals as nw
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -253,23 +252,23 @@ def _columns(
     clock = BusinessClock.covering(
         cal, min(starts + ends), max(starts + ends), duration=max(durations), days=days
     )
-    lf = nw.from_native(
-        pl.LazyFrame(
-            {
-                "i": list(range(len(rows))),
-                "s": [epoch_us(a) for a in starts],
-                "e": [epoch_us(b) for b in ends],
-                "d": [d // timedelta(microseconds=1) for d in durations],
-            }
-        )
+    lf = pl.LazyFrame(
+        {
+            "i": list(range(len(rows))),
+            "s": [epoch_us(a) for a in starts],
+            "e": [epoch_us(b) for b in ends],
+            "d": [d // timedelta(microseconds=1) for d in durations],
+        }
     )
-    lf = clock.with_position(lf, "s", "ps")
-    lf = clock.with_position(lf, "e", "pe")
-    lf = clock.with_add(lf, "s", nw.col("d"), "due")
-    lf = clock.with_add_days(lf, "s", days, "close")
-    lf = clock.with_is_open(lf, "s", "open")
-    frame: pl.DataFrame = lf.sort("i").collect().to_native()
-    return frame
+    s, e = pl.col("s"), pl.col("e")
+    return lf.with_columns(
+        clock.position(s).alias("ps"),
+        clock.position(e).alias("pe"),
+        clock.add(s, pl.col("d")).alias("due"),
+        clock.add_days(s, days).alias("close"),
+        clock.is_open(s).alias("open"),
+        clock.local_date(s).alias("local"),
+    ).collect()
 
 
 def _instant(us: int) -> datetime:
@@ -291,6 +290,7 @@ def test_columnar_form_matches_scalar(
         assert _instant(row["due"]) == cal.add(start, d)
         assert _instant(row["close"]) == cal.add_days(start, days)
         assert row["open"] == cal.is_open(start)
+        assert row["local"] == start.astimezone(cal.zone).date()
 
 
 def test_columnar_worked_example() -> None:

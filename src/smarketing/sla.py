@@ -373,7 +373,7 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
     Raises:
         PlanError: The plan has no SLA or the journey no handoff transition.
         DataError: A column is missing or not a timezone-aware datetime, a required value is missing
-            (the message names the record), or a lead id appears twice.
+            (the message names the record), or a handed-off lead appears twice in ``leads``.
         ValueError: ``as_of`` is naive.
 
     Examples:

@@ -177,14 +177,6 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     _no_nulls(leads, "leads", ("id",), "id")
     _no_nulls(activities, "activities", ("lead_id", "person", "time", "type"), "lead_id")
     _no_nulls(dispositions, "dispositions", ("lead_id", "reason", "time"), "lead_id")
-    dupes = (
-        leads.group_by("id").agg(nw.len().alias("n")).filter(nw.col("n") > 1).select("id").head(1).collect()
-    )
-    if len(dupes):
-        raise DataError(
-            "lead id appears more than once", record=str(dupes.item(0, 0)), field="id", kind="lead"
-        )
-
     # -- handoffs: the first stage event of a handoff transition, per lead ------------------------------
     pairs = [(t.source, t.to) for t in handoffs]
     targets = sorted({t.to for t in handoffs})
@@ -242,19 +234,9 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         if t.min_attempts is not None:
             minimum = nw.when(nw.col("tier") == t.id).then(nw.lit(t.min_attempts)).otherwise(minimum)
 
-    base = (
-        handed.join(lead_cols, on="lead_id", how="left")
-        .join(people_frame, on="owner", how="left")
-        .with_columns(nw.col("known").fill_null(value=False), tier.alias("tier"))
-        .with_columns(
-            target.cast(nw.Int64()).alias("response_target_us"),
-            minimum.cast(nw.Int64()).alias("attempts_required"),
-        )
-    )
-
     # -- the calendar over the range the data and the due times need ------------------------------------
-    span = base.select(
-        nw.col("handoff_us").min().alias("lo"), nw.col("handoff_us").max().alias("hi")
+    span = past_events.select(
+        nw.col("time_us").min().alias("lo"), nw.col("time_us").max().alias("hi")
     ).collect()
     lo_us, hi_us = span.item(0, "lo"), span.item(0, "hi")
     lo_us = now if lo_us is None else min(lo_us, now)
@@ -274,42 +256,65 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         duration=timedelta(microseconds=longest),
         days=longest_days,
     )
+    period = sla.marketing.volume.period if sla.marketing.volume is not None else DEFAULT_PERIOD
 
-    base = clock.with_position(base, "handoff_us", "handoff_pos")
-    base = base.with_columns((nw.col("handoff_pos") + nw.col("response_target_us")).alias("due_pos"))
-    base = clock.with_instant(base, "due_pos", "response_due_us")
-    if att is not None:
-        base = clock.with_add_days(base, "handoff_us", att.within_business_days, "attempts_end_us")
-    else:
-        base = base.with_columns(nw.lit(None, nw.Int64()).alias("attempts_end_us"))
-    if disp is not None:
-        base = clock.with_add_days(base, "handoff_us", disp.within_business_days, "disposition_due_us")
-    else:
-        base = base.with_columns(nw.lit(None, nw.Int64()).alias("disposition_due_us"))
+    handoff = pl.col("handoff_us")
+    local = clock.local_date(handoff)
+    base_lf = _with(
+        handed.join(lead_cols, on="lead_id", how="left")
+        .join(people_frame, on="owner", how="left")
+        .with_columns(nw.col("known").fill_null(value=False), tier.alias("tier"))
+        .with_columns(
+            target.cast(nw.Int64()).alias("response_target_us"),
+            minimum.cast(nw.Int64()).alias("attempts_required"),
+        ),
+        handoff_pos=clock.position(handoff),
+        attempts_end_us=clock.add_days(handoff, att.within_business_days) if att else pl.lit(None, pl.Int64),
+        disposition_due_us=(
+            clock.add_days(handoff, disp.within_business_days) if disp else pl.lit(None, pl.Int64)
+        ),
+        period=_period_pl(local, period),
+        week=_period_pl(local, "week"),
+    )
+    base_lf = _with(base_lf, due_pos=pl.col("handoff_pos") + pl.col("response_target_us"))
+    base_lf = _with(base_lf, response_due_us=clock.instant(pl.col("due_pos")))
+    # Materialise the per-lead frame once, in lead order, with an integer row key: the dispositions and
+    # the activities are matched to it once by lead id, and everything after that joins on the integer.
+    base_df: pl.DataFrame = base_lf.sort("lead_id").collect().to_native()
+    twice = base_df.filter(pl.col("lead_id") == pl.col("lead_id").shift(1)).head(1)
+    if twice.height:
+        raise DataError(
+            "lead id appears more than once", record=twice.item(0, "lead_id"), field="id", kind="lead"
+        )
+    base_df = base_df.with_row_index("_row")
+    base = nw.from_native(base_df.lazy())
+    keys = base.select("lead_id", "_row", "handoff_us")
 
     # -- dispositions: the first one at or after the handoff ---------------------------------------------
-    marked_disp = dispositions.join(
-        base.select("lead_id", "handoff_us", "known"), on="lead_id", how="left"
-    ).with_columns(
+    marked_disp = dispositions.join(keys, on="lead_id", how="left").with_columns(
         (nw.col("time_us") > now).alias("after_as_of"),
         (~nw.col("handoff_us").is_null() & (nw.col("time_us") < nw.col("handoff_us"))).alias("before"),
     )
     first_disp = (
         marked_disp.filter(
-            ~nw.col("handoff_us").is_null()
-            & ~nw.col("after_as_of")
-            & (nw.col("time_us") >= nw.col("handoff_us"))
+            ~nw.col("_row").is_null() & ~nw.col("after_as_of") & (nw.col("time_us") >= nw.col("handoff_us"))
         )
-        .with_columns(nw.col("time_us").min().over("lead_id").alias("_first"))
+        .with_columns(nw.col("time_us").min().over("_row").alias("_first"))
         .filter(nw.col("time_us") == nw.col("_first"))
-        .group_by("lead_id")
+        .group_by("_row")
         .agg(
             nw.col("time_us").min().alias("disposition_us"),
             nw.col("reason").min().alias("disposition_reason"),
             nw.col("person").min().alias("disposition_person"),
         )
     )
-    base = base.join(first_disp, on="lead_id", how="left")
+    disp_counts = marked_disp.select(
+        nw.col("_row").is_null().cast(nw.Int64()).sum().alias("d_unhanded"),
+        (nw.col("before") & ~nw.col("after_as_of")).cast(nw.Int64()).sum().alias("d_before"),
+        nw.col("after_as_of").cast(nw.Int64()).sum().alias("d_after"),
+    )
+    first_disp_df, d_counts = pl.collect_all([first_disp.to_native(), disp_counts.to_native()])
+    base = base.join(nw.from_native(first_disp_df.lazy()), on="_row", how="left")
 
     # -- activities: first response, attempts in the window, the pause ------------------------------------
     kinds = list(fr.activities) if fr is not None else ["call", "email", "meeting"]
@@ -317,39 +322,51 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         {p.id for p in people if p.team in {t.id for t in plan.teams_with_function("marketing")}}
     )
     pauses = list(sla.pause_statuses)
-    known_leads = lead_cols.select("lead_id", "created_us", nw.col("known").alias("lead_known"))
-    acts = (
-        activities.join(known_leads, on="lead_id", how="left")
-        .join(
-            base.select("lead_id", "handoff_us", "attempts_end_us", "disposition_us"),
-            on="lead_id",
-            how="left",
+    # One index of every lead id (known from ``leads``, handed off, or both), so each activity is matched
+    # to its lead by id once; everything after that groups by the integer row of the handed-off lead.
+    handed_cols = ["_row", "handoff_us", "created_us", "attempts_end_us", "disposition_us"]
+    index = nw.concat(
+        [
+            lead_cols.select("lead_id", "known").join(
+                base.select("lead_id", *handed_cols), on="lead_id", how="left"
+            ),
+            base.filter(~nw.col("known")).select("lead_id", "known", *handed_cols),
+        ],
+        how="vertical",
+    )
+    acts = activities.select("lead_id", "person", "time_us", "type", "outcome").join(
+        index, on="lead_id", how="left"
+    )
+    after = nw.col("time_us") > now
+    early = (nw.col("time_us") < nw.col("created_us")).fill_null(value=False)
+    usable = (
+        ~after & ~early & (nw.col("time_us") >= nw.col("handoff_us")) & ~nw.col("person").is_in(marketers)
+    )
+    attempt = usable & nw.col("type").is_in(kinds)
+    in_window = attempt & (nw.col("time_us") <= nw.col("attempts_end_us")).fill_null(value=False)
+    before_disp = attempt & (nw.col("time_us") <= nw.col("disposition_us")).fill_null(value=False)
+    paused_by = usable & nw.col("outcome").is_in(pauses).fill_null(value=False)
+    # Activities of leads never handed off land in the null group: not the SLA's business, but those of
+    # leads nobody knows of are counted.
+    per_lead_df: pl.DataFrame = (
+        acts.group_by("_row")
+        .agg(
+            nw.when(attempt).then(nw.col("time_us")).otherwise(None).min().alias("first_response_us"),
+            in_window.fill_null(value=False).cast(nw.Int64()).sum().alias("attempts"),
+            before_disp.fill_null(value=False).cast(nw.Int64()).sum().alias("attempts_before_disposition"),
+            nw.when(paused_by).then(nw.col("time_us")).otherwise(None).max().alias("pause_from_us"),
+            early.cast(nw.Int64()).sum().alias("_early"),
+            after.cast(nw.Int64()).sum().alias("_after"),
+            nw.col("known").is_null().cast(nw.Int64()).sum().alias("_unknown"),
         )
-        .with_columns(
-            (nw.col("time_us") > now).alias("after_as_of"),
-            (~nw.col("created_us").is_null() & (nw.col("time_us") < nw.col("created_us"))).alias("early"),
-        )
+        .collect()
+        .to_native()
     )
-    usable = acts.filter(
-        ~nw.col("handoff_us").is_null()
-        & ~nw.col("after_as_of")
-        & ~nw.col("early")
-        & (nw.col("time_us") >= nw.col("handoff_us"))
-        & ~nw.col("person").is_in(marketers)
-    )
-    attempt = nw.col("type").is_in(kinds)
-    in_window = attempt & (nw.col("time_us") <= nw.col("attempts_end_us"))
-    before_disp = attempt & (nw.col("time_us") <= nw.col("disposition_us"))
-    paused_by = nw.col("outcome").is_in(pauses).fill_null(value=False)
-    per_lead = usable.group_by("lead_id").agg(
-        nw.when(attempt).then(nw.col("time_us")).otherwise(None).min().alias("first_response_us"),
-        in_window.fill_null(value=False).cast(nw.Int64()).sum().alias("attempts"),
-        before_disp.fill_null(value=False).cast(nw.Int64()).sum().alias("attempts_before_disposition"),
-        nw.when(paused_by).then(nw.col("time_us")).otherwise(None).max().alias("pause_from_us"),
-    )
-    base = base.join(per_lead, on="lead_id", how="left").with_columns(
-        nw.col("attempts").fill_null(0), nw.col("attempts_before_disposition").fill_null(0)
-    )
+    unhanded_df = per_lead_df.filter(pl.col("_row").is_null())
+    per_lead_df = per_lead_df.filter(pl.col("_row").is_not_null())
+    base = base.join(
+        nw.from_native(per_lead_df.drop("_early", "_after", "_unknown").lazy()), on="_row", how="left"
+    ).with_columns(nw.col("attempts").fill_null(0), nw.col("attempts_before_disposition").fill_null(0))
 
     # -- statuses at as_of -----------------------------------------------------------------------------
     paused = nw.col("status").is_in(pauses).fill_null(value=False)
@@ -363,7 +380,7 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         .otherwise(nw.lit(now))
     )
     base = base.with_columns(paused.alias("paused"), clock_end.cast(nw.Int64()).alias("clock_end_us"))
-    base = clock.with_position(base, "first_response_us", "response_pos")
+    base = _with(base, response_pos=clock.position(pl.col("first_response_us")))
     frs, due, end = nw.col("first_response_us"), nw.col("response_due_us"), nw.col("clock_end_us")
     response_status = (
         nw.when(due.is_null())
@@ -426,10 +443,13 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     step = nw.lit(None, nw.Int64())
     step_at = nw.lit(None, nw.Int64())
     notify = nw.lit(None, nw.String())
+    breached = nw.col("response_status") == "breached"
     for i, s in enumerate(ladder, start=1):
-        base = base.with_columns((nw.col("due_pos") + _hours_us(s.after_hours)).alias(f"_esc{i}_pos"))
-        base = clock.with_instant(base, f"_esc{i}_pos", f"_esc{i}_us")
-        reached = (nw.col("response_status") == "breached") & (nw.col(f"_esc{i}_us") < stop)
+        at = pl.when(pl.col("response_status") == "breached").then(
+            pl.col("due_pos") + _hours_us(s.after_hours)
+        )
+        base = _with(base, **{f"_esc{i}_us": clock.instant(at)})
+        reached = breached & (nw.col(f"_esc{i}_us") < stop)
         who = [
             nw.col("owner") if n == "owner" else nw.col("manager") if n == "manager" else nw.lit(n)
             for n in s.notify
@@ -445,14 +465,7 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         notify.alias("escalation_notify"),
     )
 
-    # -- local period and week of the handoff ------------------------------------------------------------
-    period = sla.marketing.volume.period if sla.marketing.volume is not None else DEFAULT_PERIOD
-    base = base.with_columns(
-        _period(_from_us("handoff_us"), period, zone).alias("period"),
-        _period(_from_us("handoff_us"), "week", zone).alias("week"),
-    )
-
-    lead_frame = base.select(
+    lead_frame = base.sort("_row").select(
         "lead_id",
         "owner",
         "team",
@@ -482,62 +495,59 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         "known",
         "period",
         "week",
-    ).sort("lead_id")
+    )
 
     # -- marketing: delivered leads per period and how many sales accepted / qualified -------------------
     volume, quality = sla.marketing.volume, sla.marketing.quality
     delivered_stages = [volume.stage] if volume is not None else sorted({t.source for t in handoffs})
+    time_us = pl.col("time_us")
     delivered = (
-        past_events.filter(nw.col("to").is_in(delivered_stages))
-        .with_columns(_period(_from_us("time_us"), period, zone).alias("period"))
+        _with(past_events.filter(nw.col("to").is_in(delivered_stages)), _local=clock.local_date(time_us))
+        .with_columns(_period(nw.col("_local"), period).alias("period"))
         .group_by("lead_id", "period")
-        .agg(nw.col("time_us").min().alias("delivered_us"))
-        .with_columns(_period(_from_us("delivered_us"), "week", zone).alias("week"))
+        .agg(nw.col("time_us").min().alias("delivered_us"), nw.col("_local").min().alias("_local"))
+        .with_columns(_period(nw.col("_local"), "week").alias("week"))
+        .drop("_local")
     )
-    for name, stage in (
-        ("accepted", quality.accepted_stage if quality is not None else None),
-        ("sql", quality.sql_stage if quality is not None else None),
-    ):
-        if stage is None:
-            delivered = delivered.with_columns(nw.lit(value=False).alias(name))
-            continue
+    accepted_stage = quality.accepted_stage if quality is not None else None
+    sql_stage = quality.sql_stage if quality is not None else None
+    later = [s for s in (accepted_stage, sql_stage) if s is not None]
+    if later:
         last = (
-            past_events.filter(nw.col("to") == stage)
+            past_events.filter(nw.col("to").is_in(later))
             .group_by("lead_id")
-            .agg(nw.col("time_us").max().alias("_last"))
+            .agg(
+                *(
+                    nw.when(nw.col("to") == stage)
+                    .then(nw.col("time_us"))
+                    .otherwise(None)
+                    .max()
+                    .alias(f"_{stage}")
+                    for stage in later
+                )
+            )
         )
-        delivered = (
-            delivered.join(last, on="lead_id", how="left")
-            .with_columns((nw.col("_last") >= nw.col("delivered_us")).fill_null(value=False).alias(name))
-            .drop("_last")
+        delivered = delivered.join(last, on="lead_id", how="left")
+    delivered = delivered.with_columns(
+        *(
+            (nw.col(f"_{stage}") >= nw.col("delivered_us")).fill_null(value=False).alias(name)
+            if stage is not None
+            else nw.lit(value=False).alias(name)
+            for name, stage in (("accepted", accepted_stage), ("sql", sql_stage))
         )
+    ).drop(*(f"_{stage}" for stage in later))
 
-    # -- collect everything in one go ----------------------------------------------------------------
-    act_counts = acts.select(
-        (nw.col("lead_known").is_null() & nw.col("handoff_us").is_null())
-        .cast(nw.Int64())
-        .sum()
-        .alias("a_unknown"),
-        nw.col("early").cast(nw.Int64()).sum().alias("a_early"),
-        nw.col("after_as_of").cast(nw.Int64()).sum().alias("a_after"),
-    )
-    disp_counts = marked_disp.select(
-        nw.col("handoff_us").is_null().cast(nw.Int64()).sum().alias("d_unhanded"),
-        (nw.col("before") & ~nw.col("after_as_of")).cast(nw.Int64()).sum().alias("d_before"),
-        nw.col("after_as_of").cast(nw.Int64()).sum().alias("d_after"),
-    )
     event_counts = events.select((nw.col("time_us") > now).cast(nw.Int64()).sum().alias("e_after"))
-    # One polars query plan for all five results, so shared inputs are read and joined once.
-    frames = pl.collect_all(
-        [f.to_native() for f in (lead_frame, delivered, act_counts, disp_counts, event_counts)]
+    lead_df, delivered_df, e_counts = pl.collect_all(
+        [f.to_native() for f in (lead_frame, delivered, event_counts)]
     )
-    lead_df, delivered_df = frames[0], frames[1]
-    a, d, e = (f.row(0, named=True) for f in frames[2:])
+    d = d_counts.row(0, named=True)
+    e = e_counts.row(0, named=True)
     counts = {
         "handoffs_unknown_lead": int(lead_df.filter(~pl.col("known")).height),
-        "activities_unknown_lead": int(a["a_unknown"] or 0),
-        "activities_before_lead_created": int(a["a_early"] or 0),
-        "activities_after_as_of": int(a["a_after"] or 0),
+        "activities_unknown_lead": int(unhanded_df["_unknown"].sum()),
+        "activities_before_lead_created": int(per_lead_df["_early"].sum()),
+        "activities_after_as_of": int(per_lead_df["_after"].sum()) + int(unhanded_df["_after"].sum()),
         "dispositions_not_handed_off": int(d["d_unhanded"] or 0),
         "dispositions_before_handoff": int(d["d_before"] or 0),
         "dispositions_after_as_of": int(d["d_after"] or 0),
@@ -554,13 +564,25 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     )
 
 
-def _period(moment: nw.Expr, period: str, zone: str) -> nw.Expr:
-    """The local date a period starts, for a UTC datetime expression (weeks start on Monday)."""
-    local = moment.dt.convert_time_zone(zone)
+def _with(lf: nw.LazyFrame[Any], **columns: pl.Expr) -> nw.LazyFrame[Any]:
+    """Add columns computed by native polars expressions (the business clock's binary searches)."""
+    native: pl.LazyFrame = lf.to_native()
+    return nw.from_native(native.with_columns(**columns))
+
+
+def _period_pl(local_date: pl.Expr, period: str) -> pl.Expr:
     if period == "week":
-        day = local.dt.date().cast(nw.Int32())
+        day = local_date.cast(pl.Int32)
+        return (day - (day + 3) % 7).cast(pl.Date)  # 1970-01-01 was a Thursday
+    return local_date.dt.truncate(_TRUNCATE[period])
+
+
+def _period(local_date: nw.Expr, period: str) -> nw.Expr:
+    """The first day of the period of a local date (weeks start on Monday)."""
+    if period == "week":
+        day = local_date.cast(nw.Int32())
         return (day - (day + 3) % 7).cast(nw.Date())  # 1970-01-01 was a Thursday
-    return local.dt.truncate(_TRUNCATE[period]).dt.date()
+    return local_date.dt.truncate(_TRUNCATE[period])
 
 
 # --------------------------------------------------------------------------------------------------
