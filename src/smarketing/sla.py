@@ -244,7 +244,8 @@ class SLAReport:
     Attributes:
         as_of: The instant the report describes; later facts were left out.
         leads: One row per handed-off lead (see :func:`evaluate_sla` for the columns).
-        breaches: One row per broken commitment with the reason in words.
+        breaches: One row per broken commitment with the reason in words, grouped by commitment
+            (first response, attempts, disposition, then flags), each in lead order.
         marketing: Marketing's side per period: volume against the commitment, acceptance and SQL rates.
         by_rep: Sales compliance per lead owner (counts and rates).
         by_team: Sales compliance per owner's team.
@@ -427,7 +428,13 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         weekly=frames.weekly,
         counts=frames.counts,
         summary=_summary(
-            plan, leads, marketing=frames.marketing, counts=frames.counts, as_of=as_of, period=period
+            plan,
+            leads,
+            by_period=by_period,
+            marketing=frames.marketing,
+            counts=frames.counts,
+            as_of=as_of,
+            period=period,
         ),
     )
 
@@ -436,6 +443,7 @@ def _summary(
     plan: AlignmentPlan,
     leads: pl.DataFrame,
     *,
+    by_period: pl.DataFrame,
     marketing: pl.DataFrame,
     counts: Mapping[str, int],
     as_of: datetime,
@@ -443,7 +451,7 @@ def _summary(
 ) -> str:
     assert plan.sla is not None
     sla = plan.sla
-    totals = _compliance(leads.with_columns(pl.lit("all").alias("_all")), "_all")
+    totals = by_period  # counts add up over periods (an associative reduce)
     sales: list[str] = []
     if sla.sales.first_response is not None:
         met, total = _share(totals, "response_met", "response_breached")
@@ -465,7 +473,7 @@ def _summary(
     text = "sales met " + (", ".join(sales[:-1]) + " and " + sales[-1] if len(sales) > 1 else "".join(sales))
     if not sales:
         text = f"sales handed {leads.height:,} leads (no sales commitments)"
-    early = int(leads["unable_to_reach_early"].sum()) if leads.height else 0
+    early = int(totals["unable_to_reach_early"].sum()) if totals.height else 0
     if early:
         text += f"; {early:,} 'unable to reach' before the required attempts"
 

@@ -186,10 +186,33 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         ignore_nulls=True,
     )
     past_events = events.filter(nw.col("time_us") <= now)
-    handed = (
-        past_events.filter(is_handoff)
+    # One pass over the events per lead: the handoff, and the last time the lead reached the accepted and
+    # SQL stages (for marketing's quality). Kept in memory; both sides read it.
+    quality = sla.marketing.quality
+    accepted_stage = quality.accepted_stage if quality is not None else None
+    sql_stage = quality.sql_stage if quality is not None else None
+    later = [s for s in (accepted_stage, sql_stage) if s is not None]
+    per_lead_events = nw.from_native(
+        past_events.filter(is_handoff | nw.col("to").is_in(later))
         .group_by("lead_id")
-        .agg(nw.col("time_us").min().alias("handoff_us"), nw.len().cast(nw.Int64()).alias("handoffs"))
+        .agg(
+            nw.when(is_handoff).then(nw.col("time_us")).otherwise(None).min().alias("handoff_us"),
+            is_handoff.cast(nw.Int64()).sum().alias("handoffs"),
+            *(
+                nw.when(nw.col("to") == stage)
+                .then(nw.col("time_us"))
+                .otherwise(None)
+                .max()
+                .alias(f"_{stage}")
+                for stage in later
+            ),
+        )
+        .collect()
+        .to_native()
+        .lazy()
+    )
+    handed = per_lead_events.filter(~nw.col("handoff_us").is_null()).select(
+        "lead_id", "handoff_us", "handoffs"
     )
 
     # -- the lead record, tier and targets ---------------------------------------------------------------
@@ -343,20 +366,32 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         ~after & ~early & (nw.col("time_us") >= nw.col("handoff_us")) & ~nw.col("person").is_in(marketers)
     )
     attempt = usable & nw.col("type").is_in(kinds)
-    in_window = attempt & (nw.col("time_us") <= nw.col("attempts_end_us")).fill_null(value=False)
-    before_disp = attempt & (nw.col("time_us") <= nw.col("disposition_us")).fill_null(value=False)
     paused_by = usable & nw.col("outcome").is_in(pauses).fill_null(value=False)
     # Activities of leads never handed off land in the null group: not the SLA's business, but those of
     # leads nobody knows of are counted.
+    # Flags first, then plain sums and extremes: conditions shared by several aggregates are computed once.
+    at = nw.col("time_us")
     per_lead_df: pl.DataFrame = (
-        acts.group_by("_row")
+        acts.with_columns(
+            after.alias("_a"),
+            early.alias("_e"),
+            attempt.alias("_t"),
+            paused_by.alias("_p"),
+        )
+        .with_columns(
+            nw.when(nw.col("_t")).then(at).otherwise(None).alias("_t_time"),
+            nw.when(nw.col("_p")).then(at).otherwise(None).alias("_p_time"),
+            (nw.col("_t") & (at <= nw.col("attempts_end_us")).fill_null(value=False)).alias("_w"),
+            (nw.col("_t") & (at <= nw.col("disposition_us")).fill_null(value=False)).alias("_b"),
+        )
+        .group_by("_row")
         .agg(
-            nw.when(attempt).then(nw.col("time_us")).otherwise(None).min().alias("first_response_us"),
-            in_window.fill_null(value=False).cast(nw.Int64()).sum().alias("attempts"),
-            before_disp.fill_null(value=False).cast(nw.Int64()).sum().alias("attempts_before_disposition"),
-            nw.when(paused_by).then(nw.col("time_us")).otherwise(None).max().alias("pause_from_us"),
-            early.cast(nw.Int64()).sum().alias("_early"),
-            after.cast(nw.Int64()).sum().alias("_after"),
+            nw.col("_t_time").min().alias("first_response_us"),
+            nw.col("_w").fill_null(value=False).cast(nw.Int64()).sum().alias("attempts"),
+            nw.col("_b").fill_null(value=False).cast(nw.Int64()).sum().alias("attempts_before_disposition"),
+            nw.col("_p_time").max().alias("pause_from_us"),
+            nw.col("_e").cast(nw.Int64()).sum().alias("_early"),
+            nw.col("_a").cast(nw.Int64()).sum().alias("_after"),
             nw.col("known").is_null().cast(nw.Int64()).sum().alias("_unknown"),
         )
         .collect()
@@ -498,7 +533,7 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     )
 
     # -- marketing: delivered leads per period and how many sales accepted / qualified -------------------
-    volume, quality = sla.marketing.volume, sla.marketing.quality
+    volume = sla.marketing.volume
     delivered_stages = [volume.stage] if volume is not None else sorted({t.source for t in handoffs})
     time_us = pl.col("time_us")
     delivered = (
@@ -509,24 +544,8 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         .with_columns(_period(nw.col("_local"), "week").alias("week"))
         .drop("_local")
     )
-    accepted_stage = quality.accepted_stage if quality is not None else None
-    sql_stage = quality.sql_stage if quality is not None else None
-    later = [s for s in (accepted_stage, sql_stage) if s is not None]
     if later:
-        last = (
-            past_events.filter(nw.col("to").is_in(later))
-            .group_by("lead_id")
-            .agg(
-                *(
-                    nw.when(nw.col("to") == stage)
-                    .then(nw.col("time_us"))
-                    .otherwise(None)
-                    .max()
-                    .alias(f"_{stage}")
-                    for stage in later
-                )
-            )
-        )
+        last = per_lead_events.select("lead_id", *(f"_{stage}" for stage in later))
         delivered = delivered.join(last, on="lead_id", how="left")
     delivered = delivered.with_columns(
         *(
@@ -612,12 +631,13 @@ def _hours_text(column: str) -> pl.Expr:
 
 
 def _breaches(leads: pl.DataFrame) -> pl.DataFrame:
-    """One row per broken commitment, with the reason in words."""
+    """One row per broken commitment with the reason in words: by commitment, each in lead order."""
     who = ["lead_id", "owner", "team", "tier"]
+    lf = leads.lazy()
     none_step = pl.lit(None, pl.Int64).alias("escalation_step")
     none_notify = pl.lit(None, pl.String).alias("escalation_notify")
     parts = [
-        leads.filter(pl.col("response_status") == "breached").select(
+        lf.filter(pl.col("response_status") == "breached").select(
             *who,
             pl.lit("first_response").alias("commitment"),
             pl.col("response_status").alias("status"),
@@ -638,7 +658,7 @@ def _breaches(leads: pl.DataFrame) -> pl.DataFrame:
             "escalation_step",
             "escalation_notify",
         ),
-        leads.filter(pl.col("attempts_status") == "breached").select(
+        lf.filter(pl.col("attempts_status") == "breached").select(
             *who,
             pl.lit("attempts").alias("commitment"),
             pl.col("attempts_status").alias("status"),
@@ -652,7 +672,7 @@ def _breaches(leads: pl.DataFrame) -> pl.DataFrame:
             none_step,
             none_notify,
         ),
-        leads.filter(pl.col("disposition_status").is_in(["late", "missing"])).select(
+        lf.filter(pl.col("disposition_status").is_in(["late", "missing"])).select(
             *who,
             pl.lit("disposition").alias("commitment"),
             pl.col("disposition_status").alias("status"),
@@ -666,7 +686,7 @@ def _breaches(leads: pl.DataFrame) -> pl.DataFrame:
             none_step,
             none_notify,
         ),
-        leads.filter(pl.col("unable_to_reach_early")).select(
+        lf.filter(pl.col("unable_to_reach_early")).select(
             *who,
             pl.lit("unable_to_reach").alias("commitment"),
             pl.lit("flagged").alias("status"),
@@ -681,7 +701,7 @@ def _breaches(leads: pl.DataFrame) -> pl.DataFrame:
             none_step,
             none_notify,
         ),
-        leads.filter(~pl.col("disposition_reason_agreed")).select(
+        lf.filter(~pl.col("disposition_reason_agreed")).select(
             *who,
             pl.lit("disposition_reason").alias("commitment"),
             pl.lit("flagged").alias("status"),
@@ -693,8 +713,9 @@ def _breaches(leads: pl.DataFrame) -> pl.DataFrame:
             none_notify,
         ),
     ]
+    # The leads are sorted by id and each part keeps their order, so the result needs no sort of its own.
     frames = [p.cast(_BREACH_SCHEMA) for p in parts]  # type: ignore[arg-type]
-    return pl.concat(frames).sort("lead_id", "commitment")
+    return pl.concat(frames).collect()
 
 
 def _next_period(start: date, period: str) -> date:
