@@ -480,10 +480,10 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     notify = nw.lit(None, nw.String())
     breached = nw.col("response_status") == "breached"
     for i, s in enumerate(ladder, start=1):
-        at = pl.when(pl.col("response_status") == "breached").then(
+        step_pos = pl.when(pl.col("response_status") == "breached").then(
             pl.col("due_pos") + _hours_us(s.after_hours)
         )
-        base = _with(base, **{f"_esc{i}_us": clock.instant(at)})
+        base = _with(base, **{f"_esc{i}_us": clock.instant(step_pos)})
         reached = breached & (nw.col(f"_esc{i}_us") < stop)
         who = [
             nw.col("owner") if n == "owner" else nw.col("manager") if n == "manager" else nw.lit(n)
