@@ -11,7 +11,7 @@ Everything is read from the plan (stage, team, person, persona, reason ids; rate
 plan part is missing a documented fallback stands in, so a minimal plan (two teams, a journey) works too.
 
 What it produces with ``examples/plan.yaml`` (12 months to 2026-10-31; the same per lead from 5,000 to
-1,000,000 leads; one million take about 15 s and 2.5 GB on two cores):
+1,000,000 leads; a million take 15 to 25 s and 2.5 GB of memory on two cores):
 
 ============  ========  ========================================================================
 record        per lead  notes
