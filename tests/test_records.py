@@ -323,12 +323,6 @@ def test_money_columns() -> None:
     assert ds.deals["amount"].to_list()[1] == Decimal("24000.50")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pl.exceptions.ComputeError,
-    reason="BUG: records._schema matches 'datetime' inside 'datetime.date | None', so Deal.close_date and "
-    "refunded_on become Datetime columns and Dataset.from_records crashes on any won or lost deal",
-)
 def test_round_trip_closed_deals() -> None:
     deals = [
         deal(id="W1", stage="won", close_date="2026-10-20", refunded_on="2026-12-01"),
@@ -378,12 +372,6 @@ def test_deal_split_column() -> None:
     assert dtype == pl.List(pl.Struct({"person": pl.String, "share": pl.Decimal(38, 6), "kind": pl.String}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: records._schema gives Deal.close_date and Deal.refunded_on Datetime('us', 'UTC') "
-    "columns instead of Date",
-)
 def test_date_columns_are_dates() -> None:
     schema = Dataset().deals.schema
     assert (schema["close_date"], schema["refunded_on"]) == (pl.Date, pl.Date)

@@ -263,7 +263,7 @@ def _schema(model: type[Record]) -> dict[str, pl.DataType]:
         if name in _MONEY_FIELDS:
             out[column] = pl.Decimal(38, 6)
             out[f"{column}_currency"] = pl.String()
-        elif "AwareDatetime" in annotation or "datetime" in annotation:
+        elif "AwareDatetime" in annotation or "datetime.datetime" in annotation:
             out[column] = pl.Datetime("us", "UTC")
         elif "date" in annotation:
             out[column] = pl.Date()
