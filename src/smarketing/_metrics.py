@@ -45,12 +45,15 @@ __all__ = [
 #: Entry-point group through which packages add metrics.
 ENTRY_POINT_GROUP: Final = "smarketing.metrics"
 
-MetricUnit = Literal["count", "ratio", "money", "duration"]
+MetricUnit = Literal["count", "ratio", "money", "duration", "money_per_count", "duration_per_count"]
 _DIMENSIONS: dict[str, Dimension] = {
     "count": Dimension.COUNT,
     "ratio": Dimension.RATIO,
     "money": Dimension.MONEY,
     "duration": Dimension.DURATION,
+    # Averages per lead or deal: dividing by them cancels a count, as `revenue / won` would.
+    "money_per_count": Dimension.MONEY / Dimension.COUNT,
+    "duration_per_count": Dimension.DURATION / Dimension.COUNT,
 }
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -88,7 +91,8 @@ class Metric:
 
     Args:
         name: The name formulas use: lowercase letters, digits and ``_``.
-        unit: ``count``, ``ratio``, ``money`` (converted to the KPI currency) or ``duration`` (hours).
+        unit: ``count``, ``ratio``, ``money`` (converted to the KPI currency), ``duration`` (hours), or
+            an average per lead or deal: ``money_per_count``, ``duration_per_count``.
         description: One sentence on what is counted.
         compute: For plugins: ``compute(context) -> {period label: value}``; money as
             :class:`~smarketing.money.Money`, durations in hours.
@@ -152,8 +156,12 @@ BUILTIN: Final[tuple[Metric, ...]] = (
     _builtin("won", "count", "Deals won (closed won) in the period."),
     _builtin("lost", "count", "Deals lost (closed lost) in the period."),
     _builtin("revenue", "money", "Won deal amounts net of discount, by close date."),
-    _builtin("avg_deal_size", "money", "Mean won deal amount net of discount (revenue / won)."),
-    _builtin("cycle_days", "duration", "Mean days from deal creation to close, of deals won in the period."),
+    _builtin("avg_deal_size", "money_per_count", "Mean won deal amount net of discount (revenue / won)."),
+    _builtin(
+        "cycle_days",
+        "duration_per_count",
+        "Mean days from deal creation to close, of deals won in the period.",
+    ),
     _builtin("pipeline_value", "money", "Amounts of deals created in the period (new pipeline)."),
     _builtin(
         "sourced_pipeline_lead_source",
@@ -488,7 +496,16 @@ def compute_metrics(
                 else:
                     values[key] = counts.get(key, Fraction(0))
         if metric.source not in ("builtin", "input"):
-            _plugin_values(metric, run, all_windows, plan=plan, group_names=group_names, values=values)
+            _plugin_values(
+                metric,
+                run,
+                all_windows,
+                plan=plan,
+                group_names=group_names,
+                values=values,
+                currency=currency,
+                fx=fx,
+            )
     return values
 
 
@@ -504,6 +521,8 @@ def _plugin_values(
     plan: AlignmentPlan | None,
     group_names: Sequence[str],
     values: Values,
+    currency: str | None,
+    fx: FxTable | None,
 ) -> None:
     assert metric.compute is not None
     setup = run.setup
@@ -513,14 +532,14 @@ def _plugin_values(
         for w in windows:
             key: Any = w.label if setup.by is None else (group, w.label)
             raw = result.get(key, Undefined(f"{metric.name} has no value for {w.label}"))
-            values[(metric.name, group, w)] = _plain(raw, metric)
+            values[(metric.name, group, w)] = _plain(raw, metric, w, currency=currency, fx=fx)
 
 
-def _plain(raw: MetricValue, metric: Metric) -> Value:
+def _plain(raw: MetricValue, metric: Metric, w: Window, *, currency: str | None, fx: FxTable | None) -> Value:
     if isinstance(raw, Undefined):
         return raw
     if isinstance(raw, Money):
-        return Fraction(raw.amount)
+        return _money_total(metric.name, {(raw.currency, w.start): raw.amount}, currency, fx)
     if isinstance(raw, bool) or not isinstance(raw, int | Decimal | Fraction):
         raise PluginError(
             f"metric {metric.name!r} returned {type(raw).__name__}; expected int, Decimal, Fraction or Money",
@@ -545,7 +564,7 @@ def _input_value(
     if grouped:
         return Undefined(f"input {metric.name!r} is not split by group")
     raw = series[w.label]
-    if metric.unit == "money":
+    if metric.dimension.money:
         if not isinstance(raw, Money):
             raise TypeError(f"input {metric.name!r} for {w.label} must be Money, not {type(raw).__name__}")
         if currency is None:
@@ -769,9 +788,8 @@ def _marketing_flags(
         out = out.join(marked, on="lead_id", how="left")
     if "sourced_pipeline_first_touch" in sourced:
         first = (
-            lead_touches.sort("time", "id")
-            .group_by("lead_id")
-            .agg(nw.col("team").first())
+            lead_touches.group_by("lead_id")
+            .agg(nw.col("team").first(order_by=["time", "id"]))
             .select("lead_id", sourced_pipeline_first_touch=nw.col("team").is_in(teams))
         )
         out = out.join(first, on="lead_id", how="left")
