@@ -12,6 +12,7 @@ from smarketing import errors
 from smarketing.errors import (
     CurrencyMismatchError,
     DataError,
+    FormulaError,
     PlanError,
     PlanIssue,
     PluginError,
@@ -41,8 +42,18 @@ def test_root() -> None:
     assert SmarketingError.__bases__ == (Exception,)
     assert {c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, SmarketingError)} == {
         SmarketingError,
+        FormulaError,
         *(c for c, _ in TREE),
     }
+
+
+def test_formula_error_is_a_located_plan_error() -> None:
+    err = FormulaError("unknown metric 'sql'", formula="sqls / sql", col=8)
+    assert isinstance(err, PlanError)
+    assert (str(err), err.col, err.formula) == ("col 8: unknown metric 'sql'", 8, "sqls / sql")
+    again = pickle.loads(pickle.dumps(err))
+    assert (str(again), again.col, again.formula) == (str(err), 8, "sqls / sql")
+    assert "FormulaError" in (errors.__doc__ or "")
 
 
 @pytest.mark.parametrize(("cls", "builtin"), TREE, ids=[c.__name__ for c, _ in TREE])
@@ -159,20 +170,9 @@ def test_plugin_error_message(kwargs: dict[str, str], text: str) -> None:
 # Pickling (errors cross process boundaries in parallel runs) and copying.
 
 
-_SLOTS_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: PlanIssue defines __slots__ without __getstate__/__reduce__, so a PlanError cannot be "
-    "pickled with protocols 0 and 1",
-)
-
-
 @pytest.mark.parametrize(
     "protocol",
-    [
-        pytest.param(p, marks=[_SLOTS_BUG] if p < 2 else [])  # protocol 2 brought __reduce_ex__ for slots
-        for p in range(pickle.HIGHEST_PROTOCOL + 1)
-    ],
+    [pytest.param(p) for p in range(pickle.HIGHEST_PROTOCOL + 1)],
 )
 def test_plan_error_pickles(protocol: int) -> None:
     err = PlanError(
