@@ -49,7 +49,7 @@ from smarketing._formula import FUNCTIONS, Dimension, Formula, Undefined
 from smarketing._formula import parse_formula as _parse_formula
 from smarketing._metrics import ENTRY_POINT_GROUP, Metric, MetricContext, MetricRegistry, compute_metrics
 from smarketing._periods import Window
-from smarketing.errors import FormulaError
+from smarketing.errors import CurrencyMismatchError, FormulaError
 from smarketing.money import FxTable, Money
 
 if TYPE_CHECKING:
@@ -1003,12 +1003,14 @@ def targets_from_revenue(
         ... )
         FunnelTargets(goal=600000 EUR, mql=446, sal=334, sql=167, opportunity=100, won=25)
     """
-    ratio = goal / avg_deal_size  # raises CurrencyMismatchError across currencies
+    if goal.currency != avg_deal_size.currency:
+        raise CurrencyMismatchError(
+            f"the goal is in {goal.currency} and the deal size in {avg_deal_size.currency}; convert one first"
+        )
     if avg_deal_size.amount <= 0:
         raise ValueError(f"avg_deal_size must be positive, not {avg_deal_size}")
     if goal.amount < 0:
         raise ValueError(f"goal must not be negative, not {goal}")
-    del ratio
     deals = math.ceil(Fraction(goal.amount) / Fraction(avg_deal_size.amount))
     needed = deals
     stages: dict[str, int] = {}
