@@ -14,7 +14,7 @@ import re
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
@@ -24,7 +24,7 @@ import narwhals as nw
 import polars as pl
 
 from smarketing._formula import FUNCTIONS, Dimension, Undefined, Value
-from smarketing._periods import TRUNCATE, PeriodKind, Window, zone
+from smarketing._periods import PeriodKind, Window, zone
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError
 from smarketing.frames import as_lazy, check_aware
 from smarketing.money import FxTable, Money
@@ -339,9 +339,25 @@ class _Run:
     )
 
 
-def _bucket(column: str, kind: PeriodKind, tz: str, *, is_date: bool = False) -> nw.Expr:
-    expr = nw.col(column) if is_date else nw.col(column).dt.convert_time_zone(tz).dt.date()
-    return expr.dt.truncate(TRUNCATE[kind])
+def _bucket(column: str, windows: Sequence[Window], tz: str, *, is_date: bool = False) -> nw.Expr:
+    """The start date of the window each row falls in, or null.
+
+    Window boundaries are turned into instants once, so rows are only compared, never converted to the
+    local time zone (a per-row time-zone conversion costs more than the whole count).
+    """
+    expr: Any = None
+    for w in windows:
+        if is_date:
+            inside = (nw.col(column) >= nw.lit(w.start)) & (nw.col(column) < nw.lit(w.end))
+        else:
+            start, end = w.start_at(tz).astimezone(UTC), w.end_at(tz).astimezone(UTC)
+            inside = (nw.col(column) >= nw.lit(start)) & (nw.col(column) < nw.lit(end))
+        expr = (
+            nw.when(inside).then(nw.lit(w.start)) if expr is None else expr.when(inside).then(nw.lit(w.start))
+        )
+    assert expr is not None, "at least one window"
+    result: nw.Expr = expr.otherwise(None)
+    return result
 
 
 def _stage_sets(journey: JourneyMap | None) -> dict[str, set[str]]:
@@ -381,7 +397,7 @@ def _with_group(frame: nw.LazyFrame[Any], groups: nw.LazyFrame[Any] | None) -> n
 
 
 def _in_windows(frame: nw.LazyFrame[Any], kind: PeriodKind, windows: Sequence[Window]) -> nw.LazyFrame[Any]:
-    return frame.filter(nw.col("_bucket").is_in([w.start for w in windows]))
+    return frame.filter(~nw.col("_bucket").is_null())
 
 
 def _counts(
@@ -617,7 +633,7 @@ def _lead_counts(
     leads = as_lazy(data, "leads", required=["id", "created_at"])
     check_aware(leads, ["created_at"], kind="leads")
     frame = _cut(leads, "created_at", setup).select(
-        nw.col("id").alias("lead_id"), _bucket("created_at", kind, setup.tz).alias("_bucket")
+        nw.col("id").alias("lead_id"), _bucket("created_at", windows, setup.tz).alias("_bucket")
     )
     frame = _with_group(_in_windows(frame, kind, windows), groups)
     result = (
@@ -635,7 +651,7 @@ def _stage_counts(
     data, setup, groups, counts = run.data, run.setup, run.groups, run.counts
     events = as_lazy(data, "stage_events", required=["lead_id", "to", "time"])
     check_aware(events, ["time"], kind="stage_events")
-    events = _cut(events, "time", setup).with_columns(_bucket=_bucket("time", kind, setup.tz))
+    events = _cut(events, "time", setup).with_columns(_bucket=_bucket("time", windows, setup.tz))
     events = _in_windows(events, kind, windows)
     sets = _stage_sets(setup.journey)
     parts = [
@@ -668,7 +684,7 @@ def _never_worked(
     handoffs = (
         _cut(events, "time", setup)
         .filter(nw.col("to").is_in(targets))
-        .with_columns(_bucket=_bucket("time", kind, setup.tz))
+        .with_columns(_bucket=_bucket("time", windows, setup.tz))
     )
     handoffs = _in_windows(handoffs, kind, windows).group_by("lead_id", "_bucket").agg(nw.col("time").min())
     activities = as_lazy(data, "activities", required=["lead_id", "time"])
@@ -708,7 +724,7 @@ def _deal_metrics(
         nw.col("stage").is_in(["won", "lost"]),
         ~nw.col("close_date").is_null(),
         nw.col("close_date") <= as_of_day,
-    ).with_columns(_bucket=_bucket("close_date", kind, setup.tz, is_date=True))
+    ).with_columns(_bucket=_bucket("close_date", windows, setup.tz, is_date=True))
     closed = _with_group(_in_windows(closed, kind, windows), groups)
     count_metrics = metrics & {"won", "lost"}
     if count_metrics:
@@ -736,7 +752,7 @@ def _deal_metrics(
     if not pipeline:
         return
     created = _cut(deals, "created_at", setup).with_columns(
-        _bucket=_bucket("created_at", kind, setup.tz),
+        _bucket=_bucket("created_at", windows, setup.tz),
         _day=nw.col("created_at").dt.convert_time_zone(setup.tz).dt.date(),
         _amount=nw.col("amount"),
     )
