@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-kpis clean setup
 
 setup: $(STAMP)
 
@@ -29,12 +29,15 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 test: lint typecheck pytest docs
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+bench-kpis: $(STAMP)
+	$(BIN)/python benchmarks/kpis.py
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis
