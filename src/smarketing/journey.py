@@ -280,7 +280,7 @@ def _seconds(value: timedelta | None) -> str | None:
     if value is None:
         return None
     micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
-    return str((Decimal(micros) / 1_000_000).normalize())
+    return f"{(Decimal(micros) / 1_000_000).normalize():f}"
 
 
 def _json(value: Any) -> Any:
@@ -667,6 +667,8 @@ def funnel(
     known = [s.id for s in journey_map.stages]
     if stages is None:
         steps = [s.id for s in journey_map.stages if s.terminal not in _LOST]
+        if not steps:
+            raise ValueError("every stage of the map is a lost or disqualified terminal; pass stages=")
     else:
         steps = list(stages)
         if not steps:
@@ -769,7 +771,7 @@ class TeamFitness:
     Attributes:
         team: Team id (``None``: violations no team can be blamed for: a lead that starts in an unknown
             stage).
-        leads: Leads that entered at least one stage the team owns.
+        leads: Leads that entered at least one stage the team owns, or that it is blamed for.
         fit: Of those, leads with no violation attributed to the team.
         fitness: ``fit / leads``.
         violations: Violations attributed to the team: moves out of a stage it owns (for a lead's first
@@ -1017,7 +1019,7 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
                 examples=tuple(samples.get(v, ())),
             )
         )
-    touched = {int(r["team_in"]): int(r["leads"]) for r in tables["touched"].iter_rows(named=True)}
+    touched = {int(r["team"]): int(r["leads"]) for r in tables["touched"].iter_rows(named=True)}
     broken = {
         None if r["team"] is None else int(r["team"]): (int(r["unfit"]), int(r["violations"]))
         for r in tables["broken"].iter_rows(named=True)

@@ -143,7 +143,6 @@ def prepare(
             nw.len().alias("rows"),
             *(nw.col(c).is_null().sum().alias(f"null_{c}") for c in ("lead_id", "to", "time")),
             (~kept).fill_null(value=False).sum().alias("after"),
-            (kept & (nw.col("k") == unknown_code)).fill_null(value=False).sum().alias("unknown"),
         )
         .collect()
         .rows(named=True)[0]
@@ -158,10 +157,6 @@ def prepare(
                 field=column,
                 kind=_KIND,
             )
-    unknown_names: tuple[str, ...] = ()
-    if stats["unknown"]:
-        unknown_frame = lf.filter(kept & (nw.col("k") == unknown_code)).select("to").unique().collect()
-        unknown_names = tuple(sorted(unknown_frame.get_column("to").to_list()))
     ordered = lf.filter(kept).sort(*_ORDER).with_row_index("seq", order_by=_ORDER)
     # Duplicates: the same lead entering the same stage from the same stage at the same instant. Keep one.
     by = {"order_by": "seq"}
@@ -175,7 +170,9 @@ def prepare(
     frame = flagged.with_columns(mismatch.alias("mismatch")).drop("from").collect(backend="polars")
     duplicates = int(stats["rows"]) - int(stats["after"]) - len(frame)
     from_mismatch = int(frame.select(nw.col("mismatch").sum()).item())
-    if not keep_unknown and stats["unknown"]:
+    unknown_rows = frame.filter(nw.col("k") == unknown_code)
+    unknown_names = tuple(sorted(set(unknown_rows.get_column("to").to_list())))
+    if not keep_unknown and len(unknown_rows):
         frame = _neighbours(
             frame.lazy()
             .filter(nw.col("k") != unknown_code)
@@ -187,7 +184,7 @@ def prepare(
         stages=names,
         rows=int(stats["rows"]),
         after_as_of=int(stats["after"]),
-        unknown=int(stats["unknown"]),
+        unknown=len(unknown_rows),
         unknown_stages=unknown_names,
         duplicates=duplicates,
         from_mismatch=from_mismatch,
@@ -221,7 +218,7 @@ def funnel_table(
         nw.col("k").replace_strict(step_of, default=None, return_dtype=nw.Int32()).alias("j"),
         nw.col("next_k").replace_strict(step_of, default=None, return_dtype=nw.Int32()).alias("next_j"),
     )
-    if groups == "cohort_month":
+    if isinstance(groups, str):
         e = e.with_columns(nw.col("time").min().over("lid").dt.to_string("%Y-%m").alias("group"))
     e = e.filter(~nw.col("j").is_null())
     e = e.with_columns(nw.len().over("lid", "j").alias("entries"))
@@ -349,9 +346,11 @@ def conformance_tables(
         .select("lead_id", "events", "violations", (nw.col("violations") == 0).alias("fit"))
     )
     kinds = bad.group_by("v").agg(nw.len().alias("count"), nw.col("lid").n_unique().alias("leads"))
+    # A team answers for the leads that entered one of its stages and for those it is blamed for.
     touched = (
-        lazy.filter(~nw.col("team_in").is_null())
-        .group_by("team_in")
+        nw.concat([lazy.select("lid", nw.col("team_in").alias("team")), bad.select("lid", "team")])
+        .filter(~nw.col("team").is_null())
+        .group_by("team")
         .agg(nw.col("lid").n_unique().alias("leads"))
     )
     broken = bad.group_by("team").agg(nw.col("lid").n_unique().alias("unfit"), nw.len().alias("violations"))
