@@ -312,17 +312,6 @@ def conformance_tables(
         nw.col("pair").replace_strict(encode, default=0, return_dtype=nw.Int32()) if encode else nw.lit(0)
     )
     e = e.with_columns(verdict.alias("v"))
-    if limits:
-        limit_of = {(a + 1) * width + b: m for (a, b), m in limits.items()}
-        limit = nw.col("pair").replace_strict(limit_of, default=None, return_dtype=nw.Int64())
-        taken = nw.col("seq").rank("ordinal").over("lid", "pair")
-        over_limit = (~limit.is_null() & (taken > limit)).fill_null(value=False)
-        e = e.with_columns(
-            nw.when((nw.col("v") == 0) & over_limit)
-            .then(KINDS.index("recycle_limit"))
-            .otherwise(nw.col("v"))
-            .alias("v")
-        )
     owner_of = dict(enumerate(owners))
     team_in = nw.col("k").replace_strict(owner_of, default=None, return_dtype=nw.Int32())
     team_before = nw.col("a").replace_strict(owner_of, default=None, return_dtype=nw.Int32())
@@ -330,9 +319,27 @@ def conformance_tables(
         team_in.alias("team_in"),
         nw.when(nw.col("a") >= 0).then(team_before).otherwise(team_in).alias("team"),
     )
-    moves = e.select("lead_id", "lid", "seq", "a", "k", "to", "time", "v", "team", "team_in").collect(
+    moves = e.select("lead_id", "lid", "seq", "a", "k", "to", "time", "v", "team", "team_in", "pair").collect(
         backend="polars"
     )
+    if limits:
+        # Recycles are few: count each lead's takes of a limited recycle on those rows only.
+        limit_of = {(a + 1) * width + b: m for (a, b), m in limits.items()}
+        limit = nw.col("pair").replace_strict(limit_of, default=None, return_dtype=nw.Int64())
+        limited = moves.lazy().with_columns(limit.alias("limit")).filter(~nw.col("limit").is_null())
+        taken = nw.col("seq").rank("ordinal").over("lid", "pair")
+        over = (
+            limited.filter((nw.col("v") == 0) & (taken > nw.col("limit")))
+            .select("seq")
+            .collect(backend="polars")
+            .get_column("seq")
+            .to_list()
+        )
+        if over:
+            recycle_limit = nw.lit(KINDS.index("recycle_limit"), nw.Int32())
+            moves = moves.with_columns(
+                nw.when(nw.col("seq").is_in(over)).then(recycle_limit).otherwise(nw.col("v")).alias("v")
+            )
     lazy = moves.lazy()
     bad = lazy.filter(nw.col("v") > 0)
     leads = (
