@@ -20,7 +20,17 @@ from smarketing.errors import (
     SmarketingError,
 )
 from smarketing.glossary import Glossary, Term
-from smarketing.journey import JourneyMap, Stage, Transition
+from smarketing.journey import (
+    ConformanceReport,
+    FunnelReport,
+    JourneyDiff,
+    JourneyMap,
+    Stage,
+    Transition,
+    conformance,
+    discover,
+    funnel,
+)
 from smarketing.kpi import KPI
 from smarketing.money import FxTable, Money, allocate
 from smarketing.persona import Persona
@@ -46,13 +56,16 @@ __all__ = [
     "Activity",
     "AlignmentPlan",
     "BusinessCalendar",
+    "ConformanceReport",
     "CurrencyMismatchError",
     "DataError",
     "Dataset",
     "Deal",
     "Disposition",
+    "FunnelReport",
     "FxTable",
     "Glossary",
+    "JourneyDiff",
     "JourneyMap",
     "KPI",
     "Lead",
@@ -73,7 +86,10 @@ __all__ = [
     "Transition",
     "__version__",
     "allocate",
+    "conformance",
+    "discover",
     "dump_plan",
+    "funnel",
     "load_plan",
     "plan_json_schema",
 ]
