@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-journey clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-journey bench-kpis clean setup
 
 setup: $(STAMP)
 
@@ -35,6 +35,9 @@ test: lint typecheck pytest docs
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+bench-kpis: $(STAMP)
+	$(BIN)/python benchmarks/kpis.py
 
 # Journey analytics on 1M synthetic leads beside pm4py (in benchmarks/.venv-pm4py, never a dependency).
 bench-journey: $(STAMP)

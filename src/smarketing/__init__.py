@@ -14,6 +14,7 @@ from smarketing.calendar import BusinessCalendar
 from smarketing.errors import (
     CurrencyMismatchError,
     DataError,
+    FormulaError,
     PlanError,
     PluginError,
     RuleError,
@@ -31,7 +32,16 @@ from smarketing.journey import (
     discover,
     funnel,
 )
-from smarketing.kpi import KPI
+from smarketing.kpi import (
+    KPI,
+    Alert,
+    FunnelTargets,
+    Scorecard,
+    alerts,
+    revenue_from_leads,
+    scorecard,
+    targets_from_revenue,
+)
 from smarketing.money import FxTable, Money, allocate
 from smarketing.persona import Persona
 from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
@@ -54,6 +64,7 @@ __version__ = _version("smarketing")
 __all__ = [
     "Account",
     "Activity",
+    "Alert",
     "AlignmentPlan",
     "BusinessCalendar",
     "ConformanceReport",
@@ -62,7 +73,9 @@ __all__ = [
     "Dataset",
     "Deal",
     "Disposition",
+    "FormulaError",
     "FunnelReport",
+    "FunnelTargets",
     "FxTable",
     "Glossary",
     "JourneyDiff",
@@ -77,6 +90,7 @@ __all__ = [
     "RewardPlan",
     "RuleError",
     "SLA",
+    "Scorecard",
     "SmarketingError",
     "Stage",
     "StageEvent",
@@ -85,6 +99,7 @@ __all__ = [
     "Touchpoint",
     "Transition",
     "__version__",
+    "alerts",
     "allocate",
     "conformance",
     "discover",
@@ -92,4 +107,7 @@ __all__ = [
     "funnel",
     "load_plan",
     "plan_json_schema",
+    "revenue_from_leads",
+    "scorecard",
+    "targets_from_revenue",
 ]
