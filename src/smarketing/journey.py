@@ -505,7 +505,8 @@ class FunnelReport:
         notes = self.counts.lines()
         if self.unmatched_leads:
             notes.append(f"{self.unmatched_leads} lead(s) not in leads: group None")
-        return "\n".join([self._title(), _display.text_table(headers, rows), *notes])
+        # A funnel is read whole: show up to 60 rows (e.g. seven steps in eight groups) before cutting.
+        return "\n".join([self._title(), _display.text_table(headers, rows, max_rows=60), *notes])
 
     def _repr_html_(self) -> str:
         headers, rows = self._table()
