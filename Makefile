@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-kpis clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-journey bench-kpis clean setup
 
 setup: $(STAMP)
 
@@ -38,6 +38,10 @@ bench: $(STAMP)
 
 bench-kpis: $(STAMP)
 	$(BIN)/python benchmarks/kpis.py
+
+# Journey analytics on 1M synthetic leads beside pm4py (in benchmarks/.venv-pm4py, never a dependency).
+bench-journey: $(STAMP)
+	$(BIN)/python benchmarks/journey.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis

@@ -21,7 +21,17 @@ from smarketing.errors import (
     SmarketingError,
 )
 from smarketing.glossary import Glossary, Term
-from smarketing.journey import JourneyMap, Stage, Transition
+from smarketing.journey import (
+    ConformanceReport,
+    FunnelReport,
+    JourneyDiff,
+    JourneyMap,
+    Stage,
+    Transition,
+    conformance,
+    discover,
+    funnel,
+)
 from smarketing.kpi import (
     KPI,
     Alert,
@@ -57,15 +67,18 @@ __all__ = [
     "Alert",
     "AlignmentPlan",
     "BusinessCalendar",
+    "ConformanceReport",
     "CurrencyMismatchError",
     "DataError",
     "Dataset",
     "Deal",
     "Disposition",
     "FormulaError",
+    "FunnelReport",
     "FunnelTargets",
     "FxTable",
     "Glossary",
+    "JourneyDiff",
     "JourneyMap",
     "KPI",
     "Lead",
@@ -88,7 +101,10 @@ __all__ = [
     "__version__",
     "alerts",
     "allocate",
+    "conformance",
+    "discover",
     "dump_plan",
+    "funnel",
     "load_plan",
     "plan_json_schema",
     "revenue_from_leads",
