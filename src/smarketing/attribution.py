@@ -74,10 +74,10 @@ from smarketing.records import Dataset
 from smarketing.typing import AttributionModel, FloatArray
 
 __all__ = [
-    "BUILTIN_MODELS",
-    "ENTRY_POINT_GROUP",
     "Attribution",
+    "BUILTIN_MODELS",
     "Comparison",
+    "ENTRY_POINT_GROUP",
     "Journeys",
     "PluginWarning",
     "attribute",
@@ -140,7 +140,8 @@ class Journeys:
 
     Examples:
         >>> import polars as pl
-        >>> j = Journeys.from_paths(pl.DataFrame({"path": ["a > b", "b"], "total_conversions": [1, 0]}))
+        >>> frame = pl.DataFrame({"path": ["a > b", "b"], "total_conversions": [1, 0], "total_null": [0, 1]})
+        >>> j = Journeys.from_paths(frame)
         >>> j.keys, j.codes.tolist(), j.offsets.tolist(), j.conversions.tolist(), j.nulls.tolist()
         (('a', 'b'), [0, 1, 1], [0, 2, 3], [1.0, 0.0], [0.0, 1.0])
     """
@@ -367,6 +368,38 @@ class Journeys:
             >>> j.conversions.tolist(), j.nulls.tolist()
             ([1.0, 0.0], [0.0, 1.0])
         """
+        return cls._long_form(
+            data,
+            journey=journey,
+            time=time,
+            key=key,
+            converted=converted,
+            nulls=nulls,
+            value=value,
+            currency=currency,
+            touch=touch,
+            conversion_time=conversion_time,
+            stage_events=stage_events,
+            minor_units=False,
+        )
+
+    @classmethod
+    def _long_form(
+        cls,
+        data: Any,
+        *,
+        journey: str,
+        time: str,
+        key: str,
+        converted: str,
+        nulls: str | None,
+        value: str | None,
+        currency: str | None,
+        touch: str | None,
+        conversion_time: str | None,
+        stage_events: Any,
+        minor_units: bool,
+    ) -> Journeys:
         lf = _lazy(data, "touches", required=[journey, time, key, converted])
         check_aware(lf, [time], kind="touches")
         schema = lf.collect_schema()
@@ -374,9 +407,7 @@ class Journeys:
             raise DataError(f"missing column {nulls}", kind="touches")
         for column in (journey, time, key):
             _no_nulls(lf, column, journey, "touches")
-        keys = tuple(
-            sorted(str(k) for k in lf.select(nw.col(key).unique()).collect().get_column(key).to_list())
-        )
+        keys = tuple(sorted(str(k) for k in lf.select(key).unique().collect().get_column(key).to_list()))
         cols: list[Any] = [
             nw.col(journey).alias("_j"),
             nw.col(time).dt.timestamp("us").alias("_t"),
@@ -397,7 +428,12 @@ class Journeys:
         currencies: tuple[str, ...] = ()
         if value is not None:
             currencies, currency_expr = _currency_expr(lf, currency, "touches")
-            cols.append(_minor_units_expr(lf, value, currencies, currency_expr, "touches").alias("_v"))
+            units = (
+                nw.col(value)
+                if minor_units
+                else _minor_units_expr(lf, value, currencies, currency_expr, "touches", id_column=journey)
+            )
+            cols.append(units.alias("_v"))
             cols.append(currency_expr.alias("_cur"))
         frame = lf.select(*cols).sort(*order).collect(backend="polars").to_native()
         assert isinstance(frame, pl.DataFrame)
@@ -514,7 +550,7 @@ class Journeys:
             ... )
             >>> j = Journeys.from_touchpoints(tps, key="team", deals=[won])
             >>> j.ids.to_list(), j.conversions.tolist(), j.value.tolist(), j.keys
-            (['L1', 'L2'], [1.0, 0.0], [90000], ('marketing', 'sales'))
+            (['L1', 'L2'], [1.0, 0.0], [90000, 0], ('marketing', 'sales'))
         """
         if isinstance(touchpoints, Dataset):
             deals = touchpoints.deals if deals is None else deals
@@ -527,7 +563,7 @@ class Journeys:
             lf = lf.join(nw.from_native(won.lazy()), left_on="lead_id", right_on="_lead", how="left")
             cutoff = nw.col("_close_us")
             lf = lf.filter(cutoff.is_null() | (nw.col("time").dt.timestamp("us") < cutoff))
-            leads = set(lf.select(nw.col("lead_id").unique()).collect().get_column("lead_id").to_list())
+            leads = set(lf.select("lead_id").unique().collect().get_column("lead_id").to_list())
             orphans = won.filter(~pl.col("_lead").is_in(list(leads)))
             if len(orphans):
                 raise DataError(
@@ -542,7 +578,7 @@ class Journeys:
             )
         else:
             lf = lf.with_columns(nw.lit(0.0).alias("_conv"))
-        return cls.from_frame(
+        return cls._long_form(
             lf.to_native(),
             journey="lead_id",
             time="time",
@@ -551,7 +587,10 @@ class Journeys:
             value="_value" if won is not None and "_value" in won.columns else None,
             currency="_currency" if won is not None and "_value" in won.columns else None,
             touch="id",
+            nulls=None,
+            conversion_time=None,
             stage_events=stage_events,
+            minor_units=True,
         )
 
 
@@ -645,7 +684,7 @@ def _currency_expr(lf: nw.LazyFrame[Any], currency: str | None, kind: str) -> tu
     if currency is None:
         raise DataError("a value column needs a currency: a column name or an ISO 4217 code", kind=kind)
     if currency in lf.collect_schema():
-        found = lf.select(nw.col(currency).drop_nulls().unique()).collect().get_column(currency).to_list()
+        found = lf.select(currency).drop_nulls().unique().collect().get_column(currency).to_list()
         for code in found:
             try:
                 Money.zero(str(code))
@@ -662,7 +701,13 @@ def _currency_expr(lf: nw.LazyFrame[Any], currency: str | None, kind: str) -> tu
 
 
 def _minor_units_expr(
-    lf: nw.LazyFrame[Any], value: str, currencies: tuple[str, ...], currency_index: Any, kind: str
+    lf: nw.LazyFrame[Any],
+    value: str,
+    currencies: tuple[str, ...],
+    currency_index: Any,
+    kind: str,
+    *,
+    id_column: str | None = None,
 ) -> Any:
     """Value in integer minor units of each row's currency; rejects floats, negatives and sub-unit digits."""
     dtype = lf.collect_schema()[value]
@@ -687,16 +732,18 @@ def _minor_units_expr(
         ids, [10 ** max(0, scale - e) for e in exponents], return_dtype=nw.Int64()
     )
     scaled = integral * up
+    where = [nw.col(id_column).cast(nw.String()).alias("_id")] if id_column else []
     bad = (
         lf.filter((scaled % down != 0) | (nw.col(value) < 0))
-        .select(nw.col(value).alias("_bad"))
+        .select(nw.col(value).alias("_bad"), *where)
         .head(1)
         .collect()
     )
     if len(bad):
         amount = bad.get_column("_bad")[0]
         reason = "is negative" if amount < 0 else "has digits below the currency's minor unit"
-        raise DataError(f"{amount} {reason}", kind=kind, field=value)
+        record = str(bad.get_column("_id")[0]) if id_column else None
+        raise DataError(f"{amount} {reason}", kind=kind, record=record, field=value)
     return scaled // down
 
 
@@ -741,7 +788,7 @@ def _won_deals(deals: Any, fx: FxTable | None, currency: str | None) -> pl.DataF
             list(codes), list(range(len(codes))), return_dtype=nw.Int16()
         )
         nwf = nw.from_native(native).lazy()
-        minor_expr = _minor_units_expr(nwf, "amount", codes, index, "deal")
+        minor_expr = _minor_units_expr(nwf, "amount", codes, index, "deal", id_column="id")
         native = native.with_columns(
             nwf.select(minor_expr.alias("_minor")).collect(backend="polars").to_native().get_column("_minor")
         )
@@ -804,7 +851,8 @@ def _position_weights(j: Journeys, first: float, last: float) -> FloatArray:
         raise ValueError(f"position: first + last must be at most 1, not {first + last}")
     pos = j.positions()
     n = np.repeat(j.lengths(), j.lengths())
-    middle = 1.0 - first - last
+    # Through Decimal, so that 1 - 0.4 - 0.4 is 0.2 and not 0.19999999999999996.
+    middle = float(1 - Decimal(repr(first)) - Decimal(repr(last)))
     ends = first + last
     w = np.where(n > 2, middle / np.maximum(n - 2, 1), 0.0)
     # Two touches share the first and last weights in their proportion (evenly if both are 0).
@@ -1324,8 +1372,21 @@ _HTML_ROWS = 20
 _TEXT_ROWS = 20
 
 
+class _ReadOnlyDict(dict[str, Any]):
+    """A dict that reads like one (and prints like one) but cannot be changed."""
+
+    def _blocked(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("attribution results are immutable; build a new one with attrs.evolve()")
+
+    __setitem__ = __delitem__ = __ior__ = _blocked
+    clear = pop = popitem = setdefault = update = _blocked
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return id(self)
+
+
 def _freeze(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(mapping))
+    return _ReadOnlyDict(mapping)
 
 
 @attrs.frozen(eq=False)
@@ -1405,7 +1466,8 @@ class Attribution:
             >>> import polars as pl
             >>> from decimal import Decimal
             >>> frame = pl.DataFrame({"path": ["a > b"], "total_conversions": [1], "v": [Decimal("9.99")]})
-            >>> attribute(frame, model="linear", value="v", currency="EUR").to_frame().row(0)
+            >>> journeys = Journeys.from_paths(frame, value="v", currency="EUR")
+            >>> attribute(journeys, model="linear").to_frame().row(0)
             ('a', 0.5, 0.5, Decimal('5.00'))
         """
         columns: dict[str, pl.Series] = {
