@@ -10,6 +10,7 @@ The front door re-exports the nouns and the main verbs::
 
 from importlib.metadata import version as _version
 
+from smarketing.attribution import Attribution, Journeys, attribute
 from smarketing.calendar import BusinessCalendar
 from smarketing.errors import (
     CurrencyMismatchError,
@@ -45,6 +46,7 @@ __all__ = [
     "Account",
     "Activity",
     "AlignmentPlan",
+    "Attribution",
     "BusinessCalendar",
     "CurrencyMismatchError",
     "DataError",
@@ -54,6 +56,7 @@ __all__ = [
     "FxTable",
     "Glossary",
     "JourneyMap",
+    "Journeys",
     "KPI",
     "Lead",
     "Money",
@@ -73,6 +76,7 @@ __all__ = [
     "Transition",
     "__version__",
     "allocate",
+    "attribute",
     "dump_plan",
     "load_plan",
     "plan_json_schema",

@@ -651,7 +651,7 @@ def _check_counts(values: FloatArray, ids: pl.Series, column: str, kind: str, *,
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if len(bad):
         index = int(bad[0])
-        what = "NaN" if np.isnan(values[index]) else f"{values[index]!r}"
+        what = "NaN" if np.isnan(values[index]) else repr(float(values[index]))
         record = f"row {index}" if rows else str(ids[index])
         raise DataError(f"must be a finite number >= 0, not {what}", kind=kind, record=record, field=column)
 
@@ -1264,21 +1264,26 @@ def _shapley(
     *,
     values: Mapping[str, IntArray],
     coalition: str,
-    samples: int | None,
+    method: str,
+    samples: int,
     seed: int,
-    exact_limit: int,
 ) -> _Shapley:
     n = len(j.keys)
+    if method not in ("auto", "exact", "sampling"):
+        raise ValueError(f"shapley: method must be 'auto', 'exact' or 'sampling', not {method!r}")
+    if method == "exact" and n > MAX_EXACT_SHAPLEY:
+        raise ValueError(
+            f"shapley: exact values enumerate all 2**n coalitions, so at most {MAX_EXACT_SHAPLEY} keys; "
+            f"the data has {n}; use method='sampling' (or 'auto')"
+        )
     masks = _key_sets(j)
     sets, worth = _worths(masks, j, values, coalition)
     currencies = sorted(values)
-    if samples is None and n <= exact_limit:
+    if method == "exact" or (method == "auto" and n <= MAX_EXACT_SHAPLEY):
         phi = _shapley_exact(sets, worth, n)
         interval = None
         method = "exact"
     else:
-        if samples is None:
-            samples = 1000
         phi, interval = _shapley_sampled(sets, worth, n, samples, seed)
         method = "sampling"
     return _Shapley(
@@ -1729,8 +1734,9 @@ def attribute(
               proportion to their keys' removal effects, as DP6's marketing-attribution-models).
             * ``shapley``: ``coalition`` (``"conversions"``, default: a coalition is worth the conversions
               of journeys whose keys all lie in it; or ``"rate"``: the sum of the conversion rates of those
-              key sets, counting non-converting journeys), ``samples`` (force the sampling estimator with
-              this many random key orders; it is used by default above 20 keys, with 1000), ``seed``.
+              key sets, counting non-converting journeys), ``method`` (``"auto"``: exact up to 20 keys,
+              sampled above; ``"exact"``; ``"sampling"``), ``samples`` (random key orders of the sampling
+              estimator, default 1000) and ``seed``.
 
     Returns:
         The credits per key, and the model's own results (removal effects, Shapley values).
@@ -1766,7 +1772,7 @@ def attribute(
     if name in _HEURISTIC_PARAMS or name in ("markov", "shapley"):
         allowed = _HEURISTIC_PARAMS.get(name) or {
             "markov": frozenset({"order", "convention"}),
-            "shapley": frozenset({"coalition", "samples", "seed"}),
+            "shapley": frozenset({"coalition", "method", "samples", "seed"}),
         }.get(name, frozenset())
         unknown = sorted(set(params) - allowed)
         if unknown and isinstance(resolved, str):
@@ -1810,9 +1816,9 @@ def attribute(
             j,
             values=values,
             coalition=params.get("coalition", "conversions"),
-            samples=params.get("samples"),
+            method=params.get("method", "auto"),
+            samples=params.get("samples", 1000),
             seed=seed,
-            exact_limit=MAX_EXACT_SHAPLEY,
         )
         phi_sum = result.values.sum()
         conv_credit = (
@@ -1875,8 +1881,9 @@ def _touch_frame(j: Journeys, w: FloatArray, values: Mapping[str, IntArray]) -> 
     for code, units in sorted(values.items()):
         places = Money.zero(code).minor_units
         split = _split_journeys(units, w, j, j.codes.astype(np.int64))
-        amounts = pl.Series(f"value_{code}", split).cast(pl.Decimal(38, 0)) / 10**places
-        out = out.with_columns(amounts.cast(pl.Decimal(38, places)).alias(f"value_{code}"))
+        # Cast to the currency's scale first: the division then keeps it (exact, as 10**places divides).
+        amounts = pl.Series(f"value_{code}", split).cast(pl.Decimal(38, places)) / 10**places
+        out = out.with_columns(amounts.alias(f"value_{code}"))
     return out
 
 
