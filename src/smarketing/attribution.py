@@ -1141,7 +1141,9 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
         reduced = system[kept][:, kept].tocsc()
         solution = _solve(reduced, b[kept])[0]
         removal[removed] = np.divide(base - solution, base, out=np.zeros(b.shape[1]), where=base > 0)
-    removal = np.clip(removal, 0.0, 1.0)
+    # Removing a key can only lose conversions; what is left below 1e-12 is rounding in the solves (a key
+    # whose states cannot reach a conversion must get exactly nothing).
+    removal = np.where(removal < 1e-12, 0.0, np.minimum(removal, 1.0))
     names = ["(start)"] + [" > ".join(j.keys[c] for c in d) for d in decoded] + ["(conversion)", "(null)"]
     label = np.array([*names[1 : n_states + 1], "(start)", "(conversion)", "(null)"], dtype=object)
     transitions = pl.DataFrame(
