@@ -435,7 +435,7 @@ class Journeys:
             )
             cols.append(units.alias("_v"))
             cols.append(currency_expr.alias("_cur"))
-        frame = lf.select(*cols).sort(*order).collect(backend="polars").to_native()
+        frame = _collect(lf.select(*cols).sort(*order))
         assert isinstance(frame, pl.DataFrame)
         ids_column = frame.get_column("_j")
         starts_mask = ids_column.ne_missing(ids_column.shift(1)).to_numpy()
@@ -592,6 +592,20 @@ class Journeys:
             stage_events=stage_events,
             minor_units=True,
         )
+
+
+def _collect(lf: nw.LazyFrame[Any]) -> pl.DataFrame:
+    """Run a lazy query into a polars frame.
+
+    On polars the in-memory engine is used: measured here, polars' default (streaming) engine sorted
+    journeys three times slower.
+    """
+    if lf.implementation.is_polars():
+        native = lf.collect(backend="polars", engine="in-memory").to_native()
+    else:
+        native = lf.collect(backend="polars").to_native()
+    assert isinstance(native, pl.DataFrame)
+    return native
 
 
 def _eager(data: Any, kind: str, *, required: Sequence[str]) -> pl.DataFrame:
