@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-attribution clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-kpis clean setup
 
 setup: $(STAMP)
 
@@ -30,7 +30,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 test: lint typecheck pytest docs
 
@@ -41,6 +41,9 @@ bench: $(STAMP)
 # benchmarks/.venv-attribution, never project dependencies) and writes docs/performance.md.
 bench-attribution: $(STAMP)
 	$(BIN)/python benchmarks/attribution.py --journeys 100000 1000000
+
+bench-kpis: $(STAMP)
+	$(BIN)/python benchmarks/kpis.py
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis
