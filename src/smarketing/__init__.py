@@ -10,6 +10,7 @@ The front door re-exports the nouns and the main verbs::
 
 from importlib.metadata import version as _version
 
+from smarketing.attribution import Attribution, Journeys, attribute
 from smarketing.calendar import BusinessCalendar
 from smarketing.errors import (
     CurrencyMismatchError,
@@ -66,6 +67,7 @@ __all__ = [
     "Activity",
     "Alert",
     "AlignmentPlan",
+    "Attribution",
     "BusinessCalendar",
     "ConformanceReport",
     "CurrencyMismatchError",
@@ -80,6 +82,7 @@ __all__ = [
     "Glossary",
     "JourneyDiff",
     "JourneyMap",
+    "Journeys",
     "KPI",
     "Lead",
     "Money",
@@ -101,6 +104,7 @@ __all__ = [
     "__version__",
     "alerts",
     "allocate",
+    "attribute",
     "conformance",
     "discover",
     "dump_plan",
