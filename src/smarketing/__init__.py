@@ -10,6 +10,7 @@ The front door re-exports the nouns and the main verbs::
 
 from importlib.metadata import version as _version
 
+from smarketing.attribution import Attribution, Journeys, attribute
 from smarketing.calendar import BusinessCalendar
 from smarketing.errors import (
     CurrencyMismatchError,
@@ -21,7 +22,17 @@ from smarketing.errors import (
     SmarketingError,
 )
 from smarketing.glossary import Glossary, Term
-from smarketing.journey import JourneyMap, Stage, Transition
+from smarketing.journey import (
+    ConformanceReport,
+    FunnelReport,
+    JourneyDiff,
+    JourneyMap,
+    Stage,
+    Transition,
+    conformance,
+    discover,
+    funnel,
+)
 from smarketing.kpi import (
     KPI,
     Alert,
@@ -56,17 +67,22 @@ __all__ = [
     "Activity",
     "Alert",
     "AlignmentPlan",
+    "Attribution",
     "BusinessCalendar",
+    "ConformanceReport",
     "CurrencyMismatchError",
     "DataError",
     "Dataset",
     "Deal",
     "Disposition",
     "FormulaError",
+    "FunnelReport",
     "FunnelTargets",
     "FxTable",
     "Glossary",
+    "JourneyDiff",
     "JourneyMap",
+    "Journeys",
     "KPI",
     "Lead",
     "Money",
@@ -89,8 +105,12 @@ __all__ = [
     "__version__",
     "alerts",
     "allocate",
+    "attribute",
+    "conformance",
+    "discover",
     "dump_plan",
     "evaluate_sla",
+    "funnel",
     "load_plan",
     "plan_json_schema",
     "revenue_from_leads",

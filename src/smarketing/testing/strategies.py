@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import math
 import string
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeAlias, TypeVar, overload
 from zoneinfo import ZoneInfo
 
+import polars as pl
 from hypothesis import strategies as st
 from iso4217 import Currency
 
 from smarketing.calendar import WEEKDAYS, BusinessCalendar
+from smarketing.journey import JourneyMap, Stage, Transition
 from smarketing.money import Money
 from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
 
@@ -41,7 +44,11 @@ __all__ = [
     "crm_datasets",
     "currencies",
     "formulas",
+    "journey_maps",
+    "journey_paths",
+    "long_form_touches",
     "moneys",
+    "stage_events",
     "weights",
 ]
 
@@ -220,6 +227,150 @@ def _any_positive(mapping: dict[_K, Weight]) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
+# Attribution input: journeys of touches.
+
+_PATH_COLUMNS: dict[str, pl.DataType] = {
+    "path": pl.String(),
+    "total_conversions": pl.Float64(),
+    "total_null": pl.Float64(),
+    "total_conversion_value": pl.Decimal(38, 2),
+    "currency": pl.String(),
+}
+
+
+@st.composite
+def _journey_rows(
+    draw: st.DrawFn,
+    keys: st.SearchStrategy[str],
+    max_journeys: int,
+    max_length: int,
+    fractional: bool,
+) -> list[tuple[list[str], float, float, Decimal]]:
+    count = draw(st.integers(1, max_journeys))
+    rows = []
+    for _ in range(count):
+        path = draw(st.lists(keys, min_size=1, max_size=max_length))
+        if fractional:
+            conversions = draw(st.sampled_from([0.0, 0.25, 0.5, 1.0, 1.5, 2.0]))
+        else:
+            conversions = float(draw(st.integers(0, 3)))
+        nulls = float(draw(st.integers(0, 3)))
+        if conversions == 0 and nulls == 0:
+            nulls = 1.0
+        cents = draw(st.integers(0, 100_000)) if conversions else 0
+        rows.append((path, conversions, nulls, Decimal(cents).scaleb(-2)))
+    return rows
+
+
+def journey_paths(
+    *,
+    keys: st.SearchStrategy[str] | None = None,
+    max_journeys: int = 12,
+    max_length: int = 6,
+    fractional: bool = False,
+) -> st.SearchStrategy[pl.DataFrame]:
+    """Journeys in ChannelAttribution's aggregated path format, for :func:`smarketing.attribution.attribute`.
+
+    Columns: ``path`` (``"a > b > c"``), ``total_conversions``, ``total_null`` (every row counts at least
+    one journey), ``total_conversion_value`` (Decimal EUR, zero on non-converting rows) and ``currency``.
+    Small key alphabets make repeated keys, shared prefixes and ties common.
+
+    Args:
+        keys: Strategy of key names (no ``>``); by default a few lowercase letters.
+        max_journeys: Most rows.
+        max_length: Most touches per path.
+        fractional: Draw fractional conversions (0.25, 0.5, 1.5) too.
+
+    Returns:
+        A strategy of polars DataFrames with at least one row.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=10, database=None)
+        ... @given(journey_paths())
+        ... def test_paths(frame):
+        ...     assert frame["path"].str.len_chars().min() >= 1
+        >>> test_paths()
+    """
+    names = keys if keys is not None else st.sampled_from(["a", "b", "c", "d", "e"])
+
+    def frame(rows: list[tuple[list[str], float, float, Decimal]]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "path": [" > ".join(path) for path, *_ in rows],
+                "total_conversions": [r[1] for r in rows],
+                "total_null": [r[2] for r in rows],
+                "total_conversion_value": [r[3] for r in rows],
+                "currency": ["EUR"] * len(rows),
+            },
+            schema=_PATH_COLUMNS,
+        )
+
+    return _journey_rows(names, max_journeys, max_length, fractional).map(frame)
+
+
+def long_form_touches(
+    *,
+    keys: st.SearchStrategy[str] | None = None,
+    max_journeys: int = 12,
+    max_length: int = 6,
+) -> st.SearchStrategy[pl.DataFrame]:
+    """Touches in long form, one row per touch, shuffled, for :class:`~smarketing.attribution.Journeys`.
+
+    Columns: ``journey`` (``"j0"``, ``"j1"``, ...), ``time`` (UTC, strictly increasing within a journey),
+    ``channel``, ``converted`` (0 or 1), ``value`` (Decimal EUR on every row of a converting journey) and
+    ``currency``.
+
+    Args:
+        keys: Strategy of channel names; by default a few lowercase letters.
+        max_journeys: Most journeys.
+        max_length: Most touches per journey.
+
+    Returns:
+        A strategy of polars DataFrames.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=10, database=None)
+        ... @given(long_form_touches())
+        ... def test_touches(frame):
+        ...     assert frame["time"].dtype.time_zone == "UTC"
+        >>> test_touches()
+    """
+    names = keys if keys is not None else st.sampled_from(["a", "b", "c", "d", "e"])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> pl.DataFrame:
+        rows = []
+        for index in range(draw(st.integers(1, max_journeys))):
+            path = draw(st.lists(names, min_size=1, max_size=max_length))
+            converted = draw(st.booleans())
+            cents = draw(st.integers(0, 100_000)) if converted else 0
+            hours = draw(st.lists(st.integers(1, 72), min_size=len(path), max_size=len(path)))
+            time = start
+            for key, gap in zip(path, hours, strict=True):
+                time += timedelta(hours=gap)
+                rows.append((f"j{index}", time, key, int(converted), Decimal(cents).scaleb(-2), "EUR"))
+        order = draw(st.permutations(range(len(rows))))
+        ordered = [rows[i] for i in order]
+        return pl.DataFrame(
+            ordered,
+            schema={
+                "journey": pl.String,
+                "time": pl.Datetime("us", "UTC"),
+                "channel": pl.String,
+                "converted": pl.Int64,
+                "value": pl.Decimal(38, 2),
+                "currency": pl.String,
+            },
+            orient="row",
+        )
+
+    return build()
+
+
+# --------------------------------------------------------------------------------------------------
 # KPI formulas and small CRM datasets.
 
 
@@ -357,6 +508,132 @@ def crm_datasets(*, max_leads: int = 12) -> st.SearchStrategy[Dataset]:
         return Dataset.from_records(**parts)
 
     return dataset()
+
+
+# --------------------------------------------------------------------------------------------------
+# Customer journeys and what leads did on them.
+
+_STAGE_KINDS = ("lead", "mql", "sal", "sql", "opportunity", "customer", "other")
+_TRANSITION_KINDS = ("progression", "progression", "handoff", "recycle", "disqualify")
+
+
+@st.composite
+def journey_maps(
+    draw: st.DrawFn,
+    *,
+    min_stages: int = 1,
+    max_stages: int = 6,
+    teams: Sequence[str] = ("marketing", "sales"),
+) -> JourneyMap:
+    """Valid :class:`~smarketing.journey.JourneyMap` s of a few stages ``s0``, ``s1``, ... owned by ``teams``.
+
+    Transitions are any pairs of stages (self-loops and backward moves included) of any kind; some
+    stages are terminal; recycles may carry ``max_recycles``.
+
+    Args:
+        draw: Supplied by Hypothesis (``st.composite``); do not pass it.
+        min_stages: Fewest stages (at least 1).
+        max_stages: Most stages.
+        teams: Team ids that own the stages.
+
+    Returns:
+        A strategy of journey maps.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=25, database=None)
+        ... @given(journey_maps(max_stages=4))
+        ... def test_owned(jm):
+        ...     assert all(s.owner in ("marketing", "sales") for s in jm.stages)
+        >>> test_owned()
+    """
+    if min_stages < 1 or max_stages < min_stages:
+        raise ValueError(f"need 1 <= min_stages <= max_stages, not {min_stages}, {max_stages}")
+    n = draw(st.integers(min_stages, max_stages))
+    stages = [
+        Stage(
+            id=f"s{i}",
+            name=f"Stage {i}",
+            owner=draw(st.sampled_from(list(teams))),
+            kind=draw(st.sampled_from(_STAGE_KINDS)),
+            terminal=draw(st.sampled_from([None, None, None, "won", "lost", "disqualified"])),
+        )
+        for i in range(n)
+    ]
+    pairs = draw(
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=3 * n, unique=True)
+    )
+    transitions = []
+    for a, b in pairs:
+        kind = draw(st.sampled_from(_TRANSITION_KINDS))
+        limit = draw(st.sampled_from([None, 1, 2])) if kind == "recycle" else None
+        transitions.append(Transition(source=f"s{a}", to=f"s{b}", kind=kind, max_recycles=limit))
+    return JourneyMap(stages=stages, transitions=transitions)
+
+
+_ZONES = (UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5)))
+
+
+@st.composite
+def stage_events(
+    draw: st.DrawFn,
+    stages: Sequence[str],
+    *,
+    unknown: Sequence[str] = (),
+    max_leads: int = 5,
+    max_events: int = 20,
+    duplicates: bool = True,
+) -> list[StageEvent]:
+    """Lists of :class:`~smarketing.records.StageEvent` over ``stages``, built to hit the corner cases.
+
+    Times come from a small grid (so ties are common) in several UTC offsets; ``from`` is usually the
+    lead's previous stage, sometimes missing or wrong (out-of-order timestamps); with ``duplicates`` some
+    events are repeated; events into the ``unknown`` stage ids appear when given. The list is shuffled.
+
+    Args:
+        draw: Supplied by Hypothesis (``st.composite``); do not pass it.
+        stages: Stage ids to move between (e.g. a map's stage ids).
+        unknown: Stage ids not in the map, to test how analyses count them.
+        max_leads: Most distinct leads.
+        max_events: Most events before duplication.
+        duplicates: Whether to repeat some events exactly.
+
+    Returns:
+        A strategy of event lists.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=25, database=None)
+        ... @given(stage_events(["mql", "sql"]))
+        ... def test_aware(events):
+        ...     assert all(e.time.tzinfo is not None for e in events)
+        >>> test_aware()
+    """
+    if not stages:
+        raise ValueError("stage_events needs at least one stage")
+    base = datetime(2026, 10, 1, 9, tzinfo=UTC)
+    targets = st.sampled_from([*stages, *unknown])
+    leads = [f"L{i}" for i in range(draw(st.integers(1, max_leads)))]
+    events: list[StageEvent] = []
+    last: dict[str, str] = {}
+    for _ in range(draw(st.integers(0, max_events))):
+        lead = draw(st.sampled_from(leads))
+        to = draw(targets)
+        hours = draw(st.integers(0, 40))
+        zone = draw(st.sampled_from(_ZONES))
+        source = draw(st.sampled_from([last.get(lead), last.get(lead), last.get(lead), None, *stages[:2]]))
+        events.append(
+            StageEvent(
+                lead_id=lead,
+                source=source,
+                to=to,
+                time=(base + timedelta(hours=hours)).astimezone(zone),
+            )
+        )
+        last[lead] = to
+    if duplicates and events:
+        events += draw(st.lists(st.sampled_from(events), max_size=3))
+    return draw(st.permutations(events))
 
 
 # --------------------------------------------------------------------------------------------------
