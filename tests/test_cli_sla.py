@@ -101,10 +101,9 @@ def test_bad_data_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp
         capsys, "sla", "examples/plan.yaml", "--data", str(tmp_path), "--as-of", "2026-10-06T00:00:00+00:00"
     )
     assert code == 2
-    assert (
-        err
-        == "smarketing sla: stage_events: time: naive datetimes are ambiguous; attach a time zone (e.g. convert to UTC)\n"
-    )
+    assert err.startswith("smarketing sla: stage_events: time: naive datetimes are ambiguous")
+    assert err.count("
+") == 1
 
 
 def test_plan_without_sla(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
