@@ -102,8 +102,7 @@ def test_bad_data_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp
     )
     assert code == 2
     assert err.startswith("smarketing sla: stage_events: time: naive datetimes are ambiguous")
-    assert err.count("
-") == 1
+    assert err.count("\n") == 1
 
 
 def test_plan_without_sla(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
