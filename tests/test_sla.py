@@ -285,6 +285,15 @@ def test_journey_without_handoff_is_a_plan_error() -> None:
         sm.evaluate_sla(PLAN.model_copy(update={"journey": journey}), {}, as_of=AS_OF)
 
 
+def test_calendar_that_runs_out_is_a_plan_error() -> None:
+    assert PLAN.sla is not None
+    calendar = PLAN.sla.calendar.model_copy(update={"hours": {}, "holidays": None, "closed_dates": []})
+    plan = PLAN.model_copy(update={"sla": PLAN.sla.model_copy(update={"calendar": calendar})})
+    with pytest.raises(PlanError, match="the SLA's clocks cannot run") as info:
+        sm.evaluate_sla(plan, fixture(), as_of=AS_OF)
+    assert info.value.path == "sla.calendar"
+
+
 def test_naive_as_of() -> None:
     with pytest.raises(ValueError, match="naive"):
         sm.evaluate_sla(PLAN, {}, as_of=datetime(2026, 10, 30))

@@ -272,13 +272,16 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     longest += max((_hours_us(s.after_hours) for s in ladder), default=0)
     longest_days = max([att.within_business_days if att else 0, disp.within_business_days if disp else 0])
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    clock = BusinessClock.covering(
-        cal,
-        epoch + timedelta(microseconds=lo_us),
-        epoch + timedelta(microseconds=hi_us),
-        duration=timedelta(microseconds=longest),
-        days=longest_days,
-    )
+    try:
+        clock = BusinessClock.covering(
+            cal,
+            epoch + timedelta(microseconds=lo_us),
+            epoch + timedelta(microseconds=hi_us),
+            duration=timedelta(microseconds=longest),
+            days=longest_days,
+        )
+    except ValueError as error:  # a calendar whose open time runs out (only a few extra open dates)
+        raise PlanError(f"{error}; the SLA's clocks cannot run", path="sla.calendar") from None
     period = sla.marketing.volume.period if sla.marketing.volume is not None else DEFAULT_PERIOD
 
     handoff = pl.col("handoff_us")
