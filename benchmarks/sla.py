@@ -29,6 +29,13 @@ from smarketing.records import Dataset
 ROOT = Path(__file__).resolve().parent
 PLAN = ROOT.parent / "examples" / "plan.yaml"
 KINDS = ("leads", "stage_events", "activities", "dispositions")
+#: The columns evaluate_sla reads; the benchmark loads only these, as a user would.
+COLUMNS = {
+    "leads": ["id", "created_at", "owner", "grade", "persona", "status"],
+    "stage_events": ["lead_id", "from", "to", "time"],
+    "activities": ["lead_id", "person", "time", "type", "outcome"],
+    "dispositions": ["lead_id", "reason", "time", "person"],
+}
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)  # the day after the synthetic data ends
 
 
@@ -58,7 +65,7 @@ def run_once(folder: Path) -> dict[str, object]:
     plan = sm.load_plan(PLAN)
     started = time.perf_counter()
     cpu_started = time.process_time()
-    data = {kind: pl.read_parquet(folder / f"{kind}.parquet") for kind in KINDS}
+    data = {kind: pl.read_parquet(folder / f"{kind}.parquet", columns=COLUMNS[kind]) for kind in KINDS}
     loaded = time.perf_counter()
     report = sm.evaluate_sla(plan, data, as_of=AS_OF)
     done = time.perf_counter()
