@@ -36,6 +36,7 @@ from smarketing.records import (
     Touchpoint,
 )
 from smarketing.rewards import RewardPlan
+from smarketing.rules import CheckReport, Diagnostic, check
 from smarketing.sla import SLA
 from smarketing.teams import Person, Team
 
@@ -46,10 +47,12 @@ __all__ = [
     "Activity",
     "AlignmentPlan",
     "BusinessCalendar",
+    "CheckReport",
     "CurrencyMismatchError",
     "DataError",
     "Dataset",
     "Deal",
+    "Diagnostic",
     "Disposition",
     "FxTable",
     "Glossary",
@@ -73,6 +76,7 @@ __all__ = [
     "Transition",
     "__version__",
     "allocate",
+    "check",
     "dump_plan",
     "load_plan",
     "plan_json_schema",

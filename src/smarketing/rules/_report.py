@@ -1,0 +1,315 @@
+"""What :func:`~smarketing.rules.check` returns: diagnostics, the score and their formats."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+import polars as pl
+
+from smarketing.rules._core import AREA_WEIGHTS, AREAS, SEVERITIES, SEVERITY_PENALTY
+from smarketing.typing import Rule, RuleArea, Severity
+
+__all__ = ["ENGINE_AREA", "AreaScore", "CheckReport", "Diagnostic"]
+
+#: Area of diagnostics about the checking itself (a rule that crashed, a plugin that did not load);
+#: they count in the severities but not in the score.
+ENGINE_AREA: Final = "engine"
+
+#: Version of the ``to_dict`` / JSON layout; bumped on any incompatible change.
+JSON_FORMAT_VERSION: Final = 1
+
+_HTML_ROW_LIMIT: Final = 200
+_LOCATION = re.compile(r"^(?P<file>.*):(?P<line>[0-9]+)$")
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+def _natural(text: str) -> tuple[str | int, ...]:
+    # "stages[10]" after "stages[9]": compare digit runs as numbers.
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text))
+
+
+@attrs.frozen
+class Diagnostic:
+    """One finding of one rule, ready to show: code, severity, message, place, fix and docs link.
+
+    Examples:
+        >>> import smarketing as sm
+        >>> report = sm.check(sm.load_plan("examples/misaligned.yaml"), select=["C004"])
+        >>> d = report.diagnostics[0]
+        >>> d.code, d.severity, d.path, d.location
+        ('C004', 'error', 'arbiter.person', 'examples/misaligned.yaml:...')
+        >>> d.url
+        'https://smarketing.readthedocs.io/en/latest/rules/#c004'
+    """
+
+    code: str
+    severity: Severity
+    area: str
+    message: str
+    path: str = ""
+    location: str | None = None
+    hint: str | None = None
+    url: str | None = None
+
+    @property
+    def file(self) -> str | None:
+        """The file part of :attr:`location`."""
+        if self.location is None:
+            return None
+        match = _LOCATION.match(self.location)
+        if match:
+            return match["file"]
+        return None if self.location.startswith("line ") else self.location
+
+    @property
+    def line(self) -> int | None:
+        """The line part of :attr:`location`."""
+        if self.location is None:
+            return None
+        match = _LOCATION.match(self.location) or re.match(r"^line (?P<line>[0-9]+)$", self.location)
+        return int(match["line"]) if match else None
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """Report order: area, then code, then place, then message."""
+        area = AREAS.index(self.area) if self.area in AREAS else len(AREAS)
+        return (area, self.code, _natural(self.path), self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The diagnostic as JSON-ready data, keys in a fixed order."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "area": self.area,
+            "message": self.message,
+            "path": self.path,
+            "location": self.location,
+            "hint": self.hint,
+            "url": self.url,
+        }
+
+    def format(self) -> str:
+        """``location: CODE severity: message [path]`` on one line."""
+        where = self.location or self.path or "plan"
+        path = f" [{self.path}]" if self.path and self.location else ""
+        return f"{where}: {self.code} {self.severity}: {self.message}{path}"
+
+
+@attrs.frozen
+class AreaScore:
+    """An area's part of the score.
+
+    ``points`` is ``weight`` reduced by :data:`~smarketing.rules.SEVERITY_PENALTY` percent per finding
+    (never below 0), rounded down to a whole point. ``checked`` is false when no selected rule covers
+    the area; such an area is left out of the score.
+    """
+
+    area: RuleArea
+    weight: int
+    points: int
+    checked: bool
+    errors: int
+    warnings: int
+    infos: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {
+            "area": self.area,
+            "weight": self.weight,
+            "points": self.points,
+            "checked": self.checked,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "infos": self.infos,
+        }
+
+
+def score_areas(
+    diagnostics: Iterable[Diagnostic], checked: Iterable[str]
+) -> tuple[int, tuple[AreaScore, ...]]:
+    """The score and its breakdown (see the docs page on the score)."""
+    checked = set(checked)
+    counts: dict[str, dict[Severity, int]] = {a: dict.fromkeys(SEVERITIES, 0) for a in AREAS}
+    for d in diagnostics:
+        if d.area in counts:
+            counts[d.area][d.severity] += 1
+    areas: list[AreaScore] = []
+    for area in AREAS:
+        c = counts[area]
+        penalty = min(100, sum(SEVERITY_PENALTY[s] * c[s] for s in SEVERITIES))
+        weight = AREA_WEIGHTS[area]
+        areas.append(
+            AreaScore(
+                area=area,
+                weight=weight,
+                points=weight * (100 - penalty) // 100,
+                checked=area in checked,
+                errors=c["error"],
+                warnings=c["warning"],
+                infos=c["info"],
+            )
+        )
+    total = sum(a.weight for a in areas if a.checked)
+    got = sum(a.points for a in areas if a.checked)
+    # Scale to 100 over the checked areas, rounding half up, in integers (no float drift).
+    score = (200 * got + total) // (2 * total) if total else 100
+    return score, tuple(areas)
+
+
+_COLOURS: Final[Mapping[str, str]] = {"error": "\x1b[31m", "warning": "\x1b[33m", "info": "\x1b[36m"}
+_BOLD, _DIM, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
+
+
+@attrs.frozen
+class CheckReport:
+    """The result of :func:`~smarketing.rules.check`: diagnostics, counts, ``ok`` and the score.
+
+    Diagnostics are sorted by area, code, plan path and message, so the same plan always gives the same
+    report. ``ok`` is true when there is no error (warnings and infos do not fail a plan).
+
+    Examples:
+        >>> import smarketing as sm
+        >>> report = sm.check(sm.load_plan("examples/plan.yaml"))
+        >>> report.ok, report.score >= 90, report.counts
+        (True, True, {'error': 0, 'warning': 0, 'info': 0})
+        >>> report
+        CheckReport(plan='Fernbrook Analytics FY2027', score=..., ok=True, errors=0, warnings=0, infos=0)
+    """
+
+    plan: str
+    file: str | None
+    diagnostics: tuple[Diagnostic, ...]
+    score: int
+    areas: tuple[AreaScore, ...]
+    rules: tuple[Rule, ...] = attrs.field(repr=False)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of diagnostics by severity, every severity present."""
+        counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+        for d in self.diagnostics:
+            counts[d.severity] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        """Whether no diagnostic is an error."""
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    def __repr__(self) -> str:
+        c = self.counts
+        return (
+            f"CheckReport(plan={self.plan!r}, score={self.score}, ok={self.ok}, "
+            f"errors={c['error']}, warnings={c['warning']}, infos={c['info']})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data; the layout is documented on the check-output docs page.
+
+        Examples:
+            >>> import smarketing as sm
+            >>> data = sm.check(sm.load_plan("examples/plan.yaml")).to_dict()
+            >>> list(data)
+            ['format_version', 'plan', 'file', 'ok', 'score', 'counts', 'areas', 'rules', 'diagnostics']
+        """
+        return {
+            "format_version": JSON_FORMAT_VERSION,
+            "plan": self.plan,
+            "file": self.file,
+            "ok": self.ok,
+            "score": self.score,
+            "counts": self.counts,
+            "areas": [a.to_dict() for a in self.areas],
+            "rules": [r.code for r in self.rules],
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+        }
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per diagnostic (a polars DataFrame), in report order.
+
+        Examples:
+            >>> import smarketing as sm
+            >>> frame = sm.check(sm.load_plan("examples/misaligned.yaml")).to_frame()
+            >>> frame.columns
+            ['code', 'severity', 'area', 'message', 'path', 'location', 'hint', 'url']
+        """
+        schema = dict.fromkeys(
+            ("code", "severity", "area", "message", "path", "location", "hint", "url"), pl.String
+        )
+        return pl.DataFrame([d.to_dict() for d in self.diagnostics], schema=schema, orient="row")
+
+    def to_text(self, *, color: bool = False) -> str:
+        """Human-readable report grouped by area, with the score; ANSI colours when ``color``.
+
+        Examples:
+            >>> import smarketing as sm
+            >>> print(sm.check(sm.load_plan("examples/plan.yaml")).to_text())
+            Fernbrook Analytics FY2027 (examples/plan.yaml)
+            no findings
+            score ... / 100: journey 20/20, sla 15/15, kpis .../15, rewards 15/15, personas 10/10, ...
+        """
+
+        def paint(text: str, code: str) -> str:
+            return f"{code}{text}{_RESET}" if color else text
+
+        lines = [paint(self.plan, _BOLD) + (f" ({self.file})" if self.file else "")]
+        for area in (*AREAS, ENGINE_AREA):
+            found = [d for d in self.diagnostics if d.area == area]
+            if not found:
+                continue
+            score = next((a for a in self.areas if a.area == area), None)
+            head = f"{area} ({score.points}/{score.weight})" if score is not None else area
+            lines.append("")
+            lines.append(paint(head, _BOLD))
+            for d in found:
+                where = d.location or d.path or "plan"
+                lines.append(
+                    f"  {paint(where, _DIM)}: {paint(d.code, _COLOURS[d.severity])} "
+                    f"{paint(d.severity, _COLOURS[d.severity])}: {d.message}"
+                )
+                if d.path and d.location:
+                    lines.append(f"      at {d.path}")
+                if d.hint:
+                    lines.append(f"      fix: {d.hint}")
+        c = self.counts
+        lines.append("")
+        if self.diagnostics:
+            lines.append(f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} info(s)")
+        else:
+            lines.pop()
+            lines.append("no findings")
+        parts = ", ".join(
+            f"{a.area} {a.points}/{a.weight}" if a.checked else f"{a.area} not checked" for a in self.areas
+        )
+        lines.append(f"score {self.score} / 100: {parts}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        c = self.counts
+        esc = html.escape
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{esc(v)}</td>" for v in (d.code, d.severity, d.area, d.message, d.location or d.path)
+            )
+            + (f'<td><a href="{esc(d.url)}">docs</a></td>' if d.url else "<td></td>")
+            + "</tr>"
+            for d in self.diagnostics[:_HTML_ROW_LIMIT]
+        )
+        more = len(self.diagnostics) - _HTML_ROW_LIMIT
+        tail = f"<p>… and {more} more diagnostics</p>" if more > 0 else ""
+        areas = " · ".join(f"{esc(a.area)} {a.points}/{a.weight}" for a in self.areas if a.checked)
+        return (
+            f"<div><strong>{esc(self.plan)}</strong>: score <strong>{self.score}</strong>/100 "
+            f"({'ok' if self.ok else 'failing'}; {c['error']} errors, {c['warning']} warnings, "
+            f"{c['info']} infos)<br><small>{areas}</small>"
+            "<table><thead><tr><th>code</th><th>severity</th><th>area</th><th>message</th>"
+            f"<th>where</th><th></th></tr></thead><tbody>{rows}</tbody></table>{tail}</div>"
+        )
