@@ -1,0 +1,50 @@
+"""Shared fixtures: the example plan, a minimal plan, and ``sm`` in every doctest namespace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import smarketing
+from smarketing.plan import AlignmentPlan, load_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MINIMAL_PLAN = """\
+name: Tiny Co FY2027
+teams:
+  - {id: marketing, name: Marketing, function: marketing}
+  - {id: sales, name: Sales, function: sales}
+journey:
+  stages:
+    - {id: mql, name: MQL, owner: marketing, kind: mql}
+    - {id: won, name: Won, owner: sales, kind: customer, terminal: won}
+  transitions:
+    - {from: mql, to: won, kind: handoff}
+"""
+
+
+@pytest.fixture(autouse=True)
+def add_sm_to_doctest_namespace(doctest_namespace: dict[str, Any]) -> None:
+    """Let doctests write ``sm.Money(...)`` without importing, as networkx's conftest does for ``nx``."""
+    doctest_namespace["sm"] = smarketing
+
+
+@pytest.fixture(scope="session")
+def example_plan_path() -> Path:
+    """``examples/plan.yaml``, the plan the docs and the CLI demo use."""
+    return ROOT / "examples" / "plan.yaml"
+
+
+@pytest.fixture(scope="session")
+def example_plan(example_plan_path: Path) -> AlignmentPlan:
+    """The example plan, loaded once: plans are frozen, so sharing it is safe."""
+    return load_plan(example_plan_path)
+
+
+@pytest.fixture
+def minimal_plan_text() -> str:
+    """The smallest valid plan: two teams, two stages and a handoff."""
+    return MINIMAL_PLAN
