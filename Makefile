@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-rules rules-docs clean setup
 
 setup: $(STAMP)
 
@@ -36,6 +36,13 @@ test: lint typecheck pytest docs
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+bench-rules: $(STAMP)
+	$(BIN)/python benchmarks/rules.py
+
+# docs/rules.md is generated from the rule registry; tests/rules/test_docs.py fails when it is stale.
+rules-docs: $(STAMP)
+	$(BIN)/python -m smarketing.rules._docs > docs/rules.md
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis

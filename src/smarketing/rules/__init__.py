@@ -55,6 +55,13 @@ __all__ = [
 ]
 
 
+# Objects re-exported here say they live here: this is where users import them from, and where the
+# API reference documents them.
+for _obj in (AreaScore, CheckReport, Diagnostic, EngineCode, Finding, RuleSpec, check, plugin_rules, rule):
+    _obj.__module__ = __name__
+del _obj
+
+
 def builtin_rules() -> tuple[RuleSpec, ...]:
     """The built-in rules, in documentation order.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Final
 
@@ -36,7 +37,10 @@ def _rule_problem(obj: object) -> str | None:
     return None
 
 
+@cache
 def _entry_points() -> list[EntryPoint]:
+    # Scanning every installed distribution's metadata costs more than checking a plan, and what is
+    # installed does not change while a process runs: discover once, in a fixed order.
     return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, ep.value))
 
 

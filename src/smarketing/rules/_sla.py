@@ -23,8 +23,6 @@ _UNREACHABLE_WORDS = (
     "no response",
     "unresponsive",
 )
-# Zones that are not a place: no local business hours, no daylight saving time.
-_NON_LOCAL_ZONES = ("UTC", "Etc/", "GMT", "UCT", "Universal", "Zulu")
 _ROLES = frozenset({"owner", "manager"})
 
 
@@ -73,9 +71,12 @@ def business_hours(plan: AlignmentPlan) -> Iterator[Finding]:
         yield Finding(
             "the SLA calendar has no opening hours, so its clock never runs", path="sla.calendar.hours"
         )
-    if cal.timezone.startswith(_NON_LOCAL_ZONES):
+    # 'UTC', 'Etc/GMT+1', 'CET' or 'EST5EDT' name an offset or a rule, not a place whose business hours
+    # and daylight saving time the team lives by; places are 'Area/City'.
+    if "/" not in cal.timezone or cal.timezone.startswith("Etc/"):
         yield Finding(
-            f"time zone {cal.timezone!r} is not a place with business hours", path="sla.calendar.timezone"
+            f"time zone {cal.timezone!r} is not a place (like 'Europe/Berlin')",
+            path="sla.calendar.timezone",
         )
 
 
@@ -120,7 +121,7 @@ def disposition(plan: AlignmentPlan) -> Iterator[Finding]:
     "S005",
     area="sla",
     severity="error",
-    title="'Unable to reach' requires the SLA's attempts first",
+    title="Unable to reach requires the SLA's attempts first",
     rationale="'Could not reach' is the easiest way to drop a lead; it is honest only after the agreed "
     "number of attempts, which must fit before the disposition is due.",
     fix="Declare 'unable_to_reach_reason', add 'sla.sales.attempts', and make the attempts window no "
