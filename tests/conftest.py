@@ -1,13 +1,11 @@
-"""Shared fixtures: the example plan, a minimal plan, and ``sm`` in every doctest namespace."""
+"""Shared fixtures: the example plan and a minimal plan."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import smarketing
 from smarketing.plan import AlignmentPlan, load_plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,12 +22,6 @@ journey:
   transitions:
     - {from: mql, to: won, kind: handoff}
 """
-
-
-@pytest.fixture(autouse=True)
-def add_sm_to_doctest_namespace(doctest_namespace: dict[str, Any]) -> None:
-    """Let doctests write ``sm.Money(...)`` without importing, as networkx's conftest does for ``nx``."""
-    doctest_namespace["sm"] = smarketing
 
 
 @pytest.fixture(scope="session")

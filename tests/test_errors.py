@@ -159,20 +159,9 @@ def test_plugin_error_message(kwargs: dict[str, str], text: str) -> None:
 # Pickling (errors cross process boundaries in parallel runs) and copying.
 
 
-_SLOTS_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: PlanIssue defines __slots__ without __getstate__/__reduce__, so a PlanError cannot be "
-    "pickled with protocols 0 and 1",
-)
-
-
 @pytest.mark.parametrize(
     "protocol",
-    [
-        pytest.param(p, marks=[_SLOTS_BUG] if p < 2 else [])  # protocol 2 brought __reduce_ex__ for slots
-        for p in range(pickle.HIGHEST_PROTOCOL + 1)
-    ],
+    [pytest.param(p) for p in range(pickle.HIGHEST_PROTOCOL + 1)],
 )
 def test_plan_error_pickles(protocol: int) -> None:
     err = PlanError(

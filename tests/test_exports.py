@@ -21,14 +21,6 @@ def public_modules() -> list[str]:
 
 MODULES = public_modules()
 
-#: Modules whose ``__all__`` breaks the project's sort order (plain, case-sensitive ``sorted``).
-UNSORTED = {
-    "smarketing.kpi": "BUG: kpi.__all__ lists 'KPI' before 'Direction'",
-    "smarketing.plan": "BUG: plan.__all__ lists 'MAX_PLAN_BYTES' before 'AlignmentPlan'",
-    "smarketing.records": "BUG: records.__all__ lists 'RECORD_KINDS' before 'Account'",
-    "smarketing.sla": "BUG: sla.__all__ lists 'SLA' before 'ActivityKind'",
-}
-
 
 def module_params() -> list[object]:
     return [pytest.param(name, id=name) for name in MODULES]
@@ -67,19 +59,7 @@ def test_all_exists_without_duplicates(name: str) -> None:
     assert len(set(exported)) == len(exported), f"{name}.__all__ has duplicates"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            id=name,
-            marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=UNSORTED[name])],
-        )
-        if name in UNSORTED
-        else pytest.param(name, id=name)
-        for name in MODULES
-    ],
-)
+@pytest.mark.parametrize("name", MODULES)
 def test_all_is_sorted(name: str) -> None:
     exported = list(_module(name).__all__)
     assert exported == sorted(exported)

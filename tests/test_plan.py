@@ -37,20 +37,6 @@ from smarketing.plan import (
 BROKEN = Path(__file__).parent / "plans" / "broken"
 CORPUS = sorted(p for p in BROKEN.iterdir() if p.suffix in {".yaml", ".json"})
 
-#: Corpus files whose expectation the loader does not meet yet; each one is a bug report.
-KNOWN_BUGS = {
-    "dangling-transition-stage.yaml": (
-        "BUG: JourneyMap._consistent reports an unknown transition end at path 'journey' (the line of "
-        "'journey:'), not at journey.transitions[i].to"
-    ),
-    "duplicate-stage-id.yaml": (
-        "BUG: JourneyMap._consistent reports a duplicate stage id at path 'journey', not at the second "
-        "journey.stages[i].id"
-    ),
-    "json-duplicate-key.json": (
-        "BUG: _parse_json reports a duplicate JSON key without a line (and so without 'file:line:')"
-    ),
-}
 
 _EXPECT = re.compile(r"# expect: (?P<line>\d+): (?P<rest>.+?)(?:\",)?$")
 _PATH_FIRST = re.compile(r"^(?P<path>[A-Za-z0-9_.\-\[\]]+): (?P<fragment>.+)$")
@@ -78,16 +64,7 @@ def expectation(plan_file: Path) -> Expectation:
 
 
 def corpus_params() -> list[Any]:
-    return [
-        pytest.param(
-            p,
-            id=p.name,
-            marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOWN_BUGS[p.name])],
-        )
-        if p.name in KNOWN_BUGS
-        else pytest.param(p, id=p.name)
-        for p in CORPUS
-    ]
+    return [pytest.param(p, id=p.name) for p in CORPUS]
 
 
 def strict_yaml(text: str) -> Any:
@@ -201,7 +178,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_not_utf8(tmp_path: Path, minimal_plan_text: str) -> None:
     path = tmp_path / "plan.yaml"
     path.write_bytes(minimal_plan_text.encode().replace(b"Tiny", b"T\xefny"))
-    with pytest.raises(PlanError, match=r"not UTF-8 text \(byte 7\)"):
+    with pytest.raises(PlanError, match=r"plan.yaml:1: not UTF-8 text \(byte 8 of the file\)"):
         load_plan(path)
 
 
@@ -246,12 +223,6 @@ def test_plan_error_survives_pickling(example_plan_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: one bad value of a union-typed field (ScoreRule.value) gives one issue per union member, "
-    "with pydantic's member tags in the path (value.decimal, value.str, value.list[...])",
-)
 def test_one_bad_union_value_is_one_issue(minimal_plan_text: str) -> None:
     text = minimal_plan_text + (
         "personas:\n"
@@ -266,12 +237,6 @@ def test_one_bad_union_value_is_one_issue(minimal_plan_text: str) -> None:
     assert [(i.line, i.path) for i in info.value.issues] == [(16, "personas[0].scoring.fit[0].value")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=yaml.YAMLError,
-    reason="BUG: _parse_yaml builds _PlanLoader(text) outside its try block, so a control character "
-    "escapes as yaml.reader.ReaderError instead of PlanError",
-)
 def test_control_character_is_a_plan_error(minimal_plan_text: str) -> None:
     with pytest.raises(PlanError, match="line 1"):
         load_plan(minimal_plan_text.replace("Tiny", "Ti\x07ny"))
@@ -378,24 +343,12 @@ def _json_line(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OSError,
-    reason="BUG: _looks_like_path calls Path(text).is_file() on one-line text, so compact JSON longer "
-    "than NAME_MAX (json.dumps without indent) raises OSError 'File name too long'",
-)
 def test_compact_json_text(example_plan: AlignmentPlan) -> None:
     compact = json.dumps(json.loads(dump_plan(example_plan, format="json")))
     assert "\n" not in compact
     assert load_plan(compact) == example_plan
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: _parse_json takes line numbers from PyYAML, which refuses tab indentation, so errors "
-    "in a tab-indented JSON plan have no line",
-)
 def test_tab_indented_json_still_has_lines(tmp_path: Path, minimal_plan_text: str) -> None:
     data = strict_yaml(minimal_plan_text.replace("owner: sales", "owner: sale"))
     path = tmp_path / "plan.json"
@@ -631,15 +584,6 @@ def test_schema_validates_the_example(
     assert not list(validator.iter_errors(json.loads(dump_plan(example_plan, format="json"))))
 
 
-_SCHEMA_BOUNDS_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: plan_json_schema() carries pydantic's 'ge'/'le'/'gt' keys instead of JSON Schema's "
-    "minimum/maximum/exclusiveMinimum for Rate and the positive/non-negative decimals, so no "
-    "validator enforces the bounds",
-)
-
-
 def _broken(data: dict[str, Any], name: str) -> dict[str, Any]:
     doc = json.loads(json.dumps(data, default=str))
     if name == "missing journey":
@@ -670,8 +614,8 @@ def _broken(data: dict[str, Any], name: str) -> dict[str, Any]:
         "bad team function",
         "id with a space",
         "lowercase money",
-        pytest.param("rate over 100%", marks=_SCHEMA_BOUNDS_BUG),
-        pytest.param("zero hours", marks=_SCHEMA_BOUNDS_BUG),
+        pytest.param("rate over 100%"),
+        pytest.param("zero hours"),
     ],
 )
 def test_schema_rejects_broken_documents(

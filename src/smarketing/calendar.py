@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import holidays as _holidays
 from pydantic import Field, field_validator, model_validator
 
-from smarketing._base import FrozenModel
+from smarketing._base import FrozenModel, located
 
 __all__ = ["BusinessCalendar", "HolidaySource", "Weekday"]
 
@@ -73,15 +73,25 @@ class HolidaySource(FrozenModel):
     def _known(self) -> Self:
         supported = _supported_countries()
         if self.country not in supported:
-            raise ValueError(
-                f"unknown holiday country {self.country!r} "
-                "(use an ISO 3166-1 alpha-2 code the holidays package supports)"
+            raise located(
+                [
+                    (
+                        "country",
+                        f"unknown holiday country {self.country!r} "
+                        "(use an ISO 3166-1 alpha-2 code the holidays package supports)",
+                    )
+                ]
             )
         subdivisions = supported[self.country]
         if self.subdivision is not None and self.subdivision not in subdivisions:
-            raise ValueError(
-                f"unknown subdivision {self.subdivision!r} of {self.country}; "
-                f"known: {', '.join(subdivisions) or 'none'}"
+            raise located(
+                [
+                    (
+                        "subdivision",
+                        f"unknown subdivision {self.subdivision!r} of {self.country}; "
+                        f"known: {', '.join(subdivisions) or 'none'}",
+                    )
+                ]
             )
         return self
 
@@ -111,9 +121,12 @@ class BusinessCalendar(FrozenModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        # Reject abbreviations like "CET" or "EST": they are not places, so they have no DST rules.
+        # Only Area/Location names (and UTC): abbreviations like "CET" or "EST" name no place, so their
+        # DST rules are not the rules of anyone's office.
         if value not in _available_zones():
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Berlin')")
+            raise ValueError("unknown IANA time zone; use an Area/Location name such as 'Europe/Berlin'")
+        if value != "UTC" and ("/" not in value or value.startswith("Etc/")):
+            raise ValueError("use an Area/Location time zone such as 'Europe/Berlin', not an abbreviation")
         try:
             ZoneInfo(value)
         except ZoneInfoNotFoundError as exc:  # pragma: no cover - available_timezones agrees
@@ -123,11 +136,17 @@ class BusinessCalendar(FrozenModel):
     @field_validator("hours")
     @classmethod
     def _hours(cls, value: dict[Weekday, list[str]]) -> dict[Weekday, list[str]]:
+        problems: list[tuple[str, str]] = []
         for day, texts in value.items():
-            spans = sorted(_parse_interval(t) for t in texts)
-            for (_, end), (start, _) in pairwise(spans):
-                if start < end:
-                    raise ValueError(f"{day}: intervals {', '.join(texts)} overlap")
+            try:
+                spans = sorted(_parse_interval(t) for t in texts)
+            except ValueError as exc:
+                problems.append((day, str(exc)))
+                continue
+            if any(start < end for (_, end), (start, _) in pairwise(spans)):
+                problems.append((day, f"intervals {', '.join(texts)} overlap"))
+        if problems:
+            raise located(problems)
         return value
 
     @model_validator(mode="after")

@@ -61,8 +61,6 @@ class PlanIssue:
         line: The 1-based line in the plan file, when the plan came from text.
     """
 
-    __slots__ = ("line", "message", "path")
-
     def __init__(self, message: str, *, path: str = "", line: int | None = None) -> None:
         self.message = message
         self.path = path

@@ -35,14 +35,14 @@ Examples:
 
 from __future__ import annotations
 
-from collections import Counter
+import difflib
 from functools import cached_property
 from typing import Literal, Self
 
 import networkx as nx
 from pydantic import Field, model_validator
 
-from smarketing._base import FrozenModel, Id, Text
+from smarketing._base import FrozenModel, Id, Text, located
 
 __all__ = [
     "JourneyMap",
@@ -105,20 +105,24 @@ class JourneyMap(FrozenModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        problems: list[str] = []
-        ids = [s.id for s in self.stages]
-        problems += [f"duplicate stage id {i!r}" for i, n in sorted(Counter(ids).items()) if n > 1]
-        known = set(ids)
-        for t in self.transitions:
-            problems += [
-                f"transition {t.source!r} -> {t.to!r}: unknown stage {end!r}"
-                for end in (t.source, t.to)
-                if end not in known
-            ]
-        pairs = Counter((t.source, t.to) for t in self.transitions)
-        problems += [f"duplicate transition {a!r} -> {b!r}" for (a, b), n in pairs.items() if n > 1]
+        problems: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for i, s in enumerate(self.stages):
+            if s.id in seen:
+                problems.append((f"stages[{i}].id", f"duplicate stage id {s.id!r}"))
+            seen.add(s.id)
+        pairs: set[tuple[str, str]] = set()
+        for i, t in enumerate(self.transitions):
+            for key, end in (("from", t.source), ("to", t.to)):
+                if end not in seen:
+                    close = difflib.get_close_matches(end, sorted(seen), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    problems.append((f"transitions[{i}].{key}", f"unknown stage {end!r}{hint}"))
+            if (t.source, t.to) in pairs:
+                problems.append((f"transitions[{i}]", f"duplicate transition {t.source!r} -> {t.to!r}"))
+            pairs.add((t.source, t.to))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise located(problems)
         return self
 
     @cached_property

@@ -27,7 +27,11 @@ from pydantic import Field, model_validator
 
 from smarketing._base import CurrencyCode, FrozenModel, Id, Number, Period, Text
 
-__all__ = ["KPI", "Direction", "Unit"]
+__all__ = [
+    "Direction",
+    "KPI",
+    "Unit",
+]
 
 Unit = Literal["count", "ratio", "money", "days", "hours"]
 Direction = Literal["higher_is_better", "lower_is_better"]

@@ -46,9 +46,8 @@ from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
 
-from smarketing._base import CurrencyCode, FrozenModel, Id, Period, Rate, Text
+from smarketing._base import CurrencyCode, FrozenModel, Id, Period, Rate, Text, join_path, located
 from smarketing.errors import PlanError, PlanIssue
 from smarketing.glossary import Glossary
 from smarketing.journey import JourneyMap
@@ -60,9 +59,9 @@ from smarketing.sla import SLA
 from smarketing.teams import Person, Team
 
 __all__ = [
-    "MAX_PLAN_BYTES",
     "AlignmentPlan",
     "Arbiter",
+    "MAX_PLAN_BYTES",
     "Meeting",
     "Targets",
     "dump_plan",
@@ -148,10 +147,7 @@ class AlignmentPlan(FrozenModel):
         problems = list(_reference_problems(self))
         if problems:
             # One error carrying every problem; load_plan turns each into its own located PlanIssue.
-            summary = "; ".join(f"{path}: {msg}" for path, msg in problems)
-            raise PydanticCustomError(
-                "plan_reference", "{summary}", {"summary": summary, "problems": problems}
-            )
+            raise located(problems)
         return self
 
     def __eq__(self, other: object) -> bool:
@@ -446,9 +442,15 @@ def _line_map(node: yaml.Node, path: str = "", lines: dict[str, int] | None = No
     return lines
 
 
-def _yaml_error(exc: yaml.YAMLError, file: str | None) -> PlanError:
+def _yaml_error(exc: yaml.YAMLError, file: str | None, text: str) -> PlanError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
+    if isinstance(exc, yaml.reader.ReaderError):  # a bad character: the reader knows its offset only
+        return PlanError(
+            f"invalid YAML: character {exc.character!r} is not allowed in a plan file",
+            file=file,
+            line=text.count("\n", 0, exc.position) + 1,
+        )
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
@@ -456,14 +458,17 @@ def _yaml_error(exc: yaml.YAMLError, file: str | None) -> PlanError:
 
 
 def _parse_yaml(text: str, file: str | None) -> tuple[Any, dict[str, int]]:
-    loader = _PlanLoader(text)
+    try:
+        loader = _PlanLoader(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters up front
+        raise _yaml_error(exc, file, text) from None
     try:
         node = loader.get_single_node()
         if node is None:
             raise PlanError("the plan is empty", file=file, line=1)
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, file) from None
+        raise _yaml_error(exc, file, text) from None
     except RecursionError:
         raise PlanError("the plan is nested too deeply", file=file) from None
     finally:
@@ -490,15 +495,32 @@ def _parse_json(text: str, file: str | None) -> tuple[Any, dict[str, int]]:
     except json.JSONDecodeError as exc:
         raise PlanError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno) from None
     except ValueError as exc:
-        raise PlanError(f"invalid JSON: {exc}", file=file) from None
+        raise PlanError(f"invalid JSON: {exc}", file=file, line=_json_problem_line(text)) from None
     except RecursionError:
         raise PlanError("the plan is nested too deeply", file=file) from None
-    try:  # JSON is YAML; the YAML composer is only asked for line numbers here.
-        node = _PlanLoader(text).get_single_node()
-        lines = _line_map(node) if node is not None else {}
+    return data, _json_lines(text)
+
+
+def _json_lines(text: str) -> dict[str, int]:
+    # Valid JSON is YAML once tabs (legal JSON whitespace, never inside a valid JSON string) become
+    # spaces, so the YAML composer can tell the line of every field; it changes no line break.
+    try:
+        node = _PlanLoader(text.replace("\t", " ")).get_single_node()
     except (yaml.YAMLError, RecursionError):
-        lines = {}
-    return data, lines
+        return {}
+    return _line_map(node) if node is not None else {}
+
+
+def _json_problem_line(text: str) -> int | None:
+    """Line of a duplicate key or a NaN/Infinity constant in otherwise valid JSON."""
+    try:
+        _PlanLoader(text.replace("\t", " ")).get_single_data()  # raises at the duplicate key
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            return int(mark.line) + 1
+    match = re.search(r"(?<![\w\"])-?(NaN|Infinity)(?![\w\"])", text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -521,7 +543,10 @@ def _walk(data: Any, loc: tuple[int | str, ...]) -> str:
             parts.append(f"[{item}]")
             node = node[item]
         elif i == len(loc) - 1 and isinstance(item, str) and isinstance(node, Mapping):
-            parts.append(f".{item}")
+            # A missing field is named by the last part; union member tags ("decimal", "str") are not.
+            model = _model_at(loc[:-1])
+            if model is not None and any(item in (n, f.alias) for n, f in model.model_fields.items()):
+                parts.append(f".{item}")
     return "".join(parts).lstrip(".")
 
 
@@ -582,22 +607,35 @@ def _message(error: Any, model: type[BaseModel] | None) -> str:
         return "required field missing"
     message = str(error["msg"])
     message = message.removeprefix("Value error, ")
-    if kind not in ("plan_reference",) and "input" in error and not isinstance(error["input"], dict | list):
-        message += f" (got {error['input']!r})"
+    value = error.get("input")
+    if kind != "located" and value is not None and not isinstance(value, dict | list):
+        shown = repr(value)
+        if shown not in message:
+            message += f" (got {shown})"
     return message
 
 
 def _plan_error(exc: ValidationError, data: Any, source: _Source) -> PlanError:
-    issues: list[PlanIssue] = []
+    by_path: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
-        if error["type"] == "plan_reference":
-            for path, message in error["ctx"]["problems"]:
-                issues.append(PlanIssue(message, path=path, line=source.line(path)))
+        if error["type"] == "located":
+            base = _walk(data, loc)
+            for relative, message in error["ctx"]["problems"]:
+                by_path.setdefault(join_path(base, relative), []).append(message)
             continue
-        path = _walk(data, loc)
-        parent_loc = loc[:-1] if error["type"] == "extra_forbidden" else loc
-        issues.append(PlanIssue(_message(error, _model_at(parent_loc)), path=path, line=source.line(path)))
+        parent_loc = loc[:-1] if error["type"] in ("extra_forbidden", "missing") else loc
+        message = _message(error, _model_at(parent_loc))
+        by_path.setdefault(_walk(data, loc), []).append(message)
+    # A value that fits no member of a union fails once per member; say so once, listing what fits.
+    issues = [
+        PlanIssue(
+            messages[0] if len(set(messages)) == 1 else "; or ".join(dict.fromkeys(messages)),
+            path=path,
+            line=source.line(path),
+        )
+        for path, messages in by_path.items()
+    ]
     issues.sort(key=lambda i: (i.line if i.line is not None else 1 << 30, i.path))
     return PlanError(issues[0].message, file=source.file, issues=issues)
 
@@ -609,7 +647,14 @@ PlanSource = str | PathLike[str] | Mapping[str, Any]
 
 
 def _looks_like_path(text: str) -> bool:
-    return "\n" not in text and (text.lower().endswith((".yaml", ".yml", ".json")) or Path(text).is_file())
+    if "\n" in text or len(text) > 1024 or text.lstrip().startswith(("{", "[")):
+        return False
+    if text.lower().endswith((".yaml", ".yml", ".json")):
+        return True
+    try:
+        return Path(text).is_file()
+    except OSError:  # e.g. a name longer than the file system allows: not a path, then
+        return False
 
 
 def load_plan(source: PlanSource, *, max_bytes: int = MAX_PLAN_BYTES) -> AlignmentPlan:
@@ -655,7 +700,10 @@ def load_plan(source: PlanSource, *, max_bytes: int = MAX_PLAN_BYTES) -> Alignme
             try:
                 text = raw.decode("utf-8-sig")
             except UnicodeDecodeError as exc:
-                raise PlanError(f"not UTF-8 text (byte {exc.start})", file=file) from None
+                line = raw.count(b"\n", 0, exc.start) + 1
+                raise PlanError(
+                    f"not UTF-8 text (byte {exc.start + 1} of the file)", file=file, line=line
+                ) from None
             is_json = path.suffix.lower() == ".json"
         else:
             text = str(source)

@@ -21,8 +21,10 @@ Examples:
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
@@ -30,12 +32,11 @@ import attrs
 import polars as pl
 from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
-from smarketing._base import FrozenModel, Id, Rate, Text
+from smarketing._base import FrozenModel, Id, Rate, Text, join_path, located
 from smarketing.errors import DataError
 from smarketing.money import Money
 
 __all__ = [
-    "RECORD_KINDS",
     "Account",
     "Activity",
     "Dataset",
@@ -43,6 +44,7 @@ __all__ = [
     "DealSplit",
     "Disposition",
     "Lead",
+    "RECORD_KINDS",
     "Record",
     "StageEvent",
     "Touchpoint",
@@ -172,17 +174,20 @@ class Deal(Record):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        problems: list[tuple[str, str]] = []
         if self.amount.amount < 0:
-            raise ValueError("amount must not be negative; record refunds with refunded_on")
+            problems.append(("amount", "must not be negative; record refunds with refunded_on"))
         if self.discount is not None and self.discount.currency != self.amount.currency:
-            raise ValueError("discount and amount must be in the same currency")
+            problems.append(("discount", f"must be in the deal's currency {self.amount.currency}"))
         if self.stage != "open" and self.close_date is None:
-            raise ValueError(f"a {self.stage} deal needs a close_date")
+            problems.append(("close_date", f"a {self.stage} deal needs a close_date"))
         if self.refunded_on is not None and self.stage != "won":
-            raise ValueError("only a won deal can be refunded")
+            problems.append(("refunded_on", "only a won deal can be refunded"))
         revenue = sum((s.share for s in self.splits if s.kind == "revenue"), Decimal(0))
         if any(s.kind == "revenue" for s in self.splits) and revenue != 1:
-            raise ValueError(f"revenue splits total {revenue * 100:f}%, not 100%")
+            problems.append(("splits", f"revenue splits total {revenue * 100:f}%, not 100%"))
+        if problems:
+            raise located(problems)
         return self
 
 
@@ -227,9 +232,12 @@ def parse_records(model: type[R], rows: Iterable[Mapping[str, Any]]) -> list[R]:
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             record = row.get("id") or row.get("lead_id") or f"#{index}"
-            field = ".".join(str(p) for p in first["loc"]) or None
+            field = ".".join(str(p) for p in first["loc"])
             message = str(first["msg"]).removeprefix("Value error, ")
-            raise DataError(message, record=str(record), field=field, kind=model.kind) from None
+            if first["type"] == "located":
+                relative, message = first["ctx"]["problems"][0]
+                field = join_path(field, relative)
+            raise DataError(message, record=str(record), field=field or None, kind=model.kind) from None
     return out
 
 
@@ -239,43 +247,79 @@ def parse_records(model: type[R], rows: Iterable[Mapping[str, Any]]) -> list[R]:
 _MONEY_FIELDS = {"amount", "discount"}
 
 
+#: Decimal columns hold this many places unless the data needs more (then as many as it needs).
+DEFAULT_SCALE = 6
+_MAX_SCALE = 18
+
+
+def _places(value: Decimal | None) -> int:
+    if value is None:
+        return 0
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 def _frame(model: type[Record], records: Sequence[Record]) -> pl.DataFrame:
     """Records to a frame; Money fields become ``<name>`` (Decimal) and ``<name>_currency``."""
     rows: list[dict[str, Any]] = []
+    scale = DEFAULT_SCALE
     for r in records:
         row = r.model_dump(by_alias=True)
+        decimals = [split["share"] for split in row.get("splits") or ()]
         for name in _MONEY_FIELDS & row.keys():
             money = getattr(r, name)
             row[name] = None if money is None else money.amount
             row[f"{name}_currency"] = None if money is None else money.currency
+            decimals.append(row[name])
+        places = max(map(_places, decimals), default=0)
+        if places > _MAX_SCALE:
+            # A wider column would leave too few integer digits; say so rather than round.
+            raise DataError(
+                f"{places} decimal places cannot be stored exactly (at most {_MAX_SCALE})",
+                record=r.record_id,
+                kind=model.kind,
+            )
+        scale = max(scale, places)
         rows.append(row)
-    schema = _schema(model)
+    schema = _schema(model, scale=scale)
     if not rows:
         return pl.DataFrame(schema=schema)
-    return pl.DataFrame(rows, schema=schema, orient="row", strict=False)
+    return pl.DataFrame(rows, schema=schema, orient="row", strict=True)
 
 
-def _schema(model: type[Record]) -> dict[str, pl.DataType]:
+def _schema(model: type[Record], *, scale: int = DEFAULT_SCALE) -> dict[str, pl.DataType]:
     out: dict[str, pl.DataType] = {}
     for name, field in model.model_fields.items():
         column = field.alias or name
-        annotation = str(field.annotation)
+        kinds = _annotation_types(field.annotation)
         if name in _MONEY_FIELDS:
-            out[column] = pl.Decimal(38, 6)
+            out[column] = pl.Decimal(38, scale)
             out[f"{column}_currency"] = pl.String()
-        elif "AwareDatetime" in annotation or "datetime" in annotation:
+        elif datetime in kinds:
             out[column] = pl.Datetime("us", "UTC")
-        elif "date" in annotation:
+        elif date in kinds:
             out[column] = pl.Date()
-        elif annotation.startswith("int") or "int |" in annotation:
+        elif int in kinds:
             out[column] = pl.Int64()
         elif name == "splits":
             out[column] = pl.List(
-                pl.Struct({"person": pl.String(), "share": pl.Decimal(38, 6), "kind": pl.String()})
+                pl.Struct({"person": pl.String(), "share": pl.Decimal(38, scale), "kind": pl.String()})
             )
         else:
             out[column] = pl.String()
     return out
+
+
+def _annotation_types(annotation: Any) -> set[Any]:
+    """The plain types inside an annotation: ``AwareDatetime | None`` -> {datetime, NoneType}."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _annotation_types(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_annotation_types(a) for a in typing.get_args(annotation)))
+    if annotation is AwareDatetime:
+        return {datetime}
+    return {annotation}
 
 
 @attrs.frozen

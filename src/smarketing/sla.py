@@ -27,7 +27,6 @@ from smarketing._base import FrozenModel, Id, Period, PositiveDecimal, Rate, Tex
 from smarketing.calendar import BusinessCalendar
 
 __all__ = [
-    "SLA",
     "ActivityKind",
     "AttemptsCommitment",
     "DispositionCommitment",
@@ -35,6 +34,7 @@ __all__ = [
     "FirstResponseCommitment",
     "MarketingCommitments",
     "QualityCommitment",
+    "SLA",
     "SLATier",
     "SalesCommitments",
     "VolumeCommitment",
