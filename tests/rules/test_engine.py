@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import smarketing as sm
 from smarketing.errors import RuleError
 from smarketing.plan import AlignmentPlan, load_plan
-from smarketing.rules import Finding, RuleSpec, _engine, builtin_rules, plugin_rules, rule
+from smarketing.rules import Finding, RuleSpec, builtin_rules, plugin_rules, rule
+from smarketing.rules import engine as _engine
 
 from .conftest import example_data
 from .test_catalogue import MUTATIONS

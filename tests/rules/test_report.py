@@ -9,7 +9,7 @@ import polars as pl
 import smarketing as sm
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.rules import AREA_WEIGHTS, AREAS, Diagnostic, Finding, rule
-from smarketing.rules._report import score_areas
+from smarketing.rules.report import score_areas
 
 
 def _d(code: str, severity: str, area: str, path: str = "") -> Diagnostic:

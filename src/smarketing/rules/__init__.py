@@ -30,8 +30,8 @@ from smarketing.rules._core import (
     RuleSpec,
     rule,
 )
-from smarketing.rules._engine import ENTRY_POINT_GROUP, check, plugin_rules
-from smarketing.rules._report import AreaScore, CheckReport, Diagnostic
+from smarketing.rules.engine import ENTRY_POINT_GROUP, check, plugin_rules
+from smarketing.rules.report import AreaScore, CheckReport, Diagnostic
 
 __all__ = [
     "AREAS",
@@ -57,7 +57,7 @@ __all__ = [
 
 # Objects re-exported here say they live here: this is where users import them from, and where the
 # API reference documents them.
-for _obj in (AreaScore, CheckReport, Diagnostic, EngineCode, Finding, RuleSpec, check, plugin_rules, rule):
+for _obj in (EngineCode, Finding, RuleSpec, rule):
     _obj.__module__ = __name__
 del _obj
 

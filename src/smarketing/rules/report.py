@@ -1,19 +1,27 @@
-"""What :func:`~smarketing.rules.check` returns: diagnostics, the score and their formats."""
+"""What :func:`~smarketing.rules.check` returns: diagnostics and the score, and their output forms.
+
+A :class:`CheckReport` renders as text, JSON-ready data, a polars frame, HTML and SARIF. The classes
+are re-exported by :mod:`smarketing.rules`.
+"""
 
 from __future__ import annotations
 
 import html
 import re
 from collections.abc import Iterable, Mapping
+from importlib.metadata import version
+from pathlib import PurePath
 from typing import Any, Final
+from urllib.parse import quote
 
 import attrs
 import polars as pl
 
-from smarketing.rules._core import AREA_WEIGHTS, AREAS, SEVERITIES, SEVERITY_PENALTY
+from smarketing.rules._catalogue import ENGINE_CODES, EngineCode
+from smarketing.rules._core import AREA_WEIGHTS, AREAS, DOCS_URL, SEVERITIES, SEVERITY_PENALTY
 from smarketing.typing import Rule, RuleArea, Severity
 
-__all__ = ["ENGINE_AREA", "AreaScore", "CheckReport", "Diagnostic"]
+__all__ = ["AreaScore", "CheckReport", "Diagnostic", "ENGINE_AREA", "JSON_FORMAT_VERSION", "score_areas"]
 
 #: Area of diagnostics about the checking itself (a rule that crashed, a plugin that did not load);
 #: they count in the severities but not in the score.
@@ -23,8 +31,14 @@ ENGINE_AREA: Final = "engine"
 JSON_FORMAT_VERSION: Final = 1
 
 _HTML_ROW_LIMIT: Final = 200
+_SARIF_LEVELS: Final[Mapping[str, str]] = {"error": "error", "warning": "warning", "info": "note"}
 _LOCATION = re.compile(r"^(?P<file>.*):(?P<line>[0-9]+)$")
 _DIGITS = re.compile(r"([0-9]+)")
+
+
+def _uri(file: str) -> str:
+    """A relative URI reference for a plan file path (SARIF wants URIs, not OS paths)."""
+    return quote(PurePath(file).as_posix())
 
 
 def _natural(text: str) -> tuple[str | int, ...]:
@@ -131,7 +145,16 @@ class AreaScore:
 def score_areas(
     diagnostics: Iterable[Diagnostic], checked: Iterable[str]
 ) -> tuple[int, tuple[AreaScore, ...]]:
-    """The score and its breakdown (see the docs page on the score)."""
+    """The alignment score and its breakdown by area, from diagnostics and the areas that were checked.
+
+    See the docs page "Check output and the score" for the arithmetic.
+
+    Examples:
+        >>> d = Diagnostic(code="J001", severity="error", area="journey", message="two entry stages")
+        >>> score, areas = score_areas([d], AREAS)
+        >>> score, areas[0].points, areas[0].weight
+        (90, 10, 20)
+    """
     checked = set(checked)
     counts: dict[str, dict[Severity, int]] = {a: dict.fromkeys(SEVERITIES, 0) for a in AREAS}
     for d in diagnostics:
@@ -287,6 +310,87 @@ class CheckReport:
         )
         lines.append(f"score {self.score} / 100: {parts}")
         return "\n".join(lines)
+
+    def to_sarif(self) -> dict[str, Any]:
+        """The report as a SARIF 2.1.0 log, so CI systems and code-scanning UIs show findings on the plan.
+
+        Every rule that ran is a ``reportingDescriptor`` (engine codes are added when they occur);
+        each diagnostic is a ``result`` with the plan file and line as its physical location and the
+        plan path as its logical location. Severities map to SARIF levels error, warning and note.
+
+        Examples:
+            >>> import smarketing as sm
+            >>> log = sm.check(sm.load_plan("examples/misaligned.yaml"), select=["C004"]).to_sarif()
+            >>> log["version"], log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+            ('2.1.0', {'artifactLocation': {'uri': 'examples/misaligned.yaml'}, 'region': {'startLine': 111}})
+        """
+        descriptors: list[dict[str, Any]] = []
+        index: dict[str, int] = {}
+
+        def describe(what: Rule | EngineCode, area: str) -> None:
+            code, severity = what.code, what.severity
+            title, rationale, fix, url = what.title, what.rationale, what.fix, what.url
+            index[code] = len(descriptors)
+            descriptor: dict[str, Any] = {
+                "id": code,
+                "name": "".join(w.capitalize() for w in re.findall(r"[A-Za-z0-9]+", title)),
+                "shortDescription": {"text": title},
+                "fullDescription": {"text": rationale},
+                "help": {"text": fix},
+                "defaultConfiguration": {"level": _SARIF_LEVELS[severity]},
+                "properties": {"area": area},
+            }
+            if url:
+                descriptor["helpUri"] = url
+            descriptors.append(descriptor)
+
+        for r in self.rules:
+            describe(r, r.area)
+        used = {d.code for d in self.diagnostics}
+        for c in ENGINE_CODES:
+            if c.code in used and c.code not in index:
+                describe(c, ENGINE_AREA)
+
+        results: list[dict[str, Any]] = []
+        for d in self.diagnostics:
+            location: dict[str, Any] = {}
+            file = d.file or self.file
+            if file is not None:
+                physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(file)}}
+                if d.line is not None:
+                    physical["region"] = {"startLine": d.line}
+                location["physicalLocation"] = physical
+            if d.path:
+                location["logicalLocations"] = [{"fullyQualifiedName": d.path, "kind": "member"}]
+            result: dict[str, Any] = {
+                "ruleId": d.code,
+                "level": _SARIF_LEVELS[d.severity],
+                "message": {"text": d.message + (f" Fix: {d.hint}" if d.hint else "")},
+                "properties": {"area": d.area},
+            }
+            if d.code in index:
+                result["ruleIndex"] = index[d.code]
+            if location:
+                result["locations"] = [location]
+            results.append(result)
+
+        return {
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "smarketing",
+                            "version": version("smarketing"),
+                            "informationUri": DOCS_URL.removesuffix("rules/"),
+                            "rules": descriptors,
+                        }
+                    },
+                    "results": results,
+                }
+            ],
+        }
 
     def __str__(self) -> str:
         return self.to_text()

@@ -1,4 +1,7 @@
-"""The rule engine: choose rules, run each one in isolation, report and score (private)."""
+"""The rule engine: choose rules, run each one in isolation, report and score.
+
+:func:`check` is re-exported as ``smarketing.check`` and ``smarketing.rules.check``.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,10 @@ from smarketing.errors import RuleError
 from smarketing.plan import AlignmentPlan
 from smarketing.rules._catalogue import BUILTIN_RULES, ENGINE_CODES, PLUGIN_FAILED, RULE_CRASHED, EngineCode
 from smarketing.rules._core import AREAS, CODE_PATTERN, SEVERITIES, Finding
-from smarketing.rules._report import ENGINE_AREA, CheckReport, Diagnostic, score_areas
+from smarketing.rules.report import ENGINE_AREA, CheckReport, Diagnostic, score_areas
 from smarketing.typing import Rule, Severity
+
+__all__ = ["ENTRY_POINT_GROUP", "check", "plugin_rules"]
 
 #: Entry-point group plugin rules are registered under.
 ENTRY_POINT_GROUP: Final = "smarketing.rules"
