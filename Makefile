@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-rules rules-docs clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-kpis bench-rules rules-docs clean setup
 
 setup: $(STAMP)
 
@@ -36,6 +36,9 @@ test: lint typecheck pytest docs
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+bench-kpis: $(STAMP)
+	$(BIN)/python benchmarks/kpis.py
 
 bench-rules: $(STAMP)
 	$(BIN)/python benchmarks/rules.py

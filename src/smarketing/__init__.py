@@ -14,6 +14,7 @@ from smarketing.calendar import BusinessCalendar
 from smarketing.errors import (
     CurrencyMismatchError,
     DataError,
+    FormulaError,
     PlanError,
     PluginError,
     RuleError,
@@ -21,7 +22,16 @@ from smarketing.errors import (
 )
 from smarketing.glossary import Glossary, Term
 from smarketing.journey import JourneyMap, Stage, Transition
-from smarketing.kpi import KPI
+from smarketing.kpi import (
+    KPI,
+    Alert,
+    FunnelTargets,
+    Scorecard,
+    alerts,
+    revenue_from_leads,
+    scorecard,
+    targets_from_revenue,
+)
 from smarketing.money import FxTable, Money, allocate
 from smarketing.persona import Persona
 from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
@@ -45,6 +55,7 @@ __version__ = _version("smarketing")
 __all__ = [
     "Account",
     "Activity",
+    "Alert",
     "AlignmentPlan",
     "BusinessCalendar",
     "CheckReport",
@@ -54,6 +65,8 @@ __all__ = [
     "Deal",
     "Diagnostic",
     "Disposition",
+    "FormulaError",
+    "FunnelTargets",
     "FxTable",
     "Glossary",
     "JourneyMap",
@@ -67,6 +80,7 @@ __all__ = [
     "RewardPlan",
     "RuleError",
     "SLA",
+    "Scorecard",
     "SmarketingError",
     "Stage",
     "StageEvent",
@@ -75,9 +89,13 @@ __all__ = [
     "Touchpoint",
     "Transition",
     "__version__",
+    "alerts",
     "allocate",
     "check",
     "dump_plan",
     "load_plan",
     "plan_json_schema",
+    "revenue_from_leads",
+    "scorecard",
+    "targets_from_revenue",
 ]
