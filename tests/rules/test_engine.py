@@ -67,7 +67,7 @@ def test_a_crashing_rule_is_named_and_the_others_still_run(example_plan: Alignme
     report = sm.check(misaligned, rules=[crashes, *builtin_rules()])
     crash = [d for d in report.diagnostics if d.code == "SM001"]
     assert len(crash) == 1
-    assert crash[0].message == "rule EX002 (Crashes) crashed: ZeroDivisionError: 2 / 0"
+    assert crash[0].message == "rule EX002 (Crashes) crashed: ZeroDivisionError: 3 / 0"
     assert {"J001", "C004"} <= {d.code for d in report.diagnostics}
 
 

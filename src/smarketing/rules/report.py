@@ -198,9 +198,9 @@ class CheckReport:
         >>> import smarketing as sm
         >>> report = sm.check(sm.load_plan("examples/plan.yaml"))
         >>> report.ok, report.score >= 90, report.counts
-        (True, True, {'error': 0, 'warning': 0, 'info': 0})
+        (True, True, {'error': 0, 'warning': 1, 'info': 0})
         >>> report
-        CheckReport(plan='Fernbrook Analytics FY2027', score=..., ok=True, errors=0, warnings=0, infos=0)
+        CheckReport(plan='Fernbrook Analytics FY2027', score=97, ok=True, errors=0, warnings=1, infos=0)
     """
 
     plan: str
@@ -270,10 +270,10 @@ class CheckReport:
 
         Examples:
             >>> import smarketing as sm
-            >>> print(sm.check(sm.load_plan("examples/plan.yaml")).to_text())
+            >>> print(sm.check(sm.load_plan("examples/plan.yaml"), ignore=["K006"]).to_text())
             Fernbrook Analytics FY2027 (examples/plan.yaml)
             no findings
-            score ... / 100: journey 20/20, sla 15/15, kpis .../15, rewards 15/15, personas 10/10, ...
+            score 100 / 100: journey 20/20, sla 15/15, kpis 15/15, rewards 15/15, personas 10/10, ...
         """
 
         def paint(text: str, code: str) -> str:
@@ -322,7 +322,7 @@ class CheckReport:
             >>> import smarketing as sm
             >>> log = sm.check(sm.load_plan("examples/misaligned.yaml"), select=["C004"]).to_sarif()
             >>> log["version"], log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
-            ('2.1.0', {'artifactLocation': {'uri': 'examples/misaligned.yaml'}, 'region': {'startLine': 111}})
+            ('2.1.0', {'artifactLocation': {'uri': 'examples/misaligned.yaml'}, 'region': {'startLine': 113}})
         """
         descriptors: list[dict[str, Any]] = []
         index: dict[str, int] = {}
