@@ -385,3 +385,50 @@ def test_rules_scale_linearly_on_long_chains() -> None:
     }
     report = sm.check(load_plan(data), select=["J002", "J003", "J007"])
     assert report.diagnostics == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (
+            "Every HOT  lead goes to an SDR.",
+            ["'HOT  lead' is a discouraged synonym of 'Marketing Qualified Lead'"],
+        ),
+        ("hot leads are not a synonym; hot-lead is", ["'hot-lead' is a discouraged synonym"]),
+        ("A client, then another client.", ["'client' is a discouraged synonym of 'Customer'"]),
+        (
+            "Speed to lead and bookings.",
+            ["'Speed to lead'", "'bookings' is a discouraged synonym of 'New revenue'"],
+        ),
+        ("Clientele and prospectus are other words.", []),
+    ],
+)
+def test_synonyms_are_matched_as_whole_words(text: str, found: list[str]) -> None:
+    data = example_data()
+    _stage(data, "mql")["description"] = text
+    messages = [d.message for d in sm.check(load_plan(data), select=["L003"]).diagnostics]
+    assert len(messages) == len(found)
+    for message, expected in zip(messages, found, strict=True):
+        assert expected in message
+
+
+def test_the_benchmark_plan_generator_gives_a_loadable_mostly_aligned_plan() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "rules.py"
+    spec = importlib.util.spec_from_file_location("benchmark_rules", path)
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    plan = load_plan(bench.generate(60, 300, 12, 5))
+    assert (len(plan.journey.stages), len(plan.journey.transitions), len(plan.kpis), len(plan.personas)) == (
+        60,
+        300,
+        12,
+        5,
+    )
+    report = sm.check(plan)
+    assert report.ok
+    assert {d.code for d in report.diagnostics} == {"L003"}

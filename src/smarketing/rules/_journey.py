@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -15,12 +15,22 @@ if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
 
 
-def _reach(sources: list[str], neighbours: Callable[[str], Iterable[str]]) -> set[str]:
+def _adjacency(plan: AlignmentPlan) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Successors and predecessors of every stage, from the transitions (all kinds)."""
+    successors: dict[str, list[str]] = defaultdict(list)
+    predecessors: dict[str, list[str]] = defaultdict(list)
+    for t in plan.journey.transitions:
+        successors[t.source].append(t.to)
+        predecessors[t.to].append(t.source)
+    return successors, predecessors
+
+
+def _reach(sources: list[str], neighbours: Mapping[str, list[str]]) -> set[str]:
     """Everything reachable from any of ``sources``: one breadth-first search, linear in the map."""
     seen = set(sources)
     queue = deque(sources)
     while queue:
-        for nxt in neighbours(queue.popleft()):
+        for nxt in neighbours.get(queue.popleft(), ()):
             if nxt not in seen:
                 seen.add(nxt)
                 queue.append(nxt)
@@ -72,7 +82,8 @@ def stages_reachable(plan: AlignmentPlan) -> Iterator[Finding]:
     entries = [s.id for s in plan.journey.entry_stages()]
     if not entries:
         return  # J001 reports the missing start; every stage would be unreachable.
-    reached = _reach(entries, plan.journey.graph.successors)
+    successors, _ = _adjacency(plan)
+    reached = _reach(entries, successors)
     for i, s in enumerate(plan.journey.stages):
         if s.id not in reached:
             yield Finding(
@@ -95,7 +106,8 @@ def stages_terminate(plan: AlignmentPlan) -> Iterator[Finding]:
     terminals = [s.id for s in plan.journey.terminal_stages()]
     if not terminals:
         return  # J004 reports it.
-    can_finish = _reach(terminals, plan.journey.graph.predecessors)
+    _, predecessors = _adjacency(plan)
+    can_finish = _reach(terminals, predecessors)
     for i, s in enumerate(plan.journey.stages):
         if s.id not in can_finish:
             yield Finding(
@@ -202,8 +214,8 @@ def explicit_handoff(plan: AlignmentPlan) -> Iterator[Finding]:
 )
 def cycles_are_recycles(plan: AlignmentPlan) -> Iterator[Finding]:
     """The graph without recycle edges is acyclic (strongly connected components, linear time)."""
-    graph = plan.journey.graph
-    forward = nx.subgraph_view(graph, filter_edge=lambda u, v: graph.edges[u, v]["kind"] != "recycle")
+    forward: nx.DiGraph[str] = nx.DiGraph()
+    forward.add_edges_from((t.source, t.to) for t in plan.journey.transitions if t.kind != "recycle")
     index = _stage_index(plan)
     loops = [
         sorted(component, key=index.__getitem__)

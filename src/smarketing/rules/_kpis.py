@@ -81,11 +81,20 @@ def volume_paired(plan: AlignmentPlan) -> Iterator[Finding]:
 def _formula_errors(plan: AlignmentPlan) -> Iterator[tuple[int, FormulaError]]:
     """(KPI index, error) for every KPI whose formula does not compile, with issue 3's parser."""
     metrics = MetricRegistry.default()
+    # Plans repeat formulas (every conversion rate KPI per segment); the result depends on the
+    # formula and the unit only.
+    seen: dict[tuple[str, str, str | None], FormulaError | None] = {}
     for i, k in enumerate(plan.kpis):
-        try:
-            compile_kpi(k, metrics=metrics)
-        except FormulaError as error:
-            yield i, error
+        key = (k.formula, k.unit, k.currency)
+        if key not in seen:
+            try:
+                compile_kpi(k, metrics=metrics)
+                seen[key] = None
+            except FormulaError as problem:
+                seen[key] = problem
+        found = seen[key]
+        if found is not None:
+            yield i, found
 
 
 def _unknown_metric(error: FormulaError) -> bool:

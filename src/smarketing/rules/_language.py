@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from smarketing.rules._core import Finding, RuleSpec, builtin
 from smarketing.rules._journey import names_in_glossary
@@ -20,6 +18,7 @@ if TYPE_CHECKING:
 _FREE_TEXT = frozenset(
     {"name", "description", "entry_criteria", "agenda", "pains", "goals", "scope", "action"}
 )
+_WORD = re.compile(r"\w+")
 _NAMES_CHECKED_ELSEWHERE = re.compile(r"^(journey\.stages|kpis)\[\d+\]\.name$")
 
 
@@ -76,21 +75,24 @@ def unambiguous_synonyms(plan: AlignmentPlan) -> Iterator[Finding]:
 )
 def preferred_terms(plan: AlignmentPlan) -> Iterator[Finding]:
     """Descriptions, criteria, agendas and other prose avoid the glossary's synonyms."""
-    preferred: dict[str, str] = {}
+    preferred: dict[tuple[str, ...], str] = {}
     for t in plan.glossary.terms:  # an ambiguous synonym (L002) maps to its first term
         for s in t.synonyms:
-            preferred.setdefault(s.casefold(), t.term)
+            words = tuple(_WORD.findall(s.casefold()))
+            if words:
+                preferred.setdefault(words, t.term)
     if not preferred:
         return
-    # One alternation, longest first, so "hot lead" wins over "lead"; linear in the text.
-    words = sorted(preferred, key=lambda w: (-len(w), w))
-    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)", re.IGNORECASE)
-    for path, text in _prose(plan, ""):
+    longest = max(len(words) for words in preferred)
+    first_words = {words[0] for words in preferred}
+    data = plan.model_dump(by_alias=True, exclude={"glossary"})
+    for path, text in _prose(data, ""):
+        # Most prose holds no discouraged word at all: one set test rules it out.
+        if first_words.isdisjoint(_WORD.findall(text.casefold())):
+            continue
         if _NAMES_CHECKED_ELSEWHERE.match(path):
             continue
-        found = dict.fromkeys(m.group(0) for m in pattern.finditer(text))
-        for word in found:
-            term = preferred[word.casefold()]
+        for word, term in _synonyms_in(text, preferred, longest):
             yield Finding(
                 f"{word!r} is a discouraged synonym of {term!r}",
                 path=path,
@@ -98,28 +100,45 @@ def preferred_terms(plan: AlignmentPlan) -> Iterator[Finding]:
             )
 
 
-def _prose(model: BaseModel, path: str) -> Iterator[tuple[str, str]]:
-    """(path, text) of every free-text value in a model tree, in field order; the glossary is skipped."""
-    for name, field in type(model).model_fields.items():
-        key = field.alias or name
-        if not path and key == "glossary":
-            continue
-        value = getattr(model, name)
+def _synonyms_in(text: str, preferred: dict[tuple[str, ...], str], longest: int) -> Iterator[tuple[str, str]]:
+    """(words as written, preferred term) for each distinct synonym in ``text``, longest match first.
+
+    Words are compared, not characters, so the cost is linear in the text whatever the glossary's size
+    (one alternation of thousands of synonyms in a regular expression is not).
+    """
+    matches = list(_WORD.finditer(text))
+    words = [m.group(0).casefold() for m in matches]
+    seen: set[str] = set()
+    i = 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            term = preferred.get(tuple(words[i : i + n]))
+            if term is not None:
+                written = text[matches[i].start() : matches[i + n - 1].end()]
+                if written.casefold() not in seen:
+                    seen.add(written.casefold())
+                    yield written, term
+                i += n
+                break
+        else:
+            i += 1
+
+
+def _prose(data: dict[str, Any], path: str) -> Iterator[tuple[str, str]]:
+    """(path, text) of every free-text value in a dumped plan, in document order."""
+    for key, value in data.items():
         child = f"{path}.{key}" if path else key
-        if isinstance(value, BaseModel):
+        if isinstance(value, str):
+            if key in _FREE_TEXT:
+                yield child, value
+        elif isinstance(value, dict):
             yield from _prose(value, child)
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                if isinstance(item, BaseModel):
+                if isinstance(item, dict):
                     yield from _prose(item, f"{child}[{i}]")
-                elif isinstance(item, str) and name in _FREE_TEXT:
+                elif isinstance(item, str) and key in _FREE_TEXT:
                     yield f"{child}[{i}]", item
-        elif isinstance(value, dict):
-            for k, item in value.items():
-                if isinstance(item, BaseModel):
-                    yield from _prose(item, f"{child}.{k}")
-        elif isinstance(value, str) and name in _FREE_TEXT:
-            yield child, value
 
 
 RULES: tuple[RuleSpec, ...] = (kpi_names_in_glossary, unambiguous_synonyms, preferred_terms)
