@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-kpis bench-rules rules-docs clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-journey bench-kpis bench-rules rules-docs clean setup
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ bench: $(STAMP)
 
 bench-kpis: $(STAMP)
 	$(BIN)/python benchmarks/kpis.py
+
+# Journey analytics on 1M synthetic leads beside pm4py (in benchmarks/.venv-pm4py, never a dependency).
+bench-journey: $(STAMP)
+	$(BIN)/python benchmarks/journey.py $(BENCH_ARGS)
 
 bench-rules: $(STAMP)
 	$(BIN)/python benchmarks/rules.py

@@ -21,7 +21,17 @@ from smarketing.errors import (
     SmarketingError,
 )
 from smarketing.glossary import Glossary, Term
-from smarketing.journey import JourneyMap, Stage, Transition
+from smarketing.journey import (
+    ConformanceReport,
+    FunnelReport,
+    JourneyDiff,
+    JourneyMap,
+    Stage,
+    Transition,
+    conformance,
+    discover,
+    funnel,
+)
 from smarketing.kpi import (
     KPI,
     Alert,
@@ -59,6 +69,7 @@ __all__ = [
     "AlignmentPlan",
     "BusinessCalendar",
     "CheckReport",
+    "ConformanceReport",
     "CurrencyMismatchError",
     "DataError",
     "Dataset",
@@ -66,9 +77,11 @@ __all__ = [
     "Diagnostic",
     "Disposition",
     "FormulaError",
+    "FunnelReport",
     "FunnelTargets",
     "FxTable",
     "Glossary",
+    "JourneyDiff",
     "JourneyMap",
     "KPI",
     "Lead",
@@ -92,7 +105,10 @@ __all__ = [
     "alerts",
     "allocate",
     "check",
+    "conformance",
+    "discover",
     "dump_plan",
+    "funnel",
     "load_plan",
     "plan_json_schema",
     "revenue_from_leads",

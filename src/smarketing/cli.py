@@ -10,6 +10,9 @@ Subcommands:
 * ``smarketing check PLAN [--format text|json|sarif] [--select CODES] [--ignore CODES] [--min-score N]``:
   run the alignment rules and print the report; exit 1 when a finding fails the check or the score is
   below ``--min-score``.
+* ``smarketing funnel PLAN [--data DIR|--seed N --leads N] [--as-of T] [--by ATTR] [--mode M]
+  [--format text|json|csv]``: the journey funnel of CRM data (``DIR/stage_events.parquet``, and
+  ``DIR/leads.parquet`` for ``--by``) or of synthetic data.
 * ``smarketing kpis PLAN [--data DIR | --seed N --leads N] --period 2026-10 [--format text|json|csv]``: the
   joint scorecard of the plan's KPIs for a period, from parquet files (``DIR/leads.parquet``, ...) or
   from synthetic data.
@@ -41,7 +44,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
@@ -52,6 +55,7 @@ from smarketing import __version__
 from smarketing._periods import Window
 from smarketing.datasets import synthetic
 from smarketing.errors import CurrencyMismatchError, DataError, FormulaError, PlanError, RuleError
+from smarketing.journey import conformance, funnel
 from smarketing.kpi import KPI, Scorecard, compile_kpi, scorecard
 from smarketing.money import FxTable, Money
 from smarketing.plan import AlignmentPlan, load_plan, plan_json_schema
@@ -182,6 +186,33 @@ def _parser() -> argparse.ArgumentParser:
         help="also fail when the alignment score is below N (0-100; default 0)",
     )
     check_.set_defaults(command=_check, name="check")
+    funnel_cmd = commands.add_parser(
+        "funnel",
+        help="the journey funnel of CRM or synthetic data",
+        description="Measure the plan's customer journey on stage events: per stage the leads that reached "
+        "it, moved on, were lost or are still open, conversion and time in stage.",
+    )
+    funnel_cmd.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    source = funnel_cmd.add_mutually_exclusive_group()
+    source.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="directory with stage_events.parquet (and leads.parquet for --by), or one parquet file",
+    )
+    source.add_argument(
+        "--seed", type=_seed, default=None, metavar="N", help="synthetic data seed (default: 42)"
+    )
+    funnel_cmd.add_argument(
+        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
+    )
+    funnel_cmd.add_argument(
+        "--as-of", type=_aware, metavar="TIME", help="measure as at this ISO 8601 time with offset"
+    )
+    funnel_cmd.add_argument("--by", metavar="ATTR", help="group by a lead attribute, or cohort_month")
+    funnel_cmd.add_argument("--mode", choices=["ordered", "any"], default="ordered", help="default: ordered")
+    funnel_cmd.add_argument("--format", choices=["text", "json", "csv"], default="text", help="default: text")
+    funnel_cmd.set_defaults(command=_funnel, name="funnel")
     kpis = commands.add_parser(
         "kpis",
         help="the joint KPI scorecard of a plan for a period",
@@ -229,6 +260,16 @@ def _score(text: str) -> int:
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be between 0 and 100, not {value}")
     return value
+
+
+def _aware(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. {text}+00:00")
+    return moment
 
 
 def _seed(text: str) -> int:
@@ -307,6 +348,44 @@ def _schema(args: argparse.Namespace) -> int:
     except OSError as error:
         raise _CommandError(f"cannot write {args.output}: {error.strerror or error}", code=1) from None
     return 0
+
+
+def _funnel(args: argparse.Namespace) -> int:
+    plan = _load(args.plan)
+    events: object
+    leads: object = None
+    if args.data is not None:
+        events, leads = _parquet(args.data, need_leads=args.by not in (None, "cohort_month"))
+    else:
+        events = synthetic(plan, seed=42 if args.seed is None else args.seed, n_leads=args.leads)
+    try:
+        report = funnel(plan.journey, events, leads=leads, by=args.by, as_of=args.as_of, mode=args.mode)
+    except (DataError, ValueError) as error:
+        raise _CommandError(str(error)) from None
+    if args.format == "json":
+        _write(sys.stdout, json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        frame = report.to_frame().with_columns(
+            pl.col("time_median", "time_p90").dt.total_microseconds().name.suffix("_us")
+        )
+        sys.stdout.write(frame.drop("time_median", "time_p90").write_csv())
+    else:
+        _write(sys.stdout, repr(report))
+        for group in report.groups():
+            title = "" if report.by is None else f"\n{report.by} = {group if group is not None else '(none)'}"
+            _write(sys.stdout, f"{title}\n{report.chart(group=group)}")
+    return 0
+
+
+def _parquet(path: Path, *, need_leads: bool) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
+    """Stage events (and leads) as lazy frames from a directory of ``<kind>.parquet`` files or one file."""
+    events = path / "stage_events.parquet" if path.is_dir() else path
+    leads = path / "leads.parquet" if path.is_dir() else path.with_name("leads.parquet")
+    if not events.is_file():
+        raise _CommandError(f"{events}: no such parquet file")
+    if need_leads and not leads.is_file():
+        raise _CommandError(f"{leads}: no such parquet file (--by needs the leads)")
+    return pl.scan_parquet(events), pl.scan_parquet(leads) if need_leads else None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -747,6 +826,65 @@ def _misaligned_check_section(plan: AlignmentPlan, data: Dataset) -> str:
     return heading + "\n" + _check_report_text(check(load_plan(path)))
 
 
+def _journey_funnel_section(plan: AlignmentPlan, data: Dataset) -> str:
+    report = funnel(plan.journey, data)
+    rows = [
+        [
+            r.stage,
+            _count(r.reached),
+            _rate(r.conversion),
+            _count(r.lost),
+            _count(r.recycled),
+            _count(r.open),
+            _duration(r.time_median),
+        ]
+        for r in report.rows
+    ]
+    header = ["stage", "leads", "next step", "lost", "recycled", "open", "median time in stage"]
+    notes = [f"note: {line}" for line in report.counts.lines()]
+    return "\n".join(
+        [
+            _heading("Journey funnel (ordered: leads that passed every earlier stage in order)"),
+            _table(header, rows, right={1, 2, 3, 4, 5, 6}),
+            "",
+            report.chart(width=50),
+            *notes,
+        ]
+    )
+
+
+def _conformance_section(plan: AlignmentPlan, data: Dataset) -> str:
+    report = conformance(plan.journey, data)
+    rows = [
+        [v.kind.replace("_", " "), _count(v.count), _count(v.leads), str(v.examples[0]) if v.examples else ""]
+        for v in report.violations
+        if v.count
+    ]
+    teams = [
+        [t.team or "(unattributed)", _count(t.leads), _rate(t.fitness), _count(t.violations)]
+        for t in report.by_team
+    ]
+    out = [
+        _heading("Journey conformance (does the CRM follow the agreed journey?)"),
+        f"{_count(report.fit)} of {_count(report.leads)} leads fit the map ({_rate(report.fitness)})",
+    ]
+    if rows:
+        out.append(_table(["illegal move", "moves", "leads", "first example"], rows, right={1, 2}))
+    out.append(_table(["team", "leads", "fitness", "violations"], teams, right={1, 2, 3}))
+    return "\n".join(out)
+
+
+def _rate(rate: Decimal | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _duration(value: timedelta | None) -> str:
+    if value is None:
+        return "-"
+    hours = value.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
 _DEMO_SECTIONS: list[DemoSection] = [
     _plan_section,
     _teams_section,
@@ -758,6 +896,8 @@ _DEMO_SECTIONS: list[DemoSection] = [
     _cadence_section,
     _data_section,
     _funnel_section,
+    _journey_funnel_section,
+    _conformance_section,
     _scorecard_section,
     _deals_section,
     _dispositions_section,
