@@ -194,7 +194,8 @@ def funnel_arithmetic(plan: AlignmentPlan) -> Iterator[Finding]:
     if committed is None:
         yield Finding(
             f"marketing commits leads per {volume.period} but the revenue target is per {t.period}; "
-            "state both per the same period (or per day/week vs month/quarter/year)",
+            "state both per the same period (a count per day or week does not convert exactly to a "
+            "month, quarter or year)",
             path="sla.marketing.volume.period",
         )
         return

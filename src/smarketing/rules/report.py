@@ -280,6 +280,7 @@ class CheckReport:
             return f"{code}{text}{_RESET}" if color else text
 
         lines = [paint(self.plan, _BOLD) + (f" ({self.file})" if self.file else "")]
+        shown_hints: dict[str, str] = {}
         for area in (*AREAS, ENGINE_AREA):
             found = [d for d in self.diagnostics if d.area == area]
             if not found:
@@ -296,7 +297,9 @@ class CheckReport:
                 )
                 if d.path and d.location:
                     lines.append(f"      at {d.path}")
-                if d.hint:
+                # A rule's general fix once per code; a finding's own hint every time it differs.
+                if d.hint and shown_hints.get(d.code) != d.hint:
+                    shown_hints[d.code] = d.hint
                     lines.append(f"      fix: {d.hint}")
         c = self.counts
         lines.append("")
