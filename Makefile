@@ -4,15 +4,16 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-journey bench-kpis bench-rules rules-docs clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rules rules-docs clean setup
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml tests/plugins/rules_example/pyproject.toml
+$(STAMP): pyproject.toml tests/plugins/attribution_example/pyproject.toml tests/plugins/rules_example/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "smarketing needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e tests/plugins/attribution_example
 	$(BIN)/python -m pip install --quiet --no-deps -e tests/plugins/rules_example
 	@touch $(STAMP)
 
@@ -34,8 +35,13 @@ docs: $(STAMP)
 
 test: lint typecheck pytest docs
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+# Every benchmark, one after another (each records its table for docs/performance.md).
+bench: bench-kpis bench-journey bench-attribution
+
+# Times smarketing against ChannelAttribution and marketing-attribution-models (installed by the script in
+# benchmarks/.venv-attribution, never project dependencies) and writes docs/performance.md.
+bench-attribution: $(STAMP)
+	$(BIN)/python benchmarks/attribution.py --journeys 100000 1000000
 
 bench-kpis: $(STAMP)
 	$(BIN)/python benchmarks/kpis.py

@@ -10,6 +10,7 @@ The front door re-exports the nouns and the main verbs::
 
 from importlib.metadata import version as _version
 
+from smarketing.attribution import Attribution, Journeys, attribute
 from smarketing.calendar import BusinessCalendar
 from smarketing.errors import (
     CurrencyMismatchError,
@@ -67,6 +68,7 @@ __all__ = [
     "Activity",
     "Alert",
     "AlignmentPlan",
+    "Attribution",
     "BusinessCalendar",
     "CheckReport",
     "ConformanceReport",
@@ -83,6 +85,7 @@ __all__ = [
     "Glossary",
     "JourneyDiff",
     "JourneyMap",
+    "Journeys",
     "KPI",
     "Lead",
     "Money",
@@ -104,6 +107,7 @@ __all__ = [
     "__version__",
     "alerts",
     "allocate",
+    "attribute",
     "check",
     "conformance",
     "discover",

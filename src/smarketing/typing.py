@@ -1,9 +1,24 @@
-"""Public protocols and type aliases: the interfaces plugins and user code implement.
+"""Public protocols and type aliases for code that plugs into smarketing.
 
-Each protocol lives in its own block below, with the aliases it needs, so that a new interface is one
-more block (and one more name in ``__all__``).
+Each plugin kind has one typed interface here, so plugin authors can check their work with mypy and the host
+can check a loaded plugin at run time. Modules that define a plugin kind append their protocol to this module
+(and to ``__all__``), one block each; the protocols only describe shapes and import nothing at run time.
+
+* :class:`AttributionModel`: an attribution model registered under the entry-point group
+  ``smarketing.attribution`` (see :mod:`smarketing.attribution`).
+* :class:`Rule`: an alignment rule registered under the entry-point group ``smarketing.rules`` (see
+  :mod:`smarketing.rules`), with its :data:`Severity` and :data:`RuleArea`.
 
 Examples:
+    >>> import numpy as np
+    >>> from smarketing.typing import AttributionModel
+    >>> class Ascending:
+    ...     name = "ascending"
+    ...
+    ...     def touch_weights(self, journeys, /, **params):
+    ...         return (journeys.positions() + 1.0).astype(np.float64)
+    >>> isinstance(Ascending(), AttributionModel)
+    True
     >>> from smarketing.typing import Rule
     >>> from smarketing.rules import builtin_rules
     >>> isinstance(builtin_rules()[0], Rule)
@@ -13,27 +28,63 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 if TYPE_CHECKING:
+    from smarketing.attribution import Journeys
     from smarketing.plan import AlignmentPlan
     from smarketing.rules import Finding
 
-__all__ = [
-    "Rule",
-    "RuleArea",
-    "Severity",
-]
+__all__ = ["AttributionModel", "FloatArray", "Rule", "RuleArea", "Severity"]
+
+
+# --------------------------------------------------------------------------------------------------
+# AttributionModel: how much each touch of a journey matters (entry-point group ``smarketing.attribution``).
+
+FloatArray = npt.NDArray[np.float64]
+"""A one-dimensional numpy array of float64, e.g. one weight per touch."""
+
+
+@runtime_checkable
+class AttributionModel(Protocol):
+    """An attribution model that weighs the touches of each journey.
+
+    The host calls :meth:`touch_weights` once with every journey at once (columnar, see
+    :class:`~smarketing.attribution.Journeys`) and turns the weights into credits: each journey's weights are
+    normalised to sum to 1, multiplied by its conversions, and value is split exactly with
+    :func:`~smarketing.money.allocate`. So a plugin only says how much each touch matters.
+
+    Attributes:
+        name: The unique model name users pass as ``attribute(data, model=name)``.
+    """
+
+    name: str
+
+    def touch_weights(self, journeys: Journeys, /, **params: Any) -> FloatArray:
+        """One non-negative weight per touch, in the order of ``journeys.codes``.
+
+        Args:
+            journeys: All journeys, columnar.
+            **params: The keyword arguments the user passed to ``attribute`` for this model.
+
+        Returns:
+            A float64 array of length ``journeys.n_touches``; within a journey only the ratios matter, and
+            a journey whose weights are all zero is split evenly.
+        """
+        ...
 
 
 # --------------------------------------------------------------------------------------------------
 # Rule: one alignment check of a plan (entry-point group ``smarketing.rules``).
 
-#: How bad a rule finding is; ``error`` findings make a check fail.
 Severity = Literal["error", "warning", "info"]
+"""How bad a rule finding is; ``error`` findings make a check fail."""
 
-#: The part of alignment a rule checks; each area has a weight in the alignment score.
 RuleArea = Literal["journey", "sla", "kpis", "rewards", "personas", "language", "collaboration"]
+"""The part of alignment a rule checks; each area has a weight in the alignment score."""
 
 
 @runtime_checkable
