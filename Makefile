@@ -4,16 +4,17 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-sla clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rules bench-sla rules-docs clean setup
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml tests/plugins/attribution_example/pyproject.toml
+$(STAMP): pyproject.toml tests/plugins/attribution_example/pyproject.toml tests/plugins/rules_example/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "smarketing needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet -e tests/plugins/attribution_example
+	$(BIN)/python -m pip install --quiet --no-deps -e tests/plugins/rules_example
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -52,6 +53,13 @@ bench-kpis: $(STAMP)
 # Journey analytics on 1M synthetic leads beside pm4py (in benchmarks/.venv-pm4py, never a dependency).
 bench-journey: $(STAMP)
 	$(BIN)/python benchmarks/journey.py $(BENCH_ARGS)
+
+bench-rules: $(STAMP)
+	$(BIN)/python benchmarks/rules.py
+
+# docs/rules.md is generated from the rule registry; tests/rules/test_docs.py fails when it is stale.
+rules-docs: $(STAMP)
+	$(BIN)/python -m smarketing.rules._docs > docs/rules.md
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis

@@ -57,6 +57,7 @@ from smarketing.records import (
     Touchpoint,
 )
 from smarketing.rewards import RewardPlan
+from smarketing.rules import CheckReport, Diagnostic, check
 from smarketing.sla import SLA, SLAReport, evaluate_sla
 from smarketing.teams import Person, Team
 
@@ -69,11 +70,13 @@ __all__ = [
     "AlignmentPlan",
     "Attribution",
     "BusinessCalendar",
+    "CheckReport",
     "ConformanceReport",
     "CurrencyMismatchError",
     "DataError",
     "Dataset",
     "Deal",
+    "Diagnostic",
     "Disposition",
     "FormulaError",
     "FunnelReport",
@@ -106,6 +109,7 @@ __all__ = [
     "alerts",
     "allocate",
     "attribute",
+    "check",
     "conformance",
     "discover",
     "dump_plan",

@@ -7,6 +7,9 @@ Subcommands:
 * ``smarketing schema [--output FILE]``: the JSON Schema of plan files, for editors and CI.
 * ``smarketing validate PLAN``: load a plan and print ``OK: <name>``, or every problem as
   ``file:line: path: message``, one per line.
+* ``smarketing check PLAN [--format text|json|sarif] [--select CODES] [--ignore CODES] [--min-score N]``:
+  run the alignment rules and print the report; exit 1 when a finding fails the check or the score is
+  below ``--min-score``.
 * ``smarketing funnel PLAN [--data DIR|--seed N --leads N] [--as-of T] [--by ATTR] [--mode M]
   [--format text|json|csv]``: the journey funnel of CRM data (``DIR/stage_events.parquet``, and
   ``DIR/leads.parquet`` for ``--by``) or of synthetic data.
@@ -17,8 +20,9 @@ Subcommands:
   of the SLA (sales per handed-off lead, marketing per period), from parquet files or synthetic data; CSV
   gives the per-lead rows.
 
-Exit codes: 0 on success, 1 when an output file cannot be written, 2 for usage errors and invalid or missing
-plans. The command only formats what the library computes; bad input never ends in a traceback.
+Exit codes: 0 on success, 1 when an output file cannot be written or a check fails, 2 for usage errors
+and invalid or missing plans. The command only formats what the library computes; bad input never ends
+in a traceback.
 
 Examples:
     >>> main(["validate", "examples/plan.yaml"])
@@ -26,6 +30,13 @@ Examples:
     0
     >>> main(["validate", "no/such/plan.yaml"])  # prints "no/such/plan.yaml: no such plan file" to stderr
     2
+    >>> main(
+    ...     ["check", "examples/misaligned.yaml", "--select", "C004", "--format", "json"]
+    ... )  # doctest: +ELLIPSIS
+    {
+      "format_version": 1,
+    ...
+    1
 """
 
 from __future__ import annotations
@@ -46,12 +57,13 @@ import polars as pl
 from smarketing import __version__
 from smarketing._periods import Window
 from smarketing.datasets import DEFAULT_END, synthetic
-from smarketing.errors import CurrencyMismatchError, DataError, FormulaError, PlanError
+from smarketing.errors import CurrencyMismatchError, DataError, FormulaError, PlanError, RuleError
 from smarketing.journey import conformance, funnel
 from smarketing.kpi import KPI, Scorecard, compile_kpi, scorecard
 from smarketing.money import FxTable, Money
 from smarketing.plan import AlignmentPlan, load_plan, plan_json_schema
 from smarketing.records import RECORD_KINDS, Dataset
+from smarketing.rules import CheckReport, check
 from smarketing.sla import SLAReport, evaluate_sla
 
 __all__ = ["main"]
@@ -60,6 +72,7 @@ DemoSection = Callable[[AlignmentPlan, Dataset], str]
 """A part of the demo output: text made from the plan and the data (no trailing newline)."""
 
 _EXAMPLE = Path("examples") / "plan.yaml"
+_MISALIGNED = Path("examples") / "misaligned.yaml"
 _WIDTH = 100
 
 
@@ -140,6 +153,43 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     validate.set_defaults(command=_validate, name="validate")
 
+    check_ = commands.add_parser(
+        "check",
+        help="check a plan against the alignment rules and score it",
+        description="Run the alignment rules on a plan and print the findings and the alignment score. "
+        "Exit 0 when nothing fails, 1 when a finding is an error or the score is below --min-score, "
+        "2 when the plan cannot be loaded or the options are wrong.",
+    )
+    check_.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    check_.add_argument(
+        "--format",
+        choices=("text", "json", "sarif"),
+        default="text",
+        help="text (grouped by area), json (documented, stable) or sarif (SARIF 2.1.0); default text",
+    )
+    check_.add_argument(
+        "--select",
+        type=_codes,
+        action="extend",
+        metavar="CODES",
+        help="comma-separated rule codes or prefixes to run, e.g. J,S001 (default: all)",
+    )
+    check_.add_argument(
+        "--ignore",
+        type=_codes,
+        action="extend",
+        default=[],
+        metavar="CODES",
+        help="comma-separated rule codes or prefixes not to run",
+    )
+    check_.add_argument(
+        "--min-score",
+        type=_score,
+        default=0,
+        metavar="N",
+        help="also fail when the alignment score is below N (0-100; default 0)",
+    )
+    check_.set_defaults(command=_check, name="check")
     funnel_cmd = commands.add_parser(
         "funnel",
         help="the journey funnel of CRM or synthetic data",
@@ -231,6 +281,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _codes(text: str) -> list[str]:
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    if not codes:
+        raise argparse.ArgumentTypeError(f"no rule codes in {text!r}")
+    return codes
+
+
+def _score(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, not {value}")
+    return value
+
+
 def _aware(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -282,6 +346,29 @@ def _validate(args: argparse.Namespace) -> int:
     plan = _load(args.plan)
     print(f"OK: {plan.name}")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    plan = _load(args.plan)
+    try:
+        report = check(plan, select=args.select, ignore=args.ignore)
+    except RuleError as error:
+        raise _CommandError(str(error)) from None
+    if args.format == "json":
+        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+    elif args.format == "sarif":
+        text = json.dumps(report.to_sarif(), indent=2, ensure_ascii=False)
+    else:
+        text = report.to_text(color=_colour(sys.stdout))
+        if report.score < args.min_score:
+            text += f"\nscore {report.score} is below the minimum of {args.min_score}"
+    _write(sys.stdout, text)
+    return 0 if report.ok and report.score >= args.min_score else 1
+
+
+def _colour(stream: TextIO) -> bool:
+    """Colours only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -515,9 +602,10 @@ def _scorecard(
     return card, left_out
 
 
-def _example_plan() -> Path:
-    """``examples/plan.yaml`` in the working directory, else in the repository this package runs from."""
-    candidates = [_EXAMPLE, Path(__file__).resolve().parents[2] / _EXAMPLE]
+def _example_plan(example: Path | None = None) -> Path:
+    """``examples/plan.yaml`` (or ``example``) in the working directory, else in this package's repository."""
+    example = _EXAMPLE if example is None else example
+    candidates = [example, Path(__file__).resolve().parents[2] / example]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -841,6 +929,24 @@ def _dispositions_section(plan: AlignmentPlan, data: Dataset) -> str:
     return heading + "\n" + _table(["reason", "count", "share"], rows, right={1, 2})
 
 
+def _check_report_text(report: CheckReport) -> str:
+    verdict = "passes" if report.ok else "fails"
+    return f"{report.to_text()}\nthe check {verdict}"
+
+
+def _check_section(plan: AlignmentPlan, data: Dataset) -> str:
+    return _heading("Alignment check (smarketing check)") + "\n" + _check_report_text(check(plan))
+
+
+def _misaligned_check_section(plan: AlignmentPlan, data: Dataset) -> str:
+    heading = _heading(f"For contrast: smarketing check {_MISALIGNED.as_posix()}")
+    try:
+        path = _example_plan(_MISALIGNED)
+    except _CommandError as missing:
+        return heading + f"\n{missing}"
+    return heading + "\n" + _check_report_text(check(load_plan(path)))
+
+
 def _journey_funnel_section(plan: AlignmentPlan, data: Dataset) -> str:
     report = funnel(plan.journey, data)
     rows = [
@@ -924,5 +1030,7 @@ _DEMO_SECTIONS: list[DemoSection] = [
     _scorecard_section,
     _deals_section,
     _dispositions_section,
+    _check_section,
+    _misaligned_check_section,
     _sla_results_section,
 ]
