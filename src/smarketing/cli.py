@@ -1030,7 +1030,7 @@ _DEMO_SECTIONS: list[DemoSection] = [
     _scorecard_section,
     _deals_section,
     _dispositions_section,
+    _sla_results_section,
     _check_section,
     _misaligned_check_section,
-    _sla_results_section,
 ]
