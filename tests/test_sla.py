@@ -29,6 +29,9 @@ def b(month: int, day: int, hour: int, minute: int = 0) -> datetime:
 
 
 AS_OF = b(10, 30, 12)
+assert PLAN.sla is not None
+assert PLAN.sla.marketing.volume is not None
+VOLUME = PLAN.sla.marketing.volume.count  # leads per month marketing commits to
 
 
 def lead(lead_id: str, owner: str, *, grade: str = "C", **kwargs: Any) -> Lead:
@@ -155,8 +158,8 @@ def test_marketing_side_per_period(report: sm.SLAReport) -> None:
         "period", "complete", "delivered", "committed", "shortfall", "accepted", "sqls", "acceptance_met"
     ).rows()
     assert [r[1:] for r in rows] == [
-        (True, 1, 400, 399, 0, 0, False),  # September: L12 only
-        (False, 10, 400, 390, 8, 1, True),  # October so far: 8 of 10 accepted (80% >= 70%)
+        (True, 1, VOLUME, VOLUME - 1, 0, 0, False),  # September: L12 only
+        (False, 10, VOLUME, VOLUME - 10, 8, 1, True),  # October so far: 8 of 10 accepted (80% >= 70%)
     ]
 
 
@@ -199,7 +202,8 @@ def test_counts_and_summary(report: sm.SLAReport) -> None:
     assert report.summary == (
         "SLA as of 2026-10-30 11:00 UTC: sales met 57% of first-response commitments (4 of 7; 1 pending), "
         "50% of attempt commitments and 67% of disposition deadlines; 1 'unable to reach' before the "
-        "required attempts; marketing delivered 0% of the MQL volume (1 of 400 over 1 complete month(s)) "
+        "required attempts; marketing delivered 0% of the MQL volume "
+        f"(1 of {VOLUME} over 1 complete month(s)) "
         "at 0% acceptance against 70% committed and 0% SQLs against 35% (not used: 1 activities unknown "
         "lead, 1 activities before lead created, 1 activities after as of, 1 dispositions unknown reason)."
     )

@@ -407,7 +407,7 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         (3, datetime.datetime(2026, 10, 8, 7, 30, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'ida.moreau')
         >>> print(report.summary)  # doctest: +NORMALIZE_WHITESPACE
         SLA as of 2026-10-09 12:00 UTC: sales met 50% of first-response commitments (1 of 2), no attempt
-        window closed yet and no disposition due yet; marketing delivered 0% of the MQL volume (0 of 400 in
+        window closed yet and no disposition due yet; marketing delivered 0% of the MQL volume (0 of ... in
         the month so far) at n/a acceptance against 70% committed and n/a SQLs against 35%.
     """
     frames = _sla.evaluate(plan, data, as_of=as_of)
