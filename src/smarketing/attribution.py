@@ -174,6 +174,8 @@ class Journeys:
     """Touch ids in touch order, when the input had them."""
     stage_times: Mapping[str, IntArray] = attrs.field(factory=dict)
     """First time each journey entered a lifecycle stage (microseconds; -1 if never), by stage id."""
+    _cache: dict[Any, Any] = attrs.field(factory=dict, init=False, repr=False)
+    # Derived arrays that several models share (filled on first use; the journeys themselves never change).
 
     # --- shape ------------------------------------------------------------------------------------
 
@@ -857,14 +859,15 @@ def _stage_times(stage_events: Any, ids: pl.Series) -> dict[str, IntArray]:
 # Heuristic models: one weight per touch.
 
 
-def _position_weights(j: Journeys, first: float, last: float) -> FloatArray:
+def _position_table(lengths: IntArray, first: float, last: float) -> FloatArray:
+    """Position-based weights of a journey of every length (rows) at every position (columns)."""
     for name, share in (("first", first), ("last", last)):
         if not 0 <= share <= 1:
             raise ValueError(f"position: {name} must be between 0 and 1, not {share}")
     if first + last > 1 + 1e-12:
         raise ValueError(f"position: first + last must be at most 1, not {first + last}")
-    pos = j.positions()
-    n = np.repeat(j.lengths(), j.lengths())
+    size = int(lengths.max())
+    n, pos = np.indices((size + 1, size))
     # Through Decimal, so that 1 - 0.4 - 0.4 is 0.2 and not 0.19999999999999996.
     middle = float(1 - Decimal(repr(first)) - Decimal(repr(last)))
     ends = first + last
@@ -873,7 +876,8 @@ def _position_weights(j: Journeys, first: float, last: float) -> FloatArray:
     two_first = first / ends if ends > 0 else 0.5
     w = np.where(pos == 0, np.where(n == 2, two_first, first), w)
     w = np.where((pos == n - 1) & (pos > 0), np.where(n == 2, 1 - two_first, last), w)
-    return np.where(n == 1, 1.0, w)
+    w = np.where(n == 1, 1.0, w)
+    return np.asarray(np.where(pos < n, w, 0.0), dtype=np.float64)
 
 
 def _milestone_weights(
@@ -939,8 +943,8 @@ def _time_decay_weights(j: Journeys, half_life: Any) -> FloatArray:
     return np.asarray(np.exp2(-(age - newest[jot])), dtype=np.float64)
 
 
-def _custom_weights(j: Journeys, weights: Any) -> FloatArray:
-    lengths = j.lengths()
+def _custom_table(lengths: IntArray, weights: Any) -> FloatArray:
+    """The custom weights of every path length present (rows) at every position (columns)."""
     table: dict[int, FloatArray] = {}
     for n in np.unique(lengths).tolist():
         if callable(weights):
@@ -963,7 +967,7 @@ def _custom_weights(j: Journeys, weights: Any) -> FloatArray:
     grid = np.zeros((size + 1, size))
     for n, weights_of_n in table.items():
         grid[n, :n] = weights_of_n
-    return np.asarray(grid[np.repeat(lengths, lengths), j.positions()], dtype=np.float64)
+    return grid
 
 
 _HEURISTIC_PARAMS: dict[str, frozenset[str]] = {
@@ -981,20 +985,76 @@ _HEURISTIC_PARAMS: dict[str, frozenset[str]] = {
 _POSITION_DEFAULTS = {"position": (0.4, 0.4), "j_shaped": (0.2, 0.6), "inverse_j": (0.6, 0.2)}
 
 
-def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
+# Models whose weights depend on nothing but a touch's position and its journey's length: they are computed
+# once per (length, position) cell, not per touch.
+_TABLE_MODELS = frozenset({"first", "last", "linear", "position", "j_shaped", "inverse_j", "custom"})
+
+
+def _weight_table(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
+    """Normalised weights of a table model: row ``n`` holds the weights of an ``n``-touch journey.
+
+    Every row sums to 1 (an all-zero row is split evenly), as :func:`_normalise` does per journey.
+    """
+    lengths = j.lengths()
+    size = int(lengths.max())
+    n, pos = np.indices((size + 1, size))
     if model == "first":
-        w = np.zeros(j.n_touches)
-        w[j.offsets[:-1]] = 1.0
-        return w
-    if model == "last":
-        w = np.zeros(j.n_touches)
-        w[j.offsets[1:] - 1] = 1.0
-        return w
-    if model == "linear":
-        return np.ones(j.n_touches)
-    if model in _POSITION_DEFAULTS:
+        grid = (pos == 0).astype(np.float64)
+    elif model == "last":
+        grid = (pos == n - 1).astype(np.float64)
+    elif model == "linear":
+        grid = np.ones((size + 1, size))
+    elif model in _POSITION_DEFAULTS:
         first, last = _POSITION_DEFAULTS[model]
-        return _position_weights(j, float(params.get("first", first)), float(params.get("last", last)))
+        grid = _position_table(lengths, float(params.get("first", first)), float(params.get("last", last)))
+    else:
+        if "weights" not in params:
+            raise ValueError("custom: pass weights=, a function (position, length) -> weight or a table")
+        grid = _custom_table(lengths, params["weights"])
+    inside = pos < n
+    cells = grid[inside]  # row after row, each in position order: the same sums as per journey
+    row_length = np.arange(1, size + 1)
+    totals = np.zeros(size + 1)
+    totals[1:] = np.add.reduceat(cells, np.cumsum(row_length) - row_length)
+    safe = np.where(totals > 0, totals, 1.0)
+    even = 1.0 / np.maximum(n, 1)
+    table = np.where((totals <= 0)[:, None], even, grid / safe[:, None])
+    return np.asarray(np.where(inside, table, 0.0), dtype=np.float64)
+
+
+def _cells(j: Journeys) -> IntArray:
+    """The (length, position) cell of every touch, as a flat index into a weight table (cached)."""
+    cached = j._cache.get("cells")
+    if cached is None:
+        lengths = j.lengths()
+        size = int(lengths.max())
+        cached = np.repeat(lengths * size - j.offsets[:-1], lengths) + np.arange(j.n_touches)
+        cached.flags.writeable = False
+        j._cache["cells"] = cached
+    return np.asarray(cached, dtype=np.int64)
+
+
+def _table_sums(j: Journeys, table: FloatArray, per_journey: FloatArray, cache: Any) -> FloatArray:
+    """Per key: the sum over touches of the table weight of the touch's cell times its journey's amount.
+
+    The amounts are first added up per (cell, key), once per journeys and amount (cached under ``cache``
+    unless it is None), so a model costs one small product whatever the number of touches.
+    """
+    keys = len(j.keys)
+    totals = j._cache.get(cache) if cache is not None else None
+    if totals is None:
+        index = _cells(j) * keys + j.codes
+        totals = np.bincount(
+            index, weights=np.repeat(per_journey, j.lengths()), minlength=table.size * keys
+        ).reshape(table.size, keys)
+        totals.flags.writeable = False
+        if cache is not None:
+            j._cache[cache] = totals
+    return np.asarray(table.reshape(-1) @ totals, dtype=np.float64)
+
+
+def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
+    """Raw touch weights of the heuristic models that look beyond position and length."""
     if model in ("w_shaped", "full_path"):
         lead = params.get("lead_stage", "lead")
         opportunity = params.get("opportunity_stage", "opportunity")
@@ -1006,11 +1066,7 @@ def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray
             default = (0.225, 0.225, 0.225, 0.225)
         weights = [float(w) for w in params.get("weights", default)]
         return _milestone_weights(j, weights, stages, model)
-    if model == "time_decay":
-        return _time_decay_weights(j, params.get("half_life", timedelta(days=7)))
-    if "weights" not in params:
-        raise ValueError("custom: pass weights=, a function (position, length) -> weight or a table")
-    return _custom_weights(j, params["weights"])
+    return _time_decay_weights(j, params.get("half_life", timedelta(days=7)))
 
 
 def _normalise(j: Journeys, w: FloatArray) -> FloatArray:
@@ -1802,6 +1858,7 @@ def attribute(
     totals = {c: int(v.sum()) for c, v in values.items()}
     extra: dict[str, Any] = {}
     touch_w: FloatArray | None = None
+    table_touch_w: FloatArray | None = None
     if isinstance(resolved, str) and resolved == "markov":
         order = params.get("order", 1)
         convention = params.get("convention", "global")
@@ -1846,6 +1903,15 @@ def attribute(
             extra["shapley_interval"] = {
                 k: (float(lo), float(hi)) for k, (lo, hi) in zip(keys, result.interval.tolist(), strict=True)
             }
+    elif isinstance(resolved, str) and resolved in _TABLE_MODELS:
+        table = _weight_table(j, resolved, params)
+        conv_credit = _table_sums(j, table, j.conversions, "conversions")
+        value_weights = {
+            c: _table_sums(j, table, v.astype(np.float64), None if fx else ("value", currency, c))
+            for c, v in values.items()
+        }
+        if per_touch:
+            table_touch_w = table.reshape(-1)[_cells(j)]
     else:
         if isinstance(resolved, str):
             raw = _heuristic(j, resolved, params)
@@ -1865,6 +1931,8 @@ def attribute(
         value_weights = {c: _key_sums(j, touch_w * v[jot].astype(np.float64)) for c, v in values.items()}
         if per_touch:
             touches = _touch_frame(j, touch_w, values)
+    elif table_touch_w is not None:
+        touches = _touch_frame(j, table_touch_w, values)
     credit_value = {c: _money_split(totals[c], c, value_weights[c], keys) for c in sorted(values)}
     return Attribution(
         model=name,
