@@ -280,15 +280,7 @@ class Journeys:
         if text.null_count():
             row = int(text.is_null().arg_true()[0])
             raise DataError("path is missing", kind="paths", record=f"row {row}", field=path)
-        tokens = text.str.split(sep)
-        lengths = tokens.list.len().to_numpy().astype(np.int64)
-        flat = tokens.explode().str.strip_chars()
-        empty = flat.str.len_bytes() == 0
-        if empty.any():
-            touch = int(empty.arg_true()[0])
-            row = int(np.searchsorted(np.cumsum(lengths), touch, side="right"))
-            raise DataError(f"empty key in {text[row]!r}", kind="paths", record=f"row {row}", field=path)
-        keys, codes = _encode(flat)
+        keys, codes, lengths = _split_paths(text, sep, path)
         conv = _counts(frame, conversions, "paths")
         null = _counts(frame, nulls, "paths") if nulls is not None else np.zeros(n_rows)
         values, cur_index, currencies = _path_values(frame, value, currency)
@@ -644,6 +636,41 @@ def _no_nulls(lf: nw.LazyFrame[Any], column: str, id_column: str, kind: str) -> 
         raise DataError(
             "value is missing", kind=kind, record=None if record is None else str(record), field=column
         )
+
+
+# Paths are split this many rows at a time: the key names of a slice are coded before the next is split, so
+# the names of all touches never exist at once (at 1M journeys that is 2-5M short strings).
+_PATH_CHUNK = 1 << 16
+
+
+def _split_paths(
+    text: pl.Series, sep: str, column: str
+) -> tuple[tuple[str, ...], npt.NDArray[np.int32], IntArray]:
+    """Sorted distinct keys, the key code of every touch, and the touches of every path."""
+    parts: list[tuple[tuple[str, ...], npt.NDArray[np.int32]]] = []
+    lengths = np.empty(len(text), dtype=np.int64)
+    for begin in range(0, len(text), _PATH_CHUNK):
+        tokens = text.slice(begin, _PATH_CHUNK).str.split(sep)
+        chunk_lengths = tokens.list.len().to_numpy()
+        lengths[begin : begin + len(chunk_lengths)] = chunk_lengths
+        flat = tokens.explode().str.strip_chars()
+        del tokens
+        empty = flat.str.len_bytes() == 0
+        if empty.any():
+            touch = int(empty.arg_true()[0])
+            row = begin + int(np.searchsorted(np.cumsum(chunk_lengths), touch, side="right"))
+            raise DataError(f"empty key in {text[row]!r}", kind="paths", record=f"row {row}", field=column)
+        parts.append(_encode(flat))
+    keys = tuple(sorted({k for local, _ in parts for k in local}))
+    index = {k: i for i, k in enumerate(keys)}
+    codes = np.empty(int(lengths.sum()), dtype=np.int32)
+    at = 0
+    for local, local_codes in parts:
+        # Local codes to global ones through a lookup of the slice's few keys.
+        lookup = np.array([index[k] for k in local], dtype=np.int32)
+        codes[at : at + len(local_codes)] = lookup[local_codes] if len(local_codes) else local_codes
+        at += len(local_codes)
+    return keys, codes, lengths
 
 
 def _encode(values: pl.Series) -> tuple[tuple[str, ...], npt.NDArray[np.int32]]:
@@ -1092,31 +1119,37 @@ class _Chain:
     transitions: pl.DataFrame
 
 
-def _states(j: Journeys, order: int) -> tuple[IntArray, IntArray, IntArray, list[tuple[int, ...]]]:
+def _states(j: Journeys, order: int) -> tuple[IntArray, IntArray, list[tuple[int, ...]]]:
     """Sliding windows of ``order`` keys as states (a shorter journey is one state of all its keys).
 
-    Returns the state of every state-touch, the journey of each, the positions of state-touches, and the
-    key codes of each dense state.
+    Returns the dense state of every state-touch (journey after journey), the number of states of each
+    journey, and the key codes of each dense state.
     """
     base = len(j.keys) + 1
     if order * math.log2(base) > 62:
         raise ValueError(f"markov: order {order} over {len(j.keys)} keys is too large to index states")
     lengths = j.lengths()
-    pos = j.positions()
-    n = np.repeat(lengths, lengths)
-    take = pos >= np.minimum(n, order) - 1
-    window = np.zeros(j.n_touches, dtype=np.int64)
-    codes = j.codes.astype(np.int64) + 1
-    for lag in range(order):
-        shifted = np.zeros(j.n_touches, dtype=np.int64)
-        shifted[lag:] = codes[: j.n_touches - lag] if lag else codes
-        window = window * base + np.where(pos >= lag, shifted, 0)
-    window = window[take]
+    # Windows in 32 bits when they fit: the largest arrays of the chain are per touch.
+    window: npt.NDArray[Any] = j.codes.astype(np.int32 if base**order < 1 << 31 else np.int64)
+    window += 1
+    if order > 1:
+        pos = j.positions()
+        codes = window.copy()
+        for lag in range(1, order):
+            window *= base
+            window[lag:] += np.where(pos[lag:] >= lag, codes[: j.n_touches - lag], 0)
+        del codes
+        # A window ends at every touch from the order-th on; a shorter journey has one, at its last touch.
+        take = pos >= order - 1
+        del pos
+        take[j.offsets[1:][lengths < order] - 1] = True
+        window = window[take]
+        del take
     if base**order <= 1 << 24:
         present = np.zeros(base**order, dtype=bool)
         present[window] = True
         names = np.flatnonzero(present)
-        lookup = np.cumsum(present) - 1
+        lookup = np.cumsum(present, dtype=np.int32) - 1
         dense = lookup[window]
     else:
         names, dense = np.unique(window, return_inverse=True)
@@ -1129,43 +1162,52 @@ def _states(j: Journeys, order: int) -> tuple[IntArray, IntArray, IntArray, list
         # The newest key is the most significant digit, so digits come out oldest first; 0 pads a short
         # journey.
         decoded.append(tuple(d - 1 for d in digits if d))
-    return dense.astype(np.int64), j.journey_of_touch()[take], np.flatnonzero(take), decoded
+    per_journey = np.maximum(lengths - order + 1, 1)
+    return dense, per_journey, decoded
 
 
 def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise ValueError(f"markov: order must be an integer >= 1, not {order!r}")
-    dense, journey, _, decoded = _states(j, order)
+    dense, per_journey, decoded = _states(j, order)
     n_states = len(decoded)
     start, conv_state, null_state = n_states, n_states + 1, n_states + 2
     size = n_states + 3
-    weight = (j.conversions + j.nulls)[journey]
-    same = journey[1:] == journey[:-1]
-    first = np.ones(len(dense), dtype=bool)
-    first[1:] = ~same
-    last = np.ones(len(dense), dtype=bool)
-    last[:-1] = ~same
-    src = np.concatenate([np.full(int(first.sum()), start), dense[:-1][same], dense[last], dense[last]])
-    dst = np.concatenate(
-        [
-            dense[first],
-            dense[1:][same],
-            np.full(int(last.sum()), conv_state),
-            np.full(int(last.sum()), null_state),
-        ]
-    )
-    ends = journey[last]
-    w = np.concatenate([weight[first], weight[1:][same], j.conversions[ends], j.nulls[ends]])
-    keep = w > 0
-    pair = src[keep] * size + dst[keep]
+    starts = np.cumsum(per_journey) - per_journey
+    # Every journey has one first and one last state, in journey order.
+    first_state, last_state = dense[starts], dense[starts + per_journey - 1]
+    inside = np.ones(len(dense), dtype=bool)  # a state followed by one of the same journey
+    inside[starts + per_journey - 1] = False
+    weight = j.conversions + j.nulls
+    # Transitions as flat (source, target) pairs with weights, in four kinds that never share a pair: from
+    # the start, within a journey, to conversion, to null.
+    within = dense[:-1].astype(np.int64) * size
+    within += dense[1:]
+    inner = np.repeat(weight, per_journey - 1)
+    keep = inner > 0
+    pairs: list[IntArray] = [start * size + first_state.astype(np.int64), within[inside[:-1]]]
+    del within, inside
+    weights: list[FloatArray] = [weight, inner]
+    pairs[1] = pairs[1][keep]
+    weights[1] = inner[keep]
+    del inner, keep
+    ending = last_state.astype(np.int64) * size
+    pairs += [ending + conv_state, ending + null_state]
+    weights += [j.conversions, j.nulls]
+    for index in (0, 2, 3):
+        keep = weights[index] > 0
+        pairs[index], weights[index] = pairs[index][keep], weights[index][keep]
     if size * size <= 1 << 25:
-        flat = np.bincount(pair, weights=w[keep], minlength=size * size)
+        flat = np.zeros(size * size)
+        for pair, w in zip(pairs, weights, strict=True):
+            flat += np.bincount(pair, weights=w, minlength=size * size)
         nz = np.flatnonzero(flat)
         counts_src, counts_dst, counts = nz // size, nz % size, flat[nz]
     else:
-        uniq, inverse = np.unique(pair, return_inverse=True)
-        counts = np.bincount(inverse, weights=w[keep])
+        uniq, inverse = np.unique(np.concatenate(pairs), return_inverse=True)
+        counts = np.asarray(np.bincount(inverse, weights=np.concatenate(weights)), dtype=np.float64)
         counts_src, counts_dst = uniq // size, uniq % size
+    del pairs, weights
     out = np.bincount(counts_src, weights=counts, minlength=size)
     prob = counts / out[counts_src]
     transient = counts_dst < n_states
@@ -1182,14 +1224,9 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     rhs = [np.bincount(remap[counts_src[to_conv]], weights=prob[to_conv], minlength=n_states + 1)]
     currencies = sorted(values)
     # Value as a reward on absorption: the mean value of the journeys that convert from each state.
-    end_states = np.full(j.n_journeys, -1, dtype=np.int64)
-    end_states[ends] = remap[dense[last]]
+    end_states = remap[last_state]
     for code in currencies:
-        per_state = np.bincount(
-            end_states[end_states >= 0],
-            weights=values[code][end_states >= 0].astype(np.float64),
-            minlength=n_states + 1,
-        )
+        per_state = np.bincount(end_states, weights=values[code].astype(np.float64), minlength=n_states + 1)
         outflow = np.zeros(n_states + 1)
         outflow[remap[np.arange(n_states)]] = out[:n_states]
         outflow[0] = out[start]
