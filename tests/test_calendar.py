@@ -276,7 +276,7 @@ def _instant(us: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
-@LAWS
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     business_calendars(),
     st.lists(st.tuples(aware_datetimes(), aware_datetimes(), business_durations()), min_size=1, max_size=8),

@@ -676,8 +676,10 @@ def aware_datetimes(
         zones: IANA zones to draw from.
 
     Examples:
-        >>> from hypothesis import given, settings
-        >>> @settings(max_examples=25, database=None)
+        >>> from hypothesis import HealthCheck, given, settings
+        >>> @settings(
+        ...     max_examples=25, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ... )
         ... @given(aware_datetimes())
         ... def test_aware(t):
         ...     assert t.utcoffset() is not None
@@ -695,8 +697,10 @@ def business_durations(*, max_hours: int = 200) -> st.SearchStrategy[timedelta]:
     """Non-negative durations up to ``max_hours``, often whole minutes, sometimes to the microsecond.
 
     Examples:
-        >>> from hypothesis import given, settings
-        >>> @settings(max_examples=25, database=None)
+        >>> from hypothesis import HealthCheck, given, settings
+        >>> @settings(
+        ...     max_examples=25, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ... )
         ... @given(business_durations(max_hours=5))
         ... def test_duration(d):
         ...     assert timedelta(0) <= d <= timedelta(hours=5)
@@ -735,8 +739,10 @@ def business_calendars(
         always_open: Force 24x7 on or off; drawn when None.
 
     Examples:
-        >>> from hypothesis import given, settings
-        >>> @settings(max_examples=10, database=None, deadline=None)
+        >>> from hypothesis import HealthCheck, given, settings
+        >>> @settings(
+        ...     max_examples=10, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ... )
         ... @given(business_calendars())
         ... def test_calendar(cal):
         ...     assert cal.always_open or any(cal.intervals(d) for d in WEEKDAYS)
