@@ -522,12 +522,22 @@ def datasets(draw: st.DrawFn) -> dict[str, list[Any]]:
         )
         for _ in range(draw(st.integers(0, 8)))
     ]
+    # Many facts land shortly after a handoff, so every status (met, late, early "unable to reach") occurs.
+    handoff_times = [e.time for e in events]
+    soon = (
+        st.tuples(st.sampled_from(handoff_times), st.integers(0, 30 * 24 * 4)).map(
+            lambda p: p[0] + timedelta(minutes=15 * (p[1] ** 2 // 2880))
+        )
+        if handoff_times
+        else moment
+    )
+    when = st.one_of(moment, soon, soon)
     activities = [
         Activity(
             id=f"A{k}",
             lead_id=draw(st.sampled_from(ids)),
             person=draw(st.sampled_from(OWNERS)),
-            time=draw(moment),
+            time=draw(when),
             type=draw(st.sampled_from(["call", "email", "meeting", "sms"])),
             outcome=draw(st.sampled_from([None, "asked_to_call_later", "no_answer"])),
         )
@@ -535,9 +545,9 @@ def datasets(draw: st.DrawFn) -> dict[str, list[Any]]:
     ]
     dispositions = [
         Disposition(
-            lead_id=draw(st.sampled_from(ids)), reason=draw(st.sampled_from(REASONS)), time=draw(moment)
+            lead_id=draw(st.sampled_from(ids)), reason=draw(st.sampled_from(REASONS)), time=draw(when)
         )
-        for _ in range(draw(st.integers(0, 5)))
+        for _ in range(draw(st.integers(0, 8)))
     ]
     return {"leads": leads, "stage_events": events, "activities": activities, "dispositions": dispositions}
 
