@@ -1,0 +1,525 @@
+"""The ``smarketing`` command.
+
+Subcommands:
+
+* ``smarketing demo [--plan PATH] [--seed N] [--leads N]``: load a plan (``examples/plan.yaml`` by default),
+  generate synthetic data for it and print a summary of both.
+* ``smarketing schema [--output FILE]``: the JSON Schema of plan files, for editors and CI.
+* ``smarketing validate PLAN``: load a plan and print ``OK: <name>``, or every problem as
+  ``file:line: path: message``, one per line.
+
+Exit codes: 0 on success, 1 when an output file cannot be written, 2 for usage errors and invalid or missing
+plans. The command only formats what the library computes; bad input never ends in a traceback.
+
+Examples:
+    >>> main(["validate", "examples/plan.yaml"])
+    OK: Fernbrook Analytics FY2027
+    0
+    >>> main(["validate", "no/such/plan.yaml"])  # prints "no/such/plan.yaml: no such plan file" to stderr
+    2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Collection, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+import polars as pl
+
+from smarketing import __version__
+from smarketing.datasets import synthetic
+from smarketing.errors import PlanError
+from smarketing.kpi import KPI
+from smarketing.money import Money
+from smarketing.plan import AlignmentPlan, load_plan, plan_json_schema
+from smarketing.records import Dataset
+
+__all__ = ["main"]
+
+DemoSection = Callable[[AlignmentPlan, Dataset], str]
+"""A part of the demo output: text made from the plan and the data (no trailing newline)."""
+
+_EXAMPLE = Path("examples") / "plan.yaml"
+_WIDTH = 100
+
+
+class _CommandError(Exception):
+    """A problem to report in one line (none when already reported) and an exit code, no traceback."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``smarketing`` command and return its exit code.
+
+    Args:
+        argv: The arguments after the program name; ``sys.argv[1:]`` when ``None``.
+
+    Returns:
+        0 on success, 1 when output cannot be written, 2 for usage errors and invalid or missing plans.
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse exits on usage errors (2) and after --help/--version (0)
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except _CommandError as failure:
+        if str(failure):
+            print(f"smarketing {args.name}: {failure}", file=sys.stderr)
+        return failure.code
+    except BrokenPipeError:
+        # The reader went away (`smarketing schema | head`): silence the interpreter's final flush too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smarketing",
+        description="Sales and marketing alignment: plans, synthetic data and checks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="summarise a plan and synthetic data generated for it",
+        description="Load a plan, generate seeded synthetic CRM data for it and print a summary of both.",
+    )
+    demo.add_argument(
+        "--plan",
+        type=Path,
+        metavar="PATH",
+        help=f"plan file (default: {_EXAMPLE} of the smarketing repository)",
+    )
+    demo.add_argument("--seed", type=_seed, default=42, metavar="N", help="random seed (default: 42)")
+    demo.add_argument(
+        "--leads", type=_positive, default=5000, metavar="N", help="number of leads (default: 5000)"
+    )
+    demo.set_defaults(command=_demo, name="demo")
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of plan files",
+        description="Print the JSON Schema (draft 2020-12) of plan files, for editors and CI.",
+    )
+    schema.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE instead")
+    schema.set_defaults(command=_schema, name="schema")
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a plan file",
+        description="Load a plan file; print 'OK: <name>' or every problem as 'file:line: path: message'.",
+    )
+    validate.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    validate.set_defaults(command=_validate, name="validate")
+    return parser
+
+
+def _seed(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Commands.
+
+
+def _load(path: Path) -> AlignmentPlan:
+    """Load a plan; report every problem, one per line, and fail without a traceback."""
+    try:
+        return load_plan(path)
+    except PlanError as error:
+        for issue in error.issues:
+            print(issue.format(error.file), file=sys.stderr)
+        raise _CommandError("") from None  # the issues are the whole message
+    except OSError as error:
+        raise _CommandError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def _validate(args: argparse.Namespace) -> int:
+    plan = _load(args.plan)
+    print(f"OK: {plan.name}")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    text = json.dumps(plan_json_schema(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise _CommandError(f"cannot write {args.output}: {error.strerror or error}", code=1) from None
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    path = args.plan if args.plan is not None else _example_plan()
+    plan = _load(path)
+    data = synthetic(plan, seed=args.seed, n_leads=args.leads)
+    _write(sys.stdout, f"smarketing demo: {path}, seed {args.seed}, {args.leads:,} synthetic leads")
+    for section in _DEMO_SECTIONS:
+        _write(sys.stdout, "\n" + section(plan, data))
+    return 0
+
+
+def _example_plan() -> Path:
+    """``examples/plan.yaml`` in the working directory, else in the repository this package runs from."""
+    candidates = [_EXAMPLE, Path(__file__).resolve().parents[2] / _EXAMPLE]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates)
+    raise _CommandError(
+        f"cannot find the example plan (looked for {looked}); "
+        "run from a smarketing checkout or pass --plan PATH"
+    )
+
+
+def _write(stream: TextIO, text: str) -> None:
+    stream.write(text + "\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# Demo sections: each takes the plan and the data and returns its text. Append new ones to the list.
+
+
+def _heading(title: str) -> str:
+    return f"{title}\n{'-' * len(title)}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Collection[int] = ()) -> str:
+    """Plain text columns; the columns in ``right`` (numbers) are right-aligned."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _fields(pairs: Sequence[tuple[str, str]]) -> str:
+    """``label  value`` lines with the values aligned; continuation lines of a value are indented."""
+    width = max((len(label) for label, _ in pairs), default=0)
+    lines: list[str] = []
+    previous = None
+    for label, value in pairs:
+        wrapped = textwrap.wrap(value, _WIDTH - width - 2) or [""]
+        shown = "" if label == previous else label  # a label repeated on consecutive lines is shown once
+        previous = label
+        lines.append(f"{shown.ljust(width)}  {wrapped[0]}".rstrip())
+        lines.extend(" " * (width + 2) + more for more in wrapped[1:])
+    return "\n".join(lines)
+
+
+def _percent(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"
+
+
+def _money(money: Money) -> str:
+    return f"{money:,.{money.minor_units}f}"
+
+
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+def _plan_section(plan: AlignmentPlan, data: Dataset) -> str:
+    title = f"{plan.name}\n{'=' * len(plan.name)}"
+    description = textwrap.fill(plan.description, _WIDTH) if plan.description else ""
+    return "\n".join(part for part in (title, description) if part)
+
+
+def _teams_section(plan: AlignmentPlan, data: Dataset) -> str:
+    rows = [[t.id, t.name, t.function, str(len(plan.people_in(t.id)))] for t in plan.teams]
+    return _heading("Teams") + "\n" + _table(["team", "name", "function", "people"], rows, right={3})
+
+
+def _personas_section(plan: AlignmentPlan, data: Dataset) -> str:
+    if not plan.personas:
+        return _heading("Personas") + "\nnone agreed yet"
+    rows = [
+        [
+            p.id,
+            p.name,
+            str(len(p.interest_signals)),
+            str(len(p.readiness_signals)),
+            "yes" if p.has_both_sides else "NO",
+        ]
+        for p in plan.personas
+    ]
+    header = ["persona", "name", "interest signals (marketing)", "readiness signals (sales)", "both sides"]
+    return _heading("Personas") + "\n" + _table(header, rows, right={2, 3})
+
+
+def _journey_section(plan: AlignmentPlan, data: Dataset) -> str:
+    journey = plan.journey
+    rows = [[s.id, s.name, s.owner, s.kind, s.terminal or ""] for s in journey.stages]
+    out = [_heading("Customer journey"), _table(["stage", "name", "owner", "kind", "terminal"], rows)]
+    owner = {s.id: s.owner for s in journey.stages}
+    out.extend(
+        f"handoff: {t.source} -> {t.to} ({owner[t.source]} hands over to {owner[t.to]})"
+        for t in journey.handoffs()
+    )
+    recycles = [
+        f"{t.source} -> {t.to}" + (f" (at most {t.max_recycles}x)" if t.max_recycles else "")
+        for t in journey.transitions
+        if t.kind == "recycle"
+    ]
+    if recycles:
+        out.append("recycles: " + ", ".join(recycles))
+    if not journey.handoffs():
+        out.append("handoff: none defined")
+    return "\n".join(out)
+
+
+def _sla_section(plan: AlignmentPlan, data: Dataset) -> str:
+    heading = _heading("Service level agreement")
+    sla = plan.sla
+    if sla is None:
+        return heading + "\nnone agreed yet"
+    calendar = sla.calendar
+    clock = calendar.timezone + (
+        f", holidays {calendar.holidays.country}"
+        + (f"-{calendar.holidays.subdivision}" if calendar.holidays.subdivision else "")
+        if calendar.holidays
+        else ""
+    )
+    marketing: list[str] = []
+    if sla.marketing.volume is not None:
+        v = sla.marketing.volume
+        marketing.append(f"{v.count:,} leads reach {v.stage} per {v.period}")
+    if sla.marketing.quality is not None:
+        q = sla.marketing.quality
+        text = f"at least {_percent(q.min_acceptance_rate)} of handed-off leads accepted ({q.accepted_stage})"
+        if q.sql_stage is not None and q.min_sql_rate is not None:
+            text += f", {_percent(q.min_sql_rate)} become {q.sql_stage}"
+        marketing.append(text)
+    sales: list[str] = []
+    s = sla.sales
+    if s.first_response is not None:
+        kinds = ", ".join(s.first_response.activities)
+        sales.append(f"first response within {s.first_response.within_hours} business hours ({kinds})")
+    if s.attempts is not None:
+        sales.append(f"{s.attempts.minimum} attempts within {s.attempts.within_business_days} business days")
+    if s.disposition is not None:
+        d = s.disposition
+        sales.append(
+            f"disposition within {d.within_business_days} business days, {len(d.reasons)} agreed reasons"
+        )
+    tiers = [
+        f"{t.id} ("
+        + "; ".join(
+            f"{what} {', '.join(ids)}"
+            for what, ids in (("grades", t.grades), ("personas", t.personas))
+            if ids
+        )
+        + "):"
+        + (f" {t.first_response_hours} h" if t.first_response_hours is not None else "")
+        + (f", {t.min_attempts} attempts" if t.min_attempts is not None else "")
+        for t in sla.tiers
+    ]
+    pairs = [("clock", clock)]
+    pairs += [("marketing", m) for m in marketing] or [("marketing", "no commitment")]
+    pairs += [("sales", m) for m in sales] or [("sales", "no commitment")]
+    if tiers:
+        pairs.append(("tiers", "; ".join(tiers)))
+    if sla.escalation:
+        steps = ", ".join(f"+{e.after_hours} h: {' & '.join(e.notify)}" for e in sla.escalation)
+        pairs.append(("escalation", steps))
+    if sla.pause_statuses:
+        pairs.append(("paused by", ", ".join(sla.pause_statuses)))
+    return heading + "\n" + _fields(pairs)
+
+
+def _kpi_target(kpi: KPI) -> str:
+    target = kpi.target
+    if target is None:
+        return "-"
+    if kpi.unit == "ratio":
+        return _percent(target)
+    if kpi.unit == "money" and kpi.currency is not None:
+        return _money(Money(target, kpi.currency))
+    suffix = {"hours": " h", "days": " d"}.get(kpi.unit, "")
+    return f"{target:,}{suffix}"
+
+
+def _kpis_section(plan: AlignmentPlan, data: Dataset) -> str:
+    if not plan.kpis:
+        return _heading("Joint KPIs") + "\nnone agreed yet"
+    better = {"higher_is_better": "higher", "lower_is_better": "lower"}
+    rows = [
+        [k.id, " + ".join(k.owners), _kpi_target(k), k.period, better[k.direction], k.formula]
+        for k in plan.kpis
+    ]
+    header = ["KPI", "owners", "target", "per", "better", "formula"]
+    return _heading("Joint KPIs") + "\n" + _table(header, rows, right={2})
+
+
+def _rewards_section(plan: AlignmentPlan, data: Dataset) -> str:
+    heading = _heading("Shared reward")
+    r = plan.rewards
+    if r is None:
+        return heading + "\nnone agreed yet"
+    pool = f"{_percent(r.pool.rate)} of the {r.pool.basis} deal amount"
+    if r.pool.fixed is not None:
+        pool += f" + {_money(r.pool.fixed)} per deal"
+    pairs = [("plan", f"{r.name or r.id} ({r.id}), paid in {r.currency}"), ("pool", pool)]
+    if r.team_split:
+        pairs.append(
+            ("team split", ", ".join(f"{team} {_percent(share)}" for team, share in r.team_split.items()))
+        )
+    if r.attribution is not None:
+        a = r.attribution
+        pairs.append(("attribution", f"{a.model} model by {a.key}, {_percent(a.share)} of the pool"))
+    people = sum(1 for p in r.participants if p.person)
+    teams = sum(1 for p in r.participants if p.team)
+    pairs.append(("participants", f"{people} people, {teams} team pool(s)"))
+    if r.tiers:
+        pairs.append(("tiers", f"{len(r.tiers)} attainment bands ({r.tier_mode})"))
+    caps = [
+        f"{_money(m)} per {what}" for m, what in ((r.cap_per_deal, "deal"), (r.cap_per_period, "period")) if m
+    ]
+    if caps:
+        pairs.append(("caps", ", ".join(caps)))
+    if r.clawback is not None:
+        pairs.append(
+            ("clawback", f"{r.clawback.window_days} days after close, {r.clawback.mode.replace('_', ' ')}")
+        )
+    return heading + "\n" + _fields(pairs)
+
+
+def _cadence_section(plan: AlignmentPlan, data: Dataset) -> str:
+    out = [_heading("Cadence and arbiter")]
+    if plan.cadence:
+        rows = [
+            [m.name, m.kind, m.frequency.replace("_", " "), ", ".join(m.teams), m.outcome_owner or "-"]
+            for m in plan.cadence
+        ]
+        out.append(_table(["meeting", "kind", "frequency", "teams", "outcome owner"], rows))
+    else:
+        out.append("no joint meetings agreed yet")
+    arbiter = plan.arbiter
+    if arbiter is None:
+        out.append("arbiter: none named")
+    else:
+        names = {p.id: p.name for p in plan.people}
+        text = f"arbiter: {names.get(arbiter.person, arbiter.person)} ({arbiter.person})"
+        if arbiter.response_days:
+            text += f", rules within {arbiter.response_days} business days"
+        out.append(text)
+        if arbiter.scope:
+            out.append(textwrap.fill(arbiter.scope, _WIDTH, initial_indent="  ", subsequent_indent="  "))
+    return "\n".join(out)
+
+
+def _data_section(plan: AlignmentPlan, data: Dataset) -> str:
+    first: date = data.leads["created_at"].min().date()  # type: ignore[union-attr]
+    last: date = data.leads["created_at"].max().date()  # type: ignore[union-attr]
+    rows = [[kind.replace("_", " "), _count(frame.height)] for kind, frame in data.frames().items()]
+    title = _heading(f"Synthetic data (leads created {first} to {last})")
+    return title + "\n" + _table(["records", "count"], rows, right={1})
+
+
+def _funnel_section(plan: AlignmentPlan, data: Dataset) -> str:
+    # Unique leads with at least one event into each stage: a headline, not journey.funnel's analysis.
+    reached = dict(data.stage_events.group_by("to").agg(pl.col("lead_id").n_unique()).iter_rows())
+    total = data.leads.height
+    rows = [
+        [s.id, s.owner, _count(reached.get(s.id, 0)), f"{100 * reached.get(s.id, 0) / max(1, total):.1f}%"]
+        for s in plan.journey.stages
+    ]
+    return (
+        _heading("Leads reaching each stage")
+        + "\n"
+        + _table(["stage", "owner", "leads", "share"], rows, right={2, 3})
+    )
+
+
+def _deals_section(plan: AlignmentPlan, data: Dataset) -> str:
+    deals = data.deals
+    heading = _heading("Deals")
+    if deals.height == 0:
+        return heading + "\nno deals"
+    currencies = sorted(deals["amount_currency"].unique())
+    totals = {
+        (stage, currency): (n, Money(amount, currency))
+        for stage, currency, n, amount in deals.group_by("stage", "amount_currency")
+        .agg(pl.len(), pl.col("amount").sum())
+        .iter_rows()
+    }
+    rows = []
+    for stage in ("won", "lost", "open"):
+        counts = [totals[(stage, c)][0] if (stage, c) in totals else 0 for c in currencies]
+        amounts = [_money(totals[(stage, c)][1]) if (stage, c) in totals else "-" for c in currencies]
+        rows.append([stage, _count(sum(counts)), *amounts])
+    header = ["stage", "deals", *(f"total {c}" for c in currencies)]
+    table = _table(header, rows, right=set(range(1, len(header))))
+    closed = sum(totals.get((s, c), (0, None))[0] for s in ("won", "lost") for c in currencies)
+    won = sum(totals.get(("won", c), (0, None))[0] for c in currencies)
+    note = f"win rate {100 * won / closed:.1f}% of closed deals" if closed else "no closed deals yet"
+    return heading + "\n" + table + "\n" + note
+
+
+def _dispositions_section(plan: AlignmentPlan, data: Dataset) -> str:
+    heading = _heading("Disposition reasons (sales' feedback to marketing)")
+    counts = dict(data.dispositions.group_by("reason").len().iter_rows())
+    if not counts:
+        return heading + "\nno dispositions"
+    agreed = plan.sla.sales.disposition.reasons if plan.sla and plan.sla.sales.disposition else []
+    order = [*agreed, *sorted(set(counts) - set(agreed))]
+    total = sum(counts.values())
+    rows = [[r, _count(counts.get(r, 0)), f"{100 * counts.get(r, 0) / total:.1f}%"] for r in order]
+    return heading + "\n" + _table(["reason", "count", "share"], rows, right={1, 2})
+
+
+_DEMO_SECTIONS: list[DemoSection] = [
+    _plan_section,
+    _teams_section,
+    _personas_section,
+    _journey_section,
+    _sla_section,
+    _kpis_section,
+    _rewards_section,
+    _cadence_section,
+    _data_section,
+    _funnel_section,
+    _deals_section,
+    _dispositions_section,
+]

@@ -1,0 +1,278 @@
+"""Tests for the smarketing command: demo, schema, validate, usage errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import smarketing
+from smarketing import cli
+from smarketing.datasets import synthetic
+from smarketing.money import Money
+from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
+
+BARE_PLAN = """\
+name: Tiny Co
+teams:
+  - {id: mkt, name: Marketing, function: marketing}
+  - {id: sls, name: Sales, function: sales}
+journey:
+  stages:
+    - {id: mql, name: MQL, owner: mkt, kind: mql}
+    - {id: won, name: Won, owner: sls, kind: customer, terminal: won}
+  transitions:
+    - {from: mql, to: won, kind: handoff}
+"""
+
+# Two problems: a stage kind that does not exist and a misspelt key.
+BAD_PLAN = """\
+name: Broken
+teams:
+  - {id: mkt, name: Marketing, function: marketing}
+  - {id: sls, name: Sales, function: sales}
+journey:
+  stages:
+    - {id: mql, name: MQL, owner: mkt, kind: mqll}
+    - {id: won, name: Won, owner: sls, kind: customer, terminal: won}
+  transitions:
+    - {from: mql, to: won, kind: handoff}
+cadense: []
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --------------------------------------------------------------------------------------------------
+# demo
+
+
+def test_demo_summarises_plan_and_data(
+    capsys: pytest.CaptureFixture[str], example_plan: AlignmentPlan
+) -> None:
+    code, out, err = run(capsys, "demo")
+    assert code == 0
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0] == "smarketing demo: examples/plan.yaml, seed 42, 5,000 synthetic leads"
+    expected = [
+        "Fernbrook Analytics FY2027",
+        "handoff: mql -> sal (marketing hands over to sales)",
+        "recycles: sal -> lead (at most 2x), sql -> lead (at most 2x)",
+        "            6 attempts within 10 business days",
+        "tiers       hot (grades A): 1 h, 8 attempts; finance (personas finance-lead): 2 h",
+        "pool          8% of the net deal amount",
+        "team split    sales 70%, marketing 30%",
+        "arbiter: Ida Moreau (ida.moreau), rules within 5 business days",
+    ]
+    for line in expected:
+        assert line in lines, line
+    assert any(line.startswith("sales       first response within 4 business hours") for line in lines)
+    assert any(line.split()[:2] == ["marketing", "Demand"] and line.split()[-1] == "4" for line in lines)
+    assert any(line.split()[:3] == ["ops-director", "Operations", "Director"] for line in lines)
+    assert any(line.startswith("mql_to_sql ") and "35%" in line for line in lines)
+    assert any(line.split()[:2] == ["leads", "5,000"] for line in lines)
+
+    # The data lines agree with the data the same seed gives.
+    data = synthetic(example_plan, seed=42, n_leads=5000)
+    assert any(line.split() == ["stage", "events", f"{data.stage_events.height:,}"] for line in lines)
+    won = data.deals.filter(pl.col("stage") == "won")
+    for currency in ("EUR", "USD"):
+        total = Money(won.filter(pl.col("amount_currency") == currency)["amount"].sum(), currency)
+        assert f"{total:,.2f}" in out
+    qualified = data.dispositions.filter(pl.col("reason") == "qualified").height
+    assert any(line.split()[:2] == ["qualified", f"{qualified:,}"] for line in lines)
+    opportunity = data.stage_events.filter(pl.col("to") == "opportunity")["lead_id"].n_unique()
+    assert any(line.split()[:3] == ["opportunity", "sales", f"{opportunity:,}"] for line in lines)
+
+
+def test_demo_options_and_determinism(capsys: pytest.CaptureFixture[str], example_plan_path: Path) -> None:
+    args = ("demo", "--plan", str(example_plan_path), "--seed", "7", "--leads", "300")
+    code, first, _ = run(capsys, *args)
+    assert code == 0
+    assert "seed 7, 300 synthetic leads" in first
+    _, again, _ = run(capsys, *args)
+    assert again == first
+    _, other, _ = run(capsys, "demo", "--plan", str(example_plan_path), "--seed", "8", "--leads", "300")
+    assert other != first
+
+
+def test_demo_on_a_bare_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    plan = tmp_path / "tiny.yaml"
+    plan.write_text(BARE_PLAN)
+    code, out, _ = run(capsys, "demo", "--plan", str(plan), "--leads", "100")
+    assert code == 0
+    for heading in ("Personas", "Service level agreement", "Joint KPIs", "Shared reward"):
+        assert f"{heading}\n{'-' * len(heading)}\nnone agreed yet" in out
+    assert "arbiter: none named" in out
+
+
+def test_demo_sections_can_be_appended(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = [*cli._DEMO_SECTIONS, lambda plan, data: f"{plan.name}: {data.leads.height} leads"]
+    monkeypatch.setattr(cli, "_DEMO_SECTIONS", extra)
+    code, out, _ = run(capsys, "demo", "--leads", "50")
+    assert code == 0
+    assert out.endswith("\nFernbrook Analytics FY2027: 50 leads\n")
+
+
+def test_demo_without_the_example_plan(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "_EXAMPLE", Path("examples") / "missing.yaml")
+    code, out, err = run(capsys, "demo")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("smarketing demo: cannot find the example plan")
+    assert "pass --plan PATH" in err
+
+
+def test_demo_with_a_bad_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    plan = tmp_path / "bad.yaml"
+    plan.write_text(BAD_PLAN)
+    code, out, err = run(capsys, "demo", "--plan", str(plan))
+    assert code == 2
+    assert out == ""
+    assert f"{plan}:7: journey.stages[0].kind: Input should be 'subscriber'" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--leads", "0"], "argument --leads: must be 1 or more, not 0"),
+        (["demo", "--seed", "-1"], "argument --seed: must be 0 or more, not -1"),
+        (["demo", "--seed", "x"], "argument --seed: not a whole number: 'x'"),
+        (["validate"], "the following arguments are required: PLAN"),
+        ([], "the following arguments are required: COMMAND"),
+        (["bogus"], "invalid choice: 'bogus'"),
+    ],
+)
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("usage: smarketing")
+    assert message in err
+
+
+def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    assert "demo" in out
+    assert "schema" in out
+    assert "validate" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0
+    assert out == f"smarketing {smarketing.__version__}\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# schema
+
+
+def test_schema_prints_sorted_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "schema")
+    assert code == 0
+    assert err == ""
+    schema = json.loads(out)
+    assert schema == json.loads(json.dumps(plan_json_schema()))
+    assert schema["title"] == "AlignmentPlan"
+    assert out == json.dumps(schema, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_schema_to_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "plan.schema.json"
+    code, out, _ = run(capsys, "schema", "--output", str(target))
+    assert code == 0
+    assert out == ""
+    assert json.loads(target.read_text(encoding="utf-8"))["title"] == "AlignmentPlan"
+
+
+def test_schema_to_an_unwritable_place(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "schema", "-o", str(tmp_path))  # a directory
+    assert code == 1
+    assert err.startswith(f"smarketing schema: cannot write {tmp_path}")
+
+
+# --------------------------------------------------------------------------------------------------
+# validate
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str], example_plan_path: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "validate", str(example_plan_path))
+    assert (code, out, err) == (0, "OK: Fernbrook Analytics FY2027\n", "")
+    as_json = tmp_path / "plan.json"
+    as_json.write_text(dump_plan(load_plan(example_plan_path), format="json"))
+    assert run(capsys, "validate", str(as_json))[:2] == (0, "OK: Fernbrook Analytics FY2027\n")
+
+
+def test_validate_reports_every_problem(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    plan = tmp_path / "bad.yaml"
+    plan.write_text(BAD_PLAN)
+    code, out, err = run(capsys, "validate", str(plan))
+    assert code == 2
+    assert out == ""
+    kinds = "'subscriber', 'lead', 'mql', 'sal', 'sql', 'opportunity', 'customer', 'evangelist' or 'other'"
+    assert err.splitlines() == [
+        f"{plan}:7: journey.stages[0].kind: Input should be {kinds} (got 'mqll')",
+        f"{plan}:11: cadense: unknown key 'cadense'; did you mean 'cadence'?",
+    ]
+    # References are checked once the fields are valid.
+    plan.write_text(
+        BAD_PLAN.replace("owner: mkt, kind: mqll", "owner: marketting, kind: mql").replace(
+            "cadense: []\n", ""
+        )
+    )
+    code, _, err = run(capsys, "validate", str(plan))
+    assert (code, err) == (2, f"{plan}:7: journey.stages[0].owner: unknown team 'marketting'\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.yaml", None, "no such plan file"),
+        ("plan.yaml", "name: [unclosed\n", "invalid YAML"),
+        ("plan.yaml", "- just\n- a list\n", "the plan must be a mapping"),
+        ("plan", "name: no suffix\n", "required field missing"),
+        ("plan.yaml", b"name: \xff\n", "not UTF-8 text"),
+    ],
+)
+def test_validate_never_shows_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, content: str | bytes | None, message: str
+) -> None:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 2
+    assert out == ""
+    assert err.startswith(str(path))
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_console_script(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("smarketing")
+    if not script.exists():
+        pytest.skip("the smarketing console script is not installed in this environment")
+    # One real process: the entry point exists and its exit code reaches the shell.
+    bad = subprocess.run(
+        [script, "validate", tmp_path / "nope.yaml"], capture_output=True, text=True, check=False
+    )
+    assert (bad.returncode, bad.stdout, bad.stderr) == (
+        2,
+        "",
+        f"{tmp_path / 'nope.yaml'}: no such plan file\n",
+    )
