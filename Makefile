@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-kpis clean setup
 
 setup: $(STAMP)
 
@@ -35,6 +35,9 @@ test: lint typecheck pytest docs
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+bench-kpis: $(STAMP)
+	$(BIN)/python benchmarks/kpis.py
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis

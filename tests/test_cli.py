@@ -276,3 +276,39 @@ def test_console_script(tmp_path: Path) -> None:
         "",
         f"{tmp_path / 'nope.yaml'}: no such plan file\n",
     )
+
+
+def test_kpis_scorecard_from_synthetic_data(capsys: pytest.CaptureFixture[str]) -> None:
+    from smarketing.cli import main
+
+    assert (
+        main(["kpis", "examples/plan.yaml", "--period", "2026-10", "--leads", "300", "--format", "json"]) == 0
+    )
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert data["period"] == "2026-10"
+    assert [row["kpi"] for row in data["rows"]][:3] == ["mql_to_sql", "sourced_pipeline", "new_revenue"]
+    assert "speed_to_lead: col 1: unknown metric 'first_response_hours'; left out" in err
+
+
+def test_kpis_reads_parquet_and_reports_bad_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from smarketing.cli import main
+    from smarketing.testing.fixtures import example_dataset
+
+    for kind, frame in example_dataset().frames().items():
+        frame.write_parquet(tmp_path / f"{kind}.parquet")
+    assert (
+        main(
+            ["kpis", "examples/plan.yaml", "--data", str(tmp_path), "--period", "2026-10", "--format", "csv"]
+        )
+        == 0
+    )
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[0].startswith("kpi,name,joint,group,period")
+    assert "mql_volume,Marketing Qualified Lead volume,false,,2026-10,count,,5.000000" in out
+    assert main(["kpis", "examples/plan.yaml", "--period", "Oct", "--leads", "10"]) == 2
+    assert "cannot read period 'Oct'" in capsys.readouterr().err
+    assert main(["kpis", "examples/plan.yaml", "--period", "2026-10", "--fx", "USD=1"]) == 2
+    assert "write BASE/QUOTE=RATE" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from smarketing import errors
 from smarketing.errors import (
     CurrencyMismatchError,
     DataError,
+    FormulaError,
     PlanError,
     PlanIssue,
     PluginError,
@@ -41,8 +42,18 @@ def test_root() -> None:
     assert SmarketingError.__bases__ == (Exception,)
     assert {c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, SmarketingError)} == {
         SmarketingError,
+        FormulaError,
         *(c for c, _ in TREE),
     }
+
+
+def test_formula_error_is_a_located_plan_error() -> None:
+    err = FormulaError("unknown metric 'sql'", formula="sqls / sql", col=8)
+    assert isinstance(err, PlanError)
+    assert (str(err), err.col, err.formula) == ("col 8: unknown metric 'sql'", 8, "sqls / sql")
+    again = pickle.loads(pickle.dumps(err))
+    assert (str(again), again.col, again.formula) == (str(err), 8, "sqls / sql")
+    assert "FormulaError" in (errors.__doc__ or "")
 
 
 @pytest.mark.parametrize(("cls", "builtin"), TREE, ids=[c.__name__ for c, _ in TREE])

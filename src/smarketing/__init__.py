@@ -14,6 +14,7 @@ from smarketing.calendar import BusinessCalendar
 from smarketing.errors import (
     CurrencyMismatchError,
     DataError,
+    FormulaError,
     PlanError,
     PluginError,
     RuleError,
@@ -21,7 +22,16 @@ from smarketing.errors import (
 )
 from smarketing.glossary import Glossary, Term
 from smarketing.journey import JourneyMap, Stage, Transition
-from smarketing.kpi import KPI
+from smarketing.kpi import (
+    KPI,
+    Alert,
+    FunnelTargets,
+    Scorecard,
+    alerts,
+    revenue_from_leads,
+    scorecard,
+    targets_from_revenue,
+)
 from smarketing.money import FxTable, Money, allocate
 from smarketing.persona import Persona
 from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
@@ -44,6 +54,7 @@ __version__ = _version("smarketing")
 __all__ = [
     "Account",
     "Activity",
+    "Alert",
     "AlignmentPlan",
     "BusinessCalendar",
     "CurrencyMismatchError",
@@ -51,6 +62,8 @@ __all__ = [
     "Dataset",
     "Deal",
     "Disposition",
+    "FormulaError",
+    "FunnelTargets",
     "FxTable",
     "Glossary",
     "JourneyMap",
@@ -64,6 +77,7 @@ __all__ = [
     "RewardPlan",
     "RuleError",
     "SLA",
+    "Scorecard",
     "SmarketingError",
     "Stage",
     "StageEvent",
@@ -72,8 +86,12 @@ __all__ = [
     "Touchpoint",
     "Transition",
     "__version__",
+    "alerts",
     "allocate",
     "dump_plan",
     "load_plan",
     "plan_json_schema",
+    "revenue_from_leads",
+    "scorecard",
+    "targets_from_revenue",
 ]

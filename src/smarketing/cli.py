@@ -7,6 +7,9 @@ Subcommands:
 * ``smarketing schema [--output FILE]``: the JSON Schema of plan files, for editors and CI.
 * ``smarketing validate PLAN``: load a plan and print ``OK: <name>``, or every problem as
   ``file:line: path: message``, one per line.
+* ``smarketing kpis PLAN [--data DIR | --seed N --leads N] --period 2026-10 [--format text|json|csv]``: the
+  joint scorecard of the plan's KPIs for a period, from parquet files (``DIR/leads.parquet``, ...) or
+  from synthetic data.
 
 Exit codes: 0 on success, 1 when an output file cannot be written, 2 for usage errors and invalid or missing
 plans. The command only formats what the library computes; bad input never ends in a traceback.
@@ -27,7 +30,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Collection, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
@@ -35,12 +38,13 @@ from typing import TextIO
 import polars as pl
 
 from smarketing import __version__
+from smarketing._periods import Window
 from smarketing.datasets import synthetic
-from smarketing.errors import PlanError
-from smarketing.kpi import KPI
-from smarketing.money import Money
+from smarketing.errors import CurrencyMismatchError, DataError, FormulaError, PlanError
+from smarketing.kpi import KPI, Scorecard, compile_kpi, scorecard
+from smarketing.money import FxTable, Money
 from smarketing.plan import AlignmentPlan, load_plan, plan_json_schema
-from smarketing.records import Dataset
+from smarketing.records import RECORD_KINDS, Dataset
 
 __all__ = ["main"]
 
@@ -127,6 +131,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     validate.set_defaults(command=_validate, name="validate")
+
+    kpis = commands.add_parser(
+        "kpis",
+        help="the joint KPI scorecard of a plan for a period",
+        description="Compute the plan's KPIs for a period: value, target, status, trend; joint KPIs first.",
+    )
+    kpis.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    kpis.add_argument("--period", required=True, metavar="PERIOD", help="period, e.g. 2026-10 or 2026-Q4")
+    source = kpis.add_mutually_exclusive_group()
+    source.add_argument(
+        "--data", type=Path, metavar="DIR", help="folder of <kind>.parquet files (leads, deals, ...)"
+    )
+    source.add_argument(
+        "--seed", type=_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
+    )
+    kpis.add_argument(
+        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
+    )
+    kpis.add_argument(
+        "--by", metavar="COLUMN", help="split by a lead column (persona, region, ...) or 'team'"
+    )
+    kpis.add_argument(
+        "--as-of", metavar="ISO", help="ignore facts after this time (default: the end of the period, UTC)"
+    )
+    kpis.add_argument(
+        "--fx",
+        action="append",
+        default=[],
+        metavar="BASE/QUOTE=RATE",
+        help="an exchange rate, e.g. USD/EUR=0.92 (repeatable; synthetic data defaults to USD/EUR=0.92)",
+    )
+    kpis.add_argument("--format", choices=["text", "json", "csv"], default="text", help="output format")
+    kpis.set_defaults(command=_kpis, name="kpis")
     return parser
 
 
@@ -193,6 +230,89 @@ def _demo(args: argparse.Namespace) -> int:
     for section in _DEMO_SECTIONS:
         _write(sys.stdout, "\n" + section(plan, data))
     return 0
+
+
+def _kpis(args: argparse.Namespace) -> int:
+    plan = _load(args.plan)
+    if args.data is not None:
+        data = _read_data(args.data)
+        rates = args.fx
+    else:
+        data = synthetic(plan, seed=42 if args.seed is None else args.seed, n_leads=args.leads)
+        rates = args.fx or [_DEMO_RATE]
+    try:
+        card, left_out = _scorecard(
+            plan, data, period=args.period, by=args.by, as_of=args.as_of, fx=_fx(rates)
+        )
+    except (ValueError, DataError, CurrencyMismatchError) as error:
+        raise _CommandError(str(error)) from None
+    for note in left_out:
+        print(f"smarketing kpis: {note}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(card.to_dict(), indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        sys.stdout.write(card.to_frame().drop("owners", "history").write_csv())
+    else:
+        _write(sys.stdout, repr(card))
+    return 0
+
+
+_DEMO_RATE = "USD/EUR=0.92"
+
+
+def _fx(rates: Sequence[str]) -> FxTable | None:
+    rows = []
+    for text in rates:
+        pair, _, rate = text.partition("=")
+        base, _, quote = pair.partition("/")
+        if not (base and quote and rate):
+            raise _CommandError(f"--fx {text!r}: write BASE/QUOTE=RATE, e.g. USD/EUR=0.92")
+        try:
+            rows.append((base, quote, date(1970, 1, 1), rate))
+            FxTable(rows)  # check the rate now, to name the option that holds it
+        except (TypeError, ValueError) as error:
+            raise _CommandError(f"--fx {text!r}: {error}") from None
+    return FxTable(rows) if rows else None
+
+
+def _read_data(folder: Path) -> Dataset:
+    if not folder.is_dir():
+        raise _CommandError(f"{folder}: not a folder of <kind>.parquet files")
+    frames = {}
+    for kind in RECORD_KINDS:
+        path = folder / f"{kind}.parquet"
+        if path.exists():
+            frames[kind] = pl.read_parquet(path)
+    if not frames:
+        raise _CommandError(f"{folder}: no <kind>.parquet files ({', '.join(RECORD_KINDS)})")
+    return Dataset(**frames)
+
+
+def _scorecard(
+    plan: AlignmentPlan, data: Dataset, *, period: str, by: str | None, as_of: str | None, fx: FxTable | None
+) -> tuple[Scorecard, list[str]]:
+    """The plan's scorecard, and a note on each KPI left out because its formula cannot be computed."""
+    window = Window.parse(period)
+    when = datetime.fromisoformat(as_of) if as_of else window.end_at("UTC")
+    if when.tzinfo is None:
+        raise _CommandError(f"--as-of {as_of!r}: give a time zone, e.g. {as_of}+00:00")
+    usable, left_out = [], []
+    for kpi in plan.kpis:
+        try:
+            compile_kpi(kpi)
+        except FormulaError as error:
+            left_out.append(f"{kpi.id}: {error}; left out")
+            continue
+        usable.append(kpi)
+    card = scorecard(
+        plan.model_copy(update={"kpis": usable}),
+        data,
+        period=period,
+        as_of=when.astimezone(UTC),
+        by=by,
+        fx=fx,
+    )
+    return card, left_out
 
 
 def _example_plan() -> Path:
@@ -457,6 +577,18 @@ def _data_section(plan: AlignmentPlan, data: Dataset) -> str:
     return title + "\n" + _table(["records", "count"], rows, right={1})
 
 
+def _scorecard_section(plan: AlignmentPlan, data: Dataset) -> str:
+    # The last full month of the synthetic data, as the monthly review would see it.
+    card, left_out = _scorecard(plan, data, period="2026-10", by=None, as_of=None, fx=_fx([_DEMO_RATE]))
+    notes = "".join(f"\n{note}" for note in left_out)
+    return (
+        _heading("Joint scorecard, October 2026 (* joint; USD at a fixed 0.92 EUR)")
+        + "\n"
+        + repr(card)
+        + notes
+    )
+
+
 def _funnel_section(plan: AlignmentPlan, data: Dataset) -> str:
     # Unique leads with at least one event into each stage: a headline, not journey.funnel's analysis.
     reached = dict(data.stage_events.group_by("to").agg(pl.col("lead_id").n_unique()).iter_rows())
@@ -520,6 +652,7 @@ _DEMO_SECTIONS: list[DemoSection] = [
     _cadence_section,
     _data_section,
     _funnel_section,
+    _scorecard_section,
     _deals_section,
     _dispositions_section,
 ]

@@ -5,6 +5,7 @@ from the builtin it refines, so ``except ValueError`` keeps working for callers 
 
     SmarketingError (Exception)
     ├── PlanError (ValueError)              a plan file or plan object is invalid
+    │   └── FormulaError                    a KPI formula is invalid (with the column)
     ├── DataError (ValueError)              a CRM record or frame is invalid
     ├── CurrencyMismatchError (TypeError)   arithmetic across two currencies
     ├── RuleError (ValueError)              a rule is defined wrongly (bad code, duplicate name)
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 __all__ = [
     "CurrencyMismatchError",
     "DataError",
+    "FormulaError",
     "PlanError",
     "PlanIssue",
     "PluginError",
@@ -113,6 +115,33 @@ class PlanError(SmarketingError, ValueError):
 
     def __reduce__(self) -> tuple[object, ...]:  # keep picklable with keyword-only state
         return (_rebuild_plan_error, (self.message, self.file, self.issues))
+
+
+class FormulaError(PlanError):
+    """A KPI formula is invalid; the message starts with the 1-based column, ``col 8: ...``.
+
+    Args:
+        message: What is wrong.
+        formula: The formula text.
+        col: The 1-based column of the problem in ``formula``.
+
+    Examples:
+        >>> str(FormulaError("unknown metric 'sql'", formula="sqls / sql", col=8))
+        "col 8: unknown metric 'sql'"
+    """
+
+    def __init__(self, message: str, *, formula: str, col: int) -> None:
+        self.formula = formula
+        self.col = col
+        self.reason = message
+        super().__init__(f"col {col}: {message}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_formula_error, (self.reason, self.formula, self.col))
+
+
+def _rebuild_formula_error(message: str, formula: str, col: int) -> FormulaError:
+    return FormulaError(message, formula=formula, col=col)
 
 
 def _rebuild_plan_error(message: str, file: str | None, issues: tuple[PlanIssue, ...]) -> PlanError:

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import math
 import string
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import TypeAlias, TypeVar, overload
+from typing import Any, TypeAlias, TypeVar, overload
 
 from hypothesis import strategies as st
 from iso4217 import Currency
 
 from smarketing.money import Money
+from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
 
-__all__ = ["Weight", "currencies", "moneys", "weights"]
+__all__ = ["Weight", "crm_datasets", "currencies", "formulas", "moneys", "weights"]
 
 Weight: TypeAlias = int | Decimal | Fraction
 """A weight accepted by :func:`smarketing.money.allocate`."""
@@ -202,3 +204,143 @@ def weights(
 
 def _any_positive(mapping: dict[_K, Weight]) -> bool:
     return any(weight > 0 for weight in mapping.values())
+
+
+# --------------------------------------------------------------------------------------------------
+# KPI formulas and small CRM datasets.
+
+
+def formulas(names: list[str], *, max_leaves: int = 12) -> st.SearchStrategy[str]:
+    """KPI formula texts over metric ``names``: numbers, names, ``+ - * /``, parentheses and functions.
+
+    Formulas are syntactically valid; many mix units and so are rejected by the units check, which is
+    what a test of the parser wants.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=25, database=None)
+        ... @given(formulas(["mqls", "sqls"]))
+        ... def test_text(text):
+        ...     assert text.strip()
+        >>> test_text()
+    """
+    if not names:
+        raise ValueError("formulas() needs at least one metric name")
+    leaves = st.one_of(
+        st.sampled_from(names),
+        st.integers(0, 1000).map(str),
+        st.builds(lambda a, b: f"{a}.{b}", st.integers(0, 99), st.integers(0, 99)),
+    )
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(
+            st.builds(lambda a, op, b: f"{a} {op} {b}", inner, st.sampled_from("+-*/"), inner),
+            inner.map(lambda a: f"({a})"),
+            inner.map(lambda a: f"-{a}"),
+            st.builds(
+                lambda f, a, b: f"{f}({a}, {b})", st.sampled_from(["min", "max", "avg", "sum"]), inner, inner
+            ),
+            st.builds(lambda a, b: f"if_zero({a}, {b})", inner, inner),
+            st.builds(lambda a, b: f"ratio({a}, {b})", inner, inner),
+            st.builds(lambda a, n: f"lag({a}, {n})", inner, st.integers(1, 3)),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=max_leaves)
+
+
+#: The stage ids :func:`crm_datasets` uses: the stage kinds, as a journey-less scorecard expects.
+_FUNNEL = ("mql", "sal", "sql", "opportunity")
+
+
+def crm_datasets(*, max_leads: int = 12) -> st.SearchStrategy[Dataset]:
+    """Small consistent :class:`~smarketing.records.Dataset` values around September-October 2026.
+
+    Each lead is created, climbs some prefix of ``mql -> sal -> sql -> opportunity`` (stage ids equal to
+    their kinds), may be ``disqualified``, is touched by ``marketing`` or ``sales`` and worked by
+    activities, and may have a deal in EUR or USD, open, won or lost. Times are whole hours in UTC.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=10, database=None, deadline=None)
+        ... @given(crm_datasets(max_leads=3))
+        ... def test_leads(data):
+        ...     assert data.leads.height <= 3
+        >>> test_leads()
+    """
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    hours = st.integers(0, 61 * 24)
+
+    @st.composite
+    def one_lead(draw: st.DrawFn, index: int) -> dict[str, list[Any]]:
+        lead_id = f"L{index}"
+        created = start + timedelta(hours=draw(hours))
+        out: dict[str, list[Any]] = {
+            k: [] for k in ("leads", "stage_events", "touchpoints", "activities", "deals")
+        }
+        source = draw(st.sampled_from(["webinar", "sdr_call", "referral"]))
+        out["leads"].append(Lead(id=lead_id, created_at=created, source=source))
+        time = created
+        previous: str | None = None
+        for stage in _FUNNEL[: draw(st.integers(0, len(_FUNNEL)))]:
+            time += timedelta(hours=draw(st.integers(1, 240)))
+            out["stage_events"].append(
+                StageEvent.model_validate({"lead_id": lead_id, "from": previous, "to": stage, "time": time})
+            )
+            previous = stage
+        if previous is not None and draw(st.booleans()):
+            time += timedelta(hours=draw(st.integers(1, 240)))
+            out["stage_events"].append(
+                StageEvent.model_validate(
+                    {"lead_id": lead_id, "from": previous, "to": "disqualified", "time": time}
+                )
+            )
+        for j in range(draw(st.integers(0, 3))):
+            out["touchpoints"].append(
+                Touchpoint(
+                    id=f"{lead_id}-T{j}",
+                    lead_id=lead_id,
+                    time=start + timedelta(hours=draw(hours)),
+                    channel=draw(st.sampled_from(["webinar", "sdr_call", "content"])),
+                    team=draw(st.sampled_from(["marketing", "sales"])),
+                )
+            )
+        for j in range(draw(st.integers(0, 2))):
+            out["activities"].append(
+                Activity(
+                    id=f"{lead_id}-A{j}",
+                    lead_id=lead_id,
+                    person="rep",
+                    time=start + timedelta(hours=draw(hours)),
+                    type="call",
+                )
+            )
+        if draw(st.booleans()):
+            created_at = start + timedelta(hours=draw(hours))
+            stage = draw(st.sampled_from(["open", "won", "lost"]))
+            close = (
+                None if stage == "open" else (created_at + timedelta(days=draw(st.integers(0, 40)))).date()
+            )
+            out["deals"].append(
+                Deal(
+                    id=f"{lead_id}-D",
+                    lead_id=lead_id,
+                    amount=draw(moneys(st.sampled_from(["EUR", "USD"]), min_value=0, max_value=100_000)),
+                    stage=stage,
+                    created_at=created_at,
+                    close_date=close,
+                )
+            )
+        return out
+
+    @st.composite
+    def dataset(draw: st.DrawFn) -> Dataset:
+        n = draw(st.integers(0, max_leads))
+        parts: dict[str, list[Any]] = {
+            k: [] for k in ("leads", "stage_events", "touchpoints", "activities", "deals")
+        }
+        for i in range(n):
+            for key, items in draw(one_lead(i)).items():
+                parts[key].extend(items)
+        return Dataset.from_records(**parts)
+
+    return dataset()

@@ -1,0 +1,142 @@
+"""Calendar periods (day, week, month, quarter, year) as half-open windows of local dates (private)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+__all__ = ["TRUNCATE", "PeriodKind", "Window"]
+
+PeriodKind = Literal["day", "week", "month", "quarter", "year"]
+
+#: The polars/narwhals truncation interval of each period kind (weeks start on Monday, as ISO 8601).
+TRUNCATE: dict[str, str] = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}
+
+_LABELS = [
+    ("day", re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")),
+    ("week", re.compile(r"^(\d{4})-W(\d{2})$")),
+    ("month", re.compile(r"^(\d{4})-(\d{2})$")),
+    ("quarter", re.compile(r"^(\d{4})-Q([1-4])$")),
+    ("year", re.compile(r"^(\d{4})$")),
+]
+
+
+def _month_start(year: int, month: int) -> date:
+    year += (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    return date(year, month, 1)
+
+
+@attrs.frozen(order=True)
+class Window:
+    """One calendar period: ``[start, end)`` in local dates of the time zone the data is bucketed in.
+
+    Labels are ``2026-10-05`` (day), ``2026-W41`` (ISO week), ``2026-10`` (month), ``2026-Q4`` (quarter)
+    and ``2026`` (year).
+
+    Examples:
+        >>> w = Window.parse("2026-10")
+        >>> w.label, w.end, w.shift(-3).label, Window.containing("quarter", w.start).label
+        ('2026-10', datetime.date(2026, 11, 1), '2026-07', '2026-Q4')
+    """
+
+    kind: PeriodKind
+    start: date
+
+    @classmethod
+    def parse(cls, label: str) -> Window:
+        """The window a label names; ``ValueError`` listing the accepted forms otherwise."""
+        for kind, pattern in _LABELS:
+            match = pattern.match(label)
+            if match is None:
+                continue
+            parts = [int(p) for p in match.groups()]
+            try:
+                if kind == "day":
+                    return cls("day", date(*parts))
+                if kind == "week":
+                    return cls("week", date.fromisocalendar(parts[0], parts[1], 1))
+                if kind == "month":
+                    return cls("month", date(parts[0], parts[1], 1))
+                if kind == "quarter":
+                    return cls("quarter", date(parts[0], 3 * parts[1] - 2, 1))
+                return cls("year", date(parts[0], 1, 1))
+            except ValueError:
+                break
+        raise ValueError(
+            f"cannot read period {label!r}; use 2026-10-05 (day), 2026-W41 (week), 2026-10 (month), "
+            "2026-Q4 (quarter) or 2026 (year)"
+        )
+
+    @classmethod
+    def containing(cls, kind: PeriodKind, day: date) -> Window:
+        """The window of ``kind`` that contains ``day``."""
+        if kind == "day":
+            return cls(kind, day)
+        if kind == "week":
+            return cls(kind, day - timedelta(days=day.weekday()))
+        if kind == "month":
+            return cls(kind, day.replace(day=1))
+        if kind == "quarter":
+            return cls(kind, date(day.year, (day.month - 1) // 3 * 3 + 1, 1))
+        if kind == "year":
+            return cls(kind, date(day.year, 1, 1))
+        raise ValueError(f"unknown period kind {kind!r}")
+
+    @property
+    def end(self) -> date:
+        """The first day after the window."""
+        return self.shift(1).start
+
+    @property
+    def label(self) -> str:
+        """The window's label, e.g. ``2026-Q4``."""
+        s = self.start
+        match self.kind:
+            case "day":
+                return s.isoformat()
+            case "week":
+                year, week, _ = s.isocalendar()
+                return f"{year}-W{week:02d}"
+            case "month":
+                return f"{s.year}-{s.month:02d}"
+            case "quarter":
+                return f"{s.year}-Q{(s.month - 1) // 3 + 1}"
+        return f"{s.year}"
+
+    def shift(self, n: int) -> Window:
+        """The window ``n`` periods later (earlier when negative)."""
+        s = self.start
+        match self.kind:
+            case "day":
+                return Window("day", s + timedelta(days=n))
+            case "week":
+                return Window("week", s + timedelta(weeks=n))
+            case "month":
+                return Window("month", _month_start(s.year, s.month + n))
+            case "quarter":
+                return Window("quarter", _month_start(s.year, s.month + 3 * n))
+        return Window("year", date(s.year + n, 1, 1))
+
+    def start_at(self, tz: str) -> datetime:
+        """The window's first instant in time zone ``tz``."""
+        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=zone(tz))
+
+    def end_at(self, tz: str) -> datetime:
+        """The first instant after the window in time zone ``tz``."""
+        return self.shift(1).start_at(tz)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def zone(tz: str) -> ZoneInfo:
+    """The IANA time zone ``tz``; ``ValueError`` when unknown."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {tz!r}") from None
