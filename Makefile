@@ -4,15 +4,16 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-kpis clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-kpis clean setup
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/plugins/attribution_example/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "smarketing needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e tests/plugins/attribution_example
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -35,6 +36,11 @@ test: lint typecheck pytest docs
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# Times smarketing against ChannelAttribution and marketing-attribution-models (installed by the script in
+# benchmarks/.venv-attribution, never project dependencies) and writes docs/performance.md.
+bench-attribution: $(STAMP)
+	$(BIN)/python benchmarks/attribution.py --journeys 100000 1000000
 
 bench-kpis: $(STAMP)
 	$(BIN)/python benchmarks/kpis.py

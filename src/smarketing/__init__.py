@@ -10,6 +10,7 @@ The front door re-exports the nouns and the main verbs::
 
 from importlib.metadata import version as _version
 
+from smarketing.attribution import Attribution, Journeys, attribute
 from smarketing.calendar import BusinessCalendar
 from smarketing.errors import (
     CurrencyMismatchError,
@@ -56,6 +57,7 @@ __all__ = [
     "Activity",
     "Alert",
     "AlignmentPlan",
+    "Attribution",
     "BusinessCalendar",
     "CurrencyMismatchError",
     "DataError",
@@ -67,6 +69,7 @@ __all__ = [
     "FxTable",
     "Glossary",
     "JourneyMap",
+    "Journeys",
     "KPI",
     "Lead",
     "Money",
@@ -88,6 +91,7 @@ __all__ = [
     "__version__",
     "alerts",
     "allocate",
+    "attribute",
     "dump_plan",
     "load_plan",
     "plan_json_schema",

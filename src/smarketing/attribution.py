@@ -435,7 +435,7 @@ class Journeys:
             )
             cols.append(units.alias("_v"))
             cols.append(currency_expr.alias("_cur"))
-        frame = lf.select(*cols).sort(*order).collect(backend="polars").to_native()
+        frame = _collect(lf.select(*cols).sort(*order))
         assert isinstance(frame, pl.DataFrame)
         ids_column = frame.get_column("_j")
         starts_mask = ids_column.ne_missing(ids_column.shift(1)).to_numpy()
@@ -594,6 +594,20 @@ class Journeys:
         )
 
 
+def _collect(lf: nw.LazyFrame[Any]) -> pl.DataFrame:
+    """Run a lazy query into a polars frame.
+
+    On polars the in-memory engine is used: measured here, polars' default (streaming) engine sorted
+    journeys three times slower.
+    """
+    if lf.implementation.is_polars():
+        native = lf.collect(backend="polars", engine="in-memory").to_native()
+    else:
+        native = lf.collect(backend="polars").to_native()
+    assert isinstance(native, pl.DataFrame)
+    return native
+
+
 def _eager(data: Any, kind: str, *, required: Sequence[str]) -> pl.DataFrame:
     lf = _lazy(data, kind, required=required)
     frame = lf.collect(backend="polars").to_native()
@@ -651,7 +665,7 @@ def _check_counts(values: FloatArray, ids: pl.Series, column: str, kind: str, *,
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if len(bad):
         index = int(bad[0])
-        what = "NaN" if np.isnan(values[index]) else f"{values[index]!r}"
+        what = "NaN" if np.isnan(values[index]) else repr(float(values[index]))
         record = f"row {index}" if rows else str(ids[index])
         raise DataError(f"must be a finite number >= 0, not {what}", kind=kind, record=record, field=column)
 
@@ -1141,7 +1155,9 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
         reduced = system[kept][:, kept].tocsc()
         solution = _solve(reduced, b[kept])[0]
         removal[removed] = np.divide(base - solution, base, out=np.zeros(b.shape[1]), where=base > 0)
-    removal = np.clip(removal, 0.0, 1.0)
+    # Removing a key can only lose conversions; what is left below 1e-12 is rounding in the solves (a key
+    # whose states cannot reach a conversion must get exactly nothing).
+    removal = np.where(removal < 1e-12, 0.0, np.minimum(removal, 1.0))
     names = ["(start)"] + [" > ".join(j.keys[c] for c in d) for d in decoded] + ["(conversion)", "(null)"]
     label = np.array([*names[1 : n_states + 1], "(start)", "(conversion)", "(null)"], dtype=object)
     transitions = pl.DataFrame(
@@ -1264,21 +1280,26 @@ def _shapley(
     *,
     values: Mapping[str, IntArray],
     coalition: str,
-    samples: int | None,
+    method: str,
+    samples: int,
     seed: int,
-    exact_limit: int,
 ) -> _Shapley:
     n = len(j.keys)
+    if method not in ("auto", "exact", "sampling"):
+        raise ValueError(f"shapley: method must be 'auto', 'exact' or 'sampling', not {method!r}")
+    if method == "exact" and n > MAX_EXACT_SHAPLEY:
+        raise ValueError(
+            f"shapley: exact values enumerate all 2**n coalitions, so at most {MAX_EXACT_SHAPLEY} keys; "
+            f"the data has {n}; use method='sampling' (or 'auto')"
+        )
     masks = _key_sets(j)
     sets, worth = _worths(masks, j, values, coalition)
     currencies = sorted(values)
-    if samples is None and n <= exact_limit:
+    if method == "exact" or (method == "auto" and n <= MAX_EXACT_SHAPLEY):
         phi = _shapley_exact(sets, worth, n)
         interval = None
         method = "exact"
     else:
-        if samples is None:
-            samples = 1000
         phi, interval = _shapley_sampled(sets, worth, n, samples, seed)
         method = "sampling"
     return _Shapley(
@@ -1729,8 +1750,9 @@ def attribute(
               proportion to their keys' removal effects, as DP6's marketing-attribution-models).
             * ``shapley``: ``coalition`` (``"conversions"``, default: a coalition is worth the conversions
               of journeys whose keys all lie in it; or ``"rate"``: the sum of the conversion rates of those
-              key sets, counting non-converting journeys), ``samples`` (force the sampling estimator with
-              this many random key orders; it is used by default above 20 keys, with 1000), ``seed``.
+              key sets, counting non-converting journeys), ``method`` (``"auto"``: exact up to 20 keys,
+              sampled above; ``"exact"``; ``"sampling"``), ``samples`` (random key orders of the sampling
+              estimator, default 1000) and ``seed``.
 
     Returns:
         The credits per key, and the model's own results (removal effects, Shapley values).
@@ -1766,7 +1788,7 @@ def attribute(
     if name in _HEURISTIC_PARAMS or name in ("markov", "shapley"):
         allowed = _HEURISTIC_PARAMS.get(name) or {
             "markov": frozenset({"order", "convention"}),
-            "shapley": frozenset({"coalition", "samples", "seed"}),
+            "shapley": frozenset({"coalition", "method", "samples", "seed"}),
         }.get(name, frozenset())
         unknown = sorted(set(params) - allowed)
         if unknown and isinstance(resolved, str):
@@ -1810,9 +1832,9 @@ def attribute(
             j,
             values=values,
             coalition=params.get("coalition", "conversions"),
-            samples=params.get("samples"),
+            method=params.get("method", "auto"),
+            samples=params.get("samples", 1000),
             seed=seed,
-            exact_limit=MAX_EXACT_SHAPLEY,
         )
         phi_sum = result.values.sum()
         conv_credit = (
@@ -1875,8 +1897,9 @@ def _touch_frame(j: Journeys, w: FloatArray, values: Mapping[str, IntArray]) -> 
     for code, units in sorted(values.items()):
         places = Money.zero(code).minor_units
         split = _split_journeys(units, w, j, j.codes.astype(np.int64))
-        amounts = pl.Series(f"value_{code}", split).cast(pl.Decimal(38, 0)) / 10**places
-        out = out.with_columns(amounts.cast(pl.Decimal(38, places)).alias(f"value_{code}"))
+        # Cast to the currency's scale first: the division then keeps it (exact, as 10**places divides).
+        amounts = pl.Series(f"value_{code}", split).cast(pl.Decimal(38, places)) / 10**places
+        out = out.with_columns(amounts.alias(f"value_{code}"))
     return out
 
 

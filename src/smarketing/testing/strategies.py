@@ -24,13 +24,23 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeAlias, TypeVar, overload
 
+import polars as pl
 from hypothesis import strategies as st
 from iso4217 import Currency
 
 from smarketing.money import Money
 from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
 
-__all__ = ["Weight", "crm_datasets", "currencies", "formulas", "moneys", "weights"]
+__all__ = [
+    "Weight",
+    "crm_datasets",
+    "currencies",
+    "formulas",
+    "journey_paths",
+    "long_form_touches",
+    "moneys",
+    "weights",
+]
 
 Weight: TypeAlias = int | Decimal | Fraction
 """A weight accepted by :func:`smarketing.money.allocate`."""
@@ -204,6 +214,150 @@ def weights(
 
 def _any_positive(mapping: dict[_K, Weight]) -> bool:
     return any(weight > 0 for weight in mapping.values())
+
+
+# --------------------------------------------------------------------------------------------------
+# Attribution input: journeys of touches.
+
+_PATH_COLUMNS: dict[str, pl.DataType] = {
+    "path": pl.String(),
+    "total_conversions": pl.Float64(),
+    "total_null": pl.Float64(),
+    "total_conversion_value": pl.Decimal(38, 2),
+    "currency": pl.String(),
+}
+
+
+@st.composite
+def _journey_rows(
+    draw: st.DrawFn,
+    keys: st.SearchStrategy[str],
+    max_journeys: int,
+    max_length: int,
+    fractional: bool,
+) -> list[tuple[list[str], float, float, Decimal]]:
+    count = draw(st.integers(1, max_journeys))
+    rows = []
+    for _ in range(count):
+        path = draw(st.lists(keys, min_size=1, max_size=max_length))
+        if fractional:
+            conversions = draw(st.sampled_from([0.0, 0.25, 0.5, 1.0, 1.5, 2.0]))
+        else:
+            conversions = float(draw(st.integers(0, 3)))
+        nulls = float(draw(st.integers(0, 3)))
+        if conversions == 0 and nulls == 0:
+            nulls = 1.0
+        cents = draw(st.integers(0, 100_000)) if conversions else 0
+        rows.append((path, conversions, nulls, Decimal(cents).scaleb(-2)))
+    return rows
+
+
+def journey_paths(
+    *,
+    keys: st.SearchStrategy[str] | None = None,
+    max_journeys: int = 12,
+    max_length: int = 6,
+    fractional: bool = False,
+) -> st.SearchStrategy[pl.DataFrame]:
+    """Journeys in ChannelAttribution's aggregated path format, for :func:`smarketing.attribution.attribute`.
+
+    Columns: ``path`` (``"a > b > c"``), ``total_conversions``, ``total_null`` (every row counts at least
+    one journey), ``total_conversion_value`` (Decimal EUR, zero on non-converting rows) and ``currency``.
+    Small key alphabets make repeated keys, shared prefixes and ties common.
+
+    Args:
+        keys: Strategy of key names (no ``>``); by default a few lowercase letters.
+        max_journeys: Most rows.
+        max_length: Most touches per path.
+        fractional: Draw fractional conversions (0.25, 0.5, 1.5) too.
+
+    Returns:
+        A strategy of polars DataFrames with at least one row.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=10, database=None)
+        ... @given(journey_paths())
+        ... def test_paths(frame):
+        ...     assert frame["path"].str.len_chars().min() >= 1
+        >>> test_paths()
+    """
+    names = keys if keys is not None else st.sampled_from(["a", "b", "c", "d", "e"])
+
+    def frame(rows: list[tuple[list[str], float, float, Decimal]]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "path": [" > ".join(path) for path, *_ in rows],
+                "total_conversions": [r[1] for r in rows],
+                "total_null": [r[2] for r in rows],
+                "total_conversion_value": [r[3] for r in rows],
+                "currency": ["EUR"] * len(rows),
+            },
+            schema=_PATH_COLUMNS,
+        )
+
+    return _journey_rows(names, max_journeys, max_length, fractional).map(frame)
+
+
+def long_form_touches(
+    *,
+    keys: st.SearchStrategy[str] | None = None,
+    max_journeys: int = 12,
+    max_length: int = 6,
+) -> st.SearchStrategy[pl.DataFrame]:
+    """Touches in long form, one row per touch, shuffled, for :class:`~smarketing.attribution.Journeys`.
+
+    Columns: ``journey`` (``"j0"``, ``"j1"``, ...), ``time`` (UTC, strictly increasing within a journey),
+    ``channel``, ``converted`` (0 or 1), ``value`` (Decimal EUR on every row of a converting journey) and
+    ``currency``.
+
+    Args:
+        keys: Strategy of channel names; by default a few lowercase letters.
+        max_journeys: Most journeys.
+        max_length: Most touches per journey.
+
+    Returns:
+        A strategy of polars DataFrames.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=10, database=None)
+        ... @given(long_form_touches())
+        ... def test_touches(frame):
+        ...     assert frame["time"].dtype.time_zone == "UTC"
+        >>> test_touches()
+    """
+    names = keys if keys is not None else st.sampled_from(["a", "b", "c", "d", "e"])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> pl.DataFrame:
+        rows = []
+        for index in range(draw(st.integers(1, max_journeys))):
+            path = draw(st.lists(names, min_size=1, max_size=max_length))
+            converted = draw(st.booleans())
+            cents = draw(st.integers(0, 100_000)) if converted else 0
+            hours = draw(st.lists(st.integers(1, 72), min_size=len(path), max_size=len(path)))
+            time = start
+            for key, gap in zip(path, hours, strict=True):
+                time += timedelta(hours=gap)
+                rows.append((f"j{index}", time, key, int(converted), Decimal(cents).scaleb(-2), "EUR"))
+        order = draw(st.permutations(range(len(rows))))
+        ordered = [rows[i] for i in order]
+        return pl.DataFrame(
+            ordered,
+            schema={
+                "journey": pl.String,
+                "time": pl.Datetime("us", "UTC"),
+                "channel": pl.String,
+                "converted": pl.Int64,
+                "value": pl.Decimal(38, 2),
+                "currency": pl.String,
+            },
+            orient="row",
+        )
+
+    return build()
 
 
 # --------------------------------------------------------------------------------------------------
