@@ -1497,6 +1497,7 @@ def _team_pools(
     rows = rows.with_columns(
         pl.when(pl.col("_w").sum().over("_row") == 0).then(1).otherwise(pl.col("_w")).alias("_w")
     )
+    rows = rows.filter(pl.col("_w") > 0)
     rows = _allocate_frame(rows, by=["_row"], key="participant", weight="_w", total="units", out="_u")
     return rows.select(
         "id",
