@@ -46,7 +46,7 @@ from smarketing.records import (
     StageEvent,
     Touchpoint,
 )
-from smarketing.rewards import RewardPlan
+from smarketing.rewards import RewardLedger, RewardPlan, Statement, compute_rewards
 from smarketing.sla import SLA
 from smarketing.teams import Person, Team
 
@@ -77,6 +77,7 @@ __all__ = [
     "Persona",
     "PlanError",
     "PluginError",
+    "RewardLedger",
     "RewardPlan",
     "RuleError",
     "SLA",
@@ -84,6 +85,7 @@ __all__ = [
     "SmarketingError",
     "Stage",
     "StageEvent",
+    "Statement",
     "Team",
     "Term",
     "Touchpoint",
@@ -92,6 +94,7 @@ __all__ = [
     "alerts",
     "allocate",
     "attribute",
+    "compute_rewards",
     "dump_plan",
     "load_plan",
     "plan_json_schema",

@@ -498,31 +498,41 @@ def _allocate_frame(
     ``weight`` >= 0; the group's weights must not all be zero. Largest remainder with ties to the smaller
     ``key``, and a negative total split as the mirror image of the positive one: for any group this gives
     exactly what ``allocate(Money.from_minor(total), {key: weight})`` gives (a Hypothesis test checks it).
+    The rows come back grouped (in no promised order).
     """
     if frame.is_empty():
         return frame.with_columns(pl.lit(0, dtype=_I64).alias(out))
     group = list(by)
-    magnitude = pl.col(total).abs()
-    largest = frame.select(magnitude.max(), pl.col(weight).max()).row(0)
-    if int(largest[0] or 0) * int(largest[1] or 0) >= _MAX_PRODUCT:
-        raise DataError(f"amounts too large to split exactly ({largest[0]} minor units)", kind="rewards")
-    f = frame.with_columns(
-        (magnitude * pl.col(weight)).alias("_p"), pl.col(weight).sum().over(group).alias("_ws")
-    )
-    zero = f.filter(pl.col("_ws") <= 0)
-    if len(zero):
-        raise DataError(
-            f"cannot split over weights that are all zero ({zero.row(0, named=True)})", kind="rewards"
-        )
-    f = f.with_columns((pl.col("_p") // pl.col("_ws")).alias("_q"))
-    f = f.with_columns(
-        (pl.col("_p") - pl.col("_q") * pl.col("_ws")).alias("_r"),
-        (magnitude - pl.col("_q").sum().over(group)).alias("_left"),
-    )
-    rank = pl.int_range(pl.len(), dtype=_I64).over(group, order_by=[-pl.col("_r"), pl.col(key)])
-    units = pl.col("_q") + (rank < pl.col("_left")).cast(_I64)
-    signed = pl.when(pl.col(total) < 0).then(-units).otherwise(units)
-    return f.with_columns(signed.alias(out)).drop("_p", "_ws", "_q", "_r", "_left")
+    f = frame.sort(group)
+    # Group boundaries of the sorted frame, then integer arithmetic in numpy: one sort, no windows.
+    changed = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift(1)) for c in group]).fill_null(True)
+    starts = np.flatnonzero(f.select(changed).to_series().to_numpy())
+    lengths = np.diff(np.append(starts, f.height))
+    index = np.repeat(np.arange(starts.size), lengths)
+    totals = f.get_column(total).to_numpy().astype(np.int64)
+    weights = f.get_column(weight).to_numpy().astype(np.int64)
+    magnitude = np.abs(totals)
+    if int(magnitude.max()) * int(weights.max()) >= _MAX_PRODUCT:
+        raise DataError(f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards")
+    if (weights < 0).any():
+        raise DataError("a weight is negative", kind="rewards")
+    weight_sum = np.add.reduceat(weights, starts)
+    if (weight_sum <= 0).any():
+        row = f.row(int(starts[np.flatnonzero(weight_sum <= 0)[0]]), named=True)
+        raise DataError(f"cannot split over weights that are all zero ({row})", kind="rewards")
+    product = magnitude * weights
+    quotient = product // weight_sum[index]
+    remainder = product - quotient * weight_sum[index]
+    left = magnitude[starts] - np.add.reduceat(quotient, starts)
+    keys = f.get_column(key)
+    if not keys.dtype.is_integer():
+        values = sorted(v for v in keys.unique().to_list() if v is not None)
+        keys = keys.replace_strict(values, list(range(len(values))), return_dtype=_I64)
+    order = np.lexsort((keys.to_numpy(), -remainder, index))
+    rank = np.empty(f.height, dtype=np.int64)
+    rank[order] = np.arange(f.height) - starts[index[order]]
+    units = quotient + (rank < left[index])
+    return f.with_columns(pl.Series(out, np.where(totals < 0, -units, units), dtype=_I64))
 
 
 def _scaled(values: Sequence[Decimal]) -> list[int]:
@@ -917,7 +927,7 @@ def _split_rows(d: pl.DataFrame) -> pl.DataFrame:
     if rows.is_empty():
         return pl.DataFrame(
             schema={
-                "id": pl.String,
+                "id": d.schema["id"],
                 "person": pl.String,
                 "kind": pl.String,
                 "w": _I64,
@@ -1080,12 +1090,10 @@ def _overlays(
         )
     if not pieces:
         return pl.DataFrame()
-    rows = (
-        pl.concat(pieces, how="vertical_relaxed")
-        .filter(pl.col("w") > 0)
-        .group_by("id", "recipient")
-        .agg(pl.col("w").sum(), pl.col("rule").sort().str.join(", "))
-    )
+    rows = pl.concat(pieces, how="vertical_relaxed").filter(pl.col("w") > 0)
+    if len(pieces) > 1 or len(deal_rows):
+        # The same person twice on a deal (plan and deal overlay) is one recipient of the allocation.
+        rows = rows.group_by("id", "recipient").agg(pl.col("w").sum(), pl.col("rule").min())
     rows = rows.join(f.select("id", "_pool"), on="id").with_columns(
         _half_even_div(pl.col("_pool") * pl.col("w").sum().over("id"), 10**places).alias("_overlay")
     )
@@ -1138,11 +1146,11 @@ def _resolve(
     personal = rows.filter(is_person).with_columns(
         pl.col("recipient").str.slice(len(_PERSON)).alias("participant")
     )
+    # One team row per route (via), so each line still says where its credit came from.
     team_rows = (
         rows.filter(~is_person)
         .with_columns(pl.col("recipient").str.slice(len(_TEAM)).alias("team"))
-        .group_by("id", "part", "team", "source", "rule")
-        .agg(pl.col("units").sum(), pl.col("basis_units").sum(), pl.col("via").unique().sort().str.join(", "))
+        .drop("recipient")
     )
     out_personal = [personal.drop("recipient")]
     # (a) the deal's own revenue splits, to the split people who are participants in the team.
@@ -1250,9 +1258,53 @@ def _compute(
     touchpoints: Any,
     stage_events: Any,
     kind: str,
+    period: str,
     cutoff: date,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every line of every period up to ``cutoff``, and the attainment summary per participant and period."""
+    """The lines of ``period`` and of the periods its clawbacks reverse, and the attainment summary.
+
+    Only the deals those periods need are computed: the deals closed in them, and the deals refunded in them
+    (whose credited bookings a clawback may take out of the attainment). Inside, a deal is its rank in id
+    order (an integer: joins and windows on it are much cheaper than on text, and it sorts like the id).
+    """
+    refund_period = _period_of(pl.col("refunded_on"), kind)
+    refunded = pl.col("refunded_on").is_not_null() & (pl.col("refunded_on") <= cutoff)
+    origins = won.filter(refunded & (refund_period == period)).get_column("_period").unique().to_list()
+    needed = sorted({period, *origins})
+    won = won.filter(pl.col("_period").is_in(needed) | (refunded & refund_period.is_in(needed)))
+    won = won.sort("id").with_row_index("_d")
+    names = won.get_column("id")
+    won = won.with_columns(pl.col("_d").cast(_I64).alias("id")).drop("_d")
+    try:
+        lines, summary = _compute_ints(
+            won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, cutoff=cutoff
+        )
+    except DataError as exc:
+        # Inside the kernel a deal is its integer rank; name it by its id again.
+        if exc.kind == "deal" and exc.record is not None and str(exc.record).isdigit():
+            raise DataError(
+                exc.message, kind=exc.kind, record=names[int(exc.record)], field=exc.field
+            ) from None
+        raise
+    lookup = pl.DataFrame({"id": pl.int_range(len(names), dtype=_I64, eager=True), "_name": names})
+    lines = (
+        lines.join(lookup, on="id", how="left")
+        .with_columns(pl.col("id").alias("_d"), pl.col("_name").alias("id"))
+        .drop("_name")
+    )
+    return lines, summary
+
+
+def _compute_ints(
+    won: pl.DataFrame,
+    ctx: _Context,
+    *,
+    touchpoints: Any,
+    stage_events: Any,
+    kind: str,
+    cutoff: date,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every line of every period of ``won``, and the attainment summary per participant and period."""
     plan = ctx.plan
     versions = plan.version_index()
     splits = _split_rows(won)
@@ -1527,10 +1579,14 @@ def _tiers(
     )
     per_deal = (
         attainers.join(adjust, on=["participant", "_period"], how="inner")
-        .group_by(
-            "participant", "_period", "id", "_version", "pool_units", "deal_units", "tier_units", "tier_rule"
+        .group_by("participant", "id")
+        .agg(
+            pl.col("units").sum().alias("_r"),
+            *(
+                pl.col(c).first()
+                for c in ("_period", "_version", "pool_units", "deal_units", "tier_units", "tier_rule")
+            ),
         )
-        .agg(pl.col("units").sum().alias("_r"))
     )
     if per_deal.is_empty():
         return pl.DataFrame()
@@ -1570,8 +1626,11 @@ def _caps(
         schema={"_version": _I64, "_cap": _I64},
     )
     per_deal = (
-        lines.group_by("participant", "_period", "id", "_version", "pool_units", "deal_units")
-        .agg(pl.col("units").sum().alias("_total"))
+        lines.group_by("participant", "id")
+        .agg(
+            pl.col("units").sum().alias("_total"),
+            *(pl.col(c).first() for c in ("_period", "_version", "pool_units", "deal_units")),
+        )
         .join(caps, on="_version")
     )
     over = per_deal.filter(pl.col("_cap").is_not_null() & (pl.col("_total") > pl.col("_cap")))
@@ -1654,8 +1713,11 @@ def _clawbacks(lines: pl.DataFrame, refunds: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame()
     paid = (
         lines.join(refunds.select("id"), on="id")
-        .group_by("participant", "id", "_version", "pool_units", "deal_units")
-        .agg(pl.col("units").sum().alias("_n"))
+        .group_by("participant", "id")
+        .agg(
+            pl.col("units").sum().alias("_n"),
+            *(pl.col(c).first() for c in ("_version", "pool_units", "deal_units")),
+        )
     )
     rows = paid.join(refunds, on="id").with_columns(pl.col("_n").clip(lower_bound=0).alias("_nw"))
     rows = rows.filter(pl.col("_nw").sum().over("id") > 0)
@@ -1695,7 +1757,7 @@ def _clawbacks(lines: pl.DataFrame, refunds: pl.DataFrame) -> pl.DataFrame:
 def _empty_lines() -> pl.DataFrame:
     return pl.DataFrame(
         schema={
-            "id": pl.String,
+            "id": _I64,
             "part": pl.String,
             "source": pl.String,
             "rule": pl.String,
@@ -1724,14 +1786,44 @@ def _empty_summary() -> pl.DataFrame:
 
 
 def _order(lines: pl.DataFrame) -> pl.DataFrame:
-    """The documented line order: participant, deal (lines without a deal last), component, then the rest."""
-    rank = pl.col("component").replace_strict(
+    """The documented line order: participant, deal (lines without a deal last), component, then source, rule,
+    route, origin period and amount."""
+    columns: list[tuple[pl.Expr, int]] = []  # (rank of the value, number of ranks), nulls ranked last
+
+    def rank(column: str) -> None:
+        # Text sorts as the rank of its value among the column's distinct values: the same order, but the
+        # sort itself runs on integers.
+        values = sorted(v for v in lines.get_column(column).unique().to_list() if v is not None)
+        expr = pl.col(column).replace_strict(
+            values, list(range(len(values))), default=None, return_dtype=_I64
+        )
+        columns.append((expr.fill_null(len(values)), len(values) + 1))
+
+    rank("participant")
+    if "_d" in lines.columns:
+        # The kernel's deal ranks sort like the ids; lines from elsewhere (a floor) have none.
+        size = int(lines.get_column("_d").max() or 0) + 1
+        columns.append((pl.col("_d").fill_null(size), size + 1))
+    else:
+        rank("deal")
+    component = pl.col("component").replace_strict(
         list(COMPONENTS), list(range(len(COMPONENTS))), return_dtype=_I64
     )
-    return lines.sort(
-        [pl.col("participant"), pl.col("deal"), rank, "source", "rule", "via", "origin_period", "units"],
-        nulls_last=True,
-    )
+    columns.append((component, len(COMPONENTS)))
+    for column in ("source", "rule", "via", "origin_period"):
+        rank(column)
+    # One mixed-radix integer key when it fits (it does for any real ledger), else one key per column.
+    radix = 1
+    for _, size in columns:
+        radix *= size
+    if radix < _MAX_PRODUCT:
+        key = pl.lit(0, dtype=_I64)
+        for expr, size in columns:
+            key = key * size + expr
+        keys = [key, pl.col("units")]
+    else:
+        keys = [expr for expr, _ in columns] + [pl.col("units")]
+    return lines.sort(keys).drop("_d", strict=False)
 
 
 def compute_rewards(
@@ -1841,7 +1933,7 @@ def compute_rewards(
         raise DataError("the plan credits by attribution: pass touchpoints=", kind="rewards")
     won = _deal_frame(deals, ctx, fx, cutoff, kind)
     lines, summary = _compute(
-        won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, cutoff=cutoff
+        won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, period=period, cutoff=cutoff
     )
     versions = [vp.id for _, vp in rp.version_index()]
     lines = lines.filter(pl.col("_period") == period)
@@ -1873,6 +1965,7 @@ def compute_rewards(
         .alias("version"),
         "rule",
         "origin_period",
+        "_d",
     )
     locked = rp.locked_through is not None and end <= rp.locked_through
     if locked:
