@@ -6,8 +6,8 @@ Usage::
 
 ``smarketing.datasets.synthetic`` makes about 0.056 won deals per lead for ``examples/plan.yaml``, so a
 million won deals would take some 18 M generated leads. Instead ``--leads`` leads (200,000 by default, about
-11,000 won deals) are generated once, and their won deals, with the touchpoints and stage events of those
-deals' leads, are repeated with fresh deal, lead and touch ids until there are ``--deals`` won deals. Dates are
+11,000 won deals) are generated once, and their won deals, with the touchpoints and stage events of
+those deals' leads, are repeated with fresh deal, lead and touch ids until there are ``--deals`` won deals. Dates are
 shifted by 61 days so that every close falls in 2026, and the run computes the year ``2026`` with the
 example plan's rewards (its ``valid_from`` lifted, so every deal is paid): attribution over touchpoints,
 team split, overlays, tiers, caps, the marketing team pool and clawbacks of refunded deals. The base data and
@@ -78,7 +78,9 @@ def repeated(deals: int, leads: int, seed: int) -> Path:
     tile(touches, ["id", "lead_id"]).with_columns(pl.col("time") + SHIFT).write_parquet(
         folder / "touchpoints.parquet"
     )
-    tile(events, ["lead_id"]).with_columns(pl.col("time") + SHIFT).write_parquet(folder / "stage_events.parquet")
+    tile(events, ["lead_id"]).with_columns(pl.col("time") + SHIFT).write_parquet(
+        folder / "stage_events.parquet"
+    )
     print(f"repeated {won.height:,} won deals {copies} times: {folder}")
     return folder
 
@@ -137,7 +139,9 @@ def main() -> None:
         child(args.child)
         return
     folder = repeated(args.deals, args.leads, args.seed)
-    print("load before:", subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip())
+    print(
+        "load before:", subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    )
     runs = []
     for _ in range(args.repeat):
         out = subprocess.run(
@@ -146,8 +150,8 @@ def main() -> None:
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     first = runs[0]
     print(
-        f"{first['deals']:,} won deals, {first['touchpoints']:,} touchpoints, {first['stage_events']:,} stage "
-        f"events -> {first['lines']:,} ledger lines, total {first['total']}"
+        f"{first['deals']:,} won deals, {first['touchpoints']:,} touchpoints, "
+        f"{first['stage_events']:,} stage events -> {first['lines']:,} ledger lines, total {first['total']}"
     )
     for name, key in (
         ("compute_rewards wall s", "compute_s"),
@@ -163,7 +167,9 @@ def main() -> None:
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, polars {pl.__version__}, "
         f"narwhals {narwhals.__version__}, smarketing {smarketing.__version__}"
     )
-    print("load after:", subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip())
+    print(
+        "load after:", subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    )
 
 
 if __name__ == "__main__":

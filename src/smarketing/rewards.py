@@ -1787,7 +1787,8 @@ def _empty_summary() -> pl.DataFrame:
 
 def _order(lines: pl.DataFrame) -> pl.DataFrame:
     """The documented line order: participant, deal (lines without a deal last), component, then source, rule,
-    route, origin period and amount."""
+    route, origin period and amount.
+    """
     columns: list[tuple[pl.Expr, int]] = []  # (rank of the value, number of ranks), nulls ranked last
 
     def rank(column: str) -> None:
@@ -1802,7 +1803,8 @@ def _order(lines: pl.DataFrame) -> pl.DataFrame:
     rank("participant")
     if "_d" in lines.columns:
         # The kernel's deal ranks sort like the ids; lines from elsewhere (a floor) have none.
-        size = int(lines.get_column("_d").max() or 0) + 1
+        biggest = lines.get_column("_d").max()
+        size = (biggest if isinstance(biggest, int) else 0) + 1
         columns.append((pl.col("_d").fill_null(size), size + 1))
     else:
         rank("deal")
