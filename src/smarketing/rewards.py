@@ -1786,8 +1786,10 @@ def _empty_summary() -> pl.DataFrame:
 
 
 def _order(lines: pl.DataFrame) -> pl.DataFrame:
-    """The documented line order: participant, deal (lines without a deal last), component, then source, rule,
-    route, origin period and amount.
+    """The documented line order.
+
+    Participant, deal (lines without a deal last), component (in :data:`COMPONENTS` order), then source,
+    rule, route, origin period and amount.
     """
     columns: list[tuple[pl.Expr, int]] = []  # (rank of the value, number of ranks), nulls ranked last
 
