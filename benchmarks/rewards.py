@@ -8,8 +8,8 @@ Usage::
 million won deals would take some 18 M generated leads. Instead ``--leads`` leads (200,000 by default, about
 11,000 won deals) are generated once, and their won deals, with the touchpoints and stage events of
 those deals' leads, are repeated with fresh deal, lead and touch ids until there are ``--deals`` won
-deals. Dates are shifted by 61 days so that every close falls in 2026, and the run computes the year ``2026`` with the
-example plan's rewards (its ``valid_from`` lifted, so every deal is paid): attribution over touchpoints,
+deals. Dates are shifted by 61 days so that every close falls in 2026, and the run computes the year
+``2026`` with the example plan's rewards (its ``valid_from`` lifted, so every deal is paid): attribution over touchpoints,
 team split, overlays, tiers, caps, the marketing team pool and clawbacks of refunded deals. The base data and
 the repeated data are cached as parquet under ``benchmarks/data/`` (git-ignored).
 
