@@ -9,9 +9,9 @@ million won deals would take some 18 M generated leads. Instead ``--leads`` lead
 11,000 won deals) are generated once, and their won deals, with the touchpoints and stage events of
 those deals' leads, are repeated with fresh deal, lead and touch ids until there are ``--deals`` won
 deals. Dates are shifted by 61 days so that every close falls in 2026, and the run computes the year
-``2026`` with the example plan's rewards (its ``valid_from`` lifted, so every deal is paid): attribution over touchpoints,
-team split, overlays, tiers, caps, the marketing team pool and clawbacks of refunded deals. The base data and
-the repeated data are cached as parquet under ``benchmarks/data/`` (git-ignored).
+``2026`` with the example plan's rewards (its ``valid_from`` lifted, so every deal is paid): attribution
+over touchpoints, team split, overlays, tiers, caps, the marketing team pool and clawbacks of refunded
+deals. The base data and the repeated data are cached as parquet under ``benchmarks/data/`` (git-ignored).
 
 Each timed run happens in a fresh subprocess, so the peak memory (max RSS) reported is that of one run:
 reading the parquet files, then one ``compute_rewards`` call (the time reported).

@@ -586,3 +586,27 @@ def test_a_dataset_brings_its_touchpoints() -> None:
     again = compute_rewards(data, plan, fx=fx, period=OCT, as_of=AS_OF)
     assert ledger.to_frame().equals(again.to_frame())
     assert set(ledger.totals("team")) <= {"marketing", "sales"}
+
+
+# --- command line -------------------------------------------------------------------------------------
+
+
+def test_rewards_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from smarketing.cli import main
+
+    base = ["rewards", "examples/plan.yaml", "--period", "2026-10", "--leads", "400", "--seed", "3"]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("RewardLedger(period=2026-10, plan=fy27-shared") and "totals by team" in out
+    assert main([*base, "--format", "csv"]) == 0
+    csv = capsys.readouterr().out
+    assert csv.startswith("period,participant,team,deal,component,source,amount")
+    someone = csv.splitlines()[1].split(",")[1]
+    assert main([*base, "--format", "json", "--participant", someone]) == 0
+    assert f'"participant": "{someone}"' in capsys.readouterr().out
+    assert main([*base, "--format", "html"]) == 0
+    assert "<h3>Reward statement 2026-10" in capsys.readouterr().out
+    assert main([*base, "--participant", "nobody"]) == 2
+    assert "'nobody' has no reward lines in 2026-10" in capsys.readouterr().err
+    assert main(["rewards", "examples/plan.yaml", "--period", "2026-13"]) == 2
+    assert "period '2026-13'" in capsys.readouterr().err

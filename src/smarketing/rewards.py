@@ -36,6 +36,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from smarketing._base import CurrencyCode, FrozenModel, Id, NonNegativeDecimal, Rate, Text, located
+from smarketing._periods import Window
 from smarketing.errors import CurrencyMismatchError, DataError, PlanError
 from smarketing.frames import as_lazy, check_aware
 from smarketing.money import FxTable, Money, allocate
@@ -456,14 +457,9 @@ def _period_kind(period: str) -> str:
 
 def _period_bounds(period: str) -> tuple[date, date]:
     """First and last day of a period."""
-    kind = _period_kind(period)
-    year = int(period[:4])
-    if kind == "year":
-        return date(year, 1, 1), date(year, 12, 31)
-    first = int(period[5:]) if kind == "month" else 3 * int(period[6:]) - 2
-    last = first if kind == "month" else first + 2
-    end = date(year + 1, 1, 1) if last == 12 else date(year, last + 1, 1)
-    return date(year, first, 1), end - timedelta(days=1)
+    _period_kind(period)
+    window = Window.parse(period)
+    return window.start, window.end - timedelta(days=1)
 
 
 def _period_of(column: pl.Expr, kind: str) -> pl.Expr:
