@@ -591,10 +591,23 @@ def test_a_dataset_brings_its_touchpoints() -> None:
 # --- command line -------------------------------------------------------------------------------------
 
 
-def test_rewards_command(capsys: pytest.CaptureFixture[str]) -> None:
+def test_rewards_command(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     from smarketing.cli import main
+    from smarketing.datasets import synthetic
 
-    base = ["rewards", "examples/plan.yaml", "--period", "2026-10", "--leads", "400", "--seed", "3"]
+    data = synthetic(load_plan("examples/plan.yaml"), seed=3, n_leads=400)
+    for kind in ("deals", "touchpoints", "stage_events"):
+        data.frames()[kind].write_parquet(tmp_path / f"{kind}.parquet")
+    base = [
+        "rewards",
+        "examples/plan.yaml",
+        "--period",
+        "2026-10",
+        "--data",
+        str(tmp_path),
+        "--fx",
+        "USD/EUR=0.9",
+    ]
     assert main(base) == 0
     out = capsys.readouterr().out
     assert out.startswith("RewardLedger(period=2026-10, plan=fy27-shared") and "totals by team" in out
