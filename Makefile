@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-kpis clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-kpis bench-rewards clean setup
 
 setup: $(STAMP)
 
@@ -44,6 +44,10 @@ bench-attribution: $(STAMP)
 
 bench-kpis: $(STAMP)
 	$(BIN)/python benchmarks/kpis.py
+
+# Shared rewards over 1,000,000 won deals (repeated synthetic data, cached under benchmarks/data/).
+bench-rewards: $(STAMP)
+	$(BIN)/python benchmarks/rewards.py --deals 1000000 --repeat 3
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis
