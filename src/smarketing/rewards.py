@@ -1903,7 +1903,7 @@ def compute_rewards(
         ... )
         >>> deal = Deal(
         ...     id="D1",
-        ...     amount=sm.Money("1000.05", "EUR"),
+        ...     amount=sm.Money("1000.10", "EUR"),
         ...     stage="won",
         ...     created_at=datetime(2026, 10, 1, tzinfo=timezone.utc),
         ...     close_date=date(2026, 10, 2),
