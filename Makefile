@@ -4,16 +4,17 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-kpis bench-rewards clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules rules-docs clean setup
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml tests/plugins/attribution_example/pyproject.toml
+$(STAMP): pyproject.toml tests/plugins/attribution_example/pyproject.toml tests/plugins/rules_example/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "smarketing needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet -e tests/plugins/attribution_example
+	$(BIN)/python -m pip install --quiet --no-deps -e tests/plugins/rules_example
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -34,8 +35,8 @@ docs: $(STAMP)
 
 test: lint typecheck pytest docs
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+# Every benchmark, one after another (each records its table for docs/performance.md).
+bench: bench-kpis bench-journey bench-attribution
 
 # Times smarketing against ChannelAttribution and marketing-attribution-models (installed by the script in
 # benchmarks/.venv-attribution, never project dependencies) and writes docs/performance.md.
@@ -48,6 +49,17 @@ bench-kpis: $(STAMP)
 # Shared rewards over 1,000,000 won deals (repeated synthetic data, cached under benchmarks/data/).
 bench-rewards: $(STAMP)
 	$(BIN)/python benchmarks/rewards.py --deals 1000000 --repeat 3
+
+# Journey analytics on 1M synthetic leads beside pm4py (in benchmarks/.venv-pm4py, never a dependency).
+bench-journey: $(STAMP)
+	$(BIN)/python benchmarks/journey.py $(BENCH_ARGS)
+
+bench-rules: $(STAMP)
+	$(BIN)/python benchmarks/rules.py
+
+# docs/rules.md is generated from the rule registry; tests/rules/test_docs.py fails when it is stale.
+rules-docs: $(STAMP)
+	$(BIN)/python -m smarketing.rules._docs > docs/rules.md
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -142,6 +141,14 @@ def rss_kb() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+def hwm_kb() -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
 def measure(task: str, n: int, repeat: int) -> dict[str, Any]:
     """Load the input, then time ``task`` ``repeat`` times; return times, memory and results."""
     load, run = TASKS[task]
@@ -153,7 +160,8 @@ def measure(task: str, n: int, repeat: int) -> dict[str, Any]:
         start = time.perf_counter()
         result = run(data)
         best = min(best, time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM belongs to this process image; ru_maxrss would carry over the parent's peak across fork+exec.
+    peak = hwm_kb()
     return {
         "task": task,
         "n": n,

@@ -22,7 +22,17 @@ from smarketing.errors import (
     SmarketingError,
 )
 from smarketing.glossary import Glossary, Term
-from smarketing.journey import JourneyMap, Stage, Transition
+from smarketing.journey import (
+    ConformanceReport,
+    FunnelReport,
+    JourneyDiff,
+    JourneyMap,
+    Stage,
+    Transition,
+    conformance,
+    discover,
+    funnel,
+)
 from smarketing.kpi import (
     KPI,
     Alert,
@@ -47,6 +57,7 @@ from smarketing.records import (
     Touchpoint,
 )
 from smarketing.rewards import RewardLedger, RewardPlan, Statement, compute_rewards
+from smarketing.rules import CheckReport, Diagnostic, check
 from smarketing.sla import SLA
 from smarketing.teams import Person, Team
 
@@ -59,15 +70,20 @@ __all__ = [
     "AlignmentPlan",
     "Attribution",
     "BusinessCalendar",
+    "CheckReport",
+    "ConformanceReport",
     "CurrencyMismatchError",
     "DataError",
     "Dataset",
     "Deal",
+    "Diagnostic",
     "Disposition",
     "FormulaError",
+    "FunnelReport",
     "FunnelTargets",
     "FxTable",
     "Glossary",
+    "JourneyDiff",
     "JourneyMap",
     "Journeys",
     "KPI",
@@ -94,8 +110,12 @@ __all__ = [
     "alerts",
     "allocate",
     "attribute",
+    "check",
     "compute_rewards",
+    "conformance",
+    "discover",
     "dump_plan",
+    "funnel",
     "load_plan",
     "plan_json_schema",
     "revenue_from_leads",

@@ -7,6 +7,12 @@ Subcommands:
 * ``smarketing schema [--output FILE]``: the JSON Schema of plan files, for editors and CI.
 * ``smarketing validate PLAN``: load a plan and print ``OK: <name>``, or every problem as
   ``file:line: path: message``, one per line.
+* ``smarketing check PLAN [--format text|json|sarif] [--select CODES] [--ignore CODES] [--min-score N]``:
+  run the alignment rules and print the report; exit 1 when a finding fails the check or the score is
+  below ``--min-score``.
+* ``smarketing funnel PLAN [--data DIR|--seed N --leads N] [--as-of T] [--by ATTR] [--mode M]
+  [--format text|json|csv]``: the journey funnel of CRM data (``DIR/stage_events.parquet``, and
+  ``DIR/leads.parquet`` for ``--by``) or of synthetic data.
 * ``smarketing kpis PLAN [--data DIR | --seed N --leads N] --period 2026-10 [--format text|json|csv]``: the
   joint scorecard of the plan's KPIs for a period, from parquet files (``DIR/leads.parquet``, ...) or
   from synthetic data.
@@ -14,8 +20,9 @@ Subcommands:
   (text, csv, json or html): the shared reward of a period: totals by participant and team, and every
   participant's statement.
 
-Exit codes: 0 on success, 1 when an output file cannot be written, 2 for usage errors and invalid or missing
-plans. The command only formats what the library computes; bad input never ends in a traceback.
+Exit codes: 0 on success, 1 when an output file cannot be written or a check fails, 2 for usage errors
+and invalid or missing plans. The command only formats what the library computes; bad input never ends
+in a traceback.
 
 Examples:
     >>> main(["validate", "examples/plan.yaml"])
@@ -23,6 +30,13 @@ Examples:
     0
     >>> main(["validate", "no/such/plan.yaml"])  # prints "no/such/plan.yaml: no such plan file" to stderr
     2
+    >>> main(
+    ...     ["check", "examples/misaligned.yaml", "--select", "C004", "--format", "json"]
+    ... )  # doctest: +ELLIPSIS
+    {
+      "format_version": 1,
+    ...
+    1
 """
 
 from __future__ import annotations
@@ -33,7 +47,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
@@ -43,12 +57,14 @@ import polars as pl
 from smarketing import __version__
 from smarketing._periods import Window
 from smarketing.datasets import synthetic
-from smarketing.errors import CurrencyMismatchError, DataError, FormulaError, PlanError
+from smarketing.errors import CurrencyMismatchError, DataError, FormulaError, PlanError, RuleError
+from smarketing.journey import conformance, funnel
 from smarketing.kpi import KPI, Scorecard, compile_kpi, scorecard
 from smarketing.money import FxTable, Money
 from smarketing.plan import AlignmentPlan, load_plan, plan_json_schema
 from smarketing.records import RECORD_KINDS, Dataset
 from smarketing.rewards import RewardLedger, _period_bounds, compute_rewards
+from smarketing.rules import CheckReport, check
 
 __all__ = ["main"]
 
@@ -56,6 +72,7 @@ DemoSection = Callable[[AlignmentPlan, Dataset], str]
 """A part of the demo output: text made from the plan and the data (no trailing newline)."""
 
 _EXAMPLE = Path("examples") / "plan.yaml"
+_MISALIGNED = Path("examples") / "misaligned.yaml"
 _WIDTH = 100
 
 
@@ -136,6 +153,70 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     validate.set_defaults(command=_validate, name="validate")
 
+    check_ = commands.add_parser(
+        "check",
+        help="check a plan against the alignment rules and score it",
+        description="Run the alignment rules on a plan and print the findings and the alignment score. "
+        "Exit 0 when nothing fails, 1 when a finding is an error or the score is below --min-score, "
+        "2 when the plan cannot be loaded or the options are wrong.",
+    )
+    check_.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    check_.add_argument(
+        "--format",
+        choices=("text", "json", "sarif"),
+        default="text",
+        help="text (grouped by area), json (documented, stable) or sarif (SARIF 2.1.0); default text",
+    )
+    check_.add_argument(
+        "--select",
+        type=_codes,
+        action="extend",
+        metavar="CODES",
+        help="comma-separated rule codes or prefixes to run, e.g. J,S001 (default: all)",
+    )
+    check_.add_argument(
+        "--ignore",
+        type=_codes,
+        action="extend",
+        default=[],
+        metavar="CODES",
+        help="comma-separated rule codes or prefixes not to run",
+    )
+    check_.add_argument(
+        "--min-score",
+        type=_score,
+        default=0,
+        metavar="N",
+        help="also fail when the alignment score is below N (0-100; default 0)",
+    )
+    check_.set_defaults(command=_check, name="check")
+    funnel_cmd = commands.add_parser(
+        "funnel",
+        help="the journey funnel of CRM or synthetic data",
+        description="Measure the plan's customer journey on stage events: per stage the leads that reached "
+        "it, moved on, were lost or are still open, conversion and time in stage.",
+    )
+    funnel_cmd.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    source = funnel_cmd.add_mutually_exclusive_group()
+    source.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="directory with stage_events.parquet (and leads.parquet for --by), or one parquet file",
+    )
+    source.add_argument(
+        "--seed", type=_seed, default=None, metavar="N", help="synthetic data seed (default: 42)"
+    )
+    funnel_cmd.add_argument(
+        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
+    )
+    funnel_cmd.add_argument(
+        "--as-of", type=_aware, metavar="TIME", help="measure as at this ISO 8601 time with offset"
+    )
+    funnel_cmd.add_argument("--by", metavar="ATTR", help="group by a lead attribute, or cohort_month")
+    funnel_cmd.add_argument("--mode", choices=["ordered", "any"], default="ordered", help="default: ordered")
+    funnel_cmd.add_argument("--format", choices=["text", "json", "csv"], default="text", help="default: text")
+    funnel_cmd.set_defaults(command=_funnel, name="funnel")
     kpis = commands.add_parser(
         "kpis",
         help="the joint KPI scorecard of a plan for a period",
@@ -205,6 +286,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _codes(text: str) -> list[str]:
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    if not codes:
+        raise argparse.ArgumentTypeError(f"no rule codes in {text!r}")
+    return codes
+
+
+def _score(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, not {value}")
+    return value
+
+
+def _aware(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. {text}+00:00")
+    return moment
+
+
 def _seed(text: str) -> int:
     value = _int(text)
     if value < 0:
@@ -248,6 +353,29 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    plan = _load(args.plan)
+    try:
+        report = check(plan, select=args.select, ignore=args.ignore)
+    except RuleError as error:
+        raise _CommandError(str(error)) from None
+    if args.format == "json":
+        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+    elif args.format == "sarif":
+        text = json.dumps(report.to_sarif(), indent=2, ensure_ascii=False)
+    else:
+        text = report.to_text(color=_colour(sys.stdout))
+        if report.score < args.min_score:
+            text += f"\nscore {report.score} is below the minimum of {args.min_score}"
+    _write(sys.stdout, text)
+    return 0 if report.ok and report.score >= args.min_score else 1
+
+
+def _colour(stream: TextIO) -> bool:
+    """Colours only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
 def _schema(args: argparse.Namespace) -> int:
     text = json.dumps(plan_json_schema(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     if args.output is None:
@@ -258,6 +386,44 @@ def _schema(args: argparse.Namespace) -> int:
     except OSError as error:
         raise _CommandError(f"cannot write {args.output}: {error.strerror or error}", code=1) from None
     return 0
+
+
+def _funnel(args: argparse.Namespace) -> int:
+    plan = _load(args.plan)
+    events: object
+    leads: object = None
+    if args.data is not None:
+        events, leads = _parquet(args.data, need_leads=args.by not in (None, "cohort_month"))
+    else:
+        events = synthetic(plan, seed=42 if args.seed is None else args.seed, n_leads=args.leads)
+    try:
+        report = funnel(plan.journey, events, leads=leads, by=args.by, as_of=args.as_of, mode=args.mode)
+    except (DataError, ValueError) as error:
+        raise _CommandError(str(error)) from None
+    if args.format == "json":
+        _write(sys.stdout, json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        frame = report.to_frame().with_columns(
+            pl.col("time_median", "time_p90").dt.total_microseconds().name.suffix("_us")
+        )
+        sys.stdout.write(frame.drop("time_median", "time_p90").write_csv())
+    else:
+        _write(sys.stdout, repr(report))
+        for group in report.groups():
+            title = "" if report.by is None else f"\n{report.by} = {group if group is not None else '(none)'}"
+            _write(sys.stdout, f"{title}\n{report.chart(group=group)}")
+    return 0
+
+
+def _parquet(path: Path, *, need_leads: bool) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
+    """Stage events (and leads) as lazy frames from a directory of ``<kind>.parquet`` files or one file."""
+    events = path / "stage_events.parquet" if path.is_dir() else path
+    leads = path / "leads.parquet" if path.is_dir() else path.with_name("leads.parquet")
+    if not events.is_file():
+        raise _CommandError(f"{events}: no such parquet file")
+    if need_leads and not leads.is_file():
+        raise _CommandError(f"{leads}: no such parquet file (--by needs the leads)")
+    return pl.scan_parquet(events), pl.scan_parquet(leads) if need_leads else None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -404,9 +570,10 @@ def _scorecard(
     return card, left_out
 
 
-def _example_plan() -> Path:
-    """``examples/plan.yaml`` in the working directory, else in the repository this package runs from."""
-    candidates = [_EXAMPLE, Path(__file__).resolve().parents[2] / _EXAMPLE]
+def _example_plan(example: Path | None = None) -> Path:
+    """``examples/plan.yaml`` (or ``example``) in the working directory, else in this package's repository."""
+    example = _EXAMPLE if example is None else example
+    candidates = [example, Path(__file__).resolve().parents[2] / example]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -759,6 +926,83 @@ def _dispositions_section(plan: AlignmentPlan, data: Dataset) -> str:
     return heading + "\n" + _table(["reason", "count", "share"], rows, right={1, 2})
 
 
+def _check_report_text(report: CheckReport) -> str:
+    verdict = "passes" if report.ok else "fails"
+    return f"{report.to_text()}\nthe check {verdict}"
+
+
+def _check_section(plan: AlignmentPlan, data: Dataset) -> str:
+    return _heading("Alignment check (smarketing check)") + "\n" + _check_report_text(check(plan))
+
+
+def _misaligned_check_section(plan: AlignmentPlan, data: Dataset) -> str:
+    heading = _heading(f"For contrast: smarketing check {_MISALIGNED.as_posix()}")
+    try:
+        path = _example_plan(_MISALIGNED)
+    except _CommandError as missing:
+        return heading + f"\n{missing}"
+    return heading + "\n" + _check_report_text(check(load_plan(path)))
+
+
+def _journey_funnel_section(plan: AlignmentPlan, data: Dataset) -> str:
+    report = funnel(plan.journey, data)
+    rows = [
+        [
+            r.stage,
+            _count(r.reached),
+            _rate(r.conversion),
+            _count(r.lost),
+            _count(r.recycled),
+            _count(r.open),
+            _duration(r.time_median),
+        ]
+        for r in report.rows
+    ]
+    header = ["stage", "leads", "next step", "lost", "recycled", "open", "median time in stage"]
+    notes = [f"note: {line}" for line in report.counts.lines()]
+    return "\n".join(
+        [
+            _heading("Journey funnel (ordered: leads that passed every earlier stage in order)"),
+            _table(header, rows, right={1, 2, 3, 4, 5, 6}),
+            "",
+            report.chart(width=50),
+            *notes,
+        ]
+    )
+
+
+def _conformance_section(plan: AlignmentPlan, data: Dataset) -> str:
+    report = conformance(plan.journey, data)
+    rows = [
+        [v.kind.replace("_", " "), _count(v.count), _count(v.leads), str(v.examples[0]) if v.examples else ""]
+        for v in report.violations
+        if v.count
+    ]
+    teams = [
+        [t.team or "(unattributed)", _count(t.leads), _rate(t.fitness), _count(t.violations)]
+        for t in report.by_team
+    ]
+    out = [
+        _heading("Journey conformance (does the CRM follow the agreed journey?)"),
+        f"{_count(report.fit)} of {_count(report.leads)} leads fit the map ({_rate(report.fitness)})",
+    ]
+    if rows:
+        out.append(_table(["illegal move", "moves", "leads", "first example"], rows, right={1, 2}))
+    out.append(_table(["team", "leads", "fitness", "violations"], teams, right={1, 2, 3}))
+    return "\n".join(out)
+
+
+def _rate(rate: Decimal | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _duration(value: timedelta | None) -> str:
+    if value is None:
+        return "-"
+    hours = value.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
 _DEMO_SECTIONS: list[DemoSection] = [
     _plan_section,
     _teams_section,
@@ -770,8 +1014,12 @@ _DEMO_SECTIONS: list[DemoSection] = [
     _cadence_section,
     _data_section,
     _funnel_section,
+    _journey_funnel_section,
+    _conformance_section,
     _scorecard_section,
     _deals_section,
     _statements_section,
     _dispositions_section,
+    _check_section,
+    _misaligned_check_section,
 ]

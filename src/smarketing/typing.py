@@ -2,10 +2,12 @@
 
 Each plugin kind has one typed interface here, so plugin authors can check their work with mypy and the host
 can check a loaded plugin at run time. Modules that define a plugin kind append their protocol to this module
-(and to ``__all__``); the protocols only describe shapes and import nothing at run time.
+(and to ``__all__``), one block each; the protocols only describe shapes and import nothing at run time.
 
 * :class:`AttributionModel`: an attribution model registered under the entry-point group
   ``smarketing.attribution`` (see :mod:`smarketing.attribution`).
+* :class:`Rule`: an alignment rule registered under the entry-point group ``smarketing.rules`` (see
+  :mod:`smarketing.rules`), with its :data:`Severity` and :data:`RuleArea`.
 
 Examples:
     >>> import numpy as np
@@ -17,19 +19,30 @@ Examples:
     ...         return (journeys.positions() + 1.0).astype(np.float64)
     >>> isinstance(Ascending(), AttributionModel)
     True
+    >>> from smarketing.typing import Rule
+    >>> from smarketing.rules import builtin_rules
+    >>> isinstance(builtin_rules()[0], Rule)
+    True
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
     from smarketing.attribution import Journeys
+    from smarketing.plan import AlignmentPlan
+    from smarketing.rules import Finding
 
-__all__ = ["AttributionModel", "FloatArray"]
+__all__ = ["AttributionModel", "FloatArray", "Rule", "RuleArea", "Severity"]
+
+
+# --------------------------------------------------------------------------------------------------
+# AttributionModel: how much each touch of a journey matters (entry-point group ``smarketing.attribution``).
 
 FloatArray = npt.NDArray[np.float64]
 """A one-dimensional numpy array of float64, e.g. one weight per touch."""
@@ -62,3 +75,54 @@ class AttributionModel(Protocol):
             a journey whose weights are all zero is split evenly.
         """
         ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Rule: one alignment check of a plan (entry-point group ``smarketing.rules``).
+
+Severity = Literal["error", "warning", "info"]
+"""How bad a rule finding is; ``error`` findings make a check fail."""
+
+RuleArea = Literal["journey", "sla", "kpis", "rewards", "personas", "language", "collaboration"]
+"""The part of alignment a rule checks; each area has a weight in the alignment score."""
+
+
+@runtime_checkable
+class Rule(Protocol):
+    """A rule: a small pure function of a plan, with the facts a linter needs to explain it.
+
+    :func:`smarketing.rules.rule` turns a function into one; plugins may also provide any object with
+    these attributes. Calling the rule yields :class:`~smarketing.rules.Finding` objects; the engine
+    adds the code, severity, file location and docs link.
+    """
+
+    @property
+    def code(self) -> str:
+        """Stable code such as ``J001``: capital letters then three digits."""
+
+    @property
+    def area(self) -> RuleArea:
+        """Area of the alignment score the rule counts against."""
+
+    @property
+    def severity(self) -> Severity:
+        """Default severity of its findings."""
+
+    @property
+    def title(self) -> str:
+        """What a plan must do, in one line."""
+
+    @property
+    def rationale(self) -> str:
+        """Why it matters for alignment."""
+
+    @property
+    def fix(self) -> str:
+        """How to fix a finding."""
+
+    @property
+    def url(self) -> str | None:
+        """Where the rule is documented."""
+
+    def __call__(self, plan: AlignmentPlan, /) -> Iterable[Finding]:
+        """The findings of the rule on ``plan``; none when the plan follows it."""

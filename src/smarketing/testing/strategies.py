@@ -21,7 +21,7 @@ import itertools
 import math
 import string
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeAlias, TypeVar, overload
@@ -30,6 +30,7 @@ import polars as pl
 from hypothesis import strategies as st
 from iso4217 import Currency
 
+from smarketing.journey import JourneyMap, Stage, Transition
 from smarketing.money import Money
 from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
 from smarketing.rewards import RewardPlan
@@ -39,10 +40,12 @@ __all__ = [
     "crm_datasets",
     "currencies",
     "formulas",
+    "journey_maps",
     "journey_paths",
     "long_form_touches",
     "moneys",
     "reward_plans",
+    "stage_events",
     "weights",
     "won_deals",
 ]
@@ -638,3 +641,128 @@ def won_deals(
         return out
 
     return deals()
+
+
+# Customer journeys and what leads did on them.
+
+_STAGE_KINDS = ("lead", "mql", "sal", "sql", "opportunity", "customer", "other")
+_TRANSITION_KINDS = ("progression", "progression", "handoff", "recycle", "disqualify")
+
+
+@st.composite
+def journey_maps(
+    draw: st.DrawFn,
+    *,
+    min_stages: int = 1,
+    max_stages: int = 6,
+    teams: Sequence[str] = ("marketing", "sales"),
+) -> JourneyMap:
+    """Valid :class:`~smarketing.journey.JourneyMap` s of a few stages ``s0``, ``s1``, ... owned by ``teams``.
+
+    Transitions are any pairs of stages (self-loops and backward moves included) of any kind; some
+    stages are terminal; recycles may carry ``max_recycles``.
+
+    Args:
+        draw: Supplied by Hypothesis (``st.composite``); do not pass it.
+        min_stages: Fewest stages (at least 1).
+        max_stages: Most stages.
+        teams: Team ids that own the stages.
+
+    Returns:
+        A strategy of journey maps.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=25, database=None)
+        ... @given(journey_maps(max_stages=4))
+        ... def test_owned(jm):
+        ...     assert all(s.owner in ("marketing", "sales") for s in jm.stages)
+        >>> test_owned()
+    """
+    if min_stages < 1 or max_stages < min_stages:
+        raise ValueError(f"need 1 <= min_stages <= max_stages, not {min_stages}, {max_stages}")
+    n = draw(st.integers(min_stages, max_stages))
+    stages = [
+        Stage(
+            id=f"s{i}",
+            name=f"Stage {i}",
+            owner=draw(st.sampled_from(list(teams))),
+            kind=draw(st.sampled_from(_STAGE_KINDS)),
+            terminal=draw(st.sampled_from([None, None, None, "won", "lost", "disqualified"])),
+        )
+        for i in range(n)
+    ]
+    pairs = draw(
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=3 * n, unique=True)
+    )
+    transitions = []
+    for a, b in pairs:
+        kind = draw(st.sampled_from(_TRANSITION_KINDS))
+        limit = draw(st.sampled_from([None, 1, 2])) if kind == "recycle" else None
+        transitions.append(Transition(source=f"s{a}", to=f"s{b}", kind=kind, max_recycles=limit))
+    return JourneyMap(stages=stages, transitions=transitions)
+
+
+_ZONES = (UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5)))
+
+
+@st.composite
+def stage_events(
+    draw: st.DrawFn,
+    stages: Sequence[str],
+    *,
+    unknown: Sequence[str] = (),
+    max_leads: int = 5,
+    max_events: int = 20,
+    duplicates: bool = True,
+) -> list[StageEvent]:
+    """Lists of :class:`~smarketing.records.StageEvent` over ``stages``, built to hit the corner cases.
+
+    Times come from a small grid (so ties are common) in several UTC offsets; ``from`` is usually the
+    lead's previous stage, sometimes missing or wrong (out-of-order timestamps); with ``duplicates`` some
+    events are repeated; events into the ``unknown`` stage ids appear when given. The list is shuffled.
+
+    Args:
+        draw: Supplied by Hypothesis (``st.composite``); do not pass it.
+        stages: Stage ids to move between (e.g. a map's stage ids).
+        unknown: Stage ids not in the map, to test how analyses count them.
+        max_leads: Most distinct leads.
+        max_events: Most events before duplication.
+        duplicates: Whether to repeat some events exactly.
+
+    Returns:
+        A strategy of event lists.
+
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=25, database=None)
+        ... @given(stage_events(["mql", "sql"]))
+        ... def test_aware(events):
+        ...     assert all(e.time.tzinfo is not None for e in events)
+        >>> test_aware()
+    """
+    if not stages:
+        raise ValueError("stage_events needs at least one stage")
+    base = datetime(2026, 10, 1, 9, tzinfo=UTC)
+    targets = st.sampled_from([*stages, *unknown])
+    leads = [f"L{i}" for i in range(draw(st.integers(1, max_leads)))]
+    events: list[StageEvent] = []
+    last: dict[str, str] = {}
+    for _ in range(draw(st.integers(0, max_events))):
+        lead = draw(st.sampled_from(leads))
+        to = draw(targets)
+        hours = draw(st.integers(0, 40))
+        zone = draw(st.sampled_from(_ZONES))
+        source = draw(st.sampled_from([last.get(lead), last.get(lead), last.get(lead), None, *stages[:2]]))
+        events.append(
+            StageEvent(
+                lead_id=lead,
+                source=source,
+                to=to,
+                time=(base + timedelta(hours=hours)).astimezone(zone),
+            )
+        )
+        last[lead] = to
+    if duplicates and events:
+        events += draw(st.lists(st.sampled_from(events), max_size=3))
+    return draw(st.permutations(events))

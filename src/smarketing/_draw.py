@@ -1,0 +1,130 @@
+"""Drawings of a journey map: Mermaid text and a dependency-free SVG (private)."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import networkx as nx
+
+if TYPE_CHECKING:
+    from smarketing.journey import JourneyMap
+
+__all__ = ["layers", "mermaid", "svg"]
+
+# Colour-blind-safe fills (Okabe-Ito, lightened), given to teams in order of first appearance.
+_FILLS = ("#cfe8f7", "#fde2b8", "#cdebd9", "#f6d0e0", "#e6dcf3", "#fff3b0", "#dddddd")
+_TERMINAL_STROKE = {"won": "#2e7d32", "lost": "#c62828", "disqualified": "#c62828"}
+
+
+def _quote(text: str) -> str:
+    # Mermaid labels are HTML-ish: quotes and angle brackets must be entities.
+    return html.escape(text, quote=True).replace("&quot;", "#quot;")
+
+
+def mermaid(jm: JourneyMap) -> str:
+    """Mermaid ``flowchart LR`` text of the map (see :meth:`JourneyMap.to_mermaid`)."""
+    node = {s.id: f"s{i}" for i, s in enumerate(jm.stages)}
+    teams = list(dict.fromkeys(s.owner for s in jm.stages))
+    lines = ["flowchart LR"]
+    for t, team in enumerate(teams):
+        lines.append(f'  subgraph t{t}["{_quote(team)}"]')
+        for s in jm.stages_owned_by(team):
+            label = _quote(s.name)
+            shape = f'(["{label}"])' if s.terminal else f'["{label}"]'
+            lines.append(f"    {node[s.id]}{shape}")
+        lines.append("  end")
+    arrows = {"progression": "-->", "handoff": "==>", "recycle": "-.->", "disqualify": "-->"}
+    for tr in jm.transitions:
+        label = "" if tr.kind == "progression" else f"|{tr.kind}|"
+        lines.append(f"  {node[tr.source]} {arrows[tr.kind]}{label} {node[tr.to]}")
+    for terminal, colour in _TERMINAL_STROKE.items():
+        members = [node[s.id] for s in jm.stages if s.terminal == terminal]
+        if members:
+            lines.append(f"  classDef {terminal} stroke-width:3px,stroke:{colour}")
+            lines.append(f"  class {','.join(members)} {terminal}")
+    return "\n".join(lines)
+
+
+def layers(jm: JourneyMap) -> dict[str, int]:
+    """Column of each stage: the longest forward path to it from an entry stage (recycles ignored).
+
+    Forward cycles (which a map may have) are cut by falling back to the shortest distance; stages no entry
+    stage reaches go one column past the rest.
+    """
+    forward: nx.DiGraph[str] = nx.DiGraph()
+    forward.add_nodes_from(s.id for s in jm.stages)
+    forward.add_edges_from((t.source, t.to) for t in jm.transitions if t.kind != "recycle")
+    starts = [s.id for s in jm.entry_stages()] or [jm.stages[0].id]
+    column: dict[str, int] = {}
+    if nx.is_directed_acyclic_graph(forward):
+        for stage in nx.topological_sort(forward):
+            preds = [column[p] + 1 for p in forward.predecessors(stage) if p in column]
+            if preds or stage in starts:
+                column[stage] = max(preds, default=0)
+    else:
+        for start in starts:
+            for stage, distance in nx.single_source_shortest_path_length(forward, start).items():
+                column[stage] = max(column.get(stage, 0), distance)
+    last = max(column.values(), default=-1) + 1
+    return {s.id: column.get(s.id, last) for s in jm.stages}
+
+
+def svg(jm: JourneyMap) -> str:
+    """A standalone SVG drawing of the map (see :meth:`JourneyMap.to_svg`)."""
+    width, height, gap_x, gap_y, pad = 150, 44, 60, 26, 20
+    column = layers(jm)
+    rows: dict[int, int] = {}
+    place: dict[str, tuple[int, int]] = {}
+    for s in jm.stages:  # plan order within a column
+        c = column[s.id]
+        place[s.id] = (pad + c * (width + gap_x), pad + 24 + rows.get(c, 0) * (height + gap_y))
+        rows[c] = rows.get(c, 0) + 1
+    teams = list(dict.fromkeys(s.owner for s in jm.stages))
+    fill = {team: _FILLS[i % len(_FILLS)] for i, team in enumerate(teams)}
+    total_w = pad * 2 + (max(column.values()) + 1) * (width + gap_x) - gap_x
+    total_h = pad * 2 + 24 + max(rows.values()) * (height + gap_y) - gap_y + 30
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+        f'viewBox="0 0 {total_w} {total_h}" font-family="sans-serif" font-size="12">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#444"/>'
+        "</marker></defs>",
+    ]
+    for tr in jm.transitions:
+        (x1, y1), (x2, y2) = place[tr.source], place[tr.to]
+        style = {"handoff": 'stroke-width="3"', "recycle": 'stroke-dasharray="5,4"'}.get(tr.kind, "")
+        title = f"<title>{html.escape(f'{tr.source} -> {tr.to} ({tr.kind})')}</title>"
+        if x2 > x1:
+            sx, sy, ex, ey = x1 + width, y1 + height // 2, x2, y2 + height // 2
+            path = f"M {sx} {sy} L {ex} {ey}"
+        else:  # backwards or same column: an arc above the boxes
+            sx, sy, ex, ey = x1 + width // 2, y1, x2 + width // 2, y2
+            lift = min(sy, ey) - 18 - abs(sx - ex) // 8
+            path = f"M {sx} {sy} C {sx} {lift} {ex} {lift} {ex} {ey}"
+        out.append(
+            f'<path d="{path}" fill="none" stroke="#444" {style} marker-end="url(#arrow)">{title}</path>'
+        )
+    for s in jm.stages:
+        x, y = place[s.id]
+        stroke = _TERMINAL_STROKE.get(s.terminal or "", "#555")
+        stroke_width = 3 if s.terminal else 1
+        label = s.name if len(s.name) <= 22 else s.name[:21] + "\u2026"
+        out.append(
+            f"<g><title>{html.escape(f'{s.id} ({s.kind}) owned by {s.owner}')}</title>"
+            f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="8" fill="{fill[s.owner]}" '
+            f'stroke="{stroke}" stroke-width="{stroke_width}"/>'
+            f'<text x="{x + width // 2}" y="{y + height // 2 + 4}" text-anchor="middle">'
+            f"{html.escape(label)}</text>"
+            "</g>"
+        )
+    legend_y = total_h - 14
+    x = pad
+    for team in teams:
+        out.append(
+            f'<rect x="{x}" y="{legend_y - 10}" width="12" height="12" fill="{fill[team]}" stroke="#555"/>'
+            f'<text x="{x + 16}" y="{legend_y}">{html.escape(team)}</text>'
+        )
+        x += 30 + 7 * len(team)
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,57 @@
+"""The built-in rules, in documentation order, and the engine's own diagnostic codes (private)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+from smarketing.rules import _collaboration, _journey, _kpis, _language, _personas, _rewards, _sla
+from smarketing.rules._core import DOCS_URL, RuleSpec
+from smarketing.typing import Severity
+
+BUILTIN_RULES: Final[tuple[RuleSpec, ...]] = (
+    *_journey.RULES,
+    *_sla.RULES,
+    *_kpis.RULES,
+    *_rewards.RULES,
+    *_personas.RULES,
+    *_language.RULES,
+    *_collaboration.RULES,
+)
+
+
+@attrs.frozen
+class EngineCode:
+    """A diagnostic the engine itself reports (not a rule of the plan)."""
+
+    code: str
+    severity: Severity
+    title: str
+    rationale: str
+    fix: str
+
+    @property
+    def url(self) -> str:
+        """Anchor on the rules page."""
+        return f"{DOCS_URL}#{self.code.lower()}"
+
+
+RULE_CRASHED: Final = EngineCode(
+    "SM001",
+    "error",
+    "A rule crashed",
+    "A rule that raises cannot say whether the plan follows it, so the check cannot pass; the other "
+    "rules still run and are reported.",
+    "Report the message to the rule's author (for a plugin rule, its package); --ignore the code to "
+    "check the rest meanwhile.",
+)
+PLUGIN_FAILED: Final = EngineCode(
+    "SM002",
+    "error",
+    "A plugin rule could not be loaded",
+    "A plugin from the 'smarketing.rules' entry-point group failed to import, is not a rule, or reuses "
+    "a code; its rules did not run, so the check cannot vouch for them.",
+    "Fix or uninstall the plugin package named in the message.",
+)
+ENGINE_CODES: Final[tuple[EngineCode, ...]] = (RULE_CRASHED, PLUGIN_FAILED)

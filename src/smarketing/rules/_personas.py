@@ -1,0 +1,81 @@
+"""Persona rules (P): personas both teams built together, interest and readiness in one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from smarketing.rules._core import Finding, RuleSpec, builtin
+
+if TYPE_CHECKING:
+    from smarketing.plan import AlignmentPlan
+
+
+@builtin(
+    "P001",
+    area="personas",
+    severity="error",
+    title="A persona carries both interest and readiness signals",
+    rationale="Marketing cares what makes a persona interested, sales what makes it ready to buy; a "
+    "persona with only one side is one team's persona, and the MQL threshold becomes a fight.",
+    fix="Add 'interest_signals' (marketing's) and 'readiness_signals' (sales') to the persona.",
+)
+def both_sides(plan: AlignmentPlan) -> Iterator[Finding]:
+    """Some persona has both kinds of signal."""
+    if not plan.personas:
+        yield Finding("the plan has no personas", path="personas")
+    elif not any(p.has_both_sides for p in plan.personas):
+        yield Finding(
+            "no persona has both interest signals (marketing) and readiness signals (sales)", path="personas"
+        )
+
+
+@builtin(
+    "P002",
+    area="personas",
+    severity="warning",
+    title="No two personas have identical criteria",
+    rationale="Two personas with the same firmographic and role criteria match the same leads, so lead "
+    "routing and SLA tiers between them are arbitrary.",
+    fix="Make the criteria differ (industries, size, regions, titles, seniorities) or merge the personas.",
+)
+def distinct_criteria(plan: AlignmentPlan) -> Iterator[Finding]:
+    """Firmographics and role criteria differ between personas."""
+    seen: dict[str, str] = {}
+    for i, p in enumerate(plan.personas):
+        criteria = json.dumps(
+            [p.firmographics.model_dump(mode="json"), p.roles.model_dump(mode="json")], sort_keys=True
+        )
+        if criteria in seen:
+            yield Finding(
+                f"persona {p.id!r} has the same criteria as {seen[criteria]!r}", path=f"personas[{i}]"
+            )
+        else:
+            seen[criteria] = p.id
+
+
+@builtin(
+    "P003",
+    area="personas",
+    severity="error",
+    title="Every persona referenced anywhere exists",
+    rationale="A reference to a persona that is gone (for example after editing a plan in code) makes "
+    "SLA tiers and reports silently apply to nobody.",
+    fix="Use the id of a persona defined under 'personas', or add the persona.",
+)
+def personas_exist(plan: AlignmentPlan) -> Iterator[Finding]:
+    """SLA tier personas name personas of the plan."""
+    if plan.sla is None:
+        return
+    known = {p.id for p in plan.personas}
+    for i, tier in enumerate(plan.sla.tiers):
+        for j, persona in enumerate(tier.personas):
+            if persona not in known:
+                yield Finding(
+                    f"SLA tier {tier.id!r} names unknown persona {persona!r}",
+                    path=f"sla.tiers[{i}].personas[{j}]",
+                )
+
+
+RULES: tuple[RuleSpec, ...] = (both_sides, distinct_criteria, personas_exist)
