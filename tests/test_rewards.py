@@ -8,7 +8,6 @@ from typing import Any
 
 import polars as pl
 import pytest
-from pydantic import ValidationError
 
 from smarketing.errors import CurrencyMismatchError, DataError, PlanError
 from smarketing.money import FxTable, Money
@@ -533,8 +532,9 @@ def test_attribution_without_touchpoints_is_an_error() -> None:
     ],
 )
 def test_plan_mistakes_are_located(change: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
-        reward(**change)
+    plan = reward(**change)  # loads: the alignment rules report it with advice
+    with pytest.raises(PlanError, match=message):
+        run([deal()], plan)
 
 
 def test_plan_mistakes_in_a_file_name_the_line() -> None:
@@ -549,8 +549,10 @@ rewards:
   team_split: {sales: "60%"}
 """
     )
-    with pytest.raises(PlanError, match=r"line \d+: rewards.team_split: shares total 60"):
-        load_plan(text)
+    plan = load_plan(text)
+    with pytest.raises(PlanError, match=r"line \d+: rewards.team_split: shares total 60") as caught:
+        run([deal()], plan)
+    assert caught.value.path == "rewards.team_split"
 
 
 # --- results ------------------------------------------------------------------------------------------

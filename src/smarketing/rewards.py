@@ -37,7 +37,7 @@ from pydantic import Field, model_validator
 
 from smarketing._base import CurrencyCode, FrozenModel, Id, NonNegativeDecimal, Rate, Text, located
 from smarketing._periods import Window
-from smarketing.errors import CurrencyMismatchError, DataError, PlanError
+from smarketing.errors import CurrencyMismatchError, DataError, PlanError, PlanIssue
 from smarketing.frames import as_lazy, check_aware
 from smarketing.money import FxTable, Money, allocate
 from smarketing.records import Dataset
@@ -283,8 +283,28 @@ class RewardPlan(FrozenModel):
         default_factory=list, description="Later versions, by valid_from (effective dating)."
     )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
+    def problems(self) -> list[tuple[str, str]]:
+        """What makes the plan impossible to compute, as ``(field path, message)`` pairs.
+
+        A plan with problems still loads (the alignment rules report them as findings, with advice);
+        :func:`compute_rewards` refuses it with a :class:`~smarketing.errors.PlanError` naming every one.
+        Checked: a team split or plan revenue split totalling 100% (one of them), attribution and stage shares
+        with a fixed split for the rest, tiers from 0 without gap or overlap and only the last open-ended,
+        money in the plan currency and not negative, participants listed once, versions in date order.
+
+        Examples:
+            >>> plan = RewardPlan.model_validate(
+            ...     {
+            ...         "id": "v1",
+            ...         "currency": "EUR",
+            ...         "pool": {"rate": "10%"},
+            ...         "participants": [{"team": "sales"}],
+            ...         "team_split": {"sales": "70%", "marketing": "20%"},
+            ...     }
+            ... )
+            >>> plan.problems()
+            [('team_split', 'shares total 90.0%, not 100%')]
+        """
         problems = list(_plan_problems(self))
         previous = self.valid_from
         for i, version in enumerate(self.versions):
@@ -297,9 +317,7 @@ class RewardPlan(FrozenModel):
                 field = path.split(".", 1)[0].split("[", 1)[0]
                 if field in version.model_fields_set:
                     problems.append((f"versions[{i}].{path}", message))
-        if problems:
-            raise located(problems)
-        return self
+        return problems
 
     def _apply(self, version: RewardVersion) -> RewardPlan:
         update: dict[str, Any] = {name: getattr(version, name) for name in version.model_fields_set}
@@ -1913,6 +1931,7 @@ def compute_rewards(
         {'ana': Money('50.01', 'EUR'), 'bo': Money('50.00', 'EUR')}
     """
     ctx = _Context.of(plan)
+    _refuse_problems(ctx.plan, plan)
     kind = _period_kind(period)
     start, end = _period_bounds(period)
     if not isinstance(as_of, date) or isinstance(as_of, datetime):
@@ -1986,6 +2005,20 @@ def compute_rewards(
         summary=summary.sort("participant"),
         previous=None if previous is None else previous._totals_units(),
     )
+
+
+def _refuse_problems(rewards: RewardPlan, plan: Any) -> None:
+    """A :class:`PlanError` naming every problem of the reward plan (with lines, for a loaded plan)."""
+    problems = rewards.problems()
+    if not problems:
+        return
+    aligned = not isinstance(plan, RewardPlan)
+    source = getattr(plan, "_source", None) if aligned else None
+    issues = []
+    for relative, message in problems:
+        path = f"rewards.{relative}" if aligned else relative
+        issues.append(PlanIssue(message, path=path, line=source.line(path) if source is not None else None))
+    raise PlanError(issues[0].message, file=source.file if source is not None else None, issues=issues)
 
 
 def _floor(lines: pl.DataFrame, vp: RewardPlan, ctx: _Context) -> pl.DataFrame:
