@@ -312,3 +312,24 @@ def test_kpis_reads_parquet_and_reports_bad_options(
     assert "cannot read period 'Oct'" in capsys.readouterr().err
     assert main(["kpis", "examples/plan.yaml", "--period", "2026-10", "--fx", "USD=1"]) == 2
     assert "write BASE/QUOTE=RATE" in capsys.readouterr().err
+
+
+def test_demo_compares_attribution_models_by_channel_and_team(
+    capsys: pytest.CaptureFixture[str], example_plan: AlignmentPlan
+) -> None:
+    code, out, _ = run(capsys, "demo", "--leads", "1000")
+    assert code == 0
+    section = out[out.index("Attribution (who made the won deals happen?") :]
+    lines = section.splitlines()
+    headers = [line.split() for line in lines if line.split()[:1] in (["channel"], ["team"])]
+    models = ["first", "last", "linear", "position", "time_decay", "markov", "shapley"]
+    assert headers == [["channel", *models], ["team", *models]]
+    # The table shows what compare() gives on the same data.
+    from smarketing.attribution import compare
+
+    data = synthetic(example_plan, seed=42, n_leads=1000)
+    shares = compare(data, models=models, key="team").to_frame("share")
+    for row in shares.rows():
+        expected = [str(row[0]), *(f"{100 * x:.1f}%" for x in row[1:])]
+        assert expected in [line.split() for line in lines]
+    assert any("won deals over 1,000 leads" in line for line in lines)

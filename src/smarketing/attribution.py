@@ -174,6 +174,8 @@ class Journeys:
     """Touch ids in touch order, when the input had them."""
     stage_times: Mapping[str, IntArray] = attrs.field(factory=dict)
     """First time each journey entered a lifecycle stage (microseconds; -1 if never), by stage id."""
+    _cache: dict[Any, Any] = attrs.field(factory=dict, init=False, repr=False)
+    # Derived arrays that several models share (filled on first use; the journeys themselves never change).
 
     # --- shape ------------------------------------------------------------------------------------
 
@@ -278,15 +280,7 @@ class Journeys:
         if text.null_count():
             row = int(text.is_null().arg_true()[0])
             raise DataError("path is missing", kind="paths", record=f"row {row}", field=path)
-        tokens = text.str.split(sep)
-        lengths = tokens.list.len().to_numpy().astype(np.int64)
-        flat = tokens.explode().str.strip_chars()
-        empty = flat.str.len_bytes() == 0
-        if empty.any():
-            touch = int(empty.arg_true()[0])
-            row = int(np.searchsorted(np.cumsum(lengths), touch, side="right"))
-            raise DataError(f"empty key in {text[row]!r}", kind="paths", record=f"row {row}", field=path)
-        keys, codes = _encode(flat)
+        keys, codes, lengths = _split_paths(text, sep, path)
         conv = _counts(frame, conversions, "paths")
         null = _counts(frame, nulls, "paths") if nulls is not None else np.zeros(n_rows)
         values, cur_index, currencies = _path_values(frame, value, currency)
@@ -644,6 +638,41 @@ def _no_nulls(lf: nw.LazyFrame[Any], column: str, id_column: str, kind: str) -> 
         )
 
 
+# Paths are split this many rows at a time: the key names of a slice are coded before the next is split, so
+# the names of all touches never exist at once (at 1M journeys that is 2-5M short strings).
+_PATH_CHUNK = 1 << 16
+
+
+def _split_paths(
+    text: pl.Series, sep: str, column: str
+) -> tuple[tuple[str, ...], npt.NDArray[np.int32], IntArray]:
+    """Sorted distinct keys, the key code of every touch, and the touches of every path."""
+    parts: list[tuple[tuple[str, ...], npt.NDArray[np.int32]]] = []
+    lengths = np.empty(len(text), dtype=np.int64)
+    for begin in range(0, len(text), _PATH_CHUNK):
+        tokens = text.slice(begin, _PATH_CHUNK).str.split(sep)
+        chunk_lengths = tokens.list.len().to_numpy()
+        lengths[begin : begin + len(chunk_lengths)] = chunk_lengths
+        flat = tokens.explode().str.strip_chars()
+        del tokens
+        empty = flat.str.len_bytes() == 0
+        if empty.any():
+            touch = int(empty.arg_true()[0])
+            row = begin + int(np.searchsorted(np.cumsum(chunk_lengths), touch, side="right"))
+            raise DataError(f"empty key in {text[row]!r}", kind="paths", record=f"row {row}", field=column)
+        parts.append(_encode(flat))
+    keys = tuple(sorted({k for local, _ in parts for k in local}))
+    index = {k: i for i, k in enumerate(keys)}
+    codes = np.empty(int(lengths.sum()), dtype=np.int32)
+    at = 0
+    for local, local_codes in parts:
+        # Local codes to global ones through a lookup of the slice's few keys.
+        lookup = np.array([index[k] for k in local], dtype=np.int32)
+        codes[at : at + len(local_codes)] = lookup[local_codes] if len(local_codes) else local_codes
+        at += len(local_codes)
+    return keys, codes, lengths
+
+
 def _encode(values: pl.Series) -> tuple[tuple[str, ...], npt.NDArray[np.int32]]:
     """Sorted distinct values and one int code per value."""
     keys = tuple(sorted(str(v) for v in values.unique().to_list()))
@@ -857,14 +886,15 @@ def _stage_times(stage_events: Any, ids: pl.Series) -> dict[str, IntArray]:
 # Heuristic models: one weight per touch.
 
 
-def _position_weights(j: Journeys, first: float, last: float) -> FloatArray:
+def _position_table(lengths: IntArray, first: float, last: float) -> FloatArray:
+    """Position-based weights of a journey of every length (rows) at every position (columns)."""
     for name, share in (("first", first), ("last", last)):
         if not 0 <= share <= 1:
             raise ValueError(f"position: {name} must be between 0 and 1, not {share}")
     if first + last > 1 + 1e-12:
         raise ValueError(f"position: first + last must be at most 1, not {first + last}")
-    pos = j.positions()
-    n = np.repeat(j.lengths(), j.lengths())
+    size = int(lengths.max())
+    n, pos = np.indices((size + 1, size))
     # Through Decimal, so that 1 - 0.4 - 0.4 is 0.2 and not 0.19999999999999996.
     middle = float(1 - Decimal(repr(first)) - Decimal(repr(last)))
     ends = first + last
@@ -873,7 +903,8 @@ def _position_weights(j: Journeys, first: float, last: float) -> FloatArray:
     two_first = first / ends if ends > 0 else 0.5
     w = np.where(pos == 0, np.where(n == 2, two_first, first), w)
     w = np.where((pos == n - 1) & (pos > 0), np.where(n == 2, 1 - two_first, last), w)
-    return np.where(n == 1, 1.0, w)
+    w = np.where(n == 1, 1.0, w)
+    return np.asarray(np.where(pos < n, w, 0.0), dtype=np.float64)
 
 
 def _milestone_weights(
@@ -939,8 +970,8 @@ def _time_decay_weights(j: Journeys, half_life: Any) -> FloatArray:
     return np.asarray(np.exp2(-(age - newest[jot])), dtype=np.float64)
 
 
-def _custom_weights(j: Journeys, weights: Any) -> FloatArray:
-    lengths = j.lengths()
+def _custom_table(lengths: IntArray, weights: Any) -> FloatArray:
+    """The custom weights of every path length present (rows) at every position (columns)."""
     table: dict[int, FloatArray] = {}
     for n in np.unique(lengths).tolist():
         if callable(weights):
@@ -963,7 +994,7 @@ def _custom_weights(j: Journeys, weights: Any) -> FloatArray:
     grid = np.zeros((size + 1, size))
     for n, weights_of_n in table.items():
         grid[n, :n] = weights_of_n
-    return np.asarray(grid[np.repeat(lengths, lengths), j.positions()], dtype=np.float64)
+    return grid
 
 
 _HEURISTIC_PARAMS: dict[str, frozenset[str]] = {
@@ -981,20 +1012,76 @@ _HEURISTIC_PARAMS: dict[str, frozenset[str]] = {
 _POSITION_DEFAULTS = {"position": (0.4, 0.4), "j_shaped": (0.2, 0.6), "inverse_j": (0.6, 0.2)}
 
 
-def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
+# Models whose weights depend on nothing but a touch's position and its journey's length: they are computed
+# once per (length, position) cell, not per touch.
+_TABLE_MODELS = frozenset({"first", "last", "linear", "position", "j_shaped", "inverse_j", "custom"})
+
+
+def _weight_table(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
+    """Normalised weights of a table model: row ``n`` holds the weights of an ``n``-touch journey.
+
+    Every row sums to 1 (an all-zero row is split evenly), as :func:`_normalise` does per journey.
+    """
+    lengths = j.lengths()
+    size = int(lengths.max())
+    n, pos = np.indices((size + 1, size))
     if model == "first":
-        w = np.zeros(j.n_touches)
-        w[j.offsets[:-1]] = 1.0
-        return w
-    if model == "last":
-        w = np.zeros(j.n_touches)
-        w[j.offsets[1:] - 1] = 1.0
-        return w
-    if model == "linear":
-        return np.ones(j.n_touches)
-    if model in _POSITION_DEFAULTS:
+        grid = (pos == 0).astype(np.float64)
+    elif model == "last":
+        grid = (pos == n - 1).astype(np.float64)
+    elif model == "linear":
+        grid = np.ones((size + 1, size))
+    elif model in _POSITION_DEFAULTS:
         first, last = _POSITION_DEFAULTS[model]
-        return _position_weights(j, float(params.get("first", first)), float(params.get("last", last)))
+        grid = _position_table(lengths, float(params.get("first", first)), float(params.get("last", last)))
+    else:
+        if "weights" not in params:
+            raise ValueError("custom: pass weights=, a function (position, length) -> weight or a table")
+        grid = _custom_table(lengths, params["weights"])
+    inside = pos < n
+    cells = grid[inside]  # row after row, each in position order: the same sums as per journey
+    row_length = np.arange(1, size + 1)
+    totals = np.zeros(size + 1)
+    totals[1:] = np.add.reduceat(cells, np.cumsum(row_length) - row_length)
+    safe = np.where(totals > 0, totals, 1.0)
+    even = 1.0 / np.maximum(n, 1)
+    table = np.where((totals <= 0)[:, None], even, grid / safe[:, None])
+    return np.asarray(np.where(inside, table, 0.0), dtype=np.float64)
+
+
+def _cells(j: Journeys) -> IntArray:
+    """The (length, position) cell of every touch, as a flat index into a weight table (cached)."""
+    cached = j._cache.get("cells")
+    if cached is None:
+        lengths = j.lengths()
+        size = int(lengths.max())
+        cached = np.repeat(lengths * size - j.offsets[:-1], lengths) + np.arange(j.n_touches)
+        cached.flags.writeable = False
+        j._cache["cells"] = cached
+    return np.asarray(cached, dtype=np.int64)
+
+
+def _table_sums(j: Journeys, table: FloatArray, per_journey: FloatArray, cache: Any) -> FloatArray:
+    """Per key: the sum over touches of the table weight of the touch's cell times its journey's amount.
+
+    The amounts are first added up per (cell, key), once per journeys and amount (cached under ``cache``
+    unless it is None), so a model costs one small product whatever the number of touches.
+    """
+    keys = len(j.keys)
+    totals = j._cache.get(cache) if cache is not None else None
+    if totals is None:
+        index = _cells(j) * keys + j.codes
+        totals = np.bincount(
+            index, weights=np.repeat(per_journey, j.lengths()), minlength=table.size * keys
+        ).reshape(table.size, keys)
+        totals.flags.writeable = False
+        if cache is not None:
+            j._cache[cache] = totals
+    return np.asarray(table.reshape(-1) @ totals, dtype=np.float64)
+
+
+def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
+    """Raw touch weights of the heuristic models that look beyond position and length."""
     if model in ("w_shaped", "full_path"):
         lead = params.get("lead_stage", "lead")
         opportunity = params.get("opportunity_stage", "opportunity")
@@ -1006,11 +1093,7 @@ def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray
             default = (0.225, 0.225, 0.225, 0.225)
         weights = [float(w) for w in params.get("weights", default)]
         return _milestone_weights(j, weights, stages, model)
-    if model == "time_decay":
-        return _time_decay_weights(j, params.get("half_life", timedelta(days=7)))
-    if "weights" not in params:
-        raise ValueError("custom: pass weights=, a function (position, length) -> weight or a table")
-    return _custom_weights(j, params["weights"])
+    return _time_decay_weights(j, params.get("half_life", timedelta(days=7)))
 
 
 def _normalise(j: Journeys, w: FloatArray) -> FloatArray:
@@ -1036,31 +1119,37 @@ class _Chain:
     transitions: pl.DataFrame
 
 
-def _states(j: Journeys, order: int) -> tuple[IntArray, IntArray, IntArray, list[tuple[int, ...]]]:
+def _states(j: Journeys, order: int) -> tuple[IntArray, IntArray, list[tuple[int, ...]]]:
     """Sliding windows of ``order`` keys as states (a shorter journey is one state of all its keys).
 
-    Returns the state of every state-touch, the journey of each, the positions of state-touches, and the
-    key codes of each dense state.
+    Returns the dense state of every state-touch (journey after journey), the number of states of each
+    journey, and the key codes of each dense state.
     """
     base = len(j.keys) + 1
     if order * math.log2(base) > 62:
         raise ValueError(f"markov: order {order} over {len(j.keys)} keys is too large to index states")
     lengths = j.lengths()
-    pos = j.positions()
-    n = np.repeat(lengths, lengths)
-    take = pos >= np.minimum(n, order) - 1
-    window = np.zeros(j.n_touches, dtype=np.int64)
-    codes = j.codes.astype(np.int64) + 1
-    for lag in range(order):
-        shifted = np.zeros(j.n_touches, dtype=np.int64)
-        shifted[lag:] = codes[: j.n_touches - lag] if lag else codes
-        window = window * base + np.where(pos >= lag, shifted, 0)
-    window = window[take]
+    # Windows in 32 bits when they fit: the largest arrays of the chain are per touch.
+    window: npt.NDArray[Any] = j.codes.astype(np.int32 if base**order < 1 << 31 else np.int64)
+    window += 1
+    if order > 1:
+        pos = j.positions()
+        codes = window.copy()
+        for lag in range(1, order):
+            window *= base
+            window[lag:] += np.where(pos[lag:] >= lag, codes[: j.n_touches - lag], 0)
+        del codes
+        # A window ends at every touch from the order-th on; a shorter journey has one, at its last touch.
+        take = pos >= order - 1
+        del pos
+        take[j.offsets[1:][lengths < order] - 1] = True
+        window = window[take]
+        del take
     if base**order <= 1 << 24:
         present = np.zeros(base**order, dtype=bool)
         present[window] = True
         names = np.flatnonzero(present)
-        lookup = np.cumsum(present) - 1
+        lookup = np.cumsum(present, dtype=np.int32) - 1
         dense = lookup[window]
     else:
         names, dense = np.unique(window, return_inverse=True)
@@ -1073,43 +1162,52 @@ def _states(j: Journeys, order: int) -> tuple[IntArray, IntArray, IntArray, list
         # The newest key is the most significant digit, so digits come out oldest first; 0 pads a short
         # journey.
         decoded.append(tuple(d - 1 for d in digits if d))
-    return dense.astype(np.int64), j.journey_of_touch()[take], np.flatnonzero(take), decoded
+    per_journey = np.maximum(lengths - order + 1, 1)
+    return dense, per_journey, decoded
 
 
 def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise ValueError(f"markov: order must be an integer >= 1, not {order!r}")
-    dense, journey, _, decoded = _states(j, order)
+    dense, per_journey, decoded = _states(j, order)
     n_states = len(decoded)
     start, conv_state, null_state = n_states, n_states + 1, n_states + 2
     size = n_states + 3
-    weight = (j.conversions + j.nulls)[journey]
-    same = journey[1:] == journey[:-1]
-    first = np.ones(len(dense), dtype=bool)
-    first[1:] = ~same
-    last = np.ones(len(dense), dtype=bool)
-    last[:-1] = ~same
-    src = np.concatenate([np.full(int(first.sum()), start), dense[:-1][same], dense[last], dense[last]])
-    dst = np.concatenate(
-        [
-            dense[first],
-            dense[1:][same],
-            np.full(int(last.sum()), conv_state),
-            np.full(int(last.sum()), null_state),
-        ]
-    )
-    ends = journey[last]
-    w = np.concatenate([weight[first], weight[1:][same], j.conversions[ends], j.nulls[ends]])
-    keep = w > 0
-    pair = src[keep] * size + dst[keep]
+    starts = np.cumsum(per_journey) - per_journey
+    # Every journey has one first and one last state, in journey order.
+    first_state, last_state = dense[starts], dense[starts + per_journey - 1]
+    inside = np.ones(len(dense), dtype=bool)  # a state followed by one of the same journey
+    inside[starts + per_journey - 1] = False
+    weight = j.conversions + j.nulls
+    # Transitions as flat (source, target) pairs with weights, in four kinds that never share a pair: from
+    # the start, within a journey, to conversion, to null.
+    within = dense[:-1].astype(np.int64) * size
+    within += dense[1:]
+    inner = np.repeat(weight, per_journey - 1)
+    keep = inner > 0
+    pairs: list[IntArray] = [start * size + first_state.astype(np.int64), within[inside[:-1]]]
+    del within, inside
+    weights: list[FloatArray] = [weight, inner]
+    pairs[1] = pairs[1][keep]
+    weights[1] = inner[keep]
+    del inner, keep
+    ending = last_state.astype(np.int64) * size
+    pairs += [ending + conv_state, ending + null_state]
+    weights += [j.conversions, j.nulls]
+    for index in (0, 2, 3):
+        keep = weights[index] > 0
+        pairs[index], weights[index] = pairs[index][keep], weights[index][keep]
     if size * size <= 1 << 25:
-        flat = np.bincount(pair, weights=w[keep], minlength=size * size)
+        flat = np.zeros(size * size)
+        for pair, w in zip(pairs, weights, strict=True):
+            flat += np.bincount(pair, weights=w, minlength=size * size)
         nz = np.flatnonzero(flat)
         counts_src, counts_dst, counts = nz // size, nz % size, flat[nz]
     else:
-        uniq, inverse = np.unique(pair, return_inverse=True)
-        counts = np.bincount(inverse, weights=w[keep])
+        uniq, inverse = np.unique(np.concatenate(pairs), return_inverse=True)
+        counts = np.asarray(np.bincount(inverse, weights=np.concatenate(weights)), dtype=np.float64)
         counts_src, counts_dst = uniq // size, uniq % size
+    del pairs, weights
     out = np.bincount(counts_src, weights=counts, minlength=size)
     prob = counts / out[counts_src]
     transient = counts_dst < n_states
@@ -1126,14 +1224,9 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     rhs = [np.bincount(remap[counts_src[to_conv]], weights=prob[to_conv], minlength=n_states + 1)]
     currencies = sorted(values)
     # Value as a reward on absorption: the mean value of the journeys that convert from each state.
-    end_states = np.full(j.n_journeys, -1, dtype=np.int64)
-    end_states[ends] = remap[dense[last]]
+    end_states = remap[last_state]
     for code in currencies:
-        per_state = np.bincount(
-            end_states[end_states >= 0],
-            weights=values[code][end_states >= 0].astype(np.float64),
-            minlength=n_states + 1,
-        )
+        per_state = np.bincount(end_states, weights=values[code].astype(np.float64), minlength=n_states + 1)
         outflow = np.zeros(n_states + 1)
         outflow[remap[np.arange(n_states)]] = out[:n_states]
         outflow[0] = out[start]
@@ -1802,6 +1895,7 @@ def attribute(
     totals = {c: int(v.sum()) for c, v in values.items()}
     extra: dict[str, Any] = {}
     touch_w: FloatArray | None = None
+    table_touch_w: FloatArray | None = None
     if isinstance(resolved, str) and resolved == "markov":
         order = params.get("order", 1)
         convention = params.get("convention", "global")
@@ -1846,6 +1940,15 @@ def attribute(
             extra["shapley_interval"] = {
                 k: (float(lo), float(hi)) for k, (lo, hi) in zip(keys, result.interval.tolist(), strict=True)
             }
+    elif isinstance(resolved, str) and resolved in _TABLE_MODELS:
+        table = _weight_table(j, resolved, params)
+        conv_credit = _table_sums(j, table, j.conversions, "conversions")
+        value_weights = {
+            c: _table_sums(j, table, v.astype(np.float64), None if fx else ("value", currency, c))
+            for c, v in values.items()
+        }
+        if per_touch:
+            table_touch_w = table.reshape(-1)[_cells(j)]
     else:
         if isinstance(resolved, str):
             raw = _heuristic(j, resolved, params)
@@ -1865,6 +1968,8 @@ def attribute(
         value_weights = {c: _key_sums(j, touch_w * v[jot].astype(np.float64)) for c, v in values.items()}
         if per_touch:
             touches = _touch_frame(j, touch_w, values)
+    elif table_touch_w is not None:
+        touches = _touch_frame(j, table_touch_w, values)
     credit_value = {c: _money_split(totals[c], c, value_weights[c], keys) for c in sorted(values)}
     return Attribution(
         model=name,

@@ -56,6 +56,7 @@ import polars as pl
 
 from smarketing import __version__
 from smarketing._periods import Window
+from smarketing.attribution import Journeys, compare
 from smarketing.datasets import synthetic
 from smarketing.errors import CurrencyMismatchError, DataError, FormulaError, PlanError, RuleError
 from smarketing.journey import conformance, funnel
@@ -1003,6 +1004,30 @@ def _duration(value: timedelta | None) -> str:
     return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
 
 
+_DEMO_MODELS = ["first", "last", "linear", "position", "time_decay", "markov", "shapley"]
+
+
+def _attribution_section(plan: AlignmentPlan, data: Dataset) -> str:
+    """Several attribution models side by side: share of won-deal conversions by channel and by team."""
+    heading = _heading("Attribution (who made the won deals happen? share of conversions by model)")
+    out = [heading]
+    for key in ("channel", "team"):
+        try:
+            journeys = Journeys.from_touchpoints(data, key=key)
+        except (DataError, CurrencyMismatchError) as exc:
+            return heading + f"\nnot available: {exc}"
+        if journeys.n_journeys == 0 or not journeys.conversions.sum() > 0:
+            return heading + "\nno won deals with touchpoints yet"
+        frame = compare(journeys, models=_DEMO_MODELS).to_frame("share")
+        rows = [[str(r[0]), *(f"{100 * x:.1f}%" for x in r[1:])] for r in frame.rows()]
+        out += ["", _table(frame.columns, rows, right=set(range(1, len(frame.columns))))]
+    out.append(
+        f"{_count(int(journeys.conversions.sum()))} won deals over {_count(journeys.n_journeys)} leads with "
+        "touchpoints; markov: exact order-1 removal effects; shapley: exact Shapley values"
+    )
+    return "\n".join(out)
+
+
 _DEMO_SECTIONS: list[DemoSection] = [
     _plan_section,
     _teams_section,
@@ -1020,6 +1045,7 @@ _DEMO_SECTIONS: list[DemoSection] = [
     _deals_section,
     _statements_section,
     _dispositions_section,
+    _attribution_section,
     _check_section,
     _misaligned_check_section,
 ]
