@@ -89,16 +89,23 @@ def _base(events: Any) -> nw.LazyFrame[Any]:
     )
 
 
-def _neighbours(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """Add first/last flags, the lead number and the previous/next event of the same lead."""
-    by = {"order_by": "seq"}
-    first = (nw.col("lead_id") != nw.col("lead_id").shift(1).over(**by)).fill_null(True)
-    last = (nw.col("lead_id") != nw.col("lead_id").shift(-1).over(**by)).fill_null(True)
-    return frame.with_columns(first.alias("first"), last.alias("last")).with_columns(
-        nw.col("first").cast(nw.Int64()).cum_sum().over(**by).alias("lid"),
-        nw.when(~nw.col("first")).then(nw.col("k").shift(1).over(**by)).alias("prev_k"),
-        nw.when(~nw.col("last")).then(nw.col("k").shift(-1).over(**by)).alias("next_k"),
-        nw.when(~nw.col("last")).then(nw.col("time").shift(-1).over(**by)).alias("next_time"),
+def _neighbours(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
+    """On a frame in lead order: add the position, first/last flags, lead number and previous/next event.
+
+    The frame is eager and already ordered, so ``shift`` and ``cum_sum`` follow its row order: one sort
+    serves every neighbour (a window with ``order_by`` would sort the frame again for each expression).
+    """
+    first = (nw.col("lead_id") != nw.col("lead_id").shift(1)).fill_null(value=True)
+    last = (nw.col("lead_id") != nw.col("lead_id").shift(-1)).fill_null(value=True)
+    return (
+        frame.with_row_index("seq")
+        .with_columns(first.alias("first"), last.alias("last"))
+        .with_columns(
+            nw.col("first").cast(nw.Int64()).cum_sum().alias("lid"),
+            nw.when(~nw.col("first")).then(nw.col("k").shift(1)).alias("prev_k"),
+            nw.when(~nw.col("last")).then(nw.col("k").shift(-1)).alias("next_k"),
+            nw.when(~nw.col("last")).then(nw.col("time").shift(-1)).alias("next_time"),
+        )
     )
 
 
@@ -110,6 +117,9 @@ def prepare(
     keep_unknown: bool = False,
 ) -> Prepared:
     """Validate and order stage events; see the module docstring for the order.
+
+    The events are read once and sorted once; everything that depends on the order then runs on the
+    sorted eager frame.
 
     Args:
         events: Anything :func:`~smarketing.frames.as_lazy` accepts as ``stage_events``.
@@ -124,66 +134,66 @@ def prepare(
     lf = _base(events)
     if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
         raise ValueError("as_of must be timezone-aware")
+    raw = lf.collect(backend="polars")
     if stages is None:
-        found = lf.select("to").unique().collect().get_column("to").to_list()
+        found = raw.select(nw.col("to").unique()).get_column("to").to_list()
         stages = sorted(s for s in found if s is not None)
     names = tuple(stages)
     code = {s: i for i, s in enumerate(names)}
     unknown_code = len(names)
-    lf = lf.with_columns(
-        nw.col("to").replace_strict(code, default=unknown_code, return_dtype=nw.Int32()).alias("k"),
-        nw.when(nw.col("from").is_null())
-        .then(nw.lit(-1, nw.Int32()))
-        .otherwise(nw.col("from").replace_strict(code, default=unknown_code, return_dtype=nw.Int32()))
-        .alias("fk"),
-    )
     kept = nw.col("k") >= 0 if as_of is None else nw.col("time") <= nw.lit(as_of)
-    stats = (
-        lf.select(
-            nw.len().alias("rows"),
-            *(nw.col(c).is_null().sum().alias(f"null_{c}") for c in ("lead_id", "to", "time")),
-            (~kept).fill_null(value=False).sum().alias("after"),
-        )
-        .collect()
-        .rows(named=True)[0]
-    )
+    stats = raw.select(
+        nw.len().alias("rows"),
+        *(nw.col(c).is_null().sum().alias(f"null_{c}") for c in ("lead_id", "to", "time")),
+    ).rows(named=True)[0]
     for column in ("lead_id", "to", "time"):
         missing = int(stats[f"null_{column}"])
         if missing:
-            row = lf.filter(nw.col(column).is_null()).head(1).collect().rows(named=True)[0]
+            row = raw.filter(nw.col(column).is_null()).head(1).rows(named=True)[0]
             raise DataError(
                 f"{missing} event(s) without {column}; the first one: {_describe(row)}",
                 record=row.get("lead_id"),
                 field=column,
                 kind=_KIND,
             )
-    ordered = lf.filter(kept).sort(*_ORDER).with_row_index("seq", order_by=_ORDER)
+    coded = raw.select(
+        "lead_id",
+        "to",
+        "time",
+        nw.col("to").replace_strict(code, default=unknown_code, return_dtype=nw.Int32()).alias("k"),
+        nw.when(nw.col("from").is_null())
+        .then(nw.lit(-1, nw.Int32()))
+        .otherwise(nw.col("from").replace_strict(code, default=unknown_code, return_dtype=nw.Int32()))
+        .alias("fk"),
+    )
+    del raw
+    rows = len(coded)
+    ordered = coded.filter(kept).sort(*_ORDER)
+    after_as_of = rows - len(ordered)
+    del coded
     # Duplicates: the same lead entering the same stage from the same stage at the same instant. Keep one.
-    by = {"order_by": "seq"}
-    same = nw.all_horizontal(
-        *(nw.col(c) == nw.col(c).shift(1).over(**by) for c in _ORDER), ignore_nulls=False
-    ).fill_null(value=False)
-    flagged = _neighbours(ordered.with_columns(same.alias("dup")).filter(~nw.col("dup")).drop("dup"))
+    same = nw.all_horizontal(*(nw.col(c) == nw.col(c).shift(1) for c in _ORDER), ignore_nulls=False)
+    frame = _neighbours(ordered.filter(~same.fill_null(value=False)))
+    duplicates = len(ordered) - len(frame)
+    del ordered
     # The CRM's own "from" disagreeing with the time order is the trace of out-of-order timestamps.
     given = nw.col("fk") >= 0
     mismatch = (~nw.col("first") & given & (nw.col("fk") != nw.col("prev_k"))).fill_null(value=False)
-    frame = flagged.with_columns(mismatch.alias("mismatch")).drop("from").collect(backend="polars")
-    duplicates = int(stats["rows"]) - int(stats["after"]) - len(frame)
-    from_mismatch = int(frame.select(nw.col("mismatch").sum()).item())
+    from_mismatch = int(frame.select(mismatch.sum()).item())
     unknown_rows = frame.filter(nw.col("k") == unknown_code)
     unknown_names = tuple(sorted(set(unknown_rows.get_column("to").to_list())))
     if not keep_unknown and len(unknown_rows):
         frame = _neighbours(
-            frame.lazy()
-            .filter(nw.col("k") != unknown_code)
-            .drop("first", "last", "lid", "prev_k", "next_k", "next_time")
-        ).collect(backend="polars")
+            frame.filter(nw.col("k") != unknown_code).drop(
+                "seq", "first", "last", "lid", "prev_k", "next_k", "next_time"
+            )
+        )
     leads = int(frame.select(nw.col("first").sum()).item() or 0)
     return Prepared(
         frame=frame,
         stages=names,
-        rows=int(stats["rows"]),
-        after_as_of=int(stats["after"]),
+        rows=rows,
+        after_as_of=after_as_of,
         unknown=len(unknown_rows),
         unknown_stages=unknown_names,
         duplicates=duplicates,
@@ -200,6 +210,21 @@ def _flag(expr: nw.Expr) -> nw.Expr:
     return expr.fill_null(value=False).cast(nw.Int64())
 
 
+def _lookup(expr: nw.Expr, mapping: Mapping[Any, int], default: int | None) -> nw.Expr:
+    """Map a few values to integer codes (a chain of comparisons: cheaper than a join for small maps)."""
+    out: nw.Expr = nw.lit(default, nw.Int32())
+    for value, code in reversed(list(mapping.items())):
+        out = nw.when(expr == value).then(nw.lit(code, nw.Int32())).otherwise(out)
+    return out
+
+
+def _runs(key: str) -> tuple[nw.Expr, nw.Expr]:
+    """First and last row of each run of equal ``key`` values (on an ordered eager frame)."""
+    first = (nw.col(key) != nw.col(key).shift(1)).fill_null(value=True)
+    last = (nw.col(key) != nw.col(key).shift(-1)).fill_null(value=True)
+    return first, last
+
+
 def funnel_table(
     prepared: Prepared,
     steps: Sequence[int],
@@ -212,48 +237,79 @@ def funnel_table(
 
     ``groups`` is a frame of ``lead_id`` and ``group`` (one row per lead), ``"cohort_month"`` (the UTC month
     of the lead's first event) or ``None`` (one group, ``None``).
+
+    The step entries are put in (lead, step, time) order once; each lead's entries into one step are then a
+    run of rows, so counts, first entries and the greedy in-order matching are shifts and fills along the
+    rows, with no per-lead hash tables.
     """
+    n_steps = len(steps)
     step_of = {code: j for j, code in enumerate(steps)}
-    e = prepared.frame.lazy().with_columns(
-        nw.col("k").replace_strict(step_of, default=None, return_dtype=nw.Int32()).alias("j"),
-        nw.col("next_k").replace_strict(step_of, default=None, return_dtype=nw.Int32()).alias("next_j"),
-    )
+    e = prepared.frame.with_columns(_lookup(nw.col("k"), step_of, None).alias("j"))
     if isinstance(groups, str):
-        e = e.with_columns(nw.col("time").min().over("lid").dt.to_string("%Y-%m").alias("group"))
-    e = e.filter(~nw.col("j").is_null())
-    e = e.with_columns(nw.len().over("lid", "j").alias("entries"))
-    if mode == "any":
-        counted = nw.col("seq") == nw.col("seq").min().over("lid", "j")
-    else:
-        # Greedy in-order matching: the earliest entry into step j after the counted entry into step j - 1.
-        for j in range(len(steps)):
-            cond = nw.col("j") == j
-            if j:
-                cond = cond & (nw.col("seq") > nw.col(f"_p{j - 1}"))
-            e = e.with_columns(nw.when(cond).then(nw.col("seq")).min().over("lid").alias(f"_p{j}"))
-        counted = nw.any_horizontal(
-            *((nw.col("j") == j) & (nw.col("seq") == nw.col(f"_p{j}")) for j in range(len(steps))),
-            ignore_nulls=True,
+        # The frame is in time order per lead, so the lead's first event has its earliest time.
+        e = e.with_columns(
+            nw.when(nw.col("first")).then(nw.col("time")).fill_null(strategy="forward").alias("t0")
         )
-    e = e.filter(counted.fill_null(value=False))
+    e = e.filter(~nw.col("j").is_null()).drop("seq").with_row_index("i")
+    lead_first, lead_last = _runs("lid")
+    start = nw.when(lead_first).then(nw.col("i")).fill_null(strategy="forward")
+    end = nw.when(lead_last).then(nw.col("i")).fill_null(strategy="backward")
+    # A unique key in (lead, step, time) order: the lead's block of rows, then the step, then the position.
+    key = nw.col("s0") * n_steps + nw.col("j") * (nw.col("s1") - nw.col("s0") + 1) + nw.col("i") - nw.col("s0")
+    e = (
+        e.with_columns(start.alias("s0"), end.alias("s1"))
+        .with_columns(key.cast(nw.Int64()).alias("key"))
+        .sort("key")
+        .drop("s0", "s1", "key")
+        .with_columns((nw.col("lid") * n_steps + nw.col("j")).alias("pk"))
+    )
+    run_first, run_last = _runs("pk")
+    e = e.with_columns(run_first.alias("rf"), run_last.alias("rl")).with_row_index("r")
+    run_start = nw.when(nw.col("rf")).then(nw.col("r")).fill_null(strategy="forward")
+    run_end = nw.when(nw.col("rl")).then(nw.col("r")).fill_null(strategy="backward")
+    e = e.with_columns((run_end - run_start + 1).alias("entries"))
     if mode == "any":
-        later = (
-            prepared.frame.lazy()
-            .with_columns(
-                nw.col("k").replace_strict(step_of, default=None, return_dtype=nw.Int32()).alias("j")
+        # The counted entry is the first of the run; the lead advanced if its last entry into the next step
+        # (the next run, when it is the same lead's next step) came later.
+        run_first_i = nw.when(nw.col("rf")).then(nw.col("i")).fill_null(strategy="forward")
+        next_last_i = nw.when(nw.col("rl")).then(nw.col("i")).fill_null(strategy="backward").shift(-1)
+        next_is_step = (nw.col("pk").shift(-1) == nw.col("pk") + 1) & (nw.col("j") < n_steps - 1)
+        advanced = (next_is_step & (next_last_i > run_first_i)).fill_null(value=False)
+        # Each run's first row and its last row (where ``advanced`` is right), side by side.
+        decided = e.with_columns(advanced.alias("advanced")).filter(nw.col("rl")).select("advanced")
+        e = nw.concat([e.filter(nw.col("rf")), decided], how="horizontal")
+    else:
+        # Greedy in-order matching, one step after the other: the counted entry into step j is the
+        # earliest entry after the counted entry into step j - 1 of the same lead (the run before).
+        counted: nw.Expr = nw.col("rf") & (nw.col("j") == 0)
+        e = e.with_columns(counted.alias("c"))
+        for j in range(1, n_steps):
+            prev = nw.when(nw.col("c") & (nw.col("j") == j - 1)).then(nw.col("i"))
+            e = e.with_columns(
+                prev.fill_null(strategy="forward").alias("_p"),
+                nw.when(nw.col("c") & (nw.col("j") == j - 1))
+                .then(nw.col("lid"))
+                .fill_null(strategy="forward")
+                .alias("_pl"),
             )
-            .filter(~nw.col("j").is_null())
-            .group_by("lid", "j")
-            .agg(nw.col("seq").max().alias("later"))
-        )
-    else:
-        later = e.select("lid", "j", nw.col("seq").alias("later"))
-    later = later.with_columns((nw.col("j") - 1).alias("j"))
-    e = e.join(later, on=["lid", "j"], how="left")
+            cand = (
+                (nw.col("j") == j) & (nw.col("_pl") == nw.col("lid")) & (nw.col("i") > nw.col("_p"))
+            ).fill_null(value=False)
+            e = e.with_columns(cand.alias("_cand")).with_columns(
+                (nw.col("c") | (nw.col("_cand") & ~nw.col("_cand").shift(1).fill_null(value=False))).alias(
+                    "c"
+                )
+            )
+        e = e.filter(nw.col("c")).drop("c", "_p", "_pl", "_cand", strict=False)
+        # The counted entries of a lead are steps 0, 1, ... in order: it advanced if it has a next one.
+        e = e.with_columns((nw.col("lid") == nw.col("lid").shift(-1)).fill_null(value=False).alias("advanced"))
+    e = e.with_columns(_lookup(nw.col("next_k"), step_of, None).alias("next_j"))
     if groups is None:
         e = e.with_columns(nw.lit(None, nw.String()).alias("group"))
-    elif not isinstance(groups, str):
-        e = e.join(groups, on="lead_id", how="left")
+    elif isinstance(groups, str):
+        e = e.with_columns(nw.col("t0").dt.to_string("%Y-%m").alias("group"))
+    else:
+        e = e.join(groups.collect(backend="polars"), on="lead_id", how="left")
     is_open = nw.col("next_k").is_null()
     is_lost = nw.col("next_k").is_in(list(lost)) if lost else nw.lit(value=False)
     recycled = ~is_open & ~is_lost & (nw.col("next_j") <= nw.col("j")).fill_null(value=False)
@@ -265,7 +321,7 @@ def funnel_table(
             nw.len().alias("reached"),
             nw.col("entries").sum(),
             _flag(nw.col("entries") > 1).sum().alias("reentered"),
-            _flag(nw.col("later") > nw.col("seq")).sum().alias("advanced"),
+            _flag(nw.col("advanced")).sum().alias("advanced"),
             _flag(~is_open & ~is_lost & ~recycled).sum().alias("moved_on"),
             _flag(recycled).sum().alias("recycled"),
             _flag(is_lost & ~is_open).sum().alias("lost"),
@@ -273,7 +329,6 @@ def funnel_table(
             nw.col("d").quantile(0.5, "lower").alias("t50"),
             nw.col("d").quantile(0.9, "lower").alias("t90"),
         )
-        .collect(backend="polars")
     )
     return table.rows(named=True)
 
