@@ -89,6 +89,20 @@ def _base(events: Any) -> nw.LazyFrame[Any]:
     )
 
 
+def _lookup(expr: nw.Expr, mapping: Mapping[Any, int], default: int | None) -> nw.Expr:
+    """Map values to integer codes.
+
+    A chain of comparisons for a few values (cheaper than the join behind ``replace_strict``),
+    ``replace_strict`` for many.
+    """
+    if len(mapping) > 16:
+        return expr.replace_strict(dict(mapping), default=default, return_dtype=nw.Int32())
+    out: nw.Expr = nw.lit(default, nw.Int32())
+    for value, code in reversed(list(mapping.items())):
+        out = nw.when(expr == value).then(nw.lit(code, nw.Int32())).otherwise(out)
+    return out
+
+
 def _neighbours(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
     """On a frame in lead order: add the position, first/last flags, lead number and previous/next event.
 
@@ -160,10 +174,10 @@ def prepare(
         "lead_id",
         "to",
         "time",
-        nw.col("to").replace_strict(code, default=unknown_code, return_dtype=nw.Int32()).alias("k"),
+        _lookup(nw.col("to"), code, unknown_code).alias("k"),
         nw.when(nw.col("from").is_null())
         .then(nw.lit(-1, nw.Int32()))
-        .otherwise(nw.col("from").replace_strict(code, default=unknown_code, return_dtype=nw.Int32()))
+        .otherwise(_lookup(nw.col("from"), code, unknown_code))
         .alias("fk"),
     )
     del raw
@@ -210,14 +224,6 @@ def _flag(expr: nw.Expr) -> nw.Expr:
     return expr.fill_null(value=False).cast(nw.Int64())
 
 
-def _lookup(expr: nw.Expr, mapping: Mapping[Any, int], default: int | None) -> nw.Expr:
-    """Map a few values to integer codes (a chain of comparisons: cheaper than a join for small maps)."""
-    out: nw.Expr = nw.lit(default, nw.Int32())
-    for value, code in reversed(list(mapping.items())):
-        out = nw.when(expr == value).then(nw.lit(code, nw.Int32())).otherwise(out)
-    return out
-
-
 def _runs(key: str) -> tuple[nw.Expr, nw.Expr]:
     """First and last row of each run of equal ``key`` values (on an ordered eager frame)."""
     first = (nw.col(key) != nw.col(key).shift(1)).fill_null(value=True)
@@ -250,12 +256,16 @@ def funnel_table(
         e = e.with_columns(
             nw.when(nw.col("first")).then(nw.col("time")).fill_null(strategy="forward").alias("t0")
         )
-    e = e.filter(~nw.col("j").is_null()).drop("seq").with_row_index("i")
+    keep = ["lid", "j", "time", "next_k", "next_time"]
+    keep += ["t0"] if isinstance(groups, str) else ["lead_id"] if groups is not None else []
+    e = e.select(keep).filter(~nw.col("j").is_null()).with_row_index("i")
     lead_first, lead_last = _runs("lid")
     start = nw.when(lead_first).then(nw.col("i")).fill_null(strategy="forward")
     end = nw.when(lead_last).then(nw.col("i")).fill_null(strategy="backward")
     # A unique key in (lead, step, time) order: the lead's block of rows, then the step, then the position.
-    key = nw.col("s0") * n_steps + nw.col("j") * (nw.col("s1") - nw.col("s0") + 1) + nw.col("i") - nw.col("s0")
+    key = (
+        nw.col("s0") * n_steps + nw.col("j") * (nw.col("s1") - nw.col("s0") + 1) + nw.col("i") - nw.col("s0")
+    )
     e = (
         e.with_columns(start.alias("s0"), end.alias("s1"))
         .with_columns(key.cast(nw.Int64()).alias("key"))
@@ -302,7 +312,9 @@ def funnel_table(
             )
         e = e.filter(nw.col("c")).drop("c", "_p", "_pl", "_cand", strict=False)
         # The counted entries of a lead are steps 0, 1, ... in order: it advanced if it has a next one.
-        e = e.with_columns((nw.col("lid") == nw.col("lid").shift(-1)).fill_null(value=False).alias("advanced"))
+        e = e.with_columns(
+            (nw.col("lid") == nw.col("lid").shift(-1)).fill_null(value=False).alias("advanced")
+        )
     e = e.with_columns(_lookup(nw.col("next_k"), step_of, None).alias("next_j"))
     if groups is None:
         e = e.with_columns(nw.lit(None, nw.String()).alias("group"))
@@ -360,69 +372,79 @@ def conformance_tables(
         .then(nw.when((nw.col("fk") >= 0) & (nw.col("fk") < n)).then(nw.col("fk")).otherwise(START))
         .otherwise(nw.col("prev_k"))
     )
-    e = prepared.frame.lazy().with_columns(before.alias("a"))
-    e = e.with_columns(((nw.col("a") + 1) * width + nw.col("k")).alias("pair"))
-    encode = {(a + 1) * width + b: v for (a, b), v in verdicts.items() if v}
-    verdict = (
-        nw.col("pair").replace_strict(encode, default=0, return_dtype=nw.Int32()) if encode else nw.lit(0)
+    pair = (nw.col("a") + 1) * width + nw.col("k")
+    e = prepared.frame.select("lead_id", "lid", "k", "to", "time", "last", before.alias("a")).with_columns(
+        pair.alias("pair")
     )
-    e = e.with_columns(verdict.alias("v"))
+    encode = {(a + 1) * width + b: v for (a, b), v in verdicts.items() if v}
+    verdict = _lookup(nw.col("pair"), encode, 0) if encode else nw.lit(0, nw.Int32())
     owner_of = dict(enumerate(owners))
-    team_in = nw.col("k").replace_strict(owner_of, default=None, return_dtype=nw.Int32())
-    team_before = nw.col("a").replace_strict(owner_of, default=None, return_dtype=nw.Int32())
-    e = e.with_columns(
+    team_in = _lookup(nw.col("k"), owner_of, None)
+    team_before = _lookup(nw.col("a"), owner_of, None)
+    moves = e.with_columns(
+        verdict.alias("v"),
         team_in.alias("team_in"),
         nw.when(nw.col("a") >= 0).then(team_before).otherwise(team_in).alias("team"),
-    )
-    moves = e.select("lead_id", "lid", "seq", "a", "k", "to", "time", "v", "team", "team_in", "pair").collect(
-        backend="polars"
-    )
+    ).with_row_index("seq")
     if limits:
-        # Recycles are few: count each lead's takes of a limited recycle on those rows only.
-        limit_of = {(a + 1) * width + b: m for (a, b), m in limits.items()}
-        limit = nw.col("pair").replace_strict(limit_of, default=None, return_dtype=nw.Int64())
-        limited = moves.lazy().with_columns(limit.alias("limit")).filter(~nw.col("limit").is_null())
-        taken = nw.col("seq").rank("ordinal").over("lid", "pair")
-        over = (
-            limited.filter((nw.col("v") == 0) & (taken > nw.col("limit")))
-            .select("seq")
-            .collect(backend="polars")
-            .get_column("seq")
-            .to_list()
-        )
+        # Count each lead's takes of a limited recycle, one recycle at a time, on those moves only (in lead
+        # order, so a take's number is its position in the lead's run of takes).
+        over: list[int] = []
+        for (a, b), most in limits.items():
+            takes = moves.filter(nw.col("pair") == (a + 1) * width + b).select("lid", "seq", "v")
+            run_first, _ = _runs("lid")
+            takes = takes.with_row_index("_r").with_columns(
+                (
+                    nw.col("_r") - nw.when(run_first).then(nw.col("_r")).fill_null(strategy="forward") + 1
+                ).alias("taken")
+            )
+            over += takes.filter((nw.col("v") == 0) & (nw.col("taken") > most)).get_column("seq").to_list()
         if over:
             recycle_limit = nw.lit(KINDS.index("recycle_limit"), nw.Int32())
             moves = moves.with_columns(
                 nw.when(nw.col("seq").is_in(over)).then(recycle_limit).otherwise(nw.col("v")).alias("v")
             )
-    lazy = moves.lazy()
-    bad = lazy.filter(nw.col("v") > 0)
-    leads = (
-        lazy.group_by("lid")
-        .agg(
-            nw.col("lead_id").min(),
-            nw.len().alias("events"),
-            _flag(nw.col("v") > 0).sum().alias("violations"),
-        )
-        .sort("lid")
-        .select("lead_id", "events", "violations", (nw.col("violations") == 0).alias("fit"))
+    bad = moves.filter(nw.col("v") > 0)
+    # Per lead, from the running counts at each lead's last move (the moves are in lead order).
+    teams = sorted(set(owners))
+    is_bad = nw.col("v") > 0
+    touches = [
+        ((nw.col("team_in") == t) | (is_bad & (nw.col("team") == t))).fill_null(value=False) for t in teams
+    ]
+    ends = moves.with_columns(
+        (nw.col("seq") + 1).alias("_n"),
+        _flag(is_bad).cum_sum().alias("_bad"),
+        *(_flag(touch).cum_sum().alias(f"_t{t}") for t, touch in zip(teams, touches, strict=True)),
+    ).filter(nw.col("last"))
+
+    def per_lead(column: str) -> nw.Expr:
+        return nw.col(column) - nw.col(column).shift(1).fill_null(0)
+
+    leads = ends.select(
+        "lead_id",
+        per_lead("_n").cast(nw.UInt32()).alias("events"),
+        per_lead("_bad").cast(nw.Int64()).alias("violations"),
+    ).with_columns((nw.col("violations") == 0).alias("fit"))
+    # A team answers for the leads that entered one of its stages and for those it is blamed for.
+    touched_counts = ends.select(
+        *(_flag(per_lead(f"_t{t}") > 0).sum().alias(f"_t{t}") for t in teams)
+    ).rows()[0]
+    touched = pl.DataFrame(
+        {
+            "team": [t for t, c in zip(teams, touched_counts, strict=True) if c],
+            "leads": [c for c in touched_counts if c],
+        },
+        schema={"team": pl.Int32, "leads": pl.UInt32},
     )
     kinds = bad.group_by("v").agg(nw.len().alias("count"), nw.col("lid").n_unique().alias("leads"))
-    # A team answers for the leads that entered one of its stages and for those it is blamed for.
-    touched = (
-        nw.concat([lazy.select("lid", nw.col("team_in").alias("team")), bad.select("lid", "team")])
-        .filter(~nw.col("team").is_null())
-        .group_by("team")
-        .agg(nw.col("lid").n_unique().alias("leads"))
-    )
     broken = bad.group_by("team").agg(nw.col("lid").n_unique().alias("unfit"), nw.len().alias("violations"))
     sample = bad.filter(nw.col("seq").rank("ordinal").over("v") <= examples).sort("v", "seq")
     return {
-        "leads": leads.collect(backend="polars").to_native(),
-        "kinds": kinds.collect(backend="polars").to_native(),
-        "touched": touched.collect(backend="polars").to_native(),
-        "broken": broken.collect(backend="polars").to_native(),
-        "examples": sample.select("v", "lead_id", "a", "to", "time").collect(backend="polars").to_native(),
+        "leads": leads.to_native(),
+        "kinds": kinds.to_native(),
+        "touched": touched,
+        "broken": broken.to_native(),
+        "examples": sample.select("v", "lead_id", "a", "to", "time").to_native(),
     }
 
 
