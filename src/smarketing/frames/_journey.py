@@ -1,8 +1,14 @@
 """Columnar kernels behind :mod:`smarketing.journey` (private).
 
 Every analysis of stage events goes through :func:`prepare`, which validates the events and puts each lead's
-events in one agreed order. The kernels then work *per lead* (windows partitioned by the lead) and reduce with
-sums and counts, so an engine that hash-partitions by lead can run them per partition and add the partials.
+events in one agreed order. The kernels then work *per lead* and reduce with sums and counts, so an engine
+that hash-partitions by lead can run them per partition and add the partials.
+
+The events are read once and sorted once, into an eager frame in lead order; everything that depends on
+the order (neighbours, first entries, the greedy funnel matching, per-lead counts) is then a ``shift``, a
+forward/backward fill or a running sum along that frame's rows, read at each lead's boundaries. That is
+linear and cheap; a window with ``order_by`` on a lazy frame would sort again for every expression, and a
+``group_by``/``over`` by lead builds a hash table of a million keys each time.
 
 The order of one lead's events is ``(time, stage rank, rank of the stage left)``: time first; events at the
 same instant follow the journey map's stage order (plan order, or stage id order where there is no map); the
@@ -270,7 +276,7 @@ def funnel_table(
         e.with_columns(start.alias("s0"), end.alias("s1"))
         .with_columns(key.cast(nw.Int64()).alias("key"))
         .sort("key")
-        .drop("s0", "s1", "key")
+        .drop("s1", "key")
         .with_columns((nw.col("lid") * n_steps + nw.col("j")).alias("pk"))
     )
     run_first, run_last = _runs("pk")
@@ -294,23 +300,15 @@ def funnel_table(
         counted: nw.Expr = nw.col("rf") & (nw.col("j") == 0)
         e = e.with_columns(counted.alias("c"))
         for j in range(1, n_steps):
+            # The counted entry into step j - 1, carried forward; it belongs to this lead if it is not
+            # before the lead's first row.
             prev = nw.when(nw.col("c") & (nw.col("j") == j - 1)).then(nw.col("i"))
-            e = e.with_columns(
-                prev.fill_null(strategy="forward").alias("_p"),
-                nw.when(nw.col("c") & (nw.col("j") == j - 1))
-                .then(nw.col("lid"))
-                .fill_null(strategy="forward")
-                .alias("_pl"),
-            )
+            e = e.with_columns(prev.fill_null(strategy="forward").alias("_p"))
             cand = (
-                (nw.col("j") == j) & (nw.col("_pl") == nw.col("lid")) & (nw.col("i") > nw.col("_p"))
+                (nw.col("j") == j) & (nw.col("_p") >= nw.col("s0")) & (nw.col("i") > nw.col("_p"))
             ).fill_null(value=False)
-            e = e.with_columns(cand.alias("_cand")).with_columns(
-                (nw.col("c") | (nw.col("_cand") & ~nw.col("_cand").shift(1).fill_null(value=False))).alias(
-                    "c"
-                )
-            )
-        e = e.filter(nw.col("c")).drop("c", "_p", "_pl", "_cand", strict=False)
+            e = e.with_columns((nw.col("c") | (cand & ~cand.shift(1).fill_null(value=False))).alias("c"))
+        e = e.filter(nw.col("c")).drop("c", "_p", strict=False)
         # The counted entries of a lead are steps 0, 1, ... in order: it advanced if it has a next one.
         e = e.with_columns(
             (nw.col("lid") == nw.col("lid").shift(-1)).fill_null(value=False).alias("advanced")
