@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rules bench-sla rules-docs clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla rules-docs clean setup
 
 setup: $(STAMP)
 
@@ -49,6 +49,10 @@ bench-sla: $(STAMP)
 
 bench-kpis: $(STAMP)
 	$(BIN)/python benchmarks/kpis.py
+
+# Shared rewards over 1,000,000 won deals (repeated synthetic data, cached under benchmarks/data/).
+bench-rewards: $(STAMP)
+	$(BIN)/python benchmarks/rewards.py --deals 1000000 --repeat 3
 
 # Journey analytics on 1M synthetic leads beside pm4py (in benchmarks/.venv-pm4py, never a dependency).
 bench-journey: $(STAMP)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from smarketing._metrics import BUILTIN, compute_metrics
 from smarketing._periods import Window
 from smarketing.kpi import Undefined
-from smarketing.money import FxTable
-from smarketing.records import Dataset
+from smarketing.money import FxTable, Money
+from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
 from smarketing.testing.strategies import crm_datasets
 
 from .kpi_reference import reference_metrics
@@ -70,3 +70,59 @@ def test_periods() -> None:
     assert Window.parse("2026-W01").shift(-1).label == "2025-W52"
     with pytest.raises(ValueError, match="cannot read period"):
         Window.parse("Oct 2026")
+
+
+def test_kernel_edges_of_the_per_lead_reductions() -> None:
+    """Ties and boundaries the kernel's per-lead reductions (first touch, last activity) must keep.
+
+    In Europe/Berlin October starts at 2026-09-30 22:00 UTC. L1 is handed off exactly at that instant and
+    worked at the same instant (an activity at the handoff counts); L2 is handed off in September and only
+    worked after as_of (never worked); L3 has two deals, one created at its first marketing touch (not
+    influenced: the touch must come before) and one after it; L4's first two touches share a time and the
+    lower id (a marketing touch) decides the first touch.
+    """
+    tz = "Europe/Berlin"
+    october = datetime(2026, 9, 30, 22, tzinfo=UTC)
+    as_of = datetime(2026, 11, 1, tzinfo=UTC)
+    t = datetime(2026, 10, 5, 9, tzinfo=UTC)
+    leads = [
+        Lead(id=f"L{i}", created_at=datetime(2026, 9, 1, tzinfo=UTC), source="webinar") for i in range(1, 5)
+    ]
+    events = [
+        StageEvent(lead_id="L1", to="sal", time=october),
+        StageEvent(lead_id="L2", to="sal", time=october - timedelta(microseconds=1)),
+        StageEvent(lead_id="L4", to="sal", time=t + timedelta(days=1)),
+    ]
+    activities = [
+        Activity(id="A1", lead_id="L1", person="p", time=october, type="call"),
+        Activity(id="A2", lead_id="L2", person="p", time=as_of + timedelta(seconds=1), type="call"),
+    ]
+    touches = [
+        Touchpoint(id="T1", lead_id="L3", time=t, channel="webinar", team="marketing"),
+        Touchpoint(id="T2", lead_id="L4", time=t, channel="webinar", team="marketing"),
+        Touchpoint(id="T3", lead_id="L4", time=t, channel="sdr_call", team="sales"),
+    ]
+
+    def deal(id_: str, lead: str, created: datetime) -> Deal:
+        return Deal(id=id_, lead_id=lead, amount=Money("100", "EUR"), stage="open", created_at=created)
+
+    deals = [deal("D1", "L3", t), deal("D2", "L3", t + timedelta(hours=1)), deal("D3", "L4", t)]
+    data = Dataset.from_records(
+        leads=leads, stage_events=events, activities=activities, touchpoints=touches, deals=deals
+    )
+    sep, oct_ = Window.parse("2026-09"), Window.parse("2026-10")
+    values = compute_metrics(data, NAMES, windows=[sep, oct_], tz=tz, as_of=as_of, currency="EUR")
+    for w in (sep, oct_):
+        expected = reference_metrics(
+            data, start=w.start, end=w.end, tz=tz, as_of=as_of, fx=FX, currency="EUR"
+        )
+        assert {n: values[(n, "", w)] for n in NAMES if expected[n] is not None} == {
+            n: v for n, v in expected.items() if v is not None
+        }, w.label
+    assert values[("handed_off", "", oct_)] == 2  # L1 (at the boundary) and L4
+    assert values[("never_worked", "", oct_)] == 1  # L4; L1 was worked at the handoff instant
+    assert values[("never_worked", "", sep)] == 1  # L2: its only activity is after as_of
+    assert values[("influenced_pipeline", "", oct_)] == 100  # D2 only
+    assert values[("sourced_pipeline_first_touch", "", oct_)] == 300  # D1, D2 (L3) and D3 (T2 < T3)
+    # D2 (touch before its creation, no acceptance) and D3 (L4 accepted a day after the touch).
+    assert values[("sourced_pipeline_before_acceptance", "", oct_)] == 200

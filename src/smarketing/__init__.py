@@ -56,7 +56,7 @@ from smarketing.records import (
     StageEvent,
     Touchpoint,
 )
-from smarketing.rewards import RewardPlan
+from smarketing.rewards import RewardLedger, RewardPlan, Statement, compute_rewards
 from smarketing.rules import CheckReport, Diagnostic, check
 from smarketing.sla import SLA, SLAReport, evaluate_sla
 from smarketing.teams import Person, Team
@@ -93,6 +93,7 @@ __all__ = [
     "Persona",
     "PlanError",
     "PluginError",
+    "RewardLedger",
     "RewardPlan",
     "RuleError",
     "SLA",
@@ -101,6 +102,7 @@ __all__ = [
     "SmarketingError",
     "Stage",
     "StageEvent",
+    "Statement",
     "Team",
     "Term",
     "Touchpoint",
@@ -110,6 +112,7 @@ __all__ = [
     "allocate",
     "attribute",
     "check",
+    "compute_rewards",
     "conformance",
     "discover",
     "dump_plan",

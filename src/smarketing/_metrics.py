@@ -360,6 +360,19 @@ def _bucket(column: str, windows: Sequence[Window], tz: str, *, is_date: bool = 
     return result
 
 
+def _window_index(column: str, windows: Sequence[Window], tz: str) -> nw.Expr:
+    """The position in ``windows`` of the window each instant falls in, or null (see :func:`_bucket`)."""
+    expr: Any = None
+    for i, w in enumerate(windows):
+        start, end = w.start_at(tz).astimezone(UTC), w.end_at(tz).astimezone(UTC)
+        inside = (nw.col(column) >= nw.lit(start)) & (nw.col(column) < nw.lit(end))
+        index = nw.lit(i, dtype=nw.Int64())
+        expr = nw.when(inside).then(index) if expr is None else expr.when(inside).then(index)
+    assert expr is not None, "at least one window"
+    result: nw.Expr = expr.otherwise(None)
+    return result
+
+
 def _stage_sets(journey: JourneyMap | None) -> dict[str, set[str]]:
     """Stage ids per built-in stage metric; without a journey, stage ids are their kinds."""
     if journey is None:
@@ -648,29 +661,50 @@ def _stage_counts(
     windows: Sequence[Window],
     metrics: set[str],
 ) -> None:
+    """Distinct leads per stage metric and window.
+
+    Metrics with the same stage set (``sals`` and ``handed_off`` without a journey) are counted once.
+    Each count groups by one integer key (window index, offset per stage set) and the lead id, which is
+    cheaper than grouping by a metric name, a group name and a date.
+    """
     data, setup, groups, counts = run.data, run.setup, run.groups, run.counts
     events = as_lazy(data, "stage_events", required=["lead_id", "to", "time"])
     check_aware(events, ["time"], kind="stage_events")
-    events = _cut(events, "time", setup).with_columns(_bucket=_bucket("time", windows, setup.tz))
-    events = _in_windows(events, kind, windows)
     sets = _stage_sets(setup.journey)
-    parts = [
-        events.filter(nw.col("to").is_in(sorted(sets[m]))).select("lead_id", "_bucket", _metric=nw.lit(m))
-        for m in sorted(metrics & set(sets))
-        if sets[m]
-    ]
+    # One test per distinct stage set, and the metrics that share it.
+    tests: dict[tuple[str, ...], nw.Expr] = {}
+    shared: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for m in sorted(metrics & set(sets)):
+        if sets[m]:
+            stages = tuple(sorted(sets[m]))
+            tests[stages] = nw.col("to").is_in(stages)
+            shared[stages].append(m)
     if "recycled" in metrics and setup.journey is not None:
         pairs = [(t.source, t.to) for t in setup.journey.transitions if t.kind == "recycle"]
         if pairs and "from" in events.collect_schema().names():
-            is_recycle = nw.any_horizontal(
+            tests[("recycled",)] = nw.any_horizontal(
                 *[(nw.col("from") == a) & (nw.col("to") == b) for a, b in pairs], ignore_nulls=True
             )
-            parts.append(events.filter(is_recycle).select("lead_id", "_bucket", _metric=nw.lit("recycled")))
-    if not parts:
+            shared[("recycled",)].append("recycled")
+    if not tests:
         return
-    frame = _with_group(nw.concat(parts, how="vertical"), groups)
-    result = frame.group_by("_metric", "_group", "_bucket").agg(nw.col("lead_id").n_unique().alias("n"))
-    _counts(_collect(result), kind, counts)
+    n = len(windows)
+    keys = list(tests)
+    events = _cut(events, "time", setup)
+    parts = [
+        _with_group(
+            events.filter(tests[k]).select("lead_id", _key=_window_index("time", windows, setup.tz) + i * n),
+            groups,
+        ).filter(~nw.col("_key").is_null())
+        for i, k in enumerate(keys)
+    ]
+    result = nw.concat(
+        [p.group_by("_group", "_key").agg(nw.col("lead_id").n_unique().alias("n")) for p in parts],
+        how="vertical",
+    )
+    for group, key, value in _collect(result).select("_group", "_key", "n").iter_rows():
+        for metric in shared[keys[key // n]]:
+            counts[(metric, group, windows[key % n])] = Fraction(value)
 
 
 def _never_worked(
@@ -678,6 +712,11 @@ def _never_worked(
     kind: PeriodKind,
     windows: Sequence[Window],
 ) -> None:
+    """Handoffs with no activity from the handoff up to as_of.
+
+    A lead was worked after its handoff exactly when its last activity (up to as_of) is not before the
+    handoff, so activities are reduced to one last time per lead instead of being joined row by row.
+    """
     data, setup, groups, counts = run.data, run.setup, run.groups, run.counts
     targets = sorted(_stage_sets(setup.journey)["handed_off"])
     events = as_lazy(data, "stage_events", required=["lead_id", "to", "time"])
@@ -689,14 +728,10 @@ def _never_worked(
     handoffs = _in_windows(handoffs, kind, windows).group_by("lead_id", "_bucket").agg(nw.col("time").min())
     activities = as_lazy(data, "activities", required=["lead_id", "time"])
     check_aware(activities, ["time"], kind="activities")
-    worked = (
-        handoffs.join(_cut(activities, "time", setup).select("lead_id", _act=nw.col("time")), on="lead_id")
-        .filter(nw.col("_act") >= nw.col("time"))
-        .select("lead_id", "_bucket")
-        .unique()
-        .with_columns(_worked=nw.lit(1))
+    last = _cut(activities, "time", setup).group_by("lead_id").agg(nw.col("time").max().alias("_last"))
+    frame = handoffs.join(last, on="lead_id", how="left").filter(
+        nw.col("_last").is_null() | (nw.col("_last") < nw.col("time"))
     )
-    frame = handoffs.join(worked, on=["lead_id", "_bucket"], how="left").filter(nw.col("_worked").is_null())
     result = (
         _with_group(frame, groups)
         .group_by("_group", "_bucket")
@@ -785,41 +820,52 @@ def _money_sums(
 def _marketing_flags(
     data: Any, created: nw.LazyFrame[Any], setup: _Setup, sourced: set[str]
 ) -> nw.LazyFrame[Any]:
-    """Add one boolean column per sourcing definition to the deals created in the windows."""
+    """Add one boolean column per sourcing definition to the deals created in the windows.
+
+    The touchpoints of the deals' leads are reduced to one row per lead (the team of the first touch and
+    the time of the first marketing touch): a marketing touch before an instant exists exactly when the
+    first one is before it. Those per-lead facts are then joined to the deals once.
+    """
     teams = sorted(setup.marketing_teams)
     touches = as_lazy(data, "touchpoints", required=["id", "lead_id", "time", "channel", "team"])
     check_aware(touches, ["time"], kind="touchpoints")
     touches = _cut(touches, "time", setup)
     deal_leads = created.select("lead_id").unique()
-    lead_touches = touches.join(deal_leads, on="lead_id", how="inner")
     out = created
     if "sourced_pipeline_lead_source" in sourced:
-        channels = touches.filter(nw.col("team").is_in(teams)).select("channel").unique()
-        leads = as_lazy(data, "leads", required=["id", "source"]).select(
+        channels = (
+            touches.filter(nw.col("team").is_in(teams))
+            .select("channel")
+            .unique()
+            .with_columns(sourced_pipeline_lead_source=nw.lit(True))
+        )
+        sources = as_lazy(data, "leads", required=["id", "source"]).select(
             nw.col("id").alias("lead_id"), nw.col("source").alias("channel")
         )
-        marked = leads.join(channels, on="channel", how="inner").select(
-            "lead_id", sourced_pipeline_lead_source=nw.lit(True)
+        marked = (
+            sources.join(deal_leads, on="lead_id", how="inner")
+            .join(channels, on="channel", how="inner")
+            .select("lead_id", "sourced_pipeline_lead_source")
         )
         out = out.join(marked, on="lead_id", how="left")
+    per_lead: list[nw.Expr] = []
     if "sourced_pipeline_first_touch" in sourced:
-        first = (
-            lead_touches.group_by("lead_id")
-            .agg(nw.col("team").first(order_by=["time", "id"]))
-            .select("lead_id", sourced_pipeline_first_touch=nw.col("team").is_in(teams))
+        per_lead.append(nw.col("team").first(order_by=["time", "id"]).alias("_first_team"))
+    if sourced & {"influenced_pipeline", "sourced_pipeline_before_acceptance"}:
+        per_lead.append(nw.col("_marketing").min().alias("_first_marketing"))
+    if per_lead:
+        lead_touches = (
+            touches.join(deal_leads, on="lead_id", how="inner")
+            .with_columns(_marketing=nw.when(nw.col("team").is_in(teams)).then(nw.col("time")))
+            .group_by("lead_id")
+            .agg(*per_lead)
         )
-        out = out.join(first, on="lead_id", how="left")
-    marketing = lead_touches.filter(nw.col("team").is_in(teams)).select("lead_id", _touch=nw.col("time"))
+        out = out.join(lead_touches, on="lead_id", how="left")
+    flags: list[nw.Expr] = []
+    if "sourced_pipeline_first_touch" in sourced:
+        flags.append(nw.col("_first_team").is_in(teams).alias("sourced_pipeline_first_touch"))
     if "influenced_pipeline" in sourced:
-        influenced = (
-            out.select("id", "lead_id", "created_at")
-            .join(marketing, on="lead_id", how="inner")
-            .filter(nw.col("_touch") < nw.col("created_at"))
-            .select("id")
-            .unique()
-            .with_columns(influenced_pipeline=nw.lit(True))
-        )
-        out = out.join(influenced, on="id", how="left")
+        flags.append((nw.col("_first_marketing") < nw.col("created_at")).alias("influenced_pipeline"))
     if "sourced_pipeline_before_acceptance" in sourced:
         accepted_stages = sorted(_stage_sets(setup.journey)["sals"])
         events = as_lazy(data, "stage_events", required=["lead_id", "to", "time"])
@@ -830,15 +876,9 @@ def _marketing_flags(
             .group_by("lead_id")
             .agg(nw.col("time").min().alias("_accepted"))
         )
-        before = (
-            out.select("id", "lead_id", "created_at")
-            .join(accepted, on="lead_id", how="left")
-            .with_columns(_until=nw.coalesce(nw.col("_accepted"), nw.col("created_at")))
-            .join(marketing, on="lead_id", how="inner")
-            .filter(nw.col("_touch") < nw.col("_until"))
-            .select("id")
-            .unique()
-            .with_columns(sourced_pipeline_before_acceptance=nw.lit(True))
-        )
-        out = out.join(before, on="id", how="left")
+        out = out.join(accepted, on="lead_id", how="left")
+        until = nw.coalesce(nw.col("_accepted"), nw.col("created_at"))
+        flags.append((nw.col("_first_marketing") < until).alias("sourced_pipeline_before_acceptance"))
+    if flags:
+        out = out.with_columns(*flags)
     return out.with_columns(*[nw.col(name).fill_null(False) for name in sorted(sourced)])

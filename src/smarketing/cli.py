@@ -19,6 +19,9 @@ Subcommands:
 * ``smarketing sla PLAN [--data DIR | --seed N --leads N] [--as-of T] [--format text|json|csv]``: both sides
   of the SLA (sales per handed-off lead, marketing per period), from parquet files or synthetic data; CSV
   gives the per-lead rows.
+* ``smarketing rewards PLAN [--data DIR | --seed N --leads N] --period 2026-10 [--format FORMAT]``
+  (text, csv, json or html): the shared reward of a period: totals by participant and team, and every
+  participant's statement.
 
 Exit codes: 0 on success, 1 when an output file cannot be written or a check fails, 2 for usage errors
 and invalid or missing plans. The command only formats what the library computes; bad input never ends
@@ -64,6 +67,7 @@ from smarketing.kpi import KPI, Scorecard, compile_kpi, scorecard
 from smarketing.money import FxTable, Money
 from smarketing.plan import AlignmentPlan, load_plan, plan_json_schema
 from smarketing.records import RECORD_KINDS, Dataset
+from smarketing.rewards import RewardLedger, _period_bounds, compute_rewards
 from smarketing.rules import CheckReport, check
 from smarketing.sla import SLAReport, evaluate_sla
 
@@ -279,6 +283,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     sla.add_argument("--format", choices=["text", "json", "csv"], default="text", help="default: text")
     sla.set_defaults(command=_sla, name="sla")
+
+    rewards = commands.add_parser(
+        "rewards",
+        help="the shared reward of a period: statements and totals",
+        description="Compute the plan's shared reward for a period: every participant's statement, with the "
+        "rule, inputs and rate behind each line, and the totals by participant and team.",
+    )
+    rewards.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    rewards.add_argument("--period", required=True, metavar="PERIOD", help="2026-10, 2026-Q4 or 2026")
+    source = rewards.add_mutually_exclusive_group()
+    source.add_argument(
+        "--data", type=Path, metavar="DIR", help="folder of <kind>.parquet files (deals, ...)"
+    )
+    source.add_argument(
+        "--seed", type=_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
+    )
+    rewards.add_argument(
+        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
+    )
+    rewards.add_argument(
+        "--as-of", metavar="DATE", help="the day of the run (default: the period's last day)"
+    )
+    rewards.add_argument("--participant", metavar="ID", help="only this participant's statement")
+    rewards.add_argument(
+        "--fx",
+        action="append",
+        default=[],
+        metavar="BASE/QUOTE=RATE",
+        help="an exchange rate, e.g. USD/EUR=0.92 (repeatable; synthetic data defaults to USD/EUR=0.92)",
+    )
+    rewards.add_argument(
+        "--format", choices=["text", "csv", "json", "html"], default="text", help="output format"
+    )
+    rewards.set_defaults(command=_rewards, name="rewards")
     return parser
 
 
@@ -546,6 +584,57 @@ def _sla_text(report: SLAReport, *, periods: int = 6) -> str:
 
 def _share_text(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _rewards(args: argparse.Namespace) -> int:
+    plan = _load(args.plan)
+    if args.data is not None:
+        data = _read_data(args.data)
+        rates = args.fx
+    else:
+        data = synthetic(plan, seed=42 if args.seed is None else args.seed, n_leads=args.leads)
+        rates = args.fx or [_DEMO_RATE]
+    try:
+        as_of = date.fromisoformat(args.as_of) if args.as_of else None
+    except ValueError:
+        raise _CommandError(f"--as-of {args.as_of!r}: write a date such as 2026-10-31") from None
+    try:
+        ledger = _ledger(plan, data, period=args.period, as_of=as_of, fx=_fx(rates))
+        statements = [ledger.statement(args.participant)] if args.participant else ledger.statements()
+    except (ValueError, KeyError, DataError, CurrencyMismatchError) as error:
+        message = error.args[0] if isinstance(error, KeyError) else str(error)
+        raise _CommandError(str(message)) from None
+    if args.format == "json":
+        data_out = ledger.to_dict()
+        if args.participant:
+            data_out = statements[0].to_dict()
+        print(json.dumps(data_out, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        frames = [s.to_frame() for s in statements]
+        sys.stdout.write(pl.concat(frames).with_columns(pl.col(pl.Decimal).cast(pl.String)).write_csv())
+    elif args.format == "html":
+        sys.stdout.write("\n".join(s.to_html() for s in statements) + "\n")
+    else:
+        parts = [] if args.participant else [repr(ledger), _team_totals(ledger)]
+        _write(sys.stdout, "\n\n".join([*parts, *(s.to_text() for s in statements)]))
+    return 0
+
+
+def _ledger(
+    plan: AlignmentPlan, data: Dataset, *, period: str, as_of: date | None, fx: FxTable | None
+) -> RewardLedger:
+    if plan.rewards is None:
+        raise _CommandError("the plan has no rewards part")
+    try:
+        last = _period_bounds(period)[1]
+    except ValueError as error:
+        raise _CommandError(f"--period: {error}") from None
+    return compute_rewards(data, plan, fx=fx, period=period, as_of=as_of or last)
+
+
+def _team_totals(ledger: RewardLedger) -> str:
+    rows = [[team, str(total)] for team, total in ledger.totals("team").items()]
+    return "totals by team\n" + _table(["team", "total"], rows, right={1})
 
 
 def _fx(rates: Sequence[str]) -> FxTable | None:
@@ -918,6 +1007,35 @@ def _deals_section(plan: AlignmentPlan, data: Dataset) -> str:
     return heading + "\n" + table + "\n" + note
 
 
+def _statements_section(plan: AlignmentPlan, data: Dataset) -> str:
+    """A month's statements for a marketer and a sales rep, and the totals by team."""
+    if plan.rewards is None or data.deals.is_empty():
+        return _heading("Reward statements") + "\nno reward plan or no deals"
+    last = data.deals.get_column("close_date").max()
+    assert isinstance(last, date)
+    period = f"{last:%Y-%m}"
+    heading = _heading(f"Reward statements, {period}")
+    fx = _fx([_DEMO_RATE])
+    try:
+        ledger = _ledger(plan, data, period=period, as_of=last, fx=fx)
+    except (ValueError, DataError, CurrencyMismatchError) as error:
+        return heading + f"\ncannot compute: {error}"
+    teams = {t.id: t.function for t in plan.teams}
+    people = {p.id: teams.get(p.team) for p in plan.people}
+    paid = set(ledger.participants())
+    shown = []
+    # The first person of each function the plan names as a participant: a marketer and a sales rep.
+    for function in ("marketing", "sales"):
+        who = [
+            p.person
+            for p in plan.rewards.participants
+            if p.person in paid and people.get(p.person) == function
+        ]
+        if who:
+            shown.append(ledger.statement(who[0]).to_text(limit=6))
+    return "\n\n".join([heading, *shown, _team_totals(ledger)])
+
+
 def _dispositions_section(plan: AlignmentPlan, data: Dataset) -> str:
     heading = _heading("Disposition reasons (sales' feedback to marketing)")
     counts = dict(data.dispositions.group_by("reason").len().iter_rows())
@@ -1054,6 +1172,7 @@ _DEMO_SECTIONS: list[DemoSection] = [
     _conformance_section,
     _scorecard_section,
     _deals_section,
+    _statements_section,
     _dispositions_section,
     _sla_results_section,
     _attribution_section,

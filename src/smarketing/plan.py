@@ -274,14 +274,18 @@ def _reference_problems(plan: AlignmentPlan) -> Iterator[tuple[str, str]]:
 
     if plan.rewards is not None:
         r = plan.rewards
-        for i, part in enumerate(r.participants):
-            yield from ref(f"rewards.participants[{i}].person", part.person, people, "person")
-            yield from ref(f"rewards.participants[{i}].team", part.team, teams, "team")
-        for team in r.team_split:
-            yield from ref(f"rewards.team_split.{team}", team, teams, "team")
-        for i, split in enumerate(r.splits):
-            for who in split.shares:
-                yield from ref(f"rewards.splits[{i}].shares.{who}", who, people | teams, "person or team")
+        # The plan itself, then the parts each later version replaces.
+        parts: list[tuple[str, Any]] = [("rewards", r)]
+        parts += [(f"rewards.versions[{i}]", v) for i, v in enumerate(r.versions)]
+        for base, part_of in parts:
+            for i, part in enumerate(part_of.participants or []):
+                yield from ref(f"{base}.participants[{i}].person", part.person, people, "person")
+                yield from ref(f"{base}.participants[{i}].team", part.team, teams, "team")
+            for team in part_of.team_split or {}:
+                yield from ref(f"{base}.team_split.{team}", team, teams, "team")
+            for i, split in enumerate(part_of.splits or []):
+                for who in split.shares:
+                    yield from ref(f"{base}.splits[{i}].shares.{who}", who, people | teams, "person or team")
         for i, kpi in enumerate(r.kpis):
             yield from ref(f"rewards.kpis[{i}]", kpi, kpis, "KPI")
 

@@ -22,23 +22,42 @@ Examples:
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+import html
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 from typing import Any, Literal, Self
 
+import attrs
+import numpy as np
+import polars as pl
 from pydantic import Field, model_validator
 
-from smarketing._base import CurrencyCode, FrozenModel, Id, NonNegativeDecimal, Rate, Text
-from smarketing.money import Money
+from smarketing._base import CurrencyCode, FrozenModel, Id, NonNegativeDecimal, Rate, Text, located
+from smarketing._periods import Window
+from smarketing.errors import CurrencyMismatchError, DataError, PlanError, PlanIssue
+from smarketing.frames import as_lazy, check_aware
+from smarketing.money import FxTable, Money, allocate
+from smarketing.records import Dataset
+
+_PERIOD_RE = re.compile(r"[0-9]{4}(?:-(?:0[1-9]|1[0-2])|-Q[1-4])?")
 
 __all__ = [
     "AttributionCredit",
+    "COMPONENTS",
     "Clawback",
     "Participant",
     "Pool",
+    "RewardLedger",
     "RewardPlan",
     "RewardSplit",
+    "RewardVersion",
+    "StageCredit",
+    "Statement",
     "Tier",
+    "compute_rewards",
 ]
 
 
@@ -66,15 +85,42 @@ class Participant(FrozenModel):
     person: Id | None = Field(default=None, description="Person id (or give a team).")
     team: Id | None = Field(default=None, description="Team id, for a team pool.")
     quota: Money | None = Field(default=None, description="Quota per period, for attainment.")
+    quotas: dict[str, Money] = Field(
+        default_factory=dict,
+        description="Quota for a named period ('2026-10', '2026-Q4', '2026'), overriding quota.",
+    )
     weight: NonNegativeDecimal = Field(
         default=Decimal(1), description="Weight inside a team pool (when divided by weights)."
+    )
+    divide: Literal["weight", "equal", "attainment", "credit"] = Field(
+        default="weight",
+        description="Team pools: how the team's credit is divided among its members: by their "
+        "participant weight, equally, by quota attainment, or by their own credited reward.",
     )
 
     @model_validator(mode="after")
     def _one_of(self) -> Self:
         if (self.person is None) == (self.team is None):
             raise ValueError("a participant is either a person or a team: give exactly one")
+        bad = [k for k in self.quotas if _PERIOD_RE.fullmatch(k) is None]
+        if bad:
+            raise located([(f"quotas.{bad[0]}", "a period is 'YYYY-MM', 'YYYY-Qn' or 'YYYY'")])
         return self
+
+    @property
+    def id(self) -> str:
+        """The person or team id."""
+        return self.person or self.team or ""
+
+    def quota_for(self, period: str) -> Money | None:
+        """The quota for ``period`` (a per-period quota, else the default one).
+
+        Examples:
+            >>> p = Participant(person="ana", quota="100 EUR", quotas={"2026-12": "150 EUR"})
+            >>> p.quota_for("2026-11"), p.quota_for("2026-12")
+            (Money('100', 'EUR'), Money('150', 'EUR'))
+        """
+        return self.quotas.get(period, self.quota)
 
 
 class AttributionCredit(FrozenModel):
@@ -88,6 +134,17 @@ class AttributionCredit(FrozenModel):
         default=Decimal(1), description="Share of the pool credited by attribution (rest: team split)."
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Model parameters.")
+
+
+class StageCredit(FrozenModel):
+    """Credit a share of the pool to whoever owned the stages the deal's lead passed through."""
+
+    share: Rate = Field(description="Share of the pool credited by stage ownership.")
+    key: Literal["owner", "team"] = Field(
+        default="team",
+        description="team: the stage's owning team (from the journey); owner: the person who moved the "
+        "lead into the stage (the stage event's actor), else the owning team.",
+    )
 
 
 class RewardSplit(FrozenModel):
@@ -123,8 +180,66 @@ class Clawback(FrozenModel):
     )
 
 
+class RewardVersion(FrozenModel):
+    """A later version of the reward plan: the fields it gives replace the plan's from ``valid_from`` on.
+
+    Fields left out are inherited from the plan itself (not from an earlier version), so every version
+    reads on its own.
+    """
+
+    id: Id = Field(description="Version id, shown on every ledger line paid under it.")
+    valid_from: date = Field(description="Deals closed on or after this date are paid under this version.")
+    pool: Pool | None = Field(default=None, description="Replaces the pool.")
+    participants: list[Participant] | None = Field(default=None, description="Replaces the participants.")
+    team_split: dict[Id, Rate] | None = Field(default=None, description="Replaces the team split.")
+    attribution: AttributionCredit | None = Field(default=None, description="Replaces attribution credit.")
+    stage_credit: StageCredit | None = Field(default=None, description="Replaces stage credit.")
+    splits: list[RewardSplit] | None = Field(default=None, description="Replaces the splits.")
+    tiers: list[Tier] | None = Field(default=None, description="Replaces the tiers.")
+    tier_mode: Literal["marginal", "retroactive"] | None = Field(default=None, description="Replaces it.")
+    cap_per_deal: Money | None = Field(default=None, description="Replaces the per-deal cap.")
+    cap_per_period: Money | None = Field(default=None, description="Replaces the per-period cap.")
+    floor: Money | None = Field(default=None, description="Replaces the floor.")
+    clawback: Clawback | None = Field(default=None, description="Replaces the clawback policy.")
+
+
+_VERSIONED = (
+    "pool",
+    "participants",
+    "team_split",
+    "attribution",
+    "stage_credit",
+    "splits",
+    "tiers",
+    "tier_mode",
+    "cap_per_deal",
+    "cap_per_period",
+    "floor",
+    "clawback",
+)
+
+
 class RewardPlan(FrozenModel):
-    """One version of the shared reward plan."""
+    """One reward plan, with its later versions.
+
+    Examples:
+        >>> plan = RewardPlan.model_validate(
+        ...     {
+        ...         "id": "v1",
+        ...         "valid_from": "2026-01-01",
+        ...         "currency": "EUR",
+        ...         "pool": {"rate": "10%"},
+        ...         "team_split": {"sales": "100%"},
+        ...         "participants": [{"team": "sales"}],
+        ...         "versions": [{"id": "v2", "valid_from": "2026-07-01", "pool": {"rate": "12%"}}],
+        ...     }
+        ... )
+        >>> [
+        ...     (v.id, v.pool.rate)
+        ...     for v in (plan.version_on(date(2026, 3, 1)), plan.version_on(date(2026, 9, 1)))
+        ... ]
+        [('v1', Decimal('0.1')), ('v2', Decimal('0.12'))]
+    """
 
     id: Id = Field(description="Plan version id.")
     name: str = Field(default="", description="Display name.")
@@ -140,6 +255,9 @@ class RewardPlan(FrozenModel):
     attribution: AttributionCredit | None = Field(
         default=None, description="Credit the pool by attribution over touchpoints."
     )
+    stage_credit: StageCredit | None = Field(
+        default=None, description="Credit a share of the pool to the owners of the stages passed through."
+    )
     splits: list[RewardSplit] = Field(
         default_factory=list, description="Explicit revenue and overlay splits."
     )
@@ -149,10 +267,2235 @@ class RewardPlan(FrozenModel):
         description="marginal: each band's multiplier on its part; retroactive: the highest "
         "band reached applies to everything.",
     )
-    cap_per_deal: Money | None = Field(default=None, description="Most paid for one deal.")
-    cap_per_period: Money | None = Field(default=None, description="Most paid per period.")
-    floor: Money | None = Field(default=None, description="Least paid per period.")
+    cap_per_deal: Money | None = Field(default=None, description="Most paid to one participant for one deal.")
+    cap_per_period: Money | None = Field(default=None, description="Most paid to one participant per period.")
+    floor: Money | None = Field(default=None, description="Least paid to a person participant per period.")
     clawback: Clawback | None = Field(default=None, description="Refund and churn policy.")
     kpis: list[Id] = Field(
         default_factory=list, description="Joint KPIs the reward depends on (gates or modifiers)."
     )
+    locked_through: date | None = Field(
+        default=None,
+        description="Periods ending on or before this date are closed: recomputing one gives adjustment "
+        "lines against the ledger paid for it, never new lines.",
+    )
+    versions: list[RewardVersion] = Field(
+        default_factory=list, description="Later versions, by valid_from (effective dating)."
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What makes the plan impossible to compute, as ``(field path, message)`` pairs.
+
+        A plan with problems still loads (the alignment rules report them as findings, with advice);
+        :func:`compute_rewards` refuses it with a :class:`~smarketing.errors.PlanError` naming every one.
+        Checked: a team split or plan revenue split totalling 100% (one of them), attribution and stage shares
+        with a fixed split for the rest, tiers from 0 without gap or overlap and only the last open-ended,
+        money in the plan currency and not negative, participants listed once, versions in date order.
+
+        Examples:
+            >>> plan = RewardPlan.model_validate(
+            ...     {
+            ...         "id": "v1",
+            ...         "currency": "EUR",
+            ...         "pool": {"rate": "10%"},
+            ...         "participants": [{"team": "sales"}],
+            ...         "team_split": {"sales": "70%", "marketing": "20%"},
+            ...     }
+            ... )
+            >>> plan.problems()
+            [('team_split', 'shares total 90.0%, not 100%')]
+        """
+        problems = list(_plan_problems(self))
+        previous = self.valid_from
+        for i, version in enumerate(self.versions):
+            if previous is not None and version.valid_from <= previous:
+                problems.append(
+                    (f"versions[{i}].valid_from", f"must be after {previous} (versions are in date order)")
+                )
+            previous = version.valid_from
+            for path, message in _plan_problems(self._apply(version)):
+                field = path.split(".", 1)[0].split("[", 1)[0]
+                if field in version.model_fields_set:
+                    problems.append((f"versions[{i}].{path}", message))
+        return problems
+
+    def _apply(self, version: RewardVersion) -> RewardPlan:
+        update: dict[str, Any] = {name: getattr(version, name) for name in version.model_fields_set}
+        update.update(id=version.id, valid_from=version.valid_from, versions=[])
+        return self.model_copy(update=update)
+
+    def version_on(self, day: date) -> RewardPlan:
+        """The plan in force on ``day``: the latest version whose ``valid_from`` is on or before it.
+
+        Args:
+            day: A close date.
+
+        Returns:
+            The plan with that version's fields applied (and no further versions).
+
+        Raises:
+            PlanError: ``day`` is before the plan's ``valid_from``.
+        """
+        if self.valid_from is not None and day < self.valid_from:
+            raise PlanError(
+                f"no version is in force on {day}; the plan starts on {self.valid_from}",
+                path="rewards.valid_from",
+            )
+        current = self.model_copy(update={"versions": []}) if self.versions else self
+        for version in self.versions:
+            if version.valid_from <= day:
+                current = self._apply(version)
+        return current
+
+    def version_index(self) -> list[tuple[date | None, RewardPlan]]:
+        """Every version as ``(valid_from, plan in force)``, oldest first."""
+        base = self.model_copy(update={"versions": []}) if self.versions else self
+        return [(self.valid_from, base), *((v.valid_from, self._apply(v)) for v in self.versions)]
+
+
+def _plan_problems(plan: RewardPlan) -> list[tuple[str, str]]:
+    """What makes a reward plan impossible to compute, as (field path, message)."""
+    problems: list[tuple[str, str]] = []
+    currency = plan.currency
+    money: list[tuple[str, Money | None]] = [
+        ("pool.fixed", plan.pool.fixed),
+        ("cap_per_deal", plan.cap_per_deal),
+        ("cap_per_period", plan.cap_per_period),
+        ("floor", plan.floor),
+    ]
+    for i, part in enumerate(plan.participants):
+        money.append((f"participants[{i}].quota", part.quota))
+        money.extend((f"participants[{i}].quotas.{k}", q) for k, q in part.quotas.items())
+    for path, amount in money:
+        if amount is not None and amount.currency != currency:
+            problems.append((path, f"must be in the plan currency {currency}, not {amount.currency}"))
+        elif amount is not None and amount.amount < 0:
+            problems.append((path, "must not be negative"))
+    seen: dict[tuple[str, str], int] = {}
+    for i, part in enumerate(plan.participants):
+        kind = "person" if part.person else "team"
+        if (kind, part.id) in seen:
+            problems.append((f"participants[{i}].{kind}", f"{part.id!r} is listed twice"))
+        seen[(kind, part.id)] = i
+    if plan.team_split and sum(plan.team_split.values()) != 1:
+        total = sum(plan.team_split.values(), Decimal(0))
+        problems.append(("team_split", f"shares total {total * 100:f}%, not 100%"))
+    revenue = [(i, s) for i, s in enumerate(plan.splits) if s.kind == "revenue"]
+    for i, split in revenue:
+        total = sum(split.shares.values(), Decimal(0))
+        if total != 1:
+            problems.append((f"splits[{i}].shares", f"a revenue split totals {total * 100:f}%, not 100%"))
+    if len(revenue) > 1:
+        problems.append((f"splits[{revenue[1][0]}]", "only one revenue split: it is the plan's fixed split"))
+    if revenue and plan.team_split:
+        problems.append((f"splits[{revenue[0][0]}]", "give a team_split or a revenue split, not both"))
+    shared = (plan.attribution.share if plan.attribution else Decimal(0)) + (
+        plan.stage_credit.share if plan.stage_credit else Decimal(0)
+    )
+    if shared > 1:
+        problems.append(
+            ("stage_credit.share", f"attribution and stage shares total {shared * 100:f}% > 100%")
+        )
+    elif shared < 1 and not plan.team_split and not revenue:
+        problems.append(
+            (
+                "team_split",
+                f"{(1 - shared) * 100:f}% of the pool is credited by neither attribution nor stages; "
+                "give a team_split or a revenue split for it",
+            )
+        )
+    for i, tier in enumerate(plan.tiers):
+        where = f"tiers[{i}]"
+        if tier.to_attainment is not None and tier.to_attainment <= tier.from_attainment:
+            problems.append((f"{where}.to_attainment", "must be above from_attainment"))
+        if i == 0 and tier.from_attainment != 0:
+            problems.append((f"{where}.from_attainment", "the first band starts at 0"))
+        if i > 0:
+            before = plan.tiers[i - 1].to_attainment
+            if before is None:
+                problems.append((f"tiers[{i - 1}].to_attainment", "only the last band is open-ended"))
+            elif tier.from_attainment < before:
+                problems.append(
+                    (f"{where}.from_attainment", f"overlaps tiers[{i - 1}] (which runs to {before})")
+                )
+            elif tier.from_attainment > before:
+                problems.append((f"{where}.from_attainment", f"leaves a gap after tiers[{i - 1}] ({before})"))
+    if plan.tiers and plan.tiers[-1].to_attainment is not None:
+        problems.append((f"tiers[{len(plan.tiers) - 1}].to_attainment", "the last band is open-ended"))
+    return problems
+
+
+# ==================================================================================================
+# Computing rewards: one columnar kernel (polars), integer minor units of the plan currency throughout.
+
+_I64 = pl.Int64
+_MAX_PRODUCT = 2**62  # products of minor units and integer weights must stay exact in int64
+_WEIGHT_SCALE = 1_000_000  # attribution credit is quantised to millionths of a deal before allocation
+_PERSON = "person:"
+_TEAM = "team:"
+# Component order inside a deal's lines (the documented line order).
+COMPONENTS: tuple[str, ...] = (
+    "pool",
+    "split",
+    "team_pool",
+    "tier",
+    "cap",
+    "floor",
+    "clawback",
+    "adjustment",
+)
+"""Ledger line components, in the order lines of one deal are listed."""
+
+_LINE_SCHEMA: dict[str, pl.DataType] = {
+    "period": pl.String(),
+    "participant": pl.String(),
+    "team": pl.String(),
+    "deal": pl.String(),
+    "component": pl.String(),
+    "source": pl.String(),
+    "via": pl.String(),
+    "units": pl.Int64(),
+    "basis_units": pl.Int64(),
+    "pool_units": pl.Int64(),
+    "deal_units": pl.Int64(),
+    "version": pl.String(),
+    "rule": pl.String(),
+    "origin_period": pl.String(),
+    "note": pl.String(),
+}
+
+
+def _period_kind(period: str) -> str:
+    if _PERIOD_RE.fullmatch(period) is None:
+        raise ValueError(
+            f"period {period!r}: expected 'YYYY-MM' (month), 'YYYY-Qn' (quarter) or 'YYYY' (year)"
+        )
+    return "year" if len(period) == 4 else ("quarter" if "Q" in period else "month")
+
+
+def _period_bounds(period: str) -> tuple[date, date]:
+    """First and last day of a period."""
+    _period_kind(period)
+    window = Window.parse(period)
+    return window.start, window.end - timedelta(days=1)
+
+
+def _period_of(column: pl.Expr, kind: str) -> pl.Expr:
+    year = column.dt.year().cast(pl.String)
+    if kind == "year":
+        return year
+    if kind == "quarter":
+        return pl.concat_str(year, pl.lit("-Q"), column.dt.quarter().cast(pl.String))
+    return column.dt.strftime("%Y-%m")
+
+
+def _ratio(value: Decimal) -> tuple[int, int]:
+    numerator, denominator = value.as_integer_ratio()
+    return numerator, denominator
+
+
+def _half_even_div(numerator: pl.Expr, denominator: pl.Expr | int) -> pl.Expr:
+    """``numerator / denominator`` rounded half to even, in integers (denominator > 0)."""
+    den = denominator if isinstance(denominator, pl.Expr) else pl.lit(denominator, dtype=_I64)
+    q = numerator.floordiv(den)
+    twice = (numerator - q * den) * 2
+    up = (twice > den) | ((twice == den) & (q % 2 == 1))
+    return q + up.cast(_I64)
+
+
+def _allocate_frame(
+    frame: pl.DataFrame, *, by: Sequence[str], key: str, weight: str, total: str, out: str
+) -> pl.DataFrame:
+    """:func:`~smarketing.money.allocate`, vectorised: split ``total`` over each group's rows by ``weight``.
+
+    Every row of a group carries the group's ``total`` (integer minor units, any sign) and an integer
+    ``weight`` >= 0; the group's weights must not all be zero. Largest remainder with ties to the smaller
+    ``key``, and a negative total split as the mirror image of the positive one: for any group this gives
+    exactly what ``allocate(Money.from_minor(total), {key: weight})`` gives (a Hypothesis test checks it).
+    The rows come back grouped (in no promised order).
+    """
+    if frame.is_empty():
+        return frame.with_columns(pl.lit(0, dtype=_I64).alias(out))
+    group = list(by)
+    f = frame.sort(group)
+    # Group boundaries of the sorted frame, then integer arithmetic in numpy: one sort, no windows.
+    changed = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift(1)) for c in group]).fill_null(True)
+    starts = np.flatnonzero(f.select(changed).to_series().to_numpy())
+    lengths = np.diff(np.append(starts, f.height))
+    index = np.repeat(np.arange(starts.size), lengths)
+    totals = f.get_column(total).to_numpy().astype(np.int64)
+    weights = f.get_column(weight).to_numpy().astype(np.int64)
+    magnitude = np.abs(totals)
+    if int(magnitude.max()) * int(weights.max()) >= _MAX_PRODUCT:
+        raise DataError(f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards")
+    if (weights < 0).any():
+        raise DataError("a weight is negative", kind="rewards")
+    weight_sum = np.add.reduceat(weights, starts)
+    if (weight_sum <= 0).any():
+        row = f.row(int(starts[np.flatnonzero(weight_sum <= 0)[0]]), named=True)
+        raise DataError(f"cannot split over weights that are all zero ({row})", kind="rewards")
+    product = magnitude * weights
+    quotient = product // weight_sum[index]
+    remainder = product - quotient * weight_sum[index]
+    left = magnitude[starts] - np.add.reduceat(quotient, starts)
+    keys = f.get_column(key)
+    if not keys.dtype.is_integer():
+        values = sorted(v for v in keys.unique().to_list() if v is not None)
+        keys = keys.replace_strict(values, list(range(len(values))), return_dtype=_I64)
+    order = np.lexsort((keys.to_numpy(), -remainder, index))
+    rank = np.empty(f.height, dtype=np.int64)
+    rank[order] = np.arange(f.height) - starts[index[order]]
+    units = quotient + (rank < left[index])
+    return f.with_columns(pl.Series(out, np.where(totals < 0, -units, units), dtype=_I64))
+
+
+def _scaled(values: Sequence[Decimal]) -> list[int]:
+    """Exact integer weights with the same proportions as ``values`` (decimals)."""
+    places = max((max(0, -int(v.as_tuple().exponent)) for v in values), default=0)
+    return [int(v.scaleb(places)) for v in values]
+
+
+@attrs.frozen
+class _Context:
+    """What the kernel needs from the plan, looked up once."""
+
+    plan: RewardPlan
+    people: Mapping[str, str]  # person -> team (empty for a bare RewardPlan)
+    stage_owner: Mapping[str, str]  # stage -> owning team
+    aligned: bool  # people and teams come from an AlignmentPlan
+
+    @classmethod
+    def of(cls, plan: Any) -> _Context:
+        if isinstance(plan, RewardPlan):
+            return cls(plan=plan, people={}, stage_owner={}, aligned=False)
+        rewards = getattr(plan, "rewards", None)
+        if rewards is None or not isinstance(rewards, RewardPlan):
+            if hasattr(plan, "rewards"):
+                raise PlanError("the plan has no reward part", path="rewards")
+            raise TypeError(f"plan must be an AlignmentPlan or a RewardPlan, not {type(plan).__name__}")
+        return cls(
+            plan=rewards,
+            people={p.id: p.team for p in plan.people},
+            stage_owner={s.id: s.owner for s in plan.journey.stages},
+            aligned=True,
+        )
+
+    def members(self, team: str) -> list[str]:
+        return sorted(p for p, t in self.people.items() if t == team)
+
+    def team_of(self, who: str) -> str | None:
+        return self.people.get(who)
+
+
+def _minor_units(frame: pl.DataFrame, column: str, currency: str) -> pl.Expr:
+    """A money column (Decimal or integer) in integer minor units of each row's currency column."""
+    dtype = frame.schema[column]
+    if isinstance(dtype, pl.Decimal):
+        scale = dtype.scale or 0
+        integral = (pl.col(column) * 10**scale).cast(_I64)
+    elif dtype.is_integer():
+        scale = 0
+        integral = pl.col(column).cast(_I64)
+    else:
+        raise DataError(f"money must be a Decimal or integer column, not {dtype}", kind="deal", field=column)
+    codes = sorted(str(c) for c in frame.get_column(currency).drop_nulls().unique().to_list())
+    exponents = {}
+    for code in codes:
+        try:
+            exponents[code] = Money.zero(code).minor_units
+        except (TypeError, ValueError) as exc:
+            row = frame.filter(pl.col(currency) == code).row(0, named=True)
+            raise DataError(str(exc), kind="deal", record=str(row["id"]), field=currency) from None
+    up = pl.col(currency).replace_strict(
+        codes, [10 ** max(0, exponents[c] - scale) for c in codes], return_dtype=_I64, default=1
+    )
+    down = pl.col(currency).replace_strict(
+        codes, [10 ** max(0, scale - exponents[c]) for c in codes], return_dtype=_I64, default=1
+    )
+    scaled = integral * up
+    bad = frame.filter((scaled % down) != 0)
+    if len(bad):
+        row = bad.row(0, named=True)
+        raise DataError(
+            f"{row[column]} has digits below the currency's minor unit",
+            kind="deal",
+            record=row["id"],
+            field=column,
+        )
+    units: pl.Expr = scaled // down
+    return units
+
+
+def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kind: str) -> pl.DataFrame:
+    """Won deals closed on or before ``cutoff`` under the plan, checked, with amounts in plan minor units."""
+    plan = ctx.plan
+    currency = plan.currency
+    required = ["id", "lead_id", "amount", "amount_currency", "stage", "close_date"]
+    lf = as_lazy(deals, "deals", required=required)
+    native = lf.collect(backend="polars").to_native()
+    assert isinstance(native, pl.DataFrame)
+    for optional, dtype in (
+        ("discount", pl.Decimal(38, 6)),
+        ("discount_currency", pl.String()),
+        ("owner", pl.String()),
+        ("product", pl.String()),
+        ("segment", pl.String()),
+        ("refunded_on", pl.Date()),
+    ):
+        if optional not in native.columns:
+            native = native.with_columns(pl.lit(None, dtype=dtype).alias(optional))
+    if "splits" not in native.columns:
+        native = native.with_columns(
+            pl.lit(
+                None,
+                dtype=pl.List(
+                    pl.Struct({"person": pl.String, "share": pl.Decimal(38, 6), "kind": pl.String})
+                ),
+            ).alias("splits")
+        )
+    if native.get_column("id").null_count():
+        raise DataError("a deal has no id", kind="deal", field="id")
+    won = native.filter(pl.col("stage") == "won")
+    for column, message in (
+        ("close_date", "a won deal needs a close_date"),
+        ("amount", "a won deal needs an amount"),
+        ("amount_currency", "a won deal needs a currency"),
+    ):
+        missing = won.filter(pl.col(column).is_null())
+        if len(missing):
+            raise DataError(message, kind="deal", record=str(missing.get_column("id")[0]), field=column)
+    negative = won.filter(pl.col("amount") < 0)
+    if len(negative):
+        raise DataError(
+            "amount must not be negative; record a refund with refunded_on",
+            kind="deal",
+            record=str(negative.get_column("id")[0]),
+            field="amount",
+        )
+    start = plan.valid_from
+    in_scope = pl.col("close_date") <= cutoff
+    if start is not None:
+        in_scope &= pl.col("close_date") >= start
+    won = won.filter(in_scope)
+    dupes = won.filter(pl.col("id").is_duplicated())
+    if len(dupes):
+        raise DataError(
+            "the deal id appears twice", kind="deal", record=str(dupes.get_column("id")[0]), field="id"
+        )
+    mixed = won.filter(
+        pl.col("discount").is_not_null() & (pl.col("discount_currency") != pl.col("amount_currency"))
+    )
+    if len(mixed):
+        raise DataError(
+            "discount must be in the deal's currency",
+            kind="deal",
+            record=str(mixed.get_column("id")[0]),
+            field="discount",
+        )
+    units = _minor_units(won, "amount", "amount_currency")
+    won = won.with_columns(units.alias("_gross"))
+    if plan.pool.basis == "net" or any(v.pool.basis == "net" for v in plan.versions if v.pool):
+        discounted = won.filter(pl.col("discount").is_not_null())
+        disc = _minor_units(discounted, "discount", "amount_currency") if len(discounted) else pl.lit(0)
+        won = won.join(
+            discounted.select("id", disc.alias("_disc"))
+            if len(discounted)
+            else won.select("id").with_columns(pl.lit(0, dtype=_I64).alias("_disc")).head(0),
+            on="id",
+            how="left",
+        ).with_columns(pl.col("_disc").fill_null(0))
+        over = won.filter(pl.col("_disc") > pl.col("_gross"))
+        if len(over):
+            raise DataError(
+                "discount is larger than the amount",
+                kind="deal",
+                record=str(over.get_column("id")[0]),
+                field="discount",
+            )
+    else:
+        won = won.with_columns(pl.lit(0, dtype=_I64).alias("_disc"))
+    won = _convert(won.with_columns((pl.col("_gross") - pl.col("_disc")).alias("_net")), fx, currency)
+    # Which version pays each deal: the latest whose valid_from is on or before the close date.
+    versions = plan.version_index()
+    starts = [v[0] for v in versions]
+    days = won.get_column("close_date").cast(pl.Int32).to_numpy()
+    bounds = np.array([(s - date(1970, 1, 1)).days if s else -(2**31) for s in starts], dtype=np.int64)
+    index = np.searchsorted(bounds, days, side="right") - 1
+    won = won.with_columns(
+        pl.Series("_version", index, dtype=_I64),
+        _period_of(pl.col("close_date"), kind).alias("_period"),
+        pl.col("refunded_on").cast(pl.Date),
+    )
+    return won
+
+
+def _convert(won: pl.DataFrame, fx: FxTable | None, currency: str) -> pl.DataFrame:
+    """Gross and discount in plan minor units at the close date's rate (rounded half to even per amount)."""
+    target = Money.zero(currency).minor_units
+    others = sorted(c for c in won.get_column("amount_currency").unique().to_list() if c != currency)
+    pieces = [
+        won.filter(pl.col("amount_currency") == currency).with_columns(
+            pl.lit(None, dtype=pl.String).alias("_fx")
+        )
+    ]
+    for code in others:
+        part = won.filter(pl.col("amount_currency") == code).sort("close_date")
+        if fx is None:
+            raise CurrencyMismatchError(
+                f"deal {part.get_column('id')[0]}: amount in {code}, the plan pays in {currency}; "
+                "pass fx=FxTable(...) to convert"
+            )
+        rates = [(on, rate) for base, quote, on, rate in fx.rows() if (base, quote) == (code, currency)]
+        if not rates:
+            row = part.row(0, named=True)
+            raise DataError(
+                f"no {code}/{currency} rate on or before {row['close_date']}",
+                kind="deal",
+                record=row["id"],
+                field="fx",
+            )
+        table = pl.DataFrame(
+            {
+                "_on": [on for on, _ in rates],
+                "_num": [_ratio(rate)[0] for _, rate in rates],
+                "_den": [_ratio(rate)[1] for _, rate in rates],
+                "_fx": [f"{code}/{currency} {rate} on {on}" for on, rate in rates],
+            },
+            schema={"_on": pl.Date, "_num": _I64, "_den": _I64, "_fx": pl.String},
+        )
+        part = part.join_asof(table, left_on="close_date", right_on="_on", strategy="backward")
+        missing = part.filter(pl.col("_num").is_null())
+        if len(missing):
+            row = missing.row(0, named=True)
+            raise DataError(
+                f"no {code}/{currency} rate on or before {row['close_date']}",
+                kind="deal",
+                record=row["id"],
+                field="fx",
+            )
+        source = Money.zero(code).minor_units
+        scale_up = 10 ** max(0, target - source)
+        scale_down = 10 ** max(0, source - target)
+        biggest = (
+            int(part.select(pl.col("_gross").max()).item() or 0)
+            * int(part.select(pl.col("_num").max()).item())
+            * scale_up
+        )
+        if biggest >= _MAX_PRODUCT:
+            raise DataError(
+                "amount too large to convert exactly", kind="deal", record=str(part.get_column("id")[0])
+            )
+        den = pl.col("_den") * scale_down
+        part = part.with_columns(
+            _half_even_div(pl.col(name) * pl.col("_num") * scale_up, den).alias(name)
+            for name in ("_gross", "_net")
+        ).drop("_on", "_num", "_den")
+        pieces.append(part)
+    return pl.concat(pieces, how="vertical_relaxed")
+
+
+def _funded(d: pl.DataFrame, vp: RewardPlan) -> pl.DataFrame:
+    """The deals that fund ``vp``'s pool, with ``_b`` (basis) and ``_pool`` in plan minor units."""
+    pool = vp.pool
+    keep = pl.lit(True)
+    if pool.products:
+        keep &= pl.col("product").is_in(pool.products)
+    if pool.segments:
+        keep &= pl.col("segment").is_in(pool.segments)
+    d = d.filter(keep)
+    basis = pl.col("_net" if pool.basis == "net" else "_gross")
+    num, den = _ratio(pool.rate)
+    fixed = pool.fixed.to_minor() if pool.fixed is not None else 0
+    biggest = int(d.select(basis.max()).item() or 0) * num
+    if biggest >= _MAX_PRODUCT:
+        raise DataError(
+            "amount too large to compute the pool exactly", kind="deal", record=str(d.get_column("id")[0])
+        )
+    return d.with_columns(basis.alias("_b"), (_half_even_div(basis * num, den) + fixed).alias("_pool"))
+
+
+def _touch_credit(
+    d: pl.DataFrame, credit: AttributionCredit, touchpoints: Any, stage_events: Any, cut: pl.Expr
+) -> pl.DataFrame:
+    """Attribution weights per (deal, recipient) over each deal's touches up to its close date."""
+    lf = as_lazy(touchpoints, "touchpoints", required=["id", "lead_id", "time", "team", "owner"])
+    check_aware(lf, ["time"], kind="touchpoints")
+    touches = lf.select("id", "lead_id", "time", "team", "owner").collect(backend="polars").to_native()
+    assert isinstance(touches, pl.DataFrame)
+    deals = d.select(pl.col("id").alias("_deal"), pl.col("lead_id"), cut.alias("_cut"))
+    joined = touches.join(deals, on="lead_id", how="inner").filter(pl.col("time") < pl.col("_cut"))
+    who = pl.concat_str(pl.lit(_TEAM), pl.col("team"))
+    if credit.key == "owner":
+        who = (
+            pl.when(pl.col("owner").is_not_null())
+            .then(pl.concat_str(pl.lit(_PERSON), pl.col("owner")))
+            .otherwise(who)
+        )
+    joined = joined.select(
+        pl.col("_deal").alias("journey"), "time", who.alias("_who"), pl.col("id"), pl.lit(1).alias("_conv")
+    )
+    orphans = d.filter(~pl.col("id").is_in(joined.get_column("journey").unique().implode()))
+    if len(orphans):
+        row = orphans.row(0, named=True)
+        raise DataError(
+            f"attribution needs touchpoints of lead {row['lead_id']} on or before the close date; none found",
+            kind="deal",
+            record=row["id"],
+            field="lead_id",
+        )
+    events = None
+    if credit.model in ("w_shaped", "full_path"):
+        if stage_events is None:
+            raise DataError(f"attribution model {credit.model} needs stage_events=", kind="rewards")
+        ev = (
+            as_lazy(stage_events, "stage_events", required=["lead_id", "to", "time"])
+            .collect(backend="polars")
+            .to_native()
+        )
+        assert isinstance(ev, pl.DataFrame)
+        events = ev.join(deals.select("_deal", "lead_id"), on="lead_id").select(
+            pl.col("_deal").alias("lead_id"), "to", "time"
+        )
+    from smarketing.attribution import Journeys, attribute  # noqa: PLC0415 (scipy loads only when needed)
+
+    journeys = Journeys.from_frame(
+        joined, journey="journey", time="time", key="_who", converted="_conv", touch="id", stage_events=events
+    )
+    result = attribute(journeys, model=credit.model, per_touch=True, **credit.params)
+    assert result.touches is not None
+    return (
+        result.touches.group_by("journey", "_who")
+        .agg(pl.col("credit").sum())
+        .select(
+            pl.col("journey").alias("id"),
+            pl.col("_who").alias("recipient"),
+            (pl.col("credit") * _WEIGHT_SCALE).round(0).cast(_I64).alias("w"),
+        )
+    )
+
+
+def _stage_credit(
+    d: pl.DataFrame, credit: StageCredit, ctx: _Context, stage_events: Any, cut: pl.Expr
+) -> pl.DataFrame:
+    """One equal weight per stage each deal's lead entered up to the close date, to its owner."""
+    if stage_events is None:
+        raise DataError("stage credit needs stage_events=", kind="rewards")
+    lf = as_lazy(stage_events, "stage_events", required=["lead_id", "to", "time"])
+    check_aware(lf, ["time"], kind="stage_events")
+    names = lf.collect_schema().names()
+    ev = (
+        lf.select("lead_id", "to", "time", *(["actor"] if "actor" in names else []))
+        .collect(backend="polars")
+        .to_native()
+    )
+    assert isinstance(ev, pl.DataFrame)
+    if "actor" not in ev.columns:
+        ev = ev.with_columns(pl.lit(None, dtype=pl.String).alias("actor"))
+    deals = d.select(pl.col("id").alias("_deal"), "lead_id", cut.alias("_cut"))
+    entered = (
+        ev.join(deals, on="lead_id", how="inner")
+        .filter(pl.col("time") < pl.col("_cut"))
+        .sort("_deal", "to", "time")
+        .group_by("_deal", "to", maintain_order=True)
+        .agg(pl.col("actor").first())
+    )
+    orphans = d.filter(~pl.col("id").is_in(entered.get_column("_deal").unique().implode()))
+    if len(orphans):
+        row = orphans.row(0, named=True)
+        raise DataError(
+            f"stage credit needs stage events of lead {row['lead_id']} on or before the close date",
+            kind="deal",
+            record=row["id"],
+            field="lead_id",
+        )
+    stages = sorted(ctx.stage_owner)
+    unknown = entered.filter(~pl.col("to").is_in(stages))
+    if len(unknown):
+        row = unknown.row(0, named=True)
+        raise DataError(
+            f"stage {row['to']!r} is not in the plan's journey",
+            kind="deal",
+            record=row["_deal"],
+            field="stage_events",
+        )
+    owner = pl.concat_str(
+        pl.lit(_TEAM), pl.col("to").replace_strict(stages, [ctx.stage_owner[s] for s in stages])
+    )
+    who = owner
+    if credit.key == "owner":
+        who = (
+            pl.when(pl.col("actor").is_not_null())
+            .then(pl.concat_str(pl.lit(_PERSON), pl.col("actor")))
+            .otherwise(owner)
+        )
+    return (
+        entered.select(pl.col("_deal").alias("id"), who.alias("recipient"))
+        .group_by("id", "recipient")
+        .agg(pl.len().cast(_I64).alias("w"))
+    )
+
+
+def _split_rows(d: pl.DataFrame) -> pl.DataFrame:
+    """The deals' own splits, one row per (deal, person, kind) with the share as an exact integer weight."""
+    rows = d.select("id", "splits").filter(pl.col("splits").list.len() > 0).explode("splits").unnest("splits")
+    if rows.is_empty():
+        return pl.DataFrame(
+            schema={
+                "id": d.schema["id"],
+                "person": pl.String,
+                "kind": pl.String,
+                "w": _I64,
+                "share": pl.Decimal(38, 6),
+            }
+        )
+    share = rows.get_column("share")
+    scale = share.dtype.scale if isinstance(share.dtype, pl.Decimal) else 6
+    return rows.with_columns(
+        (pl.col("share") * 10 ** (scale or 0)).cast(_I64).alias("w"), pl.col("share").cast(pl.Decimal(38, 6))
+    )
+
+
+def _check_splits(splits: pl.DataFrame, ctx: _Context, participants: set[str]) -> None:
+    if splits.is_empty():
+        return
+    totals = (
+        splits.filter(pl.col("kind") == "revenue")
+        .group_by("id")
+        .agg(pl.col("share").sum().alias("total"))
+        .filter(pl.col("total") != 1)
+        .sort("id")
+    )
+    if len(totals):
+        row = totals.row(0, named=True)
+        raise DataError(
+            f"revenue splits total {Decimal(row['total']) * 100:f}%, not 100%",
+            kind="deal",
+            record=row["id"],
+            field="splits",
+        )
+    known = sorted(set(ctx.people) | participants)
+    unknown = splits.filter(~pl.col("person").is_in(known)).sort("id")
+    if len(unknown):
+        row = unknown.row(0, named=True)
+        raise DataError(
+            f"split to {row['person']!r}, who is not in the plan (neither a person nor a participant)",
+            kind="deal",
+            record=row["id"],
+            field="splits",
+        )
+
+
+def _prefixed(ids: Sequence[str], ctx: _Context, persons: set[str]) -> list[str]:
+    """Recipient keys of plan ids: people (of the plan, or person participants) and teams."""
+    return [(_PERSON if (i in ctx.people or i in persons) else _TEAM) + i for i in ids]
+
+
+_CREDIT_COLUMNS = ["id", "part", "recipient", "source", "rule", "w"]
+
+
+def _version_credits(
+    f: pl.DataFrame, vp: RewardPlan, ctx: _Context, *, touchpoints: Any, stage_events: Any, persons: set[str]
+) -> pl.DataFrame:
+    """Each funded deal's pool and basis split over its recipients (people or teams), by part and rule."""
+    attribution = vp.attribution.share if vp.attribution else Decimal(0)
+    stage = vp.stage_credit.share if vp.stage_credit else Decimal(0)
+    parts = [
+        (n, s)
+        for n, s in (("attribution", attribution), ("fixed", 1 - attribution - stage), ("stage", stage))
+        if s > 0
+    ]
+    part_weights = pl.DataFrame(
+        {"part": [n for n, _ in parts], "pw": _scaled([s for _, s in parts])},
+        schema={"part": pl.String, "pw": _I64},
+    )
+    by_part = f.select("id", "_pool", "_b").join(part_weights, how="cross")
+    by_part = _allocate_frame(by_part, by=["id"], key="part", weight="pw", total="_pool", out="_pp")
+    by_part = _allocate_frame(by_part, by=["id"], key="part", weight="pw", total="_b", out="_pb")
+    cut = pl.col("close_date").cast(pl.Datetime("us", "UTC")) + pl.duration(days=1)
+    pieces: list[pl.DataFrame] = []
+    if vp.attribution is not None and attribution > 0:
+        credit = _touch_credit(f, vp.attribution, touchpoints, stage_events, cut)
+        pieces.append(
+            credit.with_columns(
+                pl.lit("attribution").alias("part"),
+                pl.lit("attribution").alias("source"),
+                pl.lit("rewards.attribution").alias("rule"),
+            )
+        )
+    if vp.stage_credit is not None and stage > 0:
+        credit = _stage_credit(f, vp.stage_credit, ctx, stage_events, cut)
+        pieces.append(
+            credit.with_columns(
+                pl.lit("stage").alias("part"),
+                pl.lit("stage").alias("source"),
+                pl.lit("rewards.stage_credit").alias("rule"),
+            )
+        )
+    if 1 - attribution - stage > 0:
+        revenue = [(i, s) for i, s in enumerate(vp.splits) if s.kind == "revenue"]
+        if vp.team_split:
+            ids = list(vp.team_split)
+            table = pl.DataFrame(
+                {
+                    "recipient": [_TEAM + t for t in ids],
+                    "w": _scaled(list(vp.team_split.values())),
+                    "source": "team_split",
+                    "rule": [f"rewards.team_split.{t}" for t in ids],
+                },
+                schema={"recipient": pl.String, "w": _I64, "source": pl.String, "rule": pl.String},
+            )
+        else:
+            index, split = revenue[0]
+            ids = list(split.shares)
+            table = pl.DataFrame(
+                {
+                    "recipient": _prefixed(ids, ctx, persons),
+                    "w": _scaled(list(split.shares.values())),
+                    "source": "plan_split",
+                    "rule": [f"rewards.splits[{index}].shares.{i}" for i in ids],
+                },
+                schema={"recipient": pl.String, "w": _I64, "source": pl.String, "rule": pl.String},
+            )
+        pieces.append(f.select("id").join(table, how="cross").with_columns(pl.lit("fixed").alias("part")))
+    rows = pl.concat([p.select(_CREDIT_COLUMNS) for p in pieces], how="vertical_relaxed").filter(
+        pl.col("w") > 0
+    )
+    rows = rows.join(by_part.select("id", "part", "_pp", "_pb"), on=["id", "part"], how="inner")
+    rows = _allocate_frame(rows, by=["id", "part"], key="recipient", weight="w", total="_pp", out="units")
+    rows = _allocate_frame(
+        rows, by=["id", "part"], key="recipient", weight="w", total="_pb", out="basis_units"
+    )
+    return rows.drop("w", "_pp", "_pb")
+
+
+def _overlays(
+    f: pl.DataFrame, vp: RewardPlan, ctx: _Context, splits: pl.DataFrame, persons: set[str]
+) -> pl.DataFrame:
+    """Overlay credit, paid on top of the pool: round(pool x total overlay share), split by share."""
+    plan_rows = [
+        (i, who, share)
+        for i, s in enumerate(vp.splits)
+        if s.kind == "overlay"
+        for who, share in s.shares.items()
+    ]
+    places = max([6, *(max(0, -int(share.as_tuple().exponent)) for _, _, share in plan_rows)])
+    pieces = []
+    if plan_rows:
+        table = pl.DataFrame(
+            {
+                "recipient": _prefixed([who for _, who, _ in plan_rows], ctx, persons),
+                "w": [int(share.scaleb(places)) for _, _, share in plan_rows],
+                "rule": [f"rewards.splits[{i}].shares.{who}" for i, who, _ in plan_rows],
+            },
+            schema={"recipient": pl.String, "w": _I64, "rule": pl.String},
+        )
+        pieces.append(f.select("id").join(table, how="cross"))
+    deal_rows = splits.filter(
+        (pl.col("kind") == "overlay") & pl.col("id").is_in(f.get_column("id").implode())
+    )
+    if len(deal_rows):
+        pieces.append(
+            deal_rows.select(
+                "id",
+                pl.concat_str(pl.lit(_PERSON), pl.col("person")).alias("recipient"),
+                (pl.col("w") * 10 ** (places - 6)).alias("w"),
+                pl.lit("deal splits (overlay)").alias("rule"),
+            )
+        )
+    if not pieces:
+        return pl.DataFrame()
+    rows = pl.concat(pieces, how="vertical_relaxed").filter(pl.col("w") > 0)
+    if len(pieces) > 1 or len(deal_rows):
+        # The same person twice on a deal (plan and deal overlay) is one recipient of the allocation.
+        rows = rows.group_by("id", "recipient").agg(pl.col("w").sum(), pl.col("rule").min())
+    rows = rows.join(f.select("id", "_pool"), on="id").with_columns(
+        _half_even_div(pl.col("_pool") * pl.col("w").sum().over("id"), 10**places).alias("_overlay")
+    )
+    rows = _allocate_frame(rows, by=["id"], key="recipient", weight="w", total="_overlay", out="units")
+    return rows.select(
+        "id",
+        pl.lit("overlay").alias("part"),
+        "recipient",
+        pl.lit("overlay").alias("source"),
+        "rule",
+        "units",
+        pl.lit(0, dtype=_I64).alias("basis_units"),
+    )
+
+
+def _resolve(
+    rows: pl.DataFrame, f: pl.DataFrame, vp: RewardPlan, ctx: _Context, splits: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Turn recipients into participants: (personal lines, team-pool rows).
+
+    A person who is a participant is paid; another person of the plan passes the credit to their team. A
+    team's credit goes, in this order, to the deal's revenue splits inside the team, to the deal owner if
+    they are in the team, or to the team's pool; with none of these it is an error.
+    """
+    persons = {p.person for p in vp.participants if p.person}
+    teams = {p.team for p in vp.participants if p.team}
+    rows = rows.with_columns(pl.col("recipient").alias("via"))
+    is_person = pl.col("recipient").str.starts_with(_PERSON)
+    name = pl.col("recipient").str.slice(len(_PERSON))
+    # Overlays name the people they pay, participants or not (managers, say).
+    direct = is_person & (name.is_in(sorted(persons)) | (pl.col("source") == "overlay"))
+    stray = rows.filter(is_person & ~direct)
+    unknown = stray.filter(~name.is_in(sorted(ctx.people))).sort("id")
+    if len(unknown):
+        row = unknown.row(0, named=True)
+        raise DataError(
+            f"credit for {row['recipient'][len(_PERSON) :]!r} ({row['source']}), who is not in the plan: "
+            "neither a person of the plan nor a participant",
+            kind="deal",
+            record=row["id"],
+        )
+    people = sorted(ctx.people)
+    to_team = pl.concat_str(
+        pl.lit(_TEAM), name.replace_strict(people, [ctx.people[p] for p in people], default=None)
+    )
+    rows = rows.with_columns(
+        pl.when(is_person & ~direct).then(to_team).otherwise(pl.col("recipient")).alias("recipient")
+    )
+    is_person = pl.col("recipient").str.starts_with(_PERSON)
+    personal = rows.filter(is_person).with_columns(
+        pl.col("recipient").str.slice(len(_PERSON)).alias("participant")
+    )
+    # One team row per route (via), so each line still says where its credit came from.
+    team_rows = (
+        rows.filter(~is_person)
+        .with_columns(pl.col("recipient").str.slice(len(_TEAM)).alias("team"))
+        .drop("recipient")
+    )
+    out_personal = [personal.drop("recipient")]
+    # (a) the deal's own revenue splits, to the split people who are participants in the team.
+    rev = splits.filter((pl.col("kind") == "revenue") & pl.col("person").is_in(sorted(persons)))
+    if len(rev) and ctx.people:
+        rev = rev.with_columns(
+            pl.col("person")
+            .replace_strict(people, [ctx.people[p] for p in people], default=None)
+            .alias("team")
+        )
+        matched = team_rows.with_row_index("_row").join(
+            rev.select("id", "team", "person", pl.col("w").alias("_sw")), on=["id", "team"], how="inner"
+        )
+        if len(matched):
+            matched = _allocate_frame(
+                matched, by=["_row"], key="person", weight="_sw", total="units", out="_u"
+            )
+            matched = _allocate_frame(
+                matched, by=["_row"], key="person", weight="_sw", total="basis_units", out="_bu"
+            )
+            out_personal.append(
+                matched.select(
+                    "id",
+                    "part",
+                    "source",
+                    pl.concat_str(pl.col("rule"), pl.lit(" > deal splits")).alias("rule"),
+                    pl.col("_u").alias("units"),
+                    pl.col("_bu").alias("basis_units"),
+                    pl.concat_str(pl.col("via"), pl.lit(" > revenue split")).alias("via"),
+                    pl.col("person").alias("participant"),
+                )
+            )
+            team_rows = team_rows.join(rev.select("id", "team").unique(), on=["id", "team"], how="anti")
+    # (b) the deal owner, when a participant of the team.
+    if ctx.people:
+        owners = f.select("id", pl.col("owner")).filter(pl.col("owner").is_in(sorted(persons)))
+        owners = owners.with_columns(
+            pl.col("owner")
+            .replace_strict(people, [ctx.people[p] for p in people], default=None)
+            .alias("team")
+        )
+        owned = team_rows.join(owners, on=["id", "team"], how="inner")
+        if len(owned):
+            out_personal.append(
+                owned.select(
+                    "id",
+                    "part",
+                    "source",
+                    "rule",
+                    "units",
+                    "basis_units",
+                    pl.concat_str(pl.col("via"), pl.lit(" > deal owner")).alias("via"),
+                    pl.col("owner").alias("participant"),
+                )
+            )
+            team_rows = team_rows.join(owners.select("id", "team"), on=["id", "team"], how="anti")
+    # (c) the team's pool; (d) nobody: an error, never a silent loss.
+    lost = team_rows.filter(~pl.col("team").is_in(sorted(teams))).sort("id", "team")
+    if len(lost):
+        row = lost.row(0, named=True)
+        raise DataError(
+            f"credit for team {row['team']!r} ({row['source']}) has no one to go to: no revenue split or "
+            "owner of the deal is a participant in that team, and the team has no team participant",
+            kind="deal",
+            record=row["id"],
+        )
+    personal_rows = pl.concat(
+        [
+            p.select("id", "part", "source", "rule", "units", "basis_units", "via", "participant")
+            for p in out_personal
+        ],
+        how="vertical_relaxed",
+    )
+    return personal_rows, team_rows
+
+
+def _tier_payout(plan: RewardPlan, credited: int, attainment: Fraction) -> tuple[int, str]:
+    """What ``credited`` minor units pay at ``attainment`` under the plan's tiers, and how."""
+    tiers = plan.tiers
+    a = max(attainment, Fraction(0))
+    if plan.tier_mode == "retroactive" or a == 0:
+        band = max(i for i, t in enumerate(tiers) if t.from_attainment <= a)
+        multiplier = tiers[band].multiplier
+        exact = credited * multiplier
+        how = f"{plan.tier_mode}: {multiplier}x on all {Money.from_minor(credited, plan.currency)}"
+    else:
+        widths = {
+            i: min(a, Fraction(t.to_attainment) if t.to_attainment is not None else a)
+            - Fraction(t.from_attainment)
+            for i, t in enumerate(tiers)
+            if t.from_attainment < a
+        }
+        parts = allocate(Money.from_minor(credited, plan.currency), widths)
+        exact = sum((Decimal(parts[i].to_minor()) * tiers[i].multiplier for i in parts), Decimal(0))
+        how = "marginal: " + ", ".join(f"{parts[i].amount} at {tiers[i].multiplier}x" for i in parts)
+    paid = int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
+    percent = (Decimal(a.numerator) / Decimal(a.denominator) * 100).quantize(Decimal("0.1"))
+    return paid, f"attainment {percent}%, {how} = {Money.from_minor(paid, plan.currency)}"
+
+
+def _compute(
+    won: pl.DataFrame,
+    ctx: _Context,
+    *,
+    touchpoints: Any,
+    stage_events: Any,
+    kind: str,
+    period: str,
+    cutoff: date,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The lines of ``period`` and of the periods its clawbacks reverse, and the attainment summary.
+
+    Only the deals those periods need are computed: the deals closed in them, and the deals refunded in them
+    (whose credited bookings a clawback may take out of the attainment). Inside, a deal is its rank in id
+    order (an integer: joins and windows on it are much cheaper than on text, and it sorts like the id).
+    """
+    refund_period = _period_of(pl.col("refunded_on"), kind)
+    refunded = pl.col("refunded_on").is_not_null() & (pl.col("refunded_on") <= cutoff)
+    origins = won.filter(refunded & (refund_period == period)).get_column("_period").unique().to_list()
+    needed = sorted({period, *origins})
+    won = won.filter(pl.col("_period").is_in(needed) | (refunded & refund_period.is_in(needed)))
+    won = won.sort("id").with_row_index("_d")
+    names = won.get_column("id")
+    won = won.with_columns(pl.col("_d").cast(_I64).alias("id")).drop("_d")
+    try:
+        lines, summary = _compute_ints(
+            won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, cutoff=cutoff
+        )
+    except DataError as exc:
+        # Inside the kernel a deal is its integer rank; name it by its id again.
+        if exc.kind == "deal" and exc.record is not None and str(exc.record).isdigit():
+            raise DataError(
+                exc.message, kind=exc.kind, record=names[int(exc.record)], field=exc.field
+            ) from None
+        raise
+    lookup = pl.DataFrame({"id": pl.int_range(len(names), dtype=_I64, eager=True), "_name": names})
+    lines = (
+        lines.join(lookup, on="id", how="left")
+        .with_columns(pl.col("id").alias("_d"), pl.col("_name").alias("id"))
+        .drop("_name")
+    )
+    return lines, summary
+
+
+def _compute_ints(
+    won: pl.DataFrame,
+    ctx: _Context,
+    *,
+    touchpoints: Any,
+    stage_events: Any,
+    kind: str,
+    cutoff: date,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every line of every period of ``won``, and the attainment summary per participant and period."""
+    plan = ctx.plan
+    versions = plan.version_index()
+    splits = _split_rows(won)
+    all_persons = {p.person for _, vp in versions for p in vp.participants if p.person}
+    _check_splits(splits, ctx, all_persons)
+    personal: list[pl.DataFrame] = []
+    team_rows: list[pl.DataFrame] = []
+    deal_cols = ["id", "_period", "_version", "_pool", "_b"]
+    funded_parts = []
+    for index, (_, vp) in enumerate(versions):
+        d = won.filter(pl.col("_version") == index)
+        if d.is_empty():
+            continue
+        f = _funded(d, vp)
+        if f.is_empty():
+            continue
+        funded_parts.append(f.select(*deal_cols, "close_date", "refunded_on"))
+        persons = {p.person for p in vp.participants if p.person}
+        rows = _version_credits(
+            f, vp, ctx, touchpoints=touchpoints, stage_events=stage_events, persons=persons
+        )
+        overlay = _overlays(f, vp, ctx, splits, persons)
+        if not overlay.is_empty():
+            rows = pl.concat([rows, overlay.select(rows.columns)], how="vertical_relaxed")
+        mine, teams = _resolve(rows, f, vp, ctx, splits)
+        personal.append(mine.with_columns(pl.lit(index, dtype=_I64).alias("_version")))
+        team_rows.append(teams.with_columns(pl.lit(index, dtype=_I64).alias("_version")))
+    if not funded_parts:
+        return _empty_lines(), _empty_summary()
+    funded = pl.concat(funded_parts)
+    deal_info = funded.select(
+        "id", "_period", pl.col("_pool").alias("pool_units"), pl.col("_b").alias("deal_units")
+    )
+    lines = pl.concat(personal, how="vertical_relaxed").join(deal_info, on="id")
+    lines = lines.with_columns(
+        pl.when(
+            pl.col("source").is_in(["plan_split", "overlay"]) | pl.col("via").str.ends_with("revenue split")
+        )
+        .then(pl.lit("split"))
+        .otherwise(pl.lit("pool"))
+        .alias("component")
+    )
+    teams = pl.concat(team_rows, how="vertical_relaxed").join(deal_info, on="id")
+    attainers = lines.filter(pl.col("source") != "overlay")
+    booked = attainers.group_by("participant", "_period").agg(
+        pl.col("units").sum().alias("credited"), pl.col("basis_units").sum().alias("booked")
+    )
+    period_plans = {
+        p: _plan_for_period(plan, p, cutoff) for p in funded.get_column("_period").unique().to_list()
+    }
+    refunds = _refunds(funded, versions, kind, cutoff)
+    clawed = _clawed_bookings(attainers, refunds, versions)
+    summary = _summary(booked, clawed, period_plans)
+    lines = _append(lines, _team_pools(teams, lines, summary, versions, ctx))
+    lines = _append(lines, _tiers(attainers, summary, period_plans))
+    lines = _append(lines, _caps(lines, versions, period_plans))
+    lines = _append(lines, _clawbacks(lines, refunds))
+    if "origin_period" not in lines.columns:
+        lines = lines.with_columns(pl.lit(None, dtype=pl.String).alias("origin_period"))
+    return lines, summary
+
+
+def _append(lines: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
+    if extra.is_empty():
+        return lines
+    return pl.concat([lines, extra], how="diagonal_relaxed")
+
+
+def _plan_for_period(plan: RewardPlan, period: str, cutoff: date) -> RewardPlan:
+    """The version that rules a period's tiers, quotas, period cap and floor: the one in force at its end."""
+    last = min(_period_bounds(period)[1], cutoff)
+    if plan.valid_from is not None and last < plan.valid_from:
+        last = plan.valid_from
+    return plan.version_on(last)
+
+
+def _refunds(
+    funded: pl.DataFrame, versions: list[tuple[date | None, RewardPlan]], kind: str, cutoff: date
+) -> pl.DataFrame:
+    """Deals refunded on or before ``cutoff`` within their version's clawback window, with the fraction."""
+    windows = [
+        (vp.clawback.window_days, vp.clawback.mode, vp.clawback.reduce_attainment)
+        if vp.clawback
+        else (-1, "full", False)
+        for _, vp in versions
+    ]
+    table = pl.DataFrame(
+        {
+            "_version": list(range(len(windows))),
+            "_window": [w for w, _, _ in windows],
+            "_mode": [m for _, m, _ in windows],
+            "_reduce": [r for _, _, r in windows],
+        },
+        schema={"_version": _I64, "_window": _I64, "_mode": pl.String, "_reduce": pl.Boolean},
+    )
+    refunded = funded.filter(pl.col("refunded_on").is_not_null() & (pl.col("refunded_on") <= cutoff)).join(
+        table, on="_version"
+    )
+    elapsed = (pl.col("refunded_on") - pl.col("close_date")).dt.total_days().cast(_I64)
+    refunded = refunded.with_columns(elapsed.alias("_elapsed")).filter(
+        (pl.col("_window") >= 0) & (pl.col("_elapsed") <= pl.col("_window"))
+    )
+    early = refunded.filter(pl.col("_elapsed") < 0)
+    if len(early):
+        raise DataError(
+            "refunded before it closed",
+            kind="deal",
+            record=str(early.get_column("id")[0]),
+            field="refunded_on",
+        )
+    full = (pl.col("_mode") == "full") | (pl.col("_window") == 0)
+    return refunded.select(
+        "id",
+        pl.col("_period").alias("origin_period"),
+        _period_of(pl.col("refunded_on"), kind).alias("_period"),
+        pl.when(full).then(1).otherwise(pl.col("_window") - pl.col("_elapsed")).cast(_I64).alias("_num"),
+        pl.when(full).then(1).otherwise(pl.col("_window")).cast(_I64).alias("_den"),
+        "_mode",
+        "_reduce",
+        "_elapsed",
+        "_window",
+    )
+
+
+def _clawed_bookings(attainers: pl.DataFrame, refunds: pl.DataFrame, versions: Any) -> pl.DataFrame:
+    reducing = refunds.filter(pl.col("_reduce"))
+    if reducing.is_empty():
+        return pl.DataFrame(schema={"participant": pl.String, "_period": pl.String, "clawed": _I64})
+    per_deal = attainers.group_by("participant", "id").agg(pl.col("basis_units").sum().alias("_bu"))
+    joined = per_deal.join(reducing.select("id", "_period", "_num", "_den"), on="id")
+    return joined.group_by("participant", "_period").agg(
+        _half_even_div(pl.col("_bu") * pl.col("_num"), pl.col("_den")).sum().alias("clawed")
+    )
+
+
+def _summary(
+    booked: pl.DataFrame, clawed: pl.DataFrame, period_plans: Mapping[str, RewardPlan]
+) -> pl.DataFrame:
+    """Attainment per (participant, period): credited reward, bookings, clawed bookings, quota."""
+    frame = booked.join(clawed, on=["participant", "_period"], how="full", coalesce=True).with_columns(
+        pl.col("credited").fill_null(0), pl.col("booked").fill_null(0), pl.col("clawed").fill_null(0)
+    )
+    rows = []
+    for row in frame.sort("_period", "participant").iter_rows(named=True):
+        vp = period_plans.get(row["_period"])
+        quota = None
+        if vp is not None:
+            part = next((p for p in vp.participants if p.person == row["participant"]), None)
+            quota = part.quota_for(row["_period"]) if part else None
+        quota_units = quota.to_minor() if quota is not None else None
+        net = row["booked"] - row["clawed"]
+        attainment = Fraction(net, quota_units) if quota_units else None
+        paid, how = row["credited"], ""
+        if attainment is not None and vp is not None and vp.tiers:
+            paid, how = _tier_payout(vp, row["credited"], attainment)
+        rows.append(
+            {
+                **row,
+                "quota": quota_units,
+                "attainment": None
+                if attainment is None
+                else Decimal(attainment.numerator) / Decimal(attainment.denominator),
+                "tier_units": paid - row["credited"],
+                "tier_rule": how,
+            }
+        )
+    schema: dict[str, pl.DataType] = {
+        "participant": pl.String(),
+        "_period": pl.String(),
+        "credited": _I64(),
+        "booked": _I64(),
+        "clawed": _I64(),
+        "quota": _I64(),
+        "attainment": pl.Decimal(38, 6),
+        "tier_units": _I64(),
+        "tier_rule": pl.String(),
+    }
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    for row in rows:
+        if row["attainment"] is not None:
+            row["attainment"] = row["attainment"].quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _team_pools(
+    teams: pl.DataFrame,
+    lines: pl.DataFrame,
+    summary: pl.DataFrame,
+    versions: list[tuple[date | None, RewardPlan]],
+    ctx: _Context,
+) -> pl.DataFrame:
+    """Divide each deal's team credit among the team's members by the team participant's weighting."""
+    if teams.is_empty():
+        return pl.DataFrame()
+    personal = lines.group_by("participant", "_period").agg(pl.col("units").sum().alias("_credit"))
+    attained = summary.select(
+        "participant",
+        "_period",
+        pl.when(pl.col("quota") > 0)
+        .then(((pl.col("booked") - pl.col("clawed")).clip(lower_bound=0) * _WEIGHT_SCALE) // pl.col("quota"))
+        .otherwise(0)
+        .alias("_att"),
+    )
+    weight_rows = []
+    for index, (_, vp) in enumerate(versions):
+        for part in vp.participants:
+            if part.team is None:
+                continue
+            members = ctx.members(part.team) or [part.team]
+            mine = {p.person: p.weight for p in vp.participants if p.person}
+            scaled = _scaled([mine.get(m, Decimal(1)) for m in members])
+            for member, weight in zip(members, scaled, strict=True):
+                weight_rows.append((index, part.team, member, part.divide, weight))
+    weights = pl.DataFrame(
+        weight_rows,
+        schema={
+            "_version": _I64,
+            "team": pl.String,
+            "participant": pl.String,
+            "_divide": pl.String,
+            "_w": _I64,
+        },
+        orient="row",
+    )
+    rows = teams.with_row_index("_row").join(weights, on=["_version", "team"], how="inner")
+    rows = rows.join(personal, on=["participant", "_period"], how="left").join(
+        attained, on=["participant", "_period"], how="left"
+    )
+    w: pl.Expr = (
+        pl.when(pl.col("_divide") == "equal")
+        .then(1)
+        .when(pl.col("_divide") == "attainment")
+        .then(pl.col("_att").fill_null(0))
+        .when(pl.col("_divide") == "credit")
+        .then(pl.col("_credit").fill_null(0).clip(lower_bound=0))
+        .otherwise(pl.col("_w"))
+        .cast(_I64)
+    )
+    rows = rows.with_columns(w.alias("_w"))
+    # A team whose members all weigh zero (nobody attained anything yet) is divided equally.
+    rows = rows.with_columns(
+        pl.when(pl.col("_w").sum().over("_row") == 0).then(1).otherwise(pl.col("_w")).alias("_w")
+    )
+    rows = rows.filter(pl.col("_w") > 0)
+    rows = _allocate_frame(rows, by=["_row"], key="participant", weight="_w", total="units", out="_u")
+    return rows.select(
+        "id",
+        "part",
+        "source",
+        pl.concat_str(
+            pl.col("rule"), pl.lit(" > team pool "), pl.col("team"), pl.lit(" by "), pl.col("_divide")
+        ).alias("rule"),
+        pl.col("_u").alias("units"),
+        pl.lit(0, dtype=_I64).alias("basis_units"),
+        pl.concat_str(pl.col("via"), pl.lit(" > team "), pl.col("team")).alias("via"),
+        "participant",
+        "_version",
+        "_period",
+        "pool_units",
+        "deal_units",
+        pl.lit("team_pool").alias("component"),
+    ).select(lines.columns)
+
+
+def _tiers(
+    attainers: pl.DataFrame, summary: pl.DataFrame, period_plans: Mapping[str, RewardPlan]
+) -> pl.DataFrame:
+    """Tier lines: each participant's tier adjustment of a period, split over their deals by credit."""
+    adjust = summary.filter(pl.col("tier_units") != 0).select(
+        "participant", "_period", "tier_units", "tier_rule"
+    )
+    per_deal = (
+        attainers.join(adjust, on=["participant", "_period"], how="inner")
+        .group_by("participant", "id")
+        .agg(
+            pl.col("units").sum().alias("_r"),
+            *(
+                pl.col(c).first()
+                for c in ("_period", "_version", "pool_units", "deal_units", "tier_units", "tier_rule")
+            ),
+        )
+    )
+    if per_deal.is_empty():
+        return pl.DataFrame()
+    per_deal = _allocate_frame(
+        per_deal, by=["participant", "_period"], key="id", weight="_r", total="tier_units", out="units"
+    )
+    out = per_deal.select(
+        "id",
+        pl.lit("tier").alias("part"),
+        pl.lit("tier").alias("source"),
+        pl.concat_str(pl.lit("rewards.tiers ("), pl.col("tier_rule"), pl.lit(")")).alias("rule"),
+        "units",
+        pl.lit(0, dtype=_I64).alias("basis_units"),
+        pl.lit(None, dtype=pl.String).alias("via"),
+        "participant",
+        "_version",
+        "_period",
+        "pool_units",
+        "deal_units",
+        pl.lit("tier").alias("component"),
+    )
+    return out
+
+
+def _caps(
+    lines: pl.DataFrame,
+    versions: list[tuple[date | None, RewardPlan]],
+    period_plans: Mapping[str, RewardPlan],
+) -> pl.DataFrame:
+    """Cap lines: per deal (the deal's version), then per period (the period's version)."""
+    out = []
+    caps = pl.DataFrame(
+        {
+            "_version": list(range(len(versions))),
+            "_cap": [vp.cap_per_deal.to_minor() if vp.cap_per_deal else None for _, vp in versions],
+        },
+        schema={"_version": _I64, "_cap": _I64},
+    )
+    per_deal = (
+        lines.group_by("participant", "id")
+        .agg(
+            pl.col("units").sum().alias("_total"),
+            *(pl.col(c).first() for c in ("_period", "_version", "pool_units", "deal_units")),
+        )
+        .join(caps, on="_version")
+    )
+    over = per_deal.filter(pl.col("_cap").is_not_null() & (pl.col("_total") > pl.col("_cap")))
+    deal_caps = over.select(
+        "id",
+        pl.lit("cap").alias("part"),
+        pl.lit("cap_per_deal").alias("source"),
+        pl.concat_str(
+            pl.lit("rewards.cap_per_deal (earned "),
+            pl.col("_total").cast(pl.String),
+            pl.lit(", cap "),
+            pl.col("_cap").cast(pl.String),
+            pl.lit(")"),
+        ).alias("rule"),
+        (pl.col("_cap") - pl.col("_total")).alias("units"),
+        pl.lit(0, dtype=_I64).alias("basis_units"),
+        pl.lit(None, dtype=pl.String).alias("via"),
+        "participant",
+        "_version",
+        "_period",
+        "pool_units",
+        "deal_units",
+        pl.lit("cap").alias("component"),
+    )
+    out.append(deal_caps)
+    period_caps = {
+        p: vp.cap_per_period.to_minor() for p, vp in period_plans.items() if vp.cap_per_period is not None
+    }
+    if period_caps:
+        net = per_deal.join(
+            deal_caps.select("participant", "id", pl.col("units").alias("_capped")),
+            on=["participant", "id"],
+            how="left",
+        ).with_columns((pl.col("_total") + pl.col("_capped").fill_null(0)).alias("_net"))
+        table = pl.DataFrame(
+            {"_period": list(period_caps), "_pcap": list(period_caps.values())},
+            schema={"_period": pl.String, "_pcap": _I64},
+        )
+        net = net.join(table, on="_period").with_columns(
+            pl.col("_net").sum().over("participant", "_period").alias("_sum")
+        )
+        over = net.filter(pl.col("_sum") > pl.col("_pcap")).with_columns(
+            (pl.col("_pcap") - pl.col("_sum")).alias("_x"), pl.col("_net").clip(lower_bound=0).alias("_nw")
+        )
+        if len(over):
+            over = _allocate_frame(
+                over, by=["participant", "_period"], key="id", weight="_nw", total="_x", out="units"
+            )
+            out.append(
+                over.select(
+                    "id",
+                    pl.lit("cap").alias("part"),
+                    pl.lit("cap_per_period").alias("source"),
+                    pl.concat_str(
+                        pl.lit("rewards.cap_per_period (earned "),
+                        pl.col("_sum").cast(pl.String),
+                        pl.lit(", cap "),
+                        pl.col("_pcap").cast(pl.String),
+                        pl.lit(")"),
+                    ).alias("rule"),
+                    "units",
+                    pl.lit(0, dtype=_I64).alias("basis_units"),
+                    pl.lit(None, dtype=pl.String).alias("via"),
+                    "participant",
+                    "_version",
+                    "_period",
+                    "pool_units",
+                    "deal_units",
+                    pl.lit("cap").alias("component"),
+                )
+            )
+    return pl.concat([o.select(lines.columns) for o in out], how="vertical_relaxed").filter(
+        pl.col("units") != 0
+    )
+
+
+def _clawbacks(lines: pl.DataFrame, refunds: pl.DataFrame) -> pl.DataFrame:
+    """Negative lines reversing what each refunded deal paid (all of it, or pro rata by time left)."""
+    if refunds.is_empty():
+        return pl.DataFrame()
+    paid = (
+        lines.join(refunds.select("id"), on="id")
+        .group_by("participant", "id")
+        .agg(
+            pl.col("units").sum().alias("_n"),
+            *(pl.col(c).first() for c in ("_version", "pool_units", "deal_units")),
+        )
+    )
+    rows = paid.join(refunds, on="id").with_columns(pl.col("_n").clip(lower_bound=0).alias("_nw"))
+    rows = rows.filter(pl.col("_nw").sum().over("id") > 0)
+    rows = rows.with_columns(
+        -_half_even_div(pl.col("_n").sum().over("id") * pl.col("_num"), pl.col("_den")).alias("_t")
+    )
+    rows = _allocate_frame(rows, by=["id"], key="participant", weight="_nw", total="_t", out="units")
+    rule = pl.concat_str(
+        pl.lit("rewards.clawback ("),
+        pl.col("_mode"),
+        pl.lit(", refunded "),
+        pl.col("_elapsed").cast(pl.String),
+        pl.lit(" of "),
+        pl.col("_window").cast(pl.String),
+        pl.lit(" days after close; reverses "),
+        pl.col("origin_period"),
+        pl.lit(" lines)"),
+    )
+    return rows.select(
+        "id",
+        pl.lit("clawback").alias("part"),
+        pl.concat_str(pl.lit("clawback_"), pl.col("_mode")).alias("source"),
+        rule.alias("rule"),
+        "units",
+        pl.lit(0, dtype=_I64).alias("basis_units"),
+        pl.lit(None, dtype=pl.String).alias("via"),
+        "participant",
+        "_version",
+        "_period",
+        "pool_units",
+        "deal_units",
+        pl.lit("clawback").alias("component"),
+        "origin_period",
+    ).filter(pl.col("units") != 0)
+
+
+def _empty_lines() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "id": _I64,
+            "part": pl.String,
+            "source": pl.String,
+            "rule": pl.String,
+            "units": _I64,
+            "basis_units": _I64,
+            "via": pl.String,
+            "participant": pl.String,
+            "_version": _I64,
+            "_period": pl.String,
+            "pool_units": _I64,
+            "deal_units": _I64,
+            "component": pl.String,
+            "origin_period": pl.String,
+        }
+    )
+
+
+def _empty_summary() -> pl.DataFrame:
+    return _summary(
+        pl.DataFrame(
+            schema={"participant": pl.String, "_period": pl.String, "credited": _I64, "booked": _I64}
+        ),
+        pl.DataFrame(schema={"participant": pl.String, "_period": pl.String, "clawed": _I64}),
+        {},
+    )
+
+
+def _order(lines: pl.DataFrame) -> pl.DataFrame:
+    """The documented line order.
+
+    Participant, deal (lines without a deal last), component (in :data:`COMPONENTS` order), then source,
+    rule, route, origin period and amount.
+    """
+    columns: list[tuple[pl.Expr, int]] = []  # (rank of the value, number of ranks), nulls ranked last
+
+    def rank(column: str) -> None:
+        # Text sorts as the rank of its value among the column's distinct values: the same order, but the
+        # sort itself runs on integers.
+        values = sorted(v for v in lines.get_column(column).unique().to_list() if v is not None)
+        expr = pl.col(column).replace_strict(
+            values, list(range(len(values))), default=None, return_dtype=_I64
+        )
+        columns.append((expr.fill_null(len(values)), len(values) + 1))
+
+    rank("participant")
+    if "_d" in lines.columns:
+        # The kernel's deal ranks sort like the ids; lines from elsewhere (a floor) have none.
+        biggest = lines.get_column("_d").max()
+        size = (biggest if isinstance(biggest, int) else 0) + 1
+        columns.append((pl.col("_d").fill_null(size), size + 1))
+    else:
+        rank("deal")
+    component = pl.col("component").replace_strict(
+        list(COMPONENTS), list(range(len(COMPONENTS))), return_dtype=_I64
+    )
+    columns.append((component, len(COMPONENTS)))
+    for column in ("source", "rule", "via", "origin_period"):
+        rank(column)
+    # One mixed-radix integer key when it fits (it does for any real ledger), else one key per column.
+    radix = 1
+    for _, size in columns:
+        radix *= size
+    if radix < _MAX_PRODUCT:
+        key = pl.lit(0, dtype=_I64)
+        for expr, size in columns:
+            key = key * size + expr
+        keys = [key, pl.col("units")]
+    else:
+        keys = [expr for expr, _ in columns] + [pl.col("units")]
+    return lines.sort(keys).drop("_d", strict=False)
+
+
+def compute_rewards(
+    deals: Any,
+    plan: Any,
+    *,
+    touchpoints: Any = None,
+    stage_events: Any = None,
+    fx: FxTable | None = None,
+    period: str,
+    as_of: date,
+    previous: RewardLedger | None = None,
+) -> RewardLedger:
+    """Compute the shared reward of one period: every cent, for every participant, with its reason.
+
+    Each won deal closed on or before ``as_of`` (and on or after the plan's ``valid_from``) is paid under the
+    plan version in force on its close date. Its **pool** is ``rate`` of its gross or net amount, converted
+    into the plan currency at the close date's rate, plus ``fixed``. The pool is split, with
+    :func:`~smarketing.money.allocate` semantics at every step (largest remainder, ties to the smaller key):
+
+    1. into parts: attribution (``attribution.share``), stage ownership (``stage_credit.share``) and the fixed
+       split (the rest: ``team_split`` or a plan revenue split);
+    2. each part over its recipients: touch owners (teams for unowned touches) by the attribution model over
+       the deal's touches up to its close date; the owners of the stages its lead entered; the fixed shares;
+    3. recipients to participants: a participant person is paid; another person of the plan passes the
+       credit to their team; a team's credit goes to the deal's revenue splits in that team, else to the deal
+       owner if in the team, else to the team's pool, divided among its members by the team participant's
+       ``divide`` (weight, equal, attainment, credit). Anything else is an error.
+
+    **Overlays** (plan or deal splits of kind ``overlay``) are paid on top: ``round(pool x total overlay
+    share)`` split by share. **Tiers** apply per participant and period to their own pool and revenue-split
+    credit (not overlays or team pools), by attainment = credited bookings (the basis amount split like the
+    pool) / quota; the tier line is ``payout - credited``, spread over the period's deals by credit. Then the
+    **cap per deal**, the **cap per period** (spread by deal), **clawbacks** of deals refunded in the period
+    within the window (``full``, or ``pro_rata`` by the days left of the window; optionally reducing the
+    period's attainment), and the **floor** (a top-up line without deal).
+
+    Periods before the requested one are recomputed as needed (clawbacks reverse the lines of the period the
+    deal closed in); a period that ends on or before ``locked_through`` is locked: its ledger is ``previous``
+    and a recomputation adds only ``adjustment`` lines.
+
+    Args:
+        deals: :class:`~smarketing.records.Deal` records, a :class:`~smarketing.records.Dataset` (its
+            touchpoints and stage events are used by default) or a frame in the deal columns.
+        plan: The :class:`~smarketing.plan.AlignmentPlan` (people, teams and the journey come from it), or a
+            bare :class:`RewardPlan` (then team credit goes to team participants undivided).
+        touchpoints: Touchpoints, for attribution credit.
+        stage_events: Stage events, for stage credit and the ``w_shaped``/``full_path`` models.
+        fx: Exchange rates into the plan currency, for deals in other currencies.
+        period: ``"2026-10"`` (month), ``"2026-Q4"`` (quarter) or ``"2026"`` (year).
+        as_of: The day of the run; later closes and refunds are not known yet.
+        previous: The ledger of an earlier run of the same period: required for a locked period; otherwise
+            statements show what changed since it.
+
+    Returns:
+        The period's ledger.
+
+    Raises:
+        DataError: A won deal without amount, currency or close date, a negative amount, revenue splits not
+            totalling 100%, credit for someone not in the plan or for a team nobody can receive, a missing
+            exchange rate (naming the deal and date), a deal without touchpoints when attribution needs them.
+        CurrencyMismatchError: Deals in another currency and no ``fx``.
+        PlanError: No reward part, or a locked period without ``previous``.
+        ValueError: A malformed period, or ``previous`` of another period.
+
+    Examples:
+        >>> from datetime import date, datetime, timezone
+        >>> from smarketing.records import Deal
+        >>> plan = RewardPlan.model_validate(
+        ...     {
+        ...         "id": "v1",
+        ...         "currency": "EUR",
+        ...         "pool": {"rate": "10%"},
+        ...         "participants": [{"person": "ana"}, {"person": "bo"}],
+        ...         "splits": [{"kind": "revenue", "shares": {"ana": "50%", "bo": "50%"}}],
+        ...     }
+        ... )
+        >>> deal = Deal(
+        ...     id="D1",
+        ...     amount=sm.Money("1000.10", "EUR"),
+        ...     stage="won",
+        ...     created_at=datetime(2026, 10, 1, tzinfo=timezone.utc),
+        ...     close_date=date(2026, 10, 2),
+        ... )
+        >>> ledger = compute_rewards([deal], plan, period="2026-10", as_of=date(2026, 10, 31))
+        >>> ledger.totals()
+        {'ana': Money('50.01', 'EUR'), 'bo': Money('50.00', 'EUR')}
+    """
+    ctx = _Context.of(plan)
+    _refuse_problems(ctx.plan, plan)
+    kind = _period_kind(period)
+    start, end = _period_bounds(period)
+    if not isinstance(as_of, date) or isinstance(as_of, datetime):
+        raise TypeError(f"as_of must be a date, not {type(as_of).__name__}")
+    if as_of < start:
+        raise ValueError(f"period {period} starts after as_of {as_of}; nothing of it is known yet")
+    if previous is not None and previous.period != period:
+        raise ValueError(f"previous is the ledger of {previous.period}, not of {period}")
+    cutoff = min(end, as_of)
+    if isinstance(deals, Dataset):
+        touchpoints = deals.touchpoints if touchpoints is None else touchpoints
+        stage_events = deals.stage_events if stage_events is None else stage_events
+    rp = ctx.plan
+    needs_touches = any(
+        vp.attribution is not None and vp.attribution.share > 0 for _, vp in rp.version_index()
+    )
+    if needs_touches and touchpoints is None:
+        raise DataError("the plan credits by attribution: pass touchpoints=", kind="rewards")
+    won = _deal_frame(deals, ctx, fx, cutoff, kind)
+    lines, summary = _compute(
+        won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, period=period, cutoff=cutoff
+    )
+    versions = [vp.id for _, vp in rp.version_index()]
+    lines = lines.filter(pl.col("_period") == period)
+    summary = summary.filter(pl.col("_period") == period).drop("_period")
+    period_plan = _plan_for_period(rp, period, cutoff)
+    lines = _floor(lines, period_plan, ctx)
+    people = sorted(ctx.people)
+    teams = {p.team for _, vp in rp.version_index() for p in vp.participants if p.team}
+    team = pl.col("participant").replace_strict(
+        people, [ctx.people[p] for p in people], default=None, return_dtype=pl.String
+    )
+    lines = lines.select(
+        pl.lit(period).alias("period"),
+        "participant",
+        pl.when(pl.col("participant").is_in(sorted(teams)) & team.is_null())
+        .then(pl.col("participant"))
+        .otherwise(team)
+        .alias("team"),
+        pl.col("id").alias("deal"),
+        "component",
+        "source",
+        "via",
+        "units",
+        "basis_units",
+        "pool_units",
+        "deal_units",
+        pl.col("_version")
+        .replace_strict(list(range(len(versions))), versions, default=None, return_dtype=pl.String)
+        .alias("version"),
+        "rule",
+        "origin_period",
+        "_d",
+    )
+    locked = rp.locked_through is not None and end <= rp.locked_through
+    if locked:
+        if previous is None:
+            raise PlanError(
+                f"period {period} is locked (it ends on or before {rp.locked_through}): pass previous=, the "
+                "ledger paid for it; a recomputation then only adds adjustment lines",
+                path="rewards.locked_through",
+            )
+        lines = _adjusted(previous._lines, lines)
+    return RewardLedger(
+        period=period,
+        currency=rp.currency,
+        as_of=as_of,
+        plan_id=rp.id,
+        locked=locked,
+        lines=_order(lines),
+        summary=summary.sort("participant"),
+        previous=None if previous is None else previous._totals_units(),
+    )
+
+
+def _refuse_problems(rewards: RewardPlan, plan: Any) -> None:
+    """A :class:`PlanError` naming every problem of the reward plan (with lines, for a loaded plan)."""
+    problems = rewards.problems()
+    if not problems:
+        return
+    aligned = not isinstance(plan, RewardPlan)
+    source = getattr(plan, "_source", None) if aligned else None
+    issues = []
+    for relative, message in problems:
+        path = f"rewards.{relative}" if aligned else relative
+        issues.append(PlanIssue(message, path=path, line=source.line(path) if source is not None else None))
+    raise PlanError(issues[0].message, file=source.file if source is not None else None, issues=issues)
+
+
+def _floor(lines: pl.DataFrame, vp: RewardPlan, ctx: _Context) -> pl.DataFrame:
+    if vp.floor is None:
+        return lines
+    floor = vp.floor.to_minor()
+    people = sorted({p.person for p in vp.participants if p.person})
+    totals = dict(lines.group_by("participant").agg(pl.col("units").sum()).iter_rows())
+    top = [(who, floor - int(totals.get(who, 0))) for who in people if int(totals.get(who, 0)) < floor]
+    if not top:
+        return lines
+    extra = pl.DataFrame(
+        {
+            "participant": [w for w, _ in top],
+            "units": [u for _, u in top],
+            "component": "floor",
+            "source": "floor",
+            "rule": f"rewards.floor ({vp.floor})",
+            "basis_units": 0,
+            "pool_units": 0,
+            "deal_units": 0,
+        },
+        schema_overrides={"units": _I64, "basis_units": _I64, "pool_units": _I64, "deal_units": _I64},
+    )
+    return pl.concat([lines, extra], how="diagonal_relaxed")
+
+
+def _adjusted(paid: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
+    """A locked period: the lines paid stay; the difference to a recomputation comes as adjustment lines."""
+    key = ["participant", "deal", "_c", "origin_period"]
+    component = (
+        pl.when(pl.col("component") == "adjustment").then(pl.col("source")).otherwise(pl.col("component"))
+    )
+    old = (
+        paid.with_columns(component.alias("_c"))
+        .group_by(key)
+        .agg(pl.col("units").sum().alias("_old"), pl.col("team").first())
+    )
+    new = (
+        now.with_columns(component.alias("_c"))
+        .group_by(key)
+        .agg(pl.col("units").sum().alias("_new"), pl.col("team").first(), pl.col("version").first())
+    )
+    both = old.join(new, on=key, how="full", coalesce=True, nulls_equal=True).with_columns(
+        pl.col("_old").fill_null(0),
+        pl.col("_new").fill_null(0),
+        pl.coalesce("team", "team_right").alias("team"),
+    )
+    diff = both.filter(pl.col("_new") != pl.col("_old"))
+    adjustments = diff.select(
+        pl.lit(paid.get_column("period")[0] if len(paid) else None, dtype=pl.String).alias("period"),
+        "participant",
+        "team",
+        "deal",
+        pl.lit("adjustment").alias("component"),
+        pl.col("_c").alias("source"),
+        pl.lit(None, dtype=pl.String).alias("via"),
+        (pl.col("_new") - pl.col("_old")).alias("units"),
+        pl.lit(0, dtype=_I64).alias("basis_units"),
+        pl.lit(0, dtype=_I64).alias("pool_units"),
+        pl.lit(0, dtype=_I64).alias("deal_units"),
+        "version",
+        pl.format(
+            "locked period recomputed: {} was {}, now {} (minor units)",
+            pl.col("_c"),
+            pl.col("_old"),
+            pl.col("_new"),
+        ).alias("rule"),
+        "origin_period",
+    )
+    return pl.concat([paid, adjustments.select(paid.columns)], how="vertical_relaxed")
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+
+
+def _amount(column: str, places: int) -> pl.Expr:
+    # A multiplication keeps every digit; a Decimal division would truncate to the dividend's scale.
+    unit = pl.lit(Decimal(1).scaleb(-places), dtype=pl.Decimal(38, places))
+    return pl.col(column).cast(pl.Decimal(38, 0)) * unit
+
+
+def _text(column: str, places: int) -> pl.Expr:
+    return _amount(column, places).cast(pl.String)
+
+
+def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], limit: int) -> str:
+    shown = list(rows[:limit])
+    widths = [max([len(h), *(len(r[i]) for r in shown)]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    out = [line(headers), *(line(r) for r in shown)]
+    if len(rows) > limit:
+        out.append(f"  ... {len(rows) - limit} more line(s)")
+    return "\n".join(out)
+
+
+def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], limit: int) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows[:limit]
+    )
+    more = f"<p>... {len(rows) - limit} more line(s)</p>" if len(rows) > limit else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+_TEXT_ROWS = 40
+_HTML_ROWS = 200
+
+
+@attrs.frozen(eq=False)
+class RewardLedger:
+    """Every reward line of one period: who is paid what, for which deal, by which rule.
+
+    Lines are ordered by participant, deal (lines without a deal, such as a floor, come last), component
+    (in :data:`COMPONENTS` order), then source, rule, route and origin period, so the order never depends
+    on the order of the input. Amounts are exact :class:`~smarketing.money.Money` in the plan currency.
+
+    Examples:
+        >>> from datetime import date
+        >>> ledger = compute_rewards(
+        ...     [],
+        ...     RewardPlan.model_validate(
+        ...         {
+        ...             "id": "v1",
+        ...             "currency": "EUR",
+        ...             "participants": [{"person": "ana"}],
+        ...             "pool": {"rate": "10%"},
+        ...             "splits": [{"kind": "revenue", "shares": {"ana": 1}}],
+        ...         }
+        ...     ),
+        ...     period="2026-10",
+        ...     as_of=date(2026, 10, 31),
+        ... )
+        >>> ledger.total(), len(ledger)
+        (Money('0.00', 'EUR'), 0)
+    """
+
+    period: str
+    """The period, e.g. ``"2026-10"``."""
+    currency: str
+    """The plan currency every amount is in."""
+    as_of: date
+    """The day of the run."""
+    plan_id: str
+    """The reward plan's id."""
+    locked: bool
+    """Whether the period was locked (its lines are the paid ones plus adjustments)."""
+    _lines: pl.DataFrame = attrs.field(alias="lines", repr=False)
+    _summary: pl.DataFrame = attrs.field(alias="summary", repr=False)
+    _previous: Mapping[str, int] | None = attrs.field(alias="previous", default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @property
+    def _places(self) -> int:
+        return Money.zero(self.currency).minor_units
+
+    def _money(self, units: int) -> Money:
+        return Money.from_minor(int(units), self.currency)
+
+    def total(self) -> Money:
+        """Everything paid in the period (clawbacks and adjustments included)."""
+        return self._money(int(self._lines.get_column("units").sum()))
+
+    def totals(
+        self, by: Literal["participant", "team", "component", "deal"] = "participant"
+    ) -> dict[str, Money]:
+        """Totals by participant, team, component or deal, sorted by key (no team or deal: ``"-"``).
+
+        Examples:
+            >>> from datetime import date
+            >>> ledger = compute_rewards(
+            ...     [],
+            ...     RewardPlan.model_validate(
+            ...         {
+            ...             "id": "v1",
+            ...             "currency": "EUR",
+            ...             "participants": [{"person": "ana"}],
+            ...             "floor": "100 EUR",
+            ...             "pool": {"rate": "10%"},
+            ...             "splits": [{"kind": "revenue", "shares": {"ana": 1}}],
+            ...         }
+            ...     ),
+            ...     period="2026-10",
+            ...     as_of=date(2026, 10, 31),
+            ... )
+            >>> ledger.totals(), ledger.totals("component")
+            ({'ana': Money('100.00', 'EUR')}, {'floor': Money('100.00', 'EUR')})
+        """
+        if by not in ("participant", "team", "component", "deal"):
+            raise ValueError(f"by must be participant, team, component or deal, not {by!r}")
+        grouped = self._lines.group_by(pl.col(by).fill_null("-")).agg(pl.col("units").sum()).sort(by)
+        return {str(k): self._money(v) for k, v in grouped.iter_rows()}
+
+    def _totals_units(self) -> dict[str, int]:
+        return {
+            str(k): int(v)
+            for k, v in self._lines.group_by("participant").agg(pl.col("units").sum()).iter_rows()
+        }
+
+    def participants(self) -> list[str]:
+        """Everyone with a line or an attainment in the period, sorted."""
+        names = set(self._lines.get_column("participant").to_list()) | set(
+            self._summary.get_column("participant").to_list()
+        )
+        return sorted(names)
+
+    def deal(self, deal_id: str) -> pl.DataFrame:
+        """The lines of one deal, as in :meth:`to_frame`."""
+        return self.to_frame().filter(pl.col("deal") == deal_id)
+
+    def lock(self) -> RewardLedger:
+        """This ledger marked as paid and locked (keep it to pass as ``previous`` later)."""
+        return attrs.evolve(self, locked=True)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per line, with amounts as Decimal columns and a readable explanation.
+
+        Columns: period, participant, team, deal, component, source, amount, credited_basis (bookings for
+        attainment), deal_pool, deal_basis, version, rule, via (the route of the credit), origin_period
+        (clawbacks) and explanation.
+        """
+        places = self._places
+        lines = self._lines
+        explanation = pl.concat_str(
+            [
+                pl.col("rule"),
+                pl.when(pl.col("via").is_not_null())
+                .then(pl.concat_str(pl.lit("; credit via "), pl.col("via")))
+                .otherwise(pl.lit("")),
+                pl.when(pl.col("deal").is_not_null() & (pl.col("pool_units") != 0))
+                .then(
+                    pl.concat_str(
+                        pl.lit("; deal pool "),
+                        _text("pool_units", places),
+                        pl.lit(" on basis "),
+                        _text("deal_units", places),
+                    )
+                )
+                .otherwise(pl.lit("")),
+                pl.when(pl.col("version").is_not_null())
+                .then(pl.concat_str(pl.lit("; plan "), pl.col("version")))
+                .otherwise(pl.lit("")),
+            ]
+        )
+        return lines.select(
+            "period",
+            "participant",
+            "team",
+            "deal",
+            "component",
+            "source",
+            _amount("units", places).alias("amount"),
+            _amount("basis_units", places).alias("credited_basis"),
+            _amount("pool_units", places).alias("deal_pool"),
+            _amount("deal_units", places).alias("deal_basis"),
+            "version",
+            "rule",
+            "via",
+            "origin_period",
+            explanation.alias("explanation"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: the run, totals per participant and team, attainment, every line (money as text)."""
+        frame = self.to_frame()
+        return {
+            "period": self.period,
+            "currency": self.currency,
+            "as_of": self.as_of.isoformat(),
+            "plan": self.plan_id,
+            "locked": self.locked,
+            "total": str(self.total()),
+            "totals": {k: str(v) for k, v in self.totals().items()},
+            "teams": {k: str(v) for k, v in self.totals("team").items()},
+            "attainment": [
+                self.statement(p).summary() for p in self._summary.get_column("participant").to_list()
+            ],
+            "lines": [
+                {k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()}
+                for row in frame.iter_rows(named=True)
+            ],
+        }
+
+    def statement(self, participant: str) -> Statement:
+        """The statement of one participant.
+
+        Raises:
+            KeyError: The participant has no line and no attainment in the period.
+        """
+        lines = self._lines.filter(pl.col("participant") == participant)
+        summary = self._summary.filter(pl.col("participant") == participant)
+        if lines.is_empty() and summary.is_empty():
+            known = ", ".join(self.participants()) or "nobody"
+            raise KeyError(f"{participant!r} has no reward lines in {self.period} (participants: {known})")
+        frame = self.to_frame().filter(pl.col("participant") == participant)
+        row = summary.row(0, named=True) if len(summary) else {}
+        previous = None if self._previous is None else self._money(self._previous.get(participant, 0))
+        team = lines.get_column("team").drop_nulls()
+        return Statement(
+            participant=participant,
+            team=str(team[0]) if len(team) else None,
+            period=self.period,
+            currency=self.currency,
+            lines=frame,
+            total=self._money(int(lines.get_column("units").sum())),
+            quota=None if row.get("quota") is None else self._money(row["quota"]),
+            attainment=row.get("attainment"),
+            credited_basis=self._money(row.get("booked", 0) or 0),
+            clawed_basis=self._money(row.get("clawed", 0) or 0),
+            tier_rule=row.get("tier_rule") or None,
+            previous_total=previous,
+        )
+
+    def statements(self) -> list[Statement]:
+        """Every participant's statement, sorted by participant."""
+        return [self.statement(p) for p in self.participants()]
+
+    def _rows(self) -> tuple[list[str], list[list[str]]]:
+        rows = [[k, str(v)] for k, v in self.totals().items()]
+        return ["participant", "total"], rows
+
+    def __repr__(self) -> str:
+        head = (
+            f"RewardLedger(period={self.period}, plan={self.plan_id}, lines={len(self)}, total={self.total()}"
+            + (", locked" if self.locked else "")
+            + ")"
+        )
+        headers, rows = self._rows()
+        return head + ("\n" + _text_table(headers, rows, _TEXT_ROWS) if rows else "")
+
+    def _repr_html_(self) -> str:
+        headers, rows = self._rows()
+        title = html.escape(f"Rewards {self.period} ({self.plan_id}): {self.total()}")
+        return f"<p><b>{title}</b></p>" + _html_table(headers, rows, _HTML_ROWS)
+
+
+@attrs.frozen(eq=False)
+class Statement:
+    """One participant's reward statement for one period: lines, totals, attainment, and what changed.
+
+    Render it with :meth:`to_text`, :meth:`to_csv` or :meth:`to_html`.
+    """
+
+    participant: str
+    """Person or team id."""
+    team: str | None
+    """The participant's team, when known."""
+    period: str
+    """The period."""
+    currency: str
+    """The plan currency."""
+    lines: pl.DataFrame = attrs.field(repr=False)
+    """The participant's lines, as in :meth:`RewardLedger.to_frame`."""
+    total: Money
+    """What the period pays the participant."""
+    quota: Money | None = None
+    """The quota of the period, if any."""
+    attainment: Decimal | None = None
+    """Credited bookings net of clawed-back ones over quota (1 = 100%), if there is a quota."""
+    credited_basis: Money | None = None
+    """Bookings credited to the participant in the period (the deals' basis amounts, split like the pool)."""
+    clawed_basis: Money | None = None
+    """Bookings taken back from the attainment by clawbacks."""
+    tier_rule: str | None = None
+    """How the tiers applied."""
+    previous_total: Money | None = None
+    """The total of the previous run, when one was given."""
+
+    def by_component(self) -> dict[str, Money]:
+        """Totals per component, in :data:`COMPONENTS` order."""
+        sums = dict(self.lines.group_by("component").agg(pl.col("amount").sum()).iter_rows())
+        return {c: Money(sums[c], self.currency) for c in COMPONENTS if c in sums}
+
+    @property
+    def change(self) -> Money | None:
+        """The total minus the previous run's total, when there was one."""
+        return None if self.previous_total is None else self.total - self.previous_total
+
+    def summary(self) -> dict[str, Any]:
+        """The statement's header as plain data."""
+        return {
+            "participant": self.participant,
+            "team": self.team,
+            "period": self.period,
+            "total": str(self.total),
+            "quota": None if self.quota is None else str(self.quota),
+            "attainment": None if self.attainment is None else str(self.attainment),
+            "credited_basis": None if self.credited_basis is None else str(self.credited_basis),
+            "clawed_basis": None if self.clawed_basis is None else str(self.clawed_basis),
+            "tiers": self.tier_rule,
+            "by_component": {k: str(v) for k, v in self.by_component().items()},
+            "previous_total": None if self.previous_total is None else str(self.previous_total),
+            "change": None if self.change is None else str(self.change),
+        }
+
+    def to_frame(self) -> pl.DataFrame:
+        """The lines."""
+        return self.lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """Header and lines as plain data (money as text)."""
+        return {
+            **self.summary(),
+            "lines": [
+                {k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()}
+                for row in self.lines.iter_rows(named=True)
+            ],
+        }
+
+    def _header(self) -> list[tuple[str, str]]:
+        pairs = [
+            (
+                "participant",
+                self.participant + (f" ({self.team})" if self.team and self.team != self.participant else ""),
+            ),
+            ("period", self.period),
+        ]
+        if self.quota is not None:
+            pairs.append(("quota", str(self.quota)))
+            pairs.append(
+                (
+                    "credited bookings",
+                    f"{self.credited_basis}"
+                    + (f" (clawed back {self.clawed_basis})" if self.clawed_basis else ""),
+                )
+            )
+            if self.attainment is not None:
+                pairs.append(("attainment", f"{(self.attainment * 100).quantize(Decimal('0.1'))}%"))
+        if self.tier_rule:
+            pairs.append(("tiers", self.tier_rule))
+        for component, amount in self.by_component().items():
+            pairs.append((component, str(amount)))
+        pairs.append(("total", str(self.total)))
+        if self.previous_total is not None:
+            pairs.append(("previous run", f"{self.previous_total} (change {self.change})"))
+        return pairs
+
+    def _table(self) -> tuple[list[str], list[list[str]]]:
+        headers = ["deal", "component", "amount", "explanation"]
+        rows = [
+            [r["deal"] or "-", r["component"], str(r["amount"]), r["explanation"]]
+            for r in self.lines.select("deal", "component", "amount", "explanation").iter_rows(named=True)
+        ]
+        return headers, rows
+
+    def to_text(self, *, limit: int | None = None) -> str:
+        """The statement as text: a header, then one row per line (all of them unless ``limit``)."""
+        width = max(len(k) for k, _ in self._header())
+        head = [f"Reward statement {self.period}"] + [f"  {k.ljust(width)}  {v}" for k, v in self._header()]
+        headers, rows = self._table()
+        return (
+            "\n".join(head)
+            + "\n"
+            + _text_table(headers, rows, limit if limit is not None else len(rows) or 1)
+        )
+
+    def to_csv(self) -> str:
+        """The lines as CSV (amounts exact, in the plan currency)."""
+        return self.lines.with_columns(pl.col(pl.Decimal).cast(pl.String)).write_csv()
+
+    def to_html(self) -> str:
+        """The statement as an HTML fragment."""
+        head = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in self._header()
+        )
+        headers, rows = self._table()
+        title = html.escape(f"Reward statement {self.period}: {self.participant}")
+        return f"<h3>{title}</h3><table>{head}</table>" + _html_table(headers, rows, len(rows) or 1)
+
+    def __repr__(self) -> str:
+        return self.to_text(limit=_TEXT_ROWS)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()

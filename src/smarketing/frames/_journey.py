@@ -1,8 +1,14 @@
 """Columnar kernels behind :mod:`smarketing.journey` (private).
 
 Every analysis of stage events goes through :func:`prepare`, which validates the events and puts each lead's
-events in one agreed order. The kernels then work *per lead* (windows partitioned by the lead) and reduce with
-sums and counts, so an engine that hash-partitions by lead can run them per partition and add the partials.
+events in one agreed order. The kernels then work *per lead* and reduce with sums and counts, so an engine
+that hash-partitions by lead can run them per partition and add the partials.
+
+The events are read once and sorted once, into an eager frame in lead order; everything that depends on
+the order (neighbours, first entries, the greedy funnel matching, per-lead counts) is then a ``shift``, a
+forward/backward fill or a running sum along that frame's rows, read at each lead's boundaries. That is
+linear and cheap; a window with ``order_by`` on a lazy frame would sort again for every expression, and a
+``group_by``/``over`` by lead builds a hash table of a million keys each time.
 
 The order of one lead's events is ``(time, stage rank, rank of the stage left)``: time first; events at the
 same instant follow the journey map's stage order (plan order, or stage id order where there is no map); the
@@ -89,16 +95,37 @@ def _base(events: Any) -> nw.LazyFrame[Any]:
     )
 
 
-def _neighbours(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """Add first/last flags, the lead number and the previous/next event of the same lead."""
-    by = {"order_by": "seq"}
-    first = (nw.col("lead_id") != nw.col("lead_id").shift(1).over(**by)).fill_null(True)
-    last = (nw.col("lead_id") != nw.col("lead_id").shift(-1).over(**by)).fill_null(True)
-    return frame.with_columns(first.alias("first"), last.alias("last")).with_columns(
-        nw.col("first").cast(nw.Int64()).cum_sum().over(**by).alias("lid"),
-        nw.when(~nw.col("first")).then(nw.col("k").shift(1).over(**by)).alias("prev_k"),
-        nw.when(~nw.col("last")).then(nw.col("k").shift(-1).over(**by)).alias("next_k"),
-        nw.when(~nw.col("last")).then(nw.col("time").shift(-1).over(**by)).alias("next_time"),
+def _lookup(expr: nw.Expr, mapping: Mapping[Any, int], default: int | None) -> nw.Expr:
+    """Map values to integer codes.
+
+    A chain of comparisons for a few values (cheaper than the join behind ``replace_strict``),
+    ``replace_strict`` for many.
+    """
+    if len(mapping) > 16:
+        return expr.replace_strict(dict(mapping), default=default, return_dtype=nw.Int32())
+    out: nw.Expr = nw.lit(default, nw.Int32())
+    for value, code in reversed(list(mapping.items())):
+        out = nw.when(expr == value).then(nw.lit(code, nw.Int32())).otherwise(out)
+    return out
+
+
+def _neighbours(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
+    """On a frame in lead order: add the position, first/last flags, lead number and previous/next event.
+
+    The frame is eager and already ordered, so ``shift`` and ``cum_sum`` follow its row order: one sort
+    serves every neighbour (a window with ``order_by`` would sort the frame again for each expression).
+    """
+    first = (nw.col("lead_id") != nw.col("lead_id").shift(1)).fill_null(value=True)
+    last = (nw.col("lead_id") != nw.col("lead_id").shift(-1)).fill_null(value=True)
+    return (
+        frame.with_row_index("seq")
+        .with_columns(first.alias("first"), last.alias("last"))
+        .with_columns(
+            nw.col("first").cast(nw.Int64()).cum_sum().alias("lid"),
+            nw.when(~nw.col("first")).then(nw.col("k").shift(1)).alias("prev_k"),
+            nw.when(~nw.col("last")).then(nw.col("k").shift(-1)).alias("next_k"),
+            nw.when(~nw.col("last")).then(nw.col("time").shift(-1)).alias("next_time"),
+        )
     )
 
 
@@ -110,6 +137,9 @@ def prepare(
     keep_unknown: bool = False,
 ) -> Prepared:
     """Validate and order stage events; see the module docstring for the order.
+
+    The events are read once and sorted once; everything that depends on the order then runs on the
+    sorted eager frame.
 
     Args:
         events: Anything :func:`~smarketing.frames.as_lazy` accepts as ``stage_events``.
@@ -124,66 +154,66 @@ def prepare(
     lf = _base(events)
     if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
         raise ValueError("as_of must be timezone-aware")
+    raw = lf.collect(backend="polars")
     if stages is None:
-        found = lf.select("to").unique().collect().get_column("to").to_list()
+        found = raw.select(nw.col("to").unique()).get_column("to").to_list()
         stages = sorted(s for s in found if s is not None)
     names = tuple(stages)
     code = {s: i for i, s in enumerate(names)}
     unknown_code = len(names)
-    lf = lf.with_columns(
-        nw.col("to").replace_strict(code, default=unknown_code, return_dtype=nw.Int32()).alias("k"),
-        nw.when(nw.col("from").is_null())
-        .then(nw.lit(-1, nw.Int32()))
-        .otherwise(nw.col("from").replace_strict(code, default=unknown_code, return_dtype=nw.Int32()))
-        .alias("fk"),
-    )
     kept = nw.col("k") >= 0 if as_of is None else nw.col("time") <= nw.lit(as_of)
-    stats = (
-        lf.select(
-            nw.len().alias("rows"),
-            *(nw.col(c).is_null().sum().alias(f"null_{c}") for c in ("lead_id", "to", "time")),
-            (~kept).fill_null(value=False).sum().alias("after"),
-        )
-        .collect()
-        .rows(named=True)[0]
-    )
+    stats = raw.select(
+        nw.len().alias("rows"),
+        *(nw.col(c).is_null().sum().alias(f"null_{c}") for c in ("lead_id", "to", "time")),
+    ).rows(named=True)[0]
     for column in ("lead_id", "to", "time"):
         missing = int(stats[f"null_{column}"])
         if missing:
-            row = lf.filter(nw.col(column).is_null()).head(1).collect().rows(named=True)[0]
+            row = raw.filter(nw.col(column).is_null()).head(1).rows(named=True)[0]
             raise DataError(
                 f"{missing} event(s) without {column}; the first one: {_describe(row)}",
                 record=row.get("lead_id"),
                 field=column,
                 kind=_KIND,
             )
-    ordered = lf.filter(kept).sort(*_ORDER).with_row_index("seq", order_by=_ORDER)
+    coded = raw.select(
+        "lead_id",
+        "to",
+        "time",
+        _lookup(nw.col("to"), code, unknown_code).alias("k"),
+        nw.when(nw.col("from").is_null())
+        .then(nw.lit(-1, nw.Int32()))
+        .otherwise(_lookup(nw.col("from"), code, unknown_code))
+        .alias("fk"),
+    )
+    del raw
+    rows = len(coded)
+    ordered = coded.filter(kept).sort(*_ORDER)
+    after_as_of = rows - len(ordered)
+    del coded
     # Duplicates: the same lead entering the same stage from the same stage at the same instant. Keep one.
-    by = {"order_by": "seq"}
-    same = nw.all_horizontal(
-        *(nw.col(c) == nw.col(c).shift(1).over(**by) for c in _ORDER), ignore_nulls=False
-    ).fill_null(value=False)
-    flagged = _neighbours(ordered.with_columns(same.alias("dup")).filter(~nw.col("dup")).drop("dup"))
+    same = nw.all_horizontal(*(nw.col(c) == nw.col(c).shift(1) for c in _ORDER), ignore_nulls=False)
+    frame = _neighbours(ordered.filter(~same.fill_null(value=False)))
+    duplicates = len(ordered) - len(frame)
+    del ordered
     # The CRM's own "from" disagreeing with the time order is the trace of out-of-order timestamps.
     given = nw.col("fk") >= 0
     mismatch = (~nw.col("first") & given & (nw.col("fk") != nw.col("prev_k"))).fill_null(value=False)
-    frame = flagged.with_columns(mismatch.alias("mismatch")).drop("from").collect(backend="polars")
-    duplicates = int(stats["rows"]) - int(stats["after"]) - len(frame)
-    from_mismatch = int(frame.select(nw.col("mismatch").sum()).item())
+    from_mismatch = int(frame.select(mismatch.sum()).item())
     unknown_rows = frame.filter(nw.col("k") == unknown_code)
     unknown_names = tuple(sorted(set(unknown_rows.get_column("to").to_list())))
     if not keep_unknown and len(unknown_rows):
         frame = _neighbours(
-            frame.lazy()
-            .filter(nw.col("k") != unknown_code)
-            .drop("first", "last", "lid", "prev_k", "next_k", "next_time")
-        ).collect(backend="polars")
+            frame.filter(nw.col("k") != unknown_code).drop(
+                "seq", "first", "last", "lid", "prev_k", "next_k", "next_time"
+            )
+        )
     leads = int(frame.select(nw.col("first").sum()).item() or 0)
     return Prepared(
         frame=frame,
         stages=names,
-        rows=int(stats["rows"]),
-        after_as_of=int(stats["after"]),
+        rows=rows,
+        after_as_of=after_as_of,
         unknown=len(unknown_rows),
         unknown_stages=unknown_names,
         duplicates=duplicates,
@@ -200,6 +230,13 @@ def _flag(expr: nw.Expr) -> nw.Expr:
     return expr.fill_null(value=False).cast(nw.Int64())
 
 
+def _runs(key: str) -> tuple[nw.Expr, nw.Expr]:
+    """First and last row of each run of equal ``key`` values (on an ordered eager frame)."""
+    first = (nw.col(key) != nw.col(key).shift(1)).fill_null(value=True)
+    last = (nw.col(key) != nw.col(key).shift(-1)).fill_null(value=True)
+    return first, last
+
+
 def funnel_table(
     prepared: Prepared,
     steps: Sequence[int],
@@ -212,48 +249,77 @@ def funnel_table(
 
     ``groups`` is a frame of ``lead_id`` and ``group`` (one row per lead), ``"cohort_month"`` (the UTC month
     of the lead's first event) or ``None`` (one group, ``None``).
+
+    The step entries are put in (lead, step, time) order once; each lead's entries into one step are then a
+    run of rows, so counts, first entries and the greedy in-order matching are shifts and fills along the
+    rows, with no per-lead hash tables.
     """
+    n_steps = len(steps)
     step_of = {code: j for j, code in enumerate(steps)}
-    e = prepared.frame.lazy().with_columns(
-        nw.col("k").replace_strict(step_of, default=None, return_dtype=nw.Int32()).alias("j"),
-        nw.col("next_k").replace_strict(step_of, default=None, return_dtype=nw.Int32()).alias("next_j"),
-    )
+    e = prepared.frame.with_columns(_lookup(nw.col("k"), step_of, None).alias("j"))
     if isinstance(groups, str):
-        e = e.with_columns(nw.col("time").min().over("lid").dt.to_string("%Y-%m").alias("group"))
-    e = e.filter(~nw.col("j").is_null())
-    e = e.with_columns(nw.len().over("lid", "j").alias("entries"))
-    if mode == "any":
-        counted = nw.col("seq") == nw.col("seq").min().over("lid", "j")
-    else:
-        # Greedy in-order matching: the earliest entry into step j after the counted entry into step j - 1.
-        for j in range(len(steps)):
-            cond = nw.col("j") == j
-            if j:
-                cond = cond & (nw.col("seq") > nw.col(f"_p{j - 1}"))
-            e = e.with_columns(nw.when(cond).then(nw.col("seq")).min().over("lid").alias(f"_p{j}"))
-        counted = nw.any_horizontal(
-            *((nw.col("j") == j) & (nw.col("seq") == nw.col(f"_p{j}")) for j in range(len(steps))),
-            ignore_nulls=True,
+        # The frame is in time order per lead, so the lead's first event has its earliest time.
+        e = e.with_columns(
+            nw.when(nw.col("first")).then(nw.col("time")).fill_null(strategy="forward").alias("t0")
         )
-    e = e.filter(counted.fill_null(value=False))
+    keep = ["lid", "j", "time", "next_k", "next_time"]
+    keep += ["t0"] if isinstance(groups, str) else ["lead_id"] if groups is not None else []
+    e = e.select(keep).filter(~nw.col("j").is_null()).with_row_index("i")
+    lead_first, lead_last = _runs("lid")
+    start = nw.when(lead_first).then(nw.col("i")).fill_null(strategy="forward")
+    end = nw.when(lead_last).then(nw.col("i")).fill_null(strategy="backward")
+    # A unique key in (lead, step, time) order: the lead's block of rows, then the step, then the position.
+    key = (
+        nw.col("s0") * n_steps + nw.col("j") * (nw.col("s1") - nw.col("s0") + 1) + nw.col("i") - nw.col("s0")
+    )
+    e = (
+        e.with_columns(start.alias("s0"), end.alias("s1"))
+        .with_columns(key.cast(nw.Int64()).alias("key"))
+        .sort("key")
+        .drop("s1", "key")
+        .with_columns((nw.col("lid") * n_steps + nw.col("j")).alias("pk"))
+    )
+    run_first, run_last = _runs("pk")
+    e = e.with_columns(run_first.alias("rf"), run_last.alias("rl")).with_row_index("r")
+    run_start = nw.when(nw.col("rf")).then(nw.col("r")).fill_null(strategy="forward")
+    run_end = nw.when(nw.col("rl")).then(nw.col("r")).fill_null(strategy="backward")
+    e = e.with_columns((run_end - run_start + 1).alias("entries"))
     if mode == "any":
-        later = (
-            prepared.frame.lazy()
-            .with_columns(
-                nw.col("k").replace_strict(step_of, default=None, return_dtype=nw.Int32()).alias("j")
-            )
-            .filter(~nw.col("j").is_null())
-            .group_by("lid", "j")
-            .agg(nw.col("seq").max().alias("later"))
-        )
+        # The counted entry is the first of the run; the lead advanced if its last entry into the next step
+        # (the next run, when it is the same lead's next step) came later.
+        run_first_i = nw.when(nw.col("rf")).then(nw.col("i")).fill_null(strategy="forward")
+        next_last_i = nw.when(nw.col("rl")).then(nw.col("i")).fill_null(strategy="backward").shift(-1)
+        next_is_step = (nw.col("pk").shift(-1) == nw.col("pk") + 1) & (nw.col("j") < n_steps - 1)
+        advanced = (next_is_step & (next_last_i > run_first_i)).fill_null(value=False)
+        # Each run's first row and its last row (where ``advanced`` is right), side by side.
+        decided = e.with_columns(advanced.alias("advanced")).filter(nw.col("rl")).select("advanced")
+        e = nw.concat([e.filter(nw.col("rf")), decided], how="horizontal")
     else:
-        later = e.select("lid", "j", nw.col("seq").alias("later"))
-    later = later.with_columns((nw.col("j") - 1).alias("j"))
-    e = e.join(later, on=["lid", "j"], how="left")
+        # Greedy in-order matching, one step after the other: the counted entry into step j is the
+        # earliest entry after the counted entry into step j - 1 of the same lead (the run before).
+        counted: nw.Expr = nw.col("rf") & (nw.col("j") == 0)
+        e = e.with_columns(counted.alias("c"))
+        for j in range(1, n_steps):
+            # The counted entry into step j - 1, carried forward; it belongs to this lead if it is not
+            # before the lead's first row.
+            prev = nw.when(nw.col("c") & (nw.col("j") == j - 1)).then(nw.col("i"))
+            e = e.with_columns(prev.fill_null(strategy="forward").alias("_p"))
+            cand = (
+                (nw.col("j") == j) & (nw.col("_p") >= nw.col("s0")) & (nw.col("i") > nw.col("_p"))
+            ).fill_null(value=False)
+            e = e.with_columns((nw.col("c") | (cand & ~cand.shift(1).fill_null(value=False))).alias("c"))
+        e = e.filter(nw.col("c")).drop("c", "_p", strict=False)
+        # The counted entries of a lead are steps 0, 1, ... in order: it advanced if it has a next one.
+        e = e.with_columns(
+            (nw.col("lid") == nw.col("lid").shift(-1)).fill_null(value=False).alias("advanced")
+        )
+    e = e.with_columns(_lookup(nw.col("next_k"), step_of, None).alias("next_j"))
     if groups is None:
         e = e.with_columns(nw.lit(None, nw.String()).alias("group"))
-    elif not isinstance(groups, str):
-        e = e.join(groups, on="lead_id", how="left")
+    elif isinstance(groups, str):
+        e = e.with_columns(nw.col("t0").dt.to_string("%Y-%m").alias("group"))
+    else:
+        e = e.join(groups.collect(backend="polars"), on="lead_id", how="left")
     is_open = nw.col("next_k").is_null()
     is_lost = nw.col("next_k").is_in(list(lost)) if lost else nw.lit(value=False)
     recycled = ~is_open & ~is_lost & (nw.col("next_j") <= nw.col("j")).fill_null(value=False)
@@ -265,7 +331,7 @@ def funnel_table(
             nw.len().alias("reached"),
             nw.col("entries").sum(),
             _flag(nw.col("entries") > 1).sum().alias("reentered"),
-            _flag(nw.col("later") > nw.col("seq")).sum().alias("advanced"),
+            _flag(nw.col("advanced")).sum().alias("advanced"),
             _flag(~is_open & ~is_lost & ~recycled).sum().alias("moved_on"),
             _flag(recycled).sum().alias("recycled"),
             _flag(is_lost & ~is_open).sum().alias("lost"),
@@ -273,7 +339,6 @@ def funnel_table(
             nw.col("d").quantile(0.5, "lower").alias("t50"),
             nw.col("d").quantile(0.9, "lower").alias("t90"),
         )
-        .collect(backend="polars")
     )
     return table.rows(named=True)
 
@@ -305,69 +370,79 @@ def conformance_tables(
         .then(nw.when((nw.col("fk") >= 0) & (nw.col("fk") < n)).then(nw.col("fk")).otherwise(START))
         .otherwise(nw.col("prev_k"))
     )
-    e = prepared.frame.lazy().with_columns(before.alias("a"))
-    e = e.with_columns(((nw.col("a") + 1) * width + nw.col("k")).alias("pair"))
-    encode = {(a + 1) * width + b: v for (a, b), v in verdicts.items() if v}
-    verdict = (
-        nw.col("pair").replace_strict(encode, default=0, return_dtype=nw.Int32()) if encode else nw.lit(0)
+    pair = (nw.col("a") + 1) * width + nw.col("k")
+    e = prepared.frame.select("lead_id", "lid", "k", "to", "time", "last", before.alias("a")).with_columns(
+        pair.alias("pair")
     )
-    e = e.with_columns(verdict.alias("v"))
+    encode = {(a + 1) * width + b: v for (a, b), v in verdicts.items() if v}
+    verdict = _lookup(nw.col("pair"), encode, 0) if encode else nw.lit(0, nw.Int32())
     owner_of = dict(enumerate(owners))
-    team_in = nw.col("k").replace_strict(owner_of, default=None, return_dtype=nw.Int32())
-    team_before = nw.col("a").replace_strict(owner_of, default=None, return_dtype=nw.Int32())
-    e = e.with_columns(
+    team_in = _lookup(nw.col("k"), owner_of, None)
+    team_before = _lookup(nw.col("a"), owner_of, None)
+    moves = e.with_columns(
+        verdict.alias("v"),
         team_in.alias("team_in"),
         nw.when(nw.col("a") >= 0).then(team_before).otherwise(team_in).alias("team"),
-    )
-    moves = e.select("lead_id", "lid", "seq", "a", "k", "to", "time", "v", "team", "team_in", "pair").collect(
-        backend="polars"
-    )
+    ).with_row_index("seq")
     if limits:
-        # Recycles are few: count each lead's takes of a limited recycle on those rows only.
-        limit_of = {(a + 1) * width + b: m for (a, b), m in limits.items()}
-        limit = nw.col("pair").replace_strict(limit_of, default=None, return_dtype=nw.Int64())
-        limited = moves.lazy().with_columns(limit.alias("limit")).filter(~nw.col("limit").is_null())
-        taken = nw.col("seq").rank("ordinal").over("lid", "pair")
-        over = (
-            limited.filter((nw.col("v") == 0) & (taken > nw.col("limit")))
-            .select("seq")
-            .collect(backend="polars")
-            .get_column("seq")
-            .to_list()
-        )
+        # Count each lead's takes of a limited recycle, one recycle at a time, on those moves only (in lead
+        # order, so a take's number is its position in the lead's run of takes).
+        over: list[int] = []
+        for (a, b), most in limits.items():
+            takes = moves.filter(nw.col("pair") == (a + 1) * width + b).select("lid", "seq", "v")
+            run_first, _ = _runs("lid")
+            takes = takes.with_row_index("_r").with_columns(
+                (
+                    nw.col("_r") - nw.when(run_first).then(nw.col("_r")).fill_null(strategy="forward") + 1
+                ).alias("taken")
+            )
+            over += takes.filter((nw.col("v") == 0) & (nw.col("taken") > most)).get_column("seq").to_list()
         if over:
             recycle_limit = nw.lit(KINDS.index("recycle_limit"), nw.Int32())
             moves = moves.with_columns(
                 nw.when(nw.col("seq").is_in(over)).then(recycle_limit).otherwise(nw.col("v")).alias("v")
             )
-    lazy = moves.lazy()
-    bad = lazy.filter(nw.col("v") > 0)
-    leads = (
-        lazy.group_by("lid")
-        .agg(
-            nw.col("lead_id").min(),
-            nw.len().alias("events"),
-            _flag(nw.col("v") > 0).sum().alias("violations"),
-        )
-        .sort("lid")
-        .select("lead_id", "events", "violations", (nw.col("violations") == 0).alias("fit"))
+    bad = moves.filter(nw.col("v") > 0)
+    # Per lead, from the running counts at each lead's last move (the moves are in lead order).
+    teams = sorted(set(owners))
+    is_bad = nw.col("v") > 0
+    touches = [
+        ((nw.col("team_in") == t) | (is_bad & (nw.col("team") == t))).fill_null(value=False) for t in teams
+    ]
+    ends = moves.with_columns(
+        (nw.col("seq") + 1).alias("_n"),
+        _flag(is_bad).cum_sum().alias("_bad"),
+        *(_flag(touch).cum_sum().alias(f"_t{t}") for t, touch in zip(teams, touches, strict=True)),
+    ).filter(nw.col("last"))
+
+    def per_lead(column: str) -> nw.Expr:
+        return nw.col(column) - nw.col(column).shift(1).fill_null(0)
+
+    leads = ends.select(
+        "lead_id",
+        per_lead("_n").cast(nw.UInt32()).alias("events"),
+        per_lead("_bad").cast(nw.Int64()).alias("violations"),
+    ).with_columns((nw.col("violations") == 0).alias("fit"))
+    # A team answers for the leads that entered one of its stages and for those it is blamed for.
+    touched_counts = ends.select(
+        *(_flag(per_lead(f"_t{t}") > 0).sum().alias(f"_t{t}") for t in teams)
+    ).rows()[0]
+    touched = pl.DataFrame(
+        {
+            "team": [t for t, c in zip(teams, touched_counts, strict=True) if c],
+            "leads": [c for c in touched_counts if c],
+        },
+        schema={"team": pl.Int32, "leads": pl.UInt32},
     )
     kinds = bad.group_by("v").agg(nw.len().alias("count"), nw.col("lid").n_unique().alias("leads"))
-    # A team answers for the leads that entered one of its stages and for those it is blamed for.
-    touched = (
-        nw.concat([lazy.select("lid", nw.col("team_in").alias("team")), bad.select("lid", "team")])
-        .filter(~nw.col("team").is_null())
-        .group_by("team")
-        .agg(nw.col("lid").n_unique().alias("leads"))
-    )
     broken = bad.group_by("team").agg(nw.col("lid").n_unique().alias("unfit"), nw.len().alias("violations"))
     sample = bad.filter(nw.col("seq").rank("ordinal").over("v") <= examples).sort("v", "seq")
     return {
-        "leads": leads.collect(backend="polars").to_native(),
-        "kinds": kinds.collect(backend="polars").to_native(),
-        "touched": touched.collect(backend="polars").to_native(),
-        "broken": broken.collect(backend="polars").to_native(),
-        "examples": sample.select("v", "lead_id", "a", "to", "time").collect(backend="polars").to_native(),
+        "leads": leads.to_native(),
+        "kinds": kinds.to_native(),
+        "touched": touched,
+        "broken": broken.to_native(),
+        "examples": sample.select("v", "lead_id", "a", "to", "time").to_native(),
     }
 
 

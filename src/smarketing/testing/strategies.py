@@ -17,6 +17,7 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 import math
 import string
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ from smarketing.calendar import WEEKDAYS, BusinessCalendar
 from smarketing.journey import JourneyMap, Stage, Transition
 from smarketing.money import Money
 from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
+from smarketing.rewards import RewardPlan
 
 __all__ = [
     "TIME_ZONES",
@@ -48,8 +50,10 @@ __all__ = [
     "journey_paths",
     "long_form_touches",
     "moneys",
+    "reward_plans",
     "stage_events",
     "weights",
+    "won_deals",
 ]
 
 Weight: TypeAlias = int | Decimal | Fraction
@@ -511,6 +515,140 @@ def crm_datasets(*, max_leads: int = 12) -> st.SearchStrategy[Dataset]:
 
 
 # --------------------------------------------------------------------------------------------------
+# Rewards
+
+
+def _percentages(draw: st.DrawFn, n: int) -> list[int]:
+    """``n`` positive whole percentages that add up to exactly 100."""
+    cuts = sorted(draw(st.sets(st.integers(1, 99), min_size=n - 1, max_size=n - 1))) if n > 1 else []
+    bounds = [0, *cuts, 100]
+    return [b - a for a, b in itertools.pairwise(bounds)]
+
+
+def reward_plans(
+    *, people: Sequence[str] = ("ana", "bo", "cy"), currency: str = "EUR"
+) -> st.SearchStrategy[RewardPlan]:
+    """Valid bare :class:`~smarketing.rewards.RewardPlan` s over person participants ``people``.
+
+    Each has a pool (a rate, sometimes a fixed amount, gross or net), a revenue split over the people whose
+    shares total exactly 100%, and sometimes an overlay, tiers (marginal or retroactive, accelerating or
+    slowing), quotas, caps, a floor and a clawback policy.
+
+    Examples:
+        >>> from hypothesis import find
+        >>> plan = find(reward_plans(), lambda p: p.tiers != [])
+        >>> plan.tiers[0].from_attainment
+        Decimal('0')
+    """
+
+    @st.composite
+    def plan(draw: st.DrawFn) -> RewardPlan:
+        chosen = draw(st.lists(st.sampled_from(list(people)), min_size=1, max_size=len(people), unique=True))
+        shares = _percentages(draw, len(chosen))
+        data: dict[str, Any] = {
+            "id": "p",
+            "currency": currency,
+            "pool": {
+                "rate": f"{draw(st.integers(0, 2500)) / 100:.2f}%",
+                "basis": draw(st.sampled_from(["gross", "net"])),
+            },
+            "participants": [{"person": who} for who in people],
+            "splits": [
+                {"kind": "revenue", "shares": {w: f"{s}%" for w, s in zip(chosen, shares, strict=True)}}
+            ],
+        }
+        if draw(st.booleans()):
+            data["pool"]["fixed"] = f"{draw(st.integers(0, 5000))} {currency}"
+        if draw(st.booleans()):
+            data["splits"].append({"kind": "overlay", "shares": {draw(st.sampled_from(list(people))): "5%"}})
+        if draw(st.booleans()):
+            top = draw(st.sampled_from(["0.5", "1", "1.5", "2"]))
+            data["tiers"] = [
+                {"from_attainment": 0, "to_attainment": 1, "multiplier": draw(st.sampled_from(["0.5", "1"]))},
+                {"from_attainment": 1, "multiplier": top},
+            ]
+            data["tier_mode"] = draw(st.sampled_from(["marginal", "retroactive"]))
+            for part in data["participants"]:
+                part["quota"] = f"{draw(st.integers(1, 200_000))} {currency}"
+        if draw(st.booleans()):
+            data["cap_per_deal"] = f"{draw(st.integers(0, 5000))} {currency}"
+        if draw(st.booleans()):
+            data["cap_per_period"] = f"{draw(st.integers(0, 20000))} {currency}"
+        if draw(st.booleans()):
+            data["floor"] = f"{draw(st.integers(0, 500))} {currency}"
+        if draw(st.booleans()):
+            data["clawback"] = {
+                "window_days": draw(st.integers(0, 120)),
+                "mode": draw(st.sampled_from(["full", "pro_rata"])),
+                "reduce_attainment": draw(st.booleans()),
+            }
+        return RewardPlan.model_validate(data)
+
+    return plan()
+
+
+def won_deals(
+    *,
+    people: Sequence[str] = ("ana", "bo", "cy"),
+    currency: str = "EUR",
+    month: date = date(2026, 10, 1),
+    max_size: int = 12,
+) -> st.SearchStrategy[list[Deal]]:
+    """Lists of won :class:`~smarketing.records.Deal` s closed in ``month`` (or the month before), unique ids.
+
+    Amounts run from 0 to 100,000 with cents; some deals have a discount, a refund in ``month``, revenue
+    splits over ``people`` totalling exactly 100%, or an overlay split.
+
+    Examples:
+        >>> from hypothesis import find
+        >>> deals = find(won_deals(), lambda ds: len(ds) > 1)
+        >>> len({d.id for d in deals}) == len(deals)
+        True
+    """
+
+    @st.composite
+    def deals(draw: st.DrawFn) -> list[Deal]:
+        n = draw(st.integers(0, max_size))
+        out = []
+        before = month - timedelta(days=1)
+        for i in range(n):
+            amount = draw(st.integers(0, 10_000_000))
+            close = draw(st.sampled_from([month, month + timedelta(days=9), before - timedelta(days=5)]))
+            splits: list[dict[str, Any]] = []
+            if draw(st.booleans()):
+                chosen = draw(
+                    st.lists(st.sampled_from(list(people)), min_size=1, max_size=len(people), unique=True)
+                )
+                splits = [
+                    {"person": who, "share": f"{share}%", "kind": "revenue"}
+                    for who, share in zip(chosen, _percentages(draw, len(chosen)), strict=True)
+                ]
+            if draw(st.booleans()):
+                splits.append(
+                    {"person": draw(st.sampled_from(list(people))), "share": "10%", "kind": "overlay"}
+                )
+            refunded = None
+            if draw(st.integers(0, 3)) == 0:
+                refunded = month + timedelta(days=draw(st.integers(10, 20)))
+            out.append(
+                Deal.model_validate(
+                    {
+                        "id": f"D{i:03d}",
+                        "amount": Money.from_minor(amount, currency),
+                        "discount": Money.from_minor(amount // 10, currency) if draw(st.booleans()) else None,
+                        "stage": "won",
+                        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+                        "close_date": close,
+                        "refunded_on": refunded,
+                        "splits": splits,
+                    }
+                )
+            )
+        return out
+
+    return deals()
+
+
 # Customer journeys and what leads did on them.
 
 _STAGE_KINDS = ("lead", "mql", "sal", "sql", "opportunity", "customer", "other")

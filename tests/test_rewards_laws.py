@@ -1,0 +1,125 @@
+"""Conservation laws of the shared reward, as Hypothesis properties."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smarketing.money import Money, allocate
+from smarketing.records import Deal
+from smarketing.rewards import RewardLedger, RewardPlan, _allocate_frame, compute_rewards
+from smarketing.testing.strategies import reward_plans, won_deals
+
+LAWS = settings(max_examples=20, deadline=None, database=None)
+CREDIT = ["team_split", "attribution", "stage", "plan_split"]
+
+
+def run(deals: list[Deal], plan: RewardPlan, period: str = "2026-10") -> RewardLedger:
+    return compute_rewards(deals, plan, period=period, as_of=date(2026, 10, 31))
+
+
+@st.composite
+def groups(draw: st.DrawFn) -> list[tuple[int, dict[str, int]]]:
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        total = draw(st.integers(-(10**9), 10**9))
+        weights = draw(
+            st.dictionaries(
+                st.text("abcxyz", min_size=1, max_size=3), st.integers(0, 10**6), min_size=1, max_size=6
+            )
+        )
+        if not any(weights.values()):
+            weights[min(weights)] = 1
+        out.append((total, weights))
+    return out
+
+
+@LAWS
+@given(groups())
+def test_vectorised_largest_remainder_is_allocate(cases: list[tuple[int, dict[str, int]]]) -> None:
+    rows = [(g, total, key, w) for g, (total, weights) in enumerate(cases) for key, w in weights.items()]
+    frame = pl.DataFrame(
+        rows, schema={"g": pl.Int64, "t": pl.Int64, "k": pl.String, "w": pl.Int64}, orient="row"
+    )
+    out = _allocate_frame(frame.reverse(), by=["g"], key="k", weight="w", total="t", out="u")
+    got = {(g, k): u for g, k, u in out.select("g", "k", "u").iter_rows()}
+    for g, (total, weights) in enumerate(cases):
+        expected = allocate(Money.from_minor(total, "EUR"), weights)
+        assert {k: Money.from_minor(got[(g, k)], "EUR") for k in weights} == expected
+
+
+def pools(ledger: RewardLedger) -> pl.DataFrame:
+    return ledger.to_frame().filter(pl.col("deal").is_not_null())
+
+
+@LAWS
+@given(reward_plans(), won_deals())
+def test_each_deal_pool_is_allocated_exactly_and_overlays_as_defined(
+    plan: RewardPlan, deals: list[Deal]
+) -> None:
+    frame = pools(run(deals, plan))
+    credit = frame.filter(pl.col("source").is_in(CREDIT) & pl.col("origin_period").is_null())
+    for (deal_id,), part in credit.group_by(["deal"]):
+        assert part.get_column("amount").sum() == part.get_column("deal_pool")[0], deal_id
+    overlay_share = sum(
+        (s for split in plan.splits if split.kind == "overlay" for s in split.shares.values()), Decimal(0)
+    )
+    by_id = {d.id: d for d in deals}
+    overlays = frame.filter(pl.col("source") == "overlay")
+    for (deal_id,), part in overlays.group_by(["deal"]):
+        share = overlay_share + sum(
+            (s.share for s in by_id[str(deal_id)].splits if s.kind == "overlay"), Decimal(0)
+        )
+        pool = part.get_column("deal_pool")[0]
+        expected = (pool * share).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+        assert part.get_column("amount").sum() == expected
+
+
+@LAWS
+@given(reward_plans(), won_deals(), st.randoms(use_true_random=False))
+def test_reordering_deals_or_participants_changes_nothing(
+    plan: RewardPlan, deals: list[Deal], rnd: Any
+) -> None:
+    ledger = run(deals, plan)
+    shuffled = list(deals)
+    rnd.shuffle(shuffled)
+    participants = list(plan.participants)
+    rnd.shuffle(participants)
+    reordered = plan.model_copy(update={"participants": participants})
+    again = run(shuffled, reordered)
+    assert again.to_frame().equals(ledger.to_frame())
+    assert run(deals, plan).to_frame().equals(ledger.to_frame())
+    assert again.total() == ledger.total()
+
+
+@LAWS
+@given(reward_plans(), won_deals())
+def test_no_cent_is_created_or_lost(plan: RewardPlan, deals: list[Deal]) -> None:
+    ledger = run(deals, plan)
+    frame = ledger.to_frame()
+    assert sum(ledger.totals().values(), Money.zero("EUR")) == ledger.total()
+    assert sum(ledger.totals("component").values(), Money.zero("EUR")) == ledger.total()
+    assert Money(frame.get_column("amount").sum() or 0, "EUR") == ledger.total()
+
+
+@LAWS
+@given(reward_plans(), won_deals())
+def test_a_full_clawback_nets_a_refunded_deal_to_zero(plan: RewardPlan, deals: list[Deal]) -> None:
+    plan = (
+        plan.model_copy(
+            update={"clawback": plan.clawback.model_copy(update={"mode": "full", "window_days": 90})}
+        )
+        if plan.clawback
+        else plan.model_validate({**plan.model_dump(), "clawback": {"window_days": 90}})
+    )
+    october = pools(run(deals, plan))
+    september = pools(run(deals, plan, period="2026-09"))
+    both = pl.concat([september, october])
+    for d in deals:
+        if d.refunded_on is not None:
+            assert both.filter(pl.col("deal") == d.id).get_column("amount").sum() == 0, d.id
