@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules rules-docs clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla rules-docs clean setup
 
 setup: $(STAMP)
 
@@ -36,12 +36,16 @@ docs: $(STAMP)
 test: lint typecheck pytest docs
 
 # Every benchmark, one after another (each records its table for docs/performance.md).
-bench: bench-kpis bench-journey bench-attribution
+bench: bench-kpis bench-journey bench-attribution bench-sla
 
 # Times smarketing against ChannelAttribution and marketing-attribution-models (installed by the script in
 # benchmarks/.venv-attribution, never project dependencies) and writes docs/performance.md.
 bench-attribution: $(STAMP)
 	$(BIN)/python benchmarks/attribution.py --journeys 100000 1000000
+
+# evaluate_sla end to end on 1M synthetic leads (~5M activities), each run in a fresh process.
+bench-sla: $(STAMP)
+	$(BIN)/python benchmarks/sla.py --leads 1000000
 
 bench-kpis: $(STAMP)
 	$(BIN)/python benchmarks/kpis.py

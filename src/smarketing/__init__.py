@@ -58,7 +58,7 @@ from smarketing.records import (
 )
 from smarketing.rewards import RewardLedger, RewardPlan, Statement, compute_rewards
 from smarketing.rules import CheckReport, Diagnostic, check
-from smarketing.sla import SLA
+from smarketing.sla import SLA, SLAReport, evaluate_sla
 from smarketing.teams import Person, Team
 
 __version__ = _version("smarketing")
@@ -97,6 +97,7 @@ __all__ = [
     "RewardPlan",
     "RuleError",
     "SLA",
+    "SLAReport",
     "Scorecard",
     "SmarketingError",
     "Stage",
@@ -115,6 +116,7 @@ __all__ = [
     "conformance",
     "discover",
     "dump_plan",
+    "evaluate_sla",
     "funnel",
     "load_plan",
     "plan_json_schema",

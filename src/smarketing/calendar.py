@@ -4,6 +4,17 @@ SLA clocks run in business time. A :class:`BusinessCalendar` says when the clock
 intervals a day, e.g. a lunch break), public holidays from the maintained ``holidays`` package (country and
 subdivision), extra closed dates and extra open dates, or 24x7.
 
+The arithmetic works on real instants, so it is right across daylight-saving changes and year ends:
+:meth:`BusinessCalendar.elapsed` is the business time between two instants, :meth:`BusinessCalendar.add` the
+instant a business duration after a start (the due time of a target), :meth:`BusinessCalendar.add_days` the
+close of the n-th open day after a start, :meth:`BusinessCalendar.is_open` and
+:meth:`BusinessCalendar.next_open` what they say. Inputs must be timezone-aware.
+
+Opening hours are wall-clock times in the calendar's zone. An hour that does not exist (the clock jumps
+from 02:00 to 03:00) is moved forward to the jump; an hour that happens twice (the clock goes back) means
+its first occurrence. So an office open 02:00-03:00 on the night the clocks go back is open two real hours,
+and one open 02:00-04:00 on the night they go forward is open one.
+
 Examples:
     >>> from smarketing.calendar import BusinessCalendar
     >>> cal = BusinessCalendar(
@@ -15,13 +26,25 @@ Examples:
     ((datetime.time(9, 0), datetime.time(12, 30)), (datetime.time(13, 30), datetime.time(18, 0)))
     >>> cal.intervals("sun")
     ()
+
+    The worked example of the SLA docs: Monday to Friday 08:00-17:00, a 4-hour target starting Friday 16:00
+    falls due Monday 11:00 (one hour on Friday, three on Monday).
+
+    >>> from datetime import datetime, timedelta
+    >>> office = BusinessCalendar(timezone="Europe/Berlin", hours={d: ["08:00-17:00"] for d in WEEKDAYS[:5]})
+    >>> friday = datetime(2026, 10, 2, 16, tzinfo=office.zone)
+    >>> office.add(friday, timedelta(hours=4))
+    datetime.datetime(2026, 10, 5, 11, 0, tzinfo=zoneinfo.ZoneInfo(key='Europe/Berlin'))
+    >>> office.elapsed(friday, datetime(2026, 10, 5, 11, tzinfo=office.zone))
+    datetime.timedelta(seconds=14400)
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, time
-from functools import cache
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
 from itertools import pairwise
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -31,7 +54,7 @@ from pydantic import Field, field_validator, model_validator
 
 from smarketing._base import FrozenModel, located
 
-__all__ = ["BusinessCalendar", "HolidaySource", "Weekday"]
+__all__ = ["BusinessCalendar", "HolidaySource", "WEEKDAYS", "Weekday"]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -40,10 +63,21 @@ _INTERVAL = re.compile(r"^\s*(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})\s*$")
 
 _DEFAULT_HOURS: dict[Weekday, list[str]] = {d: ["09:00-17:00"] for d in WEEKDAYS[:5]}
 
+#: Hours of an extra open date whose weekday has none (see ``BusinessCalendar.open_dates``).
+_OPEN_DATE_HOURS = ((time(9), time(17)),)
+_WHOLE_DAY = ((time(0), time.max),)
+#: How far the arithmetic looks for open time before it decides the calendar never opens again.
+_SEARCH_CHUNK_DAYS = 62
+
 
 @cache
 def _supported_countries() -> dict[str, list[str]]:
     return dict(_holidays.list_supported_countries())
+
+
+@cache
+def _available_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def _parse_interval(text: str) -> tuple[time, time]:
@@ -165,7 +199,287 @@ class BusinessCalendar(FrozenModel):
         """The opening intervals of a weekday, sorted (``time.max`` stands for 24:00)."""
         return tuple(sorted(_parse_interval(t) for t in self.hours.get(day, [])))
 
+    # ----------------------------------------------------------------------------------------------
+    # Arithmetic. Every method works on UTC instants internally: aware datetimes that share a tzinfo
+    # subtract as wall-clock times in Python, which is wrong across a DST change.
 
-@cache
-def _available_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    def open_intervals(self, first: date, last: date) -> list[tuple[datetime, datetime]]:
+        """The open intervals of the local dates ``first`` to ``last`` (inclusive), as UTC instants.
+
+        Intervals are half-open ``[start, end)``, sorted, and merged where one ends as the next begins
+        (a day open until 24:00 followed by one open from 00:00). Both the scalar methods and the columnar
+        kernels of :mod:`smarketing.sla` are built on this list, so they agree on holidays and DST.
+
+        Examples:
+            >>> cal = BusinessCalendar(timezone="UTC", hours={"mon": ["09:00-12:00", "13:00-17:00"]})
+            >>> [(a.hour, b.hour) for a, b in cal.open_intervals(date(2026, 10, 5), date(2026, 10, 11))]
+            [(9, 12), (13, 17)]
+        """
+        return _merge(_day_intervals(_rules(self), first, last))
+
+    def open_days(self, first: date, last: date) -> list[tuple[date, datetime]]:
+        """The local dates from ``first`` to ``last`` that open at all, each with its closing instant (UTC).
+
+        Examples:
+            >>> cal = BusinessCalendar(timezone="UTC")
+            >>> [(d.isoformat(), c.hour) for d, c in cal.open_days(date(2026, 10, 9), date(2026, 10, 12))]
+            [('2026-10-09', 17), ('2026-10-12', 17)]
+        """
+        rules = _rules(self)
+        out: list[tuple[date, datetime]] = []
+        for day in _dates(first, last):
+            spans = _day_intervals(rules, day, day)
+            if spans:
+                out.append((day, spans[-1][1]))
+        return out
+
+    def elapsed(self, start: datetime, end: datetime) -> timedelta:
+        """Business time between two instants; negative when ``end`` is before ``start``.
+
+        Args:
+            start: Timezone-aware start.
+            end: Timezone-aware end.
+
+        Raises:
+            ValueError: ``start`` or ``end`` is naive.
+
+        Examples:
+            >>> cal = BusinessCalendar(timezone="America/New_York")
+            >>> fri = datetime(2026, 10, 2, 16, tzinfo=cal.zone)
+            >>> cal.elapsed(fri, datetime(2026, 10, 5, 10, tzinfo=cal.zone))
+            datetime.timedelta(seconds=7200)
+            >>> cal.elapsed(datetime(2026, 10, 5, 10, tzinfo=cal.zone), fri)
+            datetime.timedelta(days=-1, seconds=79200)
+        """
+        a, b = _utc(start, "start"), _utc(end, "end")
+        if b < a:
+            return -self.elapsed(b, a)
+        if self.always_open:
+            return b - a
+        total = timedelta(0)
+        for lo, hi in self.open_intervals(self._local_date(a) - _DAY, self._local_date(b) + _DAY):
+            if hi > a and lo < b:
+                total += min(hi, b) - max(lo, a)
+        return total
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        """The earliest instant ``duration`` of business time after ``start``: the due time of a target.
+
+        ``elapsed(start, add(start, d)) == d`` for every ``d >= 0``. A zero duration gives ``start``.
+
+        Args:
+            start: Timezone-aware start (it need not be in opening hours).
+            duration: Business time to add, not negative.
+
+        Returns:
+            The due instant, in the calendar's time zone.
+
+        Raises:
+            ValueError: ``start`` is naive, ``duration`` is negative, or the calendar has no more open time.
+
+        Examples:
+            >>> cal = BusinessCalendar(timezone="Europe/Berlin", holidays={"country": "DE"})
+            >>> cal.add(datetime(2026, 12, 24, 16, tzinfo=cal.zone), timedelta(hours=2))
+            datetime.datetime(2026, 12, 28, 10, 0, tzinfo=zoneinfo.ZoneInfo(key='Europe/Berlin'))
+        """
+        a = _utc(start, "start")
+        if duration < timedelta(0):
+            raise ValueError(f"duration must not be negative, got {duration}")
+        if duration == timedelta(0):
+            return a.astimezone(self.zone)
+        if self.always_open:
+            return (a + duration).astimezone(self.zone)
+        left = duration
+        for lo, hi in self._intervals_from(a):
+            begin = max(lo, a)
+            if hi - begin >= left:
+                return (begin + left).astimezone(self.zone)
+            left -= hi - begin
+        raise ValueError(f"the calendar has no more open time after {a.isoformat()}")  # pragma: no cover
+
+    def add_days(self, start: datetime, days: int) -> datetime:
+        """The close of the ``days``-th open day after the local date of ``start``: a business-day deadline.
+
+        A lead handed off on Friday at 16:00 with one business day is due at Monday's close; so is one handed
+        off on Saturday.
+
+        Raises:
+            ValueError: ``start`` is naive, ``days < 1`` or the calendar has no more open days.
+
+        Examples:
+            >>> cal = BusinessCalendar(timezone="UTC")
+            >>> cal.add_days(datetime(2026, 10, 2, 16, tzinfo=UTC), 1)
+            datetime.datetime(2026, 10, 5, 17, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
+        """
+        a = _utc(start, "start")
+        if days < 1:
+            raise ValueError(f"days must be at least 1, got {days}")
+        rules = _rules(self)
+        seen = 0
+        day = self._local_date(a)
+        for _ in range(_horizon_days(rules, day)):
+            day += _DAY
+            spans = _day_intervals(rules, day, day)
+            if spans:
+                seen += 1
+                if seen == days:
+                    return spans[-1][1].astimezone(self.zone)
+        raise ValueError(f"the calendar has fewer than {days} open days after {a.isoformat()}")
+
+    def is_open(self, moment: datetime) -> bool:
+        """Whether business time runs at ``moment`` (intervals include their start, not their end).
+
+        Examples:
+            >>> cal = BusinessCalendar(
+            ...     timezone="Europe/Berlin", hours={"mon": ["09:00-12:30", "13:30-18:00"]}
+            ... )
+            >>> [cal.is_open(datetime(2026, 10, 5, h, tzinfo=cal.zone)) for h in (9, 12, 13, 18)]
+            [True, True, False, False]
+        """
+        t = _utc(moment, "moment")
+        if self.always_open:
+            return True
+        day = self._local_date(t)
+        return any(lo <= t < hi for lo, hi in self.open_intervals(day - _DAY, day + _DAY))
+
+    def next_open(self, moment: datetime) -> datetime:
+        """``moment`` if the calendar is open then, else the instant it next opens (in the calendar's zone).
+
+        Raises:
+            ValueError: ``moment`` is naive, or the calendar never opens again.
+
+        Examples:
+            >>> cal = BusinessCalendar(timezone="Europe/Berlin")
+            >>> cal.next_open(datetime(2026, 10, 3, 12, tzinfo=cal.zone))  # a Saturday
+            datetime.datetime(2026, 10, 5, 9, 0, tzinfo=zoneinfo.ZoneInfo(key='Europe/Berlin'))
+        """
+        t = _utc(moment, "moment")
+        if self.always_open:
+            return t.astimezone(self.zone)
+        for lo, hi in self._intervals_from(t):
+            if hi > t:
+                return max(lo, t).astimezone(self.zone)
+        raise ValueError(f"the calendar never opens after {t.isoformat()}")  # pragma: no cover
+
+    def _local_date(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()
+
+    def _intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Open intervals ending after ``moment``, in order, for as long as the calendar has any."""
+        rules = _rules(self)
+        first = self._local_date(moment) - _DAY
+        horizon = _horizon_days(rules, first)
+        done = 0
+        while done < horizon:
+            chunk = _merge(_day_intervals(rules, first, first + timedelta(days=_SEARCH_CHUNK_DAYS - 1)))
+            yield from ((lo, hi) for lo, hi in chunk if hi > moment)
+            first += timedelta(days=_SEARCH_CHUNK_DAYS)
+            done += _SEARCH_CHUNK_DAYS
+
+
+_DAY = timedelta(days=1)
+
+
+def _utc(moment: datetime, name: str) -> datetime:
+    if not isinstance(moment, datetime):
+        raise TypeError(f"{name} must be a datetime, not {type(moment).__name__}")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} {moment.isoformat()} is naive; attach a time zone")
+    return moment.astimezone(UTC)
+
+
+def _dates(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += _DAY
+
+
+class _Rules:
+    """A calendar's rules in the shape the day loop needs (sets, parsed hours, zone)."""
+
+    __slots__ = ("always_open", "closed", "holidays", "last_open_date", "open", "spans", "zone")
+
+    def __init__(self, cal: BusinessCalendar) -> None:
+        self.zone = cal.zone
+        self.always_open = cal.always_open
+        self.closed = frozenset(cal.closed_dates)
+        self.open = frozenset(cal.open_dates)
+        self.spans = tuple(cal.intervals(d) for d in WEEKDAYS)
+        self.holidays = None if cal.holidays is None else (cal.holidays.country, cal.holidays.subdivision)
+        # Without weekly hours the only open time is on the extra open dates: it runs out.
+        weekly = cal.always_open or any(self.spans)
+        self.last_open_date: date | None = None if weekly else max(cal.open_dates, default=date.min)
+
+    def day_spans(self, day: date) -> tuple[tuple[time, time], ...]:
+        if self.always_open:
+            return _WHOLE_DAY
+        if day in self.closed:
+            return ()
+        spans = self.spans[day.weekday()]
+        if day in self.open:
+            return spans or _OPEN_DATE_HOURS
+        if self.holidays is not None and day in _holiday_dates(*self.holidays, day.year):
+            return ()
+        return spans
+
+
+def _rules(cal: BusinessCalendar) -> _Rules:
+    return _Rules(cal)
+
+
+def _horizon_days(rules: _Rules, first: date) -> int:
+    """Days to search forward from ``first`` before concluding there is no more open time."""
+    if rules.last_open_date is None:
+        return 1 << 20  # weekly hours repeat forever; the loop ends long before this
+    return max(0, (rules.last_open_date - first).days + 2)
+
+
+@lru_cache(maxsize=256)
+def _holiday_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    return frozenset(_holidays.country_holidays(country, subdiv=subdivision, years=year))
+
+
+def _day_intervals(rules: _Rules, first: date, last: date) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for day in _dates(first, last):
+        for start, end in rules.day_spans(day):
+            lo = _wall_to_utc(day, start, rules.zone)
+            hi = (
+                _wall_to_utc(day + _DAY, time(0), rules.zone)
+                if end == time.max
+                else _wall_to_utc(day, end, rules.zone)
+            )
+            if hi > lo:
+                out.append((lo, hi))
+    return out
+
+
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _wall_to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """A wall-clock time of a local date as a UTC instant: gaps move forward, repeats take the first."""
+    naive = datetime.combine(day, wall)
+    utc = naive.replace(tzinfo=zone).astimezone(UTC)  # fold=0: first occurrence of a repeated time
+    if utc.astimezone(zone).replace(tzinfo=None) == naive:
+        return utc
+    # The wall time falls in a gap. fold=1 gives an instant before the jump, fold=0 one after it; the jump
+    # happens on a whole second, so bisect for the first second that has the offset after the jump.
+    after = utc.astimezone(zone).utcoffset()
+    lo = int(naive.replace(tzinfo=zone, fold=1).astimezone(UTC).timestamp())
+    hi = int(utc.timestamp())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, UTC).astimezone(zone).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)

@@ -16,6 +16,9 @@ Subcommands:
 * ``smarketing kpis PLAN [--data DIR | --seed N --leads N] --period 2026-10 [--format text|json|csv]``: the
   joint scorecard of the plan's KPIs for a period, from parquet files (``DIR/leads.parquet``, ...) or
   from synthetic data.
+* ``smarketing sla PLAN [--data DIR | --seed N --leads N] [--as-of T] [--format text|json|csv]``: both sides
+  of the SLA (sales per handed-off lead, marketing per period), from parquet files or synthetic data; CSV
+  gives the per-lead rows.
 * ``smarketing rewards PLAN [--data DIR | --seed N --leads N] --period 2026-10 [--format FORMAT]``
   (text, csv, json or html): the shared reward of a period: totals by participant and team, and every
   participant's statement.
@@ -57,7 +60,7 @@ import polars as pl
 from smarketing import __version__
 from smarketing._periods import Window
 from smarketing.attribution import Journeys, compare
-from smarketing.datasets import synthetic
+from smarketing.datasets import DEFAULT_END, synthetic
 from smarketing.errors import CurrencyMismatchError, DataError, FormulaError, PlanError, RuleError
 from smarketing.journey import conformance, funnel
 from smarketing.kpi import KPI, Scorecard, compile_kpi, scorecard
@@ -66,6 +69,7 @@ from smarketing.plan import AlignmentPlan, load_plan, plan_json_schema
 from smarketing.records import RECORD_KINDS, Dataset
 from smarketing.rewards import RewardLedger, _period_bounds, compute_rewards
 from smarketing.rules import CheckReport, check
+from smarketing.sla import SLAReport, evaluate_sla
 
 __all__ = ["main"]
 
@@ -250,6 +254,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     kpis.add_argument("--format", choices=["text", "json", "csv"], default="text", help="output format")
     kpis.set_defaults(command=_kpis, name="kpis")
+    sla = commands.add_parser(
+        "sla",
+        help="both sides of the SLA: sales per handed-off lead, marketing per period",
+        description="Evaluate the plan's SLA on CRM data: response, attempts and disposition commitments "
+        "per handed-off lead, marketing's volume and quality per period, breaches and a summary.",
+    )
+    sla.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    sla_source = sla.add_mutually_exclusive_group()
+    sla_source.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="folder of <kind>.parquet files (leads, stage_events, activities, dispositions)",
+    )
+    sla_source.add_argument(
+        "--seed", type=_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
+    )
+    sla.add_argument(
+        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
+    )
+    sla.add_argument(
+        "--as-of",
+        type=_aware,
+        metavar="TIME",
+        help="evaluate at this ISO 8601 time with offset (default: the latest fact in --data; the end of "
+        "the synthetic data)",
+    )
+    sla.add_argument("--format", choices=["text", "json", "csv"], default="text", help="default: text")
+    sla.set_defaults(command=_sla, name="sla")
 
     rewards = commands.add_parser(
         "rewards",
@@ -463,6 +496,94 @@ def _kpis(args: argparse.Namespace) -> int:
 
 
 _DEMO_RATE = "USD/EUR=0.92"
+
+#: The instant the synthetic data ends (the day after ``DEFAULT_END``, UTC): the demo's "now".
+_SYNTHETIC_AS_OF = datetime.combine(DEFAULT_END + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def _sla(args: argparse.Namespace) -> int:
+    plan = _load(args.plan)
+    if args.data is not None:
+        data = _read_data(args.data)
+        as_of = args.as_of or _latest_fact(data)
+    else:
+        data = synthetic(plan, seed=42 if args.seed is None else args.seed, n_leads=args.leads)
+        as_of = args.as_of or _SYNTHETIC_AS_OF
+    try:
+        report = evaluate_sla(plan, data, as_of=as_of)
+    except (PlanError, DataError, ValueError) as error:
+        raise _CommandError(str(error)) from None
+    if args.format == "json":
+        _write(sys.stdout, json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        sys.stdout.write(report.to_frame().write_csv())
+    else:
+        _write(sys.stdout, _sla_text(report))
+    return 0
+
+
+def _latest_fact(data: Dataset) -> datetime:
+    """The latest time in the SLA's records: the natural "now" of a CRM export."""
+    latest = [
+        frame["time"].max()
+        for frame in (data.stage_events, data.activities, data.dispositions)
+        if frame.height and "time" in frame.columns
+    ]
+    moments = [t for t in latest if isinstance(t, datetime)]
+    if not moments:
+        raise _CommandError("no stage events, activities or dispositions with a time; give --as-of")
+    moment = max(moments)
+    if moment.tzinfo is None:
+        raise _CommandError("the data's times are naive; store them in UTC or give --as-of")
+    return moment
+
+
+def _sla_text(report: SLAReport, *, periods: int = 6) -> str:
+    """The summary, marketing's last periods, and compliance by team and by rep."""
+    marketing = report.marketing.tail(periods)
+    m_rows = [
+        [
+            str(r["period"]) + ("" if r["complete"] else " (so far)"),
+            _count(r["delivered"]),
+            "-" if r["committed"] is None else _count(r["committed"]),
+            "-" if r["shortfall"] is None else _count(r["shortfall"]),
+            _share_text(r["acceptance_rate"]),
+            _share_text(r["sql_rate"]),
+        ]
+        for r in marketing.to_dicts()
+    ]
+    out = [
+        textwrap.fill(report.summary, _WIDTH),
+        "",
+        _heading("Marketing: leads delivered per period"),
+        _table(
+            ["period", "delivered", "committed", "shortfall", "accepted", "SQL"],
+            m_rows,
+            right={1, 2, 3, 4, 5},
+        ),
+    ]
+    for title, frame, key in (
+        ("Sales by team", report.by_team, "team"),
+        ("Sales by rep", report.by_rep, "owner"),
+    ):
+        rows = [
+            [
+                r[key] or "(none)",
+                _count(r["handed_off"]),
+                _share_text(r["response_compliance"]),
+                _share_text(r["attempts_compliance"]),
+                _share_text(r["disposition_coverage"]),
+                _count(r["unable_to_reach_early"]),
+            ]
+            for r in frame.to_dicts()
+        ]
+        header = [key, "handed off", "response", "attempts", "disposition", "early 'unable to reach'"]
+        out += ["", _heading(title), _table(header, rows, right={1, 2, 3, 4, 5})]
+    return "\n".join(out)
+
+
+def _share_text(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 def _rewards(args: argparse.Namespace) -> int:
@@ -993,6 +1114,14 @@ def _conformance_section(plan: AlignmentPlan, data: Dataset) -> str:
     return "\n".join(out)
 
 
+def _sla_results_section(plan: AlignmentPlan, data: Dataset) -> str:
+    heading = _heading("SLA results: both sides, as the synthetic data ends")
+    if plan.sla is None or not plan.journey.handoffs():
+        return heading + "\nno SLA to evaluate (the plan needs an SLA and a handoff transition)"
+    report = evaluate_sla(plan, data, as_of=_SYNTHETIC_AS_OF)
+    return heading + "\n" + _sla_text(report, periods=3)
+
+
 def _rate(rate: Decimal | None) -> str:
     return "-" if rate is None else f"{rate * 100:.1f}%"
 
@@ -1045,6 +1174,7 @@ _DEMO_SECTIONS: list[DemoSection] = [
     _deals_section,
     _statements_section,
     _dispositions_section,
+    _sla_results_section,
     _attribution_section,
     _check_section,
     _misaligned_check_section,

@@ -25,18 +25,24 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeAlias, TypeVar, overload
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from hypothesis import strategies as st
 from iso4217 import Currency
 
+from smarketing.calendar import WEEKDAYS, BusinessCalendar
 from smarketing.journey import JourneyMap, Stage, Transition
 from smarketing.money import Money
 from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
 from smarketing.rewards import RewardPlan
 
 __all__ = [
+    "TIME_ZONES",
     "Weight",
+    "aware_datetimes",
+    "business_calendars",
+    "business_durations",
     "crm_datasets",
     "currencies",
     "formulas",
@@ -766,3 +772,140 @@ def stage_events(
     if duplicates and events:
         events += draw(st.lists(st.sampled_from(events), max_size=3))
     return draw(st.permutations(events))
+
+
+# --------------------------------------------------------------------------------------------------
+# Business time.
+
+
+#: Zones the time strategies draw from: no DST, DST in both hemispheres, DST at midnight (Santiago, Havana,
+#: Beirut), a half-hour offset (Adelaide) and a 30-minute DST shift (Lord Howe).
+TIME_ZONES = (
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Santiago",
+    "America/Havana",
+    "Asia/Beirut",
+    "Australia/Adelaide",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+)
+
+_HOLIDAY_SOURCES = (
+    {"country": "DE", "subdivision": "BY"},
+    {"country": "US"},
+    {"country": "GB"},
+    {"country": "CL"},
+)
+
+
+def aware_datetimes(
+    *,
+    min_value: datetime = datetime(2025, 1, 1),
+    max_value: datetime = datetime(2027, 12, 31),
+    zones: tuple[str, ...] = TIME_ZONES,
+) -> st.SearchStrategy[datetime]:
+    """Timezone-aware datetimes in zones with awkward DST rules, never at a wall time that does not exist.
+
+    Args:
+        min_value: Earliest naive wall time.
+        max_value: Latest naive wall time.
+        zones: IANA zones to draw from.
+
+    Examples:
+        >>> from hypothesis import HealthCheck, given, settings
+        >>> @settings(
+        ...     max_examples=25, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ... )
+        ... @given(aware_datetimes())
+        ... def test_aware(t):
+        ...     assert t.utcoffset() is not None
+        >>> test_aware()
+    """
+    return st.datetimes(
+        min_value=min_value,
+        max_value=max_value,
+        timezones=st.sampled_from([ZoneInfo(z) for z in zones]),
+        allow_imaginary=False,
+    )
+
+
+def business_durations(*, max_hours: int = 200) -> st.SearchStrategy[timedelta]:
+    """Non-negative durations up to ``max_hours``, often whole minutes, sometimes to the microsecond.
+
+    Examples:
+        >>> from hypothesis import HealthCheck, given, settings
+        >>> @settings(
+        ...     max_examples=25, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ... )
+        ... @given(business_durations(max_hours=5))
+        ... def test_duration(d):
+        ...     assert timedelta(0) <= d <= timedelta(hours=5)
+        >>> test_duration()
+    """
+    return st.one_of(
+        st.integers(0, max_hours * 60).map(lambda m: timedelta(minutes=m)),
+        st.integers(0, max_hours * 3_600_000_000).map(lambda us: timedelta(microseconds=us)),
+    )
+
+
+@st.composite
+def _day_hours(draw: st.DrawFn) -> list[str]:
+    # Cut points on a 15-minute grid, paired into non-overlapping intervals; 24:00 may close the day.
+    cuts = sorted(draw(st.sets(st.integers(0, 96), min_size=0, max_size=6)))
+    if len(cuts) % 2:
+        cuts = cuts[:-1]
+    out = []
+    for lo, hi in zip(cuts[::2], cuts[1::2], strict=True):
+        out.append(f"{lo // 4:02d}:{lo % 4 * 15:02d}-{hi // 4:02d}:{hi % 4 * 15:02d}")
+    return out
+
+
+def business_calendars(
+    *,
+    zones: tuple[str, ...] = TIME_ZONES,
+    always_open: bool | None = None,
+) -> st.SearchStrategy[BusinessCalendar]:
+    """Valid :class:`~smarketing.calendar.BusinessCalendar` values that open at least once a week.
+
+    Hours are drawn on a 15-minute grid (several intervals a day, touching ones and 24:00 included),
+    sometimes with public holidays, extra closed and open dates in 2025-2027, or 24x7.
+
+    Args:
+        zones: IANA zones to draw from.
+        always_open: Force 24x7 on or off; drawn when None.
+
+    Examples:
+        >>> from hypothesis import HealthCheck, given, settings
+        >>> @settings(
+        ...     max_examples=10, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ... )
+        ... @given(business_calendars())
+        ... def test_calendar(cal):
+        ...     assert cal.always_open or any(cal.intervals(d) for d in WEEKDAYS)
+        >>> test_calendar()
+    """
+    return _calendars(zones, always_open)
+
+
+@st.composite
+def _calendars(draw: st.DrawFn, zones: tuple[str, ...], always_open: bool | None) -> BusinessCalendar:
+    zone = draw(st.sampled_from(zones))
+    if always_open if always_open is not None else draw(st.integers(0, 9)) == 0:
+        return BusinessCalendar(timezone=zone, always_open=True)
+    hours = {day: draw(_day_hours()) for day in WEEKDAYS}
+    hours = {day: spans for day, spans in hours.items() if spans}
+    if not hours:
+        hours = {"mon": ["09:00-17:00"]}
+    dates = st.dates(date(2025, 1, 1), date(2027, 12, 31))
+    special = draw(st.lists(dates, max_size=6, unique=True))
+    split = draw(st.integers(0, len(special)))
+    holidays = draw(st.one_of(st.none(), st.sampled_from(_HOLIDAY_SOURCES)))
+    return BusinessCalendar(
+        timezone=zone,
+        hours=hours,
+        holidays=holidays,
+        closed_dates=special[:split],
+        open_dates=special[split:],
+    )
