@@ -40,6 +40,12 @@ EXPECTED: dict[str, str] = {
     "marketing_sourced_pipeline_before_acceptance": "33000.00",
     "marketing_influenced_pipeline": "45000.00",  # D1 + D4 + D5 + D7
     "pipeline_created": "45000.00",
+    # SLA on the plan's Berlin calendar (UTC+2, lunch 12:30-13:30; finance-lead tier 2 h): L1 Fri 11:00 ->
+    # 13:00 is 1.5 h (the reply falls in lunch), L2 Sun -> Sun is 0 h, L3 Mon 11:00 -> Tue 11:00 is 5.5 + 3
+    # = 8.5 h (breached), L4 no reply (breached); no dispositions at all.
+    "lead_response_time": "1.5000",  # median of 1.5, 0, 8.5
+    "sla_compliance": "0.5000",  # L1, L2 met of L1..L4 decided
+    "disposition_coverage": "0.0000",  # 0 of L1..L4 past their 15-day deadline
     "share_never_worked": "0.2500",  # L4 of L1..L4
     "funnel_leakage": "0.5000",  # (L2 disqualified + L3 recycled) / 4
 }

@@ -153,6 +153,24 @@ BUILTIN: Final[tuple[Metric, ...]] = (
     ),
     _builtin("disqualified", "count", "Leads that entered a terminal disqualified stage in the period."),
     _builtin("recycled", "count", "Leads that took a recycle transition (back to nurture) in the period."),
+    _builtin(
+        "first_response_hours",
+        "duration",
+        "Median business hours from handoff to the first sales response, of leads handed off in the period "
+        "(from the SLA evaluation).",
+    ),
+    _builtin(
+        "sla_compliance",
+        "ratio",
+        "Share of decided first responses (met or breached) of leads handed off in the period that met "
+        "their SLA target.",
+    ),
+    _builtin(
+        "disposition_coverage",
+        "ratio",
+        "Share of leads handed off in the period, whose disposition deadline has passed, that got an "
+        "agreed reason on time.",
+    ),
     _builtin("won", "count", "Deals won (closed won) in the period."),
     _builtin("lost", "count", "Deals lost (closed lost) in the period."),
     _builtin("revenue", "money", "Won deal amounts net of discount, by close date."),
@@ -312,6 +330,8 @@ _DEAL_MONEY = {
     "influenced_pipeline",
 }
 _NONE_GROUP = "(none)"
+#: Metrics read off the SLA evaluation's per-lead frame (one evaluation per kernel run).
+_SLA_METRICS = frozenset({"first_response_hours", "sla_compliance", "disposition_coverage"})
 
 
 @attrs.frozen
@@ -337,6 +357,8 @@ class _Run:
     money: dict[tuple[str, str, Window], dict[tuple[str, date], Decimal]] = attrs.Factory(
         lambda: defaultdict(dict)
     )
+    direct: dict[tuple[str, str, Window], Value] = attrs.Factory(dict)
+    sla_leads: pl.DataFrame | None = None
 
 
 def _bucket(column: str, windows: Sequence[Window], tz: str, *, is_date: bool = False) -> nw.Expr:
@@ -497,6 +519,8 @@ def compute_metrics(
         deal_metrics = builtin & {"won", "lost", "cycle_days", *_DEAL_MONEY}
         if deal_metrics:
             _deal_metrics(run, kind, kind_windows, deal_metrics)
+        if builtin & _SLA_METRICS and plan is not None and plan.sla is not None:
+            _sla_metrics(run, plan, kind, kind_windows)
     group_names = sorted({g for (_, g, _) in (*counts, *means, *money)} | ({""} if by is None else set()))
     if by is not None and groups is not None and not group_names:
         group_names = sorted(set(_collect(groups.select("_group").unique())["_group"].to_list()))
@@ -522,6 +546,9 @@ def compute_metrics(
                     values[key] = days / deals if deals else Undefined(f"no won deals in {w.label}")
                 elif name in _DEAL_MONEY:
                     values[key] = _money_total(name, money.get(key, {}), currency, fx)
+                elif name in _SLA_METRICS:
+                    reason = "the plan has no SLA" if plan is None or plan.sla is None else None
+                    values[key] = run.direct.get(key, Undefined(reason or _SLA_EMPTY[name].format(w.label)))
                 else:
                     values[key] = counts.get(key, Fraction(0))
         if metric.source not in ("builtin", "input"):
@@ -635,6 +662,54 @@ def _money_total(
 
 def _cut(frame: nw.LazyFrame[Any], column: str, setup: _Setup) -> nw.LazyFrame[Any]:
     return frame.filter(nw.col(column) <= setup.as_of)
+
+
+_SLA_EMPTY = {
+    "first_response_hours": "no handed-off lead got a first response in {}",
+    "sla_compliance": "no first response of a lead handed off in {} is decided yet",
+    "disposition_coverage": "no disposition deadline of a lead handed off in {} has passed",
+}
+
+
+def _sla_metrics(run: _Run, plan: AlignmentPlan, kind: PeriodKind, windows: Sequence[Window]) -> None:
+    """Lead response time, SLA compliance and disposition coverage from the SLA evaluation.
+
+    The evaluation (business time, tiers, pauses) is the one :func:`smarketing.sla.evaluate_sla` does;
+    it runs once per kernel run and the metrics are read off its per-lead frame, bucketed by handoff time.
+    """
+    from smarketing.sla import evaluate_sla  # noqa: PLC0415 - sla imports the plan, which imports kpi
+
+    if run.sla_leads is None:
+        run.sla_leads = evaluate_sla(plan, run.data, as_of=run.setup.as_of).leads.select(
+            "lead_id", "handoff_at", "first_response_hours", "response_status", "disposition_status"
+        )
+    status, disposition = nw.col("response_status"), nw.col("disposition_status")
+    frame = (
+        nw.from_native(run.sla_leads)
+        .lazy()
+        .with_columns(_bucket("handoff_at", windows, run.setup.tz).alias("_bucket"))
+    )
+    frame = _with_group(_in_windows(frame, kind, windows), run.groups)
+    result = _collect(
+        frame.group_by("_group", "_bucket").agg(
+            nw.col("first_response_hours").median().alias("median"),
+            (status == "met").sum().alias("met"),
+            status.is_in(["met", "breached"]).sum().alias("decided"),
+            (disposition == "on_time").sum().alias("on_time"),
+            (disposition != "pending").sum().alias("due"),
+        )
+    )
+    for group, bucket, median, met, decided, on_time, due in result.select(
+        "_group", "_bucket", "median", "met", "decided", "on_time", "due"
+    ).iter_rows():
+        w = Window(kind, bucket)
+        if median is not None:
+            # Hours are measured as floats by the business clock; their shortest repr is the exact value.
+            run.direct[("first_response_hours", group, w)] = Fraction(Decimal(repr(median)))
+        if decided:
+            run.direct[("sla_compliance", group, w)] = Fraction(met, decided)
+        if due:
+            run.direct[("disposition_coverage", group, w)] = Fraction(on_time, due)
 
 
 def _lead_counts(
