@@ -277,9 +277,12 @@ journey:
       kind: mql
       entry_criteria: ["true", "0x1F", "0o17", ".5", "2026-10-01", "on", "off", "NO", "-1"]
 kpis:
-  - {id: k1, name: K1, owners: [sales], formula: x, unit: count, direction: higher_is_better, target: 1e3}
-  - {id: k2, name: K2, owners: [sales], formula: x, unit: ratio, direction: higher_is_better, target: 0.10}
-  - {id: k3, name: K3, owners: [sales], formula: x, unit: days, direction: lower_is_better, target: -0.5}
+  - {id: k1, name: K1, owners: [sales], formula: mqls, unit: count, direction: higher_is_better,
+     target: 1e3}
+  - {id: k2, name: K2, owners: [sales], formula: won / won, unit: ratio, direction: higher_is_better,
+     target: 0.10}
+  - {id: k3, name: K3, owners: [sales], formula: cycle_days, unit: days, direction: lower_is_better,
+     target: -0.5}
 """
 
 
@@ -422,7 +425,8 @@ def test_no_stays_a_country(minimal_plan_text: str) -> None:
 def test_decimals_are_exact_in_models(minimal_plan_text: str) -> None:
     plan = load_plan(
         minimal_plan_text
-        + "kpis:\n  - {id: k, name: K, owners: [sales], formula: x, unit: ratio, direction: higher_is_better,"
+        + "kpis:\n  - {id: k, name: K, owners: [sales], formula: won / won, unit: ratio,"
+        + " direction: higher_is_better,"
         + " target: 0.1}\n"
         + "cadence:\n  - {id: m, name: M, kind: sync, frequency: weekly, teams: [sales],"
         + " duration_minutes: 010}\n"

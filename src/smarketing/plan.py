@@ -48,10 +48,10 @@ import yaml
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
 from smarketing._base import CurrencyCode, FrozenModel, Id, Period, Rate, Text, join_path, located
-from smarketing.errors import PlanError, PlanIssue
+from smarketing.errors import FormulaError, PlanError, PlanIssue
 from smarketing.glossary import Glossary
 from smarketing.journey import JourneyMap
-from smarketing.kpi import KPI
+from smarketing.kpi import KPI, compile_kpi
 from smarketing.money import Money
 from smarketing.persona import Persona
 from smarketing.rewards import RewardPlan
@@ -267,6 +267,10 @@ def _reference_problems(plan: AlignmentPlan) -> Iterator[tuple[str, str]]:
     for i, k in enumerate(plan.kpis):
         for j, owner in enumerate(k.owners):
             yield from ref(f"kpis[{i}].owners[{j}]", owner, teams, "team")
+        try:
+            compile_kpi(k)
+        except FormulaError as exc:  # parse errors, unknown metrics and unit mismatches, with the column
+            yield f"kpis[{i}].formula", str(exc)
 
     if plan.targets is not None:
         for stage in plan.targets.conversion_rates:
