@@ -120,16 +120,8 @@ def k002(d: Data) -> None:
     del d["kpis"][0]["target"]
 
 
-def k003(d: Data) -> None:
-    d["kpis"][1]["formula"] = "sqls + revenue"
-
-
 def k005(d: Data) -> None:
     d["sla"]["marketing"]["volume"]["count"] = 400
-
-
-def k006(d: Data) -> None:
-    d["kpis"][1]["formula"] = "sqls / mql"
 
 
 def k004(d: Data) -> None:
@@ -247,29 +239,15 @@ def test_rule_fires_on_its_gap(code: str) -> None:
         assert d.url.endswith(f"#{code.lower()}")
 
 
-def _drop_speed_to_lead(d: Data) -> None:
-    d["kpis"] = [k for k in d["kpis"] if k["id"] != "speed_to_lead"]
-
-
-# The example's lead response time KPI reads `first_response_hours`, a metric the SLA evaluation will
-# provide; until then K006 warns about it, so K006's quiet case leaves that KPI out.
-QUIET = {"K006": _drop_speed_to_lead}
-
-
 @pytest.mark.parametrize("code", sorted(MUTATIONS))
 def test_rule_is_quiet_on_the_example(code: str, example_plan: AlignmentPlan) -> None:
-    plan = example_plan
-    if code in QUIET:
-        data = example_data()
-        QUIET[code](data)
-        plan = load_plan(data)
-    assert sm.check(plan, select=[code]).diagnostics == ()
+    assert sm.check(example_plan, select=[code]).diagnostics == ()
 
 
-def test_the_example_warns_only_about_the_metric_not_yet_computed(example_plan: AlignmentPlan) -> None:
-    (d,) = sm.check(example_plan).diagnostics
-    assert (d.code, d.path) == ("K006", "kpis[2].formula")
-    assert "unknown metric 'first_response_hours'" in d.message
+def test_the_example_has_no_findings(example_plan: AlignmentPlan) -> None:
+    report = sm.check(example_plan)
+    assert report.diagnostics == ()
+    assert report.score == 100
 
 
 @pytest.mark.parametrize("code", sorted(MUTATIONS))
@@ -316,8 +294,6 @@ def test_misaligned_example_fails_in_every_area() -> None:
         ),
         ("S007", lambda d: d["sla"].pop("escalation"), "no escalation ladder"),
         ("K001", lambda d: d.pop("kpis") and d["rewards"].update(kpis=[]), "no KPI"),
-        ("K003", lambda d: d["kpis"][1].update(formula="sqls / (mqls"), "col "),
-        ("K003", lambda d: d["kpis"][1].update(formula="__import__('os')"), "col 1"),
         ("K005", lambda d: d.pop("targets"), "has no revenue target"),
         ("K005", lambda d: d["targets"]["conversion_rates"].pop("mql"), "has no rate for 'mql'"),
         ("K005", lambda d: d["sla"]["marketing"]["volume"].update(period="week"), "per the same period"),

@@ -88,7 +88,7 @@ def test_to_frame_has_one_row_per_diagnostic_and_a_schema_when_empty(example_pla
     frame = report.to_frame()
     assert frame.height == len(report.diagnostics)
     assert frame["code"].to_list() == [d.code for d in report.diagnostics]
-    empty = sm.check(example_plan, ignore=["K006"]).to_frame()
+    empty = sm.check(example_plan).to_frame()
     assert empty.height == 0
     assert empty.schema == pl.Schema(dict.fromkeys(frame.columns, pl.String))
 

@@ -32,6 +32,11 @@ diagnostic with the rule's code, a severity, the plan path and `file:line`, and 
 entry below. `error` findings fail the check; `warning` and `info` findings lower the
 [alignment score](reference/check-output.md#the-alignment-score) only.
 
+Some agreements are not rules because a plan that breaks them does not load at all: every id a part
+refers to must exist, and every KPI formula must parse, name known metrics (built-in or from an installed
+plugin) and give the KPI's unit. `smarketing check` reports such a plan with exit code 2 and each problem
+as `file:line: kpis[4].formula: col 12: unknown metric 'sql'; did you mean 'sqls'?`.
+
 This page is generated from the rule registry (`make rules-docs`); a test fails if it is out of date.
 Plugin rules document themselves at the link they register.
 

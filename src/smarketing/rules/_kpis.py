@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from smarketing.errors import CurrencyMismatchError, FormulaError
-from smarketing.kpi import MetricRegistry, compile_kpi, revenue_from_leads, targets_from_revenue
+from smarketing.errors import CurrencyMismatchError
+from smarketing.kpi import revenue_from_leads, targets_from_revenue
 from smarketing.rules._core import Finding, RuleSpec, builtin
 from smarketing.rules._facts import is_joint, team_functions
 
@@ -76,66 +76,6 @@ def volume_paired(plan: AlignmentPlan) -> Iterator[Finding]:
                 "beside it",
                 path=f"kpis[{i}]",
             )
-
-
-def _formula_errors(plan: AlignmentPlan) -> Iterator[tuple[int, FormulaError]]:
-    """(KPI index, error) for every KPI whose formula does not compile, with issue 3's parser."""
-    metrics = MetricRegistry.default()
-    # Plans repeat formulas (every conversion rate KPI per segment); the result depends on the
-    # formula and the unit only.
-    seen: dict[tuple[str, str, str | None], FormulaError | None] = {}
-    for i, k in enumerate(plan.kpis):
-        key = (k.formula, k.unit, k.currency)
-        if key not in seen:
-            try:
-                compile_kpi(k, metrics=metrics)
-                seen[key] = None
-            except FormulaError as problem:
-                seen[key] = problem
-        found = seen[key]
-        if found is not None:
-            yield i, found
-
-
-def _unknown_metric(error: FormulaError) -> bool:
-    return error.reason.startswith("unknown metric ")
-
-
-@builtin(
-    "K003",
-    area="kpis",
-    severity="error",
-    title="KPI formulas parse and give the KPI's unit",
-    rationale="A KPI both teams track must be computed the same way from the same records; a formula "
-    "that does not parse, or adds money to a count, is a number each team will compute its own way.",
-    fix="Correct the formula at the column the message names; the grammar, functions and units are in "
-    "the formula reference.",
-)
-def formulas_parse(plan: AlignmentPlan) -> Iterator[Finding]:
-    """Every KPI formula parses and its unit is the KPI's (names of metrics are K006's business)."""
-    for i, error in _formula_errors(plan):
-        if not _unknown_metric(error):
-            k = plan.kpis[i]
-            yield Finding(f"KPI {k.id!r}: formula {k.formula!r}: {error}", path=f"kpis[{i}].formula")
-
-
-@builtin(
-    "K006",
-    area="kpis",
-    severity="warning",
-    title="KPI formulas name metrics smarketing can compute",
-    rationale="A KPI over a metric nobody computes is left off the joint scorecard, so the teams read it "
-    "from different spreadsheets. Metrics also come from plugins (entry-point group "
-    "'smarketing.metrics'), so this depends on what is installed and is a warning, not an error.",
-    fix="Use a built-in metric (the message suggests the closest name), or install the plugin that "
-    "provides the metric.",
-)
-def formulas_name_known_metrics(plan: AlignmentPlan) -> Iterator[Finding]:
-    """Every metric a KPI formula reads is registered."""
-    for i, error in _formula_errors(plan):
-        if _unknown_metric(error):
-            k = plan.kpis[i]
-            yield Finding(f"KPI {k.id!r}: formula {k.formula!r}: {error}", path=f"kpis[{i}].formula")
 
 
 # Exact conversions between periods: (from, to) -> factor for a count per `from` to a count per `to`.
@@ -236,8 +176,6 @@ def _percent(value: Decimal) -> str:
 RULES: tuple[RuleSpec, ...] = (
     joint_kpi,
     kpi_complete,
-    formulas_parse,
     volume_paired,
     funnel_arithmetic,
-    formulas_name_known_metrics,
 )

@@ -270,7 +270,7 @@ class CheckReport:
 
         Examples:
             >>> import smarketing as sm
-            >>> print(sm.check(sm.load_plan("examples/plan.yaml"), ignore=["K006"]).to_text())
+            >>> print(sm.check(sm.load_plan("examples/plan.yaml")).to_text())
             Fernbrook Analytics FY2027 (examples/plan.yaml)
             no findings
             score 100 / 100: journey 20/20, sla 15/15, kpis 15/15, rewards 15/15, personas 10/10, ...
