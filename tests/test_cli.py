@@ -288,7 +288,8 @@ def test_kpis_scorecard_from_synthetic_data(capsys: pytest.CaptureFixture[str]) 
     data = json.loads(out)
     assert data["period"] == "2026-10"
     assert [row["kpi"] for row in data["rows"]][:3] == ["mql_to_sql", "sourced_pipeline", "new_revenue"]
-    assert "speed_to_lead: col 1: unknown metric 'first_response_hours'; left out" in err
+    assert "speed_to_lead" in [row["kpi"] for row in data["rows"]]
+    assert "left out" not in err
 
 
 def test_kpis_reads_parquet_and_reports_bad_options(

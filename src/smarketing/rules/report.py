@@ -198,9 +198,9 @@ class CheckReport:
         >>> import smarketing as sm
         >>> report = sm.check(sm.load_plan("examples/plan.yaml"))
         >>> report.ok, report.score >= 90, report.counts
-        (True, True, {'error': 0, 'warning': 1, 'info': 0})
+        (True, True, {'error': 0, 'warning': 0, 'info': 0})
         >>> report
-        CheckReport(plan='Fernbrook Analytics FY2027', score=97, ok=True, errors=0, warnings=1, infos=0)
+        CheckReport(plan='Fernbrook Analytics FY2027', score=100, ok=True, errors=0, warnings=0, infos=0)
     """
 
     plan: str
