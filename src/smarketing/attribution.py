@@ -646,38 +646,38 @@ _PATH_CHUNK = 1 << 16
 def _split_paths(
     text: pl.Series, sep: str, column: str
 ) -> tuple[tuple[str, ...], npt.NDArray[np.int32], IntArray]:
-    """Sorted distinct keys, the key code of every touch, and the touches of every path."""
-    parts: list[tuple[tuple[str, ...], npt.NDArray[np.int32]]] = []
+    """Sorted distinct keys, the key code of every touch, and the touches of every path.
+
+    Tokens are dictionary-encoded as they are (an ``Enum`` of the slice's distinct raw tokens), so only the
+    few distinct tokens are stripped of spaces, checked for emptiness and looked up, never every touch.
+    """
+    parts: list[tuple[list[str], npt.NDArray[np.int32]]] = []
     lengths = np.empty(len(text), dtype=np.int64)
     for begin in range(0, len(text), _PATH_CHUNK):
         tokens = text.slice(begin, _PATH_CHUNK).str.split(sep)
         chunk_lengths = tokens.list.len().to_numpy()
         lengths[begin : begin + len(chunk_lengths)] = chunk_lengths
-        flat = tokens.explode().str.strip_chars()
+        flat = tokens.explode()
         del tokens
-        empty = flat.str.len_bytes() == 0
+        raw = flat.unique()
+        names = raw.str.strip_chars()
+        empty = names.str.len_bytes() == 0
         if empty.any():
-            touch = int(empty.arg_true()[0])
+            touch = int(flat.is_in(raw.filter(empty).implode()).arg_true()[0])
             row = begin + int(np.searchsorted(np.cumsum(chunk_lengths), touch, side="right"))
             raise DataError(f"empty key in {text[row]!r}", kind="paths", record=f"row {row}", field=column)
-        parts.append(_encode(flat))
-    keys = tuple(sorted({k for local, _ in parts for k in local}))
+        local = flat.cast(pl.Enum(raw.to_list())).to_physical().to_numpy()
+        parts.append((names.to_list(), local))
+    keys = tuple(sorted({k for names, _ in parts for k in names}))
     index = {k: i for i, k in enumerate(keys)}
     codes = np.empty(int(lengths.sum()), dtype=np.int32)
     at = 0
-    for local, local_codes in parts:
-        # Local codes to global ones through a lookup of the slice's few keys.
-        lookup = np.array([index[k] for k in local], dtype=np.int32)
-        codes[at : at + len(local_codes)] = lookup[local_codes] if len(local_codes) else local_codes
-        at += len(local_codes)
+    for names, local in parts:
+        # Raw-token codes to key codes through a lookup of the slice's few distinct tokens.
+        lookup = np.array([index[k] for k in names], dtype=np.int32)
+        codes[at : at + len(local)] = lookup[local] if len(local) else local
+        at += len(local)
     return keys, codes, lengths
-
-
-def _encode(values: pl.Series) -> tuple[tuple[str, ...], npt.NDArray[np.int32]]:
-    """Sorted distinct values and one int code per value."""
-    keys = tuple(sorted(str(v) for v in values.unique().to_list()))
-    codes = values.replace_strict(list(keys), list(range(len(keys))), return_dtype=pl.Int32).to_numpy()
-    return keys, codes
 
 
 def _counts(frame: pl.DataFrame, column: str, kind: str) -> FloatArray:
