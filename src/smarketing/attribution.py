@@ -668,13 +668,13 @@ def _split_paths(
             raise DataError(f"empty key in {text[row]!r}", kind="paths", record=f"row {row}", field=column)
         local = flat.cast(pl.Enum(raw.to_list())).to_physical().to_numpy()
         parts.append((names.to_list(), local))
-    keys = tuple(sorted({k for names, _ in parts for k in names}))
+    keys = tuple(sorted({k for stripped, _ in parts for k in stripped}))
     index = {k: i for i, k in enumerate(keys)}
     codes = np.empty(int(lengths.sum()), dtype=np.int32)
     at = 0
-    for names, local in parts:
+    for stripped, local in parts:
         # Raw-token codes to key codes through a lookup of the slice's few distinct tokens.
-        lookup = np.array([index[k] for k in names], dtype=np.int32)
+        lookup = np.array([index[k] for k in stripped], dtype=np.int32)
         codes[at : at + len(local)] = lookup[local] if len(local) else local
         at += len(local)
     return keys, codes, lengths
