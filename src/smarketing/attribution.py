@@ -428,7 +428,8 @@ class Journeys:
                 else _minor_units_expr(lf, value, currencies, currency_expr, "touches", id_column=journey)
             )
             cols.append(units.alias("_v"))
-            cols.append(currency_expr.alias("_cur"))
+            if len(currencies) > 1:
+                cols.append(currency_expr.alias("_cur"))
         frame = _collect(lf.select(*cols).sort(*order))
         assert isinstance(frame, pl.DataFrame)
         ids_column = frame.get_column("_j")
@@ -448,7 +449,7 @@ class Journeys:
             _check_counts(null, ids, nulls, "touches")
         else:
             null = np.maximum(0.0, 1.0 - conv)
-        times = frame.get_column("_t").to_numpy().astype(np.int64)
+        times = np.asarray(frame.get_column("_t").to_numpy(), dtype=np.int64)
         last_time = times[offsets[1:] - 1]
         if conversion_time is not None:
             ct = frame.get_column("_ct").fill_null(np.iinfo(np.int64).min).to_numpy()
@@ -460,6 +461,10 @@ class Journeys:
         if value is not None:
             v_rows = frame.get_column("_v").fill_null(0).to_numpy()
             values = np.maximum.reduceat(v_rows, starts).astype(np.int64)
+        if value is not None and len(currencies) == 1:
+            # One currency: no journey can mix two, and every journey's index is 0.
+            cur_index = np.zeros(len(starts), dtype=np.int16)
+        elif value is not None:
             cur_rows = frame.get_column("_cur").fill_null(-1).to_numpy().astype(np.int16)
             cur_hi = np.maximum.reduceat(cur_rows, starts)
             cur_lo = np.minimum.reduceat(np.where(cur_rows < 0, np.int16(32767), cur_rows), starts)
