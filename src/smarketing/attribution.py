@@ -428,7 +428,8 @@ class Journeys:
                 else _minor_units_expr(lf, value, currencies, currency_expr, "touches", id_column=journey)
             )
             cols.append(units.alias("_v"))
-            cols.append(currency_expr.alias("_cur"))
+            if len(currencies) > 1:
+                cols.append(currency_expr.alias("_cur"))
         frame = _collect(lf.select(*cols).sort(*order))
         assert isinstance(frame, pl.DataFrame)
         ids_column = frame.get_column("_j")
@@ -448,7 +449,7 @@ class Journeys:
             _check_counts(null, ids, nulls, "touches")
         else:
             null = np.maximum(0.0, 1.0 - conv)
-        times = frame.get_column("_t").to_numpy().astype(np.int64)
+        times = np.asarray(frame.get_column("_t").to_numpy(), dtype=np.int64)
         last_time = times[offsets[1:] - 1]
         if conversion_time is not None:
             ct = frame.get_column("_ct").fill_null(np.iinfo(np.int64).min).to_numpy()
@@ -460,6 +461,10 @@ class Journeys:
         if value is not None:
             v_rows = frame.get_column("_v").fill_null(0).to_numpy()
             values = np.maximum.reduceat(v_rows, starts).astype(np.int64)
+        if value is not None and len(currencies) == 1:
+            # One currency: no journey can mix two, and every journey's index is 0.
+            cur_index = np.zeros(len(starts), dtype=np.int16)
+        elif value is not None:
             cur_rows = frame.get_column("_cur").fill_null(-1).to_numpy().astype(np.int16)
             cur_hi = np.maximum.reduceat(cur_rows, starts)
             cur_lo = np.minimum.reduceat(np.where(cur_rows < 0, np.int16(32767), cur_rows), starts)
@@ -646,38 +651,38 @@ _PATH_CHUNK = 1 << 16
 def _split_paths(
     text: pl.Series, sep: str, column: str
 ) -> tuple[tuple[str, ...], npt.NDArray[np.int32], IntArray]:
-    """Sorted distinct keys, the key code of every touch, and the touches of every path."""
-    parts: list[tuple[tuple[str, ...], npt.NDArray[np.int32]]] = []
+    """Sorted distinct keys, the key code of every touch, and the touches of every path.
+
+    Tokens are dictionary-encoded as they are (an ``Enum`` of the slice's distinct raw tokens), so only the
+    few distinct tokens are stripped of spaces, checked for emptiness and looked up, never every touch.
+    """
+    parts: list[tuple[list[str], npt.NDArray[np.int32]]] = []
     lengths = np.empty(len(text), dtype=np.int64)
     for begin in range(0, len(text), _PATH_CHUNK):
         tokens = text.slice(begin, _PATH_CHUNK).str.split(sep)
         chunk_lengths = tokens.list.len().to_numpy()
         lengths[begin : begin + len(chunk_lengths)] = chunk_lengths
-        flat = tokens.explode().str.strip_chars()
+        flat = tokens.explode()
         del tokens
-        empty = flat.str.len_bytes() == 0
+        raw = flat.unique()
+        names = raw.str.strip_chars()
+        empty = names.str.len_bytes() == 0
         if empty.any():
-            touch = int(empty.arg_true()[0])
+            touch = int(flat.is_in(raw.filter(empty).implode()).arg_true()[0])
             row = begin + int(np.searchsorted(np.cumsum(chunk_lengths), touch, side="right"))
             raise DataError(f"empty key in {text[row]!r}", kind="paths", record=f"row {row}", field=column)
-        parts.append(_encode(flat))
-    keys = tuple(sorted({k for local, _ in parts for k in local}))
+        local = flat.cast(pl.Enum(raw.to_list())).to_physical().to_numpy()
+        parts.append((names.to_list(), local))
+    keys = tuple(sorted({k for stripped, _ in parts for k in stripped}))
     index = {k: i for i, k in enumerate(keys)}
     codes = np.empty(int(lengths.sum()), dtype=np.int32)
     at = 0
-    for local, local_codes in parts:
-        # Local codes to global ones through a lookup of the slice's few keys.
-        lookup = np.array([index[k] for k in local], dtype=np.int32)
-        codes[at : at + len(local_codes)] = lookup[local_codes] if len(local_codes) else local_codes
-        at += len(local_codes)
+    for stripped, local in parts:
+        # Raw-token codes to key codes through a lookup of the slice's few distinct tokens.
+        lookup = np.array([index[k] for k in stripped], dtype=np.int32)
+        codes[at : at + len(local)] = lookup[local] if len(local) else local
+        at += len(local)
     return keys, codes, lengths
-
-
-def _encode(values: pl.Series) -> tuple[tuple[str, ...], npt.NDArray[np.int32]]:
-    """Sorted distinct values and one int code per value."""
-    keys = tuple(sorted(str(v) for v in values.unique().to_list()))
-    codes = values.replace_strict(list(keys), list(range(len(keys))), return_dtype=pl.Int32).to_numpy()
-    return keys, codes
 
 
 def _counts(frame: pl.DataFrame, column: str, kind: str) -> FloatArray:
