@@ -404,8 +404,12 @@ def conformance_tables(
     e = prepared.frame.select("lead_id", "lid", "k", "to", "time", "last", before.alias("a")).with_columns(
         pair.alias("pair")
     )
-    encode = {(a + 1) * width + b: v for (a, b), v in verdicts.items() if v}
-    verdict = _lookup(nw.col("pair"), encode, 0) if encode else nw.lit(0, nw.Int32())
+    # Every pair code is below (n + 2) * width (``a`` and ``k`` are at most ``n``, the unknown stage): the
+    # verdicts are a dense table, read with one gather (a lookup of many values would be a join).
+    table = [0] * ((n + 2) * width)
+    for (a, b), v in verdicts.items():
+        table[(a + 1) * width + b] = v
+    verdict = nw.new_series("v", table, nw.Int32(), backend="polars")[e.get_column("pair")]
     owner_of = dict(enumerate(owners))
     team_in = _lookup(nw.col("k"), owner_of, None)
     team_before = _lookup(nw.col("a"), owner_of, None)
