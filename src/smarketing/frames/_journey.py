@@ -267,20 +267,14 @@ def funnel_table(
     keep = ["lid", "j", "time", "next_k", "next_time"]
     keep += ["t0"] if isinstance(groups, str) else ["lead_id"] if groups is not None else []
     e = e.select(keep).filter(~nw.col("j").is_null()).with_row_index("i")
-    lead_first, lead_last = _runs("lid")
+    lead_first, _ = _runs("lid")
     start = nw.when(lead_first).then(nw.col("i")).fill_null(strategy="forward")
-    end = nw.when(lead_last).then(nw.col("i")).fill_null(strategy="backward")
-    # A unique key in (lead, step, time) order: the lead's block of rows, then the step, then the position.
-    key = (
-        nw.col("s0") * n_steps + nw.col("j") * (nw.col("s1") - nw.col("s0") + 1) + nw.col("i") - nw.col("s0")
-    )
-    e = (
-        e.with_columns(start.alias("s0"), end.alias("s1"))
-        .with_columns(key.cast(nw.Int64()).alias("key"))
-        .sort("key")
-        .drop("s1", "key")
-        .with_columns((nw.col("lid") * n_steps + nw.col("j")).alias("pk"))
-    )
+    e = e.with_columns(start.alias("s0"), (nw.col("lid") * n_steps + nw.col("j")).alias("pk"))
+    # A unique key in (lead, step, time) order: the lead's step, then the position in the lead's block of
+    # rows (below ``width``, the longest block; the key stays below n_steps * rows * width, far from 2**63).
+    width = int(e.select((nw.col("i") - nw.col("s0")).max()).item() or 0) + 1
+    key = nw.col("pk").cast(nw.Int64()) * width + nw.col("i") - nw.col("s0")
+    e = e.with_columns(key.alias("key")).sort("key").drop("key")
     run_first, run_last = _runs("pk")
     e = e.with_columns(run_first.alias("rf"), run_last.alias("rl")).with_row_index("r")
     run_start = nw.when(nw.col("rf")).then(nw.col("r")).fill_null(strategy="forward")
