@@ -376,7 +376,7 @@ def test_result_forms() -> None:
         result.conversions["a"] = 3.0  # type: ignore[index]
     many = paths([(f"k{i:02d}", 1, 0) for i in range(30)])
     html = attribute(many, model="last")._repr_html_()
-    assert html.count("<tr>") == 21
+    assert html.count("<tr>") == 22  # header, 20 rows, and the row that says how many are left out
     assert "10 more row(s)" in html
 
 

@@ -67,6 +67,7 @@ import polars as pl
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from smarketing import _display
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError
 from smarketing.frames import as_lazy, check_aware
 from smarketing.money import FxTable, Money, allocate
@@ -1663,7 +1664,9 @@ class Attribution:
 
     def _repr_html_(self) -> str:
         headers, rows = self._rows()
-        return f"<p>{html.escape(self._title())}</p>" + _html_table(headers, rows, _HTML_ROWS)
+        return f"<p>{html.escape(self._title())}</p>" + _display.html_table(
+            headers, rows, max_rows=_HTML_ROWS
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -1691,15 +1694,6 @@ def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], limit: in
     if len(rows) > limit:
         out.append(f"  ... {len(rows) - limit} more row(s)")
     return "\n".join(out)
-
-
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], limit: int) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows[:limit]
-    )
-    more = f"<p>... {len(rows) - limit} more row(s)</p>" if len(rows) > limit else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -2086,7 +2080,9 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         headers, rows = self._rows()
-        return "<p>Share of conversions by model</p>" + _html_table(headers, rows, _HTML_ROWS)
+        return "<p>Share of conversions by model</p>" + _display.html_table(
+            headers, rows, max_rows=_HTML_ROWS
+        )
 
 
 def compare(

@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
 
+from smarketing import _display
 from smarketing._base import CurrencyCode, FrozenModel, Id, NonNegativeDecimal, Rate, Text, located
 from smarketing._periods import Window
 from smarketing.errors import CurrencyMismatchError, DataError, PlanError, PlanIssue
@@ -2119,15 +2120,6 @@ def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], limit: in
     return "\n".join(out)
 
 
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], limit: int) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows[:limit]
-    )
-    more = f"<p>... {len(rows) - limit} more line(s)</p>" if len(rows) > limit else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
-
-
 _TEXT_ROWS = 40
 _HTML_ROWS = 200
 
@@ -2358,7 +2350,7 @@ class RewardLedger:
     def _repr_html_(self) -> str:
         headers, rows = self._rows()
         title = html.escape(f"Rewards {self.period} ({self.plan_id}): {self.total()}")
-        return f"<p><b>{title}</b></p>" + _html_table(headers, rows, _HTML_ROWS)
+        return f"<p><b>{title}</b></p>" + _display.html_table(headers, rows, max_rows=_HTML_ROWS)
 
 
 @attrs.frozen(eq=False)
@@ -2492,7 +2484,9 @@ class Statement:
         )
         headers, rows = self._table()
         title = html.escape(f"Reward statement {self.period}: {self.participant}")
-        return f"<h3>{title}</h3><table>{head}</table>" + _html_table(headers, rows, len(rows) or 1)
+        return f"<h3>{title}</h3><table>{head}</table>" + _display.html_table(
+            headers, rows, max_rows=len(rows) or 1
+        )
 
     def __repr__(self) -> str:
         return self.to_text(limit=_TEXT_ROWS)
