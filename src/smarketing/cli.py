@@ -967,21 +967,6 @@ def _scorecard_section(plan: AlignmentPlan, data: Dataset) -> str:
     )
 
 
-def _funnel_section(plan: AlignmentPlan, data: Dataset) -> str:
-    # Unique leads with at least one event into each stage: a headline, not journey.funnel's analysis.
-    reached = dict(data.stage_events.group_by("to").agg(pl.col("lead_id").n_unique()).iter_rows())
-    total = data.leads.height
-    rows = [
-        [s.id, s.owner, _count(reached.get(s.id, 0)), f"{100 * reached.get(s.id, 0) / max(1, total):.1f}%"]
-        for s in plan.journey.stages
-    ]
-    return (
-        _heading("Leads reaching each stage")
-        + "\n"
-        + _table(["stage", "owner", "leads", "share"], rows, right={2, 3})
-    )
-
-
 def _deals_section(plan: AlignmentPlan, data: Dataset) -> str:
     deals = data.deals
     heading = _heading("Deals")
@@ -1167,7 +1152,6 @@ _DEMO_SECTIONS: list[DemoSection] = [
     _rewards_section,
     _cadence_section,
     _data_section,
-    _funnel_section,
     _journey_funnel_section,
     _conformance_section,
     _scorecard_section,
