@@ -202,18 +202,9 @@ def _parser() -> argparse.ArgumentParser:
         "it, moved on, were lost or are still open, conversion and time in stage.",
     )
     funnel_cmd.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
-    source = funnel_cmd.add_mutually_exclusive_group()
-    source.add_argument(
-        "--data",
-        type=Path,
-        metavar="DIR",
-        help="directory with stage_events.parquet (and leads.parquet for --by), or one parquet file",
-    )
-    source.add_argument(
-        "--seed", type=_seed, default=None, metavar="N", help="synthetic data seed (default: 42)"
-    )
-    funnel_cmd.add_argument(
-        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
+    _add_source(
+        funnel_cmd,
+        data_help="directory with stage_events.parquet (and leads.parquet for --by), or one parquet file",
     )
     funnel_cmd.add_argument(
         "--as-of", type=_aware, metavar="TIME", help="measure as at this ISO 8601 time with offset"
@@ -229,16 +220,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     kpis.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     kpis.add_argument("--period", required=True, metavar="PERIOD", help="period, e.g. 2026-10 or 2026-Q4")
-    source = kpis.add_mutually_exclusive_group()
-    source.add_argument(
-        "--data", type=Path, metavar="DIR", help="folder of <kind>.parquet files (leads, deals, ...)"
-    )
-    source.add_argument(
-        "--seed", type=_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
-    )
-    kpis.add_argument(
-        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
-    )
+    _add_source(kpis, data_help="folder of <kind>.parquet files (leads, deals, ...)")
     kpis.add_argument(
         "--by", metavar="COLUMN", help="split by a lead column (persona, region, ...) or 'team'"
     )
@@ -261,18 +243,8 @@ def _parser() -> argparse.ArgumentParser:
         "per handed-off lead, marketing's volume and quality per period, breaches and a summary.",
     )
     sla.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
-    sla_source = sla.add_mutually_exclusive_group()
-    sla_source.add_argument(
-        "--data",
-        type=Path,
-        metavar="DIR",
-        help="folder of <kind>.parquet files (leads, stage_events, activities, dispositions)",
-    )
-    sla_source.add_argument(
-        "--seed", type=_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
-    )
-    sla.add_argument(
-        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
+    _add_source(
+        sla, data_help="folder of <kind>.parquet files (leads, stage_events, activities, dispositions)"
     )
     sla.add_argument(
         "--as-of",
@@ -292,16 +264,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rewards.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     rewards.add_argument("--period", required=True, metavar="PERIOD", help="2026-10, 2026-Q4 or 2026")
-    source = rewards.add_mutually_exclusive_group()
-    source.add_argument(
-        "--data", type=Path, metavar="DIR", help="folder of <kind>.parquet files (deals, ...)"
-    )
-    source.add_argument(
-        "--seed", type=_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
-    )
-    rewards.add_argument(
-        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
-    )
+    _add_source(rewards, data_help="folder of <kind>.parquet files (deals, ...)")
     rewards.add_argument(
         "--as-of", metavar="DATE", help="the day of the run (default: the period's last day)"
     )
@@ -422,6 +385,23 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_source(parser: argparse.ArgumentParser, *, data_help: str) -> None:
+    """The data options every analysis command shares: ``--data DIR`` or ``--seed N``, and ``--leads N``."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data", type=Path, metavar="DIR", help=data_help)
+    source.add_argument(
+        "--seed", type=_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
+    )
+    parser.add_argument(
+        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
+    )
+
+
+def _synthetic(plan: AlignmentPlan, args: argparse.Namespace) -> Dataset:
+    """The synthetic data of ``--seed`` (default 42) and ``--leads``."""
+    return synthetic(plan, seed=42 if args.seed is None else args.seed, n_leads=args.leads)
+
+
 def _funnel(args: argparse.Namespace) -> int:
     plan = _load(args.plan)
     events: object
@@ -429,7 +409,7 @@ def _funnel(args: argparse.Namespace) -> int:
     if args.data is not None:
         events, leads = _parquet(args.data, need_leads=args.by not in (None, "cohort_month"))
     else:
-        events = synthetic(plan, seed=42 if args.seed is None else args.seed, n_leads=args.leads)
+        events = _synthetic(plan, args)
     try:
         report = funnel(plan.journey, events, leads=leads, by=args.by, as_of=args.as_of, mode=args.mode)
     except (DataError, ValueError) as error:
@@ -476,7 +456,7 @@ def _kpis(args: argparse.Namespace) -> int:
         data = _read_data(args.data)
         rates = args.fx
     else:
-        data = synthetic(plan, seed=42 if args.seed is None else args.seed, n_leads=args.leads)
+        data = _synthetic(plan, args)
         rates = args.fx or [_DEMO_RATE]
     try:
         card, left_out = _scorecard(
@@ -507,7 +487,7 @@ def _sla(args: argparse.Namespace) -> int:
         data = _read_data(args.data)
         as_of = args.as_of or _latest_fact(data)
     else:
-        data = synthetic(plan, seed=42 if args.seed is None else args.seed, n_leads=args.leads)
+        data = _synthetic(plan, args)
         as_of = args.as_of or _SYNTHETIC_AS_OF
     try:
         report = evaluate_sla(plan, data, as_of=as_of)
@@ -592,7 +572,7 @@ def _rewards(args: argparse.Namespace) -> int:
         data = _read_data(args.data)
         rates = args.fx
     else:
-        data = synthetic(plan, seed=42 if args.seed is None else args.seed, n_leads=args.leads)
+        data = _synthetic(plan, args)
         rates = args.fx or [_DEMO_RATE]
     try:
         as_of = date.fromisoformat(args.as_of) if args.as_of else None
