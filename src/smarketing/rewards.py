@@ -1649,26 +1649,8 @@ def _caps(
         .join(caps, on="_version")
     )
     over = per_deal.filter(pl.col("_cap").is_not_null() & (pl.col("_total") > pl.col("_cap")))
-    deal_caps = over.select(
-        "id",
-        pl.lit("cap").alias("part"),
-        pl.lit("cap_per_deal").alias("source"),
-        pl.concat_str(
-            pl.lit("rewards.cap_per_deal (earned "),
-            pl.col("_total").cast(pl.String),
-            pl.lit(", cap "),
-            pl.col("_cap").cast(pl.String),
-            pl.lit(")"),
-        ).alias("rule"),
-        (pl.col("_cap") - pl.col("_total")).alias("units"),
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-        pl.lit(None, dtype=pl.String).alias("via"),
-        "participant",
-        "_version",
-        "_period",
-        "pool_units",
-        "deal_units",
-        pl.lit("cap").alias("component"),
+    deal_caps = _cap_lines(
+        over, "cap_per_deal", earned="_total", cap="_cap", units=pl.col("_cap") - pl.col("_total")
     )
     out.append(deal_caps)
     period_caps = {
@@ -1694,31 +1676,34 @@ def _caps(
             over = _allocate_frame(
                 over, by=["participant", "_period"], key="id", weight="_nw", total="_x", out="units"
             )
-            out.append(
-                over.select(
-                    "id",
-                    pl.lit("cap").alias("part"),
-                    pl.lit("cap_per_period").alias("source"),
-                    pl.concat_str(
-                        pl.lit("rewards.cap_per_period (earned "),
-                        pl.col("_sum").cast(pl.String),
-                        pl.lit(", cap "),
-                        pl.col("_pcap").cast(pl.String),
-                        pl.lit(")"),
-                    ).alias("rule"),
-                    "units",
-                    pl.lit(0, dtype=_I64).alias("basis_units"),
-                    pl.lit(None, dtype=pl.String).alias("via"),
-                    "participant",
-                    "_version",
-                    "_period",
-                    "pool_units",
-                    "deal_units",
-                    pl.lit("cap").alias("component"),
-                )
-            )
+            out.append(_cap_lines(over, "cap_per_period", earned="_sum", cap="_pcap", units=pl.col("units")))
     return pl.concat([o.select(lines.columns) for o in out], how="vertical_relaxed").filter(
         pl.col("units") != 0
+    )
+
+
+def _cap_lines(frame: pl.DataFrame, source: str, *, earned: str, cap: str, units: pl.Expr) -> pl.DataFrame:
+    """Ledger lines of a cap (per deal or per period), with the earned amount and the cap in the trail."""
+    return frame.select(
+        "id",
+        pl.lit("cap").alias("part"),
+        pl.lit(source).alias("source"),
+        pl.concat_str(
+            pl.lit(f"rewards.{source} (earned "),
+            pl.col(earned).cast(pl.String),
+            pl.lit(", cap "),
+            pl.col(cap).cast(pl.String),
+            pl.lit(")"),
+        ).alias("rule"),
+        units.alias("units"),
+        pl.lit(0, dtype=_I64).alias("basis_units"),
+        pl.lit(None, dtype=pl.String).alias("via"),
+        "participant",
+        "_version",
+        "_period",
+        "pool_units",
+        "deal_units",
+        pl.lit("cap").alias("component"),
     )
 
 
