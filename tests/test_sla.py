@@ -4,8 +4,10 @@ against the readable reference in sla_reference.py with Hypothesis."""
 from __future__ import annotations
 
 import json
+import statistics
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import smarketing as sm
+from smarketing._metrics import compute_metrics
+from smarketing._periods import Window
 from smarketing.errors import DataError, PlanError
+from smarketing.frames import _sla
+from smarketing.kpi import Undefined
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Activity, Dataset, Disposition, Lead, StageEvent
 
@@ -578,3 +584,64 @@ def test_kernel_matches_reference(data: dict[str, list[Any]], as_of: datetime) -
 
 def test_kernel_matches_reference_on_the_fixture() -> None:
     _compare(PLAN, fixture(), AS_OF)
+
+
+# The scorecard's SLA metrics read a few columns of the kernel's per-lead frame, computed on their own.
+KPI_COLUMNS = ("lead_id", "handoff_at", "first_response_hours", "response_status", "disposition_status")
+KPI_WINDOWS = [Window.parse("2026-09"), Window.parse("2026-10"), Window.parse("2026-11")]
+KPI_METRICS = {"first_response_hours", "sla_compliance", "disposition_coverage"}
+
+
+def _kpis_from_report(report: sm.SLAReport, tz: str) -> dict[tuple[str, str, Window], Fraction]:
+    """The three SLA metrics per window, worked out from the full report's per-lead rows."""
+    out: dict[tuple[str, str, Window], Fraction] = {}
+    rows = report.leads.to_dicts()
+    for w in KPI_WINDOWS:
+        start, end = w.start_at(tz), w.end_at(tz)
+        inside = [r for r in rows if start <= r["handoff_at"] < end]
+        hours = [r["first_response_hours"] for r in inside if r["first_response_hours"] is not None]
+        if hours:
+            out[("first_response_hours", "", w)] = Fraction(Decimal(repr(statistics.median(hours))))
+        status = [r["response_status"] for r in inside]
+        decided = sum(s in ("met", "breached") for s in status)
+        if decided:
+            out[("sla_compliance", "", w)] = Fraction(status.count("met"), decided)
+        disposition = [r["disposition_status"] for r in inside]
+        due = sum(s in ("on_time", "late", "missing") for s in disposition)
+        if due:
+            out[("disposition_coverage", "", w)] = Fraction(disposition.count("on_time"), due)
+    return out
+
+
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    datasets(), st.integers(0, 45 * 24).map(lambda h: datetime(2026, 9, 28, tzinfo=UTC) + timedelta(hours=h))
+)
+def test_kpi_path_agrees_with_the_full_report(data: dict[str, list[Any]], as_of: datetime) -> None:
+    report = sm.evaluate_sla(PLAN, data, as_of=as_of)
+    frames = _sla.evaluate(PLAN, data, as_of=as_of)
+    assert frames.lead_columns(*KPI_COLUMNS).equals(report.leads.select(KPI_COLUMNS))
+    assert "leads" not in frames.__dict__  # nothing else was computed
+    values = compute_metrics(
+        data,
+        sorted(KPI_METRICS),
+        windows=KPI_WINDOWS,
+        tz="Europe/Berlin",
+        as_of=as_of,
+        currency=None,
+        plan=PLAN,
+    )
+    expected = _kpis_from_report(report, "Europe/Berlin")
+    for key, value in values.items():
+        assert value == expected.get(key, value if isinstance(value, Undefined) else None), key
+
+
+def test_kernel_tables_do_not_depend_on_the_order_they_are_asked_in() -> None:
+    report = sm.evaluate_sla(PLAN, fixture(), as_of=AS_OF)
+    frames = _sla.evaluate(PLAN, fixture(), as_of=AS_OF)
+    assert frames.counts == report.counts
+    assert frames.weekly.equals(report.weekly)
+    assert frames.breaches.equals(report.breaches)
+    assert frames.lead_columns(*KPI_COLUMNS).equals(report.leads.select(KPI_COLUMNS))
+    assert frames.leads.equals(report.leads)
+    assert frames.marketing.equals(report.marketing)

@@ -26,7 +26,7 @@ import polars as pl
 from smarketing._formula import FUNCTIONS, Dimension, Undefined, Value
 from smarketing._periods import PeriodKind, Window, zone
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError
-from smarketing.frames import as_lazy, check_aware
+from smarketing.frames import _sla, as_lazy, check_aware
 from smarketing.money import FxTable, Money
 
 if TYPE_CHECKING:
@@ -674,13 +674,13 @@ _SLA_EMPTY = {
 def _sla_metrics(run: _Run, plan: AlignmentPlan, kind: PeriodKind, windows: Sequence[Window]) -> None:
     """Lead response time, SLA compliance and disposition coverage from the SLA evaluation.
 
-    The evaluation (business time, tiers, pauses) is the one :func:`smarketing.sla.evaluate_sla` does;
+    The evaluation (business time, tiers, pauses) is the kernel of :func:`smarketing.sla.evaluate_sla`;
     it runs once per kernel run and the metrics are read off its per-lead frame, bucketed by handoff time.
+    Only the columns read here are computed: not the escalation ladder, the breaches, marketing's side
+    or the counts.
     """
-    from smarketing.sla import evaluate_sla  # noqa: PLC0415 - sla imports the plan, which imports kpi
-
     if run.sla_leads is None:
-        run.sla_leads = evaluate_sla(plan, run.data, as_of=run.setup.as_of).leads.select(
+        run.sla_leads = _sla.evaluate(plan, run.data, as_of=run.setup.as_of).lead_columns(
             "lead_id", "handoff_at", "first_response_hours", "response_status", "disposition_status"
         )
     status, disposition = nw.col("response_status"), nw.col("disposition_status")

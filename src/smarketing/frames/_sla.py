@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -62,22 +63,87 @@ _TIMES: dict[str, tuple[str, ...]] = {
 
 
 class SLAFrames:
-    """The polars frames the kernel produces, before :class:`~smarketing.sla.SLAReport` wraps them."""
+    """What the kernel produces, before :class:`~smarketing.sla.SLAReport` wraps it.
+
+    The kernel evaluates the sales side per lead (handoffs, dispositions, activities) when it is called;
+    every table after that is a plan on those in-memory frames, computed on first access and kept. A caller
+    that needs a few per-lead columns (the KPIs) asks :meth:`lead_columns` and pays for nothing else:
+    polars leaves the escalation ladder out of a plan that does not select it, and the marketing side,
+    the breaches, the weekly trend and the counts are never computed.
+    """
 
     def __init__(
         self,
         *,
-        leads: pl.DataFrame,
-        breaches: pl.DataFrame,
-        marketing: pl.DataFrame,
-        weekly: pl.DataFrame,
-        counts: dict[str, int],
+        lead_plan: pl.LazyFrame,
+        delivered_plan: pl.LazyFrame,
+        count_plans: tuple[pl.LazyFrame, pl.LazyFrame],
+        activity_counts: dict[str, int],
+        sla: SLA,
+        period: str,
+        now: int,
+        zone: str,
     ) -> None:
-        self.leads = leads
-        self.breaches = breaches
-        self.marketing = marketing
-        self.weekly = weekly
-        self.counts = counts
+        self._lead_plan = lead_plan
+        self._delivered_plan = delivered_plan
+        self._count_plans = count_plans
+        self._activity_counts = activity_counts
+        self._sla = sla
+        self._period = period
+        self._now = now
+        self._zone = zone
+
+    def lead_columns(self, *names: str) -> pl.DataFrame:
+        """These columns of :attr:`leads` (same rows, same values), computing only what they need."""
+        if "leads" in self.__dict__:
+            return self.leads.select(names)
+        return self._lead_plan.select(names).collect()
+
+    @cached_property
+    def _lead_rows(self) -> pl.DataFrame:
+        """The per-lead frame with ``known`` (whether the lead is in ``leads``), for the counts."""
+        return self._lead_plan.collect()
+
+    @cached_property
+    def leads(self) -> pl.DataFrame:
+        """One row per handed-off lead, in lead id order."""
+        return self._lead_rows.drop("known")
+
+    @cached_property
+    def _delivered(self) -> pl.DataFrame:
+        return self._delivered_plan.collect()
+
+    @cached_property
+    def breaches(self) -> pl.DataFrame:
+        """One row per broken commitment, by commitment, each in lead order."""
+        return _breaches(self.leads)
+
+    @cached_property
+    def marketing(self) -> pl.DataFrame:
+        """Marketing's side per period: volume against the commitment, acceptance and SQL rates."""
+        return _marketing(self._delivered, self._sla, self._period, self._now, self._zone)
+
+    @cached_property
+    def weekly(self) -> pl.DataFrame:
+        """Both sides per week (the trend)."""
+        return _weekly(self.leads, self._delivered)
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        """Facts handled specially, by kind."""
+        lead_rows = self._lead_rows
+        d_counts, e_counts = pl.collect_all(list(self._count_plans))
+        d = d_counts.row(0, named=True)
+        e = e_counts.row(0, named=True)
+        return {
+            "handoffs_unknown_lead": int(lead_rows.filter(~pl.col("known")).height),
+            **self._activity_counts,
+            "dispositions_not_handed_off": int(d["d_unhanded"] or 0),
+            "dispositions_before_handoff": int(d["d_before"] or 0),
+            "dispositions_after_as_of": int(d["d_after"] or 0),
+            "dispositions_unknown_reason": int(lead_rows.filter(~pl.col("disposition_reason_agreed")).height),
+            "stage_events_after_as_of": int(e["e_after"] or 0),
+        }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -306,7 +372,7 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     base_lf = _with(base_lf, response_due_us=clock.instant(pl.col("due_pos")))
     # Materialise the per-lead frame once, in lead order, with an integer row key: the dispositions and
     # the activities are matched to it once by lead id, and everything after that joins on the integer.
-    base_df: pl.DataFrame = base_lf.sort("lead_id").collect().to_native()
+    base_df: pl.DataFrame = base_lf.collect().to_native().sort("lead_id")
     twice = base_df.filter(pl.col("lead_id") == pl.col("lead_id").shift(1)).head(1)
     if twice.height:
         raise DataError(
@@ -339,7 +405,7 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         (nw.col("before") & ~nw.col("after_as_of")).cast(nw.Int64()).sum().alias("d_before"),
         nw.col("after_as_of").cast(nw.Int64()).sum().alias("d_after"),
     )
-    first_disp_df, d_counts = pl.collect_all([first_disp.to_native(), disp_counts.to_native()])
+    first_disp_df: pl.DataFrame = first_disp.collect().to_native()
     base = base.join(nw.from_native(first_disp_df.lazy()), on="_row", how="left")
 
     # -- activities: first response, attempts in the window, the pause ------------------------------------
@@ -348,20 +414,11 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         {p.id for p in people if p.team in {t.id for t in plan.teams_with_function("marketing")}}
     )
     pauses = list(sla.pause_statuses)
-    # One index of every lead id (known from ``leads``, handed off, or both), so each activity is matched
-    # to its lead by id once; everything after that groups by the integer row of the handed-off lead.
+    # Each activity is matched to its handed-off lead by id once; everything after that groups by the
+    # integer row of the lead.
     handed_cols = ["_row", "handoff_us", "created_us", "attempts_end_us", "disposition_us"]
-    index = nw.concat(
-        [
-            lead_cols.select("lead_id", "known").join(
-                base.select("lead_id", *handed_cols), on="lead_id", how="left"
-            ),
-            base.filter(~nw.col("known")).select("lead_id", "known", *handed_cols),
-        ],
-        how="vertical",
-    )
     acts = activities.select("lead_id", "person", "time_us", "type", "outcome").join(
-        index, on="lead_id", how="left"
+        base.select("lead_id", *handed_cols), on="lead_id", how="left"
     )
     after = nw.col("time_us") > now
     early = (nw.col("time_us") < nw.col("created_us")).fill_null(value=False)
@@ -370,11 +427,11 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     )
     attempt = usable & nw.col("type").is_in(kinds)
     paused_by = usable & nw.col("outcome").is_in(pauses).fill_null(value=False)
-    # Activities of leads never handed off land in the null group: not the SLA's business, but those of
-    # leads nobody knows of are counted.
+    # Activities of leads never handed off land in the null group: not the SLA's business, but the ids of
+    # their leads are kept, to count those nobody knows of.
     # Flags first, then plain sums and extremes: conditions shared by several aggregates are computed once.
     at = nw.col("time_us")
-    per_lead_df: pl.DataFrame = (
+    per_lead = (
         acts.with_columns(
             after.alias("_a"),
             early.alias("_e"),
@@ -387,23 +444,26 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
             (nw.col("_t") & (at <= nw.col("attempts_end_us")).fill_null(value=False)).alias("_w"),
             (nw.col("_t") & (at <= nw.col("disposition_us")).fill_null(value=False)).alias("_b"),
         )
-        .group_by("_row")
+        .with_columns(nw.when(nw.col("_row").is_null()).then(nw.col("lead_id")).alias("_unhanded"))
+        .group_by("_row", "_unhanded")
         .agg(
+            nw.len().alias("_n"),
             nw.col("_t_time").min().alias("first_response_us"),
             nw.col("_w").fill_null(value=False).cast(nw.Int64()).sum().alias("attempts"),
             nw.col("_b").fill_null(value=False).cast(nw.Int64()).sum().alias("attempts_before_disposition"),
             nw.col("_p_time").max().alias("pause_from_us"),
             nw.col("_e").cast(nw.Int64()).sum().alias("_early"),
             nw.col("_a").cast(nw.Int64()).sum().alias("_after"),
-            nw.col("known").is_null().cast(nw.Int64()).sum().alias("_unknown"),
         )
-        .collect()
-        .to_native()
     )
-    unhanded_df = per_lead_df.filter(pl.col("_row").is_null())
+    per_lead_df: pl.DataFrame = per_lead.collect().to_native()
+    after_as_of = int(per_lead_df["_after"].sum())
+    unhanded_df = per_lead_df.filter(pl.col("_row").is_null()).select(
+        pl.col("_unhanded").alias("lead_id"), "_n"
+    )
     per_lead_df = per_lead_df.filter(pl.col("_row").is_not_null())
     base = base.join(
-        nw.from_native(per_lead_df.drop("_early", "_after", "_unknown").lazy()), on="_row", how="left"
+        nw.from_native(per_lead_df.drop("_unhanded", "_n", "_early", "_after").lazy()), on="_row", how="left"
     ).with_columns(nw.col("attempts").fill_null(0), nw.col("attempts_before_disposition").fill_null(0))
 
     # -- statuses at as_of -----------------------------------------------------------------------------
@@ -560,29 +620,23 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     ).drop(*(f"_{stage}" for stage in later))
 
     event_counts = events.select((nw.col("time_us") > now).cast(nw.Int64()).sum().alias("e_after"))
-    lead_df, delivered_df, e_counts = pl.collect_all(
-        [f.to_native() for f in (lead_frame, delivered, event_counts)]
-    )
-    d = d_counts.row(0, named=True)
-    e = e_counts.row(0, named=True)
-    counts = {
-        "handoffs_unknown_lead": int(lead_df.filter(~pl.col("known")).height),
-        "activities_unknown_lead": int(unhanded_df["_unknown"].sum()),
-        "activities_before_lead_created": int(per_lead_df["_early"].sum()),
-        "activities_after_as_of": int(per_lead_df["_after"].sum()) + int(unhanded_df["_after"].sum()),
-        "dispositions_not_handed_off": int(d["d_unhanded"] or 0),
-        "dispositions_before_handoff": int(d["d_before"] or 0),
-        "dispositions_after_as_of": int(d["d_after"] or 0),
-        "dispositions_unknown_reason": int(lead_df.filter(~pl.col("disposition_reason_agreed")).height),
-        "stage_events_after_as_of": int(e["e_after"] or 0),
-    }
-    lead_df = lead_df.drop("known")
     return SLAFrames(
-        leads=lead_df,
-        breaches=_breaches(lead_df),
-        marketing=_marketing(delivered_df, sla, period, now, zone),
-        weekly=_weekly(lead_df, delivered_df),
-        counts=counts,
+        lead_plan=lead_frame.to_native(),
+        delivered_plan=delivered.to_native(),
+        count_plans=(disp_counts.to_native(), event_counts.to_native()),
+        activity_counts={
+            "activities_unknown_lead": int(
+                unhanded_df.join(lead_cols.select("lead_id").to_native().collect(), on="lead_id", how="anti")[
+                    "_n"
+                ].sum()
+            ),
+            "activities_before_lead_created": int(per_lead_df["_early"].sum()),
+            "activities_after_as_of": after_as_of,
+        },
+        sla=sla,
+        period=period,
+        now=now,
+        zone=zone,
     )
 
 
