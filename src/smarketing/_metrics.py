@@ -766,9 +766,10 @@ def _stage_counts(
     n = len(windows)
     keys = list(tests)
     events = _cut(events, "time", setup)
+    index = _window_index("time", windows, setup.tz)  # built once: each boundary is a costly literal
     parts = [
         _with_group(
-            events.filter(tests[k]).select("lead_id", _key=_window_index("time", windows, setup.tz) + i * n),
+            events.filter(tests[k]).select("lead_id", _key=index + i * n),
             groups,
         ).filter(~nw.col("_key").is_null())
         for i, k in enumerate(keys)

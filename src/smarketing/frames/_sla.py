@@ -77,7 +77,7 @@ class SLAFrames:
         *,
         lead_plan: pl.LazyFrame,
         delivered_plan: pl.LazyFrame,
-        count_plans: tuple[pl.LazyFrame, pl.LazyFrame],
+        count_plans: tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame],
         activity_counts: dict[str, int],
         sla: SLA,
         period: str,
@@ -132,11 +132,12 @@ class SLAFrames:
     def counts(self) -> dict[str, int]:
         """Facts handled specially, by kind."""
         lead_rows = self._lead_rows
-        d_counts, e_counts = pl.collect_all(list(self._count_plans))
+        d_counts, e_counts, a_counts = pl.collect_all(list(self._count_plans))
         d = d_counts.row(0, named=True)
         e = e_counts.row(0, named=True)
         return {
             "handoffs_unknown_lead": int(lead_rows.filter(~pl.col("known")).height),
+            "activities_unknown_lead": int(a_counts.item(0, "a_unknown")),
             **self._activity_counts,
             "dispositions_not_handed_off": int(d["d_unhanded"] or 0),
             "dispositions_before_handoff": int(d["d_before"] or 0),
@@ -427,8 +428,7 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     )
     attempt = usable & nw.col("type").is_in(kinds)
     paused_by = usable & nw.col("outcome").is_in(pauses).fill_null(value=False)
-    # Activities of leads never handed off land in the null group: not the SLA's business, but the ids of
-    # their leads are kept, to count those nobody knows of.
+    # Activities of leads never handed off land in the null group: not the SLA's business, but counted.
     # Flags first, then plain sums and extremes: conditions shared by several aggregates are computed once.
     at = nw.col("time_us")
     per_lead = (
@@ -444,10 +444,8 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
             (nw.col("_t") & (at <= nw.col("attempts_end_us")).fill_null(value=False)).alias("_w"),
             (nw.col("_t") & (at <= nw.col("disposition_us")).fill_null(value=False)).alias("_b"),
         )
-        .with_columns(nw.when(nw.col("_row").is_null()).then(nw.col("lead_id")).alias("_unhanded"))
-        .group_by("_row", "_unhanded")
+        .group_by("_row")
         .agg(
-            nw.len().alias("_n"),
             nw.col("_t_time").min().alias("first_response_us"),
             nw.col("_w").fill_null(value=False).cast(nw.Int64()).sum().alias("attempts"),
             nw.col("_b").fill_null(value=False).cast(nw.Int64()).sum().alias("attempts_before_disposition"),
@@ -458,12 +456,9 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     )
     per_lead_df: pl.DataFrame = per_lead.collect().to_native()
     after_as_of = int(per_lead_df["_after"].sum())
-    unhanded_df = per_lead_df.filter(pl.col("_row").is_null()).select(
-        pl.col("_unhanded").alias("lead_id"), "_n"
-    )
     per_lead_df = per_lead_df.filter(pl.col("_row").is_not_null())
     base = base.join(
-        nw.from_native(per_lead_df.drop("_unhanded", "_n", "_early", "_after").lazy()), on="_row", how="left"
+        nw.from_native(per_lead_df.drop("_early", "_after").lazy()), on="_row", how="left"
     ).with_columns(nw.col("attempts").fill_null(0), nw.col("attempts_before_disposition").fill_null(0))
 
     # -- statuses at as_of -----------------------------------------------------------------------------
@@ -620,16 +615,18 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     ).drop(*(f"_{stage}" for stage in later))
 
     event_counts = events.select((nw.col("time_us") > now).cast(nw.Int64()).sum().alias("e_after"))
+    # Activities of leads neither handed off nor in ``leads``: only the counts need them.
+    unknown_activities = (
+        activities.select("lead_id")
+        .join(keys.select("lead_id"), on="lead_id", how="anti")
+        .join(lead_cols.select("lead_id"), on="lead_id", how="anti")
+        .select(nw.len().alias("a_unknown"))
+    )
     return SLAFrames(
         lead_plan=lead_frame.to_native(),
         delivered_plan=delivered.to_native(),
-        count_plans=(disp_counts.to_native(), event_counts.to_native()),
+        count_plans=(disp_counts.to_native(), event_counts.to_native(), unknown_activities.to_native()),
         activity_counts={
-            "activities_unknown_lead": int(
-                unhanded_df.join(lead_cols.select("lead_id").to_native().collect(), on="lead_id", how="anti")[
-                    "_n"
-                ].sum()
-            ),
             "activities_before_lead_created": int(per_lead_df["_early"].sum()),
             "activities_after_as_of": after_as_of,
         },
