@@ -65,11 +65,12 @@ _TIMES: dict[str, tuple[str, ...]] = {
 class SLAFrames:
     """What the kernel produces, before :class:`~smarketing.sla.SLAReport` wraps it.
 
-    The kernel evaluates the sales side per lead (handoffs, dispositions, activities) when it is called;
-    every table after that is a plan on those in-memory frames, computed on first access and kept. A caller
-    that needs a few per-lead columns (the KPIs) asks :meth:`lead_columns` and pays for nothing else:
-    polars leaves the escalation ladder out of a plan that does not select it, and the marketing side,
-    the breaches, the weekly trend and the counts are never computed.
+    The kernel materialises the handed-off leads (handoff, lead record, due times) and their first
+    dispositions when it is called; everything after that (the activities per lead, the statuses, the
+    escalation ladder, marketing's side, breaches, the weekly trend, the counts) is a plan, computed on
+    first access and kept. A caller that needs a few per-lead columns (the KPIs) asks
+    :meth:`lead_columns` and pays for nothing else: polars leaves out of the plan the aggregates and
+    columns it does not select, and the other tables are never computed.
     """
 
     def __init__(
@@ -77,8 +78,7 @@ class SLAFrames:
         *,
         lead_plan: pl.LazyFrame,
         delivered_plan: pl.LazyFrame,
-        count_plans: tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame],
-        activity_counts: dict[str, int],
+        count_plans: tuple[pl.LazyFrame, ...],
         sla: SLA,
         period: str,
         now: int,
@@ -87,7 +87,6 @@ class SLAFrames:
         self._lead_plan = lead_plan
         self._delivered_plan = delivered_plan
         self._count_plans = count_plans
-        self._activity_counts = activity_counts
         self._sla = sla
         self._period = period
         self._now = now
@@ -101,13 +100,16 @@ class SLAFrames:
 
     @cached_property
     def _lead_rows(self) -> pl.DataFrame:
-        """The per-lead frame with ``known`` (whether the lead is in ``leads``), for the counts."""
+        """The per-lead frame and two columns for the counts: ``known`` and ``_early``.
+
+        ``known``: the lead is in ``leads``; ``_early``: its activities before it was created.
+        """
         return self._lead_plan.collect()
 
     @cached_property
     def leads(self) -> pl.DataFrame:
         """One row per handed-off lead, in lead id order."""
-        return self._lead_rows.drop("known")
+        return self._lead_rows.drop("known", "_early")
 
     @cached_property
     def _delivered(self) -> pl.DataFrame:
@@ -132,18 +134,19 @@ class SLAFrames:
     def counts(self) -> dict[str, int]:
         """Facts handled specially, by kind."""
         lead_rows = self._lead_rows
-        d_counts, e_counts, a_counts = pl.collect_all(list(self._count_plans))
-        d = d_counts.row(0, named=True)
-        e = e_counts.row(0, named=True)
+        c: dict[str, Any] = {}
+        for frame in pl.collect_all(list(self._count_plans)):
+            c.update(frame.row(0, named=True))
         return {
             "handoffs_unknown_lead": int(lead_rows.filter(~pl.col("known")).height),
-            "activities_unknown_lead": int(a_counts.item(0, "a_unknown")),
-            **self._activity_counts,
-            "dispositions_not_handed_off": int(d["d_unhanded"] or 0),
-            "dispositions_before_handoff": int(d["d_before"] or 0),
-            "dispositions_after_as_of": int(d["d_after"] or 0),
+            "activities_unknown_lead": int(c["a_unknown"]),
+            "activities_before_lead_created": int(lead_rows["_early"].sum()),
+            "activities_after_as_of": int(c["a_after"] or 0),
+            "dispositions_not_handed_off": int(c["d_unhanded"] or 0),
+            "dispositions_before_handoff": int(c["d_before"] or 0),
+            "dispositions_after_as_of": int(c["d_after"] or 0),
             "dispositions_unknown_reason": int(lead_rows.filter(~pl.col("disposition_reason_agreed")).height),
-            "stage_events_after_as_of": int(e["e_after"] or 0),
+            "stage_events_after_as_of": int(c["e_after"] or 0),
         }
 
 
@@ -419,7 +422,7 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     # integer row of the lead.
     handed_cols = ["_row", "handoff_us", "created_us", "attempts_end_us", "disposition_us"]
     acts = activities.select("lead_id", "person", "time_us", "type", "outcome").join(
-        base.select("lead_id", *handed_cols), on="lead_id", how="left"
+        base.select("lead_id", *handed_cols), on="lead_id", how="inner"
     )
     after = nw.col("time_us") > now
     early = (nw.col("time_us") < nw.col("created_us")).fill_null(value=False)
@@ -428,12 +431,10 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     )
     attempt = usable & nw.col("type").is_in(kinds)
     paused_by = usable & nw.col("outcome").is_in(pauses).fill_null(value=False)
-    # Activities of leads never handed off land in the null group: not the SLA's business, but counted.
     # Flags first, then plain sums and extremes: conditions shared by several aggregates are computed once.
     at = nw.col("time_us")
     per_lead = (
         acts.with_columns(
-            after.alias("_a"),
             early.alias("_e"),
             attempt.alias("_t"),
             paused_by.alias("_p"),
@@ -451,15 +452,13 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
             nw.col("_b").fill_null(value=False).cast(nw.Int64()).sum().alias("attempts_before_disposition"),
             nw.col("_p_time").max().alias("pause_from_us"),
             nw.col("_e").cast(nw.Int64()).sum().alias("_early"),
-            nw.col("_a").cast(nw.Int64()).sum().alias("_after"),
         )
     )
-    per_lead_df: pl.DataFrame = per_lead.collect().to_native()
-    after_as_of = int(per_lead_df["_after"].sum())
-    per_lead_df = per_lead_df.filter(pl.col("_row").is_not_null())
-    base = base.join(
-        nw.from_native(per_lead_df.drop("_early", "_after").lazy()), on="_row", how="left"
-    ).with_columns(nw.col("attempts").fill_null(0), nw.col("attempts_before_disposition").fill_null(0))
+    # Left as a plan: a caller that reads only some per-lead columns (the KPIs) computes only the
+    # aggregates those need.
+    base = base.join(per_lead, on="_row", how="left").with_columns(
+        nw.col("attempts").fill_null(0), nw.col("attempts_before_disposition").fill_null(0)
+    )
 
     # -- statuses at as_of -----------------------------------------------------------------------------
     paused = nw.col("status").is_in(pauses).fill_null(value=False)
@@ -586,6 +585,7 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         _from_us("escalation_us").alias("escalation_at"),
         "escalation_notify",
         "known",
+        "_early",
         "period",
         "week",
     )
@@ -615,6 +615,7 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     ).drop(*(f"_{stage}" for stage in later))
 
     event_counts = events.select((nw.col("time_us") > now).cast(nw.Int64()).sum().alias("e_after"))
+    activity_counts = activities.select((nw.col("time_us") > now).cast(nw.Int64()).sum().alias("a_after"))
     # Activities of leads neither handed off nor in ``leads``: only the counts need them.
     unknown_activities = (
         activities.select("lead_id")
@@ -622,14 +623,11 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         .join(lead_cols.select("lead_id"), on="lead_id", how="anti")
         .select(nw.len().alias("a_unknown"))
     )
+    plans = (disp_counts, event_counts, activity_counts, unknown_activities)
     return SLAFrames(
         lead_plan=lead_frame.to_native(),
         delivered_plan=delivered.to_native(),
-        count_plans=(disp_counts.to_native(), event_counts.to_native(), unknown_activities.to_native()),
-        activity_counts={
-            "activities_before_lead_created": int(per_lead_df["_early"].sum()),
-            "activities_after_as_of": after_as_of,
-        },
+        count_plans=tuple(p.to_native() for p in plans),
         sla=sla,
         period=period,
         now=now,
