@@ -125,23 +125,22 @@ def _bounds(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
     )
 
 
-def _order_check(frame: nw.DataFrame[Any]) -> tuple[bool, int]:
-    """Whether ``frame`` is in the order of :data:`_ORDER` already, and how many rows repeat the one before.
+def _order_check(frame: nw.DataFrame[Any]) -> tuple[bool, npt.NDArray[np.bool_]]:
+    """Whether ``frame`` (with ``first``) is in the order of :data:`_ORDER`, and which rows repeat the last.
 
     Input that is in order already (as CRM exports often are) is not sorted again: two linear passes (the
-    lead ids sorted; within each lead, time, stage rank and rank of the stage left never decreasing) cost a
-    fraction of the sort. Rows that repeat their predecessor are duplicates once the frame is in order.
+    lead ids sorted; within each lead, time, stage rank and rank of the stage left never decreasing, on the
+    integer columns) cost a fraction of the sort. Once the frame is in order, a row equal to the one before
+    it in every key is a duplicate.
     """
-    same_lead = nw.col("lead_id") == nw.col("lead_id").shift(1)
-    t, k, fk = nw.col("time"), nw.col("k"), nw.col("fk")
-    pt, pk, pfk = t.shift(1), k.shift(1), fk.shift(1)
-    back = same_lead & ((t < pt) | ((t == pt) & ((k < pk) | ((k == pk) & (fk < pfk)))))
-    same = same_lead & (t == pt) & (k == pk) & (fk == pfk)
-    found = frame.select(
-        back.fill_null(value=False).any().alias("back"), same.fill_null(value=False).sum().alias("same")
-    ).rows(named=True)[0]
-    in_order = not found["back"] and frame.get_column("lead_id").is_sorted()
-    return in_order, int(found["same"])
+    t = frame.get_column("time").to_numpy().view(np.int64)
+    k, fk = frame.get_column("k").to_numpy(), frame.get_column("fk").to_numpy()
+    same_lead = ~frame.get_column("first").to_numpy()[1:]
+    dt, dk, dfk = t[1:] - t[:-1], k[1:] - k[:-1], fk[1:] - fk[:-1]
+    back = same_lead & ((dt < 0) | ((dt == 0) & ((dk < 0) | ((dk == 0) & (dfk < 0)))))
+    same = np.r_[False, same_lead & (dt == 0) & (dk == 0) & (dfk == 0)]
+    in_order = not back.any() and frame.get_column("lead_id").is_sorted()
+    return in_order, same
 
 
 def prepare(
@@ -205,24 +204,23 @@ def prepare(
     after_as_of = int(stats.get("later", 0))
     if after_as_of:
         coded = coded.filter(nw.col("time") <= nw.lit(as_of))
-    in_order, duplicates = _order_check(coded)
-    if not in_order:
-        coded = coded.sort(*_ORDER)
-        _, duplicates = _order_check(coded)
-    if duplicates:
-        # The same lead entering the same stage from the same stage at the same instant: keep one.
-        same = nw.all_horizontal(*(nw.col(c) == nw.col(c).shift(1) for c in _ORDER), ignore_nulls=False)
-        coded = coded.filter(~same.fill_null(value=False))
     frame = _bounds(coded)
     del coded
+    in_order, same = _order_check(frame)
+    if not in_order:
+        frame = _bounds(frame.drop("first", "last").sort(*_ORDER))
+        _, same = _order_check(frame)
+    duplicates = int(np.count_nonzero(same))
+    if duplicates:
+        # The same lead entering the same stage from the same stage at the same instant: keep one.
+        frame = frame.filter(~nw.new_series("same", same, nw.Boolean(), backend="polars"))
+        frame = frame.with_columns(nw.col("first").shift(-1).fill_null(value=True).alias("last"))
     # The CRM's own "from" disagreeing with the time order is the trace of out-of-order timestamps.
-    given = nw.col("fk") >= 0
-    mismatch = (~nw.col("first") & given & (nw.col("fk") != nw.col("k").shift(1))).fill_null(value=False)
+    k, fk = frame.get_column("k").to_numpy(), frame.get_column("fk").to_numpy()
+    follows = ~frame.get_column("first").to_numpy()[1:]
+    from_mismatch = int(np.count_nonzero(follows & (fk[1:] >= 0) & (fk[1:] != k[:-1])))
     unknown = nw.col("k") == unknown_code
-    counted = frame.select(
-        mismatch.sum().alias("mismatch"), unknown.sum().alias("unknown"), nw.col("first").sum().alias("leads")
-    ).rows(named=True)[0]
-    from_mismatch, unknown_rows = int(counted["mismatch"]), int(counted["unknown"])
+    unknown_rows = int(np.count_nonzero(k == unknown_code))
     unknown_names: tuple[str, ...] = ()
     if unknown_rows:
         unknown_names = tuple(sorted(set(frame.filter(unknown).get_column("to").to_list())))
@@ -302,6 +300,13 @@ def _lead_groups(
     return out, [*names, None], unmatched
 
 
+def _spread(values: I64, at: I64, size: int) -> I64:
+    """An array of ``size`` with ``values`` at the positions ``at`` and -1 elsewhere."""
+    out = np.full(size, -1, dtype=np.int64)
+    out[at] = values
+    return out
+
+
 def _lower_quantiles(values: I64, groups: I64, n_groups: int, qs: Sequence[float]) -> list[list[int | None]]:
     """Per group code: the lower ``qs`` quantiles of ``values``, ``None`` for a group without values.
 
@@ -349,20 +354,21 @@ def funnel_table(
     frame = prepared.frame
     n = len(frame)
     n_steps = len(steps)
-    columns = frame.select("k", "first", nw.col("time").dt.timestamp("us"))
-    k = columns.get_column("k").to_numpy().astype(np.int64)
-    times: I64 = columns.get_column("time").to_numpy().astype(np.int64)
+    k = frame.get_column("k").to_numpy().astype(np.int64)
     # Durations from the column's own unit, then to whole microseconds (as ``dt.total_microseconds``).
     dtype = frame.schema["time"]
     unit: Literal["ns", "us", "ms", "s"] = dtype.time_unit if isinstance(dtype, nw.Datetime) else "us"
-    native: I64 = times if unit == "us" else frame.get_column("time").dt.timestamp(unit).to_numpy()
-    starts: I64 = np.flatnonzero(columns.get_column("first").to_numpy())
+    native: I64 = frame.get_column("time").to_numpy().view(np.int64)
+    times: I64 = native if unit == "us" else frame.get_column("time").dt.timestamp("us").to_numpy()
+    starts: I64 = np.flatnonzero(frame.get_column("first").to_numpy())
     ends: I64 = np.append(starts[1:], n)  # one past each lead's last row
+    n_leads = len(starts)
+    lead = np.repeat(np.arange(n_leads, dtype=np.int32), ends - starts)  # lead number per row
     group, names, unmatched = _lead_groups(frame, starts, times, groups)
     n_groups = len(names)
     step_of = np.full(len(prepared.stages) + 1, -1, dtype=np.int64)
     step_of[np.asarray(steps, dtype=np.int64)] = np.arange(n_steps)
-    j = step_of[k]
+    j = step_of.astype(np.int8)[k]  # (at most 127 steps: a journey map has a few dozen stages at most)
     is_lost = np.zeros(len(prepared.stages) + 1, dtype=bool)
     is_lost[np.asarray(lost, dtype=np.int64)] = True
     # Business position of every event (the open time from the clock's start), if a calendar is given.
@@ -376,40 +382,48 @@ def funnel_table(
         except ValueError:  # the clock refuses a range the calendar is closed throughout: no time passes
             positions = np.zeros(n, dtype=np.int64)
 
-    def counted_rows(s: int, leads: I64, after: I64 | None) -> tuple[I64, I64, I64, I64]:
-        """For step ``s``: the leads (of ``leads``) with a counted entry, its row, entries, last entry row.
+    def entries(s: int) -> tuple[I64, I64, I64, I64, I64]:
+        """The rows entering step ``s`` and, per lead with such rows: the lead, first and last row, count.
 
-        ``after`` is the row of each lead's counted entry into the step before (``ordered``), or ``None``
-        to take the lead's first entry.
+        The rows are in frame order, so each lead's entries are one run of them.
         """
-        entering = j == s
-        rows: I64 = np.flatnonzero(entering)
-        np.cumsum(entering, out=before[1:])  # before[r]: entries into the step in rows before r
-        lo, hi = before[starts[leads]], before[ends[leads]]
-        at = lo if after is None else before[after + 1]
-        found = at < hi
-        return leads[found], rows[at[found]], (hi - lo)[found], rows[hi[found] - 1]
+        rows: I64 = np.flatnonzero(j == s)
+        if not rows.size:
+            return rows, rows, rows, rows, rows
+        of = lead[rows]
+        run = np.flatnonzero(np.r_[True, of[1:] != of[:-1]])
+        until = np.append(run[1:], rows.size)
+        return rows, of[run].astype(np.int64), rows[run], rows[until - 1], until - run
 
-    before: I64 = np.zeros(n + 1, dtype=np.int64)  # one buffer for every step's running counts
-    cells: list[dict[str, Any]] = []
-    leads: I64 = np.arange(len(starts))
-    after: I64 | None = None
-    counted = []
+    counted: list[tuple[I64, I64, I64, I64]] = []  # per step: leads, counted row, entries, last entry row
+    # Ordered: per lead, the row of its counted entry into the step before (-1 before the first step; ``n``,
+    # past every row, once the lead has left the funnel).
+    after = np.full(n_leads, -1, dtype=np.int64)
     for s in range(n_steps):
-        in_step, row, entries, last_entry = counted_rows(s, leads, after)
-        counted.append((in_step, row, entries, last_entry))
-        if mode == "ordered":
-            leads, after = in_step, row
-    for s, (in_step, row, entries, _) in enumerate(counted):
+        rows, leads, first_row, last_row, count = entries(s)
+        if mode == "any":
+            counted.append((leads, first_row, count, last_row))
+            continue
+        # The counted entry is the lead's first entry after its counted entry into the step before. Mostly
+        # that is its first entry at all; a lead that entered this step before the step before (a recycle)
+        # needs the search for its next entry after it.
+        before = after[leads]
+        search = (first_row <= before) & (last_row > before)
+        first_row[search] = rows[np.searchsorted(rows, before[search], side="right")]
+        found = (first_row > before) | search
+        leads, first_row = leads[found], first_row[found]
+        after = np.full(n_leads, n, dtype=np.int64)
+        after[leads] = first_row
+        counted.append((leads, first_row, count[found], last_row[found]))
+    cells: list[dict[str, Any]] = []
+    for s, (in_step, row, entered, _) in enumerate(counted):
         if s + 1 == n_steps:
             advanced = np.zeros(len(in_step), dtype=bool)
         else:
             # Ordered: the lead advanced if it has a counted entry into the next step. Any: if its last
             # entry into the next step came after its counted entry here.
             nxt_leads, _, _, nxt_last = counted[s + 1]
-            later = np.full(len(starts), -1, dtype=np.int64)
-            later[nxt_leads] = nxt_last
-            advanced = later[in_step] > (row if mode == "any" else -1)
+            advanced = _spread(nxt_last, nxt_leads, n_leads)[in_step] > (row if mode == "any" else -1)
         g = group[in_step]
         ended = row + 1 < ends[in_step]
         nxt = np.where(ended, row + 1, row)
@@ -420,13 +434,15 @@ def funnel_table(
         moved_on = ended & ~lost_ & ~recycled
 
         def per_group(flags: npt.NDArray[np.bool_], g: I64 = g) -> I64:
+            if n_groups == 1:
+                return np.array([np.count_nonzero(flags)], dtype=np.int64)
             out: I64 = np.bincount(g[flags], minlength=n_groups)
             return out
 
         reached = np.bincount(g, minlength=n_groups)
         sums = {
-            "entries": np.bincount(g, weights=entries, minlength=n_groups).astype(np.int64),
-            "reentered": per_group(entries > 1),
+            "entries": np.bincount(g, weights=entered, minlength=n_groups).astype(np.int64),
+            "reentered": per_group(entered > 1),
             "advanced": per_group(advanced),
             "moved_on": per_group(moved_on),
             "recycled": per_group(recycled),
@@ -494,16 +510,20 @@ def conformance_tables(
     n = len(prepared.stages)
     width = n + 2
     frame = prepared.frame
-    columns = frame.select("k", "fk", "first")
-    k = columns.get_column("k").to_numpy().astype(np.int64)
-    fk = columns.get_column("fk").to_numpy().astype(np.int64)
+    k = frame.get_column("k").to_numpy().astype(np.int64)
     rows = len(k)
-    starts: I64 = np.flatnonzero(columns.get_column("first").to_numpy())
-    lead = np.cumsum(columns.get_column("first").to_numpy(), dtype=np.int64) - 1
+    starts: I64 = np.flatnonzero(frame.get_column("first").to_numpy())
+    n_leads = len(starts)
+
+    def lead_of(at: I64) -> I64:
+        """The lead number of each of the rows ``at``."""
+        out: I64 = np.searchsorted(starts, at, side="right") - 1
+        return out
+
     # The stage before each move: the previous event's, or for a lead's first event its own known "from".
     before = np.empty(rows, dtype=np.int64)
     before[1:] = k[:-1]
-    given = fk[starts]
+    given = frame.get_column("fk").to_numpy()[starts]
     before[starts] = np.where((given >= 0) & (given < n), given, START)
     pair = (before + 1) * width + k
     # Every pair code is below (n + 2) * width (``before`` and ``k`` are at most ``n``, the unknown stage).
@@ -511,38 +531,39 @@ def conformance_tables(
     for (a, b), v in verdicts.items():
         table[(a + 1) * width + b] = v
     verdict = table[pair]
-    owner = np.full(n + 1, -1, dtype=np.int64)  # team number per stage code; -1 for the unknown stage
-    owner[:n] = owners
-    team_in = owner[k]
-    team = np.where(before >= 0, owner[np.maximum(before, 0)], team_in)  # -1: no team to blame
     for (a, b), most in limits.items():
         # Each lead's takes of a limited recycle, numbered along the lead's run of them.
         takes = np.flatnonzero(pair == (a + 1) * width + b)
         if takes.size:
-            of = lead[takes]
+            of = lead_of(takes)
             position = np.arange(takes.size)
             run_start = np.maximum.accumulate(np.where(np.r_[True, of[1:] != of[:-1]], position, 0))
             over = takes[(verdict[takes] == 0) & (position - run_start + 1 > most)]
             verdict[over] = KINDS.index("recycle_limit")
-    bad = verdict > 0
-    reduce_at = starts if rows else np.zeros(0, dtype=np.int64)
-    violations = np.add.reduceat(bad.astype(np.int64), reduce_at) if rows else np.zeros(0, dtype=np.int64)
+    wrong = np.flatnonzero(verdict)
+    wrong_v, wrong_lead = verdict[wrong], lead_of(wrong)
+    owner = np.full(n + 1, -1, dtype=np.int64)  # team number per stage code; -1 for the unknown stage
+    owner[:n] = owners
+    # The team blamed for a wrong move: the owner of the stage left, or for a first move of the one entered.
+    came_from = before[wrong]
+    wrong_team = np.where(came_from >= 0, owner[np.maximum(came_from, 0)], owner[k[wrong]])
+    violations = np.bincount(wrong_lead, minlength=n_leads)
     events = np.diff(np.append(starts, rows))
     leads = pl.DataFrame(
         {
-            "lead_id": frame.filter(nw.col("first")).get_column("lead_id").to_native(),
+            "lead_id": frame.get_column("lead_id").to_native().gather(starts),
             "events": pl.Series(events, dtype=pl.UInt32()),
             "violations": pl.Series(violations, dtype=pl.Int64()),
         }
     ).with_columns((pl.col("violations") == 0).alias("fit"))
     # A team answers for the leads that entered one of its stages and for those it is blamed for.
     teams = sorted(set(owners))
-    touched_counts = [
-        int(np.count_nonzero(np.logical_or.reduceat((team_in == t) | (bad & (team == t)), reduce_at)))
-        if rows
-        else 0
-        for t in teams
-    ]
+    team_in = owner.astype(np.int8)[k] if len(teams) < 127 else owner[k]
+    touched_counts = []
+    for t in teams:
+        touch = team_in == t
+        touch[wrong[wrong_team == t]] = True
+        touched_counts.append(int(np.count_nonzero(np.logical_or.reduceat(touch, starts))) if rows else 0)
     touched = pl.DataFrame(
         {
             "team": [t for t, c in zip(teams, touched_counts, strict=True) if c],
@@ -550,8 +571,7 @@ def conformance_tables(
         },
         schema={"team": pl.Int32, "leads": pl.UInt32},
     )
-    wrong = np.flatnonzero(bad)
-    wrong_v, wrong_lead, wrong_team = verdict[wrong], lead[wrong], team[wrong] + 1  # team 0: none
+    wrong_team += 1  # team 0: none
     n_kinds, n_teams = len(KINDS), max(teams, default=-1) + 2
     per_kind = np.bincount(wrong_v, minlength=n_kinds)
     kind_leads = _distinct_leads(wrong_lead, wrong_v, n_kinds)
