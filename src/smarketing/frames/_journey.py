@@ -138,7 +138,8 @@ def _order_check(frame: nw.DataFrame[Any]) -> tuple[bool, npt.NDArray[np.bool_]]
     same_lead = ~frame.get_column("first").to_numpy()[1:]
     dt, dk, dfk = t[1:] - t[:-1], k[1:] - k[:-1], fk[1:] - fk[:-1]
     back = same_lead & ((dt < 0) | ((dt == 0) & ((dk < 0) | ((dk == 0) & (dfk < 0)))))
-    same = np.r_[False, same_lead & (dt == 0) & (dk == 0) & (dfk == 0)]
+    same = np.zeros(len(t), dtype=bool)
+    same[1:] = same_lead & (dt == 0) & (dk == 0) & (dfk == 0)
     in_order = not back.any() and frame.get_column("lead_id").is_sorted()
     return in_order, same
 
@@ -344,12 +345,12 @@ def funnel_table(
     of the lead's first event) or ``None`` (one group, ``None``). With a ``calendar``, the cells also get
     the business time in stage (``b50``, ``b90``), from the vectorised business clock.
 
-    Each lead's events are one block of rows in time order. For every step, the rows that enter it have
-    running counts along the frame; the number of them before a row is then where the lead's next entry
-    into the step is in the list of those rows. So the counted entry of each lead into each step (the first
-    one, or in ``ordered`` mode the first after its counted entry into the step before) is one gather per
-    step over the leads still in the funnel: no sort, no per-lead hash table. The stay it starts ends with
-    the next row of the block, which classifies it.
+    Each lead's events are one block of rows in time order. For every step, the rows that enter it (in
+    frame order) form one run per lead, whose ends are the lead's first and last entry. ``any`` counts the
+    first entry; ``ordered`` counts the first entry after the counted entry into the step before: mostly
+    the first entry at all, and a binary search in the step's rows for the few leads that entered the step
+    earlier too. No sort, no per-lead hash table. The stay a counted entry starts ends with the next row of
+    the block, which classifies it.
     """
     frame = prepared.frame
     n = len(frame)
@@ -368,7 +369,7 @@ def funnel_table(
     n_groups = len(names)
     step_of = np.full(len(prepared.stages) + 1, -1, dtype=np.int64)
     step_of[np.asarray(steps, dtype=np.int64)] = np.arange(n_steps)
-    j = step_of.astype(np.int8)[k]  # (at most 127 steps: a journey map has a few dozen stages at most)
+    j = step_of.astype(np.int8 if n_steps < 127 else np.int32)[k]  # small codes: a cheaper compare per step
     is_lost = np.zeros(len(prepared.stages) + 1, dtype=bool)
     is_lost[np.asarray(lost, dtype=np.int64)] = True
     # Business position of every event (the open time from the clock's start), if a calendar is given.
