@@ -15,6 +15,7 @@ from typing import Any
 
 import networkx as nx
 
+from smarketing.calendar import BusinessCalendar
 from smarketing.journey import JourneyMap
 from smarketing.records import StageEvent
 
@@ -75,13 +76,19 @@ def funnel(
     steps: Sequence[str],
     mode: str,
     as_of: datetime | None = None,
+    calendar: BusinessCalendar | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per step: reached, entries, reentered, advanced, moved_on, recycled, lost, open, t50, t90."""
+    """Per step: reached, entries, reentered, advanced, moved_on, recycled, lost, open, t50, t90.
+
+    With a calendar also b50 and b90: the same quantiles of the business time of each stay, from the
+    calendar's scalar ``elapsed``.
+    """
     ids = [s.id for s in jm.stages]
     lost = {s.id for s in jm.stages if s.terminal in LOST}
     leads, _ = sequences(events, ids, as_of=as_of)
     out = {s: Counter[str]() for s in steps}
     durations: dict[str, list[timedelta]] = {s: [] for s in steps}
+    business: dict[str, list[timedelta]] = {s: [] for s in steps}
     for evs in leads.values():
         path = [e for e in evs if e.to in ids]  # unknown stages are set aside
         counted: dict[int, int] = {}  # step index -> position in path of the counted entry
@@ -111,6 +118,8 @@ def funnel(
                 continue
             nxt = path[i + 1]
             durations[stage].append(nxt.time - path[i].time)
+            if calendar is not None:
+                business[stage].append(calendar.elapsed(path[i].time, nxt.time))
             if nxt.to in lost:
                 c["lost"] += 1
             elif nxt.to in steps and steps.index(nxt.to) <= j:
@@ -123,6 +132,8 @@ def funnel(
             **{k: out[s][k] for k in ("recycled", "lost", "open")},
             "t50": lower_quantile(durations[s], 0.5),
             "t90": lower_quantile(durations[s], 0.9),
+            "b50": lower_quantile(business[s], 0.5),
+            "b90": lower_quantile(business[s], 0.9),
         }
         for s in steps
     }

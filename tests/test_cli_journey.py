@@ -22,10 +22,18 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_funnel_on_synthetic_data(capsys: pytest.CaptureFixture[str], example_plan_path: Path) -> None:
     code, out, _ = run(capsys, "funnel", str(example_plan_path), "--seed", "3", "--leads", "300")
     assert code == 0
-    assert out.startswith("FunnelReport(ordered funnel, 300 leads)")
+    # Time in stage also in business time, on the SLA's calendar (as `smarketing sla` uses it).
+    assert out.startswith("FunnelReport(ordered funnel, 300 leads, business time in Europe/Berlin)")
+    assert "business median" in out.splitlines()[1]
     assert "\nsubscriber   " in out  # the chart
     _, again, _ = run(capsys, "funnel", str(example_plan_path), "--seed", "3", "--leads", "300")
     assert again == out
+    code, plain, _ = run(
+        capsys, "funnel", str(example_plan_path), "--seed", "3", "--leads", "300", "--calendar-time-only"
+    )
+    assert code == 0
+    assert plain.startswith("FunnelReport(ordered funnel, 300 leads)")
+    assert "business" not in plain
 
 
 def test_funnel_formats_and_parquet_data(
@@ -47,6 +55,9 @@ def test_funnel_formats_and_parquet_data(
     frame = pl.read_csv(out.encode())
     assert frame.columns[:3] == ["group", "stage", "reached"]
     assert "time_median_us" in frame.columns
+    # Business time on the plan's SLA calendar by default, wherever a stay ended.
+    assert frame["business_median_us"].is_null().to_list() == frame["time_median_us"].is_null().to_list()
+    assert frame["business_median_us"].null_count() < frame.height
     code, out, _ = run(
         capsys,
         "funnel",
@@ -95,5 +106,6 @@ def test_demo_shows_the_funnel_and_conformance(capsys: pytest.CaptureFixture[str
     code, out, _ = run(capsys, "demo", "--leads", "400")
     assert code == 0
     assert "Journey funnel (ordered" in out
+    assert "median in business hours" in out
     assert "Journey conformance" in out
     assert "leads fit the map" in out

@@ -5,16 +5,19 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import attrs
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from smarketing.calendar import WEEKDAYS, BusinessCalendar
 from smarketing.errors import DataError
 from smarketing.journey import (
     JourneyMap,
@@ -24,7 +27,7 @@ from smarketing.journey import (
     funnel,
 )
 from smarketing.records import Dataset, Lead, StageEvent
-from smarketing.testing.strategies import journey_maps, stage_events
+from smarketing.testing.strategies import aware_datetimes, business_calendars, journey_maps, stage_events
 
 # The reference lives beside this file; tests import in importlib mode, so load it by path.
 _spec = importlib.util.spec_from_file_location(
@@ -149,6 +152,85 @@ def test_report_forms(jm: JourneyMap) -> None:
     assert report.chart(width=8).splitlines()[0] == "lead         ########  4"
 
 
+BERLIN = ZoneInfo("Europe/Berlin")
+OFFICE = BusinessCalendar(
+    timezone="Europe/Berlin", hours={d: ["09:00-17:00"] for d in WEEKDAYS[:5]}, holidays={"country": "DE"}
+)
+
+
+def at(lead: str, stage: str, *wall: int) -> StageEvent:
+    return StageEvent(lead_id=lead, to=stage, time=datetime(*wall, tzinfo=BERLIN))  # type: ignore[misc]
+
+
+def test_business_time_in_stage_by_hand(jm: JourneyMap) -> None:
+    log = [
+        # Christmas: Thursday 24 December 16:00 to Monday 28 December 11:00. Friday the 25th is a public
+        # holiday, then the weekend: 1 hour on Thursday + 2 on Monday = 3 business hours in `lead`.
+        at("x", "lead", 2026, 12, 24, 16),
+        at("x", "mql", 2026, 12, 28, 11),
+        at("x", "sal", 2026, 12, 28, 15, 30),  # 4.5 business hours in `mql`
+        # The clocks go back on Sunday 25 October: Friday 16:00 CEST to Monday 10:00 CET is 67 real hours
+        # (not the 66 the wall clocks show) and 1 + 1 = 2 business hours.
+        at("y", "lead", 2026, 10, 23, 16),
+        at("y", "mql", 2026, 10, 26, 10),
+        # Within one working day, before and after the lunch-free office hours: 09:00 to 17:00 of 8 hours.
+        at("z", "lead", 2026, 10, 27, 8),
+        at("z", "mql", 2026, 10, 27, 18),
+    ]
+    report = funnel(jm, log, stages=["lead", "mql", "sal"], calendar=OFFICE)
+    lead = report.row("lead")
+    # Stays in `lead`: x 3h (calendar 3 days 19h), y 2h (67h), z 8h (10h); lower median and p90 (index 1).
+    assert (lead.business_median, lead.business_p90) == (timedelta(hours=3), timedelta(hours=3))
+    assert (lead.time_median, lead.time_p90) == (timedelta(hours=67), timedelta(hours=67))
+    assert report.row("mql").business_median == timedelta(hours=4, minutes=30)
+    assert report.row("sal").business_median is None  # no stay in `sal` ended
+    # The same stays measured on a calendar open all Sunday: the Sunday the clocks go back has 25 hours.
+    sundays = BusinessCalendar(timezone="Europe/Berlin", hours={"sun": ["00:00-24:00"]})
+    y = funnel(jm, log[3:5], stages=["lead", "mql"], calendar=sundays).row("lead")
+    assert y.business_median == timedelta(hours=25)
+    assert funnel(jm, log, stages=["lead", "mql"]).row("lead").business_median is None  # no calendar
+
+
+def test_business_time_by_group_and_in_every_form(jm: JourneyMap) -> None:
+    log = [
+        at("x", "lead", 2026, 12, 24, 16),
+        at("x", "mql", 2026, 12, 28, 11),
+        at("y", "lead", 2026, 10, 23, 16),
+        at("y", "mql", 2026, 10, 26, 10),
+        at("z", "lead", 2026, 10, 27, 8),
+        at("z", "mql", 2026, 10, 27, 18),
+    ]
+    leads = [Lead(id="x", created_at=T0, persona="ops"), Lead(id="y", created_at=T0, persona="ops")]
+    report = funnel(jm, log, stages=["lead", "mql"], leads=leads, by="persona", calendar=OFFICE)
+    assert report.groups() == ["ops", None]
+    assert report.row("lead", "ops").business_median == timedelta(hours=2)  # x 3h, y 2h: lower median
+    assert report.row("lead", "ops").business_p90 == timedelta(hours=2)
+    assert report.row("lead", None).business_median == timedelta(hours=8)  # z, not in leads
+    frame = report.to_frame()
+    assert frame.schema["business_median"] == pl.Duration("us")
+    assert frame["business_median"].to_list()[:1] == [timedelta(hours=2)]
+    data = report.to_dict()
+    assert data["rows"][0]["business_median"] == "7200"
+    assert data["calendar"]["timezone"] == "Europe/Berlin"
+    assert json.loads(json.dumps(data)) == data
+    text = repr(report)
+    assert "business time in Europe/Berlin" in text.splitlines()[0]
+    assert "business median" in text
+    assert "business p90" in text
+    assert "<th>business median</th>" in report._repr_html_()
+    plain = funnel(jm, log, stages=["lead", "mql"])
+    assert "business" not in repr(plain)
+    assert plain.to_frame()["business_median"].null_count() == plain.to_frame().height
+
+
+def test_business_time_when_the_calendar_is_closed_throughout(jm: JourneyMap) -> None:
+    # A calendar whose only open date is long past: no business time passes during any stay.
+    closed = BusinessCalendar(timezone="UTC", hours={}, open_dates=[date(2020, 1, 6)])
+    report = funnel(jm, LOG, stages=STEPS, calendar=closed)
+    assert report.row("lead").business_median == timedelta(0)
+    assert report.row("lead").time_median == timedelta(days=1)
+
+
 def test_conformance_by_hand(jm: JourneyMap) -> None:
     report = conformance(jm, LOG)
     assert (report.leads, report.fit, report.fitness) == (5, 0, Decimal(0))
@@ -258,6 +340,34 @@ def test_other_frame_libraries_and_timezones(jm: JourneyMap) -> None:
     assert discover(no_from).edges["lead", "mql"]["count"] == 1
 
 
+def test_input_in_order_is_not_sorted_again_and_gives_the_same_results(jm: JourneyMap) -> None:
+    # A log in the analysis order (as CRM exports often are) takes the path without the sort; the same
+    # log shuffled, with a duplicate and a tie at one instant, is sorted first. Both must agree.
+    tie = ev("c", "sal", 2 * D, source="lead")  # same instant as c's mql: plan order puts mql first
+    log = [*LOG, LOG[0], tie]
+    frame = Dataset.from_records(stage_events=log).stage_events
+    in_order = (
+        frame.with_columns(
+            pl.col("to").replace_strict({s.id: i for i, s in enumerate(jm.stages)}, default=99).alias("_k")
+        )
+        .sort("lead_id", "time", "_k")
+        .drop("_k")
+    )
+    shuffled = in_order.sample(fraction=1.0, shuffle=True, seed=1)
+    for mode in ("ordered", "any"):
+        a = funnel(jm, in_order, stages=STEPS, mode=mode, calendar=OFFICE)  # type: ignore[arg-type]
+        b = funnel(jm, shuffled, stages=STEPS, mode=mode, calendar=OFFICE)  # type: ignore[arg-type]
+        assert a.rows == b.rows
+        assert a.counts == b.counts
+    assert a.counts.duplicates == 1
+    assert conformance(jm, in_order).to_dict() == conformance(jm, shuffled).to_dict()
+    assert conformance(jm, in_order).to_frame().equals(conformance(jm, shuffled).to_frame())
+    # Time in nanoseconds or milliseconds: the same durations, in whole microseconds.
+    for unit in ("ns", "ms"):
+        other = funnel(jm, in_order.with_columns(pl.col("time").dt.cast_time_unit(unit)), stages=STEPS)
+        assert [r.time_p90 for r in other.rows] == [r.time_p90 for r in funnel(jm, LOG, stages=STEPS).rows]
+
+
 # --------------------------------------------------------------------------------------------------
 # The kernels against the reference, on generated journeys and logs.
 
@@ -278,8 +388,9 @@ def test_funnel_matches_reference(case: tuple[JourneyMap, list[StageEvent]], mod
     report = funnel(jm, log, stages=steps, mode=mode, as_of=as_of)  # type: ignore[arg-type]
     expected = ref.funnel(jm, log, steps=steps, mode=mode, as_of=as_of)
     for r in report.rows:
-        got = {k: getattr(r, k) for k in expected[r.stage] if k not in ("t50", "t90")}
-        assert got == {k: v for k, v in expected[r.stage].items() if k not in ("t50", "t90")}, r.stage
+        times = ("t50", "t90", "b50", "b90")
+        got = {k: getattr(r, k) for k in expected[r.stage] if k not in times}
+        assert got == {k: v for k, v in expected[r.stage].items() if k not in times}, r.stage
         assert (r.time_median, r.time_p90) == (expected[r.stage]["t50"], expected[r.stage]["t90"])
         assert r.moved_on + r.recycled + r.lost + r.open == r.reached
     _, quality = ref.sequences(log, [s.id for s in jm.stages], as_of=as_of)
@@ -332,6 +443,44 @@ def test_funnel_does_not_depend_on_input_order_or_offsets(
     b = funnel(jm, list(reversed(shifted)), mode=mode)  # type: ignore[arg-type]
     assert a.rows == b.rows
     assert a.counts == b.counts
+
+
+@laws
+@given(
+    maps_and_logs,
+    st.sampled_from(["ordered", "any"]),
+    business_calendars(),
+    aware_datetimes(),
+    st.sampled_from([timedelta(minutes=37), timedelta(hours=5, minutes=11), timedelta(hours=23)]),
+)
+def test_business_time_in_stage_matches_the_calendar(
+    case: tuple[JourneyMap, list[StageEvent]],
+    mode: str,
+    calendar: BusinessCalendar,
+    start: datetime,
+    step: timedelta,
+) -> None:
+    # Spread the log's grid of hours over weeks from any start (order and ties kept), so stays cross
+    # nights, weekends, holidays and DST changes; then every stay's business time is the calendar's own.
+    jm, log = case
+    # (In UTC: Python adds a timedelta to a zoneinfo time as wall time.)
+    origin = start.astimezone(UTC)
+    spread = [
+        e.model_copy(
+            update={"time": (origin + (e.time - T0) / timedelta(hours=1) * step).astimezone(e.time.tzinfo)}
+        )
+        for e in log
+    ]
+    steps = [s.id for s in jm.stages if s.terminal not in ref.LOST] or [jm.stages[0].id]
+    report = funnel(jm, spread, stages=steps, mode=mode, calendar=calendar)  # type: ignore[arg-type]
+    expected = ref.funnel(jm, spread, steps=steps, mode=mode, calendar=calendar)
+    for r in report.rows:
+        want = expected[r.stage]
+        assert (r.time_median, r.time_p90) == (want["t50"], want["t90"]), r.stage
+        assert (r.business_median, r.business_p90) == (want["b50"], want["b90"]), r.stage
+    assert funnel(jm, spread, stages=steps, mode=mode).rows == tuple(  # type: ignore[arg-type]
+        attrs.evolve(r, business_median=None, business_p90=None) for r in report.rows
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ Subcommands:
   run the alignment rules and print the report; exit 1 when a finding fails the check or the score is
   below ``--min-score``.
 * ``smarketing funnel PLAN [--data DIR|--seed N --leads N] [--as-of T] [--by ATTR] [--mode M]
-  [--format text|json|csv]``: the journey funnel of CRM data (``DIR/stage_events.parquet``, and
-  ``DIR/leads.parquet`` for ``--by``) or of synthetic data.
+  [--calendar-time-only] [--format text|json|csv]``: the journey funnel of CRM data
+  (``DIR/stage_events.parquet``, and ``DIR/leads.parquet`` for ``--by``) or of synthetic data; time in
+  stage also in business time on the SLA's calendar when the plan has an SLA.
 * ``smarketing kpis PLAN [--data DIR | --seed N --leads N] --period 2026-10 [--format text|json|csv]``: the
   joint scorecard of the plan's KPIs for a period, from parquet files (``DIR/leads.parquet``, ...) or
   from synthetic data.
@@ -60,6 +61,7 @@ import polars as pl
 from smarketing import __version__
 from smarketing._periods import Window
 from smarketing.attribution import Journeys, compare
+from smarketing.calendar import BusinessCalendar
 from smarketing.datasets import DEFAULT_END, synthetic
 from smarketing.errors import CurrencyMismatchError, DataError, FormulaError, PlanError, RuleError
 from smarketing.journey import conformance, funnel
@@ -211,6 +213,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     funnel_cmd.add_argument("--by", metavar="ATTR", help="group by a lead attribute, or cohort_month")
     funnel_cmd.add_argument("--mode", choices=["ordered", "any"], default="ordered", help="default: ordered")
+    funnel_cmd.add_argument(
+        "--calendar-time-only",
+        action="store_true",
+        help="leave out the business time in stage (by default measured on the SLA's calendar, if any)",
+    )
     funnel_cmd.add_argument("--format", choices=["text", "json", "csv"], default="text", help="default: text")
     funnel_cmd.set_defaults(command=_funnel, name="funnel")
     kpis = commands.add_parser(
@@ -411,22 +418,36 @@ def _funnel(args: argparse.Namespace) -> int:
     else:
         events = _synthetic(plan, args)
     try:
-        report = funnel(plan.journey, events, leads=leads, by=args.by, as_of=args.as_of, mode=args.mode)
+        report = funnel(
+            plan.journey,
+            events,
+            leads=leads,
+            by=args.by,
+            as_of=args.as_of,
+            mode=args.mode,
+            calendar=_funnel_calendar(plan, args),
+        )
     except (DataError, ValueError) as error:
         raise _CommandError(str(error)) from None
     if args.format == "json":
         _write(sys.stdout, json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     elif args.format == "csv":
-        frame = report.to_frame().with_columns(
-            pl.col("time_median", "time_p90").dt.total_microseconds().name.suffix("_us")
-        )
-        sys.stdout.write(frame.drop("time_median", "time_p90").write_csv())
+        durations = ["time_median", "time_p90", "business_median", "business_p90"]
+        frame = report.to_frame().with_columns(pl.col(durations).dt.total_microseconds().name.suffix("_us"))
+        sys.stdout.write(frame.drop(durations).write_csv())
     else:
         _write(sys.stdout, repr(report))
         for group in report.groups():
             title = "" if report.by is None else f"\n{report.by} = {group if group is not None else '(none)'}"
             _write(sys.stdout, f"{title}\n{report.chart(group=group)}")
     return 0
+
+
+def _funnel_calendar(plan: AlignmentPlan, args: argparse.Namespace) -> BusinessCalendar | None:
+    """The calendar of the business time in stage: the SLA's, as for ``smarketing sla``."""
+    if args.calendar_time_only or plan.sla is None:
+        return None
+    return plan.sla.calendar
 
 
 def _parquet(path: Path, *, need_leads: bool) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
@@ -1032,7 +1053,8 @@ def _misaligned_check_section(plan: AlignmentPlan, data: Dataset) -> str:
 
 
 def _journey_funnel_section(plan: AlignmentPlan, data: Dataset) -> str:
-    report = funnel(plan.journey, data)
+    calendar = plan.sla.calendar if plan.sla is not None else None
+    report = funnel(plan.journey, data, calendar=calendar)
     rows = [
         [
             r.stage,
@@ -1042,15 +1064,18 @@ def _journey_funnel_section(plan: AlignmentPlan, data: Dataset) -> str:
             _count(r.recycled),
             _count(r.open),
             _duration(r.time_median),
+            *([_open_hours(r.business_median)] if calendar is not None else []),
         ]
         for r in report.rows
     ]
     header = ["stage", "leads", "next step", "lost", "recycled", "open", "median time in stage"]
+    if calendar is not None:
+        header.append("median in business hours")  # open hours, never converted to days of 24 hours
     notes = [f"note: {line}" for line in report.counts.lines()]
     return "\n".join(
         [
             _heading("Journey funnel (ordered: leads that passed every earlier stage in order)"),
-            _table(header, rows, right={1, 2, 3, 4, 5, 6}),
+            _table(header, rows, right={1, 2, 3, 4, 5, 6, 7}),
             "",
             report.chart(width=50),
             *notes,
@@ -1096,6 +1121,10 @@ def _duration(value: timedelta | None) -> str:
         return "-"
     hours = value.total_seconds() / 3600
     return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
+def _open_hours(value: timedelta | None) -> str:
+    return "-" if value is None else f"{value.total_seconds() / 3600:.1f} hours"
 
 
 _DEMO_MODELS = ["first", "last", "linear", "position", "time_decay", "markov", "shapley"]

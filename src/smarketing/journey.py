@@ -52,6 +52,7 @@ from pydantic import Field, model_validator
 
 from smarketing import _display, _draw
 from smarketing._base import FrozenModel, Id, Text, located
+from smarketing.calendar import BusinessCalendar
 from smarketing.errors import DataError
 from smarketing.frames import _journey as _kernels
 from smarketing.frames import as_lazy
@@ -375,6 +376,9 @@ class FunnelRow:
         cumulative: ``reached / reached of the first step`` of the same group.
         time_median: Median time in the stage of the leads that left it (lower median, calendar time).
         time_p90: 90th percentile of that time (the lower of the two nearest values).
+        business_median: The same median in business time: the open hours of the funnel's calendar
+            between entering and leaving the stage (``None`` without a calendar).
+        business_p90: The 90th percentile in business time.
     """
 
     group: str | None
@@ -392,6 +396,8 @@ class FunnelRow:
     cumulative: Decimal | None
     time_median: timedelta | None
     time_p90: timedelta | None
+    business_median: timedelta | None = None
+    business_p90: timedelta | None = None
 
 
 _FUNNEL_SCHEMA: dict[str, pl.DataType] = {
@@ -415,6 +421,8 @@ _FUNNEL_SCHEMA: dict[str, pl.DataType] = {
     "cumulative": pl.Decimal(10, 4),
     "time_median": pl.Duration("us"),
     "time_p90": pl.Duration("us"),
+    "business_median": pl.Duration("us"),
+    "business_p90": pl.Duration("us"),
 }
 
 
@@ -422,7 +430,8 @@ _FUNNEL_SCHEMA: dict[str, pl.DataType] = {
 class FunnelReport:
     """Per stage (and group): leads that entered, moved on, were lost or are still open; conversion; time.
 
-    Rows are ordered by group (sorted, ``None`` last), then by step.
+    Rows are ordered by group (sorted, ``None`` last), then by step. ``calendar`` is the business calendar
+    the business times in stage were measured on (``None``: calendar time only).
     """
 
     mode: FunnelMode
@@ -432,6 +441,7 @@ class FunnelReport:
     rows: tuple[FunnelRow, ...]
     counts: EventCounts
     unmatched_leads: int = 0
+    calendar: BusinessCalendar | None = attrs.field(default=None, eq=False)
 
     def groups(self) -> list[str | None]:
         """The groups, in row order."""
@@ -458,9 +468,13 @@ class FunnelReport:
             "rows": [{k: _json(v) for k, v in attrs.asdict(r).items()} for r in self.rows],
             "counts": self.counts.to_dict(),
             "unmatched_leads": self.unmatched_leads,
+            "calendar": None
+            if self.calendar is None
+            else self.calendar.model_dump(mode="json", exclude_defaults=True),
         }
 
     def _table(self) -> tuple[list[str], list[list[Any]]]:
+        business = self.calendar is not None
         headers = [
             *(["group"] if self.by else []),
             "stage",
@@ -473,6 +487,7 @@ class FunnelReport:
             "open",
             "time median",
             "time p90",
+            *(["business median", "business p90"] if business else []),
         ]
         rows = [
             [
@@ -487,6 +502,7 @@ class FunnelReport:
                 r.open,
                 r.time_median,
                 r.time_p90,
+                *([r.business_median, r.business_p90] if business else []),
             ]
             for r in self.rows
         ]
@@ -498,6 +514,8 @@ class FunnelReport:
             parts.append(f"by {self.by}")
         if self.as_of:
             parts.append(f"as of {self.as_of.isoformat()}")
+        if self.calendar is not None:
+            parts.append(f"business time in {self.calendar.timezone}")
         return "FunnelReport(" + ", ".join(parts) + ")"
 
     def __repr__(self) -> str:
@@ -593,6 +611,7 @@ def funnel(
     as_of: datetime | None = None,
     mode: FunnelMode = "ordered",
     stages: Sequence[str] | None = None,
+    calendar: BusinessCalendar | None = None,
 ) -> FunnelReport:
     """Per funnel step: leads that reached it, moved on, were lost or are still open, and time in stage.
 
@@ -612,7 +631,11 @@ def funnel(
     counts every entry and ``reentered`` the leads that came back. The stay that starts at the counted entry
     ends with the lead's next event, which classifies the lead as moved on, recycled (back to this or an
     earlier step), lost (to a lost or disqualified terminal) or open (no later event up to ``as_of``). Time
-    in stage is measured over the stays that ended, in calendar time.
+    in stage is measured over the stays that ended, in calendar time and, when a ``calendar`` is given, in
+    business time: the calendar's open hours between entering and leaving the stage (right across
+    weekends, holidays and daylight-saving changes, as :meth:`~smarketing.calendar.BusinessCalendar.elapsed`
+    counts them). Pass the plan's SLA calendar (``plan.sla.calendar``) to measure stages on the clock the
+    SLA runs on.
 
     Bad input: see :class:`EventCounts` for duplicates, unknown stages and out-of-order timestamps (counted);
     events without a lead id, stage or time, and naive times, raise :class:`~smarketing.errors.DataError`.
@@ -630,6 +653,8 @@ def funnel(
             ``open``. ``None`` uses all events.
         mode: ``"ordered"`` or ``"any"`` (above).
         stages: The funnel's steps, in order; default above.
+        calendar: Also measure time in stage in business time on this calendar
+            (``business_median``, ``business_p90``); ``None`` leaves them ``None``.
 
     Returns:
         The :class:`FunnelReport`.
@@ -662,6 +687,16 @@ def funnel(
         (Decimal('0.5000'), datetime.timedelta(days=1))
         >>> [r.reached for r in funnel(jm, events, stages=["lead", "mql", "sal"], mode="any").rows]
         [2, 3, 2]
+
+        In business time on the plan's SLA calendar (Berlin; Monday to Thursday 08:00-17:30 and Friday
+        08:00-16:00, closed 12:30-13:30; 1 October 2026 is a Thursday): lead ``a`` was in ``lead`` from
+        Thursday 11:00 to Friday 11:00, 5.5 + 3 open hours; lead ``b`` from Thursday 11:00 to Sunday 11:00,
+        5.5 + 7. The lower median is 8.5 hours:
+
+        >>> office = sm.load_plan("examples/plan.yaml").sla.calendar
+        >>> business = funnel(jm, events, stages=["lead", "mql", "sal"], calendar=office)
+        >>> business.row("lead").business_median / timedelta(hours=1), business.row("lead").business_p90
+        (8.5, datetime.timedelta(seconds=30600))
     """
     if mode not in ("ordered", "any"):
         raise ValueError(f"mode must be 'ordered' or 'any', not {mode!r}")
@@ -686,17 +721,17 @@ def funnel(
             raise ValueError(f"by={by!r} needs leads with that attribute (or by='cohort_month')")
     prepared = _kernels.prepare(events, known, as_of=as_of)
     groups: nw.LazyFrame[Any] | Literal["cohort_month"] | None = None
-    unmatched = 0
     if by == "cohort_month":
         groups = "cohort_month"
     elif by is not None:
         groups = _leads_groups(leads, by)
-        firsts = prepared.frame.lazy().filter(nw.col("first")).select("lead_id")
-        unmatched = int(firsts.join(groups, on="lead_id", how="anti").select(nw.len()).collect().item())
     code = {s: i for i, s in enumerate(known)}
     lost = [code[s.id] for s in journey_map.stages if s.terminal in _LOST]
-    table = _kernels.funnel_table(prepared, [code[s] for s in steps], lost, mode=mode, groups=groups)
-    cells = {(r["group"], r["j"]): r for r in table}
+    table = _kernels.funnel_table(
+        prepared, [code[s] for s in steps], lost, mode=mode, groups=groups, calendar=calendar
+    )
+    unmatched = table.unmatched
+    cells = {(r["group"], r["j"]): r for r in table.cells}
     names = sorted({g for g, _ in cells if g is not None})
     rows: list[FunnelRow] = []
     for group in [*names, *([None] if any(g is None for g, _ in cells) or not cells else [])]:
@@ -722,6 +757,8 @@ def funnel(
                     cumulative=_rate(reached, first),
                     time_median=_micros(c.get("t50")),
                     time_p90=_micros(c.get("t90")),
+                    business_median=_micros(c.get("b50")),
+                    business_p90=_micros(c.get("b90")),
                 )
             )
     return FunnelReport(
@@ -732,6 +769,7 @@ def funnel(
         rows=tuple(rows),
         counts=_counts(prepared),
         unmatched_leads=unmatched,
+        calendar=calendar,
     )
 
 

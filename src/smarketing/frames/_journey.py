@@ -4,11 +4,13 @@ Every analysis of stage events goes through :func:`prepare`, which validates the
 events in one agreed order. The kernels then work *per lead* and reduce with sums and counts, so an engine
 that hash-partitions by lead can run them per partition and add the partials.
 
-The events are read once and sorted once, into an eager frame in lead order; everything that depends on
-the order (neighbours, first entries, the greedy funnel matching, per-lead counts) is then a ``shift``, a
-forward/backward fill or a running sum along that frame's rows, read at each lead's boundaries. That is
-linear and cheap; a window with ``order_by`` on a lazy frame would sort again for every expression, and a
-``group_by``/``over`` by lead builds a hash table of a million keys each time.
+The events are read once (stage names coded to integers on the way) into an eager frame in lead order,
+sorted only if they are not in order already. Each lead's events are then one block of rows, and
+everything that depends on the order (neighbours, first entries, the greedy funnel matching, per-lead
+counts) is a shift, a running count or a gather along the frame's columns (as numpy arrays: the kernels
+below are integer-array arithmetic), read at each lead's boundaries. That is linear and cheap; a window
+with ``order_by`` on a lazy frame would sort again for every expression, and a ``group_by``/``over`` by
+lead builds a hash table of a million keys each time.
 
 The order of one lead's events is ``(time, stage rank, rank of the stage left)``: time first; events at the
 same instant follow the journey map's stage order (plan order, or stage id order where there is no map); the
@@ -19,19 +21,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import attrs
 import narwhals as nw
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
+from smarketing.calendar import BusinessCalendar
 from smarketing.errors import DataError
 from smarketing.frames import as_lazy, check_aware
+from smarketing.frames._calendar import BusinessClock
 
 __all__ = [
     "KINDS",
+    "FunnelTable",
     "Prepared",
     "conformance_tables",
     "dfg_tables",
@@ -60,8 +66,8 @@ class Prepared:
 
     ``frame`` has one row per kept event, in lead order, with the columns ``lead_id``, ``to``, ``time``,
     ``k`` (stage code: its index in ``stages``; ``len(stages)`` for an unknown stage), ``fk`` (code of the
-    stage left: ``-1`` when none is given), ``seq`` (global position), ``lid`` (lead number, from 1),
-    ``first``/``last`` (first/last event of its lead), ``prev_k``, ``next_k`` and ``next_time``.
+    stage left: ``-1`` when none is given) and ``first``/``last`` (first/last event of its lead). The time
+    column is in UTC, in the input's time unit.
     """
 
     frame: nw.DataFrame[Any]
@@ -111,24 +117,31 @@ def _lookup(expr: nw.Expr, mapping: Mapping[Any, int], default: int | None) -> n
     return out
 
 
-def _neighbours(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
-    """On a frame in lead order: add the position, first/last flags, lead number and previous/next event.
-
-    The frame is eager and already ordered, so ``shift`` and ``cum_sum`` follow its row order: one sort
-    serves every neighbour (a window with ``order_by`` would sort the frame again for each expression).
-    """
+def _bounds(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
+    """On a frame in lead order: flag each lead's first and last event (its block of rows)."""
     first = (nw.col("lead_id") != nw.col("lead_id").shift(1)).fill_null(value=True)
-    last = (nw.col("lead_id") != nw.col("lead_id").shift(-1)).fill_null(value=True)
-    return (
-        frame.with_row_index("seq")
-        .with_columns(first.alias("first"), last.alias("last"))
-        .with_columns(
-            nw.col("first").cast(nw.Int64()).cum_sum().alias("lid"),
-            nw.when(~nw.col("first")).then(nw.col("k").shift(1)).alias("prev_k"),
-            nw.when(~nw.col("last")).then(nw.col("k").shift(-1)).alias("next_k"),
-            nw.when(~nw.col("last")).then(nw.col("time").shift(-1)).alias("next_time"),
-        )
+    return frame.with_columns(first.alias("first")).with_columns(
+        nw.col("first").shift(-1).fill_null(value=True).alias("last")
     )
+
+
+def _order_check(frame: nw.DataFrame[Any]) -> tuple[bool, npt.NDArray[np.bool_]]:
+    """Whether ``frame`` (with ``first``) is in the order of :data:`_ORDER`, and which rows repeat the last.
+
+    Input that is in order already (as CRM exports often are) is not sorted again: two linear passes (the
+    lead ids sorted; within each lead, time, stage rank and rank of the stage left never decreasing, on the
+    integer columns) cost a fraction of the sort. Once the frame is in order, a row equal to the one before
+    it in every key is a duplicate.
+    """
+    t = frame.get_column("time").to_numpy().view(np.int64)
+    k, fk = frame.get_column("k").to_numpy(), frame.get_column("fk").to_numpy()
+    same_lead = ~frame.get_column("first").to_numpy()[1:]
+    dt, dk, dfk = t[1:] - t[:-1], k[1:] - k[:-1], fk[1:] - fk[:-1]
+    back = same_lead & ((dt < 0) | ((dt == 0) & ((dk < 0) | ((dk == 0) & (dfk < 0)))))
+    same = np.zeros(len(t), dtype=bool)
+    same[1:] = same_lead & (dt == 0) & (dk == 0) & (dfk == 0)
+    in_order = not back.any() and frame.get_column("lead_id").is_sorted()
+    return in_order, same
 
 
 def prepare(
@@ -140,8 +153,9 @@ def prepare(
 ) -> Prepared:
     """Validate and order stage events; see the module docstring for the order.
 
-    The events are read once and sorted once; everything that depends on the order then runs on the
-    sorted eager frame.
+    The events are read once, with the stage names coded to their rank on the way; input that is already
+    in order (checked in two linear passes) is not sorted again. Everything that depends on the order
+    then runs on the ordered eager frame.
 
     Args:
         events: Anything :func:`~smarketing.frames.as_lazy` accepts as ``stage_events``.
@@ -156,29 +170,14 @@ def prepare(
     lf = _base(events)
     if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
         raise ValueError("as_of must be timezone-aware")
-    raw = lf.collect(backend="polars")
     if stages is None:
-        found = raw.select(nw.col("to").unique()).get_column("to").to_list()
+        found = lf.select("to").unique().collect(backend="polars").get_column("to").to_list()
         stages = sorted(s for s in found if s is not None)
     names = tuple(stages)
     code = {s: i for i, s in enumerate(names)}
     unknown_code = len(names)
-    kept = nw.col("k") >= 0 if as_of is None else nw.col("time") <= nw.lit(as_of)
-    stats = raw.select(
-        nw.len().alias("rows"),
-        *(nw.col(c).is_null().sum().alias(f"null_{c}") for c in ("lead_id", "to", "time")),
-    ).rows(named=True)[0]
-    for column in ("lead_id", "to", "time"):
-        missing = int(stats[f"null_{column}"])
-        if missing:
-            row = raw.filter(nw.col(column).is_null()).head(1).rows(named=True)[0]
-            raise DataError(
-                f"{missing} event(s) without {column}; the first one: {_describe(row)}",
-                record=row.get("lead_id"),
-                field=column,
-                kind=_KIND,
-            )
-    coded = raw.select(
+    # The stage left is only ever needed as a code: reading it coded saves holding a text column.
+    coded = lf.select(
         "lead_id",
         "to",
         "time",
@@ -187,36 +186,54 @@ def prepare(
         .then(nw.lit(-1, nw.Int32()))
         .otherwise(_lookup(nw.col("from"), code, unknown_code))
         .alias("fk"),
-    )
-    del raw
+    ).collect(backend="polars")
     rows = len(coded)
-    ordered = coded.filter(kept).sort(*_ORDER)
-    after_as_of = rows - len(ordered)
-    del coded
-    # Duplicates: the same lead entering the same stage from the same stage at the same instant. Keep one.
-    same = nw.all_horizontal(*(nw.col(c) == nw.col(c).shift(1) for c in _ORDER), ignore_nulls=False)
-    frame = _neighbours(ordered.filter(~same.fill_null(value=False)))
-    duplicates = len(ordered) - len(frame)
-    del ordered
-    # The CRM's own "from" disagreeing with the time order is the trace of out-of-order timestamps.
-    given = nw.col("fk") >= 0
-    mismatch = (~nw.col("first") & given & (nw.col("fk") != nw.col("prev_k"))).fill_null(value=False)
-    from_mismatch = int(frame.select(mismatch.sum()).item())
-    unknown_rows = frame.filter(nw.col("k") == unknown_code)
-    unknown_names = tuple(sorted(set(unknown_rows.get_column("to").to_list())))
-    if not keep_unknown and len(unknown_rows):
-        frame = _neighbours(
-            frame.filter(nw.col("k") != unknown_code).drop(
-                "seq", "first", "last", "lid", "prev_k", "next_k", "next_time"
+    stats = coded.select(
+        *(nw.col(c).is_null().sum().alias(c) for c in ("lead_id", "to", "time")),
+        *([(nw.col("time") > nw.lit(as_of)).sum().alias("later")] if as_of is not None else []),
+    ).rows(named=True)[0]
+    for column in ("lead_id", "to", "time"):
+        missing = int(stats[column])
+        if missing:
+            row = lf.filter(nw.col(column).is_null()).head(1).collect(backend="polars").rows(named=True)[0]
+            raise DataError(
+                f"{missing} event(s) without {column}; the first one: {_describe(row)}",
+                record=row.get("lead_id"),
+                field=column,
+                kind=_KIND,
             )
-        )
+    after_as_of = int(stats.get("later", 0))
+    if after_as_of:
+        coded = coded.filter(nw.col("time") <= nw.lit(as_of))
+    frame = _bounds(coded)
+    del coded
+    in_order, same = _order_check(frame)
+    if not in_order:
+        frame = _bounds(frame.drop("first", "last").sort(*_ORDER))
+        _, same = _order_check(frame)
+    duplicates = int(np.count_nonzero(same))
+    if duplicates:
+        # The same lead entering the same stage from the same stage at the same instant: keep one.
+        frame = frame.filter(~nw.new_series("same", same, nw.Boolean(), backend="polars"))
+        frame = frame.with_columns(nw.col("first").shift(-1).fill_null(value=True).alias("last"))
+    # The CRM's own "from" disagreeing with the time order is the trace of out-of-order timestamps.
+    k, fk = frame.get_column("k").to_numpy(), frame.get_column("fk").to_numpy()
+    follows = ~frame.get_column("first").to_numpy()[1:]
+    from_mismatch = int(np.count_nonzero(follows & (fk[1:] >= 0) & (fk[1:] != k[:-1])))
+    unknown = nw.col("k") == unknown_code
+    unknown_rows = int(np.count_nonzero(k == unknown_code))
+    unknown_names: tuple[str, ...] = ()
+    if unknown_rows:
+        unknown_names = tuple(sorted(set(frame.filter(unknown).get_column("to").to_list())))
+        if not keep_unknown:
+            frame = _bounds(frame.filter(~unknown).drop("first", "last"))
     leads = int(frame.select(nw.col("first").sum()).item() or 0)
     return Prepared(
         frame=frame,
         stages=names,
         rows=rows,
         after_as_of=after_as_of,
-        unknown=len(unknown_rows),
+        unknown=unknown_rows,
         unknown_stages=unknown_names,
         duplicates=duplicates,
         from_mismatch=from_mismatch,
@@ -232,11 +249,85 @@ def _flag(expr: nw.Expr) -> nw.Expr:
     return expr.fill_null(value=False).cast(nw.Int64())
 
 
-def _runs(key: str) -> tuple[nw.Expr, nw.Expr]:
-    """First and last row of each run of equal ``key`` values (on an ordered eager frame)."""
-    first = (nw.col(key) != nw.col(key).shift(1)).fill_null(value=True)
-    last = (nw.col(key) != nw.col(key).shift(-1)).fill_null(value=True)
-    return first, last
+I64 = npt.NDArray[np.int64]
+
+
+@attrs.frozen
+class FunnelTable:
+    """What :func:`funnel_table` found: one dict per (group, step) cell with leads, and unmatched leads."""
+
+    cells: list[dict[str, Any]]
+    unmatched: int
+
+
+def _lead_groups(
+    frame: nw.DataFrame[Any],
+    starts: I64,
+    times: I64,
+    groups: nw.LazyFrame[Any] | Literal["cohort_month"] | None,
+) -> tuple[I64, list[str | None], int]:
+    """Each lead's group code (an index into the returned names), the names, and the unmatched leads.
+
+    Names are sorted with ``None`` last; a lead missing from ``groups`` falls in ``None`` and is unmatched.
+    """
+    leads = len(starts)
+    if groups is None:
+        return np.zeros(leads, dtype=np.int64), [None], 0
+    if isinstance(groups, str):
+        # The UTC month of each lead's first event (its earliest: the frame is in time order per lead).
+        months = times[starts].astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+        found, codes = np.unique(months, return_inverse=True)
+        names: list[str | None] = [str(m) for m in found.astype("datetime64[M]")]
+        return codes.astype(np.int64), names, 0
+    ids = frame.filter(nw.col("first")).select("lead_id")
+    keyed = (
+        ids.with_row_index("lix")
+        .lazy()
+        .join(groups.with_columns(nw.lit(value=True).alias("_matched")), on="lead_id", how="left")
+    )
+    joined = keyed.select("lix", "group", "_matched").collect(backend="polars")
+    names = sorted(g for g in joined.get_column("group").unique().to_list() if g is not None)
+    code_of = {g: i for i, g in enumerate(names)}
+    coded = joined.select(
+        "lix",
+        nw.col("group").replace_strict(code_of, default=len(names), return_dtype=nw.Int64()).alias("code")
+        if names
+        else nw.lit(0, nw.Int64()).alias("code"),
+        nw.col("_matched").is_null().alias("unmatched"),
+    )
+    out = np.empty(leads, dtype=np.int64)
+    out[coded.get_column("lix").to_numpy()] = coded.get_column("code").to_numpy()
+    unmatched = int(coded.get_column("unmatched").sum())
+    return out, [*names, None], unmatched
+
+
+def _spread(values: I64, at: I64, size: int) -> I64:
+    """An array of ``size`` with ``values`` at the positions ``at`` and -1 elsewhere."""
+    out = np.full(size, -1, dtype=np.int64)
+    out[at] = values
+    return out
+
+
+def _lower_quantiles(values: I64, groups: I64, n_groups: int, qs: Sequence[float]) -> list[list[int | None]]:
+    """Per group code: the lower ``qs`` quantiles of ``values``, ``None`` for a group without values.
+
+    The lower ``q`` quantile of ``n`` values is the value at index ``floor((n - 1) * q)`` in sorted order
+    (polars' ``quantile(q, "lower")``); one ``numpy.partition`` at all those indices finds them in linear
+    time. The values are put in group order with a stable sort of the small group codes.
+    """
+    out: list[list[int | None]] = [[None] * len(qs) for _ in range(n_groups)]
+    if n_groups == 1:
+        parts = [values]
+    else:
+        order = np.argsort(groups, kind="stable")
+        bounds = np.cumsum(np.bincount(groups, minlength=n_groups))
+        parts = np.split(values[order], bounds[:-1])
+    for g, d in enumerate(parts):
+        if len(d):
+            at = [math.floor((len(d) - 1) * q) for q in qs]
+            chosen = np.partition(d, sorted(set(at)))
+            out[g] = [int(chosen[i]) for i in at]
+    return out
 
 
 def funnel_table(
@@ -246,131 +337,158 @@ def funnel_table(
     *,
     mode: Literal["ordered", "any"],
     groups: nw.LazyFrame[Any] | Literal["cohort_month"] | None,
-) -> list[dict[str, Any]]:
+    calendar: BusinessCalendar | None = None,
+) -> FunnelTable:
     """Per group and funnel step: the counts of :class:`~smarketing.journey.FunnelRow`, durations in µs.
 
     ``groups`` is a frame of ``lead_id`` and ``group`` (one row per lead), ``"cohort_month"`` (the UTC month
-    of the lead's first event) or ``None`` (one group, ``None``).
+    of the lead's first event) or ``None`` (one group, ``None``). With a ``calendar``, the cells also get
+    the business time in stage (``b50``, ``b90``), from the vectorised business clock.
 
-    The step entries are put in (lead, step, time) order once; each lead's entries into one step are then a
-    run of rows, so counts, first entries and the greedy in-order matching are shifts and fills along the
-    rows, with no per-lead hash tables.
+    Each lead's events are one block of rows in time order. For every step, the rows that enter it (in
+    frame order) form one run per lead, whose ends are the lead's first and last entry. ``any`` counts the
+    first entry; ``ordered`` counts the first entry after the counted entry into the step before: mostly
+    the first entry at all, and a binary search in the step's rows for the few leads that entered the step
+    earlier too. No sort, no per-lead hash table. The stay a counted entry starts ends with the next row of
+    the block, which classifies it.
     """
+    frame = prepared.frame
+    n = len(frame)
     n_steps = len(steps)
-    step_of = {code: j for j, code in enumerate(steps)}
-    e = prepared.frame.with_columns(_lookup(nw.col("k"), step_of, None).alias("j"))
-    if isinstance(groups, str):
-        # The frame is in time order per lead, so the lead's first event has its earliest time.
-        e = e.with_columns(
-            nw.when(nw.col("first")).then(nw.col("time")).fill_null(strategy="forward").alias("t0")
+    k = frame.get_column("k").to_numpy().astype(np.int64)
+    # Durations from the column's own unit, then to whole microseconds (as ``dt.total_microseconds``).
+    dtype = frame.schema["time"]
+    unit: Literal["ns", "us", "ms", "s"] = dtype.time_unit if isinstance(dtype, nw.Datetime) else "us"
+    native: I64 = frame.get_column("time").to_numpy().view(np.int64)
+    times: I64 = native if unit == "us" else frame.get_column("time").dt.timestamp("us").to_numpy()
+    starts: I64 = np.flatnonzero(frame.get_column("first").to_numpy())
+    ends: I64 = np.append(starts[1:], n)  # one past each lead's last row
+    n_leads = len(starts)
+    lead = np.repeat(np.arange(n_leads, dtype=np.int32), ends - starts)  # lead number per row
+    group, names, unmatched = _lead_groups(frame, starts, times, groups)
+    n_groups = len(names)
+    step_of = np.full(len(prepared.stages) + 1, -1, dtype=np.int64)
+    step_of[np.asarray(steps, dtype=np.int64)] = np.arange(n_steps)
+    j = step_of.astype(np.int8 if n_steps < 127 else np.int32)[k]  # small codes: a cheaper compare per step
+    is_lost = np.zeros(len(prepared.stages) + 1, dtype=bool)
+    is_lost[np.asarray(lost, dtype=np.int64)] = True
+    # Business position of every event (the open time from the clock's start), if a calendar is given.
+    positions: I64 | None = None
+    if calendar is not None and n:
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        earliest = epoch + timedelta(microseconds=int(times.min()))
+        latest = epoch + timedelta(microseconds=int(times.max()))
+        try:
+            positions = BusinessClock.covering(calendar, earliest, latest).positions(times)
+        except ValueError:  # the clock refuses a range the calendar is closed throughout: no time passes
+            positions = np.zeros(n, dtype=np.int64)
+
+    def entries(s: int) -> tuple[I64, I64, I64, I64, I64]:
+        """The rows entering step ``s`` and, per lead with such rows: the lead, first and last row, count.
+
+        The rows are in frame order, so each lead's entries are one run of them.
+        """
+        rows: I64 = np.flatnonzero(j == s)
+        if not rows.size:
+            return rows, rows, rows, rows, rows
+        of = lead[rows]
+        run = np.flatnonzero(np.r_[True, of[1:] != of[:-1]])
+        until = np.append(run[1:], rows.size)
+        return rows, of[run].astype(np.int64), rows[run], rows[until - 1], until - run
+
+    counted: list[tuple[I64, I64, I64, I64]] = []  # per step: leads, counted row, entries, last entry row
+    # Ordered: per lead, the row of its counted entry into the step before (-1 before the first step; ``n``,
+    # past every row, once the lead has left the funnel).
+    after = np.full(n_leads, -1, dtype=np.int64)
+    for s in range(n_steps):
+        rows, leads, first_row, last_row, count = entries(s)
+        if mode == "any":
+            counted.append((leads, first_row, count, last_row))
+            continue
+        # The counted entry is the lead's first entry after its counted entry into the step before. Mostly
+        # that is its first entry at all; a lead that entered this step before the step before (a recycle)
+        # needs the search for its next entry after it.
+        before = after[leads]
+        search = (first_row <= before) & (last_row > before)
+        first_row[search] = rows[np.searchsorted(rows, before[search], side="right")]
+        found = (first_row > before) | search
+        leads, first_row = leads[found], first_row[found]
+        after = np.full(n_leads, n, dtype=np.int64)
+        after[leads] = first_row
+        counted.append((leads, first_row, count[found], last_row[found]))
+    cells: list[dict[str, Any]] = []
+    for s, (in_step, row, entered, _) in enumerate(counted):
+        if s + 1 == n_steps:
+            advanced = np.zeros(len(in_step), dtype=bool)
+        else:
+            # Ordered: the lead advanced if it has a counted entry into the next step. Any: if its last
+            # entry into the next step came after its counted entry here.
+            nxt_leads, _, _, nxt_last = counted[s + 1]
+            advanced = _spread(nxt_last, nxt_leads, n_leads)[in_step] > (row if mode == "any" else -1)
+        g = group[in_step]
+        ended = row + 1 < ends[in_step]
+        nxt = np.where(ended, row + 1, row)
+        next_k = k[nxt]
+        lost_ = ended & is_lost[next_k]
+        next_j = step_of[next_k]
+        recycled = ended & ~lost_ & (next_j >= 0) & (next_j <= s)
+        moved_on = ended & ~lost_ & ~recycled
+
+        def per_group(flags: npt.NDArray[np.bool_], g: I64 = g) -> I64:
+            if n_groups == 1:
+                return np.array([np.count_nonzero(flags)], dtype=np.int64)
+            out: I64 = np.bincount(g[flags], minlength=n_groups)
+            return out
+
+        reached = np.bincount(g, minlength=n_groups)
+        sums = {
+            "entries": np.bincount(g, weights=entered, minlength=n_groups).astype(np.int64),
+            "reentered": per_group(entered > 1),
+            "advanced": per_group(advanced),
+            "moved_on": per_group(moved_on),
+            "recycled": per_group(recycled),
+            "lost": per_group(lost_),
+            "open": per_group(~ended),
+        }
+        stays = row[ended]
+        durations = native[stays + 1] - native[stays]
+        if unit == "ns":
+            durations = durations // 1000
+        elif unit != "us":
+            durations = durations * {"ms": 1000, "s": 1_000_000}[unit]
+        quantiles = _lower_quantiles(durations, g[ended], n_groups, (0.5, 0.9))
+        business = (
+            _lower_quantiles(positions[stays + 1] - positions[stays], g[ended], n_groups, (0.5, 0.9))
+            if positions is not None
+            else [[None, None]] * n_groups
         )
-    keep = ["lid", "j", "time", "next_k", "next_time"]
-    keep += ["t0"] if isinstance(groups, str) else ["lead_id"] if groups is not None else []
-    e = e.select(keep).filter(~nw.col("j").is_null()).with_row_index("i")
-    lead_first, _ = _runs("lid")
-    start = nw.when(lead_first).then(nw.col("i")).fill_null(strategy="forward")
-    e = e.with_columns(start.alias("s0"), (nw.col("lid") * n_steps + nw.col("j")).alias("pk"))
-    # A unique key in (lead, step, time) order: the lead's step, then the position in the lead's block of
-    # rows (below ``width``, the longest block; the key stays below n_steps * rows * width, far from 2**63).
-    width = int(e.select((nw.col("i") - nw.col("s0")).max()).item() or 0) + 1
-    key = nw.col("pk").cast(nw.Int64()) * width + nw.col("i") - nw.col("s0")
-    e = e.with_columns(key.alias("key")).sort("key").drop("key")
-    run_first, run_last = _runs("pk")
-    e = e.with_columns(run_first.alias("rf"), run_last.alias("rl")).with_row_index("r")
-    run_start = nw.when(nw.col("rf")).then(nw.col("r")).fill_null(strategy="forward")
-    run_end = nw.when(nw.col("rl")).then(nw.col("r")).fill_null(strategy="backward")
-    e = e.with_columns((run_end - run_start + 1).alias("entries"))
-    if mode == "any":
-        # The counted entry is the first of the run; the lead advanced if its last entry into the next step
-        # (the next run, when it is the same lead's next step) came later.
-        run_first_i = nw.when(nw.col("rf")).then(nw.col("i")).fill_null(strategy="forward")
-        next_last_i = nw.when(nw.col("rl")).then(nw.col("i")).fill_null(strategy="backward").shift(-1)
-        next_is_step = (nw.col("pk").shift(-1) == nw.col("pk") + 1) & (nw.col("j") < n_steps - 1)
-        advanced = (next_is_step & (next_last_i > run_first_i)).fill_null(value=False)
-        # Each run's first row and its last row (where ``advanced`` is right), side by side.
-        decided = e.with_columns(advanced.alias("advanced")).filter(nw.col("rl")).select("advanced")
-        e = nw.concat([e.filter(nw.col("rf")), decided], how="horizontal")
-    else:
-        # Greedy in-order matching, one step after the other: the counted entry into step j is the
-        # earliest entry after the counted entry into step j - 1 of the same lead (the run before).
-        counted: nw.Expr = nw.col("rf") & (nw.col("j") == 0)
-        e = e.with_columns(counted.alias("c"))
-        for j in range(1, n_steps):
-            # The counted entry into step j - 1, carried forward; it belongs to this lead if it is not
-            # before the lead's first row.
-            prev = nw.when(nw.col("c") & (nw.col("j") == j - 1)).then(nw.col("i"))
-            e = e.with_columns(prev.fill_null(strategy="forward").alias("_p"))
-            cand = (
-                (nw.col("j") == j) & (nw.col("_p") >= nw.col("s0")) & (nw.col("i") > nw.col("_p"))
-            ).fill_null(value=False)
-            e = e.with_columns((nw.col("c") | (cand & ~cand.shift(1).fill_null(value=False))).alias("c"))
-        e = e.filter(nw.col("c")).drop("c", "_p", strict=False)
-        # The counted entries of a lead are steps 0, 1, ... in order: it advanced if it has a next one.
-        e = e.with_columns(
-            (nw.col("lid") == nw.col("lid").shift(-1)).fill_null(value=False).alias("advanced")
+        cells.extend(
+            {
+                "group": names[c],
+                "j": s,
+                "reached": int(reached[c]),
+                **{name: int(v[c]) for name, v in sums.items()},
+                "t50": quantiles[c][0],
+                "t90": quantiles[c][1],
+                "b50": business[c][0],
+                "b90": business[c][1],
+            }
+            for c in np.flatnonzero(reached)
         )
-    e = e.with_columns(_lookup(nw.col("next_k"), step_of, None).alias("next_j"))
-    if groups is None:
-        e = e.with_columns(nw.lit(None, nw.String()).alias("group"))
-    elif isinstance(groups, str):
-        e = e.with_columns(nw.col("t0").dt.to_string("%Y-%m").alias("group"))
-    else:
-        e = e.join(groups.collect(backend="polars"), on="lead_id", how="left")
-    is_open = nw.col("next_k").is_null()
-    is_lost = nw.col("next_k").is_in(list(lost)) if lost else nw.lit(value=False)
-    recycled = ~is_open & ~is_lost & (nw.col("next_j") <= nw.col("j")).fill_null(value=False)
-    duration = (nw.col("next_time") - nw.col("time")).dt.total_microseconds()
-    # The flags as plain columns first: a ``group_by`` that only sums columns takes polars' fast path.
-    e = e.select(
-        "group",
-        "j",
-        nw.when(~is_open).then(duration).alias("d"),
-        nw.col("entries"),
-        _flag(nw.col("entries") > 1).alias("reentered"),
-        _flag(nw.col("advanced")).alias("advanced"),
-        _flag(~is_open & ~is_lost & ~recycled).alias("moved_on"),
-        _flag(recycled).alias("recycled"),
-        _flag(is_lost & ~is_open).alias("lost"),
-        _flag(is_open).alias("open"),
-    )
-    sums = ("entries", "reentered", "advanced", "moved_on", "recycled", "lost", "open")
-    # Lazy: polars' eager ``group_by`` on a string key and an integer key is a few times slower.
-    table = (
-        e.lazy()
-        .group_by("group", "j")
-        .agg(nw.len().alias("reached"), *(nw.col(c).sum() for c in sums))
-        .collect(backend="polars")
-    )
-    rows = table.rows(named=True)
-    quantiles = _lower_quantiles(e.select("group", "j", "d"), (0.5, 0.9))
-    for row in rows:
-        row["t50"], row["t90"] = quantiles.get((row["group"], row["j"]), (None, None))
-    return rows
-
-
-def _lower_quantiles(
-    frame: nw.DataFrame[Any], qs: Sequence[float]
-) -> dict[tuple[Any, int], tuple[int | None, ...]]:
-    """Per (``group``, ``j``): the lower ``qs`` quantiles of ``d`` (nulls ignored), all from one selection.
-
-    The lower ``q`` quantile of ``n`` values is the value at index ``floor((n - 1) * q)`` in sorted order
-    (polars' ``quantile(q, "lower")``); one ``numpy.partition`` at all those indices finds them in linear
-    time, where a ``quantile`` per ``q`` in the ``group_by`` sorted each group once per quantile.
-    """
-    values = frame.filter(~nw.col("d").is_null()).to_native()
-    out: dict[tuple[Any, int], tuple[int | None, ...]] = {}
-    for (group, j), part in values.group_by("group", "j"):
-        d = part.get_column("d").to_numpy()
-        at = [math.floor((len(d) - 1) * q) for q in qs]
-        chosen = np.partition(d, sorted(set(at)))
-        out[(group, j)] = tuple(int(chosen[i]) for i in at)
-    return out
+    return FunnelTable(cells=cells, unmatched=unmatched)
 
 
 # --------------------------------------------------------------------------------------------------
 # Conformance.
 
 START = -1
+
+
+def _distinct_leads(lead: I64, key: I64, n_keys: int) -> I64:
+    """Per key code (``0 <= key < n_keys``): how many distinct leads have a row with that key."""
+    pairs = np.unique(lead * n_keys + key)
+    out: I64 = np.bincount(pairs % n_keys, minlength=n_keys)
+    return out
 
 
 def conformance_tables(
@@ -386,75 +504,67 @@ def conformance_tables(
     ``verdicts`` maps (stage code before or :data:`START`, stage code entered) to an index into
     :data:`KINDS`; a pair that is missing is legal. ``limits`` maps recycle pairs to how often a lead may
     take them. ``owners`` gives each stage code's team number.
+
+    Each move's verdict is one gather from a dense table of every (stage before, stage entered) pair; the
+    per-lead counts are sums over each lead's block of rows (``numpy.add.reduceat`` at the lead starts).
     """
     n = len(prepared.stages)
     width = n + 2
-    before = (
-        nw.when(nw.col("first"))
-        .then(nw.when((nw.col("fk") >= 0) & (nw.col("fk") < n)).then(nw.col("fk")).otherwise(START))
-        .otherwise(nw.col("prev_k"))
-    )
-    pair = (nw.col("a") + 1) * width + nw.col("k")
-    e = prepared.frame.select("lead_id", "lid", "k", "to", "time", "last", before.alias("a")).with_columns(
-        pair.alias("pair")
-    )
-    # Every pair code is below (n + 2) * width (``a`` and ``k`` are at most ``n``, the unknown stage): the
-    # verdicts are a dense table, read with one gather (a lookup of many values would be a join).
-    table = [0] * ((n + 2) * width)
+    frame = prepared.frame
+    k = frame.get_column("k").to_numpy().astype(np.int64)
+    rows = len(k)
+    starts: I64 = np.flatnonzero(frame.get_column("first").to_numpy())
+    n_leads = len(starts)
+
+    def lead_of(at: I64) -> I64:
+        """The lead number of each of the rows ``at``."""
+        out: I64 = np.searchsorted(starts, at, side="right") - 1
+        return out
+
+    # The stage before each move: the previous event's, or for a lead's first event its own known "from".
+    before = np.empty(rows, dtype=np.int64)
+    before[1:] = k[:-1]
+    given = frame.get_column("fk").to_numpy()[starts]
+    before[starts] = np.where((given >= 0) & (given < n), given, START)
+    pair = (before + 1) * width + k
+    # Every pair code is below (n + 2) * width (``before`` and ``k`` are at most ``n``, the unknown stage).
+    table = np.zeros((n + 2) * width, dtype=np.int64)
     for (a, b), v in verdicts.items():
         table[(a + 1) * width + b] = v
-    verdict = nw.new_series("v", table, nw.Int32(), backend="polars")[e.get_column("pair")]
-    owner_of = dict(enumerate(owners))
-    team_in = _lookup(nw.col("k"), owner_of, None)
-    team_before = _lookup(nw.col("a"), owner_of, None)
-    moves = e.with_columns(
-        verdict.alias("v"),
-        team_in.alias("team_in"),
-        nw.when(nw.col("a") >= 0).then(team_before).otherwise(team_in).alias("team"),
-    ).with_row_index("seq")
-    if limits:
-        # Count each lead's takes of a limited recycle, one recycle at a time, on those moves only (in lead
-        # order, so a take's number is its position in the lead's run of takes).
-        over: list[int] = []
-        for (a, b), most in limits.items():
-            takes = moves.filter(nw.col("pair") == (a + 1) * width + b).select("lid", "seq", "v")
-            run_first, _ = _runs("lid")
-            takes = takes.with_row_index("_r").with_columns(
-                (
-                    nw.col("_r") - nw.when(run_first).then(nw.col("_r")).fill_null(strategy="forward") + 1
-                ).alias("taken")
-            )
-            over += takes.filter((nw.col("v") == 0) & (nw.col("taken") > most)).get_column("seq").to_list()
-        if over:
-            recycle_limit = nw.lit(KINDS.index("recycle_limit"), nw.Int32())
-            moves = moves.with_columns(
-                nw.when(nw.col("seq").is_in(over)).then(recycle_limit).otherwise(nw.col("v")).alias("v")
-            )
-    bad = moves.filter(nw.col("v") > 0)
-    # Per lead, from the running counts at each lead's last move (the moves are in lead order).
-    teams = sorted(set(owners))
-    is_bad = nw.col("v") > 0
-    touches = [
-        ((nw.col("team_in") == t) | (is_bad & (nw.col("team") == t))).fill_null(value=False) for t in teams
-    ]
-    ends = moves.with_columns(
-        (nw.col("seq") + 1).alias("_n"),
-        _flag(is_bad).cum_sum().alias("_bad"),
-        *(_flag(touch).cum_sum().alias(f"_t{t}") for t, touch in zip(teams, touches, strict=True)),
-    ).filter(nw.col("last"))
-
-    def per_lead(column: str) -> nw.Expr:
-        return nw.col(column) - nw.col(column).shift(1).fill_null(0)
-
-    leads = ends.select(
-        "lead_id",
-        per_lead("_n").cast(nw.UInt32()).alias("events"),
-        per_lead("_bad").cast(nw.Int64()).alias("violations"),
-    ).with_columns((nw.col("violations") == 0).alias("fit"))
+    verdict = table[pair]
+    for (a, b), most in limits.items():
+        # Each lead's takes of a limited recycle, numbered along the lead's run of them.
+        takes = np.flatnonzero(pair == (a + 1) * width + b)
+        if takes.size:
+            of = lead_of(takes)
+            position = np.arange(takes.size)
+            run_start = np.maximum.accumulate(np.where(np.r_[True, of[1:] != of[:-1]], position, 0))
+            over = takes[(verdict[takes] == 0) & (position - run_start + 1 > most)]
+            verdict[over] = KINDS.index("recycle_limit")
+    wrong = np.flatnonzero(verdict)
+    wrong_v, wrong_lead = verdict[wrong], lead_of(wrong)
+    owner = np.full(n + 1, -1, dtype=np.int64)  # team number per stage code; -1 for the unknown stage
+    owner[:n] = owners
+    # The team blamed for a wrong move: the owner of the stage left, or for a first move of the one entered.
+    came_from = before[wrong]
+    wrong_team = np.where(came_from >= 0, owner[np.maximum(came_from, 0)], owner[k[wrong]])
+    violations = np.bincount(wrong_lead, minlength=n_leads)
+    events = np.diff(np.append(starts, rows))
+    leads = pl.DataFrame(
+        {
+            "lead_id": frame.get_column("lead_id").to_native().gather(starts),
+            "events": pl.Series(events, dtype=pl.UInt32()),
+            "violations": pl.Series(violations, dtype=pl.Int64()),
+        }
+    ).with_columns((pl.col("violations") == 0).alias("fit"))
     # A team answers for the leads that entered one of its stages and for those it is blamed for.
-    touched_counts = ends.select(
-        *(_flag(per_lead(f"_t{t}") > 0).sum().alias(f"_t{t}") for t in teams)
-    ).rows()[0]
+    teams = sorted(set(owners))
+    team_in = owner.astype(np.int8)[k] if len(teams) < 127 else owner[k]
+    touched_counts = []
+    for t in teams:
+        touch = team_in == t
+        touch[wrong[wrong_team == t]] = True
+        touched_counts.append(int(np.count_nonzero(np.logical_or.reduceat(touch, starts))) if rows else 0)
     touched = pl.DataFrame(
         {
             "team": [t for t, c in zip(teams, touched_counts, strict=True) if c],
@@ -462,15 +572,44 @@ def conformance_tables(
         },
         schema={"team": pl.Int32, "leads": pl.UInt32},
     )
-    kinds = bad.group_by("v").agg(nw.len().alias("count"), nw.col("lid").n_unique().alias("leads"))
-    broken = bad.group_by("team").agg(nw.col("lid").n_unique().alias("unfit"), nw.len().alias("violations"))
-    sample = bad.filter(nw.col("seq").rank("ordinal").over("v") <= examples).sort("v", "seq")
+    wrong_team += 1  # team 0: none
+    n_kinds, n_teams = len(KINDS), max(teams, default=-1) + 2
+    per_kind = np.bincount(wrong_v, minlength=n_kinds)
+    kind_leads = _distinct_leads(wrong_lead, wrong_v, n_kinds)
+    present = np.flatnonzero(per_kind)
+    kinds = pl.DataFrame(
+        {"v": present, "count": per_kind[present], "leads": kind_leads[present]},
+        schema={"v": pl.Int32, "count": pl.UInt32, "leads": pl.UInt32},
+    )
+    per_team = np.bincount(wrong_team, minlength=n_teams)
+    team_leads = _distinct_leads(wrong_lead, wrong_team, n_teams)
+    blamed = np.flatnonzero(per_team)
+    broken = pl.DataFrame(
+        {
+            "team": [None if t == 0 else int(t) - 1 for t in blamed],
+            "unfit": team_leads[blamed],
+            "violations": per_team[blamed],
+        },
+        schema={"team": pl.Int32, "unfit": pl.UInt32, "violations": pl.UInt32},
+    )
+    # The first moves of each kind, in lead order (the frame's order).
+    chosen = np.concatenate(
+        [wrong[wrong_v == v][:examples] for v in present] or [np.zeros(0, dtype=np.int64)]
+    )
+    sample = (
+        frame.select("lead_id", "to", "time")
+        .to_native()[pl.Series(chosen, dtype=pl.Int64())]
+        .with_columns(
+            pl.Series("v", verdict[chosen], dtype=pl.Int32()),
+            pl.Series("a", before[chosen], dtype=pl.Int64()),
+        )
+    )
     return {
-        "leads": leads.to_native(),
-        "kinds": kinds.to_native(),
+        "leads": leads,
+        "kinds": kinds,
         "touched": touched,
-        "broken": broken.to_native(),
-        "examples": sample.select("v", "lead_id", "a", "to", "time").to_native(),
+        "broken": broken,
+        "examples": sample.select("v", "lead_id", "a", "to", "time"),
     }
 
 
@@ -480,7 +619,9 @@ def conformance_tables(
 
 def dfg_tables(prepared: Prepared) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Directly-follows edges (``k``, ``next_k``, ``count``, ``median`` µs) and nodes (``k``, counts)."""
-    e = prepared.frame.lazy()
+    e = prepared.frame.with_columns(
+        nw.col("k").shift(-1).alias("next_k"), nw.col("time").shift(-1).alias("next_time")
+    ).lazy()
     edges = (
         e.filter(~nw.col("last"))
         .with_columns((nw.col("next_time") - nw.col("time")).dt.total_microseconds().alias("d"))
