@@ -164,6 +164,50 @@ def test_long_form_and_paths_agree(frame: pl.DataFrame, model: str) -> None:
 
 
 @laws
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 3), st.sampled_from("abc"), st.integers(0, 9)),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from(["compact", "spread", "text"]),
+)
+def test_journeys_are_ordered_by_id_time_key_and_touch(
+    rows: list[tuple[int, int, str, int]], ids: str
+) -> None:
+    # Few ids, times, keys and touch ids: many ties of time within a journey, broken by key then touch id.
+    spread = {"compact": lambda j: j, "spread": lambda j: j * 2**61 - 2**62, "text": lambda j: f"j{j:02d}"}
+    frame = pl.DataFrame(
+        {
+            "journey": [spread[ids](j) for j, *_ in rows],
+            "time": [T0 + timedelta(seconds=t) for _, t, *_ in rows],
+            "channel": [k for *_, k, _ in rows],
+            "converted": [j % 2 for j, *_ in rows],
+            "id": [f"t{i}" for *_, i in rows],
+        }
+    )
+    j = Journeys.from_frame(frame, touch="id")
+    expected = frame.sort("journey", "time", "channel", "id")
+    assert [j.keys[c] for c in j.codes] == expected["channel"].to_list()
+    assert j.touch_ids is not None
+    assert j.touch_ids.to_list() == expected["id"].to_list()
+    assert j.ids.to_list() == expected["journey"].unique(maintain_order=True).to_list()
+    lengths = expected.group_by("journey", maintain_order=True).len()["len"].to_list()
+    assert j.lengths().tolist() == lengths
+
+
+def test_token_coding_falls_back_when_hashes_collide() -> None:
+    tokens = pl.Series(["b", "a", "b", "c", "a"])
+    # Every string in one bucket under every slice of the hash: the polars dictionary takes over.
+    codes, raw = attribution_module._dictionary(tokens, np.zeros(len(tokens), dtype=np.uint64))
+    assert raw.gather(codes).to_list() == tokens.to_list()
+    assert sorted(raw.to_list()) == ["a", "b", "c"]
+    codes, raw = attribution_module._dictionary(tokens)
+    assert raw.gather(codes).to_list() == tokens.to_list()
+    assert len(raw) == 3
+
+
+@laws
 @given(long_form_touches(), st.sampled_from(["first", "linear", "position", "time_decay", "custom"]))
 def test_per_touch_credit_splits_each_journey_exactly(frame: pl.DataFrame, model: str) -> None:
     params: dict[str, Any] = {"weights": lambda p, n: p + 1} if model == "custom" else {}

@@ -50,8 +50,10 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -402,19 +404,14 @@ class Journeys:
             raise DataError(f"missing column {nulls}", kind="touches")
         for column in (journey, time, key):
             _no_nulls(lf, column, journey, "touches")
-        keys = tuple(sorted(str(k) for k in lf.select(key).unique().collect().get_column(key).to_list()))
         cols: list[Any] = [
             nw.col(journey).alias("_j"),
             nw.col(time).dt.timestamp("us").alias("_t"),
-            nw.col(key)
-            .replace_strict(list(keys), list(range(len(keys))), return_dtype=nw.Int32())
-            .alias("_k"),
+            nw.col(key).alias("_key"),
             nw.col(converted).cast(nw.Float64()).alias("_c"),
         ]
-        order = ["_j", "_t", "_k"]
         if touch is not None:
             cols.append(nw.col(touch).cast(nw.String()).alias("_id"))
-            order.append("_id")
         if nulls is not None:
             cols.append(nw.col(nulls).cast(nw.Float64()).alias("_n"))
         if conversion_time is not None:
@@ -431,42 +428,59 @@ class Journeys:
             cols.append(units.alias("_v"))
             if len(currencies) > 1:
                 cols.append(currency_expr.alias("_cur"))
-        frame = _collect(lf.select(*cols).sort(*order))
-        assert isinstance(frame, pl.DataFrame)
-        ids_column = frame.get_column("_j")
-        starts_mask = ids_column.ne_missing(ids_column.shift(1)).to_numpy()
+        # One pass of the engine in input order; sorting and coding happen on the collected columns.
+        unsorted = _collect(lf.select(*cols))
+        raw_codes, raw_keys = _dictionary(unsorted.get_column("_key"))
+        names = [str(k) for k in raw_keys.to_list()]
+        keys = tuple(sorted(set(names)))
+        index = {k: i for i, k in enumerate(keys)}
+        touch_codes = np.array([index[k] for k in names], dtype=np.int32)[raw_codes]
+        fills: dict[str, Any] = {"_t": None, "_c": None}
+        fills |= {"_n": 0.0} if nulls is not None else {}
+        fills |= {"_ct": np.iinfo(np.int64).min} if conversion_time is not None else {}
+        fills |= {"_v": 0} if value is not None else {}
+        fills |= {"_cur": -1} if value is not None and len(currencies) > 1 else {}
+        order, rows = _journey_order(unsorted, touch_codes, fills)
+        n_rows = len(order)
+        id_column = unsorted.get_column("_j")
+        if "_j" in rows:
+            starts_mask = np.ones(n_rows, dtype=bool)
+            starts_mask[1:] = rows["_j"][1:] != rows["_j"][:-1]
+        else:
+            gathered = id_column.gather(order)
+            starts_mask = gathered.ne_missing(gathered.shift(1)).to_numpy()
         starts = np.flatnonzero(starts_mask).astype(np.int64)
-        offsets = np.append(starts, len(frame)).astype(np.int64)
-        ids = ids_column.gather(starts).alias(journey)
-        conv_rows = frame.get_column("_c").to_numpy()
+        offsets = np.append(starts, n_rows).astype(np.int64)
+        ids = id_column.gather(order[starts]).alias(journey)
+        conv_rows = rows["_c"]
         if np.isnan(conv_rows).any():
-            bad = int(np.flatnonzero(np.isnan(conv_rows))[0])
-            raise DataError("conversion is NaN", kind="touches", record=str(ids_column[bad]), field=converted)
+            bad = int(order[np.flatnonzero(np.isnan(conv_rows))[0]])
+            raise DataError("conversion is NaN", kind="touches", record=str(id_column[bad]), field=converted)
         conv = np.maximum.reduceat(conv_rows, starts)
         _check_counts(conv, ids, converted, "touches")
         if nulls is not None:
-            null_rows = frame.get_column("_n").fill_null(0.0).to_numpy()
+            null_rows = rows["_n"]
             null = np.maximum.reduceat(null_rows, starts)
             _check_counts(null, ids, nulls, "touches")
         else:
             null = np.maximum(0.0, 1.0 - conv)
-        times = np.asarray(frame.get_column("_t").to_numpy(), dtype=np.int64)
+        times = np.asarray(rows["_t"], dtype=np.int64)
         last_time = times[offsets[1:] - 1]
         if conversion_time is not None:
-            ct = frame.get_column("_ct").fill_null(np.iinfo(np.int64).min).to_numpy()
+            ct = rows["_ct"]
             conv_time = np.maximum.reduceat(ct, starts)
             conv_time = np.where(conv_time == np.iinfo(np.int64).min, last_time, conv_time)
         else:
             conv_time = last_time
         values = cur_index = None
         if value is not None:
-            v_rows = frame.get_column("_v").fill_null(0).to_numpy()
+            v_rows = rows["_v"]
             values = np.maximum.reduceat(v_rows, starts).astype(np.int64)
         if value is not None and len(currencies) == 1:
             # One currency: no journey can mix two, and every journey's index is 0.
             cur_index = np.zeros(len(starts), dtype=np.int16)
         elif value is not None:
-            cur_rows = frame.get_column("_cur").fill_null(-1).to_numpy().astype(np.int16)
+            cur_rows = rows["_cur"].astype(np.int16)
             cur_hi = np.maximum.reduceat(cur_rows, starts)
             cur_lo = np.minimum.reduceat(np.where(cur_rows < 0, np.int16(32767), cur_rows), starts)
             mixed = (cur_hi != cur_lo) & (cur_hi >= 0)
@@ -481,7 +495,7 @@ class Journeys:
         return cls(
             key=key,
             keys=keys,
-            codes=_frozen_array(frame.get_column("_k").to_numpy(), np.int32),
+            codes=_frozen_array(rows["_k"], np.int32),
             offsets=_frozen_array(offsets, np.int64),
             ids=ids,
             conversions=_frozen_array(conv, np.float64),
@@ -491,7 +505,7 @@ class Journeys:
             currencies=currencies,
             times=_frozen_array(times, np.int64),
             conversion_times=_frozen_array(conv_time, np.int64),
-            touch_ids=frame.get_column("_id").alias(touch) if touch is not None else None,
+            touch_ids=unsorted.get_column("_id").gather(order).alias(touch) if touch is not None else None,
             stage_times=stages,
         )
 
@@ -608,6 +622,72 @@ def _collect(lf: nw.LazyFrame[Any]) -> pl.DataFrame:
     return native
 
 
+def _journey_order(
+    frame: pl.DataFrame, codes: npt.NDArray[np.int32], fills: Mapping[str, Any]
+) -> tuple[IntArray, dict[str, Any]]:
+    """Rows in journey order (by journey id, then time, key code, touch id), and numeric columns in it.
+
+    Rows are sorted on one 128-bit integer per row packing the journey's rank, the time since the earliest
+    touch and the row number: sorting those values costs about a third of a sort on several columns, and
+    the row number comes back out of the low bits. The columns named in ``fills`` (nulls filled with the
+    value given; ``_k`` is ``codes``) are then gathered by numpy. Rows of one journey at the same time
+    (rare) are finally put in key and touch id order among themselves.
+    """
+    n = len(frame)
+    journeys = frame.get_column("_j")
+    numeric_ids = journeys.dtype.is_integer()
+    columns: dict[str, Any] = {"_k": codes}
+    if numeric_ids:
+        columns["_j"] = journeys.to_numpy()
+    for name, fill in fills.items():
+        series = frame.get_column(name)
+        columns[name] = (series if fill is None else series.fill_null(fill)).to_numpy()
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), columns
+    row_bits = max(n - 1, 1).bit_length()
+    t0, t1 = (int(t) for t in frame.select(pl.col("_t").min(), pl.col("_t").max().alias("_t1")).row(0))
+    time_bits = (t1 - t0).bit_length()
+    journey_code = pl.col("_j").rank("dense").cast(pl.Int128)
+    if numeric_ids:
+        j0, j1 = int(columns["_j"].min()), int(columns["_j"].max())
+        if (j1 - j0).bit_length() + time_bits + row_bits <= 127:
+            # Integer ids close enough together keep their order shifted to start at 0, without a rank.
+            journey_code = pl.col("_j").cast(pl.Int128) - pl.lit(j0, dtype=pl.Int128)
+    packed = frame.select(
+        (
+            journey_code * pl.lit(1 << (time_bits + row_bits), dtype=pl.Int128)
+            + (pl.col("_t").cast(pl.Int128) - pl.lit(t0, dtype=pl.Int128))
+            * pl.lit(1 << row_bits, dtype=pl.Int128)
+            + pl.int_range(pl.len(), dtype=pl.Int128)
+        ).sort()
+        % pl.lit(1 << row_bits, dtype=pl.Int128)
+    )
+    order = np.array(packed.to_series().cast(pl.Int64).to_numpy(), dtype=np.int64)
+    out = {name: array[order] for name, array in columns.items()}
+    # Ties of journey and time: put their rows in (key, touch id) order within each run.
+    same = out["_t"][1:] == out["_t"][:-1]
+    if same.any():
+        if numeric_ids:
+            same &= out["_j"][1:] == out["_j"][:-1]
+        else:
+            sorted_ids = journeys.gather(order)
+            same &= (sorted_ids.slice(1) == sorted_ids.slice(0, n - 1)).to_numpy()
+    if same.any():
+        tied = np.zeros(n, dtype=bool)
+        tied[1:] = same
+        tied[:-1] |= same
+        positions = np.flatnonzero(tied)
+        run = np.cumsum(~np.concatenate([[False], same]))[positions]
+        by: dict[str, Any] = {"run": run, "key": out["_k"][positions]}
+        if "_id" in frame.columns:
+            by["id"] = frame.get_column("_id").gather(order[positions])
+        within = positions[pl.DataFrame(by).select(pl.arg_sort_by(*by)).to_series().to_numpy()]
+        order[positions] = order[within]
+        for array in out.values():
+            array[positions] = array[within]
+    return order, out
+
+
 def _eager(data: Any, kind: str, *, required: Sequence[str]) -> pl.DataFrame:
     lf = _lazy(data, kind, required=required)
     frame = lf.collect(backend="polars").to_native()
@@ -654,36 +734,77 @@ def _split_paths(
 ) -> tuple[tuple[str, ...], npt.NDArray[np.int32], IntArray]:
     """Sorted distinct keys, the key code of every touch, and the touches of every path.
 
-    Tokens are dictionary-encoded as they are (an ``Enum`` of the slice's distinct raw tokens), so only the
-    few distinct tokens are stripped of spaces, checked for emptiness and looked up, never every touch.
+    Slices are split and coded independently (polars and numpy release the GIL, so on two threads where
+    the machine has two cores) and put together in order. Only the few distinct raw tokens of a slice are
+    stripped of spaces, checked for emptiness and looked up, never every touch.
     """
-    parts: list[tuple[list[str], npt.NDArray[np.int32]]] = []
-    lengths = np.empty(len(text), dtype=np.int64)
-    for begin in range(0, len(text), _PATH_CHUNK):
-        tokens = text.slice(begin, _PATH_CHUNK).str.split(sep)
-        chunk_lengths = tokens.list.len().to_numpy()
-        lengths[begin : begin + len(chunk_lengths)] = chunk_lengths
-        flat = tokens.explode()
-        del tokens
-        raw = flat.unique()
-        names = raw.str.strip_chars()
-        empty = names.str.len_bytes() == 0
+    begins = range(0, len(text), _PATH_CHUNK)
+    workers = min(len(begins), os.cpu_count() or 1, 4)
+    slices = [text.slice(begin, _PATH_CHUNK) for begin in begins]
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(_split_slice, slices, [sep] * len(slices)))
+    else:
+        parts = [_split_slice(piece, sep) for piece in slices]
+    lengths = np.concatenate([part[0] for part in parts]) if parts else np.zeros(0, dtype=np.int64)
+    stripped: list[list[str]] = []
+    for begin, (chunk_lengths, local, raw) in zip(begins, parts, strict=True):
+        clean = raw.str.strip_chars()
+        empty = (clean.str.len_bytes() == 0).to_numpy()
         if empty.any():
-            touch = int(flat.is_in(raw.filter(empty).implode()).arg_true()[0])
+            touch = int(np.flatnonzero(empty[local])[0])
             row = begin + int(np.searchsorted(np.cumsum(chunk_lengths), touch, side="right"))
             raise DataError(f"empty key in {text[row]!r}", kind="paths", record=f"row {row}", field=column)
-        local = flat.cast(pl.Enum(raw.to_list())).to_physical().to_numpy()
-        parts.append((names.to_list(), local))
-    keys = tuple(sorted({k for stripped, _ in parts for k in stripped}))
+        stripped.append(clean.to_list())
+    keys = tuple(sorted({k for names in stripped for k in names}))
     index = {k: i for i, k in enumerate(keys)}
     codes = np.empty(int(lengths.sum()), dtype=np.int32)
     at = 0
-    for stripped, local in parts:
+    for names, (_, local, _) in zip(stripped, parts, strict=True):
         # Raw-token codes to key codes through a lookup of the slice's few distinct tokens.
-        lookup = np.array([index[k] for k in stripped], dtype=np.int32)
+        lookup = np.array([index[k] for k in names], dtype=np.int32)
         codes[at : at + len(local)] = lookup[local] if len(local) else local
         at += len(local)
-    return keys, codes, lengths
+    return keys, codes, np.asarray(lengths, dtype=np.int64)
+
+
+def _split_slice(text: pl.Series, sep: str) -> tuple[IntArray, npt.NDArray[np.int32], pl.Series]:
+    """Tokens per path, a code per token and the distinct raw tokens (code ``i`` is ``raw[i]``)."""
+    tokens = text.str.split(sep)
+    lengths = tokens.list.len().to_numpy().astype(np.int64)
+    flat = tokens.explode()
+    del tokens
+    local, raw = _dictionary(flat)
+    return lengths, local, raw
+
+
+def _dictionary(flat: pl.Series, hashes: Any = None) -> tuple[npt.NDArray[np.int32], pl.Series]:
+    """A code per string and the distinct strings, by 16 bits of each string's hash.
+
+    The strings of a bucket are compared with the bucket's first string, so the coding is exact; if two
+    different strings share a bucket under each of the four 16-bit slices of the hash (many distinct
+    strings), the strings are dictionary-encoded by polars instead. Costs a hash and a few integer passes
+    per string, against a hash-table lookup of every string for an ``Enum`` cast.
+    """
+    if len(flat) == 0:
+        return np.zeros(0, dtype=np.int32), flat.clear()
+    if hashes is None:
+        hashes = flat.hash().to_numpy()
+    # Which 16 bits a slice holds depends on the byte order; any 16 bits of the hash will do.
+    slices = np.ascontiguousarray(hashes, dtype=np.uint64).view(np.uint16).reshape(-1, 4)
+    rows = np.arange(len(flat))
+    for slot in range(4):
+        bucket = slices[:, slot].astype(np.intp)
+        present = np.bincount(bucket, minlength=1 << 16) > 0
+        lookup = np.cumsum(present, dtype=np.int32) - 1
+        local = lookup[bucket]
+        first = np.empty(1 << 16, dtype=np.int64)
+        first[bucket] = rows
+        raw = flat.gather(first[present])
+        if bool((raw.gather(local) == flat).all()):
+            return np.asarray(local, dtype=np.int32), raw
+    raw = flat.unique()
+    return flat.cast(pl.Enum(raw.to_list())).to_physical().to_numpy().astype(np.int32), raw
 
 
 def _counts(frame: pl.DataFrame, column: str, kind: str) -> FloatArray:
@@ -740,6 +861,9 @@ def _currency_expr(lf: nw.LazyFrame[Any], currency: str | None, kind: str) -> tu
             except (TypeError, ValueError) as exc:
                 raise DataError(str(exc), kind=kind, field=currency) from None
         codes = tuple(sorted(str(c) for c in found)) or ("XXX",)
+        if len(codes) == 1:
+            # One currency: index 0 wherever the row has one, without looking the code up row by row.
+            return codes, nw.when(~nw.col(currency).is_null()).then(nw.lit(0, dtype=nw.Int16()))
         expr = nw.col(currency).replace_strict(list(codes), list(range(len(codes))), return_dtype=nw.Int16())
         return codes, expr
     try:
@@ -774,12 +898,18 @@ def _minor_units_expr(
             f"money must be a Decimal or integer column, not {dtype};{hint}", kind=kind, field=value
         )
     ids = list(range(len(currencies)))
-    up = currency_index.replace_strict(
-        ids, [10 ** max(0, e - scale) for e in exponents], return_dtype=nw.Int64()
-    )
-    down = currency_index.replace_strict(
-        ids, [10 ** max(0, scale - e) for e in exponents], return_dtype=nw.Int64()
-    )
+    if len(currencies) == 1:
+        # Constant factors, null where the row has no currency (as the lookup below gives).
+        none = currency_index.cast(nw.Int64()) * 0
+        up = none + 10 ** max(0, exponents[0] - scale)
+        down = none + 10 ** max(0, scale - exponents[0])
+    else:
+        up = currency_index.replace_strict(
+            ids, [10 ** max(0, e - scale) for e in exponents], return_dtype=nw.Int64()
+        )
+        down = currency_index.replace_strict(
+            ids, [10 ** max(0, scale - e) for e in exponents], return_dtype=nw.Int64()
+        )
     scaled = integral * up
     where = [nw.col(id_column).cast(nw.String()).alias("_id")] if id_column else []
     bad = (
@@ -1135,6 +1265,12 @@ def _states(j: Journeys, order: int) -> tuple[IntArray, IntArray, list[tuple[int
     if order * math.log2(base) > 62:
         raise ValueError(f"markov: order {order} over {len(j.keys)} keys is too large to index states")
     lengths = j.lengths()
+    if order == 1:
+        # Every state is one key: when every key occurs (as from any constructor), the touch codes are the
+        # dense states already.
+        present_keys = np.bincount(j.codes, minlength=len(j.keys)) > 0
+        if present_keys.all():
+            return np.asarray(j.codes), lengths, [(k,) for k in range(len(j.keys))]
     # Windows in 32 bits when they fit: the largest arrays of the chain are per touch.
     window: npt.NDArray[Any] = j.codes.astype(np.int32 if base**order < 1 << 31 else np.int64)
     window += 1
@@ -1182,34 +1318,34 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     starts = np.cumsum(per_journey) - per_journey
     # Every journey has one first and one last state, in journey order.
     first_state, last_state = dense[starts], dense[starts + per_journey - 1]
-    inside = np.ones(len(dense), dtype=bool)  # a state followed by one of the same journey
-    inside[starts + per_journey - 1] = False
     weight = j.conversions + j.nulls
     # Transitions as flat (source, target) pairs with weights, in four kinds that never share a pair: from
-    # the start, within a journey, to conversion, to null.
+    # the start, within a journey, to conversion, to null. Within: every state to the next one, weighted by
+    # its journey; a journey's last state leads into the next journey with weight 0, which adds nothing.
     within = dense[:-1].astype(np.int64) * size
     within += dense[1:]
-    inner = np.repeat(weight, per_journey - 1)
-    keep = inner > 0
-    pairs: list[IntArray] = [start * size + first_state.astype(np.int64), within[inside[:-1]]]
-    del within, inside
-    weights: list[FloatArray] = [weight, inner]
-    pairs[1] = pairs[1][keep]
-    weights[1] = inner[keep]
-    del inner, keep
+    inner = np.repeat(weight, per_journey)
+    inner[starts + per_journey - 1] = 0.0
     ending = last_state.astype(np.int64) * size
-    pairs += [ending + conv_state, ending + null_state]
-    weights += [j.conversions, j.nulls]
-    for index in (0, 2, 3):
-        keep = weights[index] > 0
-        pairs[index], weights[index] = pairs[index][keep], weights[index][keep]
+    pairs: list[IntArray] = [
+        start * size + first_state.astype(np.int64),
+        within,
+        ending + conv_state,
+        ending + null_state,
+    ]
+    del within
+    weights: list[FloatArray] = [weight, inner[:-1], j.conversions, j.nulls]
     if size * size <= 1 << 25:
+        # Summed in touch order, zeros included: the same sums as over the weighted transitions alone.
         flat = np.zeros(size * size)
         for pair, w in zip(pairs, weights, strict=True):
             flat += np.bincount(pair, weights=w, minlength=size * size)
         nz = np.flatnonzero(flat)
         counts_src, counts_dst, counts = nz // size, nz % size, flat[nz]
     else:
+        for index, w in enumerate(weights):
+            keep = w > 0
+            pairs[index], weights[index] = pairs[index][keep], w[keep]
         uniq, inverse = np.unique(np.concatenate(pairs), return_inverse=True)
         counts = np.asarray(np.bincount(inverse, weights=np.concatenate(weights)), dtype=np.float64)
         counts_src, counts_dst = uniq // size, uniq % size
