@@ -1099,11 +1099,12 @@ def _time_decay_weights(j: Journeys, half_life: Any) -> FloatArray:
         raise ValueError(f"time_decay: half_life must be positive, not {half_life}")
     if j.times is None or j.conversion_times is None:
         raise DataError("time_decay needs touch times; path input has none", kind="journeys")
-    jot = j.journey_of_touch()
-    age = (j.conversion_times[jot] - j.times).astype(np.float64) / (seconds * _US)
+    lengths = j.lengths()
+    age = (np.repeat(j.conversion_times, lengths) - j.times).astype(np.float64) / (seconds * _US)
     # Relative to the newest touch of the journey, so long journeys do not underflow to all zeros.
     newest = np.minimum.reduceat(age, j.offsets[:-1])
-    return np.asarray(np.exp2(-(age - newest[jot])), dtype=np.float64)
+    age -= np.repeat(newest, lengths)
+    return np.asarray(np.exp2(-age), dtype=np.float64)
 
 
 def _custom_table(lengths: IntArray, weights: Any) -> FloatArray:
@@ -1234,13 +1235,14 @@ def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray
 
 def _normalise(j: Journeys, w: FloatArray) -> FloatArray:
     """Weights that sum to 1 in every journey (an all-zero journey is split evenly)."""
-    starts = j.offsets[:-1]
-    totals = np.add.reduceat(w, starts)
+    totals = np.add.reduceat(w, j.offsets[:-1])
     lengths = j.lengths()
-    jot = j.journey_of_touch()
-    even = (totals <= 0)[jot]
-    safe = np.where(totals > 0, totals, 1.0)
-    return np.where(even, 1.0 / lengths[jot], w / safe[jot])
+    # Per journey values spread over its touches by np.repeat: a sequential copy, cheaper than a gather.
+    out = w / np.repeat(np.where(totals > 0, totals, 1.0), lengths)
+    even = totals <= 0
+    if even.any():
+        out = np.where(np.repeat(even, lengths), np.repeat(1.0 / lengths, lengths), out)
+    return np.asarray(out, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -2098,9 +2100,11 @@ def attribute(
         touch_w = _normalise(j, raw)
     touches = None
     if touch_w is not None:
-        jot = j.journey_of_touch()
-        conv_credit = _key_sums(j, touch_w * j.conversions[jot])
-        value_weights = {c: _key_sums(j, touch_w * v[jot].astype(np.float64)) for c, v in values.items()}
+        lengths = j.lengths()
+        conv_credit = _key_sums(j, touch_w * np.repeat(j.conversions, lengths))
+        value_weights = {
+            c: _key_sums(j, touch_w * np.repeat(v.astype(np.float64), lengths)) for c, v in values.items()
+        }
         if per_touch:
             touches = _touch_frame(j, touch_w, values)
     elif table_touch_w is not None:
