@@ -52,8 +52,9 @@ import html
 import math
 import os
 import warnings
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -734,18 +735,21 @@ def _split_paths(
 ) -> tuple[tuple[str, ...], npt.NDArray[np.int32], IntArray]:
     """Sorted distinct keys, the key code of every touch, and the touches of every path.
 
-    Slices are split and coded independently (polars and numpy release the GIL, so on two threads where
-    the machine has two cores) and put together in order. Only the few distinct raw tokens of a slice are
-    stripped of spaces, checked for emptiness and looked up, never every touch.
+    Slices are split by polars on worker threads (it releases the GIL: two cores split at once) while this
+    thread codes the tokens of the slices already split; at most ``workers`` slices wait, so memory stays
+    that of a few slices. Only the few distinct raw tokens of a slice are stripped of spaces, checked for
+    emptiness and looked up, never every touch.
     """
     begins = range(0, len(text), _PATH_CHUNK)
-    workers = min(len(begins), os.cpu_count() or 1, 4)
-    slices = [text.slice(begin, _PATH_CHUNK) for begin in begins]
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(_split_slice, slices, [sep] * len(slices)))
-    else:
-        parts = [_split_slice(piece, sep) for piece in slices]
+    workers = min(len(begins), os.cpu_count() or 1, 2)
+    parts: list[tuple[IntArray, npt.NDArray[np.int32], pl.Series]] = []
+    with ThreadPoolExecutor(max(workers, 1)) as pool:
+        waiting: deque[Future[tuple[IntArray, pl.Series]]] = deque()
+        for begin in begins:
+            waiting.append(pool.submit(_split_slice, text.slice(begin, _PATH_CHUNK), sep))
+            while len(waiting) > workers or (waiting and begin == begins[-1]):
+                chunk_lengths, flat = waiting.popleft().result()
+                parts.append((chunk_lengths, *_dictionary(flat)))
     lengths = np.concatenate([part[0] for part in parts]) if parts else np.zeros(0, dtype=np.int64)
     stripped: list[list[str]] = []
     for begin, (chunk_lengths, local, raw) in zip(begins, parts, strict=True):
@@ -768,14 +772,10 @@ def _split_paths(
     return keys, codes, np.asarray(lengths, dtype=np.int64)
 
 
-def _split_slice(text: pl.Series, sep: str) -> tuple[IntArray, npt.NDArray[np.int32], pl.Series]:
-    """Tokens per path, a code per token and the distinct raw tokens (code ``i`` is ``raw[i]``)."""
+def _split_slice(text: pl.Series, sep: str) -> tuple[IntArray, pl.Series]:
+    """Tokens per path and the raw tokens, one after another."""
     tokens = text.str.split(sep)
-    lengths = tokens.list.len().to_numpy().astype(np.int64)
-    flat = tokens.explode()
-    del tokens
-    local, raw = _dictionary(flat)
-    return lengths, local, raw
+    return tokens.list.len().to_numpy().astype(np.int64), tokens.explode()
 
 
 def _dictionary(flat: pl.Series, hashes: Any = None) -> tuple[npt.NDArray[np.int32], pl.Series]:
