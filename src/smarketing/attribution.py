@@ -1207,14 +1207,64 @@ def _table_sums(j: Journeys, table: FloatArray, per_journey: FloatArray, cache: 
     keys = len(j.keys)
     totals = j._cache.get(cache) if cache is not None else None
     if totals is None:
-        index = _cells(j) * keys + j.codes
+        # Touches of journeys with a zero amount would add zeros: leave them out of the sums.
+        lengths = j.lengths()
+        nonzero = per_journey != 0
+        touches = np.repeat(nonzero, lengths)
+        index = _cells(j)[touches] * keys + j.codes[touches]
         totals = np.bincount(
-            index, weights=np.repeat(per_journey, j.lengths()), minlength=table.size * keys
+            index, weights=np.repeat(per_journey[nonzero], lengths[nonzero]), minlength=table.size * keys
         ).reshape(table.size, keys)
         totals.flags.writeable = False
         if cache is not None:
             j._cache[cache] = totals
     return np.asarray(table.reshape(-1) @ totals, dtype=np.float64)
+
+
+def _earning(j: Journeys) -> Journeys:
+    """The journeys with conversions or value: the only ones whose touches can earn credit (cached).
+
+    Models that weigh every touch run on these alone (a few percent of all journeys, typically); their
+    credits are the same, as the other journeys would add zeros. The rows kept are cached on the result
+    under ``"earning_rows"``; without a journey to drop, or with none to keep, ``j`` itself is returned.
+    """
+    cached = j._cache.get("earning")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    keep = j.conversions != 0
+    if j.value is not None:
+        keep |= j.value != 0
+    if keep.all() or not keep.any():
+        j._cache["earning"] = j
+        return j
+    lengths = j.lengths()
+    touches = np.repeat(keep, lengths)
+    offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[keep], out=offsets[1:])
+
+    def rows(array: Any) -> Any:
+        return None if array is None else _frozen_array(array[keep], array.dtype.type)
+
+    sub = Journeys(
+        key=j.key,
+        keys=j.keys,
+        codes=_frozen_array(j.codes[touches], np.int32),
+        offsets=_frozen_array(offsets, np.int64),
+        ids=j.ids.filter(pl.Series(keep)),
+        conversions=rows(j.conversions),
+        nulls=rows(j.nulls),
+        value=rows(j.value),
+        currency=rows(j.currency),
+        currencies=j.currencies,
+        times=None if j.times is None else _frozen_array(j.times[touches], np.int64),
+        conversion_times=rows(j.conversion_times),
+        touch_ids=None,
+        stage_times={stage: rows(times) for stage, times in j.stage_times.items()},
+    )
+    sub._cache["earning"] = sub
+    sub._cache["earning_rows"] = keep
+    j._cache["earning"] = sub
+    return sub
 
 
 def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
@@ -2033,6 +2083,7 @@ def attribute(
     extra: dict[str, Any] = {}
     touch_w: FloatArray | None = None
     table_touch_w: FloatArray | None = None
+    weighed = j  # the journeys touch_w belongs to
     if isinstance(resolved, str) and resolved == "markov":
         order = params.get("order", 1)
         convention = params.get("convention", "global")
@@ -2048,7 +2099,8 @@ def attribute(
             "transitions": chain.transitions,
         }
         if convention == "journey":
-            touch_w = _normalise(j, chain.removal[j.codes])
+            weighed = j if per_touch else _earning(j)
+            touch_w = _normalise(weighed, chain.removal[weighed.codes])
         else:
             if per_touch:
                 raise ValueError("markov: per-touch credit needs convention='journey'")
@@ -2088,8 +2140,10 @@ def attribute(
             table_touch_w = table.reshape(-1)[_cells(j)]
     else:
         if isinstance(resolved, str):
-            raw = _heuristic(j, resolved, params)
+            weighed = j if per_touch else _earning(j)
+            raw = _heuristic(weighed, resolved, params)
         else:
+            weighed = j
             raw = np.asarray(resolved.touch_weights(j, **params), dtype=np.float64)
             if raw.shape != (j.n_touches,) or not np.all(np.isfinite(raw)) or np.any(raw < 0):
                 raise PluginError(
@@ -2097,13 +2151,18 @@ def attribute(
                     plugin=name,
                     group=ENTRY_POINT_GROUP,
                 )
-        touch_w = _normalise(j, raw)
+        touch_w = _normalise(weighed, raw)
     touches = None
     if touch_w is not None:
-        lengths = j.lengths()
-        conv_credit = _key_sums(j, touch_w * np.repeat(j.conversions, lengths))
+        # Only touches of journeys with conversions or value add anything; the sums skip zeros alone.
+        kept = weighed._cache.get("earning_rows")
+        lengths = weighed.lengths()
+        conv_credit = _key_sums(weighed, touch_w * np.repeat(weighed.conversions, lengths))
         value_weights = {
-            c: _key_sums(j, touch_w * np.repeat(v.astype(np.float64), lengths)) for c, v in values.items()
+            c: _key_sums(
+                weighed, touch_w * np.repeat((v if kept is None else v[kept]).astype(np.float64), lengths)
+            )
+            for c, v in values.items()
         }
         if per_touch:
             touches = _touch_frame(j, touch_w, values)
