@@ -208,6 +208,19 @@ def test_token_coding_falls_back_when_hashes_collide() -> None:
 
 
 @laws
+@given(long_form_touches(), st.sampled_from(["time_decay", "markov"]))
+def test_weighing_only_journeys_with_credit_changes_nothing(frame: pl.DataFrame, model: str) -> None:
+    # Without per-touch output, touch-weighing models skip journeys without conversions or value; with it
+    # they weigh every journey. The credits must be the same to the last bit.
+    journeys = Journeys.from_frame(frame, value="value", currency="currency")
+    params = {"convention": "journey"} if model == "markov" else {}
+    every = attribute(journeys, model=model, per_touch=True, **params)
+    some = attribute(journeys, model=model, **params)
+    assert some.conversions == every.conversions
+    assert some.value == every.value
+
+
+@laws
 @given(long_form_touches(), st.sampled_from(["first", "linear", "position", "time_decay", "custom"]))
 def test_per_touch_credit_splits_each_journey_exactly(frame: pl.DataFrame, model: str) -> None:
     params: dict[str, Any] = {"weights": lambda p, n: p + 1} if model == "custom" else {}
