@@ -839,7 +839,8 @@ def _path_values(
         raise DataError(f"missing column {value}", kind="paths")
     lf = nw.from_native(frame).lazy()
     currencies, expr = _currency_expr(lf, currency, "paths")
-    out = lf.select(_minor_units_expr(lf, value, currencies, expr, "paths").alias("v"), expr.alias("c"))
+    index = nw.lit(0, dtype=nw.Int16()) if expr is None else expr
+    out = lf.select(_minor_units_expr(lf, value, currencies, expr, "paths").alias("v"), index.alias("c"))
     native = out.collect(backend="polars").to_native()
     assert isinstance(native, pl.DataFrame)
     return (
@@ -850,11 +851,28 @@ def _path_values(
 
 
 def _currency_expr(lf: nw.LazyFrame[Any], currency: str | None, kind: str) -> tuple[tuple[str, ...], Any]:
-    """The currencies present and an expression giving each row's index into them."""
+    """The currencies present and an expression giving each row's index into them.
+
+    The expression is None when every row has the one currency (a code was given, or the column holds one
+    code and no nulls), so callers can skip per-row lookups.
+    """
     if currency is None:
         raise DataError("a value column needs a currency: a column name or an ISO 4217 code", kind=kind)
     if currency in lf.collect_schema():
-        found = lf.select(currency).drop_nulls().unique().collect().get_column(currency).to_list()
+        # Least and greatest code first: one pass without a hash table, enough when they are the same.
+        low, high, missing = (
+            lf.select(
+                nw.col(currency).min().alias("_low"),
+                nw.col(currency).max().alias("_high"),
+                nw.col(currency).is_null().sum().alias("_missing"),
+            )
+            .collect()
+            .row(0)
+        )
+        if low == high:
+            found = [] if low is None else [low]
+        else:
+            found = lf.select(currency).drop_nulls().unique().collect().get_column(currency).to_list()
         for code in found:
             try:
                 Money.zero(str(code))
@@ -863,6 +881,8 @@ def _currency_expr(lf: nw.LazyFrame[Any], currency: str | None, kind: str) -> tu
         codes = tuple(sorted(str(c) for c in found)) or ("XXX",)
         if len(codes) == 1:
             # One currency: index 0 wherever the row has one, without looking the code up row by row.
+            if found and missing == 0:
+                return codes, None
             return codes, nw.when(~nw.col(currency).is_null()).then(nw.lit(0, dtype=nw.Int16()))
         expr = nw.col(currency).replace_strict(list(codes), list(range(len(codes))), return_dtype=nw.Int16())
         return codes, expr
@@ -870,7 +890,7 @@ def _currency_expr(lf: nw.LazyFrame[Any], currency: str | None, kind: str) -> tu
         Money.zero(currency)
     except ValueError as exc:
         raise DataError(f"{exc} (and no column of that name)", kind=kind, field="currency") from None
-    return (currency,), nw.lit(0, dtype=nw.Int16())
+    return (currency,), None
 
 
 def _minor_units_expr(
@@ -898,6 +918,19 @@ def _minor_units_expr(
             f"money must be a Decimal or integer column, not {dtype};{hint}", kind=kind, field=value
         )
     ids = list(range(len(currencies)))
+    if currency_index is None:
+        # Every row in the one currency: constant factors, and no work where a factor is 1.
+        up_factor, down_factor = 10 ** max(0, exponents[0] - scale), 10 ** max(0, scale - exponents[0])
+        scaled = integral * up_factor if up_factor != 1 else integral
+        sub_unit = scaled % down_factor != 0 if down_factor != 1 else None
+        _reject_money(
+            lf,
+            value,
+            nw.col(value) < 0 if sub_unit is None else sub_unit | (nw.col(value) < 0),
+            kind,
+            id_column,
+        )
+        return scaled // down_factor if down_factor != 1 else scaled
     if len(currencies) == 1:
         # Constant factors, null where the row has no currency (as the lookup below gives).
         none = currency_index.cast(nw.Int64()) * 0
@@ -911,19 +944,19 @@ def _minor_units_expr(
             ids, [10 ** max(0, scale - e) for e in exponents], return_dtype=nw.Int64()
         )
     scaled = integral * up
+    _reject_money(lf, value, (scaled % down != 0) | (nw.col(value) < 0), kind, id_column)
+    return scaled // down
+
+
+def _reject_money(lf: nw.LazyFrame[Any], value: str, bad_row: Any, kind: str, id_column: str | None) -> None:
+    """Raise for the first row where ``bad_row`` holds: a negative amount or digits below the minor unit."""
     where = [nw.col(id_column).cast(nw.String()).alias("_id")] if id_column else []
-    bad = (
-        lf.filter((scaled % down != 0) | (nw.col(value) < 0))
-        .select(nw.col(value).alias("_bad"), *where)
-        .head(1)
-        .collect()
-    )
+    bad = lf.filter(bad_row).select(nw.col(value).alias("_bad"), *where).head(1).collect()
     if len(bad):
         amount = bad.get_column("_bad")[0]
         reason = "is negative" if amount < 0 else "has digits below the currency's minor unit"
         record = str(bad.get_column("_id")[0]) if id_column else None
         raise DataError(f"{amount} {reason}", kind=kind, record=record, field=value)
-    return scaled // down
 
 
 _NEVER = np.iinfo(np.int64).min
