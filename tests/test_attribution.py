@@ -492,6 +492,11 @@ def test_bad_long_form_is_named() -> None:
         attribute(missing_key, model="linear")
     with pytest.raises(DataError, match="missing column"):
         attribute(pl.DataFrame({"journey": ["j"]}), model="linear")
+    nan = pl.DataFrame(
+        {"journey": ["j1", "j5"], "time": [T0, T0], "channel": ["a", "b"], "converted": [1.0, float("nan")]}
+    )
+    with pytest.raises(DataError, match="touches j5: converted: conversion is NaN"):
+        attribute(nan, model="linear")
 
 
 def test_a_won_deal_without_touches_is_named() -> None:

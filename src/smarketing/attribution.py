@@ -436,12 +436,7 @@ class Journeys:
         keys = tuple(sorted(set(names)))
         index = {k: i for i, k in enumerate(keys)}
         touch_codes = np.array([index[k] for k in names], dtype=np.int32)[raw_codes]
-        fills: dict[str, Any] = {"_t": None, "_c": None}
-        fills |= {"_n": 0.0} if nulls is not None else {}
-        fills |= {"_ct": np.iinfo(np.int64).min} if conversion_time is not None else {}
-        fills |= {"_v": 0} if value is not None else {}
-        fills |= {"_cur": -1} if value is not None and len(currencies) > 1 else {}
-        order, rows = _journey_order(unsorted, touch_codes, fills)
+        order, rows = _journey_order(unsorted, touch_codes, {"_t": None})
         n_rows = len(order)
         id_column = unsorted.get_column("_j")
         if "_j" in rows:
@@ -453,37 +448,50 @@ class Journeys:
         starts = np.flatnonzero(starts_mask).astype(np.int64)
         offsets = np.append(starts, n_rows).astype(np.int64)
         ids = id_column.gather(order[starts]).alias(journey)
-        conv_rows = rows["_c"]
+        # Journey-level columns are reduced where the rows are, through each row's journey (one scatter),
+        # rather than gathered into journey order column by column.
+        journey_of_row = np.empty(n_rows, dtype=np.int64)
+        journey_of_row[order] = np.cumsum(starts_mask) - 1
+
+        def largest(column: str, fill: Any = None, *, smallest: bool = False) -> Any:
+            series = unsorted.get_column(column)
+            array = (series if fill is None else series.fill_null(fill)).to_numpy()
+            reduce, dtype = (np.minimum if smallest else np.maximum), array.dtype
+            if dtype.kind == "f":
+                start = np.inf if smallest else -np.inf
+            else:
+                start = np.iinfo(dtype).max if smallest else np.iinfo(dtype).min
+            out = np.full(len(starts), start, dtype=dtype)
+            reduce.at(out, journey_of_row, array)
+            return out
+
+        conv_rows = unsorted.get_column("_c").to_numpy()
         if np.isnan(conv_rows).any():
-            bad = int(order[np.flatnonzero(np.isnan(conv_rows))[0]])
+            bad = int(np.flatnonzero(np.isnan(conv_rows))[0])
             raise DataError("conversion is NaN", kind="touches", record=str(id_column[bad]), field=converted)
-        conv = np.maximum.reduceat(conv_rows, starts)
+        conv = largest("_c")
         _check_counts(conv, ids, converted, "touches")
         if nulls is not None:
-            null_rows = rows["_n"]
-            null = np.maximum.reduceat(null_rows, starts)
+            null = largest("_n", 0.0)
             _check_counts(null, ids, nulls, "touches")
         else:
             null = np.maximum(0.0, 1.0 - conv)
         times = np.asarray(rows["_t"], dtype=np.int64)
         last_time = times[offsets[1:] - 1]
         if conversion_time is not None:
-            ct = rows["_ct"]
-            conv_time = np.maximum.reduceat(ct, starts)
+            conv_time = largest("_ct", np.iinfo(np.int64).min)
             conv_time = np.where(conv_time == np.iinfo(np.int64).min, last_time, conv_time)
         else:
             conv_time = last_time
         values = cur_index = None
         if value is not None:
-            v_rows = rows["_v"]
-            values = np.maximum.reduceat(v_rows, starts).astype(np.int64)
+            values = largest("_v", 0).astype(np.int64)
         if value is not None and len(currencies) == 1:
             # One currency: no journey can mix two, and every journey's index is 0.
             cur_index = np.zeros(len(starts), dtype=np.int16)
         elif value is not None:
-            cur_rows = rows["_cur"].astype(np.int16)
-            cur_hi = np.maximum.reduceat(cur_rows, starts)
-            cur_lo = np.minimum.reduceat(np.where(cur_rows < 0, np.int16(32767), cur_rows), starts)
+            cur_hi = largest("_cur", -1).astype(np.int16)
+            cur_lo = largest("_cur", 32767, smallest=True).astype(np.int16)
             mixed = (cur_hi != cur_lo) & (cur_hi >= 0)
             if mixed.any():
                 bad = int(np.flatnonzero(mixed)[0])
