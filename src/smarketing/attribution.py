@@ -734,8 +734,10 @@ def _no_nulls(lf: nw.LazyFrame[Any], column: str, id_column: str, kind: str) -> 
 
 
 # Paths are split this many rows at a time: the key names of a slice are coded before the next is split, so
-# the names of all touches never exist at once (at 1M journeys that is 2-5M short strings).
-_PATH_CHUNK = 1 << 16
+# the names of all touches never exist at once (at 1M journeys that is 2-5M short strings). Measured here,
+# slices of 65,536 rows left about 35 MB more resident after the split (freed buffers the allocator keeps)
+# for about 0.02 s less CPU at 1M journeys.
+_PATH_CHUNK = 1 << 14
 
 
 def _split_paths(
