@@ -290,7 +290,7 @@ class Journeys:
         values, cur_index, currencies = _path_values(frame, value, currency)
         offsets = np.zeros(n_rows + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        return cls(
+        journeys = cls(
             key="channel",
             keys=keys,
             codes=_frozen_array(codes, np.int32),
@@ -302,6 +302,8 @@ class Journeys:
             currency=None if cur_index is None else _frozen_array(cur_index, np.int16),
             currencies=currencies,
         )
+        journeys._cache["keys_occur"] = True  # the keys are those of the touches
+        return journeys
 
     @classmethod
     def from_frame(
@@ -501,7 +503,7 @@ class Journeys:
                 )
             cur_index = np.maximum(cur_hi, 0).astype(np.int16)
         stages = _stage_times(stage_events, ids) if stage_events is not None else {}
-        return cls(
+        journeys = cls(
             key=key,
             keys=keys,
             codes=_frozen_array(rows["_k"], np.int32),
@@ -517,6 +519,8 @@ class Journeys:
             touch_ids=unsorted.get_column("_id").gather(order).alias(touch) if touch is not None else None,
             stage_times=stages,
         )
+        journeys._cache["keys_occur"] = True  # the keys are those of the touches
+        return journeys
 
     @classmethod
     def from_touchpoints(
@@ -1360,12 +1364,10 @@ def _states(j: Journeys, order: int) -> tuple[IntArray, IntArray, list[tuple[int
     if order * math.log2(base) > 62:
         raise ValueError(f"markov: order {order} over {len(j.keys)} keys is too large to index states")
     lengths = j.lengths()
-    if order == 1:
-        # Every state is one key: when every key occurs (as from any constructor), the touch codes are the
-        # dense states already.
-        present_keys = np.bincount(j.codes, minlength=len(j.keys)) > 0
-        if present_keys.all():
-            return np.asarray(j.codes), lengths, [(k,) for k in range(len(j.keys))]
+    # At order 1 every state is one key: when every key occurs (as from any constructor, which notes it),
+    # the touch codes are the dense states already.
+    if order == 1 and (j._cache.get("keys_occur") or (np.bincount(j.codes, minlength=len(j.keys)) > 0).all()):
+        return np.asarray(j.codes), lengths, [(k,) for k in range(len(j.keys))]
     # Windows in 32 bits when they fit: the largest arrays of the chain are per touch.
     window: npt.NDArray[Any] = j.codes.astype(np.int32 if base**order < 1 << 31 else np.int64)
     window += 1
