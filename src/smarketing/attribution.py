@@ -749,21 +749,21 @@ def _split_paths(
 ) -> tuple[tuple[str, ...], npt.NDArray[np.int32], IntArray]:
     """Sorted distinct keys, the key code of every touch, and the touches of every path.
 
-    Slices are split by polars on worker threads (it releases the GIL: two cores split at once) while this
-    thread codes the tokens of the slices already split; at most ``workers`` slices wait, so memory stays
-    that of a few slices. Only the few distinct raw tokens of a slice are stripped of spaces, checked for
+    Slices are split and their tokens hashed by polars on a worker thread (it releases the GIL: two cores
+    work at once) while this thread codes the tokens of the slices already split; at most ``workers``
+    slices wait, so memory stays that of a few slices. Only the few distinct raw tokens of a slice are stripped of spaces, checked for
     emptiness and looked up, never every touch.
     """
     begins = range(0, len(text), _PATH_CHUNK)
     workers = min(len(begins), os.cpu_count() or 1, 2)
     parts: list[tuple[IntArray, npt.NDArray[np.int32], pl.Series]] = []
     with ThreadPoolExecutor(max(workers, 1)) as pool:
-        waiting: deque[Future[tuple[IntArray, pl.Series]]] = deque()
+        waiting: deque[Future[tuple[IntArray, pl.Series, Any]]] = deque()
         for begin in begins:
             waiting.append(pool.submit(_split_slice, text.slice(begin, _PATH_CHUNK), sep))
             while len(waiting) > workers or (waiting and begin == begins[-1]):
-                chunk_lengths, flat = waiting.popleft().result()
-                parts.append((chunk_lengths, *_dictionary(flat)))
+                chunk_lengths, flat, hashes = waiting.popleft().result()
+                parts.append((chunk_lengths, *_dictionary(flat, hashes)))
     lengths = np.concatenate([part[0] for part in parts]) if parts else np.zeros(0, dtype=np.int64)
     stripped: list[list[str]] = []
     for begin, (chunk_lengths, local, raw) in zip(begins, parts, strict=True):
@@ -786,10 +786,11 @@ def _split_paths(
     return keys, codes, np.asarray(lengths, dtype=np.int64)
 
 
-def _split_slice(text: pl.Series, sep: str) -> tuple[IntArray, pl.Series]:
-    """Tokens per path and the raw tokens, one after another."""
+def _split_slice(text: pl.Series, sep: str) -> tuple[IntArray, pl.Series, Any]:
+    """Tokens per path, the raw tokens one after another, and their hashes."""
     tokens = text.str.split(sep)
-    return tokens.list.len().to_numpy().astype(np.int64), tokens.explode()
+    flat = tokens.explode()
+    return tokens.list.len().to_numpy().astype(np.int64), flat, flat.hash().to_numpy()
 
 
 def _dictionary(flat: pl.Series, hashes: Any = None) -> tuple[npt.NDArray[np.int32], pl.Series]:
