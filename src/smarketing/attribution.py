@@ -751,8 +751,8 @@ def _split_paths(
 
     Slices are split and their tokens hashed by polars on a worker thread (it releases the GIL: two cores
     work at once) while this thread codes the tokens of the slices already split; at most ``workers``
-    slices wait, so memory stays that of a few slices. Only the few distinct raw tokens of a slice are stripped of spaces, checked for
-    emptiness and looked up, never every touch.
+    slices wait, so memory stays that of a few slices. Only the few distinct raw tokens of a slice are
+    stripped of spaces, checked for emptiness and looked up, never every touch.
     """
     begins = range(0, len(text), _PATH_CHUNK)
     workers = min(len(begins), os.cpu_count() or 1, 2)
