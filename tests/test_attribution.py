@@ -205,6 +205,11 @@ def test_token_coding_falls_back_when_hashes_collide() -> None:
     codes, raw = attribution_module._dictionary(tokens)
     assert raw.gather(codes).to_list() == tokens.to_list()
     assert len(raw) == 3
+    # Many distinct strings: collisions are likely, polars codes them.
+    many = pl.Series([f"owner-{i % 700}" for i in range(2_000)])
+    codes, raw = attribution_module._dictionary(many)
+    assert raw.gather(codes).to_list() == many.to_list()
+    assert len(raw) == 700
 
 
 @laws

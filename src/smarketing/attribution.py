@@ -793,13 +793,19 @@ def _split_slice(text: pl.Series, sep: str) -> tuple[IntArray, pl.Series, Any]:
     return tokens.list.len().to_numpy().astype(np.int64), flat, flat.hash().to_numpy()
 
 
+# Up to this many distinct strings, two of them share one of the 65,536 buckets with a probability of
+# about 1 - exp(-n**2 / 2**17): 0.87 at 512, so another slice of the hash, or the fallback, decides.
+_FEW_STRINGS = 512
+
+
 def _dictionary(flat: pl.Series, hashes: Any = None) -> tuple[npt.NDArray[np.int32], pl.Series]:
     """A code per string and the distinct strings, by 16 bits of each string's hash.
 
     The strings of a bucket are compared with the bucket's first string, so the coding is exact; if two
-    different strings share a bucket under each of the four 16-bit slices of the hash (many distinct
-    strings), the strings are dictionary-encoded by polars instead. Costs a hash and a few integer passes
-    per string, against a hash-table lookup of every string for an ``Enum`` cast.
+    different strings share a bucket under each of the four 16-bit slices of the hash, or there are more
+    than ``_FEW_STRINGS`` buckets (then two strings in one bucket are likely), the strings are
+    dictionary-encoded by polars instead. Costs a hash and a few integer passes per string, against a
+    hash-table lookup of every string for an ``Enum`` cast.
     """
     if len(flat) == 0:
         return np.zeros(0, dtype=np.int32), flat.clear()
@@ -811,6 +817,8 @@ def _dictionary(flat: pl.Series, hashes: Any = None) -> tuple[npt.NDArray[np.int
     for slot in range(4):
         bucket = slices[:, slot].astype(np.intp)
         present = np.bincount(bucket, minlength=1 << 16) > 0
+        if np.count_nonzero(present) > _FEW_STRINGS:
+            break
         lookup = np.cumsum(present, dtype=np.int32) - 1
         local = lookup[bucket]
         first = np.empty(1 << 16, dtype=np.int64)
