@@ -217,16 +217,29 @@ def ours_paths(models: list[Any]) -> Any:
 
 
 def ours_long(models: list[Any]) -> Any:
-    def run(frame: Any) -> Any:
-        from smarketing.attribution import Journeys, attribute
+    """One ``attribute`` call on the long-form frame per model, each building its journeys."""
 
-        journeys = Journeys.from_frame(frame, value="value", currency="currency")
+    def run(frame: Any) -> Any:
+        from smarketing.attribution import attribute
+
         out = {}
         for spec in models:
             name, params = spec if isinstance(spec, tuple) else (spec, {})
-            r = attribute(journeys, model=name, **params)
+            r = attribute(frame, model=name, **params)
             out[name] = {"conversions": dict(r.conversions)}
         return out
+
+    return run
+
+
+def ours_long_compare(models: list[str]) -> Any:
+    """All models in one ``compare`` call on the long-form frame: the journeys are built once."""
+
+    def run(frame: Any) -> Any:
+        from smarketing.attribution import compare
+
+        comparison = compare(frame, models=models)
+        return {r.model: {"conversions": dict(r.conversions)} for r in comparison.results}
 
     return run
 
@@ -325,7 +338,8 @@ TASKS: dict[str, tuple[Any, Any]] = {
     "ours/paths/heuristics": (load_paths_ours, ours_paths(HEURISTICS)),
     "ours/paths/shapley": (load_paths_ours, ours_paths(["shapley"])),
     "ours/long/markov1": (load_long_ours, ours_long([("markov", {"order": 1})])),
-    "ours/long/heuristics": (load_long_ours, ours_long([*HEURISTICS, "time_decay"])),
+    "ours/long/heuristics": (load_long_ours, ours_long_compare([*HEURISTICS, "time_decay"])),
+    **{f"ours/long/{m}": (load_long_ours, ours_long([m])) for m in [*HEURISTICS, "time_decay"]},
     "ca/paths/markov1": (load_paths_ca, ca_markov(1)),
     "ca/paths/markov2": (load_paths_ca, ca_markov(2)),
     "ca/paths/markov3": (load_paths_ca, ca_markov(3)),
@@ -476,9 +490,17 @@ LABELS = [
     ),
     ("Markov order 1, unsorted long-form touches (journeys built)", "ours/long/markov1", "ca/paths/markov1"),
     (
-        "Heuristics, unsorted long-form touches (ours: 7 models incl. time decay)",
+        "Heuristics, unsorted long-form touches (ours: 7 models incl. time decay in one `compare`)",
         "ours/long/heuristics",
         "ca/paths/heuristics",
+    ),
+    *(
+        (
+            f"`{m}` alone, unsorted long-form touches (one `attribute` call; CA: its 3 heuristics)",
+            f"ours/long/{m}",
+            "ca/paths/heuristics",
+        )
+        for m in [*HEURISTICS, "time_decay"]
     ),
     (
         "Shapley, 12 channels (ours exact; DP6 keeps 4 channels per journey)",
@@ -494,7 +516,7 @@ def cell(r: dict[str, Any] | None) -> tuple[str, str]:
         return "-", "-"
     if "error" in r:
         return "failed", "-"
-    return f"{r['seconds']:.2f} s", f"{r['peak_mb']:.0f} MB"
+    return f"{r['seconds']:.2f} s (CPU {r['cpu_seconds']:.2f} s)", f"{r['peak_mb']:.0f} MB"
 
 
 def write_doc(
@@ -511,11 +533,12 @@ def write_doc(
     lines += [
         "Measured by `benchmarks/attribution.py` (seeded journeys over 12 channels, 8 marketing and 4 sales; path",
         "length 1-20, mean about 4.5; about 4% converting). Every cell is a fresh process: wall time (best of the",
-        "repeats, input already in memory) and peak resident memory of that process. *Aggregated paths* is",
-        "ChannelAttribution's input (`path`, conversions, nulls, value), parsed by each tool; *long-form touches*",
-        "is one unsorted row per touch (int journey id, UTC time, channel, converted, Decimal value) from which",
-        "smarketing sorts and builds the journeys inside the timing, compared with ChannelAttribution on its",
-        "pre-aggregated input.",
+        "repeats, input already in memory; in brackets the least CPU time of a repeat, user + system over all",
+        "threads) and peak resident memory of that process. *Aggregated paths* is ChannelAttribution's input",
+        "(`path`, conversions, nulls, value), parsed by each tool; *long-form touches* is one unsorted row per",
+        "touch (int journey id, UTC time, channel, converted, Decimal value) from which smarketing sorts and",
+        "builds the journeys inside the timing (one `attribute` call per model, or one `compare` call for all",
+        "heuristics), compared with ChannelAttribution on its pre-aggregated input.",
         "",
         f"Command: `{command}`",
         "",

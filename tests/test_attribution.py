@@ -164,6 +164,68 @@ def test_long_form_and_paths_agree(frame: pl.DataFrame, model: str) -> None:
 
 
 @laws
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 3), st.sampled_from("abc"), st.integers(0, 9)),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from(["compact", "spread", "text"]),
+)
+def test_journeys_are_ordered_by_id_time_key_and_touch(
+    rows: list[tuple[int, int, str, int]], ids: str
+) -> None:
+    # Few ids, times, keys and touch ids: many ties of time within a journey, broken by key then touch id.
+    spread = {"compact": lambda j: j, "spread": lambda j: j * 2**61 - 2**62, "text": lambda j: f"j{j:02d}"}
+    frame = pl.DataFrame(
+        {
+            "journey": [spread[ids](j) for j, *_ in rows],
+            "time": [T0 + timedelta(seconds=t) for _, t, *_ in rows],
+            "channel": [k for *_, k, _ in rows],
+            "converted": [j % 2 for j, *_ in rows],
+            "id": [f"t{i}" for *_, i in rows],
+        }
+    )
+    j = Journeys.from_frame(frame, touch="id")
+    expected = frame.sort("journey", "time", "channel", "id")
+    assert [j.keys[c] for c in j.codes] == expected["channel"].to_list()
+    assert j.touch_ids is not None
+    assert j.touch_ids.to_list() == expected["id"].to_list()
+    assert j.ids.to_list() == expected["journey"].unique(maintain_order=True).to_list()
+    lengths = expected.group_by("journey", maintain_order=True).len()["len"].to_list()
+    assert j.lengths().tolist() == lengths
+
+
+def test_token_coding_falls_back_when_hashes_collide() -> None:
+    tokens = pl.Series(["b", "a", "b", "c", "a"])
+    # Every string in one bucket under every slice of the hash: the polars dictionary takes over.
+    codes, raw = attribution_module._dictionary(tokens, np.zeros(len(tokens), dtype=np.uint64))
+    assert raw.gather(codes).to_list() == tokens.to_list()
+    assert sorted(raw.to_list()) == ["a", "b", "c"]
+    codes, raw = attribution_module._dictionary(tokens)
+    assert raw.gather(codes).to_list() == tokens.to_list()
+    assert len(raw) == 3
+    # Many distinct strings: collisions are likely, polars codes them.
+    many = pl.Series([f"owner-{i % 700}" for i in range(2_000)])
+    codes, raw = attribution_module._dictionary(many)
+    assert raw.gather(codes).to_list() == many.to_list()
+    assert len(raw) == 700
+
+
+@laws
+@given(long_form_touches(), st.sampled_from(["time_decay", "markov"]))
+def test_weighing_only_journeys_with_credit_changes_nothing(frame: pl.DataFrame, model: str) -> None:
+    # Without per-touch output, touch-weighing models skip journeys without conversions or value; with it
+    # they weigh every journey. The credits must be the same to the last bit.
+    journeys = Journeys.from_frame(frame, value="value", currency="currency")
+    params = {"convention": "journey"} if model == "markov" else {}
+    every = attribute(journeys, model=model, per_touch=True, **params)
+    some = attribute(journeys, model=model, **params)
+    assert some.conversions == every.conversions
+    assert some.value == every.value
+
+
+@laws
 @given(long_form_touches(), st.sampled_from(["first", "linear", "position", "time_decay", "custom"]))
 def test_per_touch_credit_splits_each_journey_exactly(frame: pl.DataFrame, model: str) -> None:
     params: dict[str, Any] = {"weights": lambda p, n: p + 1} if model == "custom" else {}
@@ -435,6 +497,11 @@ def test_bad_long_form_is_named() -> None:
         attribute(missing_key, model="linear")
     with pytest.raises(DataError, match="missing column"):
         attribute(pl.DataFrame({"journey": ["j"]}), model="linear")
+    nan = pl.DataFrame(
+        {"journey": ["j1", "j5"], "time": [T0, T0], "channel": ["a", "b"], "converted": [1.0, float("nan")]}
+    )
+    with pytest.raises(DataError, match="touches j5: converted: conversion is NaN"):
+        attribute(nan, model="linear")
 
 
 def test_a_won_deal_without_touches_is_named() -> None:

@@ -50,8 +50,11 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import warnings
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -287,7 +290,7 @@ class Journeys:
         values, cur_index, currencies = _path_values(frame, value, currency)
         offsets = np.zeros(n_rows + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        return cls(
+        journeys = cls(
             key="channel",
             keys=keys,
             codes=_frozen_array(codes, np.int32),
@@ -299,6 +302,8 @@ class Journeys:
             currency=None if cur_index is None else _frozen_array(cur_index, np.int16),
             currencies=currencies,
         )
+        journeys._cache["keys_occur"] = True  # the keys are those of the touches
+        return journeys
 
     @classmethod
     def from_frame(
@@ -402,19 +407,14 @@ class Journeys:
             raise DataError(f"missing column {nulls}", kind="touches")
         for column in (journey, time, key):
             _no_nulls(lf, column, journey, "touches")
-        keys = tuple(sorted(str(k) for k in lf.select(key).unique().collect().get_column(key).to_list()))
         cols: list[Any] = [
             nw.col(journey).alias("_j"),
             nw.col(time).dt.timestamp("us").alias("_t"),
-            nw.col(key)
-            .replace_strict(list(keys), list(range(len(keys))), return_dtype=nw.Int32())
-            .alias("_k"),
+            nw.col(key).alias("_key"),
             nw.col(converted).cast(nw.Float64()).alias("_c"),
         ]
-        order = ["_j", "_t", "_k"]
         if touch is not None:
             cols.append(nw.col(touch).cast(nw.String()).alias("_id"))
-            order.append("_id")
         if nulls is not None:
             cols.append(nw.col(nulls).cast(nw.Float64()).alias("_n"))
         if conversion_time is not None:
@@ -431,44 +431,69 @@ class Journeys:
             cols.append(units.alias("_v"))
             if len(currencies) > 1:
                 cols.append(currency_expr.alias("_cur"))
-        frame = _collect(lf.select(*cols).sort(*order))
-        assert isinstance(frame, pl.DataFrame)
-        ids_column = frame.get_column("_j")
-        starts_mask = ids_column.ne_missing(ids_column.shift(1)).to_numpy()
+        # One pass of the engine in input order; sorting and coding happen on the collected columns.
+        unsorted = _collect(lf.select(*cols))
+        raw_codes, raw_keys = _dictionary(unsorted.get_column("_key"))
+        names = [str(k) for k in raw_keys.to_list()]
+        keys = tuple(sorted(set(names)))
+        index = {k: i for i, k in enumerate(keys)}
+        touch_codes = np.array([index[k] for k in names], dtype=np.int32)[raw_codes]
+        order, rows = _journey_order(unsorted, touch_codes, {"_t": None})
+        n_rows = len(order)
+        id_column = unsorted.get_column("_j")
+        if "_j" in rows:
+            starts_mask = np.ones(n_rows, dtype=bool)
+            starts_mask[1:] = rows["_j"][1:] != rows["_j"][:-1]
+        else:
+            gathered = id_column.gather(order)
+            starts_mask = gathered.ne_missing(gathered.shift(1)).to_numpy()
         starts = np.flatnonzero(starts_mask).astype(np.int64)
-        offsets = np.append(starts, len(frame)).astype(np.int64)
-        ids = ids_column.gather(starts).alias(journey)
-        conv_rows = frame.get_column("_c").to_numpy()
+        offsets = np.append(starts, n_rows).astype(np.int64)
+        ids = id_column.gather(order[starts]).alias(journey)
+        # Journey-level columns are reduced where the rows are, through each row's journey (one scatter),
+        # rather than gathered into journey order column by column.
+        journey_of_row = np.empty(n_rows, dtype=np.int64)
+        journey_of_row[order] = np.cumsum(starts_mask) - 1
+
+        def largest(column: str, fill: Any = None, *, smallest: bool = False) -> Any:
+            series = unsorted.get_column(column)
+            array = (series if fill is None else series.fill_null(fill)).to_numpy()
+            reduce, dtype = (np.minimum if smallest else np.maximum), array.dtype
+            if dtype.kind == "f":
+                start = np.inf if smallest else -np.inf
+            else:
+                start = np.iinfo(dtype).max if smallest else np.iinfo(dtype).min
+            out = np.full(len(starts), start, dtype=dtype)
+            reduce.at(out, journey_of_row, array)
+            return out
+
+        conv_rows = unsorted.get_column("_c").to_numpy()
         if np.isnan(conv_rows).any():
             bad = int(np.flatnonzero(np.isnan(conv_rows))[0])
-            raise DataError("conversion is NaN", kind="touches", record=str(ids_column[bad]), field=converted)
-        conv = np.maximum.reduceat(conv_rows, starts)
+            raise DataError("conversion is NaN", kind="touches", record=str(id_column[bad]), field=converted)
+        conv = largest("_c")
         _check_counts(conv, ids, converted, "touches")
         if nulls is not None:
-            null_rows = frame.get_column("_n").fill_null(0.0).to_numpy()
-            null = np.maximum.reduceat(null_rows, starts)
+            null = largest("_n", 0.0)
             _check_counts(null, ids, nulls, "touches")
         else:
             null = np.maximum(0.0, 1.0 - conv)
-        times = np.asarray(frame.get_column("_t").to_numpy(), dtype=np.int64)
+        times = np.asarray(rows["_t"], dtype=np.int64)
         last_time = times[offsets[1:] - 1]
         if conversion_time is not None:
-            ct = frame.get_column("_ct").fill_null(np.iinfo(np.int64).min).to_numpy()
-            conv_time = np.maximum.reduceat(ct, starts)
+            conv_time = largest("_ct", np.iinfo(np.int64).min)
             conv_time = np.where(conv_time == np.iinfo(np.int64).min, last_time, conv_time)
         else:
             conv_time = last_time
         values = cur_index = None
         if value is not None:
-            v_rows = frame.get_column("_v").fill_null(0).to_numpy()
-            values = np.maximum.reduceat(v_rows, starts).astype(np.int64)
+            values = largest("_v", 0).astype(np.int64)
         if value is not None and len(currencies) == 1:
             # One currency: no journey can mix two, and every journey's index is 0.
             cur_index = np.zeros(len(starts), dtype=np.int16)
         elif value is not None:
-            cur_rows = frame.get_column("_cur").fill_null(-1).to_numpy().astype(np.int16)
-            cur_hi = np.maximum.reduceat(cur_rows, starts)
-            cur_lo = np.minimum.reduceat(np.where(cur_rows < 0, np.int16(32767), cur_rows), starts)
+            cur_hi = largest("_cur", -1).astype(np.int16)
+            cur_lo = largest("_cur", 32767, smallest=True).astype(np.int16)
             mixed = (cur_hi != cur_lo) & (cur_hi >= 0)
             if mixed.any():
                 bad = int(np.flatnonzero(mixed)[0])
@@ -478,10 +503,10 @@ class Journeys:
                 )
             cur_index = np.maximum(cur_hi, 0).astype(np.int16)
         stages = _stage_times(stage_events, ids) if stage_events is not None else {}
-        return cls(
+        journeys = cls(
             key=key,
             keys=keys,
-            codes=_frozen_array(frame.get_column("_k").to_numpy(), np.int32),
+            codes=_frozen_array(rows["_k"], np.int32),
             offsets=_frozen_array(offsets, np.int64),
             ids=ids,
             conversions=_frozen_array(conv, np.float64),
@@ -491,9 +516,11 @@ class Journeys:
             currencies=currencies,
             times=_frozen_array(times, np.int64),
             conversion_times=_frozen_array(conv_time, np.int64),
-            touch_ids=frame.get_column("_id").alias(touch) if touch is not None else None,
+            touch_ids=unsorted.get_column("_id").gather(order).alias(touch) if touch is not None else None,
             stage_times=stages,
         )
+        journeys._cache["keys_occur"] = True  # the keys are those of the touches
+        return journeys
 
     @classmethod
     def from_touchpoints(
@@ -608,6 +635,82 @@ def _collect(lf: nw.LazyFrame[Any]) -> pl.DataFrame:
     return native
 
 
+def _journey_order(
+    frame: pl.DataFrame, codes: npt.NDArray[np.int32], fills: Mapping[str, Any]
+) -> tuple[IntArray, dict[str, Any]]:
+    """Rows in journey order (by journey id, then time, key code, touch id), and numeric columns in it.
+
+    With integer ids, rows are sorted on one 128-bit integer per row packing the id less the smallest, the
+    time since the earliest touch and the row number: sorting those values costs about a third of a sort
+    on several columns, and the row number comes back out of the low bits; rows of one journey at the same
+    time (rare) are then put in key and touch id order among themselves. Other ids are sorted with the
+    other columns in one sort. The columns named in ``fills`` (nulls filled with the value given; ``_k``
+    is ``codes``) are then gathered by numpy.
+    """
+    n = len(frame)
+    journeys = frame.get_column("_j")
+    numeric_ids = journeys.dtype.is_integer()
+    columns: dict[str, Any] = {"_k": codes}
+    if numeric_ids:
+        columns["_j"] = journeys.to_numpy()
+    for name, fill in fills.items():
+        series = frame.get_column(name)
+        columns[name] = (series if fill is None else series.fill_null(fill)).to_numpy()
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), columns
+    row_bits = max(n - 1, 1).bit_length()
+    t0, t1 = (int(t) for t in frame.select(pl.col("_t").min(), pl.col("_t").max().alias("_t1")).row(0))
+    time_bits = (t1 - t0).bit_length()
+    packable = False
+    if numeric_ids:
+        j0, j1 = int(columns["_j"].min()), int(columns["_j"].max())
+        packable = (j1 - j0).bit_length() + time_bits + row_bits <= 127
+    if not packable:
+        # Ids of another type (or integers spread too far): ranking them would be a sort by itself, so one
+        # sort on all the columns does it.
+        by = ["_j", "_t", "_k", *(["_id"] if "_id" in frame.columns else [])]
+        # A lazy sort that keeps only the row numbers: measured here, a second cheaper than arg_sort_by.
+        ranked = (
+            frame.lazy()
+            .select(*by[:2], pl.Series("_k", codes), *by[3:])
+            .with_row_index("_row")
+            .sort(by)
+            .select("_row")
+            .collect()
+            .to_series()
+        )
+        order = np.array(ranked.cast(pl.Int64).to_numpy(), dtype=np.int64)
+        return order, {name: array[order] for name, array in columns.items()}
+    packed = frame.select(
+        (
+            (pl.col("_j").cast(pl.Int128) - pl.lit(j0, dtype=pl.Int128))
+            * pl.lit(1 << (time_bits + row_bits), dtype=pl.Int128)
+            + (pl.col("_t").cast(pl.Int128) - pl.lit(t0, dtype=pl.Int128))
+            * pl.lit(1 << row_bits, dtype=pl.Int128)
+            + pl.int_range(pl.len(), dtype=pl.Int128)
+        ).sort()
+        % pl.lit(1 << row_bits, dtype=pl.Int128)
+    )
+    order = np.array(packed.to_series().cast(pl.Int64).to_numpy(), dtype=np.int64)
+    out = {name: array[order] for name, array in columns.items()}
+    # Ties of journey and time: put their rows in (key, touch id) order within each run.
+    same = (out["_t"][1:] == out["_t"][:-1]) & (out["_j"][1:] == out["_j"][:-1])
+    if same.any():
+        tied = np.zeros(n, dtype=bool)
+        tied[1:] = same
+        tied[:-1] |= same
+        positions = np.flatnonzero(tied)
+        run = np.cumsum(~np.concatenate([[False], same]))[positions]
+        by_tie: dict[str, Any] = {"run": run, "key": out["_k"][positions]}
+        if "_id" in frame.columns:
+            by_tie["id"] = frame.get_column("_id").gather(order[positions])
+        within = positions[pl.DataFrame(by_tie).select(pl.arg_sort_by(*by_tie)).to_series().to_numpy()]
+        order[positions] = order[within]
+        for array in out.values():
+            array[positions] = array[within]
+    return order, out
+
+
 def _eager(data: Any, kind: str, *, required: Sequence[str]) -> pl.DataFrame:
     lf = _lazy(data, kind, required=required)
     frame = lf.collect(backend="polars").to_native()
@@ -645,8 +748,10 @@ def _no_nulls(lf: nw.LazyFrame[Any], column: str, id_column: str, kind: str) -> 
 
 
 # Paths are split this many rows at a time: the key names of a slice are coded before the next is split, so
-# the names of all touches never exist at once (at 1M journeys that is 2-5M short strings).
-_PATH_CHUNK = 1 << 16
+# the names of all touches never exist at once (at 1M journeys that is 2-5M short strings). Measured here,
+# slices of 65,536 rows left about 35 MB more resident after the split (freed buffers the allocator keeps)
+# for about 0.02 s less CPU at 1M journeys.
+_PATH_CHUNK = 1 << 14
 
 
 def _split_paths(
@@ -654,36 +759,85 @@ def _split_paths(
 ) -> tuple[tuple[str, ...], npt.NDArray[np.int32], IntArray]:
     """Sorted distinct keys, the key code of every touch, and the touches of every path.
 
-    Tokens are dictionary-encoded as they are (an ``Enum`` of the slice's distinct raw tokens), so only the
-    few distinct tokens are stripped of spaces, checked for emptiness and looked up, never every touch.
+    Slices are split and their tokens hashed by polars on a worker thread (it releases the GIL: two cores
+    work at once) while this thread codes the tokens of the slices already split; at most ``workers``
+    slices wait, so memory stays that of a few slices. Only the few distinct raw tokens of a slice are
+    stripped of spaces, checked for emptiness and looked up, never every touch.
     """
-    parts: list[tuple[list[str], npt.NDArray[np.int32]]] = []
-    lengths = np.empty(len(text), dtype=np.int64)
-    for begin in range(0, len(text), _PATH_CHUNK):
-        tokens = text.slice(begin, _PATH_CHUNK).str.split(sep)
-        chunk_lengths = tokens.list.len().to_numpy()
-        lengths[begin : begin + len(chunk_lengths)] = chunk_lengths
-        flat = tokens.explode()
-        del tokens
-        raw = flat.unique()
-        names = raw.str.strip_chars()
-        empty = names.str.len_bytes() == 0
+    begins = range(0, len(text), _PATH_CHUNK)
+    workers = min(len(begins), os.cpu_count() or 1, 2)
+    parts: list[tuple[IntArray, npt.NDArray[np.int32], pl.Series]] = []
+    with ThreadPoolExecutor(max(workers, 1)) as pool:
+        waiting: deque[Future[tuple[IntArray, pl.Series, Any]]] = deque()
+        for begin in begins:
+            waiting.append(pool.submit(_split_slice, text.slice(begin, _PATH_CHUNK), sep))
+            while len(waiting) > workers or (waiting and begin == begins[-1]):
+                chunk_lengths, flat, hashes = waiting.popleft().result()
+                parts.append((chunk_lengths, *_dictionary(flat, hashes)))
+    lengths = np.concatenate([part[0] for part in parts]) if parts else np.zeros(0, dtype=np.int64)
+    stripped: list[list[str]] = []
+    for begin, (chunk_lengths, local, raw) in zip(begins, parts, strict=True):
+        clean = raw.str.strip_chars()
+        empty = (clean.str.len_bytes() == 0).to_numpy()
         if empty.any():
-            touch = int(flat.is_in(raw.filter(empty).implode()).arg_true()[0])
+            touch = int(np.flatnonzero(empty[local])[0])
             row = begin + int(np.searchsorted(np.cumsum(chunk_lengths), touch, side="right"))
             raise DataError(f"empty key in {text[row]!r}", kind="paths", record=f"row {row}", field=column)
-        local = flat.cast(pl.Enum(raw.to_list())).to_physical().to_numpy()
-        parts.append((names.to_list(), local))
-    keys = tuple(sorted({k for stripped, _ in parts for k in stripped}))
+        stripped.append(clean.to_list())
+    keys = tuple(sorted({k for names in stripped for k in names}))
     index = {k: i for i, k in enumerate(keys)}
     codes = np.empty(int(lengths.sum()), dtype=np.int32)
     at = 0
-    for stripped, local in parts:
+    for names, (_, local, _) in zip(stripped, parts, strict=True):
         # Raw-token codes to key codes through a lookup of the slice's few distinct tokens.
-        lookup = np.array([index[k] for k in stripped], dtype=np.int32)
+        lookup = np.array([index[k] for k in names], dtype=np.int32)
         codes[at : at + len(local)] = lookup[local] if len(local) else local
         at += len(local)
-    return keys, codes, lengths
+    return keys, codes, np.asarray(lengths, dtype=np.int64)
+
+
+def _split_slice(text: pl.Series, sep: str) -> tuple[IntArray, pl.Series, Any]:
+    """Tokens per path, the raw tokens one after another, and their hashes."""
+    tokens = text.str.split(sep)
+    flat = tokens.explode()
+    return tokens.list.len().to_numpy().astype(np.int64), flat, flat.hash().to_numpy()
+
+
+# Up to this many distinct strings, two of them share one of the 65,536 buckets with a probability of
+# about 1 - exp(-n**2 / 2**17): 0.87 at 512, so another slice of the hash, or the fallback, decides.
+_FEW_STRINGS = 512
+
+
+def _dictionary(flat: pl.Series, hashes: Any = None) -> tuple[npt.NDArray[np.int32], pl.Series]:
+    """A code per string and the distinct strings, by 16 bits of each string's hash.
+
+    The strings of a bucket are compared with the bucket's first string, so the coding is exact; if two
+    different strings share a bucket under each of the four 16-bit slices of the hash, or there are more
+    than ``_FEW_STRINGS`` buckets (then two strings in one bucket are likely), the strings are
+    dictionary-encoded by polars instead. Costs a hash and a few integer passes per string, against a
+    hash-table lookup of every string for an ``Enum`` cast.
+    """
+    if len(flat) == 0:
+        return np.zeros(0, dtype=np.int32), flat.clear()
+    if hashes is None:
+        hashes = flat.hash().to_numpy()
+    # Which 16 bits a slice holds depends on the byte order; any 16 bits of the hash will do.
+    slices = np.ascontiguousarray(hashes, dtype=np.uint64).view(np.uint16).reshape(-1, 4)
+    rows = np.arange(len(flat))
+    for slot in range(4):
+        bucket = slices[:, slot].astype(np.intp)
+        present = np.bincount(bucket, minlength=1 << 16) > 0
+        if np.count_nonzero(present) > _FEW_STRINGS:
+            break
+        lookup = np.cumsum(present, dtype=np.int32) - 1
+        local = lookup[bucket]
+        first = np.empty(1 << 16, dtype=np.int64)
+        first[bucket] = rows
+        raw = flat.gather(first[present])
+        if bool((raw.gather(local) == flat).all()):
+            return np.asarray(local, dtype=np.int32), raw
+    raw = flat.unique()
+    return flat.cast(pl.Enum(raw.to_list())).to_physical().to_numpy().astype(np.int32), raw
 
 
 def _counts(frame: pl.DataFrame, column: str, kind: str) -> FloatArray:
@@ -718,7 +872,8 @@ def _path_values(
         raise DataError(f"missing column {value}", kind="paths")
     lf = nw.from_native(frame).lazy()
     currencies, expr = _currency_expr(lf, currency, "paths")
-    out = lf.select(_minor_units_expr(lf, value, currencies, expr, "paths").alias("v"), expr.alias("c"))
+    index = nw.lit(0, dtype=nw.Int16()) if expr is None else expr
+    out = lf.select(_minor_units_expr(lf, value, currencies, expr, "paths").alias("v"), index.alias("c"))
     native = out.collect(backend="polars").to_native()
     assert isinstance(native, pl.DataFrame)
     return (
@@ -729,24 +884,46 @@ def _path_values(
 
 
 def _currency_expr(lf: nw.LazyFrame[Any], currency: str | None, kind: str) -> tuple[tuple[str, ...], Any]:
-    """The currencies present and an expression giving each row's index into them."""
+    """The currencies present and an expression giving each row's index into them.
+
+    The expression is None when every row has the one currency (a code was given, or the column holds one
+    code and no nulls), so callers can skip per-row lookups.
+    """
     if currency is None:
         raise DataError("a value column needs a currency: a column name or an ISO 4217 code", kind=kind)
     if currency in lf.collect_schema():
-        found = lf.select(currency).drop_nulls().unique().collect().get_column(currency).to_list()
+        # Least and greatest code first: one pass without a hash table, enough when they are the same.
+        low, high, missing = (
+            lf.select(
+                nw.col(currency).min().alias("_low"),
+                nw.col(currency).max().alias("_high"),
+                nw.col(currency).is_null().sum().alias("_missing"),
+            )
+            .collect()
+            .row(0)
+        )
+        if low == high:
+            found = [] if low is None else [low]
+        else:
+            found = lf.select(currency).drop_nulls().unique().collect().get_column(currency).to_list()
         for code in found:
             try:
                 Money.zero(str(code))
             except (TypeError, ValueError) as exc:
                 raise DataError(str(exc), kind=kind, field=currency) from None
         codes = tuple(sorted(str(c) for c in found)) or ("XXX",)
+        if len(codes) == 1:
+            # One currency: index 0 wherever the row has one, without looking the code up row by row.
+            if found and missing == 0:
+                return codes, None
+            return codes, nw.when(~nw.col(currency).is_null()).then(nw.lit(0, dtype=nw.Int16()))
         expr = nw.col(currency).replace_strict(list(codes), list(range(len(codes))), return_dtype=nw.Int16())
         return codes, expr
     try:
         Money.zero(currency)
     except ValueError as exc:
         raise DataError(f"{exc} (and no column of that name)", kind=kind, field="currency") from None
-    return (currency,), nw.lit(0, dtype=nw.Int16())
+    return (currency,), None
 
 
 def _minor_units_expr(
@@ -774,26 +951,45 @@ def _minor_units_expr(
             f"money must be a Decimal or integer column, not {dtype};{hint}", kind=kind, field=value
         )
     ids = list(range(len(currencies)))
-    up = currency_index.replace_strict(
-        ids, [10 ** max(0, e - scale) for e in exponents], return_dtype=nw.Int64()
-    )
-    down = currency_index.replace_strict(
-        ids, [10 ** max(0, scale - e) for e in exponents], return_dtype=nw.Int64()
-    )
+    if currency_index is None:
+        # Every row in the one currency: constant factors, and no work where a factor is 1.
+        up_factor, down_factor = 10 ** max(0, exponents[0] - scale), 10 ** max(0, scale - exponents[0])
+        scaled = integral * up_factor if up_factor != 1 else integral
+        sub_unit = scaled % down_factor != 0 if down_factor != 1 else None
+        _reject_money(
+            lf,
+            value,
+            nw.col(value) < 0 if sub_unit is None else sub_unit | (nw.col(value) < 0),
+            kind,
+            id_column,
+        )
+        return scaled // down_factor if down_factor != 1 else scaled
+    if len(currencies) == 1:
+        # Constant factors, null where the row has no currency (as the lookup below gives).
+        none = currency_index.cast(nw.Int64()) * 0
+        up = none + 10 ** max(0, exponents[0] - scale)
+        down = none + 10 ** max(0, scale - exponents[0])
+    else:
+        up = currency_index.replace_strict(
+            ids, [10 ** max(0, e - scale) for e in exponents], return_dtype=nw.Int64()
+        )
+        down = currency_index.replace_strict(
+            ids, [10 ** max(0, scale - e) for e in exponents], return_dtype=nw.Int64()
+        )
     scaled = integral * up
+    _reject_money(lf, value, (scaled % down != 0) | (nw.col(value) < 0), kind, id_column)
+    return scaled // down
+
+
+def _reject_money(lf: nw.LazyFrame[Any], value: str, bad_row: Any, kind: str, id_column: str | None) -> None:
+    """Raise for the first row where ``bad_row`` holds: a negative amount or digits below the minor unit."""
     where = [nw.col(id_column).cast(nw.String()).alias("_id")] if id_column else []
-    bad = (
-        lf.filter((scaled % down != 0) | (nw.col(value) < 0))
-        .select(nw.col(value).alias("_bad"), *where)
-        .head(1)
-        .collect()
-    )
+    bad = lf.filter(bad_row).select(nw.col(value).alias("_bad"), *where).head(1).collect()
     if len(bad):
         amount = bad.get_column("_bad")[0]
         reason = "is negative" if amount < 0 else "has digits below the currency's minor unit"
         record = str(bad.get_column("_id")[0]) if id_column else None
         raise DataError(f"{amount} {reason}", kind=kind, record=record, field=value)
-    return scaled // down
 
 
 _NEVER = np.iinfo(np.int64).min
@@ -969,11 +1165,12 @@ def _time_decay_weights(j: Journeys, half_life: Any) -> FloatArray:
         raise ValueError(f"time_decay: half_life must be positive, not {half_life}")
     if j.times is None or j.conversion_times is None:
         raise DataError("time_decay needs touch times; path input has none", kind="journeys")
-    jot = j.journey_of_touch()
-    age = (j.conversion_times[jot] - j.times).astype(np.float64) / (seconds * _US)
+    lengths = j.lengths()
+    age = (np.repeat(j.conversion_times, lengths) - j.times).astype(np.float64) / (seconds * _US)
     # Relative to the newest touch of the journey, so long journeys do not underflow to all zeros.
     newest = np.minimum.reduceat(age, j.offsets[:-1])
-    return np.asarray(np.exp2(-(age - newest[jot])), dtype=np.float64)
+    age -= np.repeat(newest, lengths)
+    return np.asarray(np.exp2(-age), dtype=np.float64)
 
 
 def _custom_table(lengths: IntArray, weights: Any) -> FloatArray:
@@ -1076,14 +1273,64 @@ def _table_sums(j: Journeys, table: FloatArray, per_journey: FloatArray, cache: 
     keys = len(j.keys)
     totals = j._cache.get(cache) if cache is not None else None
     if totals is None:
-        index = _cells(j) * keys + j.codes
+        # Touches of journeys with a zero amount would add zeros: leave them out of the sums.
+        lengths = j.lengths()
+        nonzero = per_journey != 0
+        touches = np.repeat(nonzero, lengths)
+        index = _cells(j)[touches] * keys + j.codes[touches]
         totals = np.bincount(
-            index, weights=np.repeat(per_journey, j.lengths()), minlength=table.size * keys
+            index, weights=np.repeat(per_journey[nonzero], lengths[nonzero]), minlength=table.size * keys
         ).reshape(table.size, keys)
         totals.flags.writeable = False
         if cache is not None:
             j._cache[cache] = totals
     return np.asarray(table.reshape(-1) @ totals, dtype=np.float64)
+
+
+def _earning(j: Journeys) -> Journeys:
+    """The journeys with conversions or value: the only ones whose touches can earn credit (cached).
+
+    Models that weigh every touch run on these alone (a few percent of all journeys, typically); their
+    credits are the same, as the other journeys would add zeros. The rows kept are cached on the result
+    under ``"earning_rows"``; without a journey to drop, or with none to keep, ``j`` itself is returned.
+    """
+    cached = j._cache.get("earning")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    keep = j.conversions != 0
+    if j.value is not None:
+        keep |= j.value != 0
+    if keep.all() or not keep.any():
+        j._cache["earning"] = j
+        return j
+    lengths = j.lengths()
+    touches = np.repeat(keep, lengths)
+    offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[keep], out=offsets[1:])
+
+    def rows(array: Any) -> Any:
+        return None if array is None else _frozen_array(array[keep], array.dtype.type)
+
+    sub = Journeys(
+        key=j.key,
+        keys=j.keys,
+        codes=_frozen_array(j.codes[touches], np.int32),
+        offsets=_frozen_array(offsets, np.int64),
+        ids=j.ids.filter(pl.Series(keep)),
+        conversions=rows(j.conversions),
+        nulls=rows(j.nulls),
+        value=rows(j.value),
+        currency=rows(j.currency),
+        currencies=j.currencies,
+        times=None if j.times is None else _frozen_array(j.times[touches], np.int64),
+        conversion_times=rows(j.conversion_times),
+        touch_ids=None,
+        stage_times={stage: rows(times) for stage, times in j.stage_times.items()},
+    )
+    sub._cache["earning"] = sub
+    sub._cache["earning_rows"] = keep
+    j._cache["earning"] = sub
+    return sub
 
 
 def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
@@ -1104,13 +1351,14 @@ def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray
 
 def _normalise(j: Journeys, w: FloatArray) -> FloatArray:
     """Weights that sum to 1 in every journey (an all-zero journey is split evenly)."""
-    starts = j.offsets[:-1]
-    totals = np.add.reduceat(w, starts)
+    totals = np.add.reduceat(w, j.offsets[:-1])
     lengths = j.lengths()
-    jot = j.journey_of_touch()
-    even = (totals <= 0)[jot]
-    safe = np.where(totals > 0, totals, 1.0)
-    return np.where(even, 1.0 / lengths[jot], w / safe[jot])
+    # Per journey values spread over its touches by np.repeat: a sequential copy, cheaper than a gather.
+    out = w / np.repeat(np.where(totals > 0, totals, 1.0), lengths)
+    even = totals <= 0
+    if even.any():
+        out = np.where(np.repeat(even, lengths), np.repeat(1.0 / lengths, lengths), out)
+    return np.asarray(out, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1135,6 +1383,10 @@ def _states(j: Journeys, order: int) -> tuple[IntArray, IntArray, list[tuple[int
     if order * math.log2(base) > 62:
         raise ValueError(f"markov: order {order} over {len(j.keys)} keys is too large to index states")
     lengths = j.lengths()
+    # At order 1 every state is one key: when every key occurs (as from any constructor, which notes it),
+    # the touch codes are the dense states already.
+    if order == 1 and (j._cache.get("keys_occur") or (np.bincount(j.codes, minlength=len(j.keys)) > 0).all()):
+        return np.asarray(j.codes), lengths, [(k,) for k in range(len(j.keys))]
     # Windows in 32 bits when they fit: the largest arrays of the chain are per touch.
     window: npt.NDArray[Any] = j.codes.astype(np.int32 if base**order < 1 << 31 else np.int64)
     window += 1
@@ -1182,34 +1434,34 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     starts = np.cumsum(per_journey) - per_journey
     # Every journey has one first and one last state, in journey order.
     first_state, last_state = dense[starts], dense[starts + per_journey - 1]
-    inside = np.ones(len(dense), dtype=bool)  # a state followed by one of the same journey
-    inside[starts + per_journey - 1] = False
     weight = j.conversions + j.nulls
     # Transitions as flat (source, target) pairs with weights, in four kinds that never share a pair: from
-    # the start, within a journey, to conversion, to null.
+    # the start, within a journey, to conversion, to null. Within: every state to the next one, weighted by
+    # its journey; a journey's last state leads into the next journey with weight 0, which adds nothing.
     within = dense[:-1].astype(np.int64) * size
     within += dense[1:]
-    inner = np.repeat(weight, per_journey - 1)
-    keep = inner > 0
-    pairs: list[IntArray] = [start * size + first_state.astype(np.int64), within[inside[:-1]]]
-    del within, inside
-    weights: list[FloatArray] = [weight, inner]
-    pairs[1] = pairs[1][keep]
-    weights[1] = inner[keep]
-    del inner, keep
+    inner = np.repeat(weight, per_journey)
+    inner[starts + per_journey - 1] = 0.0
     ending = last_state.astype(np.int64) * size
-    pairs += [ending + conv_state, ending + null_state]
-    weights += [j.conversions, j.nulls]
-    for index in (0, 2, 3):
-        keep = weights[index] > 0
-        pairs[index], weights[index] = pairs[index][keep], weights[index][keep]
+    pairs: list[IntArray] = [
+        start * size + first_state.astype(np.int64),
+        within,
+        ending + conv_state,
+        ending + null_state,
+    ]
+    del within
+    weights: list[FloatArray] = [weight, inner[:-1], j.conversions, j.nulls]
     if size * size <= 1 << 25:
+        # Summed in touch order, zeros included: the same sums as over the weighted transitions alone.
         flat = np.zeros(size * size)
         for pair, w in zip(pairs, weights, strict=True):
             flat += np.bincount(pair, weights=w, minlength=size * size)
         nz = np.flatnonzero(flat)
         counts_src, counts_dst, counts = nz // size, nz % size, flat[nz]
     else:
+        for index, w in enumerate(weights):
+            keep = w > 0
+            pairs[index], weights[index] = pairs[index][keep], w[keep]
         uniq, inverse = np.unique(np.concatenate(pairs), return_inverse=True)
         counts = np.asarray(np.bincount(inverse, weights=np.concatenate(weights)), dtype=np.float64)
         counts_src, counts_dst = uniq // size, uniq % size
@@ -1895,6 +2147,7 @@ def attribute(
     extra: dict[str, Any] = {}
     touch_w: FloatArray | None = None
     table_touch_w: FloatArray | None = None
+    weighed = j  # the journeys touch_w belongs to
     if isinstance(resolved, str) and resolved == "markov":
         order = params.get("order", 1)
         convention = params.get("convention", "global")
@@ -1910,7 +2163,8 @@ def attribute(
             "transitions": chain.transitions,
         }
         if convention == "journey":
-            touch_w = _normalise(j, chain.removal[j.codes])
+            weighed = j if per_touch else _earning(j)
+            touch_w = _normalise(weighed, chain.removal[weighed.codes])
         else:
             if per_touch:
                 raise ValueError("markov: per-touch credit needs convention='journey'")
@@ -1950,8 +2204,10 @@ def attribute(
             table_touch_w = table.reshape(-1)[_cells(j)]
     else:
         if isinstance(resolved, str):
-            raw = _heuristic(j, resolved, params)
+            weighed = j if per_touch else _earning(j)
+            raw = _heuristic(weighed, resolved, params)
         else:
+            weighed = j
             raw = np.asarray(resolved.touch_weights(j, **params), dtype=np.float64)
             if raw.shape != (j.n_touches,) or not np.all(np.isfinite(raw)) or np.any(raw < 0):
                 raise PluginError(
@@ -1959,12 +2215,19 @@ def attribute(
                     plugin=name,
                     group=ENTRY_POINT_GROUP,
                 )
-        touch_w = _normalise(j, raw)
+        touch_w = _normalise(weighed, raw)
     touches = None
     if touch_w is not None:
-        jot = j.journey_of_touch()
-        conv_credit = _key_sums(j, touch_w * j.conversions[jot])
-        value_weights = {c: _key_sums(j, touch_w * v[jot].astype(np.float64)) for c, v in values.items()}
+        # Only touches of journeys with conversions or value add anything; the sums skip zeros alone.
+        kept = weighed._cache.get("earning_rows")
+        lengths = weighed.lengths()
+        conv_credit = _key_sums(weighed, touch_w * np.repeat(weighed.conversions, lengths))
+        value_weights = {
+            c: _key_sums(
+                weighed, touch_w * np.repeat((v if kept is None else v[kept]).astype(np.float64), lengths)
+            )
+            for c, v in values.items()
+        }
         if per_touch:
             touches = _touch_frame(j, touch_w, values)
     elif table_touch_w is not None:
