@@ -197,18 +197,38 @@ def _lead_order(frame: nw.DataFrame[Any], codes: int) -> nw.DataFrame[Any] | Non
     hash_bits = min(_HASH_BITS, 127 - low)
     if hash_bits < min(2 * row_bits, _HASH_BITS):  # a collision would be likely: not worth trying
         return None
-    body = (
-        (pl.col("time").to_physical().cast(pl.Int128) - pl.lit(int(t0), pl.Int128))
-        * pl.lit(1 << (k_bits + fk_bits), pl.Int128)
-        + pl.col("k").cast(pl.Int128) * pl.lit(1 << fk_bits, pl.Int128)
-        + (pl.col("fk") + 1).cast(pl.Int128)
-    ) * pl.lit(1 << row_bits, pl.Int128) + pl.int_range(pl.len(), dtype=pl.Int128)
+    # The 128-bit keys are built as two 64-bit halves in numpy (cheaper than 128-bit arithmetic in
+    # polars): the time field, shifted by ``shift``, straddles the halves when ``low`` passes 64 bits.
+    u64 = np.uint64
+    shift = k_bits + fk_bits + row_bits
+    span = (t.to_numpy() - t0).astype(u64)
+    k, fk = native.get_column("k").to_numpy().astype(u64), native.get_column("fk").to_numpy()
+    lo = (span << u64(shift)) | (k << u64(fk_bits + row_bits)) | ((fk + 1).astype(u64) << u64(row_bits))
+    lo |= np.arange(n, dtype=u64)
+    hi = span >> u64(64 - shift)
+    del span, k, fk
+    ids = native.get_column("lead_id")
     for seed in range(3):
-        lead = (pl.col("lead_id").hash(seed) // pl.lit(1 << (64 - hash_bits), pl.UInt64)).cast(pl.Int128)
-        packed = native.select((lead * pl.lit(1 << low, pl.Int128) + body).sort().alias("key")).select(
-            (pl.col("key") % pl.lit(1 << row_bits, pl.Int128)).cast(pl.Int64).alias("row"),
-            (pl.col("key") // pl.lit(1 << low, pl.Int128)).cast(pl.UInt64).alias("block"),
+        lead = ids.hash(seed).to_numpy() >> u64(64 - hash_bits)
+        top, bottom = (
+            (hi | (lead << u64(low - 64)), lo)
+            if low >= 64
+            else (hi | (lead >> u64(64 - low)), lo | (lead << u64(low)))
         )
+        del lead
+        packed = (
+            pl.DataFrame({"hi": top, "lo": bottom})
+            .select(
+                (pl.col("hi").cast(pl.Int128) * pl.lit(1 << 64, pl.Int128) + pl.col("lo").cast(pl.Int128))
+                .sort()
+                .alias("key")
+            )
+            .select(
+                (pl.col("key") % pl.lit(1 << row_bits, pl.Int128)).cast(pl.Int64).alias("row"),
+                (pl.col("key") // pl.lit(1 << low, pl.Int128)).cast(pl.UInt64).alias("block"),
+            )
+        )
+        del top, bottom
         order: npt.NDArray[np.int64] = packed.get_column("row").to_numpy()
         block = packed.get_column("block")
         new_block = block.ne(block.shift(1)).fill_null(value=True)
