@@ -195,12 +195,12 @@ def _lead_order(frame: nw.DataFrame[Any], codes: int) -> nw.DataFrame[Any] | Non
     k_bits, fk_bits = (codes - 1).bit_length(), codes.bit_length()
     low = (int(t1) - int(t0)).bit_length() + k_bits + fk_bits + row_bits
     hash_bits = min(_HASH_BITS, 127 - low)
-    if hash_bits < min(2 * row_bits, _HASH_BITS):  # a collision would be likely: not worth trying
+    shift = k_bits + fk_bits + row_bits
+    if hash_bits < min(2 * row_bits, _HASH_BITS) or shift >= 64:  # a collision would be likely
         return None
     # The 128-bit keys are built as two 64-bit halves in numpy (cheaper than 128-bit arithmetic in
     # polars): the time field, shifted by ``shift``, straddles the halves when ``low`` passes 64 bits.
     u64 = np.uint64
-    shift = k_bits + fk_bits + row_bits
     span = (t.to_numpy() - t0).astype(u64)
     k, fk = native.get_column("k").to_numpy().astype(u64), native.get_column("fk").to_numpy()
     lo = (span << u64(shift)) | (k << u64(fk_bits + row_bits)) | ((fk + 1).astype(u64) << u64(row_bits))
