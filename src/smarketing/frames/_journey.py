@@ -4,8 +4,11 @@ Every analysis of stage events goes through :func:`prepare`, which validates the
 events in one agreed order. The kernels then work *per lead* and reduce with sums and counts, so an engine
 that hash-partitions by lead can run them per partition and add the partials.
 
-The events are read once (stage names coded to integers on the way) into an eager frame in lead order,
-sorted only if they are not in order already. Each lead's events are then one block of rows, and
+The events are read once (stage names coded to integers on the way) into an eager frame in lead order:
+each lead's events one block of rows, in order within it. Input like that (sorted by lead id or only
+grouped by lead) is not sorted again; other input is sorted on integer keys (a hash of the lead id, see
+:func:`_lead_order`), so the blocks need not be in lead id order, and nothing may depend on their order:
+what lists leads (the per-lead conformance table, the examples) is put in lead id order at the end. Then
 everything that depends on the order (neighbours, first entries, the greedy funnel matching, per-lead
 counts) is a shift, a running count or a gather along the frame's columns (as numpy arrays: the kernels
 below are integer-array arithmetic), read at each lead's boundaries. That is linear and cheap; a window
@@ -64,7 +67,8 @@ KINDS: tuple[str, ...] = (
 class Prepared:
     """Validated, ordered, de-duplicated stage events and what preparing them counted.
 
-    ``frame`` has one row per kept event, in lead order, with the columns ``lead_id``, ``to``, ``time``,
+    ``frame`` has one row per kept event, each lead's one block in order (the blocks in lead id order or
+    not), with the columns ``lead_id``, ``to``, ``time``,
     ``k`` (stage code: its index in ``stages``; ``len(stages)`` for an unknown stage), ``fk`` (code of the
     stage left: ``-1`` when none is given) and ``first``/``last`` (first/last event of its lead). The time
     column is in UTC, in the input's time unit.
@@ -126,12 +130,11 @@ def _bounds(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
 
 
 def _order_check(frame: nw.DataFrame[Any]) -> tuple[bool, npt.NDArray[np.bool_]]:
-    """Whether ``frame`` (with ``first``) is in the order of :data:`_ORDER`, and which rows repeat the last.
+    """Whether each lead's rows (blocks of ``first``) are in order, and which rows repeat the one before.
 
-    Input that is in order already (as CRM exports often are) is not sorted again: two linear passes (the
-    lead ids sorted; within each lead, time, stage rank and rank of the stage left never decreasing, on the
-    integer columns) cost a fraction of the sort. Once the frame is in order, a row equal to the one before
-    it in every key is a duplicate.
+    Within each block of rows of one lead id, time, stage rank and rank of the stage left must never
+    decrease (one linear pass on the integer columns). Once the frame is in lead order, a row equal to the
+    one before it in every key is a duplicate.
     """
     t = frame.get_column("time").to_numpy().view(np.int64)
     k, fk = frame.get_column("k").to_numpy(), frame.get_column("fk").to_numpy()
@@ -140,8 +143,99 @@ def _order_check(frame: nw.DataFrame[Any]) -> tuple[bool, npt.NDArray[np.bool_]]
     back = same_lead & ((dt < 0) | ((dt == 0) & ((dk < 0) | ((dk == 0) & (dfk < 0)))))
     same = np.zeros(len(t), dtype=bool)
     same[1:] = same_lead & (dt == 0) & (dk == 0) & (dfk == 0)
-    in_order = not back.any() and frame.get_column("lead_id").is_sorted()
-    return in_order, same
+    return not back.any(), same
+
+
+#: Block-start lead ids looked at first by :func:`_grouped`: a shuffled log repeats one of them.
+_SAMPLE = 1 << 16
+
+
+def _grouped(frame: nw.DataFrame[Any]) -> bool:
+    """Whether each lead's rows are one block (with ``first``): no lead id starts two blocks.
+
+    Sorted ids are grouped (one linear pass). Otherwise the hashes of the block-start ids must be distinct:
+    distinct hashes are distinct ids; a repeated hash (two blocks of one lead, or a collision) answers
+    ``False``, which only costs a sort. The first few block starts are looked at alone first, as in a
+    shuffled log (about one block per row) they already repeat a lead.
+    """
+    ids = frame.get_column("lead_id")
+    if ids.is_sorted():
+        return True
+    starts = ids.to_native().filter(frame.get_column("first").to_native())
+    hashes = starts.hash()
+    if len(hashes) > _SAMPLE and hashes.head(_SAMPLE).is_duplicated().any():
+        return False
+    return not hashes.is_duplicated().any()
+
+
+#: The most bits of a lead id's hash :func:`_lead_order` uses (fewer in tests, to make collisions).
+_HASH_BITS = 64
+
+
+def _lead_order(frame: nw.DataFrame[Any], codes: int) -> nw.DataFrame[Any] | None:
+    """``frame`` with each lead's rows in one block, in order within it (new ``first``/``last`` flags).
+
+    One sort of a 128-bit integer per row, packing from the top: bits of the hash of the lead id, the time
+    since the earliest event, the stage code (``< codes``), the code of the stage left plus one
+    (``<= codes``) and the row number, which comes back out of the low bits. Sorting those values costs a
+    fraction of a sort by the text lead id (the order of the blocks, that of the hashes, is not the
+    order of the ids; no result depends on it). Two lead ids with equal hash bits would share a block:
+    that is checked (a lead id change where the hash does not change) and the hash is then taken with
+    another seed. ``None`` when the times span too many bits to leave enough for the hash, or after
+    collisions with three seeds (vanishingly rare): the caller sorts by the text lead id instead.
+    """
+    n = len(frame)
+    rest = frame.drop("first", "last")
+    native = frame.select("lead_id", "time", "k", "fk").to_native()
+    t = native.get_column("time").to_physical()
+    t0, t1 = t.min(), t.max()
+    if n < 2 or t0 is None or t1 is None:
+        return frame
+    row_bits = (n - 1).bit_length()
+    k_bits, fk_bits = (codes - 1).bit_length(), codes.bit_length()
+    low = (int(t1) - int(t0)).bit_length() + k_bits + fk_bits + row_bits
+    hash_bits = min(_HASH_BITS, 127 - low)
+    shift = k_bits + fk_bits + row_bits
+    if hash_bits < min(2 * row_bits, _HASH_BITS) or shift >= 64:  # a collision would be likely
+        return None
+    # The 128-bit keys are built as two 64-bit halves in numpy (cheaper than 128-bit arithmetic in
+    # polars): the time field, shifted by ``shift``, straddles the halves when ``low`` passes 64 bits.
+    u64 = np.uint64
+    span = (t.to_numpy() - t0).astype(u64)
+    k, fk = native.get_column("k").to_numpy().astype(u64), native.get_column("fk").to_numpy()
+    lo = (span << u64(shift)) | (k << u64(fk_bits + row_bits)) | ((fk + 1).astype(u64) << u64(row_bits))
+    lo |= np.arange(n, dtype=u64)
+    hi = span >> u64(64 - shift)
+    del span, k, fk
+    ids = native.get_column("lead_id")
+    for seed in range(3):
+        lead = ids.hash(seed).to_numpy() >> u64(64 - hash_bits)
+        top, bottom = (
+            (hi | (lead << u64(low - 64)), lo)
+            if low >= 64
+            else (hi | (lead >> u64(64 - low)), lo | (lead << u64(low)))
+        )
+        del lead
+        packed = (
+            pl.DataFrame({"hi": top, "lo": bottom})
+            .select(
+                (pl.col("hi").cast(pl.Int128) * pl.lit(1 << 64, pl.Int128) + pl.col("lo").cast(pl.Int128))
+                .sort()
+                .alias("key")
+            )
+            .select(
+                (pl.col("key") % pl.lit(1 << row_bits, pl.Int128)).cast(pl.Int64).alias("row"),
+                (pl.col("key") // pl.lit(1 << low, pl.Int128)).cast(pl.UInt64).alias("block"),
+            )
+        )
+        del top, bottom
+        order: npt.NDArray[np.int64] = packed.get_column("row").to_numpy()
+        block = packed.get_column("block")
+        new_block = block.ne(block.shift(1)).fill_null(value=True)
+        ordered = _bounds(rest[order])
+        if not (ordered.get_column("first").to_native() & ~new_block).any():
+            return ordered
+    return None
 
 
 def prepare(
@@ -153,9 +247,9 @@ def prepare(
 ) -> Prepared:
     """Validate and order stage events; see the module docstring for the order.
 
-    The events are read once, with the stage names coded to their rank on the way; input that is already
-    in order (checked in two linear passes) is not sorted again. Everything that depends on the order
-    then runs on the ordered eager frame.
+    The events are read once, with the stage names coded to their rank on the way; input whose leads are
+    each one block of rows in order (checked in linear passes) is not sorted again. Everything that
+    depends on the order then runs on the ordered eager frame.
 
     Args:
         events: Anything :func:`~smarketing.frames.as_lazy` accepts as ``stage_events``.
@@ -207,9 +301,12 @@ def prepare(
         coded = coded.filter(nw.col("time") <= nw.lit(as_of))
     frame = _bounds(coded)
     del coded
-    in_order, same = _order_check(frame)
+    # Input with each lead's rows together and in order (as CRM exports often are) is not sorted again.
+    in_order, same = _order_check(frame) if _grouped(frame) else (False, np.zeros(0, dtype=bool))
     if not in_order:
-        frame = _bounds(frame.drop("first", "last").sort(*_ORDER))
+        ordered = _lead_order(frame, unknown_code + 1)
+        # Without it (collisions, or a very wide time range): the sort by the text lead id.
+        frame = _bounds(frame.drop("first", "last").sort(*_ORDER)) if ordered is None else ordered
         _, same = _order_check(frame)
     duplicates = int(np.count_nonzero(same))
     if duplicates:
@@ -491,6 +588,21 @@ def _distinct_leads(lead: I64, key: I64, n_keys: int) -> I64:
     return out
 
 
+def _first_by_id(rows: I64, lead_ids: pl.Series, lead_of: Any, count: int) -> I64:
+    """The first ``count`` of ``rows`` (in frame order) in lead id order, then frame order within a lead.
+
+    Each row's lead is one of the ``count`` smallest ids among the rows' leads, found without a sort.
+    """
+    if not rows.size or not count:
+        return rows[:0]
+    ids = lead_ids.gather(lead_of(rows))
+    last = ids.unique().bottom_k(count).max()
+    rows = rows[(ids <= last).to_numpy()]
+    within = pl.DataFrame({"id": ids.filter(ids <= last), "row": rows}).sort("id", "row", maintain_order=True)
+    out: I64 = within.get_column("row").to_numpy()[:count]
+    return out
+
+
 def conformance_tables(
     prepared: Prepared,
     verdicts: Mapping[tuple[int, int], int],
@@ -550,13 +662,19 @@ def conformance_tables(
     wrong_team = np.where(came_from >= 0, owner[np.maximum(came_from, 0)], owner[k[wrong]])
     violations = np.bincount(wrong_lead, minlength=n_leads)
     events = np.diff(np.append(starts, rows))
+    lead_ids = frame.get_column("lead_id").to_native().gather(starts)
     leads = pl.DataFrame(
         {
-            "lead_id": frame.get_column("lead_id").to_native().gather(starts),
+            "lead_id": lead_ids,
             "events": pl.Series(events, dtype=pl.UInt32()),
             "violations": pl.Series(violations, dtype=pl.Int64()),
         }
     ).with_columns((pl.col("violations") == 0).alias("fit"))
+    # The blocks may be in another order than the lead ids' (input grouped by lead, or hash-ordered by
+    # ``prepare``): the tables that list leads are put in lead id order, on the small per-lead results.
+    in_id_order = lead_ids.is_sorted()
+    if not in_id_order:
+        leads = leads.sort("lead_id")
     # A team answers for the leads that entered one of its stages and for those it is blamed for.
     teams = sorted(set(owners))
     team_in = owner.astype(np.int8)[k] if len(teams) < 127 else owner[k]
@@ -592,9 +710,15 @@ def conformance_tables(
         },
         schema={"team": pl.Int32, "unfit": pl.UInt32, "violations": pl.UInt32},
     )
-    # The first moves of each kind, in lead order (the frame's order).
+    # The first moves of each kind, in lead order (lead id, then the order within the lead).
     chosen = np.concatenate(
-        [wrong[wrong_v == v][:examples] for v in present] or [np.zeros(0, dtype=np.int64)]
+        [
+            wrong[wrong_v == v][:examples]
+            if in_id_order
+            else _first_by_id(wrong[wrong_v == v], lead_ids, lead_of, examples)
+            for v in present
+        ]
+        or [np.zeros(0, dtype=np.int64)]
     )
     sample = (
         frame.select("lead_id", "to", "time")
