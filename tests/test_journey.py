@@ -285,6 +285,23 @@ def test_duplicates_unknown_stages_and_out_of_order_are_counted(jm: JourneyMap) 
     assert conformance(jm, log).violation("unknown_stage").count == 1
 
 
+def test_events_into_different_unknown_stages_at_one_instant_are_not_duplicates(jm: JourneyMap) -> None:
+    # Unknown stages share one code inside the kernel; their names still tell two events apart.
+    log = [
+        ev("a", "lead", 0),
+        ev("a", "webinar", 1),
+        ev("a", "trade_show", 1),
+        ev("a", "mql", 2, source="webinar"),
+        ev("a", "mql", 2, source="trade_show"),
+        ev("a", "mql", 2, source="trade_show"),  # the only duplicate
+    ]
+    report = funnel(jm, log, stages=["lead", "mql"])
+    assert report.counts.duplicates == 1
+    counts = report.counts
+    assert (counts.unknown_stage_events, counts.unknown_stages) == (2, ("trade_show", "webinar"))
+    assert conformance(jm, log).violation("unknown_stage").count == 2
+
+
 @pytest.mark.parametrize(
     ("row", "field"),
     [

@@ -172,6 +172,26 @@ def _grouped(frame: nw.DataFrame[Any]) -> bool:
 _HASH_BITS = 64
 
 
+def _same_text(frame: nw.DataFrame[Any], same: npt.NDArray[np.bool_], unknown: int) -> npt.NDArray[np.bool_]:
+    """``same`` (rows equal to the one before in every code) kept only where the stage texts agree too.
+
+    Stages not in the map share the code ``unknown``: two events of a lead at one instant into (or from)
+    two different unknown stages have equal codes but are not duplicates. Only the candidate rows, rarely
+    any, are compared.
+    """
+    at = np.flatnonzero(same)
+    if not at.size:
+        return same
+    k, fk = frame.get_column("k").to_numpy()[at], frame.get_column("fk").to_numpy()[at]
+    check = at[(k == unknown) | (fk == unknown)]
+    if check.size:
+        for column in ("to", "from_unknown"):
+            values = frame.get_column(column).to_native()
+            agree = values.gather(check).eq_missing(values.gather(check - 1)).to_numpy()
+            same[check[~agree]] = False
+    return same
+
+
 def _lead_order(frame: nw.DataFrame[Any], codes: int) -> nw.DataFrame[Any] | None:
     """``frame`` with each lead's rows in one block, in order within it (new ``first``/``last`` flags).
 
@@ -280,6 +300,9 @@ def prepare(
         .then(nw.lit(-1, nw.Int32()))
         .otherwise(_lookup(nw.col("from"), code, unknown_code))
         .alias("fk"),
+        # The text of a stage left that has no code of its own (unknown stages share one code), so two
+        # events from different unknown stages are never taken for duplicates; null everywhere else.
+        nw.when(~nw.col("from").is_in(names)).then(nw.col("from")).alias("from_unknown"),
     ).collect(backend="polars")
     rows = len(coded)
     stats = coded.select(
@@ -308,6 +331,8 @@ def prepare(
         # Without it (collisions, or a very wide time range): the sort by the text lead id.
         frame = _bounds(frame.drop("first", "last").sort(*_ORDER)) if ordered is None else ordered
         _, same = _order_check(frame)
+    same = _same_text(frame, same, unknown_code)
+    frame = frame.drop("from_unknown")
     duplicates = int(np.count_nonzero(same))
     if duplicates:
         # The same lead entering the same stage from the same stage at the same instant: keep one.
