@@ -522,32 +522,65 @@ def _allocate_frame(
     # Group boundaries of the sorted frame, then integer arithmetic in numpy: one sort, no windows.
     changed = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift(1)) for c in group]).fill_null(True)
     starts = np.flatnonzero(f.select(changed).to_series().to_numpy())
-    lengths = np.diff(np.append(starts, f.height))
-    index = np.repeat(np.arange(starts.size), lengths)
-    totals = f.get_column(total).to_numpy().astype(np.int64)
-    weights = f.get_column(weight).to_numpy().astype(np.int64)
-    magnitude = np.abs(totals)
-    if int(magnitude.max()) * int(weights.max()) >= _MAX_PRODUCT:
-        raise DataError(f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards")
-    if (weights < 0).any():
-        raise DataError("a weight is negative", kind="rewards")
-    weight_sum = np.add.reduceat(weights, starts)
-    if (weight_sum <= 0).any():
-        row = f.row(int(starts[np.flatnonzero(weight_sum <= 0)[0]]), named=True)
-        raise DataError(f"cannot split over weights that are all zero ({row})", kind="rewards")
-    product = magnitude * weights
-    quotient = product // weight_sum[index]
-    remainder = product - quotient * weight_sum[index]
-    left = magnitude[starts] - np.add.reduceat(quotient, starts)
     keys = f.get_column(key)
     if not keys.dtype.is_integer():
         values = sorted(v for v in keys.unique().to_list() if v is not None)
         keys = keys.replace_strict(values, list(range(len(values))), return_dtype=_I64)
-    order = np.lexsort((keys.to_numpy(), -remainder, index))
-    rank = np.empty(f.height, dtype=np.int64)
-    rank[order] = np.arange(f.height) - starts[index[order]]
+    units = _largest_remainder(
+        starts,
+        f.get_column(total).to_numpy().astype(np.int64),
+        f.get_column(weight).to_numpy().astype(np.int64),
+        keys.to_numpy(),
+        where=lambda row: str(f.row(row, named=True)),
+    )
+    return f.with_columns(pl.Series(out, units, dtype=_I64))
+
+
+def _largest_remainder(
+    starts: np.ndarray,
+    totals: np.ndarray,
+    weights: np.ndarray,
+    keys: np.ndarray | None,
+    *,
+    where: Any = None,
+) -> np.ndarray:
+    """The allocation core on arrays: rows grouped (group ``g`` is ``starts[g]:starts[g + 1]``).
+
+    Every row carries its group's total; ``keys`` breaks ties (the smaller first); ``keys=None`` means
+    the rows of each group are already in key order, which lets one stable sort on a single integer do.
+    """
+    height = totals.size
+    lengths = np.diff(np.append(starts, height))
+    index = np.repeat(np.arange(starts.size), lengths)
+    magnitude = np.abs(totals)
+    if height and int(magnitude.max()) * int(weights.max()) >= _MAX_PRODUCT:
+        raise DataError(f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards")
+    if (weights < 0).any():
+        raise DataError("a weight is negative", kind="rewards")
+    weight_sum = np.add.reduceat(weights, starts) if height else np.zeros(0, dtype=np.int64)
+    if (weight_sum <= 0).any():
+        first = int(starts[np.flatnonzero(weight_sum <= 0)[0]])
+        raise DataError(
+            f"cannot split over weights that are all zero ({where(first) if where else first})",
+            kind="rewards",
+        )
+    product = magnitude * weights
+    quotient = product // weight_sum[index]
+    remainder = product - quotient * weight_sum[index]
+    left = magnitude[starts] - np.add.reduceat(quotient, starts) if height else quotient
+    biggest = int(weight_sum.max()) if height else 0
+    if keys is None and starts.size * (biggest + 1) < _MAX_PRODUCT:
+        # Groups ascending, remainders descending, then (stable) the rows' own key order: one integer key.
+        order = np.argsort(index * (biggest + 1) + (biggest - remainder), kind="stable")
+    else:
+        if keys is None:
+            keys = np.arange(height)
+        order = np.lexsort((keys, -remainder, index))
+    rank = np.empty(height, dtype=np.int64)
+    rank[order] = np.arange(height) - starts[index[order]]
     units = quotient + (rank < left[index])
-    return f.with_columns(pl.Series(out, np.where(totals < 0, -units, units), dtype=_I64))
+    signed: np.ndarray = np.where(totals < 0, -units, units)
+    return signed
 
 
 def _scaled(values: Sequence[Decimal]) -> list[int]:
@@ -1275,12 +1308,12 @@ def _compute(
     kind: str,
     period: str,
     cutoff: date,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The lines of ``period`` and of the periods its clawbacks reverse, and the attainment summary.
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+    """The coded lines of ``period``, the attainment summary of every period computed, and the deal ids.
 
-    Only the deals those periods need are computed: the deals closed in them, and the deals refunded in them
-    (whose credited bookings a clawback may take out of the attainment). Inside, a deal is its rank in id
-    order (an integer: joins and windows on it are much cheaper than on text, and it sorts like the id).
+    Only the deals the period needs are computed: the deals closed in it, and the deals refunded in it with
+    the other deals of the periods they closed in (clawbacks reverse what those periods paid). Inside, a
+    deal is its rank in id order (an integer that sorts like the id); the returned ids are indexed by it.
     """
     refund_period = _period_of(pl.col("refunded_on"), kind)
     refunded = pl.col("refunded_on").is_not_null() & (pl.col("refunded_on") <= cutoff)
@@ -1292,7 +1325,13 @@ def _compute(
     won = won.with_columns(pl.col("_d").cast(_I64).alias("id")).drop("_d")
     try:
         lines, summary = _compute_ints(
-            won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, cutoff=cutoff
+            won,
+            ctx,
+            touchpoints=touchpoints,
+            stage_events=stage_events,
+            kind=kind,
+            cutoff=cutoff,
+            period=period,
         )
     except DataError as exc:
         # Inside the kernel a deal is its integer rank; name it by its id again.
@@ -1301,13 +1340,74 @@ def _compute(
                 exc.message, kind=exc.kind, record=names[int(exc.record)], field=exc.field
             ) from None
         raise
-    lookup = pl.DataFrame({"id": pl.int_range(len(names), dtype=_I64, eager=True), "_name": names})
-    lines = (
-        lines.join(lookup, on="id", how="left")
-        .with_columns(pl.col("id").alias("_d"), pl.col("_name").alias("id"))
-        .drop("_name")
-    )
-    return lines, summary
+    return lines, summary, names
+
+
+# The kernel's coded lines: a deal is its rank (`_d`), a participant its position in the sorted names
+# (`_p`), text columns are categoricals, and a cap line's rule is its template plus two numbers (`_p1`,
+# `_p2`: earned and cap) that only become text when the line is shown.
+_CODED: dict[str, pl.DataType] = {
+    "_d": _I64(),
+    "_p": _I64(),
+    "component": pl.Categorical(),
+    "source": pl.Categorical(),
+    "rule": pl.Categorical(),
+    "via": pl.Categorical(),
+    "units": _I64(),
+    "basis_units": _I64(),
+    "origin_period": pl.Categorical(),
+    "_p1": _I64(),
+    "_p2": _I64(),
+}
+
+
+def _coded(size: int, **columns: Any) -> pl.DataFrame:
+    """A frame of coded lines from arrays, series or constants (missing columns are null)."""
+    data = {}
+    for name, dtype in _CODED.items():
+        value = columns.get(name)
+        if isinstance(value, pl.Series):
+            data[name] = value.alias(name).cast(dtype)
+        elif isinstance(value, np.ndarray):
+            data[name] = pl.Series(name, value, dtype=dtype)
+        else:
+            data[name] = pl.repeat(
+                value, size, dtype=pl.String if dtype == pl.Categorical else dtype, eager=True
+            )
+            data[name] = data[name].alias(name).cast(dtype)
+    return pl.DataFrame(data)
+
+
+def _dense(cells: np.ndarray, values: np.ndarray | int, shape: tuple[int, int]) -> np.ndarray:
+    """Sums of ``values`` per cell of a (participant x deal) grid, ``cells`` as flat positions."""
+    out = np.zeros(shape[0] * shape[1], dtype=np.int64)
+    np.add.at(out, cells, values)
+    return out.reshape(shape)
+
+
+def _half_even_np(numerator: np.ndarray, denominator: np.ndarray | int) -> np.ndarray:
+    """:func:`_half_even_div` on numpy integer arrays."""
+    q = numerator // denominator
+    twice = (numerator - q * denominator) * 2
+    up = (twice > denominator) | ((twice == denominator) & (q % 2 == 1))
+    result: np.ndarray = q + up
+    return result
+
+
+def _grouped_pairs(
+    present: np.ndarray, group_of: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The (participant, deal) cells of ``present`` whose group (``group_of[p, d]`` >= 0) is set.
+
+    Returns participant, deal, group and group starts, ordered by participant, group, then deal: the
+    order the allocations need (each group's rows together, in deal order).
+    """
+    cells = np.flatnonzero(present.ravel() & (group_of.ravel() >= 0))
+    groups = group_of.ravel()[cells]
+    order = np.argsort(groups, kind="stable")  # cells come in (participant, deal) order: keep it inside
+    cells, groups = cells[order], groups[order]
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if cells.size else cells
+    return cells // n, cells % n, groups, starts
 
 
 def _compute_ints(
@@ -1318,8 +1418,14 @@ def _compute_ints(
     stage_events: Any,
     kind: str,
     cutoff: date,
+    period: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every line of every period of ``won``, and the attainment summary per participant and period."""
+    """The coded lines of ``period`` and the attainment summary of every period of ``won``.
+
+    The credit lines (pool, split, team pool) come from the per-deal map; everything after them works on
+    dense (participant x deal) sums in minor units: tiers, caps and clawbacks each read a participant's
+    total for a deal from them instead of grouping millions of lines.
+    """
     plan = ctx.plan
     versions = plan.version_index()
     splits = _split_rows(won)
@@ -1327,7 +1433,6 @@ def _compute_ints(
     _check_splits(splits, ctx, all_persons)
     personal: list[pl.DataFrame] = []
     team_rows: list[pl.DataFrame] = []
-    deal_cols = ["id", "_period", "_version", "_pool", "_b"]
     funded_parts = []
     for index, (_, vp) in enumerate(versions):
         d = won.filter(pl.col("_version") == index)
@@ -1336,7 +1441,7 @@ def _compute_ints(
         f = _funded(d, vp)
         if f.is_empty():
             continue
-        funded_parts.append(f.select(*deal_cols, "close_date", "refunded_on"))
+        funded_parts.append(f.select("id", "_period", "_version", "_pool", "_b", "close_date", "refunded_on"))
         persons = {p.person for p in vp.participants if p.person}
         rows = _version_credits(
             f, vp, ctx, touchpoints=touchpoints, stage_events=stage_events, persons=persons
@@ -1345,47 +1450,402 @@ def _compute_ints(
         if not overlay.is_empty():
             rows = pl.concat([rows, overlay.select(rows.columns)], how="vertical_relaxed")
         mine, teams = _resolve(rows, f, vp, ctx, splits)
-        personal.append(mine.with_columns(pl.lit(index, dtype=_I64).alias("_version")))
+        personal.append(mine)
         team_rows.append(teams.with_columns(pl.lit(index, dtype=_I64).alias("_version")))
     if not funded_parts:
         return _empty_lines(), _empty_summary()
     funded = pl.concat(funded_parts)
-    deal_info = funded.select(
-        "id", "_period", pl.col("_pool").alias("pool_units"), pl.col("_b").alias("deal_units")
+    n = won.height
+    refunds = _refunds(funded, versions, kind, cutoff).sort("id")
+    close_periods = sorted(funded.get_column("_period").unique().to_list())
+    periods = sorted({*close_periods, *refunds.get_column("_period").to_list()})
+    code = {p: i for i, p in enumerate(periods)}
+    ids = funded.get_column("id").to_numpy()
+    per_close = np.full(n, -1, dtype=np.int64)
+    per_close[ids] = (
+        funded.get_column("_period").replace_strict(periods, list(range(len(periods)))).to_numpy()
     )
-    lines = pl.concat(personal, how="vertical_relaxed").join(deal_info, on="id")
-    lines = lines.with_columns(
-        pl.when(
-            pl.col("source").is_in(["plan_split", "overlay"]) | pl.col("via").str.ends_with("revenue split")
-        )
-        .then(pl.lit("split"))
-        .otherwise(pl.lit("pool"))
-        .alias("component")
+    base = pl.concat(personal, how="vertical_relaxed")
+    weights = _team_weights(versions, ctx)
+    names = sorted({*base.get_column("participant").unique().to_list(), *weights.get_column("participant")})
+    n_people, n_periods = len(names), len(periods)
+    base_p = base.get_column("participant").replace_strict(names, list(range(n_people)), return_dtype=_I64)
+    base = base.with_columns(base_p.alias("_p"))
+    vias = [
+        v for v in base.get_column("via").unique().to_list() if v is not None and v.endswith("revenue split")
+    ]
+    split = pl.col("source").is_in(["plan_split", "overlay"]) | pl.col("via").is_in(vias)
+    base = base.with_columns(
+        pl.when(split).then(pl.lit("split")).otherwise(pl.lit("pool")).alias("component")
     )
-    teams = pl.concat(team_rows, how="vertical_relaxed").join(deal_info, on="id")
-    attainers = lines.filter(pl.col("source") != "overlay")
-    booked = attainers.group_by("participant", "_period").agg(
-        pl.col("units").sum().alias("credited"), pl.col("basis_units").sum().alias("booked")
+    # Dense sums per (participant, deal): everything paid, and the attaining credit (no overlays).
+    cell = base.get_column("_p").to_numpy() * n + base.get_column("id").to_numpy()
+    units = base.get_column("units").to_numpy()
+    attains = (base.get_column("source") != "overlay").to_numpy()
+    grid = (n_people, n)
+    total = _dense(cell, units, grid)
+    count = _dense(cell, 1, grid)
+    att_units = _dense(cell[attains], units[attains], grid)
+    att_basis = _dense(cell[attains], base.get_column("basis_units").to_numpy()[attains], grid)
+    att_count = _dense(cell[attains], 1, grid)
+    has_period = per_close >= 0
+
+    def by_period(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sums = np.zeros((n_people, n_periods), dtype=np.int64)
+        seen = np.zeros((n_people, n_periods), dtype=np.int64)
+        for p in range(n_people):
+            sel = mask[p] & has_period
+            np.add.at(sums[p], per_close[sel], values[p][sel])
+            np.add.at(seen[p], per_close[sel], 1)
+        return sums, seen
+
+    credited, seen = by_period(att_units, att_count > 0)
+    booked_units, _ = by_period(att_basis, att_count > 0)
+    booked = pl.DataFrame(
+        [
+            (names[p], periods[q], int(credited[p, q]), int(booked_units[p, q]))
+            for p, q in zip(*np.nonzero(seen), strict=True)
+        ],
+        schema={"participant": pl.String, "_period": pl.String, "credited": _I64, "booked": _I64},
+        orient="row",
     )
-    period_plans = {
-        p: _plan_for_period(plan, p, cutoff) for p in funded.get_column("_period").unique().to_list()
-    }
-    refunds = _refunds(funded, versions, kind, cutoff)
-    clawed = _clawed_bookings(attainers, refunds, versions)
+    clawed = _clawed_bookings(refunds, att_basis, att_count, names, code)
+    period_plans = {p: _plan_for_period(plan, p, cutoff) for p in close_periods}
     summary = _summary(booked, clawed, period_plans)
-    lines = _append(lines, _team_pools(teams, lines, summary, versions, ctx))
-    lines = _append(lines, _tiers(attainers, summary, period_plans))
-    lines = _append(lines, _caps(lines, versions, period_plans))
-    lines = _append(lines, _clawbacks(lines, refunds))
-    if "origin_period" not in lines.columns:
-        lines = lines.with_columns(pl.lit(None, dtype=pl.String).alias("origin_period"))
-    return lines, summary
+    # Team pools: each deal's team credit divided among the team's members.
+    personal_credit, _ = by_period(total, count > 0)
+    teams = pl.concat(team_rows, how="vertical_relaxed")
+    team_lines = _team_pools(
+        teams,
+        weights,
+        summary,
+        names=names,
+        periods=periods,
+        per_close=per_close,
+        personal_credit=personal_credit,
+    )
+    if not team_lines.is_empty():
+        cell = team_lines.get_column("_p").to_numpy() * n + team_lines.get_column("id").to_numpy()
+        total += _dense(cell, team_lines.get_column("units").to_numpy(), grid)
+        count += _dense(cell, 1, grid)
+    out: list[pl.DataFrame] = []
+    wanted = code.get(period, -1)
+
+    def of_period(frame: pl.DataFrame) -> pl.DataFrame:
+        if frame.is_empty():
+            return frame
+        return frame.filter(pl.Series(per_close[frame.get_column("id").to_numpy()] == wanted))
+
+    out.append(_coded(0))
+    for frame in (of_period(base), of_period(team_lines)):
+        if frame.is_empty():
+            continue
+        out.append(
+            _coded(
+                frame.height,
+                _d=frame.get_column("id"),
+                _p=frame.get_column("_p"),
+                component=frame.get_column("component"),
+                source=frame.get_column("source"),
+                rule=frame.get_column("rule"),
+                via=frame.get_column("via"),
+                units=frame.get_column("units"),
+                basis_units=frame.get_column("basis_units"),
+            )
+        )
+    # Tiers: each participant's tier adjustment of a period, spread over its deals by credit.
+    tier_group = np.full((n_people, n_periods), -1, dtype=np.int64)
+    adjust = summary.filter(pl.col("tier_units") != 0)
+    tier_rules: list[str] = []
+    tier_totals: list[int] = []
+    for row in adjust.iter_rows(named=True):
+        if row["participant"] in names:
+            tier_group[names.index(row["participant"]), code[row["_period"]]] = len(tier_rules)
+            tier_rules.append(f"rewards.tiers ({row['tier_rule']})")
+            tier_totals.append(row["tier_units"])
+    if tier_rules:
+        group_of = np.where(has_period[None, :], tier_group[:, np.maximum(per_close, 0)], -1)
+        pp, dd, gg, starts = _grouped_pairs(att_count > 0, group_of, n)
+        if pp.size:
+            tiers = _largest_remainder(starts, np.asarray(tier_totals)[gg], att_units[pp, dd], None)
+            total[pp, dd] += tiers
+            keep = per_close[dd] == wanted
+            out.append(
+                _coded(
+                    int(keep.sum()),
+                    _d=dd[keep],
+                    _p=pp[keep],
+                    component="tier",
+                    source="tier",
+                    rule=pl.Series(tier_rules).cast(pl.Categorical).gather(gg[keep]),
+                    units=tiers[keep],
+                    basis_units=0,
+                )
+            )
+    # Caps: per deal (the deal's version), then per period (the period's version), spread by deal.
+    version = np.zeros(n, dtype=np.int64)
+    version[ids] = funded.get_column("_version").to_numpy()
+    caps = [vp.cap_per_deal.to_minor() if vp.cap_per_deal else -1 for _, vp in versions]
+    cap = np.asarray(caps, dtype=np.int64)[version]
+    present = count > 0
+    over = present & has_period[None, :] & (cap >= 0)[None, :] & (total > cap[None, :])
+    pp, dd = np.nonzero(over)
+    deal_caps = np.zeros(grid, dtype=np.int64)
+    deal_caps[pp, dd] = cap[dd] - total[pp, dd]
+    keep = per_close[dd] == wanted
+    if keep.any():
+        out.append(
+            _coded(
+                int(keep.sum()),
+                _d=dd[keep],
+                _p=pp[keep],
+                component="cap",
+                source="cap_per_deal",
+                rule="rewards.cap_per_deal",
+                units=(cap[dd] - total[pp, dd])[keep],
+                basis_units=0,
+                _p1=total[pp, dd][keep],
+                _p2=cap[dd][keep],
+            )
+        )
+    total += deal_caps
+    period_caps = np.full(n_periods, -1, dtype=np.int64)
+    for p, vp in period_plans.items():
+        if vp.cap_per_period is not None:
+            period_caps[code[p]] = vp.cap_per_period.to_minor()
+    if (period_caps >= 0).any():
+        capped = present & has_period[None, :] & (period_caps[np.maximum(per_close, 0)] >= 0)[None, :]
+        sums, _ = by_period(total, capped)
+        limit = np.broadcast_to(period_caps[None, :], (n_people, n_periods))
+        group = np.where(
+            (limit >= 0) & (sums > limit), np.arange(n_people * n_periods).reshape(n_people, n_periods), -1
+        )
+        group_of = np.where(has_period[None, :], group[:, np.maximum(per_close, 0)], -1)
+        pp, dd, gg, starts = _grouped_pairs(capped, group_of, n)
+        if pp.size:
+            excess = (limit.ravel() - sums.ravel())[gg]
+            cut = _largest_remainder(starts, excess, np.maximum(total[pp, dd], 0), None)
+            total[pp, dd] += cut
+            keep = (per_close[dd] == wanted) & (cut != 0)
+            out.append(
+                _coded(
+                    int(keep.sum()),
+                    _d=dd[keep],
+                    _p=pp[keep],
+                    component="cap",
+                    source="cap_per_period",
+                    rule="rewards.cap_per_period",
+                    units=cut[keep],
+                    basis_units=0,
+                    _p1=sums.ravel()[gg][keep],
+                    _p2=limit.ravel()[gg][keep],
+                )
+            )
+    out.append(_clawbacks(refunds, total, present, code, wanted))
+    lines = pl.concat(out, how="vertical")
+    # What every line of a deal repeats (its pool, basis and version) is looked up by the deal's rank.
+    deal_of = lines.get_column("_d").to_numpy()
+    pool = np.zeros(n, dtype=np.int64)
+    pool[ids] = funded.get_column("_pool").to_numpy()
+    basis = np.zeros(n, dtype=np.int64)
+    basis[ids] = funded.get_column("_b").to_numpy()
+    ledger = lines.with_columns(
+        pl.Series(names, dtype=pl.String)
+        .cast(pl.Categorical)
+        .gather(lines.get_column("_p"))
+        .alias("participant"),
+        pl.Series("pool_units", pool[deal_of]),
+        pl.Series("deal_units", basis[deal_of]),
+        pl.Series([vp.id for _, vp in versions], dtype=pl.String)
+        .cast(pl.Categorical)
+        .gather(version[deal_of])
+        .alias("version"),
+    )
+    return ledger.select(c for c in _LEDGER if c in ledger.columns), summary
 
 
-def _append(lines: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
-    if extra.is_empty():
-        return lines
-    return pl.concat([lines, extra], how="diagonal_relaxed")
+def _team_weights(versions: list[tuple[date | None, RewardPlan]], ctx: _Context) -> pl.DataFrame:
+    """Per version and team participant: its members, how the team divides, and their weights."""
+    weight_rows = []
+    for index, (_, vp) in enumerate(versions):
+        for part in vp.participants:
+            if part.team is None:
+                continue
+            members = ctx.members(part.team) or [part.team]
+            mine = {p.person: p.weight for p in vp.participants if p.person}
+            scaled = _scaled([mine.get(m, Decimal(1)) for m in members])
+            for member, weight in zip(members, scaled, strict=True):
+                weight_rows.append((index, part.team, member, part.divide, weight))
+    return pl.DataFrame(
+        weight_rows,
+        schema={
+            "_version": _I64,
+            "team": pl.String,
+            "participant": pl.String,
+            "_divide": pl.String,
+            "_w": _I64,
+        },
+        orient="row",
+    )
+
+
+def _team_pools(
+    teams: pl.DataFrame,
+    weights: pl.DataFrame,
+    summary: pl.DataFrame,
+    *,
+    names: list[str],
+    periods: list[str],
+    per_close: np.ndarray,
+    personal_credit: np.ndarray,
+) -> pl.DataFrame:
+    """Divide each deal's team credit among the team's members by the team participant's weighting."""
+    if teams.is_empty():
+        return pl.DataFrame()
+    attained = np.zeros_like(personal_credit)
+    for row in summary.iter_rows(named=True):
+        if row["quota"] and row["participant"] in names:
+            att = max(row["booked"] - row["clawed"], 0) * _WEIGHT_SCALE // row["quota"]
+            attained[names.index(row["participant"]), periods.index(row["_period"])] = att
+    weights = weights.with_columns(
+        pl.col("participant").replace_strict(names, list(range(len(names))), return_dtype=_I64).alias("_p")
+    )
+    rows = teams.with_row_index("_row").join(weights, on=["_version", "team"], how="inner")
+    p = rows.get_column("_p").to_numpy()
+    q = per_close[rows.get_column("id").to_numpy()]
+    rows = rows.with_columns(pl.Series("_credit", personal_credit[p, q]), pl.Series("_att", attained[p, q]))
+    w: pl.Expr = (
+        pl.when(pl.col("_divide") == "equal")
+        .then(1)
+        .when(pl.col("_divide") == "attainment")
+        .then(pl.col("_att"))
+        .when(pl.col("_divide") == "credit")
+        .then(pl.col("_credit").clip(lower_bound=0))
+        .otherwise(pl.col("_w"))
+        .cast(_I64)
+    )
+    rows = rows.with_columns(w.alias("_w"))
+    # A team whose members all weigh zero (nobody attained anything yet) is divided equally.
+    rows = rows.with_columns(
+        pl.when(pl.col("_w").sum().over("_row") == 0).then(1).otherwise(pl.col("_w")).alias("_w")
+    )
+    rows = rows.filter(pl.col("_w") > 0)
+    rows = _allocate_frame(rows, by=["_row"], key="_p", weight="_w", total="units", out="_u")
+    # The rule and route texts are made once per distinct value, not once per line.
+    rule = pl.concat_str(
+        pl.col("rule"), pl.lit(" > team pool "), pl.col("team"), pl.lit(" by "), pl.col("_divide")
+    )
+    via = pl.concat_str(pl.col("via"), pl.lit(" > team "), pl.col("team"))
+    rules = (
+        rows.select("rule", "team", "_divide").unique().with_columns(rule.cast(pl.Categorical).alias("_rule"))
+    )
+    vias = rows.select("via", "team").unique().with_columns(via.cast(pl.Categorical).alias("_via"))
+    rows = rows.join(rules, on=["rule", "team", "_divide"], how="left", nulls_equal=True).join(
+        vias, on=["via", "team"], how="left", nulls_equal=True
+    )
+    return rows.select(
+        "id",
+        "_p",
+        pl.lit("team_pool").alias("component"),
+        "source",
+        pl.col("_rule").alias("rule"),
+        pl.col("_via").alias("via"),
+        pl.col("_u").alias("units"),
+        pl.lit(0, dtype=_I64).alias("basis_units"),
+    )
+
+
+def _clawed_bookings(
+    refunds: pl.DataFrame,
+    att_basis: np.ndarray,
+    att_count: np.ndarray,
+    names: list[str],
+    code: dict[str, int],
+) -> pl.DataFrame:
+    """Bookings taken out of the attainment by clawbacks, per participant and refund period."""
+    reducing = refunds.filter(pl.col("_reduce"))
+    sums: dict[tuple[int, str], int] = {}
+    if not reducing.is_empty():
+        r = reducing.get_column("id").to_numpy()
+        num = reducing.get_column("_num").to_numpy()
+        den = reducing.get_column("_den").to_numpy()
+        per = reducing.get_column("_period").to_list()
+        taken = _half_even_np(att_basis[:, r] * num[None, :], den[None, :])
+        for p, j in zip(*np.nonzero(att_count[:, r] > 0), strict=True):
+            sums[(int(p), per[j])] = sums.get((int(p), per[j]), 0) + int(taken[p, j])
+    return pl.DataFrame(
+        [(names[p], q, v) for (p, q), v in sums.items()],
+        schema={"participant": pl.String, "_period": pl.String, "clawed": _I64},
+        orient="row",
+    )
+
+
+def _clawbacks(
+    refunds: pl.DataFrame, total: np.ndarray, present: np.ndarray, code: dict[str, int], wanted: int
+) -> pl.DataFrame:
+    """Negative lines reversing what each refunded deal paid (all of it, or pro rata by time left)."""
+    refunds = refunds.filter(
+        pl.col("_period").replace_strict(list(code), list(code.values()), return_dtype=_I64) == wanted
+    )
+    if refunds.is_empty():
+        return _coded(0)
+    r = refunds.get_column("id").to_numpy()
+    block = total[:, r].T  # deal by participant: the allocation's groups, rows in participant order
+    seen = present[:, r].T
+    weights = np.maximum(block, 0) * seen
+    alive = weights.sum(axis=1) > 0
+    net = (block * seen).sum(axis=1)
+    num = refunds.get_column("_num").to_numpy()
+    den = refunds.get_column("_den").to_numpy()
+    target = -_half_even_np(net * num, den)
+    jj, pp = np.nonzero(seen & alive[:, None])
+    if not jj.size:
+        return _coded(0)
+    starts = np.flatnonzero(np.r_[True, jj[1:] != jj[:-1]])
+    units = _largest_remainder(starts, target[jj], weights[jj, pp], None)
+    keep = units != 0
+    rule = pl.concat_str(
+        pl.lit("rewards.clawback ("),
+        pl.col("_mode"),
+        pl.lit(", refunded "),
+        pl.col("_elapsed").cast(pl.String),
+        pl.lit(" of "),
+        pl.col("_window").cast(pl.String),
+        pl.lit(" days after close; reverses "),
+        pl.col("origin_period"),
+        pl.lit(" lines)"),
+    )
+    texts = refunds.select(
+        rule.cast(pl.Categorical).alias("rule"),
+        pl.concat_str(pl.lit("clawback_"), pl.col("_mode")).cast(pl.Categorical).alias("source"),
+        pl.col("origin_period").cast(pl.Categorical),
+    )
+    rows = jj[keep]
+    return _coded(
+        int(keep.sum()),
+        _d=r[rows],
+        _p=pp[keep],
+        component="clawback",
+        source=texts.get_column("source").gather(rows),
+        rule=texts.get_column("rule").gather(rows),
+        units=units[keep],
+        basis_units=0,
+        origin_period=texts.get_column("origin_period").gather(rows),
+    )
+
+
+def _empty_lines() -> pl.DataFrame:
+    return pl.DataFrame(schema={c: t for c, t in _LEDGER.items() if c not in ("period", "team")})
+
+
+def _empty_summary() -> pl.DataFrame:
+    return _summary(
+        pl.DataFrame(
+            schema={"participant": pl.String, "_period": pl.String, "credited": _I64, "booked": _I64}
+        ),
+        pl.DataFrame(schema={"participant": pl.String, "_period": pl.String, "clawed": _I64}),
+        {},
+    )
 
 
 def _plan_for_period(plan: RewardPlan, period: str, cutoff: date) -> RewardPlan:
@@ -1444,17 +1904,6 @@ def _refunds(
     )
 
 
-def _clawed_bookings(attainers: pl.DataFrame, refunds: pl.DataFrame, versions: Any) -> pl.DataFrame:
-    reducing = refunds.filter(pl.col("_reduce"))
-    if reducing.is_empty():
-        return pl.DataFrame(schema={"participant": pl.String, "_period": pl.String, "clawed": _I64})
-    per_deal = attainers.group_by("participant", "id").agg(pl.col("basis_units").sum().alias("_bu"))
-    joined = per_deal.join(reducing.select("id", "_period", "_num", "_den"), on="id")
-    return joined.group_by("participant", "_period").agg(
-        _half_even_div(pl.col("_bu") * pl.col("_num"), pl.col("_den")).sum().alias("clawed")
-    )
-
-
 def _summary(
     booked: pl.DataFrame, clawed: pl.DataFrame, period_plans: Mapping[str, RewardPlan]
 ) -> pl.DataFrame:
@@ -1505,283 +1954,30 @@ def _summary(
     return pl.DataFrame(rows, schema=schema)
 
 
-def _team_pools(
-    teams: pl.DataFrame,
-    lines: pl.DataFrame,
-    summary: pl.DataFrame,
-    versions: list[tuple[date | None, RewardPlan]],
-    ctx: _Context,
-) -> pl.DataFrame:
-    """Divide each deal's team credit among the team's members by the team participant's weighting."""
-    if teams.is_empty():
-        return pl.DataFrame()
-    personal = lines.group_by("participant", "_period").agg(pl.col("units").sum().alias("_credit"))
-    attained = summary.select(
-        "participant",
-        "_period",
-        pl.when(pl.col("quota") > 0)
-        .then(((pl.col("booked") - pl.col("clawed")).clip(lower_bound=0) * _WEIGHT_SCALE) // pl.col("quota"))
-        .otherwise(0)
-        .alias("_att"),
+def _text_codes(column: pl.Series, values: Sequence[str] | None = None) -> tuple[pl.Series, int]:
+    """Each line's rank among the distinct texts of a column (or its position in ``values``), nulls last.
+
+    The column is a categorical: the texts are ranked once per distinct value, and every line gets its rank
+    through its integer code, so sorting the ledger never compares strings.
+    """
+    if column.dtype == pl.String:
+        column = column.cast(pl.Categorical)
+    distinct = column.unique().drop_nulls()
+    texts = distinct.cast(pl.String).to_list()
+    ordered = list(values) if values is not None else sorted(texts)
+    position = {t: i for i, t in enumerate(ordered)}
+    ranks = column.to_physical().replace_strict(
+        distinct.to_physical(), [position[t] for t in texts], default=None, return_dtype=_I64
     )
-    weight_rows = []
-    for index, (_, vp) in enumerate(versions):
-        for part in vp.participants:
-            if part.team is None:
-                continue
-            members = ctx.members(part.team) or [part.team]
-            mine = {p.person: p.weight for p in vp.participants if p.person}
-            scaled = _scaled([mine.get(m, Decimal(1)) for m in members])
-            for member, weight in zip(members, scaled, strict=True):
-                weight_rows.append((index, part.team, member, part.divide, weight))
-    weights = pl.DataFrame(
-        weight_rows,
-        schema={
-            "_version": _I64,
-            "team": pl.String,
-            "participant": pl.String,
-            "_divide": pl.String,
-            "_w": _I64,
-        },
-        orient="row",
-    )
-    rows = teams.with_row_index("_row").join(weights, on=["_version", "team"], how="inner")
-    rows = rows.join(personal, on=["participant", "_period"], how="left").join(
-        attained, on=["participant", "_period"], how="left"
-    )
-    w: pl.Expr = (
-        pl.when(pl.col("_divide") == "equal")
-        .then(1)
-        .when(pl.col("_divide") == "attainment")
-        .then(pl.col("_att").fill_null(0))
-        .when(pl.col("_divide") == "credit")
-        .then(pl.col("_credit").fill_null(0).clip(lower_bound=0))
-        .otherwise(pl.col("_w"))
-        .cast(_I64)
-    )
-    rows = rows.with_columns(w.alias("_w"))
-    # A team whose members all weigh zero (nobody attained anything yet) is divided equally.
-    rows = rows.with_columns(
-        pl.when(pl.col("_w").sum().over("_row") == 0).then(1).otherwise(pl.col("_w")).alias("_w")
-    )
-    rows = rows.filter(pl.col("_w") > 0)
-    rows = _allocate_frame(rows, by=["_row"], key="participant", weight="_w", total="units", out="_u")
-    return rows.select(
-        "id",
-        "part",
-        "source",
-        pl.concat_str(
-            pl.col("rule"), pl.lit(" > team pool "), pl.col("team"), pl.lit(" by "), pl.col("_divide")
-        ).alias("rule"),
-        pl.col("_u").alias("units"),
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-        pl.concat_str(pl.col("via"), pl.lit(" > team "), pl.col("team")).alias("via"),
-        "participant",
-        "_version",
-        "_period",
-        "pool_units",
-        "deal_units",
-        pl.lit("team_pool").alias("component"),
-    ).select(lines.columns)
+    return ranks.fill_null(len(ordered)), len(ordered) + 1
 
 
-def _tiers(
-    attainers: pl.DataFrame, summary: pl.DataFrame, period_plans: Mapping[str, RewardPlan]
-) -> pl.DataFrame:
-    """Tier lines: each participant's tier adjustment of a period, split over their deals by credit."""
-    adjust = summary.filter(pl.col("tier_units") != 0).select(
-        "participant", "_period", "tier_units", "tier_rule"
-    )
-    per_deal = (
-        attainers.join(adjust, on=["participant", "_period"], how="inner")
-        .group_by("participant", "id")
-        .agg(
-            pl.col("units").sum().alias("_r"),
-            *(
-                pl.col(c).first()
-                for c in ("_period", "_version", "pool_units", "deal_units", "tier_units", "tier_rule")
-            ),
-        )
-    )
-    if per_deal.is_empty():
-        return pl.DataFrame()
-    per_deal = _allocate_frame(
-        per_deal, by=["participant", "_period"], key="id", weight="_r", total="tier_units", out="units"
-    )
-    out = per_deal.select(
-        "id",
-        pl.lit("tier").alias("part"),
-        pl.lit("tier").alias("source"),
-        pl.concat_str(pl.lit("rewards.tiers ("), pl.col("tier_rule"), pl.lit(")")).alias("rule"),
-        "units",
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-        pl.lit(None, dtype=pl.String).alias("via"),
-        "participant",
-        "_version",
-        "_period",
-        "pool_units",
-        "deal_units",
-        pl.lit("tier").alias("component"),
-    )
-    return out
-
-
-def _caps(
-    lines: pl.DataFrame,
-    versions: list[tuple[date | None, RewardPlan]],
-    period_plans: Mapping[str, RewardPlan],
-) -> pl.DataFrame:
-    """Cap lines: per deal (the deal's version), then per period (the period's version)."""
-    out = []
-    caps = pl.DataFrame(
-        {
-            "_version": list(range(len(versions))),
-            "_cap": [vp.cap_per_deal.to_minor() if vp.cap_per_deal else None for _, vp in versions],
-        },
-        schema={"_version": _I64, "_cap": _I64},
-    )
-    per_deal = (
-        lines.group_by("participant", "id")
-        .agg(
-            pl.col("units").sum().alias("_total"),
-            *(pl.col(c).first() for c in ("_period", "_version", "pool_units", "deal_units")),
-        )
-        .join(caps, on="_version")
-    )
-    over = per_deal.filter(pl.col("_cap").is_not_null() & (pl.col("_total") > pl.col("_cap")))
-    deal_caps = _cap_lines(
-        over, "cap_per_deal", earned="_total", cap="_cap", units=pl.col("_cap") - pl.col("_total")
-    )
-    out.append(deal_caps)
-    period_caps = {
-        p: vp.cap_per_period.to_minor() for p, vp in period_plans.items() if vp.cap_per_period is not None
-    }
-    if period_caps:
-        net = per_deal.join(
-            deal_caps.select("participant", "id", pl.col("units").alias("_capped")),
-            on=["participant", "id"],
-            how="left",
-        ).with_columns((pl.col("_total") + pl.col("_capped").fill_null(0)).alias("_net"))
-        table = pl.DataFrame(
-            {"_period": list(period_caps), "_pcap": list(period_caps.values())},
-            schema={"_period": pl.String, "_pcap": _I64},
-        )
-        net = net.join(table, on="_period").with_columns(
-            pl.col("_net").sum().over("participant", "_period").alias("_sum")
-        )
-        over = net.filter(pl.col("_sum") > pl.col("_pcap")).with_columns(
-            (pl.col("_pcap") - pl.col("_sum")).alias("_x"), pl.col("_net").clip(lower_bound=0).alias("_nw")
-        )
-        if len(over):
-            over = _allocate_frame(
-                over, by=["participant", "_period"], key="id", weight="_nw", total="_x", out="units"
-            )
-            out.append(_cap_lines(over, "cap_per_period", earned="_sum", cap="_pcap", units=pl.col("units")))
-    return pl.concat([o.select(lines.columns) for o in out], how="vertical_relaxed").filter(
-        pl.col("units") != 0
-    )
-
-
-def _cap_lines(frame: pl.DataFrame, source: str, *, earned: str, cap: str, units: pl.Expr) -> pl.DataFrame:
-    """Ledger lines of a cap (per deal or per period), with the earned amount and the cap in the trail."""
-    return frame.select(
-        "id",
-        pl.lit("cap").alias("part"),
-        pl.lit(source).alias("source"),
-        pl.concat_str(
-            pl.lit(f"rewards.{source} (earned "),
-            pl.col(earned).cast(pl.String),
-            pl.lit(", cap "),
-            pl.col(cap).cast(pl.String),
-            pl.lit(")"),
-        ).alias("rule"),
-        units.alias("units"),
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-        pl.lit(None, dtype=pl.String).alias("via"),
-        "participant",
-        "_version",
-        "_period",
-        "pool_units",
-        "deal_units",
-        pl.lit("cap").alias("component"),
-    )
-
-
-def _clawbacks(lines: pl.DataFrame, refunds: pl.DataFrame) -> pl.DataFrame:
-    """Negative lines reversing what each refunded deal paid (all of it, or pro rata by time left)."""
-    if refunds.is_empty():
-        return pl.DataFrame()
-    paid = (
-        lines.join(refunds.select("id"), on="id")
-        .group_by("participant", "id")
-        .agg(
-            pl.col("units").sum().alias("_n"),
-            *(pl.col(c).first() for c in ("_version", "pool_units", "deal_units")),
-        )
-    )
-    rows = paid.join(refunds, on="id").with_columns(pl.col("_n").clip(lower_bound=0).alias("_nw"))
-    rows = rows.filter(pl.col("_nw").sum().over("id") > 0)
-    rows = rows.with_columns(
-        -_half_even_div(pl.col("_n").sum().over("id") * pl.col("_num"), pl.col("_den")).alias("_t")
-    )
-    rows = _allocate_frame(rows, by=["id"], key="participant", weight="_nw", total="_t", out="units")
-    rule = pl.concat_str(
-        pl.lit("rewards.clawback ("),
-        pl.col("_mode"),
-        pl.lit(", refunded "),
-        pl.col("_elapsed").cast(pl.String),
-        pl.lit(" of "),
-        pl.col("_window").cast(pl.String),
-        pl.lit(" days after close; reverses "),
-        pl.col("origin_period"),
-        pl.lit(" lines)"),
-    )
-    return rows.select(
-        "id",
-        pl.lit("clawback").alias("part"),
-        pl.concat_str(pl.lit("clawback_"), pl.col("_mode")).alias("source"),
-        rule.alias("rule"),
-        "units",
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-        pl.lit(None, dtype=pl.String).alias("via"),
-        "participant",
-        "_version",
-        "_period",
-        "pool_units",
-        "deal_units",
-        pl.lit("clawback").alias("component"),
-        "origin_period",
-    ).filter(pl.col("units") != 0)
-
-
-def _empty_lines() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "id": _I64,
-            "part": pl.String,
-            "source": pl.String,
-            "rule": pl.String,
-            "units": _I64,
-            "basis_units": _I64,
-            "via": pl.String,
-            "participant": pl.String,
-            "_version": _I64,
-            "_period": pl.String,
-            "pool_units": _I64,
-            "deal_units": _I64,
-            "component": pl.String,
-            "origin_period": pl.String,
-        }
-    )
-
-
-def _empty_summary() -> pl.DataFrame:
-    return _summary(
-        pl.DataFrame(
-            schema={"participant": pl.String, "_period": pl.String, "credited": _I64, "booked": _I64}
-        ),
-        pl.DataFrame(schema={"participant": pl.String, "_period": pl.String, "clawed": _I64}),
-        {},
+def _map_text(column: pl.Series, how: Any) -> pl.Series:
+    """``how(text)`` for each line of a categorical column, computed once per distinct value."""
+    distinct = column.unique().drop_nulls()
+    mapped = pl.Series([how(t) for t in distinct.cast(pl.String).to_list()], dtype=pl.String)
+    return column.to_physical().replace_strict(
+        distinct.to_physical(), mapped.cast(pl.Categorical), default=None, return_dtype=pl.Categorical
     )
 
 
@@ -1789,45 +1985,94 @@ def _order(lines: pl.DataFrame) -> pl.DataFrame:
     """The documented line order.
 
     Participant, deal (lines without a deal last), component (in :data:`COMPONENTS` order), then source,
-    rule, route, origin period and amount.
+    rule, route, origin period and amount. A cap line's rule is ranked by its template: a participant has
+    at most one cap line of each kind per deal, so its numbers never decide the order.
     """
-    columns: list[tuple[pl.Expr, int]] = []  # (rank of the value, number of ranks), nulls ranked last
-
-    def rank(column: str) -> None:
-        # Text sorts as the rank of its value among the column's distinct values: the same order, but the
-        # sort itself runs on integers.
-        values = sorted(v for v in lines.get_column(column).unique().to_list() if v is not None)
-        expr = pl.col(column).replace_strict(
-            values, list(range(len(values))), default=None, return_dtype=_I64
-        )
-        columns.append((expr.fill_null(len(values)), len(values) + 1))
-
-    rank("participant")
-    if "_d" in lines.columns:
-        # The kernel's deal ranks sort like the ids; lines from elsewhere (a floor) have none.
-        biggest = lines.get_column("_d").max()
-        size = (biggest if isinstance(biggest, int) else 0) + 1
-        columns.append((pl.col("_d").fill_null(size), size + 1))
-    else:
-        rank("deal")
-    component = pl.col("component").replace_strict(
-        list(COMPONENTS), list(range(len(COMPONENTS))), return_dtype=_I64
-    )
-    columns.append((component, len(COMPONENTS)))
-    for column in ("source", "rule", "via", "origin_period"):
-        rank(column)
+    columns: list[tuple[pl.Series, int]] = [_text_codes(lines.get_column("participant"))]
+    # Deal ranks sort like the ids; lines without a deal (a floor) come last.
+    biggest = lines.get_column("_d").max()
+    size = (biggest if isinstance(biggest, int) else 0) + 1
+    columns.append((lines.get_column("_d").fill_null(size), size + 1))
+    columns.append(_text_codes(lines.get_column("component"), COMPONENTS))
+    columns.extend(_text_codes(lines.get_column(c)) for c in ("source", "rule", "via", "origin_period"))
     # One mixed-radix integer key when it fits (it does for any real ledger), else one key per column.
     radix = 1
     for _, size in columns:
         radix *= size
     if radix < _MAX_PRODUCT:
-        key = pl.lit(0, dtype=_I64)
-        for expr, size in columns:
-            key = key * size + expr
-        keys = [key, pl.col("units")]
+        key = pl.Series("_key", np.zeros(len(lines), dtype=np.int64))
+        for ranks, size in columns:
+            key = key * size + ranks
+        keys = [key.alias("_k0")]
     else:
-        keys = [expr for expr, _ in columns] + [pl.col("units")]
-    return lines.sort(keys).drop("_d", strict=False)
+        keys = [ranks.alias(f"_k{i}") for i, (ranks, _) in enumerate(columns)]
+    names = [k.name for k in keys]
+    return lines.with_columns(keys).sort([*names, "units"], maintain_order=True).drop(names)
+
+
+_LEDGER: dict[str, pl.DataType] = {
+    "period": pl.Categorical(),
+    "participant": pl.Categorical(),
+    "team": pl.Categorical(),
+    "_d": _I64(),
+    "component": pl.Categorical(),
+    "source": pl.Categorical(),
+    "via": pl.Categorical(),
+    "units": _I64(),
+    "basis_units": _I64(),
+    "pool_units": _I64(),
+    "deal_units": _I64(),
+    "version": pl.Categorical(),
+    "rule": pl.Categorical(),
+    "origin_period": pl.Categorical(),
+    "_p1": _I64(),
+    "_p2": _I64(),
+}
+"""The ledger's stored lines: integers and categoricals; text is made only when lines are shown."""
+
+
+def _plain(lines: pl.DataFrame, deals: pl.Series) -> pl.DataFrame:
+    """Coded lines as text columns (deal ids, the full rule of a cap line), in the order given."""
+    rule = pl.col("rule").cast(pl.String)
+    return lines.select(
+        pl.col("period").cast(pl.String),
+        pl.col("participant").cast(pl.String),
+        pl.col("team").cast(pl.String),
+        deals.gather(lines.get_column("_d")).cast(pl.String).alias("deal"),
+        pl.col("component").cast(pl.String),
+        pl.col("source").cast(pl.String),
+        pl.col("via").cast(pl.String),
+        "units",
+        "basis_units",
+        "pool_units",
+        "deal_units",
+        pl.col("version").cast(pl.String),
+        pl.when(pl.col("_p1").is_not_null())
+        .then(
+            pl.concat_str(
+                rule,
+                pl.lit(" (earned "),
+                pl.col("_p1").cast(pl.String),
+                pl.lit(", cap "),
+                pl.col("_p2").cast(pl.String),
+                pl.lit(")"),
+            )
+        )
+        .otherwise(rule)
+        .alias("rule"),
+        pl.col("origin_period").cast(pl.String),
+    )
+
+
+def _encode(plain: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """Text lines (as :func:`_plain` gives them) back to coded lines, and the sorted deal ids."""
+    deals = plain.get_column("deal").drop_nulls().unique().sort()
+    index = plain.get_column("deal").replace_strict(
+        deals, list(range(len(deals))), default=None, return_dtype=_I64
+    )
+    coded = plain.with_columns(index.alias("_d"), pl.lit(None, dtype=_I64).alias("_p1"))
+    coded = coded.with_columns(pl.col("_p1").alias("_p2"))
+    return coded.select(pl.col(c).cast(t) for c, t in _LEDGER.items()), deals
 
 
 def compute_rewards(
@@ -1937,41 +2182,22 @@ def compute_rewards(
     if needs_touches and touchpoints is None:
         raise DataError("the plan credits by attribution: pass touchpoints=", kind="rewards")
     won = _deal_frame(deals, ctx, fx, cutoff, kind)
-    lines, summary = _compute(
+    lines, summary, deal_ids = _compute(
         won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, period=period, cutoff=cutoff
     )
-    versions = [vp.id for _, vp in rp.version_index()]
-    lines = lines.filter(pl.col("_period") == period)
     summary = summary.filter(pl.col("_period") == period).drop("_period")
     period_plan = _plan_for_period(rp, period, cutoff)
-    lines = _floor(lines, period_plan, ctx)
-    people = sorted(ctx.people)
+    lines = _floor(lines, period_plan)
     teams = {p.team for _, vp in rp.version_index() for p in vp.participants if p.team}
-    team = pl.col("participant").replace_strict(
-        people, [ctx.people[p] for p in people], default=None, return_dtype=pl.String
-    )
-    lines = lines.select(
-        pl.lit(period).alias("period"),
-        "participant",
-        pl.when(pl.col("participant").is_in(sorted(teams)) & team.is_null())
-        .then(pl.col("participant"))
-        .otherwise(team)
-        .alias("team"),
-        pl.col("id").alias("deal"),
-        "component",
-        "source",
-        "via",
-        "units",
-        "basis_units",
-        "pool_units",
-        "deal_units",
-        pl.col("_version")
-        .replace_strict(list(range(len(versions))), versions, default=None, return_dtype=pl.String)
-        .alias("version"),
-        "rule",
-        "origin_period",
-        "_d",
-    )
+
+    def team_of(who: str) -> str | None:
+        team = ctx.people.get(who)
+        return who if team is None and who in teams else team
+
+    lines = lines.with_columns(
+        pl.lit(period).cast(pl.Categorical).alias("period"),
+        _map_text(lines.get_column("participant"), team_of).alias("team"),
+    ).select(pl.col(c).cast(t) for c, t in _LEDGER.items())
     locked = rp.locked_through is not None and end <= rp.locked_through
     if locked:
         if previous is None:
@@ -1980,15 +2206,18 @@ def compute_rewards(
                 "ledger paid for it; a recomputation then only adds adjustment lines",
                 path="rewards.locked_through",
             )
-        lines = _adjusted(previous._lines, lines)
+        lines, deal_ids = _encode(
+            _adjusted(_plain(previous._lines, previous._deals), _plain(lines, deal_ids))
+        )
     return RewardLedger(
         period=period,
         currency=rp.currency,
         as_of=as_of,
         plan_id=rp.id,
         locked=locked,
-        lines=_order(lines),
+        lines=lines,
         summary=summary.sort("participant"),
+        deals=deal_ids,
         previous=None if previous is None else previous._totals_units(),
     )
 
@@ -2007,13 +2236,14 @@ def _refuse_problems(rewards: RewardPlan, plan: Any) -> None:
     raise PlanError(issues[0].message, file=source.file if source is not None else None, issues=issues)
 
 
-def _floor(lines: pl.DataFrame, vp: RewardPlan, ctx: _Context) -> pl.DataFrame:
+def _floor(lines: pl.DataFrame, vp: RewardPlan) -> pl.DataFrame:
+    """A top-up line (without deal) for each person participant paid less than the floor in the period."""
     if vp.floor is None:
         return lines
     floor = vp.floor.to_minor()
     people = sorted({p.person for p in vp.participants if p.person})
-    totals = dict(lines.group_by("participant").agg(pl.col("units").sum()).iter_rows())
-    top = [(who, floor - int(totals.get(who, 0))) for who in people if int(totals.get(who, 0)) < floor]
+    totals = {str(k): int(v) for k, v in lines.group_by("participant").agg(pl.col("units").sum()).iter_rows()}
+    top = [(who, floor - totals.get(who, 0)) for who in people if totals.get(who, 0) < floor]
     if not top:
         return lines
     extra = pl.DataFrame(
@@ -2029,7 +2259,18 @@ def _floor(lines: pl.DataFrame, vp: RewardPlan, ctx: _Context) -> pl.DataFrame:
         },
         schema_overrides={"units": _I64, "basis_units": _I64, "pool_units": _I64, "deal_units": _I64},
     )
-    return pl.concat([lines, extra], how="diagonal_relaxed")
+    return pl.concat(
+        [
+            lines,
+            extra.select(
+                pl.col(c).cast(lines.schema[c])
+                if c in extra.columns
+                else pl.lit(None, dtype=lines.schema[c]).alias(c)
+                for c in lines.columns
+            ),
+        ],
+        how="vertical",
+    )
 
 
 def _adjusted(paid: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
@@ -2149,7 +2390,10 @@ class RewardLedger:
     """Whether the period was locked (its lines are the paid ones plus adjustments)."""
     _lines: pl.DataFrame = attrs.field(alias="lines", repr=False)
     _summary: pl.DataFrame = attrs.field(alias="summary", repr=False)
+    _deals: pl.Series = attrs.field(alias="deals", repr=False)
     _previous: Mapping[str, int] | None = attrs.field(alias="previous", default=None, repr=False)
+    # The lines as text, in the documented order: made when first asked for, then kept.
+    _shown: dict[str, pl.DataFrame] = attrs.field(init=False, factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -2192,8 +2436,16 @@ class RewardLedger:
         """
         if by not in ("participant", "team", "component", "deal"):
             raise ValueError(f"by must be participant, team, component or deal, not {by!r}")
-        grouped = self._lines.group_by(pl.col(by).fill_null("-")).agg(pl.col("units").sum()).sort(by)
-        return {str(k): self._money(v) for k, v in grouped.iter_rows()}
+        column = "_d" if by == "deal" else by
+        grouped = self._lines.group_by(column).agg(pl.col("units").sum())
+        keys = grouped.get_column(column)
+        texts = self._deals.gather(keys) if by == "deal" else keys.cast(pl.String)
+        sums: dict[str, int] = {}
+        for key, units in zip(
+            texts.fill_null("-").to_list(), grouped.get_column("units").to_list(), strict=True
+        ):
+            sums[key] = sums.get(key, 0) + int(units)
+        return {k: self._money(sums[k]) for k in sorted(sums)}
 
     def _totals_units(self) -> dict[str, int]:
         return {
@@ -2203,7 +2455,7 @@ class RewardLedger:
 
     def participants(self) -> list[str]:
         """Everyone with a line or an attainment in the period, sorted."""
-        names = set(self._lines.get_column("participant").to_list()) | set(
+        names = set(self._lines.get_column("participant").unique().cast(pl.String).to_list()) | set(
             self._summary.get_column("participant").to_list()
         )
         return sorted(names)
@@ -2223,8 +2475,14 @@ class RewardLedger:
         attainment), deal_pool, deal_basis, version, rule, via (the route of the credit), origin_period
         (clawbacks) and explanation.
         """
+        if "all" not in self._shown:
+            self._shown["all"] = self._frame(self._lines)
+        return self._shown["all"]
+
+    def _frame(self, coded: pl.DataFrame) -> pl.DataFrame:
+        """Coded lines as :meth:`to_frame` shows them: ordered, amounts as Decimal, text made."""
         places = self._places
-        lines = self._lines
+        lines = _plain(_order(coded), self._deals)
         explanation = pl.concat_str(
             [
                 pl.col("rule"),
@@ -2291,15 +2549,15 @@ class RewardLedger:
         Raises:
             KeyError: The participant has no line and no attainment in the period.
         """
-        lines = self._lines.filter(pl.col("participant") == participant)
+        lines = self._lines.filter(pl.col("participant").cast(pl.String) == participant)
         summary = self._summary.filter(pl.col("participant") == participant)
         if lines.is_empty() and summary.is_empty():
             known = ", ".join(self.participants()) or "nobody"
             raise KeyError(f"{participant!r} has no reward lines in {self.period} (participants: {known})")
-        frame = self.to_frame().filter(pl.col("participant") == participant)
+        frame = self._frame(lines)
         row = summary.row(0, named=True) if len(summary) else {}
         previous = None if self._previous is None else self._money(self._previous.get(participant, 0))
-        team = lines.get_column("team").drop_nulls()
+        team = lines.get_column("team").drop_nulls().cast(pl.String)
         return Statement(
             participant=participant,
             team=str(team[0]) if len(team) else None,
