@@ -1027,6 +1027,59 @@ def _prefixed(ids: Sequence[str], ctx: _Context, persons: set[str]) -> list[str]
 _CREDIT_COLUMNS = ["id", "part", "recipient", "source", "rule", "w"]
 
 
+def _split_fixed(totals: np.ndarray, weights: Sequence[int]) -> np.ndarray:
+    """Every total split over the same recipients (given in key order): one column per recipient.
+
+    The same allocation as everywhere (:func:`_largest_remainder`), with each deal's rows already in key
+    order, so no text is compared and no frame is sorted.
+    """
+    k = len(weights)
+    rows = np.repeat(totals.astype(np.int64), k)
+    units = _largest_remainder(
+        np.arange(totals.size) * k, rows, np.tile(np.asarray(weights, np.int64), totals.size), None
+    )
+    return units.reshape(totals.size, k)
+
+
+def _fixed_rows(ids: np.ndarray, pool: np.ndarray, basis: np.ndarray, table: pl.DataFrame) -> pl.DataFrame:
+    """Each deal's pool and basis split over a fixed table of recipients (weights ``w`` > 0)."""
+    table = table.filter(pl.col("w") > 0).sort("recipient", "rule")
+    k = table.height
+    weights = table.get_column("w").to_list()
+    picks = np.tile(np.arange(k), ids.size)
+    return table.drop("w")[picks].with_columns(
+        pl.Series("id", np.repeat(ids, k), dtype=_I64),
+        pl.Series("units", _split_fixed(pool, weights).ravel(), dtype=_I64),
+        pl.Series("basis_units", _split_fixed(basis, weights).ravel(), dtype=_I64),
+    )
+
+
+def _weighted_rows(
+    credit: pl.DataFrame, ids: np.ndarray, pool: np.ndarray, basis: np.ndarray
+) -> pl.DataFrame:
+    """Each deal's pool and basis split over its own recipients by their weights ``w`` (id, recipient, w)."""
+    credit = credit.filter(pl.col("w") > 0)
+    recipients = sorted(credit.get_column("recipient").unique().to_list())
+    rank = credit.get_column("recipient").replace_strict(
+        recipients, list(range(len(recipients))), return_dtype=_I64
+    )
+    credit = credit.with_columns(rank.alias("_k")).sort("id", "_k").drop("_k")
+    if credit.is_empty():
+        return credit.with_columns(
+            pl.lit(0, dtype=_I64).alias("units"), pl.lit(0, dtype=_I64).alias("basis_units")
+        )
+    row_ids = credit.get_column("id").to_numpy()
+    position = np.zeros(int(max(ids.max(), row_ids.max())) + 1, dtype=np.int64)
+    position[ids] = np.arange(ids.size)
+    at = position[row_ids]
+    starts = np.flatnonzero(np.r_[True, row_ids[1:] != row_ids[:-1]])
+    w = credit.get_column("w").to_numpy()
+    return credit.drop("w").with_columns(
+        pl.Series("units", _largest_remainder(starts, pool[at], w, None), dtype=_I64),
+        pl.Series("basis_units", _largest_remainder(starts, basis[at], w, None), dtype=_I64),
+    )
+
+
 def _version_credits(
     f: pl.DataFrame, vp: RewardPlan, ctx: _Context, *, touchpoints: Any, stage_events: Any, persons: set[str]
 ) -> pl.DataFrame:
@@ -1038,19 +1091,19 @@ def _version_credits(
         for n, s in (("attribution", attribution), ("fixed", 1 - attribution - stage), ("stage", stage))
         if s > 0
     ]
-    part_weights = pl.DataFrame(
-        {"part": [n for n, _ in parts], "pw": _scaled([s for _, s in parts])},
-        schema={"part": pl.String, "pw": _I64},
-    )
-    by_part = f.select("id", "_pool", "_b").join(part_weights, how="cross")
-    by_part = _allocate_frame(by_part, by=["id"], key="part", weight="pw", total="_pool", out="_pp")
-    by_part = _allocate_frame(by_part, by=["id"], key="part", weight="pw", total="_b", out="_pb")
+    # The parts, listed in name order (the allocation's key), split every deal's pool and basis.
+    ids = f.get_column("id").to_numpy()
+    part_weights = _scaled([s for _, s in parts])
+    pool = _split_fixed(f.get_column("_pool").to_numpy(), part_weights)
+    basis = _split_fixed(f.get_column("_b").to_numpy(), part_weights)
+    column = {n: i for i, (n, _) in enumerate(parts)}
     cut = pl.col("close_date").cast(pl.Datetime("us", "UTC")) + pl.duration(days=1)
     pieces: list[pl.DataFrame] = []
     if vp.attribution is not None and attribution > 0:
         credit = _touch_credit(f, vp.attribution, touchpoints, stage_events, cut)
+        i = column["attribution"]
         pieces.append(
-            credit.with_columns(
+            _weighted_rows(credit, ids, pool[:, i], basis[:, i]).with_columns(
                 pl.lit("attribution").alias("part"),
                 pl.lit("attribution").alias("source"),
                 pl.lit("rewards.attribution").alias("rule"),
@@ -1058,8 +1111,9 @@ def _version_credits(
         )
     if vp.stage_credit is not None and stage > 0:
         credit = _stage_credit(f, vp.stage_credit, ctx, stage_events, cut)
+        i = column["stage"]
         pieces.append(
-            credit.with_columns(
+            _weighted_rows(credit, ids, pool[:, i], basis[:, i]).with_columns(
                 pl.lit("stage").alias("part"),
                 pl.lit("stage").alias("source"),
                 pl.lit("rewards.stage_credit").alias("rule"),
@@ -1068,38 +1122,36 @@ def _version_credits(
     if 1 - attribution - stage > 0:
         revenue = [(i, s) for i, s in enumerate(vp.splits) if s.kind == "revenue"]
         if vp.team_split:
-            ids = list(vp.team_split)
+            names = list(vp.team_split)
             table = pl.DataFrame(
                 {
-                    "recipient": [_TEAM + t for t in ids],
+                    "recipient": [_TEAM + t for t in names],
                     "w": _scaled(list(vp.team_split.values())),
                     "source": "team_split",
-                    "rule": [f"rewards.team_split.{t}" for t in ids],
+                    "rule": [f"rewards.team_split.{t}" for t in names],
                 },
                 schema={"recipient": pl.String, "w": _I64, "source": pl.String, "rule": pl.String},
             )
         else:
             index, split = revenue[0]
-            ids = list(split.shares)
+            names = list(split.shares)
             table = pl.DataFrame(
                 {
-                    "recipient": _prefixed(ids, ctx, persons),
+                    "recipient": _prefixed(names, ctx, persons),
                     "w": _scaled(list(split.shares.values())),
                     "source": "plan_split",
-                    "rule": [f"rewards.splits[{index}].shares.{i}" for i in ids],
+                    "rule": [f"rewards.splits[{index}].shares.{i}" for i in names],
                 },
                 schema={"recipient": pl.String, "w": _I64, "source": pl.String, "rule": pl.String},
             )
-        pieces.append(f.select("id").join(table, how="cross").with_columns(pl.lit("fixed").alias("part")))
-    rows = pl.concat([p.select(_CREDIT_COLUMNS) for p in pieces], how="vertical_relaxed").filter(
-        pl.col("w") > 0
+        i = column["fixed"]
+        pieces.append(
+            _fixed_rows(ids, pool[:, i], basis[:, i], table).with_columns(pl.lit("fixed").alias("part"))
+        )
+    return pl.concat(
+        [p.select("id", "part", "recipient", "source", "rule", "units", "basis_units") for p in pieces],
+        how="vertical_relaxed",
     )
-    rows = rows.join(by_part.select("id", "part", "_pp", "_pb"), on=["id", "part"], how="inner")
-    rows = _allocate_frame(rows, by=["id", "part"], key="recipient", weight="w", total="_pp", out="units")
-    rows = _allocate_frame(
-        rows, by=["id", "part"], key="recipient", weight="w", total="_pb", out="basis_units"
-    )
-    return rows.drop("w", "_pp", "_pb")
 
 
 def _overlays(
@@ -1113,40 +1165,18 @@ def _overlays(
         for who, share in s.shares.items()
     ]
     places = max([6, *(max(0, -int(share.as_tuple().exponent)) for _, _, share in plan_rows)])
-    pieces = []
-    if plan_rows:
-        table = pl.DataFrame(
-            {
-                "recipient": _prefixed([who for _, who, _ in plan_rows], ctx, persons),
-                "w": [int(share.scaleb(places)) for _, _, share in plan_rows],
-                "rule": [f"rewards.splits[{i}].shares.{who}" for i, who, _ in plan_rows],
-            },
-            schema={"recipient": pl.String, "w": _I64, "rule": pl.String},
-        )
-        pieces.append(f.select("id").join(table, how="cross"))
+    table = pl.DataFrame(
+        {
+            "recipient": _prefixed([who for _, who, _ in plan_rows], ctx, persons),
+            "w": [int(share.scaleb(places)) for _, _, share in plan_rows],
+            "rule": [f"rewards.splits[{i}].shares.{who}" for i, who, _ in plan_rows],
+        },
+        schema={"recipient": pl.String, "w": _I64, "rule": pl.String},
+    )
     deal_rows = splits.filter(
         (pl.col("kind") == "overlay") & pl.col("id").is_in(f.get_column("id").implode())
     )
-    if len(deal_rows):
-        pieces.append(
-            deal_rows.select(
-                "id",
-                pl.concat_str(pl.lit(_PERSON), pl.col("person")).alias("recipient"),
-                (pl.col("w") * 10 ** (places - 6)).alias("w"),
-                pl.lit("deal splits (overlay)").alias("rule"),
-            )
-        )
-    if not pieces:
-        return pl.DataFrame()
-    rows = pl.concat(pieces, how="vertical_relaxed").filter(pl.col("w") > 0)
-    if len(pieces) > 1 or len(deal_rows):
-        # The same person twice on a deal (plan and deal overlay) is one recipient of the allocation.
-        rows = rows.group_by("id", "recipient").agg(pl.col("w").sum(), pl.col("rule").min())
-    rows = rows.join(f.select("id", "_pool"), on="id").with_columns(
-        _half_even_div(pl.col("_pool") * pl.col("w").sum().over("id"), 10**places).alias("_overlay")
-    )
-    rows = _allocate_frame(rows, by=["id"], key="recipient", weight="w", total="_overlay", out="units")
-    return rows.select(
+    columns = [
         "id",
         pl.lit("overlay").alias("part"),
         "recipient",
@@ -1154,7 +1184,33 @@ def _overlays(
         "rule",
         "units",
         pl.lit(0, dtype=_I64).alias("basis_units"),
+    ]
+    if not len(deal_rows):
+        # Only the plan's overlays: the same recipients on every deal, split without a sort.
+        table = table.filter(pl.col("w") > 0)
+        if table.is_empty():
+            return pl.DataFrame()
+        pool = f.get_column("_pool").to_numpy()
+        total = _half_even_np(pool * int(table.get_column("w").sum()), 10**places)
+        rows = _fixed_rows(f.get_column("id").to_numpy(), total, np.zeros_like(total), table)
+        return rows.select(columns)
+    pieces = [f.select("id").join(table, how="cross")] if plan_rows else []
+    pieces.append(
+        deal_rows.select(
+            "id",
+            pl.concat_str(pl.lit(_PERSON), pl.col("person")).alias("recipient"),
+            (pl.col("w") * 10 ** (places - 6)).alias("w"),
+            pl.lit("deal splits (overlay)").alias("rule"),
+        )
     )
+    # The same person twice on a deal (plan and deal overlay) is one recipient of the allocation.
+    rows = pl.concat(pieces, how="vertical_relaxed").filter(pl.col("w") > 0)
+    rows = rows.group_by("id", "recipient").agg(pl.col("w").sum(), pl.col("rule").min())
+    rows = rows.join(f.select("id", "_pool"), on="id").with_columns(
+        _half_even_div(pl.col("_pool") * pl.col("w").sum().over("id"), 10**places).alias("_overlay")
+    )
+    rows = _allocate_frame(rows, by=["id"], key="recipient", weight="w", total="_overlay", out="units")
+    return rows.select(columns)
 
 
 def _resolve(
@@ -1168,39 +1224,46 @@ def _resolve(
     """
     persons = {p.person for p in vp.participants if p.person}
     teams = {p.team for p in vp.participants if p.team}
-    rows = rows.with_columns(pl.col("recipient").alias("via"))
-    is_person = pl.col("recipient").str.starts_with(_PERSON)
-    name = pl.col("recipient").str.slice(len(_PERSON))
-    # Overlays name the people they pay, participants or not (managers, say).
-    direct = is_person & (name.is_in(sorted(persons)) | (pl.col("source") == "overlay"))
-    stray = rows.filter(is_person & ~direct)
-    unknown = stray.filter(~name.is_in(sorted(ctx.people))).sort("id")
-    if len(unknown):
-        row = unknown.row(0, named=True)
+    people = sorted(ctx.people)
+    # Where each distinct recipient's credit goes, worked out once per recipient (not once per line).
+    routes = rows.select("recipient", (pl.col("source") == "overlay").alias("_ov")).unique()
+    table: list[tuple[str, bool, str, bool]] = []
+    unknown: list[str] = []
+    for recipient, overlay in routes.iter_rows():
+        person = recipient.startswith(_PERSON)
+        name = recipient[len(_PERSON) :] if person else recipient[len(_TEAM) :]
+        # Overlays name the people they pay, participants or not (managers, say).
+        if person and not (name in persons or overlay):
+            if name not in ctx.people:
+                unknown.append(recipient)
+                continue
+            person, name = False, ctx.people[name]
+        table.append((recipient, overlay, name, person))
+    if unknown:
+        first = (
+            rows.filter(pl.col("recipient").is_in(unknown) & (pl.col("source") != "overlay"))
+            .sort("id")
+            .row(0, named=True)
+        )
         raise DataError(
-            f"credit for {row['recipient'][len(_PERSON) :]!r} ({row['source']}), who is not in the plan: "
+            f"credit for {first['recipient'][len(_PERSON) :]!r} ({first['source']}), who is not in the plan: "
             "neither a person of the plan nor a participant",
             kind="deal",
-            record=row["id"],
+            record=first["id"],
         )
-    people = sorted(ctx.people)
-    to_team = pl.concat_str(
-        pl.lit(_TEAM), name.replace_strict(people, [ctx.people[p] for p in people], default=None)
+    routed = pl.DataFrame(
+        table,
+        schema={"recipient": pl.String, "_ov": pl.Boolean, "_to": pl.String, "_person": pl.Boolean},
+        orient="row",
     )
-    rows = rows.with_columns(
-        pl.when(is_person & ~direct).then(to_team).otherwise(pl.col("recipient")).alias("recipient")
+    rows = rows.with_columns((pl.col("source") == "overlay").alias("_ov")).join(
+        routed, on=["recipient", "_ov"], how="left"
     )
-    is_person = pl.col("recipient").str.starts_with(_PERSON)
-    personal = rows.filter(is_person).with_columns(
-        pl.col("recipient").str.slice(len(_PERSON)).alias("participant")
-    )
+    rows = rows.rename({"recipient": "via"})
+    personal = rows.filter(pl.col("_person")).rename({"_to": "participant"}).drop("_ov", "_person")
     # One team row per route (via), so each line still says where its credit came from.
-    team_rows = (
-        rows.filter(~is_person)
-        .with_columns(pl.col("recipient").str.slice(len(_TEAM)).alias("team"))
-        .drop("recipient")
-    )
-    out_personal = [personal.drop("recipient")]
+    team_rows = rows.filter(~pl.col("_person")).rename({"_to": "team"}).drop("_ov", "_person")
+    out_personal = [personal]
     # (a) the deal's own revenue splits, to the split people who are participants in the team.
     rev = splits.filter((pl.col("kind") == "revenue") & pl.col("person").is_in(sorted(persons)))
     if len(rev) and ctx.people:
