@@ -524,8 +524,7 @@ def _allocate_frame(
     starts = np.flatnonzero(f.select(changed).to_series().to_numpy())
     keys = f.get_column(key)
     if not keys.dtype.is_integer():
-        values = sorted(v for v in keys.unique().to_list() if v is not None)
-        keys = keys.replace_strict(values, list(range(len(values))), return_dtype=_I64)
+        keys, _ = _text_codes(keys)
     units = _largest_remainder(
         starts,
         f.get_column(total).to_numpy().astype(np.int64),
@@ -1027,6 +1026,16 @@ def _prefixed(ids: Sequence[str], ctx: _Context, persons: set[str]) -> list[str]
 _CREDIT_COLUMNS = ["id", "part", "recipient", "source", "rule", "w"]
 
 
+def _cat(value: str) -> pl.Expr:
+    """A text constant as a categorical: lines repeat a code, not the text."""
+    return pl.lit(value).cast(pl.Categorical)
+
+
+def _categorical(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """``frame`` with its text ``columns`` as categoricals."""
+    return frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns if c in frame.columns)
+
+
 def _split_fixed(totals: np.ndarray, weights: Sequence[int]) -> np.ndarray:
     """Every total split over the same recipients (given in key order): one column per recipient.
 
@@ -1043,7 +1052,9 @@ def _split_fixed(totals: np.ndarray, weights: Sequence[int]) -> np.ndarray:
 
 def _fixed_rows(ids: np.ndarray, pool: np.ndarray, basis: np.ndarray, table: pl.DataFrame) -> pl.DataFrame:
     """Each deal's pool and basis split over a fixed table of recipients (weights ``w`` > 0)."""
-    table = table.filter(pl.col("w") > 0).sort("recipient", "rule")
+    table = _categorical(
+        table.filter(pl.col("w") > 0).sort("recipient", "rule"), "recipient", "source", "rule"
+    )
     k = table.height
     weights = table.get_column("w").to_list()
     picks = np.tile(np.arange(k), ids.size)
@@ -1058,11 +1069,8 @@ def _weighted_rows(
     credit: pl.DataFrame, ids: np.ndarray, pool: np.ndarray, basis: np.ndarray
 ) -> pl.DataFrame:
     """Each deal's pool and basis split over its own recipients by their weights ``w`` (id, recipient, w)."""
-    credit = credit.filter(pl.col("w") > 0)
-    recipients = sorted(credit.get_column("recipient").unique().to_list())
-    rank = credit.get_column("recipient").replace_strict(
-        recipients, list(range(len(recipients))), return_dtype=_I64
-    )
+    credit = _categorical(credit.filter(pl.col("w") > 0), "recipient")
+    rank, _ = _text_codes(credit.get_column("recipient"))
     credit = credit.with_columns(rank.alias("_k")).sort("id", "_k").drop("_k")
     if credit.is_empty():
         return credit.with_columns(
@@ -1104,9 +1112,9 @@ def _version_credits(
         i = column["attribution"]
         pieces.append(
             _weighted_rows(credit, ids, pool[:, i], basis[:, i]).with_columns(
-                pl.lit("attribution").alias("part"),
-                pl.lit("attribution").alias("source"),
-                pl.lit("rewards.attribution").alias("rule"),
+                _cat("attribution").alias("part"),
+                _cat("attribution").alias("source"),
+                _cat("rewards.attribution").alias("rule"),
             )
         )
     if vp.stage_credit is not None and stage > 0:
@@ -1114,9 +1122,9 @@ def _version_credits(
         i = column["stage"]
         pieces.append(
             _weighted_rows(credit, ids, pool[:, i], basis[:, i]).with_columns(
-                pl.lit("stage").alias("part"),
-                pl.lit("stage").alias("source"),
-                pl.lit("rewards.stage_credit").alias("rule"),
+                _cat("stage").alias("part"),
+                _cat("stage").alias("source"),
+                _cat("rewards.stage_credit").alias("rule"),
             )
         )
     if 1 - attribution - stage > 0:
@@ -1146,7 +1154,7 @@ def _version_credits(
             )
         i = column["fixed"]
         pieces.append(
-            _fixed_rows(ids, pool[:, i], basis[:, i], table).with_columns(pl.lit("fixed").alias("part"))
+            _fixed_rows(ids, pool[:, i], basis[:, i], table).with_columns(_cat("fixed").alias("part"))
         )
     return pl.concat(
         [p.select("id", "part", "recipient", "source", "rule", "units", "basis_units") for p in pieces],
@@ -1178,9 +1186,9 @@ def _overlays(
     )
     columns = [
         "id",
-        pl.lit("overlay").alias("part"),
+        _cat("overlay").alias("part"),
         "recipient",
-        pl.lit("overlay").alias("source"),
+        _cat("overlay").alias("source"),
         "rule",
         "units",
         pl.lit(0, dtype=_I64).alias("basis_units"),
@@ -1210,7 +1218,7 @@ def _overlays(
         _half_even_div(pl.col("_pool") * pl.col("w").sum().over("id"), 10**places).alias("_overlay")
     )
     rows = _allocate_frame(rows, by=["id"], key="recipient", weight="w", total="_overlay", out="units")
-    return rows.select(columns)
+    return _categorical(rows.select(columns), "recipient", "rule")
 
 
 def _resolve(
@@ -1256,9 +1264,10 @@ def _resolve(
         schema={"recipient": pl.String, "_ov": pl.Boolean, "_to": pl.String, "_person": pl.Boolean},
         orient="row",
     )
-    rows = rows.with_columns((pl.col("source") == "overlay").alias("_ov")).join(
-        routed, on=["recipient", "_ov"], how="left"
+    rows = _categorical(rows, "part", "recipient", "source", "rule").with_columns(
+        (pl.col("source") == "overlay").alias("_ov")
     )
+    rows = rows.join(_categorical(routed, "recipient", "_to"), on=["recipient", "_ov"], how="left")
     rows = rows.rename({"recipient": "via"})
     personal = rows.filter(pl.col("_person")).rename({"_to": "participant"}).drop("_ov", "_person")
     # One team row per route (via), so each line still says where its credit came from.
@@ -1272,6 +1281,7 @@ def _resolve(
             .replace_strict(people, [ctx.people[p] for p in people], default=None)
             .alias("team")
         )
+        rev = _categorical(rev, "team", "person")
         matched = team_rows.with_row_index("_row").join(
             rev.select("id", "team", "person", pl.col("w").alias("_sw")), on=["id", "team"], how="inner"
         )
@@ -1287,10 +1297,14 @@ def _resolve(
                     "id",
                     "part",
                     "source",
-                    pl.concat_str(pl.col("rule"), pl.lit(" > deal splits")).alias("rule"),
+                    pl.concat_str(pl.col("rule"), pl.lit(" > deal splits"))
+                    .cast(pl.Categorical)
+                    .alias("rule"),
                     pl.col("_u").alias("units"),
                     pl.col("_bu").alias("basis_units"),
-                    pl.concat_str(pl.col("via"), pl.lit(" > revenue split")).alias("via"),
+                    pl.concat_str(pl.col("via"), pl.lit(" > revenue split"))
+                    .cast(pl.Categorical)
+                    .alias("via"),
                     pl.col("person").alias("participant"),
                 )
             )
@@ -1303,6 +1317,7 @@ def _resolve(
             .replace_strict(people, [ctx.people[p] for p in people], default=None)
             .alias("team")
         )
+        owners = _categorical(owners, "owner", "team")
         owned = team_rows.join(owners, on=["id", "team"], how="inner")
         if len(owned):
             out_personal.append(
@@ -1313,7 +1328,7 @@ def _resolve(
                     "rule",
                     "units",
                     "basis_units",
-                    pl.concat_str(pl.col("via"), pl.lit(" > deal owner")).alias("via"),
+                    pl.concat_str(pl.col("via"), pl.lit(" > deal owner")).cast(pl.Categorical).alias("via"),
                     pl.col("owner").alias("participant"),
                 )
             )
@@ -1433,6 +1448,8 @@ def _coded(size: int, **columns: Any) -> pl.DataFrame:
             data[name] = value.alias(name).cast(dtype)
         elif isinstance(value, np.ndarray):
             data[name] = pl.Series(name, value, dtype=dtype)
+        elif dtype == pl.Categorical:
+            data[name] = pl.Series(name, [value], dtype=pl.String).cast(dtype).new_from_index(0, size)
         else:
             data[name] = pl.repeat(
                 value, size, dtype=pl.String if dtype == pl.Categorical else dtype, eager=True
@@ -1529,18 +1546,16 @@ def _compute_ints(
         funded.get_column("_period").replace_strict(periods, list(range(len(periods)))).to_numpy()
     )
     base = pl.concat(personal, how="vertical_relaxed")
+    del personal
     weights = _team_weights(versions, ctx)
     names = sorted({*base.get_column("participant").unique().to_list(), *weights.get_column("participant")})
     n_people, n_periods = len(names), len(periods)
-    base_p = base.get_column("participant").replace_strict(names, list(range(n_people)), return_dtype=_I64)
-    base = base.with_columns(base_p.alias("_p"))
+    base = base.with_columns(_text_codes(base.get_column("participant"), names)[0].alias("_p"))
     vias = [
         v for v in base.get_column("via").unique().to_list() if v is not None and v.endswith("revenue split")
     ]
     split = pl.col("source").is_in(["plan_split", "overlay"]) | pl.col("via").is_in(vias)
-    base = base.with_columns(
-        pl.when(split).then(pl.lit("split")).otherwise(pl.lit("pool")).alias("component")
-    )
+    base = base.with_columns(pl.when(split).then(_cat("split")).otherwise(_cat("pool")).alias("component"))
     # Dense sums per (participant, deal): everything paid, and the attaining credit (no overlays).
     cell = base.get_column("_p").to_numpy() * n + base.get_column("id").to_numpy()
     units = base.get_column("units").to_numpy()
@@ -1773,7 +1788,9 @@ def _team_pools(
     weights = weights.with_columns(
         pl.col("participant").replace_strict(names, list(range(len(names))), return_dtype=_I64).alias("_p")
     )
-    rows = teams.with_row_index("_row").join(weights, on=["_version", "team"], how="inner")
+    rows = teams.with_row_index("_row").join(
+        _categorical(weights, "team", "_divide"), on=["_version", "team"], how="inner"
+    )
     p = rows.get_column("_p").to_numpy()
     q = per_close[rows.get_column("id").to_numpy()]
     rows = rows.with_columns(pl.Series("_credit", personal_credit[p, q]), pl.Series("_att", attained[p, q]))
@@ -1809,7 +1826,7 @@ def _team_pools(
     return rows.select(
         "id",
         "_p",
-        pl.lit("team_pool").alias("component"),
+        _cat("team_pool").alias("component"),
         "source",
         pl.col("_rule").alias("rule"),
         pl.col("_via").alias("via"),
