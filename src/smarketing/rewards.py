@@ -273,7 +273,10 @@ class RewardPlan(FrozenModel):
     floor: Money | None = Field(default=None, description="Least paid to a person participant per period.")
     clawback: Clawback | None = Field(default=None, description="Refund and churn policy.")
     kpis: list[Id] = Field(
-        default_factory=list, description="Joint KPIs the reward depends on (gates or modifiers)."
+        default_factory=list,
+        description="Ids of the plan's joint KPIs this reward is meant to serve. Checked by the alignment "
+        "rules (each must be a KPI of the plan; R006 asks for a joint one unless the pool is credited by "
+        "attribution); compute_rewards does not read them: they neither gate nor change what is paid.",
     )
     locked_through: date | None = Field(
         default=None,
@@ -447,29 +450,12 @@ COMPONENTS: tuple[str, ...] = (
 )
 """Ledger line components, in the order lines of one deal are listed."""
 
-_LINE_SCHEMA: dict[str, pl.DataType] = {
-    "period": pl.String(),
-    "participant": pl.String(),
-    "team": pl.String(),
-    "deal": pl.String(),
-    "component": pl.String(),
-    "source": pl.String(),
-    "via": pl.String(),
-    "units": pl.Int64(),
-    "basis_units": pl.Int64(),
-    "pool_units": pl.Int64(),
-    "deal_units": pl.Int64(),
-    "version": pl.String(),
-    "rule": pl.String(),
-    "origin_period": pl.String(),
-    "note": pl.String(),
-}
-
 
 def _period_kind(period: str) -> str:
-    if _PERIOD_RE.fullmatch(period) is None:
+    if not isinstance(period, str) or _PERIOD_RE.fullmatch(period) is None:
         raise ValueError(
-            f"period {period!r}: expected 'YYYY-MM' (month), 'YYYY-Qn' (quarter) or 'YYYY' (year)"
+            f"period {period!r} is not supported: rewards are computed for a month ('YYYY-MM'), a quarter "
+            "('YYYY-Qn') or a year ('YYYY'), not for weeks, days or other spans"
         )
     return "year" if len(period) == 4 else ("quarter" if "Q" in period else "month")
 
@@ -1021,9 +1007,6 @@ def _check_splits(splits: pl.DataFrame, ctx: _Context, participants: set[str]) -
 def _prefixed(ids: Sequence[str], ctx: _Context, persons: set[str]) -> list[str]:
     """Recipient keys of plan ids: people (of the plan, or person participants) and teams."""
     return [(_PERSON if (i in ctx.people or i in persons) else _TEAM) + i for i in ids]
-
-
-_CREDIT_COLUMNS = ["id", "part", "recipient", "source", "rule", "w"]
 
 
 def _cat(value: str) -> pl.Expr:
