@@ -1369,12 +1369,13 @@ def _compute(
     kind: str,
     period: str,
     cutoff: date,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
-    """The coded lines of ``period``, the attainment summary of every period computed, and the deal ids.
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The coded lines of ``period``, the attainment summary of every period computed, and the deals.
 
     Only the deals the period needs are computed: the deals closed in it, and the deals refunded in it with
     the other deals of the periods they closed in (clawbacks reverse what those periods paid). Inside, a
-    deal is its rank in id order (an integer that sorts like the id); the returned ids are indexed by it.
+    deal is its rank in id order (an integer that sorts like the id); the deals (id, pool, basis, version)
+    are returned in that order.
     """
     refund_period = _period_of(pl.col("refunded_on"), kind)
     refunded = pl.col("refunded_on").is_not_null() & (pl.col("refunded_on") <= cutoff)
@@ -1385,7 +1386,7 @@ def _compute(
     names = won.get_column("id")
     won = won.with_columns(pl.col("_d").cast(_I64).alias("id")).drop("_d")
     try:
-        lines, summary = _compute_ints(
+        lines, summary, deal_info = _compute_ints(
             won,
             ctx,
             touchpoints=touchpoints,
@@ -1401,12 +1402,11 @@ def _compute(
                 exc.message, kind=exc.kind, record=names[int(exc.record)], field=exc.field
             ) from None
         raise
-    return lines, summary, names
+    return lines, summary, deal_info.with_columns(names.alias("id")).select("id", pl.exclude("id"))
 
 
 # The kernel's coded lines: a deal is its rank (`_d`), a participant its position in the sorted names
-# (`_p`), text columns are categoricals, and a cap line's rule is its template plus two numbers (`_p1`,
-# `_p2`: earned and cap) that only become text when the line is shown.
+# (`_p`) and text columns are categoricals: a line costs a few integers, whatever its text.
 _CODED: dict[str, pl.DataType] = {
     "_d": _I64(),
     "_p": _I64(),
@@ -1417,8 +1417,6 @@ _CODED: dict[str, pl.DataType] = {
     "units": _I64(),
     "basis_units": _I64(),
     "origin_period": pl.Categorical(),
-    "_p1": _I64(),
-    "_p2": _I64(),
 }
 
 
@@ -1482,12 +1480,13 @@ def _compute_ints(
     kind: str,
     cutoff: date,
     period: str,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The coded lines of ``period`` and the attainment summary of every period of ``won``.
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The coded lines of ``period``, the summary of every period of ``won``, and each deal's numbers.
 
-    The credit lines (pool, split, team pool) come from the per-deal map; everything after them works on
-    dense (participant x deal) sums in minor units: tiers, caps and clawbacks each read a participant's
-    total for a deal from them instead of grouping millions of lines.
+    The deal numbers (by rank) are its pool, basis and version. The credit lines (pool, split, team pool)
+    come from the per-deal map; everything after them works on dense (participant x deal) sums in minor
+    units: tiers, caps and clawbacks each read a participant's total for a deal from them instead of
+    grouping millions of lines.
     """
     plan = ctx.plan
     versions = plan.version_index()
@@ -1516,7 +1515,7 @@ def _compute_ints(
         personal.append(mine)
         team_rows.append(teams.with_columns(pl.lit(index, dtype=_I64).alias("_version")))
     if not funded_parts:
-        return _empty_lines(), _empty_summary()
+        return _empty_lines(), _empty_summary(), _empty_deals(won.height)
     funded = pl.concat(funded_parts)
     n = won.height
     refunds = _refunds(funded, versions, kind, cutoff).sort("id")
@@ -1662,11 +1661,11 @@ def _compute_ints(
                 _p=pp[keep],
                 component="cap",
                 source="cap_per_deal",
-                rule="rewards.cap_per_deal",
+                rule=pl.DataFrame({"e": total[pp, dd][keep], "c": cap[dd][keep]})
+                .select(pl.format("rewards.cap_per_deal (earned {}, cap {})", "e", "c").cast(pl.Categorical))
+                .to_series(),
                 units=(cap[dd] - total[pp, dd])[keep],
                 basis_units=0,
-                _p1=total[pp, dd][keep],
-                _p2=cap[dd][keep],
             )
         )
     total += deal_caps
@@ -1688,6 +1687,11 @@ def _compute_ints(
             cut = _largest_remainder(starts, excess, np.maximum(total[pp, dd], 0), None)
             total[pp, dd] += cut
             keep = (per_close[dd] == wanted) & (cut != 0)
+            # One rule text per capped (participant, period): what was earned and the cap.
+            groups, which = np.unique(gg[keep], return_inverse=True)
+            texts = [
+                f"rewards.cap_per_period (earned {sums.ravel()[g]}, cap {limit.ravel()[g]})" for g in groups
+            ]
             out.append(
                 _coded(
                     int(keep.sum()),
@@ -1695,34 +1699,34 @@ def _compute_ints(
                     _p=pp[keep],
                     component="cap",
                     source="cap_per_period",
-                    rule="rewards.cap_per_period",
+                    rule=pl.Series(texts, dtype=pl.String).cast(pl.Categorical).gather(which),
                     units=cut[keep],
                     basis_units=0,
-                    _p1=sums.ravel()[gg][keep],
-                    _p2=limit.ravel()[gg][keep],
                 )
             )
     out.append(_clawbacks(refunds, total, present, code, wanted))
     lines = pl.concat(out, how="vertical")
-    # What every line of a deal repeats (its pool, basis and version) is looked up by the deal's rank.
-    deal_of = lines.get_column("_d").to_numpy()
+    lines = lines.with_columns(
+        pl.Series(names, dtype=pl.String)
+        .cast(pl.Categorical)
+        .gather(lines.get_column("_p"))
+        .alias("participant")
+    )
+    # What every line of a deal repeats (its pool, basis and version) is kept once per deal.
     pool = np.zeros(n, dtype=np.int64)
     pool[ids] = funded.get_column("_pool").to_numpy()
     basis = np.zeros(n, dtype=np.int64)
     basis[ids] = funded.get_column("_b").to_numpy()
-    ledger = lines.with_columns(
-        pl.Series(names, dtype=pl.String)
-        .cast(pl.Categorical)
-        .gather(lines.get_column("_p"))
-        .alias("participant"),
-        pl.Series("pool_units", pool[deal_of]),
-        pl.Series("deal_units", basis[deal_of]),
-        pl.Series([vp.id for _, vp in versions], dtype=pl.String)
-        .cast(pl.Categorical)
-        .gather(version[deal_of])
-        .alias("version"),
+    deal_info = pl.DataFrame(
+        {
+            "pool_units": pool,
+            "deal_units": basis,
+            "version": pl.Series([vp.id for _, vp in versions], dtype=pl.String)
+            .cast(pl.Categorical)
+            .gather(version),
+        }
     )
-    return ledger.select(c for c in _LEDGER if c in ledger.columns), summary
+    return lines.select(list(_LEDGER)), summary, deal_info
 
 
 def _team_weights(versions: list[tuple[date | None, RewardPlan]], ctx: _Context) -> pl.DataFrame:
@@ -1898,7 +1902,17 @@ def _clawbacks(
 
 
 def _empty_lines() -> pl.DataFrame:
-    return pl.DataFrame(schema={c: t for c, t in _LEDGER.items() if c not in ("period", "team")})
+    return pl.DataFrame(schema=_LEDGER)
+
+
+def _empty_deals(n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "pool_units": pl.repeat(0, n, dtype=_I64, eager=True),
+            "deal_units": pl.repeat(0, n, dtype=_I64, eager=True),
+            "version": pl.repeat(None, n, dtype=pl.Categorical, eager=True),
+        }
+    )
 
 
 def _empty_summary() -> pl.DataFrame:
@@ -2074,68 +2088,78 @@ def _order(lines: pl.DataFrame) -> pl.DataFrame:
 
 
 _LEDGER: dict[str, pl.DataType] = {
-    "period": pl.Categorical(),
     "participant": pl.Categorical(),
-    "team": pl.Categorical(),
     "_d": _I64(),
     "component": pl.Categorical(),
     "source": pl.Categorical(),
     "via": pl.Categorical(),
     "units": _I64(),
     "basis_units": _I64(),
+    "rule": pl.Categorical(),
+    "origin_period": pl.Categorical(),
+}
+"""The ledger's stored lines: integers and categoricals; text is made only when lines are shown.
+
+What a line repeats from its deal (pool, basis, version), its participant (team) or the run (period) is
+kept once, not per line; a locked period's ledger, whose paid lines keep what they said, carries those as
+columns of its own (:data:`_EXPLICIT`).
+"""
+
+_EXPLICIT: dict[str, pl.DataType] = {
+    "period": pl.Categorical(),
+    "team": pl.Categorical(),
     "pool_units": _I64(),
     "deal_units": _I64(),
     "version": pl.Categorical(),
-    "rule": pl.Categorical(),
-    "origin_period": pl.Categorical(),
-    "_p1": _I64(),
-    "_p2": _I64(),
 }
-"""The ledger's stored lines: integers and categoricals; text is made only when lines are shown."""
 
 
-def _plain(lines: pl.DataFrame, deals: pl.Series) -> pl.DataFrame:
-    """Coded lines as text columns (deal ids, the full rule of a cap line), in the order given."""
-    rule = pl.col("rule").cast(pl.String)
+def _plain(
+    lines: pl.DataFrame, deals: pl.DataFrame, teams: Mapping[str, str | None], period: str
+) -> pl.DataFrame:
+    """Coded lines as text columns, in the order given (the ledger's internal columns, as text)."""
+    d = lines.get_column("_d")
+    by_line: dict[str, Any] = {}
+    for column in ("pool_units", "deal_units", "version"):
+        if column in lines.columns:
+            by_line[column] = pl.col(column)
+        else:
+            looked = deals.get_column(column).gather(d).alias(column)
+            by_line[column] = looked if column == "version" else looked.fill_null(0)
+    team = (
+        pl.col("team")
+        if "team" in lines.columns
+        else _map_text(lines.get_column("participant"), teams.get).alias("team")
+    )
     return lines.select(
-        pl.col("period").cast(pl.String),
+        pl.col("period").cast(pl.String)
+        if "period" in lines.columns
+        else pl.lit(period, dtype=pl.String).alias("period"),
         pl.col("participant").cast(pl.String),
-        pl.col("team").cast(pl.String),
-        deals.gather(lines.get_column("_d")).cast(pl.String).alias("deal"),
+        team.cast(pl.String),
+        deals.get_column("id").gather(d).cast(pl.String).alias("deal"),
         pl.col("component").cast(pl.String),
         pl.col("source").cast(pl.String),
         pl.col("via").cast(pl.String),
         "units",
         "basis_units",
-        "pool_units",
-        "deal_units",
-        pl.col("version").cast(pl.String),
-        pl.when(pl.col("_p1").is_not_null())
-        .then(
-            pl.concat_str(
-                rule,
-                pl.lit(" (earned "),
-                pl.col("_p1").cast(pl.String),
-                pl.lit(", cap "),
-                pl.col("_p2").cast(pl.String),
-                pl.lit(")"),
-            )
-        )
-        .otherwise(rule)
-        .alias("rule"),
+        by_line["pool_units"],
+        by_line["deal_units"],
+        by_line["version"].cast(pl.String),
+        pl.col("rule").cast(pl.String),
         pl.col("origin_period").cast(pl.String),
     )
 
 
-def _encode(plain: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """Text lines (as :func:`_plain` gives them) back to coded lines, and the sorted deal ids."""
+def _encode(plain: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Text lines (as :func:`_plain` gives them) back to coded lines that keep every column, and the deals."""
     deals = plain.get_column("deal").drop_nulls().unique().sort()
     index = plain.get_column("deal").replace_strict(
         deals, list(range(len(deals))), default=None, return_dtype=_I64
     )
-    coded = plain.with_columns(index.alias("_d"), pl.lit(None, dtype=_I64).alias("_p1"))
-    coded = coded.with_columns(pl.col("_p1").alias("_p2"))
-    return coded.select(pl.col(c).cast(t) for c, t in _LEDGER.items()), deals
+    coded = plain.with_columns(index.alias("_d"))
+    schema = {**_LEDGER, **_EXPLICIT}
+    return coded.select(pl.col(c).cast(t) for c, t in schema.items()), deals.alias("id").to_frame()
 
 
 def compute_rewards(
@@ -2245,22 +2269,16 @@ def compute_rewards(
     if needs_touches and touchpoints is None:
         raise DataError("the plan credits by attribution: pass touchpoints=", kind="rewards")
     won = _deal_frame(deals, ctx, fx, cutoff, kind)
-    lines, summary, deal_ids = _compute(
+    lines, summary, deals = _compute(
         won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, period=period, cutoff=cutoff
     )
     summary = summary.filter(pl.col("_period") == period).drop("_period")
     period_plan = _plan_for_period(rp, period, cutoff)
     lines = _floor(lines, period_plan)
     teams = {p.team for _, vp in rp.version_index() for p in vp.participants if p.team}
-
-    def team_of(who: str) -> str | None:
-        team = ctx.people.get(who)
-        return who if team is None and who in teams else team
-
-    lines = lines.with_columns(
-        pl.lit(period).cast(pl.Categorical).alias("period"),
-        _map_text(lines.get_column("participant"), team_of).alias("team"),
-    ).select(pl.col(c).cast(t) for c, t in _LEDGER.items())
+    names = {*lines.get_column("participant").unique().drop_nulls().cast(pl.String), *summary["participant"]}
+    # A person's team is their plan team; a team participant is its own team.
+    team_of = {who: ctx.people.get(who, who if who in teams else None) for who in sorted(names)}
     locked = rp.locked_through is not None and end <= rp.locked_through
     if locked:
         if previous is None:
@@ -2269,9 +2287,8 @@ def compute_rewards(
                 "ledger paid for it; a recomputation then only adds adjustment lines",
                 path="rewards.locked_through",
             )
-        lines, deal_ids = _encode(
-            _adjusted(_plain(previous._lines, previous._deals), _plain(lines, deal_ids))
-        )
+        paid = _plain(previous._lines, previous._deals, previous._teams, period)
+        lines, deals = _encode(_adjusted(paid, _plain(lines, deals, team_of, period)))
     return RewardLedger(
         period=period,
         currency=rp.currency,
@@ -2280,7 +2297,8 @@ def compute_rewards(
         locked=locked,
         lines=lines,
         summary=summary.sort("participant"),
-        deals=deal_ids,
+        deals=deals,
+        teams=team_of,
         previous=None if previous is None else previous._totals_units(),
     )
 
@@ -2453,7 +2471,8 @@ class RewardLedger:
     """Whether the period was locked (its lines are the paid ones plus adjustments)."""
     _lines: pl.DataFrame = attrs.field(alias="lines", repr=False)
     _summary: pl.DataFrame = attrs.field(alias="summary", repr=False)
-    _deals: pl.Series = attrs.field(alias="deals", repr=False)
+    _deals: pl.DataFrame = attrs.field(alias="deals", repr=False)
+    _teams: Mapping[str, str | None] = attrs.field(alias="teams", repr=False)
     _previous: Mapping[str, int] | None = attrs.field(alias="previous", default=None, repr=False)
     # The lines as text, in the documented order: made when first asked for, then kept.
     _shown: dict[str, pl.DataFrame] = attrs.field(init=False, factory=dict, repr=False)
@@ -2499,10 +2518,17 @@ class RewardLedger:
         """
         if by not in ("participant", "team", "component", "deal"):
             raise ValueError(f"by must be participant, team, component or deal, not {by!r}")
-        column = "_d" if by == "deal" else by
+        column = {"deal": "_d", "team": "team" if "team" in self._lines.columns else "participant"}.get(
+            by, by
+        )
         grouped = self._lines.group_by(column).agg(pl.col("units").sum())
         keys = grouped.get_column(column)
-        texts = self._deals.gather(keys) if by == "deal" else keys.cast(pl.String)
+        if by == "deal":
+            texts = self._deals.get_column("id").gather(keys)
+        elif column != by:  # teams through the participants
+            texts = pl.Series([self._teams.get(k) for k in keys.cast(pl.String).to_list()], dtype=pl.String)
+        else:
+            texts = keys.cast(pl.String)
         sums: dict[str, int] = {}
         for key, units in zip(
             texts.fill_null("-").to_list(), grouped.get_column("units").to_list(), strict=True
@@ -2545,7 +2571,7 @@ class RewardLedger:
     def _frame(self, coded: pl.DataFrame) -> pl.DataFrame:
         """Coded lines as :meth:`to_frame` shows them: ordered, amounts as Decimal, text made."""
         places = self._places
-        lines = _plain(_order(coded), self._deals)
+        lines = _plain(_order(coded), self._deals, self._teams, self.period)
         explanation = pl.concat_str(
             [
                 pl.col("rule"),
@@ -2620,7 +2646,11 @@ class RewardLedger:
         frame = self._frame(lines)
         row = summary.row(0, named=True) if len(summary) else {}
         previous = None if self._previous is None else self._money(self._previous.get(participant, 0))
-        team = lines.get_column("team").drop_nulls().cast(pl.String)
+        team = (
+            lines.get_column("team").drop_nulls().cast(pl.String)
+            if "team" in lines.columns
+            else pl.Series([self._teams.get(participant)], dtype=pl.String).drop_nulls()
+        )
         return Statement(
             participant=participant,
             team=str(team[0]) if len(team) else None,
