@@ -1547,59 +1547,16 @@ def _compute_ints(
     count = _dense(cell, 1, grid)
     att_units = _dense(cell[attains], units[attains], grid)
     att_basis = _dense(cell[attains], base.get_column("basis_units").to_numpy()[attains], grid)
-    att_count = _dense(cell[attains], 1, grid)
+    att_seen = _dense(cell[attains], 1, grid) > 0
     has_period = per_close >= 0
-
-    def by_period(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sums = np.zeros((n_people, n_periods), dtype=np.int64)
-        seen = np.zeros((n_people, n_periods), dtype=np.int64)
-        for p in range(n_people):
-            sel = mask[p] & has_period
-            np.add.at(sums[p], per_close[sel], values[p][sel])
-            np.add.at(seen[p], per_close[sel], 1)
-        return sums, seen
-
-    credited, seen = by_period(att_units, att_count > 0)
-    booked_units, _ = by_period(att_basis, att_count > 0)
-    booked = pl.DataFrame(
-        [
-            (names[p], periods[q], int(credited[p, q]), int(booked_units[p, q]))
-            for p, q in zip(*np.nonzero(seen), strict=True)
-        ],
-        schema={"participant": pl.String, "_period": pl.String, "credited": _I64, "booked": _I64},
-        orient="row",
-    )
-    clawed = _clawed_bookings(refunds, att_basis, att_count, names, code)
-    period_plans = {p: _plan_for_period(plan, p, cutoff) for p in close_periods}
-    summary = _summary(booked, clawed, period_plans)
-    # Team pools: each deal's team credit divided among the team's members.
-    personal_credit, _ = by_period(total, count > 0)
-    teams = pl.concat(team_rows, how="vertical_relaxed")
-    team_lines = _team_pools(
-        teams,
-        weights,
-        summary,
-        names=names,
-        periods=periods,
-        per_close=per_close,
-        personal_credit=personal_credit,
-    )
-    if not team_lines.is_empty():
-        cell = team_lines.get_column("_p").to_numpy() * n + team_lines.get_column("id").to_numpy()
-        total += _dense(cell, team_lines.get_column("units").to_numpy(), grid)
-        count += _dense(cell, 1, grid)
-    out: list[pl.DataFrame] = []
+    out: list[pl.DataFrame] = [_coded(0)]
     wanted = code.get(period, -1)
 
-    def of_period(frame: pl.DataFrame) -> pl.DataFrame:
+    def keep_lines(frame: pl.DataFrame) -> None:
+        """Keep the coded lines of ``frame`` that belong to the requested period."""
         if frame.is_empty():
-            return frame
-        return frame.filter(pl.Series(per_close[frame.get_column("id").to_numpy()] == wanted))
-
-    out.append(_coded(0))
-    for frame in (of_period(base), of_period(team_lines)):
-        if frame.is_empty():
-            continue
+            return
+        frame = frame.filter(pl.Series(per_close[frame.get_column("id").to_numpy()] == wanted))
         out.append(
             _coded(
                 frame.height,
@@ -1613,6 +1570,51 @@ def _compute_ints(
                 basis_units=frame.get_column("basis_units"),
             )
         )
+
+    keep_lines(base)
+    del base, cell, units, attains
+
+    def by_period(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sums = np.zeros((n_people, n_periods), dtype=np.int64)
+        seen = np.zeros((n_people, n_periods), dtype=np.int64)
+        for p in range(n_people):
+            sel = mask[p] & has_period
+            np.add.at(sums[p], per_close[sel], values[p][sel])
+            np.add.at(seen[p], per_close[sel], 1)
+        return sums, seen
+
+    credited, seen = by_period(att_units, att_seen)
+    booked_units, _ = by_period(att_basis, att_seen)
+    booked = pl.DataFrame(
+        [
+            (names[p], periods[q], int(credited[p, q]), int(booked_units[p, q]))
+            for p, q in zip(*np.nonzero(seen), strict=True)
+        ],
+        schema={"participant": pl.String, "_period": pl.String, "credited": _I64, "booked": _I64},
+        orient="row",
+    )
+    clawed = _clawed_bookings(refunds, att_basis, att_seen, names, code)
+    period_plans = {p: _plan_for_period(plan, p, cutoff) for p in close_periods}
+    summary = _summary(booked, clawed, period_plans)
+    # Team pools: each deal's team credit divided among the team's members.
+    personal_credit, _ = by_period(total, count > 0)
+    teams = pl.concat(team_rows, how="vertical_relaxed")
+    del team_rows
+    team_lines = _team_pools(
+        teams,
+        weights,
+        summary,
+        names=names,
+        periods=periods,
+        per_close=per_close,
+        personal_credit=personal_credit,
+    )
+    if not team_lines.is_empty():
+        cell = team_lines.get_column("_p").to_numpy() * n + team_lines.get_column("id").to_numpy()
+        total += _dense(cell, team_lines.get_column("units").to_numpy(), grid)
+        count += _dense(cell, 1, grid)
+        keep_lines(team_lines)
+    del teams, team_lines
     # Tiers: each participant's tier adjustment of a period, spread over its deals by credit.
     tier_group = np.full((n_people, n_periods), -1, dtype=np.int64)
     adjust = summary.filter(pl.col("tier_units") != 0)
@@ -1625,7 +1627,7 @@ def _compute_ints(
             tier_totals.append(row["tier_units"])
     if tier_rules:
         group_of = np.where(has_period[None, :], tier_group[:, np.maximum(per_close, 0)], -1)
-        pp, dd, gg, starts = _grouped_pairs(att_count > 0, group_of, n)
+        pp, dd, gg, starts = _grouped_pairs(att_seen, group_of, n)
         if pp.size:
             tiers = _largest_remainder(starts, np.asarray(tier_totals)[gg], att_units[pp, dd], None)
             total[pp, dd] += tiers
@@ -1775,6 +1777,28 @@ def _team_pools(
     weights = weights.with_columns(
         pl.col("participant").replace_strict(names, list(range(len(names))), return_dtype=_I64).alias("_p")
     )
+    teams = teams.select("id", "source", "rule", "units", "via", "team", "_version")
+    # The rule and route texts are made once per distinct value, not once per line.
+    divide = {
+        (v, str(t)): str(d) for v, t, d in weights.select("_version", "team", "_divide").unique().iter_rows()
+    }
+    rules = teams.select("rule", "team", "_version").unique()
+    rules = rules.with_columns(
+        pl.Series(
+            "_rule",
+            [f"{r} > team pool {t} by {divide.get((v, t))}" for r, t, v in rules.iter_rows()],
+            dtype=pl.String,
+        ).cast(pl.Categorical)
+    )
+    vias = teams.select("via", "team").unique()
+    vias = vias.with_columns(
+        pl.Series("_via", [f"{v} > team {t}" for v, t in vias.iter_rows()], dtype=pl.String).cast(
+            pl.Categorical
+        )
+    )
+    teams = teams.join(rules, on=["rule", "team", "_version"], how="left").join(
+        vias, on=["via", "team"], how="left"
+    )
     rows = teams.with_row_index("_row").join(
         _categorical(weights, "team", "_divide"), on=["_version", "team"], how="inner"
     )
@@ -1796,19 +1820,12 @@ def _team_pools(
     rows = rows.with_columns(
         pl.when(pl.col("_w").sum().over("_row") == 0).then(1).otherwise(pl.col("_w")).alias("_w")
     )
-    rows = rows.filter(pl.col("_w") > 0)
-    rows = _allocate_frame(rows, by=["_row"], key="_p", weight="_w", total="units", out="_u")
-    # The rule and route texts are made once per distinct value, not once per line.
-    rule = pl.concat_str(
-        pl.col("rule"), pl.lit(" > team pool "), pl.col("team"), pl.lit(" by "), pl.col("_divide")
-    )
-    via = pl.concat_str(pl.col("via"), pl.lit(" > team "), pl.col("team"))
-    rules = (
-        rows.select("rule", "team", "_divide").unique().with_columns(rule.cast(pl.Categorical).alias("_rule"))
-    )
-    vias = rows.select("via", "team").unique().with_columns(via.cast(pl.Categorical).alias("_via"))
-    rows = rows.join(rules, on=["rule", "team", "_divide"], how="left", nulls_equal=True).join(
-        vias, on=["via", "team"], how="left", nulls_equal=True
+    # Each team row's members in participant order: the allocation needs no further sort.
+    rows = rows.filter(pl.col("_w") > 0).sort("_row", "_p")
+    team_row = rows.get_column("_row").to_numpy()
+    starts = np.flatnonzero(np.r_[True, team_row[1:] != team_row[:-1]]) if team_row.size else team_row
+    units = _largest_remainder(
+        starts, rows.get_column("units").to_numpy(), rows.get_column("_w").to_numpy(), None
     )
     return rows.select(
         "id",
@@ -1817,7 +1834,7 @@ def _team_pools(
         "source",
         pl.col("_rule").alias("rule"),
         pl.col("_via").alias("via"),
-        pl.col("_u").alias("units"),
+        pl.Series("units", units, dtype=_I64),
         pl.lit(0, dtype=_I64).alias("basis_units"),
     )
 
@@ -1825,7 +1842,7 @@ def _team_pools(
 def _clawed_bookings(
     refunds: pl.DataFrame,
     att_basis: np.ndarray,
-    att_count: np.ndarray,
+    att_seen: np.ndarray,
     names: list[str],
     code: dict[str, int],
 ) -> pl.DataFrame:
@@ -1838,7 +1855,7 @@ def _clawed_bookings(
         den = reducing.get_column("_den").to_numpy()
         per = reducing.get_column("_period").to_list()
         taken = _half_even_np(att_basis[:, r] * num[None, :], den[None, :])
-        for p, j in zip(*np.nonzero(att_count[:, r] > 0), strict=True):
+        for p, j in zip(*np.nonzero(att_seen[:, r] > 0), strict=True):
             sums[(int(p), per[j])] = sums.get((int(p), per[j]), 0) + int(taken[p, j])
     return pl.DataFrame(
         [(names[p], q, v) for (p, q), v in sums.items()],
