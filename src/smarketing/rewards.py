@@ -882,15 +882,24 @@ def _touch_credit(
     )
     result = attribute(journeys, model=credit.model, per_touch=True, **credit.params)
     assert result.touches is not None
-    return (
-        result.touches.group_by("journey", "_who")
-        .agg(pl.col("credit").sum())
-        .select(
-            pl.col("journey").alias("id"),
-            pl.col("_who").alias("recipient"),
-            (pl.col("credit") * _WEIGHT_SCALE).round(0).cast(_I64).alias("w"),
-        )
-    )
+    # Sum each deal's touch credits per recipient: recipients as their rank among the distinct ones,
+    # one stable sort on (deal, recipient) and segment sums, adding each group's credits in touch order.
+    touched = result.touches
+    recipients = touched.get_column("_who").cast(pl.Categorical)
+    ranks, size = _text_codes(recipients)
+    names = sorted(recipients.unique().drop_nulls().cast(pl.String).to_list())
+    key = touched.get_column("journey").to_numpy() * size + ranks.to_numpy()
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else key
+    sums = np.add.reduceat(touched.get_column("credit").to_numpy()[order], starts) if key.size else key
+    return pl.DataFrame(
+        {
+            "id": key[starts] // size,
+            "recipient": pl.Series(names, dtype=pl.String).cast(pl.Categorical).gather(key[starts] % size),
+            "w": pl.Series(sums, dtype=pl.Float64),
+        }
+    ).with_columns((pl.col("w") * _WEIGHT_SCALE).round(0).cast(_I64))
 
 
 def _stage_credit(
