@@ -842,7 +842,6 @@ def _touch_credit(
     touches = lf.select("id", "lead_id", "time", "team", "owner").collect(backend="polars").to_native()
     assert isinstance(touches, pl.DataFrame)
     deals = d.select(pl.col("id").alias("_deal"), pl.col("lead_id"), cut.alias("_cut"))
-    joined = touches.join(deals, on="lead_id", how="inner").filter(pl.col("time") < pl.col("_cut"))
     who = pl.concat_str(pl.lit(_TEAM), pl.col("team"))
     if credit.key == "owner":
         who = (
@@ -850,8 +849,19 @@ def _touch_credit(
             .then(pl.concat_str(pl.lit(_PERSON), pl.col("owner")))
             .otherwise(who)
         )
-    joined = joined.select(
-        pl.col("_deal").alias("journey"), "time", who.alias("_who"), pl.col("id"), pl.lit(1).alias("_conv")
+    # One query: the join, the cut-off and the projection run together, without a wide joined frame.
+    joined = (
+        touches.lazy()
+        .join(deals.lazy(), on="lead_id", how="inner")
+        .filter(pl.col("time") < pl.col("_cut"))
+        .select(
+            pl.col("_deal").alias("journey"),
+            "time",
+            who.alias("_who"),
+            pl.col("id"),
+            pl.lit(1).alias("_conv"),
+        )
+        .collect()
     )
     orphans = d.filter(~pl.col("id").is_in(joined.get_column("journey").unique().implode()))
     if len(orphans):
