@@ -1248,45 +1248,52 @@ def _resolve(
     persons = {p.person for p in vp.participants if p.person}
     teams = {p.team for p in vp.participants if p.team}
     people = sorted(ctx.people)
-    # Where each distinct recipient's credit goes, worked out once per recipient (not once per line).
-    routes = rows.select("recipient", (pl.col("source") == "overlay").alias("_ov")).unique()
-    table: list[tuple[str, bool, str, bool]] = []
-    unknown: list[str] = []
-    for recipient, overlay in routes.iter_rows():
+
+    # Where each recipient's credit goes, worked out once per distinct recipient (not once per line).
+    # Overlays name the people they pay, participants or not (managers, say); any other credit for a
+    # person who is not a participant goes to their team.
+    def route(recipient: str, overlay: bool) -> tuple[str, bool] | None:
         person = recipient.startswith(_PERSON)
         name = recipient[len(_PERSON) :] if person else recipient[len(_TEAM) :]
-        # Overlays name the people they pay, participants or not (managers, say).
         if person and not (name in persons or overlay):
             if name not in ctx.people:
-                unknown.append(recipient)
-                continue
-            person, name = False, ctx.people[name]
-        table.append((recipient, overlay, name, person))
-    if unknown:
-        first = (
-            rows.filter(pl.col("recipient").is_in(unknown) & (pl.col("source") != "overlay"))
-            .sort("id")
-            .row(0, named=True)
-        )
+                return None
+            return ctx.people[name], False
+        return name, person
+
+    rows = _categorical(rows, "part", "recipient", "source", "rule")
+    recipient, overlay = rows.get_column("recipient"), rows.get_column("source") == "overlay"
+    unknown = rows.filter(_map_text(recipient, lambda r: route(r, False) is None, pl.Boolean()) & ~overlay)
+    if len(unknown):
+        first = unknown.sort("id").row(0, named=True)
         raise DataError(
             f"credit for {first['recipient'][len(_PERSON) :]!r} ({first['source']}), who is not in the plan: "
             "neither a person of the plan nor a participant",
             kind="deal",
             record=first["id"],
         )
-    routed = pl.DataFrame(
-        table,
-        schema={"recipient": pl.String, "_ov": pl.Boolean, "_to": pl.String, "_person": pl.Boolean},
-        orient="row",
+
+    def to(r: str, ov: bool) -> str | None:
+        found = route(r, ov)
+        return None if found is None else found[0]
+
+    def paid(r: str, ov: bool) -> bool | None:
+        found = route(r, ov)
+        return None if found is None else found[1]
+
+    rows = rows.rename({"recipient": "via"}).with_columns(
+        pl.when(overlay)
+        .then(_map_text(recipient, lambda r: to(r, True)))
+        .otherwise(_map_text(recipient, lambda r: to(r, False)))
+        .alias("_to"),
+        pl.when(overlay)
+        .then(_map_text(recipient, lambda r: paid(r, True), pl.Boolean()))
+        .otherwise(_map_text(recipient, lambda r: paid(r, False), pl.Boolean()))
+        .alias("_person"),
     )
-    rows = _categorical(rows, "part", "recipient", "source", "rule").with_columns(
-        (pl.col("source") == "overlay").alias("_ov")
-    )
-    rows = rows.join(_categorical(routed, "recipient", "_to"), on=["recipient", "_ov"], how="left")
-    rows = rows.rename({"recipient": "via"})
-    personal = rows.filter(pl.col("_person")).rename({"_to": "participant"}).drop("_ov", "_person")
+    personal = rows.filter(pl.col("_person")).rename({"_to": "participant"}).drop("_person")
     # One team row per route (via), so each line still says where its credit came from.
-    team_rows = rows.filter(~pl.col("_person")).rename({"_to": "team"}).drop("_ov", "_person")
+    team_rows = rows.filter(~pl.col("_person")).rename({"_to": "team"}).drop("_person")
     out_personal = [personal]
     # (a) the deal's own revenue splits, to the split people who are participants in the team.
     rev = splits.filter((pl.col("kind") == "revenue") & pl.col("person").is_in(sorted(persons)))
@@ -2098,12 +2105,20 @@ def _text_codes(column: pl.Series, values: Sequence[str] | None = None) -> tuple
     return ranks.fill_null(len(ordered)), len(ordered) + 1
 
 
-def _map_text(column: pl.Series, how: Any) -> pl.Series:
-    """``how(text)`` for each line of a categorical column, computed once per distinct value."""
+def _map_text(column: pl.Series, how: Any, dtype: pl.DataType | None = None) -> pl.Series:
+    """``how(text)`` for each line of a categorical column, computed once per distinct value.
+
+    The result is a categorical (text), or of ``dtype``.
+    """
     distinct = column.unique().drop_nulls()
-    mapped = pl.Series([how(t) for t in distinct.cast(pl.String).to_list()], dtype=pl.String)
+    values = [how(t) for t in distinct.cast(pl.String).to_list()]
+    mapped = (
+        pl.Series(values, dtype=pl.String).cast(pl.Categorical)
+        if dtype is None
+        else pl.Series(values, dtype=dtype)
+    )
     return column.to_physical().replace_strict(
-        distinct.to_physical(), mapped.cast(pl.Categorical), default=None, return_dtype=pl.Categorical
+        distinct.to_physical(), mapped, default=None, return_dtype=mapped.dtype
     )
 
 
