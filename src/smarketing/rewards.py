@@ -1421,7 +1421,8 @@ def _compute(
     origins = won.filter(refunded & (refund_period == period)).get_column("_period").unique().to_list()
     needed = sorted({period, *origins})
     won = won.filter(pl.col("_period").is_in(needed) | (refunded & refund_period.is_in(needed)))
-    won = won.sort("id").with_row_index("_d")
+    used = ["id", "lead_id", "owner", "product", "segment", "splits", "close_date", "refunded_on"]
+    won = won.select(*used, "_period", "_version", "_gross", "_net").sort("id").with_row_index("_d")
     names = won.get_column("id")
     won = won.with_columns(pl.col("_d").cast(_I64).alias("id")).drop("_d")
     try:
@@ -1746,7 +1747,7 @@ def _compute_ints(
                 )
             )
     out.append(_clawbacks(refunds, total, present, code, wanted))
-    lines = pl.concat(out, how="vertical")
+    lines = pl.concat(out, how="vertical", rechunk=False)
     lines = lines.with_columns(
         pl.Series(names, dtype=pl.String)
         .cast(pl.Categorical)
