@@ -2504,6 +2504,10 @@ class RewardLedger:
     (in :data:`COMPONENTS` order), then source, rule, route and origin period, so the order never depends
     on the order of the input. Amounts are exact :class:`~smarketing.money.Money` in the plan currency.
 
+    The ledger stores its lines as integer codes (a deal's rank, categorical participants, rules and
+    routes) and makes their order and text when they are asked for: :meth:`to_frame` once (then kept), a
+    statement for its participant's lines only. Totals never need the text.
+
     Examples:
         >>> from datetime import date
         >>> ledger = compute_rewards(
