@@ -36,7 +36,7 @@ docs: $(STAMP)
 test: lint typecheck pytest docs
 
 # Every benchmark, one after another (each records its table for docs/performance.md).
-bench: bench-kpis bench-journey bench-attribution bench-sla
+bench: bench-kpis bench-journey bench-attribution bench-sla bench-rewards
 
 # Times smarketing against ChannelAttribution and marketing-attribution-models (installed by the script in
 # benchmarks/.venv-attribution, never project dependencies) and writes docs/performance.md.

@@ -14,7 +14,10 @@ over touchpoints, team split, overlays, tiers, caps, the marketing team pool and
 deals. The base data and the repeated data are cached as parquet under ``benchmarks/data/`` (git-ignored).
 
 Each timed run happens in a fresh subprocess, so the peak memory (max RSS) reported is that of one run:
-reading the parquet files, then one ``compute_rewards`` call (the time reported).
+reading the parquet files, then one ``compute_rewards`` call (the time reported). The ledger keeps its
+lines as integer codes and makes their text when asked; ``--render`` also times asking for all of it
+(``to_frame()``, every line as text) and one statement, after the compute time and its peak memory are
+taken.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def repeated(deals: int, leads: int, seed: int) -> Path:
     return folder
 
 
-def child(folder: Path) -> None:
+def child(folder: Path, render: bool) -> None:
     """One run in this (fresh) process; prints a JSON line."""
     from smarketing.money import FxTable
     from smarketing.plan import load_plan
@@ -110,6 +113,23 @@ def child(folder: Path) -> None:
         as_of=date(2026, 12, 31),
     )
     done = time.perf_counter()
+    compute_cpu = time.process_time() - cpu
+    compute_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rendered = {}
+    if render:
+        rendering, cpu = time.perf_counter(), time.process_time()
+        frame = ledger.to_frame()
+        framed, frame_cpu = time.perf_counter(), time.process_time()
+        who = ledger.participants()[0]
+        text = ledger.statement(who).to_text(limit=40)
+        rendered = {
+            "to_frame_s": framed - rendering,
+            "to_frame_cpu_s": frame_cpu - cpu,
+            "statement_s": time.perf_counter() - framed,
+            "render_rows": frame.height,
+            "statement_chars": len(text),
+            "render_max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
     print(
         json.dumps(
             {
@@ -120,8 +140,9 @@ def child(folder: Path) -> None:
                 "total": str(ledger.total()),
                 "load_s": loaded - started,
                 "compute_s": done - loaded,
-                "compute_cpu_s": time.process_time() - cpu,
-                "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "compute_cpu_s": compute_cpu,
+                "max_rss_mib": compute_rss,
+                **rendered,
             }
         )
     )
@@ -133,10 +154,13 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--render", action="store_true", help="also time to_frame() (all lines as text) and one statement"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        child(args.child)
+        child(args.child, args.render)
         return
     folder = repeated(args.deals, args.leads, args.seed)
     print(
@@ -145,7 +169,10 @@ def main() -> None:
     runs = []
     for _ in range(args.repeat):
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(folder)], capture_output=True, text=True, check=True
+            [sys.executable, __file__, "--child", str(folder), *(["--render"] if args.render else [])],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     first = runs[0]
@@ -158,8 +185,14 @@ def main() -> None:
         ("compute_rewards CPU s (all threads)", "compute_cpu_s"),
         ("parquet read s", "load_s"),
         ("peak RSS MiB (fresh process)", "max_rss_mib"),
+        ("to_frame() wall s (--render)", "to_frame_s"),
+        ("to_frame() CPU s (--render)", "to_frame_cpu_s"),
+        ("one statement wall s (--render)", "statement_s"),
+        ("peak RSS MiB after rendering (--render)", "render_max_rss_mib"),
     ):
-        values = [r[key] for r in runs]
+        values = [r[key] for r in runs if key in r]
+        if not values:
+            continue
         print(f"{name}: " + ", ".join(f"{v:.2f}" for v in values) + f" (best {min(values):.2f})")
     import smarketing
 

@@ -590,6 +590,106 @@ def test_a_dataset_brings_its_touchpoints() -> None:
     assert set(ledger.totals("team")) <= {"marketing", "sales"}
 
 
+# --- the ledger keeps codes and makes its text on demand ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def capped_year() -> RewardLedger:
+    """The example plan over synthetic deals, with caps and a floor low enough to bite, for the year."""
+    from smarketing.datasets import synthetic
+
+    plan = load_plan("examples/plan.yaml")
+    assert plan.rewards is not None
+    rewards = plan.rewards.model_copy(
+        update={
+            "valid_from": None,
+            "cap_per_deal": eur("40"),
+            "cap_per_period": eur("900"),
+            "floor": eur("300"),
+        }
+    )
+    plan = plan.model_copy(update={"rewards": rewards})
+    data = synthetic(plan, seed=3, n_leads=400)
+    fx = FxTable([("USD", "EUR", date(2020, 1, 1), "0.92")])
+    return compute_rewards(data, plan, fx=fx, period="2026", as_of=date(2026, 12, 31))
+
+
+def test_lazily_rendered_lines_are_the_eagerly_rendered_ones(capped_year: RewardLedger) -> None:
+    # Digests of the frame and of every statement as the ledger rendered them when it still built each
+    # line's text while computing (every component but adjustments: caps of both kinds, tiers, team
+    # pools, overlays, clawbacks and a floor). Keeping codes and rendering on demand changed no byte.
+    import hashlib
+
+    frame = capped_year.to_frame()
+    csv = frame.with_columns(pl.col(pl.Decimal).cast(pl.String)).write_csv()
+    statements = "".join(
+        s.to_text() + s.to_csv() + s.to_html()
+        for s in (capped_year.statement(p) for p in capped_year.participants())
+    )
+    assert len(frame) == 528
+    assert hashlib.sha256(csv.encode()).hexdigest() == (
+        "9a266b480ad249f750736389ca606469d0d2bf7bee6cc09a254ffcf689873b82"
+    )
+    assert hashlib.sha256(statements.encode()).hexdigest() == (
+        "4a0d99df9e0f9050e083e0ee98b68db7794e78ef12f5a8f68ea29e4f695544e8"
+    )
+    first = {
+        source: frame.filter(pl.col("source") == source)
+        .select("participant", "deal", "amount", "explanation")
+        .row(0)
+        for source in ("cap_per_deal", "cap_per_period", "floor", "clawback_pro_rata")
+    }
+    pool = "; deal pool {} on basis {}; plan fy27-shared"
+    assert first == {
+        "cap_per_deal": (
+            "ben.okafor",
+            "D000004",
+            Decimal("-217.53"),
+            "rewards.cap_per_deal (earned 25753, cap 4000)" + pool.format("1824.99", "22812.32"),
+        ),
+        "cap_per_period": (
+            "jonas.weber",
+            "D000003",
+            Decimal("-2.50"),
+            "rewards.cap_per_period (earned 96000, cap 90000)" + pool.format("2208.64", "27608.00"),
+        ),
+        "floor": ("felix.roth", None, Decimal("229.00"), "rewards.floor (300 EUR)"),
+        "clawback_pro_rata": (
+            "jonas.weber",
+            "D000003",
+            Decimal("-25.83"),
+            "rewards.clawback (pro_rata, refunded 28 of 90 days after close; reverses 2026 lines)"
+            + pool.format("2208.64", "27608.00"),
+        ),
+    }
+
+
+def test_statements_are_the_ledger_lines_of_each_participant(capped_year: RewardLedger) -> None:
+    frame = capped_year.to_frame()
+    parts = [capped_year.statement(p).lines for p in capped_year.participants()]
+    assert pl.concat(parts).equals(frame)
+    assert capped_year.totals("deal") == {
+        str(k): Money(v, "EUR")
+        for k, v in frame.group_by(pl.col("deal").fill_null("-"))
+        .agg(pl.col("amount").sum())
+        .sort("deal")
+        .rows()
+    }
+
+
+def test_kpis_tie_the_plan_to_joint_kpis_but_change_no_amount() -> None:
+    deals = [deal("D1", "1000.00"), deal("D2", "250.00")]
+    with_kpis = run(deals, reward(kpis=["mql_to_sql", "new_revenue"]))
+    without = run(deals, reward())
+    assert with_kpis.to_frame().equals(without.to_frame())
+
+
+@pytest.mark.parametrize("period", ["2026-W43", "2026-10-05", "FY2026", "2026-Q5"])
+def test_only_month_quarter_and_year_periods_are_supported(period: str) -> None:
+    with pytest.raises(ValueError, match=f"period '{period}' is not supported: .*month.*quarter.*year"):
+        run([deal()], reward(), period=period)
+
+
 # --- command line -------------------------------------------------------------------------------------
 
 

@@ -6,13 +6,14 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smarketing.money import Money, allocate
 from smarketing.records import Deal
-from smarketing.rewards import RewardLedger, RewardPlan, _allocate_frame, compute_rewards
+from smarketing.rewards import RewardLedger, RewardPlan, _allocate_frame, _largest_remainder, compute_rewards
 from smarketing.testing.strategies import reward_plans, won_deals
 
 LAWS = settings(max_examples=20, deadline=None, database=None)
@@ -51,6 +52,30 @@ def test_vectorised_largest_remainder_is_allocate(cases: list[tuple[int, dict[st
     for g, (total, weights) in enumerate(cases):
         expected = allocate(Money.from_minor(total, "EUR"), weights)
         assert {k: Money.from_minor(got[(g, k)], "EUR") for k in weights} == expected
+
+
+@LAWS
+@given(groups(), st.integers(1, 4))
+def test_largest_remainder_on_rows_in_key_order_is_allocate(
+    cases: list[tuple[int, dict[str, int]]], width: int
+) -> None:
+    # Rows already in key order (keys=None): groups of any size, and groups all of one small size
+    # (every deal split over the same recipients), which the kernel ranks without sorting.
+    for same in (False, True):
+        chosen = [(t, dict(sorted(w.items())[:width])) for t, w in cases] if same else cases
+        chosen = [(t, w if any(w.values()) else {**w, min(w): 1}) for t, w in chosen]
+        if same and len({len(w) for _, w in chosen}) > 1:
+            continue
+        rows = [(g, t, k, w) for g, (t, weights) in enumerate(chosen) for k, w in sorted(weights.items())]
+        group = np.asarray([g for g, _, _, _ in rows])
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        units = _largest_remainder(
+            starts, np.asarray([t for _, t, _, _ in rows]), np.asarray([w for _, _, _, w in rows]), None
+        )
+        got = {(g, k): int(u) for (g, _, k, _), u in zip(rows, units, strict=True)}
+        for g, (total, weights) in enumerate(chosen):
+            expected = allocate(Money.from_minor(total, "EUR"), weights)
+            assert {k: Money.from_minor(got[(g, k)], "EUR") for k in weights} == expected
 
 
 def pools(ledger: RewardLedger) -> pl.DataFrame:

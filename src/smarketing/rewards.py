@@ -273,7 +273,10 @@ class RewardPlan(FrozenModel):
     floor: Money | None = Field(default=None, description="Least paid to a person participant per period.")
     clawback: Clawback | None = Field(default=None, description="Refund and churn policy.")
     kpis: list[Id] = Field(
-        default_factory=list, description="Joint KPIs the reward depends on (gates or modifiers)."
+        default_factory=list,
+        description="Ids of the plan's joint KPIs this reward is meant to serve. Checked by the alignment "
+        "rules (each must be a KPI of the plan; R006 asks for a joint one unless the pool is credited by "
+        "attribution); compute_rewards does not read them: they neither gate nor change what is paid.",
     )
     locked_through: date | None = Field(
         default=None,
@@ -447,29 +450,12 @@ COMPONENTS: tuple[str, ...] = (
 )
 """Ledger line components, in the order lines of one deal are listed."""
 
-_LINE_SCHEMA: dict[str, pl.DataType] = {
-    "period": pl.String(),
-    "participant": pl.String(),
-    "team": pl.String(),
-    "deal": pl.String(),
-    "component": pl.String(),
-    "source": pl.String(),
-    "via": pl.String(),
-    "units": pl.Int64(),
-    "basis_units": pl.Int64(),
-    "pool_units": pl.Int64(),
-    "deal_units": pl.Int64(),
-    "version": pl.String(),
-    "rule": pl.String(),
-    "origin_period": pl.String(),
-    "note": pl.String(),
-}
-
 
 def _period_kind(period: str) -> str:
-    if _PERIOD_RE.fullmatch(period) is None:
+    if not isinstance(period, str) or _PERIOD_RE.fullmatch(period) is None:
         raise ValueError(
-            f"period {period!r}: expected 'YYYY-MM' (month), 'YYYY-Qn' (quarter) or 'YYYY' (year)"
+            f"period {period!r} is not supported: rewards are computed for a month ('YYYY-MM'), a quarter "
+            "('YYYY-Qn') or a year ('YYYY'), not for weeks, days or other spans"
         )
     return "year" if len(period) == 4 else ("quarter" if "Q" in period else "month")
 
@@ -522,32 +508,77 @@ def _allocate_frame(
     # Group boundaries of the sorted frame, then integer arithmetic in numpy: one sort, no windows.
     changed = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift(1)) for c in group]).fill_null(True)
     starts = np.flatnonzero(f.select(changed).to_series().to_numpy())
-    lengths = np.diff(np.append(starts, f.height))
+    keys = f.get_column(key)
+    if not keys.dtype.is_integer():
+        keys, _ = _text_codes(keys)
+    units = _largest_remainder(
+        starts,
+        f.get_column(total).to_numpy().astype(np.int64),
+        f.get_column(weight).to_numpy().astype(np.int64),
+        keys.to_numpy(),
+        where=lambda row: str(f.row(row, named=True)),
+    )
+    return f.with_columns(pl.Series(out, units, dtype=_I64))
+
+
+def _largest_remainder(
+    starts: np.ndarray,
+    totals: np.ndarray,
+    weights: np.ndarray,
+    keys: np.ndarray | None,
+    *,
+    where: Any = None,
+) -> np.ndarray:
+    """The allocation core on arrays: rows grouped (group ``g`` is ``starts[g]:starts[g + 1]``).
+
+    Every row carries its group's total; ``keys`` breaks ties (the smaller first); ``keys=None`` means
+    the rows of each group are already in key order, which lets one stable sort on a single integer do.
+    """
+    height = totals.size
+    lengths = np.diff(np.append(starts, height))
     index = np.repeat(np.arange(starts.size), lengths)
-    totals = f.get_column(total).to_numpy().astype(np.int64)
-    weights = f.get_column(weight).to_numpy().astype(np.int64)
     magnitude = np.abs(totals)
-    if int(magnitude.max()) * int(weights.max()) >= _MAX_PRODUCT:
+    if height and int(magnitude.max()) * int(weights.max()) >= _MAX_PRODUCT:
         raise DataError(f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards")
     if (weights < 0).any():
         raise DataError("a weight is negative", kind="rewards")
-    weight_sum = np.add.reduceat(weights, starts)
+    weight_sum = np.add.reduceat(weights, starts) if height else np.zeros(0, dtype=np.int64)
     if (weight_sum <= 0).any():
-        row = f.row(int(starts[np.flatnonzero(weight_sum <= 0)[0]]), named=True)
-        raise DataError(f"cannot split over weights that are all zero ({row})", kind="rewards")
+        first = int(starts[np.flatnonzero(weight_sum <= 0)[0]])
+        raise DataError(
+            f"cannot split over weights that are all zero ({where(first) if where else first})",
+            kind="rewards",
+        )
     product = magnitude * weights
     quotient = product // weight_sum[index]
     remainder = product - quotient * weight_sum[index]
-    left = magnitude[starts] - np.add.reduceat(quotient, starts)
-    keys = f.get_column(key)
-    if not keys.dtype.is_integer():
-        values = sorted(v for v in keys.unique().to_list() if v is not None)
-        keys = keys.replace_strict(values, list(range(len(values))), return_dtype=_I64)
-    order = np.lexsort((keys.to_numpy(), -remainder, index))
-    rank = np.empty(f.height, dtype=np.int64)
-    rank[order] = np.arange(f.height) - starts[index[order]]
+    left = magnitude[starts] - np.add.reduceat(quotient, starts) if height else quotient
+    biggest = int(weight_sum.max()) if height else 0
+    width = height // starts.size if starts.size else 0
+    if keys is None and 1 < width <= 4 and (lengths == width).all():
+        # Groups of the same few rows (a fixed split of every deal): a row's rank is how many rows of its
+        # group come before it (a larger remainder, or an equal one earlier in key order), no sort.
+        grid = remainder.reshape(-1, width)
+        ahead = np.zeros_like(grid)
+        for i in range(width):
+            for j in range(width):
+                if i != j:
+                    ahead[:, j] += (grid[:, i] > grid[:, j]) | ((grid[:, i] == grid[:, j]) & (i < j))
+        units = quotient + (ahead.ravel() < left[index])
+        fixed: np.ndarray = np.where(totals < 0, -units, units)
+        return fixed
+    if keys is None and starts.size * (biggest + 1) < _MAX_PRODUCT:
+        # Groups ascending, remainders descending, then (stable) the rows' own key order: one integer key.
+        order = np.argsort(index * (biggest + 1) + (biggest - remainder), kind="stable")
+    else:
+        if keys is None:
+            keys = np.arange(height)
+        order = np.lexsort((keys, -remainder, index))
+    rank = np.empty(height, dtype=np.int64)
+    rank[order] = np.arange(height) - starts[index[order]]
     units = quotient + (rank < left[index])
-    return f.with_columns(pl.Series(out, np.where(totals < 0, -units, units), dtype=_I64))
+    signed: np.ndarray = np.where(totals < 0, -units, units)
+    return signed
 
 
 def _scaled(values: Sequence[Decimal]) -> list[int]:
@@ -824,7 +855,6 @@ def _touch_credit(
     touches = lf.select("id", "lead_id", "time", "team", "owner").collect(backend="polars").to_native()
     assert isinstance(touches, pl.DataFrame)
     deals = d.select(pl.col("id").alias("_deal"), pl.col("lead_id"), cut.alias("_cut"))
-    joined = touches.join(deals, on="lead_id", how="inner").filter(pl.col("time") < pl.col("_cut"))
     who = pl.concat_str(pl.lit(_TEAM), pl.col("team"))
     if credit.key == "owner":
         who = (
@@ -832,8 +862,19 @@ def _touch_credit(
             .then(pl.concat_str(pl.lit(_PERSON), pl.col("owner")))
             .otherwise(who)
         )
-    joined = joined.select(
-        pl.col("_deal").alias("journey"), "time", who.alias("_who"), pl.col("id"), pl.lit(1).alias("_conv")
+    # One query: the join, the cut-off and the projection run together, without a wide joined frame.
+    joined = (
+        touches.lazy()
+        .join(deals.lazy(), on="lead_id", how="inner")
+        .filter(pl.col("time") < pl.col("_cut"))
+        .select(
+            pl.col("_deal").alias("journey"),
+            "time",
+            who.alias("_who"),
+            pl.col("id"),
+            pl.lit(1).alias("_conv"),
+        )
+        .collect()
     )
     orphans = d.filter(~pl.col("id").is_in(joined.get_column("journey").unique().implode()))
     if len(orphans):
@@ -864,15 +905,24 @@ def _touch_credit(
     )
     result = attribute(journeys, model=credit.model, per_touch=True, **credit.params)
     assert result.touches is not None
-    return (
-        result.touches.group_by("journey", "_who")
-        .agg(pl.col("credit").sum())
-        .select(
-            pl.col("journey").alias("id"),
-            pl.col("_who").alias("recipient"),
-            (pl.col("credit") * _WEIGHT_SCALE).round(0).cast(_I64).alias("w"),
-        )
-    )
+    # Sum each deal's touch credits per recipient: recipients as their rank among the distinct ones,
+    # one stable sort on (deal, recipient) and segment sums, adding each group's credits in touch order.
+    touched = result.touches
+    recipients = touched.get_column("_who").cast(pl.Categorical)
+    ranks, size = _text_codes(recipients)
+    names = sorted(recipients.unique().drop_nulls().cast(pl.String).to_list())
+    key = touched.get_column("journey").to_numpy() * size + ranks.to_numpy()
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else key
+    sums = np.add.reduceat(touched.get_column("credit").to_numpy()[order], starts) if key.size else key
+    return pl.DataFrame(
+        {
+            "id": key[starts] // size,
+            "recipient": pl.Series(names, dtype=pl.String).cast(pl.Categorical).gather(key[starts] % size),
+            "w": pl.Series(sums, dtype=pl.Float64),
+        }
+    ).with_columns((pl.col("w") * _WEIGHT_SCALE).round(0).cast(_I64))
 
 
 def _stage_credit(
@@ -991,7 +1041,66 @@ def _prefixed(ids: Sequence[str], ctx: _Context, persons: set[str]) -> list[str]
     return [(_PERSON if (i in ctx.people or i in persons) else _TEAM) + i for i in ids]
 
 
-_CREDIT_COLUMNS = ["id", "part", "recipient", "source", "rule", "w"]
+def _cat(value: str) -> pl.Expr:
+    """A text constant as a categorical: lines repeat a code, not the text."""
+    return pl.lit(value).cast(pl.Categorical)
+
+
+def _categorical(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """``frame`` with its text ``columns`` as categoricals."""
+    return frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns if c in frame.columns)
+
+
+def _split_fixed(totals: np.ndarray, weights: Sequence[int]) -> np.ndarray:
+    """Every total split over the same recipients (given in key order): one column per recipient.
+
+    The same allocation as everywhere (:func:`_largest_remainder`), with each deal's rows already in key
+    order, so no text is compared and no frame is sorted.
+    """
+    k = len(weights)
+    rows = np.repeat(totals.astype(np.int64), k)
+    units = _largest_remainder(
+        np.arange(totals.size) * k, rows, np.tile(np.asarray(weights, np.int64), totals.size), None
+    )
+    return units.reshape(totals.size, k)
+
+
+def _fixed_rows(ids: np.ndarray, pool: np.ndarray, basis: np.ndarray, table: pl.DataFrame) -> pl.DataFrame:
+    """Each deal's pool and basis split over a fixed table of recipients (weights ``w`` > 0)."""
+    table = _categorical(
+        table.filter(pl.col("w") > 0).sort("recipient", "rule"), "recipient", "source", "rule"
+    )
+    k = table.height
+    weights = table.get_column("w").to_list()
+    picks = np.tile(np.arange(k), ids.size)
+    return table.drop("w")[picks].with_columns(
+        pl.Series("id", np.repeat(ids, k), dtype=_I64),
+        pl.Series("units", _split_fixed(pool, weights).ravel(), dtype=_I64),
+        pl.Series("basis_units", _split_fixed(basis, weights).ravel(), dtype=_I64),
+    )
+
+
+def _weighted_rows(
+    credit: pl.DataFrame, ids: np.ndarray, pool: np.ndarray, basis: np.ndarray
+) -> pl.DataFrame:
+    """Each deal's pool and basis split over its own recipients by their weights ``w`` (id, recipient, w)."""
+    credit = _categorical(credit.filter(pl.col("w") > 0), "recipient")
+    rank, _ = _text_codes(credit.get_column("recipient"))
+    credit = credit.with_columns(rank.alias("_k")).sort("id", "_k").drop("_k")
+    if credit.is_empty():
+        return credit.with_columns(
+            pl.lit(0, dtype=_I64).alias("units"), pl.lit(0, dtype=_I64).alias("basis_units")
+        )
+    row_ids = credit.get_column("id").to_numpy()
+    position = np.zeros(int(max(ids.max(), row_ids.max())) + 1, dtype=np.int64)
+    position[ids] = np.arange(ids.size)
+    at = position[row_ids]
+    starts = np.flatnonzero(np.r_[True, row_ids[1:] != row_ids[:-1]])
+    w = credit.get_column("w").to_numpy()
+    return credit.drop("w").with_columns(
+        pl.Series("units", _largest_remainder(starts, pool[at], w, None), dtype=_I64),
+        pl.Series("basis_units", _largest_remainder(starts, basis[at], w, None), dtype=_I64),
+    )
 
 
 def _version_credits(
@@ -1005,68 +1114,67 @@ def _version_credits(
         for n, s in (("attribution", attribution), ("fixed", 1 - attribution - stage), ("stage", stage))
         if s > 0
     ]
-    part_weights = pl.DataFrame(
-        {"part": [n for n, _ in parts], "pw": _scaled([s for _, s in parts])},
-        schema={"part": pl.String, "pw": _I64},
-    )
-    by_part = f.select("id", "_pool", "_b").join(part_weights, how="cross")
-    by_part = _allocate_frame(by_part, by=["id"], key="part", weight="pw", total="_pool", out="_pp")
-    by_part = _allocate_frame(by_part, by=["id"], key="part", weight="pw", total="_b", out="_pb")
+    # The parts, listed in name order (the allocation's key), split every deal's pool and basis.
+    ids = f.get_column("id").to_numpy()
+    part_weights = _scaled([s for _, s in parts])
+    pool = _split_fixed(f.get_column("_pool").to_numpy(), part_weights)
+    basis = _split_fixed(f.get_column("_b").to_numpy(), part_weights)
+    column = {n: i for i, (n, _) in enumerate(parts)}
     cut = pl.col("close_date").cast(pl.Datetime("us", "UTC")) + pl.duration(days=1)
     pieces: list[pl.DataFrame] = []
     if vp.attribution is not None and attribution > 0:
         credit = _touch_credit(f, vp.attribution, touchpoints, stage_events, cut)
+        i = column["attribution"]
         pieces.append(
-            credit.with_columns(
-                pl.lit("attribution").alias("part"),
-                pl.lit("attribution").alias("source"),
-                pl.lit("rewards.attribution").alias("rule"),
+            _weighted_rows(credit, ids, pool[:, i], basis[:, i]).with_columns(
+                _cat("attribution").alias("part"),
+                _cat("attribution").alias("source"),
+                _cat("rewards.attribution").alias("rule"),
             )
         )
     if vp.stage_credit is not None and stage > 0:
         credit = _stage_credit(f, vp.stage_credit, ctx, stage_events, cut)
+        i = column["stage"]
         pieces.append(
-            credit.with_columns(
-                pl.lit("stage").alias("part"),
-                pl.lit("stage").alias("source"),
-                pl.lit("rewards.stage_credit").alias("rule"),
+            _weighted_rows(credit, ids, pool[:, i], basis[:, i]).with_columns(
+                _cat("stage").alias("part"),
+                _cat("stage").alias("source"),
+                _cat("rewards.stage_credit").alias("rule"),
             )
         )
     if 1 - attribution - stage > 0:
         revenue = [(i, s) for i, s in enumerate(vp.splits) if s.kind == "revenue"]
         if vp.team_split:
-            ids = list(vp.team_split)
+            names = list(vp.team_split)
             table = pl.DataFrame(
                 {
-                    "recipient": [_TEAM + t for t in ids],
+                    "recipient": [_TEAM + t for t in names],
                     "w": _scaled(list(vp.team_split.values())),
                     "source": "team_split",
-                    "rule": [f"rewards.team_split.{t}" for t in ids],
+                    "rule": [f"rewards.team_split.{t}" for t in names],
                 },
                 schema={"recipient": pl.String, "w": _I64, "source": pl.String, "rule": pl.String},
             )
         else:
             index, split = revenue[0]
-            ids = list(split.shares)
+            names = list(split.shares)
             table = pl.DataFrame(
                 {
-                    "recipient": _prefixed(ids, ctx, persons),
+                    "recipient": _prefixed(names, ctx, persons),
                     "w": _scaled(list(split.shares.values())),
                     "source": "plan_split",
-                    "rule": [f"rewards.splits[{index}].shares.{i}" for i in ids],
+                    "rule": [f"rewards.splits[{index}].shares.{i}" for i in names],
                 },
                 schema={"recipient": pl.String, "w": _I64, "source": pl.String, "rule": pl.String},
             )
-        pieces.append(f.select("id").join(table, how="cross").with_columns(pl.lit("fixed").alias("part")))
-    rows = pl.concat([p.select(_CREDIT_COLUMNS) for p in pieces], how="vertical_relaxed").filter(
-        pl.col("w") > 0
+        i = column["fixed"]
+        pieces.append(
+            _fixed_rows(ids, pool[:, i], basis[:, i], table).with_columns(_cat("fixed").alias("part"))
+        )
+    return pl.concat(
+        [p.select("id", "part", "recipient", "source", "rule", "units", "basis_units") for p in pieces],
+        how="vertical_relaxed",
     )
-    rows = rows.join(by_part.select("id", "part", "_pp", "_pb"), on=["id", "part"], how="inner")
-    rows = _allocate_frame(rows, by=["id", "part"], key="recipient", weight="w", total="_pp", out="units")
-    rows = _allocate_frame(
-        rows, by=["id", "part"], key="recipient", weight="w", total="_pb", out="basis_units"
-    )
-    return rows.drop("w", "_pp", "_pb")
 
 
 def _overlays(
@@ -1080,48 +1188,52 @@ def _overlays(
         for who, share in s.shares.items()
     ]
     places = max([6, *(max(0, -int(share.as_tuple().exponent)) for _, _, share in plan_rows)])
-    pieces = []
-    if plan_rows:
-        table = pl.DataFrame(
-            {
-                "recipient": _prefixed([who for _, who, _ in plan_rows], ctx, persons),
-                "w": [int(share.scaleb(places)) for _, _, share in plan_rows],
-                "rule": [f"rewards.splits[{i}].shares.{who}" for i, who, _ in plan_rows],
-            },
-            schema={"recipient": pl.String, "w": _I64, "rule": pl.String},
-        )
-        pieces.append(f.select("id").join(table, how="cross"))
+    table = pl.DataFrame(
+        {
+            "recipient": _prefixed([who for _, who, _ in plan_rows], ctx, persons),
+            "w": [int(share.scaleb(places)) for _, _, share in plan_rows],
+            "rule": [f"rewards.splits[{i}].shares.{who}" for i, who, _ in plan_rows],
+        },
+        schema={"recipient": pl.String, "w": _I64, "rule": pl.String},
+    )
     deal_rows = splits.filter(
         (pl.col("kind") == "overlay") & pl.col("id").is_in(f.get_column("id").implode())
     )
-    if len(deal_rows):
-        pieces.append(
-            deal_rows.select(
-                "id",
-                pl.concat_str(pl.lit(_PERSON), pl.col("person")).alias("recipient"),
-                (pl.col("w") * 10 ** (places - 6)).alias("w"),
-                pl.lit("deal splits (overlay)").alias("rule"),
-            )
+    columns = [
+        "id",
+        _cat("overlay").alias("part"),
+        "recipient",
+        _cat("overlay").alias("source"),
+        "rule",
+        "units",
+        pl.lit(0, dtype=_I64).alias("basis_units"),
+    ]
+    if not len(deal_rows):
+        # Only the plan's overlays: the same recipients on every deal, split without a sort.
+        table = table.filter(pl.col("w") > 0)
+        if table.is_empty():
+            return pl.DataFrame()
+        pool = f.get_column("_pool").to_numpy()
+        total = _half_even_np(pool * int(table.get_column("w").sum()), 10**places)
+        rows = _fixed_rows(f.get_column("id").to_numpy(), total, np.zeros_like(total), table)
+        return rows.select(columns)
+    pieces = [f.select("id").join(table, how="cross")] if plan_rows else []
+    pieces.append(
+        deal_rows.select(
+            "id",
+            pl.concat_str(pl.lit(_PERSON), pl.col("person")).alias("recipient"),
+            (pl.col("w") * 10 ** (places - 6)).alias("w"),
+            pl.lit("deal splits (overlay)").alias("rule"),
         )
-    if not pieces:
-        return pl.DataFrame()
+    )
+    # The same person twice on a deal (plan and deal overlay) is one recipient of the allocation.
     rows = pl.concat(pieces, how="vertical_relaxed").filter(pl.col("w") > 0)
-    if len(pieces) > 1 or len(deal_rows):
-        # The same person twice on a deal (plan and deal overlay) is one recipient of the allocation.
-        rows = rows.group_by("id", "recipient").agg(pl.col("w").sum(), pl.col("rule").min())
+    rows = rows.group_by("id", "recipient").agg(pl.col("w").sum(), pl.col("rule").min())
     rows = rows.join(f.select("id", "_pool"), on="id").with_columns(
         _half_even_div(pl.col("_pool") * pl.col("w").sum().over("id"), 10**places).alias("_overlay")
     )
     rows = _allocate_frame(rows, by=["id"], key="recipient", weight="w", total="_overlay", out="units")
-    return rows.select(
-        "id",
-        pl.lit("overlay").alias("part"),
-        "recipient",
-        pl.lit("overlay").alias("source"),
-        "rule",
-        "units",
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-    )
+    return _categorical(rows.select(columns), "recipient", "rule")
 
 
 def _resolve(
@@ -1135,39 +1247,54 @@ def _resolve(
     """
     persons = {p.person for p in vp.participants if p.person}
     teams = {p.team for p in vp.participants if p.team}
-    rows = rows.with_columns(pl.col("recipient").alias("via"))
-    is_person = pl.col("recipient").str.starts_with(_PERSON)
-    name = pl.col("recipient").str.slice(len(_PERSON))
-    # Overlays name the people they pay, participants or not (managers, say).
-    direct = is_person & (name.is_in(sorted(persons)) | (pl.col("source") == "overlay"))
-    stray = rows.filter(is_person & ~direct)
-    unknown = stray.filter(~name.is_in(sorted(ctx.people))).sort("id")
+    people = sorted(ctx.people)
+
+    # Where each recipient's credit goes, worked out once per distinct recipient (not once per line).
+    # Overlays name the people they pay, participants or not (managers, say); any other credit for a
+    # person who is not a participant goes to their team.
+    def route(recipient: str, overlay: bool) -> tuple[str, bool] | None:
+        person = recipient.startswith(_PERSON)
+        name = recipient[len(_PERSON) :] if person else recipient[len(_TEAM) :]
+        if person and not (name in persons or overlay):
+            if name not in ctx.people:
+                return None
+            return ctx.people[name], False
+        return name, person
+
+    rows = _categorical(rows, "part", "recipient", "source", "rule")
+    recipient, overlay = rows.get_column("recipient"), rows.get_column("source") == "overlay"
+    unknown = rows.filter(_map_text(recipient, lambda r: route(r, False) is None, pl.Boolean()) & ~overlay)
     if len(unknown):
-        row = unknown.row(0, named=True)
+        first = unknown.sort("id").row(0, named=True)
         raise DataError(
-            f"credit for {row['recipient'][len(_PERSON) :]!r} ({row['source']}), who is not in the plan: "
+            f"credit for {first['recipient'][len(_PERSON) :]!r} ({first['source']}), who is not in the plan: "
             "neither a person of the plan nor a participant",
             kind="deal",
-            record=row["id"],
+            record=first["id"],
         )
-    people = sorted(ctx.people)
-    to_team = pl.concat_str(
-        pl.lit(_TEAM), name.replace_strict(people, [ctx.people[p] for p in people], default=None)
+
+    def to(r: str, ov: bool) -> str | None:
+        found = route(r, ov)
+        return None if found is None else found[0]
+
+    def paid(r: str, ov: bool) -> bool | None:
+        found = route(r, ov)
+        return None if found is None else found[1]
+
+    rows = rows.rename({"recipient": "via"}).with_columns(
+        pl.when(overlay)
+        .then(_map_text(recipient, lambda r: to(r, True)))
+        .otherwise(_map_text(recipient, lambda r: to(r, False)))
+        .alias("_to"),
+        pl.when(overlay)
+        .then(_map_text(recipient, lambda r: paid(r, True), pl.Boolean()))
+        .otherwise(_map_text(recipient, lambda r: paid(r, False), pl.Boolean()))
+        .alias("_person"),
     )
-    rows = rows.with_columns(
-        pl.when(is_person & ~direct).then(to_team).otherwise(pl.col("recipient")).alias("recipient")
-    )
-    is_person = pl.col("recipient").str.starts_with(_PERSON)
-    personal = rows.filter(is_person).with_columns(
-        pl.col("recipient").str.slice(len(_PERSON)).alias("participant")
-    )
+    personal = rows.filter(pl.col("_person")).rename({"_to": "participant"}).drop("_person")
     # One team row per route (via), so each line still says where its credit came from.
-    team_rows = (
-        rows.filter(~is_person)
-        .with_columns(pl.col("recipient").str.slice(len(_TEAM)).alias("team"))
-        .drop("recipient")
-    )
-    out_personal = [personal.drop("recipient")]
+    team_rows = rows.filter(~pl.col("_person")).rename({"_to": "team"}).drop("_person")
+    out_personal = [personal]
     # (a) the deal's own revenue splits, to the split people who are participants in the team.
     rev = splits.filter((pl.col("kind") == "revenue") & pl.col("person").is_in(sorted(persons)))
     if len(rev) and ctx.people:
@@ -1176,6 +1303,7 @@ def _resolve(
             .replace_strict(people, [ctx.people[p] for p in people], default=None)
             .alias("team")
         )
+        rev = _categorical(rev, "team", "person")
         matched = team_rows.with_row_index("_row").join(
             rev.select("id", "team", "person", pl.col("w").alias("_sw")), on=["id", "team"], how="inner"
         )
@@ -1191,10 +1319,14 @@ def _resolve(
                     "id",
                     "part",
                     "source",
-                    pl.concat_str(pl.col("rule"), pl.lit(" > deal splits")).alias("rule"),
+                    pl.concat_str(pl.col("rule"), pl.lit(" > deal splits"))
+                    .cast(pl.Categorical)
+                    .alias("rule"),
                     pl.col("_u").alias("units"),
                     pl.col("_bu").alias("basis_units"),
-                    pl.concat_str(pl.col("via"), pl.lit(" > revenue split")).alias("via"),
+                    pl.concat_str(pl.col("via"), pl.lit(" > revenue split"))
+                    .cast(pl.Categorical)
+                    .alias("via"),
                     pl.col("person").alias("participant"),
                 )
             )
@@ -1207,6 +1339,7 @@ def _resolve(
             .replace_strict(people, [ctx.people[p] for p in people], default=None)
             .alias("team")
         )
+        owners = _categorical(owners, "owner", "team")
         owned = team_rows.join(owners, on=["id", "team"], how="inner")
         if len(owned):
             out_personal.append(
@@ -1217,7 +1350,7 @@ def _resolve(
                     "rule",
                     "units",
                     "basis_units",
-                    pl.concat_str(pl.col("via"), pl.lit(" > deal owner")).alias("via"),
+                    pl.concat_str(pl.col("via"), pl.lit(" > deal owner")).cast(pl.Categorical).alias("via"),
                     pl.col("owner").alias("participant"),
                 )
             )
@@ -1275,24 +1408,32 @@ def _compute(
     kind: str,
     period: str,
     cutoff: date,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The lines of ``period`` and of the periods its clawbacks reverse, and the attainment summary.
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The coded lines of ``period``, the attainment summary of every period computed, and the deals.
 
-    Only the deals those periods need are computed: the deals closed in them, and the deals refunded in them
-    (whose credited bookings a clawback may take out of the attainment). Inside, a deal is its rank in id
-    order (an integer: joins and windows on it are much cheaper than on text, and it sorts like the id).
+    Only the deals the period needs are computed: the deals closed in it, and the deals refunded in it with
+    the other deals of the periods they closed in (clawbacks reverse what those periods paid). Inside, a
+    deal is its rank in id order (an integer that sorts like the id); the deals (id, pool, basis, version)
+    are returned in that order.
     """
     refund_period = _period_of(pl.col("refunded_on"), kind)
     refunded = pl.col("refunded_on").is_not_null() & (pl.col("refunded_on") <= cutoff)
     origins = won.filter(refunded & (refund_period == period)).get_column("_period").unique().to_list()
     needed = sorted({period, *origins})
     won = won.filter(pl.col("_period").is_in(needed) | (refunded & refund_period.is_in(needed)))
-    won = won.sort("id").with_row_index("_d")
+    used = ["id", "lead_id", "owner", "product", "segment", "splits", "close_date", "refunded_on"]
+    won = won.select(*used, "_period", "_version", "_gross", "_net").sort("id").with_row_index("_d")
     names = won.get_column("id")
     won = won.with_columns(pl.col("_d").cast(_I64).alias("id")).drop("_d")
     try:
-        lines, summary = _compute_ints(
-            won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, cutoff=cutoff
+        lines, summary, deal_info = _compute_ints(
+            won,
+            ctx,
+            touchpoints=touchpoints,
+            stage_events=stage_events,
+            kind=kind,
+            cutoff=cutoff,
+            period=period,
         )
     except DataError as exc:
         # Inside the kernel a deal is its integer rank; name it by its id again.
@@ -1301,13 +1442,73 @@ def _compute(
                 exc.message, kind=exc.kind, record=names[int(exc.record)], field=exc.field
             ) from None
         raise
-    lookup = pl.DataFrame({"id": pl.int_range(len(names), dtype=_I64, eager=True), "_name": names})
-    lines = (
-        lines.join(lookup, on="id", how="left")
-        .with_columns(pl.col("id").alias("_d"), pl.col("_name").alias("id"))
-        .drop("_name")
-    )
-    return lines, summary
+    return lines, summary, deal_info.with_columns(names.alias("id")).select("id", pl.exclude("id"))
+
+
+# The kernel's coded lines: a deal is its rank (`_d`), a participant its position in the sorted names
+# (`_p`) and text columns are categoricals: a line costs a few integers, whatever its text.
+_CODED: dict[str, pl.DataType] = {
+    "_d": _I64(),
+    "_p": _I64(),
+    "component": pl.Categorical(),
+    "source": pl.Categorical(),
+    "rule": pl.Categorical(),
+    "via": pl.Categorical(),
+    "units": _I64(),
+    "basis_units": _I64(),
+    "origin_period": pl.Categorical(),
+}
+
+
+def _coded(size: int, **columns: Any) -> pl.DataFrame:
+    """A frame of coded lines from arrays, series or constants (missing columns are null)."""
+    data = {}
+    for name, dtype in _CODED.items():
+        value = columns.get(name)
+        if isinstance(value, pl.Series):
+            data[name] = value.alias(name).cast(dtype)
+        elif isinstance(value, np.ndarray):
+            data[name] = pl.Series(name, value, dtype=dtype)
+        elif dtype == pl.Categorical:
+            data[name] = pl.Series(name, [value], dtype=pl.String).cast(dtype).new_from_index(0, size)
+        else:
+            data[name] = pl.repeat(
+                value, size, dtype=pl.String if dtype == pl.Categorical else dtype, eager=True
+            )
+            data[name] = data[name].alias(name).cast(dtype)
+    return pl.DataFrame(data)
+
+
+def _dense(cells: np.ndarray, values: np.ndarray | int, shape: tuple[int, int]) -> np.ndarray:
+    """Sums of ``values`` per cell of a (participant x deal) grid, ``cells`` as flat positions."""
+    out = np.zeros(shape[0] * shape[1], dtype=np.int64)
+    np.add.at(out, cells, values)
+    return out.reshape(shape)
+
+
+def _half_even_np(numerator: np.ndarray, denominator: np.ndarray | int) -> np.ndarray:
+    """:func:`_half_even_div` on numpy integer arrays."""
+    q = numerator // denominator
+    twice = (numerator - q * denominator) * 2
+    up = (twice > denominator) | ((twice == denominator) & (q % 2 == 1))
+    result: np.ndarray = q + up
+    return result
+
+
+def _grouped_pairs(
+    present: np.ndarray, group_of: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The (participant, deal) cells of ``present`` whose group (``group_of[p, d]`` >= 0) is set.
+
+    Returns participant, deal, group and group starts, ordered by participant, group, then deal: the
+    order the allocations need (each group's rows together, in deal order).
+    """
+    cells = np.flatnonzero(present.ravel() & (group_of.ravel() >= 0))
+    groups = group_of.ravel()[cells]
+    order = np.argsort(groups, kind="stable")  # cells come in (participant, deal) order: keep it inside
+    cells, groups = cells[order], groups[order]
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if cells.size else cells
+    return cells // n, cells % n, groups, starts
 
 
 def _compute_ints(
@@ -1318,8 +1519,15 @@ def _compute_ints(
     stage_events: Any,
     kind: str,
     cutoff: date,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every line of every period of ``won``, and the attainment summary per participant and period."""
+    period: str,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The coded lines of ``period``, the summary of every period of ``won``, and each deal's numbers.
+
+    The deal numbers (by rank) are its pool, basis and version. The credit lines (pool, split, team pool)
+    come from the per-deal map; everything after them works on dense (participant x deal) sums in minor
+    units: tiers, caps and clawbacks each read a participant's total for a deal from them instead of
+    grouping millions of lines.
+    """
     plan = ctx.plan
     versions = plan.version_index()
     splits = _split_rows(won)
@@ -1327,7 +1535,6 @@ def _compute_ints(
     _check_splits(splits, ctx, all_persons)
     personal: list[pl.DataFrame] = []
     team_rows: list[pl.DataFrame] = []
-    deal_cols = ["id", "_period", "_version", "_pool", "_b"]
     funded_parts = []
     for index, (_, vp) in enumerate(versions):
         d = won.filter(pl.col("_version") == index)
@@ -1336,7 +1543,7 @@ def _compute_ints(
         f = _funded(d, vp)
         if f.is_empty():
             continue
-        funded_parts.append(f.select(*deal_cols, "close_date", "refunded_on"))
+        funded_parts.append(f.select("id", "_period", "_version", "_pool", "_b", "close_date", "refunded_on"))
         persons = {p.person for p in vp.participants if p.person}
         rows = _version_credits(
             f, vp, ctx, touchpoints=touchpoints, stage_events=stage_events, persons=persons
@@ -1345,47 +1552,434 @@ def _compute_ints(
         if not overlay.is_empty():
             rows = pl.concat([rows, overlay.select(rows.columns)], how="vertical_relaxed")
         mine, teams = _resolve(rows, f, vp, ctx, splits)
-        personal.append(mine.with_columns(pl.lit(index, dtype=_I64).alias("_version")))
+        personal.append(mine)
         team_rows.append(teams.with_columns(pl.lit(index, dtype=_I64).alias("_version")))
     if not funded_parts:
-        return _empty_lines(), _empty_summary()
+        return _empty_lines(), _empty_summary(), _empty_deals(won.height)
     funded = pl.concat(funded_parts)
-    deal_info = funded.select(
-        "id", "_period", pl.col("_pool").alias("pool_units"), pl.col("_b").alias("deal_units")
+    n = won.height
+    refunds = _refunds(funded, versions, kind, cutoff).sort("id")
+    close_periods = sorted(funded.get_column("_period").unique().to_list())
+    periods = sorted({*close_periods, *refunds.get_column("_period").to_list()})
+    code = {p: i for i, p in enumerate(periods)}
+    ids = funded.get_column("id").to_numpy()
+    per_close = np.full(n, -1, dtype=np.int64)
+    per_close[ids] = (
+        funded.get_column("_period").replace_strict(periods, list(range(len(periods)))).to_numpy()
     )
-    lines = pl.concat(personal, how="vertical_relaxed").join(deal_info, on="id")
-    lines = lines.with_columns(
-        pl.when(
-            pl.col("source").is_in(["plan_split", "overlay"]) | pl.col("via").str.ends_with("revenue split")
+    base = pl.concat(personal, how="vertical_relaxed")
+    del personal
+    weights = _team_weights(versions, ctx)
+    names = sorted({*base.get_column("participant").unique().to_list(), *weights.get_column("participant")})
+    n_people, n_periods = len(names), len(periods)
+    base = base.with_columns(_text_codes(base.get_column("participant"), names)[0].alias("_p"))
+    vias = [
+        v for v in base.get_column("via").unique().to_list() if v is not None and v.endswith("revenue split")
+    ]
+    split = pl.col("source").is_in(["plan_split", "overlay"]) | pl.col("via").is_in(vias)
+    base = base.with_columns(pl.when(split).then(_cat("split")).otherwise(_cat("pool")).alias("component"))
+    # Dense sums per (participant, deal): everything paid, and the attaining credit (no overlays).
+    cell = base.get_column("_p").to_numpy() * n + base.get_column("id").to_numpy()
+    units = base.get_column("units").to_numpy()
+    attains = (base.get_column("source") != "overlay").to_numpy()
+    grid = (n_people, n)
+    total = _dense(cell, units, grid)
+    count = _dense(cell, 1, grid)
+    att_units = _dense(cell[attains], units[attains], grid)
+    att_basis = _dense(cell[attains], base.get_column("basis_units").to_numpy()[attains], grid)
+    att_seen = _dense(cell[attains], 1, grid) > 0
+    has_period = per_close >= 0
+    out: list[pl.DataFrame] = [_coded(0)]
+    wanted = code.get(period, -1)
+
+    def keep_lines(frame: pl.DataFrame) -> None:
+        """Keep the coded lines of ``frame`` that belong to the requested period."""
+        if frame.is_empty():
+            return
+        frame = frame.filter(pl.Series(per_close[frame.get_column("id").to_numpy()] == wanted))
+        out.append(
+            _coded(
+                frame.height,
+                _d=frame.get_column("id"),
+                _p=frame.get_column("_p"),
+                component=frame.get_column("component"),
+                source=frame.get_column("source"),
+                rule=frame.get_column("rule"),
+                via=frame.get_column("via"),
+                units=frame.get_column("units"),
+                basis_units=frame.get_column("basis_units"),
+            )
         )
-        .then(pl.lit("split"))
-        .otherwise(pl.lit("pool"))
-        .alias("component")
+
+    keep_lines(base)
+    del base, cell, units, attains
+
+    def by_period(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sums = np.zeros((n_people, n_periods), dtype=np.int64)
+        seen = np.zeros((n_people, n_periods), dtype=np.int64)
+        for p in range(n_people):
+            sel = mask[p] & has_period
+            np.add.at(sums[p], per_close[sel], values[p][sel])
+            np.add.at(seen[p], per_close[sel], 1)
+        return sums, seen
+
+    credited, seen = by_period(att_units, att_seen)
+    booked_units, _ = by_period(att_basis, att_seen)
+    booked = pl.DataFrame(
+        [
+            (names[p], periods[q], int(credited[p, q]), int(booked_units[p, q]))
+            for p, q in zip(*np.nonzero(seen), strict=True)
+        ],
+        schema={"participant": pl.String, "_period": pl.String, "credited": _I64, "booked": _I64},
+        orient="row",
     )
-    teams = pl.concat(team_rows, how="vertical_relaxed").join(deal_info, on="id")
-    attainers = lines.filter(pl.col("source") != "overlay")
-    booked = attainers.group_by("participant", "_period").agg(
-        pl.col("units").sum().alias("credited"), pl.col("basis_units").sum().alias("booked")
-    )
-    period_plans = {
-        p: _plan_for_period(plan, p, cutoff) for p in funded.get_column("_period").unique().to_list()
-    }
-    refunds = _refunds(funded, versions, kind, cutoff)
-    clawed = _clawed_bookings(attainers, refunds, versions)
+    clawed = _clawed_bookings(refunds, att_basis, att_seen, names, code)
+    period_plans = {p: _plan_for_period(plan, p, cutoff) for p in close_periods}
     summary = _summary(booked, clawed, period_plans)
-    lines = _append(lines, _team_pools(teams, lines, summary, versions, ctx))
-    lines = _append(lines, _tiers(attainers, summary, period_plans))
-    lines = _append(lines, _caps(lines, versions, period_plans))
-    lines = _append(lines, _clawbacks(lines, refunds))
-    if "origin_period" not in lines.columns:
-        lines = lines.with_columns(pl.lit(None, dtype=pl.String).alias("origin_period"))
-    return lines, summary
+    # Team pools: each deal's team credit divided among the team's members.
+    personal_credit, _ = by_period(total, count > 0)
+    teams = pl.concat(team_rows, how="vertical_relaxed")
+    del team_rows
+    team_lines = _team_pools(
+        teams,
+        weights,
+        summary,
+        names=names,
+        periods=periods,
+        per_close=per_close,
+        personal_credit=personal_credit,
+    )
+    if not team_lines.is_empty():
+        cell = team_lines.get_column("_p").to_numpy() * n + team_lines.get_column("id").to_numpy()
+        total += _dense(cell, team_lines.get_column("units").to_numpy(), grid)
+        count += _dense(cell, 1, grid)
+        keep_lines(team_lines)
+    del teams, team_lines
+    # Tiers: each participant's tier adjustment of a period, spread over its deals by credit.
+    tier_group = np.full((n_people, n_periods), -1, dtype=np.int64)
+    adjust = summary.filter(pl.col("tier_units") != 0)
+    tier_rules: list[str] = []
+    tier_totals: list[int] = []
+    for row in adjust.iter_rows(named=True):
+        if row["participant"] in names:
+            tier_group[names.index(row["participant"]), code[row["_period"]]] = len(tier_rules)
+            tier_rules.append(f"rewards.tiers ({row['tier_rule']})")
+            tier_totals.append(row["tier_units"])
+    if tier_rules:
+        group_of = np.where(has_period[None, :], tier_group[:, np.maximum(per_close, 0)], -1)
+        pp, dd, gg, starts = _grouped_pairs(att_seen, group_of, n)
+        if pp.size:
+            tiers = _largest_remainder(starts, np.asarray(tier_totals)[gg], att_units[pp, dd], None)
+            total[pp, dd] += tiers
+            keep = per_close[dd] == wanted
+            out.append(
+                _coded(
+                    int(keep.sum()),
+                    _d=dd[keep],
+                    _p=pp[keep],
+                    component="tier",
+                    source="tier",
+                    rule=pl.Series(tier_rules).cast(pl.Categorical).gather(gg[keep]),
+                    units=tiers[keep],
+                    basis_units=0,
+                )
+            )
+    # Caps: per deal (the deal's version), then per period (the period's version), spread by deal.
+    version = np.zeros(n, dtype=np.int64)
+    version[ids] = funded.get_column("_version").to_numpy()
+    caps = [vp.cap_per_deal.to_minor() if vp.cap_per_deal else -1 for _, vp in versions]
+    cap = np.asarray(caps, dtype=np.int64)[version]
+    present = count > 0
+    over = present & has_period[None, :] & (cap >= 0)[None, :] & (total > cap[None, :])
+    pp, dd = np.nonzero(over)
+    deal_caps = np.zeros(grid, dtype=np.int64)
+    deal_caps[pp, dd] = cap[dd] - total[pp, dd]
+    keep = per_close[dd] == wanted
+    if keep.any():
+        out.append(
+            _coded(
+                int(keep.sum()),
+                _d=dd[keep],
+                _p=pp[keep],
+                component="cap",
+                source="cap_per_deal",
+                rule=pl.DataFrame({"e": total[pp, dd][keep], "c": cap[dd][keep]})
+                .select(pl.format("rewards.cap_per_deal (earned {}, cap {})", "e", "c").cast(pl.Categorical))
+                .to_series(),
+                units=(cap[dd] - total[pp, dd])[keep],
+                basis_units=0,
+            )
+        )
+    total += deal_caps
+    period_caps = np.full(n_periods, -1, dtype=np.int64)
+    for p, vp in period_plans.items():
+        if vp.cap_per_period is not None:
+            period_caps[code[p]] = vp.cap_per_period.to_minor()
+    if (period_caps >= 0).any():
+        capped = present & has_period[None, :] & (period_caps[np.maximum(per_close, 0)] >= 0)[None, :]
+        sums, _ = by_period(total, capped)
+        limit = np.broadcast_to(period_caps[None, :], (n_people, n_periods))
+        group = np.where(
+            (limit >= 0) & (sums > limit), np.arange(n_people * n_periods).reshape(n_people, n_periods), -1
+        )
+        group_of = np.where(has_period[None, :], group[:, np.maximum(per_close, 0)], -1)
+        pp, dd, gg, starts = _grouped_pairs(capped, group_of, n)
+        if pp.size:
+            excess = (limit.ravel() - sums.ravel())[gg]
+            cut = _largest_remainder(starts, excess, np.maximum(total[pp, dd], 0), None)
+            total[pp, dd] += cut
+            keep = (per_close[dd] == wanted) & (cut != 0)
+            # One rule text per capped (participant, period): what was earned and the cap.
+            groups, which = np.unique(gg[keep], return_inverse=True)
+            texts = [
+                f"rewards.cap_per_period (earned {sums.ravel()[g]}, cap {limit.ravel()[g]})" for g in groups
+            ]
+            out.append(
+                _coded(
+                    int(keep.sum()),
+                    _d=dd[keep],
+                    _p=pp[keep],
+                    component="cap",
+                    source="cap_per_period",
+                    rule=pl.Series(texts, dtype=pl.String).cast(pl.Categorical).gather(which),
+                    units=cut[keep],
+                    basis_units=0,
+                )
+            )
+    out.append(_clawbacks(refunds, total, present, code, wanted))
+    lines = pl.concat(out, how="vertical", rechunk=False)
+    lines = lines.with_columns(
+        pl.Series(names, dtype=pl.String)
+        .cast(pl.Categorical)
+        .gather(lines.get_column("_p"))
+        .alias("participant")
+    )
+    # What every line of a deal repeats (its pool, basis and version) is kept once per deal.
+    pool = np.zeros(n, dtype=np.int64)
+    pool[ids] = funded.get_column("_pool").to_numpy()
+    basis = np.zeros(n, dtype=np.int64)
+    basis[ids] = funded.get_column("_b").to_numpy()
+    deal_info = pl.DataFrame(
+        {
+            "pool_units": pool,
+            "deal_units": basis,
+            "version": pl.Series([vp.id for _, vp in versions], dtype=pl.String)
+            .cast(pl.Categorical)
+            .gather(version),
+        }
+    )
+    return lines.select(list(_LEDGER)), summary, deal_info
 
 
-def _append(lines: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
-    if extra.is_empty():
-        return lines
-    return pl.concat([lines, extra], how="diagonal_relaxed")
+def _team_weights(versions: list[tuple[date | None, RewardPlan]], ctx: _Context) -> pl.DataFrame:
+    """Per version and team participant: its members, how the team divides, and their weights."""
+    weight_rows = []
+    for index, (_, vp) in enumerate(versions):
+        for part in vp.participants:
+            if part.team is None:
+                continue
+            members = ctx.members(part.team) or [part.team]
+            mine = {p.person: p.weight for p in vp.participants if p.person}
+            scaled = _scaled([mine.get(m, Decimal(1)) for m in members])
+            for member, weight in zip(members, scaled, strict=True):
+                weight_rows.append((index, part.team, member, part.divide, weight))
+    return pl.DataFrame(
+        weight_rows,
+        schema={
+            "_version": _I64,
+            "team": pl.String,
+            "participant": pl.String,
+            "_divide": pl.String,
+            "_w": _I64,
+        },
+        orient="row",
+    )
+
+
+def _team_pools(
+    teams: pl.DataFrame,
+    weights: pl.DataFrame,
+    summary: pl.DataFrame,
+    *,
+    names: list[str],
+    periods: list[str],
+    per_close: np.ndarray,
+    personal_credit: np.ndarray,
+) -> pl.DataFrame:
+    """Divide each deal's team credit among the team's members by the team participant's weighting."""
+    if teams.is_empty():
+        return pl.DataFrame()
+    attained = np.zeros_like(personal_credit)
+    for row in summary.iter_rows(named=True):
+        if row["quota"] and row["participant"] in names:
+            att = max(row["booked"] - row["clawed"], 0) * _WEIGHT_SCALE // row["quota"]
+            attained[names.index(row["participant"]), periods.index(row["_period"])] = att
+    weights = weights.with_columns(
+        pl.col("participant").replace_strict(names, list(range(len(names))), return_dtype=_I64).alias("_p")
+    )
+    teams = teams.select("id", "source", "rule", "units", "via", "team", "_version")
+    # The rule and route texts are made once per distinct value, not once per line.
+    divide = {
+        (v, str(t)): str(d) for v, t, d in weights.select("_version", "team", "_divide").unique().iter_rows()
+    }
+    rules = teams.select("rule", "team", "_version").unique()
+    rules = rules.with_columns(
+        pl.Series(
+            "_rule",
+            [f"{r} > team pool {t} by {divide.get((v, t))}" for r, t, v in rules.iter_rows()],
+            dtype=pl.String,
+        ).cast(pl.Categorical)
+    )
+    vias = teams.select("via", "team").unique()
+    vias = vias.with_columns(
+        pl.Series("_via", [f"{v} > team {t}" for v, t in vias.iter_rows()], dtype=pl.String).cast(
+            pl.Categorical
+        )
+    )
+    teams = teams.join(rules, on=["rule", "team", "_version"], how="left").join(
+        vias, on=["via", "team"], how="left"
+    )
+    rows = teams.with_row_index("_row").join(
+        _categorical(weights, "team", "_divide"), on=["_version", "team"], how="inner"
+    )
+    p = rows.get_column("_p").to_numpy()
+    q = per_close[rows.get_column("id").to_numpy()]
+    rows = rows.with_columns(pl.Series("_credit", personal_credit[p, q]), pl.Series("_att", attained[p, q]))
+    w: pl.Expr = (
+        pl.when(pl.col("_divide") == "equal")
+        .then(1)
+        .when(pl.col("_divide") == "attainment")
+        .then(pl.col("_att"))
+        .when(pl.col("_divide") == "credit")
+        .then(pl.col("_credit").clip(lower_bound=0))
+        .otherwise(pl.col("_w"))
+        .cast(_I64)
+    )
+    rows = rows.with_columns(w.alias("_w"))
+    # A team whose members all weigh zero (nobody attained anything yet) is divided equally.
+    rows = rows.with_columns(
+        pl.when(pl.col("_w").sum().over("_row") == 0).then(1).otherwise(pl.col("_w")).alias("_w")
+    )
+    # Each team row's members in participant order: the allocation needs no further sort.
+    rows = rows.filter(pl.col("_w") > 0).sort("_row", "_p")
+    team_row = rows.get_column("_row").to_numpy()
+    starts = np.flatnonzero(np.r_[True, team_row[1:] != team_row[:-1]]) if team_row.size else team_row
+    units = _largest_remainder(
+        starts, rows.get_column("units").to_numpy(), rows.get_column("_w").to_numpy(), None
+    )
+    return rows.select(
+        "id",
+        "_p",
+        _cat("team_pool").alias("component"),
+        "source",
+        pl.col("_rule").alias("rule"),
+        pl.col("_via").alias("via"),
+        pl.Series("units", units, dtype=_I64),
+        pl.lit(0, dtype=_I64).alias("basis_units"),
+    )
+
+
+def _clawed_bookings(
+    refunds: pl.DataFrame,
+    att_basis: np.ndarray,
+    att_seen: np.ndarray,
+    names: list[str],
+    code: dict[str, int],
+) -> pl.DataFrame:
+    """Bookings taken out of the attainment by clawbacks, per participant and refund period."""
+    reducing = refunds.filter(pl.col("_reduce"))
+    sums: dict[tuple[int, str], int] = {}
+    if not reducing.is_empty():
+        r = reducing.get_column("id").to_numpy()
+        num = reducing.get_column("_num").to_numpy()
+        den = reducing.get_column("_den").to_numpy()
+        per = reducing.get_column("_period").to_list()
+        taken = _half_even_np(att_basis[:, r] * num[None, :], den[None, :])
+        for p, j in zip(*np.nonzero(att_seen[:, r] > 0), strict=True):
+            sums[(int(p), per[j])] = sums.get((int(p), per[j]), 0) + int(taken[p, j])
+    return pl.DataFrame(
+        [(names[p], q, v) for (p, q), v in sums.items()],
+        schema={"participant": pl.String, "_period": pl.String, "clawed": _I64},
+        orient="row",
+    )
+
+
+def _clawbacks(
+    refunds: pl.DataFrame, total: np.ndarray, present: np.ndarray, code: dict[str, int], wanted: int
+) -> pl.DataFrame:
+    """Negative lines reversing what each refunded deal paid (all of it, or pro rata by time left)."""
+    refunds = refunds.filter(
+        pl.col("_period").replace_strict(list(code), list(code.values()), return_dtype=_I64) == wanted
+    )
+    if refunds.is_empty():
+        return _coded(0)
+    r = refunds.get_column("id").to_numpy()
+    block = total[:, r].T  # deal by participant: the allocation's groups, rows in participant order
+    seen = present[:, r].T
+    weights = np.maximum(block, 0) * seen
+    alive = weights.sum(axis=1) > 0
+    net = (block * seen).sum(axis=1)
+    num = refunds.get_column("_num").to_numpy()
+    den = refunds.get_column("_den").to_numpy()
+    target = -_half_even_np(net * num, den)
+    jj, pp = np.nonzero(seen & alive[:, None])
+    if not jj.size:
+        return _coded(0)
+    starts = np.flatnonzero(np.r_[True, jj[1:] != jj[:-1]])
+    units = _largest_remainder(starts, target[jj], weights[jj, pp], None)
+    keep = units != 0
+    rule = pl.concat_str(
+        pl.lit("rewards.clawback ("),
+        pl.col("_mode"),
+        pl.lit(", refunded "),
+        pl.col("_elapsed").cast(pl.String),
+        pl.lit(" of "),
+        pl.col("_window").cast(pl.String),
+        pl.lit(" days after close; reverses "),
+        pl.col("origin_period"),
+        pl.lit(" lines)"),
+    )
+    texts = refunds.select(
+        rule.cast(pl.Categorical).alias("rule"),
+        pl.concat_str(pl.lit("clawback_"), pl.col("_mode")).cast(pl.Categorical).alias("source"),
+        pl.col("origin_period").cast(pl.Categorical),
+    )
+    rows = jj[keep]
+    return _coded(
+        int(keep.sum()),
+        _d=r[rows],
+        _p=pp[keep],
+        component="clawback",
+        source=texts.get_column("source").gather(rows),
+        rule=texts.get_column("rule").gather(rows),
+        units=units[keep],
+        basis_units=0,
+        origin_period=texts.get_column("origin_period").gather(rows),
+    )
+
+
+def _empty_lines() -> pl.DataFrame:
+    return pl.DataFrame(schema=_LEDGER)
+
+
+def _empty_deals(n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "pool_units": pl.repeat(0, n, dtype=_I64, eager=True),
+            "deal_units": pl.repeat(0, n, dtype=_I64, eager=True),
+            "version": pl.repeat(None, n, dtype=pl.Categorical, eager=True),
+        }
+    )
+
+
+def _empty_summary() -> pl.DataFrame:
+    return _summary(
+        pl.DataFrame(
+            schema={"participant": pl.String, "_period": pl.String, "credited": _I64, "booked": _I64}
+        ),
+        pl.DataFrame(schema={"participant": pl.String, "_period": pl.String, "clawed": _I64}),
+        {},
+    )
 
 
 def _plan_for_period(plan: RewardPlan, period: str, cutoff: date) -> RewardPlan:
@@ -1444,17 +2038,6 @@ def _refunds(
     )
 
 
-def _clawed_bookings(attainers: pl.DataFrame, refunds: pl.DataFrame, versions: Any) -> pl.DataFrame:
-    reducing = refunds.filter(pl.col("_reduce"))
-    if reducing.is_empty():
-        return pl.DataFrame(schema={"participant": pl.String, "_period": pl.String, "clawed": _I64})
-    per_deal = attainers.group_by("participant", "id").agg(pl.col("basis_units").sum().alias("_bu"))
-    joined = per_deal.join(reducing.select("id", "_period", "_num", "_den"), on="id")
-    return joined.group_by("participant", "_period").agg(
-        _half_even_div(pl.col("_bu") * pl.col("_num"), pl.col("_den")).sum().alias("clawed")
-    )
-
-
 def _summary(
     booked: pl.DataFrame, clawed: pl.DataFrame, period_plans: Mapping[str, RewardPlan]
 ) -> pl.DataFrame:
@@ -1505,283 +2088,38 @@ def _summary(
     return pl.DataFrame(rows, schema=schema)
 
 
-def _team_pools(
-    teams: pl.DataFrame,
-    lines: pl.DataFrame,
-    summary: pl.DataFrame,
-    versions: list[tuple[date | None, RewardPlan]],
-    ctx: _Context,
-) -> pl.DataFrame:
-    """Divide each deal's team credit among the team's members by the team participant's weighting."""
-    if teams.is_empty():
-        return pl.DataFrame()
-    personal = lines.group_by("participant", "_period").agg(pl.col("units").sum().alias("_credit"))
-    attained = summary.select(
-        "participant",
-        "_period",
-        pl.when(pl.col("quota") > 0)
-        .then(((pl.col("booked") - pl.col("clawed")).clip(lower_bound=0) * _WEIGHT_SCALE) // pl.col("quota"))
-        .otherwise(0)
-        .alias("_att"),
+def _text_codes(column: pl.Series, values: Sequence[str] | None = None) -> tuple[pl.Series, int]:
+    """Each line's rank among the distinct texts of a column (or its position in ``values``), nulls last.
+
+    The column is a categorical: the texts are ranked once per distinct value, and every line gets its rank
+    through its integer code, so sorting the ledger never compares strings.
+    """
+    if column.dtype == pl.String:
+        column = column.cast(pl.Categorical)
+    distinct = column.unique().drop_nulls()
+    texts = distinct.cast(pl.String).to_list()
+    ordered = list(values) if values is not None else sorted(texts)
+    position = {t: i for i, t in enumerate(ordered)}
+    ranks = column.to_physical().replace_strict(
+        distinct.to_physical(), [position[t] for t in texts], default=None, return_dtype=_I64
     )
-    weight_rows = []
-    for index, (_, vp) in enumerate(versions):
-        for part in vp.participants:
-            if part.team is None:
-                continue
-            members = ctx.members(part.team) or [part.team]
-            mine = {p.person: p.weight for p in vp.participants if p.person}
-            scaled = _scaled([mine.get(m, Decimal(1)) for m in members])
-            for member, weight in zip(members, scaled, strict=True):
-                weight_rows.append((index, part.team, member, part.divide, weight))
-    weights = pl.DataFrame(
-        weight_rows,
-        schema={
-            "_version": _I64,
-            "team": pl.String,
-            "participant": pl.String,
-            "_divide": pl.String,
-            "_w": _I64,
-        },
-        orient="row",
-    )
-    rows = teams.with_row_index("_row").join(weights, on=["_version", "team"], how="inner")
-    rows = rows.join(personal, on=["participant", "_period"], how="left").join(
-        attained, on=["participant", "_period"], how="left"
-    )
-    w: pl.Expr = (
-        pl.when(pl.col("_divide") == "equal")
-        .then(1)
-        .when(pl.col("_divide") == "attainment")
-        .then(pl.col("_att").fill_null(0))
-        .when(pl.col("_divide") == "credit")
-        .then(pl.col("_credit").fill_null(0).clip(lower_bound=0))
-        .otherwise(pl.col("_w"))
-        .cast(_I64)
-    )
-    rows = rows.with_columns(w.alias("_w"))
-    # A team whose members all weigh zero (nobody attained anything yet) is divided equally.
-    rows = rows.with_columns(
-        pl.when(pl.col("_w").sum().over("_row") == 0).then(1).otherwise(pl.col("_w")).alias("_w")
-    )
-    rows = rows.filter(pl.col("_w") > 0)
-    rows = _allocate_frame(rows, by=["_row"], key="participant", weight="_w", total="units", out="_u")
-    return rows.select(
-        "id",
-        "part",
-        "source",
-        pl.concat_str(
-            pl.col("rule"), pl.lit(" > team pool "), pl.col("team"), pl.lit(" by "), pl.col("_divide")
-        ).alias("rule"),
-        pl.col("_u").alias("units"),
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-        pl.concat_str(pl.col("via"), pl.lit(" > team "), pl.col("team")).alias("via"),
-        "participant",
-        "_version",
-        "_period",
-        "pool_units",
-        "deal_units",
-        pl.lit("team_pool").alias("component"),
-    ).select(lines.columns)
+    return ranks.fill_null(len(ordered)), len(ordered) + 1
 
 
-def _tiers(
-    attainers: pl.DataFrame, summary: pl.DataFrame, period_plans: Mapping[str, RewardPlan]
-) -> pl.DataFrame:
-    """Tier lines: each participant's tier adjustment of a period, split over their deals by credit."""
-    adjust = summary.filter(pl.col("tier_units") != 0).select(
-        "participant", "_period", "tier_units", "tier_rule"
-    )
-    per_deal = (
-        attainers.join(adjust, on=["participant", "_period"], how="inner")
-        .group_by("participant", "id")
-        .agg(
-            pl.col("units").sum().alias("_r"),
-            *(
-                pl.col(c).first()
-                for c in ("_period", "_version", "pool_units", "deal_units", "tier_units", "tier_rule")
-            ),
-        )
-    )
-    if per_deal.is_empty():
-        return pl.DataFrame()
-    per_deal = _allocate_frame(
-        per_deal, by=["participant", "_period"], key="id", weight="_r", total="tier_units", out="units"
-    )
-    out = per_deal.select(
-        "id",
-        pl.lit("tier").alias("part"),
-        pl.lit("tier").alias("source"),
-        pl.concat_str(pl.lit("rewards.tiers ("), pl.col("tier_rule"), pl.lit(")")).alias("rule"),
-        "units",
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-        pl.lit(None, dtype=pl.String).alias("via"),
-        "participant",
-        "_version",
-        "_period",
-        "pool_units",
-        "deal_units",
-        pl.lit("tier").alias("component"),
-    )
-    return out
+def _map_text(column: pl.Series, how: Any, dtype: pl.DataType | None = None) -> pl.Series:
+    """``how(text)`` for each line of a categorical column, computed once per distinct value.
 
-
-def _caps(
-    lines: pl.DataFrame,
-    versions: list[tuple[date | None, RewardPlan]],
-    period_plans: Mapping[str, RewardPlan],
-) -> pl.DataFrame:
-    """Cap lines: per deal (the deal's version), then per period (the period's version)."""
-    out = []
-    caps = pl.DataFrame(
-        {
-            "_version": list(range(len(versions))),
-            "_cap": [vp.cap_per_deal.to_minor() if vp.cap_per_deal else None for _, vp in versions],
-        },
-        schema={"_version": _I64, "_cap": _I64},
+    The result is a categorical (text), or of ``dtype``.
+    """
+    distinct = column.unique().drop_nulls()
+    values = [how(t) for t in distinct.cast(pl.String).to_list()]
+    mapped = (
+        pl.Series(values, dtype=pl.String).cast(pl.Categorical)
+        if dtype is None
+        else pl.Series(values, dtype=dtype)
     )
-    per_deal = (
-        lines.group_by("participant", "id")
-        .agg(
-            pl.col("units").sum().alias("_total"),
-            *(pl.col(c).first() for c in ("_period", "_version", "pool_units", "deal_units")),
-        )
-        .join(caps, on="_version")
-    )
-    over = per_deal.filter(pl.col("_cap").is_not_null() & (pl.col("_total") > pl.col("_cap")))
-    deal_caps = _cap_lines(
-        over, "cap_per_deal", earned="_total", cap="_cap", units=pl.col("_cap") - pl.col("_total")
-    )
-    out.append(deal_caps)
-    period_caps = {
-        p: vp.cap_per_period.to_minor() for p, vp in period_plans.items() if vp.cap_per_period is not None
-    }
-    if period_caps:
-        net = per_deal.join(
-            deal_caps.select("participant", "id", pl.col("units").alias("_capped")),
-            on=["participant", "id"],
-            how="left",
-        ).with_columns((pl.col("_total") + pl.col("_capped").fill_null(0)).alias("_net"))
-        table = pl.DataFrame(
-            {"_period": list(period_caps), "_pcap": list(period_caps.values())},
-            schema={"_period": pl.String, "_pcap": _I64},
-        )
-        net = net.join(table, on="_period").with_columns(
-            pl.col("_net").sum().over("participant", "_period").alias("_sum")
-        )
-        over = net.filter(pl.col("_sum") > pl.col("_pcap")).with_columns(
-            (pl.col("_pcap") - pl.col("_sum")).alias("_x"), pl.col("_net").clip(lower_bound=0).alias("_nw")
-        )
-        if len(over):
-            over = _allocate_frame(
-                over, by=["participant", "_period"], key="id", weight="_nw", total="_x", out="units"
-            )
-            out.append(_cap_lines(over, "cap_per_period", earned="_sum", cap="_pcap", units=pl.col("units")))
-    return pl.concat([o.select(lines.columns) for o in out], how="vertical_relaxed").filter(
-        pl.col("units") != 0
-    )
-
-
-def _cap_lines(frame: pl.DataFrame, source: str, *, earned: str, cap: str, units: pl.Expr) -> pl.DataFrame:
-    """Ledger lines of a cap (per deal or per period), with the earned amount and the cap in the trail."""
-    return frame.select(
-        "id",
-        pl.lit("cap").alias("part"),
-        pl.lit(source).alias("source"),
-        pl.concat_str(
-            pl.lit(f"rewards.{source} (earned "),
-            pl.col(earned).cast(pl.String),
-            pl.lit(", cap "),
-            pl.col(cap).cast(pl.String),
-            pl.lit(")"),
-        ).alias("rule"),
-        units.alias("units"),
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-        pl.lit(None, dtype=pl.String).alias("via"),
-        "participant",
-        "_version",
-        "_period",
-        "pool_units",
-        "deal_units",
-        pl.lit("cap").alias("component"),
-    )
-
-
-def _clawbacks(lines: pl.DataFrame, refunds: pl.DataFrame) -> pl.DataFrame:
-    """Negative lines reversing what each refunded deal paid (all of it, or pro rata by time left)."""
-    if refunds.is_empty():
-        return pl.DataFrame()
-    paid = (
-        lines.join(refunds.select("id"), on="id")
-        .group_by("participant", "id")
-        .agg(
-            pl.col("units").sum().alias("_n"),
-            *(pl.col(c).first() for c in ("_version", "pool_units", "deal_units")),
-        )
-    )
-    rows = paid.join(refunds, on="id").with_columns(pl.col("_n").clip(lower_bound=0).alias("_nw"))
-    rows = rows.filter(pl.col("_nw").sum().over("id") > 0)
-    rows = rows.with_columns(
-        -_half_even_div(pl.col("_n").sum().over("id") * pl.col("_num"), pl.col("_den")).alias("_t")
-    )
-    rows = _allocate_frame(rows, by=["id"], key="participant", weight="_nw", total="_t", out="units")
-    rule = pl.concat_str(
-        pl.lit("rewards.clawback ("),
-        pl.col("_mode"),
-        pl.lit(", refunded "),
-        pl.col("_elapsed").cast(pl.String),
-        pl.lit(" of "),
-        pl.col("_window").cast(pl.String),
-        pl.lit(" days after close; reverses "),
-        pl.col("origin_period"),
-        pl.lit(" lines)"),
-    )
-    return rows.select(
-        "id",
-        pl.lit("clawback").alias("part"),
-        pl.concat_str(pl.lit("clawback_"), pl.col("_mode")).alias("source"),
-        rule.alias("rule"),
-        "units",
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-        pl.lit(None, dtype=pl.String).alias("via"),
-        "participant",
-        "_version",
-        "_period",
-        "pool_units",
-        "deal_units",
-        pl.lit("clawback").alias("component"),
-        "origin_period",
-    ).filter(pl.col("units") != 0)
-
-
-def _empty_lines() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "id": _I64,
-            "part": pl.String,
-            "source": pl.String,
-            "rule": pl.String,
-            "units": _I64,
-            "basis_units": _I64,
-            "via": pl.String,
-            "participant": pl.String,
-            "_version": _I64,
-            "_period": pl.String,
-            "pool_units": _I64,
-            "deal_units": _I64,
-            "component": pl.String,
-            "origin_period": pl.String,
-        }
-    )
-
-
-def _empty_summary() -> pl.DataFrame:
-    return _summary(
-        pl.DataFrame(
-            schema={"participant": pl.String, "_period": pl.String, "credited": _I64, "booked": _I64}
-        ),
-        pl.DataFrame(schema={"participant": pl.String, "_period": pl.String, "clawed": _I64}),
-        {},
+    return column.to_physical().replace_strict(
+        distinct.to_physical(), mapped, default=None, return_dtype=mapped.dtype
     )
 
 
@@ -1789,45 +2127,104 @@ def _order(lines: pl.DataFrame) -> pl.DataFrame:
     """The documented line order.
 
     Participant, deal (lines without a deal last), component (in :data:`COMPONENTS` order), then source,
-    rule, route, origin period and amount.
+    rule, route, origin period and amount. A cap line's rule is ranked by its template: a participant has
+    at most one cap line of each kind per deal, so its numbers never decide the order.
     """
-    columns: list[tuple[pl.Expr, int]] = []  # (rank of the value, number of ranks), nulls ranked last
-
-    def rank(column: str) -> None:
-        # Text sorts as the rank of its value among the column's distinct values: the same order, but the
-        # sort itself runs on integers.
-        values = sorted(v for v in lines.get_column(column).unique().to_list() if v is not None)
-        expr = pl.col(column).replace_strict(
-            values, list(range(len(values))), default=None, return_dtype=_I64
-        )
-        columns.append((expr.fill_null(len(values)), len(values) + 1))
-
-    rank("participant")
-    if "_d" in lines.columns:
-        # The kernel's deal ranks sort like the ids; lines from elsewhere (a floor) have none.
-        biggest = lines.get_column("_d").max()
-        size = (biggest if isinstance(biggest, int) else 0) + 1
-        columns.append((pl.col("_d").fill_null(size), size + 1))
-    else:
-        rank("deal")
-    component = pl.col("component").replace_strict(
-        list(COMPONENTS), list(range(len(COMPONENTS))), return_dtype=_I64
-    )
-    columns.append((component, len(COMPONENTS)))
-    for column in ("source", "rule", "via", "origin_period"):
-        rank(column)
+    columns: list[tuple[pl.Series, int]] = [_text_codes(lines.get_column("participant"))]
+    # Deal ranks sort like the ids; lines without a deal (a floor) come last.
+    biggest = lines.get_column("_d").max()
+    size = (biggest if isinstance(biggest, int) else 0) + 1
+    columns.append((lines.get_column("_d").fill_null(size), size + 1))
+    columns.append(_text_codes(lines.get_column("component"), COMPONENTS))
+    columns.extend(_text_codes(lines.get_column(c)) for c in ("source", "rule", "via", "origin_period"))
     # One mixed-radix integer key when it fits (it does for any real ledger), else one key per column.
     radix = 1
     for _, size in columns:
         radix *= size
     if radix < _MAX_PRODUCT:
-        key = pl.lit(0, dtype=_I64)
-        for expr, size in columns:
-            key = key * size + expr
-        keys = [key, pl.col("units")]
+        key = pl.Series("_key", np.zeros(len(lines), dtype=np.int64))
+        for ranks, size in columns:
+            key = key * size + ranks
+        keys = [key.alias("_k0")]
     else:
-        keys = [expr for expr, _ in columns] + [pl.col("units")]
-    return lines.sort(keys).drop("_d", strict=False)
+        keys = [ranks.alias(f"_k{i}") for i, (ranks, _) in enumerate(columns)]
+    names = [k.name for k in keys]
+    return lines.with_columns(keys).sort([*names, "units"], maintain_order=True).drop(names)
+
+
+_LEDGER: dict[str, pl.DataType] = {
+    "participant": pl.Categorical(),
+    "_d": _I64(),
+    "component": pl.Categorical(),
+    "source": pl.Categorical(),
+    "via": pl.Categorical(),
+    "units": _I64(),
+    "basis_units": _I64(),
+    "rule": pl.Categorical(),
+    "origin_period": pl.Categorical(),
+}
+"""The ledger's stored lines: integers and categoricals; text is made only when lines are shown.
+
+What a line repeats from its deal (pool, basis, version), its participant (team) or the run (period) is
+kept once, not per line; a locked period's ledger, whose paid lines keep what they said, carries those as
+columns of its own (:data:`_EXPLICIT`).
+"""
+
+_EXPLICIT: dict[str, pl.DataType] = {
+    "period": pl.Categorical(),
+    "team": pl.Categorical(),
+    "pool_units": _I64(),
+    "deal_units": _I64(),
+    "version": pl.Categorical(),
+}
+
+
+def _plain(
+    lines: pl.DataFrame, deals: pl.DataFrame, teams: Mapping[str, str | None], period: str
+) -> pl.DataFrame:
+    """Coded lines as text columns, in the order given (the ledger's internal columns, as text)."""
+    d = lines.get_column("_d")
+    by_line: dict[str, Any] = {}
+    for column in ("pool_units", "deal_units", "version"):
+        if column in lines.columns:
+            by_line[column] = pl.col(column)
+        else:
+            looked = deals.get_column(column).gather(d).alias(column)
+            by_line[column] = looked if column == "version" else looked.fill_null(0)
+    team = (
+        pl.col("team")
+        if "team" in lines.columns
+        else _map_text(lines.get_column("participant"), teams.get).alias("team")
+    )
+    return lines.select(
+        pl.col("period").cast(pl.String)
+        if "period" in lines.columns
+        else pl.lit(period, dtype=pl.String).alias("period"),
+        pl.col("participant").cast(pl.String),
+        team.cast(pl.String),
+        deals.get_column("id").gather(d).cast(pl.String).alias("deal"),
+        pl.col("component").cast(pl.String),
+        pl.col("source").cast(pl.String),
+        pl.col("via").cast(pl.String),
+        "units",
+        "basis_units",
+        by_line["pool_units"],
+        by_line["deal_units"],
+        by_line["version"].cast(pl.String),
+        pl.col("rule").cast(pl.String),
+        pl.col("origin_period").cast(pl.String),
+    )
+
+
+def _encode(plain: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Text lines (as :func:`_plain` gives them) back to coded lines that keep every column, and the deals."""
+    deals = plain.get_column("deal").drop_nulls().unique().sort()
+    index = plain.get_column("deal").replace_strict(
+        deals, list(range(len(deals))), default=None, return_dtype=_I64
+    )
+    coded = plain.with_columns(index.alias("_d"))
+    schema = {**_LEDGER, **_EXPLICIT}
+    return coded.select(pl.col(c).cast(t) for c, t in schema.items()), deals.alias("id").to_frame()
 
 
 def compute_rewards(
@@ -1937,41 +2334,16 @@ def compute_rewards(
     if needs_touches and touchpoints is None:
         raise DataError("the plan credits by attribution: pass touchpoints=", kind="rewards")
     won = _deal_frame(deals, ctx, fx, cutoff, kind)
-    lines, summary = _compute(
+    lines, summary, deals = _compute(
         won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, period=period, cutoff=cutoff
     )
-    versions = [vp.id for _, vp in rp.version_index()]
-    lines = lines.filter(pl.col("_period") == period)
     summary = summary.filter(pl.col("_period") == period).drop("_period")
     period_plan = _plan_for_period(rp, period, cutoff)
-    lines = _floor(lines, period_plan, ctx)
-    people = sorted(ctx.people)
+    lines = _floor(lines, period_plan)
     teams = {p.team for _, vp in rp.version_index() for p in vp.participants if p.team}
-    team = pl.col("participant").replace_strict(
-        people, [ctx.people[p] for p in people], default=None, return_dtype=pl.String
-    )
-    lines = lines.select(
-        pl.lit(period).alias("period"),
-        "participant",
-        pl.when(pl.col("participant").is_in(sorted(teams)) & team.is_null())
-        .then(pl.col("participant"))
-        .otherwise(team)
-        .alias("team"),
-        pl.col("id").alias("deal"),
-        "component",
-        "source",
-        "via",
-        "units",
-        "basis_units",
-        "pool_units",
-        "deal_units",
-        pl.col("_version")
-        .replace_strict(list(range(len(versions))), versions, default=None, return_dtype=pl.String)
-        .alias("version"),
-        "rule",
-        "origin_period",
-        "_d",
-    )
+    names = {*lines.get_column("participant").unique().drop_nulls().cast(pl.String), *summary["participant"]}
+    # A person's team is their plan team; a team participant is its own team.
+    team_of = {who: ctx.people.get(who, who if who in teams else None) for who in sorted(names)}
     locked = rp.locked_through is not None and end <= rp.locked_through
     if locked:
         if previous is None:
@@ -1980,15 +2352,18 @@ def compute_rewards(
                 "ledger paid for it; a recomputation then only adds adjustment lines",
                 path="rewards.locked_through",
             )
-        lines = _adjusted(previous._lines, lines)
+        paid = _plain(previous._lines, previous._deals, previous._teams, period)
+        lines, deals = _encode(_adjusted(paid, _plain(lines, deals, team_of, period)))
     return RewardLedger(
         period=period,
         currency=rp.currency,
         as_of=as_of,
         plan_id=rp.id,
         locked=locked,
-        lines=_order(lines),
+        lines=lines,
         summary=summary.sort("participant"),
+        deals=deals,
+        teams=team_of,
         previous=None if previous is None else previous._totals_units(),
     )
 
@@ -2007,13 +2382,14 @@ def _refuse_problems(rewards: RewardPlan, plan: Any) -> None:
     raise PlanError(issues[0].message, file=source.file if source is not None else None, issues=issues)
 
 
-def _floor(lines: pl.DataFrame, vp: RewardPlan, ctx: _Context) -> pl.DataFrame:
+def _floor(lines: pl.DataFrame, vp: RewardPlan) -> pl.DataFrame:
+    """A top-up line (without deal) for each person participant paid less than the floor in the period."""
     if vp.floor is None:
         return lines
     floor = vp.floor.to_minor()
     people = sorted({p.person for p in vp.participants if p.person})
-    totals = dict(lines.group_by("participant").agg(pl.col("units").sum()).iter_rows())
-    top = [(who, floor - int(totals.get(who, 0))) for who in people if int(totals.get(who, 0)) < floor]
+    totals = {str(k): int(v) for k, v in lines.group_by("participant").agg(pl.col("units").sum()).iter_rows()}
+    top = [(who, floor - totals.get(who, 0)) for who in people if totals.get(who, 0) < floor]
     if not top:
         return lines
     extra = pl.DataFrame(
@@ -2029,7 +2405,18 @@ def _floor(lines: pl.DataFrame, vp: RewardPlan, ctx: _Context) -> pl.DataFrame:
         },
         schema_overrides={"units": _I64, "basis_units": _I64, "pool_units": _I64, "deal_units": _I64},
     )
-    return pl.concat([lines, extra], how="diagonal_relaxed")
+    return pl.concat(
+        [
+            lines,
+            extra.select(
+                pl.col(c).cast(lines.schema[c])
+                if c in extra.columns
+                else pl.lit(None, dtype=lines.schema[c]).alias(c)
+                for c in lines.columns
+            ),
+        ],
+        how="vertical",
+    )
 
 
 def _adjusted(paid: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
@@ -2117,6 +2504,10 @@ class RewardLedger:
     (in :data:`COMPONENTS` order), then source, rule, route and origin period, so the order never depends
     on the order of the input. Amounts are exact :class:`~smarketing.money.Money` in the plan currency.
 
+    The ledger stores its lines as integer codes (a deal's rank, categorical participants, rules and
+    routes) and makes their order and text when they are asked for: :meth:`to_frame` once (then kept), a
+    statement for its participant's lines only. Totals never need the text.
+
     Examples:
         >>> from datetime import date
         >>> ledger = compute_rewards(
@@ -2149,7 +2540,11 @@ class RewardLedger:
     """Whether the period was locked (its lines are the paid ones plus adjustments)."""
     _lines: pl.DataFrame = attrs.field(alias="lines", repr=False)
     _summary: pl.DataFrame = attrs.field(alias="summary", repr=False)
+    _deals: pl.DataFrame = attrs.field(alias="deals", repr=False)
+    _teams: Mapping[str, str | None] = attrs.field(alias="teams", repr=False)
     _previous: Mapping[str, int] | None = attrs.field(alias="previous", default=None, repr=False)
+    # The lines as text, in the documented order: made when first asked for, then kept.
+    _shown: dict[str, pl.DataFrame] = attrs.field(init=False, factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -2192,8 +2587,23 @@ class RewardLedger:
         """
         if by not in ("participant", "team", "component", "deal"):
             raise ValueError(f"by must be participant, team, component or deal, not {by!r}")
-        grouped = self._lines.group_by(pl.col(by).fill_null("-")).agg(pl.col("units").sum()).sort(by)
-        return {str(k): self._money(v) for k, v in grouped.iter_rows()}
+        column = {"deal": "_d", "team": "team" if "team" in self._lines.columns else "participant"}.get(
+            by, by
+        )
+        grouped = self._lines.group_by(column).agg(pl.col("units").sum())
+        keys = grouped.get_column(column)
+        if by == "deal":
+            texts = self._deals.get_column("id").gather(keys)
+        elif column != by:  # teams through the participants
+            texts = pl.Series([self._teams.get(k) for k in keys.cast(pl.String).to_list()], dtype=pl.String)
+        else:
+            texts = keys.cast(pl.String)
+        sums: dict[str, int] = {}
+        for key, units in zip(
+            texts.fill_null("-").to_list(), grouped.get_column("units").to_list(), strict=True
+        ):
+            sums[key] = sums.get(key, 0) + int(units)
+        return {k: self._money(sums[k]) for k in sorted(sums)}
 
     def _totals_units(self) -> dict[str, int]:
         return {
@@ -2203,7 +2613,7 @@ class RewardLedger:
 
     def participants(self) -> list[str]:
         """Everyone with a line or an attainment in the period, sorted."""
-        names = set(self._lines.get_column("participant").to_list()) | set(
+        names = set(self._lines.get_column("participant").unique().cast(pl.String).to_list()) | set(
             self._summary.get_column("participant").to_list()
         )
         return sorted(names)
@@ -2223,8 +2633,14 @@ class RewardLedger:
         attainment), deal_pool, deal_basis, version, rule, via (the route of the credit), origin_period
         (clawbacks) and explanation.
         """
+        if "all" not in self._shown:
+            self._shown["all"] = self._frame(self._lines)
+        return self._shown["all"]
+
+    def _frame(self, coded: pl.DataFrame) -> pl.DataFrame:
+        """Coded lines as :meth:`to_frame` shows them: ordered, amounts as Decimal, text made."""
         places = self._places
-        lines = self._lines
+        lines = _plain(_order(coded), self._deals, self._teams, self.period)
         explanation = pl.concat_str(
             [
                 pl.col("rule"),
@@ -2291,15 +2707,19 @@ class RewardLedger:
         Raises:
             KeyError: The participant has no line and no attainment in the period.
         """
-        lines = self._lines.filter(pl.col("participant") == participant)
+        lines = self._lines.filter(pl.col("participant").cast(pl.String) == participant)
         summary = self._summary.filter(pl.col("participant") == participant)
         if lines.is_empty() and summary.is_empty():
             known = ", ".join(self.participants()) or "nobody"
             raise KeyError(f"{participant!r} has no reward lines in {self.period} (participants: {known})")
-        frame = self.to_frame().filter(pl.col("participant") == participant)
+        frame = self._frame(lines)
         row = summary.row(0, named=True) if len(summary) else {}
         previous = None if self._previous is None else self._money(self._previous.get(participant, 0))
-        team = lines.get_column("team").drop_nulls()
+        team = (
+            lines.get_column("team").drop_nulls().cast(pl.String)
+            if "team" in lines.columns
+            else pl.Series([self._teams.get(participant)], dtype=pl.String).drop_nulls()
+        )
         return Statement(
             participant=participant,
             team=str(team[0]) if len(team) else None,

@@ -176,9 +176,11 @@ def clawback(plan: AlignmentPlan) -> Iterator[Finding]:
     "R006",
     area="rewards",
     severity="error",
-    title="The reward depends on a joint KPI or on attribution",
+    title="The reward is tied to a joint KPI or credited by attribution",
     rationale="A reward driven by one team's metric alone (sales bookings, marketing MQLs) pays that "
-    "team to optimise at the other's expense; a joint KPI or attribution ties both to the outcome.",
+    "team to optimise at the other's expense. Attribution credits the pool to both teams' work; a joint "
+    "KPI under 'rewards.kpis' names the shared outcome the reward is meant to serve, so that both teams "
+    "review the reward beside it (listing it does not change what compute_rewards pays).",
     fix="List a joint marketing-and-sales KPI under 'rewards.kpis', or credit the pool by "
     "'rewards.attribution'.",
 )
@@ -190,7 +192,7 @@ def joint_dependency(plan: AlignmentPlan) -> Iterator[Finding]:
     functions = team_functions(plan)
     owners = {k.id: k.owners for k in plan.kpis}
     if not any(is_joint(owners.get(k, []), functions) for k in r.kpis):
-        yield Finding("the reward depends on no joint KPI and uses no attribution", path="rewards.kpis")
+        yield Finding("the reward is tied to no joint KPI and uses no attribution", path="rewards.kpis")
 
 
 RULES: tuple[RuleSpec, ...] = (
