@@ -519,6 +519,9 @@ def cell(r: dict[str, Any] | None) -> tuple[str, str]:
     return f"{r['seconds']:.2f} s (CPU {r['cpu_seconds']:.2f} s)", f"{r['peak_mb']:.0f} MB"
 
 
+END_OF_TABLE = "<!-- end of the table benchmarks/attribution.py writes; notes below it are kept -->"
+
+
 def write_doc(
     out: Path,
     *,
@@ -579,15 +582,20 @@ def write_doc(
         f"- load after: `{after['uptime']}`",
         "- " + ", ".join(f"{k} {val}" for k, val in v.items()),
         "",
-        "These numbers were taken on a machine shared with other test runs (see the load); they are indicative",
-        "and will be re-run on a quiet machine.",
+        "With 2 CPUs, a load average above about 2 means the wall times include waiting for a core: compare",
+        "the CPU times then.",
         "",
+        END_OF_TABLE,
     ]
     text = out.read_text() if out.exists() else "# Performance\n\n"
     section = "\n".join(lines)
     if "## Attribution" in text:
         head, _, rest = text.partition("## Attribution")
-        tail = rest[rest.find("\n## ") :] if "\n## " in rest else ""
+        # Hand-written notes after the generated part (up to the next section) are kept.
+        if END_OF_TABLE in rest.split("\n## ", 1)[0]:
+            tail = rest.partition(END_OF_TABLE)[2]
+        else:
+            tail = rest[rest.find("\n## ") :] if "\n## " in rest else ""
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section
