@@ -1607,8 +1607,10 @@ def _compute_ints(
     personal: list[pl.DataFrame] = []
     team_rows: list[pl.DataFrame] = []
     funded_parts = []
+    version_of = won.get_column("_version").to_numpy()
     for index, (_, vp) in enumerate(versions):
-        d = won.filter(pl.col("_version") == index)
+        in_version = version_of == index
+        d = won if in_version.all() else won.filter(pl.Series(in_version))
         if d.is_empty():
             continue
         f = _funded(d, vp)
@@ -1667,7 +1669,9 @@ def _compute_ints(
         """Keep the coded lines of ``frame`` that belong to the requested period."""
         if frame.is_empty():
             return
-        frame = frame.filter(pl.Series(per_close[frame.get_column("id").to_numpy()] == wanted))
+        mine = per_close[frame.get_column("id").to_numpy()] == wanted
+        if not mine.all():
+            frame = frame.filter(pl.Series(mine))
         out.append(
             _coded(
                 frame.height,
@@ -1692,9 +1696,10 @@ def _compute_ints(
             # A run computes a few periods: one masked row sum per period, no scattered adds.
             for q in range(n_periods):
                 sel = per_close == q
-                inside = mask[:, sel]
-                sums[:, q] = np.where(inside, values[:, sel], 0).sum(axis=1)
-                seen[:, q] = inside.sum(axis=1)
+                everyone = bool(sel.all())  # a year of deals all closed in it: no selection needed
+                inside = mask if everyone else mask[:, sel]
+                sums[:, q] = np.where(inside, values if everyone else values[:, sel], 0).sum(axis=1)
+                seen[:, q] = np.count_nonzero(inside, axis=1)
             return sums, seen
         for p in range(n_people):
             sel = mask[p] & has_period
@@ -1961,9 +1966,17 @@ def _clawed_bookings(
         num = reducing.get_column("_num").to_numpy()
         den = reducing.get_column("_den").to_numpy()
         per = reducing.get_column("_period").to_list()
-        taken = _half_even_np(att_basis[:, r] * num[None, :], den[None, :])
-        for p, j in zip(*np.nonzero(att_seen[:, r] > 0), strict=True):
-            sums[(int(p), per[j])] = sums.get((int(p), per[j]), 0) + int(taken[p, j])
+        labels = sorted(set(per))
+        label_of = {label: i for i, label in enumerate(labels)}
+        refund_period = np.asarray([label_of[x] for x in per], dtype=np.int64)
+        # Every (participant, refunded deal) with attaining credit, summed per (participant, refund period).
+        pp, jj = np.nonzero(att_seen[:, r] > 0)
+        taken = _half_even_np(att_basis[pp, r[jj]] * num[jj], den[jj])
+        keys, which = np.unique(pp * len(labels) + refund_period[jj], return_inverse=True)
+        totals = np.zeros(keys.size, dtype=np.int64)
+        np.add.at(totals, which, taken)
+        for key, value in zip(keys.tolist(), totals.tolist(), strict=True):
+            sums[(key // len(labels), labels[key % len(labels)])] = value
     return pl.DataFrame(
         [(names[p], q, v) for (p, q), v in sums.items()],
         schema={"participant": pl.String, "_period": pl.String, "clawed": _I64},
