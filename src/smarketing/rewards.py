@@ -690,6 +690,12 @@ def _minor_units(frame: pl.DataFrame, column: str, currency: str) -> pl.Expr:
     return units
 
 
+def _where(frame: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
+    """``frame.filter(condition)``, without copying the frame when every row is kept."""
+    keep = frame.select(condition.fill_null(False)).to_series()
+    return frame if keep.all() else frame.filter(keep)
+
+
 def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kind: str) -> pl.DataFrame:
     """Won deals closed on or before ``cutoff`` under the plan, checked, with amounts in plan minor units."""
     plan = ctx.plan
@@ -719,7 +725,7 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
         )
     if native.get_column("id").null_count():
         raise DataError("a deal has no id", kind="deal", field="id")
-    won = native.filter(pl.col("stage") == "won")
+    won = _where(native, pl.col("stage") == "won")
     for column, message in (
         ("close_date", "a won deal needs a close_date"),
         ("amount", "a won deal needs an amount"),
@@ -740,7 +746,7 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
     in_scope = pl.col("close_date") <= cutoff
     if start is not None:
         in_scope &= pl.col("close_date") >= start
-    won = won.filter(in_scope)
+    won = _where(won, in_scope)
     dupes = won.filter(pl.col("id").is_duplicated())
     if len(dupes):
         raise DataError(
