@@ -98,6 +98,22 @@ def test_largest_remainder_by_partition_is_allocate(cases: list[tuple[int, dict[
             assert {k: Money.from_minor(got[(g, k)], "EUR") for k in weights} == expected
 
 
+@LAWS
+@given(
+    st.lists(st.integers(-(10**9), 10**9), min_size=1, max_size=8),
+    st.lists(st.integers(0, 10**6), min_size=1, max_size=5),
+)
+def test_fixed_split_of_every_total_is_allocate(totals: list[int], weights: list[int]) -> None:
+    # Every deal over the same recipients (in key order), as a (deal x recipient) grid.
+    if not any(weights):
+        weights[0] = 1
+    keys = [f"r{i}" for i in range(len(weights))]
+    grid = rewards._split_fixed(np.asarray(totals), weights)
+    for total, row in zip(totals, grid, strict=True):
+        expected = allocate(Money.from_minor(total, "EUR"), dict(zip(keys, weights, strict=True)))
+        assert {k: Money.from_minor(int(u), "EUR") for k, u in zip(keys, row, strict=True)} == expected
+
+
 def test_largest_remainder_large_groups_with_ties_as_sorted() -> None:
     # Groups above the partition threshold, with many equal remainders, next to small groups.
     rng = np.random.default_rng(7)

@@ -1091,6 +1091,28 @@ def _split_fixed(totals: np.ndarray, weights: Sequence[int]) -> np.ndarray:
     order, so no text is compared and no frame is sorted.
     """
     k = len(weights)
+    w = np.asarray(weights, dtype=np.int64)
+    if 1 < k <= 4 and totals.size and w.sum() > 0 and (w >= 0).all():
+        # The same ranking as the core's fixed-width path, on a (deal x recipient) grid: no repeated rows.
+        magnitude = np.abs(totals.astype(np.int64))
+        if int(magnitude.max()) * int(w.max()) >= _MAX_PRODUCT:
+            raise DataError(
+                f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards"
+            )
+        product = magnitude[:, None] * w[None, :]
+        quotient = product // int(w.sum())
+        remainder = product - quotient * int(w.sum())
+        left = magnitude - quotient.sum(axis=1)
+        ahead = np.zeros_like(remainder)
+        for i in range(k):
+            for j in range(k):
+                if i != j:
+                    ahead[:, j] += (remainder[:, i] > remainder[:, j]) | (
+                        (remainder[:, i] == remainder[:, j]) & (i < j)
+                    )
+        units = quotient + (ahead < left[:, None])
+        grid: np.ndarray = np.where(totals[:, None] < 0, -units, units)
+        return grid
     rows = np.repeat(totals.astype(np.int64), k)
     units = _largest_remainder(
         np.arange(totals.size) * k, rows, np.tile(np.asarray(weights, np.int64), totals.size), None
