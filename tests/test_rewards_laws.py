@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smarketing import rewards
 from smarketing.money import Money, allocate
 from smarketing.records import Deal
 from smarketing.rewards import RewardLedger, RewardPlan, _allocate_frame, _largest_remainder, compute_rewards
@@ -76,6 +78,55 @@ def test_largest_remainder_on_rows_in_key_order_is_allocate(
         for g, (total, weights) in enumerate(chosen):
             expected = allocate(Money.from_minor(total, "EUR"), weights)
             assert {k: Money.from_minor(got[(g, k)], "EUR") for k in weights} == expected
+
+
+@LAWS
+@given(groups())
+def test_largest_remainder_by_partition_is_allocate(cases: list[tuple[int, dict[str, int]]]) -> None:
+    # Large groups pick their top remainders by partition: every group taken as large (1), or a mix (3).
+    rows = [(g, t, k, w) for g, (t, weights) in enumerate(cases) for k, w in sorted(weights.items())]
+    group = np.asarray([g for g, _, _, _ in rows])
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    for big in (1, 3):
+        with mock.patch.object(rewards, "_BIG_GROUP", big):
+            units = _largest_remainder(
+                starts, np.asarray([t for _, t, _, _ in rows]), np.asarray([w for _, _, _, w in rows]), None
+            )
+        got = {(g, k): int(u) for (g, _, k, _), u in zip(rows, units, strict=True)}
+        for g, (total, weights) in enumerate(cases):
+            expected = allocate(Money.from_minor(total, "EUR"), weights)
+            assert {k: Money.from_minor(got[(g, k)], "EUR") for k in weights} == expected
+
+
+@LAWS
+@given(
+    st.lists(st.integers(-(10**9), 10**9), min_size=1, max_size=8),
+    st.lists(st.integers(0, 10**6), min_size=1, max_size=5),
+)
+def test_fixed_split_of_every_total_is_allocate(totals: list[int], weights: list[int]) -> None:
+    # Every deal over the same recipients (in key order), as a (deal x recipient) grid.
+    if not any(weights):
+        weights[0] = 1
+    keys = [f"r{i}" for i in range(len(weights))]
+    grid = rewards._split_fixed(np.asarray(totals), weights)
+    for total, row in zip(totals, grid, strict=True):
+        expected = allocate(Money.from_minor(total, "EUR"), dict(zip(keys, weights, strict=True)))
+        assert {k: Money.from_minor(int(u), "EUR") for k, u in zip(keys, row, strict=True)} == expected
+
+
+def test_largest_remainder_large_groups_with_ties_as_sorted() -> None:
+    # Groups above the partition threshold, with many equal remainders, next to small groups.
+    rng = np.random.default_rng(7)
+    lengths = [5000, 3, 9000, 1, rewards._BIG_GROUP]
+    starts = np.cumsum([0, *lengths[:-1]])
+    totals = np.repeat(rng.integers(-(10**7), 10**7, size=len(lengths)), lengths)
+    weights = rng.integers(0, 4, size=sum(lengths))
+    weights[starts] += 1
+    fast = _largest_remainder(starts, totals, weights, None)
+    with mock.patch.object(rewards, "_BIG_GROUP", 10**12):
+        sorted_ = _largest_remainder(starts, totals, weights, None)
+    assert (fast == sorted_).all()
+    assert (np.add.reduceat(fast, starts) == totals[starts]).all()
 
 
 def pools(ledger: RewardLedger) -> pl.DataFrame:

@@ -435,6 +435,7 @@ def _plan_problems(plan: RewardPlan) -> list[tuple[str, str]]:
 _I64 = pl.Int64
 _MAX_PRODUCT = 2**62  # products of minor units and integer weights must stay exact in int64
 _WEIGHT_SCALE = 1_000_000  # attribution credit is quantised to millionths of a deal before allocation
+_BIG_GROUP = 4096  # allocation groups at least this large pick their top remainders by partition, no sort
 _PERSON = "person:"
 _TEAM = "team:"
 # Component order inside a deal's lines (the documented line order).
@@ -567,6 +568,37 @@ def _largest_remainder(
         units = quotient + (ahead.ravel() < left[index])
         fixed: np.ndarray = np.where(totals < 0, -units, units)
         return fixed
+    if keys is None and (lengths >= _BIG_GROUP).any():
+        # Large groups (a participant's deals of a period) need only their top `left` remainders: the
+        # threshold value by partition, then the rows above it, then the earliest rows equal to it.
+        # The many small groups keep the one sort below.
+        bonus = np.zeros(height, dtype=bool)
+        big = lengths >= _BIG_GROUP
+        for g in np.flatnonzero(big):
+            lo, hi, take = int(starts[g]), int(starts[g] + lengths[g]), int(left[g])
+            if take <= 0:
+                continue
+            part = remainder[lo:hi]
+            threshold = np.partition(part, part.size - take)[part.size - take]
+            above = part > threshold
+            tied = np.flatnonzero(part == threshold)[: take - int(above.sum())]
+            above[tied] = True
+            bonus[lo:hi] = above
+        small = np.flatnonzero(~np.repeat(big, lengths))
+        if small.size:
+            # Rows of small groups (group ascending), ranked inside their group as below.
+            sizes = np.where(big, 0, lengths)
+            offset = np.cumsum(sizes) - sizes
+            sub = index[small]
+            if starts.size * (biggest + 1) < _MAX_PRODUCT:
+                by = np.argsort(sub * (biggest + 1) + (biggest - remainder[small]), kind="stable")
+            else:
+                by = np.lexsort((small, -remainder[small], sub))
+            ordered = small[by]
+            bonus[ordered] = np.arange(ordered.size) - offset[index[ordered]] < left[index[ordered]]
+        units = quotient + bonus
+        partitioned: np.ndarray = np.where(totals < 0, -units, units)
+        return partitioned
     if keys is None and starts.size * (biggest + 1) < _MAX_PRODUCT:
         # Groups ascending, remainders descending, then (stable) the rows' own key order: one integer key.
         order = np.argsort(index * (biggest + 1) + (biggest - remainder), kind="stable")
@@ -658,6 +690,12 @@ def _minor_units(frame: pl.DataFrame, column: str, currency: str) -> pl.Expr:
     return units
 
 
+def _where(frame: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
+    """``frame.filter(condition)``, without copying the frame when every row is kept."""
+    keep = frame.select(condition.fill_null(False)).to_series()
+    return frame if keep.all() else frame.filter(keep)
+
+
 def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kind: str) -> pl.DataFrame:
     """Won deals closed on or before ``cutoff`` under the plan, checked, with amounts in plan minor units."""
     plan = ctx.plan
@@ -687,7 +725,7 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
         )
     if native.get_column("id").null_count():
         raise DataError("a deal has no id", kind="deal", field="id")
-    won = native.filter(pl.col("stage") == "won")
+    won = _where(native, pl.col("stage") == "won")
     for column, message in (
         ("close_date", "a won deal needs a close_date"),
         ("amount", "a won deal needs an amount"),
@@ -708,7 +746,7 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
     in_scope = pl.col("close_date") <= cutoff
     if start is not None:
         in_scope &= pl.col("close_date") >= start
-    won = won.filter(in_scope)
+    won = _where(won, in_scope)
     dupes = won.filter(pl.col("id").is_duplicated())
     if len(dupes):
         raise DataError(
@@ -727,15 +765,10 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
     units = _minor_units(won, "amount", "amount_currency")
     won = won.with_columns(units.alias("_gross"))
     if plan.pool.basis == "net" or any(v.pool.basis == "net" for v in plan.versions if v.pool):
-        discounted = won.filter(pl.col("discount").is_not_null())
-        disc = _minor_units(discounted, "discount", "amount_currency") if len(discounted) else pl.lit(0)
-        won = won.join(
-            discounted.select("id", disc.alias("_disc"))
-            if len(discounted)
-            else won.select("id").with_columns(pl.lit(0, dtype=_I64).alias("_disc")).head(0),
-            on="id",
-            how="left",
-        ).with_columns(pl.col("_disc").fill_null(0))
+        # A deal without a discount has none (0); the others in minor units, in place (no join on the ids).
+        any_discount = won.get_column("discount").null_count() < won.height
+        disc = _minor_units(won, "discount", "amount_currency") if any_discount else pl.lit(0, dtype=_I64)
+        won = won.with_columns(disc.fill_null(0).alias("_disc"))
         over = won.filter(pl.col("_disc") > pl.col("_gross"))
         if len(over):
             raise DataError(
@@ -1058,6 +1091,28 @@ def _split_fixed(totals: np.ndarray, weights: Sequence[int]) -> np.ndarray:
     order, so no text is compared and no frame is sorted.
     """
     k = len(weights)
+    w = np.asarray(weights, dtype=np.int64)
+    if 1 < k <= 4 and totals.size and w.sum() > 0 and (w >= 0).all():
+        # The same ranking as the core's fixed-width path, on a (deal x recipient) grid: no repeated rows.
+        magnitude = np.abs(totals.astype(np.int64))
+        if int(magnitude.max()) * int(w.max()) >= _MAX_PRODUCT:
+            raise DataError(
+                f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards"
+            )
+        product = magnitude[:, None] * w[None, :]
+        quotient = product // int(w.sum())
+        remainder = product - quotient * int(w.sum())
+        left = magnitude - quotient.sum(axis=1)
+        ahead = np.zeros_like(remainder)
+        for i in range(k):
+            for j in range(k):
+                if i != j:
+                    ahead[:, j] += (remainder[:, i] > remainder[:, j]) | (
+                        (remainder[:, i] == remainder[:, j]) & (i < j)
+                    )
+        units = quotient + (ahead < left[:, None])
+        grid: np.ndarray = np.where(totals[:, None] < 0, -units, units)
+        return grid
     rows = np.repeat(totals.astype(np.int64), k)
     units = _largest_remainder(
         np.arange(totals.size) * k, rows, np.tile(np.asarray(weights, np.int64), totals.size), None
@@ -1085,8 +1140,11 @@ def _weighted_rows(
 ) -> pl.DataFrame:
     """Each deal's pool and basis split over its own recipients by their weights ``w`` (id, recipient, w)."""
     credit = _categorical(credit.filter(pl.col("w") > 0), "recipient")
-    rank, _ = _text_codes(credit.get_column("recipient"))
-    credit = credit.with_columns(rank.alias("_k")).sort("id", "_k").drop("_k")
+    rank, size = _text_codes(credit.get_column("recipient"))
+    key = credit.get_column("id").to_numpy() * size + rank.to_numpy()
+    # Attribution credit comes already in (deal, recipient) order: sort only when it does not.
+    if key.size and (key[1:] < key[:-1]).any():
+        credit = credit[np.argsort(key, kind="stable")]
     if credit.is_empty():
         return credit.with_columns(
             pl.lit(0, dtype=_I64).alias("units"), pl.lit(0, dtype=_I64).alias("basis_units")
@@ -1262,38 +1320,47 @@ def _resolve(
         return name, person
 
     rows = _categorical(rows, "part", "recipient", "source", "rule")
-    recipient, overlay = rows.get_column("recipient"), rows.get_column("source") == "overlay"
-    unknown = rows.filter(_map_text(recipient, lambda r: route(r, False) is None, pl.Boolean()) & ~overlay)
-    if len(unknown):
-        first = unknown.sort("id").row(0, named=True)
+    recipient = rows.get_column("recipient")
+    overlay = (rows.get_column("source") == "overlay").fill_null(False).to_numpy()
+    # Route tables indexed by the recipient's categorical code (a last slot for a missing recipient):
+    # where the credit goes (a position in `targets`) and whether that is a person (1), a team (0) or
+    # nobody (-1); one for overlay credit, one for the rest. Every line then looks its route up in numpy.
+    distinct = recipient.unique().drop_nulls()
+    codes = distinct.to_physical().to_numpy().astype(np.int64)
+    size = int(codes.max()) + 2 if codes.size else 1
+    position: dict[str, int] = {}
+    to_lut = np.full((2, size), -1, dtype=np.int64)
+    kind_lut = np.full((2, size), -1, dtype=np.int8)
+    for code, text in zip(codes, distinct.cast(pl.String).to_list(), strict=True):
+        for ov in (0, 1):
+            found = route(text, bool(ov))
+            if found is None:
+                continue
+            name, person = found
+            to_lut[ov, code] = position.setdefault(name, len(position))
+            kind_lut[ov, code] = 1 if person else 0
+    targets = list(position)
+    phys = recipient.to_physical().fill_null(size - 1).to_numpy().astype(np.int64)
+    side = overlay.astype(np.int64)
+    target = to_lut[side, phys]
+    kind = kind_lut[side, phys]
+    unknown = (kind < 0) & ~overlay & (phys != size - 1)
+    if unknown.any():
+        first = rows.filter(pl.Series(unknown)).sort("id").row(0, named=True)
         raise DataError(
             f"credit for {first['recipient'][len(_PERSON) :]!r} ({first['source']}), who is not in the plan: "
             "neither a person of the plan nor a participant",
             kind="deal",
             record=first["id"],
         )
-
-    def to(r: str, ov: bool) -> str | None:
-        found = route(r, ov)
-        return None if found is None else found[0]
-
-    def paid(r: str, ov: bool) -> bool | None:
-        found = route(r, ov)
-        return None if found is None else found[1]
-
-    rows = rows.rename({"recipient": "via"}).with_columns(
-        pl.when(overlay)
-        .then(_map_text(recipient, lambda r: to(r, True)))
-        .otherwise(_map_text(recipient, lambda r: to(r, False)))
-        .alias("_to"),
-        pl.when(overlay)
-        .then(_map_text(recipient, lambda r: paid(r, True), pl.Boolean()))
-        .otherwise(_map_text(recipient, lambda r: paid(r, False), pl.Boolean()))
-        .alias("_person"),
-    )
-    personal = rows.filter(pl.col("_person")).rename({"_to": "participant"}).drop("_person")
+    named = pl.Series(targets, dtype=pl.String).cast(pl.Categorical)
+    rows = rows.rename({"recipient": "via"})
+    mine, theirs = kind == 1, kind == 0
+    personal = rows.filter(pl.Series(mine)).with_columns(named.gather(target[mine]).alias("participant"))
     # One team row per route (via), so each line still says where its credit came from.
-    team_rows = rows.filter(~pl.col("_person")).rename({"_to": "team"}).drop("_person")
+    team_rows = rows.filter(pl.Series(theirs)).with_columns(
+        named.gather(target[theirs]).alias("team"), pl.Series("_ti", target[theirs], dtype=_I64)
+    )
     out_personal = [personal]
     # (a) the deal's own revenue splits, to the split people who are participants in the team.
     rev = splits.filter((pl.col("kind") == "revenue") & pl.col("person").is_in(sorted(persons)))
@@ -1308,40 +1375,63 @@ def _resolve(
             rev.select("id", "team", "person", pl.col("w").alias("_sw")), on=["id", "team"], how="inner"
         )
         if len(matched):
-            matched = _allocate_frame(
-                matched, by=["_row"], key="person", weight="_sw", total="units", out="_u"
-            )
-            matched = _allocate_frame(
-                matched, by=["_row"], key="person", weight="_sw", total="basis_units", out="_bu"
+            # Each team row's split people in name order (one sort), then both amounts split alike.
+            rank, size = _text_codes(matched.get_column("person"))
+            key = matched.get_column("_row").cast(_I64).to_numpy() * size + rank.to_numpy()
+            order = np.argsort(key, kind="stable")
+            matched, key = matched[order], key[order]
+            starts = np.flatnonzero(np.r_[True, key[1:] // size != key[:-1] // size])
+            share = matched.get_column("_sw").to_numpy().astype(np.int64)
+
+            def at(row: int) -> str:
+                return str(matched.row(row, named=True))
+
+            matched = matched.with_columns(
+                pl.Series(
+                    "_u",
+                    _largest_remainder(starts, matched.get_column("units").to_numpy(), share, None, where=at),
+                    dtype=_I64,
+                ),
+                pl.Series(
+                    "_bu",
+                    _largest_remainder(
+                        starts, matched.get_column("basis_units").to_numpy(), share, None, where=at
+                    ),
+                    dtype=_I64,
+                ),
             )
             out_personal.append(
                 matched.select(
                     "id",
                     "part",
                     "source",
-                    pl.concat_str(pl.col("rule"), pl.lit(" > deal splits"))
-                    .cast(pl.Categorical)
-                    .alias("rule"),
+                    _map_text(matched.get_column("rule"), lambda r: f"{r} > deal splits").alias("rule"),
                     pl.col("_u").alias("units"),
                     pl.col("_bu").alias("basis_units"),
-                    pl.concat_str(pl.col("via"), pl.lit(" > revenue split"))
-                    .cast(pl.Categorical)
-                    .alias("via"),
+                    _map_text(matched.get_column("via"), lambda v: f"{v} > revenue split").alias("via"),
                     pl.col("person").alias("participant"),
                 )
             )
             team_rows = team_rows.join(rev.select("id", "team").unique(), on=["id", "team"], how="anti")
-    # (b) the deal owner, when a participant of the team.
-    if ctx.people:
-        owners = f.select("id", pl.col("owner")).filter(pl.col("owner").is_in(sorted(persons)))
-        owners = owners.with_columns(
-            pl.col("owner")
-            .replace_strict(people, [ctx.people[p] for p in people], default=None)
-            .alias("team")
-        )
-        owners = _categorical(owners, "owner", "team")
-        owned = team_rows.join(owners, on=["id", "team"], how="inner")
-        if len(owned):
+    # (b) the deal owner, when a participant of the team: each deal's owner and the owner's team are
+    # looked up by the deal's integer id, and a team row is the owner's when its team is the owner's team.
+    if ctx.people and not team_rows.is_empty():
+        owners = f.select("id", "owner").filter(pl.col("owner").is_in(sorted(persons)))
+        owner_names = sorted(set(owners.get_column("owner").to_list()))
+        tid = team_rows.get_column("id").to_numpy()
+        oid = owners.get_column("id").to_numpy()
+        deal_team = np.full(max(int(tid.max()), int(oid.max()) if oid.size else 0) + 1, -1, dtype=np.int64)
+        deal_owner = np.zeros_like(deal_team)
+        if owner_names:
+            teams_of = [ctx.people.get(name) for name in owner_names]
+            team_at = [-1 if t is None else position.get(t, -1) for t in teams_of]
+            which = owners.get_column("owner").replace_strict(owner_names, list(range(len(owner_names))))
+            which_np = which.cast(_I64).to_numpy()
+            deal_team[oid] = np.asarray(team_at, dtype=np.int64)[which_np]
+            deal_owner[oid] = which_np
+        owned_mask = deal_team[tid] == team_rows.get_column("_ti").to_numpy()
+        if owned_mask.any():
+            owned = team_rows.filter(pl.Series(owned_mask))
             out_personal.append(
                 owned.select(
                     "id",
@@ -1350,13 +1440,17 @@ def _resolve(
                     "rule",
                     "units",
                     "basis_units",
-                    pl.concat_str(pl.col("via"), pl.lit(" > deal owner")).cast(pl.Categorical).alias("via"),
-                    pl.col("owner").alias("participant"),
+                    _map_text(owned.get_column("via"), lambda v: f"{v} > deal owner").alias("via"),
+                    pl.Series(owner_names, dtype=pl.String)
+                    .cast(pl.Categorical)
+                    .gather(deal_owner[owned.get_column("id").to_numpy()])
+                    .alias("participant"),
                 )
             )
-            team_rows = team_rows.join(owners.select("id", "team"), on=["id", "team"], how="anti")
+            team_rows = team_rows.filter(pl.Series(~owned_mask))
     # (c) the team's pool; (d) nobody: an error, never a silent loss.
-    lost = team_rows.filter(~pl.col("team").is_in(sorted(teams))).sort("id", "team")
+    pooled = np.asarray([t in teams for t in targets] + [False], dtype=bool)
+    lost = team_rows.filter(pl.Series(~pooled[team_rows.get_column("_ti").to_numpy()])).sort("id", "team")
     if len(lost):
         row = lost.row(0, named=True)
         raise DataError(
@@ -1481,7 +1575,12 @@ def _coded(size: int, **columns: Any) -> pl.DataFrame:
 
 def _dense(cells: np.ndarray, values: np.ndarray | int, shape: tuple[int, int]) -> np.ndarray:
     """Sums of ``values`` per cell of a (participant x deal) grid, ``cells`` as flat positions."""
-    out = np.zeros(shape[0] * shape[1], dtype=np.int64)
+    size = shape[0] * shape[1]
+    if isinstance(values, int) and values == 1:
+        # Counts: bincount is exact for integers (it goes through floats only with weights).
+        counts: np.ndarray = np.bincount(cells, minlength=size).astype(np.int64, copy=False)
+        return counts.reshape(shape)
+    out = np.zeros(size, dtype=np.int64)
     np.add.at(out, cells, values)
     return out.reshape(shape)
 
@@ -1536,8 +1635,10 @@ def _compute_ints(
     personal: list[pl.DataFrame] = []
     team_rows: list[pl.DataFrame] = []
     funded_parts = []
+    version_of = won.get_column("_version").to_numpy()
     for index, (_, vp) in enumerate(versions):
-        d = won.filter(pl.col("_version") == index)
+        in_version = version_of == index
+        d = won if in_version.all() else won.filter(pl.Series(in_version))
         if d.is_empty():
             continue
         f = _funded(d, vp)
@@ -1596,7 +1697,9 @@ def _compute_ints(
         """Keep the coded lines of ``frame`` that belong to the requested period."""
         if frame.is_empty():
             return
-        frame = frame.filter(pl.Series(per_close[frame.get_column("id").to_numpy()] == wanted))
+        mine = per_close[frame.get_column("id").to_numpy()] == wanted
+        if not mine.all():
+            frame = frame.filter(pl.Series(mine))
         out.append(
             _coded(
                 frame.height,
@@ -1617,6 +1720,15 @@ def _compute_ints(
     def by_period(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sums = np.zeros((n_people, n_periods), dtype=np.int64)
         seen = np.zeros((n_people, n_periods), dtype=np.int64)
+        if n_periods <= 16:
+            # A run computes a few periods: one masked row sum per period, no scattered adds.
+            for q in range(n_periods):
+                sel = per_close == q
+                everyone = bool(sel.all())  # a year of deals all closed in it: no selection needed
+                inside = mask if everyone else mask[:, sel]
+                sums[:, q] = np.where(inside, values if everyone else values[:, sel], 0).sum(axis=1)
+                seen[:, q] = np.count_nonzero(inside, axis=1)
+            return sums, seen
         for p in range(n_people):
             sel = mask[p] & has_period
             np.add.at(sums[p], per_close[sel], values[p][sel])
@@ -1814,69 +1926,57 @@ def _team_pools(
         if row["quota"] and row["participant"] in names:
             att = max(row["booked"] - row["clawed"], 0) * _WEIGHT_SCALE // row["quota"]
             attained[names.index(row["participant"]), periods.index(row["_period"])] = att
-    weights = weights.with_columns(
-        pl.col("participant").replace_strict(names, list(range(len(names))), return_dtype=_I64).alias("_p")
-    )
-    teams = teams.select("id", "source", "rule", "units", "via", "team", "_version")
-    # The rule and route texts are made once per distinct value, not once per line.
-    divide = {
-        (v, str(t)): str(d) for v, t, d in weights.select("_version", "team", "_divide").unique().iter_rows()
-    }
-    rules = teams.select("rule", "team", "_version").unique()
-    rules = rules.with_columns(
-        pl.Series(
-            "_rule",
-            [f"{r} > team pool {t} by {divide.get((v, t))}" for r, t, v in rules.iter_rows()],
-            dtype=pl.String,
-        ).cast(pl.Categorical)
-    )
-    vias = teams.select("via", "team").unique()
-    vias = vias.with_columns(
-        pl.Series("_via", [f"{v} > team {t}" for v, t in vias.iter_rows()], dtype=pl.String).cast(
-            pl.Categorical
+    place = {name: i for i, name in enumerate(names)}
+    pieces = []
+    # One (version, team) at a time: its rows share the members and how they divide, so the weights are a
+    # (row x member) grid in numpy, members in participant order (the allocation's key order).
+    for (version, team), group in weights.group_by("_version", "team", maintain_order=True):
+        rows = teams.filter((pl.col("_version") == version) & (pl.col("team") == team))
+        if rows.is_empty():
+            continue
+        divide = str(group.get_column("_divide")[0])
+        members = group.with_columns(
+            pl.col("participant").replace_strict(place, return_dtype=_I64).alias("_p")
+        ).sort("_p")
+        p = members.get_column("_p").to_numpy()
+        q = per_close[rows.get_column("id").to_numpy()]
+        if divide == "equal":
+            w = np.ones((rows.height, p.size), dtype=np.int64)
+        elif divide == "attainment":
+            w = attained[p[None, :], q[:, None]]
+        elif divide == "credit":
+            w = np.maximum(personal_credit[p[None, :], q[:, None]], 0)
+        else:
+            fixed = members.get_column("_w").to_numpy().astype(np.int64)
+            w = np.broadcast_to(fixed[None, :], (rows.height, p.size))
+        # A team whose members all weigh zero (nobody attained anything yet) is divided equally.
+        w = np.where((w.sum(axis=1) == 0)[:, None], 1, w)
+        rr, jj = np.nonzero(w > 0)
+        starts = np.flatnonzero(np.r_[True, rr[1:] != rr[:-1]])
+        units = _largest_remainder(starts, rows.get_column("units").to_numpy()[rr], w[rr, jj], None)
+        # The rule and route texts are made once per distinct value, not once per line.
+        rule = _map_text(rows.get_column("rule"), lambda r, t=team, d=divide: f"{r} > team pool {t} by {d}")
+        via = _map_text(rows.get_column("via"), lambda v, t=team: f"{v} > team {t}")
+        pick = pl.Series(rr)
+        pieces.append(
+            pl.DataFrame(
+                {
+                    "id": rows.get_column("id").gather(pick),
+                    "_p": pl.Series(p[jj], dtype=_I64),
+                    "component": pl.Series(["team_pool"], dtype=pl.String)
+                    .cast(pl.Categorical)
+                    .new_from_index(0, rr.size),
+                    "source": rows.get_column("source").gather(pick),
+                    "rule": rule.gather(pick),
+                    "via": via.gather(pick),
+                    "units": pl.Series(units, dtype=_I64),
+                    "basis_units": pl.Series(np.zeros(rr.size, dtype=np.int64)),
+                }
+            )
         )
-    )
-    teams = teams.join(rules, on=["rule", "team", "_version"], how="left").join(
-        vias, on=["via", "team"], how="left"
-    )
-    rows = teams.with_row_index("_row").join(
-        _categorical(weights, "team", "_divide"), on=["_version", "team"], how="inner"
-    )
-    p = rows.get_column("_p").to_numpy()
-    q = per_close[rows.get_column("id").to_numpy()]
-    rows = rows.with_columns(pl.Series("_credit", personal_credit[p, q]), pl.Series("_att", attained[p, q]))
-    w: pl.Expr = (
-        pl.when(pl.col("_divide") == "equal")
-        .then(1)
-        .when(pl.col("_divide") == "attainment")
-        .then(pl.col("_att"))
-        .when(pl.col("_divide") == "credit")
-        .then(pl.col("_credit").clip(lower_bound=0))
-        .otherwise(pl.col("_w"))
-        .cast(_I64)
-    )
-    rows = rows.with_columns(w.alias("_w"))
-    # A team whose members all weigh zero (nobody attained anything yet) is divided equally.
-    rows = rows.with_columns(
-        pl.when(pl.col("_w").sum().over("_row") == 0).then(1).otherwise(pl.col("_w")).alias("_w")
-    )
-    # Each team row's members in participant order: the allocation needs no further sort.
-    rows = rows.filter(pl.col("_w") > 0).sort("_row", "_p")
-    team_row = rows.get_column("_row").to_numpy()
-    starts = np.flatnonzero(np.r_[True, team_row[1:] != team_row[:-1]]) if team_row.size else team_row
-    units = _largest_remainder(
-        starts, rows.get_column("units").to_numpy(), rows.get_column("_w").to_numpy(), None
-    )
-    return rows.select(
-        "id",
-        "_p",
-        _cat("team_pool").alias("component"),
-        "source",
-        pl.col("_rule").alias("rule"),
-        pl.col("_via").alias("via"),
-        pl.Series("units", units, dtype=_I64),
-        pl.lit(0, dtype=_I64).alias("basis_units"),
-    )
+    if not pieces:
+        return pl.DataFrame()
+    return pl.concat(pieces, how="vertical_relaxed")
 
 
 def _clawed_bookings(
@@ -1894,9 +1994,17 @@ def _clawed_bookings(
         num = reducing.get_column("_num").to_numpy()
         den = reducing.get_column("_den").to_numpy()
         per = reducing.get_column("_period").to_list()
-        taken = _half_even_np(att_basis[:, r] * num[None, :], den[None, :])
-        for p, j in zip(*np.nonzero(att_seen[:, r] > 0), strict=True):
-            sums[(int(p), per[j])] = sums.get((int(p), per[j]), 0) + int(taken[p, j])
+        labels = sorted(set(per))
+        label_of = {label: i for i, label in enumerate(labels)}
+        refund_period = np.asarray([label_of[x] for x in per], dtype=np.int64)
+        # Every (participant, refunded deal) with attaining credit, summed per (participant, refund period).
+        pp, jj = np.nonzero(att_seen[:, r] > 0)
+        taken = _half_even_np(att_basis[pp, r[jj]] * num[jj], den[jj])
+        keys, which = np.unique(pp * len(labels) + refund_period[jj], return_inverse=True)
+        totals = np.zeros(keys.size, dtype=np.int64)
+        np.add.at(totals, which, taken)
+        for key, value in zip(keys.tolist(), totals.tolist(), strict=True):
+            sums[(key // len(labels), labels[key % len(labels)])] = value
     return pl.DataFrame(
         [(names[p], q, v) for (p, q), v in sums.items()],
         schema={"participant": pl.String, "_period": pl.String, "clawed": _I64},
