@@ -469,6 +469,17 @@ def test_bad_deals_are_named(changes: dict[str, Any], message: str) -> None:
         run(deal_frame(**changes), reward())  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("collide", [False, True])
+def test_a_deal_id_twice_is_named(monkeypatch: pytest.MonkeyPatch, collide: bool) -> None:
+    if collide:
+        # Every id hashes alike: the ids themselves are then compared, and distinct ids still pass.
+        monkeypatch.setattr(pl.Series, "hash", lambda self, *_: pl.Series([0] * len(self), dtype=pl.UInt64))
+        assert len(run([deal("D1"), deal("D2")], reward())) > 0
+    frame = pl.concat([deal_frame(), deal_frame().filter(pl.col("id") == "D2")])
+    with pytest.raises(DataError, match="deal D2: id: the deal id appears twice"):
+        run(frame, reward())  # type: ignore[arg-type]
+
+
 def test_revenue_splits_must_total_100_percent() -> None:
     frame = Dataset.from_records(deals=[deal("D1", splits=[{"person": "ana", "share": "100%"}])]).deals
     bad = frame.with_columns(

@@ -2258,7 +2258,7 @@ def _touch_frame(j: Journeys, w: FloatArray, values: Mapping[str, IntArray]) -> 
     }
     if j.touch_ids is not None:
         frame["touch"] = j.touch_ids.alias("touch")
-    frame[j.key] = pl.Series(j.key, np.asarray(j.keys, dtype=object)[j.codes].tolist(), dtype=pl.String)
+    frame[j.key] = pl.Series(j.key, j.keys, dtype=pl.String).gather(j.codes)
     frame["credit"] = pl.Series("credit", w * j.conversions[jot])
     out = pl.DataFrame(list(frame.values()))
     for code, units in sorted(values.items()):

@@ -550,24 +550,14 @@ def _largest_remainder(
             f"cannot split over weights that are all zero ({where(first) if where else first})",
             kind="rewards",
         )
-    product = magnitude * weights
-    quotient = product // weight_sum[index]
-    remainder = product - quotient * weight_sum[index]
+    quotient, remainder = np.divmod(magnitude * weights, weight_sum[index])
     left = magnitude[starts] - np.add.reduceat(quotient, starts) if height else quotient
     biggest = int(weight_sum.max()) if height else 0
     width = height // starts.size if starts.size else 0
     if keys is None and 1 < width <= 4 and (lengths == width).all():
-        # Groups of the same few rows (a fixed split of every deal): a row's rank is how many rows of its
-        # group come before it (a larger remainder, or an equal one earlier in key order), no sort.
-        grid = remainder.reshape(-1, width)
-        ahead = np.zeros_like(grid)
-        for i in range(width):
-            for j in range(width):
-                if i != j:
-                    ahead[:, j] += (grid[:, i] > grid[:, j]) | ((grid[:, i] == grid[:, j]) & (i < j))
-        units = quotient + (ahead.ravel() < left[index])
-        fixed: np.ndarray = np.where(totals < 0, -units, units)
-        return fixed
+        # Groups of the same few rows (a fixed split of every deal): no sort, see _ahead.
+        quotient += _ahead(remainder.reshape(-1, width)).ravel() < left[index]
+        return _signed(quotient, totals)
     if keys is None and (lengths >= _BIG_GROUP).any():
         # Large groups (a participant's deals of a period) need only their top `left` remainders: the
         # threshold value by partition, then the rows above it, then the earliest rows equal to it.
@@ -596,9 +586,8 @@ def _largest_remainder(
                 by = np.lexsort((small, -remainder[small], sub))
             ordered = small[by]
             bonus[ordered] = np.arange(ordered.size) - offset[index[ordered]] < left[index[ordered]]
-        units = quotient + bonus
-        partitioned: np.ndarray = np.where(totals < 0, -units, units)
-        return partitioned
+        quotient += bonus
+        return _signed(quotient, totals)
     if keys is None and starts.size * (biggest + 1) < _MAX_PRODUCT:
         # Groups ascending, remainders descending, then (stable) the rows' own key order: one integer key.
         order = np.argsort(index * (biggest + 1) + (biggest - remainder), kind="stable")
@@ -608,9 +597,32 @@ def _largest_remainder(
         order = np.lexsort((keys, -remainder, index))
     rank = np.empty(height, dtype=np.int64)
     rank[order] = np.arange(height) - starts[index[order]]
-    units = quotient + (rank < left[index])
-    signed: np.ndarray = np.where(totals < 0, -units, units)
-    return signed
+    quotient += rank < left[index]
+    return _signed(quotient, totals)
+
+
+def _ahead(remainders: np.ndarray) -> np.ndarray:
+    """For a (group x k) grid of remainders (k small, columns in key order): each cell's rank in its row.
+
+    A cell's rank is how many cells of its row come before it: a larger remainder, or an equal one in an
+    earlier column. Columns compared pairwise, each pair once, on contiguous rows: no sort.
+    """
+    k = remainders.shape[1]
+    columns = np.ascontiguousarray(remainders.T)
+    ahead = np.zeros(columns.shape, dtype=np.int8)
+    for i in range(k):
+        for j in range(i + 1, k):
+            first = columns[i] >= columns[j]  # column i (earlier) comes first on a tie
+            ahead[j] += first
+            ahead[i] += ~first
+    rank: np.ndarray = ahead.T
+    return rank
+
+
+def _signed(units: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """``units`` (magnitudes) signed like their totals, in place: a negative total splits as the mirror."""
+    np.negative(units, out=units, where=totals < 0)
+    return units
 
 
 def _scaled(values: Sequence[Decimal]) -> list[int]:
@@ -747,11 +759,15 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
     if start is not None:
         in_scope &= pl.col("close_date") >= start
     won = _where(won, in_scope)
-    dupes = won.filter(pl.col("id").is_duplicated())
-    if len(dupes):
-        raise DataError(
-            "the deal id appears twice", kind="deal", record=str(dupes.get_column("id")[0]), field="id"
-        )
+    # Equal ids have equal hashes: only when two hashes are equal (a repeated id, or rarely a collision)
+    # are the ids themselves compared.
+    hashes = np.sort(won.get_column("id").hash().to_numpy())
+    if (hashes[1:] == hashes[:-1]).any():
+        dupes = won.filter(pl.col("id").is_duplicated())
+        if len(dupes):
+            raise DataError(
+                "the deal id appears twice", kind="deal", record=str(dupes.get_column("id")[0]), field="id"
+            )
     mixed = won.filter(
         pl.col("discount").is_not_null() & (pl.col("discount_currency") != pl.col("amount_currency"))
     )
@@ -909,9 +925,12 @@ def _touch_credit(
         )
         .collect()
     )
-    orphans = d.filter(~pl.col("id").is_in(joined.get_column("journey").unique().implode()))
-    if len(orphans):
-        row = orphans.row(0, named=True)
+    ids = d.get_column("id").to_numpy()
+    touched_deal = np.zeros(int(ids.max()) + 1 if ids.size else 0, dtype=bool)
+    touched_deal[joined.get_column("journey").to_numpy()] = True
+    orphans = np.flatnonzero(~touched_deal[ids])
+    if orphans.size:
+        row = d.row(int(orphans[0]), named=True)
         raise DataError(
             f"attribution needs touchpoints of lead {row['lead_id']} on or before the close date; none found",
             kind="deal",
@@ -934,17 +953,17 @@ def _touch_credit(
     from smarketing.attribution import Journeys, attribute  # noqa: PLC0415 (scipy loads only when needed)
 
     journeys = Journeys.from_frame(
-        joined, journey="journey", time="time", key="_who", converted="_conv", touch="id", stage_events=events
+        joined, journey="journey", time="time", key="_who", converted="_conv", stage_events=events
     )
     result = attribute(journeys, model=credit.model, per_touch=True, **credit.params)
     assert result.touches is not None
-    # Sum each deal's touch credits per recipient: recipients as their rank among the distinct ones,
-    # one stable sort on (deal, recipient) and segment sums, adding each group's credits in touch order.
+    # Sum each deal's touch credits per recipient. The touch rows are the journeys' touches in order, so
+    # a touch's recipient is its code among the journeys' keys (sorted names); one stable sort on
+    # (deal, recipient) and segment sums add each group's credits in touch order.
     touched = result.touches
-    recipients = touched.get_column("_who").cast(pl.Categorical)
-    ranks, size = _text_codes(recipients)
-    names = sorted(recipients.unique().drop_nulls().cast(pl.String).to_list())
-    key = touched.get_column("journey").to_numpy() * size + ranks.to_numpy()
+    names = list(journeys.keys)
+    size = max(len(names), 1)
+    key = touched.get_column("journey").to_numpy() * size + journeys.codes.astype(np.int64)
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else key
@@ -1099,20 +1118,9 @@ def _split_fixed(totals: np.ndarray, weights: Sequence[int]) -> np.ndarray:
             raise DataError(
                 f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards"
             )
-        product = magnitude[:, None] * w[None, :]
-        quotient = product // int(w.sum())
-        remainder = product - quotient * int(w.sum())
-        left = magnitude - quotient.sum(axis=1)
-        ahead = np.zeros_like(remainder)
-        for i in range(k):
-            for j in range(k):
-                if i != j:
-                    ahead[:, j] += (remainder[:, i] > remainder[:, j]) | (
-                        (remainder[:, i] == remainder[:, j]) & (i < j)
-                    )
-        units = quotient + (ahead < left[:, None])
-        grid: np.ndarray = np.where(totals[:, None] < 0, -units, units)
-        return grid
+        quotient, remainder = np.divmod(magnitude[:, None] * w[None, :], int(w.sum()))
+        quotient += _ahead(remainder) < (magnitude - quotient.sum(axis=1))[:, None]
+        return _signed(quotient, np.broadcast_to(totals[:, None], quotient.shape))
     rows = np.repeat(totals.astype(np.int64), k)
     units = _largest_remainder(
         np.arange(totals.size) * k, rows, np.tile(np.asarray(weights, np.int64), totals.size), None
@@ -1120,8 +1128,10 @@ def _split_fixed(totals: np.ndarray, weights: Sequence[int]) -> np.ndarray:
     return units.reshape(totals.size, k)
 
 
-def _fixed_rows(ids: np.ndarray, pool: np.ndarray, basis: np.ndarray, table: pl.DataFrame) -> pl.DataFrame:
-    """Each deal's pool and basis split over a fixed table of recipients (weights ``w`` > 0)."""
+def _fixed_rows(
+    ids: np.ndarray, pool: np.ndarray, basis: np.ndarray | None, table: pl.DataFrame
+) -> pl.DataFrame:
+    """Each deal's pool and basis (none: 0) split over a fixed table of recipients (weights ``w`` > 0)."""
     table = _categorical(
         table.filter(pl.col("w") > 0).sort("recipient", "rule"), "recipient", "source", "rule"
     )
@@ -1131,7 +1141,11 @@ def _fixed_rows(ids: np.ndarray, pool: np.ndarray, basis: np.ndarray, table: pl.
     return table.drop("w")[picks].with_columns(
         pl.Series("id", np.repeat(ids, k), dtype=_I64),
         pl.Series("units", _split_fixed(pool, weights).ravel(), dtype=_I64),
-        pl.Series("basis_units", _split_fixed(basis, weights).ravel(), dtype=_I64),
+        pl.Series(
+            "basis_units",
+            np.zeros(ids.size * k, dtype=np.int64) if basis is None else _split_fixed(basis, weights).ravel(),
+            dtype=_I64,
+        ),
     )
 
 
@@ -1273,7 +1287,7 @@ def _overlays(
             return pl.DataFrame()
         pool = f.get_column("_pool").to_numpy()
         total = _half_even_np(pool * int(table.get_column("w").sum()), 10**places)
-        rows = _fixed_rows(f.get_column("id").to_numpy(), total, np.zeros_like(total), table)
+        rows = _fixed_rows(f.get_column("id").to_numpy(), total, None, table)
         return rows.select(columns)
     pieces = [f.select("id").join(table, how="cross")] if plan_rows else []
     pieces.append(
@@ -1417,7 +1431,7 @@ def _resolve(
     # looked up by the deal's integer id, and a team row is the owner's when its team is the owner's team.
     if ctx.people and not team_rows.is_empty():
         owners = f.select("id", "owner").filter(pl.col("owner").is_in(sorted(persons)))
-        owner_names = sorted(set(owners.get_column("owner").to_list()))
+        owner_names = sorted(owners.get_column("owner").unique().to_list())
         tid = team_rows.get_column("id").to_numpy()
         oid = owners.get_column("id").to_numpy()
         deal_team = np.full(max(int(tid.max()), int(oid.max()) if oid.size else 0) + 1, -1, dtype=np.int64)
@@ -1596,18 +1610,22 @@ def _half_even_np(numerator: np.ndarray, denominator: np.ndarray | int) -> np.nd
 
 def _grouped_pairs(
     present: np.ndarray, group_of: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The (participant, deal) cells of ``present`` whose group (``group_of[p, d]`` >= 0) is set.
 
-    Returns participant, deal, group and group starts, ordered by participant, group, then deal: the
-    order the allocations need (each group's rows together, in deal order).
+    Returns the cells (flat positions), participant, deal, group and group starts, ordered by
+    participant, group, then deal: the order the allocations need (each group's rows together, in deal
+    order).
     """
     cells = np.flatnonzero(present.ravel() & (group_of.ravel() >= 0))
     groups = group_of.ravel()[cells]
-    order = np.argsort(groups, kind="stable")  # cells come in (participant, deal) order: keep it inside
-    cells, groups = cells[order], groups[order]
+    if (groups[1:] < groups[:-1]).any():
+        # Cells come in (participant, deal) order: a stable sort keeps it inside each group. (A group
+        # per participant, as with one period, is in order already.)
+        order = np.argsort(groups, kind="stable")
+        cells, groups = cells[order], groups[order]
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if cells.size else cells
-    return cells // n, cells % n, groups, starts
+    return cells, cells // n, cells % n, groups, starts
 
 
 def _compute_ints(
@@ -1779,10 +1797,10 @@ def _compute_ints(
             tier_totals.append(row["tier_units"])
     if tier_rules:
         group_of = np.where(has_period[None, :], tier_group[:, np.maximum(per_close, 0)], -1)
-        pp, dd, gg, starts = _grouped_pairs(att_seen, group_of, n)
+        cells, pp, dd, gg, starts = _grouped_pairs(att_seen, group_of, n)
         if pp.size:
-            tiers = _largest_remainder(starts, np.asarray(tier_totals)[gg], att_units[pp, dd], None)
-            total[pp, dd] += tiers
+            tiers = _largest_remainder(starts, np.asarray(tier_totals)[gg], att_units.ravel()[cells], None)
+            total.ravel()[cells] += tiers
             keep = per_close[dd] == wanted
             out.append(
                 _coded(
@@ -1835,14 +1853,17 @@ def _compute_ints(
             (limit >= 0) & (sums > limit), np.arange(n_people * n_periods).reshape(n_people, n_periods), -1
         )
         group_of = np.where(has_period[None, :], group[:, np.maximum(per_close, 0)], -1)
-        pp, dd, gg, starts = _grouped_pairs(capped, group_of, n)
+        cells, pp, dd, gg, starts = _grouped_pairs(capped, group_of, n)
         if pp.size:
             excess = (limit.ravel() - sums.ravel())[gg]
-            cut = _largest_remainder(starts, excess, np.maximum(total[pp, dd], 0), None)
-            total[pp, dd] += cut
+            cut = _largest_remainder(starts, excess, np.maximum(total.ravel()[cells], 0), None)
+            total.ravel()[cells] += cut
             keep = (per_close[dd] == wanted) & (cut != 0)
             # One rule text per capped (participant, period): what was earned and the cap.
-            groups, which = np.unique(gg[keep], return_inverse=True)
+            # gg is grouped: each run of one group is one text.
+            kept = gg[keep]
+            first = np.r_[True, kept[1:] != kept[:-1]] if kept.size else np.zeros(0, dtype=bool)
+            groups, which = kept[first], np.cumsum(first) - 1
             texts = [
                 f"rewards.cap_per_period (earned {sums.ravel()[g]}, cap {limit.ravel()[g]})" for g in groups
             ]
@@ -1860,11 +1881,11 @@ def _compute_ints(
             )
     out.append(_clawbacks(refunds, total, present, code, wanted))
     lines = pl.concat(out, how="vertical", rechunk=False)
+    # The participant column in the same chunks as the lines: a column chunked otherwise would make
+    # polars copy every column into one chunk to line them up.
+    named = pl.Series("participant", names, dtype=pl.String).cast(pl.Categorical)
     lines = lines.with_columns(
-        pl.Series(names, dtype=pl.String)
-        .cast(pl.Categorical)
-        .gather(lines.get_column("_p"))
-        .alias("participant")
+        pl.concat([named.gather(piece.get_column("_p")) for piece in out], rechunk=False)
     )
     # What every line of a deal repeats (its pool, basis and version) is kept once per deal.
     pool = np.zeros(n, dtype=np.int64)
