@@ -536,58 +536,45 @@ def _largest_remainder(
     the rows of each group are already in key order, which lets one stable sort on a single integer do.
     """
     height = totals.size
+    if not height:
+        return np.zeros(0, dtype=np.int64)
+    weights = weights.astype(np.int64, copy=False)
     lengths = np.diff(np.append(starts, height))
-    index = np.repeat(np.arange(starts.size), lengths)
-    magnitude = np.abs(totals)
-    if height and int(magnitude.max()) * int(weights.max()) >= _MAX_PRODUCT:
-        raise DataError(f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards")
+    largest = max(abs(int(totals.max())), abs(int(totals.min())))
+    if largest * int(weights.max()) >= _MAX_PRODUCT:
+        raise DataError(f"amounts too large to split exactly ({largest} minor units)", kind="rewards")
     if (weights < 0).any():
         raise DataError("a weight is negative", kind="rewards")
-    weight_sum = np.add.reduceat(weights, starts) if height else np.zeros(0, dtype=np.int64)
+    weight_sum = np.add.reduceat(weights, starts)
     if (weight_sum <= 0).any():
         first = int(starts[np.flatnonzero(weight_sum <= 0)[0]])
         raise DataError(
             f"cannot split over weights that are all zero ({where(first) if where else first})",
             kind="rewards",
         )
+    if keys is None and int(lengths.max()) >= _BIG_GROUP:
+        # Large groups (a participant's deals of a period) one at a time, on their own rows; the many
+        # small groups together, below.
+        out = np.empty(height, dtype=np.int64)
+        big = lengths >= _BIG_GROUP
+        for g in np.flatnonzero(big):
+            lo, hi = int(starts[g]), int(starts[g] + lengths[g])
+            out[lo:hi] = _split_one(int(totals[lo]), weights[lo:hi], int(weight_sum[g]))
+        if not big.all():
+            rows = np.flatnonzero(~np.repeat(big, lengths))
+            sizes = lengths[~big]
+            out[rows] = _largest_remainder(np.cumsum(sizes) - sizes, totals[rows], weights[rows], None)
+        return out
+    index = np.repeat(np.arange(starts.size), lengths)
+    magnitude = np.abs(totals)
     quotient, remainder = np.divmod(magnitude * weights, weight_sum[index])
-    left = magnitude[starts] - np.add.reduceat(quotient, starts) if height else quotient
-    biggest = int(weight_sum.max()) if height else 0
-    width = height // starts.size if starts.size else 0
+    left = magnitude[starts] - np.add.reduceat(quotient, starts)
+    width = height // starts.size
     if keys is None and 1 < width <= 4 and (lengths == width).all():
         # Groups of the same few rows (a fixed split of every deal): no sort, see _ahead.
         quotient += _ahead(remainder.reshape(-1, width)).ravel() < left[index]
         return _signed(quotient, totals)
-    if keys is None and (lengths >= _BIG_GROUP).any():
-        # Large groups (a participant's deals of a period) need only their top `left` remainders: the
-        # threshold value by partition, then the rows above it, then the earliest rows equal to it.
-        # The many small groups keep the one sort below.
-        bonus = np.zeros(height, dtype=bool)
-        big = lengths >= _BIG_GROUP
-        for g in np.flatnonzero(big):
-            lo, hi, take = int(starts[g]), int(starts[g] + lengths[g]), int(left[g])
-            if take <= 0:
-                continue
-            part = remainder[lo:hi]
-            threshold = np.partition(part, part.size - take)[part.size - take]
-            above = part > threshold
-            tied = np.flatnonzero(part == threshold)[: take - int(above.sum())]
-            above[tied] = True
-            bonus[lo:hi] = above
-        small = np.flatnonzero(~np.repeat(big, lengths))
-        if small.size:
-            # Rows of small groups (group ascending), ranked inside their group as below.
-            sizes = np.where(big, 0, lengths)
-            offset = np.cumsum(sizes) - sizes
-            sub = index[small]
-            if starts.size * (biggest + 1) < _MAX_PRODUCT:
-                by = np.argsort(sub * (biggest + 1) + (biggest - remainder[small]), kind="stable")
-            else:
-                by = np.lexsort((small, -remainder[small], sub))
-            ordered = small[by]
-            bonus[ordered] = np.arange(ordered.size) - offset[index[ordered]] < left[index[ordered]]
-        quotient += bonus
-        return _signed(quotient, totals)
+    biggest = int(weight_sum.max())
     if keys is None and starts.size * (biggest + 1) < _MAX_PRODUCT:
         # Groups ascending, remainders descending, then (stable) the rows' own key order: one integer key.
         order = np.argsort(index * (biggest + 1) + (biggest - remainder), kind="stable")
@@ -595,10 +582,30 @@ def _largest_remainder(
         if keys is None:
             keys = np.arange(height)
         order = np.lexsort((keys, -remainder, index))
-    rank = np.empty(height, dtype=np.int64)
-    rank[order] = np.arange(height) - starts[index[order]]
-    quotient += rank < left[index]
+    ranks = np.empty(height, dtype=np.int64)
+    ranks[order] = np.arange(height) - starts[index[order]]
+    quotient += ranks < left[index]
     return _signed(quotient, totals)
+
+
+def _split_one(total: int, weights: np.ndarray, weight_sum: int) -> np.ndarray:
+    """One large group (rows in key order, weights checked): only its top remainders get a unit.
+
+    Which ones: the threshold remainder by partition, the rows above it, then the earliest rows equal to
+    it; no sort.
+    """
+    magnitude = abs(total)
+    quotient, remainder = np.divmod(weights * magnitude, weight_sum)
+    take = magnitude - int(quotient.sum())
+    if take > 0:
+        threshold = np.partition(remainder, remainder.size - take)[remainder.size - take]
+        above = remainder > threshold
+        tied = np.flatnonzero(remainder == threshold)[: take - int(np.count_nonzero(above))]
+        above[tied] = True
+        quotient += above
+    if total < 0:
+        np.negative(quotient, out=quotient)
+    return quotient
 
 
 def _ahead(remainders: np.ndarray) -> np.ndarray:
@@ -1608,24 +1615,29 @@ def _half_even_np(numerator: np.ndarray, denominator: np.ndarray | int) -> np.nd
     return result
 
 
-def _grouped_pairs(
-    present: np.ndarray, group_of: np.ndarray, n: int
+def _group_cells(
+    present: np.ndarray, groups: Sequence[tuple[int, int]], per_close: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The (participant, deal) cells of ``present`` whose group (``group_of[p, d]`` >= 0) is set.
+    """The (participant, deal) cells of ``present`` in each group ``(p, q)``: p's deals of period q.
 
-    Returns the cells (flat positions), participant, deal, group and group starts, ordered by
-    participant, group, then deal: the order the allocations need (each group's rows together, in deal
-    order).
+    Returns the cells (flat positions), participant, deal, group (its index in ``groups``) and group
+    starts, in the order the allocations need: group by group, each group's deals in deal order. A group
+    is read off its participant's row, among its period's deals: no pass over the whole grid per group.
     """
-    cells = np.flatnonzero(present.ravel() & (group_of.ravel() >= 0))
-    groups = group_of.ravel()[cells]
-    if (groups[1:] < groups[:-1]).any():
-        # Cells come in (participant, deal) order: a stable sort keeps it inside each group. (A group
-        # per participant, as with one period, is in order already.)
-        order = np.argsort(groups, kind="stable")
-        cells, groups = cells[order], groups[order]
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if cells.size else cells
-    return cells, cells // n, cells % n, groups, starts
+    n = present.shape[1]
+    deals_of: dict[int, np.ndarray] = {}
+    parts: list[np.ndarray] = []
+    for p, q in groups:
+        if q not in deals_of:
+            deals_of[q] = np.flatnonzero(per_close == q)
+        deals = deals_of[q]
+        parts.append(deals[present[p, deals]])
+    lengths = np.asarray([part.size for part in parts], dtype=np.int64)
+    dd = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    gg = np.repeat(np.arange(len(parts)), lengths)
+    pp = np.repeat(np.asarray([p for p, _ in groups], dtype=np.int64), lengths)
+    starts = (np.cumsum(lengths) - lengths)[lengths > 0]
+    return pp * n + dd, pp, dd, gg, starts
 
 
 def _compute_ints(
@@ -1786,18 +1798,17 @@ def _compute_ints(
         keep_lines(team_lines)
     del teams, team_lines
     # Tiers: each participant's tier adjustment of a period, spread over its deals by credit.
-    tier_group = np.full((n_people, n_periods), -1, dtype=np.int64)
     adjust = summary.filter(pl.col("tier_units") != 0)
+    tier_groups: list[tuple[int, int]] = []
     tier_rules: list[str] = []
     tier_totals: list[int] = []
     for row in adjust.iter_rows(named=True):
         if row["participant"] in names:
-            tier_group[names.index(row["participant"]), code[row["_period"]]] = len(tier_rules)
+            tier_groups.append((names.index(row["participant"]), code[row["_period"]]))
             tier_rules.append(f"rewards.tiers ({row['tier_rule']})")
             tier_totals.append(row["tier_units"])
     if tier_rules:
-        group_of = np.where(has_period[None, :], tier_group[:, np.maximum(per_close, 0)], -1)
-        cells, pp, dd, gg, starts = _grouped_pairs(att_seen, group_of, n)
+        cells, pp, dd, gg, starts = _group_cells(att_seen, tier_groups, per_close)
         if pp.size:
             tiers = _largest_remainder(starts, np.asarray(tier_totals)[gg], att_units.ravel()[cells], None)
             total.ravel()[cells] += tiers
@@ -1848,25 +1859,20 @@ def _compute_ints(
     if (period_caps >= 0).any():
         capped = present & has_period[None, :] & (period_caps[np.maximum(per_close, 0)] >= 0)[None, :]
         sums, _ = by_period(total, capped)
-        limit = np.broadcast_to(period_caps[None, :], (n_people, n_periods))
-        group = np.where(
-            (limit >= 0) & (sums > limit), np.arange(n_people * n_periods).reshape(n_people, n_periods), -1
-        )
-        group_of = np.where(has_period[None, :], group[:, np.maximum(per_close, 0)], -1)
-        cells, pp, dd, gg, starts = _grouped_pairs(capped, group_of, n)
+        over_cap = np.argwhere((period_caps[None, :] >= 0) & (sums > period_caps[None, :]))
+        cap_groups = [(int(p), int(q)) for p, q in over_cap]  # participant, then period order
+        cells, pp, dd, gg, starts = _group_cells(capped, cap_groups, per_close)
         if pp.size:
-            excess = (limit.ravel() - sums.ravel())[gg]
-            cut = _largest_remainder(starts, excess, np.maximum(total.ravel()[cells], 0), None)
+            earned = np.asarray([sums[p, q] for p, q in cap_groups], dtype=np.int64)
+            limits = np.asarray([period_caps[q] for _, q in cap_groups], dtype=np.int64)
+            cut = _largest_remainder(starts, (limits - earned)[gg], np.maximum(total.ravel()[cells], 0), None)
             total.ravel()[cells] += cut
             keep = (per_close[dd] == wanted) & (cut != 0)
             # One rule text per capped (participant, period): what was earned and the cap.
-            # gg is grouped: each run of one group is one text.
-            kept = gg[keep]
-            first = np.r_[True, kept[1:] != kept[:-1]] if kept.size else np.zeros(0, dtype=bool)
-            groups, which = kept[first], np.cumsum(first) - 1
-            texts = [
-                f"rewards.cap_per_period (earned {sums.ravel()[g]}, cap {limit.ravel()[g]})" for g in groups
-            ]
+            pairs = zip(earned, limits, strict=True)
+            texts = pl.Series(
+                [f"rewards.cap_per_period (earned {e}, cap {c})" for e, c in pairs], dtype=pl.String
+            ).cast(pl.Categorical)
             out.append(
                 _coded(
                     int(keep.sum()),
@@ -1874,7 +1880,7 @@ def _compute_ints(
                     _p=pp[keep],
                     component="cap",
                     source="cap_per_period",
-                    rule=pl.Series(texts, dtype=pl.String).cast(pl.Categorical).gather(which),
+                    rule=texts.gather(gg[keep]),
                     units=cut[keep],
                     basis_units=0,
                 )
