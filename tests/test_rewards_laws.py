@@ -114,6 +114,26 @@ def test_fixed_split_of_every_total_is_allocate(totals: list[int], weights: list
         assert {k: Money.from_minor(int(u), "EUR") for k, u in zip(keys, row, strict=True)} == expected
 
 
+@LAWS
+@given(
+    st.lists(
+        st.tuples(st.integers(-(10**9), 10**9), st.lists(st.integers(0, 50), min_size=7, max_size=7)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.integers(1, 7),
+)
+def test_split_over_each_row_of_a_weight_grid_is_allocate(rows: list[tuple[int, list[int]]], k: int) -> None:
+    # Each total over its own weights (a team pool divided by attainment or credit): zero weights get
+    # nothing, small grids are ranked in place and wider ones by the row kernel.
+    rows = [(t, w[:k] if any(w[:k]) else [1, *w[1:k]]) for t, w in rows]
+    keys = [f"m{i}" for i in range(k)]
+    grid = rewards._split_grid(np.asarray([t for t, _ in rows]), np.asarray([w for _, w in rows]))
+    for (total, weights), got in zip(rows, grid, strict=True):
+        expected = allocate(Money.from_minor(total, "EUR"), dict(zip(keys, weights, strict=True)))
+        assert {k: Money.from_minor(int(u), "EUR") for k, u in zip(keys, got, strict=True)} == expected
+
+
 def test_largest_remainder_large_groups_with_ties_as_sorted() -> None:
     # Groups above the partition threshold, with many equal remainders, next to small groups.
     rng = np.random.default_rng(7)

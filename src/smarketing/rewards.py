@@ -436,6 +436,7 @@ _I64 = pl.Int64
 _MAX_PRODUCT = 2**62  # products of minor units and integer weights must stay exact in int64
 _WEIGHT_SCALE = 1_000_000  # attribution credit is quantised to millionths of a deal before allocation
 _BIG_GROUP = 4096  # allocation groups at least this large pick their top remainders by partition, no sort
+_GRID_WIDTH = 6  # allocations over at most this many recipients per total rank them pairwise, no sort
 _PERSON = "person:"
 _TEAM = "team:"
 # Component order inside a deal's lines (the documented line order).
@@ -1111,28 +1112,32 @@ def _categorical(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
 
 
 def _split_fixed(totals: np.ndarray, weights: Sequence[int]) -> np.ndarray:
-    """Every total split over the same recipients (given in key order): one column per recipient.
-
-    The same allocation as everywhere (:func:`_largest_remainder`), with each deal's rows already in key
-    order, so no text is compared and no frame is sorted.
-    """
-    k = len(weights)
+    """Every total split over the same recipients (given in key order): one column per recipient."""
     w = np.asarray(weights, dtype=np.int64)
-    if 1 < k <= 4 and totals.size and w.sum() > 0 and (w >= 0).all():
-        # The same ranking as the core's fixed-width path, on a (deal x recipient) grid: no repeated rows.
-        magnitude = np.abs(totals.astype(np.int64))
-        if int(magnitude.max()) * int(w.max()) >= _MAX_PRODUCT:
+    return _split_grid(totals, np.broadcast_to(w[None, :], (totals.size, w.size)))
+
+
+def _split_grid(totals: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each total split over its own row of a (total x recipient) weight grid, recipients in key order.
+
+    The same allocation as everywhere (:func:`_largest_remainder`), each row a group: with a few
+    recipients the grid is ranked in place (see :func:`_ahead`), no rows repeated, no text compared, no
+    frame sorted. A recipient weighing zero gets nothing (its remainder is zero and ranks last).
+    """
+    m, k = weights.shape
+    totals = totals.astype(np.int64, copy=False)
+    row_sums = weights.sum(axis=1) if m else np.zeros(0, dtype=np.int64)
+    if 1 < k <= _GRID_WIDTH and m and (weights >= 0).all() and (row_sums > 0).all():
+        magnitude = np.abs(totals)
+        if int(magnitude.max()) * int(weights.max()) >= _MAX_PRODUCT:
             raise DataError(
                 f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards"
             )
-        quotient, remainder = np.divmod(magnitude[:, None] * w[None, :], int(w.sum()))
+        quotient, remainder = np.divmod(magnitude[:, None] * weights, row_sums[:, None])
         quotient += _ahead(remainder) < (magnitude - quotient.sum(axis=1))[:, None]
         return _signed(quotient, np.broadcast_to(totals[:, None], quotient.shape))
-    rows = np.repeat(totals.astype(np.int64), k)
-    units = _largest_remainder(
-        np.arange(totals.size) * k, rows, np.tile(np.asarray(weights, np.int64), totals.size), None
-    )
-    return units.reshape(totals.size, k)
+    units = _largest_remainder(np.arange(m) * k, np.repeat(totals, k), weights.ravel(), None)
+    return units.reshape(m, k)
 
 
 def _fixed_rows(
@@ -1392,9 +1397,26 @@ def _resolve(
             .alias("team")
         )
         rev = _categorical(rev, "team", "person")
-        matched = team_rows.with_row_index("_row").join(
-            rev.select("id", "team", "person", pl.col("w").alias("_sw")), on=["id", "team"], how="inner"
-        )
+        # The team rows a revenue split of their deal takes, looked up in a (deal x team) table by the
+        # rows' integer deal and team: only those rows are joined to the split people.
+        split_teams = [t for t in targets if t in set(rev.get_column("team").drop_nulls().cast(pl.String))]
+        column = np.full(len(targets) + 1, -1, dtype=np.int64)
+        column[[position[t] for t in split_teams]] = np.arange(len(split_teams))
+        rid = rev.get_column("id").to_numpy()
+        rcol = column[
+            rev.get_column("team")
+            .cast(pl.String)
+            .replace_strict(list(position), list(position.values()), default=len(targets), return_dtype=_I64)
+            .to_numpy()
+        ]
+        tid = team_rows.get_column("id").to_numpy()
+        tcol = column[team_rows.get_column("_ti").to_numpy()]
+        table = np.zeros((max(int(rid.max()), int(tid.max()) if tid.size else 0) + 1, len(split_teams)), bool)
+        table[rid[rcol >= 0], rcol[rcol >= 0]] = True
+        hit = (tcol >= 0) & table[tid, np.maximum(tcol, 0)]
+        people_of = rev.select("id", "team", "person", pl.col("w").alias("_sw"))
+        taken = team_rows.filter(pl.Series(hit)).with_row_index("_row")
+        matched = taken.join(people_of, on=["id", "team"], how="inner")
         if len(matched):
             # Each team row's split people in name order (one sort), then both amounts split alike.
             rank, size = _text_codes(matched.get_column("person"))
@@ -1433,7 +1455,7 @@ def _resolve(
                     pl.col("person").alias("participant"),
                 )
             )
-            team_rows = team_rows.join(rev.select("id", "team").unique(), on=["id", "team"], how="anti")
+            team_rows = team_rows.filter(pl.Series(~hit))
     # (b) the deal owner, when a participant of the team: each deal's owner and the owner's team are
     # looked up by the deal's integer id, and a team row is the owner's when its team is the owner's team.
     if ctx.people and not team_rows.is_empty():
@@ -1978,9 +2000,14 @@ def _team_pools(
             w = np.broadcast_to(fixed[None, :], (rows.height, p.size))
         # A team whose members all weigh zero (nobody attained anything yet) is divided equally.
         w = np.where((w.sum(axis=1) == 0)[:, None], 1, w)
-        rr, jj = np.nonzero(w > 0)
-        starts = np.flatnonzero(np.r_[True, rr[1:] != rr[:-1]])
-        units = _largest_remainder(starts, rows.get_column("units").to_numpy()[rr], w[rr, jj], None)
+        # Each row's credit over the members on a (row x member) grid; a line for each member weighing > 0.
+        grid = _split_grid(rows.get_column("units").to_numpy(), w)
+        if (w > 0).all():
+            rr, jj = np.repeat(np.arange(rows.height), p.size), np.tile(np.arange(p.size), rows.height)
+            units = grid.ravel()
+        else:
+            rr, jj = np.nonzero(w > 0)
+            units = grid[rr, jj]
         # The rule and route texts are made once per distinct value, not once per line.
         rule = _map_text(rows.get_column("rule"), lambda r, t=team, d=divide: f"{r} > team pool {t} by {d}")
         via = _map_text(rows.get_column("via"), lambda v, t=team: f"{v} > team {t}")
