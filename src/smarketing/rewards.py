@@ -1114,30 +1114,39 @@ def _categorical(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
 def _split_fixed(totals: np.ndarray, weights: Sequence[int]) -> np.ndarray:
     """Every total split over the same recipients (given in key order): one column per recipient."""
     w = np.asarray(weights, dtype=np.int64)
-    return _split_grid(totals, np.broadcast_to(w[None, :], (totals.size, w.size)))
+    if 1 < w.size <= _GRID_WIDTH and totals.size and w.sum() > 0 and (w >= 0).all():
+        return _ranked_grid(totals.astype(np.int64, copy=False), w[None, :], int(w.sum()))
+    rows = np.repeat(totals.astype(np.int64), w.size)
+    units = _largest_remainder(np.arange(totals.size) * w.size, rows, np.tile(w, totals.size), None)
+    return units.reshape(totals.size, w.size)
 
 
 def _split_grid(totals: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Each total split over its own row of a (total x recipient) weight grid, recipients in key order.
 
-    The same allocation as everywhere (:func:`_largest_remainder`), each row a group: with a few
-    recipients the grid is ranked in place (see :func:`_ahead`), no rows repeated, no text compared, no
-    frame sorted. A recipient weighing zero gets nothing (its remainder is zero and ranks last).
+    A recipient weighing zero gets nothing (its remainder is zero and ranks last).
     """
     m, k = weights.shape
     totals = totals.astype(np.int64, copy=False)
     row_sums = weights.sum(axis=1) if m else np.zeros(0, dtype=np.int64)
     if 1 < k <= _GRID_WIDTH and m and (weights >= 0).all() and (row_sums > 0).all():
-        magnitude = np.abs(totals)
-        if int(magnitude.max()) * int(weights.max()) >= _MAX_PRODUCT:
-            raise DataError(
-                f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards"
-            )
-        quotient, remainder = np.divmod(magnitude[:, None] * weights, row_sums[:, None])
-        quotient += _ahead(remainder) < (magnitude - quotient.sum(axis=1))[:, None]
-        return _signed(quotient, np.broadcast_to(totals[:, None], quotient.shape))
+        return _ranked_grid(totals, weights, row_sums[:, None])
     units = _largest_remainder(np.arange(m) * k, np.repeat(totals, k), weights.ravel(), None)
     return units.reshape(m, k)
+
+
+def _ranked_grid(totals: np.ndarray, weights: np.ndarray, sums: np.ndarray | int) -> np.ndarray:
+    """The allocation (:func:`_largest_remainder`) of each total over a row of a few weights, in place.
+
+    The same result, with no rows repeated, no text compared and no frame sorted: a row's cells are
+    ranked pairwise (see :func:`_ahead`). ``weights`` is one row for every total, or a row per total.
+    """
+    magnitude = np.abs(totals)
+    if int(magnitude.max()) * int(weights.max()) >= _MAX_PRODUCT:
+        raise DataError(f"amounts too large to split exactly ({magnitude.max()} minor units)", kind="rewards")
+    quotient, remainder = np.divmod(magnitude[:, None] * weights, sums)
+    quotient += _ahead(remainder) < (magnitude - quotient.sum(axis=1))[:, None]
+    return _signed(quotient, np.broadcast_to(totals[:, None], quotient.shape))
 
 
 def _fixed_rows(
@@ -1399,7 +1408,8 @@ def _resolve(
         rev = _categorical(rev, "team", "person")
         # The team rows a revenue split of their deal takes, looked up in a (deal x team) table by the
         # rows' integer deal and team: only those rows are joined to the split people.
-        split_teams = [t for t in targets if t in set(rev.get_column("team").drop_nulls().cast(pl.String))]
+        in_splits = set(rev.get_column("team").drop_nulls().unique().cast(pl.String).to_list())
+        split_teams = [t for t in targets if t in in_splits]
         column = np.full(len(targets) + 1, -1, dtype=np.int64)
         column[[position[t] for t in split_teams]] = np.arange(len(split_teams))
         rid = rev.get_column("id").to_numpy()
