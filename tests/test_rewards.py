@@ -434,6 +434,23 @@ def test_deals_in_other_currencies_are_converted_at_the_close_date() -> None:
     assert fx.convert(Money("1000.05", "USD"), "EUR", date(2026, 10, 5)) == eur("900.04")
 
 
+def test_currencies_with_other_minor_units_are_converted_exactly() -> None:
+    # Yen have no minor unit, euros two: each amount in its own currency's units, then converted.
+    fx = FxTable([("JPY", "EUR", date(2026, 10, 1), "0.0061")])
+    mixed = [deal("D1", amount="123457", currency="JPY"), deal("D2", amount="1000.05")]
+    ledger = run(mixed, reward(), fx=fx)
+    # 123457 JPY x 0.0061 = 753.0877 -> 753.09 EUR -> pool 75.309 -> 75.31; 1000.05 EUR -> 100.005 -> 100.00
+    assert totals(ledger, "deal") == {"D1": "75.31", "D2": "100.00"}
+
+
+def test_digits_below_the_minor_unit_are_named() -> None:
+    frame = deal_frame().with_columns(
+        pl.when(pl.col("id") == "D2").then(Decimal("10.005")).otherwise(pl.col("amount")).alias("amount")
+    )
+    with pytest.raises(DataError, match=r"deal D2: amount: 10\.005000 has digits below the currency's"):
+        run(frame, reward())  # type: ignore[arg-type]
+
+
 def test_missing_fx_rate_names_the_deal_and_date() -> None:
     fx = FxTable([("USD", "EUR", date(2026, 10, 10), "0.9")])
     with pytest.raises(DataError, match=r"deal D1: fx: no USD/EUR rate on or before 2026-10-05"):

@@ -671,7 +671,7 @@ class _Context:
         return self.people.get(who)
 
 
-def _minor_units(frame: pl.DataFrame, column: str, currency: str) -> pl.Expr:
+def _minor_units(frame: pl.DataFrame, column: str, currency: str) -> pl.Series:
     """A money column (Decimal or integer) in integer minor units of each row's currency column."""
     dtype = frame.schema[column]
     if isinstance(dtype, pl.Decimal):
@@ -690,24 +690,26 @@ def _minor_units(frame: pl.DataFrame, column: str, currency: str) -> pl.Expr:
         except (TypeError, ValueError) as exc:
             row = frame.filter(pl.col(currency) == code).row(0, named=True)
             raise DataError(str(exc), kind="deal", record=str(row["id"]), field=currency) from None
-    up = pl.col(currency).replace_strict(
-        codes, [10 ** max(0, exponents[c] - scale) for c in codes], return_dtype=_I64, default=1
-    )
-    down = pl.col(currency).replace_strict(
-        codes, [10 ** max(0, scale - exponents[c]) for c in codes], return_dtype=_I64, default=1
-    )
-    scaled = integral * up
-    bad = frame.filter((scaled % down) != 0)
-    if len(bad):
-        row = bad.row(0, named=True)
+    ups = [10 ** max(0, exponents[c] - scale) for c in codes] or [1]
+    downs = [10 ** max(0, scale - exponents[c]) for c in codes] or [1]
+    # One currency exponent (the usual case): constant factors, no lookup per row.
+    up = pl.lit(ups[0] if len(set(ups)) == 1 else 1, dtype=_I64)
+    down = pl.lit(downs[0] if len(set(downs)) == 1 else 1, dtype=_I64)
+    if len(set(ups)) > 1:
+        up = pl.col(currency).replace_strict(codes, ups, return_dtype=_I64, default=1)
+    if len(set(downs)) > 1:
+        down = pl.col(currency).replace_strict(codes, downs, return_dtype=_I64, default=1)
+    scaled = frame.select((integral * up).alias("_scaled"), down.alias("_down"))
+    bad = scaled.select((pl.col("_scaled") % pl.col("_down")) != 0).to_series()
+    if bad.any():
+        row = frame.row(int(bad.arg_true()[0]), named=True)
         raise DataError(
             f"{row[column]} has digits below the currency's minor unit",
             kind="deal",
             record=row["id"],
             field=column,
         )
-    units: pl.Expr = scaled // down
-    return units
+    return scaled.select(pl.col("_scaled") // pl.col("_down")).to_series()
 
 
 def _where(frame: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
@@ -1563,11 +1565,16 @@ def _compute(
     deal is its rank in id order (an integer that sorts like the id); the deals (id, pool, basis, version)
     are returned in that order.
     """
-    refund_period = _period_of(pl.col("refunded_on"), kind)
-    refunded = pl.col("refunded_on").is_not_null() & (pl.col("refunded_on") <= cutoff)
-    origins = won.filter(refunded & (refund_period == period)).get_column("_period").unique().to_list()
+    # The refund period is worked out for the refunded deals only (a few), not for every deal.
+    refunded = won.select(
+        (pl.col("refunded_on").is_not_null() & (pl.col("refunded_on") <= cutoff)).fill_null(False)
+    ).to_series()
+    refunds = won.filter(refunded).select("_period", _period_of(pl.col("refunded_on"), kind).alias("_rp"))
+    origins = refunds.filter(pl.col("_rp") == period).get_column("_period").unique().to_list()
     needed = sorted({period, *origins})
-    won = won.filter(pl.col("_period").is_in(needed) | (refunded & refund_period.is_in(needed)))
+    keep = won.select(pl.col("_period").is_in(needed)).to_series().to_numpy().copy()
+    keep[refunded.to_numpy()] |= refunds.get_column("_rp").is_in(needed).to_numpy()
+    won = won if keep.all() else won.filter(pl.Series(keep))
     used = ["id", "lead_id", "owner", "product", "segment", "splits", "close_date", "refunded_on"]
     won = won.select(*used, "_period", "_version", "_gross", "_net").sort("id").with_row_index("_d")
     names = won.get_column("id")
