@@ -909,17 +909,17 @@ def _touch_credit(
     d: pl.DataFrame, credit: AttributionCredit, touchpoints: Any, stage_events: Any, cut: pl.Expr
 ) -> pl.DataFrame:
     """Attribution weights per (deal, recipient) over each deal's touches up to its close date."""
-    lf = as_lazy(touchpoints, "touchpoints", required=["id", "lead_id", "time", "team", "owner"])
+    lf = as_lazy(touchpoints, "touchpoints", required=["lead_id", "time", "team", "owner"])
     check_aware(lf, ["time"], kind="touchpoints")
-    touches = lf.select("id", "lead_id", "time", "team", "owner").collect(backend="polars").to_native()
+    touches = lf.select("lead_id", "time", "team", "owner").collect(backend="polars").to_native()
     assert isinstance(touches, pl.DataFrame)
     deals = d.select(pl.col("id").alias("_deal"), pl.col("lead_id"), cut.alias("_cut"))
     who = pl.concat_str(pl.lit(_TEAM), pl.col("team"))
     if credit.key == "owner":
-        who = (
-            pl.when(pl.col("owner").is_not_null())
-            .then(pl.concat_str(pl.lit(_PERSON), pl.col("owner")))
-            .otherwise(who)
+        # The owner (a person) when there is one, else the team: one text per touch.
+        owned = pl.col("owner").is_not_null()
+        who = pl.concat_str(
+            pl.when(owned).then(pl.lit(_PERSON)).otherwise(pl.lit(_TEAM)), pl.coalesce("owner", "team")
         )
     # One query: the join, the cut-off and the projection run together, without a wide joined frame.
     joined = (
@@ -930,7 +930,6 @@ def _touch_credit(
             pl.col("_deal").alias("journey"),
             "time",
             who.alias("_who"),
-            pl.col("id"),
             pl.lit(1).alias("_conv"),
         )
         .collect()
@@ -1664,13 +1663,14 @@ def _group_cells(
     is read off its participant's row, among its period's deals: no pass over the whole grid per group.
     """
     n = present.shape[1]
-    deals_of: dict[int, np.ndarray] = {}
+    deals_of: dict[int, np.ndarray | None] = {}
     parts: list[np.ndarray] = []
     for p, q in groups:
         if q not in deals_of:
-            deals_of[q] = np.flatnonzero(per_close == q)
+            in_q = per_close == q
+            deals_of[q] = None if in_q.all() else np.flatnonzero(in_q)  # None: every deal (one period)
         deals = deals_of[q]
-        parts.append(deals[present[p, deals]])
+        parts.append(np.flatnonzero(present[p]) if deals is None else deals[present[p, deals]])
     lengths = np.asarray([part.size for part in parts], dtype=np.int64)
     dd = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     gg = np.repeat(np.arange(len(parts)), lengths)
