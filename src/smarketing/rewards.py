@@ -1653,30 +1653,48 @@ def _half_even_np(numerator: np.ndarray, denominator: np.ndarray | int) -> np.nd
     return result
 
 
-def _group_cells(
-    present: np.ndarray, groups: Sequence[tuple[int, int]], per_close: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The (participant, deal) cells of ``present`` in each group ``(p, q)``: p's deals of period q.
+def _spread(
+    groups: Sequence[tuple[int, int]],
+    amounts: Sequence[int],
+    present: np.ndarray,
+    weights: np.ndarray,
+    *,
+    per_close: np.ndarray,
+    total: np.ndarray,
+    clip: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Spread each group's amount over its deals by weight, adding it to ``total``.
 
-    Returns the cells (flat positions), participant, deal, group (its index in ``groups``) and group
-    starts, in the order the allocations need: group by group, each group's deals in deal order. A group
-    is read off its participant's row, among its period's deals: no pass over the whole grid per group.
+    A group ``(p, q)`` is participant ``p``'s deals (cells of ``present``) closed in period ``q``; its
+    amount is split over them by ``weights[p, deal]`` (``clip``: a negative weight counts as zero) with
+    the same allocation as everywhere, the deals in deal order. One group at a time, on its participant's
+    row: no array as long as all the groups' cells together. Returns, for every cell, group by group:
+    participant, deal, group (its index in ``groups``) and units.
     """
-    n = present.shape[1]
     deals_of: dict[int, np.ndarray | None] = {}
-    parts: list[np.ndarray] = []
-    for p, q in groups:
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for g, ((p, q), amount) in enumerate(zip(groups, amounts, strict=True)):
         if q not in deals_of:
             in_q = per_close == q
             deals_of[q] = None if in_q.all() else np.flatnonzero(in_q)  # None: every deal (one period)
         deals = deals_of[q]
-        parts.append(np.flatnonzero(present[p]) if deals is None else deals[present[p, deals]])
-    lengths = np.asarray([part.size for part in parts], dtype=np.int64)
-    dd = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    gg = np.repeat(np.arange(len(parts)), lengths)
-    pp = np.repeat(np.asarray([p for p, _ in groups], dtype=np.int64), lengths)
-    starts = (np.cumsum(lengths) - lengths)[lengths > 0]
-    return pp * n + dd, pp, dd, gg, starts
+        dd = np.flatnonzero(present[p]) if deals is None else deals[present[p, deals]]
+        if not dd.size:
+            continue
+        units = _largest_remainder(
+            np.zeros(1, dtype=np.int64),
+            np.full(dd.size, amount, dtype=np.int64),
+            np.maximum(weights[p, dd], 0) if clip else weights[p, dd],
+            None,
+            where=lambda row, p=p, q=q: f"participant #{p}, period #{q}, row {row}",
+        )
+        total[p, dd] += units
+        found.append((np.full(dd.size, p, dtype=np.int64), dd, np.full(dd.size, g, dtype=np.int64), units))
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    pp, dd, gg, units = (np.concatenate(column) for column in zip(*found, strict=True))
+    return pp, dd, gg, units
 
 
 def _compute_ints(
@@ -1847,10 +1865,10 @@ def _compute_ints(
             tier_rules.append(f"rewards.tiers ({row['tier_rule']})")
             tier_totals.append(row["tier_units"])
     if tier_rules:
-        cells, pp, dd, gg, starts = _group_cells(att_seen, tier_groups, per_close)
+        pp, dd, gg, tiers = _spread(
+            tier_groups, tier_totals, att_seen, att_units, per_close=per_close, total=total
+        )
         if pp.size:
-            tiers = _largest_remainder(starts, np.asarray(tier_totals)[gg], att_units.ravel()[cells], None)
-            total.ravel()[cells] += tiers
             keep = per_close[dd] == wanted
             out.append(
                 _coded(
@@ -1900,12 +1918,13 @@ def _compute_ints(
         sums, _ = by_period(total, capped)
         over_cap = np.argwhere((period_caps[None, :] >= 0) & (sums > period_caps[None, :]))
         cap_groups = [(int(p), int(q)) for p, q in over_cap]  # participant, then period order
-        cells, pp, dd, gg, starts = _group_cells(capped, cap_groups, per_close)
+        earned = np.asarray([sums[p, q] for p, q in cap_groups], dtype=np.int64)
+        limits = np.asarray([period_caps[q] for _, q in cap_groups], dtype=np.int64)
+        excess = (limits - earned).tolist()
+        pp, dd, gg, cut = _spread(
+            cap_groups, excess, capped, total, per_close=per_close, total=total, clip=True
+        )
         if pp.size:
-            earned = np.asarray([sums[p, q] for p, q in cap_groups], dtype=np.int64)
-            limits = np.asarray([period_caps[q] for _, q in cap_groups], dtype=np.int64)
-            cut = _largest_remainder(starts, (limits - earned)[gg], np.maximum(total.ravel()[cells], 0), None)
-            total.ravel()[cells] += cut
             keep = (per_close[dd] == wanted) & (cut != 0)
             # One rule text per capped (participant, period): what was earned and the cap.
             pairs = zip(earned, limits, strict=True)
