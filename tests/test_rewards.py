@@ -525,6 +525,24 @@ def test_attribution_without_touchpoints_is_an_error() -> None:
         run([deal("D1")], plan)
 
 
+def test_attribution_error_comes_first_though_computed_on_another_thread() -> None:
+    # Attribution credit is computed on a worker thread while stage credit is split: with both missing,
+    # the error is attribution's, as when one thread did both in order.
+    plan = aligned(
+        {
+            "participants": [{"person": "mia"}, {"team": "marketing"}],
+            "attribution": {"model": "last", "share": "50%"},
+            "stage_credit": {"share": "50%"},
+        }
+    )
+    with pytest.raises(DataError, match="deal D1: lead_id: attribution needs touchpoints of lead L1"):
+        run([deal("D1")], plan, touchpoints=[], stage_events=[])
+    touch = {"id": "T1", "lead_id": "L1", "time": T0, "channel": "web", "team": "marketing"}
+    touches = [Touchpoint.model_validate(touch)]
+    with pytest.raises(DataError, match="deal D1: lead_id: stage credit needs stage events of lead L1"):
+        run([deal("D1")], plan, touchpoints=touches, stage_events=[])
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -25,6 +25,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
@@ -1197,10 +1198,25 @@ def _weighted_rows(
     )
 
 
+def _cut_of_deal() -> pl.Expr:
+    """The instant a deal's touches and stage events count until: the start of the day after its close."""
+    return pl.col("close_date").cast(pl.Datetime("us", "UTC")) + pl.duration(days=1)
+
+
 def _version_credits(
-    f: pl.DataFrame, vp: RewardPlan, ctx: _Context, *, touchpoints: Any, stage_events: Any, persons: set[str]
+    f: pl.DataFrame,
+    vp: RewardPlan,
+    ctx: _Context,
+    *,
+    touch_credit: Future[pl.DataFrame] | None,
+    stage_events: Any,
+    persons: set[str],
 ) -> pl.DataFrame:
-    """Each funded deal's pool and basis split over its recipients (people or teams), by part and rule."""
+    """Each funded deal's pool and basis split over its recipients (people or teams), by part and rule.
+
+    ``touch_credit`` is the attribution credit (:func:`_touch_credit`) being computed on another thread:
+    the other parts are split meanwhile, and the pieces come out in the same order either way.
+    """
     attribution = vp.attribution.share if vp.attribution else Decimal(0)
     stage = vp.stage_credit.share if vp.stage_credit else Decimal(0)
     parts = [
@@ -1214,18 +1230,8 @@ def _version_credits(
     pool = _split_fixed(f.get_column("_pool").to_numpy(), part_weights)
     basis = _split_fixed(f.get_column("_b").to_numpy(), part_weights)
     column = {n: i for i, (n, _) in enumerate(parts)}
-    cut = pl.col("close_date").cast(pl.Datetime("us", "UTC")) + pl.duration(days=1)
+    cut = _cut_of_deal()
     pieces: list[pl.DataFrame] = []
-    if vp.attribution is not None and attribution > 0:
-        credit = _touch_credit(f, vp.attribution, touchpoints, stage_events, cut)
-        i = column["attribution"]
-        pieces.append(
-            _weighted_rows(credit, ids, pool[:, i], basis[:, i]).with_columns(
-                _cat("attribution").alias("part"),
-                _cat("attribution").alias("source"),
-                _cat("rewards.attribution").alias("rule"),
-            )
-        )
     if vp.stage_credit is not None and stage > 0:
         credit = _stage_credit(f, vp.stage_credit, ctx, stage_events, cut)
         i = column["stage"]
@@ -1265,6 +1271,14 @@ def _version_credits(
         pieces.append(
             _fixed_rows(ids, pool[:, i], basis[:, i], table).with_columns(_cat("fixed").alias("part"))
         )
+    if touch_credit is not None:
+        i = column["attribution"]
+        attributed = _weighted_rows(touch_credit.result(), ids, pool[:, i], basis[:, i]).with_columns(
+            _cat("attribution").alias("part"),
+            _cat("attribution").alias("source"),
+            _cat("rewards.attribution").alias("rule"),
+        )
+        pieces.insert(0, attributed)
     return pl.concat(
         [p.select("id", "part", "recipient", "source", "rule", "units", "basis_units") for p in pieces],
         how="vertical_relaxed",
@@ -1733,10 +1747,25 @@ def _compute_ints(
             continue
         funded_parts.append(f.select("id", "_period", "_version", "_pool", "_b", "close_date", "refunded_on"))
         persons = {p.person for p in vp.participants if p.person}
-        rows = _version_credits(
-            f, vp, ctx, touchpoints=touchpoints, stage_events=stage_events, persons=persons
-        )
-        overlay = _overlays(f, vp, ctx, splits, persons)
+        # Attribution credit (a join of every touch, journeys, the model) runs on a worker thread while
+        # this one splits the fixed parts and the overlays; polars and numpy release the GIL in both.
+        with ThreadPoolExecutor(1) as worker:
+            touch_credit = None
+            if vp.attribution is not None and vp.attribution.share > 0:
+                touch_credit = worker.submit(
+                    _touch_credit, f, vp.attribution, touchpoints, stage_events, _cut_of_deal()
+                )
+            try:
+                overlay = _overlays(f, vp, ctx, splits, persons)
+                rows = _version_credits(
+                    f, vp, ctx, touch_credit=touch_credit, stage_events=stage_events, persons=persons
+                )
+            except Exception:
+                # The same error as one thread would raise: attribution's first.
+                failed = touch_credit.exception() if touch_credit is not None else None
+                if failed is not None:
+                    raise failed from None
+                raise
         if not overlay.is_empty():
             rows = pl.concat([rows, overlay.select(rows.columns)], how="vertical_relaxed")
         mine, teams = _resolve(rows, f, vp, ctx, splits)
