@@ -971,6 +971,7 @@ def _touch_credit(
     # a touch's recipient is its code among the journeys' keys (sorted names); one stable sort on
     # (deal, recipient) and segment sums add each group's credits in touch order.
     touched = result.touches
+    assert touched.height == journeys.codes.size  # per-touch credit comes in the journeys' touch order
     names = list(journeys.keys)
     size = max(len(names), 1)
     key = touched.get_column("journey").to_numpy() * size + journeys.codes.astype(np.int64)
