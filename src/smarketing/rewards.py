@@ -1647,6 +1647,29 @@ def _coded(size: int, **columns: Any) -> pl.DataFrame:
     return pl.DataFrame(data)
 
 
+def _adjustments(
+    keep: np.ndarray,
+    participants: np.ndarray,
+    deals: np.ndarray,
+    units: np.ndarray,
+    *,
+    component: str,
+    source: str,
+    rule: pl.Series,
+) -> pl.DataFrame:
+    """Coded tier or cap lines of the (participant, deal) cells kept; ``rule`` is already per kept cell."""
+    return _coded(
+        int(keep.sum()),
+        _d=deals[keep],
+        _p=participants[keep],
+        component=component,
+        source=source,
+        rule=rule,
+        units=units[keep],
+        basis_units=0,
+    )
+
+
 def _dense(cells: np.ndarray, values: np.ndarray | int, shape: tuple[int, int]) -> np.ndarray:
     """Sums of ``values`` per cell of a (participant x deal) grid, ``cells`` as flat positions."""
     size = shape[0] * shape[1]
@@ -1901,15 +1924,14 @@ def _compute_ints(
         if pp.size:
             keep = per_close[dd] == wanted
             out.append(
-                _coded(
-                    int(keep.sum()),
-                    _d=dd[keep],
-                    _p=pp[keep],
+                _adjustments(
+                    keep,
+                    pp,
+                    dd,
+                    tiers,
                     component="tier",
                     source="tier",
                     rule=pl.Series(tier_rules).cast(pl.Categorical).gather(gg[keep]),
-                    units=tiers[keep],
-                    basis_units=0,
                 )
             )
     # Caps: per deal (the deal's version), then per period (the period's version), spread by deal.
@@ -1925,17 +1947,16 @@ def _compute_ints(
     keep = per_close[dd] == wanted
     if keep.any():
         out.append(
-            _coded(
-                int(keep.sum()),
-                _d=dd[keep],
-                _p=pp[keep],
+            _adjustments(
+                keep,
+                pp,
+                dd,
+                cap[dd] - total[pp, dd],
                 component="cap",
                 source="cap_per_deal",
                 rule=pl.DataFrame({"e": total[pp, dd][keep], "c": cap[dd][keep]})
                 .select(pl.format("rewards.cap_per_deal (earned {}, cap {})", "e", "c").cast(pl.Categorical))
                 .to_series(),
-                units=(cap[dd] - total[pp, dd])[keep],
-                basis_units=0,
             )
         )
     total += deal_caps
@@ -1962,15 +1983,8 @@ def _compute_ints(
                 [f"rewards.cap_per_period (earned {e}, cap {c})" for e, c in pairs], dtype=pl.String
             ).cast(pl.Categorical)
             out.append(
-                _coded(
-                    int(keep.sum()),
-                    _d=dd[keep],
-                    _p=pp[keep],
-                    component="cap",
-                    source="cap_per_period",
-                    rule=texts.gather(gg[keep]),
-                    units=cut[keep],
-                    basis_units=0,
+                _adjustments(
+                    keep, pp, dd, cut, component="cap", source="cap_per_period", rule=texts.gather(gg[keep])
                 )
             )
     out.append(_clawbacks(refunds, total, present, code, wanted))
