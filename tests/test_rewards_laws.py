@@ -56,46 +56,41 @@ def test_vectorised_largest_remainder_is_allocate(cases: list[tuple[int, dict[st
         assert {k: Money.from_minor(got[(g, k)], "EUR") for k in weights} == expected
 
 
+def assert_rows_in_key_order_split_as_allocate(cases: list[tuple[int, dict[str, int]]]) -> None:
+    # Each group's rows in key order (keys=None), as the kernel's callers give them.
+    rows = [(g, t, k, w) for g, (t, weights) in enumerate(cases) for k, w in sorted(weights.items())]
+    group = np.asarray([g for g, _, _, _ in rows])
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    units = _largest_remainder(
+        starts, np.asarray([t for _, t, _, _ in rows]), np.asarray([w for _, _, _, w in rows]), None
+    )
+    got = {(g, k): int(u) for (g, _, k, _), u in zip(rows, units, strict=True)}
+    for g, (total, weights) in enumerate(cases):
+        expected = allocate(Money.from_minor(total, "EUR"), weights)
+        assert {k: Money.from_minor(got[(g, k)], "EUR") for k in weights} == expected
+
+
 @LAWS
-@given(groups(), st.integers(1, 4))
+@given(groups(), st.integers(1, 6))
 def test_largest_remainder_on_rows_in_key_order_is_allocate(
     cases: list[tuple[int, dict[str, int]]], width: int
 ) -> None:
-    # Rows already in key order (keys=None): groups of any size, and groups all of one small size
-    # (every deal split over the same recipients), which the kernel ranks without sorting.
-    for same in (False, True):
-        chosen = [(t, dict(sorted(w.items())[:width])) for t, w in cases] if same else cases
-        chosen = [(t, w if any(w.values()) else {**w, min(w): 1}) for t, w in chosen]
-        if same and len({len(w) for _, w in chosen}) > 1:
-            continue
-        rows = [(g, t, k, w) for g, (t, weights) in enumerate(chosen) for k, w in sorted(weights.items())]
-        group = np.asarray([g for g, _, _, _ in rows])
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-        units = _largest_remainder(
-            starts, np.asarray([t for _, t, _, _ in rows]), np.asarray([w for _, _, _, w in rows]), None
-        )
-        got = {(g, k): int(u) for (g, _, k, _), u in zip(rows, units, strict=True)}
-        for g, (total, weights) in enumerate(chosen):
-            expected = allocate(Money.from_minor(total, "EUR"), weights)
-            assert {k: Money.from_minor(got[(g, k)], "EUR") for k in weights} == expected
+    # Groups of any size, and groups all of one small size (every deal split over the same
+    # recipients), which the kernel ranks on a grid without sorting.
+    assert_rows_in_key_order_split_as_allocate(cases)
+    same = [(t, dict(sorted(w.items())[:width])) for t, w in cases]
+    same = [(t, w if any(w.values()) else {**w, min(w): 1}) for t, w in same]
+    if len({len(w) for _, w in same}) == 1:
+        assert_rows_in_key_order_split_as_allocate(same)
 
 
 @LAWS
 @given(groups())
 def test_largest_remainder_by_partition_is_allocate(cases: list[tuple[int, dict[str, int]]]) -> None:
     # Large groups pick their top remainders by partition: every group taken as large (1), or a mix (3).
-    rows = [(g, t, k, w) for g, (t, weights) in enumerate(cases) for k, w in sorted(weights.items())]
-    group = np.asarray([g for g, _, _, _ in rows])
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     for big in (1, 3):
         with mock.patch.object(rewards, "_BIG_GROUP", big):
-            units = _largest_remainder(
-                starts, np.asarray([t for _, t, _, _ in rows]), np.asarray([w for _, _, _, w in rows]), None
-            )
-        got = {(g, k): int(u) for (g, _, k, _), u in zip(rows, units, strict=True)}
-        for g, (total, weights) in enumerate(cases):
-            expected = allocate(Money.from_minor(total, "EUR"), weights)
-            assert {k: Money.from_minor(got[(g, k)], "EUR") for k in weights} == expected
+            assert_rows_in_key_order_split_as_allocate(cases)
 
 
 @LAWS

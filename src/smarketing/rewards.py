@@ -567,15 +567,14 @@ def _largest_remainder(
             sizes = lengths[~big]
             out[rows] = _largest_remainder(np.cumsum(sizes) - sizes, totals[rows], weights[rows], None)
         return out
+    width = height // starts.size
+    if keys is None and 1 < width <= _GRID_WIDTH and (lengths == width).all():
+        # Groups of the same few rows (a split of every deal over its members): ranked on a grid, no sort.
+        return _ranked_grid(totals[starts], weights.reshape(-1, width), weight_sum[:, None]).ravel()
     index = np.repeat(np.arange(starts.size), lengths)
     magnitude = np.abs(totals)
     quotient, remainder = np.divmod(magnitude * weights, weight_sum[index])
     left = magnitude[starts] - np.add.reduceat(quotient, starts)
-    width = height // starts.size
-    if keys is None and 1 < width <= 4 and (lengths == width).all():
-        # Groups of the same few rows (a fixed split of every deal): no sort, see _ahead.
-        quotient += _ahead(remainder.reshape(-1, width)).ravel() < left[index]
-        return _signed(quotient, totals)
     biggest = int(weight_sum.max())
     if keys is None and starts.size * (biggest + 1) < _MAX_PRODUCT:
         # Groups ascending, remainders descending, then (stable) the rows' own key order: one integer key.
@@ -1640,10 +1639,7 @@ def _coded(size: int, **columns: Any) -> pl.DataFrame:
         elif dtype == pl.Categorical:
             data[name] = pl.Series(name, [value], dtype=pl.String).cast(dtype).new_from_index(0, size)
         else:
-            data[name] = pl.repeat(
-                value, size, dtype=pl.String if dtype == pl.Categorical else dtype, eager=True
-            )
-            data[name] = data[name].alias(name).cast(dtype)
+            data[name] = pl.repeat(value, size, dtype=dtype, eager=True).alias(name)
     return pl.DataFrame(data)
 
 
