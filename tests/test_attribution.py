@@ -196,6 +196,23 @@ def test_journeys_are_ordered_by_id_time_key_and_touch(
     assert j.lengths().tolist() == lengths
 
 
+@pytest.mark.parametrize("distinct", [3, 600])
+def test_integer_keys_are_coded_as_their_text_however_many(distinct: int) -> None:
+    # Few keys take the hash-bucket coding, many the polars fallback: both see the keys as text.
+    frame = pl.DataFrame(
+        {
+            "journey": [f"j{i % 50}" for i in range(1200)],
+            "time": [T0 + timedelta(seconds=i) for i in range(1200)],
+            "channel": [i % distinct for i in range(1200)],
+            "converted": [1] * 1200,
+        }
+    )
+    j = Journeys.from_frame(frame)
+    assert j.keys == tuple(sorted(str(k) for k in range(distinct)))
+    expected = frame.sort("journey", "time")["channel"].cast(pl.String).to_list()
+    assert [j.keys[c] for c in j.codes] == expected
+
+
 def test_token_coding_falls_back_when_hashes_collide() -> None:
     tokens = pl.Series(["b", "a", "b", "c", "a"])
     # Every string in one bucket under every slice of the hash: the polars dictionary takes over.
@@ -492,6 +509,17 @@ def test_bad_long_form_is_named() -> None:
     floats = negative.with_columns(pl.lit(5.0).alias("value"))
     with pytest.raises(DataError, match="Decimal or integer column"):
         attribute(floats, model="linear")
+    # A value without its currency is named, not counted as nothing: one currency or several.
+    rows = pl.concat([negative.with_columns(pl.lit(Decimal("5.00")).alias("value"))] * 2).with_columns(
+        journey=pl.Series(["j1", "j2"]), currency=pl.Series(["EUR", None])
+    )
+    no_currency = rows.with_columns(pl.Series("currency", [None, None], dtype=pl.String))
+    two_currencies = pl.concat(
+        [rows, rows.head(1).with_columns(journey=pl.lit("j3"), currency=pl.lit("USD"))]
+    )
+    for frame, named in ((rows, "j2"), (no_currency, "j1"), (two_currencies, "j2")):
+        with pytest.raises(DataError, match=rf"touches {named}: value: 5\.00 has no currency"):
+            attribute(frame, model="linear")
     missing_key = pl.DataFrame({"journey": ["j3"], "time": [T0], "channel": [None], "converted": [1]})
     with pytest.raises(DataError, match="touches j3: channel: value is missing"):
         attribute(missing_key, model="linear")

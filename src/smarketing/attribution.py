@@ -410,7 +410,7 @@ class Journeys:
         cols: list[Any] = [
             nw.col(journey).alias("_j"),
             nw.col(time).dt.timestamp("us").alias("_t"),
-            nw.col(key).alias("_key"),
+            nw.col(key).cast(nw.String()).alias("_key"),
             nw.col(converted).cast(nw.Float64()).alias("_c"),
         ]
         if touch is not None:
@@ -438,7 +438,7 @@ class Journeys:
         keys = tuple(sorted(set(names)))
         index = {k: i for i, k in enumerate(keys)}
         touch_codes = np.array([index[k] for k in names], dtype=np.int32)[raw_codes]
-        order, rows = _journey_order(unsorted, touch_codes, {"_t": None})
+        order, rows = _journey_order(unsorted, touch_codes)
         n_rows = len(order)
         id_column = unsorted.get_column("_j")
         if "_j" in rows:
@@ -635,27 +635,22 @@ def _collect(lf: nw.LazyFrame[Any]) -> pl.DataFrame:
     return native
 
 
-def _journey_order(
-    frame: pl.DataFrame, codes: npt.NDArray[np.int32], fills: Mapping[str, Any]
-) -> tuple[IntArray, dict[str, Any]]:
+def _journey_order(frame: pl.DataFrame, codes: npt.NDArray[np.int32]) -> tuple[IntArray, dict[str, Any]]:
     """Rows in journey order (by journey id, then time, key code, touch id), and numeric columns in it.
 
     With integer ids, rows are sorted on one 128-bit integer per row packing the id less the smallest, the
     time since the earliest touch and the row number: sorting those values costs about a third of a sort
     on several columns, and the row number comes back out of the low bits; rows of one journey at the same
     time (rare) are then put in key and touch id order among themselves. Other ids are sorted with the
-    other columns in one sort. The columns named in ``fills`` (nulls filled with the value given; ``_k``
-    is ``codes``) are then gathered by numpy.
+    other columns in one sort. The key codes (``_k``), times (``_t``) and, for integer ids, the ids
+    (``_j``) are then gathered by numpy.
     """
     n = len(frame)
     journeys = frame.get_column("_j")
     numeric_ids = journeys.dtype.is_integer()
-    columns: dict[str, Any] = {"_k": codes}
+    columns: dict[str, Any] = {"_k": codes, "_t": frame.get_column("_t").to_numpy()}
     if numeric_ids:
         columns["_j"] = journeys.to_numpy()
-    for name, fill in fills.items():
-        series = frame.get_column(name)
-        columns[name] = (series if fill is None else series.fill_null(fill)).to_numpy()
     if n == 0:
         return np.zeros(0, dtype=np.int64), columns
     row_bits = max(n - 1, 1).bit_length()
@@ -811,10 +806,10 @@ _FEW_STRINGS = 512
 def _dictionary(flat: pl.Series, hashes: Any = None) -> tuple[npt.NDArray[np.int32], pl.Series]:
     """A code per string and the distinct strings, by 16 bits of each string's hash.
 
-    The strings of a bucket are compared with the bucket's first string, so the coding is exact; if two
-    different strings share a bucket under each of the four 16-bit slices of the hash, or there are more
-    than ``_FEW_STRINGS`` buckets (then two strings in one bucket are likely), the strings are
-    dictionary-encoded by polars instead. Costs a hash and a few integer passes per string, against a
+    Every string is compared with one string of its bucket (the last one in row order), so the coding is
+    exact; if two different strings share a bucket under each of the four 16-bit slices of the hash, or
+    there are more than ``_FEW_STRINGS`` buckets (then two strings in one bucket are likely), the strings
+    are dictionary-encoded by polars instead. Costs a hash and a few integer passes per string, against a
     hash-table lookup of every string for an ``Enum`` cast.
     """
     if len(flat) == 0:
@@ -964,30 +959,45 @@ def _minor_units_expr(
             id_column,
         )
         return scaled // down_factor if down_factor != 1 else scaled
-    if len(currencies) == 1:
-        # Constant factors, null where the row has no currency (as the lookup below gives).
-        none = currency_index.cast(nw.Int64()) * 0
-        up = none + 10 ** max(0, exponents[0] - scale)
-        down = none + 10 ** max(0, scale - exponents[0])
-    else:
-        up = currency_index.replace_strict(
-            ids, [10 ** max(0, e - scale) for e in exponents], return_dtype=nw.Int64()
-        )
-        down = currency_index.replace_strict(
-            ids, [10 ** max(0, scale - e) for e in exponents], return_dtype=nw.Int64()
-        )
+    # A value needs its currency: one without would otherwise count as nothing.
+    _reject_money(
+        lf,
+        value,
+        ~nw.col(value).is_null() & currency_index.is_null(),
+        kind,
+        id_column,
+        reason="has no currency",
+    )
+    up = currency_index.replace_strict(
+        ids, [10 ** max(0, e - scale) for e in exponents], return_dtype=nw.Int64()
+    )
+    down = currency_index.replace_strict(
+        ids, [10 ** max(0, scale - e) for e in exponents], return_dtype=nw.Int64()
+    )
     scaled = integral * up
     _reject_money(lf, value, (scaled % down != 0) | (nw.col(value) < 0), kind, id_column)
     return scaled // down
 
 
-def _reject_money(lf: nw.LazyFrame[Any], value: str, bad_row: Any, kind: str, id_column: str | None) -> None:
-    """Raise for the first row where ``bad_row`` holds: a negative amount or digits below the minor unit."""
+def _reject_money(
+    lf: nw.LazyFrame[Any],
+    value: str,
+    bad_row: Any,
+    kind: str,
+    id_column: str | None,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Raise for the first row where ``bad_row`` holds, saying ``reason`` of its amount.
+
+    By default the reason is a negative amount or digits below the minor unit.
+    """
     where = [nw.col(id_column).cast(nw.String()).alias("_id")] if id_column else []
     bad = lf.filter(bad_row).select(nw.col(value).alias("_bad"), *where).head(1).collect()
     if len(bad):
         amount = bad.get_column("_bad")[0]
-        reason = "is negative" if amount < 0 else "has digits below the currency's minor unit"
+        if reason is None:
+            reason = "is negative" if amount < 0 else "has digits below the currency's minor unit"
         record = str(bad.get_column("_id")[0]) if id_column else None
         raise DataError(f"{amount} {reason}", kind=kind, record=record, field=value)
 
@@ -1287,12 +1297,13 @@ def _table_sums(j: Journeys, table: FloatArray, per_journey: FloatArray, cache: 
     return np.asarray(table.reshape(-1) @ totals, dtype=np.float64)
 
 
-def _earning(j: Journeys) -> Journeys:
+def _earning(j: Journeys) -> tuple[Journeys, npt.NDArray[np.bool_] | None]:
     """The journeys with conversions or value: the only ones whose touches can earn credit (cached).
 
     Models that weigh every touch run on these alone (a few percent of all journeys, typically); their
-    credits are the same, as the other journeys would add zeros. The rows kept are cached on the result
-    under ``"earning_rows"``; without a journey to drop, or with none to keep, ``j`` itself is returned.
+    credits are the same, as the other journeys would add zeros. Returns them and which of ``j``'s
+    journeys they are (to take per-journey arrays along); without a journey to drop, or with none to
+    keep, ``j`` itself and ``None``.
     """
     cached = j._cache.get("earning")
     if cached is not None:
@@ -1301,8 +1312,8 @@ def _earning(j: Journeys) -> Journeys:
     if j.value is not None:
         keep |= j.value != 0
     if keep.all() or not keep.any():
-        j._cache["earning"] = j
-        return j
+        j._cache["earning"] = (j, None)
+        return j, None
     lengths = j.lengths()
     touches = np.repeat(keep, lengths)
     offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
@@ -1327,10 +1338,9 @@ def _earning(j: Journeys) -> Journeys:
         touch_ids=None,
         stage_times={stage: rows(times) for stage, times in j.stage_times.items()},
     )
-    sub._cache["earning"] = sub
-    sub._cache["earning_rows"] = keep
-    j._cache["earning"] = sub
-    return sub
+    sub._cache["earning"] = (sub, None)
+    j._cache["earning"] = (sub, keep)
+    return sub, keep
 
 
 def _heuristic(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
@@ -2147,7 +2157,7 @@ def attribute(
     extra: dict[str, Any] = {}
     touch_w: FloatArray | None = None
     table_touch_w: FloatArray | None = None
-    weighed = j  # the journeys touch_w belongs to
+    weighed, kept = j, None  # the journeys touch_w belongs to, and which of j's they are (None: all)
     if isinstance(resolved, str) and resolved == "markov":
         order = params.get("order", 1)
         convention = params.get("convention", "global")
@@ -2163,7 +2173,7 @@ def attribute(
             "transitions": chain.transitions,
         }
         if convention == "journey":
-            weighed = j if per_touch else _earning(j)
+            weighed, kept = (j, None) if per_touch else _earning(j)
             touch_w = _normalise(weighed, chain.removal[weighed.codes])
         else:
             if per_touch:
@@ -2204,10 +2214,9 @@ def attribute(
             table_touch_w = table.reshape(-1)[_cells(j)]
     else:
         if isinstance(resolved, str):
-            weighed = j if per_touch else _earning(j)
+            weighed, kept = (j, None) if per_touch else _earning(j)
             raw = _heuristic(weighed, resolved, params)
         else:
-            weighed = j
             raw = np.asarray(resolved.touch_weights(j, **params), dtype=np.float64)
             if raw.shape != (j.n_touches,) or not np.all(np.isfinite(raw)) or np.any(raw < 0):
                 raise PluginError(
@@ -2219,7 +2228,6 @@ def attribute(
     touches = None
     if touch_w is not None:
         # Only touches of journeys with conversions or value add anything; the sums skip zeros alone.
-        kept = weighed._cache.get("earning_rows")
         lengths = weighed.lengths()
         conv_credit = _key_sums(weighed, touch_w * np.repeat(weighed.conversions, lengths))
         value_weights = {
