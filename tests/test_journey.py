@@ -300,6 +300,23 @@ def test_events_into_different_unknown_stages_at_one_instant_are_not_duplicates(
     counts = report.counts
     assert (counts.unknown_stage_events, counts.unknown_stages) == (2, ("trade_show", "webinar"))
     assert conformance(jm, log).violation("unknown_stage").count == 2
+    # The same events interleaved (a duplicate not next to its twin), in any order, as the first events
+    # of their lead: the duplicate is found, and what is reported does not depend on the order.
+    log = [
+        ev("b", "webinar", 1),
+        ev("b", "trade_show", 1),
+        ev("b", "webinar", 1),  # a duplicate of the first
+        ev("b", "mql", 2, source="webinar"),
+        ev("b", "mql", 2, source="trade_show"),
+        ev("b", "mql", 2, source="webinar"),  # a duplicate, two rows apart
+    ]
+    seen = set()
+    for shuffled in (log, log[::-1], log[1:] + log[:1], [log[i] for i in (4, 0, 5, 2, 1, 3)]):
+        counts = funnel(jm, shuffled, stages=["lead", "mql"]).counts
+        assert (counts.duplicates, counts.unknown_stage_events) == (2, 2)
+        violation = conformance(jm, shuffled).violation("unknown_stage")
+        seen.add((violation.count, repr(violation)))
+    assert len(seen) == 1
 
 
 @pytest.mark.parametrize(

@@ -172,24 +172,45 @@ def _grouped(frame: nw.DataFrame[Any]) -> bool:
 _HASH_BITS = 64
 
 
-def _same_text(frame: nw.DataFrame[Any], same: npt.NDArray[np.bool_], unknown: int) -> npt.NDArray[np.bool_]:
-    """``same`` (rows equal to the one before in every code) kept only where the stage texts agree too.
+def _unknown_ties(
+    frame: nw.DataFrame[Any], same: npt.NDArray[np.bool_], unknown: int
+) -> tuple[nw.DataFrame[Any], npt.NDArray[np.bool_]]:
+    """Rows tied in every code only by sharing the ``unknown`` code: put in text order, duplicates kept exact.
 
-    Stages not in the map share the code ``unknown``: two events of a lead at one instant into (or from)
-    two different unknown stages have equal codes but are not duplicates. Only the candidate rows, rarely
-    any, are compared.
+    Stages not in the map share one code, so the codes alone neither order two events of a lead at one
+    instant into (or from) two different unknown stages nor tell them from duplicates. The rows of such
+    ties (rarely any) are put in order of the stage entered, then the stage left, and ``same`` then marks
+    only rows equal to the one before in those texts too; every other row keeps its place.
     """
-    at = np.flatnonzero(same)
-    if not at.size:
-        return same
-    k, fk = frame.get_column("k").to_numpy()[at], frame.get_column("fk").to_numpy()[at]
-    check = at[(k == unknown) | (fk == unknown)]
-    if check.size:
-        for column in ("to", "from_unknown"):
-            values = frame.get_column(column).to_native()
-            agree = values.gather(check).eq_missing(values.gather(check - 1)).to_numpy()
-            same[check[~agree]] = False
-    return same
+    if not same.any():
+        return frame, same
+    k, fk = frame.get_column("k").to_numpy(), frame.get_column("fk").to_numpy()
+    tied = same.copy()
+    tied[:-1] |= same[1:]  # every row of a run of rows equal in every code
+    positions = np.flatnonzero(tied & ((k == unknown) | (fk == unknown)))
+    if not positions.size:
+        return frame, same
+    run = np.cumsum(~same)[positions]  # a run's rows share its number
+    texts = pl.DataFrame(
+        {
+            "run": run,
+            "to": frame.get_column("to").to_native().gather(positions),
+            "from": frame.get_column("from_unknown").to_native().gather(positions),
+        }
+    )
+    by = texts.select(pl.arg_sort_by("run", "to", "from", maintain_order=True)).to_series().to_numpy()
+    order = np.arange(len(frame))
+    order[positions] = positions[by]
+    texts = texts[by]
+    repeated = (
+        (texts.get_column("run") == texts.get_column("run").shift(1))
+        & texts.get_column("to").eq_missing(texts.get_column("to").shift(1))
+        & texts.get_column("from").eq_missing(texts.get_column("from").shift(1))
+    ).fill_null(value=False)
+    same = same.copy()
+    same[positions] = repeated.to_numpy()
+    # A lead's first or last row may have moved inside its run: the flags are set again.
+    return _bounds(frame[order].drop("first", "last")), same
 
 
 def _lead_order(frame: nw.DataFrame[Any], codes: int) -> nw.DataFrame[Any] | None:
@@ -331,7 +352,7 @@ def prepare(
         # Without it (collisions, or a very wide time range): the sort by the text lead id.
         frame = _bounds(frame.drop("first", "last").sort(*_ORDER)) if ordered is None else ordered
         _, same = _order_check(frame)
-    same = _same_text(frame, same, unknown_code)
+    frame, same = _unknown_ties(frame, same, unknown_code)
     frame = frame.drop("from_unknown")
     duplicates = int(np.count_nonzero(same))
     if duplicates:
