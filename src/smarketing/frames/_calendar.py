@@ -29,7 +29,7 @@ import polars as pl
 
 from smarketing.calendar import BusinessCalendar, _wall_to_utc
 
-__all__ = ["BusinessClock", "epoch_us"]
+__all__ = ["BusinessClock", "ClosedCalendarError", "epoch_us", "from_epoch_us"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
@@ -42,6 +42,15 @@ def epoch_us(moment: datetime) -> int:
     """Microseconds since the epoch of an aware datetime, exactly (no float on the way)."""
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_epoch_us(us: int) -> datetime:
+    """The aware UTC datetime ``us`` microseconds after the epoch (the inverse of :func:`epoch_us`)."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+class ClosedCalendarError(ValueError):
+    """The calendar has no open time at all in the dates a clock must cover: no business time passes."""
 
 
 def _array(values: list[int]) -> I64:
@@ -63,7 +72,7 @@ class BusinessClock:
         self.last = last
         spans = calendar.open_intervals(first, last)
         if not spans:
-            raise ValueError(f"the calendar is not open at all between {first} and {last}")
+            raise ClosedCalendarError(f"the calendar is not open at all between {first} and {last}")
         self.starts = _array([epoch_us(lo) for lo, _ in spans])
         self.ends = _array([epoch_us(hi) for _, hi in spans])
         lengths = self.ends - self.starts

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 import attrs
@@ -36,7 +36,7 @@ import polars as pl
 from smarketing.calendar import BusinessCalendar
 from smarketing.errors import DataError
 from smarketing.frames import as_lazy, check_aware
-from smarketing.frames._calendar import BusinessClock
+from smarketing.frames._calendar import BusinessClock, ClosedCalendarError, from_epoch_us
 
 __all__ = [
     "KINDS",
@@ -518,12 +518,10 @@ def funnel_table(
     # Business position of every event (the open time from the clock's start), if a calendar is given.
     positions: I64 | None = None
     if calendar is not None and n:
-        epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        earliest = epoch + timedelta(microseconds=int(times.min()))
-        latest = epoch + timedelta(microseconds=int(times.max()))
+        earliest, latest = from_epoch_us(int(times.min())), from_epoch_us(int(times.max()))
         try:
             positions = BusinessClock.covering(calendar, earliest, latest).positions(times)
-        except ValueError:  # the clock refuses a range the calendar is closed throughout: no time passes
+        except ClosedCalendarError:  # closed throughout the events' dates: no business time passes
             positions = np.zeros(n, dtype=np.int64)
 
     def entries(s: int) -> tuple[I64, I64, I64, I64, I64]:

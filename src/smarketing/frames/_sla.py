@@ -22,7 +22,7 @@ import polars as pl
 
 from smarketing.errors import DataError, PlanError
 from smarketing.frames import as_lazy, check_aware
-from smarketing.frames._calendar import BusinessClock, epoch_us
+from smarketing.frames._calendar import BusinessClock, epoch_us, from_epoch_us
 from smarketing.records import RECORD_KINDS, Dataset
 
 if TYPE_CHECKING:
@@ -341,12 +341,11 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     ladder = sorted(sla.escalation, key=lambda s: s.after_hours)
     longest += max((_hours_us(s.after_hours) for s in ladder), default=0)
     longest_days = max([att.within_business_days if att else 0, disp.within_business_days if disp else 0])
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
     try:
         clock = BusinessClock.covering(
             cal,
-            epoch + timedelta(microseconds=lo_us),
-            epoch + timedelta(microseconds=hi_us),
+            from_epoch_us(lo_us),
+            from_epoch_us(hi_us),
             duration=timedelta(microseconds=longest),
             days=longest_days,
         )
@@ -788,7 +787,7 @@ def _marketing(delivered: pl.DataFrame, sla: SLA, period: str, now: int, zone: s
         pl.col("accepted").sum().cast(pl.Int64).alias("accepted"),
         pl.col("sql").sum().cast(pl.Int64).alias("sqls"),
     )
-    as_of_local = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=now)).astimezone(ZoneInfo(zone))
+    as_of_local = from_epoch_us(now).astimezone(ZoneInfo(zone))
     last = _period_start(as_of_local.date(), period)
     first = per["period"].min() if per.height else last
     assert isinstance(first, date)
