@@ -234,7 +234,12 @@ def _lead_order(frame: nw.DataFrame[Any], codes: int) -> nw.DataFrame[Any] | Non
         return frame
     row_bits = (n - 1).bit_length()
     k_bits, fk_bits = (codes - 1).bit_length(), codes.bit_length()
-    low = (int(t1) - int(t0)).bit_length() + k_bits + fk_bits + row_bits
+    span = (t.to_numpy() - t0).astype(np.uint64)
+    # Times in a finer unit than they are precise to (nanoseconds holding whole microseconds or seconds,
+    # as exports often do) are packed in the coarser one: the same order, fewer bits taken from the hash.
+    while span.size and int(span.max()) >= 1000 and not (span % np.uint64(1000)).any():
+        span //= np.uint64(1000)
+    low = int(span.max()).bit_length() + k_bits + fk_bits + row_bits
     hash_bits = min(_HASH_BITS, 127 - low)
     shift = k_bits + fk_bits + row_bits
     if hash_bits < min(2 * row_bits, _HASH_BITS) or shift >= 64:  # a collision would be likely
@@ -242,7 +247,6 @@ def _lead_order(frame: nw.DataFrame[Any], codes: int) -> nw.DataFrame[Any] | Non
     # The 128-bit keys are built as two 64-bit halves in numpy (cheaper than 128-bit arithmetic in
     # polars): the time field, shifted by ``shift``, straddles the halves when ``low`` passes 64 bits.
     u64 = np.uint64
-    span = (t.to_numpy() - t0).astype(u64)
     k, fk = native.get_column("k").to_numpy().astype(u64), native.get_column("fk").to_numpy()
     lo = (span << u64(shift)) | (k << u64(fk_bits + row_bits)) | ((fk + 1).astype(u64) << u64(row_bits))
     lo |= np.arange(n, dtype=u64)
