@@ -425,7 +425,7 @@ def _funnel(args: argparse.Namespace) -> int:
             by=args.by,
             as_of=args.as_of,
             mode=args.mode,
-            calendar=_funnel_calendar(plan, args),
+            calendar=_funnel_calendar(plan, time_only=args.calendar_time_only),
         )
     except (DataError, ValueError) as error:
         raise _CommandError(str(error)) from None
@@ -443,9 +443,9 @@ def _funnel(args: argparse.Namespace) -> int:
     return 0
 
 
-def _funnel_calendar(plan: AlignmentPlan, args: argparse.Namespace) -> BusinessCalendar | None:
+def _funnel_calendar(plan: AlignmentPlan, *, time_only: bool = False) -> BusinessCalendar | None:
     """The calendar of the business time in stage: the SLA's, as for ``smarketing sla``."""
-    if args.calendar_time_only or plan.sla is None:
+    if time_only or plan.sla is None:
         return None
     return plan.sla.calendar
 
@@ -1053,7 +1053,7 @@ def _misaligned_check_section(plan: AlignmentPlan, data: Dataset) -> str:
 
 
 def _journey_funnel_section(plan: AlignmentPlan, data: Dataset) -> str:
-    calendar = plan.sla.calendar if plan.sla is not None else None
+    calendar = _funnel_calendar(plan)
     report = funnel(plan.journey, data, calendar=calendar)
     rows = [
         [
