@@ -173,8 +173,9 @@ def _section(model: type[BaseModel], paths: list[str]) -> str:
             )
         cells.append(_markdown(field.description or ""))
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    table = "\n".join(rows) + "\n"
     after = "".join(f"\n{block}\n" for block in examples)
-    return f"## {model.__name__} {{ #{anchor} }}\n\n{doc}\n\nAt: {where}.\n\n" + "\n".join(rows) + "\n" + after
+    return f"## {model.__name__} {{ #{anchor} }}\n\n{doc}\n\nAt: {where}.\n\n" + table + after
 
 
 # A Google-style section header in a docstring ("Examples:", "Note:"), alone on its line at the margin.
