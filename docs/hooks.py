@@ -2,7 +2,10 @@
 
 The page ``reference/plan-file.md`` is never committed. :func:`on_files` adds it to the build, rendered
 from ``AlignmentPlan.model_fields`` and the models nested in it. Field names, types, defaults and
-descriptions therefore cannot drift from the code.
+descriptions therefore cannot drift from the code. A model's docstring keeps its paragraphs, and its
+``Examples:`` section (a Python doctest) is shown as a code block, never run into the prose. The page's
+content is wrapped in ``<div class="plan-file">`` so that ``docs/stylesheets/extra.css`` can keep key names
+and values whole (Material lets code in a narrow table column break mid-word: "participan ts").
 
 :func:`on_page_content` renders the Sphinx roles some docstrings use (``:class:`Money```), which
 mkdocstrings' Google-style parser leaves as text, as plain code.
@@ -12,6 +15,8 @@ Examples:
     >>> "## AlignmentPlan { #alignmentplan }" in page
     True
     >>> "| `from` | id | **required** | Stage the lead leaves. |" in page
+    True
+    >>> "Example in Python:" in page and "```pycon" in page
     True
 """
 
@@ -80,8 +85,14 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    """Show ``:class:`~a.B``` from docstrings as ``B`` (and ``:func:`a.f``` as ``a.f``), in code."""
-    return _ROLE.sub(_role_text, html)
+    """Show ``:class:`~a.B``` from docstrings as ``B`` (and ``:func:`a.f``` as ``a.f``), in code.
+
+    The plan-file reference is wrapped in ``<div class="plan-file">`` for its style sheet.
+    """
+    html = _ROLE.sub(_role_text, html)
+    if page.file.src_uri == PAGE:
+        html = f'<div class="plan-file">\n{html}\n</div>'
+    return html
 
 
 def _role_text(match: re.Match[str]) -> str:
@@ -147,7 +158,7 @@ def _unwrap(tp: Any) -> tuple[Any, list[Any]]:
 
 def _section(model: type[BaseModel], paths: list[str]) -> str:
     anchor = model.__name__.lower()
-    doc = _markdown(cleandoc(model.__doc__ or ""))
+    doc, examples = _docstring(model.__doc__ or "")
     where = ", ".join(f"`{p}`" for p in paths if p) or "the root of the file"
     rows = [
         "| key | type | required / default | description |",
@@ -155,9 +166,62 @@ def _section(model: type[BaseModel], paths: list[str]) -> str:
     ]
     for name, field in model.model_fields.items():
         cells = [f"`{field.alias or name}`", _type(field.annotation, field.metadata), _default(field)]
+        if ">>>" in (field.description or ""):
+            raise PluginError(
+                f"plan-file reference: {model.__name__}.{name}: a field description is one table cell; "
+                "put examples in the model's docstring"
+            )
         cells.append(_markdown(field.description or ""))
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return f"## {model.__name__} {{ #{anchor} }}\n\n{doc}\n\nAt: {where}.\n\n" + "\n".join(rows) + "\n"
+    table = "\n".join(rows) + "\n"
+    after = "".join(f"\n{block}\n" for block in examples)
+    return f"## {model.__name__} {{ #{anchor} }}\n\n{doc}\n\nAt: {where}.\n\n" + table + after
+
+
+# A Google-style section header in a docstring ("Examples:", "Note:"), alone on its line at the margin.
+_SECTION = re.compile(r"^(Examples?|Notes?|Warnings?|See Also):$")
+
+
+def _docstring(doc: str) -> tuple[str, list[str]]:
+    """A model docstring as Markdown: its prose (paragraphs kept), and its examples as ``pycon`` blocks.
+
+    The examples are Python doctests; the page shows them after the key table, never run into the prose.
+    Other Google sections (``Note:``) become a paragraph that starts with the section name in bold.
+    """
+    blocks: list[str] = []
+    examples: list[str] = []
+    paragraph: list[str] = []
+    lines = cleandoc(doc).splitlines()
+    i = 0
+
+    def flush() -> None:
+        if paragraph:
+            blocks.append(_markdown(" ".join(paragraph)))
+            paragraph.clear()
+
+    while i < len(lines):
+        line = lines[i]
+        header = _SECTION.match(line)
+        if header is None:
+            if line.strip():
+                paragraph.append(line)
+            else:
+                flush()
+            i += 1
+            continue
+        flush()
+        body: list[str] = []
+        i += 1
+        while i < len(lines) and (not lines[i].strip() or lines[i][:1].isspace()):
+            body.append(lines[i])
+            i += 1
+        text = cleandoc("\n".join(body))
+        if header.group(1).startswith("Example"):
+            examples.append(f"Example in Python:\n\n```pycon\n{text}\n```")
+        else:
+            blocks.append(f"**{header.group(1)}:** {_markdown(text)}")
+    flush()
+    return "\n\n".join(blocks), examples
 
 
 def _markdown(text: str) -> str:
