@@ -30,7 +30,6 @@ from smarketing.attribution import BUILTIN_MODELS, Journeys
 from smarketing.datasets import synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAN = ROOT / "examples" / "plan.yaml"
 DIGESTS = Path(__file__).with_name("equivalence_digests.json")
 SEEDS = (11, 29)
 LEADS = 1500
@@ -93,7 +92,8 @@ def _graph(graph: Any) -> bytes:
 
 
 def _analyses(seed: int) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    plan = sm.load_plan(PLAN)
+    with contextlib.chdir(ROOT):  # relative, as for the commands: findings name the file as given
+        plan = sm.load_plan(PLAN_ARG)
     data = synthetic(plan, seed=seed, n_leads=LEADS)
     journey = plan.journey
     calendar = plan.sla.calendar if plan.sla is not None else None
