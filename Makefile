@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla rules-docs clean setup
+.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-compare rules-docs clean setup
 
 setup: $(STAMP)
 
@@ -57,6 +57,11 @@ bench-rewards: $(STAMP)
 # Journey analytics on 1M synthetic leads beside pm4py (in benchmarks/.venv-pm4py, never a dependency).
 bench-journey: $(STAMP)
 	$(BIN)/python benchmarks/journey.py $(BENCH_ARGS)
+
+# The working tree against BASE (default main), alternating rounds on the same data (issue 14: "no slower").
+BASE ?= main
+bench-compare: $(STAMP)
+	$(BIN)/python benchmarks/compare.py $(BASE) $(BENCH_ARGS)
 
 bench-rules: $(STAMP)
 	$(BIN)/python benchmarks/rules.py
