@@ -26,7 +26,7 @@ import polars as pl
 
 from smarketing import _plugins
 from smarketing._formula import FUNCTIONS, Dimension, Undefined, Value
-from smarketing._limits import MAX_MONEY_DIGITS, check_digits
+from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS, check_digits
 from smarketing._periods import PeriodKind, Window, zone
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError, PluginWarning
 from smarketing.frames import _sla, as_lazy, check_aware
@@ -643,28 +643,40 @@ def _computed(
     return copied
 
 
+def _in_range(value: int | Decimal | Fraction) -> bool:
+    """Whether a plugin's number is within the digits smarketing accepts (checked before any arithmetic)."""
+    if isinstance(value, Decimal):
+        return check_digits(value, integer_digits=MAX_MONEY_DIGITS) is None
+    if isinstance(value, int):
+        return value.bit_length() <= _MAX_BITS and abs(value) < 10**MAX_MONEY_DIGITS
+    num, den = value.numerator, value.denominator
+    if num.bit_length() > 2 * _MAX_BITS or den.bit_length() > _MAX_BITS:
+        return False
+    return bool(abs(num) // den < 10**MAX_MONEY_DIGITS and den <= 10**MAX_DECIMAL_PLACES)
+
+
+#: Bits of an integer part of a plugin's value: enough for MAX_MONEY_DIGITS decimal digits.
+_MAX_BITS: Final = 64
+
+
 def _plain(raw: MetricValue, metric: Metric, w: Window, *, currency: str | None, fx: FxTable | None) -> Value:
-    if isinstance(raw, Undefined):
+    # Exact types only: a subclass could run plugin code (an overridden property) outside the guard.
+    if type(raw) is Undefined:
         return raw
-    if isinstance(raw, Money):
+    if type(raw) is Money:
         return _money_total(metric.name, {(raw.currency, w.start): raw.amount}, currency, fx)
     problem = None
-    if isinstance(raw, bool) or not isinstance(raw, int | Decimal | Fraction):
+    if type(raw) not in (int, Decimal, Fraction) or not isinstance(raw, int | Decimal | Fraction):
         problem = f"returned {type(raw).__name__}; expected int, Decimal, Fraction or Money"
     elif isinstance(raw, Decimal) and not raw.is_finite():
         problem = f"returned {raw}; a value must be a finite number"
+    elif not _in_range(raw):
+        problem = (
+            f"returned a value outside the accepted range (at most {MAX_MONEY_DIGITS} digits before "
+            f"and {MAX_DECIMAL_PLACES} after the decimal point)"
+        )
     else:
-        exact = Fraction(raw)
-        whole = Decimal(abs(exact.numerator) // exact.denominator)
-        if (
-            check_digits(whole, integer_digits=MAX_MONEY_DIGITS) is not None
-            or exact.denominator > 10**MAX_MONEY_DIGITS
-        ):
-            problem = (
-                f"returned a value outside the accepted range (at most {MAX_MONEY_DIGITS} digits either side)"
-            )
-        else:
-            return exact
+        return Fraction(raw)
     raise PluginError(
         f"metric {metric.name!r} for {w.label} {problem}", plugin=metric.source, group=ENTRY_POINT_GROUP
     )
