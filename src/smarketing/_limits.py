@@ -49,13 +49,6 @@ MAX_HOURS = 87_600
 #: The largest count a plan may state (lead volumes, attempts, steps): one billion.
 MAX_COUNT = 1_000_000_000
 
-#: The most findings one rule may return in one check (more is a broken rule, reported as ``SM001``).
-MAX_PLUGIN_FINDINGS = 1_000
-
-#: The most characters of one text a plugin gives the host: a finding's message, path or hint, a rule's
-#: title, rationale, fix or url. Longer text is refused, never cut.
-MAX_PLUGIN_TEXT = 2_000
-
 #: The calendar years a time may fall in (events, ``as_of``, reward periods). Holiday tables, the
 #: business clock and period arithmetic (the end of ``2199-Q4`` is in 2200) all work inside it.
 MIN_YEAR = 1900
@@ -87,3 +80,11 @@ def check_digits(
     if integer > integer_digits:
         return f"has {integer} digits before the decimal point; at most {integer_digits} are accepted"
     return None
+
+
+#: The most findings one rule may return in one check (more is a broken rule, reported as ``SM001``).
+MAX_PLUGIN_FINDINGS = 1_000
+
+#: The most characters of one text a plugin gives the host: a finding's message, path or hint, a rule's
+#: title, rationale, fix or url. Longer text is refused, never cut.
+MAX_PLUGIN_TEXT = 2_000
