@@ -1028,3 +1028,25 @@ def test_call_returns_the_value_and_passes_keyboard_interrupt() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         _plugins.call(RULES, "acme", "x", interrupt, timeout=5)
+
+
+def test_time_budget_works_off_the_main_thread(plugins: Callable[..., None], plan: AlignmentPlan) -> None:
+    # The budget is a worker thread, not SIGALRM, so a check run from any thread is protected too.
+    plugins(FakePoint("slow", returns([plugin_rule(_sleeps)])))
+    reports: list[sm.rules.CheckReport] = []
+    runner = threading.Thread(target=lambda: reports.append(sm.check(plan, rule_timeout=0.2)))
+    runner.start()
+    runner.join(5)
+    (message,) = engine(reports[0], "SM001")
+    assert_names(message, f"{RULES}: slow: rule AC001", "did not finish within 0.2 s")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [(ValueError("nameless"), "ValueError: nameless"), (_exit_now, "SystemExit: 9")],
+    ids=["raises", "exits"],
+)
+def test_attribution_model_object_whose_name_fails_is_a_plugin_error(name: object, expected: str) -> None:
+    with pytest.raises(PluginError) as caught:
+        attribute(journeys(), model=_Props(name=name, touch_weights=lambda: None))  # type: ignore[arg-type]
+    assert_names(str(caught.value), f"{ATTRIBUTION}: the model given", expected)
