@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tests import attribution_reference as ref
 
 import smarketing.attribution as attribution_module
+from smarketing import _plugins
 from smarketing.attribution import (
     BUILTIN_MODELS,
     Attribution,
@@ -616,7 +617,7 @@ def test_broken_and_duplicate_plugins_warn_and_are_refused(monkeypatch: pytest.M
         ("ascending", "attribution_example:Ascending"),
         ("linear", "tests.test_attribution:ShadowLinear"),
     ]
-    monkeypatch.setattr(attribution_module, "entry_points", lambda group: _points(*specs))
+    monkeypatch.setattr(_plugins, "entry_points", lambda group: _points(*specs))
     attribution_module._plugins.cache_clear()
     try:
         with pytest.warns(PluginWarning) as caught:

@@ -154,7 +154,7 @@ def test_data_error_message(kwargs: dict[str, str], text: str) -> None:
     [
         (
             {"plugin": "hubspot", "group": "smarketing.connectors"},
-            "smarketing.connectors/hubspot: cannot import",
+            "smarketing.connectors: hubspot: cannot import",
         ),
         ({"plugin": "hubspot"}, "hubspot: cannot import"),
         ({}, "cannot import"),

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import pytest
 
-from smarketing.errors import CurrencyMismatchError, PluginError
+from smarketing.errors import CurrencyMismatchError, PluginError, PluginWarning
 from smarketing.kpi import (
     Metric,
     MetricContext,
@@ -125,12 +125,17 @@ def test_plugin_metrics_through_entry_points() -> None:
         importlib.metadata.EntryPoint("wrong", f"{__name__}:NOT_A_METRIC", "smarketing.metrics"),
         importlib.metadata.EntryPoint("dupe", f"{__name__}:DEMO_REQUESTS", "smarketing.metrics"),
     ]
-    with pytest.warns(RuntimeWarning) as caught:
+    with pytest.warns(PluginWarning) as caught:
         registry = MetricRegistry.from_entry_points(eps)
     messages = sorted(str(w.message) for w in caught)
-    assert messages[0].startswith("smarketing.metrics/broken: cannot be loaded (ModuleNotFoundError")
-    assert messages[1] == "smarketing.metrics/dupe: metric 'demo_requests' is already defined (demo); skipped"
-    assert messages[2].startswith("smarketing.metrics/wrong: must point to a Metric")
+    assert messages[0].startswith(
+        "smarketing.metrics: broken: failed to load (no_such_module_xyz:thing): ModuleNotFoundError"
+    )
+    assert messages[0].endswith("; skipped")
+    assert (
+        messages[1] == "smarketing.metrics: dupe: metric 'demo_requests' is already defined (demo); skipped"
+    )
+    assert messages[2].startswith("smarketing.metrics: wrong: must point to a Metric")
     assert registry["demo_requests"].source == "demo"
     kpi = catalog.kpi("mql_volume", id="demos", formula="demo_requests + mqls")
     card = scorecard([kpi], example_dataset(), period="2026-10", as_of=AS_OF, metrics=registry)

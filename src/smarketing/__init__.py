@@ -18,6 +18,7 @@ from smarketing.errors import (
     FormulaError,
     PlanError,
     PluginError,
+    PluginWarning,
     RuleError,
     SmarketingError,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "Persona",
     "PlanError",
     "PluginError",
+    "PluginWarning",
     "RewardLedger",
     "RewardPlan",
     "RuleError",

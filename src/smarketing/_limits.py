@@ -25,6 +25,8 @@ __all__ = [
     "MAX_DECIMAL_PLACES",
     "MAX_HOURS",
     "MAX_MONEY_DIGITS",
+    "MAX_PLUGIN_FINDINGS",
+    "MAX_PLUGIN_TEXT",
     "MAX_YEAR",
     "MIN_YEAR",
     "check_digits",
@@ -78,3 +80,11 @@ def check_digits(
     if integer > integer_digits:
         return f"has {integer} digits before the decimal point; at most {integer_digits} are accepted"
     return None
+
+
+#: The most findings one rule may return in one check (more is a broken rule, reported as ``SM001``).
+MAX_PLUGIN_FINDINGS = 1_000
+
+#: The most characters of one text a plugin gives the host: a finding's message, path or hint, a rule's
+#: title, rationale, fix or url. Longer text is refused, never cut.
+MAX_PLUGIN_TEXT = 2_000

@@ -8,6 +8,7 @@ are added. Any engine that can partition by lead id can run the kernel per parti
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.metadata
 import re
@@ -23,9 +24,11 @@ import attrs
 import narwhals as nw
 import polars as pl
 
+from smarketing import _plugins
 from smarketing._formula import FUNCTIONS, Dimension, Undefined, Value
+from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS, check_digits
 from smarketing._periods import PeriodKind, Window, zone
-from smarketing.errors import CurrencyMismatchError, DataError, PluginError
+from smarketing.errors import CurrencyMismatchError, DataError, PluginError, PluginWarning
 from smarketing.frames import _sla, as_lazy, check_aware
 from smarketing.money import FxTable, Money
 
@@ -224,7 +227,7 @@ class MetricRegistry(Mapping[str, Metric]):
         >>> registry.with_metrics(Metric("sqls", "count", "again", compute=lambda ctx: {}))
         Traceback (most recent call last):
         ...
-        smarketing.errors.PluginError: smarketing.metrics/sqls: metric 'sqls' is defined twice ...
+        smarketing.errors.PluginError: smarketing.metrics: sqls: metric 'sqls' is defined twice ...
     """
 
     def __init__(self, metrics: Iterable[Metric] = BUILTIN) -> None:
@@ -251,11 +254,12 @@ class MetricRegistry(Mapping[str, Metric]):
     ) -> MetricRegistry:
         """Built-in metrics plus the plugins of ``entry_points`` (default: the installed ones).
 
-        A plugin that fails to load, does not give :class:`Metric` objects, or reuses a name is skipped
-        with a ``RuntimeWarning`` naming it; the host never crashes because of a plugin.
+        Each plugin loads on its own: one that fails to load (``sys.exit()`` included), does not give
+        :class:`Metric` objects, or reuses a name is skipped with a
+        :class:`~smarketing.errors.PluginWarning` naming it; the host never crashes because of a plugin.
         """
         if entry_points is None:
-            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+            entry_points = _plugins.entry_points(ENTRY_POINT_GROUP)
         metrics = list(BUILTIN)
         names = {m.name: m.source for m in metrics}
         for ep in sorted(entry_points, key=lambda e: e.name):
@@ -297,21 +301,28 @@ def _default_registry() -> MetricRegistry:
 
 def _warn(plugin: str, message: str) -> None:
     warnings.warn(
-        str(PluginError(message, plugin=plugin, group=ENTRY_POINT_GROUP)), RuntimeWarning, stacklevel=3
+        str(PluginError(message, plugin=plugin, group=ENTRY_POINT_GROUP)), PluginWarning, stacklevel=3
     )
 
 
 def _load_plugin(ep: importlib.metadata.EntryPoint) -> list[Metric]:
     try:
-        loaded = ep.load()
-    except Exception as exc:
-        _warn(ep.name, f"cannot be loaded ({type(exc).__name__}: {exc}); skipped")
+        loaded = _plugins.load(ENTRY_POINT_GROUP, ep)
+        items = _plugins.guard(ENTRY_POINT_GROUP, ep.name, "cannot list its metrics", _members, loaded)
+    except PluginError as error:
+        warnings.warn(f"{error}; skipped", PluginWarning, stacklevel=3)
         return []
-    items = [loaded] if isinstance(loaded, Metric) else loaded
-    if not isinstance(items, list | tuple) or not all(isinstance(m, Metric) for m in items):
+    if items is None:
         _warn(ep.name, f"must point to a Metric or a list of Metrics, not {type(loaded).__name__}; skipped")
         return []
     return [attrs.evolve(m, source=ep.name) if m.source == "plugin" else m for m in items]
+
+
+def _members(loaded: object) -> list[Metric] | None:
+    items = [loaded] if isinstance(loaded, Metric) else loaded
+    if not isinstance(items, list | tuple) or not all(isinstance(m, Metric) for m in items):
+        return None
+    return list(items)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -582,8 +593,13 @@ def _plugin_values(
 ) -> None:
     assert metric.compute is not None
     setup = run.setup
-    context = MetricContext(run.data, tuple(windows), setup.tz, setup.as_of, plan, setup.by)
-    result = metric.compute(context)
+    context = MetricContext(
+        _private(run.data), tuple(windows), setup.tz, setup.as_of, copy.deepcopy(plan), setup.by
+    )
+    what = f"metric {metric.name!r}: compute"
+    result = _plugins.guard(
+        ENTRY_POINT_GROUP, metric.source, what, _computed, metric.compute, context, setup.by
+    )
     for group in group_names:
         for w in windows:
             key: Any = w.label if setup.by is None else (group, w.label)
@@ -591,18 +607,79 @@ def _plugin_values(
             values[(metric.name, group, w)] = _plain(raw, metric, w, currency=currency, fx=fx)
 
 
-def _plain(raw: MetricValue, metric: Metric, w: Window, *, currency: str | None, fx: FxTable | None) -> Value:
-    if isinstance(raw, Undefined):
-        return raw
-    if isinstance(raw, Money):
-        return _money_total(metric.name, {(raw.currency, w.start): raw.amount}, currency, fx)
-    if isinstance(raw, bool) or not isinstance(raw, int | Decimal | Fraction):
-        raise PluginError(
-            f"metric {metric.name!r} returned {type(raw).__name__}; expected int, Decimal, Fraction or Money",
-            plugin=metric.source,
-            group=ENTRY_POINT_GROUP,
+def _private(data: Any) -> Any:
+    """What a plugin metric gets as data: a copy it may change without changing the host's.
+
+    Polars copies frames lazily, so this costs next to nothing.
+    """
+    if isinstance(data, pl.DataFrame):
+        return data.clone()
+    if attrs.has(type(data)) and all(
+        isinstance(v, pl.DataFrame) for v in attrs.asdict(data, recurse=False).values()
+    ):
+        return attrs.evolve(data, **{k: v.clone() for k, v in attrs.asdict(data, recurse=False).items()})
+    return data
+
+
+def _computed(
+    compute: Callable[[MetricContext], Mapping[Any, MetricValue]], context: MetricContext, by: str | None
+) -> dict[Any, Any]:
+    """Call a plugin's compute and copy its answer into a plain dict (under the guard: runs plugin code)."""
+    result = compute(context)
+    if not isinstance(result, Mapping):
+        raise _plugins.ContractError(
+            f"must return a mapping of period label to value, not {type(result).__name__}"
         )
-    return Fraction(raw)
+    copied: dict[Any, Any] = {}
+    for key, value in result.items():
+        if by is None and not isinstance(key, str):
+            raise _plugins.ContractError(f"keys must be period labels (text), not {type(key).__name__}")
+        if by is not None and not (
+            isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, str) for k in key)
+        ):
+            raise _plugins.ContractError(f"keys must be (group, period label) pairs of text with by={by!r}")
+        plain = str.__str__(key) if by is None else (str.__str__(key[0]), str.__str__(key[1]))
+        copied[plain] = value
+    return copied
+
+
+def _in_range(value: int | Decimal | Fraction) -> bool:
+    """Whether a plugin's number is within the digits smarketing accepts (checked before any arithmetic)."""
+    if isinstance(value, Decimal):
+        return check_digits(value, integer_digits=MAX_MONEY_DIGITS) is None
+    if isinstance(value, int):
+        return value.bit_length() <= _MAX_BITS and abs(value) < 10**MAX_MONEY_DIGITS
+    num, den = value.numerator, value.denominator
+    if num.bit_length() > 2 * _MAX_BITS or den.bit_length() > _MAX_BITS:
+        return False
+    return bool(abs(num) // den < 10**MAX_MONEY_DIGITS and den <= 10**MAX_DECIMAL_PLACES)
+
+
+#: Bits of an integer part of a plugin's value: enough for MAX_MONEY_DIGITS decimal digits.
+_MAX_BITS: Final = 64
+
+
+def _plain(raw: MetricValue, metric: Metric, w: Window, *, currency: str | None, fx: FxTable | None) -> Value:
+    # Exact types only: a subclass could run plugin code (an overridden property) outside the guard.
+    if type(raw) is Undefined:
+        return raw
+    if type(raw) is Money:
+        return _money_total(metric.name, {(raw.currency, w.start): raw.amount}, currency, fx)
+    problem = None
+    if type(raw) not in (int, Decimal, Fraction) or not isinstance(raw, int | Decimal | Fraction):
+        problem = f"returned {type(raw).__name__}; expected int, Decimal, Fraction or Money"
+    elif isinstance(raw, Decimal) and not raw.is_finite():
+        problem = f"returned {raw}; a value must be a finite number"
+    elif not _in_range(raw):
+        problem = (
+            f"returned a value outside the accepted range (at most {MAX_MONEY_DIGITS} digits before "
+            f"and {MAX_DECIMAL_PLACES} after the decimal point)"
+        )
+    else:
+        return Fraction(raw)
+    raise PluginError(
+        f"metric {metric.name!r} for {w.label} {problem}", plugin=metric.source, group=ENTRY_POINT_GROUP
+    )
 
 
 def _input_value(

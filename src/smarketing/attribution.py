@@ -58,7 +58,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -71,7 +70,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from smarketing import _display
-from smarketing.errors import CurrencyMismatchError, DataError, PluginError
+from smarketing import _plugins as _loader
+from smarketing.errors import CurrencyMismatchError, DataError, PluginError, PluginWarning
 from smarketing.frames import as_lazy, check_aware
 from smarketing.money import FxTable, Money, allocate
 from smarketing.records import Dataset
@@ -116,10 +116,6 @@ MAX_EXACT_SHAPLEY = 20
 _MAX_SHAPLEY_KEYS = 62
 _US = 1_000_000  # microseconds per second
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class PluginWarning(UserWarning):
-    """An attribution plugin could not be loaded or clashes with another; it was skipped."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1677,38 +1673,44 @@ def _shapley(
 
 @cache
 def _plugins() -> tuple[Mapping[str, AttributionModel], Mapping[str, str]]:
-    """Models registered by other distributions, and names that cannot be used (with the reason)."""
+    """Models registered by other distributions, and names that cannot be used (with the reason).
+
+    Each entry point loads on its own (:func:`smarketing._plugins.load`): one that fails, exits or
+    clashes is skipped with a :class:`~smarketing.errors.PluginWarning` naming it, and the others load.
+    """
     found: dict[str, AttributionModel] = {}
     origin: dict[str, str] = {}
     broken: dict[str, str] = {}
-    for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: (p.name, p.value)):
-        where = f"{point.name} = {point.value}"
+
+    def skip(name: str, message: str) -> None:
+        broken[name] = message
+        warnings.warn(
+            str(PluginError(message, plugin=name, group=ENTRY_POINT_GROUP)), PluginWarning, stacklevel=4
+        )
+
+    for point in _loader.entry_points(ENTRY_POINT_GROUP):
         try:
-            loaded = point.load()
-            model = loaded() if isinstance(loaded, type) else loaded
-        except Exception as exc:  # a broken plugin must not break the host
-            broken[point.name] = f"failed to load ({where}): {type(exc).__name__}: {exc}"
-            warnings.warn(f"{ENTRY_POINT_GROUP}: {broken[point.name]}", PluginWarning, stacklevel=2)
+            loaded = _loader.load(ENTRY_POINT_GROUP, point)
+            where = f"{point.name} = {point.value}"
+            model, name = _loader.guard(
+                ENTRY_POINT_GROUP, point.name, f"failed to load ({where})", _adopt, loaded
+            )
+        except PluginError as error:
+            skip(error.plugin or "?", str(error).removeprefix(f"{ENTRY_POINT_GROUP}: {error.plugin}: "))
             continue
-        if not isinstance(model, AttributionModel):
-            broken[point.name] = f"{where} does not implement AttributionModel (name, touch_weights)"
-            warnings.warn(f"{ENTRY_POINT_GROUP}: {broken[point.name]}", PluginWarning, stacklevel=2)
-            continue
-        name = model.name
         if name != point.name:
-            broken[point.name] = f"{where} names itself {name!r}; the entry point and model name must match"
-            warnings.warn(f"{ENTRY_POINT_GROUP}: {broken[point.name]}", PluginWarning, stacklevel=2)
+            skip(point.name, f"{where} names itself {name!r}; the entry point and model name must match")
             continue
         if name in BUILTIN_MODELS:
             warnings.warn(
-                f"{ENTRY_POINT_GROUP}: {where} uses the built-in name {name!r}; the plugin is ignored",
+                f"{ENTRY_POINT_GROUP}: {name}: {where} uses the built-in name {name!r}; "
+                "the plugin is ignored",
                 PluginWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             continue
         if name in found:
-            broken[name] = f"registered twice ({origin[name]} and {where}); uninstall one"
-            warnings.warn(f"{ENTRY_POINT_GROUP}: {name}: {broken[name]}", PluginWarning, stacklevel=2)
+            skip(name, f"registered twice ({origin[name]} and {where}); uninstall one")
             del found[name]
             continue
         if name in broken:
@@ -1716,6 +1718,21 @@ def _plugins() -> tuple[Mapping[str, AttributionModel], Mapping[str, str]]:
         found[name] = model
         origin[name] = where
     return MappingProxyType(found), MappingProxyType(broken)
+
+
+def _adopt(loaded: object) -> tuple[AttributionModel, str]:
+    """The model an entry point names (a class is instantiated) and its name, checked; under the guard."""
+    model = loaded() if isinstance(loaded, type) else loaded
+    return model, _model_name(model)  # type: ignore[return-value]  # _model_name checked its shape
+
+
+def _model_name(model: object) -> str:
+    name = getattr(model, "name", None)
+    if not isinstance(name, str) or not callable(getattr(model, "touch_weights", None)):
+        raise _loader.ContractError(
+            f"{_loader.text_line(repr(model))} does not implement AttributionModel (name, touch_weights)"
+        )
+    return _loader.text(name, "the model name", limit=100, empty=False)
 
 
 def available_models() -> list[str]:
@@ -1728,22 +1745,96 @@ def available_models() -> list[str]:
     return sorted({*BUILTIN_MODELS, *_plugins()[0]})
 
 
-def _resolve(model: str | AttributionModel) -> str | AttributionModel:
+def _resolve(model: str | AttributionModel) -> tuple[str | AttributionModel, str]:
+    """The model to run and its name; a model object's name is read once, here."""
     if not isinstance(model, str):
-        if isinstance(model, AttributionModel):
-            return model
-        raise TypeError(f"model must be a model name or an AttributionModel, not {type(model).__name__}")
+        try:
+            return model, _model_name(model)
+        except _loader.ContractError:
+            raise TypeError(
+                f"model must be a model name or an AttributionModel, not {type(model).__name__}"
+            ) from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # its name or touch_weights raised (sys.exit() included)
+            raise PluginError(
+                f"the model given: {_loader.describe(error)}", group=ENTRY_POINT_GROUP
+            ) from error
     if model in BUILTIN_MODELS:
-        return model
+        return model, model
     plugins, broken = _plugins()
     if model in plugins:
-        return plugins[model]
+        return plugins[model], model
     if model in broken:
         raise PluginError(broken[model], plugin=model, group=ENTRY_POINT_GROUP)
     raise PluginError(
         f"unknown attribution model {model!r}; available: {', '.join(available_models())}",
         plugin=model,
         group=ENTRY_POINT_GROUP,
+    )
+
+
+def _plugin_weights(model: AttributionModel, name: str, j: Journeys, params: Mapping[str, Any]) -> FloatArray:
+    """A plugin's touch weights, checked: one finite number >= 0 per touch, in a host-owned float64 array.
+
+    The plugin gets its own copy of the journeys (and of the parameters), so nothing it does changes
+    what the host computes from them afterwards.
+    """
+    raw = _loader.guard(
+        ENTRY_POINT_GROUP, name, "touch_weights", _call_weights, model, _private(j), dict(params)
+    )
+    problem = None
+    if raw.dtype.kind not in "iuf":
+        problem = f"numbers, not an array of {raw.dtype} ({type(raw).__name__})"
+    elif raw.shape != (j.n_touches,):
+        problem = f"one weight per touch ({j.n_touches}), not an array of shape {raw.shape}"
+    else:
+        weights: FloatArray = raw.astype(np.float64)
+        finite = np.isfinite(weights)
+        if not np.all(finite):
+            bad = int(np.argmin(finite))
+            problem = f"finite weights; touch {bad} has {weights[bad]}"
+        elif np.any(weights < 0):
+            bad = int(np.argmax(weights < 0))
+            problem = f"weights >= 0; touch {bad} has {weights[bad]}"
+        else:
+            return weights
+    raise PluginError(
+        f"touch_weights must return {j.n_touches} finite weights >= 0 (float64): expected {problem}",
+        plugin=name,
+        group=ENTRY_POINT_GROUP,
+    )
+
+
+def _call_weights(model: AttributionModel, j: Journeys, params: dict[str, Any]) -> Any:
+    # Converting runs plugin code too (__array__, __iter__, __len__): under the same guard, into a copy.
+    out = model.touch_weights(j, **params)
+    if isinstance(out, Mapping | str | bytes):
+        raise _loader.ContractError(
+            f"touch_weights must return an array of weights, not {type(out).__name__}"
+        )
+    return np.array(out, copy=True)
+
+
+def _private(j: Journeys) -> Journeys:
+    """A copy of ``j`` whose arrays and cache a plugin may do anything with."""
+
+    def own(array: Any) -> Any:
+        return None if array is None else _frozen_array(np.array(array, copy=True), array.dtype.type)
+
+    return attrs.evolve(
+        j,
+        codes=own(j.codes),
+        offsets=own(j.offsets),
+        ids=j.ids.clone(),
+        conversions=own(j.conversions),
+        nulls=own(j.nulls),
+        value=own(j.value),
+        currency=own(j.currency),
+        times=own(j.times),
+        conversion_times=own(j.conversion_times),
+        touch_ids=None if j.touch_ids is None else j.touch_ids.clone(),
+        stage_times={k: own(v) for k, v in j.stage_times.items()},
     )
 
 
@@ -2134,8 +2225,7 @@ def attribute(
         ...
         ValueError: markov: order must be an integer >= 1, not 0
     """
-    resolved = _resolve(model)
-    name = resolved if isinstance(resolved, str) else resolved.name
+    resolved, name = _resolve(model)
     j = _journeys(data, key)
     if j.n_journeys == 0:
         raise DataError("no journeys: the data is empty", kind="journeys")
@@ -2217,13 +2307,7 @@ def attribute(
             weighed, kept = (j, None) if per_touch else _earning(j)
             raw = _heuristic(weighed, resolved, params)
         else:
-            raw = np.asarray(resolved.touch_weights(j, **params), dtype=np.float64)
-            if raw.shape != (j.n_touches,) or not np.all(np.isfinite(raw)) or np.any(raw < 0):
-                raise PluginError(
-                    f"touch_weights must return {j.n_touches} finite weights >= 0, got shape {raw.shape}",
-                    plugin=name,
-                    group=ENTRY_POINT_GROUP,
-                )
+            raw = _plugin_weights(resolved, name, j, params)
         touch_w = _normalise(weighed, raw)
     touches = None
     if touch_w is not None:

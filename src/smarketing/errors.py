@@ -11,6 +11,8 @@ from the builtin it refines, so ``except ValueError`` keeps working for callers 
     ├── RuleError (ValueError)              a rule is defined wrongly (bad code, duplicate name)
     └── PluginError (ImportError)           a plugin cannot be loaded or breaks its interface
 
+    PluginWarning (UserWarning)             a plugin was skipped; the others still run
+
 Errors carry the place they refer to (a file, a line, a field path, a record id) as attributes as well
 as in the message, so tools can point at it.
 
@@ -34,6 +36,7 @@ __all__ = [
     "PlanError",
     "PlanIssue",
     "PluginError",
+    "PluginWarning",
     "RuleError",
     "SmarketingError",
 ]
@@ -195,16 +198,33 @@ class RuleError(SmarketingError, ValueError):
 
 
 class PluginError(SmarketingError, ImportError):
-    """A plugin could not be loaded or does not implement its interface.
+    """A plugin could not be loaded, failed, or does not implement its interface.
+
+    Raised (or, for a plugin skipped at load time, reported as a :class:`PluginWarning` or a check
+    diagnostic) wherever smarketing calls third-party code: the message names the entry-point group and
+    the plugin, ``group: plugin: what went wrong``; the plugin's own exception is the ``__cause__``.
 
     Args:
         message: What went wrong.
         plugin: The entry-point name of the plugin, when known.
-        group: The entry-point group (``smarketing.connectors``, ...).
+        group: The entry-point group (``smarketing.rules``, ``smarketing.attribution``,
+            ``smarketing.metrics``).
+
+    Examples:
+        >>> str(
+        ...     PluginError("touch_weights: ZeroDivisionError", plugin="acme", group="smarketing.attribution")
+        ... )
+        'smarketing.attribution: acme: touch_weights: ZeroDivisionError'
     """
 
     def __init__(self, message: str, *, plugin: str | None = None, group: str | None = None) -> None:
         self.plugin = plugin
         self.group = group
-        where = "/".join(p for p in (group, plugin) if p)
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__(": ".join([*(p for p in (group, plugin) if p), message]))
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped (it failed to load, or clashes with another); the other plugins still run.
+
+    The message has the shape of a :class:`PluginError`'s: ``group: plugin: what went wrong``.
+    """

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import smarketing as sm
+from smarketing import _plugins
 from smarketing.errors import RuleError
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.rules import Finding, RuleSpec, builtin_rules, plugin_rules, rule
-from smarketing.rules import engine as _engine
 
 from .conftest import example_data
 from .test_catalogue import MUTATIONS
@@ -44,17 +44,29 @@ def test_plugin_failures_are_diagnostics_and_the_rest_still_runs(
         EntryPoint("again", "smarketing_rules_example:plan_has_description", GROUP),
         EntryPoint("crash", "smarketing_rules_example.broken:crashes", GROUP),
     ]
-    monkeypatch.setattr(_engine, "_entry_points", lambda: sorted(points, key=lambda p: p.name))
+    monkeypatch.setattr(_plugins, "entry_points", lambda group: sorted(points, key=lambda p: p.name))
     plan = example_plan.model_copy(update={"description": ""})
     report = sm.check(plan)
     engine = [d for d in report.diagnostics if d.area == "engine"]
     messages = "\n".join(d.message for d in engine)
     assert [d.code for d in engine] == ["SM001", "SM002", "SM002", "SM002", "SM002"]
-    assert "plugin 'missing' (smarketing_rules_nowhere:RULES) failed to load: ModuleNotFoundError" in messages
+    assert (
+        "smarketing.rules: missing: failed to load (smarketing_rules_nowhere:RULES): ModuleNotFoundError"
+        in messages
+    )
+    assert (
+        "smarketing.rules: text: not a usable rule (smarketing_rules_example.broken:NOT_A_RULE): " in messages
+    )
     assert "'just text' is not a rule" in messages
-    assert "rule code J001 is already defined by the built-in rules" in messages
-    assert "rule code EX001 is already defined by plugin 'again'" in messages
-    assert "rule EX002 (Crashes) crashed: ZeroDivisionError: 6 / 0" in messages
+    assert (
+        "rule code J001 (smarketing_rules_example.broken:duplicate) is already defined by the built-in"
+        in messages
+    )
+    assert (
+        "smarketing.rules: good: rule code EX001 (smarketing_rules_example:RULES) "
+        "is already defined by plugin 'again'" in messages
+    )
+    assert "smarketing.rules: crash: rule EX002 (Crashes) crashed: ZeroDivisionError: 6 / 0" in messages
     assert "EX001" in {d.code for d in report.diagnostics}  # the good plugin ran
     assert not report.ok
     assert report.score == sm.check(plan, ignore=["SM"]).score  # engine findings do not count in the score
@@ -78,7 +90,7 @@ def test_a_rule_yielding_something_else_is_reported(example_plan: AlignmentPlan)
 
     (d,) = sm.check(example_plan, rules=[bad]).diagnostics  # type: ignore[list-item]
     assert d.code == "SM001"
-    assert "yielded str, not a Finding" in d.message
+    assert "returned a bad finding: finding 1 is str, not a Finding" in d.message
 
 
 def test_select_and_ignore_take_codes_and_prefixes(example_plan: AlignmentPlan) -> None:

@@ -40,18 +40,20 @@ class EngineCode:
 RULE_CRASHED: Final = EngineCode(
     "SM001",
     "error",
-    "A rule crashed",
-    "A rule that raises cannot say whether the plan follows it, so the check cannot pass; the other "
-    "rules still run and are reported.",
-    "Report the message to the rule's author (for a plugin rule, its package); --ignore the code to "
-    "check the rest meanwhile.",
+    "A rule failed while checking",
+    "A rule that raises (or calls sys.exit()), returns something that is not a valid finding or more than "
+    "1,000 findings, or runs past its time budget cannot say whether the plan follows it, so the check "
+    "cannot pass; its findings are dropped, and the other rules still run and are reported.",
+    "Report the message to the rule's author (for a plugin rule, the plugin it names); --ignore the code "
+    "to check the rest meanwhile.",
 )
 PLUGIN_FAILED: Final = EngineCode(
     "SM002",
     "error",
     "A plugin rule could not be loaded",
-    "A plugin from the 'smarketing.rules' entry-point group failed to import, is not a rule, or reuses "
-    "a code; its rules did not run, so the check cannot vouch for them.",
+    "A plugin from the 'smarketing.rules' entry-point group failed to import (or exited while importing), "
+    "is not a rule, has a rule attribute that fails or is not valid text, or reuses a code; its rules did "
+    "not run, so the check cannot vouch for them.",
     "Fix or uninstall the plugin package named in the message.",
 )
 ENGINE_CODES: Final[tuple[EngineCode, ...]] = (RULE_CRASHED, PLUGIN_FAILED)

@@ -5,22 +5,31 @@
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from itertools import islice
 from typing import Final
 
-from smarketing.errors import RuleError
+from smarketing import _plugins
+from smarketing._limits import MAX_PLUGIN_FINDINGS, MAX_PLUGIN_TEXT
+from smarketing.errors import PluginError, RuleError
 from smarketing.plan import AlignmentPlan
 from smarketing.rules._catalogue import BUILTIN_RULES, ENGINE_CODES, PLUGIN_FAILED, RULE_CRASHED, EngineCode
-from smarketing.rules._core import AREAS, CODE_PATTERN, SEVERITIES, Finding
+from smarketing.rules._core import AREAS, CODE_PATTERN, SEVERITIES, Finding, RuleSpec
 from smarketing.rules.report import ENGINE_AREA, CheckReport, Diagnostic, score_areas
 from smarketing.typing import Rule, Severity
 
-__all__ = ["ENTRY_POINT_GROUP", "check", "plugin_rules"]
+__all__ = ["ENTRY_POINT_GROUP", "RULE_TIMEOUT", "check", "plugin_rules"]
 
 #: Entry-point group plugin rules are registered under.
 ENTRY_POINT_GROUP: Final = "smarketing.rules"
+
+#: Seconds each rule that is not built in may run in one check before it is reported (``SM001``) and
+#: the check goes on without it; ``check(rule_timeout=...)`` changes it.
+RULE_TIMEOUT: Final = 30.0
+
+_BUILTIN_IDS: Final = frozenset(id(r) for r in BUILTIN_RULES)
 
 
 def _engine_diagnostic(code: EngineCode, message: str) -> Diagnostic:
@@ -29,65 +38,113 @@ def _engine_diagnostic(code: EngineCode, message: str) -> Diagnostic:
     )
 
 
-def _rule_problem(obj: object) -> str | None:
-    """Why ``obj`` is not a usable rule, or ``None``."""
-    if not isinstance(obj, Rule):
-        return f"{obj!r} is not a rule (see smarketing.typing.Rule)"
-    if not isinstance(obj.code, str) or not CODE_PATTERN.match(obj.code):
-        return f"rule code {obj.code!r} must be 1-3 capital letters and 3 digits"
-    if obj.area not in AREAS:
-        return f"rule {obj.code}: area {obj.area!r} is not one of {', '.join(AREAS)}"
-    if obj.severity not in SEVERITIES:
-        return f"rule {obj.code}: severity {obj.severity!r} is not one of {', '.join(SEVERITIES)}"
-    return None
+def _adopt(obj: object) -> RuleSpec:
+    """A host-owned copy of a rule's facts, read once and checked; the rule object is only called later.
 
-
-@cache
-def _entry_points() -> list[EntryPoint]:
-    # Scanning every installed distribution's metadata costs more than checking a plan, and what is
-    # installed does not change while a process runs: discover once, in a fixed order.
-    return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, ep.value))
+    Raises :class:`~smarketing._plugins.ContractError` (or whatever a plugin's attribute raises) when
+    ``obj`` is not a usable rule; callers run this under :func:`~smarketing._plugins.guard`.
+    """
+    if not callable(obj):
+        raise _plugins.ContractError(
+            f"{_plugins.text_line(repr(obj))} is not a rule (see smarketing.typing.Rule)"
+        )
+    missing = [a for a in ("code", "area", "severity", "title", "rationale", "fix") if not hasattr(obj, a)]
+    if missing:
+        raise _plugins.ContractError(
+            f"{type(obj).__name__} object is not a rule: it has no {', '.join(missing)} "
+            "(see smarketing.typing.Rule)"
+        )
+    code = getattr(obj, "code")  # noqa: B009 (read once, here, under the guard)
+    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+        raise _plugins.ContractError(
+            f"rule code {_plugins.text_line(repr(code))} must be 1-3 capital letters and 3 digits"
+        )
+    code = str.__str__(code)
+    area = getattr(obj, "area")  # noqa: B009
+    if not isinstance(area, str) or area not in AREAS:
+        raise _plugins.ContractError(
+            f"rule {code}: area {_plugins.text_line(repr(area))} is not one of {', '.join(AREAS)}"
+        )
+    severity = getattr(obj, "severity")  # noqa: B009
+    if not isinstance(severity, str) or severity not in SEVERITIES:
+        raise _plugins.ContractError(
+            f"rule {code}: severity {_plugins.text_line(repr(severity))} "
+            f"is not one of {', '.join(SEVERITIES)}"
+        )
+    texts = {
+        name: _plugins.text(getattr(obj, name), f"rule {code}: {name}", limit=MAX_PLUGIN_TEXT, empty=False)
+        for name in ("title", "rationale", "fix")
+    }
+    url = getattr(obj, "url", None)
+    if url is not None:
+        url = _plugins.text(url, f"rule {code}: url", limit=MAX_PLUGIN_TEXT, empty=False)
+        if any(c.isspace() for c in url):
+            raise _plugins.ContractError(f"rule {code}: url {url!r} must not contain spaces")
+    return RuleSpec(
+        code=code,
+        area=AREAS[AREAS.index(area)],
+        severity=SEVERITIES[SEVERITIES.index(severity)],
+        function=obj,
+        url=url,
+        **texts,
+    )
 
 
 def plugin_rules() -> tuple[tuple[Rule, ...], tuple[Diagnostic, ...]]:
     """Rules registered under the ``smarketing.rules`` entry-point group, and the plugins that failed.
 
-    An entry point names a rule or a list of rules. A plugin that fails to import, names something
-    that is not a rule, or reuses a code (of a built-in rule or an earlier plugin, by entry-point name)
-    is reported as an ``SM002`` diagnostic instead; the other plugins still load.
+    An entry point names a rule or a list of rules. Each plugin loads on its own: one that fails to
+    import (``sys.exit()`` included), names something that is not a rule, has a rule attribute that
+    raises or is not text, or reuses a code (of a built-in rule or an earlier plugin, by entry-point name)
+    is reported as an ``SM002`` diagnostic naming it instead; the other plugins still load. The rules
+    returned are host-owned copies of the plugins' rule facts.
 
     Examples:
         >>> rules, problems = plugin_rules()
         >>> problems
         ()
     """
+    return _plugin_rules()[:2]
+
+
+def _plugin_rules() -> tuple[tuple[Rule, ...], tuple[Diagnostic, ...], dict[str, str]]:
     taken = {r.code: "the built-in rules" for r in BUILTIN_RULES} | {
         c.code: "the engine" for c in ENGINE_CODES
     }
     rules: list[Rule] = []
     problems: list[Diagnostic] = []
-    for ep in _entry_points():
-        where = f"plugin {ep.name!r} ({ep.value})"
+    origin: dict[str, str] = {}
+    for ep in _plugins.entry_points(ENTRY_POINT_GROUP):
         try:
-            loaded = ep.load()
-        except Exception as exc:  # any import-time failure of third-party code is reported, not raised
-            problems.append(_engine_diagnostic(PLUGIN_FAILED, f"{where} failed to load: {_describe(exc)}"))
+            loaded = _plugins.load(ENTRY_POINT_GROUP, ep)
+            name = ep.name
+            candidates = _plugins.guard(ENTRY_POINT_GROUP, name, "cannot list its rules", _members, loaded)
+        except PluginError as error:
+            problems.append(_engine_diagnostic(PLUGIN_FAILED, str(error)))
             continue
-        candidates = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
         for obj in candidates:
-            problem = _rule_problem(obj)
-            if problem is None and obj.code in taken:
-                problem = f"rule code {obj.code} is already defined by {taken[obj.code]}"
-            if problem is not None:
-                problems.append(_engine_diagnostic(PLUGIN_FAILED, f"{where}: {problem}"))
+            try:
+                spec = _plugins.guard(ENTRY_POINT_GROUP, name, f"not a usable rule ({ep.value})", _adopt, obj)
+            except PluginError as error:
+                problems.append(_engine_diagnostic(PLUGIN_FAILED, str(error)))
                 continue
-            taken[obj.code] = where
-            rules.append(obj)
-    return tuple(rules), tuple(problems)
+            if spec.code in taken:
+                message = f"rule code {spec.code} ({ep.value}) is already defined by {taken[spec.code]}"
+                problems.append(
+                    _engine_diagnostic(
+                        PLUGIN_FAILED, str(PluginError(message, plugin=name, group=ENTRY_POINT_GROUP))
+                    )
+                )
+                continue
+            taken[spec.code] = f"plugin {name!r}"
+            origin[spec.code] = name
+            rules.append(spec)
+    return tuple(rules), tuple(problems), origin
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+def _members(loaded: object) -> list[object]:
+    # A list (or tuple) of rules, or one rule; materialised here, under the guard.
+    return list(loaded) if isinstance(loaded, list | tuple) else [loaded]
 
 
 def _matching(token: str, codes: Sequence[str], what: str) -> list[str]:
@@ -105,11 +162,15 @@ def check(
     ignore: Iterable[str] | None = None,
     severity_overrides: Mapping[str, Severity] | None = None,
     rules: Iterable[Rule] | None = None,
+    rule_timeout: float | None = RULE_TIMEOUT,
 ) -> CheckReport:
     """Check an alignment plan against the rules and score it.
 
-    Pure: the same plan and options give the same report, byte for byte. A rule that raises becomes an
-    ``SM001`` diagnostic naming it, and the other rules still run.
+    Pure: the same plan and options give the same report, byte for byte. A rule that raises (or calls
+    ``sys.exit()``), returns something that is not a valid :class:`~smarketing.rules.Finding` or more
+    than 1,000 of them, or runs past ``rule_timeout`` becomes an ``SM001`` diagnostic naming it (its
+    findings dropped), and the other rules still run. Every rule that is not built in runs on its own deep
+    copy of the plan, so it cannot change what the others or the report see.
 
     Args:
         plan: The plan to check.
@@ -117,13 +178,16 @@ def check(
         ignore: Codes or code prefixes not to run or report (applied after ``select``).
         severity_overrides: Code -> severity, e.g. ``{"J009": "error"}``.
         rules: The rules to run instead of the built-in rules and installed plugins.
+        rule_timeout: Seconds each rule that is not built in may take (default
+            :data:`RULE_TIMEOUT`, 30); ``None`` waits as long as it takes.
 
     Returns:
         The diagnostics in a fixed order, counts, ``ok`` and the score with its breakdown by area.
 
     Raises:
         RuleError: ``select``, ``ignore`` or ``severity_overrides`` names an unknown code or severity,
-            or ``rules`` holds something that is not a rule or repeats a code.
+            ``rules`` holds something that is not a rule or repeats a code, or ``rule_timeout`` is not a
+            positive number of seconds.
         TypeError: ``plan`` is not an :class:`~smarketing.plan.AlignmentPlan`.
 
     Examples:
@@ -138,21 +202,21 @@ def check(
     """
     if not isinstance(plan, AlignmentPlan):
         raise TypeError(f"check() needs an AlignmentPlan, not {type(plan).__name__}; use load_plan()")
+    if rule_timeout is not None and (
+        isinstance(rule_timeout, bool)
+        or not isinstance(rule_timeout, int | float)
+        or not math.isfinite(rule_timeout)
+        or rule_timeout <= 0
+    ):
+        raise RuleError(f"rule_timeout: {rule_timeout!r} is not a positive number of seconds (or None)")
     diagnostics: list[Diagnostic] = []
+    origin: dict[str, str] = {}
     if rules is None:
-        plugins, problems = plugin_rules()
+        plugins, problems, origin = _plugin_rules()
         available: tuple[Rule, ...] = (*BUILTIN_RULES, *plugins)
         diagnostics += problems
     else:
-        available = tuple(rules)
-        seen: set[str] = set()
-        for r in available:
-            problem = _rule_problem(r)
-            if problem is None and r.code in seen:
-                problem = f"rule code {r.code} is given twice"
-            if problem is not None:
-                raise RuleError(problem)
-            seen.add(r.code)
+        available = tuple(_given(rules))
 
     codes = [r.code for r in available]
     all_codes = [*codes, *(c.code for c in ENGINE_CODES)]
@@ -170,7 +234,7 @@ def check(
 
     selected = [r for r in available if r.code in chosen]
     for r in selected:
-        diagnostics += _run(r, plan)
+        diagnostics += _run(r, plan, plugin=origin.get(r.code), timeout=rule_timeout)
     diagnostics = [
         d if d.code not in overrides else _with_severity(d, overrides[d.code])
         for d in diagnostics
@@ -188,6 +252,29 @@ def check(
     )
 
 
+def _given(rules: Iterable[Rule]) -> list[Rule]:
+    """The rules a caller passed: built-in ones as they are, others as checked host-owned copies."""
+    found: list[Rule] = []
+    seen: set[str] = set()
+    for r in rules:
+        if id(r) in _BUILTIN_IDS:
+            spec: Rule = r
+        else:
+            try:
+                spec = _adopt(r)
+            except _plugins.ContractError as error:
+                raise RuleError(str(error)) from None
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:  # a rule attribute that raises, sys.exit() included
+                raise RuleError(f"a rule cannot be read: {_plugins.describe(error)}") from error
+        if spec.code in seen:
+            raise RuleError(f"rule code {spec.code} is given twice")
+        seen.add(spec.code)
+        found.append(spec)
+    return found
+
+
 def _with_severity(d: Diagnostic, severity: Severity) -> Diagnostic:
     return Diagnostic(
         code=d.code,
@@ -201,34 +288,54 @@ def _with_severity(d: Diagnostic, severity: Severity) -> Diagnostic:
     )
 
 
-def _run(r: Rule, plan: AlignmentPlan) -> list[Diagnostic]:
-    """The rule's diagnostics, or one SM001 diagnostic if it raises (its partial findings dropped)."""
-    found: list[Diagnostic] = []
+def _run(r: Rule, plan: AlignmentPlan, *, plugin: str | None, timeout: float | None) -> list[Diagnostic]:
+    """The rule's diagnostics, or one SM001 diagnostic if it fails (its partial findings dropped).
+
+    Built-in rules run here, on the plan; any other rule runs in a worker thread with ``timeout``
+    seconds, on a deep copy of the plan (about a millisecond for the example plan).
+    """
+    what = f"rule {r.code} ({r.title})"
     try:
-        for f in r(plan):
-            if not isinstance(f, Finding):
-                raise TypeError(f"yielded {type(f).__name__}, not a Finding")
-            found.append(
-                Diagnostic(
-                    code=r.code,
-                    severity=r.severity,
-                    area=r.area,
-                    message=f.message,
-                    path=f.path,
-                    location=plan.location(f.path),
-                    hint=f.hint or r.fix,
-                    url=r.url,
-                )
+        if id(r) in _BUILTIN_IDS:
+            found = _plugins.guard(ENTRY_POINT_GROUP, plugin, what, _findings, r, plan)
+        else:
+            found = _plugins.call(
+                ENTRY_POINT_GROUP, plugin, what, _findings, r, copy.deepcopy(plan), timeout=timeout
             )
-    except Exception as exc:  # a broken rule must not take the other rules down
-        return [
-            Diagnostic(
-                code=RULE_CRASHED.code,
-                severity=RULE_CRASHED.severity,
-                area=ENGINE_AREA,
-                message=f"rule {r.code} ({r.title}) crashed: {_describe(exc)}",
-                hint=RULE_CRASHED.fix,
-                url=RULE_CRASHED.url,
+    except PluginError as error:
+        message = str(error) if plugin is not None else str(error).removeprefix(f"{ENTRY_POINT_GROUP}: ")
+        if isinstance(error.__cause__, _plugins.ContractError):
+            message = message.replace(f"{what}: ", f"{what} returned a bad finding: ", 1)
+        elif "did not finish within" not in message:
+            message = message.replace(f"{what}: ", f"{what} crashed: ", 1)
+        return [_engine_diagnostic(RULE_CRASHED, message)]
+    return [
+        Diagnostic(
+            code=r.code,
+            severity=r.severity,
+            area=r.area,
+            message=message,
+            path=path,
+            location=plan.location(path),
+            hint=hint or r.fix,
+            url=r.url,
+        )
+        for message, path, hint in found
+    ]
+
+
+def _findings(r: Rule, plan: AlignmentPlan) -> list[tuple[str, str, str | None]]:
+    """Run the rule and check what it yields; host-owned ``(message, path, hint)`` triples."""
+    found: list[tuple[str, str, str | None]] = []
+    for n, f in enumerate(islice(r(plan), MAX_PLUGIN_FINDINGS + 1), start=1):
+        if n > MAX_PLUGIN_FINDINGS:
+            raise _plugins.ContractError(
+                f"more than {MAX_PLUGIN_FINDINGS} findings; at most that many are accepted"
             )
-        ]
+        if not isinstance(f, Finding):
+            raise _plugins.ContractError(f"finding {n} is {type(f).__name__}, not a Finding")
+        message = _plugins.text(f.message, f"finding {n}: message", limit=MAX_PLUGIN_TEXT, empty=False)
+        path = _plugins.text(f.path, f"finding {n}: path", limit=MAX_PLUGIN_TEXT)
+        hint = None if f.hint is None else _plugins.text(f.hint, f"finding {n}: hint", limit=MAX_PLUGIN_TEXT)
+        found.append((message, path, hint))
     return found
