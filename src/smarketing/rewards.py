@@ -40,7 +40,7 @@ from smarketing import _display
 from smarketing._base import CurrencyCode, FrozenModel, Id, NonNegativeDecimal, Rate, Text, located
 from smarketing._periods import Window
 from smarketing.errors import CurrencyMismatchError, DataError, PlanError, PlanIssue
-from smarketing.frames import as_lazy, check_aware
+from smarketing.frames import _money, as_lazy, check_aware
 from smarketing.money import FxTable, Money, allocate
 from smarketing.records import Dataset
 
@@ -673,43 +673,7 @@ class _Context:
 
 def _minor_units(frame: pl.DataFrame, column: str, currency: str) -> pl.Series:
     """A money column (Decimal or integer) in integer minor units of each row's currency column."""
-    dtype = frame.schema[column]
-    if isinstance(dtype, pl.Decimal):
-        scale = dtype.scale or 0
-        integral = (pl.col(column) * 10**scale).cast(_I64)
-    elif dtype.is_integer():
-        scale = 0
-        integral = pl.col(column).cast(_I64)
-    else:
-        raise DataError(f"money must be a Decimal or integer column, not {dtype}", kind="deal", field=column)
-    codes = sorted(str(c) for c in frame.get_column(currency).drop_nulls().unique().to_list())
-    exponents = {}
-    for code in codes:
-        try:
-            exponents[code] = Money.zero(code).minor_units
-        except (TypeError, ValueError) as exc:
-            row = frame.filter(pl.col(currency) == code).row(0, named=True)
-            raise DataError(str(exc), kind="deal", record=str(row["id"]), field=currency) from None
-    ups = [10 ** max(0, exponents[c] - scale) for c in codes] or [1]
-    downs = [10 ** max(0, scale - exponents[c]) for c in codes] or [1]
-    # One currency exponent (the usual case): constant factors, no lookup per row.
-    up = pl.lit(ups[0] if len(set(ups)) == 1 else 1, dtype=_I64)
-    down = pl.lit(downs[0] if len(set(downs)) == 1 else 1, dtype=_I64)
-    if len(set(ups)) > 1:
-        up = pl.col(currency).replace_strict(codes, ups, return_dtype=_I64, default=1)
-    if len(set(downs)) > 1:
-        down = pl.col(currency).replace_strict(codes, downs, return_dtype=_I64, default=1)
-    scaled = frame.select((integral * up).alias("_scaled"), down.alias("_down"))
-    bad = scaled.select((pl.col("_scaled") % pl.col("_down")) != 0).to_series()
-    if bad.any():
-        row = frame.row(int(bad.arg_true()[0]), named=True)
-        raise DataError(
-            f"{row[column]} has digits below the currency's minor unit",
-            kind="deal",
-            record=row["id"],
-            field=column,
-        )
-    return scaled.select(pl.col("_scaled") // pl.col("_down")).to_series()
+    return _money.minor_units(frame, column, currency)
 
 
 def _where(frame: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
@@ -747,23 +711,10 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
         )
     if native.get_column("id").null_count():
         raise DataError("a deal has no id", kind="deal", field="id")
-    won = _where(native, pl.col("stage") == "won")
-    for column, message in (
-        ("close_date", "a won deal needs a close_date"),
-        ("amount", "a won deal needs an amount"),
-        ("amount_currency", "a won deal needs a currency"),
-    ):
-        missing = won.filter(pl.col(column).is_null())
-        if len(missing):
-            raise DataError(message, kind="deal", record=str(missing.get_column("id")[0]), field=column)
-    negative = won.filter(pl.col("amount") < 0)
-    if len(negative):
-        raise DataError(
-            "amount must not be negative; record a refund with refunded_on",
-            kind="deal",
-            record=str(negative.get_column("id")[0]),
-            field="amount",
-        )
+    won = _where(native, pl.col("stage") == _money.WON)
+    # The one won-deal rule (shared with the KPIs and attribution): ids, dates, currencies, amounts.
+    gross = _money.check_won(won).get_column("_minor")
+    won = won.with_columns(gross.alias("_gross"))
     start = plan.valid_from
     in_scope = pl.col("close_date") <= cutoff
     if start is not None:
@@ -788,8 +739,6 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
             record=str(mixed.get_column("id")[0]),
             field="discount",
         )
-    units = _minor_units(won, "amount", "amount_currency")
-    won = won.with_columns(units.alias("_gross"))
     if plan.pool.basis == "net" or any(v.pool.basis == "net" for v in plan.versions if v.pool):
         # A deal without a discount has none (0); the others in minor units, in place (no join on the ids).
         any_discount = won.get_column("discount").null_count() < won.height
@@ -836,7 +785,7 @@ def _convert(won: pl.DataFrame, fx: FxTable | None, currency: str) -> pl.DataFra
                 f"deal {part.get_column('id')[0]}: amount in {code}, the plan pays in {currency}; "
                 "pass fx=FxTable(...) to convert"
             )
-        rates = [(on, rate) for base, quote, on, rate in fx.rows() if (base, quote) == (code, currency)]
+        rates = fx.series(code, currency)
         if not rates:
             row = part.row(0, named=True)
             raise DataError(
@@ -845,17 +794,17 @@ def _convert(won: pl.DataFrame, fx: FxTable | None, currency: str) -> pl.DataFra
                 record=row["id"],
                 field="fx",
             )
+        ratios = [_ratio(rate) for _, rate in rates]
         table = pl.DataFrame(
             {
                 "_on": [on for on, _ in rates],
-                "_num": [_ratio(rate)[0] for _, rate in rates],
-                "_den": [_ratio(rate)[1] for _, rate in rates],
+                "_rate": list(range(len(rates))),
                 "_fx": [f"{code}/{currency} {rate} on {on}" for on, rate in rates],
             },
-            schema={"_on": pl.Date, "_num": _I64, "_den": _I64, "_fx": pl.String},
+            schema={"_on": pl.Date, "_rate": _I64, "_fx": pl.String},
         )
         part = part.join_asof(table, left_on="close_date", right_on="_on", strategy="backward")
-        missing = part.filter(pl.col("_num").is_null())
+        missing = part.filter(pl.col("_rate").is_null())
         if len(missing):
             row = missing.row(0, named=True)
             raise DataError(
@@ -867,22 +816,67 @@ def _convert(won: pl.DataFrame, fx: FxTable | None, currency: str) -> pl.DataFra
         source = Money.zero(code).minor_units
         scale_up = 10 ** max(0, target - source)
         scale_down = 10 ** max(0, source - target)
-        biggest = (
-            int(part.select(pl.col("_gross").max()).item() or 0)
-            * int(part.select(pl.col("_num").max()).item())
-            * scale_up
-        )
-        if biggest >= _MAX_PRODUCT:
-            raise DataError(
-                "amount too large to convert exactly", kind="deal", record=str(part.get_column("id")[0])
+        biggest = int(part.select(pl.col("_gross").max()).item() or 0) * max(n for n, _ in ratios) * scale_up
+        if biggest < _MAX_PRODUCT and max(d for _, d in ratios) * scale_down < _MAX_PRODUCT:
+            which = part.get_column("_rate")
+            part = part.with_columns(
+                pl.Series("_num", [n for n, _ in ratios], dtype=_I64).gather(which),
+                pl.Series("_den", [d for _, d in ratios], dtype=_I64).gather(which),
             )
-        den = pl.col("_den") * scale_down
-        part = part.with_columns(
-            _half_even_div(pl.col(name) * pl.col("_num") * scale_up, den).alias(name)
-            for name in ("_gross", "_net")
-        ).drop("_on", "_num", "_den")
+            den = pl.col("_den") * scale_down
+            part = part.with_columns(
+                _half_even_div(pl.col(name) * pl.col("_num") * scale_up, den).alias(name)
+                for name in ("_gross", "_net")
+            ).drop("_num", "_den")
+        else:
+            # Long rates (an inverse rate has 34 digits): exact in Python integers, row by row.
+            part = part.with_columns(
+                pl.Series(
+                    name,
+                    _convert_exact(
+                        part,
+                        name,
+                        ratios=ratios,
+                        scale_up=scale_up,
+                        scale_down=scale_down,
+                        code=code,
+                        currency=currency,
+                    ),
+                    _I64,
+                )
+                for name in ("_gross", "_net")
+            )
+        part = part.drop("_on", "_rate")
         pieces.append(part)
     return pl.concat(pieces, how="vertical_relaxed")
+
+
+def _convert_exact(
+    part: pl.DataFrame,
+    column: str,
+    *,
+    ratios: Sequence[tuple[int, int]],
+    scale_up: int,
+    scale_down: int,
+    code: str,
+    currency: str,
+) -> list[int]:
+    """``column`` converted at each row's rate, rounded half to even, in exact integers."""
+    out = []
+    for deal, units, which in part.select("id", column, "_rate").iter_rows():
+        num, den = ratios[which]
+        q, r = divmod(units * num * scale_up, den * scale_down)
+        twice = 2 * r
+        q += twice > den * scale_down or (twice == den * scale_down and q % 2 == 1)
+        if abs(q) >= _MAX_PRODUCT:
+            raise DataError(
+                f"amount too large to convert exactly from {code} into {currency}",
+                kind="deal",
+                record=str(deal),
+                field=column.lstrip("_").replace("gross", "amount").replace("net", "discount"),
+            )
+        out.append(q)
+    return out
 
 
 def _funded(d: pl.DataFrame, vp: RewardPlan) -> pl.DataFrame:
