@@ -72,7 +72,7 @@ import scipy.sparse.linalg as spla
 
 from smarketing import _display
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError
-from smarketing.frames import as_lazy, check_aware
+from smarketing.frames import _money, as_lazy, check_aware
 from smarketing.money import FxTable, Money, allocate
 from smarketing.records import Dataset
 from smarketing.typing import AttributionModel, FloatArray
@@ -1012,7 +1012,9 @@ def _won_deals(deals: Any, fx: FxTable | None, currency: str | None) -> pl.DataF
     lf = as_lazy(
         deals, "deals", required=["id", "lead_id", "amount", "amount_currency", "stage", "close_date"]
     )
-    won = lf.filter((nw.col("stage") == "won") & ~nw.col("lead_id").is_null())
+    # The one won-deal rule (shared with rewards and the KPIs), on every won deal.
+    _money.check_won(lf)
+    won = lf.filter((nw.col("stage") == _money.WON) & ~nw.col("lead_id").is_null())
     frame = won.select("id", "lead_id", "amount", "amount_currency", "close_date").collect(backend="polars")
     native = frame.to_native()
     assert isinstance(native, pl.DataFrame)
