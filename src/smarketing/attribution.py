@@ -1020,7 +1020,14 @@ def _won_deals(deals: Any, fx: FxTable | None, currency: str | None) -> pl.DataF
     assert isinstance(native, pl.DataFrame)
     if len(native) == 0:
         return pl.DataFrame(
-            schema={"_lead": pl.String, "_deal": pl.String, "_conv": pl.Float64, "_close_us": pl.Int64}
+            schema={
+                "_lead": pl.String,
+                "_deal": pl.String,
+                "_conv": pl.Float64,
+                "_value": pl.Int64,
+                "_currency": pl.String,
+                "_close_us": pl.Int64,
+            }
         )
     if currency is not None and fx is None:
         others = native.filter(pl.col("amount_currency") != currency)
@@ -1040,15 +1047,8 @@ def _won_deals(deals: Any, fx: FxTable | None, currency: str | None) -> pl.DataF
             pl.Series("_minor", minor, dtype=pl.Int64), pl.lit(currency).alias("amount_currency")
         )
     else:
-        codes = tuple(sorted(native.get_column("amount_currency").unique().to_list()))
-        index = nw.col("amount_currency").replace_strict(
-            list(codes), list(range(len(codes))), return_dtype=nw.Int16()
-        )
-        nwf = nw.from_native(native).lazy()
-        minor_expr = _minor_units_expr(nwf, "amount", codes, index, "deal", id_column="id")
-        native = native.with_columns(
-            nwf.select(minor_expr.alias("_minor")).collect(backend="polars").to_native().get_column("_minor")
-        )
+        # The won-deal rule's minor units (checked above), exact for every amount below 10**15.
+        native = native.with_columns(_money.minor_units(native, "amount", "amount_currency").alias("_minor"))
     per_lead = (
         native.group_by("lead_id")
         .agg(
