@@ -47,7 +47,7 @@ def test_convert_rounds_explicitly(fx: FxTable) -> None:
     ("base", "quote", "on", "fragment"),
     [
         ("USD", "EUR", date(2026, 9, 30), "fx USD/EUR: 2026-09-30: no rate on or before"),
-        ("EUR", "USD", date(2026, 10, 2), "fx EUR/USD: 2026-10-02: no rates for this pair"),
+        ("EUR", "JPY", date(2026, 10, 2), "fx EUR/JPY: 2026-10-02: no rates for this pair"),
     ],
 )
 def test_missing_rate_names_pair_and_date(

@@ -74,7 +74,7 @@ def test_money_module_does_not_import_hypothesis() -> None:
         ("-0.5", Decimal("-0.5")),
         ("+3", Decimal(3)),
         ("0.0001", Decimal("0.0001")),
-        (10**40, Decimal(10**40)),
+        (10**17, Decimal(10**17)),
     ],
 )
 def test_amount_kinds(amount: Decimal | int | str, expected: Decimal) -> None:
@@ -239,8 +239,8 @@ def test_to_minor_refuses_sub_minor_digits() -> None:
         eur("0.125").to_minor()
 
 
-def test_to_minor_is_exact_for_huge_amounts() -> None:
-    assert Money(10**40, EUR).to_minor() == 10**42
+def test_to_minor_is_exact_for_the_largest_amounts() -> None:
+    assert Money(10**18 - 1, EUR).to_minor() == (10**18 - 1) * 100
 
 
 @pytest.mark.parametrize(
@@ -295,13 +295,13 @@ def test_add_subtract_negate_abs() -> None:
 
 
 def test_arithmetic_ignores_decimal_context() -> None:
-    big = Money("1234567890123456789012345678901234567890.01", EUR)
+    big = Money("123456789012345678.012345678901234567", EUR)
     with decimal.localcontext() as context:
         context.prec = 5
         total = big + eur("0.01")
         product = big * 3
-    assert str(total.amount) == "1234567890123456789012345678901234567890.02"
-    assert str(product.amount) == "3703703670370370367037037036703703703670.03"
+    assert str(total.amount) == "123456789012345678.022345678901234567"
+    assert str(product.amount) == "370370367037037034.037037036703703701"
 
 
 @pytest.mark.parametrize(
@@ -527,7 +527,7 @@ def test_bool(amount: str, truth: bool) -> None:
         (Money("12.30", "EUR"), "12.30 EUR", "Money('12.30', 'EUR')"),
         (Money(-5, "JPY"), "-5 JPY", "Money('-5', 'JPY')"),
         (Money(Decimal("1E+3"), "USD"), "1000 USD", "Money('1000', 'USD')"),
-        (Money(Decimal("1E-30"), "USD"), f"0.{'0' * 29}1 USD", f"Money('0.{'0' * 29}1', 'USD')"),
+        (Money(Decimal("1E-18"), "USD"), f"0.{'0' * 17}1 USD", f"Money('0.{'0' * 17}1', 'USD')"),
     ],
 )
 def test_str_and_repr(money: Money, text: str, representation: str) -> None:
@@ -865,7 +865,11 @@ def test_law_allocation_is_invariant(
     assert with_newcomer == result
 
 
-same_currency_pairs = currencies().flatmap(lambda code: st.tuples(moneys(code), moneys(code)))
+# Half the Money range, so that a sum or difference of two stays inside it.
+_HALF = {"min_value": -(10**17), "max_value": 10**17}
+same_currency_pairs = currencies().flatmap(
+    lambda code: st.tuples(moneys(code, **_HALF), moneys(code, **_HALF))
+)
 
 
 @laws
@@ -880,7 +884,11 @@ def test_law_add_then_subtract_is_identity(pair: tuple[Money, Money]) -> None:
 
 
 @laws
-@given(currencies().flatmap(lambda code: st.lists(moneys(code), min_size=1, max_size=20)))
+@given(
+    currencies().flatmap(
+        lambda code: st.lists(moneys(code, min_value=-(10**16), max_value=10**16), min_size=1, max_size=20)
+    )
+)
 def test_law_sum_matches_minor_unit_sum(amounts: list[Money]) -> None:
     total = sum(amounts)
     assert isinstance(total, Money)
@@ -898,7 +906,7 @@ def test_law_text_round_trip(money: Money) -> None:
 
 
 @laws
-@given(moneys(extra_places=2))
+@given(moneys(extra_places=2, **_HALF))
 def test_law_quantize_is_exact_and_close(money: Money) -> None:
     rounded = money.quantize()
     assert rounded.is_exact()

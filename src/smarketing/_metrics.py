@@ -29,7 +29,7 @@ from smarketing._formula import FUNCTIONS, Dimension, Undefined, Value
 from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS, check_digits
 from smarketing._periods import PeriodKind, Window, zone
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError, PluginWarning
-from smarketing.frames import _sla, as_lazy, check_aware
+from smarketing.frames import _money, _sla, as_lazy, check_aware
 from smarketing.money import FxTable, Money
 
 if TYPE_CHECKING:
@@ -905,6 +905,9 @@ def _deal_metrics(
     required = ["id", "lead_id", "amount", "amount_currency", "stage", "created_at", "close_date"]
     deals = as_lazy(data, "deals", required=required)
     check_aware(deals, ["created_at"], kind="deals")
+    # The one won-deal rule (shared with rewards and attribution): a won deal that rewards would refuse is
+    # refused here too, never summed, rounded or left out.
+    _money.check_won(deals)
     names = deals.collect_schema().names()
     discount = nw.col("discount").fill_null(0) if "discount" in names else nw.lit(0)
     as_of_day = setup.as_of.astimezone(zone(setup.tz)).date()

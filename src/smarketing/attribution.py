@@ -72,7 +72,7 @@ import scipy.sparse.linalg as spla
 from smarketing import _display
 from smarketing import _plugins as _loader
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError, PluginWarning
-from smarketing.frames import as_lazy, check_aware
+from smarketing.frames import _money, as_lazy, check_aware
 from smarketing.money import FxTable, Money, allocate
 from smarketing.records import Dataset
 from smarketing.typing import AttributionModel, FloatArray
@@ -1008,13 +1008,22 @@ def _won_deals(deals: Any, fx: FxTable | None, currency: str | None) -> pl.DataF
     lf = as_lazy(
         deals, "deals", required=["id", "lead_id", "amount", "amount_currency", "stage", "close_date"]
     )
-    won = lf.filter((nw.col("stage") == "won") & ~nw.col("lead_id").is_null())
+    # The one won-deal rule (shared with rewards and the KPIs), on every won deal.
+    _money.check_won(lf)
+    won = lf.filter((nw.col("stage") == _money.WON) & ~nw.col("lead_id").is_null())
     frame = won.select("id", "lead_id", "amount", "amount_currency", "close_date").collect(backend="polars")
     native = frame.to_native()
     assert isinstance(native, pl.DataFrame)
     if len(native) == 0:
         return pl.DataFrame(
-            schema={"_lead": pl.String, "_deal": pl.String, "_conv": pl.Float64, "_close_us": pl.Int64}
+            schema={
+                "_lead": pl.String,
+                "_deal": pl.String,
+                "_conv": pl.Float64,
+                "_value": pl.Int64,
+                "_currency": pl.String,
+                "_close_us": pl.Int64,
+            }
         )
     if currency is not None and fx is None:
         others = native.filter(pl.col("amount_currency") != currency)
@@ -1034,15 +1043,8 @@ def _won_deals(deals: Any, fx: FxTable | None, currency: str | None) -> pl.DataF
             pl.Series("_minor", minor, dtype=pl.Int64), pl.lit(currency).alias("amount_currency")
         )
     else:
-        codes = tuple(sorted(native.get_column("amount_currency").unique().to_list()))
-        index = nw.col("amount_currency").replace_strict(
-            list(codes), list(range(len(codes))), return_dtype=nw.Int16()
-        )
-        nwf = nw.from_native(native).lazy()
-        minor_expr = _minor_units_expr(nwf, "amount", codes, index, "deal", id_column="id")
-        native = native.with_columns(
-            nwf.select(minor_expr.alias("_minor")).collect(backend="polars").to_native().get_column("_minor")
-        )
+        # The won-deal rule's minor units (checked above), exact for every amount below 10**15.
+        native = native.with_columns(_money.minor_units(native, "amount", "amount_currency").alias("_minor"))
     per_lead = (
         native.group_by("lead_id")
         .agg(

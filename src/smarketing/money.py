@@ -44,6 +44,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS, check_digits
 from smarketing.errors import CurrencyMismatchError, DataError
 
 __all__ = ["FxTable", "Money", "allocate"]
@@ -100,6 +101,20 @@ _TEXT_RE = re.compile(
     rf"|(?P<amount2>{_AMOUNT_PATTERN}) (?P<code2>[A-Za-z]{{3}}))"
 )
 
+#: Places a computed amount (a product or a quotient) may have: a quotient of two amounts in range has
+#: at most 69 (34 significant digits of a value down to 10**-36), a product of an amount and a factor in
+#: range at most 36. An amount given by a person or a record has at most MAX_DECIMAL_PLACES.
+_MAX_RESULT_PLACES = 4 * MAX_DECIMAL_PLACES
+
+#: Integer digits and decimal places of an exchange rate: a rate of 10**12 covers the weakest currency
+#: against the strongest; 18 places keep published rates (at most 6 to 10 significant digits) exact.
+FX_RATE_DIGITS = 12
+FX_RATE_PLACES = MAX_DECIMAL_PLACES
+
+#: Digits of a weight of allocate() (its numerator and denominator, written exactly): enough for every
+#: finite binary float written in decimal (down to about 5e-324) and for ratios of amounts in range.
+_MAX_WEIGHT_DIGITS = 400
+
 _IMMUTABLE = "Money is immutable; use money + other or Money(amount, currency)"
 
 _Scalar: TypeAlias = int | Decimal | Fraction
@@ -152,6 +167,25 @@ def _to_amount(value: object) -> Decimal:
     raise TypeError(f"amount must be a str, int or Decimal, not {type(value).__name__}")
 
 
+def _bounded(value: Decimal, *, places: int = MAX_DECIMAL_PLACES, what: str = "amount") -> Decimal:
+    """``value`` when it is inside the Money range, else ``ValueError`` (instant, whatever the exponent).
+
+    A zero keeps at most ``places`` written places (``0E-999999999`` would make every later sum a
+    billion digits long), so zeros are brought into range rather than refused: their value is the same.
+    """
+    if value.is_zero():
+        exponent = _exponent(value)
+        if exponent < -places or exponent > 0:
+            return Decimal(0).scaleb(max(min(exponent, 0), -places))
+        return value
+    problem = check_digits(value, integer_digits=MAX_MONEY_DIGITS, decimal_places=places)
+    if problem is not None:
+        short = len(value.as_tuple().digits) + abs(_exponent(value)) <= 40
+        shown = format(value, "f") if short else f"{value:.6e}"
+        raise ValueError(f"{what} {shown} {problem} (the range of Money)")
+    return value
+
+
 def _check_scalar(value: object, operation: str) -> Decimal | Fraction:
     if isinstance(value, bool):
         raise TypeError(f"cannot {operation} Money by a bool")
@@ -190,6 +224,20 @@ def _exponent(value: Decimal) -> int:
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int), "only finite amounts reach here"
     return exponent
+
+
+def _result(value: Decimal, what: str) -> Decimal:
+    return _bounded(value, places=_MAX_RESULT_PLACES, what=f"the {what}")
+
+
+def _fraction_bounded(value: Fraction, what: str) -> None:
+    # A Fraction with huge terms makes the exact product as slow as a huge Decimal would.
+    limit = 10 ** (MAX_MONEY_DIGITS + _MAX_RESULT_PLACES)
+    if abs(value.numerator) >= limit or value.denominator >= limit:
+        raise ValueError(
+            f"{what} {value} has more than {MAX_MONEY_DIGITS + _MAX_RESULT_PLACES} digits in a term "
+            "(the range of Money arithmetic)"
+        )
 
 
 def _mismatch(left: Money, right: Money, operation: str) -> CurrencyMismatchError:
@@ -253,7 +301,7 @@ class Money:
 
     def __init__(self, amount: Decimal | int | str, currency: str) -> None:
         code = _check_currency(currency)
-        value = _to_amount(amount)
+        value = _bounded(_to_amount(amount))
         # -0 is a legal Decimal but meaningless (and confusing in statements) as money.
         object.__setattr__(self, "amount", value.copy_abs() if value.is_zero() else value)
         object.__setattr__(self, "currency", code)
@@ -310,7 +358,7 @@ class Money:
         if isinstance(units, bool) or not isinstance(units, int):
             raise TypeError(f"units must be an int, not {type(units).__name__}")
         code = _check_currency(currency)
-        return cls._of(Decimal(units).scaleb(-_minor_units(code), _EXACT), code)
+        return cls._of(_bounded(Decimal(units).scaleb(-_minor_units(code), _EXACT)), code)
 
     @classmethod
     def parse(cls, text: str) -> Money:
@@ -463,7 +511,8 @@ class Money:
                 f"({', '.join(sorted(_ROUNDING_MODES))}), not {rounding!r}"
             )
         exponent = Decimal(1).scaleb(-self.minor_units)
-        return Money._of(self.amount.quantize(exponent, rounding, _QUANTIZE), self.currency)
+        rounded = self.amount.quantize(exponent, rounding, _QUANTIZE)
+        return Money._of(_result(rounded, "rounded amount"), self.currency)
 
     # --- arithmetic ---------------------------------------------------------------------------
 
@@ -474,7 +523,7 @@ class Money:
     def __add__(self, other: Money) -> Money:
         if isinstance(other, Money):
             self._same_currency(other, "add")
-            return Money._of(_EXACT.add(self.amount, other.amount), self.currency)
+            return Money._of(_result(_EXACT.add(self.amount, other.amount), "sum"), self.currency)
         if isinstance(other, int | float | Decimal | Fraction):
             raise TypeError(
                 f"cannot add {type(other).__name__} to Money; add Money of the same currency "
@@ -496,7 +545,7 @@ class Money:
     def __sub__(self, other: Money) -> Money:
         if isinstance(other, Money):
             self._same_currency(other, "subtract")
-            return Money._of(_EXACT.subtract(self.amount, other.amount), self.currency)
+            return Money._of(_result(_EXACT.subtract(self.amount, other.amount), "difference"), self.currency)
         if isinstance(other, int | float | Decimal | Fraction):
             raise TypeError(
                 f"cannot subtract {type(other).__name__} from Money; subtract Money of the same currency"
@@ -519,7 +568,9 @@ class Money:
             return NotImplemented
         factor = _check_scalar(other, "multiply")
         if isinstance(factor, Decimal):
-            return Money._of(_EXACT.multiply(self.amount, factor), self.currency)
+            _bounded(factor, places=_MAX_RESULT_PLACES, what="factor")
+            return Money._of(_result(_EXACT.multiply(self.amount, factor), "product"), self.currency)
+        _fraction_bounded(factor, "factor")
         product = _finite_decimal(Fraction(self.amount) * factor)
         if product is None:
             raise ValueError(
@@ -531,7 +582,7 @@ class Money:
         if _exponent(product) > places:
             # Keep at least the places the amount was written with: 0.30 * 1/3 is 0.10, not 0.1.
             product = product.quantize(Decimal(1).scaleb(places), context=_EXACT)
-        return Money._of(product, self.currency)
+        return Money._of(_result(product, "product"), self.currency)
 
     def __rmul__(self, other: _Scalar) -> Money:
         return self.__mul__(other)
@@ -546,6 +597,10 @@ class Money:
             if other.amount.is_zero():
                 raise ZeroDivisionError(f"cannot divide {self} by {other}")
             return _DIVISION.divide(self.amount, other.amount)
+        if isinstance(other, Fraction):
+            _fraction_bounded(other, "divisor")
+        elif isinstance(other, Decimal) and other.is_finite():
+            _bounded(other, places=_MAX_RESULT_PLACES, what="divisor")
         if not isinstance(other, int | float | Decimal | Fraction):
             return NotImplemented
         divisor = _check_scalar(other, "divide")
@@ -557,7 +612,7 @@ class Money:
             quotient = _DIVISION.divide(numerator, Decimal(divisor.numerator))
         else:
             quotient = _DIVISION.divide(self.amount, divisor)
-        return Money._of(quotient, self.currency)
+        return Money._of(_result(quotient, "quotient"), self.currency)
 
     # --- comparison ---------------------------------------------------------------------------
 
@@ -764,6 +819,21 @@ def _weight(key: object, weight: object) -> Fraction:
         raise ValueError(f"weight for {key!r} must be a finite number, not {weight}")
     if weight < 0:
         raise ValueError(f"weight for {key!r} is negative ({weight}); weights must be >= 0")
+    # Read the size from the exponent and digit count before any exact conversion: Fraction(1e-999999999)
+    # alone would build a billion-digit integer.
+    if isinstance(weight, Decimal):
+        _, digits, exponent = weight.as_tuple()
+        assert isinstance(exponent, int), "finite, checked above"
+        size = max(len(digits) + max(exponent, 0), -exponent)
+    else:
+        fraction = Fraction(weight)
+        bits = max(abs(fraction.numerator).bit_length(), fraction.denominator.bit_length())
+        size = bits * 30103 // 100000 + 1  # digits from bits (log10 2 = 0.30103)
+    if size > _MAX_WEIGHT_DIGITS and weight != 0:
+        raise ValueError(
+            f"weight for {key!r} needs {size} digits; at most {_MAX_WEIGHT_DIGITS} are accepted "
+            "(weights are ratios: scale them to a reasonable size)"
+        )
     return Fraction(weight)
 
 
@@ -856,9 +926,20 @@ class FxTable:
     """Exchange rates by date, for converting amounts into one currency.
 
     Each row says that on ``date`` one unit of ``base`` is worth ``rate`` units of ``quote`` (as reference
-    rates are published). A look-up takes the latest rate of the pair on or before the requested date;
-    only the pairs given are known (no inverse or cross rates are made up, since ``1 / rate`` is rarely a
-    finite decimal). A missing rate is a :class:`~smarketing.errors.DataError` naming the pair and date.
+    rates are published). A look-up takes the latest rate of the pair on or before the requested date.
+
+    A rate is a number above 0 with at most :data:`FX_RATE_DIGITS` (12) digits before the decimal point and
+    :data:`FX_RATE_PLACES` (18) after it; anything else is a :class:`~smarketing.errors.DataError` naming
+    the pair and the date. Two different rates for one pair and date are refused too.
+
+    **Inverse rates.** When only the opposite direction of a pair is given (``USD/EUR`` but no
+    ``EUR/USD``), the rate is derived as ``1 / rate`` of the same date, correctly rounded to 34 significant
+    digits, half to even (IEEE 754 decimal128, the precision of :class:`Money` division). A converted amount
+    is then rounded to the minor unit as any other; the double rounding can move a result by one minor unit
+    only when the exact product lies within 10**-30 of a half unit. A pair given in both directions uses
+    each direction as given. No cross rates (``USD/JPY`` from ``USD/EUR`` and ``EUR/JPY``) are made up.
+
+    A missing rate is a :class:`~smarketing.errors.DataError` naming the pair and date.
 
     Args:
         rows: ``(base, quote, date, rate)`` tuples; ``rate`` as ``Decimal``, ``int`` or ``str`` (no floats).
@@ -872,29 +953,46 @@ class FxTable:
         Decimal('0.92')
         >>> fx.convert(Money("100.00", "USD"), "EUR", date(2026, 10, 20))
         Money('95.00', 'EUR')
+        >>> fx.rate("EUR", "USD", date(2026, 10, 20))  # derived: 1 / 0.95
+        Decimal('1.052631578947368421052631578947368')
+        >>> fx.convert(Money("95.00", "EUR"), "USD", date(2026, 10, 20))
+        Money('100.00', 'USD')
         >>> fx.convert(Money("100.00", "USD"), "EUR", date(2026, 9, 30))
         Traceback (most recent call last):
         ...
         smarketing.errors.DataError: fx USD/EUR: 2026-09-30: no rate on or before this date (first: ...)
     """
 
-    __slots__ = ("_rates",)
+    __slots__ = ("_given", "_rates")
 
     def __init__(self, rows: Iterable[tuple[str, str, _date, Decimal | int | str]] = ()) -> None:
         rates: dict[tuple[str, str], dict[_date, Decimal]] = {}
         for base, quote, on, rate in rows:
             pair = (_check_currency(base), _check_currency(quote))
-            value = _to_amount(rate)
-            if value <= 0:
-                raise ValueError(f"fx {base}/{quote} on {on}: rate must be positive, not {value}")
+            value = _fx_rate(base, quote, on, rate)
             known = rates.setdefault(pair, {})
             if on in known and known[on] != value:
-                raise ValueError(f"fx {base}/{quote} on {on}: two different rates ({known[on]}, {value})")
+                raise DataError(
+                    f"two different rates ({known[on]}, {value})",
+                    kind="fx",
+                    record=f"{base}/{quote}",
+                    field=str(on),
+                )
             known[on] = value
-        self._rates = {pair: sorted(by_date.items()) for pair, by_date in rates.items()}
+        given = {pair: sorted(by_date.items()) for pair, by_date in rates.items()}
+        derived = {
+            (quote, base): [(on, _DIVISION.divide(Decimal(1), rate)) for on, rate in series]
+            for (base, quote), series in given.items()
+            if (quote, base) not in given and base != quote
+        }
+        self._given = given
+        self._rates = {**given, **derived}
 
     def rate(self, base: str, quote: str, on: _date) -> Decimal:
-        """The rate of ``base`` in ``quote`` in force on ``on`` (1 for the same currency)."""
+        """The rate of ``base`` in ``quote`` in force on ``on`` (1 for the same currency).
+
+        A rate given only in the opposite direction is inverted (see the class docstring).
+        """
         if base == quote:
             return Decimal(1)
         series = self._rates.get((base, quote))
@@ -910,6 +1008,13 @@ class FxTable:
             )
         return series[index - 1][1]
 
+    def series(self, base: str, quote: str) -> list[tuple[_date, Decimal]]:
+        """Every rate of ``base`` in ``quote`` as ``(date, rate)``, oldest first (derived ones included).
+
+        Empty when the pair is known in neither direction.
+        """
+        return list(self._rates.get((base, quote), ()))
+
     def convert(self, money: Money, to: str, on: _date, *, rounding: str | None = ROUND_HALF_EVEN) -> Money:
         """Convert ``money`` into currency ``to`` at the rate in force on ``on``.
 
@@ -918,16 +1023,35 @@ class FxTable:
         """
         if money.currency == to:
             return money
-        converted = Money(_EXACT.multiply(money.amount, self.rate(money.currency, to, on)), to)
+        product = _EXACT.multiply(money.amount, self.rate(money.currency, to, on))
+        converted = Money._of(_result(product, "converted amount"), _check_currency(to))
         return converted if rounding is None else converted.quantize(rounding=rounding)
 
     def pairs(self) -> list[tuple[str, str]]:
-        """The known currency pairs, sorted."""
-        return sorted(self._rates)
+        """The pairs given, sorted (pairs derived by inversion are not listed)."""
+        return sorted(self._given)
 
     def rows(self) -> list[tuple[str, str, _date, Decimal]]:
-        """All rates as ``(base, quote, date, rate)`` rows, sorted (e.g. for an as-of join in a kernel)."""
-        return [(b, q, d, r) for (b, q), series in sorted(self._rates.items()) for d, r in series]
+        """The rates given as ``(base, quote, date, rate)`` rows, sorted (derived inverses not included)."""
+        return [(b, q, d, r) for (b, q), series in sorted(self._given.items()) for d, r in series]
 
     def __repr__(self) -> str:
         return f"FxTable({len(self.rows())} rates, pairs={self.pairs()})"
+
+
+def _fx_rate(base: str, quote: str, on: _date, rate: object) -> Decimal:
+    """A checked exchange rate: a number above 0 inside the rate bounds, else a DataError naming the pair."""
+    place = {"kind": "fx", "record": f"{base}/{quote}", "field": str(on)}
+    try:
+        value = _to_amount(rate)
+    except TypeError as exc:
+        raise TypeError(f"fx {base}/{quote}: {on}: {str(exc).replace('amount', 'rate', 1)}") from None
+    except ValueError as exc:
+        raise DataError(str(exc).replace("amount", "rate", 1), **place) from None
+    if value <= 0:
+        raise DataError(f"rate must be above 0, not {value}", **place)
+    problem = check_digits(value, integer_digits=FX_RATE_DIGITS, decimal_places=FX_RATE_PLACES)
+    if problem is not None:
+        shown = value if len(value.as_tuple().digits) <= 40 else f"{value:.6e}"
+        raise DataError(f"rate {shown} {problem}", **place)
+    return value

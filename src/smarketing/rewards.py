@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import attrs
 import numpy as np
@@ -38,11 +38,15 @@ from pydantic import Field, model_validator
 
 from smarketing import _display
 from smarketing._base import CurrencyCode, FrozenModel, Id, NonNegativeDecimal, Rate, Text, located
+from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_YEAR, MIN_YEAR, check_digits
 from smarketing._periods import Window
 from smarketing.errors import CurrencyMismatchError, DataError, PlanError, PlanIssue
-from smarketing.frames import as_lazy, check_aware
-from smarketing.money import FxTable, Money, allocate
+from smarketing.frames import _money, as_lazy, check_aware
+from smarketing.money import _EXPONENTS, FxTable, Money, allocate
 from smarketing.records import Dataset
+
+if TYPE_CHECKING:
+    from smarketing.plan import AlignmentPlan
 
 _PERIOD_RE = re.compile(r"[0-9]{4}(?:-(?:0[1-9]|1[0-2])|-Q[1-4])?")
 
@@ -358,6 +362,51 @@ class RewardPlan(FrozenModel):
         return [(self.valid_from, base), *((v.valid_from, self._apply(v)) for v in self.versions)]
 
 
+#: Decimal places of a share (team split, plan splits, attribution and stage shares) and of a participant
+#: weight: the kernel splits in integer weights, so a share of 0.333333 weighs 333,333 per deal.
+SHARE_PLACES = 6
+#: Integer digits of a participant weight, a tier multiplier and a tier's attainment bounds.
+FACTOR_DIGITS = 6
+
+
+def _money_problems(amount: Money) -> list[str]:
+    """Why a plan amount cannot be paid: digits below the minor unit, or more than 15 integer digits."""
+    if not amount.is_exact():
+        unit = format(Money.from_minor(1, amount.currency).amount, "f")
+        return [f"{amount} has digits below the minor unit of {amount.currency} ({unit})"]
+    problem = check_digits(amount.amount, integer_digits=MAX_AMOUNT_DIGITS)
+    return [f"{amount} {problem}"] if problem else []
+
+
+def _number_problems(plan: RewardPlan) -> list[tuple[str, str]]:
+    """Shares, weights, multipliers and attainments outside the ranges the kernel computes exactly."""
+    shares: list[tuple[str, Decimal]] = [(f"team_split.{k}", v) for k, v in plan.team_split.items()]
+    for i, split in enumerate(plan.splits):
+        shares += [(f"splits[{i}].shares.{k}", v) for k, v in split.shares.items()]
+    if plan.attribution is not None:
+        shares.append(("attribution.share", plan.attribution.share))
+    if plan.stage_credit is not None:
+        shares.append(("stage_credit.share", plan.stage_credit.share))
+    factors: list[tuple[str, Decimal]] = [
+        (f"participants[{i}].weight", p.weight) for i, p in enumerate(plan.participants)
+    ]
+    for i, tier in enumerate(plan.tiers):
+        factors.append((f"tiers[{i}].from_attainment", tier.from_attainment))
+        factors.append((f"tiers[{i}].multiplier", tier.multiplier))
+        if tier.to_attainment is not None:
+            factors.append((f"tiers[{i}].to_attainment", tier.to_attainment))
+    problems = []
+    for path, value in shares:
+        problem = check_digits(value, integer_digits=1, decimal_places=SHARE_PLACES)
+        if problem is not None:
+            problems.append((path, f"{value} {problem} (a share is at most 100% to {SHARE_PLACES} places)"))
+    for path, value in factors:
+        problem = check_digits(value, integer_digits=FACTOR_DIGITS, decimal_places=SHARE_PLACES)
+        if problem is not None:
+            problems.append((path, f"{value} {problem}"))
+    return problems
+
+
 def _plan_problems(plan: RewardPlan) -> list[tuple[str, str]]:
     """What makes a reward plan impossible to compute, as (field path, message)."""
     problems: list[tuple[str, str]] = []
@@ -371,11 +420,23 @@ def _plan_problems(plan: RewardPlan) -> list[tuple[str, str]]:
     for i, part in enumerate(plan.participants):
         money.append((f"participants[{i}].quota", part.quota))
         money.extend((f"participants[{i}].quotas.{k}", q) for k, q in part.quotas.items())
+    unitless = _EXPONENTS.get(currency, 0) is None
+    if unitless:
+        problems.append(
+            (
+                "currency",
+                f"{currency} has no minor unit in ISO 4217 (funds, precious metals and test codes): rewards "
+                "are paid in minor units, so pay them in a currency that has one",
+            )
+        )
     for path, amount in money:
         if amount is not None and amount.currency != currency:
             problems.append((path, f"must be in the plan currency {currency}, not {amount.currency}"))
         elif amount is not None and amount.amount < 0:
             problems.append((path, "must not be negative"))
+        elif amount is not None and not unitless:
+            problems.extend((path, problem) for problem in _money_problems(amount))
+    problems.extend(_number_problems(plan))
     seen: dict[tuple[str, str], int] = {}
     for i, part in enumerate(plan.participants):
         kind = "person" if part.person else "team"
@@ -459,6 +520,12 @@ def _period_kind(period: str) -> str:
         raise ValueError(
             f"period {period!r} is not supported: rewards are computed for a month ('YYYY-MM'), a quarter "
             "('YYYY-Qn') or a year ('YYYY'), not for weeks, days or other spans"
+        )
+    year = int(period[:4])
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(
+            f"period {period!r} is outside the supported years {MIN_YEAR}..{MAX_YEAR} (calendars, holiday "
+            "tables and period arithmetic cover these)"
         )
     return "year" if len(period) == 4 else ("quarter" if "Q" in period else "month")
 
@@ -673,43 +740,7 @@ class _Context:
 
 def _minor_units(frame: pl.DataFrame, column: str, currency: str) -> pl.Series:
     """A money column (Decimal or integer) in integer minor units of each row's currency column."""
-    dtype = frame.schema[column]
-    if isinstance(dtype, pl.Decimal):
-        scale = dtype.scale or 0
-        integral = (pl.col(column) * 10**scale).cast(_I64)
-    elif dtype.is_integer():
-        scale = 0
-        integral = pl.col(column).cast(_I64)
-    else:
-        raise DataError(f"money must be a Decimal or integer column, not {dtype}", kind="deal", field=column)
-    codes = sorted(str(c) for c in frame.get_column(currency).drop_nulls().unique().to_list())
-    exponents = {}
-    for code in codes:
-        try:
-            exponents[code] = Money.zero(code).minor_units
-        except (TypeError, ValueError) as exc:
-            row = frame.filter(pl.col(currency) == code).row(0, named=True)
-            raise DataError(str(exc), kind="deal", record=str(row["id"]), field=currency) from None
-    ups = [10 ** max(0, exponents[c] - scale) for c in codes] or [1]
-    downs = [10 ** max(0, scale - exponents[c]) for c in codes] or [1]
-    # One currency exponent (the usual case): constant factors, no lookup per row.
-    up = pl.lit(ups[0] if len(set(ups)) == 1 else 1, dtype=_I64)
-    down = pl.lit(downs[0] if len(set(downs)) == 1 else 1, dtype=_I64)
-    if len(set(ups)) > 1:
-        up = pl.col(currency).replace_strict(codes, ups, return_dtype=_I64, default=1)
-    if len(set(downs)) > 1:
-        down = pl.col(currency).replace_strict(codes, downs, return_dtype=_I64, default=1)
-    scaled = frame.select((integral * up).alias("_scaled"), down.alias("_down"))
-    bad = scaled.select((pl.col("_scaled") % pl.col("_down")) != 0).to_series()
-    if bad.any():
-        row = frame.row(int(bad.arg_true()[0]), named=True)
-        raise DataError(
-            f"{row[column]} has digits below the currency's minor unit",
-            kind="deal",
-            record=row["id"],
-            field=column,
-        )
-    return scaled.select(pl.col("_scaled") // pl.col("_down")).to_series()
+    return _money.minor_units(frame, column, currency)
 
 
 def _where(frame: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
@@ -747,23 +778,10 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
         )
     if native.get_column("id").null_count():
         raise DataError("a deal has no id", kind="deal", field="id")
-    won = _where(native, pl.col("stage") == "won")
-    for column, message in (
-        ("close_date", "a won deal needs a close_date"),
-        ("amount", "a won deal needs an amount"),
-        ("amount_currency", "a won deal needs a currency"),
-    ):
-        missing = won.filter(pl.col(column).is_null())
-        if len(missing):
-            raise DataError(message, kind="deal", record=str(missing.get_column("id")[0]), field=column)
-    negative = won.filter(pl.col("amount") < 0)
-    if len(negative):
-        raise DataError(
-            "amount must not be negative; record a refund with refunded_on",
-            kind="deal",
-            record=str(negative.get_column("id")[0]),
-            field="amount",
-        )
+    won = _where(native, pl.col("stage") == _money.WON)
+    # The one won-deal rule (shared with the KPIs and attribution): ids, dates, currencies, amounts.
+    gross = _money.check_won(won).get_column("_minor")
+    won = won.with_columns(gross.alias("_gross"))
     start = plan.valid_from
     in_scope = pl.col("close_date") <= cutoff
     if start is not None:
@@ -788,8 +806,6 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
             record=str(mixed.get_column("id")[0]),
             field="discount",
         )
-    units = _minor_units(won, "amount", "amount_currency")
-    won = won.with_columns(units.alias("_gross"))
     if plan.pool.basis == "net" or any(v.pool.basis == "net" for v in plan.versions if v.pool):
         # A deal without a discount has none (0); the others in minor units, in place (no join on the ids).
         any_discount = won.get_column("discount").null_count() < won.height
@@ -836,7 +852,7 @@ def _convert(won: pl.DataFrame, fx: FxTable | None, currency: str) -> pl.DataFra
                 f"deal {part.get_column('id')[0]}: amount in {code}, the plan pays in {currency}; "
                 "pass fx=FxTable(...) to convert"
             )
-        rates = [(on, rate) for base, quote, on, rate in fx.rows() if (base, quote) == (code, currency)]
+        rates = fx.series(code, currency)
         if not rates:
             row = part.row(0, named=True)
             raise DataError(
@@ -845,17 +861,17 @@ def _convert(won: pl.DataFrame, fx: FxTable | None, currency: str) -> pl.DataFra
                 record=row["id"],
                 field="fx",
             )
+        ratios = [_ratio(rate) for _, rate in rates]
         table = pl.DataFrame(
             {
                 "_on": [on for on, _ in rates],
-                "_num": [_ratio(rate)[0] for _, rate in rates],
-                "_den": [_ratio(rate)[1] for _, rate in rates],
+                "_rate": list(range(len(rates))),
                 "_fx": [f"{code}/{currency} {rate} on {on}" for on, rate in rates],
             },
-            schema={"_on": pl.Date, "_num": _I64, "_den": _I64, "_fx": pl.String},
+            schema={"_on": pl.Date, "_rate": _I64, "_fx": pl.String},
         )
         part = part.join_asof(table, left_on="close_date", right_on="_on", strategy="backward")
-        missing = part.filter(pl.col("_num").is_null())
+        missing = part.filter(pl.col("_rate").is_null())
         if len(missing):
             row = missing.row(0, named=True)
             raise DataError(
@@ -867,22 +883,67 @@ def _convert(won: pl.DataFrame, fx: FxTable | None, currency: str) -> pl.DataFra
         source = Money.zero(code).minor_units
         scale_up = 10 ** max(0, target - source)
         scale_down = 10 ** max(0, source - target)
-        biggest = (
-            int(part.select(pl.col("_gross").max()).item() or 0)
-            * int(part.select(pl.col("_num").max()).item())
-            * scale_up
-        )
-        if biggest >= _MAX_PRODUCT:
-            raise DataError(
-                "amount too large to convert exactly", kind="deal", record=str(part.get_column("id")[0])
+        biggest = int(part.select(pl.col("_gross").max()).item() or 0) * max(n for n, _ in ratios) * scale_up
+        if biggest < _MAX_PRODUCT and max(d for _, d in ratios) * scale_down < _MAX_PRODUCT:
+            which = part.get_column("_rate")
+            part = part.with_columns(
+                pl.Series("_num", [n for n, _ in ratios], dtype=_I64).gather(which),
+                pl.Series("_den", [d for _, d in ratios], dtype=_I64).gather(which),
             )
-        den = pl.col("_den") * scale_down
-        part = part.with_columns(
-            _half_even_div(pl.col(name) * pl.col("_num") * scale_up, den).alias(name)
-            for name in ("_gross", "_net")
-        ).drop("_on", "_num", "_den")
+            den = pl.col("_den") * scale_down
+            part = part.with_columns(
+                _half_even_div(pl.col(name) * pl.col("_num") * scale_up, den).alias(name)
+                for name in ("_gross", "_net")
+            ).drop("_num", "_den")
+        else:
+            # Long rates (an inverse rate has 34 digits): exact in Python integers, row by row.
+            part = part.with_columns(
+                pl.Series(
+                    name,
+                    _convert_exact(
+                        part,
+                        name,
+                        ratios=ratios,
+                        scale_up=scale_up,
+                        scale_down=scale_down,
+                        code=code,
+                        currency=currency,
+                    ),
+                    _I64,
+                )
+                for name in ("_gross", "_net")
+            )
+        part = part.drop("_on", "_rate")
         pieces.append(part)
     return pl.concat(pieces, how="vertical_relaxed")
+
+
+def _convert_exact(
+    part: pl.DataFrame,
+    column: str,
+    *,
+    ratios: Sequence[tuple[int, int]],
+    scale_up: int,
+    scale_down: int,
+    code: str,
+    currency: str,
+) -> list[int]:
+    """``column`` converted at each row's rate, rounded half to even, in exact integers."""
+    out = []
+    for deal, units, which in part.select("id", column, "_rate").iter_rows():
+        num, den = ratios[which]
+        q, r = divmod(units * num * scale_up, den * scale_down)
+        twice = 2 * r
+        q += twice > den * scale_down or (twice == den * scale_down and q % 2 == 1)
+        if abs(q) >= _MAX_PRODUCT:
+            raise DataError(
+                f"amount too large to convert exactly from {code} into {currency}",
+                kind="deal",
+                record=str(deal),
+                field=column.lstrip("_").replace("gross", "amount").replace("net", "discount"),
+            )
+        out.append(q)
+    return out
 
 
 def _funded(d: pl.DataFrame, vp: RewardPlan) -> pl.DataFrame:
@@ -900,9 +961,84 @@ def _funded(d: pl.DataFrame, vp: RewardPlan) -> pl.DataFrame:
     biggest = int(d.select(basis.max()).item() or 0) * num
     if biggest >= _MAX_PRODUCT:
         raise DataError(
-            "amount too large to compute the pool exactly", kind="deal", record=str(d.get_column("id")[0])
+            f"amount too large to compute the pool exactly (the pool rate {pool.rate} has "
+            f"{len(str(num))} digits; 64-bit minor units overflow)",
+            kind="deal",
+            record=str(d.sort(basis, descending=True).get_column("id")[0]),
         )
     return d.with_columns(basis.alias("_b"), (_half_even_div(basis * num, den) + fixed).alias("_pool"))
+
+
+def _check_run_size(credited: list[pl.DataFrame], versions: list[tuple[date | None, RewardPlan]]) -> None:
+    """A DataError naming the deal at which the run's amounts would stop fitting 64-bit minor units.
+
+    Every later amount (tier payouts, caps, clawbacks, floors, totals per participant and period) is at
+    most the credited units times the largest tier multiplier, plus the floors; so when that bound fits,
+    no sum of the kernel can overflow.
+    """
+    multiplier = max([Decimal(1), *(t.multiplier for _, vp in versions for t in vp.tiers)])
+    floors = sum(
+        (vp.floor.to_minor() if vp.floor is not None else 0) * sum(1 for p in vp.participants if p.person)
+        for _, vp in versions
+    )
+    num, den = _ratio(multiplier)
+    # The bound is kept below half the int64 range, so that differences and clawbacks fit as well.
+    budget = (_MAX_PRODUCT // 2 - 12 * floors) * den // num
+    per_deal = (
+        pl.concat(credited, how="vertical_relaxed")
+        .group_by("id")
+        .agg(pl.col("units").cast(pl.Int128).abs().sum())
+        .sort("id")
+    )
+    running = per_deal.get_column("units").cum_sum()
+    over = running >= budget
+    if over.any():
+        record = per_deal.get_column("id")[int(over.arg_true()[0])]
+        raise DataError(
+            f"the run's total would not fit 64-bit minor units (with tier multipliers up to {multiplier}): "
+            "compute a shorter period or fewer deals at a time",
+            kind="deal",
+            record=str(record),
+        )
+
+
+def _split_weights(vp: RewardPlan) -> int:
+    """The largest integer weight a deal's pool or basis is multiplied by when ``vp`` splits it."""
+    attribution = vp.attribution.share if vp.attribution else Decimal(0)
+    stage = vp.stage_credit.share if vp.stage_credit else Decimal(0)
+    weights = [_WEIGHT_SCALE] if attribution or stage else []  # credit quantised to millionths
+    weights += _scaled([s for s in (attribution, 1 - attribution - stage, stage) if s > 0])
+    weights += _scaled(list(vp.team_split.values()))
+    overlays = [share for s in vp.splits if s.kind == "overlay" for share in s.shares.values()]
+    for split in vp.splits:
+        if split.kind == "revenue":
+            weights += _scaled(list(split.shares.values()))
+    if overlays:
+        places = max([6, *(max(0, -int(share.as_tuple().exponent)) for share in overlays)])
+        weights.append(sum(int(share.scaleb(places)) for share in overlays))
+    weights += _scaled([p.weight for p in vp.participants if p.person] + [Decimal(1)])
+    return max(weights)
+
+
+def _check_split_sizes(funded: pl.DataFrame, vp: RewardPlan, splits: pl.DataFrame) -> None:
+    """A DataError naming the deal whose pool is too large to be split exactly in 64-bit minor units."""
+    if funded.is_empty():
+        return
+    plan_weight = _split_weights(vp)
+    # A deal's own splits weigh its shares in millionths.
+    split_ids = splits.get_column("id").unique().implode()
+    weight = pl.when(pl.col("id").is_in(split_ids)).then(max(plan_weight, 10**6)).otherwise(plan_weight)
+    size = pl.max_horizontal(pl.col("_pool").abs(), pl.col("_b").abs()).cast(pl.Int128)
+    bad = funded.filter(size * weight.cast(pl.Int128) >= _MAX_PRODUCT).with_columns(weight.alias("_weight"))
+    if len(bad):
+        row = bad.sort("id").row(0, named=True)
+        raise DataError(
+            f"amounts too large to split exactly: a pool of {row['_pool']} minor units times split "
+            f"weights up to {row['_weight']} does not fit 64-bit integers (write shares and weights with "
+            "fewer decimal places, or pay the deal outside the plan)",
+            kind="deal",
+            record=str(row["id"]),
+        )
 
 
 def _touch_credit(
@@ -1337,6 +1473,20 @@ def _overlays(
     # The same person twice on a deal (plan and deal overlay) is one recipient of the allocation.
     rows = pl.concat(pieces, how="vertical_relaxed").filter(pl.col("w") > 0)
     rows = rows.group_by("id", "recipient").agg(pl.col("w").sum(), pl.col("rule").min())
+    sizes = (
+        rows.join(f.select("id", "_pool"), on="id")
+        .group_by("id")
+        .agg(pl.col("_pool").first().abs().cast(pl.Int128) * pl.col("w").cast(pl.Int128).sum())
+    )
+    too_big = sizes.filter(pl.col("_pool") >= _MAX_PRODUCT).sort("id")
+    if len(too_big):
+        raise DataError(
+            "amounts too large to split exactly: the pool times the overlay shares does not fit 64-bit "
+            "minor units",
+            kind="deal",
+            record=str(too_big.get_column("id")[0]),
+            field="splits",
+        )
     rows = rows.join(f.select("id", "_pool"), on="id").with_columns(
         _half_even_div(pl.col("_pool") * pl.col("w").sum().over("id"), 10**places).alias("_overlay")
     )
@@ -1438,7 +1588,9 @@ def _resolve(
         tcol = column[team_rows.get_column("_ti").to_numpy()]
         table = np.zeros((max(int(rid.max()), int(tid.max()) if tid.size else 0) + 1, len(split_teams)), bool)
         table[rid[rcol >= 0], rcol[rcol >= 0]] = True
-        hit = (tcol >= 0) & table[tid, np.maximum(tcol, 0)]
+        # Splits only among people of teams that get no credit of this deal take nothing: the team rows go
+        # on as if the deal had no splits (to the owner, else the team's pool).
+        hit = (tcol >= 0) & table[tid, np.maximum(tcol, 0)] if split_teams else np.zeros(tid.size, dtype=bool)
         people_of = rev.select("id", "team", "person", pl.col("w").alias("_sw"))
         taken = team_rows.filter(pl.Series(hit)).with_row_index("_row")
         matched = taken.join(people_of, on=["id", "team"], how="inner")
@@ -1521,6 +1673,16 @@ def _resolve(
     lost = team_rows.filter(pl.Series(~pooled[team_rows.get_column("_ti").to_numpy()])).sort("id", "team")
     if len(lost):
         row = lost.row(0, named=True)
+        if not ctx.aligned:
+            # A bare RewardPlan knows no teams: it cannot tell that the owner or a split person is in one.
+            raise DataError(
+                f"credit for team {row['team']!r} ({row['source']}) has no one to go to: a bare RewardPlan "
+                "does not know who is in which team, so only a team participant can receive team credit; "
+                "pass the whole AlignmentPlan (compute_rewards(deals, plan, ...), not plan.rewards) so the "
+                "deal's owner and revenue splits are matched to their teams",
+                kind="deal",
+                record=row["id"],
+            )
         raise DataError(
             f"credit for team {row['team']!r} ({row['source']}) has no one to go to: no revenue split or "
             "owner of the deal is a participant in that team, and the team has no team participant",
@@ -1756,6 +1918,7 @@ def _compute_ints(
     personal: list[pl.DataFrame] = []
     team_rows: list[pl.DataFrame] = []
     funded_parts = []
+    credit_units: list[pl.DataFrame] = []
     version_of = won.get_column("_version").to_numpy()
     for index, (_, vp) in enumerate(versions):
         in_version = version_of == index
@@ -1765,6 +1928,7 @@ def _compute_ints(
         f = _funded(d, vp)
         if f.is_empty():
             continue
+        _check_split_sizes(f, vp, splits)
         funded_parts.append(f.select("id", "_period", "_version", "_pool", "_b", "close_date", "refunded_on"))
         persons = {p.person for p in vp.participants if p.person}
         # Attribution credit (a join of every touch, journeys, the model) runs on a worker thread while
@@ -1789,10 +1953,14 @@ def _compute_ints(
         if not overlay.is_empty():
             rows = pl.concat([rows, overlay.select(rows.columns)], how="vertical_relaxed")
         mine, teams = _resolve(rows, f, vp, ctx, splits)
+        credit_units.append(
+            pl.concat([mine.select("id", "units"), teams.select("id", "units")], how="vertical_relaxed")
+        )
         personal.append(mine)
         team_rows.append(teams.with_columns(pl.lit(index, dtype=_I64).alias("_version")))
     if not funded_parts:
         return _empty_lines(), _empty_summary(), _empty_deals(won.height)
+    _check_run_size(credit_units, versions)
     funded = pl.concat(funded_parts)
     n = won.height
     refunds = _refunds(funded, versions, kind, cutoff).sort("id")
@@ -2467,7 +2635,7 @@ def _encode(plain: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def compute_rewards(
     deals: Any,
-    plan: Any,
+    plan: AlignmentPlan | RewardPlan,
     *,
     touchpoints: Any = None,
     stage_events: Any = None,
@@ -2507,8 +2675,10 @@ def compute_rewards(
     Args:
         deals: :class:`~smarketing.records.Deal` records, a :class:`~smarketing.records.Dataset` (its
             touchpoints and stage events are used by default) or a frame in the deal columns.
-        plan: The :class:`~smarketing.plan.AlignmentPlan` (people, teams and the journey come from it), or a
-            bare :class:`RewardPlan` (then team credit goes to team participants undivided).
+        plan: The whole :class:`~smarketing.plan.AlignmentPlan` (``plan``, not ``plan.rewards``): people,
+            teams and the journey come from it, so team credit reaches the deal's owner, its revenue splits
+            and the team's members. A bare :class:`RewardPlan` knows no teams: team credit then goes only to
+            team participants, undivided, and stage credit by team is unknown.
         touchpoints: Touchpoints, for attribution credit.
         stage_events: Stage events, for stage credit and the ``w_shaped``/``full_path`` models.
         fx: Exchange rates into the plan currency, for deals in other currencies.

@@ -31,6 +31,7 @@ import polars as pl
 from hypothesis import strategies as st
 from iso4217 import Currency
 
+from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS
 from smarketing.calendar import WEEKDAYS, BusinessCalendar
 from smarketing.journey import JourneyMap, Stage, Transition
 from smarketing.money import Money
@@ -118,11 +119,12 @@ def moneys(
 
     Args:
         currency: A fixed code, a strategy of codes, or None for :func:`currencies`.
-        min_value: Smallest amount in major units (e.g. ``"-100"`` for -100 EUR); unbounded if
-            None.
-        max_value: Largest amount in major units; unbounded if None.
+        min_value: Smallest amount in major units (e.g. ``"-100"`` for -100 EUR); the smallest
+            :class:`~smarketing.money.Money` (``-(10**18)`` exclusive) if None.
+        max_value: Largest amount in major units; the largest Money (``10**18`` exclusive) if None.
         extra_places: Digits below the minor unit (``2`` gives EUR amounts such as
             ``12.3456``), for testing rounding; codes without a minor unit count as 0 places.
+            Minor and extra places together are at most 18 (the Money range).
 
     Returns:
         A strategy of amounts written with exactly ``minor units + extra_places`` decimal places.
@@ -130,8 +132,8 @@ def moneys(
 
     Raises:
         TypeError: If a bound is a float or another non-number.
-        ValueError: If ``min_value > max_value``, ``extra_places < 0`` or ``currency`` is not a
-            valid code.
+        ValueError: If ``min_value > max_value``, a bound is outside the Money range,
+            ``extra_places`` is negative or too large, or ``currency`` is not a valid code.
 
     Examples:
         >>> from hypothesis import given, settings
@@ -147,6 +149,14 @@ def moneys(
         raise ValueError(f"min_value {min_value} is greater than max_value {max_value}")
     if extra_places < 0:
         raise ValueError(f"extra_places must be >= 0, not {extra_places}")
+    # Every drawn amount must be a valid Money: below 10**18 in magnitude, at most 18 places.
+    limit = Fraction(10**MAX_MONEY_DIGITS)
+    for name, bound in (("min_value", low), ("max_value", high)):
+        if bound is not None and abs(bound) >= limit:
+            raise ValueError(f"{name} must be inside the Money range (-10**18, 10**18), not {bound}")
+    most = MAX_DECIMAL_PLACES - max(e for c in _CODES if (e := _exponent(c)) is not None)
+    if extra_places > most:
+        raise ValueError(f"extra_places must be at most {most}, not {extra_places}")
     if isinstance(currency, str):
         Money.zero(currency)  # fail at definition time, not on the first draw
         codes: st.SearchStrategy[str] = st.just(currency)
@@ -157,8 +167,8 @@ def moneys(
         places = (_exponent(code) or 0) + extra_places
         scale = 10**places
         units = st.integers(
-            None if low is None else math.ceil(low * scale),
-            None if high is None else math.floor(high * scale),
+            -(10**MAX_MONEY_DIGITS) * scale + 1 if low is None else math.ceil(low * scale),
+            10**MAX_MONEY_DIGITS * scale - 1 if high is None else math.floor(high * scale),
         )
         # Built from text so the thread's decimal context cannot round large amounts.
         return units.map(lambda n: Money(Decimal(f"{n}E-{places}"), code))
