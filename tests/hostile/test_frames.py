@@ -417,6 +417,69 @@ def test_the_deal_models_cross_field_rules_hold_for_frames(
     _refused(boundary, frame, "deals", "deal D2", column, says)
 
 
+_SPLIT = pl.List(pl.Struct({"person": pl.String, "share": pl.Decimal(38, 6), "kind": pl.String}))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize(
+    ("splits", "says"),
+    [
+        pytest.param([{"person": "nina", "share": Decimal(1), "kind": "Revenue"}], "kind", id="kind-Revenue"),
+        pytest.param([{"person": "nina", "share": Decimal(1), "kind": None}], "kind", id="kind-null"),
+        pytest.param([{"person": "nina", "share": Decimal(1), "kind": "bonus"}], "kind", id="kind-typo"),
+        pytest.param(
+            [{"person": "nina", "share": Decimal("1.5"), "kind": "revenue"}], "share", id="share-1.5"
+        ),
+        pytest.param(
+            [{"person": "nina", "share": Decimal("-0.1"), "kind": "overlay"}], "share", id="share-neg"
+        ),
+        pytest.param([{"person": "nina", "share": None, "kind": "revenue"}], "share", id="share-null"),
+        pytest.param(
+            [{"person": None, "share": Decimal(1), "kind": "revenue"}], "no person", id="person-null"
+        ),
+        pytest.param(
+            [{"person": "", "share": Decimal(1), "kind": "revenue"}], "no person", id="person-empty"
+        ),
+        pytest.param(
+            [{"person": "a", "share": Decimal("0.7"), "kind": "revenue"}], "total 70.000000%", id="revenue-70"
+        ),
+        pytest.param(
+            [
+                {"person": "a", "share": Decimal("0.7"), "kind": "revenue"},
+                {"person": "b", "share": Decimal("0.4"), "kind": "revenue"},
+            ],
+            "total 110.000000%",
+            id="revenue-110",
+        ),
+    ],
+)
+def test_bad_splits_are_refused_naming_the_deal(boundary: Boundary, splits: list[Any], says: str) -> None:
+    _refused(boundary, _set("deals", "splits", splits, _SPLIT), "deals", "deal D2", "splits", says)
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        pl.List(pl.Struct({"person": pl.String, "share": pl.Float64, "kind": pl.String})),
+        pl.List(pl.Struct({"person": pl.String, "share": pl.Decimal(38, 6)})),
+        pl.List(pl.String),
+    ],
+    ids=["float-share", "no-kind", "list-of-text"],
+)
+def test_splits_of_the_wrong_shape_are_refused(dtype: pl.DataType) -> None:
+    frame = VALID["deals"].with_columns(pl.Series("splits", [None, None], dtype=dtype))
+    _refused(_through_as_lazy, frame, "deals", "deals: splits", "must be a List(Struct(")
+
+
+def test_overlay_splits_on_top_of_revenue_pass() -> None:
+    splits = [
+        {"person": "a", "share": Decimal("0.5"), "kind": "revenue"},
+        {"person": "b", "share": Decimal("0.5"), "kind": "revenue"},
+        {"person": "c", "share": Decimal("0.3"), "kind": "overlay"},
+    ]
+    assert as_lazy(_set("deals", "splits", splits, _SPLIT), "deals").collect().shape[0] == 2
+
+
 COUNT_CASES = [
     pytest.param(kind, column, id=f"{kind}.{column}")
     for kind, rules in RULES.items()

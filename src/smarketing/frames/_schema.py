@@ -32,6 +32,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import attrs
@@ -59,7 +60,7 @@ _EXPECTED: dict[str, str] = {
     "count": "an integer column",
     "money": "a Decimal or integer column",
     "currency": "a String column of ISO 4217 codes",
-    "splits": "a List(Struct(person, share, kind)) column",
+    "splits": "a List(Struct(person: String, share: Decimal, kind: String)) column",
     "number": "a numeric or Boolean column",
 }
 
@@ -251,7 +252,57 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
     for i, (column, make, message, *_) in enumerate(checks):
         if row[i]:
             _fail(lf, make(), column, message, count=row[i], ident=ident, label=label)
+    if ident is not None and rules.get("splits", TIME).type == "splits" and "splits" in names:
+        _check_splits(lf, ident, label)
     return lf
+
+
+_SPLIT_KINDS = ("revenue", "overlay")
+
+
+def _check_splits(lf: nw.LazyFrame[Any], ident: str, label: str) -> None:
+    """The rules of ``DealSplit`` and ``Deal._consistent`` on splits, in one query of the deals that have any.
+
+    A split's kind must be given in a frame: the rewards kernel credits ``revenue`` and ``overlay`` and
+    would silently skip anything else (the model's default applies to records only).
+    """
+    col = nw.col
+    rows = (
+        lf.select(ident, "splits")
+        .filter(col("splits").list.len() > 0)
+        .explode("splits")
+        .select(
+            ident,
+            col("splits").struct.field("person").alias("person"),
+            col("splits").struct.field("share").alias("share"),
+            col("splits").struct.field("kind").alias("kind"),
+        )
+    )
+    revenue = col("kind") == "revenue"
+    per_deal = rows.group_by(ident).agg(
+        (col("person").is_null() | (col("person").str.len_chars() == 0)).any().alias("_person"),
+        (col("share").is_null() | (col("share") < 0) | (col("share") > 1)).any().alias("_share"),
+        (col("kind").is_null() | ~col("kind").is_in(_SPLIT_KINDS)).fill_null(True).any().alias("_kind"),
+        col("share").filter(revenue).sum().alias("_revenue"),
+        revenue.fill_null(False).any().alias("_has_revenue"),
+    )
+    bad = per_deal.filter(
+        col("_person") | col("_share") | col("_kind") | (col("_has_revenue") & (col("_revenue") != 1))
+    )
+    found = bad.sort(ident).head(1).collect().rows(named=True)
+    if not found:
+        return
+    first = found[0]
+    if first["_person"]:
+        message = "a split has no person"
+    elif first["_share"]:
+        message = "a split's share is missing or outside 0 to 1"
+    elif first["_kind"]:
+        message = f"a split's kind is missing or not one of {', '.join(map(repr, _SPLIT_KINDS))}"
+    else:
+        message = f"revenue splits total {Decimal(first['_revenue']) * 100:f}%, not 100%"
+    kind = RECORD_KINDS[label].kind if label in RECORD_KINDS else label
+    raise DataError(message, record=str(first[ident]), field="splits", kind=kind)
 
 
 def _count(check: _Check) -> nw.Expr:
@@ -274,7 +325,17 @@ def _accepts(kind: str, dtype: Any) -> bool:
     if kind == "money":
         return isinstance(dtype, nw.Decimal) or bool(dtype.is_integer())
     if kind == "splits":
-        return isinstance(dtype, nw.List) and isinstance(dtype.inner, nw.Struct)
+        if not (isinstance(dtype, nw.List) and isinstance(dtype.inner, nw.Struct)):
+            return False
+        fields = {f.name: f.dtype for f in dtype.inner.fields}
+        return (
+            isinstance(fields.get("person"), nw.String)
+            and isinstance(fields.get("kind"), nw.String)
+            and (
+                isinstance(fields.get("share"), nw.Decimal)
+                or bool(getattr(fields.get("share"), "is_integer", bool)())
+            )
+        )
     return bool(dtype.is_numeric()) or isinstance(dtype, nw.Boolean)  # "number"
 
 
