@@ -42,6 +42,7 @@ from smarketing.records import (
     Touchpoint,
     parse_records,
 )
+from smarketing.rewards import RewardPlan, compute_rewards
 from smarketing.sla import evaluate_sla
 
 T = datetime(2026, 10, 1, 9, tzinfo=UTC)
@@ -499,6 +500,31 @@ def test_all_null_optional_columns_pass_with_their_type() -> None:
     out = as_lazy(frame, "leads").collect().to_native()
     assert out.schema["owner"] == pl.String
     assert out.schema["company_size"] == pl.Int64
+
+
+@pytest.mark.parametrize("scale", [2, 6, 12, 18, 30])
+def test_any_decimal_scale_gives_the_same_rewards(scale: int) -> None:
+    # A scale of 18 or more overflowed the kernel's minor-unit arithmetic (ComputeError): amounts are
+    # checked to have no digits below the minor unit, so the frame check narrows them exactly.
+
+    plan = RewardPlan.model_validate(
+        {
+            "id": "v1",
+            "currency": "EUR",
+            "pool": {"rate": "10%"},
+            "participants": [{"person": "nina"}],
+            "splits": [{"kind": "revenue", "shares": {"nina": "100%"}}],
+        }
+    )
+    deals = VALID["deals"].with_columns(
+        pl.Series("amount", [Decimal("24000.00"), Decimal("1234.56")]).cast(pl.Decimal(38, scale)),
+        pl.lit(None, dtype=pl.Date).alias("refunded_on"),
+        pl.lit(None, dtype=VALID["deals"].schema["splits"]).alias("splits"),
+        pl.lit(None, dtype=pl.Decimal(38, 2)).alias("discount"),
+        pl.lit(None, dtype=pl.String).alias("discount_currency"),
+    )
+    ledger = compute_rewards(deals, plan, period="2026-10", as_of=date(2026, 10, 31))
+    assert {k: str(v.amount) for k, v in ledger.totals("participant").items()} == {"nina": "2523.46"}
 
 
 def test_integer_amounts_are_exact_money() -> None:

@@ -44,7 +44,7 @@ from pydantic.fields import FieldInfo
 from smarketing._base import ID_PATTERN
 from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_YEAR, MIN_YEAR
 from smarketing.errors import DataError
-from smarketing.records import RECORD_KINDS, Record
+from smarketing.records import DEFAULT_SCALE, RECORD_KINDS, Record
 
 __all__ = ["NUMBER", "RULES", "TIME", "Rule", "check"]
 
@@ -254,7 +254,19 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
             _fail(lf, make(), column, message, count=row[i], ident=ident, label=label)
     if ident is not None and rules.get("splits", TIME).type == "splits" and "splits" in names:
         _check_splits(lf, ident, label)
-    return lf
+    # Amounts were checked to have at most 15 integer digits and no digits below their currency's minor
+    # unit (at most 4 places), so a wider scale holds only zeros there: narrowing it to the Dataset's scale
+    # is exact, and keeps the kernels' minor-unit arithmetic (amount * 10**scale) inside 64 bits.
+    narrow = [
+        nw.col(name).cast(nw.Decimal(38, DEFAULT_SCALE))
+        for name, rule in rules.items()
+        if rule.type == "money" and f"{name}_currency" in names and _scale(schema.get(name)) > DEFAULT_SCALE
+    ]
+    return lf.with_columns(*narrow) if narrow else lf
+
+
+def _scale(dtype: Any) -> int:
+    return int(dtype.scale or 0) if isinstance(dtype, nw.Decimal) else 0
 
 
 _SPLIT_KINDS = ("revenue", "overlay")
