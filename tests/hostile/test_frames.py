@@ -506,7 +506,6 @@ def test_all_null_optional_columns_pass_with_their_type() -> None:
 def test_any_decimal_scale_gives_the_same_rewards(scale: int) -> None:
     # A scale of 18 or more overflowed the kernel's minor-unit arithmetic (ComputeError): amounts are
     # checked to have no digits below the minor unit, so the frame check narrows them exactly.
-
     plan = RewardPlan.model_validate(
         {
             "id": "v1",
@@ -525,6 +524,23 @@ def test_any_decimal_scale_gives_the_same_rewards(scale: int) -> None:
     )
     ledger = compute_rewards(deals, plan, period="2026-10", as_of=date(2026, 10, 31))
     assert {k: str(v.amount) for k, v in ledger.totals("participant").items()} == {"nina": "2523.46"}
+
+
+@pytest.mark.parametrize("currency", [None, "eur", "XTS"])
+def test_records_of_a_frame_with_a_bad_currency_name_the_deal(currency: str | None) -> None:
+    # The constructor refuses such a frame; records() still names the deal if one gets past it.
+    data = Dataset()
+    object.__setattr__(data, "deals", _set("deals", "amount_currency", currency))
+    with pytest.raises(DataError) as info:
+        data.records("deals")
+    assert_names(str(info.value), "deal D2", "amount_currency")
+
+
+def test_polars_lazy_frames_are_checked_on_their_engine() -> None:
+    assert as_lazy(VALID["deals"].lazy(), "deals").collect().shape[0] == 2
+    with pytest.raises(DataError) as info:
+        as_lazy(_set("deals", "stage", "Won").lazy(), "deals")
+    assert_names(str(info.value), "deal D2", "stage", "'Won'")
 
 
 def test_integer_amounts_are_exact_money() -> None:
