@@ -2,9 +2,10 @@
 
 :data:`RULES` holds, for each record kind, one :class:`Rule` per column of its model in
 :mod:`smarketing.records`: the expected type, whether a value is required, the allowed values of an
-enumerated column, the id pattern, the time range. :func:`check` applies them to a narwhals ``LazyFrame``
-at the boundary (:func:`~smarketing.frames.as_lazy` and the :class:`~smarketing.records.Dataset`
-constructor), so a frame is refused exactly where one of its records would be refused by the model:
+enumerated column, the length of ids, the range of times and amounts. :func:`check` applies them to a
+narwhals ``LazyFrame`` at the boundary (:func:`~smarketing.frames.as_lazy` and the
+:class:`~smarketing.records.Dataset` constructor), so a frame is refused exactly where one of its
+records would be refused by the model:
 
 - the dtypes are read from the schema, without touching the data;
 - every value rule becomes a boolean expression, and all of them are counted in **one** ``select`` of
@@ -227,7 +228,7 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
             with the column, the expected type or values, an example record id and how many rows break it.
     """
     rules = RULES[kind] if columns is None else dict(columns)
-    label = kind
+    label = kind  # frames are named by their kind ("deals"); records by the model's ("deal D2")
     schema = lf.collect_schema()
     names = set(schema.names())
     casts: list[nw.Expr] = []
