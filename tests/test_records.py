@@ -326,8 +326,17 @@ def test_round_trip_closed_deals() -> None:
 
 
 def test_round_trip_keeps_every_digit() -> None:
-    deals = [deal(amount="1.23456789 EUR")]
+    deals = [
+        deal(id="D1", amount="1.234 BHD"),
+        deal(id="D2", amount="1.2345 CLF"),
+        deal(id="D3", amount="7 JPY"),
+    ]
     assert Dataset.from_records(deals=deals).records("deals") == deals
+
+
+def test_digits_below_the_minor_unit_are_refused() -> None:
+    with pytest.raises(ValidationError, match=r"1\.23456789 has digits below the EUR minor unit"):
+        deal(amount="1.23456789 EUR")
 
 
 def _expected_columns(model: type[Record]) -> list[str]:

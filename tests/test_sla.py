@@ -346,7 +346,7 @@ def test_missing_value_names_the_record() -> None:
 def test_duplicate_lead_is_a_data_error() -> None:
     leads = [lead("L1", "nina.brandt"), lead("L1", "felix.roth")]
     handoff = [StageEvent(lead_id="L1", source="mql", to="sal", time=b(10, 5, 10))]
-    with pytest.raises(DataError, match="lead L1: id: lead id appears more than once"):
+    with pytest.raises(DataError, match="lead L1: id: the id appears more than once"):
         sm.evaluate_sla(PLAN, {"leads": leads, "stage_events": handoff}, as_of=AS_OF)
 
 

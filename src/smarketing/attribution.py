@@ -73,6 +73,7 @@ from smarketing import _display
 from smarketing import _plugins as _loader
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError, PluginWarning
 from smarketing.frames import _money, as_lazy, check_aware
+from smarketing.frames._schema import NUMBER, TIME, Rule
 from smarketing.money import FxTable, Money, allocate
 from smarketing.records import Dataset
 from smarketing.typing import AttributionModel, FloatArray
@@ -396,7 +397,9 @@ class Journeys:
         stage_events: Any,
         minor_units: bool,
     ) -> Journeys:
-        lf = _lazy(data, "touches", required=[journey, time, key, converted])
+        rules = {time: TIME, converted: NUMBER}
+        rules.update({c: r for c, r in ((nulls, NUMBER), (conversion_time, TIME)) if c is not None})
+        lf = _lazy(data, "touches", required=[journey, time, key, converted], columns=rules)
         check_aware(lf, [time], kind="touches")
         schema = lf.collect_schema()
         if nulls is not None and nulls not in schema:
@@ -709,24 +712,19 @@ def _eager(data: Any, kind: str, *, required: Sequence[str]) -> pl.DataFrame:
     return frame
 
 
-def _lazy(data: Any, kind: str, *, required: Sequence[str]) -> nw.LazyFrame[Any]:
+def _lazy(
+    data: Any, kind: str, *, required: Sequence[str], columns: Mapping[str, Rule] | None = None
+) -> nw.LazyFrame[Any]:
+    """A dataframe (not records) through :func:`~smarketing.frames.as_lazy`, checked by ``columns``."""
     if isinstance(data, Dataset) or (isinstance(data, Sequence) and not isinstance(data, str | bytes)):
         raise TypeError(f"{kind}: expected a dataframe here, not {type(data).__name__}")
     try:
-        frame = nw.from_native(data)
+        nw.from_native(data)
     except TypeError:
         raise TypeError(
             f"{kind}: expected a dataframe narwhals supports, not {type(data).__name__}"
         ) from None
-    lazy: nw.LazyFrame[Any] = (
-        frame.lazy()
-        if isinstance(frame, nw.LazyFrame) or isinstance(data, pl.LazyFrame)
-        else frame.lazy(backend="polars")
-    )
-    missing = [c for c in required if c not in lazy.collect_schema().names()]
-    if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)}", kind=kind)
-    return lazy
+    return as_lazy(data, kind, required=required, columns=columns or {})
 
 
 def _no_nulls(lf: nw.LazyFrame[Any], column: str, id_column: str, kind: str) -> None:

@@ -663,7 +663,11 @@ def _read_data(folder: Path) -> Dataset:
             frames[kind] = pl.read_parquet(path)
     if not frames:
         raise _CommandError(f"{folder}: no <kind>.parquet files ({', '.join(RECORD_KINDS)})")
-    return Dataset(**frames)
+    try:
+        return Dataset(**frames)
+    except DataError as error:  # name the file the bad frame came from
+        name = next((k for k, m in RECORD_KINDS.items() if error.kind in (k, m.kind)), None)
+        raise _CommandError(f"{folder / f'{name}.parquet'}: {error}" if name else str(error)) from None
 
 
 def _scorecard(

@@ -26,13 +26,15 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 import attrs
+import narwhals as nw
 import polars as pl
-from pydantic import AwareDatetime, Field, ValidationError, model_validator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, ValidationError, model_validator
 
 from smarketing._base import FrozenModel, Id, Rate, Text, join_path, located
+from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_YEAR, MIN_YEAR, check_digits
 from smarketing.errors import DataError
 from smarketing.money import Money
 
@@ -50,6 +52,28 @@ __all__ = [
     "Touchpoint",
     "parse_records",
 ]
+
+
+def _not_a_number(value: Any) -> Any:
+    # pydantic would read 1767225600 as seconds since 1970 in UTC: a guess, not what a CRM export meant.
+    if isinstance(value, int | float | Decimal):
+        raise ValueError(
+            f"expected a date or time (ISO 8601 text or a datetime), not the number {value!r}; "
+            "numbers are ambiguous (seconds or milliseconds since when, in which zone?)"
+        )
+    return value
+
+
+def _in_years(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} is outside {MIN_YEAR} to {MAX_YEAR}")
+    return value
+
+
+#: A timezone-aware time in the years smarketing handles; numbers (epochs) are refused.
+Time = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_in_years)]
+#: A calendar day in the years smarketing handles; numbers are refused.
+Day = Annotated[date, BeforeValidator(_not_a_number), AfterValidator(_in_years)]
 
 
 class Record(FrozenModel):
@@ -83,7 +107,7 @@ class Lead(Record):
 
     id: Id = Field(description="Lead id (also the journey id of its touchpoints).")
     account_id: Id | None = Field(default=None, description="Account the lead belongs to.")
-    created_at: AwareDatetime = Field(description="When the lead was created.")
+    created_at: Time = Field(description="When the lead was created.")
     source: str | None = Field(default=None, description="Original lead source (a channel).")
     campaign: str | None = Field(default=None, description="Campaign that created the lead.")
     persona: Id | None = Field(default=None, description="Persona id the lead matches.")
@@ -105,7 +129,7 @@ class Touchpoint(Record):
 
     id: Id = Field(description="Touchpoint id.")
     lead_id: Id = Field(description="Lead (journey) the touch belongs to.")
-    time: AwareDatetime = Field(description="When it happened.")
+    time: Time = Field(description="When it happened.")
     channel: Text = Field(description="Channel, e.g. 'paid_search', 'webinar', 'sdr_call'.")
     team: Id = Field(description="Team that made the touch.")
     owner: Id | None = Field(default=None, description="Person who made the touch, if any.")
@@ -122,7 +146,7 @@ class StageEvent(Record):
         default=None, alias="from", description="Stage left; none when the lead is created."
     )
     to: Id = Field(description="Stage entered.")
-    time: AwareDatetime = Field(description="When the move happened.")
+    time: Time = Field(description="When the move happened.")
     actor: Id | None = Field(default=None, description="Person who moved the lead, if any.")
 
 
@@ -134,7 +158,7 @@ class Activity(Record):
     id: Id = Field(description="Activity id.")
     lead_id: Id = Field(description="Lead worked.")
     person: Id = Field(description="Person who did it.")
-    time: AwareDatetime = Field(description="When.")
+    time: Time = Field(description="When.")
     type: Literal["call", "email", "meeting", "social", "sms", "other"] = Field(
         description="Kind of activity."
     )
@@ -164,12 +188,12 @@ class Deal(Record):
     amount: Money = Field(description="Deal amount (gross, before discounts).")
     discount: Money | None = Field(default=None, description="Discount given.")
     stage: Literal["open", "won", "lost"] = Field(description="Deal status.")
-    created_at: AwareDatetime = Field(description="When the deal was created.")
-    close_date: date | None = Field(default=None, description="When it was won or lost.")
+    created_at: Time = Field(description="When the deal was created.")
+    close_date: Day | None = Field(default=None, description="When it was won or lost.")
     owner: Id | None = Field(default=None, description="Deal owner (sales).")
     product: str | None = Field(default=None, description="Product sold.")
     segment: str | None = Field(default=None, description="Customer segment.")
-    refunded_on: date | None = Field(default=None, description="Refund or churn date, if any.")
+    refunded_on: Day | None = Field(default=None, description="Refund or churn date, if any.")
     splits: list[DealSplit] = Field(default_factory=list, description="Credit splits.")
 
     @model_validator(mode="after")
@@ -177,6 +201,10 @@ class Deal(Record):
         problems: list[tuple[str, str]] = []
         if self.amount.amount < 0:
             problems.append(("amount", "must not be negative; record refunds with refunded_on"))
+        for name in ("amount", "discount"):
+            money = getattr(self, name)
+            if money is not None and (why := _amount_problem(money)):
+                problems.append((name, why))
         if self.discount is not None and self.discount.currency != self.amount.currency:
             problems.append(("discount", f"must be in the deal's currency {self.amount.currency}"))
         if self.stage != "open" and self.close_date is None:
@@ -191,6 +219,18 @@ class Deal(Record):
         return self
 
 
+def _amount_problem(money: Money) -> str | None:
+    """Why a record's amount is out of bounds: too many digits, or digits below its minor unit."""
+    try:
+        places = money.minor_units
+    except ValueError as exc:
+        return str(exc)
+    why = check_digits(money.amount, integer_digits=MAX_AMOUNT_DIGITS, decimal_places=places)
+    if why is not None and "decimal places" in why:
+        return f"{money.amount} has digits below the {money.currency} minor unit ({places} places)"
+    return None if why is None else f"{money.amount} {why}"
+
+
 class Disposition(Record):
     """Sales' feedback on a handed-off lead: the outcome and why."""
 
@@ -198,7 +238,7 @@ class Disposition(Record):
 
     lead_id: Id = Field(description="Lead dispositioned.")
     reason: Text = Field(description="Reason, from the SLA's agreed list.")
-    time: AwareDatetime = Field(description="When it was recorded.")
+    time: Time = Field(description="When it was recorded.")
     person: Id | None = Field(default=None, description="Who recorded it.")
     note: str = Field(default="", description="Free text for marketing.")
 
@@ -225,13 +265,24 @@ def parse_records(model: type[R], rows: Iterable[Mapping[str, Any]]) -> list[R]:
         ...
         smarketing.errors.DataError: lead L9: created_at: Input should have timezone info
     """
+    if isinstance(rows, Mapping | str | bytes) or not isinstance(rows, Iterable):
+        raise DataError(
+            f"expected an iterable of rows (mappings), not {type(rows).__name__}", kind=model.kind
+        )
     out: list[R] = []
     for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise DataError(
+                f"expected a mapping of field names to values, not {type(row).__name__}",
+                record=f"#{index}",
+                kind=model.kind,
+            )
         try:
             out.append(model.model_validate(row))
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
-            record = row.get("id") or row.get("lead_id") or f"#{index}"
+            ident = row.get("id") or row.get("lead_id")
+            record = str(ident) if isinstance(ident, str | int) and ident != "" else f"#{index}"
             field = ".".join(str(p) for p in first["loc"])
             message = str(first["msg"]).removeprefix("Value error, ")
             if first["type"] == "located":
@@ -378,13 +429,36 @@ class Dataset:
         model = RECORD_KINDS[kind]
         frame: pl.DataFrame = getattr(self, kind)
         rows = frame.to_dicts()
-        for row in rows:
+        for index, row in enumerate(rows):
             for name in _MONEY_FIELDS & row.keys():
-                currency = row.pop(f"{name}_currency")
-                row[name] = None if row[name] is None else Money(_trim(row[name], currency), currency)
+                currency = row.pop(f"{name}_currency", None)
+                if row[name] is None:
+                    continue
+                try:
+                    row[name] = Money(_trim(row[name], currency), currency)
+                except (TypeError, ValueError) as exc:  # the frame check makes this a safety net
+                    ident = row.get("id") or row.get("lead_id") or f"#{index}"
+                    raise DataError(
+                        str(exc), record=str(ident), field=f"{name}_currency", kind=model.kind
+                    ) from None
             for key in [k for k, v in row.items() if v is None]:
                 del row[key]
         return parse_records(model, rows)
+
+    def __attrs_post_init__(self) -> None:
+        # Each frame is checked once, here, against its record model (dtypes, required values, enumerated
+        # values, ids, years, money); analyses then trust a Dataset. Integer id columns become text.
+        from smarketing.frames._schema import check  # noqa: PLC0415 (frames builds on records: import late)
+
+        for kind in RECORD_KINDS:
+            native = getattr(self, kind)
+            try:
+                lazy = nw.from_native(native).lazy()
+            except TypeError:
+                raise TypeError(f"{kind}: expected a polars DataFrame, not {type(native).__name__}") from None
+            checked = check(lazy, kind)
+            if checked is not lazy:
+                object.__setattr__(self, kind, checked.collect().to_native())
 
     def frames(self) -> dict[str, pl.DataFrame]:
         """All frames by record kind."""

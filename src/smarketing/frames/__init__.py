@@ -20,13 +20,14 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import narwhals as nw
 import polars as pl
 
 from smarketing.errors import DataError
+from smarketing.frames._schema import Rule, check
 from smarketing.records import RECORD_KINDS, Dataset, Record
 
 __all__ = ["as_lazy", "check_aware"]
@@ -35,25 +36,39 @@ __all__ = ["as_lazy", "check_aware"]
 _LAZY_NATIVE = (pl.LazyFrame,)
 
 
-def as_lazy(data: Any, kind: str, *, required: Sequence[str] = ()) -> nw.LazyFrame[Any]:
+def as_lazy(
+    data: Any, kind: str, *, required: Sequence[str] = (), columns: Mapping[str, Rule] | None = None
+) -> nw.LazyFrame[Any]:
     """Normalise analysis input to a narwhals ``LazyFrame`` in the canonical columns of ``kind``.
+
+    A dataframe is checked once here against the rules of its record model (see
+    :mod:`smarketing.frames._schema`): dtypes, missing values of required fields, enumerated values, ids
+    (pattern, no duplicates), the years of times and days, and money (exact dtypes, digits, the currency's
+    minor unit). Integer id columns are cast to text. A ``Dataset`` was checked when it was built, and
+    records by their model.
 
     Args:
         data: A ``Dataset`` (its ``kind`` frame is used), a sequence of records of that kind, or a
             dataframe of any library narwhals supports, in the canonical long form.
         kind: The record kind, a key of :data:`smarketing.records.RECORD_KINDS` (``"stage_events"``, ...).
         required: Columns the caller needs; a missing one is a :class:`~smarketing.errors.DataError`.
+        columns: For a dataframe that is not a record kind (attribution's touches), the rules of its
+            columns; ``kind`` then only names the frame in messages.
 
     Raises:
-        DataError: A required column is missing, or a record is of the wrong kind.
+        DataError: A required column is missing, a value or dtype breaks its rule, or a record is of the
+            wrong kind; the message names the kind, the column and an example record id.
         TypeError: ``data`` is none of the accepted inputs.
     """
-    if kind not in RECORD_KINDS:
+    if kind not in RECORD_KINDS and columns is None:
         raise ValueError(f"unknown record kind {kind!r}; known: {', '.join(RECORD_KINDS)}")
-    if isinstance(data, Dataset):
+    checked = False
+    if isinstance(data, Dataset) and columns is None:
         native: Any = getattr(data, kind)
-    elif isinstance(data, Sequence) and not isinstance(data, str | bytes):
+        checked = True
+    elif columns is None and isinstance(data, Sequence) and not isinstance(data, str | bytes):
         native = _records_frame(data, kind)
+        checked = True
     else:
         native = data
     try:
@@ -70,7 +85,7 @@ def as_lazy(data: Any, kind: str, *, required: Sequence[str] = ()) -> nw.LazyFra
     missing = [c for c in required if c not in lazy.collect_schema().names()]
     if missing:
         raise DataError(f"missing column(s) {', '.join(missing)}", kind=kind)
-    return lazy
+    return lazy if checked else check(lazy, kind, columns)
 
 
 def _records_frame(records: Iterable[Any], kind: str) -> pl.DataFrame:

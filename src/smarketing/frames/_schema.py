@@ -1,0 +1,532 @@
+"""The one schema check of every input frame, derived from the record models (private).
+
+:data:`RULES` holds, for each record kind, one :class:`Rule` per column of its model in
+:mod:`smarketing.records`: the expected type, whether a value is required, the allowed values of an
+enumerated column, the length of ids, the range of times and amounts. :func:`check` applies them to a
+narwhals ``LazyFrame`` at the boundary (:func:`~smarketing.frames.as_lazy` and the
+:class:`~smarketing.records.Dataset` constructor), so a frame is refused exactly where one of its
+records would be refused by the model:
+
+- the dtypes are read from the schema, without touching the data;
+- every value rule becomes a boolean expression, and all of them are counted in **one** ``select`` of
+  small aggregates (one engine pass, no Python per row); only when a rule fails is a second query run to
+  fetch an example record id for the message.
+
+A column the frame does not have is not checked here (the callers say which columns they need); columns
+that no model knows are left alone. Integer id columns (``lead_id`` as ``Int64``, as CRM exports often
+give them) are cast to text, so ids join across kinds whatever their source; every other wrong dtype is a
+:class:`~smarketing.errors.DataError` naming the kind, the column and the expected type.
+
+Examples:
+    >>> import narwhals as nw
+    >>> import polars as pl
+    >>> deals = pl.DataFrame({"id": ["D1", "D2"], "stage": ["won", "Won"]})
+    >>> check(nw.from_native(deals).lazy(), "deals")
+    Traceback (most recent call last):
+    ...
+    smarketing.errors.DataError: deal D2: stage: 'Won' is not one of 'open', 'won', 'lost' (1 row(s) ...
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import attrs
+import narwhals as nw
+from iso4217 import Currency
+from pydantic import AwareDatetime
+from pydantic.fields import FieldInfo
+
+from smarketing._base import ID_PATTERN
+from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_YEAR, MIN_YEAR
+from smarketing.errors import DataError
+from smarketing.records import DEFAULT_SCALE, RECORD_KINDS, Record
+
+__all__ = ["NUMBER", "RULES", "TIME", "Rule", "check"]
+
+Type = Literal["id", "text", "enum", "time", "date", "count", "money", "currency", "splits", "number"]
+
+#: What each type expects, as the messages say it.
+_EXPECTED: dict[str, str] = {
+    "id": "a String column of ids (integer ids are cast to text)",
+    "text": "a String column",
+    "enum": "a String column",
+    "time": "a datetime column with a time zone",
+    "date": "a Date column",
+    "count": "an integer column",
+    "money": "a Decimal or integer column",
+    "currency": "a String column of ISO 4217 codes",
+    "splits": "a List(Struct(person: String, share: Decimal, kind: String)) column",
+    "number": "a numeric or Boolean column",
+}
+
+#: Currencies an amount may be in: ISO 4217 codes with a minor unit, by their number of minor digits.
+_EXPONENTS: dict[str, int] = {c.code: c.exponent for c in Currency if c.exponent is not None}
+_NO_MINOR_UNIT = sorted(c.code for c in Currency if c.exponent is None)
+
+# Times and days must fall in MIN_YEAR..MAX_YEAR; times are compared as UTC microseconds.
+_FIRST_DAY = date(MIN_YEAR, 1, 1)
+_LAST_DAY = date(MAX_YEAR, 12, 31)
+_FIRST_US = int(datetime(MIN_YEAR, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+_END_US = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+_AMOUNT_BOUND = 10**MAX_AMOUNT_DIGITS
+
+
+@attrs.frozen
+class Rule:
+    """What one column must hold.
+
+    Args:
+        type: The kind of value (see :data:`_EXPECTED`).
+        required: A null is refused (the model field has no default).
+        values: The allowed values of an enumerated column.
+        min_length: The shortest text accepted (1 for fields that must not be empty).
+        max_length: The longest text accepted.
+        ge: The smallest number accepted.
+        unique: No two rows may hold the same value (the record's own id).
+        negative: An amount may be below zero.
+    """
+
+    type: Type
+    required: bool = False
+    values: tuple[str, ...] = ()
+    min_length: int = 0
+    max_length: int | None = None
+    ge: int | None = None
+    unique: bool = False
+    negative: bool = True
+
+
+#: Rules for columns of frames that are not records (attribution's touches), by what they hold.
+TIME = Rule("time")
+NUMBER = Rule("number")
+
+
+def _parts(annotation: Any) -> tuple[set[Any], list[Any]]:
+    """The plain types inside an annotation and the metadata of its ``Annotated`` layers."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(annotation)
+        kinds, inner = _parts(base)
+        return kinds, [*meta, *inner]
+    if origin in (typing.Union, types.UnionType):
+        union: set[Any] = set()
+        found: list[Any] = []
+        for arg in typing.get_args(annotation):
+            k, m = _parts(arg)
+            union |= k
+            found += m
+        return union, found
+    if annotation is AwareDatetime:
+        return {datetime}, []
+    return {annotation}, []
+
+
+def _rule(name: str, field: FieldInfo) -> Rule:
+    kinds, meta = _parts(field.annotation)
+    meta = [*meta, *field.metadata]
+    required = field.is_required()
+    constraints: dict[str, Any] = {}
+    for item in meta:
+        for key in ("pattern", "min_length", "max_length", "ge"):
+            value = getattr(item, key, None)
+            if value is not None:
+                constraints[key] = value
+    literals = [k for k in kinds if typing.get_origin(k) is Literal]
+    if literals:
+        return Rule("enum", required=required, values=typing.get_args(literals[0]))
+    if name in ("amount", "discount"):
+        return Rule("money", required=required, negative=name != "amount")
+    if name == "splits":
+        return Rule("splits")
+    if datetime in kinds:
+        return Rule("time", required=required)
+    if date in kinds:
+        return Rule("date", required=required)
+    if int in kinds:
+        return Rule("count", required=required, ge=constraints.get("ge"))
+    if constraints.get("pattern") == ID_PATTERN:
+        return Rule("id", required=required, max_length=constraints.get("max_length"))
+    return Rule(
+        "text",
+        required=required,
+        min_length=constraints.get("min_length", 0),
+        max_length=constraints.get("max_length"),
+    )
+
+
+def _rules(model: type[Record]) -> dict[str, Rule]:
+    out: dict[str, Rule] = {}
+    for name, field in model.model_fields.items():
+        rule = _rule(name, field)
+        if name == "id":
+            rule = attrs.evolve(rule, unique=True)
+        out[field.alias or name] = rule
+        if rule.type == "money":
+            out[f"{name}_currency"] = Rule("currency")
+    return out
+
+
+#: The rule of every column of every record kind, read from the record models.
+RULES: dict[str, dict[str, Rule]] = {kind: _rules(model) for kind, model in RECORD_KINDS.items()}
+
+#: A check: the column it is about, a function giving the expression true on bad rows, the message, and
+#: optionally a cheaper aggregate that counts the bad rows (by default the bad rows are summed).
+_Check = (
+    tuple[str, Callable[[], nw.Expr], str] | tuple[str, Callable[[], nw.Expr], str, Callable[[], nw.Expr]]
+)
+
+
+def _row_checks(kind: str, names: set[str]) -> list[_Check]:
+    """The models' cross-field rules (``Deal._consistent``), for the columns the frame has."""
+    if kind != "deals":
+        return []
+    col = nw.col
+    out: list[_Check] = []
+    if {"stage", "close_date"} <= names:
+        out.append(
+            (
+                "close_date",
+                lambda: col("stage").is_in(["won", "lost"]) & col("close_date").is_null(),
+                "a won or lost deal needs a close_date",
+            )
+        )
+    if {"stage", "refunded_on"} <= names:
+        out.append(
+            (
+                "refunded_on",
+                lambda: ~col("refunded_on").is_null() & (col("stage") != "won"),
+                "only a won deal can be refunded",
+            )
+        )
+    if {"discount", "discount_currency", "amount_currency"} <= names:
+        out.append(
+            (
+                "discount",
+                lambda: ~col("discount").is_null() & (col("discount_currency") != col("amount_currency")),
+                "must be in the deal's currency (amount_currency)",
+            )
+        )
+    return out
+
+
+def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None = None) -> nw.LazyFrame[Any]:
+    """Check a frame of ``kind`` against its rules; return it with integer ids cast to text.
+
+    Args:
+        lf: The frame.
+        kind: A record kind (its rules come from :data:`RULES`) or, with ``columns``, any name for messages.
+        columns: Rules by column name, for frames that are not records; replaces :data:`RULES`.
+
+    Raises:
+        DataError: The first column (in the model's order) with a wrong dtype, or the first broken rule,
+            with the column, the expected type or values, an example record id and how many rows break it.
+    """
+    rules = RULES[kind] if columns is None else dict(columns)
+    label = kind  # frames are named by their kind ("deals"); records by the model's ("deal D2")
+    schema = lf.collect_schema()
+    names = set(schema.names())
+    casts: list[nw.Expr] = []
+    for name, rule in rules.items():
+        if name in schema:
+            cast = _dtype(schema[name], name, rule, label)
+            if cast is not None:
+                casts.append(cast)
+    if casts:
+        lf = lf.with_columns(*casts)
+    ident = next((c for c in ("id", "lead_id") if c in names and c in rules), None)
+    checks: list[_Check] = []
+    for name, rule in rules.items():
+        if name in names:
+            checks += _value_checks(name, rule, names)
+    checks += _row_checks(kind, names)
+    if not checks:
+        return lf
+    # One pass: how many rows break each check.
+    counts = lf.select(*(_count(c).alias(f"_{i}") for i, c in enumerate(checks))).collect()
+    row = counts.row(0)
+    for i, (column, make, message, *_) in enumerate(checks):
+        if row[i]:
+            _fail(lf, make(), column, message, count=row[i], ident=ident, label=label)
+    if ident is not None and rules.get("splits", TIME).type == "splits" and "splits" in names:
+        _check_splits(lf, ident, label)
+    # Amounts were checked to have at most 15 integer digits and no digits below their currency's minor
+    # unit (at most 4 places), so a wider scale holds only zeros there: narrowing it to the Dataset's scale
+    # is exact, and keeps the kernels' minor-unit arithmetic (amount * 10**scale) inside 64 bits.
+    narrow = [
+        nw.col(name).cast(nw.Decimal(38, DEFAULT_SCALE))
+        for name, rule in rules.items()
+        if rule.type == "money" and f"{name}_currency" in names and _scale(schema.get(name)) > DEFAULT_SCALE
+    ]
+    return lf.with_columns(*narrow) if narrow else lf
+
+
+def _scale(dtype: Any) -> int:
+    return int(dtype.scale or 0) if isinstance(dtype, nw.Decimal) else 0
+
+
+_SPLIT_KINDS = ("revenue", "overlay")
+
+
+def _check_splits(lf: nw.LazyFrame[Any], ident: str, label: str) -> None:
+    """The rules of ``DealSplit`` and ``Deal._consistent`` on splits, in one query of the deals that have any.
+
+    A split's kind must be given in a frame: the rewards kernel credits ``revenue`` and ``overlay`` and
+    would silently skip anything else (the model's default applies to records only).
+    """
+    col = nw.col
+    rows = (
+        lf.select(ident, "splits")
+        .filter(col("splits").list.len() > 0)
+        .explode("splits")
+        .select(
+            ident,
+            col("splits").struct.field("person").alias("person"),
+            col("splits").struct.field("share").alias("share"),
+            col("splits").struct.field("kind").alias("kind"),
+        )
+    )
+    revenue = col("kind") == "revenue"
+    per_deal = rows.group_by(ident).agg(
+        (col("person").is_null() | (col("person").str.len_chars() == 0)).any().alias("_person"),
+        (col("share").is_null() | (col("share") < 0) | (col("share") > 1)).any().alias("_share"),
+        (col("kind").is_null() | ~col("kind").is_in(_SPLIT_KINDS)).fill_null(True).any().alias("_kind"),
+        col("share").filter(revenue).sum().alias("_revenue"),
+        revenue.fill_null(False).any().alias("_has_revenue"),
+    )
+    bad = per_deal.filter(
+        col("_person") | col("_share") | col("_kind") | (col("_has_revenue") & (col("_revenue") != 1))
+    )
+    found = bad.sort(ident).head(1).collect().rows(named=True)
+    if not found:
+        return
+    first = found[0]
+    if first["_person"]:
+        message = "a split has no person"
+    elif first["_share"]:
+        message = "a split's share is missing or outside 0 to 1"
+    elif first["_kind"]:
+        message = f"a split's kind is missing or not one of {', '.join(map(repr, _SPLIT_KINDS))}"
+    else:
+        message = f"revenue splits total {Decimal(first['_revenue']) * 100:f}%, not 100%"
+    kind = RECORD_KINDS[label].kind if label in RECORD_KINDS else label
+    raise DataError(message, record=str(first[ident]), field="splits", kind=kind)
+
+
+def _count(check: _Check) -> nw.Expr:
+    if len(check) == 4:
+        return check[3]()
+    return check[1]().fill_null(False).cast(nw.Int64()).sum()
+
+
+def _accepts(kind: str, dtype: Any) -> bool:
+    """Whether a column of ``dtype`` can hold values of ``kind`` as they are."""
+    text = isinstance(dtype, nw.String | nw.Categorical | nw.Enum)
+    if kind in ("id", "text", "enum", "currency"):
+        return text
+    if kind == "time":
+        return isinstance(dtype, nw.Datetime)
+    if kind == "date":
+        return isinstance(dtype, nw.Date)
+    if kind == "count":
+        return bool(dtype.is_integer())
+    if kind == "money":
+        return isinstance(dtype, nw.Decimal) or bool(dtype.is_integer())
+    if kind == "splits":
+        if not (isinstance(dtype, nw.List) and isinstance(dtype.inner, nw.Struct)):
+            return False
+        fields = {f.name: f.dtype for f in dtype.inner.fields}
+        return (
+            isinstance(fields.get("person"), nw.String)
+            and isinstance(fields.get("kind"), nw.String)
+            and (
+                isinstance(fields.get("share"), nw.Decimal)
+                or bool(getattr(fields.get("share"), "is_integer", bool)())
+            )
+        )
+    return bool(dtype.is_numeric()) or isinstance(dtype, nw.Boolean)  # "number"
+
+
+def _dtype(dtype: Any, name: str, rule: Rule, label: str) -> nw.Expr | None:
+    """Refuse a wrong dtype; return a cast for integer ids and all-null columns, else ``None``."""
+    kind = rule.type
+    if dtype == nw.Unknown:  # an all-null column (polars' Null): give it the expected type
+        return nw.col(name).cast(_CANONICAL[kind]) if kind in _CANONICAL else None
+    if kind == "id" and dtype.is_integer():
+        # CRM exports often give numeric ids; as text they join with the text ids of other kinds.
+        return nw.col(name).cast(nw.String())
+    if kind in ("id", "text") and isinstance(dtype, nw.Categorical | nw.Enum):
+        return nw.col(name).cast(nw.String())  # the length checks need text
+    if _accepts(kind, dtype):
+        if kind == "time" and dtype.time_zone is None:
+            raise DataError(
+                "naive datetimes are ambiguous; attach a time zone (e.g. convert to UTC): "
+                f"must be {_EXPECTED[kind]}, not {dtype}",
+                field=name,
+                kind=label,
+            )
+        return None
+    hint = ""
+    if kind == "money" and dtype.is_float():
+        hint = "; binary floats cannot hold money exactly: store amounts as Decimal or integer columns"
+    elif kind == "date" and isinstance(dtype, nw.Datetime):
+        hint = "; convert to the calendar day in the deal's time zone (.dt.date())"
+    elif isinstance(dtype, nw.String) and kind in ("time", "date", "money", "count", "number"):
+        hint = "; parse the text into that type before passing the frame"
+    raise DataError(f"must be {_EXPECTED[kind]}, not {dtype}{hint}", field=name, kind=label)
+
+
+_CANONICAL: dict[str, Any] = {
+    "id": nw.String(),
+    "text": nw.String(),
+    "enum": nw.String(),
+    "currency": nw.String(),
+    "time": nw.Datetime("us", "UTC"),
+    "date": nw.Date(),
+    "count": nw.Int64(),
+    "number": nw.Int64(),
+}
+
+
+def _length_out(length: nw.Expr, least: int, most: int | None) -> nw.Expr:
+    bad = length < least
+    return bad if most is None else bad | (length > most)
+
+
+def _value_checks(name: str, rule: Rule, names: set[str]) -> list[_Check]:
+    col = nw.col
+    out: list[_Check] = []
+    if rule.required:
+        out.append((name, lambda: col(name).is_null(), "required value is missing"))
+    if rule.unique:
+        # Counted as rows minus distinct values (one hash of the column); the rows come on failure only.
+        out.append(
+            (
+                name,
+                lambda: col(name).is_duplicated(),
+                "the id appears more than once",
+                lambda: nw.len() - col(name).n_unique(),
+            )
+        )
+    if rule.type in ("id", "text") and (rule.min_length or rule.max_length is not None):
+        # Ids are not matched against the slug pattern here (a regex over every row of every id column
+        # would double the check's cost); records are, when Dataset.records() validates them.
+        least, most = max(rule.min_length, 1 if rule.type == "id" else 0), rule.max_length
+        length = f"{least} to {most}" if most is not None else f"at least {least}"
+        out.append(
+            (
+                name,
+                lambda: _length_out(col(name).str.len_chars(), least, most),
+                f"must have {length} characters",
+            )
+        )
+    if rule.type == "enum":
+        allowed = ", ".join(repr(v) for v in rule.values)
+        out.append((name, lambda: ~col(name).is_in(rule.values), f"is not one of {allowed}"))
+    if rule.type == "time":
+        out.append(
+            (
+                name,
+                lambda: (
+                    (col(name).dt.timestamp("us") < _FIRST_US) | (col(name).dt.timestamp("us") >= _END_US)
+                ),
+                f"is outside the years {MIN_YEAR} to {MAX_YEAR}",
+            )
+        )
+    if rule.type == "date":
+        out.append(
+            (
+                name,
+                lambda: (col(name) < _FIRST_DAY) | (col(name) > _LAST_DAY),
+                f"is outside the years {MIN_YEAR} to {MAX_YEAR}",
+            )
+        )
+    if rule.type == "count" and rule.ge is not None:
+        least = rule.ge
+        out.append((name, lambda: col(name) < least, f"must be at least {least}"))
+    if rule.type == "currency":
+        amount = name.removesuffix("_currency")
+        codes = sorted(_EXPONENTS)
+        if amount in names:
+            out.append(
+                (
+                    name,
+                    lambda: ~col(amount).is_null() & col(name).is_null(),
+                    "an amount needs its currency",
+                )
+            )
+        out.append(
+            (
+                name,
+                lambda: ~col(name).is_in(codes),
+                "is not an uppercase ISO 4217 code with a minor unit (fund, metal and test codes such as "
+                "XTS, XAU, XXX have none)",
+            )
+        )
+    if rule.type == "money":
+        out += _money_checks(name, rule, names)
+    return out
+
+
+def _money_checks(name: str, rule: Rule, names: set[str]) -> list[_Check]:
+    col = nw.col
+    out: list[_Check] = []
+    if not rule.negative:
+        out.append((name, lambda: col(name) < 0, "must not be negative; record refunds with refunded_on"))
+    out.append(
+        (
+            name,
+            lambda: (col(name) >= _AMOUNT_BOUND) | (col(name) <= -_AMOUNT_BOUND),
+            f"has more than {MAX_AMOUNT_DIGITS} digits before the decimal point",
+        )
+    )
+    currency = f"{name}_currency"
+    if currency in names:
+        by_places: dict[int, list[str]] = {}
+        for code, places in _EXPONENTS.items():
+            by_places.setdefault(places, []).append(code)
+
+        def below_minor() -> nw.Expr:
+            bad = nw.lit(False)
+            for places, codes in sorted(by_places.items()):
+                bad = bad | (col(currency).is_in(sorted(codes)) & (col(name).round(places) != col(name)))
+            return bad
+
+        out.append((name, below_minor, "has digits below the currency's minor unit"))
+    return out
+
+
+def _fail(
+    lf: nw.LazyFrame[Any],
+    bad: nw.Expr,
+    column: str,
+    message: str,
+    *,
+    count: int,
+    ident: str | None,
+    label: str,
+) -> None:
+    """Raise the DataError of a broken check, with the first offending record's id and value."""
+    wanted = list(dict.fromkeys(c for c in (ident, column) if c is not None))
+    example = lf.filter(bad.fill_null(False)).select(*wanted).head(1).collect().rows(named=True)
+    if not example:  # the count and the rows disagree only if the engine does; nothing to name
+        return
+    first = example[0]
+    record = first.get(ident) if ident is not None else None
+    value = first.get(column)
+    if value is None or message.startswith(("required value is missing", "an amount needs", "the id")):
+        shown = ""
+    else:
+        shown = f"{value!r} " if isinstance(value, str) else f"{value} "
+    raise DataError(
+        f"{shown}{message} ({count} row(s) like this)",
+        record=None if record is None else str(record),
+        field=column,
+        # A record is named as the models name it ("deal D2"); a frame by its kind ("deals").
+        kind=RECORD_KINDS[label].kind if record is not None and label in RECORD_KINDS else label,
+    )
