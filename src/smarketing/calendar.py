@@ -53,8 +53,10 @@ import holidays as _holidays
 from pydantic import Field, field_validator, model_validator
 
 from smarketing._base import FrozenModel, located
+from smarketing._limits import MAX_YEAR, MIN_YEAR
+from smarketing.errors import DataError
 
-__all__ = ["BusinessCalendar", "HolidaySource", "WEEKDAYS", "Weekday"]
+__all__ = ["BusinessCalendar", "HolidaySource", "WEEKDAYS", "Weekday", "check_time", "holiday_years"]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -251,7 +253,7 @@ class BusinessCalendar(FrozenModel):
             >>> cal.elapsed(datetime(2026, 10, 5, 10, tzinfo=cal.zone), fri)
             datetime.timedelta(days=-1, seconds=79200)
         """
-        a, b = _utc(start, "start"), _utc(end, "end")
+        a, b = check_time(start, "start"), check_time(end, "end")
         if b < a:
             return -self.elapsed(b, a)
         if self.always_open:
@@ -282,7 +284,7 @@ class BusinessCalendar(FrozenModel):
             >>> cal.add(datetime(2026, 12, 24, 16, tzinfo=cal.zone), timedelta(hours=2))
             datetime.datetime(2026, 12, 28, 10, 0, tzinfo=zoneinfo.ZoneInfo(key='Europe/Berlin'))
         """
-        a = _utc(start, "start")
+        a = check_time(start, "start")
         if duration < timedelta(0):
             raise ValueError(f"duration must not be negative, got {duration}")
         if duration == timedelta(0):
@@ -311,7 +313,7 @@ class BusinessCalendar(FrozenModel):
             >>> cal.add_days(datetime(2026, 10, 2, 16, tzinfo=UTC), 1)
             datetime.datetime(2026, 10, 5, 17, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
         """
-        a = _utc(start, "start")
+        a = check_time(start, "start")
         if days < 1:
             raise ValueError(f"days must be at least 1, got {days}")
         rules = _rules(self)
@@ -336,7 +338,7 @@ class BusinessCalendar(FrozenModel):
             >>> [cal.is_open(datetime(2026, 10, 5, h, tzinfo=cal.zone)) for h in (9, 12, 13, 18)]
             [True, True, False, False]
         """
-        t = _utc(moment, "moment")
+        t = check_time(moment, "moment")
         if self.always_open:
             return True
         day = self._local_date(t)
@@ -353,7 +355,7 @@ class BusinessCalendar(FrozenModel):
             >>> cal.next_open(datetime(2026, 10, 3, 12, tzinfo=cal.zone))  # a Saturday
             datetime.datetime(2026, 10, 5, 9, 0, tzinfo=zoneinfo.ZoneInfo(key='Europe/Berlin'))
         """
-        t = _utc(moment, "moment")
+        t = check_time(moment, "moment")
         if self.always_open:
             return t.astimezone(self.zone)
         for lo, hi in self._intervals_from(t):
@@ -380,12 +382,49 @@ class BusinessCalendar(FrozenModel):
 _DAY = timedelta(days=1)
 
 
-def _utc(moment: datetime, name: str) -> datetime:
+def check_time(moment: object, name: str) -> datetime:
+    """``moment`` as a UTC instant, after the one check every instant passes: aware, in the accepted years.
+
+    Every ``as_of``, every instant given to a calendar and every time read from data goes through this
+    check (the columns through :func:`check_years`), so nothing later computes with a naive time, an
+    epoch integer or a year the business clock cannot reach (the years
+    :data:`~smarketing._limits.MIN_YEAR` to :data:`~smarketing._limits.MAX_YEAR`, both in UTC and in the
+    time's own zone).
+
+    Args:
+        moment: The time to check.
+        name: What it is, for the message (``as_of``, ``start``, ...).
+
+    Raises:
+        DataError: ``moment`` is not a datetime, is naive, or lies outside the accepted years.
+
+    Examples:
+        >>> check_time(datetime(2026, 10, 5, 9, tzinfo=UTC), "as_of")
+        datetime.datetime(2026, 10, 5, 9, 0, tzinfo=datetime.timezone.utc)
+        >>> check_time(datetime(9999, 12, 31, tzinfo=UTC), "as_of")
+        Traceback (most recent call last):
+        ...
+        smarketing.errors.DataError: as_of: 9999-12-31T00:00:00+00:00 is outside the years 1900 to 2199
+    """
     if not isinstance(moment, datetime):
-        raise TypeError(f"{name} must be a datetime, not {type(moment).__name__}")
+        raise DataError(
+            f"must be a timezone-aware datetime, not {type(moment).__name__} {moment!r}", field=name
+        )
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} {moment.isoformat()} is naive; attach a time zone")
-    return moment.astimezone(UTC)
+        raise DataError(
+            f"{moment.isoformat()} is naive; give a timezone-aware time (e.g. in UTC)", field=name
+        )
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # within a day of datetime.min or datetime.max
+        utc = None
+    if utc is None or not (MIN_YEAR <= moment.year <= MAX_YEAR and MIN_YEAR <= utc.year <= MAX_YEAR):
+        raise DataError(f"{moment.isoformat()} is {_OUTSIDE}", field=name)
+    return utc
+
+
+#: The end of the message for a time outside the accepted years.
+_OUTSIDE = f"outside the years {MIN_YEAR} to {MAX_YEAR}"
 
 
 def _dates(first: date, last: date) -> Iterator[date]:
@@ -435,8 +474,36 @@ def _horizon_days(rules: _Rules, first: date) -> int:
     return max(0, (rules.last_open_date - first).days + 2)
 
 
-@lru_cache(maxsize=256)
+def holiday_years(country: str) -> tuple[int, int]:
+    """The first and last year the ``holidays`` package knows the public holidays of ``country``.
+
+    Outside these years it returns no holidays at all, which would open every holiday silently; the
+    calendar refuses those years instead (:class:`~smarketing.errors.DataError`).
+
+    Examples:
+        >>> holiday_years("DE")
+        (1991, 2100)
+    """
+    entity = type(_holidays.country_holidays(country, years=()))
+    return int(entity.start_year), int(entity.end_year)
+
+
+@cache
+def _holiday_cover(country: str) -> tuple[int, int]:
+    return holiday_years(country)
+
+
+@lru_cache(maxsize=512)
 def _holiday_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    first, last = _holiday_cover(country)
+    if not first <= year <= last:
+        where = country if subdivision is None else f"{country}-{subdivision}"
+        raise DataError(
+            f"the calendar needs the public holidays of {where} in {year}, but the holidays package "
+            f"knows them only for {first} to {last}; keep the data's times inside those years or "
+            "leave the holidays out and list them as closed_dates",
+            field="holidays",
+        )
     return frozenset(_holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 

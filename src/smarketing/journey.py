@@ -38,7 +38,7 @@ from __future__ import annotations
 import difflib
 import html
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cached_property
@@ -298,6 +298,9 @@ def _json(value: Any) -> Any:
 class EventCounts:
     """What reading the stage events found, and how each kind of bad input was handled.
 
+    Every event an analysis does not count is counted here, by why, with an example lead: nothing is left
+    out silently.
+
     Attributes:
         events: Rows read.
         leads: Leads analysed (those with at least one event kept).
@@ -310,6 +313,13 @@ class EventCounts:
             order: the trace of out-of-order timestamps or of a CRM that logs moves late. Time order wins;
             the ``from`` column is only checked, never used to reorder.
         after_as_of: Events later than ``as_of``, left out.
+        out_of_order: Ordered funnel: entries into a step that no step counts because the lead entered an
+            earlier step only after them (a "won" dated before the MQL).
+        skipped_step: Ordered funnel: entries into a step that no step counts because the lead never
+            entered the step before it (in order).
+        after_unknown_stage: Conformance: moves out of a stage the map does not have, which cannot be judged
+            (the move into the unknown stage is the violation).
+        examples: For each count above that is not zero, the smallest lead id with such an event.
     """
 
     events: int
@@ -319,29 +329,71 @@ class EventCounts:
     unknown_stages: tuple[str, ...] = ()
     from_mismatch: int = 0
     after_as_of: int = 0
+    out_of_order: int = 0
+    skipped_step: int = 0
+    after_unknown_stage: int = 0
+    examples: Mapping[str, str] = attrs.field(factory=dict, eq=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The counts as a JSON-ready dict."""
+        """The counts as a JSON-ready dict (the newer anomaly counts and ``examples`` only when not zero)."""
         out = attrs.asdict(self)
         out["unknown_stages"] = list(self.unknown_stages)
+        for name in _OPTIONAL_COUNTS:
+            if not out[name]:
+                del out[name]
+        out["examples"] = dict(sorted(self.examples.items()))
+        if not out["examples"]:
+            del out["examples"]
         return out
 
     def lines(self) -> list[str]:
         """The non-zero counts as short sentences, for reprs and the CLI."""
         out = []
         if self.duplicates:
-            out.append(f"{self.duplicates} duplicate event(s) dropped")
+            out.append(f"{self.duplicates} duplicate event(s) dropped" + self._example("duplicates"))
         if self.unknown_stage_events:
             names = ", ".join(self.unknown_stages[:5]) + (", ..." if len(self.unknown_stages) > 5 else "")
-            out.append(f"{self.unknown_stage_events} event(s) into unknown stage(s): {names}")
+            out.append(
+                f"{self.unknown_stage_events} event(s) into unknown stage(s): {names}"
+                + self._example("unknown_stage_events")
+            )
         if self.from_mismatch:
-            out.append(f"{self.from_mismatch} event(s) whose 'from' disagrees with the time order")
+            out.append(
+                f"{self.from_mismatch} event(s) whose 'from' disagrees with the time order"
+                + self._example("from_mismatch")
+            )
         if self.after_as_of:
-            out.append(f"{self.after_as_of} event(s) after as_of left out")
+            out.append(f"{self.after_as_of} event(s) after as_of left out" + self._example("after_as_of"))
+        if self.out_of_order:
+            out.append(
+                f"{self.out_of_order} event(s) into a step dated before an earlier step, not counted"
+                + self._example("out_of_order")
+            )
+        if self.skipped_step:
+            out.append(
+                f"{self.skipped_step} event(s) into a step whose previous step was skipped, not counted"
+                + self._example("skipped_step")
+            )
+        if self.after_unknown_stage:
+            out.append(
+                f"{self.after_unknown_stage} move(s) out of an unknown stage, not judged"
+                + self._example("after_unknown_stage")
+            )
         return out
 
+    def _example(self, name: str) -> str:
+        lead = self.examples.get(name)
+        return "" if lead is None else f" (e.g. lead {lead})"
 
-def _counts(prepared: _kernels.Prepared) -> EventCounts:
+
+#: Counts added after the first release: in ``to_dict`` only when not zero, so reports without such
+#: anomalies read exactly as before.
+_OPTIONAL_COUNTS = ("out_of_order", "skipped_step", "after_unknown_stage")
+
+
+def _counts(prepared: _kernels.Prepared, **anomalies: tuple[int, str]) -> EventCounts:
+    examples = dict(prepared.examples)
+    examples.update({name: lead for name, (_, lead) in anomalies.items()})
     return EventCounts(
         events=prepared.rows,
         leads=prepared.leads,
@@ -350,6 +402,8 @@ def _counts(prepared: _kernels.Prepared) -> EventCounts:
         unknown_stages=prepared.unknown_stages,
         from_mismatch=prepared.from_mismatch,
         after_as_of=prepared.after_as_of,
+        **{name: count for name, (count, _) in anomalies.items()},
+        examples=examples,
     )
 
 
@@ -767,7 +821,7 @@ def funnel(
         by=by,
         as_of=as_of,
         rows=tuple(rows),
-        counts=_counts(prepared),
+        counts=_counts(prepared, **table.anomalies),
         unmatched_leads=unmatched,
         calendar=calendar,
     )
@@ -1082,7 +1136,7 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
         moves=int(lead_fit.get_column("events").sum()),
         violations=tuple(violations),
         by_team=tuple(by_team),
-        counts=_counts(prepared),
+        counts=_counts(prepared, **tables["anomalies"]),
         lead_fit=lead_fit,
     )
 

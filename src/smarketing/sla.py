@@ -253,6 +253,8 @@ class SLAReport:
         weekly: Both sides per week (the trend).
         counts: Facts handled specially, by kind (unknown leads, activities before a lead existed, ...).
         summary: Both sides in two sentences.
+        examples: For each count that is not zero, the smallest lead id it counts, so that no fact is
+            left out without a lead to look at.
     """
 
     as_of: datetime
@@ -265,6 +267,7 @@ class SLAReport:
     weekly: pl.DataFrame
     counts: Mapping[str, int]
     summary: str
+    examples: Mapping[str, str] = attrs.field(factory=dict)
 
     def to_frame(self) -> pl.DataFrame:
         """The per-lead rows as a polars DataFrame.
@@ -295,6 +298,8 @@ class SLAReport:
             "as_of": self.as_of.isoformat(),
             "summary": self.summary,
             "counts": dict(self.counts),
+            # Only when something was counted: a report on clean data reads as it always did.
+            **({"examples": dict(self.examples)} if self.examples else {}),
             **{
                 name: _json_rows(getattr(self, name))
                 for name in ("leads", "breaches", "marketing", "by_rep", "by_team", "by_period", "weekly")
@@ -435,7 +440,9 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
             counts=frames.counts,
             as_of=as_of,
             period=period,
+            examples=frames.examples,
         ),
+        examples=frames.examples,
     )
 
 
@@ -448,6 +455,7 @@ def _summary(
     counts: Mapping[str, int],
     as_of: datetime,
     period: str,
+    examples: Mapping[str, str],
 ) -> str:
     assert plan.sla is not None
     sla = plan.sla
@@ -508,5 +516,12 @@ def _summary(
     text += "; marketing " + " ".join(parts)
     handled = {k: v for k, v in counts.items() if v}
     if handled:
-        text += " (not used: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in handled.items()) + ")"
+        text += (
+            " (not used: "
+            + ", ".join(
+                f"{v:,} {k.replace('_', ' ')}" + (f" (e.g. lead {examples[k]})" if k in examples else "")
+                for k, v in handled.items()
+            )
+            + ")"
+        )
     return f"SLA as of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {text}."
