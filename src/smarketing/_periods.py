@@ -19,12 +19,13 @@ PeriodKind = Literal["day", "week", "month", "quarter", "year"]
 #: The polars/narwhals truncation interval of each period kind (weeks start on Monday, as ISO 8601).
 TRUNCATE: dict[str, str] = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}
 
+# ASCII digits only (``\d`` alone also matches Arabic-Indic and full-width digits), the whole text.
 _LABELS = [
-    ("day", re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")),
-    ("week", re.compile(r"^(\d{4})-W(\d{2})$")),
-    ("month", re.compile(r"^(\d{4})-(\d{2})$")),
-    ("quarter", re.compile(r"^(\d{4})-Q([1-4])$")),
-    ("year", re.compile(r"^(\d{4})$")),
+    ("day", re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)),
+    ("week", re.compile(r"(\d{4})-W(\d{2})", re.ASCII)),
+    ("month", re.compile(r"(\d{4})-(\d{2})", re.ASCII)),
+    ("quarter", re.compile(r"(\d{4})-Q([1-4])", re.ASCII)),
+    ("year", re.compile(r"(\d{4})", re.ASCII)),
 ]
 
 
@@ -68,7 +69,7 @@ class Window:
         if not isinstance(label, str):
             raise DataError(f"must be a label such as '2026-Q4', not {type(label).__name__}", field="period")
         for kind, pattern in _LABELS:
-            match = pattern.match(label)
+            match = pattern.fullmatch(label)
             if match is None:
                 continue
             parts = [int(p) for p in match.groups()]

@@ -227,13 +227,7 @@ class BusinessCalendar(FrozenModel):
             >>> [(d.isoformat(), c.hour) for d, c in cal.open_days(date(2026, 10, 9), date(2026, 10, 12))]
             [('2026-10-09', 17), ('2026-10-12', 17)]
         """
-        rules = _rules(self)
-        out: list[tuple[date, datetime]] = []
-        for day in _dates(first, last):
-            spans = _day_intervals(rules, day, day)
-            if spans:
-                out.append((day, spans[-1][1]))
-        return out
+        return _open_table(self, first, last)[1]
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Business time between two instants; negative when ``end`` is before ``start``.
@@ -507,9 +501,13 @@ def _holiday_dates(country: str, subdivision: str | None, year: int) -> frozense
     return frozenset(_holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
-def _day_intervals(rules: _Rules, first: date, last: date) -> list[tuple[datetime, datetime]]:
+def _day_intervals(
+    rules: _Rules, first: date, last: date, closes: list[tuple[date, datetime]] | None = None
+) -> list[tuple[datetime, datetime]]:
+    """The open intervals of each local date, unmerged; each open date's close goes to ``closes``."""
     out: list[tuple[datetime, datetime]] = []
     for day in _dates(first, last):
+        before = len(out)
         for start, end in rules.day_spans(day):
             lo = _wall_to_utc(day, start, rules.zone)
             hi = (
@@ -519,7 +517,18 @@ def _day_intervals(rules: _Rules, first: date, last: date) -> list[tuple[datetim
             )
             if hi > lo:
                 out.append((lo, hi))
+        if closes is not None and len(out) > before:
+            closes.append((day, out[-1][1]))
     return out
+
+
+def _open_table(
+    cal: BusinessCalendar, first: date, last: date
+) -> tuple[list[tuple[datetime, datetime]], list[tuple[date, datetime]]]:
+    """``open_intervals`` and ``open_days`` of the same dates in one pass (the business clock needs both)."""
+    closes: list[tuple[date, datetime]] = []
+    spans = _day_intervals(_rules(cal), first, last, closes)
+    return _merge(spans), closes
 
 
 def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -532,12 +541,21 @@ def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datet
     return out
 
 
+#: Wall times with ``fold=1``, for the opening times of the day (the second reading of a repeated hour).
+_FOLDED = {t: t.replace(fold=1) for t in (time(h, m) for h in range(24) for m in range(0, 60, 15))}
+
+
 def _wall_to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
     """A wall-clock time of a local date as a UTC instant: gaps move forward, repeats take the first."""
     naive = datetime.combine(day, wall)
-    utc = naive.replace(tzinfo=zone).astimezone(UTC)  # fold=0: first occurrence of a repeated time
-    if utc.astimezone(zone).replace(tzinfo=None) == naive:
-        return utc
+    # The offsets of both readings of the wall time: equal for almost every time (the fast path, a few
+    # times cheaper than a round trip through the zone); in a repeated hour the first reading (fold=0)
+    # has the larger offset, in a gap the smaller one.
+    first = zone.utcoffset(naive)
+    second = zone.utcoffset(datetime.combine(day, _FOLDED.get(wall) or wall.replace(fold=1)))
+    if first is not None and second is not None and first >= second:
+        return datetime.combine(day, wall, UTC) - first
+    utc = naive.replace(tzinfo=zone).astimezone(UTC)
     # The wall time falls in a gap. fold=1 gives an instant before the jump, fold=0 one after it; the jump
     # happens on a whole second, so bisect for the first second that has the offset after the jump.
     after = utc.astimezone(zone).utcoffset()

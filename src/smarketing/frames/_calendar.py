@@ -30,7 +30,7 @@ import numpy.typing as npt
 import polars as pl
 
 from smarketing._limits import MAX_YEAR, MIN_YEAR
-from smarketing.calendar import BusinessCalendar, _wall_to_utc
+from smarketing.calendar import BusinessCalendar, _open_table, _wall_to_utc
 from smarketing.errors import DataError
 
 __all__ = ["BusinessClock", "ClosedCalendarError", "check_years", "epoch_us", "from_epoch_us"]
@@ -111,7 +111,7 @@ class BusinessClock:
         self.calendar = calendar
         self.first = first
         self.last = last
-        spans = calendar.open_intervals(first, last)
+        spans, open_days = _open_table(calendar, first, last)
         if not spans:
             raise ClosedCalendarError(f"the calendar is not open at all between {first} and {last}")
         self.starts = _array([epoch_us(lo) for lo, _ in spans])
@@ -120,7 +120,7 @@ class BusinessClock:
         self.cum_end = np.cumsum(lengths)
         self.cum = self.cum_end - lengths
         # Every local date: the UTC instant it starts, and how many open days there are up to it.
-        closes = dict(calendar.open_days(first, last))
+        closes = dict(open_days)
         day_starts: list[int] = []
         day_numbers: list[int] = []
         through: list[int] = []

@@ -379,6 +379,8 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
             duration=timedelta(microseconds=longest),
             days=longest_days,
         )
+    except DataError:  # times the calendar cannot reach (years without holiday tables)
+        raise
     except ValueError as error:  # a calendar whose open time runs out (only a few extra open dates)
         raise PlanError(f"{error}; the SLA's clocks cannot run", path="sla.calendar") from None
     period = sla.marketing.volume.period if sla.marketing.volume is not None else DEFAULT_PERIOD
