@@ -326,3 +326,17 @@ def test_scorecard_with_period_9999_names_the_period() -> None:
     with pytest.raises(DataError) as info:
         sm.scorecard(plan, sm.Dataset(), period="9999-Q4", as_of=datetime(2026, 10, 1, tzinfo=UTC))
     assert_names(str(info.value), "'9999-Q4'", "1900 to 2199")
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin", "America/Santiago", "Asia/Kathmandu"], ids=["berlin", "santiago", "kathmandu"]
+)
+def test_scorecard_accepts_as_of_in_any_zone(zone: str) -> None:
+    from smarketing.datasets import synthetic
+
+    plan = sm.load_plan("examples/plan.yaml")
+    data = synthetic(plan, seed=5, n_leads=60)
+    fx = sm.FxTable([("USD", "EUR", date(1970, 1, 1), "0.92")])
+    utc = datetime(2026, 10, 31, 12, tzinfo=UTC)
+    local = sm.scorecard(plan, data, period="2026-10", fx=fx, as_of=utc.astimezone(ZoneInfo(zone)))
+    assert local.to_frame().equals(sm.scorecard(plan, data, period="2026-10", fx=fx, as_of=utc).to_frame())
