@@ -70,6 +70,9 @@ _OPEN_DATE_HOURS = ((time(9), time(17)),)
 _WHOLE_DAY = ((time(0), time.max),)
 #: How far the arithmetic looks for open time before it decides the calendar never opens again.
 _SEARCH_CHUNK_DAYS = 62
+#: The last local date the business clock counts: the latest due time a valid plan can need (two
+#: windows of MAX_HOURS, ten years each, after the last accepted year) fits before it.
+_LAST_DATE = date(MAX_YEAR + 21, 12, 31)
 
 
 @cache
@@ -217,6 +220,7 @@ class BusinessCalendar(FrozenModel):
             >>> [(a.hour, b.hour) for a, b in cal.open_intervals(date(2026, 10, 5), date(2026, 10, 11))]
             [(9, 12), (13, 17)]
         """
+        _check_dates(first, last)
         return _merge(_day_intervals(_rules(self), first, last))
 
     def open_days(self, first: date, last: date) -> list[tuple[date, datetime]]:
@@ -227,6 +231,7 @@ class BusinessCalendar(FrozenModel):
             >>> [(d.isoformat(), c.hour) for d, c in cal.open_days(date(2026, 10, 9), date(2026, 10, 12))]
             [('2026-10-09', 17), ('2026-10-12', 17)]
         """
+        _check_dates(first, last)
         return _open_table(self, first, last)[1]
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
@@ -271,7 +276,10 @@ class BusinessCalendar(FrozenModel):
             The due instant, in the calendar's time zone.
 
         Raises:
-            ValueError: ``start`` is naive, ``duration`` is negative, or the calendar has no more open time.
+            DataError: ``start`` is not an aware time in the accepted years, ``duration`` is not a
+                ``timedelta`` or is negative, or the due time falls after the last date the business clock
+                counts (the end of ``MAX_YEAR + 21``: a sparse calendar and a very long duration).
+            ValueError: The calendar has no more open time (only a few extra open dates).
 
         Examples:
             >>> cal = BusinessCalendar(timezone="Europe/Berlin", holidays={"country": "DE"})
@@ -279,8 +287,10 @@ class BusinessCalendar(FrozenModel):
             datetime.datetime(2026, 12, 28, 10, 0, tzinfo=zoneinfo.ZoneInfo(key='Europe/Berlin'))
         """
         a = check_time(start, "start")
+        if not isinstance(duration, timedelta):
+            raise DataError(f"must be a timedelta, not {type(duration).__name__}", field="duration")
         if duration < timedelta(0):
-            raise ValueError(f"duration must not be negative, got {duration}")
+            raise DataError(f"must not be negative, got {duration}", field="duration")
         if duration == timedelta(0):
             return a.astimezone(self.zone)
         if self.always_open:
@@ -291,7 +301,8 @@ class BusinessCalendar(FrozenModel):
             if hi - begin >= left:
                 return (begin + left).astimezone(self.zone)
             left -= hi - begin
-        raise ValueError(f"the calendar has no more open time after {a.isoformat()}")  # pragma: no cover
+        self._ran_out(f"{duration} of business time after {a.isoformat()}")
+        raise ValueError(f"the calendar has no more open time after {a.isoformat()}")
 
     def add_days(self, start: datetime, days: int) -> datetime:
         """The close of the ``days``-th open day after the local date of ``start``: a business-day deadline.
@@ -300,7 +311,9 @@ class BusinessCalendar(FrozenModel):
         off on Saturday.
 
         Raises:
-            ValueError: ``start`` is naive, ``days < 1`` or the calendar has no more open days.
+            DataError: ``start`` is not an aware time in the accepted years, ``days`` is not a whole number
+                of at least 1, or the deadline falls after the last date the business clock counts.
+            ValueError: The calendar has fewer open days left (only a few extra open dates).
 
         Examples:
             >>> cal = BusinessCalendar(timezone="UTC")
@@ -308,8 +321,8 @@ class BusinessCalendar(FrozenModel):
             datetime.datetime(2026, 10, 5, 17, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
         """
         a = check_time(start, "start")
-        if days < 1:
-            raise ValueError(f"days must be at least 1, got {days}")
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise DataError(f"must be a whole number of at least 1, got {days!r}", field="days")
         rules = _rules(self)
         seen = 0
         day = self._local_date(a)
@@ -320,6 +333,7 @@ class BusinessCalendar(FrozenModel):
                 seen += 1
                 if seen == days:
                     return spans[-1][1].astimezone(self.zone)
+        self._ran_out(f"{days} open day(s) after {a.isoformat()}")
         raise ValueError(f"the calendar has fewer than {days} open days after {a.isoformat()}")
 
     def is_open(self, moment: datetime) -> bool:
@@ -355,10 +369,20 @@ class BusinessCalendar(FrozenModel):
         for lo, hi in self._intervals_from(t):
             if hi > t:
                 return max(lo, t).astimezone(self.zone)
-        raise ValueError(f"the calendar never opens after {t.isoformat()}")  # pragma: no cover
+        self._ran_out(f"the next opening after {t.isoformat()}")
+        raise ValueError(f"the calendar never opens after {t.isoformat()}")
 
     def _local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
+
+    def _ran_out(self, what: str) -> None:
+        """Raise the DataError for a search that reached the last date the clock counts, if it did."""
+        if _rules(self).last_open_date is None:  # weekly hours: open time never runs out, the dates do
+            raise DataError(
+                f"{what} falls after {_LAST_DATE.isoformat()}, the last date the business clock counts; "
+                "the calendar is open too little for so long a time",
+                field="calendar",
+            )
 
     def _intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Open intervals ending after ``moment``, in order, for as long as the calendar has any."""
@@ -366,8 +390,9 @@ class BusinessCalendar(FrozenModel):
         first = self._local_date(moment) - _DAY
         horizon = _horizon_days(rules, first)
         done = 0
-        while done < horizon:
-            chunk = _merge(_day_intervals(rules, first, first + timedelta(days=_SEARCH_CHUNK_DAYS - 1)))
+        while done < horizon and first <= _LAST_DATE:
+            last = min(first + timedelta(days=_SEARCH_CHUNK_DAYS - 1), _LAST_DATE)
+            chunk = _merge(_day_intervals(rules, first, last))
             yield from ((lo, hi) for lo, hi in chunk if hi > moment)
             first += timedelta(days=_SEARCH_CHUNK_DAYS)
             done += _SEARCH_CHUNK_DAYS
@@ -421,6 +446,19 @@ def check_time(moment: object, name: str) -> datetime:
 _OUTSIDE = f"outside the years {MIN_YEAR} to {MAX_YEAR}"
 
 
+def _check_dates(first: object, last: object) -> None:
+    """Local dates the clock can count: plain dates from the year before MIN_YEAR to ``_LAST_DATE``."""
+    for name, day in (("first", first), ("last", last)):
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise DataError(f"must be a date, not {type(day).__name__}", field=name)
+        if not date(MIN_YEAR - 1, 1, 1) <= day <= _LAST_DATE:
+            raise DataError(
+                f"{day.isoformat()} is outside the dates the business clock counts "
+                f"({MIN_YEAR - 1}-01-01 to {_LAST_DATE.isoformat()})",
+                field=name,
+            )
+
+
 def _dates(first: date, last: date) -> Iterator[date]:
     day = first
     while day <= last:
@@ -462,10 +500,13 @@ def _rules(cal: BusinessCalendar) -> _Rules:
 
 
 def _horizon_days(rules: _Rules, first: date) -> int:
-    """Days to search forward from ``first`` before concluding there is no more open time."""
-    if rules.last_open_date is None:
-        return 1 << 20  # weekly hours repeat forever; the loop ends long before this
-    return max(0, (rules.last_open_date - first).days + 2)
+    """Days to search forward from ``first`` before concluding there is no more open time.
+
+    Never past ``_LAST_DATE``: a sparse calendar and a long duration would otherwise search for
+    thousands of years and overflow ``date``.
+    """
+    last = _LAST_DATE if rules.last_open_date is None else min(rules.last_open_date + _DAY, _LAST_DATE)
+    return max(0, (last - first).days + 1)
 
 
 def holiday_years(country: str) -> tuple[int, int]:

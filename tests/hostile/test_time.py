@@ -340,3 +340,54 @@ def test_scorecard_accepts_as_of_in_any_zone(zone: str) -> None:
     utc = datetime(2026, 10, 31, 12, tzinfo=UTC)
     local = sm.scorecard(plan, data, period="2026-10", fx=fx, as_of=utc.astimezone(ZoneInfo(zone)))
     assert local.to_frame().equals(sm.scorecard(plan, data, period="2026-10", fx=fx, as_of=utc).to_frame())
+
+
+# -- durations, day counts and dates the clock cannot count -------------------------------------------------
+
+SPARSE = BusinessCalendar(timezone="UTC", hours={"sun": ["23:45-24:00"]})  # 15 minutes a week
+JAN = datetime(2026, 1, 1, tzinfo=UTC)
+
+BAD_ARITHMETIC = {
+    "sparse-long-duration": (lambda: SPARSE.add(JAN, timedelta(hours=87_600)), "calendar", "2220-12-31"),
+    "sparse-many-days": (lambda: SPARSE.add_days(JAN, 3650 * 3), "calendar", "2220-12-31"),
+    "sparse-from-last-year": (
+        lambda: SPARSE.add(datetime(2199, 12, 31, tzinfo=UTC), timedelta(hours=1000)),
+        "calendar",
+        "open too little",
+    ),
+    "duration-int": (lambda: OFFICE.add(JAN, 5), "duration", "not int"),  # type: ignore[arg-type]
+    "duration-decimal-hours": (lambda: OFFICE.add(JAN, "4h"), "duration", "not str"),  # type: ignore[arg-type]
+    "duration-negative": (lambda: OFFICE.add(JAN, -H), "duration", "negative"),
+    "days-zero": (lambda: OFFICE.add_days(JAN, 0), "days", "at least 1"),
+    "days-bool": (lambda: OFFICE.add_days(JAN, True), "days", "True"),
+    "days-float": (lambda: OFFICE.add_days(JAN, 1.5), "days", "1.5"),  # type: ignore[arg-type]
+    "intervals-year-9999": (
+        lambda: OFFICE.open_intervals(date(9999, 12, 30), date(9999, 12, 31)),
+        "first",
+        "outside the dates",
+    ),
+    "intervals-year-1": (lambda: OFFICE.open_intervals(date(1, 1, 1), date(1, 1, 2)), "first", "outside"),
+    "intervals-datetime": (lambda: OFFICE.open_intervals(JAN, JAN), "first", "not datetime"),  # type: ignore[arg-type]
+    "open-days-last-9999": (lambda: OFFICE.open_days(date(2026, 1, 1), date(9999, 1, 1)), "last", "outside"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ARITHMETIC))
+def test_calendar_arithmetic_out_of_reach(case: str) -> None:
+    run, field, words = BAD_ARITHMETIC[case]
+    with pytest.raises(DataError) as info:
+        run()
+    assert_names(str(info.value), field, words)
+
+
+@pytest.mark.parametrize(
+    "zone", ["America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Tokyo"]
+)
+def test_first_and_last_accepted_instants_in_far_zones(zone: str) -> None:
+    cal = BusinessCalendar(timezone=zone)
+    first, last = datetime(MIN_YEAR, 1, 1, tzinfo=UTC), datetime(MAX_YEAR, 12, 31, 23, 59, tzinfo=UTC)
+    assert cal.elapsed(first, first + 10 * 24 * H) > timedelta(0)
+    assert cal.elapsed(last - 10 * 24 * H, last) > timedelta(0)
+    assert cal.add(last, 100 * H) > last
+    assert cal.add_days(last, 30) > last
+    assert cal.next_open(last) >= last
