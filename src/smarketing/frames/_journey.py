@@ -590,7 +590,8 @@ def funnel_table(
             late = latest_earlier[missed] > entered_first
             left_out["out_of_order"].append((missed[late], count[~found][late]))
             left_out["skipped_step"].append((missed[~late], count[~found][~late]))
-        np.maximum.at(latest_earlier, leads, last_row)
+        # Each lead has one run of entries per step, so ``leads`` has no repeats: a plain gather/scatter.
+        latest_earlier[leads] = np.maximum(latest_earlier[leads], last_row)
         leads, first_row = leads[found], first_row[found]
         after = np.full(n_leads, n, dtype=np.int64)
         after[leads] = first_row
