@@ -575,3 +575,21 @@ def test_cli_time_out_of_range_is_exit_2(argv: list[str], capsys: pytest.Capture
     assert code == 2
     assert "Traceback" not in err
     assert_names(err, "1900 to 2199")
+
+
+@pytest.mark.parametrize("command", ["sla", "funnel", "funnel-file"])
+@pytest.mark.parametrize("year", [1800, 2200, 9999])
+def test_cli_data_time_out_of_range_names_the_record(
+    command: str, year: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    far = datetime(year, 1, 1, tzinfo=UTC)
+    pl.DataFrame(
+        {"lead_id": ["L1", "L2"], "from": ["mql", "mql"], "to": ["sal", "sal"], "time": [AT, far]},
+        schema={"lead_id": pl.String, "from": pl.String, "to": pl.String, "time": UTC_US},
+    ).write_parquet(tmp_path / "stage_events.parquet")
+    target = tmp_path / "stage_events.parquet" if command == "funnel-file" else tmp_path
+    code = cli.main([command.split("-", maxsplit=1)[0], "examples/plan.yaml", "--data", str(target)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    assert_names(err, "L2", "time", f"{year}-01-01", "outside the years 1900 to 2199")

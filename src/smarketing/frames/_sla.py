@@ -265,7 +265,6 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
             "the journey has no handoff transition, so no lead is ever handed to sales",
             path="journey.transitions",
         )
-    now = epoch_us(check_time(as_of, "as_of"))
     cal = sla.calendar
     zone = cal.timezone
 
@@ -277,6 +276,9 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     _no_nulls(leads, "leads", ("id",), "id")
     _no_nulls(activities, "activities", ("lead_id", "person", "time", "type"), "lead_id")
     _no_nulls(dispositions, "dispositions", ("lead_id", "reason", "time"), "lead_id")
+    # After the data's own checks: an as_of taken from the data (the CLI's latest fact) is then already
+    # known good, and a bad time in the data is named by its record rather than as as_of.
+    now = epoch_us(check_time(as_of, "as_of"))
     # -- handoffs: the first stage event of a handoff transition, per lead ------------------------------
     pairs = [(t.source, t.to) for t in handoffs]
     targets = sorted({t.to for t in handoffs})
