@@ -691,8 +691,12 @@ def funnel(
     counts them). Pass the plan's SLA calendar (``plan.sla.calendar``) to measure stages on the clock the
     SLA runs on.
 
-    Bad input: see :class:`EventCounts` for duplicates, unknown stages and out-of-order timestamps (counted);
-    events without a lead id, stage or time, and naive times, raise :class:`~smarketing.errors.DataError`.
+    Nothing is left out without a word: every entry into a step is either in some row's ``entries`` or, in
+    ``ordered`` mode, counted in :class:`EventCounts` as ``out_of_order`` (the lead entered an earlier step
+    only after it, as a "won" dated before the MQL) or ``skipped_step`` (it never entered the step before),
+    with an example lead. Duplicates, unknown stages and ``from`` mismatches are counted there too; events
+    without a lead id, stage or time, naive times and times outside the years 1900 to 2199 raise
+    :class:`~smarketing.errors.DataError` naming the record.
 
     Args:
         journey_map: The agreed journey.
@@ -703,8 +707,8 @@ def funnel(
         by: Group by this lead attribute (``"persona"``, ``"campaign"``, ...), or ``"cohort_month"``: the
             UTC month (``"2026-10"``) of the lead's first event. Leads missing from ``leads`` fall in group
             ``None`` (counted as ``unmatched_leads``).
-        as_of: Measure as at this aware time: later events are left out, and leads with no later event are
-            ``open``. ``None`` uses all events.
+        as_of: Measure as at this aware time (any time zone): later events are left out, and leads with no
+            later event are ``open``. ``None`` uses all events.
         mode: ``"ordered"`` or ``"any"`` (above).
         stages: The funnel's steps, in order; default above.
         calendar: Also measure time in stage in business time on this calendar
@@ -714,8 +718,8 @@ def funnel(
         The :class:`FunnelReport`.
 
     Raises:
-        DataError: Bad events or leads, as above.
-        ValueError: Unknown or repeated step, unknown mode, ``by`` without leads, naive ``as_of``.
+        DataError: Bad events or leads, as above; ``as_of`` not an aware datetime in the years 1900 to 2199.
+        ValueError: Unknown or repeated step, unknown mode, ``by`` without leads.
 
     Examples:
         >>> from datetime import datetime, timedelta, timezone
@@ -1052,7 +1056,8 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
         The :class:`ConformanceReport`.
 
     Raises:
-        DataError: Events without lead id, stage or time; naive times; missing columns.
+        DataError: Events without lead id, stage or time; naive times or times outside the years 1900 to
+            2199; missing columns.
 
     Examples:
         >>> from datetime import datetime, timedelta, timezone
@@ -1163,7 +1168,8 @@ def discover(events: Any, *, min_count: int = 1) -> nx.DiGraph[str]:
         A new (unfrozen) ``networkx.DiGraph``.
 
     Raises:
-        DataError: Events without lead id, stage or time; naive times; missing columns.
+        DataError: Events without lead id, stage or time; naive times or times outside the years 1900 to
+            2199; missing columns.
         ValueError: ``min_count`` below 1.
 
     Examples:

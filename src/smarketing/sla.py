@@ -367,7 +367,7 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         data: A :class:`~smarketing.records.Dataset`, or a mapping of record kind (``"leads"``,
             ``"stage_events"``, ``"activities"``, ``"dispositions"``) to records or a dataframe of any
             library narwhals supports (polars by default).
-        as_of: The timezone-aware instant to evaluate at.
+        as_of: The timezone-aware instant to evaluate at, in any time zone.
 
     Returns:
         The report; ``report.leads`` has one row per handed-off lead with ``lead_id``, ``owner``, ``team``,
@@ -378,9 +378,10 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
 
     Raises:
         PlanError: The plan has no SLA or the journey no handoff transition.
-        DataError: A column is missing or not a timezone-aware datetime, a required value is missing
-            (the message names the record), or a handed-off lead appears twice in ``leads``.
-        ValueError: ``as_of`` is naive.
+        DataError: A column is missing or not a timezone-aware datetime, a time lies outside the years 1900
+            to 2199, a required value is missing (the message names the record), a handed-off lead
+            appears twice in ``leads``, ``as_of`` is not an aware datetime in those years (any time zone
+            is accepted), or the calendar needs public holidays of a year its holiday source does not cover.
 
     Examples:
         Two leads handed to sales on Monday 5 October 2026 at 10:00 Berlin time (the example plan's calendar
