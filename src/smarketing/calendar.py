@@ -61,7 +61,8 @@ __all__ = ["BusinessCalendar", "HolidaySource", "WEEKDAYS", "Weekday", "check_ti
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-_INTERVAL = re.compile(r"^\s*(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})\s*$")
+# ASCII digits only: ``\d`` alone also reads Arabic-Indic and full-width digits as hours.
+_INTERVAL = re.compile(r"^\s*(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})\s*$", re.ASCII)
 
 _DEFAULT_HOURS: dict[Weekday, list[str]] = {d: ["09:00-17:00"] for d in WEEKDAYS[:5]}
 

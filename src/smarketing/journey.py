@@ -757,26 +757,30 @@ def funnel(
         (8.5, datetime.timedelta(seconds=30600))
     """
     if mode not in ("ordered", "any"):
-        raise ValueError(f"mode must be 'ordered' or 'any', not {mode!r}")
+        raise DataError(f"must be 'ordered' or 'any', not {mode!r}", field="mode")
     known = [s.id for s in journey_map.stages]
     if stages is None:
         steps = [s.id for s in journey_map.stages if s.terminal not in _LOST]
         if not steps:
-            raise ValueError("every stage of the map is a lost or disqualified terminal; pass stages=")
+            raise DataError(
+                "every stage of the map is a lost or disqualified terminal; pass stages=", field="stages"
+            )
     else:
         steps = list(stages)
         if not steps:
-            raise ValueError("stages must name at least one step")
+            raise DataError("must name at least one step", field="stages")
         for s in steps:
             if s not in known:
-                raise ValueError(f"unknown funnel step {s!r}; known stages: {', '.join(known)}")
+                raise DataError(
+                    f"unknown funnel step {s!r}; known stages: {', '.join(known)}", field="stages"
+                )
         if len(set(steps)) != len(steps):
-            raise ValueError(f"funnel steps repeat a stage: {', '.join(steps)}")
+            raise DataError(f"funnel steps repeat a stage: {', '.join(steps)}", field="stages")
     if by is not None and by != "cohort_month" and leads is None:
         if isinstance(events, Dataset):
             leads = events.leads
         else:
-            raise ValueError(f"by={by!r} needs leads with that attribute (or by='cohort_month')")
+            raise DataError(f"by={by!r} needs leads with that attribute (or by='cohort_month')", field="by")
     prepared = _kernels.prepare(events, known, as_of=as_of)
     groups: nw.LazyFrame[Any] | Literal["cohort_month"] | None = None
     if by == "cohort_month":
@@ -1083,7 +1087,7 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
         (1, 0)
     """
     if examples < 0:
-        raise ValueError(f"examples must be >= 0, not {examples}")
+        raise DataError(f"must be >= 0, not {examples}", field="examples")
     ids = [s.id for s in journey_map.stages]
     prepared = _kernels.prepare(events, ids, keep_unknown=True)
     code = {s: i for i, s in enumerate(ids)}
@@ -1190,7 +1194,7 @@ def discover(events: Any, *, min_count: int = 1) -> nx.DiGraph[str]:
         (datetime.timedelta(seconds=7200), {'count': 2, 'start': 0, 'end': 1})
     """
     if min_count < 1:
-        raise ValueError(f"min_count must be >= 1, not {min_count}")
+        raise DataError(f"must be >= 1, not {min_count}", field="min_count")
     prepared = _kernels.prepare(events, None)
     edges, nodes = _kernels.dfg_tables(prepared)
     names = prepared.stages

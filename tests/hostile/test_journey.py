@@ -593,3 +593,25 @@ def test_cli_data_time_out_of_range_names_the_record(
     assert code == 2
     assert "Traceback" not in err
     assert_names(err, "L2", "time", f"{year}-01-01", "outside the years 1900 to 2199")
+
+
+# -- arguments ----------------------------------------------------------------------------------------------
+
+BAD_ARGUMENTS = {
+    "mode": (lambda: sm.funnel(JM, EVENTS, mode="sequential"), "mode", "'sequential'"),  # type: ignore[arg-type]
+    "stages-empty": (lambda: sm.funnel(JM, EVENTS, stages=[]), "stages", "at least one"),
+    "stages-unknown": (lambda: sm.funnel(JM, EVENTS, stages=["lead", "won"]), "stages", "'won'"),
+    "stages-repeated": (lambda: sm.funnel(JM, EVENTS, stages=["lead", "lead"]), "stages", "repeat"),
+    "stages-case": (lambda: sm.funnel(JM, EVENTS, stages=["Lead"]), "stages", "'Lead'"),
+    "by-without-leads": (lambda: sm.funnel(JM, EVENTS, by="persona"), "by", "'persona'"),
+    "conformance-examples": (lambda: sm.conformance(JM, EVENTS, examples=-1), "examples", "-1"),
+    "discover-min-count": (lambda: sm.discover(EVENTS, min_count=0), "min_count", "0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ARGUMENTS))
+def test_bad_arguments_are_data_errors_naming_the_argument(case: str) -> None:
+    run, field, words = BAD_ARGUMENTS[case]
+    with pytest.raises(DataError) as info:
+        run()
+    assert_names(str(info.value), f"{field}:", words)

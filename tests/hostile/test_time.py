@@ -391,3 +391,36 @@ def test_first_and_last_accepted_instants_in_far_zones(zone: str) -> None:
     assert cal.add(last, 100 * H) > last
     assert cal.add_days(last, 30) > last
     assert cal.next_open(last) >= last
+
+
+@pytest.mark.parametrize(
+    "interval",
+    [
+        "\u0660\u0669:\u0660\u0660-\u0661\u0667:\u0660\u0660",  # Arabic-Indic digits
+        "\uff10\uff19:\uff10\uff10-\uff11\uff17:\uff10\uff10",  # full-width digits
+        "9:00-17:00",
+        "09:00-24:30",
+        "09:60-17:00",
+        "17:00-09:00",
+        "09:00-09:00",
+        "",
+    ],
+    ids=[
+        "arabic-indic",
+        "full-width",
+        "one-digit-hour",
+        "past-24",
+        "minute-60",
+        "backwards",
+        "empty-span",
+        "empty",
+    ],
+)
+def test_opening_hours_are_ascii_hh_mm(interval: str) -> None:
+    from smarketing.errors import PlanError
+
+    plan = sm.load_plan("examples/plan.yaml").model_dump(by_alias=True, exclude_defaults=True, mode="json")
+    plan["sla"]["calendar"]["hours"] = {"mon": [interval]}
+    with pytest.raises(PlanError) as info:
+        sm.load_plan(plan)
+    assert_names(str(info.value), "sla.calendar.hours.mon")
