@@ -989,10 +989,11 @@ class ConformanceReport:
         return "\n".join(parts)
 
     def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.counts.lines())
         return "".join(
             _display.html_table(headers, rows, caption=caption if i else f"{self._title()}: {caption}")
             for i, (caption, headers, rows) in enumerate(self._tables())
-        )
+        ) + (f"<ul>{notes}</ul>" if notes else "")
 
 
 def _verdicts(journey_map: JourneyMap) -> dict[tuple[int, int], int]:

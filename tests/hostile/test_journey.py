@@ -615,3 +615,9 @@ def test_bad_arguments_are_data_errors_naming_the_argument(case: str) -> None:
     with pytest.raises(DataError) as info:
         run()
     assert_names(str(info.value), f"{field}:", words)
+
+
+def test_html_reprs_show_the_anomalies() -> None:
+    events = frame([("a", "subscriber", 0), ("a", "bogus", 1), ("a", "lead", 2), ("b", "customer", 0)])
+    assert_names(sm.funnel(JM, events)._repr_html_(), "e.g. lead b", "not counted")
+    assert_names(sm.conformance(JM, events)._repr_html_(), "not judged (e.g. lead a)")
