@@ -215,8 +215,9 @@ def test_elapsed_of_add_is_the_duration(cal: BusinessCalendar, start: datetime, 
 @LAWS
 @given(business_calendars(), aware_datetimes(), business_durations(), business_durations())
 def test_add_composes(cal: BusinessCalendar, start: datetime, d1: timedelta, d2: timedelta) -> None:
-    assert cal.add(cal.add(start, d1), d2) == cal.add(start, d1 + d2)
-    assert cal.add(start, min(d1, d2)) <= cal.add(start, max(d1, d2))
+    # In UTC: datetimes sharing a zone compare as wall times, ignoring which of a repeated hour they are.
+    assert cal.add(cal.add(start, d1), d2).astimezone(UTC) == cal.add(start, d1 + d2).astimezone(UTC)
+    assert cal.add(start, min(d1, d2)).astimezone(UTC) <= cal.add(start, max(d1, d2)).astimezone(UTC)
 
 
 @LAWS
@@ -233,12 +234,14 @@ def test_elapsed_is_additive_and_monotone(cal: BusinessCalendar, times: list[dat
 @given(business_calendars(), aware_datetimes())
 def test_is_open_and_next_open_agree_with_elapsed(cal: BusinessCalendar, t: datetime) -> None:
     tick = timedelta(microseconds=1)
-    assert cal.is_open(t) == (cal.elapsed(t, t + tick) == tick)
+    # In UTC: ``t + tick`` in t's zone is wall-clock arithmetic, and ``==`` across zones is false inside a
+    # repeated hour (PEP 495) even for the same instant.
+    assert cal.is_open(t) == (cal.elapsed(t, t.astimezone(UTC) + tick) == tick)
     nxt = cal.next_open(t)
     assert nxt >= t
     assert cal.is_open(nxt)
     assert cal.elapsed(t, nxt) == timedelta(0)
-    assert (nxt == t) == cal.is_open(t)
+    assert (nxt.astimezone(UTC) == t.astimezone(UTC)) == cal.is_open(t)
 
 
 # -- the columnar form against the scalar one --------------------------------------------------------
@@ -285,13 +288,39 @@ def _instant(us: int) -> datetime:
 def test_columnar_form_matches_scalar(
     cal: BusinessCalendar, rows: list[tuple[datetime, datetime, timedelta]], days: int
 ) -> None:
+    _check_columnar(cal, rows, days)
+
+
+def _check_columnar(
+    cal: BusinessCalendar, rows: list[tuple[datetime, datetime, timedelta]], days: int
+) -> None:
     frame = _columns(cal, rows, days)
     for (start, end, d), row in zip(rows, frame.iter_rows(named=True), strict=True):
         assert timedelta(microseconds=row["pe"] - row["ps"]) == cal.elapsed(start, end)
-        assert _instant(row["due"]) == cal.add(start, d)
-        assert _instant(row["close"]) == cal.add_days(start, days)
+        # Compare instants in UTC: an aware datetime inside a repeated hour (the clocks go back) is never
+        # equal to one in another zone under PEP 495, even at the same instant.
+        assert _instant(row["due"]) == cal.add(start, d).astimezone(UTC)
+        assert _instant(row["close"]) == cal.add_days(start, days).astimezone(UTC)
         assert row["open"] == cal.is_open(start)
         assert row["local"] == start.astimezone(cal.zone).date()
+
+
+def test_columnar_form_in_the_repeated_hour_of_santiago() -> None:
+    """The flaky Hypothesis example: a due time at 23:00 on 5 April 2025 in Santiago, the first of the two.
+
+    The clock and the calendar agreed all along (02:00 UTC); the law compared a UTC datetime with one in
+    the calendar's zone, and PEP 495 makes every inter-zone ``==`` false inside a repeated hour.
+    """
+    santiago = ZoneInfo("America/Santiago")
+    cal = BusinessCalendar(timezone="America/Santiago", always_open=True)
+    start = datetime(2025, 4, 5, 22, 59, 58, 999999, tzinfo=santiago)
+    due = cal.add(start, timedelta(microseconds=1_000_001))
+    assert due.astimezone(UTC) == datetime(2025, 4, 6, 2, tzinfo=UTC)
+    assert due.replace(tzinfo=None) == datetime(2025, 4, 5, 23)
+    assert due.fold == 0
+    _check_columnar(
+        cal, [(start, datetime(2025, 3, 30, tzinfo=santiago), timedelta(microseconds=1_000_001))], 1
+    )
 
 
 def test_columnar_worked_example() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from smarketing._metrics import BUILTIN, compute_metrics
 from smarketing._periods import Window
+from smarketing.errors import DataError
 from smarketing.kpi import Undefined
 from smarketing.money import FxTable, Money
 from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
@@ -51,7 +52,7 @@ def test_kernel_matches_reference(data: Dataset, tz: str) -> None:
 
 
 def test_metrics_need_aware_as_of() -> None:
-    with pytest.raises(ValueError, match="as_of must be timezone-aware"):
+    with pytest.raises(DataError, match=r"as_of: .* is naive; give a timezone-aware time"):
         compute_metrics(
             Dataset(),
             ["mqls"],

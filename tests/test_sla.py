@@ -211,8 +211,17 @@ def test_counts_and_summary(report: sm.SLAReport) -> None:
         "required attempts; marketing delivered 0% of the MQL volume "
         f"(1 of {VOLUME} over 1 complete month(s)) "
         "at 0% acceptance against 70% committed and 0% SQLs against 35% (not used: 1 activities unknown "
-        "lead, 1 activities before lead created, 1 activities after as of, 1 dispositions unknown reason)."
+        "lead (e.g. lead LX), 1 activities before lead created (e.g. lead L1), 1 activities after as of "
+        "(e.g. lead L6), 1 dispositions unknown reason (e.g. lead L9))."
     )
+    # Each count has an example lead, and the dict carries them (only when something was counted).
+    assert report.examples == {
+        "activities_after_as_of": "L6",
+        "activities_before_lead_created": "L1",
+        "activities_unknown_lead": "LX",
+        "dispositions_unknown_reason": "L9",
+    }
+    assert report.to_dict()["examples"] == report.examples
 
 
 def test_weekly_trend(report: sm.SLAReport) -> None:

@@ -49,8 +49,12 @@ MAX_HOURS = 87_600
 #: The largest count a plan may state (lead volumes, attempts, steps): one billion.
 MAX_COUNT = 1_000_000_000
 
-#: The calendar years a time may fall in (events, ``as_of``, reward periods). Holiday tables, the
-#: business clock and period arithmetic (the end of ``2199-Q4`` is in 2200) all work inside it.
+#: The calendar years a time may fall in (events, ``as_of``, reward periods), checked once by
+#: ``calendar.check_time`` (and ``frames._calendar.check_years`` for time columns). The business clock
+#: and period arithmetic work across the whole range (the end of ``2199-Q4`` is in 2200). Holiday tables
+#: do not: the ``holidays`` package knows a country's holidays only for its own years (DE 1991-2100,
+#: JP 1949-2099, LK 2003-2026; none before 1771 or after 2100), so a calendar with holidays refuses a
+#: date outside them (``calendar.holiday_years``) rather than treat every holiday as a working day.
 MIN_YEAR = 1900
 MAX_YEAR = 2199
 

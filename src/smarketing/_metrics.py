@@ -28,6 +28,7 @@ from smarketing import _plugins
 from smarketing._formula import FUNCTIONS, Dimension, Undefined, Value
 from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS, check_digits
 from smarketing._periods import PeriodKind, Window, zone
+from smarketing.calendar import check_time
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError, PluginWarning
 from smarketing.frames import _money, _sla, as_lazy, check_aware
 from smarketing.money import FxTable, Money
@@ -497,8 +498,9 @@ def compute_metrics(
     unknown = sorted(wanted - set(registry))
     if unknown:
         raise ValueError(f"unknown metric(s): {', '.join(unknown)}")
-    if as_of.tzinfo is None:
-        raise DataError("as_of must be timezone-aware")
+    # The one time check (aware, years 1900-2199), then UTC: a ZoneInfo as_of cannot compare with the
+    # UTC columns in polars.
+    as_of = check_time(as_of, "as_of")
     by_kind: dict[PeriodKind, list[Window]] = defaultdict(list)
     for w in sorted(set(windows)):
         by_kind[w.kind].append(w)

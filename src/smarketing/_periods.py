@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from smarketing._limits import MAX_YEAR, MIN_YEAR
+from smarketing.errors import DataError
+
 __all__ = ["TRUNCATE", "PeriodKind", "Window"]
 
 PeriodKind = Literal["day", "week", "month", "quarter", "year"]
@@ -16,12 +19,13 @@ PeriodKind = Literal["day", "week", "month", "quarter", "year"]
 #: The polars/narwhals truncation interval of each period kind (weeks start on Monday, as ISO 8601).
 TRUNCATE: dict[str, str] = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}
 
+# ASCII digits only (``\d`` alone also matches Arabic-Indic and full-width digits), the whole text.
 _LABELS = [
-    ("day", re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")),
-    ("week", re.compile(r"^(\d{4})-W(\d{2})$")),
-    ("month", re.compile(r"^(\d{4})-(\d{2})$")),
-    ("quarter", re.compile(r"^(\d{4})-Q([1-4])$")),
-    ("year", re.compile(r"^(\d{4})$")),
+    ("day", re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)),
+    ("week", re.compile(r"(\d{4})-W(\d{2})", re.ASCII)),
+    ("month", re.compile(r"(\d{4})-(\d{2})", re.ASCII)),
+    ("quarter", re.compile(r"(\d{4})-Q([1-4])", re.ASCII)),
+    ("year", re.compile(r"(\d{4})", re.ASCII)),
 ]
 
 
@@ -49,12 +53,31 @@ class Window:
 
     @classmethod
     def parse(cls, label: str) -> Window:
-        """The window a label names; ``ValueError`` listing the accepted forms otherwise."""
+        """The window a label names.
+
+        Raises:
+            DataError: (a ``ValueError``) ``label`` is not a period, is not a real date, or its year is
+                outside :data:`~smarketing._limits.MIN_YEAR` to :data:`~smarketing._limits.MAX_YEAR`;
+                the message names the period and lists the accepted forms or years.
+
+        Examples:
+            >>> Window.parse("9999-Q4")
+            Traceback (most recent call last):
+            ...
+            smarketing.errors.DataError: period: '9999-Q4': year 9999 is outside the accepted years ...
+        """
+        if not isinstance(label, str):
+            raise DataError(f"must be a label such as '2026-Q4', not {type(label).__name__}", field="period")
         for kind, pattern in _LABELS:
-            match = pattern.match(label)
+            match = pattern.fullmatch(label)
             if match is None:
                 continue
             parts = [int(p) for p in match.groups()]
+            if not MIN_YEAR <= parts[0] <= MAX_YEAR:
+                raise DataError(
+                    f"{label!r}: year {parts[0]} is outside the accepted years {MIN_YEAR} to {MAX_YEAR}",
+                    field="period",
+                )
             try:
                 if kind == "day":
                     return cls("day", date(*parts))
@@ -67,9 +90,10 @@ class Window:
                 return cls("year", date(parts[0], 1, 1))
             except ValueError:
                 break
-        raise ValueError(
+        raise DataError(
             f"cannot read period {label!r}; use 2026-10-05 (day), 2026-W41 (week), 2026-10 (month), "
-            "2026-Q4 (quarter) or 2026 (year)"
+            "2026-Q4 (quarter) or 2026 (year)",
+            field="period",
         )
 
     @classmethod
@@ -109,7 +133,20 @@ class Window:
         return f"{s.year}"
 
     def shift(self, n: int) -> Window:
-        """The window ``n`` periods later (earlier when negative)."""
+        """The window ``n`` periods later (earlier when negative).
+
+        Raises:
+            DataError: The window would start before year 1 or after 9999 (``date`` cannot hold it).
+        """
+        try:
+            return self._shift(n)
+        except (ValueError, OverflowError):
+            raise DataError(
+                f"{self.label!r} shifted by {n} {self.kind}(s) leaves the dates Python can represent",
+                field="period",
+            ) from None
+
+    def _shift(self, n: int) -> Window:
         s = self.start
         match self.kind:
             case "day":

@@ -53,13 +53,16 @@ import holidays as _holidays
 from pydantic import Field, field_validator, model_validator
 
 from smarketing._base import FrozenModel, located
+from smarketing._limits import MAX_YEAR, MIN_YEAR
+from smarketing.errors import DataError
 
-__all__ = ["BusinessCalendar", "HolidaySource", "WEEKDAYS", "Weekday"]
+__all__ = ["BusinessCalendar", "HolidaySource", "WEEKDAYS", "Weekday", "check_time", "holiday_years"]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-_INTERVAL = re.compile(r"^\s*(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})\s*$")
+# ASCII digits only: ``\d`` alone also reads Arabic-Indic and full-width digits as hours.
+_INTERVAL = re.compile(r"^\s*(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})\s*$", re.ASCII)
 
 _DEFAULT_HOURS: dict[Weekday, list[str]] = {d: ["09:00-17:00"] for d in WEEKDAYS[:5]}
 
@@ -68,6 +71,9 @@ _OPEN_DATE_HOURS = ((time(9), time(17)),)
 _WHOLE_DAY = ((time(0), time.max),)
 #: How far the arithmetic looks for open time before it decides the calendar never opens again.
 _SEARCH_CHUNK_DAYS = 62
+#: The last local date the business clock counts: the latest due time a valid plan can need (two
+#: windows of MAX_HOURS, ten years each, after the last accepted year) fits before it.
+_LAST_DATE = date(MAX_YEAR + 21, 12, 31)
 
 
 @cache
@@ -215,6 +221,7 @@ class BusinessCalendar(FrozenModel):
             >>> [(a.hour, b.hour) for a, b in cal.open_intervals(date(2026, 10, 5), date(2026, 10, 11))]
             [(9, 12), (13, 17)]
         """
+        _check_dates(first, last)
         return _merge(_day_intervals(_rules(self), first, last))
 
     def open_days(self, first: date, last: date) -> list[tuple[date, datetime]]:
@@ -225,13 +232,8 @@ class BusinessCalendar(FrozenModel):
             >>> [(d.isoformat(), c.hour) for d, c in cal.open_days(date(2026, 10, 9), date(2026, 10, 12))]
             [('2026-10-09', 17), ('2026-10-12', 17)]
         """
-        rules = _rules(self)
-        out: list[tuple[date, datetime]] = []
-        for day in _dates(first, last):
-            spans = _day_intervals(rules, day, day)
-            if spans:
-                out.append((day, spans[-1][1]))
-        return out
+        _check_dates(first, last)
+        return _open_table(self, first, last)[1]
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Business time between two instants; negative when ``end`` is before ``start``.
@@ -251,7 +253,7 @@ class BusinessCalendar(FrozenModel):
             >>> cal.elapsed(datetime(2026, 10, 5, 10, tzinfo=cal.zone), fri)
             datetime.timedelta(days=-1, seconds=79200)
         """
-        a, b = _utc(start, "start"), _utc(end, "end")
+        a, b = check_time(start, "start"), check_time(end, "end")
         if b < a:
             return -self.elapsed(b, a)
         if self.always_open:
@@ -275,16 +277,21 @@ class BusinessCalendar(FrozenModel):
             The due instant, in the calendar's time zone.
 
         Raises:
-            ValueError: ``start`` is naive, ``duration`` is negative, or the calendar has no more open time.
+            DataError: ``start`` is not an aware time in the accepted years, ``duration`` is not a
+                ``timedelta`` or is negative, or the due time falls after the last date the business clock
+                counts (the end of ``MAX_YEAR + 21``: a sparse calendar and a very long duration).
+            ValueError: The calendar has no more open time (only a few extra open dates).
 
         Examples:
             >>> cal = BusinessCalendar(timezone="Europe/Berlin", holidays={"country": "DE"})
             >>> cal.add(datetime(2026, 12, 24, 16, tzinfo=cal.zone), timedelta(hours=2))
             datetime.datetime(2026, 12, 28, 10, 0, tzinfo=zoneinfo.ZoneInfo(key='Europe/Berlin'))
         """
-        a = _utc(start, "start")
+        a = check_time(start, "start")
+        if not isinstance(duration, timedelta):
+            raise DataError(f"must be a timedelta, not {type(duration).__name__}", field="duration")
         if duration < timedelta(0):
-            raise ValueError(f"duration must not be negative, got {duration}")
+            raise DataError(f"must not be negative, got {duration}", field="duration")
         if duration == timedelta(0):
             return a.astimezone(self.zone)
         if self.always_open:
@@ -295,7 +302,8 @@ class BusinessCalendar(FrozenModel):
             if hi - begin >= left:
                 return (begin + left).astimezone(self.zone)
             left -= hi - begin
-        raise ValueError(f"the calendar has no more open time after {a.isoformat()}")  # pragma: no cover
+        self._ran_out(f"{duration} of business time after {a.isoformat()}")
+        raise ValueError(f"the calendar has no more open time after {a.isoformat()}")
 
     def add_days(self, start: datetime, days: int) -> datetime:
         """The close of the ``days``-th open day after the local date of ``start``: a business-day deadline.
@@ -304,16 +312,18 @@ class BusinessCalendar(FrozenModel):
         off on Saturday.
 
         Raises:
-            ValueError: ``start`` is naive, ``days < 1`` or the calendar has no more open days.
+            DataError: ``start`` is not an aware time in the accepted years, ``days`` is not a whole number
+                of at least 1, or the deadline falls after the last date the business clock counts.
+            ValueError: The calendar has fewer open days left (only a few extra open dates).
 
         Examples:
             >>> cal = BusinessCalendar(timezone="UTC")
             >>> cal.add_days(datetime(2026, 10, 2, 16, tzinfo=UTC), 1)
             datetime.datetime(2026, 10, 5, 17, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
         """
-        a = _utc(start, "start")
-        if days < 1:
-            raise ValueError(f"days must be at least 1, got {days}")
+        a = check_time(start, "start")
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise DataError(f"must be a whole number of at least 1, got {days!r}", field="days")
         rules = _rules(self)
         seen = 0
         day = self._local_date(a)
@@ -324,6 +334,7 @@ class BusinessCalendar(FrozenModel):
                 seen += 1
                 if seen == days:
                     return spans[-1][1].astimezone(self.zone)
+        self._ran_out(f"{days} open day(s) after {a.isoformat()}")
         raise ValueError(f"the calendar has fewer than {days} open days after {a.isoformat()}")
 
     def is_open(self, moment: datetime) -> bool:
@@ -336,7 +347,7 @@ class BusinessCalendar(FrozenModel):
             >>> [cal.is_open(datetime(2026, 10, 5, h, tzinfo=cal.zone)) for h in (9, 12, 13, 18)]
             [True, True, False, False]
         """
-        t = _utc(moment, "moment")
+        t = check_time(moment, "moment")
         if self.always_open:
             return True
         day = self._local_date(t)
@@ -353,16 +364,26 @@ class BusinessCalendar(FrozenModel):
             >>> cal.next_open(datetime(2026, 10, 3, 12, tzinfo=cal.zone))  # a Saturday
             datetime.datetime(2026, 10, 5, 9, 0, tzinfo=zoneinfo.ZoneInfo(key='Europe/Berlin'))
         """
-        t = _utc(moment, "moment")
+        t = check_time(moment, "moment")
         if self.always_open:
             return t.astimezone(self.zone)
         for lo, hi in self._intervals_from(t):
             if hi > t:
                 return max(lo, t).astimezone(self.zone)
-        raise ValueError(f"the calendar never opens after {t.isoformat()}")  # pragma: no cover
+        self._ran_out(f"the next opening after {t.isoformat()}")
+        raise ValueError(f"the calendar never opens after {t.isoformat()}")
 
     def _local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
+
+    def _ran_out(self, what: str) -> None:
+        """Raise the DataError for a search that reached the last date the clock counts, if it did."""
+        if _rules(self).last_open_date is None:  # weekly hours: open time never runs out, the dates do
+            raise DataError(
+                f"{what} falls after {_LAST_DATE.isoformat()}, the last date the business clock counts; "
+                "the calendar is open too little for so long a time",
+                field="calendar",
+            )
 
     def _intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Open intervals ending after ``moment``, in order, for as long as the calendar has any."""
@@ -370,8 +391,9 @@ class BusinessCalendar(FrozenModel):
         first = self._local_date(moment) - _DAY
         horizon = _horizon_days(rules, first)
         done = 0
-        while done < horizon:
-            chunk = _merge(_day_intervals(rules, first, first + timedelta(days=_SEARCH_CHUNK_DAYS - 1)))
+        while done < horizon and first <= _LAST_DATE:
+            last = min(first + timedelta(days=_SEARCH_CHUNK_DAYS - 1), _LAST_DATE)
+            chunk = _merge(_day_intervals(rules, first, last))
             yield from ((lo, hi) for lo, hi in chunk if hi > moment)
             first += timedelta(days=_SEARCH_CHUNK_DAYS)
             done += _SEARCH_CHUNK_DAYS
@@ -380,12 +402,62 @@ class BusinessCalendar(FrozenModel):
 _DAY = timedelta(days=1)
 
 
-def _utc(moment: datetime, name: str) -> datetime:
+def check_time(moment: object, name: str) -> datetime:
+    """``moment`` as a UTC instant, after the one check every instant passes: aware, in the accepted years.
+
+    Every ``as_of``, every instant given to a calendar and every time read from data goes through this
+    check (the columns through :func:`check_years`), so nothing later computes with a naive time, an
+    epoch integer or a year the business clock cannot reach (the years
+    :data:`~smarketing._limits.MIN_YEAR` to :data:`~smarketing._limits.MAX_YEAR`, both in UTC and in the
+    time's own zone).
+
+    Args:
+        moment: The time to check.
+        name: What it is, for the message (``as_of``, ``start``, ...).
+
+    Raises:
+        DataError: ``moment`` is not a datetime, is naive, or lies outside the accepted years.
+
+    Examples:
+        >>> check_time(datetime(2026, 10, 5, 9, tzinfo=UTC), "as_of")
+        datetime.datetime(2026, 10, 5, 9, 0, tzinfo=datetime.timezone.utc)
+        >>> check_time(datetime(9999, 12, 31, tzinfo=UTC), "as_of")
+        Traceback (most recent call last):
+        ...
+        smarketing.errors.DataError: as_of: 9999-12-31T00:00:00+00:00 is outside the years 1900 to 2199
+    """
     if not isinstance(moment, datetime):
-        raise TypeError(f"{name} must be a datetime, not {type(moment).__name__}")
+        raise DataError(
+            f"must be a timezone-aware datetime, not {type(moment).__name__} {moment!r}", field=name
+        )
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} {moment.isoformat()} is naive; attach a time zone")
-    return moment.astimezone(UTC)
+        raise DataError(
+            f"{moment.isoformat()} is naive; give a timezone-aware time (e.g. in UTC)", field=name
+        )
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # within a day of datetime.min or datetime.max
+        utc = None
+    if utc is None or not (MIN_YEAR <= moment.year <= MAX_YEAR and MIN_YEAR <= utc.year <= MAX_YEAR):
+        raise DataError(f"{moment.isoformat()} is {_OUTSIDE}", field=name)
+    return utc
+
+
+#: The end of the message for a time outside the accepted years.
+_OUTSIDE = f"outside the years {MIN_YEAR} to {MAX_YEAR}"
+
+
+def _check_dates(first: object, last: object) -> None:
+    """Local dates the clock can count: plain dates from the year before MIN_YEAR to ``_LAST_DATE``."""
+    for name, day in (("first", first), ("last", last)):
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise DataError(f"must be a date, not {type(day).__name__}", field=name)
+        if not date(MIN_YEAR - 1, 1, 1) <= day <= _LAST_DATE:
+            raise DataError(
+                f"{day.isoformat()} is outside the dates the business clock counts "
+                f"({MIN_YEAR - 1}-01-01 to {_LAST_DATE.isoformat()})",
+                field=name,
+            )
 
 
 def _dates(first: date, last: date) -> Iterator[date]:
@@ -429,20 +501,55 @@ def _rules(cal: BusinessCalendar) -> _Rules:
 
 
 def _horizon_days(rules: _Rules, first: date) -> int:
-    """Days to search forward from ``first`` before concluding there is no more open time."""
-    if rules.last_open_date is None:
-        return 1 << 20  # weekly hours repeat forever; the loop ends long before this
-    return max(0, (rules.last_open_date - first).days + 2)
+    """Days to search forward from ``first`` before concluding there is no more open time.
+
+    Never past ``_LAST_DATE``: a sparse calendar and a long duration would otherwise search for
+    thousands of years and overflow ``date``.
+    """
+    last = _LAST_DATE if rules.last_open_date is None else min(rules.last_open_date + _DAY, _LAST_DATE)
+    return max(0, (last - first).days + 1)
 
 
-@lru_cache(maxsize=256)
+def holiday_years(country: str) -> tuple[int, int]:
+    """The first and last year the ``holidays`` package knows the public holidays of ``country``.
+
+    Outside these years it returns no holidays at all, which would open every holiday silently; the
+    calendar refuses those years instead (:class:`~smarketing.errors.DataError`).
+
+    Examples:
+        >>> holiday_years("DE")
+        (1991, 2100)
+    """
+    entity = type(_holidays.country_holidays(country, years=()))
+    return int(entity.start_year), int(entity.end_year)
+
+
+@cache
+def _holiday_cover(country: str) -> tuple[int, int]:
+    return holiday_years(country)
+
+
+@lru_cache(maxsize=512)
 def _holiday_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    first, last = _holiday_cover(country)
+    if not first <= year <= last:
+        where = country if subdivision is None else f"{country}-{subdivision}"
+        raise DataError(
+            f"the calendar needs the public holidays of {where} in {year}, but the holidays package "
+            f"knows them only for {first} to {last}; keep the data's times inside those years or "
+            "leave the holidays out and list them as closed_dates",
+            field="holidays",
+        )
     return frozenset(_holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
-def _day_intervals(rules: _Rules, first: date, last: date) -> list[tuple[datetime, datetime]]:
+def _day_intervals(
+    rules: _Rules, first: date, last: date, closes: list[tuple[date, datetime]] | None = None
+) -> list[tuple[datetime, datetime]]:
+    """The open intervals of each local date, unmerged; each open date's close goes to ``closes``."""
     out: list[tuple[datetime, datetime]] = []
     for day in _dates(first, last):
+        before = len(out)
         for start, end in rules.day_spans(day):
             lo = _wall_to_utc(day, start, rules.zone)
             hi = (
@@ -452,7 +559,18 @@ def _day_intervals(rules: _Rules, first: date, last: date) -> list[tuple[datetim
             )
             if hi > lo:
                 out.append((lo, hi))
+        if closes is not None and len(out) > before:
+            closes.append((day, out[-1][1]))
     return out
+
+
+def _open_table(
+    cal: BusinessCalendar, first: date, last: date
+) -> tuple[list[tuple[datetime, datetime]], list[tuple[date, datetime]]]:
+    """``open_intervals`` and ``open_days`` of the same dates in one pass (the business clock needs both)."""
+    closes: list[tuple[date, datetime]] = []
+    spans = _day_intervals(_rules(cal), first, last, closes)
+    return _merge(spans), closes
 
 
 def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -465,12 +583,21 @@ def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datet
     return out
 
 
+#: Wall times with ``fold=1``, for the opening times of the day (the second reading of a repeated hour).
+_FOLDED = {t: t.replace(fold=1) for t in (time(h, m) for h in range(24) for m in range(0, 60, 15))}
+
+
 def _wall_to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
     """A wall-clock time of a local date as a UTC instant: gaps move forward, repeats take the first."""
     naive = datetime.combine(day, wall)
-    utc = naive.replace(tzinfo=zone).astimezone(UTC)  # fold=0: first occurrence of a repeated time
-    if utc.astimezone(zone).replace(tzinfo=None) == naive:
-        return utc
+    # The offsets of both readings of the wall time: equal for almost every time (the fast path, a few
+    # times cheaper than a round trip through the zone); in a repeated hour the first reading (fold=0)
+    # has the larger offset, in a gap the smaller one.
+    first = zone.utcoffset(naive)
+    second = zone.utcoffset(datetime.combine(day, _FOLDED.get(wall) or wall.replace(fold=1)))
+    if first is not None and second is not None and first >= second:
+        return datetime.combine(day, wall, UTC) - first
+    utc = naive.replace(tzinfo=zone).astimezone(UTC)
     # The wall time falls in a gap. fold=1 gives an instant before the jump, fold=0 one after it; the jump
     # happens on a whole second, so bisect for the first second that has the offset after the jump.
     after = utc.astimezone(zone).utcoffset()

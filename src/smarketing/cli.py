@@ -525,11 +525,17 @@ def _sla(args: argparse.Namespace) -> int:
 
 def _latest_fact(data: Dataset) -> datetime:
     """The latest time in the SLA's records: the natural "now" of a CRM export."""
-    latest = [
-        frame["time"].max()
-        for frame in (data.stage_events, data.activities, data.dispositions)
-        if frame.height and "time" in frame.columns
-    ]
+    frames = {
+        "stage_events": data.stage_events,
+        "activities": data.activities,
+        "dispositions": data.dispositions,
+    }
+    for kind, frame in frames.items():
+        dtype = frame.schema.get("time")
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+            # One clean message naming the file and column (a mix of naive and aware files cannot compare).
+            raise _CommandError(f"{kind}: time: naive datetimes are ambiguous; store them in UTC")
+    latest = [frame["time"].max() for frame in frames.values() if frame.height and "time" in frame.columns]
     moments = [t for t in latest if isinstance(t, datetime)]
     if not moments:
         raise _CommandError("no stage events, activities or dispositions with a time; give --as-of")

@@ -38,7 +38,7 @@ from __future__ import annotations
 import difflib
 import html
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cached_property
@@ -298,6 +298,9 @@ def _json(value: Any) -> Any:
 class EventCounts:
     """What reading the stage events found, and how each kind of bad input was handled.
 
+    Every event an analysis does not count is counted here, by why, with an example lead: nothing is left
+    out silently.
+
     Attributes:
         events: Rows read.
         leads: Leads analysed (those with at least one event kept).
@@ -310,6 +313,13 @@ class EventCounts:
             order: the trace of out-of-order timestamps or of a CRM that logs moves late. Time order wins;
             the ``from`` column is only checked, never used to reorder.
         after_as_of: Events later than ``as_of``, left out.
+        out_of_order: Ordered funnel: entries into a step that no step counts because the lead entered an
+            earlier step only after them (a "won" dated before the MQL).
+        skipped_step: Ordered funnel: entries into a step that no step counts because the lead never
+            entered the step before it (in order).
+        after_unknown_stage: Conformance: moves out of a stage the map does not have, which cannot be judged
+            (the move into the unknown stage is the violation).
+        examples: For each count above that is not zero, the smallest lead id with such an event.
     """
 
     events: int
@@ -319,29 +329,71 @@ class EventCounts:
     unknown_stages: tuple[str, ...] = ()
     from_mismatch: int = 0
     after_as_of: int = 0
+    out_of_order: int = 0
+    skipped_step: int = 0
+    after_unknown_stage: int = 0
+    examples: Mapping[str, str] = attrs.field(factory=dict, eq=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The counts as a JSON-ready dict."""
+        """The counts as a JSON-ready dict (the newer anomaly counts and ``examples`` only when not zero)."""
         out = attrs.asdict(self)
         out["unknown_stages"] = list(self.unknown_stages)
+        for name in _OPTIONAL_COUNTS:
+            if not out[name]:
+                del out[name]
+        out["examples"] = dict(sorted(self.examples.items()))
+        if not out["examples"]:
+            del out["examples"]
         return out
 
     def lines(self) -> list[str]:
         """The non-zero counts as short sentences, for reprs and the CLI."""
         out = []
         if self.duplicates:
-            out.append(f"{self.duplicates} duplicate event(s) dropped")
+            out.append(f"{self.duplicates} duplicate event(s) dropped" + self._example("duplicates"))
         if self.unknown_stage_events:
             names = ", ".join(self.unknown_stages[:5]) + (", ..." if len(self.unknown_stages) > 5 else "")
-            out.append(f"{self.unknown_stage_events} event(s) into unknown stage(s): {names}")
+            out.append(
+                f"{self.unknown_stage_events} event(s) into unknown stage(s): {names}"
+                + self._example("unknown_stage_events")
+            )
         if self.from_mismatch:
-            out.append(f"{self.from_mismatch} event(s) whose 'from' disagrees with the time order")
+            out.append(
+                f"{self.from_mismatch} event(s) whose 'from' disagrees with the time order"
+                + self._example("from_mismatch")
+            )
         if self.after_as_of:
-            out.append(f"{self.after_as_of} event(s) after as_of left out")
+            out.append(f"{self.after_as_of} event(s) after as_of left out" + self._example("after_as_of"))
+        if self.out_of_order:
+            out.append(
+                f"{self.out_of_order} event(s) into a step dated before an earlier step, not counted"
+                + self._example("out_of_order")
+            )
+        if self.skipped_step:
+            out.append(
+                f"{self.skipped_step} event(s) into a step whose previous step was skipped, not counted"
+                + self._example("skipped_step")
+            )
+        if self.after_unknown_stage:
+            out.append(
+                f"{self.after_unknown_stage} move(s) out of an unknown stage, not judged"
+                + self._example("after_unknown_stage")
+            )
         return out
 
+    def _example(self, name: str) -> str:
+        lead = self.examples.get(name)
+        return "" if lead is None else f" (e.g. lead {lead})"
 
-def _counts(prepared: _kernels.Prepared) -> EventCounts:
+
+#: Counts added after the first release: in ``to_dict`` only when not zero, so reports without such
+#: anomalies read exactly as before.
+_OPTIONAL_COUNTS = ("out_of_order", "skipped_step", "after_unknown_stage")
+
+
+def _counts(prepared: _kernels.Prepared, **anomalies: tuple[int, str]) -> EventCounts:
+    examples = dict(prepared.examples)
+    examples.update({name: lead for name, (_, lead) in anomalies.items()})
     return EventCounts(
         events=prepared.rows,
         leads=prepared.leads,
@@ -350,6 +402,8 @@ def _counts(prepared: _kernels.Prepared) -> EventCounts:
         unknown_stages=prepared.unknown_stages,
         from_mismatch=prepared.from_mismatch,
         after_as_of=prepared.after_as_of,
+        **{name: count for name, (count, _) in anomalies.items()},
+        examples=examples,
     )
 
 
@@ -637,8 +691,12 @@ def funnel(
     counts them). Pass the plan's SLA calendar (``plan.sla.calendar``) to measure stages on the clock the
     SLA runs on.
 
-    Bad input: see :class:`EventCounts` for duplicates, unknown stages and out-of-order timestamps (counted);
-    events without a lead id, stage or time, and naive times, raise :class:`~smarketing.errors.DataError`.
+    Nothing is left out without a word: every entry into a step is either in some row's ``entries`` or, in
+    ``ordered`` mode, counted in :class:`EventCounts` as ``out_of_order`` (the lead entered an earlier step
+    only after it, as a "won" dated before the MQL) or ``skipped_step`` (it never entered the step before),
+    with an example lead. Duplicates, unknown stages and ``from`` mismatches are counted there too; events
+    without a lead id, stage or time, naive times and times outside the years 1900 to 2199 raise
+    :class:`~smarketing.errors.DataError` naming the record.
 
     Args:
         journey_map: The agreed journey.
@@ -649,8 +707,8 @@ def funnel(
         by: Group by this lead attribute (``"persona"``, ``"campaign"``, ...), or ``"cohort_month"``: the
             UTC month (``"2026-10"``) of the lead's first event. Leads missing from ``leads`` fall in group
             ``None`` (counted as ``unmatched_leads``).
-        as_of: Measure as at this aware time: later events are left out, and leads with no later event are
-            ``open``. ``None`` uses all events.
+        as_of: Measure as at this aware time (any time zone): later events are left out, and leads with no
+            later event are ``open``. ``None`` uses all events.
         mode: ``"ordered"`` or ``"any"`` (above).
         stages: The funnel's steps, in order; default above.
         calendar: Also measure time in stage in business time on this calendar
@@ -660,8 +718,8 @@ def funnel(
         The :class:`FunnelReport`.
 
     Raises:
-        DataError: Bad events or leads, as above.
-        ValueError: Unknown or repeated step, unknown mode, ``by`` without leads, naive ``as_of``.
+        DataError: Bad events or leads, as above; ``as_of`` not an aware datetime in the years 1900 to 2199.
+        ValueError: Unknown or repeated step, unknown mode, ``by`` without leads.
 
     Examples:
         >>> from datetime import datetime, timedelta, timezone
@@ -699,26 +757,30 @@ def funnel(
         (8.5, datetime.timedelta(seconds=30600))
     """
     if mode not in ("ordered", "any"):
-        raise ValueError(f"mode must be 'ordered' or 'any', not {mode!r}")
+        raise DataError(f"must be 'ordered' or 'any', not {mode!r}", field="mode")
     known = [s.id for s in journey_map.stages]
     if stages is None:
         steps = [s.id for s in journey_map.stages if s.terminal not in _LOST]
         if not steps:
-            raise ValueError("every stage of the map is a lost or disqualified terminal; pass stages=")
+            raise DataError(
+                "every stage of the map is a lost or disqualified terminal; pass stages=", field="stages"
+            )
     else:
         steps = list(stages)
         if not steps:
-            raise ValueError("stages must name at least one step")
+            raise DataError("must name at least one step", field="stages")
         for s in steps:
             if s not in known:
-                raise ValueError(f"unknown funnel step {s!r}; known stages: {', '.join(known)}")
+                raise DataError(
+                    f"unknown funnel step {s!r}; known stages: {', '.join(known)}", field="stages"
+                )
         if len(set(steps)) != len(steps):
-            raise ValueError(f"funnel steps repeat a stage: {', '.join(steps)}")
+            raise DataError(f"funnel steps repeat a stage: {', '.join(steps)}", field="stages")
     if by is not None and by != "cohort_month" and leads is None:
         if isinstance(events, Dataset):
             leads = events.leads
         else:
-            raise ValueError(f"by={by!r} needs leads with that attribute (or by='cohort_month')")
+            raise DataError(f"by={by!r} needs leads with that attribute (or by='cohort_month')", field="by")
     prepared = _kernels.prepare(events, known, as_of=as_of)
     groups: nw.LazyFrame[Any] | Literal["cohort_month"] | None = None
     if by == "cohort_month":
@@ -767,7 +829,7 @@ def funnel(
         by=by,
         as_of=as_of,
         rows=tuple(rows),
-        counts=_counts(prepared),
+        counts=_counts(prepared, **table.anomalies),
         unmatched_leads=unmatched,
         calendar=calendar,
     )
@@ -927,10 +989,11 @@ class ConformanceReport:
         return "\n".join(parts)
 
     def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.counts.lines())
         return "".join(
             _display.html_table(headers, rows, caption=caption if i else f"{self._title()}: {caption}")
             for i, (caption, headers, rows) in enumerate(self._tables())
-        )
+        ) + (f"<ul>{notes}</ul>" if notes else "")
 
 
 def _verdicts(journey_map: JourneyMap) -> dict[tuple[int, int], int]:
@@ -998,7 +1061,8 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
         The :class:`ConformanceReport`.
 
     Raises:
-        DataError: Events without lead id, stage or time; naive times; missing columns.
+        DataError: Events without lead id, stage or time; naive times or times outside the years 1900 to
+            2199; missing columns.
 
     Examples:
         >>> from datetime import datetime, timedelta, timezone
@@ -1024,7 +1088,7 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
         (1, 0)
     """
     if examples < 0:
-        raise ValueError(f"examples must be >= 0, not {examples}")
+        raise DataError(f"must be >= 0, not {examples}", field="examples")
     ids = [s.id for s in journey_map.stages]
     prepared = _kernels.prepare(events, ids, keep_unknown=True)
     code = {s: i for i, s in enumerate(ids)}
@@ -1082,7 +1146,7 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
         moves=int(lead_fit.get_column("events").sum()),
         violations=tuple(violations),
         by_team=tuple(by_team),
-        counts=_counts(prepared),
+        counts=_counts(prepared, **tables["anomalies"]),
         lead_fit=lead_fit,
     )
 
@@ -1109,7 +1173,8 @@ def discover(events: Any, *, min_count: int = 1) -> nx.DiGraph[str]:
         A new (unfrozen) ``networkx.DiGraph``.
 
     Raises:
-        DataError: Events without lead id, stage or time; naive times; missing columns.
+        DataError: Events without lead id, stage or time; naive times or times outside the years 1900 to
+            2199; missing columns.
         ValueError: ``min_count`` below 1.
 
     Examples:
@@ -1130,7 +1195,7 @@ def discover(events: Any, *, min_count: int = 1) -> nx.DiGraph[str]:
         (datetime.timedelta(seconds=7200), {'count': 2, 'start': 0, 'end': 1})
     """
     if min_count < 1:
-        raise ValueError(f"min_count must be >= 1, not {min_count}")
+        raise DataError(f"must be >= 1, not {min_count}", field="min_count")
     prepared = _kernels.prepare(events, None)
     edges, nodes = _kernels.dfg_tables(prepared)
     names = prepared.stages

@@ -253,6 +253,8 @@ class SLAReport:
         weekly: Both sides per week (the trend).
         counts: Facts handled specially, by kind (unknown leads, activities before a lead existed, ...).
         summary: Both sides in two sentences.
+        examples: For each count that is not zero, the smallest lead id it counts, so that no fact is
+            left out without a lead to look at.
     """
 
     as_of: datetime
@@ -265,6 +267,7 @@ class SLAReport:
     weekly: pl.DataFrame
     counts: Mapping[str, int]
     summary: str
+    examples: Mapping[str, str] = attrs.field(factory=dict)
 
     def to_frame(self) -> pl.DataFrame:
         """The per-lead rows as a polars DataFrame.
@@ -295,6 +298,8 @@ class SLAReport:
             "as_of": self.as_of.isoformat(),
             "summary": self.summary,
             "counts": dict(self.counts),
+            # Only when something was counted: a report on clean data reads as it always did.
+            **({"examples": dict(self.examples)} if self.examples else {}),
             **{
                 name: _json_rows(getattr(self, name))
                 for name in ("leads", "breaches", "marketing", "by_rep", "by_team", "by_period", "weekly")
@@ -362,7 +367,7 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         data: A :class:`~smarketing.records.Dataset`, or a mapping of record kind (``"leads"``,
             ``"stage_events"``, ``"activities"``, ``"dispositions"``) to records or a dataframe of any
             library narwhals supports (polars by default).
-        as_of: The timezone-aware instant to evaluate at.
+        as_of: The timezone-aware instant to evaluate at, in any time zone.
 
     Returns:
         The report; ``report.leads`` has one row per handed-off lead with ``lead_id``, ``owner``, ``team``,
@@ -373,9 +378,10 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
 
     Raises:
         PlanError: The plan has no SLA or the journey no handoff transition.
-        DataError: A column is missing or not a timezone-aware datetime, a required value is missing
-            (the message names the record), or a handed-off lead appears twice in ``leads``.
-        ValueError: ``as_of`` is naive.
+        DataError: A column is missing or not a timezone-aware datetime, a time lies outside the years 1900
+            to 2199, a required value is missing (the message names the record), a handed-off lead
+            appears twice in ``leads``, ``as_of`` is not an aware datetime in those years (any time zone
+            is accepted), or the calendar needs public holidays of a year its holiday source does not cover.
 
     Examples:
         Two leads handed to sales on Monday 5 October 2026 at 10:00 Berlin time (the example plan's calendar
@@ -435,7 +441,9 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
             counts=frames.counts,
             as_of=as_of,
             period=period,
+            examples=frames.examples,
         ),
+        examples=frames.examples,
     )
 
 
@@ -448,6 +456,7 @@ def _summary(
     counts: Mapping[str, int],
     as_of: datetime,
     period: str,
+    examples: Mapping[str, str],
 ) -> str:
     assert plan.sla is not None
     sla = plan.sla
@@ -508,5 +517,12 @@ def _summary(
     text += "; marketing " + " ".join(parts)
     handled = {k: v for k, v in counts.items() if v}
     if handled:
-        text += " (not used: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in handled.items()) + ")"
+        text += (
+            " (not used: "
+            + ", ".join(
+                f"{v:,} {k.replace('_', ' ')}" + (f" (e.g. lead {examples[k]})" if k in examples else "")
+                for k, v in handled.items()
+            )
+            + ")"
+        )
     return f"SLA as of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {text}."

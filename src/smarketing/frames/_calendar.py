@@ -20,16 +20,57 @@ Timestamps are ``Int64`` microseconds since the epoch (UTC) here; callers conver
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+import narwhals as nw
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from smarketing.calendar import BusinessCalendar, _wall_to_utc
+from smarketing._limits import MAX_YEAR, MIN_YEAR
+from smarketing.calendar import BusinessCalendar, _open_table, _wall_to_utc
+from smarketing.errors import DataError
 
-__all__ = ["BusinessClock", "ClosedCalendarError", "epoch_us", "from_epoch_us"]
+__all__ = ["BusinessClock", "ClosedCalendarError", "check_years", "epoch_us", "from_epoch_us"]
+
+#: The accepted instants: from the start of MIN_YEAR to the end of MAX_YEAR, in UTC.
+_EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=UTC)
+_LATEST = datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC)
+
+
+def check_years(
+    frame: nw.LazyFrame[Any] | nw.DataFrame[Any], columns: Sequence[str], *, kind: str, ident: str
+) -> None:
+    """Raise a :class:`~smarketing.errors.DataError` naming the record if a time column leaves the years.
+
+    The columnar form of :func:`smarketing.calendar.check_time`: every time in ``columns`` (aware
+    datetimes) must lie in the years :data:`~smarketing._limits.MIN_YEAR` to
+    :data:`~smarketing._limits.MAX_YEAR` (UTC). One pass for the bounds; the offending row is looked up
+    only when there is one.
+    """
+    lf = frame.lazy()
+    outside = [
+        (nw.col(c).dt.convert_time_zone("UTC") < nw.lit(_EARLIEST))
+        | (nw.col(c).dt.convert_time_zone("UTC") >= nw.lit(_LATEST))
+        for c in columns
+    ]
+    found = lf.select(
+        *(o.fill_null(value=False).any().alias(c) for c, o in zip(columns, outside, strict=True))
+    )
+    flags = found.collect(backend="polars").rows(named=True)[0]
+    for column, bad in zip(columns, outside, strict=True):
+        if not flags[column]:
+            continue
+        row = lf.filter(bad).select(ident, column).head(1).collect(backend="polars").rows(named=True)[0]
+        raise DataError(
+            f"{row[column].isoformat()} is outside the years {MIN_YEAR} to {MAX_YEAR}",
+            record=None if row[ident] is None else str(row[ident]),
+            field=column,
+            kind=kind,
+        )
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
@@ -70,7 +111,7 @@ class BusinessClock:
         self.calendar = calendar
         self.first = first
         self.last = last
-        spans = calendar.open_intervals(first, last)
+        spans, open_days = _open_table(calendar, first, last)
         if not spans:
             raise ClosedCalendarError(f"the calendar is not open at all between {first} and {last}")
         self.starts = _array([epoch_us(lo) for lo, _ in spans])
@@ -79,7 +120,7 @@ class BusinessClock:
         self.cum_end = np.cumsum(lengths)
         self.cum = self.cum_end - lengths
         # Every local date: the UTC instant it starts, and how many open days there are up to it.
-        closes = dict(calendar.open_days(first, last))
+        closes = dict(open_days)
         day_starts: list[int] = []
         day_numbers: list[int] = []
         through: list[int] = []

@@ -33,10 +33,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from smarketing.calendar import BusinessCalendar
+from smarketing.calendar import BusinessCalendar, check_time
 from smarketing.errors import DataError
 from smarketing.frames import as_lazy, check_aware
-from smarketing.frames._calendar import BusinessClock, ClosedCalendarError, from_epoch_us
+from smarketing.frames._calendar import BusinessClock, ClosedCalendarError, check_years, from_epoch_us
 
 __all__ = [
     "KINDS",
@@ -83,6 +83,13 @@ class Prepared:
     duplicates: int
     from_mismatch: int
     leads: int
+    examples: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def _first_id(frame: nw.DataFrame[Any], mask: npt.NDArray[np.bool_]) -> str:
+    """The smallest lead id among the rows ``mask`` selects (an example in lead id order)."""
+    ids = frame.get_column("lead_id").to_native().filter(pl.Series(mask))
+    return str(ids.min())
 
 
 def _describe(row: Mapping[str, Any]) -> str:
@@ -307,8 +314,9 @@ def prepare(
         DataError: An event has no lead id, stage entered or time; times are naive; a column is missing.
     """
     lf = _base(events)
-    if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
-        raise ValueError("as_of must be timezone-aware")
+    if as_of is not None:
+        # Any aware time (a ZoneInfo zone, a fixed offset) compares with the UTC column once in UTC.
+        as_of = check_time(as_of, "as_of")
     if stages is None:
         found = lf.select("to").unique().collect(backend="polars").get_column("to").to_list()
         stages = sorted(s for s in found if s is not None)
@@ -344,8 +352,12 @@ def prepare(
                 field=column,
                 kind=_KIND,
             )
+    check_years(coded, ["time"], kind=_KIND, ident="lead_id")
+    examples: dict[str, str] = {}
     after_as_of = int(stats.get("later", 0))
     if after_as_of:
+        late = coded.filter(nw.col("time") > nw.lit(as_of)).get_column("lead_id")
+        examples["after_as_of"] = str(late.min())
         coded = coded.filter(nw.col("time") <= nw.lit(as_of))
     frame = _bounds(coded)
     del coded
@@ -360,17 +372,23 @@ def prepare(
     frame = frame.drop("from_unknown")
     duplicates = int(np.count_nonzero(same))
     if duplicates:
+        examples["duplicates"] = _first_id(frame, same)
         # The same lead entering the same stage from the same stage at the same instant: keep one.
         frame = frame.filter(~nw.new_series("same", same, nw.Boolean(), backend="polars"))
         frame = frame.with_columns(nw.col("first").shift(-1).fill_null(value=True).alias("last"))
     # The CRM's own "from" disagreeing with the time order is the trace of out-of-order timestamps.
     k, fk = frame.get_column("k").to_numpy(), frame.get_column("fk").to_numpy()
     follows = ~frame.get_column("first").to_numpy()[1:]
-    from_mismatch = int(np.count_nonzero(follows & (fk[1:] >= 0) & (fk[1:] != k[:-1])))
+    mismatch = np.zeros(len(k), dtype=bool)
+    mismatch[1:] = follows & (fk[1:] >= 0) & (fk[1:] != k[:-1])
+    from_mismatch = int(np.count_nonzero(mismatch))
+    if from_mismatch:
+        examples["from_mismatch"] = _first_id(frame, mismatch)
     unknown = nw.col("k") == unknown_code
     unknown_rows = int(np.count_nonzero(k == unknown_code))
     unknown_names: tuple[str, ...] = ()
     if unknown_rows:
+        examples["unknown_stage_events"] = _first_id(frame, k == unknown_code)
         unknown_names = tuple(sorted(set(frame.filter(unknown).get_column("to").to_list())))
         if not keep_unknown:
             frame = _bounds(frame.filter(~unknown).drop("first", "last"))
@@ -385,6 +403,7 @@ def prepare(
         duplicates=duplicates,
         from_mismatch=from_mismatch,
         leads=leads,
+        examples=examples,
     )
 
 
@@ -405,6 +424,8 @@ class FunnelTable:
 
     cells: list[dict[str, Any]]
     unmatched: int
+    #: Entries into a step that no step counts (ordered mode): kind -> (events, smallest lead id).
+    anomalies: dict[str, tuple[int, str]] = attrs.field(factory=dict)
 
 
 def _lead_groups(
@@ -545,6 +566,10 @@ def funnel_table(
     # Ordered: per lead, the row of its counted entry into the step before (-1 before the first step; ``n``,
     # past every row, once the lead has left the funnel).
     after = np.full(n_leads, -1, dtype=np.int64)
+    # Ordered: per lead, its last row entering any earlier step (-1: none yet); and the entries no step
+    # counts, by why: out of order (an earlier step is entered after them) or a skipped step.
+    latest_earlier = np.full(n_leads, -1, dtype=np.int64)
+    left_out: dict[str, list[tuple[I64, I64]]] = {"out_of_order": [], "skipped_step": []}
     for s in range(n_steps):
         rows, leads, first_row, last_row, count = entries(s)
         if mode == "any":
@@ -557,6 +582,16 @@ def funnel_table(
         search = (first_row <= before) & (last_row > before)
         first_row[search] = rows[np.searchsorted(rows, before[search], side="right")]
         found = (first_row > before) | search
+        if not found.all():
+            # Every entry of a lead not counted here is counted as an anomaly (never left out silently):
+            # out of order when an earlier step was entered after its first entry here (a "won" dated
+            # before the MQL), else a skipped step (it never entered the step before, in order).
+            missed, entered_first = leads[~found], first_row[~found]
+            late = latest_earlier[missed] > entered_first
+            left_out["out_of_order"].append((missed[late], count[~found][late]))
+            left_out["skipped_step"].append((missed[~late], count[~found][~late]))
+        # Each lead has one run of entries per step, so ``leads`` has no repeats: a plain gather/scatter.
+        latest_earlier[leads] = np.maximum(latest_earlier[leads], last_row)
         leads, first_row = leads[found], first_row[found]
         after = np.full(n_leads, n, dtype=np.int64)
         after[leads] = first_row
@@ -620,7 +655,15 @@ def funnel_table(
             }
             for c in np.flatnonzero(reached)
         )
-    return FunnelTable(cells=cells, unmatched=unmatched)
+    anomalies: dict[str, tuple[int, str]] = {}
+    if mode == "ordered":
+        lead_ids = frame.get_column("lead_id").to_native().gather(starts)
+        for name, parts in left_out.items():
+            missed = np.concatenate([m for m, _ in parts] or [np.zeros(0, dtype=np.int64)])
+            if missed.size:
+                events = int(sum(int(c.sum()) for _, c in parts))
+                anomalies[name] = (events, str(lead_ids.gather(missed).min()))
+    return FunnelTable(cells=cells, unmatched=unmatched, anomalies=anomalies)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -658,8 +701,11 @@ def conformance_tables(
     owners: Sequence[int],
     *,
     examples: int,
-) -> dict[str, pl.DataFrame]:
+) -> dict[str, Any]:
     """Judge every move; return per-lead, per-kind, per-team and example tables (polars frames).
+
+    ``anomalies`` maps ``after_unknown_stage`` to (moves, smallest lead id) when moves out of an unknown
+    stage were left unjudged.
 
     ``verdicts`` maps (stage code before or :data:`START`, stage code entered) to an index into
     :data:`KINDS`; a pair that is missing is legal. ``limits`` maps recycle pairs to how often a lead may
@@ -692,6 +738,14 @@ def conformance_tables(
     for (a, b), v in verdicts.items():
         table[(a + 1) * width + b] = v
     verdict = table[pair]
+    # Moves out of an unknown stage are not judged (the move into it was the violation): counted apart.
+    unjudged = (before == n) & (k < n)
+    anomalies: dict[str, tuple[int, str]] = {}
+    if unjudged.any():
+        anomalies["after_unknown_stage"] = (
+            int(np.count_nonzero(unjudged)),
+            str(frame.get_column("lead_id").to_native().filter(pl.Series(unjudged)).min()),
+        )
     for (a, b), most in limits.items():
         # Each lead's takes of a limited recycle, numbered along the lead's run of them.
         takes = np.flatnonzero(pair == (a + 1) * width + b)
@@ -782,6 +836,7 @@ def conformance_tables(
         "touched": touched,
         "broken": broken,
         "examples": sample.select("v", "lead_id", "a", "to", "time"),
+        "anomalies": anomalies,
     }
 
 

@@ -11,7 +11,7 @@ Times are Int64 microseconds since the epoch (UTC) inside the kernel; the public
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 import narwhals as nw
 import polars as pl
 
+from smarketing.calendar import check_time
 from smarketing.errors import DataError, PlanError
 from smarketing.frames import as_lazy, check_aware
-from smarketing.frames._calendar import BusinessClock, epoch_us, from_epoch_us
+from smarketing.frames._calendar import BusinessClock, check_years, epoch_us, from_epoch_us
 from smarketing.records import RECORD_KINDS, Dataset
 
 if TYPE_CHECKING:
@@ -131,12 +132,39 @@ class SLAFrames:
         return _weekly(self.leads, self._delivered)
 
     @cached_property
-    def counts(self) -> dict[str, int]:
-        """Facts handled specially, by kind."""
-        lead_rows = self._lead_rows
+    def _count_row(self) -> dict[str, Any]:
         c: dict[str, Any] = {}
         for frame in pl.collect_all(list(self._count_plans)):
             c.update(frame.row(0, named=True))
+        return c
+
+    @cached_property
+    def examples(self) -> dict[str, str]:
+        """For each count that is not zero, the smallest lead id it counts (sorted by count name)."""
+        lead_rows = self._lead_rows
+        c = self._count_row
+
+        def first(frame: pl.DataFrame) -> Any:
+            return frame.get_column("lead_id").min()
+
+        found = {
+            "handoffs_unknown_lead": first(lead_rows.filter(~pl.col("known"))),
+            "activities_unknown_lead": c["_example_a_unknown"],
+            "activities_before_lead_created": first(lead_rows.filter(pl.col("_early") > 0)),
+            "activities_after_as_of": c["_example_a_after"],
+            "dispositions_not_handed_off": c["_example_d_unhanded"],
+            "dispositions_before_handoff": c["_example_d_before"],
+            "dispositions_after_as_of": c["_example_d_after"],
+            "dispositions_unknown_reason": first(lead_rows.filter(~pl.col("disposition_reason_agreed"))),
+            "stage_events_after_as_of": c["_example_e_after"],
+        }
+        return {k: str(found[k]) for k, v in sorted(self.counts.items()) if v and found[k] is not None}
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        """Facts handled specially, by kind."""
+        lead_rows = self._lead_rows
+        c = self._count_row
         return {
             "handoffs_unknown_lead": int(lead_rows.filter(~pl.col("known")).height),
             "activities_unknown_lead": int(c["a_unknown"]),
@@ -184,6 +212,10 @@ def _load(data: Any, kind: str) -> nw.LazyFrame[Any]:
         if not isinstance(dtype, nw.Datetime) and column not in missing:
             raise DataError(f"must be a datetime column, not {dtype}", field=column, kind=kind)
     check_aware(lf, _TIMES[kind], kind=kind)
+    present = [c for c in _TIMES[kind] if c not in missing]
+    if present:
+        ident = "id" if kind == "leads" else "lead_id"
+        check_years(lf, present, kind=RECORD_KINDS[kind].kind, ident=ident)
     casts = [nw.col(c).dt.convert_time_zone("UTC").dt.timestamp("us").alias(f"{c}_us") for c in _TIMES[kind]]
     strings = [
         nw.col(c).cast(nw.String())
@@ -233,9 +265,6 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
             "the journey has no handoff transition, so no lead is ever handed to sales",
             path="journey.transitions",
         )
-    if as_of.tzinfo is None or as_of.utcoffset() is None:
-        raise ValueError(f"as_of {as_of.isoformat()} is naive; attach a time zone")
-    now = epoch_us(as_of.astimezone(UTC))
     cal = sla.calendar
     zone = cal.timezone
 
@@ -247,6 +276,9 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     _no_nulls(leads, "leads", ("id",), "id")
     _no_nulls(activities, "activities", ("lead_id", "person", "time", "type"), "lead_id")
     _no_nulls(dispositions, "dispositions", ("lead_id", "reason", "time"), "lead_id")
+    # After the data's own checks: an as_of taken from the data (the CLI's latest fact) is then already
+    # known good, and a bad time in the data is named by its record rather than as as_of.
+    now = epoch_us(check_time(as_of, "as_of"))
     # -- handoffs: the first stage event of a handoff transition, per lead ------------------------------
     pairs = [(t.source, t.to) for t in handoffs]
     targets = sorted({t.to for t in handoffs})
@@ -349,6 +381,8 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
             duration=timedelta(microseconds=longest),
             days=longest_days,
         )
+    except DataError:  # times the calendar cannot reach (years without holiday tables)
+        raise
     except ValueError as error:  # a calendar whose open time runs out (only a few extra open dates)
         raise PlanError(f"{error}; the SLA's clocks cannot run", path="sla.calendar") from None
     period = sla.marketing.volume.period if sla.marketing.volume is not None else DEFAULT_PERIOD
@@ -403,10 +437,14 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
             nw.col("person").min().alias("disposition_person"),
         )
     )
+    disp_flags = {
+        "d_unhanded": nw.col("_row").is_null(),
+        "d_before": nw.col("before") & ~nw.col("after_as_of"),
+        "d_after": nw.col("after_as_of"),
+    }
     disp_counts = marked_disp.select(
-        nw.col("_row").is_null().cast(nw.Int64()).sum().alias("d_unhanded"),
-        (nw.col("before") & ~nw.col("after_as_of")).cast(nw.Int64()).sum().alias("d_before"),
-        nw.col("after_as_of").cast(nw.Int64()).sum().alias("d_after"),
+        *(flag.cast(nw.Int64()).sum().alias(name) for name, flag in disp_flags.items()),
+        *(_example(flag, name) for name, flag in disp_flags.items()),
     )
     first_disp_df: pl.DataFrame = first_disp.collect().to_native()
     base = base.join(nw.from_native(first_disp_df.lazy()), on="_row", how="left")
@@ -613,14 +651,17 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         )
     ).drop(*(f"_{stage}" for stage in later))
 
-    event_counts = events.select((nw.col("time_us") > now).cast(nw.Int64()).sum().alias("e_after"))
-    activity_counts = activities.select((nw.col("time_us") > now).cast(nw.Int64()).sum().alias("a_after"))
+    late = nw.col("time_us") > now
+    event_counts = events.select(late.cast(nw.Int64()).sum().alias("e_after"), _example(late, "e_after"))
+    activity_counts = activities.select(
+        late.cast(nw.Int64()).sum().alias("a_after"), _example(late, "a_after")
+    )
     # Activities of leads neither handed off nor in ``leads``: only the counts need them.
     unknown_activities = (
         activities.select("lead_id")
         .join(keys.select("lead_id"), on="lead_id", how="anti")
         .join(lead_cols.select("lead_id"), on="lead_id", how="anti")
-        .select(nw.len().alias("a_unknown"))
+        .select(nw.len().alias("a_unknown"), nw.col("lead_id").min().alias("_example_a_unknown"))
     )
     plans = (disp_counts, event_counts, activity_counts, unknown_activities)
     return SLAFrames(
@@ -632,6 +673,11 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         now=now,
         zone=zone,
     )
+
+
+def _example(flag: nw.Expr, name: str) -> nw.Expr:
+    """The smallest lead id of the rows ``flag`` selects: the example of the count ``name``."""
+    return nw.when(flag).then(nw.col("lead_id")).min().alias(f"_example_{name}")
 
 
 def _with(lf: nw.LazyFrame[Any], **columns: pl.Expr) -> nw.LazyFrame[Any]:
