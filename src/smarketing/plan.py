@@ -47,12 +47,23 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
-from smarketing._base import CurrencyCode, FrozenModel, Id, Period, Rate, Text, join_path, located
+from smarketing._base import (
+    CurrencyCode,
+    FrozenModel,
+    Id,
+    Period,
+    PositiveCount,
+    PositivePlanMoney,
+    PositiveWholeDays,
+    Rate,
+    Text,
+    join_path,
+    located,
+)
 from smarketing.errors import FormulaError, PlanError, PlanIssue
 from smarketing.glossary import Glossary
 from smarketing.journey import JourneyMap
 from smarketing.kpi import KPI, compile_kpi
-from smarketing.money import Money
 from smarketing.persona import Persona
 from smarketing.rewards import RewardPlan
 from smarketing.sla import SLA
@@ -90,7 +101,7 @@ class Meeting(FrozenModel):
     outcome_owner: Id | None = Field(
         default=None, description="Person who owns the actions agreed in the meeting."
     )
-    duration_minutes: int | None = Field(default=None, gt=0, description="Planned length.")
+    duration_minutes: PositiveCount | None = Field(default=None, description="Planned length.")
     agenda: list[Text] = Field(default_factory=list, description="Standing agenda items.")
 
 
@@ -99,8 +110,8 @@ class Arbiter(FrozenModel):
 
     person: Id = Field(description="Person id of the arbiter.")
     scope: str = Field(default="", description="What the arbiter decides.")
-    response_days: int | None = Field(
-        default=None, ge=1, description="Business days within which a ruling is due."
+    response_days: PositiveWholeDays | None = Field(
+        default=None, description="Business days within which a ruling is due."
     )
 
 
@@ -108,8 +119,8 @@ class Targets(FrozenModel):
     """The revenue goal and the funnel assumptions both teams plan with."""
 
     period: Period = Field(default="month", description="Period the revenue goal is for.")
-    revenue: Money = Field(description="New revenue goal per period.")
-    average_deal_size: Money = Field(description="Expected average won deal amount.")
+    revenue: PositivePlanMoney = Field(description="New revenue goal per period.")
+    average_deal_size: PositivePlanMoney = Field(description="Expected average won deal amount.")
     conversion_rates: dict[Id, Rate] = Field(
         default_factory=dict,
         description="Stage id -> expected share of its leads that reach the next stage.",
