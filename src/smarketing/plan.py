@@ -33,6 +33,7 @@ Examples:
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
 import os
 import re
@@ -84,8 +85,9 @@ __all__ = [
     "plan_json_schema",
 ]
 
-#: Plan files larger than this are refused before parsing (a real plan is a few dozen KiB).
-MAX_PLAN_BYTES = 5 * 1024 * 1024
+#: Plan files larger than this are refused before parsing: 1 MiB, some 70 times the example plan (a
+#: real plan is a few dozen KiB). A plan at the limit loads in about a second of CPU time.
+MAX_PLAN_BYTES = 1024 * 1024
 
 _ESCALATION_ROLES = frozenset({"owner", "manager"})
 
@@ -352,23 +354,36 @@ def _sla_references(
 
 
 def _manager_cycles(plan: AlignmentPlan) -> Iterator[tuple[str, str]]:
+    """Every cycle of managers, once, named from its member that comes first in the plan.
+
+    Each person is walked at most once (linear in the number of people), so a chain of thousands of
+    managers is checked at once; self-management is reported elsewhere.
+    """
     manager = {p.id: p.manager for p in plan.people}
     index = {p.id: i for i, p in enumerate(plan.people)}
-    reported: set[str] = set()
+    done: set[str] = set()
     for start in manager:
-        seen: list[str] = []
+        path: list[str] = []
+        on_path: dict[str, int] = {}
         current: str | None = start
-        while current is not None and current in manager and current not in seen:
-            seen.append(current)
+        while current is not None and current in manager and current not in done:
+            if current in on_path:
+                cycle = path[on_path[current] :]
+                if len(cycle) > 1:
+                    first = min(range(len(cycle)), key=lambda i: index[cycle[i]])
+                    cycle = cycle[first:] + cycle[:first]
+                    names = [*cycle, cycle[0]]
+                    if len(names) > 12:  # a cycle of thousands is named by its ends, not printed
+                        names = [*names[:6], f"... ({len(cycle) - 8} more)", *names[-3:]]
+                    yield (
+                        f"people[{index[cycle[0]]}].manager",
+                        "managers form a cycle: " + " -> ".join(names),
+                    )
+                break
+            on_path[current] = len(path)
+            path.append(current)
             current = manager[current]
-        if current is not None and current in seen and current != start:
-            continue  # the cycle is reported from one of its own members
-        if current == start and len(seen) > 1 and start not in reported:
-            reported.update(seen)
-            yield (
-                f"people[{index[start]}].manager",
-                "managers form a cycle: " + " -> ".join([*seen, start]),
-            )
+        done.update(path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -523,7 +538,9 @@ class _PlanLoader(
         return super().compose_node(parent, index)
 
 
-_CParser: Any = getattr(yaml, "CParser", None)
+_CParser: Any = (
+    getattr(importlib.import_module("yaml.cyaml"), "CParser", None) if yaml.__with_libyaml__ else None
+)
 _FastPlanLoader: Any = None
 if _CParser is not None:  # libyaml: the same constructor and resolver on a C parser and composer
 
