@@ -1,0 +1,590 @@
+"""Hostile plans: every bad value, tag, character or file gives a located PlanError, never a crash or hang.
+
+Each case writes a small plan with one hostile change and asserts the exact outcome: a ``PlanError``
+whose message names ``plan.yaml:<line>`` and the field path, or (for values at the edge of a documented
+range) the exact value loaded. The ranges are those of ``smarketing._limits``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.hostile.conftest import assert_names
+
+from smarketing.errors import FormulaError, PlanError
+from smarketing.money import Money
+from smarketing.plan import load_plan
+
+BASE = """\
+name: Hostile Base FY2027
+description: A small plan with every kind of number a plan can hold.
+currency: EUR
+teams:
+  - {id: marketing, name: Marketing, function: marketing}
+  - {id: sales, name: Sales, function: sales}
+people:
+  - {id: ana, name: Ana, team: sales, role: ae}
+  - {id: bo, name: Bo, team: sales, role: sdr, manager: ana}
+  - {id: cy, name: Cy, team: marketing, role: marketer}
+personas:
+  - id: ops
+    name: Ops Director
+    firmographics:
+      company_size: {min: 200, max: 5000}
+    interest_signals:
+      - {id: webinar, description: Attended, on: touchpoint, where: {channel: webinar}, points: 10}
+    scoring:
+      fit:
+        - {field: company_size, op: gte, value: 500, points: 20}
+      engagement_half_life_days: 30
+      grades:
+        - {grade: A, min_fit: 40}
+      mql_threshold: 60
+journey:
+  stages:
+    - {id: lead, name: Lead, owner: marketing, kind: lead}
+    - {id: mql, name: MQL, owner: marketing, kind: mql}
+    - {id: sal, name: SAL, owner: sales, kind: sal}
+    - {id: won, name: Won, owner: sales, kind: customer, terminal: won}
+  transitions:
+    - {from: lead, to: mql}
+    - {from: mql, to: sal, kind: handoff}
+    - {from: sal, to: won}
+    - {from: sal, to: lead, kind: recycle, max_recycles: 2}
+sla:
+  calendar:
+    timezone: Europe/Berlin
+    closed_dates: ["2026-12-24"]
+  marketing:
+    volume: {stage: mql, count: 450, period: month}
+    quality: {accepted_stage: sal, min_acceptance_rate: "70%"}
+  sales:
+    first_response: {within_hours: 4, activities: [call]}
+    attempts: {minimum: 6, within_business_days: 10}
+  tiers:
+    - {id: hot, grades: [A], first_response_hours: 1, min_attempts: 8}
+  escalation:
+    - {after_hours: 2, notify: [owner], action: Work the lead now.}
+kpis:
+  - id: mql_volume
+    name: MQL volume
+    owners: [marketing]
+    formula: mqls
+    unit: count
+    direction: higher_is_better
+    target: 450
+    period: month
+targets:
+  revenue: 600000 EUR
+  average_deal_size: 24000 EUR
+  conversion_rates: {mql: "75%"}
+rewards:
+  id: shared
+  name: Shared reward
+  valid_from: "2026-10-01"
+  currency: EUR
+  pool: {rate: "8%", basis: net, fixed: 10 EUR}
+  participants:
+    - {person: ana, quota: 150000 EUR}
+    - {person: bo}
+    - {team: marketing}
+  team_split: {sales: "70%", marketing: "30%"}
+  tiers:
+    - {from_attainment: 0, to_attainment: 1, multiplier: 1}
+    - {from_attainment: 1, multiplier: 1.5}
+  cap_per_deal: 5000 EUR
+  cap_per_period: 40000 EUR
+  clawback: {window_days: 90, mode: pro_rata}
+glossary:
+  terms:
+    - {term: MQL, definition: "A lead that reached the threshold.", owner: marketing}
+cadence:
+  - {id: weekly, name: Weekly sync, kind: sync, frequency: weekly, teams: [marketing, sales],
+     duration_minutes: 30}
+arbiter:
+  person: cy
+  response_days: 5
+"""
+
+
+def line_of(snippet: str) -> int:
+    """The line of ``snippet`` in the base plan (it must be there once)."""
+    assert BASE.count(snippet) == 1, snippet
+    return BASE[: BASE.index(snippet)].count("\n") + 1
+
+
+def variant(tmp_path: Path, old: str, new: str, *, name: str = "plan.yaml") -> Path:
+    assert BASE.count(old) == 1, old
+    path = tmp_path / name
+    path.write_text(BASE.replace(old, new), encoding="utf-8")
+    return path
+
+
+def refused(path: Path | str) -> PlanError:
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    assert type(info.value) in (PlanError, FormulaError)
+    return info.value
+
+
+def test_base_plan_loads(tmp_path: Path) -> None:
+    plan = load_plan(variant(tmp_path, "name: Hostile", "name: Hostile"))
+    assert plan.rewards is not None
+    assert plan.rewards.pool.rate == Decimal("0.08")
+
+
+# --------------------------------------------------------------------------------------------------
+# Numbers: every numeric field refuses every unreadable, unbounded or non-ASCII number, at its place.
+
+#: (id, text in the base plan, the same with {v} for the value, field path)
+NUMBER_FIELDS = [
+    ("kpi-target", "target: 450\n", "target: {v}\n", "kpis[0].target"),
+    ("within-hours", "within_hours: 4,", "within_hours: {v},", "sla.sales.first_response.within_hours"),
+    ("volume-count", "count: 450,", "count: {v},", "sla.marketing.volume.count"),
+    ("pool-rate", 'rate: "8%"', "rate: {v}", "rewards.pool.rate"),
+    ("window-days", "window_days: 90", "window_days: {v}", "rewards.clawback.window_days"),
+    ("multiplier", "multiplier: 1.5}", "multiplier: {v}}}", "rewards.tiers[1].multiplier"),
+    ("after-hours", "after_hours: 2,", "after_hours: {v},", "sla.escalation[0].after_hours"),
+    (
+        "tier-hours",
+        "first_response_hours: 1,",
+        "first_response_hours: {v},",
+        "sla.tiers[0].first_response_hours",
+    ),
+    ("min-attempts", "min_attempts: 8}", "min_attempts: {v}}}", "sla.tiers[0].min_attempts"),
+    ("duration", "duration_minutes: 30}", "duration_minutes: {v}}}", "cadence[0].duration_minutes"),
+    ("response-days", "response_days: 5", "response_days: {v}", "arbiter.response_days"),
+    ("mql-threshold", "mql_threshold: 60", "mql_threshold: {v}", "personas[0].scoring.mql_threshold"),
+    (
+        "half-life",
+        "engagement_half_life_days: 30",
+        "engagement_half_life_days: {v}",
+        "personas[0].scoring.engagement_half_life_days",
+    ),
+    (
+        "signal-points",
+        "where: {channel: webinar}, points: 10}",
+        "where: {{channel: webinar}}, points: {v}}}",
+        "personas[0].interest_signals[0].points",
+    ),
+    ("max-recycles", "max_recycles: 2}", "max_recycles: {v}}}", "journey.transitions[3].max_recycles"),
+    ("attempts", "minimum: 6,", "minimum: {v},", "sla.sales.attempts.minimum"),
+    (
+        "acceptance",
+        'min_acceptance_rate: "70%"',
+        "min_acceptance_rate: {v}",
+        "sla.marketing.quality.min_acceptance_rate",
+    ),
+    (
+        "conversion",
+        'conversion_rates: {mql: "75%"}',
+        "conversion_rates: {{mql: {v}}}",
+        "targets.conversion_rates.mql",
+    ),
+    ("team-split", 'team_split: {sales: "70%"', "team_split: {{sales: {v}", "rewards.team_split.sales"),
+]
+
+#: Values no number field may hold: (id, YAML text).
+HOSTILE_NUMBERS = [
+    ("int-tag-word", "!!int abc"),
+    ("int-tag-binary", "!!int 0b101"),
+    ("float-tag-nan", "!!float .nan"),
+    ("float-tag-inf", "!!float .inf"),
+    ("float-tag-minus-inf", "!!float -.inf"),
+    ("exponent-beyond-decimal", "1e9999999999999999999"),
+    ("5000-digit-int", "9" * 5000),
+    ("billion-digit-exponent", "1e999999999"),
+    ("billion-places", "1e-999999999"),
+    ("arabic-indic", '"\u0667"'),
+    ("full-width", '"\uff10.\uff15"'),
+    ("underscore", '"1_0"'),
+    ("binary-tag", "!!binary MTA="),
+    ("boolean", "true"),
+    ("text-nan", '"NaN"'),
+    ("long-text", '"' + "1" * 65 + '"'),
+]
+
+
+@pytest.mark.parametrize(("value_id", "value"), HOSTILE_NUMBERS, ids=[v[0] for v in HOSTILE_NUMBERS])
+@pytest.mark.parametrize(
+    ("field_id", "old", "template", "path"), NUMBER_FIELDS, ids=[f[0] for f in NUMBER_FIELDS]
+)
+def test_hostile_number_is_refused_at_its_place(  # noqa: PLR0917
+    tmp_path: Path, field_id: str, old: str, template: str, path: str, value_id: str, value: str
+) -> None:
+    err = refused(variant(tmp_path, old, template.format(v=value)))
+    assert_names(str(err), f"plan.yaml:{line_of(old)}", path)
+    assert len(str(err)) < 600, "a hostile value is named, not printed"
+
+
+# --------------------------------------------------------------------------------------------------
+# Ranges: one past each documented bound is refused; the bound itself loads exactly.
+
+#: (id, old, new, path, words the message must hold)
+OUT_OF_RANGE = [
+    (
+        "hours-over-ten-years",
+        "within_hours: 4,",
+        "within_hours: 87601,",
+        "sla.sales.first_response.within_hours",
+        "87600",
+    ),
+    (
+        "hours-1e12",
+        "within_hours: 4,",
+        "within_hours: 1e12,",
+        "sla.sales.first_response.within_hours",
+        "87600",
+    ),
+    (
+        "hours-zero",
+        "within_hours: 4,",
+        "within_hours: 0,",
+        "sla.sales.first_response.within_hours",
+        "greater than 0",
+    ),
+    (
+        "hours-negative",
+        "after_hours: 2,",
+        "after_hours: -2,",
+        "sla.escalation[0].after_hours",
+        "greater than 0",
+    ),
+    (
+        "hours-19-places",
+        "after_hours: 2,",
+        "after_hours: 0.0000000000000000001,",
+        "sla.escalation[0].after_hours",
+        "19 decimal places",
+    ),
+    ("count-over-billion", "count: 450,", "count: 1000000001,", "sla.marketing.volume.count", "1000000000"),
+    (
+        "count-1e40",
+        "count: 450,",
+        "count: 10000000000000000000000000000000000000000,",
+        "sla.marketing.volume.count",
+        "1000000000",
+    ),
+    ("count-zero", "count: 450,", "count: 0,", "sla.marketing.volume.count", "greater than or equal to 1"),
+    ("count-fraction", "count: 450,", "count: 4.5,", "sla.marketing.volume.count", "whole number"),
+    (
+        "count-hex-huge",
+        "count: 450,",
+        "count: 0xffffffffffffffffffff,",
+        "sla.marketing.volume.count",
+        "1000000000",
+    ),
+    ("attempts-over", "minimum: 6,", "minimum: 1000000001,", "sla.sales.attempts.minimum", "1000000000"),
+    (
+        "business-days-over",
+        "within_business_days: 10",
+        "within_business_days: 3651",
+        "sla.sales.attempts.within_business_days",
+        "3650",
+    ),
+    ("window-days-over", "window_days: 90", "window_days: 3651", "rewards.clawback.window_days", "3650"),
+    ("window-days-negative", "window_days: 90", "window_days: -1", "rewards.clawback.window_days", "0"),
+    ("response-days-zero", "response_days: 5", "response_days: 0", "arbiter.response_days", "1"),
+    (
+        "half-life-over",
+        "engagement_half_life_days: 30",
+        "engagement_half_life_days: 3650.5",
+        "personas[0].scoring.engagement_half_life_days",
+        "3650",
+    ),
+    (
+        "points-over",
+        "points: 10}",
+        "points: 1000000001}",
+        "personas[0].interest_signals[0].points",
+        "1000000000",
+    ),
+    (
+        "points-under",
+        "points: 10}",
+        "points: -1000000001}",
+        "personas[0].interest_signals[0].points",
+        "-1000000000",
+    ),
+    (
+        "company-size-over",
+        "{min: 200, max: 5000}",
+        "{min: 200, max: 1000000001}",
+        "personas[0].firmographics.company_size.max",
+        "1000000000",
+    ),
+    ("rate-over-one", 'rate: "8%"', "rate: 1.5", "rewards.pool.rate", "less than or equal to 1"),
+    ("rate-over-100-percent", 'rate: "8%"', 'rate: "101%"', "rewards.pool.rate", "less than or equal to 1"),
+    ("rate-negative", 'rate: "8%"', 'rate: "-1%"', "rewards.pool.rate", "greater than or equal to 0"),
+    ("rate-1e40", 'rate: "8%"', "rate: 1e40", "rewards.pool.rate", "digits before the decimal point"),
+    ("rate-19-places", 'rate: "8%"', "rate: 0.0800000000000000001", "rewards.pool.rate", "19 decimal places"),
+    (
+        "split-29-places",
+        'team_split: {sales: "70%", marketing: "30%"}',
+        "team_split: {sales: 0.7, marketing: 0.29999999999999999999999999999}",
+        "rewards.team_split.marketing",
+        "29 decimal places",
+    ),
+    ("target-16-digits", "target: 450\n", "target: 1000000000000000\n", "kpis[0].target", "16 digits"),
+    ("multiplier-1e40", "multiplier: 1.5}", "multiplier: 1e40}", "rewards.tiers[1].multiplier", "41 digits"),
+    ("date-year-9999", 'valid_from: "2026-10-01"', 'valid_from: "9999-12-31"', "rewards.valid_from", "2199"),
+    ("date-year-2200", 'valid_from: "2026-10-01"', 'valid_from: "2200-01-01"', "rewards.valid_from", "2199"),
+    ("date-year-1899", 'valid_from: "2026-10-01"', 'valid_from: "1899-12-31"', "rewards.valid_from", "1900"),
+    (
+        "date-month-13",
+        'valid_from: "2026-10-01"',
+        'valid_from: "2026-13-01"',
+        "rewards.valid_from",
+        "not a date",
+    ),
+    (
+        "date-epoch-int",
+        'valid_from: "2026-10-01"',
+        "valid_from: 1790000000",
+        "rewards.valid_from",
+        "YYYY-MM-DD",
+    ),
+    (
+        "date-with-time",
+        'valid_from: "2026-10-01"',
+        'valid_from: "2026-10-01T00:00:00Z"',
+        "rewards.valid_from",
+        "YYYY-MM-DD",
+    ),
+    (
+        "date-arabic-digits",
+        'valid_from: "2026-10-01"',
+        'valid_from: "\u0662\u0660\u0662\u0666-\u0661\u0660-\u0660\u0661"',
+        "rewards.valid_from",
+        "YYYY-MM-DD",
+    ),
+    (
+        "date-timestamp-tag",
+        'valid_from: "2026-10-01"',
+        "valid_from: !!timestamp 2026-10-01",
+        "rewards.valid_from",
+        "!!timestamp",
+    ),
+    (
+        "closed-date-9999",
+        'closed_dates: ["2026-12-24"]',
+        'closed_dates: ["9999-12-24"]',
+        "sla.calendar.closed_dates[0]",
+        "2199",
+    ),
+    ("quota-zero", "quota: 150000 EUR}", "quota: 0 EUR}", "rewards.participants[0].quota", "more than 0"),
+    (
+        "quota-negative",
+        "quota: 150000 EUR}",
+        "quota: -1 EUR}",
+        "rewards.participants[0].quota",
+        "more than 0",
+    ),
+    ("quota-1e40-text", "quota: 150000 EUR}", "quota: 1e40 EUR}", "rewards.participants[0].quota", "money"),
+    (
+        "quota-16-digits",
+        "quota: 150000 EUR}",
+        "quota: 1000000000000000 EUR}",
+        "rewards.participants[0].quota",
+        "16 digits",
+    ),
+    (
+        "quota-object-1e40",
+        "quota: 150000 EUR}",
+        "quota: {amount: 1e40, currency: EUR}}",
+        "rewards.participants[0].quota",
+        "41 digits",
+    ),
+    (
+        "quota-object-huge-exponent",
+        "quota: 150000 EUR}",
+        "quota: {amount: 1e9999999999999999999, currency: EUR}}",
+        "rewards.participants[0].quota",
+        "out of range",
+    ),
+    (
+        "quota-object-5000-digits",
+        "quota: 150000 EUR}",
+        "quota: {amount: " + "9" * 5000 + ", currency: EUR}}",
+        "rewards.participants[0].quota",
+        "64 characters",
+    ),
+    (
+        "cap-1e40",
+        "cap_per_deal: 5000 EUR",
+        "cap_per_deal: {amount: 1e40, currency: EUR}",
+        "rewards.cap_per_deal",
+        "41 digits",
+    ),
+    (
+        "cap-billion-digits",
+        "cap_per_deal: 5000 EUR",
+        "cap_per_deal: {amount: 1e999999999, currency: EUR}",
+        "rewards.cap_per_deal",
+        "digits",
+    ),
+    (
+        "cap-16-digits",
+        "cap_per_deal: 5000 EUR",
+        "cap_per_deal: 1000000000000000 EUR",
+        "rewards.cap_per_deal",
+        "16 digits",
+    ),
+    (
+        "cap-long-text",
+        "cap_per_deal: 5000 EUR",
+        "cap_per_deal: " + "1" * 100 + " EUR",
+        "rewards.cap_per_deal",
+        "characters",
+    ),
+    ("fixed-sub-cent", "fixed: 10 EUR}", "fixed: 0.005 EUR}", "rewards.pool.fixed", "minor unit"),
+    ("fixed-gold", "fixed: 10 EUR}", "fixed: 10 XAU}", "rewards.pool.fixed", "no minor unit"),
+    (
+        "period-cap-test-currency",
+        "cap_per_period: 40000 EUR",
+        "cap_per_period: 40000 XTS",
+        "rewards.cap_per_period",
+        "no minor unit",
+    ),
+    ("revenue-zero", "revenue: 600000 EUR", "revenue: 0 EUR", "targets.revenue", "more than 0"),
+    (
+        "deal-size-zero",
+        "average_deal_size: 24000 EUR",
+        "average_deal_size: 0 EUR",
+        "targets.average_deal_size",
+        "more than 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case_id", "old", "new", "path", "words"), OUT_OF_RANGE, ids=[c[0] for c in OUT_OF_RANGE]
+)
+def test_out_of_range_is_refused(  # noqa: PLR0917
+    tmp_path: Path, case_id: str, old: str, new: str, path: str, words: str
+) -> None:
+    err = refused(variant(tmp_path, old, new))
+    assert_names(str(err), f"plan.yaml:{line_of(old)}", path, words)
+
+
+def _rewards(plan: Any) -> Any:
+    assert plan.rewards is not None
+    return plan.rewards
+
+
+#: (id, old, new, how to read the value back, the exact value expected)
+AT_THE_BOUND = [
+    (
+        "hours-ten-years",
+        "within_hours: 4,",
+        "within_hours: 87600,",
+        lambda p: p.sla.sales.first_response.within_hours,
+        Decimal(87600),
+    ),
+    ("count-billion", "count: 450,", "count: 1000000000,", lambda p: p.sla.marketing.volume.count, 10**9),
+    (
+        "days-ten-years",
+        "window_days: 90",
+        "window_days: 3650",
+        lambda p: _rewards(p).clawback.window_days,
+        3650,
+    ),
+    ("rate-100-percent", 'rate: "8%"', 'rate: "100%"', lambda p: _rewards(p).pool.rate, Decimal(1)),
+    ("rate-0-percent", 'rate: "8%"', 'rate: "0%"', lambda p: _rewards(p).pool.rate, Decimal(0)),
+    (
+        "rate-18-places",
+        'rate: "8%"',
+        "rate: 0.080000000000000001",
+        lambda p: _rewards(p).pool.rate,
+        Decimal("0.080000000000000001"),
+    ),
+    (
+        "rate-trailing-zeros",
+        'rate: "8%"',
+        "rate: 0.08000000000000000000000000",
+        lambda p: _rewards(p).pool.rate,
+        Decimal("0.08"),
+    ),
+    (
+        "rate-percent-with-space",
+        'rate: "8%"',
+        'rate: "8 %"',
+        lambda p: _rewards(p).pool.rate,
+        Decimal("0.08"),
+    ),
+    (
+        "target-15-digits",
+        "target: 450\n",
+        "target: 999999999999999\n",
+        lambda p: p.kpis[0].target,
+        Decimal("999999999999999"),
+    ),
+    (
+        "cap-15-digits-and-cents",
+        "cap_per_deal: 5000 EUR",
+        "cap_per_deal: 999999999999999.99 EUR",
+        lambda p: _rewards(p).cap_per_deal,
+        Money("999999999999999.99", "EUR"),
+    ),
+    (
+        "date-first-year",
+        'valid_from: "2026-10-01"',
+        'valid_from: "1900-01-01"',
+        lambda p: str(_rewards(p).valid_from),
+        "1900-01-01",
+    ),
+    (
+        "date-last-year",
+        'valid_from: "2026-10-01"',
+        'valid_from: "2199-12-31"',
+        lambda p: str(_rewards(p).valid_from),
+        "2199-12-31",
+    ),
+    (
+        "split-exact-18-places",
+        'team_split: {sales: "70%", marketing: "30%"}',
+        "team_split: {sales: 0.700000000000000001, marketing: 0.299999999999999999}",
+        lambda p: sum(_rewards(p).team_split.values()),
+        Decimal(1),
+    ),
+    (
+        "points-negative-bound",
+        "points: 10}",
+        "points: -1000000000}",
+        lambda p: p.personas[0].interest_signals[0].points,
+        -(10**9),
+    ),
+    ("octal-count", "count: 450,", "count: 0o702,", lambda p: p.sla.marketing.volume.count, 450),
+    ("leading-zero-is-decimal", "count: 450,", "count: 0450,", lambda p: p.sla.marketing.volume.count, 450),
+]
+
+
+@pytest.mark.parametrize(
+    ("case_id", "old", "new", "read", "expected"), AT_THE_BOUND, ids=[c[0] for c in AT_THE_BOUND]
+)
+def test_value_at_the_bound_loads_exactly(  # noqa: PLR0917
+    tmp_path: Path, case_id: str, old: str, new: str, read: Any, expected: Any
+) -> None:
+    value = read(load_plan(variant(tmp_path, old, new)))
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("split", "total"),
+    [
+        ("{sales: 0.7, marketing: 0.299999999999999999}", "99.999999999999999900%"),
+        ("{sales: 0.700000000000000001, marketing: 0.3}", "100.000000000000000100%"),
+        ('{sales: "69.9999999999999999%", marketing: "30%"}', "99.999999999999999900%"),
+    ],
+    ids=["short-by-1e-18", "over-by-1e-18", "percent-short"],
+)
+def test_share_sums_are_exact(tmp_path: Path, split: str, total: str) -> None:
+    # Every share has at most 18 decimal places, so its sum is exact: 1e-18 off is not 100%.
+    plan = load_plan(
+        variant(tmp_path, 'team_split: {sales: "70%", marketing: "30%"}', f"team_split: {split}")
+    )
+    assert _rewards(plan).problems() == [("team_split", f"shares total {total}, not 100%")]
