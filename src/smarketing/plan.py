@@ -839,6 +839,8 @@ def _message(error: Any, model: type[BaseModel] | None) -> str:
     message = message.removeprefix("Value error, ")
     value = error.get("input")
     if kind != "located" and value is not None and not isinstance(value, dict | list):
+        if isinstance(value, int) and value.bit_length() > 200:  # repr() of 4,300+ digits raises
+            return message
         shown = str(value) if isinstance(value, Decimal) else repr(value)
         if len(shown) > 60:  # a 5,000-character value is named, not printed
             shown = shown[:40] + "..." + shown[-10:]

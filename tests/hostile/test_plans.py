@@ -7,16 +7,21 @@ range) the exact value loaded. The ranges are those of ``smarketing._limits``.
 
 from __future__ import annotations
 
+import json
+import os
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from tests.hostile.conftest import assert_names
 
 from smarketing.errors import FormulaError, PlanError
 from smarketing.money import Money
-from smarketing.plan import load_plan
+from smarketing.plan import MAX_PLAN_BYTES, _FastPlanLoader, _load_yaml, _PlanLoader, load_plan
 
 BASE = """\
 name: Hostile Base FY2027
@@ -588,3 +593,403 @@ def test_share_sums_are_exact(tmp_path: Path, split: str, total: str) -> None:
         variant(tmp_path, 'team_split: {sales: "70%", marketing: "30%"}', f"team_split: {split}")
     )
     assert _rewards(plan).problems() == [("team_split", f"shares total {total}, not 100%")]
+
+
+# --------------------------------------------------------------------------------------------------
+# Text: control characters never reach a name, an id, a description or a key.
+
+TEXT_FIELDS = [
+    ("plan-name", "name: Hostile Base FY2027", 'name: "Hostile{c}Base"', "name"),
+    (
+        "description",
+        "description: A small plan with every kind of number a plan can hold.",
+        'description: "A small{c} plan"',
+        "description",
+    ),
+    ("team-name", "name: Marketing,", 'name: "Mark{c}eting",', "teams[0].name"),
+    (
+        "glossary",
+        'definition: "A lead that reached the threshold."',
+        'definition: "A lead{c}"',
+        "glossary.terms[0].definition",
+    ),
+    ("escalation-action", "action: Work the lead now.", 'action: "Work{c} now"', "sla.escalation[0].action"),
+    (
+        "signal-where-value",
+        "where: {channel: webinar}",
+        'where: {{channel: "web{c}inar"}}',
+        "personas[0].interest_signals[0].where.channel",
+    ),
+]
+
+CONTROLS = [
+    ("nul", "\\0"),
+    ("bell", "\\a"),
+    ("backspace", "\\b"),
+    ("vertical-tab", "\\v"),
+    ("form-feed", "\\f"),
+    ("carriage-return", "\\r"),
+    ("escape", "\\e"),
+    ("escape-csi", "\\x1b[2J"),
+    ("delete", "\\x7f"),
+    ("next-line-c1", "\\N"),
+    ("csi-c1", "\\x9b"),
+    ("right-to-left-override", "\\u202e"),
+    ("first-strong-isolate", "\\u2068"),
+]
+
+
+@pytest.mark.parametrize(("control_id", "control"), CONTROLS, ids=[c[0] for c in CONTROLS])
+@pytest.mark.parametrize(
+    ("field_id", "old", "template", "path"), TEXT_FIELDS, ids=[f[0] for f in TEXT_FIELDS]
+)
+def test_control_character_is_refused(  # noqa: PLR0917
+    tmp_path: Path, field_id: str, old: str, template: str, path: str, control_id: str, control: str
+) -> None:
+    new = template.format(c=control)
+    err = refused(variant(tmp_path, old, new))
+    assert_names(str(err), f"plan.yaml:{line_of(old)}", path, "control character")
+
+
+@pytest.mark.parametrize("control", ["\\x1b", "\\0", "\\u202e"], ids=["escape", "nul", "rtl-override"])
+def test_control_character_in_a_key_is_refused(tmp_path: Path, control: str) -> None:
+    old = "where: {channel: webinar}"
+    err = refused(variant(tmp_path, old, f'where: {{"chan{control}nel": webinar}}'))
+    assert_names(
+        str(err), f"plan.yaml:{line_of(old)}", "personas[0].interest_signals[0].where", "control character"
+    )
+
+
+def test_raw_control_byte_is_refused_by_the_reader(tmp_path: Path) -> None:
+    path = variant(tmp_path, "name: Hostile Base FY2027", "name: Hostile\x1bBase")
+    err = refused(path)
+    assert_names(str(err), "plan.yaml:1", "not allowed")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"tab\\there"', '"two\\nlines"', "|\n    two\n    lines"],
+    ids=["tab", "newline", "literal-block"],
+)
+def test_tab_and_newline_are_allowed_in_descriptions(tmp_path: Path, text: str) -> None:
+    old = "description: A small plan with every kind of number a plan can hold."
+    plan = load_plan(variant(tmp_path, old, f"description: {text}"))
+    assert "\t" in plan.description or "\n" in plan.description
+
+
+# --------------------------------------------------------------------------------------------------
+# YAML: only plain data; no tags that decode, construct or merge; no aliases, duplicates or bombs.
+
+TAGS = [
+    ("binary", "!!binary aGVsbG8="),
+    ("timestamp", "!!timestamp 2026-01-01"),
+    ("set", "!!set {a, b}"),
+    ("omap", "!!omap [a: 1]"),
+    ("pairs", "!!pairs [a: 1]"),
+    ("python-object", "!!python/object:os.system {}"),
+    ("python-name", "!!python/name:os.system ''"),
+    ("python-apply", "!!python/object/apply:os.system [echo hi]"),
+    ("local-tag", "!shout hello"),
+    ("verbatim-tag", "!<tag:example.com,2026:x> hello"),
+    ("value-tag", "!!value x"),
+    ("yaml-tag", "!!yaml x"),
+]
+
+
+@pytest.mark.parametrize(("tag_id", "value"), TAGS, ids=[t[0] for t in TAGS])
+def test_non_standard_tag_is_refused(tmp_path: Path, tag_id: str, value: str) -> None:
+    old = "description: A small plan with every kind of number a plan can hold."
+    err = refused(variant(tmp_path, old, f"description: {value}"))
+    assert_names(str(err), f"plan.yaml:{line_of(old)}", "description", "not allowed")
+
+
+@pytest.mark.parametrize(
+    ("tag", "value"),
+    [("!!str", "plain text"), ("!!str", "123"), ("!", "bang")],
+    ids=["str", "str-digits", "non-specific"],
+)
+def test_standard_tags_load(tmp_path: Path, tag: str, value: str) -> None:
+    old = "description: A small plan with every kind of number a plan can hold."
+    plan = load_plan(variant(tmp_path, old, f"description: {tag} {value}"))
+    assert plan.description == value
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [("!!bool yes", "not a boolean"), ("!!null nothing", "not null"), ("!!int 1.5", "not a whole number")],
+    ids=["yaml-1.1-bool", "null-with-text", "int-with-point"],
+)
+def test_standard_tag_with_the_wrong_text_is_refused(tmp_path: Path, value: str, words: str) -> None:
+    old = "description: A small plan with every kind of number a plan can hold."
+    err = refused(variant(tmp_path, old, f"description: {value}"))
+    assert_names(str(err), f"plan.yaml:{line_of(old)}", "description", words)
+
+
+def test_explicit_merge_key_is_refused_not_merged(tmp_path: Path) -> None:
+    old = "  person: cy\n"
+    err = refused(variant(tmp_path, old, "  person: cy\n  !!merge <<: {scope: merged}\n"))
+    assert_names(str(err), "arbiter", "!!merge", "not allowed")
+
+
+def test_plain_merge_key_is_only_an_unknown_key(tmp_path: Path) -> None:
+    err = refused(variant(tmp_path, "  person: cy\n", "  person: cy\n  <<: {scope: merged}\n"))
+    assert_names(str(err), f"plan.yaml:{line_of('  person: cy') + 1}", "unknown key '<<'")
+
+
+def test_alias_is_refused(tmp_path: Path) -> None:
+    err = refused(variant(tmp_path, "  person: cy\n", "  person: &who cy\n  scope: *who\n"))
+    assert_names(str(err), f"plan.yaml:{line_of('  person: cy') + 1}", "aliases")
+
+
+def test_billion_laughs_is_refused_at_once(tmp_path: Path) -> None:
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for i in range(8):
+        prev, cur = chr(ord("a") + i), chr(ord("a") + i + 1)
+        bomb += f"{cur}: &{cur} [{','.join(['*' + prev] * 9)}]\n"
+    path = tmp_path / "plan.yaml"
+    path.write_text(bomb)
+    started = time.process_time()
+    err = refused(path)
+    assert time.process_time() - started < 2
+    assert_names(str(err), "plan.yaml:2", "aliases")
+
+
+def test_duplicate_key_is_refused(tmp_path: Path) -> None:
+    err = refused(variant(tmp_path, "  person: cy\n", "  person: cy\n  person: ana\n"))
+    assert_names(str(err), f"plan.yaml:{line_of('  person: cy') + 1}", "duplicate key 'person'")
+
+
+@pytest.mark.parametrize("depth", [999, 5000, 200_000], ids=["999", "5000", "200k"])
+def test_deep_nesting_is_refused(tmp_path: Path, depth: int) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text("name: x\ndescription: " + "[" * depth + "]" * depth + "\n")
+    err = refused(path)
+    assert_names(str(err), "plan.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("", 1),
+        ("# only a comment\n", 1),
+        ("- a\n- b\n", 1),
+        ("just text\n", 1),
+        ("a: 1\n---\nb: 2\n", 2),
+        ("name: [unclosed\n", 2),
+        ("\ufeffname: x\nname: y\n", 2),
+    ],
+    ids=["empty", "comment", "list", "scalar", "two-documents", "unclosed", "bom-then-duplicate"],
+)
+def test_malformed_document_is_refused_with_its_line(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    err = refused(path)
+    assert err.line == line
+    assert_names(str(err), "plan.yaml")
+
+
+def test_not_utf8_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_bytes(b"name: x\ndescription: caf\xe9\n")
+    assert_names(str(refused(path)), "plan.yaml:2", "not UTF-8")
+
+
+# --------------------------------------------------------------------------------------------------
+# JSON plans get the same bounds.
+
+
+def _json_plan(tmp_path: Path, target: str) -> Path:
+    path = tmp_path / "plan.json"
+    path.write_text('{\n  "name": "x",\n  "description": ' + target + ',\n  "teams": []\n}\n')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("9" * 5000, "64 characters"),
+        ("1e9999999999999999999", "out of range"),
+        ("NaN", "NaN"),
+        ("-Infinity", "Infinity"),
+        ('"a\\u001bb"', "control character"),
+        ('"a\\u0000b"', "control character"),
+        ('"a\\u202eb"', "control character"),
+    ],
+    ids=["5000-digits", "huge-exponent", "nan", "minus-infinity", "escape", "nul", "rtl-override"],
+)
+def test_json_hostile_value_is_refused_at_its_line(tmp_path: Path, value: str, words: str) -> None:
+    err = refused(_json_plan(tmp_path, value))
+    assert_names(str(err), "plan.json:3", words)
+
+
+def test_json_duplicate_key_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text('{\n  "name": "x",\n  "name": "y"\n}\n')
+    assert_names(str(refused(path)), "plan.json:3", "duplicate key")
+
+
+def test_json_number_out_of_range_names_its_field(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    data = yaml.load(BASE, Loader=_PlanLoader)
+    data["sla"]["marketing"]["volume"]["count"] = 10**40
+    path.write_text(json.dumps(data, indent=2, default=str))
+    err = refused(path)
+    assert_names(str(err), "plan.json:", "sla.marketing.volume.count", "1000000000")
+
+
+# --------------------------------------------------------------------------------------------------
+# Files: say what the path is; never block on a FIFO or read forever from a device.
+
+
+def test_directory_is_named_as_a_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "plans.yaml"
+    folder.mkdir()
+    for source in (folder, str(folder)):
+        err = refused(source)
+        assert_names(str(err), str(folder), "is a directory")
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "/dev/urandom"])
+def test_device_is_not_a_regular_file(device: str) -> None:
+    if not os.path.exists(device):
+        pytest.skip(f"{device} does not exist here")
+    err = refused(Path(device))
+    assert_names(str(err), device, "is not a regular file")
+
+
+def test_link_to_dev_zero_is_not_read(tmp_path: Path) -> None:
+    link = tmp_path / "plan.yaml"
+    link.symlink_to("/dev/zero")
+    assert_names(str(refused(link)), str(link), "is not a regular file")
+
+
+def test_fifo_does_not_block(tmp_path: Path) -> None:
+    fifo = tmp_path / "plan.yaml"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+    worker = threading.Thread(target=lambda: outcome.append(refused(fifo)), daemon=True)
+    worker.start()
+    worker.join(timeout=3)
+    if worker.is_alive():  # unblock the reader so the test process can end
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("load_plan blocked on a FIFO")
+    assert_names(str(outcome[0]), str(fifo), "is not a regular file")
+
+
+@pytest.mark.parametrize("name", ["missing.yaml", "missing/plan.yaml", "plan.yaml/inside.yaml"])
+def test_missing_file_is_named(tmp_path: Path, name: str) -> None:
+    (tmp_path / "plan.yaml").write_text("name: x\n")
+    err = refused(tmp_path / name)
+    assert_names(str(err), name, "no such plan file")
+
+
+def test_file_over_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_PLAN_BYTES + 1)  # sparse: nothing is written, nothing should be read
+    err = refused(path)
+    assert_names(str(err), "plan.yaml", f"{MAX_PLAN_BYTES + 1:,} bytes", f"{MAX_PLAN_BYTES:,}")
+
+
+def test_text_over_the_limit_is_refused() -> None:
+    err = refused("name: x\ndescription: " + "y" * MAX_PLAN_BYTES + "\n")
+    assert_names(str(err), f"{MAX_PLAN_BYTES:,} bytes")
+
+
+def test_a_plan_at_the_size_limit_loads_quickly(tmp_path: Path) -> None:
+    row = "  - {{id: t{i}, name: Team {i}, function: other}}\n"
+    rows, size, i = [], len(BASE.encode()), 0
+    while size + len(row.format(i=i)) <= MAX_PLAN_BYTES:
+        rows.append(row.format(i=i))
+        size += len(rows[-1])
+        i += 1
+    path = variant(tmp_path, "teams:\n", "teams:\n" + "".join(rows))
+    assert MAX_PLAN_BYTES - 100 < path.stat().st_size <= MAX_PLAN_BYTES
+    started = time.process_time()
+    plan = load_plan(path)
+    # About a second on a quiet machine; the bound leaves room for a busy CI runner.
+    assert time.process_time() - started < 5
+    assert len(plan.teams) == i + 2
+
+
+# --------------------------------------------------------------------------------------------------
+# People: the manager-cycle check is linear.
+
+
+def _chain(n: int, *, cycle: bool) -> str:
+    rows = [f"  - {{id: p{i}, name: P, team: sales, role: r, manager: p{i + 1}}}\n" for i in range(n - 1)]
+    rows.append(f"  - {{id: p{n - 1}, name: P, team: sales, role: r{', manager: p0' if cycle else ''}}}\n")
+    return "".join(rows)
+
+
+@pytest.mark.parametrize("n", [2000, 3000, 10000])
+def test_long_manager_chain_loads_at_once(tmp_path: Path, n: int) -> None:
+    path = variant(tmp_path, "people:\n", "people:\n" + _chain(n, cycle=False))
+    started = time.process_time()
+    plan = load_plan(path)
+    assert time.process_time() - started < 3
+    assert len(plan.people) == n + 3
+
+
+@pytest.mark.parametrize("n", [2, 3000])
+def test_long_manager_cycle_is_named_once_and_short(tmp_path: Path, n: int) -> None:
+    path = variant(tmp_path, "people:\n", "people:\n" + _chain(n, cycle=True))
+    err = refused(path)
+    cycles = [i for i in err.issues if "cycle" in i.message]
+    assert len(cycles) == 1
+    assert_names(str(err), "plan.yaml:8", "people[0].manager", "managers form a cycle: p0 -> p1")
+    assert len(cycles[0].message) < 200
+
+
+# --------------------------------------------------------------------------------------------------
+# The libyaml fast path reads exactly what the Python loader reads.
+
+EXAMPLES = (
+    sorted(str(p) for p in Path("examples").glob("*.yaml"))
+    + sorted(str(p) for p in Path("tests/plans").rglob("*.yaml"))[:20]
+)
+
+
+@pytest.mark.skipif(_FastPlanLoader is None, reason="PyYAML without libyaml")
+@pytest.mark.parametrize("file", EXAMPLES, ids=[Path(f).name for f in EXAMPLES])
+def test_fast_path_reads_what_the_python_loader_reads(file: str) -> None:
+    text = Path(file).read_text(encoding="utf-8-sig")
+    try:
+        slow = _load_yaml(_PlanLoader, text, file)
+    except PlanError:
+        slow = None  # a broken plan: the fast path must fail too, and load_plan re-reads it slowly
+    if slow is None:
+        with pytest.raises((yaml.YAMLError, PlanError)):
+            _load_yaml(_FastPlanLoader, text, file)
+        return
+    fast = _load_yaml(_FastPlanLoader, text, file)
+    assert fast == slow
+
+
+def test_plan_given_as_data_is_checked_too() -> None:
+    data = yaml.load(BASE, Loader=_PlanLoader)
+    data["name"] = "bad\x1bname"
+    data["sla"]["sales"]["first_response"]["within_hours"] = float("inf")
+    err = refused(data)
+    assert_names(str(err), "name", "control character")
+    assert any(i.path == "sla.sales.first_response.within_hours" for i in err.issues) or len(err.issues) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (float("nan"), "finite"),
+        (Decimal("NaN"), "finite"),
+        (Decimal("sNaN"), "finite"),
+        (10**5000, "64 characters"),
+        (True, "boolean"),
+        (Decimal("1e999999999"), "digits"),
+    ],
+    ids=["float-nan", "decimal-nan", "decimal-snan", "5000-digit-int", "bool", "decimal-huge"],
+)
+def test_mapping_source_number_is_checked(value: Any, words: str) -> None:
+    data = yaml.load(BASE, Loader=_PlanLoader)
+    data["sla"]["sales"]["first_response"]["within_hours"] = value
+    err = refused(data)
+    assert_names(str(err), "sla.sales.first_response.within_hours", words)
