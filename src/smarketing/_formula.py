@@ -236,7 +236,7 @@ FUNCTIONS: Final[Mapping[str, str]] = {
 }
 
 _TOKEN = re.compile(
-    r"(?P<space>\s+)|(?P<number>[0-9]+(?:\.[0-9]+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?P<space>[ \t\r\n]+)|(?P<number>[0-9]+(?:\.[0-9]+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op>\*\*|[-+*/(),])"
 )
 _HINTS = {
