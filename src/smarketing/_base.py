@@ -43,6 +43,7 @@ __all__ = [
     "ID_PATTERN",
     "Id",
     "MAX_NUMBER_CHARS",
+    "MinorUnitCurrency",
     "NonNegativeDecimal",
     "Number",
     "Period",
@@ -373,4 +374,24 @@ PositivePlanMoney = Annotated[
     BeforeValidator(_money_amount),
     AfterValidator(_positive_plan_money),
     Field(description=f"An amount of more than 0 and a currency, {_MONEY_BOUNDS}."),
+]
+
+
+def _has_minor_unit(value: str) -> str:
+    if Currency(value).exponent is None:
+        raise ValueError(
+            f"{value} has no minor unit in ISO 4217 (funds, precious metals and test codes), so "
+            "amounts in it cannot be rounded or paid; use a currency such as 'EUR'"
+        )
+    return value
+
+
+MinorUnitCurrency = Annotated[
+    str,
+    AfterValidator(_currency_code),
+    AfterValidator(_has_minor_unit),
+    Field(
+        description="ISO 4217 alphabetic currency code with a minor unit, e.g. 'EUR'.",
+        examples=["EUR", "USD"],
+    ),
 ]

@@ -52,9 +52,9 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_valid
 
 from smarketing._base import (
     MAX_NUMBER_CHARS,
-    CurrencyCode,
     FrozenModel,
     Id,
+    MinorUnitCurrency,
     Period,
     PositiveCount,
     PositivePlanMoney,
@@ -142,7 +142,7 @@ class AlignmentPlan(FrozenModel):
 
     name: Text = Field(description="Plan name, e.g. the company and fiscal year.")
     description: str = Field(default="", description="What this plan is for.")
-    currency: CurrencyCode | None = Field(
+    currency: MinorUnitCurrency | None = Field(
         default=None, description="Default currency of money figures (ISO 4217)."
     )
     teams: list[Team] = Field(min_length=2, description="Teams (at least marketing and sales).")

@@ -38,9 +38,9 @@ from pydantic import Field, model_validator
 
 from smarketing import _display
 from smarketing._base import (
-    CurrencyCode,
     FrozenModel,
     Id,
+    MinorUnitCurrency,
     NonNegativeDecimal,
     PlanDate,
     PlanMoney,
@@ -262,7 +262,7 @@ class RewardPlan(FrozenModel):
     valid_from: PlanDate | None = Field(
         default=None, description="Deals closed on or after this date use this version."
     )
-    currency: CurrencyCode = Field(description="Plan currency (ISO 4217); rewards are paid in it.")
+    currency: MinorUnitCurrency = Field(description="Plan currency (ISO 4217); rewards are paid in it.")
     pool: Pool = Field(description="What a won deal puts into the pool.")
     participants: list[Participant] = Field(min_length=1, description="Who shares in the reward.")
     team_split: dict[Id, Rate] = Field(

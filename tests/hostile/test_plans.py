@@ -993,3 +993,20 @@ def test_mapping_source_number_is_checked(value: Any, words: str) -> None:
     data["sla"]["sales"]["first_response"]["within_hours"] = value
     err = refused(data)
     assert_names(str(err), "sla.sales.first_response.within_hours", words)
+
+
+@pytest.mark.parametrize("code", ["XAU", "XTS", "XXX", "XDR"])
+@pytest.mark.parametrize(
+    ("old", "template", "path"),
+    [
+        ("currency: EUR\nteams:", "currency: {c}\nteams:", "currency"),
+        ("  currency: EUR\n  pool:", "  currency: {c}\n  pool:", "rewards.currency"),
+    ],
+    ids=["plan-currency", "reward-currency"],
+)
+def test_currency_without_minor_unit_is_refused(
+    tmp_path: Path, old: str, template: str, path: str, code: str
+) -> None:
+    err = refused(variant(tmp_path, old, template.format(c=code)))
+    assert any(i.path == path and "no minor unit" in i.message for i in err.issues), err.issues
+    assert_names(str(err), "plan.yaml:")
