@@ -198,7 +198,7 @@ Number = Annotated[
 ]
 Rate = Annotated[
     Decimal,
-    BeforeValidator(_bounded(1)),
+    Exact,
     Field(
         ge=0,
         le=1,
