@@ -9,7 +9,11 @@ JSON Schema of plan files, for editors and CI.
 YAML is read safely and strictly, following YAML 1.2's core schema: only ``true``/``false`` are booleans
 (``NO`` stays the country code), numbers with a fraction are read as exact ``Decimal`` (never ``float``),
 dates stay text for the models to parse, duplicate keys and aliases (the "billion laughs" bomb) are errors,
-and files over :data:`MAX_PLAN_BYTES` are refused.
+and files over :data:`MAX_PLAN_BYTES` are refused. Only the plain tags are read (no ``!!binary``,
+``!!timestamp``, ``!!python/...``); a number over 64 characters or that is not finite, and a control
+character in any text or key, is an error at its ``file:line: path``, found before the models run. Every
+number field then checks its own range and precision (see :mod:`smarketing._limits`). A path that is a
+directory, a FIFO or a device is named as such and never read.
 
 Examples:
     >>> plan = load_plan('''
