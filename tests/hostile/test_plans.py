@@ -1010,3 +1010,31 @@ def test_currency_without_minor_unit_is_refused(
     err = refused(variant(tmp_path, old, template.format(c=code)))
     assert any(i.path == path and "no minor unit" in i.message for i in err.issues), err.issues
     assert_names(str(err), "plan.yaml:")
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "dev-zero", "hostile-number", "control-character"])
+def test_validate_command_exits_2_with_the_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    from smarketing.cli import main
+
+    if kind == "directory":
+        path, words = tmp_path / "plan.yaml", "is a directory"
+        path.mkdir()
+    elif kind == "fifo":
+        path, words = tmp_path / "plan.yaml", "is not a regular file"
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path, words = Path("/dev/zero"), "is not a regular file"
+    elif kind == "hostile-number":
+        path = variant(tmp_path, "target: 450\n", "target: 1e9999999999999999999\n")
+        words = f"plan.yaml:{line_of('target: 450')}: kpis[0].target"
+    else:
+        path = variant(tmp_path, "name: Hostile Base FY2027", 'name: "Hostile\\e[2JBase"')
+        words = "plan.yaml:1: name: control character"
+    code = main(["validate", str(path)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert_names(captured.err + captured.out, words)
+    assert "Traceback" not in captured.err
+    assert "\x1b" not in captured.err + captured.out
