@@ -728,6 +728,7 @@ def _json_problem_line(text: str) -> int | None:
 #: Characters refused in any text of a plan: C0 controls but tab and line feed, DEL, C1 controls, and
 #: the bidirectional overrides that make text display in a different order than it is stored.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _scan(data: Any) -> Iterator[tuple[str, str]]:
@@ -738,7 +739,8 @@ def _scan(data: Any) -> Iterator[tuple[str, str]]:
         if isinstance(value, _Invalid):
             yield path, value.message
         elif isinstance(value, str):
-            match = _CONTROL.search(value)
+            # Tab and line feed belong in descriptions and definitions, never in a one-line name.
+            match = (_NAME_CONTROL if path == "name" or path.endswith(".name") else _CONTROL).search(value)
             if match:
                 yield (
                     path,

@@ -1038,3 +1038,18 @@ def test_validate_command_exits_2_with_the_place(
     assert_names(captured.err + captured.out, words)
     assert "Traceback" not in captured.err
     assert "\x1b" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ("name: Hostile Base FY2027", 'name: "Hostile\\nBase"', "name"),
+        ("name: Hostile Base FY2027", 'name: "Hostile\\tBase"', "name"),
+        ("name: Marketing,", 'name: "Mark\\neting",', "teams[0].name"),
+        ("name: Weekly sync,", 'name: "Weekly\\nsync",', "cadence[0].name"),
+    ],
+    ids=["plan-name-newline", "plan-name-tab", "team-name-newline", "meeting-name-newline"],
+)
+def test_names_are_one_line(tmp_path: Path, old: str, new: str, path: str) -> None:
+    err = refused(variant(tmp_path, old, new))
+    assert_names(str(err), f"plan.yaml:{line_of(old)}", path, "control character")
