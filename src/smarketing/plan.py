@@ -606,7 +606,7 @@ def _yaml_error(exc: yaml.YAMLError, file: str | None, text: str) -> PlanError:
     line = mark.line + 1 if mark is not None else None
     if isinstance(exc, yaml.reader.ReaderError):  # a bad character: the reader knows its offset only
         return PlanError(
-            f"invalid YAML: character {exc.character!r} is not allowed in a plan file",
+            f"invalid YAML: character {_char(exc.character)} is not allowed in a plan file",
             file=file,
             line=text.count("\n", 0, exc.position) + 1,
         )
@@ -620,7 +620,7 @@ def _parse_yaml(text: str, file: str | None) -> tuple[Any, dict[str, int]]:
     if _FastPlanLoader is not None:
         try:
             return _load_yaml(_FastPlanLoader, text, file)
-        except (yaml.YAMLError, _AliasedError, RecursionError):
+        except (yaml.YAMLError, _AliasedError, RecursionError, UnicodeError):
             pass  # the pure-Python loader below says what is wrong and on which line
     return _load_yaml(_PlanLoader, text, file)
 
@@ -727,8 +727,19 @@ def _json_problem_line(text: str) -> int | None:
 
 #: Characters refused in any text of a plan: C0 controls but tab and line feed, DEL, C1 controls, and
 #: the bidirectional overrides that make text display in a different order than it is stored.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _kind(char: str) -> str:
+    return "a lone surrogate" if "\ud800" <= char <= "\udfff" else "control character"
+
+
+def _char(character: object) -> str:
+    # The reader gives the code point; show it as U+007F with its escaped form.
+    if isinstance(character, int):
+        return f"U+{character:04X} ({chr(character)!r})"
+    return repr(character)
 
 
 def _scan(data: Any) -> Iterator[tuple[str, str]]:
@@ -744,7 +755,7 @@ def _scan(data: Any) -> Iterator[tuple[str, str]]:
             if match:
                 yield (
                     path,
-                    f"control character {match.group()!r} (at position {match.start() + 1}) is not "
+                    f"{_kind(match.group())} {match.group()!r} (at position {match.start() + 1}) is not "
                     "allowed in plan text",
                 )
         elif isinstance(value, Mapping):
@@ -972,7 +983,7 @@ def load_plan(source: PlanSource, *, max_bytes: int = MAX_PLAN_BYTES) -> Alignme
             is_json = file.lower().endswith(".json")
         else:
             text = str(source)
-            if len(text.encode("utf-8")) > max_bytes:
+            if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
                 raise PlanError(f"plan text is larger than {max_bytes:,} bytes")
             is_json = text.lstrip().startswith("{")
         data, lines = (_parse_json if is_json else _parse_yaml)(text, file)

@@ -1053,3 +1053,30 @@ def test_validate_command_exits_2_with_the_place(
 def test_names_are_one_line(tmp_path: Path, old: str, new: str, path: str) -> None:
     err = refused(variant(tmp_path, old, new))
     assert_names(str(err), f"plan.yaml:{line_of(old)}", path, "control character")
+
+
+@pytest.mark.parametrize(
+    ("char", "shown"),
+    [
+        ("\x00", "U+0000"),
+        ("\x1b", "U+001B"),
+        ("\x7f", "U+007F"),
+        ("\x9b", "U+009B"),
+        ("\ufffe", "U+FFFE"),
+        ("\ud800", "U+D800"),
+    ],
+    ids=["nul", "escape", "delete", "csi", "non-character", "lone-surrogate"],
+)
+def test_raw_character_in_plan_text_is_refused_with_its_line(char: str, shown: str) -> None:
+    old = "name: Marketing,"
+    err = refused(BASE.replace(old, f"name: Mark{char}eting,"))
+    assert_names(str(err), f"line {line_of(old)}", shown, "not allowed")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [{"name": "a\ud800b"}, '{"name": "a\\ud800b"}', '{"name": "a\\udfffb"}'],
+    ids=["mapping", "json-escape-high", "json-escape-low"],
+)
+def test_lone_surrogate_is_refused(source: Any) -> None:
+    assert_names(str(refused(source)), "name", "lone surrogate")
