@@ -898,6 +898,8 @@ PlanSource = str | PathLike[str] | Mapping[str, Any]
 
 
 def _looks_like_path(text: str) -> bool:
+    if not text.strip():
+        return False  # empty text is an empty plan, not the current directory
     if "\n" in text or len(text) > 1024 or text.lstrip().startswith(("{", "[")):
         return False
     if text.lower().endswith((".yaml", ".yml", ".json")):
@@ -966,6 +968,11 @@ def load_plan(source: PlanSource, *, max_bytes: int = MAX_PLAN_BYTES) -> Alignme
         smarketing.errors.PlanError: line 1: journey: required field missing (and 1 more problem(s))
     """
     file: str | None = None
+    if not isinstance(source, str | PathLike | Mapping):
+        raise TypeError(
+            "load_plan() takes a path, YAML or JSON text, or a mapping, not "
+            f"{type(source).__name__}" + ("; decode bytes first" if isinstance(source, bytes) else "")
+        )
     if isinstance(source, Mapping):
         data: Any = source
         lines: dict[str, int] = {}

@@ -1080,3 +1080,14 @@ def test_raw_character_in_plan_text_is_refused_with_its_line(char: str, shown: s
 )
 def test_lone_surrogate_is_refused(source: Any) -> None:
     assert_names(str(refused(source)), "name", "lone surrogate")
+
+
+@pytest.mark.parametrize("source", [b"name: x", None, 123, ["name"]], ids=["bytes", "none", "int", "list"])
+def test_source_of_the_wrong_type_is_a_clear_type_error(source: Any) -> None:
+    with pytest.raises(TypeError, match="load_plan\\(\\) takes a path, YAML or JSON text, or a mapping"):
+        load_plan(source)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n"], ids=["empty", "spaces", "newlines"])
+def test_empty_text_is_an_empty_plan_not_the_current_directory(text: str) -> None:
+    assert_names(str(refused(text)), "the plan is empty")
