@@ -367,8 +367,8 @@ def test_rate_parsing(given: Any, expected: Decimal) -> None:
         ("130%", "less than or equal to 1"),
         (1.3, "less than or equal to 1"),
         ("-5%", "greater than or equal to 0"),
-        ("seventy", "valid decimal"),
-        ("70 percent", "valid decimal"),
+        ("seventy", "is not a number"),
+        ("70 percent", "is not a number"),
         (True, "not a boolean"),
         ("NaN", "finite number"),
     ],
@@ -584,7 +584,7 @@ def test_dates() -> None:
         BusinessCalendar.model_validate(
             {"timezone": "UTC", "closed_dates": ["2026-12-24"], "open_dates": ["2026-12-24"]}
         )
-    with pytest.raises(ValidationError, match="day value is outside expected range"):
+    with pytest.raises(ValidationError, match="is not a date: day is out of range"):
         BusinessCalendar.model_validate({"timezone": "UTC", "closed_dates": ["2026-02-30"]})
-    with pytest.raises(ValidationError, match="valid date"):
+    with pytest.raises(ValidationError, match="expected a date as "):
         BusinessCalendar.model_validate({"timezone": "UTC", "closed_dates": ["24.12.2026"]})

@@ -13,7 +13,8 @@ Grammar (``NAME`` is ``[A-Za-z_][A-Za-z0-9_]*``, ``NUMBER`` is ``[0-9]+(\.[0-9]+
     atom    := NUMBER | NAME | NAME "(" expr ("," expr)* ")" | "(" expr ")"
 
 Values are exact :class:`~fractions.Fraction` numbers; money is in the evaluation currency and durations
-are in hours. Division by zero and missing data give :class:`Undefined` with a reason, never an exception.
+are in hours. Division by zero and missing data give :class:`Undefined` with a reason, never an exception;
+a divisor that is zero as written (``x / 0``, ``ratio(x, 1 - 1)``) is refused when the formula is parsed.
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ FUNCTIONS: Final[Mapping[str, str]] = {
 }
 
 _TOKEN = re.compile(
-    r"(?P<space>\s+)|(?P<number>[0-9]+(?:\.[0-9]+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?P<space>[ \t\r\n]+)|(?P<number>[0-9]+(?:\.[0-9]+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op>\*\*|[-+*/(),])"
 )
 _HINTS = {
@@ -619,10 +620,47 @@ def parse_formula(text: str, *, metrics: Mapping[str, Dimension]) -> Formula:
     parser = _Parser(text, metrics)
     tree = parser.formula()
     unit = _unit(tree, text, metrics)
+    _check_literal_divisors(tree, text)
     lag = _lag(tree)
     if lag > MAX_LAG:
         raise _error(text, 0, f"lags add up to {lag} periods; at most {MAX_LAG}")
     return Formula(text, unit, frozenset(_names(tree)), lag, tree=tree)
+
+
+def _constant(node: _Node) -> bool:
+    """Whether ``node`` reads no metric, so its value is known when the formula is parsed."""
+    return not any(True for _ in _names(node))
+
+
+def _check_literal_divisors(node: _Node, text: str) -> None:
+    """Refuse a division by a number that is zero as written (``x / 0``, ``ratio(x, 1 - 1)``).
+
+    Dividing by a metric that is zero in some period is data, and gives :class:`Undefined` then; a
+    divisor that is zero whatever the data says is a mistake in the formula.
+    """
+    divisors: list[_Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, _Neg):
+            stack.append(current.operand)
+        elif isinstance(current, _Bin):
+            stack += [current.left, current.right]
+            if current.op == "/":
+                divisors.append(current.right)
+        elif isinstance(current, _Call):
+            stack += current.args
+            if current.func == "ratio" and len(current.args) == 2:
+                divisors.append(current.args[1])
+    for divisor in sorted(divisors, key=lambda d: d.start):
+        # An Undefined divisor holds a division by zero of its own, reported at that inner divisor.
+        if _constant(divisor) and _evaluate(divisor, text, _no_metrics, 0) == 0:
+            shown = text[divisor.start : divisor.end]
+            raise _error(text, divisor.start, f"division by zero: the divisor {shown} is always 0")
+
+
+def _no_metrics(name: str, shift: int) -> Value:  # pragma: no cover - constants read no metric
+    raise AssertionError(f"a constant read the metric {name!r}")
 
 
 # --------------------------------------------------------------------------------------------------

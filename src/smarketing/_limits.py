@@ -22,6 +22,7 @@ from decimal import Decimal
 __all__ = [
     "MAX_AMOUNT_DIGITS",
     "MAX_COUNT",
+    "MAX_DAYS",
     "MAX_DECIMAL_PLACES",
     "MAX_HOURS",
     "MAX_MONEY_DIGITS",
@@ -45,6 +46,9 @@ MAX_DECIMAL_PLACES = 18
 
 #: The largest duration in hours a plan may state (SLA windows, escalations): ten years.
 MAX_HOURS = 87_600
+
+#: The largest number of days a plan may state (business-day windows, clawback, half-lives): ten years.
+MAX_DAYS = MAX_HOURS // 24
 
 #: The largest count a plan may state (lead volumes, attempts, steps): one billion.
 MAX_COUNT = 1_000_000_000

@@ -29,7 +29,7 @@ from smarketing._formula import FUNCTIONS, Dimension, Undefined, Value
 from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS, check_digits
 from smarketing._periods import PeriodKind, Window, zone
 from smarketing.calendar import check_time
-from smarketing.errors import CurrencyMismatchError, DataError, PluginError, PluginWarning
+from smarketing.errors import CurrencyMismatchError, PluginError, PluginWarning
 from smarketing.frames import _money, _sla, as_lazy, check_aware
 from smarketing.money import FxTable, Money
 

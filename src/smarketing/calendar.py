@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import holidays as _holidays
 from pydantic import Field, field_validator, model_validator
 
-from smarketing._base import FrozenModel, located
+from smarketing._base import FrozenModel, PlanDate, located
 from smarketing._limits import MAX_YEAR, MIN_YEAR
 from smarketing.errors import DataError
 
@@ -148,10 +148,10 @@ class BusinessCalendar(FrozenModel):
     holidays: HolidaySource | None = Field(
         default=None, description="Public holidays that close the calendar."
     )
-    closed_dates: list[date] = Field(
+    closed_dates: list[PlanDate] = Field(
         default_factory=list, description="Extra dates on which the calendar is closed."
     )
-    open_dates: list[date] = Field(
+    open_dates: list[PlanDate] = Field(
         default_factory=list,
         description="Dates that open with their weekday's hours even if a holiday (e.g. a "
         "bridge day worked); a closed weekday opens 09:00-17:00.",

@@ -51,7 +51,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from smarketing import _display, _draw
-from smarketing._base import FrozenModel, Id, Text, located
+from smarketing._base import FrozenModel, Id, PositiveCount, Text, located
 from smarketing.calendar import BusinessCalendar
 from smarketing.errors import DataError
 from smarketing.frames import _journey as _kernels
@@ -114,8 +114,8 @@ class Transition(FrozenModel):
         default="progression",
         description="progression, handoff (marketing to sales), recycle (back to nurture) or disqualify.",
     )
-    max_recycles: int | None = Field(
-        default=None, ge=1, description="For recycle transitions: how often a lead may take it."
+    max_recycles: PositiveCount | None = Field(
+        default=None, description="For recycle transitions: how often a lead may take it."
     )
     description: str = Field(default="", description="When the move happens.")
 

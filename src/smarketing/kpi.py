@@ -44,7 +44,7 @@ import attrs
 import polars as pl
 from pydantic import Field, model_validator
 
-from smarketing._base import CurrencyCode, FrozenModel, Id, Number, Period, Text
+from smarketing._base import FrozenModel, Id, MinorUnitCurrency, Number, Period, Text
 from smarketing._formula import FUNCTIONS, Dimension, Formula, Undefined
 from smarketing._formula import parse_formula as _parse_formula
 from smarketing._metrics import ENTRY_POINT_GROUP, Metric, MetricContext, MetricRegistry, compute_metrics
@@ -101,7 +101,7 @@ class KPI(FrozenModel):
     owners: list[Id] = Field(min_length=1, description="Ids of the teams that own the KPI.")
     formula: Text = Field(description="Formula over base metrics, e.g. 'sqls / mqls'.")
     unit: Unit = Field(description="Unit of the result.")
-    currency: CurrencyCode | None = Field(
+    currency: MinorUnitCurrency | None = Field(
         default=None, description="ISO 4217 currency, required when the unit is money."
     )
     direction: Direction = Field(description="Which way is better.")

@@ -24,12 +24,11 @@ Examples:
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from smarketing._base import FrozenModel, Id, NonNegativeDecimal, Text
+from smarketing._base import Count, Days, FrozenModel, Id, Number, Points, Text
 
 __all__ = [
     "Firmographics",
@@ -49,8 +48,8 @@ Seniority = Literal["individual_contributor", "manager", "director", "vp", "c_le
 class IntRange(FrozenModel):
     """An inclusive integer range; an open end is ``None``."""
 
-    min: int | None = Field(default=None, ge=0, description="Smallest value included.")
-    max: int | None = Field(default=None, ge=0, description="Largest value included.")
+    min: Count | None = Field(default=None, description="Smallest value included.")
+    max: Count | None = Field(default=None, description="Largest value included.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -105,11 +104,11 @@ class Signal(FrozenModel):
     where: dict[str, str | list[str]] = Field(
         default_factory=dict, description="Field values a record must have to count."
     )
-    points: int = Field(default=0, description="Engagement points each occurrence adds.")
+    points: Points = Field(default=0, description="Engagement points each occurrence adds.")
 
 
 # Numbers first, so "200" from a JSON plan is the number 200 again (plans hold no numeric-looking text).
-_Value = Annotated[Decimal | str, Field(union_mode="left_to_right")]
+_Value = Annotated[Number | str, Field(union_mode="left_to_right")]
 
 
 class ScoreRule(FrozenModel):
@@ -123,25 +122,25 @@ class ScoreRule(FrozenModel):
         union_mode="left_to_right",
         description="Value compared against; text that reads as a number is a number.",
     )
-    points: int = Field(description="Points added (negative to penalise).")
+    points: Points = Field(description="Points added (negative to penalise).")
 
 
 class GradeBand(FrozenModel):
     """A lead grade reached at a minimum fit score (grades drive SLA tiers)."""
 
     grade: Id = Field(description="Grade name, e.g. 'A'.")
-    min_fit: int = Field(description="Smallest fit score that earns the grade.")
+    min_fit: Points = Field(description="Smallest fit score that earns the grade.")
 
 
 class Scoring(FrozenModel):
     """How fit and engagement become numbers and grades."""
 
     fit: list[ScoreRule] = Field(default_factory=list, description="Fit score rules.")
-    engagement_half_life_days: NonNegativeDecimal | None = Field(
+    engagement_half_life_days: Days | None = Field(
         default=None, description="Engagement points halve after this many days (none: no decay)."
     )
     grades: list[GradeBand] = Field(default_factory=list, description="Grade bands, highest first.")
-    mql_threshold: int | None = Field(
+    mql_threshold: Points | None = Field(
         default=None, description="Fit + engagement score at which a lead becomes an MQL."
     )
 

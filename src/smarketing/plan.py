@@ -9,7 +9,11 @@ JSON Schema of plan files, for editors and CI.
 YAML is read safely and strictly, following YAML 1.2's core schema: only ``true``/``false`` are booleans
 (``NO`` stays the country code), numbers with a fraction are read as exact ``Decimal`` (never ``float``),
 dates stay text for the models to parse, duplicate keys and aliases (the "billion laughs" bomb) are errors,
-and files over :data:`MAX_PLAN_BYTES` are refused.
+and files over :data:`MAX_PLAN_BYTES` are refused. Only the plain tags are read (no ``!!binary``,
+``!!timestamp``, ``!!python/...``); a number over 64 characters or that is not finite, and a control
+character in any text or key, is an error at its ``file:line: path``, found before the models run. Every
+number field then checks its own range and precision (see :mod:`smarketing._limits`). A path that is a
+directory, a FIFO or a device is named as such and never read.
 
 Examples:
     >>> plan = load_plan('''
@@ -33,8 +37,11 @@ Examples:
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
+import os
 import re
+import stat
 import types
 import typing
 from collections import Counter
@@ -47,12 +54,25 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
-from smarketing._base import CurrencyCode, FrozenModel, Id, Period, Rate, Text, join_path, located
+from smarketing._base import (
+    MAX_NUMBER_CHARS,
+    FrozenModel,
+    Id,
+    MinorUnitCurrency,
+    Period,
+    PositiveCount,
+    PositivePlanMoney,
+    PositiveWholeDays,
+    Rate,
+    Text,
+    join_path,
+    located,
+)
+from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_DECIMAL_PLACES
 from smarketing.errors import FormulaError, PlanError, PlanIssue
 from smarketing.glossary import Glossary
 from smarketing.journey import JourneyMap
 from smarketing.kpi import KPI, compile_kpi
-from smarketing.money import Money
 from smarketing.persona import Persona
 from smarketing.rewards import RewardPlan
 from smarketing.sla import SLA
@@ -69,8 +89,9 @@ __all__ = [
     "plan_json_schema",
 ]
 
-#: Plan files larger than this are refused before parsing (a real plan is a few dozen KiB).
-MAX_PLAN_BYTES = 5 * 1024 * 1024
+#: Plan files larger than this are refused before parsing: 1 MiB, some 70 times the example plan (a
+#: real plan is a few dozen KiB). A plan at the limit loads in about a second of CPU time.
+MAX_PLAN_BYTES = 1024 * 1024
 
 _ESCALATION_ROLES = frozenset({"owner", "manager"})
 
@@ -90,7 +111,7 @@ class Meeting(FrozenModel):
     outcome_owner: Id | None = Field(
         default=None, description="Person who owns the actions agreed in the meeting."
     )
-    duration_minutes: int | None = Field(default=None, gt=0, description="Planned length.")
+    duration_minutes: PositiveCount | None = Field(default=None, description="Planned length.")
     agenda: list[Text] = Field(default_factory=list, description="Standing agenda items.")
 
 
@@ -99,8 +120,8 @@ class Arbiter(FrozenModel):
 
     person: Id = Field(description="Person id of the arbiter.")
     scope: str = Field(default="", description="What the arbiter decides.")
-    response_days: int | None = Field(
-        default=None, ge=1, description="Business days within which a ruling is due."
+    response_days: PositiveWholeDays | None = Field(
+        default=None, description="Business days within which a ruling is due."
     )
 
 
@@ -108,8 +129,8 @@ class Targets(FrozenModel):
     """The revenue goal and the funnel assumptions both teams plan with."""
 
     period: Period = Field(default="month", description="Period the revenue goal is for.")
-    revenue: Money = Field(description="New revenue goal per period.")
-    average_deal_size: Money = Field(description="Expected average won deal amount.")
+    revenue: PositivePlanMoney = Field(description="New revenue goal per period.")
+    average_deal_size: PositivePlanMoney = Field(description="Expected average won deal amount.")
     conversion_rates: dict[Id, Rate] = Field(
         default_factory=dict,
         description="Stage id -> expected share of its leads that reach the next stage.",
@@ -125,7 +146,7 @@ class AlignmentPlan(FrozenModel):
 
     name: Text = Field(description="Plan name, e.g. the company and fiscal year.")
     description: str = Field(default="", description="What this plan is for.")
-    currency: CurrencyCode | None = Field(
+    currency: MinorUnitCurrency | None = Field(
         default=None, description="Default currency of money figures (ISO 4217)."
     )
     teams: list[Team] = Field(min_length=2, description="Teams (at least marketing and sales).")
@@ -337,45 +358,84 @@ def _sla_references(
 
 
 def _manager_cycles(plan: AlignmentPlan) -> Iterator[tuple[str, str]]:
+    """Every cycle of managers, once, named from its member that comes first in the plan.
+
+    Each person is walked at most once (linear in the number of people), so a chain of thousands of
+    managers is checked at once; self-management is reported elsewhere.
+    """
     manager = {p.id: p.manager for p in plan.people}
     index = {p.id: i for i, p in enumerate(plan.people)}
-    reported: set[str] = set()
+    done: set[str] = set()
     for start in manager:
-        seen: list[str] = []
+        path: list[str] = []
+        on_path: dict[str, int] = {}
         current: str | None = start
-        while current is not None and current in manager and current not in seen:
-            seen.append(current)
+        while current is not None and current in manager and current not in done:
+            if current in on_path:
+                cycle = path[on_path[current] :]
+                if len(cycle) > 1:
+                    first = min(range(len(cycle)), key=lambda i: index[cycle[i]])
+                    cycle = cycle[first:] + cycle[:first]
+                    names = [*cycle, cycle[0]]
+                    if len(names) > 12:  # a cycle of thousands is named by its ends, not printed
+                        names = [*names[:6], f"... ({len(cycle) - 8} more)", *names[-3:]]
+                    yield (
+                        f"people[{index[cycle[0]]}].manager",
+                        "managers form a cycle: " + " -> ".join(names),
+                    )
+                break
+            on_path[current] = len(path)
+            path.append(current)
             current = manager[current]
-        if current is not None and current in seen and current != start:
-            continue  # the cycle is reported from one of its own members
-        if current == start and len(seen) > 1 and start not in reported:
-            reported.update(seen)
-            yield (
-                f"people[{index[start]}].manager",
-                "managers form a cycle: " + " -> ".join([*seen, start]),
-            )
+        done.update(path)
 
 
 # --------------------------------------------------------------------------------------------------
 # Reading text: a strict YAML 1.2-core loader that keeps the line of every field path.
 
 
-class _PlanLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core resolution, exact decimals, no aliases and no duplicate keys."""
+#: The YAML tags a plan may hold: text, numbers, booleans, null, lists and mappings. Anything else
+#: (``!!binary``, ``!!timestamp``, ``!!set``, ``!!omap``, ``!!merge``, local and ``!!python/...`` tags)
+#: is refused with its place, never decoded into a value.
+_ALLOWED_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
+)
+_INT_TEXT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", re.ASCII)
+_FLOAT_TEXT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?", re.ASCII)
+_BOOL_TEXT = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_NULL_TEXT = frozenset({"", "~", "null", "Null", "NULL"})
 
-    # Our own resolver table (YAML 1.2 core), filled below, instead of SafeLoader's YAML 1.1 one.
-    yaml_implicit_resolvers: typing.ClassVar[dict[Any, Any]] = {}  # type: ignore[misc]
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None,
-                None,
-                "aliases (*name) are not allowed in plan files; write the value out",
-                event.start_mark,
+class _Invalid:
+    """A scalar the loader could not turn into a plan value; reported with its field path after parsing."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:30] + "...")
+
+
+class _PlanConstructor(yaml.constructor.SafeConstructor):
+    """Builds plan values: exact decimals, bounded numbers, no aliases, tags or duplicate keys."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        if node.tag not in _ALLOWED_TAGS:
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            return _Invalid(
+                f"the tag {_shown(tag)} is not allowed in a plan file; a plan holds text, numbers, "
+                "true/false, null, lists and mappings"
             )
-        return super().compose_node(parent, index)
+        return super().construct_object(node, deep=deep)
+
+    def flatten_mapping(self, node: Any) -> None:
+        """No ``<<`` merge keys: an explicit ``!!merge`` key is refused as a tag, not merged."""
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):  # pragma: no cover - composer guarantees it
@@ -403,8 +463,12 @@ class _PlanLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    text = loader.construct_scalar(node).replace("_", "")
+def _construct_int(loader: Any, node: yaml.ScalarNode) -> int | _Invalid:
+    text = str(loader.construct_scalar(node))
+    if len(text) > MAX_NUMBER_CHARS:
+        return _Invalid(f"a number is at most {MAX_NUMBER_CHARS} characters long, not {len(text):,}")
+    if _INT_TEXT.fullmatch(text) is None:
+        return _Invalid(f"{_shown(text)} is not a whole number (YAML 1.2: digits, 0o.. or 0x..)")
     sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
     if digits.startswith("0o"):
         return sign * int(digits[2:], 8)
@@ -413,8 +477,82 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     return sign * int(digits, 10)  # YAML 1.2: a leading zero is still decimal
 
 
-def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-    return Decimal(loader.construct_scalar(node))
+def _construct_decimal(loader: Any, node: yaml.ScalarNode) -> Decimal | _Invalid:
+    text = str(loader.construct_scalar(node))
+    if len(text) > MAX_NUMBER_CHARS:
+        return _Invalid(f"a number is at most {MAX_NUMBER_CHARS} characters long, not {len(text):,}")
+    if _FLOAT_TEXT.fullmatch(text) is None:
+        return _Invalid(f"{_shown(text)} is not a finite number; write digits such as 0.75 or 1250")
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # an exponent beyond what any Decimal holds, e.g. 1e9999999999999999999
+        return _Invalid(
+            f"{_shown(text)} is out of range: at most {MAX_AMOUNT_DIGITS} digits before the point "
+            f"and {MAX_DECIMAL_PLACES} after it"
+        )
+
+
+def _construct_bool(loader: Any, node: yaml.ScalarNode) -> bool | _Invalid:
+    text = str(loader.construct_scalar(node))
+    if text not in _BOOL_TEXT:
+        return _Invalid(f"{_shown(text)} is not a boolean; write true or false")
+    return _BOOL_TEXT[text]
+
+
+def _construct_null(loader: Any, node: yaml.ScalarNode) -> _Invalid | None:
+    text = str(loader.construct_scalar(node))
+    if text not in _NULL_TEXT:
+        return _Invalid(f"{_shown(text)} is not null; write null or leave the value out")
+    return None
+
+
+class _PlanResolver(yaml.resolver.BaseResolver):
+    """YAML 1.2 core resolution (filled below) instead of SafeLoader's YAML 1.1 one."""
+
+    yaml_implicit_resolvers: typing.ClassVar[dict[Any, Any]] = {}  # type: ignore[misc]
+
+
+class _PlanLoader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _PlanConstructor,
+    _PlanResolver,
+):
+    """The pure-Python plan loader: every error it finds carries the line of the problem."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _PlanConstructor.__init__(self)
+        _PlanResolver.__init__(self)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "aliases (*name) are not allowed in plan files; write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+_CParser: Any = (
+    getattr(importlib.import_module("yaml.cyaml"), "CParser", None) if yaml.__with_libyaml__ else None
+)
+_FastPlanLoader: Any = None
+if _CParser is not None:  # libyaml: the same constructor and resolver on a C parser and composer
+
+    class _FastPlanLoader(_CParser, _PlanConstructor, _PlanResolver):  # type: ignore[no-redef,misc]
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            _PlanConstructor.__init__(self)
+            _PlanResolver.__init__(self)
 
 
 _RESOLVERS: list[tuple[str, str, str]] = [
@@ -428,25 +566,38 @@ _RESOLVERS: list[tuple[str, str, str]] = [
     ),
 ]
 for _tag, _pattern, _first in _RESOLVERS:
-    _PlanLoader.add_implicit_resolver(
+    _PlanResolver.add_implicit_resolver(
         _tag, re.compile(_pattern), [*_first, ""] if _tag.endswith("null") else list(_first)
     )
-_PlanLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-_PlanLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_PlanConstructor.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_PlanConstructor.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_PlanConstructor.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+_PlanConstructor.add_constructor("tag:yaml.org,2002:null", _construct_null)
+
+
+class _AliasedError(Exception):
+    """A node appears twice in the composed tree: the C composer resolved an alias."""
 
 
 def _line_map(node: yaml.Node, path: str = "", lines: dict[str, int] | None = None) -> dict[str, int]:
     lines = {} if lines is None else lines
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = f"{path}.{key}" if path else key
-            lines[child] = key_node.start_mark.line + 1
-            _line_map(value_node, child, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, f"{path}[{i}]", lines)
+    seen: set[int] = set()
+    # Iterative, so a plan nested a thousand levels deep needs no deep recursion here.
+    stack: list[tuple[yaml.Node, str]] = [(node, path)]
+    while stack:
+        current, at = stack.pop()
+        if id(current) in seen:
+            raise _AliasedError
+        seen.add(id(current))
+        lines.setdefault(at, current.start_mark.line + 1)
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                key = str(key_node.value)
+                child = f"{at}.{key}" if at else key
+                lines[child] = key_node.start_mark.line + 1
+                stack.append((value_node, child))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, f"{at}[{i}]") for i, item in enumerate(current.value))
     return lines
 
 
@@ -455,7 +606,7 @@ def _yaml_error(exc: yaml.YAMLError, file: str | None, text: str) -> PlanError:
     line = mark.line + 1 if mark is not None else None
     if isinstance(exc, yaml.reader.ReaderError):  # a bad character: the reader knows its offset only
         return PlanError(
-            f"invalid YAML: character {exc.character!r} is not allowed in a plan file",
+            f"invalid YAML: character {_char(exc.character)} is not allowed in a plan file",
             file=file,
             line=text.count("\n", 0, exc.position) + 1,
         )
@@ -466,22 +617,49 @@ def _yaml_error(exc: yaml.YAMLError, file: str | None, text: str) -> PlanError:
 
 
 def _parse_yaml(text: str, file: str | None) -> tuple[Any, dict[str, int]]:
+    if _FastPlanLoader is not None:
+        try:
+            return _load_yaml(_FastPlanLoader, text, file)
+        except (yaml.YAMLError, _AliasedError, RecursionError, UnicodeError):
+            pass  # the pure-Python loader below says what is wrong and on which line
+    return _load_yaml(_PlanLoader, text, file)
+
+
+def _load_yaml(kind: Any, text: str, file: str | None) -> tuple[Any, dict[str, int]]:
     try:
-        loader = _PlanLoader(text)
+        loader = kind(text)
     except yaml.YAMLError as exc:  # the reader refuses control characters up front
+        if kind is not _PlanLoader:
+            raise
         raise _yaml_error(exc, file, text) from None
     try:
         node = loader.get_single_node()
         if node is None:
             raise PlanError("the plan is empty", file=file, line=1)
+        lines = _line_map(node)
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:
+        if kind is not _PlanLoader:
+            raise
         raise _yaml_error(exc, file, text) from None
     except RecursionError:
+        if kind is not _PlanLoader:
+            raise
         raise PlanError("the plan is nested too deeply", file=file) from None
     finally:
         loader.dispose()
-    return data, _line_map(node)
+    return data, lines
+
+
+def _json_number(text: str) -> int | Decimal:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number is at most {MAX_NUMBER_CHARS} characters long, not {len(text):,}")
+    if "." in text or "e" in text or "E" in text:
+        try:
+            return Decimal(text)
+        except ArithmeticError:
+            raise ValueError(f"{_shown(text)} is out of range") from None
+    return int(text)
 
 
 def _parse_json(text: str, file: str | None) -> tuple[Any, dict[str, int]]:
@@ -498,7 +676,11 @@ def _parse_json(text: str, file: str | None) -> tuple[Any, dict[str, int]]:
 
     try:
         data = json.loads(
-            text, parse_float=Decimal, parse_constant=no_constants, object_pairs_hook=no_duplicates
+            text,
+            parse_float=_json_number,
+            parse_int=_json_number,
+            parse_constant=no_constants,
+            object_pairs_hook=no_duplicates,
         )
     except json.JSONDecodeError as exc:
         raise PlanError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno) from None
@@ -512,23 +694,80 @@ def _parse_json(text: str, file: str | None) -> tuple[Any, dict[str, int]]:
 def _json_lines(text: str) -> dict[str, int]:
     # Valid JSON is YAML once tabs (legal JSON whitespace, never inside a valid JSON string) become
     # spaces, so the YAML composer can tell the line of every field; it changes no line break.
-    try:
-        node = _PlanLoader(text.replace("\t", " ")).get_single_node()
-    except (yaml.YAMLError, RecursionError):
-        return {}
-    return _line_map(node) if node is not None else {}
+    text = text.replace("\t", " ")
+    for kind in (_FastPlanLoader, _PlanLoader):
+        if kind is None:
+            continue
+        loader = kind(text)
+        try:
+            node = loader.get_single_node()
+            return _line_map(node) if node is not None else {}
+        except (yaml.YAMLError, RecursionError, _AliasedError):
+            continue
+        finally:
+            loader.dispose()
+    return {}
 
 
 def _json_problem_line(text: str) -> int | None:
-    """Line of a duplicate key or a NaN/Infinity constant in otherwise valid JSON."""
+    """Line of a duplicate key, an overlong number or a NaN/Infinity constant in otherwise valid JSON."""
+    data: Any = None
+    lines: dict[str, int] = {}
     try:
-        _PlanLoader(text.replace("\t", " ")).get_single_data()  # raises at the duplicate key
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            return int(mark.line) + 1
+        data, lines = _load_yaml(_PlanLoader, text.replace("\t", " "), None)
+    except PlanError as exc:  # raises at the duplicate key
+        if exc.line is not None:
+            return exc.line
+    for path, message in _scan(data):
+        if "characters long" in message or "out of range" in message:
+            return _Source(None, lines).line(path)
     match = re.search(r"(?<![\w\"])-?(NaN|Infinity)(?![\w\"])", text)
     return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+#: Characters refused in any text of a plan: C0 controls but tab and line feed, DEL, C1 controls, and
+#: the bidirectional overrides that make text display in a different order than it is stored.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _kind(char: str) -> str:
+    return "a lone surrogate" if "\ud800" <= char <= "\udfff" else "control character"
+
+
+def _char(character: object) -> str:
+    # The reader gives the code point; show it as U+007F with its escaped form.
+    if isinstance(character, int):
+        return f"U+{character:04X} ({chr(character)!r})"
+    return repr(character)
+
+
+def _scan(data: Any) -> Iterator[tuple[str, str]]:
+    """Values no field may hold, with their field paths: unreadable scalars and control characters."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, _Invalid):
+            yield path, value.message
+        elif isinstance(value, str):
+            # Tab and line feed belong in descriptions and definitions, never in a one-line name.
+            match = (_NAME_CONTROL if path == "name" or path.endswith(".name") else _CONTROL).search(value)
+            if match:
+                yield (
+                    path,
+                    f"{_kind(match.group())} {match.group()!r} (at position {match.start() + 1}) is not "
+                    "allowed in plan text",
+                )
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                child = join_path(path, str(key))
+                if isinstance(key, _Invalid):
+                    yield path, key.message
+                elif isinstance(key, str) and (bad := _CONTROL.search(key)):
+                    yield path, f"control character {bad.group()!r} in the key {key!r} is not allowed"
+                stack.append((item, child))
+        elif isinstance(value, list | tuple):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -617,8 +856,12 @@ def _message(error: Any, model: type[BaseModel] | None) -> str:
     message = message.removeprefix("Value error, ")
     value = error.get("input")
     if kind != "located" and value is not None and not isinstance(value, dict | list):
-        shown = repr(value)
-        if shown not in message:
+        if isinstance(value, int) and value.bit_length() > 200:  # repr() of 4,300+ digits raises
+            return message
+        shown = str(value) if isinstance(value, Decimal) else repr(value)
+        if len(shown) > 60:  # a 5,000-character value is named, not printed
+            shown = shown[:40] + "..." + shown[-10:]
+        if shown not in message and str(value) not in message:
             message += f" (got {shown})"
     return message
 
@@ -655,14 +898,47 @@ PlanSource = str | PathLike[str] | Mapping[str, Any]
 
 
 def _looks_like_path(text: str) -> bool:
+    if not text.strip():
+        return False  # empty text is an empty plan, not the current directory
     if "\n" in text or len(text) > 1024 or text.lstrip().startswith(("{", "[")):
         return False
     if text.lower().endswith((".yaml", ".yml", ".json")):
         return True
     try:
-        return Path(text).is_file()
+        return Path(text).exists()  # a directory or a device is named as what it is, not read as YAML
     except OSError:  # e.g. a name longer than the file system allows: not a path, then
         return False
+
+
+def _read_plan_file(file: str, max_bytes: int) -> bytes:
+    """The bytes of a regular plan file of at most ``max_bytes``; never blocks on a FIFO or a device."""
+    try:
+        info = os.stat(file)
+    except (FileNotFoundError, NotADirectoryError):
+        raise PlanError("no such plan file", file=file) from None
+    except OSError as exc:
+        raise PlanError(f"cannot read the plan file: {exc.strerror or exc}", file=file) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise PlanError("is a directory, not a plan file", file=file)
+    if not stat.S_ISREG(info.st_mode):
+        raise PlanError(
+            "is not a regular file (a pipe, device or socket); give the path of a YAML or JSON plan",
+            file=file,
+        )
+    if info.st_size > max_bytes:
+        raise PlanError(f"file is {info.st_size:,} bytes; plans are limited to {max_bytes:,}", file=file)
+    try:
+        # O_NONBLOCK: if the file was swapped for a FIFO since the stat, opening it does not wait.
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise PlanError(f"cannot read the plan file: {exc.strerror or exc}", file=file) from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PlanError("is not a regular file; give the path of a YAML or JSON plan", file=file)
+        raw = handle.read(max_bytes + 1)
+    if len(raw) > max_bytes:  # it grew since the stat
+        raise PlanError(f"file is larger than {max_bytes:,} bytes, the limit for plans", file=file)
+    return raw
 
 
 def load_plan(source: PlanSource, *, max_bytes: int = MAX_PLAN_BYTES) -> AlignmentPlan:
@@ -692,19 +968,18 @@ def load_plan(source: PlanSource, *, max_bytes: int = MAX_PLAN_BYTES) -> Alignme
         smarketing.errors.PlanError: line 1: journey: required field missing (and 1 more problem(s))
     """
     file: str | None = None
+    if not isinstance(source, str | PathLike | Mapping):
+        raise TypeError(
+            "load_plan() takes a path, YAML or JSON text, or a mapping, not "
+            f"{type(source).__name__}" + ("; decode bytes first" if isinstance(source, bytes) else "")
+        )
     if isinstance(source, Mapping):
         data: Any = source
         lines: dict[str, int] = {}
     else:
         if isinstance(source, PathLike) or _looks_like_path(source):
             file = fspath(source)
-            path = Path(file)
-            if not path.is_file():
-                raise PlanError("no such plan file", file=file)
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise PlanError(f"file is {size:,} bytes; plans are limited to {max_bytes:,}", file=file)
-            raw = path.read_bytes()
+            raw = _read_plan_file(file, max_bytes)
             try:
                 text = raw.decode("utf-8-sig")
             except UnicodeDecodeError as exc:
@@ -712,14 +987,21 @@ def load_plan(source: PlanSource, *, max_bytes: int = MAX_PLAN_BYTES) -> Alignme
                 raise PlanError(
                     f"not UTF-8 text (byte {exc.start + 1} of the file)", file=file, line=line
                 ) from None
-            is_json = path.suffix.lower() == ".json"
+            is_json = file.lower().endswith(".json")
         else:
             text = str(source)
-            if len(text.encode("utf-8")) > max_bytes:
+            if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
                 raise PlanError(f"plan text is larger than {max_bytes:,} bytes")
             is_json = text.lstrip().startswith("{")
         data, lines = (_parse_json if is_json else _parse_yaml)(text, file)
     source_info = _Source(file, lines)
+    unreadable = list(_scan(data))
+    if unreadable:
+        issues = sorted(
+            (PlanIssue(message, path=path, line=source_info.line(path)) for path, message in unreadable),
+            key=lambda i: (i.line if i.line is not None else 1 << 30, i.path),
+        )
+        raise PlanError(issues[0].message, file=file, issues=issues)
     if not isinstance(data, Mapping):
         raise PlanError(
             f"the plan must be a mapping of parts (name, teams, journey, ...), not {type(data).__name__}",

@@ -37,7 +37,19 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from smarketing import _display
-from smarketing._base import CurrencyCode, FrozenModel, Id, NonNegativeDecimal, Rate, Text, located
+from smarketing._base import (
+    FrozenModel,
+    Id,
+    MinorUnitCurrency,
+    NonNegativeDecimal,
+    PlanDate,
+    PlanMoney,
+    PositivePlanMoney,
+    Rate,
+    Text,
+    WholeDays,
+    located,
+)
 from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_YEAR, MIN_YEAR, check_digits
 from smarketing._periods import Window
 from smarketing.errors import CurrencyMismatchError, DataError, PlanError, PlanIssue
@@ -74,7 +86,7 @@ class Pool(FrozenModel):
     basis: Literal["gross", "net"] = Field(
         default="gross", description="Deal amount before (gross) or after (net) discounts."
     )
-    fixed: Money | None = Field(default=None, description="Fixed amount added per deal.")
+    fixed: PlanMoney | None = Field(default=None, description="Fixed amount added per deal.")
     products: list[Text] = Field(
         default_factory=list,
         description="Only deals of these products fund the pool (all if empty).",
@@ -90,8 +102,8 @@ class Participant(FrozenModel):
 
     person: Id | None = Field(default=None, description="Person id (or give a team).")
     team: Id | None = Field(default=None, description="Team id, for a team pool.")
-    quota: Money | None = Field(default=None, description="Quota per period, for attainment.")
-    quotas: dict[str, Money] = Field(
+    quota: PositivePlanMoney | None = Field(default=None, description="Quota per period, for attainment.")
+    quotas: dict[str, PositivePlanMoney] = Field(
         default_factory=dict,
         description="Quota for a named period ('2026-10', '2026-Q4', '2026'), overriding quota.",
     )
@@ -177,7 +189,7 @@ class Tier(FrozenModel):
 class Clawback(FrozenModel):
     """What happens when a paid deal is refunded or churns."""
 
-    window_days: int = Field(ge=0, description="Days after close during which a refund claws back.")
+    window_days: WholeDays = Field(description="Days after close during which a refund claws back.")
     mode: Literal["full", "pro_rata"] = Field(
         default="full", description="Reverse everything, or pro rata by time elapsed."
     )
@@ -194,7 +206,9 @@ class RewardVersion(FrozenModel):
     """
 
     id: Id = Field(description="Version id, shown on every ledger line paid under it.")
-    valid_from: date = Field(description="Deals closed on or after this date are paid under this version.")
+    valid_from: PlanDate = Field(
+        description="Deals closed on or after this date are paid under this version."
+    )
     pool: Pool | None = Field(default=None, description="Replaces the pool.")
     participants: list[Participant] | None = Field(default=None, description="Replaces the participants.")
     team_split: dict[Id, Rate] | None = Field(default=None, description="Replaces the team split.")
@@ -203,9 +217,9 @@ class RewardVersion(FrozenModel):
     splits: list[RewardSplit] | None = Field(default=None, description="Replaces the splits.")
     tiers: list[Tier] | None = Field(default=None, description="Replaces the tiers.")
     tier_mode: Literal["marginal", "retroactive"] | None = Field(default=None, description="Replaces it.")
-    cap_per_deal: Money | None = Field(default=None, description="Replaces the per-deal cap.")
-    cap_per_period: Money | None = Field(default=None, description="Replaces the per-period cap.")
-    floor: Money | None = Field(default=None, description="Replaces the floor.")
+    cap_per_deal: PlanMoney | None = Field(default=None, description="Replaces the per-deal cap.")
+    cap_per_period: PlanMoney | None = Field(default=None, description="Replaces the per-period cap.")
+    floor: PlanMoney | None = Field(default=None, description="Replaces the floor.")
     clawback: Clawback | None = Field(default=None, description="Replaces the clawback policy.")
 
 
@@ -249,10 +263,10 @@ class RewardPlan(FrozenModel):
 
     id: Id = Field(description="Plan version id.")
     name: str = Field(default="", description="Display name.")
-    valid_from: date | None = Field(
+    valid_from: PlanDate | None = Field(
         default=None, description="Deals closed on or after this date use this version."
     )
-    currency: CurrencyCode = Field(description="Plan currency (ISO 4217); rewards are paid in it.")
+    currency: MinorUnitCurrency = Field(description="Plan currency (ISO 4217); rewards are paid in it.")
     pool: Pool = Field(description="What a won deal puts into the pool.")
     participants: list[Participant] = Field(min_length=1, description="Who shares in the reward.")
     team_split: dict[Id, Rate] = Field(
@@ -273,9 +287,15 @@ class RewardPlan(FrozenModel):
         description="marginal: each band's multiplier on its part; retroactive: the highest "
         "band reached applies to everything.",
     )
-    cap_per_deal: Money | None = Field(default=None, description="Most paid to one participant for one deal.")
-    cap_per_period: Money | None = Field(default=None, description="Most paid to one participant per period.")
-    floor: Money | None = Field(default=None, description="Least paid to a person participant per period.")
+    cap_per_deal: PlanMoney | None = Field(
+        default=None, description="Most paid to one participant for one deal."
+    )
+    cap_per_period: PlanMoney | None = Field(
+        default=None, description="Most paid to one participant per period."
+    )
+    floor: PlanMoney | None = Field(
+        default=None, description="Least paid to a person participant per period."
+    )
     clawback: Clawback | None = Field(default=None, description="Refund and churn policy.")
     kpis: list[Id] = Field(
         default_factory=list,
@@ -283,7 +303,7 @@ class RewardPlan(FrozenModel):
         "rules (each must be a KPI of the plan; R006 asks for a joint one unless the pool is credited by "
         "attribution); compute_rewards does not read them: they neither gate nor change what is paid.",
     )
-    locked_through: date | None = Field(
+    locked_through: PlanDate | None = Field(
         default=None,
         description="Periods ending on or before this date are closed: recomputing one gives adjustment "
         "lines against the ledger paid for it, never new lines.",

@@ -30,7 +30,7 @@ import attrs
 import polars as pl
 from pydantic import Field, model_validator
 
-from smarketing._base import FrozenModel, Id, Period, PositiveDecimal, Rate, Text
+from smarketing._base import FrozenModel, Hours, Id, Period, PositiveCount, PositiveWholeDays, Rate, Text
 from smarketing.calendar import BusinessCalendar
 from smarketing.frames import _sla
 
@@ -64,7 +64,7 @@ class VolumeCommitment(FrozenModel):
     """Marketing: how many leads reach ``stage`` per period."""
 
     stage: Id = Field(description="Stage whose entries count as delivered leads (e.g. 'mql').")
-    count: int = Field(gt=0, description="Leads promised per period.")
+    count: PositiveCount = Field(description="Leads promised per period.")
     period: Period = Field(default="month", description="Period the count applies to.")
 
 
@@ -89,7 +89,7 @@ class MarketingCommitments(FrozenModel):
 class FirstResponseCommitment(FrozenModel):
     """Sales: first qualifying activity within a number of business hours of the handoff."""
 
-    within_hours: PositiveDecimal = Field(description="Business hours allowed.")
+    within_hours: Hours = Field(description="Business hours allowed.")
     activities: list[ActivityKind] = Field(
         default_factory=_default_response_activities,
         min_length=1,
@@ -100,14 +100,14 @@ class FirstResponseCommitment(FrozenModel):
 class AttemptsCommitment(FrozenModel):
     """Sales: a minimum number of contact attempts within a window of business days."""
 
-    minimum: int = Field(ge=1, description="Attempts required.")
-    within_business_days: int = Field(ge=1, description="Window, from the handoff.")
+    minimum: PositiveCount = Field(description="Attempts required.")
+    within_business_days: PositiveWholeDays = Field(description="Window, from the handoff.")
 
 
 class DispositionCommitment(FrozenModel):
     """Sales: record an outcome with a reason from an agreed list within a deadline."""
 
-    within_business_days: int = Field(ge=1, description="Deadline, from the handoff.")
+    within_business_days: PositiveWholeDays = Field(description="Deadline, from the handoff.")
     reasons: list[Text] = Field(min_length=1, description="Agreed disposition reasons.")
     unable_to_reach_reason: Text | None = Field(
         default=None,
@@ -141,10 +141,10 @@ class SLATier(FrozenModel):
     id: Id = Field(description="Tier id.")
     grades: list[Id] = Field(default_factory=list, description="Lead grades in the tier.")
     personas: list[Id] = Field(default_factory=list, description="Persona ids in the tier.")
-    first_response_hours: PositiveDecimal | None = Field(
+    first_response_hours: Hours | None = Field(
         default=None, description="First-response target for the tier."
     )
-    min_attempts: int | None = Field(default=None, ge=1, description="Attempts for the tier.")
+    min_attempts: PositiveCount | None = Field(default=None, description="Attempts for the tier.")
 
     @model_validator(mode="after")
     def _selects(self) -> Self:
@@ -156,7 +156,7 @@ class SLATier(FrozenModel):
 class EscalationStep(FrozenModel):
     """Who hears of a breach, and when (business hours past the due time)."""
 
-    after_hours: PositiveDecimal = Field(description="Business hours past due.")
+    after_hours: Hours = Field(description="Business hours past due.")
     notify: list[Id] = Field(
         min_length=1,
         description="Person ids, or 'owner' (the lead owner) and 'manager' (the owner's manager).",
