@@ -101,7 +101,9 @@ def test_bad_data_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp
         capsys, "sla", "examples/plan.yaml", "--data", str(tmp_path), "--as-of", "2026-10-06T00:00:00+00:00"
     )
     assert code == 2
-    assert err.startswith("smarketing sla: stage_events: time: naive datetimes are ambiguous")
+    assert err.startswith(
+        f"smarketing sla: {tmp_path / 'stage_events.parquet'}: stage_events: time: naive datetimes"
+    )
     assert err.count("\n") == 1
 
 
