@@ -658,10 +658,9 @@ def _synthetic(plan: AlignmentPlan, args: argparse.Namespace) -> Dataset:
 
 
 def _funnel(args: argparse.Namespace) -> int:
-    plan = _load(args.plan)
-    events: object
+    events: object = None
     leads: object = None
-    if args.data is not None:
+    if args.data is not None:  # the cheap file checks first
         need_leads = args.by not in (None, "cohort_month")
         frames = _read_frames(
             args,
@@ -670,7 +669,8 @@ def _funnel(args: argparse.Namespace) -> int:
             single="stage_events",
         )
         events, leads = frames["stage_events"], frames.get("leads")
-    else:
+    plan = _load(args.plan)
+    if events is None:
         events = _synthetic(plan, args)
     try:
         report = funnel(
@@ -718,13 +718,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _kpis(args: argparse.Namespace) -> int:
+    read = _read_data(args) if args.data is not None else None  # the cheap file checks first
     plan = _load(args.plan)
-    if args.data is not None:
-        data = _read_data(args)
-        rates = args.fx
-    else:
-        data = _synthetic(plan, args)
-        rates = args.fx or [_DEMO_RATE]
+    data = read if read is not None else _synthetic(plan, args)
+    rates = args.fx or ([] if read is not None else [_DEMO_RATE])
     try:
         card, left_out = _scorecard(
             plan, data, period=args.period, by=args.by, as_of=args.as_of, fx=_fx(rates)
@@ -752,10 +749,11 @@ _SYNTHETIC_AS_OF = datetime.combine(DEFAULT_END + timedelta(days=1), datetime.mi
 
 
 def _sla(args: argparse.Namespace) -> int:
+    read = _read_data(args) if args.data is not None else None  # the cheap file checks first
     plan = _load(args.plan)
     given = None if args.as_of is None else args.as_of.at(_plan_zone(plan))
-    if args.data is not None:
-        data = _read_data(args)
+    if read is not None:
+        data = read
         as_of = given or _latest_fact(data)
     else:
         data = _synthetic(plan, args)
@@ -848,13 +846,10 @@ def _share_text(value: float | None) -> str:
 
 
 def _rewards(args: argparse.Namespace) -> int:
+    read = _read_data(args) if args.data is not None else None  # the cheap file checks first
     plan = _load(args.plan)
-    if args.data is not None:
-        data = _read_data(args)
-        rates = args.fx
-    else:
-        data = _synthetic(plan, args)
-        rates = args.fx or [_DEMO_RATE]
+    data = read if read is not None else _synthetic(plan, args)
+    rates = args.fx or ([] if read is not None else [_DEMO_RATE])
     as_of = None if args.as_of is None else args.as_of.date_in(_plan_zone(plan))
     try:
         ledger = _ledger(plan, data, period=args.period, as_of=as_of, fx=_fx(rates))
