@@ -33,7 +33,7 @@ with the option named in the message:
 * ``--period``: ``2026-10-05`` (day), ``2026-W41`` (week), ``2026-10`` (month), ``2026-Q4`` (quarter) or
   ``2026`` (year), in the years 1900 to 2199; each command says which kinds it computes.
 * ``--fx BASE/QUOTE=RATE``: ISO 4217 codes and a positive decimal rate of at most 18 significant digits,
-  15 before and 18 after the decimal point.
+  12 before and 18 after the decimal point.
 * ``--leads``: 1 to 1,000,000; ``--seed``: 0 to 2**63 - 1.
 
 ``--data DIR`` is read by one reader for every command: each ``DIR/<kind>.parquet`` must be a readable,
@@ -79,7 +79,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 import polars as pl
 
 from smarketing import __version__
-from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_YEAR, MIN_YEAR, check_digits
+from smarketing._limits import MAX_YEAR, MIN_YEAR, check_digits
 from smarketing._periods import Window, zone
 from smarketing.attribution import Journeys, compare
 from smarketing.calendar import BusinessCalendar
@@ -119,6 +119,8 @@ _MAX_LEADS = 1_000_000
 _MAX_SEED = 2**63 - 1
 #: Significant digits of an ``--fx`` rate: its numerator and denominator then fit a signed 64-bit integer.
 _FX_DIGITS = 18
+#: Digits before the point of an ``--fx`` rate, as ``FxTable`` accepts them (``money.FX_RATE_DIGITS``).
+_FX_INTEGER_DIGITS = 12
 
 
 class _CommandError(Exception):
@@ -266,7 +268,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--plan",
-        type=Path,
+        type=_path,
         metavar="PATH",
         help=f"plan file (default: {_EXAMPLE} of the smarketing repository)",
     )
@@ -285,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
         help="print the JSON Schema of plan files",
         description="Print the JSON Schema (draft 2020-12) of plan files, for editors and CI.",
     )
-    schema.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE instead")
+    schema.add_argument("--output", "-o", type=_path, metavar="FILE", help="write to FILE instead")
     schema.set_defaults(command=_schema, name="schema")
 
     validate = commands.add_parser(
@@ -293,7 +295,7 @@ def _parser() -> argparse.ArgumentParser:
         help="check a plan file",
         description="Load a plan file; print 'OK: <name>' or every problem as 'file:line: path: message'.",
     )
-    validate.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    validate.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     validate.set_defaults(command=_validate, name="validate")
 
     check_ = commands.add_parser(
@@ -303,7 +305,7 @@ def _parser() -> argparse.ArgumentParser:
         "Exit 0 when nothing fails, 1 when a finding is an error or the score is below --min-score, "
         "2 when the plan cannot be loaded or the options are wrong.",
     )
-    check_.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    check_.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     check_.add_argument(
         "--format",
         choices=("text", "json", "sarif"),
@@ -339,7 +341,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Measure the plan's customer journey on stage events: per stage the leads that reached "
         "it, moved on, were lost or are still open, conversion and time in stage.",
     )
-    funnel_cmd.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    funnel_cmd.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     _add_source(
         funnel_cmd,
         data_help="directory with stage_events.parquet (and leads.parquet for --by), or one parquet file",
@@ -361,7 +363,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the joint KPI scorecard of a plan for a period",
         description="Compute the plan's KPIs for a period: value, target, status, trend; joint KPIs first.",
     )
-    kpis.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    kpis.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     kpis.add_argument(
         "--period", required=True, type=_period, metavar="PERIOD", help="period, e.g. 2026-10 or 2026-Q4"
     )
@@ -391,7 +393,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Evaluate the plan's SLA on CRM data: response, attempts and disposition commitments "
         "per handed-off lead, marketing's volume and quality per period, breaches and a summary.",
     )
-    sla.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    sla.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     _add_source(
         sla, data_help="folder of <kind>.parquet files (leads, stage_events, activities, dispositions)"
     )
@@ -411,7 +413,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Compute the plan's shared reward for a period: every participant's statement, with the "
         "rule, inputs and rate behind each line, and the totals by participant and team.",
     )
-    rewards.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    rewards.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     rewards.add_argument(
         "--period", required=True, type=_period, metavar="PERIOD", help="2026-10, 2026-Q4 or 2026"
     )
@@ -546,12 +548,21 @@ def _fx_rate(text: str) -> tuple[str, str, Decimal]:
     value = Decimal(rate)
     if value.is_zero():
         raise argparse.ArgumentTypeError(f"{text!r}: the rate must be positive, not {rate}")
-    problem = check_digits(value, integer_digits=MAX_AMOUNT_DIGITS)
+    problem = check_digits(value, integer_digits=_FX_INTEGER_DIGITS)
     if problem is None and len(value.normalize().as_tuple().digits) > _FX_DIGITS:
         problem = f"has more than {_FX_DIGITS} significant digits"
     if problem is not None:
         raise argparse.ArgumentTypeError(f"{text!r}: the rate {problem}")
     return base, quote, value
+
+
+def _path(text: str) -> Path:
+    """A file or folder name: not empty, and without NUL, which no file system allows."""
+    if not text:
+        raise argparse.ArgumentTypeError("the file name is empty")
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: a file name cannot contain NUL")
+    return Path(text)
 
 
 def _seed(text: str) -> int:
@@ -639,7 +650,7 @@ def _schema(args: argparse.Namespace) -> int:
 def _add_source(parser: argparse.ArgumentParser, *, data_help: str) -> None:
     """The data options every analysis command shares: ``--data DIR`` or ``--seed N``, and ``--leads N``."""
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--data", type=Path, metavar="DIR", help=data_help)
+    source.add_argument("--data", type=_path, metavar="DIR", help=data_help)
     source.add_argument(
         "--seed", type=_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
     )
