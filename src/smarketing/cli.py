@@ -507,9 +507,12 @@ def _as_of(text: str) -> _AsOf:
     return _AsOf(moment.date(), moment)
 
 
+_YEARS = f"the year is outside the accepted years {MIN_YEAR} to {MAX_YEAR}"
+
+
 def _check_year(text: str, year: int) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise argparse.ArgumentTypeError(f"{text!r}: the year must be between {MIN_YEAR} and {MAX_YEAR}")
+        raise argparse.ArgumentTypeError(f"{text!r}: {_YEARS}")
 
 
 def _period(text: str) -> str:
@@ -518,7 +521,7 @@ def _period(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not a period: {text!r}; write 2026-10, 2026-Q4 or 2026")
     year = re.match(r"[0-9]+", text)
     if year is not None and len(year.group()) > 4 and text[len(year.group()) :][:1] in ("", "-"):
-        raise argparse.ArgumentTypeError(f"{text!r}: the year must be between {MIN_YEAR} and {MAX_YEAR}")
+        raise argparse.ArgumentTypeError(f"{text!r}: {_YEARS}")
     try:
         window = Window.parse(text)
     except ValueError as error:
