@@ -621,15 +621,15 @@ def _check(args: argparse.Namespace) -> int:
     if args.format in ("json", "sarif"):
         _emit_json(report.to_dict() if args.format == "json" else report.to_sarif())
     else:
-        text = report.to_text()
+        plain = report.to_text()
+        below = ""
         if report.score < args.min_score:
-            text += f"\nscore {report.score} is below the minimum of {args.min_score}"
-        if _colour(sys.stdout) and _escape(text) == text:
-            # Colour only when nothing in the report needs escaping: the escapes are ours alone.
-            coloured = report.to_text(color=True) + text[len(report.to_text()) :]
-            sys.stdout.write(coloured + "\n")
+            below = f"\nscore {report.score} is below the minimum of {args.min_score}"
+        if _colour(sys.stdout) and _escape(plain) == plain:
+            # Colour only when nothing in the report needs escaping: then every escape sequence is ours.
+            sys.stdout.write(report.to_text(color=True) + below + "\n")
         else:
-            _emit(text)
+            _emit(plain + below)
     return 0 if report.ok and report.score >= args.min_score else 1
 
 
