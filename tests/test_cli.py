@@ -152,8 +152,8 @@ def test_demo_with_a_bad_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["demo", "--leads", "0"], "argument --leads: must be 1 or more, not 0"),
-        (["demo", "--seed", "-1"], "argument --seed: must be 0 or more, not -1"),
+        (["demo", "--leads", "0"], "argument --leads: must be between 1 and 1,000,000, not 0"),
+        (["demo", "--seed", "-1"], "argument --seed: must be between 0 and 9223372036854775807, not -1"),
         (["demo", "--seed", "x"], "argument --seed: not a whole number: 'x'"),
         (["validate"], "the following arguments are required: PLAN"),
         ([], "the following arguments are required: COMMAND"),

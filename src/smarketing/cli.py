@@ -1,4 +1,4 @@
-"""The ``smarketing`` command.
+r"""The ``smarketing`` command.
 
 Subcommands:
 
@@ -24,9 +24,26 @@ Subcommands:
   (text, csv, json or html): the shared reward of a period: totals by participant and team, and every
   participant's statement.
 
-Exit codes: 0 on success, 1 when an output file cannot be written or a check fails, 2 for usage errors
-and invalid or missing plans. The command only formats what the library computes; bad input never ends
-in a traceback.
+Options that take a time, a period, an exchange rate or a count are checked when the arguments are read,
+with the option named in the message:
+
+* ``--as-of``: an ISO 8601 time with a UTC offset (``2026-10-31T18:00+01:00``) or a plain date
+  (``2026-10-31``), which means the start of that day in the plan's time zone (the SLA calendar's, UTC
+  when the plan has no SLA); ``rewards`` uses the day. Years 1900 to 2199.
+* ``--period``: ``2026-10-05`` (day), ``2026-W41`` (week), ``2026-10`` (month), ``2026-Q4`` (quarter) or
+  ``2026`` (year), in the years 1900 to 2199; each command says which kinds it computes.
+* ``--fx BASE/QUOTE=RATE``: ISO 4217 codes and a positive decimal rate of at most 18 significant digits,
+  12 before and 18 after the decimal point.
+* ``--leads``: 1 to 1,000,000; ``--seed``: 0 to 2**63 - 1.
+
+``--data DIR`` is read by one reader for every command: each ``DIR/<kind>.parquet`` must be a readable,
+complete parquet file; a folder, a device, a FIFO, an empty file, a CSV or a truncated file is refused
+with its name, and a data error found later names the file it came from.
+
+Exit codes: 0 on success, 1 when an output file cannot be written or a check fails, 2 for usage errors,
+invalid or missing plans and invalid data. The command only formats what the library computes; bad input
+never ends in a traceback. Control characters from plans, data and file names are printed escaped
+(``\x1b``), so they cannot act on the terminal.
 
 Examples:
     >>> main(["validate", "examples/plan.yaml"])
@@ -48,22 +65,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import stat
 import sys
 import textwrap
-from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import polars as pl
 
 from smarketing import __version__
-from smarketing._periods import Window
+from smarketing._limits import MAX_YEAR, MIN_YEAR, check_digits
+from smarketing._periods import Window, zone
 from smarketing.attribution import Journeys, compare
 from smarketing.calendar import BusinessCalendar
 from smarketing.datasets import DEFAULT_END, synthetic
-from smarketing.errors import CurrencyMismatchError, DataError, FormulaError, PlanError, RuleError
+from smarketing.errors import (
+    CurrencyMismatchError,
+    DataError,
+    FormulaError,
+    PlanError,
+    RuleError,
+    SmarketingError,
+)
 from smarketing.journey import conformance, funnel
 from smarketing.kpi import KPI, Scorecard, compile_kpi, scorecard
 from smarketing.money import FxTable, Money
@@ -73,6 +101,9 @@ from smarketing.rewards import RewardLedger, _period_bounds, compute_rewards
 from smarketing.rules import CheckReport, check
 from smarketing.sla import SLAReport, evaluate_sla
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
 __all__ = ["main"]
 
 DemoSection = Callable[[AlignmentPlan, Dataset], str]
@@ -81,6 +112,15 @@ DemoSection = Callable[[AlignmentPlan, Dataset], str]
 _EXAMPLE = Path("examples") / "plan.yaml"
 _MISALIGNED = Path("examples") / "misaligned.yaml"
 _WIDTH = 100
+
+#: The most synthetic leads a command generates: a million take a few seconds and about a gigabyte.
+_MAX_LEADS = 1_000_000
+#: Seeds are 64-bit: numpy and polars take them as unsigned 64-bit integers.
+_MAX_SEED = 2**63 - 1
+#: Significant digits of an ``--fx`` rate: its numerator and denominator then fit a signed 64-bit integer.
+_FX_DIGITS = 18
+#: Digits before the point of an ``--fx`` rate, as ``FxTable`` accepts them (``money.FX_RATE_DIGITS``).
+_FX_INTEGER_DIGITS = 12
 
 
 class _CommandError(Exception):
@@ -94,11 +134,15 @@ class _CommandError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``smarketing`` command and return its exit code.
 
+    Every :class:`~smarketing.errors.SmarketingError` (an invalid plan, invalid data, a plugin that
+    fails) is printed to standard error, one line per problem, with exit code 2.
+
     Args:
         argv: The arguments after the program name; ``sys.argv[1:]`` when ``None``.
 
     Returns:
-        0 on success, 1 when output cannot be written, 2 for usage errors and invalid or missing plans.
+        0 on success, 1 when output cannot be written or a check fails, 2 for usage errors, invalid or
+        missing plans and invalid data.
     """
     parser = _parser()
     try:
@@ -110,8 +154,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command(args)
     except _CommandError as failure:
         if str(failure):
-            print(f"smarketing {args.name}: {failure}", file=sys.stderr)
+            _fail(args.name, str(failure))
         return failure.code
+    except PlanError as error:
+        for issue in error.issues:
+            if error.file is None:
+                _fail(args.name, issue.format())
+            else:  # file:line: path: message, the form editors and CI logs link to
+                _emit(issue.format(error.file), stream=sys.stderr, one_line=True)
+        return 2
+    except SmarketingError as error:
+        _fail(args.name, _located(error, getattr(args, "sources", {})))
+        return 2
     except BrokenPipeError:
         # The reader went away (`smarketing schema | head`): silence the interpreter's final flush too.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -119,8 +173,88 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _first_line(error: Exception) -> str:
+    """The first line of an error from a library underneath (polars adds its query plan after it)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _fail(command: str, message: str) -> None:
+    _emit(f"smarketing {command}: {message}", stream=sys.stderr, one_line=True)
+
+
+def _located(error: SmarketingError, sources: Mapping[str, Path]) -> str:
+    """The error's message, preceded by the file its record kind was read from (``--data``)."""
+    kind = getattr(error, "kind", None)
+    for name, path in sources.items():
+        if kind in (name, RECORD_KINDS[name].kind):
+            return f"{path}: {error}"
+    return str(error)
+
+
+# --------------------------------------------------------------------------------------------------
+# Output: everything the command prints goes through _emit, which escapes control characters.
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and isolates that
+# reorder what a terminal shows ("Trojan source").
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_OR_NEWLINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(text: str, *, one_line: bool = False, json_text: bool = False) -> str:
+    r"""``text`` with control characters written as escapes: ``\x1b``, or ``\u001b`` in JSON.
+
+    The JSON form keeps JSON valid and decodes to the same string.
+
+    Examples:
+        >>> _escape("Acme\x1b[2J\x00 FY27\tok")
+        'Acme\\x1b[2J\\x00 FY27\tok'
+        >>> _escape("two\nlines", one_line=True)
+        'two\\nlines'
+    """
+    pattern = _CONTROL_OR_NEWLINE if one_line else _CONTROL
+
+    def escaped(match: re.Match[str]) -> str:
+        char = match.group()
+        if char == "\n":
+            return "\\n"
+        code = ord(char)
+        return f"\\u{code:04x}" if json_text or code > 0xFF else f"\\x{code:02x}"
+
+    return pattern.sub(escaped, text)
+
+
+def _emit(
+    text: str,
+    *,
+    stream: SupportsWrite[str] | None = None,
+    end: str = "\n",
+    one_line: bool = False,
+    json_text: bool = False,
+) -> None:
+    """Write ``text`` and ``end`` to ``stream`` (standard output), control characters escaped."""
+    out = sys.stdout if stream is None else stream
+    out.write(_escape(text, one_line=one_line, json_text=json_text) + end)
+
+
+def _emit_json(value: object) -> None:
+    _emit(json.dumps(value, indent=2, ensure_ascii=False), json_text=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors and help escaped (they repeat what the user typed)."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            _emit(message, stream=file or sys.stderr, end="")
+
+    def error(self, message: str) -> NoReturn:
+        # argparse prints some values raw (unrecognised arguments); escape before it composes the line.
+        super().error(_escape(message, one_line=True))
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="smarketing",
         description="Sales and marketing alignment: plans, synthetic data and checks.",
     )
@@ -134,13 +268,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--plan",
-        type=Path,
+        type=_path,
         metavar="PATH",
         help=f"plan file (default: {_EXAMPLE} of the smarketing repository)",
     )
     demo.add_argument("--seed", type=_seed, default=42, metavar="N", help="random seed (default: 42)")
     demo.add_argument(
-        "--leads", type=_positive, default=5000, metavar="N", help="number of leads (default: 5000)"
+        "--leads",
+        type=_leads,
+        default=5000,
+        metavar="N",
+        help=f"number of leads, at most {_MAX_LEADS:,} (default: 5000)",
     )
     demo.set_defaults(command=_demo, name="demo")
 
@@ -149,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
         help="print the JSON Schema of plan files",
         description="Print the JSON Schema (draft 2020-12) of plan files, for editors and CI.",
     )
-    schema.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE instead")
+    schema.add_argument("--output", "-o", type=_path, metavar="FILE", help="write to FILE instead")
     schema.set_defaults(command=_schema, name="schema")
 
     validate = commands.add_parser(
@@ -157,7 +295,7 @@ def _parser() -> argparse.ArgumentParser:
         help="check a plan file",
         description="Load a plan file; print 'OK: <name>' or every problem as 'file:line: path: message'.",
     )
-    validate.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    validate.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     validate.set_defaults(command=_validate, name="validate")
 
     check_ = commands.add_parser(
@@ -167,7 +305,7 @@ def _parser() -> argparse.ArgumentParser:
         "Exit 0 when nothing fails, 1 when a finding is an error or the score is below --min-score, "
         "2 when the plan cannot be loaded or the options are wrong.",
     )
-    check_.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    check_.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     check_.add_argument(
         "--format",
         choices=("text", "json", "sarif"),
@@ -203,13 +341,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Measure the plan's customer journey on stage events: per stage the leads that reached "
         "it, moved on, were lost or are still open, conversion and time in stage.",
     )
-    funnel_cmd.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    funnel_cmd.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     _add_source(
         funnel_cmd,
         data_help="directory with stage_events.parquet (and leads.parquet for --by), or one parquet file",
     )
     funnel_cmd.add_argument(
-        "--as-of", type=_aware, metavar="TIME", help="measure as at this ISO 8601 time with offset"
+        "--as-of", type=_as_of, metavar="TIME", help=f"measure as at this time ({_AS_OF_HELP})"
     )
     funnel_cmd.add_argument("--by", metavar="ATTR", help="group by a lead attribute, or cohort_month")
     funnel_cmd.add_argument("--mode", choices=["ordered", "any"], default="ordered", help="default: ordered")
@@ -225,17 +363,23 @@ def _parser() -> argparse.ArgumentParser:
         help="the joint KPI scorecard of a plan for a period",
         description="Compute the plan's KPIs for a period: value, target, status, trend; joint KPIs first.",
     )
-    kpis.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
-    kpis.add_argument("--period", required=True, metavar="PERIOD", help="period, e.g. 2026-10 or 2026-Q4")
+    kpis.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    kpis.add_argument(
+        "--period", required=True, type=_period, metavar="PERIOD", help="period, e.g. 2026-10 or 2026-Q4"
+    )
     _add_source(kpis, data_help="folder of <kind>.parquet files (leads, deals, ...)")
     kpis.add_argument(
         "--by", metavar="COLUMN", help="split by a lead column (persona, region, ...) or 'team'"
     )
     kpis.add_argument(
-        "--as-of", metavar="ISO", help="ignore facts after this time (default: the end of the period, UTC)"
+        "--as-of",
+        type=_as_of,
+        metavar="TIME",
+        help=f"ignore facts after this time ({_AS_OF_HELP}; default: the end of the period, UTC)",
     )
     kpis.add_argument(
         "--fx",
+        type=_fx_rate,
         action="append",
         default=[],
         metavar="BASE/QUOTE=RATE",
@@ -249,15 +393,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Evaluate the plan's SLA on CRM data: response, attempts and disposition commitments "
         "per handed-off lead, marketing's volume and quality per period, breaches and a summary.",
     )
-    sla.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    sla.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     _add_source(
         sla, data_help="folder of <kind>.parquet files (leads, stage_events, activities, dispositions)"
     )
     sla.add_argument(
         "--as-of",
-        type=_aware,
+        type=_as_of,
         metavar="TIME",
-        help="evaluate at this ISO 8601 time with offset (default: the latest fact in --data; the end of "
+        help=f"evaluate at this time ({_AS_OF_HELP}; default: the latest fact in --data; the end of "
         "the synthetic data)",
     )
     sla.add_argument("--format", choices=["text", "json", "csv"], default="text", help="default: text")
@@ -269,15 +413,22 @@ def _parser() -> argparse.ArgumentParser:
         description="Compute the plan's shared reward for a period: every participant's statement, with the "
         "rule, inputs and rate behind each line, and the totals by participant and team.",
     )
-    rewards.add_argument("plan", type=Path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
-    rewards.add_argument("--period", required=True, metavar="PERIOD", help="2026-10, 2026-Q4 or 2026")
+    rewards.add_argument("plan", type=_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    rewards.add_argument(
+        "--period", required=True, type=_period, metavar="PERIOD", help="2026-10, 2026-Q4 or 2026"
+    )
     _add_source(rewards, data_help="folder of <kind>.parquet files (deals, ...)")
     rewards.add_argument(
-        "--as-of", metavar="DATE", help="the day of the run (default: the period's last day)"
+        "--as-of",
+        type=_as_of,
+        metavar="DATE",
+        help="the day of the run: a date, or a time with offset, taken as its day in the plan's time zone "
+        "(default: the period's last day)",
     )
     rewards.add_argument("--participant", metavar="ID", help="only this participant's statement")
     rewards.add_argument(
         "--fx",
+        type=_fx_rate,
         action="append",
         default=[],
         metavar="BASE/QUOTE=RATE",
@@ -304,35 +455,138 @@ def _score(text: str) -> int:
     return value
 
 
-def _aware(text: str) -> datetime:
+_AS_OF_HELP = "ISO 8601 with a UTC offset, or a date: the start of that day in the plan's time zone"
+
+
+@dataclass(frozen=True)
+class _AsOf:
+    """An ``--as-of`` value: an aware time, or a plain date read in the plan's time zone when used."""
+
+    day: date
+    moment: datetime | None = None
+
+    def at(self, tz: str) -> datetime:
+        """The instant: the time given, or the start of the date in time zone ``tz`` (as a UTC offset)."""
+        if self.moment is not None:
+            return self.moment
+        start = datetime.combine(self.day, time(), zone(tz))
+        return start.astimezone(timezone(start.utcoffset() or timedelta(0)))
+
+    def date_in(self, tz: str) -> date:
+        """The day: the date given, or the time's day in time zone ``tz``."""
+        return self.day if self.moment is None else self.moment.astimezone(zone(tz)).date()
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _as_of(text: str) -> _AsOf:
+    """``--as-of``: ``2026-10-31`` or ``2026-10-31T18:00+01:00``, years 1900 to 2199."""
+    if not text.isascii():
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}")
+    if _DATE.fullmatch(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a date: {error}") from None
+        _check_year(text, day.year)
+        return _AsOf(day)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date or time: {text!r}; write 2026-10-31 or 2026-10-31T18:00+01:00"
+        ) from None
+    _check_year(text, moment.year)
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add one, e.g. {text}+00:00")
-    return moment
+    try:  # an offset can move a time at the edge of the range out of it
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range") from None
+    return _AsOf(moment.date(), moment)
+
+
+_YEARS = f"the year is outside the accepted years {MIN_YEAR} to {MAX_YEAR}"
+
+
+def _check_year(text: str, year: int) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise argparse.ArgumentTypeError(f"{text!r}: {_YEARS}")
+
+
+def _period(text: str) -> str:
+    """``--period``: a period label (day, week, month, quarter, year) in the years 1900 to 2199."""
+    if not text.isascii():
+        raise argparse.ArgumentTypeError(f"not a period: {text!r}; write 2026-10, 2026-Q4 or 2026")
+    year = re.match(r"[0-9]+", text)
+    if year is not None and len(year.group()) > 4 and text[len(year.group()) :][:1] in ("", "-"):
+        raise argparse.ArgumentTypeError(f"{text!r}: {_YEARS}")
+    try:
+        window = Window.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    _check_year(text, window.start.year)
+    return window.label
+
+
+_RATE = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
+
+
+def _fx_rate(text: str) -> tuple[str, str, Decimal]:
+    """``--fx BASE/QUOTE=RATE``: two ISO 4217 codes and a positive decimal rate."""
+    pair, _, rate = text.partition("=")
+    base, _, quote = pair.partition("/")
+    if not (base and quote and rate):
+        raise argparse.ArgumentTypeError(f"{text!r}: write BASE/QUOTE=RATE, e.g. USD/EUR=0.92")
+    for code in (base, quote):
+        try:
+            Money(0, code)
+        except (TypeError, ValueError) as error:
+            raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+    if base == quote:
+        raise argparse.ArgumentTypeError(f"{text!r}: a rate converts between two different currencies")
+    if _RATE.fullmatch(rate) is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: the rate must be a decimal number such as 0.92")
+    value = Decimal(rate)
+    if value.is_zero():
+        raise argparse.ArgumentTypeError(f"{text!r}: the rate must be positive, not {rate}")
+    problem = check_digits(value, integer_digits=_FX_INTEGER_DIGITS)
+    if problem is None and len(value.normalize().as_tuple().digits) > _FX_DIGITS:
+        problem = f"has more than {_FX_DIGITS} significant digits"
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: the rate {problem}")
+    return base, quote, value
+
+
+def _path(text: str) -> Path:
+    """A file or folder name: not empty, and without NUL, which no file system allows."""
+    if not text:
+        raise argparse.ArgumentTypeError("the file name is empty")
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: a file name cannot contain NUL")
+    return Path(text)
 
 
 def _seed(text: str) -> int:
     value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    if not 0 <= value <= _MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {_MAX_SEED}, not {value}")
     return value
 
 
-def _positive(text: str) -> int:
+def _leads(text: str) -> int:
     value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    if not 1 <= value <= _MAX_LEADS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {_MAX_LEADS:,}, not {value}")
     return value
 
 
 def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    """A whole number in ASCII digits (``int`` would also take ``1_000`` and other scripts' digits)."""
+    if re.fullmatch(r"[+-]?[0-9]{1,30}", text, re.ASCII) is None:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    return int(text)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -340,20 +594,21 @@ def _int(text: str) -> int:
 
 
 def _load(path: Path) -> AlignmentPlan:
-    """Load a plan; report every problem, one per line, and fail without a traceback."""
+    """Load a plan; a ``PlanError`` reaches :func:`main`, which prints each problem on its own line."""
     try:
         return load_plan(path)
-    except PlanError as error:
-        for issue in error.issues:
-            print(issue.format(error.file), file=sys.stderr)
-        raise _CommandError("") from None  # the issues are the whole message
     except OSError as error:
         raise _CommandError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
+def _plan_zone(plan: AlignmentPlan) -> str:
+    """The plan's time zone: its SLA calendar's, else UTC. A plain ``--as-of`` date is read in it."""
+    return plan.sla.calendar.timezone if plan.sla is not None else "UTC"
+
+
 def _validate(args: argparse.Namespace) -> int:
     plan = _load(args.plan)
-    print(f"OK: {plan.name}")
+    _emit(f"OK: {plan.name}")
     return 0
 
 
@@ -363,15 +618,18 @@ def _check(args: argparse.Namespace) -> int:
         report = check(plan, select=args.select, ignore=args.ignore)
     except RuleError as error:
         raise _CommandError(str(error)) from None
-    if args.format == "json":
-        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
-    elif args.format == "sarif":
-        text = json.dumps(report.to_sarif(), indent=2, ensure_ascii=False)
+    if args.format in ("json", "sarif"):
+        _emit_json(report.to_dict() if args.format == "json" else report.to_sarif())
     else:
-        text = report.to_text(color=_colour(sys.stdout))
+        plain = report.to_text()
+        below = ""
         if report.score < args.min_score:
-            text += f"\nscore {report.score} is below the minimum of {args.min_score}"
-    _write(sys.stdout, text)
+            below = f"\nscore {report.score} is below the minimum of {args.min_score}"
+        if _colour(sys.stdout) and _escape(plain) == plain:
+            # Colour only when nothing in the report needs escaping: then every escape sequence is ours.
+            sys.stdout.write(report.to_text(color=True) + below + "\n")
+        else:
+            _emit(plain + below)
     return 0 if report.ok and report.score >= args.min_score else 1
 
 
@@ -383,7 +641,7 @@ def _colour(stream: TextIO) -> bool:
 def _schema(args: argparse.Namespace) -> int:
     text = json.dumps(plan_json_schema(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     if args.output is None:
-        sys.stdout.write(text)
+        _emit(text, end="", json_text=True)
         return 0
     try:
         args.output.write_text(text, encoding="utf-8")
@@ -395,12 +653,16 @@ def _schema(args: argparse.Namespace) -> int:
 def _add_source(parser: argparse.ArgumentParser, *, data_help: str) -> None:
     """The data options every analysis command shares: ``--data DIR`` or ``--seed N``, and ``--leads N``."""
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--data", type=Path, metavar="DIR", help=data_help)
+    source.add_argument("--data", type=_path, metavar="DIR", help=data_help)
     source.add_argument(
         "--seed", type=_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
     )
     parser.add_argument(
-        "--leads", type=_positive, default=5000, metavar="N", help="synthetic leads (default: 5000)"
+        "--leads",
+        type=_leads,
+        default=5000,
+        metavar="N",
+        help=f"synthetic leads, at most {_MAX_LEADS:,} (default: 5000)",
     )
 
 
@@ -410,12 +672,19 @@ def _synthetic(plan: AlignmentPlan, args: argparse.Namespace) -> Dataset:
 
 
 def _funnel(args: argparse.Namespace) -> int:
-    plan = _load(args.plan)
-    events: object
+    events: object = None
     leads: object = None
-    if args.data is not None:
-        events, leads = _parquet(args.data, need_leads=args.by not in (None, "cohort_month"))
-    else:
+    if args.data is not None:  # the cheap file checks first
+        need_leads = args.by not in (None, "cohort_month")
+        frames = _read_frames(
+            args,
+            kinds=("stage_events", "leads") if need_leads else ("stage_events",),
+            need={"stage_events": "", "leads": " (--by needs the leads)"},
+            single="stage_events",
+        )
+        events, leads = frames["stage_events"], frames.get("leads")
+    plan = _load(args.plan)
+    if events is None:
         events = _synthetic(plan, args)
     try:
         report = funnel(
@@ -423,23 +692,25 @@ def _funnel(args: argparse.Namespace) -> int:
             events,
             leads=leads,
             by=args.by,
-            as_of=args.as_of,
+            as_of=None if args.as_of is None else args.as_of.at(_plan_zone(plan)),
             mode=args.mode,
             calendar=_funnel_calendar(plan, time_only=args.calendar_time_only),
         )
-    except (DataError, ValueError) as error:
-        raise _CommandError(str(error)) from None
+    except ValueError as error:
+        if isinstance(error, SmarketingError):
+            raise
+        raise _CommandError(_first_line(error)) from None
     if args.format == "json":
-        _write(sys.stdout, json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        _emit_json(report.to_dict())
     elif args.format == "csv":
         durations = ["time_median", "time_p90", "business_median", "business_p90"]
         frame = report.to_frame().with_columns(pl.col(durations).dt.total_microseconds().name.suffix("_us"))
-        sys.stdout.write(frame.drop(durations).write_csv())
+        _emit(frame.drop(durations).write_csv(), end="")
     else:
-        _write(sys.stdout, repr(report))
+        _emit(repr(report))
         for group in report.groups():
             title = "" if report.by is None else f"\n{report.by} = {group if group is not None else '(none)'}"
-            _write(sys.stdout, f"{title}\n{report.chart(group=group)}")
+            _emit(f"{title}\n{report.chart(group=group)}")
     return 0
 
 
@@ -450,99 +721,94 @@ def _funnel_calendar(plan: AlignmentPlan, *, time_only: bool = False) -> Busines
     return plan.sla.calendar
 
 
-def _parquet(path: Path, *, need_leads: bool) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
-    """Stage events (and leads) as lazy frames from a directory of ``<kind>.parquet`` files or one file."""
-    events = path / "stage_events.parquet" if path.is_dir() else path
-    leads = path / "leads.parquet" if path.is_dir() else path.with_name("leads.parquet")
-    if not events.is_file():
-        raise _CommandError(f"{events}: no such parquet file")
-    if need_leads and not leads.is_file():
-        raise _CommandError(f"{leads}: no such parquet file (--by needs the leads)")
-    return pl.scan_parquet(events), pl.scan_parquet(leads) if need_leads else None
-
-
 def _demo(args: argparse.Namespace) -> int:
     path = args.plan if args.plan is not None else _example_plan()
     plan = _load(path)
     data = synthetic(plan, seed=args.seed, n_leads=args.leads)
-    _write(sys.stdout, f"smarketing demo: {path}, seed {args.seed}, {args.leads:,} synthetic leads")
+    _emit(f"smarketing demo: {path}, seed {args.seed}, {args.leads:,} synthetic leads")
     for section in _DEMO_SECTIONS:
-        _write(sys.stdout, "\n" + section(plan, data))
+        _emit("\n" + section(plan, data))
     return 0
 
 
 def _kpis(args: argparse.Namespace) -> int:
+    read = _read_data(args) if args.data is not None else None  # the cheap file checks first
     plan = _load(args.plan)
-    if args.data is not None:
-        data = _read_data(args.data)
-        rates = args.fx
-    else:
-        data = _synthetic(plan, args)
-        rates = args.fx or [_DEMO_RATE]
+    data = read if read is not None else _synthetic(plan, args)
+    rates = args.fx or ([] if read is not None else [_DEMO_RATE])
     try:
         card, left_out = _scorecard(
             plan, data, period=args.period, by=args.by, as_of=args.as_of, fx=_fx(rates)
         )
-    except (ValueError, DataError, CurrencyMismatchError) as error:
-        raise _CommandError(str(error)) from None
+    except ValueError as error:
+        if isinstance(error, SmarketingError):
+            raise
+        raise _CommandError(_first_line(error)) from None
     for note in left_out:
-        print(f"smarketing kpis: {note}", file=sys.stderr)
+        _fail("kpis", note)
     if args.format == "json":
-        print(json.dumps(card.to_dict(), indent=2, ensure_ascii=False))
+        _emit_json(card.to_dict())
     elif args.format == "csv":
-        sys.stdout.write(card.to_frame().drop("owners", "history").write_csv())
+        _emit(card.to_frame().drop("owners", "history").write_csv(), end="")
     else:
-        _write(sys.stdout, repr(card))
+        _emit(repr(card))
     return 0
 
 
-_DEMO_RATE = "USD/EUR=0.92"
+#: The exchange rate of synthetic data (``--fx USD/EUR=0.92``), unless ``--fx`` gives others.
+_DEMO_RATE = ("USD", "EUR", Decimal("0.92"))
 
 #: The instant the synthetic data ends (the day after ``DEFAULT_END``, UTC): the demo's "now".
 _SYNTHETIC_AS_OF = datetime.combine(DEFAULT_END + timedelta(days=1), datetime.min.time(), UTC)
 
 
 def _sla(args: argparse.Namespace) -> int:
+    read = _read_data(args) if args.data is not None else None  # the cheap file checks first
     plan = _load(args.plan)
-    if args.data is not None:
-        data = _read_data(args.data)
-        as_of = args.as_of or _latest_fact(data)
+    given = None if args.as_of is None else args.as_of.at(_plan_zone(plan))
+    if read is not None:
+        data = read
+        as_of = given or _latest_fact(data)
     else:
         data = _synthetic(plan, args)
-        as_of = args.as_of or _SYNTHETIC_AS_OF
+        as_of = given or _SYNTHETIC_AS_OF
     try:
         report = evaluate_sla(plan, data, as_of=as_of)
-    except (PlanError, DataError, ValueError) as error:
-        raise _CommandError(str(error)) from None
+    except ValueError as error:
+        if isinstance(error, SmarketingError):
+            raise
+        raise _CommandError(_first_line(error)) from None
     if args.format == "json":
-        _write(sys.stdout, json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        _emit_json(report.to_dict())
     elif args.format == "csv":
-        sys.stdout.write(report.to_frame().write_csv())
+        _emit(report.to_frame().write_csv(), end="")
     else:
-        _write(sys.stdout, _sla_text(report))
+        _emit(_sla_text(report))
     return 0
 
 
 def _latest_fact(data: Dataset) -> datetime:
     """The latest time in the SLA's records: the natural "now" of a CRM export."""
-    frames = {
-        "stage_events": data.stage_events,
-        "activities": data.activities,
-        "dispositions": data.dispositions,
-    }
-    for kind, frame in frames.items():
+    moments = []
+    for kind in ("stage_events", "activities", "dispositions"):
+        frame: pl.DataFrame = getattr(data, kind)
         dtype = frame.schema.get("time")
-        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
-            # One clean message naming the file and column (a mix of naive and aware files cannot compare).
-            raise _CommandError(f"{kind}: time: naive datetimes are ambiguous; store them in UTC")
-    latest = [frame["time"].max() for frame in frames.values() if frame.height and "time" in frame.columns]
-    moments = [t for t in latest if isinstance(t, datetime)]
+        if not frame.height or dtype is None:
+            continue
+        if not isinstance(dtype, pl.Datetime):
+            raise DataError(f"must be a datetime column, not {dtype}", kind=kind, field="time")
+        if dtype.time_zone is None:
+            raise DataError(
+                "naive datetimes are ambiguous; store the times in UTC, or give --as-of",
+                kind=kind,
+                field="time",
+            )
+        latest = frame["time"].max()
+        if isinstance(latest, datetime):
+            moments.append(latest)
     if not moments:
         raise _CommandError("no stage events, activities or dispositions with a time; give --as-of")
-    moment = max(moments)
-    if moment.tzinfo is None:
-        raise _CommandError("the data's times are naive; store them in UTC or give --as-of")
-    return moment
+    return max(moments)
 
 
 def _sla_text(report: SLAReport, *, periods: int = 6) -> str:
@@ -594,36 +860,29 @@ def _share_text(value: float | None) -> str:
 
 
 def _rewards(args: argparse.Namespace) -> int:
+    read = _read_data(args) if args.data is not None else None  # the cheap file checks first
     plan = _load(args.plan)
-    if args.data is not None:
-        data = _read_data(args.data)
-        rates = args.fx
-    else:
-        data = _synthetic(plan, args)
-        rates = args.fx or [_DEMO_RATE]
-    try:
-        as_of = date.fromisoformat(args.as_of) if args.as_of else None
-    except ValueError:
-        raise _CommandError(f"--as-of {args.as_of!r}: write a date such as 2026-10-31") from None
+    data = read if read is not None else _synthetic(plan, args)
+    rates = args.fx or ([] if read is not None else [_DEMO_RATE])
+    as_of = None if args.as_of is None else args.as_of.date_in(_plan_zone(plan))
     try:
         ledger = _ledger(plan, data, period=args.period, as_of=as_of, fx=_fx(rates))
         statements = [ledger.statement(args.participant)] if args.participant else ledger.statements()
-    except (ValueError, KeyError, DataError, CurrencyMismatchError) as error:
-        message = error.args[0] if isinstance(error, KeyError) else str(error)
-        raise _CommandError(str(message)) from None
+    except (ValueError, KeyError) as error:
+        if isinstance(error, SmarketingError):
+            raise
+        message = str(error.args[0]) if isinstance(error, KeyError) and error.args else _first_line(error)
+        raise _CommandError(message) from None
     if args.format == "json":
-        data_out = ledger.to_dict()
-        if args.participant:
-            data_out = statements[0].to_dict()
-        print(json.dumps(data_out, indent=2, ensure_ascii=False))
+        _emit_json(statements[0].to_dict() if args.participant else ledger.to_dict())
     elif args.format == "csv":
         frames = [s.to_frame() for s in statements]
-        sys.stdout.write(pl.concat(frames).with_columns(pl.col(pl.Decimal).cast(pl.String)).write_csv())
+        _emit(pl.concat(frames).with_columns(pl.col(pl.Decimal).cast(pl.String)).write_csv(), end="")
     elif args.format == "html":
-        sys.stdout.write("\n".join(s.to_html() for s in statements) + "\n")
+        _emit("\n".join(s.to_html() for s in statements))
     else:
         parts = [] if args.participant else [repr(ledger), _team_totals(ledger)]
-        _write(sys.stdout, "\n\n".join([*parts, *(s.to_text() for s in statements)]))
+        _emit("\n\n".join([*parts, *(s.to_text() for s in statements)]))
     return 0
 
 
@@ -644,46 +903,146 @@ def _team_totals(ledger: RewardLedger) -> str:
     return "totals by team\n" + _table(["team", "total"], rows, right={1})
 
 
-def _fx(rates: Sequence[str]) -> FxTable | None:
-    rows = []
-    for text in rates:
-        pair, _, rate = text.partition("=")
-        base, _, quote = pair.partition("/")
-        if not (base and quote and rate):
-            raise _CommandError(f"--fx {text!r}: write BASE/QUOTE=RATE, e.g. USD/EUR=0.92")
-        try:
-            rows.append((base, quote, date(1970, 1, 1), rate))
-            FxTable(rows)  # check the rate now, to name the option that holds it
-        except (TypeError, ValueError) as error:
-            raise _CommandError(f"--fx {text!r}: {error}") from None
-    return FxTable(rows) if rows else None
-
-
-def _read_data(folder: Path) -> Dataset:
-    if not folder.is_dir():
-        raise _CommandError(f"{folder}: not a folder of <kind>.parquet files")
-    frames = {}
-    for kind in RECORD_KINDS:
-        path = folder / f"{kind}.parquet"
-        if path.exists():
-            frames[kind] = pl.read_parquet(path)
-    if not frames:
-        raise _CommandError(f"{folder}: no <kind>.parquet files ({', '.join(RECORD_KINDS)})")
+def _fx(rates: Sequence[tuple[str, str, Decimal]]) -> FxTable | None:
+    """The ``--fx`` rates (each checked by :func:`_fx_rate`) as one table, in force from 1970 on."""
+    if not rates:
+        return None
     try:
-        return Dataset(**frames)
-    except DataError as error:  # name the file the bad frame came from
-        name = next((k for k, m in RECORD_KINDS.items() if error.kind in (k, m.kind)), None)
-        raise _CommandError(f"{folder / f'{name}.parquet'}: {error}" if name else str(error)) from None
+        return FxTable((base, quote, date(1970, 1, 1), rate) for base, quote, rate in rates)
+    except (TypeError, ValueError) as error:  # the same pair twice with different rates
+        raise _CommandError(f"--fx: {error}") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# --data: one reader for every command. Each <kind>.parquet is checked as a file before polars reads it,
+# so that a folder, a device or a FIFO never reaches a reader that would fail obscurely or block.
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+def _read_data(args: argparse.Namespace) -> Dataset:
+    """Every ``<kind>.parquet`` file in the ``--data`` folder, as a dataset."""
+    return Dataset(**_read_frames(args, kinds=tuple(RECORD_KINDS)))
+
+
+def _read_frames(
+    args: argparse.Namespace,
+    *,
+    kinds: Sequence[str],
+    need: Mapping[str, str] | None = None,
+    single: str | None = None,
+) -> dict[str, pl.DataFrame]:
+    """The ``kinds`` read from ``--data``: a folder of ``<kind>.parquet`` files, or (for ``single``) one file.
+
+    ``need`` maps the kinds that must be there to a hint for when one is missing. The paths read are
+    kept on ``args.sources``, so that a data error found later names the file it came from.
+    """
+    path: Path = args.data
+    info = _stat(path)
+    if info is None:
+        raise _CommandError(f"{path}: no such {'folder' if single is None else 'parquet file or folder'}")
+    if stat.S_ISDIR(info.st_mode):
+        paths = {kind: path / f"{kind}.parquet" for kind in kinds}
+    elif single is not None and stat.S_ISREG(info.st_mode):
+        paths = {kind: path if kind == single else path.with_name(f"{kind}.parquet") for kind in kinds}
+    else:
+        what = "a file" if stat.S_ISREG(info.st_mode) else _file_type(info)
+        raise _CommandError(f"--data {path}: is {what}, not a folder of <kind>.parquet files")
+    frames: dict[str, pl.DataFrame] = {}
+    sources: dict[str, Path] = {}
+    for kind, file in paths.items():
+        frame = _read_parquet(file)
+        if frame is None:
+            if need is not None and kind in need:
+                raise _CommandError(f"{file}: no such parquet file{need[kind]}")
+            continue
+        frames[kind], sources[kind] = frame, file
+    if not frames:
+        raise _CommandError(f"{path}: no <kind>.parquet files ({', '.join(kinds)})")
+    args.sources = sources
+    return frames
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    """The file's status (following links); ``None`` when it does not exist."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise _CommandError(f"{path}: is a link to {os.readlink(path)}, which does not exist") from None
+        return None
+    except OSError as error:
+        raise _CommandError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def _file_type(info: os.stat_result) -> str:
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _read_parquet(path: Path) -> pl.DataFrame | None:
+    """One parquet file, checked before polars reads it; ``None`` when there is no such file."""
+    info = _stat(path)
+    if info is None:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{path}: is {_file_type(info)}, not a parquet file")
+    if info.st_size == 0:
+        raise DataError(f"{path}: is empty, not a parquet file")
+    try:
+        # O_NONBLOCK: were the file swapped for a FIFO after the check, opening it must not block.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as file:
+            head = file.read(4)
+            file.seek(max(info.st_size - 4, 0))
+            tail = file.read(4)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+    if head != _PARQUET_MAGIC:
+        raise DataError(f"{path}: is not a parquet file ({_looks_like(head)}); export the data as parquet")
+    if info.st_size < 12 or tail != _PARQUET_MAGIC:
+        raise DataError(f"{path}: is not a complete parquet file (its PAR1 footer is missing; cut short?)")
+    try:
+        return pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise DataError(f"{path}: cannot read this parquet file: {_first_line(error)}") from None
+
+
+def _looks_like(head: bytes) -> str:
+    """What the first bytes of a file that is not parquet suggest it is."""
+    if head.startswith(b"PK"):
+        return "it is a ZIP archive, such as an Excel workbook"
+    if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zX", b"\x28\xb5\x2f\xfd")):
+        return "it is compressed"
+    if head.startswith((b"{", b"[")):
+        return "it looks like JSON"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "it does not start with PAR1"
+    return "it looks like text, such as CSV" if text.isprintable() else "it does not start with PAR1"
 
 
 def _scorecard(
-    plan: AlignmentPlan, data: Dataset, *, period: str, by: str | None, as_of: str | None, fx: FxTable | None
+    plan: AlignmentPlan,
+    data: Dataset,
+    *,
+    period: str,
+    by: str | None,
+    as_of: _AsOf | None,
+    fx: FxTable | None,
 ) -> tuple[Scorecard, list[str]]:
     """The plan's scorecard, and a note on each KPI left out because its formula cannot be computed."""
     window = Window.parse(period)
-    when = datetime.fromisoformat(as_of) if as_of else window.end_at("UTC")
-    if when.tzinfo is None:
-        raise _CommandError(f"--as-of {as_of!r}: give a time zone, e.g. {as_of}+00:00")
+    when = window.end_at("UTC") if as_of is None else as_of.at(_plan_zone(plan))
     usable, left_out = [], []
     for kpi in plan.kpis:
         try:
@@ -715,10 +1074,6 @@ def _example_plan(example: Path | None = None) -> Path:
         f"cannot find the example plan (looked for {looked}); "
         "run from a smarketing checkout or pass --plan PATH"
     )
-
-
-def _write(stream: TextIO, text: str) -> None:
-    stream.write(text + "\n")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -968,14 +1323,13 @@ def _data_section(plan: AlignmentPlan, data: Dataset) -> str:
 
 def _scorecard_section(plan: AlignmentPlan, data: Dataset) -> str:
     # The last full month of the synthetic data, as the monthly review would see it.
-    card, left_out = _scorecard(plan, data, period="2026-10", by=None, as_of=None, fx=_fx([_DEMO_RATE]))
+    heading = _heading("Joint scorecard, October 2026 (* joint; USD at a fixed 0.92 EUR)")
+    try:
+        card, left_out = _scorecard(plan, data, period="2026-10", by=None, as_of=None, fx=_fx([_DEMO_RATE]))
+    except (DataError, CurrencyMismatchError) as error:  # e.g. a plan currency the demo has no rate for
+        return heading + f"\ncannot compute: {error}"
     notes = "".join(f"\n{note}" for note in left_out)
-    return (
-        _heading("Joint scorecard, October 2026 (* joint; USD at a fixed 0.92 EUR)")
-        + "\n"
-        + repr(card)
-        + notes
-    )
+    return heading + "\n" + repr(card) + notes
 
 
 def _deals_section(plan: AlignmentPlan, data: Dataset) -> str:
