@@ -100,7 +100,10 @@ def test_funnel_reports_bad_data_without_traceback(
     code, _, err = run(capsys, "funnel", str(example_plan_path), "--data", str(tmp_path / "e.parquet"))
     assert code == 2
     where = tmp_path / "e.parquet"
-    assert err == f"smarketing funnel: {where}: stage_events: time: must be a datetime column, not String\n"
+    assert err == (
+        f"smarketing funnel: {where}: stage_events: time: must be a datetime column with a time zone, "
+        "not String; parse the text into that type before passing the frame\n"
+    )
 
 
 def test_demo_shows_the_funnel_and_conformance(capsys: pytest.CaptureFixture[str]) -> None:

@@ -448,7 +448,7 @@ def test_digits_below_the_minor_unit_are_named() -> None:
         pl.when(pl.col("id") == "D2").then(Decimal("10.005")).otherwise(pl.col("amount")).alias("amount")
     )
     with pytest.raises(
-        DataError, match=r"deal D2: amount: 10\.005000 has digits below the minor unit of EUR"
+        DataError, match=r"deal D2: amount: 10\.005000 has digits below the currency.s minor unit"
     ):
         run(frame, reward())  # type: ignore[arg-type]
 

@@ -44,14 +44,6 @@ NEEDS = {"funnel": [], "kpis": ["--period", "2026-10"], "sla": [], "rewards": ["
 #: A raw control character that must never reach the terminal.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
-NEEDS_FRAMES = pytest.mark.xfail(
-    strict=True, reason="needs h13-frames: as_lazy checks each column's type and names it"
-)
-NEEDS_PLAN = pytest.mark.xfail(
-    strict=True, reason="needs h13-plan: load_plan says what the path is instead of 'no such plan file'"
-)
-NEEDS_MONEY = pytest.mark.xfail(strict=True, reason="needs h13-money: FxTable derives inverse rates")
-
 
 BARE_PLAN = """\
 name: Bare
@@ -304,19 +296,6 @@ COLUMN_PROBLEMS: dict[str, tuple[str, str, Callable[[pl.DataFrame], pl.DataFrame
     "amount-30-digits": ("deals", "amount", _huge_amounts),
     "event-time-naive": ("stage_events", "time", _naive("time")),
 }
-
-# The cases that pass today: the kernels that already check these columns through as_lazy.
-_CHECKED_TODAY = {
-    ("funnel", "event-time-as-text"),
-    ("funnel", "event-time-naive"),
-    ("kpis", "created-at-as-text"),
-    ("kpis", "activity-time-as-text"),
-    ("kpis", "event-time-naive"),
-    ("sla", "event-time-as-text"),
-    ("sla", "created-at-as-text"),
-    ("sla", "activity-time-as-text"),
-    ("sla", "event-time-naive"),
-}
 # A command that does not read the column's kind computes as if the column were fine.
 _NOT_READ = {
     ("funnel", "created-at-as-text"),
@@ -338,8 +317,7 @@ def _column_cases() -> list[object]:
         for problem in COLUMN_PROBLEMS:
             if (command, problem) in _NOT_READ:
                 continue
-            marks = () if (command, problem) in _CHECKED_TODAY else (NEEDS_FRAMES,)
-            cases.append(pytest.param(command, problem, id=f"{command}-{problem}", marks=marks))
+            cases.append(pytest.param(command, problem, id=f"{command}-{problem}"))
     return cases
 
 
@@ -784,7 +762,6 @@ def test_demo_plan_not_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert_clear(err, str(path))
 
 
-@NEEDS_PLAN
 @pytest.mark.parametrize("what", ["directory", "dev-zero", "fifo"])
 def test_plan_not_a_file_says_what_it_is(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, what: str
@@ -888,7 +865,6 @@ def test_unexpected_exceptions_surface(monkeypatch: pytest.MonkeyPatch) -> None:
 # The demo with a plan in another currency
 
 
-@NEEDS_MONEY
 def test_demo_with_usd_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     plan = tmp_path / "usd.yaml"
     plan.write_text((ROOT / "examples" / "plan.yaml").read_text(encoding="utf-8").replace("EUR", "USD"))
