@@ -588,11 +588,14 @@ def test_value_at_the_bound_loads_exactly(  # noqa: PLR0917
     ids=["short-by-1e-18", "over-by-1e-18", "percent-short"],
 )
 def test_share_sums_are_exact(tmp_path: Path, split: str, total: str) -> None:
-    # Every share has at most 18 decimal places, so its sum is exact: 1e-18 off is not 100%.
+    # Every share has at most 18 decimal places, so its sum is exact: 1e-18 off is not 100%. (The reward
+    # plan also reports the share with more than its 6 places, which rewards can pay exactly.)
     plan = load_plan(
         variant(tmp_path, 'team_split: {sales: "70%", marketing: "30%"}', f"team_split: {split}")
     )
-    assert _rewards(plan).problems() == [("team_split", f"shares total {total}, not 100%")]
+    problems = _rewards(plan).problems()
+    assert ("team_split", f"shares total {total}, not 100%") in problems
+    assert all(path.startswith("team_split") for path, _ in problems)
 
 
 # --------------------------------------------------------------------------------------------------
