@@ -641,3 +641,10 @@ def test_broken_and_duplicate_plugins_warn_and_are_refused(monkeypatch: pytest.M
 def test_builtin_names_are_listed() -> None:
     assert set(BUILTIN_MODELS) <= set(available_models())
     assert isinstance(attribute(paths([("a", 1, 0)]), model="first"), Attribution)
+
+
+def test_touchpoints_without_deals_give_no_conversions() -> None:
+    # A dataset with touchpoints and no deals frame once failed inside polars (no "_value" column).
+    touch = Touchpoint(id="t1", lead_id="L1", time=T0, channel="email", team="marketing")
+    result = attribute(Dataset.from_records(touchpoints=[touch]), model="linear")
+    assert result.total_conversions == 0
