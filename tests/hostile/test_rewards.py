@@ -10,20 +10,17 @@ import polars as pl
 import pytest
 import yaml
 from pydantic import ValidationError
+from tests.test_rewards import AS_OF, OCT, T0, deal, reward
 
 from smarketing.attribution import Journeys
 from smarketing.errors import DataError, PlanError
 from smarketing.kpi import scorecard
-from smarketing.money import FxTable, Money
+from smarketing.money import FxTable
 from smarketing.plan import KPI, AlignmentPlan, load_plan
-from smarketing.records import Dataset, Deal, Touchpoint
+from smarketing.records import Dataset, Touchpoint
 from smarketing.rewards import RewardLedger, RewardPlan, compute_rewards
 
 from .conftest import assert_names
-
-OCT = "2026-10"
-AS_OF = date(2026, 10, 31)
-T0 = datetime(2026, 9, 1, tzinfo=UTC)
 
 PEOPLE = """
 name: Test
@@ -42,32 +39,6 @@ journey:
   transitions:
     - {from: mql, to: won}
 """
-
-
-def deal(id: str = "D1", amount: str = "1000.00", **fields: Any) -> Deal:
-    currency = fields.pop("currency", "EUR")
-    data: dict[str, Any] = {
-        "id": id,
-        "lead_id": fields.pop("lead_id", "L1"),
-        "amount": Money(amount, currency),
-        "stage": "won",
-        "created_at": T0,
-        "close_date": fields.pop("close_date", date(2026, 10, 5)),
-    }
-    data.update(fields)
-    return Deal.model_validate(data)
-
-
-def reward(**fields: Any) -> RewardPlan:
-    data: dict[str, Any] = {
-        "id": "v1",
-        "currency": "EUR",
-        "pool": {"rate": "10%"},
-        "participants": [{"person": "ana"}],
-        "splits": [{"kind": "revenue", "shares": {"ana": "100%"}}],
-    }
-    data.update(fields)
-    return RewardPlan.model_validate(data)
 
 
 def aligned(rewards: dict[str, Any]) -> AlignmentPlan:
