@@ -29,7 +29,7 @@ from smarketing._formula import FUNCTIONS, Dimension, Undefined, Value
 from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS, check_digits
 from smarketing._periods import PeriodKind, Window, zone
 from smarketing.calendar import check_time
-from smarketing.errors import CurrencyMismatchError, PluginError, PluginWarning
+from smarketing.errors import ContractError, CurrencyMismatchError, PluginError, PluginWarning
 from smarketing.frames import _money, _sla, as_lazy, check_aware
 from smarketing.money import FxTable, Money
 
@@ -629,17 +629,15 @@ def _computed(
     """Call a plugin's compute and copy its answer into a plain dict (under the guard: runs plugin code)."""
     result = compute(context)
     if not isinstance(result, Mapping):
-        raise _plugins.ContractError(
-            f"must return a mapping of period label to value, not {type(result).__name__}"
-        )
+        raise ContractError(f"must return a mapping of period label to value, not {type(result).__name__}")
     copied: dict[Any, Any] = {}
     for key, value in result.items():
         if by is None and not isinstance(key, str):
-            raise _plugins.ContractError(f"keys must be period labels (text), not {type(key).__name__}")
+            raise ContractError(f"keys must be period labels (text), not {type(key).__name__}")
         if by is not None and not (
             isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, str) for k in key)
         ):
-            raise _plugins.ContractError(f"keys must be (group, period label) pairs of text with by={by!r}")
+            raise ContractError(f"keys must be (group, period label) pairs of text with by={by!r}")
         plain = str.__str__(key) if by is None else (str.__str__(key[0]), str.__str__(key[1]))
         copied[plain] = value
     return copied

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, Final, TypeVar
 
-from smarketing.errors import PluginError
+from smarketing.errors import ContractError, PluginError
 
 __all__ = [
     "GROUPS",
@@ -65,10 +65,6 @@ _QUOTED: Final = 300
 
 #: Control characters (Unicode category Cc): never passed from a plugin to a terminal or a report.
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-class ContractError(Exception):
-    """What a plugin returned breaks its interface (raised by the host's checks, described without a type)."""
 
 
 class _Abandoned(BaseException):

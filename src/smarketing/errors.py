@@ -11,7 +11,13 @@ from the builtin it refines, so ``except ValueError`` keeps working for callers 
     ├── RuleError (ValueError)              a rule is defined wrongly (bad code, duplicate name)
     └── PluginError (ImportError)           a plugin cannot be loaded or breaks its interface
 
+    ClosedCalendarError (ValueError)        a business calendar has no open time in the dates a clock covers
+    ContractError (Exception)               a plugin's result breaks its interface (always wrapped)
     PluginWarning (UserWarning)             a plugin was skipped; the others still run
+
+Every exception class of the library is defined here; the only others are three private control-flow signals
+(``cli._CommandError``, the plan loader's alias marker and the plugin runner's abandon signal), each raised
+and caught inside the one module that defines it.
 
 Errors carry the place they refer to (a file, a line, a field path, a record id) as attributes as well
 as in the message, so tools can point at it.
@@ -30,6 +36,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "ClosedCalendarError",
+    "ContractError",
     "CurrencyMismatchError",
     "DataError",
     "FormulaError",
@@ -227,4 +235,16 @@ class PluginWarning(UserWarning):
     """A plugin was skipped (it failed to load, or clashes with another); the other plugins still run.
 
     The message has the shape of a :class:`PluginError`'s: ``group: plugin: what went wrong``.
+    """
+
+
+class ClosedCalendarError(ValueError):
+    """The calendar has no open time at all in the dates a clock must cover: no business time passes."""
+
+
+class ContractError(Exception):
+    """What a plugin returned breaks its interface (raised by the host's checks, described without a type).
+
+    The host catches it and reports the plugin by name in a :class:`PluginError` or :class:`PluginWarning`;
+    it never reaches a caller on its own.
     """

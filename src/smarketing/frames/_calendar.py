@@ -31,7 +31,7 @@ import polars as pl
 
 from smarketing._limits import MAX_YEAR, MIN_YEAR
 from smarketing.calendar import BusinessCalendar, _open_table, _wall_to_utc
-from smarketing.errors import DataError
+from smarketing.errors import ClosedCalendarError, DataError
 
 __all__ = ["BusinessClock", "ClosedCalendarError", "check_years", "epoch_us", "from_epoch_us"]
 
@@ -88,10 +88,6 @@ def epoch_us(moment: datetime) -> int:
 def from_epoch_us(us: int) -> datetime:
     """The aware UTC datetime ``us`` microseconds after the epoch (the inverse of :func:`epoch_us`)."""
     return _EPOCH + timedelta(microseconds=us)
-
-
-class ClosedCalendarError(ValueError):
-    """The calendar has no open time at all in the dates a clock must cover: no business time passes."""
 
 
 def _array(values: list[int]) -> I64:

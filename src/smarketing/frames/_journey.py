@@ -34,9 +34,9 @@ import numpy.typing as npt
 import polars as pl
 
 from smarketing.calendar import BusinessCalendar, check_time
-from smarketing.errors import DataError
+from smarketing.errors import ClosedCalendarError, DataError
 from smarketing.frames import as_lazy, check_aware
-from smarketing.frames._calendar import BusinessClock, ClosedCalendarError, check_years, from_epoch_us
+from smarketing.frames._calendar import BusinessClock, check_years, from_epoch_us
 
 __all__ = [
     "KINDS",

@@ -13,7 +13,7 @@ from typing import Final
 
 from smarketing import _plugins
 from smarketing._limits import MAX_PLUGIN_FINDINGS, MAX_PLUGIN_TEXT
-from smarketing.errors import PluginError, RuleError
+from smarketing.errors import ContractError, PluginError, RuleError
 from smarketing.plan import AlignmentPlan
 from smarketing.rules._catalogue import BUILTIN_RULES, ENGINE_CODES, PLUGIN_FAILED, RULE_CRASHED, EngineCode
 from smarketing.rules._core import AREAS, CODE_PATTERN, SEVERITIES, Finding, RuleSpec
@@ -41,33 +41,31 @@ def _engine_diagnostic(code: EngineCode, message: str) -> Diagnostic:
 def _adopt(obj: object) -> RuleSpec:
     """A host-owned copy of a rule's facts, read once and checked; the rule object is only called later.
 
-    Raises :class:`~smarketing._plugins.ContractError` (or whatever a plugin's attribute raises) when
+    Raises :class:`~smarketing.ContractError` (or whatever a plugin's attribute raises) when
     ``obj`` is not a usable rule; callers run this under :func:`~smarketing._plugins.guard`.
     """
     if not callable(obj):
-        raise _plugins.ContractError(
-            f"{_plugins.text_line(repr(obj))} is not a rule (see smarketing.typing.Rule)"
-        )
+        raise ContractError(f"{_plugins.text_line(repr(obj))} is not a rule (see smarketing.typing.Rule)")
     missing = [a for a in ("code", "area", "severity", "title", "rationale", "fix") if not hasattr(obj, a)]
     if missing:
-        raise _plugins.ContractError(
+        raise ContractError(
             f"{type(obj).__name__} object is not a rule: it has no {', '.join(missing)} "
             "(see smarketing.typing.Rule)"
         )
     code = getattr(obj, "code")  # noqa: B009 (read once, here, under the guard)
     if not isinstance(code, str) or not CODE_PATTERN.match(code):
-        raise _plugins.ContractError(
+        raise ContractError(
             f"rule code {_plugins.text_line(repr(code))} must be 1-3 capital letters and 3 digits"
         )
     code = str.__str__(code)
     area = getattr(obj, "area")  # noqa: B009
     if not isinstance(area, str) or area not in AREAS:
-        raise _plugins.ContractError(
+        raise ContractError(
             f"rule {code}: area {_plugins.text_line(repr(area))} is not one of {', '.join(AREAS)}"
         )
     severity = getattr(obj, "severity")  # noqa: B009
     if not isinstance(severity, str) or severity not in SEVERITIES:
-        raise _plugins.ContractError(
+        raise ContractError(
             f"rule {code}: severity {_plugins.text_line(repr(severity))} "
             f"is not one of {', '.join(SEVERITIES)}"
         )
@@ -79,7 +77,7 @@ def _adopt(obj: object) -> RuleSpec:
     if url is not None:
         url = _plugins.text(url, f"rule {code}: url", limit=MAX_PLUGIN_TEXT, empty=False)
         if any(c.isspace() for c in url):
-            raise _plugins.ContractError(f"rule {code}: url {url!r} must not contain spaces")
+            raise ContractError(f"rule {code}: url {url!r} must not contain spaces")
     return RuleSpec(
         code=code,
         area=AREAS[AREAS.index(area)],
@@ -262,7 +260,7 @@ def _given(rules: Iterable[Rule]) -> list[Rule]:
         else:
             try:
                 spec = _adopt(r)
-            except _plugins.ContractError as error:
+            except ContractError as error:
                 raise RuleError(str(error)) from None
             except KeyboardInterrupt:
                 raise
@@ -304,7 +302,7 @@ def _run(r: Rule, plan: AlignmentPlan, *, plugin: str | None, timeout: float | N
             )
     except PluginError as error:
         message = str(error) if plugin is not None else str(error).removeprefix(f"{ENTRY_POINT_GROUP}: ")
-        if isinstance(error.__cause__, _plugins.ContractError):
+        if isinstance(error.__cause__, ContractError):
             message = message.replace(f"{what}: ", f"{what} returned a bad finding: ", 1)
         elif "did not finish within" not in message:
             message = message.replace(f"{what}: ", f"{what} crashed: ", 1)
@@ -329,11 +327,9 @@ def _findings(r: Rule, plan: AlignmentPlan) -> list[tuple[str, str, str | None]]
     found: list[tuple[str, str, str | None]] = []
     for n, f in enumerate(islice(r(plan), MAX_PLUGIN_FINDINGS + 1), start=1):
         if n > MAX_PLUGIN_FINDINGS:
-            raise _plugins.ContractError(
-                f"more than {MAX_PLUGIN_FINDINGS} findings; at most that many are accepted"
-            )
+            raise ContractError(f"more than {MAX_PLUGIN_FINDINGS} findings; at most that many are accepted")
         if not isinstance(f, Finding):
-            raise _plugins.ContractError(f"finding {n} is {type(f).__name__}, not a Finding")
+            raise ContractError(f"finding {n} is {type(f).__name__}, not a Finding")
         message = _plugins.text(f.message, f"finding {n}: message", limit=MAX_PLUGIN_TEXT, empty=False)
         path = _plugins.text(f.path, f"finding {n}: path", limit=MAX_PLUGIN_TEXT)
         hint = None if f.hint is None else _plugins.text(f.hint, f"finding {n}: hint", limit=MAX_PLUGIN_TEXT)
