@@ -21,7 +21,8 @@ from tests.hostile.conftest import assert_names
 
 from smarketing.errors import FormulaError, PlanError
 from smarketing.money import Money
-from smarketing.plan import MAX_PLAN_BYTES, _FastPlanLoader, _load_yaml, _PlanLoader, load_plan
+from smarketing.plan import MAX_PLAN_BYTES, load_plan
+from smarketing.plan._yaml import FastPlanLoader, PlanLoader, load_yaml
 
 BASE = """\
 name: Hostile Base FY2027
@@ -833,7 +834,7 @@ def test_json_duplicate_key_is_refused_at_its_line(tmp_path: Path) -> None:
 
 def test_json_number_out_of_range_names_its_field(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
-    data = yaml.load(BASE, Loader=_PlanLoader)
+    data = yaml.load(BASE, Loader=PlanLoader)
     data["sla"]["marketing"]["volume"]["count"] = 10**40
     path.write_text(json.dumps(data, indent=2, default=str))
     err = refused(path)
@@ -954,24 +955,24 @@ EXAMPLES = (
 )
 
 
-@pytest.mark.skipif(_FastPlanLoader is None, reason="PyYAML without libyaml")
+@pytest.mark.skipif(FastPlanLoader is None, reason="PyYAML without libyaml")
 @pytest.mark.parametrize("file", EXAMPLES, ids=[Path(f).name for f in EXAMPLES])
 def test_fast_path_reads_what_the_python_loader_reads(file: str) -> None:
     text = Path(file).read_text(encoding="utf-8-sig")
     try:
-        slow = _load_yaml(_PlanLoader, text, file)
+        slow = load_yaml(PlanLoader, text, file)
     except PlanError:
         slow = None  # a broken plan: the fast path must fail too, and load_plan re-reads it slowly
     if slow is None:
         with pytest.raises((yaml.YAMLError, PlanError)):
-            _load_yaml(_FastPlanLoader, text, file)
+            load_yaml(FastPlanLoader, text, file)
         return
-    fast = _load_yaml(_FastPlanLoader, text, file)
+    fast = load_yaml(FastPlanLoader, text, file)
     assert fast == slow
 
 
 def test_plan_given_as_data_is_checked_too() -> None:
-    data = yaml.load(BASE, Loader=_PlanLoader)
+    data = yaml.load(BASE, Loader=PlanLoader)
     data["name"] = "bad\x1bname"
     data["sla"]["sales"]["first_response"]["within_hours"] = float("inf")
     err = refused(data)
@@ -992,7 +993,7 @@ def test_plan_given_as_data_is_checked_too() -> None:
     ids=["float-nan", "decimal-nan", "decimal-snan", "5000-digit-int", "bool", "decimal-huge"],
 )
 def test_mapping_source_number_is_checked(value: Any, words: str) -> None:
-    data = yaml.load(BASE, Loader=_PlanLoader)
+    data = yaml.load(BASE, Loader=PlanLoader)
     data["sla"]["sales"]["first_response"]["within_hours"] = value
     err = refused(data)
     assert_names(str(err), "sla.sales.first_response.within_hours", words)

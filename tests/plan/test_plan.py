@@ -28,13 +28,13 @@ from smarketing import PlanError, SmarketingError
 from smarketing.plan import (
     MAX_PLAN_BYTES,
     AlignmentPlan,
-    _PlanLoader,
     dump_plan,
     load_plan,
     plan_json_schema,
 )
+from smarketing.plan._yaml import PlanLoader
 
-BROKEN = Path(__file__).parent / "plans" / "broken"
+BROKEN = Path(__file__).parent.parent / "plans" / "broken"
 CORPUS = sorted(p for p in BROKEN.iterdir() if p.suffix in {".yaml", ".json"})
 
 
@@ -69,7 +69,7 @@ def corpus_params() -> list[Any]:
 
 def strict_yaml(text: str) -> Any:
     """Parse with the loader's own YAML reader (exact decimals, YAML 1.2 core scalars)."""
-    return yaml.load(text, Loader=_PlanLoader)  # a SafeLoader subclass
+    return yaml.load(text, Loader=PlanLoader)  # a SafeLoader subclass
 
 
 @pytest.fixture
