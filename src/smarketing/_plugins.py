@@ -212,7 +212,7 @@ def text(value: object, what: str, *, limit: int, empty: bool = True) -> str:
         >>> text(12345, "hint", limit=100)
         Traceback (most recent call last):
         ...
-        smarketing._plugins.ContractError: hint must be text, not int
+        smarketing.errors.ContractError: hint must be text, not int
     """
     if not isinstance(value, str):
         raise ContractError(f"{what} must be text, not {type(value).__name__}")

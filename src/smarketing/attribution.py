@@ -73,9 +73,9 @@ from smarketing import _display
 from smarketing import _plugins as _loader
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError, PluginWarning
 from smarketing.frames import _money, as_lazy, check_aware
-from smarketing.frames._schema import NUMBER, TIME, Rule
 from smarketing.money import FxTable, Money, allocate
 from smarketing.records import Dataset
+from smarketing.records.schema import NUMBER, TIME, Rule
 from smarketing.typing import AttributionModel, FloatArray
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Hostile frames and records: every bad column is refused at intake, naming the kind, column and record.
 
-The cases are generated from the record models (through the rule table of ``smarketing.frames._schema``,
+The cases are generated from the record models (through the rule table of ``smarketing.records.schema``,
 which is itself read from the models): for every kind and every column, a frame whose column has the wrong
 dtype; for every required column, a missing value; for enumerated columns, near-miss spellings and typos;
 for ids, duplicates and empty ids; for times and days, naive values and years out of range; for money,
@@ -25,7 +25,6 @@ from smarketing import cli
 from smarketing.attribution import Journeys, attribute
 from smarketing.errors import DataError
 from smarketing.frames import as_lazy
-from smarketing.frames._schema import RULES, Rule
 from smarketing.money import Money
 from smarketing.plan import load_plan
 from smarketing.records import (
@@ -42,6 +41,7 @@ from smarketing.records import (
     Touchpoint,
     parse_records,
 )
+from smarketing.records.schema import RULES, Rule
 from smarketing.rewards import RewardPlan, compute_rewards
 from smarketing.sla import evaluate_sla
 

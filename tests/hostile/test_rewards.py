@@ -14,9 +14,9 @@ from tests.test_rewards import AS_OF, OCT, T0, deal, reward
 
 from smarketing.attribution import Journeys
 from smarketing.errors import DataError, PlanError
-from smarketing.kpi import scorecard
+from smarketing.kpi import KPI, scorecard
 from smarketing.money import FxTable
-from smarketing.plan import KPI, AlignmentPlan, load_plan
+from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset, Touchpoint
 from smarketing.rewards import RewardLedger, RewardPlan, compute_rewards
 

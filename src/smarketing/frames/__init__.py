@@ -27,8 +27,8 @@ import narwhals as nw
 import polars as pl
 
 from smarketing.errors import DataError
-from smarketing.frames._schema import Rule, check
 from smarketing.records import RECORD_KINDS, Dataset, Record
+from smarketing.records.schema import Rule, check
 
 __all__ = ["as_lazy", "check_aware"]
 
@@ -42,7 +42,7 @@ def as_lazy(
     """Normalise analysis input to a narwhals ``LazyFrame`` in the canonical columns of ``kind``.
 
     A dataframe is checked once here against the rules of its record model (see
-    :mod:`smarketing.frames._schema`): dtypes, missing values of required fields, enumerated values, ids
+    :mod:`smarketing.records.schema`): dtypes, missing values of required fields, enumerated values, ids
     (pattern, no duplicates), the years of times and days, and money (exact dtypes, digits, the currency's
     minor unit). Integer id columns are cast to text. A ``Dataset`` was checked when it was built, and
     records by their model.

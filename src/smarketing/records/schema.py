@@ -1,4 +1,4 @@
-"""The one schema check of every input frame, derived from the record models (private).
+"""The one schema check of every input frame, derived from the record models.
 
 :data:`RULES` holds, for each record kind, one :class:`Rule` per column of its model in
 :mod:`smarketing.records`: the expected type, whether a value is required, the allowed values of an
@@ -45,9 +45,9 @@ from pydantic.fields import FieldInfo
 from smarketing._base import ID_PATTERN
 from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_YEAR, MIN_YEAR
 from smarketing.errors import DataError
-from smarketing.records import DEFAULT_SCALE, RECORD_KINDS, Record
+from smarketing.records.model import RECORD_KINDS, Record
 
-__all__ = ["NUMBER", "RULES", "TIME", "Rule", "check"]
+__all__ = ["DEFAULT_SCALE", "NUMBER", "RULES", "Rule", "TIME", "check"]
 
 Type = Literal["id", "text", "enum", "time", "date", "count", "money", "currency", "splits", "number"]
 
@@ -67,6 +67,9 @@ _EXPECTED: dict[str, str] = {
 
 #: Currencies an amount may be in: ISO 4217 codes with a minor unit, by their number of minor digits.
 _EXPONENTS: dict[str, int] = {c.code: c.exponent for c in Currency if c.exponent is not None}
+#: Decimal columns hold this many places unless the data needs more (then as many as it needs).
+DEFAULT_SCALE = 6
+
 _NO_MINOR_UNIT = sorted(c.code for c in Currency if c.exponent is None)
 
 # Times and days must fall in MIN_YEAR..MAX_YEAR; times are compared as UTC microseconds.
