@@ -1,8 +1,14 @@
 """Public protocols and type aliases for code that plugs into smarketing.
 
 Each plugin kind has one typed interface here, so plugin authors can check their work with mypy and the host
-can check a loaded plugin at run time. Modules that define a plugin kind append their protocol to this module
-(and to ``__all__``), one block each; the protocols only describe shapes and import nothing at run time.
+can check a loaded plugin at run time. The protocols only describe shapes: this module imports nothing of
+smarketing (it sits in the vocabulary layer, below every subject), so a protocol names the subject's types it
+works on as type parameters, with the concrete pairing written beside the subject:
+
+* :class:`AttributionModel` ``[Journeys]``, spelled :data:`smarketing.attribution.Model`;
+* :class:`Rule` ``[AlignmentPlan, Finding]``, spelled :data:`smarketing.rules.PlanRule`.
+
+A bare ``AttributionModel`` or ``Rule`` leaves the parameters open (``Any``).
 
 * :class:`AttributionModel`: an attribution model registered under the entry-point group
   ``smarketing.attribution`` (see :mod:`smarketing.attribution`).
@@ -28,17 +34,22 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import TypeVar
 
-if TYPE_CHECKING:
-    from smarketing.attribution import Journeys
-    from smarketing.plan import AlignmentPlan
-    from smarketing.rules import Finding
-
-__all__ = ["AttributionModel", "FloatArray", "Rule", "RuleArea", "Severity"]
+__all__ = [
+    "AttributionModel",
+    "FindingT_co",
+    "FloatArray",
+    "JourneysT_contra",
+    "PlanT_contra",
+    "Rule",
+    "RuleArea",
+    "Severity",
+]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -47,9 +58,12 @@ __all__ = ["AttributionModel", "FloatArray", "Rule", "RuleArea", "Severity"]
 FloatArray = npt.NDArray[np.float64]
 """A one-dimensional numpy array of float64, e.g. one weight per touch."""
 
+JourneysT_contra = TypeVar("JourneysT_contra", contravariant=True, default=Any)
+"""What a model weighs: :class:`smarketing.attribution.Journeys` (left open here, see the module text)."""
+
 
 @runtime_checkable
-class AttributionModel(Protocol):
+class AttributionModel(Protocol[JourneysT_contra]):
     """An attribution model that weighs the touches of each journey.
 
     The host calls :meth:`touch_weights` once with every journey at once (columnar, see
@@ -63,7 +77,7 @@ class AttributionModel(Protocol):
 
     name: str
 
-    def touch_weights(self, journeys: Journeys, /, **params: Any) -> FloatArray:
+    def touch_weights(self, journeys: JourneysT_contra, /, **params: Any) -> FloatArray:
         """One non-negative weight per touch, in the order of ``journeys.codes``.
 
         Args:
@@ -87,8 +101,15 @@ RuleArea = Literal["journey", "sla", "kpis", "rewards", "personas", "language", 
 """The part of alignment a rule checks; each area has a weight in the alignment score."""
 
 
+PlanT_contra = TypeVar("PlanT_contra", contravariant=True, default=Any)
+"""What a rule reads: :class:`smarketing.plan.AlignmentPlan` (left open here, see the module text)."""
+
+FindingT_co = TypeVar("FindingT_co", covariant=True, default=Any)
+"""What a rule yields: :class:`smarketing.rules.Finding` (left open here, see the module text)."""
+
+
 @runtime_checkable
-class Rule(Protocol):
+class Rule(Protocol[PlanT_contra, FindingT_co]):
     """A rule: a small pure function of a plan, with the facts a linter needs to explain it.
 
     :func:`smarketing.rules.rule` turns a function into one; plugins may also provide any object with
@@ -124,5 +145,5 @@ class Rule(Protocol):
     def url(self) -> str | None:
         """Where the rule is documented."""
 
-    def __call__(self, plan: AlignmentPlan, /) -> Iterable[Finding]:
+    def __call__(self, plan: PlanT_contra, /) -> Iterable[FindingT_co]:
         """The findings of the rule on ``plan``; none when the plan follows it."""

@@ -30,7 +30,7 @@ from smarketing.rules._core import (
     RuleSpec,
     rule,
 )
-from smarketing.rules.engine import ENTRY_POINT_GROUP, check, plugin_rules
+from smarketing.rules.engine import ENTRY_POINT_GROUP, PlanRule, check, plugin_rules
 from smarketing.rules.report import AreaScore, CheckReport, Diagnostic
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "EngineCode",
     "Finding",
+    "PlanRule",
     "RuleSpec",
     "SEVERITIES",
     "SEVERITY_PENALTY",

@@ -9,7 +9,7 @@ import copy
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
-from typing import Final
+from typing import Final, TypeAlias
 
 from smarketing import _plugins
 from smarketing._limits import MAX_PLUGIN_FINDINGS, MAX_PLUGIN_TEXT
@@ -20,7 +20,10 @@ from smarketing.rules._core import AREAS, CODE_PATTERN, SEVERITIES, Finding, Rul
 from smarketing.rules.report import ENGINE_AREA, CheckReport, Diagnostic, score_areas
 from smarketing.typing import Rule, Severity
 
-__all__ = ["ENTRY_POINT_GROUP", "RULE_TIMEOUT", "check", "plugin_rules"]
+__all__ = ["ENTRY_POINT_GROUP", "PlanRule", "RULE_TIMEOUT", "check", "plugin_rules"]
+
+PlanRule: TypeAlias = Rule[AlignmentPlan, Finding]
+"""A rule of an alignment plan: :class:`smarketing.typing.Rule` with its plan and finding types filled in."""
 
 #: Entry-point group plugin rules are registered under.
 ENTRY_POINT_GROUP: Final = "smarketing.rules"
@@ -41,7 +44,7 @@ def _engine_diagnostic(code: EngineCode, message: str) -> Diagnostic:
 def _adopt(obj: object) -> RuleSpec:
     """A host-owned copy of a rule's facts, read once and checked; the rule object is only called later.
 
-    Raises :class:`~smarketing.ContractError` (or whatever a plugin's attribute raises) when
+    Raises :class:`~smarketing.errors.ContractError` (or whatever a plugin's attribute raises) when
     ``obj`` is not a usable rule; callers run this under :func:`~smarketing._plugins.guard`.
     """
     if not callable(obj):
@@ -88,7 +91,7 @@ def _adopt(obj: object) -> RuleSpec:
     )
 
 
-def plugin_rules() -> tuple[tuple[Rule, ...], tuple[Diagnostic, ...]]:
+def plugin_rules() -> tuple[tuple[PlanRule, ...], tuple[Diagnostic, ...]]:
     """Rules registered under the ``smarketing.rules`` entry-point group, and the plugins that failed.
 
     An entry point names a rule or a list of rules. Each plugin loads on its own: one that fails to
@@ -105,11 +108,11 @@ def plugin_rules() -> tuple[tuple[Rule, ...], tuple[Diagnostic, ...]]:
     return _plugin_rules()[:2]
 
 
-def _plugin_rules() -> tuple[tuple[Rule, ...], tuple[Diagnostic, ...], dict[str, str]]:
+def _plugin_rules() -> tuple[tuple[PlanRule, ...], tuple[Diagnostic, ...], dict[str, str]]:
     taken = {r.code: "the built-in rules" for r in BUILTIN_RULES} | {
         c.code: "the engine" for c in ENGINE_CODES
     }
-    rules: list[Rule] = []
+    rules: list[PlanRule] = []
     problems: list[Diagnostic] = []
     origin: dict[str, str] = {}
     for ep in _plugins.entry_points(ENTRY_POINT_GROUP):
@@ -159,7 +162,7 @@ def check(
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
     severity_overrides: Mapping[str, Severity] | None = None,
-    rules: Iterable[Rule] | None = None,
+    rules: Iterable[PlanRule] | None = None,
     rule_timeout: float | None = RULE_TIMEOUT,
 ) -> CheckReport:
     """Check an alignment plan against the rules and score it.
@@ -211,7 +214,7 @@ def check(
     origin: dict[str, str] = {}
     if rules is None:
         plugins, problems, origin = _plugin_rules()
-        available: tuple[Rule, ...] = (*BUILTIN_RULES, *plugins)
+        available: tuple[PlanRule, ...] = (*BUILTIN_RULES, *plugins)
         diagnostics += problems
     else:
         available = tuple(_given(rules))
@@ -250,13 +253,13 @@ def check(
     )
 
 
-def _given(rules: Iterable[Rule]) -> list[Rule]:
+def _given(rules: Iterable[PlanRule]) -> list[PlanRule]:
     """The rules a caller passed: built-in ones as they are, others as checked host-owned copies."""
-    found: list[Rule] = []
+    found: list[PlanRule] = []
     seen: set[str] = set()
     for r in rules:
         if id(r) in _BUILTIN_IDS:
-            spec: Rule = r
+            spec: PlanRule = r
         else:
             try:
                 spec = _adopt(r)
@@ -286,7 +289,7 @@ def _with_severity(d: Diagnostic, severity: Severity) -> Diagnostic:
     )
 
 
-def _run(r: Rule, plan: AlignmentPlan, *, plugin: str | None, timeout: float | None) -> list[Diagnostic]:
+def _run(r: PlanRule, plan: AlignmentPlan, *, plugin: str | None, timeout: float | None) -> list[Diagnostic]:
     """The rule's diagnostics, or one SM001 diagnostic if it fails (its partial findings dropped).
 
     Built-in rules run here, on the plan; any other rule runs in a worker thread with ``timeout``
@@ -322,7 +325,7 @@ def _run(r: Rule, plan: AlignmentPlan, *, plugin: str | None, timeout: float | N
     ]
 
 
-def _findings(r: Rule, plan: AlignmentPlan) -> list[tuple[str, str, str | None]]:
+def _findings(r: PlanRule, plan: AlignmentPlan) -> list[tuple[str, str, str | None]]:
     """Run the rule and check what it yields; host-owned ``(message, path, hint)`` triples."""
     found: list[tuple[str, str, str | None]] = []
     for n, f in enumerate(islice(r(plan), MAX_PLUGIN_FINDINGS + 1), start=1):
