@@ -27,12 +27,12 @@ PACKAGE = "smarketing"
 #: The layers, top to bottom, each with the module patterns that belong to it (``fnmatch`` patterns over
 #: dotted names; a module belongs to the first layer, in :data:`PRIORITY` order, with a matching pattern).
 LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("front door", "the top-level re-exports and the command line", ("smarketing", "smarketing.cli*")),
     (
-        "rules and data",
-        "the alignment linter, synthetic data and test helpers: they read whole plans",
-        ("smarketing.rules*", "smarketing.datasets*", "smarketing.testing*"),
+        "outside",
+        "the front door (top-level re-exports), the command line, synthetic data and test helpers",
+        ("smarketing", "smarketing.cli*", "smarketing.datasets*", "smarketing.testing*"),
     ),
+    ("rules", "the alignment linter: engine, catalogue per area, report", ("smarketing.rules*",)),
     (
         "analyses",
         "each subject's public verbs, result types and private kernel",
@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "smarketing.journey*",
             "smarketing.sla*",
             "smarketing.kpi*",
+            "smarketing.persona*",
             "smarketing.attribution*",
             "smarketing.rewards*",
         ),
@@ -56,7 +57,6 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         (
             "smarketing.*.model",
             "smarketing.kpi._formula",
-            "smarketing.persona*",
             "smarketing.teams",
             "smarketing.glossary",
         ),
@@ -80,10 +80,10 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 #: The order patterns are tried in: the most specific layers first, so ``smarketing.records.model`` is
 #: vocabulary, ``smarketing.plan.model`` the plan and ``smarketing.sla.model`` a definition, not an analysis.
-PRIORITY = ("vocabulary", "plan", "definitions", "plumbing", "front door", "rules and data", "analyses")
+PRIORITY = ("vocabulary", "plan", "definitions", "plumbing", "outside", "rules", "analyses")
 
 #: The subjects of the analyses layer; each is a folder with a ``model`` module and a private kernel.
-SUBJECTS = ("journey", "sla", "kpi", "attribution", "rewards")
+SUBJECTS = ("journey", "sla", "kpi", "persona", "attribution", "rewards")
 
 #: Modules that must never import ``smarketing.plan`` (even for type hints): plumbing and the kernels.
 NO_PLAN = ("smarketing.frames*", *(f"smarketing.{s}._*" for s in SUBJECTS))
