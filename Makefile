@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-compare rules-docs clean setup
+.PHONY: demo test layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-compare rules-docs clean setup
 
 setup: $(STAMP)
 
@@ -34,6 +34,10 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 test: lint typecheck pytest docs
+
+# The import-layer contract alone (it also runs inside `make pytest`): tests/test_layers.py, on grimp.
+layers: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_layers.py
 
 # Every benchmark, one after another (each records its table for docs/performance.md).
 bench: bench-kpis bench-journey bench-attribution bench-sla bench-rewards

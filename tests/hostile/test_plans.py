@@ -951,7 +951,7 @@ def test_long_manager_cycle_is_named_once_and_short(tmp_path: Path, n: int) -> N
 
 EXAMPLES = (
     sorted(str(p) for p in Path("examples").glob("*.yaml"))
-    + sorted(str(p) for p in Path("tests/plans").rglob("*.yaml"))[:20]
+    + sorted(str(p) for p in Path("tests/plan/plans").rglob("*.yaml"))[:20]
 )
 
 

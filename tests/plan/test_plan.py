@@ -1,6 +1,6 @@
 """The plan loader: strict YAML 1.2 / JSON reading, located errors, round trips and the JSON Schema.
 
-The corpus in ``tests/plans/broken/`` holds small realistic plans with exactly one problem each. Line 1
+The corpus in ``tests/plan/plans/broken/`` holds small realistic plans with exactly one problem each. Line 1
 of every file states what the loader must say, as the error's text after the file name::
 
     # expect: 15: journey.stages[2].owner: unknown team 'mktg'
@@ -34,7 +34,7 @@ from smarketing.plan import (
 )
 from smarketing.plan._yaml import PlanLoader
 
-BROKEN = Path(__file__).parent.parent / "plans" / "broken"
+BROKEN = Path(__file__).parent / "plans" / "broken"
 CORPUS = sorted(p for p in BROKEN.iterdir() if p.suffix in {".yaml", ".json"})
 
 
