@@ -402,6 +402,11 @@ def _length_out(length: nw.Expr, least: int, most: int | None) -> nw.Expr:
 
 
 def _value_checks(name: str, rule: Rule, names: set[str]) -> list[_Check]:
+    """The value checks of one column under its rule: each a (column, failing-row predicate, message).
+
+    Required values, uniqueness, the length of ids and texts, enumerated values, the year range of dates
+    and times, lower bounds of counts, currencies, and the range of amounts (see ``_money_checks``).
+    """
     col = nw.col
     out: list[_Check] = []
     if rule.required:

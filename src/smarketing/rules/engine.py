@@ -109,6 +109,11 @@ def plugin_rules() -> tuple[tuple[PlanRule, ...], tuple[Diagnostic, ...]]:
 
 
 def _plugin_rules() -> tuple[tuple[PlanRule, ...], tuple[Diagnostic, ...], dict[str, str]]:
+    """The installed plugin rules, the diagnostics of those skipped, and each kept rule's plugin name.
+
+    Loaded once per process: a rule whose code a built-in rule, the engine or an earlier plugin already
+    uses is skipped with a diagnostic, as is one that does not implement the rule protocol.
+    """
     taken = {r.code: "the built-in rules" for r in BUILTIN_RULES} | {
         c.code: "the engine" for c in ENGINE_CODES
     }
