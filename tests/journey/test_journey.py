@@ -30,9 +30,7 @@ from smarketing.records import Dataset, Lead, StageEvent
 from smarketing.testing.strategies import aware_datetimes, business_calendars, journey_maps, stage_events
 
 # The reference lives beside this file; tests import in importlib mode, so load it by path.
-_spec = importlib.util.spec_from_file_location(
-    "journey_reference", Path(__file__).with_name("journey_reference.py")
-)
+_spec = importlib.util.spec_from_file_location("journey_reference", Path(__file__).with_name("reference.py"))
 assert _spec is not None
 assert _spec.loader is not None
 ref = importlib.util.module_from_spec(_spec)
@@ -628,14 +626,14 @@ def test_results_do_not_depend_on_row_order_or_hash_collisions(
         )
 
     expected = reports(ordered)
-    from smarketing.frames import _journey
+    from smarketing.journey import _kernel
 
-    old = _journey._HASH_BITS
-    _journey._HASH_BITS = hash_bits
+    old = _kernel._HASH_BITS
+    _kernel._HASH_BITS = hash_bits
     try:
         assert reports(shuffled) == expected
         assert reports(grouped.drop("_g")) == expected
         # Nanosecond times holding whole microseconds (as exports often do) are packed in the coarser unit.
         assert reports(shuffled.with_columns(pl.col("time").cast(pl.Datetime("ns", "UTC")))) == expected
     finally:
-        _journey._HASH_BITS = old
+        _kernel._HASH_BITS = old

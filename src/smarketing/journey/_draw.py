@@ -1,16 +1,46 @@
-"""Drawings of a journey map: Mermaid text and a dependency-free SVG (private)."""
+"""Drawings of a journey map: Mermaid text and a dependency-free SVG (private).
+
+The drawings take the map's stages and transitions (anything with their fields), not the map itself, so
+this module imports nothing of smarketing: :class:`~smarketing.journey.JourneyMap` calls it, never the
+other way round.
+"""
 
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import networkx as nx
 
-if TYPE_CHECKING:
-    from smarketing.journey import JourneyMap
+__all__ = ["StageBox", "TransitionArrow", "layers", "mermaid", "svg"]
 
-__all__ = ["layers", "mermaid", "svg"]
+
+class StageBox(Protocol):
+    """What a drawing reads of a stage."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def terminal(self) -> str | None: ...
+
+
+class TransitionArrow(Protocol):
+    """What a drawing reads of a transition."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def to(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
 
 # Colour-blind-safe fills (Okabe-Ito, lightened), given to teams in order of first appearance.
 _FILLS = ("#cfe8f7", "#fde2b8", "#cdebd9", "#f6d0e0", "#e6dcf3", "#fff3b0", "#dddddd")
@@ -22,40 +52,43 @@ def _quote(text: str) -> str:
     return html.escape(text, quote=True).replace("&quot;", "#quot;")
 
 
-def mermaid(jm: JourneyMap) -> str:
+def mermaid(stages: Sequence[StageBox], transitions: Sequence[TransitionArrow]) -> str:
     """Mermaid ``flowchart LR`` text of the map (see :meth:`JourneyMap.to_mermaid`)."""
-    node = {s.id: f"s{i}" for i, s in enumerate(jm.stages)}
-    teams = list(dict.fromkeys(s.owner for s in jm.stages))
+    node = {s.id: f"s{i}" for i, s in enumerate(stages)}
+    teams = list(dict.fromkeys(s.owner for s in stages))
     lines = ["flowchart LR"]
     for t, team in enumerate(teams):
         lines.append(f'  subgraph t{t}["{_quote(team)}"]')
-        for s in jm.stages_owned_by(team):
+        for s in (s for s in stages if s.owner == team):
             label = _quote(s.name)
             shape = f'(["{label}"])' if s.terminal else f'["{label}"]'
             lines.append(f"    {node[s.id]}{shape}")
         lines.append("  end")
     arrows = {"progression": "-->", "handoff": "==>", "recycle": "-.->", "disqualify": "-->"}
-    for tr in jm.transitions:
+    for tr in transitions:
         label = "" if tr.kind == "progression" else f"|{tr.kind}|"
         lines.append(f"  {node[tr.source]} {arrows[tr.kind]}{label} {node[tr.to]}")
     for terminal, colour in _TERMINAL_STROKE.items():
-        members = [node[s.id] for s in jm.stages if s.terminal == terminal]
+        members = [node[s.id] for s in stages if s.terminal == terminal]
         if members:
             lines.append(f"  classDef {terminal} stroke-width:3px,stroke:{colour}")
             lines.append(f"  class {','.join(members)} {terminal}")
     return "\n".join(lines)
 
 
-def layers(jm: JourneyMap) -> dict[str, int]:
+def layers(
+    stages: Sequence[StageBox], transitions: Sequence[TransitionArrow], entry: Iterable[str]
+) -> dict[str, int]:
     """Column of each stage: the longest forward path to it from an entry stage (recycles ignored).
 
-    Forward cycles (which a map may have) are cut by falling back to the shortest distance; stages no entry
-    stage reaches go one column past the rest.
+    ``entry`` are the ids of the entry stages (the first stage when there are none). Forward cycles (which a
+    map may have) are cut by falling back to the shortest distance; stages no entry stage reaches go one
+    column past the rest.
     """
     forward: nx.DiGraph[str] = nx.DiGraph()
-    forward.add_nodes_from(s.id for s in jm.stages)
-    forward.add_edges_from((t.source, t.to) for t in jm.transitions if t.kind != "recycle")
-    starts = [s.id for s in jm.entry_stages()] or [jm.stages[0].id]
+    forward.add_nodes_from(s.id for s in stages)
+    forward.add_edges_from((t.source, t.to) for t in transitions if t.kind != "recycle")
+    starts = list(entry) or [stages[0].id]
     column: dict[str, int] = {}
     if nx.is_directed_acyclic_graph(forward):
         for stage in nx.topological_sort(forward):
@@ -67,20 +100,20 @@ def layers(jm: JourneyMap) -> dict[str, int]:
             for stage, distance in nx.single_source_shortest_path_length(forward, start).items():
                 column[stage] = max(column.get(stage, 0), distance)
     last = max(column.values(), default=-1) + 1
-    return {s.id: column.get(s.id, last) for s in jm.stages}
+    return {s.id: column.get(s.id, last) for s in stages}
 
 
-def svg(jm: JourneyMap) -> str:
-    """A standalone SVG drawing of the map (see :meth:`JourneyMap.to_svg`)."""
+def svg(stages: Sequence[StageBox], transitions: Sequence[TransitionArrow], entry: Iterable[str]) -> str:
+    """A standalone SVG drawing of the map (see :meth:`JourneyMap.to_svg`); ``entry`` as in :func:`layers`."""
     width, height, gap_x, gap_y, pad = 150, 44, 60, 26, 20
-    column = layers(jm)
+    column = layers(stages, transitions, entry)
     rows: dict[int, int] = {}
     place: dict[str, tuple[int, int]] = {}
-    for s in jm.stages:  # plan order within a column
+    for s in stages:  # plan order within a column
         c = column[s.id]
         place[s.id] = (pad + c * (width + gap_x), pad + 24 + rows.get(c, 0) * (height + gap_y))
         rows[c] = rows.get(c, 0) + 1
-    teams = list(dict.fromkeys(s.owner for s in jm.stages))
+    teams = list(dict.fromkeys(s.owner for s in stages))
     fill = {team: _FILLS[i % len(_FILLS)] for i, team in enumerate(teams)}
     total_w = pad * 2 + (max(column.values()) + 1) * (width + gap_x) - gap_x
     total_h = pad * 2 + 24 + max(rows.values()) * (height + gap_y) - gap_y + 30
@@ -91,7 +124,7 @@ def svg(jm: JourneyMap) -> str:
         'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#444"/>'
         "</marker></defs>",
     ]
-    for tr in jm.transitions:
+    for tr in transitions:
         (x1, y1), (x2, y2) = place[tr.source], place[tr.to]
         style = {"handoff": 'stroke-width="3"', "recycle": 'stroke-dasharray="5,4"'}.get(tr.kind, "")
         title = f"<title>{html.escape(f'{tr.source} -> {tr.to} ({tr.kind})')}</title>"
@@ -105,7 +138,7 @@ def svg(jm: JourneyMap) -> str:
         out.append(
             f'<path d="{path}" fill="none" stroke="#444" {style} marker-end="url(#arrow)">{title}</path>'
         )
-    for s in jm.stages:
+    for s in stages:
         x, y = place[s.id]
         stroke = _TERMINAL_STROKE.get(s.terminal or "", "#555")
         stroke_width = 3 if s.terminal else 1

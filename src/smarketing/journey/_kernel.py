@@ -1,4 +1,4 @@
-"""Columnar kernels behind :mod:`smarketing.journey` (private).
+"""Columnar kernels behind :mod:`smarketing.journey`: the funnel, conformance and discovery (private).
 
 Every analysis of stage events goes through :func:`prepare`, which validates the events and puts each lead's
 events in one agreed order. The kernels then work *per lead* and reduce with sums and counts, so an engine
@@ -99,7 +99,7 @@ def _describe(row: Mapping[str, Any]) -> str:
     return ", ".join(parts) or "an empty row"
 
 
-def _base(events: Any) -> nw.LazyFrame[Any]:
+def _read_events(events: Any) -> nw.LazyFrame[Any]:
     lf = as_lazy(events, "stage_events", required=("lead_id", "to", "time"))
     schema = lf.collect_schema()
     if not isinstance(schema["time"], nw.Datetime):
@@ -313,7 +313,7 @@ def prepare(
     Raises:
         DataError: An event has no lead id, stage entered or time; times are naive; a column is missing.
     """
-    lf = _base(events)
+    lf = _read_events(events)
     if as_of is not None:
         # Any aware time (a ZoneInfo zone, a fixed offset) compares with the UTC column once in UTC.
         as_of = check_time(as_of, "as_of")
@@ -428,7 +428,7 @@ class FunnelTable:
     anomalies: dict[str, tuple[int, str]] = attrs.field(factory=dict)
 
 
-def _lead_groups(
+def _group_codes(
     frame: nw.DataFrame[Any],
     starts: I64,
     times: I64,
@@ -498,6 +498,24 @@ def _lower_quantiles(values: I64, groups: I64, n_groups: int, qs: Sequence[float
     return out
 
 
+@attrs.frozen
+class _Stays:
+    """What classifies and times the stay a counted entry starts, read by :func:`_step_cells`.
+
+    ``k``, ``native`` and ``positions`` are per row (stage code; time in the column's ``unit``; business
+    position in µs, ``None`` without a calendar); ``ends`` per lead number (one past its last row);
+    ``step_of`` and ``is_lost`` per stage code (its step, -1 for none; whether it is a lost terminal).
+    """
+
+    k: I64
+    ends: I64
+    step_of: I64
+    is_lost: npt.NDArray[np.bool_]
+    native: I64
+    unit: Literal["ns", "us", "ms", "s"]
+    positions: I64 | None
+
+
 def funnel_table(
     prepared: Prepared,
     steps: Sequence[int],
@@ -517,8 +535,8 @@ def funnel_table(
     frame order) form one run per lead, whose ends are the lead's first and last entry. ``any`` counts the
     first entry; ``ordered`` counts the first entry after the counted entry into the step before: mostly
     the first entry at all, and a binary search in the step's rows for the few leads that entered the step
-    earlier too. No sort, no per-lead hash table. The stay a counted entry starts ends with the next row of
-    the block, which classifies it.
+    earlier too (:func:`_counted_entries`). No sort, no per-lead hash table. The stay a counted entry starts
+    ends with the next row of the block, which classifies it (:func:`_step_cells`).
     """
     frame = prepared.frame
     n = len(frame)
@@ -533,21 +551,67 @@ def funnel_table(
     ends: I64 = np.append(starts[1:], n)  # one past each lead's last row
     n_leads = len(starts)
     lead = np.repeat(np.arange(n_leads, dtype=np.int32), ends - starts)  # lead number per row
-    group, names, unmatched = _lead_groups(frame, starts, times, groups)
-    n_groups = len(names)
+    group, names, unmatched = _group_codes(frame, starts, times, groups)
     step_of = np.full(len(prepared.stages) + 1, -1, dtype=np.int64)
     step_of[np.asarray(steps, dtype=np.int64)] = np.arange(n_steps)
     j = step_of.astype(np.int8 if n_steps < 127 else np.int32)[k]  # small codes: a cheaper compare per step
     is_lost = np.zeros(len(prepared.stages) + 1, dtype=bool)
     is_lost[np.asarray(lost, dtype=np.int64)] = True
     # Business position of every event (the open time from the clock's start), if a calendar is given.
-    positions: I64 | None = None
-    if calendar is not None and n:
-        earliest, latest = from_epoch_us(int(times.min())), from_epoch_us(int(times.max()))
-        try:
-            positions = BusinessClock.covering(calendar, earliest, latest).positions(times)
-        except ClosedCalendarError:  # closed throughout the events' dates: no business time passes
-            positions = np.zeros(n, dtype=np.int64)
+    positions = _business_positions(calendar, times) if calendar is not None and n else None
+    counted, left_out = _counted_entries(j, lead, n_steps, n_leads, mode=mode)
+    stays = _Stays(k, ends, step_of, is_lost, native, unit, positions)
+    cells: list[dict[str, Any]] = []
+    for s, (in_step, row, entered, _) in enumerate(counted):
+        if s + 1 == n_steps:
+            advanced = np.zeros(len(in_step), dtype=bool)
+        else:
+            # Ordered: the lead advanced if it has a counted entry into the next step. Any: if its last
+            # entry into the next step came after its counted entry here.
+            nxt_leads, _, _, nxt_last = counted[s + 1]
+            advanced = _spread(nxt_last, nxt_leads, n_leads)[in_step] > (row if mode == "any" else -1)
+        cells.extend(
+            _step_cells(
+                s,
+                stays,
+                in_step=in_step,
+                row=row,
+                entered=entered,
+                advanced=advanced,
+                g=group[in_step],
+                names=names,
+            )
+        )
+    anomalies = _left_out_anomalies(frame, starts, left_out) if mode == "ordered" else {}
+    return FunnelTable(cells=cells, unmatched=unmatched, anomalies=anomalies)
+
+
+def _business_positions(calendar: BusinessCalendar, times: I64) -> I64:
+    """The business position of every event (µs of open time from the clock's start) on ``calendar``."""
+    earliest, latest = from_epoch_us(int(times.min())), from_epoch_us(int(times.max()))
+    try:
+        positions: I64 = BusinessClock.covering(calendar, earliest, latest).positions(times)
+    except ClosedCalendarError:  # closed throughout the events' dates: no business time passes
+        positions = np.zeros(len(times), dtype=np.int64)
+    return positions
+
+
+def _counted_entries(
+    j: npt.NDArray[Any],
+    lead: npt.NDArray[np.int32],
+    n_steps: int,
+    n_leads: int,
+    *,
+    mode: Literal["ordered", "any"],
+) -> tuple[list[tuple[I64, I64, I64, I64]], dict[str, list[tuple[I64, I64]]]]:
+    """Per step, the leads counted at it and their counted entry; and the entries no step counts.
+
+    ``j`` is each row's step (-1 for none), ``lead`` its lead number. Per step the result holds the leads
+    counted there, the row of each one's counted entry, its number of entries into the step and its last
+    entry's row. The entries left out (``ordered`` only) are per kind (``out_of_order``,
+    ``skipped_step``) a list of (lead numbers, entries of each) parts.
+    """
+    n = len(j)
 
     def entries(s: int) -> tuple[I64, I64, I64, I64, I64]:
         """The rows entering step ``s`` and, per lead with such rows: the lead, first and last row, count.
@@ -596,74 +660,93 @@ def funnel_table(
         after = np.full(n_leads, n, dtype=np.int64)
         after[leads] = first_row
         counted.append((leads, first_row, count[found], last_row[found]))
-    cells: list[dict[str, Any]] = []
-    for s, (in_step, row, entered, _) in enumerate(counted):
-        if s + 1 == n_steps:
-            advanced = np.zeros(len(in_step), dtype=bool)
-        else:
-            # Ordered: the lead advanced if it has a counted entry into the next step. Any: if its last
-            # entry into the next step came after its counted entry here.
-            nxt_leads, _, _, nxt_last = counted[s + 1]
-            advanced = _spread(nxt_last, nxt_leads, n_leads)[in_step] > (row if mode == "any" else -1)
-        g = group[in_step]
-        ended = row + 1 < ends[in_step]
-        nxt = np.where(ended, row + 1, row)
-        next_k = k[nxt]
-        lost_ = ended & is_lost[next_k]
-        next_j = step_of[next_k]
-        recycled = ended & ~lost_ & (next_j >= 0) & (next_j <= s)
-        moved_on = ended & ~lost_ & ~recycled
+    return counted, left_out
 
-        def per_group(flags: npt.NDArray[np.bool_], g: I64 = g) -> I64:
-            if n_groups == 1:
-                return np.array([np.count_nonzero(flags)], dtype=np.int64)
-            out: I64 = np.bincount(g[flags], minlength=n_groups)
-            return out
 
-        reached = np.bincount(g, minlength=n_groups)
-        sums = {
-            "entries": np.bincount(g, weights=entered, minlength=n_groups).astype(np.int64),
-            "reentered": per_group(entered > 1),
-            "advanced": per_group(advanced),
-            "moved_on": per_group(moved_on),
-            "recycled": per_group(recycled),
-            "lost": per_group(lost_),
-            "open": per_group(~ended),
+def _step_cells(
+    s: int,
+    stays: _Stays,
+    *,
+    in_step: I64,
+    row: I64,
+    entered: I64,
+    advanced: npt.NDArray[np.bool_],
+    g: I64,
+    names: list[str | None],
+) -> list[dict[str, Any]]:
+    """The cells of step ``s``, one per group with leads: the counts and time in stage of its counted leads.
+
+    ``in_step`` are the leads counted at the step, ``row`` the row of each one's counted entry, ``entered``
+    its number of entries, ``advanced`` whether it advanced, ``g`` its group code (an index into
+    ``names``). The stay the counted entry starts ends with the lead's next row: into a lost terminal
+    (lost), back to this or an earlier step (recycled), elsewhere (moved on), or none (open). Times in
+    stage are the lower median and 90th percentile of the stays that ended, in µs.
+    """
+    n_groups = len(names)
+    ended = row + 1 < stays.ends[in_step]
+    nxt = np.where(ended, row + 1, row)
+    next_k = stays.k[nxt]
+    lost_ = ended & stays.is_lost[next_k]
+    next_j = stays.step_of[next_k]
+    recycled = ended & ~lost_ & (next_j >= 0) & (next_j <= s)
+    moved_on = ended & ~lost_ & ~recycled
+
+    def per_group(flags: npt.NDArray[np.bool_]) -> I64:
+        if n_groups == 1:
+            return np.array([np.count_nonzero(flags)], dtype=np.int64)
+        out: I64 = np.bincount(g[flags], minlength=n_groups)
+        return out
+
+    reached = np.bincount(g, minlength=n_groups)
+    sums = {
+        "entries": np.bincount(g, weights=entered, minlength=n_groups).astype(np.int64),
+        "reentered": per_group(entered > 1),
+        "advanced": per_group(advanced),
+        "moved_on": per_group(moved_on),
+        "recycled": per_group(recycled),
+        "lost": per_group(lost_),
+        "open": per_group(~ended),
+    }
+    left = row[ended]
+    native, unit, positions = stays.native, stays.unit, stays.positions
+    durations = native[left + 1] - native[left]
+    if unit == "ns":
+        durations = durations // 1000
+    elif unit != "us":
+        durations = durations * {"ms": 1000, "s": 1_000_000}[unit]
+    quantiles = _lower_quantiles(durations, g[ended], n_groups, (0.5, 0.9))
+    business = (
+        _lower_quantiles(positions[left + 1] - positions[left], g[ended], n_groups, (0.5, 0.9))
+        if positions is not None
+        else [[None, None]] * n_groups
+    )
+    return [
+        {
+            "group": names[c],
+            "j": s,
+            "reached": int(reached[c]),
+            **{name: int(v[c]) for name, v in sums.items()},
+            "t50": quantiles[c][0],
+            "t90": quantiles[c][1],
+            "b50": business[c][0],
+            "b90": business[c][1],
         }
-        stays = row[ended]
-        durations = native[stays + 1] - native[stays]
-        if unit == "ns":
-            durations = durations // 1000
-        elif unit != "us":
-            durations = durations * {"ms": 1000, "s": 1_000_000}[unit]
-        quantiles = _lower_quantiles(durations, g[ended], n_groups, (0.5, 0.9))
-        business = (
-            _lower_quantiles(positions[stays + 1] - positions[stays], g[ended], n_groups, (0.5, 0.9))
-            if positions is not None
-            else [[None, None]] * n_groups
-        )
-        cells.extend(
-            {
-                "group": names[c],
-                "j": s,
-                "reached": int(reached[c]),
-                **{name: int(v[c]) for name, v in sums.items()},
-                "t50": quantiles[c][0],
-                "t90": quantiles[c][1],
-                "b50": business[c][0],
-                "b90": business[c][1],
-            }
-            for c in np.flatnonzero(reached)
-        )
+        for c in np.flatnonzero(reached)
+    ]
+
+
+def _left_out_anomalies(
+    frame: nw.DataFrame[Any], starts: I64, left_out: Mapping[str, list[tuple[I64, I64]]]
+) -> dict[str, tuple[int, str]]:
+    """Per kind of entry no step counts: (entries, smallest lead id); kinds without any are left out."""
     anomalies: dict[str, tuple[int, str]] = {}
-    if mode == "ordered":
-        lead_ids = frame.get_column("lead_id").to_native().gather(starts)
-        for name, parts in left_out.items():
-            missed = np.concatenate([m for m, _ in parts] or [np.zeros(0, dtype=np.int64)])
-            if missed.size:
-                events = int(sum(int(c.sum()) for _, c in parts))
-                anomalies[name] = (events, str(lead_ids.gather(missed).min()))
-    return FunnelTable(cells=cells, unmatched=unmatched, anomalies=anomalies)
+    lead_ids = frame.get_column("lead_id").to_native().gather(starts)
+    for name, parts in left_out.items():
+        missed = np.concatenate([m for m, _ in parts] or [np.zeros(0, dtype=np.int64)])
+        if missed.size:
+            events = int(sum(int(c.sum()) for _, c in parts))
+            anomalies[name] = (events, str(lead_ids.gather(missed).min()))
+    return anomalies
 
 
 # --------------------------------------------------------------------------------------------------
@@ -679,14 +762,20 @@ def _distinct_leads(lead: I64, key: I64, n_keys: int) -> I64:
     return out
 
 
-def _first_by_id(rows: I64, lead_ids: pl.Series, lead_of: Any, count: int) -> I64:
+def _lead_of(starts: I64, at: I64) -> I64:
+    """The lead number of each of the rows ``at`` (``starts``: the first row of each lead, in order)."""
+    out: I64 = np.searchsorted(starts, at, side="right") - 1
+    return out
+
+
+def _first_by_id(rows: I64, lead_ids: pl.Series, starts: I64, count: int) -> I64:
     """The first ``count`` of ``rows`` (in frame order) in lead id order, then frame order within a lead.
 
     Each row's lead is one of the ``count`` smallest ids among the rows' leads, found without a sort.
     """
     if not rows.size or not count:
         return rows[:0]
-    ids = lead_ids.gather(lead_of(rows))
+    ids = lead_ids.gather(_lead_of(starts, rows))
     last = ids.unique().bottom_k(count).max()
     rows = rows[(ids <= last).to_numpy()]
     within = pl.DataFrame({"id": ids.filter(ids <= last), "row": rows}).sort("id", "row", maintain_order=True)
@@ -711,52 +800,19 @@ def conformance_tables(
     :data:`KINDS`; a pair that is missing is legal. ``limits`` maps recycle pairs to how often a lead may
     take them. ``owners`` gives each stage code's team number.
 
-    Each move's verdict is one gather from a dense table of every (stage before, stage entered) pair; the
-    per-lead counts are sums over each lead's block of rows (``numpy.add.reduceat`` at the lead starts).
+    Each move's verdict is one gather from a dense table of every (stage before, stage entered) pair
+    (:func:`_judge_moves`); the per-lead counts are sums over each lead's block of rows
+    (``numpy.add.reduceat`` at the lead starts).
     """
     n = len(prepared.stages)
-    width = n + 2
     frame = prepared.frame
     k = frame.get_column("k").to_numpy().astype(np.int64)
     rows = len(k)
     starts: I64 = np.flatnonzero(frame.get_column("first").to_numpy())
     n_leads = len(starts)
-
-    def lead_of(at: I64) -> I64:
-        """The lead number of each of the rows ``at``."""
-        out: I64 = np.searchsorted(starts, at, side="right") - 1
-        return out
-
-    # The stage before each move: the previous event's, or for a lead's first event its own known "from".
-    before = np.empty(rows, dtype=np.int64)
-    before[1:] = k[:-1]
-    given = frame.get_column("fk").to_numpy()[starts]
-    before[starts] = np.where((given >= 0) & (given < n), given, START)
-    pair = (before + 1) * width + k
-    # Every pair code is below (n + 2) * width (``before`` and ``k`` are at most ``n``, the unknown stage).
-    table = np.zeros((n + 2) * width, dtype=np.int64)
-    for (a, b), v in verdicts.items():
-        table[(a + 1) * width + b] = v
-    verdict = table[pair]
-    # Moves out of an unknown stage are not judged (the move into it was the violation): counted apart.
-    unjudged = (before == n) & (k < n)
-    anomalies: dict[str, tuple[int, str]] = {}
-    if unjudged.any():
-        anomalies["after_unknown_stage"] = (
-            int(np.count_nonzero(unjudged)),
-            str(frame.get_column("lead_id").to_native().filter(pl.Series(unjudged)).min()),
-        )
-    for (a, b), most in limits.items():
-        # Each lead's takes of a limited recycle, numbered along the lead's run of them.
-        takes = np.flatnonzero(pair == (a + 1) * width + b)
-        if takes.size:
-            of = lead_of(takes)
-            position = np.arange(takes.size)
-            run_start = np.maximum.accumulate(np.where(np.r_[True, of[1:] != of[:-1]], position, 0))
-            over = takes[(verdict[takes] == 0) & (position - run_start + 1 > most)]
-            verdict[over] = KINDS.index("recycle_limit")
+    before, verdict, anomalies = _judge_moves(frame, k, starts, n=n, verdicts=verdicts, limits=limits)
     wrong = np.flatnonzero(verdict)
-    wrong_v, wrong_lead = verdict[wrong], lead_of(wrong)
+    wrong_v, wrong_lead = verdict[wrong], _lead_of(starts, wrong)
     owner = np.full(n + 1, -1, dtype=np.int64)  # team number per stage code; -1 for the unknown stage
     owner[:n] = owners
     # The team blamed for a wrong move: the owner of the stage left, or for a first move of the one entered.
@@ -777,23 +833,10 @@ def conformance_tables(
     in_id_order = lead_ids.is_sorted()
     if not in_id_order:
         leads = leads.sort("lead_id")
-    # A team answers for the leads that entered one of its stages and for those it is blamed for.
-    teams = sorted(set(owners))
-    team_in = owner.astype(np.int8)[k] if len(teams) < 127 else owner[k]
-    touched_counts = []
-    for t in teams:
-        touch = team_in == t
-        touch[wrong[wrong_team == t]] = True
-        touched_counts.append(int(np.count_nonzero(np.logical_or.reduceat(touch, starts))) if rows else 0)
-    touched = pl.DataFrame(
-        {
-            "team": [t for t, c in zip(teams, touched_counts, strict=True) if c],
-            "leads": [c for c in touched_counts if c],
-        },
-        schema={"team": pl.Int32, "leads": pl.UInt32},
+    touched, broken = _team_tables(
+        k, starts, owner, owners=owners, wrong=wrong, wrong_team=wrong_team, wrong_lead=wrong_lead
     )
-    wrong_team += 1  # team 0: none
-    n_kinds, n_teams = len(KINDS), max(teams, default=-1) + 2
+    n_kinds = len(KINDS)
     per_kind = np.bincount(wrong_v, minlength=n_kinds)
     kind_leads = _distinct_leads(wrong_lead, wrong_v, n_kinds)
     present = np.flatnonzero(per_kind)
@@ -801,23 +844,12 @@ def conformance_tables(
         {"v": present, "count": per_kind[present], "leads": kind_leads[present]},
         schema={"v": pl.Int32, "count": pl.UInt32, "leads": pl.UInt32},
     )
-    per_team = np.bincount(wrong_team, minlength=n_teams)
-    team_leads = _distinct_leads(wrong_lead, wrong_team, n_teams)
-    blamed = np.flatnonzero(per_team)
-    broken = pl.DataFrame(
-        {
-            "team": [None if t == 0 else int(t) - 1 for t in blamed],
-            "unfit": team_leads[blamed],
-            "violations": per_team[blamed],
-        },
-        schema={"team": pl.Int32, "unfit": pl.UInt32, "violations": pl.UInt32},
-    )
     # The first moves of each kind, in lead order (lead id, then the order within the lead).
     chosen = np.concatenate(
         [
             wrong[wrong_v == v][:examples]
             if in_id_order
-            else _first_by_id(wrong[wrong_v == v], lead_ids, lead_of, examples)
+            else _first_by_id(wrong[wrong_v == v], lead_ids, starts, examples)
             for v in present
         ]
         or [np.zeros(0, dtype=np.int64)]
@@ -838,6 +870,101 @@ def conformance_tables(
         "examples": sample.select("v", "lead_id", "a", "to", "time"),
         "anomalies": anomalies,
     }
+
+
+def _judge_moves(
+    frame: nw.DataFrame[Any],
+    k: I64,
+    starts: I64,
+    *,
+    n: int,
+    verdicts: Mapping[tuple[int, int], int],
+    limits: Mapping[tuple[int, int], int],
+) -> tuple[I64, I64, dict[str, tuple[int, str]]]:
+    """Each move's stage before and verdict (an index into :data:`KINDS`), and the moves left unjudged.
+
+    The stage before a move is the previous event's, or for a lead's first event its own known ``from``
+    (else :data:`START`). ``n`` is the number of known stages (the unknown stage's code). Takes of a
+    limited recycle beyond its limit, counted along each lead's run of them, become ``recycle_limit``.
+    Moves out of an unknown stage are not judged (the move into it was the violation): they are counted
+    as ``after_unknown_stage`` (moves, smallest lead id).
+    """
+    width = n + 2
+    rows = len(k)
+    before = np.empty(rows, dtype=np.int64)
+    before[1:] = k[:-1]
+    given = frame.get_column("fk").to_numpy()[starts]
+    before[starts] = np.where((given >= 0) & (given < n), given, START)
+    pair = (before + 1) * width + k
+    # Every pair code is below (n + 2) * width (``before`` and ``k`` are at most ``n``, the unknown stage).
+    table = np.zeros((n + 2) * width, dtype=np.int64)
+    for (a, b), v in verdicts.items():
+        table[(a + 1) * width + b] = v
+    verdict = table[pair]
+    unjudged = (before == n) & (k < n)
+    anomalies: dict[str, tuple[int, str]] = {}
+    if unjudged.any():
+        anomalies["after_unknown_stage"] = (
+            int(np.count_nonzero(unjudged)),
+            str(frame.get_column("lead_id").to_native().filter(pl.Series(unjudged)).min()),
+        )
+    for (a, b), most in limits.items():
+        # Each lead's takes of a limited recycle, numbered along the lead's run of them.
+        takes = np.flatnonzero(pair == (a + 1) * width + b)
+        if takes.size:
+            of = _lead_of(starts, takes)
+            position = np.arange(takes.size)
+            run_start = np.maximum.accumulate(np.where(np.r_[True, of[1:] != of[:-1]], position, 0))
+            over = takes[(verdict[takes] == 0) & (position - run_start + 1 > most)]
+            verdict[over] = KINDS.index("recycle_limit")
+    return before, verdict, anomalies
+
+
+def _team_tables(
+    k: I64,
+    starts: I64,
+    owner: I64,
+    *,
+    owners: Sequence[int],
+    wrong: I64,
+    wrong_team: I64,
+    wrong_lead: I64,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per team: the leads it touched (``team``, ``leads``) and the violations blamed on it.
+
+    A team answers for the leads that entered one of its stages (``owner``: team per stage code) and for
+    those it is blamed for (the ``wrong`` rows whose ``wrong_team`` it is). The second table has
+    ``team`` (``None``: no team), ``unfit`` (leads) and ``violations`` (moves).
+    """
+    rows = len(k)
+    teams = sorted(set(owners))
+    team_in = owner.astype(np.int8)[k] if len(teams) < 127 else owner[k]
+    touched_counts = []
+    for t in teams:
+        touch = team_in == t
+        touch[wrong[wrong_team == t]] = True
+        touched_counts.append(int(np.count_nonzero(np.logical_or.reduceat(touch, starts))) if rows else 0)
+    touched = pl.DataFrame(
+        {
+            "team": [t for t, c in zip(teams, touched_counts, strict=True) if c],
+            "leads": [c for c in touched_counts if c],
+        },
+        schema={"team": pl.Int32, "leads": pl.UInt32},
+    )
+    blamed_team = wrong_team + 1  # team 0: none
+    n_teams = max(teams, default=-1) + 2
+    per_team = np.bincount(blamed_team, minlength=n_teams)
+    team_leads = _distinct_leads(wrong_lead, blamed_team, n_teams)
+    blamed = np.flatnonzero(per_team)
+    broken = pl.DataFrame(
+        {
+            "team": [None if t == 0 else int(t) - 1 for t in blamed],
+            "unfit": team_leads[blamed],
+            "violations": per_team[blamed],
+        },
+        schema={"team": pl.Int32, "unfit": pl.UInt32, "violations": pl.UInt32},
+    )
+    return touched, broken
 
 
 # --------------------------------------------------------------------------------------------------
