@@ -30,8 +30,9 @@ from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS, check_digit
 from smarketing._periods import PeriodKind, Window, zone
 from smarketing.calendar import check_time
 from smarketing.errors import ContractError, CurrencyMismatchError, PluginError, PluginWarning
-from smarketing.frames import _money, _sla, as_lazy, check_aware
+from smarketing.frames import _money, as_lazy, check_aware
 from smarketing.money import FxTable, Money
+from smarketing.sla import _kernel as _sla
 
 if TYPE_CHECKING:
     from smarketing.journey import JourneyMap

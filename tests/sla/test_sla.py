@@ -20,10 +20,10 @@ import smarketing as sm
 from smarketing._metrics import compute_metrics
 from smarketing._periods import Window
 from smarketing.errors import DataError, PlanError
-from smarketing.frames import _sla
 from smarketing.kpi import Undefined
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Activity, Dataset, Disposition, Lead, StageEvent
+from smarketing.sla import _kernel as _sla
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PLAN = load_plan("examples/plan.yaml")

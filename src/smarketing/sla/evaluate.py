@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 
 from smarketing._base import FrozenModel, Hours, Id, Period, PositiveCount, PositiveWholeDays, Rate, Text
 from smarketing.calendar import BusinessCalendar
-from smarketing.frames import _sla
+from smarketing.sla import _kernel as _sla
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
