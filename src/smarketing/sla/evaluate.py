@@ -1,331 +1,25 @@
-"""The two-sided service level agreement between marketing and sales.
+"""The public verb of the SLA: :func:`evaluate_sla` evaluates both sides of a plan's SLA on CRM data.
 
-Marketing commits to lead volume and quality; sales commits to how fast and how hard it works each handed-off
-lead and to telling marketing what happened (the disposition). Targets run in business time on a
-:class:`~smarketing.calendar.BusinessCalendar`, can differ by tier (lead grade or persona), and breaches climb
-an escalation ladder.
-
-Examples:
-    >>> from smarketing.sla import SLA
-    >>> sla = SLA.model_validate(
-    ...     {
-    ...         "calendar": {"timezone": "America/New_York"},
-    ...         "sales": {"first_response": {"within_hours": 4}},
-    ...     }
-    ... )
-    >>> sla.sales.first_response.within_hours
-    Decimal('4')
+It unpacks the plan into what the kernel (:mod:`smarketing.sla._kernel`) reads, makes the plan-level checks,
+and wraps the kernel's tables in an :class:`~smarketing.sla.SLAReport`.
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Mapping
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Literal, Self
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-import attrs
-import polars as pl
-from pydantic import Field, model_validator
-
-from smarketing._base import FrozenModel, Hours, Id, Period, PositiveCount, PositiveWholeDays, Rate, Text
-from smarketing.calendar import BusinessCalendar
-from smarketing.sla import _kernel as _sla
+from smarketing.errors import PlanError
+from smarketing.sla import _kernel
+from smarketing.sla._summary import summary
+from smarketing.sla._tables import compliance
+from smarketing.sla.report import SLAReport
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
+    from smarketing.sla.model import SLA
 
-__all__ = [
-    "ActivityKind",
-    "AttemptsCommitment",
-    "DispositionCommitment",
-    "EscalationStep",
-    "FirstResponseCommitment",
-    "MarketingCommitments",
-    "QualityCommitment",
-    "SLA",
-    "SLAReport",
-    "SLATier",
-    "SalesCommitments",
-    "VolumeCommitment",
-    "evaluate_sla",
-]
-
-ActivityKind = Literal["call", "email", "meeting", "social", "sms", "other"]
-
-
-def _default_response_activities() -> list[ActivityKind]:
-    return ["call", "email", "meeting"]
-
-
-class VolumeCommitment(FrozenModel):
-    """Marketing: how many leads reach ``stage`` per period."""
-
-    stage: Id = Field(description="Stage whose entries count as delivered leads (e.g. 'mql').")
-    count: PositiveCount = Field(description="Leads promised per period.")
-    period: Period = Field(default="month", description="Period the count applies to.")
-
-
-class QualityCommitment(FrozenModel):
-    """Marketing: how many delivered leads sales accepts."""
-
-    accepted_stage: Id = Field(description="Stage that means sales accepted the lead (e.g. 'sal').")
-    min_acceptance_rate: Rate = Field(description="Smallest share of handed-off leads that sales accepts.")
-    sql_stage: Id | None = Field(default=None, description="Stage counted as an SQL.")
-    min_sql_rate: Rate | None = Field(
-        default=None, description="Smallest share of handed-off leads that become SQLs."
-    )
-
-
-class MarketingCommitments(FrozenModel):
-    """Marketing's side of the agreement."""
-
-    volume: VolumeCommitment | None = Field(default=None, description="Lead volume promise.")
-    quality: QualityCommitment | None = Field(default=None, description="Lead quality promise.")
-
-
-class FirstResponseCommitment(FrozenModel):
-    """Sales: first qualifying activity within a number of business hours of the handoff."""
-
-    within_hours: Hours = Field(description="Business hours allowed.")
-    activities: list[ActivityKind] = Field(
-        default_factory=_default_response_activities,
-        min_length=1,
-        description="Activity kinds that count as a response.",
-    )
-
-
-class AttemptsCommitment(FrozenModel):
-    """Sales: a minimum number of contact attempts within a window of business days."""
-
-    minimum: PositiveCount = Field(description="Attempts required.")
-    within_business_days: PositiveWholeDays = Field(description="Window, from the handoff.")
-
-
-class DispositionCommitment(FrozenModel):
-    """Sales: record an outcome with a reason from an agreed list within a deadline."""
-
-    within_business_days: PositiveWholeDays = Field(description="Deadline, from the handoff.")
-    reasons: list[Text] = Field(min_length=1, description="Agreed disposition reasons.")
-    unable_to_reach_reason: Text | None = Field(
-        default=None,
-        description="The reason that means 'could not reach'; it needs the minimum attempts first.",
-    )
-
-    @model_validator(mode="after")
-    def _reason_listed(self) -> Self:
-        if self.unable_to_reach_reason is not None and self.unable_to_reach_reason not in (self.reasons):
-            raise ValueError(
-                f"unable_to_reach_reason {self.unable_to_reach_reason!r} is not one of the reasons"
-            )
-        return self
-
-
-class SalesCommitments(FrozenModel):
-    """Sales' side of the agreement."""
-
-    first_response: FirstResponseCommitment | None = Field(
-        default=None, description="Speed of the first response."
-    )
-    attempts: AttemptsCommitment | None = Field(default=None, description="Depth of follow-up.")
-    disposition: DispositionCommitment | None = Field(
-        default=None, description="Closed-loop feedback to marketing."
-    )
-
-
-class SLATier(FrozenModel):
-    """Targets for a subset of leads, chosen by grade or persona; unset targets use the defaults."""
-
-    id: Id = Field(description="Tier id.")
-    grades: list[Id] = Field(default_factory=list, description="Lead grades in the tier.")
-    personas: list[Id] = Field(default_factory=list, description="Persona ids in the tier.")
-    first_response_hours: Hours | None = Field(
-        default=None, description="First-response target for the tier."
-    )
-    min_attempts: PositiveCount | None = Field(default=None, description="Attempts for the tier.")
-
-    @model_validator(mode="after")
-    def _selects(self) -> Self:
-        if not self.grades and not self.personas:
-            raise ValueError("a tier selects leads by grades or personas; give at least one")
-        return self
-
-
-class EscalationStep(FrozenModel):
-    """Who hears of a breach, and when (business hours past the due time)."""
-
-    after_hours: Hours = Field(description="Business hours past due.")
-    notify: list[Id] = Field(
-        min_length=1,
-        description="Person ids, or 'owner' (the lead owner) and 'manager' (the owner's manager).",
-    )
-    action: str = Field(default="", description="What is expected of them.")
-
-
-class SLA(FrozenModel):
-    """The agreement both teams sign."""
-
-    calendar: BusinessCalendar = Field(description="When the SLA clocks run.")
-    marketing: MarketingCommitments = Field(
-        default_factory=MarketingCommitments, description="Marketing's commitments."
-    )
-    sales: SalesCommitments = Field(default_factory=SalesCommitments, description="Sales' commitments.")
-    tiers: list[SLATier] = Field(default_factory=list, description="Targets by grade or persona.")
-    escalation: list[EscalationStep] = Field(
-        default_factory=list, description="Escalation ladder, earliest step first."
-    )
-    pause_statuses: list[Text] = Field(
-        default_factory=list,
-        description="Lead statuses that stop the clock (e.g. 'asked_to_call_later').",
-    )
-
-
-# --------------------------------------------------------------------------------------------------
-# Evaluation.
-
-#: Count columns of the compliance tables; every rate is computed from these sums, so partial tables of
-#: partitions of the data add up (an associative reduce).
-_COUNTS = (
-    ("response_status", "met", "response_met"),
-    ("response_status", "breached", "response_breached"),
-    ("response_status", "pending", "response_pending"),
-    ("attempts_status", "met", "attempts_met"),
-    ("attempts_status", "breached", "attempts_breached"),
-    ("attempts_status", "pending", "attempts_pending"),
-    ("disposition_status", "on_time", "disposition_on_time"),
-    ("disposition_status", "late", "disposition_late"),
-    ("disposition_status", "missing", "disposition_missing"),
-    ("disposition_status", "pending", "disposition_pending"),
-)
-
-_HTML_ROWS = 20
-
-
-def _compliance(leads: pl.DataFrame, by: str) -> pl.DataFrame:
-    sums = leads.group_by(by).agg(
-        pl.len().cast(pl.Int64).alias("handed_off"),
-        *((pl.col(col) == value).sum().cast(pl.Int64).alias(name) for col, value, name in _COUNTS),
-        pl.col("unable_to_reach_early").sum().cast(pl.Int64).alias("unable_to_reach_early"),
-    )
-    return sums.with_columns(
-        _sla.ratio(pl.col("response_met"), pl.col("response_met") + pl.col("response_breached")).alias(
-            "response_compliance"
-        ),
-        _sla.ratio(pl.col("attempts_met"), pl.col("attempts_met") + pl.col("attempts_breached")).alias(
-            "attempts_compliance"
-        ),
-        _sla.ratio(
-            pl.col("disposition_on_time"),
-            pl.col("disposition_on_time") + pl.col("disposition_late") + pl.col("disposition_missing"),
-        ).alias("disposition_coverage"),
-    ).sort(by, nulls_last=True)
-
-
-def _percent(part: int, whole: int) -> str:
-    return f"{round(Fraction(100 * part, whole))}%" if whole else "n/a"
-
-
-def _rate_text(rate: Decimal) -> str:
-    return f"{(rate * 100).normalize():f}%"
-
-
-def _share(frame: pl.DataFrame, good: str, *bad: str) -> tuple[int, int]:
-    met = int(frame[good].sum()) if frame.height else 0
-    total = met + sum(int(frame[b].sum()) for b in bad) if frame.height else 0
-    return met, total
-
-
-@attrs.frozen(repr=False)
-class SLAReport:
-    """Both sides of the SLA evaluated at ``as_of``: per-lead rows, breaches, compliance and a summary.
-
-    Attributes:
-        as_of: The instant the report describes; later facts were left out.
-        leads: One row per handed-off lead (see :func:`evaluate_sla` for the columns).
-        breaches: One row per broken commitment with the reason in words, grouped by commitment
-            (first response, attempts, disposition, then flags), each in lead order.
-        marketing: Marketing's side per period: volume against the commitment, acceptance and SQL rates.
-        by_rep: Sales compliance per lead owner (counts and rates).
-        by_team: Sales compliance per owner's team.
-        by_period: Sales compliance per period of the handoff.
-        weekly: Both sides per week (the trend).
-        counts: Facts handled specially, by kind (unknown leads, activities before a lead existed, ...).
-        summary: Both sides in two sentences.
-        examples: For each count that is not zero, the smallest lead id it counts, so that no fact is
-            left out without a lead to look at.
-    """
-
-    as_of: datetime
-    leads: pl.DataFrame
-    breaches: pl.DataFrame
-    marketing: pl.DataFrame
-    by_rep: pl.DataFrame
-    by_team: pl.DataFrame
-    by_period: pl.DataFrame
-    weekly: pl.DataFrame
-    counts: Mapping[str, int]
-    summary: str
-    examples: Mapping[str, str] = attrs.field(factory=dict)
-
-    def to_frame(self) -> pl.DataFrame:
-        """The per-lead rows as a polars DataFrame.
-
-        Examples:
-            >>> from datetime import datetime, timezone
-            >>> import smarketing as sm
-            >>> plan = sm.load_plan("examples/plan.yaml")
-            >>> report = sm.evaluate_sla(plan, {}, as_of=datetime(2026, 10, 9, tzinfo=timezone.utc))
-            >>> report.to_frame().columns[:5]
-            ['lead_id', 'owner', 'team', 'tier', 'handoff_at']
-        """
-        return self.leads
-
-    def to_dict(self) -> dict[str, Any]:
-        """Everything as plain, JSON-ready Python values (times as ISO 8601 text).
-
-        Examples:
-            >>> from datetime import datetime, timezone
-            >>> import smarketing as sm
-            >>> plan = sm.load_plan("examples/plan.yaml")
-            >>> report = sm.evaluate_sla(plan, {}, as_of=datetime(2026, 10, 9, tzinfo=timezone.utc))
-            >>> data = report.to_dict()
-            >>> data["marketing"][0]["period"], data["counts"]["activities_unknown_lead"]
-            ('2026-10-01', 0)
-        """
-        return {
-            "as_of": self.as_of.isoformat(),
-            "summary": self.summary,
-            "counts": dict(self.counts),
-            # Only when something was counted: a report on clean data reads as it always did.
-            **({"examples": dict(self.examples)} if self.examples else {}),
-            **{
-                name: _json_rows(getattr(self, name))
-                for name in ("leads", "breaches", "marketing", "by_rep", "by_team", "by_period", "weekly")
-            },
-        }
-
-    def __repr__(self) -> str:
-        return (
-            f"SLAReport(as_of={self.as_of.isoformat()}, leads={self.leads.height}, "
-            f"breaches={self.breaches.height})\n{self.summary}"
-        )
-
-    def _repr_html_(self) -> str:
-        head = self.leads.head(_HTML_ROWS)
-        more = self.leads.height - head.height
-        note = f"<p>{more:,} more lead(s) not shown; use <code>to_frame()</code>.</p>" if more > 0 else ""
-        return f"<p>{html.escape(self.summary)}</p>{head._repr_html_()}{note}"
-
-
-def _json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    rows = frame.to_dicts()
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, datetime | date):
-                row[key] = value.isoformat()
-    return rows
+__all__ = ["evaluate_sla", "sla_context"]
 
 
 def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAReport:
@@ -416,113 +110,71 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         window closed yet and no disposition due yet; marketing delivered 0% of the MQL volume (0 of ... in
         the month so far) at n/a acceptance against 70% committed and n/a SQLs against 35%.
     """
-    frames = _sla.evaluate(plan, data, as_of=as_of)
-    assert plan.sla is not None  # checked by the kernel
+    context = sla_context(plan)
+    frames = _kernel.evaluate(context, data, as_of=as_of)
     leads = frames.leads
-    period = (
-        plan.sla.marketing.volume.period if plan.sla.marketing.volume is not None else _sla.DEFAULT_PERIOD
-    )
-    by_period = _compliance(leads, "period")
+    by_period = compliance(leads, "period")
     return SLAReport(
         as_of=as_of,
         leads=leads,
         breaches=frames.breaches,
         marketing=frames.marketing,
-        by_rep=_compliance(leads, "owner"),
-        by_team=_compliance(leads, "team"),
+        by_rep=compliance(leads, "owner"),
+        by_team=compliance(leads, "team"),
         by_period=by_period,
         weekly=frames.weekly,
         counts=frames.counts,
-        summary=_summary(
-            plan,
-            leads,
+        summary=summary(
+            context.sla,
+            handed_off=leads.height,
             by_period=by_period,
             marketing=frames.marketing,
             counts=frames.counts,
             as_of=as_of,
-            period=period,
+            period=frames.period,
             examples=frames.examples,
+            volume_label=_volume_label(plan, context.sla),
         ),
         examples=frames.examples,
     )
 
 
-def _summary(
-    plan: AlignmentPlan,
-    leads: pl.DataFrame,
-    *,
-    by_period: pl.DataFrame,
-    marketing: pl.DataFrame,
-    counts: Mapping[str, int],
-    as_of: datetime,
-    period: str,
-    examples: Mapping[str, str],
-) -> str:
-    assert plan.sla is not None
-    sla = plan.sla
-    totals = by_period  # counts add up over periods (an associative reduce)
-    sales: list[str] = []
-    if sla.sales.first_response is not None:
-        met, total = _share(totals, "response_met", "response_breached")
-        pending = int(totals["response_pending"].sum()) if totals.height else 0
-        sales.append(
-            f"{_percent(met, total)} of first-response commitments ({met:,} of {total:,}"
-            + (f"; {pending:,} pending)" if pending else ")")
-        )
-    if sla.sales.attempts is not None:
-        met, total = _share(totals, "attempts_met", "attempts_breached")
-        sales.append(
-            f"{_percent(met, total)} of attempt commitments" if total else "no attempt window closed yet"
-        )
-    if sla.sales.disposition is not None:
-        met, total = _share(totals, "disposition_on_time", "disposition_late", "disposition_missing")
-        sales.append(
-            f"{_percent(met, total)} of disposition deadlines" if total else "no disposition due yet"
-        )
-    text = "sales met " + (", ".join(sales[:-1]) + " and " + sales[-1] if len(sales) > 1 else "".join(sales))
-    if not sales:
-        text = f"sales handed {leads.height:,} leads (no sales commitments)"
-    early = int(totals["unable_to_reach_early"].sum()) if totals.height else 0
-    if early:
-        text += f"; {early:,} 'unable to reach' before the required attempts"
+def sla_context(plan: AlignmentPlan) -> _kernel.SLAContext:
+    """The plan's SLA and the parts of the plan around it that the SLA's kernel reads, checked.
 
-    volume, quality = sla.marketing.volume, sla.marketing.quality
-    complete = marketing.filter(pl.col("complete"))
-    scope = complete if complete.height else marketing
-    scope_note = (
-        f" over {scope.height} complete {period}(s)" if complete.height else f" in the {period} so far"
+    For analyses that run the kernel themselves (the KPIs' first-response and disposition metrics):
+    the handoff transitions of the journey, the people (with team and manager) and who is in marketing.
+
+    Raises:
+        PlanError: The plan has no SLA or the journey no handoff transition.
+
+    Examples:
+        >>> import smarketing as sm
+        >>> context = sla_context(sm.load_plan("examples/plan.yaml"))
+        >>> context.handoffs, context.marketers[:1]
+        ((('mql', 'sal'),), ('jonas.weber',))
+    """
+    sla = plan.sla
+    if sla is None:
+        raise PlanError("the plan has no SLA; add an 'sla' section to evaluate one", path="sla")
+    handoffs = plan.journey.handoffs()
+    if not handoffs:
+        raise PlanError(
+            "the journey has no handoff transition, so no lead is ever handed to sales",
+            path="journey.transitions",
+        )
+    marketing = {t.id for t in plan.teams_with_function("marketing")}
+    return _kernel.SLAContext(
+        sla=sla,
+        handoffs=tuple((t.source, t.to) for t in handoffs),
+        people=tuple((p.id, p.team, p.manager) for p in plan.people),
+        marketers=tuple(sorted({p.id for p in plan.people if p.team in marketing})),
     )
-    delivered = int(scope["delivered"].sum()) if scope.height else 0
-    parts: list[str] = []
-    if volume is not None:
-        stage = plan.journey.stage(volume.stage)
-        label = stage.kind.upper() if stage.kind in ("mql", "sal", "sql") else stage.name
-        committed = volume.count * scope.height
-        parts.append(
-            f"delivered {_percent(delivered, committed)} of the {label} volume "
-            f"({delivered:,} of {committed:,}{scope_note})"
-        )
-    else:
-        parts.append(f"delivered {delivered:,} leads{scope_note}")
-    if quality is not None:
-        accepted = int(scope["accepted"].sum()) if scope.height else 0
-        parts.append(
-            f"at {_percent(accepted, delivered)} acceptance against "
-            f"{_rate_text(quality.min_acceptance_rate)} committed"
-        )
-        if quality.min_sql_rate is not None:
-            sqls = int(scope["sqls"].sum()) if scope.height else 0
-            committed_sql = _rate_text(quality.min_sql_rate)
-            parts.append(f"and {_percent(sqls, delivered)} SQLs against {committed_sql}")
-    text += "; marketing " + " ".join(parts)
-    handled = {k: v for k, v in counts.items() if v}
-    if handled:
-        text += (
-            " (not used: "
-            + ", ".join(
-                f"{v:,} {k.replace('_', ' ')}" + (f" (e.g. lead {examples[k]})" if k in examples else "")
-                for k, v in handled.items()
-            )
-            + ")"
-        )
-    return f"SLA as of {as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {text}."
+
+
+def _volume_label(plan: AlignmentPlan, sla: SLA) -> str | None:
+    """How the summary names the volume commitment's stage: its kind for MQL/SAL/SQL, else its name."""
+    if sla.marketing.volume is None:
+        return None
+    stage = plan.journey.stage(sla.marketing.volume.stage)
+    return stage.kind.upper() if stage.kind in ("mql", "sal", "sql") else stage.name
