@@ -30,8 +30,10 @@ from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS, check_digit
 from smarketing._periods import PeriodKind, Window, zone
 from smarketing.calendar import check_time
 from smarketing.errors import ContractError, CurrencyMismatchError, PluginError, PluginWarning
-from smarketing.frames import _money, _sla, as_lazy, check_aware
+from smarketing.frames import _money, as_lazy, check_aware
 from smarketing.money import FxTable, Money
+from smarketing.sla import _kernel as sla_kernel
+from smarketing.sla import sla_context
 
 if TYPE_CHECKING:
     from smarketing.journey import JourneyMap
@@ -752,14 +754,12 @@ def _sla_metrics(run: _Run, plan: AlignmentPlan, kind: PeriodKind, windows: Sequ
     """Lead response time, SLA compliance and disposition coverage from the SLA evaluation.
 
     The evaluation (business time, tiers, pauses) is the kernel of :func:`smarketing.sla.evaluate_sla`;
-    it runs once per kernel run and the metrics are read off its per-lead frame, bucketed by handoff time.
-    Only the columns read here are computed: not the escalation ladder, the breaches, marketing's side
-    or the counts.
+    it runs once per kernel run and the metrics are read off its per-lead statuses, bucketed by handoff
+    time. Only those are computed (:func:`smarketing.sla._kernel.lead_statuses`): not the escalation
+    ladder, the breaches, marketing's side or the counts.
     """
     if run.sla_leads is None:
-        run.sla_leads = _sla.evaluate(plan, run.data, as_of=run.setup.as_of).lead_columns(
-            "lead_id", "handoff_at", "first_response_hours", "response_status", "disposition_status"
-        )
+        run.sla_leads = sla_kernel.lead_statuses(sla_context(plan), run.data, as_of=run.setup.as_of)
     status, disposition = nw.col("response_status"), nw.col("disposition_status")
     frame = (
         nw.from_native(run.sla_leads)

@@ -1,5 +1,10 @@
 """The columnar kernel of :func:`smarketing.sla.evaluate_sla`: map per lead, then associative sums.
 
+The kernel never sees the plan: :class:`SLAContext` carries the parts it reads (the SLA, the journey's
+handoff transitions, the people and who of them is in marketing), and :func:`smarketing.sla.evaluate_sla`
+builds it and makes the plan-level checks. Two entry points share the per-lead steps: :func:`evaluate`
+(every table of the report) and :func:`lead_statuses` (the few per-lead columns the KPIs read).
+
 Every step is a narwhals lazy expression or join keyed by ``lead_id`` (handoffs, the lead record, the first
 disposition, activity aggregates), so a partition of the data by lead can run the kernel on its own and
 the per-period and per-rep counts of the partitions add up. Business time comes from
@@ -11,12 +16,12 @@ Times are Int64 microseconds since the epoch (UTC) inside the kernel; the public
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
+import attrs
 import narwhals as nw
 import polars as pl
 
@@ -25,12 +30,12 @@ from smarketing.errors import DataError, PlanError
 from smarketing.frames import as_lazy, check_aware
 from smarketing.frames._calendar import BusinessClock, check_years, epoch_us, from_epoch_us
 from smarketing.records import RECORD_KINDS, Dataset
+from smarketing.sla import _tables
 
 if TYPE_CHECKING:
-    from smarketing.plan import AlignmentPlan
-    from smarketing.sla import SLA
+    from smarketing.sla.model import SLA
 
-__all__ = ["DEFAULT_PERIOD", "SLAFrames", "evaluate", "ratio"]
+__all__ = ["DEFAULT_PERIOD", "SLAContext", "SLAFrames", "STATUS_COLUMNS", "evaluate", "lead_statuses"]
 
 US_PER_HOUR = 3_600_000_000
 DEFAULT_PERIOD = "month"
@@ -63,15 +68,34 @@ _TIMES: dict[str, tuple[str, ...]] = {
 }
 
 
+@attrs.frozen
+class SLAContext:
+    """What the kernel reads besides the data: the SLA and the parts of the plan around it.
+
+    Attributes:
+        sla: The agreement.
+        handoffs: ``(from, to)`` stage ids of the journey's handoff transitions, in plan order; at least one.
+        people: ``(id, team, manager)`` of each person of the plan, in plan order.
+        marketers: Ids of the people in a marketing team, sorted: their activities are not sales responses.
+    """
+
+    sla: SLA
+    handoffs: tuple[tuple[str, str], ...]
+    people: tuple[tuple[str, str, str | None], ...]
+    marketers: tuple[str, ...]
+
+
 class SLAFrames:
     """What the kernel produces, before :class:`~smarketing.sla.SLAReport` wraps it.
 
     The kernel materialises the handed-off leads (handoff, lead record, due times) and their first
     dispositions when it is called; everything after that (the activities per lead, the statuses, the
     escalation ladder, marketing's side, breaches, the weekly trend, the counts) is a plan, computed on
-    first access and kept. A caller that needs a few per-lead columns (the KPIs) asks
-    :meth:`lead_columns` and pays for nothing else: polars leaves out of the plan the aggregates and
-    columns it does not select, and the other tables are never computed.
+    first access and kept. A caller that needs only the per-lead statuses (the KPIs) calls
+    :func:`lead_statuses` instead.
+
+    Attributes:
+        period: The period of marketing's side (the volume commitment's, else :data:`DEFAULT_PERIOD`).
     """
 
     def __init__(
@@ -89,15 +113,9 @@ class SLAFrames:
         self._delivered_plan = delivered_plan
         self._count_plans = count_plans
         self._sla = sla
-        self._period = period
+        self.period = period
         self._now = now
         self._zone = zone
-
-    def lead_columns(self, *names: str) -> pl.DataFrame:
-        """These columns of :attr:`leads` (same rows, same values), computing only what they need."""
-        if "leads" in self.__dict__:
-            return self.leads.select(names)
-        return self._lead_plan.select(names).collect()
 
     @cached_property
     def _lead_rows(self) -> pl.DataFrame:
@@ -119,17 +137,17 @@ class SLAFrames:
     @cached_property
     def breaches(self) -> pl.DataFrame:
         """One row per broken commitment, by commitment, each in lead order."""
-        return _breaches(self.leads)
+        return _tables.breaches(self.leads)
 
     @cached_property
     def marketing(self) -> pl.DataFrame:
         """Marketing's side per period: volume against the commitment, acceptance and SQL rates."""
-        return _marketing(self._delivered, self._sla, self._period, self._now, self._zone)
+        return _tables.marketing(self._delivered, self._sla, self.period, self._now, self._zone)
 
     @cached_property
     def weekly(self) -> pl.DataFrame:
         """Both sides per week (the trend)."""
-        return _weekly(self.leads, self._delivered)
+        return _tables.weekly(self.leads, self._delivered)
 
     @cached_property
     def _count_row(self) -> dict[str, Any]:
@@ -251,50 +269,122 @@ def _from_us(column: str) -> nw.Expr:
 
 
 # --------------------------------------------------------------------------------------------------
-# The kernel.
+# The kernel: one entry point for the whole report, one for the per-lead statuses the KPIs read.
 
 
-def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
-    """Evaluate ``plan.sla`` on ``data`` at ``as_of``; see :func:`smarketing.sla.evaluate_sla`."""
-    sla = plan.sla
-    if sla is None:
-        raise PlanError("the plan has no SLA; add an 'sla' section to evaluate one", path="sla")
-    handoffs = plan.journey.handoffs()
-    if not handoffs:
-        raise PlanError(
-            "the journey has no handoff transition, so no lead is ever handed to sales",
-            path="journey.transitions",
-        )
-    cal = sla.calendar
-    zone = cal.timezone
+def evaluate(context: SLAContext, data: Any, *, as_of: datetime) -> SLAFrames:
+    """Evaluate ``context.sla`` on ``data`` at ``as_of``; see :func:`smarketing.sla.evaluate_sla`."""
+    run = _per_lead(context, data, as_of)
+    sla = context.sla
+    base = _with_escalation(run.base, sla, run.clock)
+    return SLAFrames(
+        lead_plan=base.sort("_row").select(*_lead_columns(_LEAD_FRAME)).to_native(),
+        delivered_plan=_delivered(run, context).to_native(),
+        count_plans=tuple(p.to_native() for p in _count_plans(run)),
+        sla=sla,
+        period=run.period,
+        now=run.now,
+        zone=sla.calendar.timezone,
+    )
 
-    events = _load(data, "stage_events")
-    leads = _load(data, "leads")
-    activities = _load(data, "activities")
-    dispositions = _load(data, "dispositions")
-    _no_nulls(events, "stage_events", ("lead_id", "to", "time"), "lead_id")
-    _no_nulls(leads, "leads", ("id",), "id")
-    _no_nulls(activities, "activities", ("lead_id", "person", "time", "type"), "lead_id")
-    _no_nulls(dispositions, "dispositions", ("lead_id", "reason", "time"), "lead_id")
+
+#: The per-lead columns the SLA metrics of the KPIs read (see :func:`lead_statuses`).
+STATUS_COLUMNS = ("lead_id", "handoff_at", "first_response_hours", "response_status", "disposition_status")
+
+
+def lead_statuses(context: SLAContext, data: Any, *, as_of: datetime) -> pl.DataFrame:
+    """The columns :data:`STATUS_COLUMNS` of :attr:`SLAFrames.leads`: same rows, same values.
+
+    Only what they need is computed: no escalation ladder, breaches, marketing side or counts. The input
+    checks are those of :func:`evaluate`, in the same order, so bad data fails here as it fails there.
+    """
+    run = _per_lead(context, data, as_of)
+    statuses: pl.DataFrame = (
+        run.base.sort("_row").select(*_lead_columns(STATUS_COLUMNS)).collect().to_native()
+    )
+    return statuses
+
+
+@attrs.frozen
+class _Run:
+    """The per-lead plan up to the statuses at ``as_of``, and what the other tables are built from."""
+
+    base: nw.LazyFrame[Any]  # one row per handed-off lead, with ``_row``, in lead order
+    clock: BusinessClock
+    now: int
+    period: str
+    events: nw.LazyFrame[Any]
+    past_events: nw.LazyFrame[Any]
+    per_lead_events: nw.LazyFrame[Any]  # materialised: handoff and last accepted/SQL times per lead
+    activities: nw.LazyFrame[Any]
+    lead_record: nw.LazyFrame[Any]
+    keys: nw.LazyFrame[Any]  # lead_id, _row and handoff_us of each handed-off lead
+    disposition_counts: nw.LazyFrame[Any]
+
+
+def _per_lead(context: SLAContext, data: Any, as_of: datetime) -> _Run:
+    """Load and check the data, then build the per-lead frame up to the statuses (the shared steps)."""
+    sla = context.sla
+    events, leads, activities, dispositions = _load_checked(data)
     # After the data's own checks: an as_of taken from the data (the CLI's latest fact) is then already
     # known good, and a bad time in the data is named by its record rather than as as_of.
     now = epoch_us(check_time(as_of, "as_of"))
-    # -- handoffs: the first stage event of a handoff transition, per lead ------------------------------
-    pairs = [(t.source, t.to) for t in handoffs]
-    targets = sorted({t.to for t in handoffs})
+    past_events = events.filter(nw.col("time_us") <= now)
+    per_lead_events = _events_per_lead(past_events, context)
+    lead_record = _lead_record(leads)
+    clock = _clock(sla, past_events, now)
+    period = sla.marketing.volume.period if sla.marketing.volume is not None else DEFAULT_PERIOD
+    handed = per_lead_events.filter(~nw.col("handoff_us").is_null()).select(
+        "lead_id", "handoff_us", "handoffs"
+    )
+    base = _handed_leads(handed, lead_record, context, clock, period)
+    keys = base.select("lead_id", "_row", "handoff_us")
+    first_disposition, disposition_counts = _first_dispositions(dispositions, keys, now)
+    base = base.join(first_disposition, on="_row", how="left")
+    # Left as a plan: a caller that reads only some per-lead columns (the KPIs) computes only the
+    # aggregates those need.
+    base = base.join(
+        _activity_aggregates(activities, base, context, now), on="_row", how="left"
+    ).with_columns(nw.col("attempts").fill_null(0), nw.col("attempts_before_disposition").fill_null(0))
+    base = _with_statuses(base, sla, clock, now)
+    return _Run(
+        base=base,
+        clock=clock,
+        now=now,
+        period=period,
+        events=events,
+        past_events=past_events,
+        per_lead_events=per_lead_events,
+        activities=activities,
+        lead_record=lead_record,
+        keys=keys,
+        disposition_counts=disposition_counts,
+    )
+
+
+def _load_checked(data: Any) -> tuple[nw.LazyFrame[Any], ...]:
+    """The four record kinds (events, leads, activities, dispositions), required values checked."""
+    frames = tuple(_load(data, kind) for kind in _REQUIRED)
+    for kind, lf in zip(_REQUIRED, frames, strict=True):
+        _no_nulls(lf, kind, _REQUIRED[kind], "id" if kind == "leads" else "lead_id")
+    return frames
+
+
+def _events_per_lead(past_events: nw.LazyFrame[Any], context: SLAContext) -> nw.LazyFrame[Any]:
+    """Per lead, in one pass over the events: the handoff, and the last accepted and SQL stage entries.
+
+    The last times the lead reached the accepted and SQL stages are for marketing's quality. Kept in memory;
+    both sides read it.
+    """
+    handoffs = context.handoffs
+    targets = sorted({to for _, to in handoffs})
     is_handoff = nw.any_horizontal(
-        *((nw.col("from") == a) & (nw.col("to") == b) for a, b in pairs),
+        *((nw.col("from") == a) & (nw.col("to") == b) for a, b in handoffs),
         nw.col("from").is_null() & nw.col("to").is_in(targets),
         ignore_nulls=True,
     )
-    past_events = events.filter(nw.col("time_us") <= now)
-    # One pass over the events per lead: the handoff, and the last time the lead reached the accepted and
-    # SQL stages (for marketing's quality). Kept in memory; both sides read it.
-    quality = sla.marketing.quality
-    accepted_stage = quality.accepted_stage if quality is not None else None
-    sql_stage = quality.sql_stage if quality is not None else None
-    later = [s for s in (accepted_stage, sql_stage) if s is not None]
-    per_lead_events = nw.from_native(
+    later = _quality_stages(context.sla)
+    per_lead: pl.DataFrame = (
         past_events.filter(is_handoff | nw.col("to").is_in(later))
         .group_by("lead_id")
         .agg(
@@ -311,14 +401,20 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         )
         .collect()
         .to_native()
-        .lazy()
     )
-    handed = per_lead_events.filter(~nw.col("handoff_us").is_null()).select(
-        "lead_id", "handoff_us", "handoffs"
-    )
+    return nw.from_native(per_lead.lazy())
 
-    # -- the lead record, tier and targets ---------------------------------------------------------------
-    lead_cols = leads.select(
+
+def _quality_stages(sla: SLA) -> list[str]:
+    """The accepted and SQL stages of marketing's quality commitment that are set, in that order."""
+    quality = sla.marketing.quality
+    if quality is None:
+        return []
+    return [s for s in (quality.accepted_stage, quality.sql_stage) if s is not None]
+
+
+def _lead_record(leads: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    return leads.select(
         nw.col("id").alias("lead_id"),
         "owner",
         "grade",
@@ -327,28 +423,31 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         nw.col("created_at_us").alias("created_us"),
         nw.lit(value=True).alias("known"),
     )
-    people = plan.people
-    people_frame = nw.from_native(
+
+
+def _people_frame(context: SLAContext) -> nw.LazyFrame[Any]:
+    people = context.people
+    return nw.from_native(
         pl.LazyFrame(
             {
-                "owner": [p.id for p in people],
-                "team": [p.team for p in people],
-                "manager": [p.manager for p in people],
+                "owner": [p[0] for p in people],
+                "team": [p[1] for p in people],
+                "manager": [p[2] for p in people],
             },
             schema={"owner": pl.String, "team": pl.String, "manager": pl.String},
         )
     )
+
+
+def _targets(sla: SLA) -> tuple[nw.Expr, nw.Expr, nw.Expr]:
+    """The tier of a lead (first match in plan order), its first-response target (us) and minimum attempts."""
     tier = nw.lit(None, nw.String())
     for t in reversed(sla.tiers):
         chosen = nw.col("grade").is_in(t.grades) | nw.col("persona").is_in(t.personas)
         tier = nw.when(chosen.fill_null(value=False)).then(nw.lit(t.id)).otherwise(tier)
-    fr = sla.sales.first_response
-    att = sla.sales.attempts
-    disp = sla.sales.disposition
-    default_target = None if fr is None else _hours_us(fr.within_hours)
-    default_min = None if att is None else att.minimum
-    target = nw.lit(default_target, nw.Int64())
-    minimum = nw.lit(default_min, nw.Int64())
+    fr, att = sla.sales.first_response, sla.sales.attempts
+    target = nw.lit(None if fr is None else _hours_us(fr.within_hours), nw.Int64())
+    minimum = nw.lit(None if att is None else att.minimum, nw.Int64())
     for t in sla.tiers:
         if t.first_response_hours is not None:
             target = (
@@ -358,24 +457,28 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
             )
         if t.min_attempts is not None:
             minimum = nw.when(nw.col("tier") == t.id).then(nw.lit(t.min_attempts)).otherwise(minimum)
+    return tier, target, minimum
 
-    # -- the calendar over the range the data and the due times need ------------------------------------
+
+def _clock(sla: SLA, past_events: nw.LazyFrame[Any], now: int) -> BusinessClock:
+    """The business clock over the range the data and the longest due times need."""
     span = past_events.select(
         nw.col("time_us").min().alias("lo"), nw.col("time_us").max().alias("hi")
     ).collect()
     lo_us, hi_us = span.item(0, "lo"), span.item(0, "hi")
     lo_us = now if lo_us is None else min(lo_us, now)
     hi_us = now if hi_us is None else max(hi_us, now)
+    fr, att, disp = sla.sales.first_response, sla.sales.attempts, sla.sales.disposition
+    default_target = None if fr is None else _hours_us(fr.within_hours)
     longest = max(
         [_hours_us(t.first_response_hours) for t in sla.tiers if t.first_response_hours is not None]
         + ([default_target] if default_target is not None else [0])
     )
-    ladder = sorted(sla.escalation, key=lambda s: s.after_hours)
-    longest += max((_hours_us(s.after_hours) for s in ladder), default=0)
+    longest += max((_hours_us(s.after_hours) for s in sla.escalation), default=0)
     longest_days = max([att.within_business_days if att else 0, disp.within_business_days if disp else 0])
     try:
-        clock = BusinessClock.covering(
-            cal,
+        return BusinessClock.covering(
+            sla.calendar,
             from_epoch_us(lo_us),
             from_epoch_us(hi_us),
             duration=timedelta(microseconds=longest),
@@ -384,14 +487,30 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     except DataError:  # times the calendar cannot reach (years without holiday tables)
         raise
     except ValueError as error:  # a calendar whose open time runs out (only a few extra open dates)
+        # Known only once the data's range is read, so raised here rather than by evaluate_sla's checks.
         raise PlanError(f"{error}; the SLA's clocks cannot run", path="sla.calendar") from None
-    period = sla.marketing.volume.period if sla.marketing.volume is not None else DEFAULT_PERIOD
 
+
+def _handed_leads(
+    handed: nw.LazyFrame[Any],
+    lead_record: nw.LazyFrame[Any],
+    context: SLAContext,
+    clock: BusinessClock,
+    period: str,
+) -> nw.LazyFrame[Any]:
+    """Handed-off leads with their record, team, tier, targets and due times, materialised in lead order.
+
+    Each row gets an integer key ``_row``: the dispositions and the activities are matched to it once by
+    lead id, and everything after that joins on the integer. A lead id seen twice is a DataError.
+    """
+    sla = context.sla
+    att, disp = sla.sales.attempts, sla.sales.disposition
+    tier, target, minimum = _targets(sla)
     handoff = pl.col("handoff_us")
     local = clock.local_date(handoff)
     base_lf = _with(
-        handed.join(lead_cols, on="lead_id", how="left")
-        .join(people_frame, on="owner", how="left")
+        handed.join(lead_record, on="lead_id", how="left")
+        .join(_people_frame(context), on="owner", how="left")
         .with_columns(nw.col("known").fill_null(value=False), tier.alias("tier"))
         .with_columns(
             target.cast(nw.Int64()).alias("response_target_us"),
@@ -407,25 +526,29 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     )
     base_lf = _with(base_lf, due_pos=pl.col("handoff_pos") + pl.col("response_target_us"))
     base_lf = _with(base_lf, response_due_us=clock.instant(pl.col("due_pos")))
-    # Materialise the per-lead frame once, in lead order, with an integer row key: the dispositions and
-    # the activities are matched to it once by lead id, and everything after that joins on the integer.
     base_df: pl.DataFrame = base_lf.collect().to_native().sort("lead_id")
     twice = base_df.filter(pl.col("lead_id") == pl.col("lead_id").shift(1)).head(1)
     if twice.height:
         raise DataError(
             "lead id appears more than once", record=twice.item(0, "lead_id"), field="id", kind="lead"
         )
-    base_df = base_df.with_row_index("_row")
-    base = nw.from_native(base_df.lazy())
-    keys = base.select("lead_id", "_row", "handoff_us")
+    return nw.from_native(base_df.with_row_index("_row").lazy())
 
-    # -- dispositions: the first one at or after the handoff ---------------------------------------------
-    marked_disp = dispositions.join(keys, on="lead_id", how="left").with_columns(
+
+def _first_dispositions(
+    dispositions: nw.LazyFrame[Any], keys: nw.LazyFrame[Any], now: int
+) -> tuple[nw.LazyFrame[Any], nw.LazyFrame[Any]]:
+    """The first disposition at or after each lead's handoff, and the plan of the disposition counts.
+
+    The first dispositions are materialised, keyed by ``_row``; the counts are of dispositions of leads not
+    handed off, before the handoff and after ``as_of``.
+    """
+    marked = dispositions.join(keys, on="lead_id", how="left").with_columns(
         (nw.col("time_us") > now).alias("after_as_of"),
         (~nw.col("handoff_us").is_null() & (nw.col("time_us") < nw.col("handoff_us"))).alias("before"),
     )
-    first_disp = (
-        marked_disp.filter(
+    first = (
+        marked.filter(
             ~nw.col("_row").is_null() & ~nw.col("after_as_of") & (nw.col("time_us") >= nw.col("handoff_us"))
         )
         .with_columns(nw.col("time_us").min().over("_row").alias("_first"))
@@ -437,23 +560,30 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
             nw.col("person").min().alias("disposition_person"),
         )
     )
-    disp_flags = {
+    flags = {
         "d_unhanded": nw.col("_row").is_null(),
         "d_before": nw.col("before") & ~nw.col("after_as_of"),
         "d_after": nw.col("after_as_of"),
     }
-    disp_counts = marked_disp.select(
-        *(flag.cast(nw.Int64()).sum().alias(name) for name, flag in disp_flags.items()),
-        *(_example(flag, name) for name, flag in disp_flags.items()),
+    counts = marked.select(
+        *(flag.cast(nw.Int64()).sum().alias(name) for name, flag in flags.items()),
+        *(_example(flag, name) for name, flag in flags.items()),
     )
-    first_disp_df: pl.DataFrame = first_disp.collect().to_native()
-    base = base.join(nw.from_native(first_disp_df.lazy()), on="_row", how="left")
+    first_df: pl.DataFrame = first.collect().to_native()
+    return nw.from_native(first_df.lazy()), counts
 
-    # -- activities: first response, attempts in the window, the pause ------------------------------------
+
+def _activity_aggregates(
+    activities: nw.LazyFrame[Any], base: nw.LazyFrame[Any], context: SLAContext, now: int
+) -> nw.LazyFrame[Any]:
+    """Activity aggregates per handed-off lead (``_row``), as a plan.
+
+    The first response, the attempts in the window and before the disposition, the latest pausing activity,
+    and the number of activities before the lead was created (``_early``).
+    """
+    sla = context.sla
+    fr = sla.sales.first_response
     kinds = list(fr.activities) if fr is not None else ["call", "email", "meeting"]
-    marketers = sorted(
-        {p.id for p in people if p.team in {t.id for t in plan.teams_with_function("marketing")}}
-    )
     pauses = list(sla.pause_statuses)
     # Each activity is matched to its handed-off lead by id once; everything after that groups by the
     # integer row of the lead.
@@ -464,40 +594,54 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     after = nw.col("time_us") > now
     early = (nw.col("time_us") < nw.col("created_us")).fill_null(value=False)
     usable = (
-        ~after & ~early & (nw.col("time_us") >= nw.col("handoff_us")) & ~nw.col("person").is_in(marketers)
+        ~after
+        & ~early
+        & (nw.col("time_us") >= nw.col("handoff_us"))
+        & ~nw.col("person").is_in(list(context.marketers))
     )
     attempt = usable & nw.col("type").is_in(kinds)
     paused_by = usable & nw.col("outcome").is_in(pauses).fill_null(value=False)
     # Flags first, then plain sums and extremes: conditions shared by several aggregates are computed once.
     at = nw.col("time_us")
-    per_lead = (
+    return (
         acts.with_columns(
-            early.alias("_e"),
-            attempt.alias("_t"),
-            paused_by.alias("_p"),
+            early.alias("_early_flag"),
+            attempt.alias("_attempt"),
+            paused_by.alias("_pause"),
         )
         .with_columns(
-            nw.when(nw.col("_t")).then(at).otherwise(None).alias("_t_time"),
-            nw.when(nw.col("_p")).then(at).otherwise(None).alias("_p_time"),
-            (nw.col("_t") & (at <= nw.col("attempts_end_us")).fill_null(value=False)).alias("_w"),
-            (nw.col("_t") & (at <= nw.col("disposition_us")).fill_null(value=False)).alias("_b"),
+            nw.when(nw.col("_attempt")).then(at).otherwise(None).alias("_attempt_time"),
+            nw.when(nw.col("_pause")).then(at).otherwise(None).alias("_pause_time"),
+            (nw.col("_attempt") & (at <= nw.col("attempts_end_us")).fill_null(value=False)).alias(
+                "_in_window"
+            ),
+            (nw.col("_attempt") & (at <= nw.col("disposition_us")).fill_null(value=False)).alias(
+                "_before_disposition"
+            ),
         )
         .group_by("_row")
         .agg(
-            nw.col("_t_time").min().alias("first_response_us"),
-            nw.col("_w").fill_null(value=False).cast(nw.Int64()).sum().alias("attempts"),
-            nw.col("_b").fill_null(value=False).cast(nw.Int64()).sum().alias("attempts_before_disposition"),
-            nw.col("_p_time").max().alias("pause_from_us"),
-            nw.col("_e").cast(nw.Int64()).sum().alias("_early"),
+            nw.col("_attempt_time").min().alias("first_response_us"),
+            nw.col("_in_window").fill_null(value=False).cast(nw.Int64()).sum().alias("attempts"),
+            nw.col("_before_disposition")
+            .fill_null(value=False)
+            .cast(nw.Int64())
+            .sum()
+            .alias("attempts_before_disposition"),
+            nw.col("_pause_time").max().alias("pause_from_us"),
+            nw.col("_early_flag").cast(nw.Int64()).sum().alias("_early"),
         )
     )
-    # Left as a plan: a caller that reads only some per-lead columns (the KPIs) computes only the
-    # aggregates those need.
-    base = base.join(per_lead, on="_row", how="left").with_columns(
-        nw.col("attempts").fill_null(0), nw.col("attempts_before_disposition").fill_null(0)
-    )
 
-    # -- statuses at as_of -----------------------------------------------------------------------------
+
+def _with_statuses(base: nw.LazyFrame[Any], sla: SLA, clock: BusinessClock, now: int) -> nw.LazyFrame[Any]:
+    """Add each commitment's status at ``as_of``, with the pause and the stopped clock they depend on.
+
+    Also the early "unable to reach" flag, whether the disposition reason is agreed, and the first response
+    in business hours.
+    """
+    att, disp = sla.sales.attempts, sla.sales.disposition
+    pauses = list(sla.pause_statuses)
     paused = nw.col("status").is_in(pauses).fill_null(value=False)
     clock_end = (
         nw.when(paused)
@@ -510,43 +654,7 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
     )
     base = base.with_columns(paused.alias("paused"), clock_end.cast(nw.Int64()).alias("clock_end_us"))
     base = _with(base, response_pos=clock.position(pl.col("first_response_us")))
-    frs, due, end = nw.col("first_response_us"), nw.col("response_due_us"), nw.col("clock_end_us")
-    response_status = (
-        nw.when(due.is_null())
-        .then(nw.lit(None, nw.String()))
-        .when(~frs.is_null() & (frs <= due))
-        .then(nw.lit("met"))
-        .when(~frs.is_null() | (due < end))
-        .then(nw.lit("breached"))
-        .otherwise(nw.lit("pending"))
-    )
     utr = disp.unable_to_reach_reason if disp is not None else None
-    outcome_disp = ~nw.col("disposition_us").is_null() & (
-        nw.col("disposition_us") <= nw.col("attempts_end_us")
-    )
-    if utr is not None:
-        outcome_disp = outcome_disp & (nw.col("disposition_reason") != utr)
-    attempts_status = (
-        nw.when(nw.col("attempts_required").is_null() | nw.col("attempts_end_us").is_null())
-        .then(nw.lit(None, nw.String()))
-        .when((nw.col("attempts") >= nw.col("attempts_required")) | outcome_disp)
-        .then(nw.lit("met"))
-        .when(nw.col("attempts_end_us") < end)
-        .then(nw.lit("breached"))
-        .otherwise(nw.lit("pending"))
-    )
-    dd, dat = nw.col("disposition_due_us"), nw.col("disposition_us")
-    disposition_status = (
-        nw.when(dd.is_null())
-        .then(nw.lit(None, nw.String()))
-        .when(~dat.is_null() & (dat <= dd))
-        .then(nw.lit("on_time"))
-        .when(~dat.is_null())
-        .then(nw.lit("late"))
-        .when(dd < end)
-        .then(nw.lit("missing"))
-        .otherwise(nw.lit("pending"))
-    )
     early_utr = (
         (nw.col("disposition_reason") == utr)
         & (nw.col("attempts_before_disposition") < nw.col("attempts_required"))
@@ -554,10 +662,10 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         else nw.lit(value=False)
     )
     agreed = disp.reasons if disp is not None else []
-    base = base.with_columns(
-        response_status.alias("response_status"),
-        attempts_status.alias("attempts_status"),
-        disposition_status.alias("disposition_status"),
+    return base.with_columns(
+        _response_status().alias("response_status"),
+        _attempts_status(utr).alias("attempts_status"),
+        _disposition_status().alias("disposition_status"),
         early_utr.fill_null(value=False).alias("unable_to_reach_early"),
         (nw.col("disposition_reason").is_in(agreed) | nw.col("disposition_reason").is_null()).alias(
             "disposition_reason_agreed"
@@ -567,7 +675,75 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         ),
     )
 
-    # -- escalation: the last step whose time passed before the response (or the stopped clock) ------------
+
+def _response_status() -> nw.Expr:
+    """The first-response status: ``met``, ``breached``, ``pending``, or null without the commitment.
+
+    ``met`` when the first response came by its due time, ``breached`` when it came late or the due time
+    passed before the clock stopped.
+    """
+    frs, due, end = nw.col("first_response_us"), nw.col("response_due_us"), nw.col("clock_end_us")
+    return (
+        nw.when(due.is_null())
+        .then(nw.lit(None, nw.String()))
+        .when(~frs.is_null() & (frs <= due))
+        .then(nw.lit("met"))
+        .when(~frs.is_null() | (due < end))
+        .then(nw.lit("breached"))
+        .otherwise(nw.lit("pending"))
+    )
+
+
+def _attempts_status(unable_to_reach: str | None) -> nw.Expr:
+    """The attempts status: ``met``, ``breached``, ``pending``, or null without the commitment.
+
+    ``met`` when the minimum attempts were reached in the window or a disposition other than "unable to
+    reach" came inside it, ``breached`` when the window closed before the clock stopped.
+    """
+    outcome_disp = ~nw.col("disposition_us").is_null() & (
+        nw.col("disposition_us") <= nw.col("attempts_end_us")
+    )
+    if unable_to_reach is not None:
+        outcome_disp = outcome_disp & (nw.col("disposition_reason") != unable_to_reach)
+    return (
+        nw.when(nw.col("attempts_required").is_null() | nw.col("attempts_end_us").is_null())
+        .then(nw.lit(None, nw.String()))
+        .when((nw.col("attempts") >= nw.col("attempts_required")) | outcome_disp)
+        .then(nw.lit("met"))
+        .when(nw.col("attempts_end_us") < nw.col("clock_end_us"))
+        .then(nw.lit("breached"))
+        .otherwise(nw.lit("pending"))
+    )
+
+
+def _disposition_status() -> nw.Expr:
+    """The disposition status: ``on_time``, ``late``, ``missing``, ``pending``, or null without a deadline.
+
+    ``on_time`` or ``late`` by the first disposition against its deadline, ``missing`` when the deadline
+    passed before the clock stopped without one.
+    """
+    dd, dat = nw.col("disposition_due_us"), nw.col("disposition_us")
+    return (
+        nw.when(dd.is_null())
+        .then(nw.lit(None, nw.String()))
+        .when(~dat.is_null() & (dat <= dd))
+        .then(nw.lit("on_time"))
+        .when(~dat.is_null())
+        .then(nw.lit("late"))
+        .when(dd < nw.col("clock_end_us"))
+        .then(nw.lit("missing"))
+        .otherwise(nw.lit("pending"))
+    )
+
+
+def _with_escalation(base: nw.LazyFrame[Any], sla: SLA, clock: BusinessClock) -> nw.LazyFrame[Any]:
+    """Add the escalation columns: the step reached, when, and whom it notifies.
+
+    The step is the last one whose time passed before the response (or the stopped clock) of a breached
+    first response.
+    """
+    ladder = sorted(sla.escalation, key=lambda s: s.after_hours)
+    frs, end = nw.col("first_response_us"), nw.col("clock_end_us")
     stop = nw.when(~frs.is_null()).then(frs).otherwise(end)
     step = nw.lit(None, nw.Int64())
     step_at = nw.lit(None, nw.Int64())
@@ -588,61 +764,96 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         notify = (
             nw.when(reached).then(nw.concat_str(who, separator=", ", ignore_nulls=True)).otherwise(notify)
         )
-    base = base.with_columns(
+    return base.with_columns(
         step.cast(nw.Int64()).alias("escalation_step"),
         step_at.cast(nw.Int64()).alias("escalation_us"),
         notify.alias("escalation_notify"),
     )
 
-    lead_frame = base.sort("_row").select(
-        "lead_id",
-        "owner",
-        "team",
-        "tier",
-        _from_us("handoff_us").alias("handoff_at"),
-        "handoffs",
-        (nw.col("response_target_us").cast(nw.Float64()) / US_PER_HOUR).alias("response_target_hours"),
-        _from_us("response_due_us").alias("response_due_at"),
-        _from_us("first_response_us").alias("first_response_at"),
-        "first_response_hours",
-        "response_status",
-        "attempts",
-        "attempts_required",
-        _from_us("attempts_end_us").alias("attempts_window_end"),
-        "attempts_status",
-        _from_us("disposition_us").alias("disposition_at"),
-        "disposition_reason",
-        "disposition_reason_agreed",
-        _from_us("disposition_due_us").alias("disposition_due_at"),
-        "disposition_status",
-        "unable_to_reach_early",
-        "paused",
-        _from_us("clock_end_us").alias("clock_stopped_at"),
-        "escalation_step",
-        _from_us("escalation_us").alias("escalation_at"),
-        "escalation_notify",
-        "known",
-        "_early",
-        "period",
-        "week",
-    )
 
-    # -- marketing: delivered leads per period and how many sales accepted / qualified -------------------
+#: The columns of the per-lead frame, in order, with the internal ``known`` and ``_early`` (for the counts).
+_LEAD_FRAME = (
+    "lead_id",
+    "owner",
+    "team",
+    "tier",
+    "handoff_at",
+    "handoffs",
+    "response_target_hours",
+    "response_due_at",
+    "first_response_at",
+    "first_response_hours",
+    "response_status",
+    "attempts",
+    "attempts_required",
+    "attempts_window_end",
+    "attempts_status",
+    "disposition_at",
+    "disposition_reason",
+    "disposition_reason_agreed",
+    "disposition_due_at",
+    "disposition_status",
+    "unable_to_reach_early",
+    "paused",
+    "clock_stopped_at",
+    "escalation_step",
+    "escalation_at",
+    "escalation_notify",
+    "known",
+    "_early",
+    "period",
+    "week",
+)
+
+#: Public per-lead columns computed from internal ones: times in microseconds become UTC datetimes.
+_DERIVED: dict[str, nw.Expr] = {
+    "handoff_at": _from_us("handoff_us"),
+    "response_target_hours": nw.col("response_target_us").cast(nw.Float64()) / US_PER_HOUR,
+    "response_due_at": _from_us("response_due_us"),
+    "first_response_at": _from_us("first_response_us"),
+    "attempts_window_end": _from_us("attempts_end_us"),
+    "disposition_at": _from_us("disposition_us"),
+    "disposition_due_at": _from_us("disposition_due_us"),
+    "clock_stopped_at": _from_us("clock_end_us"),
+    "escalation_at": _from_us("escalation_us"),
+}
+
+
+def _lead_columns(names: Sequence[str]) -> list[nw.Expr | str]:
+    """The expressions that select ``names`` of the per-lead frame from the kernel's working frame."""
+    return [_DERIVED[name].alias(name) if name in _DERIVED else name for name in names]
+
+
+def _delivered(run: _Run, context: SLAContext) -> nw.LazyFrame[Any]:
+    """Marketing's delivered leads per lead and period, as a plan.
+
+    Each row is a lead's first entry into the volume stage in a period (the handoff's source stages without
+    a volume commitment), its week, and whether the lead later reached the accepted and SQL stages.
+    """
+    sla = context.sla
     volume = sla.marketing.volume
-    delivered_stages = [volume.stage] if volume is not None else sorted({t.source for t in handoffs})
+    delivered_stages = (
+        [volume.stage] if volume is not None else sorted({source for source, _ in context.handoffs})
+    )
     time_us = pl.col("time_us")
     delivered = (
-        _with(past_events.filter(nw.col("to").is_in(delivered_stages)), _local=clock.local_date(time_us))
-        .with_columns(_period(nw.col("_local"), period).alias("period"))
+        _with(
+            run.past_events.filter(nw.col("to").is_in(delivered_stages)), _local=run.clock.local_date(time_us)
+        )
+        .with_columns(_period(nw.col("_local"), run.period).alias("period"))
         .group_by("lead_id", "period")
         .agg(nw.col("time_us").min().alias("delivered_us"), nw.col("_local").min().alias("_local"))
         .with_columns(_period(nw.col("_local"), "week").alias("week"))
         .drop("_local")
     )
+    later = _quality_stages(sla)
     if later:
-        last = per_lead_events.select("lead_id", *(f"_{stage}" for stage in later))
+        last = run.per_lead_events.select("lead_id", *(f"_{stage}" for stage in later))
         delivered = delivered.join(last, on="lead_id", how="left")
-    delivered = delivered.with_columns(
+    quality = sla.marketing.quality
+    accepted_stage = quality.accepted_stage if quality is not None else None
+    sql_stage = quality.sql_stage if quality is not None else None
+    return delivered.with_columns(
         *(
             (nw.col(f"_{stage}") >= nw.col("delivered_us")).fill_null(value=False).alias(name)
             if stage is not None
@@ -651,28 +862,26 @@ def evaluate(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLAFrames:
         )
     ).drop(*(f"_{stage}" for stage in later))
 
-    late = nw.col("time_us") > now
-    event_counts = events.select(late.cast(nw.Int64()).sum().alias("e_after"), _example(late, "e_after"))
-    activity_counts = activities.select(
+
+def _count_plans(run: _Run) -> tuple[nw.LazyFrame[Any], ...]:
+    """One-row plans counting the facts handled specially, each with the smallest lead id it counts.
+
+    Dispositions (not handed off, before the handoff, after ``as_of``), events and activities after
+    ``as_of``, and activities of unknown leads.
+    """
+    late = nw.col("time_us") > run.now
+    event_counts = run.events.select(late.cast(nw.Int64()).sum().alias("e_after"), _example(late, "e_after"))
+    activity_counts = run.activities.select(
         late.cast(nw.Int64()).sum().alias("a_after"), _example(late, "a_after")
     )
     # Activities of leads neither handed off nor in ``leads``: only the counts need them.
     unknown_activities = (
-        activities.select("lead_id")
-        .join(keys.select("lead_id"), on="lead_id", how="anti")
-        .join(lead_cols.select("lead_id"), on="lead_id", how="anti")
+        run.activities.select("lead_id")
+        .join(run.keys.select("lead_id"), on="lead_id", how="anti")
+        .join(run.lead_record.select("lead_id"), on="lead_id", how="anti")
         .select(nw.len().alias("a_unknown"), nw.col("lead_id").min().alias("_example_a_unknown"))
     )
-    plans = (disp_counts, event_counts, activity_counts, unknown_activities)
-    return SLAFrames(
-        lead_plan=lead_frame.to_native(),
-        delivered_plan=delivered.to_native(),
-        count_plans=tuple(p.to_native() for p in plans),
-        sla=sla,
-        period=period,
-        now=now,
-        zone=zone,
-    )
+    return (run.disposition_counts, event_counts, activity_counts, unknown_activities)
 
 
 def _example(flag: nw.Expr, name: str) -> nw.Expr:
@@ -699,254 +908,3 @@ def _period(local_date: nw.Expr, period: str) -> nw.Expr:
         day = local_date.cast(nw.Int32())
         return (day - (day + 3) % 7).cast(nw.Date())  # 1970-01-01 was a Thursday
     return local_date.dt.truncate(_TRUNCATE[period])
-
-
-# --------------------------------------------------------------------------------------------------
-# After the reduce: small frames for people (breaches, marketing per period, weekly trend).
-
-_BREACH_SCHEMA = {
-    "lead_id": pl.String,
-    "owner": pl.String,
-    "team": pl.String,
-    "tier": pl.String,
-    "commitment": pl.String,
-    "status": pl.String,
-    "due_at": pl.Datetime("us", "UTC"),
-    "detail": pl.String,
-    "escalation_step": pl.Int64,
-    "escalation_notify": pl.String,
-}
-
-
-def ratio(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
-    """``part / whole``, or null when ``whole`` is 0 (a rate of nothing is unknown, not NaN)."""
-    return pl.when(whole > 0).then(part / whole).otherwise(None)
-
-
-def _hours_text(column: str) -> pl.Expr:
-    return pl.col(column).round(2).cast(pl.String)
-
-
-def _breaches(leads: pl.DataFrame) -> pl.DataFrame:
-    """One row per broken commitment with the reason in words: by commitment, each in lead order."""
-    who = ["lead_id", "owner", "team", "tier"]
-    lf = leads.lazy()
-    none_step = pl.lit(None, pl.Int64).alias("escalation_step")
-    none_notify = pl.lit(None, pl.String).alias("escalation_notify")
-    parts = [
-        lf.filter(pl.col("response_status") == "breached").select(
-            *who,
-            pl.lit("first_response").alias("commitment"),
-            pl.col("response_status").alias("status"),
-            pl.col("response_due_at").alias("due_at"),
-            pl.when(pl.col("first_response_at").is_null())
-            .then(
-                pl.lit("no response yet; target ")
-                + _hours_text("response_target_hours")
-                + pl.lit(" business hours")
-            )
-            .otherwise(
-                pl.lit("first response after ")
-                + _hours_text("first_response_hours")
-                + pl.lit(" business hours; target ")
-                + _hours_text("response_target_hours")
-            )
-            .alias("detail"),
-            "escalation_step",
-            "escalation_notify",
-        ),
-        lf.filter(pl.col("attempts_status") == "breached").select(
-            *who,
-            pl.lit("attempts").alias("commitment"),
-            pl.col("attempts_status").alias("status"),
-            pl.col("attempts_window_end").alias("due_at"),
-            (
-                pl.col("attempts").cast(pl.String)
-                + pl.lit(" of ")
-                + pl.col("attempts_required").cast(pl.String)
-                + pl.lit(" attempts within the window")
-            ).alias("detail"),
-            none_step,
-            none_notify,
-        ),
-        lf.filter(pl.col("disposition_status").is_in(["late", "missing"])).select(
-            *who,
-            pl.lit("disposition").alias("commitment"),
-            pl.col("disposition_status").alias("status"),
-            pl.col("disposition_due_at").alias("due_at"),
-            pl.when(pl.col("disposition_status") == "missing")
-            .then(pl.lit("no disposition by the deadline"))
-            .otherwise(
-                pl.lit("disposition '") + pl.col("disposition_reason") + pl.lit("' after the deadline")
-            )
-            .alias("detail"),
-            none_step,
-            none_notify,
-        ),
-        lf.filter(pl.col("unable_to_reach_early")).select(
-            *who,
-            pl.lit("unable_to_reach").alias("commitment"),
-            pl.lit("flagged").alias("status"),
-            pl.col("disposition_at").alias("due_at"),
-            (
-                pl.lit("'")
-                + pl.col("disposition_reason")
-                + pl.lit("' before the required attempts (")
-                + pl.col("attempts_required").cast(pl.String)
-                + pl.lit(")")
-            ).alias("detail"),
-            none_step,
-            none_notify,
-        ),
-        lf.filter(~pl.col("disposition_reason_agreed")).select(
-            *who,
-            pl.lit("disposition_reason").alias("commitment"),
-            pl.lit("flagged").alias("status"),
-            pl.col("disposition_at").alias("due_at"),
-            (pl.lit("reason '") + pl.col("disposition_reason") + pl.lit("' is not an agreed reason")).alias(
-                "detail"
-            ),
-            none_step,
-            none_notify,
-        ),
-    ]
-    # The leads are sorted by id and each part keeps their order, so the result needs no sort of its own.
-    frames = [p.cast(_BREACH_SCHEMA) for p in parts]  # type: ignore[arg-type]
-    return pl.concat(frames).collect()
-
-
-def _next_period(start: date, period: str) -> date:
-    if period == "day":
-        return start + timedelta(days=1)
-    if period == "week":
-        return start + timedelta(days=7)
-    months = {"month": 1, "quarter": 3, "year": 12}[period]
-    index = start.year * 12 + start.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _marketing(delivered: pl.DataFrame, sla: SLA, period: str, now: int, zone: str) -> pl.DataFrame:
-    """Marketing's side per period: volume against the commitment, acceptance and SQL rates."""
-    volume, quality = sla.marketing.volume, sla.marketing.quality
-    per = delivered.group_by("period").agg(
-        pl.len().cast(pl.Int64).alias("delivered"),
-        pl.col("accepted").sum().cast(pl.Int64).alias("accepted"),
-        pl.col("sql").sum().cast(pl.Int64).alias("sqls"),
-    )
-    as_of_local = from_epoch_us(now).astimezone(ZoneInfo(zone))
-    last = _period_start(as_of_local.date(), period)
-    first = per["period"].min() if per.height else last
-    assert isinstance(first, date)
-    starts: list[date] = []
-    current = min(first, last)
-    while current <= last:
-        starts.append(current)
-        current = _next_period(current, period)
-    ends = [_next_period(s, period) for s in starts]
-    frame = (
-        pl.DataFrame({"period": starts, "complete": [e <= as_of_local.date() for e in ends]})
-        .join(per, on="period", how="left")
-        .with_columns(pl.col("delivered", "accepted", "sqls").fill_null(0))
-    )
-    committed = volume.count if volume is not None else None
-    frame = frame.with_columns(
-        pl.lit(committed, pl.Int64).alias("committed"),
-        (pl.lit(committed, pl.Int64) - pl.col("delivered")).clip(lower_bound=0).alias("shortfall"),
-        ratio(pl.col("delivered"), pl.lit(committed, pl.Int64)).alias("delivered_share"),
-        ratio(pl.col("accepted"), pl.col("delivered")).alias("acceptance_rate"),
-        ratio(pl.col("sqls"), pl.col("delivered")).alias("sql_rate"),
-    )
-    min_acc = quality.min_acceptance_rate if quality is not None else None
-    min_sql = quality.min_sql_rate if quality is not None else None
-    return frame.with_columns(
-        pl.lit(None if min_acc is None else float(min_acc), pl.Float64).alias("min_acceptance_rate"),
-        _rate_met("accepted", min_acc).alias("acceptance_met"),
-        pl.lit(None if min_sql is None else float(min_sql), pl.Float64).alias("min_sql_rate"),
-        _rate_met("sqls", min_sql).alias("sql_rate_met"),
-        (pl.col("delivered") >= pl.lit(committed, pl.Int64)).alias("volume_met"),
-    ).select(
-        "period",
-        "complete",
-        "delivered",
-        "committed",
-        "shortfall",
-        "delivered_share",
-        "volume_met",
-        "accepted",
-        "acceptance_rate",
-        "min_acceptance_rate",
-        "acceptance_met",
-        "sqls",
-        "sql_rate",
-        "min_sql_rate",
-        "sql_rate_met",
-    )
-
-
-def _rate_met(column: str, minimum: Decimal | None) -> pl.Expr:
-    """``column / delivered >= minimum`` in exact integer arithmetic (no float comparison)."""
-    if minimum is None:
-        return pl.lit(None, pl.Boolean)
-    num, den = minimum.as_integer_ratio()
-    return (
-        pl.when(pl.col("delivered") == 0)
-        .then(None)
-        .otherwise(pl.col(column) * den >= pl.col("delivered") * num)
-    )
-
-
-def _period_start(day: date, period: str) -> date:
-    if period == "day":
-        return day
-    if period == "week":
-        return day - timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    if period == "quarter":
-        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
-    return date(day.year, 1, 1)
-
-
-def _weekly(leads: pl.DataFrame, delivered: pl.DataFrame) -> pl.DataFrame:
-    """Both sides per week (Monday, local): the trend."""
-    sales = leads.group_by("week").agg(
-        pl.len().cast(pl.Int64).alias("handed_off"),
-        *(
-            (pl.col(col) == value).sum().cast(pl.Int64).alias(f"{name}")
-            for col, value, name in (
-                ("response_status", "met", "response_met"),
-                ("response_status", "breached", "response_breached"),
-                ("disposition_status", "on_time", "disposition_on_time"),
-                ("disposition_status", "late", "disposition_late"),
-                ("disposition_status", "missing", "disposition_missing"),
-            )
-        ),
-    )
-    marketing = delivered.group_by("week").agg(
-        pl.len().cast(pl.Int64).alias("delivered"), pl.col("accepted").sum().cast(pl.Int64).alias("accepted")
-    )
-    counts = [
-        "handed_off",
-        "response_met",
-        "response_breached",
-        "disposition_on_time",
-        "disposition_late",
-        "disposition_missing",
-        "delivered",
-        "accepted",
-    ]
-    return (
-        sales.join(marketing, on="week", how="full", coalesce=True)
-        .with_columns(pl.col(counts).fill_null(0))
-        .with_columns(
-            ratio(pl.col("response_met"), pl.col("response_met") + pl.col("response_breached")).alias(
-                "response_compliance"
-            ),
-            ratio(
-                pl.col("disposition_on_time"),
-                pl.col("disposition_on_time") + pl.col("disposition_late") + pl.col("disposition_missing"),
-            ).alias("disposition_coverage"),
-            ratio(pl.col("accepted"), pl.col("delivered")).alias("acceptance_rate"),
-        )
-        .sort("week")
-    )
