@@ -10,7 +10,7 @@ a period, with its target, status and trend; :func:`alerts` turns a scorecard in
 The subject reads top-down: :mod:`~smarketing.kpi.model` (the :class:`KPI` a plan holds and the check of
 its formula, in the language of ``_formula``), :mod:`~smarketing.kpi.metrics` (the base metrics, their
 registry and plugins, and :func:`~smarketing.kpi.metrics.compute_metrics` over the columnar ``_kernel``),
-:mod:`~smarketing.kpi.catalog`, :mod:`~smarketing.kpi.scorecard`, :mod:`~smarketing.kpi.alerts` and
+:mod:`~smarketing.kpi.catalogue`, :mod:`~smarketing.kpi.scorecards`, :mod:`~smarketing.kpi.alerting` and
 :mod:`~smarketing.kpi.targets`.
 
 Examples:
@@ -36,12 +36,12 @@ Examples:
 from __future__ import annotations
 
 from smarketing.kpi._formula import FUNCTIONS, Dimension, Formula, Undefined
-from smarketing.kpi.alerts import Alert, AlertRule, alerts, status_alert, threshold_alert, trend_alert
-from smarketing.kpi.catalog import SOURCED_DEFINITIONS as SOURCED_DEFINITIONS
-from smarketing.kpi.catalog import Catalog, catalog
+from smarketing.kpi.alerting import Alert, AlertRule, alerts, status_alert, threshold_alert, trend_alert
+from smarketing.kpi.catalogue import SOURCED_DEFINITIONS as SOURCED_DEFINITIONS
+from smarketing.kpi.catalogue import Catalog, catalog
 from smarketing.kpi.metrics import ENTRY_POINT_GROUP, Metric, MetricContext, MetricRegistry
 from smarketing.kpi.model import KPI, Direction, Unit, compile_kpi, parse_formula
-from smarketing.kpi.scorecard import AT_RISK_FROM, Scorecard, ScorecardRow, Status, scorecard
+from smarketing.kpi.scorecards import AT_RISK_FROM, Scorecard, ScorecardRow, Status, scorecard
 from smarketing.kpi.targets import FunnelTargets, revenue_from_leads, targets_from_revenue
 
 __all__ = [

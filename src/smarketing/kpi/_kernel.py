@@ -471,6 +471,11 @@ def _deal_metrics(
     windows: Sequence[Window],
     metrics: set[str],
 ) -> None:
+    """Won and lost counts, cycle days, revenue and the pipeline metrics of the deals, into ``run``.
+
+    Counts by close date; revenue (amount net of discount) as money per currency and close day; pipeline
+    (amount) per currency and creation day, with the marketing-sourced and influenced flags.
+    """
     data, setup, groups = run.data, run.setup, run.groups
     counts, means, money = run.counts, run.means, run.money
     required = ["id", "lead_id", "amount", "amount_currency", "stage", "created_at", "close_date"]

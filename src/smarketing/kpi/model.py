@@ -34,12 +34,12 @@ from smarketing.kpi._formula import MAX_DEPTH, MAX_FORMULA_CHARS, MAX_LAG, MAX_N
 from smarketing.kpi._formula import parse_formula as _parse_formula
 
 __all__ = [
+    "Direction",
+    "KPI",
     "MAX_DEPTH",
     "MAX_FORMULA_CHARS",
     "MAX_LAG",
     "MAX_NODES",
-    "KPI",
-    "Direction",
     "MetricSource",
     "Unit",
     "compile_kpi",

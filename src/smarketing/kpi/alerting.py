@@ -14,7 +14,7 @@ from typing import Literal, TypeAlias
 import attrs
 
 from smarketing.kpi._formula import Undefined
-from smarketing.kpi.scorecard import _STATUS_TEXT, Scorecard, ScorecardRow
+from smarketing.kpi.scorecards import _STATUS_TEXT, Scorecard, ScorecardRow
 
 __all__ = ["Alert", "AlertRule", "alerts", "status_alert", "threshold_alert", "trend_alert"]
 

@@ -419,6 +419,12 @@ def _row(
     current: Window,
     previous: int,
 ) -> ScorecardRow:
+    """One scorecard row: the KPI's value for ``group`` in ``current`` and the ``previous`` periods before.
+
+    Each value is the formula over the metric values ``vals`` (exact, in the KPI's unit), rounded only when
+    shown; attainment, status and trend are computed from the exact values.
+    """
+
     def at(window: Window) -> Fraction | Undefined:
         def lookup(name: str, shift: int) -> Fraction | Undefined:
             w = window.shift(-shift)

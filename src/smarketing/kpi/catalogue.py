@@ -12,7 +12,11 @@ from typing import Any, Final
 
 from smarketing.kpi.model import _MONEY_UNITS, KPI, Direction, Unit
 
-__all__ = ["SOURCED_DEFINITIONS", "Catalog", "catalog"]
+__all__ = [
+    "Catalog",
+    "SOURCED_DEFINITIONS",
+    "catalog",
+]
 
 _J = ("marketing", "sales")
 _M = ("marketing",)
