@@ -7,18 +7,17 @@ metric kernel. The metrics a formula may read by default (built-ins and installe
 before this module can be used: importing ``smarketing.kpi.model`` runs ``smarketing/kpi/__init__.py``).
 
 Examples:
-    >>> kpi = KPI(
-    ...     id="mql_to_sql",
-    ...     name="MQL to SQL rate",
+    >>> cac = KPI(
+    ...     id="cac",
+    ...     name="Customer acquisition cost",
     ...     owners=["marketing", "sales"],
-    ...     formula="sqls / mqls",
-    ...     unit="ratio",
-    ...     direction="higher_is_better",
-    ...     target="0.35",
-    ...     period="month",
+    ...     formula="(marketing_spend + sales_spend) / won",
+    ...     unit="money",
+    ...     currency="EUR",
+    ...     direction="lower_is_better",
     ... )
-    >>> kpi.is_joint, sorted(compile_kpi(kpi).metrics)
-    (True, ['mqls', 'sqls'])
+    >>> compile_kpi(cac).unit, cac.period
+    (Dimension('money per count'), 'month')
 """
 
 from __future__ import annotations
