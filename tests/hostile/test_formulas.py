@@ -1,7 +1,7 @@
 """Hostile KPI formulas: each is a FormulaError naming the column (and, in a plan, file:line: path).
 
 The formula language is parsed by a whitelist tokenizer and a recursive-descent parser with bounds on
-length, parts, nesting and digits (``smarketing._formula``); nothing is evaluated by Python. A divisor
+length, parts, nesting and digits (``smarketing.kpi._formula``); nothing is evaluated by Python. A divisor
 that is zero as written is refused when the formula is parsed.
 """
 
@@ -14,16 +14,9 @@ from pathlib import Path
 import pytest
 from tests.hostile.conftest import assert_names
 
-from smarketing._formula import (
-    MAX_DEPTH,
-    MAX_FORMULA_CHARS,
-    MAX_LAG,
-    MAX_NODES,
-    Dimension,
-    Undefined,
-    parse_formula,
-)
 from smarketing.errors import FormulaError, PlanError
+from smarketing.kpi import Dimension, Undefined, parse_formula
+from smarketing.kpi.model import MAX_DEPTH, MAX_FORMULA_CHARS, MAX_LAG, MAX_NODES
 from smarketing.plan import load_plan
 
 METRICS = {

@@ -26,10 +26,11 @@ import pytest
 
 import smarketing as sm
 import smarketing.attribution as attribution_module
-from smarketing import _metrics, _plugins, cli
+from smarketing import _plugins, cli
 from smarketing.attribution import Journeys, attribute
 from smarketing.errors import PluginError, PluginWarning, RuleError
 from smarketing.kpi import Metric, MetricContext, MetricRegistry, catalog, scorecard
+from smarketing.kpi import metrics as kpi_metrics
 from smarketing.money import Money
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.rules import Finding, RuleSpec, rule
@@ -990,13 +991,13 @@ def test_metric_default_registry_uses_the_one_lookup(monkeypatch: pytest.MonkeyP
             else ()
         ),
     )
-    _metrics._default_registry.cache_clear()
+    kpi_metrics._default_registry.cache_clear()
     try:
         with pytest.warns(PluginWarning, match=f"{METRICS}: exits: failed to load"):
             registry = MetricRegistry.default()
         assert "acme_good" in registry
     finally:
-        _metrics._default_registry.cache_clear()
+        kpi_metrics._default_registry.cache_clear()
 
 
 # --------------------------------------------------------------------------------------------------

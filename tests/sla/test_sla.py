@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import smarketing as sm
-from smarketing._metrics import compute_metrics
 from smarketing._periods import Window
 from smarketing.errors import DataError, PlanError
 from smarketing.kpi import Undefined
+from smarketing.kpi.metrics import compute_metrics
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Activity, Dataset, Disposition, Lead, StageEvent
 from smarketing.sla import _kernel, sla_context

@@ -426,6 +426,13 @@ class _Parser:
 
 
 def _unit(node: _Node, text: str, known: Mapping[str, Dimension]) -> Dimension:
+    """The unit of ``node``, checking every sum, product and call on the way.
+
+    Raises:
+        FormulaError: Units that cannot be added or chosen between, a product no KPI can be measured in,
+            a call with the wrong number or kind of arguments; at the column of the offending part.
+    """
+
     def fail(at: int, message: str) -> FormulaError:
         return _error(text, at, message)
 
@@ -672,6 +679,11 @@ def _is_zero(value: Value) -> bool:
 
 
 def _evaluate(node: _Node, text: str, lookup: Lookup, shift: int) -> Value:
+    """The exact value of ``node`` with metrics read by ``lookup`` ``shift`` periods back.
+
+    The first undefined operand makes the result undefined (its reason kept); a division by zero is
+    :class:`Undefined` naming the divisor as written.
+    """
     if isinstance(node, _Num):
         return node.value
     if isinstance(node, _Name):

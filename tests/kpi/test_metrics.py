@@ -9,15 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smarketing._metrics import BUILTIN, compute_metrics
 from smarketing._periods import Window
 from smarketing.errors import DataError
 from smarketing.kpi import Undefined
+from smarketing.kpi.metrics import BUILTIN, compute_metrics
 from smarketing.money import FxTable, Money
 from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
 from smarketing.testing.strategies import crm_datasets
 
-from .kpi_reference import reference_metrics
+from .reference import reference_metrics
 
 FX = FxTable([("USD", "EUR", date(2026, 1, 1), "0.9"), ("USD", "EUR", date(2026, 10, 1), "0.8")])
 # The SLA metrics are read off evaluate_sla, which has its own differential test against a reference.
