@@ -48,6 +48,18 @@ Examples:
 
 from __future__ import annotations
 
+# The folder, top-down:
+#   journeys.py   Journeys, the columnar form every model runs on, and its constructors
+#   credit.py     the verbs: attribute() and compare()
+#   heuristic.py  position, milestone, time-decay and custom weights; weight tables
+#   markov.py     the absorbing Markov chain and its removal effects
+#   shapley.py    exact and sampled Shapley values over key sets
+#   registry.py   the built-in model names and the entry-point plugins
+#   results.py    Attribution and Comparison
+#   _touches.py   the steps of building journeys from touches in long form
+#   _value.py     value columns in minor units, currencies, won deals per lead (FX via frames._money)
+#   _split.py     journey values in one currency; exact splits over keys and touches
+#   _kernel.py    columnar kernels: string coding, path splitting, journey order (tested directly)
 from smarketing.attribution.credit import attribute, compare
 from smarketing.attribution.journeys import Journeys
 from smarketing.attribution.registry import BUILTIN_MODELS, ENTRY_POINT_GROUP, available_models

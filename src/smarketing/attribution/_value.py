@@ -1,4 +1,4 @@
-"""Money columns of journeys: value in minor units, currencies, won deals, exact splits (private)."""
+"""Money columns of journeys (private): value in minor units, currency indexes, won deals per lead."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from smarketing.frames import _money, as_lazy
 from smarketing.money import FxTable, Money
 
 
-def _exponent(code: str) -> int:
+def _minor_digits(code: str) -> int:
+    """The digits of ``code``'s minor unit (2 for EUR, 0 for JPY)."""
     return Money.zero(code).minor_units
 
 
@@ -93,7 +94,7 @@ def minor_units_expr(
 ) -> Any:
     """Value in integer minor units of each row's currency; rejects floats, negatives and sub-unit digits."""
     dtype = lf.collect_schema()[value]
-    exponents = [_exponent(c) if c != "XXX" else 0 for c in currencies]
+    exponents = [_minor_digits(c) if c != "XXX" else 0 for c in currencies]
     if isinstance(dtype, nw.Decimal):
         scale = dtype.scale or 0
         # A Decimal(p, s) times 10**s is an integer: exact, whatever the engine.
