@@ -23,29 +23,43 @@ from smarketing.frames import as_lazy, check_aware
 from smarketing.frames._schema import NUMBER, TIME
 from smarketing.typing import FloatArray
 
-__all__ = ["JourneyColumns", "Layout", "journey_columns", "journey_layout", "key_codes", "touch_columns"]
+__all__ = [
+    "JourneyColumns",
+    "Layout",
+    "TouchColumns",
+    "journey_columns",
+    "journey_layout",
+    "key_codes",
+    "touch_columns",
+]
 
 
-def touch_columns(
-    data: Any,
-    *,
-    journey: str,
-    time: str,
-    key: str,
-    converted: str,
-    nulls: str | None,
-    value: str | None,
-    currency: str | None,
-    touch: str | None,
-    conversion_time: str | None,
-    minor_units: bool,
-) -> tuple[nw.LazyFrame[Any], list[Any], tuple[str, ...]]:
+@attrs.frozen
+class TouchColumns:
+    """Which columns of a long-form touch frame hold what (see ``Journeys.from_frame``)."""
+
+    journey: str
+    time: str
+    key: str
+    converted: str
+    nulls: str | None = None
+    value: str | None = None
+    currency: str | None = None
+    touch: str | None = None
+    conversion_time: str | None = None
+    minor_units: bool = False
+    """``value`` holds integer minor units already (as ``Journeys.from_touchpoints`` passes it)."""
+
+
+def touch_columns(data: Any, spec: TouchColumns) -> tuple[nw.LazyFrame[Any], list[Any], tuple[str, ...]]:
     """The checked touches, the expressions of their working columns, and the currencies of ``value``.
 
     The columns are ``_j`` (journey), ``_t`` (time in microseconds), ``_key``, ``_c`` (conversions) and,
     when asked for, ``_id`` (touch id), ``_n`` (nulls), ``_ct`` (conversion time), ``_v`` (value in minor
-    units; ``minor_units`` says ``value`` is in them already) and ``_cur`` (currency index, with several).
+    units) and ``_cur`` (currency index, with several).
     """
+    journey, time, key, converted = spec.journey, spec.time, spec.key, spec.converted
+    nulls, value, currency, conversion_time = spec.nulls, spec.value, spec.currency, spec.conversion_time
     rules = {time: TIME, converted: NUMBER}
     rules.update({c: r for c, r in ((nulls, NUMBER), (conversion_time, TIME)) if c is not None})
     lf = as_lazy(data, "touches", required=[journey, time, key, converted], columns=rules)
@@ -61,8 +75,8 @@ def touch_columns(
         nw.col(key).cast(nw.String()).alias("_key"),
         nw.col(converted).cast(nw.Float64()).alias("_c"),
     ]
-    if touch is not None:
-        cols.append(nw.col(touch).cast(nw.String()).alias("_id"))
+    if spec.touch is not None:
+        cols.append(nw.col(spec.touch).cast(nw.String()).alias("_id"))
     if nulls is not None:
         cols.append(nw.col(nulls).cast(nw.Float64()).alias("_n"))
     if conversion_time is not None:
@@ -73,7 +87,7 @@ def touch_columns(
         currencies, currency_expr = currency_index(lf, currency, "touches")
         units = (
             nw.col(value)
-            if minor_units
+            if spec.minor_units
             else minor_units_expr(lf, value, currencies, currency_expr, "touches", id_column=journey)
         )
         cols.append(units.alias("_v"))
@@ -160,15 +174,7 @@ def _reducer(unsorted: pl.DataFrame, layout: Layout) -> Any:
 
 
 def journey_columns(
-    unsorted: pl.DataFrame,
-    layout: Layout,
-    *,
-    converted: str,
-    nulls: str | None,
-    conversion_time: str | None,
-    value: str | None,
-    currency: str | None,
-    currencies: tuple[str, ...],
+    unsorted: pl.DataFrame, layout: Layout, spec: TouchColumns, currencies: tuple[str, ...]
 ) -> JourneyColumns:
     """Conversions, nulls, times, conversion times, value and currency index per journey, checked.
 
@@ -182,6 +188,8 @@ def journey_columns(
     """
     largest = _reducer(unsorted, layout)
     ids = layout.ids
+    converted, nulls, conversion_time = spec.converted, spec.nulls, spec.conversion_time
+    value, currency = spec.value, spec.currency
     conv_rows = unsorted.get_column("_c").to_numpy()
     if np.isnan(conv_rows).any():
         bad = int(np.flatnonzero(np.isnan(conv_rows))[0])

@@ -268,8 +268,7 @@ class Journeys:
             >>> j.conversions.tolist(), j.nulls.tolist()
             ([1.0, 0.0], [0.0, 1.0])
         """
-        return cls._long_form(
-            data,
+        spec = _touches.TouchColumns(
             journey=journey,
             time=time,
             key=key,
@@ -279,64 +278,26 @@ class Journeys:
             currency=currency,
             touch=touch,
             conversion_time=conversion_time,
-            stage_events=stage_events,
-            minor_units=False,
         )
+        return cls._long_form(data, spec, stage_events)
 
     @classmethod
-    def _long_form(
-        cls,
-        data: Any,
-        *,
-        journey: str,
-        time: str,
-        key: str,
-        converted: str,
-        nulls: str | None,
-        value: str | None,
-        currency: str | None,
-        touch: str | None,
-        conversion_time: str | None,
-        stage_events: Any,
-        minor_units: bool,
-    ) -> Journeys:
+    def _long_form(cls, data: Any, spec: _touches.TouchColumns, stage_events: Any) -> Journeys:
         """Journeys from touches in long form: the work of :meth:`from_frame` and :meth:`from_touchpoints`.
 
-        The touch columns are selected and checked in one pass of the engine (with ``minor_units``,
-        ``value`` holds integer minor units already, as :meth:`from_touchpoints` passes it), the rows are
-        put in journey order, and the journey-level columns are reduced per journey (see
+        The touch columns named by ``spec`` are selected and checked in one pass of the engine, the rows
+        are put in journey order, and the journey-level columns are reduced per journey (see
         :mod:`smarketing.attribution._touches`).
         """
-        lf, cols, currencies = _touches.touch_columns(
-            data,
-            journey=journey,
-            time=time,
-            key=key,
-            converted=converted,
-            nulls=nulls,
-            value=value,
-            currency=currency,
-            touch=touch,
-            conversion_time=conversion_time,
-            minor_units=minor_units,
-        )
+        lf, cols, currencies = _touches.touch_columns(data, spec)
         # One pass of the engine in input order; sorting and coding happen on the collected columns.
         unsorted = collect(lf.select(*cols))
         keys, touch_codes = _touches.key_codes(unsorted.get_column("_key"))
-        layout = _touches.journey_layout(unsorted, touch_codes, journey)
-        per = _touches.journey_columns(
-            unsorted,
-            layout,
-            converted=converted,
-            nulls=nulls,
-            conversion_time=conversion_time,
-            value=value,
-            currency=currency,
-            currencies=currencies,
-        )
+        layout = _touches.journey_layout(unsorted, touch_codes, spec.journey)
+        per = _touches.journey_columns(unsorted, layout, spec, currencies)
         stages = _stage_times(stage_events, layout.ids) if stage_events is not None else {}
         journeys = cls(
-            key=key,
+            key=spec.key,
             keys=keys,
             codes=frozen_array(layout.rows["_k"], np.int32),
             offsets=frozen_array(layout.offsets, np.int64),
@@ -348,9 +309,7 @@ class Journeys:
             currencies=currencies,
             times=frozen_array(per.times, np.int64),
             conversion_times=frozen_array(per.conversion_times, np.int64),
-            touch_ids=unsorted.get_column("_id").gather(layout.order).alias(touch)
-            if touch is not None
-            else None,
+            touch_ids=_touch_ids(unsorted, layout, spec.touch),
             stage_times=stages,
         )
         journeys._cache["keys_occur"] = True  # the keys are those of the touches
@@ -439,20 +398,23 @@ class Journeys:
             )
         else:
             lf = lf.with_columns(nw.lit(0.0).alias("_conv"))
-        return cls._long_form(
-            lf.to_native(),
+        valued = won is not None and "_value" in won.columns
+        spec = _touches.TouchColumns(
             journey="lead_id",
             time="time",
             key=key,
             converted="_conv",
-            value="_value" if won is not None and "_value" in won.columns else None,
-            currency="_currency" if won is not None and "_value" in won.columns else None,
+            value="_value" if valued else None,
+            currency="_currency" if valued else None,
             touch="id",
-            nulls=None,
-            conversion_time=None,
-            stage_events=stage_events,
             minor_units=True,
         )
+        return cls._long_form(lf.to_native(), spec, stage_events)
+
+
+def _touch_ids(unsorted: pl.DataFrame, layout: _touches.Layout, touch: str | None) -> pl.Series | None:
+    """The touch ids in journey order, when the touches have them."""
+    return unsorted.get_column("_id").gather(layout.order).alias(touch) if touch is not None else None
 
 
 def _stage_times(stage_events: Any, ids: pl.Series) -> dict[str, IntArray]:
