@@ -758,11 +758,6 @@ class _Context:
         return self.people.get(who)
 
 
-def _minor_units(frame: pl.DataFrame, column: str, currency: str) -> pl.Series:
-    """A money column (Decimal or integer) in integer minor units of each row's currency column."""
-    return _money.minor_units(frame, column, currency)
-
-
 def _where(frame: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
     """``frame.filter(condition)``, without copying the frame when every row is kept."""
     keep = frame.select(condition.fill_null(False)).to_series()
@@ -829,7 +824,9 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
     if plan.pool.basis == "net" or any(v.pool.basis == "net" for v in plan.versions if v.pool):
         # A deal without a discount has none (0); the others in minor units, in place (no join on the ids).
         any_discount = won.get_column("discount").null_count() < won.height
-        disc = _minor_units(won, "discount", "amount_currency") if any_discount else pl.lit(0, dtype=_I64)
+        disc = (
+            _money.minor_units(won, "discount", "amount_currency") if any_discount else pl.lit(0, dtype=_I64)
+        )
         won = won.with_columns(disc.fill_null(0).alias("_disc"))
         over = won.filter(pl.col("_disc") > pl.col("_gross"))
         if len(over):
@@ -858,7 +855,6 @@ def _deal_frame(deals: Any, ctx: _Context, fx: FxTable | None, cutoff: date, kin
 
 def _convert(won: pl.DataFrame, fx: FxTable | None, currency: str) -> pl.DataFrame:
     """Gross and discount in plan minor units at the close date's rate (rounded half to even per amount)."""
-    target = Money.zero(currency).minor_units
     others = sorted(c for c in won.get_column("amount_currency").unique().to_list() if c != currency)
     pieces = [
         won.filter(pl.col("amount_currency") == currency).with_columns(
@@ -872,26 +868,11 @@ def _convert(won: pl.DataFrame, fx: FxTable | None, currency: str) -> pl.DataFra
                 f"deal {part.get_column('id')[0]}: amount in {code}, the plan pays in {currency}; "
                 "pass fx=FxTable(...) to convert"
             )
-        rates = fx.series(code, currency)
-        if not rates:
-            row = part.row(0, named=True)
-            raise DataError(
-                f"no {code}/{currency} rate on or before {row['close_date']}",
-                kind="deal",
-                record=row["id"],
-                field="fx",
-            )
-        ratios = [_ratio(rate) for _, rate in rates]
-        table = pl.DataFrame(
-            {
-                "_on": [on for on, _ in rates],
-                "_rate": list(range(len(rates))),
-                "_fx": [f"{code}/{currency} {rate} on {on}" for on, rate in rates],
-            },
-            schema={"_on": pl.Date, "_rate": _I64, "_fx": pl.String},
-        )
-        part = part.join_asof(table, left_on="close_date", right_on="_on", strategy="backward")
-        missing = part.filter(pl.col("_rate").is_null())
+        # The shared FX intake (with attribution): rates by join_asof, exact half-even integers.
+        pair = _money.FxPair.of(fx, code, currency)
+        if pair.rates:
+            part = _money.with_rates(part, pair, "close_date")
+        missing = part.filter(pl.col("_rate").is_null()) if pair.rates else part
         if len(missing):
             row = missing.row(0, named=True)
             raise DataError(
@@ -900,64 +881,24 @@ def _convert(won: pl.DataFrame, fx: FxTable | None, currency: str) -> pl.DataFra
                 record=row["id"],
                 field="fx",
             )
-        source = Money.zero(code).minor_units
-        scale_up = 10 ** max(0, target - source)
-        scale_down = 10 ** max(0, source - target)
-        biggest = int(part.select(pl.col("_gross").max()).item() or 0) * max(n for n, _ in ratios) * scale_up
-        if biggest < _MAX_PRODUCT and max(d for _, d in ratios) * scale_down < _MAX_PRODUCT:
-            which = part.get_column("_rate")
-            part = part.with_columns(
-                pl.Series("_num", [n for n, _ in ratios], dtype=_I64).gather(which),
-                pl.Series("_den", [d for _, d in ratios], dtype=_I64).gather(which),
-            )
-            den = pl.col("_den") * scale_down
-            part = part.with_columns(
-                _half_even_div(pl.col(name) * pl.col("_num") * scale_up, den).alias(name)
-                for name in ("_gross", "_net")
-            ).drop("_num", "_den")
-        else:
+        converted = _money.convert_minor(part, ("_gross", "_net"), pair)
+        if converted is None:
             # Long rates (an inverse rate has 34 digits): exact in Python integers, row by row.
-            part = part.with_columns(
-                pl.Series(
-                    name,
-                    _convert_exact(
-                        part,
-                        name,
-                        ratios=ratios,
-                        scale_up=scale_up,
-                        scale_down=scale_down,
-                        code=code,
-                        currency=currency,
-                    ),
-                    _I64,
-                )
-                for name in ("_gross", "_net")
+            converted = part.with_columns(
+                pl.Series(name, _convert_exact(part, name, pair=pair), _I64) for name in ("_gross", "_net")
             )
-        part = part.drop("_on", "_rate")
-        pieces.append(part)
+        pieces.append(converted.drop("_rate"))
     return pl.concat(pieces, how="vertical_relaxed")
 
 
-def _convert_exact(
-    part: pl.DataFrame,
-    column: str,
-    *,
-    ratios: Sequence[tuple[int, int]],
-    scale_up: int,
-    scale_down: int,
-    code: str,
-    currency: str,
-) -> list[int]:
+def _convert_exact(part: pl.DataFrame, column: str, *, pair: _money.FxPair) -> list[int]:
     """``column`` converted at each row's rate, rounded half to even, in exact integers."""
     out = []
     for deal, units, which in part.select("id", column, "_rate").iter_rows():
-        num, den = ratios[which]
-        q, r = divmod(units * num * scale_up, den * scale_down)
-        twice = 2 * r
-        q += twice > den * scale_down or (twice == den * scale_down and q % 2 == 1)
+        q = _money.convert_units(units, pair.ratios[which], pair)
         if abs(q) >= _MAX_PRODUCT:
             raise DataError(
-                f"amount too large to convert exactly from {code} into {currency}",
+                f"amount too large to convert exactly from {pair.code} into {pair.to}",
                 kind="deal",
                 record=str(deal),
                 field=column.lstrip("_").replace("gross", "amount").replace("net", "discount"),

@@ -25,9 +25,9 @@ import polars as pl
 import pytest
 
 import smarketing as sm
-import smarketing.attribution as attribution_module
 from smarketing import _plugins, cli
 from smarketing.attribution import Journeys, attribute
+from smarketing.attribution import registry as attribution_registry
 from smarketing.errors import PluginError, PluginWarning, RuleError
 from smarketing.kpi import Metric, MetricContext, MetricRegistry, catalog, scorecard
 from smarketing.kpi import metrics as kpi_metrics
@@ -93,11 +93,11 @@ def plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
             "entry_points",
             lambda group: tuple(sorted(by_group.get(group, []), key=lambda p: (p.name, p.value))),
         )
-        attribution_module._plugins.cache_clear()
+        attribution_registry.installed_models.cache_clear()
 
-    attribution_module._plugins.cache_clear()
+    attribution_registry.installed_models.cache_clear()
     yield install
-    attribution_module._plugins.cache_clear()
+    attribution_registry.installed_models.cache_clear()
 
 
 @pytest.fixture(scope="module")

@@ -58,10 +58,15 @@ def as_lazy(
     Raises:
         DataError: A required column is missing, a value or dtype breaks its rule, or a record is of the
             wrong kind; the message names the kind, the column and an example record id.
-        TypeError: ``data`` is none of the accepted inputs.
+        TypeError: ``data`` is none of the accepted inputs (with ``columns``: not a dataframe).
     """
     if kind not in RECORD_KINDS and columns is None:
         raise ValueError(f"unknown record kind {kind!r}; known: {', '.join(RECORD_KINDS)}")
+    if columns is not None and (
+        isinstance(data, Dataset) or (isinstance(data, Sequence) and not isinstance(data, str | bytes))
+    ):
+        # A frame that is not a record kind (attribution's touches) has no records to build it from.
+        raise TypeError(f"{kind}: expected a dataframe here, not {type(data).__name__}")
     checked = False
     if isinstance(data, Dataset) and columns is None:
         native: Any = getattr(data, kind)
@@ -74,9 +79,8 @@ def as_lazy(
     try:
         frame = nw.from_native(native)
     except TypeError:
-        raise TypeError(
-            f"{kind}: expected records, a Dataset or a dataframe narwhals supports, not {type(data).__name__}"
-        ) from None
+        accepted = "a dataframe" if columns is not None else "records, a Dataset or a dataframe"
+        raise TypeError(f"{kind}: expected {accepted} narwhals supports, not {type(data).__name__}") from None
     lazy: nw.LazyFrame[Any] = (
         frame.lazy()
         if isinstance(frame, nw.LazyFrame) or isinstance(native, _LAZY_NATIVE)

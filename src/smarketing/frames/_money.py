@@ -12,6 +12,12 @@ deal that one of them refuses is refused by all of them, with the same message. 
 
 A breach is a :class:`~smarketing.errors.DataError` naming the deal id and the column.
 
+Amounts in minor units convert between currencies here too, for every row at once: :class:`FxPair` holds the
+rates of one pair as exact integer ratios, :func:`with_rates` finds the rate in force on each row's date
+(``join_asof``), and :func:`convert_minor` converts, rounded half to even per amount in exact integers:
+the result of :meth:`FxTable.convert <smarketing.money.FxTable.convert>` and ``to_minor()``, amount by
+amount (:func:`convert_units` is that conversion for one amount).
+
 Examples:
     >>> from decimal import Decimal
     >>> import polars as pl
@@ -29,16 +35,32 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
+import attrs
 import narwhals as nw
 import polars as pl
 
-from smarketing._limits import MAX_AMOUNT_DIGITS
+from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_MONEY_DIGITS
 from smarketing.errors import DataError
-from smarketing.money import Money
+from smarketing.money import FxTable, Money
 
-__all__ = ["WON", "check_won", "minor_units"]
+__all__ = [
+    "MAX_PRODUCT",
+    "WON",
+    "FxPair",
+    "check_won",
+    "convert_column",
+    "convert_minor",
+    "convert_units",
+    "exact_ratio",
+    "half_even_div",
+    "minor_units",
+    "with_rates",
+]
 
 #: The stage value of a won deal.
 WON = "won"
@@ -47,6 +69,9 @@ WON = "won"
 _LIMIT = 10**MAX_AMOUNT_DIGITS
 
 _I64 = pl.Int64
+
+#: Products of minor units and integer rates or weights stay below this, so they are exact in int64.
+MAX_PRODUCT = 2**62
 
 
 def _first_id(frame: pl.DataFrame, bad: pl.Expr, id_column: str) -> str:
@@ -173,3 +198,189 @@ def check_won(deals: nw.LazyFrame[Any] | pl.DataFrame, *, kind: str = "deal") ->
             field="amount",
         )
     return won.with_columns(units.alias("_minor"))
+
+
+def exact_ratio(value: Decimal) -> tuple[int, int]:
+    """``value`` as an exact ``(numerator, denominator)`` pair of integers (denominator > 0)."""
+    numerator, denominator = value.as_integer_ratio()
+    return numerator, denominator
+
+
+def half_even_div(numerator: pl.Expr, denominator: pl.Expr | int) -> pl.Expr:
+    """``numerator / denominator`` rounded half to even, in integers (denominator > 0)."""
+    den = denominator if isinstance(denominator, pl.Expr) else pl.lit(denominator, dtype=_I64)
+    q = numerator.floordiv(den)
+    twice = (numerator - q * den) * 2
+    up = (twice > den) | ((twice == den) & (q % 2 == 1))
+    return q + up.cast(_I64)
+
+
+@attrs.frozen
+class FxPair:
+    """The rates of one currency pair, oldest first, as :class:`~smarketing.money.FxTable` holds them.
+
+    Examples:
+        >>> fx = FxTable([("USD", "EUR", date(2026, 10, 1), "0.92")])
+        >>> pair = FxPair.of(fx, "USD", "EUR")
+        >>> pair.ratios, pair.scale_up, pair.scale_down
+        ([(23, 25)], 1, 1)
+    """
+
+    code: str
+    """The currency converted from."""
+    to: str
+    """The currency converted into."""
+    rates: tuple[tuple[date, Decimal], ...]
+    """``(date, rate)`` from that date on, oldest first (empty when the pair is unknown)."""
+    ratios: list[tuple[int, int]]
+    """Each rate as an exact integer ratio."""
+    scale_up: int
+    """Minor units of ``code`` times this and the rate, over ``scale_down``, are minor units of ``to``."""
+    scale_down: int
+
+    @classmethod
+    def of(cls, fx: FxTable, code: str, to: str) -> FxPair:
+        """The pair ``code`` into ``to`` of ``fx`` (both currencies with a minor unit)."""
+        rates = tuple(fx.series(code, to))
+        source, target = Money.zero(code).minor_units, Money.zero(to).minor_units
+        return cls(
+            code=code,
+            to=to,
+            rates=rates,
+            ratios=[exact_ratio(rate) for _, rate in rates],
+            scale_up=10 ** max(0, target - source),
+            scale_down=10 ** max(0, source - target),
+        )
+
+
+def with_rates(part: pl.DataFrame, pair: FxPair, on: str) -> pl.DataFrame:
+    """``part`` (sorted by ``on``) with ``_rate``, the index of the rate in force on each row's ``on`` day.
+
+    ``_rate`` is null where the pair has no rate on or before the day; ``_fx`` says which rate it is
+    (``"USD/EUR 0.92 on 2026-10-01"``).
+    """
+    table = pl.DataFrame(
+        {
+            "_on": [day for day, _ in pair.rates],
+            "_rate": list(range(len(pair.rates))),
+            "_fx": [f"{pair.code}/{pair.to} {rate} on {day}" for day, rate in pair.rates],
+        },
+        schema={"_on": pl.Date, "_rate": _I64, "_fx": pl.String},
+    )
+    return part.join_asof(table, left_on=on, right_on="_on", strategy="backward").drop("_on")
+
+
+def convert_units(units: int, ratio: tuple[int, int], pair: FxPair) -> int:
+    """One amount in minor units of ``pair.code`` converted at ``ratio`` into minor units of ``pair.to``.
+
+    Rounded half to even, in exact integers: :meth:`FxTable.convert <smarketing.money.FxTable.convert>`'s
+    result in minor units.
+
+    Examples:
+        >>> pair = FxPair.of(FxTable([("EUR", "JPY", date(2026, 1, 1), "0.5")]), "EUR", "JPY")
+        >>> [convert_units(u, pair.ratios[0], pair) for u in (100, 300, 500)]  # 0.5, 1.5, 2.5 JPY
+        [0, 2, 2]
+    """
+    num, den = ratio
+    den *= pair.scale_down
+    q, r = divmod(units * num * pair.scale_up, den)
+    twice = 2 * r
+    return q + (twice > den or (twice == den and q % 2 == 1))
+
+
+def convert_minor(part: pl.DataFrame, columns: Sequence[str], pair: FxPair) -> pl.DataFrame | None:
+    """``columns`` (integer minor units of ``pair.code``) in minor units of ``pair.to`` at each row's rate.
+
+    ``part`` has ``_rate`` from :func:`with_rates`, with no nulls. Each amount is rounded half to even, in
+    exact int64 arithmetic; ``None`` when a product might not fit int64 (convert those with
+    :func:`convert_units`, in Python integers).
+    """
+    biggest = max(int(part.select(pl.col(c).abs().max()).item() or 0) for c in columns)
+    ratios = pair.ratios
+    if biggest * max(n for n, _ in ratios) * pair.scale_up >= MAX_PRODUCT:
+        return None
+    if max(d for _, d in ratios) * pair.scale_down >= MAX_PRODUCT:
+        return None
+    which = part.get_column("_rate")
+    part = part.with_columns(
+        pl.Series("_num", [n for n, _ in ratios], dtype=_I64).gather(which),
+        pl.Series("_den", [d for _, d in ratios], dtype=_I64).gather(which),
+    )
+    den = pl.col("_den") * pair.scale_down
+    return part.with_columns(
+        half_even_div(pl.col(name) * pl.col("_num") * pair.scale_up, den).alias(name) for name in columns
+    ).drop("_num", "_den")
+
+
+def convert_column(
+    frame: pl.DataFrame,
+    column: str,
+    *,
+    fx: FxTable,
+    to: str,
+    currency: str,
+    on: str,
+    fallback: Callable[[int], int],
+) -> pl.Series:
+    """``column`` (integer minor units of each row's ``currency``) in minor units of ``to``, row by row.
+
+    Each row converts at the rate in force on its ``on`` day, rounded half to even per amount (rows already
+    in ``to`` keep their units), all at once by :func:`with_rates` and :func:`convert_minor`. A row that
+    cannot be converted exactly here (its pair has no rate on or before the day, or the result would leave
+    int64 or the range of :class:`~smarketing.money.Money`) goes to ``fallback(row)``, in row order: the
+    caller converts it with :meth:`FxTable.convert <smarketing.money.FxTable.convert>`, which gives the same
+    units or raises the error that names the pair and day.
+
+    Examples:
+        >>> fx = FxTable([("USD", "EUR", date(2026, 10, 1), "0.92")])
+        >>> frame = pl.DataFrame(
+        ...     {"units": [1000, 1000], "cur": ["USD", "EUR"], "day": [date(2026, 10, 2), date(2026, 10, 2)]}
+        ... )
+        >>> convert_column(frame, "units", fx=fx, to="EUR", currency="cur", on="day", fallback=int).to_list()
+        [920, 1000]
+    """
+    rows = frame.select(
+        pl.int_range(pl.len(), dtype=_I64).alias("_row"),
+        pl.col(column).cast(_I64).alias("_units"),
+        pl.col(currency).alias("_code"),
+        pl.col(on).alias("_day"),
+    )
+    pieces = [rows.filter(pl.col("_code") == to).select("_row", "_units")]
+    codes = sorted(c for c in rows.get_column("_code").unique().to_list() if c is not None and c != to)
+    for code in codes:
+        part = rows.filter(pl.col("_code") == code)
+        if not fx.series(code, to):
+            pieces.append(part.select("_row", pl.lit(None, dtype=_I64).alias("_units")))
+            continue
+        pieces.append(_convert_part(part.sort("_day"), FxPair.of(fx, code, to)))
+    converted = pl.concat(pieces).sort("_row").get_column("_units").alias(column)
+    if not converted.null_count():
+        return converted
+    values = converted.to_list()
+    for row in converted.is_null().arg_true().to_list():
+        values[row] = fallback(row)
+    return pl.Series(column, values, dtype=_I64)
+
+
+def _convert_part(part: pl.DataFrame, pair: FxPair) -> pl.DataFrame:
+    """``_row`` and ``_units`` converted by ``pair`` (null where not exact in int64 and Money's range)."""
+    part = with_rates(part, pair, "_day")
+    known = part.filter(pl.col("_rate").is_not_null())
+    converted = convert_minor(known, ["_units"], pair)
+    if converted is None:
+        units = [
+            convert_units(u, pair.ratios[which], pair)
+            for u, which in known.select("_units", "_rate").iter_rows()
+        ]
+        converted = known.with_columns(
+            pl.Series("_units", [u if abs(u) < MAX_PRODUCT else None for u in units], dtype=_I64)
+        )
+    # Money holds at most 18 digits before the point: a result that close to it is left to the caller.
+    bound = min(MAX_PRODUCT, 10 ** (MAX_MONEY_DIGITS + Money.zero(pair.to).minor_units) - 1)
+    inside = pl.when(pl.col("_units").abs() < bound).then(pl.col("_units"))
+    return pl.concat(
+        [
+            converted.select("_row", inside.alias("_units")),
+            part.filter(pl.col("_rate").is_null()).select("_row", pl.lit(None, dtype=_I64).alias("_units")),
+        ]
+    )

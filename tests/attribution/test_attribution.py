@@ -13,18 +13,19 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests import attribution_reference as ref
+from tests.attribution import reference as ref
 
-import smarketing.attribution as attribution_module
 from smarketing import _plugins
 from smarketing.attribution import (
     BUILTIN_MODELS,
     Attribution,
     Journeys,
     PluginWarning,
+    _kernel,
     attribute,
     available_models,
     compare,
+    registry,
 )
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError
 from smarketing.money import FxTable, Money
@@ -217,15 +218,15 @@ def test_integer_keys_are_coded_as_their_text_however_many(distinct: int) -> Non
 def test_token_coding_falls_back_when_hashes_collide() -> None:
     tokens = pl.Series(["b", "a", "b", "c", "a"])
     # Every string in one bucket under every slice of the hash: the polars dictionary takes over.
-    codes, raw = attribution_module._dictionary(tokens, np.zeros(len(tokens), dtype=np.uint64))
+    codes, raw = _kernel.dictionary_codes(tokens, np.zeros(len(tokens), dtype=np.uint64))
     assert raw.gather(codes).to_list() == tokens.to_list()
     assert sorted(raw.to_list()) == ["a", "b", "c"]
-    codes, raw = attribution_module._dictionary(tokens)
+    codes, raw = _kernel.dictionary_codes(tokens)
     assert raw.gather(codes).to_list() == tokens.to_list()
     assert len(raw) == 3
     # Many distinct strings: collisions are likely, polars codes them.
     many = pl.Series([f"owner-{i % 700}" for i in range(2_000)])
-    codes, raw = attribution_module._dictionary(many)
+    codes, raw = _kernel.dictionary_codes(many)
     assert raw.gather(codes).to_list() == many.to_list()
     assert len(raw) == 700
 
@@ -615,10 +616,10 @@ def test_broken_and_duplicate_plugins_warn_and_are_refused(monkeypatch: pytest.M
         ("broken", "no_such_module_anywhere:Model"),
         ("ascending", "attribution_example:Ascending"),
         ("ascending", "attribution_example:Ascending"),
-        ("linear", "tests.test_attribution:ShadowLinear"),
+        ("linear", "tests.attribution.test_attribution:ShadowLinear"),
     ]
     monkeypatch.setattr(_plugins, "entry_points", lambda group: _points(*specs))
-    attribution_module._plugins.cache_clear()
+    registry.installed_models.cache_clear()
     try:
         with pytest.warns(PluginWarning) as caught:
             names = available_models()
@@ -635,7 +636,7 @@ def test_broken_and_duplicate_plugins_warn_and_are_refused(monkeypatch: pytest.M
             attribute(paths([("a", 1, 0)]), model="ascending")
         assert attribute(paths([("a > b", 1, 0)]), model="linear").conversions == {"a": 0.5, "b": 0.5}
     finally:
-        attribution_module._plugins.cache_clear()
+        registry.installed_models.cache_clear()
 
 
 def test_builtin_names_are_listed() -> None:

@@ -1,0 +1,387 @@
+"""Credit conversions and value to keys: :func:`attribute` (one model) and :func:`compare` (several)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from smarketing.attribution._kernel import IntArray
+from smarketing.attribution._split import journey_values, split_journeys, split_money
+from smarketing.attribution.heuristic import (
+    _HEURISTIC_PARAMS,
+    _TABLE_MODELS,
+    _cells,
+    _earning,
+    _heuristic,
+    _normalise,
+    _table_sums,
+    _weight_table,
+)
+from smarketing.attribution.journeys import Journeys
+from smarketing.attribution.markov import _markov
+from smarketing.attribution.registry import _plugin_weights, _resolve_model
+from smarketing.attribution.results import Attribution, Comparison, _plain
+from smarketing.attribution.shapley import _shapley
+from smarketing.errors import DataError
+from smarketing.frames import as_lazy
+from smarketing.money import FxTable, Money
+from smarketing.records import Dataset
+from smarketing.typing import AttributionModel, FloatArray
+
+__all__ = ["attribute", "compare"]
+
+
+def _journeys(data: Any, key: str | None) -> Journeys:
+    if isinstance(data, Journeys):
+        if key is not None and key != data.key:
+            raise ValueError(f"these journeys are keyed by {data.key!r}, not {key!r}; build them again")
+        return data
+    if isinstance(data, Dataset) or (isinstance(data, Sequence) and not isinstance(data, str | bytes)):
+        return Journeys.from_touchpoints(data, key=key or "channel")
+    lf = as_lazy(data, "data", required=[], columns={})
+    names = lf.collect_schema().names()
+    if "path" in names:
+        return Journeys.from_paths(
+            data,
+            value="total_conversion_value" if "total_conversion_value" in names else None,
+            currency="currency" if "currency" in names else None,
+        )
+    if "journey" in names:
+        return Journeys.from_frame(
+            data,
+            key=key or "channel",
+            nulls="nulls" if "nulls" in names else None,
+            value="value" if "value" in names else None,
+            currency="currency" if "currency" in names else None,
+            touch="id" if "id" in names else None,
+        )
+    if "lead_id" in names:
+        return Journeys.from_touchpoints(data, key=key or "channel")
+    raise DataError(
+        "cannot tell the input's shape: expected a 'path' column (aggregated paths), a 'journey' column "
+        "(long form) or touchpoint columns; build it with Journeys.from_paths/from_frame/from_touchpoints",
+        kind="data",
+    )
+
+
+def attribute(
+    data: Any,
+    *,
+    model: str | AttributionModel,
+    key: str | None = None,
+    per_touch: bool = False,
+    fx: FxTable | None = None,
+    currency: str | None = None,
+    **params: Any,
+) -> Attribution:
+    """Credit conversions and their value to the keys of the touches that led to them.
+
+    Args:
+        data: :class:`Journeys`; touchpoint records or a :class:`~smarketing.records.Dataset` (conversions
+            from won deals); or a frame: ChannelAttribution's aggregated paths (a ``path`` column with
+            ``total_conversions``, ``total_null``, ``total_conversion_value``), or touches in long form (a
+            ``journey`` column with ``time``, the key, ``converted`` and optional ``value``, ``currency``).
+            For other column names build :class:`Journeys` explicitly.
+        model: A model name (see :func:`available_models`) or an
+            :class:`~smarketing.typing.AttributionModel`.
+        key: The touch column that gets credit (default ``channel``; fixed by prebuilt journeys).
+        per_touch: Also return each touch's credit in :attr:`Attribution.touches`, with its value split
+            exactly within its journey. Markov needs ``convention="journey"`` for it; Shapley has none.
+        fx: Exchange rates, with ``currency``: convert every journey's value at its conversion date.
+        currency: Report all value in this currency (needs ``fx`` when other currencies are present).
+        **params: Model parameters:
+
+            * ``position``, ``j_shaped``, ``inverse_j``: ``first``, ``last`` (shares; the middle gets the
+              rest; two-touch journeys split in the first:last proportion).
+            * ``w_shaped``, ``full_path``: ``weights`` (one per milestone: first touch, lead created,
+              opportunity created[, deal won]; the rest is spread over the other touches), ``lead_stage``
+              (default ``"lead"``), ``opportunity_stage`` (default ``"opportunity"``).
+            * ``time_decay``: ``half_life`` (a ``timedelta`` or days; default 7 days).
+            * ``custom``: ``weights``: a function ``(position, length) -> weight`` or a table
+              ``{length: [weights]}``.
+            * ``markov``: ``order`` (default 1), ``convention``: ``"global"`` (default; each key's share of
+              all conversions and value is its removal effect over the sum of removal effects, as
+              ChannelAttribution) or ``"journey"`` (each converting journey is split over its touches in
+              proportion to their keys' removal effects, as DP6's marketing-attribution-models).
+            * ``shapley``: ``coalition`` (``"conversions"``, default: a coalition is worth the conversions
+              of journeys whose keys all lie in it; or ``"rate"``: the sum of the conversion rates of those
+              key sets, counting non-converting journeys), ``method`` (``"auto"``: exact up to 20 keys,
+              sampled above; ``"exact"``; ``"sampling"``), ``samples`` (random key orders of the sampling
+              estimator, default 1000) and ``seed``.
+
+    Returns:
+        The credits per key, and the model's own results (removal effects, Shapley values).
+
+    Raises:
+        DataError: Bad input (empty data, missing columns or values, naive times, negative or NaN counts,
+            negative value), named by place.
+        CurrencyMismatchError: Value in several currencies where one is needed, without ``fx``.
+        PluginError: An unknown model name, or a plugin that failed to load.
+        ValueError: A bad model parameter (``order < 1``, shares outside 0..1, ...).
+
+    Examples:
+        >>> import polars as pl
+        >>> paths = pl.DataFrame(
+        ...     {
+        ...         "path": ["ads > demo", "ads > email > demo"],
+        ...         "total_conversions": [1, 1],
+        ...         "total_null": [1, 2],
+        ...     }
+        ... )
+        >>> attribute(paths, model="position").conversions
+        {'ads': 0.9, 'demo': 0.9, 'email': 0.2}
+        >>> attribute(paths, model="markov", order=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: markov: order must be an integer >= 1, not 0
+    """
+    resolved, name = _resolve_model(model)
+    j = _journeys(data, key)
+    if j.n_journeys == 0:
+        raise DataError("no journeys: the data is empty", kind="journeys")
+    _check_params(name, resolved, params)
+    values = journey_values(j, fx, currency)
+    keys = j.keys
+    total_conv = float(j.conversions.sum())
+    totals = {c: int(v.sum()) for c, v in values.items()}
+    if isinstance(resolved, str) and resolved == "markov":
+        credit = _markov_credit(j, params, values, total_conv, per_touch=per_touch)
+    elif isinstance(resolved, str) and resolved == "shapley":
+        credit = _shapley_credit(j, params, values, total_conv, per_touch=per_touch)
+    elif isinstance(resolved, str) and resolved in _TABLE_MODELS:
+        credit = _table_credit(j, resolved, params, values, per_touch=per_touch, fx=fx, currency=currency)
+    elif isinstance(resolved, str):
+        weighed, kept = (j, None) if per_touch else _earning(j)
+        raw = _heuristic(weighed, resolved, params)
+        credit = _weighed_credit(j, weighed, kept, _normalise(weighed, raw), values, per_touch=per_touch)
+    else:
+        raw = _plugin_weights(resolved, name, j, params)
+        credit = _weighed_credit(j, j, None, _normalise(j, raw), values, per_touch=per_touch)
+    credit_value = {c: split_money(totals[c], c, credit.value_weights[c], keys) for c in sorted(values)}
+    return Attribution(
+        model=name,
+        key=j.key,
+        params=params,
+        conversions=dict(zip(keys, credit.conversions.tolist(), strict=True)),
+        value=credit_value,
+        total_conversions=total_conv,
+        total_value={c: Money.from_minor(t, c) for c, t in sorted(totals.items())},
+        touches=credit.touches,
+        **credit.extra,
+    )
+
+
+_MODEL_PARAMS = {
+    "markov": frozenset({"order", "convention"}),
+    "shapley": frozenset({"coalition", "method", "samples", "seed"}),
+}
+
+
+def _check_params(name: str, resolved: str | AttributionModel, params: Mapping[str, Any]) -> None:
+    """Refuse parameters a built-in model does not take (a plugin gets whatever it is given)."""
+    if name in _HEURISTIC_PARAMS or name in ("markov", "shapley"):
+        allowed = _HEURISTIC_PARAMS.get(name) or _MODEL_PARAMS.get(name, frozenset())
+        unknown = sorted(set(params) - allowed)
+        if unknown and isinstance(resolved, str):
+            raise ValueError(
+                f"{name}: unknown parameter(s) {', '.join(unknown)}; "
+                f"it takes {', '.join(sorted(allowed)) or 'none'}"
+            )
+
+
+@attrs.frozen
+class _Credit:
+    """One model's credit before money is split: conversions per key and value weights per currency."""
+
+    conversions: FloatArray
+    value_weights: Mapping[str, FloatArray]
+    touches: pl.DataFrame | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+def _markov_credit(
+    j: Journeys,
+    params: Mapping[str, Any],
+    values: Mapping[str, IntArray],
+    total_conv: float,
+    *,
+    per_touch: bool,
+) -> _Credit:
+    """Markov credit: removal effects shared globally, or each journey split by its keys' effects."""
+    order = params.get("order", 1)
+    convention = params.get("convention", "global")
+    if convention not in ("global", "journey"):
+        raise ValueError(f"markov: convention must be 'global' or 'journey', not {convention!r}")
+    chain = _markov(j, order, values)
+    keys = j.keys
+    extra = {
+        "removal_effects": dict(zip(keys, chain.removal.tolist(), strict=True)),
+        "value_removal_effects": {
+            c: dict(zip(keys, r.tolist(), strict=True)) for c, r in chain.value_removal.items()
+        },
+        "conversion_probability": chain.probability,
+        "transitions": chain.transitions,
+    }
+    if convention == "journey":
+        weighed, kept = (j, None) if per_touch else _earning(j)
+        touch_w = _normalise(weighed, chain.removal[weighed.codes])
+        return _weighed_credit(j, weighed, kept, touch_w, values, per_touch=per_touch, extra=extra)
+    if per_touch:
+        raise ValueError("markov: per-touch credit needs convention='journey'")
+    re_sum = chain.removal.sum()
+    conv_credit = chain.removal / re_sum * total_conv if re_sum > 0 else np.zeros(len(keys))
+    return _Credit(conv_credit, {c: chain.value_removal[c] for c in values}, extra=extra)
+
+
+def _shapley_credit(
+    j: Journeys,
+    params: Mapping[str, Any],
+    values: Mapping[str, IntArray],
+    total_conv: float,
+    *,
+    per_touch: bool,
+) -> _Credit:
+    """Shapley credit: conversions in proportion to the (clipped) Shapley values of the keys."""
+    if per_touch:
+        raise ValueError("shapley: values belong to keys, not touches; per-touch credit is not available")
+    keys = j.keys
+    result = _shapley(
+        j,
+        values=values,
+        coalition=params.get("coalition", "conversions"),
+        method=params.get("method", "auto"),
+        samples=params.get("samples", 1000),
+        seed=params.get("seed", 0),
+    )
+    phi_sum = result.values.sum()
+    conv_credit = (
+        np.clip(result.values, 0, None) / phi_sum * total_conv if phi_sum > 0 else np.zeros(len(keys))
+    )
+    extra: dict[str, Any] = {"shapley_values": dict(zip(keys, result.values.tolist(), strict=True))}
+    if result.interval is not None:
+        extra["shapley_interval"] = {
+            k: (float(lo), float(hi)) for k, (lo, hi) in zip(keys, result.interval.tolist(), strict=True)
+        }
+    return _Credit(conv_credit, result.value_values, extra=extra)
+
+
+def _table_credit(
+    j: Journeys,
+    model: str,
+    params: Mapping[str, Any],
+    values: Mapping[str, IntArray],
+    *,
+    per_touch: bool,
+    fx: FxTable | None,
+    currency: str | None,
+) -> _Credit:
+    """Credit of a model whose weights depend only on position and length, through its weight table."""
+    table = _weight_table(j, model, params)
+    conv_credit = _table_sums(j, table, j.conversions, "conversions")
+    value_weights = {
+        c: _table_sums(j, table, v.astype(np.float64), None if fx else ("value", currency, c))
+        for c, v in values.items()
+    }
+    touches = _touch_frame(j, table.reshape(-1)[_cells(j)], values) if per_touch else None
+    return _Credit(conv_credit, value_weights, touches)
+
+
+def _weighed_credit(
+    j: Journeys,
+    weighed: Journeys,
+    kept: npt.NDArray[np.bool_] | None,
+    touch_w: FloatArray,
+    values: Mapping[str, IntArray],
+    *,
+    per_touch: bool,
+    extra: dict[str, Any] | None = None,
+) -> _Credit:
+    """Credit from normalised touch weights of ``weighed`` (``j``, or its journeys ``kept``)."""
+    # Only touches of journeys with conversions or value add anything; the sums skip zeros alone.
+    lengths = weighed.lengths()
+    conv_credit = _key_sums(weighed, touch_w * np.repeat(weighed.conversions, lengths))
+    value_weights = {
+        c: _key_sums(
+            weighed, touch_w * np.repeat((v if kept is None else v[kept]).astype(np.float64), lengths)
+        )
+        for c, v in values.items()
+    }
+    touches = _touch_frame(j, touch_w, values) if per_touch else None
+    return _Credit(conv_credit, value_weights, touches, extra or {})
+
+
+def _key_sums(j: Journeys, weights: FloatArray) -> FloatArray:
+    return np.asarray(np.bincount(j.codes, weights=weights, minlength=len(j.keys)), dtype=np.float64)
+
+
+def _touch_frame(j: Journeys, w: FloatArray, values: Mapping[str, IntArray]) -> pl.DataFrame:
+    jot = j.journey_of_touch()
+    frame = {
+        "journey": j.ids.gather(jot).alias("journey"),
+        "position": pl.Series("position", j.positions()),
+    }
+    if j.touch_ids is not None:
+        frame["touch"] = j.touch_ids.alias("touch")
+    frame[j.key] = pl.Series(j.key, j.keys, dtype=pl.String).gather(j.codes)
+    frame["credit"] = pl.Series("credit", w * j.conversions[jot])
+    out = pl.DataFrame(list(frame.values()))
+    for code, units in sorted(values.items()):
+        places = Money.zero(code).minor_units
+        split = split_journeys(units, w, j, j.codes.astype(np.int64))
+        # Cast to the currency's scale first: the division then keeps it (exact, as 10**places divides).
+        amounts = pl.Series(f"value_{code}", split).cast(pl.Decimal(38, places)) / 10**places
+        out = out.with_columns(amounts.alias(f"value_{code}"))
+    return out
+
+
+def compare(
+    data: Any,
+    *,
+    models: Iterable[str | AttributionModel | tuple[str, Mapping[str, Any]]],
+    key: str | None = None,
+    fx: FxTable | None = None,
+    currency: str | None = None,
+) -> Comparison:
+    """Run several models on the same journeys (built once) and lay their credits side by side.
+
+    Args:
+        data: Anything :func:`attribute` accepts.
+        models: Model names, model objects, or ``(name, params)`` pairs such as ``("markov", {"order": 2})``.
+        key: The touch column that gets credit.
+        fx: Exchange rates (see :func:`attribute`).
+        currency: Report value in this currency.
+
+    Returns:
+        A :class:`Comparison`; ``to_frame()`` has one column per model.
+
+    Examples:
+        >>> import polars as pl
+        >>> paths = pl.DataFrame({"path": ["a > b > c"], "total_conversions": [10]})
+        >>> compare(
+        ...     paths, models=["first", "linear", ("position", {"first": 0.5, "last": 0.5})]
+        ... ).to_frame().rows()
+        [('a', 10.0, 3.333..., 5.0), ('b', 0.0, 3.333..., 0.0), ('c', 0.0, 3.333..., 5.0)]
+    """
+    j = _journeys(data, key)
+    results: list[Attribution] = []
+    labels: list[str] = []
+    for spec in models:
+        if isinstance(spec, tuple):
+            name, params = spec
+            result = attribute(j, model=name, fx=fx, currency=currency, **dict(params))
+            label = result.model + (
+                "(" + ", ".join(f"{k}={_plain(v)}" for k, v in dict(params).items()) + ")" if params else ""
+            )
+        else:
+            result = attribute(j, model=spec, fx=fx, currency=currency)
+            label = result.model
+        results.append(result)
+        labels.append(label)
+    if not results:
+        raise ValueError("compare: models is empty")
+    return Comparison(results=tuple(results), labels=tuple(labels))
