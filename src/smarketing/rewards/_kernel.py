@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
+import attrs
 import numpy as np
 import polars as pl
 
@@ -208,6 +209,76 @@ def _lines_of_ranked_deals(
     splits = _split_rows(won)
     all_persons = {p.person for _, vp in versions for p in vp.participants if p.person}
     _check_splits(splits, ctx, all_persons)
+    credited = _credited(won, ctx, versions, splits, touchpoints=touchpoints, stage_events=stage_events)
+    if credited is None:
+        return _empty_lines(), _empty_summary(), _empty_deals(won.height)
+    personal, team_rows, funded = credited
+    refunds = _refunds(funded, versions, kind, cutoff).sort("id")
+    weights = _team_weights(versions, ctx)
+    base, names = _personal_lines(personal, weights)
+    del personal
+    grid = _PeriodGrid.of(won.height, names, funded, refunds, period)
+    # Dense sums per (participant, deal): everything paid, and the attaining credit (no overlays).
+    cell = base.get_column("participant_rank").to_numpy() * grid.n + base.get_column("id").to_numpy()
+    units = base.get_column("units").to_numpy()
+    attains = (base.get_column("source") != "overlay").to_numpy()
+    total = _dense(cell, units, grid.shape)
+    count = _dense(cell, 1, grid.shape)
+    att_units = _dense(cell[attains], units[attains], grid.shape)
+    att_basis = _dense(cell[attains], base.get_column("basis_units").to_numpy()[attains], grid.shape)
+    att_seen = _dense(cell[attains], 1, grid.shape) > 0
+    grid.keep_lines(base)
+    del base, cell, units, attains
+    period_plans = {p: _plan_for_period(plan, p, cutoff) for p in grid.close_periods}
+    summary = _attainment_summary(
+        grid, refunds, period_plans, att_units=att_units, att_basis=att_basis, seen=att_seen
+    )
+    # Team pools: each deal's team credit divided among the team's members.
+    personal_credit, _ = grid.by_period(total, count > 0)
+    team_lines = _team_pools(
+        pl.concat(team_rows, how="vertical_relaxed"),
+        weights,
+        summary,
+        names=names,
+        periods=grid.periods,
+        per_close=grid.per_close,
+        personal_credit=personal_credit,
+    )
+    del team_rows
+    if not team_lines.is_empty():
+        cell = (
+            team_lines.get_column("participant_rank").to_numpy() * grid.n
+            + team_lines.get_column("id").to_numpy()
+        )
+        total += _dense(cell, team_lines.get_column("units").to_numpy(), grid.shape)
+        count += _dense(cell, 1, grid.shape)
+        grid.keep_lines(team_lines)
+    del team_lines
+    _tier_lines(grid, summary, att_seen, att_units, total)
+    # Caps: per deal (the deal's version), then per period (the period's version), spread by deal.
+    version = np.zeros(grid.n, dtype=np.int64)
+    version[funded.get_column("id").to_numpy()] = funded.get_column("_version").to_numpy()
+    present = count > 0
+    _deal_cap_lines(grid, versions, version, total, present)
+    _period_cap_lines(grid, period_plans, total, present)
+    grid.out.append(_clawbacks(refunds, total, present, grid.code, grid.wanted))
+    return _assembled(grid), summary, _deal_numbers(grid.n, funded, versions, version)
+
+
+def _credited(
+    won: pl.DataFrame,
+    ctx: _Context,
+    versions: list[tuple[date | None, RewardPlan]],
+    splits: pl.DataFrame,
+    *,
+    touchpoints: Any,
+    stage_events: Any,
+) -> tuple[list[pl.DataFrame], list[pl.DataFrame], pl.DataFrame] | None:
+    """Every version's credit: (personal lines, team rows, funded deals), or None when no deal funds a pool.
+
+    Each version pays the deals closed under it (:func:`_version_credit`); the run is refused when its
+    amounts could overflow (:func:`~smarketing.rewards._credit._check_run_size`).
+    """
     personal: list[pl.DataFrame] = []
     team_rows: list[pl.DataFrame] = []
     funded_parts = []
@@ -225,86 +296,124 @@ def _lines_of_ranked_deals(
         funded_parts.append(
             f.select("id", "_period", "_version", "_pool", "_basis", "close_date", "refunded_on")
         )
-        persons = {p.person for p in vp.participants if p.person}
-        # Attribution credit (a join of every touch, journeys, the model) runs on a worker thread while
-        # this one splits the fixed parts and the overlays; polars and numpy release the GIL in both.
-        with ThreadPoolExecutor(1) as worker:
-            touch_credit = None
-            if vp.attribution is not None and vp.attribution.share > 0:
-                touch_credit = worker.submit(
-                    _touch_credit, f, vp.attribution, touchpoints, stage_events, _cut_of_deal()
-                )
-            try:
-                overlay = _overlays(f, vp, ctx, splits, persons)
-                rows = _version_credits(
-                    f, vp, ctx, touch_credit=touch_credit, stage_events=stage_events, persons=persons
-                )
-            except Exception:
-                # The same error as one thread would raise: attribution's first.
-                failed = touch_credit.exception() if touch_credit is not None else None
-                if failed is not None:
-                    raise failed from None
-                raise
-        if not overlay.is_empty():
-            rows = pl.concat([rows, overlay.select(rows.columns)], how="vertical_relaxed")
-        mine, teams = _route_to_participants(rows, f, vp, ctx, splits)
+        mine, teams = _version_credit(f, vp, ctx, splits, touchpoints=touchpoints, stage_events=stage_events)
         credit_units.append(
             pl.concat([mine.select("id", "units"), teams.select("id", "units")], how="vertical_relaxed")
         )
         personal.append(mine)
         team_rows.append(teams.with_columns(pl.lit(index, dtype=_I64).alias("_version")))
     if not funded_parts:
-        return _empty_lines(), _empty_summary(), _empty_deals(won.height)
+        return None
     _check_run_size(credit_units, versions)
-    funded = pl.concat(funded_parts)
-    n = won.height
-    refunds = _refunds(funded, versions, kind, cutoff).sort("id")
-    close_periods = sorted(funded.get_column("_period").unique().to_list())
-    periods = sorted({*close_periods, *refunds.get_column("_period").to_list()})
-    code = {p: i for i, p in enumerate(periods)}
-    ids = funded.get_column("id").to_numpy()
-    per_close = np.full(n, -1, dtype=np.int64)
-    per_close[ids] = (
-        funded.get_column("_period").replace_strict(periods, list(range(len(periods)))).to_numpy()
-    )
+    return personal, team_rows, pl.concat(funded_parts)
+
+
+def _version_credit(
+    f: pl.DataFrame,
+    vp: RewardPlan,
+    ctx: _Context,
+    splits: pl.DataFrame,
+    *,
+    touchpoints: Any,
+    stage_events: Any,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One version's funded deals credited and routed: (personal lines, team-pool rows)."""
+    persons = {p.person for p in vp.participants if p.person}
+    # Attribution credit (a join of every touch, journeys, the model) runs on a worker thread while
+    # this one splits the fixed parts and the overlays; polars and numpy release the GIL in both.
+    with ThreadPoolExecutor(1) as worker:
+        touch_credit = None
+        if vp.attribution is not None and vp.attribution.share > 0:
+            touch_credit = worker.submit(
+                _touch_credit, f, vp.attribution, touchpoints, stage_events, _cut_of_deal()
+            )
+        try:
+            overlay = _overlays(f, vp, ctx, splits, persons)
+            rows = _version_credits(
+                f, vp, ctx, touch_credit=touch_credit, stage_events=stage_events, persons=persons
+            )
+        except Exception:
+            # The same error as one thread would raise: attribution's first.
+            failed = touch_credit.exception() if touch_credit is not None else None
+            if failed is not None:
+                raise failed from None
+            raise
+    if not overlay.is_empty():
+        rows = pl.concat([rows, overlay.select(rows.columns)], how="vertical_relaxed")
+    return _route_to_participants(rows, f, vp, ctx, splits)
+
+
+def _personal_lines(personal: list[pl.DataFrame], weights: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """The personal lines, each with its participant's rank and its component; and the participants' names.
+
+    The names are every participant with a personal line or a team-pool membership, sorted.
+    """
     base = pl.concat(personal, how="vertical_relaxed")
-    del personal
-    weights = _team_weights(versions, ctx)
     names = sorted({*base.get_column("participant").unique().to_list(), *weights.get_column("participant")})
-    n_people, n_periods = len(names), len(periods)
     base = base.with_columns(_text_codes(base.get_column("participant"), names)[0].alias("participant_rank"))
     vias = [
         v for v in base.get_column("via").unique().to_list() if v is not None and v.endswith("revenue split")
     ]
     split = pl.col("source").is_in(["plan_split", "overlay"]) | pl.col("via").is_in(vias)
-    base = base.with_columns(
-        pl.when(split)
-        .then(_categorical_constant("split"))
-        .otherwise(_categorical_constant("pool"))
-        .alias("component")
-    )
-    # Dense sums per (participant, deal): everything paid, and the attaining credit (no overlays).
-    cell = base.get_column("participant_rank").to_numpy() * n + base.get_column("id").to_numpy()
-    units = base.get_column("units").to_numpy()
-    attains = (base.get_column("source") != "overlay").to_numpy()
-    grid = (n_people, n)
-    total = _dense(cell, units, grid)
-    count = _dense(cell, 1, grid)
-    att_units = _dense(cell[attains], units[attains], grid)
-    att_basis = _dense(cell[attains], base.get_column("basis_units").to_numpy()[attains], grid)
-    att_seen = _dense(cell[attains], 1, grid) > 0
-    has_period = per_close >= 0
-    out: list[pl.DataFrame] = [_kernel_lines(0)]
-    wanted = code.get(period, -1)
+    component = pl.when(split).then(_categorical_constant("split")).otherwise(_categorical_constant("pool"))
+    return base.with_columns(component.alias("component")), names
 
-    def keep_lines(frame: pl.DataFrame) -> None:
+
+@attrs.define(eq=False)
+class _PeriodGrid:
+    """The dense (participant x deal) grid of a run, the periods its deals close in, and the lines kept.
+
+    A deal's close period is its position in ``periods`` (``per_close``, -1 for a deal that funds no
+    pool); ``wanted`` is the requested period's, and ``out`` collects the coded lines of that period.
+    """
+
+    n: int
+    names: list[str]
+    periods: list[str]
+    close_periods: list[str]
+    code: dict[str, int]
+    per_close: np.ndarray
+    has_period: np.ndarray  # which deals fund a pool (and so close in a period of the run)
+    wanted: int
+    out: list[pl.DataFrame]
+
+    @classmethod
+    def of(
+        cls, n: int, names: list[str], funded: pl.DataFrame, refunds: pl.DataFrame, period: str
+    ) -> _PeriodGrid:
+        """The grid of ``n`` ranked deals: the funded ones by close period, refund periods included."""
+        close_periods = sorted(funded.get_column("_period").unique().to_list())
+        periods = sorted({*close_periods, *refunds.get_column("_period").to_list()})
+        code = {p: i for i, p in enumerate(periods)}
+        per_close = np.full(n, -1, dtype=np.int64)
+        per_close[funded.get_column("id").to_numpy()] = (
+            funded.get_column("_period").replace_strict(periods, list(range(len(periods)))).to_numpy()
+        )
+        return cls(
+            n=n,
+            names=names,
+            periods=periods,
+            close_periods=close_periods,
+            code=code,
+            per_close=per_close,
+            has_period=per_close >= 0,
+            wanted=code.get(period, -1),
+            out=[_kernel_lines(0)],
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(participants, deals)."""
+        return len(self.names), self.n
+
+    def keep_lines(self, frame: pl.DataFrame) -> None:
         """Keep the coded lines of ``frame`` that belong to the requested period."""
         if frame.is_empty():
             return
-        mine = per_close[frame.get_column("id").to_numpy()] == wanted
+        mine = self.per_close[frame.get_column("id").to_numpy()] == self.wanted
         if not mine.all():
             frame = frame.filter(pl.Series(mine))
-        out.append(
+        self.out.append(
             _kernel_lines(
                 frame.height,
                 deal_rank=frame.get_column("id"),
@@ -318,10 +427,10 @@ def _lines_of_ranked_deals(
             )
         )
 
-    keep_lines(base)
-    del base, cell, units, attains
-
-    def by_period(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def by_period(self, values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sums of ``values`` and counts of ``mask``'s cells per (participant, close period)."""
+        n_people, n_periods = len(self.names), len(self.periods)
+        per_close = self.per_close
         sums = np.zeros((n_people, n_periods), dtype=np.int64)
         seen = np.zeros((n_people, n_periods), dtype=np.int64)
         if n_periods <= 16:
@@ -333,47 +442,47 @@ def _lines_of_ranked_deals(
                 sums[:, q] = np.where(inside, values if everyone else values[:, sel], 0).sum(axis=1)
                 seen[:, q] = np.count_nonzero(inside, axis=1)
             return sums, seen
+        has_period = self.has_period
         for p in range(n_people):
             sel = mask[p] & has_period
             np.add.at(sums[p], per_close[sel], values[p][sel])
             np.add.at(seen[p], per_close[sel], 1)
         return sums, seen
 
-    credited, seen = by_period(att_units, att_seen)
-    booked_units, _ = by_period(att_basis, att_seen)
+
+def _attainment_summary(
+    grid: _PeriodGrid,
+    refunds: pl.DataFrame,
+    period_plans: dict[str, RewardPlan],
+    *,
+    att_units: np.ndarray,
+    att_basis: np.ndarray,
+    seen: np.ndarray,
+) -> pl.DataFrame:
+    """The attainment summary of every period of the run, from the attaining credit's dense sums."""
+    names, periods = grid.names, grid.periods
+    credited, seen_in = grid.by_period(att_units, seen)
+    booked_units, _ = grid.by_period(att_basis, seen)
     booked = pl.DataFrame(
         [
             (names[p], periods[q], int(credited[p, q]), int(booked_units[p, q]))
-            for p, q in zip(*np.nonzero(seen), strict=True)
+            for p, q in zip(*np.nonzero(seen_in), strict=True)
         ],
         schema={"participant": pl.String, "_period": pl.String, "credited": _I64, "booked": _I64},
         orient="row",
     )
-    clawed = _clawed_bookings(refunds, att_basis, att_seen, names, code)
-    period_plans = {p: _plan_for_period(plan, p, cutoff) for p in close_periods}
-    summary = _summary(booked, clawed, period_plans)
-    # Team pools: each deal's team credit divided among the team's members.
-    personal_credit, _ = by_period(total, count > 0)
-    teams = pl.concat(team_rows, how="vertical_relaxed")
-    del team_rows
-    team_lines = _team_pools(
-        teams,
-        weights,
-        summary,
-        names=names,
-        periods=periods,
-        per_close=per_close,
-        personal_credit=personal_credit,
-    )
-    if not team_lines.is_empty():
-        cell = (
-            team_lines.get_column("participant_rank").to_numpy() * n + team_lines.get_column("id").to_numpy()
-        )
-        total += _dense(cell, team_lines.get_column("units").to_numpy(), grid)
-        count += _dense(cell, 1, grid)
-        keep_lines(team_lines)
-    del teams, team_lines
-    # Tiers: each participant's tier adjustment of a period, spread over its deals by credit.
+    clawed = _clawed_bookings(refunds, att_basis, seen, names, grid.code)
+    return _summary(booked, clawed, period_plans)
+
+
+def _tier_lines(
+    grid: _PeriodGrid, summary: pl.DataFrame, att_seen: np.ndarray, att_units: np.ndarray, total: np.ndarray
+) -> None:
+    """Tier lines: each participant's tier adjustment of a period, spread over its deals by credit.
+
+    The adjustments are added to ``total`` in place.
+    """
+    names, code, per_close = grid.names, grid.code, grid.per_close
     adjust = summary.filter(pl.col("tier_units") != 0)
     tier_groups: list[tuple[int, int]] = []
     tier_rules: list[str] = []
@@ -383,36 +492,44 @@ def _lines_of_ranked_deals(
             tier_groups.append((names.index(row["participant"]), code[row["_period"]]))
             tier_rules.append(f"rewards.tiers ({row['tier_rule']})")
             tier_totals.append(row["tier_units"])
-    if tier_rules:
-        pp, dd, gg, tiers = _spread(
-            tier_groups, tier_totals, att_seen, att_units, per_close=per_close, total=total
-        )
-        if pp.size:
-            keep = per_close[dd] == wanted
-            out.append(
-                _adjustments(
-                    keep,
-                    pp,
-                    dd,
-                    tiers,
-                    component="tier",
-                    source="tier",
-                    rule=pl.Series(tier_rules).cast(pl.Categorical).gather(gg[keep]),
-                )
+    if not tier_rules:
+        return
+    pp, dd, gg, tiers = _spread(
+        tier_groups, tier_totals, att_seen, att_units, per_close=per_close, total=total
+    )
+    if pp.size:
+        keep = per_close[dd] == grid.wanted
+        grid.out.append(
+            _adjustments(
+                keep,
+                pp,
+                dd,
+                tiers,
+                component="tier",
+                source="tier",
+                rule=pl.Series(tier_rules).cast(pl.Categorical).gather(gg[keep]),
             )
-    # Caps: per deal (the deal's version), then per period (the period's version), spread by deal.
-    version = np.zeros(n, dtype=np.int64)
-    version[ids] = funded.get_column("_version").to_numpy()
+        )
+
+
+def _deal_cap_lines(
+    grid: _PeriodGrid,
+    versions: list[tuple[date | None, RewardPlan]],
+    version: np.ndarray,
+    total: np.ndarray,
+    present: np.ndarray,
+) -> None:
+    """Caps per deal (the deal's version's ``cap_per_deal``): a cap line per capped cell, into ``total``."""
+    per_close = grid.per_close
     caps = [vp.cap_per_deal.to_minor() if vp.cap_per_deal else -1 for _, vp in versions]
     cap = np.asarray(caps, dtype=np.int64)[version]
-    present = count > 0
-    over = present & has_period[None, :] & (cap >= 0)[None, :] & (total > cap[None, :])
+    over = present & grid.has_period[None, :] & (cap >= 0)[None, :] & (total > cap[None, :])
     pp, dd = np.nonzero(over)
-    deal_caps = np.zeros(grid, dtype=np.int64)
+    deal_caps = np.zeros(grid.shape, dtype=np.int64)
     deal_caps[pp, dd] = cap[dd] - total[pp, dd]
-    keep = per_close[dd] == wanted
+    keep = per_close[dd] == grid.wanted
     if keep.any():
-        out.append(
+        grid.out.append(
             _adjustments(
                 keep,
                 pp,
@@ -426,47 +543,64 @@ def _lines_of_ranked_deals(
             )
         )
     total += deal_caps
-    period_caps = np.full(n_periods, -1, dtype=np.int64)
+
+
+def _period_cap_lines(
+    grid: _PeriodGrid, period_plans: dict[str, RewardPlan], total: np.ndarray, present: np.ndarray
+) -> None:
+    """Caps per period (the period's version's ``cap_per_period``), spread over its deals, into ``total``."""
+    code, per_close = grid.code, grid.per_close
+    period_caps = np.full(len(grid.periods), -1, dtype=np.int64)
     for p, vp in period_plans.items():
         if vp.cap_per_period is not None:
             period_caps[code[p]] = vp.cap_per_period.to_minor()
-    if (period_caps >= 0).any():
-        capped = present & has_period[None, :] & (period_caps[np.maximum(per_close, 0)] >= 0)[None, :]
-        sums, _ = by_period(total, capped)
-        over_cap = np.argwhere((period_caps[None, :] >= 0) & (sums > period_caps[None, :]))
-        cap_groups = [(int(p), int(q)) for p, q in over_cap]  # participant, then period order
-        earned = np.asarray([sums[p, q] for p, q in cap_groups], dtype=np.int64)
-        limits = np.asarray([period_caps[q] for _, q in cap_groups], dtype=np.int64)
-        excess = (limits - earned).tolist()
-        pp, dd, gg, cut = _spread(
-            cap_groups, excess, capped, total, per_close=per_close, total=total, clip=True
-        )
-        if pp.size:
-            keep = (per_close[dd] == wanted) & (cut != 0)
-            # One rule text per capped (participant, period): what was earned and the cap.
-            pairs = zip(earned, limits, strict=True)
-            texts = pl.Series(
-                [f"rewards.cap_per_period (earned {e}, cap {c})" for e, c in pairs], dtype=pl.String
-            ).cast(pl.Categorical)
-            out.append(
-                _adjustments(
-                    keep, pp, dd, cut, component="cap", source="cap_per_period", rule=texts.gather(gg[keep])
-                )
+    if not (period_caps >= 0).any():
+        return
+    capped = present & grid.has_period[None, :] & (period_caps[np.maximum(per_close, 0)] >= 0)[None, :]
+    sums, _ = grid.by_period(total, capped)
+    over_cap = np.argwhere((period_caps[None, :] >= 0) & (sums > period_caps[None, :]))
+    cap_groups = [(int(p), int(q)) for p, q in over_cap]  # participant, then period order
+    earned = np.asarray([sums[p, q] for p, q in cap_groups], dtype=np.int64)
+    limits = np.asarray([period_caps[q] for _, q in cap_groups], dtype=np.int64)
+    excess = (limits - earned).tolist()
+    pp, dd, gg, cut = _spread(cap_groups, excess, capped, total, per_close=per_close, total=total, clip=True)
+    if pp.size:
+        keep = (per_close[dd] == grid.wanted) & (cut != 0)
+        # One rule text per capped (participant, period): what was earned and the cap.
+        pairs = zip(earned, limits, strict=True)
+        texts = pl.Series(
+            [f"rewards.cap_per_period (earned {e}, cap {c})" for e, c in pairs], dtype=pl.String
+        ).cast(pl.Categorical)
+        grid.out.append(
+            _adjustments(
+                keep, pp, dd, cut, component="cap", source="cap_per_period", rule=texts.gather(gg[keep])
             )
-    out.append(_clawbacks(refunds, total, present, code, wanted))
+        )
+
+
+def _assembled(grid: _PeriodGrid) -> pl.DataFrame:
+    """The lines kept, as one frame in the ledger's columns, each with its participant."""
+    out = grid.out
     lines = pl.concat(out, how="vertical", rechunk=False)
     # The participant column in the same chunks as the lines: a column chunked otherwise would make
     # polars copy every column into one chunk to line them up.
-    named = pl.Series("participant", names, dtype=pl.String).cast(pl.Categorical)
+    named = pl.Series("participant", grid.names, dtype=pl.String).cast(pl.Categorical)
     lines = lines.with_columns(
         pl.concat([named.gather(piece.get_column("participant_rank")) for piece in out], rechunk=False)
     )
-    # What every line of a deal repeats (its pool, basis and version) is kept once per deal.
+    return lines.select(list(_LEDGER_COLUMNS))
+
+
+def _deal_numbers(
+    n: int, funded: pl.DataFrame, versions: list[tuple[date | None, RewardPlan]], version: np.ndarray
+) -> pl.DataFrame:
+    """What every line of a deal repeats (its pool, basis and version), kept once per deal (by rank)."""
+    ids = funded.get_column("id").to_numpy()
     pool = np.zeros(n, dtype=np.int64)
     pool[ids] = funded.get_column("_pool").to_numpy()
     basis = np.zeros(n, dtype=np.int64)
     basis[ids] = funded.get_column("_basis").to_numpy()
-    deal_info = pl.DataFrame(
+    return pl.DataFrame(
         {
             "pool_units": pool,
             "deal_units": basis,
@@ -475,7 +609,6 @@ def _lines_of_ranked_deals(
             .gather(version),
         }
     )
-    return lines.select(list(_LEDGER_COLUMNS)), summary, deal_info
 
 
 def _clawbacks(
