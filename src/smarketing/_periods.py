@@ -12,7 +12,7 @@ import attrs
 from smarketing._limits import MAX_YEAR, MIN_YEAR
 from smarketing.errors import DataError
 
-__all__ = ["TRUNCATE", "PeriodKind", "Window"]
+__all__ = ["REWARD_PERIOD", "TRUNCATE", "PeriodKind", "Window", "period_bounds", "reward_period_kind"]
 
 PeriodKind = Literal["day", "week", "month", "quarter", "year"]
 
@@ -177,3 +177,44 @@ def zone(tz: str) -> ZoneInfo:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown IANA time zone {tz!r}") from None
+
+
+#: The label of a period rewards are computed for: a month ('YYYY-MM'), a quarter ('YYYY-Qn') or a year
+#: ('YYYY'); a reward plan's per-period quotas are keyed by it.
+REWARD_PERIOD = re.compile(r"[0-9]{4}(?:-(?:0[1-9]|1[0-2])|-Q[1-4])?")
+
+
+def reward_period_kind(period: str) -> str:
+    """The kind of a reward period (``"month"``, ``"quarter"`` or ``"year"``); ``ValueError`` for another.
+
+    Examples:
+        >>> reward_period_kind("2026-Q4")
+        'quarter'
+    """
+    if not isinstance(period, str) or REWARD_PERIOD.fullmatch(period) is None:
+        raise ValueError(
+            f"period {period!r} is not supported: rewards are computed for a month ('YYYY-MM'), a quarter "
+            "('YYYY-Qn') or a year ('YYYY'), not for weeks, days or other spans"
+        )
+    year = int(period[:4])
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(
+            f"period {period!r} is outside the supported years {MIN_YEAR}..{MAX_YEAR} (calendars, holiday "
+            "tables and period arithmetic cover these)"
+        )
+    return "year" if len(period) == 4 else ("quarter" if "Q" in period else "month")
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """First and last day of a reward period (a month, a quarter or a year).
+
+    Raises:
+        ValueError: ``period`` is not a month, quarter or year label, or its year is out of range.
+
+    Examples:
+        >>> period_bounds("2026-Q4")
+        (datetime.date(2026, 10, 1), datetime.date(2026, 12, 31))
+    """
+    reward_period_kind(period)
+    window = Window.parse(period)
+    return window.start, window.end - timedelta(days=1)

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 import yaml
 from pydantic import ValidationError
-from tests.test_rewards import AS_OF, OCT, T0, deal, reward
+from tests.rewards.test_rewards import AS_OF, OCT, T0, deal, reward
 
 from smarketing.attribution import Journeys
 from smarketing.errors import DataError, PlanError

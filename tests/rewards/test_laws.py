@@ -12,10 +12,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smarketing import rewards
 from smarketing.money import Money, allocate
 from smarketing.records import Deal
-from smarketing.rewards import RewardLedger, RewardPlan, _allocate_frame, _largest_remainder, compute_rewards
+from smarketing.rewards import RewardLedger, RewardPlan, _allocate, compute_rewards
 from smarketing.testing.strategies import reward_plans, won_deals
 
 LAWS = settings(max_examples=20, deadline=None, database=None)
@@ -49,7 +48,7 @@ def test_vectorised_largest_remainder_is_allocate(cases: list[tuple[int, dict[st
     frame = pl.DataFrame(
         rows, schema={"g": pl.Int64, "t": pl.Int64, "k": pl.String, "w": pl.Int64}, orient="row"
     )
-    out = _allocate_frame(frame.reverse(), by=["g"], key="k", weight="w", total="t", out="u")
+    out = _allocate._allocate_frame(frame.reverse(), by=["g"], key="k", weight="w", total="t", out="u")
     got = {(g, k): u for g, k, u in out.select("g", "k", "u").iter_rows()}
     for g, (total, weights) in enumerate(cases):
         expected = allocate(Money.from_minor(total, "EUR"), weights)
@@ -61,7 +60,7 @@ def assert_rows_in_key_order_split_as_allocate(cases: list[tuple[int, dict[str, 
     rows = [(g, t, k, w) for g, (t, weights) in enumerate(cases) for k, w in sorted(weights.items())]
     group = np.asarray([g for g, _, _, _ in rows])
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    units = _largest_remainder(
+    units = _allocate._largest_remainder(
         starts, np.asarray([t for _, t, _, _ in rows]), np.asarray([w for _, _, _, w in rows]), None
     )
     got = {(g, k): int(u) for (g, _, k, _), u in zip(rows, units, strict=True)}
@@ -89,7 +88,7 @@ def test_largest_remainder_on_rows_in_key_order_is_allocate(
 def test_largest_remainder_by_partition_is_allocate(cases: list[tuple[int, dict[str, int]]]) -> None:
     # Large groups pick their top remainders by partition: every group taken as large (1), or a mix (3).
     for big in (1, 3):
-        with mock.patch.object(rewards, "_BIG_GROUP", big):
+        with mock.patch.object(_allocate, "_BIG_GROUP", big):
             assert_rows_in_key_order_split_as_allocate(cases)
 
 
@@ -103,7 +102,7 @@ def test_fixed_split_of_every_total_is_allocate(totals: list[int], weights: list
     if not any(weights):
         weights[0] = 1
     keys = [f"r{i}" for i in range(len(weights))]
-    grid = rewards._split_fixed(np.asarray(totals), weights)
+    grid = _allocate._split_fixed(np.asarray(totals), weights)
     for total, row in zip(totals, grid, strict=True):
         expected = allocate(Money.from_minor(total, "EUR"), dict(zip(keys, weights, strict=True)))
         assert {k: Money.from_minor(int(u), "EUR") for k, u in zip(keys, row, strict=True)} == expected
@@ -123,7 +122,7 @@ def test_split_over_each_row_of_a_weight_grid_is_allocate(rows: list[tuple[int, 
     # nothing, small grids are ranked in place and wider ones by the row kernel.
     rows = [(t, w[:k] if any(w[:k]) else [1, *w[1:k]]) for t, w in rows]
     keys = [f"m{i}" for i in range(k)]
-    grid = rewards._split_grid(np.asarray([t for t, _ in rows]), np.asarray([w for _, w in rows]))
+    grid = _allocate._split_grid(np.asarray([t for t, _ in rows]), np.asarray([w for _, w in rows]))
     for (total, weights), got in zip(rows, grid, strict=True):
         expected = allocate(Money.from_minor(total, "EUR"), dict(zip(keys, weights, strict=True)))
         assert {k: Money.from_minor(int(u), "EUR") for k, u in zip(keys, got, strict=True)} == expected
@@ -132,14 +131,14 @@ def test_split_over_each_row_of_a_weight_grid_is_allocate(rows: list[tuple[int, 
 def test_largest_remainder_large_groups_with_ties_as_sorted() -> None:
     # Groups above the partition threshold, with many equal remainders, next to small groups.
     rng = np.random.default_rng(7)
-    lengths = [5000, 3, 9000, 1, rewards._BIG_GROUP]
+    lengths = [5000, 3, 9000, 1, _allocate._BIG_GROUP]
     starts = np.cumsum([0, *lengths[:-1]])
     totals = np.repeat(rng.integers(-(10**7), 10**7, size=len(lengths)), lengths)
     weights = rng.integers(0, 4, size=sum(lengths))
     weights[starts] += 1
-    fast = _largest_remainder(starts, totals, weights, None)
-    with mock.patch.object(rewards, "_BIG_GROUP", 10**12):
-        sorted_ = _largest_remainder(starts, totals, weights, None)
+    fast = _allocate._largest_remainder(starts, totals, weights, None)
+    with mock.patch.object(_allocate, "_BIG_GROUP", 10**12):
+        sorted_ = _allocate._largest_remainder(starts, totals, weights, None)
     assert (fast == sorted_).all()
     assert (np.add.reduceat(fast, starts) == totals[starts]).all()
 
