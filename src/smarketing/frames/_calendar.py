@@ -30,7 +30,7 @@ import numpy.typing as npt
 import polars as pl
 
 from smarketing._limits import MAX_YEAR, MIN_YEAR
-from smarketing.calendar import BusinessCalendar, _open_table, _wall_to_utc
+from smarketing.calendar import BusinessCalendar, open_intervals_and_days, wall_to_utc
 from smarketing.errors import ClosedCalendarError, DataError
 
 __all__ = ["BusinessClock", "ClosedCalendarError", "check_years", "epoch_us", "from_epoch_us"]
@@ -107,7 +107,7 @@ class BusinessClock:
         self.calendar = calendar
         self.first = first
         self.last = last
-        spans, open_days = _open_table(calendar, first, last)
+        spans, open_days = open_intervals_and_days(calendar, first, last)
         if not spans:
             raise ClosedCalendarError(f"the calendar is not open at all between {first} and {last}")
         self.starts = _array([epoch_us(lo) for lo, _ in spans])
@@ -123,7 +123,7 @@ class BusinessClock:
         open_closes: list[int] = []
         day = first
         while day <= last:
-            day_starts.append(epoch_us(_wall_to_utc(day, time(0), calendar.zone)))
+            day_starts.append(epoch_us(wall_to_utc(day, time(0), calendar.zone)))
             day_numbers.append((day - _EPOCH_DATE).days)
             if day in closes:
                 open_closes.append(epoch_us(closes[day]))
