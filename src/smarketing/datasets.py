@@ -36,12 +36,13 @@ from decimal import Decimal
 from typing import Final, get_args
 
 import attrs
-import holidays as _holidays
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from smarketing.calendar import BusinessCalendar, Weekday
+from smarketing.calendar import BusinessCalendar
+from smarketing.errors import ClosedCalendarError
+from smarketing.frames._calendar import BusinessClock
 from smarketing.persona import Seniority
 from smarketing.plan import AlignmentPlan
 from smarketing.records import Dataset
@@ -159,7 +160,6 @@ _NAME_SECOND: Final = (
     "Logistics", "Freight", "Industries", "Manufacturing", "Retail", "Trading", "Systems", "Group",
     "Works", "Supply", "Foods", "Motors", "Partners", "Holdings", "Labs",
 )  # fmt: skip
-_WEEKDAYS: Final[tuple[Weekday, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Activity outcomes by (type, whether the lead was ever reached); probabilities sum to 1 per row.
 _OUTCOMES: Final = (
@@ -211,6 +211,8 @@ def synthetic(
     Raises:
         TypeError: An argument has the wrong type (e.g. a float seed or a datetime ``end``).
         ValueError: ``seed`` is negative, ``n_leads`` or ``months`` is below 1.
+        ClosedCalendarError: The SLA calendar is not open at all around the window, so no response could
+            be timed (a subclass of ``ValueError``).
 
     Examples:
         >>> from smarketing.plan import load_plan
@@ -236,7 +238,7 @@ def synthetic(
     facts = _Facts.of(plan)
     end_us = _us(datetime.combine(end + timedelta(days=1), time(), UTC))
     start_us = _us(datetime.combine(_months_before(end, months) + timedelta(days=1), time(), UTC))
-    clock = _BusinessClock(facts.calendar, start_us - 2 * _US_PER_DAY, end_us + 2 * _US_PER_DAY)
+    clock = _BusinessMinutes(facts.calendar, start_us - 2 * _US_PER_DAY, end_us + 2 * _US_PER_DAY)
 
     # One independent stream per part, so a change in one part leaves the others' draws alone.
     streams = np.random.SeedSequence(seed).spawn(8)
@@ -501,69 +503,50 @@ class _Facts:
 
 
 # --------------------------------------------------------------------------------------------------
-# Business time on a minute grid: "add N business minutes" is two array look-ups for any number of rows.
+# Business time in whole minutes: "add N business minutes" is two array searches for any number of rows.
 
 
-class _BusinessClock:
-    """Cumulative open minutes of a calendar over a time range, in UTC minutes."""
+class _BusinessMinutes:
+    """The SLA calendar's business time over the generator's window, counted in whole minutes.
+
+    A view of frames' :class:`~smarketing.frames._calendar.BusinessClock` (the one business clock of the
+    library): positions are business minutes since ``start_us`` (times outside the window count as its
+    edges), and a position past ``end_us`` is "never" (int64 max), which every caller drops as after the end.
+    """
 
     def __init__(self, calendar: BusinessCalendar, start_us: int, end_us: int) -> None:
-        self.start = start_us // _US_PER_MINUTE
-        size = end_us // _US_PER_MINUTE - self.start
-        open_ = np.zeros(size, dtype=np.bool_)
+        self.start_us = start_us // _US_PER_MINUTE * _US_PER_MINUTE
+        self.end_us = end_us // _US_PER_MINUTE * _US_PER_MINUTE
         zone = calendar.zone
         first = datetime.fromtimestamp(start_us / 1e6, UTC).astimezone(zone).date() - timedelta(days=1)
         last = datetime.fromtimestamp(end_us / 1e6, UTC).astimezone(zone).date() + timedelta(days=1)
-        closed = set(calendar.closed_dates)
-        opened = set(calendar.open_dates)
-        if calendar.holidays is not None and not calendar.always_open:
-            source = calendar.holidays
-            years = range(first.year, last.year + 1)
-            closed |= set(_holidays.country_holidays(source.country, subdiv=source.subdivision, years=years))
-        day = first
-        open_days = 0
-        while day <= last:  # one iteration per calendar day, never per lead
-            spans = list(calendar.intervals(_WEEKDAYS[day.weekday()]))
-            if calendar.always_open:
-                spans = [(time(0), time.max)]
-            elif day in opened:
-                spans = spans or [(time(9), time(17))]
-            elif day in closed:
-                spans = []
-            for begin, finish in spans:
-                a = int(datetime.combine(day, begin, zone).timestamp()) // 60 - self.start
-                stop = (
-                    datetime.combine(day + timedelta(days=1), time(), zone)
-                    if finish == time.max
-                    else datetime.combine(day, finish, zone)
-                )
-                b = int(stop.timestamp()) // 60 - self.start
-                open_[max(a, 0) : max(min(b, size), 0)] = True
-            open_days += bool(spans)
-            day += timedelta(days=1)
-        if not open_.any():  # a calendar that never opens would make every response infinitely late
-            open_[:] = True
-        self.cum: I64 = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(open_, dtype=np.int64)])
-        # The k-th open minute, so that "when had B business minutes elapsed" is a look-up, not a search.
-        self.open_minutes: I64 = np.flatnonzero(open_).astype(np.int64)
+        try:
+            self.clock = BusinessClock(calendar, first, last)
+            self.base = int(self.clock.minute_positions(np.array([self.start_us], dtype=np.int64))[0])
+            self.total = int(self.business(np.array([self.end_us], dtype=np.int64))[0])
+        except ClosedCalendarError:
+            self.total = 0
+        if self.total == 0:  # no response could ever be timed: refuse, as every other clock does
+            raise ClosedCalendarError(
+                "synthetic data needs business time, but the SLA calendar (sla.calendar) is not open at all "
+                f"between {first} and {last}; give it weekly hours or open dates in those days"
+            )
         # Average open minutes of an open day: the length of a "business day" for day-based deadlines.
-        self.minutes_per_day = max(60.0, float(self.cum[-1]) / max(1, open_days))
+        self.minutes_per_day = max(60.0, float(self.total) / max(1, self.clock.closes.size))
 
     def business(self, t_us: I64) -> I64:
-        """Business minutes elapsed from the grid start to the minute that contains each time."""
-        minute = np.clip(t_us // _US_PER_MINUTE - self.start, 0, self.cum.size - 1)
-        result: I64 = self.cum[minute]
+        """Business minutes elapsed from the window's start to the minute that contains each time."""
+        result: I64 = self.clock.minute_positions(np.clip(t_us, self.start_us, self.end_us)) - self.base
         return result
 
     def time(self, business: I64) -> I64:
-        """The end of the open minute in which ``business`` business minutes have elapsed.
+        """The end of the open minute in which ``business`` business minutes have elapsed (at least one).
 
-        Past the end of the grid the answer is "never" (int64 max), which every caller drops as after ``end``.
+        Past the end of the window the answer is "never" (int64 max), which every caller drops as too late.
         """
-        k = np.maximum(business, 1) - 1
-        inside = k < self.open_minutes.size
-        minute = self.open_minutes[np.where(inside, k, 0)]
-        return np.where(inside, (self.start + minute + 1) * _US_PER_MINUTE, _NEVER)
+        k = np.maximum(business, 1)
+        inside = k <= self.total
+        return np.where(inside, self.clock.minute_instants(np.where(inside, k, 1) + self.base), _NEVER)
 
     def after(self, t_us: I64, minutes: F64) -> I64:
         """``t_us`` plus ``minutes`` business minutes (at least one), at minute resolution."""
@@ -703,7 +686,7 @@ def _lead_people(
     n: int,
     start_us: int,
     end_us: int,
-    clock: _BusinessClock,
+    clock: _BusinessMinutes,
 ) -> _People:
     n_accounts = accounts.size.size
     # A few accounts have many leads (skewed), most one to three.
@@ -793,7 +776,7 @@ def _pad(groups: list[list[int]]) -> tuple[I64, I64]:
 
 
 def _walk(
-    rng: np.random.Generator, facts: _Facts, people: _People, end_us: int, clock: _BusinessClock
+    rng: np.random.Generator, facts: _Facts, people: _People, end_us: int, clock: _BusinessMinutes
 ) -> _Events:
     n = people.created.size
     n_stages = len(facts.stage_ids)
@@ -1108,7 +1091,7 @@ def _follow_up(
     people: _People,
     walk: _Events,
     end_us: int,
-    clock: _BusinessClock,
+    clock: _BusinessMinutes,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Sales activities and dispositions after every handoff."""
     handoffs = np.flatnonzero(walk.kind == _HANDOFF)

@@ -75,6 +75,7 @@ def check_years(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
 _DAY = timedelta(days=1)
+_US_PER_MINUTE = 60_000_000
 
 I64 = npt.NDArray[np.int64]
 
@@ -174,6 +175,18 @@ class BusinessClock:
             raise ValueError("business position past the range of the business clock")
         out: I64 = self.starts[j] + p - self.cum[j]
         return out
+
+    def minute_positions(self, t: I64) -> I64:
+        """Whole business minutes before the minute that holds each instant (a minute grid's position).
+
+        Exact for calendars whose open intervals start and end on whole minutes (every zone since 1972).
+        """
+        out: I64 = self.positions(t // _US_PER_MINUTE * _US_PER_MINUTE) // _US_PER_MINUTE
+        return out
+
+    def minute_instants(self, minutes: I64) -> I64:
+        """The end of the open minute in which each number of business minutes has elapsed (positive)."""
+        return self.instants(minutes * _US_PER_MINUTE)
 
     def day_index(self, t: I64) -> I64:
         k: I64 = np.maximum(np.searchsorted(self.day_starts, t, side="right") - 1, 0)
