@@ -13,6 +13,7 @@ import pytest
 import smarketing
 import smarketing as sm
 from smarketing import cli
+from smarketing.cli import _demo as demo
 from smarketing.datasets import synthetic
 from smarketing.money import Money
 from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
@@ -121,8 +122,8 @@ def test_demo_on_a_bare_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 def test_demo_sections_can_be_appended(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    extra = [*cli._DEMO_SECTIONS, lambda plan, data: f"{plan.name}: {data.leads.height} leads"]
-    monkeypatch.setattr(cli, "_DEMO_SECTIONS", extra)
+    extra = [*demo.DEMO_SECTIONS, lambda plan, data: f"{plan.name}: {data.leads.height} leads"]
+    monkeypatch.setattr(demo, "DEMO_SECTIONS", extra)
     code, out, _ = run(capsys, "demo", "--leads", "50")
     assert code == 0
     assert out.endswith("\nFernbrook Analytics FY2027: 50 leads\n")
@@ -132,7 +133,7 @@ def test_demo_without_the_example_plan(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli, "_EXAMPLE", Path("examples") / "missing.yaml")
+    monkeypatch.setattr(demo, "EXAMPLE_PLAN", Path("examples") / "missing.yaml")
     code, out, err = run(capsys, "demo")
     assert code == 2
     assert out == ""
