@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from smarketing.cli._text import first_line
 from smarketing.datasets import DEFAULT_END, synthetic
-from smarketing.errors import ClosedCalendarError
+from smarketing.errors import ClosedCalendarError, SmarketingError
 from smarketing.money import FxTable
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
@@ -21,6 +23,20 @@ class CommandError(Exception):
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
         self.code = code
+
+
+@contextmanager
+def library_errors() -> Iterator[None]:
+    """Turn a plain ``ValueError`` from a library underneath into a one-line :class:`CommandError`.
+
+    A :class:`~smarketing.errors.SmarketingError` (also a ``ValueError``) goes on to :func:`main`.
+    """
+    try:
+        yield
+    except ValueError as error:
+        if isinstance(error, SmarketingError):
+            raise
+        raise CommandError(first_line(error)) from None
 
 
 def load_plan_file(path: Path) -> AlignmentPlan:

@@ -14,12 +14,24 @@ from pathlib import Path
 
 import polars as pl
 
-from smarketing.cli._common import CommandError
+from smarketing.cli._common import CommandError, load_plan_file, synthetic_data
 from smarketing.cli._text import first_line
 from smarketing.errors import DataError
+from smarketing.plan import AlignmentPlan
 from smarketing.records import RECORD_KINDS, Dataset
 
 _PARQUET_MAGIC = b"PAR1"
+
+
+def plan_and_data(args: argparse.Namespace) -> tuple[AlignmentPlan, Dataset, bool]:
+    """The plan and the data of a command, and whether the data was read from ``--data``.
+
+    The ``--data`` files are checked and read before the plan is loaded (the cheap checks first); without
+    ``--data`` the data is synthetic (``--seed``, ``--leads``).
+    """
+    read = read_data(args) if args.data is not None else None
+    plan = load_plan_file(args.plan)
+    return plan, (read if read is not None else synthetic_data(plan, args)), read is not None
 
 
 def read_data(args: argparse.Namespace) -> Dataset:

@@ -7,10 +7,9 @@ import argparse
 import polars as pl
 
 from smarketing.calendar import BusinessCalendar
-from smarketing.cli._common import CommandError, load_plan_file, plan_zone, synthetic_data
+from smarketing.cli._common import library_errors, load_plan_file, plan_zone, synthetic_data
 from smarketing.cli._data import read_frames
-from smarketing.cli._text import emit, emit_json, first_line
-from smarketing.errors import SmarketingError
+from smarketing.cli._text import emit, emit_json
 from smarketing.journey import funnel
 from smarketing.plan import AlignmentPlan
 
@@ -31,7 +30,7 @@ def funnel_command(args: argparse.Namespace) -> int:
     plan = load_plan_file(args.plan)
     if events is None:
         events = synthetic_data(plan, args)
-    try:
+    with library_errors():
         report = funnel(
             plan.journey,
             events,
@@ -41,10 +40,6 @@ def funnel_command(args: argparse.Namespace) -> int:
             mode=args.mode,
             calendar=funnel_calendar(plan, time_only=args.calendar_time_only),
         )
-    except ValueError as error:
-        if isinstance(error, SmarketingError):
-            raise
-        raise CommandError(first_line(error)) from None
     if args.format == "json":
         emit_json(report.to_dict())
     elif args.format == "csv":

@@ -8,16 +8,14 @@ from datetime import UTC
 from smarketing._periods import Window
 from smarketing.cli._common import (
     DEMO_RATE,
-    CommandError,
     fx_table,
-    load_plan_file,
+    library_errors,
     plan_zone,
-    synthetic_data,
 )
-from smarketing.cli._data import read_data
+from smarketing.cli._data import plan_and_data
 from smarketing.cli._options import AsOf
-from smarketing.cli._text import emit, emit_json, fail, first_line
-from smarketing.errors import FormulaError, SmarketingError
+from smarketing.cli._text import emit, emit_json, fail
+from smarketing.errors import FormulaError
 from smarketing.kpi import Scorecard, compile_kpi, scorecard
 from smarketing.money import FxTable
 from smarketing.plan import AlignmentPlan
@@ -25,18 +23,12 @@ from smarketing.records import Dataset
 
 
 def kpis_command(args: argparse.Namespace) -> int:
-    read = read_data(args) if args.data is not None else None  # the cheap file checks first
-    plan = load_plan_file(args.plan)
-    data = read if read is not None else synthetic_data(plan, args)
-    rates = args.fx or ([] if read is not None else [DEMO_RATE])
-    try:
+    plan, data, from_files = plan_and_data(args)
+    rates = args.fx or ([] if from_files else [DEMO_RATE])
+    with library_errors():
         card, left_out = kpi_scorecard(
             plan, data, period=args.period, by=args.by, as_of=args.as_of, fx=fx_table(rates)
         )
-    except ValueError as error:
-        if isinstance(error, SmarketingError):
-            raise
-        raise CommandError(first_line(error)) from None
     for note in left_out:
         fail("kpis", note)
     if args.format == "json":

@@ -11,11 +11,9 @@ from smarketing.cli._common import (
     DEMO_RATE,
     CommandError,
     fx_table,
-    load_plan_file,
     plan_zone,
-    synthetic_data,
 )
-from smarketing.cli._data import read_data
+from smarketing.cli._data import plan_and_data
 from smarketing.cli._text import emit, emit_json, first_line, text_table
 from smarketing.errors import SmarketingError
 from smarketing.money import FxTable
@@ -27,10 +25,8 @@ from smarketing.rewards import RewardLedger, _period_bounds, compute_rewards
 
 
 def rewards_command(args: argparse.Namespace) -> int:
-    read = read_data(args) if args.data is not None else None  # the cheap file checks first
-    plan = load_plan_file(args.plan)
-    data = read if read is not None else synthetic_data(plan, args)
-    rates = args.fx or ([] if read is not None else [DEMO_RATE])
+    plan, data, from_files = plan_and_data(args)
+    rates = args.fx or ([] if from_files else [DEMO_RATE])
     as_of = None if args.as_of is None else args.as_of.date_in(plan_zone(plan))
     try:
         ledger = reward_ledger(plan, data, period=args.period, as_of=as_of, fx=fx_table(rates))

@@ -8,39 +8,33 @@ from datetime import datetime
 
 import polars as pl
 
-from smarketing.cli._common import SYNTHETIC_AS_OF, CommandError, load_plan_file, plan_zone, synthetic_data
-from smarketing.cli._data import read_data
+from smarketing.cli._common import (
+    SYNTHETIC_AS_OF,
+    CommandError,
+    library_errors,
+    plan_zone,
+)
+from smarketing.cli._data import plan_and_data
 from smarketing.cli._text import (
     WIDTH,
     count_text,
     emit,
     emit_json,
-    first_line,
     share_text,
     text_table,
     underline,
 )
-from smarketing.errors import DataError, SmarketingError
+from smarketing.errors import DataError
 from smarketing.records import Dataset
 from smarketing.sla import SLAReport, evaluate_sla
 
 
 def sla_command(args: argparse.Namespace) -> int:
-    read = read_data(args) if args.data is not None else None  # the cheap file checks first
-    plan = load_plan_file(args.plan)
+    plan, data, from_files = plan_and_data(args)
     given = None if args.as_of is None else args.as_of.at(plan_zone(plan))
-    if read is not None:
-        data = read
-        as_of = given or _latest_fact(data)
-    else:
-        data = synthetic_data(plan, args)
-        as_of = given or SYNTHETIC_AS_OF
-    try:
+    as_of = given or (_latest_fact(data) if from_files else SYNTHETIC_AS_OF)
+    with library_errors():
         report = evaluate_sla(plan, data, as_of=as_of)
-    except ValueError as error:
-        if isinstance(error, SmarketingError):
-            raise
-        raise CommandError(first_line(error)) from None
     if args.format == "json":
         emit_json(report.to_dict())
     elif args.format == "csv":
