@@ -338,3 +338,16 @@ def test_demo_compares_attribution_models_by_channel_and_team(
         expected = [str(row[0]), *(f"{100 * x:.1f}%" for x in row[1:])]
         assert expected in [line.split() for line in lines]
     assert any("won deals over 1,000 leads" in line for line in lines)
+
+
+def test_synthetic_data_on_a_calendar_that_never_opens(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan = load_plan("examples/plan.yaml").model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    plan["sla"]["calendar"]["hours"] = {}
+    plan["sla"]["calendar"].pop("holidays", None)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    code, out, err = run(capsys, "funnel", str(path), "--leads", "50")
+    assert (code, out) == (2, "")
+    assert err.startswith("smarketing funnel: synthetic data needs business time, but the SLA calendar")
