@@ -15,34 +15,38 @@ from smarketing.frames._calendar import BusinessClock
 class BusinessMinutes:
     """The SLA calendar's business time over the generator's window, counted in whole minutes.
 
-    A view of frames' :class:`~smarketing.frames._calendar.BusinessClock` (the one business clock of the
-    library): positions are business minutes since ``start_us`` (times outside the window count as its
-    edges), and a position past ``end_us`` is "never" (int64 max), which every caller drops as after the end.
+    The open minutes come from frames' :class:`~smarketing.frames._calendar.BusinessClock` (the one business
+    clock of the library, so holidays, open dates and DST agree with every analysis); here they are laid on a
+    minute grid so that both directions are array look-ups. Positions are business minutes since
+    ``start_us`` (times outside the window count as its edges); a position past ``end_us`` is "never"
+    (int64 max), which every caller drops as after the end.
     """
 
     def __init__(self, calendar: BusinessCalendar, start_us: int, end_us: int) -> None:
-        self.start_us = start_us // US_PER_MINUTE * US_PER_MINUTE
-        self.end_us = end_us // US_PER_MINUTE * US_PER_MINUTE
+        self.start = start_us // US_PER_MINUTE
         zone = calendar.zone
         first = datetime.fromtimestamp(start_us / 1e6, UTC).astimezone(zone).date() - timedelta(days=1)
         last = datetime.fromtimestamp(end_us / 1e6, UTC).astimezone(zone).date() + timedelta(days=1)
         try:
-            self.clock = BusinessClock(calendar, first, last)
-            self.base = int(self.clock.minute_positions(np.array([self.start_us], dtype=np.int64))[0])
-            self.total = int(self.business(np.array([self.end_us], dtype=np.int64))[0])
+            clock = BusinessClock(calendar, first, last)
+            open_ = clock.open_minutes(start_us, end_us)
         except ClosedCalendarError:
-            self.total = 0
-        if self.total == 0:  # no response could ever be timed: refuse, as every other clock does
+            open_ = np.zeros(0, dtype=np.bool_)
+        if not open_.any():  # no response could ever be timed: refuse, as every other clock does
             raise ClosedCalendarError(
                 "synthetic data needs business time, but the SLA calendar (sla.calendar) is not open at all "
                 f"between {first} and {last}; give it weekly hours or open dates in those days"
             )
+        self.cum: I64 = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(open_, dtype=np.int64)])
+        # The k-th open minute, so that "when had B business minutes elapsed" is a look-up, not a search.
+        self.open_minutes: I64 = np.flatnonzero(open_).astype(np.int64)
         # Average open minutes of an open day: the length of a "business day" for day-based deadlines.
-        self.minutes_per_day = max(60.0, float(self.total) / max(1, self.clock.closes.size))
+        self.minutes_per_day = max(60.0, float(self.cum[-1]) / max(1, clock.closes.size))
 
     def business(self, t_us: I64) -> I64:
         """Business minutes elapsed from the window's start to the minute that contains each time."""
-        result: I64 = self.clock.minute_positions(np.clip(t_us, self.start_us, self.end_us)) - self.base
+        minute = np.clip(t_us // US_PER_MINUTE - self.start, 0, self.cum.size - 1)
+        result: I64 = self.cum[minute]
         return result
 
     def time(self, business: I64) -> I64:
@@ -50,9 +54,10 @@ class BusinessMinutes:
 
         Past the end of the window the answer is "never" (int64 max), which every caller drops as too late.
         """
-        k = np.maximum(business, 1)
-        inside = k <= self.total
-        return np.where(inside, self.clock.minute_instants(np.where(inside, k, 1) + self.base), NEVER)
+        k = np.maximum(business, 1) - 1
+        inside = k < self.open_minutes.size
+        minute = self.open_minutes[np.where(inside, k, 0)]
+        return np.where(inside, (self.start + minute + 1) * US_PER_MINUTE, NEVER)
 
     def after(self, t_us: I64, minutes: F64) -> I64:
         """``t_us`` plus ``minutes`` business minutes (at least one), at minute resolution."""

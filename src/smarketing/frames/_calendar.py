@@ -176,17 +176,22 @@ class BusinessClock:
         out: I64 = self.starts[j] + p - self.cum[j]
         return out
 
-    def minute_positions(self, t: I64) -> I64:
-        """Whole business minutes before the minute that holds each instant (a minute grid's position).
+    def open_minutes(self, start_us: int, end_us: int) -> npt.NDArray[np.bool_]:
+        """Whether each whole minute from ``start_us`` to ``end_us`` (UTC, floored to minutes) is open.
 
-        Exact for calendars whose open intervals start and end on whole minutes (every zone since 1972).
+        A minute-grid view of the open intervals, for constant-time look-ups where minutes are precise
+        enough (synthetic data): a minute counts as open from the one holding an interval's start up to the
+        one holding its end. Exact for intervals on whole minutes (every zone since 1972).
         """
-        out: I64 = self.positions(t // _US_PER_MINUTE * _US_PER_MINUTE) // _US_PER_MINUTE
+        first = start_us // _US_PER_MINUTE
+        size = end_us // _US_PER_MINUTE - first
+        lo = np.clip(self.starts // _US_PER_MINUTE - first, 0, size)
+        hi = np.clip(self.ends // _US_PER_MINUTE - first, 0, size)
+        edges = np.zeros(size + 1, dtype=np.int64)
+        np.add.at(edges, lo, 1)
+        np.add.at(edges, hi, -1)
+        out: npt.NDArray[np.bool_] = np.cumsum(edges[:-1]) > 0
         return out
-
-    def minute_instants(self, minutes: I64) -> I64:
-        """The end of the open minute in which each number of business minutes has elapsed (positive)."""
-        return self.instants(minutes * _US_PER_MINUTE)
 
     def day_index(self, t: I64) -> I64:
         k: I64 = np.maximum(np.searchsorted(self.day_starts, t, side="right") - 1, 0)
