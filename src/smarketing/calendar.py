@@ -56,7 +56,16 @@ from smarketing._base import FrozenModel, PlanDate, located
 from smarketing._limits import MAX_YEAR, MIN_YEAR
 from smarketing.errors import DataError
 
-__all__ = ["BusinessCalendar", "HolidaySource", "WEEKDAYS", "Weekday", "check_time", "holiday_years"]
+__all__ = [
+    "BusinessCalendar",
+    "HolidaySource",
+    "WEEKDAYS",
+    "Weekday",
+    "check_time",
+    "holiday_years",
+    "open_intervals_and_days",
+    "wall_to_utc",
+]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -233,7 +242,7 @@ class BusinessCalendar(FrozenModel):
             [('2026-10-09', 17), ('2026-10-12', 17)]
         """
         _check_dates(first, last)
-        return _open_table(self, first, last)[1]
+        return open_intervals_and_days(self, first, last)[1]
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Business time between two instants; negative when ``end`` is before ``start``.
@@ -551,11 +560,11 @@ def _day_intervals(
     for day in _dates(first, last):
         before = len(out)
         for start, end in rules.day_spans(day):
-            lo = _wall_to_utc(day, start, rules.zone)
+            lo = wall_to_utc(day, start, rules.zone)
             hi = (
-                _wall_to_utc(day + _DAY, time(0), rules.zone)
+                wall_to_utc(day + _DAY, time(0), rules.zone)
                 if end == time.max
-                else _wall_to_utc(day, end, rules.zone)
+                else wall_to_utc(day, end, rules.zone)
             )
             if hi > lo:
                 out.append((lo, hi))
@@ -564,10 +573,13 @@ def _day_intervals(
     return out
 
 
-def _open_table(
+def open_intervals_and_days(
     cal: BusinessCalendar, first: date, last: date
 ) -> tuple[list[tuple[datetime, datetime]], list[tuple[date, datetime]]]:
-    """``open_intervals`` and ``open_days`` of the same dates in one pass (the business clock needs both)."""
+    """``cal.open_intervals(first, last)`` and ``cal.open_days(first, last)`` in one pass, dates unchecked.
+
+    The columnar business clock (:mod:`smarketing.frames`) needs both over the same dates.
+    """
     closes: list[tuple[date, datetime]] = []
     spans = _day_intervals(_rules(cal), first, last, closes)
     return _merge(spans), closes
@@ -587,8 +599,16 @@ def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datet
 _FOLDED = {t: t.replace(fold=1) for t in (time(h, m) for h in range(24) for m in range(0, 60, 15))}
 
 
-def _wall_to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
-    """A wall-clock time of a local date as a UTC instant: gaps move forward, repeats take the first."""
+def wall_to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """A wall-clock time of a local date as a UTC instant: gaps move forward, repeats take the first.
+
+    This is how opening hours become instants (see the module docstring on daylight-saving changes).
+
+    Examples:
+        >>> from zoneinfo import ZoneInfo
+        >>> wall_to_utc(date(2026, 3, 29), time(2, 30), ZoneInfo("Europe/Berlin")).isoformat()
+        '2026-03-29T01:00:00+00:00'
+    """
     naive = datetime.combine(day, wall)
     # The offsets of both readings of the wall time: equal for almost every time (the fast path, a few
     # times cheaper than a round trip through the zone); in a repeated hour the first reading (fold=0)

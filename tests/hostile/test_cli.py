@@ -707,7 +707,7 @@ def test_colour_only_for_clean_reports(
 ) -> None:
     """On a terminal, the report is coloured unless it holds text that needs escaping: then it is plain."""
     monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.setattr(cli, "_colour", lambda stream: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     code = cli.main(["check", str(ROOT / "examples" / "misaligned.yaml")])
     out, _ = capsys.readouterr()
     assert code == 1
@@ -820,7 +820,7 @@ def test_smarketing_errors_are_messages(
     def fail(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr(cli, "check", fail)
+    monkeypatch.setattr("smarketing.cli._plan.check", fail)
     code, out, err = run(capsys, "check", PLAN)
     assert (code, out, err) == (2, "", EXPECTED[case])
 
@@ -833,7 +833,7 @@ def test_plan_error_prints_every_issue_with_its_line(
     def fail(path: object) -> None:
         raise PlanError("bad", file="p.yaml", issues=issues)
 
-    monkeypatch.setattr(cli, "load_plan", fail)
+    monkeypatch.setattr("smarketing.cli._common.load_plan", fail)
     code, _, err = run(capsys, "validate", "p.yaml")
     assert (code, err) == (2, "p.yaml:3: a: bad\np.yaml:9: b: worse\n")
 
@@ -844,7 +844,7 @@ def test_data_error_from_a_file_names_it(
     def fail(*args: object, **kwargs: object) -> None:
         raise DataError("must be positive", record="D-9", field="amount", kind="deal")
 
-    monkeypatch.setattr(cli, "compute_rewards", fail)
+    monkeypatch.setattr("smarketing.cli._rewards.compute_rewards", fail)
     code, _, err = run(capsys, "rewards", PLAN, "--data", str(data), "--period", "2026-10")
     assert code == 2
     assert err == f"smarketing rewards: {data / 'deals.parquet'}: deal D-9: amount: must be positive\n"
@@ -856,7 +856,7 @@ def test_unexpected_exceptions_surface(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(cli, "check", fail)
+    monkeypatch.setattr("smarketing.cli._plan.check", fail)
     with pytest.raises(ZeroDivisionError):
         cli.main(["check", PLAN])
 
@@ -920,7 +920,7 @@ def test_installed_command_exit_2_without_traceback(data: Path, case: str) -> No
 
 
 def _parser_options() -> dict[str, set[str]]:
-    parser = cli._parser()
+    parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict))
     assert isinstance(commands.choices, dict)
     return {

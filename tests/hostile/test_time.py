@@ -19,7 +19,7 @@ import pytest
 import smarketing as sm
 from smarketing._limits import MAX_YEAR, MIN_YEAR
 from smarketing._periods import Window
-from smarketing.calendar import WEEKDAYS, BusinessCalendar, _wall_to_utc, check_time, holiday_years
+from smarketing.calendar import WEEKDAYS, BusinessCalendar, check_time, holiday_years, wall_to_utc
 from smarketing.errors import DataError
 from smarketing.frames._calendar import BusinessClock
 
@@ -237,7 +237,7 @@ def test_wall_times_of_dst_days_match_the_reference(zone: str, day: date) -> Non
     tz = ZoneInfo(zone)
     for minutes in range(0, 24 * 60, 15):
         wall = time(minutes // 60, minutes % 60)
-        assert _wall_to_utc(day, wall, tz) == _reference(day, wall, tz), wall
+        assert wall_to_utc(day, wall, tz) == _reference(day, wall, tz), wall
 
 
 def test_santiago_repeated_hour_columnar_and_scalar_agree() -> None:

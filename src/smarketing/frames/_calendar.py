@@ -30,7 +30,7 @@ import numpy.typing as npt
 import polars as pl
 
 from smarketing._limits import MAX_YEAR, MIN_YEAR
-from smarketing.calendar import BusinessCalendar, _open_table, _wall_to_utc
+from smarketing.calendar import BusinessCalendar, open_intervals_and_days, wall_to_utc
 from smarketing.errors import ClosedCalendarError, DataError
 
 __all__ = ["BusinessClock", "ClosedCalendarError", "check_years", "epoch_us", "from_epoch_us"]
@@ -75,6 +75,7 @@ def check_years(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
 _DAY = timedelta(days=1)
+_US_PER_MINUTE = 60_000_000
 
 I64 = npt.NDArray[np.int64]
 
@@ -107,7 +108,7 @@ class BusinessClock:
         self.calendar = calendar
         self.first = first
         self.last = last
-        spans, open_days = _open_table(calendar, first, last)
+        spans, open_days = open_intervals_and_days(calendar, first, last)
         if not spans:
             raise ClosedCalendarError(f"the calendar is not open at all between {first} and {last}")
         self.starts = _array([epoch_us(lo) for lo, _ in spans])
@@ -123,7 +124,7 @@ class BusinessClock:
         open_closes: list[int] = []
         day = first
         while day <= last:
-            day_starts.append(epoch_us(_wall_to_utc(day, time(0), calendar.zone)))
+            day_starts.append(epoch_us(wall_to_utc(day, time(0), calendar.zone)))
             day_numbers.append((day - _EPOCH_DATE).days)
             if day in closes:
                 open_closes.append(epoch_us(closes[day]))
@@ -173,6 +174,23 @@ class BusinessClock:
         if j.size and j.max() >= self.starts.size:
             raise ValueError("business position past the range of the business clock")
         out: I64 = self.starts[j] + p - self.cum[j]
+        return out
+
+    def open_minutes(self, start_us: int, end_us: int) -> npt.NDArray[np.bool_]:
+        """Whether each whole minute from ``start_us`` to ``end_us`` (UTC, floored to minutes) is open.
+
+        A minute-grid view of the open intervals, for constant-time look-ups where minutes are precise
+        enough (synthetic data): a minute counts as open from the one holding an interval's start up to the
+        one holding its end. Exact for intervals on whole minutes (every zone since 1972).
+        """
+        first = start_us // _US_PER_MINUTE
+        size = end_us // _US_PER_MINUTE - first
+        lo = np.clip(self.starts // _US_PER_MINUTE - first, 0, size)
+        hi = np.clip(self.ends // _US_PER_MINUTE - first, 0, size)
+        edges = np.zeros(size + 1, dtype=np.int64)
+        np.add.at(edges, lo, 1)
+        np.add.at(edges, hi, -1)
+        out: npt.NDArray[np.bool_] = np.cumsum(edges[:-1]) > 0
         return out
 
     def day_index(self, t: I64) -> I64:

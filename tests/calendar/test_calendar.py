@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smarketing.calendar import WEEKDAYS, BusinessCalendar
-from smarketing.errors import PlanError
+from smarketing.errors import ClosedCalendarError, PlanError
 from smarketing.frames._calendar import BusinessClock, epoch_us
 from smarketing.plan import load_plan
 from smarketing.testing.strategies import aware_datetimes, business_calendars, business_durations
@@ -328,3 +328,19 @@ def test_columnar_worked_example() -> None:
     frame = _columns(office(), [(start, datetime(2026, 10, 5, 11, tzinfo=BERLIN), 4 * H)], 1)
     assert _instant(frame["due"][0]) == datetime(2026, 10, 5, 11, tzinfo=BERLIN)
     assert frame["pe"][0] - frame["ps"][0] == 4 * 3_600_000_000
+
+
+@given(cal=business_calendars(), day=st.dates(date(2025, 1, 1), date(2027, 12, 31)))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_open_minutes_are_the_minutes_the_clock_is_open(cal: BusinessCalendar, day: date) -> None:
+    # The minute grid synthetic data times its responses on: the open intervals, minute by minute.
+    try:
+        clock = BusinessClock(cal, day - timedelta(days=2), day + timedelta(days=3))
+    except ClosedCalendarError:
+        return  # no open time in these days: no grid to compare
+    start = epoch_us(datetime.combine(day, datetime.min.time(), UTC))
+    minutes = 3 * 24 * 60
+    grid = clock.open_minutes(start, start + minutes * 60_000_000)
+    at = start + 60_000_000 * pl.int_range(0, minutes, eager=True).cast(pl.Int64)
+    is_open = pl.select(clock.is_open(pl.lit(at))).to_series()
+    assert grid.tolist() == is_open.to_list()

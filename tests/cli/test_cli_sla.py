@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from smarketing import cli
+from smarketing.plan import load_plan
 from smarketing.records import Dataset, Lead, StageEvent
 
 CONTRACT = [
@@ -108,7 +109,7 @@ def test_bad_data_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp
 
 
 def test_plan_without_sla(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    plan = cli.load_plan("examples/plan.yaml").model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    plan = load_plan("examples/plan.yaml").model_dump(mode="json", by_alias=True, exclude_defaults=True)
     del plan["sla"]
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan))

@@ -11,6 +11,7 @@ import pytest
 
 from smarketing.calendar import BusinessCalendar, Weekday
 from smarketing.datasets import DEFAULT_END, synthetic
+from smarketing.errors import ClosedCalendarError
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
 
@@ -443,3 +444,14 @@ def test_bad_arguments_are_rejected(
 def test_plan_must_be_a_plan() -> None:
     with pytest.raises(TypeError, match="plan must be an AlignmentPlan"):
         synthetic({"name": "x"}, seed=1)  # type: ignore[arg-type]
+
+
+def test_a_closed_calendar_is_refused(example_plan: AlignmentPlan) -> None:
+    # The generator runs on the library's one business clock, which refuses a calendar that never opens
+    # (the generator's own clock used to count every minute of it as open).
+    sla = example_plan.sla
+    assert sla is not None
+    closed = sla.calendar.model_copy(update={"hours": {}, "holidays": None, "open_dates": []})
+    plan = example_plan.model_copy(update={"sla": sla.model_copy(update={"calendar": closed})})
+    with pytest.raises(ClosedCalendarError, match=r"the SLA calendar .* is not open at all between"):
+        synthetic(plan, seed=1, n_leads=10)

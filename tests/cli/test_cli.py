@@ -13,6 +13,7 @@ import pytest
 import smarketing
 import smarketing as sm
 from smarketing import cli
+from smarketing.cli import _demo as demo
 from smarketing.datasets import synthetic
 from smarketing.money import Money
 from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
@@ -121,8 +122,8 @@ def test_demo_on_a_bare_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 def test_demo_sections_can_be_appended(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    extra = [*cli._DEMO_SECTIONS, lambda plan, data: f"{plan.name}: {data.leads.height} leads"]
-    monkeypatch.setattr(cli, "_DEMO_SECTIONS", extra)
+    extra = [*demo.DEMO_SECTIONS, lambda plan, data: f"{plan.name}: {data.leads.height} leads"]
+    monkeypatch.setattr(demo, "DEMO_SECTIONS", extra)
     code, out, _ = run(capsys, "demo", "--leads", "50")
     assert code == 0
     assert out.endswith("\nFernbrook Analytics FY2027: 50 leads\n")
@@ -132,7 +133,7 @@ def test_demo_without_the_example_plan(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli, "_EXAMPLE", Path("examples") / "missing.yaml")
+    monkeypatch.setattr(demo, "EXAMPLE_PLAN", Path("examples") / "missing.yaml")
     code, out, err = run(capsys, "demo")
     assert code == 2
     assert out == ""
@@ -337,3 +338,16 @@ def test_demo_compares_attribution_models_by_channel_and_team(
         expected = [str(row[0]), *(f"{100 * x:.1f}%" for x in row[1:])]
         assert expected in [line.split() for line in lines]
     assert any("won deals over 1,000 leads" in line for line in lines)
+
+
+def test_synthetic_data_on_a_calendar_that_never_opens(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan = load_plan("examples/plan.yaml").model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    plan["sla"]["calendar"]["hours"] = {}
+    plan["sla"]["calendar"].pop("holidays", None)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    code, out, err = run(capsys, "funnel", str(path), "--leads", "50")
+    assert (code, out) == (2, "")
+    assert err.startswith("smarketing funnel: synthetic data needs business time, but the SLA calendar")

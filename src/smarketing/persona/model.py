@@ -1,4 +1,4 @@
-"""Personas and the ideal customer profile, as both teams see them.
+"""Persona definitions: the ideal customer profile, as both teams see them.
 
 Marketing cares what makes a persona *interested*; sales cares what makes it *ready to buy*. A
 :class:`Persona` keeps both sides in one definition: firmographic and role criteria for *fit*,

@@ -1,0 +1,108 @@
+"""``smarketing demo``: the plan and synthetic data for it, summarised section by section.
+
+Each section takes the plan and the data and returns its text; append new ones to :data:`DEMO_SECTIONS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from smarketing.cli._common import CommandError, load_plan_file, synthetic_data
+from smarketing.cli._demo_data import (
+    attribution_section,
+    conformance_section,
+    data_section,
+    deals_section,
+    dispositions_section,
+    journey_funnel_section,
+    scorecard_section,
+    sla_results_section,
+    statements_section,
+)
+from smarketing.cli._demo_plan import (
+    cadence_section,
+    journey_section,
+    kpis_section,
+    personas_section,
+    plan_section,
+    rewards_section,
+    sla_section,
+    teams_section,
+)
+from smarketing.cli._text import emit, underline
+from smarketing.plan import AlignmentPlan, load_plan
+from smarketing.records import Dataset
+from smarketing.rules import CheckReport, check
+
+DemoSection = Callable[[AlignmentPlan, Dataset], str]
+"""A part of the demo output: text made from the plan and the data (no trailing newline)."""
+
+EXAMPLE_PLAN = Path("examples") / "plan.yaml"
+MISALIGNED_PLAN = Path("examples") / "misaligned.yaml"
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    path = args.plan if args.plan is not None else example_plan()
+    plan = load_plan_file(path)
+    data = synthetic_data(plan, args)
+    emit(f"smarketing demo: {path}, seed {args.seed}, {args.leads:,} synthetic leads")
+    for section in DEMO_SECTIONS:
+        emit("\n" + section(plan, data))
+    return 0
+
+
+def example_plan(example: Path | None = None) -> Path:
+    """``examples/plan.yaml`` (or ``example``) in the working directory, else in this package's repository."""
+    example = EXAMPLE_PLAN if example is None else example
+    candidates = [example, Path(__file__).resolve().parents[3] / example]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates)
+    raise CommandError(
+        f"cannot find the example plan (looked for {looked}); "
+        "run from a smarketing checkout or pass --plan PATH"
+    )
+
+
+def _check_report_text(report: CheckReport) -> str:
+    verdict = "passes" if report.ok else "fails"
+    return f"{report.to_text()}\nthe check {verdict}"
+
+
+def _check_section(plan: AlignmentPlan, data: Dataset) -> str:
+    return underline("Alignment check (smarketing check)") + "\n" + _check_report_text(check(plan))
+
+
+def _misaligned_check_section(plan: AlignmentPlan, data: Dataset) -> str:
+    heading = underline(f"For contrast: smarketing check {MISALIGNED_PLAN.as_posix()}")
+    try:
+        path = example_plan(MISALIGNED_PLAN)
+    except CommandError as missing:
+        return heading + f"\n{missing}"
+    return heading + "\n" + _check_report_text(check(load_plan(path)))
+
+
+DEMO_SECTIONS: list[DemoSection] = [
+    plan_section,
+    teams_section,
+    personas_section,
+    journey_section,
+    sla_section,
+    kpis_section,
+    rewards_section,
+    cadence_section,
+    data_section,
+    journey_funnel_section,
+    conformance_section,
+    scorecard_section,
+    deals_section,
+    statements_section,
+    dispositions_section,
+    sla_results_section,
+    attribution_section,
+    _check_section,
+    _misaligned_check_section,
+]

@@ -1,0 +1,280 @@
+"""The argument parser: one small builder per command family."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+from smarketing import __version__
+from smarketing.cli._demo import EXAMPLE_PLAN, demo_command
+from smarketing.cli._journey import funnel_command
+from smarketing.cli._kpis import kpis_command
+from smarketing.cli._options import (
+    AS_OF_HELP,
+    MAX_LEADS,
+    parse_as_of,
+    parse_codes,
+    parse_fx_rate,
+    parse_leads,
+    parse_path,
+    parse_period,
+    parse_score,
+    parse_seed,
+)
+from smarketing.cli._plan import check_command, schema_command, validate_command
+from smarketing.cli._rewards import rewards_command
+from smarketing.cli._sla import sla_command
+from smarketing.cli._text import emit, escape
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from _typeshed import SupportsWrite
+
+    #: The subparsers of the ``smarketing`` command, which each builder adds its commands to.
+    Commands: TypeAlias = "argparse._SubParsersAction[EscapingParser]"
+
+
+class EscapingParser(argparse.ArgumentParser):
+    """argparse, with usage errors and help escaped (they repeat what the user typed)."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            emit(message, stream=file or sys.stderr, end="")
+
+    def error(self, message: str) -> NoReturn:
+        # argparse prints some values raw (unrecognised arguments); escape before it composes the line.
+        super().error(escape(message, one_line=True))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``smarketing`` parser: every command with its options and the function that runs it."""
+    parser = EscapingParser(
+        prog="smarketing",
+        description="Sales and marketing alignment: plans, synthetic data and checks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _add_demo(commands)
+    _add_plan_commands(commands)
+    _add_funnel(commands)
+    _add_kpis(commands)
+    _add_sla(commands)
+    _add_rewards(commands)
+    return parser
+
+
+def _add_demo(commands: Commands) -> None:
+    """``demo``: a plan and synthetic data for it, summarised."""
+    demo = commands.add_parser(
+        "demo",
+        help="summarise a plan and synthetic data generated for it",
+        description="Load a plan, generate seeded synthetic CRM data for it and print a summary of both.",
+    )
+    demo.add_argument(
+        "--plan",
+        type=parse_path,
+        metavar="PATH",
+        help=f"plan file (default: {EXAMPLE_PLAN} of the smarketing repository)",
+    )
+    demo.add_argument("--seed", type=parse_seed, default=42, metavar="N", help="random seed (default: 42)")
+    demo.add_argument(
+        "--leads",
+        type=parse_leads,
+        default=5000,
+        metavar="N",
+        help=f"number of leads, at most {MAX_LEADS:,} (default: 5000)",
+    )
+    demo.set_defaults(command=demo_command, name="demo")
+
+
+def _add_plan_commands(commands: Commands) -> None:
+    """``schema``, ``validate`` and ``check``: the commands on a plan file alone."""
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of plan files",
+        description="Print the JSON Schema (draft 2020-12) of plan files, for editors and CI.",
+    )
+    schema.add_argument("--output", "-o", type=parse_path, metavar="FILE", help="write to FILE instead")
+    schema.set_defaults(command=schema_command, name="schema")
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a plan file",
+        description="Load a plan file; print 'OK: <name>' or every problem as 'file:line: path: message'.",
+    )
+    validate.add_argument("plan", type=parse_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    validate.set_defaults(command=validate_command, name="validate")
+
+    check_ = commands.add_parser(
+        "check",
+        help="check a plan against the alignment rules and score it",
+        description="Run the alignment rules on a plan and print the findings and the alignment score. "
+        "Exit 0 when nothing fails, 1 when a finding is an error or the score is below --min-score, "
+        "2 when the plan cannot be loaded or the options are wrong.",
+    )
+    check_.add_argument("plan", type=parse_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    check_.add_argument(
+        "--format",
+        choices=("text", "json", "sarif"),
+        default="text",
+        help="text (grouped by area), json (documented, stable) or sarif (SARIF 2.1.0); default text",
+    )
+    check_.add_argument(
+        "--select",
+        type=parse_codes,
+        action="extend",
+        metavar="CODES",
+        help="comma-separated rule codes or prefixes to run, e.g. J,S001 (default: all)",
+    )
+    check_.add_argument(
+        "--ignore",
+        type=parse_codes,
+        action="extend",
+        default=[],
+        metavar="CODES",
+        help="comma-separated rule codes or prefixes not to run",
+    )
+    check_.add_argument(
+        "--min-score",
+        type=parse_score,
+        default=0,
+        metavar="N",
+        help="also fail when the alignment score is below N (0-100; default 0)",
+    )
+    check_.set_defaults(command=check_command, name="check")
+
+
+def _add_funnel(commands: Commands) -> None:
+    """``funnel``: the journey funnel of CRM or synthetic data."""
+    funnel_cmd = commands.add_parser(
+        "funnel",
+        help="the journey funnel of CRM or synthetic data",
+        description="Measure the plan's customer journey on stage events: per stage the leads that reached "
+        "it, moved on, were lost or are still open, conversion and time in stage.",
+    )
+    funnel_cmd.add_argument("plan", type=parse_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    _add_source(
+        funnel_cmd,
+        data_help="directory with stage_events.parquet (and leads.parquet for --by), or one parquet file",
+    )
+    funnel_cmd.add_argument(
+        "--as-of", type=parse_as_of, metavar="TIME", help=f"measure as at this time ({AS_OF_HELP})"
+    )
+    funnel_cmd.add_argument("--by", metavar="ATTR", help="group by a lead attribute, or cohort_month")
+    funnel_cmd.add_argument("--mode", choices=["ordered", "any"], default="ordered", help="default: ordered")
+    funnel_cmd.add_argument(
+        "--calendar-time-only",
+        action="store_true",
+        help="leave out the business time in stage (by default measured on the SLA's calendar, if any)",
+    )
+    funnel_cmd.add_argument("--format", choices=["text", "json", "csv"], default="text", help="default: text")
+    funnel_cmd.set_defaults(command=funnel_command, name="funnel")
+
+
+def _add_kpis(commands: Commands) -> None:
+    """``kpis``: the KPI scorecard of a period."""
+    kpis = commands.add_parser(
+        "kpis",
+        help="the joint KPI scorecard of a plan for a period",
+        description="Compute the plan's KPIs for a period: value, target, status, trend; joint KPIs first.",
+    )
+    kpis.add_argument("plan", type=parse_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    kpis.add_argument(
+        "--period", required=True, type=parse_period, metavar="PERIOD", help="period, e.g. 2026-10 or 2026-Q4"
+    )
+    _add_source(kpis, data_help="folder of <kind>.parquet files (leads, deals, ...)")
+    kpis.add_argument(
+        "--by", metavar="COLUMN", help="split by a lead column (persona, region, ...) or 'team'"
+    )
+    kpis.add_argument(
+        "--as-of",
+        type=parse_as_of,
+        metavar="TIME",
+        help=f"ignore facts after this time ({AS_OF_HELP}; default: the end of the period, UTC)",
+    )
+    kpis.add_argument(
+        "--fx",
+        type=parse_fx_rate,
+        action="append",
+        default=[],
+        metavar="BASE/QUOTE=RATE",
+        help="an exchange rate, e.g. USD/EUR=0.92 (repeatable; synthetic data defaults to USD/EUR=0.92)",
+    )
+    kpis.add_argument("--format", choices=["text", "json", "csv"], default="text", help="output format")
+    kpis.set_defaults(command=kpis_command, name="kpis")
+
+
+def _add_sla(commands: Commands) -> None:
+    """``sla``: both sides of the SLA."""
+    sla = commands.add_parser(
+        "sla",
+        help="both sides of the SLA: sales per handed-off lead, marketing per period",
+        description="Evaluate the plan's SLA on CRM data: response, attempts and disposition commitments "
+        "per handed-off lead, marketing's volume and quality per period, breaches and a summary.",
+    )
+    sla.add_argument("plan", type=parse_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    _add_source(
+        sla, data_help="folder of <kind>.parquet files (leads, stage_events, activities, dispositions)"
+    )
+    sla.add_argument(
+        "--as-of",
+        type=parse_as_of,
+        metavar="TIME",
+        help=f"evaluate at this time ({AS_OF_HELP}; default: the latest fact in --data; the end of "
+        "the synthetic data)",
+    )
+    sla.add_argument("--format", choices=["text", "json", "csv"], default="text", help="default: text")
+    sla.set_defaults(command=sla_command, name="sla")
+
+
+def _add_rewards(commands: Commands) -> None:
+    """``rewards``: the shared reward of a period."""
+    rewards = commands.add_parser(
+        "rewards",
+        help="the shared reward of a period: statements and totals",
+        description="Compute the plan's shared reward for a period: every participant's statement, with the "
+        "rule, inputs and rate behind each line, and the totals by participant and team.",
+    )
+    rewards.add_argument("plan", type=parse_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    rewards.add_argument(
+        "--period", required=True, type=parse_period, metavar="PERIOD", help="2026-10, 2026-Q4 or 2026"
+    )
+    _add_source(rewards, data_help="folder of <kind>.parquet files (deals, ...)")
+    rewards.add_argument(
+        "--as-of",
+        type=parse_as_of,
+        metavar="DATE",
+        help="the day of the run: a date, or a time with offset, taken as its day in the plan's time zone "
+        "(default: the period's last day)",
+    )
+    rewards.add_argument("--participant", metavar="ID", help="only this participant's statement")
+    rewards.add_argument(
+        "--fx",
+        type=parse_fx_rate,
+        action="append",
+        default=[],
+        metavar="BASE/QUOTE=RATE",
+        help="an exchange rate, e.g. USD/EUR=0.92 (repeatable; synthetic data defaults to USD/EUR=0.92)",
+    )
+    rewards.add_argument(
+        "--format", choices=["text", "csv", "json", "html"], default="text", help="output format"
+    )
+    rewards.set_defaults(command=rewards_command, name="rewards")
+
+
+def _add_source(parser: argparse.ArgumentParser, *, data_help: str) -> None:
+    """The data options every analysis command shares: ``--data DIR`` or ``--seed N``, and ``--leads N``."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data", type=parse_path, metavar="DIR", help=data_help)
+    source.add_argument(
+        "--seed", type=parse_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
+    )
+    parser.add_argument(
+        "--leads",
+        type=parse_leads,
+        default=5000,
+        metavar="N",
+        help=f"synthetic leads, at most {MAX_LEADS:,} (default: 5000)",
+    )
