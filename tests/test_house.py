@@ -7,6 +7,8 @@
 
 Lines of code are the lines of a function's body that hold code: blank lines, comment lines and the docstring
 do not count.
+* Tests import smarketing's private modules only where :data:`TEST_INTERNALS` says why: the subjects'
+  kernels, the shared plumbing, and a few named internals; everything else goes through public names.
 """
 
 from __future__ import annotations
@@ -17,12 +19,8 @@ import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-# Issue 14 is in progress: the subject moves are on the helper branches in wip/h14-branches.bundle.
-pytestmark = pytest.mark.xfail(reason="issue 14 moves not merged yet", strict=False)
-
 SRC = Path(__file__).resolve().parent.parent / "src" / "smarketing"
+TESTS = SRC.parent.parent / "tests"
 MAX_LINES = 100
 DOCSTRING_AT = 30
 
@@ -99,3 +97,59 @@ def test_the_survey_counts_code_not_comments() -> None:
     source = 'def f():\n    """Doc."""\n    # note\n\n    x = 1\n    return (x,\n            2)\n'
     fn = next(_functions(ast.parse(source)))
     assert _size(fn, _code_lines(source)) == 3
+
+
+#: The private modules tests may import, and why (``*`` matches one dotted part).
+TEST_INTERNALS = {
+    "smarketing.*._kernel": "a subject's columnar kernel, checked against its reference implementation",
+    "smarketing.frames._money": "the shared money intake (minor units, rates, exact conversion)",
+    "smarketing.frames._calendar": "the one business clock",
+    "smarketing._plugins": "the plugin loader, driven with fake entry points",
+    "smarketing._periods": "period windows, the vocabulary of KPI and time tests",
+    "smarketing._limits": "the input limits the hostile tests push against",
+    "smarketing.plan._yaml": "the strict loader and its fast path must agree on every plan",
+    "smarketing.rewards._allocate": "the allocation laws, at sizes that take each vectorised path",
+    "smarketing.rules._docs": "the generated rules page",
+    "smarketing.cli._demo": "what the demo writes",
+}
+
+
+def _private(module: str) -> bool:
+    return any(part.startswith("_") and not part.startswith("__") for part in module.split("."))
+
+
+def _allowed(module: str) -> bool:
+    parts = module.split(".")
+    for pattern in TEST_INTERNALS:
+        wanted = pattern.split(".")
+        if len(wanted) == len(parts) and all(w in ("*", p) for w, p in zip(wanted, parts, strict=True)):
+            return True
+    return False
+
+
+def _test_imports() -> Iterator[tuple[str, str]]:
+    """(where, module) for every smarketing module a test imports, ``from m import _x`` as ``m._x``."""
+    for path in sorted(TESTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            where = f"{path.relative_to(TESTS.parent)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Import):
+                yield from ((where, a.name) for a in node.names if a.name.startswith("smarketing"))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("smarketing"):
+                module = node.module or ""
+                yield where, module
+                yield from ((where, f"{module}.{a.name}") for a in node.names if a.name.startswith("_"))
+
+
+def test_tests_reach_internals_only_where_the_house_says_why() -> None:
+    stray = sorted(f"{where}: {m}" for where, m in _test_imports() if _private(m) and not _allowed(m))
+    assert not stray, "private modules imported by tests without a reason in TEST_INTERNALS:\n" + "\n".join(
+        stray
+    )
+
+
+def test_the_internals_rule_sees_private_imports() -> None:
+    assert _private("smarketing.sla._kernel")
+    assert _allowed("smarketing.sla._kernel")
+    assert _private("smarketing.rewards._deals")
+    assert not _allowed("smarketing.rewards._deals")
+    assert not _private("smarketing.rewards.model")

@@ -62,7 +62,7 @@ from __future__ import annotations
 #   _kernel.py    columnar kernels: string coding, path splitting, journey order (tested directly)
 from smarketing.attribution.credit import attribute, compare
 from smarketing.attribution.journeys import Journeys
-from smarketing.attribution.registry import BUILTIN_MODELS, ENTRY_POINT_GROUP, available_models
+from smarketing.attribution.registry import BUILTIN_MODELS, ENTRY_POINT_GROUP, Model, available_models
 from smarketing.attribution.results import Attribution, Comparison
 from smarketing.errors import PluginWarning
 
@@ -72,6 +72,7 @@ __all__ = [
     "Comparison",
     "ENTRY_POINT_GROUP",
     "Journeys",
+    "Model",
     "PluginWarning",
     "attribute",
     "available_models",

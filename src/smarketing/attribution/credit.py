@@ -24,14 +24,14 @@ from smarketing.attribution.heuristic import (
 )
 from smarketing.attribution.journeys import Journeys
 from smarketing.attribution.markov import _markov
-from smarketing.attribution.registry import _plugin_weights, _resolve_model
+from smarketing.attribution.registry import Model, _plugin_weights, _resolve_model
 from smarketing.attribution.results import Attribution, Comparison, _plain
 from smarketing.attribution.shapley import _shapley
 from smarketing.errors import DataError
 from smarketing.frames import as_lazy
 from smarketing.money import FxTable, Money
 from smarketing.records import Dataset
-from smarketing.typing import AttributionModel, FloatArray
+from smarketing.typing import FloatArray
 
 __all__ = ["attribute", "compare"]
 
@@ -72,7 +72,7 @@ def _journeys(data: Any, key: str | None) -> Journeys:
 def attribute(
     data: Any,
     *,
-    model: str | AttributionModel,
+    model: str | Model,
     key: str | None = None,
     per_touch: bool = False,
     fx: FxTable | None = None,
@@ -182,7 +182,7 @@ _MODEL_PARAMS = {
 }
 
 
-def _check_params(name: str, resolved: str | AttributionModel, params: Mapping[str, Any]) -> None:
+def _check_params(name: str, resolved: str | Model, params: Mapping[str, Any]) -> None:
     """Refuse parameters a built-in model does not take (a plugin gets whatever it is given)."""
     if name in _HEURISTIC_PARAMS or name in ("markov", "shapley"):
         allowed = _HEURISTIC_PARAMS.get(name) or _MODEL_PARAMS.get(name, frozenset())
@@ -342,7 +342,7 @@ def _touch_frame(j: Journeys, w: FloatArray, values: Mapping[str, IntArray]) -> 
 def compare(
     data: Any,
     *,
-    models: Iterable[str | AttributionModel | tuple[str, Mapping[str, Any]]],
+    models: Iterable[str | Model | tuple[str, Mapping[str, Any]]],
     key: str | None = None,
     fx: FxTable | None = None,
     currency: str | None = None,

@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 import numpy as np
@@ -35,18 +35,22 @@ BUILTIN_MODELS: tuple[str, ...] = (
     "w_shaped",
 )
 
-__all__ = ["BUILTIN_MODELS", "ENTRY_POINT_GROUP", "available_models", "installed_models"]
+__all__ = ["BUILTIN_MODELS", "ENTRY_POINT_GROUP", "Model", "available_models", "installed_models"]
+
+#: An attribution model over :class:`Journeys`: the plugin protocol
+#: :class:`smarketing.typing.AttributionModel` with its journeys type filled in.
+Model: TypeAlias = AttributionModel[Journeys]
 """The names of the models smarketing ships."""
 
 
 @cache
-def installed_models() -> tuple[Mapping[str, AttributionModel], Mapping[str, str]]:
+def installed_models() -> tuple[Mapping[str, Model], Mapping[str, str]]:
     """Models registered by other distributions, and names that cannot be used (with the reason).
 
     Each entry point loads on its own (:func:`smarketing._plugins.load`): one that fails, exits or
     clashes is skipped with a :class:`~smarketing.errors.PluginWarning` naming it, and the others load.
     """
-    found: dict[str, AttributionModel] = {}
+    found: dict[str, Model] = {}
     origin: dict[str, str] = {}
     broken: dict[str, str] = {}
 
@@ -88,7 +92,7 @@ def installed_models() -> tuple[Mapping[str, AttributionModel], Mapping[str, str
     return MappingProxyType(found), MappingProxyType(broken)
 
 
-def _adopt(loaded: object) -> tuple[AttributionModel, str]:
+def _adopt(loaded: object) -> tuple[Model, str]:
     """The model an entry point names (a class is instantiated) and its name, checked; under the guard."""
     model = loaded() if isinstance(loaded, type) else loaded
     return model, _model_name(model)  # type: ignore[return-value]  # _model_name checked its shape
@@ -113,7 +117,7 @@ def available_models() -> list[str]:
     return sorted({*BUILTIN_MODELS, *installed_models()[0]})
 
 
-def _resolve_model(model: str | AttributionModel) -> tuple[str | AttributionModel, str]:
+def _resolve_model(model: str | Model) -> tuple[str | Model, str]:
     """The model to run and its name; a model object's name is read once, here."""
     if not isinstance(model, str):
         try:
@@ -142,7 +146,7 @@ def _resolve_model(model: str | AttributionModel) -> tuple[str | AttributionMode
     )
 
 
-def _plugin_weights(model: AttributionModel, name: str, j: Journeys, params: Mapping[str, Any]) -> FloatArray:
+def _plugin_weights(model: Model, name: str, j: Journeys, params: Mapping[str, Any]) -> FloatArray:
     """A plugin's touch weights, checked: one finite number >= 0 per touch, in a host-owned float64 array.
 
     The plugin gets its own copy of the journeys (and of the parameters), so nothing it does changes
@@ -174,7 +178,7 @@ def _plugin_weights(model: AttributionModel, name: str, j: Journeys, params: Map
     )
 
 
-def _call_weights(model: AttributionModel, j: Journeys, params: dict[str, Any]) -> Any:
+def _call_weights(model: Model, j: Journeys, params: dict[str, Any]) -> Any:
     # Converting runs plugin code too (__array__, __iter__, __len__): under the same guard, into a copy.
     out = model.touch_weights(j, **params)
     if isinstance(out, Mapping | str | bytes):

@@ -7,6 +7,7 @@ from datetime import date
 
 import polars as pl
 
+from smarketing._periods import period_bounds
 from smarketing.cli._common import (
     DEMO_RATE,
     CommandError,
@@ -19,9 +20,7 @@ from smarketing.errors import SmarketingError
 from smarketing.money import FxTable
 from smarketing.plan import AlignmentPlan
 from smarketing.records import Dataset
-
-# the lead renames rewards._period_bounds to smarketing._periods.period_bounds at merge
-from smarketing.rewards import RewardLedger, _period_bounds, compute_rewards
+from smarketing.rewards import RewardLedger, compute_rewards
 
 
 def rewards_command(args: argparse.Namespace) -> int:
@@ -55,7 +54,7 @@ def reward_ledger(
     if plan.rewards is None:
         raise CommandError("the plan has no rewards part")
     try:
-        last = _period_bounds(period)[1]
+        last = period_bounds(period)[1]
     except ValueError as error:
         raise CommandError(f"--period: {error}") from None
     return compute_rewards(data, plan, fx=fx, period=period, as_of=as_of or last)

@@ -28,12 +28,12 @@ from smarketing._base import (
 )
 from smarketing.errors import FormulaError
 from smarketing.glossary import Glossary
-from smarketing.journey import JourneyMap
-from smarketing.kpi import KPI, compile_kpi
-from smarketing.persona import Persona
+from smarketing.journey.model import JourneyMap
+from smarketing.kpi.model import KPI, compile_kpi
+from smarketing.persona.model import Persona
 from smarketing.plan._problems import Source
-from smarketing.rewards import RewardPlan
-from smarketing.sla import SLA
+from smarketing.rewards.model import RewardPlan
+from smarketing.sla.model import SLA
 from smarketing.teams import Person, Team
 
 __all__ = [

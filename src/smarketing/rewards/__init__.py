@@ -29,7 +29,6 @@ Examples:
 
 from __future__ import annotations
 
-from smarketing import _periods
 from smarketing.rewards._columns import COMPONENTS
 from smarketing.rewards.compute import compute_rewards
 from smarketing.rewards.ledger import RewardLedger
@@ -45,10 +44,6 @@ from smarketing.rewards.model import (
     Tier,
 )
 from smarketing.rewards.statements import Statement
-
-# Transitional: smarketing.cli still imports the old private name; the merge points cli at
-# smarketing._periods.period_bounds, and this line goes.
-_period_bounds = _periods.period_bounds
 
 __all__ = [
     "AttributionCredit",

@@ -33,10 +33,10 @@ from iso4217 import Currency
 
 from smarketing._limits import MAX_DECIMAL_PLACES, MAX_MONEY_DIGITS
 from smarketing.calendar import WEEKDAYS, BusinessCalendar
-from smarketing.journey import JourneyMap, Stage, Transition
+from smarketing.journey.model import JourneyMap, Stage, Transition
 from smarketing.money import Money
 from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
-from smarketing.rewards import RewardPlan
+from smarketing.rewards.model import RewardPlan
 
 __all__ = [
     "TIME_ZONES",
