@@ -199,10 +199,10 @@ _WRONG_DTYPE: dict[str, list[tuple[str, Callable[[int], pl.Series]]]] = {
     ],
     "date": [
         ("text", lambda n: pl.Series(["2026-10-02"] * n)),
-        ("naive-datetime", lambda n: pl.Series([datetime(2026, 10, 2)] * n)),
+        ("naive-datetime", lambda n: pl.Series([datetime(2026, 10, 2, 9)] * n)),  # midnights are days
         ("aware-datetime", lambda n: pl.Series([T] * n)),
     ],
-    "count": [("text", lambda n: pl.Series(["50"] * n)), ("float", lambda n: pl.Series([50.0] * n))],
+    "count": [("text", lambda n: pl.Series(["50"] * n)), ("float", lambda n: pl.Series([50.5] * n))],
     "money": [
         ("float", lambda n: pl.Series([24000.0] * n)),
         ("text", lambda n: pl.Series(["24000.00"] * n)),

@@ -41,7 +41,9 @@ def _journeys(data: Any, key: str | None) -> Journeys:
         if key is not None and key != data.key:
             raise ValueError(f"these journeys are keyed by {data.key!r}, not {key!r}; build them again")
         return data
-    if isinstance(data, Dataset) or (isinstance(data, Sequence) and not isinstance(data, str | bytes)):
+    if isinstance(data, Dataset | Mapping) or (
+        isinstance(data, Sequence) and not isinstance(data, str | bytes)
+    ):
         return Journeys.from_touchpoints(data, key=key or "channel")
     lf = as_lazy(data, "data", required=[], columns={})
     names = lf.collect_schema().names()
@@ -82,10 +84,11 @@ def attribute(
     """Credit conversions and their value to the keys of the touches that led to them.
 
     Args:
-        data: :class:`Journeys`; touchpoint records or a :class:`~smarketing.records.Dataset` (conversions
-            from won deals); or a frame: ChannelAttribution's aggregated paths (a ``path`` column with
-            ``total_conversions``, ``total_null``, ``total_conversion_value``), or touches in long form (a
-            ``journey`` column with ``time``, the key, ``converted`` and optional ``value``, ``currency``).
+        data: :class:`Journeys`; touchpoint records, a :class:`~smarketing.records.Dataset` or a mapping of
+            frames by record kind (conversions from won deals); or a frame: ChannelAttribution's aggregated
+            paths (a ``path`` column with ``total_conversions``, ``total_null``, ``total_conversion_value``),
+            or touches in long form (a ``journey`` column with ``time``, the key, ``converted`` and optional
+            ``value``, ``currency``).
             For other column names build :class:`Journeys` explicitly.
         model: A model name (see :func:`available_models`) or an
             :class:`~smarketing.typing.AttributionModel`.

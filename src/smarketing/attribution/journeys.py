@@ -24,7 +24,7 @@ from smarketing.attribution._kernel import (
 )
 from smarketing.attribution._value import path_values, won_deals_per_lead
 from smarketing.errors import DataError
-from smarketing.frames import as_lazy, check_aware
+from smarketing.frames import as_lazy, check_aware, of_kind
 from smarketing.money import FxTable
 from smarketing.records import Dataset
 from smarketing.typing import FloatArray
@@ -333,7 +333,8 @@ class Journeys:
 
         Args:
             touchpoints: :class:`~smarketing.records.Touchpoint` records, a
-                :class:`~smarketing.records.Dataset` (its touchpoints, deals and stage events are used), or a
+                :class:`~smarketing.records.Dataset` or a mapping of frames by record kind (its
+                touchpoints, deals and stage events are used), or a
                 frame in the touchpoint columns.
             key: Touchpoint column that gets credit: ``channel``, ``team``, ``owner``, ``campaign``.
             deals: :class:`~smarketing.records.Deal` records or a frame in the deal columns (default: the
@@ -372,9 +373,9 @@ class Journeys:
             >>> j.ids.to_list(), j.conversions.tolist(), j.value.tolist(), j.keys
             (['L1', 'L2'], [1.0, 0.0], [90000, 0], ('marketing', 'sales'))
         """
-        if isinstance(touchpoints, Dataset):
-            deals = touchpoints.deals if deals is None else deals
-            stage_events = touchpoints.stage_events if stage_events is None else stage_events
+        if isinstance(touchpoints, Dataset | Mapping):
+            deals = of_kind(touchpoints, "deals") if deals is None else deals
+            stage_events = of_kind(touchpoints, "stage_events") if stage_events is None else stage_events
         lf = as_lazy(touchpoints, "touchpoints", required=["id", "lead_id", "time", key])
         check_aware(lf, ["time"], kind="touchpoints")
         no_nulls(lf, key, "id", "touchpoints")

@@ -4,10 +4,11 @@ Every analysis accepts its data as records, as a :class:`~smarketing.records.Dat
 any library narwhals supports. :func:`as_lazy` turns all of these into one narwhals ``LazyFrame`` with checked
 columns, so each kernel is written once against the narwhals lazy API:
 
-- lazy inputs (polars ``LazyFrame``, DuckDB relations, PySpark frames) stay on their engine;
+- a polars ``LazyFrame`` stays lazy;
 - eager inputs (polars, pandas, pyarrow) run on polars' lazy engine, the embedded default (narwhals on
   pyarrow gave wrong ordered-window results when measured, so it is not a target);
-- records and datasets are converted to their canonical columns first.
+- other lazy engines (DuckDB relations) are read into polars once, at the boundary;
+- records, datasets and mappings of frames by record kind give the frame of the kind asked for.
 
 Examples:
     >>> from datetime import datetime, timezone
@@ -20,6 +21,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,10 +32,7 @@ from smarketing.errors import DataError
 from smarketing.records import RECORD_KINDS, Dataset, Record
 from smarketing.records.schema import Rule, check
 
-__all__ = ["as_lazy", "check_aware"]
-
-# Inputs that are already lazy keep their engine; everything else runs on polars' lazy engine.
-_LAZY_NATIVE = (pl.LazyFrame,)
+__all__ = ["as_lazy", "check_aware", "of_kind"]
 
 
 def as_lazy(
@@ -41,32 +40,68 @@ def as_lazy(
 ) -> nw.LazyFrame[Any]:
     """Normalise analysis input to a narwhals ``LazyFrame`` in the canonical columns of ``kind``.
 
+    Accepted, with the same result for the same data: a ``Dataset`` (its ``kind`` frame), a mapping of
+    frames by record kind (``{"leads": ..., "stage_events": ...}``; a kind it does not hold is empty, as in a
+    ``Dataset``, and a key that is no record kind is refused), a sequence of records of that kind, or a
+    dataframe of any library narwhals supports, in the canonical long form: polars (eager or lazy), pandas,
+    pyarrow, a DuckDB relation. Everything runs on polars' lazy engine: a polars ``LazyFrame`` stays lazy,
+    eager frames are made lazy, and other lazy engines (DuckDB relations) are read into polars once, here
+    (the kernels are written and measured on polars; DuckDB keeps its time zone in the connection).
+
     A dataframe is checked once here against the rules of its record model (see
     :mod:`smarketing.records.schema`): dtypes, missing values of required fields, enumerated values, ids
     (pattern, no duplicates), the years of times and days, and money (exact dtypes, digits, the currency's
-    minor unit). Integer id columns are cast to text. A ``Dataset`` was checked when it was built, and
-    records by their model.
+    minor unit). A ``Dataset`` was checked when it was built, and records by their model. The check makes
+    every library's values the same, by one rule for pandas-style values:
+
+    - times are converted to UTC (the instant is kept; a DuckDB relation's zone is its connection's);
+    - NaN and None are null (in an object, string or float column);
+    - integer ids become text (``123`` -> ``"123"``), and so do float ids that are whole numbers (pandas
+      gives ``123.0`` for an integer id column with a missing value); an id such as ``12.5`` is refused;
+      a float count that is a whole number becomes an integer the same way;
+    - a date column of naive datetimes at midnight (pandas has no date type) becomes dates; a time of day
+      there is refused;
+    - money as floats is refused, naming the column and how to fix it (Decimal, whole units in an integer
+      column, or text read as Decimal): a binary float cannot hold ``0.10`` exactly, and the rounding
+      would be a guess.
 
     Args:
-        data: A ``Dataset`` (its ``kind`` frame is used), a sequence of records of that kind, or a
-            dataframe of any library narwhals supports, in the canonical long form.
+        data: What is accepted (above).
         kind: The record kind, a key of :data:`smarketing.records.RECORD_KINDS` (``"stage_events"``, ...).
         required: Columns the caller needs; a missing one is a :class:`~smarketing.errors.DataError`.
         columns: For a dataframe that is not a record kind (attribution's touches), the rules of its
             columns; ``kind`` then only names the frame in messages.
 
     Raises:
-        DataError: A required column is missing, a value or dtype breaks its rule, or a record is of the
-            wrong kind; the message names the kind, the column and an example record id.
+        DataError: A required column is missing, a value or dtype breaks its rule, a record is of the
+            wrong kind, or a mapping holds a key that is no record kind; the message names the kind, the
+            column and an example record id.
         TypeError: ``data`` is none of the accepted inputs (with ``columns``: not a dataframe).
+
+    Examples:
+        >>> import pandas as pd
+        >>> created = pd.to_datetime(["2026-10-01"] * 2, utc=True)
+        >>> leads = pd.DataFrame({"id": [101, 102], "created_at": created})
+        >>> as_lazy({"leads": leads}, "leads").collect().to_native().get_column("id").to_list()
+        ['101', '102']
+        >>> deals = pd.DataFrame({"id": ["D1"], "amount": [6000.0], "amount_currency": ["EUR"]})
+        >>> as_lazy(deals, "deals")
+        Traceback (most recent call last):
+        ...
+        smarketing.errors.DataError: deals: amount: must be a Decimal or integer column, not Float64; ...
     """
     if kind not in RECORD_KINDS and columns is None:
         raise ValueError(f"unknown record kind {kind!r}; known: {', '.join(RECORD_KINDS)}")
     if columns is not None and (
-        isinstance(data, Dataset) or (isinstance(data, Sequence) and not isinstance(data, str | bytes))
+        isinstance(data, Dataset | Mapping)
+        or (isinstance(data, Sequence) and not isinstance(data, str | bytes))
     ):
         # A frame that is not a record kind (attribution's touches) has no records to build it from.
         raise TypeError(f"{kind}: expected a dataframe here, not {type(data).__name__}")
+    if isinstance(data, Mapping):
+        data = of_kind(data, kind)
+        if data is None:
+            data = _empty()  # a kind the mapping does not hold is empty, as in a Dataset
     checked = False
     if isinstance(data, Dataset) and columns is None:
         native: Any = getattr(data, kind)
@@ -81,15 +116,48 @@ def as_lazy(
     except TypeError:
         accepted = "a dataframe" if columns is not None else "records, a Dataset or a dataframe"
         raise TypeError(f"{kind}: expected {accepted} narwhals supports, not {type(data).__name__}") from None
-    lazy: nw.LazyFrame[Any] = (
-        frame.lazy()
-        if isinstance(frame, nw.LazyFrame) or isinstance(native, _LAZY_NATIVE)
-        else frame.lazy(backend="polars")
-    )
+    lazy: nw.LazyFrame[Any]
+    if isinstance(native, pl.LazyFrame):
+        lazy = frame.lazy()
+    elif isinstance(frame, nw.LazyFrame):
+        lazy = frame.collect(backend="polars").lazy()  # DuckDB and other lazy engines: read once
+    else:
+        lazy = frame.lazy(backend="polars")
     missing = [c for c in required if c not in lazy.collect_schema().names()]
     if missing:
         raise DataError(f"missing column(s) {', '.join(missing)}", kind=kind)
     return lazy if checked else check(lazy, kind, columns)
+
+
+def of_kind(data: Dataset | Mapping[str, Any], kind: str) -> Any:
+    """The part of a ``Dataset`` or of a mapping of frames by record kind that holds ``kind``.
+
+    Returns ``None`` when a mapping holds no ``kind`` (a ``Dataset`` always has a frame, maybe empty).
+
+    Raises:
+        DataError: The mapping has a key that is no record kind (a typo would drop its frame silently).
+
+    Examples:
+        >>> of_kind({"leads": [], "stage_events": []}, "deals") is None
+        True
+        >>> of_kind({"lead": []}, "leads")
+        Traceback (most recent call last):
+        ...
+        smarketing.errors.DataError: unknown record kind(s) 'lead'; known: accounts, leads, ...
+    """
+    if isinstance(data, Dataset):
+        return getattr(data, kind)
+    unknown = sorted(str(k) for k in data if k not in RECORD_KINDS)
+    if unknown:
+        raise DataError(
+            f"unknown record kind(s) {', '.join(map(repr, unknown))}; known: {', '.join(RECORD_KINDS)}"
+        )
+    return data.get(kind)
+
+
+@functools.cache
+def _empty() -> Dataset:
+    return Dataset()
 
 
 def _records_frame(records: Iterable[Any], kind: str) -> pl.DataFrame:

@@ -28,7 +28,7 @@ from smarketing.records.model import (
     Touchpoint,
     parse_records,
 )
-from smarketing.records.schema import DEFAULT_SCALE, check
+from smarketing.records.schema import DEFAULT_SCALE, RULES, check
 
 __all__ = ["Dataset"]
 
@@ -184,21 +184,71 @@ class Dataset:
         return parse_records(model, rows)
 
     def __attrs_post_init__(self) -> None:
-        # Each frame is checked once, here, against its record model (dtypes, required values, enumerated
-        # values, ids, years, money); analyses then trust a Dataset. Integer id columns become text.
+        # Each frame is checked once, here, against its record model (columns, dtypes, required values,
+        # enumerated values, ids, years, money); analyses then trust a Dataset. A frame of any library
+        # narwhals supports is read into polars first, and pandas-style values follow the one rule of
+        # smarketing.records.schema.check (integer ids become text, NaN is null, times are in UTC, ...).
         for kind in RECORD_KINDS:
             native = getattr(self, kind)
-            try:
-                lazy = nw.from_native(native).lazy()
-            except TypeError:
-                raise TypeError(f"{kind}: expected a polars DataFrame, not {type(native).__name__}") from None
-            checked = check(lazy, kind)
-            if checked is not lazy:
-                object.__setattr__(self, kind, checked.collect().to_native())
+            frame = _canonical(_polars(native, kind), kind)
+            if frame is not native:
+                object.__setattr__(self, kind, frame)
 
     def frames(self) -> dict[str, pl.DataFrame]:
         """All frames by record kind."""
         return {k: getattr(self, k) for k in RECORD_KINDS}
+
+
+def _polars(native: Any, kind: str) -> pl.DataFrame:
+    """Any frame narwhals supports (pandas, pyarrow, a polars or DuckDB lazy frame) as a polars DataFrame."""
+    if isinstance(native, pl.DataFrame):
+        return native
+    try:
+        frame = nw.from_native(native)
+    except TypeError:
+        raise TypeError(
+            f"{kind}: expected a dataframe narwhals supports (polars, pandas, pyarrow, DuckDB, ...), "
+            f"not {type(native).__name__}; for records use Dataset.from_records()"
+        ) from None
+    eager = frame.collect(backend="polars") if isinstance(frame, nw.LazyFrame) else frame
+    out = eager.lazy(backend="polars").collect().to_native()
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
+def _canonical(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """Check ``frame`` as ``kind``: its columns (required ones present, none unknown) and their rules.
+
+    Returns the frame with the casts of the check applied and the optional columns it lacks added as
+    nulls of their type, in the model's column order (or the frame itself when nothing changes).
+    """
+    rules = RULES[kind]
+    unknown = [c for c in frame.columns if c not in rules]
+    if unknown:
+        raise DataError(
+            f"unknown column(s) {', '.join(map(repr, unknown))}; the columns of {kind} are: "
+            f"{', '.join(rules)} (see the records reference; rename or drop the others)",
+            kind=kind,
+        )
+    need = [c for c, r in rules.items() if r.required]
+    need += [f"{c}_currency" for c in list(need) if rules[c].type == "money"]
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"missing required column(s) {', '.join(missing)} (a frame of {kind} has the columns "
+            f"{', '.join(rules)}; the others may be left out)",
+            kind=kind,
+        )
+    lazy = nw.from_native(frame).lazy()
+    checked = check(lazy, kind)
+    out = frame if checked is lazy else checked.collect().to_native()
+    absent = {c: t for c, t in _schema(RECORD_KINDS[kind]).items() if c not in out.columns}
+    if absent:
+        out = out.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in absent.items())
+    if out.columns != list(rules):
+        out = out.select(list(rules))
+    assert isinstance(out, pl.DataFrame)
+    return out
 
 
 def _trim(amount: Decimal, currency: str) -> Decimal:

@@ -234,6 +234,8 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
     label = kind  # frames are named by their kind ("deals"); records by the model's ("deal D2")
     schema = lf.collect_schema()
     names = set(schema.names())
+    ident = next((c for c in ("id", "lead_id") if c in names and c in rules), None)
+    _check_lossless(lf, schema, rules, label=label)
     casts: list[nw.Expr] = []
     for name, rule in rules.items():
         if name in schema:
@@ -242,7 +244,6 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
                 casts.append(cast)
     if casts:
         lf = lf.with_columns(*casts)
-    ident = next((c for c in ("id", "lead_id") if c in names and c in rules), None)
     checks: list[_Check] = []
     for name, rule in rules.items():
         if name in names:
@@ -260,17 +261,77 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
         _check_splits(lf, ident, label)
     # Amounts were checked to have at most 15 integer digits and no digits below their currency's minor
     # unit (at most 4 places), so a wider scale holds only zeros there: narrowing it to the Dataset's scale
-    # is exact, and keeps the kernels' minor-unit arithmetic (amount * 10**scale) inside 64 bits.
+    # is exact, and keeps the kernels' minor-unit arithmetic (amount * 10**scale) inside 64 bits. A
+    # narrower precision (pandas' Decimal objects give the fewest digits that hold the values) is widened
+    # to the Dataset's 38 digits, so sums and products behave alike whatever library the frame came from.
     narrow = [
-        nw.col(name).cast(nw.Decimal(38, DEFAULT_SCALE))
+        nw.col(name).cast(wanted)
         for name, rule in rules.items()
-        if rule.type == "money" and f"{name}_currency" in names and _scale(schema.get(name)) > DEFAULT_SCALE
+        if rule.type == "money" and (wanted := _money_dtype(schema.get(name), f"{name}_currency" in names))
     ]
     return lf.with_columns(*narrow) if narrow else lf
 
 
+def _money_dtype(dtype: Any, has_currency: bool) -> nw.Decimal | None:
+    """The Decimal type a money column is cast to, or ``None`` when it stays as it is."""
+    if not isinstance(dtype, nw.Decimal):
+        return None
+    scale = _scale(dtype)
+    if has_currency and scale > DEFAULT_SCALE:
+        return nw.Decimal(38, DEFAULT_SCALE)
+    return nw.Decimal(38, scale) if dtype.precision != 38 else None
+
+
 def _scale(dtype: Any) -> int:
     return int(dtype.scale or 0) if isinstance(dtype, nw.Decimal) else 0
+
+
+#: Floats up to this size are integers exactly; a larger float id may already have been rounded.
+_EXACT_FLOAT = 2**53
+
+
+def _check_lossless(lf: nw.LazyFrame[Any], schema: Any, rules: Mapping[str, Rule], *, label: str) -> None:
+    """Refuse pandas-style values that ``_dtype`` would cast with a loss: one query, only when there are any.
+
+    Float ids and counts must be whole numbers (pandas gives ``123.0`` for an integer column with a missing
+    value; NaN is null); a date column of naive datetimes (pandas has no date type) must hold midnights.
+    """
+    checks: list[_Check] = []
+    for name, rule in rules.items():
+        dtype = schema.get(name)
+        if dtype is None:
+            continue
+        if rule.type in ("id", "count") and dtype.is_float():
+
+            def not_whole(name: str = name) -> nw.Expr:
+                value = nw.col(name).fill_nan(None)
+                return (value.abs() >= _EXACT_FLOAT) | (value.round(0) != value)
+
+            what = "ids" if rule.type == "id" else "counts"
+            checks.append(
+                (
+                    name,
+                    not_whole,
+                    f"must be a whole number below 2**53: a float column of {what} is read as integers "
+                    "(pandas gives floats for an integer column with missing values)",
+                )
+            )
+        elif rule.type == "date" and isinstance(dtype, nw.Datetime) and dtype.time_zone is None:
+            checks.append(
+                (
+                    name,
+                    lambda name=name: nw.col(name) != nw.col(name).dt.truncate("1d"),
+                    "must be a day, not a time of day: a date column of naive datetimes (pandas has no "
+                    "date type) must hold midnights; convert to the calendar day first (.dt.date())",
+                )
+            )
+    if not checks:
+        return
+    row = lf.select(*(_count(c).alias(f"_{i}") for i, c in enumerate(checks))).collect().row(0)
+    for i, (column, make, message, *_) in enumerate(checks):
+        if row[i]:
+            # Named by the frame, column and value: the id column itself may be the one at fault.
+            _fail(lf, make(), column, message, count=row[i], ident=None, label=label)
 
 
 _SPLIT_KINDS = ("revenue", "overlay")
@@ -363,6 +424,15 @@ def _dtype(dtype: Any, name: str, rule: Rule, label: str) -> nw.Expr | None:
     if kind == "id" and dtype.is_integer():
         # CRM exports often give numeric ids; as text they join with the text ids of other kinds.
         return nw.col(name).cast(nw.String())
+    # pandas-style values (checked by _check_lossless first): whole float ids and counts, NaN as null,
+    # naive datetimes at midnight as dates, and times in any zone as the same instants in UTC.
+    if kind in ("id", "count") and dtype.is_float():
+        whole = nw.col(name).fill_nan(None).cast(nw.Int64())
+        return whole.cast(nw.String()) if kind == "id" else whole
+    if kind == "date" and isinstance(dtype, nw.Datetime) and dtype.time_zone is None:
+        return nw.col(name).dt.date()
+    if kind == "time" and isinstance(dtype, nw.Datetime) and dtype.time_zone not in (None, "UTC"):
+        return nw.col(name).dt.convert_time_zone("UTC")
     if kind in ("id", "text") and isinstance(dtype, nw.Categorical | nw.Enum):
         return nw.col(name).cast(nw.String())  # the length checks need text
     if _accepts(kind, dtype):
@@ -376,7 +446,12 @@ def _dtype(dtype: Any, name: str, rule: Rule, label: str) -> nw.Expr | None:
         return None
     hint = ""
     if kind == "money" and dtype.is_float():
-        hint = "; binary floats cannot hold money exactly: store amounts as Decimal or integer columns"
+        hint = (
+            "; binary floats cannot hold money exactly (0.1 is not one tenth) and are never rounded into"
+            " amounts: give a Decimal column (read the amounts as text and convert each with"
+            " decimal.Decimal, or in pandas .astype(pd.ArrowDtype(pa.decimal128(18, 2)))), or whole"
+            " currency units in an integer column"
+        )
     elif kind == "date" and isinstance(dtype, nw.Datetime):
         hint = "; convert to the calendar day in the deal's time zone (.dt.date())"
     elif isinstance(dtype, nw.String) and kind in ("time", "date", "money", "count", "number"):
