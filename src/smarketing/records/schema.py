@@ -235,11 +235,11 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
     schema = lf.collect_schema()
     names = set(schema.names())
     ident = next((c for c in ("id", "lead_id") if c in names and c in rules), None)
-    _check_lossless(lf, schema, rules, label=label)
+    empty = _pandas_values(lf, schema, rules, label=label)
     casts: list[nw.Expr] = []
     for name, rule in rules.items():
         if name in schema:
-            cast = _dtype(schema[name], name, rule, label)
+            cast = _dtype(nw.Unknown() if name in empty else schema[name], name, rule, label)
             if cast is not None:
                 casts.append(cast)
     if casts:
@@ -290,13 +290,16 @@ def _scale(dtype: Any) -> int:
 _EXACT_FLOAT = 2**53
 
 
-def _check_lossless(lf: nw.LazyFrame[Any], schema: Any, rules: Mapping[str, Rule], *, label: str) -> None:
-    """Refuse pandas-style values that ``_dtype`` would cast with a loss: one query, only when there are any.
+def _pandas_values(lf: nw.LazyFrame[Any], schema: Any, rules: Mapping[str, Rule], *, label: str) -> set[str]:
+    """Check the pandas-style values ``_dtype`` casts, in one query (none when a frame has none of them).
 
     Float ids and counts must be whole numbers (pandas gives ``123.0`` for an integer column with a missing
     value; NaN is null); a date column of naive datetimes (pandas has no date type) must hold midnights.
+    Returns the text columns of a typed rule (a time, a day, money, ...) that hold only nulls: pandas gives
+    an object column of ``None`` for an empty column, read as text; they are null columns of their type.
     """
     checks: list[_Check] = []
+    text: list[str] = []
     for name, rule in rules.items():
         dtype = schema.get(name)
         if dtype is None:
@@ -325,13 +328,23 @@ def _check_lossless(lf: nw.LazyFrame[Any], schema: Any, rules: Mapping[str, Rule
                     "date type) must hold midnights; convert to the calendar day first (.dt.date())",
                 )
             )
-    if not checks:
-        return
-    row = lf.select(*(_count(c).alias(f"_{i}") for i, c in enumerate(checks))).collect().row(0)
+        elif isinstance(dtype, nw.String) and rule.type in _CANONICAL and not _accepts(rule.type, dtype):
+            text.append(name)
+    if not checks and not text:
+        return set()
+    row = (
+        lf.select(
+            *(_count(c).alias(f"_{i}") for i, c in enumerate(checks)),
+            *(nw.col(name).is_null().all().alias(f"_null_{name}") for name in text),
+        )
+        .collect()
+        .row(0)
+    )
     for i, (column, make, message, *_) in enumerate(checks):
         if row[i]:
             # Named by the frame, column and value: the id column itself may be the one at fault.
             _fail(lf, make(), column, message, count=row[i], ident=None, label=label)
+    return {name for name, empty in zip(text, row[len(checks) :], strict=True) if empty}
 
 
 _SPLIT_KINDS = ("revenue", "overlay")
@@ -424,7 +437,7 @@ def _dtype(dtype: Any, name: str, rule: Rule, label: str) -> nw.Expr | None:
     if kind == "id" and dtype.is_integer():
         # CRM exports often give numeric ids; as text they join with the text ids of other kinds.
         return nw.col(name).cast(nw.String())
-    # pandas-style values (checked by _check_lossless first): whole float ids and counts, NaN as null,
+    # pandas-style values (checked by _pandas_values first): whole float ids and counts, NaN as null,
     # naive datetimes at midnight as dates, and times in any zone as the same instants in UTC.
     if kind in ("id", "count") and dtype.is_float():
         whole = nw.col(name).fill_nan(None).cast(nw.Int64())
@@ -468,6 +481,7 @@ _CANONICAL: dict[str, Any] = {
     "date": nw.Date(),
     "count": nw.Int64(),
     "number": nw.Int64(),
+    "money": nw.Decimal(38, DEFAULT_SCALE),
 }
 
 
