@@ -269,7 +269,24 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
         for name, rule in rules.items()
         if rule.type == "money" and (wanted := _money_dtype(schema.get(name), f"{name}_currency" in names))
     ]
+    if "splits" in names and rules.get("splits", TIME).type == "splits":
+        wide = _wide_splits(schema["splits"])
+        if wide is not None:
+            narrow.append(nw.col("splits").cast(wide))
     return lf.with_columns(*narrow) if narrow else lf
+
+
+def _wide_splits(dtype: Any) -> nw.List | None:
+    """The splits type with 38-digit shares when its shares are narrower (pandas' inferred width), else None.
+
+    The fields keep their order: a struct is cast field by field.
+    """
+    fields = {f.name: f.dtype for f in dtype.inner.fields}
+    share = fields.get("share")
+    if not isinstance(share, nw.Decimal) or share.precision == 38:
+        return None
+    fields["share"] = nw.Decimal(38, _scale(share))
+    return nw.List(nw.Struct(fields))
 
 
 def _money_dtype(dtype: Any, has_currency: bool) -> nw.Decimal | None:
