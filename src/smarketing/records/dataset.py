@@ -116,7 +116,13 @@ class Dataset:
     """CRM data in columns: one polars frame per record kind.
 
     Times are stored in UTC; money as a ``Decimal`` column and a currency column. Build one from records
-    with :meth:`from_records`, get records back with :meth:`records`.
+    with :meth:`from_records`, get records back with :meth:`records`, or give frames by kind:
+    ``Dataset(leads=..., deals=...)`` takes a frame of any library narwhals supports (polars eager or lazy,
+    pandas, pyarrow, a DuckDB relation), reads it into polars and checks it once, here: its columns (a
+    required one missing or an unknown one is a :class:`~smarketing.errors.DataError` naming the kind and
+    the column; optional ones left out are added as nulls), their types and values, by the rules of
+    :func:`~smarketing.records.schema.check` (pandas-style values included: see
+    :func:`~smarketing.frames.as_lazy`).
 
     Examples:
         >>> from datetime import datetime, timezone
@@ -126,6 +132,10 @@ class Dataset:
         ((1, 15), 0)
         >>> ds.records("leads")[0].id
         'L1'
+        >>> Dataset(leads=pl.DataFrame({"Record ID": [1]}))
+        Traceback (most recent call last):
+        ...
+        smarketing.errors.DataError: leads: unknown column(s) 'Record ID'; the columns of leads are: id, ...
     """
 
     accounts: pl.DataFrame = attrs.field(factory=lambda: _frame(Account, []))

@@ -13,9 +13,20 @@ records would be refused by the model:
   fetch an example record id for the message.
 
 A column the frame does not have is not checked here (the callers say which columns they need); columns
-that no model knows are left alone. Integer id columns (``lead_id`` as ``Int64``, as CRM exports often
-give them) are cast to text, so ids join across kinds whatever their source; every other wrong dtype is a
-:class:`~smarketing.errors.DataError` naming the kind, the column and the expected type.
+that no model knows are left alone. Values that every dataframe library stores its own way follow one rule
+(documented on :func:`~smarketing.frames.as_lazy` and the records concepts page), so the same data gives
+the same frame whatever library it came from:
+
+- integer id columns (``lead_id`` as ``Int64``, as CRM exports often give them) are cast to text, so ids
+  join across kinds whatever their source; float ids and counts that are whole numbers (pandas' integer
+  column with a missing value) are cast the same way, NaN being null, and any other float is refused;
+- a date column of naive datetimes at midnight (pandas has no date type) becomes dates;
+- times in any zone become the same instants in UTC;
+- a text column of only nulls (pandas' object column of ``None``) in a typed column is a null column of
+  that type; Decimal columns narrower than 38 digits (pandas' inferred width) are widened.
+
+Every other wrong dtype (float money above all) is a :class:`~smarketing.errors.DataError` naming the
+kind, the column and the expected type.
 
 Examples:
     >>> import narwhals as nw
@@ -219,7 +230,7 @@ def _row_checks(kind: str, names: set[str]) -> list[_Check]:
 
 
 def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None = None) -> nw.LazyFrame[Any]:
-    """Check a frame of ``kind`` against its rules; return it with integer ids cast to text.
+    """Check a frame of ``kind`` against its rules; return it with the value rule's casts (ids to text, UTC, ...).
 
     Args:
         lf: The frame.
