@@ -37,6 +37,7 @@ __all__ = ["attribute", "compare"]
 
 
 def _journeys(data: Any, key: str | None) -> Journeys:
+    """``attribute``'s input as journeys: records, a Dataset or a mapping by kind, paths, or long touches."""
     if isinstance(data, Journeys):
         if key is not None and key != data.key:
             raise ValueError(f"these journeys are keyed by {data.key!r}, not {key!r}; build them again")
