@@ -230,7 +230,7 @@ def _row_checks(kind: str, names: set[str]) -> list[_Check]:
 
 
 def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None = None) -> nw.LazyFrame[Any]:
-    """Check a frame of ``kind`` against its rules; return it with the value rule's casts (ids to text, UTC, ...).
+    """Check a frame of ``kind`` against its rules; return it with the casts of the value rule applied.
 
     Args:
         lf: The frame.
