@@ -111,6 +111,21 @@ def _annotation_types(annotation: Any) -> set[Any]:
     return {annotation}
 
 
+def _as_polars(native: Any) -> Any:
+    """A frame of any library narwhals supports (pandas, pyarrow, a lazy frame) as a polars DataFrame.
+
+    Anything else is returned as it is, for ``__attrs_post_init__`` to refuse naming its record kind.
+    """
+    if isinstance(native, pl.DataFrame):
+        return native
+    try:
+        frame = nw.from_native(native)
+    except TypeError:
+        return native
+    eager = frame.collect(backend="polars") if isinstance(frame, nw.LazyFrame) else frame
+    return eager.lazy(backend="polars").collect().to_native()
+
+
 @attrs.frozen
 class Dataset:
     """CRM data in columns: one polars frame per record kind.
@@ -138,13 +153,13 @@ class Dataset:
         smarketing.errors.DataError: leads: unknown column(s) 'Record ID'; the columns of leads are: id, ...
     """
 
-    accounts: pl.DataFrame = attrs.field(factory=lambda: _frame(Account, []))
-    leads: pl.DataFrame = attrs.field(factory=lambda: _frame(Lead, []))
-    touchpoints: pl.DataFrame = attrs.field(factory=lambda: _frame(Touchpoint, []))
-    stage_events: pl.DataFrame = attrs.field(factory=lambda: _frame(StageEvent, []))
-    activities: pl.DataFrame = attrs.field(factory=lambda: _frame(Activity, []))
-    deals: pl.DataFrame = attrs.field(factory=lambda: _frame(Deal, []))
-    dispositions: pl.DataFrame = attrs.field(factory=lambda: _frame(Disposition, []))
+    accounts: pl.DataFrame = attrs.field(factory=lambda: _frame(Account, []), converter=_as_polars)
+    leads: pl.DataFrame = attrs.field(factory=lambda: _frame(Lead, []), converter=_as_polars)
+    touchpoints: pl.DataFrame = attrs.field(factory=lambda: _frame(Touchpoint, []), converter=_as_polars)
+    stage_events: pl.DataFrame = attrs.field(factory=lambda: _frame(StageEvent, []), converter=_as_polars)
+    activities: pl.DataFrame = attrs.field(factory=lambda: _frame(Activity, []), converter=_as_polars)
+    deals: pl.DataFrame = attrs.field(factory=lambda: _frame(Deal, []), converter=_as_polars)
+    dispositions: pl.DataFrame = attrs.field(factory=lambda: _frame(Disposition, []), converter=_as_polars)
 
     @classmethod
     def from_records(
@@ -199,31 +214,19 @@ class Dataset:
         # narwhals supports is read into polars first, and pandas-style values follow the one rule of
         # smarketing.records.schema.check (integer ids become text, NaN is null, times are in UTC, ...).
         for kind in RECORD_KINDS:
-            native = getattr(self, kind)
-            frame = _canonical(_polars(native, kind), kind)
+            native = getattr(self, kind)  # read into polars by the fields' converter, when it is a frame
+            if not isinstance(native, pl.DataFrame):
+                raise TypeError(
+                    f"{kind}: expected a dataframe narwhals supports (polars, pandas, pyarrow, DuckDB, ...), "
+                    f"not {type(native).__name__}; for records use Dataset.from_records()"
+                )
+            frame = _canonical(native, kind)
             if frame is not native:
                 object.__setattr__(self, kind, frame)
 
     def frames(self) -> dict[str, pl.DataFrame]:
         """All frames by record kind."""
         return {k: getattr(self, k) for k in RECORD_KINDS}
-
-
-def _polars(native: Any, kind: str) -> pl.DataFrame:
-    """Any frame narwhals supports (pandas, pyarrow, a polars or DuckDB lazy frame) as a polars DataFrame."""
-    if isinstance(native, pl.DataFrame):
-        return native
-    try:
-        frame = nw.from_native(native)
-    except TypeError:
-        raise TypeError(
-            f"{kind}: expected a dataframe narwhals supports (polars, pandas, pyarrow, DuckDB, ...), "
-            f"not {type(native).__name__}; for records use Dataset.from_records()"
-        ) from None
-    eager = frame.collect(backend="polars") if isinstance(frame, nw.LazyFrame) else frame
-    out = eager.lazy(backend="polars").collect().to_native()
-    assert isinstance(out, pl.DataFrame)
-    return out
 
 
 def _canonical(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
