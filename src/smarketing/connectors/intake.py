@@ -282,6 +282,9 @@ class _Table:
             raise ValueError(f"{raw.source}: no line column {raw.lines!r}")
         unused = tuple(c for c in frame.columns if c not in rules and c != raw.lines)
         frame = frame.drop(*unused).with_row_index(_ROW)
+        if not frame.height:  # an empty table (a JSON Lines file has no header): every column, empty
+            empty = [c for c in rules if c not in frame.columns and c != "splits"]
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in empty)
         table = cls(kind, raw, frame, rules, unused)
         table._fill_currency(options, defaults)
         table._require()
@@ -351,6 +354,13 @@ class _Table:
     def check(self) -> None:
         """Refuse every row that breaks a value rule of its record model (dtypes first, as a whole)."""
         columns = SPLIT_COLUMNS if self.kind == "deal_splits" else None
+        if columns is None:  # every rule applies, also across columns the source lacks (null there)
+            schema = frame_schema(self.kind, scale=_PLACES)
+            self.frame = self.frame.with_columns(
+                pl.lit(None, dtype).alias(name)
+                for name, dtype in schema.items()
+                if name not in self.frame.columns and name != "splits"
+            )
         lf = conform(nw.from_native(self.frame).lazy(), self.kind, columns)
         self.frame = lf.collect().to_native()
         seen = {(row, column) for row, column, _ in self.found}
