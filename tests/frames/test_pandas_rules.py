@@ -221,7 +221,7 @@ def test_the_dataset_adds_the_optional_columns_a_frame_leaves_out() -> None:
 
 def test_the_dataset_refuses_what_is_not_a_frame() -> None:
     with pytest.raises(TypeError, match=r"leads: expected a dataframe narwhals supports .* not list"):
-        Dataset(leads=[{"id": "L1"}])  # type: ignore[arg-type]
+        Dataset(leads=[{"id": "L1"}])
 
 
 def test_a_mapping_with_an_unknown_kind_is_refused(example_plan: AlignmentPlan) -> None:
