@@ -20,7 +20,7 @@ from smarketing.frames import as_lazy
 from smarketing.journey import funnel
 from smarketing.kpi import scorecard
 from smarketing.plan import AlignmentPlan
-from smarketing.records import Dataset
+from smarketing.records import Dataset, Lead, parse_records
 
 pd = pytest.importorskip("pandas")
 duckdb = pytest.importorskip("duckdb")
@@ -241,3 +241,20 @@ def test_a_mapping_of_pandas_frames_runs_a_scorecard(example_plan: AlignmentPlan
     assert values["mql_volume"] == 2  # the integer lead ids of both frames joined as text
     data = Dataset(leads=leads, stage_events=events)
     assert frames.to_dict() == scorecard(example_plan, data, period="2026-10", as_of=as_of).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [
+        ({"id": 101}, "id: the number 101 where text belongs"),
+        ({"id": "L1", "persona": float("nan")}, "persona: NaN where text belongs (pandas' missing value)"),
+    ],
+    ids=["integer-id", "nan"],
+)
+def test_records_from_pandas_rows_say_what_to_do(row: dict[str, Any], says: str) -> None:
+    # df.to_dict("records") gives integer ids and NaN: the message says what to do, never pydantic's own.
+    with pytest.raises(DataError) as info:
+        parse_records(Lead, [{"created_at": T, **row}])
+    assert says in str(info.value)
+    assert "Dataset(...)" in str(info.value)
+    assert "valid string" not in str(info.value)

@@ -231,6 +231,22 @@ RECORD_KINDS: dict[str, type[Record]] = {
 R = TypeVar("R", bound=Record)
 
 
+def _number_for_text(error: Mapping[str, Any]) -> str | None:
+    """What to do with a number where text belongs (pandas' integer ids, NaN for a missing value), or None."""
+    value = error.get("input")
+    if error["type"] != "string_type" or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value != value:  # NaN  # noqa: PLR0124
+        return (
+            "NaN where text belongs (pandas' missing value): leave the field out or give None; or pass the "
+            "frame itself to Dataset(...), which reads NaN as null"
+        )
+    return (
+        f"the number {value!r} where text belongs: give ids and texts as strings; or pass the frame "
+        "itself to Dataset(...), which turns integer ids into text"
+    )
+
+
 def parse_records(model: type[R], rows: Iterable[Mapping[str, Any]]) -> list[R]:
     """Validate raw rows into records, naming the record and field of the first bad one.
 
@@ -239,6 +255,10 @@ def parse_records(model: type[R], rows: Iterable[Mapping[str, Any]]) -> list[R]:
         Traceback (most recent call last):
         ...
         smarketing.errors.DataError: lead L9: created_at: Input should have timezone info
+        >>> parse_records(Lead, [{"id": 101, "created_at": "2026-10-01T09:00:00Z"}])
+        Traceback (most recent call last):
+        ...
+        smarketing.errors.DataError: lead 101: id: the number 101 where text belongs: give ids and ...
     """
     if isinstance(rows, Mapping | str | bytes) or not isinstance(rows, Iterable):
         raise DataError(
@@ -259,7 +279,7 @@ def parse_records(model: type[R], rows: Iterable[Mapping[str, Any]]) -> list[R]:
             ident = row.get("id") or row.get("lead_id")
             record = str(ident) if isinstance(ident, str | int) and ident != "" else f"#{index}"
             field = ".".join(str(p) for p in first["loc"])
-            message = str(first["msg"]).removeprefix("Value error, ")
+            message = _number_for_text(first) or str(first["msg"]).removeprefix("Value error, ")
             if first["type"] == "located":
                 relative, message = first["ctx"]["problems"][0]
                 field = join_path(field, relative)
