@@ -44,10 +44,10 @@ from typing_extensions import TypeVar
 __all__ = [
     "AttributionModel",
     "Connector",
-    "LoadedT_co",
     "FindingT_co",
     "FloatArray",
     "JourneysT_contra",
+    "LoadedT_co",
     "PlanT_contra",
     "Rule",
     "RuleArea",

@@ -1,10 +1,11 @@
 """What a load did: the rows read and kept, every refused row and why, the mappings, defaults and provenance.
 
-A connector never drops a row silently. Every row it reads is either in the :class:`~smarketing.records.Dataset`
-it returns or in :attr:`LoadReport.refusals`, with the source file and line (or row number), the record id when
-there is one, the column and the reason. Every value map applied (``"Closed Won"`` to ``won``) and every value
-given by an option rather than the source (a currency given once) is listed too, and :class:`Provenance` says
-what the source is and which part of the history is reconstructed rather than read.
+A connector never drops a row silently. Every row it reads is either in the
+:class:`~smarketing.records.Dataset` it returns or in :attr:`LoadReport.refusals`, with the source file and
+line (or row number), the record id when there is one, the column and the reason. Every value map applied
+(``"Closed Won"`` to ``won``) and every value given by an option rather than the source (a currency given
+once) is listed too, and :class:`Provenance` says what the source is and which part of the history is
+reconstructed rather than read.
 
 Examples:
     >>> report = LoadReport(
@@ -26,9 +27,8 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 import attrs
@@ -46,14 +46,34 @@ StageHistory = Literal["native", "reconstructed", "mixed", "none"]
 SHOWN = 10
 
 
-def _frozen_counts(value: Mapping[str, int]) -> Mapping[str, int]:
-    return MappingProxyType(dict(sorted(value.items())))
+def _counts(value: Mapping[str, int]) -> Mapping[str, int]:
+    return dict(sorted(value.items()))
+
+
+def _columns(value: Mapping[str, Iterable[str]]) -> Mapping[str, tuple[str, ...]]:
+    return {k: tuple(c) for k, c in sorted(value.items())}
+
+
+def _refusals(value: Iterable[Refusal]) -> tuple[Refusal, ...]:
+    return tuple(value)
+
+
+def _mappings(value: Iterable[AppliedMapping]) -> tuple[AppliedMapping, ...]:
+    return tuple(value)
+
+
+def _defaults(value: Iterable[Default]) -> tuple[Default, ...]:
+    return tuple(value)
+
+
+def _notes(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 def _kind_label(kind: str) -> str:
     """``"leads"`` -> ``"lead"``: how messages name one record of a kind."""
     model = RECORD_KINDS.get(kind)
-    return model.kind if model is not None else kind
+    return model.kind if model is not None else "deal split" if kind == "deal_splits" else kind
 
 
 @attrs.frozen
@@ -68,6 +88,8 @@ class Refusal:
         column: The column at fault, as the source names it when the connector maps names; ``None`` when
             the row as a whole is refused.
         reason: Why, in words.
+        row: The row's position in its table (the first row is 1), shown as ``source#row`` when there is
+            no line.
     """
 
     kind: str
@@ -76,9 +98,13 @@ class Refusal:
     record: str | None
     column: str | None
     reason: str
+    row: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        if self.line is not None:
+            where = f"{self.source}:{self.line}"
+        else:
+            where = self.source if self.row is None else f"{self.source}#{self.row}"
         parts = [where]
         if self.record is not None:
             parts.append(f"{_kind_label(self.kind)} {self.record}")
@@ -133,7 +159,7 @@ class Provenance:
     connector: str
     source: str
     stage_history: StageHistory = "none"
-    notes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    notes: tuple[str, ...] = attrs.field(default=(), converter=_notes)
     start: datetime | None = None
     end: datetime | None = None
 
@@ -166,14 +192,12 @@ class LoadReport:
     """
 
     connector: str
-    rows_read: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
-    rows_kept: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
-    refusals: tuple[Refusal, ...] = attrs.field(default=(), converter=tuple)
-    mappings: tuple[AppliedMapping, ...] = attrs.field(default=(), converter=tuple)
-    defaults: tuple[Default, ...] = attrs.field(default=(), converter=tuple)
-    unused_columns: Mapping[str, tuple[str, ...]] = attrs.field(
-        factory=dict, converter=lambda v: MappingProxyType({k: tuple(c) for k, c in sorted(v.items())})
-    )
+    rows_read: Mapping[str, int] = attrs.field(factory=dict, converter=_counts)
+    rows_kept: Mapping[str, int] = attrs.field(factory=dict, converter=_counts)
+    refusals: tuple[Refusal, ...] = attrs.field(default=(), converter=_refusals)
+    mappings: tuple[AppliedMapping, ...] = attrs.field(default=(), converter=_mappings)
+    defaults: tuple[Default, ...] = attrs.field(default=(), converter=_defaults)
+    unused_columns: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_columns)
     provenance: Provenance | None = None
 
     @property
@@ -187,7 +211,7 @@ class LoadReport:
         return not self.refusals
 
     def to_frame(self) -> pl.DataFrame:
-        """The refusals as a frame: ``kind``, ``source``, ``line``, ``record``, ``column``, ``reason``."""
+        """The refusals as a frame: kind, source, line, record, column, reason and row."""
         return pl.DataFrame(
             [attrs.astuple(r) for r in self.refusals],
             schema={
@@ -197,6 +221,7 @@ class LoadReport:
                 "record": pl.String,
                 "column": pl.String,
                 "reason": pl.String,
+                "row": pl.Int64,
             },
             orient="row",
         )
@@ -247,7 +272,9 @@ class LoadReport:
         parts = [html_table(["kind", "read", "kept"], counts, caption=repr(self))]
         if self.refusals:
             rows = [(r.source, r.line, r.record, r.column, r.reason) for r in self.refusals]
-            parts.append(html_table(["source", "line", "record", "column", "reason"], rows, caption="refused"))
+            parts.append(
+                html_table(["source", "line", "record", "column", "reason"], rows, caption="refused")
+            )
         return "".join(parts)
 
 

@@ -280,13 +280,16 @@ def conform(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None
     return lf.with_columns(*casts) if casts else lf
 
 
-def problems(lf: nw.LazyFrame[Any], kind: str, *, row: str) -> list[tuple[int, str, str]]:
+def problems(
+    lf: nw.LazyFrame[Any], kind: str, *, row: str, columns: Mapping[str, Rule] | None = None
+) -> list[tuple[int, str, str]]:
     """Every value rule every row breaks: ``(row, column, reason)``, by row, then in the rules' order.
 
     The per-row twin of :func:`check` on a frame whose dtypes are right (see :func:`conform`): the same
     rules, but instead of raising at the first broken one it lists them all, so that a connector can refuse
-    those rows and keep the others. ``row`` names an integer column that identifies each row. The rules are
-    evaluated in one pass; only the rows that break one come back to Python.
+    those rows and keep the others. ``row`` names an integer column that identifies each row; ``columns``
+    replaces :data:`RULES` for a frame that is not a record kind. The rules are evaluated in one pass; only
+    the rows that break one come back to Python.
 
     Examples:
         >>> import narwhals as nw
@@ -295,10 +298,10 @@ def problems(lf: nw.LazyFrame[Any], kind: str, *, row: str) -> list[tuple[int, s
         >>> problems(nw.from_native(deals).lazy(), "deals", row="_row")
         [(1, 'stage', "'Won' is not one of 'open', 'won', 'lost'")]
     """
-    rules = RULES[kind]
+    rules = RULES[kind] if columns is None else dict(columns)
     names = set(lf.collect_schema().names())
     checks = [c for name, rule in rules.items() if name in names for c in _value_checks(name, rule, names)]
-    checks += _row_checks(kind, names)
+    checks += _row_checks(kind, names) if columns is None else []
     found: list[tuple[int, str, str]] = []
     if checks:
         flags = [c[1]().fill_null(False).alias(f"_bad{i}") for i, c in enumerate(checks)]
