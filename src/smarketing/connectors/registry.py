@@ -42,11 +42,12 @@ from smarketing.typing import Connector
 
 __all__ = [
     "BUILTIN",
-    "ENTRY_POINT_GROUP",
     "ConnectorInfo",
     "ConnectorOption",
+    "ENTRY_POINT_GROUP",
     "available_connectors",
     "load_connector",
+    "option_help",
 ]
 
 #: The entry-point group that connector plugins register under.
