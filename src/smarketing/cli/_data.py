@@ -14,24 +14,39 @@ from pathlib import Path
 import polars as pl
 
 from smarketing.cli._common import CommandError, load_plan_file, synthetic_data
+from smarketing.cli._sources import source_data
 from smarketing.plan import AlignmentPlan
 from smarketing.records import RECORD_KINDS, Dataset
 from smarketing.records._parquet import IMPORT_HINT, file_type, read_parquet, status
+from smarketing.records._store import MANIFEST
 
 
 def plan_and_data(args: argparse.Namespace) -> tuple[AlignmentPlan, Dataset, bool]:
-    """The plan and the data of a command, and whether the data was read from ``--data``.
+    """The plan and the data of a command, and whether the data was read (``--data`` or ``--source``).
 
-    The ``--data`` files are checked and read before the plan is loaded (the cheap checks first); without
-    ``--data`` the data is synthetic (``--seed``, ``--leads``).
+    The ``--data`` files are checked and read before the plan is loaded (the cheap checks first);
+    ``--source`` loads through the connector; without either the data is synthetic (``--seed``,
+    ``--leads``).
     """
-    read = read_data(args) if args.data is not None else None
+    read = None
+    if args.data is not None:
+        read = read_data(args)
+    elif getattr(args, "source", None) is not None:
+        read = source_data(args)
     plan = load_plan_file(args.plan)
     return plan, (read if read is not None else synthetic_data(plan, args)), read is not None
 
 
 def read_data(args: argparse.Namespace) -> Dataset:
-    """Every ``<kind>.parquet`` file in the ``--data`` folder, as a dataset."""
+    """Every ``<kind>.parquet`` file in the ``--data`` folder, as a dataset.
+
+    A folder written by ``smarketing import`` (or ``Dataset.write``) has a manifest: it is read with
+    :meth:`Dataset.read`, which also checks each file's record count against it.
+    """
+    folder: Path = args.data
+    if (folder / MANIFEST).exists() and folder.is_dir():
+        args.sources = {kind: folder / f"{kind}.parquet" for kind in RECORD_KINDS}
+        return Dataset.read(folder)
     return Dataset(**read_frames(args, kinds=tuple(RECORD_KINDS)))
 
 

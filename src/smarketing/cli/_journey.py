@@ -9,6 +9,7 @@ import polars as pl
 from smarketing.calendar import BusinessCalendar
 from smarketing.cli._common import library_errors, load_plan_file, plan_zone, synthetic_data
 from smarketing.cli._data import read_frames
+from smarketing.cli._sources import source_data
 from smarketing.cli._text import emit, emit_json
 from smarketing.journey import funnel
 from smarketing.plan import AlignmentPlan
@@ -27,6 +28,9 @@ def funnel_command(args: argparse.Namespace) -> int:
             single="stage_events",
         )
         events, leads = frames["stage_events"], frames.get("leads")
+    elif args.source is not None:
+        data = source_data(args)
+        events, leads = data.stage_events, data.leads
     plan = load_plan_file(args.plan)
     if events is None:
         events = synthetic_data(plan, args)

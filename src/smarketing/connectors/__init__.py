@@ -27,6 +27,7 @@ from smarketing.connectors.registry import (
     ConnectorInfo,
     ConnectorOption,
     available_connectors,
+    connector_info,
     load_connector,
 )
 from smarketing.connectors.report import (
@@ -59,6 +60,7 @@ __all__ = [
     "Source",
     "StageHistory",
     "available_connectors",
+    "connector_info",
     "intake",
     "load_connector",
 ]
