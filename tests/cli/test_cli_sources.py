@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from smarketing import cli
+from smarketing import _plugins, cli
+from smarketing.connectors import registry
 from smarketing.records import Dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,3 +197,102 @@ def test_option_values_typed_by_the_connector(capsys: pytest.CaptureFixture[str]
         capsys, "import", SOURCE, *OPTIONS, "--option", 'columns={"Unused": "id"}', "-o", str(tmp_path / "d")
     )
     assert code == 0, err
+
+
+WORKBOOK = ROOT / "tests" / "plugins" / "spreadsheet_crm" / "src" / "spreadsheet_crm" / "workbook"
+OWNERS = json.dumps(
+    {
+        "Lea Fischer": "lea.fischer",
+        "Omar Haddad": "omar.haddad",
+        "Sara Lind": "sara.lind",
+        "Ben Okafor": "ben.okafor",
+        "Nina Brandt": "nina.brandt",
+        "Felix Roth": "felix.roth",
+    }
+)
+
+
+def test_a_plugin_connector_through_its_entry_point(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = f"spreadsheet-crm:{WORKBOOK}"
+    options = ["--option", "time_zone=Europe/Berlin", "--option", f"owners={OWNERS}"]
+    code, out, err = run(capsys, "import", source, *options, "-o", str(tmp_path / "ds"))
+    assert code == 0, err
+    assert out.startswith("spreadsheet-crm: read 35 rows, kept 35, refused 0")
+    code, out, err = run(capsys, "funnel", PLAN, "--source", source, *options, "--format", "json")
+    assert code == 0, err
+    reached = {row["stage"]: row["reached"] for row in json.loads(out)["rows"]}
+    assert reached["lead"] == 6
+    assert reached["customer"] == 1
+    code, out, _ = run(capsys, "sources")
+    assert "spreadsheet-crm (smarketing-spreadsheet-crm): Read a spreadsheet CRM workbook" in out
+    assert "  time_zone (str; required)" in out
+
+
+def test_a_broken_plugin_is_a_warning_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Point:
+        name, value, group, dist = "acme", "acme_crm:Connector", "smarketing.connectors", None
+
+        def load(self) -> object:
+            raise ImportError("No module named 'acme_sdk'")
+
+    monkeypatch.setattr(
+        _plugins, "entry_points", lambda group: (Point(),) if group == "smarketing.connectors" else ()
+    )
+    registry._installed.cache_clear()
+    try:
+        code, out, err = run(capsys, "sources")
+        assert code == 0
+        assert "smarketing sources: warning: smarketing.connectors: acme: failed to load" in err
+        assert out.startswith("files (smarketing)")
+        code, _, err = run(capsys, "funnel", PLAN, "--source", "acme:x")
+        assert code == 2
+        assert "acme: failed to load (acme_crm:Connector): ImportError: No module named 'acme_sdk'" in err
+    finally:
+        registry._installed.cache_clear()
+
+
+def test_a_connector_that_crashes_while_loading_is_named(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Crashes:
+        """Crash on load."""
+
+        name = "crashes"
+
+        def __init__(self, *, path: str) -> None:
+            self.path = path
+
+        def load(self, *, strict: bool = True, progress: bool | None = None) -> object:
+            raise SystemExit(3)
+
+    class Wrong(Crashes):
+        def load(self, *, strict: bool = True, progress: bool | None = None) -> object:
+            return {"leads": []}
+
+    class Point:
+        group, dist = "smarketing.connectors", None
+
+        def __init__(self, name: str, cls: type) -> None:
+            self.name, self.value, self.cls = name, f"acme:{cls.__name__}", cls
+
+        def load(self) -> object:
+            return self.cls
+
+    points = (Point("crashes", Crashes), Point("wrong", Wrong))
+    monkeypatch.setattr(
+        _plugins, "entry_points", lambda group: points if group == "smarketing.connectors" else ()
+    )
+    registry._installed.cache_clear()
+    try:
+        code, _, err = run(capsys, "funnel", PLAN, "--source", "crashes:x")
+        assert code == 2
+        assert "smarketing funnel: smarketing.connectors: crashes: load: SystemExit: 3" in err
+        code, _, err = run(capsys, "funnel", PLAN, "--source", "wrong:x")
+        assert code == 2
+        assert "wrong: load() must return Loaded(dataset, report), not dict" in err
+    finally:
+        registry._installed.cache_clear()
