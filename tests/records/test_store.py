@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
@@ -173,3 +176,23 @@ def test_read_refuses_what_is_not_a_folder(tmp_path: Path) -> None:
     os.symlink(tmp_path / "fifo", tmp_path / "ds" / "manifest.json")
     with pytest.raises(DataError, match="is a FIFO"):
         Dataset.read(tmp_path / "ds")
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**32), leads=st.integers(1, 40))
+def test_round_trip_over_seeds_and_sizes(seed: int, leads: int) -> None:
+    data = synthetic(load_plan(ROOT / "examples" / "plan.yaml"), seed=seed, n_leads=leads)
+    with tempfile.TemporaryDirectory() as folder:
+        data.write(Path(folder) / "a")
+        data.write(Path(folder) / "b")
+        assert _digests(Path(folder) / "a") == _digests(Path(folder) / "b")
+        back = Dataset.read(Path(folder) / "a")
+    for kind in RECORD_KINDS:
+        assert getattr(back, kind).equals(getattr(data, kind)), kind
+
+
+def test_a_fifo_in_the_way_of_a_temporary_file_is_replaced(data: Dataset, tmp_path: Path) -> None:
+    data.write(tmp_path)
+    os.mkfifo(tmp_path / ".leads.parquet.tmp")
+    data.write(tmp_path)  # does not block
+    assert Dataset.read(tmp_path).leads.height == data.leads.height

@@ -83,9 +83,11 @@ def write_frames(path: Path, frames: Mapping[str, pl.DataFrame], report: Mapping
             target = path / f"{kind}.parquet"
             temporary = path / f".{kind}.parquet.tmp"
             written.append((temporary, target))
+            temporary.unlink(missing_ok=True)  # whatever is there (a FIFO would block the writer) goes
             frames[kind].write_parquet(temporary, compression="zstd", statistics=True)
         temporary = path / f".{MANIFEST}.tmp"
         written.append((temporary, path / MANIFEST))
+        temporary.unlink(missing_ok=True)
         temporary.write_bytes(manifest)
         for source, target in written:
             os.replace(source, target)
