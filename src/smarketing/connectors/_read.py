@@ -112,7 +112,7 @@ def _ragged(path: Path, line: int, fields: int, width: int) -> str:
 
 def _plain_lines(path: Path, text: str, separator: str, width: int) -> list[int]:
     """:func:`_csv_lines` for a file without quotes: each line is a row, counted in whole columns."""
-    rows = pl.Series("text", text.split("\n")).str.strip_suffix("\r")
+    rows = pl.Series("text", [text]).str.split("\n").explode().str.strip_suffix("\r")
     frame = pl.DataFrame(rows).with_row_index("line", offset=1).slice(1)
     frame = frame.filter(pl.col("text") != "").with_columns(
         (pl.col("text").str.count_matches(separator, literal=True) + 1).alias("fields")
