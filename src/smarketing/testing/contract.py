@@ -144,21 +144,21 @@ def split_problems(data: Dataset) -> list[str]:
     deals = data.deals
     if "splits" not in deals.columns:
         return []
-    shares = (
+    totals = (
         deals.select("id", "splits")
         .explode("splits")
         .filter(pl.col("splits").is_not_null())
         .select("id", pl.col("splits").struct.field("share"), pl.col("splits").struct.field("kind"))
         .filter(pl.col("kind") == "revenue")
+        .group_by("id")
+        .agg(pl.col("share").fill_null(0).sum().alias("total"))  # Decimal sums are exact
+        .filter(pl.col("total") != 1)
+        .sort("id")
     )
-    out: list[str] = []
-    totals: dict[Any, Decimal] = {}
-    for deal, share in shares.select("id", "share").iter_rows():
-        totals[deal] = totals.get(deal, Decimal(0)) + (Decimal(0) if share is None else Decimal(share))
-    for deal, total in sorted(totals.items(), key=lambda item: str(item[0])):
-        if total != 1:
-            out.append(f"deal {deal}: revenue splits total {total * 100:f}%, not 100%")
-    return out
+    return [
+        f"deal {deal}: revenue splits total {(Decimal(total) * 100).normalize():f}%, not 100%"
+        for deal, total in totals.iter_rows()
+    ]
 
 
 def currency_problems(data: Dataset) -> list[str]:
@@ -290,15 +290,18 @@ def difference(first: Dataset, second: Dataset, *, names: tuple[str, str] = ("fi
 
 
 def _first_difference(kind: str, a: pl.DataFrame, b: pl.DataFrame, names: tuple[str, str]) -> str:
-    for index in range(a.height):
-        left, right = a.row(index, named=True), b.row(index, named=True)
-        if left != right:
-            column = next(c for c in a.columns if left[c] != right[c])
-            return (
-                f"{_named(kind, left)}: {column} is {left[column]!r} in the {names[0]}, "
-                f"{right[column]!r} in the {names[1]}"
-            )
-    return f"{kind}: the frames differ"  # equal rows but not equal frames: nulls or dtypes inside lists
+    """The first row (in canonical order) where two frames of the same shape differ, and its column."""
+    differs = pl.DataFrame([a[c].ne_missing(b[c]).alias(c) for c in a.columns])
+    rows = differs.select(pl.any_horizontal(pl.all()).arg_true()).to_series()
+    if rows.is_empty():  # equal cells but unequal frames: nothing to name beyond the kind
+        return f"{kind}: the frames differ"
+    index = int(rows[0])
+    column = next(c for c in a.columns if differs[c][index])
+    left, right = a.row(index, named=True), b.row(index, named=True)
+    return (
+        f"{_named(kind, left)}: {column} is {left[column]!r} in the {names[0]}, "
+        f"{right[column]!r} in the {names[1]}"
+    )
 
 
 def union_of_changes(loads: Sequence[Dataset]) -> Dataset:
