@@ -180,6 +180,11 @@ def test_sources_lists_connectors_and_options(capsys: pytest.CaptureFixture[str]
         (["--source", SOURCE, "--option", "columns={oops"], "--option columns: not JSON"),
         (["--source", SOURCE, "--option", "time_zone=Mars/Base"], "Mars/Base"),
         (["--source", "files:/no/such/folder", "--option", "time_zone=UTC"], "/no/such/folder"),
+        (["--option", "time_zone=UTC"], "--option: only with --source NAME:PATH"),
+        (
+            ["--data", CRM, "--lenient", "--load-report", "r.json"],
+            "--lenient, --load-report: only with --source",
+        ),
     ],
 )
 def test_source_usage_errors_are_one_line(

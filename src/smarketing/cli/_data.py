@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from smarketing.cli._common import CommandError, load_plan_file, synthetic_data
-from smarketing.cli._sources import source_data
+from smarketing.cli._sources import check_source_options, source_data
 from smarketing.plan import AlignmentPlan
 from smarketing.records import RECORD_KINDS, Dataset
 from smarketing.records._parquet import IMPORT_HINT, file_type, read_parquet, status
@@ -28,6 +28,7 @@ def plan_and_data(args: argparse.Namespace) -> tuple[AlignmentPlan, Dataset, boo
     ``--source`` loads through the connector; without either the data is synthetic (``--seed``,
     ``--leads``).
     """
+    check_source_options(args)
     read = None
     if args.data is not None:
         read = read_data(args)

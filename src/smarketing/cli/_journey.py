@@ -9,7 +9,7 @@ import polars as pl
 from smarketing.calendar import BusinessCalendar
 from smarketing.cli._common import library_errors, load_plan_file, plan_zone, synthetic_data
 from smarketing.cli._data import read_frames
-from smarketing.cli._sources import source_data
+from smarketing.cli._sources import check_source_options, source_data
 from smarketing.cli._text import emit, emit_json
 from smarketing.journey import funnel
 from smarketing.plan import AlignmentPlan
@@ -17,6 +17,7 @@ from smarketing.plan import AlignmentPlan
 
 def funnel_command(args: argparse.Namespace) -> int:
     """``smarketing funnel``: read or generate the stage events, measure the funnel, print it as asked."""
+    check_source_options(args)
     events: object = None
     leads: object = None
     if args.data is not None:  # the cheap file checks first

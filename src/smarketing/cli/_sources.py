@@ -136,6 +136,25 @@ def _counts(report: LoadReport) -> str:
     return f"kept {kept:,} of {read:,} rows; {report.refused:,} refusal(s)"
 
 
+def check_source_options(args: argparse.Namespace) -> None:
+    """Refuse ``--option``, ``--lenient`` and ``--load-report`` without ``--source``: they do nothing."""
+    if getattr(args, "source", None) is not None:
+        return
+    given = [
+        name
+        for name, value in (
+            ("--option", args.option),
+            ("--lenient", args.lenient),
+            ("--load-report", args.load_report),
+        )
+        if value
+    ]
+    if given:
+        raise CommandError(
+            f"{', '.join(given)}: only with --source NAME:PATH (they set how a connector loads)"
+        )
+
+
 def source_data(args: argparse.Namespace) -> Dataset:
     """The dataset of ``--source`` for an analysis command; with ``--lenient`` the report is written."""
     loaded = run_connector(args, args.source)
