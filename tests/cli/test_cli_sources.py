@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ CRM = str(ROOT / "examples" / "crm")
 SOURCE = f"files:{CRM}"
 #: The options examples/crm needs: its times have no offset, its amounts thousands separators.
 OPTIONS = ["--option", "time_zone=Europe/Berlin", "--option", "thousands=,"]
+#: A raw control character that must never reach the terminal.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 NEEDS = {
     "funnel": [],
     "kpis": ["--period", "2026-10", "--fx", "USD/EUR=0.92"],
@@ -29,6 +32,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     assert "Traceback" not in err
+    assert not RAW_CONTROL.search(out + err), "a raw control character reached the terminal"
     return code, out, err
 
 
@@ -181,6 +185,8 @@ def test_sources_lists_connectors_and_options(capsys: pytest.CaptureFixture[str]
         (["--source", SOURCE, "--option", "time_zone=Mars/Base"], "Mars/Base"),
         (["--source", "files:/no/such/folder", "--option", "time_zone=UTC"], "/no/such/folder"),
         (["--option", "time_zone=UTC"], "--option: only with --source NAME:PATH"),
+        (["--source", "fi\x1bles:x"], "the connector name must be printable text"),
+        (["--source", SOURCE, "--option", "time_zone=\x1b[2J"], "\\x1b[2J"),
         (
             ["--data", CRM, "--lenient", "--load-report", "r.json"],
             "--lenient, --load-report: only with --source",
