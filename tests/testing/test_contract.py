@@ -365,3 +365,20 @@ def test_difference_names_counts_and_columns() -> None:
     ]
     wider = _behind_the_back(DATA, leads=DATA.leads.with_columns(pl.lit(1).alias("extra")))
     assert difference(DATA, wider)[0].startswith("leads: the columns differ")
+
+
+def test_two_extracts_whose_reports_differ_fail() -> None:
+    class Counts(FrameConnector):
+        def load(self, *, strict: bool = True, progress: bool | None = None) -> Loaded:
+            return Loaded(self.data, LoadReport(connector=self.name, rows_read={"leads": 61}, rows_kept={}))
+
+    class Contract(ConnectorContract):
+        plan = PLAN
+
+        def make_connector_pair(self) -> tuple[FrameConnector, FrameConnector]:
+            return FrameConnector(DATA), Counts(DATA)
+
+    with pytest.raises(
+        AssertionError, match=r"the load reports differ in rows_read: \{\} and \{'leads': 61\}"
+    ):
+        Contract().test_two_extracts_are_identical()
