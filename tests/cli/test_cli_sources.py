@@ -283,6 +283,8 @@ def test_a_connector_that_crashes_while_loading_is_named(
             raise SystemExit(3)
 
     class Wrong(Crashes):
+        name = "wrong"
+
         def load(self, *, strict: bool = True, progress: bool | None = None) -> object:
             return {"leads": []}
 

@@ -296,3 +296,21 @@ def test_option_help_reads_google_args() -> None:
     assert registry.option_help(doc) == {"path": "The folder.", "options": "Passed on, as they are."}
     assert registry.option_help(None) == {}
     assert registry.option_help("No sections.") == {}
+
+
+def test_a_connector_must_answer_to_its_name(plugins: Callable[..., None]) -> None:
+    class Other(Acme):
+        name = "other"
+
+    class Raises(Acme):
+        @property
+        def name(self) -> str:  # type: ignore[override]
+            raise RuntimeError("no name")
+
+    plugins(FakePoint("acme", lambda: Other), FakePoint("raises", lambda: Raises))
+    with pytest.raises(
+        PluginError, match="acme: acme_acme:Connector names itself 'other'; the connector's name"
+    ):
+        load_connector("acme")
+    with pytest.raises(PluginError, match="raises: cannot be made: RuntimeError: no name"):
+        load_connector("raises")

@@ -396,6 +396,7 @@ def load_connector(name: str, **options: object) -> Connector[Loaded]:
     _check_options(entry, options)
     try:
         made = entry.factory(**options)
+        called = made.name
     except DataError:
         raise
     except KeyboardInterrupt:
@@ -404,4 +405,11 @@ def load_connector(name: str, **options: object) -> Connector[Loaded]:
         raise PluginError(
             f"cannot be made: {_plugins.describe(exc)}", plugin=entry.info.name, group=ENTRY_POINT_GROUP
         ) from exc
+    if not isinstance(called, str) or str.__str__(called) != entry.info.name:
+        raise PluginError(
+            f"{entry.info.target} names itself {_short(repr(called))}; the connector's name and its "
+            "entry point's must match",
+            plugin=entry.info.name,
+            group=ENTRY_POINT_GROUP,
+        )
     return made  # type: ignore[no-any-return]
