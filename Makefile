@@ -8,13 +8,15 @@ STAMP  := $(VENV)/.installed-stamp
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml tests/plugins/attribution_example/pyproject.toml tests/plugins/rules_example/pyproject.toml
+$(STAMP): pyproject.toml tests/plugins/attribution_example/pyproject.toml tests/plugins/rules_example/pyproject.toml \
+		tests/plugins/spreadsheet_crm/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "smarketing needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet -e tests/plugins/attribution_example
 	$(BIN)/python -m pip install --quiet --no-deps -e tests/plugins/rules_example
+	$(BIN)/python -m pip install --quiet --no-deps -e tests/plugins/spreadsheet_crm
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,6 +1,6 @@
 """The one plugin loader and the guarded call (private): third-party code never takes the host down.
 
-smarketing runs other people's code through three entry-point groups, :data:`GROUPS`. Everything that
+smarketing runs other people's code through four entry-point groups, :data:`GROUPS`. Everything that
 touches a plugin goes through this module:
 
 * :func:`entry_points` is the single lookup of installed plugins (sorted, so loading is deterministic);
@@ -58,7 +58,7 @@ __all__ = [
 T = TypeVar("T")
 
 #: The entry-point groups smarketing reads plugins from.
-GROUPS: Final = ("smarketing.rules", "smarketing.attribution", "smarketing.metrics")
+GROUPS: Final = ("smarketing.rules", "smarketing.attribution", "smarketing.metrics", "smarketing.connectors")
 
 #: Characters of a plugin's exception text quoted in a message.
 _QUOTED: Final = 300

@@ -24,6 +24,14 @@ Subcommands:
   (text, csv, json or html): the shared reward of a period: totals by participant and team, and every
   participant's statement.
 
+* ``smarketing import SOURCE -o DIR [--option KEY=VALUE] [--lenient]``: read ``SOURCE`` (``NAME:PATH``) once
+  through its connector and write the dataset folder ``DIR`` and ``DIR/load-report.json``.
+* ``smarketing sources [--format text|json]``: the installed connectors and their options.
+
+Every data-taking command also reads ``--source NAME:PATH`` instead of ``--data DIR``: the connector's
+options as ``--option KEY=VALUE``; strict by default (a refused row is an error naming the first ones),
+``--lenient`` keeps the good rows and writes the load report (``--load-report FILE``).
+
 Options that take a time, a period, an exchange rate or a count are checked when the arguments are read,
 with the option named in the message:
 
@@ -70,8 +78,9 @@ from pathlib import Path
 
 from smarketing.cli._common import CommandError
 from smarketing.cli._parser import build_parser
+from smarketing.cli._sources import print_load_error
 from smarketing.cli._text import emit, fail
-from smarketing.errors import PlanError, SmarketingError
+from smarketing.errors import LoadError, PlanError, SmarketingError
 from smarketing.records import RECORD_KINDS
 
 __all__ = ["build_parser", "main"]
@@ -108,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fail(args.name, issue.format())
             else:  # file:line: path: message, the form editors and CI logs link to
                 emit(issue.format(error.file), stream=sys.stderr, one_line=True)
+        return 2
+    except LoadError as error:  # a strict load: the first refused rows, one per line
+        print_load_error(args.name, str(error))
         return 2
     except SmarketingError as error:
         fail(args.name, _located(error, getattr(args, "sources", {})))

@@ -9,6 +9,7 @@ import polars as pl
 from smarketing.calendar import BusinessCalendar
 from smarketing.cli._common import library_errors, load_plan_file, plan_zone, synthetic_data
 from smarketing.cli._data import read_frames
+from smarketing.cli._sources import check_source_options, source_data
 from smarketing.cli._text import emit, emit_json
 from smarketing.journey import funnel
 from smarketing.plan import AlignmentPlan
@@ -16,6 +17,7 @@ from smarketing.plan import AlignmentPlan
 
 def funnel_command(args: argparse.Namespace) -> int:
     """``smarketing funnel``: read or generate the stage events, measure the funnel, print it as asked."""
+    check_source_options(args)
     events: object = None
     leads: object = None
     if args.data is not None:  # the cheap file checks first
@@ -27,6 +29,9 @@ def funnel_command(args: argparse.Namespace) -> int:
             single="stage_events",
         )
         events, leads = frames["stage_events"], frames.get("leads")
+    elif args.source is not None:
+        data = source_data(args)
+        events, leads = data.stage_events, data.leads
     plan = load_plan_file(args.plan)
     if events is None:
         events = synthetic_data(plan, args)

@@ -175,3 +175,28 @@ def _int(text: str) -> int:
     if re.fullmatch(r"[+-]?[0-9]{1,30}", text, re.ASCII) is None:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
     return int(text)
+
+
+_OPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+
+
+def parse_source(text: str) -> tuple[str, Path]:
+    """``--source NAME:PATH`` (and ``import SOURCE``): a connector name and the path it reads."""
+    name, colon, path = text.partition(":")
+    if not colon or not name or not path:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write NAME:PATH, e.g. hubspot-export:./export (smarketing sources lists the names)"
+        )
+    if not name.isprintable():
+        raise argparse.ArgumentTypeError(f"{text!r}: the connector name must be printable text")
+    return name, parse_path(path)
+
+
+def parse_option(text: str) -> tuple[str, str]:
+    """``--option KEY=VALUE``: a connector option and its value as text (typed when the connector is made)."""
+    key, equals, value = text.partition("=")
+    if not equals or _OPTION_NAME.fullmatch(key) is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: write KEY=VALUE, e.g. time_zone=Europe/Berlin")
+    if "\x00" in value:
+        raise argparse.ArgumentTypeError(f"{text!r}: a value cannot contain NUL")
+    return key, value

@@ -17,14 +17,17 @@ from smarketing.cli._options import (
     parse_codes,
     parse_fx_rate,
     parse_leads,
+    parse_option,
     parse_path,
     parse_period,
     parse_score,
     parse_seed,
+    parse_source,
 )
 from smarketing.cli._plan import check_command, schema_command, validate_command
 from smarketing.cli._rewards import rewards_command
 from smarketing.cli._sla import sla_command
+from smarketing.cli._sources import import_command, sources_command
 from smarketing.cli._text import emit, escape
 
 if TYPE_CHECKING:
@@ -62,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kpis(commands)
     _add_sla(commands)
     _add_rewards(commands)
+    _add_import_and_sources(commands)
     return parser
 
 
@@ -265,9 +269,15 @@ def _add_rewards(commands: Commands) -> None:
 
 
 def _add_source(parser: argparse.ArgumentParser, *, data_help: str) -> None:
-    """The data options every analysis command shares: ``--data DIR`` or ``--seed N``, and ``--leads N``."""
+    """The data options of the analysis commands: ``--data``, ``--source`` (and its options) or ``--seed``."""
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data", type=parse_path, metavar="DIR", help=data_help)
+    source.add_argument(
+        "--source",
+        type=parse_source,
+        metavar="NAME:PATH",
+        help="read through a connector, e.g. hubspot-export:./export (smarketing sources lists them)",
+    )
     source.add_argument(
         "--seed", type=parse_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
     )
@@ -278,3 +288,54 @@ def _add_source(parser: argparse.ArgumentParser, *, data_help: str) -> None:
         metavar="N",
         help=f"synthetic leads, at most {MAX_LEADS:,} (default: 5000)",
     )
+    _add_connector_options(parser, report=True)
+
+
+def _add_connector_options(parser: argparse.ArgumentParser, *, report: bool) -> None:
+    """``--option KEY=VALUE`` (repeatable) and ``--lenient``, and where a lenient load's report goes."""
+    parser.add_argument(
+        "--option",
+        type=parse_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a connector option, e.g. time_zone=Europe/Berlin (repeatable; maps as JSON)",
+    )
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="keep the good rows and report the refused ones (default: any refused row is an error)",
+    )
+    if report:
+        parser.add_argument(
+            "--load-report",
+            type=parse_path,
+            metavar="FILE",
+            help="with --lenient: where the load report goes (default: load-report.json)",
+        )
+
+
+def _add_import_and_sources(commands: Commands) -> None:
+    """``import``: a source into a dataset folder once; ``sources``: the connectors installed."""
+    import_ = commands.add_parser(
+        "import",
+        help="read a source through a connector once and write it as a dataset folder",
+        description="Load SOURCE (NAME:PATH, e.g. hubspot-export:./export) through its connector and write "
+        "DIR: one <kind>.parquet per record kind, manifest.json and load-report.json; then --data DIR "
+        "reads it fast. Prints the load summary.",
+    )
+    import_.add_argument("source", type=parse_source, metavar="SOURCE", help="NAME:PATH")
+    import_.add_argument(
+        "--output", "-o", required=True, type=parse_path, metavar="DIR", help="the dataset folder to write"
+    )
+    _add_connector_options(import_, report=False)
+    import_.set_defaults(command=import_command, name="import")
+
+    sources = commands.add_parser(
+        "sources",
+        help="list the installed connectors and their options",
+        description="List the connectors --source and import can use: the built-in ones and installed "
+        "plugins, each with its options.",
+    )
+    sources.add_argument("--format", choices=["text", "json"], default="text", help="default: text")
+    sources.set_defaults(command=sources_command, name="sources")

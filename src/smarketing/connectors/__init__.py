@@ -17,11 +17,19 @@ from __future__ import annotations
 #   report.py   what a load did: LoadReport, Refusal, AppliedMapping, Default, Provenance, Loaded
 #   intake.py   the one validation every connector ends in: RawFrame tables -> Dataset + LoadReport
 #   files.py    the ``files`` connector: CSV, Parquet or JSON Lines in the canonical columns
+#   registry.py load_connector / available_connectors: built-ins and the ``smarketing.connectors`` plugins
 #   _read.py    reading export files safely, with their line numbers
 from typing import TypeAlias
 
 from smarketing.connectors.files import FilesConnector
 from smarketing.connectors.intake import RAW_KINDS, SPLIT_COLUMNS, RawFrame, intake
+from smarketing.connectors.registry import (
+    ConnectorInfo,
+    ConnectorOption,
+    available_connectors,
+    connector_info,
+    load_connector,
+)
 from smarketing.connectors.report import (
     AppliedMapping,
     Default,
@@ -38,6 +46,8 @@ Source: TypeAlias = Connector[Loaded]
 
 __all__ = [
     "AppliedMapping",
+    "ConnectorInfo",
+    "ConnectorOption",
     "Default",
     "FilesConnector",
     "LoadReport",
@@ -49,5 +59,8 @@ __all__ = [
     "SPLIT_COLUMNS",
     "Source",
     "StageHistory",
+    "available_connectors",
+    "connector_info",
     "intake",
+    "load_connector",
 ]

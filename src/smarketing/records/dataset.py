@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -16,6 +18,7 @@ from pydantic import AwareDatetime
 
 from smarketing.errors import DataError
 from smarketing.money import Money
+from smarketing.records._store import read_frames, read_manifest, write_frames
 from smarketing.records.model import (
     RECORD_KINDS,
     Account,
@@ -238,6 +241,63 @@ class Dataset:
     def frames(self) -> dict[str, pl.DataFrame]:
         """All frames by record kind."""
         return {k: getattr(self, k) for k in RECORD_KINDS}
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Dataset:
+        """Read a dataset folder written by :meth:`write` (or by ``smarketing import``).
+
+        The manifest is checked first (its format and version), then each ``<kind>.parquet`` file as a
+        file (a CSV, a truncated or a foreign file is named, and a CSV gets the command that imports it)
+        and against the manifest's record count, then every frame as the constructor checks it.
+
+        Raises:
+            DataError: naming the folder or the file at fault.
+
+        Examples:
+            >>> import tempfile
+            >>> from datetime import datetime, timezone
+            >>> t = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     Dataset.from_records(leads=[Lead(id="L1", created_at=t)]).write(folder)
+            ...     Dataset.read(folder).leads["id"].to_list()
+            ['L1']
+        """
+        folder = Path(path)
+        frames, _ = read_frames(folder)
+        try:
+            return cls(**frames)
+        except DataError as error:
+            kind = next((k for k in RECORD_KINDS if error.kind in (k, RECORD_KINDS[k].kind)), None)
+            where = folder / f"{kind}.parquet" if kind is not None else folder
+            raise DataError(f"{where}: {error}") from error
+
+    @staticmethod
+    def manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+        """The checked ``manifest.json`` of a dataset folder: versions, record counts, the load report."""
+        return read_manifest(Path(path))
+
+    def write(self, path: str | os.PathLike[str], *, report: Mapping[str, Any] | Any = None) -> None:
+        """Write the dataset as a folder: one ``<kind>.parquet`` per record kind and a ``manifest.json``.
+
+        The manifest holds the smarketing version, the format version, the record counts and, when given,
+        the load report (a mapping, or an object with ``to_dict()`` such as a
+        :class:`~smarketing.connectors.LoadReport`). Keys are sorted and files written with fixed
+        settings: the same dataset writes the same bytes. A folder that already holds a dataset is
+        replaced; a folder holding anything else is refused, so nothing of someone else's is overwritten.
+
+        Args:
+            path: The folder; made when it does not exist.
+            report: The load report to keep beside the data.
+
+        Raises:
+            DataError: ``path`` is a file, or a folder that is not empty and holds no dataset.
+        """
+        if report is not None and not isinstance(report, Mapping):
+            to_dict = getattr(report, "to_dict", None)
+            if not callable(to_dict):
+                raise TypeError(f"report must be a mapping or have to_dict(), not {type(report).__name__}")
+            report = to_dict()
+        write_frames(Path(path), self.frames(), report)
 
 
 def _canonical(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
