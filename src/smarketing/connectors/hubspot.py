@@ -1,0 +1,907 @@
+"""The ``hubspot-export`` connector: the CSV files a HubSpot user downloads, read into a Dataset.
+
+HubSpot exports one CSV per object (contacts, companies, deals, calls, e-mails, meetings), with the
+properties' labels as headers, times without an offset in the portal's time zone, owners by full name,
+amounts with thousands separators and empty cells for missing values, sometimes with a UTF-8 byte order
+mark. :class:`HubSpotExport` reads every such file in a folder as text (polars, never inferring a type),
+tells the objects apart by their headers, maps headers and values to the canonical columns and ends in
+:func:`smarketing.connectors.intake`, so every row is kept or refused with its file, line and reason.
+
+What it reads (headers match whatever their case and punctuation: ``Create Date``, ``Create date`` and the
+internal name ``createdate`` are one header):
+
+=============  ===========================================================================================
+file           headers read -> canonical column
+=============  ===========================================================================================
+contacts       ``Record ID`` -> id, ``Create Date`` -> created_at, ``Contact owner`` -> owner,
+               ``Original Source`` -> source, ``First touch converting campaign`` -> campaign,
+               ``Job Title`` -> title, ``Seniority``, ``Persona``, ``Lead Status`` -> status,
+               ``Industry``, ``Number of Employees`` -> company_size, ``Country/Region`` -> country,
+               ``Associated Company IDs`` -> account_id; ``Lifecycle Stage`` and every
+               ``Became a ... Date`` / ``Date entered "... (Lifecycle Stage Pipeline)"`` -> stage events;
+               ``Original Source`` and ``Latest Source`` (``Latest Source Date``,
+               ``Last touch converting campaign``) -> touchpoints
+companies      ``Record ID``, ``Company name`` -> name, ``Industry``, ``Number of Employees``,
+               ``Country/Region``
+deals          ``Record ID``, ``Deal Stage`` -> stage, ``Amount``, ``Currency``, ``Create Date``,
+               ``Close Date``, ``Deal owner``, ``Associated Contact IDs`` -> lead_id,
+               ``Associated Company IDs`` -> account_id
+calls, ...     ``Record ID``, ``Activity date`` -> time, ``Activity assigned to`` -> person,
+               ``Call outcome`` / ``Meeting outcome`` -> outcome, ``Associated Contact IDs`` -> lead_id
+=============  ===========================================================================================
+
+Every other column is listed in the report as not read. The rules that make ids, the stage history and
+touchpoints out of what HubSpot keeps are in :class:`HubSpotExport`.
+
+Examples:
+    >>> from smarketing.connectors.hubspot import HubSpotExport, stage_key
+    >>> stage_key("Marketing Qualified Lead") == stage_key("marketingqualifiedlead")
+    True
+    >>> HubSpotExport(path="export/", time_zone="Europe/Berlin").name
+    'hubspot-export'
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import attrs
+import polars as pl
+
+from smarketing.connectors.intake import RawFrame, intake
+from smarketing.connectors.report import (
+    SHOWN,
+    AppliedMapping,
+    Default,
+    Loaded,
+    LoadReport,
+    Provenance,
+    Refusal,
+)
+from smarketing.errors import LoadError
+
+if TYPE_CHECKING:
+    from smarketing.plan import AlignmentPlan
+
+__all__ = [
+    "DEAL_STAGES",
+    "HubSpotExport",
+    "LIFECYCLE_STAGES",
+    "MAX_COLUMNS",
+    "OUTCOMES",
+    "SOURCES",
+    "person_slug",
+    "stage_key",
+    "value_slug",
+]
+
+#: HubSpot's standard lifecycle stages: (internal value, label, "Became a ... Date" header, the journey
+#: stage (kind) it maps to by default).
+LIFECYCLE_STAGES: Final = (
+    ("subscriber", "Subscriber", "Became a Subscriber Date", "subscriber"),
+    ("lead", "Lead", "Became a Lead Date", "lead"),
+    ("marketingqualifiedlead", "Marketing Qualified Lead", "Became a Marketing Qualified Lead Date", "mql"),
+    ("salesqualifiedlead", "Sales Qualified Lead", "Became a Sales Qualified Lead Date", "sql"),
+    ("opportunity", "Opportunity", "Became an Opportunity Date", "opportunity"),
+    ("customer", "Customer", "Became a Customer Date", "customer"),
+    ("evangelist", "Evangelist", "Became an Evangelist Date", "evangelist"),
+    ("other", "Other", "Became an Other Lifecycle Stage Date", "other"),
+)
+
+#: HubSpot's deal stages that close a deal, by :func:`stage_key`; every other stage is ``open``.
+DEAL_STAGES: Final = {"closedwon": "won", "closedlost": "lost"}
+
+#: HubSpot's ``Original Source`` values (labels and internal values, by :func:`stage_key`) -> channel.
+SOURCES: Final = {
+    **{
+        key: channel
+        for label, internal, channel in (
+            ("Organic Search", "ORGANIC_SEARCH", "organic"),
+            ("Paid Search", "PAID_SEARCH", "paid_search"),
+            ("Email Marketing", "EMAIL_MARKETING", "email"),
+            ("Social Media", "SOCIAL_MEDIA", "social"),
+            ("Organic Social", "ORGANIC_SOCIAL", "social"),
+            ("Referrals", "REFERRALS", "referral"),
+            ("Direct Traffic", "DIRECT_TRAFFIC", "direct"),
+            ("Offline Sources", "OFFLINE", "offline"),
+            ("Paid Social", "PAID_SOCIAL", "paid_social"),
+            ("Other Campaigns", "OTHER_CAMPAIGNS", "other_campaigns"),
+            ("AI Referrals", "AI_REFERRALS", "ai_referral"),
+        )
+        for key in (re.sub(r"[^a-z0-9]", "", label.lower()), re.sub(r"[^a-z0-9]", "", internal.lower()))
+    }
+}
+
+#: Call and meeting outcomes whose :func:`value_slug` is not the canonical outcome.
+OUTCOMES: Final = {"left_voicemail": "voicemail", "completed": "held"}
+
+#: Files with more columns than this are refused before they are parsed (HubSpot imports take 1,000).
+MAX_COLUMNS: Final = 20_000
+
+_LINE = "_line"
+_DATE_ENTERED = re.compile(r'^date entered ["\u201c](?P<label>.+) \(lifecycle stage pipeline\)["\u201d]$')
+_BECAME = re.compile(r"^became an? (?P<label>.+) date$")
+_NAIVE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+_TEAM_WHY = "HubSpot has no team on a source; touch_team= gives the team of the source touches"
+
+#: Headers that tell the objects apart (by :func:`stage_key`), tried in this order.
+_KINDS: Final = (
+    ("deals", ("dealstage", "dealname")),
+    ("calls", ("calloutcome", "calltitle", "calldirection")),
+    ("meetings", ("meetingoutcome", "meetingname", "meetingstarttime")),
+    ("emails", ("emailsubject", "emaildirection", "emailsendstatus")),
+    ("contacts", ("contactowner", "firstname", "lifecyclestage", "email")),
+    ("companies", ("companyname", "companydomainname", "companyowner")),
+)
+_ACTIVITY_TYPES = {"calls": "call", "emails": "email", "meetings": "meeting"}
+
+
+def stage_key(text: str) -> str:
+    """How labels and internal values are matched: ASCII letters and digits, lower case.
+
+    Examples:
+        >>> stage_key("Closed Won"), stage_key("closedwon"), stage_key("Créé")
+        ('closedwon', 'closedwon', 'cree')
+    """
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", plain.lower())
+
+
+def value_slug(text: str) -> str:
+    """A label as an id: ASCII, lower case, words joined by ``_`` (``"No answer"`` -> ``"no_answer"``).
+
+    Examples:
+        >>> value_slug("Decision Maker Bought-In")
+        'decision_maker_bought_in'
+    """
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
+
+
+def person_slug(name: str) -> str:
+    """An owner's name as a person id when no plan or map knows it: ``"Felix Roth"`` -> ``"felix.roth"``.
+
+    Examples:
+        >>> person_slug("José  Núñez"), person_slug("sales-rep-1")
+        ('jose.nunez', 'sales-rep-1')
+    """
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower().strip()
+    return re.sub(r"[^a-z0-9_.\-]", "", re.sub(r"\s+", ".", plain))
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading files.
+
+
+@attrs.frozen
+class _File:
+    """One export file as text: its object kind, its rows (with ``_line``) and headers by key."""
+
+    kind: str
+    name: str
+    frame: pl.DataFrame
+    headers: Mapping[str, str]  # stage_key(header) -> header as written
+
+    def column(self, *keys: str) -> str | None:
+        """The header of the first of ``keys`` the file has."""
+        return next((self.headers[k] for k in keys if k in self.headers), None)
+
+    def text(self, *keys: str) -> pl.Expr:
+        """The column of the first of ``keys``, stripped, empty as null; null when there is none."""
+        header = self.column(*keys)
+        if header is None:
+            return pl.lit(None, pl.String)
+        value = pl.col(header).str.strip_chars()
+        return pl.when(value == "").then(None).otherwise(value)
+
+
+class _FileError(Exception):
+    """A file that cannot be read at all: where and why."""
+
+    def __init__(self, name: str, line: int | None, reason: str) -> None:
+        super().__init__(f"{name}:{line}: {reason}" if line is not None else f"{name}: {reason}")
+        self.name, self.line, self.reason = name, line, reason
+
+
+def _decode(path: Path, encoding: str) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise _FileError(
+            path.name,
+            line,
+            f"byte {exc.start} is not {encoding} ({exc.reason}); pass encoding= (HubSpot writes UTF-8, "
+            "a file saved by Excel may be 'cp1252')",
+        ) from None
+    except LookupError:
+        raise ValueError(f"encoding: {encoding!r} is not a known text encoding") from None
+
+
+def _header(text: str, name: str) -> list[str]:
+    """The header row, checked: present, not too wide, no empty or repeated names."""
+    first = text.split("\n", 1)[0].rstrip("\r")
+    if not first.strip():
+        raise _FileError(name, 1, "the file is empty (no header row)")
+    if first.count(",") >= MAX_COLUMNS:
+        raise _FileError(name, 1, f"more than {MAX_COLUMNS} columns; not a HubSpot export")
+    header = next(csv.reader([first]))
+    seen: set[str] = set()
+    for column in header:
+        key = stage_key(column)
+        if not key:
+            raise _FileError(name, 1, f"a column without a name ({column!r})")
+        if key in seen:
+            raise _FileError(name, 1, f"the column {column!r} appears twice")
+        seen.add(key)
+    return header
+
+
+def _read(path: Path, encoding: str) -> _File:
+    """One CSV as text, every cell a string, with each row's line and a check of the last row's width."""
+    text = _decode(path, encoding).lstrip("\ufeff")
+    header = _header(text, path.name)
+    keys = {stage_key(h): h for h in header}
+    kind = next((k for k, marks in _KINDS if any(m in keys for m in marks)), None)
+    if kind is None:
+        raise _FileError(path.name, 1, f"not a HubSpot export this connector reads (headers: {header[:8]})")
+    try:
+        frame = pl.read_csv(
+            io.StringIO(text),
+            infer_schema=False,
+            row_index_name=_LINE,
+            row_index_offset=2,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        reason = str(exc).split("\n\n")[-1].strip("`\n ") or type(exc).__name__
+        raise _FileError(path.name, None, f"not a readable CSV: {reason}") from None
+    # polars keeps a header's doubled quotes (""Lead (Lifecycle Stage Pipeline)""): use the csv module's.
+    if frame.width == len(header) + 1:
+        frame.columns = [_LINE, *header]
+    frame = frame.with_columns(pl.col(_LINE).cast(pl.Int64))
+    last = text.rstrip("\r\n").rsplit("\n", 1)[-1]
+    if frame.height and len(next(csv.reader([last]), [])) < len(header):
+        raise _FileError(
+            path.name,
+            int(frame[_LINE][-1]),
+            f"the last row has fewer cells than the {len(header)} columns: the file looks truncated",
+        )
+    return _File(kind, path.name, frame, keys)
+
+
+def _paths(path: str | Path | Sequence[str | Path]) -> list[Path]:
+    if isinstance(path, str | Path):
+        root = Path(path)
+        if root.is_dir():
+            return sorted(p for p in root.iterdir() if p.suffix.lower() == ".csv")
+        items: list[Path] = [root]
+    else:
+        items = [Path(p) for p in path]
+    missing = [str(p) for p in items if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"path: no such file(s): {', '.join(missing)}")
+    return items
+
+
+# --------------------------------------------------------------------------------------------------
+# Names and values.
+
+
+@attrs.define
+class _Maps:
+    """The value maps of one load, and what they did (for the report)."""
+
+    stages: dict[str, str]  # stage_key -> journey stage id
+    deal_stages: dict[str, str]
+    owners: dict[str, str]  # stage_key(name) -> person id
+    personas: dict[str, str]
+    applied: list[AppliedMapping] = attrs.Factory(list)
+
+    def apply(self, frame: pl.DataFrame, column: str, header: str, table: Mapping[str, str]) -> pl.DataFrame:
+        """Map the values of ``column`` by ``table`` (keys by :func:`stage_key`), listing each map applied.
+
+        A value the table does not know is left as it is (the caller decides what that means).
+        """
+        if column not in frame.columns:
+            return frame
+        counts = frame.get_column(column).drop_nulls().value_counts(sort=False)
+        mapping: dict[str, str] = {}
+        for value, rows in sorted(counts.iter_rows()):
+            target = table.get(stage_key(value))
+            if target is not None:
+                mapping[value] = target
+                if target != value:
+                    self.applied.append(AppliedMapping(header, value, target, rows))
+        return frame.with_columns(pl.col(column).replace(mapping))
+
+
+def _stage_table(plan: AlignmentPlan | None, stage_map: Mapping[str, str] | None) -> dict[str, str]:
+    """HubSpot lifecycle stage (label or value, by key) -> journey stage id: options, plan, default."""
+    table: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    if plan is not None:
+        for stage in plan.journey.stages:
+            kinds.setdefault(stage.kind, stage.id)
+            table[stage_key(stage.id)] = stage.id
+            table[stage_key(stage.name)] = stage.id
+    for internal, label, _, kind in LIFECYCLE_STAGES:
+        target = kinds.get(kind, kind) if plan is not None else kind
+        if plan is None or kind in kinds:
+            for name in (internal, label, f"{label} Lifecycle Stage"):
+                table.setdefault(stage_key(name), target)
+    for source, target in (stage_map or {}).items():
+        table[stage_key(source)] = target
+    return table
+
+
+def _people_table(plan: AlignmentPlan | None, owners: Mapping[str, str] | None) -> dict[str, str]:
+    table: dict[str, str] = {}
+    if plan is not None:
+        for person in plan.people:
+            table[stage_key(person.id)] = person.id
+            table[stage_key(person.name)] = person.id
+    for name, person_id in (owners or {}).items():
+        table[stage_key(name)] = person_id
+    return table
+
+
+def _persona_table(plan: AlignmentPlan | None) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for persona in plan.personas if plan is not None else ():
+        table[stage_key(persona.id)] = persona.id
+        table[stage_key(persona.name)] = persona.id
+    return table
+
+
+def _owner(frame: pl.DataFrame, column: str, header: str | None, maps: _Maps) -> pl.DataFrame:
+    """Owner names -> person ids: the owners map and the plan's people, else the name slugged."""
+    if header is None:
+        return frame
+    names = frame.get_column(column).drop_nulls().value_counts(sort=False)
+    mapping: dict[str, str] = {}
+    for name, rows in sorted(names.iter_rows()):
+        target = maps.owners.get(stage_key(name)) or person_slug(name)
+        mapping[name] = target
+        if target != name:
+            maps.applied.append(AppliedMapping(header, name, target, rows))
+    return frame.with_columns(pl.col(column).replace(mapping))
+
+
+def _first_id(file: _File, keys: Sequence[str], kind: str, defaults: list[Default]) -> pl.Expr:
+    """The first id of an association column (``"12;34"`` -> ``"12"``), listing rows that had several."""
+    header = file.column(*keys)
+    if header is None:
+        return pl.lit(None, pl.String)
+    text = file.text(*keys)
+    several = int(file.frame.select(text.str.contains(r"[;,]").sum()).item())
+    if several:
+        why = f"{header} lists several records; the first listed is kept"
+        defaults.append(Default(kind, header, "the first listed id", several, why))
+    return text.str.split(";").list.first().str.split(",").list.first().str.strip_chars()
+
+
+def _digits(file: _File, keys: Sequence[str]) -> pl.Expr:
+    """A count, thousands separators (``1,401``) taken out."""
+    text = file.text(*keys)
+    return (
+        pl.when(text.str.contains(r"^\d{1,3}(?:,\d{3})+$"))
+        .then(text.str.replace_all(",", ""))
+        .otherwise(text)
+    )
+
+
+def _date_only(text: pl.Expr) -> pl.Expr:
+    """A HubSpot date written as a time at midnight (``2026-04-17 00:00``) -> its day."""
+    return (
+        pl.when(text.str.contains(r"^\d{4}-\d{2}-\d{2}[ T]00:00(?::00)?$"))
+        .then(text.str.slice(0, 10))
+        .otherwise(text)
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Contacts: leads, stage events, touchpoints.
+
+
+@attrs.define
+class _Load:
+    """What one load builds before intake: canonical tables, their sources, and what the report adds."""
+
+    maps: _Maps
+    touch_team: str
+    tables: dict[str, list[tuple[pl.DataFrame, str, dict[str, str]]]] = attrs.Factory(dict)
+    refusals: list[Refusal] = attrs.Factory(list)
+    defaults: list[Default] = attrs.Factory(list)
+    read: dict[str, set[str]] = attrs.Factory(dict)  # file -> headers read
+    notes: list[str] = attrs.Factory(list)
+    unused: dict[str, list[str]] = attrs.Factory(dict)  # file -> headers not read
+
+    def add(self, kind: str, frame: pl.DataFrame, file: _File, headers: Mapping[str, str]) -> None:
+        self.tables.setdefault(kind, []).append((frame, file.name, dict(headers)))
+        self.read.setdefault(file.name, set()).update(h for h in headers.values() if h in file.frame.columns)
+
+    def refuse(self, kind: str, file: _File, rows: pl.DataFrame, column: str, reason: str) -> None:
+        """Refuse each of ``rows`` (with ``_line`` and ``record``) for ``reason``."""
+        for line, record in rows.select(_LINE, "record").iter_rows():
+            self.refusals.append(Refusal(kind, file.name, line, record, column, reason))
+
+
+def _leads(load: _Load, file: _File) -> None:
+    columns = {
+        "id": file.text("recordid", "hsobjectid", "contactid"),
+        "account_id": _first_id(
+            file, ("associatedcompanyidsprimary", "associatedcompanyids"), "leads", load.defaults
+        ),
+        "created_at": file.text("createdate", "createdat"),
+        "source": file.text("originalsource", "hsanalyticssource"),
+        "campaign": file.text("firsttouchconvertingcampaign", "originalcampaign"),
+        "persona": file.text("persona", "hspersona"),
+        "owner": file.text("contactowner", "hubspotowner"),
+        "title": file.text("jobtitle"),
+        "seniority": file.text("seniority"),
+        "industry": file.text("industry"),
+        "company_size": _digits(file, ("numberofemployees",)),
+        "country": file.text("countryregion", "country"),
+        "status": file.text("leadstatus", "hsleadstatus"),
+    }
+    frame = file.frame.select(pl.col(_LINE), **columns)
+    headers = _headers(file, columns)
+    maps = load.maps
+    frame = maps.apply(frame, "source", headers["source"], SOURCES)
+    frame = maps.apply(frame, "persona", headers["persona"], maps.personas)
+    frame = _owner(
+        frame, "owner", headers["owner"] if file.column("contactowner", "hubspotowner") else None, maps
+    )
+    if not maps.personas and file.column("persona", "hspersona"):
+        frame = frame.with_columns(pl.col("persona").map_elements(value_slug, return_dtype=pl.String))
+    load.add("leads", frame, file, headers)
+    _stage_events(load, file)
+    _source_touches(load, file, frame)
+
+
+_HEADER_KEYS: Final = {
+    "id": ("recordid", "hsobjectid", "contactid"),
+    "account_id": ("associatedcompanyidsprimary", "associatedcompanyids"),
+    "lead_id": ("associatedcontactidsprimary", "associatedcontactids"),
+    "created_at": ("createdate", "createdat"),
+    "source": ("originalsource", "hsanalyticssource"),
+    "campaign": ("firsttouchconvertingcampaign", "originalcampaign"),
+    "persona": ("persona", "hspersona"),
+    "owner": ("contactowner", "dealowner", "hubspotowner"),
+    "person": ("activityassignedto", "hubspotowner"),
+    "title": ("jobtitle",),
+    "seniority": ("seniority",),
+    "industry": ("industry",),
+    "company_size": ("numberofemployees",),
+    "country": ("countryregion", "country"),
+    "status": ("leadstatus", "hsleadstatus"),
+    "name": ("companyname", "name"),
+    "stage": ("dealstage",),
+    "amount": ("amount",),
+    "amount_currency": ("currency", "dealcurrencycode"),
+    "close_date": ("closedate",),
+    "time": ("activitydate", "meetingstarttime", "timestamp"),
+    "outcome": ("calloutcome", "meetingoutcome"),
+}
+
+
+def _headers(file: _File, columns: Iterable[str]) -> dict[str, str]:
+    """Each canonical column's header in this file (the canonical name when the file has none)."""
+    return {c: file.column(*_HEADER_KEYS.get(c, (c,))) or c for c in columns}
+
+
+def _stage_columns(load: _Load, file: _File) -> list[tuple[str, str | None]]:
+    """The stage date columns in file order: (header, journey stage id or None when unmapped)."""
+    out: list[tuple[str, str | None]] = []
+    for header in file.frame.columns:
+        text = " ".join(header.split()).lower()
+        match = _BECAME.match(text) or _DATE_ENTERED.match(text)
+        if match is not None:
+            out.append((header, load.maps.stages.get(stage_key(match.group("label")))))
+    return out
+
+
+# long: the reconstruction rule in one place (the order of the steps is the rule)
+def _stage_events(load: _Load, file: _File) -> None:
+    """Ordered stage events from the date columns: one per distinct (stage, time) of a contact.
+
+    The events of a contact are ordered by time (the export's local time, as written), ties broken by the
+    order of the columns in the file; each event's ``from`` is the stage of the one before. A value in a
+    column of a stage no map knows is refused; so is a contact whose current ``Lifecycle Stage`` is
+    unknown or has no date.
+    """
+    ident = file.text("recordid", "hsobjectid", "contactid").alias("record")
+    columns = _stage_columns(load, file)
+    if not columns:
+        return
+    parts: list[pl.DataFrame] = []
+    for rank, (header, stage) in enumerate(columns):
+        rows = file.frame.select(pl.col(_LINE), ident, file.text(stage_key(header)).alias("time"))
+        rows = rows.filter(pl.col("time").is_not_null())
+        if stage is None:
+            reason = "the lifecycle stage of this column is not mapped to a journey stage; pass stage_map="
+            load.refuse("stage_events", file, rows, header, reason)
+            continue
+        parts.append(rows.with_columns(pl.lit(stage).alias("to"), pl.lit(rank).alias("rank")))
+    load.read.setdefault(file.name, set()).update(h for h, _ in columns)
+    schema = {_LINE: pl.Int64, "record": pl.String, "time": pl.String, "to": pl.String, "rank": pl.Int32}
+    events = pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
+    valid = pl.col("time").str.contains(_NAIVE)
+    order = pl.col("time").str.replace("T", " ")
+    events = (
+        events.with_columns(valid.alias("valid"), order.alias("order"))
+        .unique(subset=["record", "to", "order"], keep="first", maintain_order=True)
+        .sort("record", "valid", "order", "rank", descending=[False, True, False, False], nulls_last=True)
+        .with_columns(
+            pl.when(pl.col("valid")).then(pl.col("to").shift(1).over("record", "valid")).alias("from")
+        )
+    )
+    _current_stage(load, file, events)
+    frame = events.select(pl.col(_LINE), pl.col("record").alias("lead_id"), "from", "to", "time")
+    load.add("stage_events", frame, file, {"lead_id": file.column("recordid", "hsobjectid") or "lead_id"})
+    load.notes.append(
+        f"{file.name}: stage history reconstructed from {len(columns)} stage date column(s): "
+        "HubSpot lifecycle stages only move forward and keep one date per stage column, so a stage entered "
+        "again is seen once per column (first entry in 'Became a ... Date', latest in 'Date entered ...')"
+    )
+
+
+def _current_stage(load: _Load, file: _File, events: pl.DataFrame) -> None:
+    """Refuse contacts whose ``Lifecycle Stage`` is unknown or has no event (their history is incomplete)."""
+    header = file.column("lifecyclestage")
+    if header is None:
+        return
+    ident = file.text("recordid", "hsobjectid", "contactid").alias("record")
+    stage = file.text("lifecyclestage")
+    current = file.frame.select(pl.col(_LINE), ident, stage.alias("value")).filter(
+        pl.col("value").is_not_null()
+    )
+    current = load.maps.apply(
+        current.with_columns(pl.col("value").alias("to")), "to", header, load.maps.stages
+    )
+    known = pl.col("value").map_elements(lambda v: stage_key(v) in load.maps.stages, return_dtype=pl.Boolean)
+    unknown = current.filter(~known)
+    for value in sorted(set(unknown.get_column("value").to_list())):
+        reason = f"{value!r} is not a lifecycle stage mapped to a journey stage; pass stage_map="
+        load.refuse("stage_events", file, unknown.filter(pl.col("value") == value), header, reason)
+    load.read.setdefault(file.name, set()).add(header)
+    seen = events.select("record", "to").unique()
+    undated = current.filter(known).join(seen, on=["record", "to"], how="anti")
+    reason = "the current lifecycle stage has no date in any stage date column, so its event has no time"
+    load.refuse("stage_events", file, undated, header, reason)
+
+
+def _source_touches(load: _Load, file: _File, leads: pl.DataFrame) -> None:
+    """The original-source touch (at ``Create Date``) and the latest-source touch of each contact.
+
+    Ids: ``<Record ID>-original-source`` and ``<Record ID>-latest-source``. The latest is left out when it
+    is the original again (same time, channel and campaign). Both get the team ``touch_team``.
+    """
+    original = leads.filter(pl.col("source").is_not_null()).select(
+        pl.col(_LINE),
+        (pl.col("id") + "-original-source").alias("id"),
+        pl.col("id").alias("lead_id"),
+        pl.col("created_at").alias("time"),
+        pl.col("source").alias("channel"),
+        pl.col("campaign"),
+    )
+    latest = file.frame.select(
+        pl.col(_LINE),
+        file.text("recordid", "hsobjectid", "contactid").alias("lead_id"),
+        file.text("latestsourcedate", "latesttrafficsourcedate", "latestsourcetimestamp").alias("time"),
+        file.text("latestsource", "hslatestsource").alias("channel"),
+        file.text("lasttouchconvertingcampaign").alias("campaign"),
+    ).filter(pl.col("channel").is_not_null() & pl.col("time").is_not_null())
+    latest = load.maps.apply(latest, "channel", file.column("latestsource") or "Latest Source", SOURCES)
+    same = original.select("lead_id", "time", "channel", "campaign")
+    latest = latest.join(same, on=["lead_id", "time", "channel", "campaign"], how="anti", nulls_equal=True)
+    latest = latest.select(
+        pl.col(_LINE), (pl.col("lead_id") + "-latest-source").alias("id"), pl.all().exclude(_LINE)
+    )
+    touches = pl.concat([original, latest.select(original.columns)]).sort(_LINE, "id")
+    if touches.height:
+        touches = touches.with_columns(pl.lit(load.touch_team).alias("team"))
+        load.defaults.append(Default("touchpoints", "team", load.touch_team, touches.height, _TEAM_WHY))
+    headers = {
+        "time": file.column("createdate") or "time",
+        "channel": file.column("originalsource") or "channel",
+    }
+    load.add("touchpoints", touches, file, headers)
+    for key in ("latestsource", "latestsourcedate", "latesttrafficsourcedate", "lasttouchconvertingcampaign"):
+        if key in file.headers:
+            load.read.setdefault(file.name, set()).add(file.headers[key])
+
+
+# --------------------------------------------------------------------------------------------------
+# Companies, deals, activities.
+
+
+def _accounts(load: _Load, file: _File) -> None:
+    columns = {
+        "id": file.text(*_HEADER_KEYS["id"]),
+        "name": file.text(*_HEADER_KEYS["name"]),
+        "industry": file.text("industry"),
+        "company_size": _digits(file, ("numberofemployees",)),
+        "country": file.text("countryregion", "country"),
+    }
+    frame = file.frame.select(pl.col(_LINE), **columns).with_columns(pl.col("name").fill_null(""))
+    load.add("accounts", frame, file, _headers(file, columns))
+
+
+def _deals(load: _Load, file: _File) -> None:
+    columns = {
+        "id": file.text(*_HEADER_KEYS["id"]),
+        "account_id": _first_id(file, _HEADER_KEYS["account_id"], "deals", load.defaults),
+        "lead_id": _first_id(file, _HEADER_KEYS["lead_id"], "deals", load.defaults),
+        "amount": file.text("amount"),
+        "stage": file.text("dealstage"),
+        "created_at": file.text("createdate", "createdat"),
+        "close_date": _date_only(file.text("closedate")),
+        "owner": file.text("dealowner", "hubspotowner"),
+    }
+    if file.column(*_HEADER_KEYS["amount_currency"]):
+        columns["amount_currency"] = file.text(*_HEADER_KEYS["amount_currency"])
+    frame = file.frame.select(pl.col(_LINE), **columns)
+    headers = _headers(file, columns)
+    headers["owner"] = file.column("dealowner", "hubspotowner") or "owner"
+    counts = frame.get_column("stage").drop_nulls().value_counts(sort=False)
+    mapping = {}
+    for value, rows in sorted(counts.iter_rows()):
+        mapping[value] = load.maps.deal_stages.get(stage_key(value), "open")
+        load.maps.applied.append(AppliedMapping(headers["stage"], value, mapping[value], rows))
+    frame = frame.with_columns(pl.col("stage").replace(mapping))
+    frame = _owner(frame, "owner", file.column("dealowner", "hubspotowner"), load.maps)
+    load.add("deals", frame, file, headers)
+
+
+def _activities(load: _Load, file: _File) -> None:
+    """Calls, e-mails, meetings -> activities; an activity without a ``Record ID`` gets a made id.
+
+    The made id is ``<type>-<contact id>-<activity date digits>``, with ``-2``, ``-3``, ... for the second
+    and later activities of the same type, contact and time, in file order.
+    """
+    kind = _ACTIVITY_TYPES[file.kind]
+    lead = _first_id(file, _HEADER_KEYS["lead_id"], "activities", load.defaults)
+    time = file.text(*_HEADER_KEYS["time"])
+    made = pl.concat_str(
+        [pl.lit(kind), lead.fill_null(""), time.str.replace_all(r"\D", "").fill_null("")], separator="-"
+    )
+    nth = pl.int_range(pl.len()).over(made) + 1
+    made = pl.when(nth > 1).then(made + "-" + nth.cast(pl.String)).otherwise(made)
+    record = file.text(*_HEADER_KEYS["id"])
+    columns = {
+        "id": pl.coalesce(record, made),
+        "lead_id": lead,
+        "person": file.text("activityassignedto", "hubspotowner"),
+        "time": time,
+        "type": pl.lit(kind),
+        "outcome": file.text(*_HEADER_KEYS["outcome"]),
+    }
+    frame = file.frame.select(pl.col(_LINE), **columns)
+    missing = int(file.frame.select(record.is_null().sum()).item())
+    if missing:
+        why = "HubSpot gives no Record ID; the id is <type>-<contact id>-<activity date digits>[-n]"
+        load.defaults.append(Default("activities", "id", "<type>-<contact>-<time>", missing, why))
+    headers = _headers(file, columns)
+    frame = _owner(frame, "person", file.column("activityassignedto", "hubspotowner"), load.maps)
+    if file.column(*_HEADER_KEYS["outcome"]):
+        counts = frame.get_column("outcome").drop_nulls().value_counts(sort=False)
+        mapping = {}
+        for value, rows in sorted(counts.iter_rows()):
+            mapping[value] = OUTCOMES.get(value_slug(value), value_slug(value))
+            if mapping[value] != value:
+                load.maps.applied.append(AppliedMapping(headers["outcome"], value, mapping[value], rows))
+        frame = frame.with_columns(pl.col("outcome").replace(mapping))
+    load.add("activities", frame, file, headers)
+
+
+_READERS: Final = {
+    "contacts": _leads,
+    "companies": _accounts,
+    "deals": _deals,
+    "calls": _activities,
+    "emails": _activities,
+    "meetings": _activities,
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# The connector.
+
+
+class HubSpotExport:
+    """Read the CSV files of a HubSpot export (contacts, companies, deals, calls, e-mails, meetings).
+
+    The objects are told apart by their headers, not their file names. Each row's line is the record's
+    number plus one (the header is line 1); it is the line in the file unless a quoted cell spans lines.
+
+    The mapping:
+
+    - **ids**: ``Record ID`` as written (text). An activity without one gets
+      ``<type>-<contact id>-<activity date digits>`` (``-2``, ``-3`` ... for repeats, in file order); the
+      touchpoints made from a contact are ``<Record ID>-original-source`` and ``<Record ID>-latest-source``.
+      An association column listing several ids (``"12;34"``) gives the first (listed as a default).
+    - **times**: as written, in ``time_zone`` (HubSpot writes them without an offset in the portal's zone);
+      a time in the hour the clocks repeat or skip is refused, never guessed.
+    - **lifecycle stages** (``stage_map`` first, then the plan's stage ids and names, then HubSpot's
+      standard stages: ``subscriber``, ``lead``, ``marketingqualifiedlead`` -> ``mql``,
+      ``salesqualifiedlead`` -> ``sql``, ``opportunity``, ``customer``, ``evangelist``, ``other``, by
+      internal value or label; with a plan, each goes to the plan's first stage of that kind). Stage
+      events are rebuilt from the ``Became a ... Date`` and ``Date entered "... (Lifecycle Stage
+      Pipeline)"`` columns: one event per distinct (stage, time), ordered by time, ties by column order,
+      ``from`` the stage before. The current ``Lifecycle Stage`` must be mapped and dated.
+    - **deal stages**: ``deal_stage_map`` first, then ``closedwon``/``Closed Won`` -> ``won``,
+      ``closedlost``/``Closed Lost`` -> ``lost``, any other stage -> ``open``.
+    - **owners** (``Contact owner``, ``Deal owner``, ``Activity assigned to``): ``owners`` first, then the
+      plan's people by name or id, else the name slugged (``"Felix Roth"`` -> ``"felix.roth"``).
+    - **sources**: HubSpot's ``Original Source`` values -> channels (:data:`SOURCES`); others as written.
+    - **outcomes**: the label slugged (``"No answer"`` -> ``no_answer``), ``Left voicemail`` ->
+      ``voicemail``, ``Completed`` -> ``held``.
+    - **personas**: the plan's personas by name or id, else the value slugged.
+
+    Every value map applied is an :class:`~smarketing.connectors.AppliedMapping` of the report, every
+    value an option gave a :class:`~smarketing.connectors.Default`, every header not read is listed.
+
+    Args:
+        path: A folder (its ``*.csv`` files) or a list of files.
+        time_zone: The portal's IANA time zone (``"Europe/Berlin"``), in which the export writes times.
+            Required: HubSpot's times have no offset, and a zone is never guessed.
+        stage_map: HubSpot lifecycle stage (internal value or label) -> journey stage id.
+        deal_stage_map: HubSpot deal stage (internal value or label) -> ``open``, ``won`` or ``lost``.
+        owners: Owner name as HubSpot writes it -> person id.
+        plan: The alignment plan whose stages, people and personas names are matched.
+        currency: The ISO 4217 currency of amounts when the deals have no ``Currency`` column.
+        touch_team: The team of the touchpoints made from the source columns (default ``marketing``).
+        encoding: The files' text encoding (default UTF-8, with or without a byte order mark).
+        thousands: The thousands separator of amounts and counts (default ``,``: ``6,000.00``).
+        decimal: The decimal separator (default ``.``).
+    """
+
+    name = "hubspot-export"
+
+    def __init__(
+        self,
+        *,
+        path: str | Path | Sequence[str | Path],
+        time_zone: str,
+        stage_map: Mapping[str, str] | None = None,
+        deal_stage_map: Mapping[str, str] | None = None,
+        owners: Mapping[str, str] | None = None,
+        plan: AlignmentPlan | None = None,
+        currency: str | None = None,
+        touch_team: str = "marketing",
+        encoding: str = "utf-8-sig",
+        thousands: str | None = ",",
+        decimal: str = ".",
+    ) -> None:
+        if not isinstance(time_zone, str) or not time_zone:
+            raise TypeError("time_zone: give the portal's IANA time zone, such as 'Europe/Berlin'")
+        for label, target in (deal_stage_map or {}).items():
+            if target not in ("open", "won", "lost"):
+                raise ValueError(
+                    f"deal_stage_map: {label!r} -> {target!r}; a deal stage is open, won or lost"
+                )
+        self.path = path
+        self.time_zone = time_zone
+        self.plan = plan
+        self.currency = currency
+        self.touch_team = touch_team
+        self.encoding = encoding
+        self.thousands = thousands
+        self.decimal = decimal
+        self._stages = _stage_table(plan, stage_map)
+        self._deal_stages = {**DEAL_STAGES, **{stage_key(k): v for k, v in (deal_stage_map or {}).items()}}
+        self._people = _people_table(plan, owners)
+        self._personas = _persona_table(plan)
+
+    def __repr__(self) -> str:
+        return f"HubSpotExport(path={str(self.path)!r}, time_zone={self.time_zone!r})"
+
+    def _mapped(self) -> tuple[dict[str, RawFrame], dict[str, list[str]], _Load]:
+        """The export mapped to raw canonical tables (before intake), each row's file, and the rest."""
+        maps = _Maps(dict(self._stages), dict(self._deal_stages), dict(self._people), dict(self._personas))
+        load = _Load(maps, self.touch_team)
+        files: list[_File] = []
+        for path in _paths(self.path):
+            try:
+                files.append(_read(path, self.encoding))
+            except _FileError as exc:
+                load.refusals.append(Refusal("files", exc.name, exc.line, None, None, exc.reason))
+        for file in sorted(files, key=lambda f: (list(_READERS).index(f.kind), f.name)):
+            _READERS[file.kind](load, file)
+        raw, sources = _raw(load)
+        unused = {
+            f.name: [c for c in f.frame.columns if c != _LINE and c not in load.read.get(f.name, set())]
+            for f in files
+        }
+        load.unused = {k: v for k, v in unused.items() if v}
+        return raw, sources, load
+
+    def load(self, *, strict: bool = True, progress: bool | None = None) -> Loaded:
+        """Read the export into a Dataset and the report of the load.
+
+        Raises:
+            LoadError: In strict mode, when a row or a file is refused (the first ones, and how many).
+            FileNotFoundError: ``path`` names no file.
+        """
+        raw, sources, load = self._mapped()
+        stage_history = "reconstructed" if "stage_events" in raw else "none"
+        notes = [*load.notes, "times are read to the minute HubSpot writes, in " + self.time_zone]
+        data, report = intake(
+            dict(raw),
+            connector=self.name,
+            strict=False,
+            time_zone=self.time_zone,
+            currency=self.currency,
+            thousands=self.thousands,
+            decimal=self.decimal,
+            mappings=load.maps.applied,
+            defaults=load.defaults,
+            provenance=Provenance(self.name, str(self.path), stage_history, notes),  # type: ignore[arg-type]
+            progress=progress,
+        )
+        report = _merge(report, sources, load)
+        if strict and report.refusals:
+            raise LoadError(_strict_message(report), report=report)
+        return Loaded(data, report)
+
+
+def _raw(load: _Load) -> tuple[dict[str, RawFrame], dict[str, list[str]]]:
+    """One RawFrame per kind (files of a kind stacked), and each row's source file, by kind."""
+    raw: dict[str, RawFrame] = {}
+    sources: dict[str, list[str]] = {}
+    for kind, parts in load.tables.items():
+        frames = [f for f, _, _ in parts]
+        frame = pl.concat(
+            [f.cast({c: pl.Int64 if c == _LINE else pl.String for c in f.columns}) for f in frames],
+            how="diagonal",
+        )
+        names = [n for f, n, _ in parts for _ in range(f.height)]
+        headers: dict[str, str] = {}
+        for _, _, h in parts:
+            headers.update(h)
+        source = ", ".join(dict.fromkeys(n for _, n, _ in parts))
+        raw[kind] = RawFrame(frame, source, lines=_LINE, headers=headers)
+        sources[kind] = names
+    return raw, sources
+
+
+def _merge(report: LoadReport, sources: Mapping[str, list[str]], load: _Load) -> LoadReport:
+    """The intake's report with each refusal's own file, this connector's refusals and unread headers."""
+    fixed = [
+        attrs.evolve(r, source=sources[r.kind][r.row - 1]) if r.kind in sources and r.row else r
+        for r in report.refusals
+    ]
+    read = dict(report.rows_read)
+    for r in load.refusals:
+        if r.kind != "files":
+            read[r.kind] = read.get(r.kind, 0) + 1
+    unused = {**{k: list(v) for k, v in report.unused_columns.items() if "," not in k}, **load.unused}
+    return attrs.evolve(
+        report,
+        rows_read=read,
+        refusals=sorted([*fixed, *load.refusals], key=_refusal_order),
+        unused_columns={k: v for k, v in unused.items() if v},
+    )
+
+
+def _refusal_order(r: Refusal) -> tuple[str, str, int, str]:
+    return (r.kind, r.source, r.line or 0, r.column or "")
+
+
+def _strict_message(report: LoadReport) -> str:
+    read = sum(report.rows_read.values())
+    first = "\n".join(f"  {r}" for r in report.refusals[:SHOWN])
+    more = f"\n  ... and {report.refused - SHOWN} more" if report.refused > SHOWN else ""
+    return (
+        f"{report.connector}: {report.refused} refusal(s) in {read} row(s) read:\n{first}{more}\n"
+        "load with strict=False to keep the other rows and get every refusal in the report"
+    )
