@@ -8,11 +8,9 @@ module text of :mod:`smarketing.datasets.hubspot_export` lists what it loses).
 from __future__ import annotations
 
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -21,7 +19,6 @@ from smarketing.connectors import Loaded
 from smarketing.connectors.hubspot import HubSpotExport
 from smarketing.datasets import synthetic, write_hubspot_export
 from smarketing.datasets.hubspot_export import record_id, stage_labels
-from smarketing.errors import LoadError
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
 
@@ -51,7 +48,7 @@ def _minute(column: str) -> pl.Expr:
 
 
 def _stage_events(plan: AlignmentPlan, data: Dataset) -> pl.DataFrame:
-    """Per lead and stage: the first entry (standard stages only) and the latest, ordered, ``from`` chained."""
+    """Per lead and stage: the first entry (standard stages only) and the latest; ``from`` chained."""
     labels = stage_labels(plan)
     order = {s: i for i, s in enumerate(labels)}
     standard = [s for s, (_, became) in labels.items() if became is not None]
@@ -162,7 +159,8 @@ def test_round_trip(seed: int, n_leads: int, zone: str) -> None:
         write_hubspot_export(PLAN, original, folder, seed=seed, time_zone=zone)
         data, report = _load(Path(folder), PLAN, zone)
     assert report.ok
-    assert report.provenance is not None and report.provenance.stage_history == "reconstructed"
+    assert report.provenance is not None
+    assert report.provenance.stage_history == "reconstructed"
     assert any("only move forward" in note for note in report.provenance.notes)
     _compare(data, exported(PLAN, original))
 

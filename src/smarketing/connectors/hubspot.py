@@ -125,8 +125,10 @@ OUTCOMES: Final = {"left_voicemail": "voicemail", "completed": "held"}
 MAX_COLUMNS: Final = 20_000
 
 _LINE = "_line"
-_DATE_ENTERED = re.compile(r'^date entered ["\u201c](?P<label>.+) \(lifecycle stage pipeline\)["\u201d]$')
-_BECAME = re.compile(r"^became an? (?P<label>.+) date$")
+_DATE_ENTERED = re.compile(
+    r'^date entered ["\u201c](?P<label>.+) \(lifecycle stage pipeline\)["\u201d]$', re.I
+)
+_BECAME = re.compile(r"^became an? (?P<label>.+) date$", re.I)
 _NAIVE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 _TEAM_WHY = "HubSpot has no team on a source; touch_team= gives the team of the source touches"
 
@@ -498,14 +500,15 @@ def _headers(file: _File, columns: Iterable[str]) -> dict[str, str]:
     return {c: file.column(*_HEADER_KEYS.get(c, (c,))) or c for c in columns}
 
 
-def _stage_columns(load: _Load, file: _File) -> list[tuple[str, str | None]]:
-    """The stage date columns in file order: (header, journey stage id or None when unmapped)."""
-    out: list[tuple[str, str | None]] = []
+def _stage_columns(load: _Load, file: _File) -> list[tuple[str, str, str | None]]:
+    """The stage date columns in file order: (header, stage label, journey stage id or None if unmapped)."""
+    out: list[tuple[str, str, str | None]] = []
     for header in file.frame.columns:
-        text = " ".join(header.split()).lower()
+        text = " ".join(header.split())
         match = _BECAME.match(text) or _DATE_ENTERED.match(text)
         if match is not None:
-            out.append((header, load.maps.stages.get(stage_key(match.group("label")))))
+            label = match.group("label")
+            out.append((header, label, load.maps.stages.get(stage_key(label))))
     return out
 
 
@@ -523,7 +526,7 @@ def _stage_events(load: _Load, file: _File) -> None:
     if not columns:
         return
     parts: list[pl.DataFrame] = []
-    for rank, (header, stage) in enumerate(columns):
+    for rank, (header, label, stage) in enumerate(columns):
         rows = file.frame.select(pl.col(_LINE), ident, file.text(stage_key(header)).alias("time"))
         rows = rows.filter(pl.col("time").is_not_null())
         if stage is None:
@@ -531,7 +534,9 @@ def _stage_events(load: _Load, file: _File) -> None:
             load.refuse("stage_events", file, rows, header, reason)
             continue
         parts.append(rows.with_columns(pl.lit(stage).alias("to"), pl.lit(rank).alias("rank")))
-    load.read.setdefault(file.name, set()).update(h for h, _ in columns)
+        if rows.height:
+            load.maps.applied.append(AppliedMapping(header, label, stage, rows.height))
+    load.read.setdefault(file.name, set()).update(h for h, _, _ in columns)
     schema = {_LINE: pl.Int64, "record": pl.String, "time": pl.String, "to": pl.String, "rank": pl.Int32}
     events = pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
     valid = pl.col("time").str.contains(_NAIVE)
