@@ -8,17 +8,21 @@ module text of :mod:`smarketing.datasets.hubspot_export` lists what it loses).
 from __future__ import annotations
 
 import tempfile
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from smarketing.connectors import Loaded
+from smarketing.connectors import Loaded, LoadReport
 from smarketing.connectors.hubspot import HubSpotExport
 from smarketing.datasets import synthetic, write_hubspot_export
 from smarketing.datasets.hubspot_export import record_id, stage_labels
+from smarketing.errors import LoadError
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
 
@@ -186,3 +190,233 @@ def test_export_has_the_quirks(example_plan: AlignmentPlan, tmp_path: Path) -> N
     assert contacts["Create Date"].str.contains(r"^\d{4}-\d\d-\d\d \d\d:\d\d$").all()
     assert set(contacts["Contact owner"].drop_nulls()) <= {p.name for p in example_plan.people}
     assert contacts.null_count().sum_horizontal().item() > 0  # empty cells
+
+
+# --------------------------------------------------------------------------------------------------
+# Hand-written exports with every quirk (tests/connectors/hubspot/).
+
+
+@pytest.fixture(scope="module")
+def quirks() -> Loaded:
+    """The hand-written export: a BOM and CRLF, internal values and labels, no currency, made ids."""
+    return HubSpotExport(path=HERE, time_zone="Europe/Berlin", plan=PLAN, currency="EUR").load()
+
+
+def _rows(frame: pl.DataFrame, *columns: str) -> list[tuple[object, ...]]:
+    return [tuple(r) for r in frame.sort(columns[0]).select(columns).iter_rows()]
+
+
+def test_quirks_leads(quirks: Loaded) -> None:
+    leads = quirks.dataset.leads
+    assert _rows(leads, "id", "account_id", "source", "persona", "owner", "company_size") == [
+        ("101", "501", "paid_search", "finance-lead", "felix.roth", 1200),
+        ("102", "501", "organic", None, "unknown.person", None),
+        ("103", None, None, None, None, None),
+    ]
+    created = leads.sort("id").get_column("created_at").dt.strftime("%Y-%m-%dT%H:%M%z").to_list()
+    assert created == ["2026-03-02T08:15+0000", "2026-03-04T13:00+0000", "2026-03-05T07:00+0000"]
+    assert any(d.column == "Associated Company IDs" and d.rows == 1 for d in quirks.report.defaults)
+
+
+def test_quirks_stage_history(quirks: Loaded) -> None:
+    events = quirks.dataset.stage_events.sort("lead_id", "time")
+    assert _rows(events, "lead_id", "from", "to")[:0] == []
+    assert [tuple(r) for r in events.select("lead_id", "from", "to").iter_rows()] == [
+        ("101", None, "subscriber"),
+        ("101", "subscriber", "lead"),
+        ("101", "lead", "mql"),
+        ("101", "mql", "mql"),  # entered again: 'Became a ...' keeps the first date, 'Date entered' the last
+        ("102", None, "subscriber"),
+        ("102", "subscriber", "mql"),  # the same time in both mql columns is one event
+        ("102", "mql", "sal"),  # a custom stage, matched to the plan's stage by its name
+        ("103", None, "customer"),
+    ]
+    provenance = quirks.report.provenance
+    assert provenance is not None
+    assert provenance.stage_history == "reconstructed"
+
+
+def test_quirks_deals_and_activities(quirks: Loaded) -> None:
+    deals = quirks.dataset.deals
+    assert _rows(deals, "id", "stage", "amount", "amount_currency", "lead_id", "close_date") == [
+        ("9001", "won", Decimal("6000"), "EUR", "101", date(2026, 4, 2)),
+        ("9002", "open", Decimal("12500.5"), "EUR", "102", None),
+        ("9003", "lost", Decimal("950"), "EUR", None, date(2026, 3, 30)),
+    ]
+    assert any(d.column == "amount_currency" and d.value == "EUR" for d in quirks.report.defaults)
+    activities = quirks.dataset.activities
+    assert _rows(activities, "id", "type", "outcome", "person") == [
+        ("7001", "meeting", "held", "sara.lind"),
+        ("7002", "meeting", "no_show", "sara.lind"),
+        ("8001", "email", None, "felix.roth"),
+        ("call-101-202603070930", "call", "connected", "felix.roth"),
+        ("call-102-202603061000", "call", "no_answer", "felix.roth"),
+        ("call-102-202603061000-2", "call", "voicemail", "felix.roth"),
+    ]
+    touches = quirks.dataset.touchpoints
+    assert _rows(touches, "id", "channel", "campaign", "team") == [
+        ("101-original-source", "paid_search", "spring-search", "marketing"),
+        ("102-latest-source", "email", "newsletter-03", "marketing"),
+        ("102-original-source", "organic", None, "marketing"),
+    ]
+
+
+def test_quirks_report(quirks: Loaded) -> None:
+    report = quirks.report
+    assert report.ok
+    assert sum(report.rows_read.values()) == sum(report.rows_kept.values()) == 25
+    applied = {(m.column, m.source_value, m.value) for m in report.mappings}
+    assert ("Deal Stage", "closedwon", "won") in applied
+    assert ("Call outcome", "Left voicemail", "voicemail") in applied
+    assert ("Contact owner", "Unknown Person", "unknown.person") in applied
+    assert report.unused_columns["contacts.csv"] == ("First Name", "Last Name", "Email")
+
+
+def test_without_a_plan_the_standard_stages_still_map(tmp_path: Path) -> None:
+    data, report = HubSpotExport(path=HERE, time_zone="Europe/Berlin", currency="EUR").load(strict=False)
+    assert data.stage_events.get_column("to").unique().sort().to_list() == [
+        "customer",
+        "lead",
+        "mql",
+        "subscriber",
+    ]
+    refused = [r for r in report.refusals if r.kind == "stage_events"]
+    assert {(r.line, r.record, r.column) for r in refused} == {
+        (3, "102", 'Date entered "Sales Accepted Lead (Lifecycle Stage Pipeline)"'),
+        (3, "102", "Lifecycle Stage"),
+    }
+    assert data.leads.filter(pl.col("id") == "101").get_column("persona").item() == "finance_lead"
+
+
+def test_stage_map_and_owners_options() -> None:
+    data, report = HubSpotExport(
+        path=HERE,
+        time_zone="Europe/Berlin",
+        currency="EUR",
+        stage_map={"Sales Accepted Lead": "accepted"},
+        owners={"Unknown Person": "nina.brandt"},
+        deal_stage_map={"Decision Maker Bought-In": "won"},
+    ).load(strict=False)
+    assert "accepted" in data.stage_events.get_column("to").to_list()
+    assert data.leads.filter(pl.col("id") == "102").get_column("owner").item() == "nina.brandt"
+    # a won deal needs a close date: refused with its file, line and column, not dropped
+    refusal = next(r for r in report.refusals if r.kind == "deals")
+    assert (refusal.source, refusal.line, refusal.record) == ("deals.csv", 3, "9002")
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile files: each a located error in strict mode and a listed refusal in lenient mode.
+
+CONTACTS = (
+    "Record ID,Lifecycle Stage,Create Date,Contact owner,Became a Lead Date\n"
+    "1,Lead,2026-03-02 09:15,Felix Roth,2026-03-02 09:15\n"
+    "2,Lead,2026-03-03 10:00,Felix Roth,2026-03-03 10:00\n"
+)
+
+
+def _write(folder: Path, name: str, text: str | bytes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def _nothing_lost(report: LoadReport) -> None:
+    """Every row read is kept or refused (a row may be refused for several reasons): none dropped silently."""
+    for kind, read in report.rows_read.items():
+        kept = report.rows_kept.get(kind, 0)
+        refused = sum(1 for r in report.refusals if r.kind == kind)
+        assert kept <= read <= kept + refused, kind
+    assert report.refused == len(report.refusals)
+
+
+HOSTILE: dict[str, tuple[dict[str, str | bytes], str]] = {
+    "bad date": (
+        {"contacts.csv": CONTACTS.replace("2026-03-03 10:00,Felix", "yesterday,Felix")},
+        "contacts.csv:3: lead 2: Create Date: 'yesterday' is not an ISO 8601 time",
+    ),
+    "bad stage date": (
+        {"contacts.csv": CONTACTS.replace("Roth,2026-03-03 10:00", "Roth,03/03/2026")},
+        "contacts.csv:3: stage_event 2: Became a Lead Date: '03/03/2026' is not a date and time",
+    ),
+    "unknown stage": (
+        {"contacts.csv": CONTACTS.replace("2,Lead,", "2,Zombie,")},
+        "contacts.csv:3: stage_event 2: Lifecycle Stage: 'Zombie' is not a lifecycle stage",
+    ),
+    "duplicate ids": ({"contacts.csv": CONTACTS.replace("\n2,", "\n1,")}, "contacts.csv:2: lead 1: "),
+    "repeated hour": (
+        {"contacts.csv": CONTACTS.replace("2026-03-03 10:00,Felix", "2026-10-25 02:30,Felix")},
+        "contacts.csv:3: lead 2: Create Date: '2026-10-25 02:30' happens twice in Europe/Berlin",
+    ),
+    "empty file": (
+        {"contacts.csv": "", "deals.csv": "Record ID,Deal Stage\n"},
+        "contacts.csv:1: the file is empty",
+    ),
+    "wrong encoding": (
+        {"contacts.csv": CONTACTS.replace("Felix Roth", "José").encode("cp1252")},
+        "contacts.csv:2: byte 98 is not utf-8-sig",
+    ),
+    "truncated": ({"contacts.csv": CONTACTS[:-30]}, "contacts.csv:3: the last row has fewer cells"),
+    "open quote": ({"contacts.csv": CONTACTS + '3,Lead,"2026-03-04'}, "contacts.csv: not a readable CSV"),
+    "a million columns": (
+        {"contacts.csv": ",".join(f"c{i}" for i in range(10**6)) + "\n1\n"},
+        "contacts.csv:1: more than 20000 columns",
+    ),
+    "not hubspot": (
+        {"notes.csv": "a,b\n1,2\n", "contacts.csv": CONTACTS},
+        "notes.csv:1: not a HubSpot export",
+    ),
+    "repeated header": (
+        {"contacts.csv": "Record ID,Email,email\n1,a,b\n"},
+        "contacts.csv:1: the column 'email'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_files_strict(case: str, tmp_path: Path) -> None:
+    files, where = HOSTILE[case]
+    for name, text in files.items():
+        _write(tmp_path, name, text)
+    connector = HubSpotExport(path=tmp_path, time_zone="Europe/Berlin", plan=PLAN)
+    with pytest.raises(LoadError) as caught:
+        connector.load()
+    assert where in str(caught.value)
+    assert caught.value.report.refused >= 1
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_files_lenient(case: str, tmp_path: Path) -> None:
+    files, where = HOSTILE[case]
+    for name, text in files.items():
+        _write(tmp_path, name, text)
+    data, report = HubSpotExport(path=tmp_path, time_zone="Europe/Berlin", plan=PLAN).load(strict=False)
+    assert any(str(r).startswith(where) for r in report.refusals), report.summary()
+    _nothing_lost(report)
+    assert data.leads.height == report.rows_kept.get("leads", 0)
+
+
+def test_an_encoding_option_reads_a_cp1252_file(tmp_path: Path) -> None:
+    _write(tmp_path, "contacts.csv", CONTACTS.replace("Felix Roth", "José Ñúñez").encode("cp1252"))
+    data, report = HubSpotExport(path=tmp_path, time_zone="UTC", encoding="cp1252").load()
+    assert report.ok
+    assert data.leads.get_column("owner").to_list() == ["jose.nunez", "jose.nunez"]
+
+
+def test_bad_options_and_paths(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        HubSpotExport(path=[tmp_path / "nope.csv"], time_zone="UTC").load()
+    with pytest.raises(TypeError, match="time_zone"):
+        HubSpotExport(path=tmp_path, time_zone=None).load()  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="deal_stage_map"):
+        HubSpotExport(path=tmp_path, time_zone="UTC", deal_stage_map={"Closed Won": "booked"})
+    _write(tmp_path, "contacts.csv", CONTACTS)
+    with pytest.raises(ValueError, match="IANA"):
+        HubSpotExport(path=tmp_path, time_zone="Mars/Olympus").load()
+    with pytest.raises(ValueError, match="encoding"):
+        HubSpotExport(path=tmp_path, time_zone="UTC", encoding="klingon").load()
+
+
+def test_times_without_a_zone_are_never_guessed() -> None:
+    with pytest.raises(TypeError):
+        HubSpotExport(path=HERE)  # type: ignore[call-arg]

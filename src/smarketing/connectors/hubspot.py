@@ -533,21 +533,22 @@ def _stage_events(load: _Load, file: _File) -> None:
             reason = "the lifecycle stage of this column is not mapped to a journey stage; pass stage_map="
             load.refuse("stage_events", file, rows, header, reason)
             continue
+        bad = rows.filter(~pl.col("time").str.contains(_NAIVE))
+        for value in sorted(set(bad.get_column("time").to_list())):
+            reason = f"{value!r} is not a date and time (such as 2026-10-01 09:00)"
+            load.refuse("stage_events", file, bad.filter(pl.col("time") == value), header, reason)
+        rows = rows.filter(pl.col("time").str.contains(_NAIVE))
         parts.append(rows.with_columns(pl.lit(stage).alias("to"), pl.lit(rank).alias("rank")))
         if rows.height:
             load.maps.applied.append(AppliedMapping(header, label, stage, rows.height))
     load.read.setdefault(file.name, set()).update(h for h, _, _ in columns)
     schema = {_LINE: pl.Int64, "record": pl.String, "time": pl.String, "to": pl.String, "rank": pl.Int32}
     events = pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
-    valid = pl.col("time").str.contains(_NAIVE)
-    order = pl.col("time").str.replace("T", " ")
     events = (
-        events.with_columns(valid.alias("valid"), order.alias("order"))
+        events.with_columns(pl.col("time").str.replace("T", " ").alias("order"))
         .unique(subset=["record", "to", "order"], keep="first", maintain_order=True)
-        .sort("record", "valid", "order", "rank", descending=[False, True, False, False], nulls_last=True)
-        .with_columns(
-            pl.when(pl.col("valid")).then(pl.col("to").shift(1).over("record", "valid")).alias("from")
-        )
+        .sort("record", "order", "rank")
+        .with_columns(pl.col("to").shift(1).over("record").alias("from"))
     )
     _current_stage(load, file, events)
     frame = events.select(pl.col(_LINE), pl.col("record").alias("lead_id"), "from", "to", "time")
@@ -612,9 +613,10 @@ def _source_touches(load: _Load, file: _File, leads: pl.DataFrame) -> None:
         pl.col(_LINE), (pl.col("lead_id") + "-latest-source").alias("id"), pl.all().exclude(_LINE)
     )
     touches = pl.concat([original, latest.select(original.columns)]).sort(_LINE, "id")
-    if touches.height:
-        touches = touches.with_columns(pl.lit(load.touch_team).alias("team"))
-        load.defaults.append(Default("touchpoints", "team", load.touch_team, touches.height, _TEAM_WHY))
+    if not touches.height:
+        return
+    touches = touches.with_columns(pl.lit(load.touch_team).alias("team"))
+    load.defaults.append(Default("touchpoints", "team", load.touch_team, touches.height, _TEAM_WHY))
     headers = {
         "time": file.column("createdate") or "time",
         "channel": file.column("originalsource") or "channel",
