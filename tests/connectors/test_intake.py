@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 import polars as pl
@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import smarketing as sm
 from smarketing.connectors import Default, Loaded, LoadReport, RawFrame, intake
-from smarketing.datasets import synthetic
 from smarketing.errors import DataError, LoadError
 from smarketing.records import Dataset
+
+AsText = Callable[[Dataset], dict[str, RawFrame]]
 
 
 def leads(**columns: list[Any]) -> RawFrame:
@@ -331,33 +331,11 @@ def test_the_report_reads_in_a_terminal_and_a_notebook() -> None:
 # Properties: a dataset written as text comes back equal; every row read is kept or refused.
 
 
-@cache
-def example(seed: int, n_leads: int) -> Dataset:
-    return synthetic(sm.load_plan("examples/plan.yaml"), n_leads=n_leads, seed=seed)
-
-
-def as_text(data: Dataset) -> dict[str, RawFrame]:
-    """Every frame as the text a CSV export holds (times with offsets, exact decimals), splits one per row."""
-    raw = {}
-    for kind, frame in data.frames().items():
-        columns = [
-            pl.col(n).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z")
-            if isinstance(t, pl.Datetime)
-            else pl.col(n).cast(pl.String)
-            for n, t in frame.schema.items()
-            if not isinstance(t, pl.List)
-        ]
-        raw[kind] = RawFrame(frame.select(columns), f"{kind}.csv")
-    splits = data.deals.select("id", "splits").explode("splits").drop_nulls("splits").unnest("splits")
-    raw["deal_splits"] = RawFrame(
-        splits.rename({"id": "deal_id"}).select(pl.all().cast(pl.String)), "splits.csv"
-    )
-    return raw
-
-
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**16), n_leads=st.integers(1, 60))
-def test_a_dataset_written_as_text_comes_back_equal(seed: int, n_leads: int) -> None:
+def test_a_dataset_written_as_text_comes_back_equal(
+    seed: int, n_leads: int, example: Callable[[int, int], Dataset], as_text: AsText
+) -> None:
     original = example(seed, n_leads)
     data, report = intake(as_text(original), connector="test")
     assert report.ok
@@ -378,7 +356,12 @@ def test_a_dataset_written_as_text_comes_back_equal(seed: int, n_leads: int) -> 
         max_size=12,
     ),
 )
-def test_every_row_read_is_kept_or_refused(seed: int, damage: list[tuple[str, int, int, str]]) -> None:
+def test_every_row_read_is_kept_or_refused(
+    seed: int,
+    damage: list[tuple[str, int, int, str]],
+    example: Callable[[int, int], Dataset],
+    as_text: AsText,
+) -> None:
     raw = as_text(example(seed, 25))
     for kind, row, column, value in damage:
         frame = raw[kind].frame

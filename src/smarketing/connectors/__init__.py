@@ -16,8 +16,11 @@ from __future__ import annotations
 # The folder, top-down:
 #   report.py   what a load did: LoadReport, Refusal, AppliedMapping, Default, Provenance, Loaded
 #   intake.py   the one validation every connector ends in: RawFrame tables -> Dataset + LoadReport
+#   files.py    the ``files`` connector: CSV, Parquet or JSON Lines in the canonical columns
+#   _read.py    reading export files safely, with their line numbers
 from typing import TypeAlias
 
+from smarketing.connectors.files import FilesConnector
 from smarketing.connectors.intake import RAW_KINDS, SPLIT_COLUMNS, RawFrame, intake
 from smarketing.connectors.report import (
     AppliedMapping,
@@ -36,6 +39,7 @@ Source: TypeAlias = Connector[Loaded]
 __all__ = [
     "AppliedMapping",
     "Default",
+    "FilesConnector",
     "LoadReport",
     "Loaded",
     "Provenance",
