@@ -350,17 +350,23 @@ HOSTILE: dict[str, tuple[dict[str, str | bytes], str]] = {
     ),
     "empty file": (
         {"contacts.csv": "", "deals.csv": "Record ID,Deal Stage\n"},
-        "contacts.csv:1: the file is empty",
+        "contacts.csv: is empty",
     ),
     "wrong encoding": (
         {"contacts.csv": CONTACTS.replace("Felix Roth", "José").encode("cp1252")},
-        "contacts.csv:2: byte 98 is not utf-8-sig",
+        "contacts.csv:2: byte 0xe9 is not utf-8 text",
     ),
-    "truncated": ({"contacts.csv": CONTACTS[:-30]}, "contacts.csv:3: the last row has fewer cells"),
-    "open quote": ({"contacts.csv": CONTACTS + '3,Lead,"2026-03-04'}, "contacts.csv: not a readable CSV"),
+    "truncated": (
+        {"contacts.csv": CONTACTS[:-30]},
+        "contacts.csv:3: has 3 field(s), the header has 5",
+    ),
+    "open quote": (
+        {"contacts.csv": CONTACTS + '3,Lead,"2026-03-04'},
+        "contacts.csv:4: unexpected end of data",
+    ),
     "a million columns": (
         {"contacts.csv": ",".join(f"c{i}" for i in range(10**6)) + "\n1\n"},
-        "contacts.csv:1: more than 20000 columns",
+        "contacts.csv:1: has 1,000,000 columns; at most 5,000 are read",
     ),
     "not hubspot": (
         {"notes.csv": "a,b\n1,2\n", "contacts.csv": CONTACTS},
@@ -368,7 +374,7 @@ HOSTILE: dict[str, tuple[dict[str, str | bytes], str]] = {
     ),
     "repeated header": (
         {"contacts.csv": "Record ID,Email,email\n1,a,b\n"},
-        "contacts.csv:1: the column 'email'",
+        "contacts.csv:1: the columns 'Email' and 'email' are one",
     ),
 }
 

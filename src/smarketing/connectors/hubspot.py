@@ -44,7 +44,6 @@ Examples:
 from __future__ import annotations
 
 import csv
-import io
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,6 +53,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import polars as pl
 
+from smarketing.connectors._read import LINE, read_csv
 from smarketing.connectors.intake import RawFrame, intake
 from smarketing.connectors.report import (
     SHOWN,
@@ -64,7 +64,7 @@ from smarketing.connectors.report import (
     Provenance,
     Refusal,
 )
-from smarketing.errors import LoadError
+from smarketing.errors import DataError, LoadError
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -73,7 +73,6 @@ __all__ = [
     "DEAL_STAGES",
     "HubSpotExport",
     "LIFECYCLE_STAGES",
-    "MAX_COLUMNS",
     "OUTCOMES",
     "SOURCES",
     "person_slug",
@@ -120,9 +119,6 @@ SOURCES: Final = {
 
 #: Call and meeting outcomes whose :func:`value_slug` is not the canonical outcome.
 OUTCOMES: Final = {"left_voicemail": "voicemail", "completed": "held"}
-
-#: Files with more columns than this are refused before they are parsed (HubSpot imports take 1,000).
-MAX_COLUMNS: Final = 20_000
 
 _LINE = "_line"
 _DATE_ENTERED = re.compile(
@@ -211,71 +207,31 @@ class _FileError(Exception):
         self.name, self.line, self.reason = name, line, reason
 
 
-def _decode(path: Path, encoding: str) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise _FileError(
-            path.name,
-            line,
-            f"byte {exc.start} is not {encoding} ({exc.reason}); pass encoding= (HubSpot writes UTF-8, "
-            "a file saved by Excel may be 'cp1252')",
-        ) from None
-    except LookupError:
-        raise ValueError(f"encoding: {encoding!r} is not a known text encoding") from None
-
-
-def _header(text: str, name: str) -> list[str]:
-    """The header row, checked: present, not too wide, no empty or repeated names."""
-    first = text.split("\n", 1)[0].rstrip("\r")
-    if not first.strip():
-        raise _FileError(name, 1, "the file is empty (no header row)")
-    if first.count(",") >= MAX_COLUMNS:
-        raise _FileError(name, 1, f"more than {MAX_COLUMNS} columns; not a HubSpot export")
-    header = next(csv.reader([first]))
-    seen: set[str] = set()
-    for column in header:
-        key = stage_key(column)
-        if not key:
-            raise _FileError(name, 1, f"a column without a name ({column!r})")
-        if key in seen:
-            raise _FileError(name, 1, f"the column {column!r} appears twice")
-        seen.add(key)
-    return header
-
-
 def _read(path: Path, encoding: str) -> _File:
-    """One CSV as text, every cell a string, with each row's line and a check of the last row's width."""
-    text = _decode(path, encoding).lstrip("\ufeff")
-    header = _header(text, path.name)
-    keys = {stage_key(h): h for h in header}
+    """One CSV as text with each row's line (the shared safe reader), its object told by its headers."""
+    try:
+        frame = read_csv(path, encoding=encoding)
+    except DataError as exc:
+        # The reader names the file by its path; the report names it by its name, with the line apart.
+        match = re.match(rf"^{re.escape(str(path))}(?::(\d+))?: (.*)$", str(exc), re.S)
+        line, reason = (int(match[1]) if match[1] else None, match[2]) if match else (None, str(exc))
+        raise _FileError(path.name, line, reason) from None
+    names = [c for c in frame.columns if c != LINE]
+    # polars keeps a header's doubled quotes (""Lead (Lifecycle Stage Pipeline)""); csv undoes them.
+    with path.open("rb") as file:
+        first = file.readline().decode(encoding, errors="replace").removeprefix("\ufeff")
+    header = next(csv.reader([first.rstrip("\r\n")]), names)
+    if len(header) == len(names):
+        frame = frame.rename(dict(zip(names, header, strict=True)))
+    frame = frame.rename({LINE: _LINE})
+    keys: dict[str, str] = {}
+    for column in header:
+        if stage_key(column) in keys:
+            raise _FileError(path.name, 1, f"the columns {keys[stage_key(column)]!r} and {column!r} are one")
+        keys[stage_key(column)] = column
     kind = next((k for k, marks in _KINDS if any(m in keys for m in marks)), None)
     if kind is None:
         raise _FileError(path.name, 1, f"not a HubSpot export this connector reads (headers: {header[:8]})")
-    try:
-        frame = pl.read_csv(
-            io.StringIO(text),
-            infer_schema=False,
-            row_index_name=_LINE,
-            row_index_offset=2,
-            raise_if_empty=False,
-        )
-    except pl.exceptions.PolarsError as exc:
-        reason = str(exc).split("\n\n")[-1].strip("`\n ") or type(exc).__name__
-        raise _FileError(path.name, None, f"not a readable CSV: {reason}") from None
-    # polars keeps a header's doubled quotes (""Lead (Lifecycle Stage Pipeline)""): use the csv module's.
-    if frame.width == len(header) + 1:
-        frame.columns = [_LINE, *header]
-    frame = frame.with_columns(pl.col(_LINE).cast(pl.Int64))
-    last = text.rstrip("\r\n").rsplit("\n", 1)[-1]
-    if frame.height and len(next(csv.reader([last]), [])) < len(header):
-        raise _FileError(
-            path.name,
-            int(frame[_LINE][-1]),
-            f"the last row has fewer cells than the {len(header)} columns: the file looks truncated",
-        )
     return _File(kind, path.name, frame, keys)
 
 
@@ -767,7 +723,7 @@ class HubSpotExport:
         plan: The alignment plan whose stages, people and personas names are matched.
         currency: The ISO 4217 currency of amounts when the deals have no ``Currency`` column.
         touch_team: The team of the touchpoints made from the source columns (default ``marketing``).
-        encoding: The files' text encoding (default UTF-8, with or without a byte order mark).
+        encoding: The files' text encoding (default UTF-8; a byte order mark is dropped).
         thousands: The thousands separator of amounts and counts (default ``,``: ``6,000.00``).
         decimal: The decimal separator (default ``.``).
     """
@@ -785,7 +741,7 @@ class HubSpotExport:
         plan: AlignmentPlan | None = None,
         currency: str | None = None,
         touch_team: str = "marketing",
-        encoding: str = "utf-8-sig",
+        encoding: str = "utf-8",
         thousands: str | None = ",",
         decimal: str = ".",
     ) -> None:
