@@ -419,7 +419,8 @@ def _leads(load: _Load, file: _File) -> None:
         frame, "owner", headers["owner"] if file.column("contactowner", "hubspotowner") else None, maps
     )
     if not maps.personas and file.column("persona", "hspersona"):
-        frame = frame.with_columns(pl.col("persona").map_elements(value_slug, return_dtype=pl.String))
+        values = frame.get_column("persona").drop_nulls().unique().to_list()
+        frame = frame.with_columns(pl.col("persona").replace({v: value_slug(v) for v in values}))
     load.add("leads", frame, file, headers)
     _stage_events(load, file)
     _source_touches(load, file, frame)
@@ -529,7 +530,8 @@ def _current_stage(load: _Load, file: _File, events: pl.DataFrame) -> None:
     current = load.maps.apply(
         current.with_columns(pl.col("value").alias("to")), "to", header, load.maps.stages
     )
-    known = pl.col("value").map_elements(lambda v: stage_key(v) in load.maps.stages, return_dtype=pl.Boolean)
+    values = current.get_column("value").unique().to_list()
+    known = pl.col("value").is_in([v for v in values if stage_key(v) in load.maps.stages])
     unknown = current.filter(~known)
     for value in sorted(set(unknown.get_column("value").to_list())):
         reason = f"{value!r} is not a lifecycle stage mapped to a journey stage; pass stage_map="

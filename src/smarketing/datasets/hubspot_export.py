@@ -134,7 +134,20 @@ def _outcome_label(value: str) -> str:
 
 
 def _ids(column: str) -> pl.Expr:
-    return pl.col(column).map_elements(record_id, return_dtype=pl.String)
+    """:func:`record_id` in whole columns (ids without digits are refused by :func:`_check_ids` first)."""
+    digits = pl.col(column).str.replace_all(r"\D", "").str.strip_chars_start("0")
+    return pl.when(digits == "").then(pl.lit("0")).otherwise(digits)
+
+
+def _check_ids(data: Dataset) -> None:
+    """Every id must hold digits, and the ids of one kind must stay apart once written as Record IDs."""
+    for kind in ("accounts", "leads", "deals", "activities"):
+        ids = data.frames()[kind].select(pl.col("id"), _ids("id").alias("record"))
+        none = ids.filter(~pl.col("id").str.contains(r"\d"))
+        if none.height:
+            record_id(none.item(0, "id"))  # raises, naming the id
+        if ids.get_column("record").n_unique() != ids.height:
+            raise ValueError(f"{kind}: two ids have the same digits, so the same HubSpot Record ID")
 
 
 def write_hubspot_export(
@@ -170,6 +183,7 @@ def write_hubspot_export(
         >>> files["deals"].read_text("utf-8-sig").splitlines()[0]
         'Record ID,Deal Name,Deal Stage,Amount,Currency,Pipeline,Create Date,Close Date,Deal owner,...'
     """
+    _check_ids(dataset)
     rng = np.random.Generator(np.random.PCG64(seed))
     people = {p.id: p.name for p in plan.people}
     root = Path(folder)
@@ -352,9 +366,10 @@ def _activities(data: Dataset, people: Mapping[str, str], time_zone: str) -> dic
             pl.lit(f"Follow-up {kind}").alias(title),
         ]
         if outcome is not None:
-            columns.append(
-                pl.col("outcome").map_elements(_outcome_label, return_dtype=pl.String).alias(outcome)
-            )
+            labels = {
+                v: _outcome_label(v) for v in rows.get_column("outcome").drop_nulls().unique().to_list()
+            }
+            columns.append(pl.col("outcome").replace(labels).alias(outcome))
         columns.append(_ids("lead_id").alias("Associated Contact IDs"))
         out[name] = rows.select(columns)
     return out
