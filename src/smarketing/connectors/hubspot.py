@@ -469,7 +469,6 @@ def _stage_columns(load: _Load, file: _File) -> list[tuple[str, str, str | None]
     return out
 
 
-# long: the reconstruction rule in one place (the order of the steps is the rule)
 def _stage_events(load: _Load, file: _File) -> None:
     """Ordered stage events from the date columns: one per distinct (stage, time) of a contact.
 
@@ -482,25 +481,33 @@ def _stage_events(load: _Load, file: _File) -> None:
     columns = _stage_columns(load, file)
     if not columns:
         return
-    parts: list[pl.DataFrame] = []
+    wide = file.frame.select(
+        pl.col(_LINE),
+        ident,
+        *(file.text(stage_key(h)).alias(str(rank)) for rank, (h, _, _) in enumerate(columns)),
+    )
+    events = wide.unpivot(index=[_LINE, "record"], variable_name="rank", value_name="time").drop_nulls("time")
+    table = pl.DataFrame(
+        {"rank": [str(r) for r in range(len(columns))], "to": [stage for _, _, stage in columns]},
+        schema={"rank": pl.String, "to": pl.String},
+    )
+    events = events.join(table, on="rank", how="left").with_columns(pl.col("rank").cast(pl.Int32))
+    events = events.with_columns(pl.col("time").str.contains(_NAIVE).alias("ok"))
+    bad = events.filter(pl.col("to").is_null() | ~pl.col("ok"))  # few rows: looped over below
+    counts = dict(events.filter(pl.col("ok")).group_by("rank").len().iter_rows())
     for rank, (header, label, stage) in enumerate(columns):
-        rows = file.frame.select(pl.col(_LINE), ident, file.text(stage_key(header)).alias("time"))
-        rows = rows.filter(pl.col("time").is_not_null())
+        mine = bad.filter(pl.col("rank") == rank)
         if stage is None:
             reason = "the lifecycle stage of this column is not mapped to a journey stage; pass stage_map="
-            load.refuse("stage_events", file, rows, header, reason)
+            load.refuse("stage_events", file, mine, header, reason)
             continue
-        bad = rows.filter(~pl.col("time").str.contains(_NAIVE))
-        for value in sorted(set(bad.get_column("time").to_list())):
+        for value in sorted(set(mine.get_column("time").to_list())):
             reason = f"{value!r} is not a date and time (such as 2026-10-01 09:00)"
-            load.refuse("stage_events", file, bad.filter(pl.col("time") == value), header, reason)
-        rows = rows.filter(pl.col("time").str.contains(_NAIVE))
-        parts.append(rows.with_columns(pl.lit(stage).alias("to"), pl.lit(rank).alias("rank")))
-        if rows.height:
-            load.maps.applied.append(AppliedMapping(header, label, stage, rows.height))
+            load.refuse("stage_events", file, mine.filter(pl.col("time") == value), header, reason)
+        if counts.get(rank):
+            load.maps.applied.append(AppliedMapping(header, label, stage, counts[rank]))
     load.read.setdefault(file.name, set()).update(h for h, _, _ in columns)
-    schema = {_LINE: pl.Int64, "record": pl.String, "time": pl.String, "to": pl.String, "rank": pl.Int32}
-    events = pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
+    events = events.filter(pl.col("to").is_not_null() & pl.col("ok"))
     events = (
         events.with_columns(pl.col("time").str.replace("T", " ").alias("order"))
         .unique(subset=["record", "to", "order"], keep="first", maintain_order=True)
@@ -636,14 +643,20 @@ def _activities(load: _Load, file: _File) -> None:
     kind = _ACTIVITY_TYPES[file.kind]
     lead = _first_id(file, _HEADER_KEYS["lead_id"], "activities", load.defaults)
     time = file.text(*_HEADER_KEYS["time"])
-    made = pl.concat_str(
-        [pl.lit(kind), lead.fill_null(""), time.str.replace_all(r"\D", "").fill_null("")], separator="-"
-    )
-    nth = pl.int_range(pl.len()).over(made) + 1
-    made = pl.when(nth > 1).then(made + "-" + nth.cast(pl.String)).otherwise(made)
     record = file.text(*_HEADER_KEYS["id"])
+    missing = int(file.frame.select(record.is_null().sum()).item())
+    ident = record
+    if missing:
+        made = pl.concat_str(
+            [pl.lit(kind), lead.fill_null(""), time.str.replace_all(r"\D", "").fill_null("")], separator="-"
+        )
+        made = pl.when(record.is_null()).then(made)  # only rows without a Record ID count for -2, -3, ...
+        nth = pl.int_range(pl.len()).over(made) + 1
+        ident = pl.coalesce(record, pl.when(nth > 1).then(made + "-" + nth.cast(pl.String)).otherwise(made))
+        why = "HubSpot gives no Record ID; the id is <type>-<contact id>-<activity date digits>[-n]"
+        load.defaults.append(Default("activities", "id", "<type>-<contact>-<time>", missing, why))
     columns = {
-        "id": pl.coalesce(record, made),
+        "id": ident,
         "lead_id": lead,
         "person": file.text("activityassignedto", "hubspotowner"),
         "time": time,
@@ -651,10 +664,6 @@ def _activities(load: _Load, file: _File) -> None:
         "outcome": file.text(*_HEADER_KEYS["outcome"]),
     }
     frame = file.frame.select(pl.col(_LINE), **columns)
-    missing = int(file.frame.select(record.is_null().sum()).item())
-    if missing:
-        why = "HubSpot gives no Record ID; the id is <type>-<contact id>-<activity date digits>[-n]"
-        load.defaults.append(Default("activities", "id", "<type>-<contact>-<time>", missing, why))
     headers = _headers(file, columns)
     frame = _owner(frame, "person", file.column("activityassignedto", "hubspotowner"), load.maps)
     if file.column(*_HEADER_KEYS["outcome"]):
