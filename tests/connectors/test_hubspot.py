@@ -18,8 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from smarketing.connectors import Loaded, LoadReport
-from smarketing.connectors.hubspot import HubSpotExport
+from smarketing.connectors import HubSpotExport, Loaded, LoadReport
 from smarketing.datasets import synthetic, write_hubspot_export
 from smarketing.datasets.hubspot_export import record_id, stage_labels
 from smarketing.errors import LoadError

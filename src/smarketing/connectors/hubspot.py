@@ -393,6 +393,7 @@ class _Load:
 
 
 def _leads(load: _Load, file: _File) -> None:
+    """Contacts -> leads (headers and values mapped), then their stage events and source touches."""
     columns = {
         "id": file.text("recordid", "hsobjectid", "contactid"),
         "account_id": _first_id(
