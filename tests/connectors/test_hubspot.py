@@ -425,3 +425,17 @@ def test_bad_options_and_paths(tmp_path: Path) -> None:
 def test_times_without_a_zone_are_never_guessed() -> None:
     with pytest.raises(TypeError):
         HubSpotExport(path=HERE)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(("choice", "utc"), [("earlier", "2026-10-25T00:30"), ("later", "2026-10-25T01:30")])
+def test_the_repeated_hour_is_read_only_as_told(choice: str, utc: str, tmp_path: Path) -> None:
+    _write(tmp_path, "contacts.csv", CONTACTS.replace("2026-03-03 10:00,Felix", "2026-10-25 02:30,Felix"))
+    connector = HubSpotExport(path=tmp_path, time_zone="Europe/Berlin", repeated_hour=choice)  # type: ignore[arg-type]
+    data, report = connector.load()
+    created = data.leads.filter(pl.col("id") == "2").get_column("created_at").dt.strftime("%Y-%m-%dT%H:%M")
+    assert created.item() == utc
+    assert [(d.kind, d.column, d.rows) for d in report.defaults if "twice" in d.why] == [
+        ("leads", "created_at", 1)
+    ]
+    with pytest.raises(ValueError, match="repeated_hour"):
+        HubSpotExport(path=tmp_path, time_zone="UTC", repeated_hour="guess")  # type: ignore[arg-type]

@@ -48,7 +48,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 import attrs
 import polars as pl
@@ -738,6 +738,9 @@ class HubSpotExport:
         encoding: The files' text encoding (default UTF-8; a byte order mark is dropped).
         thousands: The thousands separator of amounts and counts (default ``,``: ``6,000.00``).
         decimal: The decimal separator (default ``.``).
+        repeated_hour: What a time in the hour the clocks repeat (when daylight saving time ends) is:
+            ``"refuse"`` (the default: the export cannot say which), or read as the ``"earlier"`` or the
+            ``"later"`` of the two; each time so read is counted in the report's defaults.
     """
 
     name = "hubspot-export"
@@ -756,6 +759,7 @@ class HubSpotExport:
         encoding: str = "utf-8",
         thousands: str | None = ",",
         decimal: str = ".",
+        repeated_hour: Literal["refuse", "earlier", "later"] = "refuse",
     ) -> None:
         if not isinstance(time_zone, str) or not time_zone:
             raise TypeError("time_zone: give the portal's IANA time zone, such as 'Europe/Berlin'")
@@ -772,6 +776,9 @@ class HubSpotExport:
         self.encoding = encoding
         self.thousands = thousands
         self.decimal = decimal
+        if repeated_hour not in ("refuse", "earlier", "later"):
+            raise ValueError(f"repeated_hour: {repeated_hour!r} is not 'refuse', 'earlier' or 'later'")
+        self.repeated_hour = repeated_hour
         self._stages = _stage_table(plan, stage_map)
         self._deal_stages = {**DEAL_STAGES, **{stage_key(k): v for k, v in (deal_stage_map or {}).items()}}
         self._people = _people_table(plan, owners)
@@ -808,6 +815,11 @@ class HubSpotExport:
             FileNotFoundError: ``path`` names no file.
         """
         raw, sources, load = self._mapped()
+        if self.repeated_hour != "refuse":
+            raw = {
+                k: _repeated_hour(k, v, self.time_zone, self.repeated_hour, load.defaults)
+                for k, v in raw.items()
+            }
         stage_history = "reconstructed" if "stage_events" in raw else "none"
         notes = [*load.notes, "times are read to the minute HubSpot writes, in " + self.time_zone]
         data, report = intake(
@@ -827,6 +839,31 @@ class HubSpotExport:
         if strict and report.refusals:
             raise LoadError(_strict_message(report), report=report)
         return Loaded(data, report)
+
+
+_TIMES: Final = {"leads": "created_at", "touchpoints": "time", "stage_events": "time", "activities": "time"}
+
+
+def _repeated_hour(kind: str, raw: RawFrame, zone: str, choice: str, defaults: list[Default]) -> RawFrame:
+    """Give the times in the hour the clocks repeat the offset ``choice`` names, and count them."""
+    column = "created_at" if kind == "deals" else _TIMES.get(kind)
+    if column is None or column not in raw.frame.columns:
+        return raw
+    text = pl.col(column).str.replace("T", " ")
+    local = pl.coalesce(
+        text.str.to_datetime(f, strict=False, time_unit="us") for f in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+    )
+    early = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    late = local.dt.replace_time_zone(zone, ambiguous="latest", non_existent="null")
+    twice = early.is_not_null() & (early != late)
+    chosen = (early if choice == "earlier" else late).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    rows = int(raw.frame.select(twice.sum()).item())
+    if not rows:
+        return raw
+    frame = raw.frame.with_columns(pl.when(twice).then(chosen).otherwise(pl.col(column)).alias(column))
+    why = f"the time happens twice in {zone} (the clocks go back) and the export has no offset"
+    defaults.append(Default(kind, column, f"the {choice} of the two", rows, why))
+    return attrs.evolve(raw, frame=frame)
 
 
 def _raw(load: _Load) -> tuple[dict[str, RawFrame], dict[str, list[str]]]:
