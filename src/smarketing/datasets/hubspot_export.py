@@ -156,7 +156,7 @@ def write_hubspot_export(
     folder: str | Path,
     *,
     seed: int = 0,
-    time_zone: str = "America/New_York",
+    time_zone: str | None = None,
     bom: bool = True,
 ) -> dict[str, Path]:
     """Write ``dataset`` as a HubSpot export: one CSV per object in ``folder``.
@@ -166,7 +166,8 @@ def write_hubspot_export(
         dataset: Usually :func:`smarketing.datasets.synthetic` output; ids must hold digits.
         folder: Where to write (created when missing).
         seed: Seed of what HubSpot holds and the dataset does not (names, e-mails, open deal stages).
-        time_zone: The portal's time zone, in which times are written without an offset.
+        time_zone: The portal's time zone, in which times are written without an offset; by default the
+            zone of the plan's SLA calendar, or UTC for a plan without an SLA.
         bom: Start each file with a UTF-8 byte order mark, as Excel-friendly exports do.
 
     Returns:
@@ -184,6 +185,8 @@ def write_hubspot_export(
         'Record ID,Deal Name,Deal Stage,Amount,Currency,Pipeline,Create Date,Close Date,Deal owner,...'
     """
     _check_ids(dataset)
+    if time_zone is None:
+        time_zone = plan.sla.calendar.timezone if plan.sla is not None else "UTC"
     rng = np.random.Generator(np.random.PCG64(seed))
     people = {p.id: p.name for p in plan.people}
     root = Path(folder)
