@@ -439,3 +439,17 @@ def test_the_repeated_hour_is_read_only_as_told(choice: str, utc: str, tmp_path:
     ]
     with pytest.raises(ValueError, match="repeated_hour"):
         HubSpotExport(path=tmp_path, time_zone="UTC", repeated_hour="guess")  # type: ignore[arg-type]
+
+
+def test_names_no_table_knows_become_slugs_not_refusals(tmp_path: Path) -> None:
+    text = CONTACTS.replace("Became a Lead Date\n", "Became a Lead Date,Persona\n")
+    text = text.replace(":15\n", ":15,Persona 3\n").replace("10:00\n", "10:00,Finance Lead\n")
+    _write(tmp_path, "contacts.csv", text.replace("Felix Roth", "Zoë O'Neil"))
+    data, report = HubSpotExport(path=tmp_path, time_zone="UTC", plan=PLAN).load()
+    assert data.leads.select("persona", "owner").rows() == [
+        ("persona_3", "zoe.oneil"),
+        ("finance-lead", "zoe.oneil"),
+    ]
+    assert ("Persona", "Persona 3", "persona_3") in {
+        (m.column, m.source_value, m.value) for m in report.mappings
+    }

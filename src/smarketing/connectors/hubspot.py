@@ -46,7 +46,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -319,18 +319,31 @@ def _persona_table(plan: AlignmentPlan | None) -> dict[str, str]:
     return table
 
 
-def _owner(frame: pl.DataFrame, column: str, header: str | None, maps: _Maps) -> pl.DataFrame:
-    """Owner names -> person ids: the owners map and the plan's people, else the name slugged."""
-    if header is None:
-        return frame
+def _slugged(
+    frame: pl.DataFrame,
+    column: str,
+    header: str,
+    maps: _Maps,
+    *,
+    table: Mapping[str, str],
+    slug: Callable[[str], str],
+) -> pl.DataFrame:
+    """Names -> ids: by ``table`` (keys by :func:`stage_key`), else the name slugged; each change listed.
+
+    Owners go to the plan's people (``"Felix Roth"`` -> ``felix.roth``), personas to the plan's personas,
+    outcomes to the canonical outcomes; a name no table knows becomes its slug, never a guess.
+    """
     names = frame.get_column(column).drop_nulls().value_counts(sort=False)
     mapping: dict[str, str] = {}
     for name, rows in sorted(names.iter_rows()):
-        target = maps.owners.get(stage_key(name)) or person_slug(name)
-        mapping[name] = target
-        if target != name:
-            maps.applied.append(AppliedMapping(header, name, target, rows))
+        mapping[name] = table.get(stage_key(name)) or slug(name)
+        if mapping[name] != name:
+            maps.applied.append(AppliedMapping(header, name, mapping[name], rows))
     return frame.with_columns(pl.col(column).replace(mapping))
+
+
+def _outcome(value: str) -> str:
+    return OUTCOMES.get(value_slug(value), value_slug(value))
 
 
 def _first_id(file: _File, keys: Sequence[str], kind: str, defaults: list[Default]) -> pl.Expr:
@@ -394,34 +407,16 @@ class _Load:
 
 def _leads(load: _Load, file: _File) -> None:
     """Contacts -> leads (headers and values mapped), then their stage events and source touches."""
-    columns = {
-        "id": file.text("recordid", "hsobjectid", "contactid"),
-        "account_id": _first_id(
-            file, ("associatedcompanyidsprimary", "associatedcompanyids"), "leads", load.defaults
-        ),
-        "created_at": file.text("createdate", "createdat"),
-        "source": file.text("originalsource", "hsanalyticssource"),
-        "campaign": file.text("firsttouchconvertingcampaign", "originalcampaign"),
-        "persona": file.text("persona", "hspersona"),
-        "owner": file.text("contactowner", "hubspotowner"),
-        "title": file.text("jobtitle"),
-        "seniority": file.text("seniority"),
-        "industry": file.text("industry"),
-        "company_size": _digits(file, ("numberofemployees",)),
-        "country": file.text("countryregion", "country"),
-        "status": file.text("leadstatus", "hsleadstatus"),
-    }
+    plain = ("id", "created_at", "source", "campaign", "persona", "owner", "title", "seniority", "industry")
+    columns = {c: file.text(*_HEADER_KEYS[c]) for c in (*plain, "country", "status")}
+    columns["account_id"] = _first_id(file, _HEADER_KEYS["account_id"], "leads", load.defaults)
+    columns["company_size"] = _digits(file, _HEADER_KEYS["company_size"])
     frame = file.frame.select(pl.col(_LINE), **columns)
     headers = _headers(file, columns)
     maps = load.maps
     frame = maps.apply(frame, "source", headers["source"], SOURCES)
-    frame = maps.apply(frame, "persona", headers["persona"], maps.personas)
-    frame = _owner(
-        frame, "owner", headers["owner"] if file.column("contactowner", "hubspotowner") else None, maps
-    )
-    if not maps.personas and file.column("persona", "hspersona"):
-        values = frame.get_column("persona").drop_nulls().unique().to_list()
-        frame = frame.with_columns(pl.col("persona").replace({v: value_slug(v) for v in values}))
+    frame = _slugged(frame, "persona", headers["persona"], maps, table=maps.personas, slug=value_slug)
+    frame = _slugged(frame, "owner", headers["owner"], maps, table=maps.owners, slug=person_slug)
     load.add("leads", frame, file, headers)
     _stage_events(load, file)
     _source_touches(load, file, frame)
@@ -631,7 +626,7 @@ def _deals(load: _Load, file: _File) -> None:
         mapping[value] = load.maps.deal_stages.get(stage_key(value), "open")
         load.maps.applied.append(AppliedMapping(headers["stage"], value, mapping[value], rows))
     frame = frame.with_columns(pl.col("stage").replace(mapping))
-    frame = _owner(frame, "owner", file.column("dealowner", "hubspotowner"), load.maps)
+    frame = _slugged(frame, "owner", headers["owner"], load.maps, table=load.maps.owners, slug=person_slug)
     load.add("deals", frame, file, headers)
 
 
@@ -666,15 +661,8 @@ def _activities(load: _Load, file: _File) -> None:
     }
     frame = file.frame.select(pl.col(_LINE), **columns)
     headers = _headers(file, columns)
-    frame = _owner(frame, "person", file.column("activityassignedto", "hubspotowner"), load.maps)
-    if file.column(*_HEADER_KEYS["outcome"]):
-        counts = frame.get_column("outcome").drop_nulls().value_counts(sort=False)
-        mapping = {}
-        for value, rows in sorted(counts.iter_rows()):
-            mapping[value] = OUTCOMES.get(value_slug(value), value_slug(value))
-            if mapping[value] != value:
-                load.maps.applied.append(AppliedMapping(headers["outcome"], value, mapping[value], rows))
-        frame = frame.with_columns(pl.col("outcome").replace(mapping))
+    frame = _slugged(frame, "person", headers["person"], load.maps, table=load.maps.owners, slug=person_slug)
+    frame = _slugged(frame, "outcome", headers["outcome"], load.maps, table={}, slug=_outcome)
     load.add("activities", frame, file, headers)
 
 
