@@ -63,6 +63,7 @@ from smarketing.connectors.report import (
     LoadReport,
     Provenance,
     Refusal,
+    StageHistory,
 )
 from smarketing.errors import DataError, LoadError
 
@@ -808,7 +809,7 @@ class HubSpotExport:
                 k: _repeated_hour(k, v, self.time_zone, self.repeated_hour, load.defaults)
                 for k, v in raw.items()
             }
-        stage_history = "reconstructed" if "stage_events" in raw else "none"
+        stage_history: StageHistory = "reconstructed" if "stage_events" in raw else "none"
         notes = [*load.notes, "times are read to the minute HubSpot writes, in " + self.time_zone]
         data, report = intake(
             dict(raw),
@@ -820,7 +821,7 @@ class HubSpotExport:
             decimal=self.decimal,
             mappings=load.maps.applied,
             defaults=load.defaults,
-            provenance=Provenance(self.name, str(self.path), stage_history, notes),  # type: ignore[arg-type]
+            provenance=Provenance(self.name, str(self.path), stage_history, notes),
             progress=progress,
         )
         report = _merge(report, sources, load)
