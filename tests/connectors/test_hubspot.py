@@ -453,3 +453,14 @@ def test_names_no_table_knows_become_slugs_not_refusals(tmp_path: Path) -> None:
     assert ("Persona", "Persona 3", "persona_3") in {
         (m.column, m.source_value, m.value) for m in report.mappings
     }
+
+
+def test_round_trip_on_a_minimal_plan(minimal_plan_text: str, tmp_path: Path) -> None:
+    # No people, personas or SLA: owners are the generator's fallback ids, times are in UTC.
+    (tmp_path / "plan.yaml").write_text(minimal_plan_text)
+    plan = load_plan(tmp_path / "plan.yaml")
+    original = synthetic(plan, seed=4, n_leads=40)
+    write_hubspot_export(plan, original, tmp_path / "export", seed=4)
+    data, report = _load(tmp_path / "export", plan, "UTC")
+    assert report.ok
+    _compare(data, exported(plan, original))
