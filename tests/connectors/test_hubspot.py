@@ -464,3 +464,18 @@ def test_round_trip_on_a_minimal_plan(minimal_plan_text: str, tmp_path: Path) ->
     data, report = _load(tmp_path / "export", plan, "UTC")
     assert report.ok
     _compare(data, exported(plan, original))
+
+
+def test_each_refusal_names_its_own_file(tmp_path: Path) -> None:
+    _write(tmp_path, "contacts.csv", CONTACTS)
+    header = "Record ID,Activity date,Activity assigned to,{},Associated Contact IDs\n"
+    _write(tmp_path, "calls.csv", header.format("Call outcome") + "1,2026-03-04 10:00,Felix Roth,Busy,1\n")
+    _write(
+        tmp_path,
+        "meetings.csv",
+        header.format("Meeting outcome")
+        + "2,2026-03-05 10:00,Felix Roth,Completed,1\n3,2026-03-05 11:00,Felix Roth,Completed,99\n",
+    )
+    data, report = HubSpotExport(path=tmp_path, time_zone="UTC").load(strict=False)
+    assert [(r.source, r.line, r.record) for r in report.refusals] == [("meetings.csv", 3, "3")]
+    assert data.activities.select("id", "outcome").sort("id").rows() == [("1", "busy"), ("2", "held")]

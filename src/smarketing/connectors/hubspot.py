@@ -43,6 +43,7 @@ Examples:
 
 from __future__ import annotations
 
+import bisect
 import csv
 import re
 import unicodedata
@@ -776,7 +777,7 @@ class HubSpotExport:
     def __repr__(self) -> str:
         return f"HubSpotExport(path={str(self.path)!r}, time_zone={self.time_zone!r})"
 
-    def _mapped(self) -> tuple[dict[str, RawFrame], dict[str, list[str]], _Load]:
+    def _mapped(self) -> tuple[dict[str, RawFrame], dict[str, list[tuple[int, str]]], _Load]:
         """The export mapped to raw canonical tables (before intake), each row's file, and the rest."""
         maps = _Maps(dict(self._stages), dict(self._deal_stages), dict(self._people), dict(self._personas))
         load = _Load(maps, self.touch_team)
@@ -855,30 +856,34 @@ def _repeated_hour(kind: str, raw: RawFrame, zone: str, choice: str, defaults: l
     return attrs.evolve(raw, frame=frame)
 
 
-def _raw(load: _Load) -> tuple[dict[str, RawFrame], dict[str, list[str]]]:
-    """One RawFrame per kind (files of a kind stacked), and each row's source file, by kind."""
+def _raw(load: _Load) -> tuple[dict[str, RawFrame], dict[str, list[tuple[int, str]]]]:
+    """One RawFrame per kind (files of a kind stacked), and where each file's rows start, by kind."""
     raw: dict[str, RawFrame] = {}
-    sources: dict[str, list[str]] = {}
+    sources: dict[str, list[tuple[int, str]]] = {}
     for kind, parts in load.tables.items():
         frames = [f for f, _, _ in parts]
         frame = pl.concat(
             [f.cast({c: pl.Int64 if c == _LINE else pl.String for c in f.columns}) for f in frames],
             how="diagonal",
         )
-        names = [n for f, n, _ in parts for _ in range(f.height)]
+        # Each file's first row in the stacked table: a refusal's row number finds its file.
+        starts, first = [], 0
+        for f, name, _ in parts:
+            starts.append((first, name))
+            first += f.height
         headers: dict[str, str] = {}
         for _, _, h in parts:
             headers.update(h)
         source = ", ".join(dict.fromkeys(n for _, n, _ in parts))
         raw[kind] = RawFrame(frame, source, lines=_LINE, headers=headers)
-        sources[kind] = names
+        sources[kind] = starts
     return raw, sources
 
 
-def _merge(report: LoadReport, sources: Mapping[str, list[str]], load: _Load) -> LoadReport:
+def _merge(report: LoadReport, sources: Mapping[str, list[tuple[int, str]]], load: _Load) -> LoadReport:
     """The intake's report with each refusal's own file, this connector's refusals and unread headers."""
     fixed = [
-        attrs.evolve(r, source=sources[r.kind][r.row - 1]) if r.kind in sources and r.row else r
+        attrs.evolve(r, source=_file_of(sources[r.kind], r.row)) if r.kind in sources and r.row else r
         for r in report.refusals
     ]
     read = dict(report.rows_read)
@@ -892,6 +897,11 @@ def _merge(report: LoadReport, sources: Mapping[str, list[str]], load: _Load) ->
         refusals=sorted([*fixed, *load.refusals], key=_refusal_order),
         unused_columns={k: v for k, v in unused.items() if v},
     )
+
+
+def _file_of(starts: Sequence[tuple[int, str]], row: int) -> str:
+    """The file of the ``row``-th row (from 1) of a stacked table."""
+    return starts[bisect.bisect_right([first for first, _ in starts], row - 1) - 1][1]
 
 
 def _refusal_order(r: Refusal) -> tuple[str, str, int, str]:
