@@ -47,6 +47,7 @@ import bisect
 import csv
 import re
 import unicodedata
+import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
@@ -753,6 +754,12 @@ class HubSpotExport:
     ) -> None:
         if not isinstance(time_zone, str) or not time_zone:
             raise TypeError("time_zone: give the portal's IANA time zone, such as 'Europe/Berlin'")
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"time_zone: {time_zone!r} is not an IANA time zone (such as 'Europe/Berlin')"
+            ) from None
         for label, target in (deal_stage_map or {}).items():
             if target not in ("open", "won", "lost"):
                 raise ValueError(
@@ -805,11 +812,8 @@ class HubSpotExport:
             FileNotFoundError: ``path`` names no file.
         """
         raw, sources, load = self._mapped()
-        if self.repeated_hour != "refuse":
-            raw = {
-                k: _repeated_hour(k, v, self.time_zone, self.repeated_hour, load.defaults)
-                for k, v in raw.items()
-            }
+        zone, choice = self.time_zone, self.repeated_hour
+        raw = {k: _zoned(k, v, zone, choice, load.defaults) for k, v in raw.items()}
         stage_history: StageHistory = "reconstructed" if "stage_events" in raw else "none"
         notes = [*load.notes, "times are read to the minute HubSpot writes, in " + self.time_zone]
         data, report = intake(
@@ -834,26 +838,44 @@ class HubSpotExport:
 _TIMES: Final = {"leads": "created_at", "touchpoints": "time", "stage_events": "time", "activities": "time"}
 
 
-def _repeated_hour(kind: str, raw: RawFrame, zone: str, choice: str, defaults: list[Default]) -> RawFrame:
-    """Give the times in the hour the clocks repeat the offset ``choice`` names, and count them."""
+def _zoned(kind: str, raw: RawFrame, zone: str, choice: str, defaults: list[Default]) -> RawFrame:
+    """HubSpot's local times read in ``zone``, as UTC times when every one of them is a valid time.
+
+    A time in the hour the clocks repeat is read as ``choice`` says (and counted in the defaults), or,
+    with ``"refuse"``, is not a valid time. When any cell is not, the column stays text for the intake,
+    which refuses those cells with the reason (the repeated hour resolved as ``choice`` says).
+    """
     column = "created_at" if kind == "deals" else _TIMES.get(kind)
-    if column is None or column not in raw.frame.columns:
+    if column is None or column not in raw.frame.columns or raw.frame.schema[column] != pl.String:
         return raw
-    text = pl.col(column).str.replace("T", " ")
+    text = pl.col(column).str.replace("T", " ", literal=True)
     local = pl.coalesce(
         text.str.to_datetime(f, strict=False, time_unit="us") for f in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
     )
-    early = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    late = local.dt.replace_time_zone(zone, ambiguous="latest", non_existent="null")
-    twice = early.is_not_null() & (early != late)
-    chosen = (early if choice == "earlier" else late).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
-    rows = int(raw.frame.select(twice.sum()).item())
-    if not rows:
-        return raw
-    frame = raw.frame.with_columns(pl.when(twice).then(chosen).otherwise(pl.col(column)).alias(column))
-    why = f"the time happens twice in {zone} (the clocks go back) and the export has no offset"
-    defaults.append(Default(kind, column, f"the {choice} of the two", rows, why))
-    return attrs.evolve(raw, frame=frame)
+    once = local.dt.replace_time_zone(zone, ambiguous="null", non_existent="null")
+    ambiguous: Literal["earliest", "latest"] = "earliest" if choice == "earlier" else "latest"
+    chosen = (
+        once
+        if choice == "refuse"
+        else local.dt.replace_time_zone(zone, ambiguous=ambiguous, non_existent="null")
+    )
+    probe = raw.frame.select(
+        (pl.col(column).is_not_null() & chosen.is_null()).sum().alias("bad"),
+        (chosen.is_not_null() & once.is_null()).sum().alias("twice"),
+    )
+    bad, twice = probe.row(0)
+    if twice:
+        why = f"the time happens twice in {zone} (the clocks go back) and the export has no offset"
+        defaults.append(Default(kind, column, f"the {choice} of the two", twice, why))
+    if not bad:
+        return attrs.evolve(
+            raw, frame=raw.frame.with_columns(chosen.dt.convert_time_zone("UTC").alias(column))
+        )
+    if twice:  # the repeated hour written with its offset, every other cell left for the intake
+        written = chosen.dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
+        fixed = pl.when(chosen.is_not_null() & once.is_null()).then(written).otherwise(pl.col(column))
+        return attrs.evolve(raw, frame=raw.frame.with_columns(fixed.alias(column)))
+    return raw
 
 
 def _raw(load: _Load) -> tuple[dict[str, RawFrame], dict[str, list[tuple[int, str]]]]:
