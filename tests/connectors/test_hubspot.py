@@ -479,3 +479,13 @@ def test_each_refusal_names_its_own_file(tmp_path: Path) -> None:
     data, report = HubSpotExport(path=tmp_path, time_zone="UTC").load(strict=False)
     assert [(r.source, r.line, r.record) for r in report.refusals] == [("meetings.csv", 3, "3")]
     assert data.activities.select("id", "outcome").sort("id").rows() == [("1", "busy"), ("2", "held")]
+
+
+def test_the_repeated_hour_beside_a_bad_time(tmp_path: Path) -> None:
+    text = CONTACTS.replace("2026-03-03 10:00,Felix", "2026-10-25 02:30,Felix")
+    _write(tmp_path, "contacts.csv", text.replace("2026-03-02 09:15,Felix", "soon,Felix"))
+    connector = HubSpotExport(path=tmp_path, time_zone="Europe/Berlin", repeated_hour="later")
+    data, report = connector.load(strict=False)
+    assert data.leads.get_column("created_at").dt.strftime("%Y-%m-%dT%H:%M").to_list() == ["2026-10-25T01:30"]
+    [refusal] = [str(r) for r in report.refusals if r.kind == "leads"]
+    assert refusal.startswith("contacts.csv:2: lead 1: Create Date: 'soon' is not an ISO 8601 time")
