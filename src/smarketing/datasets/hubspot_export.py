@@ -36,7 +36,7 @@ import numpy as np
 import polars as pl
 from iso4217 import Currency
 
-from smarketing.connectors.hubspot import LIFECYCLE_STAGES, OUTCOMES, SOURCES
+from smarketing.connectors.hubspot import LIFECYCLE_STAGES, OUTCOMES
 from smarketing.plan import AlignmentPlan
 from smarketing.records import Dataset
 
@@ -87,7 +87,6 @@ _CHANNEL_LABELS: Final = {
 }
 _OUTCOME_LABELS: Final = {v: k for k, v in OUTCOMES.items()}
 _KINDS: Final = {kind: (label, became) for _, label, became, kind in LIFECYCLE_STAGES}
-assert all(re.sub(r"[^a-z0-9]", "", label.lower()) in SOURCES for label in _CHANNEL_LABELS.values())
 
 
 def record_id(value: str) -> str:
@@ -95,6 +94,10 @@ def record_id(value: str) -> str:
 
     Raises:
         ValueError: The id has no digits.
+
+    Examples:
+        >>> record_id("D000120")
+        '120'
     """
     digits = re.sub(r"\D", "", value)
     if not digits:
@@ -107,6 +110,12 @@ def stage_labels(plan: AlignmentPlan) -> dict[str, tuple[str, str | None]]:
 
     The first stage of each of HubSpot's standard kinds is that standard stage (with a ``Became a ...``
     column); every other stage is a custom lifecycle stage with the stage's name as its label.
+
+    Examples:
+        >>> from smarketing.plan import load_plan
+        >>> labels = stage_labels(load_plan("examples/plan.yaml"))
+        >>> labels["mql"], labels["sal"]
+        (('Marketing Qualified Lead', 'Became a Marketing Qualified Lead Date'), ('Sales Accepted Lead', None))
     """
     out: dict[str, tuple[str, str | None]] = {}
     taken: set[str] = set()
