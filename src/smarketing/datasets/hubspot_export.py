@@ -114,8 +114,10 @@ def stage_labels(plan: AlignmentPlan) -> dict[str, tuple[str, str | None]]:
     Examples:
         >>> from smarketing.plan import load_plan
         >>> labels = stage_labels(load_plan("examples/plan.yaml"))
-        >>> labels["mql"], labels["sal"]
-        (('Marketing Qualified Lead', 'Became a Marketing Qualified Lead Date'), ('Sales Accepted Lead', None))
+        >>> labels["mql"]
+        ('Marketing Qualified Lead', 'Became a Marketing Qualified Lead Date')
+        >>> labels["sal"]
+        ('Sales Accepted Lead', None)
     """
     out: dict[str, tuple[str, str | None]] = {}
     taken: set[str] = set()
