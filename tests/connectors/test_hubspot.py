@@ -18,12 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from smarketing.connectors import HubSpotExport, Loaded, LoadReport
+from smarketing.connectors import HubSpotExport, Loaded, LoadReport, Source
 from smarketing.datasets import synthetic, write_hubspot_export
 from smarketing.datasets.hubspot_export import record_id, stage_labels
 from smarketing.errors import LoadError
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
+from smarketing.typing import Connector
 
 HERE = Path(__file__).parent / "hubspot"
 #: The example plan, loaded once here (not a fixture: Hypothesis would print all of it on a failure).
@@ -489,3 +490,10 @@ def test_the_repeated_hour_beside_a_bad_time(tmp_path: Path) -> None:
     assert data.leads.get_column("created_at").dt.strftime("%Y-%m-%dT%H:%M").to_list() == ["2026-10-25T01:30"]
     [refusal] = [str(r) for r in report.refusals if r.kind == "leads"]
     assert refusal.startswith("contacts.csv:2: lead 1: Create Date: 'soon' is not an ISO 8601 time")
+
+
+def test_it_is_a_connector() -> None:
+    connector: Source = HubSpotExport(path=HERE, time_zone="UTC")
+    assert isinstance(connector, Connector)
+    assert connector.name == "hubspot-export"
+    assert repr(connector).startswith("HubSpotExport(path=")
