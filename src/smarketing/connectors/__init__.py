@@ -17,11 +17,13 @@ from __future__ import annotations
 #   report.py   what a load did: LoadReport, Refusal, AppliedMapping, Default, Provenance, Loaded
 #   intake.py   the one validation every connector ends in: RawFrame tables -> Dataset + LoadReport
 #   files.py    the ``files`` connector: CSV, Parquet or JSON Lines in the canonical columns
+#   hubspot.py  the ``hubspot-export`` connector: the CSV files of a HubSpot export
 #   registry.py load_connector / available_connectors: built-ins and the ``smarketing.connectors`` plugins
 #   _read.py    reading export files safely, with their line numbers
 from typing import TypeAlias
 
 from smarketing.connectors.files import FilesConnector
+from smarketing.connectors.hubspot import HubSpotExport
 from smarketing.connectors.intake import RAW_KINDS, SPLIT_COLUMNS, RawFrame, intake
 from smarketing.connectors.registry import (
     ConnectorInfo,
@@ -50,6 +52,7 @@ __all__ = [
     "ConnectorOption",
     "Default",
     "FilesConnector",
+    "HubSpotExport",
     "LoadReport",
     "Loaded",
     "Provenance",

@@ -32,6 +32,7 @@ is read from the plan), ``_people`` (accounts and leads), ``_events`` (the journ
 """
 
 from smarketing.datasets._generate import DEFAULT_END, synthetic
+from smarketing.datasets.hubspot_export import write_hubspot_export
 from smarketing.records import Dataset
 
-__all__ = ["DEFAULT_END", "Dataset", "synthetic"]
+__all__ = ["DEFAULT_END", "Dataset", "synthetic", "write_hubspot_export"]
