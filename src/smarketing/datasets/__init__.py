@@ -32,6 +32,7 @@ is read from the plan), ``_people`` (accounts and leads), ``_events`` (the journ
 """
 
 from smarketing.datasets._generate import DEFAULT_END, synthetic
+from smarketing.datasets.salesforce_export import SALESFORCE_CUSTOM_FIELDS, write_salesforce_export
 from smarketing.records import Dataset
 
-__all__ = ["DEFAULT_END", "Dataset", "synthetic"]
+__all__ = ["DEFAULT_END", "Dataset", "SALESFORCE_CUSTOM_FIELDS", "synthetic", "write_salesforce_export"]
