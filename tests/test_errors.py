@@ -13,6 +13,7 @@ from smarketing.errors import (
     CurrencyMismatchError,
     DataError,
     FormulaError,
+    LoadError,
     PlanError,
     PlanIssue,
     PluginError,
@@ -43,6 +44,7 @@ def test_root() -> None:
     assert {c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, SmarketingError)} == {
         SmarketingError,
         FormulaError,
+        LoadError,
         *(c for c, _ in TREE),
     }
 

@@ -22,8 +22,6 @@ import grimp
 import networkx as nx
 import pytest
 
-# Issue 14 is in progress: the subject moves are on the helper branches in wip/h14-branches.bundle.
-
 PACKAGE = "smarketing"
 
 #: The layers, top to bottom, each with the module patterns that belong to it (``fnmatch`` patterns over
@@ -46,6 +44,11 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "smarketing.attribution*",
             "smarketing.rewards*",
         ),
+    ),
+    (
+        "sources",
+        "CRM connectors: sources read into canonical records, every refused row reported",
+        ("smarketing.connectors*",),
     ),
     (
         "plumbing",
@@ -83,7 +86,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 #: The order patterns are tried in: the most specific layers first, so ``smarketing.records.model`` is
 #: vocabulary, ``smarketing.plan.model`` the plan and ``smarketing.sla.model`` a definition, not an analysis.
-PRIORITY = ("vocabulary", "plan", "definitions", "plumbing", "outside", "rules", "analyses")
+PRIORITY = ("vocabulary", "plan", "definitions", "plumbing", "outside", "rules", "analyses", "sources")
 
 #: The subjects of the analyses layer; each is a folder with a ``model`` module and a private kernel.
 SUBJECTS = ("journey", "sla", "kpi", "persona", "attribution", "rewards")

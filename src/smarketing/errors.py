@@ -7,6 +7,7 @@ from the builtin it refines, so ``except ValueError`` keeps working for callers 
     ├── PlanError (ValueError)              a plan file or plan object is invalid
     │   └── FormulaError                    a KPI formula is invalid (with the column)
     ├── DataError (ValueError)              a CRM record or frame is invalid
+    │   └── LoadError                       a connector refused rows in strict mode (with the report)
     ├── CurrencyMismatchError (TypeError)   arithmetic across two currencies
     ├── RuleError (ValueError)              a rule is defined wrongly (bad code, duplicate name)
     └── PluginError (ImportError)           a plugin cannot be loaded or breaks its interface
@@ -34,6 +35,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "ClosedCalendarError",
@@ -41,6 +43,7 @@ __all__ = [
     "CurrencyMismatchError",
     "DataError",
     "FormulaError",
+    "LoadError",
     "PlanError",
     "PlanIssue",
     "PluginError",
@@ -195,6 +198,29 @@ class DataError(SmarketingError, ValueError):
 
 def _rebuild_data_error(message: str, record: str | None, field: str | None, kind: str | None) -> DataError:
     return DataError(message, record=record, field=field, kind=kind)
+
+
+class LoadError(DataError):
+    """A connector refused rows in strict mode; the full report of the load is attached.
+
+    The message names the first refused rows (source, line, record, column, reason) and how many there are
+    in all. Load again with ``strict=False`` to keep the good rows.
+
+    Args:
+        message: What was refused.
+        report: The :class:`~smarketing.connectors.LoadReport` of the load, every refusal included.
+    """
+
+    def __init__(self, message: str, *, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_load_error, (self.message, self.report))
+
+
+def _rebuild_load_error(message: str, report: Any) -> LoadError:
+    return LoadError(message, report=report)
 
 
 class CurrencyMismatchError(SmarketingError, TypeError):

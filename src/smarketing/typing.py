@@ -6,9 +6,10 @@ smarketing (it sits in the vocabulary layer, below every subject), so a protocol
 works on as type parameters, with the concrete pairing written beside the subject:
 
 * :class:`AttributionModel` ``[Journeys]``, spelled :data:`smarketing.attribution.Model`;
-* :class:`Rule` ``[AlignmentPlan, Finding]``, spelled :data:`smarketing.rules.PlanRule`.
+* :class:`Rule` ``[AlignmentPlan, Finding]``, spelled :data:`smarketing.rules.PlanRule`;
+* :class:`Connector` ``[Loaded]``, spelled :data:`smarketing.connectors.Source`.
 
-A bare ``AttributionModel`` or ``Rule`` leaves the parameters open (``Any``).
+A bare ``AttributionModel``, ``Rule`` or ``Connector`` leaves the parameters open (``Any``).
 
 * :class:`AttributionModel`: an attribution model registered under the entry-point group
   ``smarketing.attribution`` (see :mod:`smarketing.attribution`).
@@ -42,9 +43,11 @@ from typing_extensions import TypeVar
 
 __all__ = [
     "AttributionModel",
+    "Connector",
     "FindingT_co",
     "FloatArray",
     "JourneysT_contra",
+    "LoadedT_co",
     "PlanT_contra",
     "Rule",
     "RuleArea",
@@ -147,3 +150,40 @@ class Rule(Protocol[PlanT_contra, FindingT_co]):
 
     def __call__(self, plan: PlanT_contra, /) -> Iterable[FindingT_co]:
         """The findings of the rule on ``plan``; none when the plan follows it."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Connector: reads a CRM source into canonical records (entry-point group ``smarketing.connectors``).
+
+LoadedT_co = TypeVar("LoadedT_co", covariant=True, default=Any)
+"""What a load gives: :class:`smarketing.connectors.Loaded` (left open here, see the module text)."""
+
+
+@runtime_checkable
+class Connector(Protocol[LoadedT_co]):
+    """A connector: reads one CRM source into a :class:`~smarketing.records.Dataset` and a load report.
+
+    A connector is made with its options (the source path, time zone, value maps, ...) as keyword-only
+    arguments, documented in its class docstring's ``Args:`` section: ``smarketing sources`` lists them.
+    :func:`smarketing.connectors.load_connector` makes one by name. Most connectors map their source's
+    columns and values to the canonical ones and end in :func:`smarketing.connectors.intake`, which
+    validates every row and says which were refused and why.
+
+    A connector that can load only what changed also has ``load_changes(*, since, until, strict=True,
+    progress=None)``, returning the records changed in ``[since, until)``;
+    :class:`smarketing.testing.ConnectorContract` checks that consecutive windows add up to a full load.
+    """
+
+    @property
+    def name(self) -> str:
+        """The name users pass to ``load_connector`` and ``--source NAME:PATH``."""
+
+    def load(self, *, strict: bool = True, progress: bool | None = None) -> LoadedT_co:
+        """Read the source.
+
+        Args:
+            strict: Raise a :class:`~smarketing.errors.DataError` naming the first refused rows (and how
+                many there are in all) when any row is refused; ``False`` keeps the good rows and lists
+                every refused one in the report.
+            progress: Show a progress bar; ``None`` shows one only on a terminal.
+        """

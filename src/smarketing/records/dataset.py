@@ -30,7 +30,7 @@ from smarketing.records.model import (
 )
 from smarketing.records.schema import DEFAULT_SCALE, check
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "frame_schema"]
 
 # --------------------------------------------------------------------------------------------------
 # Columnar form.
@@ -97,6 +97,17 @@ def _schema(model: type[Record], *, scale: int = DEFAULT_SCALE) -> dict[str, pl.
         else:
             out[column] = pl.String()
     return out
+
+
+def frame_schema(kind: str, *, scale: int = DEFAULT_SCALE) -> dict[str, pl.DataType]:
+    """The columns and dtypes of a :class:`Dataset` frame of ``kind``, money at ``scale`` decimal places.
+
+    Examples:
+        >>> schema = frame_schema("dispositions")
+        >>> list(schema), schema["time"]
+        (['lead_id', 'reason', 'time', 'person', 'note'], Datetime(time_unit='us', time_zone='UTC'))
+    """
+    return _schema(RECORD_KINDS[kind], scale=scale)
 
 
 def _annotation_types(annotation: Any) -> set[Any]:

@@ -47,7 +47,7 @@ from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_YEAR, MIN_YEAR
 from smarketing.errors import DataError
 from smarketing.records.model import RECORD_KINDS, Record
 
-__all__ = ["DEFAULT_SCALE", "NUMBER", "RULES", "Rule", "TIME", "check"]
+__all__ = ["DEFAULT_SCALE", "NUMBER", "RULES", "Rule", "TIME", "check", "conform", "problems"]
 
 Type = Literal["id", "text", "enum", "time", "date", "count", "money", "currency", "splits", "number"]
 
@@ -234,14 +234,7 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
     label = kind  # frames are named by their kind ("deals"); records by the model's ("deal D2")
     schema = lf.collect_schema()
     names = set(schema.names())
-    casts: list[nw.Expr] = []
-    for name, rule in rules.items():
-        if name in schema:
-            cast = _dtype(schema[name], name, rule, label)
-            if cast is not None:
-                casts.append(cast)
-    if casts:
-        lf = lf.with_columns(*casts)
+    lf = conform(lf, kind, columns)
     ident = next((c for c in ("id", "lead_id") if c in names and c in rules), None)
     checks: list[_Check] = []
     for name, rule in rules.items():
@@ -269,6 +262,74 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
     return lf.with_columns(*narrow) if narrow else lf
 
 
+def conform(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None = None) -> nw.LazyFrame[Any]:
+    """Check the dtypes of a frame of ``kind`` (not its values); return it with integer ids cast to text.
+
+    The first half of :func:`check`, for callers that then look at the values row by row (:func:`problems`).
+
+    Raises:
+        DataError: The first column (in the model's order) with a wrong dtype, naming the expected type.
+    """
+    rules = RULES[kind] if columns is None else dict(columns)
+    schema = lf.collect_schema()
+    casts = [
+        cast
+        for name, rule in rules.items()
+        if name in schema and (cast := _dtype(schema[name], name, rule, kind)) is not None
+    ]
+    return lf.with_columns(*casts) if casts else lf
+
+
+def problems(
+    lf: nw.LazyFrame[Any], kind: str, *, row: str, columns: Mapping[str, Rule] | None = None
+) -> list[tuple[int, str, str]]:
+    """Every value rule every row breaks: ``(row, column, reason)``, by row, then in the rules' order.
+
+    The per-row twin of :func:`check` on a frame whose dtypes are right (see :func:`conform`): the same
+    rules, but instead of raising at the first broken one it lists them all, so that a connector can refuse
+    those rows and keep the others. ``row`` names an integer column that identifies each row; ``columns``
+    replaces :data:`RULES` for a frame that is not a record kind. The rules are evaluated in one pass; only
+    the rows that break one come back to Python.
+
+    Examples:
+        >>> import narwhals as nw
+        >>> import polars as pl
+        >>> deals = pl.DataFrame({"_row": [0, 1], "id": ["D1", "D2"], "stage": ["won", "Won"]})
+        >>> problems(nw.from_native(deals).lazy(), "deals", row="_row")
+        [(1, 'stage', "'Won' is not one of 'open', 'won', 'lost'")]
+    """
+    rules = RULES[kind] if columns is None else dict(columns)
+    names = set(lf.collect_schema().names())
+    checks = [c for name, rule in rules.items() if name in names for c in _value_checks(name, rule, names)]
+    checks += _row_checks(kind, names) if columns is None else []
+    found: list[tuple[int, str, str]] = []
+    if checks:
+        flags = [c[1]().fill_null(False).alias(f"_bad{i}") for i, c in enumerate(checks)]
+        shown = sorted({c[0] for c in checks})
+        bad = (
+            lf.with_columns(*flags)
+            .filter(nw.any_horizontal(*(nw.col(f"_bad{i}") for i in range(len(checks))), ignore_nulls=True))
+            .select(row, *shown, *(f"_bad{i}" for i in range(len(checks))))
+            .sort(row)
+            .collect()
+            .rows(named=True)
+        )
+        for values in bad:
+            for i, (column, _, message, *_) in enumerate(checks):
+                if values[f"_bad{i}"]:
+                    found.append((values[row], column, _reason(values[column], message)))
+    if rules.get("splits", TIME).type == "splits" and "splits" in names:
+        found += [(r, "splits", message) for r, message in _split_problems(lf, row)]
+    return sorted(found, key=lambda p: p[0])
+
+
+def _reason(value: Any, message: str) -> str:
+    """A broken rule's message, with the value it is about when showing it helps."""
+    if value is None or message.startswith(("required value is missing", "an amount needs", "the id")):
+        return message
+    return f"{value!r} {message}" if isinstance(value, str) else f"{value} {message}"
+
+
 def _scale(dtype: Any) -> int:
     return int(dtype.scale or 0) if isinstance(dtype, nw.Decimal) else 0
 
@@ -277,25 +338,35 @@ _SPLIT_KINDS = ("revenue", "overlay")
 
 
 def _check_splits(lf: nw.LazyFrame[Any], ident: str, label: str) -> None:
-    """The rules of ``DealSplit`` and ``Deal._consistent`` on splits, in one query of the deals that have any.
+    """The split rules (``DealSplit``, ``Deal._consistent``): raise for the first deal breaking one."""
+    found = _split_problems(lf, ident, first=True)
+    if found:
+        record, message = found[0]
+        kind = RECORD_KINDS[label].kind if label in RECORD_KINDS else label
+        raise DataError(message, record=str(record), field="splits", kind=kind)
 
-    A split's kind must be given in a frame: the rewards kernel credits ``revenue`` and ``overlay`` and
-    would silently skip anything else (the model's default applies to records only).
+
+def _split_problems(lf: nw.LazyFrame[Any], key: str, *, first: bool = False) -> list[tuple[Any, str]]:
+    """``(key, message)`` of every deal whose splits break a rule (only the smallest key with ``first``).
+
+    In one query of the deals that have any split. A split's kind must be given in a frame: the rewards
+    kernel credits ``revenue`` and ``overlay`` and would silently skip anything else (the model's default
+    applies to records only).
     """
     col = nw.col
     rows = (
-        lf.select(ident, "splits")
+        lf.select(key, "splits")
         .filter(col("splits").list.len() > 0)
         .explode("splits")
         .select(
-            ident,
+            key,
             col("splits").struct.field("person").alias("person"),
             col("splits").struct.field("share").alias("share"),
             col("splits").struct.field("kind").alias("kind"),
         )
     )
     revenue = col("kind") == "revenue"
-    per_deal = rows.group_by(ident).agg(
+    per_deal = rows.group_by(key).agg(
         (col("person").is_null() | (col("person").str.len_chars() == 0)).any().alias("_person"),
         (col("share").is_null() | (col("share") < 0) | (col("share") > 1)).any().alias("_share"),
         (col("kind").is_null() | ~col("kind").is_in(_SPLIT_KINDS)).fill_null(True).any().alias("_kind"),
@@ -304,21 +375,19 @@ def _check_splits(lf: nw.LazyFrame[Any], ident: str, label: str) -> None:
     )
     bad = per_deal.filter(
         col("_person") | col("_share") | col("_kind") | (col("_has_revenue") & (col("_revenue") != 1))
-    )
-    found = bad.sort(ident).head(1).collect().rows(named=True)
-    if not found:
-        return
-    first = found[0]
-    if first["_person"]:
-        message = "a split has no person"
-    elif first["_share"]:
-        message = "a split's share is missing or outside 0 to 1"
-    elif first["_kind"]:
-        message = f"a split's kind is missing or not one of {', '.join(map(repr, _SPLIT_KINDS))}"
-    else:
-        message = f"revenue splits total {Decimal(first['_revenue']) * 100:f}%, not 100%"
-    kind = RECORD_KINDS[label].kind if label in RECORD_KINDS else label
-    raise DataError(message, record=str(first[ident]), field="splits", kind=kind)
+    ).sort(key)
+    out: list[tuple[Any, str]] = []
+    for deal in (bad.head(1) if first else bad).collect().rows(named=True):
+        if deal["_person"]:
+            message = "a split has no person"
+        elif deal["_share"]:
+            message = "a split's share is missing or outside 0 to 1"
+        elif deal["_kind"]:
+            message = f"a split's kind is missing or not one of {', '.join(map(repr, _SPLIT_KINDS))}"
+        else:
+            message = f"revenue splits total {Decimal(deal['_revenue']) * 100:f}%, not 100%"
+        out.append((deal[key], message))
+    return out
 
 
 def _count(check: _Check) -> nw.Expr:
@@ -526,13 +595,8 @@ def _fail(
         return
     first = example[0]
     record = first.get(ident) if ident is not None else None
-    value = first.get(column)
-    if value is None or message.startswith(("required value is missing", "an amount needs", "the id")):
-        shown = ""
-    else:
-        shown = f"{value!r} " if isinstance(value, str) else f"{value} "
     raise DataError(
-        f"{shown}{message} ({count} row(s) like this)",
+        f"{_reason(first.get(column), message)} ({count} row(s) like this)",
         record=None if record is None else str(record),
         field=column,
         # A record is named as the models name it ("deal D2"); a frame by its kind ("deals").

@@ -1,0 +1,205 @@
+"""Reading export files safely: CSV and JSON Lines as text with their line numbers, Parquet typed (private).
+
+Every reader checks the file before a parser sees it (a regular file, not a folder, FIFO or device; not
+empty), decodes it in the encoding given (UTF-8 by default, a byte-order mark dropped) and names the line
+of the first byte that is not text in that encoding. CSV is read by polars with every column as text (types
+are never inferred: the intake parses them by the records' rules) and checked for what polars would accept
+silently: a row with fewer fields than the header (a file cut short), a header named twice or empty, more
+columns than :data:`MAX_COLUMNS`.
+
+Line numbers are the file's: the header is line 1, and a quoted cell spanning lines moves the lines of the
+rows after it (counted exactly with Python's ``csv`` module when the file has quotes).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+from pathlib import Path
+
+import polars as pl
+
+from smarketing.errors import DataError
+
+__all__ = ["LINE", "MAX_COLUMNS", "read_csv", "read_jsonl", "read_parquet"]
+
+#: The column :func:`read_csv` and :func:`read_jsonl` add with each row's line in the file.
+LINE = "__line"
+#: More columns than this is not a CRM export (and would make the parser crawl): refused.
+MAX_COLUMNS = 5_000
+
+
+def _bytes(path: Path) -> bytes:
+    """The file's bytes, after checking that it is a non-empty regular file (opened without blocking)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+    if not stat.S_ISREG(info.st_mode):
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a FIFO, device or socket)"
+        raise DataError(f"{path}: is {what}")
+    if info.st_size == 0:
+        raise DataError(f"{path}: is empty (not even a header line)")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a file swapped for a FIFO must not block
+        with os.fdopen(fd, "rb") as file:
+            return file.read()
+    except OSError as error:
+        raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def _text(path: Path, data: bytes, encoding: str) -> str:
+    """The file decoded; the first undecodable byte is named with its line."""
+    if data.startswith(b"PAR1"):
+        raise DataError(f"{path}: is a Parquet file, not text; name it .parquet")
+    if data.startswith(b"PK"):
+        raise DataError(f"{path}: is a ZIP archive (an Excel workbook?); export the sheet as CSV")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start : error.start + 1].hex()
+        hint = "; pass encoding= the file's encoding (such as 'cp1252' or 'latin-1')"
+        raise DataError(f"{path}:{line}: byte 0x{byte} is not {encoding} text{hint}") from None
+    except LookupError:
+        raise ValueError(f"encoding: {encoding!r} is not a text encoding Python knows") from None
+    return text.removeprefix("\ufeff")
+
+
+def _header(path: Path, text: str, separator: str) -> list[str]:
+    first = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)]), delimiter=separator), [])
+    if len(first) > MAX_COLUMNS:
+        raise DataError(f"{path}:1: has {len(first):,} columns; at most {MAX_COLUMNS:,} are read")
+    seen: set[str] = set()
+    for index, name in enumerate(first, start=1):
+        if not name.strip():
+            raise DataError(f"{path}:1: column {index} has no name")
+        if name in seen:
+            raise DataError(f"{path}:1: column {name!r} appears twice")
+        seen.add(name)
+    return first
+
+
+def _csv_lines(path: Path, text: str, separator: str, width: int) -> list[int]:
+    """The line each row starts on, checking that every row has the header's number of fields."""
+    reader = csv.reader(io.StringIO(text), delimiter=separator, strict=True)
+    lines: list[int] = []
+    start = 1
+    try:
+        for index, fields in enumerate(reader):
+            if index and fields:  # the header, and blank lines, hold no row
+                if len(fields) != width:
+                    raise DataError(_ragged(path, start, len(fields), width))
+                lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise DataError(f"{path}:{reader.line_num}: {error} (cut short?)") from None
+    return lines
+
+
+def _ragged(path: Path, line: int, fields: int, width: int) -> str:
+    cut = " (cut short?)" if fields < width else ""
+    return f"{path}:{line}: has {fields} field(s), the header has {width}{cut}"
+
+
+def _plain_lines(path: Path, text: str, separator: str, width: int) -> list[int]:
+    """:func:`_csv_lines` for a file without quotes: each line is a row, counted in whole columns."""
+    rows = pl.Series("text", text.split("\n")).str.strip_suffix("\r")
+    frame = pl.DataFrame(rows).with_row_index("line", offset=1).slice(1)
+    frame = frame.filter(pl.col("text") != "").with_columns(
+        (pl.col("text").str.count_matches(separator, literal=True) + 1).alias("fields")
+    )
+    bad = frame.filter(pl.col("fields") != width).head(1)
+    if bad.height:
+        line, _, fields = bad.row(0)
+        raise DataError(_ragged(path, line, fields, width))
+    return frame.get_column("line").to_list()
+
+
+def read_csv(path: Path, *, encoding: str = "utf-8", separator: str = ",") -> pl.DataFrame:
+    """A CSV file as text columns, with :data:`LINE` holding each row's line.
+
+    Raises:
+        DataError: The file is missing, empty, not text in ``encoding``, has a header named twice or
+            empty, too many columns, or a row with more or fewer fields than the header.
+    """
+    text = _text(path, _bytes(path), encoding)
+    names = _header(path, text, separator)
+    width = len(names)
+    quoted = '"' in text
+    lines = _csv_lines(path, text, separator, width) if quoted else _plain_lines(path, text, separator, width)
+    try:
+        frame = pl.read_csv(
+            io.StringIO(text),
+            separator=separator,
+            infer_schema=False,
+        )
+    except pl.exceptions.PolarsError as error:
+        first = str(error).strip().splitlines()[0]
+        raise DataError(f"{path}: cannot read this CSV file: {first}") from None
+    if frame.height != len(lines):  # both readers must agree on the rows, or the lines would be wrong
+        raise DataError(f"{path}: reads as {frame.height} rows but holds {len(lines)}; check its quoting")
+    return frame.with_columns(pl.Series(LINE, lines, pl.Int64))
+
+
+def read_jsonl(path: Path, *, encoding: str = "utf-8") -> pl.DataFrame:
+    """A JSON Lines file (one object per line) as text columns, with :data:`LINE`.
+
+    A value must be a string, a whole number, ``true``/``false`` or ``null``; a fractional number is
+    refused (JSON numbers are binary floats, which cannot hold money exactly: write ``"6000.10"``).
+    """
+    text = _text(path, _bytes(path), encoding)
+    rows: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{path}:{number}: not JSON: {error.msg} (column {error.colno})") from None
+        if not isinstance(value, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object, not {type(value).__name__}")
+        if len(value) > MAX_COLUMNS:
+            raise DataError(f"{path}:{number}: has {len(value):,} fields; at most {MAX_COLUMNS:,} are read")
+        rows.append({key: _json_text(path, number, key, cell) for key, cell in value.items()})
+        lines.append(number)
+    if not rows:
+        raise DataError(f"{path}: holds no JSON object")
+    names = list(dict.fromkeys(key for row in rows for key in row))
+    frame = pl.DataFrame(
+        {n: [row.get(n) for row in rows] for n in names}, schema=dict.fromkeys(names, pl.String)
+    )
+    return frame.with_columns(pl.Series(LINE, lines, pl.Int64))
+
+
+def _json_text(path: Path, line: int, key: str, value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    what = "a fractional number" if isinstance(value, float) else f"a JSON {type(value).__name__}"
+    raise DataError(
+        f'{path}:{line}: {key}: is {what}; write it as a string ("6000.10"): JSON numbers are binary floats'
+    )
+
+
+def read_parquet(path: Path) -> pl.DataFrame:
+    """A Parquet file as it is typed (its rows are named by record id, there are no lines)."""
+    data = _bytes(path)
+    if not data.startswith(b"PAR1"):
+        raise DataError(f"{path}: is not a Parquet file (it does not start with PAR1)")
+    if len(data) < 12 or not data.endswith(b"PAR1"):
+        raise DataError(f"{path}: is not a complete Parquet file (its PAR1 footer is missing; cut short?)")
+    try:
+        return pl.read_parquet(io.BytesIO(data))
+    except (pl.exceptions.PolarsError, OSError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise DataError(f"{path}: cannot read this Parquet file: {first}") from None
