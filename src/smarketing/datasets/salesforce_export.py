@@ -203,7 +203,7 @@ class _Export:
         more = ("ConvertedAccountId", "ConvertedContactId", "ConvertedOpportunityId", "CampaignId", "WhoId")
         named = (*refs, *more, "SplitOwnerId", "SplitTypeId")
         return {
-            name: self.ids.render(frame, *(c for c in named if c in frame.columns))
+            name: self.ids.render(frame.cast(pl.String), *(c for c in named if c in frame.columns))
             for name, frame in sorted(tables.items())
         }
 
@@ -303,9 +303,9 @@ class _Export:
         first, last_name = self._names(self.ds.leads.height)
         frame = (
             self.ds.leads.with_row_index("_row")
-            .join(accounts, on="account_id", how="left")
-            .join(last.rename({"lead_orig": "id", "to": "stage"}), on="id", how="left")
-            .join(self.converted, left_on="id", right_on="lead_id", how="left")
+            .join(accounts, on="account_id", how="left", maintain_order="left")
+            .join(last.rename({"lead_orig": "id", "to": "stage"}), on="id", how="left", maintain_order="left")
+            .join(self.converted, left_on="id", right_on="lead_id", how="left", maintain_order="left")
             .sort("_row")
             .with_columns(first=first, last=last_name)
         )
@@ -338,7 +338,9 @@ class _Export:
 
     def _contacts(self) -> pl.DataFrame:
         leads = self.ds.leads.select("id", "account_id", "title", "owner", "source")
-        frame = self.converted.join(leads, left_on="lead_id", right_on="id", how="left")
+        frame = self.converted.join(
+            leads, left_on="lead_id", right_on="id", how="left", maintain_order="left"
+        )
         first, last = self._names(frame.height)
         return frame.with_columns(first=first, last=last).select(
             pl.col("contact").alias("Id"),
@@ -359,7 +361,12 @@ class _Export:
         opp_phase = [s.id for s in self.plan.journey.stages if _opportunity_phase(s.kind, s.terminal)]
         events = (
             self.ds.stage_events.with_row_index("_row")
-            .join(self.converted.select("lead_id", "deal", "converted_at"), on="lead_id", how="left")
+            .join(
+                self.converted.select("lead_id", "deal", "converted_at"),
+                on="lead_id",
+                how="left",
+                maintain_order="left",
+            )
             .with_columns(
                 on_deal=pl.col("to").is_in(opp_phase)
                 & pl.col("deal").is_not_null()
@@ -386,7 +393,11 @@ class _Export:
             .alias("NewValue"),
         )
         deals = self.ds.deals.select(pl.col("id").alias("deal"), "amount", "close_date")
-        opp_rows = events.filter(pl.col("on_deal")).join(deals, on="deal", how="left").sort("_row")
+        opp_rows = (
+            events.filter(pl.col("on_deal"))
+            .join(deals, on="deal", how="left", maintain_order="left")
+            .sort("_row")
+        )
         opp_history = opp_rows.select(
             pl.col("lead_id").alias("lead_orig"),
             pl.col("to"),
@@ -413,7 +424,9 @@ class _Export:
         expected = pl.Series(self.rng.integers(14, 91, deals.height), dtype=pl.Int64)
         last_stage = (
             opp_history.join(
-                self.converted.select(pl.col("lead_id").alias("lead_orig"), "deal"), on="lead_orig"
+                self.converted.select(pl.col("lead_id").alias("lead_orig"), "deal"),
+                on="lead_orig",
+                maintain_order="left",
             )
             .group_by("deal", maintain_order=True)
             .agg(pl.col("StageName").last())
@@ -425,9 +438,9 @@ class _Export:
         frame = (
             deals.with_row_index("_row")
             .with_columns(expected=expected)
-            .join(last_stage, left_on="id", right_on="deal", how="left")
-            .join(accounts, on="account_id", how="left")
-            .join(lead_source, on="lead_id", how="left")
+            .join(last_stage, left_on="id", right_on="deal", how="left", maintain_order="left")
+            .join(accounts, on="account_id", how="left", maintain_order="left")
+            .join(lead_source, on="lead_id", how="left", maintain_order="left")
             .sort("_row")
         )
         stage = pl.col("stage")
@@ -519,10 +532,12 @@ class _Export:
             .first()
             .sort("_row")
         )
-        members = members.join(campaigns.select("campaign", "sf"), on="campaign", how="left").sort("_row")
-        members = members.join(self.converted.select("lead_id", "contact"), on="lead_id", how="left").sort(
-            "_row"
-        )
+        members = members.join(
+            campaigns.select("campaign", "sf"), on="campaign", how="left", maintain_order="left"
+        ).sort("_row")
+        members = members.join(
+            self.converted.select("lead_id", "contact"), on="lead_id", how="left", maintain_order="left"
+        ).sort("_row")
         campaign = campaigns.select(
             pl.col("sf").alias("Id"),
             _bool(pl.lit(False)).alias("IsDeleted"),
@@ -552,7 +567,12 @@ class _Export:
         """Meetings are ``Event`` rows, everything else ``Task`` rows; on the contact once converted."""
         acts = (
             self.ds.activities.with_row_index("_row")
-            .join(self.converted.select("lead_id", "contact", "converted_at"), on="lead_id", how="left")
+            .join(
+                self.converted.select("lead_id", "contact", "converted_at"),
+                on="lead_id",
+                how="left",
+                maintain_order="left",
+            )
             .sort("_row")
         )
         who = (
