@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 import smarketing as sm
 from smarketing.connectors.salesforce import SalesforceExport, case_safe_id
 from smarketing.datasets import SALESFORCE_CUSTOM_FIELDS, synthetic, write_salesforce_export
+from smarketing.errors import DataError, LoadError
 from smarketing.plan import AlignmentPlan
 from smarketing.records import Dataset
 
@@ -185,3 +188,301 @@ def test_the_export_is_deterministic(tmp_path: Path) -> None:
     first, _ = SalesforceExport(path=tmp_path / "a", plan=_plan()).load()
     again, _ = SalesforceExport(path=tmp_path / "a", plan=_plan()).load()
     assert all(first.frames()[k].equals(again.frames()[k]) for k in first.frames())
+
+
+# --------------------------------------------------------------------------------------------------
+# Case-safe ids: the published examples.
+
+
+@pytest.mark.parametrize(
+    ("short", "long"),
+    [
+        # Salesforce's own CASESAFEID() examples, as published (gammone.com; forceguru.blogspot.com).
+        ("a0D30000001n7Pi", "a0D30000001n7PiEAI"),
+        ("00570000001ZwTi", "00570000001ZwTiAAK"),
+        ("001A0000006Vm9r", "001A0000006Vm9rIAC"),
+        ("0019000001EJNfj", "0019000001EJNfjAAH"),
+    ],
+)
+def test_the_case_safe_suffix_matches_salesforce(short: str, long: str) -> None:
+    assert case_safe_id(short) == long
+    assert case_safe_id(long) == long
+    assert case_safe_id(long.lower()[:15] + long[15:]) == long  # the case comes back from the suffix
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "a0D30000001n7P", "a0D30000001n7Pi!", "a0D30000001n7PiEA", "a0D30000001n7Pi9AA"]
+)
+def test_what_is_no_salesforce_id_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a Salesforce id"):
+        case_safe_id(bad)
+
+
+# --------------------------------------------------------------------------------------------------
+# Hand-written export files with every quirk.
+
+QUIRKS = HERE / "quirks"
+L1, L2, L3, C2 = "00Q5g00000Lead1EAB", "00Q5g00000Lead2EAB", "00Q5g00000Lead3EAB", "0035g00000Cont2AAB"
+
+
+def _quirks(path: Path = QUIRKS, **options: Any) -> tuple[Dataset, Any]:
+    given = {
+        "plan": _plan(),
+        "currency": "EUR",
+        "time_zone": "Europe/Berlin",
+        "fields": {"Lead.Region__c": "region"},
+    }
+    return SalesforceExport(path=path, **{**given, **options}).load()
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_every_quirk_of_the_hand_written_export_is_read() -> None:
+    data, report = _quirks()
+    leads = {r["id"]: r for r in data.leads.to_dicts()}
+    # 15 and 18 characters, a lower-cased id, a byte-order mark, three time spellings, an unknown user.
+    assert list(leads) == [L1, L2, L3, C2]
+    assert leads[L1]["account_id"] == "0015g00000Acc01AAB"
+    assert leads[L1]["campaign"] == "Webinar Q1"
+    assert leads[L1]["region"] == "dach"
+    assert leads[L1]["owner"] == "nina.brandt"
+    assert leads[L2]["created_at"] == _utc("2026-03-02T09:15:00")
+    assert leads[L2]["owner"] == "0055g00000GhOstAAF"
+    assert leads[L3]["created_at"] == _utc("2026-04-10T06:30:00")
+    assert leads[L3]["company_size"] is None
+    assert leads[C2]["account_id"] == "0015g00000Acc01AAB"  # a contact no lead was converted to
+    events = data.stage_events.sort("lead_id", "time").select("lead_id", "from", "to", "actor").rows()
+    assert events == [
+        (L1, None, "lead", None),
+        (L1, "lead", "sal", "nina.brandt"),
+        (L1, "sal", "sql", "nina.brandt"),
+        (L1, "sql", "opportunity", "sara.lind"),
+        (L1, "opportunity", "customer", "sara.lind"),
+        (L2, None, "sal", None),
+        (L2, "sal", "disqualified", "nina.brandt"),
+        (L3, None, "sal", None),
+    ]
+    deals = {r["id"]: r for r in data.deals.to_dicts()}
+    won, open_ = deals["0065g00000Opp01AAB"], deals["0065g00000Opp02AAB"]
+    assert (won["lead_id"], won["stage"], won["amount"], won["amount_currency"]) == (L1, "won", 12500, "EUR")
+    assert [(s["person"], s["share"], s["kind"]) for s in won["splits"]] == [
+        ("sara.lind", Decimal("0.6"), "revenue"),
+        ("nina.brandt", Decimal("0.4"), "revenue"),
+        ("nina.brandt", Decimal("0.1"), "overlay"),
+    ]
+    assert (open_["lead_id"], open_["stage"], open_["close_date"], open_["amount"]) == (
+        None,
+        "open",
+        None,
+        Decimal("8000.5"),
+    )
+    acts = data.activities.sort("id").select("lead_id", "type", "time", "outcome").rows()
+    assert acts == [
+        (L1, "call", _utc("2026-02-10T14:45:00"), "connected"),  # on the lead's contact, written +02:00
+        (L2, "email", _utc("2026-03-03T08:00:00"), None),  # no CompletedDateTime: CreatedDate
+        (L3, "meeting", _utc("2026-04-15T13:00:00"), None),
+    ]
+    touches = data.touchpoints.sort("id").select("lead_id", "channel", "team", "owner").rows()
+    assert touches == [(L1, "webinar", "marketing", None), (C2, "webinar", "sales", "nina.brandt")]
+    assert report.ok
+    assert report.provenance.stage_history == "mixed"
+    notes = "\n".join(report.provenance.notes)
+    assert "stage history of 2 lead(s) does not reach back" in notes
+    assert "18 months" in notes
+    assert "Lead.csv: the case of 1 Id(s) is restored" in notes
+    assert "1 row(s) of other fields (Owner)" in notes
+    defaults = {(d.kind, d.column): d.rows for d in report.defaults}
+    assert defaults == {
+        ("leads", "owner"): 1,
+        ("touchpoints", "team"): 1,
+        ("deals", "close_date"): 1,
+        ("activities", "time"): 1,
+        ("deals", "amount_currency"): 2,
+    }
+    assert "Company" in report.unused_columns["Lead.csv"]
+
+
+def test_without_a_plan_users_keep_their_ids_and_standard_values_their_role_names() -> None:
+    data, _ = SalesforceExport(path=QUIRKS, currency="EUR", time_zone="Europe/Berlin").load()
+    assert data.stage_events.filter(pl.col("lead_id") == L1)["to"].to_list() == [
+        "lead",
+        "sal",
+        "sql",
+        "opportunity",
+        "won",
+    ]
+    assert data.activities.sort("id")["person"][0] == "0055g00000XyZabAAF"
+
+
+def test_the_users_and_status_map_options_win_over_the_defaults() -> None:
+    data, report = _quirks(users={"0055g00000XyZab": "ben.okafor"}, status_map={"Working - Contacted": "mql"})
+    assert set(data.deals["owner"]) == {"ben.okafor"}
+    assert data.stage_events.filter(pl.col("lead_id") == L3)["to"].to_list() == ["mql"]
+    assert ("Lead.Status", "Working - Contacted", "mql") in {
+        (m.column, m.source_value, m.value) for m in report.mappings
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile files: a located error in strict mode, a listed refusal in lenient mode, nothing dropped.
+
+
+def _copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "export"
+    shutil.copytree(QUIRKS, folder)
+    return folder
+
+
+def _edit(folder: Path, name: str, old: str, new: str) -> None:
+    path = folder / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _both(folder: Path, where: str, why: str, **options: Any) -> Any:
+    """Strict raises naming ``where`` and ``why``; lenient lists a refusal saying both."""
+    with pytest.raises(DataError) as error:
+        _quirks(folder, **options)
+    assert where in str(error.value)
+    assert why in str(error.value)
+    given = {"plan": _plan(), "currency": "EUR", "time_zone": "Europe/Berlin", **options}
+    _, report = SalesforceExport(path=folder, **given).load(strict=False)
+    said = [str(r) for r in report.refusals]
+    assert any(where in r for r in said if why in r), report.summary()
+    return report
+
+
+def test_a_bad_date_is_refused_where_it_is(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    _edit(folder, "LeadHistory.csv", "2026-01-06T10:00:00.000Z", "2026-13-45T99:00:00.000Z")
+    report = _both(folder, "LeadHistory.csv:3", "'2026-13-45T99:00:00.000Z' is not an ISO 8601 time")
+    assert report.rows_kept["leads"] == 4
+
+
+def test_a_bad_creation_date_refuses_the_lead_and_what_hangs_on_it(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    _edit(folder, "Lead.csv", "2026-04-10T08:30:00.000+0200", "yesterday")
+    report = _both(folder, "Lead.csv:4", "'yesterday'")
+    said = [str(r) for r in report.refusals]
+    assert any(r.startswith("Event.csv:2: ") for r in said if "was refused" in r)
+
+
+def test_a_time_without_offset_needs_the_time_zone(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match=r"Lead.csv:3: lead 00Q5g00000Lead2EAB: CreatedDate: .*time_zone"):
+        SalesforceExport(path=QUIRKS, plan=_plan(), currency="EUR").load()
+
+
+def test_an_unknown_status_is_refused_until_mapped(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    _edit(
+        folder,
+        "LeadHistory.csv",
+        '"Open - Not Contacted","Working - Contacted"',
+        '"Open - Not Contacted","Nurturing"',
+    )
+    _both(folder, "LeadHistory.csv:3", "'Nurturing' is not a stage the status_map knows")
+    data, _ = _quirks(folder, status_map={"Nurturing": "mql"})
+    assert "mql" in data.stage_events["to"].to_list()
+
+
+def test_one_record_in_both_id_forms_is_a_duplicate(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    row = (
+        '"00Q5g00000Lead2EAB","false","A","B","C","","Working - Contacted","","",'
+        '"2026-03-02T09:15:00.000Z","false","","","","","","","",""\n'
+    )
+    with (folder / "Lead.csv").open("a", encoding="utf-8") as file:
+        file.write(row)
+    report = _both(folder, "Lead.csv:5", "00Q5g00000Lead2EAB")
+    assert sum(r.kind == "leads" for r in report.refusals) == 2  # both rows: which is right cannot be known
+
+
+def test_an_empty_file_is_named(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    (folder / "Task.csv").write_bytes(b"")
+    report = _both(folder, "Task.csv", "empty")
+    assert report.rows_kept["activities"] == 1  # the event is kept; the tasks are one listed refusal
+
+
+def test_an_empty_lead_file_refuses_everything_that_hangs_on_leads(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    (folder / "Lead.csv").write_bytes(b"")
+    report = _both(folder, "Lead.csv", "empty")
+    assert report.rows_kept.get("stage_events", 0) == 0
+    assert report.refused > 5
+
+
+def test_a_file_in_another_encoding_names_the_line_and_the_fix(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    text = (folder / "Lead.csv").read_text(encoding="utf-8-sig")
+    (folder / "Lead.csv").write_bytes(text.encode("cp1252"))
+    _both(folder, "Lead.csv:2", "encoding=")
+
+
+def test_a_truncated_file_is_named_at_its_last_line(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    data = (folder / "Contact.csv").read_bytes()
+    (folder / "Contact.csv").write_bytes(data[: len(data) - 60])
+    _both(folder, "Contact.csv:3", "cut short")
+
+
+def test_a_file_with_a_million_columns_is_refused_without_reading_it(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    (folder / "Event.csv").write_text(",".join(f"c{i}" for i in range(10**6)) + "\n", encoding="utf-8")
+    _both(folder, "Event.csv:1", "1,000,000 columns")
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "where", "why"),
+    [
+        (
+            "Opportunity.csv",
+            '"true","true","Webinar"',
+            '"yes","true","Webinar"',
+            "Opportunity.csv:2",
+            "not true/false",
+        ),
+        (
+            "OpportunitySplit.csv",
+            '"60.00"',
+            '"sixty"',
+            "OpportunitySplit.csv:2",
+            "'sixty' is not a percentage",
+        ),
+        ("OpportunitySplit.csv", '"60.00"', '"70.00"', "Opportunity.csv:2", "total 110"),
+        ("Opportunity.csv", '"12500"', '"12,500"', "Opportunity.csv:2", "12,500"),
+        ("Account.csv", '"0015g00000Acc01AAB"', '"0015g0000!Acc01"', "Account.csv:2", "not a Salesforce id"),
+        ("Task.csv", '"0035g00000Cont1AAB"', '"003NOSUCHCONTAC"', "Task.csv:2", "not in the load"),
+    ],
+)
+def test_bad_cells_are_located(
+    tmp_path: Path, *, name: str, old: str, new: str, where: str, why: str
+) -> None:
+    folder = _copy(tmp_path)
+    _edit(folder, name, old, new)
+    _both(folder, where, why)
+
+
+def test_a_folder_without_leads_or_with_a_missing_column_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"no Lead\.csv"):
+        SalesforceExport(path=tmp_path).load()
+    with pytest.raises(DataError, match="is not a folder"):
+        SalesforceExport(path=tmp_path / "nowhere").load()
+    folder = _copy(tmp_path)
+    _edit(folder, "Lead.csv", '"CreatedDate"', '"Created"')
+    with pytest.raises(DataError, match=r"Lead\.csv: no CreatedDate column"):
+        _quirks(folder)
+    with pytest.raises(DataError, match="no Region__c column"):
+        _quirks(_copy(tmp_path / "again"), fields={"Contact.Region__c": "region"})
+
+
+def test_options_are_checked_when_the_connector_is_made() -> None:
+    with pytest.raises(ValueError, match="not a Salesforce User Id"):
+        SalesforceExport(path=QUIRKS, users={"jonas": "jonas.weber"}).load()
+    with pytest.raises(ValueError, match=r"Lead can give"):
+        SalesforceExport(path=QUIRKS, fields={"Lead.Foo__c": "amount"})
+    with pytest.raises(ValueError, match=r"'Object\.Field'"):
+        SalesforceExport(path=QUIRKS, fields={"Region__c": "region"})

@@ -378,7 +378,13 @@ class _Load:
             pl.format("'{}' is not a Salesforce id (15 or 18 letters and digits)", pl.col("Id").fill_null(""))
         )
         self.found.refuse(frame, kind=OBJECTS[obj], source=f"{obj}.csv", record="Id", column="Id", why=why)
-        return frame.filter(pl.col("id").is_not_null())
+        frame = frame.filter(pl.col("id").is_not_null())
+        cased = int((frame["id"].str.slice(0, 15) != frame["Id"].str.strip_chars().str.slice(0, 15)).sum())
+        if cased:
+            self.found.notes.append(
+                f"{obj}.csv: the case of {cased} Id(s) is restored from their 18-character suffix"
+            )
+        return frame
 
     def person(self, frame: pl.DataFrame, column: str, alias: str, source: str, kind: str) -> pl.DataFrame:
         """A User Id column as person ids (see :func:`user_map`); a user not in User.csv keeps its id."""
@@ -949,10 +955,11 @@ class _Load:
             start = self.history_start
             since = f"starts at {start:%Y-%m-%d %H:%M} UTC" if start is not None else "is missing"
             self.found.notes.append(
-                f"LeadHistory {since}, the leads were created from {first} UTC: "
+                f"the stage history of {self.rebuilt} lead(s) does not reach back to their creation (no "
+                f"'created' row; LeadHistory {since}, the first lead was created at {first} UTC): "
                 "Salesforce keeps field history for 18 months (24 through the API) unless Field Audit "
-                f"Trail is on; the first stage event of {self.rebuilt} lead(s) is rebuilt "
-                "from CreatedDate and the oldest Status value known"
+                "Trail is on; their first stage event is rebuilt from CreatedDate and the oldest Status "
+                "value known"
             )
         out = []
         headers = {"time": "CreatedDate", "actor": "CreatedById", "lead_id": "LeadId"}
