@@ -32,8 +32,11 @@ LINE = "__line"
 MAX_COLUMNS = 5_000
 
 
-def _bytes(path: Path) -> bytes:
-    """The file's bytes, after checking that it is a non-empty regular file (opened without blocking)."""
+def _bytes(path: Path, *, empty: bool = False) -> bytes:
+    """The file's bytes, after checking that it is a regular file, not empty unless ``empty``.
+
+    The file is opened without blocking: one swapped for a FIFO after the check must not hang the reader.
+    """
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -43,10 +46,10 @@ def _bytes(path: Path) -> bytes:
     if not stat.S_ISREG(info.st_mode):
         what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a FIFO, device or socket)"
         raise DataError(f"{path}: is {what}")
-    if info.st_size == 0:
+    if info.st_size == 0 and not empty:
         raise DataError(f"{path}: is empty (not even a header line)")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a file swapped for a FIFO must not block
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as file:
             return file.read()
     except OSError as error:
@@ -109,7 +112,7 @@ def _ragged(path: Path, line: int, fields: int, width: int) -> str:
 
 def _plain_lines(path: Path, text: str, separator: str, width: int) -> list[int]:
     """:func:`_csv_lines` for a file without quotes: each line is a row, counted in whole columns."""
-    rows = pl.Series("text", text.split("\n")).str.strip_suffix("\r")
+    rows = pl.Series("text", [text]).str.split("\n").explode().str.strip_suffix("\r")
     frame = pl.DataFrame(rows).with_row_index("line", offset=1).slice(1)
     frame = frame.filter(pl.col("text") != "").with_columns(
         (pl.col("text").str.count_matches(separator, literal=True) + 1).alias("fields")
@@ -151,9 +154,10 @@ def read_jsonl(path: Path, *, encoding: str = "utf-8") -> pl.DataFrame:
     """A JSON Lines file (one object per line) as text columns, with :data:`LINE`.
 
     A value must be a string, a whole number, ``true``/``false`` or ``null``; a fractional number is
-    refused (JSON numbers are binary floats, which cannot hold money exactly: write ``"6000.10"``).
+    refused (JSON numbers are binary floats, which cannot hold money exactly: write ``"6000.10"``). An
+    empty file holds no records (JSON Lines has no header).
     """
-    text = _text(path, _bytes(path), encoding)
+    text = _text(path, _bytes(path, empty=True), encoding)
     rows: list[dict[str, str | None]] = []
     lines: list[int] = []
     for number, line in enumerate(text.split("\n"), start=1):
@@ -169,8 +173,6 @@ def read_jsonl(path: Path, *, encoding: str = "utf-8") -> pl.DataFrame:
             raise DataError(f"{path}:{number}: has {len(value):,} fields; at most {MAX_COLUMNS:,} are read")
         rows.append({key: _json_text(path, number, key, cell) for key, cell in value.items()})
         lines.append(number)
-    if not rows:
-        raise DataError(f"{path}: holds no JSON object")
     names = list(dict.fromkeys(key for row in rows for key in row))
     frame = pl.DataFrame(
         {n: [row.get(n) for row in rows] for n in names}, schema=dict.fromkeys(names, pl.String)

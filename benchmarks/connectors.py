@@ -1,0 +1,167 @@
+"""Benchmark: the built-in connectors on exports of 1M synthetic leads; ``polars.read_csv`` is the floor.
+
+    .venv/bin/python benchmarks/connectors.py [--leads N] [--seed S] [--repeat R] [--only NAME ...]
+
+The data comes from ``smarketing.datasets.synthetic`` on the example plan (1M leads: about 5M stage events,
+4.5M touches, 5M activities, 250k deals) and is written once under ``benchmarks/data/`` (git-ignored) in
+each source's shape: the canonical columns as typed Parquet and as CSV text (times with offsets, exact
+decimals, splits one per row), and, where the generators are installed, HubSpot's and Salesforce's export
+files. Each timed run is a fresh subprocess that loads one source with its connector (strict, so every row
+is validated and kept) and reports its wall time, CPU time and peak memory (``ru_maxrss``); the floor is
+the same subprocess reading the same CSV files with ``polars.read_csv`` and no validation at all. The table
+gives the best of the repeats, rows per second, and the ratio to the floor of the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent
+PLAN = ROOT.parent / "examples" / "plan.yaml"
+ISO = "%Y-%m-%dT%H:%M:%S%.f%:z"
+
+
+def _text(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(
+        pl.col(n).dt.to_string(ISO) if isinstance(t, pl.Datetime) else pl.col(n).cast(pl.String)
+        for n, t in frame.schema.items()
+        if not isinstance(t, pl.List)
+    )
+
+
+def _splits(deals: pl.DataFrame) -> pl.DataFrame:
+    rows = deals.select("id", "splits").explode("splits").drop_nulls("splits").unnest("splits")
+    return rows.rename({"id": "deal_id"}).select(pl.all().cast(pl.String))
+
+
+def ensure_data(n: int, seed: int) -> dict[str, Path]:
+    """The source folders, written once: canonical Parquet and CSV, and each CRM export available."""
+    import smarketing as sm
+    from smarketing import datasets
+
+    base = ROOT / "data" / f"connectors-{n}-{seed}"
+    folders = {"files-parquet": base / "parquet", "files-csv": base / "csv"}
+    writers: dict[str, Callable[..., Any]] = {}
+    for name, function in (("hubspot", "write_hubspot_export"), ("salesforce", "write_salesforce_export")):
+        if hasattr(datasets, function):
+            writers[name] = getattr(datasets, function)
+            folders[name] = base / name
+    if all((folder / ".done").exists() for folder in folders.values()):
+        return folders
+    started = time.perf_counter()
+    plan = sm.load_plan(PLAN)
+    data = datasets.synthetic(plan, seed=seed, n_leads=n)
+    print(f"generated {n:,} leads in {time.perf_counter() - started:.1f} s", flush=True)
+    for name, folder in folders.items():
+        if (folder / ".done").exists():
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        if name == "files-parquet":
+            for kind, frame in data.frames().items():
+                (frame.drop("splits") if kind == "deals" else frame).write_parquet(folder / f"{kind}.parquet")
+            _splits(data.deals).write_parquet(folder / "deal_splits.parquet")
+        elif name == "files-csv":
+            for kind, frame in data.frames().items():
+                _text(frame).write_csv(folder / f"{kind}.csv")
+            _splits(data.deals).write_csv(folder / "deal_splits.csv")
+        else:
+            writers[name](plan, data, folder, seed=seed)
+        (folder / ".done").write_text("")
+        print(f"wrote {name} -> {folder}", flush=True)
+    return folders
+
+
+def _child(source: str, folder: Path) -> None:
+    """Load one source (or read its CSV files with polars) and print wall, CPU, peak memory and rows."""
+    started, cpu = time.perf_counter(), time.process_time()
+    if source == "polars.read_csv":
+        rows = sum(pl.read_csv(f, infer_schema=False).height for f in sorted(folder.glob("*.csv")))
+    else:
+        from smarketing.connectors import FilesConnector
+
+        options: dict[str, Any] = {"path": folder}
+        if source.startswith("files"):
+            connector: Any = FilesConnector(**options)
+        else:
+            import smarketing as sm
+            from smarketing.connectors import load_connector
+
+            name = f"{source}-export"
+            options["plan"] = sm.load_plan(PLAN)
+            options["time_zone"] = "Europe/Berlin"
+            try:
+                connector = load_connector(name, **options)
+            except TypeError:  # a connector without a plan option
+                del options["plan"]
+                connector = load_connector(name, **options)
+        _, report = connector.load(progress=False)
+        rows = sum(report.rows_kept.values())
+    wall, used = time.perf_counter() - started, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "cpu": used, "peak_mib": peak, "rows": rows}))
+
+
+def _measure(source: str, folder: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", source, str(folder)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="sources to time (files-parquet, files-csv, ...)"
+    )
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child[0], Path(args.child[1]))
+        return
+    folders = ensure_data(args.leads, args.seed)
+    machine = f"{platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs"
+    print(f"machine: {machine}, load {os.getloadavg()}")
+    print("| source | best wall s (CPU s) | rows | rows/s | peak MiB | floor: polars.read_csv s | ratio |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for source, folder in folders.items():
+        if args.only and source not in args.only:
+            continue
+        runs = [_measure(source, folder) for _ in range(args.repeat)]
+        best = min(runs, key=lambda r: r["wall"])
+        has_csv = any(folder.glob("*.csv"))
+        floor = (
+            min((_measure("polars.read_csv", folder) for _ in range(args.repeat)), key=lambda r: r["wall"])
+            if has_csv
+            else None
+        )
+        floor_text = f"{floor['wall']:.2f}" if floor else "-"
+        ratio = f"{best['wall'] / floor['wall']:.1f}x" if floor else "-"
+        print(
+            f"| {source} | {best['wall']:.2f} ({best['cpu']:.2f}) | {int(best['rows']):,} | "
+            f"{best['rows'] / best['wall']:,.0f} | {best['peak_mib']:,.0f} | {floor_text} | {ratio} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
