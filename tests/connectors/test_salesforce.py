@@ -486,3 +486,36 @@ def test_options_are_checked_when_the_connector_is_made() -> None:
         SalesforceExport(path=QUIRKS, fields={"Lead.Foo__c": "amount"})
     with pytest.raises(ValueError, match=r"'Object\.Field'"):
         SalesforceExport(path=QUIRKS, fields={"Region__c": "region"})
+
+
+# --------------------------------------------------------------------------------------------------
+# Field history retention: history that starts late is rebuilt and said so.
+
+
+def test_history_cut_by_retention_is_rebuilt_from_created_date_and_noted(tmp_path: Path) -> None:
+    ds = synthetic(_plan(), seed=11, n_leads=60)
+    write_salesforce_export(_plan(), ds, tmp_path, seed=3)
+    history = pl.read_csv(tmp_path / "LeadHistory.csv", infer_schema=False)
+    # Salesforce deleted the "created" rows (the oldest of every lead): the history starts later.
+    history.filter(pl.col("Field") != "created").write_csv(tmp_path / "LeadHistory.csv", quote_style="always")
+    data, report = SalesforceExport(path=tmp_path, plan=_plan()).load()
+    assert report.provenance is not None
+    assert report.provenance.stage_history == "mixed"
+    assert any("stage history of 60 lead(s) does not reach back" in n for n in report.provenance.notes)
+    # A creation event has no actor, so the rebuilt first events equal the deleted ones.
+    want = expected(ds, tmp_path, custom=False)["stage_events"]
+    assert _rows("stage_events", data.stage_events) == _rows("stage_events", want)
+
+
+def test_without_any_history_file_the_history_is_reconstructed(tmp_path: Path) -> None:
+    ds = synthetic(_plan(), seed=12, n_leads=20)
+    write_salesforce_export(_plan(), ds, tmp_path, seed=3)
+    (tmp_path / "LeadHistory.csv").unlink()
+    (tmp_path / "OpportunityHistory.csv").unlink()
+    data, report = SalesforceExport(path=tmp_path, plan=_plan()).load()
+    assert report.provenance is not None
+    assert report.provenance.stage_history == "reconstructed"
+    assert data.stage_events.height == 20  # one creation event per lead, at its CreatedDate
+    assert (
+        data.stage_events.sort("lead_id")["time"].to_list() == data.leads.sort("id")["created_at"].to_list()
+    )
