@@ -519,3 +519,15 @@ def test_without_any_history_file_the_history_is_reconstructed(tmp_path: Path) -
     assert (
         data.stage_events.sort("lead_id")["time"].to_list() == data.leads.sort("id")["created_at"].to_list()
     )
+
+
+def test_rows_in_the_recycle_bin_are_counted_not_read(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    _edit(folder, "Event.csv", '"00U5g00000Evt01","false"', '"00U5g00000Evt01","true"')
+    data, report = _quirks(folder)
+    assert data.activities.height == 2
+    assert report.provenance is not None
+    assert (
+        "Event.csv: 1 row(s) with IsDeleted = true (in the recycle bin) are not read"
+        in report.provenance.notes
+    )

@@ -330,7 +330,7 @@ class _Load:
                 out[obj] = None
                 continue
             try:
-                out[obj] = _read.read_csv(file, encoding=self.o.encoding)
+                out[obj] = self._undeleted(_read.read_csv(file, encoding=self.o.encoding), file.name)
             except DataError as error:
                 if self.strict:
                     raise
@@ -353,6 +353,18 @@ class _Load:
         if extra:
             self.found.notes.append(f"not read (no object this connector maps): {', '.join(extra)}")
         return out
+
+    def _undeleted(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        """The rows not in the recycle bin (``IsDeleted`` true), which are counted in the notes."""
+        if "IsDeleted" not in frame.columns:
+            return frame
+        deleted = pl.col("IsDeleted").str.strip_chars().str.to_lowercase().is_in(["true", "1"])
+        count = int(frame.select(deleted.sum()).item())
+        if count:
+            self.found.notes.append(
+                f"{name}: {count} row(s) with IsDeleted = true (in the recycle bin) are not read"
+            )
+        return frame.filter(~deleted.fill_null(False))
 
     def frame(self, obj: str, needed: tuple[str, ...] = ()) -> pl.DataFrame | None:
         """The object's rows (``None`` without a file); a column every row needs must be there."""
@@ -1027,7 +1039,9 @@ def _headers(obj: str) -> dict[str, str]:
 
 def _read_columns(obj: str, fields: Mapping[str, Mapping[str, str]]) -> set[str]:
     """The columns of an object's file that the connector reads."""
-    used = {f.split(".")[-1] for f in STANDARD.get(obj, {}).values()} | set(fields.get(obj, {}))
+    used = (
+        {f.split(".")[-1] for f in STANDARD.get(obj, {}).values()} | set(fields.get(obj, {})) | {"IsDeleted"}
+    )
     extra = {
         "Lead": {"Status", "ConvertedContactId", "ConvertedOpportunityId"},
         "Opportunity": {"IsWon", "StageName"},
