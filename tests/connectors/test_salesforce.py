@@ -456,6 +456,13 @@ def test_a_file_with_a_million_columns_is_refused_without_reading_it(tmp_path: P
         ("Opportunity.csv", '"12500"', '"12,500"', "Opportunity.csv:2", "12,500"),
         ("Account.csv", '"0015g00000Acc01AAB"', '"0015g0000!Acc01"', "Account.csv:2", "not a Salesforce id"),
         ("Task.csv", '"0035g00000Cont1AAB"', '"003NOSUCHCONTAC"', "Task.csv:2", "not in the load"),
+        (
+            "LeadHistory.csv",
+            '"2026-01-06T10:00:00.000Z","Status"',
+            '"2026-03-29 02:30:00","Status"',
+            "LeadHistory.csv:3",
+            "does not exist or is ambiguous in Europe/Berlin",
+        ),
     ],
 )
 def test_bad_cells_are_located(

@@ -201,7 +201,7 @@ def _general_time(name: str, time_zone: str | None) -> pl.Expr:
             text.str.to_datetime(f, strict=False, time_unit="us")
             .dt.replace_time_zone(time_zone, ambiguous="null", non_existent="null")
             .dt.convert_time_zone("UTC")
-            for f in ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M")
+            for f in ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
         ]
     )
     return pl.coalesce(aware, naive)
@@ -210,13 +210,16 @@ def _general_time(name: str, time_zone: str | None) -> pl.Expr:
 def time_problem(name: str, parsed: str, time_zone: str | None) -> pl.Expr:
     """Why a time cell did not parse, or null."""
     cell = pl.col(name).str.strip_chars()
-    naive = cell.str.contains(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+    naive = cell.str.contains(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
     hint = pl.lit("has no offset; pass time_zone= the zone the file is written in")
+    clocks = f"does not exist or is ambiguous in {time_zone} (the clocks change then)"
     return (
         pl.when(cell.is_null() | (cell == ""))
         .then(pl.lit("is empty"))
         .when(pl.col(parsed).is_null() & naive & pl.lit(time_zone is None))
         .then(pl.format("'{}' {}", cell, hint))
+        .when(pl.col(parsed).is_null() & naive & cell.str.to_datetime(strict=False).is_not_null())
+        .then(pl.format("'{}' {}", cell, pl.lit(clocks)))
         .when(pl.col(parsed).is_null())
         .then(pl.format("'{}' is not an ISO 8601 time (such as 2026-10-01T09:00:00.000Z)", cell))
     )
