@@ -207,6 +207,13 @@ def _general_time(name: str, time_zone: str | None) -> pl.Expr:
     return pl.coalesce(aware, naive)
 
 
+def _naive(cell: pl.Expr) -> pl.Expr:
+    """A time without an offset as written (no zone), or null."""
+    text = cell.str.replace(" ", "T", literal=True)
+    formats = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+    return pl.coalesce([text.str.to_datetime(f, strict=False, time_unit="us") for f in formats])
+
+
 def time_problem(name: str, parsed: str, time_zone: str | None) -> pl.Expr:
     """Why a time cell did not parse, or null."""
     cell = pl.col(name).str.strip_chars()
@@ -218,7 +225,7 @@ def time_problem(name: str, parsed: str, time_zone: str | None) -> pl.Expr:
         .then(pl.lit("is empty"))
         .when(pl.col(parsed).is_null() & naive & pl.lit(time_zone is None))
         .then(pl.format("'{}' {}", cell, hint))
-        .when(pl.col(parsed).is_null() & naive & cell.str.to_datetime(strict=False).is_not_null())
+        .when(pl.col(parsed).is_null() & naive & _naive(cell).is_not_null())
         .then(pl.format("'{}' {}", cell, pl.lit(clocks)))
         .when(pl.col(parsed).is_null())
         .then(pl.format("'{}' is not an ISO 8601 time (such as 2026-10-01T09:00:00.000Z)", cell))
