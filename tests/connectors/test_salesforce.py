@@ -197,11 +197,11 @@ def test_the_export_is_deterministic(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("short", "long"),
     [
-        # Salesforce's own CASESAFEID() examples, as published (gammone.com; forceguru.blogspot.com).
+        # Worked examples published with their result: gammone.com ("how to convert salesforce id from
+        # 15 to 18 chars"), NPower Seattle's developer notes, theblogreaders.com.
         ("a0D30000001n7Pi", "a0D30000001n7PiEAI"),
-        ("00570000001ZwTi", "00570000001ZwTiAAK"),
-        ("001A0000006Vm9r", "001A0000006Vm9rIAC"),
-        ("0019000001EJNfj", "0019000001EJNfjAAH"),
+        ("500x000000003TR", "500x000000003TRAAY"),
+        ("0019000000B98de", "0019000000B98deAAB"),
     ],
 )
 def test_the_case_safe_suffix_matches_salesforce(short: str, long: str) -> None:
