@@ -302,6 +302,7 @@ class _Load:
         self.o = options
         self.strict = strict
         self.found = Found()
+        self.unused: dict[str, tuple[str, ...]] = {}
         self.files = self._read_all()
         if self.files.get("Lead") is None and not any(r.source == "Lead.csv" for r in self.found.refusals):
             raise DataError(
@@ -330,7 +331,7 @@ class _Load:
                 out[obj] = None
                 continue
             try:
-                out[obj] = self._undeleted(_read.read_csv(file, encoding=self.o.encoding), file.name)
+                frame = self._undeleted(_read.read_csv(file, encoding=self.o.encoding), file.name)
             except DataError as error:
                 if self.strict:
                     raise
@@ -348,6 +349,11 @@ class _Load:
                     )
                 )
                 out[obj] = None
+                continue
+            # Only the columns read are kept (the others are listed in the report), to save memory.
+            used = _read_columns(obj, self.o.fields)
+            self.unused[file.name] = tuple(c for c in frame.columns if c not in used and c != _read.LINE)
+            out[obj] = frame.select(c for c in frame.columns if c in used or c == _read.LINE)
         known = {f"{obj}.csv" for obj in OBJECTS}
         extra = sorted(n for n in present if n.endswith(".csv") and n not in known)
         if extra:
@@ -1007,13 +1013,7 @@ class _Load:
         read = dict(loaded.report.rows_read)
         for r in self.found.refusals:
             read[r.kind] = read.get(r.kind, 0) + 1
-        unused = {
-            f"{obj}.csv": tuple(
-                c for c in frame.columns if c not in _read_columns(obj, self.o.fields) and c != _read.LINE
-            )
-            for obj, frame in self.files.items()
-            if frame is not None
-        }
+        unused = self.unused
         report = attrs.evolve(
             loaded.report,
             refusals=refusals,
