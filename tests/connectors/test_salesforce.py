@@ -538,3 +538,12 @@ def test_rows_in_the_recycle_bin_are_counted_not_read(tmp_path: Path) -> None:
         "Event.csv: 1 row(s) with IsDeleted = true (in the recycle bin) are not read"
         in report.provenance.notes
     )
+
+
+def test_the_connector_is_a_connector() -> None:
+    from smarketing.typing import Connector
+
+    connector = SalesforceExport(path=QUIRKS)
+    assert isinstance(connector, Connector)
+    assert connector.name == "salesforce-export"
+    assert repr(connector) == f"SalesforceExport({str(QUIRKS)!r})"

@@ -181,6 +181,8 @@ class _Export:
         for kind, obj in (("accounts", "Account"), ("leads", "Lead"), ("deals", "Opportunity")):
             frame: pl.DataFrame = getattr(ds, kind)
             self.id_of[obj] = pl.DataFrame({"orig": frame["id"], "sf": ids.make(obj, frame.height)})
+        names = ds.touchpoints.get_column("campaign").drop_nulls().unique().sort()
+        self.id_of["Campaign"] = pl.DataFrame({"orig": names, "sf": ids.make("Campaign", names.len())})
         self.converted = self._conversions()
         self.labels = _labels(plan)
 
@@ -433,7 +435,7 @@ class _Export:
         )
         accounts = self.ds.accounts.select(pl.col("id").alias("account_id"), pl.col("name").alias("company"))
         lead_source = self.ds.leads.select(
-            pl.col("id").alias("lead_id"), pl.col("source").alias("lead_source")
+            pl.col("id").alias("lead_id"), pl.col("source").alias("lead_source"), "campaign"
         )
         frame = (
             deals.with_row_index("_row")
@@ -466,6 +468,7 @@ class _Export:
             _bool(stage == "won").alias("IsWon"),
             _bool(stage != "open").alias("IsClosed"),
             pl.col("lead_source").alias("LeadSource"),
+            self._sf("Campaign", "campaign", "CampaignId"),
             pl.lit("New Business").alias("Type"),
             pl.col("product").alias("Product__c"),
             pl.col("segment").alias("Segment__c"),
@@ -525,7 +528,7 @@ class _Export:
             )
             .sort("campaign")
         )
-        campaigns = campaigns.with_columns(sf=self.ids.make("Campaign", campaigns.height))
+        campaigns = campaigns.with_columns(self._sf("Campaign", "campaign", "sf"))
         members = (
             touches.sort("time", "_row")
             .group_by("lead_id", "campaign", maintain_order=True)
