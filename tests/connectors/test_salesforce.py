@@ -547,3 +547,61 @@ def test_the_connector_is_a_connector() -> None:
     assert isinstance(connector, Connector)
     assert connector.name == "salesforce-export"
     assert repr(connector) == f"SalesforceExport({str(QUIRKS)!r})"
+
+
+def _cells(path: Path) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+
+
+def _write(path: Path, rows: list[list[str]]) -> None:
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
+_FILES = sorted(p.name for p in QUIRKS.iterdir())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.sampled_from(_FILES),
+    column=st.integers(0, 30),
+    how=st.sampled_from(["drop", "blank", "junk", "header only", "delete"]),
+    strict=st.booleans(),
+)
+def test_a_broken_file_is_an_error_or_a_refusal_never_a_traceback(
+    tmp_path_factory: pytest.TempPathFactory, name: str, column: int, how: str, strict: bool
+) -> None:
+    folder = tmp_path_factory.mktemp("broken") / "export"
+    shutil.copytree(QUIRKS, folder)
+    path = folder / name
+    rows = _cells(path)
+    i = column % len(rows[0])
+    if how == "delete":
+        path.unlink()
+    elif how == "header only":
+        _write(path, rows[:1])
+    elif how == "drop":
+        _write(path, [r[:i] + r[i + 1 :] for r in rows])
+    else:
+        value = "" if how == "blank" else 'é junk ,"x'
+        _write(path, [rows[0], *([*r[:i], value, *r[i + 1 :]] for r in rows[1:])])
+    connector = SalesforceExport(path=folder, plan=_plan(), currency="EUR", time_zone="Europe/Berlin")
+    error: DataError | None = None
+    try:
+        data, report = connector.load(strict=strict)
+    except DataError as caught:  # a file that cannot be read, or a refused row in strict mode: located
+        error = caught
+    if error is not None:
+        assert ".csv" in str(error)
+        return
+    # Every row read is kept or refused (none dropped silently).
+    for kind, read in report.rows_read.items():
+        assert report.rows_kept.get(kind, 0) + sum(r.kind == kind for r in report.refusals) == read
+    assert data.leads.height == report.rows_kept.get("leads", 0)

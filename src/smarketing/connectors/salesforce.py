@@ -308,7 +308,7 @@ class _Load:
             raise DataError(
                 f"{options.path}: no Lead.csv (the export's leads); is this a Data Export folder?"
             )
-        users = self.files.get("User")
+        users = self.frame("User", ("Id",))
         self.people = user_map(
             users if users is not None else pl.DataFrame({"Id": []}, schema={"Id": pl.String}),
             options.plan,
