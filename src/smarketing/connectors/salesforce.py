@@ -516,6 +516,11 @@ class _Load:
             contact = self.ids(contact, "Contact")
             own = contact.filter(~pl.col("id").is_in(contact_of["contact"].implode()))
             own = self.person(own, "OwnerId", "owner", "Contact", "leads")
+            if contact.height > own.height:
+                self.found.notes.append(
+                    f"Contact.csv: {contact.height - own.height} contact(s) converted from a lead "
+                    "count as that lead"
+                )
             if own.height:
                 out.append((self._lead_columns(own, "Contact"), "Contact.csv", _headers("Contact")))
                 contact_of = pl.concat(
