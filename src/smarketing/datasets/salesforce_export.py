@@ -264,7 +264,7 @@ class _Export:
         table = self.id_of[obj]
         return (
             pl.col(column)
-            .replace_strict(dict(zip(table["orig"], table["sf"], strict=True)), default=None)
+            .replace_strict(table["orig"], table["sf"], default=None, return_dtype=pl.String)
             .alias(alias)
         )
 
