@@ -18,6 +18,8 @@ from __future__ import annotations
 #   intake.py   the one validation every connector ends in: RawFrame tables -> Dataset + LoadReport
 #   files.py    the ``files`` connector: CSV, Parquet or JSON Lines in the canonical columns
 #   hubspot.py  the ``hubspot-export`` connector: the CSV files of a HubSpot export
+#   salesforce.py  the ``salesforce-export`` connector: the CSV files of a Salesforce Data Export
+#   _salesforce.py its parts: ids, times, stage and user maps, history
 #   registry.py load_connector / available_connectors: built-ins and the ``smarketing.connectors`` plugins
 #   _read.py    reading export files safely, with their line numbers
 from typing import TypeAlias
@@ -41,6 +43,7 @@ from smarketing.connectors.report import (
     Refusal,
     StageHistory,
 )
+from smarketing.connectors.salesforce import SalesforceExport
 from smarketing.typing import Connector
 
 #: A connector as smarketing loads it: :class:`smarketing.typing.Connector` giving :class:`Loaded`.
@@ -60,6 +63,7 @@ __all__ = [
     "RawFrame",
     "Refusal",
     "SPLIT_COLUMNS",
+    "SalesforceExport",
     "Source",
     "StageHistory",
     "available_connectors",

@@ -33,6 +33,14 @@ is read from the plan), ``_people`` (accounts and leads), ``_events`` (the journ
 
 from smarketing.datasets._generate import DEFAULT_END, synthetic
 from smarketing.datasets.hubspot_export import write_hubspot_export
+from smarketing.datasets.salesforce_export import SALESFORCE_CUSTOM_FIELDS, write_salesforce_export
 from smarketing.records import Dataset
 
-__all__ = ["DEFAULT_END", "Dataset", "synthetic", "write_hubspot_export"]
+__all__ = [
+    "DEFAULT_END",
+    "SALESFORCE_CUSTOM_FIELDS",
+    "Dataset",
+    "synthetic",
+    "write_hubspot_export",
+    "write_salesforce_export",
+]

@@ -1,0 +1,447 @@
+"""The parts of the ``salesforce-export`` connector: ids, times, stage and user maps, history (private).
+
+Every function works on whole columns (polars expressions); none loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+import numpy as np
+import polars as pl
+
+from smarketing.connectors.report import AppliedMapping, Default, Refusal
+from smarketing.plan import AlignmentPlan
+
+__all__ = [
+    "CHECKSUM",
+    "STANDARD_VALUES",
+    "Found",
+    "case_safe",
+    "case_safe_text",
+    "history",
+    "parse_time",
+    "stage_map",
+    "user_map",
+]
+
+#: The characters of the 18-character id's suffix, by the value of a chunk's five upper-case bits.
+CHECKSUM: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_INDEX: Final = {c: i for i, c in enumerate(CHECKSUM)}
+
+#: Salesforce's standard Lead Status and Opportunity Stage values -> the journey role they stand for. A
+#: role is a stage kind (``lead``, ``sal``, ``sql``, ``opportunity``: the first open stage of that kind)
+#: or a terminal outcome (``disqualified``, ``won``, ``lost``: the first stage ending that way).
+STANDARD_VALUES: Final[dict[str, str]] = {
+    "Open - Not Contacted": "lead",
+    "Working - Contacted": "sal",
+    "Closed - Converted": "sql",
+    "Closed - Not Converted": "disqualified",
+    "Prospecting": "opportunity",
+    "Qualification": "opportunity",
+    "Needs Analysis": "opportunity",
+    "Value Proposition": "opportunity",
+    "Id. Decision Makers": "opportunity",
+    "Perception Analysis": "opportunity",
+    "Proposal/Price Quote": "opportunity",
+    "Negotiation/Review": "opportunity",
+    "Closed Won": "won",
+    "Closed Lost": "lost",
+}
+_TERMINAL_ROLES: Final = ("disqualified", "won", "lost")
+
+
+@attrs.define
+class Found:
+    """What a load found besides the rows: refusals, maps applied, defaults given, notes."""
+
+    refusals: list[Refusal] = attrs.Factory(list)
+    mappings: list[AppliedMapping] = attrs.Factory(list)
+    defaults: list[Default] = attrs.Factory(list)
+    notes: list[str] = attrs.Factory(list)
+
+    def refuse(
+        self, frame: pl.DataFrame, *, kind: str, source: str, record: str, column: str, why: pl.Expr
+    ) -> None:
+        """Refuse each row of ``frame`` where ``why`` (a reason, or null) is set."""
+        bad = frame.with_columns(why.alias("_why")).filter(pl.col("_why").is_not_null())
+        for line, ident, reason in bad.select("__line", record, "_why").iter_rows():
+            self.refusals.append(Refusal(kind, source, line, ident, column, reason))
+
+    def count(self, column: str, cells: pl.Series, mapping: Mapping[str, str | None]) -> None:
+        """List each entry of ``mapping`` used in ``cells`` (and not the identity) with its rows."""
+        counts = cells.filter(cells.is_in(list(mapping))).value_counts(sort=False)
+        for value, rows in sorted(counts.rows()):
+            target = mapping[value]
+            if target != value:
+                self.mappings.append(
+                    AppliedMapping(column, value, "(none)" if target is None else target, rows)
+                )
+
+
+# --------------------------------------------------------------------------------------------------
+# Ids.
+
+
+def case_safe_text(value: str) -> str | None:
+    """One id in its 18-character form, or ``None`` (the reference for :func:`case_safe`)."""
+    text = value.strip()
+    if len(text) not in (15, 18) or not text.isascii() or not text.isalnum():
+        return None
+    if len(text) == 18:
+        flags = [_INDEX.get(c) for c in text[15:].upper()]
+        if any(f is None for f in flags):
+            return None
+        body = "".join(
+            c.upper() if (flags[i // 5] or 0) >> (i % 5) & 1 else c.lower() for i, c in enumerate(text[:15])
+        )
+    else:
+        body = text
+    suffix = "".join(
+        CHECKSUM[sum(1 << j for j, c in enumerate(body[k : k + 5]) if "A" <= c <= "Z")] for k in (0, 5, 10)
+    )
+    return body + suffix
+
+
+_ASCII_SUFFIX: Final = np.frombuffer(CHECKSUM.encode(), np.uint8)
+#: Byte -> its value in :data:`CHECKSUM` (upper or lower case), or -1.
+_FLAGS: Final = np.full(256, -1, np.int64)
+_FLAGS[_ASCII_SUFFIX] = np.arange(32)
+_FLAGS[np.frombuffer(CHECKSUM.lower().encode(), np.uint8)[:26]] = np.arange(26)
+_WEIGHTS: Final = 1 << np.arange(5)
+_SALESFORCE_TIME: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
+
+
+def _case_safe_series(series: pl.Series) -> pl.Series:
+    """:func:`case_safe` on a column, once per distinct value, as bytes in numpy (no Python per row)."""
+    text = series.cast(pl.String).str.strip_chars()
+    distinct = text.unique(maintain_order=True).drop_nulls()
+    if distinct.len() * 2 > text.len():
+        return _case_safe_values(text)
+    mapping = pl.DataFrame({"k": distinct, "v": _case_safe_values(distinct)})
+    return (
+        pl.DataFrame({"k": text})
+        .join(mapping, on="k", how="left", maintain_order="left", nulls_equal=False)
+        .get_column("v")
+        .alias(series.name)
+    )
+
+
+def _case_safe_values(text: pl.Series) -> pl.Series:
+    """The 18-character form of each value of ``text`` (stripped), or null."""
+    valid = text.str.contains(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?$").fill_null(False)
+    padded = pl.when(valid).then(text).otherwise(pl.lit("0" * 15))
+    width = pl.select(padded.str.pad_end(18, "0").alias("p")).get_column("p")
+    n = width.len()
+    codes = np.frombuffer(b"".join(width.cast(pl.Binary).to_list()), np.uint8).reshape(n, 18).copy()
+    long = (text.str.len_bytes() == 18).fill_null(False).to_numpy() & valid.to_numpy()
+    given = _FLAGS[codes[:, 15:]]
+    # An 18-character id's suffix is the truth about case: restore the body's case from it.
+    bits = (given[:, np.arange(15) // 5] >> (np.arange(15) % 5)) & 1
+    body = codes[:, :15]
+    letter = ((body >= 65) & (body <= 90)) | ((body >= 97) & (body <= 122))
+    upper_wanted = (bits == 1) & letter & long[:, None]
+    lower_wanted = (bits == 0) & letter & long[:, None]
+    body[upper_wanted & (body >= 97)] -= 32
+    body[lower_wanted & (body <= 90)] += 32
+    upper = (body >= 65) & (body <= 90)
+    codes[:, 15:] = _ASCII_SUFFIX[(upper.reshape(n, 3, 5) * _WEIGHTS).sum(axis=2)]
+    out = pl.Series(text.name, codes.view("S18").ravel()).cast(pl.String)
+    return pl.select(pl.when(pl.lit(valid)).then(pl.lit(out)).alias(text.name)).get_column(text.name)
+
+
+def case_safe(expr: pl.Expr) -> pl.Expr:
+    """A 15- or 18-character id as its 18-character form; null when it is not a Salesforce id.
+
+    An 18-character id's suffix says which of the first 15 characters are upper case: a body whose case
+    was lost (a tool that lower-cased it) gets it back from the suffix.
+    """
+    return expr.map_batches(_case_safe_series, return_dtype=pl.String, is_elementwise=True)
+
+
+def reference(name: str) -> pl.Expr:
+    """A reference cell as an 18-character id; a cell that is no id stays as it is (and refers to nothing)."""
+    raw = pl.col(name).str.strip_chars()
+    return pl.when(raw == "").then(None).otherwise(pl.coalesce(case_safe(pl.col(name)), raw)).alias(name)
+
+
+# --------------------------------------------------------------------------------------------------
+# Times.
+
+
+def parse_time(name: str, time_zone: str | None) -> pl.Expr:
+    """An ISO 8601 date-time cell in UTC: ``...Z`` and offsets as written, none only with ``time_zone``."""
+
+    def parse(cells: pl.Series) -> pl.Series:
+        # The export's own spelling first (2026-10-01T09:00:00.000Z); the general parser only if needed.
+        fast = cells.str.to_datetime(_SALESFORCE_TIME, strict=False, time_unit="us", time_zone="UTC")
+        if fast.null_count() == cells.null_count():
+            return fast
+        frame = pl.DataFrame({name: cells})
+        return frame.select(_general_time(name, time_zone)).to_series().alias(cells.name)
+
+    return pl.col(name).map_batches(parse, return_dtype=pl.Datetime("us", "UTC"), is_elementwise=True)
+
+
+def _general_time(name: str, time_zone: str | None) -> pl.Expr:
+    """Any ISO 8601 spelling: ``T`` or a space, seconds and fractions optional, an offset or ``Z``."""
+    text = pl.col(name).str.strip_chars().str.replace(" ", "T", literal=True).str.replace(r"Z$", "+00:00")
+    aware = pl.coalesce(
+        [
+            text.str.to_datetime(f, strict=False, time_unit="us").dt.convert_time_zone("UTC")
+            for f in ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z")
+        ]
+    )
+    if time_zone is None:
+        return aware
+    naive = pl.coalesce(
+        [
+            text.str.to_datetime(f, strict=False, time_unit="us")
+            .dt.replace_time_zone(time_zone, ambiguous="null", non_existent="null")
+            .dt.convert_time_zone("UTC")
+            for f in ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+        ]
+    )
+    return pl.coalesce(aware, naive)
+
+
+def _naive(cell: pl.Expr) -> pl.Expr:
+    """A time without an offset as written (no zone), or null."""
+    text = cell.str.replace(" ", "T", literal=True)
+    formats = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+    return pl.coalesce([text.str.to_datetime(f, strict=False, time_unit="us") for f in formats])
+
+
+def time_problem(name: str, parsed: str, time_zone: str | None) -> pl.Expr:
+    """Why a time cell did not parse, or null."""
+    cell = pl.col(name).str.strip_chars()
+    naive = cell.str.contains(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+    hint = pl.lit("has no offset; pass time_zone= the zone the file is written in")
+    clocks = f"does not exist or is ambiguous in {time_zone} (the clocks change then)"
+    return (
+        pl.when(cell.is_null() | (cell == ""))
+        .then(pl.lit("is empty"))
+        .when(pl.col(parsed).is_null() & naive & pl.lit(time_zone is None))
+        .then(pl.format("'{}' {}", cell, hint))
+        .when(pl.col(parsed).is_null() & naive & _naive(cell).is_not_null())
+        .then(pl.format("'{}' {}", cell, pl.lit(clocks)))
+        .when(pl.col(parsed).is_null())
+        .then(pl.format("'{}' is not an ISO 8601 time (such as 2026-10-01T09:00:00.000Z)", cell))
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Value maps.
+
+
+def stage_map(plan: AlignmentPlan | None, given: Mapping[str, str]) -> dict[str, str]:
+    """Lead Status / StageName value -> journey stage id.
+
+    ``given`` first, then the plan's stage ids and names, then the standard values by role (see
+    :data:`STANDARD_VALUES`).
+    """
+    roles: dict[str, str] = {role: role for role in set(STANDARD_VALUES.values())}
+    mapped: dict[str, str] = {}
+    if plan is not None:
+        roles = {}
+        for stage in plan.journey.stages:
+            role: str | None = stage.terminal if stage.terminal in _TERMINAL_ROLES else None
+            role = role or (stage.kind if stage.terminal is None else None)
+            if role is not None:
+                roles.setdefault(role, stage.id)
+        for stage in plan.journey.stages:
+            mapped[stage.id] = stage.id
+        for stage in plan.journey.stages:
+            mapped.setdefault(stage.name, stage.id)
+    standard = {value: roles[role] for value, role in STANDARD_VALUES.items() if role in roles}
+    return {**standard, **mapped, **dict(given)}
+
+
+def user_map(
+    users: pl.DataFrame, plan: AlignmentPlan | None, given: Mapping[str, str], found: Found
+) -> dict[str, str | None]:
+    """18-character User Id -> person id (``None``: no person, the Automated Process user).
+
+    ``given`` first (ids in either form); else, with a plan, the plan person whose name is the user's
+    ``Name`` (when exactly one user has that name); else the User Id itself.
+    """
+    out: dict[str, str | None] = {}
+    names = {p.name: p.id for p in (plan.people if plan is not None else ())}
+    frame = users.select(
+        case_safe(pl.col("Id")).alias("id"),
+        pl.col("Name") if "Name" in users.columns else pl.lit(None, pl.String).alias("Name"),
+        pl.col("UserType") if "UserType" in users.columns else pl.lit(None, pl.String).alias("UserType"),
+    ).filter(pl.col("id").is_not_null())
+    twice = set(frame.filter(pl.col("Name").is_duplicated())["Name"].drop_nulls())
+    for ident, name, kind in frame.iter_rows():
+        if kind == "AutomatedProcess":
+            out[ident] = None
+        elif name in names and name not in twice:
+            out[ident] = names[name]
+        else:
+            out[ident] = ident
+    for name in sorted(twice & names.keys()):
+        found.notes.append(f"User.csv: {name!r} is the Name of several users; they keep their User Ids")
+    if given:
+        keys = [case_safe_text(k) for k in given]
+        for key, (raw, person) in zip(keys, given.items(), strict=True):
+            if key is None:
+                raise ValueError(f"users: {raw!r} is not a Salesforce User Id (15 or 18 letters and digits)")
+            out[key] = person
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Stage history.
+
+
+def history(
+    leads: pl.DataFrame,
+    lead_rows: pl.DataFrame | None,
+    opp_rows: pl.DataFrame | None,
+    stages: Mapping[str, str],
+    found: Found,
+) -> tuple[pl.DataFrame, int]:
+    """Stage events from LeadHistory and OpportunityHistory, with each lead's creation event.
+
+    ``leads`` has ``id``, ``_created`` (UTC), ``Status`` and ``__line``; ``lead_rows`` has ``lead_id``,
+    ``Field``, ``OldValue``, ``NewValue``, ``time``, ``actor``, ``__line`` (times parsed, ids
+    normalised, bad rows already refused); ``opp_rows`` has ``lead_id``, ``StageName``, ``time``,
+    ``actor``, ``__line``. The creation event of a lead with a ``created`` history row is native; of
+    one without it is rebuilt at ``CreatedDate``. Its stage is the ``OldValue`` of the lead's first
+    ``Status`` change, or the lead's ``Status`` when it has none. ``from`` is the stage of the lead's
+    previous event. Events are ordered by time, then creation, LeadHistory, OpportunityHistory, then
+    line.
+
+    Returns:
+        The events (``lead_id``, ``from``, ``to``, ``time``, ``actor``, ``__line``, ``_source``) and how
+        many creation events were rebuilt.
+    """
+    columns = ("lead_id", "_label", "time", "actor", "__line", "_rank", "_source", "_column")
+    parts = []
+    created = pl.DataFrame(
+        schema={
+            "lead_id": pl.String,
+            "time": pl.Datetime("us", "UTC"),
+            "actor": pl.String,
+            "__line": pl.Int64,
+        }
+    )
+    first_old = pl.DataFrame(schema={"lead_id": pl.String, "_first": pl.String})
+    if lead_rows is not None:
+        status = lead_rows.filter(pl.col("Field") == "Status")
+        first_old = (
+            status.sort("time", "__line")
+            .group_by("lead_id", maintain_order=True)
+            .agg(pl.col("OldValue").first().alias("_first"))
+        )
+        parts.append(
+            status.select(
+                "lead_id",
+                pl.col("NewValue").alias("_label"),
+                "time",
+                "actor",
+                "__line",
+                pl.lit(1, pl.Int32).alias("_rank"),
+                pl.lit("LeadHistory.csv").alias("_source"),
+                pl.lit("NewValue").alias("_column"),
+            )
+        )
+        created = lead_rows.filter(pl.col("Field") == "created").unique(
+            "lead_id", keep="first", maintain_order=True
+        )
+    if opp_rows is not None:
+        parts.append(
+            opp_rows.select(
+                "lead_id",
+                pl.col("StageName").alias("_label"),
+                "time",
+                "actor",
+                "__line",
+                pl.lit(2, pl.Int32).alias("_rank"),
+                pl.lit("OpportunityHistory.csv").alias("_source"),
+                pl.lit("StageName").alias("_column"),
+            )
+        )
+    first, rebuilt = _creations(leads, first_old, created)
+    parts.insert(0, first)
+    events = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
+    events = events.with_columns(pl.col("_label").replace_strict(dict(stages), default=None).alias("to"))
+    _refuse_unknown(events, stages, found)
+    events = events.filter(pl.col("to").is_not_null()).sort(
+        "lead_id", "time", "_rank", "__line", maintain_order=True
+    )
+    events = events.with_columns(pl.col("to").shift(1).over("lead_id").alias("from"))
+    return events.select("lead_id", "from", "to", "time", "actor", "__line", "_source"), rebuilt
+
+
+def _creations(
+    leads: pl.DataFrame, first_old: pl.DataFrame, created: pl.DataFrame
+) -> tuple[pl.DataFrame, int]:
+    """Each lead's creation event: its ``created`` history row, or rebuilt from ``CreatedDate``.
+
+    Its stage is the ``OldValue`` of the lead's first ``Status`` change, else the lead's ``Status``.
+    Returns the events (with ``_label`` still a Salesforce value) and how many were rebuilt.
+    """
+    first = (
+        leads.select("id", "_created", "Status", pl.col("__line").alias("_lead_line"))
+        .join(first_old, left_on="id", right_on="lead_id", how="left", maintain_order="left")
+        .join(
+            created.select(
+                "lead_id",
+                pl.col("time").alias("_ctime"),
+                pl.col("actor").alias("_cactor"),
+                pl.col("__line").alias("_cline"),
+            ),
+            left_on="id",
+            right_on="lead_id",
+            how="left",
+            maintain_order="left",
+        )
+        .filter(pl.col("_created").is_not_null())
+    )
+    native = pl.col("_ctime").is_not_null()
+    rebuilt = int(first.select((~native).sum()).item())
+    return (
+        first.select(
+            pl.col("id").alias("lead_id"),
+            pl.coalesce("_first", "Status").alias("_label"),
+            pl.when(native).then(pl.col("_ctime")).otherwise(pl.col("_created")).alias("time"),
+            pl.when(native).then(pl.col("_cactor")).alias("actor"),
+            pl.when(native).then(pl.col("_cline")).otherwise(pl.col("_lead_line")).alias("__line"),
+            pl.lit(0, pl.Int32).alias("_rank"),
+            pl.when(native).then(pl.lit("LeadHistory.csv")).otherwise(pl.lit("Lead.csv")).alias("_source"),
+            pl.when(pl.col("_first").is_not_null())
+            .then(pl.lit("OldValue"))
+            .otherwise(pl.lit("Status"))
+            .alias("_column"),
+        ),
+        rebuilt,
+    )
+
+
+def _refuse_unknown(events: pl.DataFrame, stages: Mapping[str, str], found: Found) -> None:
+    """List the values mapped to stages, and refuse every event whose value maps to none."""
+    for source in ("Lead.csv", "LeadHistory.csv", "OpportunityHistory.csv"):
+        part = events.filter(pl.col("_source") == source)
+        for column in ("Status", "OldValue", "NewValue", "StageName"):
+            rows = part.filter(pl.col("_column") == column)
+            found.count(f"{source.removesuffix('.csv')}.{column}", rows["_label"].drop_nulls(), stages)
+            found.refuse(
+                rows,
+                kind="stage_events",
+                source=source,
+                record="lead_id",
+                column=column,
+                why=pl.when(pl.col("to").is_null()).then(
+                    pl.when(pl.col("_label").is_null() | (pl.col("_label") == ""))
+                    .then(pl.lit("is empty: the stage is not known"))
+                    .otherwise(
+                        pl.format(
+                            "'{}' is not a stage the status_map knows; add it to status_map", pl.col("_label")
+                        )
+                    )
+                ),
+            )
