@@ -160,8 +160,8 @@ LEADS = "id,created_at\nL1,2026-10-01T09:00:00Z\nL2,2026-10-02T09:00:00Z\n"
         ),
         ("leads.jsonl", b'["L1"]\n', "leads.jsonl:1: expected a JSON object, not list"),
         ("deals.jsonl", b'{"id": "D1", "amount": 6000.1}\n', "deals.jsonl:1: amount: is a fractional number"),
-        ("leads.parquet", b"id,created_at\n", "leads.parquet: is not a Parquet file"),
-        ("leads.parquet", b"PAR1\x00\x00", "leads.parquet: is not a complete Parquet file"),
+        ("leads.parquet", b"id,created_at\n", "leads.parquet: is not a parquet file"),
+        ("leads.parquet", b"PAR1\x00\x00", "leads.parquet: is not a complete parquet file"),
     ],
 )
 def test_a_broken_file_is_a_located_error(tmp_path: Path, name: str, content: bytes, message: str) -> None:
@@ -194,7 +194,7 @@ def test_other_encodings_and_a_byte_order_mark(tmp_path: Path) -> None:
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_a_fifo_or_a_folder_never_blocks(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "leads.csv")
-    with pytest.raises(DataError, match="not a regular file"):
+    with pytest.raises(DataError, match="is a FIFO"):
         FilesConnector(path=tmp_path).load()
     (tmp_path / "leads.csv").unlink()
     (tmp_path / "leads.csv").mkdir()

@@ -23,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from smarketing.errors import DataError
+from smarketing.records import _parquet
 
 __all__ = ["LINE", "MAX_COLUMNS", "read_csv", "read_jsonl", "read_parquet"]
 
@@ -37,15 +38,11 @@ def _bytes(path: Path, *, empty: bool = False) -> bytes:
 
     The file is opened without blocking: one swapped for a FIFO after the check must not hang the reader.
     """
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except OSError as error:
-        raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+    info = _parquet.status(path)
+    if info is None:
+        raise DataError(f"{path}: no such file")
     if not stat.S_ISREG(info.st_mode):
-        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a FIFO, device or socket)"
-        raise DataError(f"{path}: is {what}")
+        raise DataError(f"{path}: is {_parquet.file_type(info)}")
     if info.st_size == 0 and not empty:
         raise DataError(f"{path}: is empty (not even a header line)")
     try:
@@ -194,14 +191,11 @@ def _json_text(path: Path, line: int, key: str, value: object) -> str | None:
 
 
 def read_parquet(path: Path) -> pl.DataFrame:
-    """A Parquet file as it is typed (its rows are named by record id, there are no lines)."""
-    data = _bytes(path)
-    if not data.startswith(b"PAR1"):
-        raise DataError(f"{path}: is not a Parquet file (it does not start with PAR1)")
-    if len(data) < 12 or not data.endswith(b"PAR1"):
-        raise DataError(f"{path}: is not a complete Parquet file (its PAR1 footer is missing; cut short?)")
-    try:
-        return pl.read_parquet(io.BytesIO(data))
-    except (pl.exceptions.PolarsError, OSError) as error:
-        first = str(error).strip().splitlines()[0]
-        raise DataError(f"{path}: cannot read this Parquet file: {first}") from None
+    """A Parquet file as it is typed (its rows are named by record id, there are no lines).
+
+    The checks are :func:`smarketing.records._parquet.read_parquet`'s, shared with ``Dataset.read``.
+    """
+    frame = _parquet.read_parquet(path, text_hint=f"a CSV file is read when named {path.stem}.csv")
+    if frame is None:
+        raise DataError(f"{path}: no such file")
+    return frame

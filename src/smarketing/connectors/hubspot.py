@@ -58,7 +58,6 @@ import polars as pl
 from smarketing.connectors._read import LINE, read_csv
 from smarketing.connectors.intake import RawFrame, intake
 from smarketing.connectors.report import (
-    SHOWN,
     AppliedMapping,
     Default,
     Loaded,
@@ -67,7 +66,7 @@ from smarketing.connectors.report import (
     Refusal,
     StageHistory,
 )
-from smarketing.errors import DataError, LoadError
+from smarketing.errors import DataError
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -830,8 +829,8 @@ class HubSpotExport:
             progress=progress,
         )
         report = _merge(report, sources, load)
-        if strict and report.refusals:
-            raise LoadError(_strict_message(report), report=report)
+        if strict:
+            report.raise_for_refusals()
         return Loaded(data, report)
 
 
@@ -928,13 +927,3 @@ def _file_of(starts: Sequence[tuple[int, str]], row: int) -> str:
 
 def _refusal_order(r: Refusal) -> tuple[str, str, int, str]:
     return (r.kind, r.source, r.line or 0, r.column or "")
-
-
-def _strict_message(report: LoadReport) -> str:
-    read = sum(report.rows_read.values())
-    first = "\n".join(f"  {r}" for r in report.refusals[:SHOWN])
-    more = f"\n  ... and {report.refused - SHOWN} more" if report.refused > SHOWN else ""
-    return (
-        f"{report.connector}: {report.refused} refusal(s) in {read} row(s) read:\n{first}{more}\n"
-        "load with strict=False to keep the other rows and get every refusal in the report"
-    )

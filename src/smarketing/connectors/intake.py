@@ -58,7 +58,6 @@ import polars as pl
 from tqdm import tqdm
 
 from smarketing.connectors.report import (
-    SHOWN,
     AppliedMapping,
     Default,
     Loaded,
@@ -66,7 +65,7 @@ from smarketing.connectors.report import (
     Provenance,
     Refusal,
 )
-from smarketing.errors import DataError, LoadError
+from smarketing.errors import DataError
 from smarketing.money import Money
 from smarketing.records import RECORD_KINDS, Dataset
 from smarketing.records.dataset import frame_schema
@@ -214,8 +213,8 @@ def intake(
         unused_columns={t.raw.source: t.unused for t in tables.values() if t.unused},
         provenance=_provenance(provenance, connector, tables, data),
     )
-    if strict and refusals:
-        raise LoadError(_strict_message(report), report=report)
+    if strict:
+        report.raise_for_refusals()
     return Loaded(data, report)
 
 
@@ -243,16 +242,6 @@ def _options(
             f"thousands: {thousands!r} is not a thousands separator other than decimal {decimal!r}"
         )
     return _Options(connector, time_zone, currency, thousands, decimal)
-
-
-def _strict_message(report: LoadReport) -> str:
-    read = sum(report.rows_read.values())
-    first = "\n".join(f"  {r}" for r in report.refusals[:SHOWN])
-    more = f"\n  ... and {report.refused - SHOWN} more" if report.refused > SHOWN else ""
-    return (
-        f"{report.connector}: {report.refused} of {read} row(s) refused:\n{first}{more}\n"
-        "load with strict=False (--lenient) to keep the other rows and get every refusal in the report"
-    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ import attrs
 import polars as pl
 
 from smarketing._display import html_table
+from smarketing.errors import LoadError
 from smarketing.records import RECORD_KINDS, Dataset
 
 __all__ = ["AppliedMapping", "Default", "LoadReport", "Loaded", "Provenance", "Refusal", "StageHistory"]
@@ -239,6 +240,26 @@ class LoadReport:
             "unused_columns": {k: list(v) for k, v in self.unused_columns.items()},
             "provenance": None if self.provenance is None else self.provenance.to_dict(),
         }
+
+    def raise_for_refusals(self) -> None:
+        """Raise :class:`~smarketing.errors.LoadError` if any row was refused: what strict mode does.
+
+        The message names the first :data:`SHOWN` refusals and how many there are in all; the error
+        carries this report. Every connector ends its strict ``load()`` with it.
+
+        Raises:
+            LoadError: When :attr:`refusals` is not empty.
+        """
+        if not self.refusals:
+            return
+        read = sum(self.rows_read.values())
+        first = "\n".join(f"  {r}" for r in self.refusals[:SHOWN])
+        more = f"\n  ... and {self.refused - SHOWN} more" if self.refused > SHOWN else ""
+        raise LoadError(
+            f"{self.connector}: {self.refused} of {read} row(s) refused:\n{first}{more}\n"
+            "load with strict=False (--lenient) to keep the other rows and get every refusal in the report",
+            report=self,
+        )
 
     def summary(self, *, shown: int = SHOWN) -> str:
         """A few lines for a terminal: the counts per kind and the first ``shown`` refusals."""

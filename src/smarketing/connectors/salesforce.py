@@ -55,16 +55,14 @@ from smarketing.connectors._salesforce import (
 )
 from smarketing.connectors.intake import RawFrame, intake
 from smarketing.connectors.report import (
-    SHOWN,
     AppliedMapping,
     Default,
     Loaded,
-    LoadReport,
     Provenance,
     Refusal,
     StageHistory,
 )
-from smarketing.errors import DataError, LoadError
+from smarketing.errors import DataError
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records.schema import RULES
 
@@ -1028,8 +1026,8 @@ class _Load:
             if loaded.report.provenance
             else None,
         )
-        if strict and refusals:
-            raise LoadError(_strict_message(report), report=report)
+        if strict:
+            report.raise_for_refusals()
         return Loaded(loaded.dataset, report)
 
 
@@ -1070,13 +1068,3 @@ def _relocate(refusal: Refusal, parts: list[_Part]) -> Refusal:
     part = next((p for p in parts if p.start <= row < p.start + p.height), parts[-1])
     column = refusal.column if refusal.column is None else part.headers.get(refusal.column, refusal.column)
     return attrs.evolve(refusal, source=part.source, column=column, row=row - part.start + 1)
-
-
-def _strict_message(report: LoadReport) -> str:
-    read = sum(report.rows_read.values())
-    first = "\n".join(f"  {r}" for r in report.refusals[:SHOWN])
-    more = f"\n  ... and {report.refused - SHOWN} more" if report.refused > SHOWN else ""
-    return (
-        f"{report.connector}: {report.refused} of {read} row(s) refused:\n{first}{more}\n"
-        "load with strict=False (--lenient) to keep the other rows and get every refusal in the report"
-    )

@@ -67,8 +67,10 @@ def read_head(path: Path, info: os.stat_result) -> tuple[bytes, bytes]:
     return head, tail
 
 
-def read_parquet(path: Path) -> pl.DataFrame | None:
+def read_parquet(path: Path, *, text_hint: str | None = None) -> pl.DataFrame | None:
     """One parquet file, checked before polars reads it; ``None`` when there is no such file.
+
+    ``text_hint`` says what to do with a text file named as parquet (by default: how to import a CSV).
 
     Raises:
         DataError: naming ``path``: not a regular file, empty, not parquet (saying what it looks like,
@@ -86,7 +88,7 @@ def read_parquet(path: Path) -> pl.DataFrame | None:
         seems = looks_like(head)
         hint = "export the data as parquet"
         if seems.startswith(("it looks like text", "it looks like JSON")):
-            hint += "; " + IMPORT_HINT.format(path=path.parent)
+            hint += "; " + (IMPORT_HINT.format(path=path.parent) if text_hint is None else text_hint)
         raise DataError(f"{path}: is not a parquet file ({seems}); {hint}")
     if info.st_size < 12 or tail != _PARQUET_MAGIC:
         raise DataError(f"{path}: is not a complete parquet file (its PAR1 footer is missing; cut short?)")
