@@ -12,6 +12,7 @@ from importlib.metadata import version as _version
 
 from smarketing.attribution import Attribution, Journeys, attribute
 from smarketing.calendar import BusinessCalendar
+from smarketing.connectors import available_connectors, load_connector
 from smarketing.errors import (
     CurrencyMismatchError,
     DataError,
@@ -115,6 +116,7 @@ __all__ = [
     "alerts",
     "allocate",
     "attribute",
+    "available_connectors",
     "check",
     "compute_rewards",
     "conformance",
@@ -122,6 +124,7 @@ __all__ = [
     "dump_plan",
     "evaluate_sla",
     "funnel",
+    "load_connector",
     "load_plan",
     "plan_json_schema",
     "revenue_from_leads",

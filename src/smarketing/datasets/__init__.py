@@ -38,8 +38,8 @@ from smarketing.records import Dataset
 
 __all__ = [
     "DEFAULT_END",
-    "SALESFORCE_CUSTOM_FIELDS",
     "Dataset",
+    "SALESFORCE_CUSTOM_FIELDS",
     "synthetic",
     "write_hubspot_export",
     "write_salesforce_export",
