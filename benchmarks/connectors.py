@@ -77,7 +77,8 @@ def ensure_data(n: int, seed: int) -> dict[str, Path]:
                 _text(frame).write_csv(folder / f"{kind}.csv")
             _splits(data.deals).write_csv(folder / "deal_splits.csv")
         else:
-            writers[name](plan, data, folder, seed=seed)
+            extra = {"time_zone": "Europe/Berlin"} if name == "hubspot" else {}
+            writers[name](plan, data, folder, seed=seed, **extra)
         (folder / ".done").write_text("")
         print(f"wrote {name} -> {folder}", flush=True)
     return folders
@@ -98,14 +99,11 @@ def _child(source: str, folder: Path) -> None:
             import smarketing as sm
             from smarketing.connectors import load_connector
 
-            name = f"{source}-export"
             options["plan"] = sm.load_plan(PLAN)
-            options["time_zone"] = "Europe/Berlin"
-            try:
-                connector = load_connector(name, **options)
-            except TypeError:  # a connector without a plan option
-                del options["plan"]
-                connector = load_connector(name, **options)
+            if source == "hubspot":
+                # HubSpot writes local times without an offset: the hour the clocks repeat needs a rule.
+                options.update(time_zone="Europe/Berlin", repeated_hour="earlier")
+            connector = load_connector(f"{source}-export", **options)
         _, report = connector.load(progress=False)
         rows = sum(report.rows_kept.values())
     wall, used = time.perf_counter() - started, time.process_time() - cpu
