@@ -22,10 +22,15 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def check_command(args: argparse.Namespace) -> int:
+    """``smarketing check``: the plan's rules, and with ``--data``/``--source`` the data rules; the exit code.
+
+    The data is read before the plan is loaded (the cheap checks first); the files it was read from locate
+    the data findings.
+    """
     check_source_options(args)
     data = None
     if args.data is not None:
-        data = read_data(args)  # the files are checked before the plan is loaded: the cheap checks first
+        data = read_data(args)
     elif args.source is not None:
         data = source_data(args)
     plan = load_plan_file(args.plan)
