@@ -251,3 +251,15 @@ def test_a_dataset_and_its_frames_give_the_same_report(example_plan: AlignmentPl
     lazy = {kind: frame.lazy() for kind, frame in clean.items()}
     want = sm.check(example_plan, data=Dataset(**clean), fx=FX).to_dict()
     assert sm.check(example_plan, data=lazy, fx=FX).to_dict() == want
+
+
+def test_a_rate_from_after_a_deal_does_not_convert_it(example_plan: AlignmentPlan, clean: Frames) -> None:
+    late = FxTable([("USD", "EUR", date(2026, 7, 1), "0.9")])
+    usd = clean["deals"].filter(pl.col("amount_currency") == "USD")
+    day = pl.coalesce(pl.col("close_date"), pl.col("created_at").dt.date())
+    early = usd.filter(day < date(2026, 7, 1)).get_column("id").sort()
+    assert 0 < len(early) < len(usd)
+    (d,) = sm.check(example_plan, data=clean, fx=late, select=["D006"]).diagnostics
+    assert d.records == tuple(early.head(5).to_list())
+    assert "on the deal's date (the first rate is of 2026-07-01)" in d.message
+    assert f"({len(early)} deal" in d.message

@@ -271,25 +271,32 @@ def _reporting_currencies(plan: AlignmentPlan) -> dict[str, list[str]]:
     "the command line; or record the amounts in the plan's currency.",
 )
 def currencies(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
-    """Every deal currency is a reporting currency of the plan or has a rate to each of them."""
+    """Every deal currency is a reporting currency or has a rate to each in force on the deal's date.
+
+    A deal's date is its close date, else the day it was created (in UTC).
+    """
     uses = _reporting_currencies(plan)
     deals = data.frames["deals"]
     if not uses or deals.is_empty() or "amount_currency" not in deals.columns:
         return
+    days = [pl.col(c).cast(pl.Date) for c in ("close_date", "created_at") if c in deals.columns]
+    deals = deals.with_columns((pl.coalesce(days) if days else pl.lit(None, pl.Date)).alias("_day"))
     given = deals.get_column("amount_currency").drop_nulls().unique().sort().to_list()
     for currency in given:
-        missing = [
-            target
-            for target in uses
-            if target != currency and (data.fx is None or not data.fx.series(currency, target))
-        ]
-        if not missing:
-            continue
-        what = "; ".join(f"{t} ({', '.join(uses[t])})" for t in missing)
-        bad = deals.filter(pl.col("amount_currency") == currency)
-        found = _finding(bad, "deals", "amount_currency", f"a currency with an exchange rate to {what}")
-        if found is not None:
-            yield found
+        for target, users in uses.items():
+            if target == currency:
+                continue
+            series = data.fx.series(currency, target) if data.fx is not None else []
+            what = f"a currency with an exchange rate to {target} ({', '.join(users)})"
+            bad = deals.filter(pl.col("amount_currency") == currency)
+            if series:
+                # Rates apply from their date on: a deal dated before the first one cannot be converted.
+                first = series[0][0]
+                bad = bad.filter(pl.col("_day") < first)
+                what += f" on the deal's date (the first rate is of {first})"
+            found = _finding(bad, "deals", "amount_currency", what)
+            if found is not None:
+                yield found
 
 
 @_data_rule(
