@@ -13,6 +13,7 @@ Deal splits that do not total 100% have no rule here: the boundary check refuses
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -292,6 +293,8 @@ def currencies(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
             if series:
                 # Rates apply from their date on: a deal dated before the first one cannot be converted.
                 first = series[0][0]
+                if not isinstance(first, date):  # FxTable keeps a date given as ISO text as it is
+                    first = date.fromisoformat(str(first))
                 bad = bad.filter(pl.col("_day") < first)
                 what += f" on the deal's date (the first rate is of {first})"
             found = _finding(bad, "deals", "amount_currency", what)
