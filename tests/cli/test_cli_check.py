@@ -281,3 +281,24 @@ def test_data_through_a_connector(capsys: pytest.CaptureFixture[str], crm_folder
     code, _, err = run(capsys, "check", EXAMPLE, "--option", "time_zone=UTC")
     assert code == 2
     assert "--option: only with --source" in err
+
+
+def test_data_that_breaks_its_records_rules_names_the_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    created = [datetime(2026, 1, 1, tzinfo=UTC)]
+    deals = {
+        "id": ["D1"],
+        "amount": [6000.0],
+        "amount_currency": ["EUR"],
+        "stage": ["open"],
+        "created_at": created,
+    }
+    pl.DataFrame(deals).write_parquet(tmp_path / "deals.parquet")
+    code, out, err = run(capsys, "check", EXAMPLE, "--data", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"smarketing check: {tmp_path / 'deals.parquet'}: deals: amount: must be a Decimal")
