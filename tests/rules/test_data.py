@@ -263,3 +263,16 @@ def test_a_rate_from_after_a_deal_does_not_convert_it(example_plan: AlignmentPla
     assert d.records == tuple(early.head(5).to_list())
     assert "on the deal's date (the first rate is of 2026-07-01)" in d.message
     assert f"({len(early)} deal" in d.message
+
+
+def test_rules_given_run_their_data_rules_only_with_data(example_plan: AlignmentPlan, clean: Frames) -> None:
+    broken = {**clean, "touchpoints": clean["touchpoints"].with_columns(team=pl.lit("sdr"))}
+    teams = next(r for r in data_rules() if r.code == "D004")
+    report = sm.check(example_plan, data=broken, rules=[teams])
+    assert [r.code for r in report.rules] == ["D004"]
+    assert [d.code for d in report.diagnostics] == ["D004"]
+    assert sm.check(example_plan, rules=[teams]).rules == ()
+    # A data rule that is not built in is not a rule the engine runs: data rules are the catalogue's own.
+    copy = sm.rules.DataRule("D901", "warning", "T", "R.", "F.", teams.function)
+    with pytest.raises(sm.errors.RuleError, match="area 'data' is not one of"):
+        sm.check(example_plan, data=broken, rules=[copy])
