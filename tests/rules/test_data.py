@@ -276,3 +276,23 @@ def test_rules_given_run_their_data_rules_only_with_data(example_plan: Alignment
     copy = sm.rules.DataRule("D901", "warning", "T", "R.", "F.", teams.function)
     with pytest.raises(sm.errors.RuleError, match="area 'data' is not one of"):
         sm.check(example_plan, data=broken, rules=[copy])
+
+
+def test_leads_with_unknown_stages_are_left_to_d001(example_plan: AlignmentPlan, clean: Frames) -> None:
+    events = clean["stage_events"]
+    sizes = events.group_by("lead_id").len().filter(pl.col("len") >= 4).sort("lead_id")
+    skipper, stranger = sizes.get_column("lead_id")[:2]
+    mine = events.filter(pl.col("lead_id") == skipper).sort("time").slice(2)
+    mine = mine.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col("from")).alias("from")
+    )
+    # The stranger both enters a stage the journey lacks and skips: D001 names it, D002 does not.
+    theirs = events.filter(pl.col("lead_id") == stranger).sort("time").slice(2)
+    theirs = theirs.with_columns(pl.lit("Demo Booked").alias("to"))
+    rest = events.filter(~pl.col("lead_id").is_in([skipper, stranger]))
+    found = _check(example_plan, {**clean, "stage_events": pl.concat([rest, mine, theirs])}, "D00")
+    d001 = [d for d in found if d.code == "D001"]
+    (d002,) = [d for d in found if d.code == "D002"]
+    assert [d.records for d in d001] == [(stranger,)]
+    assert d002.records == (skipper,)
+    assert "; 1 lead with stages not of the journey left to D001" in d002.message

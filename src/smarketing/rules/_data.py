@@ -169,19 +169,27 @@ def stages(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     "CRM's history, or add the transitions the teams really use to the journey.",
 )
 def transitions(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
-    """Every lead's stage history fits the journey map (conformance, summarised)."""
+    """Every lead's stage history fits the journey map (conformance, summarised).
+
+    Leads with a stage the journey does not have are ``D001``'s and not judged again here.
+    """
+    ids = [s.id for s in plan.journey.stages]
     events = data.frames["stage_events"]
-    if events.is_empty():
+    strangers = pl.concat([unknown(events, c, ids).get_column("lead_id") for c in ("to", "from")]).unique()
+    judged = events.filter(~pl.col("lead_id").is_in(strangers.implode()))
+    if judged.is_empty():
         return
-    report = conformance(plan.journey, events, examples=0)
+    report = conformance(plan.journey, judged, examples=0)
     off = report.lead_fit.filter(~pl.col("fit"))
     if off.is_empty():
         return
     leads = off.get_column("lead_id").sort()
     kinds = ", ".join(f"{v.count} {v.kind.replace('_', ' ')}" for v in report.violations if v.count)
+    n = strangers.len()
+    left_out = f"; {n} {label('leads', n)} with stages not of the journey left to D001" if n else ""
     message = (
         f"{leads.len()} of {report.leads} leads have a stage history with moves that are not transitions "
-        f"of the journey ({kinds}): leads {_listing(leads.head(SHOWN).to_list(), leads.len())}"
+        f"of the journey ({kinds}{left_out}): leads {_listing(leads.head(SHOWN).to_list(), leads.len())}"
     )
     yield DataFinding(message, "stage_events", "to", tuple(leads.head(SHOWN).to_list()), leads.len())
 
