@@ -164,7 +164,8 @@ def stages(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     severity="warning",
     title="Stage histories follow the journey's transitions",
     rationale="A lead that skips stages, moves backwards or leaves a terminal stage took a path the teams "
-    "never agreed on; the handoffs and SLAs on that path were not kept, and the funnel counts it oddly.",
+    "never agreed on; the handoffs and SLAs on that path were not kept, and the funnel counts it oddly. "
+    "A lead with a stage the journey does not have is left to D001.",
     fix="Run smarketing.journey.conformance on the stage events for every such move and its kind; fix the "
     "CRM's history, or add the transitions the teams really use to the journey.",
 )
