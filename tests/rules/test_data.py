@@ -8,6 +8,8 @@ from datetime import date
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import smarketing as sm
 from smarketing.datasets import synthetic
@@ -296,3 +298,18 @@ def test_leads_with_unknown_stages_are_left_to_d001(example_plan: AlignmentPlan,
     assert [d.records for d in d001] == [(stranger,)]
     assert d002.records == (skipper,)
     assert "; 1 lead with stages not of the journey left to D001" in d002.message
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_order_of_the_rows_changes_nothing(example_plan: AlignmentPlan, clean: Frames, seed: int) -> None:
+    # Gaps in several rules, so that the comparison covers their values, records and counts.
+    broken = {
+        **clean,
+        "touchpoints": clean["touchpoints"].with_columns(team=pl.lit("sdr")),
+        "deals": clean["deals"].with_columns(owner=pl.col("id").str.slice(0, 6)),
+    }
+    shuffled = {kind: frame.sample(fraction=1.0, shuffle=True, seed=seed) for kind, frame in broken.items()}
+    want = sm.check(example_plan, data=broken).to_dict()
+    assert {d["code"] for d in want["diagnostics"]} >= {"D003", "D004", "D006"}
+    assert sm.check(example_plan, data=shuffled).to_dict() == want
