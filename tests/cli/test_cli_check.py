@@ -223,3 +223,82 @@ def test_demo_prints_both_check_reports(capsys: pytest.CaptureFixture[str]) -> N
     tail = out[contrast:]
     assert "C004 error: arbiter 'sue' belongs to a sales team" in tail
     assert tail.rstrip().endswith("the check fails")
+
+
+@pytest.fixture
+def crm_folder(tmp_path: Path, example_plan: sm.AlignmentPlan) -> Path:
+    """A ``--data`` folder of synthetic data whose touches name a team the plan does not have."""
+    import polars as pl
+
+    from smarketing.datasets import synthetic
+
+    data = synthetic(example_plan, seed=3, n_leads=60)
+    frames = data.frames()
+    frames["touchpoints"] = frames["touchpoints"].with_columns(team=pl.lit("sdr"))
+    for kind, frame in frames.items():
+        frame.write_parquet(tmp_path / f"{kind}.parquet")
+    return tmp_path
+
+
+def test_data_findings_are_located_at_the_data_files(
+    capsys: pytest.CaptureFixture[str], crm_folder: Path
+) -> None:
+    code, out, err = run(capsys, "check", EXAMPLE, "--data", str(crm_folder), "--fx", "USD/EUR=0.9")
+    assert (code, err) == (0, "")  # D004 is a warning
+    touches = crm_folder / "touchpoints.parquet"
+    assert f"{touches}: D004 warning: team 'sdr' is not a team of the plan (" in out
+    assert ", collaboration 15/15, data " in out.splitlines()[-1]
+    # Without the rate, the USD deals cannot be reported in EUR: an error.
+    code, out, _ = run(capsys, "check", EXAMPLE, "--data", str(crm_folder), "--format", "json")
+    data = json.loads(out)
+    assert code == 1
+    d006 = next(d for d in data["diagnostics"] if d["code"] == "D006")
+    assert d006["location"] == str(crm_folder / "deals.parquet")
+    assert d006["path"] == "deals.amount_currency"
+    assert d006["records"]
+    assert all(r in d006["message"] for r in d006["records"])
+    assert data["areas"][-1]["area"] == "data"
+
+
+def test_sarif_with_data_conforms_and_points_at_the_files(
+    capsys: pytest.CaptureFixture[str], crm_folder: Path
+) -> None:
+    code, out, _ = run(capsys, "check", EXAMPLE, "--data", str(crm_folder), "--format", "sarif")
+    assert code == 1
+    log = _build(sarif_om.SarifLog, json.loads(out))
+    results = [r for r in log.runs[0].results if r.rule_id.startswith("D")]
+    assert {r.rule_id for r in results} >= {"D004", "D006"}
+    for result in results:
+        (location,) = result.locations
+        assert location.physical_location.artifact_location.uri.startswith(crm_folder.as_posix())
+        assert location.physical_location.artifact_location.uri.endswith(".parquet")
+
+
+def test_data_through_a_connector(capsys: pytest.CaptureFixture[str], crm_folder: Path) -> None:
+    code, out, err = run(capsys, "check", EXAMPLE, "--source", f"files:{crm_folder}", "--select", "D004")
+    assert (code, err) == (0, "")
+    assert "touchpoints.team: D004 warning: team 'sdr' is not a team of the plan" in out
+    code, _, err = run(capsys, "check", EXAMPLE, "--option", "time_zone=UTC")
+    assert code == 2
+    assert "--option: only with --source" in err
+
+
+def test_data_that_breaks_its_records_rules_names_the_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    created = [datetime(2026, 1, 1, tzinfo=UTC)]
+    deals = {
+        "id": ["D1"],
+        "amount": [6000.0],
+        "amount_currency": ["EUR"],
+        "stage": ["open"],
+        "created_at": created,
+    }
+    pl.DataFrame(deals).write_parquet(tmp_path / "deals.parquet")
+    code, out, err = run(capsys, "check", EXAMPLE, "--data", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"smarketing check: {tmp_path / 'deals.parquet'}: deals: amount: must be a Decimal")

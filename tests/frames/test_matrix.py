@@ -10,7 +10,8 @@ included; ``discover``'s graph node by node and edge by edge. The boundary check
 (:func:`~smarketing.frames.as_lazy`, which applies :func:`smarketing.records.schema.check`) must give each
 record kind's frame exactly as the ``Dataset`` holds it.
 
-``smarketing.check`` (the plan rules) takes no data today, so it has no row here.
+``check`` with data runs the data rules on the whole mapping (its row compares the reports, data
+findings included).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from smarketing.money import FxTable
 from smarketing.plan import AlignmentPlan
 from smarketing.records import RECORD_KINDS, Dataset
 from smarketing.rewards import compute_rewards
+from smarketing.rules import check
 from smarketing.sla import evaluate_sla
 
 duckdb = pytest.importorskip("duckdb")
@@ -138,6 +140,11 @@ def _rewards(plan: AlignmentPlan, given: Given) -> Any:
     )
 
 
+def _check(plan: AlignmentPlan, given: Given) -> Any:
+    # No rates: the USD deals are findings too (D006), beside the histories off the journey (D002).
+    return check(plan, data=given.many())
+
+
 ANALYSES: dict[str, Callable[[AlignmentPlan, Given], Any]] = {
     "funnel": _funnel,
     "conformance": _conformance,
@@ -146,6 +153,7 @@ ANALYSES: dict[str, Callable[[AlignmentPlan, Given], Any]] = {
     "scorecard": _scorecard,
     "attribute": _attribute,
     "compute_rewards": _rewards,
+    "check": _check,
 }
 
 
@@ -171,6 +179,7 @@ def test_the_reference_results_are_not_empty(reference: dict[str, Any]) -> None:
     assert reference["attribute"].to_frame().get_column("value_EUR").sum() > 0
     assert len(reference["attribute"].touches) > 0
     assert reference["compute_rewards"].to_frame().get_column("deal").n_unique() > 1
+    assert {d.code for d in reference["check"].diagnostics} >= {"D002", "D006"}
 
 
 @pytest.mark.parametrize("input_kind", INPUTS[1:])

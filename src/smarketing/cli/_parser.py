@@ -113,10 +113,12 @@ def _add_plan_commands(commands: Commands) -> None:
 
     check_ = commands.add_parser(
         "check",
-        help="check a plan against the alignment rules and score it",
-        description="Run the alignment rules on a plan and print the findings and the alignment score. "
-        "Exit 0 when nothing fails, 1 when a finding is an error or the score is below --min-score, "
-        "2 when the plan cannot be loaded or the options are wrong.",
+        help="check a plan (and, with --data or --source, its CRM data) against the alignment rules",
+        description="Run the alignment rules on a plan and print the findings and the alignment score; "
+        "with --data or --source also the data rules (D), which check that the CRM data uses the plan's "
+        "stages, people, teams, reasons and currencies. Exit 0 when nothing fails, 1 when a finding is an "
+        "error or the score is below --min-score, 2 when the plan or the data cannot be loaded or the "
+        "options are wrong.",
     )
     check_.add_argument("plan", type=parse_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
     check_.add_argument(
@@ -146,6 +148,19 @@ def _add_plan_commands(commands: Commands) -> None:
         default=0,
         metavar="N",
         help="also fail when the alignment score is below N (0-100; default 0)",
+    )
+    _add_source(
+        check_,
+        data_help="also check this folder of <kind>.parquet files (leads, stage_events, deals, ...)",
+        synthetic=False,
+    )
+    check_.add_argument(
+        "--fx",
+        type=parse_fx_rate,
+        action="append",
+        default=[],
+        metavar="BASE/QUOTE=RATE",
+        help="an exchange rate the analyses will be given, e.g. USD/EUR=0.92 (repeatable; for rule D006)",
     )
     check_.set_defaults(command=check_command, name="check")
 
@@ -268,8 +283,11 @@ def _add_rewards(commands: Commands) -> None:
     rewards.set_defaults(command=rewards_command, name="rewards")
 
 
-def _add_source(parser: argparse.ArgumentParser, *, data_help: str) -> None:
-    """The data options of the analysis commands: ``--data``, ``--source`` (and its options) or ``--seed``."""
+def _add_source(parser: argparse.ArgumentParser, *, data_help: str, synthetic: bool = True) -> None:
+    """The data options of the analysis commands: ``--data``, ``--source`` (and its options) or ``--seed``.
+
+    Without ``synthetic`` (``check``, whose data is optional) there is no ``--seed`` or ``--leads``.
+    """
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data", type=parse_path, metavar="DIR", help=data_help)
     source.add_argument(
@@ -278,16 +296,17 @@ def _add_source(parser: argparse.ArgumentParser, *, data_help: str) -> None:
         metavar="NAME:PATH",
         help="read through a connector, e.g. hubspot-export:./export (smarketing sources lists them)",
     )
-    source.add_argument(
-        "--seed", type=parse_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
-    )
-    parser.add_argument(
-        "--leads",
-        type=parse_leads,
-        default=5000,
-        metavar="N",
-        help=f"synthetic leads, at most {MAX_LEADS:,} (default: 5000)",
-    )
+    if synthetic:
+        source.add_argument(
+            "--seed", type=parse_seed, metavar="N", help="use synthetic data with this seed (default: 42)"
+        )
+        parser.add_argument(
+            "--leads",
+            type=parse_leads,
+            default=5000,
+            metavar="N",
+            help=f"synthetic leads, at most {MAX_LEADS:,} (default: 5000)",
+        )
     _add_connector_options(parser, report=True)
 
 

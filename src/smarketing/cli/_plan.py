@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
-from smarketing.cli._common import CommandError, load_plan_file
+from smarketing.cli._common import CommandError, fx_table, library_errors, load_plan_file
+from smarketing.cli._data import read_data
+from smarketing.cli._sources import check_source_options, source_data
 from smarketing.cli._text import emit, emit_json, escape, wants_colour
 from smarketing.errors import RuleError
 from smarketing.plan import plan_json_schema
@@ -20,9 +22,29 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def check_command(args: argparse.Namespace) -> int:
+    """``smarketing check``: the plan's rules, and with ``--data``/``--source`` the data rules; the exit code.
+
+    The data is read before the plan is loaded (the cheap checks first); the files it was read from locate
+    the data findings.
+    """
+    check_source_options(args)
+    data = None
+    if args.data is not None:
+        data = read_data(args)
+    elif args.source is not None:
+        data = source_data(args)
     plan = load_plan_file(args.plan)
+    files = getattr(args, "sources", None) if data is not None else None
     try:
-        report = check(plan, select=args.select, ignore=args.ignore)
+        with library_errors():
+            report = check(
+                plan,
+                data=data,
+                fx=fx_table(args.fx),
+                data_files=files,
+                select=args.select,
+                ignore=args.ignore,
+            )
     except RuleError as error:
         raise CommandError(str(error)) from None
     if args.format in ("json", "sarif"):

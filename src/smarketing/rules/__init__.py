@@ -3,9 +3,11 @@
 :func:`check` runs every rule on an :class:`~smarketing.plan.AlignmentPlan` and returns a
 :class:`CheckReport`: one :class:`Diagnostic` per finding, with a stable code (``J001``), a severity, the
 plan path and ``file:line``, a fix and a link to the rule's docs, plus a 0-100 alignment score broken down
-by area. The built-in catalogue covers seven areas — journey (J), SLA (S), KPIs (K), rewards (R),
-personas (P), language (L) and collaboration (C); more rules come from plugins registered under the
-``smarketing.rules`` entry-point group.
+by area. The built-in catalogue covers seven areas of the plan — journey (J), SLA (S), KPIs (K),
+rewards (R), personas (P), language (L) and collaboration (C); more rules come from plugins registered
+under the ``smarketing.rules`` entry-point group. Given CRM data (``check(plan, data=...)``), the data
+rules (D) also check that the data speaks the plan's language: its stages, people, teams, reasons and
+currencies.
 
 A rule is a small pure function decorated with :func:`rule`; a rule set is a list of them.
 
@@ -23,6 +25,8 @@ from smarketing.rules._core import (
     AREA_WEIGHTS,
     AREAS,
     CODE_PATTERN,
+    DATA_AREA,
+    DATA_WEIGHT,
     DOCS_URL,
     SEVERITIES,
     SEVERITY_PENALTY,
@@ -30,6 +34,7 @@ from smarketing.rules._core import (
     RuleSpec,
     rule,
 )
+from smarketing.rules._data import DATA_RULES, DataFinding, DataRule
 from smarketing.rules.engine import ENTRY_POINT_GROUP, PlanRule, check, plugin_rules
 from smarketing.rules.report import AreaScore, CheckReport, Diagnostic
 
@@ -39,7 +44,11 @@ __all__ = [
     "AreaScore",
     "CODE_PATTERN",
     "CheckReport",
+    "DATA_AREA",
+    "DATA_WEIGHT",
     "DOCS_URL",
+    "DataFinding",
+    "DataRule",
     "Diagnostic",
     "ENGINE_CODES",
     "ENTRY_POINT_GROUP",
@@ -51,6 +60,7 @@ __all__ = [
     "SEVERITY_PENALTY",
     "builtin_rules",
     "check",
+    "data_rules",
     "plugin_rules",
     "rule",
 ]
@@ -58,7 +68,7 @@ __all__ = [
 
 # Objects re-exported here say they live here: this is where users import them from, and where the
 # API reference documents them.
-for _obj in (EngineCode, Finding, RuleSpec, rule):
+for _obj in (DataFinding, DataRule, EngineCode, Finding, RuleSpec, rule):
     _obj.__module__ = __name__
 del _obj
 
@@ -71,3 +81,13 @@ def builtin_rules() -> tuple[RuleSpec, ...]:
         ['J001', 'J002', 'J003']
     """
     return BUILTIN_RULES
+
+
+def data_rules() -> tuple[DataRule, ...]:
+    """The built-in data rules (area ``data``), in documentation order; they run when ``check`` has data.
+
+    Examples:
+        >>> [r.code for r in data_rules()][:3]
+        ['D001', 'D002', 'D003']
+    """
+    return DATA_RULES

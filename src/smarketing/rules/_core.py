@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, get_args
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, get_args
 
 import attrs
 
@@ -19,6 +19,8 @@ __all__ = [
     "AREAS",
     "AREA_WEIGHTS",
     "CODE_PATTERN",
+    "DATA_AREA",
+    "DATA_WEIGHT",
     "DOCS_URL",
     "SEVERITIES",
     "SEVERITY_PENALTY",
@@ -42,6 +44,19 @@ AREA_WEIGHTS: Final[Mapping[RuleArea, int]] = MappingProxyType(
         "collaboration": 15,
     }
 )
+
+DataArea: TypeAlias = Literal["data"]
+"""The area of the data rules: they run only when :func:`~smarketing.rules.check` is given data."""
+
+CheckArea: TypeAlias = RuleArea | DataArea
+"""An area of the score: one of the plan's :data:`AREAS`, or :data:`DATA_AREA`."""
+
+#: Area of the data rules (``D001``...): it is scored only when ``check`` is given data.
+DATA_AREA: Final[DataArea] = "data"
+
+#: Points the data area adds to the plan areas' 100 when ``check`` is given data; the score is then
+#: scaled back to 100 over every area checked, so a plan-only check scores exactly as before.
+DATA_WEIGHT: Final = 20
 
 SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)
 

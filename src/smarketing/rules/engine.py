@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
+
+import attrs
 
 from smarketing import _plugins
 from smarketing._limits import MAX_PLUGIN_FINDINGS, MAX_PLUGIN_TEXT
 from smarketing.errors import ContractError, PluginError, RuleError
+from smarketing.frames import as_lazy
+from smarketing.money import FxTable
 from smarketing.plan import AlignmentPlan
+from smarketing.records import RECORD_KINDS, Dataset
 from smarketing.rules._catalogue import BUILTIN_RULES, ENGINE_CODES, PLUGIN_FAILED, RULE_CRASHED, EngineCode
-from smarketing.rules._core import AREAS, CODE_PATTERN, SEVERITIES, Finding, RuleSpec
+from smarketing.rules._core import AREAS, CODE_PATTERN, DATA_AREA, SEVERITIES, Finding, RuleSpec
+from smarketing.rules._data import DATA_RULES, DataFinding, DataRule, RuleData
 from smarketing.rules.report import ENGINE_AREA, CheckReport, Diagnostic, score_areas
 from smarketing.typing import Rule, Severity
 
@@ -33,6 +40,7 @@ ENTRY_POINT_GROUP: Final = "smarketing.rules"
 RULE_TIMEOUT: Final = 30.0
 
 _BUILTIN_IDS: Final = frozenset(id(r) for r in BUILTIN_RULES)
+_DATA_IDS: Final = frozenset(id(r) for r in DATA_RULES)
 
 
 def _engine_diagnostic(code: EngineCode, message: str) -> Diagnostic:
@@ -164,26 +172,41 @@ def _matching(token: str, codes: Sequence[str], what: str) -> list[str]:
 def check(
     plan: AlignmentPlan,
     *,
+    data: Dataset | Mapping[str, Any] | None = None,
+    fx: FxTable | None = None,
+    data_files: Mapping[str, str | os.PathLike[str]] | None = None,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
     severity_overrides: Mapping[str, Severity] | None = None,
-    rules: Iterable[PlanRule] | None = None,
+    rules: Iterable[PlanRule | DataRule] | None = None,
     rule_timeout: float | None = RULE_TIMEOUT,
 ) -> CheckReport:
-    """Check an alignment plan against the rules and score it.
+    """Check an alignment plan (and, given ``data``, the CRM data) against the rules and score it.
 
-    Pure: the same plan and options give the same report, byte for byte. A rule that raises (or calls
-    ``sys.exit()``), returns something that is not a valid :class:`~smarketing.rules.Finding` or more
-    than 1,000 of them, or runs past ``rule_timeout`` becomes an ``SM001`` diagnostic naming it (its
+    Pure: the same plan, data and options give the same report, byte for byte. A rule that raises (or
+    calls ``sys.exit()``), returns something that is not a valid :class:`~smarketing.rules.Finding` or
+    more than 1,000 of them, or runs past ``rule_timeout`` becomes an ``SM001`` diagnostic naming it (its
     findings dropped), and the other rules still run. Every rule that is not built in runs on its own deep
     copy of the plan, so it cannot change what the others or the report see.
 
+    With ``data``, the data rules (area ``data``, codes ``D001``...) also run: each finding names the
+    record kind, the column, the values, the first records and how many there are in all. The data area
+    then joins the score with weight :data:`~smarketing.rules.DATA_WEIGHT` (the score is scaled to 100
+    over every area checked); without ``data`` the report is the plan's alone, exactly as before.
+
     Args:
         plan: The plan to check.
+        data: The CRM data: a :class:`~smarketing.records.Dataset`, or a mapping of frames by record kind
+            (polars eager or lazy, pandas, pyarrow, DuckDB relations, or records), read as every analysis
+            reads it (:func:`~smarketing.frames.as_lazy`); ``None`` checks the plan only.
+        fx: Exchange rates the analyses would be given; a deal currency with a rate to each of the plan's
+            reporting currencies is reportable (``D006``).
+        data_files: Record kind -> the file its data was read from, for the data diagnostics' locations.
         select: Codes or code prefixes to run (``["J", "S001"]``); default all.
         ignore: Codes or code prefixes not to run or report (applied after ``select``).
         severity_overrides: Code -> severity, e.g. ``{"J009": "error"}``.
-        rules: The rules to run instead of the built-in rules and installed plugins.
+        rules: The rules to run instead of the built-in rules and installed plugins (built-in data rules
+            among them run when ``data`` is given).
         rule_timeout: Seconds each rule that is not built in may take (default
             :data:`RULE_TIMEOUT`, 30); ``None`` waits as long as it takes.
 
@@ -194,7 +217,10 @@ def check(
         RuleError: ``select``, ``ignore`` or ``severity_overrides`` names an unknown code or severity,
             ``rules`` holds something that is not a rule or repeats a code, or ``rule_timeout`` is not a
             positive number of seconds.
-        TypeError: ``plan`` is not an :class:`~smarketing.plan.AlignmentPlan`.
+        DataError: ``data`` breaks a rule of its records (as in every analysis), or a mapping has a key
+            that is no record kind.
+        TypeError: ``plan`` is not an :class:`~smarketing.plan.AlignmentPlan`, ``data`` is neither a
+            ``Dataset`` nor a mapping of frames, or ``fx`` is not an :class:`~smarketing.money.FxTable`.
 
     Examples:
         >>> import smarketing as sm
@@ -205,9 +231,62 @@ def check(
         Traceback (most recent call last):
         ...
         smarketing.errors.RuleError: select: 'X' matches no rule code (known: ...)
+
+        With data (here synthetic: a few leads leave a terminal stage, and some deals are in USD with no
+        rate to EUR given):
+
+        >>> plan = sm.load_plan("examples/plan.yaml")
+        >>> from smarketing.datasets import synthetic
+        >>> report = sm.check(plan, data=synthetic(plan, seed=1, n_leads=50))
+        >>> [(d.code, d.path) for d in report.diagnostics]
+        [('D002', 'stage_events.to'), ('D006', 'deals.amount_currency')]
+        >>> print(report.diagnostics[1].message)
+        amount_currency 'USD' is not a currency with an exchange rate to EUR (the rewards, ...) (...)
     """
     if not isinstance(plan, AlignmentPlan):
         raise TypeError(f"check() needs an AlignmentPlan, not {type(plan).__name__}; use load_plan()")
+    _check_timeout(rule_timeout)
+    given = None if data is None else _rule_data(data, fx)
+    diagnostics: list[Diagnostic] = []
+    origin: dict[str, str] = {}
+    if rules is None:
+        plugins, problems, origin = _plugin_rules()
+        available: tuple[PlanRule, ...] = (*BUILTIN_RULES, *plugins)
+        data_rules: tuple[DataRule, ...] = DATA_RULES
+        diagnostics += problems
+    else:
+        available, data_rules = _given(rules)
+
+    codes = [r.code for r in available] + [r.code for r in data_rules]
+    chosen, ignored, overrides = _choose(codes, select, ignore, severity_overrides)
+    selected = [r for r in available if r.code in chosen]
+    for r in selected:
+        diagnostics += _run(r, plan, plugin=origin.get(r.code), timeout=rule_timeout)
+    ran_data: list[DataRule] = []
+    if given is not None:
+        ran_data = [r for r in data_rules if r.code in chosen]
+        files = {kind: os.fspath(path) for kind, path in (data_files or {}).items()}
+        for rd in ran_data:
+            diagnostics += _run_data(rd, plan, given, files)
+    diagnostics = [
+        d if d.code not in overrides else attrs.evolve(d, severity=overrides[d.code])
+        for d in diagnostics
+        if d.code not in ignored
+    ]
+    diagnostics.sort(key=Diagnostic.sort_key)
+    checked = {r.area for r in selected} | ({DATA_AREA} if ran_data else set())
+    score, areas = score_areas(diagnostics, checked, data=given is not None)
+    return CheckReport(
+        plan=plan.name,
+        file=plan.source_file,
+        diagnostics=tuple(diagnostics),
+        score=score,
+        areas=areas,
+        rules=(*selected, *ran_data),
+    )
+
+
+def _check_timeout(rule_timeout: object) -> None:
     if rule_timeout is not None and (
         isinstance(rule_timeout, bool)
         or not isinstance(rule_timeout, int | float)
@@ -215,16 +294,15 @@ def check(
         or rule_timeout <= 0
     ):
         raise RuleError(f"rule_timeout: {rule_timeout!r} is not a positive number of seconds (or None)")
-    diagnostics: list[Diagnostic] = []
-    origin: dict[str, str] = {}
-    if rules is None:
-        plugins, problems, origin = _plugin_rules()
-        available: tuple[PlanRule, ...] = (*BUILTIN_RULES, *plugins)
-        diagnostics += problems
-    else:
-        available = tuple(_given(rules))
 
-    codes = [r.code for r in available]
+
+def _choose(
+    codes: Sequence[str],
+    select: Iterable[str] | None,
+    ignore: Iterable[str] | None,
+    severity_overrides: Mapping[str, Severity] | None,
+) -> tuple[set[str], set[str], dict[str, Severity]]:
+    """The codes to run, the codes ignored and the severity overrides, each checked against ``codes``."""
     all_codes = [*codes, *(c.code for c in ENGINE_CODES)]
     chosen = set(codes)
     if select is not None:
@@ -237,34 +315,35 @@ def check(
             raise RuleError(f"severity_overrides: unknown rule code {code!r}")
         if severity not in SEVERITIES:
             raise RuleError(f"severity_overrides: {code}: {severity!r} is not one of {', '.join(SEVERITIES)}")
-
-    selected = [r for r in available if r.code in chosen]
-    for r in selected:
-        diagnostics += _run(r, plan, plugin=origin.get(r.code), timeout=rule_timeout)
-    diagnostics = [
-        d if d.code not in overrides else _with_severity(d, overrides[d.code])
-        for d in diagnostics
-        if d.code not in ignored
-    ]
-    diagnostics.sort(key=Diagnostic.sort_key)
-    score, areas = score_areas(diagnostics, {r.area for r in selected})
-    return CheckReport(
-        plan=plan.name,
-        file=plan.source_file,
-        diagnostics=tuple(diagnostics),
-        score=score,
-        areas=areas,
-        rules=tuple(selected),
-    )
+    return chosen, ignored, overrides
 
 
-def _given(rules: Iterable[PlanRule]) -> list[PlanRule]:
-    """The rules a caller passed: built-in ones as they are, others as checked host-owned copies."""
+def _rule_data(data: object, fx: object) -> RuleData:
+    """The data as the data rules read it: one checked polars frame per record kind."""
+    if not isinstance(data, Dataset | Mapping):
+        raise TypeError(
+            "check(data=...) needs a Dataset or a mapping of frames by record kind "
+            f"({{'leads': ..., 'deals': ...}}), not {type(data).__name__}"
+        )
+    if fx is not None and not isinstance(fx, FxTable):
+        raise TypeError(f"check(fx=...) needs an FxTable, not {type(fx).__name__}")
+    frames = {kind: as_lazy(data, kind).collect().to_native() for kind in RECORD_KINDS}
+    return RuleData(frames=frames, fx=fx)
+
+
+def _given(rules: Iterable[PlanRule | DataRule]) -> tuple[tuple[PlanRule, ...], tuple[DataRule, ...]]:
+    """The rules a caller passed: built-in ones as they are, others as checked host-owned copies.
+
+    Built-in data rules are kept apart (they run only with data); any other rule is a plan rule.
+    """
     found: list[PlanRule] = []
+    data_rules: list[DataRule] = []
     seen: set[str] = set()
     for r in rules:
-        if id(r) in _BUILTIN_IDS:
-            spec: PlanRule = r
+        if id(r) in _DATA_IDS and isinstance(r, DataRule):
+            spec: PlanRule | DataRule = r
+        elif id(r) in _BUILTIN_IDS:
+            spec = r
         else:
             try:
                 spec = _adopt(r)
@@ -277,21 +356,11 @@ def _given(rules: Iterable[PlanRule]) -> list[PlanRule]:
         if spec.code in seen:
             raise RuleError(f"rule code {spec.code} is given twice")
         seen.add(spec.code)
-        found.append(spec)
-    return found
-
-
-def _with_severity(d: Diagnostic, severity: Severity) -> Diagnostic:
-    return Diagnostic(
-        code=d.code,
-        severity=severity,
-        area=d.area,
-        message=d.message,
-        path=d.path,
-        location=d.location,
-        hint=d.hint,
-        url=d.url,
-    )
+        if isinstance(spec, DataRule):
+            data_rules.append(spec)
+        else:
+            found.append(spec)
+    return tuple(found), tuple(data_rules)
 
 
 def _run(r: PlanRule, plan: AlignmentPlan, *, plugin: str | None, timeout: float | None) -> list[Diagnostic]:
@@ -342,4 +411,40 @@ def _findings(r: PlanRule, plan: AlignmentPlan) -> list[tuple[str, str, str | No
         path = _plugins.text(f.path, f"finding {n}: path", limit=MAX_PLUGIN_TEXT)
         hint = None if f.hint is None else _plugins.text(f.hint, f"finding {n}: hint", limit=MAX_PLUGIN_TEXT)
         found.append((message, path, hint))
+    return found
+
+
+def _run_data(r: DataRule, plan: AlignmentPlan, data: RuleData, files: Mapping[str, str]) -> list[Diagnostic]:
+    """A data rule's diagnostics, or one SM001 diagnostic if it fails (its partial findings dropped).
+
+    Each finding is located at the file its record kind was read from, when ``files`` knows it.
+    """
+    what = f"rule {r.code} ({r.title})"
+    try:
+        found = _plugins.guard(ENTRY_POINT_GROUP, None, what, _data_findings, r, plan, data)
+    except PluginError as error:
+        message = (
+            str(error).removeprefix(f"{ENTRY_POINT_GROUP}: ").replace(f"{what}: ", f"{what} crashed: ", 1)
+        )
+        return [_engine_diagnostic(RULE_CRASHED, message)]
+    return [
+        Diagnostic(
+            code=r.code,
+            severity=r.severity,
+            area=r.area,
+            message=f.message,
+            path=f.path,
+            location=files.get(f.kind),
+            hint=f.hint or r.fix,
+            url=r.url,
+            records=f.records,
+        )
+        for f in found
+    ]
+
+
+def _data_findings(r: DataRule, plan: AlignmentPlan, data: RuleData) -> list[DataFinding]:
+    found = list(islice(r(plan, data), MAX_PLUGIN_FINDINGS + 1))
+    if len(found) > MAX_PLUGIN_FINDINGS or not all(isinstance(f, DataFinding) for f in found):
+        raise ContractError(f"more than {MAX_PLUGIN_FINDINGS} findings, or one that is not a DataFinding")
     return found

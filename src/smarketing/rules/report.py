@@ -17,9 +17,20 @@ from urllib.parse import quote
 import attrs
 import polars as pl
 
+from smarketing.records import RECORD_KINDS
 from smarketing.rules._catalogue import ENGINE_CODES, EngineCode
-from smarketing.rules._core import AREA_WEIGHTS, AREAS, DOCS_URL, SEVERITIES, SEVERITY_PENALTY
-from smarketing.typing import Rule, RuleArea, Severity
+from smarketing.rules._core import (
+    AREA_WEIGHTS,
+    AREAS,
+    DATA_AREA,
+    DATA_WEIGHT,
+    DOCS_URL,
+    SEVERITIES,
+    SEVERITY_PENALTY,
+    CheckArea,
+)
+from smarketing.rules._data import DataRule
+from smarketing.typing import Rule, Severity
 
 __all__ = ["AreaScore", "CheckReport", "Diagnostic", "ENGINE_AREA", "JSON_FORMAT_VERSION", "score_areas"]
 
@@ -34,6 +45,8 @@ _HTML_ROW_LIMIT: Final = 200
 _SARIF_LEVELS: Final[Mapping[str, str]] = {"error": "error", "warning": "warning", "info": "note"}
 _LOCATION = re.compile(r"^(?P<file>.*):(?P<line>[0-9]+)$")
 _DIGITS = re.compile(r"([0-9]+)")
+#: Report order of the areas: the plan's, then the data's, then the engine's.
+_ORDER: Final = (*AREAS, DATA_AREA, ENGINE_AREA)
 
 
 def _uri(file: str) -> str:
@@ -68,6 +81,7 @@ class Diagnostic:
     location: str | None = None
     hint: str | None = None
     url: str | None = None
+    records: tuple[str, ...] = ()
 
     @property
     def file(self) -> str | None:
@@ -89,12 +103,15 @@ class Diagnostic:
 
     def sort_key(self) -> tuple[Any, ...]:
         """Report order: area, then code, then place, then message."""
-        area = AREAS.index(self.area) if self.area in AREAS else len(AREAS)
+        area = _ORDER.index(self.area) if self.area in _ORDER else len(_ORDER)
         return (area, self.code, _natural(self.path), self.message)
 
     def to_dict(self) -> dict[str, Any]:
-        """The diagnostic as JSON-ready data, keys in a fixed order."""
-        return {
+        """The diagnostic as JSON-ready data, keys in a fixed order.
+
+        A data diagnostic (area ``data``) has one more key, ``records``: the first records it names.
+        """
+        data: dict[str, Any] = {
             "code": self.code,
             "severity": self.severity,
             "area": self.area,
@@ -104,6 +121,9 @@ class Diagnostic:
             "hint": self.hint,
             "url": self.url,
         }
+        if self.area == DATA_AREA:
+            data["records"] = list(self.records)
+        return data
 
     def format(self) -> str:
         """``location: CODE severity: message [path]`` on one line."""
@@ -121,7 +141,7 @@ class AreaScore:
     the area; such an area is left out of the score.
     """
 
-    area: RuleArea
+    area: CheckArea
     weight: int
     points: int
     checked: bool
@@ -143,11 +163,13 @@ class AreaScore:
 
 
 def score_areas(
-    diagnostics: Iterable[Diagnostic], checked: Iterable[str]
+    diagnostics: Iterable[Diagnostic], checked: Iterable[str], *, data: bool = False
 ) -> tuple[int, tuple[AreaScore, ...]]:
     """The alignment score and its breakdown by area, from diagnostics and the areas that were checked.
 
-    See the docs page "Check output and the score" for the arithmetic.
+    See the docs page "Check output and the score" for the arithmetic. With ``data`` (a check given
+    data) the breakdown ends with the data area, of weight :data:`~smarketing.rules.DATA_WEIGHT`;
+    without, it holds the plan's areas only.
 
     Examples:
         >>> d = Diagnostic(code="J001", severity="error", area="journey", message="two entry stages")
@@ -156,15 +178,18 @@ def score_areas(
         (90, 10, 20)
     """
     checked = set(checked)
-    counts: dict[str, dict[Severity, int]] = {a: dict.fromkeys(SEVERITIES, 0) for a in AREAS}
+    scored: tuple[CheckArea, ...] = (*AREAS, DATA_AREA) if data else AREAS
+    weights: dict[str, int] = {DATA_AREA: DATA_WEIGHT}
+    weights.update((a, w) for a, w in AREA_WEIGHTS.items())
+    counts: dict[str, dict[Severity, int]] = {a: dict.fromkeys(SEVERITIES, 0) for a in scored}
     for d in diagnostics:
         if d.area in counts:
             counts[d.area][d.severity] += 1
     areas: list[AreaScore] = []
-    for area in AREAS:
+    for area in scored:
         c = counts[area]
         penalty = min(100, sum(SEVERITY_PENALTY[s] * c[s] for s in SEVERITIES))
-        weight = AREA_WEIGHTS[area]
+        weight = weights[area]
         areas.append(
             AreaScore(
                 area=area,
@@ -208,7 +233,7 @@ class CheckReport:
     diagnostics: tuple[Diagnostic, ...]
     score: int
     areas: tuple[AreaScore, ...]
-    rules: tuple[Rule, ...] = attrs.field(repr=False)
+    rules: tuple[Rule | DataRule, ...] = attrs.field(repr=False)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -263,7 +288,8 @@ class CheckReport:
         schema = dict.fromkeys(
             ("code", "severity", "area", "message", "path", "location", "hint", "url"), pl.String
         )
-        return pl.DataFrame([d.to_dict() for d in self.diagnostics], schema=schema, orient="row")
+        rows = [{k: v for k, v in d.to_dict().items() if k in schema} for d in self.diagnostics]
+        return pl.DataFrame(rows, schema=schema, orient="row")
 
     def to_text(self, *, color: bool = False) -> str:
         """Human-readable report grouped by area, with the score; ANSI colours when ``color``.
@@ -281,7 +307,7 @@ class CheckReport:
 
         lines = [paint(self.plan, _BOLD) + (f" ({self.file})" if self.file else "")]
         shown_hints: dict[str, str] = {}
-        for area in (*AREAS, ENGINE_AREA):
+        for area in _ORDER:
             found = [d for d in self.diagnostics if d.area == area]
             if not found:
                 continue
@@ -330,7 +356,7 @@ class CheckReport:
         descriptors: list[dict[str, Any]] = []
         index: dict[str, int] = {}
 
-        def describe(what: Rule | EngineCode, area: str) -> None:
+        def describe(what: Rule | DataRule | EngineCode, area: str) -> None:
             code, severity = what.code, what.severity
             title, rationale, fix, url = what.title, what.rationale, what.fix, what.url
             index[code] = len(descriptors)
@@ -357,14 +383,24 @@ class CheckReport:
         results: list[dict[str, Any]] = []
         for d in self.diagnostics:
             location: dict[str, Any] = {}
-            file = d.file or self.file
+            # A data diagnostic is in the data file its records were read from, never in the plan.
+            file = d.file if d.area == DATA_AREA else d.file or self.file
             if file is not None:
                 physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(file)}}
                 if d.line is not None:
                     physical["region"] = {"startLine": d.line}
                 location["physicalLocation"] = physical
-            if d.path:
-                location["logicalLocations"] = [{"fullyQualifiedName": d.path, "kind": "member"}]
+            logical = [{"fullyQualifiedName": d.path, "kind": "member"}] if d.path else []
+            if d.area == DATA_AREA and file is None:
+                # No file to point at: the records themselves are the place.
+                kind = d.path.partition(".")[0]
+                # Kinds without an id (stage events, dispositions) are named by their lead.
+                key = (
+                    "" if kind not in RECORD_KINDS or "id" in RECORD_KINDS[kind].model_fields else "lead_id="
+                )
+                logical += [{"fullyQualifiedName": f"{kind}[{key}{r}]", "kind": "object"} for r in d.records]
+            if logical:
+                location["logicalLocations"] = logical
             result: dict[str, Any] = {
                 "ruleId": d.code,
                 "level": _SARIF_LEVELS[d.severity],

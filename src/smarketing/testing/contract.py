@@ -45,6 +45,7 @@ from iso4217 import Currency
 from smarketing.connectors.report import Loaded
 from smarketing.plan import AlignmentPlan
 from smarketing.records import RECORD_KINDS, Dataset
+from smarketing.records._references import PEOPLE_REFERENCES, RECORD_REFERENCES, split_people, unknown
 from smarketing.typing import Connector
 
 __all__ = [
@@ -195,28 +196,6 @@ def id_problems(data: Dataset) -> list[str]:
     return out
 
 
-#: (kind, column, kind referred to) of the references to records of the load.
-_RECORD_REFERENCES = (
-    ("deals", "lead_id", "leads"),
-    ("touchpoints", "lead_id", "leads"),
-    ("stage_events", "lead_id", "leads"),
-    ("activities", "lead_id", "leads"),
-    ("dispositions", "lead_id", "leads"),
-    ("leads", "account_id", "accounts"),
-    ("deals", "account_id", "accounts"),
-)
-
-#: (kind, column) of the references to people of the plan.
-_PEOPLE_REFERENCES = (
-    ("leads", "owner"),
-    ("deals", "owner"),
-    ("touchpoints", "owner"),
-    ("stage_events", "actor"),
-    ("activities", "person"),
-    ("dispositions", "person"),
-)
-
-
 def reference_problems(data: Dataset, plan: AlignmentPlan) -> list[str]:
     """Every reference that does not resolve: to a lead or account of the load, a person or team of the plan.
 
@@ -227,28 +206,21 @@ def reference_problems(data: Dataset, plan: AlignmentPlan) -> list[str]:
     out: list[str] = []
 
     def unresolved(kind: str, column: str, known: Sequence[str], what: str) -> None:
-        frame = frames[kind]
-        if column not in frame.columns:
-            return
-        bad = frame.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(known))
+        bad = unknown(frames[kind], column, known)
         out.extend(
             f"{_named(kind, row)}: {column} {row[column]!r} is not {what}"
             for row in bad.iter_rows(named=True)
         )
 
-    for kind, column, target in _RECORD_REFERENCES:
+    for kind, column, target in RECORD_REFERENCES:
         if target == "accounts" and frames["accounts"].is_empty():
             continue
         unresolved(kind, column, frames[target]["id"].to_list(), f"a {_label(target)} of the load")
-    for kind, column in _PEOPLE_REFERENCES:
+    for kind, column in PEOPLE_REFERENCES:
         unresolved(kind, column, people, "a person of the plan")
     unresolved("touchpoints", "team", sorted(t.id for t in plan.teams), "a team of the plan")
-    deals = frames["deals"]
-    if "splits" in deals.columns:
-        persons = deals.select("id", "splits").explode("splits").filter(pl.col("splits").is_not_null())
-        persons = persons.select("id", pl.col("splits").struct.field("person"))
-        for deal, person in persons.filter(~pl.col("person").is_in(people)).iter_rows():
-            out.append(f"deal {deal}: split person {person!r} is not a person of the plan")
+    for deal, person in unknown(split_people(frames["deals"]), "person", people).iter_rows():
+        out.append(f"deal {deal}: split person {person!r} is not a person of the plan")
     return out
 
 
