@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-compare rules-docs clean setup
+.PHONY: demo test layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-compare rules-docs clean setup
 
 setup: $(STAMP)
 
@@ -71,6 +71,9 @@ bench-compare: $(STAMP)
 
 bench-rules: $(STAMP)
 	$(BIN)/python benchmarks/rules.py
+
+bench-connectors: $(STAMP)
+	$(BIN)/python benchmarks/connectors.py $(BENCH_ARGS)
 
 # docs/rules.md is generated from the rule registry; tests/rules/test_docs.py fails when it is stale.
 rules-docs: $(STAMP)
