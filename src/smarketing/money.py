@@ -35,6 +35,7 @@ import decimal
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date as _date
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any, Protocol, TypeAlias, TypeVar, final, overload
@@ -969,6 +970,10 @@ class FxTable:
         rates: dict[tuple[str, str], dict[_date, Decimal]] = {}
         for base, quote, on, rate in rows:
             pair = (_check_currency(base), _check_currency(quote))
+            if not isinstance(on, _date) or isinstance(on, datetime):
+                raise TypeError(
+                    f"fx {base}/{quote}: the date must be a datetime.date, not {type(on).__name__} {on!r}"
+                )
             value = _fx_rate(base, quote, on, rate)
             known = rates.setdefault(pair, {})
             if on in known and known[on] != value:

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal
 
 import pytest
@@ -78,3 +78,9 @@ def test_rows_are_sorted_and_complete(fx: FxTable) -> None:
         ("USD", "EUR", date(2026, 10, 1)),
         ("USD", "EUR", date(2026, 10, 15)),
     ]
+
+
+@pytest.mark.parametrize("on", ["2026-10-01", datetime(2026, 10, 1, tzinfo=UTC), 20261001])
+def test_a_rate_date_that_is_not_a_date_is_refused(on: object) -> None:
+    with pytest.raises(TypeError, match=r"USD/EUR: the date must be a datetime\.date"):
+        FxTable([("USD", "EUR", on, "0.92")])  # type: ignore[list-item]
