@@ -13,7 +13,6 @@ Deal splits that do not total 100% have no rule here: the boundary check refuses
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import date
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -113,14 +112,14 @@ def _listing(items: Sequence[str], total: int, *, quote: bool = False) -> str:
 
 def _finding(
     bad: pl.DataFrame, kind: str, column: str, what: str, *, hint: str | None = None
-) -> DataFinding | None:
-    """One finding for the rows of ``kind`` in ``bad`` whose ``column`` is not ``what``; None if no row.
+) -> Iterator[DataFinding]:
+    """One finding for the rows of ``kind`` in ``bad`` whose ``column`` is not ``what``; none if no row.
 
     Names the values (sorted), the rows' count and their first records: ids, or lead ids for kinds
     without an id (stage events, dispositions).
     """
     if bad.is_empty():
-        return None
+        return
     key = "id" if "id" in bad.columns else "lead_id"
     values = bad.get_column(column).unique().sort()
     records = bad.get_column(key).unique().sort()
@@ -134,7 +133,7 @@ def _finding(
     verb = "is" if values.len() == 1 else "are"
     named = _listing(values.head(SHOWN).to_list(), values.len(), quote=True)
     message = f"{column} {named} {verb} not {what} ({whose})"
-    return DataFinding(message, kind, column, tuple(ids), bad.height, hint)
+    yield DataFinding(message, kind, column, tuple(ids), bad.height, hint)
 
 
 @_data_rule(
@@ -152,11 +151,9 @@ def stages(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     ids = [s.id for s in plan.journey.stages]
     events = data.frames["stage_events"]
     for column in ("to", "from"):
-        found = _finding(
+        yield from _finding(
             unknown(events, column, ids), "stage_events", column, "a stage of the plan's journey"
         )
-        if found is not None:
-            yield found
 
 
 @_data_rule(
@@ -210,13 +207,9 @@ def people(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     ids = [p.id for p in plan.people]
     what = "a person of the plan"
     for kind, column in PEOPLE_REFERENCES:
-        found = _finding(unknown(data.frames[kind], column, ids), kind, column, what)
-        if found is not None:
-            yield found
+        yield from _finding(unknown(data.frames[kind], column, ids), kind, column, what)
     splits = unknown(split_people(data.frames["deals"]), "person", ids).rename({"person": "splits.person"})
-    found = _finding(splits, "deals", "splits.person", what)
-    if found is not None:
-        yield found
+    yield from _finding(splits, "deals", "splits.person", what)
 
 
 @_data_rule(
@@ -230,11 +223,9 @@ def people(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
 def teams(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Every touchpoint's ``team`` is a team id of the plan."""
     ids = [t.id for t in plan.teams]
-    found = _finding(
+    yield from _finding(
         unknown(data.frames["touchpoints"], "team", ids), "touchpoints", "team", "a team of the plan"
     )
-    if found is not None:
-        yield found
 
 
 @_data_rule(
@@ -252,9 +243,7 @@ def reasons(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
         return  # S004 reports a plan without agreed reasons
     agreed = plan.sla.sales.disposition.reasons
     bad = unknown(data.frames["dispositions"], "reason", agreed)
-    found = _finding(bad, "dispositions", "reason", "a reason the SLA agrees on")
-    if found is not None:
-        yield found
+    yield from _finding(bad, "dispositions", "reason", "a reason the SLA agrees on")
 
 
 def _reporting_currencies(plan: AlignmentPlan) -> dict[str, list[str]]:
@@ -302,13 +291,9 @@ def currencies(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
             if series:
                 # Rates apply from their date on: a deal dated before the first one cannot be converted.
                 first = series[0][0]
-                if not isinstance(first, date):  # FxTable keeps a date given as ISO text as it is
-                    first = date.fromisoformat(str(first))
                 bad = bad.filter(pl.col("_day") < first)
                 what += f" on the deal's date (the first rate is of {first})"
-            found = _finding(bad, "deals", "amount_currency", what)
-            if found is not None:
-                yield found
+            yield from _finding(bad, "deals", "amount_currency", what)
 
 
 @_data_rule(
@@ -329,9 +314,7 @@ def leads(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     for kind, column, target in RECORD_REFERENCES:
         if target != "leads":
             continue
-        found = _finding(unknown(data.frames[kind], column, ids), kind, column, "a lead of the data")
-        if found is not None:
-            yield found
+        yield from _finding(unknown(data.frames[kind], column, ids), kind, column, "a lead of the data")
 
 
 DATA_RULES: Final[tuple[DataRule, ...]] = (stages, transitions, people, teams, reasons, currencies, leads)
