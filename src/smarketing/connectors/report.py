@@ -249,6 +249,15 @@ class LoadReport:
 
         Raises:
             LoadError: When :attr:`refusals` is not empty.
+
+        Examples:
+            >>> refused = Refusal("leads", "leads.csv", 4, "L3", "created_at", "'yesterday' is not a time")
+            >>> LoadReport("files", {"leads": 3}, {"leads": 2}, refusals=(refused,)).raise_for_refusals()
+            Traceback (most recent call last):
+            smarketing.errors.LoadError: files: 1 of 3 row(s) refused:
+              leads.csv:4: lead L3: created_at: 'yesterday' is not a time
+            load with strict=False (--lenient) to keep the other rows and get every refusal in the report
+            >>> LoadReport("files", {"leads": 2}, {"leads": 2}).raise_for_refusals()  # nothing refused
         """
         if not self.refusals:
             return
