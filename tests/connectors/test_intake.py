@@ -189,6 +189,30 @@ def test_every_row_of_a_duplicated_id_is_refused() -> None:
     ]
 
 
+def test_ids_and_codes_lose_surrounding_white_space_and_texts_only_lose_empty_cells() -> None:
+    # Only the columns that need it are rewritten: the rule is the same for every column of every kind.
+    raw = {
+        "leads": leads(
+            id=[" L1", "L2\t", "L3\u00a0", "L4"],
+            created_at=["2026-10-01T09:00:00Z"] * 4,
+            owner=["ann", "bob", "  ", "\u2003cy"],
+            title=[" VP Sales ", "", "CTO", "CEO"],
+        )
+    }
+    data, report = lenient(raw)
+    assert report.ok
+    assert data.leads.get_column("id").to_list() == ["L1", "L2", "L3", "L4"]
+    assert data.leads.get_column("owner").to_list() == ["ann", "bob", None, "cy"]
+    assert data.leads.get_column("title").to_list() == [" VP Sales ", None, "CTO", "CEO"]
+
+
+def test_ids_repeated_only_after_their_spaces_are_stripped_are_refused() -> None:
+    raw = {"leads": leads(id=["L1", " L1 ", "L2"], created_at=["2026-10-01T09:00:00Z"] * 3)}
+    data, report = lenient(raw)
+    assert data.leads.get_column("id").to_list() == ["L2"]
+    assert [r.line for r in report.refusals] == [2, 3]
+
+
 def test_rows_refer_to_kept_records_or_are_refused_with_their_parents_fate() -> None:
     raw = {
         "leads": leads(id=["L1", "L2"], created_at=["2026-10-01T09:00:00Z", "never"]),

@@ -387,3 +387,35 @@ def test_dataset_is_frozen() -> None:
     ds = Dataset()
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         ds.leads = pl.DataFrame()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("ids", "repeated"),
+    [
+        (["L1", "L2", "L3"], 0),
+        (["L1", "L2", "L1", "L1"], 2),
+        (["L1", None, None], 1),  # nulls count as one value (and are refused as missing besides)
+        ([], 0),
+    ],
+)
+def test_duplicates_are_counted_exactly_on_every_engine(ids: list[str | None], repeated: int) -> None:
+    import narwhals as nw
+    import pyarrow as pa
+
+    from smarketing.records.schema import _duplicates
+
+    polars_frame = pl.DataFrame({"id": ids}, schema={"id": pl.String})
+    assert _duplicates(nw.from_native(polars_frame).lazy(), "id") == repeated
+    arrow = pa.table({"id": pa.array(ids, pa.string())})
+    assert _duplicates(nw.from_native(arrow).lazy(backend="duckdb"), "id") == repeated
+
+
+def test_a_checked_dataset_takes_only_canonical_frames() -> None:
+    from smarketing.records.dataset import checked_dataset, frame_schema
+
+    leads = pl.DataFrame(schema=frame_schema("leads"))
+    data = checked_dataset({"leads": leads})
+    assert data.leads.schema == leads.schema
+    assert data.deals.schema == frame_schema("deals")
+    with pytest.raises(ValueError, match="leads: not in the canonical columns and dtypes"):
+        checked_dataset({"leads": leads.drop("status")})

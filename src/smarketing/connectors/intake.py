@@ -68,7 +68,7 @@ from smarketing.connectors.report import (
 from smarketing.errors import DataError
 from smarketing.money import Money
 from smarketing.records import RECORD_KINDS, Dataset
-from smarketing.records.dataset import frame_schema
+from smarketing.records.dataset import checked_dataset, frame_schema
 from smarketing.records.schema import DEFAULT_SCALE, RULES, Rule, conform, problems
 
 __all__ = [
@@ -327,14 +327,11 @@ class _Table:
         column (:data:`_FAST`), then only the cells that call left empty by the general parser, which
         also says why a cell fails (:data:`_PARSERS`).
         """
-        for name, rule in self.rules.items():
-            if name not in self.frame.columns or self.frame.schema[name] != pl.String:
-                continue
-            general = _PARSERS.get(rule.type)
-            if general is None:
-                plain = _parse_text if rule.type == "text" else _parse_code
-                self.frame = self.frame.with_columns(plain(name, options))
-                continue
+        given = [n for n in self.rules if n in self.frame.columns and self.frame.schema[n] == pl.String]
+        self._clean([n for n in given if self.rules[n].type not in _PARSERS])
+        for name in (n for n in given if self.rules[n].type in _PARSERS):
+            rule = self.rules[name]
+            general = _PARSERS[rule.type]
             text = self.frame.select(_blank(name)).to_series()
             value = _FAST[rule.type](text, options)
             todo = text.is_not_null() & value.is_null()
@@ -347,6 +344,31 @@ class _Table:
                 for row, reason in parsed.filter(pl.col(why).is_not_null()).select(_ROW, why).iter_rows():
                     self.refuse(row, name, reason)
             self.frame = self.frame.with_columns(value.alias(name))
+
+    def _clean(self, names: list[str]) -> None:
+        """Ids, codes and texts: an empty cell is null, and all but texts lose surrounding spaces.
+
+        Most columns need neither: one pass finds those that do (an empty cell, or a cell that
+        ``str.strip_chars`` shortens), and only they are rewritten.
+        """
+        if not names or not self.frame.height:
+            return
+        code = {n: self.rules[n].type != "text" for n in names}
+        needs = self.frame.select(
+            (
+                (pl.col(n).str.strip_chars().str.len_bytes() != pl.col(n).str.len_bytes())
+                | (pl.col(n).str.len_bytes() == 0)
+                if code[n]
+                else pl.col(n).str.len_bytes() == 0
+            )
+            .any()
+            .alias(n)
+            for n in names
+        ).row(0, named=True)
+        rewrite = [n for n in names if needs[n]]
+        self.frame = self.frame.with_columns(
+            _blank(n).alias(n) if code[n] else _empty_null(n) for n in rewrite
+        )
 
     def refuse(self, row: int, column: str | None, reason: str) -> None:
         self.found.append((row, column, reason))
@@ -362,15 +384,20 @@ class _Table:
                 for name, dtype in schema.items()
                 if name not in self.frame.columns and name != "splits"
             )
-        lf = conform(nw.from_native(self.frame).lazy(), self.kind, columns)
-        self.frame = lf.collect().to_native()
+        self.frame = conform(nw.from_native(self.frame).lazy(), self.kind, columns).collect().to_native()
         seen = {(row, column) for row, column, _ in self.found}
+        lf = nw.from_native(self.frame).lazy()
         for row, column, reason in problems(lf, self.kind, row=_ROW, columns=columns):
             if (row, column) not in seen:  # a cell that did not parse is not also "missing"
                 self.refuse(row, column, reason)
 
+    def kept_frame(self) -> pl.DataFrame:
+        if not self.refused_rows:
+            return self.frame
+        return self.frame.filter(~pl.col(_ROW).is_in(sorted(self.refused_rows)))
+
     def ids(self, column: str) -> pl.Series:
-        return self.frame.filter(~pl.col(_ROW).is_in(sorted(self.refused_rows))).get_column(column)
+        return self.kept_frame().get_column(column)
 
     def kept(self) -> int:
         return self.frame.height - len(self.refused_rows)
@@ -412,12 +439,14 @@ def _refuse_orphans(tables: Mapping[str, _Table]) -> None:
         if child is None or target is None or column not in child.frame.columns:
             continue
         kept = target.ids("id").implode()
+        orphans = (
+            child.kept_frame()
+            .filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(kept))
+            .select(_ROW, column)
+        )
+        if not orphans.height:
+            continue
         refused = target.frame.filter(pl.col(_ROW).is_in(sorted(target.refused_rows))).get_column("id")
-        orphans = child.frame.filter(
-            pl.col(column).is_not_null()
-            & ~pl.col(column).is_in(kept)
-            & ~pl.col(_ROW).is_in(sorted(child.refused_rows))
-        ).select(_ROW, column)
         label = RECORD_KINDS[parent].kind
         refused_ids = set(refused.to_list())
         for row, ref in orphans.iter_rows():
@@ -453,11 +482,9 @@ def _attach_splits(deals: _Table, splits: _Table) -> None:
 def _dataset(tables: Mapping[str, _Table]) -> Dataset:
     """The kept rows of every record kind in canonical columns and dtypes."""
     frames = {
-        kind: _canonical(kind, table.frame.filter(~pl.col(_ROW).is_in(sorted(table.refused_rows))))
-        for kind, table in tables.items()
-        if kind != "deal_splits"
+        kind: _canonical(kind, table.kept_frame()) for kind, table in tables.items() if kind != "deal_splits"
     }
-    return Dataset(**frames)
+    return checked_dataset(frames)  # every rule of the Dataset constructor was checked row by row
 
 
 def _canonical(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -522,14 +549,9 @@ def _quoted(name: str) -> pl.Expr:
     return pl.lit("'") + pl.col(name).str.replace_all("'", "\\'", literal=True) + pl.lit("'")
 
 
-def _parse_code(name: str, options: _Options) -> list[pl.Expr]:
-    """Ids, enumerated values and currencies lose surrounding spaces; an empty cell is null."""
-    return [_blank(name).alias(name)]
-
-
-def _parse_text(name: str, options: _Options) -> list[pl.Expr]:
+def _empty_null(name: str) -> pl.Expr:
     """Free text is kept as written; an empty cell is null."""
-    return [pl.when(pl.col(name) == "").then(None).otherwise(pl.col(name)).alias(name)]
+    return pl.when(pl.col(name) == "").then(None).otherwise(pl.col(name)).alias(name)
 
 
 def _parse_time(name: str, options: _Options) -> list[pl.Expr]:

@@ -33,7 +33,7 @@ from smarketing.records.model import (
 )
 from smarketing.records.schema import DEFAULT_SCALE, RULES, check
 
-__all__ = ["Dataset", "frame_schema"]
+__all__ = ["Dataset", "checked_dataset", "frame_schema"]
 
 # --------------------------------------------------------------------------------------------------
 # Columnar form.
@@ -298,6 +298,27 @@ class Dataset:
                 raise TypeError(f"report must be a mapping or have to_dict(), not {type(report).__name__}")
             report = to_dict()
         write_frames(Path(path), self.frames(), report)
+
+
+def checked_dataset(frames: Mapping[str, pl.DataFrame]) -> Dataset:
+    """A :class:`Dataset` of frames that have been checked already, by every rule the constructor applies.
+
+    For :func:`smarketing.connectors.intake`, which checks each value row by row (to refuse the bad rows
+    and keep the others) and would otherwise have every frame checked a second time. Each frame must be in
+    the canonical columns and dtypes (:func:`frame_schema`); kinds not given are empty.
+
+    Raises:
+        ValueError: A frame is not in its kind's canonical columns and dtypes.
+    """
+    data = object.__new__(Dataset)
+    for kind in RECORD_KINDS:
+        frame = frames.get(kind)
+        if frame is None:
+            frame = _frame(RECORD_KINDS[kind], [])
+        elif frame.schema != frame_schema(kind):
+            raise ValueError(f"{kind}: not in the canonical columns and dtypes: {dict(frame.schema)}")
+        object.__setattr__(data, kind, frame)
+    return data
 
 
 def _canonical(frame: pl.DataFrame, kind: str) -> pl.DataFrame:

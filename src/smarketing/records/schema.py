@@ -49,6 +49,7 @@ from typing import Any, Literal
 
 import attrs
 import narwhals as nw
+import polars as pl
 from iso4217 import Currency
 from pydantic import AwareDatetime
 from pydantic.fields import FieldInfo
@@ -189,11 +190,8 @@ def _rules(model: type[Record]) -> dict[str, Rule]:
 #: The rule of every column of every record kind, read from the record models.
 RULES: dict[str, dict[str, Rule]] = {kind: _rules(model) for kind, model in RECORD_KINDS.items()}
 
-#: A check: the column it is about, a function giving the expression true on bad rows, the message, and
-#: optionally a cheaper aggregate that counts the bad rows (by default the bad rows are summed).
-_Check = (
-    tuple[str, Callable[[], nw.Expr], str] | tuple[str, Callable[[], nw.Expr], str, Callable[[], nw.Expr]]
-)
+#: A check: the column it is about, a function giving the expression true on bad rows, and the message.
+_Check = tuple[str, Callable[[], nw.Expr], str]
 
 
 def _row_checks(kind: str, names: set[str]) -> list[_Check]:
@@ -255,9 +253,8 @@ def check(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None =
     if not checks:
         return lf
     # One pass: how many rows break each check.
-    counts = lf.select(*(_count(c).alias(f"_{i}") for i, c in enumerate(checks))).collect()
-    row = counts.row(0)
-    for i, (column, make, message, *_) in enumerate(checks):
+    row = _counts(lf, checks)
+    for i, (column, make, message) in enumerate(checks):
         if row[i]:
             _fail(lf, make(), column, message, count=row[i], ident=ident, label=label)
     if ident is not None and rules.get("splits", TIME).type == "splits" and "splits" in names:
@@ -335,8 +332,9 @@ def problems(
     The per-row twin of :func:`check` on a frame whose dtypes are right (see :func:`conform`): the same
     rules, but instead of raising at the first broken one it lists them all, so that a connector can refuse
     those rows and keep the others. ``row`` names an integer column that identifies each row; ``columns``
-    replaces :data:`RULES` for a frame that is not a record kind. The rules are evaluated in one pass; only
-    the rows that break one come back to Python.
+    replaces :data:`RULES` for a frame that is not a record kind. The rules are first counted in one pass
+    of small aggregates, as :func:`check` counts them; only when some rule is broken is a second pass run,
+    of those rules alone, and only the rows that break one come back to Python.
 
     Examples:
         >>> import narwhals as nw
@@ -351,6 +349,9 @@ def problems(
     checks += _row_checks(kind, names) if columns is None else []
     found: list[tuple[int, str, str]] = []
     if checks:
+        counts = _counts(lf, checks)
+        checks = [c for c, count in zip(checks, counts, strict=True) if count]
+    if checks:
         flags = [c[1]().fill_null(False).alias(f"_bad{i}") for i, c in enumerate(checks)]
         shown = sorted({c[0] for c in checks})
         bad = (
@@ -362,7 +363,7 @@ def problems(
             .rows(named=True)
         )
         for values in bad:
-            for i, (column, _, message, *_) in enumerate(checks):
+            for i, (column, _, message) in enumerate(checks):
                 if values[f"_bad{i}"]:
                     found.append((values[row], column, _reason(values[column], message)))
     if rules.get("splits", TIME).type == "splits" and "splits" in names:
@@ -415,10 +416,14 @@ def _pandas_values(lf: nw.LazyFrame[Any], schema: Any, rules: Mapping[str, Rule]
                 )
             )
         elif rule.type == "date" and isinstance(dtype, nw.Datetime) and dtype.time_zone is None:
+
+            def not_midnight(name: str = name) -> nw.Expr:
+                return nw.col(name) != nw.col(name).dt.truncate("1d")
+
             checks.append(
                 (
                     name,
-                    lambda name=name: nw.col(name) != nw.col(name).dt.truncate("1d"),
+                    not_midnight,
                     "must be a day, not a time of day: a date column of naive datetimes (pandas has no "
                     "date type) must hold midnights; convert to the calendar day first (.dt.date())",
                 )
@@ -435,7 +440,7 @@ def _pandas_values(lf: nw.LazyFrame[Any], schema: Any, rules: Mapping[str, Rule]
         .collect()
         .row(0)
     )
-    for i, (column, make, message, *_) in enumerate(checks):
+    for i, (column, make, message) in enumerate(checks):
         if row[i]:
             # Named by the frame, column and value: the id column itself may be the one at fault.
             _fail(lf, make(), column, message, count=row[i], ident=None, label=label)
@@ -443,6 +448,8 @@ def _pandas_values(lf: nw.LazyFrame[Any], schema: Any, rules: Mapping[str, Rule]
 
 
 _SPLIT_KINDS = ("revenue", "overlay")
+#: The message of the uniqueness check, which :func:`_counts` counts its own way.
+_DUPLICATE = "the id appears more than once"
 
 
 def _check_splits(lf: nw.LazyFrame[Any], ident: str, label: str) -> None:
@@ -498,9 +505,38 @@ def _split_problems(lf: nw.LazyFrame[Any], key: str, *, first: bool = False) -> 
     return out
 
 
+def _counts(lf: nw.LazyFrame[Any], checks: list[_Check]) -> tuple[int, ...]:
+    """How many rows break each check: all in one select, but uniqueness by :func:`_duplicates`."""
+    plain = [(i, c) for i, c in enumerate(checks) if c[2] != _DUPLICATE]
+    out = [0] * len(checks)
+    if plain:
+        row = lf.select(*(_count(c).alias(f"_{i}") for i, c in plain)).collect().row(0)
+        for (i, _), count in zip(plain, row, strict=True):
+            out[i] = count
+    for i, c in enumerate(checks):
+        if c[2] == _DUPLICATE:
+            out[i] = _duplicates(lf, c[0])
+    return tuple(out)
+
+
+def _duplicates(lf: nw.LazyFrame[Any], name: str) -> int:
+    """Rows minus distinct values of a column: 0 when no value repeats (nulls count as one value).
+
+    On polars, the 64-bit hashes of the values are counted first: when they are all distinct, so are the
+    values (the usual case, found at a fraction of the cost of a set of strings). When two hashes are equal
+    (a repeated value, or, rarely, two values with one hash) the values themselves are counted.
+    """
+    if lf.implementation is nw.Implementation.POLARS:
+        native = lf.select(name).to_native()
+        assert isinstance(native, pl.LazyFrame)
+        rows, distinct = native.select(pl.len(), pl.col(name).hash().n_unique()).collect().row(0)
+        if rows == distinct:
+            return 0
+    count = lf.select((nw.len() - nw.col(name).n_unique()).alias("_n")).collect().item()
+    return int(count or 0)  # DuckDB gives null for an empty frame
+
+
 def _count(check: _Check) -> nw.Expr:
-    if len(check) == 4:
-        return check[3]()
     return check[1]().fill_null(False).cast(nw.Int64()).sum()
 
 
@@ -604,15 +640,8 @@ def _value_checks(name: str, rule: Rule, names: set[str]) -> list[_Check]:
     if rule.required:
         out.append((name, lambda: col(name).is_null(), "required value is missing"))
     if rule.unique:
-        # Counted as rows minus distinct values (one hash of the column); the rows come on failure only.
-        out.append(
-            (
-                name,
-                lambda: col(name).is_duplicated(),
-                "the id appears more than once",
-                lambda: nw.len() - col(name).n_unique(),
-            )
-        )
+        # Counted as rows minus distinct values (see _duplicates); the rows come on failure only.
+        out.append((name, lambda: col(name).is_duplicated(), _DUPLICATE))
     if rule.type in ("id", "text") and (rule.min_length or rule.max_length is not None):
         # Ids are not matched against the slug pattern here (a regex over every row of every id column
         # would double the check's cost); records are, when Dataset.records() validates them.
