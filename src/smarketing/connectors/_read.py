@@ -8,11 +8,13 @@ silently: a row with fewer fields than the header (a file cut short), a header n
 columns than :data:`MAX_COLUMNS`.
 
 Line numbers are the file's: the header is line 1, and a quoted cell spanning lines moves the lines of the
-rows after it (counted exactly with Python's ``csv`` module when the file has quotes).
+rows after it (counted exactly with Python's ``csv`` module when a line holds an odd number of quotes;
+otherwise each line is a row, counted in whole columns).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -71,6 +73,34 @@ def _text(path: Path, data: bytes, encoding: str) -> str:
     return text.removeprefix("\ufeff")
 
 
+#: Encodings that write ASCII text as ASCII bytes: a file of only such bytes is the same text in UTF-8.
+_ASCII_COMPATIBLE = frozenset(
+    ["utf-8", "utf-8-sig", "ascii", "mac-roman"]
+    + [f"iso8859-{n}" for n in range(1, 17)]
+    + [f"cp{n}" for n in range(1250, 1259)]
+)
+
+
+def _utf8(path: Path, data: bytes, encoding: str) -> bytes:
+    """The file's text as UTF-8 bytes without a byte-order mark, for polars' reader.
+
+    Text in UTF-8 (or plain ASCII in an encoding that writes ASCII as it is) is only checked, not
+    decoded and encoded again; any other text is decoded (naming the first byte that is not
+    ``encoding``) and written as UTF-8.
+    """
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise ValueError(f"encoding: {encoding!r} is not a text encoding Python knows") from None
+    if codec in _ASCII_COMPATIBLE and data.isascii():
+        _text(path, data[:4], encoding)  # Parquet or a ZIP archive named as CSV
+        return data
+    text = _text(path, data, encoding)
+    if codec in ("utf-8", "utf-8-sig"):
+        return data.removeprefix(codecs.BOM_UTF8)
+    return text.encode("utf-8")
+
+
 def _header(path: Path, text: str, separator: str) -> list[str]:
     first = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)]), delimiter=separator), [])
     if len(first) > MAX_COLUMNS:
@@ -107,18 +137,36 @@ def _ragged(path: Path, line: int, fields: int, width: int) -> str:
     return f"{path}:{line}: has {fields} field(s), the header has {width}{cut}"
 
 
-def _plain_lines(path: Path, text: str, separator: str, width: int) -> list[int]:
-    """:func:`_csv_lines` for a file without quotes: each line is a row, counted in whole columns."""
-    rows = pl.Series("text", [text]).str.split("\n").explode().str.strip_suffix("\r")
-    frame = pl.DataFrame(rows).with_row_index("line", offset=1).slice(1)
-    frame = frame.filter(pl.col("text") != "").with_columns(
-        (pl.col("text").str.count_matches(separator, literal=True) + 1).alias("fields")
+def _row_lines(path: Path, body: bytes, separator: str, width: int) -> pl.Series | None:
+    """The line each row starts on, checking every row's number of fields, in whole columns.
+
+    The file is read once more as lines (polars' reader with a separator the file does not hold), and the
+    separators of each line are counted, those inside quotes left out. ``None`` when a line holds an odd
+    number of quotes (a quoted cell spans lines) or the file holds a NUL byte: :func:`_csv_lines` then
+    counts them with Python's ``csv`` module.
+    """
+    if b"\x00" in body:
+        return None
+    texts = pl.read_csv(
+        body,
+        has_header=False,
+        separator="\x00",
+        quote_char=None,
+        new_columns=["text"],
+        infer_schema=False,
+        empty_string_is_null=False,
     )
-    bad = frame.filter(pl.col("fields") != width).head(1)
+    rows = texts.with_row_index("line", offset=1).slice(1).filter(pl.col("text") != "")
+    text = pl.col("text")
+    if b'"' in body:
+        if rows.select((text.str.count_matches('"', literal=True) % 2 == 1).any()).item():
+            return None
+        text = text.str.replace_all(r'"[^"]*"', "")
+    fields = text.str.count_matches(separator, literal=True) + 1
+    bad = rows.filter(fields != width).head(1).with_columns(fields.alias("fields"))
     if bad.height:
-        line, _, fields = bad.row(0)
-        raise DataError(_ragged(path, line, fields, width))
-    return frame.get_column("line").to_list()
+        raise DataError(_ragged(path, bad.item(0, "line"), bad.item(0, "fields"), width))
+    return rows.get_column("line").cast(pl.Int64).alias(LINE)
 
 
 def read_csv(path: Path, *, encoding: str = "utf-8", separator: str = ",") -> pl.DataFrame:
@@ -128,23 +176,20 @@ def read_csv(path: Path, *, encoding: str = "utf-8", separator: str = ",") -> pl
         DataError: The file is missing, empty, not text in ``encoding``, has a header named twice or
             empty, too many columns, or a row with more or fewer fields than the header.
     """
-    text = _text(path, _bytes(path), encoding)
-    names = _header(path, text, separator)
+    body = _utf8(path, _bytes(path), encoding)
+    names = _header(path, body[: body.find(b"\n") + 1 or len(body)].decode("utf-8"), separator)
     width = len(names)
-    quoted = '"' in text
-    lines = _csv_lines(path, text, separator, width) if quoted else _plain_lines(path, text, separator, width)
+    lines = _row_lines(path, body, separator, width)
+    if lines is None:
+        lines = pl.Series(LINE, _csv_lines(path, body.decode("utf-8"), separator, width), pl.Int64)
     try:
-        frame = pl.read_csv(
-            io.StringIO(text),
-            separator=separator,
-            infer_schema=False,
-        )
+        frame = pl.read_csv(body, separator=separator, infer_schema=False)
     except pl.exceptions.PolarsError as error:
         first = str(error).strip().splitlines()[0]
         raise DataError(f"{path}: cannot read this CSV file: {first}") from None
     if frame.height != len(lines):  # both readers must agree on the rows, or the lines would be wrong
         raise DataError(f"{path}: reads as {frame.height} rows but holds {len(lines)}; check its quoting")
-    return frame.with_columns(pl.Series(LINE, lines, pl.Int64))
+    return frame.with_columns(lines)
 
 
 def read_jsonl(path: Path, *, encoding: str = "utf-8") -> pl.DataFrame:
