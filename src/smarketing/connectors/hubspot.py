@@ -847,22 +847,22 @@ def _zoned(kind: str, raw: RawFrame, zone: str, choice: str, defaults: list[Defa
     column = "created_at" if kind == "deals" else _TIMES.get(kind)
     if column is None or column not in raw.frame.columns or raw.frame.schema[column] != pl.String:
         return raw
-    text = pl.col(column).str.replace("T", " ", literal=True)
-    local = pl.coalesce(
-        text.str.to_datetime(f, strict=False, time_unit="us") for f in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
-    )
+    # Each step runs once over the column, and a second spelling or rule only on the cells it concerns.
+    cells = raw.frame.get_column(column)
+    text = cells.str.replace("T", " ", literal=True)
+    local = text.str.to_datetime("%Y-%m-%d %H:%M", strict=False, time_unit="us")
+    seconds = text.is_not_null() & local.is_null()
+    if seconds.any():  # a time written with its seconds
+        local = local.zip_with(
+            ~seconds, text.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+        )
     once = local.dt.replace_time_zone(zone, ambiguous="null", non_existent="null")
     ambiguous: Literal["earliest", "latest"] = "earliest" if choice == "earlier" else "latest"
-    chosen = (
-        once
-        if choice == "refuse"
-        else local.dt.replace_time_zone(zone, ambiguous=ambiguous, non_existent="null")
-    )
-    probe = raw.frame.select(
-        (pl.col(column).is_not_null() & chosen.is_null()).sum().alias("bad"),
-        (chosen.is_not_null() & once.is_null()).sum().alias("twice"),
-    )
-    bad, twice = probe.row(0)
+    chosen = once
+    if choice != "refuse" and (local.is_not_null() & once.is_null()).any():
+        chosen = local.dt.replace_time_zone(zone, ambiguous=ambiguous, non_existent="null")
+    bad = int((cells.is_not_null() & chosen.is_null()).sum())
+    twice = int((chosen.is_not_null() & once.is_null()).sum())
     if twice:
         why = f"the time happens twice in {zone} (the clocks go back) and the export has no offset"
         defaults.append(Default(kind, column, f"the {choice} of the two", twice, why))
@@ -872,7 +872,7 @@ def _zoned(kind: str, raw: RawFrame, zone: str, choice: str, defaults: list[Defa
         )
     if twice:  # the repeated hour written with its offset, every other cell left for the intake
         written = chosen.dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
-        fixed = pl.when(chosen.is_not_null() & once.is_null()).then(written).otherwise(pl.col(column))
+        fixed = cells.zip_with(~(chosen.is_not_null() & once.is_null()), written)
         return attrs.evolve(raw, frame=raw.frame.with_columns(fixed.alias(column)))
     return raw
 
