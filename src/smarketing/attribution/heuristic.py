@@ -216,7 +216,9 @@ def _table_sums(j: Journeys, table: FloatArray, per_journey: FloatArray, cache: 
         totals.flags.writeable = False
         if cache is not None:
             j._cache[cache] = totals
-    return np.asarray(table.reshape(-1) @ totals, dtype=np.float64)
+    # Not ``table @ totals``: a BLAS product adds in an order that depends on the CPU's kernel (AVX2 and
+    # AVX-512 gave different last bits); this sum adds the cells in their order on every machine.
+    return np.asarray((table.reshape(-1)[:, None] * totals).sum(axis=0), dtype=np.float64)
 
 
 def _earning(j: Journeys) -> tuple[Journeys, npt.NDArray[np.bool_] | None]:

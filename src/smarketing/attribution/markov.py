@@ -171,7 +171,7 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
         removal[removed] = np.divide(base - solution, base, out=np.zeros(b.shape[1]), where=base > 0)
     # Removing a key can only lose conversions; what is left below 1e-12 is rounding in the solves (a key
     # whose states cannot reach a conversion must get exactly nothing).
-    removal = np.where(removal < 1e-12, 0.0, np.minimum(removal, 1.0))
+    removal = _significant(np.where(removal < 1e-12, 0.0, np.minimum(removal, 1.0)))
     names = ["(start)"] + [" > ".join(j.keys[c] for c in d) for d in decoded] + ["(conversion)", "(null)"]
     label = np.array([*names[1 : n_states + 1], "(start)", "(conversion)", "(null)"], dtype=object)
     transitions = pl.DataFrame(
@@ -185,9 +185,19 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     return _Chain(
         removal=removal[:, 0],
         value_removal={code: removal[:, i + 1] for i, code in enumerate(currencies)},
-        probability=float(base[0]),
+        probability=float(_significant(base[:1])[0]),
         transitions=transitions,
     )
+
+
+def _significant(values: FloatArray) -> FloatArray:
+    """``values`` rounded to 12 significant digits.
+
+    The sparse LU factorisation hands its dense blocks to BLAS, whose order of additions depends on the
+    CPU's kernel (AVX2 and AVX-512 gave different last bits); rounding what the solves give keeps those
+    bits out of the credits, so the same journeys give the same output on every machine.
+    """
+    return np.array([float(f"{v:.12g}") for v in values.ravel()], dtype=np.float64).reshape(values.shape)
 
 
 def _solve(system: Any, b: FloatArray) -> FloatArray:
