@@ -1,7 +1,8 @@
 """Personas and the ideal customer profile, as both teams see them.
 
-``model`` holds the definitions people write in the plan (:class:`Persona` and its parts); scoring leads
-against them comes in a later release, beside it.
+``model`` holds the definitions people write in the plan (:class:`Persona` and its parts). Beside it, the
+verbs that read data against them: :func:`agreement` (how far marketing's MQL call and sales' acceptance
+agree).
 
 Examples:
     >>> from smarketing.persona import Persona
@@ -9,6 +10,7 @@ Examples:
     False
 """
 
+from smarketing.persona.agreement import agreement
 from smarketing.persona.model import (
     Firmographics,
     GradeBand,
@@ -20,8 +22,10 @@ from smarketing.persona.model import (
     Seniority,
     Signal,
 )
+from smarketing.persona.results import Agreement
 
 __all__ = [
+    "Agreement",
     "Firmographics",
     "GradeBand",
     "IntRange",
@@ -31,4 +35,5 @@ __all__ = [
     "Scoring",
     "Seniority",
     "Signal",
+    "agreement",
 ]

@@ -1,0 +1,226 @@
+"""The results of the persona analyses: frozen values with ``to_frame()``, ``to_dict()`` and reprs.
+
+:class:`Agreement` is what :func:`~smarketing.persona.agreement` returns.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import polars as pl
+
+from smarketing._display import html_table, text_table
+
+__all__ = ["AGREEMENT_COLUMNS", "Agreement"]
+
+#: The columns of one row of agreement numbers (overall or per group), in order.
+AGREEMENT_COLUMNS: dict[str, Any] = {
+    "leads": pl.Int64,
+    "mqls": pl.Int64,
+    "mql_accepted": pl.Int64,
+    "mql_rejected": pl.Int64,
+    "mql_pending": pl.Int64,
+    "nonmql_accepted": pl.Int64,
+    "nonmql_rejected": pl.Int64,
+    "audit_unjudged": pl.Int64,
+    "observed": pl.Float64,
+    "acceptance": pl.Float64,
+    "kappa": pl.Float64,
+    "kappa_low": pl.Float64,
+    "kappa_high": pl.Float64,
+    "pabak": pl.Float64,
+    "pabak_low": pl.Float64,
+    "pabak_high": pl.Float64,
+    "ac1": pl.Float64,
+    "ac1_low": pl.Float64,
+    "ac1_high": pl.Float64,
+    "acceptance_low": pl.Float64,
+    "acceptance_high": pl.Float64,
+    "won_deals": pl.Int64,
+    "won_unqualified": pl.Int64,
+    "won_unqualified_share": pl.Float64,
+}
+
+
+def _number(value: float, digits: int = 2) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _share(value: float) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.1%}"
+
+
+def _interval(row: Mapping[str, Any], name: str, *, share: bool = False) -> str:
+    show = _share if share else _number
+    low, high = row[f"{name}_low"], row[f"{name}_high"]
+    if math.isnan(low):
+        return ""
+    return f" [{show(low)}, {show(high)}]"
+
+
+def _json_value(value: Any) -> Any:
+    """A cell as a JSON-ready value: ISO text for times and days, text for Decimals, ``None`` for NaN."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as JSON-ready dicts."""
+    return [{k: _json_value(v) for k, v in row.items()} for row in frame.to_dicts()]
+
+
+@attrs.frozen(repr=False)
+class Agreement:
+    """How far marketing's MQL call and sales' acceptance agree (see :func:`~smarketing.persona.agreement`).
+
+    The table is ``((mql_accepted, mql_rejected), (nonmql_accepted, nonmql_rejected))``: rows are
+    marketing's call, columns sales' answer. **Sales judges only MQLs**: the not-MQL row holds only the
+    audit sample, the leads that were no MQL and that sales reviewed blind.
+
+    Attributes:
+        overall: One row of numbers over all leads (columns in :data:`AGREEMENT_COLUMNS`).
+        groups: With ``by``, the ``by`` columns and the same numbers per group (sorted, nulls last).
+        by: The grouping columns, or ``None``.
+        audited: Lead ids in the audit sample.
+        confidence: Level of the bootstrap intervals.
+        resamples: Bootstrap resamples.
+        seed: Bootstrap seed.
+        accepted_stages: The stages whose entry meant "accepted".
+        notes: What to keep in mind when reading the numbers.
+    """
+
+    overall: pl.DataFrame
+    groups: pl.DataFrame | None
+    by: tuple[str, ...] | None
+    audited: int
+    confidence: float
+    resamples: int
+    seed: int
+    accepted_stages: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    def _get(self, name: str) -> Any:
+        return self.overall.item(0, name)
+
+    @property
+    def table(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The 2x2 table ``((MQL accepted, MQL rejected), (not-MQL accepted, not-MQL rejected))``."""
+        return (
+            (self._get("mql_accepted"), self._get("mql_rejected")),
+            (self._get("nonmql_accepted"), self._get("nonmql_rejected")),
+        )
+
+    @property
+    def kappa(self) -> float:
+        """Cohen's κ over all leads (NaN when undefined)."""
+        return float(self._get("kappa"))
+
+    @property
+    def pabak(self) -> float:
+        """PABAK, ``2·p_o - 1``, over all leads."""
+        return float(self._get("pabak"))
+
+    @property
+    def ac1(self) -> float:
+        """Gwet's AC1 over all leads."""
+        return float(self._get("ac1"))
+
+    @property
+    def observed(self) -> float:
+        """Observed agreement ``p_o`` over all leads."""
+        return float(self._get("observed"))
+
+    @property
+    def acceptance_rate(self) -> float:
+        """Accepted MQLs over all MQLs (pending ones included)."""
+        return float(self._get("acceptance"))
+
+    @property
+    def won_unqualified_share(self) -> float:
+        """Share of won deals (with a lead) whose lead marketing never qualified."""
+        return float(self._get("won_unqualified_share"))
+
+    @property
+    def summary(self) -> str:
+        """The overall numbers in two sentences."""
+        row = self.overall.row(0, named=True)
+        level = f"{self.confidence:.0%}"
+        return (
+            f"Marketing and sales agree on {_share(row['observed'])} of {row['leads']:,} judged lead(s) "
+            f"({row['nonmql_accepted'] + row['nonmql_rejected']:,} of them from the audit sample): "
+            f"κ {_number(row['kappa'])}{_interval(row, 'kappa')}, "
+            f"AC1 {_number(row['ac1'])}{_interval(row, 'ac1')}, "
+            f"PABAK {_number(row['pabak'])}{_interval(row, 'pabak')} ({level} bootstrap intervals). "
+            f"Sales accepted {_share(row['acceptance'])}{_interval(row, 'acceptance', share=True)} of "
+            f"{row['mqls']:,} MQL(s); {_share(row['won_unqualified_share'])} of {row['won_deals']:,} won "
+            "deal(s) came from leads marketing never qualified."
+        )
+
+    def to_frame(self) -> pl.DataFrame:
+        """The per-group rows with ``by``, else the one overall row.
+
+        Examples:
+            >>> import smarketing as sm
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> sm.persona.agreement(plan, {}, resamples=10).to_frame()["leads"].to_list()
+            [0]
+        """
+        return self.groups if self.groups is not None else self.overall
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as plain, JSON-ready values (NaN as ``None``)."""
+        return {
+            "summary": self.summary,
+            "by": list(self.by) if self.by else None,
+            "audited": self.audited,
+            "confidence": self.confidence,
+            "resamples": self.resamples,
+            "seed": self.seed,
+            "accepted_stages": list(self.accepted_stages),
+            "notes": list(self.notes),
+            "overall": _json_rows(self.overall)[0],
+            "groups": _json_rows(self.groups) if self.groups is not None else None,
+        }
+
+    def _table_rows(self) -> tuple[list[str], list[list[Any]]]:
+        frame = self.to_frame()
+        keys = list(self.by or ())
+        shown = [*keys, "leads", "mqls", "acceptance", "observed", "kappa", "ac1", "pabak"]
+        rows = [
+            [
+                _share(v)
+                if c in ("acceptance", "observed")
+                else _number(v)
+                if c in ("kappa", "ac1", "pabak")
+                else v
+                for c, v in zip(shown, row, strict=True)
+            ]
+            for row in frame.select(shown).rows()
+        ]
+        return shown, rows
+
+    def __repr__(self) -> str:
+        head = (
+            f"Agreement(leads={self._get('leads')}, by={list(self.by) if self.by else None})\n{self.summary}"
+        )
+        notes = "".join(f"\n- {n}" for n in self.notes)
+        if self.groups is None:
+            return head + notes
+        headers, rows = self._table_rows()
+        return f"{head}{notes}\n{text_table(headers, rows)}"
+
+    def _repr_html_(self) -> str:
+        headers, rows = self._table_rows()
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return f"<p>{html.escape(self.summary)}</p><ul>{notes}</ul>{html_table(headers, rows)}"
