@@ -2,7 +2,8 @@
 
 ``model`` holds the definitions people write in the plan (:class:`Persona` and its parts). Beside it, the
 verbs that read data against them: :func:`agreement` (how far marketing's MQL call and sales' acceptance
-agree).
+agree) and :func:`calibrate` (how well scores predict won deals, and the MQL threshold sales' capacity
+calls for).
 
 Examples:
     >>> from smarketing.persona import Persona
@@ -11,6 +12,7 @@ Examples:
 """
 
 from smarketing.persona.agreement import agreement
+from smarketing.persona.calibrate import calibrate
 from smarketing.persona.model import (
     Firmographics,
     GradeBand,
@@ -22,10 +24,11 @@ from smarketing.persona.model import (
     Seniority,
     Signal,
 )
-from smarketing.persona.results import Agreement
+from smarketing.persona.results import Agreement, Calibration
 
 __all__ = [
     "Agreement",
+    "Calibration",
     "Firmographics",
     "GradeBand",
     "IntRange",
@@ -36,4 +39,5 @@ __all__ = [
     "Seniority",
     "Signal",
     "agreement",
+    "calibrate",
 ]

@@ -1,6 +1,7 @@
 """The results of the persona analyses: frozen values with ``to_frame()``, ``to_dict()`` and reprs.
 
-:class:`Agreement` is what :func:`~smarketing.persona.agreement` returns.
+:class:`Agreement` is what :func:`~smarketing.persona.agreement` returns, :class:`Calibration` what
+:func:`~smarketing.persona.calibrate` returns.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import polars as pl
 
 from smarketing._display import html_table, text_table
 
-__all__ = ["AGREEMENT_COLUMNS", "Agreement"]
+__all__ = ["AGREEMENT_COLUMNS", "Agreement", "Calibration"]
 
 #: The columns of one row of agreement numbers (overall or per group), in order.
 AGREEMENT_COLUMNS: dict[str, Any] = {
@@ -222,5 +223,114 @@ class Agreement:
 
     def _repr_html_(self) -> str:
         headers, rows = self._table_rows()
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return f"<p>{html.escape(self.summary)}</p><ul>{notes}</ul>{html_table(headers, rows)}"
+
+
+@attrs.frozen(repr=False)
+class Calibration:
+    """How well lead scores predict won deals (see :func:`~smarketing.persona.calibrate`).
+
+    Attributes:
+        score_by: The predictor: ``"total"`` (fit + engagement), ``"fit"`` or ``"engagement"``.
+        leads: Scored leads.
+        won: Scored leads with a won deal by ``as_of``.
+        base_rate: ``won / leads``.
+        auc: ROC AUC (NaN without both outcomes).
+        brier: Brier score of each lead's decile conversion rate (in sample).
+        brier_reference: Brier score of the base rate for every lead, ``p(1 - p)``.
+        lift: Per decile (1 the top): ``leads``, ``won``, ``conversion``, ``lift``, ``min_score``,
+            ``max_score``, ``cumulative_won_share``.
+        by_grade: Per grade (sorted, nulls last): ``leads``, ``won``, ``conversion``.
+        leads_per_week: New leads a week over the data's window.
+        capacity_per_week: Leads a week sales committed to work, or ``None``.
+        recommended_threshold: The smallest score whose MQL yield fits the capacity, or ``None``.
+        recommended_mqls_per_week: The MQLs a week at that threshold.
+        current_mqls_per_week: The MQLs a week the plan's current MQL rule yields.
+        notes: What to keep in mind when reading the numbers.
+    """
+
+    score_by: str
+    leads: int
+    won: int
+    base_rate: float
+    auc: float
+    brier: float
+    brier_reference: float
+    lift: pl.DataFrame
+    by_grade: pl.DataFrame
+    leads_per_week: float
+    capacity_per_week: float | None
+    recommended_threshold: float | None
+    recommended_mqls_per_week: float | None
+    current_mqls_per_week: float
+    notes: tuple[str, ...]
+
+    @property
+    def summary(self) -> str:
+        """The numbers in two or three sentences."""
+        text = (
+            f"{self.leads:,} scored lead(s), {self.won:,} won ({_share(self.base_rate)}): "
+            f"AUC {_number(self.auc)} for the {self.score_by} score, Brier {_number(self.brier, 4)} "
+            f"(base rate alone {_number(self.brier_reference, 4)}). "
+            f"The current MQL rule yields {self.current_mqls_per_week:.1f} MQLs a week"
+        )
+        if self.capacity_per_week is None:
+            return text + "; no sales capacity to compare with."
+        text += f" against {self.capacity_per_week:.1f} sales committed to work"
+        if self.recommended_threshold is None:
+            return text + "; no threshold yields that few."
+        return (
+            f"{text}; a threshold of {self.recommended_threshold:g} yields "
+            f"{self.recommended_mqls_per_week or 0.0:.1f}."
+        )
+
+    def to_frame(self) -> pl.DataFrame:
+        """The lift table by decile."""
+        return self.lift
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as plain, JSON-ready values (NaN as ``None``)."""
+        scalars = {
+            name: _json_value(getattr(self, name))
+            for name in (
+                "score_by",
+                "leads",
+                "won",
+                "base_rate",
+                "auc",
+                "brier",
+                "brier_reference",
+                "leads_per_week",
+                "capacity_per_week",
+                "recommended_threshold",
+                "recommended_mqls_per_week",
+                "current_mqls_per_week",
+            )
+        }
+        return {
+            "summary": self.summary,
+            **scalars,
+            "notes": list(self.notes),
+            "lift": _json_rows(self.lift),
+            "by_grade": _json_rows(self.by_grade),
+        }
+
+    def _rows(self) -> tuple[list[str], list[list[Any]]]:
+        headers = ["decile", "leads", "won", "conversion", "lift", "min_score", "max_score"]
+        rows = [
+            [d, n, w, _share(c), _number(lift), f"{lo:g}", f"{hi:g}"]
+            for d, n, w, c, lift, lo, hi in self.lift.select(headers).rows()
+        ]
+        return headers, rows
+
+    def __repr__(self) -> str:
+        headers, rows = self._rows()
+        notes = "".join(f"\n- {n}" for n in self.notes)
+        head = f"Calibration(leads={self.leads}, won={self.won})\n{self.summary}{notes}"
+        return f"{head}\n{text_table(headers, rows)}"
+
+    def _repr_html_(self) -> str:
+        headers, rows = self._rows()
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return f"<p>{html.escape(self.summary)}</p><ul>{notes}</ul>{html_table(headers, rows)}"
