@@ -3,7 +3,7 @@
 ``model`` holds the definitions people write in the plan (:class:`Persona` and its parts). Beside it, the
 verbs that read data against them: :func:`agreement` (how far marketing's MQL call and sales' acceptance
 agree) and :func:`calibrate` (how well scores predict won deals, and the MQL threshold sales' capacity
-calls for).
+calls for) and :func:`segment` (counts, conversion and won value per persona, grade or any attribute).
 
 Examples:
     >>> from smarketing.persona import Persona
@@ -24,7 +24,8 @@ from smarketing.persona.model import (
     Seniority,
     Signal,
 )
-from smarketing.persona.results import Agreement, Calibration
+from smarketing.persona.results import Agreement, Calibration, Segments
+from smarketing.persona.segment import segment
 
 __all__ = [
     "Agreement",
@@ -36,8 +37,10 @@ __all__ = [
     "RoleCriteria",
     "ScoreRule",
     "Scoring",
+    "Segments",
     "Seniority",
     "Signal",
     "agreement",
     "calibrate",
+    "segment",
 ]

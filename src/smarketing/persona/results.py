@@ -1,7 +1,8 @@
 """The results of the persona analyses: frozen values with ``to_frame()``, ``to_dict()`` and reprs.
 
 :class:`Agreement` is what :func:`~smarketing.persona.agreement` returns, :class:`Calibration` what
-:func:`~smarketing.persona.calibrate` returns.
+:func:`~smarketing.persona.calibrate` returns and :class:`Segments` what :func:`~smarketing.persona.segment`
+returns.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import attrs
 import polars as pl
 
 from smarketing._display import html_table, text_table
+from smarketing.money import Money
 
-__all__ = ["AGREEMENT_COLUMNS", "Agreement", "Calibration"]
+__all__ = ["AGREEMENT_COLUMNS", "Agreement", "Calibration", "Segments"]
 
 #: The columns of one row of agreement numbers (overall or per group), in order.
 AGREEMENT_COLUMNS: dict[str, Any] = {
@@ -334,3 +336,88 @@ class Calibration:
         headers, rows = self._rows()
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return f"<p>{html.escape(self.summary)}</p><ul>{notes}</ul>{html_table(headers, rows)}"
+
+
+@attrs.frozen(repr=False)
+class Segments:
+    """Counts, conversion and won value per segment (see :func:`~smarketing.persona.segment`).
+
+    Attributes:
+        by: The segment columns.
+        frame: One row per segment (sorted, nulls last): the ``by`` columns, ``leads``, ``mqls``,
+            ``accepted``, ``won_leads``, ``won_deals``, ``mql_rate``, ``acceptance_rate``, ``win_rate``.
+        value: One row per segment and currency with won deals: the ``by`` columns, ``currency``,
+            ``won_deals`` and ``won_value`` (an exact Decimal amount in that currency).
+        counts: Facts left out, by kind: ``mqls_unknown_lead`` (MQLs missing from the leads),
+            ``won_deals_unknown_lead`` and ``won_deals_without_lead``.
+    """
+
+    by: tuple[str, ...]
+    frame: pl.DataFrame
+    value: pl.DataFrame
+    counts: Mapping[str, int]
+
+    def won_value(self, *key: Any) -> dict[str, Money]:
+        """The won value of one segment (its ``by`` values, in order) as Money by currency.
+
+        Raises:
+            ValueError: ``key`` does not give one value per ``by`` column.
+        """
+        if len(key) != len(self.by):
+            raise ValueError(f"give one value per segment column {list(self.by)}, not {len(key)}")
+        match = pl.lit(value=True)
+        for column, wanted in zip(self.by, key, strict=True):
+            match &= (
+                pl.col(column).is_null()
+                if wanted is None
+                else (pl.col(column) == wanted).fill_null(value=False)
+            )
+        rows = self.value.filter(match).select("currency", "won_value").rows()
+        return {code: Money(amount, code) for code, amount in rows}
+
+    def totals(self) -> dict[str, Money]:
+        """The won value of all segments together, as Money by currency."""
+        rows = self.value.group_by("currency").agg(pl.col("won_value").sum()).sort("currency").rows()
+        return {code: Money(amount, code) for code, amount in rows}
+
+    def to_frame(self) -> pl.DataFrame:
+        """The per-segment rows."""
+        return self.frame
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as plain, JSON-ready values (amounts as exact text, NaN as ``None``)."""
+        return {
+            "by": list(self.by),
+            "counts": dict(self.counts),
+            "segments": _json_rows(self.frame),
+            "value": _json_rows(self.value),
+        }
+
+    def _rows(self) -> tuple[list[str], list[list[Any]]]:
+        headers = [
+            *self.by,
+            "leads",
+            "mqls",
+            "accepted",
+            "won_leads",
+            "mql_rate",
+            "acceptance_rate",
+            "win_rate",
+        ]
+        rows = [
+            [_share(v) if h.endswith("_rate") else v for h, v in zip(headers, row, strict=True)]
+            for row in self.frame.select(headers).rows()
+        ]
+        return headers, rows
+
+    def __repr__(self) -> str:
+        headers, rows = self._rows()
+        value = ", ".join(str(m) for m in self.totals().values()) or "nothing"
+        return (
+            f"Segments(by={list(self.by)}, segments={self.frame.height}, won value {value})\n"
+            + text_table(headers, rows)
+        )
+
+    def _repr_html_(self) -> str:
+        headers, rows = self._rows()
+        return html_table(headers, rows, caption=f"Segments by {', '.join(self.by)}")
