@@ -111,14 +111,15 @@ def agreement(
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
         raise ValueError(f"resamples must be a whole number >= 1, not {resamples!r}")
     stages = plan_stages(plan)
-    outcomes = lead_outcomes(stages, data)
+    # Collected once: the cells and the won deals both read it, and it is one row per lead at most.
+    outcomes = lead_outcomes(stages, data).collect().lazy()
     cells = _lead_cells(outcomes, audited)
     won = won_deals(data).filter(pl.col("lead_id").is_not_null()).lazy()
     won = won.join(outcomes.select("lead_id", "mql"), on="lead_id", how="left").select(
         "lead_id", unqualified=~pl.col("mql").fill_null(value=False)
     )
     if group_by:
-        groups = lead_groups(data, group_by)
+        groups = lead_groups(data, group_by).collect().lazy()  # read once, joined twice
         cells = cells.join(groups, on="lead_id", how="left")
         won = won.join(groups, on="lead_id", how="left")
     counts, won_counts = pl.collect_all(

@@ -93,9 +93,9 @@ def segment(
     leads = lead_groups(data, lead_columns)
     if from_scores:
         leads = leads.join(_score_columns(scores, from_scores), on="lead_id", how="left")
-    outcomes = lead_outcomes(plan_stages(plan), data).select("lead_id", "mql", "accepted")
+    outcomes = lead_outcomes(plan_stages(plan), data).select("lead_id", "mql", "accepted").collect()
     won = won_deals(data).select("lead_id", "amount_currency", "_minor").lazy()
-    return _segments(leads.select("lead_id", *columns), outcomes, won, by=columns)
+    return _segments(leads.select("lead_id", *columns).collect(), outcomes, won, by=columns)
 
 
 def _score_columns(scores: Any, columns: list[str]) -> pl.LazyFrame:
