@@ -9,6 +9,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import smarketing as sm
 from smarketing.persona import agreement
@@ -207,3 +209,58 @@ def test_a_journey_without_handoff_is_a_plan_error(example_plan: AlignmentPlan) 
     )
     with pytest.raises(sm.PlanError, match="no handoff"):
         agreement(example_plan.model_copy(update={"journey": journey}), {})
+
+
+STAGES = ["lead", "mql", "sal", "sql", "disqualified", "opportunity"]
+event_strategy = st.tuples(
+    st.sampled_from(["L1", "L2", "L3", "L4", "L5"]),
+    st.one_of(st.none(), st.sampled_from(STAGES)),
+    st.sampled_from(STAGES),
+    st.integers(0, 6),
+)
+
+
+def _reference_table(
+    moves: list[tuple[str, str | None, str, int]], disposed: list[tuple[str, int]], audit: set[str]
+) -> tuple[tuple[int, int], tuple[int, int], int]:
+    """The table and pending MQLs by the rules in words, one lead at a time (example plan: handoff
+    mql -> sal, accepted stage sal, disqualify sal/sql -> disqualified, recycle sal/sql -> lead)."""
+    rejecting = {("sal", "disqualified"), ("sql", "disqualified"), ("sal", "lead"), ("sql", "lead")}
+    cells = [[0, 0], [0, 0]]
+    pending = 0
+    for lead in sorted({m[0] for m in moves} | {d[0] for d in disposed} | audit):
+        mine = [m for m in moves if m[0] == lead]
+        qualifying = [h for _, s, to, h in mine if to == "mql" or (s in ("mql", None) and to == "sal")]
+        mql_at = min(qualifying, default=None)
+        start = mql_at if mql_at is not None else -1  # a lead that is no MQL: any time counts
+        accepted = any(to == "sal" and h >= start for _, _, to, h in mine)
+        rejected = not accepted and (
+            any(((s, to) in rejecting or to == "disqualified") and h >= start for _, s, to, h in mine)
+            or any(x == lead and h >= start for x, h in disposed)
+        )
+        row = 0 if mql_at is not None else 1
+        if row == 1 and lead not in audit:
+            continue
+        if accepted or rejected:
+            cells[row][0 if accepted else 1] += 1
+        elif row == 0:
+            pending += 1
+    return (cells[0][0], cells[0][1]), (cells[1][0], cells[1][1]), pending
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(event_strategy, max_size=14),
+    st.lists(st.tuples(st.sampled_from(["L1", "L2", "L3", "L4", "L5"]), st.integers(0, 6)), max_size=4),
+    st.sets(st.sampled_from(["L1", "L2", "L3", "L4", "L5", "L9"])),
+)
+def test_the_table_agrees_with_the_rules_in_words(
+    example_plan: AlignmentPlan,
+    moves: list[tuple[str, str | None, str, int]],
+    disposed: list[tuple[str, int]],
+    audit: set[str],
+) -> None:
+    result = agreement(example_plan, _data(moves, disposed), audit=audit, resamples=5)
+    mql_row, other_row, pending = _reference_table(moves, disposed, audit)
+    assert result.table == (mql_row, other_row)
+    assert result.overall.item(0, "mql_pending") == pending
