@@ -157,6 +157,16 @@ def test_capacity_commitment_in_the_plan(example_plan: sm.AlignmentPlan) -> None
         CapacityCommitment(count=0)
 
 
+@pytest.mark.parametrize("capacity", [0, -3, 2.5, True])
+def test_bad_capacity_or_score_by_is_refused_before_scoring(
+    example_plan: sm.AlignmentPlan, capacity: object
+) -> None:
+    with pytest.raises(ValueError, match="capacity must be"):
+        sm.calibrate(example_plan, {}, as_of=AS_OF, capacity=capacity)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="score_by"):
+        sm.calibrate(example_plan, {}, as_of=AS_OF, score_by="size")  # type: ignore[arg-type]
+
+
 def test_calibrate_with_the_real_scores(example_plan: sm.AlignmentPlan) -> None:
     pytest.importorskip("smarketing.persona.score")
     from smarketing.datasets import synthetic

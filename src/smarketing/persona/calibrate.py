@@ -75,11 +75,11 @@ def calibrate(
         DataError: A column is missing, a time is naive, or a won deal breaks the won-deal rule.
         ValueError: ``score_by`` or ``capacity`` is not one of the accepted values.
     """
+    _check_score_by(score_by)
+    per_week = _capacity_per_week(capacity if capacity is not None else _plan_capacity(plan))
     # Imported here: the scorer lands beside this module on another branch (the ignore goes with the merge).
     from smarketing.persona.score import score  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
 
-    _check_score_by(score_by)
-    per_week = _capacity_per_week(capacity if capacity is not None else _plan_capacity(plan))
     frame = score(plan, data, as_of=as_of).frame
     won = won_deals(data, as_of=as_of).get_column("lead_id").drop_nulls().unique()
     leads = as_lazy(data, "leads", required=["id", "created_at"])
