@@ -142,7 +142,7 @@ def agreement(
         resamples=resamples,
         seed=seed,
         accepted_stages=stages.accepted,
-        notes=_notes(overall, audited=len(audited), accepted_from=stages.accepted_from),
+        notes=_notes(overall, audited=len(audited), stages=stages),
     )
 
 
@@ -309,13 +309,20 @@ def _row(
     return row
 
 
-def _notes(overall: pl.DataFrame, *, audited: int, accepted_from: str) -> tuple[str, ...]:
+def _notes(overall: pl.DataFrame, *, audited: int, stages: JourneyStages) -> tuple[str, ...]:
     row = overall.row(0, named=True)
     notes = [
         "sales judges only MQLs: the not-MQL row of the table holds only the audit sample "
         f"({row['nonmql_accepted'] + row['nonmql_rejected']:,} audited lead(s) that were no MQL)",
-        f"acceptance is {accepted_from}",
+        f"acceptance is {stages.accepted_from}",
     ]
+    same = sorted(set(stages.accepted) & {to for _, to in stages.handoffs})
+    if same:
+        notes.append(
+            f"the accepted stage {', '.join(map(repr, same))} is also the handoff target: a handed-off lead "
+            "counts as accepted, so a rejection is an MQL that got a disposition or a rejecting move "
+            "without being handed off"
+        )
     if audited == 0:
         notes.append(
             "no audit sample: the not-MQL row is empty, so κ is 0 or undefined by construction; pass "
