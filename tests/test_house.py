@@ -114,6 +114,10 @@ TEST_INTERNALS = {
     "smarketing.connectors._read": "the CSV reader's columnar line count must agree with Python's csv module",
     "smarketing.connectors._read._csv_lines": "the Python fallback the line count is checked against",
     "smarketing.records.schema._duplicates": "uniqueness counted by hashes first, exact on every engine",
+    "smarketing.persona._stats": "the statistics, checked against scikit-learn and hand-computed tables",
+    "smarketing.persona.agreement._agreement_rows": "the agreement core, fed hand-built counts",
+    "smarketing.persona.calibrate._calibration": "the calibration core, fed hand-built score frames",
+    "smarketing.persona.segment._segments": "the segment core, fed hand-built lead frames",
 }
 
 

@@ -47,7 +47,15 @@ from smarketing.kpi import (
     targets_from_revenue,
 )
 from smarketing.money import FxTable, Money, allocate
-from smarketing.persona import Persona
+from smarketing.persona import (
+    Agreement,
+    Calibration,
+    Persona,
+    Segments,
+    agreement,
+    calibrate,
+    segment,
+)
 from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
 from smarketing.records import (
     Account,
@@ -69,10 +77,12 @@ __version__ = _version("smarketing")
 __all__ = [
     "Account",
     "Activity",
+    "Agreement",
     "Alert",
     "AlignmentPlan",
     "Attribution",
     "BusinessCalendar",
+    "Calibration",
     "CheckReport",
     "ConformanceReport",
     "CurrencyMismatchError",
@@ -104,6 +114,7 @@ __all__ = [
     "SLA",
     "SLAReport",
     "Scorecard",
+    "Segments",
     "SmarketingError",
     "Stage",
     "StageEvent",
@@ -113,10 +124,12 @@ __all__ = [
     "Touchpoint",
     "Transition",
     "__version__",
+    "agreement",
     "alerts",
     "allocate",
     "attribute",
     "available_connectors",
+    "calibrate",
     "check",
     "compute_rewards",
     "conformance",
@@ -129,5 +142,6 @@ __all__ = [
     "plan_json_schema",
     "revenue_from_leads",
     "scorecard",
+    "segment",
     "targets_from_revenue",
 ]

@@ -1,7 +1,9 @@
 """Personas and the ideal customer profile, as both teams see them.
 
-``model`` holds the definitions people write in the plan (:class:`Persona` and its parts); scoring leads
-against them comes in a later release, beside it.
+``model`` holds the definitions people write in the plan (:class:`Persona` and its parts). Beside it, the
+verbs that read data against them: :func:`agreement` (how far marketing's MQL call and sales' acceptance
+agree) and :func:`calibrate` (how well scores predict won deals, and the MQL threshold sales' capacity
+calls for) and :func:`segment` (counts, conversion and won value per persona, grade or any attribute).
 
 Examples:
     >>> from smarketing.persona import Persona
@@ -9,6 +11,8 @@ Examples:
     False
 """
 
+from smarketing.persona.agreement import agreement
+from smarketing.persona.calibrate import calibrate
 from smarketing.persona.model import (
     Firmographics,
     GradeBand,
@@ -20,8 +24,12 @@ from smarketing.persona.model import (
     Seniority,
     Signal,
 )
+from smarketing.persona.results import Agreement, Calibration, Segments
+from smarketing.persona.segment import segment
 
 __all__ = [
+    "Agreement",
+    "Calibration",
     "Firmographics",
     "GradeBand",
     "IntRange",
@@ -29,6 +37,10 @@ __all__ = [
     "RoleCriteria",
     "ScoreRule",
     "Scoring",
+    "Segments",
     "Seniority",
     "Signal",
+    "agreement",
+    "calibrate",
+    "segment",
 ]

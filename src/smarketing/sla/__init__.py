@@ -27,6 +27,7 @@ from smarketing.sla.model import (
     SLA,
     ActivityKind,
     AttemptsCommitment,
+    CapacityCommitment,
     DispositionCommitment,
     EscalationStep,
     FirstResponseCommitment,
@@ -41,6 +42,7 @@ from smarketing.sla.report import SLAReport
 __all__ = [
     "ActivityKind",
     "AttemptsCommitment",
+    "CapacityCommitment",
     "DispositionCommitment",
     "EscalationStep",
     "FirstResponseCommitment",

@@ -22,6 +22,7 @@ from smarketing.calendar import BusinessCalendar
 __all__ = [
     "ActivityKind",
     "AttemptsCommitment",
+    "CapacityCommitment",
     "DispositionCommitment",
     "EscalationStep",
     "FirstResponseCommitment",
@@ -103,6 +104,17 @@ class DispositionCommitment(FrozenModel):
         return self
 
 
+class CapacityCommitment(FrozenModel):
+    """Sales: how many handed-off leads the team commits to work per period ("N leads a week").
+
+    The threshold recommendation of :func:`smarketing.persona.calibrate` reads it: the MQL threshold that
+    yields about this many MQLs, so the scoring rule and the SLA stop contradicting each other.
+    """
+
+    count: PositiveCount = Field(description="Leads sales commits to work per period.")
+    period: Period = Field(default="week", description="Period the count applies to.")
+
+
 class SalesCommitments(FrozenModel):
     """Sales' side of the agreement."""
 
@@ -112,6 +124,9 @@ class SalesCommitments(FrozenModel):
     attempts: AttemptsCommitment | None = Field(default=None, description="Depth of follow-up.")
     disposition: DispositionCommitment | None = Field(
         default=None, description="Closed-loop feedback to marketing."
+    )
+    capacity: CapacityCommitment | None = Field(
+        default=None, description="Leads sales commits to work per period (the MQL volume it can take)."
     )
 
 

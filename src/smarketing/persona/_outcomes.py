@@ -1,0 +1,211 @@
+"""What happened to each lead, as agreement, calibration and segments read it (private).
+
+- :func:`journey_stages` reads from the plan which stages mean "marketing qualified" (MQL), "sales
+  accepted" and "sales rejected";
+- :func:`lead_outcomes` turns stage events and dispositions into one row per lead with those flags;
+- :func:`won_deals` reads the won deals through the one won-deal rule (:mod:`smarketing.frames._money`);
+- :func:`lead_groups` gives each lead its grouping columns (a lead column, or ``account.<column>``).
+
+Everything stays a polars ``LazyFrame`` until the caller collects, so a million leads is one query plan.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import polars as pl
+
+from smarketing.errors import DataError, PlanError
+from smarketing.frames import as_lazy, check_aware
+from smarketing.frames._money import WON, check_won
+
+if TYPE_CHECKING:
+    from smarketing.journey.model import JourneyMap
+    from smarketing.sla.model import SLA
+
+__all__ = ["JourneyStages", "journey_stages", "lead_groups", "lead_outcomes", "won_deals"]
+
+ACCOUNT = "account."
+
+
+@attrs.frozen
+class JourneyStages:
+    """The stages and transitions that carry marketing's call and sales' answer.
+
+    Attributes:
+        mql: Sources of the journey's handoff transitions: entering one is marketing's MQL call.
+        handoffs: The handoff transitions ``(from, to)``; taking one is an MQL call too.
+        accepted: Stages whose entry means sales accepted the lead.
+        accepted_from: Where ``accepted`` came from, in words (for notes and docs).
+        rejections: Disqualify and recycle transitions ``(from, to)``: taking one is a rejection.
+        disqualified: Targets of disqualify transitions: entering one is a rejection whatever the source.
+    """
+
+    mql: tuple[str, ...]
+    handoffs: tuple[tuple[str, str], ...]
+    accepted: tuple[str, ...]
+    accepted_from: str
+    rejections: tuple[tuple[str, str], ...]
+    disqualified: tuple[str, ...]
+
+
+def journey_stages(journey: JourneyMap, sla: SLA | None, sales: frozenset[str]) -> JourneyStages:
+    """The MQL, acceptance and rejection stages of a plan's journey and SLA, checked.
+
+    Acceptance is the SLA's ``marketing.quality.accepted_stage``; without a quality commitment it is the
+    stage after a handoff target (by a progression transition, in plan order) that a team in ``sales``
+    (the ids of the plan's sales teams) owns.
+
+    Raises:
+        PlanError: The journey has no handoff, or no acceptance stage can be found.
+    """
+    handoffs = tuple((t.source, t.to) for t in journey.handoffs())
+    if not handoffs:
+        raise PlanError(
+            "the journey has no handoff transition, so no lead is ever qualified by marketing",
+            path="journey.transitions",
+        )
+    quality = sla.marketing.quality if sla is not None else None
+    if quality is not None:
+        accepted: tuple[str, ...] = (quality.accepted_stage,)
+        accepted_from = f"the SLA's accepted stage {quality.accepted_stage!r}"
+    else:
+        targets = {to for _, to in handoffs}
+        found = [
+            t.to
+            for t in journey.transitions
+            if t.source in targets and t.kind == "progression" and journey.stage(t.to).owner in sales
+        ]
+        accepted = tuple(dict.fromkeys(found))
+        if not accepted:
+            raise PlanError(
+                "no acceptance stage: the SLA has no quality commitment and no sales-owned stage follows "
+                "a handoff target; add sla.marketing.quality.accepted_stage",
+                path="sla.marketing.quality",
+            )
+        accepted_from = "the sales-owned stage after the handoff (the plan has no quality commitment): " + (
+            ", ".join(repr(s) for s in accepted)
+        )
+    rejections = tuple((t.source, t.to) for t in journey.transitions if t.kind in ("disqualify", "recycle"))
+    disqualified = tuple(dict.fromkeys(t.to for t in journey.transitions if t.kind == "disqualify"))
+    return JourneyStages(
+        mql=tuple(dict.fromkeys(s for s, _ in handoffs)),
+        handoffs=handoffs,
+        accepted=accepted,
+        accepted_from=accepted_from,
+        rejections=rejections,
+        disqualified=disqualified,
+    )
+
+
+def _pairs(pairs: Sequence[tuple[str, str]]) -> pl.Expr:
+    source, to = pl.col("from"), pl.col("to")
+    return functools.reduce(
+        operator.or_, [(source == a) & (to == b) for a, b in pairs], pl.lit(value=False)
+    ).fill_null(value=False)
+
+
+def lead_outcomes(stages: JourneyStages, data: Any) -> pl.LazyFrame:
+    """One row per lead with a qualifying, accepting or rejecting fact.
+
+    Columns ``lead_id``, ``mql``, ``mql_at``, ``accepted``, ``rejected``:
+
+    - ``mql``: the lead entered an MQL stage or took a handoff (an event without ``from`` counts when its
+      ``to`` is a handoff target, as in the SLA); ``mql_at`` is the first such time.
+    - ``accepted``: the lead entered an acceptance stage, at or after ``mql_at`` for an MQL (at any time
+      for a lead that is not an MQL: an audited lead).
+    - ``rejected``: not accepted, and a disposition or a disqualify/recycle move (or entry into a
+      disqualify target) happened, at or after ``mql_at`` for an MQL.
+
+    Raises:
+        DataError: A column is missing or a time is naive.
+    """
+    events = as_lazy(data, "stage_events", required=["lead_id", "from", "to", "time"])
+    check_aware(events, ["time"], kind="stage_events")
+    dispositions = as_lazy(data, "dispositions", required=["lead_id", "time"])
+    check_aware(dispositions, ["time"], kind="dispositions")
+    to, time = pl.col("to"), pl.col("time")
+    targets = [b for _, b in stages.handoffs]
+    is_mql = (
+        to.is_in(list(stages.mql)) | _pairs(stages.handoffs) | (pl.col("from").is_null() & to.is_in(targets))
+    )
+    is_accepted = to.is_in(list(stages.accepted))
+    is_rejected = _pairs(stages.rejections) | to.is_in(list(stages.disqualified))
+    native: pl.LazyFrame = events.to_native()
+    flags = (
+        native.select("lead_id", "time", m=is_mql, a=is_accepted, r=is_rejected)
+        .filter(pl.col("m") | pl.col("a") | pl.col("r"))
+        .group_by("lead_id")
+        .agg(
+            mql_at=time.filter(pl.col("m")).min(),
+            accepted_last=time.filter(pl.col("a")).max(),
+            rejected_last=time.filter(pl.col("r")).max(),
+        )
+    )
+    disposed = dispositions.to_native().group_by("lead_id").agg(disposed_last=time.max())
+    mql_at = pl.col("mql_at")
+    mql = mql_at.is_not_null()
+
+    def since_mql(column: str) -> pl.Expr:
+        c = pl.col(column)
+        return pl.when(mql).then(c >= mql_at).otherwise(c.is_not_null()).fill_null(value=False)
+
+    accepted = since_mql("accepted_last")
+    rejected = ~accepted & (since_mql("rejected_last") | since_mql("disposed_last"))
+    return flags.join(disposed, on="lead_id", how="full", coalesce=True).select(
+        "lead_id", mql=mql, mql_at=mql_at, accepted=accepted, rejected=rejected
+    )
+
+
+def won_deals(data: Any, *, as_of: datetime | None = None) -> pl.DataFrame:
+    """The won deals, checked by the won-deal rule; with ``as_of``, those closed by ``as_of.date()``.
+
+    Columns ``id``, ``amount``, ``amount_currency``, ``close_date``, ``_minor`` (minor units), ``lead_id``.
+
+    Raises:
+        DataError: A won deal breaks the won-deal rule (the message names the deal and column).
+    """
+    columns = ["id", "lead_id", "stage", "amount", "amount_currency", "close_date"]
+    deals = as_lazy(data, "deals", required=columns).to_native()
+    won = deals.filter(pl.col("stage") == WON).select(columns).collect()
+    checked = check_won(won, kind="deal").with_columns(won.get_column("lead_id"))
+    if as_of is not None:
+        checked = checked.filter(pl.col("close_date") <= as_of.date())
+    return checked
+
+
+def lead_groups(data: Any, by: Sequence[str], *, kind: str = "leads") -> pl.LazyFrame:
+    """``lead_id`` and the ``by`` columns of each lead: a lead column, or ``account.<column>`` of its account.
+
+    Raises:
+        DataError: A ``by`` column is in neither the leads nor (for ``account.``) the accounts.
+    """
+    leads: pl.LazyFrame = as_lazy(data, "leads", required=["id"]).to_native()
+    names = leads.collect_schema().names()
+    own = [c for c in by if not c.startswith(ACCOUNT)]
+    of_account = [c[len(ACCOUNT) :] for c in by if c.startswith(ACCOUNT)]
+    for column in own:
+        if column not in names:
+            raise DataError(f"no lead column {column!r} to group by; known: {', '.join(names)}", kind=kind)
+    frame = leads.select(pl.col("id").alias("lead_id"), "account_id", *own)
+    if of_account:
+        accounts = as_lazy(data, "accounts", required=["id"]).to_native()
+        known = accounts.collect_schema().names()
+        for column in of_account:
+            if column not in known:
+                raise DataError(
+                    f"no account column {column!r} to group by; known: {', '.join(known)}", kind="accounts"
+                )
+        frame = frame.join(
+            accounts.select(
+                pl.col("id").alias("account_id"), *[pl.col(c).alias(ACCOUNT + c) for c in of_account]
+            ),
+            on="account_id",
+            how="left",
+        )
+    return frame.select("lead_id", *by)
