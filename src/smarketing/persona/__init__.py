@@ -1,7 +1,7 @@
 """Personas and the ideal customer profile, as both teams see them.
 
-``model`` holds the definitions people write in the plan (:class:`Persona` and its parts); scoring leads
-against them comes in a later release, beside it.
+``model`` holds the definitions people write in the plan (:class:`Persona` and its parts); :func:`match`
+matches leads and accounts to them, and :func:`score` scores leads on fit and engagement.
 
 Examples:
     >>> from smarketing.persona import Persona
@@ -9,10 +9,14 @@ Examples:
     False
 """
 
+from smarketing.persona.match import PersonaMatch, match
 from smarketing.persona.model import (
+    Decay,
+    EngagementBand,
     Firmographics,
     GradeBand,
     IntRange,
+    MQLRule,
     Persona,
     RoleCriteria,
     ScoreRule,
@@ -22,13 +26,18 @@ from smarketing.persona.model import (
 )
 
 __all__ = [
+    "Decay",
+    "EngagementBand",
     "Firmographics",
     "GradeBand",
     "IntRange",
+    "MQLRule",
     "Persona",
+    "PersonaMatch",
     "RoleCriteria",
     "ScoreRule",
     "Scoring",
     "Seniority",
     "Signal",
+    "match",
 ]
