@@ -47,7 +47,7 @@ from smarketing.kpi import (
     targets_from_revenue,
 )
 from smarketing.money import FxTable, Money, allocate
-from smarketing.persona import Persona
+from smarketing.persona import LeadScores, Persona, PersonaMatch, match, score
 from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
 from smarketing.records import (
     Account,
@@ -91,10 +91,12 @@ __all__ = [
     "Journeys",
     "KPI",
     "Lead",
+    "LeadScores",
     "LoadError",
     "Money",
     "Person",
     "Persona",
+    "PersonaMatch",
     "PlanError",
     "PluginError",
     "PluginWarning",
@@ -126,8 +128,10 @@ __all__ = [
     "funnel",
     "load_connector",
     "load_plan",
+    "match",
     "plan_json_schema",
     "revenue_from_leads",
+    "score",
     "scorecard",
     "targets_from_revenue",
 ]

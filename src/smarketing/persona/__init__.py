@@ -24,6 +24,7 @@ from smarketing.persona.model import (
     Seniority,
     Signal,
 )
+from smarketing.persona.score import LeadExplanation, LeadScores, score
 
 __all__ = [
     "Decay",
@@ -31,6 +32,8 @@ __all__ = [
     "Firmographics",
     "GradeBand",
     "IntRange",
+    "LeadExplanation",
+    "LeadScores",
     "MQLRule",
     "Persona",
     "PersonaMatch",
@@ -40,4 +43,5 @@ __all__ = [
     "Seniority",
     "Signal",
     "match",
+    "score",
 ]

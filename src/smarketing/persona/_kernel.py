@@ -33,6 +33,8 @@ __all__ = [
     "criteria",
     "engagement",
     "explain_fit",
+    "factors",
+    "late_counts",
     "lead_matches",
     "load",
     "occurrences",
@@ -404,6 +406,15 @@ def _where(signal: Signal) -> pl.Expr:
     return pl.all_horizontal(tests) if tests else pl.lit(True)
 
 
+def _describe(signal: Signal) -> str:
+    if signal.description:
+        return signal.description
+    where = ", ".join(
+        f"{k} in [{', '.join(v)}]" if isinstance(v, list) else f"{k} = {v}" for k, v in signal.where.items()
+    )
+    return f"{signal.on} {where}" if where else f"any {signal.on}"
+
+
 def occurrences(
     inputs: Inputs, lead_personas: pl.LazyFrame, personas: Sequence[Persona], *, now_us: int
 ) -> pl.LazyFrame:
@@ -435,6 +446,7 @@ def occurrences(
                     "lead_id",
                     "persona",
                     pl.lit(signal.id, pl.String()).alias("signal"),
+                    pl.lit(_describe(signal), pl.String()).alias("description"),
                     pl.lit(group, pl.String()).alias("group"),
                     pl.lit(on, pl.String()).alias("on"),
                     pl.col("_record").alias("record_id"),
@@ -450,6 +462,7 @@ def occurrences(
                 "lead_id": pl.String(),
                 "persona": pl.String(),
                 "signal": pl.String(),
+                "description": pl.String(),
                 "group": pl.String(),
                 "on": pl.String(),
                 "record_id": pl.String(),
@@ -524,8 +537,8 @@ def _mql(persona: Persona) -> pl.Expr:
     return pl.lit(value=False)
 
 
-def scored(inputs: Inputs, personas: Sequence[Persona], *, now_us: int) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The scores frame (one row per lead created by ``now_us``) and the leads with their personas."""
+def scored(inputs: Inputs, personas: Sequence[Persona], *, now_us: int) -> pl.LazyFrame:
+    """The scores frame: one row per lead created by ``now_us``, by ``lead_id``."""
     # Collected once: both the events' join and the scores read it.
     leads = persona_of(inputs, personas, before_us=now_us).collect().lazy()
     occurring = occurrences(inputs, leads, personas, now_us=now_us)
@@ -569,4 +582,103 @@ def scored(inputs: Inputs, personas: Sequence[Persona], *, now_us: int) -> tuple
         )
         .sort("lead_id")
     )
-    return frame, leads
+    return frame
+
+
+def late_counts(inputs: Inputs, *, now_us: int) -> dict[str, int]:
+    """Leads created and events (of the kinds the signals read) after ``now_us``: left out."""
+    late = pl.col("_us").is_not_null() & (pl.col("_us") > now_us)
+    frames = [inputs.leads, *(inputs.events[k] for k in sorted(inputs.events))]
+    found = pl.collect_all([f.select(late.sum()) for f in frames])
+    values = [int(f.item()) for f in found]
+    return {"leads_after_as_of": values[0], "events_after_as_of": sum(values[1:])}
+
+
+# --------------------------------------------------------------------------------------------------
+# Factors: the same expressions, per rule and per occurrence, for the leads asked about.
+
+
+def _fit_factors(leads: pl.LazyFrame, personas: Sequence[Persona]) -> list[pl.LazyFrame]:
+    """Per persona, one row per lead of it and fit rule: whether the rule holds and the points it gives."""
+    parts = []
+    for p in personas:
+        rules = explain_fit(p)
+        if not rules:
+            continue
+        table = pl.LazyFrame(
+            {
+                "rule": [r for r, _, _ in rules],
+                "description": [d for _, d, _ in rules],
+                "raw_points": [r.points for r in p.scoring.fit],
+                "_order": list(range(len(rules))),
+            },
+            schema={
+                "rule": pl.String(),
+                "description": pl.String(),
+                "raw_points": pl.Int64(),
+                "_order": pl.Int64(),
+            },
+        )
+        parts.append(
+            leads.filter(pl.col("persona") == p.id)
+            .select("lead_id", "persona", *(holds.alias(r) for r, _, holds in rules))
+            .unpivot(index=["lead_id", "persona"], variable_name="rule", value_name="holds")
+            .join(table, on="rule", how="left")
+            .select(
+                "lead_id",
+                "persona",
+                pl.lit("fit").alias("kind"),
+                "rule",
+                "description",
+                pl.lit(None, pl.String()).alias("group"),
+                pl.lit(None, pl.String()).alias("on"),
+                pl.lit(None, pl.String()).alias("record_id"),
+                pl.lit(None, pl.Int64()).alias("_us"),
+                "holds",
+                "raw_points",
+                pl.lit(None, pl.Float64()).alias("weight"),
+                pl.when("holds").then(pl.col("raw_points")).otherwise(0).cast(pl.Float64).alias("points"),
+                pl.lit(None, pl.Boolean()).alias("capped"),
+                pl.lit(0).alias("_kind"),
+                "_order",
+            )
+        )
+    return parts
+
+
+def factors(inputs: Inputs, personas: Sequence[Persona], *, now_us: int) -> pl.DataFrame:
+    """Every fit rule and signal occurrence behind the scores of the leads in ``inputs``.
+
+    Columns as :data:`smarketing.persona.score.FACTOR_COLUMNS`; by lead, fit rules first in plan order,
+    then occurrences by time, signal and record.
+    """
+    leads = persona_of(inputs, personas, before_us=now_us).collect().lazy()
+    occurring = occurrences(inputs, leads, personas, now_us=now_us)
+    cut = engagement(occurring, personas).select(
+        "lead_id", "group", (pl.col("capped") < pl.col("total")).alias("capped")
+    )
+    engaged = occurring.join(cut, on=["lead_id", "group"], how="left").select(
+        "lead_id",
+        "persona",
+        pl.lit("engagement").alias("kind"),
+        pl.col("signal").alias("rule"),
+        "description",
+        "group",
+        "on",
+        "record_id",
+        "_us",
+        pl.lit(value=True).alias("holds"),
+        pl.col("raw").alias("raw_points"),
+        "weight",
+        (pl.col("nanos").cast(pl.Float64) / NANO).alias("points"),
+        "capped",
+        pl.lit(1).alias("_kind"),
+        pl.lit(0, pl.Int64()).alias("_order"),
+    )
+    return (
+        pl.concat([*_fit_factors(leads, personas), engaged], how="vertical")
+        .sort("lead_id", "_kind", "_order", "_us", "rule", "record_id", nulls_last=True)
+        .with_columns(pl.from_epoch("_us", time_unit="us").dt.replace_time_zone("UTC").alias("time"))
+        .drop("_us", "_kind", "_order")
+        .collect()
+    )
