@@ -112,7 +112,8 @@ def weight(decay: Decay | None, age: timedelta) -> float:
         assert decay.half_life_days is not None
         if decay.half_life_days == 0:
             return 1.0 if age == timedelta(0) else 0.0
-        return float(2.0 ** -(age / timedelta(days=float(decay.half_life_days))))
+        half_us = float(decay.half_life_days) * 86_400_000_000
+        return float(2.0 ** -((age // timedelta(microseconds=1)) * (1.0 / half_us)))
     assert decay.percent is not None
     assert decay.every_days is not None
     steps = age // timedelta(days=float(decay.every_days))

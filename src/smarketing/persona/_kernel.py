@@ -381,6 +381,16 @@ def explain_fit(persona: Persona) -> list[tuple[str, str, pl.Expr]]:
 # Engagement.
 
 
+def points(nanos: pl.Expr) -> pl.Expr:
+    """Nanopoints as points: the float nearest to ``nanos / 1e9``, the same whatever the frame's length.
+
+    (Polars divides a column by a constant as a multiplication by its reciprocal when the column has more
+    than one row, which can differ in the last bit; the exact decimal quotient, then rounded, cannot.)
+    """
+    exact = nanos.cast(pl.Decimal(38, 0)).cast(pl.Decimal(38, 9)) / pl.lit(NANO, pl.Decimal(38, 0))
+    return exact.cast(pl.Float64)
+
+
 def decay_weight(decay: Decay | None, age_us: pl.Expr) -> pl.Expr:
     """The weight of a point ``age_us`` microseconds old (1.0 without decay)."""
     if decay is None:
@@ -390,7 +400,8 @@ def decay_weight(decay: Decay | None, age_us: pl.Expr) -> pl.Expr:
         half = float(decay.half_life_days) * _DAY_US
         if half == 0:  # a half-life of 0 days: only points at the instant itself count
             return pl.when(age_us == 0).then(1.0).otherwise(0.0)
-        return pl.lit(2.0).pow(-(age_us.cast(pl.Float64) / half))
+        # Times the reciprocal, written out: polars would do so itself on some frames and not on others.
+        return pl.lit(2.0).pow(-(age_us.cast(pl.Float64) * (1.0 / half)))
     assert decay.percent is not None
     assert decay.every_days is not None
     every = max(1, int(decay.every_days * _DAY_US))
@@ -573,8 +584,8 @@ def scored(inputs: Inputs, personas: Sequence[Persona], *, now_us: int) -> pl.La
         .select(
             "lead_id",
             "persona",
-            (pl.col("_fit").cast(pl.Float64) / NANO).alias("fit"),
-            (pl.col("_eng").cast(pl.Float64) / NANO).alias("engagement"),
+            points(pl.col("_fit")).alias("fit"),
+            points(pl.col("_eng")).alias("engagement"),
             "fit_grade",
             "band",
             "grade",
@@ -670,7 +681,7 @@ def factors(inputs: Inputs, personas: Sequence[Persona], *, now_us: int) -> pl.D
         pl.lit(value=True).alias("holds"),
         pl.col("raw").alias("raw_points"),
         "weight",
-        (pl.col("nanos").cast(pl.Float64) / NANO).alias("points"),
+        points(pl.col("nanos")).alias("points"),
         "capped",
         pl.lit(1).alias("_kind"),
         pl.lit(0, pl.Int64()).alias("_order"),
