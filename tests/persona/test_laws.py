@@ -23,7 +23,7 @@ CHANNELS = ["webinar", "content", "demo"]
 OUTCOMES = ["held", "business_case_requested"]
 STAGES = ["mql", "sal", "sql"]
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def subset(values: list[Any]) -> st.SearchStrategy[list[Any]]:

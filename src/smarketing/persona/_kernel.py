@@ -209,17 +209,37 @@ def criteria(
     return out, no_data
 
 
-def _names(tests: Sequence[tuple[str, pl.Expr]], state: bool | None) -> pl.Expr:
-    """The names of the criteria in state ``state`` (``None``: missing), as a list column."""
-    if not tests:
-        return pl.lit([], pl.List(pl.String()))
-    picks = []
-    for name, test in tests:
-        hit = test.is_null() if state is None else test.fill_null(value=False) == state
-        if state is False:
-            hit = test.is_null() | ~test.fill_null(value=True)
-        picks.append(pl.when(hit).then(pl.lit(name)).otherwise(None))
-    return pl.concat_list(picks).list.drop_nulls()
+def _with_lists(frame: pl.DataFrame, names: Sequence[Sequence[str]]) -> pl.DataFrame:
+    """Turn the masks of :func:`_matching` into the ``passed``, ``failed`` and ``missing`` lists."""
+    combos = frame.select("_close", "_pm", "_mm").unique().rows()
+    rows = []
+    for close, passed, missing in combos:
+        criteria = names[close] if close is not None else []
+        rows.append(
+            (
+                close,
+                passed,
+                missing,
+                [c for j, c in enumerate(criteria) if passed >> j & 1],
+                [c for j, c in enumerate(criteria) if not passed >> j & 1],
+                [c for j, c in enumerate(criteria) if missing >> j & 1],
+            )
+        )
+    text = pl.List(pl.String())
+    table = pl.DataFrame(
+        rows,
+        schema={
+            "_close": pl.Int32(),
+            "_pm": pl.Int64(),
+            "_mm": pl.Int64(),
+            "passed": text,
+            "failed": text,
+            "missing": text,
+        },
+        orient="row",
+    )
+    keys = ["_close", "_pm", "_mm"]
+    return frame.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left").drop(keys)
 
 
 def _matching(
@@ -260,11 +280,19 @@ def _matching(
         _pick(ids, "_close").alias("closest"),
     ]
     if explain:
-        for name, state in (("passed", True), ("failed", False), ("missing", None)):
-            pick: Any = pl.lit([], pl.List(pl.String()))
+        # The closest persona's criteria as two bit masks (passed, missing); the lists come from the few
+        # distinct masks afterwards (see _with_lists), not from list columns built per row.
+        for name, state in (("_pm", True), ("_mm", None)):
+            mask: Any = pl.lit(0, pl.Int64())
             for i in range(n):
-                pick = pl.when(pl.col("_close") == i).then(_names(tests[i], state)).otherwise(pick)
-            columns.append(pick.alias(name))
+                bits = [
+                    (t.is_null() if state is None else t.fill_null(value=False)).cast(pl.Int64) * (1 << j)
+                    for j, (_, t) in enumerate(tests[i])
+                ]
+                value = pl.sum_horizontal(bits) if bits else pl.lit(0, pl.Int64())
+                mask = pl.when(pl.col("_close") == i).then(value).otherwise(mask)
+            columns.append(mask.alias(name))
+        columns.append(pl.col("_close"))
     return out.select(columns)
 
 
@@ -276,18 +304,22 @@ def _pick(ids: pl.Series, index: str) -> pl.Expr:
     )
 
 
-def lead_matches(inputs: Inputs, personas: Sequence[Persona], *, explain: bool = True) -> pl.LazyFrame:
-    """One row per lead, matched on firmographics and roles.
+def lead_matches(inputs: Inputs, personas: Sequence[Persona]) -> pl.DataFrame:
+    """One row per lead by ``lead_id``, matched on firmographics and roles.
 
-    Columns ``lead_id``, ``persona``, ``matched``, ``candidates``, ``tied``, ``closest`` and, with
-    ``explain``, the closest persona's ``passed``, ``failed`` and ``missing`` criteria.
+    Columns ``lead_id``, ``persona``, ``matched``, ``candidates``, ``tied``, ``closest`` and the closest
+    persona's ``passed``, ``failed`` and ``missing`` criteria.
     """
-    return _matching(inputs.leads, personas, roles=True, ident="lead_id", explain=explain)
+    frame = _matching(inputs.leads, personas, roles=True, ident="lead_id", explain=True)
+    names = [[n for n, _ in criteria(p.firmographics, p.roles)[0]] for p in personas]
+    return _with_lists(frame.sort("lead_id").collect(), names)
 
 
-def account_matches(inputs: Inputs, personas: Sequence[Persona]) -> pl.LazyFrame:
-    """One row per account, matched on the personas' firmographics alone."""
-    return _matching(inputs.accounts, personas, roles=False, ident="account_id", explain=True)
+def account_matches(inputs: Inputs, personas: Sequence[Persona]) -> pl.DataFrame:
+    """One row per account by ``account_id``, matched on the personas' firmographics alone."""
+    frame = _matching(inputs.accounts, personas, roles=False, ident="account_id", explain=True)
+    names = [[n for n, _ in criteria(p.firmographics, None)[0]] for p in personas]
+    return _with_lists(frame.sort("account_id").collect(), names)
 
 
 def persona_of(inputs: Inputs, personas: Sequence[Persona], *, before_us: int | None) -> pl.LazyFrame:

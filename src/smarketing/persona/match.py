@@ -148,8 +148,8 @@ def match(plan: AlignmentPlan, data: Any, *, as_of: datetime | None = None) -> P
         late = pl.col("_us").is_not_null() & (pl.col("_us") > now)
         after = int(leads.select(late.sum()).collect().item())
         inputs = attrs.evolve(inputs, leads=leads.filter(~late))
-    lead_rows = _kernel.lead_matches(inputs, personas).sort("lead_id").collect()
-    account_rows = _kernel.account_matches(inputs, personas).sort("account_id").collect()
+    lead_rows = _kernel.lead_matches(inputs, personas)
+    account_rows = _kernel.account_matches(inputs, personas)
     no_data = {
         p.id: tuple(_kernel.criteria(p.firmographics, p.roles)[1])
         for p in personas

@@ -176,7 +176,7 @@ class LeadScores:
         """
         inputs = self._inputs
         if lead_ids is not None:
-            ids = pl.Series(values=sorted(set(lead_ids)), dtype=pl.String())
+            ids = pl.Series(values=sorted(set(lead_ids)), dtype=pl.String()).implode()
             inputs = _kernel.Inputs(
                 leads=inputs.leads.filter(pl.col("lead_id").is_in(ids)),
                 events={k: v.filter(pl.col("lead_id").is_in(ids)) for k, v in inputs.events.items()},
