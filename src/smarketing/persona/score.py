@@ -292,7 +292,7 @@ def score(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> LeadScores:
         ... }
         >>> scores = sm.persona.score(plan, data, as_of=day(31))
         >>> scores.frame.rows()
-        [('L1', 'ops-director', 50.0, 5.0, 'A', None, 'A', False)]
+        [('L1', 'ops-director', 50.0, 5.0, 'A', '3', 'A3', False)]
         >>> scores.explain("L1").factors.select("kind", "rule", "points").rows()
         [('fit', 'fit[0]', 20.0), ('fit', 'fit[1]', 15.0), ('fit', 'fit[2]', 15.0),
          ('engagement', 'webinar', 5.0)]
