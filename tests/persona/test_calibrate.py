@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -168,7 +168,6 @@ def test_bad_capacity_or_score_by_is_refused_before_scoring(
 
 
 def test_calibrate_with_the_real_scores(example_plan: sm.AlignmentPlan) -> None:
-    pytest.importorskip("smarketing.persona.score")
     from smarketing.datasets import synthetic
 
     data = synthetic(example_plan, seed=3, n_leads=400)
@@ -177,3 +176,8 @@ def test_calibrate_with_the_real_scores(example_plan: sm.AlignmentPlan) -> None:
     assert result.capacity_per_week == 40.0
     again = sm.persona.calibrate(example_plan, data, as_of=AS_OF, capacity=40)
     assert again.to_dict() == result.to_dict()
+    scores = sm.score(example_plan, data, as_of=AS_OF)
+    given = sm.persona.calibrate(example_plan, data, as_of=AS_OF, capacity=40, scores=scores)
+    assert given.to_dict() == result.to_dict()
+    with pytest.raises(ValueError, match="scores were taken at"):
+        sm.persona.calibrate(example_plan, data, as_of=AS_OF - timedelta(days=1), scores=scores)

@@ -14,6 +14,7 @@ from smarketing.frames import as_lazy, check_aware
 from smarketing.persona import _stats
 from smarketing.persona._outcomes import won_deals
 from smarketing.persona.results import Calibration
+from smarketing.persona.score import LeadScores, score
 from smarketing.sla.model import CapacityCommitment
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ def calibrate(
     as_of: datetime,
     capacity: CapacityCommitment | int | None = None,
     score_by: ScoreBy = "total",
+    scores: LeadScores | None = None,
 ) -> Calibration:
     """How well the plan's lead scores predict won deals, and the MQL threshold sales' capacity calls for.
 
@@ -70,6 +72,8 @@ def calibrate(
         as_of: The timezone-aware instant the scores and outcomes are taken at.
         capacity: Overrides the SLA's capacity commitment.
         score_by: The score that predicts.
+        scores: Scores already computed by :func:`~smarketing.persona.score` on the same plan and data at
+            ``as_of`` (so they are not computed twice); scores taken at another instant are refused.
 
     Raises:
         DataError: A column is missing, a time is naive, or a won deal breaks the won-deal rule.
@@ -77,10 +81,9 @@ def calibrate(
     """
     _check_score_by(score_by)
     per_week = _capacity_per_week(capacity if capacity is not None else _plan_capacity(plan))
-    # Imported here: the scorer lands beside this module on another branch (the ignore goes with the merge).
-    from smarketing.persona.score import score  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
-
-    frame = score(plan, data, as_of=as_of).frame
+    if scores is not None and scores.as_of != as_of:
+        raise ValueError(f"scores were taken at {scores.as_of.isoformat()}, not at as_of {as_of.isoformat()}")
+    frame = (scores if scores is not None else score(plan, data, as_of=as_of)).frame
     won = won_deals(data, as_of=as_of).get_column("lead_id").drop_nulls().unique()
     leads = as_lazy(data, "leads", required=["id", "created_at"])
     check_aware(leads, ["created_at"], kind="leads")

@@ -211,6 +211,8 @@ def _reference_problems(plan: AlignmentPlan) -> Iterator[tuple[str, str]]:
         signal_ids = [s.id for s in (*persona.interest_signals, *persona.readiness_signals)]
         for dupe in _dupes(signal_ids):
             yield f"personas[{i}]", f"signal id {dupe!r} is used twice"
+        for where, message in persona.problems():
+            yield f"personas[{i}].{where}", message
 
     for i, s in enumerate(plan.journey.stages):
         yield from ref(f"journey.stages[{i}].owner", s.owner, teams, "team")
