@@ -174,6 +174,12 @@ def p003(d: Data) -> AlignmentPlan:
     return plan.model_copy(update={"personas": plan.personas[:1]})
 
 
+def p004(d: Data) -> None:
+    scoring = d["personas"][0]["scoring"]
+    scoring.pop("mql", None)
+    scoring["mql_threshold"] = 60
+
+
 def l001(d: Data) -> None:
     d["kpis"][0]["name"] = "MQL count"
 

@@ -186,6 +186,52 @@ class LeadScores:
             FACTOR_COLUMNS
         )
 
+    def signals(self) -> pl.DataFrame:
+        """How often each persona's signals fired for its leads up to ``as_of``, computed now from the inputs.
+
+        One row per persona and signal in plan order: ``persona``, ``side`` (``"interest"``, marketing's, or
+        ``"readiness"``, sales'), ``signal``, ``group``, ``on``, ``occurrences`` (events of the persona's
+        leads the signal matched) and ``leads`` (distinct leads with one). A signal that never fired has 0.
+
+        Examples:
+            >>> from datetime import datetime, timezone
+            >>> import smarketing as sm
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> scores = sm.persona.score(plan, {}, as_of=datetime(2026, 11, 1, tzinfo=timezone.utc))
+            >>> scores.signals().select("persona", "side", "signal", "occurrences").head(2).rows()
+            [('ops-director', 'interest', 'webinar', 0), ('ops-director', 'interest', 'guide', 0)]
+        """
+        listed = [
+            (p.id, path.split("_", 1)[0], s.id, group, s.on)
+            for p in self._personas
+            for path, s, group in p.signals()
+        ]
+        plan_order = pl.DataFrame(
+            listed,
+            schema={
+                "persona": pl.String(),
+                "side": pl.String(),
+                "signal": pl.String(),
+                "group": pl.String(),
+                "on": pl.String(),
+            },
+            orient="row",
+        )
+        now = _kernel.as_of_us(self.as_of)
+        leads = self.frame.lazy().select("lead_id", "persona")
+        counts = (
+            _kernel.occurrences(self._inputs, leads, self._personas, now_us=now)
+            .group_by("persona", "signal")
+            .agg(
+                pl.len().cast(pl.Int64).alias("occurrences"),
+                pl.col("lead_id").n_unique().cast(pl.Int64).alias("leads"),
+            )
+            .collect()
+        )
+        return plan_order.join(
+            counts, on=["persona", "signal"], how="left", maintain_order="left"
+        ).with_columns(pl.col("occurrences", "leads").fill_null(0))
+
     def explain(self, lead_id: str) -> LeadExplanation:
         """Why ``lead_id`` has its scores: every factor with its points and time.
 

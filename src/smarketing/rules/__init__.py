@@ -20,7 +20,7 @@ Examples:
     ['collaboration', 'journey', 'kpis', 'language', 'personas', 'rewards', 'sla']
 """
 
-from smarketing.rules._catalogue import BUILTIN_RULES, ENGINE_CODES, EngineCode
+from smarketing.rules._catalogue import BUILTIN_RULES, DATA_RULES, ENGINE_CODES, EngineCode
 from smarketing.rules._core import (
     AREA_WEIGHTS,
     AREAS,
@@ -34,7 +34,7 @@ from smarketing.rules._core import (
     RuleSpec,
     rule,
 )
-from smarketing.rules._data import DATA_RULES, DataFinding, DataRule
+from smarketing.rules._data import DataFinding, DataRule
 from smarketing.rules.engine import ENTRY_POINT_GROUP, PlanRule, check, plugin_rules
 from smarketing.rules.report import AreaScore, CheckReport, Diagnostic
 

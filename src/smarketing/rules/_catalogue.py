@@ -6,8 +6,19 @@ from typing import Final
 
 import attrs
 
-from smarketing.rules import _collaboration, _journey, _kpis, _language, _personas, _rewards, _sla
+from smarketing.rules import (
+    _collaboration,
+    _data,
+    _journey,
+    _kpis,
+    _language,
+    _persona_data,
+    _personas,
+    _rewards,
+    _sla,
+)
 from smarketing.rules._core import DOCS_URL, RuleSpec
+from smarketing.rules._data import DataRule
 from smarketing.typing import Severity
 
 BUILTIN_RULES: Final[tuple[RuleSpec, ...]] = (
@@ -19,6 +30,9 @@ BUILTIN_RULES: Final[tuple[RuleSpec, ...]] = (
     *_language.RULES,
     *_collaboration.RULES,
 )
+
+#: The built-in data rules (run only when ``check`` is given data), in documentation order.
+DATA_RULES: Final[tuple[DataRule, ...]] = (*_data.RULES, *_persona_data.RULES)
 
 
 @attrs.frozen

@@ -13,7 +13,7 @@ Deal splits that do not total 100% have no rule here: the boundary check refuses
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import polars as pl
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from smarketing.money import FxTable
     from smarketing.plan import AlignmentPlan
 
-__all__ = ["DATA_RULES", "DataFinding", "DataRule", "RuleData"]
+__all__ = ["RULES", "DataFinding", "DataRule", "RuleData"]
 
 #: Values and records a finding names before "and N more".
 SHOWN: Final = 5
@@ -65,6 +65,8 @@ class RuleData:
 
     frames: Mapping[str, pl.DataFrame]
     fx: FxTable | None = None
+    #: Results several rules read (the persona rules' scores), computed once per check.
+    cache: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
 
 DataRuleFunction = Callable[["AlignmentPlan", RuleData], Iterable[DataFinding]]
@@ -317,4 +319,4 @@ def leads(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
         yield from _finding(unknown(data.frames[kind], column, ids), kind, column, "a lead of the data")
 
 
-DATA_RULES: Final[tuple[DataRule, ...]] = (stages, transitions, people, teams, reasons, currencies, leads)
+RULES: Final[tuple[DataRule, ...]] = (stages, transitions, people, teams, reasons, currencies, leads)

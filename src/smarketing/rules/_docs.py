@@ -11,9 +11,8 @@ Examples:
 
 from __future__ import annotations
 
-from smarketing.rules._catalogue import BUILTIN_RULES, ENGINE_CODES
+from smarketing.rules._catalogue import BUILTIN_RULES, DATA_RULES, ENGINE_CODES
 from smarketing.rules._core import AREA_WEIGHTS, AREAS, DATA_WEIGHT, SEVERITY_PENALTY
-from smarketing.rules._data import DATA_RULES
 from smarketing.typing import Severity
 
 _AREA_TITLES = {

@@ -78,4 +78,27 @@ def personas_exist(plan: AlignmentPlan) -> Iterator[Finding]:
                 )
 
 
-RULES: tuple[RuleSpec, ...] = (both_sides, distinct_criteria, personas_exist)
+@builtin(
+    "P004",
+    area="personas",
+    severity="warning",
+    title="An MQL needs fit as well as engagement, unless the plan says otherwise",
+    rationale="The MQL both teams accept is a lead that fits the persona and shows engagement. The legacy "
+    "'mql_threshold' adds fit and engagement into one total, so a lead that merely clicks a lot becomes "
+    "an MQL with no fit at all: marketing's call, not the joint one, and sales rejects it.",
+    fix="Replace 'mql_threshold' with 'mql: {min_fit: ..., min_engagement: ...}'; if engagement alone "
+    "should qualify, say so with 'engagement_alone'.",
+)
+def joint_mql(plan: AlignmentPlan) -> Iterator[Finding]:
+    """No persona's MQL rule is the legacy total, where engagement alone can qualify."""
+    for i, p in enumerate(plan.personas):
+        threshold = p.scoring.mql_threshold
+        if threshold is not None:
+            yield Finding(
+                f"persona {p.id!r}: 'mql_threshold: {threshold}' lets engagement alone make an MQL "
+                "(fit + engagement >= threshold)",
+                path=f"personas[{i}].scoring.mql_threshold",
+            )
+
+
+RULES: tuple[RuleSpec, ...] = (both_sides, distinct_criteria, personas_exist, joint_mql)

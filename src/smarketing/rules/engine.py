@@ -21,9 +21,16 @@ from smarketing.frames import as_lazy
 from smarketing.money import FxTable
 from smarketing.plan import AlignmentPlan
 from smarketing.records import RECORD_KINDS, Dataset
-from smarketing.rules._catalogue import BUILTIN_RULES, ENGINE_CODES, PLUGIN_FAILED, RULE_CRASHED, EngineCode
+from smarketing.rules._catalogue import (
+    BUILTIN_RULES,
+    DATA_RULES,
+    ENGINE_CODES,
+    PLUGIN_FAILED,
+    RULE_CRASHED,
+    EngineCode,
+)
 from smarketing.rules._core import AREAS, CODE_PATTERN, DATA_AREA, SEVERITIES, Finding, RuleSpec
-from smarketing.rules._data import DATA_RULES, DataFinding, DataRule, RuleData
+from smarketing.rules._data import DataFinding, DataRule, RuleData
 from smarketing.rules.report import ENGINE_AREA, CheckReport, Diagnostic, score_areas
 from smarketing.typing import Rule, Severity
 
@@ -239,7 +246,7 @@ def check(
         >>> from smarketing.datasets import synthetic
         >>> report = sm.check(plan, data=synthetic(plan, seed=1, n_leads=50))
         >>> [(d.code, d.path) for d in report.diagnostics]
-        [('D002', 'stage_events.to'), ('D006', 'deals.amount_currency')]
+        [('D002', 'stage_events.to'), ('D006', 'deals.amount_currency'), ('D011', 'leads.persona')]
         >>> print(report.diagnostics[1].message)
         amount_currency 'USD' is not a currency with an exchange rate to EUR (the rewards, ...) (...)
     """
