@@ -117,6 +117,10 @@ def test_demo_on_a_bare_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     for heading in ("Personas", "Service level agreement", "Joint KPIs", "Shared reward"):
         assert f"{heading}\n{'-' * len(heading)}\nnone agreed yet" in out
     assert "arbiter: none named" in out
+    assert (
+        "Personas at work (smarketing score)\n-----------------------------------\nno personas to score"
+        in out
+    )
 
 
 def test_demo_sections_can_be_appended(

@@ -31,6 +31,7 @@ from smarketing.cli._demo_plan import (
     sla_section,
     teams_section,
 )
+from smarketing.cli._persona import persona_results_section
 from smarketing.cli._text import emit, underline
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
@@ -102,6 +103,7 @@ DEMO_SECTIONS: list[DemoSection] = [
     statements_section,
     dispositions_section,
     sla_results_section,
+    persona_results_section,
     attribution_section,
     _check_section,
     _misaligned_check_section,

@@ -24,6 +24,7 @@ from smarketing.cli._options import (
     parse_seed,
     parse_source,
 )
+from smarketing.cli._persona import score_command
 from smarketing.cli._plan import check_command, schema_command, validate_command
 from smarketing.cli._rewards import rewards_command
 from smarketing.cli._sla import sla_command
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_funnel(commands)
     _add_kpis(commands)
     _add_sla(commands)
+    _add_score(commands)
     _add_rewards(commands)
     _add_import_and_sources(commands)
     return parser
@@ -246,6 +248,43 @@ def _add_sla(commands: Commands) -> None:
     )
     sla.add_argument("--format", choices=["text", "json", "csv"], default="text", help="default: text")
     sla.set_defaults(command=sla_command, name="sla")
+
+
+def _add_score(commands: Commands) -> None:
+    """``score``: every lead scored against the plan's personas."""
+    score = commands.add_parser(
+        "score",
+        help="every lead's fit, engagement, grade and MQL flag, the teams' agreement and the scores' lift",
+        description="Match every lead to the plan's personas and score it on fit and engagement (grades and "
+        "the MQL flag by the persona's rules); then how far marketing's MQL call and sales' acceptance "
+        "agree, and how well the scores predict won deals.",
+    )
+    score.add_argument("plan", type=parse_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    _add_source(
+        score,
+        data_help="folder of <kind>.parquet files (leads, accounts, touchpoints, activities, stage_events, "
+        "dispositions, deals)",
+    )
+    score.add_argument(
+        "--as-of",
+        type=parse_as_of,
+        metavar="TIME",
+        help=f"score at this time ({AS_OF_HELP}; default: the latest lead or event in --data; the end of "
+        "the synthetic data)",
+    )
+    score.add_argument(
+        "--explain",
+        action="append",
+        metavar="LEAD",
+        help="also show the factors of this lead's scores (repeatable)",
+    )
+    score.add_argument(
+        "--format",
+        choices=["text", "json", "csv"],
+        default="text",
+        help="text (summary), json (scores of every lead, agreement, calibration) or csv (one row per lead)",
+    )
+    score.set_defaults(command=score_command, name="score")
 
 
 def _add_rewards(commands: Commands) -> None:
