@@ -110,3 +110,34 @@ def test_the_demo_has_a_personas_section(capsys: pytest.CaptureFixture[str]) -> 
     code, out, _ = run(capsys, "demo", "--leads", "300")
     assert code == 0
     assert "Personas at work (smarketing score)" in out
+
+
+def test_an_audit_file_fills_the_not_mql_row(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    plan = sm.load_plan("examples/plan.yaml")
+    data = sm.datasets.synthetic(plan, seed=7, n_leads=300)
+    ids = data.leads.get_column("id").head(40).to_list()
+    audit = tmp_path / "audit.txt"
+    audit.write_text("# reviewed blind in October\n" + "\n".join(f"  {i}  " for i in ids) + "\n\n")
+    argv = ["score", "examples/plan.yaml", "--seed", "7", "--leads", "300", "--format", "json"]
+    code, out, _ = run(capsys, *argv, "--audit", str(audit))
+    assert code == 0
+    expected = sm.agreement(plan, data, audit=ids).to_dict()
+    assert json.loads(out)["agreement"] == json.loads(json.dumps(expected, default=str))
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [(None, "no such file"), (b"L1\n\xff\xfe\x00", "not UTF-8 text"), ("folder", "not a file")],
+)
+def test_a_bad_audit_file_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes | str | None, words: str
+) -> None:
+    audit = tmp_path / "audit.txt"
+    if content == "folder":
+        audit.mkdir()
+    elif isinstance(content, bytes):
+        audit.write_bytes(content)
+    code, out, err = run(capsys, "score", "examples/plan.yaml", "--leads", "50", "--audit", str(audit))
+    assert (code, out) == (2, "")
+    assert f"--audit {audit}" in err
+    assert words in err

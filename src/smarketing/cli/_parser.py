@@ -273,6 +273,12 @@ def _add_score(commands: Commands) -> None:
         "the synthetic data)",
     )
     score.add_argument(
+        "--audit",
+        type=parse_path,
+        metavar="FILE",
+        help="lead ids sales reviewed blind, one per line: the not-MQL row of the agreement table",
+    )
+    score.add_argument(
         "--explain",
         action="append",
         metavar="LEAD",

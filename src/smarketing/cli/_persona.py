@@ -6,8 +6,10 @@ Also the demo's section on personas at work.
 from __future__ import annotations
 
 import argparse
+import stat
 import textwrap
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 
@@ -27,6 +29,7 @@ from smarketing.errors import SmarketingError
 from smarketing.persona import Agreement, Calibration, LeadScores, agreement, calibrate, score
 from smarketing.plan import AlignmentPlan
 from smarketing.records import Dataset
+from smarketing.records._parquet import file_type, status
 
 #: The record kinds and time columns whose latest value is the "now" of CRM data without --as-of.
 _FACT_TIMES = (
@@ -43,7 +46,7 @@ def score_command(args: argparse.Namespace) -> int:
     as_of = given or (_latest_fact(data) if from_files else SYNTHETIC_AS_OF)
     with library_errors():
         scores = score(plan, data, as_of=as_of)
-        agreed = agreement(plan, data)
+        agreed = agreement(plan, data, audit=None if args.audit is None else audit_ids(args.audit))
         calibration = calibrate(plan, data, as_of=as_of, scores=scores)
         try:
             explained = [scores.explain(lead) for lead in args.explain or ()]
@@ -65,6 +68,32 @@ def score_command(args: argparse.Namespace) -> int:
         for explanation in explained:
             emit("\n" + repr(explanation))
     return 0
+
+
+#: The largest audit file read (a million ids of up to 128 characters fit well inside it).
+MAX_AUDIT_BYTES = 64 * 1024 * 1024
+
+
+def audit_ids(path: Path) -> list[str]:
+    """The lead ids in an audit file: one per line, blank lines and ``#`` comments skipped, spaces trimmed.
+
+    Raises:
+        CommandError: naming the file, when it is not a regular file, too large, or not UTF-8 text.
+    """
+    info = status(path)
+    if info is None or not stat.S_ISREG(info.st_mode):
+        what = "no such file" if info is None else f"is {file_type(info)}, not a file"
+        raise CommandError(f"--audit {path}: {what}")
+    if info.st_size > MAX_AUDIT_BYTES:
+        raise CommandError(f"--audit {path}: larger than {MAX_AUDIT_BYTES // 1024 // 1024} MiB")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CommandError(f"--audit {path}: not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise CommandError(f"--audit {path}: {error.strerror}") from None
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _latest_fact(data: Dataset) -> datetime:
