@@ -328,8 +328,11 @@ class _Load:
             if file is None:
                 out[obj] = None
                 continue
+            # Only the columns read are kept (the others are listed in the report), to save memory.
+            used = _read_columns(obj, self.o.fields)
             try:
-                frame = self._undeleted(_read.read_csv(file, encoding=self.o.encoding), file.name)
+                frame, names = _read.read_csv_header(file, encoding=self.o.encoding, keep=used.__contains__)
+                frame = self._undeleted(frame, file.name)
             except DataError as error:
                 if self.strict:
                     raise
@@ -348,10 +351,8 @@ class _Load:
                 )
                 out[obj] = None
                 continue
-            # Only the columns read are kept (the others are listed in the report), to save memory.
-            used = _read_columns(obj, self.o.fields)
-            self.unused[file.name] = tuple(c for c in frame.columns if c not in used and c != _read.LINE)
-            out[obj] = frame.select(c for c in frame.columns if c in used or c == _read.LINE)
+            self.unused[file.name] = tuple(c for c in names if c not in used)
+            out[obj] = frame
         known = {f"{obj}.csv" for obj in OBJECTS}
         extra = sorted(n for n in present if n.endswith(".csv") and n not in known)
         if extra:
