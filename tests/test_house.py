@@ -114,6 +114,11 @@ TEST_INTERNALS = {
     "smarketing.connectors._read": "the CSV reader's columnar line count must agree with Python's csv module",
     "smarketing.connectors._read._csv_lines": "the Python fallback the line count is checked against",
     "smarketing.records.schema._duplicates": "uniqueness counted by hashes first, exact on every engine",
+    "smarketing.connectors.intake._fast_time": "the fast parse of times must agree with the general one",
+    "smarketing.connectors.intake._parse_time": "the general parser the fast one is checked against",
+    "smarketing.connectors.intake._options": "the options both parsers take",
+    "smarketing.connectors._read._read_whole": "the whole-file path the chunked reader is checked against",
+    "smarketing.connectors._read.read_csv_header": "the chunked reader with the columns kept",
 }
 
 

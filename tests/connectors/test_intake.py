@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smarketing.connectors import Default, Loaded, LoadReport, RawFrame, intake
+from smarketing.connectors.intake import _fast_time, _options, _parse_time
 from smarketing.errors import DataError, LoadError
 from smarketing.records import Dataset
 
@@ -400,3 +401,23 @@ def test_every_row_read_is_kept_or_refused(
         assert report.rows_kept[kind] + len(refused) == read, kind
         if kind != "deal_splits":
             assert data.frames()[kind].height == report.rows_kept[kind]
+
+
+_Z_TIMES = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
+        lambda t: t.isoformat(timespec="milliseconds") + "Z"
+    ),
+    st.from_regex(r"\A[+ ]?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{0,11})?)?[Zz]\Z"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(_Z_TIMES, min_size=1, max_size=8))
+def test_the_fast_parse_of_utc_times_agrees_with_the_general_parser(cells: list[str]) -> None:
+    """A time the fast path reads (``...Z``) is the time the general parser reads; others are left to it."""
+    text = pl.Series("t", cells, pl.String)
+    options = _options("files", None, None, None, ".")
+    fast = _fast_time(text, options)
+    general = pl.DataFrame({"t": text}).select(_parse_time("t", options)).to_series()
+    for quick, slow in zip(fast, general, strict=True):
+        assert quick is None or quick == slow

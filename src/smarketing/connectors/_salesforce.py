@@ -135,7 +135,8 @@ def _case_safe_values(text: pl.Series) -> pl.Series:
     padded = pl.when(valid).then(text).otherwise(pl.lit("0" * 15))
     width = pl.select(padded.str.pad_end(18, "0").alias("p")).get_column("p")
     n = width.len()
-    codes = np.frombuffer(b"".join(width.cast(pl.Binary).to_list()), np.uint8).reshape(n, 18).copy()
+    joined = width.str.join("").item() if n else ""
+    codes = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(n, 18).copy()
     long = (text.str.len_bytes() == 18).fill_null(False).to_numpy() & valid.to_numpy()
     given = _FLAGS[codes[:, 15:]]
     # An 18-character id's suffix is the truth about case: restore the body's case from it.

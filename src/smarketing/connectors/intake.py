@@ -104,6 +104,8 @@ _REFERENCES: tuple[tuple[str, str, str], ...] = (
 _ROW = "_row"
 #: Times as canonical files write them (and the fast path reads them): offset, fraction optional.
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
+_UTC_TEXT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$"
 _WHY = "_why_"
 _ISO_TIME = re.compile(
     r"^(?P<day>\d{4}-\d{2}-\d{2})(?:[T ](?P<clock>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?"
@@ -666,9 +668,16 @@ def _parse_count(name: str, options: _Options) -> list[pl.Expr]:
 
 
 def _fast_time(text: pl.Series, options: _Options) -> pl.Series:
-    return text.str.to_datetime(_ISO_FORMAT, strict=False, time_unit="us", cache=False).dt.convert_time_zone(
+    """With an offset (``+02:00``) or, where none parses, in UTC written ``Z`` (as Salesforce writes)."""
+    value = text.str.to_datetime(_ISO_FORMAT, strict=False, time_unit="us", cache=False).dt.convert_time_zone(
         "UTC"
     )
+    if value.null_count() == text.null_count() or not text.str.ends_with("Z").any():
+        return value
+    utc = text.str.to_datetime(_UTC_FORMAT, strict=False, time_unit="us", time_zone="UTC", cache=False)
+    # Only the spelling the general parser reads (chrono alone would take a sign or ten fraction digits).
+    utc = pl.select(pl.when(text.str.contains(_UTC_TEXT)).then(utc)).to_series()
+    return value.fill_null(utc)
 
 
 def _fast_date(text: pl.Series, options: _Options) -> pl.Series:

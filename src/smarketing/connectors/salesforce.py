@@ -302,6 +302,7 @@ class _Load:
         self.found = Found()
         self.unused: dict[str, tuple[str, ...]] = {}
         self.files = self._read_all()
+        self.present = {obj: frame is not None for obj, frame in self.files.items()}
         if self.files.get("Lead") is None and not any(r.source == "Lead.csv" for r in self.found.refusals):
             raise DataError(
                 f"{options.path}: no Lead.csv (the export's leads); is this a Data Export folder?"
@@ -374,6 +375,8 @@ class _Load:
     def frame(self, obj: str, needed: tuple[str, ...] = ()) -> pl.DataFrame | None:
         """The object's rows (``None`` without a file); a column every row needs must be there."""
         frame = self.files.get(obj)
+        if obj not in ("Lead", "User"):  # each file is turned into records once: its memory goes then
+            self.files[obj] = None
         if frame is None:
             return None
         missing = [c for c in needed if c not in frame.columns]
@@ -997,7 +1000,7 @@ class _Load:
     # -- the end ---------------------------------------------------------------------------------------
 
     def provenance(self) -> Provenance:
-        native = self.files.get("LeadHistory") is not None or self.files.get("OpportunityHistory") is not None
+        native = self.present.get("LeadHistory", False) or self.present.get("OpportunityHistory", False)
         total = self.files.get("Lead")
         history: StageHistory = "mixed" if self.rebuilt else "native"
         if not native:
