@@ -107,10 +107,10 @@ def case_safe_text(value: str) -> str | None:
 
 _ASCII_SUFFIX: Final = np.frombuffer(CHECKSUM.encode(), np.uint8)
 #: Byte -> its value in :data:`CHECKSUM` (upper or lower case), or -1.
-_FLAGS: Final = np.full(256, -1, np.int64)
-_FLAGS[_ASCII_SUFFIX] = np.arange(32)
-_FLAGS[np.frombuffer(CHECKSUM.lower().encode(), np.uint8)[:26]] = np.arange(26)
-_WEIGHTS: Final = 1 << np.arange(5)
+_FLAGS: Final = np.full(256, -1, np.int8)
+_FLAGS[_ASCII_SUFFIX] = np.arange(32, dtype=np.int8)
+_FLAGS[np.frombuffer(CHECKSUM.lower().encode(), np.uint8)[:26]] = np.arange(26, dtype=np.int8)
+_WEIGHTS: Final = (1 << np.arange(5)).astype(np.uint8)
 _SALESFORCE_TIME: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
 
 
@@ -129,8 +129,20 @@ def _case_safe_series(series: pl.Series) -> pl.Series:
     )
 
 
+#: Ids turned at a time by :func:`_case_safe_values` (the arrays of a block stay small).
+_BLOCK: Final = 1 << 19
+
+
 def _case_safe_values(text: pl.Series) -> pl.Series:
-    """The 18-character form of each value of ``text`` (stripped), or null."""
+    """The 18-character form of each value of ``text`` (stripped), or null; a block of ids at a time."""
+    if text.len() <= _BLOCK:
+        return _case_safe_block(text)
+    blocks = [_case_safe_block(text.slice(start, _BLOCK)) for start in range(0, text.len(), _BLOCK)]
+    return pl.concat(blocks, rechunk=False)
+
+
+def _case_safe_block(text: pl.Series) -> pl.Series:
+    """:func:`_case_safe_values` of one block, as bytes in numpy."""
     valid = text.str.contains(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?$").fill_null(False)
     padded = pl.when(valid).then(text).otherwise(pl.lit("0" * 15))
     width = pl.select(padded.str.pad_end(18, "0").alias("p")).get_column("p")
@@ -140,7 +152,7 @@ def _case_safe_values(text: pl.Series) -> pl.Series:
     long = (text.str.len_bytes() == 18).fill_null(False).to_numpy() & valid.to_numpy()
     given = _FLAGS[codes[:, 15:]]
     # An 18-character id's suffix is the truth about case: restore the body's case from it.
-    bits = (given[:, np.arange(15) // 5] >> (np.arange(15) % 5)) & 1
+    bits = (given[:, np.arange(15) // 5] >> (np.arange(15, dtype=np.int8) % 5)) & 1
     body = codes[:, :15]
     letter = ((body >= 65) & (body <= 90)) | ((body >= 97) & (body <= 122))
     upper_wanted = (bits == 1) & letter & long[:, None]

@@ -446,9 +446,13 @@ class _Load:
                 [f.select([_col(f, c) for c in columns]) for f, _, _ in frames], how="vertical_relaxed"
             )
             # An empty cell is no value (before the intake gives a discount its deal's currency).
+            # Only the columns holding such a cell are rewritten.
             text = [c for c, t in combined.schema.items() if t == pl.String]
+            blank = combined.select(pl.col(c).str.contains(r"^\s*$").any() for c in text).row(0)
             combined = combined.with_columns(
-                pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c) for c in text
+                pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c)
+                for c, some in zip(text, blank, strict=True)
+                if some
             )
             raw[kind] = RawFrame(
                 combined,
