@@ -383,8 +383,10 @@ def history(
     events = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
     events = events.with_columns(pl.col("_label").replace_strict(dict(stages), default=None).alias("to"))
     _refuse_unknown(events, stages, found)
-    events = events.filter(pl.col("to").is_not_null()).sort(
-        "lead_id", "time", "_rank", "__line", maintain_order=True
+    events = (
+        events.filter(pl.col("to").is_not_null())
+        .drop("_label", "_column")
+        .sort("lead_id", "time", "_rank", "__line", maintain_order=True)
     )
     events = events.with_columns(pl.col("to").shift(1).over("lead_id").alias("from"))
     return events.select("lead_id", "from", "to", "time", "actor", "__line", "_source"), rebuilt
@@ -436,14 +438,28 @@ def _creations(
 
 
 def _refuse_unknown(events: pl.DataFrame, stages: Mapping[str, str], found: Found) -> None:
-    """List the values mapped to stages, and refuse every event whose value maps to none."""
+    """List the values mapped to stages, and refuse every event whose value maps to none.
+
+    The values are counted once over all events (by source, column and value); only the events mapped
+    to no stage, few in a sound export, are gone through one by one.
+    """
+    counts = (
+        events.filter(pl.col("_label").is_in(list(stages)))
+        .group_by("_source", "_column", "_label")
+        .len()
+        .sort("_label")
+    )
+    unknown = events.filter(pl.col("to").is_null())
     for source in ("Lead.csv", "LeadHistory.csv", "OpportunityHistory.csv"):
-        part = events.filter(pl.col("_source") == source)
         for column in ("Status", "OldValue", "NewValue", "StageName"):
-            rows = part.filter(pl.col("_column") == column)
-            found.count(f"{source.removesuffix('.csv')}.{column}", rows["_label"].drop_nulls(), stages)
+            where = (pl.col("_source") == source) & (pl.col("_column") == column)
+            for value, rows in counts.filter(where).select("_label", "len").iter_rows():
+                if stages[value] != value:
+                    found.mappings.append(
+                        AppliedMapping(f"{source.removesuffix('.csv')}.{column}", value, stages[value], rows)
+                    )
             found.refuse(
-                rows,
+                unknown.filter(where),
                 kind="stage_events",
                 source=source,
                 record="lead_id",
