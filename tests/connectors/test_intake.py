@@ -6,6 +6,7 @@ import pickle
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import polars as pl
@@ -421,3 +422,20 @@ def test_the_fast_parse_of_utc_times_agrees_with_the_general_parser(cells: list[
     general = pl.DataFrame({"t": text}).select(_parse_time("t", options)).to_series()
     for quick, slow in zip(fast, general, strict=True):
         assert quick is None or quick == slow
+
+
+def test_tables_handed_over_are_taken_out_and_give_the_same_load() -> None:
+    def tables() -> dict[str, RawFrame]:
+        leads = pl.DataFrame({"id": ["L1", "L2"], "created_at": ["2026-10-01T09:00:00Z", "bad"], "n": [2, 3]})
+        return {"leads": RawFrame(leads, "leads.csv", lines="n")}
+
+    kept = tables()
+    given = tables()
+    before = intake(kept, connector="files", strict=False)
+    after = intake(given, connector="files", strict=False, release=True)
+    assert given == {}
+    assert set(kept) == {"leads"}
+    assert after.dataset.leads.equals(before.dataset.leads)
+    assert after.report == before.report
+    with pytest.raises(TypeError, match="release: the tables must be a dict"):
+        intake(MappingProxyType(tables()), connector="files", release=True)

@@ -816,7 +816,7 @@ class HubSpotExport:
         stage_history: StageHistory = "reconstructed" if "stage_events" in raw else "none"
         notes = [*load.notes, "times are read to the minute HubSpot writes, in " + self.time_zone]
         data, report = intake(
-            dict(raw),
+            raw,
             connector=self.name,
             strict=False,
             time_zone=self.time_zone,
@@ -827,6 +827,7 @@ class HubSpotExport:
             defaults=load.defaults,
             provenance=Provenance(self.name, str(self.path), stage_history, notes),
             progress=progress,
+            release=True,
         )
         report = _merge(report, sources, load)
         if strict:

@@ -157,6 +157,7 @@ def intake(
     defaults: Iterable[Default] = (),
     provenance: Provenance | None = None,
     progress: bool | None = None,
+    release: bool = False,
 ) -> Loaded:
     """Validate raw tables into a :class:`~smarketing.records.Dataset` and the report of the load.
 
@@ -174,6 +175,9 @@ def intake(
         defaults: The values the connector gave, for the report.
         provenance: Where the data came from; its ``start`` and ``end`` are filled in from the data.
         progress: Show a progress bar on standard error; ``None`` shows one only on a terminal.
+        release: Take each table out of ``raw`` (a ``dict``) once it is parsed, so that its text is freed
+            while the others are read: for a connector handing over tables it no longer needs. Without
+            it ``raw`` is left as it is.
 
     Raises:
         LoadError: In strict mode, when a row is refused: the first refusals and how many in all.
@@ -185,13 +189,20 @@ def intake(
     unknown = sorted(set(raw) - set(RAW_KINDS))
     if unknown:
         raise ValueError(f"unknown record kind(s) {', '.join(unknown)}; known: {', '.join(RAW_KINDS)}")
+    if release and not isinstance(raw, dict):
+        raise TypeError(f"release: the tables must be a dict to take them out, not {type(raw).__name__}")
+    kinds = [k for k in RAW_KINDS if k in raw]
     show = sys.stderr.isatty() if progress is None else progress
     defaults = list(defaults)
     tables: dict[str, _Table] = {}
-    with tqdm(total=2 * len(raw) + 1, desc=connector, unit="step", disable=not show, file=sys.stderr) as bar:
-        for kind in (k for k in RAW_KINDS if k in raw):
+    with tqdm(
+        total=2 * len(kinds) + 1, desc=connector, unit="step", disable=not show, file=sys.stderr
+    ) as bar:
+        for kind in kinds:
             bar.set_postfix_str(f"reading {kind}")
-            tables[kind] = _Table.parse(kind, raw[kind], options, defaults)
+            given = raw.pop(kind) if release and isinstance(raw, dict) else raw[kind]
+            tables[kind] = _Table.parse(kind, given, options, defaults, keep=not release)
+            del given
             bar.update()
         # Splits first: a deal is checked with the splits kept, and refused with any of its splits.
         for kind in sorted(tables, key=lambda k: k != "deal_splits"):
@@ -264,8 +275,14 @@ class _Table:
     refused_rows: set[int] = attrs.Factory(set)
 
     @classmethod
-    def parse(cls, kind: str, raw: RawFrame, options: _Options, defaults: list[Default]) -> _Table:
-        """Number the rows, set the unused columns aside, fill given defaults and parse every column."""
+    def parse(
+        cls, kind: str, raw: RawFrame, options: _Options, defaults: list[Default], *, keep: bool = True
+    ) -> _Table:
+        """Number the rows, set the unused columns aside, fill given defaults and parse every column.
+
+        Without ``keep`` the table holds its source's rows no longer once they are parsed (only their
+        source, lines and headers, for messages).
+        """
         if not isinstance(raw, RawFrame) or not isinstance(raw.frame, pl.DataFrame):
             got = type(raw.frame if isinstance(raw, RawFrame) else raw).__name__
             raise TypeError(f"{kind}: expected a RawFrame of a polars DataFrame, not {got}")
@@ -282,6 +299,8 @@ class _Table:
         table._fill_currency(options, defaults)
         table._require()
         table._parse_columns(options)
+        if not keep:
+            table.raw = attrs.evolve(raw, frame=raw.frame.clear())
         return table
 
     def header(self, column: str) -> str:

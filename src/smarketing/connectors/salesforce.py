@@ -260,6 +260,7 @@ class SalesforceExport:
             defaults=run.found.defaults,
             provenance=run.provenance(),
             progress=progress,
+            release=True,
         )
         return run.finish(loaded, parts, strict)
 
