@@ -439,3 +439,12 @@ def test_tables_handed_over_are_taken_out_and_give_the_same_load() -> None:
     assert after.report == before.report
     with pytest.raises(TypeError, match="release: the tables must be a dict"):
         intake(MappingProxyType(tables()), connector="files", release=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(st.text(alphabet=st.characters(codec="utf-8", max_codepoint=0x3100), max_size=4)))
+def test_a_code_is_stripped_exactly_where_it_starts_or_ends_with_white_space(cells: list[str]) -> None:
+    """The check that finds the columns to strip agrees with the strip itself (both Unicode White_Space)."""
+    text = pl.Series("c", cells, pl.String)
+    found = text.str.contains(r"^\s|\s$")
+    assert found.to_list() == (text.str.strip_chars().str.len_bytes() != text.str.len_bytes()).to_list()

@@ -35,7 +35,7 @@ LINE = "__line"
 #: More columns than this is not a CRM export (and would make the parser crawl): refused.
 MAX_COLUMNS = 5_000
 #: The bytes :func:`read_csv` reads at a time (then up to the end of the line).
-CHUNK = 1 << 26
+CHUNK = 1 << 24
 
 
 def _open(path: Path, *, empty: bool = False) -> io.BufferedReader:

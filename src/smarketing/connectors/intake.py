@@ -377,8 +377,8 @@ class _Table:
         code = {n: self.rules[n].type != "text" for n in names}
         needs = self.frame.select(
             (
-                (pl.col(n).str.strip_chars().str.len_bytes() != pl.col(n).str.len_bytes())
-                | (pl.col(n).str.len_bytes() == 0)
+                # what str.strip_chars would strip (White_Space), found without a stripped copy
+                pl.col(n).str.contains(r"^\s|\s$") | (pl.col(n).str.len_bytes() == 0)
                 if code[n]
                 else pl.col(n).str.len_bytes() == 0
             )
