@@ -479,18 +479,22 @@ def _stage_events(load: _Load, file: _File) -> None:
     columns = _stage_columns(load, file)
     if not columns:
         return
-    wide = file.frame.select(
-        pl.col(_LINE),
-        ident,
-        *(file.text(stage_key(h)).alias(str(rank)) for rank, (h, _, _) in enumerate(columns)),
+    # One column at a time, its empty cells dropped at once (the contacts times the columns never exist).
+    events = pl.concat(
+        [
+            file.frame.select(
+                pl.col(_LINE),
+                ident,
+                pl.lit(rank, pl.Int32).alias("rank"),
+                file.text(stage_key(header)).alias("time"),
+                pl.lit(stage, pl.String).alias("to"),
+            )
+            .filter(pl.col("time").is_not_null())
+            .with_columns(pl.col("time").str.contains(_NAIVE).alias("ok"))
+            for rank, (header, _, stage) in enumerate(columns)
+        ],
+        rechunk=False,
     )
-    events = wide.unpivot(index=[_LINE, "record"], variable_name="rank", value_name="time").drop_nulls("time")
-    table = pl.DataFrame(
-        {"rank": [str(r) for r in range(len(columns))], "to": [stage for _, _, stage in columns]},
-        schema={"rank": pl.String, "to": pl.String},
-    )
-    events = events.join(table, on="rank", how="left").with_columns(pl.col("rank").cast(pl.Int32))
-    events = events.with_columns(pl.col("time").str.contains(_NAIVE).alias("ok"))
     bad = events.filter(pl.col("to").is_null() | ~pl.col("ok"))  # few rows: looped over below
     counts = dict(events.filter(pl.col("ok")).group_by("rank").len().iter_rows())
     for rank, (header, label, stage) in enumerate(columns):
