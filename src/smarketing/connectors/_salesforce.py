@@ -346,7 +346,8 @@ def history(
     if lead_rows is not None:
         status = lead_rows.filter(pl.col("Field") == "Status")
         first_old = (
-            status.sort("time", "__line")
+            status.select("lead_id", "OldValue", "time", "__line")
+            .sort("time", "__line")
             .group_by("lead_id", maintain_order=True)
             .agg(pl.col("OldValue").first().alias("_first"))
         )
@@ -388,7 +389,9 @@ def history(
         .drop("_label", "_column")
         .sort("lead_id", "time", "_rank", "__line", maintain_order=True)
     )
-    events = events.with_columns(pl.col("to").shift(1).over("lead_id").alias("from"))
+    # Sorted by lead: the previous row's stage is the one before where it is of the same lead.
+    same = pl.col("lead_id").eq_missing(pl.col("lead_id").shift(1))
+    events = events.with_columns(pl.when(same).then(pl.col("to").shift(1)).alias("from"))
     return events.select("lead_id", "from", "to", "time", "actor", "__line", "_source"), rebuilt
 
 

@@ -398,7 +398,14 @@ class _Load:
         why = pl.when(pl.col("id").is_null()).then(
             pl.format("'{}' is not a Salesforce id (15 or 18 letters and digits)", pl.col("Id").fill_null(""))
         )
-        self.found.refuse(frame, kind=OBJECTS[obj], source=f"{obj}.csv", record="Id", column="Id", why=why)
+        self.found.refuse(
+            frame.filter(pl.col("id").is_null()),
+            kind=OBJECTS[obj],
+            source=f"{obj}.csv",
+            record="Id",
+            column="Id",
+            why=why,
+        )
         frame = frame.filter(pl.col("id").is_not_null())
         cased = int((frame["id"].str.slice(0, 15) != frame["Id"].str.strip_chars().str.slice(0, 15)).sum())
         if cased:
@@ -954,7 +961,7 @@ class _Load:
                 )
             frame = frame.filter(pl.col("Field").is_in(["Status", "created"]))
         self.found.refuse(
-            frame,
+            frame.filter(pl.col("time").is_null()),  # the reason is asked only where the time is not read
             kind="stage_events",
             source=f"{obj}.csv",
             record="lead_id",
