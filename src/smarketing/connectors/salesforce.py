@@ -371,7 +371,10 @@ class _Load:
             self.found.notes.append(
                 f"{name}: {count} row(s) with IsDeleted = true (in the recycle bin) are not read"
             )
-        return frame.filter(~deleted.fill_null(False))
+            frame = frame.filter(~deleted.fill_null(False))
+        if "IsDeleted" not in self.o.fields.get(name.removesuffix(".csv"), {}):
+            frame = frame.drop("IsDeleted")  # read for this only: its memory goes now
+        return frame
 
     def frame(self, obj: str, needed: tuple[str, ...] = ()) -> pl.DataFrame | None:
         """The object's rows (``None`` without a file); a column every row needs must be there."""
