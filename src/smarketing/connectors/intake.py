@@ -353,7 +353,7 @@ class _Table:
         for name in (n for n in given if self.rules[n].type in _PARSERS):
             rule = self.rules[name]
             general = _PARSERS[rule.type]
-            text = self.frame.select(_blank(name)).to_series()
+            text = self._stripped(name)
             value = _FAST[rule.type](text, options)
             todo = text.is_not_null() & value.is_null()
             if todo.any():
@@ -365,6 +365,14 @@ class _Table:
                 for row, reason in parsed.filter(pl.col(why).is_not_null()).select(_ROW, why).iter_rows():
                     self.refuse(row, name, reason)
             self.frame = self.frame.with_columns(value.alias(name))
+
+    def _stripped(self, name: str) -> pl.Series:
+        """The column stripped, an empty cell null; the column itself when no cell needs either."""
+        column = pl.col(name)
+        dirty = self.frame.select((column.str.contains(r"^\s|\s$") | (column.str.len_bytes() == 0)).any())
+        if not dirty.item():
+            return self.frame.get_column(name)
+        return self.frame.select(_blank(name)).to_series()
 
     def _clean(self, names: list[str]) -> None:
         """Ids, codes and texts: an empty cell is null, and all but texts lose surrounding spaces.
