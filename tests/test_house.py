@@ -118,6 +118,11 @@ TEST_INTERNALS = {
     "smarketing.persona.agreement._agreement_rows": "the agreement core, fed hand-built counts",
     "smarketing.persona.calibrate._calibration": "the calibration core, fed hand-built score frames",
     "smarketing.persona.segment._segments": "the segment core, fed hand-built lead frames",
+    "smarketing.connectors.intake._fast_time": "the fast parse of times must agree with the general one",
+    "smarketing.connectors.intake._parse_time": "the general parser the fast one is checked against",
+    "smarketing.connectors.intake._options": "the options both parsers take",
+    "smarketing.connectors._read._read_whole": "the whole-file path the chunked reader is checked against",
+    "smarketing.connectors._read.read_csv_header": "the chunked reader with the columns kept",
 }
 
 

@@ -6,6 +6,7 @@ import pickle
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import polars as pl
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smarketing.connectors import Default, Loaded, LoadReport, RawFrame, intake
+from smarketing.connectors.intake import _fast_time, _options, _parse_time
 from smarketing.errors import DataError, LoadError
 from smarketing.records import Dataset
 
@@ -400,3 +402,49 @@ def test_every_row_read_is_kept_or_refused(
         assert report.rows_kept[kind] + len(refused) == read, kind
         if kind != "deal_splits":
             assert data.frames()[kind].height == report.rows_kept[kind]
+
+
+_Z_TIMES = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
+        lambda t: t.isoformat(timespec="milliseconds") + "Z"
+    ),
+    st.from_regex(r"\A[+ ]?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{0,11})?)?[Zz]\Z"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(_Z_TIMES, min_size=1, max_size=8))
+def test_the_fast_parse_of_utc_times_agrees_with_the_general_parser(cells: list[str]) -> None:
+    """A time the fast path reads (``...Z``) is the time the general parser reads; others are left to it."""
+    text = pl.Series("t", cells, pl.String)
+    options = _options("files", None, None, None, ".")
+    fast = _fast_time(text, options)
+    general = pl.DataFrame({"t": text}).select(_parse_time("t", options)).to_series()
+    for quick, slow in zip(fast, general, strict=True):
+        assert quick is None or quick == slow
+
+
+def test_tables_handed_over_are_taken_out_and_give_the_same_load() -> None:
+    def tables() -> dict[str, RawFrame]:
+        leads = pl.DataFrame({"id": ["L1", "L2"], "created_at": ["2026-10-01T09:00:00Z", "bad"], "n": [2, 3]})
+        return {"leads": RawFrame(leads, "leads.csv", lines="n")}
+
+    kept = tables()
+    given = tables()
+    before = intake(kept, connector="files", strict=False)
+    after = intake(given, connector="files", strict=False, release=True)
+    assert given == {}
+    assert set(kept) == {"leads"}
+    assert after.dataset.leads.equals(before.dataset.leads)
+    assert after.report == before.report
+    with pytest.raises(TypeError, match="release: the tables must be a dict"):
+        intake(MappingProxyType(tables()), connector="files", release=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(st.text(alphabet=st.characters(codec="utf-8", max_codepoint=0x3100), max_size=4)))
+def test_a_code_is_stripped_exactly_where_it_starts_or_ends_with_white_space(cells: list[str]) -> None:
+    """The check that finds the columns to strip agrees with the strip itself (both Unicode White_Space)."""
+    text = pl.Series("c", cells, pl.String)
+    found = text.str.contains(r"^\s|\s$")
+    assert found.to_list() == (text.str.strip_chars().str.len_bytes() != text.str.len_bytes()).to_list()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smarketing.connectors._read import LINE, _csv_lines, read_csv
+from smarketing.connectors._read import LINE, _csv_lines, _read_whole, read_csv, read_csv_header
 from smarketing.errors import DataError
 
 
@@ -86,3 +88,47 @@ def test_the_lines_agree_with_pythons_csv_module(
     expected = _csv_lines(Path("x.csv"), text, ",", 2)
     folder = tmp_path_factory.mktemp("csv")
     assert lines_of(folder, text.encode()) == expected
+
+
+def _outcome(read: Callable[[], pl.DataFrame]) -> object:
+    try:
+        return read().rows()
+    except DataError as error:
+        return str(error)
+
+
+_FIELD = st.sampled_from(["a", "", "b b", '"a,b"', '"x""y"', '""', "é", 'a"b', '"a"b', '"\n"', " "])
+_ROW = st.lists(_FIELD, min_size=1, max_size=3).map(",".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    header=st.sampled_from(["id,name\n", "id,name,note\n", '"id","name"\r\n', "\ufeffid,name\n", "id,id\n"]),
+    body=st.tuples(st.lists(_ROW, max_size=6), st.sampled_from(["\n", "\r\n"])).map(
+        lambda rows: rows[1].join(rows[0])
+    ),
+    end=st.sampled_from([b"", b"\n", b"\n\n", b"\x00", b"\xff", b"\r\n"]),
+    chunk=st.integers(min_value=1, max_value=16),
+)
+def test_reading_in_chunks_agrees_with_reading_whole(
+    tmp_path_factory: pytest.TempPathFactory,
+    header: str,
+    body: str,
+    end: bytes,
+    chunk: int,
+) -> None:
+    """The chunked fast path gives the same rows and lines, or the same error, as the whole-file path."""
+    path = tmp_path_factory.mktemp("csv") / "leads.csv"
+    path.write_bytes((header + body).encode() + end)
+    whole = _outcome(lambda: _read_whole(path, "utf-8", ","))
+    assert _outcome(lambda: read_csv(path, chunk=chunk)) == whole
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_chunks_number_their_rows_and_keep_the_columns_asked_for(tmp_path: Path, chunk: int) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_bytes(b'id,name,note\nL1,Ann,\nL2,"Bob, Jr",x\nL3,Cy,""\n')
+    frame, names = read_csv_header(path, keep=lambda c: c != "name", chunk=chunk)
+    assert names == ["id", "name", "note"]
+    assert frame.rows() == [("L1", None, 2), ("L2", "x", 3), ("L3", "", 4)]
+    assert frame.columns == ["id", "note", LINE]

@@ -20,6 +20,7 @@ import io
 import json
 import os
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -27,16 +28,18 @@ import polars as pl
 from smarketing.errors import DataError
 from smarketing.records import _parquet
 
-__all__ = ["LINE", "MAX_COLUMNS", "read_csv", "read_jsonl", "read_parquet"]
+__all__ = ["CHUNK", "LINE", "MAX_COLUMNS", "read_csv", "read_csv_header", "read_jsonl", "read_parquet"]
 
 #: The column :func:`read_csv` and :func:`read_jsonl` add with each row's line in the file.
 LINE = "__line"
 #: More columns than this is not a CRM export (and would make the parser crawl): refused.
 MAX_COLUMNS = 5_000
+#: The bytes :func:`read_csv` reads at a time (then up to the end of the line).
+CHUNK = 1 << 24
 
 
-def _bytes(path: Path, *, empty: bool = False) -> bytes:
-    """The file's bytes, after checking that it is a regular file, not empty unless ``empty``.
+def _open(path: Path, *, empty: bool = False) -> io.BufferedReader:
+    """The file opened for reading, after checking that it is a regular file, not empty unless ``empty``.
 
     The file is opened without blocking: one swapped for a FIFO after the check must not hang the reader.
     """
@@ -49,10 +52,18 @@ def _bytes(path: Path, *, empty: bool = False) -> bytes:
         raise DataError(f"{path}: is empty (not even a header line)")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as file:
-            return file.read()
+        return os.fdopen(fd, "rb")
     except OSError as error:
         raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def _bytes(path: Path, *, empty: bool = False) -> bytes:
+    """The file's bytes, after the checks of :func:`_open`."""
+    with _open(path, empty=empty) as file:
+        try:
+            return file.read()
+        except OSError as error:
+            raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
 def _text(path: Path, data: bytes, encoding: str) -> str:
@@ -169,13 +180,49 @@ def _row_lines(path: Path, body: bytes, separator: str, width: int) -> pl.Series
     return rows.get_column("line").cast(pl.Int64).alias(LINE)
 
 
-def read_csv(path: Path, *, encoding: str = "utf-8", separator: str = ",") -> pl.DataFrame:
+def read_csv(
+    path: Path,
+    *,
+    encoding: str = "utf-8",
+    separator: str = ",",
+    keep: Callable[[str], bool] | None = None,
+    chunk: int = CHUNK,
+) -> pl.DataFrame:
     """A CSV file as text columns, with :data:`LINE` holding each row's line.
+
+    ``keep`` chooses the columns returned (all by default; every column is still read and checked).
+    The file is read ``chunk`` bytes at a time (a whole number of lines each) while each row is one line
+    and every row has the header's fields; otherwise it is read whole and its lines counted.
 
     Raises:
         DataError: The file is missing, empty, not text in ``encoding``, has a header named twice or
             empty, too many columns, or a row with more or fewer fields than the header.
     """
+    frame = read_csv_header(path, encoding=encoding, separator=separator, keep=keep, chunk=chunk)[0]
+    return frame
+
+
+def read_csv_header(
+    path: Path,
+    *,
+    encoding: str = "utf-8",
+    separator: str = ",",
+    keep: Callable[[str], bool] | None = None,
+    chunk: int = CHUNK,
+) -> tuple[pl.DataFrame, list[str]]:
+    """:func:`read_csv`, and the file's header (every column, those not kept too)."""
+    fast = _read_chunks(path, encoding, separator, keep, chunk)
+    if fast is not None:
+        return fast
+    frame = _read_whole(path, encoding, separator)
+    names = [c for c in frame.columns if c != LINE]
+    if keep is not None:
+        frame = frame.select(c for c in frame.columns if c == LINE or keep(c))
+    return frame, names
+
+
+def _read_whole(path: Path, encoding: str, separator: str) -> pl.DataFrame:
+    """The file read at once, the line of each row counted in whole columns (or by Python's ``csv``)."""
     body = _utf8(path, _bytes(path), encoding)
     names = _header(path, body[: body.find(b"\n") + 1 or len(body)].decode("utf-8"), separator)
     width = len(names)
@@ -190,6 +237,126 @@ def read_csv(path: Path, *, encoding: str = "utf-8", separator: str = ",") -> pl
     if frame.height != len(lines):  # both readers must agree on the rows, or the lines would be wrong
         raise DataError(f"{path}: reads as {frame.height} rows but holds {len(lines)}; check its quoting")
     return frame.with_columns(lines)
+
+
+def _read_chunks(
+    path: Path, encoding: str, separator: str, keep: Callable[[str], bool] | None, chunk: int
+) -> tuple[pl.DataFrame, list[str]] | None:
+    """The file read a chunk of whole lines at a time, or ``None`` where :func:`_read_whole` must read it.
+
+    Taken only while nothing needs the whole file: text in UTF-8 (or ASCII in an encoding that writes
+    ASCII as it is), no NUL byte, a header of one line with no problem, and in each chunk one row per line
+    (no quoted cell spans lines, no blank line) with the header's number of fields. A row polars pads
+    (its last cell empty, so maybe cut short) has its fields counted as :func:`_row_lines` counts them.
+    Anything else, such as a file with a problem, is left to :func:`_read_whole`, which names it.
+    """
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise ValueError(f"encoding: {encoding!r} is not a text encoding Python knows") from None
+    utf8 = codec in ("utf-8", "utf-8-sig")
+    if not utf8 and codec not in _ASCII_COMPATIBLE:
+        return None
+    with _open(path) as file:
+        first = file.read(chunk)
+        if first.startswith((b"PAR1", b"PK")):
+            return None
+        if utf8:
+            first = first.removeprefix(codecs.BOM_UTF8)
+        end = first.find(b"\n")
+        if end < 0 or not _is_text(first[: end + 1], utf8) or first.count(b'"', 0, end) % 2:
+            return None
+        try:
+            names = _header(path, first[: end + 1].decode("utf-8"), separator)
+        except DataError:
+            return None
+        kept = [n for n in names if keep is None or keep(n)]
+        frames: list[pl.DataFrame] = []
+        rows = 0
+        for piece in _pieces(file, first[end + 1 :], chunk):
+            if not _is_text(piece, utf8) or b"\x00" in piece:
+                return None
+            frame = _piece(piece, separator, names)
+            if frame is None or not _full_rows(piece, frame, separator, len(names)):
+                return None
+            lines = pl.int_range(rows + 2, rows + 2 + frame.height, dtype=pl.Int64, eager=True)
+            frames.append(frame.select(kept).with_columns(lines.alias(LINE)))
+            rows += frame.height
+    if not frames:
+        return None
+    return pl.concat(frames, rechunk=False), names
+
+
+def _pieces(file: io.BufferedReader, start: bytes, chunk: int) -> Iterator[bytes]:
+    """The rest of the file in pieces of whole lines (the last may lack its newline)."""
+    rest = start
+    while True:
+        more = file.read(chunk)
+        if not more:
+            break
+        rest += more
+        cut = rest.rfind(b"\n") + 1
+        if cut:
+            yield rest[:cut]
+            rest = rest[cut:]
+    if rest:
+        yield rest
+
+
+def _is_text(data: bytes, utf8: bool) -> bool:
+    """Whether the bytes are ASCII, or (``utf8``) UTF-8 text."""
+    if data.isascii():
+        return True
+    if not utf8:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _piece(piece: bytes, separator: str, names: list[str]) -> pl.DataFrame | None:
+    """One piece of whole lines read by polars, with one row per line; ``None`` when it is not so."""
+    try:
+        frame = pl.read_csv(
+            piece,
+            has_header=False,
+            schema=dict.fromkeys(names, pl.String),
+            separator=separator,
+            infer_schema=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    lines = piece.count(b"\n") + (not piece.endswith(b"\n"))
+    return frame if frame.height == lines else None
+
+
+def _full_rows(piece: bytes, frame: pl.DataFrame, separator: str, width: int) -> bool:
+    """Whether every row whose last cell polars left empty (maybe padded) has the header's fields.
+
+    Their lines are counted as :func:`_row_lines` counts them; a blank line, or a line with an odd
+    number of quotes, is left to it too (``False``).
+    """
+    padded = frame.get_column(frame.columns[-1]).is_null()
+    if not padded.any():
+        return True
+    texts = pl.read_csv(
+        piece,
+        has_header=False,
+        separator="\x00",
+        quote_char=None,
+        new_columns=["text"],
+        infer_schema=False,
+        empty_string_is_null=False,
+    )
+    if texts.height != frame.height:
+        return False
+    text = texts.filter(padded).get_column("text")
+    if (text == "").any() or (text.str.count_matches('"', literal=True) % 2 == 1).any():
+        return False
+    fields = text.str.replace_all(r'"[^"]*"', "").str.count_matches(separator, literal=True) + 1
+    return bool((fields == width).all())
 
 
 def read_jsonl(path: Path, *, encoding: str = "utf-8") -> pl.DataFrame:

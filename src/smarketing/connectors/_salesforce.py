@@ -107,10 +107,10 @@ def case_safe_text(value: str) -> str | None:
 
 _ASCII_SUFFIX: Final = np.frombuffer(CHECKSUM.encode(), np.uint8)
 #: Byte -> its value in :data:`CHECKSUM` (upper or lower case), or -1.
-_FLAGS: Final = np.full(256, -1, np.int64)
-_FLAGS[_ASCII_SUFFIX] = np.arange(32)
-_FLAGS[np.frombuffer(CHECKSUM.lower().encode(), np.uint8)[:26]] = np.arange(26)
-_WEIGHTS: Final = 1 << np.arange(5)
+_FLAGS: Final = np.full(256, -1, np.int8)
+_FLAGS[_ASCII_SUFFIX] = np.arange(32, dtype=np.int8)
+_FLAGS[np.frombuffer(CHECKSUM.lower().encode(), np.uint8)[:26]] = np.arange(26, dtype=np.int8)
+_WEIGHTS: Final = (1 << np.arange(5)).astype(np.uint8)
 _SALESFORCE_TIME: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
 
 
@@ -129,17 +129,30 @@ def _case_safe_series(series: pl.Series) -> pl.Series:
     )
 
 
+#: Ids turned at a time by :func:`_case_safe_values` (the arrays of a block stay small).
+_BLOCK: Final = 1 << 19
+
+
 def _case_safe_values(text: pl.Series) -> pl.Series:
-    """The 18-character form of each value of ``text`` (stripped), or null."""
+    """The 18-character form of each value of ``text`` (stripped), or null; a block of ids at a time."""
+    if text.len() <= _BLOCK:
+        return _case_safe_block(text)
+    blocks = [_case_safe_block(text.slice(start, _BLOCK)) for start in range(0, text.len(), _BLOCK)]
+    return pl.concat(blocks, rechunk=False)
+
+
+def _case_safe_block(text: pl.Series) -> pl.Series:
+    """:func:`_case_safe_values` of one block, as bytes in numpy."""
     valid = text.str.contains(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?$").fill_null(False)
     padded = pl.when(valid).then(text).otherwise(pl.lit("0" * 15))
     width = pl.select(padded.str.pad_end(18, "0").alias("p")).get_column("p")
     n = width.len()
-    codes = np.frombuffer(b"".join(width.cast(pl.Binary).to_list()), np.uint8).reshape(n, 18).copy()
+    joined = width.str.join("").item() if n else ""
+    codes = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(n, 18).copy()
     long = (text.str.len_bytes() == 18).fill_null(False).to_numpy() & valid.to_numpy()
     given = _FLAGS[codes[:, 15:]]
     # An 18-character id's suffix is the truth about case: restore the body's case from it.
-    bits = (given[:, np.arange(15) // 5] >> (np.arange(15) % 5)) & 1
+    bits = (given[:, np.arange(15) // 5] >> (np.arange(15, dtype=np.int8) % 5)) & 1
     body = codes[:, :15]
     letter = ((body >= 65) & (body <= 90)) | ((body >= 97) & (body <= 122))
     upper_wanted = (bits == 1) & letter & long[:, None]
@@ -333,7 +346,8 @@ def history(
     if lead_rows is not None:
         status = lead_rows.filter(pl.col("Field") == "Status")
         first_old = (
-            status.sort("time", "__line")
+            status.select("lead_id", "OldValue", "time", "__line")
+            .sort("time", "__line")
             .group_by("lead_id", maintain_order=True)
             .agg(pl.col("OldValue").first().alias("_first"))
         )
@@ -370,10 +384,14 @@ def history(
     events = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
     events = events.with_columns(pl.col("_label").replace_strict(dict(stages), default=None).alias("to"))
     _refuse_unknown(events, stages, found)
-    events = events.filter(pl.col("to").is_not_null()).sort(
-        "lead_id", "time", "_rank", "__line", maintain_order=True
+    events = (
+        events.filter(pl.col("to").is_not_null())
+        .drop("_label", "_column")
+        .sort("lead_id", "time", "_rank", "__line", maintain_order=True)
     )
-    events = events.with_columns(pl.col("to").shift(1).over("lead_id").alias("from"))
+    # Sorted by lead: the previous row's stage is the one before where it is of the same lead.
+    same = pl.col("lead_id").eq_missing(pl.col("lead_id").shift(1))
+    events = events.with_columns(pl.when(same).then(pl.col("to").shift(1)).alias("from"))
     return events.select("lead_id", "from", "to", "time", "actor", "__line", "_source"), rebuilt
 
 
@@ -423,14 +441,28 @@ def _creations(
 
 
 def _refuse_unknown(events: pl.DataFrame, stages: Mapping[str, str], found: Found) -> None:
-    """List the values mapped to stages, and refuse every event whose value maps to none."""
+    """List the values mapped to stages, and refuse every event whose value maps to none.
+
+    The values are counted once over all events (by source, column and value); only the events mapped
+    to no stage, few in a sound export, are gone through one by one.
+    """
+    counts = (
+        events.filter(pl.col("_label").is_in(list(stages)))
+        .group_by("_source", "_column", "_label")
+        .len()
+        .sort("_label")
+    )
+    unknown = events.filter(pl.col("to").is_null())
     for source in ("Lead.csv", "LeadHistory.csv", "OpportunityHistory.csv"):
-        part = events.filter(pl.col("_source") == source)
         for column in ("Status", "OldValue", "NewValue", "StageName"):
-            rows = part.filter(pl.col("_column") == column)
-            found.count(f"{source.removesuffix('.csv')}.{column}", rows["_label"].drop_nulls(), stages)
+            where = (pl.col("_source") == source) & (pl.col("_column") == column)
+            for value, rows in counts.filter(where).select("_label", "len").iter_rows():
+                if stages[value] != value:
+                    found.mappings.append(
+                        AppliedMapping(f"{source.removesuffix('.csv')}.{column}", value, stages[value], rows)
+                    )
             found.refuse(
-                rows,
+                unknown.filter(where),
                 kind="stage_events",
                 source=source,
                 record="lead_id",

@@ -163,6 +163,7 @@ class FilesConnector:
             mappings=mappings,
             provenance=provenance,
             progress=progress,
+            release=True,
             **self.options,
         )
 

@@ -237,6 +237,23 @@ def _read(path: Path, encoding: str) -> _File:
     return _File(kind, path.name, frame, keys)
 
 
+def _header_kind(path: Path, encoding: str) -> str | None:
+    """The kind :func:`_read` finds for a regular file from its first line; ``None`` when unsure."""
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return None
+        with path.open("rb") as file:
+            first = file.readline().decode(encoding, errors="replace").removeprefix("\ufeff")
+    except (OSError, LookupError):
+        return None
+    keys: set[str] = set()
+    for column in next(csv.reader([first.rstrip("\r\n")]), []):
+        if stage_key(column) in keys:
+            return None
+        keys.add(stage_key(column))
+    return next((k for k, marks in _KINDS if any(m in keys for m in marks)), None)
+
+
 def _paths(path: str | Path | Sequence[str | Path]) -> list[Path]:
     if isinstance(path, str | Path):
         root = Path(path)
@@ -479,18 +496,22 @@ def _stage_events(load: _Load, file: _File) -> None:
     columns = _stage_columns(load, file)
     if not columns:
         return
-    wide = file.frame.select(
-        pl.col(_LINE),
-        ident,
-        *(file.text(stage_key(h)).alias(str(rank)) for rank, (h, _, _) in enumerate(columns)),
+    # One column at a time, its empty cells dropped at once (the contacts times the columns never exist).
+    events = pl.concat(
+        [
+            file.frame.select(
+                pl.col(_LINE),
+                ident,
+                pl.lit(rank, pl.Int32).alias("rank"),
+                file.text(stage_key(header)).alias("time"),
+                pl.lit(stage, pl.String).alias("to"),
+            )
+            .filter(pl.col("time").is_not_null())
+            .with_columns(pl.col("time").str.contains(_NAIVE).alias("ok"))
+            for rank, (header, _, stage) in enumerate(columns)
+        ],
+        rechunk=False,
     )
-    events = wide.unpivot(index=[_LINE, "record"], variable_name="rank", value_name="time").drop_nulls("time")
-    table = pl.DataFrame(
-        {"rank": [str(r) for r in range(len(columns))], "to": [stage for _, _, stage in columns]},
-        schema={"rank": pl.String, "to": pl.String},
-    )
-    events = events.join(table, on="rank", how="left").with_columns(pl.col("rank").cast(pl.Int32))
-    events = events.with_columns(pl.col("time").str.contains(_NAIVE).alias("ok"))
     bad = events.filter(pl.col("to").is_null() | ~pl.col("ok"))  # few rows: looped over below
     counts = dict(events.filter(pl.col("ok")).group_by("rank").len().iter_rows())
     for rank, (header, label, stage) in enumerate(columns):
@@ -787,18 +808,39 @@ class HubSpotExport:
         """The export mapped to raw canonical tables (before intake), each row's file, and the rest."""
         maps = _Maps(dict(self._stages), dict(self._deal_stages), dict(self._people), dict(self._personas))
         load = _Load(maps, self.touch_team)
-        files: list[_File] = []
-        for path in _paths(self.path):
+        # A file whose first line tells its kind is read only when its turn comes (and let go after it),
+        # so that one file's text is in memory at a time; any other is read at once, as it always was.
+        failed: list[tuple[int, Refusal]] = []
+        turns: list[tuple[int, str, int, Path | _File]] = []
+        for order, path in enumerate(_paths(self.path)):
+            kind = _header_kind(path, self.encoding)
+            if kind is not None:
+                turns.append((list(_READERS).index(kind), path.name, order, path))
+                continue
             try:
-                files.append(_read(path, self.encoding))
+                file = _read(path, self.encoding)
             except _FileError as exc:
-                load.refusals.append(Refusal("files", exc.name, exc.line, None, None, exc.reason))
-        for file in sorted(files, key=lambda f: (list(_READERS).index(f.kind), f.name)):
+                failed.append((order, Refusal("files", exc.name, exc.line, None, None, exc.reason)))
+                continue
+            turns.append((list(_READERS).index(file.kind), file.name, order, file))
+        columns: list[tuple[int, str, list[str]]] = []
+        turns.sort(key=lambda t: t[:3])
+        while turns:
+            _, _, order, given = turns.pop(0)
+            try:
+                file = given if isinstance(given, _File) else _read(given, self.encoding)
+            except _FileError as exc:
+                failed.append((order, Refusal("files", exc.name, exc.line, None, None, exc.reason)))
+                continue
+            del given
             _READERS[file.kind](load, file)
+            columns.append((order, file.name, file.frame.columns))
+            del file
+        load.refusals[:0] = [r for _, r in sorted(failed, key=lambda f: f[0])]
         raw, sources = _raw(load)
         unused = {
-            f.name: [c for c in f.frame.columns if c != _LINE and c not in load.read.get(f.name, set())]
-            for f in files
+            name: [c for c in names if c != _LINE and c not in load.read.get(name, set())]
+            for _, name, names in sorted(columns, key=lambda c: c[0])
         }
         load.unused = {k: v for k, v in unused.items() if v}
         return raw, sources, load
@@ -816,7 +858,7 @@ class HubSpotExport:
         stage_history: StageHistory = "reconstructed" if "stage_events" in raw else "none"
         notes = [*load.notes, "times are read to the minute HubSpot writes, in " + self.time_zone]
         data, report = intake(
-            dict(raw),
+            raw,
             connector=self.name,
             strict=False,
             time_zone=self.time_zone,
@@ -827,6 +869,7 @@ class HubSpotExport:
             defaults=load.defaults,
             provenance=Provenance(self.name, str(self.path), stage_history, notes),
             progress=progress,
+            release=True,
         )
         report = _merge(report, sources, load)
         if strict:

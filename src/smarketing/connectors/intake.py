@@ -104,6 +104,8 @@ _REFERENCES: tuple[tuple[str, str, str], ...] = (
 _ROW = "_row"
 #: Times as canonical files write them (and the fast path reads them): offset, fraction optional.
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
+_UTC_TEXT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$"
 _WHY = "_why_"
 _ISO_TIME = re.compile(
     r"^(?P<day>\d{4}-\d{2}-\d{2})(?:[T ](?P<clock>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?"
@@ -155,6 +157,7 @@ def intake(
     defaults: Iterable[Default] = (),
     provenance: Provenance | None = None,
     progress: bool | None = None,
+    release: bool = False,
 ) -> Loaded:
     """Validate raw tables into a :class:`~smarketing.records.Dataset` and the report of the load.
 
@@ -172,6 +175,9 @@ def intake(
         defaults: The values the connector gave, for the report.
         provenance: Where the data came from; its ``start`` and ``end`` are filled in from the data.
         progress: Show a progress bar on standard error; ``None`` shows one only on a terminal.
+        release: Take each table out of ``raw`` (a ``dict``) once it is parsed, so that its text is freed
+            while the others are read: for a connector handing over tables it no longer needs. Without
+            it ``raw`` is left as it is.
 
     Raises:
         LoadError: In strict mode, when a row is refused: the first refusals and how many in all.
@@ -183,13 +189,20 @@ def intake(
     unknown = sorted(set(raw) - set(RAW_KINDS))
     if unknown:
         raise ValueError(f"unknown record kind(s) {', '.join(unknown)}; known: {', '.join(RAW_KINDS)}")
+    if release and not isinstance(raw, dict):
+        raise TypeError(f"release: the tables must be a dict to take them out, not {type(raw).__name__}")
+    kinds = [k for k in RAW_KINDS if k in raw]
     show = sys.stderr.isatty() if progress is None else progress
     defaults = list(defaults)
     tables: dict[str, _Table] = {}
-    with tqdm(total=2 * len(raw) + 1, desc=connector, unit="step", disable=not show, file=sys.stderr) as bar:
-        for kind in (k for k in RAW_KINDS if k in raw):
+    with tqdm(
+        total=2 * len(kinds) + 1, desc=connector, unit="step", disable=not show, file=sys.stderr
+    ) as bar:
+        for kind in kinds:
             bar.set_postfix_str(f"reading {kind}")
-            tables[kind] = _Table.parse(kind, raw[kind], options, defaults)
+            given = raw.pop(kind) if release and isinstance(raw, dict) else raw[kind]
+            tables[kind] = _Table.parse(kind, given, options, defaults, keep=not release)
+            del given
             bar.update()
         # Splits first: a deal is checked with the splits kept, and refused with any of its splits.
         for kind in sorted(tables, key=lambda k: k != "deal_splits"):
@@ -262,8 +275,14 @@ class _Table:
     refused_rows: set[int] = attrs.Factory(set)
 
     @classmethod
-    def parse(cls, kind: str, raw: RawFrame, options: _Options, defaults: list[Default]) -> _Table:
-        """Number the rows, set the unused columns aside, fill given defaults and parse every column."""
+    def parse(
+        cls, kind: str, raw: RawFrame, options: _Options, defaults: list[Default], *, keep: bool = True
+    ) -> _Table:
+        """Number the rows, set the unused columns aside, fill given defaults and parse every column.
+
+        Without ``keep`` the table holds its source's rows no longer once they are parsed (only their
+        source, lines and headers, for messages).
+        """
         if not isinstance(raw, RawFrame) or not isinstance(raw.frame, pl.DataFrame):
             got = type(raw.frame if isinstance(raw, RawFrame) else raw).__name__
             raise TypeError(f"{kind}: expected a RawFrame of a polars DataFrame, not {got}")
@@ -280,6 +299,8 @@ class _Table:
         table._fill_currency(options, defaults)
         table._require()
         table._parse_columns(options)
+        if not keep:
+            table.raw = attrs.evolve(raw, frame=raw.frame.clear())
         return table
 
     def header(self, column: str) -> str:
@@ -332,7 +353,7 @@ class _Table:
         for name in (n for n in given if self.rules[n].type in _PARSERS):
             rule = self.rules[name]
             general = _PARSERS[rule.type]
-            text = self.frame.select(_blank(name)).to_series()
+            text = self._stripped(name)
             value = _FAST[rule.type](text, options)
             todo = text.is_not_null() & value.is_null()
             if todo.any():
@@ -345,6 +366,14 @@ class _Table:
                     self.refuse(row, name, reason)
             self.frame = self.frame.with_columns(value.alias(name))
 
+    def _stripped(self, name: str) -> pl.Series:
+        """The column stripped, an empty cell null; the column itself when no cell needs either."""
+        column = pl.col(name)
+        dirty = self.frame.select((column.str.contains(r"^\s|\s$") | (column.str.len_bytes() == 0)).any())
+        if not dirty.item():
+            return self.frame.get_column(name)
+        return self.frame.select(_blank(name)).to_series()
+
     def _clean(self, names: list[str]) -> None:
         """Ids, codes and texts: an empty cell is null, and all but texts lose surrounding spaces.
 
@@ -356,8 +385,8 @@ class _Table:
         code = {n: self.rules[n].type != "text" for n in names}
         needs = self.frame.select(
             (
-                (pl.col(n).str.strip_chars().str.len_bytes() != pl.col(n).str.len_bytes())
-                | (pl.col(n).str.len_bytes() == 0)
+                # what str.strip_chars would strip (White_Space), found without a stripped copy
+                pl.col(n).str.contains(r"^\s|\s$") | (pl.col(n).str.len_bytes() == 0)
                 if code[n]
                 else pl.col(n).str.len_bytes() == 0
             )
@@ -666,9 +695,16 @@ def _parse_count(name: str, options: _Options) -> list[pl.Expr]:
 
 
 def _fast_time(text: pl.Series, options: _Options) -> pl.Series:
-    return text.str.to_datetime(_ISO_FORMAT, strict=False, time_unit="us", cache=False).dt.convert_time_zone(
+    """With an offset (``+02:00``) or, where none parses, in UTC written ``Z`` (as Salesforce writes)."""
+    value = text.str.to_datetime(_ISO_FORMAT, strict=False, time_unit="us", cache=False).dt.convert_time_zone(
         "UTC"
     )
+    if value.null_count() == text.null_count() or not text.str.ends_with("Z").any():
+        return value
+    utc = text.str.to_datetime(_UTC_FORMAT, strict=False, time_unit="us", time_zone="UTC", cache=False)
+    # Only the spelling the general parser reads (chrono alone would take a sign or ten fraction digits).
+    utc = pl.select(pl.when(text.str.contains(_UTC_TEXT)).then(utc)).to_series()
+    return value.fill_null(utc)
 
 
 def _fast_date(text: pl.Series, options: _Options) -> pl.Series:

@@ -260,6 +260,7 @@ class SalesforceExport:
             defaults=run.found.defaults,
             provenance=run.provenance(),
             progress=progress,
+            release=True,
         )
         return run.finish(loaded, parts, strict)
 
@@ -302,6 +303,7 @@ class _Load:
         self.found = Found()
         self.unused: dict[str, tuple[str, ...]] = {}
         self.files = self._read_all()
+        self.present = {obj: frame is not None for obj, frame in self.files.items()}
         if self.files.get("Lead") is None and not any(r.source == "Lead.csv" for r in self.found.refusals):
             raise DataError(
                 f"{options.path}: no Lead.csv (the export's leads); is this a Data Export folder?"
@@ -328,8 +330,11 @@ class _Load:
             if file is None:
                 out[obj] = None
                 continue
+            # Only the columns read are kept (the others are listed in the report), to save memory.
+            used = _read_columns(obj, self.o.fields)
             try:
-                frame = self._undeleted(_read.read_csv(file, encoding=self.o.encoding), file.name)
+                frame, names = _read.read_csv_header(file, encoding=self.o.encoding, keep=used.__contains__)
+                frame = self._undeleted(frame, file.name)
             except DataError as error:
                 if self.strict:
                     raise
@@ -348,10 +353,8 @@ class _Load:
                 )
                 out[obj] = None
                 continue
-            # Only the columns read are kept (the others are listed in the report), to save memory.
-            used = _read_columns(obj, self.o.fields)
-            self.unused[file.name] = tuple(c for c in frame.columns if c not in used and c != _read.LINE)
-            out[obj] = frame.select(c for c in frame.columns if c in used or c == _read.LINE)
+            self.unused[file.name] = tuple(c for c in names if c not in used)
+            out[obj] = frame
         known = {f"{obj}.csv" for obj in OBJECTS}
         extra = sorted(n for n in present if n.endswith(".csv") and n not in known)
         if extra:
@@ -368,11 +371,16 @@ class _Load:
             self.found.notes.append(
                 f"{name}: {count} row(s) with IsDeleted = true (in the recycle bin) are not read"
             )
-        return frame.filter(~deleted.fill_null(False))
+            frame = frame.filter(~deleted.fill_null(False))
+        if "IsDeleted" not in self.o.fields.get(name.removesuffix(".csv"), {}):
+            frame = frame.drop("IsDeleted")  # read for this only: its memory goes now
+        return frame
 
     def frame(self, obj: str, needed: tuple[str, ...] = ()) -> pl.DataFrame | None:
         """The object's rows (``None`` without a file); a column every row needs must be there."""
         frame = self.files.get(obj)
+        if obj not in ("Lead", "User"):  # each file is turned into records once: its memory goes then
+            self.files[obj] = None
         if frame is None:
             return None
         missing = [c for c in needed if c not in frame.columns]
@@ -393,7 +401,14 @@ class _Load:
         why = pl.when(pl.col("id").is_null()).then(
             pl.format("'{}' is not a Salesforce id (15 or 18 letters and digits)", pl.col("Id").fill_null(""))
         )
-        self.found.refuse(frame, kind=OBJECTS[obj], source=f"{obj}.csv", record="Id", column="Id", why=why)
+        self.found.refuse(
+            frame.filter(pl.col("id").is_null()),
+            kind=OBJECTS[obj],
+            source=f"{obj}.csv",
+            record="Id",
+            column="Id",
+            why=why,
+        )
         frame = frame.filter(pl.col("id").is_not_null())
         cased = int((frame["id"].str.slice(0, 15) != frame["Id"].str.strip_chars().str.slice(0, 15)).sum())
         if cased:
@@ -442,9 +457,13 @@ class _Load:
                 [f.select([_col(f, c) for c in columns]) for f, _, _ in frames], how="vertical_relaxed"
             )
             # An empty cell is no value (before the intake gives a discount its deal's currency).
+            # Only the columns holding such a cell are rewritten.
             text = [c for c, t in combined.schema.items() if t == pl.String]
+            blank = combined.select(pl.col(c).str.contains(r"^\s*$").any() for c in text).row(0)
             combined = combined.with_columns(
-                pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c) for c in text
+                pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c)
+                for c, some in zip(text, blank, strict=True)
+                if some
             )
             raw[kind] = RawFrame(
                 combined,
@@ -945,7 +964,7 @@ class _Load:
                 )
             frame = frame.filter(pl.col("Field").is_in(["Status", "created"]))
         self.found.refuse(
-            frame,
+            frame.filter(pl.col("time").is_null()),  # the reason is asked only where the time is not read
             kind="stage_events",
             source=f"{obj}.csv",
             record="lead_id",
@@ -996,7 +1015,7 @@ class _Load:
     # -- the end ---------------------------------------------------------------------------------------
 
     def provenance(self) -> Provenance:
-        native = self.files.get("LeadHistory") is not None or self.files.get("OpportunityHistory") is not None
+        native = self.present.get("LeadHistory", False) or self.present.get("OpportunityHistory", False)
         total = self.files.get("Lead")
         history: StageHistory = "mixed" if self.rebuilt else "native"
         if not native:
