@@ -145,7 +145,7 @@ class _Options:
 
 # long: one table's steps, in the order the module text gives them, read best in one place
 def intake(
-    raw: Mapping[str, RawFrame],
+    raw: Mapping[str, RawFrame | Callable[[], RawFrame | None]],
     *,
     connector: str,
     strict: bool = True,
@@ -162,7 +162,11 @@ def intake(
     """Validate raw tables into a :class:`~smarketing.records.Dataset` and the report of the load.
 
     Args:
-        raw: A :class:`RawFrame` per record kind (``"leads"``, ...; see :data:`RAW_KINDS`).
+        raw: A :class:`RawFrame` per record kind (``"leads"``, ...; see :data:`RAW_KINDS`), or a function
+            that builds it (``None``: nothing to read after all), called when the kind's turn comes, in
+            the order of :data:`RAW_KINDS`: with ``release``, a connector so holds one kind's text at a
+            time. Values such a function adds to the connector's defaults or maps after the call began
+            are the connector's to report (the report lists those given to this call).
         connector: The connector's name, for the report.
         strict: Raise :class:`~smarketing.errors.LoadError` when any row is refused (the default); with
             ``False``, keep the good rows and list every refused one in the report.
@@ -201,6 +205,11 @@ def intake(
         for kind in kinds:
             bar.set_postfix_str(f"reading {kind}")
             given = raw.pop(kind) if release and isinstance(raw, dict) else raw[kind]
+            if callable(given):  # built now, when its turn comes: only one table's text at a time
+                given = given()
+                if given is None:  # nothing to read after all: as if the kind had not been given
+                    bar.update()
+                    continue
             tables[kind] = _Table.parse(kind, given, options, defaults, keep=not release)
             del given
             bar.update()

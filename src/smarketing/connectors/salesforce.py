@@ -33,7 +33,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -250,19 +250,20 @@ class SalesforceExport:
             raise DataError(f"{self.path}: is not a folder (the export's CSV files)")
         run = _Load(self, strict)
         raw, parts = run.tables()
+        given = len(run.found.defaults)
         loaded = intake(
             raw,
             connector=self.name,
             strict=False,
             time_zone=self.time_zone,
             currency=self.currency,
-            mappings=run.found.mappings,
             defaults=run.found.defaults,
             provenance=run.provenance(),
             progress=progress,
             release=True,
         )
-        return run.finish(loaded, parts, strict)
+        run.read_rest()
+        return run.finish(loaded, parts, strict, given_defaults=given)
 
 
 def _text_map(given: Mapping[str, str] | None, option: str) -> dict[str, str]:
@@ -294,6 +295,46 @@ def _col(frame: pl.DataFrame, name: str) -> pl.Expr:
     return pl.col(name) if name in frame.columns else pl.lit(None, pl.String).alias(name)
 
 
+Table = RawFrame | Callable[[], RawFrame | None]
+"""A kind's raw table, or the function that builds it when the intake comes to it."""
+
+_SPLIT_HEADERS = {
+    "deal_id": "OpportunityId",
+    "person": "SplitOwnerId",
+    "share": "SplitPercentage",
+    "kind": "SplitTypeId",
+}
+
+
+def _combined(
+    kind: str, frames: list[tuple[pl.DataFrame, str, dict[str, str]]], parts: dict[str, list[_Part]]
+) -> RawFrame | None:
+    """One raw table of ``kind`` from its parts (each from one source file), noted in ``parts``."""
+    frames = [f for f in frames if f[0] is not None]
+    if not frames:
+        return None
+    columns = list(dict.fromkeys(c for f, _, _ in frames for c in f.columns))
+    start, out = 0, []
+    for frame, source, headers in frames:
+        out.append(_Part(source, start, frame.height, headers))
+        start += frame.height
+    combined = pl.concat(
+        [f.select([_col(f, c) for c in columns]) for f, _, _ in frames], how="vertical_relaxed"
+    )
+    # An empty cell is no value (before the intake gives a discount its deal's currency).
+    # Only the columns holding such a cell are rewritten.
+    text = [c for c, t in combined.schema.items() if t == pl.String]
+    blank = combined.select(pl.col(c).str.contains(r"^\s*$").any() for c in text).row(0)
+    combined = combined.with_columns(
+        pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c)
+        for c, some in zip(text, blank, strict=True)
+        if some
+    )
+    parts[kind] = out
+    source = frames[0][1] if len(frames) == 1 else " + ".join(s for _, s, _ in frames)
+    return RawFrame(combined, source, lines=_read.LINE)
+
+
 class _Load:
     """One load: the files read, the maps built, and what was found on the way."""
 
@@ -302,9 +343,15 @@ class _Load:
         self.strict = strict
         self.found = Found()
         self.unused: dict[str, tuple[str, ...]] = {}
-        self.files = self._read_all()
-        self.present = {obj: frame is not None for obj, frame in self.files.items()}
-        if self.files.get("Lead") is None and not any(r.source == "Lead.csv" for r in self.found.refusals):
+        # Each file is read when its records are made and let go after (one file's table in memory at a
+        # time, besides the leads and users that every other object is tied to).
+        self.paths = self._paths()
+        self.files: dict[str, pl.DataFrame | None] = {}
+        self.present: dict[str, bool] = {}
+        self.taken: set[str] = set()
+        self.files["Lead"] = self._read("Lead")
+        self.files["User"] = self._read("User")
+        if self.files["Lead"] is None and not any(r.source == "Lead.csv" for r in self.found.refusals):
             raise DataError(
                 f"{options.path}: no Lead.csv (the export's leads); is this a Data Export folder?"
             )
@@ -321,45 +368,49 @@ class _Load:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def _read_all(self) -> dict[str, pl.DataFrame | None]:
-        """Every object's file that exists; in lenient mode a file that cannot be read is one refusal."""
-        out: dict[str, pl.DataFrame | None] = {}
+    def _paths(self) -> dict[str, Path | None]:
+        """Every object's file, or ``None`` when the export has none; files of no object are noted."""
         present = {p.name: p for p in self.o.path.iterdir()} if self.o.path.is_dir() else {}
-        for obj, kind in OBJECTS.items():
-            file = present.get(f"{obj}.csv")
-            if file is None:
-                out[obj] = None
-                continue
-            # Only the columns read are kept (the others are listed in the report), to save memory.
-            used = _read_columns(obj, self.o.fields)
-            try:
-                frame, names = _read.read_csv_header(file, encoding=self.o.encoding, keep=used.__contains__)
-                frame = self._undeleted(frame, file.name)
-            except DataError as error:
-                if self.strict:
-                    raise
-                message = str(error).removeprefix(f"{file}:").lstrip()
-                line, _, rest = message.partition(": ")
-                located = line.isdigit()
-                self.found.refusals.append(
-                    Refusal(
-                        kind,
-                        file.name,
-                        int(line) if located else None,
-                        None,
-                        None,
-                        rest if located else message,
-                    )
-                )
-                out[obj] = None
-                continue
-            self.unused[file.name] = tuple(c for c in names if c not in used)
-            out[obj] = frame
         known = {f"{obj}.csv" for obj in OBJECTS}
         extra = sorted(n for n in present if n.endswith(".csv") and n not in known)
         if extra:
             self.found.notes.append(f"not read (no object this connector maps): {', '.join(extra)}")
-        return out
+        return {obj: present.get(f"{obj}.csv") for obj in OBJECTS}
+
+    def _read(self, obj: str) -> pl.DataFrame | None:
+        """The object's file, if any; in lenient mode a file that cannot be read is one refusal."""
+        file = self.paths.get(obj)
+        self.present[obj] = False
+        if file is None:
+            return None
+        kind = OBJECTS[obj]
+        # Only the columns read are kept (the others are listed in the report), to save memory.
+        used = _read_columns(obj, self.o.fields)
+        try:
+            frame, names = _read.read_csv_header(file, encoding=self.o.encoding, keep=used.__contains__)
+            frame = self._undeleted(frame, file.name)
+        except DataError as error:
+            if self.strict:
+                raise
+            message = str(error).removeprefix(f"{file}:").lstrip()
+            line, _, rest = message.partition(": ")
+            located = line.isdigit()
+            self.found.refusals.append(
+                Refusal(
+                    kind, file.name, int(line) if located else None, None, None, rest if located else message
+                )
+            )
+            return None
+        self.unused[file.name] = tuple(c for c in names if c not in used)
+        self.present[obj] = True
+        return frame
+
+    def read_rest(self) -> None:
+        """Read the files no record needed, only for what they report (a file that cannot be read)."""
+        for obj in OBJECTS:
+            if obj not in self.taken and obj not in self.files:
+                self.taken.add(obj)
+                self._read(obj)
 
     def _undeleted(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
         """The rows not in the recycle bin (``IsDeleted`` true), which are counted in the notes."""
@@ -378,9 +429,13 @@ class _Load:
 
     def frame(self, obj: str, needed: tuple[str, ...] = ()) -> pl.DataFrame | None:
         """The object's rows (``None`` without a file); a column every row needs must be there."""
-        frame = self.files.get(obj)
-        if obj not in ("Lead", "User"):  # each file is turned into records once: its memory goes then
-            self.files[obj] = None
+        if obj in ("Lead", "User"):
+            frame = self.files.get(obj)
+        elif obj in self.taken:  # each file is turned into records once: its memory went then
+            frame = None
+        else:
+            self.taken.add(obj)
+            frame = self._read(obj)
         if frame is None:
             return None
         missing = [c for c in needed if c not in frame.columns]
@@ -438,70 +493,76 @@ class _Load:
 
     # -- the tables ----------------------------------------------------------------------------------
 
-    def tables(self) -> tuple[dict[str, RawFrame], dict[str, list[_Part]]]:
-        """Every record kind's raw table, and the sources each table is made of."""
+    def tables(self) -> tuple[dict[str, Table], dict[str, list[_Part]]]:
+        """Every record kind's raw table, built when the intake comes to it, and the sources of each.
+
+        The leads (and the look-ups every other object is tied to) are read first; each other kind is a
+        function the intake calls in its turn, so only one kind's text is held at a time. ``parts`` is
+        complete once the intake has called them all.
+        """
         leads, lead_parts, lookups = self._leads()
-        raw: dict[str, RawFrame] = {}
+        held = [leads]  # the stage history needs the leads once, then they can go
+        del leads
         parts: dict[str, list[_Part]] = {}
+        touches: list[list[tuple[pl.DataFrame, str, dict[str, str]]]] = []
+        had_deals: list[bool] = []
 
-        def put(kind: str, frames: list[tuple[pl.DataFrame, str, dict[str, str]]]) -> None:
-            frames = [f for f in frames if f[0] is not None]
-            if not frames:
-                return
-            columns = list(dict.fromkeys(c for f, _, _ in frames for c in f.columns))
-            start, out = 0, []
-            for frame, source, headers in frames:
-                out.append(_Part(source, start, frame.height, headers))
-                start += frame.height
-            combined = pl.concat(
-                [f.select([_col(f, c) for c in columns]) for f, _, _ in frames], how="vertical_relaxed"
-            )
-            # An empty cell is no value (before the intake gives a discount its deal's currency).
-            # Only the columns holding such a cell are rewritten.
-            text = [c for c, t in combined.schema.items() if t == pl.String]
-            blank = combined.select(pl.col(c).str.contains(r"^\s*$").any() for c in text).row(0)
-            combined = combined.with_columns(
-                pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c)
-                for c, some in zip(text, blank, strict=True)
-                if some
-            )
-            raw[kind] = RawFrame(
-                combined,
-                frames[0][1] if len(frames) == 1 else " + ".join(s for _, s, _ in frames),
-                lines=_read.LINE,
-            )
-            parts[kind] = out
+        def the_touches() -> list[tuple[pl.DataFrame, str, dict[str, str]]]:
+            if not touches:  # built once: the leads take their campaign from the first touch
+                touches.append(self._touchpoints(lookups))
+            return touches[0]
 
-        touches = self._touchpoints(lookups)
-        if touches:
-            lead_parts = [(self._campaign(f, touches[0][0]), s, h) for f, s, h in lead_parts]
-        put("leads", lead_parts)
-        accounts = self._accounts()
-        if accounts is not None:
-            put("accounts", [(accounts, "Account.csv", _headers("Account"))])
-        deals = self._deals(lookups)
-        if deals is not None:
-            put("deals", [(deals, "Opportunity.csv", _headers("Opportunity"))])
-            splits = self._splits()
-            if splits is not None:
-                put(
-                    "deal_splits",
-                    [
-                        (
-                            splits,
-                            "OpportunitySplit.csv",
-                            {
-                                "deal_id": "OpportunityId",
-                                "person": "SplitOwnerId",
-                                "share": "SplitPercentage",
-                                "kind": "SplitTypeId",
-                            },
-                        )
-                    ],
-                )
-        put("touchpoints", touches)
-        put("activities", self._activities(lookups))
-        put("stage_events", self._stage_events(leads, lookups))
+        def lead_table() -> RawFrame | None:
+            first = the_touches()
+            campaigned = (
+                [(self._campaign(f, first[0][0]), s, h) for f, s, h in lead_parts] if first else lead_parts
+            )
+            lead_parts.clear()  # the intake takes the table over: the parts' text can go
+            return _combined("leads", campaigned, parts)
+
+        def stage_table() -> RawFrame | None:
+            table = _combined("stage_events", self._stage_events(held.pop(), lookups), parts)
+            return table
+
+        def touch_table() -> RawFrame | None:
+            table = _combined("touchpoints", the_touches(), parts)
+            touches[0] = []  # the intake takes the table over: the parts' text can go
+            return table
+
+        def account_table() -> RawFrame | None:
+            accounts = self._accounts()
+            return (
+                None
+                if accounts is None
+                else _combined("accounts", [(accounts, "Account.csv", _headers("Account"))], parts)
+            )
+
+        def deal_table() -> RawFrame | None:
+            deals = self._deals(lookups)
+            had_deals.append(deals is not None)
+            return (
+                None
+                if deals is None
+                else _combined("deals", [(deals, "Opportunity.csv", _headers("Opportunity"))], parts)
+            )
+
+        def split_table() -> RawFrame | None:
+            splits = self._splits() if had_deals and had_deals[0] else None
+            return (
+                None
+                if splits is None
+                else _combined("deal_splits", [(splits, "OpportunitySplit.csv", _SPLIT_HEADERS)], parts)
+            )
+
+        raw: dict[str, Table] = {
+            "accounts": account_table,
+            "leads": lead_table,
+            "touchpoints": touch_table,
+            "stage_events": stage_table,
+            "activities": lambda: _combined("activities", self._activities(lookups), parts),
+            "deals": deal_table,
+            "deal_splits": split_table,
+        }
         return raw, parts
 
     def _leads(
@@ -946,6 +1007,7 @@ class _Load:
                 frame.join(lookups["opp"], left_on="_key", right_on="opp", how="left", maintain_order="left")
                 .sort(_read.LINE)
                 .rename({"lead": "lead_id"})
+                .drop(key, "_key")
             )
             orphans = frame.filter(pl.col("lead_id").is_null()).height
             if orphans:
@@ -955,7 +1017,7 @@ class _Load:
                 )
             frame = frame.filter(pl.col("lead_id").is_not_null())
         else:
-            frame = frame.with_columns(pl.col("_key").alias("lead_id"))
+            frame = frame.drop(key).rename({"_key": "lead_id"})
             other = frame.filter(~pl.col("Field").is_in(["Status", "created"]))
             if other.height:
                 self.found.notes.append(
@@ -971,7 +1033,7 @@ class _Load:
             column="CreatedDate",
             why=time_problem("CreatedDate", "time", self.o.time_zone),
         )
-        frame = frame.filter(pl.col("time").is_not_null())
+        frame = frame.filter(pl.col("time").is_not_null()).drop("CreatedDate")  # parsed: the text can go
         return self.person(frame, "CreatedById", "actor", obj, "stage_events")
 
     def _stage_events(
@@ -1014,34 +1076,46 @@ class _Load:
 
     # -- the end ---------------------------------------------------------------------------------------
 
-    def provenance(self) -> Provenance:
+    def stage_history(self) -> StageHistory:
+        """Native, rebuilt in part (``mixed``), reconstructed from the leads alone, or none."""
         native = self.present.get("LeadHistory", False) or self.present.get("OpportunityHistory", False)
         total = self.files.get("Lead")
-        history: StageHistory = "mixed" if self.rebuilt else "native"
         if not native:
-            history = "reconstructed" if total is not None and total.height else "none"
+            return "reconstructed" if total is not None and total.height else "none"
+        return "mixed" if self.rebuilt else "native"
+
+    def provenance(self) -> Provenance:
+        """The provenance so far (the stage history is settled in :meth:`finish`)."""
         return Provenance(
-            "salesforce-export", str(self.o.path), stage_history=history, notes=self.found.notes
+            "salesforce-export", str(self.o.path), stage_history=self.stage_history(), notes=self.found.notes
         )
 
-    def finish(self, loaded: Loaded, parts: dict[str, list[_Part]], strict: bool) -> Loaded:
+    def finish(
+        self, loaded: Loaded, parts: dict[str, list[_Part]], strict: bool, *, given_defaults: int
+    ) -> Loaded:
         """The report, complete; raise in strict mode when anything was refused.
 
         Each refused row is named by its own file, the rows refused before the intake are added, and the
-        columns not read are listed.
+        columns not read are listed. The tables were built while the intake ran, so the maps, defaults,
+        notes and stage history found meanwhile are put in here (the connector's defaults first, then the
+        intake's own, after the ``given_defaults`` it was given).
         """
         fixed = [_relocate(r, parts.get(r.kind, [])) for r in loaded.report.refusals]
         refusals = [*self.found.refusals, *fixed]
         read = dict(loaded.report.rows_read)
         for r in self.found.refusals:
             read[r.kind] = read.get(r.kind, 0) + 1
-        unused = self.unused
+        unused = {f"{obj}.csv": self.unused[f"{obj}.csv"] for obj in OBJECTS if f"{obj}.csv" in self.unused}
         report = attrs.evolve(
             loaded.report,
             refusals=refusals,
             rows_read=read,
             unused_columns={k: v for k, v in unused.items() if v},
-            provenance=attrs.evolve(loaded.report.provenance, notes=self.found.notes)
+            mappings=self.found.mappings,
+            defaults=[*self.found.defaults, *loaded.report.defaults[given_defaults:]],
+            provenance=attrs.evolve(
+                loaded.report.provenance, notes=self.found.notes, stage_history=self.stage_history()
+            )
             if loaded.report.provenance
             else None,
         )
