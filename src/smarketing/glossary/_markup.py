@@ -109,7 +109,6 @@ def _emphasis(match: re.Match[str]) -> str:
 #: most lines of copy have no backtick, no URL and no tag).
 _INLINE: tuple[tuple[tuple[str, ...], re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
     (("<!--",), re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL), _hiding()),
-    (("`",), re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL), _hiding()),
     (("<",), re.compile(r"<[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*>"), _hiding()),  # autolink
     (
         ("](",),
@@ -137,10 +136,47 @@ _BLOCK_SIGNS = ("```", "~~~", "\n    ", "\n\t")
 
 def _markdown(text: str) -> str:
     masked = _blocks(text) if text.startswith((" ", "\t")) or any(s in text for s in _BLOCK_SIGNS) else text
+    if "`" in masked:
+        masked = _code_spans(masked)
     for signs, pattern, replace in _INLINE:
         if any(sign in masked for sign in signs):
             masked = pattern.sub(replace, masked)
     return masked
+
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def _code_spans(text: str) -> str:
+    """``text`` with its code spans hidden.
+
+    A run of backticks opens a span and the next run of the same length closes it (CommonMark); a run
+    with no such partner is text. Linear in the number of runs, whatever their lengths.
+    """
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
+    by_length: dict[int, list[int]] = {}
+    for index, (start, end) in enumerate(runs):
+        by_length.setdefault(end - start, []).append(index)
+    cursor = dict.fromkeys(by_length, 0)  # per length: the first run not yet passed
+    out: list[str] = []
+    at = index = 0
+    while index < len(runs):
+        start, end = runs[index]
+        same = by_length[end - start]
+        position = cursor[end - start]
+        while position < len(same) and same[position] <= index:
+            position += 1
+        cursor[end - start] = position
+        if position == len(same):  # no closing run: literal backticks
+            index += 1
+            continue
+        closing = same[position]
+        out.append(text[at:start])
+        out.append(_blank(text[start : runs[closing][1]]))
+        at = runs[closing][1]
+        index = closing + 1
+    out.append(text[at:])
+    return "".join(out)
 
 
 def _blocks(text: str) -> str:
@@ -256,9 +292,37 @@ class _TextOnly(HTMLParser):
         self.joined = False
 
 
+_TAG_OPEN = re.compile(r"<[A-Za-z/!?]")
+
+
+def _unclosed_hidden(text: str) -> str:
+    """``text`` with an unclosed comment or tag at its end turned into a closed comment of the same length.
+
+    An unclosed comment runs to the end of the page, and so does a tag with no ``>`` after it; neither is
+    text. Python 3.11's parser re-scans the rest of the page for every such construct, which takes
+    quadratic time on a page of thousands of them; one closed comment of the same length hides the same
+    characters at the same offsets, and is parsed in one step.
+    """
+    cut = len(text)
+    at = 0
+    while (start := text.find("<!--", at)) >= 0:
+        end = text.find("-->", start + 4)
+        if end < 0:
+            cut = start
+            break
+        at = end + 3
+    last = text.rfind(">")
+    tail = _TAG_OPEN.search(text, last + 1)
+    if tail is not None:
+        cut = min(cut, tail.start())
+    if len(text) - cut < 7:  # "<!---->" is the shortest comment; a shorter tail is parsed as it is
+        return text
+    return text[:cut] + "<!--" + _blank(text[cut + 4 : -3], " ") + "-->"
+
+
 def _html(text: str) -> str:
     parser = _TextOnly(text)
-    parser.feed(text)
+    parser.feed(_unclosed_hidden(text))
     parser.close()
     out: list[str] = []
     at = 0
