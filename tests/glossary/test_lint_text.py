@@ -7,6 +7,7 @@ characters).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -16,6 +17,8 @@ from hypothesis import strategies as st
 import smarketing as sm
 from smarketing.glossary import Glossary, Term, TextFinding, TextLint, lint_text
 from smarketing.glossary.lint import sarif_log
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -488,3 +491,16 @@ def test_to_frame_is_sorted_by_line_and_column(glossary: Glossary) -> None:
     assert frame.equals(frame.sort(["line", "column"]))
     assert frame.height == 5
     assert isinstance(frame, pl.DataFrame)
+
+
+def test_a_plan_file_may_list_forbidden_words(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "plan.yaml").read_text(encoding="utf-8")
+    changed = text.replace("synonyms: [junk lead, bad lead]", "synonyms: [junk lead], forbidden: [bad lead]")
+    assert changed != text
+    (tmp_path / "plan.yaml").write_text(changed, encoding="utf-8")
+    plan = sm.load_plan(tmp_path / "plan.yaml")
+    schema = sm.plan_json_schema()
+    assert "forbidden" in schema["$defs"]["Term"]["properties"]
+    (f,) = lint_text(plan.glossary, "No bad leads.").findings
+    assert (f.reason, f.term) == ("forbidden", "Disqualified")
+    assert plan.glossary.preferred("bad lead") is None  # preferred answers for synonyms only
