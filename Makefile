@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-compare rules-docs clean setup
+.PHONY: demo test layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-lint-text bench-compare rules-docs clean setup
 
 setup: $(STAMP)
 
@@ -74,6 +74,11 @@ bench-rules: $(STAMP)
 
 bench-connectors: $(STAMP)
 	$(BIN)/python benchmarks/connectors.py $(BENCH_ARGS)
+
+# glossary.lint_text over 10,000 documents of 2 KB of each kind, beside plain `re` peers; --cli also times
+# the command over the files (BENCH_ARGS="--docs N --repeat N --cli").
+bench-lint-text: $(STAMP)
+	$(BIN)/python benchmarks/lint_text.py $(BENCH_ARGS)
 
 # docs/rules.md is generated from the rule registry; tests/rules/test_docs.py fails when it is stale.
 rules-docs: $(STAMP)

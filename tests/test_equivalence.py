@@ -65,6 +65,18 @@ COMMANDS: dict[str, list[str]] = {
         f"rewards-{fmt}": ["rewards", PLAN_ARG, "--period", PERIOD, "--format", fmt]
         for fmt in ("text", "csv", "json", "html")
     },
+    **{
+        f"lint-text-{fmt}": [
+            "lint-text",
+            "--plan",
+            PLAN_ARG,
+            "examples/copy/launch-email.md",
+            "examples/copy/call-script.html",
+            "--format",
+            fmt,
+        ]
+        for fmt in ("text", "json", "sarif")
+    },
 }
 
 

@@ -24,7 +24,7 @@ from smarketing.errors import (
     RuleError,
     SmarketingError,
 )
-from smarketing.glossary import Glossary, Term
+from smarketing.glossary import Glossary, Term, TextLint, lint_text
 from smarketing.journey import (
     ConformanceReport,
     FunnelReport,
@@ -127,6 +127,7 @@ __all__ = [
     "Statement",
     "Team",
     "Term",
+    "TextLint",
     "Touchpoint",
     "Transition",
     "__version__",
@@ -143,6 +144,7 @@ __all__ = [
     "dump_plan",
     "evaluate_sla",
     "funnel",
+    "lint_text",
     "load_connector",
     "load_plan",
     "match",

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_MONEY_DIGITS",
     "MAX_PLUGIN_FINDINGS",
     "MAX_PLUGIN_TEXT",
+    "MAX_TEXT_BYTES",
     "MAX_YEAR",
     "MIN_YEAR",
     "check_digits",
@@ -96,3 +97,8 @@ MAX_PLUGIN_FINDINGS = 1_000
 #: The most characters of one text a plugin gives the host: a finding's message, path or hint, a rule's
 #: title, rationale, fix or url. Longer text is refused, never cut.
 MAX_PLUGIN_TEXT = 2_000
+
+#: The most characters of one text :func:`~smarketing.glossary.lint_text` reads, and the most bytes of one
+#: file ``smarketing lint-text`` reads (8 MiB: a long sales playbook is well under 1 MiB). A longer text
+#: or file is refused with its name, never cut.
+MAX_TEXT_BYTES = 8 * 1024 * 1024

@@ -933,7 +933,7 @@ def _documented_options() -> dict[str, set[str]]:
     page = (ROOT / "docs" / "reference" / "cli.md").read_text(encoding="utf-8")
     documented: dict[str, set[str]] = {}
     for line in page.splitlines():
-        match = re.match(r"\| `smarketing ([a-z]+) ([^`]*)`", line)
+        match = re.match(r"\| `smarketing ([a-z][a-z-]*) ([^`]*)`", line)
         if match:
             documented[match.group(1)] = set(re.findall(r"--[a-z][a-z-]*", match.group(2)))
     return documented

@@ -27,6 +27,9 @@ Subcommands:
 * ``smarketing import SOURCE -o DIR [--option KEY=VALUE] [--lenient]``: read ``SOURCE`` (``NAME:PATH``) once
   through its connector and write the dataset folder ``DIR`` and ``DIR/load-report.json``.
 * ``smarketing sources [--format text|json]``: the installed connectors and their options.
+* ``smarketing lint-text --plan PLAN FILE... [--format text|json|sarif] [--kind K] [--allow WORDS]``: the
+  glossary's discouraged and forbidden words in text, Markdown and HTML files, with line, column and the
+  agreed term; exit 1 when one is found.
 
 Every data-taking command also reads ``--source NAME:PATH`` instead of ``--data DIR``: the connector's
 options as ``--option KEY=VALUE``; strict by default (a refused row is an error naming the first ones),

@@ -33,6 +33,7 @@ from smarketing.cli._demo_plan import (
 )
 from smarketing.cli._persona import persona_results_section
 from smarketing.cli._text import emit, underline
+from smarketing.glossary import lint_text
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
 from smarketing.rules import CheckReport, check
@@ -73,6 +74,24 @@ def _check_report_text(report: CheckReport) -> str:
     return f"{report.to_text()}\nthe check {verdict}"
 
 
+#: A short campaign e-mail the demo checks against the plan's glossary (``smarketing lint-text`` does the
+#: same for files).
+DEMO_COPY = """\
+Hi {first_name},
+
+Our new forecasting module shows your reps which hot leads to call first,
+and every client gets the weekly report. Reply to book a demo.
+"""
+
+
+def _language_section(plan: AlignmentPlan, data: Dataset) -> str:
+    heading = underline("Common language in copy (smarketing lint-text)")
+    result = lint_text(plan.glossary, DEMO_COPY, kind="text", path="campaign-email.txt")
+    if not result.findings:
+        return heading + "\nno discouraged or forbidden words in the sample e-mail"
+    return f"{heading}\n{result.to_text()}\n{len(result.findings)} finding(s) in the sample e-mail"
+
+
 def _check_section(plan: AlignmentPlan, data: Dataset) -> str:
     return underline("Alignment check (smarketing check)") + "\n" + _check_report_text(check(plan))
 
@@ -105,6 +124,7 @@ DEMO_SECTIONS: list[DemoSection] = [
     sla_results_section,
     persona_results_section,
     attribution_section,
+    _language_section,
     _check_section,
     _misaligned_check_section,
 ]

@@ -10,6 +10,7 @@ from smarketing import __version__
 from smarketing.cli._demo import EXAMPLE_PLAN, demo_command
 from smarketing.cli._journey import funnel_command
 from smarketing.cli._kpis import kpis_command
+from smarketing.cli._lint_text import lint_text_command
 from smarketing.cli._options import (
     AS_OF_HELP,
     MAX_LEADS,
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score(commands)
     _add_rewards(commands)
     _add_import_and_sources(commands)
+    _add_lint_text(commands)
     return parser
 
 
@@ -403,3 +405,41 @@ def _add_import_and_sources(commands: Commands) -> None:
     )
     sources.add_argument("--format", choices=["text", "json"], default="text", help="default: text")
     sources.set_defaults(command=sources_command, name="sources")
+
+
+def _add_lint_text(commands: Commands) -> None:
+    """``lint-text``: the plan's glossary over text, Markdown and HTML files."""
+    lint = commands.add_parser(
+        "lint-text",
+        help="find the glossary's discouraged and forbidden words in text, Markdown and HTML files",
+        description="Check campaign copy, sales scripts and pages against the plan's glossary: every "
+        "discouraged synonym or forbidden word, any case, plural, hyphenation or spacing, with its line "
+        "and column and the agreed term to write. Markdown and HTML are read as prose (never code, "
+        "URLs, scripts or styles). A file allows words for itself with a line 'smarketing: allow WORD, "
+        "...' (in a comment). Exit 0 when nothing is found, 1 when something is, 2 when the plan or a "
+        "file cannot be read.",
+    )
+    lint.add_argument(
+        "--plan", required=True, type=parse_path, metavar="PLAN", help="plan file whose glossary is used"
+    )
+    lint.add_argument("files", nargs="+", type=parse_path, metavar="FILE", help="the files to check")
+    lint.add_argument(
+        "--format",
+        choices=("text", "json", "sarif"),
+        default="text",
+        help="text (file:line:column: ...), json (documented, stable) or sarif (SARIF 2.1.0); default text",
+    )
+    lint.add_argument(
+        "--kind",
+        choices=("auto", "text", "markdown", "html"),
+        default="auto",
+        help="how to read the files; auto (default) by suffix: .md Markdown, .html HTML, else text",
+    )
+    lint.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="WORDS",
+        help="comma-separated glossary words every file may use (repeatable)",
+    )
+    lint.set_defaults(command=lint_text_command, name="lint-text")

@@ -1,4 +1,4 @@
-"""Common language: the terms both teams agree on, and the synonyms they agree to drop.
+"""The glossary model: the terms both teams agree on, and the words they agree to drop.
 
 Examples:
     >>> from smarketing.glossary import Glossary
@@ -31,12 +31,17 @@ __all__ = ["Glossary", "Term"]
 
 
 class Term(FrozenModel):
-    """An agreed term, its definition and the discouraged synonyms it replaces."""
+    """An agreed term, its definition, the discouraged synonyms it replaces and the words never to use."""
 
     term: Text = Field(description="The agreed term.")
     definition: Text = Field(description="What it means, in one or two sentences.")
     synonyms: list[Text] = Field(
         default_factory=list, description="Discouraged words to replace with the term."
+    )
+    forbidden: list[Text] = Field(
+        default_factory=list,
+        description="Words never to use for this (in campaign copy, sales scripts, toward customers); "
+        "lint-text reports them as forbidden, not merely discouraged, and suggests the term.",
     )
     owner: Id | None = Field(default=None, description="Team that maintains the definition.")
 
