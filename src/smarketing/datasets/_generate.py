@@ -44,7 +44,9 @@ def synthetic(
     unmapped move: a regression, a jump, or an event after a terminal stage). After each handoff the
     lead's SDR works it: the first response meets the SLA target (tiers included, in the SLA calendar's
     business hours) for about 80% of handoffs and clearly misses it for the rest. Deal amounts are whole
-    currency units drawn around ``plan.targets.average_deal_size``.
+    currency units drawn around ``plan.targets.average_deal_size``. Most leads carry a persona and a grade,
+    and their titles, seniorities and firmographics fit that persona's criteria and the grade's fit rules
+    (about one labelled lead in ten misses a criterion; unlabelled leads mostly match no persona).
 
     Args:
         plan: The alignment plan the data must agree with.
