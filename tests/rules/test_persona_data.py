@@ -86,7 +86,7 @@ def test_d010_fires_when_mqls_outrun_sales_capacity(example_plan: AlignmentPlan,
         return _plan(lambda d: d["sla"]["sales"].update(capacity={"count": count, "period": period}))
 
     (d,) = _found(capacity(1, "year"), frames, "D010")
-    assert d.message.startswith("the personas' MQL rules yield 2.0 MQLs a year over the data (2 MQLs of 120")
+    assert d.message.startswith("the personas' MQL rules yield 9.2 MQLs a year over the data (9 MQLs of 120")
     assert "more than the 1 a year sales committed to work" in d.message
     assert _found(capacity(500, "week"), frames, "D010") == []
 

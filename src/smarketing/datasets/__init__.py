@@ -10,6 +10,13 @@ draws and polars columns, no Python loop per lead.
 Everything is read from the plan (stage, team, person, persona, reason ids; rates; SLA targets). Where a
 plan part is missing a documented fallback stands in, so a minimal plan (two teams, a journey) works too.
 
+About 88% of leads are labelled with a persona and a grade (better grades convert more often), and their
+titles, seniorities and accounts' firmographics are drawn from that persona's criteria and fit rules, so
+that the grade's fit rules hold; 15% of labelled leads are drawn one criterion short. With the
+example plan about 90% of labelled leads match a persona by :func:`smarketing.persona.match` and about
+3% of unlabelled ones do (``_fit`` says how; it draws on a stream of its own, so a change there leaves
+every other column and record alone).
+
 What it produces with ``examples/plan.yaml`` (12 months to 2026-10-31; the same per lead from 5,000 to
 1,000,000 leads; a million take 15 to 25 s and 2.5 GB of memory on two cores):
 
@@ -28,7 +35,8 @@ dispositions  0.72      per handoff; about 9% never come, about 11% come late
 The package, by seam: ``_generate`` (:func:`synthetic`, which runs the parts in order), ``_facts`` (what
 is read from the plan), ``_people`` (accounts and leads), ``_events`` (the journey walk), ``_touches``,
 ``_follow_up`` (activities and dispositions, timed by ``_clock`` on the library's one business clock),
-``_deals``, ``_leads``, with ``_shape`` (the shares and vocabularies) and ``_columns`` (array helpers).
+``_deals``, ``_fit`` (titles and firmographics that fit the personas), ``_leads``, with ``_shape`` (the
+shares and vocabularies) and ``_columns`` (array helpers).
 """
 
 from smarketing.datasets._generate import DEFAULT_END, synthetic

@@ -12,7 +12,14 @@ from smarketing.datasets._columns import NEVER, firsts, ids, take, times
 from smarketing.datasets._events import Events
 from smarketing.datasets._facts import Facts
 from smarketing.datasets._people import Accounts, People, lead_ids
-from smarketing.datasets._shape import AMERICAS, DEAL_SIGMA, DISCOUNT_SHARE, REFUND_SHARE, SPLIT_SHARE
+from smarketing.datasets._shape import (
+    AMERICAS,
+    DEAL_SIGMA,
+    DISCOUNT_SHARE,
+    REFUND_SHARE,
+    SEGMENT_SIZES,
+    SPLIT_SHARE,
+)
 
 
 def draw_deals(
@@ -63,7 +70,7 @@ def draw_deals(
     partner = np.where(sdr_id != owner_id, sdr_id, (owner_id + 1) % len(sales))
     split = (rng.random(m) < SPLIT_SHARE) & (len(sales) > 1)
     size = accounts.size[account]
-    segment = np.where(size < 200, 0, np.where(size < 1000, 1, 2))
+    segment = np.searchsorted(np.array(SEGMENT_SIZES), size, side="right")
 
     share = pl.Decimal(38, 6)
     split_type = pl.List(pl.Struct({"person": pl.String(), "share": share, "kind": pl.String()}))

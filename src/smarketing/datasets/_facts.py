@@ -29,6 +29,7 @@ from smarketing.datasets._shape import (
     MARKETING_CHANNELS,
     SALES_CHANNELS,
 )
+from smarketing.persona import Persona
 from smarketing.plan import AlignmentPlan
 
 
@@ -70,6 +71,7 @@ class Facts:
     sdrs: list[str]
     closers: list[str]
     personas: list[str]
+    persona_models: list[Persona]
     persona_grades: list[list[str]]
     persona_titles: list[list[str]]
     persona_seniorities: list[list[str]]
@@ -186,6 +188,7 @@ def _persona_facts(plan: AlignmentPlan) -> dict[str, Any]:
     known_channels = {c for c, _ in (*MARKETING_CHANNELS, *SALES_CHANNELS)}
     return {
         "personas": [p.id for p in personas],
+        "persona_models": list(personas),
         "persona_grades": [[b.grade for b in p.scoring.grades] or list(FALLBACK_GRADES) for p in personas],
         "persona_titles": [list(p.roles.titles) for p in personas],
         "persona_seniorities": [list(p.roles.seniorities) for p in personas],

@@ -13,6 +13,7 @@ from smarketing.datasets._columns import US_PER_DAY, conform
 from smarketing.datasets._deals import draw_deals
 from smarketing.datasets._events import deviate, events_frame, walk_journey
 from smarketing.datasets._facts import Facts
+from smarketing.datasets._fit import fit_attributes
 from smarketing.datasets._follow_up import follow_up
 from smarketing.datasets._leads import leads_frame
 from smarketing.datasets._people import draw_accounts, draw_people
@@ -43,7 +44,9 @@ def synthetic(
     unmapped move: a regression, a jump, or an event after a terminal stage). After each handoff the
     lead's SDR works it: the first response meets the SLA target (tiers included, in the SLA calendar's
     business hours) for about 80% of handoffs and clearly misses it for the rest. Deal amounts are whole
-    currency units drawn around ``plan.targets.average_deal_size``.
+    currency units drawn around ``plan.targets.average_deal_size``. Most leads carry a persona and a grade,
+    and their titles, seniorities and firmographics fit that persona's criteria and the grade's fit rules
+    (about one labelled lead in ten misses a criterion; unlabelled leads mostly match no persona).
 
     Args:
         plan: The alignment plan the data must agree with.
@@ -90,7 +93,7 @@ def synthetic(
     clock = BusinessMinutes(facts.calendar, start_us - 2 * US_PER_DAY, end_us + 2 * US_PER_DAY)
 
     # One independent stream per part, so a change in one part leaves the others' draws alone.
-    streams = np.random.SeedSequence(seed).spawn(8)
+    streams = np.random.SeedSequence(seed).spawn(9)
     rng = [np.random.Generator(np.random.PCG64(s)) for s in streams]
 
     accounts = draw_accounts(rng[0], facts, max(1, math.ceil(n_leads / LEADS_PER_ACCOUNT)))
@@ -102,12 +105,14 @@ def synthetic(
     touchpoints = draw_touchpoints(rng[4], facts, people, walk, end_us)
     activities, dispositions = follow_up(rng[5], facts, people=people, walk=walk, end_us=end_us, clock=clock)
     deals = draw_deals(rng[6], facts, people=people, accounts=accounts, events=events, end=end)
+    # Last, on a stream of its own: roles and firmographics that fit the personas (deals keep the first draw).
+    fitted = fit_attributes(rng[8], facts, people=people, accounts=accounts)
     leads = leads_frame(
-        rng[7], facts, people=people, accounts=accounts, walk=walk, touchpoints=touchpoints, events=events
+        rng[7], facts, people=people, fitted=fitted, walk=walk, touchpoints=touchpoints, events=events
     )
 
     return Dataset(
-        accounts=conform("accounts", accounts.frame),
+        accounts=conform("accounts", fitted.accounts.frame),
         leads=conform("leads", leads),
         touchpoints=conform("touchpoints", touchpoints.frame),
         stage_events=conform("stage_events", events_frame(facts, people, events)),

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 import numpy as np
 import polars as pl
 
-from smarketing.datasets._columns import NEVER, lasts, pad, take, times
+from smarketing.datasets._columns import NEVER, lasts, take, times
 from smarketing.datasets._events import Events, first_handoff
 from smarketing.datasets._facts import Facts
-from smarketing.datasets._people import Accounts, People, lead_ids
-from smarketing.datasets._shape import PAUSED_SHARE, TITLE_WORDS
+from smarketing.datasets._fit import Fitted, roles_of
+from smarketing.datasets._people import People, lead_ids
+from smarketing.datasets._shape import PAUSED_SHARE
 from smarketing.datasets._touches import Touches
-from smarketing.persona import Seniority
 
 
 def leads_frame(
@@ -21,36 +19,22 @@ def leads_frame(
     facts: Facts,
     *,
     people: People,
-    accounts: Accounts,
+    fitted: Fitted,
     walk: Events,
     touchpoints: Touches,
     events: Events,
 ) -> pl.DataFrame:
-    """The leads frame: ids, account firmographics, persona, grade, title, owner and SLA-pausing status."""
+    """The leads frame: ids, account firmographics, persona, grade, title, owner and SLA-pausing status.
+
+    Title, seniority and the firmographics are ``fitted``'s (drawn on their own stream); ``rng`` draws only
+    the status, after the draws the role used to take from it.
+    """
     n = people.created.size
     account = people.account
     persona = people.persona
     k = len(facts.personas)
-    seniorities = list(get_args(Seniority))
-    words = list(dict.fromkeys([w for ts in facts.persona_titles for w in ts] + list(TITLE_WORDS)))
-    # Most leads have the persona's role; the rest anything.
-    fits = (persona >= 0) & (rng.random(n) < 0.8)
-    word = rng.integers(0, len(words), n)
-    senior = rng.integers(0, len(seniorities), n)
-    if k:
-        p = np.maximum(persona, 0)
-        for options, target, vocabulary in (
-            (facts.persona_titles, "word", words),
-            (facts.persona_seniorities, "senior", seniorities),
-        ):
-            tab, count = pad([[vocabulary.index(o) for o in opts] for opts in options])
-            own = tab[p, (rng.random(n) * np.maximum(count[p], 1)).astype(np.int64)]
-            use = fits & (count[p] > 0)
-            if target == "word":
-                word = np.where(use, own, word)
-            else:
-                senior = np.where(use, own, senior)
-    titles = [_title(s, w) for s in seniorities for w in words]
+    _skip_old_role_draws(rng, facts, n)
+    roles = fitted.roles
 
     handoff = first_handoff(walk, n)
     handed = handoff < NEVER
@@ -70,31 +54,32 @@ def leads_frame(
     return pl.DataFrame(
         {
             "id": lead_ids(people, np.arange(n, dtype=np.int64)),
-            "account_id": accounts.frame["id"].gather(account),
+            "account_id": fitted.accounts.frame["id"].gather(account),
             "created_at": times(people.created),
             "source": touchpoints.source,
             "campaign": touchpoints.campaign,
             "persona": take([*facts.personas, None], np.where(persona < 0, k, persona)),
             "grade": take(facts.grades, people.grade),
             "owner": take(owners, owner),
-            "title": take(titles, senior * len(words) + word),
-            "seniority": take(seniorities, senior),
-            "industry": take(accounts.industries, accounts.industry[account]),
-            "company_size": accounts.size[account],
-            "region": take(accounts.regions, accounts.region[account]),
-            "country": take(accounts.countries, accounts.country[account]),
+            "title": take(roles.titles, fitted.role),
+            "seniority": take(roles.seniorities, fitted.role // len(roles.words)),
+            "industry": take(fitted.accounts.industries, fitted.accounts.industry[account]),
+            "company_size": fitted.accounts.size[account],
+            "region": take(fitted.accounts.regions, fitted.accounts.region[account]),
+            "country": take(fitted.accounts.countries, fitted.accounts.country[account]),
             "status": take(statuses, status),
         }
     )
 
 
-def _title(seniority: str, word: str) -> str:
-    subject = word.title() if len(word) > 2 else word.upper()
-    return {
-        "individual_contributor": f"{subject} Specialist",
-        "manager": f"{subject} Manager",
-        "director": f"Director of {subject}",
-        "vp": f"VP {subject}",
-        "c_level": f"Chief {subject} Officer",
-        "owner": "Owner",
-    }.get(seniority, subject)
+def _skip_old_role_draws(rng: np.random.Generator, facts: Facts, n: int) -> None:
+    """The draws titles and seniorities took from this stream before they had their own, still taken.
+
+    They keep the status draws after them, and so the statuses, the same for a seed.
+    """
+    roles = roles_of(facts)
+    rng.random(n)
+    rng.integers(0, len(roles.words), n)
+    rng.integers(0, len(roles.seniorities), n)
+    for _ in range(2 if facts.personas else 0):
+        rng.random(n)

@@ -14,6 +14,8 @@ from smarketing.datasets._facts import Facts
 from smarketing.datasets._shape import (
     FALLBACK_GRADES,
     INDUSTRIES,
+    MAX_COMPANY_SIZE,
+    MIN_COMPANY_SIZE,
     NAME_FIRST,
     NAME_SECOND,
     PERSONA_SHARE,
@@ -31,6 +33,7 @@ class Accounts:
     regions: list[str]
     countries: list[str | None]
     industries: list[str]
+    country_region: I64  # per country: its index in regions
 
 
 def draw_accounts(rng: np.random.Generator, facts: Facts, n: int) -> Accounts:
@@ -60,7 +63,9 @@ def draw_accounts(rng: np.random.Generator, facts: Facts, n: int) -> Accounts:
         1 + (rng.random(n) * (per_region[region] - 1)).astype(np.int64),
     )
     country = first_country[region] + np.minimum(offset, per_region[region] - 1)
-    size = np.clip(np.round(rng.lognormal(math.log(400), 1.3, n)), 5, 100_000).astype(np.int64)
+    size = np.clip(np.round(rng.lognormal(math.log(400), 1.3, n)), MIN_COMPANY_SIZE, MAX_COMPANY_SIZE).astype(
+        np.int64
+    )
     names = [f"{a} {b}" for a in NAME_FIRST for b in NAME_SECOND]
     frame = pl.DataFrame(
         {
@@ -72,7 +77,17 @@ def draw_accounts(rng: np.random.Generator, facts: Facts, n: int) -> Accounts:
             "country": take(countries, country),
         }
     )
-    return Accounts(frame, industry, size, region, country, regions, countries, industries)
+    return Accounts(
+        frame,
+        industry,
+        size,
+        region,
+        country,
+        regions,
+        countries,
+        industries,
+        np.array(region_of_country, dtype=np.int64),
+    )
 
 
 @attrs.frozen

@@ -18,9 +18,14 @@ DISPOSITION_MISSING: Final = 0.09
 DISPOSITION_LATE: Final = 0.11
 EARLY_UNREACHABLE: Final = 0.2  # 'unable to reach' dispositions before the required attempts
 PAUSED_SHARE: Final = 0.03
+MISFIT_SHARE: Final = 0.15  # labelled leads whose attributes miss one of their persona's criteria
+STRAY_ROLE_SHARE: Final = 0.15  # unlabelled leads whose role is any (the rest: one no persona accepts)
 DISCOUNT_SHARE: Final = 0.2
 REFUND_SHARE: Final = 0.06
 SPLIT_SHARE: Final = 0.15
+MIN_COMPANY_SIZE: Final = 5
+MAX_COMPANY_SIZE: Final = 100_000
+SEGMENT_SIZES: Final = (200, 1000)  # deal segments by employees: smb below 200, mid_market below 1000
 DEAL_SIGMA: Final = 0.5  # lognormal spread of deal amounts around the plan's average deal size
 
 # Used only when the plan has no such part.

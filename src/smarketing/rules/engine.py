@@ -246,7 +246,7 @@ def check(
         >>> from smarketing.datasets import synthetic
         >>> report = sm.check(plan, data=synthetic(plan, seed=1, n_leads=50))
         >>> [(d.code, d.path) for d in report.diagnostics]
-        [('D002', 'stage_events.to'), ('D006', 'deals.amount_currency'), ('D011', 'leads.persona')]
+        [('D002', 'stage_events.to'), ('D006', 'deals.amount_currency')]
         >>> print(report.diagnostics[1].message)
         amount_currency 'USD' is not a currency with an exchange rate to EUR (the rewards, ...) (...)
     """
