@@ -125,9 +125,9 @@ def lead_outcomes(stages: JourneyStages, data: Any) -> pl.LazyFrame:
     Raises:
         DataError: A column is missing or a time is naive.
     """
-    events = as_lazy(data, "stage_events", required=["lead_id", "from", "to", "time"])
+    events = as_lazy(data, "stage_events", required=["lead_id", "from", "to", "time"], reads=())
     check_aware(events, ["time"], kind="stage_events")
-    dispositions = as_lazy(data, "dispositions", required=["lead_id", "time"])
+    dispositions = as_lazy(data, "dispositions", required=["lead_id", "time"], reads=())
     check_aware(dispositions, ["time"], kind="dispositions")
     to, time = pl.col("to"), pl.col("time")
     targets = [b for _, b in stages.handoffs]
@@ -171,7 +171,7 @@ def won_deals(data: Any, *, as_of: datetime | None = None) -> pl.DataFrame:
         DataError: A won deal breaks the won-deal rule (the message names the deal and column).
     """
     columns = ["id", "lead_id", "stage", "amount", "amount_currency", "close_date"]
-    deals = as_lazy(data, "deals", required=columns).to_native()
+    deals = as_lazy(data, "deals", required=columns, reads=()).to_native()
     won = deals.filter(pl.col("stage") == WON).select(columns).collect()
     checked = check_won(won, kind="deal").with_columns(won.get_column("lead_id"))
     if as_of is not None:
