@@ -55,14 +55,21 @@ def test_a_bad_value_in_a_column_read_is_refused_from_a_scan(
 ) -> None:
     scans = _scans(folder)
     touches = pl.read_parquet(folder / "touchpoints.parquet")
-    doubled = pl.concat([touches, touches.head(1)])  # one touchpoint twice: it would count twice
+    touches.with_columns(pl.lit("", pl.String).alias("channel")).write_parquet(
+        tmp_path / "touchpoints.parquet"
+    )
+    bad_channel = {**scans, "touchpoints": pl.scan_parquet(tmp_path / "touchpoints.parquet")}
+    with pytest.raises(DataError, match=r"channel: '' must have 1 to"):
+        sm.score(example_plan, bad_channel, as_of=AS_OF)
+    # The scores do not read the events' ids (a touchpoint frame needs none), so they do not check them;
+    # the factors, which show each event's id, read and check them.
+    doubled = pl.concat([touches, touches.filter(pl.col("channel") == "webinar").head(1)])
     doubled.write_parquet(tmp_path / "touchpoints.parquet")
+    scores = sm.score(
+        example_plan, {**scans, "touchpoints": pl.scan_parquet(tmp_path / "touchpoints.parquet")}, as_of=AS_OF
+    )
     with pytest.raises(DataError, match=r"id: the id appears more than once"):
-        sm.score(
-            example_plan,
-            {**scans, "touchpoints": pl.scan_parquet(tmp_path / "touchpoints.parquet")},
-            as_of=AS_OF,
-        )
+        scores.factors()
     events = pl.read_parquet(folder / "stage_events.parquet")
     events.with_columns(pl.lit(None, pl.String).alias("lead_id")).write_parquet(
         tmp_path / "stage_events.parquet"

@@ -42,6 +42,7 @@ def as_lazy(
     required: Sequence[str] = (),
     columns: Mapping[str, Rule] | None = None,
     reads: Sequence[str] | None = None,
+    once: bool = False,
 ) -> nw.LazyFrame[Any]:
     """Normalise analysis input to a narwhals ``LazyFrame`` in the canonical columns of ``kind``.
 
@@ -80,6 +81,10 @@ def as_lazy(
             it has, in its own order, before it is checked, so a lazy frame (``pl.scan_parquet``) reads and
             checks only those columns. A column the caller never reads cannot change its result, so its
             values are not checked here. Default: every column.
+        once: Read a polars ``LazyFrame`` (narrowed by ``reads``) into memory before checking it, so the
+            check and the caller's query do not each scan the source (a ``pl.scan_parquet`` file is
+            decoded once). For callers that read the frame more than once; it costs the memory of the
+            columns read.
 
     Raises:
         DataError: A required column is missing, a value or dtype breaks its rule, a record is of the
@@ -139,6 +144,8 @@ def as_lazy(
     if reads is not None:
         wanted = {*reads, *required}
         lazy = lazy.select([c for c in names if c in wanted])
+    if once and not checked and isinstance(native, pl.LazyFrame):
+        lazy = lazy.collect(backend="polars").lazy()
     return lazy if checked else check(lazy, kind, columns)
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "explain_fit",
     "factors",
     "late_counts",
+    "late_totals",
     "lead_matches",
     "load",
     "occurrences",
@@ -84,7 +85,7 @@ def _native(data: Any, kind: str, required: Sequence[str], reads: Sequence[str])
             "data must be a Dataset or a mapping of record kind to records or frame, "
             f"not {type(data).__name__}"
         )
-    lf = as_lazy(data, kind, required=required, reads=reads)
+    lf = as_lazy(data, kind, required=required, reads=reads, once=True)
     if lf.implementation is not nw.Implementation.POLARS:
         lf = lf.collect(backend="polars").lazy()
     native: pl.LazyFrame = lf.to_native()
@@ -114,11 +115,12 @@ def as_of_us(as_of: datetime) -> int:
     return (as_of - _EPOCH) // timedelta(microseconds=1)
 
 
-def load(data: Any, signals: Iterable[Signal]) -> Inputs:
+def load(data: Any, signals: Iterable[Signal], *, record_ids: bool = True) -> Inputs:
     """The leads with their account's attributes as fallbacks, and the event kinds the signals read.
 
-    An event frame keeps ``lead_id``, its record id (``None`` for stage events, which have none), its time
-    in microseconds (``_us``) and the columns the signals compare, as text.
+    An event frame keeps ``lead_id``, its record id (``None`` for stage events, which have none, and
+    without ``record_ids``: the scores do not read it, so a lazy source's ids are then neither read nor
+    checked), its time in microseconds (``_us``) and the columns the signals compare, as text.
     """
     text = pl.String()
     leads = _native(data, "leads", ["id"], ["created_at", "company_size", *_LEAD_TEXT])
@@ -136,7 +138,7 @@ def load(data: Any, signals: Iterable[Signal]) -> Inputs:
     fallback = accounts.rename({c: f"_account_{c}" for c in _SHARED})
     leads = (
         leads.with_columns(pl.col("id").cast(text))
-        .join(fallback, left_on="account_id", right_on="id", how="left", coalesce=True)
+        .join(fallback, left_on="account_id", right_on="id", how="left", coalesce=True, maintain_order="left")
         .select(
             pl.col("id").alias("lead_id"),
             "_us",
@@ -149,8 +151,10 @@ def load(data: Any, signals: Iterable[Signal]) -> Inputs:
         wanted.setdefault(EVENT_KINDS[signal.on], set()).update(signal.where)
     events = {}
     for kind, columns in sorted(wanted.items()):
-        lf = _native(data, kind, ["lead_id", "time"], ["id", *sorted(columns)])
-        has_id = "id" in lf.collect_schema().names()
+        lf = _native(
+            data, kind, ["lead_id", "time"], ["id", *sorted(columns)] if record_ids else sorted(columns)
+        )
+        has_id = record_ids and "id" in lf.collect_schema().names()
         lf = _with_columns(lf, dict.fromkeys(columns, text))
         lf = _times(lf, "time", kind)
         record = pl.col("id").cast(text) if has_id else pl.lit(None, text)
@@ -672,13 +676,19 @@ def scored(inputs: Inputs, personas: Sequence[Persona], *, now_us: int) -> pl.La
     The leads are sorted once and numbered (``_i``); the events join them by ``lead_id`` once per event
     kind, and the per-lead sums come back by that number, in the leads' order, so no second sort runs.
     """
-    # Collected once: both the events' join and the scores read it.
+    # Collected once: both the events' join and the scores read it. The fit is computed first, so only
+    # the few columns the scores need are sorted.
+    zero = pl.lit(0, pl.Int64())
     leads = (
-        persona_of(inputs, personas, before_us=now_us).sort("lead_id").with_row_index("_i").collect().lazy()
+        persona_of(inputs, personas, before_us=now_us)
+        .select("lead_id", "persona", "_p", _per_persona(personas, _fit_nanos, zero).alias("_fit"))
+        .sort("lead_id")
+        .with_row_index("_i")
+        .collect()
+        .lazy()
     )
     sums = _group_sums(inputs, leads, personas, now_us=now_us)
-    zero = pl.lit(0, pl.Int64())
-    frame = leads.with_columns(_per_persona(personas, _fit_nanos, zero).alias("_fit"))
+    frame = leads
     if sums is not None:
         frame = frame.join(sums, on="_i", how="left", maintain_order="left")
     else:
@@ -723,11 +733,19 @@ def scored(inputs: Inputs, personas: Sequence[Persona], *, now_us: int) -> pl.La
     return frame
 
 
-def late_counts(inputs: Inputs, *, now_us: int) -> dict[str, int]:
-    """Leads created and events (of the kinds the signals read) after ``now_us``: left out."""
+def late_counts(inputs: Inputs, *, now_us: int) -> list[pl.LazyFrame]:
+    """Leads created and events (of the kinds the signals read) after ``now_us``: left out.
+
+    One-row frames, to be collected with the scores (:func:`late_totals` adds them up), so that a lazy
+    source is scanned in one go.
+    """
     late = pl.col("_us").is_not_null() & (pl.col("_us") > now_us)
     frames = [inputs.leads, *(inputs.events[k] for k in sorted(inputs.events))]
-    found = pl.collect_all([f.select(late.sum()) for f in frames])
+    return [f.select(late.sum()) for f in frames]
+
+
+def late_totals(found: Sequence[pl.DataFrame]) -> dict[str, int]:
+    """The counts of :func:`late_counts`, collected: ``leads_after_as_of`` and ``events_after_as_of``."""
     values = [int(f.item()) for f in found]
     return {"leads_after_as_of": values[0], "events_after_as_of": sum(values[1:])}
 

@@ -125,9 +125,9 @@ def lead_outcomes(stages: JourneyStages, data: Any) -> pl.LazyFrame:
     Raises:
         DataError: A column is missing or a time is naive.
     """
-    events = as_lazy(data, "stage_events", required=["lead_id", "from", "to", "time"], reads=())
+    events = as_lazy(data, "stage_events", required=["lead_id", "from", "to", "time"], reads=(), once=True)
     check_aware(events, ["time"], kind="stage_events")
-    dispositions = as_lazy(data, "dispositions", required=["lead_id", "time"], reads=())
+    dispositions = as_lazy(data, "dispositions", required=["lead_id", "time"], reads=(), once=True)
     check_aware(dispositions, ["time"], kind="dispositions")
     to, time = pl.col("to"), pl.col("time")
     targets = [b for _, b in stages.handoffs]

@@ -132,6 +132,8 @@ class LeadScores:
     notes: tuple[str, ...]
     _inputs: _kernel.Inputs = attrs.field(alias="inputs", eq=False)
     _personas: tuple[Persona, ...] = attrs.field(alias="personas", eq=False)
+    _data: Any = attrs.field(alias="data", default=None, eq=False)
+    _loaded: dict[str, _kernel.Inputs] = attrs.field(init=False, factory=dict, eq=False)
 
     def to_frame(self) -> pl.DataFrame:
         """The per-lead scores.
@@ -174,7 +176,7 @@ class LeadScores:
         decay). ``capped`` marks occurrences of a group whose sum the persona's cap cut. Leads without a
         persona have no factors. Rows by lead, fit rules first in plan order, then occurrences by time.
         """
-        inputs = self._inputs
+        inputs = self._factor_inputs()
         if lead_ids is not None:
             ids = pl.Series(values=sorted(set(lead_ids)), dtype=pl.String()).implode()
             inputs = _kernel.Inputs(
@@ -185,6 +187,15 @@ class LeadScores:
         return _kernel.factors(inputs, self._personas, now_us=_kernel.as_of_us(self.as_of)).select(
             FACTOR_COLUMNS
         )
+
+    def _factor_inputs(self) -> _kernel.Inputs:
+        """The inputs with the events' record ids, read (and, from a lazy source, checked) once."""
+        if self._data is None:
+            return self._inputs
+        if "inputs" not in self._loaded:
+            signals = [s for p in self._personas for _, s, _ in p.signals()]
+            self._loaded["inputs"] = _kernel.load(self._data, signals)
+        return self._loaded["inputs"]
 
     def explain(self, lead_id: str) -> LeadExplanation:
         """Why ``lead_id`` has its scores: every factor with its points and time.
@@ -299,9 +310,12 @@ def score(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> LeadScores:
     """
     personas = tuple(plan.personas)
     now = _kernel.as_of_us(as_of)
-    inputs = _kernel.load(data, [s for p in personas for _, s, _ in p.signals()])
-    frame = _kernel.scored(inputs, personas, now_us=now).collect()
-    late = _kernel.late_counts(inputs, now_us=now)
+    # The scores do not read the events' record ids: only the factors do (loaded with them on demand).
+    inputs = _kernel.load(data, [s for p in personas for _, s, _ in p.signals()], record_ids=False)
+    frame, *found = pl.collect_all(
+        [_kernel.scored(inputs, personas, now_us=now), *_kernel.late_counts(inputs, now_us=now)]
+    )
+    late = _kernel.late_totals(found)
     counts = {
         "leads": frame.height,
         "scored": frame.height - frame.get_column("persona").null_count(),
@@ -317,6 +331,7 @@ def score(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> LeadScores:
         notes=tuple(_notes(personas)),
         inputs=inputs,
         personas=personas,
+        data=data,
     )
 
 
