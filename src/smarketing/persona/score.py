@@ -175,6 +175,9 @@ class LeadScores:
         record kind ``on``, ``record_id``, ``time``, ``raw_points``, decay ``weight`` and ``points`` after
         decay). ``capped`` marks occurrences of a group whose sum the persona's cap cut. Leads without a
         persona have no factors. Rows by lead, fit rules first in plan order, then occurrences by time.
+
+        The scores do not read the events' record ids; the first call reads them (and, from a dataframe
+        such as ``pl.scan_parquet``, checks them: a repeated id is a :class:`~smarketing.errors.DataError` here).
         """
         inputs = self._factor_inputs()
         if lead_ids is not None:
@@ -270,7 +273,9 @@ def score(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> LeadScores:
         plan: The alignment plan; its ``personas`` are used.
         data: A :class:`~smarketing.records.Dataset` or a mapping of record kind (``"leads"``,
             ``"accounts"``, ``"touchpoints"``, ``"activities"``, ``"stage_events"``) to records or a
-            dataframe.
+            dataframe. A dataframe (``pl.scan_parquet(...)`` too) is read in the columns used only, and
+            those are checked (see :func:`~smarketing.frames.as_lazy`); the events' record ids are read
+            by :meth:`LeadScores.factors` alone.
         as_of: The timezone-aware instant to score at.
 
     Returns:
