@@ -177,7 +177,8 @@ class LeadScores:
         persona have no factors. Rows by lead, fit rules first in plan order, then occurrences by time.
 
         The scores do not read the events' record ids; the first call reads them (and, from a dataframe
-        such as ``pl.scan_parquet``, checks them: a repeated id is a :class:`~smarketing.errors.DataError` here).
+        such as ``pl.scan_parquet``, checks them: a repeated id is a
+        :class:`~smarketing.errors.DataError` here).
         """
         inputs = self._factor_inputs()
         if lead_ids is not None:
