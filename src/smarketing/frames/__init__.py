@@ -36,7 +36,13 @@ __all__ = ["as_lazy", "check_aware", "of_kind"]
 
 
 def as_lazy(
-    data: Any, kind: str, *, required: Sequence[str] = (), columns: Mapping[str, Rule] | None = None
+    data: Any,
+    kind: str,
+    *,
+    required: Sequence[str] = (),
+    columns: Mapping[str, Rule] | None = None,
+    reads: Sequence[str] | None = None,
+    once: bool = False,
 ) -> nw.LazyFrame[Any]:
     """Normalise analysis input to a narwhals ``LazyFrame`` in the canonical columns of ``kind``.
 
@@ -71,6 +77,14 @@ def as_lazy(
         required: Columns the caller needs; a missing one is a :class:`~smarketing.errors.DataError`.
         columns: For a dataframe that is not a record kind (attribution's touches), the rules of its
             columns; ``kind`` then only names the frame in messages.
+        reads: The columns the caller reads (with ``required``): the frame is narrowed to those of them
+            it has, in its own order, before it is checked, so a lazy frame (``pl.scan_parquet``) reads and
+            checks only those columns. A column the caller never reads cannot change its result, so its
+            values are not checked here. Default: every column.
+        once: Read a polars ``LazyFrame`` (narrowed by ``reads``) into memory before checking it, so the
+            check and the caller's query do not each scan the source (a ``pl.scan_parquet`` file is
+            decoded once). For callers that read the frame more than once; it costs the memory of the
+            columns read.
 
     Raises:
         DataError: A required column is missing, a value or dtype breaks its rule, a record is of the
@@ -123,9 +137,15 @@ def as_lazy(
         lazy = frame.collect(backend="polars").lazy()  # DuckDB and other lazy engines: read once
     else:
         lazy = frame.lazy(backend="polars")
-    missing = [c for c in required if c not in lazy.collect_schema().names()]
+    names = lazy.collect_schema().names()
+    missing = [c for c in required if c not in names]
     if missing:
         raise DataError(f"missing column(s) {', '.join(missing)}", kind=kind)
+    if reads is not None:
+        wanted = {*reads, *required}
+        lazy = lazy.select([c for c in names if c in wanted])
+    if once and not checked and isinstance(native, pl.LazyFrame):
+        lazy = lazy.collect(backend="polars").lazy()
     return lazy if checked else check(lazy, kind, columns)
 
 

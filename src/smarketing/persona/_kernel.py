@@ -35,6 +35,7 @@ __all__ = [
     "explain_fit",
     "factors",
     "late_counts",
+    "late_totals",
     "lead_matches",
     "load",
     "occurrences",
@@ -78,13 +79,13 @@ class Inputs:
 # Input.
 
 
-def _native(data: Any, kind: str, required: Sequence[str]) -> pl.LazyFrame:
+def _native(data: Any, kind: str, required: Sequence[str], reads: Sequence[str]) -> pl.LazyFrame:
     if not isinstance(data, Dataset | Mapping):
         raise TypeError(
             "data must be a Dataset or a mapping of record kind to records or frame, "
             f"not {type(data).__name__}"
         )
-    lf = as_lazy(data, kind, required=required)
+    lf = as_lazy(data, kind, required=required, reads=reads, once=True)
     if lf.implementation is not nw.Implementation.POLARS:
         lf = lf.collect(backend="polars").lazy()
     native: pl.LazyFrame = lf.to_native()
@@ -114,14 +115,16 @@ def as_of_us(as_of: datetime) -> int:
     return (as_of - _EPOCH) // timedelta(microseconds=1)
 
 
-def load(data: Any, signals: Iterable[Signal]) -> Inputs:
+def load(data: Any, signals: Iterable[Signal], *, record_ids: bool = True) -> Inputs:
     """The leads with their account's attributes as fallbacks, and the event kinds the signals read.
 
-    An event frame keeps ``lead_id``, its record id (``None`` for stage events, which have none), its time
-    in microseconds (``_us``) and the columns the signals compare, as text.
+    An event frame keeps ``lead_id``, its record id (``None`` for stage events, which have none, and
+    without ``record_ids``: the scores do not carry it), its time in microseconds (``_us``) and the
+    columns the signals compare, as text. The ids are read and checked either way: an event given twice
+    would count twice in its lead's engagement, so a repeated id is refused at the boundary.
     """
     text = pl.String()
-    leads = _native(data, "leads", ["id"])
+    leads = _native(data, "leads", ["id"], ["created_at", "company_size", *_LEAD_TEXT])
     leads = _with_columns(leads, dict.fromkeys(_LEAD_TEXT, text) | {"company_size": pl.Int64()})
     names = leads.collect_schema().names()
     leads = (
@@ -129,14 +132,14 @@ def load(data: Any, signals: Iterable[Signal]) -> Inputs:
         if "created_at" in names
         else leads.with_columns(pl.lit(None, pl.Int64()).alias("_us"))
     )
-    accounts = _native(data, "accounts", ["id"])
+    accounts = _native(data, "accounts", ["id"], _SHARED)
     accounts = _with_columns(
         accounts, {"id": text, "industry": text, "company_size": pl.Int64(), "region": text, "country": text}
     ).select("id", *_SHARED)
     fallback = accounts.rename({c: f"_account_{c}" for c in _SHARED})
     leads = (
         leads.with_columns(pl.col("id").cast(text))
-        .join(fallback, left_on="account_id", right_on="id", how="left", coalesce=True)
+        .join(fallback, left_on="account_id", right_on="id", how="left", coalesce=True, maintain_order="left")
         .select(
             pl.col("id").alias("lead_id"),
             "_us",
@@ -149,8 +152,8 @@ def load(data: Any, signals: Iterable[Signal]) -> Inputs:
         wanted.setdefault(EVENT_KINDS[signal.on], set()).update(signal.where)
     events = {}
     for kind, columns in sorted(wanted.items()):
-        lf = _native(data, kind, ["lead_id", "time"])
-        has_id = "id" in lf.collect_schema().names()
+        lf = _native(data, kind, ["lead_id", "time"], ["id", *sorted(columns)])
+        has_id = record_ids and "id" in lf.collect_schema().names()
         lf = _with_columns(lf, dict.fromkeys(columns, text))
         lf = _times(lf, "time", kind)
         record = pl.col("id").cast(text) if has_id else pl.lit(None, text)
@@ -248,18 +251,12 @@ def _matching(
     """Per row: the winning persona, how many matched, the closest persona and its criteria."""
     tests = [criteria(p.firmographics, p.roles if roles else None)[0] for p in personas]
     n = len(personas)
-    matched = [
-        pl.all_horizontal([t.fill_null(value=False) for _, t in ts]) if ts else pl.lit(True) for ts in tests
-    ]
+    matched = _matched(tests)
     passed = [
         pl.sum_horizontal([t.fill_null(value=False).cast(pl.Int32) for _, t in ts]) if ts else pl.lit(0)
         for ts in tests
     ]
-    # The winner: most counted criteria (more specific), then plan order.
-    order = sorted(range(n), key=lambda i: (-len(tests[i]), i))
-    winner: Any = pl.lit(None, pl.Int32())
-    for i in reversed(order):
-        winner = pl.when(matched[i]).then(pl.lit(i, pl.Int32())).otherwise(winner)
+    winner = _winner(tests, matched)
     # The closest: most criteria passed, then plan order (arg_max takes the first maximum).
     closest = (
         pl.concat_list([p.cast(pl.Int32) for p in passed]).list.arg_max().cast(pl.Int32)
@@ -294,6 +291,23 @@ def _matching(
             columns.append(mask.alias(name))
         columns.append(pl.col("_close"))
     return out.select(columns)
+
+
+def _matched(tests: Sequence[Sequence[tuple[str, pl.Expr]]]) -> list[pl.Expr]:
+    """Per persona, whether every counted criterion holds (a missing attribute: it does not)."""
+    return [
+        pl.all_horizontal([t.fill_null(value=False) for _, t in ts]) if ts else pl.lit(True) for ts in tests
+    ]
+
+
+def _winner(tests: Sequence[Sequence[tuple[str, pl.Expr]]], matched: Sequence[pl.Expr]) -> pl.Expr:
+    """The index of the winning persona: most counted criteria (more specific), then plan order; or null."""
+    order = sorted(range(len(tests)), key=lambda i: (-len(tests[i]), i))
+    winner: Any = pl.lit(None, pl.Int32())
+    for i in reversed(order):
+        winner = pl.when(matched[i]).then(pl.lit(i, pl.Int32())).otherwise(winner)
+    result: pl.Expr = winner
+    return result
 
 
 def _pick(ids: pl.Series, index: str) -> pl.Expr:
@@ -331,10 +345,15 @@ def persona_of(inputs: Inputs, personas: Sequence[Persona], *, before_us: int | 
 
 
 def _with_persona(leads: pl.LazyFrame, personas: Sequence[Persona]) -> pl.LazyFrame:
-    matched = _matching(leads, personas, roles=True, ident="lead_id", explain=False).select(
-        "lead_id", "persona"
+    """The leads with ``persona`` (as :func:`lead_matches` picks it) and its index in ``personas``, ``_p``.
+
+    Row by row, as the match: no join of the leads with themselves.
+    """
+    tests = [criteria(p.firmographics, p.roles)[0] for p in personas]
+    ids = pl.Series(values=[p.id for p in personas], dtype=pl.String())
+    return leads.with_columns(_winner(tests, _matched(tests)).alias("_p")).with_columns(
+        _pick(ids, "_p").alias("persona")
     )
-    return leads.join(matched, on="lead_id", how="left")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -549,10 +568,10 @@ def engagement(occurring: pl.LazyFrame, personas: Sequence[Persona]) -> pl.LazyF
 
 
 def _per_persona(personas: Sequence[Persona], value: Any, default: Any) -> Any:
-    """``value(p)`` for the row's persona, ``default`` for a row without one."""
+    """``value(p)`` for the row's persona (by its index ``_p``), ``default`` for a row without one."""
     out: Any = default
-    for p in personas:
-        out = pl.when(pl.col("persona") == p.id).then(value(p)).otherwise(out)
+    for i, p in enumerate(personas):
+        out = pl.when(pl.col("_p") == i).then(value(p)).otherwise(out)
     return out
 
 
@@ -580,17 +599,103 @@ def _mql(persona: Persona) -> pl.Expr:
     return pl.lit(value=False)
 
 
+def _groups(personas: Sequence[Persona]) -> list[str]:
+    """Every signal group of the personas, sorted."""
+    return sorted({g for p in personas for _, _, g in p.signals()})
+
+
+def _group_sums(
+    inputs: Inputs, leads: pl.LazyFrame, personas: Sequence[Persona], *, now_us: int
+) -> pl.LazyFrame | None:
+    """Per lead index ``_i`` with a signal occurrence: the uncapped nanopoints of each signal group.
+
+    The sums of :func:`engagement` without its long frame of occurrences: each event kind is filtered to
+    the events some signal matches, joined to its lead once, and each occurrence's nanopoints (the same
+    expression as in :func:`occurrences`, so the same integers) are added into its group's column. The
+    sums are of integers, so they do not depend on the order of the rows. ``None`` when no signal reads
+    an event kind the inputs hold.
+    """
+    groups = _groups(personas)
+    keyed = leads.filter(pl.col("_p").is_not_null()).select("lead_id", "_i", "_p")
+    parts = []
+    for on, kind in EVENT_KINDS.items():
+        signals = [(i, p, s, g) for i, p in enumerate(personas) for _, s, g in p.signals() if s.on == on]
+        if not signals or kind not in inputs.events:
+            continue
+        age = pl.lit(now_us, pl.Int64()) - pl.col("_us")
+        terms: dict[str, list[pl.Expr]] = {g: [] for g in groups}
+        for i, persona, signal, group in signals:
+            decay = persona.scoring.effective_decay
+            if decay is None:
+                nanos = pl.lit(signal.points * NANO, pl.Int64())
+            else:
+                nanos = (
+                    (pl.lit(float(signal.points * NANO)) * decay_weight(decay, age)).round(0).cast(pl.Int64)
+                )
+            hit = (pl.col("_p") == i) & _where(signal)
+            terms[group].append(pl.when(hit).then(nanos).otherwise(pl.lit(0, pl.Int64())))
+        events = (
+            inputs.events[kind]
+            .filter(pl.col("_us") <= now_us)
+            .filter(pl.any_horizontal([_where(s) for _, _, s, _ in signals]))
+            .join(keyed, on="lead_id", how="inner")
+        )
+        parts.append(
+            events.select(
+                "_i",
+                *(
+                    (pl.sum_horizontal(t) if t else pl.lit(0, pl.Int64())).cast(pl.Int64).alias(f"_g{k}")
+                    for k, t in enumerate(terms.values())
+                ),
+            )
+        )
+    if not parts:
+        return None
+    columns = [pl.col(f"_g{k}").sum() for k in range(len(groups))]
+    return pl.concat(parts, how="vertical").group_by("_i").agg(columns)
+
+
+def _engagement_nanos(personas: Sequence[Persona]) -> pl.Expr:
+    """The lead's engagement: each group's sum (``_g<k>``, null: 0) cut to its persona's cap, then added."""
+    capped = []
+    for k, group in enumerate(_groups(personas)):
+        total = pl.col(f"_g{k}").fill_null(0)
+        cap = _per_persona(
+            personas,
+            lambda p, g=group: pl.lit(p.scoring.caps[g] * NANO if g in p.scoring.caps else None, pl.Int64()),
+            pl.lit(None, pl.Int64()),
+        )
+        capped.append(pl.when(cap.is_not_null() & (total > cap)).then(cap).otherwise(total))
+    return pl.sum_horizontal(capped) if capped else pl.lit(0, pl.Int64())
+
+
 def scored(inputs: Inputs, personas: Sequence[Persona], *, now_us: int) -> pl.LazyFrame:
-    """The scores frame: one row per lead created by ``now_us``, by ``lead_id``."""
-    # Collected once: both the events' join and the scores read it.
-    leads = persona_of(inputs, personas, before_us=now_us).collect().lazy()
-    occurring = occurrences(inputs, leads, personas, now_us=now_us)
-    per_lead = engagement(occurring, personas).group_by("lead_id").agg(pl.col("capped").sum().alias("_eng"))
+    """The scores frame: one row per lead created by ``now_us``, by ``lead_id``.
+
+    The leads are sorted once and numbered (``_i``); the events join them by ``lead_id`` once per event
+    kind, and the per-lead sums come back by that number, in the leads' order, so no second sort runs.
+    """
+    # Collected once: both the events' join and the scores read it. The fit is computed first, so only
+    # the few columns the scores need are sorted.
     zero = pl.lit(0, pl.Int64())
+    leads = (
+        persona_of(inputs, personas, before_us=now_us)
+        .select("lead_id", "persona", "_p", _per_persona(personas, _fit_nanos, zero).alias("_fit"))
+        .sort("lead_id")
+        .with_row_index("_i")
+        .collect()
+        .lazy()
+    )
+    sums = _group_sums(inputs, leads, personas, now_us=now_us)
+    frame = leads
+    if sums is not None:
+        frame = frame.join(sums, on="_i", how="left", maintain_order="left")
+    else:
+        frame = frame.with_columns(
+            pl.lit(None, pl.Int64()).alias(f"_g{k}") for k in range(len(_groups(personas)))
+        )
     frame = (
-        leads.with_columns(_per_persona(personas, _fit_nanos, zero).alias("_fit"))
-        .join(per_lead, on="lead_id", how="left")
-        .with_columns(pl.col("_eng").fill_null(0))
+        frame.with_columns(_engagement_nanos(personas).alias("_eng"))
         .with_columns(
             _per_persona(
                 personas,
@@ -623,16 +728,23 @@ def scored(inputs: Inputs, personas: Sequence[Persona], *, now_us: int) -> pl.La
             "grade",
             pl.col("mql").cast(pl.Boolean),
         )
-        .sort("lead_id")
     )
     return frame
 
 
-def late_counts(inputs: Inputs, *, now_us: int) -> dict[str, int]:
-    """Leads created and events (of the kinds the signals read) after ``now_us``: left out."""
+def late_counts(inputs: Inputs, *, now_us: int) -> list[pl.LazyFrame]:
+    """Leads created and events (of the kinds the signals read) after ``now_us``: left out.
+
+    One-row frames, to be collected with the scores (:func:`late_totals` adds them up), so that a lazy
+    source is scanned in one go.
+    """
     late = pl.col("_us").is_not_null() & (pl.col("_us") > now_us)
     frames = [inputs.leads, *(inputs.events[k] for k in sorted(inputs.events))]
-    found = pl.collect_all([f.select(late.sum()) for f in frames])
+    return [f.select(late.sum()) for f in frames]
+
+
+def late_totals(found: Sequence[pl.DataFrame]) -> dict[str, int]:
+    """The counts of :func:`late_counts`, collected: ``leads_after_as_of`` and ``events_after_as_of``."""
     values = [int(f.item()) for f in found]
     return {"leads_after_as_of": values[0], "events_after_as_of": sum(values[1:])}
 

@@ -125,9 +125,9 @@ def lead_outcomes(stages: JourneyStages, data: Any) -> pl.LazyFrame:
     Raises:
         DataError: A column is missing or a time is naive.
     """
-    events = as_lazy(data, "stage_events", required=["lead_id", "from", "to", "time"])
+    events = as_lazy(data, "stage_events", required=["lead_id", "from", "to", "time"], reads=(), once=True)
     check_aware(events, ["time"], kind="stage_events")
-    dispositions = as_lazy(data, "dispositions", required=["lead_id", "time"])
+    dispositions = as_lazy(data, "dispositions", required=["lead_id", "time"], reads=(), once=True)
     check_aware(dispositions, ["time"], kind="dispositions")
     to, time = pl.col("to"), pl.col("time")
     targets = [b for _, b in stages.handoffs]
@@ -137,17 +137,26 @@ def lead_outcomes(stages: JourneyStages, data: Any) -> pl.LazyFrame:
     is_accepted = to.is_in(list(stages.accepted))
     is_rejected = _pairs(stages.rejections) | to.is_in(list(stages.disqualified))
     native: pl.LazyFrame = events.to_native()
-    flags = (
-        native.select("lead_id", "time", m=is_mql, a=is_accepted, r=is_rejected)
-        .filter(pl.col("m") | pl.col("a") | pl.col("r"))
-        .group_by("lead_id")
-        .agg(
-            mql_at=time.filter(pl.col("m")).min(),
-            accepted_last=time.filter(pl.col("a")).max(),
-            rejected_last=time.filter(pl.col("r")).max(),
+    disposals: pl.LazyFrame = dispositions.to_native()
+    flags = native.select("lead_id", "time", m=is_mql, a=is_accepted, r=is_rejected, d=pl.lit(value=False))
+    flags = flags.filter(pl.col("m") | pl.col("a") | pl.col("r"))
+    latest = {
+        "mql_at": pl.when("m").then(time).min(),
+        "accepted_last": pl.when("a").then(time).max(),
+        "rejected_last": pl.when("r").then(time).max(),
+    }
+    ours, theirs = native.collect_schema(), disposals.collect_schema()
+    if all(ours[c] == theirs[c] for c in ("lead_id", "time")):
+        # One group-by over both kinds (the usual case: a Dataset's times are all in UTC microseconds);
+        # otherwise each is grouped and the two joined, which gives the same rows.
+        no = pl.lit(value=False)
+        both = pl.concat([flags, disposals.select("lead_id", "time", m=no, a=no, r=no, d=pl.lit(value=True))])
+        per_lead = both.group_by("lead_id").agg(**latest, disposed_last=pl.when("d").then(time).max())
+    else:
+        disposed = disposals.group_by("lead_id").agg(disposed_last=time.max())
+        per_lead = (
+            flags.group_by("lead_id").agg(**latest).join(disposed, on="lead_id", how="full", coalesce=True)
         )
-    )
-    disposed = dispositions.to_native().group_by("lead_id").agg(disposed_last=time.max())
     mql_at = pl.col("mql_at")
     mql = mql_at.is_not_null()
 
@@ -157,9 +166,7 @@ def lead_outcomes(stages: JourneyStages, data: Any) -> pl.LazyFrame:
 
     accepted = since_mql("accepted_last")
     rejected = ~accepted & (since_mql("rejected_last") | since_mql("disposed_last"))
-    return flags.join(disposed, on="lead_id", how="full", coalesce=True).select(
-        "lead_id", mql=mql, mql_at=mql_at, accepted=accepted, rejected=rejected
-    )
+    return per_lead.select("lead_id", mql=mql, mql_at=mql_at, accepted=accepted, rejected=rejected)
 
 
 def won_deals(data: Any, *, as_of: datetime | None = None) -> pl.DataFrame:
@@ -171,7 +178,7 @@ def won_deals(data: Any, *, as_of: datetime | None = None) -> pl.DataFrame:
         DataError: A won deal breaks the won-deal rule (the message names the deal and column).
     """
     columns = ["id", "lead_id", "stage", "amount", "amount_currency", "close_date"]
-    deals = as_lazy(data, "deals", required=columns).to_native()
+    deals = as_lazy(data, "deals", required=columns, reads=()).to_native()
     won = deals.filter(pl.col("stage") == WON).select(columns).collect()
     checked = check_won(won, kind="deal").with_columns(won.get_column("lead_id"))
     if as_of is not None:

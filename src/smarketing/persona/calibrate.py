@@ -85,7 +85,7 @@ def calibrate(
         raise ValueError(f"scores were taken at {scores.as_of.isoformat()}, not at as_of {as_of.isoformat()}")
     frame = (scores if scores is not None else score(plan, data, as_of=as_of)).frame
     won = won_deals(data, as_of=as_of).get_column("lead_id").drop_nulls().unique()
-    leads = as_lazy(data, "leads", required=["id", "created_at"])
+    leads = as_lazy(data, "leads", required=["id", "created_at"], reads=())
     check_aware(leads, ["created_at"], kind="leads")
     created = leads.to_native().select("created_at").collect().get_column("created_at")
     return _calibration(

@@ -132,6 +132,8 @@ class LeadScores:
     notes: tuple[str, ...]
     _inputs: _kernel.Inputs = attrs.field(alias="inputs", eq=False)
     _personas: tuple[Persona, ...] = attrs.field(alias="personas", eq=False)
+    _data: Any = attrs.field(alias="data", default=None, eq=False)
+    _loaded: dict[str, _kernel.Inputs] = attrs.field(init=False, factory=dict, eq=False)
 
     def to_frame(self) -> pl.DataFrame:
         """The per-lead scores.
@@ -173,8 +175,12 @@ class LeadScores:
         record kind ``on``, ``record_id``, ``time``, ``raw_points``, decay ``weight`` and ``points`` after
         decay). ``capped`` marks occurrences of a group whose sum the persona's cap cut. Leads without a
         persona have no factors. Rows by lead, fit rules first in plan order, then occurrences by time.
+
+        The scores do not read the events' record ids; the first call reads them (and, from a dataframe
+        such as ``pl.scan_parquet``, checks them: a repeated id is a
+        :class:`~smarketing.errors.DataError` here).
         """
-        inputs = self._inputs
+        inputs = self._factor_inputs()
         if lead_ids is not None:
             ids = pl.Series(values=sorted(set(lead_ids)), dtype=pl.String()).implode()
             inputs = _kernel.Inputs(
@@ -231,6 +237,15 @@ class LeadScores:
         return plan_order.join(
             counts, on=["persona", "signal"], how="left", maintain_order="left"
         ).with_columns(pl.col("occurrences", "leads").fill_null(0))
+
+    def _factor_inputs(self) -> _kernel.Inputs:
+        """The inputs with the events' record ids, read (and, from a lazy source, checked) once."""
+        if self._data is None:
+            return self._inputs
+        if "inputs" not in self._loaded:
+            signals = [s for p in self._personas for _, s, _ in p.signals()]
+            self._loaded["inputs"] = _kernel.load(self._data, signals)
+        return self._loaded["inputs"]
 
     def explain(self, lead_id: str) -> LeadExplanation:
         """Why ``lead_id`` has its scores: every factor with its points and time.
@@ -305,7 +320,9 @@ def score(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> LeadScores:
         plan: The alignment plan; its ``personas`` are used.
         data: A :class:`~smarketing.records.Dataset` or a mapping of record kind (``"leads"``,
             ``"accounts"``, ``"touchpoints"``, ``"activities"``, ``"stage_events"``) to records or a
-            dataframe.
+            dataframe. A dataframe (``pl.scan_parquet(...)`` too) is read in the columns used only, and
+            those are checked (see :func:`~smarketing.frames.as_lazy`); the events' record ids are read
+            by :meth:`LeadScores.factors` alone.
         as_of: The timezone-aware instant to score at.
 
     Returns:
@@ -345,9 +362,12 @@ def score(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> LeadScores:
     """
     personas = tuple(plan.personas)
     now = _kernel.as_of_us(as_of)
-    inputs = _kernel.load(data, [s for p in personas for _, s, _ in p.signals()])
-    frame = _kernel.scored(inputs, personas, now_us=now).collect()
-    late = _kernel.late_counts(inputs, now_us=now)
+    # The scores do not read the events' record ids: only the factors do (loaded with them on demand).
+    inputs = _kernel.load(data, [s for p in personas for _, s, _ in p.signals()], record_ids=False)
+    frame, *found = pl.collect_all(
+        [_kernel.scored(inputs, personas, now_us=now), *_kernel.late_counts(inputs, now_us=now)]
+    )
+    late = _kernel.late_totals(found)
     counts = {
         "leads": frame.height,
         "scored": frame.height - frame.get_column("persona").null_count(),
@@ -363,6 +383,7 @@ def score(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> LeadScores:
         notes=tuple(_notes(personas)),
         inputs=inputs,
         personas=personas,
+        data=data,
     )
 
 
