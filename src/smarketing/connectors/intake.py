@@ -471,7 +471,13 @@ class _Table:
 
 
 def _refuse_orphans(tables: Mapping[str, _Table]) -> None:
-    """Refuse rows that refer to a lead, deal or account not in the load, or refused (when loaded at all)."""
+    """Refuse rows that refer to a lead, deal or account not in the load, or refused (when loaded at all).
+
+    The references are first counted all at once (in parallel); only when some row is an orphan are they
+    gone through one by one, in :data:`_REFERENCES` order, since a refused parent refuses its children.
+    """
+    if not _any_orphans(tables):
+        return
     for kind, column, parent in _REFERENCES:
         child, target = tables.get(kind), tables.get(parent)
         if child is None or target is None or column not in child.frame.columns:
@@ -490,6 +496,31 @@ def _refuse_orphans(tables: Mapping[str, _Table]) -> None:
         for row, ref in orphans.iter_rows():
             why = "was refused" if ref in refused_ids else f"is not in the load ({target.raw.source})"
             child.refuse(row, column, f"{label} {ref} {why}")
+
+
+def _orphan_query(child: _Table, column: str, target: _Table) -> pl.LazyFrame:
+    """How many rows of ``child`` refer by ``column`` to no kept row of ``target``."""
+    kept = target.kept_frame().lazy().select(pl.col("id").alias(column))
+    return (
+        child.kept_frame()
+        .lazy()
+        .select(column)
+        .filter(pl.col(column).is_not_null())
+        .join(kept, on=column, how="anti")
+        .select(pl.len())
+    )
+
+
+def _any_orphans(tables: Mapping[str, _Table]) -> bool:
+    """Whether any reference points at no kept row (every reference counted in one parallel query)."""
+    queries = [
+        _orphan_query(child, column, target)
+        for kind, column, parent in _REFERENCES
+        if (child := tables.get(kind)) is not None
+        and (target := tables.get(parent)) is not None
+        and column in child.frame.columns
+    ]
+    return any(frame.item() for frame in pl.collect_all(queries)) if queries else False
 
 
 def _attach_splits(deals: _Table, splits: _Table) -> None:
