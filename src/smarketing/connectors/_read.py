@@ -38,6 +38,19 @@ MAX_COLUMNS = 5_000
 CHUNK = 1 << 24
 
 
+def _line_texts(data: bytes) -> pl.DataFrame:
+    """Every line of ``data`` (which holds no NUL) whole, as the column ``text``: read by polars, unsplit."""
+    return pl.read_csv(
+        data,
+        has_header=False,
+        separator="\x00",
+        quote_char=None,
+        new_columns=["text"],
+        infer_schema=False,
+        empty_string_is_null=False,
+    )
+
+
 def _open(path: Path, *, empty: bool = False) -> io.BufferedReader:
     """The file opened for reading, after checking that it is a regular file, not empty unless ``empty``.
 
@@ -158,15 +171,7 @@ def _row_lines(path: Path, body: bytes, separator: str, width: int) -> pl.Series
     """
     if b"\x00" in body:
         return None
-    texts = pl.read_csv(
-        body,
-        has_header=False,
-        separator="\x00",
-        quote_char=None,
-        new_columns=["text"],
-        infer_schema=False,
-        empty_string_is_null=False,
-    )
+    texts = _line_texts(body)
     rows = texts.with_row_index("line", offset=1).slice(1).filter(pl.col("text") != "")
     text = pl.col("text")
     if b'"' in body:
@@ -341,15 +346,7 @@ def _full_rows(piece: bytes, frame: pl.DataFrame, separator: str, width: int) ->
     padded = frame.get_column(frame.columns[-1]).is_null()
     if not padded.any():
         return True
-    texts = pl.read_csv(
-        piece,
-        has_header=False,
-        separator="\x00",
-        quote_char=None,
-        new_columns=["text"],
-        infer_schema=False,
-        empty_string_is_null=False,
-    )
+    texts = _line_texts(piece)
     if texts.height != frame.height:
         return False
     text = texts.filter(padded).get_column("text")
