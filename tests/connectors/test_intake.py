@@ -409,6 +409,18 @@ _Z_TIMES = st.one_of(
         lambda t: t.isoformat(timespec="milliseconds") + "Z"
     ),
     st.from_regex(r"\A[+ ]?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{0,11})?)?[Zz]\Z"),
+    # Near Salesforce's fixed width, which polars would read leniently: a sign, a space, one-digit fields.
+    st.builds(
+        lambda t, sign, pad, digits: (
+            f"{sign}{t.year:04d}-{t.month:{pad}}-{t.day:{pad}}T{t.hour:{pad}}:{t.minute:{pad}}:{t.second:02d}"
+            f".{t.microsecond:06d}"[: -6 + digits or None]
+            + "Z"
+        ),
+        st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)),
+        st.sampled_from(["", "+", " "]),
+        st.sampled_from(["02d", "d"]),
+        st.integers(2, 4),
+    ),
 )
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import smarketing as sm
-from smarketing.connectors.salesforce import SalesforceExport, case_safe_id
+from smarketing.connectors.salesforce import SalesforceExport, case_safe, case_safe_id
 from smarketing.datasets import SALESFORCE_CUSTOM_FIELDS, synthetic, write_salesforce_export
 from smarketing.errors import DataError, LoadError
 from smarketing.plan import AlignmentPlan
@@ -208,6 +208,30 @@ def test_the_case_safe_suffix_matches_salesforce(short: str, long: str) -> None:
     assert case_safe_id(short) == long
     assert case_safe_id(long) == long
     assert case_safe_id(long.lower()[:15] + long[15:]) == long  # the case comes back from the suffix
+
+
+_ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_IDS = st.one_of(
+    st.text(_ID_CHARS, min_size=15, max_size=15),
+    st.text(_ID_CHARS, min_size=15, max_size=15).map(case_safe_id),
+    st.text(_ID_CHARS, min_size=15, max_size=15).map(lambda short: case_safe_id(short).swapcase()),
+    st.text(_ID_CHARS + " !", max_size=20),
+)
+
+
+@settings(max_examples=200)
+@given(ids=st.lists(st.one_of(st.none(), _IDS), max_size=40))
+def test_the_column_form_of_case_safe_ids_is_the_one_id_form(ids: list[str | None]) -> None:
+    """The columnar case_safe (numpy over bytes) gives what case_safe_id gives one id at a time."""
+
+    def one(value: str | None) -> str | None:
+        try:
+            return None if value is None else case_safe_id(value)
+        except ValueError:
+            return None
+
+    got = pl.select(case_safe(pl.lit(pl.Series("id", ids, pl.String)))).to_series().to_list()
+    assert got == [one(v) for v in ids]
 
 
 @pytest.mark.parametrize(

@@ -151,16 +151,15 @@ def _case_safe_block(text: pl.Series) -> pl.Series:
     codes = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(n, 18).copy()
     long = (text.str.len_bytes() == 18).fill_null(False).to_numpy() & valid.to_numpy()
     given = _FLAGS[codes[:, 15:]]
-    # An 18-character id's suffix is the truth about case: restore the body's case from it.
-    bits = (given[:, np.arange(15) // 5] >> (np.arange(15, dtype=np.int8) % 5)) & 1
+    # An 18-character id's suffix is the truth about case: restore the body's case from it. ASCII letters
+    # differ from their upper case in bit 0x20 alone, so the case is set by arithmetic, not by masks.
+    upper_bit = (given[:, np.arange(15) // 5] >> (np.arange(15, dtype=np.int8) % 5)).astype(np.uint8) & 1
     body = codes[:, :15]
-    letter = ((body >= 65) & (body <= 90)) | ((body >= 97) & (body <= 122))
-    upper_wanted = (bits == 1) & letter & long[:, None]
-    lower_wanted = (bits == 0) & letter & long[:, None]
-    body[upper_wanted & (body >= 97)] -= 32
-    body[lower_wanted & (body <= 90)] += 32
-    upper = (body >= 65) & (body <= 90)
-    codes[:, 15:] = _ASCII_SUFFIX[(upper.reshape(n, 3, 5) * _WEIGHTS).sum(axis=2)]
+    letter = ((body | 0x20) - 97) < 26  # 'a'..'z' after folding; uint8 wraps below 'a'
+    restore = letter & long[:, None]
+    body[...] = np.where(restore, (body & 0xDF) | ((upper_bit ^ 1) << 5), body)
+    upper = (body - 65) < 26  # 'A'..'Z', as uint8
+    codes[:, 15:] = _ASCII_SUFFIX[np.packbits(upper.reshape(n, 3, 5), axis=2, bitorder="little")[:, :, 0]]
     out = pl.Series(text.name, codes.view("S18").ravel()).cast(pl.String)
     return pl.select(pl.when(pl.lit(valid)).then(pl.lit(out)).alias(text.name)).get_column(text.name)
 
