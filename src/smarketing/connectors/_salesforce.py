@@ -12,6 +12,7 @@ import attrs
 import numpy as np
 import polars as pl
 
+from smarketing.connectors import _read
 from smarketing.connectors.report import AppliedMapping, Default, Refusal
 from smarketing.plan import AlignmentPlan
 
@@ -188,11 +189,15 @@ def parse_time(name: str, time_zone: str | None) -> pl.Expr:
 
     def parse(cells: pl.Series) -> pl.Series:
         # The export's own spelling first (2026-10-01T09:00:00.000Z); the general parser only if needed.
-        fast = cells.str.to_datetime(_SALESFORCE_TIME, strict=False, time_unit="us", time_zone="UTC")
-        if fast.null_count() == cells.null_count():
-            return fast
-        frame = pl.DataFrame({name: cells})
-        return frame.select(_general_time(name, time_zone)).to_series().alias(cells.name)
+        exact, rest = _read.millisecond_utc(cells)
+        if not rest.any():
+            return exact
+        others = pl.select(pl.when(rest).then(cells)).to_series()
+        fast = others.str.to_datetime(_SALESFORCE_TIME, strict=False, time_unit="us", time_zone="UTC")
+        if fast.null_count() == others.null_count():
+            return exact.fill_null(fast)
+        frame = pl.DataFrame({name: others})
+        return exact.fill_null(frame.select(_general_time(name, time_zone)).to_series().alias(cells.name))
 
     return pl.col(name).map_batches(parse, return_dtype=pl.Datetime("us", "UTC"), is_elementwise=True)
 

@@ -57,6 +57,7 @@ import narwhals as nw
 import polars as pl
 from tqdm import tqdm
 
+from smarketing.connectors import _read
 from smarketing.connectors.report import (
     AppliedMapping,
     Default,
@@ -106,10 +107,6 @@ _ROW = "_row"
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
 _UTC_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 _UTC_TEXT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$"
-#: Salesforce's own spelling (milliseconds, ``Z``): polars parses a fixed-width format several times faster,
-#: but leniently (a sign, a space, one-digit fields), so only cells that match the pattern exactly get it.
-_MILLIS_FORMAT = "%Y-%m-%dT%H:%M:%S.%3fZ"
-_MILLIS_TEXT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 _WHY = "_why_"
 _ISO_TIME = re.compile(
     r"^(?P<day>\d{4}-\d{2}-\d{2})(?:[T ](?P<clock>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?"
@@ -740,12 +737,7 @@ def _parse_count(name: str, options: _Options) -> list[pl.Expr]:
 
 def _fast_time(text: pl.Series, options: _Options) -> pl.Series:
     """Salesforce's ``...T09:00:00.000Z`` first; the rest with an offset (``+02:00``) or in UTC (``Z``)."""
-    exact = text.str.contains(_MILLIS_TEXT)
-    if not exact.any():
-        return _offset_or_utc_time(text)
-    millis = pl.select(pl.when(exact).then(text)).to_series()
-    value = millis.str.to_datetime(_MILLIS_FORMAT, strict=False, time_unit="us", time_zone="UTC", cache=False)
-    rest = exact.not_() & text.is_not_null()
+    value, rest = _read.millisecond_utc(text)
     if not rest.any():
         return value
     return value.fill_null(_offset_or_utc_time(pl.select(pl.when(rest).then(text)).to_series()))
