@@ -165,6 +165,7 @@ def test_without_an_sla_no_hours_and_no_agreed_list() -> None:
     assert report.agreed_reasons is None
     assert report.leads["hours"].null_count() == report.leads.height
     assert "the plan agrees no reason list" in report.summary
+    assert any("no time to disposition" in n for n in report.notes)
 
 
 def test_bad_input_is_named() -> None:
@@ -199,6 +200,7 @@ def test_results_render() -> None:
     assert json.loads(json.dumps(out)) == out
     assert out["unknown_reasons"][0] == {"reason": "spam", "dispositions": 1, "leads": 1, "examples": ["D"]}
     assert out["overall"]["handed_off"] == 7
+    assert any("shows as a recycle" in n for n in out["notes"])
 
 
 def test_same_inputs_same_outputs() -> None:

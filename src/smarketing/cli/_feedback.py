@@ -111,6 +111,7 @@ def feedback_text(report: DispositionReport, *, limit: int | None = None) -> str
     reason_columns = [*keys, "reason", "handed_off", "rejected", "rejection_rate", "recycled", "recycle_rate"]
     out = [
         textwrap.fill(report.summary, WIDTH),
+        *(textwrap.fill(f"- {n}", WIDTH, subsequent_indent="  ") for n in report.notes),
         "",
         underline("Rejections and recycles by reason"),
         _table(report.reasons, reason_columns, limit=limit) if report.reasons.height else "none",

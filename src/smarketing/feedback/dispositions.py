@@ -188,6 +188,16 @@ def dispositions(
         agreed = tuple(sla.sales.disposition.reasons)
     unknown = unknown_reasons(data, agreed or (), as_of=as_of) if agreed is not None else None
     overall = _summary(rows, ())
+    notes = [f"accepted means: {stages.accepted_from}"]
+    if set(stages.accepted) & {to for _, to in stages.handoffs}:
+        notes.append(
+            "the accepted stage is the handoff's target: a handed-off lead is accepted at the handoff, so "
+            "sales' 'no' shows as a recycle rather than a rejection"
+        )
+    if sla is None:
+        notes.append("the plan has no SLA: no business calendar, so no time to disposition")
+    elif agreed is None:
+        notes.append("the SLA agrees no disposition reasons, so no reason is off the list")
     groups = _summary(rows, keys) if keys else None
     undisposed = rows.filter(pl.col("disposition_at").is_null()).get_column("lead_id")
     return DispositionReport(
@@ -200,6 +210,7 @@ def dispositions(
         by=keys or None,
         agreed_reasons=agreed,
         as_of=as_of,
+        notes=tuple(notes),
     )
 
 
@@ -242,6 +253,7 @@ class DispositionReport:
         by: The grouping columns, or ``None``.
         agreed_reasons: The plan's agreed reasons, or ``None``.
         as_of: The instant the report was taken at, or ``None`` (all the data).
+        notes: What to keep in mind when reading the numbers.
     """
 
     overall: pl.DataFrame
@@ -253,6 +265,7 @@ class DispositionReport:
     by: tuple[str, ...] | None
     agreed_reasons: tuple[str, ...] | None
     as_of: datetime | None
+    notes: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -289,6 +302,7 @@ class DispositionReport:
             "reasons": _rows(self.reasons),
             "unknown_reasons": None if self.unknown_reasons is None else _rows(self.unknown_reasons),
             "undisposed_examples": list(self.undisposed_examples),
+            "notes": list(self.notes),
         }
 
     def _tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
@@ -329,11 +343,12 @@ class DispositionReport:
     def __repr__(self) -> str:
         by = list(self.by) if self.by else None
         head = f"DispositionReport(handed_off={self.overall.item(0, 'handed_off')}, by={by})"
-        parts = [head, self.summary]
+        parts = [head, self.summary, *(f"- {n}" for n in self.notes)]
         for title, headers, rows in self._tables():
             parts += [f"{title}:", text_table(headers, rows)]
         return "\n".join(parts)
 
     def _repr_html_(self) -> str:
         tables = "".join(html_table(h, r, caption=t) for t, h, r in self._tables())
-        return f"<p>{html.escape(self.summary)}</p>{tables}"
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return f"<p>{html.escape(self.summary)}</p><ul>{notes}</ul>{tables}"
