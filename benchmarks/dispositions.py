@@ -74,7 +74,10 @@ def main() -> None:
     for _ in range(args.runs):
         extra = ["--by", args.by] if args.by else []
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(folder), *extra], check=True, capture_output=True, text=True
+            [sys.executable, __file__, "--child", str(folder), *extra],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(results[-1])
