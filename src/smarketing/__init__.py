@@ -24,6 +24,7 @@ from smarketing.errors import (
     RuleError,
     SmarketingError,
 )
+from smarketing.feedback import DispositionReport, dispositions
 from smarketing.glossary import Glossary, Term, TextLint, lint_text
 from smarketing.journey import (
     ConformanceReport,
@@ -95,6 +96,7 @@ __all__ = [
     "Deal",
     "Diagnostic",
     "Disposition",
+    "DispositionReport",
     "FormulaError",
     "FunnelReport",
     "FunnelTargets",
@@ -141,6 +143,7 @@ __all__ = [
     "compute_rewards",
     "conformance",
     "discover",
+    "dispositions",
     "dump_plan",
     "evaluate_sla",
     "funnel",

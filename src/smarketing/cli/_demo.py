@@ -31,6 +31,7 @@ from smarketing.cli._demo_plan import (
     sla_section,
     teams_section,
 )
+from smarketing.cli._feedback import feedback_section
 from smarketing.cli._persona import persona_results_section
 from smarketing.cli._text import emit, underline
 from smarketing.glossary import lint_text
@@ -123,6 +124,7 @@ DEMO_SECTIONS: list[DemoSection] = [
     dispositions_section,
     sla_results_section,
     persona_results_section,
+    feedback_section,
     attribution_section,
     _language_section,
     _check_section,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from smarketing import __version__
 from smarketing.cli._demo import EXAMPLE_PLAN, demo_command
+from smarketing.cli._feedback import add_feedback
 from smarketing.cli._journey import funnel_command
 from smarketing.cli._kpis import kpis_command
 from smarketing.cli._lint_text import lint_text_command
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rewards(commands)
     _add_import_and_sources(commands)
     _add_lint_text(commands)
+    add_feedback(commands, _add_source)
     return parser
 
 

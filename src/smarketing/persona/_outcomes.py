@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -110,8 +110,11 @@ def _pairs(pairs: Sequence[tuple[str, str]]) -> pl.Expr:
     ).fill_null(value=False)
 
 
-def lead_outcomes(stages: JourneyStages, data: Any) -> pl.LazyFrame:
+def lead_outcomes(stages: JourneyStages, data: Any, *, as_of: datetime | None = None) -> pl.LazyFrame:
     """One row per lead with a qualifying, accepting or rejecting fact.
+
+    With ``as_of``, only stage events and dispositions at or before it count (the outcomes as they were
+    then); without it, all of them.
 
     Columns ``lead_id``, ``mql``, ``mql_at``, ``accepted``, ``rejected``:
 
@@ -138,6 +141,9 @@ def lead_outcomes(stages: JourneyStages, data: Any) -> pl.LazyFrame:
     is_rejected = _pairs(stages.rejections) | to.is_in(list(stages.disqualified))
     native: pl.LazyFrame = events.to_native()
     disposals: pl.LazyFrame = dispositions.to_native()
+    if as_of is not None:
+        until = pl.lit(as_of.astimezone(UTC))
+        native, disposals = native.filter(time <= until), disposals.filter(time <= until)
     flags = native.select("lead_id", "time", m=is_mql, a=is_accepted, r=is_rejected, d=pl.lit(value=False))
     flags = flags.filter(pl.col("m") | pl.col("a") | pl.col("r"))
     latest = {

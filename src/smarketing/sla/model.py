@@ -58,6 +58,10 @@ class QualityCommitment(FrozenModel):
     min_sql_rate: Rate | None = Field(
         default=None, description="Smallest share of handed-off leads that become SQLs."
     )
+    max_rejection_rate: Rate | None = Field(
+        default=None,
+        description="Largest share of one campaign's handed-off leads that sales may reject (rule D012).",
+    )
 
 
 class MarketingCommitments(FrozenModel):
