@@ -24,6 +24,7 @@ from smarketing.errors import (
     RuleError,
     SmarketingError,
 )
+from smarketing.feedback import CampaignComparison, compare_campaigns
 from smarketing.glossary import Glossary, Term, TextLint, lint_text
 from smarketing.journey import (
     ConformanceReport,
@@ -87,6 +88,7 @@ __all__ = [
     "Attribution",
     "BusinessCalendar",
     "Calibration",
+    "CampaignComparison",
     "CheckReport",
     "ConformanceReport",
     "CurrencyMismatchError",
@@ -138,6 +140,7 @@ __all__ = [
     "available_connectors",
     "calibrate",
     "check",
+    "compare_campaigns",
     "compute_rewards",
     "conformance",
     "discover",
