@@ -7,6 +7,7 @@ from typing import Final
 import attrs
 
 from smarketing.rules import (
+    _campaigns,
     _collaboration,
     _data,
     _journey,
@@ -32,7 +33,7 @@ BUILTIN_RULES: Final[tuple[RuleSpec, ...]] = (
 )
 
 #: The built-in data rules (run only when ``check`` is given data), in documentation order.
-DATA_RULES: Final[tuple[DataRule, ...]] = (*_data.RULES, *_persona_data.RULES)
+DATA_RULES: Final[tuple[DataRule, ...]] = (*_data.RULES, *_persona_data.RULES, *_campaigns.RULES)
 
 
 @attrs.frozen
