@@ -92,14 +92,22 @@ def compare_campaigns(
     """
     as_of = check_time(as_of, "as_of")
     wanted = _wanted(campaigns)
-    leads = _campaign_leads(data, as_of, wanted)
     stages = plan_stages(plan)
-    outcomes = lead_outcomes(stages, data, as_of=as_of).collect().lazy()
     sql_stage = plan.sla.marketing.quality.sql_stage if plan.sla and plan.sla.marketing.quality else None
-    per_lead = leads.join(outcomes, on="lead_id", how="left").with_columns(
-        pl.col("mql", "accepted", "rejected").fill_null(value=False)
+    # Read at once (the queries run in parallel), each at most one row per lead.
+    frames = pl.collect_all(
+        [
+            _campaign_leads(data, as_of, wanted),
+            lead_outcomes(stages, data, as_of=as_of),
+            _sql_leads(data, sql_stage, as_of),
+        ]
     )
-    per_lead = per_lead.join(_sql_leads(data, sql_stage, as_of), on="lead_id", how="left")
+    leads, outcomes, sqls = (f.lazy() for f in frames)
+    per_lead = (
+        leads.join(outcomes, on="lead_id", how="left")
+        .with_columns(pl.col("mql", "accepted", "rejected").fill_null(value=False))
+        .join(sqls, on="lead_id", how="left")
+    )
     currency, deals = _deal_amounts(plan, data, per_lead.select("lead_id", "campaign"), as_of, fx)
     counts, reasons, money = pl.collect_all(
         [
