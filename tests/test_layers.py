@@ -65,6 +65,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "smarketing.kpi._formula",
             "smarketing.journey._draw",
             "smarketing.teams",
+            "smarketing.campaigns",
             "smarketing.glossary*",
         ),
     ),

@@ -24,7 +24,7 @@ from smarketing.errors import (
     RuleError,
     SmarketingError,
 )
-from smarketing.feedback import DispositionReport, dispositions
+from smarketing.feedback import CampaignComparison, DispositionReport, compare_campaigns, dispositions
 from smarketing.glossary import Glossary, Term, TextLint, lint_text
 from smarketing.journey import (
     ConformanceReport,
@@ -88,6 +88,7 @@ __all__ = [
     "Attribution",
     "BusinessCalendar",
     "Calibration",
+    "CampaignComparison",
     "CheckReport",
     "ConformanceReport",
     "CurrencyMismatchError",
@@ -140,6 +141,7 @@ __all__ = [
     "available_connectors",
     "calibrate",
     "check",
+    "compare_campaigns",
     "compute_rewards",
     "conformance",
     "discover",

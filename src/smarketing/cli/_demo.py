@@ -9,6 +9,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from smarketing.cli._campaigns import campaigns_section
 from smarketing.cli._common import CommandError, load_plan_file, synthetic_data
 from smarketing.cli._demo_data import (
     attribution_section,
@@ -126,6 +127,7 @@ DEMO_SECTIONS: list[DemoSection] = [
     persona_results_section,
     feedback_section,
     attribution_section,
+    campaigns_section,
     _language_section,
     _check_section,
     _misaligned_check_section,

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, NoReturn
 
 from smarketing import __version__
+from smarketing.cli._campaigns import add_campaigns_options, campaigns_command
 from smarketing.cli._demo import EXAMPLE_PLAN, demo_command
 from smarketing.cli._feedback import add_feedback
 from smarketing.cli._journey import funnel_command
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sla(commands)
     _add_score(commands)
     _add_rewards(commands)
+    _add_campaigns(commands)
     _add_import_and_sources(commands)
     _add_lint_text(commands)
     add_feedback(commands, _add_source)
@@ -229,6 +231,17 @@ def _add_kpis(commands: Commands) -> None:
     )
     kpis.add_argument("--format", choices=["text", "json", "csv"], default="text", help="output format")
     kpis.set_defaults(command=kpis_command, name="kpis")
+
+
+def _add_campaigns(commands: Commands) -> None:
+    """``campaigns``: campaigns side by side."""
+    parser = commands.add_parser(
+        "campaigns", help="campaigns side by side: leads, acceptance, reasons, money, cost"
+    )
+    parser.add_argument("plan", type=parse_path, metavar="PLAN", help="plan file (.yaml, .yml or .json)")
+    _add_source(parser, data_help="folder of <kind>.parquet files (leads, stage_events, deals, ...)")
+    add_campaigns_options(parser)
+    parser.set_defaults(command=campaigns_command, name="campaigns")
 
 
 def _add_sla(commands: Commands) -> None:

@@ -3,6 +3,7 @@
 - :func:`journey_stages` reads from the plan which stages mean "marketing qualified" (MQL), "sales
   accepted" and "sales rejected";
 - :func:`lead_outcomes` turns stage events and dispositions into one row per lead with those flags;
+- :func:`rejection_reasons` gives each rejected lead its one reason (the first disposition after the handoff);
 - :func:`won_deals` reads the won deals through the one won-deal rule (:mod:`smarketing.frames._money`);
 - :func:`lead_groups` gives each lead its grouping columns (a lead column, or ``account.<column>``).
 
@@ -14,12 +15,14 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import narwhals as nw
 import polars as pl
 
+from smarketing.calendar import check_time
 from smarketing.errors import DataError, PlanError
 from smarketing.frames import as_lazy, check_aware
 from smarketing.frames._money import WON, check_won
@@ -28,9 +31,20 @@ if TYPE_CHECKING:
     from smarketing.journey.model import JourneyMap
     from smarketing.sla.model import SLA
 
-__all__ = ["JourneyStages", "journey_stages", "lead_groups", "lead_outcomes", "won_deals"]
+__all__ = [
+    "NO_REASON",
+    "JourneyStages",
+    "journey_stages",
+    "lead_groups",
+    "lead_outcomes",
+    "rejection_reasons",
+    "won_deals",
+]
 
 ACCOUNT = "account."
+
+#: The reason of a rejected lead that has no disposition at or after its handoff (rejected by a move alone).
+NO_REASON = "(no reason)"
 
 
 @attrs.frozen
@@ -132,6 +146,10 @@ def lead_outcomes(stages: JourneyStages, data: Any, *, as_of: datetime | None = 
     check_aware(events, ["time"], kind="stage_events")
     dispositions = as_lazy(data, "dispositions", required=["lead_id", "time"], reads=(), once=True)
     check_aware(dispositions, ["time"], kind="dispositions")
+    if as_of is not None:
+        as_of = check_time(as_of, "as_of")
+        events = events.filter(nw.col("time") <= as_of)
+        dispositions = dispositions.filter(nw.col("time") <= as_of)
     to, time = pl.col("to"), pl.col("time")
     targets = [b for _, b in stages.handoffs]
     is_mql = (
@@ -141,9 +159,6 @@ def lead_outcomes(stages: JourneyStages, data: Any, *, as_of: datetime | None = 
     is_rejected = _pairs(stages.rejections) | to.is_in(list(stages.disqualified))
     native: pl.LazyFrame = events.to_native()
     disposals: pl.LazyFrame = dispositions.to_native()
-    if as_of is not None:
-        until = pl.lit(as_of.astimezone(UTC))
-        native, disposals = native.filter(time <= until), disposals.filter(time <= until)
     flags = native.select("lead_id", "time", m=is_mql, a=is_accepted, r=is_rejected, d=pl.lit(value=False))
     flags = flags.filter(pl.col("m") | pl.col("a") | pl.col("r"))
     latest = {
@@ -173,6 +188,39 @@ def lead_outcomes(stages: JourneyStages, data: Any, *, as_of: datetime | None = 
     accepted = since_mql("accepted_last")
     rejected = ~accepted & (since_mql("rejected_last") | since_mql("disposed_last"))
     return per_lead.select("lead_id", mql=mql, mql_at=mql_at, accepted=accepted, rejected=rejected)
+
+
+def rejection_reasons(outcomes: pl.LazyFrame, data: Any, *, as_of: datetime | None = None) -> pl.LazyFrame:
+    """Each rejected lead of ``outcomes`` (from :func:`lead_outcomes`) with its one reason.
+
+    Columns ``lead_id``, ``reason``. The reason is that of the lead's **first disposition after the
+    handoff**: the earliest disposition at or after ``mql_at`` (at any time for a lead that is no MQL),
+    ties at the same time going to the smallest reason text. A rejected lead with no such disposition
+    (rejected by a disqualify or recycle move alone), or whose reason is empty, gets :data:`NO_REASON`.
+    So every rejected lead has exactly one reason, and the counts per reason add up to the rejected
+    leads. With ``as_of``, only dispositions at or before it count (pass the same ``as_of`` as to
+    :func:`lead_outcomes`).
+
+    Raises:
+        DataError: A column is missing or a time is naive.
+    """
+    dispositions = as_lazy(data, "dispositions", required=["lead_id", "time", "reason"], reads=(), once=True)
+    check_aware(dispositions, ["time"], kind="dispositions")
+    if as_of is not None:
+        as_of = check_time(as_of, "as_of")
+        dispositions = dispositions.filter(nw.col("time") <= as_of)
+    rejected = outcomes.filter("rejected").select("lead_id", "mql_at")
+    native: pl.LazyFrame = dispositions.to_native()
+    after = (
+        native.select("lead_id", "time", "reason")
+        .join(rejected, on="lead_id", how="inner")
+        .filter(pl.col("mql_at").is_null() | (pl.col("time") >= pl.col("mql_at")))
+        .with_columns(pl.col("reason").cast(pl.String).replace("", None))
+    )
+    first = after.group_by("lead_id").agg(pl.col("reason").sort_by("time", "reason", nulls_last=True).first())
+    return rejected.join(first, on="lead_id", how="left").select(
+        "lead_id", pl.col("reason").fill_null(NO_REASON)
+    )
 
 
 def won_deals(data: Any, *, as_of: datetime | None = None) -> pl.DataFrame:

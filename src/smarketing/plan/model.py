@@ -26,6 +26,7 @@ from smarketing._base import (
     Text,
     located,
 )
+from smarketing.campaigns import Campaign
 from smarketing.errors import FormulaError
 from smarketing.glossary import Glossary
 from smarketing.journey.model import JourneyMap
@@ -115,6 +116,9 @@ class AlignmentPlan(FrozenModel):
     glossary: Glossary = Field(default_factory=Glossary, description="Common language.")
     cadence: list[Meeting] = Field(default_factory=list, description="Recurring joint meetings.")
     arbiter: Arbiter | None = Field(default=None, description="Neutral conflict resolution.")
+    campaigns: list[Campaign] = Field(
+        default_factory=list, description="Campaigns, to compare side by side and to check sales was told."
+    )
 
     _source: Source | None = PrivateAttr(default=None)
 
@@ -184,6 +188,7 @@ def _reference_problems(plan: AlignmentPlan) -> Iterator[tuple[str, str]]:
         ("personas", [p.id for p in plan.personas]),
         ("kpis", [k.id for k in plan.kpis]),
         ("cadence", [m.id for m in plan.cadence]),
+        ("campaigns", [c.id for c in plan.campaigns]),
     ):
         for dupe in _dupes(ids):
             index = ids.index(dupe, ids.index(dupe) + 1)
@@ -259,6 +264,13 @@ def _reference_problems(plan: AlignmentPlan) -> Iterator[tuple[str, str]]:
 
     if plan.arbiter is not None:
         yield from ref("arbiter.person", plan.arbiter.person, people, "person")
+
+    meetings = {m.id for m in plan.cadence}
+    for i, c in enumerate(plan.campaigns):
+        yield from ref(f"campaigns[{i}].owner", c.owner, teams, "team")
+        for j, team in enumerate(c.teams):
+            yield from ref(f"campaigns[{i}].teams[{j}]", team, teams, "team")
+        yield from ref(f"campaigns[{i}].meeting", c.meeting, meetings, "cadence meeting")
 
 
 def _sla_references(

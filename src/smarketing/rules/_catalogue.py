@@ -7,6 +7,7 @@ from typing import Final
 import attrs
 
 from smarketing.rules import (
+    _campaigns,
     _collaboration,
     _data,
     _dispositions,
@@ -33,7 +34,12 @@ BUILTIN_RULES: Final[tuple[RuleSpec, ...]] = (
 )
 
 #: The built-in data rules (run only when ``check`` is given data), in documentation order.
-DATA_RULES: Final[tuple[DataRule, ...]] = (*_data.RULES, *_persona_data.RULES, *_dispositions.RULES)
+DATA_RULES: Final[tuple[DataRule, ...]] = (
+    *_data.RULES,
+    *_persona_data.RULES,
+    *_dispositions.RULES,
+    *_campaigns.RULES,
+)
 
 
 @attrs.frozen
