@@ -17,7 +17,14 @@ import polars as pl
 from smarketing.errors import DataError, PlanError
 from smarketing.frames import as_lazy, check_aware
 from smarketing.frames._calendar import BusinessClock, from_epoch_us
-from smarketing.persona._outcomes import JourneyStages, _pairs, lead_groups, lead_outcomes, won_deals
+from smarketing.persona._outcomes import (
+    JourneyStages,
+    _pairs,
+    first_dispositions,
+    lead_groups,
+    lead_outcomes,
+    won_deals,
+)
 
 if TYPE_CHECKING:
     from smarketing.calendar import BusinessCalendar
@@ -68,15 +75,8 @@ def lead_rows(
         .group_by("lead_id")
         .agg(recycled_at=pl.col("time").min())
     )
-    # The first disposition at or after the handoff; of several at that time, the smallest reason.
-    first = pl.col("time") == pl.col("time").min()
-    first_disposition = (
-        _dispositions(data, as_of)
-        .join(handed.select("lead_id", "handoff_at"), on="lead_id")
-        .filter(after)
-        .group_by("lead_id")
-        .agg(disposition_at=pl.col("time").min(), reason=pl.col("reason").filter(first).min())
-    )
+    # The first disposition at or after the handoff (persona/_outcomes.py says how ties are broken).
+    first_disposition = first_dispositions(outcomes, data, as_of=as_of)
     won = won_deals(data, as_of=as_of).filter(pl.col("lead_id").is_not_null())
     last_won = won.lazy().group_by("lead_id").agg(won_on=pl.col("close_date").max())
     own = [c for c in by if c != WEEK]

@@ -134,9 +134,9 @@ def dispositions(
     - *recycled and won*: recycled, and a won deal of the lead closed on or after the (UTC) day of its first
       recycle.
     - *the reason* of a lead: that of its **first disposition at or after the handoff**; of several at that
-      same time, the smallest reason (in code-point order). So every rejected or recycled lead is counted
-      under exactly one reason; a null reason means it was rejected or recycled by a move with no
-      disposition.
+      same time, the smallest reason (in code-point order; an empty reason counts as none). So every
+      rejected or recycled lead is counted under exactly one reason; a null reason means it was rejected or
+      recycled by a move with no disposition (or gave no reason).
     - *time to disposition*: business hours from the handoff to that first disposition on the SLA's calendar
       (null without an SLA); the median and p90 are the values at index ``floor((n - 1) * q)`` of the
       sorted times (no interpolation).

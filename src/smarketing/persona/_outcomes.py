@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NO_REASON",
     "JourneyStages",
+    "first_dispositions",
     "journey_stages",
     "lead_groups",
     "lead_outcomes",
@@ -190,15 +191,14 @@ def lead_outcomes(stages: JourneyStages, data: Any, *, as_of: datetime | None = 
     return per_lead.select("lead_id", mql=mql, mql_at=mql_at, accepted=accepted, rejected=rejected)
 
 
-def rejection_reasons(outcomes: pl.LazyFrame, data: Any, *, as_of: datetime | None = None) -> pl.LazyFrame:
-    """Each rejected lead of ``outcomes`` (from :func:`lead_outcomes`) with its one reason.
+def first_dispositions(outcomes: pl.LazyFrame, data: Any, *, as_of: datetime | None = None) -> pl.LazyFrame:
+    """Each lead of ``outcomes`` (from :func:`lead_outcomes`) with its first disposition after the handoff.
 
-    Columns ``lead_id``, ``reason``. The reason is that of the lead's **first disposition after the
-    handoff**: the earliest disposition at or after ``mql_at`` (at any time for a lead that is no MQL),
-    ties at the same time going to the smallest reason text. A rejected lead with no such disposition
-    (rejected by a disqualify or recycle move alone), or whose reason is empty, gets :data:`NO_REASON`.
-    So every rejected lead has exactly one reason, and the counts per reason add up to the rejected
-    leads. With ``as_of``, only dispositions at or before it count (pass the same ``as_of`` as to
+    Columns ``lead_id``, ``disposition_at``, ``reason``, for the leads with such a disposition: the
+    earliest disposition at or after ``mql_at`` (at any time for a lead that is no MQL). Of several at
+    that same time, the smallest reason in code-point order; an empty reason counts as none, so it goes
+    to a real reason given at the same time, and a lead whose first dispositions give none has a null
+    ``reason``. With ``as_of``, only dispositions at or before it count (pass the same ``as_of`` as to
     :func:`lead_outcomes`).
 
     Raises:
@@ -209,15 +209,34 @@ def rejection_reasons(outcomes: pl.LazyFrame, data: Any, *, as_of: datetime | No
     if as_of is not None:
         as_of = check_time(as_of, "as_of")
         dispositions = dispositions.filter(nw.col("time") <= as_of)
-    rejected = outcomes.filter("rejected").select("lead_id", "mql_at")
     native: pl.LazyFrame = dispositions.to_native()
-    after = (
+    time = pl.col("time")
+    return (
         native.select("lead_id", "time", "reason")
-        .join(rejected, on="lead_id", how="inner")
-        .filter(pl.col("mql_at").is_null() | (pl.col("time") >= pl.col("mql_at")))
-        .with_columns(pl.col("reason").cast(pl.String).replace("", None))
+        .join(outcomes.select("lead_id", "mql_at"), on="lead_id", how="inner")
+        .filter(pl.col("mql_at").is_null() | (time >= pl.col("mql_at")))
+        .group_by("lead_id")
+        .agg(
+            disposition_at=time.min(),
+            reason=pl.col("reason").cast(pl.String).replace("", None).filter(time == time.min()).min(),
+        )
     )
-    first = after.group_by("lead_id").agg(pl.col("reason").sort_by("time", "reason", nulls_last=True).first())
+
+
+def rejection_reasons(outcomes: pl.LazyFrame, data: Any, *, as_of: datetime | None = None) -> pl.LazyFrame:
+    """Each rejected lead of ``outcomes`` (from :func:`lead_outcomes`) with its one reason.
+
+    Columns ``lead_id``, ``reason``: the reason of the lead's first disposition after the handoff (see
+    :func:`first_dispositions`, which also says how ties are broken). A rejected lead with no such
+    disposition (rejected by a disqualify or recycle move alone), or whose reason is empty, gets
+    :data:`NO_REASON`. So every rejected lead has exactly one reason, and the counts per reason add up to
+    the rejected leads.
+
+    Raises:
+        DataError: A column is missing or a time is naive.
+    """
+    rejected = outcomes.filter("rejected").select("lead_id", "mql_at")
+    first = first_dispositions(rejected, data, as_of=as_of)
     return rejected.join(first, on="lead_id", how="left").select(
         "lead_id", pl.col("reason").fill_null(NO_REASON)
     )
