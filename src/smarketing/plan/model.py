@@ -27,6 +27,7 @@ from smarketing._base import (
     located,
 )
 from smarketing.errors import FormulaError
+from smarketing.feedback.model import WaterfallPlan
 from smarketing.glossary import Glossary
 from smarketing.journey.model import JourneyMap
 from smarketing.kpi.model import KPI, compile_kpi
@@ -115,6 +116,9 @@ class AlignmentPlan(FrozenModel):
     glossary: Glossary = Field(default_factory=Glossary, description="Common language.")
     cadence: list[Meeting] = Field(default_factory=list, description="Recurring joint meetings.")
     arbiter: Arbiter | None = Field(default=None, description="Neutral conflict resolution.")
+    waterfall: WaterfallPlan | None = Field(
+        default=None, description="The demand waterfall: its steps on the journey and benchmark bands."
+    )
 
     _source: Source | None = PrivateAttr(default=None)
 
@@ -259,6 +263,11 @@ def _reference_problems(plan: AlignmentPlan) -> Iterator[tuple[str, str]]:
 
     if plan.arbiter is not None:
         yield from ref("arbiter.person", plan.arbiter.person, people, "person")
+
+    if plan.waterfall is not None:
+        for step, ids in plan.waterfall.stages.items():
+            for i, stage in enumerate(ids):
+                yield from ref(f"waterfall.stages.{step}[{i}]", stage, stages, "stage")
 
 
 def _sla_references(
