@@ -1,0 +1,11 @@
+"""Closing the loop between marketing and sales: feedback, the demand waterfall, campaigns side by side.
+
+:func:`waterfall` follows leads down the demand waterfall (inquiry, MQL, SAL, SQL, opportunity, won) by
+cohort or by period; :func:`sourced_influenced` splits pipeline and revenue into sourced and influenced.
+"""
+
+from __future__ import annotations
+
+from smarketing.feedback.waterfall import Waterfall, WaterfallRow, waterfall
+
+__all__ = ["Waterfall", "WaterfallRow", "waterfall"]

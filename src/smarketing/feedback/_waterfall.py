@@ -1,0 +1,255 @@
+"""Columnar kernel behind :func:`smarketing.feedback.waterfall` (private).
+
+The stage events go through the journey's :func:`~smarketing.journey._kernel.prepare` (validation, one
+agreed order per lead) and :func:`~smarketing.journey._kernel.first_entries` (each lead's first entry into
+each step, the funnel's ``any`` counting); the business clock is the funnel's
+(:func:`~smarketing.journey._kernel.business_positions`). This module only builds one row per lead
+(furthest step, first entry per step, business days and time between steps, won value) and sums them by
+period and group in polars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from smarketing._periods import Window
+from smarketing.calendar import BusinessCalendar
+from smarketing.errors import DataError
+from smarketing.frames import as_lazy
+from smarketing.frames._money import check_won
+from smarketing.journey import _kernel
+
+__all__ = ["PERIOD_LABEL", "WaterfallPeriod", "cohort_end", "lead_table", "period_label", "summarise"]
+
+I64 = npt.NDArray[np.int64]
+WaterfallPeriod = Literal["week", "month", "quarter"]
+
+#: How a period is named, from its start date (UTC): ``2026-10``, ``2026-Q4``, ``2026-W40`` (ISO week).
+PERIOD_LABEL = {"month": "%Y-%m", "week": "%G-W%V"}
+
+
+def period_label(column: pl.Expr, period: WaterfallPeriod) -> pl.Expr:
+    """The label of the UTC period each time or date of ``column`` falls in."""
+    if period == "quarter":
+        return pl.format("{}-Q{}", column.dt.year(), column.dt.quarter())
+    return column.dt.strftime(PERIOD_LABEL[period])
+
+
+def _business_days(calendar: BusinessCalendar, start: I64, end: I64) -> I64:
+    """Business days from each ``start`` to its ``end`` (µs): the open days that closed in between.
+
+    A day counts when its closing instant is after ``start`` and at or before ``end``: handed over on Friday
+    at 16:00 and taken on Monday at 10:00 is one business day (Friday's close), as
+    :meth:`~smarketing.calendar.BusinessCalendar.add_days` counts deadlines.
+    """
+    if not start.size:
+        return start
+    zone = calendar.zone
+    lo = datetime.fromtimestamp(int(min(start.min(), end.min())) / 1e6, zone).date() - timedelta(days=1)
+    hi = datetime.fromtimestamp(int(max(start.max(), end.max())) / 1e6, zone).date() + timedelta(days=1)
+    closes = np.array(
+        [round(c.timestamp() * 1_000_000) for _, c in calendar.open_days(lo, hi)], dtype=np.int64
+    )
+    days: I64 = np.searchsorted(closes, end, side="right") - np.searchsorted(closes, start, side="right")
+    return days
+
+
+def _entries(
+    events: Any, stages: Sequence[str], step_of: Sequence[int], as_of: datetime, calendar: BusinessCalendar
+) -> pl.DataFrame:
+    """Per lead with events: its furthest step, first entries, and business days and time between steps.
+
+    Columns: ``lead_id``, ``furthest`` step, first entry ``e{s}`` (µs) per step, and per pair of steps the
+    business days ``d{s}`` and open time ``b{s}`` (µs) from ``s`` to ``s + 1``.
+    """
+    prepared = _kernel.prepare(events, stages, as_of=as_of)
+    starts, times, per_step = _kernel.first_entries(prepared, step_of)
+    n_leads = len(starts)
+    n_steps = len(per_step)
+    entry = np.full((n_steps, n_leads), -1, dtype=np.int64)
+    for s, (leads, rows) in enumerate(per_step):
+        entry[s, leads] = rows
+    furthest = np.full(n_leads, -1, dtype=np.int64)
+    for s in range(n_steps):
+        furthest[entry[s] >= 0] = s
+    columns: dict[str, Any] = {
+        "lead_id": prepared.frame.get_column("lead_id").to_native().gather(starts),
+        "furthest": furthest,
+    }
+    positions = _kernel.business_positions(calendar, times) if len(times) else times
+    for s in range(n_steps):
+        columns[f"e{s}"] = pl.Series(np.where(entry[s] >= 0, times[np.maximum(entry[s], 0)], 0)).set(
+            pl.Series(entry[s] < 0), None
+        )
+    for s in range(n_steps - 1):
+        both = (entry[s] >= 0) & (entry[s + 1] >= 0)
+        both &= entry[s + 1] >= entry[s]  # a later step entered before this one has no velocity
+        a, b = entry[s][both], entry[s + 1][both]
+        days = np.full(n_leads, -1, dtype=np.int64)
+        days[both] = _business_days(calendar, times[a], times[b])
+        open_us = np.full(n_leads, -1, dtype=np.int64)
+        open_us[both] = positions[b] - positions[a]
+        columns[f"d{s}"] = pl.Series(days).set(pl.Series(~both), None)
+        columns[f"b{s}"] = pl.Series(open_us).set(pl.Series(~both), None)
+    return pl.DataFrame(columns)
+
+
+def _groups(data: Any, leads: pl.DataFrame, by: str | None) -> pl.DataFrame:
+    """``leads`` with the ``group`` column: the ``by`` lead column as text, or the first touch's team."""
+    if by is None:
+        return leads.with_columns(pl.lit(None, pl.String).alias("group"))
+    if by != "source_team":
+        return leads.with_columns(pl.col(by).cast(pl.String).alias("group"))
+    touches = as_lazy(data, "touchpoints", required=("id", "lead_id", "time", "team"), reads=())
+    first = (
+        touches.select("lead_id", "time", "id", "team")
+        .collect(backend="polars")
+        .to_native()
+        .sort("lead_id", "time", "id")
+        .group_by("lead_id", maintain_order=True)
+        .first()
+        .select(pl.col("lead_id").alias("id"), pl.col("team").cast(pl.String).alias("group"))
+    )
+    return leads.join(first, on="id", how="left")
+
+
+def _won(data: Any, as_of: datetime, currency: str | None) -> tuple[pl.DataFrame, str | None]:
+    """Won deals closed by ``as_of`` (UTC date): ``lead_id``, ``close_date``, ``won`` in minor units."""
+    deals = as_lazy(
+        data, "deals", reads=("id", "lead_id", "amount", "amount_currency", "stage", "close_date")
+    )
+    native = deals.collect(backend="polars").to_native()
+    won = check_won(native).join(native.select("id", "lead_id"), on="id", how="left")
+    won = won.filter(pl.col("close_date") <= as_of.astimezone(UTC).date())
+    codes = sorted(won.get_column("amount_currency").unique().to_list())
+    if currency is None and len(codes) > 1:
+        raise DataError(
+            f"won deals in {', '.join(codes)}; set the plan's currency (and convert the deals to it)",
+            kind="deal",
+            field="amount_currency",
+        )
+    if currency is not None:
+        other = won.filter(pl.col("amount_currency") != currency)
+        if len(other):
+            raise DataError(
+                f"in {other.get_column('amount_currency')[0]}, not the plan's currency {currency}",
+                kind="deal",
+                record=str(other.get_column("id")[0]),
+                field="amount_currency",
+            )
+    code = currency if currency is not None else (codes[0] if codes else None)
+    return won.select("lead_id", "close_date", pl.col("_minor").cast(pl.Int64).alias("won")), code
+
+
+def lead_table(
+    data: Any,
+    stages: Sequence[str],
+    step_of: Sequence[int],
+    *,
+    by: str | None,
+    as_of: datetime,
+    calendar: BusinessCalendar,
+    currency: str | None,
+) -> tuple[pl.DataFrame, pl.DataFrame, str | None, int]:
+    """One row per lead created by ``as_of``, the won deals, their currency, and the leads left out.
+
+    Leads: ``id``, ``created`` (UTC), ``group``, the columns of :func:`_entries` (``furthest`` -1: no
+    step) and ``won`` (minor units of the lead's won deals). The count left out is of leads that have
+    stage events but are not among the leads (they have no creation time for a cohort).
+    """
+    reads = ("id", "created_at", *((by,) if by not in (None, "source_team") else ()))
+    leads_lf = as_lazy(data, "leads", required=reads, reads=reads)
+    leads = leads_lf.collect(backend="polars").to_native()
+    leads = leads.filter(pl.col("created_at") <= as_of).rename({"created_at": "created"})
+    leads = _groups(data, leads, by).select("id", "created", "group")
+    entries = _entries(data, stages, step_of, as_of, calendar)
+    won, code = _won(data, as_of, currency)
+    per_lead = won.group_by("lead_id").agg(pl.col("won").sum())
+    table = (
+        leads.join(entries.rename({"lead_id": "id"}), on="id", how="left")
+        .join(per_lead.rename({"lead_id": "id"}), on="id", how="left")
+        .with_columns(pl.col("furthest").fill_null(-1), pl.col("won").fill_null(0))
+    )
+    unknown = entries.join(leads.select(pl.col("id").alias("lead_id")), on="lead_id", how="anti").height
+    won = won.join(leads.select(pl.col("id").alias("lead_id"), "group"), on="lead_id", how="inner")
+    return table, won, code, unknown
+
+
+def summarise(
+    table: pl.DataFrame, won: pl.DataFrame, *, view: str, period: WaterfallPeriod, n_steps: int
+) -> pl.DataFrame:
+    """The cells of the waterfall, one per ``period``, ``group`` and ``step`` with leads.
+
+    Columns: ``cohort`` (cohort view), ``volume``, ``ended``, ``d50``/``b50`` (lower medians of business
+    days and open µs to the next step) and ``value``.
+    """
+    if view == "cohort":
+        keyed = table.with_columns(period_label(pl.col("created"), period).alias("period"))
+        parts = [
+            keyed.group_by("period", "group").agg(
+                pl.lit(s, pl.Int64).alias("step"),
+                pl.len().cast(pl.Int64).alias("cohort"),
+                (pl.col("furthest") >= s).sum().cast(pl.Int64).alias("volume"),
+                (pl.col("furthest") == s).sum().cast(pl.Int64).alias("ended"),
+                *_velocity(s, n_steps),
+                (pl.col("won").sum() if s == n_steps - 1 else pl.lit(None, pl.Int64)).alias("value"),
+            )
+            for s in range(n_steps)
+        ]
+        return pl.concat(parts, how="vertical_relaxed")
+    parts = []
+    for s in range(n_steps):
+        # Velocity is attached to the step left, over the leads that entered the next step in the period.
+        nxt = f"e{s + 1}" if s + 1 < n_steps else f"e{s}"
+        vel = (
+            table.filter(pl.col(nxt).is_not_null())
+            .with_columns(period_label(pl.from_epoch(nxt, "us"), period).alias("period"))
+            .group_by("period", "group")
+            .agg(*_velocity(s, n_steps))
+        )
+        vol = (
+            table.filter(pl.col(f"e{s}").is_not_null())
+            .with_columns(period_label(pl.from_epoch(f"e{s}", "us"), period).alias("period"))
+            .group_by("period", "group")
+            .agg(pl.len().cast(pl.Int64).alias("volume"))
+        )
+        part = vol.join(vel, on=["period", "group"], how="full", coalesce=True, nulls_equal=True)
+        if s == n_steps - 1:
+            value = (
+                won.with_columns(period_label(pl.col("close_date"), period).alias("period"))
+                .group_by("period", "group")
+                .agg(pl.col("won").sum().alias("value"))
+            )
+            part = part.join(value, on=["period", "group"], how="full", coalesce=True, nulls_equal=True)
+        else:
+            part = part.with_columns(pl.lit(None, pl.Int64).alias("value"))
+        parts.append(
+            part.with_columns(
+                pl.lit(s, pl.Int64).alias("step"),
+                pl.lit(None, pl.Int64).alias("cohort"),
+                pl.lit(None, pl.Int64).alias("ended"),
+                pl.col("volume").fill_null(0),
+            )
+        )
+    columns = ["period", "group", "step", "cohort", "volume", "ended", "d50", "b50", "value"]
+    return pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
+
+
+def _velocity(s: int, n_steps: int) -> list[pl.Expr]:
+    if s + 1 >= n_steps:
+        return [pl.lit(None, pl.Int64).alias("d50"), pl.lit(None, pl.Int64).alias("b50")]
+    return [
+        pl.col(f"d{s}").quantile(0.5, "lower").cast(pl.Int64).alias("d50"),
+        pl.col(f"b{s}").quantile(0.5, "lower").cast(pl.Int64).alias("b50"),
+    ]
+
+
+def cohort_end(label: str) -> date:
+    """The first day after the period ``label`` names (UTC)."""
+    return Window.parse(label).end
