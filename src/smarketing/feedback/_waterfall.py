@@ -22,10 +22,20 @@ from smarketing._periods import Window
 from smarketing.calendar import BusinessCalendar
 from smarketing.errors import DataError
 from smarketing.frames import as_lazy
-from smarketing.frames._money import check_won
+from smarketing.frames._money import check_won, convert_column, minor_units
 from smarketing.journey import _kernel
+from smarketing.money import FxTable, Money
 
-__all__ = ["PERIOD_LABEL", "WaterfallPeriod", "cohort_end", "lead_table", "period_label", "summarise"]
+__all__ = [
+    "PERIOD_LABEL",
+    "WaterfallPeriod",
+    "cohort_end",
+    "first_touch_team",
+    "in_currency",
+    "lead_table",
+    "period_label",
+    "summarise",
+]
 
 I64 = npt.NDArray[np.int64]
 WaterfallPeriod = Literal["week", "month", "quarter"]
@@ -106,8 +116,13 @@ def _groups(data: Any, leads: pl.DataFrame, by: str | None) -> pl.DataFrame:
         return leads.with_columns(pl.lit(None, pl.String).alias("group"))
     if by != "source_team":
         return leads.with_columns(pl.col(by).cast(pl.String).alias("group"))
+    return leads.join(first_touch_team(data), on="id", how="left")
+
+
+def first_touch_team(data: Any) -> pl.DataFrame:
+    """Each lead's ``id`` and ``group``: the team of its first touch (earliest; ties by touch id)."""
     touches = as_lazy(data, "touchpoints", required=("id", "lead_id", "time", "team"), reads=())
-    first = (
+    first: pl.DataFrame = (
         touches.select("lead_id", "time", "id", "team")
         .collect(backend="polars")
         .to_native()
@@ -116,10 +131,47 @@ def _groups(data: Any, leads: pl.DataFrame, by: str | None) -> pl.DataFrame:
         .first()
         .select(pl.col("lead_id").alias("id"), pl.col("team").cast(pl.String).alias("group"))
     )
-    return leads.join(first, on="id", how="left")
+    return first
 
 
-def _won(data: Any, as_of: datetime, currency: str | None) -> tuple[pl.DataFrame, str | None]:
+def in_currency(
+    frame: pl.DataFrame, *, on: str, to: str | None, fx: FxTable | None
+) -> tuple[pl.Series, str | None]:
+    """Each deal's ``amount`` in minor units of ``to`` (converted with ``fx`` on its ``on`` day), and ``to``.
+
+    Without ``to`` the deals must share one currency, which is then the answer's. A deal in another
+    currency without ``fx`` is a :class:`~smarketing.errors.DataError` naming it.
+    """
+    units = minor_units(frame, "amount", "amount_currency")
+    codes = sorted(frame.get_column("amount_currency").drop_nulls().unique().to_list())
+    target = to if to is not None else (codes[0] if codes else None)
+    other = [c for c in codes if c != target]
+    if not other:
+        return units, target
+    if fx is None or target is None:
+        bad = frame.filter(pl.col("amount_currency") == other[0]).get_column("id")[0]
+        raise DataError(
+            f"in {other[0]}, not {target}; pass fx= to convert deals to the plan's currency",
+            kind="deal",
+            record=str(bad),
+            field="amount_currency",
+        )
+    rows = frame.with_columns(units.alias("_units"))
+
+    def fallback(row: int) -> int:
+        r = rows.row(row, named=True)
+        money = Money.from_minor(r["_units"], r["amount_currency"])
+        return fx.convert(money, target, r[on]).to_minor()
+
+    converted = convert_column(
+        rows, "_units", fx=fx, to=target, currency="amount_currency", on=on, fallback=fallback
+    )
+    return converted, target
+
+
+def _won(
+    data: Any, as_of: datetime, currency: str | None, fx: FxTable | None
+) -> tuple[pl.DataFrame, str | None]:
     """Won deals closed by ``as_of`` (UTC date): ``lead_id``, ``close_date``, ``won`` in minor units."""
     deals = as_lazy(
         data, "deals", reads=("id", "lead_id", "amount", "amount_currency", "stage", "close_date")
@@ -127,24 +179,8 @@ def _won(data: Any, as_of: datetime, currency: str | None) -> tuple[pl.DataFrame
     native = deals.collect(backend="polars").to_native()
     won = check_won(native).join(native.select("id", "lead_id"), on="id", how="left")
     won = won.filter(pl.col("close_date") <= as_of.astimezone(UTC).date())
-    codes = sorted(won.get_column("amount_currency").unique().to_list())
-    if currency is None and len(codes) > 1:
-        raise DataError(
-            f"won deals in {', '.join(codes)}; set the plan's currency (and convert the deals to it)",
-            kind="deal",
-            field="amount_currency",
-        )
-    if currency is not None:
-        other = won.filter(pl.col("amount_currency") != currency)
-        if len(other):
-            raise DataError(
-                f"in {other.get_column('amount_currency')[0]}, not the plan's currency {currency}",
-                kind="deal",
-                record=str(other.get_column("id")[0]),
-                field="amount_currency",
-            )
-    code = currency if currency is not None else (codes[0] if codes else None)
-    return won.select("lead_id", "close_date", pl.col("_minor").cast(pl.Int64).alias("won")), code
+    units, code = in_currency(won, on="close_date", to=currency, fx=fx)
+    return won.select("lead_id", "close_date", units.alias("won")), code
 
 
 def lead_table(
@@ -156,6 +192,7 @@ def lead_table(
     as_of: datetime,
     calendar: BusinessCalendar,
     currency: str | None,
+    fx: FxTable | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, str | None, int]:
     """One row per lead created by ``as_of``, the won deals, their currency, and the leads left out.
 
@@ -169,7 +206,7 @@ def lead_table(
     leads = leads.filter(pl.col("created_at") <= as_of).rename({"created_at": "created"})
     leads = _groups(data, leads, by).select("id", "created", "group")
     entries = _entries(data, stages, step_of, as_of, calendar)
-    won, code = _won(data, as_of, currency)
+    won, code = _won(data, as_of, currency, fx)
     per_lead = won.group_by("lead_id").agg(pl.col("won").sum())
     table = (
         leads.join(entries.rename({"lead_id": "id"}), on="id", how="left")

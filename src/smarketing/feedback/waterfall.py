@@ -25,7 +25,7 @@ from smarketing.errors import DataError
 from smarketing.feedback import _waterfall
 from smarketing.feedback.model import STEPS, Band, DayBand, Step, WaterfallPlan, default_steps
 from smarketing.journey._report import duration, json_value, rate
-from smarketing.money import Money
+from smarketing.money import FxTable, Money
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -224,6 +224,7 @@ def waterfall(
     period: _waterfall.WaterfallPeriod = "month",
     by: str | None = None,
     as_of: datetime,
+    fx: FxTable | None = None,
 ) -> Waterfall:
     """The demand waterfall of ``data`` on the plan's journey, by cohort or by period.
 
@@ -255,9 +256,11 @@ def waterfall(
         by: A lead column (``persona``, ``segment``, ``campaign``, ...) or ``"source_team"``: the team of
             the lead's first touch (ties by touch id).
         as_of: Measure as at this aware time; later leads, events and deals are left out.
+        fx: Exchange rates to convert won deals into the plan's currency on their close date (without a
+            plan currency, into the one currency of the won deals).
 
     Raises:
-        DataError: Bad input, naming the record; won deals not in the plan's currency.
+        DataError: Bad input, naming the record; a won deal not in the plan's currency and no ``fx``.
         ValueError: An unknown view or period.
 
     Examples:
@@ -281,7 +284,7 @@ def waterfall(
             step_of[stages.index(stage)] = j
     calendar = plan.sla.calendar if plan.sla is not None else BusinessCalendar(timezone="UTC")
     table, won, currency, left_out = _waterfall.lead_table(
-        data, stages, step_of, by=by, as_of=as_of, calendar=calendar, currency=plan.currency
+        data, stages, step_of, by=by, as_of=as_of, calendar=calendar, currency=plan.currency, fx=fx
     )
     cells = _waterfall.summarise(table, won, view=view, period=period, n_steps=len(STEPS))
     bands = plan.waterfall or WaterfallPlan()
