@@ -12,7 +12,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from smarketing._base import FrozenModel, Id, Rate, WholeDays, located
+from smarketing._base import FrozenModel, Id, PositiveCount, Rate, WholeDays, located
 
 __all__ = ["Band", "DEFAULT_KINDS", "DayBand", "STEPS", "Step", "WaterfallPlan", "default_steps"]
 
@@ -86,6 +86,9 @@ class WaterfallPlan(FrozenModel):
     min_age_days: WholeDays = Field(
         default=0,
         description="Rule D015 judges a cohort only once this many days passed since its period ended.",
+    )
+    min_leads: PositiveCount = Field(
+        default=1, description="Rule D015 judges a step of a cohort only with at least this many leads at it."
     )
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from smarketing.rules import (
     _personas,
     _rewards,
     _sla,
+    _waterfall,
 )
 from smarketing.rules._core import DOCS_URL, RuleSpec
 from smarketing.rules._data import DataRule
@@ -32,7 +33,7 @@ BUILTIN_RULES: Final[tuple[RuleSpec, ...]] = (
 )
 
 #: The built-in data rules (run only when ``check`` is given data), in documentation order.
-DATA_RULES: Final[tuple[DataRule, ...]] = (*_data.RULES, *_persona_data.RULES)
+DATA_RULES: Final[tuple[DataRule, ...]] = (*_data.RULES, *_persona_data.RULES, *_waterfall.RULES)
 
 
 @attrs.frozen
