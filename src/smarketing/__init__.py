@@ -24,6 +24,7 @@ from smarketing.errors import (
     RuleError,
     SmarketingError,
 )
+from smarketing.feedback import SourcedInfluenced, Waterfall, sourced_influenced, waterfall
 from smarketing.glossary import Glossary, Term, TextLint, lint_text
 from smarketing.journey import (
     ConformanceReport,
@@ -122,6 +123,7 @@ __all__ = [
     "Scorecard",
     "Segments",
     "SmarketingError",
+    "SourcedInfluenced",
     "Stage",
     "StageEvent",
     "Statement",
@@ -130,6 +132,7 @@ __all__ = [
     "TextLint",
     "Touchpoint",
     "Transition",
+    "Waterfall",
     "__version__",
     "agreement",
     "alerts",
@@ -153,5 +156,7 @@ __all__ = [
     "score",
     "scorecard",
     "segment",
+    "sourced_influenced",
     "targets_from_revenue",
+    "waterfall",
 ]

@@ -7,6 +7,6 @@ cohort or by period; :func:`sourced_influenced` splits pipeline and revenue into
 from __future__ import annotations
 
 from smarketing.feedback.sourced import SourcedInfluenced, SourcedRow, sourced_influenced
-from smarketing.feedback.waterfall import Waterfall, WaterfallRow, waterfall
+from smarketing.feedback.waterfalls import Waterfall, WaterfallRow, waterfall
 
 __all__ = ["SourcedInfluenced", "SourcedRow", "Waterfall", "WaterfallRow", "sourced_influenced", "waterfall"]
