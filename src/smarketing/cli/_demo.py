@@ -33,6 +33,7 @@ from smarketing.cli._demo_plan import (
 )
 from smarketing.cli._persona import persona_results_section
 from smarketing.cli._text import emit, underline
+from smarketing.cli._waterfall import waterfall_section
 from smarketing.glossary import lint_text
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
@@ -124,6 +125,7 @@ DEMO_SECTIONS: list[DemoSection] = [
     sla_results_section,
     persona_results_section,
     attribution_section,
+    waterfall_section,
     _language_section,
     _check_section,
     _misaligned_check_section,

@@ -31,6 +31,7 @@ from smarketing.cli._rewards import rewards_command
 from smarketing.cli._sla import sla_command
 from smarketing.cli._sources import import_command, sources_command
 from smarketing.cli._text import emit, escape
+from smarketing.cli._waterfall import add_waterfall
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rewards(commands)
     _add_import_and_sources(commands)
     _add_lint_text(commands)
+    add_waterfall(commands, _add_source)
     return parser
 
 

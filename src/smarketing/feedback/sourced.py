@@ -101,7 +101,7 @@ class SourcedInfluenced:
         def money(units: int) -> Money | int:
             return units if self.currency is None else Money.from_minor(units, self.currency)
 
-        headers = [self.by, "deals", *(m.replace("_", " ") for m in _MEASURES)]
+        headers = [f"{self.by}s", "deals", *(m.replace("_", " ") for m in _MEASURES)]
         rows = [[r.key, r.sourced_deals, *(money(getattr(r, m)) for m in _MEASURES)] for r in self.rows]
         return headers, rows
 
@@ -157,7 +157,9 @@ def _influenced(
     left: list[int] = []
     for subset, total in ((long, deals), (long.filter(pl.col("won")), deals.filter(pl.col("won")))):
         explained = int(
-            total.filter(pl.col("id").is_in(subset.get_column("journey").unique())).get_column("units").sum()
+            total.filter(pl.col("id").is_in(subset.get_column("journey").unique().implode()))
+            .get_column("units")
+            .sum()
         )
         left.append(int(total.get_column("units").sum()) - explained)
         if subset.is_empty() or code is None:
