@@ -51,23 +51,24 @@ def period_label(column: pl.Expr, period: WaterfallPeriod) -> pl.Expr:
     return column.dt.strftime(PERIOD_LABEL[period])
 
 
-def _business_days(calendar: BusinessCalendar, start: I64, end: I64) -> I64:
-    """Business days from each ``start`` to its ``end`` (µs): the open days that closed in between.
+def _closes(calendar: BusinessCalendar, times: I64) -> I64:
+    """For each time (µs), how many open days of ``calendar`` closed at or before it (from a fixed start).
 
-    A day counts when its closing instant is after ``start`` and at or before ``end``: handed over on Friday
-    at 16:00 and taken on Monday at 10:00 is one business day (Friday's close), as
+    The business days between two times are the difference of their counts: the open days whose closing
+    instant is after the first and at or before the second. Handed over on Friday at 16:00 and taken on
+    Monday at 10:00 is one business day (Friday's close), as
     :meth:`~smarketing.calendar.BusinessCalendar.add_days` counts deadlines.
     """
-    if not start.size:
-        return start
+    if not times.size:
+        return times
     zone = calendar.zone
-    lo = datetime.fromtimestamp(int(min(start.min(), end.min())) / 1e6, zone).date() - timedelta(days=1)
-    hi = datetime.fromtimestamp(int(max(start.max(), end.max())) / 1e6, zone).date() + timedelta(days=1)
+    lo = datetime.fromtimestamp(int(times.min()) // 1_000_000, zone).date() - timedelta(days=1)
+    hi = datetime.fromtimestamp(int(times.max()) // 1_000_000, zone).date() + timedelta(days=1)
     closes = np.array(
         [round(c.timestamp() * 1_000_000) for _, c in calendar.open_days(lo, hi)], dtype=np.int64
     )
-    days: I64 = np.searchsorted(closes, end, side="right") - np.searchsorted(closes, start, side="right")
-    return days
+    counts: I64 = np.searchsorted(closes, times, side="right")
+    return counts
 
 
 def _entries(
@@ -88,26 +89,29 @@ def _entries(
     furthest = np.full(n_leads, -1, dtype=np.int64)
     for s in range(n_steps):
         furthest[entry[s] >= 0] = s
-    columns: dict[str, Any] = {
-        "lead_id": prepared.frame.get_column("lead_id").to_native().gather(starts),
-        "furthest": furthest,
-    }
+    # Values and a mask of which are set, per column; nulls put in by polars in one pass at the end.
+    values: dict[str, Any] = {"furthest": furthest}
+    masks: dict[str, npt.NDArray[np.bool_]] = {}
     positions = _kernel.business_positions(calendar, times) if len(times) else times
+    closed: list[I64] = []
     for s in range(n_steps):
-        columns[f"e{s}"] = pl.Series(np.where(entry[s] >= 0, times[np.maximum(entry[s], 0)], 0)).set(
-            pl.Series(entry[s] < 0), None
-        )
+        at = times[np.maximum(entry[s], 0)]
+        values[f"e{s}"], masks[f"e{s}"] = at, entry[s] >= 0
+        closed.append(_closes(calendar, at))
     for s in range(n_steps - 1):
-        both = (entry[s] >= 0) & (entry[s + 1] >= 0)
-        both &= entry[s + 1] >= entry[s]  # a later step entered before this one has no velocity
-        a, b = entry[s][both], entry[s + 1][both]
-        days = np.full(n_leads, -1, dtype=np.int64)
-        days[both] = _business_days(calendar, times[a], times[b])
-        open_us = np.full(n_leads, -1, dtype=np.int64)
-        open_us[both] = positions[b] - positions[a]
-        columns[f"d{s}"] = pl.Series(days).set(pl.Series(~both), None)
-        columns[f"b{s}"] = pl.Series(open_us).set(pl.Series(~both), None)
-    return pl.DataFrame(columns)
+        # A later step entered before this one has no velocity.
+        both = (entry[s] >= 0) & (entry[s + 1] >= 0) & (entry[s + 1] >= entry[s])
+        values[f"d{s}"], masks[f"d{s}"] = closed[s + 1] - closed[s], both
+        values[f"b{s}"], masks[f"b{s}"] = (
+            positions[np.maximum(entry[s + 1], 0)] - positions[np.maximum(entry[s], 0)],
+            both,
+        )
+    raw = pl.DataFrame({**values, **{f"_{c}": m for c, m in masks.items()}})
+    return raw.select(
+        prepared.frame.get_column("lead_id").to_native().gather(starts).alias("lead_id"),
+        "furthest",
+        *(pl.when(pl.col(f"_{c}")).then(pl.col(c)).alias(c) for c in masks),
+    )
 
 
 def _groups(data: Any, leads: pl.DataFrame, by: str | None) -> pl.DataFrame:
@@ -208,12 +212,12 @@ def lead_table(
     entries = _entries(data, stages, step_of, as_of, calendar)
     won, code = _won(data, as_of, currency, fx)
     per_lead = won.group_by("lead_id").agg(pl.col("won").sum())
-    table = (
-        leads.join(entries.rename({"lead_id": "id"}), on="id", how="left")
-        .join(per_lead.rename({"lead_id": "id"}), on="id", how="left")
-        .with_columns(pl.col("furthest").fill_null(-1), pl.col("won").fill_null(0))
+    table = leads.join(entries.rename({"lead_id": "id"}), on="id", how="left").join(
+        per_lead.rename({"lead_id": "id"}), on="id", how="left"
     )
-    unknown = entries.join(leads.select(pl.col("id").alias("lead_id")), on="lead_id", how="anti").height
+    # Lead ids are unique (checked on intake), so the entries no lead matched are the rest.
+    unknown = entries.height - (table.height - table.get_column("furthest").null_count())
+    table = table.with_columns(pl.col("furthest").fill_null(-1), pl.col("won").fill_null(0))
     won = won.join(leads.select(pl.col("id").alias("lead_id"), "group"), on="lead_id", how="inner")
     return table, won, code, unknown
 
@@ -227,19 +231,38 @@ def summarise(
     days and open µs to the next step) and ``value``.
     """
     if view == "cohort":
-        keyed = table.with_columns(period_label(pl.col("created"), period).alias("period"))
-        parts = [
-            keyed.group_by("period", "group").agg(
-                pl.lit(s, pl.Int64).alias("step"),
+        # One pass over the leads for every step's sums, then one small frame per step.
+        sums = (
+            table.with_columns(period_label(pl.col("created"), period).alias("period"))
+            .group_by("period", "group")
+            .agg(
                 pl.len().cast(pl.Int64).alias("cohort"),
-                (pl.col("furthest") >= s).sum().cast(pl.Int64).alias("volume"),
-                (pl.col("furthest") == s).sum().cast(pl.Int64).alias("ended"),
-                *_velocity(s, n_steps),
-                (pl.col("won").sum() if s == n_steps - 1 else pl.lit(None, pl.Int64)).alias("value"),
+                pl.col("won").sum().cast(pl.Int64).alias("value"),
+                *(
+                    expr.alias(f"{name}{s}")
+                    for s in range(n_steps)
+                    for name, expr in (
+                        ("volume", (pl.col("furthest") >= s).sum().cast(pl.Int64)),
+                        ("ended", (pl.col("furthest") == s).sum().cast(pl.Int64)),
+                        *zip(("d50", "b50"), _velocity(s, n_steps), strict=True),
+                    )
+                ),
             )
-            for s in range(n_steps)
-        ]
-        return pl.concat(parts, how="vertical_relaxed")
+        )
+        return pl.concat(
+            [
+                sums.select(
+                    "period",
+                    "group",
+                    pl.lit(s, pl.Int64).alias("step"),
+                    "cohort",
+                    *(pl.col(f"{name}{s}").alias(name) for name in ("volume", "ended", "d50", "b50")),
+                    (pl.col("value") if s == n_steps - 1 else pl.lit(None, pl.Int64)).alias("value"),
+                )
+                for s in range(n_steps)
+            ],
+            how="vertical_relaxed",
+        )
     parts = []
     for s in range(n_steps):
         # Velocity is attached to the step left, over the leads that entered the next step in the period.
