@@ -71,11 +71,9 @@ def test_waterfall_without_fx_names_the_deal(
     assert "pass fx=" in err
 
 
-def test_demo_has_the_waterfall_section(
-    capsys: pytest.CaptureFixture[str], example_plan: AlignmentPlan
-) -> None:
-    from smarketing.cli._waterfall import waterfall_section
-
-    text = waterfall_section(example_plan, synthetic(example_plan, seed=3, n_leads=300))
-    assert text.startswith("Demand waterfall (cohorts by quarter")
-    assert "SourcedInfluenced(by team" in text
+def test_demo_has_the_waterfall_section(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--leads", "300")
+    assert code == 0
+    section = out[out.index("Demand waterfall (cohorts by quarter") :]
+    assert "Waterfall(cohort view by quarter" in section
+    assert "SourcedInfluenced(by team" in section
