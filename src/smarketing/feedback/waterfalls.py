@@ -266,7 +266,8 @@ def waterfall(
     Examples:
         >>> from datetime import datetime, timezone
         >>> plan = sm.load_plan("examples/plan.yaml")
-        >>> data = sm.datasets.synthetic(plan, seed=1, n_leads=300)
+        >>> from smarketing.datasets import synthetic
+        >>> data = synthetic(plan, seed=1, n_leads=300)
         >>> w = waterfall(plan, data, as_of=datetime(2027, 1, 1, tzinfo=timezone.utc))
         >>> [r.step for r in w.rows[:6]]
         ['inquiry', 'mql', 'sal', 'sql', 'opportunity', 'won']
