@@ -24,7 +24,16 @@ from smarketing.errors import (
     RuleError,
     SmarketingError,
 )
-from smarketing.feedback import CampaignComparison, DispositionReport, compare_campaigns, dispositions
+from smarketing.feedback import (
+    CampaignComparison,
+    DispositionReport,
+    SourcedInfluenced,
+    Waterfall,
+    compare_campaigns,
+    dispositions,
+    sourced_influenced,
+    waterfall,
+)
 from smarketing.glossary import Glossary, Term, TextLint, lint_text
 from smarketing.journey import (
     ConformanceReport,
@@ -125,6 +134,7 @@ __all__ = [
     "Scorecard",
     "Segments",
     "SmarketingError",
+    "SourcedInfluenced",
     "Stage",
     "StageEvent",
     "Statement",
@@ -133,6 +143,7 @@ __all__ = [
     "TextLint",
     "Touchpoint",
     "Transition",
+    "Waterfall",
     "__version__",
     "agreement",
     "alerts",
@@ -158,5 +169,7 @@ __all__ = [
     "score",
     "scorecard",
     "segment",
+    "sourced_influenced",
     "targets_from_revenue",
+    "waterfall",
 ]

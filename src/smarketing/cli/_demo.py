@@ -35,6 +35,7 @@ from smarketing.cli._demo_plan import (
 from smarketing.cli._feedback import feedback_section
 from smarketing.cli._persona import persona_results_section
 from smarketing.cli._text import emit, underline
+from smarketing.cli._waterfall import waterfall_section
 from smarketing.glossary import lint_text
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
@@ -128,6 +129,7 @@ DEMO_SECTIONS: list[DemoSection] = [
     feedback_section,
     attribution_section,
     campaigns_section,
+    waterfall_section,
     _language_section,
     _check_section,
     _misaligned_check_section,

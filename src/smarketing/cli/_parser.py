@@ -33,6 +33,7 @@ from smarketing.cli._rewards import rewards_command
 from smarketing.cli._sla import sla_command
 from smarketing.cli._sources import import_command, sources_command
 from smarketing.cli._text import emit, escape
+from smarketing.cli._waterfall import add_waterfall
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_and_sources(commands)
     _add_lint_text(commands)
     add_feedback(commands, _add_source)
+    add_waterfall(commands, _add_source)
     return parser
 
 

@@ -1,12 +1,29 @@
-"""Closing the loop: what sales and customers tell marketing, and campaigns compared side by side.
+"""Closing the loop between marketing and sales: feedback, the demand waterfall, campaigns side by side.
 
 - :func:`dispositions`: rejections and recycles by reason, persona, campaign, owner or week; recycled-to-won;
   time to disposition in business hours; reasons off the plan's list and leads with no disposition.
+- :func:`waterfall` follows leads down the demand waterfall (inquiry, MQL, SAL, SQL, opportunity, won) by
+  cohort or by period; :func:`sourced_influenced` splits pipeline and revenue into sourced and influenced.
 - :func:`compare_campaigns`: two or more campaigns side by side on the same measures (leads, MQL
   acceptance, rejection reasons, pipeline, revenue, cost per stage).
 """
 
+from __future__ import annotations
+
 from smarketing.feedback.campaigns import CampaignComparison, compare_campaigns
 from smarketing.feedback.dispositions import DispositionReport, dispositions
+from smarketing.feedback.sourced import SourcedInfluenced, SourcedRow, sourced_influenced
+from smarketing.feedback.waterfalls import Waterfall, WaterfallRow, waterfall
 
-__all__ = ["CampaignComparison", "DispositionReport", "compare_campaigns", "dispositions"]
+__all__ = [
+    "CampaignComparison",
+    "DispositionReport",
+    "SourcedInfluenced",
+    "SourcedRow",
+    "Waterfall",
+    "WaterfallRow",
+    "compare_campaigns",
+    "dispositions",
+    "sourced_influenced",
+    "waterfall",
+]

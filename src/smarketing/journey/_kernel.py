@@ -43,7 +43,9 @@ __all__ = [
     "FunnelTable",
     "Prepared",
     "conformance_tables",
+    "business_positions",
     "dfg_tables",
+    "first_entries",
     "funnel_table",
     "prepare",
 ]
@@ -558,7 +560,7 @@ def funnel_table(
     is_lost = np.zeros(len(prepared.stages) + 1, dtype=bool)
     is_lost[np.asarray(lost, dtype=np.int64)] = True
     # Business position of every event (the open time from the clock's start), if a calendar is given.
-    positions = _business_positions(calendar, times) if calendar is not None and n else None
+    positions = business_positions(calendar, times) if calendar is not None and n else None
     counted, left_out = _counted_entries(j, lead, n_steps, n_leads, mode=mode)
     stays = _Stays(k, ends, step_of, is_lost, native, unit, positions)
     cells: list[dict[str, Any]] = []
@@ -586,7 +588,34 @@ def funnel_table(
     return FunnelTable(cells=cells, unmatched=unmatched, anomalies=anomalies)
 
 
-def _business_positions(calendar: BusinessCalendar, times: I64) -> I64:
+def first_entries(prepared: Prepared, step_of: Sequence[int]) -> tuple[I64, I64, list[tuple[I64, I64]]]:
+    """Each lead's first entry into each step, where a step may be several stages (the funnel's ``any``).
+
+    ``step_of`` gives each stage code's step (-1: none). Returns the first row of each lead (its block
+    start), the time of every row in µs since the epoch, and per step the leads entering it (lead numbers)
+    with the row of each one's first entry, as :func:`funnel_table` counts them in ``any`` mode.
+    """
+    frame = prepared.frame
+    n = len(frame)
+    n_steps = max(step_of, default=-1) + 1
+    codes = np.full(len(prepared.stages) + 1, -1, dtype=np.int64)
+    codes[: len(step_of)] = step_of
+    k = frame.get_column("k").to_numpy().astype(np.int64)
+    starts: I64 = np.flatnonzero(frame.get_column("first").to_numpy())
+    ends: I64 = np.append(starts[1:], n)
+    lead = np.repeat(np.arange(len(starts), dtype=np.int32), ends - starts)
+    dtype = frame.schema["time"]
+    unit = dtype.time_unit if isinstance(dtype, nw.Datetime) else "us"
+    times: I64 = (
+        frame.get_column("time").to_numpy().view(np.int64)
+        if unit == "us"
+        else frame.get_column("time").dt.timestamp("us").to_numpy()
+    )
+    counted, _ = _counted_entries(codes[k], lead, n_steps, len(starts), mode="any")
+    return starts, times, [(leads, row) for leads, row, _, _ in counted]
+
+
+def business_positions(calendar: BusinessCalendar, times: I64) -> I64:
     """The business position of every event (µs of open time from the clock's start) on ``calendar``."""
     earliest, latest = from_epoch_us(int(times.min())), from_epoch_us(int(times.max()))
     try:

@@ -28,6 +28,7 @@ from smarketing._base import (
 )
 from smarketing.campaigns import Campaign
 from smarketing.errors import FormulaError
+from smarketing.feedback.model import WaterfallPlan
 from smarketing.glossary import Glossary
 from smarketing.journey.model import JourneyMap
 from smarketing.kpi.model import KPI, compile_kpi
@@ -118,6 +119,9 @@ class AlignmentPlan(FrozenModel):
     arbiter: Arbiter | None = Field(default=None, description="Neutral conflict resolution.")
     campaigns: list[Campaign] = Field(
         default_factory=list, description="Campaigns, to compare side by side and to check sales was told."
+    )
+    waterfall: WaterfallPlan | None = Field(
+        default=None, description="The demand waterfall: its steps on the journey and benchmark bands."
     )
 
     _source: Source | None = PrivateAttr(default=None)
@@ -271,6 +275,10 @@ def _reference_problems(plan: AlignmentPlan) -> Iterator[tuple[str, str]]:
         for j, team in enumerate(c.teams):
             yield from ref(f"campaigns[{i}].teams[{j}]", team, teams, "team")
         yield from ref(f"campaigns[{i}].meeting", c.meeting, meetings, "cadence meeting")
+    if plan.waterfall is not None:
+        for step, ids in plan.waterfall.stages.items():
+            for i, stage in enumerate(ids):
+                yield from ref(f"waterfall.stages.{step}[{i}]", stage, stages, "stage")
 
 
 def _sla_references(

@@ -18,6 +18,7 @@ from smarketing.rules import (
     _personas,
     _rewards,
     _sla,
+    _waterfall,
 )
 from smarketing.rules._core import DOCS_URL, RuleSpec
 from smarketing.rules._data import DataRule
@@ -39,6 +40,7 @@ DATA_RULES: Final[tuple[DataRule, ...]] = (
     *_persona_data.RULES,
     *_dispositions.RULES,
     *_campaigns.RULES,
+    *_waterfall.RULES,
 )
 
 

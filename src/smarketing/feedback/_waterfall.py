@@ -1,0 +1,315 @@
+"""Columnar kernel behind :func:`smarketing.feedback.waterfall` (private).
+
+The stage events go through the journey's :func:`~smarketing.journey._kernel.prepare` (validation, one
+agreed order per lead) and :func:`~smarketing.journey._kernel.first_entries` (each lead's first entry into
+each step, the funnel's ``any`` counting); the business clock is the funnel's
+(:func:`~smarketing.journey._kernel.business_positions`). This module only builds one row per lead
+(furthest step, first entry per step, business days and time between steps, won value) and sums them by
+period and group in polars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from smarketing._periods import Window
+from smarketing.calendar import BusinessCalendar
+from smarketing.errors import DataError
+from smarketing.frames import as_lazy
+from smarketing.frames._money import check_won, convert_column, minor_units
+from smarketing.journey import _kernel
+from smarketing.money import FxTable, Money
+
+__all__ = [
+    "PERIOD_LABEL",
+    "WaterfallPeriod",
+    "cohort_end",
+    "first_touch_team",
+    "in_currency",
+    "lead_table",
+    "period_label",
+    "summarise",
+]
+
+I64 = npt.NDArray[np.int64]
+WaterfallPeriod = Literal["week", "month", "quarter"]
+
+#: How a period is named, from its start date (UTC): ``2026-10``, ``2026-Q4``, ``2026-W40`` (ISO week).
+PERIOD_LABEL = {"month": "%Y-%m", "week": "%G-W%V"}
+
+
+def period_label(column: pl.Expr, period: WaterfallPeriod) -> pl.Expr:
+    """The label of the UTC period each time or date of ``column`` falls in."""
+    if period == "quarter":
+        return pl.format("{}-Q{}", column.dt.year(), column.dt.quarter())
+    return column.dt.strftime(PERIOD_LABEL[period])
+
+
+def _closes(calendar: BusinessCalendar, times: I64) -> I64:
+    """For each time (µs), how many open days of ``calendar`` closed at or before it (from a fixed start).
+
+    The business days between two times are the difference of their counts: the open days whose closing
+    instant is after the first and at or before the second. Handed over on Friday at 16:00 and taken on
+    Monday at 10:00 is one business day (Friday's close), as
+    :meth:`~smarketing.calendar.BusinessCalendar.add_days` counts deadlines.
+    """
+    if not times.size:
+        return times
+    zone = calendar.zone
+    lo = datetime.fromtimestamp(int(times.min()) // 1_000_000, zone).date() - timedelta(days=1)
+    hi = datetime.fromtimestamp(int(times.max()) // 1_000_000, zone).date() + timedelta(days=1)
+    closes = np.array(
+        [round(c.timestamp() * 1_000_000) for _, c in calendar.open_days(lo, hi)], dtype=np.int64
+    )
+    counts: I64 = np.searchsorted(closes, times, side="right")
+    return counts
+
+
+def _entries(
+    events: Any, stages: Sequence[str], step_of: Sequence[int], as_of: datetime, calendar: BusinessCalendar
+) -> pl.DataFrame:
+    """Per lead with events: its furthest step, first entries, and business days and time between steps.
+
+    Columns: ``lead_id``, ``furthest`` step, first entry ``e{s}`` (µs) per step, and per pair of steps the
+    business days ``d{s}`` and open time ``b{s}`` (µs) from ``s`` to ``s + 1``.
+    """
+    prepared = _kernel.prepare(events, stages, as_of=as_of)
+    starts, times, per_step = _kernel.first_entries(prepared, step_of)
+    n_leads = len(starts)
+    n_steps = len(per_step)
+    entry = np.full((n_steps, n_leads), -1, dtype=np.int64)
+    for s, (leads, rows) in enumerate(per_step):
+        entry[s, leads] = rows
+    furthest = np.full(n_leads, -1, dtype=np.int64)
+    for s in range(n_steps):
+        furthest[entry[s] >= 0] = s
+    # Values and a mask of which are set, per column; nulls put in by polars in one pass at the end.
+    values: dict[str, Any] = {"furthest": furthest}
+    masks: dict[str, npt.NDArray[np.bool_]] = {}
+    positions = _kernel.business_positions(calendar, times) if len(times) else times
+    closed: list[I64] = []
+    for s in range(n_steps):
+        at = times[np.maximum(entry[s], 0)]
+        values[f"e{s}"], masks[f"e{s}"] = at, entry[s] >= 0
+        closed.append(_closes(calendar, at))
+    for s in range(n_steps - 1):
+        # A later step entered before this one has no velocity.
+        both = (entry[s] >= 0) & (entry[s + 1] >= 0) & (entry[s + 1] >= entry[s])
+        values[f"d{s}"], masks[f"d{s}"] = closed[s + 1] - closed[s], both
+        values[f"b{s}"], masks[f"b{s}"] = (
+            positions[np.maximum(entry[s + 1], 0)] - positions[np.maximum(entry[s], 0)],
+            both,
+        )
+    raw = pl.DataFrame({**values, **{f"_{c}": m for c, m in masks.items()}})
+    return raw.select(
+        prepared.frame.get_column("lead_id").to_native().gather(starts).alias("lead_id"),
+        "furthest",
+        *(pl.when(pl.col(f"_{c}")).then(pl.col(c)).alias(c) for c in masks),
+    )
+
+
+def _groups(data: Any, leads: pl.DataFrame, by: str | None) -> pl.DataFrame:
+    """``leads`` with the ``group`` column: the ``by`` lead column as text, or the first touch's team."""
+    if by is None:
+        return leads.with_columns(pl.lit(None, pl.String).alias("group"))
+    if by != "source_team":
+        return leads.with_columns(pl.col(by).cast(pl.String).alias("group"))
+    return leads.join(first_touch_team(data), on="id", how="left")
+
+
+def first_touch_team(data: Any) -> pl.DataFrame:
+    """Each lead's ``id`` and ``group``: the team of its first touch (earliest; ties by touch id)."""
+    touches = as_lazy(data, "touchpoints", required=("id", "lead_id", "time", "team"), reads=())
+    first: pl.DataFrame = (
+        touches.select("lead_id", "time", "id", "team")
+        .collect(backend="polars")
+        .to_native()
+        .sort("lead_id", "time", "id")
+        .group_by("lead_id", maintain_order=True)
+        .first()
+        .select(pl.col("lead_id").alias("id"), pl.col("team").cast(pl.String).alias("group"))
+    )
+    return first
+
+
+def in_currency(
+    frame: pl.DataFrame, *, on: str, to: str | None, fx: FxTable | None
+) -> tuple[pl.Series, str | None]:
+    """Each deal's ``amount`` in minor units of ``to`` (converted with ``fx`` on its ``on`` day), and ``to``.
+
+    Without ``to`` the deals must share one currency, which is then the answer's. A deal in another
+    currency without ``fx`` is a :class:`~smarketing.errors.DataError` naming it.
+    """
+    units = minor_units(frame, "amount", "amount_currency")
+    codes = sorted(frame.get_column("amount_currency").drop_nulls().unique().to_list())
+    target = to if to is not None else (codes[0] if codes else None)
+    other = [c for c in codes if c != target]
+    if not other:
+        return units, target
+    if fx is None or target is None:
+        bad = frame.filter(pl.col("amount_currency") == other[0]).get_column("id")[0]
+        raise DataError(
+            f"in {other[0]}, not {target}; pass fx= to convert deals to the plan's currency",
+            kind="deal",
+            record=str(bad),
+            field="amount_currency",
+        )
+    rows = frame.with_columns(units.alias("_units"))
+
+    def fallback(row: int) -> int:
+        r = rows.row(row, named=True)
+        money = Money.from_minor(r["_units"], r["amount_currency"])
+        return fx.convert(money, target, r[on]).to_minor()
+
+    converted = convert_column(
+        rows, "_units", fx=fx, to=target, currency="amount_currency", on=on, fallback=fallback
+    )
+    return converted, target
+
+
+def _won(
+    data: Any, as_of: datetime, currency: str | None, fx: FxTable | None
+) -> tuple[pl.DataFrame, str | None]:
+    """Won deals closed by ``as_of`` (UTC date): ``lead_id``, ``close_date``, ``won`` in minor units."""
+    deals = as_lazy(
+        data, "deals", reads=("id", "lead_id", "amount", "amount_currency", "stage", "close_date")
+    )
+    native = deals.collect(backend="polars").to_native()
+    won = check_won(native).join(native.select("id", "lead_id"), on="id", how="left")
+    won = won.filter(pl.col("close_date") <= as_of.astimezone(UTC).date())
+    units, code = in_currency(won, on="close_date", to=currency, fx=fx)
+    return won.select("lead_id", "close_date", units.alias("won")), code
+
+
+def lead_table(
+    data: Any,
+    stages: Sequence[str],
+    step_of: Sequence[int],
+    *,
+    by: str | None,
+    as_of: datetime,
+    calendar: BusinessCalendar,
+    currency: str | None,
+    fx: FxTable | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, str | None, int]:
+    """One row per lead created by ``as_of``, the won deals, their currency, and the leads left out.
+
+    Leads: ``id``, ``created`` (UTC), ``group``, the columns of :func:`_entries` (``furthest`` -1: no
+    step) and ``won`` (minor units of the lead's won deals). The count left out is of leads that have
+    stage events but are not among the leads (they have no creation time for a cohort).
+    """
+    reads = ("id", "created_at", *((by,) if by not in (None, "source_team") else ()))
+    leads_lf = as_lazy(data, "leads", required=reads, reads=reads)
+    leads = leads_lf.collect(backend="polars").to_native()
+    leads = leads.filter(pl.col("created_at") <= as_of).rename({"created_at": "created"})
+    leads = _groups(data, leads, by).select("id", "created", "group")
+    entries = _entries(data, stages, step_of, as_of, calendar)
+    won, code = _won(data, as_of, currency, fx)
+    per_lead = won.group_by("lead_id").agg(pl.col("won").sum())
+    table = leads.join(entries.rename({"lead_id": "id"}), on="id", how="left").join(
+        per_lead.rename({"lead_id": "id"}), on="id", how="left"
+    )
+    # Lead ids are unique (checked on intake), so the entries no lead matched are the rest.
+    unknown = entries.height - (table.height - table.get_column("furthest").null_count())
+    table = table.with_columns(pl.col("furthest").fill_null(-1), pl.col("won").fill_null(0))
+    won = won.join(leads.select(pl.col("id").alias("lead_id"), "group"), on="lead_id", how="inner")
+    return table, won, code, unknown
+
+
+def summarise(
+    table: pl.DataFrame, won: pl.DataFrame, *, view: str, period: WaterfallPeriod, n_steps: int
+) -> pl.DataFrame:
+    """The cells of the waterfall, one per ``period``, ``group`` and ``step`` with leads.
+
+    Columns: ``cohort`` (cohort view), ``volume``, ``ended``, ``d50``/``b50`` (lower medians of business
+    days and open µs to the next step) and ``value``.
+    """
+    if view == "cohort":
+        # One pass over the leads for every step's sums, then one small frame per step.
+        sums = (
+            table.with_columns(period_label(pl.col("created"), period).alias("period"))
+            .group_by("period", "group")
+            .agg(
+                pl.len().cast(pl.Int64).alias("cohort"),
+                pl.col("won").sum().cast(pl.Int64).alias("value"),
+                *(
+                    expr.alias(f"{name}{s}")
+                    for s in range(n_steps)
+                    for name, expr in (
+                        ("volume", (pl.col("furthest") >= s).sum().cast(pl.Int64)),
+                        ("ended", (pl.col("furthest") == s).sum().cast(pl.Int64)),
+                        *zip(("d50", "b50"), _velocity(s, n_steps), strict=True),
+                    )
+                ),
+            )
+        )
+        return pl.concat(
+            [
+                sums.select(
+                    "period",
+                    "group",
+                    pl.lit(s, pl.Int64).alias("step"),
+                    "cohort",
+                    *(pl.col(f"{name}{s}").alias(name) for name in ("volume", "ended", "d50", "b50")),
+                    (pl.col("value") if s == n_steps - 1 else pl.lit(None, pl.Int64)).alias("value"),
+                )
+                for s in range(n_steps)
+            ],
+            how="vertical_relaxed",
+        )
+    parts = []
+    for s in range(n_steps):
+        # Velocity is attached to the step left, over the leads that entered the next step in the period.
+        nxt = f"e{s + 1}" if s + 1 < n_steps else f"e{s}"
+        vel = (
+            table.filter(pl.col(nxt).is_not_null())
+            .with_columns(period_label(pl.from_epoch(nxt, "us"), period).alias("period"))
+            .group_by("period", "group")
+            .agg(*_velocity(s, n_steps))
+        )
+        vol = (
+            table.filter(pl.col(f"e{s}").is_not_null())
+            .with_columns(period_label(pl.from_epoch(f"e{s}", "us"), period).alias("period"))
+            .group_by("period", "group")
+            .agg(pl.len().cast(pl.Int64).alias("volume"))
+        )
+        part = vol.join(vel, on=["period", "group"], how="full", coalesce=True, nulls_equal=True)
+        if s == n_steps - 1:
+            value = (
+                won.with_columns(period_label(pl.col("close_date"), period).alias("period"))
+                .group_by("period", "group")
+                .agg(pl.col("won").sum().alias("value"))
+            )
+            part = part.join(value, on=["period", "group"], how="full", coalesce=True, nulls_equal=True)
+        else:
+            part = part.with_columns(pl.lit(None, pl.Int64).alias("value"))
+        parts.append(
+            part.with_columns(
+                pl.lit(s, pl.Int64).alias("step"),
+                pl.lit(None, pl.Int64).alias("cohort"),
+                pl.lit(None, pl.Int64).alias("ended"),
+                pl.col("volume").fill_null(0),
+            )
+        )
+    columns = ["period", "group", "step", "cohort", "volume", "ended", "d50", "b50", "value"]
+    return pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
+
+
+def _velocity(s: int, n_steps: int) -> list[pl.Expr]:
+    if s + 1 >= n_steps:
+        return [pl.lit(None, pl.Int64).alias("d50"), pl.lit(None, pl.Int64).alias("b50")]
+    return [
+        pl.col(f"d{s}").quantile(0.5, "lower").cast(pl.Int64).alias("d50"),
+        pl.col(f"b{s}").quantile(0.5, "lower").cast(pl.Int64).alias("b50"),
+    ]
+
+
+def cohort_end(label: str) -> date:
+    """The first day after the period ``label`` names (UTC)."""
+    return Window.parse(label).end
