@@ -146,6 +146,7 @@ def _parts(annotation: Any) -> tuple[set[Any], list[Any]]:
 
 
 def _rule(name: str, field: FieldInfo) -> Rule:
+    """The rule of one model field: its type (from the annotation and the field's name) and constraints."""
     kinds, meta = _parts(field.annotation)
     meta = [*meta, *field.metadata]
     required = field.is_required()
