@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "smarketing.persona*",
             "smarketing.attribution*",
             "smarketing.rewards*",
+            "smarketing.feedback*",
         ),
     ),
     (

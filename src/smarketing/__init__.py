@@ -24,6 +24,7 @@ from smarketing.errors import (
     RuleError,
     SmarketingError,
 )
+from smarketing.feedback import FeedbackReport, customer_feedback
 from smarketing.glossary import Glossary, Term, TextLint, lint_text
 from smarketing.journey import (
     ConformanceReport,
@@ -97,6 +98,7 @@ __all__ = [
     "Diagnostic",
     "Disposition",
     "Feedback",
+    "FeedbackReport",
     "FormulaError",
     "FunnelReport",
     "FunnelTargets",
@@ -142,6 +144,7 @@ __all__ = [
     "check",
     "compute_rewards",
     "conformance",
+    "customer_feedback",
     "discover",
     "dump_plan",
     "evaluate_sla",
