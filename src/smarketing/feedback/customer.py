@@ -53,7 +53,7 @@ from smarketing._display import html_table, text_table
 from smarketing.frames import as_lazy
 from smarketing.plan import AlignmentPlan
 
-__all__ = ["GROUPS", "FeedbackReport", "customer_feedback"]
+__all__ = ["FeedbackReport", "GROUPS", "customer_feedback"]
 
 #: What feedback can be grouped by: the lead's persona and campaign, its journey stage at the feedback's
 #: time, and the feedback's own source (survey, review, ...).

@@ -22,12 +22,13 @@ __all__ = [
     "Disposition",
     "Feedback",
     "Lead",
-    "SCORE_RANGES",
     "RECORD_KINDS",
     "Record",
+    "SCORE_RANGES",
     "StageEvent",
     "Touchpoint",
     "parse_records",
+    "score_problem",
 ]
 
 
