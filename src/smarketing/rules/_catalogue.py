@@ -8,6 +8,7 @@ import attrs
 
 from smarketing.rules import (
     _collaboration,
+    _customer_feedback,
     _data,
     _journey,
     _kpis,
@@ -32,7 +33,7 @@ BUILTIN_RULES: Final[tuple[RuleSpec, ...]] = (
 )
 
 #: The built-in data rules (run only when ``check`` is given data), in documentation order.
-DATA_RULES: Final[tuple[DataRule, ...]] = (*_data.RULES, *_persona_data.RULES)
+DATA_RULES: Final[tuple[DataRule, ...]] = (*_data.RULES, *_persona_data.RULES, *_customer_feedback.RULES)
 
 
 @attrs.frozen
