@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from smarketing.cli._common import CommandError, load_plan_file, synthetic_data
+from smarketing.cli._customer_feedback import customer_feedback_section
 from smarketing.cli._demo_data import (
     attribution_section,
     conformance_section,
@@ -123,6 +124,7 @@ DEMO_SECTIONS: list[DemoSection] = [
     dispositions_section,
     sla_results_section,
     persona_results_section,
+    customer_feedback_section,
     attribution_section,
     _language_section,
     _check_section,

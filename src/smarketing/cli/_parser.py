@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, NoReturn
 
 from smarketing import __version__
+from smarketing.cli._customer_feedback import add_customer_feedback
 from smarketing.cli._demo import EXAMPLE_PLAN, demo_command
 from smarketing.cli._journey import funnel_command
 from smarketing.cli._kpis import kpis_command
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kpis(commands)
     _add_sla(commands)
     _add_score(commands)
+    add_customer_feedback(commands, _add_source)
     _add_rewards(commands)
     _add_import_and_sources(commands)
     _add_lint_text(commands)
