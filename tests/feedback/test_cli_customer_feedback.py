@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import smarketing as sm
 from smarketing import cli
 from smarketing.records import Dataset, Feedback, Lead
 
@@ -66,9 +65,7 @@ def test_an_unknown_group_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_the_demo_has_the_section(capsys: pytest.CaptureFixture[str]) -> None:
-    from smarketing.cli._customer_feedback import customer_feedback_section
-
-    plan = sm.load_plan("examples/plan.yaml")
-    text = customer_feedback_section(plan, sm.datasets.synthetic(plan, seed=3, n_leads=300))
-    assert text.startswith("Customer feedback (smarketing customer-feedback)")
-    assert "Seen by" in text
+    code, out, _ = run(capsys, "demo", "--leads", "300", "--seed", "3")
+    assert code == 0
+    section = out[out.index("Customer feedback (smarketing customer-feedback)") :]
+    assert section.split("\n")[2].startswith("FeedbackReport(feedback=")
