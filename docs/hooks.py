@@ -322,7 +322,7 @@ record field reads are listed in the load report, never dropped silently. In tex
 | money | an exact decimal number, never a binary float | `6000.00` |
 | currency | an uppercase ISO 4217 code with a minor unit | `EUR` |
 | share | a decimal number from 0 to 1 | `0.5` |
-| list of texts | items separated by `;` (spaces around them dropped); in JSON Lines also an array of strings | `pricing; onboarding` |
+| list of texts | items separated by `;` (spaces around them dropped; JSON Lines: also an array) | `a; b` |
 
 An empty cell is a missing value. A frame (polars, pandas, ...) uses the dtype named in the last column.
 """
