@@ -213,24 +213,33 @@ def _rows(data: Any, as_of: datetime | None) -> pl.LazyFrame:
         _native(data, "leads", ["id"], ["account_id", "created_at", "persona", "campaign"]),
         {"account_id": text, "created_at": pl.Datetime("us", "UTC"), "persona": text, "campaign": text},
     )
+    # Each step reads only the leads and events of the feedback at hand (a small share of all of them).
+    feedback = feedback.collect().lazy()
+    accounts = feedback.filter(pl.col("lead_id").is_null()).select("account_id").drop_nulls().unique()
     first = (
-        leads.filter(pl.col("account_id").is_not_null())
+        leads.join(accounts, on="account_id", how="semi")
         .sort("account_id", "created_at", "id", nulls_last=True)
         .group_by("account_id")
         .agg(pl.col("id").first().alias("_first"))
     )
-    rows = (
+    with_lead = (
         feedback.join(first, on="account_id", how="left")
         .with_columns(pl.coalesce("lead_id", "_first").alias("_lead"))
-        .join(
-            leads.select(pl.col("id").alias("_lead"), "persona", "campaign"),
-            on="_lead",
-            how="left",
-        )
+        .collect()
+        .lazy()
+    )
+    wanted = with_lead.select("_lead").drop_nulls().unique()
+    rows = with_lead.join(
+        leads.select(pl.col("id").alias("_lead"), "persona", "campaign").join(wanted, on="_lead", how="semi"),
+        on="_lead",
+        how="left",
     )
     events = _native(data, "stage_events", ["lead_id", "to", "time"], [])
-    events = events.select(pl.col("lead_id").alias("_lead"), pl.col("to").alias("stage"), "time").sort(
-        "time", maintain_order=True
+    # Only the events of leads with feedback are sorted and joined (a fraction of all events).
+    events = (
+        events.select(pl.col("lead_id").alias("_lead"), pl.col("to").alias("stage"), "time")
+        .join(wanted, on="_lead", how="semi")
+        .sort("time", maintain_order=True)
     )
     return rows.sort("time", maintain_order=True).join_asof(
         events, on="time", by="_lead", strategy="backward", check_sortedness=False
@@ -264,10 +273,16 @@ def customer_feedback(
     def seen(ids: list[str]) -> pl.Expr:
         return pl.col("seen_by").list.eval(pl.element().is_in(ids)).list.any().fill_null(False)
 
-    rows = _rows(data, as_of).with_columns(
-        pl.col("score_type").fill_null("none"),
-        seen(marketing).alias("_marketing"),
-        seen(sales).alias("_sales"),
+    # One row per feedback, computed once (a fraction of the leads) and read by the three tables below.
+    rows = (
+        _rows(data, as_of)
+        .collect()
+        .lazy()
+        .with_columns(
+            pl.col("score_type").fill_null("none"),
+            seen(marketing).alias("_marketing"),
+            seen(sales).alias("_sales"),
+        )
     )
     keys = list(groups)
     score = pl.col("score")
