@@ -322,6 +322,7 @@ record field reads are listed in the load report, never dropped silently. In tex
 | money | an exact decimal number, never a binary float | `6000.00` |
 | currency | an uppercase ISO 4217 code with a minor unit | `EUR` |
 | share | a decimal number from 0 to 1 | `0.5` |
+| list of texts | items separated by `;` (spaces around them dropped; JSON Lines: also an array) | `a; b` |
 
 An empty cell is a missing value. A frame (polars, pandas, ...) uses the dtype named in the last column.
 """
@@ -336,6 +337,7 @@ _RECORD_TYPES = {
     "currency": "currency",
     "number": "share",
     "splits": "list of splits",
+    "texts": "list of texts",
 }
 
 
@@ -444,6 +446,10 @@ _COLUMN_EXAMPLES = {
     "segment": "mid_market",
     "note": "Budget frozen until Q3",
     "discount": "500.00",
+    "score": "9",
+    "tags": "pricing; onboarding",
+    "seen_by": "marketing; sales",
+    "text": "Setup took a week longer than promised",
 }
 
 

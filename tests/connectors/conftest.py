@@ -29,9 +29,11 @@ def text_frames(data: Dataset) -> dict[str, pl.DataFrame]:
         columns = [
             pl.col(n).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z")
             if isinstance(t, pl.Datetime)
+            else pl.col(n).list.join(";")  # a list of texts (tags, seen_by), as a cell writes it
+            if t == pl.List(pl.String)
             else pl.col(n).cast(pl.String)
             for n, t in frame.schema.items()
-            if not isinstance(t, pl.List)
+            if n != "splits"
         ]
         out[kind] = frame.select(columns)
     splits = data.deals.select("id", "splits").explode("splits").drop_nulls("splits").unnest("splits")

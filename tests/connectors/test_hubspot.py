@@ -40,6 +40,7 @@ KEYS = {
     "activities": ["id"],
     "deals": ["id"],
     "dispositions": ["lead_id", "time"],
+    "feedback": ["id"],
 }
 
 

@@ -125,6 +125,7 @@ def expected(ds: Dataset, folder: Path, *, custom: bool) -> dict[str, pl.DataFra
         "activities": activities,
         "deals": deals,
         "dispositions": ds.dispositions.clear(),
+        "feedback": ds.feedback.clear(),  # Salesforce's Data Export has no feedback object read here
     }
 
 

@@ -35,6 +35,7 @@ from smarketing.records import (
     Deal,
     DealSplit,
     Disposition,
+    Feedback,
     Lead,
     Record,
     StageEvent,
@@ -110,6 +111,20 @@ def _records(n: int) -> dict[str, list[Record]]:
             )
         ],
         "dispositions": [Disposition(lead_id=f"L{n}", reason="not_a_fit", time=T, person="nina", note="x")],
+        "feedback": [
+            Feedback(
+                id=f"F{n}",
+                lead_id=f"L{n}",
+                account_id="A1",
+                time=T,
+                source="survey",
+                score_type="nps",
+                score=9,
+                tags=["pricing"],
+                text="x",
+                seen_by=["marketing"],
+            )
+        ],
     }
 
 
@@ -209,6 +224,7 @@ _WRONG_DTYPE: dict[str, list[tuple[str, Callable[[int], pl.Series]]]] = {
         ("bool", lambda n: pl.Series([True] * n)),
     ],
     "splits": [("text", lambda n: pl.Series(["nina:1"] * n))],
+    "texts": [("text", lambda n: pl.Series(["pricing"] * n)), ("ints", lambda n: pl.Series([[1]] * n))],
 }
 
 DTYPE_CASES = [
@@ -485,7 +501,7 @@ COUNT_CASES = [
     pytest.param(kind, column, id=f"{kind}.{column}")
     for kind, rules in RULES.items()
     for column, rule in rules.items()
-    if rule.type == "count"
+    if rule.type == "count" and rule.ge == 0  # a feedback's score has its type's scale (tests/feedback)
 ]
 
 

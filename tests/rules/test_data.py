@@ -35,6 +35,8 @@ def clean(example_plan: AlignmentPlan) -> Frames:
         column = "id" if kind == "leads" else "lead_id"
         if column in frame.columns:
             frames[kind] = frame.filter(~pl.col(column).is_in(gone.implode()))
+    # The generator leaves about a third of the feedback unread on purpose (D013); here every team read it.
+    frames["feedback"] = frames["feedback"].with_columns(seen_by=pl.lit(["marketing"]))
     return frames
 
 

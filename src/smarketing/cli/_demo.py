@@ -11,6 +11,7 @@ from pathlib import Path
 
 from smarketing.cli._campaigns import campaigns_section
 from smarketing.cli._common import CommandError, load_plan_file, synthetic_data
+from smarketing.cli._customer_feedback import customer_feedback_section
 from smarketing.cli._demo_data import (
     attribution_section,
     conformance_section,
@@ -127,6 +128,7 @@ DEMO_SECTIONS: list[DemoSection] = [
     sla_results_section,
     persona_results_section,
     feedback_section,
+    customer_feedback_section,
     attribution_section,
     campaigns_section,
     waterfall_section,

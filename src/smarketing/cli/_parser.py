@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from smarketing import __version__
 from smarketing.cli._campaigns import add_campaigns_options, campaigns_command
+from smarketing.cli._customer_feedback import add_customer_feedback
 from smarketing.cli._demo import EXAMPLE_PLAN, demo_command
 from smarketing.cli._feedback import add_feedback
 from smarketing.cli._journey import funnel_command
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kpis(commands)
     _add_sla(commands)
     _add_score(commands)
+    add_customer_feedback(commands, _add_source)
     _add_rewards(commands)
     _add_campaigns(commands)
     _add_import_and_sources(commands)

@@ -359,9 +359,10 @@ def _full_rows(piece: bytes, frame: pl.DataFrame, separator: str, width: int) ->
 def read_jsonl(path: Path, *, encoding: str = "utf-8") -> pl.DataFrame:
     """A JSON Lines file (one object per line) as text columns, with :data:`LINE`.
 
-    A value must be a string, a whole number, ``true``/``false`` or ``null``; a fractional number is
-    refused (JSON numbers are binary floats, which cannot hold money exactly: write ``"6000.10"``). An
-    empty file holds no records (JSON Lines has no header).
+    A value must be a string, a whole number, ``true``/``false``, ``null`` or, for a list column such
+    as ``tags``, an array of strings without ``;`` (read as a CSV cell writes it, ``"a;b"``); a fractional
+    number is refused (JSON numbers are binary floats, which cannot hold money exactly: write
+    ``"6000.10"``). An empty file holds no records (JSON Lines has no header).
     """
     text = _text(path, _bytes(path, empty=True), encoding)
     rows: list[dict[str, str | None]] = []
@@ -393,6 +394,8 @@ def _json_text(path: Path, line: int, key: str, value: object) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, list) and all(isinstance(item, str) and ";" not in item for item in value):
+        return ";".join(value)  # a list column (tags, seen_by), as a CSV cell writes it
     what = "a fractional number" if isinstance(value, float) else f"a JSON {type(value).__name__}"
     raise DataError(
         f'{path}:{line}: {key}: is {what}; write it as a string ("6000.10"): JSON numbers are binary floats'

@@ -28,6 +28,10 @@ deals          ``Record ID``, ``Deal Stage`` -> stage, ``Amount``, ``Currency``,
                ``Associated Company IDs`` -> account_id
 calls, ...     ``Record ID``, ``Activity date`` -> time, ``Activity assigned to`` -> person,
                ``Call outcome`` / ``Meeting outcome`` -> outcome, ``Associated Contact IDs`` -> lead_id
+feedback       ``Record ID``, ``Survey Type`` -> score_type (NPS, CSAT, CES; custom: none),
+submissions    ``Rating`` / ``Response value`` / ``hs_value`` -> score, ``Submission Timestamp`` -> time,
+               ``Contact ID`` / ``Associated Contact IDs`` -> lead_id, ``Associated Company IDs`` ->
+               account_id, ``Response`` / ``hs_content`` -> text; source is ``survey``
 =============  ===========================================================================================
 
 Every other column is listed in the report as not read. The rules that make ids, the stage history and
@@ -77,6 +81,7 @@ __all__ = [
     "LIFECYCLE_STAGES",
     "OUTCOMES",
     "SOURCES",
+    "SURVEY_TYPES",
     "person_slug",
     "stage_key",
     "value_slug",
@@ -136,6 +141,7 @@ _KINDS: Final = (
     ("calls", ("calloutcome", "calltitle", "calldirection")),
     ("meetings", ("meetingoutcome", "meetingname", "meetingstarttime")),
     ("emails", ("emailsubject", "emaildirection", "emailsendstatus")),
+    ("feedback", ("surveytype", "hssurveytype", "submissiontimestamp", "hssubmissiontimestamp")),
     ("contacts", ("contactowner", "firstname", "lifecyclestage", "email")),
     ("companies", ("companyname", "companydomainname", "companyowner")),
 )
@@ -689,6 +695,65 @@ def _activities(load: _Load, file: _File) -> None:
     load.add("activities", frame, file, headers)
 
 
+#: HubSpot's survey types (``Survey Type``, ``hs_survey_type``) -> score type; custom and knowledge-base
+#: surveys have no known scale, so their answers are kept without a score.
+SURVEY_TYPES: Final = {"nps": "nps", "csat": "csat", "ces": "ces", "custom": "none", "knowledge": "none"}
+
+#: Headers of the feedback submissions export, by canonical column (by :func:`stage_key`). Based on HubSpot's
+#: feedback submission properties (developers.hubspot.com, CRM API "Feedback submissions" / "Survey
+#: responses"): hs_survey_type (NPS, CSAT, CES, CUSTOM, KNOWLEDGE), hs_value / hs_response_value (the
+#: rating), hs_submission_timestamp ("Submission Timestamp"), hs_contact_id, hs_content (the answer's
+#: text), and the export's "Record ID" and "Associated Contact/Company IDs" columns.
+_FEEDBACK_KEYS: Final = {
+    "id": ("recordid", "hsobjectid", "submissionid"),
+    "lead_id": ("contactid", "hscontactid", *_HEADER_KEYS["lead_id"]),
+    "account_id": ("companyid", "hscompanyid", *_HEADER_KEYS["account_id"]),
+    "time": ("submissiontimestamp", "hssubmissiontimestamp", "submissiondate", "createdate", "hscreatedate"),
+    "score_type": ("surveytype", "hssurveytype"),
+    "score": ("rating", "responsevalue", "hsresponsevalue", "value", "hsvalue"),
+    "text": ("response", "content", "hscontent", "surveyresponse", "responsecontent"),
+}
+
+
+def _feedback(load: _Load, file: _File) -> None:
+    """Feedback submissions (survey responses) -> feedback, every one from a ``survey``.
+
+    The survey type maps by :data:`SURVEY_TYPES` (an unknown type is left for the intake to refuse); the
+    answer of a survey without a scale (custom, knowledge base) is kept as text, without a score, and counted
+    in the report's defaults. HubSpot does not record which team has read a submission: ``seen_by`` is empty.
+    """
+    keys = _FEEDBACK_KEYS
+    columns = {
+        "id": file.text(*keys["id"]),
+        "lead_id": _first_id(file, keys["lead_id"], "feedback", load.defaults),
+        "account_id": _first_id(file, keys["account_id"], "feedback", load.defaults),
+        "time": file.text(*keys["time"]),
+        "source": pl.lit("survey"),
+        "score_type": file.text(*keys["score_type"]),
+        "score": file.text(*keys["score"]),
+        "text": file.text(*keys["text"]),
+    }
+    frame = file.frame.select(pl.col(_LINE), **columns)
+    headers = {c: file.column(*keys.get(c, (c,))) or c for c in columns}
+    counts = frame.get_column("score_type").drop_nulls().value_counts(sort=False)
+    mapping = {}
+    for value, rows in sorted(counts.iter_rows()):
+        mapping[value] = SURVEY_TYPES.get(stage_key(value), value)
+        load.maps.applied.append(AppliedMapping(headers["score_type"], value, mapping[value], rows))
+    frame = frame.with_columns(pl.col("score_type").replace(mapping).fill_null("none"))
+    unscaled = (pl.col("score_type") == "none") & pl.col("score").is_not_null()
+    rows = int(frame.select(unscaled.sum()).item())
+    if rows:
+        why = "a custom or knowledge-base survey's answer has no known scale; it is kept in text"
+        load.defaults.append(Default("feedback", headers["score"], "no score", rows, why))
+        text = pl.concat_str([pl.col("text").fill_null(""), pl.col("score")], separator=" ").str.strip_chars()
+        frame = frame.with_columns(
+            pl.when(unscaled).then(text).otherwise(pl.col("text")).alias("text"),
+            pl.when(unscaled).then(None).otherwise(pl.col("score")).alias("score"),
+        )
+    load.add("feedback", frame, file, headers)
+
+
 _READERS: Final = {
     "contacts": _leads,
     "companies": _accounts,
@@ -696,6 +761,7 @@ _READERS: Final = {
     "calls": _activities,
     "emails": _activities,
     "meetings": _activities,
+    "feedback": _feedback,
 }
 
 
@@ -877,7 +943,13 @@ class HubSpotExport:
         return Loaded(data, report)
 
 
-_TIMES: Final = {"leads": "created_at", "touchpoints": "time", "stage_events": "time", "activities": "time"}
+_TIMES: Final = {
+    "leads": "created_at",
+    "touchpoints": "time",
+    "stage_events": "time",
+    "activities": "time",
+    "feedback": "time",
+}
 
 
 def _zoned(kind: str, raw: RawFrame, zone: str, choice: str, defaults: list[Default]) -> RawFrame:

@@ -73,6 +73,7 @@ from smarketing.records.dataset import checked_dataset, frame_schema
 from smarketing.records.schema import DEFAULT_SCALE, RULES, Rule, conform, problems
 
 __all__ = [
+    "LIST_SEPARATOR",
     "RAW_KINDS",
     "RawFrame",
     "SPLIT_COLUMNS",
@@ -99,6 +100,8 @@ _REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("stage_events", "lead_id", "leads"),
     ("activities", "lead_id", "leads"),
     ("dispositions", "lead_id", "leads"),
+    ("feedback", "lead_id", "leads"),
+    ("feedback", "account_id", "accounts"),
     ("deal_splits", "deal_id", "deals"),
 )
 
@@ -772,6 +775,21 @@ def _fast_count(text: pl.Series, options: _Options) -> pl.Series:
     return pl.select(pl.when(plain).then(text).cast(pl.Int64, strict=False)).to_series()
 
 
+#: How a text cell holds a list (``tags``, ``seen_by``): items separated by this, spaces around them dropped.
+LIST_SEPARATOR = ";"
+
+
+def _fast_texts(text: pl.Series, options: _Options) -> pl.Series:
+    """``"pricing; onboarding"`` -> ``["pricing", "onboarding"]``; empty items are dropped, never refused."""
+    items = text.str.split(LIST_SEPARATOR).list.eval(pl.element().str.strip_chars())
+    return items.list.eval(pl.element().filter(pl.element() != ""))
+
+
+def _parse_texts(name: str, options: _Options) -> list[pl.Expr]:
+    # Never reached: every cell of a list parses (_fast_texts gives no null for a cell with text).
+    return [pl.col(name).str.split(LIST_SEPARATOR), pl.lit(None, pl.String).alias(f"{_WHY}{name}")]
+
+
 #: The canonical spelling of each type, parsed in one call over a whole column.
 _FAST: dict[str, Callable[[pl.Series, _Options], pl.Series]] = {
     "time": _fast_time,
@@ -779,6 +797,7 @@ _FAST: dict[str, Callable[[pl.Series, _Options], pl.Series]] = {
     "money": _fast_decimal,
     "number": _fast_decimal,
     "count": _fast_count,
+    "texts": _fast_texts,
 }
 
 #: Every spelling each type accepts, with the reason a cell fails (run on the cells the fast call left).
@@ -788,4 +807,5 @@ _PARSERS: dict[str, Callable[[str, _Options], list[pl.Expr]]] = {
     "money": _parse_decimal,
     "number": _parse_decimal,
     "count": _parse_count,
+    "texts": _parse_texts,
 }

@@ -13,6 +13,7 @@ from smarketing.datasets._columns import US_PER_DAY, conform
 from smarketing.datasets._deals import draw_deals
 from smarketing.datasets._events import deviate, events_frame, walk_journey
 from smarketing.datasets._facts import Facts
+from smarketing.datasets._feedback import draw_feedback
 from smarketing.datasets._fit import fit_attributes
 from smarketing.datasets._follow_up import follow_up
 from smarketing.datasets._leads import leads_frame
@@ -93,7 +94,7 @@ def synthetic(
     clock = BusinessMinutes(facts.calendar, start_us - 2 * US_PER_DAY, end_us + 2 * US_PER_DAY)
 
     # One independent stream per part, so a change in one part leaves the others' draws alone.
-    streams = np.random.SeedSequence(seed).spawn(9)
+    streams = np.random.SeedSequence(seed).spawn(10)
     rng = [np.random.Generator(np.random.PCG64(s)) for s in streams]
 
     accounts = draw_accounts(rng[0], facts, max(1, math.ceil(n_leads / LEADS_PER_ACCOUNT)))
@@ -119,6 +120,8 @@ def synthetic(
         activities=conform("activities", activities),
         deals=conform("deals", deals),
         dispositions=conform("dispositions", dispositions),
+        # Drawn from the finished leads on a tenth stream: every record above is as it was without it.
+        feedback=conform("feedback", draw_feedback(rng[9], facts, leads, end_us)),
     )
 
 

@@ -27,8 +27,10 @@ RECORD_REFERENCES: Final = (
     ("stage_events", "lead_id", "leads"),
     ("activities", "lead_id", "leads"),
     ("dispositions", "lead_id", "leads"),
+    ("feedback", "lead_id", "leads"),
     ("leads", "account_id", "accounts"),
     ("deals", "account_id", "accounts"),
+    ("feedback", "account_id", "accounts"),
 )
 
 #: (kind, column) of the references to people of the plan (deal splits' ``person`` aside: see

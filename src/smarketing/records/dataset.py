@@ -25,6 +25,7 @@ from smarketing.records.model import (
     Activity,
     Deal,
     Disposition,
+    Feedback,
     Lead,
     Record,
     StageEvent,
@@ -97,6 +98,8 @@ def _schema(model: type[Record], *, scale: int = DEFAULT_SCALE) -> dict[str, pl.
             out[column] = pl.List(
                 pl.Struct({"person": pl.String(), "share": pl.Decimal(38, scale), "kind": pl.String()})
             )
+        elif list in {typing.get_origin(k) for k in kinds}:
+            out[column] = pl.List(pl.String())
         else:
             out[column] = pl.String()
     return out
@@ -174,6 +177,7 @@ class Dataset:
     activities: pl.DataFrame = attrs.field(factory=lambda: _frame(Activity, []), converter=_as_polars)
     deals: pl.DataFrame = attrs.field(factory=lambda: _frame(Deal, []), converter=_as_polars)
     dispositions: pl.DataFrame = attrs.field(factory=lambda: _frame(Disposition, []), converter=_as_polars)
+    feedback: pl.DataFrame = attrs.field(factory=lambda: _frame(Feedback, []), converter=_as_polars)
 
     @classmethod
     def from_records(
@@ -186,6 +190,7 @@ class Dataset:
         activities: Sequence[Activity] = (),
         deals: Sequence[Deal] = (),
         dispositions: Sequence[Disposition] = (),
+        feedback: Sequence[Feedback] = (),
     ) -> Dataset:
         """Build the columnar form from records."""
         given = {
@@ -196,6 +201,7 @@ class Dataset:
             "activities": activities,
             "deals": deals,
             "dispositions": dispositions,
+            "feedback": feedback,
         }
         return cls(**{k: _frame(RECORD_KINDS[k], v) for k, v in given.items()})
 
@@ -349,7 +355,12 @@ def _canonical(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
     out = frame if checked is lazy else checked.collect().to_native()
     absent = {c: t for c, t in _schema(RECORD_KINDS[kind]).items() if c not in out.columns}
     if absent:
-        out = out.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in absent.items())
+        out = out.with_columns(
+            (
+                pl.lit([], dtype=t) if c != "splits" and isinstance(t, pl.List) else pl.lit(None, dtype=t)
+            ).alias(c)
+            for c, t in absent.items()
+        )
     if out.columns != list(rules):
         out = out.select(list(rules))
     assert isinstance(out, pl.DataFrame)

@@ -20,12 +20,15 @@ __all__ = [
     "Deal",
     "DealSplit",
     "Disposition",
+    "Feedback",
     "Lead",
     "RECORD_KINDS",
     "Record",
+    "SCORE_RANGES",
     "StageEvent",
     "Touchpoint",
     "parse_records",
+    "score_problem",
 ]
 
 
@@ -218,6 +221,74 @@ class Disposition(Record):
     note: str = Field(default="", description="Free text for marketing.")
 
 
+#: The scale of each feedback score type: the lowest and highest score, both included.
+SCORE_RANGES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+
+
+class Feedback(Record):
+    """What a customer said: a survey answer, a review, a call note, with a score and tags.
+
+    It is about a lead or an account (at least one). A score has a type and must lie on that type's scale
+    (:data:`SCORE_RANGES`: NPS 0 to 10, CSAT 1 to 5, CES 1 to 7); ``score_type="none"`` has no score.
+    ``seen_by`` lists the teams that have read it (empty: nobody has).
+
+    Examples:
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)
+        >>> Feedback(id="F1", lead_id="L1", time=t, source="survey", score_type="nps", score=9).score
+        9
+        >>> Feedback(id="F2", account_id="A1", time=t, source="review", score_type="csat", score=6)
+        Traceback (most recent call last):
+        ...
+        pydantic_core._pydantic_core.ValidationError: 1 validation error for Feedback
+          score: csat scores run 1 to 5, not 6 ...
+    """
+
+    kind: ClassVar[str] = "feedback"
+
+    id: Id = Field(description="Feedback id.")
+    lead_id: Id | None = Field(default=None, description="Lead who gave it (this or account_id, or both).")
+    account_id: Id | None = Field(default=None, description="Account it is about (this or lead_id, or both).")
+    time: Time = Field(description="When it was given.")
+    source: Literal["survey", "review", "call_note", "support", "interview", "other"] = Field(
+        description="Where it came from."
+    )
+    score_type: Literal["nps", "csat", "ces", "none"] = Field(
+        default="none", description="The score's scale: NPS 0-10, CSAT 1-5, CES 1-7, or none."
+    )
+    score: int | None = Field(default=None, description="The score on its type's scale; none without one.")
+    tags: list[Text] = Field(default_factory=list, description="Topics, e.g. 'pricing', 'onboarding'.")
+    text: str = Field(default="", description="What the customer said.")
+    seen_by: list[Id] = Field(default_factory=list, description="Teams (plan ids) that have read it.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems: list[tuple[str, str]] = []
+        if self.lead_id is None and self.account_id is None:
+            problems.append(("lead_id", "feedback needs a lead_id or an account_id"))
+        why = score_problem(self.score_type, self.score)
+        if why is not None:
+            problems.append(("score", why))
+        if problems:
+            raise located(problems)
+        return self
+
+
+def score_problem(score_type: str, score: int | None) -> str | None:
+    """Why ``score`` does not fit ``score_type`` (see :data:`SCORE_RANGES`), or ``None`` when it does.
+
+    Examples:
+        >>> score_problem("nps", 11), score_problem("none", None), score_problem("ces", None)
+        ('nps scores run 0 to 10, not 11', None, 'a ces score needs a score')
+    """
+    if score_type == "none":
+        return None if score is None else "score_type 'none' has no score"
+    if score is None:
+        return f"a {score_type} score needs a score"
+    low, high = SCORE_RANGES[score_type]
+    return None if low <= score <= high else f"{score_type} scores run {low} to {high}, not {score}"
+
+
 RECORD_KINDS: dict[str, type[Record]] = {
     "accounts": Account,
     "leads": Lead,
@@ -226,6 +297,7 @@ RECORD_KINDS: dict[str, type[Record]] = {
     "activities": Activity,
     "deals": Deal,
     "dispositions": Disposition,
+    "feedback": Feedback,
 }
 
 R = TypeVar("R", bound=Record)

@@ -57,11 +57,13 @@ from pydantic.fields import FieldInfo
 from smarketing._base import ID_PATTERN
 from smarketing._limits import MAX_AMOUNT_DIGITS, MAX_YEAR, MIN_YEAR
 from smarketing.errors import DataError
-from smarketing.records.model import RECORD_KINDS, Record
+from smarketing.records.model import RECORD_KINDS, SCORE_RANGES, Record
 
 __all__ = ["DEFAULT_SCALE", "NUMBER", "RULES", "Rule", "TIME", "check", "conform", "problems"]
 
-Type = Literal["id", "text", "enum", "time", "date", "count", "money", "currency", "splits", "number"]
+Type = Literal[
+    "id", "text", "enum", "time", "date", "count", "money", "currency", "splits", "number", "texts"
+]
 
 #: What each type expects, as the messages say it.
 _EXPECTED: dict[str, str] = {
@@ -75,6 +77,7 @@ _EXPECTED: dict[str, str] = {
     "currency": "a String column of ISO 4217 codes",
     "splits": "a List(Struct(person: String, share: Decimal, kind: String)) column",
     "number": "a numeric or Boolean column",
+    "texts": "a List(String) column",
 }
 
 #: Currencies an amount may be in: ISO 4217 codes with a minor unit, by their number of minor digits.
@@ -143,6 +146,7 @@ def _parts(annotation: Any) -> tuple[set[Any], list[Any]]:
 
 
 def _rule(name: str, field: FieldInfo) -> Rule:
+    """The rule of one model field: its type (from the annotation and the field's name) and constraints."""
     kinds, meta = _parts(field.annotation)
     meta = [*meta, *field.metadata]
     required = field.is_required()
@@ -159,6 +163,8 @@ def _rule(name: str, field: FieldInfo) -> Rule:
         return Rule("money", required=required, negative=name != "amount")
     if name == "splits":
         return Rule("splits")
+    if list in {typing.get_origin(k) for k in kinds}:
+        return Rule("texts")
     if datetime in kinds:
         return Rule("time", required=required)
     if date in kinds:
@@ -196,6 +202,8 @@ _Check = tuple[str, Callable[[], nw.Expr], str]
 
 def _row_checks(kind: str, names: set[str]) -> list[_Check]:
     """The models' cross-field rules (``Deal._consistent``), for the columns the frame has."""
+    if kind == "feedback":
+        return _feedback_checks(names)
     if kind != "deals":
         return []
     col = nw.col
@@ -224,6 +232,43 @@ def _row_checks(kind: str, names: set[str]) -> list[_Check]:
                 "must be in the deal's currency (amount_currency)",
             )
         )
+    return out
+
+
+def _feedback_checks(names: set[str]) -> list[_Check]:
+    """``Feedback._consistent``: a lead or an account, and a score on its type's scale."""
+    col = nw.col
+    out: list[_Check] = []
+    about = [c for c in ("lead_id", "account_id") if c in names]
+    if about:  # a frame without either column gets them as nulls, and is refused on the next check
+        out.append(
+            (
+                about[0],
+                lambda: nw.all_horizontal(*(col(c).is_null() for c in about), ignore_nulls=False),
+                "feedback needs a lead_id or an account_id",
+            )
+        )
+    if {"score_type", "score"} <= names:
+        out.append(
+            (
+                "score",
+                lambda: (col("score_type").fill_null("none") == "none") & ~col("score").is_null(),
+                "score_type 'none' has no score",
+            )
+        )
+        out.append(
+            (
+                "score",
+                lambda: col("score_type").is_in(sorted(SCORE_RANGES)) & col("score").is_null(),
+                "a scored feedback (nps, csat, ces) needs a score",
+            )
+        )
+        for kind, (low, high) in SCORE_RANGES.items():
+
+            def off(kind: str = kind, low: int = low, high: int = high) -> nw.Expr:
+                return (col("score_type") == kind) & ((col("score") < low) | (col("score") > high))
+
+            out.append(("score", off, f"is outside the {kind} scale {low} to {high}"))
     return out
 
 
@@ -553,6 +598,8 @@ def _accepts(kind: str, dtype: Any) -> bool:
         return bool(dtype.is_integer())
     if kind == "money":
         return isinstance(dtype, nw.Decimal) or bool(dtype.is_integer())
+    if kind == "texts":
+        return isinstance(dtype, nw.List) and isinstance(dtype.inner, nw.String)
     if kind == "splits":
         if not (isinstance(dtype, nw.List) and isinstance(dtype.inner, nw.Struct)):
             return False
@@ -621,6 +668,7 @@ _CANONICAL: dict[str, Any] = {
     "count": nw.Int64(),
     "number": nw.Int64(),
     "money": nw.Decimal(38, DEFAULT_SCALE),
+    "texts": nw.List(nw.String()),
 }
 
 

@@ -9,6 +9,7 @@ import attrs
 from smarketing.rules import (
     _campaigns,
     _collaboration,
+    _customer_feedback,
     _data,
     _dispositions,
     _journey,
@@ -39,6 +40,7 @@ DATA_RULES: Final[tuple[DataRule, ...]] = (
     *_data.RULES,
     *_persona_data.RULES,
     *_dispositions.RULES,
+    *_customer_feedback.RULES,
     *_campaigns.RULES,
     *_waterfall.RULES,
 )

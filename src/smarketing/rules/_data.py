@@ -219,15 +219,25 @@ def people(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     severity="warning",
     title="Touches are made by teams of the plan",
     rationale="Attribution and the shared reward credit touches to teams; a touch by a team the plan does "
-    "not have earns its credit for no one.",
+    "not have earns its credit for no one. Feedback read by a team the plan does not have counts as read "
+    "by neither marketing nor sales.",
     fix="Map the CRM's team names to the plan's team ids when importing, or add the team to the plan.",
 )
 def teams(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
-    """Every touchpoint's ``team`` is a team id of the plan."""
+    """Every touchpoint's ``team`` and every team in a feedback's ``seen_by`` is a team id of the plan."""
     ids = [t.id for t in plan.teams]
     yield from _finding(
         unknown(data.frames["touchpoints"], "team", ids), "touchpoints", "team", "a team of the plan"
     )
+    feedback = data.frames["feedback"]
+    if "seen_by" in feedback.columns:
+        seen = feedback.select("id", "seen_by").explode("seen_by")
+        yield from _finding(
+            unknown(seen, "seen_by", ids).unique("id", maintain_order=True),
+            "feedback",
+            "seen_by",
+            "a team of the plan",
+        )
 
 
 @_data_rule(

@@ -239,14 +239,14 @@ def check(
         ...
         smarketing.errors.RuleError: select: 'X' matches no rule code (known: ...)
 
-        With data (here synthetic: a few leads leave a terminal stage, and some deals are in USD with no
-        rate to EUR given):
+        With data (here synthetic: a few leads leave a terminal stage, some deals are in USD with no
+        rate to EUR given, and some customer feedback was never read):
 
         >>> plan = sm.load_plan("examples/plan.yaml")
         >>> from smarketing.datasets import synthetic
         >>> report = sm.check(plan, data=synthetic(plan, seed=1, n_leads=50))
         >>> [(d.code, d.path) for d in report.diagnostics]
-        [('D002', 'stage_events.to'), ('D006', 'deals.amount_currency')]
+        [('D002', 'stage_events.to'), ('D006', 'deals.amount_currency'), ('D013', 'feedback.seen_by')]
         >>> print(report.diagnostics[1].message)
         amount_currency 'USD' is not a currency with an exchange rate to EUR (the rewards, ...) (...)
     """
