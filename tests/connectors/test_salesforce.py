@@ -231,8 +231,10 @@ def test_the_column_form_of_case_safe_ids_is_the_one_id_form(ids: list[str | Non
         except ValueError:
             return None
 
-    got = pl.select(case_safe(pl.lit(pl.Series("id", ids, pl.String)))).to_series().to_list()
-    assert got == [one(v) for v in ids]
+    column = pl.lit(pl.Series("id", ids, pl.String))
+    expected = [one(v) for v in ids]
+    assert pl.select(case_safe(column)).to_series().to_list() == expected
+    assert pl.select(case_safe(column, distinct=True)).to_series().to_list() == expected
 
 
 @pytest.mark.parametrize(

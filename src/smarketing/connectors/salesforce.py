@@ -452,7 +452,7 @@ class _Load:
 
     def ids(self, frame: pl.DataFrame, obj: str) -> pl.DataFrame:
         """``Id`` as the 18-character id in ``id``; a row whose ``Id`` is no Salesforce id is refused."""
-        frame = frame.with_columns(case_safe(pl.col("Id")).alias("id"))
+        frame = frame.with_columns(case_safe(pl.col("Id"), distinct=True).alias("id"))
         why = pl.when(pl.col("id").is_null()).then(
             pl.format("'{}' is not a Salesforce id (15 or 18 letters and digits)", pl.col("Id").fill_null(""))
         )
@@ -782,7 +782,7 @@ class _Load:
         types = self.frame("OpportunitySplitType", ("Id",))
         if types is not None:
             for ident, label, name, total in types.select(
-                case_safe(pl.col("Id")),
+                case_safe(pl.col("Id"), distinct=True),
                 _col(types, "MasterLabel"),
                 _col(types, "DeveloperName"),
                 _col(types, "IsTotalValidated"),
