@@ -294,16 +294,18 @@ def _read_chunks(
 
 def _pieces(file: io.BufferedReader, start: bytes, chunk: int) -> Iterator[bytes]:
     """The rest of the file in pieces of whole lines (the last may lack its newline)."""
-    rest = start
+    rest = start  # never holds a newline once a piece is given: the tail of the last line read
     while True:
         more = file.read(chunk)
         if not more:
             break
-        rest += more
-        cut = rest.rfind(b"\n") + 1
-        if cut:
-            yield rest[:cut]
-            rest = rest[cut:]
+        cut = more.rfind(b"\n") + 1
+        if not cut:
+            rest += more
+            continue
+        # One copy per piece (bytes slices copy): the tail and this read's whole lines joined at once.
+        yield b"".join((rest, memoryview(more)[:cut])) if rest or cut < len(more) else more
+        rest = more[cut:]
     if rest:
         yield rest
 
