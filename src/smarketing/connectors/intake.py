@@ -740,6 +740,8 @@ def _parse_count(name: str, options: _Options) -> list[pl.Expr]:
 
 def _fast_time(text: pl.Series, options: _Options) -> pl.Series:
     """Salesforce's ``...T09:00:00.000Z`` first; the rest with an offset (``+02:00``) or in UTC (``Z``)."""
+    if not text.str.ends_with("Z").any():  # canonical files write offsets: no pattern search for them
+        return _offset_or_utc_time(text)
     value, rest = _read.millisecond_utc(text)
     if not rest.any():
         return value
