@@ -6,6 +6,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,7 @@ from smarketing.errors import DataError, PlanError
 from smarketing.feedback import sourced_influenced, waterfall
 from smarketing.feedback.model import STEPS
 from smarketing.money import FxTable, Money
-from smarketing.records import Dataset, Deal, Lead, StageEvent, Touchpoint
+from smarketing.records import Account, Dataset, Deal, Lead, StageEvent, Touchpoint
 
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)  # Thursday, 11:00 in Berlin
 AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
@@ -123,6 +124,20 @@ def test_as_of_leaves_later_things_out(example_plan: AlignmentPlan, hand_data: D
     assert [r.volume for r in october] == [3, 2, 2, 2, 1, 0]
     assert october[-1].value == 0
     assert {r.period for r in w.rows} == {"2026-10"}
+
+
+def test_by_a_segment_of_the_account(example_plan: AlignmentPlan, hand_data: Dataset) -> None:
+    frames = hand_data.frames()
+    accounts = [Account(id="X", industry="software"), Account(id="Y", industry="retail")]
+    of = {"a": "X", "b": "X", "c": "Y"}
+    leads = frames["leads"].with_columns(pl.col("id").replace_strict(of, default=None).alias("account_id"))
+    data = {**frames, "leads": leads, "accounts": Dataset.from_records(accounts=accounts).accounts}
+    w = waterfall(example_plan, data, by="account.industry", as_of=AS_OF)
+    assert [(r.group, r.volume) for r in w.rows if r.period == "2026-10" and r.step == "inquiry"] == [
+        ("retail", 1),
+        ("software", 2),
+        (None, 0),
+    ]
 
 
 def test_by_lead_column_and_source_team(example_plan: AlignmentPlan, hand_data: Dataset) -> None:

@@ -25,6 +25,7 @@ from smarketing.frames import as_lazy
 from smarketing.frames._money import check_won, convert_column, minor_units
 from smarketing.journey import _kernel
 from smarketing.money import FxTable, Money
+from smarketing.persona._outcomes import ACCOUNT, lead_groups
 
 __all__ = [
     "PERIOD_LABEL",
@@ -118,6 +119,14 @@ def _groups(data: Any, leads: pl.DataFrame, by: str | None) -> pl.DataFrame:
     """``leads`` with the ``group`` column: the ``by`` lead column as text, or the first touch's team."""
     if by is None:
         return leads.with_columns(pl.lit(None, pl.String).alias("group"))
+    if by.startswith(ACCOUNT):  # the segment of the lead's account: its industry, size, region, ...
+        groups = lead_groups(data, [by]).select(pl.col("lead_id").alias("id"), pl.col(by).alias("group"))
+        return leads.join(
+            groups.collect().with_columns(pl.col("group").cast(pl.String)),
+            on="id",
+            how="left",
+            maintain_order="left",
+        )
     if by != "source_team":
         return leads.with_columns(pl.col(by).cast(pl.String).alias("group"))
     return leads.join(first_touch_team(data), on="id", how="left")
@@ -204,7 +213,8 @@ def lead_table(
     step) and ``won`` (minor units of the lead's won deals). The count left out is of leads that have
     stage events but are not among the leads (they have no creation time for a cohort).
     """
-    reads = ("id", "created_at", *((by,) if by not in (None, "source_team") else ()))
+    own = by is not None and by != "source_team" and not by.startswith(ACCOUNT)
+    reads = ("id", "created_at", *((by,) if own else ()))
     leads_lf = as_lazy(data, "leads", required=reads, reads=reads)
     leads = leads_lf.collect(backend="polars").to_native()
     leads = leads.filter(pl.col("created_at") <= as_of).rename({"created_at": "created"})

@@ -253,8 +253,10 @@ def waterfall(
             ``touchpoints``.
         view: ``"cohort"`` or ``"period"`` (above).
         period: ``"week"`` (ISO), ``"month"`` or ``"quarter"``.
-        by: A lead column (``persona``, ``segment``, ``campaign``, ...) or ``"source_team"``: the team of
-            the lead's first touch (ties by touch id).
+        by: A lead column (``persona``, ``campaign``, ``region``, ...); ``account.<column>`` for a segment
+            of the lead's account (``account.industry``, ``account.company_size``, ...; a lead with no
+            account is in the null group); or ``"source_team"``: the team of the lead's first touch (ties
+            by touch id).
         as_of: Measure as at this aware time; later leads, events and deals are left out.
         fx: Exchange rates to convert won deals into the plan's currency on their close date (without a
             plan currency, into the one currency of the won deals).
