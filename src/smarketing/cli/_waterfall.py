@@ -59,7 +59,9 @@ def add_waterfall(commands: Any, add_source: Callable[..., None]) -> None:
     cmd.add_argument("--view", choices=["cohort", "period"], default="cohort", help="default: cohort")
     cmd.add_argument("--period", choices=["week", "month", "quarter"], default="month", help="default: month")
     cmd.add_argument(
-        "--by", metavar="COLUMN", help="split by a lead column (persona, campaign, ...) or source_team"
+        "--by",
+        metavar="COLUMN",
+        help="split by a lead column (persona, campaign, ...), account.<column> or source_team",
     )
     cmd.add_argument(
         "--sourced",
