@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from smarketing.connectors._read import LINE, _csv_lines, _read_whole, read_csv, read_csv_header
@@ -110,6 +110,8 @@ _ROW = st.lists(_FIELD, min_size=1, max_size=3).map(",".join)
     end=st.sampled_from([b"", b"\n", b"\n\n", b"\x00", b"\xff", b"\r\n"]),
     chunk=st.integers(min_value=1, max_value=16),
 )
+# A quote inside a cell is text, not the start of a quoted cell (the whole-file count once said 1 field).
+@example(header="id,name\n", body='a"b,a"b', end=b"", chunk=8)
 def test_reading_in_chunks_agrees_with_reading_whole(
     tmp_path_factory: pytest.TempPathFactory,
     header: str,

@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -177,7 +178,9 @@ def _row_lines(path: Path, body: bytes, separator: str, width: int) -> pl.Series
     if b'"' in body:
         if rows.select((text.str.count_matches('"', literal=True) % 2 == 1).any()).item():
             return None
-        text = text.str.replace_all(r'"[^"]*"', "")
+        # A quote opens a quoted cell only at the start of a field (a quote inside a cell is text, as
+        # polars and Python's csv read it): those cells go, with their separators inside.
+        text = text.str.replace_all(rf'(^|{re.escape(separator)})"(?:[^"]|"")*"', "${1}")
     fields = text.str.count_matches(separator, literal=True) + 1
     bad = rows.filter(fields != width).head(1).with_columns(fields.alias("fields"))
     if bad.height:
