@@ -6,7 +6,7 @@ import argparse
 
 from smarketing.cli._common import DEMO_RATE, SYNTHETIC_AS_OF, fx_table, library_errors, plan_zone
 from smarketing.cli._data import plan_and_data
-from smarketing.cli._options import AS_OF_HELP, parse_as_of, parse_fx_rate
+from smarketing.cli._options import AS_OF_HELP, add_fx_option, parse_as_of
 from smarketing.cli._persona import _latest_fact
 from smarketing.cli._text import emit, emit_json, share_text, text_table, underline
 from smarketing.feedback import CampaignComparison, compare_campaigns
@@ -31,13 +31,8 @@ def add_campaigns_options(parser: argparse.ArgumentParser) -> None:
         metavar="TIME",
         help=f"the numbers as they stood then ({AS_OF_HELP}; default: the data's latest fact)",
     )
-    parser.add_argument(
-        "--fx",
-        type=parse_fx_rate,
-        action="append",
-        default=[],
-        metavar="BASE/QUOTE=RATE",
-        help="an exchange rate for deal amounts, e.g. USD/EUR=0.92 (repeatable; synthetic: USD/EUR=0.92)",
+    add_fx_option(
+        parser, "an exchange rate for deal amounts, e.g. USD/EUR=0.92 (repeatable; synthetic: USD/EUR=0.92)"
     )
     parser.add_argument("--format", choices=["text", "json", "csv"], default="text", help="output format")
 

@@ -12,7 +12,7 @@ from typing import Any
 from smarketing.cli._common import library_errors, plan_zone
 from smarketing.cli._data import plan_and_data
 from smarketing.cli._options import AS_OF_HELP, parse_as_of, parse_path
-from smarketing.cli._text import emit, emit_json, first_line, underline
+from smarketing.cli._text import emit_report, first_line, underline
 from smarketing.errors import SmarketingError
 from smarketing.feedback import FeedbackReport, customer_feedback
 from smarketing.feedback.customer import GROUPS
@@ -75,12 +75,7 @@ def customer_feedback_command(args: argparse.Namespace) -> int:
     as_of = None if args.as_of is None else args.as_of.at(plan_zone(plan))
     with library_errors():
         report = customer_feedback(plan, data, by=args.by, as_of=as_of)
-    if args.format == "json":
-        emit_json(report.to_dict())
-    elif args.format == "csv":
-        emit(report.to_frame().write_csv(), end="")
-    else:
-        emit(feedback_text(report))
+    emit_report(report, args.format, feedback_text)
     return 0
 
 

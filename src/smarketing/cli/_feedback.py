@@ -18,8 +18,7 @@ from smarketing.cli._options import AS_OF_HELP, parse_as_of, parse_path
 from smarketing.cli._text import (
     WIDTH,
     count_text,
-    emit,
-    emit_json,
+    emit_report,
     first_line,
     share_text,
     text_table,
@@ -73,12 +72,7 @@ def feedback_command(args: argparse.Namespace) -> int:
     as_of = None if args.as_of is None else args.as_of.at(plan_zone(plan))
     with library_errors():
         report = dispositions(plan, data, by=args.by, as_of=as_of)
-    if args.format == "json":
-        emit_json(report.to_dict())
-    elif args.format == "csv":
-        emit(report.to_frame().write_csv(), end="")
-    else:
-        emit(feedback_text(report))
+    emit_report(report, args.format, feedback_text)
     return 0
 
 

@@ -200,3 +200,14 @@ def parse_option(text: str) -> tuple[str, str]:
     if "\x00" in value:
         raise argparse.ArgumentTypeError(f"{text!r}: a value cannot contain NUL")
     return key, value
+
+
+#: The ``--fx`` help most commands give.
+FX_HELP = "an exchange rate, e.g. USD/EUR=0.92 (repeatable; synthetic data defaults to USD/EUR=0.92)"
+
+
+def add_fx_option(parser: argparse.ArgumentParser, help: str = FX_HELP) -> None:
+    """``--fx BASE/QUOTE=RATE``, repeatable, into ``args.fx`` (a list of rates; see :func:`parse_fx_rate`)."""
+    parser.add_argument(
+        "--fx", type=parse_fx_rate, action="append", default=[], metavar="BASE/QUOTE=RATE", help=help
+    )

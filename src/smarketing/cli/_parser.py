@@ -17,9 +17,9 @@ from smarketing.cli._lint_text import lint_text_command
 from smarketing.cli._options import (
     AS_OF_HELP,
     MAX_LEADS,
+    add_fx_option,
     parse_as_of,
     parse_codes,
-    parse_fx_rate,
     parse_leads,
     parse_option,
     parse_path,
@@ -166,13 +166,8 @@ def _add_plan_commands(commands: Commands) -> None:
         data_help="also check this folder of <kind>.parquet files (leads, stage_events, deals, ...)",
         synthetic=False,
     )
-    check_.add_argument(
-        "--fx",
-        type=parse_fx_rate,
-        action="append",
-        default=[],
-        metavar="BASE/QUOTE=RATE",
-        help="an exchange rate the analyses will be given, e.g. USD/EUR=0.92 (repeatable; for rule D006)",
+    add_fx_option(
+        check_, "an exchange rate the analyses will be given, e.g. USD/EUR=0.92 (repeatable; for rule D006)"
     )
     check_.set_defaults(command=check_command, name="check")
 
@@ -225,14 +220,7 @@ def _add_kpis(commands: Commands) -> None:
         metavar="TIME",
         help=f"ignore facts after this time ({AS_OF_HELP}; default: the end of the period, UTC)",
     )
-    kpis.add_argument(
-        "--fx",
-        type=parse_fx_rate,
-        action="append",
-        default=[],
-        metavar="BASE/QUOTE=RATE",
-        help="an exchange rate, e.g. USD/EUR=0.92 (repeatable; synthetic data defaults to USD/EUR=0.92)",
-    )
+    add_fx_option(kpis)
     kpis.add_argument("--format", choices=["text", "json", "csv"], default="text", help="output format")
     kpis.set_defaults(command=kpis_command, name="kpis")
 
@@ -335,14 +323,7 @@ def _add_rewards(commands: Commands) -> None:
         "(default: the period's last day)",
     )
     rewards.add_argument("--participant", metavar="ID", help="only this participant's statement")
-    rewards.add_argument(
-        "--fx",
-        type=parse_fx_rate,
-        action="append",
-        default=[],
-        metavar="BASE/QUOTE=RATE",
-        help="an exchange rate, e.g. USD/EUR=0.92 (repeatable; synthetic data defaults to USD/EUR=0.92)",
-    )
+    add_fx_option(rewards)
     rewards.add_argument(
         "--format", choices=["text", "csv", "json", "html"], default="text", help="output format"
     )

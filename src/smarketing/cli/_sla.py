@@ -18,8 +18,7 @@ from smarketing.cli._data import plan_and_data
 from smarketing.cli._text import (
     WIDTH,
     count_text,
-    emit,
-    emit_json,
+    emit_report,
     share_text,
     text_table,
     underline,
@@ -35,12 +34,7 @@ def sla_command(args: argparse.Namespace) -> int:
     as_of = given or (_latest_fact(data) if from_files else SYNTHETIC_AS_OF)
     with library_errors():
         report = evaluate_sla(plan, data, as_of=as_of)
-    if args.format == "json":
-        emit_json(report.to_dict())
-    elif args.format == "csv":
-        emit(report.to_frame().write_csv(), end="")
-    else:
-        emit(sla_text(report))
+    emit_report(report, args.format, sla_text)
     return 0
 
 

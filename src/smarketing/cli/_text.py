@@ -11,10 +11,10 @@ import os
 import re
 import sys
 import textwrap
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from smarketing.money import Money
 
@@ -81,6 +81,16 @@ def emit(
 
 def emit_json(value: object) -> None:
     emit(json.dumps(value, indent=2, ensure_ascii=False), json_text=True)
+
+
+def emit_report(report: Any, output: str, text: Callable[[Any], str]) -> None:
+    """A result in the ``--format`` asked for: ``to_dict()`` as JSON, ``to_frame()`` as CSV, else ``text``."""
+    if output == "json":
+        emit_json(report.to_dict())
+    elif output == "csv":
+        emit(report.to_frame().write_csv(), end="")
+    else:
+        emit(text(report))
 
 
 def wants_colour(stream: TextIO) -> bool:

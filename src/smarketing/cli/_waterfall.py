@@ -10,7 +10,7 @@ import polars as pl
 
 from smarketing.cli._common import DEMO_RATE, SYNTHETIC_AS_OF, fx_table, library_errors, plan_zone
 from smarketing.cli._data import plan_and_data
-from smarketing.cli._options import AS_OF_HELP, parse_as_of, parse_fx_rate, parse_path
+from smarketing.cli._options import AS_OF_HELP, add_fx_option, parse_as_of, parse_path
 from smarketing.cli._sla import _latest_fact
 from smarketing.cli._text import emit, emit_json, underline
 from smarketing.errors import CurrencyMismatchError, DataError
@@ -75,14 +75,7 @@ def add_waterfall(commands: Any, add_source: Callable[..., None]) -> None:
         help=f"measure at this time ({AS_OF_HELP}; default: the latest fact in --data; the end of the "
         "synthetic data)",
     )
-    cmd.add_argument(
-        "--fx",
-        type=parse_fx_rate,
-        action="append",
-        default=[],
-        metavar="BASE/QUOTE=RATE",
-        help="an exchange rate, e.g. USD/EUR=0.92 (repeatable; synthetic data defaults to USD/EUR=0.92)",
-    )
+    add_fx_option(cmd)
     cmd.add_argument("--format", choices=["text", "json", "csv"], default="text", help="default: text")
     cmd.set_defaults(command=waterfall_command, name="waterfall")
 
