@@ -8,6 +8,7 @@ aggregate (:mod:`smarketing.plan.model`), which knows the journey.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
@@ -34,6 +35,14 @@ DEFAULT_KINDS: dict[str, Step] = {
 }
 
 
+def _check_band(low: Decimal | int | None, high: Decimal | int | None) -> None:
+    """A band has a bound, and its low is not above its high."""
+    if low is None and high is None:
+        raise located([("", "a band needs low, high or both")])
+    if low is not None and high is not None and low > high:
+        raise located([("high", f"must not be below low ({low})")])
+
+
 class Band(FrozenModel):
     """A benchmark band of a conversion rate: rates below ``low`` or above ``high`` are flagged."""
 
@@ -42,10 +51,7 @@ class Band(FrozenModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
-        if self.low is None and self.high is None:
-            raise located([("", "a band needs low, high or both")])
-        if self.low is not None and self.high is not None and self.low > self.high:
-            raise located([("high", f"must not be below low ({self.low})")])
+        _check_band(self.low, self.high)
         return self
 
 
@@ -57,10 +63,7 @@ class DayBand(FrozenModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
-        if self.low is None and self.high is None:
-            raise located([("", "a band needs low, high or both")])
-        if self.low is not None and self.high is not None and self.low > self.high:
-            raise located([("high", f"must not be below low ({self.low})")])
+        _check_band(self.low, self.high)
         return self
 
 
