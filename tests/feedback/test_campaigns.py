@@ -215,7 +215,7 @@ def _random_data(campaigns: list[str | None], moved: list[Any], disposed: list[A
     }
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(lead_rows, moves, disposals, st.randoms(use_true_random=False))
 def test_laws(campaigns: list[str | None], moved: list[Any], disposed: list[Any], rnd: random.Random) -> None:
     data = _random_data(campaigns, moved, disposed)

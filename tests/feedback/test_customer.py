@@ -132,7 +132,7 @@ def _feedback(draw: st.DrawFn) -> list[Feedback]:
     return out
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(feedback=_feedback(), by=st.sampled_from([(), ("persona",), ("campaign", "stage"), ("source",)]))
 def test_every_feedback_is_counted_once_and_types_never_mix(
     feedback: list[Feedback], by: tuple[str, ...]

@@ -232,7 +232,7 @@ def _reference_reason(data: dict[str, Any], lead: str, handoff: datetime) -> str
     return min(after)[1] if after else None
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(_histories())
 def test_every_rejected_lead_counted_under_exactly_one_reason(data: dict[str, Any]) -> None:
     report = dispositions(PLAN, data)
