@@ -292,6 +292,8 @@ def test_laws(example_plan: AlignmentPlan, data: Dataset, view: str, seed: int) 
         stage_events=random.Random(seed).sample(data.records("stage_events"), len(data.stage_events)),
     )
     assert waterfall(example_plan, shuffled, view=view, by="campaign", as_of=AS_OF).to_dict() == w.to_dict()  # type: ignore[arg-type]
+    # Business days between steps are never negative (each step's count of closed days has one origin).
+    assert all(r.velocity_days is None or r.velocity_days >= 0 for r in w.rows)
     if view == "cohort":
         cohorts = {(r.period, r.group): r.cohort for r in w.rows}
         created = data.leads.filter(data.leads.get_column("created_at") <= AS_OF).height

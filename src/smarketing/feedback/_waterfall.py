@@ -94,11 +94,13 @@ def _entries(
     values: dict[str, Any] = {"furthest": furthest}
     masks: dict[str, npt.NDArray[np.bool_]] = {}
     positions = _kernel.business_positions(calendar, times) if len(times) else times
+    # One count of closed open days for all entries, so that every step's counts share one origin.
+    closes = _closes(calendar, times)
     closed: list[I64] = []
     for s in range(n_steps):
-        at = times[np.maximum(entry[s], 0)]
-        values[f"e{s}"], masks[f"e{s}"] = at, entry[s] >= 0
-        closed.append(_closes(calendar, at))
+        row = np.maximum(entry[s], 0)
+        values[f"e{s}"], masks[f"e{s}"] = times[row], entry[s] >= 0
+        closed.append(closes[row])
     for s in range(n_steps - 1):
         # A later step entered before this one has no velocity.
         both = (entry[s] >= 0) & (entry[s + 1] >= 0) & (entry[s + 1] >= entry[s])
