@@ -134,3 +134,12 @@ def test_chunks_number_their_rows_and_keep_the_columns_asked_for(tmp_path: Path,
     assert names == ["id", "name", "note"]
     assert frame.rows() == [("L1", None, 2), ("L2", "x", 3), ("L3", "", 4)]
     assert frame.columns == ["id", "note", LINE]
+
+
+@pytest.mark.parametrize("chunk", [1, 1 << 20])
+def test_a_row_with_more_fields_is_refused_when_some_columns_are_kept(tmp_path: Path, chunk: int) -> None:
+    # polars ignores a row's extra fields when it parses only some columns: every column is parsed.
+    path = tmp_path / "leads.csv"
+    path.write_bytes(b"id,name,note\nL1,Ann,a\nL2,Bob,b,extra\nL3,Cy,c\n")
+    with pytest.raises(DataError, match=re.escape("leads.csv:3: has 4 field(s), the header has 3")):
+        read_csv_header(path, keep=lambda c: c == "id", chunk=chunk)

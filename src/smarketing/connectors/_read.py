@@ -24,6 +24,7 @@ import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from smarketing.errors import DataError
@@ -327,7 +328,11 @@ def _is_text(data: bytes, utf8: bool) -> bool:
 
 
 def _piece(piece: bytes, separator: str, names: list[str]) -> pl.DataFrame | None:
-    """One piece of whole lines read by polars, with one row per line; ``None`` when it is not so."""
+    """One piece of whole lines read by polars, with one row per line; ``None`` when it is not so.
+
+    Every column is parsed, those not kept too: polars refuses a row with more fields than the header
+    only then (it ignores the extra fields of a row when it parses some columns).
+    """
     try:
         frame = pl.read_csv(
             piece,
@@ -338,8 +343,13 @@ def _piece(piece: bytes, separator: str, names: list[str]) -> pl.DataFrame | Non
         )
     except pl.exceptions.PolarsError:
         return None
-    lines = piece.count(b"\n") + (not piece.endswith(b"\n"))
-    return frame if frame.height == lines else None
+    return frame if frame.height == _lines(piece) else None
+
+
+def _lines(data: bytes) -> int:
+    """The lines of ``data``, the last counted whether or not it ends in a newline."""
+    ends = int(np.count_nonzero(np.frombuffer(data, np.uint8) == 10))  # a third of bytes.count's time
+    return ends + (not data.endswith(b"\n"))
 
 
 def _full_rows(piece: bytes, frame: pl.DataFrame, separator: str, width: int) -> bool:

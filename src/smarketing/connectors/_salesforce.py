@@ -5,7 +5,7 @@ Every function works on whole columns (polars expressions); none loops over rows
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import attrs
@@ -74,7 +74,11 @@ class Found:
     def count(self, column: str, cells: pl.Series, mapping: Mapping[str, str | None]) -> None:
         """List each entry of ``mapping`` used in ``cells`` (and not the identity) with its rows."""
         counts = cells.filter(cells.is_in(list(mapping))).value_counts(sort=False)
-        for value, rows in sorted(counts.rows()):
+        self.tally(column, dict(counts.iter_rows()), mapping)
+
+    def tally(self, column: str, counts: Mapping[str, int], mapping: Mapping[str, str | None]) -> None:
+        """:meth:`count` of cells already counted (value -> rows)."""
+        for value, rows in sorted((v, n) for v, n in counts.items() if v in mapping):
             target = mapping[value]
             if target != value:
                 self.mappings.append(
@@ -116,17 +120,16 @@ _SALESFORCE_TIME: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
 
 def _case_safe_series(series: pl.Series) -> pl.Series:
     """:func:`case_safe` on a column, once per distinct value, as bytes in numpy (no Python per row)."""
-    text = series.cast(pl.String).str.strip_chars()
-    distinct = text.unique().drop_nulls()  # the mapping's order does not matter: joined back in row order
-    if distinct.len() * 2 > text.len():
-        return _case_safe_values(text)
-    mapping = pl.DataFrame({"k": distinct, "v": _case_safe_values(distinct)})
-    return (
-        pl.DataFrame({"k": text})
-        .join(mapping, on="k", how="left", maintain_order="left", nulls_equal=False)
-        .get_column("v")
-        .alias(series.name)
-    )
+    return _once_per_value(series.cast(pl.String), lambda t: _case_safe_values(t.str.strip_chars()))
+
+
+def _once_per_value(cells: pl.Series, turn: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``turn`` (a function of each cell alone) on a column, once per distinct value when values repeat."""
+    distinct = cells.unique().drop_nulls()  # the order does not matter: each cell is looked up
+    if distinct.len() * 2 > cells.len():
+        return turn(cells).alias(cells.name)
+    turned = turn(distinct)
+    return cells.replace_strict(distinct, turned, default=None, return_dtype=pl.String).alias(cells.name)
 
 
 #: Ids turned at a time by :func:`_case_safe_values` (the arrays of a block stay small).
@@ -152,26 +155,31 @@ def _case_safe_block(text: pl.Series) -> pl.Series:
     long = (text.str.len_bytes() == 18).fill_null(False).to_numpy() & valid.to_numpy()
     body = codes[:, :15]
     upper = (body - 65) < 26  # 'A'..'Z', as uint8 (wraps below 'A')
+    index = _suffix_index(upper)
     if long.any():
         # An 18-character id's suffix is the truth about case: a letter whose case differs from what the
-        # suffix says is flipped (ASCII cases differ in bit 0x20 alone). Only rows with such a letter are
-        # touched, so ids whose case is intact, the usual export, cost one comparison.
+        # suffix says is flipped (ASCII cases differ in bit 0x20 alone). An id whose suffix is the one its
+        # letters give, the usual export, is as it should be: only the others are gone through.
         given = _FLAGS[codes[:, 15:]]
-        said = ((given[:, np.arange(15) // 5] >> (np.arange(15, dtype=np.int8) % 5)) & 1).astype(bool)
-        letter = upper | ((body - 97) < 26)
-        wrong = letter & long[:, None] & (upper != said)
-        rows = np.flatnonzero(wrong.any(axis=1))
+        rows = np.flatnonzero(long & (given != index).any(axis=1))
         if rows.size:
-            fixed = np.where(wrong[rows], body[rows] ^ 0x20, body[rows])
+            said = (given[rows][:, np.arange(15) // 5] >> (np.arange(15, dtype=np.int8) % 5)) & 1
+            part = body[rows]
+            letter = ((part - 65) < 26) | ((part - 97) < 26)
+            fixed = np.where(letter & (upper[rows] != said.astype(bool)), part ^ 0x20, part)
             body[rows] = fixed
-            upper[rows] = (fixed - 65) < 26
-    bits = upper.view(np.uint8).reshape(n, 3, 5)
-    index = (
-        bits[..., 0] | (bits[..., 1] << 1) | (bits[..., 2] << 2) | (bits[..., 3] << 3) | (bits[..., 4] << 4)
-    )
+            index[rows] = _suffix_index((fixed - 65) < 26)
     codes[:, 15:] = _ASCII_SUFFIX[index]
     out = pl.Series(text.name, codes.view("S18").ravel()).cast(pl.String)
     return pl.select(pl.when(pl.lit(valid)).then(pl.lit(out)).alias(text.name)).get_column(text.name)
+
+
+def _suffix_index(upper: np.ndarray) -> np.ndarray:
+    """Each five characters' upper-case flags (rows of 15 booleans) as the index of a suffix character."""
+    bits = np.ascontiguousarray(upper).view(np.uint8).reshape(len(upper), 3, 5)
+    return (
+        bits[..., 0] | (bits[..., 1] << 1) | (bits[..., 2] << 2) | (bits[..., 3] << 3) | (bits[..., 4] << 4)
+    )
 
 
 def case_safe(expr: pl.Expr, *, distinct: bool = False) -> pl.Expr:
@@ -186,15 +194,52 @@ def case_safe(expr: pl.Expr, *, distinct: bool = False) -> pl.Expr:
         return expr.map_batches(
             lambda s: _case_safe_values(s.cast(pl.String).str.strip_chars()).alias(s.name),
             return_dtype=pl.String,
-            is_elementwise=True,
+            is_elementwise=False,
         )
-    return expr.map_batches(_case_safe_series, return_dtype=pl.String, is_elementwise=True)
+    return expr.map_batches(_case_safe_series, return_dtype=pl.String, is_elementwise=False)
 
 
-def reference(name: str) -> pl.Expr:
-    """A reference cell as an 18-character id; a cell that is no id stays as it is (and refers to nothing)."""
-    raw = pl.col(name).str.strip_chars()
-    return pl.when(raw == "").then(None).otherwise(pl.coalesce(case_safe(pl.col(name)), raw)).alias(name)
+#: Ids already turned, to look references up in: each as written (``_written``) and its 18-character form
+#: (``_id``).
+Known = pl.DataFrame
+
+
+def reference(name: str, known: Known | None = None) -> pl.Expr:
+    """A reference cell as an 18-character id; a cell that is no id stays as it is (and refers to nothing).
+
+    ``known`` (the ids of the objects referred to, as written and turned) is looked in first: in the usual
+    export every reference is written as its object's ``Id`` is, and is found there without turning it
+    again. Cells not found are turned as any other. The result is the same either way.
+    """
+
+    def turn(cells: pl.Series) -> pl.Series:
+        if known is not None:
+            found = (
+                pl.DataFrame({"_written": cells})
+                .join(known, on="_written", how="left", maintain_order="left")
+                .get_column("_id")
+            )
+            if found.len() != cells.len():  # an Id written twice: looked up as any other
+                return _once_per_value(cells, _reference_values)
+            rest = (found.is_null() & (cells != "")).fill_null(False)  # an empty cell refers to nothing
+            if rest.any():
+                where = rest.arg_true()
+                found = found.scatter(where, _once_per_value(cells.gather(where), _reference_values))
+            return found.alias(cells.name)
+        return _once_per_value(cells, _reference_values)
+
+    return (
+        pl.col(name)
+        .cast(pl.String)
+        .map_batches(turn, return_dtype=pl.String, is_elementwise=False)
+        .alias(name)
+    )
+
+
+def _reference_values(cells: pl.Series) -> pl.Series:
+    raw = cells.str.strip_chars()
+    turned = _case_safe_values(raw)
+    return pl.select(pl.when(raw == "").then(None).otherwise(pl.coalesce(turned, raw))).to_series()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -216,7 +261,7 @@ def parse_time(name: str, time_zone: str | None) -> pl.Expr:
         frame = pl.DataFrame({name: others})
         return exact.fill_null(frame.select(_general_time(name, time_zone)).to_series().alias(cells.name))
 
-    return pl.col(name).map_batches(parse, return_dtype=pl.Datetime("us", "UTC"), is_elementwise=True)
+    return pl.col(name).map_batches(parse, return_dtype=pl.Datetime("us", "UTC"), is_elementwise=False)
 
 
 def _general_time(name: str, time_zone: str | None) -> pl.Expr:
@@ -331,6 +376,11 @@ def user_map(
 # Stage history.
 
 
+#: Where a stage event was read (file and column): as categories, not a string on each of millions of rows.
+_SOURCE: Final = pl.Enum(["Lead.csv", "LeadHistory.csv", "OpportunityHistory.csv"])
+_COLUMN: Final = pl.Enum(["Status", "OldValue", "NewValue", "StageName"])
+
+
 def history(
     leads: pl.DataFrame,
     lead_rows: pl.DataFrame | None,
@@ -366,11 +416,11 @@ def history(
     first_old = pl.DataFrame(schema={"lead_id": pl.String, "_first": pl.String})
     if lead_rows is not None:
         status = lead_rows.filter(pl.col("Field") == "Status")
-        first_old = (
+        first_old = (  # the earliest change of each lead (the first in the file at the same time)
             status.select("lead_id", "OldValue", "time", "__line")
-            .sort("time", "__line")
-            .group_by("lead_id", maintain_order=True)
-            .agg(pl.col("OldValue").first().alias("_first"))
+            .sort("__line")
+            .group_by("lead_id")
+            .agg(pl.col("OldValue").get(pl.col("time").arg_min()).alias("_first"))
         )
         parts.append(
             status.select(
@@ -380,8 +430,8 @@ def history(
                 "actor",
                 "__line",
                 pl.lit(1, pl.Int32).alias("_rank"),
-                pl.lit("LeadHistory.csv").alias("_source"),
-                pl.lit("NewValue").alias("_column"),
+                pl.lit("LeadHistory.csv", _SOURCE).alias("_source"),
+                pl.lit("NewValue", _COLUMN).alias("_column"),
             )
         )
         created = lead_rows.filter(pl.col("Field") == "created").unique(
@@ -396,8 +446,8 @@ def history(
                 "actor",
                 "__line",
                 pl.lit(2, pl.Int32).alias("_rank"),
-                pl.lit("OpportunityHistory.csv").alias("_source"),
-                pl.lit("StageName").alias("_column"),
+                pl.lit("OpportunityHistory.csv", _SOURCE).alias("_source"),
+                pl.lit("StageName", _COLUMN).alias("_column"),
             )
         )
     first, rebuilt = _creations(leads, first_old, created)
@@ -451,10 +501,13 @@ def _creations(
             pl.when(native).then(pl.col("_cactor")).alias("actor"),
             pl.when(native).then(pl.col("_cline")).otherwise(pl.col("_lead_line")).alias("__line"),
             pl.lit(0, pl.Int32).alias("_rank"),
-            pl.when(native).then(pl.lit("LeadHistory.csv")).otherwise(pl.lit("Lead.csv")).alias("_source"),
+            pl.when(native)
+            .then(pl.lit("LeadHistory.csv", _SOURCE))
+            .otherwise(pl.lit("Lead.csv", _SOURCE))
+            .alias("_source"),
             pl.when(pl.col("_first").is_not_null())
-            .then(pl.lit("OldValue"))
-            .otherwise(pl.lit("Status"))
+            .then(pl.lit("OldValue", _COLUMN))
+            .otherwise(pl.lit("Status", _COLUMN))
             .alias("_column"),
         ),
         rebuilt,

@@ -44,6 +44,7 @@ import polars as pl
 from smarketing.connectors import _read
 from smarketing.connectors._salesforce import (
     Found,
+    Known,
     case_safe,
     case_safe_text,
     history,
@@ -349,6 +350,8 @@ class _Load:
         self.files: dict[str, pl.DataFrame | None] = {}
         self.present: dict[str, bool] = {}
         self.taken: set[str] = set()
+        # The ids of the objects others refer to, as written and turned, to look references up in.
+        self.known: dict[str, Known] = {}
         self.files["Lead"] = self._read("Lead")
         self.files["User"] = self._read("User")
         if self.files["Lead"] is None and not any(r.source == "Lead.csv" for r in self.found.refusals):
@@ -356,6 +359,8 @@ class _Load:
                 f"{options.path}: no Lead.csv (the export's leads); is this a Data Export folder?"
             )
         users = self.frame("User", ("Id",))
+        if users is not None:
+            self.ids(users, "User")
         self.people = user_map(
             users if users is not None else pl.DataFrame({"Id": []}, schema={"Id": pl.String}),
             options.plan,
@@ -467,28 +472,41 @@ class _Load:
             why=why,
         )
         frame = frame.filter(pl.col("id").is_not_null())
-        cased = int((frame["id"].str.slice(0, 15) != frame["Id"].str.strip_chars().str.slice(0, 15)).sum())
+        if obj in _REFERRED:
+            self.known[obj] = _known_ids(frame)
+        # An id written as its 18-character form is as it should be; the others are looked at.
+        other = frame.filter(pl.col("id") != pl.col("Id"))
+        cased = int((other["id"].str.slice(0, 15) != other["Id"].str.strip_chars().str.slice(0, 15)).sum())
         if cased:
             self.found.notes.append(
                 f"{obj}.csv: the case of {cased} Id(s) is restored from their 18-character suffix"
             )
-        return frame
+        return self._spent(frame, obj, "Id")
+
+    def _spent(self, frame: pl.DataFrame, obj: str, *columns: str) -> pl.DataFrame:
+        """``frame`` without ``columns``, now turned into others (unless the fields option names one).
+
+        A large table's memory goes as soon as it can.
+        """
+        named = self.o.fields.get(obj, {})
+        return frame.drop([c for c in columns if c not in named], strict=False)
 
     def person(self, frame: pl.DataFrame, column: str, alias: str, source: str, kind: str) -> pl.DataFrame:
         """A User Id column as person ids (see :func:`user_map`); a user not in User.csv keeps its id."""
         frame = (
-            frame.with_columns(reference(column).alias("_user"))
+            frame.with_columns(reference(column, self.known.get("User")).alias("_user"))
             if column in frame.columns
             else frame.with_columns(pl.lit(None, pl.String).alias("_user"))
         )
-        cells = frame.get_column("_user").drop_nulls()
-        self.found.count(f"{source}.{column}", cells, self.people)
-        unknown = int(cells.filter(~cells.is_in(list(self.people))).len())
+        # A company has few users: each is counted once, not looked up on every row.
+        counts = dict(frame.get_column("_user").drop_nulls().value_counts(sort=False).iter_rows())
+        self.found.tally(f"{source}.{column}", counts, self.people)
+        unknown = sum(rows for user, rows in counts.items() if user not in self.people)
         if unknown:
             why = "the user is not in User.csv; the User Id stands for the person"
             self.found.defaults.append(Default(kind, alias, "(the User Id)", unknown, why))
         mapped = pl.col("_user").replace_strict(self.people, default=pl.col("_user"), return_dtype=pl.String)
-        return frame.with_columns(mapped.alias(alias)).drop("_user")
+        return self._spent(frame.with_columns(mapped.alias(alias)).drop("_user"), source, column)
 
     def custom(self, frame: pl.DataFrame, obj: str) -> list[pl.Expr]:
         return [pl.col(field).alias(column) for field, column in self.o.fields.get(obj, {}).items()]
@@ -588,9 +606,19 @@ class _Load:
         )
         lead = self.person(lead, "OwnerId", "owner", "Lead", "leads")
         out = [(self._lead_columns(lead, "Lead"), "Lead.csv", _headers("Lead"))]
-        contact_of = lead.filter(pl.col("_contact").is_not_null()).select(
-            pl.col("_contact").alias("contact"), pl.col("id").alias("lead")
+        converted = (
+            lead.filter(pl.col("_contact").is_not_null())
+            .sort("_created", "id", nulls_last=True)
+            .group_by("_contact", maintain_order=True)
+            .agg(pl.col("id").first().alias("lead"), pl.len().alias("_n"))
         )
+        shared = converted.filter(pl.col("_n") > 1).height
+        if shared:
+            self.found.notes.append(
+                f"Lead.csv: {shared} contact(s) had several leads converted into them; what is on such a "
+                "contact is on the earliest lead"
+            )
+        contact_of = converted.select(pl.col("_contact").alias("contact"), "lead")
         contact = self.frame("Contact", ("Id", "CreatedDate"))
         if contact is not None:
             contact = self.ids(contact, "Contact")
@@ -605,7 +633,7 @@ class _Load:
                 out.append((self._lead_columns(own, "Contact"), "Contact.csv", _headers("Contact")))
                 contact_of = pl.concat(
                     [contact_of, own.select(pl.col("id").alias("contact"), pl.col("id").alias("lead"))]
-                )
+                ).unique("contact", keep="first", maintain_order=True)  # an Id written twice is refused later
                 self.found.notes.append(
                     f"Contact.csv: {own.height} contact(s) no lead was converted to are read as leads "
                     "(no stage history)"
@@ -832,28 +860,41 @@ class _Load:
             _read.LINE,
         )
 
-    def _lead_of(self, frame: pl.DataFrame, lookups: dict[str, pl.DataFrame], *columns: str) -> pl.DataFrame:
-        """The lead an activity or member is on: a lead id as is, a contact's lead, else the id as written."""
-        refs = [reference(c).alias(f"_ref{i}") for i, c in enumerate(columns) if c in frame.columns]
-        frame = frame.with_columns(refs)
+    def _lead_of(
+        self, frame: pl.DataFrame, obj: str, lookups: dict[str, pl.DataFrame], *columns: str
+    ) -> pl.DataFrame:
+        """The lead an activity or member is on: a lead id as is, a contact's lead, else the id as written.
+
+        The first of ``columns`` that names a lead (a lead id, or a contact with a lead) gives it; else
+        the first id written.
+        """
         contact = lookups["contact"]
-        exprs = []
-        for i, _ in enumerate(columns):
-            if f"_ref{i}" not in frame.columns:
+        known = self._known("Lead", "Contact")
+        exprs: list[pl.Expr] = []
+        fallback: list[pl.Expr] = []
+        for i, column in enumerate(columns):
+            if column not in frame.columns:
                 continue
-            frame = frame.join(
-                contact.rename({"contact": f"_ref{i}", "lead": f"_via{i}"}),
-                on=f"_ref{i}",
-                how="left",
-                maintain_order="left",
-            )
-            exprs += [
-                pl.when(pl.col(f"_ref{i}").str.starts_with("00Q")).then(pl.col(f"_ref{i}")),
-                pl.col(f"_via{i}"),
-            ]
-        fallback = [pl.col(f"_ref{i}") for i, _ in enumerate(columns) if f"_ref{i}" in frame.columns]
-        lead = pl.coalesce([*exprs, *fallback]) if fallback else pl.lit(None, pl.String)
-        return frame.with_columns(lead.alias("lead_id"))
+            ref = frame.select(reference(column, known)).to_series().alias(f"_ref{i}")
+            lead = ref.str.starts_with("00Q").fill_null(False)
+            other = ref.is_not_null() & ~lead
+            via = pl.repeat(None, ref.len(), dtype=pl.String, eager=True).alias(f"_via{i}")
+            if other.any():  # few rows in the usual export: only they are looked up
+                leads = ref.filter(other).replace_strict(
+                    contact["contact"], contact["lead"], default=None, return_dtype=pl.String
+                )
+                via = via.scatter(other.arg_true(), leads)
+            frame = frame.with_columns(ref, via)
+            exprs += [pl.when(pl.lit(lead)).then(pl.col(f"_ref{i}")), pl.col(f"_via{i}")]
+            fallback.append(pl.col(f"_ref{i}"))
+        lead_id = pl.coalesce([*exprs, *fallback]) if fallback else pl.lit(None, pl.String)
+        done = [c for i in range(len(columns)) for c in (f"_ref{i}", f"_via{i}")]
+        return self._spent(frame.with_columns(lead_id.alias("lead_id")), obj, *done, *columns)
+
+    def _known(self, *objects: str) -> Known | None:
+        """The ids of ``objects`` together, to look references to any of them up in."""
+        parts = [self.known[o] for o in objects if o in self.known]
+        return pl.concat(parts) if parts else None
 
     def _touchpoints(
         self, lookups: dict[str, pl.DataFrame]
@@ -862,7 +903,7 @@ class _Load:
         frame = self.frame("CampaignMember", ("Id", "CampaignId", "CreatedDate"))
         if frame is None:
             return []
-        frame = self.ids(frame, "CampaignMember").sort(_read.LINE)
+        frame = self.ids(frame, "CampaignMember")
         campaigns = self.frame("Campaign", ("Id",))
         if campaigns is None:
             campaigns = pl.DataFrame(schema={"Id": pl.String, "Name": pl.String, "Type": pl.String})
@@ -870,13 +911,20 @@ class _Load:
             case_safe(pl.col("Id")).alias("_campaign"),
             _col(campaigns, "Name").alias("campaign"),
             _col(campaigns, "Type").alias("channel"),
+        ).filter(pl.col("_campaign").is_not_null())
+        twice = campaigns.filter(pl.col("_campaign").is_duplicated())["_campaign"].unique().sort()
+        if twice.len():
+            self.found.notes.append(
+                f"Campaign.csv: the Id(s) {', '.join(twice)} are written more than once; "
+                "their first row is read"
+            )
+        frame = frame.with_columns(reference("CampaignId").alias("_campaign")).join(
+            campaigns.unique("_campaign", keep="first", maintain_order=True),
+            on="_campaign",
+            how="left",
+            maintain_order="left",
         )
-        frame = (
-            frame.with_columns(reference("CampaignId").alias("_campaign"))
-            .join(campaigns, on="_campaign", how="left", maintain_order="left")
-            .sort(_read.LINE)
-        )
-        frame = self._lead_of(frame, lookups, "LeadId", "ContactId").sort(_read.LINE)
+        frame = self._lead_of(frame, "CampaignMember", lookups, "LeadId", "ContactId")
         frame = self.person(frame, "CreatedById", "owner", "CampaignMember", "touchpoints")
         teams = {p.id: p.team for p in (self.o.plan.people if self.o.plan is not None else ())}
         team = self._default_team()
@@ -913,7 +961,7 @@ class _Load:
         out = []
         task = self.frame("Task", ("Id",))
         if task is not None:
-            task = self._lead_of(self.ids(task, "Task"), lookups, "WhoId").sort(_read.LINE)
+            task = self._lead_of(self.ids(task, "Task"), "Task", lookups, "WhoId")
             task = self.person(task, "OwnerId", "person", "Task", "activities")
             kind = pl.coalesce(_col(task, "TaskSubtype").replace({"Task": None}), _col(task, "Type"))
             task = task.with_columns(kind.alias("_kind"))
@@ -975,7 +1023,7 @@ class _Load:
             )
         event = self.frame("Event", ("Id", "StartDateTime"))
         if event is not None:
-            event = self._lead_of(self.ids(event, "Event"), lookups, "WhoId").sort(_read.LINE)
+            event = self._lead_of(self.ids(event, "Event"), "Event", lookups, "WhoId")
             event = self.person(event, "OwnerId", "person", "Event", "activities")
             out.append(
                 (
@@ -1002,7 +1050,8 @@ class _Load:
         if frame is None:
             return None
         frame = frame.with_columns(
-            reference(key).alias("_key"), parse_time("CreatedDate", self.o.time_zone).alias("time")
+            reference(key, self.known.get("Lead" if obj == "LeadHistory" else "Opportunity")).alias("_key"),
+            parse_time("CreatedDate", self.o.time_zone).alias("time"),
         )
         if obj == "OpportunityHistory":
             frame = (
@@ -1124,6 +1173,23 @@ class _Load:
         if strict:
             report.raise_for_refusals()
         return Loaded(loaded.dataset, report)
+
+
+def _known_ids(frame: pl.DataFrame) -> Known:
+    """An object's ids to look references up in: as 18 and 15 characters, and as written when otherwise."""
+    short = pl.col("id").str.slice(0, 15)
+    written = frame.filter((pl.col("Id") != pl.col("id")) & (pl.col("Id") != short))
+    return pl.concat(
+        [
+            frame.select(pl.col("id").alias("_written"), pl.col("id").alias("_id")),
+            frame.select(short.alias("_written"), pl.col("id").alias("_id")),
+            written.select(pl.col("Id").alias("_written"), pl.col("id").alias("_id")),
+        ]
+    )
+
+
+#: The objects whose ids other objects refer to (their ids are kept to look references up in).
+_REFERRED: Final = frozenset(["Lead", "Contact", "User", "Opportunity", "Account", "Campaign"])
 
 
 def _bool(name: str) -> pl.Expr:
