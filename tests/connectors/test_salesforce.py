@@ -632,3 +632,38 @@ def test_a_broken_file_is_an_error_or_a_refusal_never_a_traceback(
     for kind, read in report.rows_read.items():
         assert report.rows_kept.get(kind, 0) + sum(r.kind == kind for r in report.refusals) == read
     assert data.leads.height == report.rows_kept.get("leads", 0)
+
+
+def test_a_contact_several_leads_were_converted_into_is_on_the_earliest(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    # Lead 2 (created after lead 1) is converted into lead 1's contact too.
+    _edit(
+        folder,
+        "Lead.csv",
+        '"false","","","","","","","FR",""',
+        '"true","2026-03-05","","0035g00000Cont1AAB","","","","FR",""',
+    )
+    data, report = _quirks(folder)
+    tasks = data.activities.filter(pl.col("id") == "00T5g00000Tsk01EAB")
+    assert tasks.get_column("lead_id").to_list() == [L1]  # once, not once per lead
+    assert report.provenance is not None
+    assert (
+        "Lead.csv: 1 contact(s) had several leads converted into them; what is on such a contact is on "
+        "the earliest lead" in report.provenance.notes
+    )
+
+
+def test_a_campaign_written_twice_is_read_once(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    before, _ = _quirks(folder)
+    with (folder / "Campaign.csv").open("a", encoding="utf-8") as file:
+        file.write(
+            '"7015g00000Cmp01","false","Webinar copy","webinar","Completed","2026-01-01","2026-03-31","false"\n'
+        )
+    data, report = _quirks(folder)
+    assert data.touchpoints.equals(before.touchpoints)  # no member doubled, the first row's name kept
+    assert report.provenance is not None
+    notes = [n for n in report.provenance.notes if n.startswith("Campaign.csv")]
+    assert notes == [
+        "Campaign.csv: the Id(s) 7015g00000Cmp01AAB are written more than once; their first row is read"
+    ]
