@@ -370,6 +370,7 @@ class _Load:
         self.stages = stage_map(options.plan, options.status_map)
         self.rebuilt = 0
         self.history_start: datetime | None = None
+        self.lead_rows = 0
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -521,7 +522,10 @@ class _Load:
         complete once the intake has called them all.
         """
         leads, lead_parts, lookups = self._leads()
-        held = [leads]  # the stage history needs the leads once, then they can go
+        # The stage history needs these columns of the leads once, then they can go.
+        held = [
+            leads.select("id", "_created", *(["Status"] if "Status" in leads.columns else []), _read.LINE)
+        ]
         del leads
         parts: dict[str, list[_Part]] = {}
         touches: list[list[tuple[pl.DataFrame, str, dict[str, str]]]] = []
@@ -590,6 +594,8 @@ class _Load:
     ) -> tuple[pl.DataFrame, list[tuple[pl.DataFrame, str, dict[str, str]]], dict[str, pl.DataFrame]]:
         """Leads from ``Lead.csv``, and from ``Contact.csv`` the contacts no lead was converted to."""
         lead = self.frame("Lead", ("Id", "CreatedDate"))
+        self.files["Lead"] = None  # read once: its text goes with the records made of it
+        self.lead_rows = 0 if lead is None else lead.height
         if (
             lead is None
         ):  # unreadable in lenient mode: an empty table, so that every row pointing at a lead is refused
@@ -1130,9 +1136,8 @@ class _Load:
     def stage_history(self) -> StageHistory:
         """Native, rebuilt in part (``mixed``), reconstructed from the leads alone, or none."""
         native = self.present.get("LeadHistory", False) or self.present.get("OpportunityHistory", False)
-        total = self.files.get("Lead")
         if not native:
-            return "reconstructed" if total is not None and total.height else "none"
+            return "reconstructed" if self.lead_rows else "none"
         return "mixed" if self.rebuilt else "native"
 
     def provenance(self) -> Provenance:
