@@ -658,7 +658,8 @@ def test_a_campaign_written_twice_is_read_once(tmp_path: Path) -> None:
     before, _ = _quirks(folder)
     with (folder / "Campaign.csv").open("a", encoding="utf-8") as file:
         file.write(
-            '"7015g00000Cmp01","false","Webinar copy","webinar","Completed","2026-01-01","2026-03-31","false"\n'
+            '"7015g00000Cmp01","false","Webinar copy","webinar","Completed",'
+            '"2026-01-01","2026-03-31","false"\n'
         )
     data, report = _quirks(folder)
     assert data.touchpoints.equals(before.touchpoints)  # no member doubled, the first row's name kept
