@@ -32,10 +32,11 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import polars as pl
 
 from smarketing.connectors import _read
@@ -138,34 +139,48 @@ class FilesConnector:
         return found, tuple(ignored)
 
     def load(self, *, strict: bool = True, progress: bool | None = None) -> Loaded:
-        """Read every file, map its headers and values, and validate it (see :func:`intake`)."""
+        """Read every file, map its headers and values, and validate it (see :func:`intake`).
+
+        Each file is read when its kind's turn comes and its text freed once parsed, so one file's text
+        is held at a time.
+        """
         files, ignored = self.files()
-        raw: dict[str, RawFrame] = {}
-        mappings: list[AppliedMapping] = []
-        for kind, file in files.items():
-            frame, lines = self._read(file)
-            frame, headers = self._rename(kind, frame, file)
-            frame, applied = _map_values(frame, self.values.get(kind, {}), headers)
-            mappings += applied
-            raw[kind] = RawFrame(frame, file.name, lines=lines, headers=headers)
+        applied: dict[str, list[AppliedMapping]] = {}
+
+        def reader(kind: str, file: Path) -> Callable[[], RawFrame]:
+            def read() -> RawFrame:
+                frame, lines = self._read(file)
+                frame, headers = self._rename(kind, frame, file)
+                frame, applied[kind] = _map_values(frame, self.values.get(kind, {}), headers)
+                return RawFrame(frame, file.name, lines=lines, headers=headers)
+
+            return read
+
+        raw: dict[str, RawFrame | Callable[[], RawFrame | None]] = {
+            kind: reader(kind, file) for kind, file in files.items()
+        }
         source = str(self.path) if self.path is not None else ", ".join(str(p) for p in files.values())
         notes = [f"not read (no record kind in the name): {', '.join(ignored)}"] if ignored else []
         provenance = Provenance(
             self.name,
             source,
-            stage_history="native" if "stage_events" in raw else "none",
+            stage_history="native" if "stage_events" in files else "none",
             notes=notes,
         )
-        return intake(
+        data, report = intake(
             raw,
             connector=self.name,
-            strict=strict,
-            mappings=mappings,
+            strict=False,
             provenance=provenance,
             progress=progress,
             release=True,
             **self.options,
         )
+        # The maps in the order of the files, as they were read before the reading became lazy.
+        report = attrs.evolve(report, mappings=[m for kind in files for m in applied.get(kind, [])])
+        if strict:
+            report.raise_for_refusals()
+        return Loaded(data, report)
 
     def _read(self, file: Path) -> tuple[pl.DataFrame, str | None]:
         kind = FORMATS.get(file.suffix.lower())
