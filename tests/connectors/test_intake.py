@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smarketing.connectors import Default, Loaded, LoadReport, RawFrame, intake
-from smarketing.connectors.intake import _fast_time, _options, _parse_time
+from smarketing.connectors.intake import _canonical_time, _fast_time, _options, _parse_time
 from smarketing.errors import DataError, LoadError
 from smarketing.records import Dataset
 
@@ -88,6 +88,31 @@ def test_text_that_is_no_iso_time_is_refused(text: str) -> None:
     assert (
         report.refusals[0].reason == f"{text!r} is not an ISO 8601 time (such as 2026-10-01T09:00:00+02:00)"
     )
+
+
+_TIMES = st.builds(
+    "{}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}{}{:02d}:{:02d}".format,
+    st.integers(1900, 2100).map(str) | st.sampled_from(["0999", "10000"]),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.integers(0, 61),
+    st.just("") | st.text("0123456789", min_size=1, max_size=9).map(".".__add__),
+    st.sampled_from("+-"),
+    st.integers(0, 25),
+    st.integers(0, 61),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TIMES | st.sampled_from(["", "2026-10-01T09:00:00+02:00 ", "x", "2026-10-01T09:00:00+02"])))
+def test_times_read_by_position_equal_the_general_parser(texts: list[str]) -> None:
+    text = pl.Series("time", texts, pl.String)
+    general = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
+    assert _canonical_time(text).dtype == pl.Datetime("us", "UTC")
+    got = _fast_time(text, _options("test", None, None, None, "."))
+    assert got.to_list() == general.dt.convert_time_zone("UTC").to_list()
 
 
 def test_years_outside_the_range_are_refused_after_parsing() -> None:

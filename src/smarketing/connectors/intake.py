@@ -750,15 +750,42 @@ def _fast_time(text: pl.Series, options: _Options) -> pl.Series:
 
 def _offset_or_utc_time(text: pl.Series) -> pl.Series:
     """With an offset (``+02:00``) or, where none parses, in UTC written ``Z``."""
-    value = text.str.to_datetime(_ISO_FORMAT, strict=False, time_unit="us", cache=False).dt.convert_time_zone(
-        "UTC"
-    )
+    value = _canonical_time(text)
+    if value.null_count() > text.null_count():  # other spellings: the general parser, on those rows only
+        rest = pl.select(pl.when(value.is_null()).then(text)).to_series()
+        general = rest.str.to_datetime(_ISO_FORMAT, strict=False, time_unit="us", cache=False)
+        value = value.fill_null(general.dt.convert_time_zone("UTC"))
     if value.null_count() == text.null_count() or not text.str.ends_with("Z").any():
         return value
     utc = text.str.to_datetime(_UTC_FORMAT, strict=False, time_unit="us", time_zone="UTC", cache=False)
     # Only the spelling the general parser reads (chrono alone would take a sign or ten fraction digits).
     utc = pl.select(pl.when(text.str.contains(_UTC_TEXT)).then(utc)).to_series()
     return value.fill_null(utc)
+
+
+#: The spelling the canonical files write (``2026-10-01T09:00:00.250+02:00``), read by position: a second
+#: fraction of up to six digits and an offset of at most 23:59. Others go through the general parser.
+_CANONICAL_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?[+-](?:[01]\d|2[0-3]):[0-5]\d$"
+
+
+def _canonical_time(text: pl.Series) -> pl.Series:
+    """Times in the canonical spelling to UTC, read by position (null where the spelling differs).
+
+    The same values as ``%Y-%m-%dT%H:%M:%S%.f%:z``, in about half the time: the fraction of a second and
+    the offset defeat the parser's fast path, so the seconds are parsed alone and the rest added.
+    """
+    cell = pl.col(text.name)
+    zone = cell.str.tail(6)
+    minutes = zone.str.slice(1, 2).cast(pl.Int64, strict=False) * 60 + zone.str.slice(4, 2).cast(
+        pl.Int64, strict=False
+    )
+    offset = pl.when(zone.str.starts_with("-")).then(-minutes).otherwise(minutes)
+    micros = cell.str.head(-6).str.slice(20).str.pad_end(6, "0").cast(pl.Int64, strict=False)
+    local = cell.str.head(19).str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us", cache=False)
+    value = pl.when(cell.str.contains(_CANONICAL_TIME)).then(
+        local + pl.duration(microseconds=micros, minutes=-offset)
+    )
+    return text.to_frame().select(value.dt.replace_time_zone("UTC").alias(text.name)).to_series()
 
 
 def _fast_date(text: pl.Series, options: _Options) -> pl.Series:
