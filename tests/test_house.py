@@ -123,6 +123,7 @@ TEST_INTERNALS = {
     "smarketing.connectors.intake._fast_time": "the fast parse of times must agree with the general one",
     "smarketing.connectors.intake._parse_time": "the general parser the fast one is checked against",
     "smarketing.connectors.intake._options": "the options both parsers take",
+    "smarketing.connectors.intake._canonical_time": "the by-position read, held to the general parser",
     "smarketing.connectors._read._read_whole": "the whole-file path the chunked reader is checked against",
     "smarketing.connectors._read.read_csv_header": "the chunked reader with the columns kept",
 }
