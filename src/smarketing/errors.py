@@ -241,20 +241,30 @@ class DeliveryError(SmarketingError, OSError):
 
     Args:
         message: What went wrong.
-        channel: ``email`` or ``slack``.
+        channel: ``email`` or ``slack``, put before the message.
 
     Examples:
         >>> str(DeliveryError("the webhook answered HTTP 500", channel="slack"))
         'slack: the webhook answered HTTP 500'
     """
 
-    def __init__(self, message: str, *, channel: str) -> None:
+    def __init__(self, message: str, *, channel: str | None = None) -> None:
         self.channel = channel
-        super().__init__(f"{channel}: {message}")
+        super().__init__(message if channel is None else f"{channel}: {message}")
 
     def __str__(self) -> str:
         # OSError formats its arguments itself; keep the one message.
         return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        message = str(self.args[0])
+        if self.channel is not None:
+            message = message.removeprefix(f"{self.channel}: ")
+        return (_delivery_error, (message, self.channel))
+
+
+def _delivery_error(message: str, channel: str | None) -> DeliveryError:
+    return DeliveryError(message, channel=channel)
 
 
 class PluginError(SmarketingError, ImportError):

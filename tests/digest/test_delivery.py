@@ -130,7 +130,7 @@ def test_every_recipient_refused(
     example_digest: Digest, smtp_server: tuple[int, Mailbox], ca_file: Path
 ) -> None:
     port, box = smtp_server
-    with pytest.raises(DeliveryError, match="every recipient was refused: a@refused.example"):
+    with pytest.raises(DeliveryError, match=r"every recipient was refused: a@refused\.example"):
         send_email(example_digest, _settings(port, ca_file, to=("a@refused.example",)))
     assert box.messages == []
 

@@ -79,6 +79,10 @@ def add_digest(commands: Any, add_source: Callable[..., None]) -> None:
 
 
 def digest_command(args: argparse.Namespace) -> int:
+    """Read every channel's settings, compute the digest, then print it or deliver it to each channel asked.
+
+    Exit 0 when all was delivered, 1 when a channel failed (each is reported), 2 when a setting is missing.
+    """
     # The settings first: a missing variable fails before the data is read or anything is sent.
     smtp = _settings(SmtpSettings.from_env) if args.email else None
     slack = _settings(SlackWebhook.from_env) if args.slack else None

@@ -19,12 +19,12 @@ from smarketing.digest.delivery import (
 from smarketing.digest.result import Breach, Credit, Digest, Rejection, Win
 
 __all__ = [
-    "EMAIL_VARIABLES",
-    "SLACK_VARIABLE",
     "Breach",
     "Credit",
     "Digest",
+    "EMAIL_VARIABLES",
     "Rejection",
+    "SLACK_VARIABLE",
     "SlackWebhook",
     "SmtpSettings",
     "Win",

@@ -183,6 +183,7 @@ def _alerts(
 def _breaches(
     plan: AlignmentPlan, data: Dataset, start: datetime, end: datetime, as_of: datetime
 ) -> list[Breach]:
+    """Sales' breaches due in the window, and marketing's for the complete SLA periods that began in it."""
     report = evaluate_sla(plan, data, as_of=as_of)
     due = report.breaches.filter((pl.col("due_at") >= start) & (pl.col("due_at") < end))
     sales = [
@@ -241,19 +242,25 @@ def _conformance(
 
 
 def _wins(plan: AlignmentPlan, data: Dataset, window: Window, fx: FxTable | None) -> list[Win]:
-    won = check_won(data.deals)
-    ids = won.filter((pl.col("close_date") >= window.start) & (pl.col("close_date") < window.end))
-    deals = data.deals.filter(pl.col("id").is_in(ids.get_column("id").implode())).sort("close_date", "id")
+    won = check_won(data.deals)  # the one won-deal rule, with each amount in minor units
+    won = won.filter((pl.col("close_date") >= window.start) & (pl.col("close_date") < window.end))
+    deals = (
+        data.deals.select("id", "lead_id", "owner")
+        .join(won.select("id", "close_date", "amount_currency", "_minor"), on="id")
+        .sort("close_date", "id")
+    )
     if deals.height == 0:
         return []
-    credits = _credits(plan, data, deals, fx)
+    credits = _credits(
+        plan, data, data.deals.filter(pl.col("id").is_in(deals.get_column("id").implode())), fx
+    )
     return [
         Win(
             deal_id=row["id"],
             lead_id=row["lead_id"],
             owner=row["owner"],
             close_date=row["close_date"],
-            amount=Money(row["amount"], row["amount_currency"]),
+            amount=Money.from_minor(row["_minor"], row["amount_currency"]),
             credits=credits.get(row["lead_id"], ()),
         )
         for row in deals.iter_rows(named=True)
