@@ -167,3 +167,9 @@ def test_unwritable_file_exits_1(capsys: pytest.CaptureFixture[str], data: Path,
 def test_period_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["digest", PLAN]) == 2
     assert "--period" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("subject", ["", "Hi\r\nBcc: everyone@example.com"])
+def test_subject_must_be_one_printable_line(capsys: pytest.CaptureFixture[str], subject: str) -> None:
+    assert main(["digest", PLAN, "--period", "2026-10", "--subject", subject]) == 2
+    assert "the subject must be one line of printable text" in capsys.readouterr().err

@@ -164,6 +164,11 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
         (None, {"port": "smtp"}, "SMARKETING_SMTP_PORT must be a port number (1-65535)"),
         (None, {"port": "70000"}, "SMARKETING_SMTP_PORT must be a port number (1-65535)"),
         (None, {"to": " , "}, "SMARKETING_DIGEST_TO holds no address"),
+        (
+            None,
+            {"to": "a@example.com\nBcc: x@example.com"},
+            "SMARKETING_DIGEST_TO must not contain control characters",
+        ),
     ],
 )
 def test_missing_or_bad_settings_name_the_variable_never_a_value(

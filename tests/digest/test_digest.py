@@ -144,3 +144,27 @@ def test_bad_options(
 def test_email_needs_a_recipient(example_digest: Digest) -> None:
     with pytest.raises(ValueError, match="at least one recipient"):
         example_digest.to_email(sender="a@example.com", to=[])
+
+
+def test_credits_are_attributions_own_per_touch_credit(example_plan: AlignmentPlan) -> None:
+    from smarketing.datasets import synthetic
+
+    data = synthetic(example_plan, seed=7, n_leads=400)
+    fx = sm.FxTable([("USD", "EUR", datetime(1970, 1, 1).date(), "0.92")])
+    d = digest(example_plan, data, period="2026-10", fx=fx)
+    assert d.wins, "the synthetic October has wins"
+    won = [w.deal_id for w in d.wins]
+    deals = data.deals.filter(pl.col("id").is_in(won))
+    leads = deals.get_column("lead_id").implode()
+    result = sm.attribute(
+        {"touchpoints": data.touchpoints.filter(pl.col("lead_id").is_in(leads)), "deals": deals},
+        model="position",
+        per_touch=True,
+        fx=fx,
+        currency="EUR",
+    )
+    assert result.touches is not None
+    expected = {row["touch"]: row["value_EUR"] for row in result.touches.iter_rows(named=True)}
+    credited = [c for w in d.wins for c in w.credits]
+    assert credited
+    assert all(c.team == "marketing" and c.value.amount == expected[c.touch_id] for c in credited)

@@ -74,8 +74,17 @@ def add_digest(commands: Any, add_source: Callable[..., None]) -> None:
     parser.add_argument(
         "--slack", action="store_true", help=f"post it to Slack (the URL in {SLACK_VARIABLE})"
     )
-    parser.add_argument("--subject", metavar="TEXT", help="the e-mail subject (default: the digest's title)")
+    parser.add_argument(
+        "--subject", type=_subject, metavar="TEXT", help="the e-mail subject (default: the digest's title)"
+    )
     parser.set_defaults(command=digest_command, name="digest")
+
+
+def _subject(text: str) -> str:
+    """``--subject``: one line of printable text (a line break would add e-mail headers)."""
+    if not text.strip() or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"{text!r}: the subject must be one line of printable text")
+    return text
 
 
 def digest_command(args: argparse.Namespace) -> int:

@@ -127,6 +127,11 @@ class SmtpSettings:
         to = tuple(a.strip() for a in value["to"].split(",") if a.strip())
         if not to:
             raise DeliveryError(f"{EMAIL_VARIABLES['to']} holds no address", channel="email")
+        for key in ("sender", "to"):  # a line break in a header would let a value add headers of its own
+            if not value[key].isprintable():
+                raise DeliveryError(
+                    f"{EMAIL_VARIABLES[key]} must not contain control characters", channel="email"
+                )
         return cls(
             host=value["host"],
             sender=value["sender"],

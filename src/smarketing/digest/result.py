@@ -71,7 +71,8 @@ class Credit:
         campaign: Its campaign, if any.
         team: The team that made the touch.
         share: Its share of the lead's conversions (0 to 1).
-        value: Its share of the lead's won value, exact.
+        value: Its share of the lead's won value, exact: in the plan's currency when the digest was given
+            exchange rates, else in the deals' currency.
     """
 
     touch_id: str
@@ -326,6 +327,9 @@ class Digest:
         """
         if not to:
             raise ValueError("an e-mail needs at least one recipient")
+        for header in (subject or "", sender, *to):
+            if not header.isprintable():
+                raise ValueError(f"e-mail headers must not contain control characters: {header!r}")
         message = EmailMessage()
         message["Subject"] = subject or self.title
         message["From"] = sender
