@@ -168,3 +168,13 @@ def test_credits_are_attributions_own_per_touch_credit(example_plan: AlignmentPl
     credited = [c for w in d.wins for c in w.credits]
     assert credited
     assert all(c.team == "marketing" and c.value.amount == expected[c.touch_id] for c in credited)
+
+
+def test_a_win_without_touches_has_no_credit(example_plan: AlignmentPlan) -> None:
+    data = example_dataset()
+    untouched = sm.Dataset(
+        **{**data.frames(), "touchpoints": data.touchpoints.filter(pl.col("lead_id") != "L1")}
+    )
+    [win] = digest(example_plan, untouched, period="2026-10").wins
+    assert (win.deal_id, win.credits) == ("D1", ())
+    assert win.line().endswith("; no marketing touch credited")

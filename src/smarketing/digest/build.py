@@ -111,10 +111,8 @@ def digest(
         lambda: _alerts(plan, data, window=window, as_of=at, fx=fx, rules=alert_rules, notes=notes),
     )
     breaches = _section(notes, "SLA breaches", lambda: _breaches(plan, data, lo, hi, at))
-    moved, fitness = _section(notes, "journey conformance", lambda: _conformance(plan, data, lo, hi, at)) or (
-        0,
-        (),
-    )
+    journey = _section(notes, "journey conformance", lambda: _conformance(plan, data, lo, hi, at))
+    moved, fitness = journey if journey is not None else (0, ())
     wins = _section(notes, "wins", lambda: _wins(plan, data, window, fx))
     rejections = _section(notes, "rejected leads", lambda: _rejections(plan, data, lo, hi, at))
     return Digest(
@@ -273,7 +271,9 @@ def _credits(
     """The marketing touches of each winning lead and their credit, by the plan's attribution model."""
     leads = deals.get_column("lead_id").drop_nulls().implode()
     touches = data.touchpoints.filter(pl.col("lead_id").is_in(leads))
-    if touches.height == 0:
+    # A win without a touched lead has no touch to credit (attribution refuses such a deal).
+    deals = deals.filter(pl.col("lead_id").is_in(touches.get_column("lead_id").implode()))
+    if deals.height == 0:
         return {}
     setting = plan.rewards.attribution if plan.rewards is not None else None
     model, params = (setting.model, dict(setting.params)) if setting is not None else ("position", {})
