@@ -66,6 +66,10 @@ COMMANDS: dict[str, list[str]] = {
         for fmt in ("text", "csv", "json", "html")
     },
     **{
+        f"digest-{fmt}": ["digest", PLAN_ARG, "--period", PERIOD, "--format", fmt]
+        for fmt in ("text", "html", "json", "slack")
+    },
+    **{
         f"lint-text-{fmt}": [
             "lint-text",
             "--plan",

@@ -12,6 +12,7 @@ from smarketing import errors
 from smarketing.errors import (
     CurrencyMismatchError,
     DataError,
+    DeliveryError,
     FormulaError,
     LoadError,
     PlanError,
@@ -27,6 +28,7 @@ TREE = [
     (CurrencyMismatchError, TypeError),
     (RuleError, ValueError),
     (PluginError, ImportError),
+    (DeliveryError, OSError),
 ]
 
 
@@ -220,6 +222,7 @@ def test_data_error_pickles(protocol: int) -> None:
         PlanError("bad", file="plan.yaml", line=3, path="name"),
         DataError("bad", record="D1", field="amount", kind="deal"),
         PluginError("bad", plugin="p", group="smarketing.rules"),
+        DeliveryError("the webhook answered HTTP 500", channel="slack"),
         CurrencyMismatchError("cannot add EUR and USD amounts"),
         RuleError("duplicate rule code 'SM001'"),
     ],

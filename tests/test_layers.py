@@ -29,8 +29,15 @@ PACKAGE = "smarketing"
 LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "outside",
-        "the front door (top-level re-exports), the command line, synthetic data and test helpers",
-        ("smarketing", "smarketing.cli*", "smarketing.datasets*", "smarketing.testing*"),
+        "the front door (top-level re-exports), the command line, the digest and its delivery, synthetic "
+        "data and test helpers",
+        (
+            "smarketing",
+            "smarketing.cli*",
+            "smarketing.digest*",
+            "smarketing.datasets*",
+            "smarketing.testing*",
+        ),
     ),
     ("rules", "the alignment linter: engine, catalogue per area, report", ("smarketing.rules*",)),
     (

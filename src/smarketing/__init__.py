@@ -13,9 +13,11 @@ from importlib.metadata import version as _version
 from smarketing.attribution import Attribution, Journeys, attribute
 from smarketing.calendar import BusinessCalendar
 from smarketing.connectors import available_connectors, load_connector
+from smarketing.digest import Digest, digest
 from smarketing.errors import (
     CurrencyMismatchError,
     DataError,
+    DeliveryError,
     FormulaError,
     LoadError,
     PlanError,
@@ -107,7 +109,9 @@ __all__ = [
     "DataError",
     "Dataset",
     "Deal",
+    "DeliveryError",
     "Diagnostic",
+    "Digest",
     "Disposition",
     "DispositionReport",
     "Feedback",
@@ -161,6 +165,7 @@ __all__ = [
     "compute_rewards",
     "conformance",
     "customer_feedback",
+    "digest",
     "discover",
     "dispositions",
     "dump_plan",

@@ -10,7 +10,8 @@ from the builtin it refines, so ``except ValueError`` keeps working for callers 
     │   └── LoadError                       a connector refused rows in strict mode (with the report)
     ├── CurrencyMismatchError (TypeError)   arithmetic across two currencies
     ├── RuleError (ValueError)              a rule is defined wrongly (bad code, duplicate name)
-    └── PluginError (ImportError)           a plugin cannot be loaded or breaks its interface
+    ├── PluginError (ImportError)           a plugin cannot be loaded or breaks its interface
+    └── DeliveryError (OSError)             a digest could not be delivered (e-mail, Slack), secrets redacted
 
     ClosedCalendarError (ValueError)        a business calendar has no open time in the dates a clock covers
     ContractError (Exception)               a plugin's result breaks its interface (always wrapped)
@@ -42,6 +43,7 @@ __all__ = [
     "ContractError",
     "CurrencyMismatchError",
     "DataError",
+    "DeliveryError",
     "FormulaError",
     "LoadError",
     "PlanError",
@@ -229,6 +231,40 @@ class CurrencyMismatchError(SmarketingError, TypeError):
 
 class RuleError(SmarketingError, ValueError):
     """A rule definition is invalid (bad code, duplicate code, bad severity)."""
+
+
+class DeliveryError(SmarketingError, OSError):
+    """A digest could not be delivered: the channel's configuration is missing or it refused the message.
+
+    The message names the channel and what went wrong, never a password or a webhook URL (they are
+    redacted before the error is made, and the library's own exception is not chained).
+
+    Args:
+        message: What went wrong.
+        channel: ``email`` or ``slack``, put before the message.
+
+    Examples:
+        >>> str(DeliveryError("the webhook answered HTTP 500", channel="slack"))
+        'slack: the webhook answered HTTP 500'
+    """
+
+    def __init__(self, message: str, *, channel: str | None = None) -> None:
+        self.channel = channel
+        super().__init__(message if channel is None else f"{channel}: {message}")
+
+    def __str__(self) -> str:
+        # OSError formats its arguments itself; keep the one message.
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        message = str(self.args[0])
+        if self.channel is not None:
+            message = message.removeprefix(f"{self.channel}: ")
+        return (_delivery_error, (message, self.channel))
+
+
+def _delivery_error(message: str, channel: str | None) -> DeliveryError:
+    return DeliveryError(message, channel=channel)
 
 
 class PluginError(SmarketingError, ImportError):

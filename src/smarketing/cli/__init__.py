@@ -23,6 +23,10 @@ Subcommands:
 * ``smarketing rewards PLAN [--data DIR | --seed N --leads N] --period 2026-10 [--format FORMAT]``
   (text, csv, json or html): the shared reward of a period: totals by participant and team, and every
   participant's statement.
+* ``smarketing digest PLAN [--data DIR | --seed N --leads N] --period 2026-W43 [--to-file PATH] [--email]
+  [--slack]``: what both teams should see this period (KPI alerts, SLA breaches, conformance by team, wins
+  and their marketing touches, rejected leads by reason), printed, written, e-mailed or posted to Slack;
+  exit 1 when a delivery failed.
 
 * ``smarketing import SOURCE -o DIR [--option KEY=VALUE] [--lenient]``: read ``SOURCE`` (``NAME:PATH``) once
   through its connector and write the dataset folder ``DIR`` and ``DIR/load-report.json``.

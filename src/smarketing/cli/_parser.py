@@ -10,6 +10,7 @@ from smarketing import __version__
 from smarketing.cli._campaigns import add_campaigns_options, campaigns_command
 from smarketing.cli._customer_feedback import add_customer_feedback
 from smarketing.cli._demo import EXAMPLE_PLAN, demo_command
+from smarketing.cli._digest import add_digest
 from smarketing.cli._feedback import add_feedback
 from smarketing.cli._journey import funnel_command
 from smarketing.cli._kpis import kpis_command
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lint_text(commands)
     add_feedback(commands, _add_source)
     add_waterfall(commands, _add_source)
+    add_digest(commands, _add_source)
     return parser
 
 
