@@ -231,7 +231,7 @@ def test_agreement_writes_the_two_by_two_table() -> None:
 
 def test_agreement_by_group_adds_acceptance_per_group() -> None:
     result = sm.persona.agreement(PLAN, DATA, by="source")
-    table, groups = result.plot().axes
+    _, groups = result.plot().axes
     assert result.groups is not None
     assert len(groups.containers[0]) == result.groups.height
     assert groups.get_title() == "MQLs accepted by sales"
@@ -261,7 +261,8 @@ def test_golden_digests() -> None:
 def test_svg_keeps_labels_as_text_and_has_no_date() -> None:
     text = _charts.svg(CHARTS["conformance"]())
     assert "<dc:date>" not in text
-    assert ">marketing<" in text and ">Conformance to the journey map<" in text
+    assert ">marketing<" in text
+    assert ">Conformance to the journey map<" in text
 
 
 def test_the_front_door_does_not_load_matplotlib() -> None:

@@ -26,7 +26,9 @@ def _labels(root: ET.Element) -> dict[str, str]:
     for group in root.iter(f"{SVG}g"):
         title = group.find(f"{SVG}title")
         text = group.find(f"{SVG}text")
-        assert title is not None and text is not None and title.text
+        assert title is not None
+        assert text is not None
+        assert title.text
         out[title.text.split(" ")[0]] = " ".join(span.text or "" for span in text.iter(f"{SVG}tspan"))
     return out
 
@@ -43,7 +45,8 @@ def _inside(svg: str) -> None:
         assert all(0 <= x <= width for x in xs), path.attrib["d"]
         assert all(0 <= y <= height for y in ys), path.attrib["d"]
     for rect in root.iter(f"{SVG}rect"):
-        assert float(rect.attrib["x"]) >= 0 and float(rect.attrib["y"]) >= 0
+        assert float(rect.attrib["x"]) >= 0
+        assert float(rect.attrib["y"]) >= 0
         assert float(rect.attrib["x"]) + float(rect.attrib["width"]) <= width
         assert float(rect.attrib["y"]) + float(rect.attrib["height"]) <= height
 
