@@ -107,6 +107,7 @@ TEST_INTERNALS = {
     "smarketing._plugins": "the plugin loader, driven with fake entry points",
     "smarketing._periods": "period windows, the vocabulary of KPI and time tests",
     "smarketing._limits": "the input limits the hostile tests push against",
+    "smarketing._charts": "the deterministic SVG of a figure, which the golden chart digests are taken of",
     "smarketing.plan._yaml": "the strict loader and its fast path must agree on every plan",
     "smarketing.rewards._allocate": "the allocation laws, at sizes that take each vectorised path",
     "smarketing.rules._docs": "the generated rules page",

@@ -89,6 +89,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "smarketing.typing",
             "smarketing._periods",
             "smarketing._display",
+            "smarketing._charts",
         ),
     ),
 )

@@ -6,14 +6,17 @@ import html
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import polars as pl
 
-from smarketing import _display
+from smarketing import _charts, _display
 from smarketing.errors import CurrencyMismatchError
 from smarketing.money import Money
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Attribution", "Comparison"]
 
@@ -201,6 +204,25 @@ class Attribution:
             headers, rows, max_rows=_HTML_ROWS
         )
 
+    def plot(self) -> Figure:
+        """Conversions credited to each key, as a bar chart (needs the ``plot`` extra), labelled by share.
+
+        Examples:
+            >>> from smarketing.testing.fixtures import example_dataset
+            >>> journeys = sm.attribution.Journeys.from_touchpoints(example_dataset(), key="team")
+            >>> fig = sm.attribution.attribute(journeys, model="linear").plot()
+            >>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
+            ['marketing', 'sales']
+        """
+        keys = self.keys
+        fig, (ax,) = _charts.new(title=self._title(), height=0.8 + 0.35 * max(len(keys), 2))
+        ax.barh(keys, [self.conversions[k] for k in keys], color=_charts.PALETTE[0])
+        share = self.share()
+        _charts.bar_labels(ax, [f"{100 * share[k]:.1f}%" for k in keys])
+        ax.invert_yaxis()
+        ax.set_xlabel(f"conversions credited (by {self.key})")
+        return fig
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, timedelta):
@@ -302,3 +324,29 @@ class Comparison:
         return "<p>Share of conversions by model</p>" + _display.html_table(
             headers, rows, max_rows=_HTML_ROWS
         )
+
+    def plot(self, metric: Literal["conversions", "share"] = "share") -> Figure:
+        """The models side by side: one bar per key and model (needs the ``plot`` extra).
+
+        Examples:
+            >>> from smarketing.testing.fixtures import example_dataset
+            >>> journeys = sm.attribution.Journeys.from_touchpoints(example_dataset(), key="team")
+            >>> fig = sm.attribution.compare(journeys, models=["first", "last"]).plot()
+            >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+            ['first', 'last']
+        """
+        if metric not in ("conversions", "share"):
+            raise ValueError(f"metric must be 'conversions' or 'share', not {metric!r}")
+        frame = self.to_frame(metric)
+        keys = [str(k) for k in frame.get_column(frame.columns[0]).to_list()]
+        series = {label: frame.get_column(label).to_list() for label in frame.columns[1:]}
+        key = frame.columns[0]
+        height = 1.0 + 0.12 * max(len(keys), 2) * max(len(series), 2)
+        fig, (ax,) = _charts.new(title=f"Attribution by {key}: model against model", height=height)
+        _charts.grouped_bars(ax, keys, series)
+        if metric == "share":
+            _charts.percent_axis(ax, top=max((v for vs in series.values() for v in vs), default=1.0))
+            ax.set_xlabel("share of conversions")
+        else:
+            ax.set_xlabel("conversions credited")
+        return fig

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import polars as pl
 
-from smarketing import _display
+from smarketing import _charts, _display
 from smarketing.calendar import BusinessCalendar, check_time
 from smarketing.errors import DataError
 from smarketing.feedback import _waterfall
@@ -28,6 +28,8 @@ from smarketing.journey._report import duration, json_value, rate
 from smarketing.money import FxTable, Money
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from smarketing.plan import AlignmentPlan
 
 __all__ = [
@@ -191,6 +193,42 @@ class Waterfall:
     def _repr_html_(self) -> str:
         headers, rows = self._table()
         return _display.html_table(headers, rows, caption=html.escape(self._title()))
+
+    def plot(self) -> Figure:
+        """The demand waterfall as a chart: the volume of each step per period (needs the ``plot`` extra).
+
+        Groups (with ``by``) are summed; conversions outside the plan's band are marked with a red edge.
+
+        Examples:
+            >>> from smarketing.testing.fixtures import AS_OF, example_dataset
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> fig = sm.feedback.waterfall(plan, example_dataset(), as_of=AS_OF).plot()
+            >>> fig.axes[0].get_ylabel()
+            'leads'
+        """
+        periods = list(dict.fromkeys(r.period for r in self.rows))
+        steps = list(dict.fromkeys(r.step for r in self.rows))
+        volume: dict[tuple[str, str], int] = {}
+        flagged: set[tuple[str, str]] = set()
+        for r in self.rows:
+            volume[(r.period, r.step)] = volume.get((r.period, r.step), 0) + r.volume
+            if r.conversion_flag is not None:
+                flagged.add((r.period, r.step))
+        title = f"Demand waterfall: leads at each step by {self.view} ({self.period})"
+        fig, (ax,) = _charts.new(title=title, width=min(10.0, max(7.0, 0.6 * len(periods))))
+        series: dict[str, list[float]] = {
+            step: [float(volume.get((p, step), 0)) for p in periods] for step in steps
+        }
+        _charts.grouped_bars(ax, periods, series, horizontal=False)
+        for container, step in zip(ax.containers, steps, strict=False):
+            for patch, period in zip(container, periods, strict=True):
+                if (period, step) in flagged:
+                    patch.set_edgecolor("#c62828")
+                    patch.set_linewidth(1.5)
+        ax.set_ylabel("leads")
+        ax.set_xlabel("cohort" if self.view == "cohort" else "period")
+        ax.tick_params(axis="x", labelrotation=30)
+        return fig
 
 
 def step_stages(plan: AlignmentPlan) -> dict[Step, list[str]]:

@@ -8,6 +8,8 @@ other way round.
 from __future__ import annotations
 
 import html
+import math
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -45,6 +47,10 @@ class TransitionArrow(Protocol):
 # Colour-blind-safe fills (Okabe-Ito, lightened), given to teams in order of first appearance.
 _FILLS = ("#cfe8f7", "#fde2b8", "#cdebd9", "#f6d0e0", "#e6dcf3", "#fff3b0", "#dddddd")
 _TERMINAL_STROKE = {"won": "#2e7d32", "lost": "#c62828", "disqualified": "#c62828"}
+# A generous width of one character at 12px sans-serif (DejaVu Sans and Arial average about 6.6 px), and
+# the height of one line of a stage label.
+_CHAR_WIDTH = 7.2
+_LINE_HEIGHT = 15
 
 
 def _quote(text: str) -> str:
@@ -103,20 +109,43 @@ def layers(
     return {s.id: column.get(s.id, last) for s in stages}
 
 
+def _lines(name: str) -> list[str]:
+    # Whole words on lines of about 22 characters; a longer word keeps its own line (the box widens).
+    return textwrap.wrap(name, 22, break_long_words=False, break_on_hyphens=False) or [name]
+
+
+def _text_width(text: str) -> int:
+    return math.ceil(len(text) * _CHAR_WIDTH)
+
+
 def svg(stages: Sequence[StageBox], transitions: Sequence[TransitionArrow], entry: Iterable[str]) -> str:
-    """A standalone SVG drawing of the map (see :meth:`JourneyMap.to_svg`); ``entry`` as in :func:`layers`."""
-    width, height, gap_x, gap_y, pad = 150, 44, 60, 26, 20
+    """A standalone SVG drawing of the map (see :meth:`JourneyMap.to_svg`); ``entry`` as in :func:`layers`.
+
+    Nothing is clipped or cut: a stage name is wrapped on whole words and its box is as wide as its longest
+    line, and the top margin leaves room for the highest backward arc.
+    """
     column = layers(stages, transitions, entry)
+    label = {s.id: _lines(s.name) for s in stages}
+    longest = max((_text_width(line) for lines in label.values() for line in lines), default=0)
+    width = max(150, longest + 16)
+    height = max(44, max((len(lines) for lines in label.values()), default=1) * _LINE_HEIGHT + 14)
+    gap_x, gap_y, pad = 60, 26, 20
+    back = [abs(column[t.source] - column[t.to]) for t in transitions if column[t.to] <= column[t.source]]
+    # An arc's control points sit _lift() above the higher box: the top margin keeps them in the picture.
+    top = pad + max(24, max((_lift(d * (width + gap_x)) for d in back), default=0))
     rows: dict[int, int] = {}
     place: dict[str, tuple[int, int]] = {}
     for s in stages:  # plan order within a column
         c = column[s.id]
-        place[s.id] = (pad + c * (width + gap_x), pad + 24 + rows.get(c, 0) * (height + gap_y))
+        place[s.id] = (pad + c * (width + gap_x), top + rows.get(c, 0) * (height + gap_y))
         rows[c] = rows.get(c, 0) + 1
     teams = list(dict.fromkeys(s.owner for s in stages))
     fill = {team: _FILLS[i % len(_FILLS)] for i, team in enumerate(teams)}
-    total_w = pad * 2 + (max(column.values()) + 1) * (width + gap_x) - gap_x
-    total_h = pad * 2 + 24 + max(rows.values()) * (height + gap_y) - gap_y + 30
+    legend_x = [pad]
+    for team in teams:
+        legend_x.append(legend_x[-1] + 30 + _text_width(team))
+    total_w = max(pad * 2 + (max(column.values()) + 1) * (width + gap_x) - gap_x, legend_x[-1] + pad)
+    total_h = top + pad + max(rows.values()) * (height + gap_y) - gap_y + 30
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
         f'viewBox="0 0 {total_w} {total_h}" font-family="sans-serif" font-size="12">',
@@ -133,31 +162,40 @@ def svg(stages: Sequence[StageBox], transitions: Sequence[TransitionArrow], entr
             path = f"M {sx} {sy} L {ex} {ey}"
         else:  # backwards or same column: an arc above the boxes
             sx, sy, ex, ey = x1 + width // 2, y1, x2 + width // 2, y2
-            lift = min(sy, ey) - 18 - abs(sx - ex) // 8
+            lift = min(sy, ey) - _lift(abs(sx - ex))
             path = f"M {sx} {sy} C {sx} {lift} {ex} {lift} {ex} {ey}"
         out.append(
             f'<path d="{path}" fill="none" stroke="#444" {style} marker-end="url(#arrow)">{title}</path>'
         )
-    for s in stages:
-        x, y = place[s.id]
-        stroke = _TERMINAL_STROKE.get(s.terminal or "", "#555")
-        stroke_width = 3 if s.terminal else 1
-        label = s.name if len(s.name) <= 22 else s.name[:21] + "\u2026"
-        out.append(
-            f"<g><title>{html.escape(f'{s.id} ({s.kind}) owned by {s.owner}')}</title>"
-            f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="8" fill="{fill[s.owner]}" '
-            f'stroke="{stroke}" stroke-width="{stroke_width}"/>'
-            f'<text x="{x + width // 2}" y="{y + height // 2 + 4}" text-anchor="middle">'
-            f"{html.escape(label)}</text>"
-            "</g>"
-        )
+    out.extend(_box(s, place[s.id], (width, height), fill[s.owner], label[s.id]) for s in stages)
     legend_y = total_h - 14
-    x = pad
-    for team in teams:
+    for team, x in zip(teams, legend_x, strict=False):
         out.append(
             f'<rect x="{x}" y="{legend_y - 10}" width="12" height="12" fill="{fill[team]}" stroke="#555"/>'
             f'<text x="{x + 16}" y="{legend_y}">{html.escape(team)}</text>'
         )
-        x += 30 + 7 * len(team)
     out.append("</svg>")
     return "".join(out)
+
+
+def _lift(dx: int) -> int:
+    """How far above the higher of its two boxes a backward arc spanning ``dx`` pixels reaches."""
+    return 18 + dx // 8
+
+
+def _box(s: StageBox, at: tuple[int, int], size: tuple[int, int], fill: str, lines: list[str]) -> str:
+    (x, y), (width, height) = at, size
+    stroke = _TERMINAL_STROKE.get(s.terminal or "", "#555")
+    stroke_width = 3 if s.terminal else 1
+    first = y + height // 2 + 4 - (len(lines) - 1) * _LINE_HEIGHT // 2
+    spans = "".join(
+        f'<tspan x="{x + width // 2}" y="{first + i * _LINE_HEIGHT}">{html.escape(line)}</tspan>'
+        for i, line in enumerate(lines)
+    )
+    return (
+        f"<g><title>{html.escape(f'{s.id} ({s.kind}) owned by {s.owner}')}</title>"
+        f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="8" fill="{fill}" '
+        f'stroke="{stroke}" stroke-width="{stroke_width}"/>'
+        f'<text text-anchor="middle">{spans}</text>'
+        "</g>"
+    )

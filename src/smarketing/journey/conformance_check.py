@@ -10,18 +10,21 @@ import html
 import typing
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import networkx as nx
 import polars as pl
 
-from smarketing import _display
+from smarketing import _charts, _display
 from smarketing.errors import DataError
 from smarketing.journey import _kernel
 from smarketing.journey._report import event_counts, json_value, rate
 from smarketing.journey.counts import EventCounts
 from smarketing.journey.model import JourneyMap
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["ConformanceReport", "Move", "TeamFitness", "Violation", "ViolationKind", "conformance"]
 
@@ -185,6 +188,38 @@ class ConformanceReport:
             _display.html_table(headers, rows, caption=caption if i else f"{self._title()}: {caption}")
             for i, (caption, headers, rows) in enumerate(self._tables())
         ) + (f"<ul>{notes}</ul>" if notes else "")
+
+    def plot(self) -> Figure:
+        """Conformance as a chart (needs the ``plot`` extra): fitness by team, and the illegal moves by kind.
+
+        Each team's bar is the share of its leads whose moves all fit the map, labelled "fit of leads".
+
+        Examples:
+            >>> from smarketing.testing.fixtures import example_dataset
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> fig = sm.journey.conformance(plan.journey, example_dataset()).plot()
+            >>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
+            ['marketing', 'sales']
+        """
+        fig, (teams, kinds) = _charts.new(
+            1,
+            2,
+            title="Conformance to the journey map",
+            height=0.8 + 0.4 * max(len(self.by_team), len(self.violations), 2),
+        )
+        names = [t.team or "no team" for t in self.by_team]
+        teams.barh(names, [float(t.fitness or 0) for t in self.by_team], color=_charts.PALETTE[2])
+        _charts.bar_labels(teams, [f"{t.fit:,} of {t.leads:,}" for t in self.by_team])
+        teams.invert_yaxis()
+        _charts.percent_axis(teams, top=1.25)
+        teams.set_title("fitness by team (leads that fit the map)")
+        labels = [v.kind.replace("_", " ") for v in self.violations]
+        kinds.barh(labels, [v.count for v in self.violations], color=_charts.PALETTE[5])
+        _charts.bar_labels(kinds, [f"{v.count:,} moves, {v.leads:,} leads" for v in self.violations])
+        kinds.invert_yaxis()
+        kinds.set_title("illegal moves by kind" if self.violations else "no illegal moves")
+        kinds.set_xlabel("moves")
+        return fig
 
 
 def _verdicts(journey_map: JourneyMap) -> dict[tuple[int, int], int]:

@@ -10,13 +10,13 @@ import html
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import narwhals as nw
 import polars as pl
 
-from smarketing import _display
+from smarketing import _charts, _display
 from smarketing.calendar import BusinessCalendar
 from smarketing.errors import DataError
 from smarketing.frames import as_lazy
@@ -25,6 +25,9 @@ from smarketing.journey._report import duration, event_counts, json_value, rate
 from smarketing.journey.counts import EventCounts
 from smarketing.journey.model import JourneyMap
 from smarketing.records import Dataset
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["FunnelMode", "FunnelReport", "FunnelRow", "funnel"]
 
@@ -257,6 +260,72 @@ class FunnelReport:
                 line += f"  {_display.cell(r.cumulative)}"
             out.append(line)
         return "\n".join(out)
+
+    def plot(self, *, kind: Literal["funnel", "time"] = "funnel") -> Figure:
+        """The funnel as a chart: a matplotlib figure (needs the ``plot`` extra).
+
+        ``kind="funnel"``: the leads reaching each step, first step on top, each bar split into the leads
+        that advanced and those that dropped off, labelled with the count and the next-step conversion;
+        with ``by``, one bar per group. ``kind="time"``: the median time in each stage of the leads that
+        left it, in business hours with a calendar, else in days.
+
+        Examples:
+            >>> from smarketing.testing.fixtures import example_dataset
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> fig = sm.journey.funnel(plan.journey, example_dataset()).plot()
+            >>> [label.get_text() for label in fig.axes[0].get_yticklabels()][:3]
+            ['subscriber', 'lead', 'mql']
+        """
+        if kind not in ("funnel", "time"):
+            raise ValueError(f"kind must be 'funnel' or 'time', not {kind!r}")
+        groups = list(dict.fromkeys(r.group for r in self.rows))
+        steps = list(dict.fromkeys(r.stage for r in self.rows))
+        cell = {(r.group, r.stage): r for r in self.rows}
+        mode = "in order" if self.mode == "ordered" else "in any order"
+        if kind == "time":
+            business = self.calendar is not None
+            unit, per = ("business hours", 3600.0) if business else ("days", 86400.0)
+            fig, (ax,) = _charts.new(title=f"Median time in stage ({unit})", height=0.6 + 0.35 * len(steps))
+            series = {}
+            for g in groups:
+                times = [
+                    cell[(g, s)].business_median if business else cell[(g, s)].time_median for s in steps
+                ]
+                series[str(g) if g is not None else "all leads"] = [
+                    0.0 if t is None else t.total_seconds() / per for t in times
+                ]
+            _charts.grouped_bars(ax, steps, series)
+            ax.set_xlabel(unit)
+            return fig
+        fig, (ax,) = _charts.new(
+            title=f"Funnel: leads reaching each step {mode}", height=0.6 + 0.4 * len(steps)
+        )
+        if len(groups) > 1:
+            reached = {str(g): [float(cell[(g, s)].reached) for s in steps] for g in groups}
+            _charts.grouped_bars(ax, steps, reached)
+        else:
+            rows = [cell[(groups[0], s)] for s in steps]
+            ax.barh(steps, [r.advanced for r in rows], color=_charts.PALETTE[0], label="advanced")
+            ax.barh(
+                steps,
+                [r.drop_off for r in rows],
+                left=[r.advanced for r in rows],
+                color="#b9d7ea",
+                label="dropped off",
+            )
+            _charts.bar_labels(
+                ax,
+                [
+                    f"{r.reached:,}"
+                    + (f" \u2192 {100 * r.conversion:.1f}% on" if r.conversion is not None else "")
+                    for r in rows
+                ],
+                index=1,
+            )
+            ax.invert_yaxis()
+            ax.legend(frameon=False, fontsize=8.0, loc="lower right")
+        ax.set_xlabel("leads")
+        return fig
 
 
 def _groups_from_leads(leads: Any, by: str) -> nw.LazyFrame[Any]:

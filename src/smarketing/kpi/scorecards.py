@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import attrs
 import polars as pl
 
+from smarketing import _charts
 from smarketing._periods import Window
 from smarketing.kpi._formula import Formula, Undefined
 from smarketing.kpi.metrics import MetricRegistry, compute_metrics
@@ -25,6 +26,8 @@ from smarketing.kpi.model import _MONEY_UNITS, KPI, Direction, compile_kpi
 from smarketing.money import FxTable, Money
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from smarketing.plan import AlignmentPlan
 
 __all__ = ["AT_RISK_FROM", "Scorecard", "ScorecardRow", "Status", "scorecard"]
@@ -304,6 +307,50 @@ class Scorecard:
             body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         caption = html.escape(f"Scorecard {self.period} (as of {self.as_of.isoformat()}); joint KPIs in bold")
         return f"<table><caption>{caption}</caption><tr>{head}</tr>{''.join(body)}</table>"
+
+    def plot(self, *, columns: int = 3) -> Figure:
+        r"""Every KPI's trend against its target, one small chart each (needs the ``plot`` extra).
+
+        A line through the previous periods and this one (gaps where a value is undefined), the target as a
+        dashed line, and the status in the title.
+
+        Examples:
+            >>> from smarketing.testing.fixtures import AS_OF, EXAMPLE_INPUTS, example_dataset
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> card = sm.kpi.scorecard(plan, example_dataset(), period="2026-10", as_of=AS_OF)
+            >>> fig = card.plot()
+            >>> fig.axes[0].get_title()
+            'MQL to SQL conversion rate\non track'
+        """
+        if columns < 1:
+            raise ValueError(f"columns must be at least 1, not {columns}")
+        count = max(len(self.rows), 1)
+        rows = -(-count // columns)
+        fig, axes = _charts.new(
+            rows,
+            min(columns, count),
+            title=f"Scorecard {self.period}: trend against target",
+            height=2.2 * rows,
+        )
+        for ax, row in zip(axes, self.rows, strict=False):
+            periods = [*row.history_periods, row.period]
+            values = [float("nan") if v is None else float(v) for v in _series(row)]
+            ax.plot(periods, values, marker="o", markersize=3, color=_charts.PALETTE[0])
+            if row.target is not None:
+                ax.axhline(float(row.target), linestyle="--", color=_charts.PALETTE[5], linewidth=1)
+            status = _STATUS_TEXT.get(row.status, row.status)
+            name = row.kpi.name + (f" ({row.group})" if row.group is not None else "")
+            ax.set_title(f"{name}\n{status}", fontsize=9.0)
+            if row.kpi.unit == "ratio":
+                _charts.percent_format(ax, "y")
+            else:
+                _charts.number_format(ax, "y")
+                unit = {"money": row.kpi.currency, "money_per_day": f"{row.kpi.currency} per day"}
+                ax.set_ylabel(unit.get(row.kpi.unit) or row.kpi.unit, fontsize=8.0)
+            ax.tick_params(axis="x", labelsize=7.0, labelrotation=30)
+        for ax in axes[len(self.rows) :]:
+            ax.set_axis_off()
+        return fig
 
 
 def _plan_parts(kpis: AlignmentPlan | Sequence[KPI]) -> tuple[list[KPI], AlignmentPlan | None]:

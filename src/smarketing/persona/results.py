@@ -12,13 +12,17 @@ import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import polars as pl
 
+from smarketing import _charts
 from smarketing._display import html_table, text_table
 from smarketing.money import Money
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["AGREEMENT_COLUMNS", "Agreement", "Calibration", "Segments"]
 
@@ -227,6 +231,46 @@ class Agreement:
         headers, rows = self._table_rows()
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return f"<p>{html.escape(self.summary)}</p><ul>{notes}</ul>{html_table(headers, rows)}"
+
+    def plot(self) -> Figure:
+        """Marketing's MQL call against sales' acceptance, as a 2x2 table of counts (needs ``plot``).
+
+        With groups, a second chart shows sales' acceptance rate of each group's MQLs.
+
+        Examples:
+            >>> from smarketing.testing.fixtures import example_dataset
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> fig = sm.persona.agreement(plan, example_dataset()).plot()
+            >>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
+            ['MQL', 'not MQL']
+        """
+        groups = self.groups if self.groups is not None and self.groups.height else None
+        title = f"Agreement: \u03ba {_number(self.kappa)}, PABAK {_number(self.pabak)}"
+        title += f", {self._get('mqls'):,} MQLs"
+        fig, axes = _charts.new(1, 2 if groups is not None else 1, title=title, width=7.0, height=3.2)
+        table = self.table
+        ax = axes[0]
+        ax.imshow([list(row) for row in table], cmap="Blues")
+        ax.set_xticks([0, 1], ["accepted", "rejected"])
+        ax.set_yticks([0, 1], ["MQL", "not MQL"])
+        ax.set_xlabel("sales' verdict")
+        ax.set_ylabel("marketing's call")
+        top = max(max(row) for row in table) or 1
+        for i, row in enumerate(table):
+            for j, count in enumerate(row):
+                colour = "white" if count > top / 2 else "black"
+                ax.text(j, i, f"{count:,}", ha="center", va="center", color=colour, fontsize=11.0)
+        if groups is not None:
+            names = [
+                ", ".join("none" if row[c] is None else str(row[c]) for c in self.by or ())
+                for row in groups.iter_rows(named=True)
+            ]
+            rates = [float(v) if v is not None else 0.0 for v in groups.get_column("acceptance").to_list()]
+            axes[1].barh(names, rates, color=_charts.PALETTE[0])
+            axes[1].invert_yaxis()
+            _charts.percent_axis(axes[1])
+            axes[1].set_title("MQLs accepted by sales")
+        return fig
 
 
 @attrs.frozen(repr=False)

@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import polars as pl
 
+from smarketing import _charts
 from smarketing._display import html_table, text_table
 from smarketing.persona import _kernel
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from smarketing.persona.model import Persona
     from smarketing.plan import AlignmentPlan
 
@@ -283,6 +286,40 @@ class LeadScores:
         notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
         table = html_table(self.by_persona.columns, self.by_persona.rows(), caption="Leads per persona")
         return f"<p>{html.escape(self.summary)}</p>{table}{notes}"
+
+    def plot(self, *, bins: int = 10) -> Figure:
+        """How fit and engagement scores are spread, MQLs apart from the rest (needs the ``plot`` extra).
+
+        Only leads with a persona are drawn (the others score 0 and are counted in the title).
+
+        Examples:
+            >>> from smarketing.testing.fixtures import AS_OF, example_dataset
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> fig = sm.persona.score(plan, example_dataset(), as_of=AS_OF).plot()
+            >>> [ax.get_xlabel() for ax in fig.axes]
+            ['fit score (points)', 'engagement score (points)']
+        """
+        if bins < 1:
+            raise ValueError(f"bins must be at least 1, not {bins}")
+        scored = self.frame.filter(pl.col("persona").is_not_null())
+        title = f"Lead scores at {self.as_of:%Y-%m-%d %H:%M %Z}: {scored.height:,} leads with a persona"
+        if self.counts.get("no_persona"):
+            title += f", {self.counts['no_persona']:,} without"
+        fig, axes = _charts.new(1, 2, title=title)
+        for ax, column in zip(axes, ("fit", "engagement"), strict=True):
+            mql = scored.filter(pl.col("mql")).get_column(column).to_list()
+            rest = scored.filter(~pl.col("mql")).get_column(column).to_list()
+            ax.hist(
+                [rest, mql],
+                bins=bins,
+                stacked=True,
+                label=["not MQL", "MQL"],
+                color=["#b9d7ea", _charts.PALETTE[0]],
+            )
+            ax.set_xlabel(f"{column} score (points)")
+            ax.set_ylabel("leads")
+        axes[0].legend(frameon=False, fontsize=8.0)
+        return fig
 
 
 def score(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> LeadScores:

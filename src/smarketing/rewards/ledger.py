@@ -6,12 +6,12 @@ import html
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import polars as pl
 
-from smarketing import _display
+from smarketing import _charts, _display
 from smarketing.money import Money
 from smarketing.rewards._columns import _lines_as_text, _order
 from smarketing.rewards.statements import (
@@ -22,6 +22,9 @@ from smarketing.rewards.statements import (
     _amount_text,
     _text_table,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["RewardLedger"]
 
@@ -289,3 +292,63 @@ class RewardLedger:
         headers, rows = self._rows()
         title = html.escape(f"Rewards {self.period} ({self.plan_id}): {self.total()}")
         return f"<p><b>{title}</b></p>" + _display.html_table(headers, rows, max_rows=_HTML_ROWS)
+
+    def plot(self) -> Figure:
+        """Each participant's reward, stacked by component (needs the ``plot`` extra), labelled by total.
+
+        Negative components (clawbacks) are drawn left of zero.
+
+        Examples:
+            >>> from datetime import date
+            >>> from smarketing.rewards import RewardPlan, compute_rewards
+            >>> reward_plan = RewardPlan.model_validate(
+            ...     {
+            ...         "id": "v1",
+            ...         "currency": "EUR",
+            ...         "participants": [{"person": "ana"}, {"person": "bo"}],
+            ...         "floor": "100 EUR",
+            ...         "pool": {"rate": "10%"},
+            ...         "splits": [{"kind": "revenue", "shares": {"ana": 1}}],
+            ...     }
+            ... )
+            >>> fig = compute_rewards([], reward_plan, period="2026-10", as_of=date(2026, 10, 31)).plot()
+            >>> [label.get_text() for label in fig.axes[0].get_yticklabels()], fig.axes[0].get_xlabel()
+            (['ana', 'bo'], 'reward (EUR)')
+        """
+        frame = self.to_frame()
+        people = sorted(set(frame.get_column("participant").to_list()))
+        components = sorted(set(frame.get_column("component").to_list()))
+        sums = {
+            (p, c): float(a)  # only the bar lengths; the labels are exact Money
+            for p, c, a in frame.group_by("participant", "component").agg(pl.col("amount").sum()).iter_rows()
+        }
+        fig, (ax,) = _charts.new(
+            title=f"Rewards {self.period} by participant and component",
+            height=0.9 + 0.35 * max(len(people), 2),
+        )
+        positive = [0.0] * len(people)
+        negative = [0.0] * len(people)
+        for i, component in enumerate(components):
+            values = [sums.get((p, component), 0.0) for p in people]
+            left = [negative[j] if v < 0 else positive[j] for j, v in enumerate(values)]
+            ax.barh(
+                people, values, left=left, label=component, color=_charts.PALETTE[i % len(_charts.PALETTE)]
+            )
+            for j, v in enumerate(values):
+                (negative if v < 0 else positive)[j] += v
+        totals = self.totals()
+        for j, person in enumerate(people):
+            ax.annotate(
+                str(totals.get(person, self._money(0))),
+                (max(positive[j], 0.0), j),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8.0,
+            )
+        ax.invert_yaxis()
+        ax.axvline(0.0, color="#555555", linewidth=0.8)
+        ax.set_xlabel(f"reward ({self.currency})")
+        ax.margins(x=0.18)
+        _charts.legend_outside(ax)
+        return fig

@@ -5,10 +5,15 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import polars as pl
+
+from smarketing import _charts
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["SLAReport"]
 
@@ -95,6 +100,42 @@ class SLAReport:
         more = self.leads.height - head.height
         note = f"<p>{more:,} more lead(s) not shown; use <code>to_frame()</code>.</p>" if more > 0 else ""
         return f"<p>{html.escape(self.summary)}</p>{head._repr_html_()}{note}"
+
+    def plot(self) -> Figure:
+        """Both sides of the SLA by week, as a chart (needs the ``plot`` extra).
+
+        Top: sales' side, the share of handed-off leads answered in time and the disposition coverage.
+        Bottom: marketing's side, the leads delivered and accepted by sales each week.
+
+        Examples:
+            >>> from smarketing.testing.fixtures import AS_OF, example_dataset
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> fig = sm.sla.evaluate_sla(plan, example_dataset(), as_of=AS_OF).plot()
+            >>> [ax.get_title() for ax in fig.axes]
+            ["sales' side: in time, per week", "marketing's side: leads per week"]
+        """
+        weeks = self.weekly.get_column("week").to_list()
+        fig, (sales, marketing) = _charts.new(2, 1, title="SLA by week, both sides", height=5.0)
+        for i, (column, label) in enumerate(
+            [
+                ("response_compliance", "first response in time"),
+                ("disposition_coverage", "disposition in time"),
+            ]
+        ):
+            values = [float("nan") if v is None else v for v in self.weekly.get_column(column).to_list()]
+            sales.plot(weeks, values, marker="o", markersize=3, label=label, color=_charts.PALETTE[i])
+        _charts.percent_axis(sales, "y", top=1.05)
+        sales.set_title("sales' side: in time, per week")
+        sales.legend(frameon=False, fontsize=8.0, loc="lower left")
+        delivered = self.weekly.get_column("delivered").to_list()
+        accepted = self.weekly.get_column("accepted").to_list()
+        marketing.bar(weeks, delivered, width=5, color="#b9d7ea", label="delivered (MQLs)")
+        marketing.bar(weeks, accepted, width=3, color=_charts.PALETTE[0], label="accepted by sales")
+        marketing.set_title("marketing's side: leads per week")
+        marketing.set_ylabel("leads")
+        marketing.legend(frameon=False, fontsize=8.0, loc="upper left")
+        fig.autofmt_xdate()
+        return fig
 
 
 def _json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
