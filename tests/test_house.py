@@ -113,6 +113,7 @@ TEST_INTERNALS = {
     "smarketing.cli._demo": "what the demo writes",
     "smarketing.cli._lint_text": "lint-text's file-size limit, lowered so a small file can cross it",
     "smarketing.glossary._matcher": "lint_text's expression, compiled once and cached per glossary object",
+    "smarketing.glossary._markup": "the quick HTML reader must give html.parser's text on every page",
     "smarketing.connectors._read": "the CSV reader's columnar line count must agree with Python's csv module",
     "smarketing.connectors._read._csv_lines": "the Python fallback the line count is checked against",
     "smarketing.records.schema._duplicates": "uniqueness counted by hashes first, exact on every engine",
