@@ -111,6 +111,7 @@ TEST_INTERNALS = {
     "smarketing.rewards._allocate": "the allocation laws, at sizes that take each vectorised path",
     "smarketing.rules._docs": "the generated rules page",
     "smarketing.cli._demo": "what the demo writes",
+    "smarketing.cli._demo_story": "the demo's trade fair, to compare the demo's figures with its data",
     "smarketing.cli._lint_text": "lint-text's file-size limit, lowered so a small file can cross it",
     "smarketing.glossary._matcher": "lint_text's expression, compiled once and cached per glossary object",
     "smarketing.glossary._markup": "the quick HTML reader must give html.parser's text on every page",

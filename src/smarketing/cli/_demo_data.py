@@ -5,6 +5,7 @@ Funnel, conformance, scorecard, deals, statements, dispositions, SLA results and
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import polars as pl
@@ -150,6 +151,14 @@ def journey_funnel_section(plan: AlignmentPlan, data: Dataset) -> str:
     )
 
 
+_ISO_UTC = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d):\d\d(?:\.\d+)?\+00:00")
+
+
+def _minutes(text: str) -> str:
+    """``text`` with its UTC ISO timestamps to the minute ("2026-09-20 23:24 UTC")."""
+    return _ISO_UTC.sub(r"\1 \2 UTC", text)
+
+
 def conformance_section(plan: AlignmentPlan, data: Dataset) -> str:
     report = conformance(plan.journey, data)
     rows = [
@@ -157,7 +166,7 @@ def conformance_section(plan: AlignmentPlan, data: Dataset) -> str:
             v.kind.replace("_", " "),
             count_text(v.count),
             count_text(v.leads),
-            str(v.examples[0]) if v.examples else "",
+            _minutes(str(v.examples[0])) if v.examples else "",
         ]
         for v in report.violations
         if v.count
