@@ -100,7 +100,9 @@ def with_trade_fair(plan: AlignmentPlan, data: Dataset, *, seed: int) -> tuple[D
     last = data.leads.height
     ids = [f"L{last + i + 1:07d}" for i in range(n)]
     sampled = data.leads.sample(n, seed=seed, with_replacement=True)
-    reps = sorted(set(data.stage_events.get_column("actor").drop_nulls()))  # the people who accept leads
+    # the people who take handed-off leads
+    handed = data.stage_events.filter((pl.col("from") == handoff.source) & (pl.col("to") == handoff.to))
+    reps = sorted(set(handed.get_column("actor").drop_nulls()))
     owners = [reps[i % len(reps)] for i in range(n)] if reps else sampled["owner"].to_list()
     channel = next(iter(campaign.channel_costs), "events")
     leads = sampled.with_columns(
@@ -129,12 +131,13 @@ def with_trade_fair(plan: AlignmentPlan, data: Dataset, *, seed: int) -> tuple[D
         answer = mql_at + timedelta(hours=20)
         marketer = marketers[i % len(marketers)] if marketers else None
         touches.append((f"T9{last + i + 1:08d}", lead, at, channel, "marketing", marketer, campaign.id))
-        activities.append((f"ACT9{last + i + 1:08d}", lead, owner, answer, "call", "connected"))
-        if accepted[i]:
-            events.append((lead, handoff.source, handoff.to, answer + timedelta(hours=1), owner))
-        elif reasons:
+        call = (f"ACT9{last + i + 1:08d}", lead, owner, answer + timedelta(hours=1), "call", "connected")
+        activities.append(call)
+        if accepted[i]:  # accepted, then called
+            events.append((lead, handoff.source, handoff.to, answer, owner))
+        elif reasons:  # called, then rejected
             reason = reasons[int(rng.choice(len(reasons), p=weights / weights.sum()))]
-            dispositions.append((lead, reason, answer + timedelta(hours=1), owner, "badge scan at the fair"))
+            dispositions.append((lead, reason, answer + timedelta(hours=2), owner, "badge scan at the fair"))
 
     def grown(frame: pl.DataFrame, rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
         added = pl.DataFrame(rows, schema=frame.schema, orient="row")
