@@ -14,6 +14,7 @@ import smarketing
 import smarketing as sm
 from smarketing import cli
 from smarketing.cli import _demo as demo
+from smarketing.cli._demo_story import with_trade_fair
 from smarketing.datasets import synthetic
 from smarketing.money import Money
 from smarketing.plan import AlignmentPlan, dump_plan, load_plan, plan_json_schema
@@ -81,10 +82,13 @@ def test_demo_summarises_plan_and_data(
     assert any(line.split()[:2] == ["marketing", "Demand"] and line.split()[-1] == "4" for line in lines)
     assert any(line.split()[:3] == ["ops-director", "Operations", "Director"] for line in lines)
     assert any(line.startswith("mql_to_sql ") and "35%" in line for line in lines)
-    assert any(line.split()[:2] == ["leads", "5,000"] for line in lines)
+    assert any(line.split()[:2] == ["leads", "5,300"] for line in lines)
 
-    # The data lines agree with the data the same seed gives.
-    data = synthetic(example_plan, seed=42, n_leads=5000)
+    # The data lines agree with the data the same seed gives, with the demo's trade fair added.
+    data, fair = with_trade_fair(example_plan, synthetic(example_plan, seed=42, n_leads=5000), seed=42)
+    assert fair is not None
+    assert (fair.campaign.id, fair.leads, fair.week.isoformat()) == ("events-2026-q3", 300, "2026-09-07")
+    assert lines[1].startswith("plus a story: 300 badge scans of 'Q3 trade fairs' (events-2026-q3)")
     assert any(line.split() == ["stage", "events", f"{data.stage_events.height:,}"] for line in lines)
     won = data.deals.filter(pl.col("stage") == "won")
     for currency in ("EUR", "USD"):
@@ -96,6 +100,30 @@ def test_demo_summarises_plan_and_data(
     report = sm.funnel(example_plan.journey, data.stage_events)
     opportunity = report.to_frame().filter(pl.col("stage") == "opportunity")["reached"].item()
     assert any(line.split()[:2] == ["opportunity", f"{opportunity:,}"] for line in lines)
+
+
+def test_demo_shows_the_campaign_data_rules_on_its_trade_fair(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    section = out[out.index("Alignment check of the plan and the data") : out.index("For contrast:")]
+    check = " ".join(section.split())  # diagnostics are wrapped to the demo's width
+    # the fair's spike without notice, its campaign's rejections and the acceptance it pulls down
+    assert "D014 warning: campaign 'events-2026-q3' brought 311 new leads in the week of 2026-09-07" in check
+    assert "D012 warning: campaign 'events-2026-q3': sales rejected 267 of its 353 handed-off" in check
+    assert "D008 warning: sales accepted 69.1%" in check
+    assert "D006" not in check  # the demo gives its USD rate
+    assert "EX001" not in out  # the test suite's plugin rule is not the user's
+    assert max(len(line) for line in out.splitlines()) <= demo.WIDTH
+
+
+def test_demo_fit_wraps_prose_and_table_rows_under_their_last_column() -> None:
+    row = "  D1  pool  47.92   " + "word " * 30
+    wrapped = demo.fit(row, 60).split("\n")
+    assert all(len(line) <= 60 for line in wrapped)
+    assert all(line.startswith(" " * 20) and line[20] != " " for line in wrapped[1:])
+    prose = "  fix: " + "word " * 30
+    assert all(line.startswith("      word") for line in demo.fit(prose, 60).split("\n")[1:])
+    assert demo.fit("short\n  lines", 60) == "short\n  lines"
 
 
 def test_demo_options_and_determinism(capsys: pytest.CaptureFixture[str], example_plan_path: Path) -> None:
@@ -130,7 +158,7 @@ def test_demo_sections_can_be_appended(
     monkeypatch.setattr(demo, "DEMO_SECTIONS", extra)
     code, out, _ = run(capsys, "demo", "--leads", "50")
     assert code == 0
-    assert out.endswith("\nFernbrook Analytics FY2027: 50 leads\n")
+    assert out.endswith("\nFernbrook Analytics FY2027: 53 leads\n")  # 50 synthetic, 3 from the fair
 
 
 def test_demo_without_the_example_plan(
@@ -336,12 +364,12 @@ def test_demo_compares_attribution_models_by_channel_and_team(
     # The table shows what compare() gives on the same data.
     from smarketing.attribution import compare
 
-    data = synthetic(example_plan, seed=42, n_leads=1000)
+    data, _ = with_trade_fair(example_plan, synthetic(example_plan, seed=42, n_leads=1000), seed=42)
     shares = compare(data, models=models, key="team").to_frame("share")
     for row in shares.rows():
         expected = [str(row[0]), *(f"{100 * x:.1f}%" for x in row[1:])]
         assert expected in [line.split() for line in lines]
-    assert any("won deals over 1,000 leads" in line for line in lines)
+    assert any("won deals over 1,060 leads" in line for line in lines)  # 1,000 synthetic, 60 from the fair
 
 
 def test_synthetic_data_on_a_calendar_that_never_opens(

@@ -215,10 +215,10 @@ def test_sarif_for_a_plan_without_a_file_has_logical_locations_only() -> None:
 def test_demo_prints_both_check_reports(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "demo", "--leads", "50")
     assert code == 0
-    aligned = out.index("Alignment check (smarketing check)")
+    aligned = out.index("Alignment check of the plan and the data (smarketing check --data, built-in rules)")
     contrast = out.index("For contrast: smarketing check examples/misaligned.yaml")
     assert aligned < contrast
-    assert "score 100 / 100" in out[aligned:contrast]
+    assert "journey 20/20, sla 15/15, kpis 15/15, rewards 15/15" in out[aligned:contrast]
     assert "the check passes" in out[aligned:contrast]
     tail = out[contrast:]
     assert "C004 error: arbiter 'sue' belongs to a sales team" in tail

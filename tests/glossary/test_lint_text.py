@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import smarketing as sm
-from smarketing.glossary import Glossary, Term, TextFinding, TextLint, lint_text
+from smarketing.glossary import Glossary, Term, TextFinding, TextLint, _markup, lint_text
 from smarketing.glossary.lint import sarif_log
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,6 +282,73 @@ def test_deeply_nested_html(glossary: Glossary) -> None:
     text = "<div>" * depth + "hot lead" + "</div>" * depth
     (f,) = lint_text(glossary, text, kind="html").findings
     assert f.column == 5 * depth + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a comment between two paragraphs: its words are not text
+        ("<p>a client</p><!-- client --><p>client</p>", [(1, 6, "client"), (1, 34, "client")]),
+        # a CDATA section (html.parser reads it as a declaration)
+        ("<p>x</p><![CDATA[ client ]]><p>hot lead</p>", [(1, 32, "hot lead")]),
+        # a script whose strings hold "</": only "</script>" ends it
+        ('<script>var s = "</p> client"; if (a</b) {}</script><p>client</p>', [(1, 56, "client")]),
+        ('<script>x</script ><p>client</p><style>a::after{content:"</style"}</style>', [(1, 23, "client")]),
+        # entities: a space entity parts words like a space, any other ends the word
+        (
+            "<p>hot&nbsp;lead, caf&eacute; client&amp;co, hot&#160;lead, &#99;lient</p>",
+            [(1, 4, "hot&nbsp;lead"), (1, 31, "client"), (1, 46, "hot&#160;lead")],
+        ),
+        # attributes hold no text, even with a ">" inside quotes
+        (
+            """<a title="client" href="/hot-lead" data-x='hot lead'>our page</a><img alt="client">"""
+            '<p title="a > client">ok</p><br class="client"/>',
+            [],
+        ),
+        ("<p>AT&T client</p>", [(1, 9, "client")]),
+        ("<?php echo 'client' ?><p>client</p>", [(1, 26, "client")]),
+    ],
+)
+def test_html_tricky_constructs(glossary: Glossary, text: str, expected: list[tuple[int, int, str]]) -> None:
+    assert [(f.line, f.column, f.text) for f in lint_text(glossary, text, kind="html").findings] == expected
+
+
+def test_the_quick_html_reader_reads_plain_pages_and_leaves_the_rest_to_html_parser() -> None:
+    plain = '<!DOCTYPE html><p class="a" id=b>x &amp; <b>y</b><br/></p><!-- c --><script>1</script>'
+    assert _markup._quick(_markup._Pieces(plain), plain)
+    for odd in ("<![CDATA[x]]>", "<?pi?>", "<a b='1'c>", "AT&T", "<script>x</script >", "<!--->"):
+        assert not _markup._quick(_markup._Pieces(odd), odd), odd
+
+
+#: Pieces of pages, plain and odd: both readers must give the same mask for any sequence of them.
+_HTML_PIECES = st.sampled_from(
+    [
+        *("client", "hot", "lead", " ", "\n", "é", "&", "<", ">", "/", "-", '"', "'", "=", ";", "#"),
+        *("<p>", "</p>", "<b>", "</b>", "<P CLASS=x>", "<br/>", "<br />", "<img src='a'/>", '<div\n id="a">'),
+        *(
+            "<code>",
+            "</code>",
+            "<pre>",
+            "</pre>",
+            "<script>",
+            "</script>",
+            "</script >",
+            "<style>",
+            "</STYLE>",
+        ),
+        *('<a title="client">', "<a href=x/y>", "<a b='1'c>", "<a b==1>", "<p\xa0x>", "<x-y z>", "</ p>"),
+        *("<!--", "-->", "<!-- client -->", "<!---->", "<!--->", "--!>", "<!doctype html>", "<!x>"),
+        *("<![CDATA[", "]]>", "<?pi ?>", "</>", "</3>", "&amp;", "&nbsp;", "&#160;", "&#x20;", "&#99;"),
+        *("&T", "&#", "&#x;", "&nbsp", "&lt", "<a", "</a", "<"),
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pieces=st.lists(_HTML_PIECES, max_size=30))
+def test_law_the_quick_html_reader_agrees_with_html_parser(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert _markup._html(text) == _markup._html(text, quick=False)
 
 
 # --------------------------------------------------------------------------------------------------

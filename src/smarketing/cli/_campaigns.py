@@ -53,14 +53,22 @@ def campaigns_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _money(units: int | None, currency: str | None) -> str:
+def _money(units: int | None, currency: str | None, *, unit: str | None = None) -> str:
+    """An amount of minor units; without its currency where ``unit`` (the column's header) names it."""
     if units is None:
         return "-"
-    return f"{units:,}" if currency is None else f"{Money.from_minor(units, currency).amount:,} {currency}"
+    if currency is None:
+        return f"{units:,}"
+    amount = f"{Money.from_minor(units, currency).amount:,}"
+    return amount if currency == unit else f"{amount} {currency}"
 
 
 def campaigns_text(result: CampaignComparison) -> str:
-    """Two tables: the funnel of each campaign with its top reasons, then its money and cost per stage."""
+    """Two tables: the funnel of each campaign, then its money and cost per stage; then sales' reasons.
+
+    Amounts in one currency say it once, above their table; a campaign's top rejection and recycle reasons
+    follow the tables, one line each, so that no row runs past a terminal's width.
+    """
     if not len(result.campaigns):
         return f"no campaign with leads by {result.as_of.isoformat()}"
     rows = result.campaigns.rows(named=True)
@@ -74,27 +82,37 @@ def campaigns_text(result: CampaignComparison) -> str:
             f"{r['rejected']:,}",
             "-" if r["sqls"] is None else f"{r['sqls']:,}",
             f"{r['won']:,}",
-            ", ".join(f"{reason} {n}" for reason, n in result.top_reasons(r["campaign"])) or "-",
         ]
         for r in rows
     ]
+    currencies = {r[c] for r in rows for c in ("currency", "cost_currency")} - {None}
+    unit = next(iter(currencies)) if len(currencies) == 1 else None
     money = [
         [
             r["campaign"],
-            _money(r["pipeline_minor"], r["currency"]),
-            _money(r["revenue_minor"], r["currency"]),
-            _money(r["cost_minor"], r["cost_currency"]),
-            *(_money(r[f"cost_per_{s}_minor"], r["cost_currency"]) for s in ("lead", "mql", "sql", "won")),
+            _money(r["pipeline_minor"], r["currency"], unit=unit),
+            _money(r["revenue_minor"], r["currency"], unit=unit),
+            _money(r["cost_minor"], r["cost_currency"], unit=unit),
+            *(
+                _money(r[f"cost_per_{s}_minor"], r["cost_currency"], unit=unit)
+                for s in ("lead", "mql", "sql", "won")
+            ),
         ]
         for r in rows
     ]
-    heads = ["campaign", "leads", "MQLs", "accepted", "acceptance", "rejected", "SQLs", "won", "top reasons"]
+    heads = ["campaign", "leads", "MQLs", "accepted", "acceptance", "rejected", "SQLs", "won"]
     costs = ["campaign", "pipeline", "revenue", "cost", "per lead", "per MQL", "per SQL", "per won"]
+    reasons = [
+        f"top reasons, {r['campaign']}: " + ", ".join(f"{reason} {n:,}" for reason, n in top)
+        for r in rows
+        if (top := result.top_reasons(r["campaign"]))
+    ]
     return (
         f"campaigns as at {result.as_of.isoformat()}\n"
         + text_table(heads, funnel, right=set(range(1, 8)))
-        + "\n\n"
+        + ("\n\n" if unit is None else f"\n\namounts in {unit}\n")
         + text_table(costs, money, right=set(range(1, 8)))
+        + "".join(f"\n{line}" for line in reasons)
     )
 
 

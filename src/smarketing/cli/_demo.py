@@ -6,11 +6,13 @@ Each section takes the plan and the data and returns its text; append new ones t
 from __future__ import annotations
 
 import argparse
+import re
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 from smarketing.cli._campaigns import campaigns_section
-from smarketing.cli._common import CommandError, load_plan_file, synthetic_data
+from smarketing.cli._common import DEMO_RATE, CommandError, fx_table, load_plan_file, synthetic_data
 from smarketing.cli._customer_feedback import customer_feedback_section
 from smarketing.cli._demo_data import (
     attribution_section,
@@ -33,6 +35,7 @@ from smarketing.cli._demo_plan import (
     sla_section,
     teams_section,
 )
+from smarketing.cli._demo_story import with_trade_fair
 from smarketing.cli._feedback import feedback_section
 from smarketing.cli._persona import persona_results_section
 from smarketing.cli._text import emit, underline
@@ -40,7 +43,7 @@ from smarketing.cli._waterfall import waterfall_section
 from smarketing.glossary import lint_text
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
-from smarketing.rules import CheckReport, check
+from smarketing.rules import CheckReport, DataRule, PlanRule, builtin_rules, check, data_rules
 
 DemoSection = Callable[[AlignmentPlan, Dataset], str]
 """A part of the demo output: text made from the plan and the data (no trailing newline)."""
@@ -52,11 +55,43 @@ MISALIGNED_PLAN = Path("examples") / "misaligned.yaml"
 def demo_command(args: argparse.Namespace) -> int:
     path = args.plan if args.plan is not None else example_plan()
     plan = load_plan_file(path)
-    data = synthetic_data(plan, args)
+    data, fair = with_trade_fair(plan, synthetic_data(plan, args), seed=args.seed)
     emit(f"smarketing demo: {path}, seed {args.seed}, {args.leads:,} synthetic leads")
+    if fair is not None:
+        emit(fit(fair.summary()))
     for section in DEMO_SECTIONS:
-        emit("\n" + section(plan, data))
+        emit("\n" + fit(section(plan, data)))
     return 0
+
+
+#: The demo's lines fit a terminal of this many columns.
+WIDTH = 100
+_FIELD = re.compile(r"\S+(?: \S+)*")
+
+
+def fit(text: str, width: int = WIDTH) -> str:
+    """``text`` with each line longer than ``width`` wrapped at spaces under its last field that starts early.
+
+    A table row whose last column is long prose (a statement's explanation) goes on under that column; a
+    line of prose (a diagnostic, its fix) goes on indented four spaces past its own indent.
+    """
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        starts = [m.start() for m in _FIELD.finditer(line) if m.start() <= width // 2]
+        lead = len(line) - len(line.lstrip())
+        at, indent = (starts[-1], starts[-1]) if len(starts) > 1 else (lead, lead + 4)
+        wrapper = textwrap.TextWrapper(
+            width,
+            initial_indent=line[:at],
+            subsequent_indent=" " * indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out.extend(wrapper.wrap(line[at:]))
+    return "\n".join(out)
 
 
 def example_plan(example: Path | None = None) -> Path:
@@ -96,8 +131,15 @@ def _language_section(plan: AlignmentPlan, data: Dataset) -> str:
     return f"{heading}\n{result.to_text()}\n{len(result.findings)} finding(s) in the sample e-mail"
 
 
+#: The demo runs the built-in rules only: installed plugins (the test suite's example rules among them, in
+#: a development checkout) are the user's to run with ``smarketing check``.
+DEMO_RULES: tuple[PlanRule | DataRule, ...] = (*builtin_rules(), *data_rules())
+
+
 def _check_section(plan: AlignmentPlan, data: Dataset) -> str:
-    return underline("Alignment check (smarketing check)") + "\n" + _check_report_text(check(plan))
+    heading = underline("Alignment check of the plan and the data (smarketing check --data, built-in rules)")
+    report = check(plan, data=data, fx=fx_table([DEMO_RATE]), rules=DEMO_RULES)
+    return heading + "\n" + _check_report_text(report)
 
 
 def _misaligned_check_section(plan: AlignmentPlan, data: Dataset) -> str:
@@ -106,7 +148,7 @@ def _misaligned_check_section(plan: AlignmentPlan, data: Dataset) -> str:
         path = example_plan(MISALIGNED_PLAN)
     except CommandError as missing:
         return heading + f"\n{missing}"
-    return heading + "\n" + _check_report_text(check(load_plan(path)))
+    return heading + "\n" + _check_report_text(check(load_plan(path), rules=DEMO_RULES))
 
 
 DEMO_SECTIONS: list[DemoSection] = [

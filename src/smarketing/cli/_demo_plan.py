@@ -35,7 +35,7 @@ def personas_section(plan: AlignmentPlan, data: Dataset) -> str:
         ]
         for p in plan.personas
     ]
-    header = ["persona", "name", "interest signals (marketing)", "readiness signals (sales)", "both sides"]
+    header = ["persona", "name", "interest signals (mktg)", "readiness signals (sales)", "both sides"]
     return underline("Personas") + "\n" + text_table(header, rows, right={2, 3})
 
 

@@ -70,7 +70,8 @@ def sla_text(report: SLAReport, *, periods: int = 6) -> str:
             str(r["period"]) + ("" if r["complete"] else " (so far)"),
             count_text(r["delivered"]),
             "-" if r["committed"] is None else count_text(r["committed"]),
-            "-" if r["shortfall"] is None else count_text(r["shortfall"]),
+            # a period that is not over has no shortfall yet (a month just begun is not 450 short)
+            "-" if r["shortfall"] is None or not r["complete"] else count_text(r["shortfall"]),
             share_text(r["acceptance_rate"]),
             share_text(r["sql_rate"]),
         ]

@@ -215,8 +215,9 @@ def _blocks(text: str) -> str:
     return "\n".join(out)
 
 
-# HTML: html.parser reads the page (never a script or a style), and the mask keeps each piece of text at
-# the offset the parser reports. Elements whose content is not prose are skipped, however deeply nested.
+# HTML: a quick reader (below) or, where it gives up, html.parser reads the page (never a script or a
+# style), and the mask keeps each piece of text at its offset. Elements whose content is not prose are
+# skipped, however deeply nested.
 _SKIP = frozenset({"script", "style", "code", "pre", "template", "textarea", "svg", "math", "noscript"})
 _INLINE_TAGS = frozenset(
     {"a", "abbr", "b", "bdi", "bdo", "cite", "data", "dfn", "em", "i", "mark", "q", "s", "small", "span"}
@@ -224,72 +225,157 @@ _INLINE_TAGS = frozenset(
 )
 
 
-class _TextOnly(HTMLParser):
-    """Collects the offsets of text outside skipped elements, and whether only inline tags came between."""
+class _Pieces:
+    """The pieces of prose of a page and what came between them, fed by either reader below.
+
+    A piece is (start, end, joined, space): its offsets, whether only inline tags came between it and the
+    previous piece, and whether it is a space entity ("hot&nbsp;lead" separates words like a space).
+    """
 
     def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=False)
         self.text = text
-        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        # start, end, joined to the previous piece (only inline tags between), a space entity
         self.pieces: list[tuple[int, int, bool, bool]] = []
         self.skipping: list[str] = []
         self.joined = False
+
+    def starttag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skipping.append(tag)
+        self.joined = self.joined and tag in _INLINE_TAGS
+
+    def startendtag(self, tag: str) -> None:
+        self.joined = self.joined and tag in _INLINE_TAGS
+
+    def endtag(self, tag: str) -> None:
+        if tag in self.skipping:  # close up to the matching element; stray end tags change nothing
+            while self.skipping and self.skipping.pop() != tag:
+                pass
+        self.joined = self.joined and tag in _INLINE_TAGS
+
+    def data(self, start: int, end: int) -> None:
+        if self.skipping:
+            self.joined = False
+            return
+        self.pieces.append((start, end, self.joined, False))
+        self.joined = True
+
+    def reference(self, start: int, source: str, value: str) -> None:
+        if self.skipping:
+            return
+        end = start + len(source) + (1 if self.text.startswith(";", start + len(source)) else 0)
+        if value.isspace():
+            self.pieces.append((start, end, self.joined, True))
+            self.joined = True
+        else:
+            self.joined = False
+
+    def markup(self) -> None:
+        """A comment, a declaration or a processing instruction: never prose, and it parts words."""
+        self.joined = False
+
+
+class _TextOnly(HTMLParser):
+    """html.parser's events, handed to :class:`_Pieces` with their offsets in the text."""
+
+    def __init__(self, pieces: _Pieces) -> None:
+        super().__init__(convert_charrefs=False)
+        self.into = pieces
+        self.starts = [0] + [m.end() for m in re.finditer("\n", pieces.text)]
 
     def _offset(self) -> int:
         line, column = self.getpos()
         return self.starts[line - 1] + column
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP:
-            self.skipping.append(tag)
-        self.joined = self.joined and tag in _INLINE_TAGS
+        self.into.starttag(tag)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.joined = self.joined and tag in _INLINE_TAGS
+        self.into.startendtag(tag)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self.skipping:  # close up to the matching element; stray end tags change nothing
-            while self.skipping and self.skipping.pop() != tag:
-                pass
-        self.joined = self.joined and tag in _INLINE_TAGS
+        self.into.endtag(tag)
 
     def handle_data(self, data: str) -> None:
-        if self.skipping:
-            self.joined = False
-            return
         start = self._offset()
-        self.pieces.append((start, start + len(data), self.joined, False))
-        self.joined = True
-
-    def _reference(self, source: str, value: str) -> None:
-        if self.skipping:
-            return
-        start = self._offset()
-        end = start + len(source) + (1 if self.text.startswith(";", start + len(source)) else 0)
-        if value.isspace():  # "hot&nbsp;lead": the entity separates words like a space
-            self.pieces.append((start, end, self.joined, True))
-            self.joined = True
-        else:
-            self.joined = False
+        self.into.data(start, start + len(data))
 
     def handle_entityref(self, name: str) -> None:
-        self._reference(f"&{name}", html.unescape(f"&{name};"))
+        self.into.reference(self._offset(), f"&{name}", html.unescape(f"&{name};"))
 
     def handle_charref(self, name: str) -> None:
-        self._reference(f"&#{name}", html.unescape(f"&#{name};"))
+        self.into.reference(self._offset(), f"&#{name}", html.unescape(f"&#{name};"))
 
     def handle_comment(self, data: str) -> None:
-        self.joined = False
+        self.into.markup()
 
     def handle_decl(self, decl: str) -> None:
-        self.joined = False
+        self.into.markup()
 
     def handle_pi(self, data: str) -> None:
-        self.joined = False
+        self.into.markup()
 
     def unknown_decl(self, data: str) -> None:
-        self.joined = False
+        self.into.markup()
+
+
+# The quick reader: one expression for the plain forms of markup that make up nearly every page (text,
+# start and end tags with well-formed attributes, comments, the doctype, references ending in ";", a bare
+# "&" or "<"), on which it gives html.parser's events exactly. It gives up on anything else (CDATA, a
+# processing instruction, a bogus comment, a tag html.parser would read leniently, a comment with "--"
+# inside, a script not closed by a plain "</script>") and the whole page is read by html.parser instead.
+# Tests check the two readers agree on generated pages of every construct (tests/glossary).
+_SPACE = r"[ \t\n\r\f]"  # html.parser's \s would also take other Unicode spaces: those go to it
+_ATTRIBUTE = rf"""[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:{_SPACE}*={_SPACE}*(?:"[^"]*"|'[^']*'|[^\s"'=<>`/]+))?"""
+_TOKEN = re.compile(
+    r"(?P<text>[^<&]+)"
+    # an outer group around a start tag, so that it is the match's last group, not its "/"
+    rf"|(?P<tag><(?P<start>[a-zA-Z][a-zA-Z0-9-]*)(?:{_SPACE}+{_ATTRIBUTE})*{_SPACE}*(?P<close>/?)>)"
+    rf"|</(?P<end>[a-zA-Z][a-zA-Z0-9-]*){_SPACE}*>"
+    r"|(?P<comment><!--(?![->])(?:[^-]|-(?!-))*-->)"
+    r"|(?P<decl><![dD][oO][cC][tT][yY][pP][eE][^<>]*>)"
+    r"|(?P<ref>&(?:#(?:[0-9]+|[xX][0-9a-fA-F]+)|[a-zA-Z][-.a-zA-Z0-9]*);)"
+    r"|(?P<bare>&(?![a-zA-Z#])|<(?![a-zA-Z/!?]))"
+)
+_RAW_END = {tag: re.compile(rf"</\s*{tag}", re.IGNORECASE) for tag in ("script", "style")}
+
+
+def _quick(pieces: _Pieces, text: str) -> bool:
+    """Feed ``pieces`` from ``text`` by :data:`_TOKEN`; False (and nothing reliable fed) if it gave up."""
+    match = _TOKEN.match
+    at, size = 0, len(text)
+    while at < size:
+        token = match(text, at)
+        if token is None:
+            return False
+        kind, end = token.lastgroup, token.end()
+        if kind in {"text", "bare"}:
+            pieces.data(at, end)
+        elif kind == "tag":
+            tag = token.group("start").lower()
+            if token.group("close"):
+                pieces.startendtag(tag)
+            else:
+                pieces.starttag(tag)
+                if tag in _RAW_END:  # a script or a style: raw text up to its end tag
+                    closing = _RAW_END[tag].search(text, end)
+                    # Only a plain "</script>" (no space inside) ends it the same way in every Python.
+                    if closing is None or closing.end() - closing.start() != 2 + len(tag):
+                        return False
+                    if not text.startswith(">", closing.end()):
+                        return False
+                    if closing.start() > end:
+                        pieces.data(end, closing.start())
+                    pieces.endtag(tag)
+                    end = closing.end() + 1
+        elif kind == "end":
+            pieces.endtag(token.group("end").lower())
+        elif kind == "ref":
+            source = token.group()[:-1]
+            pieces.reference(at, source, html.unescape(source + ";"))
+        else:  # a comment or the doctype
+            pieces.markup()
+        at = end
+    return True
 
 
 _TAG_OPEN = re.compile(r"<[A-Za-z/!?]")
@@ -320,13 +406,17 @@ def _unclosed_hidden(text: str) -> str:
     return text[:cut] + "<!--" + _blank(text[cut + 4 : -3], " ") + "-->"
 
 
-def _html(text: str) -> str:
-    parser = _TextOnly(text)
-    parser.feed(_unclosed_hidden(text))
-    parser.close()
+def _html(text: str, *, quick: bool = True) -> str:
+    fed = _unclosed_hidden(text)
+    found = _Pieces(text)
+    if not (quick and _quick(found, fed)):
+        found = _Pieces(text)
+        parser = _TextOnly(found)
+        parser.feed(fed)
+        parser.close()
     out: list[str] = []
     at = 0
-    for start, end, joined, space in parser.pieces:
+    for start, end, joined, space in found.pieces:
         if start < at:  # never expected; keep the mask aligned whatever the parser reports
             continue
         out.append(_blank(text[at:start], " " if joined else HIDE))
