@@ -288,14 +288,7 @@ class Dataset:
         for kind, frame in self.frames().items():
             if not frame.height:
                 continue
-            sample = frame.head(_SAMPLE_ROWS)
-            # Columns empty in the sample say nothing; the frames keep them.
-            columns = [c for c in sample.columns if sample[c].null_count() < sample.height]
-            # Amounts are money, not rates: shown as plain numbers beside their currency column.
-            values = [
-                [f"{v:,}" if isinstance(v, Decimal) else v for v in row]
-                for row in sample.select(columns).rows()
-            ]
+            columns, values = _sample(frame.head(_SAMPLE_ROWS))
             table = _display.html_table(columns, values, max_rows=_SAMPLE_ROWS)
             more = f" (first {_SAMPLE_ROWS} of {frame.height:,})" if frame.height > _SAMPLE_ROWS else ""
             body.append(_display.section(f"{kind}{more}", table))
@@ -362,6 +355,23 @@ class Dataset:
                 raise TypeError(f"report must be a mapping or have to_dict(), not {type(report).__name__}")
             report = to_dict()
         write_frames(Path(path), self.frames(), report)
+
+
+def _sample(sample: pl.DataFrame) -> tuple[list[str], list[list[Any]]]:
+    """A few rows to show: columns empty in them left out, amounts as money in their currency."""
+    columns = [c for c in sample.columns if sample[c].null_count() < sample.height]
+    money = {c for c in columns if f"{c}_currency" in sample.columns}
+    shown = [c for c in columns if not (c.endswith("_currency") and c.removesuffix("_currency") in money)]
+    values = [
+        [
+            _display.money(Money(row[c], row[f"{c}_currency"]))
+            if c in money and row[c] is not None and row[f"{c}_currency"] is not None
+            else row[c]
+            for c in shown
+        ]
+        for row in sample.iter_rows(named=True)
+    ]
+    return shown, values
 
 
 def checked_dataset(frames: Mapping[str, pl.DataFrame]) -> Dataset:
