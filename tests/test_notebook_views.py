@@ -79,7 +79,8 @@ def read(page: str) -> _Balance:
     parser.close()
     assert not parser.problems, parser.problems[:5]
     assert not parser.stack, f"never closed: {parser.stack}"
-    assert "script" not in parser.tags and "javascript:" not in page.lower()
+    assert "script" not in parser.tags
+    assert "javascript:" not in page.lower()
     return parser
 
 
@@ -112,7 +113,8 @@ def test_the_check_card_says_no_findings_when_clean() -> None:
     words = text_of(page)
     assert "no findings" in words
     assert "score 93 / 100" in words
-    assert "Acme <FY27>" in words and "Acme <FY27>" not in page  # escaped in the page, read as written
+    assert "Acme <FY27>" in words
+    assert "Acme <FY27>" not in page
     assert "<table" not in page  # no empty table
 
 
@@ -135,7 +137,7 @@ def test_the_check_card_links_codes_to_their_docs_entry_and_shows_the_fix() -> N
     words = text_of(page)
     header = re.search(r"<thead>(.*?)</thead>", page)
     assert header is not None
-    assert [h for h in re.findall(r">([a-z]+)</th>", header[1])] == [
+    assert list(re.findall(r">([a-z]+)</th>", header[1])) == [
         "severity",
         "code",
         "where",
@@ -144,21 +146,25 @@ def test_the_check_card_links_codes_to_their_docs_entry_and_shows_the_fix() -> N
     ]
     assert "agree on 4 business hours or less" in words
     assert "first response within 48 business hours is <slow>" in words
-    assert "plan.yaml:42" in words and "sla.sales.first_response.within_hours" in words
+    assert "plan.yaml:42" in words
+    assert "sla.sales.first_response.within_hours" in words
     assert parsed.links == ["https://smarketing.readthedocs.io/en/latest/rules/#s001"]
     for link in parsed.links:
         assert link.partition("#")[2] in ANCHORS
     # Messages read left to right (notebooks right-align cells unless told otherwise).
     message_cell = re.search(r"<td([^>]*)>first response within", page)
-    assert message_cell is not None and "text-align:left" in message_cell[1]
+    assert message_cell is not None
+    assert "text-align:left" in message_cell[1]
 
 
 def test_every_code_of_a_real_check_links_to_an_anchor_of_the_rules_page() -> None:
     report = sm.check(sm.load_plan(ROOT / "examples" / "misaligned.yaml"))
     links = read(report._repr_html_()).links
-    assert links and len(links) == len(report.diagnostics)
+    assert links
+    assert len(links) == len(report.diagnostics)
     ours = [link for link in links if link.startswith(DOCS_URL)]
-    assert ours and {link.partition("#")[2] for link in ours} <= ANCHORS
+    assert ours
+    assert {link.partition("#")[2] for link in ours} <= ANCHORS
     # A plugin rule documents itself at the link it registers; the card links there.
     plugins = {d.url for d in report.diagnostics if d.url and not d.url.startswith(DOCS_URL)}
     assert set(links) - set(ours) == plugins
@@ -171,7 +177,8 @@ def test_the_plan_card_lists_the_teams_the_sla_with_units_the_kpis_and_the_score
     plan = PLAN.model_copy(update={"name": "Fernbrook & <Co>"})
     page = plan._repr_html_()
     words = text_of(page)
-    assert "Fernbrook & <Co>" in words and "<Co>" not in page
+    assert "Fernbrook & <Co>" in words
+    assert "<Co>" not in page
     assert "check score 100 / 100" in words
     for team in PLAN.teams:
         assert team.name in words
@@ -180,14 +187,16 @@ def test_the_plan_card_lists_the_teams_the_sla_with_units_the_kpis_and_the_score
     assert "6 attempts within 10 business days" in words
     assert "at least 70.0% of handed-off leads accepted" in words
     assert "450 leads reach mql per month" in words
-    assert "1,500,000.00 EUR" in words and "35.0%" in words  # KPI targets in their units
+    assert "1,500,000.00 EUR" in words
+    assert "35.0%" in words
     assert "sales 70%, marketing 30%" in words
     assert "Marketing Qualified Lead (marketing) → Sales Accepted Lead (sales)" in words
 
 
 def test_the_plan_repr_is_one_line() -> None:
     text = repr(PLAN)
-    assert "\n" not in text and len(text) < 200
+    assert "\n" not in text
+    assert len(text) < 200
     assert text.startswith("AlignmentPlan(name='Fernbrook Analytics FY2027', teams=3")
     assert str(PLAN) == text
 
@@ -218,7 +227,8 @@ def test_the_dataset_card_counts_each_kind_and_shows_the_time_span_and_a_few_row
     words = text_of(page)
     assert "3 records, from 2026-10-01 09:00 UTC to 2026-10-06 09:00 UTC" in words
     assert "leads 2 2026-10-01 09:00 UTC 2026-10-04 09:00 UTC" in words
-    assert "deals 1" in words and "accounts 0 - -" in words
+    assert "deals 1" in words
+    assert "accounts 0 - -" in words
     assert "D1 L1 24,000.00 EUR won" in words  # the amount to its minor unit, in its currency
     assert "%" not in words  # an amount is not a rate
     assert repr(data) == "Dataset(leads=2, deals=1, from 2026-10-01 09:00 UTC to 2026-10-06 09:00 UTC)"
@@ -260,10 +270,13 @@ def test_the_sla_card_shows_times_in_the_plan_zone_and_hours_as_business_hours()
     words = text_of(report._repr_html_())
     assert "SLA as of 2026-10-09 14:00 CEST" in words
     # Handed off at 08:00 UTC on 5 October: 10:00 in Berlin.
-    assert "handed off (Europe/Berlin)" in words and "2026-10-05 10:00 CEST" in words
+    assert "handed off (Europe/Berlin)" in words
+    assert "2026-10-05 10:00 CEST" in words
     assert "4.0 business hours" in words  # L1's target
-    assert "L2" in words and "breached" in words
-    assert "Sales: follow-up by team" in words and "Marketing: MQL volume and quality by period" in words
+    assert "L2" in words
+    assert "breached" in words
+    assert "Sales: follow-up by team" in words
+    assert "Marketing: MQL volume and quality by period" in words
     assert "70%" in words  # the acceptance marketing committed to, as a percentage
     assert "+00:00" not in words  # no raw ISO times in UTC
     short(repr(report), lines=3, width=400)
@@ -296,7 +309,8 @@ def test_the_funnel_targets_card_names_the_goal_in_money_and_each_stage() -> Non
     words = text_of(targets._repr_html_())
     assert "revenue goal 100,000.00 EUR" in words
     assert "won deals needed 5" in words
-    assert "mql 20" in words and "sql 10" in words
+    assert "mql 20" in words
+    assert "sql 10" in words
 
 
 # -- one duration rule -------------------------------------------------------------------------------------
@@ -312,10 +326,12 @@ def test_durations_read_the_same_in_text_and_html_and_business_time_is_named() -
     ]
     report = sm.funnel(PLAN.journey, events, stages=["lead", "mql"], calendar=PLAN.sla.calendar)
     text, page = repr(report), text_of(report._repr_html_())
-    assert "25.0 hours" in text and "25.0 hours" in page
+    assert "25.0 hours" in text
+    assert "25.0 hours" in page
     assert "1d 00:59:01" not in text + page
     business = re.findall(r"[0-9.]+ business hours", page)
-    assert business and all(b in text for b in business)
+    assert business
+    assert all(b in text for b in business)
 
 
 # -- every public result -----------------------------------------------------------------------------------
