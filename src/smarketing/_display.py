@@ -215,7 +215,7 @@ def html_table(
     align = [_RIGHT if n else _LEFT for n in _numeric_columns(len(headers), shown)]
     parts = ["<table>"]
     if caption:
-        parts.append(f"<caption{_CAPTION}>{html.escape(caption)}</caption>")
+        parts.append(f"<caption>{html.escape(caption)}</caption>")
     heads = "".join(f"<th{a}>{html.escape(h)}</th>" for h, a in zip(headers, align, strict=True))
     parts.append(f"<thead><tr>{heads}</tr></thead>")
     parts.append("<tbody>")
@@ -273,7 +273,6 @@ def _style(css: str) -> str:
 
 _LEFT: Final = _style("text-align:left;vertical-align:top")
 _RIGHT: Final = _style("text-align:right;vertical-align:top")
-_CAPTION: Final = _style("text-align:left;font-weight:bold;padding:2px 0")
 _FACT_LABEL: Final = _style("text-align:left;vertical-align:top;padding-right:1em;font-weight:600")
 _CARD: Final = _style(
     "border:1px solid #c8c8c8;border-radius:6px;padding:8px 12px;margin:4px 0;"
