@@ -215,7 +215,8 @@ def test_business_time_by_group_and_in_every_form(jm: JourneyMap) -> None:
     assert "business time in Europe/Berlin" in text.splitlines()[0]
     assert "business median" in text
     assert "business p90" in text
-    assert "<th>business median</th>" in report._repr_html_()
+    assert ">business median</th>" in report._repr_html_()
+    assert "business hours</td>" in report._repr_html_()
     plain = funnel(jm, log, stages=["lead", "mql"])
     assert "business" not in repr(plain)
     assert plain.to_frame()["business_median"].null_count() == plain.to_frame().height

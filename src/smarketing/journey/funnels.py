@@ -186,7 +186,7 @@ class FunnelReport:
                 r.open,
                 r.time_median,
                 r.time_p90,
-                *([r.business_median, r.business_p90] if business else []),
+                *([_business(r.business_median), _business(r.business_p90)] if business else []),
             ]
             for r in self.rows
         ]
@@ -530,3 +530,8 @@ def funnel(
         unmatched_leads=unmatched,
         calendar=calendar,
     )
+
+
+def _business(value: timedelta | None) -> _display.BusinessTime | None:
+    """A duration in open hours, shown as business hours."""
+    return None if value is None else _display.BusinessTime(value)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import attrs
 import polars as pl
 
-from smarketing import _charts
+from smarketing import _charts, _display
 from smarketing._periods import Window
 from smarketing.kpi._formula import Formula, Undefined
 from smarketing.kpi.metrics import MetricRegistry, compute_metrics
@@ -283,16 +283,17 @@ class Scorecard:
         return "\n".join(text)
 
     def _repr_html_(self) -> str:
-        head = "".join(
-            f"<th>{h}</th>"
-            for h in ("KPI", "owners", "group", "period", "value", "target", "status", "trend")
-        )
+        """The scorecard as a card: each KPI's value and target in its unit, attainment, status, trend."""
+        heads = ("KPI", "owners", "group", "period", "value", "target", "attainment", "status", "trend")
+        cell = ' style="text-align:left;vertical-align:top;padding:2px 8px 2px 0"'
+        number = ' style="text-align:right;vertical-align:top;padding:2px 8px 2px 0"'
+        aligns = (cell, cell, cell, cell, number, number, number, cell, cell)
         body = []
         for r in self.rows[:200]:
             value = (
                 f'<span title="{html.escape(r.value.reason)}">undefined</span>'
                 if isinstance(r.value, Undefined)
-                else html.escape(f"{r.value} {r.kpi.currency or ''}".strip())
+                else html.escape(_display.quantity(r.value, r.kpi.unit, r.kpi.currency))
             )
             cells = [
                 f"<b>{html.escape(r.kpi.name)}</b>" if r.kpi.is_joint else html.escape(r.kpi.name),
@@ -300,13 +301,34 @@ class Scorecard:
                 html.escape(r.group or ""),
                 html.escape(r.period),
                 value,
-                "" if r.target is None else html.escape(str(r.target)),
+                "-"
+                if r.target is None
+                else html.escape(_display.quantity(r.target, r.kpi.unit, r.kpi.currency)),
+                _display.percent(r.attainment),
                 _STATUS_TEXT[r.status],
                 _svg_sparkline(_series(r)),
             ]
-            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        caption = html.escape(f"Scorecard {self.period} (as of {self.as_of.isoformat()}); joint KPIs in bold")
-        return f"<table><caption>{caption}</caption><tr>{head}</tr>{''.join(body)}</table>"
+            body.append(
+                "<tr>" + "".join(f"<td{a}>{c}</td>" for a, c in zip(aligns, cells, strict=True)) + "</tr>"
+            )
+        more = len(self.rows) - 200
+        head = "".join(f"<th{a}>{h}</th>" for a, h in zip(aligns, heads, strict=True))
+        table = (
+            '<table style="border-collapse:collapse;margin:4px 0">'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
+        notes = [_display.paragraph(f"{more:,} more row(s); to_frame() has them all")] if more > 0 else []
+        notes += [
+            _display.paragraph(f"{r.kpi.name}: {r.value.reason}")
+            for r in self.rows[:200]
+            if isinstance(r.value, Undefined)
+        ]
+        return _display.card(
+            f"Scorecard {self.period}",
+            [table, *notes],
+            subtitle=f"as of {_display.local_time(self.as_of)}; joint KPIs in bold; attainment is value "
+            "over target (target over value when lower is better)",
+        )
 
     def plot(self, *, columns: int = 3) -> Figure:
         r"""Every KPI's trend against its target, one small chart each (needs the ``plot`` extra).

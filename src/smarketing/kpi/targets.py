@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 import polars as pl
 
+from smarketing import _display
 from smarketing.errors import CurrencyMismatchError
 from smarketing.money import Money
 
@@ -60,6 +61,21 @@ class FunnelTargets:
     def __repr__(self) -> str:
         funnel = ", ".join(f"{k}={v}" for k, v in self.stages.items())
         return f"FunnelTargets(goal={self.goal}, {funnel}, won={self.deals})"
+
+    def _repr_html_(self) -> str:
+        """A card: the goal and deal size, then the leads each stage needs (the reverse funnel)."""
+        rows = [[stage, f"{needed:,}"] for stage, needed in [*self.stages.items(), ("won", self.deals)]]
+        facts = _display.facts(
+            [
+                ("revenue goal", _display.money(self.goal)),
+                ("average deal size", _display.money(self.average_deal_size)),
+                ("won deals needed", f"{self.deals:,}"),
+            ]
+        )
+        table = _display.html_table(["stage", "leads needed per period"], rows)
+        return _display.card(
+            "Funnel targets", [facts, table], subtitle="what each stage needs to reach the goal"
+        )
 
 
 def _rates(conversion_rates: Mapping[str, Decimal | int | str]) -> list[tuple[str, Decimal]]:

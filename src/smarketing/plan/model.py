@@ -33,6 +33,7 @@ from smarketing.glossary import Glossary
 from smarketing.journey.model import JourneyMap
 from smarketing.kpi.model import KPI, compile_kpi
 from smarketing.persona.model import Persona
+from smarketing.plan import _card
 from smarketing.plan._problems import Source
 from smarketing.rewards.model import RewardPlan
 from smarketing.sla.model import SLA
@@ -140,6 +141,17 @@ class AlignmentPlan(FrozenModel):
         return self.__dict__ == other.__dict__
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        # One line: a plan's full model dump runs to thousands of characters (model_dump() has it all).
+        return _card.plan_repr(self)
+
+    def __str__(self) -> str:
+        return _card.plan_repr(self)
+
+    def _repr_html_(self) -> str:
+        """The plan as a notebook card: teams, journey, SLA, KPIs, reward and the check score."""
+        return _card.plan_card(self)
 
     @property
     def source_file(self) -> str | None:

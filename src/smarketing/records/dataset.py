@@ -16,6 +16,7 @@ import narwhals as nw
 import polars as pl
 from pydantic import AwareDatetime
 
+from smarketing import _display
 from smarketing.errors import DataError
 from smarketing.money import Money
 from smarketing.records._store import read_frames, read_manifest, write_frames
@@ -143,6 +144,10 @@ def _as_polars(native: Any) -> Any:
     return eager.lazy(backend="polars").collect().to_native()
 
 
+#: Rows of each kind a notebook shows.
+_SAMPLE_ROWS = 3
+
+
 @attrs.frozen
 class Dataset:
     """CRM data in columns: one polars frame per record kind.
@@ -248,6 +253,52 @@ class Dataset:
         """All frames by record kind."""
         return {k: getattr(self, k) for k in RECORD_KINDS}
 
+    def _span(self, kind: str | None = None) -> tuple[datetime | None, datetime | None]:
+        """The earliest and the latest time of any time column (of one kind, or of all)."""
+        times: list[datetime] = []
+        for name, frame in self.frames().items():
+            if kind is not None and name != kind:
+                continue
+            for column, dtype in frame.schema.items():
+                if isinstance(dtype, pl.Datetime) and frame[column].null_count() < frame.height:
+                    times += [frame[column].min(), frame[column].max()]  # type: ignore[list-item]
+        return (min(times), max(times)) if times else (None, None)
+
+    def __repr__(self) -> str:
+        """One line: the records of each kind that has any, and the time span (UTC).
+
+        Examples:
+            >>> from datetime import datetime, timezone
+            >>> t = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)
+            >>> Dataset.from_records(leads=[Lead(id="L1", created_at=t)])
+            Dataset(leads=1, from 2026-10-01 09:00 UTC to 2026-10-01 09:00 UTC)
+        """
+        counts = [f"{k}={f.height:,}" for k, f in self.frames().items() if f.height]
+        first, last = self._span()
+        span = [f"from {_display.local_time(first)} to {_display.local_time(last)}"] if first else []
+        return f"Dataset({', '.join([*counts, *span]) or 'empty'})"
+
+    def _repr_html_(self) -> str:
+        """A card: records per kind with each kind's time span, then a few rows of each kind."""
+        rows = []
+        for kind, frame in self.frames().items():
+            first, last = self._span(kind)
+            rows.append([kind, frame.height, _display.local_time(first), _display.local_time(last)])
+        body = [_display.html_table(["records", "count", "first time", "last time"], rows)]
+        for kind, frame in self.frames().items():
+            if not frame.height:
+                continue
+            columns, values = _sample(frame.head(_SAMPLE_ROWS))
+            table = _display.html_table(columns, values, max_rows=_SAMPLE_ROWS)
+            more = f" (first {_SAMPLE_ROWS} of {frame.height:,})" if frame.height > _SAMPLE_ROWS else ""
+            body.append(_display.section(f"{kind}{more}", table))
+        first, last = self._span()
+        total = sum(f.height for f in self.frames().values())
+        subtitle = f"{total:,} records" + (
+            f", from {_display.local_time(first)} to {_display.local_time(last)}" if first else ""
+        )
+        return _display.card("Dataset", body, subtitle=subtitle + "; times in UTC")
+
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> Dataset:
         """Read a dataset folder written by :meth:`write` (or by ``smarketing import``).
@@ -304,6 +355,23 @@ class Dataset:
                 raise TypeError(f"report must be a mapping or have to_dict(), not {type(report).__name__}")
             report = to_dict()
         write_frames(Path(path), self.frames(), report)
+
+
+def _sample(sample: pl.DataFrame) -> tuple[list[str], list[list[Any]]]:
+    """A few rows to show: columns empty in them left out, amounts as money in their currency."""
+    columns = [c for c in sample.columns if sample[c].null_count() < sample.height]
+    money = {c for c in columns if f"{c}_currency" in sample.columns}
+    shown = [c for c in columns if not (c.endswith("_currency") and c.removesuffix("_currency") in money)]
+    values = [
+        [
+            _display.money(Money(row[c], row[f"{c}_currency"]))
+            if c in money and row[c] is not None and row[f"{c}_currency"] is not None
+            else row[c]
+            for c in shown
+        ]
+        for row in sample.iter_rows(named=True)
+    ]
+    return shown, values
 
 
 def checked_dataset(frames: Mapping[str, pl.DataFrame]) -> Dataset:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import attrs
 import polars as pl
 
+from smarketing import _display
 from smarketing.records import RECORD_KINDS
 from smarketing.rules._catalogue import ENGINE_CODES, EngineCode
 from smarketing.rules._core import (
@@ -435,24 +436,55 @@ class CheckReport:
         return self.to_text()
 
     def _repr_html_(self) -> str:
+        """The check as a card: the score and counts, then one row per finding (or "no findings")."""
         c = self.counts
-        esc = html.escape
-        rows = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{esc(v)}</td>" for v in (d.code, d.severity, d.area, d.message, d.location or d.path)
-            )
-            + (f'<td><a href="{esc(d.url)}">docs</a></td>' if d.url else "<td></td>")
-            + "</tr>"
-            for d in self.diagnostics[:_HTML_ROW_LIMIT]
+        verdict = "ok" if self.ok else "failing"
+        subtitle = f"{verdict}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} info(s)" + (
+            f" · {self.file}" if self.file else ""
         )
-        more = len(self.diagnostics) - _HTML_ROW_LIMIT
-        tail = f"<p>… and {more} more diagnostics</p>" if more > 0 else ""
-        areas = " · ".join(f"{esc(a.area)} {a.points}/{a.weight}" for a in self.areas if a.checked)
-        return (
-            f"<div><strong>{esc(self.plan)}</strong>: score <strong>{self.score}</strong>/100 "
-            f"({'ok' if self.ok else 'failing'}; {c['error']} errors, {c['warning']} warnings, "
-            f"{c['info']} infos)<br><small>{areas}</small>"
-            "<table><thead><tr><th>code</th><th>severity</th><th>area</th><th>message</th>"
-            f"<th>where</th><th></th></tr></thead><tbody>{rows}</tbody></table>{tail}</div>"
+        areas = " · ".join(
+            f"{a.area} {a.points}/{a.weight}" if a.checked else f"{a.area} not checked" for a in self.areas
         )
+        body = [_display.paragraph(f"score by area: {areas}")]
+        if not self.diagnostics:
+            body.append(_display.paragraph("no findings"))
+        else:
+            body.append(_findings_table(self.diagnostics[:_HTML_ROW_LIMIT]))
+            more = len(self.diagnostics) - _HTML_ROW_LIMIT
+            if more > 0:
+                body.append(_display.paragraph(f"… and {more} more diagnostics (to_frame() has them all)"))
+        return _display.card(
+            f"Check of {self.plan}", body, subtitle=subtitle, badge=f"score {self.score} / 100"
+        )
+
+
+_SEVERITY_STYLE: Final[Mapping[str, str]] = {
+    "error": "color:#b00020;font-weight:600",
+    "warning": "color:#8a5a00;font-weight:600",
+    "info": "color:#00607a",
+}
+
+
+def _findings_table(diagnostics: Iterable[Diagnostic]) -> str:
+    """Severity, code linked to its docs entry, place, message and fix, one row per diagnostic."""
+    esc = html.escape
+    left = ' style="text-align:left;vertical-align:top;padding:2px 8px 2px 0"'
+    heads = "".join(f"<th{left}>{h}</th>" for h in ("severity", "code", "where", "message", "fix"))
+    rows = []
+    for d in diagnostics:
+        code = _display.link(d.code, d.url) if d.url else esc(d.code)
+        where = esc(d.location or d.path or "plan") + (
+            f"<br><small>{esc(d.path)}</small>" if d.path and d.location else ""
+        )
+        cells = [
+            f'<span style="{_SEVERITY_STYLE[d.severity]}">{esc(d.severity)}</span>',
+            code,
+            where,
+            esc(d.message),
+            esc(d.hint or "-"),
+        ]
+        rows.append("<tr>" + "".join(f"<td{left}>{c}</td>" for c in cells) + "</tr>")
+    return (
+        '<table style="border-collapse:collapse;margin:4px 0">'
+        f"<thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )

@@ -124,6 +124,7 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         by_period=by_period,
         weekly=frames.weekly,
         counts=frames.counts,
+        timezone=context.sla.calendar.timezone,
         summary=summary(
             context.sla,
             handed_off=leads.height,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import attrs
 import polars as pl
 
-from smarketing import _charts
+from smarketing import _charts, _display
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,6 +38,8 @@ class SLAReport:
         summary: Both sides in two sentences.
         examples: For each count that is not zero, the smallest lead id it counts, so that no fact is
             left out without a lead to look at.
+        timezone: The IANA time zone of the SLA's calendar; the notebook view shows times in it (the
+            frames keep UTC).
     """
 
     as_of: datetime
@@ -51,6 +53,7 @@ class SLAReport:
     counts: Mapping[str, int]
     summary: str
     examples: Mapping[str, str] = attrs.field(factory=dict)
+    timezone: str = "UTC"
 
     def to_frame(self) -> pl.DataFrame:
         """The per-lead rows as a polars DataFrame.
@@ -96,10 +99,107 @@ class SLAReport:
         )
 
     def _repr_html_(self) -> str:
-        head = self.leads.head(_HTML_ROWS)
-        more = self.leads.height - head.height
-        note = f"<p>{more:,} more lead(s) not shown; use <code>to_frame()</code>.</p>" if more > 0 else ""
-        return f"<p>{html.escape(self.summary)}</p>{head._repr_html_()}{note}"
+        """Both sides as a card: summary, sales by team, marketing by period, breaches and leads.
+
+        Times are in the SLA calendar's zone and hours are labelled as business hours.
+        """
+        zone = ZoneInfo(self.timezone)
+        sales = [
+            (
+                r["team"],
+                r["handed_off"],
+                _rate(r["response_compliance"]),
+                _rate(r["attempts_compliance"]),
+                _rate(r["disposition_coverage"]),
+            )
+            for r in self.by_team.iter_rows(named=True)
+        ]
+        marketing = [
+            (
+                r["period"].isoformat(),
+                "yes" if r["complete"] else "so far",
+                f"{r['delivered']:,} of {r['committed']:,}",
+                _rate(r["acceptance_rate"]),
+                _rate(r["min_acceptance_rate"]),
+                _rate(r["sql_rate"]),
+                _rate(r["min_sql_rate"]),
+            )
+            for r in self.marketing.iter_rows(named=True)
+        ]
+        breaches = [
+            (
+                r["lead_id"],
+                r["owner"],
+                r["commitment"].replace("_", " "),
+                _display.LocalTime(r["due_at"], zone) if r["due_at"] is not None else None,
+                r["detail"],
+            )
+            for r in self.breaches.head(_HTML_ROWS).iter_rows(named=True)
+        ]
+        leads = [
+            (
+                r["lead_id"],
+                r["owner"],
+                _display.LocalTime(r["handoff_at"], zone),
+                _hours(r["response_target_hours"]),
+                _hours(r["first_response_hours"]),
+                r["response_status"],
+                r["attempts_status"],
+                r["disposition_status"],
+            )
+            for r in self.leads.head(_HTML_ROWS).iter_rows(named=True)
+        ]
+        table = _display.html_table
+        body = [
+            # The summary's own time is in UTC (it is also the command's text); the title has the local one.
+            _display.paragraph(self.summary.partition(": ")[2] or self.summary),
+            _display.section(
+                "Sales: follow-up by team",
+                table(["team", "leads", "first response met", "attempts met", "dispositions on time"], sales),
+            ),
+            _display.section(
+                "Marketing: MQL volume and quality by period",
+                table(
+                    [
+                        "period",
+                        "complete",
+                        "MQLs delivered",
+                        "acceptance",
+                        "committed",
+                        "SQL rate",
+                        "committed",
+                    ],
+                    marketing,
+                ),
+            ),
+            _display.section(
+                f"Breaches ({self.breaches.height:,})",
+                table(["lead", "owner", "commitment", f"due ({self.timezone})", "detail"], breaches)
+                if breaches
+                else _display.paragraph("no breaches"),
+            ),
+            _display.section(
+                f"Leads ({self.leads.height:,})",
+                table(
+                    [
+                        "lead",
+                        "owner",
+                        f"handed off ({self.timezone})",
+                        "response target",
+                        "first response",
+                        "response",
+                        "attempts",
+                        "disposition",
+                    ],
+                    leads,
+                ),
+            ),
+        ]
+        more = self.leads.height - len(leads)
+        if more > 0:
+            body.append(_display.paragraph(f"{more:,} more lead(s) not shown; use to_frame()."))
+        as_of = _display.local_time(self.as_of, zone)
+        return _display.card(f"SLA as of {as_of}", body, subtitle="both sides of the service level agreement")
 
     def plot(self) -> Figure:
         """Both sides of the SLA by week, as a chart (needs the ``plot`` extra).
@@ -136,6 +236,14 @@ class SLAReport:
         marketing.legend(frameon=False, fontsize=8.0, loc="upper left")
         fig.autofmt_xdate()
         return fig
+
+
+def _rate(value: float | None) -> str:
+    return _display.percent(value, places=0)
+
+
+def _hours(value: float | None) -> _display.BusinessTime | None:
+    return None if value is None else _display.BusinessTime(timedelta(hours=value))
 
 
 def _json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
