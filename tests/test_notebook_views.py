@@ -410,6 +410,9 @@ def _examples(i: _Inputs) -> dict[str, Callable[[], Any]]:
             PLAN, data, as_of=AS_OF, fx=FX
         ),
         "smarketing.rules.report.CheckReport": lambda: sm.check(PLAN),
+        "smarketing.digest.result.Digest": lambda: sm.digest(
+            PLAN, data, period="2026-10", as_of=AS_OF, fx=FX
+        ),
         "smarketing.attribution.results.Comparison": lambda: compare(journeys, models=["first", "linear"]),
         "smarketing.journey.conformance_check.ConformanceReport": lambda: sm.conformance(PLAN.journey, data),
         "smarketing.feedback.dispositions.DispositionReport": lambda: sm.dispositions(
@@ -451,6 +454,7 @@ RESULTS = (
     "smarketing.attribution.results.Attribution",
     "smarketing.attribution.results.Comparison",
     "smarketing.connectors.report.LoadReport",
+    "smarketing.digest.result.Digest",
     "smarketing.feedback.campaigns.CampaignComparison",
     "smarketing.feedback.customer.FeedbackReport",
     "smarketing.feedback.dispositions.DispositionReport",
