@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
+from smarketing.cli import _demo
 from smarketing.plan import AlignmentPlan, load_plan
 
 # No timing assertions in tests: Hypothesis' per-example deadline (200 ms) is one, and on a loaded 2-core
@@ -15,6 +17,16 @@ settings.register_profile("smarketing", deadline=None)
 settings.load_profile("smarketing")
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def demo_report_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The demo writes its report to ``build/`` of the working directory; in tests, to a temporary folder."""
+    path = tmp_path_factory.mktemp("demo") / "smarketing-report.html"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_demo, "DEMO_REPORT", path)
+        yield path
+
 
 MINIMAL_PLAN = """\
 name: Tiny Co FY2027

@@ -29,12 +29,13 @@ PACKAGE = "smarketing"
 LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "outside",
-        "the front door (top-level re-exports), the command line, the digest and its delivery, synthetic "
-        "data and test helpers",
+        "the front door (top-level re-exports), the command line, the digest and its delivery, the HTML "
+        "report, synthetic data and test helpers",
         (
             "smarketing",
             "smarketing.cli*",
             "smarketing.digest*",
+            "smarketing.report*",
             "smarketing.datasets*",
             "smarketing.testing*",
         ),

@@ -86,6 +86,7 @@ from smarketing.records import (
     StageEvent,
     Touchpoint,
 )
+from smarketing.report import Report, report
 from smarketing.rewards import RewardLedger, RewardPlan, Statement, compute_rewards
 from smarketing.rules import CheckReport, Diagnostic, check
 from smarketing.sla import SLA, SLAReport, evaluate_sla
@@ -135,6 +136,7 @@ __all__ = [
     "PlanError",
     "PluginError",
     "PluginWarning",
+    "Report",
     "RewardLedger",
     "RewardPlan",
     "RuleError",
@@ -176,6 +178,7 @@ __all__ = [
     "load_plan",
     "match",
     "plan_json_schema",
+    "report",
     "revenue_from_leads",
     "score",
     "scorecard",

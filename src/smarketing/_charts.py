@@ -32,6 +32,7 @@ __all__ = [
     "number_format",
     "percent_axis",
     "percent_format",
+    "require",
     "svg",
 ]
 
@@ -61,6 +62,15 @@ def _pyplot() -> Any:
     except ImportError as error:
         raise ModuleNotFoundError(_EXTRA, name="matplotlib") from error
     return plt
+
+
+def require() -> None:
+    """Fail now, naming the ``plot`` extra, when matplotlib is not installed (before work a chart would end).
+
+    Raises:
+        ModuleNotFoundError: matplotlib is not installed (the message names the ``plot`` extra).
+    """
+    _pyplot()
 
 
 @contextmanager

@@ -6,13 +6,21 @@ Each section takes the plan and the data and returns its text; append new ones t
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 from smarketing.cli._campaigns import campaigns_section
-from smarketing.cli._common import DEMO_RATE, CommandError, fx_table, load_plan_file, synthetic_data
+from smarketing.cli._common import (
+    DEMO_RATE,
+    SYNTHETIC_AS_OF,
+    CommandError,
+    fx_table,
+    load_plan_file,
+    synthetic_data,
+)
 from smarketing.cli._customer_feedback import customer_feedback_section
 from smarketing.cli._demo_data import (
     attribution_section,
@@ -38,11 +46,13 @@ from smarketing.cli._demo_plan import (
 from smarketing.cli._demo_story import with_trade_fair
 from smarketing.cli._feedback import feedback_section
 from smarketing.cli._persona import persona_results_section
+from smarketing.cli._report import build_report, summary, write_report
 from smarketing.cli._text import emit, underline
 from smarketing.cli._waterfall import waterfall_section
 from smarketing.glossary import lint_text
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
+from smarketing.report import report
 from smarketing.rules import CheckReport, DataRule, PlanRule, builtin_rules, check, data_rules
 
 DemoSection = Callable[[AlignmentPlan, Dataset], str]
@@ -50,6 +60,10 @@ DemoSection = Callable[[AlignmentPlan, Dataset], str]
 
 EXAMPLE_PLAN = Path("examples") / "plan.yaml"
 MISALIGNED_PLAN = Path("examples") / "misaligned.yaml"
+
+
+#: Where the demo writes its report unless ``--report`` says: the build folder of the working directory.
+DEMO_REPORT = Path("build") / "smarketing-report.html"
 
 
 def demo_command(args: argparse.Namespace) -> int:
@@ -61,7 +75,26 @@ def demo_command(args: argparse.Namespace) -> int:
         emit(fit(fair.summary()))
     for section in DEMO_SECTIONS:
         emit("\n" + fit(section(plan, data)))
+    emit("\n" + fit(_write_report(plan, data, args.report or DEMO_REPORT)))
     return 0
+
+
+def _write_report(plan: AlignmentPlan, data: Dataset, path: Path) -> str:
+    """Write the alignment report of the plan and the data (charts when matplotlib is there); say where."""
+    charts = importlib.util.find_spec("matplotlib") is not None
+    result = build_report(
+        lambda: report(
+            plan, data, as_of=SYNTHETIC_AS_OF, fx=fx_table([DEMO_RATE]), charts=charts, rules=DEMO_RULES
+        )
+    )
+    if path == DEMO_REPORT:  # the default folder may not be there yet in a fresh checkout
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CommandError(f"{path.parent}: cannot create: {error.strerror or error}", code=1) from None
+    where = write_report(result, path)
+    extra = "" if charts else "; no charts: install the 'plot' extra for them"
+    return f"The whole alignment report: {where} ({summary(result)}{extra}); open it, or print it to PDF"
 
 
 #: The demo's lines fit a terminal of this many columns.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NoReturn
 from smarketing import __version__
 from smarketing.cli._campaigns import add_campaigns_options, campaigns_command
 from smarketing.cli._customer_feedback import add_customer_feedback
-from smarketing.cli._demo import EXAMPLE_PLAN, demo_command
+from smarketing.cli._demo import DEMO_REPORT, EXAMPLE_PLAN, demo_command
 from smarketing.cli._digest import add_digest
 from smarketing.cli._feedback import add_feedback
 from smarketing.cli._journey import funnel_command
@@ -31,6 +31,7 @@ from smarketing.cli._options import (
 )
 from smarketing.cli._persona import score_command
 from smarketing.cli._plan import check_command, schema_command, validate_command
+from smarketing.cli._report import add_report
 from smarketing.cli._rewards import rewards_command
 from smarketing.cli._sla import sla_command
 from smarketing.cli._sources import import_command, sources_command
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_feedback(commands, _add_source)
     add_waterfall(commands, _add_source)
     add_digest(commands, _add_source)
+    add_report(commands, _add_source)
     return parser
 
 
@@ -88,7 +90,8 @@ def _add_demo(commands: Commands) -> None:
     demo = commands.add_parser(
         "demo",
         help="summarise a plan and synthetic data generated for it",
-        description="Load a plan, generate seeded synthetic CRM data for it and print a summary of both.",
+        description="Load a plan, generate seeded synthetic CRM data for it and print a summary of both; "
+        "end by writing the alignment report of both (smarketing report) and saying where it is.",
     )
     demo.add_argument(
         "--plan",
@@ -103,6 +106,12 @@ def _add_demo(commands: Commands) -> None:
         default=5000,
         metavar="N",
         help=f"number of leads, at most {MAX_LEADS:,} (default: 5000)",
+    )
+    demo.add_argument(
+        "--report",
+        type=parse_path,
+        metavar="FILE",
+        help=f"where the demo writes its alignment report (default: {DEMO_REPORT.as_posix()})",
     )
     demo.set_defaults(command=demo_command, name="demo")
 
