@@ -2,8 +2,9 @@ r"""The ``smarketing`` command.
 
 Subcommands:
 
-* ``smarketing demo [--plan PATH] [--seed N] [--leads N]``: load a plan (``examples/plan.yaml`` by default),
-  generate synthetic data for it and print a summary of both.
+* ``smarketing demo [--plan PATH] [--seed N] [--leads N] [--report FILE]``: load a plan
+  (``examples/plan.yaml`` by default), generate synthetic data for it, print a summary of both, and end by
+  writing their alignment report (``build/smarketing-report.html`` unless ``--report`` says) and where.
 * ``smarketing schema [--output FILE]``: the JSON Schema of plan files, for editors and CI.
 * ``smarketing validate PLAN``: load a plan and print ``OK: <name>``, or every problem as
   ``file:line: path: message``, one per line.
@@ -27,6 +28,9 @@ Subcommands:
   [--slack]``: what both teams should see this period (KPI alerts, SLA breaches, conformance by team, wins
   and their marketing touches, rejected leads by reason), printed, written, e-mailed or posted to Slack;
   exit 1 when a delivery failed.
+* ``smarketing report PLAN [--data DIR | --seed N --leads N] -o FILE [--as-of T] [--period P] [--no-charts]``:
+  the alignment report, one self-contained HTML file (charts inline, no scripts, nothing loaded, a print
+  style sheet); exit 1 when it cannot be written or a section failed on the data.
 
 * ``smarketing import SOURCE -o DIR [--option KEY=VALUE] [--lenient]``: read ``SOURCE`` (``NAME:PATH``) once
   through its connector and write the dataset folder ``DIR`` and ``DIR/load-report.json``.
