@@ -18,6 +18,9 @@ _PROLOG: Final = re.compile(r"<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*|<metadata>.*?
 #: Where an SVG names or points at one of its own ids.
 _IDS: Final = re.compile(r'(\bid="|\burl\(#|\bhref="#)([^")]+)')
 
+#: The start of a style rule for every element (``*{``): matplotlib's, which would apply to the whole page.
+_ANY: Final = re.compile(r"(<style[^>]*>)\s*\*\s*\{")
+
 #: A link: kept as a link only when it points inside the page.
 _LINK: Final = re.compile(r"<a\b[^>]*>(.*?)</a>", re.DOTALL | re.IGNORECASE)
 _INTERNAL: Final = re.compile(r'^<a href="#[A-Za-z0-9_.:-]*">', re.IGNORECASE)
@@ -27,15 +30,18 @@ def inline_svg(text: str, prefix: str) -> str:
     """An SVG document as an element of a page: no prolog or metadata, every id prefixed with ``prefix``.
 
     Every matplotlib figure names its groups ``figure_1``, ``axes_1``, ...; two charts in one page would
-    share them, and a clip path of one would clip the other.
+    share them, and a clip path of one would clip the other. Its style rule for every element (``*{...}``)
+    would style the whole page; it is kept to the elements of this drawing.
 
     Examples:
         >>> svg = '<svg><g id="a" clip-path="url(#a)"/><use href="#a"/></svg>'
         >>> inline_svg('<?xml version="1.0"?>' + svg, "c1-")
         '<svg><g id="c1-a" clip-path="url(#c1-a)"/><use href="#c1-a"/></svg>'
+        >>> inline_svg("<svg><style>*{stroke-linecap: butt}</style></svg>", "c1-")
+        '<svg><style>[id^="c1-"] *{stroke-linecap: butt}</style></svg>'
     """
-    body = _PROLOG.sub("", text).strip()
-    return _IDS.sub(lambda m: f"{m[1]}{prefix}{m[2]}", body)
+    body = _IDS.sub(lambda m: f"{m[1]}{prefix}{m[2]}", _PROLOG.sub("", text).strip())
+    return _ANY.sub(lambda m: f'{m[1]}[id^="{prefix}"] *{{', body)
 
 
 def offline(fragment: str) -> str:

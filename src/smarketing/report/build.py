@@ -281,6 +281,8 @@ def _sla(context: _Context, parts: _Parts) -> None:
 
 
 def _scorecard(context: _Context, parts: _Parts) -> None:
+    if not context.plan.kpis:
+        raise _MissingError("the plan has no KPIs")
     usable = []
     for kpi in context.plan.kpis:
         try:
@@ -290,7 +292,7 @@ def _scorecard(context: _Context, parts: _Parts) -> None:
             continue
         usable.append(kpi)
     if not usable:
-        raise _MissingError("the plan has no KPIs that can be computed")
+        raise _MissingError("none of the plan's KPIs can be computed")
     result = scorecard(
         usable,
         context.data,
