@@ -1,7 +1,8 @@
 """Strict equivalence: the outputs users see are pinned by digest, so a move or refactor cannot change them.
 
-Pinned: the text of ``smarketing demo``; every command on the example plan in each of its formats; and
-``to_dict()`` / ``to_frame()`` of every analysis on two synthetic seeds. A digest changes only on purpose:
+Pinned: the text of ``smarketing demo``; every command on the example plan in each of its formats (with the
+bytes of the file a command writes: the demo's report, ``smarketing report``); ``to_dict()`` /
+``to_frame()`` of every analysis on two synthetic seeds; and the HTML report of each seed. A digest changes only on purpose:
 after a deliberate change of output, regenerate with
 
     .venv/bin/python tests/test_equivalence.py --update
@@ -16,6 +17,7 @@ import hashlib
 import io
 import json
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,9 +41,14 @@ PLAN_ARG = (
     "examples/plan.yaml"  # relative: commands run in the repository root, so paths print the same anywhere
 )
 
+#: In a command's arguments, a file the command writes: a temporary path while it runs, then this name in
+#: the pinned output, followed by the file's bytes (so nothing is written into the repository).
+OUT = "{out}"
+
 # Every command in every format it offers, on the example plan (synthetic data from the default seed).
 COMMANDS: dict[str, list[str]] = {
-    "demo": ["demo"],
+    "demo": ["demo", "--report", OUT],
+    "report": ["report", PLAN_ARG, "--output", OUT],
     "schema": ["schema"],
     "validate": ["validate", PLAN_ARG],
     "validate-misaligned": ["validate", "examples/misaligned.yaml"],
@@ -86,9 +93,16 @@ COMMANDS: dict[str, list[str]] = {
 
 def _cli(argv: list[str]) -> bytes:
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.chdir(ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(argv)
-    return f"exit {code}\n--- stdout\n{out.getvalue()}--- stderr\n{err.getvalue()}".encode()
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "written.html"
+        args = [str(target) if a == OUT else a for a in argv]
+        with contextlib.chdir(ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(args)
+        text = f"exit {code}\n--- stdout\n{out.getvalue()}--- stderr\n{err.getvalue()}".replace(
+            str(target), OUT
+        )
+        written = f"--- {OUT}\n".encode() + target.read_bytes() if OUT in argv and target.exists() else b""
+    return text.encode() + written
 
 
 def _frame(frame: pl.DataFrame) -> bytes:
@@ -138,6 +152,7 @@ def _analyses(seed: int) -> Iterator[tuple[str, Callable[[], bytes]]]:
     yield "rewards-statements", lambda: "\n".join(str(s) for s in ledger.statements()).encode()
     report = sm.check(plan)
     yield "check", lambda: _json(report.to_dict()) + _frame(report.to_frame())
+    yield "report", lambda: sm.report(plan, data, as_of=AS_OF, fx=fx).html().encode()
 
 
 def outputs() -> Iterator[tuple[str, bytes]]:

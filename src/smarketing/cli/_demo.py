@@ -46,7 +46,7 @@ from smarketing.cli._demo_plan import (
 from smarketing.cli._demo_story import with_trade_fair
 from smarketing.cli._feedback import feedback_section
 from smarketing.cli._persona import persona_results_section
-from smarketing.cli._report import build_report, summary, write_report
+from smarketing.cli._report import build_report, write_report
 from smarketing.cli._text import emit, underline
 from smarketing.cli._waterfall import waterfall_section
 from smarketing.glossary import lint_text
@@ -75,12 +75,15 @@ def demo_command(args: argparse.Namespace) -> int:
         emit(fit(fair.summary()))
     for section in DEMO_SECTIONS:
         emit("\n" + fit(section(plan, data)))
-    emit("\n" + fit(_write_report(plan, data, args.report or DEMO_REPORT)))
+    emit("\n" + _write_report(plan, data, args.report or DEMO_REPORT))
     return 0
 
 
 def _write_report(plan: AlignmentPlan, data: Dataset, path: Path) -> str:
-    """Write the alignment report of the plan and the data (charts when matplotlib is there); say where."""
+    """Write the alignment report of the plan and the data (charts when matplotlib is there); say where.
+
+    One line, never wrapped (a path cut in two cannot be copied); the default path keeps it short.
+    """
     charts = importlib.util.find_spec("matplotlib") is not None
     result = build_report(
         lambda: report(
@@ -93,8 +96,11 @@ def _write_report(plan: AlignmentPlan, data: Dataset, path: Path) -> str:
         except OSError as error:
             raise CommandError(f"{path.parent}: cannot create: {error.strerror or error}", code=1) from None
     where = write_report(result, path)
-    extra = "" if charts else "; no charts: install the 'plot' extra for them"
-    return f"The whole alignment report: {where} ({summary(result)}{extra}); open it, or print it to PDF"
+    failed = ", ".join(s.id for s in result.failed)
+    notes = ([] if charts else ["no charts without the 'plot' extra"]) + (
+        [f"failed: {failed}"] if failed else []
+    )
+    return f"The alignment report is in {where}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 #: The demo's lines fit a terminal of this many columns.
