@@ -2,8 +2,8 @@
 
 Pinned: the text of ``smarketing demo``; every command on the example plan in each of its formats (with the
 bytes of the file a command writes: the demo's report, ``smarketing report``); ``to_dict()`` /
-``to_frame()`` of every analysis on two synthetic seeds; and the HTML report of each seed. A digest changes only on purpose:
-after a deliberate change of output, regenerate with
+``to_frame()`` of every analysis on two synthetic seeds; and the HTML report of each seed. A digest changes
+only on purpose: after a deliberate change of output, regenerate with
 
     .venv/bin/python tests/test_equivalence.py --update
 

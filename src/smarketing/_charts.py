@@ -145,7 +145,13 @@ def grouped_bars(
 
 
 def legend_outside(ax: Axes) -> None:
-    """The legend of ``ax`` right of the plot, where it hides no bar."""
+    """The legend of ``ax`` right of the plot, where it hides no bar; none when nothing is labelled.
+
+    An empty result (a ledger without lines) draws no labelled series; matplotlib would warn of the empty
+    legend.
+    """
+    if not ax.get_legend_handles_labels()[0]:
+        return
     ax.legend(frameon=False, fontsize=8.0, loc="center left", bbox_to_anchor=(1.0, 0.5))
 
 

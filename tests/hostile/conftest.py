@@ -25,14 +25,20 @@ class HungError(Exception):
 
 
 @pytest.fixture(autouse=True)
-def no_hang() -> Iterator[None]:
-    """Fail a case that runs past :data:`HANG_LIMIT` seconds (main thread, POSIX)."""
+def no_hang(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a case that runs past :data:`HANG_LIMIT` seconds (main thread, POSIX).
+
+    A case that runs a whole command on purpose (the demo: every analysis, then the report's charts) says
+    so with ``@pytest.mark.hang_limit(seconds)``.
+    """
+    marker = request.node.get_closest_marker("hang_limit")
+    limit = int(marker.args[0]) if marker is not None else HANG_LIMIT
 
     def alarm(signum: int, frame: FrameType | None) -> None:
-        raise HungError(f"the case ran for more than {HANG_LIMIT} s")
+        raise HungError(f"the case ran for more than {limit} s")
 
     previous = signal.signal(signal.SIGALRM, alarm)
-    signal.alarm(HANG_LIMIT)
+    signal.alarm(limit)
     try:
         yield
     finally:

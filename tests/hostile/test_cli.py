@@ -865,6 +865,7 @@ def test_unexpected_exceptions_surface(monkeypatch: pytest.MonkeyPatch) -> None:
 # The demo with a plan in another currency
 
 
+@pytest.mark.hang_limit(40)  # the whole demo, its report's charts too
 def test_demo_with_usd_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     plan = tmp_path / "usd.yaml"
     plan.write_text((ROOT / "examples" / "plan.yaml").read_text(encoding="utf-8").replace("EUR", "USD"))
@@ -874,6 +875,7 @@ def test_demo_with_usd_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert "no rates for this pair" not in out
 
 
+@pytest.mark.hang_limit(40)  # the whole demo, its report's charts too
 def test_demo_with_usd_plan_never_a_traceback(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     plan = tmp_path / "usd.yaml"
     plan.write_text((ROOT / "examples" / "plan.yaml").read_text(encoding="utf-8").replace("EUR", "USD"))

@@ -314,24 +314,24 @@ def _waterfall(context: _Context, parts: _Parts) -> None:
 
 def _attribution(context: _Context, parts: _Parts) -> None:
     plan = context.plan
-    currency = plan.currency if context.fx is not None else None
+    # Rates convert into the plan's currency; a plan without one reports each deal's own currency.
+    fx = context.fx if plan.currency is not None else None
+    currency = plan.currency if fx is not None else None
     touches = context.data.touchpoints.filter(pl.col("time") <= context.as_of)
     if touches.height == 0:
         raise _MissingError("no touchpoints up to as_of")
     data = {"touchpoints": touches, "deals": context.data.deals}
-    by_channel = Journeys.from_touchpoints(
-        touches, deals=context.data.deals, fx=context.fx, currency=currency
-    )
+    by_channel = Journeys.from_touchpoints(touches, deals=context.data.deals, fx=fx, currency=currency)
     if by_channel.n_journeys == 0 or not by_channel.conversions.sum() > 0:
         raise _MissingError("no won deals with touchpoints")
     setting = plan.rewards.attribution if plan.rewards is not None else None
     name, params = (setting.model, dict(setting.params)) if setting is not None else ("position", {})
     models: list[str | tuple[str, Mapping[str, Any]]] = [(name, params)]
     models += [m for m in _MODELS if m != name]
-    side_by_side = compare(by_channel, models=models, fx=context.fx, currency=currency)
+    side_by_side = compare(by_channel, models=models)
     parts.card("Share of won-deal conversions by channel, model by model", side_by_side._repr_html_())
     parts.chart(side_by_side.plot, "attribution models by channel")
-    by_team = attribute(data, model=name, key="team", fx=context.fx, currency=currency, **params)
+    by_team = attribute(data, model=name, key="team", fx=fx, currency=currency, **params)
     parts.card(f"Conversions by team, by the plan's model ({name})", by_team._repr_html_())
     parts.chart(by_team.plot, "attribution by team")
 
