@@ -434,6 +434,7 @@ def _examples(i: _Inputs) -> dict[str, Callable[[], Any]]:
         "smarketing.persona.match.PersonaMatch": lambda: sm.match(PLAN, data, as_of=AS_OF),
         "smarketing.rewards.ledger.RewardLedger": lambda: ledger,
         "smarketing.sla.report.SLAReport": lambda: sm.evaluate_sla(PLAN, data, as_of=AS_OF),
+        "smarketing.report.result.Report": lambda: sm.report(PLAN, data, as_of=AS_OF, fx=FX, charts=False),
         "smarketing.kpi.scorecards.Scorecard": lambda: sm.scorecard(
             PLAN, data, period="2026-10", as_of=AS_OF, fx=FX
         ),
@@ -474,6 +475,7 @@ RESULTS = (
     "smarketing.persona.score.LeadScores",
     "smarketing.plan.model.AlignmentPlan",
     "smarketing.records.dataset.Dataset",
+    "smarketing.report.result.Report",
     "smarketing.rewards.ledger.RewardLedger",
     "smarketing.rewards.statements.Statement",
     "smarketing.rules.report.CheckReport",

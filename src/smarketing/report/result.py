@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import attrs
+import polars as pl
 
 from smarketing._display import local_time
 from smarketing.report._page import CSS, offline
@@ -151,6 +152,21 @@ class Report:
             f"Report({self.plan!r}, as_of={local_time(self.as_of, self.tz)!r}, period={self.period!r}, "
             f"sections={len(self.sections)}, not_computed={missing}, failed={len(self.failed)})"
         )
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per section: ``id``, ``title``, ``status`` and its ``notes`` joined by ``; ``.
+
+        Examples:
+            >>> import smarketing as sm
+            >>> from smarketing.testing.fixtures import example_dataset
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> frame = sm.report(plan, example_dataset(), charts=False).to_frame()
+            >>> frame.filter(frame["status"] != "ok").select("id", "status").rows()
+            [('rewards', 'failed')]
+        """
+        rows = [(s.id, s.title, s.status, "; ".join(s.notes)) for s in self.sections]
+        schema = {"id": pl.String, "title": pl.String, "status": pl.String, "notes": pl.String}
+        return pl.DataFrame(rows, schema=schema, orient="row")
 
     def to_dict(self) -> dict[str, Any]:
         """The report's header and each section's status and notes, as plain JSON-ready values."""
