@@ -202,6 +202,25 @@ def test_plan_and_data_text_is_escaped(hostile_plan: AlignmentPlan, synthetic_da
     assert repr(result).startswith("Report('Fernbrook <b>&amp; \"Co\"</b>'")
 
 
+def test_a_chart_matplotlib_cannot_draw_is_a_note(
+    example_plan: AlignmentPlan, synthetic_data: Dataset
+) -> None:
+    # matplotlib reads text between dollar signs as math; an unknown command cannot be drawn.
+    odd = pl.when(pl.col("channel") == "webinar").then(pl.lit(r"$\foo{$")).otherwise("channel")
+    kinds = ("accounts", "leads", "stage_events", "activities", "deals", "dispositions", "feedback")
+    data = Dataset(
+        touchpoints=synthetic_data.touchpoints.with_columns(odd.alias("channel")),
+        **{k: getattr(synthetic_data, k) for k in kinds},
+    )
+    result = sm.report(example_plan, data, as_of=AS_OF, fx=FX)
+    attribution = next(s for s in result.sections if s.id == "attribution")
+    assert attribution.status == "ok"
+    (note,) = attribution.notes
+    assert note.startswith("chart 'attribution models by channel' not drawn: ")
+    assert len(note) > len("chart 'attribution models by channel' not drawn: ")
+    assert r"$\foo{$" in text_of(attribution.html)  # the card still shows the channel
+
+
 # -- sections the plan or the data cannot give ---------------------------------------------------------------
 
 

@@ -91,7 +91,7 @@ class _Parts:
         try:
             text = _charts.svg(draw())
         except ValueError as error:  # e.g. a label matplotlib reads as broken math text
-            self.notes.append(f"chart '{label}' not drawn: {str(error).splitlines()[0]}")
+            self.notes.append(f"chart '{label}' not drawn: {_first_line(error)}")
             return
         self.svg(text, label)
 
@@ -244,8 +244,8 @@ def _section(context: _Context, key: str, title: str, build: Callable[[_Context,
 
 
 def _first_line(error: Exception) -> str:
-    text = str(error)
-    return text.splitlines()[0] if text else type(error).__name__
+    """The first line of the error's message that says something (matplotlib's start with a newline)."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 def _plan(context: _Context, parts: _Parts) -> None:
