@@ -75,7 +75,8 @@ def cards_page() -> Path:
 
 
 #: Every page the browser opens: the fixture that writes it, and how many charts it draws at least (a page
-#: whose charts went missing fails).
+#: whose charts went missing fails). Another page is a fixture that writes an HTML file under BUILD_PAGES
+#: and returns its path, and one entry here.
 PAGES = {"tutorial_page": 5, "cards_page": 6}
 
 
