@@ -4,9 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-lint-text bench-compare rules-docs clean setup
+.PHONY: demo test browser layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-lint-text bench-compare rules-docs clean setup
 
-setup: $(STAMP)
+setup: $(STAMP) browser
 
 $(STAMP): pyproject.toml tests/plugins/attribution_example/pyproject.toml tests/plugins/rules_example/pyproject.toml \
 		tests/plugins/spreadsheet_crm/pyproject.toml
@@ -29,8 +29,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# Debian's chromium for the browser tests, installed when missing where apt-get can (see the script); the
+# tests save their screenshots under build/screenshots/.
+browser:
+	@sh tools/ensure-chromium.sh
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
@@ -85,4 +90,4 @@ rules-docs: $(STAMP)
 	$(BIN)/python -m smarketing.rules._docs > docs/rules.md
 
 clean:
-	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) site build .mypy_cache .ruff_cache .hypothesis

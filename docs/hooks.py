@@ -23,6 +23,7 @@ Examples:
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import types
 import typing
@@ -98,7 +99,24 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
     html = _ROLE.sub(_role_text, html)
     if page.file.src_uri == PAGE:
         html = f'<div class="plan-file">\n{html}\n</div>'
+    if page.file.src_uri.endswith(".ipynb"):
+        html = _NOTEBOOK_LINK.sub(lambda m: _notebook_link(m, page, files), html)
     return html
+
+
+# A link of a notebook's Markdown cell to a docs page: mkdocs-jupyter leaves it as written (``sla.md``),
+# which is right in Jupyter and broken on the site.
+_NOTEBOOK_LINK = re.compile(r'href="([^":#]+\.md)(#[^"]*)?"')
+
+
+def _notebook_link(match: re.Match[str], page: Page, files: Files) -> str:
+    """The site address of a notebook's link to a page, checked like a Markdown page's links."""
+    target, anchor = match.group(1), match.group(2) or ""
+    uri = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), target))
+    found = files.get_file_from_path(uri)
+    if found is None or not found.is_documentation_page():
+        raise PluginError(f"{page.file.src_uri}: the link to {target!r} names no page of the docs")
+    return f'href="{found.url_relative_to(page.file)}{anchor}"'
 
 
 def _role_text(match: re.Match[str]) -> str:
