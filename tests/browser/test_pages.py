@@ -5,6 +5,7 @@ else is blocked and recorded), every chart laid out with a size, and a screensho
 ``build/screenshots/``. A new page is one more entry in :data:`PAGES`.
 
 * ``tutorial_page`` (``conftest.py``): the tutorial notebook as run in this session, exported by nbconvert.
+* ``report_page``: :func:`smarketing.report` on the same data, written as the one self-contained file.
 * ``cards_page``: the cards (``_repr_html_``) and charts (``.plot()`` as SVG) of the main public results
   on the example plan's synthetic data, on one page, as a report would put them together.
 """
@@ -15,6 +16,7 @@ import html
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,10 +76,20 @@ def cards_page() -> Path:
     return page
 
 
+@pytest.fixture(scope="module")
+def report_page() -> Path:
+    """The alignment report of the example plan on its synthetic data, written by ``Report.write``."""
+    data = synthetic(PLAN, seed=3, n_leads=300)
+    page = BUILD_PAGES / "report.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    sm.report(PLAN, data, as_of=AS_OF, fx=FX).write(page)
+    return page
+
+
 #: Every page the browser opens: the fixture that writes it, and how many charts it draws at least (a page
 #: whose charts went missing fails). Another page is a fixture that writes an HTML file under BUILD_PAGES
 #: and returns its path, and one entry here.
-PAGES = {"tutorial_page": 5, "cards_page": 6}
+PAGES = {"tutorial_page": 5, "cards_page": 6, "report_page": 12}
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -92,3 +104,26 @@ def test_a_page_shows_without_errors_or_requests_and_every_chart_has_a_size(
     assert not empty
     assert seen.screenshot.stat().st_size > 0
     assert "Fernbrook Analytics FY2027" in seen.text
+
+
+def test_the_report_prints_without_its_contents_list_one_section_a_page(
+    browser: Any, report_page: Path
+) -> None:
+    """Print media hides the contents list and starts each section on a page; the PDF is Chromium's own."""
+    context = browser.new_context(offline=True)
+    try:
+        tab = context.new_page()
+        tab.goto(report_page.resolve().as_uri(), wait_until="load")
+        tab.emulate_media(media="print")
+        assert tab.eval_on_selector("nav", "e => getComputedStyle(e).display") == "none"
+        breaks = tab.eval_on_selector_all(
+            "main > section + section", "els => els.map(e => getComputedStyle(e).breakBefore)"
+        )
+        assert len(breaks) == 8  # nine sections
+        assert set(breaks) == {"page"}
+        pdf = BUILD_PAGES.parent / "report.pdf"
+        tab.pdf(path=pdf, format="A4")
+    finally:
+        context.close()
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert pdf.read_bytes().count(b"/Type /Page") - pdf.read_bytes().count(b"/Type /Pages") >= len(breaks) + 1

@@ -46,6 +46,11 @@ class Move:
         return f"{self.lead_id}: {self.source or '(start)'} -> {self.to} at {self.time.isoformat()}"
 
 
+def _example(move: Move) -> str:
+    """A move for a table: its time to the minute, in UTC and saying so (the map knows no time zone)."""
+    return f"{move.lead_id}: {move.source or '(start)'} -> {move.to} at {_display.local_time(move.time)}"
+
+
 @attrs.frozen
 class Violation:
     """How often one kind of illegal move happened, in how many leads, with the first examples.
@@ -167,7 +172,8 @@ class ConformanceReport:
 
     def _tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
         kinds = [
-            [v.kind, v.count, v.leads, str(v.examples[0]) if v.examples else None] for v in self.violations
+            [v.kind, v.count, v.leads, _example(v.examples[0]) if v.examples else None]
+            for v in self.violations
         ]
         teams = [[t.team, t.leads, t.fit, t.fitness, t.violations] for t in self.by_team]
         return [
