@@ -171,3 +171,11 @@ def test_the_internals_rule_sees_private_imports() -> None:
     assert _private("smarketing.rewards._deals")
     assert not _allowed("smarketing.rewards._deals")
     assert not _private("smarketing.rewards.model")
+
+
+def test_the_docs_build_counts_its_warnings() -> None:
+    """``mkdocs build --strict`` fails on warnings only when they are logged: ``--quiet`` would hide them."""
+    makefile = (SRC.parent.parent / "Makefile").read_text().splitlines()
+    docs = [line for line in makefile if "mkdocs build" in line]
+    assert docs
+    assert all("--strict" in line and "--quiet" not in line and " -q" not in line for line in docs)

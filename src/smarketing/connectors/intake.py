@@ -123,7 +123,7 @@ _PLACES = DEFAULT_SCALE
 class RawFrame:
     """One table of one record kind, in canonical column names, as a connector read it.
 
-    Args:
+    Attributes:
         frame: The rows; each column typed, or text as read from a file (``pl.String``).
         source: The file or table the rows came from, for messages (``"contacts.csv"``).
         lines: The name of an integer column holding each row's line in the source (the header is line 1);

@@ -71,7 +71,7 @@ BUILTIN_ORIGIN: Final = "smarketing"
 class ConnectorOption:
     """One option of a connector, read from its ``__init__`` and its docstring.
 
-    Args:
+    Attributes:
         name: The keyword argument (``time_zone``); on the command line ``--option time_zone=...``.
         annotation: The type as written in the signature (``str | None``); empty when not annotated.
         default: The default as Python writes it (``None``, ``'.'``); ``None`` for a required option.
@@ -90,7 +90,7 @@ class ConnectorOption:
 class ConnectorInfo:
     """A connector that can be loaded: its name, what it reads, where it comes from and its options.
 
-    Args:
+    Attributes:
         name: The name given to :func:`load_connector` and ``--source NAME:PATH``.
         summary: The first line of the class docstring.
         origin: ``"smarketing"`` for a built-in connector, else the distribution that registers it.

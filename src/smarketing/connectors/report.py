@@ -81,7 +81,7 @@ def _kind_label(kind: str) -> str:
 class Refusal:
     """One row a load refused, and where it came from.
 
-    Args:
+    Attributes:
         kind: The record kind the row was read as (``"leads"``, ``"deals"``, ...).
         source: The file or table the row came from, as the connector names it.
         line: The row's line in a text file (the header is line 1), or ``None`` when there are no lines.
@@ -145,7 +145,7 @@ class Default:
 class Provenance:
     """Where a load's data came from, and what in it is rebuilt rather than read.
 
-    Args:
+    Attributes:
         connector: The connector's name.
         source: The path or address it read, as given.
         stage_history: ``"native"`` when stage events are read from a history the source keeps,
@@ -180,7 +180,7 @@ class Provenance:
 class LoadReport:
     """What a load read, kept and refused, the mappings and defaults it applied, and its provenance.
 
-    Args:
+    Attributes:
         connector: The connector's name.
         rows_read: Rows read, by record kind.
         rows_kept: Rows in the dataset, by record kind.

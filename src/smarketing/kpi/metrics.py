@@ -94,7 +94,7 @@ class Metric:
     Built-in metrics are computed by smarketing's kernel; *input* metrics (``marketing_spend``) are series
     the caller gives per period; plugin metrics bring a ``compute`` function.
 
-    Args:
+    Attributes:
         name: The name formulas use: lowercase letters, digits and ``_``.
         unit: ``count``, ``ratio``, ``money`` (converted to the KPI currency), ``duration`` (hours), or
             an average per lead or deal: ``money_per_count``, ``duration_per_count``.

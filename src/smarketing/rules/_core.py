@@ -74,7 +74,7 @@ DOCS_URL: Final = "https://smarketing.readthedocs.io/en/latest/rules/"
 class Finding:
     """What a rule reports: a message about one place of the plan.
 
-    Args:
+    Attributes:
         message: What is wrong, naming the stage, KPI or person concerned.
         path: Field path in the plan (``journey.stages[3].owner``); empty for the whole plan.
         hint: How to fix this finding, when more specific than the rule's general fix.

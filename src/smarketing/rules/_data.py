@@ -37,7 +37,7 @@ SHOWN: Final = 5
 class DataFinding:
     """What a data rule reports: records of one kind whose column breaks the rule.
 
-    Args:
+    Attributes:
         message: What is wrong: the values, the first records and how many there are in all.
         kind: The record kind (``"deals"``, ``"stage_events"``, ...).
         column: The column at fault (``"owner"``, ``"splits.person"``).
