@@ -196,8 +196,9 @@ class FunnelReport:
         parts = [f"{self.mode} funnel", f"{self.counts.leads} leads"]
         if self.by:
             parts.append(f"by {self.by}")
+        zone = None if self.calendar is None else self.calendar.timezone
         if self.as_of:
-            parts.append(f"as of {self.as_of.isoformat()}")
+            parts.append(f"as of {_display.local_time(self.as_of, zone)}")
         if self.calendar is not None:
             parts.append(f"business time in {self.calendar.timezone}")
         return "FunnelReport(" + ", ".join(parts) + ")"
