@@ -71,7 +71,7 @@ def test_funnel_formats_and_parquet_data(
     )
     assert code == 0
     assert "any funnel" in out
-    assert "as of 2026-06-01T00:00:00+02:00" in out
+    assert "as of 2026-06-01 00:00 CEST" in out
     assert "after as_of left out" in out
 
 

@@ -25,7 +25,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_text_on_synthetic_data(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "score", "examples/plan.yaml", "--seed", "3", "--leads", "400")
     assert (code, err) == (0, "")
-    assert out.startswith("400 lead(s) scored as of 2026-11-01T00:00:00+00:00: ")
+    assert out.startswith("400 lead(s) scored as of 2026-11-01 00:00 UTC: ")
     for heading in (
         "Leads and MQLs per persona",
         "Grades",
@@ -79,7 +79,7 @@ def test_data_folder_scores_at_its_latest_fact_and_explains(
     folder = _folder(tmp_path)
     code, out, err = run(capsys, "score", "examples/plan.yaml", "--data", str(folder), "--explain", "L1")
     assert (code, err) == (0, "")
-    assert out.startswith("1 lead(s) scored as of 2026-10-01T09:00:00+00:00: 1 with a persona")
+    assert out.startswith("1 lead(s) scored as of 2026-10-01 09:00 UTC: 1 with a persona")
     assert "L1 (ops-director): fit 50, engagement 10" in out
     assert "Attended a webinar" in out
 

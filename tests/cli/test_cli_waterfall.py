@@ -25,7 +25,7 @@ def test_waterfall_text_on_synthetic_data(
     argv = ["waterfall", str(example_plan_path), "--seed", "3", "--leads", "300", "--period", "quarter"]
     code, out, _ = run(capsys, *argv, "--sourced", "team")
     assert code == 0
-    assert out.startswith("Waterfall(cohort view by quarter, as of 2026-11-01T00:00:00+00:00")
+    assert out.startswith("Waterfall(cohort view by quarter, as of 2026-11-01 00:00 UTC")
     assert "SourcedInfluenced(by team, linear model" in out
     _, again, _ = run(capsys, *argv, "--sourced", "team")
     assert again == out

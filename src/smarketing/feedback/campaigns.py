@@ -26,7 +26,7 @@ import attrs
 import narwhals as nw
 import polars as pl
 
-from smarketing._display import html_table, text_table
+from smarketing._display import html_table, local_time, text_table
 from smarketing.calendar import check_time
 from smarketing.errors import DataError
 from smarketing.frames import as_lazy, check_aware
@@ -378,7 +378,7 @@ class CampaignComparison:
         return head + "\n" + text_table(*self._rows())
 
     def _repr_html_(self) -> str:
-        return html_table(*self._rows(), caption=f"Campaigns side by side at {self.as_of.isoformat()}")
+        return html_table(*self._rows(), caption=f"Campaigns side by side at {local_time(self.as_of)}")
 
 
 def _major(units: int | None, currency: str | None) -> str | None:

@@ -106,7 +106,7 @@ class SourcedInfluenced:
         return headers, rows
 
     def _title(self) -> str:
-        return f"SourcedInfluenced(by {self.by}, {self.model} model, as of {self.as_of.isoformat()})"
+        return f"SourcedInfluenced(by {self.by}, {self.model} model, as of {_display.local_time(self.as_of)})"
 
     def __repr__(self) -> str:
         headers, rows = self._table()

@@ -177,7 +177,7 @@ class Waterfall:
         return headers, rows
 
     def _title(self) -> str:
-        parts = [f"{self.view} view by {self.period}", f"as of {self.as_of.isoformat()}"]
+        parts = [f"{self.view} view by {self.period}", f"as of {_display.local_time(self.as_of)}"]
         if self.by:
             parts.append(f"by {self.by}")
         flagged = len(self.flagged())

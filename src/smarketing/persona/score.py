@@ -16,7 +16,7 @@ import attrs
 import polars as pl
 
 from smarketing import _charts
-from smarketing._display import html_table, text_table
+from smarketing._display import html_table, local_time, text_table
 from smarketing.persona import _kernel
 
 if TYPE_CHECKING:
@@ -273,7 +273,7 @@ class LeadScores:
         """The counts in a sentence."""
         c = self.counts
         return (
-            f"{c['leads']:,} lead(s) scored as of {self.as_of.isoformat()}: {c['scored']:,} with a persona, "
+            f"{c['leads']:,} lead(s) scored as of {local_time(self.as_of)}: {c['scored']:,} with a persona, "
             f"{c['no_persona']:,} without (fit and engagement 0), {c['mql']:,} MQL(s)"
         )
 
