@@ -25,7 +25,7 @@ import narwhals as nw
 import polars as pl
 
 from smarketing._periods import PeriodKind, Window, zone
-from smarketing.errors import CurrencyMismatchError
+from smarketing.errors import CurrencyMismatchError, DataError
 from smarketing.frames import _money, as_lazy, check_aware, collect
 from smarketing.kpi._formula import Undefined, Value
 from smarketing.money import FxTable, Money
@@ -73,12 +73,30 @@ class _Setup:
 
 
 @attrs.define
+class _Inputs:
+    """The frames of a run's data, each read and checked once, and kept on its engine (see ``collect``)."""
+
+    data: Any
+    frames: dict[str, nw.LazyFrame[Any]] = attrs.Factory(dict)
+
+    def read(self, kind: str, required: Sequence[str]) -> nw.LazyFrame[Any]:
+        frame = self.frames.get(kind)
+        if frame is None:
+            frame = self.frames[kind] = as_lazy(self.data, kind, required=required, engine=True)
+        missing = [c for c in required if c not in frame.collect_schema().names()]
+        if missing:
+            raise DataError(f"missing column(s) {', '.join(missing)}", kind=kind)
+        return frame
+
+
+@attrs.define
 class _Run:
     """One kernel run: the inputs and the partials found so far."""
 
     data: Any
     setup: _Setup
-    groups: nw.LazyFrame[Any] | None
+    inputs: _Inputs
+    groups: nw.LazyFrame[Any] | None = None
     counts: dict[tuple[str, str, Window], Fraction] = attrs.Factory(dict)
     means: dict[tuple[str, str, Window], tuple[Fraction, int]] = attrs.Factory(dict)
     money: dict[tuple[str, str, Window], dict[tuple[str, date], Decimal]] = attrs.Factory(
@@ -138,12 +156,12 @@ def _stage_sets(journey: JourneyMap | None) -> dict[str, set[str]]:
     return sets
 
 
-def _groups(data: Any, setup: _Setup) -> nw.LazyFrame[Any] | None:
+def _groups(data: _Inputs, setup: _Setup) -> nw.LazyFrame[Any] | None:
     """``lead_id, _group`` for every lead, or None without ``by``."""
     if setup.by is None:
         return None
     column = "owner" if setup.by == "team" else setup.by
-    leads = as_lazy(data, "leads", required=["id", column], engine=True)
+    leads = data.read("leads", ["id", column])
     group = nw.col(column).cast(nw.String())
     if setup.by == "team":
         group = group.replace_strict(
@@ -209,7 +227,8 @@ def measure(
         windows={k: tuple(v) for k, v in by_kind.items()},
         sla=sla,
     )
-    run = _Run(data, setup, _groups(data, setup))
+    run = _Run(data, setup, _Inputs(data))
+    run.groups = _groups(run.inputs, setup)
     wanted = set(builtin)
     if "avg_deal_size" in wanted:
         wanted |= {"revenue", "won"}
@@ -364,8 +383,8 @@ def _lead_counts(
     kind: PeriodKind,
     windows: Sequence[Window],
 ) -> None:
-    data, setup, groups, counts = run.data, run.setup, run.groups, run.counts
-    leads = as_lazy(data, "leads", required=["id", "created_at"], engine=True)
+    data, setup, groups, counts = run.inputs, run.setup, run.groups, run.counts
+    leads = data.read("leads", ["id", "created_at"])
     check_aware(leads, ["created_at"], kind="leads")
     frame = _cut(leads, "created_at", setup).select(
         nw.col("id").alias("lead_id"), _bucket("created_at", windows, setup.tz).alias("_bucket")
@@ -389,8 +408,8 @@ def _stage_counts(
     Each count groups by one integer key (window index, offset per stage set) and the lead id, which is
     cheaper than grouping by a metric name, a group name and a date.
     """
-    data, setup, groups, counts = run.data, run.setup, run.groups, run.counts
-    events = as_lazy(data, "stage_events", required=["lead_id", "to", "time"], engine=True)
+    data, setup, groups, counts = run.inputs, run.setup, run.groups, run.counts
+    events = data.read("stage_events", ["lead_id", "to", "time"])
     check_aware(events, ["time"], kind="stage_events")
     sets = _stage_sets(setup.journey)
     # One test per distinct stage set, and the metrics that share it.
@@ -440,16 +459,16 @@ def _never_worked(
     A lead was worked after its handoff exactly when its last activity (up to as_of) is not before the
     handoff, so activities are reduced to one last time per lead instead of being joined row by row.
     """
-    data, setup, groups, counts = run.data, run.setup, run.groups, run.counts
+    data, setup, groups, counts = run.inputs, run.setup, run.groups, run.counts
     targets = sorted(_stage_sets(setup.journey)["handed_off"])
-    events = as_lazy(data, "stage_events", required=["lead_id", "to", "time"], engine=True)
+    events = data.read("stage_events", ["lead_id", "to", "time"])
     handoffs = (
         _cut(events, "time", setup)
         .filter(nw.col("to").is_in(targets))
         .with_columns(_bucket=_bucket("time", windows, setup.tz))
     )
     handoffs = _in_windows(handoffs, kind, windows).group_by("lead_id", "_bucket").agg(nw.col("time").min())
-    activities = as_lazy(data, "activities", required=["lead_id", "time"], engine=True)
+    activities = data.read("activities", ["lead_id", "time"])
     check_aware(activities, ["time"], kind="activities")
     last = _cut(activities, "time", setup).group_by("lead_id").agg(nw.col("time").max().alias("_last"))
     frame = handoffs.join(last, on="lead_id", how="left").filter(
@@ -475,10 +494,10 @@ def _deal_metrics(
     Counts by close date; revenue (amount net of discount) as money per currency and close day; pipeline
     (amount) per currency and creation day, with the marketing-sourced and influenced flags.
     """
-    data, setup, groups = run.data, run.setup, run.groups
+    data, setup, groups = run.inputs, run.setup, run.groups
     counts, means, money = run.counts, run.means, run.money
     required = ["id", "lead_id", "amount", "amount_currency", "stage", "created_at", "close_date"]
-    deals = as_lazy(data, "deals", required=required, engine=True)
+    deals = data.read("deals", required)
     check_aware(deals, ["created_at"], kind="deals")
     # The one won-deal rule (shared with rewards and attribution): a won deal that rewards would refuse is
     # refused here too, never summed, rounded or left out.
@@ -563,7 +582,7 @@ def _money_sums(
 
 
 def _marketing_flags(
-    data: Any, created: nw.LazyFrame[Any], setup: _Setup, sourced: set[str]
+    data: _Inputs, created: nw.LazyFrame[Any], setup: _Setup, sourced: set[str]
 ) -> nw.LazyFrame[Any]:
     """Add one boolean column per sourcing definition to the deals created in the windows.
 
@@ -572,7 +591,7 @@ def _marketing_flags(
     first one is before it. Those per-lead facts are then joined to the deals once.
     """
     teams = sorted(setup.marketing_teams)
-    touches = as_lazy(data, "touchpoints", required=["id", "lead_id", "time", "channel", "team"], engine=True)
+    touches = data.read("touchpoints", ["id", "lead_id", "time", "channel", "team"])
     check_aware(touches, ["time"], kind="touchpoints")
     touches = _cut(touches, "time", setup)
     deal_leads = created.select("lead_id").unique()
@@ -584,7 +603,7 @@ def _marketing_flags(
             .unique()
             .with_columns(sourced_pipeline_lead_source=nw.lit(True))
         )
-        sources = as_lazy(data, "leads", required=["id", "source"], engine=True).select(
+        sources = data.read("leads", ["id", "source"]).select(
             nw.col("id").alias("lead_id"), nw.col("source").alias("channel")
         )
         marked = (
@@ -613,7 +632,7 @@ def _marketing_flags(
         flags.append((nw.col("_first_marketing") < nw.col("created_at")).alias("influenced_pipeline"))
     if "sourced_pipeline_before_acceptance" in sourced:
         accepted_stages = sorted(_stage_sets(setup.journey)["sals"])
-        events = as_lazy(data, "stage_events", required=["lead_id", "to", "time"], engine=True)
+        events = data.read("stage_events", ["lead_id", "to", "time"])
         accepted = (
             _cut(events, "time", setup)
             .filter(nw.col("to").is_in(accepted_stages))
