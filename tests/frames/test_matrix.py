@@ -327,11 +327,42 @@ def test_every_input_gives_the_same_answer(
     analysis, zone = case
     got = ANALYSES[analysis](plans[zone], inputs[input_kind])
     want = reference[case]
+    _same(analysis, got, want)
+
+
+def _same(analysis: str, got: Any, want: Any) -> None:
     if analysis == "discover":
         assert got == want
         return
     assert got.to_dict() == want.to_dict()
     assert_frame_equal(got.to_frame(), want.to_frame(), check_exact=True)
+
+
+#: Spark session time zones: one session, its zone set before each run.
+SPARK_ZONES = {"spark-utc": "UTC", "spark-new-york": "America/New_York"}
+#: Every case in New York time; in UTC those of the Berlin plan but the quarter's scorecard (each Spark
+#: scorecard takes seconds: a query per check and per metric, and the month's covers the same code).
+SPARK_CASES = [(*case, "spark-new-york") for case in CASES] + [
+    (*case, "spark-utc") for case in CASES if case[1] == "berlin" and case[0] != "scorecard-quarter"
+]
+
+
+@pytest.fixture(scope="module")
+def on_spark(data: Dataset, spark: Any) -> Given:
+    return Given(data, "spark", {"spark": lambda f: spark.createDataFrame(f.to_arrow())})
+
+
+@pytest.mark.parametrize("case", SPARK_CASES, ids="-".join)
+def test_spark_gives_the_same_answer(
+    plans: dict[str, AlignmentPlan],
+    spark: Any,
+    on_spark: Given,
+    reference: dict[tuple[str, str], Any],
+    case: tuple[str, str, str],
+) -> None:
+    analysis, zone, session_zone = case
+    spark.conf.set("spark.sql.session.timeZone", SPARK_ZONES[session_zone])
+    _same(analysis, ANALYSES[analysis](plans[zone], on_spark), reference[(analysis, zone)])
 
 
 @pytest.mark.parametrize("input_kind", INPUTS[1:])
