@@ -9,7 +9,8 @@ plan's time zone runs under the example plan (Europe/Berlin) and under the same 
 analysis takes one record kind (``funnel``'s events, ``compute_rewards``' deals) it gets that library's
 frame itself; where it takes several (``evaluate_sla``, ``scorecard``, ``attribute``) a mapping of them;
 ``attribute`` also takes touches in long form (one frame of that library) and a ``Dataset`` built from
-that library's frames. ``to_dict()`` and ``to_frame()`` must be equal, dtypes
+that library's frames. PySpark DataFrames run the same cases on one local session for the whole run (see
+``SPARK_CASES``), its session zone set before each. ``to_dict()`` and ``to_frame()`` must be equal, dtypes
 included; ``discover``'s graph node by node and edge by edge. The boundary check itself
 (:func:`~smarketing.frames.as_lazy`, which applies :func:`smarketing.records.schema.check`) must give each
 record kind's frame exactly as the ``Dataset`` holds it.
