@@ -182,24 +182,6 @@ def test_times_in_any_zone_become_the_same_instants_in_utc(boundary: Boundary, z
 
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-@pytest.mark.parametrize("unit", ["ns", "ms"])
-def test_times_in_other_units_become_microseconds(boundary: Boundary, unit: str) -> None:
-    # pandas 2 gives nanoseconds for pd.to_datetime; a Dataset holds microseconds.
-    frame = _leads()
-    frame["created_at"] = frame["created_at"].astype(f"datetime64[{unit}, UTC]")
-    out = boundary(frame, "leads")
-    assert out.schema["created_at"] == pl.Datetime("us", "UTC")
-    assert out.get_column("created_at").to_list() == [T] * 3
-
-
-@pytest.mark.parametrize("boundary", BOUNDARIES)
-def test_a_time_below_a_microsecond_is_refused_not_truncated(boundary: Boundary) -> None:
-    frame = _leads()
-    frame["created_at"] = frame["created_at"].astype("datetime64[ns, UTC]") + pd.Timedelta(1, "ns")
-    _refused(boundary, frame, "leads", "created_at", "has digits below a microsecond", ".dt.floor('us')")
-
-
-@pytest.mark.parametrize("boundary", BOUNDARIES)
 def test_naive_times_are_still_refused(boundary: Boundary) -> None:
     frame = _leads(created_at=pd.to_datetime(["2026-10-01 09:30"] * 3))
     _refused(boundary, frame, "leads", "leads", "created_at", "naive datetimes are ambiguous")

@@ -440,8 +440,7 @@ def _pandas_values(lf: nw.LazyFrame[Any], schema: Any, rules: Mapping[str, Rule]
     """Check the pandas-style values ``_dtype`` casts, in one query (none when a frame has none of them).
 
     Float ids and counts must be whole numbers (pandas gives ``123.0`` for an integer column with a missing
-    value; NaN is null); times in nanoseconds (pandas 2) must be whole microseconds; a date column of naive
-    datetimes (pandas has no date type) must hold midnights.
+    value; NaN is null); a date column of naive datetimes (pandas has no date type) must hold midnights.
     Returns the text columns of a typed rule (a time, a day, money, ...) that hold only nulls: pandas gives
     an object column of ``None`` for an empty column, read as text; they are null columns of their type.
     """
@@ -464,19 +463,6 @@ def _pandas_values(lf: nw.LazyFrame[Any], schema: Any, rules: Mapping[str, Rule]
                     not_whole,
                     f"must be a whole number below 2**53: a float column of {what} is read as integers "
                     "(pandas gives floats for an integer column with missing values)",
-                )
-            )
-        elif rule.type == "time" and isinstance(dtype, nw.Datetime) and dtype.time_unit == "ns":
-
-            def below_us(name: str = name) -> nw.Expr:
-                return nw.col(name).dt.nanosecond() % 1000 != 0
-
-            checks.append(
-                (
-                    name,
-                    below_us,
-                    "has digits below a microsecond: times are kept to the microsecond (pandas 2 gives "
-                    "nanoseconds); round them first (.dt.floor('us'))",
                 )
             )
         elif rule.type == "date" and isinstance(dtype, nw.Datetime) and dtype.time_zone is None:
@@ -650,9 +636,8 @@ def _dtype(dtype: Any, name: str, rule: Rule, label: str, keep_zone: bool = Fals
     if kind == "date" and isinstance(dtype, nw.Datetime) and dtype.time_zone is None:
         return nw.col(name).dt.date()
     aware = isinstance(dtype, nw.Datetime) and dtype.time_zone is not None
-    if kind == "time" and aware and not keep_zone and (dtype.time_zone != "UTC" or dtype.time_unit != "us"):
-        # Microseconds, as in a Dataset: milliseconds exactly, nanoseconds once checked to be whole ones.
-        return nw.col(name).dt.convert_time_zone("UTC").cast(nw.Datetime("us", "UTC"))
+    if kind == "time" and aware and dtype.time_zone != "UTC" and not keep_zone:
+        return nw.col(name).dt.convert_time_zone("UTC")
     if kind in ("id", "text") and isinstance(dtype, nw.Categorical | nw.Enum):
         return nw.col(name).cast(nw.String())  # the length checks need text
     if _accepts(kind, dtype):
