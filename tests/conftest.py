@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -58,3 +61,35 @@ def example_plan(example_plan_path: Path) -> AlignmentPlan:
 def minimal_plan_text() -> str:
     """The smallest valid plan: two teams, two stages and a handoff."""
     return MINIMAL_PLAN
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for the whole run (a JVM takes seconds to start), on one core.
+
+    Its session time zone is a runtime setting: a test sets the zone it wants. Arrow batches of three
+    rows make every frame cross Spark's Arrow boundary in several batches.
+    """
+    sql = pytest.importorskip("pyspark.sql")
+    before = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers run this venv's Python
+    session = (
+        sql.SparkSession.builder.master("local[1]")
+        .appName("smarketing-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "3")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Tiny frames: compiling generated code for each query costs more than interpreting it.
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+    if before is None:
+        os.environ.pop("PYSPARK_PYTHON", None)
+    else:
+        os.environ["PYSPARK_PYTHON"] = before

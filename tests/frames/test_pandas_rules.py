@@ -44,7 +44,9 @@ BOUNDARIES = [pytest.param(_through_as_lazy, id="as_lazy"), pytest.param(_throug
 
 
 def _leads(**columns: Any) -> Any:
-    base = {"id": ["L1", "L2", "L3"], "created_at": pd.to_datetime([T] * 3, utc=True)}
+    # Microseconds, as a Dataset holds them, on pandas 2 (nanoseconds by default) as on pandas 3.
+    created = pd.to_datetime([T] * 3, utc=True).astype("datetime64[us, UTC]")
+    base = {"id": ["L1", "L2", "L3"], "created_at": created}
     return pd.DataFrame({**base, **columns})
 
 

@@ -7,7 +7,9 @@ columns, so each kernel is written once against the narwhals lazy API:
 - a polars ``LazyFrame`` stays lazy;
 - eager inputs (polars, pandas, pyarrow) run on polars' lazy engine, the embedded default (narwhals on
   pyarrow gave wrong ordered-window results when measured, so it is not a target);
-- other lazy engines (DuckDB relations) are read into polars once, at the boundary;
+- other lazy engines (DuckDB relations) are read into polars once, at the boundary, unless the kernel is
+  written for any engine (the scorecard's): it keeps them on their engine and reads only its result
+  (:func:`collect`);
 - records, datasets and mappings of frames by record kind give the frame of the kind asked for.
 
 Examples:
@@ -32,7 +34,7 @@ from smarketing.errors import DataError
 from smarketing.records import RECORD_KINDS, Dataset, Record
 from smarketing.records.schema import Rule, check
 
-__all__ = ["as_lazy", "check_aware", "of_kind"]
+__all__ = ["as_lazy", "check_aware", "collect", "of_kind"]
 
 
 def as_lazy(
@@ -43,6 +45,7 @@ def as_lazy(
     columns: Mapping[str, Rule] | None = None,
     reads: Sequence[str] | None = None,
     once: bool = False,
+    engine: bool = False,
 ) -> nw.LazyFrame[Any]:
     """Normalise analysis input to a narwhals ``LazyFrame`` in the canonical columns of ``kind``.
 
@@ -51,8 +54,9 @@ def as_lazy(
     ``Dataset``, and a key that is no record kind is refused), a sequence of records of that kind, or a
     dataframe of any library narwhals supports, in the canonical long form: polars (eager or lazy), pandas,
     pyarrow, a DuckDB relation. Everything runs on polars' lazy engine: a polars ``LazyFrame`` stays lazy,
-    eager frames are made lazy, and other lazy engines (DuckDB relations) are read into polars once, here
-    (the kernels are written and measured on polars; DuckDB keeps its time zone in the connection).
+    eager frames are made lazy, and other lazy engines (DuckDB relations) are read into polars once, here,
+    only the columns the caller reads (the kernels are written and measured on polars). A kernel written
+    for any engine asks for ``engine=True`` and reads its result with :func:`collect`.
 
     A dataframe is checked once here against the rules of its record model (see
     :mod:`smarketing.records.schema`): dtypes, missing values of required fields, enumerated values, ids
@@ -60,7 +64,9 @@ def as_lazy(
     minor unit). A ``Dataset`` was checked when it was built, and records by their model. The check makes
     every library's values the same, by one rule for pandas-style values:
 
-    - times are converted to UTC (the instant is kept; a DuckDB relation's zone is its connection's);
+    - times are converted to UTC (the instant is kept; a DuckDB relation's zone is its connection's); a
+      frame kept on its engine keeps the engine's zone (a zone is never converted on an engine: DuckDB
+      refuses any zone but its connection's), and :func:`collect` gives its results in UTC;
     - NaN and None are null (in an object, string or float column);
     - integer ids become text (``123`` -> ``"123"``), and so do float ids that are whole numbers (pandas
       gives ``123.0`` for an integer id column with a missing value); an id such as ``12.5`` is refused;
@@ -85,6 +91,10 @@ def as_lazy(
             check and the caller's query do not each scan the source (a ``pl.scan_parquet`` file is
             decoded once). For callers that read the frame more than once; it costs the memory of the
             columns read.
+        engine: Keep a lazy frame of another engine (a DuckDB relation) on its engine, checked there, so
+            that the caller's filters and aggregates run where the data is (the scorecard's do). The caller
+            then takes no time stamps, converts no zones and joins no polars frame before it reads its
+            result with :func:`collect`. Default: read such a frame into polars here.
 
     Raises:
         DataError: A required column is missing, a value or dtype breaks its rule, a record is of the
@@ -131,12 +141,7 @@ def as_lazy(
         accepted = "a dataframe" if columns is not None else "records, a Dataset or a dataframe"
         raise TypeError(f"{kind}: expected {accepted} narwhals supports, not {type(data).__name__}") from None
     lazy: nw.LazyFrame[Any]
-    if isinstance(native, pl.LazyFrame):
-        lazy = frame.lazy()
-    elif isinstance(frame, nw.LazyFrame):
-        lazy = frame.collect(backend="polars").lazy()  # DuckDB and other lazy engines: read once
-    else:
-        lazy = frame.lazy(backend="polars")
+    lazy = frame.lazy() if isinstance(frame, nw.LazyFrame) else frame.lazy(backend="polars")
     names = lazy.collect_schema().names()
     missing = [c for c in required if c not in names]
     if missing:
@@ -144,9 +149,35 @@ def as_lazy(
     if reads is not None:
         wanted = {*reads, *required}
         lazy = lazy.select([c for c in names if c in wanted])
+    if lazy.implementation is not nw.Implementation.POLARS and not engine:
+        lazy = lazy.collect(backend="polars").lazy()  # DuckDB and other lazy engines: read once, here
     if once and not checked and isinstance(native, pl.LazyFrame):
         lazy = lazy.collect(backend="polars").lazy()
     return lazy if checked else check(lazy, kind, columns)
+
+
+def collect(frame: nw.LazyFrame[Any]) -> pl.DataFrame:
+    """Run a kernel's query on its engine and read the result into polars, times in UTC.
+
+    The boundary of a kernel that kept its input on its engine (``as_lazy(..., engine=True)``): an engine
+    gives times in its own zone (DuckDB in its connection's), so they are converted here, in polars, to the
+    same instants in UTC.
+
+    Examples:
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2026, 10, 1, 9, tzinfo=timezone.utc)
+        >>> tokyo = pl.LazyFrame({"time": [t]}).select(pl.col("time").dt.convert_time_zone("Asia/Tokyo"))
+        >>> collect(nw.from_native(tokyo)).get_column("time").to_list()
+        [datetime.datetime(2026, 10, 1, 9, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))]
+    """
+    native = frame.collect(backend="polars").to_native()
+    assert isinstance(native, pl.DataFrame)
+    zoned = [
+        pl.col(name).dt.convert_time_zone("UTC")
+        for name, dtype in native.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone not in (None, "UTC")
+    ]
+    return native.with_columns(zoned) if zoned else native
 
 
 def of_kind(data: Dataset | Mapping[str, Any], kind: str) -> Any:

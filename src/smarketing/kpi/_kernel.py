@@ -25,8 +25,8 @@ import narwhals as nw
 import polars as pl
 
 from smarketing._periods import PeriodKind, Window, zone
-from smarketing.errors import CurrencyMismatchError
-from smarketing.frames import _money, as_lazy, check_aware
+from smarketing.errors import CurrencyMismatchError, DataError
+from smarketing.frames import _money, as_lazy, check_aware, collect
 from smarketing.kpi._formula import Undefined, Value
 from smarketing.money import FxTable, Money
 from smarketing.sla import _kernel as sla_kernel
@@ -73,12 +73,30 @@ class _Setup:
 
 
 @attrs.define
+class _Inputs:
+    """The frames of a run's data, each read and checked once, and kept on its engine (see ``collect``)."""
+
+    data: Any
+    frames: dict[str, nw.LazyFrame[Any]] = attrs.Factory(dict)
+
+    def read(self, kind: str, required: Sequence[str]) -> nw.LazyFrame[Any]:
+        frame = self.frames.get(kind)
+        if frame is None:
+            frame = self.frames[kind] = as_lazy(self.data, kind, required=required, engine=True)
+        missing = [c for c in required if c not in frame.collect_schema().names()]
+        if missing:
+            raise DataError(f"missing column(s) {', '.join(missing)}", kind=kind)
+        return frame
+
+
+@attrs.define
 class _Run:
     """One kernel run: the inputs and the partials found so far."""
 
     data: Any
     setup: _Setup
-    groups: nw.LazyFrame[Any] | None
+    inputs: _Inputs
+    groups: nw.LazyFrame[Any] | None = None
     counts: dict[tuple[str, str, Window], Fraction] = attrs.Factory(dict)
     means: dict[tuple[str, str, Window], tuple[Fraction, int]] = attrs.Factory(dict)
     money: dict[tuple[str, str, Window], dict[tuple[str, date], Decimal]] = attrs.Factory(
@@ -138,12 +156,12 @@ def _stage_sets(journey: JourneyMap | None) -> dict[str, set[str]]:
     return sets
 
 
-def _groups(data: Any, setup: _Setup) -> nw.LazyFrame[Any] | None:
+def _groups(data: _Inputs, setup: _Setup) -> nw.LazyFrame[Any] | None:
     """``lead_id, _group`` for every lead, or None without ``by``."""
     if setup.by is None:
         return None
     column = "owner" if setup.by == "team" else setup.by
-    leads = as_lazy(data, "leads", required=["id", column])
+    leads = data.read("leads", ["id", column])
     group = nw.col(column).cast(nw.String())
     if setup.by == "team":
         group = group.replace_strict(
@@ -167,12 +185,6 @@ def _counts(
 ) -> None:
     for metric, group, bucket, n in frame.select("_metric", "_group", "_bucket", column).iter_rows():
         out[(metric, group, Window(kind, bucket))] = Fraction(n)
-
-
-def _collect(frame: nw.LazyFrame[Any]) -> pl.DataFrame:
-    native = frame.collect(backend="polars").to_native()
-    assert isinstance(native, pl.DataFrame)
-    return native
 
 
 def measure(
@@ -215,7 +227,8 @@ def measure(
         windows={k: tuple(v) for k, v in by_kind.items()},
         sla=sla,
     )
-    run = _Run(data, setup, _groups(data, setup))
+    run = _Run(data, setup, _Inputs(data))
+    run.groups = _groups(run.inputs, setup)
     wanted = set(builtin)
     if "avg_deal_size" in wanted:
         wanted |= {"revenue", "won"}
@@ -241,7 +254,7 @@ def group_names(run: _Run) -> list[str]:
         {g for (_, g, _) in (*run.counts, *run.means, *run.money)} | ({""} if run.setup.by is None else set())
     )
     if run.setup.by is not None and run.groups is not None and not names:
-        names = sorted(set(_collect(run.groups.select("_group").unique())["_group"].to_list()))
+        names = sorted(set(collect(run.groups.select("_group").unique())["_group"].to_list()))
     return names
 
 
@@ -308,6 +321,13 @@ def _money_total(
     return total
 
 
+def _on_polars(frame: nw.LazyFrame[Any] | None) -> nw.LazyFrame[Any] | None:
+    """``frame`` on polars, to be joined with a polars frame (an engine frame is never joined with one)."""
+    if frame is None or frame.implementation is nw.Implementation.POLARS:
+        return frame
+    return nw.from_native(collect(frame)).lazy()
+
+
 def _cut(frame: nw.LazyFrame[Any], column: str, setup: _Setup) -> nw.LazyFrame[Any]:
     return frame.filter(nw.col(column) <= setup.as_of)
 
@@ -335,8 +355,8 @@ def _sla_metrics(run: _Run, sla: SLASource, kind: PeriodKind, windows: Sequence[
         .lazy()
         .with_columns(_bucket("handoff_at", windows, run.setup.tz).alias("_bucket"))
     )
-    frame = _with_group(_in_windows(frame, kind, windows), run.groups)
-    result = _collect(
+    frame = _with_group(_in_windows(frame, kind, windows), _on_polars(run.groups))
+    result = collect(
         frame.group_by("_group", "_bucket").agg(
             nw.col("first_response_hours").median().alias("median"),
             (status == "met").sum().alias("met"),
@@ -363,8 +383,8 @@ def _lead_counts(
     kind: PeriodKind,
     windows: Sequence[Window],
 ) -> None:
-    data, setup, groups, counts = run.data, run.setup, run.groups, run.counts
-    leads = as_lazy(data, "leads", required=["id", "created_at"])
+    data, setup, groups, counts = run.inputs, run.setup, run.groups, run.counts
+    leads = data.read("leads", ["id", "created_at"])
     check_aware(leads, ["created_at"], kind="leads")
     frame = _cut(leads, "created_at", setup).select(
         nw.col("id").alias("lead_id"), _bucket("created_at", windows, setup.tz).alias("_bucket")
@@ -373,7 +393,7 @@ def _lead_counts(
     result = (
         frame.group_by("_group", "_bucket").agg(nw.len().alias("n")).with_columns(_metric=nw.lit("leads"))
     )
-    _counts(_collect(result), kind, counts)
+    _counts(collect(result), kind, counts)
 
 
 def _stage_counts(
@@ -388,8 +408,8 @@ def _stage_counts(
     Each count groups by one integer key (window index, offset per stage set) and the lead id, which is
     cheaper than grouping by a metric name, a group name and a date.
     """
-    data, setup, groups, counts = run.data, run.setup, run.groups, run.counts
-    events = as_lazy(data, "stage_events", required=["lead_id", "to", "time"])
+    data, setup, groups, counts = run.inputs, run.setup, run.groups, run.counts
+    events = data.read("stage_events", ["lead_id", "to", "time"])
     check_aware(events, ["time"], kind="stage_events")
     sets = _stage_sets(setup.journey)
     # One test per distinct stage set, and the metrics that share it.
@@ -424,7 +444,7 @@ def _stage_counts(
         [p.group_by("_group", "_key").agg(nw.col("lead_id").n_unique().alias("n")) for p in parts],
         how="vertical",
     )
-    for group, key, value in _collect(result).select("_group", "_key", "n").iter_rows():
+    for group, key, value in collect(result).select("_group", "_key", "n").iter_rows():
         for metric in shared[keys[key // n]]:
             counts[(metric, group, windows[key % n])] = Fraction(value)
 
@@ -439,16 +459,16 @@ def _never_worked(
     A lead was worked after its handoff exactly when its last activity (up to as_of) is not before the
     handoff, so activities are reduced to one last time per lead instead of being joined row by row.
     """
-    data, setup, groups, counts = run.data, run.setup, run.groups, run.counts
+    data, setup, groups, counts = run.inputs, run.setup, run.groups, run.counts
     targets = sorted(_stage_sets(setup.journey)["handed_off"])
-    events = as_lazy(data, "stage_events", required=["lead_id", "to", "time"])
+    events = data.read("stage_events", ["lead_id", "to", "time"])
     handoffs = (
         _cut(events, "time", setup)
         .filter(nw.col("to").is_in(targets))
         .with_columns(_bucket=_bucket("time", windows, setup.tz))
     )
     handoffs = _in_windows(handoffs, kind, windows).group_by("lead_id", "_bucket").agg(nw.col("time").min())
-    activities = as_lazy(data, "activities", required=["lead_id", "time"])
+    activities = data.read("activities", ["lead_id", "time"])
     check_aware(activities, ["time"], kind="activities")
     last = _cut(activities, "time", setup).group_by("lead_id").agg(nw.col("time").max().alias("_last"))
     frame = handoffs.join(last, on="lead_id", how="left").filter(
@@ -460,7 +480,7 @@ def _never_worked(
         .agg(nw.len().alias("n"))
         .with_columns(_metric=nw.lit("never_worked"))
     )
-    _counts(_collect(result), kind, counts)
+    _counts(collect(result), kind, counts)
 
 
 def _deal_metrics(
@@ -474,10 +494,10 @@ def _deal_metrics(
     Counts by close date; revenue (amount net of discount) as money per currency and close day; pipeline
     (amount) per currency and creation day, with the marketing-sourced and influenced flags.
     """
-    data, setup, groups = run.data, run.setup, run.groups
+    data, setup, groups = run.inputs, run.setup, run.groups
     counts, means, money = run.counts, run.means, run.money
     required = ["id", "lead_id", "amount", "amount_currency", "stage", "created_at", "close_date"]
-    deals = as_lazy(data, "deals", required=required)
+    deals = data.read("deals", required)
     check_aware(deals, ["created_at"], kind="deals")
     # The one won-deal rule (shared with rewards and attribution): a won deal that rewards would refuse is
     # refused here too, never summed, rounded or left out.
@@ -499,36 +519,41 @@ def _deal_metrics(
             .agg(nw.len().alias("n"))
             .rename({"stage": "_metric"})
         )
-        _counts(_collect(result), kind, counts)
+        _counts(collect(result), kind, counts)
     won = closed.filter(nw.col("stage") == "won")
     if "cycle_days" in metrics:
-        created_day = nw.col("created_at").dt.convert_time_zone(setup.tz).dt.date()
-        result = (
-            won.with_columns(_days=(nw.col("close_date") - created_day).dt.total_seconds() // 86400)
-            .group_by("_group", "_bucket")
-            .agg(nw.col("_days").sum().alias("s"), nw.len().alias("n"))
+        # The creation day is local to the plan's zone: the won deals of the windows are read first, and
+        # the zone converted in polars (an engine converts none, see smarketing.frames.collect).
+        rows = collect(won.select("_group", "_bucket", "close_date", "created_at"))
+        created_day = pl.col("created_at").dt.convert_time_zone(setup.tz).dt.date()
+        cycles = rows.group_by("_group", "_bucket").agg(
+            ((pl.col("close_date") - created_day).dt.total_seconds() // 86400).sum().alias("s"),
+            pl.len().alias("n"),
         )
-        for group, bucket, s, n in _collect(result).select("_group", "_bucket", "s", "n").iter_rows():
+        for group, bucket, s, n in cycles.select("_group", "_bucket", "s", "n").iter_rows():
             means[("cycle_days", group, Window(kind, bucket))] = (Fraction(s) * 24, n)
     if "revenue" in metrics:
         revenue = won.with_columns(_amount=nw.col("amount") - discount, _day=nw.col("close_date"))
-        _money_sums(revenue.with_columns(_metric=nw.lit("revenue")), kind, money)
+        _money_sums(revenue.with_columns(_metric=nw.lit("revenue")), kind, money, setup.tz)
     pipeline = metrics & (_DEAL_MONEY - {"revenue"})
     if not pipeline:
         return
+    # _day is the creation instant here; _money_sums makes it the local day after reading the sums.
     created = _cut(deals, "created_at", setup).with_columns(
         _bucket=_bucket("created_at", windows, setup.tz),
-        _day=nw.col("created_at").dt.convert_time_zone(setup.tz).dt.date(),
+        _day=nw.col("created_at"),
         _amount=nw.col("amount"),
     )
     created = _with_group(_in_windows(created, kind, windows), groups)
     if "pipeline_value" in pipeline:
-        _money_sums(created.with_columns(_metric=nw.lit("pipeline_value")), kind, money)
+        _money_sums(created.with_columns(_metric=nw.lit("pipeline_value")), kind, money, setup.tz)
     sourced = pipeline - {"pipeline_value"}
     if sourced:
         flagged = _marketing_flags(data, created, setup, sourced)
         parts = [flagged.filter(nw.col(name)).with_columns(_metric=nw.lit(name)) for name in sorted(sourced)]
-        _money_sums(nw.concat([p.select(*_MONEY_COLUMNS) for p in parts], how="vertical"), kind, money)
+        _money_sums(
+            nw.concat([p.select(*_MONEY_COLUMNS) for p in parts], how="vertical"), kind, money, setup.tz
+        )
 
 
 _MONEY_COLUMNS = ("_metric", "_group", "_bucket", "amount_currency", "_day", "_amount")
@@ -538,17 +563,26 @@ def _money_sums(
     frame: nw.LazyFrame[Any],
     kind: PeriodKind,
     money: dict[tuple[str, str, Window], dict[tuple[str, date], Decimal]],
+    tz: str,
 ) -> None:
-    result = frame.group_by("_metric", "_group", "_bucket", "amount_currency", "_day").agg(
-        nw.col("_amount").sum()
+    """Add the sums of ``_amount`` per metric, group, window, currency and day to ``money``.
+
+    ``_day`` is a date, or an instant whose day in ``tz`` is meant: then the sums are per instant on the
+    frame's engine, and the instants are made local days in polars (an engine converts no zone), where
+    sums of the same day are added below.
+    """
+    result = collect(
+        frame.group_by("_metric", "_group", "_bucket", "amount_currency", "_day").agg(nw.col("_amount").sum())
     )
-    for metric, group, bucket, code, day, amount in _collect(result).select(*_MONEY_COLUMNS).iter_rows():
+    if isinstance(result.schema["_day"], pl.Datetime):
+        result = result.with_columns(pl.col("_day").dt.convert_time_zone(tz).dt.date())
+    for metric, group, bucket, code, day, amount in result.select(*_MONEY_COLUMNS).iter_rows():
         parts = money[(metric, group, Window(kind, bucket))]
         parts[(code, day)] = parts.get((code, day), Decimal(0)) + amount
 
 
 def _marketing_flags(
-    data: Any, created: nw.LazyFrame[Any], setup: _Setup, sourced: set[str]
+    data: _Inputs, created: nw.LazyFrame[Any], setup: _Setup, sourced: set[str]
 ) -> nw.LazyFrame[Any]:
     """Add one boolean column per sourcing definition to the deals created in the windows.
 
@@ -557,7 +591,7 @@ def _marketing_flags(
     first one is before it. Those per-lead facts are then joined to the deals once.
     """
     teams = sorted(setup.marketing_teams)
-    touches = as_lazy(data, "touchpoints", required=["id", "lead_id", "time", "channel", "team"])
+    touches = data.read("touchpoints", ["id", "lead_id", "time", "channel", "team"])
     check_aware(touches, ["time"], kind="touchpoints")
     touches = _cut(touches, "time", setup)
     deal_leads = created.select("lead_id").unique()
@@ -569,7 +603,7 @@ def _marketing_flags(
             .unique()
             .with_columns(sourced_pipeline_lead_source=nw.lit(True))
         )
-        sources = as_lazy(data, "leads", required=["id", "source"]).select(
+        sources = data.read("leads", ["id", "source"]).select(
             nw.col("id").alias("lead_id"), nw.col("source").alias("channel")
         )
         marked = (
@@ -598,7 +632,7 @@ def _marketing_flags(
         flags.append((nw.col("_first_marketing") < nw.col("created_at")).alias("influenced_pipeline"))
     if "sourced_pipeline_before_acceptance" in sourced:
         accepted_stages = sorted(_stage_sets(setup.journey)["sals"])
-        events = as_lazy(data, "stage_events", required=["lead_id", "to", "time"])
+        events = data.read("stage_events", ["lead_id", "to", "time"])
         accepted = (
             _cut(events, "time", setup)
             .filter(nw.col("to").is_in(accepted_stages))

@@ -87,11 +87,12 @@ DEFAULT_SCALE = 6
 
 _NO_MINOR_UNIT = sorted(c.code for c in Currency if c.exponent is None)
 
-# Times and days must fall in MIN_YEAR..MAX_YEAR; times are compared as UTC microseconds.
+# Times and days must fall in MIN_YEAR..MAX_YEAR; times are compared as instants (no time stamp is taken:
+# an engine such as DuckDB has none, and keeps a zone of its own).
 _FIRST_DAY = date(MIN_YEAR, 1, 1)
 _LAST_DAY = date(MAX_YEAR, 12, 31)
-_FIRST_US = int(datetime(MIN_YEAR, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
-_END_US = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+_FIRST_TIME = datetime(MIN_YEAR, 1, 1, tzinfo=UTC)
+_END_TIME = datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC)
 _AMOUNT_BOUND = 10**MAX_AMOUNT_DIGITS
 
 
@@ -360,11 +361,15 @@ def conform(lf: nw.LazyFrame[Any], kind: str, columns: Mapping[str, Rule] | None
     rules = RULES[kind] if columns is None else dict(columns)
     schema = lf.collect_schema()
     empty = _pandas_values(lf, schema, rules, label=kind)
+    # An engine's times stay in its zone (DuckDB refuses any but its connection's); they are converted
+    # when the kernel reads its result into polars (smarketing.frames.collect).
+    keep_zone = lf.implementation is not nw.Implementation.POLARS
     casts = [
         cast
         for name, rule in rules.items()
         if name in schema
-        and (cast := _dtype(nw.Unknown() if name in empty else schema[name], name, rule, kind)) is not None
+        and (cast := _dtype(nw.Unknown() if name in empty else schema[name], name, rule, kind, keep_zone))
+        is not None
     ]
     return lf.with_columns(*casts) if casts else lf
 
@@ -530,7 +535,7 @@ def _split_problems(lf: nw.LazyFrame[Any], key: str, *, first: bool = False) -> 
         (col("person").is_null() | (col("person").str.len_chars() == 0)).any().alias("_person"),
         (col("share").is_null() | (col("share") < 0) | (col("share") > 1)).any().alias("_share"),
         (col("kind").is_null() | ~col("kind").is_in(_SPLIT_KINDS)).fill_null(True).any().alias("_kind"),
-        col("share").filter(revenue).sum().alias("_revenue"),
+        nw.when(revenue).then(col("share")).sum().alias("_revenue"),  # no filter: engines have none
         revenue.fill_null(False).any().alias("_has_revenue"),
     )
     bad = per_deal.filter(
@@ -615,7 +620,7 @@ def _accepts(kind: str, dtype: Any) -> bool:
     return bool(dtype.is_numeric()) or isinstance(dtype, nw.Boolean)  # "number"
 
 
-def _dtype(dtype: Any, name: str, rule: Rule, label: str) -> nw.Expr | None:
+def _dtype(dtype: Any, name: str, rule: Rule, label: str, keep_zone: bool = False) -> nw.Expr | None:
     """Refuse a wrong dtype; return a cast for integer ids and all-null columns, else ``None``."""
     kind = rule.type
     if dtype == nw.Unknown:  # an all-null column (polars' Null): give it the expected type
@@ -630,7 +635,8 @@ def _dtype(dtype: Any, name: str, rule: Rule, label: str) -> nw.Expr | None:
         return whole.cast(nw.String()) if kind == "id" else whole
     if kind == "date" and isinstance(dtype, nw.Datetime) and dtype.time_zone is None:
         return nw.col(name).dt.date()
-    if kind == "time" and isinstance(dtype, nw.Datetime) and dtype.time_zone not in (None, "UTC"):
+    aware = isinstance(dtype, nw.Datetime) and dtype.time_zone is not None
+    if kind == "time" and aware and dtype.time_zone != "UTC" and not keep_zone:
         return nw.col(name).dt.convert_time_zone("UTC")
     if kind in ("id", "text") and isinstance(dtype, nw.Categorical | nw.Enum):
         return nw.col(name).cast(nw.String())  # the length checks need text
@@ -709,9 +715,7 @@ def _value_checks(name: str, rule: Rule, names: set[str]) -> list[_Check]:
         out.append(
             (
                 name,
-                lambda: (
-                    (col(name).dt.timestamp("us") < _FIRST_US) | (col(name).dt.timestamp("us") >= _END_US)
-                ),
+                lambda: (col(name) < _FIRST_TIME) | (col(name) >= _END_TIME),
                 f"is outside the years {MIN_YEAR} to {MAX_YEAR}",
             )
         )
