@@ -38,6 +38,7 @@ browser:
 	@sh tools/ensure-chromium.sh
 
 # No --quiet: it drops the warnings that --strict counts, and the build would pass with them.
+# No --quiet: it drops the warnings that --strict counts, and the build would pass with them.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
@@ -87,8 +88,7 @@ bench-lint-text: $(STAMP)
 	$(BIN)/python benchmarks/lint_text.py $(BENCH_ARGS)
 
 # docs/rules.md is generated from the rule registry; tests/rules/test_docs.py fails when it is stale.
-rules-# No --quiet: it drops the warnings that --strict counts, and the build would pass with them.
-docs: $(STAMP)
+rules-docs: $(STAMP)
 	$(BIN)/python -m smarketing.rules._docs > docs/rules.md
 
 clean:
