@@ -103,7 +103,7 @@ def test_demo_summarises_plan_and_data(
 
 
 def test_demo_shows_the_campaign_data_rules_on_its_trade_fair(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo")
+    code, out, _ = run(capsys, "demo", "--no-report")
     assert code == 0
     section = out[out.index("Alignment check of the plan and the data") : out.index("For contrast:")]
     check = " ".join(section.split())  # diagnostics are wrapped to the demo's width
@@ -127,13 +127,13 @@ def test_demo_fit_wraps_prose_and_table_rows_under_their_last_column() -> None:
 
 
 def test_demo_options_and_determinism(capsys: pytest.CaptureFixture[str], example_plan_path: Path) -> None:
-    args = ("demo", "--plan", str(example_plan_path), "--seed", "7", "--leads", "300")
+    args = ("demo", "--plan", str(example_plan_path), "--seed", "7", "--leads", "300", "--no-report")
     code, first, _ = run(capsys, *args)
     assert code == 0
     assert "seed 7, 300 synthetic leads" in first
     _, again, _ = run(capsys, *args)
     assert again == first
-    _, other, _ = run(capsys, "demo", "--plan", str(example_plan_path), "--seed", "8", "--leads", "300")
+    _, other, _ = run(capsys, *args[:5], "8", *args[6:])
     assert other != first
 
 
@@ -355,7 +355,7 @@ def test_kpis_reads_parquet_and_reports_bad_options(
 def test_demo_compares_attribution_models_by_channel_and_team(
     capsys: pytest.CaptureFixture[str], example_plan: AlignmentPlan
 ) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "1000")
+    code, out, _ = run(capsys, "demo", "--leads", "1000", "--no-report")
     assert code == 0
     section = out[out.index("Attribution (who made the won deals happen?") :]
     lines = section.splitlines()
@@ -384,3 +384,16 @@ def test_synthetic_data_on_a_calendar_that_never_opens(
     code, out, err = run(capsys, "funnel", str(path), "--leads", "50")
     assert (code, out) == (2, "")
     assert err.startswith("smarketing funnel: synthetic data needs business time, but the SLA calendar")
+
+
+def test_demo_without_the_report(
+    capsys: pytest.CaptureFixture[str], demo_report_outside_the_repository: Path
+) -> None:
+    demo_report_outside_the_repository.unlink(missing_ok=True)
+    code, out, _ = run(capsys, "demo", "--leads", "50", "--no-report")
+    assert code == 0
+    assert "alignment report" not in out
+    assert out.rstrip().endswith("the check fails")
+    assert not demo_report_outside_the_repository.exists()
+    assert cli.main(["demo", "--no-report", "--report", "x.html"]) == 2
+    assert "not allowed with argument --no-report" in capsys.readouterr().err

@@ -60,6 +60,6 @@ def test_unknown_column_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_demo_has_the_section(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "300")
+    code, out, _ = run(capsys, "demo", "--leads", "300", "--no-report")
     assert code == 0
     assert "Feedback: sales' dispositions of marketing's leads (smarketing feedback)" in out

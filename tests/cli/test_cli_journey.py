@@ -107,7 +107,7 @@ def test_funnel_reports_bad_data_without_traceback(
 
 
 def test_demo_shows_the_funnel_and_conformance(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "400")
+    code, out, _ = run(capsys, "demo", "--leads", "400", "--no-report")
     assert code == 0
     assert "Journey funnel (ordered" in out
     assert "median in business hours" in out

@@ -107,7 +107,7 @@ def test_csv_reads_back_as_the_scores(capsys: pytest.CaptureFixture[str], tmp_pa
 
 
 def test_the_demo_has_a_personas_section(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "300")
+    code, out, _ = run(capsys, "demo", "--leads", "300", "--no-report")
     assert code == 0
     assert "Personas at work (smarketing score)" in out
 

@@ -119,7 +119,7 @@ def test_plan_without_sla(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
 
 
 def test_demo_has_the_sla_results(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "300")
+    code, out, _ = run(capsys, "demo", "--leads", "300", "--no-report")
     assert code == 0
     section = out.split("SLA results: both sides, as the synthetic data ends\n", 1)[1]
     assert section.split("\n")[1].startswith("SLA as of 2026-11-01 00:00 UTC: sales met ")

@@ -72,7 +72,7 @@ def test_waterfall_without_fx_names_the_deal(
 
 
 def test_demo_has_the_waterfall_section(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "300")
+    code, out, _ = run(capsys, "demo", "--leads", "300", "--no-report")
     assert code == 0
     section = out[out.index("Demand waterfall (cohorts by quarter") :]
     assert "Waterfall(cohort view by quarter" in section

@@ -65,7 +65,7 @@ def test_an_unknown_group_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_the_demo_has_the_section(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "300", "--seed", "3")
+    code, out, _ = run(capsys, "demo", "--leads", "300", "--seed", "3", "--no-report")
     assert code == 0
     section = out[out.index("Customer feedback (smarketing customer-feedback)") :]
     assert section.split("\n")[2].startswith("FeedbackReport(feedback=")

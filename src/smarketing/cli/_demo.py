@@ -75,6 +75,8 @@ def demo_command(args: argparse.Namespace) -> int:
         emit(fit(fair.summary()))
     for section in DEMO_SECTIONS:
         emit("\n" + fit(section(plan, data)))
+    if args.no_report:
+        return 0
     emit("\n" + _write_report(plan, data, args.report or DEMO_REPORT))
     return 0
 

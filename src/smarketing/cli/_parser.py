@@ -107,11 +107,15 @@ def _add_demo(commands: Commands) -> None:
         metavar="N",
         help=f"number of leads, at most {MAX_LEADS:,} (default: 5000)",
     )
-    demo.add_argument(
+    report_or_not = demo.add_mutually_exclusive_group()
+    report_or_not.add_argument(
         "--report",
         type=parse_path,
         metavar="FILE",
         help=f"where the demo writes its alignment report (default: {DEMO_REPORT.as_posix()})",
+    )
+    report_or_not.add_argument(
+        "--no-report", action="store_true", help="print the summary only; write no alignment report"
     )
     demo.set_defaults(command=demo_command, name="demo")
 
