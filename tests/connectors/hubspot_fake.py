@@ -45,8 +45,13 @@ DEAL_STAGES = (
 )
 MODIFIED = {
     "contacts": "lastmodifieddate",
-    "companies": "hs_lastmodifieddate",
-    "deals": "hs_lastmodifieddate",
+    **dict.fromkeys(("companies", "deals", "calls", "emails", "meetings"), "hs_lastmodifieddate"),
+}
+#: Activity type -> HubSpot object and the property of its outcome (e-mails have none).
+ACTIVITIES = {
+    "call": ("calls", "hs_call_disposition"),
+    "email": ("emails", None),
+    "meeting": ("meetings", "hs_meeting_outcome"),
 }
 STAMP = "2024-01-01T00:00:00.000Z"
 
@@ -204,7 +209,8 @@ class FakeHubSpot:
         results = []
         for item in body["inputs"]:
             others = self.links.get((source, target), {}).get(str(item["id"]), [])
-            live = [o for o in others if o in self.objects.get(target, {})]
+            objects = self.objects.get(target, {})
+            live = [o for o in others if o in objects and not objects[o].archived]
             if live:
                 types = [{"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]
                 to = [{"toObjectId": int(o) if o.isdigit() else o, "associationTypes": types} for o in live]
@@ -350,6 +356,17 @@ def fake_from_dataset(plan: AlignmentPlan, data: Dataset) -> FakeHubSpot:
             fake.link("deals", "contacts", row["id"], row["lead_id"])
         if row["account_id"] is not None:
             fake.link("deals", "companies", row["id"], row["account_id"])
+    for row in data.activities.filter(pl.col("type").is_in(list(ACTIVITIES))).iter_rows(named=True):
+        kind, outcome = ACTIVITIES[row["type"]]
+        props = {
+            "hs_timestamp": iso(row["time"]),
+            "hubspot_owner_id": owner.get(row["person"]) if row["person"] else None,
+            "hs_lastmodifieddate": iso(row["time"]),
+        }
+        if outcome is not None:
+            props[outcome] = row["outcome"]
+        fake.objects[kind][row["id"]] = Record(row["id"], props)
+        fake.link(kind, "contacts", row["id"], row["lead_id"])
     return fake
 
 
@@ -384,6 +401,10 @@ def expected(data: Dataset) -> Dataset:
             ms[0], pl.lit(None, pl.String).alias("grade"), pl.lit(None, pl.String).alias("region")
         ),
         "stage_events": events,
+        "activities": data.activities.filter(pl.col("type").is_in(list(ACTIVITIES))).with_columns(
+            pl.col("time").dt.truncate("1ms"),
+            pl.when(pl.col("type") != "email").then(pl.col("outcome")).alias("outcome"),
+        ),
         "deals": data.deals.with_columns(
             ms[0],
             pl.lit(None).alias("discount"),

@@ -30,7 +30,13 @@ from smarketing.testing.contract import difference, union_of_changes
 
 PLAN = load_plan(Path(__file__).parents[2] / "examples" / "plan.yaml")
 ENV = "SMARKETING_TEST_HUBSPOT_TOKEN"
-KEYS = {"accounts": ["id"], "leads": ["id"], "stage_events": ["lead_id", "time", "to"], "deals": ["id"]}
+KEYS = {
+    "accounts": ["id"],
+    "leads": ["id"],
+    "stage_events": ["lead_id", "time", "to"],
+    "deals": ["id"],
+    "activities": ["id"],
+}
 
 
 @pytest.fixture
@@ -135,7 +141,7 @@ def test_long_property_lists_are_batched_not_414(server: HTTPServer) -> None:
 def test_archived_records_are_not_read(server: HTTPServer) -> None:
     original = synthetic(PLAN, seed=5, n_leads=20)
     fake = serve(server, original)
-    dealt = set(original.deals.get_column("lead_id").drop_nulls())
+    dealt = {*original.deals.get_column("lead_id").drop_nulls(), *original.activities.get_column("lead_id")}
     gone = next(i for i in original.leads.get_column("id") if i not in dealt)
     fake.objects["contacts"][gone].archived = True
     data, _ = connector(server).load(progress=False)
@@ -181,7 +187,7 @@ def _boundary_fake(server: HTTPServer) -> tuple[FakeHubSpot, datetime]:
     original = synthetic(PLAN, seed=8, n_leads=40)
     fake = serve(server, original)
     boundary = datetime(2026, 6, 1, tzinfo=UTC)
-    dealt = set(original.deals.get_column("lead_id").drop_nulls())
+    dealt = {*original.deals.get_column("lead_id").drop_nulls(), *original.activities.get_column("lead_id")}
     ident = next(i for i in original.leads.get_column("id") if i not in dealt)
     fake.objects["contacts"][ident].properties["lastmodifieddate"] = iso(boundary)
     return fake, boundary
@@ -196,10 +202,9 @@ def test_a_record_modified_at_the_boundary_is_in_one_window(server: HTTPServer) 
     start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
     before, _ = hubspot.load_changes(since=start, until=boundary, progress=False)
     after, _ = hubspot.load_changes(since=boundary, until=end, progress=False)
-    changed_before = set(before.leads.get_column("id"))
+    # [since, until): the contact modified at the boundary is in the later window only (nothing refers to it).
+    assert ident not in set(before.leads.get_column("id"))
     assert ident in set(after.leads.get_column("id"))
-    # Read in the earlier window only as a contact a changed deal refers to, never as changed itself.
-    assert ident not in changed_before or ident in set(before.deals.get_column("lead_id"))
     full, _ = hubspot.load(progress=False)
     assert not difference(full, union_of_changes([before, after]))
 
@@ -238,6 +243,14 @@ def test_sync_keeps_a_watermark_in_the_state_file(server: HTTPServer, tmp_path: 
     assert second.leads.get_column("id").to_list() == [ident]  # in the overlap, read again
     merged = union_of_changes([first, second])
     assert merged.leads.filter(pl.col("id") == ident).get_column("title").to_list() == ["Chief Changer"]
+
+
+def test_a_progress_bar_on_request(server: HTTPServer, capsys: pytest.CaptureFixture[str]) -> None:
+    serve(server, synthetic(PLAN, seed=13, n_leads=5))
+    connector(server).load(progress=True)
+    assert "hubspot: reading contacts" in capsys.readouterr().err
+    connector(server).load(progress=False)
+    assert "hubspot:" not in capsys.readouterr().err
 
 
 def test_a_broken_state_file_is_refused(server: HTTPServer, tmp_path: Path) -> None:

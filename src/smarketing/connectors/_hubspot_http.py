@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
+
+from tqdm import tqdm
 
 from smarketing.errors import SmarketingError
 
@@ -128,6 +131,7 @@ class HubSpotHTTP:
         self.search_interval = search_interval
         self.url_limit = url_limit
         self.search_cap = search_cap
+        self.progress = False  # a progress bar per object on standard error, set per load
         self.requests = 0
         self._client: Any = None
         self._secret = ""
@@ -192,35 +196,48 @@ class HubSpotHTTP:
             return HubSpotAPIError(f"{what}: HTTP {status}: {body[:300]}", status=status)
         return HubSpotAPIError(f"{what}: {self._redact(type(exc).__name__ + ': ' + str(exc))[:300]}")
 
+    def show(self, progress: bool | None) -> None:
+        """Show progress bars in the next requests: ``None`` only when standard error is a terminal."""
+        self.progress = sys.stderr.isatty() if progress is None else progress
+
+    def _bar(self, what: str) -> tqdm[Any]:
+        return tqdm(desc=f"hubspot: {what}", unit=" records", disable=not self.progress, leave=False)
+
     def pages(
         self, object_type: str, properties: Sequence[str], history: Sequence[str]
     ) -> list[dict[str, Any]]:
         """Every live record of ``object_type``: its properties and history (batches merged by id)."""
-        basic = self._api().crm.objects.basic_api
         merged: dict[str, dict[str, Any]] = {}
-        for number, batch in enumerate(property_batches(properties, limit=self.url_limit)):
-            with_history = list(history) if number == 0 else []
-            after: str | None = None
-            while True:
-                options: dict[str, Any] = {"limit": _HISTORY_PAGE if with_history else _PAGE}
-                if with_history:
-                    options["properties_with_history"] = with_history
-                if after is not None:
-                    options["after"] = after
-                page = self.call(
-                    f"reading {object_type}",
-                    basic.get_page,
-                    object_type,
-                    properties=batch,
-                    archived=False,
-                    **options,
-                )
-                for record in page.get("results", []):
-                    _merge(merged, record)
-                after = _next(page)
-                if after is None:
-                    break
+        with self._bar(f"reading {object_type}") as bar:
+            for number, batch in enumerate(property_batches(properties, limit=self.url_limit)):
+                self._pages(object_type, batch, list(history) if number == 0 else [], merged, bar)
         return list(merged.values())
+
+    def _pages(
+        self,
+        object_type: str,
+        batch: list[str],
+        with_history: list[str],
+        merged: dict[str, dict[str, Any]],
+        bar: tqdm[Any],
+    ) -> None:
+        """The pages of one batch of properties, merged into ``merged`` by id."""
+        basic = self._api().crm.objects.basic_api
+        after: str | None = None
+        while True:
+            options: dict[str, Any] = {"limit": _HISTORY_PAGE if with_history else _PAGE}
+            if with_history:
+                options["properties_with_history"] = with_history
+            if after is not None:
+                options["after"] = after
+            what = f"reading {object_type}"
+            page = self.call(what, basic.get_page, object_type, properties=batch, archived=False, **options)
+            for record in page.get("results", []):
+                _merge(merged, record)
+            bar.update(len(page.get("results", [])))
+            after = _next(page)
+            if after is None:
+                return
 
     def read(
         self, object_type: str, ids: Sequence[str], properties: Sequence[str], history: Sequence[str]
@@ -228,6 +245,7 @@ class HubSpotHTTP:
         """The live records of ``ids`` (batch read, 100 a request); ids HubSpot does not have are left out."""
         batch_api = self._api().crm.objects.batch_api
         merged: dict[str, dict[str, Any]] = {}
+        bar = self._bar(f"reading changed {object_type}")
         for start in range(0, len(ids), _BATCH):
             body = {
                 "inputs": [{"id": i} for i in ids[start : start + _BATCH]],
@@ -237,6 +255,8 @@ class HubSpotHTTP:
             answer = self.call(f"reading {object_type}", batch_api.read, object_type, body, archived=False)
             for record in answer.get("results", []):
                 _merge(merged, record)
+            bar.update(len(answer.get("results", [])))
+        bar.close()
         return list(merged.values())
 
     def search_changed(self, object_type: str, prop: str, since_ms: int, until_ms: int) -> dict[str, int]:

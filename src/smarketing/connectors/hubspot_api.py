@@ -1,7 +1,8 @@
 """The ``hubspot`` connector: a HubSpot account read live through its API, into a Dataset.
 
-:class:`HubSpot` reads contacts, companies, deals and owners, the contacts' lifecycle stage history and the
-associations between them (contact -> company, deal -> contact and company) with HubSpot's official Python
+:class:`HubSpot` reads contacts, companies, deals, calls, e-mails, meetings and owners, the contacts' lifecycle
+stage history and the associations between them (contact -> company, deal -> contact and company, activity ->
+contact) with HubSpot's official Python
 client (``pip install 'smarketing[hubspot]'``), maps them as the ``hubspot-export`` connector does (the
 same lifecycle stage, deal stage and owner tables: :mod:`smarketing.connectors.hubspot`) and ends in
 :func:`smarketing.connectors.intake`, so every record is kept or refused with its object, id and reason.
@@ -20,6 +21,8 @@ contacts       ``createdate`` -> created_at, ``hubspot_owner_id`` -> owner, ``hs
 companies      ``name``, ``industry``, ``numberofemployees``, ``country``
 deals          ``dealstage`` (by the deal pipelines' stages), ``amount``, ``deal_currency_code``,
                ``createdate``, ``closedate``, ``hubspot_owner_id``; contact and company associations
+calls, ...     ``hs_timestamp`` -> time, ``hubspot_owner_id`` -> person, ``hs_call_disposition`` /
+               ``hs_meeting_outcome`` -> outcome (e-mails have none); the contact association -> lead_id
 owners         id, first and last name, e-mail -> person ids
 =============  ===========================================================================================
 
@@ -44,6 +47,7 @@ from smarketing.connectors._hubspot_http import SEARCH_CAP, HubSpotAPIError, Hub
 from smarketing.connectors.hubspot import (
     DEAL_STAGES,
     SOURCES,
+    _outcome,
     _people_table,
     _persona_table,
     _stage_table,
@@ -65,6 +69,9 @@ MODIFIED: Final = {
     "contacts": "lastmodifieddate",
     "companies": "hs_lastmodifieddate",
     "deals": "hs_lastmodifieddate",
+    "calls": "hs_lastmodifieddate",
+    "emails": "hs_lastmodifieddate",
+    "meetings": "hs_lastmodifieddate",
 }
 
 _CONTACT: Final = {
@@ -94,6 +101,13 @@ _DEAL: Final = {
     "close_date": "closedate",
     "owner": "hubspot_owner_id",
 }
+#: Activity objects: their activity type and the property holding the outcome (e-mails have none).
+_ACTIVITIES: Final = {
+    "calls": ("call", "hs_call_disposition"),
+    "emails": ("email", None),
+    "meetings": ("meeting", "hs_meeting_outcome"),
+}
+_ACTIVITY: Final = {"time": "hs_timestamp", "person": "hubspot_owner_id"}
 _LIFECYCLE = "lifecyclestage"
 _DATE_ENTERED = "hs_v2_date_entered_"
 
@@ -116,7 +130,7 @@ class HubSpot:
     """Read a HubSpot account through its API: contacts, companies, deals, owners and stage history.
 
     The token of a private app (scopes ``crm.objects.contacts.read``, ``crm.objects.companies.read``,
-    ``crm.objects.deals.read``, ``crm.objects.owners.read``) is read from the environment variable
+    ``crm.objects.deals.read``, ``crm.objects.owners.read``, and ``sales-email-read`` for e-mails) is read from the environment variable
     ``token_env`` or else from the keyring, when the first request is made; it is never logged and is
     redacted from every error.
 
@@ -133,7 +147,10 @@ class HubSpot:
     - **owners**: ``owners`` (by owner id, e-mail or name) first, then the plan's people by name or id,
       else the name slugged; an owner id HubSpot does not list stays its id.
     - **associations**: a contact's account is its first associated company (by id), a deal's lead and
-      account its first associated contact and company; several are counted in the report's defaults.
+      account its first associated contact and company, an activity's lead its first contact; several are
+      counted in the report's defaults.
+    - **outcomes**: ``outcomes`` first, else slugged as the export's are (``NO_SHOW`` -> ``no_show``,
+      ``COMPLETED`` -> ``held``); a call disposition is HubSpot's id of the outcome unless mapped.
     - **amounts** are read as HubSpot writes them (text) into exact decimals, never floats.
 
     Args:
@@ -145,6 +162,9 @@ class HubSpot:
         stage_map: HubSpot lifecycle stage (internal value or label) -> journey stage id.
         deal_stage_map: HubSpot deal stage (id or label) -> ``open``, ``won`` or ``lost``.
         owners: Owner (HubSpot owner id, e-mail or name) -> person id.
+        outcomes: Call or meeting outcome as HubSpot stores it (a call disposition's id, a meeting
+            outcome such as ``NO_SHOW``) -> canonical outcome; others are slugged (``NO_SHOW`` ->
+            ``no_show``, ``COMPLETED`` -> ``held``).
         currency: The ISO 4217 currency of deals without ``deal_currency_code``.
         timeout: Seconds before one request is given up.
         retries: How many times a 429 or 5xx answer is retried (``Retry-After`` respected).
@@ -167,6 +187,7 @@ class HubSpot:
         stage_map: Mapping[str, str] | None = None,
         deal_stage_map: Mapping[str, str] | None = None,
         owners: Mapping[str, str] | None = None,
+        outcomes: Mapping[str, str] | None = None,
         currency: str | None = None,
         timeout: float = 30.0,
         retries: int = 6,
@@ -201,6 +222,7 @@ class HubSpot:
         self._people = _people_table(plan, owners)
         self._owner_ids = dict(owners or {})
         self._personas = _persona_table(plan)
+        self._outcomes = dict(outcomes or {})
         self._lifecycle_stages: list[tuple[str, str]] | None = None
 
     def __repr__(self) -> str:
@@ -218,8 +240,9 @@ class HubSpot:
             LoadError: In strict mode, when a record is refused.
             HubSpotAPIError: HubSpot refused a request (the token, a limit) or could not be reached.
         """
+        self._http.show(progress)
         load = _Load()
-        for kind in ("contacts", "companies", "deals"):
+        for kind in MODIFIED:
             load.records[kind] = self._http.pages(kind, _properties(self, kind), _history(kind))
         self._link(load)
         return self._finish(load, strict=strict, progress=progress, window=None)
@@ -240,10 +263,14 @@ class HubSpot:
         low, high = _millis(since, "since"), _millis(until, "until")
         if high <= low:
             raise ValueError(f"until ({until.isoformat()}) must be after since ({since.isoformat()})")
+        self._http.show(progress)
         changed = {k: sorted(self._http.search_changed(k, MODIFIED[k], low, high)) for k in MODIFIED}
         load = _Load()
-        load.records["deals"] = self._http.read("deals", changed["deals"], _properties(self, "deals"), [])
-        wanted = self._linked(load, "deals", "contacts", changed["contacts"])
+        for kind in ("deals", *_ACTIVITIES):
+            load.records[kind] = self._http.read(kind, changed[kind], _properties(self, kind), [])
+        wanted = changed["contacts"]
+        for kind in ("deals", *_ACTIVITIES):
+            wanted = self._linked(load, kind, "contacts", wanted)
         load.records["contacts"] = self._http.read(
             "contacts", wanted, _properties(self, "contacts"), _history("contacts")
         )
@@ -288,7 +315,8 @@ class HubSpot:
         return sorted({*extra, *(t for targets in links.values() for t in targets)})
 
     def _link(self, load: _Load) -> None:
-        for source, target in (("contacts", "companies"), ("deals", "contacts"), ("deals", "companies")):
+        pairs = [("contacts", "companies"), ("deals", "contacts"), ("deals", "companies")]
+        for source, target in [*pairs, *((kind, "contacts") for kind in _ACTIVITIES)]:
             ids = [str(r["id"]) for r in load.records[source]]
             load.links[f"{source}->{target}"] = self._http.associations(source, target, ids)
 
@@ -302,6 +330,7 @@ class HubSpot:
             "leads": _leads(self, load, owners),
             "stage_events": _stage_events(self, load),
             "deals": _deals(self, load, owners),
+            "activities": _activities(self, load, owners),
         }
         history: StageHistory = (
             "mixed" if load.native and load.rebuilt else "native" if load.native else "reconstructed"
@@ -367,7 +396,7 @@ class HubSpot:
                     self._stages[stage_key(ident)] = self._stages[stage_key(label)]
         return self._lifecycle_stages
 
-    def _deal_stage_table(self, load: _Load) -> dict[str, str]:
+    def _deal_stage_table(self) -> dict[str, str]:
         """Deal stage id -> open, won or lost: ``deal_stage_map``, HubSpot's closed stages, the metadata."""
         table: dict[str, str] = {}
         for pipeline in self._http.pipelines("deals"):
@@ -387,6 +416,9 @@ class HubSpot:
 
 def _properties(connector: HubSpot, kind: str) -> list[str]:
     """The properties read of ``kind``: the mapped ones, its modification time, the date-entered ones."""
+    if kind in _ACTIVITIES:
+        outcome = _ACTIVITIES[kind][1]
+        return [*_ACTIVITY.values(), *([outcome] if outcome else []), MODIFIED[kind]]
     names = {"contacts": _CONTACT, "companies": _COMPANY, "deals": _DEAL}[kind]
     out = [*names.values(), MODIFIED[kind]]
     if kind == "contacts":
@@ -496,11 +528,41 @@ def _deals(connector: HubSpot, load: _Load, owners: Mapping[str, str]) -> RawFra
     _several(load, "deals", "account_id", "deals->companies", counts)
     frame = _frame(rows, ["id", "lead_id", "account_id", *_DEAL])
     frame = _mapped(
-        load, frame, "stage", _DEAL["stage"], connector._deal_stage_table(load), slug=lambda _: "open"
+        load, frame, "stage", _DEAL["stage"], connector._deal_stage_table(), slug=lambda _: "open"
     )
     frame = _mapped(load, frame, "owner", _DEAL["owner"], owners)
     headers = {**_DEAL, "lead_id": "associations: contacts", "account_id": "associations: companies"}
     return RawFrame(frame, "deals", headers=headers)
+
+
+def _activities(connector: HubSpot, load: _Load, owners: Mapping[str, str]) -> RawFrame | None:
+    """Calls, e-mails and meetings -> activities: their time, owner, outcome and first contact."""
+    counts: dict[str, int] = {}
+    rows: list[dict[str, str | None]] = []
+    for kind, (kind_type, outcome) in _ACTIVITIES.items():
+        for record in load.records.get(kind, []):
+            ident = str(record["id"])
+            rows.append(
+                {
+                    "id": ident,
+                    "lead_id": _first(load, f"{kind}->contacts", ident, counts),
+                    "person": _text(record, _ACTIVITY["person"]),
+                    "time": _text(record, _ACTIVITY["time"]),
+                    "type": kind_type,
+                    "outcome": _text(record, outcome) if outcome else None,
+                }
+            )
+        _several(load, "activities", "lead_id", f"{kind}->contacts", counts)
+    if not rows:
+        return None
+    frame = _frame(rows, ["id", "lead_id", "person", "time", "type", "outcome"])
+    frame = _mapped(load, frame, "person", _ACTIVITY["person"], owners)
+    outcomes = {stage_key(k): v for k, v in connector._outcomes.items()}
+    frame = _mapped(
+        load, frame, "outcome", "hs_call_disposition / hs_meeting_outcome", outcomes, slug=_outcome
+    )
+    headers = {**_ACTIVITY, "lead_id": "associations: contacts"}
+    return RawFrame(frame, "calls, emails, meetings", headers=headers)
 
 
 def _text(record: Mapping[str, Any], prop: str) -> str | None:
