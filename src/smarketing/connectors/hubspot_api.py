@@ -1,11 +1,10 @@
 """The ``hubspot`` connector: a HubSpot account read live through its API, into a Dataset.
 
-:class:`HubSpot` reads contacts, companies, deals, calls, e-mails, meetings and owners, the contacts' lifecycle
-stage history and the associations between them (contact -> company, deal -> contact and company, activity ->
-contact) with HubSpot's official Python
-client (``pip install 'smarketing[hubspot]'``), maps them as the ``hubspot-export`` connector does (the
-same lifecycle stage, deal stage and owner tables: :mod:`smarketing.connectors.hubspot`) and ends in
-:func:`smarketing.connectors.intake`, so every record is kept or refused with its object, id and reason.
+:class:`HubSpot` reads contacts, companies, deals, calls, e-mails, meetings and owners, the contacts'
+lifecycle stage history and the associations between them (contact -> company, deal -> contact and
+company, activity -> contact) with HubSpot's official Python client (``pip install 'smarketing[hubspot]'``),
+maps them as the ``hubspot-export`` connector does (the same lifecycle stage, deal stage and owner tables:
+:mod:`smarketing.connectors.hubspot`) and ends in :func:`smarketing.connectors.intake`, so every record is kept or refused with its object, id and reason.
 
 What it reads, by object:
 
@@ -130,9 +129,9 @@ class HubSpot:
     """Read a HubSpot account through its API: contacts, companies, deals, owners and stage history.
 
     The token of a private app (scopes ``crm.objects.contacts.read``, ``crm.objects.companies.read``,
-    ``crm.objects.deals.read``, ``crm.objects.owners.read``, and ``sales-email-read`` for e-mails) is read from the environment variable
-    ``token_env`` or else from the keyring, when the first request is made; it is never logged and is
-    redacted from every error.
+    ``crm.objects.deals.read``, ``crm.objects.owners.read``, and ``sales-email-read`` for e-mails) is read
+    from the environment variable ``token_env`` or else from the keyring, when the first request is made;
+    it is never logged and is redacted from every error.
 
     The mapping is the ``hubspot-export`` connector's (:class:`~smarketing.connectors.HubSpotExport`):
 
