@@ -4,7 +4,8 @@
 lifecycle stage history and the associations between them (contact -> company, deal -> contact and
 company, activity -> contact) with HubSpot's official Python client (``pip install 'smarketing[hubspot]'``),
 maps them as the ``hubspot-export`` connector does (the same lifecycle stage, deal stage and owner tables:
-:mod:`smarketing.connectors.hubspot`) and ends in :func:`smarketing.connectors.intake`, so every record is kept or refused with its object, id and reason.
+:mod:`smarketing.connectors.hubspot`) and ends in :func:`smarketing.connectors.intake`, so every record is
+kept or refused with its object, id and reason.
 
 What it reads, by object:
 
