@@ -234,7 +234,7 @@ class HubSpot:
         return self._http.requests
 
     def load(self, *, strict: bool = True, progress: bool | None = None) -> Loaded:
-        """Read every live contact, company and deal, with owners, history and associations.
+        """Read every live contact, company, deal, call, e-mail and meeting, with their history and links.
 
         Raises:
             LoadError: In strict mode, when a record is refused.
@@ -252,9 +252,9 @@ class HubSpot:
     ) -> Loaded:
         """Read the records modified in ``[since, until)``, and the records they refer to.
 
-        A record modified exactly at ``until`` belongs to the next window, never to two. The contacts
-        and companies the changed deals and contacts refer to are read too (unchanged, so a union of
-        loads by id is the same), so every load's references resolve.
+        A record modified exactly at ``until`` belongs to the next window, never to two. The contacts and
+        companies the changed deals, activities and contacts refer to are read too (unchanged, so a union
+        of loads by id is the same), so every load's references resolve.
 
         Raises:
             LoadError: In strict mode, when a record is refused.
