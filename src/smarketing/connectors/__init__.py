@@ -18,6 +18,8 @@ from __future__ import annotations
 #   intake.py   the one validation every connector ends in: RawFrame tables -> Dataset + LoadReport
 #   files.py    the ``files`` connector: CSV, Parquet or JSON Lines in the canonical columns
 #   hubspot.py  the ``hubspot-export`` connector: the CSV files of a HubSpot export
+#   hubspot_api.py the ``hubspot`` connector: a HubSpot account read live (the [hubspot] extra)
+#   _hubspot_http.py its requests: pages, search windows, batches, retries, limits, the token
 #   salesforce.py  the ``salesforce-export`` connector: the CSV files of a Salesforce Data Export
 #   _salesforce.py its parts: ids, times, stage and user maps, history
 #   registry.py load_connector / available_connectors: built-ins and the ``smarketing.connectors`` plugins

@@ -1,0 +1,299 @@
+"""The ``hubspot`` connector against a fake HubSpot API on the loopback address (never the internet).
+
+The round trip: a synthetic Dataset -> :func:`fake_from_dataset` (HubSpot's records, history, associations
+and owners) -> :class:`HubSpot` -> a Dataset equal to :func:`expected` (the original to the millisecond,
+with what HubSpot does not keep left empty).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from pytest_httpserver import HTTPServer
+from tests.connectors.hubspot_fake import TOKEN, FakeHubSpot, Record, expected, fake_from_dataset, iso
+
+from smarketing.connectors import Loaded, load_connector
+from smarketing.connectors.hubspot_api import HubSpot, HubSpotAPIError
+from smarketing.datasets import synthetic
+from smarketing.errors import LoadError
+from smarketing.plan import load_plan
+from smarketing.records import Dataset
+from smarketing.testing import ConnectorContract
+from smarketing.testing.contract import difference, union_of_changes
+
+PLAN = load_plan(Path(__file__).parents[2] / "examples" / "plan.yaml")
+ENV = "SMARKETING_TEST_HUBSPOT_TOKEN"
+KEYS = {
+    "accounts": ["id"],
+    "leads": ["id"],
+    "stage_events": ["lead_id", "time", "to"],
+    "deals": ["id"],
+    "activities": ["id"],
+}
+
+
+@pytest.fixture
+def server() -> Iterator[HTTPServer]:
+    with HTTPServer(host="127.0.0.1", port=0) as http:
+        yield http
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, TOKEN)
+
+
+def connector(server: HTTPServer, **options: object) -> HubSpot:
+    base = {"token_env": ENV, "keyring_service": None, "plan": PLAN, "backoff": 0.0, "search_interval": 0.0}
+    return HubSpot(host=server.url_for("").rstrip("/"), **{**base, **options})  # type: ignore[arg-type]
+
+
+def serve(server: HTTPServer, data: Dataset, **fake_options: object) -> FakeHubSpot:
+    fake = fake_from_dataset(PLAN, data)
+    for name, value in fake_options.items():
+        setattr(fake, name, value)
+    fake.install(server)
+    return fake
+
+
+def compare(got: Dataset, want: Dataset) -> None:
+    for kind, keys in KEYS.items():
+        left, right = got.frames()[kind].sort(keys), want.frames()[kind].sort(keys)
+        try:
+            assert_frame_equal(left, right, check_dtypes=False)
+        except AssertionError as exc:
+            raise AssertionError(f"{kind}: {exc}") from None
+
+
+@pytest.mark.parametrize(("seed", "n_leads"), [(1, 30), (7, 120)])
+def test_round_trip(server: HTTPServer, seed: int, n_leads: int) -> None:
+    original = synthetic(PLAN, seed=seed, n_leads=n_leads)
+    fake = serve(server, original)
+    data, report = connector(server).load(progress=False)
+    compare(data, expected(original))
+    assert report.ok
+    assert report.provenance is not None
+    assert report.provenance.stage_history == "native"
+    pages = [q for m, p, q in fake.log if p == "/crm/v3/objects/contacts"]
+    assert len(pages) == -(-n_leads // 50)  # history pages hold 50 contacts at most
+
+
+def test_the_token_is_sent_never_shown(server: HTTPServer) -> None:
+    fake = serve(server, synthetic(PLAN, seed=2, n_leads=5))
+    fake.token = "another"
+    with pytest.raises(HubSpotAPIError, match=r"401.*scopes") as caught:
+        connector(server).load(progress=False)
+    assert TOKEN not in str(caught.value)
+    assert TOKEN not in repr(connector(server))
+
+
+def test_without_a_token_the_error_says_where_to_put_one(
+    server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV)
+    with pytest.raises(HubSpotAPIError, match=ENV):
+        connector(server).load(progress=False)
+
+
+def test_429_with_and_without_retry_after_is_retried(server: HTTPServer) -> None:
+    original = synthetic(PLAN, seed=3, n_leads=20)
+    fake = serve(server, original)
+    body = {"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}
+    fake.fail("/crm/v3/objects/contacts$", 429, body, **{"Retry-After": "1"})
+    fake.fail("/crm/v3/objects/deals$", 429, body)
+    fake.fail("/crm/v3/owners", 503)
+    started = time.monotonic()
+    data, _ = connector(server).load(progress=False)
+    assert time.monotonic() - started >= 1  # Retry-After respected
+    compare(data, expected(original))
+    contacts = [p for _, p, _ in fake.log if p == "/crm/v3/objects/contacts"]
+    assert len(contacts) == 2
+
+
+def test_the_daily_limit_is_a_clear_error(server: HTTPServer) -> None:
+    fake = serve(server, synthetic(PLAN, seed=3, n_leads=5))
+    body = {"status": "error", "message": "You have reached your daily limit.", "policyName": "DAILY"}
+    for _ in range(4):
+        fake.fail("/crm/v3/objects/contacts$", 429, body)
+    with pytest.raises(HubSpotAPIError, match="daily API limit is spent") as caught:
+        connector(server, retries=3).load(progress=False)
+    assert caught.value.status == 429
+
+
+def test_long_property_lists_are_batched_not_414(server: HTTPServer) -> None:
+    original = synthetic(PLAN, seed=4, n_leads=10)
+    fake = serve(server, original, url_limit=400)
+    with pytest.raises(HubSpotAPIError, match="414"):
+        connector(server, url_limit=2000).load(progress=False)
+    data, _ = connector(server, url_limit=300).load(progress=False)
+    compare(data, expected(original))
+    queries = {q for _, p, q in fake.log if p == "/crm/v3/objects/contacts"}
+    assert len(queries) > 2
+
+
+def test_archived_records_are_not_read(server: HTTPServer) -> None:
+    original = synthetic(PLAN, seed=5, n_leads=20)
+    fake = serve(server, original)
+    dealt = {*original.deals.get_column("lead_id").drop_nulls(), *original.activities.get_column("lead_id")}
+    gone = next(i for i in original.leads.get_column("id") if i not in dealt)
+    fake.objects["contacts"][gone].archived = True
+    data, _ = connector(server).load(progress=False)
+    assert gone not in data.leads.get_column("id").to_list()
+    assert data.leads.height == original.leads.height - 1
+
+
+def test_an_unmapped_lifecycle_stage_is_refused_not_dropped(server: HTTPServer) -> None:
+    original = synthetic(PLAN, seed=6, n_leads=10)
+    fake = serve(server, original)
+    record = next(iter(fake.objects["contacts"].values()))
+    record.history["lifecyclestage"].append(("987654", iso(datetime(2030, 1, 1, tzinfo=UTC))))
+    with pytest.raises(LoadError, match="987654"):
+        connector(server).load(progress=False)
+    _, report = connector(server).load(strict=False, progress=False)
+    assert [r.record for r in report.refusals] == [record.id]
+
+
+def test_history_rebuilt_from_the_v2_date_entered_properties(server: HTTPServer) -> None:
+    fake = FakeHubSpot()
+    fake.objects["contacts"]["1"] = Record(
+        "1",
+        {
+            "createdate": "2026-01-05T10:00:00.000Z",
+            "lastmodifieddate": "2026-02-01T09:00:00.000Z",
+            "lifecyclestage": "salesqualifiedlead",
+            "hs_v2_date_entered_lead": "2026-01-05T10:00:00.000Z",
+            "hs_v2_date_entered_marketingqualifiedlead": "2026-01-20T08:30:00.000Z",
+            "hs_v2_date_entered_salesqualifiedlead": "2026-02-01T09:00:00.000Z",
+        },
+    )
+    fake.install(server)
+    data, report = connector(server).load(progress=False)
+    events = data.stage_events.select("from", "to").rows()
+    assert events == [(None, "lead"), ("lead", "mql"), ("mql", "sql")]
+    assert report.provenance is not None
+    assert report.provenance.stage_history == "reconstructed"
+    asked = next(q for _, p, q in fake.log if p == "/crm/v3/objects/contacts")
+    assert "hs_v2_date_entered_marketingqualifiedlead" in asked  # named from the pipeline's stage ids
+
+
+def _boundary_fake(server: HTTPServer) -> tuple[FakeHubSpot, datetime]:
+    original = synthetic(PLAN, seed=8, n_leads=40)
+    fake = serve(server, original)
+    boundary = datetime(2026, 6, 1, tzinfo=UTC)
+    dealt = {*original.deals.get_column("lead_id").drop_nulls(), *original.activities.get_column("lead_id")}
+    ident = next(i for i in original.leads.get_column("id") if i not in dealt)
+    fake.objects["contacts"][ident].properties["lastmodifieddate"] = iso(boundary)
+    return fake, boundary
+
+
+def test_a_record_modified_at_the_boundary_is_in_one_window(server: HTTPServer) -> None:
+    fake, boundary = _boundary_fake(server)
+    ident = next(
+        r.id for r in fake.objects["contacts"].values() if r.properties["lastmodifieddate"] == iso(boundary)
+    )
+    hubspot = connector(server)
+    start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+    before, _ = hubspot.load_changes(since=start, until=boundary, progress=False)
+    after, _ = hubspot.load_changes(since=boundary, until=end, progress=False)
+    # [since, until): the contact modified at the boundary is in the later window only (nothing refers to it).
+    assert ident not in set(before.leads.get_column("id"))
+    assert ident in set(after.leads.get_column("id"))
+    full, _ = hubspot.load(progress=False)
+    assert not difference(full, union_of_changes([before, after]))
+
+
+def test_search_windows_over_the_cap_are_split(server: HTTPServer) -> None:
+    original = synthetic(PLAN, seed=9, n_leads=60)
+    fake = serve(server, original, search_cap=20)
+    hubspot = connector(server, search_cap=20)
+    start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+    data, _ = hubspot.load_changes(since=start, until=end, progress=False)
+    compare(data, expected(original))
+    searches = [p for _, p, _ in fake.log if p.endswith("/search")]
+    assert len(searches) > 3
+
+
+def test_search_is_paced(server: HTTPServer) -> None:
+    serve(server, synthetic(PLAN, seed=10, n_leads=5))
+    start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+    began = time.monotonic()
+    connector(server, search_interval=0.2).load_changes(since=start, until=end, progress=False)
+    assert time.monotonic() - began >= 0.4  # three searches (contacts, companies, deals), 0.2 s apart
+
+
+def test_sync_keeps_a_watermark_in_the_state_file(server: HTTPServer, tmp_path: Path) -> None:
+    original = synthetic(PLAN, seed=11, n_leads=30)
+    fake = serve(server, original)
+    state = tmp_path / "hubspot-state.json"
+    hubspot = connector(server)
+    first_until = datetime(2100, 1, 1, tzinfo=UTC)
+    first, _ = hubspot.sync(state, until=first_until, progress=False)
+    assert json.loads(state.read_text())["watermark"] == first_until.isoformat()
+    ident = next(iter(fake.objects["contacts"]))
+    fake.objects["contacts"][ident].properties["jobtitle"] = "Chief Changer"
+    fake.objects["contacts"][ident].properties["lastmodifieddate"] = iso(first_until - timedelta(minutes=1))
+    second, _ = hubspot.sync(state, until=first_until + timedelta(days=1), progress=False)
+    assert second.leads.get_column("id").to_list() == [ident]  # in the overlap, read again
+    merged = union_of_changes([first, second])
+    assert merged.leads.filter(pl.col("id") == ident).get_column("title").to_list() == ["Chief Changer"]
+
+
+def test_a_progress_bar_on_request(server: HTTPServer, capsys: pytest.CaptureFixture[str]) -> None:
+    serve(server, synthetic(PLAN, seed=13, n_leads=5))
+    connector(server).load(progress=True)
+    assert "hubspot: reading contacts" in capsys.readouterr().err
+    connector(server).load(progress=False)
+    assert "hubspot:" not in capsys.readouterr().err
+
+
+def test_a_broken_state_file_is_refused(server: HTTPServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text("{}")
+    with pytest.raises(ValueError, match="not a hubspot state file"):
+        connector(server).sync(state, until=datetime(2100, 1, 1, tzinfo=UTC), progress=False)
+
+
+def test_it_is_registered_and_checks_its_options() -> None:
+    assert isinstance(load_connector("hubspot", host="http://127.0.0.1:9"), HubSpot)
+    with pytest.raises(ValueError, match="http"):
+        HubSpot(host="ftp://example")
+    with pytest.raises(ValueError, match="open, won or lost"):
+        HubSpot(deal_stage_map={"x": "maybe"})
+
+
+class TestHubSpotContract(ConnectorContract):
+    """The connector contract, against the fake account made from a synthetic dataset."""
+
+    plan = PLAN
+    change_windows = (
+        datetime(2000, 1, 1, tzinfo=UTC),
+        datetime(2026, 3, 1, tzinfo=UTC),
+        datetime(2026, 6, 1, tzinfo=UTC),
+        datetime(2026, 9, 1, tzinfo=UTC),
+        datetime(2100, 1, 1, tzinfo=UTC),
+    )
+    url = ""
+
+    @pytest.fixture(autouse=True, scope="class")
+    @classmethod
+    def _fake(cls) -> Iterator[None]:
+        with HTTPServer(host="127.0.0.1", port=0) as http, pytest.MonkeyPatch.context() as patch:
+            patch.setenv(ENV, TOKEN)
+            fake_from_dataset(PLAN, synthetic(PLAN, seed=12, n_leads=80)).install(http)
+            cls.url = http.url_for("").rstrip("/")
+            yield
+
+    def make_connector(self) -> HubSpot:
+        return HubSpot(host=self.url, token_env=ENV, keyring_service=None, plan=PLAN, search_interval=0.0)
+
+    def current_stages(self) -> dict[str, str]:
+        data: Loaded = self.loaded()
+        events = data.dataset.stage_events.sort("lead_id", "time")
+        return dict(events.group_by("lead_id", maintain_order=True).agg(pl.col("to").last()).iter_rows())
