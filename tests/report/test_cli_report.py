@@ -135,7 +135,8 @@ def test_the_demo_ends_by_writing_the_report_and_saying_where(
     code, out, _ = run(capsys, "demo", "--leads", "300", "--report", str(target))
     assert code == 0
     assert out.endswith(f"\n\nThe alignment report is in {target}\n")
-    assert max(len(line) for line in out.splitlines()) <= _demo.WIDTH
+    # every line within the width but the last: a path is never cut, however long the folder's name
+    assert max(len(line) for line in out.splitlines()[:-1]) <= _demo.WIDTH
     page = target.read_text(encoding="utf-8")
     assert "Fernbrook Analytics FY2027" in page
     assert '<figure class="chart"' in page
