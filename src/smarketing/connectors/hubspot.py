@@ -170,6 +170,13 @@ def value_slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
 
 
+def _check_deal_stage_map(deal_stage_map: Mapping[str, str] | None) -> None:
+    """Refuse a deal stage map whose targets are not ``open``, ``won`` or ``lost``; both connectors use it."""
+    for label, target in (deal_stage_map or {}).items():
+        if target not in ("open", "won", "lost"):
+            raise ValueError(f"deal_stage_map: {label!r} -> {target!r}; a deal stage is open, won or lost")
+
+
 def person_slug(name: str) -> str:
     """An owner's name as a person id when no plan or map knows it: ``"Felix Roth"`` -> ``"felix.roth"``.
 
@@ -846,11 +853,7 @@ class HubSpotExport:
             raise ValueError(
                 f"time_zone: {time_zone!r} is not an IANA time zone (such as 'Europe/Berlin')"
             ) from None
-        for label, target in (deal_stage_map or {}).items():
-            if target not in ("open", "won", "lost"):
-                raise ValueError(
-                    f"deal_stage_map: {label!r} -> {target!r}; a deal stage is open, won or lost"
-                )
+        _check_deal_stage_map(deal_stage_map)
         self.path = path
         self.time_zone = time_zone
         self.plan = plan

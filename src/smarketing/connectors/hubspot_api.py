@@ -47,6 +47,7 @@ from smarketing.connectors._hubspot_http import SEARCH_CAP, HubSpotAPIError, Hub
 from smarketing.connectors.hubspot import (
     DEAL_STAGES,
     SOURCES,
+    _check_deal_stage_map,
     _outcome,
     _people_table,
     _persona_table,
@@ -198,11 +199,7 @@ class HubSpot:
     ) -> None:
         if not host.startswith(("http://", "https://")):
             raise ValueError(f"host: {host!r} is not an http(s) address")
-        for label, target in (deal_stage_map or {}).items():
-            if target not in ("open", "won", "lost"):
-                raise ValueError(
-                    f"deal_stage_map: {label!r} -> {target!r}; a deal stage is open, won or lost"
-                )
+        _check_deal_stage_map(deal_stage_map)
         self.host = host
         self.plan = plan
         self.currency = currency
