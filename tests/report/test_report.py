@@ -367,3 +367,17 @@ def test_sections_are_frozen_values(full_report: Report) -> None:
     with pytest.raises(AttributeError):
         section.status = "failed"  # type: ignore[misc]
     assert Section(id="x", title="X", status="ok", html='<a href="https://e.com">docs</a>').html == "docs"
+
+
+def test_a_kpi_whose_formula_cannot_compile_is_left_out_with_a_note(
+    example_plan: AlignmentPlan, synthetic_data: Dataset
+) -> None:
+    first = example_plan.kpis[0]
+    broken = first.model_copy(update={"id": "broken", "unit": "count", "formula": "sqls / mqls"})
+    plan = example_plan.model_copy(update={"kpis": [*example_plan.kpis, broken]})
+    result = sm.report(plan, synthetic_data, as_of=AS_OF, fx=FX, charts=False)
+    card = next(s for s in result.sections if s.id == "scorecard")
+    assert card.status == "ok"
+    assert card.notes == (
+        "KPI broken: left out: col 1: the formula gives a ratio, but the KPI's unit is 'count'",
+    )

@@ -19,11 +19,11 @@ import polars as pl
 from smarketing._periods import Window
 from smarketing.attribution import attribute
 from smarketing.digest.result import Breach, Credit, Digest, Rejection, Win
-from smarketing.errors import DataError, FormulaError, SmarketingError
+from smarketing.errors import DataError, SmarketingError
 from smarketing.feedback import dispositions
 from smarketing.frames._money import check_won
 from smarketing.journey import TeamFitness, conformance
-from smarketing.kpi import Alert, AlertRule, alerts, compile_kpi, scorecard, status_alert
+from smarketing.kpi import Alert, AlertRule, alerts, computable_kpis, scorecard, status_alert
 from smarketing.money import FxTable, Money
 from smarketing.plan import AlignmentPlan
 from smarketing.records import Dataset
@@ -158,14 +158,8 @@ def _alerts(
     rules: Sequence[AlertRule] | None,
     notes: list[str],
 ) -> list[Alert]:
-    usable = []
-    for kpi in plan.kpis:
-        try:
-            compile_kpi(kpi)
-        except FormulaError as error:
-            notes.append(f"KPI {kpi.id}: left out: {error}")
-            continue
-        usable.append(kpi)
+    usable, left_out = computable_kpis(plan.kpis)
+    notes.extend(f"KPI {kpi.id}: left out: {error}" for kpi, error in left_out)
     if not usable:
         return []
     card = scorecard(

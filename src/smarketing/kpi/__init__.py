@@ -40,7 +40,7 @@ from smarketing.kpi.alerting import Alert, AlertRule, alerts, status_alert, thre
 from smarketing.kpi.catalogue import SOURCED_DEFINITIONS as SOURCED_DEFINITIONS
 from smarketing.kpi.catalogue import Catalog, catalog
 from smarketing.kpi.metrics import ENTRY_POINT_GROUP, Metric, MetricContext, MetricRegistry
-from smarketing.kpi.model import KPI, Direction, Unit, compile_kpi, parse_formula
+from smarketing.kpi.model import KPI, Direction, Unit, compile_kpi, computable_kpis, parse_formula
 from smarketing.kpi.scorecards import AT_RISK_FROM, Scorecard, ScorecardRow, Status, scorecard
 from smarketing.kpi.targets import FunnelTargets, revenue_from_leads, targets_from_revenue
 
@@ -67,6 +67,7 @@ __all__ = [
     "alerts",
     "catalog",
     "compile_kpi",
+    "computable_kpis",
     "parse_formula",
     "revenue_from_leads",
     "scorecard",

@@ -22,7 +22,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal, Protocol, Self, runtime_checkable
 
 from pydantic import Field, model_validator
@@ -42,6 +42,7 @@ __all__ = [
     "MetricSource",
     "Unit",
     "compile_kpi",
+    "computable_kpis",
     "parse_formula",
 ]
 
@@ -155,3 +156,26 @@ def compile_kpi(kpi: KPI, *, metrics: MetricSource | Mapping[str, Dimension] | N
             col=1,
         )
     return formula
+
+
+def computable_kpis(kpis: Iterable[KPI]) -> tuple[list[KPI], list[tuple[KPI, FormulaError]]]:
+    """Split KPIs into those whose formula compiles and those left out, each with its error (in order).
+
+    Summaries that show what they can (the digest, the report) keep the first and name the second.
+
+    Examples:
+        >>> from smarketing.kpi import catalog
+        >>> good, bad = computable_kpis([catalog.kpi("win_rate"), catalog.kpi("win_rate", unit="count")])
+        >>> [k.unit for k in good], [(k.unit, str(e).splitlines()[0]) for k, e in bad]
+        (['ratio'], [('count', "col 1: the formula gives a ratio, but the KPI's unit is 'count'")])
+    """
+    usable: list[KPI] = []
+    left_out: list[tuple[KPI, FormulaError]] = []
+    for kpi in kpis:
+        try:
+            compile_kpi(kpi)
+        except FormulaError as error:
+            left_out.append((kpi, error))
+        else:
+            usable.append(kpi)
+    return usable, left_out

@@ -21,10 +21,10 @@ import polars as pl
 from smarketing import _charts
 from smarketing._periods import Window, reward_period_kind, zone
 from smarketing.attribution import Journeys, attribute, compare
-from smarketing.errors import DataError, FormulaError, SmarketingError
+from smarketing.errors import DataError, SmarketingError
 from smarketing.feedback import waterfall
 from smarketing.journey import conformance, funnel
-from smarketing.kpi import compile_kpi, scorecard
+from smarketing.kpi import computable_kpis, scorecard
 from smarketing.money import FxTable
 from smarketing.persona import agreement, score
 from smarketing.plan import AlignmentPlan
@@ -283,14 +283,9 @@ def _sla(context: _Context, parts: _Parts) -> None:
 def _scorecard(context: _Context, parts: _Parts) -> None:
     if not context.plan.kpis:
         raise _MissingError("the plan has no KPIs")
-    usable = []
-    for kpi in context.plan.kpis:
-        try:
-            compile_kpi(kpi)
-        except FormulaError as error:
-            parts.note(f"KPI {kpi.id}: left out: {str(error).splitlines()[0]}")
-            continue
-        usable.append(kpi)
+    usable, left_out = computable_kpis(context.plan.kpis)
+    for kpi, error in left_out:
+        parts.note(f"KPI {kpi.id}: left out: {str(error).splitlines()[0]}")
     if not usable:
         raise _MissingError("none of the plan's KPIs can be computed")
     result = scorecard(
