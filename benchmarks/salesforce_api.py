@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import resource
@@ -34,6 +35,7 @@ TOKEN_ENV = "SMARKETING_BENCH_SF_ACCESS_TOKEN"
 def _serve(n: int, seed: int) -> None:
     """The server process: the fake org of ``n`` leads, its address and CA on stdout, until stdin ends."""
     sys.path.insert(0, str(ROOT.parent))
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     import trustme
     from pytest_httpserver import HTTPServer
     from tests.connectors.salesforce_fake import fake_from_dataset
@@ -52,6 +54,7 @@ def _serve(n: int, seed: int) -> None:
     bundle = folder / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
     server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    fake.token = os.environ[TOKEN_ENV]
     fake.install(server)
     server.start()
     ready = {"url": server.url_for("").rstrip("/"), "ca": str(bundle), "objects": counts}
@@ -119,8 +122,10 @@ def main() -> None:
                 capture_output=True,
                 text=True,
                 env=env,
-                check=True,
+                check=False,
             )
+            if out.returncode:
+                sys.exit(f"{mode}: the load failed:\n{out.stderr[-3000:]}")
             result = json.loads(out.stdout.strip().splitlines()[-1])
             print(
                 f"{mode:5s}: {result['requests']:5d} requests, {result['wall_s']:7.1f} s wall, "

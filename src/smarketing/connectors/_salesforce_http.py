@@ -37,7 +37,7 @@ from tqdm import tqdm
 from smarketing.connectors._salesforce import case_safe_text
 from smarketing.errors import SmarketingError
 
-__all__ = ["SalesforceAPIError", "SalesforceHTTP", "quote", "soql_time"]
+__all__ = ["SECRETS", "SalesforceAPIError", "SalesforceHTTP", "ids", "name", "quote", "soql_time"]
 
 _RETRY_STATUSES: Final = (429, 500, 502, 503, 504)
 _NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")

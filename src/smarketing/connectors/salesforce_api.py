@@ -204,10 +204,7 @@ class Salesforce:
                 not be reached.
         """
         self._http.show(progress)
-        read = _Read()
-        for obj in self._objects():
-            read.tables[obj] = self._rows(read, obj, None, deleted=False)
-        return self._finish(read, strict=strict, progress=progress, window=None)
+        return self._finish(self._everything(), strict=strict, progress=progress, window=None)
 
     def load_changes(
         self, *, since: datetime, until: datetime, strict: bool = True, progress: bool | None = None
@@ -246,13 +243,14 @@ class Salesforce:
     ) -> Loaded:
         """Load what changed since each object's watermark in the ``state`` file, then move the watermarks.
 
-        The state is a small JSON file the user keeps (``{"watermarks": {"Lead": "2026-10-01T09:00:00+00:00",
-        ...}}``); an object without a watermark is read from the start. Each run reads from the watermark
-        less ``overlap`` (a transaction that commits late keeps its earlier ``SystemModstamp``), so a
-        record can come twice across runs: records are merged by id, the latest winning. With ``base``
-        (the dataset of the runs before) the result is ``base`` brought up to date: changed records
-        replace theirs, each re-read lead's stage events and splits replace its old ones, and records
-        deleted in Salesforce are removed. The file is written only after a successful load.
+        The state is a small JSON file the user keeps
+        (``{"watermarks": {"Lead": "2026-10-01T09:00:00+00:00", ...}}``); without the file, everything is
+        read, as :meth:`load` reads it, and an object without a watermark is read from the start. Each run
+        reads from the watermark less ``overlap`` (a transaction that commits late keeps its earlier
+        ``SystemModstamp``), so a record can come twice across runs: records are merged by id, the latest
+        winning. With ``base`` (the dataset of the runs before) the result is ``base`` brought up to date:
+        changed records replace theirs, each re-read lead's stage events and splits replace its old ones,
+        and records deleted in Salesforce are removed. The file is written only after a successful load.
 
         Raises:
             DataError: The state file is not one this connector wrote.
@@ -266,10 +264,10 @@ class Salesforce:
             obj: (_EPOCH if obj not in marks else min(marks[obj] - overlap, until), until) for obj in READ
         }
         self._http.show(progress)
-        read = self._changes(windows)
-        loaded = self._finish(
-            read, strict=strict, progress=progress, window=(min(w for w, _ in windows.values()), until)
-        )
+        # The first run reads everything as load() does (no window to read twice over).
+        read = self._changes(windows) if marks else self._everything()
+        window = (min(w for w, _ in windows.values()), until) if marks else None
+        loaded = self._finish(read, strict=strict, progress=progress, window=window)
         if base is not None:
             loaded = Loaded(_merge(base, loaded.dataset, read.deleted), loaded.report)
         body = {"watermarks": {obj: until.isoformat() for obj in READ}}
@@ -287,6 +285,13 @@ class Salesforce:
             self._described = {obj: self._http.describe(obj) for obj in READ if obj in present}
         return list(self._described)
 
+    def _everything(self) -> _Read:
+        """Every live record of every object the org has."""
+        read = _Read()
+        for obj in self._objects():
+            read.tables[obj] = self._rows(read, obj, None, deleted=False)
+        return read
+
     def _select(self, obj: str) -> list[str]:
         """The fields of ``obj`` read: those the mapping reads that the org's describe lists."""
         assert self._described is not None
@@ -298,17 +303,23 @@ class Salesforce:
         wanted |= {"Id", MODIFIED[obj], "IsDeleted"}
         return ["Id", *sorted(f for f in wanted if f in have and f != "Id")]
 
-    def _rows(self, read: _Read, obj: str, where: str | None, *, deleted: bool) -> pl.DataFrame:
-        """The rows of ``obj`` a query with ``where`` finds, as text columns; one per id (the latest)."""
+    def _rows(
+        self, read: _Read, obj: str, where: str | None, *, deleted: bool, counted: bool = True
+    ) -> pl.DataFrame:
+        """The rows of ``obj`` a query with ``where`` finds, as text columns; one per id (the latest).
+
+        ``counted``: the query's records are counted first, and read through Bulk 2.0 when they are
+        ``bulk_threshold`` or more (a query by at most 200 ids is not: it goes through REST).
+        """
         fields = self._select(obj)
         # Names checked by name(), conditions made of quote() and soql_time() literals only: no user text.
         soql = f"SELECT {', '.join(name(f) for f in fields)} FROM {name(obj)}"  # noqa: S608
         if where:
             soql += f" WHERE {where}"
         bulk = False
-        if self.bulk_threshold is not None:
-            counted = f"SELECT COUNT() FROM {name(obj)}" + (f" WHERE {where}" if where else "")  # noqa: S608
-            bulk = self._http.count(counted, deleted=deleted) >= self.bulk_threshold
+        if self.bulk_threshold is not None and counted:
+            count = f"SELECT COUNT() FROM {name(obj)}" + (f" WHERE {where}" if where else "")  # noqa: S608
+            bulk = self._http.count(count, deleted=deleted) >= self.bulk_threshold
         types = self._described[obj] if self._described else {}
         frames: list[pl.DataFrame] = []
         with self._http.bar(f"reading {obj}") as bar:
@@ -348,6 +359,7 @@ class Salesforce:
                 obj,
                 f"{name(field)} IN ({', '.join(quote(i) for i in targets[at : at + 200])})",
                 deleted=False,
+                counted=False,
             )
             for at in range(0, len(targets), 200)
         ]
