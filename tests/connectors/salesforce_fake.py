@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,9 +80,14 @@ class FakeSalesforce:
     faults: list[tuple[re.Pattern[str], int, Any, dict[str, str]]] = attrs.Factory(list)
     jobs: dict[str, Job] = attrs.Factory(dict)
     cursors: dict[str, tuple[str, list[dict[str, Any]]]] = attrs.Factory(dict)
+    stalls: list[tuple[re.Pattern[str], float]] = attrs.Factory(list)
 
     def install(self, server: HTTPServer) -> None:
         server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
+
+    def stall(self, path: str, seconds: float) -> None:
+        """Wait ``seconds`` before answering the next request whose path matches ``path`` (once)."""
+        self.stalls.append((re.compile(path), seconds))
 
     def fail(self, path: str, status: int, body: Any = None, **headers: str) -> None:
         """Answer the next request whose path matches ``path`` with ``status`` (once)."""
@@ -92,6 +98,11 @@ class FakeSalesforce:
     def handle(self, request: Request) -> Response:
         path = request.path
         self.log.append((request.method, path, request.query_string.decode()))
+        for n, (pattern, seconds) in enumerate(self.stalls):
+            if pattern.search(path):
+                del self.stalls[n]
+                time.sleep(seconds)
+                break
         for n, (pattern, status, body, headers) in enumerate(self.faults):
             if pattern.search(path):
                 del self.faults[n]

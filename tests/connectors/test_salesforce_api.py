@@ -191,6 +191,13 @@ def test_the_daily_limit_is_a_clear_error(server: HTTPServer, bundle: str, tmp_p
     assert len([p for _, p, _ in fake.log if "/query" in p]) == 1  # not retried: it cannot help
 
 
+def test_a_request_that_takes_too_long_is_given_up(server: HTTPServer, bundle: str, tmp_path: Path) -> None:
+    fake = serve(server, synthetic(PLAN, seed=3, n_leads=5), tmp_path)
+    fake.stall("/query", 3.0)
+    with pytest.raises(SalesforceAPIError, match=r"no answer within 0\.5 s"):
+        connector(server, bundle, timeout=0.5, retries=0).load(progress=False)
+
+
 def window_bounds(fake: FakeSalesforce, parts: int) -> list[datetime]:
     times = [
         datetime.fromisoformat(str(r.get("SystemModstamp") or r["CreatedDate"]).replace("Z", "+00:00"))

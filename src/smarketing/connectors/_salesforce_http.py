@@ -263,6 +263,9 @@ class SalesforceHTTP:
             return SalesforceAPIError(f"{what}: HTTP 401: {why}: {body[:200]}", status=status, code=code)
         if status is not None:
             return SalesforceAPIError(f"{what}: HTTP {status}: {body}", status=status, code=code)
+        if "Timeout" in type(exc).__name__ or "timed out" in str(exc):
+            why = f"no answer within {self.timeout:g} s ({type(exc).__name__}); raise timeout= or try later"
+            return SalesforceAPIError(f"{what}: {why}", code=code)
         text = self.redact(f"{type(exc).__name__}: {exc}")[:300]
         return SalesforceAPIError(f"{what}: {text}", code=code)
 
