@@ -10,6 +10,11 @@ records a page), ``bulk`` reads the objects of 50,000 records or more through Bu
 records a result page). The child reports the requests made, the wall time of the load, and its peak
 memory (``ru_maxrss``, the fake server's memory not included); the server's time answering is part of the
 wall time, as a real org's would be (without the network).
+
+Measured 2026-12-06 at 100k leads (1.46M rows: 480k LeadHistory, 476k Task, 204k CampaignMember), seed 1,
+on the shared 2-CPU machine with other jobs running: ``rest`` 764 requests, 299.0 s, 974 MiB peak;
+``bulk`` 185 requests, 85.7 s, 977 MiB peak. Most of the wall time is the fake server building its
+answers in Python (preparing the org took 422 s).
 """
 
 from __future__ import annotations
