@@ -348,3 +348,47 @@ def test_a_changed_row_brings_its_whole_lead(
     events = full.stage_events.filter(full.stage_events["lead_id"] == leads[0])
     assert changes.dataset.stage_events.height == events.height  # the lead's whole history
     assert str(row[link])[:3] in ("00Q", "003", "006")
+
+
+def test_a_failed_password_login_never_shows_the_password(
+    server: HTTPServer, bundle: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import simple_salesforce
+
+    secret = "hunter2-Pa55word"
+    monkeypatch.delenv(f"{PREFIX}ACCESS_TOKEN")
+    monkeypatch.setenv(f"{PREFIX}USERNAME", "integration@example.com")
+    monkeypatch.setenv(f"{PREFIX}PASSWORD", secret)
+    monkeypatch.setenv(f"{PREFIX}SECURITY_TOKEN", "SeCuRiTyToKeN")
+    seen: dict[str, object] = {}
+
+    def refuse(**options: object) -> None:
+        seen.update(options)
+        message = f"INVALID_LOGIN: bad password {secret} / SeCuRiTyToKeN"
+        raise simple_salesforce.SalesforceAuthenticationFailed("INVALID_LOGIN", message)
+
+    monkeypatch.setattr(simple_salesforce, "Salesforce", refuse)
+    with pytest.raises(SalesforceAPIError, match="logging in") as caught:
+        connector(server, bundle).load(progress=False)
+    assert secret not in str(caught.value)
+    assert "SeCuRiTyToKeN" not in str(caught.value)
+    assert seen["username"] == "integration@example.com"
+    assert seen["domain"] == "login"
+
+
+def test_a_record_read_twice_in_both_id_forms_is_one_record_the_latest(
+    server: HTTPServer, bundle: str, tmp_path: Path
+) -> None:
+    fake = serve(server, synthetic(PLAN, seed=13, n_leads=10), tmp_path)
+    lead = fake.objects["Lead"][0]
+    later = {
+        **lead,
+        "Id": str(lead["Id"])[:15],
+        "Title": "Chief Twice",
+        "SystemModstamp": stamp(datetime(2031, 1, 1, tzinfo=UTC)),
+    }
+    fake.objects["Lead"].append(later)
+    data = connector(server, bundle).load(progress=False).dataset
+    rows = data.leads.filter(data.leads["id"] == lead["Id"])
+    assert rows.height == 1
+    assert rows.get_column("title").to_list() == ["Chief Twice"]
