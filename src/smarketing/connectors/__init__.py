@@ -22,6 +22,8 @@ from __future__ import annotations
 #   _hubspot_http.py its requests: pages, search windows, batches, retries, limits, the token
 #   salesforce.py  the ``salesforce-export`` connector: the CSV files of a Salesforce Data Export
 #   _salesforce.py its parts: ids, times, stage and user maps, history
+#   salesforce_api.py the ``salesforce`` connector: a Salesforce org read live (the [salesforce] extra)
+#   _salesforce_http.py its requests: SOQL, REST pages, Bulk 2.0 jobs, retries, limits, the secrets
 #   registry.py load_connector / available_connectors: built-ins and the ``smarketing.connectors`` plugins
 #   _read.py    reading export files safely, with their line numbers
 from typing import TypeAlias

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 import polars as pl
@@ -249,22 +249,47 @@ class SalesforceExport:
         """
         if not self.path.is_dir():
             raise DataError(f"{self.path}: is not a folder (the export's CSV files)")
-        run = _Load(self, strict)
-        raw, parts = run.tables()
-        given = len(run.found.defaults)
-        loaded = intake(
-            raw,
-            connector=self.name,
-            strict=False,
-            time_zone=self.time_zone,
-            currency=self.currency,
-            defaults=run.found.defaults,
-            provenance=run.provenance(),
-            progress=progress,
-            release=True,
-        )
-        run.read_rest()
-        return run.finish(loaded, parts, strict, given_defaults=given)
+        return _map_tables(_Load(self, strict, folder=self.path), strict=strict, progress=progress)
+
+
+class _Options(Protocol):
+    """The mapping options the export and the live ``salesforce`` connector share (see SalesforceExport)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def plan(self) -> AlignmentPlan | None: ...
+    @property
+    def status_map(self) -> Mapping[str, str]: ...
+    @property
+    def users(self) -> Mapping[str, str]: ...
+    @property
+    def fields(self) -> Mapping[str, Mapping[str, str]]: ...
+    @property
+    def currency(self) -> str | None: ...
+    @property
+    def time_zone(self) -> str | None: ...
+    @property
+    def encoding(self) -> str: ...
+
+
+def _map_tables(run: _Load, *, strict: bool, progress: bool | None) -> Loaded:
+    """The objects' tables of ``run`` mapped to records through the intake, with the complete report."""
+    raw, parts = run.tables()
+    given = len(run.found.defaults)
+    loaded = intake(
+        raw,
+        connector=run.o.name,
+        strict=False,
+        time_zone=run.o.time_zone,
+        currency=run.o.currency,
+        defaults=run.found.defaults,
+        provenance=run.provenance(),
+        progress=progress,
+        release=True,
+    )
+    run.read_rest()
+    return run.finish(loaded, parts, strict, given_defaults=given)
 
 
 def _text_map(given: Mapping[str, str] | None, option: str) -> dict[str, str]:
@@ -339,11 +364,24 @@ def _combined(
 class _Load:
     """One load: the files read, the maps built, and what was found on the way."""
 
-    def __init__(self, options: SalesforceExport, strict: bool) -> None:
+    def __init__(
+        self,
+        options: _Options,
+        strict: bool,
+        *,
+        folder: Path | None = None,
+        tables: Mapping[str, pl.DataFrame] | None = None,
+        where: str = "",
+    ) -> None:
         self.o = options
         self.strict = strict
         self.found = Found()
         self.unused: dict[str, tuple[str, ...]] = {}
+        # The objects' rows: the export's files in ``folder``, or tables already read (the live API's,
+        # text columns named by the fields' API names, with the row's position as its line).
+        self.folder = folder
+        self.given = tables
+        self.where = str(folder) if folder is not None else where
         # Each file is read when its records are made and let go after (one file's table in memory at a
         # time, besides the leads and users that every other object is tied to).
         self.paths = self._paths()
@@ -355,9 +393,7 @@ class _Load:
         self.files["Lead"] = self._read("Lead")
         self.files["User"] = self._read("User")
         if self.files["Lead"] is None and not any(r.source == "Lead.csv" for r in self.found.refusals):
-            raise DataError(
-                f"{options.path}: no Lead.csv (the export's leads); is this a Data Export folder?"
-            )
+            raise DataError(f"{self.where}: no Lead.csv (the export's leads); is this a Data Export folder?")
         users = self.frame("User", ("Id",))
         if users is not None:
             self.ids(users, "User")
@@ -376,7 +412,9 @@ class _Load:
 
     def _paths(self) -> dict[str, Path | None]:
         """Every object's file, or ``None`` when the export has none; files of no object are noted."""
-        present = {p.name: p for p in self.o.path.iterdir()} if self.o.path.is_dir() else {}
+        if self.folder is None:
+            return dict.fromkeys(OBJECTS)
+        present = {p.name: p for p in self.folder.iterdir()} if self.folder.is_dir() else {}
         known = {f"{obj}.csv" for obj in OBJECTS}
         extra = sorted(n for n in present if n.endswith(".csv") and n not in known)
         if extra:
@@ -387,14 +425,25 @@ class _Load:
         """The object's file, if any; in lenient mode a file that cannot be read is one refusal."""
         file = self.paths.get(obj)
         self.present[obj] = False
+        # Only the columns read are kept (the others are listed in the report), to save memory.
+        used = _read_columns(obj, self.o.fields)
+        if self.given is not None:
+            table = self.given.get(obj)
+            if table is None:
+                return None
+            names = [c for c in table.columns if c != _read.LINE]
+            table = self._undeleted(
+                table.select(c for c in table.columns if c == _read.LINE or c in used), obj
+            )
+            self.unused[f"{obj}.csv"] = tuple(c for c in names if c not in used)
+            self.present[obj] = True
+            return table
         if file is None:
             return None
         kind = OBJECTS[obj]
-        # Only the columns read are kept (the others are listed in the report), to save memory.
-        used = _read_columns(obj, self.o.fields)
         try:
             frame, names = _read.read_csv_header(file, encoding=self.o.encoding, keep=used.__contains__)
-            frame = self._undeleted(frame, file.name)
+            frame = self._undeleted(frame, obj)
         except DataError as error:
             if self.strict:
                 raise
@@ -418,8 +467,9 @@ class _Load:
                 self.taken.add(obj)
                 self._read(obj)
 
-    def _undeleted(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    def _undeleted(self, frame: pl.DataFrame, obj: str) -> pl.DataFrame:
         """The rows not in the recycle bin (``IsDeleted`` true), which are counted in the notes."""
+        name = f"{obj}.csv"
         if "IsDeleted" not in frame.columns:
             return frame
         raw = pl.col("IsDeleted")
@@ -431,7 +481,7 @@ class _Load:
                 f"{name}: {count} row(s) with IsDeleted = true (in the recycle bin) are not read"
             )
             frame = frame.filter(~deleted.fill_null(False))
-        if "IsDeleted" not in self.o.fields.get(name.removesuffix(".csv"), {}):
+        if "IsDeleted" not in self.o.fields.get(obj, {}):
             frame = frame.drop("IsDeleted")  # read for this only: its memory goes now
         return frame
 
@@ -1142,9 +1192,7 @@ class _Load:
 
     def provenance(self) -> Provenance:
         """The provenance so far (the stage history is settled in :meth:`finish`)."""
-        return Provenance(
-            "salesforce-export", str(self.o.path), stage_history=self.stage_history(), notes=self.found.notes
-        )
+        return Provenance(self.o.name, self.where, stage_history=self.stage_history(), notes=self.found.notes)
 
     def finish(
         self, loaded: Loaded, parts: dict[str, list[_Part]], strict: bool, *, given_defaults: int
