@@ -22,10 +22,12 @@ from __future__ import annotations
 #   _hubspot_http.py its requests: pages, search windows, batches, retries, limits, the token
 #   salesforce.py  the ``salesforce-export`` connector: the CSV files of a Salesforce Data Export
 #   _salesforce.py its parts: ids, times, stage and user maps, history
+#   changes.py  apply_changes: an incremental load (changed records, deletions) applied to a dataset
 #   registry.py load_connector / available_connectors: built-ins and the ``smarketing.connectors`` plugins
 #   _read.py    reading export files safely, with their line numbers
 from typing import TypeAlias
 
+from smarketing.connectors.changes import apply_changes
 from smarketing.connectors.files import FilesConnector
 from smarketing.connectors.hubspot import HubSpotExport
 from smarketing.connectors.intake import RAW_KINDS, SPLIT_COLUMNS, RawFrame, intake
@@ -68,6 +70,7 @@ __all__ = [
     "SalesforceExport",
     "Source",
     "StageHistory",
+    "apply_changes",
     "available_connectors",
     "connector_info",
     "intake",
