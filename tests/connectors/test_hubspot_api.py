@@ -428,12 +428,17 @@ def test_a_merged_contact_is_deleted_and_its_survivor_read(server: HTTPServer, t
     hubspot = connector(server)
     first_until = datetime(2100, 1, 1, tzinfo=UTC)
     synced, _ = hubspot.sync(state, until=first_until, progress=False)
-    busy = {*original.deals.get_column("lead_id").drop_nulls(), *original.activities.get_column("lead_id")}
-    keep, gone = [i for i in original.leads.get_column("id") if i not in busy][:2]
+    dealt = {*original.deals.get_column("lead_id").drop_nulls()}
+    worked = original.activities.get_column("lead_id")
+    keep = next(i for i in original.leads.get_column("id") if i not in dealt and i not in set(worked))
+    gone = next(i for i in worked if i not in dealt)  # its activities move to the contact it joins
+    moved = original.activities.filter(pl.col("lead_id") == gone).get_column("id").to_list()
     fake.merge(keep, gone, first_until + timedelta(hours=1))
     second = hubspot.sync(state, until=first_until + timedelta(days=1), progress=False)
     assert second.report.deleted == {"leads": (gone,)}
     assert second.dataset.leads.get_column("id").to_list() == [keep]
+    got = second.dataset.activities.filter(pl.col("id").is_in(moved))
+    assert got.get_column("lead_id").unique().to_list() == [keep]
     now = apply_changes(synced, second)
     full, _ = hubspot.load(progress=False)
     assert not difference(full, now)

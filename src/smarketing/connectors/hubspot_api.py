@@ -320,6 +320,7 @@ class HubSpot:
         load.records["contacts"] = self._http.read(
             "contacts", wanted, _properties(self, "contacts"), _history("contacts")
         )
+        self._survivors(load, set(changed["contacts"]))
         self._marketing(load, low, high)
         known = {e.lower() for r in load.records["contacts"] if (e := _text(r, _EMAIL))}
         emails = sorted({e for _, s in load.submissions if (e := _submitter(s)) and e.lower() not in known})
@@ -334,6 +335,27 @@ class HubSpot:
         load.records["companies"] = self._http.read("companies", wanted, _properties(self, "companies"), [])
         self._deletions(load, set(changed["contacts"]), low, high)
         return self._finish(load, strict=strict, progress=progress, window=(since, until))
+
+    def _survivors(self, load: _Load, changed: set[str]) -> None:
+        """The deals and activities of the contacts that others were merged into in this window.
+
+        HubSpot moves a merged contact's deals and activities to the contact it was merged into without
+        changing their modification time, so they are read here, with their associations again.
+        """
+        survivors = [
+            str(r["id"]) for r in load.records["contacts"] if str(r["id"]) in changed and _text(r, _MERGED)
+        ]
+        if not survivors:
+            return
+        for kind in ("deals", *_ACTIVITIES):
+            links = self._http.associations("contacts", kind, survivors)
+            have = {str(r["id"]) for r in load.records[kind]}
+            missing = sorted(
+                {t for targets in links.values() for t in targets} - have, key=lambda t: (len(t), t)
+            )
+            if missing:
+                load.records[kind] += self._http.read(kind, missing, _properties(self, kind), _history(kind))
+                self._linked(load, kind, "contacts", [])
 
     def _marketing(self, load: _Load, low: int | None, high: int | None) -> None:
         """The campaigns (names, and the forms that are their assets) and the forms' submissions."""
