@@ -19,12 +19,20 @@ contacts       ``createdate`` -> created_at, ``hubspot_owner_id`` -> owner, ``hs
                ``lifecyclestage`` with its history, and the ``hs_v2_date_entered_{stage id}`` properties
                built from the lifecycle pipeline's stages -> stage events
 companies      ``name``, ``industry``, ``numberofemployees``, ``country``
-deals          ``dealstage`` (by the deal pipelines' stages), ``amount``, ``deal_currency_code``,
+deals          ``dealstage`` (by the deal pipelines' stages) with its history and the
+               ``hs_v2_date_entered_{stage id}`` properties, ``amount``, ``deal_currency_code``,
                ``createdate``, ``closedate``, ``hubspot_owner_id``; contact and company associations
 calls, ...     ``hs_timestamp`` -> time, ``hubspot_owner_id`` -> person, ``hs_call_disposition`` /
                ``hs_meeting_outcome`` -> outcome (e-mails have none); the contact association -> lead_id
 owners         id, first and last name, e-mail -> person ids
+touchpoints    the original source (``createdate``) and the latest source (``hs_latest_source*``) of each
+               contact, and each form submission (by the submitted ``email``), with the campaign names
+               of the campaigns API
 =============  ===========================================================================================
+
+An incremental load (:meth:`HubSpot.load_changes`, :meth:`HubSpot.sync`) also lists the records deleted
+in its window (archived, or contacts merged into another) in ``report.deleted``;
+:func:`smarketing.connectors.apply_changes` applies it to a dataset.
 
 Examples:
     >>> HubSpot(host="http://127.0.0.1:8080").name
@@ -63,7 +71,7 @@ from smarketing.errors import DataError
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
 
-__all__ = ["HubSpot", "HubSpotAPIError", "MODIFIED"]
+__all__ = ["FORM_CHANNEL", "HubSpot", "HubSpotAPIError", "MODIFIED"]
 
 #: The property that holds each object's last modification time (what incremental loads search by).
 MODIFIED: Final = {
@@ -163,7 +171,8 @@ class HubSpot:
     """Read a HubSpot account through its API: contacts, companies, deals, owners and stage history.
 
     The token of a private app (scopes ``crm.objects.contacts.read``, ``crm.objects.companies.read``,
-    ``crm.objects.deals.read``, ``crm.objects.owners.read``, and ``sales-email-read`` for e-mails) is read
+    ``crm.objects.deals.read``, ``crm.objects.owners.read``, ``sales-email-read`` for e-mails, ``forms``
+    and ``marketing.campaigns.read`` unless ``forms`` and ``campaigns`` are off) is read
     from the environment variable ``token_env`` or else from the keyring, when the first request is made;
     it is never logged and is redacted from every error.
 
@@ -176,7 +185,13 @@ class HubSpot:
       stages: the properties API does not list them), ordered by time, ties by the pipeline's order.
     - **deal stages**: ``deal_stage_map`` (stage id or label) first, then ``closedwon`` / ``closedlost``,
       then the pipeline stage's own metadata (closed with probability 1 -> ``won``, closed otherwise ->
-      ``lost``), else ``open``.
+      ``lost``), else ``open``. A deal's stage history (``propertiesWithHistory``, else the
+      ``hs_v2_date_entered_*`` properties of the deal pipelines' stages) gives a closed deal without
+      ``closedate`` the day it closed, and, with ``deal_journey_map``, stage events of its contact.
+    - **touchpoints**: ``<contact id>-original-source`` at ``createdate``, ``<contact id>-latest-source``
+      at ``hs_latest_source_timestamp`` (left out when it is the original again), as the export makes
+      them, and ``form-<conversion id>`` per form submission (channel ``form``, the campaign of the form);
+      all of team ``touch_team``.
     - **owners**: ``owners`` (by owner id, e-mail or name) first, then the plan's people by name or id,
       else the name slugged; an owner id HubSpot does not list stays its id.
     - **associations**: a contact's account is its first associated company (by id), a deal's lead and
