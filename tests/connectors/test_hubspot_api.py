@@ -533,3 +533,26 @@ def test_forms_and_campaigns_can_be_left_out(server: HTTPServer) -> None:
     data, _ = connector(server, forms=False, campaigns=False).load(progress=False)
     assert "form" not in data.touchpoints.get_column("channel").to_list()
     assert not [p for _, p, _ in fake.log if p.startswith(("/marketing", "/form-integrations"))]
+
+
+def test_a_contact_read_again_keeps_the_events_of_its_unchanged_deals(server: HTTPServer) -> None:
+    fake = _deal_fake(server, history=True)
+    other = Record(
+        "8",
+        {
+            **fake.objects["deals"]["9"].properties,
+            "dealstage": "appointmentscheduled",
+            "hs_lastmodifieddate": "2026-01-01T00:00:00.000Z",
+        },
+        {"dealstage": [("appointmentscheduled", "2026-01-10T09:00:00.000Z")]},
+    )
+    fake.objects["deals"]["8"] = other
+    fake.link("deals", "contacts", "8", "1")
+    journey = {"appointmentscheduled": "sql", "closedwon": "customer"}
+    hubspot = connector(server, deal_journey_map=journey)
+    full, _ = hubspot.load(progress=False)
+    window = (datetime(2026, 2, 15, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    changed, _ = hubspot.load_changes(since=window[0], until=window[1], progress=False)
+    assert sorted(changed.deals.get_column("id")) == ["8", "9"]  # deal 8 did not change; it is read
+    assert_frame_equal(changed.stage_events, full.stage_events)
+    assert "sql" in full.stage_events.get_column("to").to_list()

@@ -352,22 +352,27 @@ class HubSpot:
         return self._finish(load, strict=strict, progress=progress, window=(since, until))
 
     def _survivors(self, load: _Load, changed: set[str]) -> None:
-        """The deals and activities of the contacts that others were merged into in this window.
+        """The deals and activities of merged-into contacts; with ``deal_journey_map``, every contact's deals.
 
-        HubSpot moves a merged contact's deals and activities to the contact it was merged into without
-        changing their modification time, so they are read here, with their associations again.
+        With ``deal_journey_map`` a contact's stage events come from all its deals, so a contact read
+        again needs them all. HubSpot moves a merged contact's deals and activities to the contact it was
+        merged into without changing their modification time, so they are read here, with their
+        associations again.
         """
         survivors = [
             str(r["id"]) for r in load.records["contacts"] if str(r["id"]) in changed and _text(r, _MERGED)
         ]
-        if not survivors:
-            return
-        for kind in ("deals", *_ACTIVITIES):
-            links = self._http.associations("contacts", kind, survivors)
+        if survivors:
+            self._associated(load, survivors, ("deals", *_ACTIVITIES))
+        if self._deal_journey:
+            self._associated(load, [str(r["id"]) for r in load.records["contacts"]], ("deals",))
+
+    def _associated(self, load: _Load, contacts: list[str], kinds: Sequence[str]) -> None:
+        """Read the records of ``kinds`` associated with ``contacts`` that the load does not hold yet."""
+        for kind in kinds:
+            links = self._http.associations("contacts", kind, contacts)
             have = {str(r["id"]) for r in load.records[kind]}
-            missing = sorted(
-                {t for targets in links.values() for t in targets} - have, key=lambda t: (len(t), t)
-            )
+            missing = sorted({t for ts in links.values() for t in ts} - have, key=lambda t: (len(t), t))
             if missing:
                 load.records[kind] += self._http.read(kind, missing, _properties(self, kind), _history(kind))
                 self._linked(load, kind, "contacts", [])
