@@ -220,13 +220,16 @@ class FakeHubSpot:
         ]
         return _paged(rows, request, most=50)
 
+    def records(self, kind: str, *, archived: bool) -> list[Record]:
+        """The live (or archived) records of ``kind`` in id order, as the list pages give them."""
+        return [r for _, r in sorted(self.objects[kind].items()) if r.archived == archived]
+
     def _page(self, kind: str, request: Request) -> Response:
         props = _listed(request.args.getlist("properties"))
         history = _listed(request.args.getlist("propertiesWithHistory"))
         limit = min(int(request.args.get("limit", 10)), 50 if history else 100)
         start = int(request.args.get("after", 0))
-        archived = request.args.get("archived", "false").lower() == "true"
-        live = [r for _, r in sorted(self.objects[kind].items()) if r.archived == archived]
+        live = self.records(kind, archived=request.args.get("archived", "false").lower() == "true")
         page = live[start : start + limit]
         body: dict[str, Any] = {"results": [r.shape(props, history) for r in page]}
         if start + limit < len(live):
