@@ -189,6 +189,7 @@ def test_history_rebuilt_from_the_v2_date_entered_properties(server: HTTPServer)
     assert events == [(None, "lead"), ("lead", "mql"), ("mql", "sql")]
     assert report.provenance is not None
     assert report.provenance.stage_history == "reconstructed"
+    assert "covers 2026-01-05T10:00:00+00:00 to 2026-02-01T09:00:00+00:00" in report.provenance.notes[0]
     asked = next(q for _, p, q in fake.log if p == "/crm/v3/objects/contacts")
     assert "hs_v2_date_entered_marketingqualifiedlead" in asked  # named from the pipeline's stage ids
 

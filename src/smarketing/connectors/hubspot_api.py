@@ -162,6 +162,7 @@ class _Load:
     deal_history: dict[str, list[tuple[str, str]]] = attrs.Factory(dict)  # deal id -> (time, stage id)
     deleted: dict[str, set[str]] = attrs.Factory(dict)  # canonical kind -> ids gone from HubSpot
     notes: list[str] = attrs.Factory(list)
+    window: tuple[datetime, datetime] | None = None  # the first and last lifecycle stage change read
     submissions: list[tuple[str, dict[str, Any]]] = attrs.Factory(list)  # (form id, submission)
     form_campaigns: dict[str, str] = attrs.Factory(dict)  # form id -> campaign name
     campaigns: dict[str, str] = attrs.Factory(dict)  # campaign id -> name
@@ -469,7 +470,12 @@ class HubSpot:
         notes = [
             f"lifecycle stage history: {load.native} contact(s) from HubSpot's property history "
             f"(propertiesWithHistory), {load.rebuilt} rebuilt from the hs_v2_date_entered_* properties "
-            "(one date per stage: a stage entered again is seen once)",
+            "(one date per stage: a stage entered again is seen once)"
+            + (
+                f"; it covers {load.window[0].isoformat()} to {load.window[1].isoformat()}"
+                if load.window
+                else ""
+            ),
             *load.notes,
         ]
         if not self._deal_journey:
@@ -866,6 +872,10 @@ def _stage_events(connector: HubSpot, load: _Load) -> RawFrame | None:
             ]
             steps.sort(key=lambda s: (_instant(s[0]), order[s[1]]))
             load.rebuilt += bool(steps)
+        if steps:
+            first, last = _instant(steps[0][0]), _instant(steps[-1][0])
+            low, high = load.window or (first, last)
+            load.window = (min(low, first), max(high, last))
         mapped = _lifecycle_steps(connector, load, ident, steps)
         if mapped is None:
             continue
