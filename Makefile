@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test browser layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-lint-text bench-compare rules-docs clean setup
+.PHONY: demo test browser layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-hubspot-api bench-lint-text bench-compare rules-docs clean setup
 
 setup: $(STAMP) browser
 
@@ -83,6 +83,10 @@ bench-rules: $(STAMP)
 
 bench-connectors: $(STAMP)
 	$(BIN)/python benchmarks/connectors.py $(BENCH_ARGS)
+
+# The live hubspot connector's full load against the fake API at 100k contacts (BENCH_ARGS="--leads N").
+bench-hubspot-api: $(STAMP)
+	$(BIN)/python benchmarks/hubspot_api.py $(BENCH_ARGS)
 
 # glossary.lint_text over 10,000 documents of 2 KB of each kind, beside plain `re` peers; --cli also times
 # the command over the files (BENCH_ARGS="--docs N --repeat N --cli").

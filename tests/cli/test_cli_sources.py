@@ -1,4 +1,4 @@
-"""``--source NAME:PATH``, ``smarketing import`` and ``smarketing sources``: data through a connector."""
+"""``--source NAME[:PATH]``, ``smarketing import`` and ``smarketing sources``: data through a connector."""
 
 from __future__ import annotations
 
@@ -170,8 +170,11 @@ def test_sources_lists_connectors_and_options(capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--source", "files"], "argument --source: 'files': write NAME:PATH"),
-        (["--source", ":x"], "write NAME:PATH"),
+        (["--source", "files"], "files: give path= (a folder or a file) or paths="),
+        (["--source", "hubspot-export"], "hubspot-export reads files: write hubspot-export:PATH"),
+        (["--source", "hubspot:./x"], "hubspot takes no path; write --source hubspot and give its options"),
+        (["--source", ":x"], "write NAME or NAME:PATH"),
+        (["--source", "files:"], "write NAME or NAME:PATH"),
         (["--source", SOURCE, "--data", CRM], "argument --data: not allowed with argument --source"),
         (
             ["--source", SOURCE, "--option", "time zone=UTC"],
@@ -184,7 +187,7 @@ def test_sources_lists_connectors_and_options(capsys: pytest.CaptureFixture[str]
         (["--source", SOURCE, "--option", "columns={oops"], "--option columns: not JSON"),
         (["--source", SOURCE, "--option", "time_zone=Mars/Base"], "Mars/Base"),
         (["--source", "files:/no/such/folder", "--option", "time_zone=UTC"], "/no/such/folder"),
-        (["--option", "time_zone=UTC"], "--option: only with --source NAME:PATH"),
+        (["--option", "time_zone=UTC"], "--option: only with --source NAME[:PATH]"),
         (["--source", "fi\x1bles:x"], "the connector name must be printable text"),
         (["--source", SOURCE, "--option", "time_zone=\x1b[2J"], "\\x1b[2J"),
         (

@@ -71,6 +71,11 @@ class Record:
     properties: dict[str, str | None]
     history: dict[str, list[tuple[str | None, str]]] = attrs.Factory(dict)  # oldest first
     archived: bool = False
+    archived_at: str | None = None
+
+    def archive(self, when: datetime) -> None:
+        """Delete the record (HubSpot archives it) at ``when``."""
+        self.archived, self.archived_at = True, iso(when)
 
     def shape(self, props: list[str], history: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -82,6 +87,8 @@ class Record:
             or STAMP,
             "archived": self.archived,
         }
+        if self.archived:
+            out["archivedAt"] = self.archived_at or STAMP
         out["properties"]["hs_object_id"] = self.id
         if history:
             out["propertiesWithHistory"] = {
@@ -92,6 +99,22 @@ class Record:
                 for p in history
             }
         return out
+
+
+@attrs.define
+class Form:
+    """A HubSpot form and its submissions: (conversion id, submitted at in ms, e-mail, page URL)."""
+
+    name: str
+    submissions: list[tuple[str, int, str | None, str]] = attrs.Factory(list)
+
+
+@attrs.define
+class Campaign:
+    """A marketing campaign (name) and the ids of its form assets."""
+
+    name: str
+    forms: list[str] = attrs.Factory(list)
 
 
 @attrs.define
@@ -113,6 +136,8 @@ class FakeHubSpot:
     url_limit: int = 4000
     search_cap: int = 10_000
     token: str = TOKEN
+    forms: dict[str, Form] = attrs.Factory(dict)
+    campaigns: dict[str, Campaign] = attrs.Factory(dict)
 
     def install(self, server: HTTPServer) -> None:
         server.expect_request(re.compile(r"^/.*$")).respond_with_handler(self.handle)
@@ -123,6 +148,22 @@ class FakeHubSpot:
     def link(self, source: str, target: str, ident: str, other: str) -> None:
         self.links.setdefault((source, target), {}).setdefault(ident, []).append(other)
         self.links.setdefault((target, source), {}).setdefault(other, []).append(ident)
+
+    def merge(self, keep: str, gone: str, when: datetime) -> None:
+        """Merge contact ``gone`` into ``keep`` at ``when``, as HubSpot does: ``gone`` is no more, its
+        associations move to ``keep``, and ``keep`` lists it in ``hs_merged_object_ids``."""
+        contacts = self.objects["contacts"]
+        survivor = contacts[keep]
+        del contacts[gone]
+        merged = [i for i in (survivor.properties.get("hs_merged_object_ids") or "").split(";") if i]
+        survivor.properties["hs_merged_object_ids"] = ";".join([*merged, gone])
+        survivor.properties["lastmodifieddate"] = iso(when)
+        for (source, target), links in self.links.items():
+            if source == "contacts" and gone in links:
+                links.setdefault(keep, []).extend(links.pop(gone))
+            elif target == "contacts":
+                for others in links.values():
+                    others[:] = list(dict.fromkeys(keep if o == gone else o for o in others))
 
     def handle(self, request: Request) -> Response:
         query = request.query_string.decode()
@@ -149,16 +190,46 @@ class FakeHubSpot:
             return self._associations(m[1], m[2], request.get_json())
         if path in {"/crm/v3/owners", "/crm/v3/owners/"}:
             return self._owners(request)
+        if path in {"/marketing/v3/forms", "/marketing/v3/forms/"}:
+            rows = [
+                {"id": i, "name": f.name, "formType": "hubspot", "archived": False}
+                for i, f in sorted(self.forms.items())
+            ]
+            return _paged(rows, request)
+        if m := re.fullmatch(r"/form-integrations/v1/submissions/forms/([\w-]+)", path):
+            return self._submissions(m[1], request)
+        if path == "/marketing/v3/campaigns":
+            rows = [{"id": i, "properties": {"hs_name": c.name}} for i, c in sorted(self.campaigns.items())]
+            return _paged(rows, request)
+        if m := re.fullmatch(r"/marketing/v3/campaigns/([\w-]+)/assets/FORM", path):
+            campaign = self.campaigns[m[1]]
+            return _paged([{"id": f, "name": self.forms[f].name} for f in campaign.forms], request)
         if m := re.fullmatch(r"/crm/v3/pipelines/(\w+)", path):
             return _json(200, {"results": _pipelines(m[1])})
         return _json(404, {"status": "error", "message": f"no route {path}"})
+
+    def _submissions(self, form: str, request: Request) -> Response:
+        rows = [
+            {
+                "conversionId": conversion,
+                "submittedAt": at,
+                "values": [] if email is None else [{"name": "email", "value": email}],
+                "pageUrl": page,
+            }
+            for conversion, at, email, page in sorted(self.forms[form].submissions, key=lambda s: -s[1])
+        ]
+        return _paged(rows, request, most=50)
+
+    def records(self, kind: str, *, archived: bool) -> list[Record]:
+        """The live (or archived) records of ``kind`` in id order, as the list pages give them."""
+        return [r for _, r in sorted(self.objects[kind].items()) if r.archived == archived]
 
     def _page(self, kind: str, request: Request) -> Response:
         props = _listed(request.args.getlist("properties"))
         history = _listed(request.args.getlist("propertiesWithHistory"))
         limit = min(int(request.args.get("limit", 10)), 50 if history else 100)
         start = int(request.args.get("after", 0))
-        live = [r for _, r in sorted(self.objects[kind].items()) if not r.archived]
+        live = self.records(kind, archived=request.args.get("archived", "false").lower() == "true")
         page = live[start : start + limit]
         body: dict[str, Any] = {"results": [r.shape(props, history) for r in page]}
         if start + limit < len(live):
@@ -186,8 +257,12 @@ class FakeHubSpot:
     def _batch(self, kind: str, body: dict[str, Any]) -> Response:
         props, history = body.get("properties", []), body.get("propertiesWithHistory", [])
         found, missing = [], []
+        by = body.get("idProperty")
+        index = (
+            {str(r.properties.get(by) or "").lower(): r for r in self.objects[kind].values()} if by else {}
+        )
         for item in body["inputs"]:
-            record = self.objects[kind].get(str(item["id"]))
+            record = index.get(str(item["id"]).lower()) if by else self.objects[kind].get(str(item["id"]))
             if record is None or record.archived:
                 missing.append(str(item["id"]))
             else:
@@ -220,13 +295,22 @@ class FakeHubSpot:
         )
 
     def _owners(self, request: Request) -> Response:
-        archived = request.args.get("archived", "false") == "true"
+        archived = request.args.get("archived", "false").lower() == "true"
         owners = [o for o in self.owners if o["archived"] == archived]
         start, limit = int(request.args.get("after", 0)), int(request.args.get("limit", 100))
         body: dict[str, Any] = {"results": owners[start : start + limit]}
         if start + limit < len(owners):
             body["paging"] = {"next": {"after": str(start + limit)}}
         return _json(200, body)
+
+
+def _paged(rows: list[dict[str, Any]], request: Request, most: int = 100) -> Response:
+    """One page of ``rows`` by ``limit`` and ``after`` (an offset), with ``paging.next.after``."""
+    start, limit = int(request.args.get("after", 0)), min(int(request.args.get("limit", 20)), most)
+    body: dict[str, Any] = {"results": rows[start : start + limit]}
+    if start + limit < len(rows):
+        body["paging"] = {"next": {"after": str(start + limit), "link": "?after=x"}}
+    return _json(200, body)
 
 
 def _listed(values: list[str]) -> list[str]:
@@ -351,7 +435,10 @@ def fake_from_dataset(plan: AlignmentPlan, data: Dataset) -> FakeHubSpot:
             "hubspot_owner_id": owner.get(row["owner"]) if row["owner"] else None,
             "hs_lastmodifieddate": iso(row["created_at"]),
         }
-        fake.objects["deals"][row["id"]] = Record(row["id"], props)
+        steps = [("appointmentscheduled", iso(row["created_at"]))]
+        if row["stage"] != "open" and row["close_date"] is not None:
+            steps.append((stage[row["stage"]], f"{row['close_date']}T12:00:00.000Z"))
+        fake.objects["deals"][row["id"]] = Record(row["id"], props, {"dealstage": steps})
         if row["lead_id"] is not None:
             fake.link("deals", "contacts", row["id"], row["lead_id"])
         if row["account_id"] is not None:

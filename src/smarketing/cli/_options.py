@@ -180,16 +180,21 @@ def _int(text: str) -> int:
 _OPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 
-def parse_source(text: str) -> tuple[str, Path]:
-    """``--source NAME:PATH`` (and ``import SOURCE``): a connector name and the path it reads."""
+def parse_source(text: str) -> tuple[str, Path | None]:
+    """``--source NAME[:PATH]`` (and ``import SOURCE``): a connector name and the path it reads, if any.
+
+    A connector that reads files takes ``NAME:PATH``; one that reads a service (``hubspot``) takes its
+    name alone, and its options with ``--option``.
+    """
     name, colon, path = text.partition(":")
-    if not colon or not name or not path:
+    if not name or (colon and not path):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: write NAME:PATH, e.g. hubspot-export:./export (smarketing sources lists the names)"
+            f"{text!r}: write NAME or NAME:PATH, e.g. hubspot-export:./export or hubspot "
+            "(smarketing sources lists the names)"
         )
     if not name.isprintable():
         raise argparse.ArgumentTypeError(f"{text!r}: the connector name must be printable text")
-    return name, parse_path(path)
+    return name, parse_path(path) if colon else None
 
 
 def parse_option(text: str) -> tuple[str, str]:

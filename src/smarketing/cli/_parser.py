@@ -355,8 +355,9 @@ def _add_source(parser: argparse.ArgumentParser, *, data_help: str, synthetic: b
     source.add_argument(
         "--source",
         type=parse_source,
-        metavar="NAME:PATH",
-        help="read through a connector, e.g. hubspot-export:./export (smarketing sources lists them)",
+        metavar="NAME[:PATH]",
+        help="read through a connector, e.g. hubspot-export:./export or hubspot (smarketing sources lists "
+        "them)",
     )
     if synthetic:
         source.add_argument(
@@ -401,13 +402,21 @@ def _add_import_and_sources(commands: Commands) -> None:
     import_ = commands.add_parser(
         "import",
         help="read a source through a connector once and write it as a dataset folder",
-        description="Load SOURCE (NAME:PATH, e.g. hubspot-export:./export) through its connector and write "
-        "DIR: one <kind>.parquet per record kind, manifest.json and load-report.json; then --data DIR "
-        "reads it fast. Prints the load summary.",
+        description="Load SOURCE (NAME:PATH, e.g. hubspot-export:./export, or NAME for a connector that "
+        "reads no path, e.g. hubspot) through its connector and write DIR: one <kind>.parquet per record "
+        "kind, manifest.json and load-report.json; then --data DIR reads it fast. Prints the load summary. "
+        "With --state FILE the load is incremental and its changes are applied to DIR.",
     )
-    import_.add_argument("source", type=parse_source, metavar="SOURCE", help="NAME:PATH")
+    import_.add_argument("source", type=parse_source, metavar="SOURCE", help="NAME[:PATH]")
     import_.add_argument(
         "--output", "-o", required=True, type=parse_path, metavar="DIR", help="the dataset folder to write"
+    )
+    import_.add_argument(
+        "--state",
+        type=parse_path,
+        metavar="FILE",
+        help="load only what changed since the watermark kept in FILE (connectors with sync, e.g. hubspot) "
+        "and apply it to DIR",
     )
     _add_connector_options(import_, report=False)
     import_.set_defaults(command=import_command, name="import")

@@ -1,9 +1,12 @@
-"""Data through a connector: ``--source NAME:PATH``, ``smarketing import`` and ``smarketing sources``.
+"""Data through a connector: ``--source NAME[:PATH]``, ``smarketing import`` and ``smarketing sources``.
 
 ``--source hubspot-export:./export`` makes the connector with ``path=./export`` and the ``--option
-KEY=VALUE`` pairs, and loads it. Option values are text; a value that starts with ``{`` or ``[`` is read
-as JSON (for the maps a connector takes), and options typed ``bool`` or ``int`` take ``true``/``false``
-and whole numbers. Strictly (the default) any refused row ends the command with the first refusals
+KEY=VALUE`` pairs, and loads it. A connector with a required ``path`` option needs ``NAME:PATH``; one that
+declares no ``path`` (a live API, such as ``hubspot``) is named alone: ``--source hubspot``.
+
+Option values are text; a value that starts with ``{`` or ``[`` is read as JSON (for the maps a connector
+takes), and options typed ``bool``, ``int`` or ``float`` take ``true``/``false``, whole numbers and
+numbers. Strictly (the default) any refused row ends the command with the first refusals
 named; ``--lenient`` keeps the good rows, writes every refusal to the load report and says how many.
 """
 
@@ -28,6 +31,7 @@ from smarketing.connectors import (
     ConnectorInfo,
     Loaded,
     LoadReport,
+    apply_changes,
     available_connectors,
     connector_info,
     load_connector,
@@ -35,6 +39,7 @@ from smarketing.connectors import (
 from smarketing.connectors.registry import ENTRY_POINT_GROUP
 from smarketing.errors import DataError, PluginError, PluginWarning
 from smarketing.records import Dataset
+from smarketing.records._store import MANIFEST
 
 #: Where the load report goes when ``--load-report`` does not say.
 DEFAULT_REPORT = Path("load-report.json")
@@ -69,6 +74,11 @@ def _value(info: ConnectorInfo, key: str, text: str) -> object:
         if text.lower() in _TRUE + _FALSE:
             return text.lower() in _TRUE
         raise CommandError(f"--option {key}: expected true or false, not {text!r}")
+    if re.search(r"\bfloat\b", annotation) and not re.search(r"\bstr\b", annotation):
+        try:
+            return float(text)
+        except ValueError:
+            raise CommandError(f"--option {key}: expected a number, not {text!r}") from None
     if re.search(r"\bint\b", annotation) and not re.search(r"\bstr\b", annotation):
         if re.fullmatch(r"[+-]?[0-9]{1,18}", text) is None:
             raise CommandError(f"--option {key}: expected a whole number, not {text!r}")
@@ -77,28 +87,48 @@ def _value(info: ConnectorInfo, key: str, text: str) -> object:
 
 
 def connector_options(info: ConnectorInfo, path: Path | None, given: list[tuple[str, str]]) -> dict[str, Any]:
-    """The options to make the connector with: ``path`` from ``NAME:PATH`` and each ``--option``."""
+    """The options to make the connector with: ``path`` from ``NAME:PATH`` and each ``--option``.
+
+    The rule is the connector's own: one that declares no ``path`` option takes none, one whose ``path``
+    is required needs ``NAME:PATH`` (or ``--option path=...``).
+    """
     options: dict[str, Any] = {}
+    declared = info.option("path")
     if path is not None:
-        if info.option("path") is None:
-            raise CommandError(f"{info.name} takes no path; give its options with --option KEY=VALUE")
+        if declared is None:
+            raise CommandError(
+                f"{info.name} takes no path; write --source {info.name} and give its options with "
+                "--option KEY=VALUE"
+            )
         options["path"] = str(path)
     for key, text in given:
         if key in options:
             what = "NAME:PATH gives the path" if key == "path" and path is not None else "given twice"
             raise CommandError(f"--option {key}: {what}")
         options[key] = _value(info, key, text)
+    if declared is not None and declared.required and "path" not in options:
+        raise CommandError(f"{info.name} reads files: write {info.name}:PATH (smarketing sources)")
     return options
 
 
-def run_connector(args: argparse.Namespace, source: tuple[str, Path]) -> Loaded:
-    """Make and load the connector of ``source`` with ``--option`` and ``--lenient``."""
+def run_connector(args: argparse.Namespace, source: tuple[str, Path | None]) -> Loaded:
+    """Make and load the connector of ``source`` with ``--option`` and ``--lenient``.
+
+    With ``--state FILE`` (``import``) the connector's ``sync(FILE)`` loads what changed since the last
+    run instead of everything.
+    """
     name, path = source
     with plugin_warnings(args.name):
         info = connector_info(name)
         connector = load_connector(name, **connector_options(info, path, args.option or []))
+    state: Path | None = getattr(args, "state", None)
+    if state is not None and not callable(getattr(connector, "sync", None)):
+        raise CommandError(f"--state: {name} has no incremental loads (no sync method)")
     try:
-        loaded = connector.load(strict=not args.lenient, progress=None)
+        if state is not None:
+            loaded = connector.sync(state, strict=not args.lenient, progress=None)  # type: ignore[attr-defined]
+        else:
+            loaded = connector.load(strict=not args.lenient, progress=None)
     except (DataError, KeyboardInterrupt):
         raise
     except BaseException as exc:
@@ -151,7 +181,7 @@ def check_source_options(args: argparse.Namespace) -> None:
     ]
     if given:
         raise CommandError(
-            f"{', '.join(given)}: only with --source NAME:PATH (they set how a connector loads)"
+            f"{', '.join(given)}: only with --source NAME[:PATH] (they set how a connector loads)"
         )
 
 
@@ -166,15 +196,31 @@ def source_data(args: argparse.Namespace) -> Dataset:
 
 
 def import_command(args: argparse.Namespace) -> int:
-    """``smarketing import SOURCE -o DIR``: load once, write the dataset and its load report, summarise."""
+    """``smarketing import SOURCE -o DIR``: load, write the dataset and its load report, summarise.
+
+    With ``--state FILE`` the load is incremental: the changes since the watermark in ``FILE`` are applied
+    to the dataset already in ``DIR`` (records replaced by id, deleted ones removed), and the watermark
+    moves only once ``DIR`` is written.
+    """
+    state: Path | None = getattr(args, "state", None)
+    base: Dataset | None = None
+    if state is not None and (args.output / MANIFEST).is_file():
+        base = Dataset.read(args.output)
     loaded = run_connector(args, args.source)
     data, report = loaded
+    if base is not None:
+        data = apply_changes(base, loaded)
     data.write(args.output, report=report)
     path = args.output / "load-report.json"
     write_report(report, path)
     emit(report.summary())
-    emit(f"wrote {args.output} ({sum(report.rows_kept.values()):,} records) and {path}")
+    what = "applied the changes to" if base is not None else "wrote"
+    emit(f"{what} {args.output} ({_records(data):,} records) and {path}")
     return 0
+
+
+def _records(data: Dataset) -> int:
+    return sum(frame.height for frame in data.frames().values())
 
 
 def sources_command(args: argparse.Namespace) -> int:
@@ -194,7 +240,10 @@ def sources_command(args: argparse.Namespace) -> int:
             emit(f"  {option.name} ({kind}; {default})", one_line=True)
             if option.help:
                 emit(f"      {option.help}", one_line=True)
-    emit("\nuse one: --source NAME:PATH [--option KEY=VALUE ...], or smarketing import NAME:PATH -o DIR")
+    emit(
+        "\nuse one: --source NAME[:PATH] [--option KEY=VALUE ...], or smarketing import NAME[:PATH] -o DIR "
+        "(PATH only for the connectors with a path option)"
+    )
     return 0
 
 

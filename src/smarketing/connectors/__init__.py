@@ -24,10 +24,12 @@ from __future__ import annotations
 #   _salesforce.py its parts: ids, times, stage and user maps, history
 #   salesforce_api.py the ``salesforce`` connector: a Salesforce org read live (the [salesforce] extra)
 #   _salesforce_http.py its requests: SOQL, REST pages, Bulk 2.0 jobs, retries, limits, the secrets
+#   changes.py  apply_changes: an incremental load (changed records, deletions) applied to a dataset
 #   registry.py load_connector / available_connectors: built-ins and the ``smarketing.connectors`` plugins
 #   _read.py    reading export files safely, with their line numbers
 from typing import TypeAlias
 
+from smarketing.connectors.changes import apply_changes
 from smarketing.connectors.files import FilesConnector
 from smarketing.connectors.hubspot import HubSpotExport
 from smarketing.connectors.intake import RAW_KINDS, SPLIT_COLUMNS, RawFrame, intake
@@ -70,6 +72,7 @@ __all__ = [
     "SalesforceExport",
     "Source",
     "StageHistory",
+    "apply_changes",
     "available_connectors",
     "connector_info",
     "intake",

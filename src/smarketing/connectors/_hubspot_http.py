@@ -239,19 +239,53 @@ class HubSpotHTTP:
             if after is None:
                 return
 
+    def archived(self, object_type: str, since_ms: int, until_ms: int) -> list[str]:
+        """Ids of the records of ``object_type`` archived (deleted) in ``[since_ms, until_ms)``.
+
+        HubSpot's search never returns archived records, so the list of archived records
+        (``archived=true``) is paged through and filtered by ``archivedAt``.
+        """
+        basic = self._api().crm.objects.basic_api
+        out: list[str] = []
+        after: str | None = None
+        while True:
+            options: dict[str, Any] = {"limit": _PAGE}
+            if after is not None:
+                options["after"] = after
+            what = f"reading archived {object_type}"
+            page = self.call(what, basic.get_page, object_type, properties=[], archived=True, **options)
+            for record in page.get("results", []):
+                when = record.get("archivedAt")
+                if when is not None and since_ms <= _millis(when) < until_ms:
+                    out.append(str(record["id"]))
+            after = _next(page)
+            if after is None:
+                return out
+
     def read(
-        self, object_type: str, ids: Sequence[str], properties: Sequence[str], history: Sequence[str]
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        properties: Sequence[str],
+        history: Sequence[str],
+        *,
+        id_property: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The live records of ``ids`` (batch read, 100 a request); ids HubSpot does not have are left out."""
+        """The live records of ``ids`` (batch read, 100 a request); ids HubSpot does not have are left out.
+
+        With ``id_property`` the ids are values of that property (``email``), not record ids.
+        """
         batch_api = self._api().crm.objects.batch_api
         merged: dict[str, dict[str, Any]] = {}
         bar = self._bar(f"reading changed {object_type}")
         for start in range(0, len(ids), _BATCH):
-            body = {
+            body: dict[str, Any] = {
                 "inputs": [{"id": i} for i in ids[start : start + _BATCH]],
                 "properties": list(properties),
                 "propertiesWithHistory": list(history),
             }
+            if id_property is not None:
+                body["idProperty"] = id_property
             answer = self.call(f"reading {object_type}", batch_api.read, object_type, body, archived=False)
             for record in answer.get("results", []):
                 _merge(merged, record)
@@ -356,6 +390,63 @@ class HubSpotHTTP:
                 if after is None:
                     break
         return out
+
+    def get(self, what: str, path: str, query: Sequence[tuple[str, Any]] = ()) -> Any:
+        """A GET of an endpoint the client has no method for (form submissions, campaigns).
+
+        It goes through the client's generated transport, so the host, token, retries and timeout are
+        the same as every other request's.
+        """
+        client = self._api().marketing.forms.forms_api.api_client
+        return self.call(
+            what,
+            client.call_api,
+            path,
+            "GET",
+            query_params=list(query),
+            header_params={"Accept": "application/json"},
+            response_types_map={},
+            auth_settings=["oauth2"],
+            _return_http_data_only=True,
+        )
+
+    def listing(
+        self,
+        what: str,
+        path: str,
+        query: Sequence[tuple[str, Any]] = (),
+        *,
+        limit: int = _PAGE,
+        until: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every result of a paged GET (``paging.next.after``), up to the first that ``until`` ends."""
+        out: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            page = self.get(what, path, [*query, ("limit", limit), *([("after", after)] if after else [])])
+            for result in page.get("results", []):
+                if until is not None and until(result):
+                    return out
+                out.append(result)
+            after = _next(page)
+            if after is None:
+                return out
+
+    def submissions(self, form: str, since_ms: int | None, until_ms: int | None) -> list[dict[str, Any]]:
+        """The submissions of ``form`` made in ``[since_ms, until_ms)`` (all without bounds).
+
+        HubSpot lists them newest first, 50 a page, so the pages stop at the first one older than
+        ``since_ms``.
+        """
+        path = f"/form-integrations/v1/submissions/forms/{form}"
+        low = since_ms if since_ms is not None else -1
+
+        def older(result: Mapping[str, Any]) -> bool:
+            return int(result.get("submittedAt", 0)) < low
+
+        found = self.listing(f"reading the submissions of form {form}", path, limit=50, until=older)
+        high = until_ms if until_ms is not None else float("inf")
+        return [r for r in found if int(r.get("submittedAt", 0)) < high]
 
     def pipelines(self, object_type: str) -> list[dict[str, Any]]:
         """The pipelines of ``object_type`` with their stages."""

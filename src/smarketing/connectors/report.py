@@ -67,6 +67,10 @@ def _defaults(value: Iterable[Default]) -> tuple[Default, ...]:
     return tuple(value)
 
 
+def _deleted(value: Mapping[str, Iterable[str]]) -> Mapping[str, tuple[str, ...]]:
+    return {k: tuple(sorted(set(ids))) for k, ids in sorted(value.items()) if ids}
+
+
 def _notes(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
@@ -190,6 +194,8 @@ class LoadReport:
         unused_columns: Columns of each source that no record field reads (nothing is dropped silently:
             they are listed here).
         provenance: Where the data came from.
+        deleted: The ids of the records deleted from the source since the last load, by record kind (an
+            incremental load's; :func:`~smarketing.connectors.apply_changes` removes them).
     """
 
     connector: str
@@ -200,6 +206,7 @@ class LoadReport:
     defaults: tuple[Default, ...] = attrs.field(default=(), converter=_defaults)
     unused_columns: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_columns)
     provenance: Provenance | None = None
+    deleted: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_deleted)
 
     @property
     def refused(self) -> int:
@@ -239,6 +246,7 @@ class LoadReport:
             "defaults": [attrs.asdict(d) for d in self.defaults],
             "unused_columns": {k: list(v) for k, v in self.unused_columns.items()},
             "provenance": None if self.provenance is None else self.provenance.to_dict(),
+            "deleted": {k: list(v) for k, v in self.deleted.items()},
         }
 
     def raise_for_refusals(self) -> None:
@@ -283,6 +291,9 @@ class LoadReport:
             lines += [f"  {r}" for r in self.refusals[:shown]]
             if self.refused > shown:
                 lines.append(f"  ... and {self.refused - shown} more (LoadReport.refusals has them all)")
+        if self.deleted:
+            gone = ", ".join(f"{kind} {len(ids)}" for kind, ids in self.deleted.items())
+            lines.append(f"deleted in the source since the last load: {gone}")
         for source, columns in self.unused_columns.items():
             if columns:
                 lines.append(f"not read from {source}: {', '.join(columns)}")
