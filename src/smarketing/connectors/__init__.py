@@ -22,6 +22,9 @@ from __future__ import annotations
 #   _hubspot_http.py its requests: pages, search windows, batches, retries, limits, the token
 #   salesforce.py  the ``salesforce-export`` connector: the CSV files of a Salesforce Data Export
 #   _salesforce.py its parts: ids, times, stage and user maps, history
+#   warehouse.py   the ``warehouse`` connector: HubSpot / Salesforce tables dlt, Airbyte, Fivetran load
+#   _warehouse_read.py    reading DuckDB / Parquet tables: re-syncs, deletions, values as text, money
+#   _warehouse_hubspot.py the HubSpot layouts -> HubSpot's own names -> the export's mapping
 #   registry.py load_connector / available_connectors: built-ins and the ``smarketing.connectors`` plugins
 #   _read.py    reading export files safely, with their line numbers
 from typing import TypeAlias

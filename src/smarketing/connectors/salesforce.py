@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 import polars as pl
@@ -67,7 +67,7 @@ from smarketing.errors import DataError
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records.schema import RULES
 
-__all__ = ["OBJECTS", "SalesforceExport", "case_safe_id"]
+__all__ = ["CsvObjects", "OBJECTS", "Objects", "SalesforceExport", "case_safe_id", "load_objects"]
 
 #: The objects read, and the record kind each feeds (``User`` feeds people, not records).
 OBJECTS: Final[dict[str, str]] = {
@@ -249,22 +249,109 @@ class SalesforceExport:
         """
         if not self.path.is_dir():
             raise DataError(f"{self.path}: is not a folder (the export's CSV files)")
-        run = _Load(self, strict)
-        raw, parts = run.tables()
-        given = len(run.found.defaults)
-        loaded = intake(
-            raw,
-            connector=self.name,
-            strict=False,
-            time_zone=self.time_zone,
-            currency=self.currency,
-            defaults=run.found.defaults,
-            provenance=run.provenance(),
-            progress=progress,
-            release=True,
-        )
-        run.read_rest()
-        return run.finish(loaded, parts, strict, given_defaults=given)
+        return load_objects(self, CsvObjects(self.path, self.encoding), strict=strict, progress=progress)
+
+
+class Objects(Protocol):
+    """Where the Salesforce objects are read from: the export's CSV files, or tables an ELT tool loaded.
+
+    Each object is read as text, with its row's place in the column :data:`_read.LINE`, and named in
+    the report as ``"<Object>.csv"`` (a caller reading tables renames them afterwards).
+    """
+
+    @property
+    def source(self) -> str:
+        """The path or address read, for the report's provenance."""
+        ...
+
+    def present(self) -> dict[str, bool]:
+        """Which of :data:`OBJECTS` the source has; what else it has is listed by :meth:`others`."""
+        ...
+
+    def others(self) -> list[str]:
+        """The source's tables or files of no object read (for a note)."""
+        ...
+
+    def where(self, obj: str) -> str:
+        """How errors name the object's file or table (the prefix of :meth:`read`'s messages)."""
+        ...
+
+    def read(self, obj: str, keep: Callable[[str], bool]) -> tuple[pl.DataFrame, list[str]]:
+        """The object's rows as text (only the columns ``keep`` takes) and all its column names.
+
+        Raises:
+            DataError: The object cannot be read; a message ``"<where>:<line>: <reason>"`` or
+                ``"<where>: <reason>"``.
+        """
+        ...
+
+
+@attrs.frozen
+class CsvObjects:
+    """The CSV files of a Data Export folder, one per object (``Lead.csv``, ...)."""
+
+    path: Path
+    encoding: str = "utf-8"
+
+    @property
+    def source(self) -> str:
+        """The folder, as the report's provenance names it."""
+        return str(self.path)
+
+    def _files(self) -> dict[str, Path]:
+        return {p.name: p for p in self.path.iterdir()} if self.path.is_dir() else {}
+
+    def present(self) -> dict[str, bool]:
+        """Which objects have their ``<Object>.csv`` in the folder."""
+        files = self._files()
+        return {obj: f"{obj}.csv" in files for obj in OBJECTS}
+
+    def others(self) -> list[str]:
+        """The folder's CSV files of no object read."""
+        known = {f"{obj}.csv" for obj in OBJECTS}
+        return sorted(n for n in self._files() if n.endswith(".csv") and n not in known)
+
+    def where(self, obj: str) -> str:
+        """The object's file, as the reader's errors name it."""
+        return str(self.path / f"{obj}.csv")
+
+    def read(self, obj: str, keep: Callable[[str], bool]) -> tuple[pl.DataFrame, list[str]]:
+        """The object's file as text, each row with its line (the shared safe CSV reader)."""
+        return _read.read_csv_header(self.path / f"{obj}.csv", encoding=self.encoding, keep=keep)
+
+
+def load_objects(
+    options: SalesforceExport,
+    objects: Objects,
+    *,
+    strict: bool,
+    progress: bool | None,
+    name: str | None = None,
+    raise_refusals: bool = True,
+) -> Loaded:
+    """Map the Salesforce objects ``objects`` gives as the ``salesforce-export`` connector does.
+
+    The one mapping of Salesforce objects to records: the export's files and the tables an ELT tool
+    loads (the ``warehouse`` connector) both go through it. ``name`` is the connector named in the
+    report (the export's by default). In strict mode an object that cannot be read raises at once, and
+    refused rows raise at the end unless ``raise_refusals`` is false (the caller raises, after renaming).
+    """
+    run = _Load(options, strict, objects, name or options.name)
+    raw, parts = run.tables()
+    given = len(run.found.defaults)
+    loaded = intake(
+        raw,
+        connector=name or options.name,
+        strict=False,
+        time_zone=options.time_zone,
+        currency=options.currency,
+        defaults=run.found.defaults,
+        provenance=run.provenance(),
+        progress=progress,
+        release=True,
+    )
+    run.read_rest()
+    return run.finish(loaded, parts, strict and raise_refusals, given_defaults=given)
 
 
 def _text_map(given: Mapping[str, str] | None, option: str) -> dict[str, str]:
@@ -339,9 +426,11 @@ def _combined(
 class _Load:
     """One load: the files read, the maps built, and what was found on the way."""
 
-    def __init__(self, options: SalesforceExport, strict: bool) -> None:
+    def __init__(self, options: SalesforceExport, strict: bool, objects: Objects, name: str) -> None:
         self.o = options
         self.strict = strict
+        self.objects = objects
+        self.name = name
         self.found = Found()
         self.unused: dict[str, tuple[str, ...]] = {}
         # Each file is read when its records are made and let go after (one file's table in memory at a
@@ -356,7 +445,7 @@ class _Load:
         self.files["User"] = self._read("User")
         if self.files["Lead"] is None and not any(r.source == "Lead.csv" for r in self.found.refusals):
             raise DataError(
-                f"{options.path}: no Lead.csv (the export's leads); is this a Data Export folder?"
+                f"{objects.source}: no Lead.csv (the export's leads); is this a Data Export folder?"
             )
         users = self.frame("User", ("Id",))
         if users is not None:
@@ -374,40 +463,36 @@ class _Load:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def _paths(self) -> dict[str, Path | None]:
-        """Every object's file, or ``None`` when the export has none; files of no object are noted."""
-        present = {p.name: p for p in self.o.path.iterdir()} if self.o.path.is_dir() else {}
-        known = {f"{obj}.csv" for obj in OBJECTS}
-        extra = sorted(n for n in present if n.endswith(".csv") and n not in known)
+    def _paths(self) -> dict[str, bool]:
+        """Which objects the source has; its files or tables of no object are noted."""
+        extra = self.objects.others()
         if extra:
             self.found.notes.append(f"not read (no object this connector maps): {', '.join(extra)}")
-        return {obj: present.get(f"{obj}.csv") for obj in OBJECTS}
+        return self.objects.present()
 
     def _read(self, obj: str) -> pl.DataFrame | None:
-        """The object's file, if any; in lenient mode a file that cannot be read is one refusal."""
-        file = self.paths.get(obj)
+        """The object's rows, if any; in lenient mode an object that cannot be read is one refusal."""
         self.present[obj] = False
-        if file is None:
+        if not self.paths.get(obj):
             return None
         kind = OBJECTS[obj]
+        name = f"{obj}.csv"
         # Only the columns read are kept (the others are listed in the report), to save memory.
         used = _read_columns(obj, self.o.fields)
         try:
-            frame, names = _read.read_csv_header(file, encoding=self.o.encoding, keep=used.__contains__)
-            frame = self._undeleted(frame, file.name)
+            frame, names = self.objects.read(obj, used.__contains__)
+            frame = self._undeleted(frame, name)
         except DataError as error:
             if self.strict:
                 raise
-            message = str(error).removeprefix(f"{file}:").lstrip()
+            message = str(error).removeprefix(f"{self.objects.where(obj)}:").lstrip()
             line, _, rest = message.partition(": ")
             located = line.isdigit()
             self.found.refusals.append(
-                Refusal(
-                    kind, file.name, int(line) if located else None, None, None, rest if located else message
-                )
+                Refusal(kind, name, int(line) if located else None, None, None, rest if located else message)
             )
             return None
-        self.unused[file.name] = tuple(c for c in names if c not in used)
+        self.unused[name] = tuple(c for c in names if c not in used)
         self.present[obj] = True
         return frame
 
@@ -1143,7 +1228,7 @@ class _Load:
     def provenance(self) -> Provenance:
         """The provenance so far (the stage history is settled in :meth:`finish`)."""
         return Provenance(
-            "salesforce-export", str(self.o.path), stage_history=self.stage_history(), notes=self.found.notes
+            self.name, self.objects.source, stage_history=self.stage_history(), notes=self.found.notes
         )
 
     def finish(
