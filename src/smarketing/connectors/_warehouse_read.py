@@ -62,6 +62,7 @@ class Tables:
     path: Path
     schema: str | None = None
     _names: dict[str, str] | None = None  # key(name) -> the name as stored
+    _con: Any = None  # the DuckDB connection, opened once (see close)
 
     @property
     def duckdb(self) -> bool:
@@ -69,6 +70,18 @@ class Tables:
         return self.path.is_file()
 
     def _connect(self) -> Any:
+        """The read-only connection to the DuckDB file, opened on first use and kept until :meth:`close`."""
+        if self._con is None:
+            self._con = self._open()
+        return self._con
+
+    def close(self) -> None:
+        """Close the DuckDB connection, if one was opened."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _open(self) -> Any:
         try:
             import duckdb  # noqa: PLC0415  # the [duckdb] extra, imported only to read a DuckDB file
         except ImportError:
@@ -89,10 +102,11 @@ class Tables:
             raise FileNotFoundError(f"path: {self.path} does not exist (a DuckDB file or a Parquet folder)")
         found: list[str] = []
         if self.duckdb:
-            with self._connect() as con:
-                rows = con.execute(
-                    "select table_schema, table_name from information_schema.tables order by 1, 2"
-                ).fetchall()
+            rows = (
+                self._connect()
+                .execute("select table_schema, table_name from information_schema.tables order by 1, 2")
+                .fetchall()
+            )
             schemas = sorted({s for s, _ in rows})
             if self.schema is None:
                 self.schema = schemas[0] if len(schemas) == 1 else "main"
@@ -123,12 +137,15 @@ class Tables:
     def columns(self, table: str) -> list[str]:
         """The columns of ``table``, without reading its rows."""
         if self.duckdb:
-            with self._connect() as con:
-                rows = con.execute(
+            rows = (
+                self._connect()
+                .execute(
                     "select column_name from information_schema.columns "
                     "where table_schema = ? and table_name = ? order by ordinal_position",
                     [self.schema, table],
-                ).fetchall()
+                )
+                .fetchall()
+            )
             return [r[0] for r in rows]
         return list(pl.scan_parquet(self._parquet(table)).collect_schema())
 
@@ -141,9 +158,8 @@ class Tables:
         wanted = None if columns is None else list(dict.fromkeys(columns))
         if self.duckdb:
             select = "*" if wanted is None else ", ".join(map(_quote, wanted)) or "1 as _none"
-            with self._connect() as con:
-                sql = f"select {select} from {_quote(self.schema or 'main')}.{_quote(table)}"  # noqa: S608
-                frame = con.sql(sql).pl()
+            sql = f"select {select} from {_quote(self.schema or 'main')}.{_quote(table)}"  # noqa: S608
+            frame = self._connect().sql(sql).pl()
             if wanted == []:
                 frame = frame.select()
         else:

@@ -214,6 +214,12 @@ class Warehouse:
             FileNotFoundError: ``path`` does not exist.
         """
         tables = Tables(self.path, self.schema)
+        try:
+            return self._load(tables, strict=strict, progress=progress)
+        finally:
+            tables.close()
+
+    def _load(self, tables: Tables, *, strict: bool, progress: bool | None) -> Loaded:
         layout = self.layout or detect_layout(tables)
         core = tables.find(*_CORE[layout])
         if core is None:
