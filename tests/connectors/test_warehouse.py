@@ -131,6 +131,20 @@ def test_a_history_that_starts_after_the_data_is_warned_of(tmp_path: Path) -> No
     assert any(n.startswith("warning: contact_property_history starts at") for n in report.provenance.notes)
 
 
+def test_hubspot_call_outcome_ids_are_read_as_their_outcomes(tmp_path: Path) -> None:
+    layout = "airbyte-hubspot"
+    folder = _export(layout, tmp_path)
+    tables = hubspot_tables(HubSpotExportTables(folder, PLAN), layout)
+    calls = tables["engagements_calls"]
+    ids = ["73a0d17f-1163-4015-bdd5-ec830791da20", "0c1d-custom"] + [None] * (calls.height - 2)
+    tables["engagements_calls"] = calls.with_columns(pl.Series("properties_hs_call_disposition", ids))
+    path = write(tables, tmp_path / "tables", form="parquet")
+    data, _ = _connector(path, layout, outcomes={"0c1d-custom": "meeting_booked"}).load()
+    first, second = calls.get_column("id").head(2).to_list()
+    outcome = dict(data.activities.select("id", "outcome").iter_rows())
+    assert (outcome[first], outcome[second]) == ("no_answer", "meeting_booked")
+
+
 # --------------------------------------------------------------------------------------------------
 # Deletions and re-syncs.
 

@@ -22,7 +22,7 @@ from smarketing.connectors.intake import RawFrame
 from smarketing.connectors.report import AppliedMapping, Refusal
 from smarketing.errors import DataError
 
-__all__ = ["HEADERS", "HubSpotTables", "LAYOUTS", "read_layout"]
+__all__ = ["CALL_DISPOSITIONS", "HEADERS", "HubSpotTables", "LAYOUTS", "read_layout"]
 
 #: HubSpot property -> the export header the ``hubspot-export`` mapping reads, per object.
 HEADERS: Final[Mapping[str, Mapping[str, str]]] = {
@@ -77,6 +77,16 @@ HEADERS: Final[Mapping[str, Mapping[str, str]]] = {
         "hubspot_owner_id": "Activity assigned to",
         "hs_meeting_outcome": "Meeting outcome",
     },
+}
+#: HubSpot's default call outcomes: ``hs_call_disposition`` holds these ids (the same in every account),
+#: read as the labels the export writes (custom outcomes need the ``outcomes`` option).
+CALL_DISPOSITIONS: Final = {
+    "9d9162e7-6cf3-4944-bf63-4dff82258764": "Busy",
+    "f240bbac-87c9-4f6e-bf70-924b57d47db7": "Connected",
+    "a4c4c377-d246-4b32-a13b-75a56a4cd0ff": "Left live message",
+    "b2cf5968-551e-4856-9783-52b3da59a7d0": "Left voicemail",
+    "73a0d17f-1163-4015-bdd5-ec830791da20": "No answer",
+    "17b47fee-58de-441e-a44c-c6300d46f273": "Wrong number",
 }
 #: Properties holding times (the others of the stage date families are found by their prefix).
 _TIMES: Final = {"createdate", "closedate", "hs_timestamp", "hs_latest_source_timestamp"}
@@ -419,10 +429,24 @@ def _associated(frame: pl.DataFrame, links: Mapping[str, list[str]] | None) -> p
 
 
 def export_file(
-    obj: str, frame: pl.DataFrame, table: str, data: HubSpotTables, owners: Mapping[str, str]
+    obj: str,
+    frame: pl.DataFrame,
+    table: str,
+    data: HubSpotTables,
+    *,
+    owners: Mapping[str, str],
+    outcomes: Mapping[str, str] | None = None,
 ) -> hs._File:
-    """One object's frame under the export's headers, as the export's readers take it."""
+    """One object's frame under the export's headers, as the export's readers take it.
+
+    Owner ids become owner names (or the person ``owners`` gives), call outcome ids their labels
+    (:data:`CALL_DISPOSITIONS`, then ``outcomes``), associations the export's ``"12;34"`` lists.
+    """
     frame = _owner_values(frame, data.owners, owners)
+    for prop in ("hs_call_disposition", "hs_meeting_outcome"):
+        if prop in frame.columns:
+            table_of = {**(CALL_DISPOSITIONS if prop == "hs_call_disposition" else {}), **(outcomes or {})}
+            frame = frame.with_columns(pl.col(prop).replace(table_of))
     headers = HEADERS[obj]
     columns: list[pl.Expr | pl.Series] = [pl.col("_row").cast(pl.Int64).alias(hs._LINE)]
     columns += [pl.col(p).alias(h) for p, h in headers.items() if p in frame.columns]

@@ -151,6 +151,8 @@ class Warehouse:
         stage_map: HubSpot lifecycle stage / Salesforce Lead Status or StageName -> journey stage id.
         deal_stage_map: HubSpot deal stage (id or label) -> ``open``, ``won`` or ``lost``.
         owners: HubSpot owner (id, e-mail or name) or Salesforce User Id -> person id.
+        outcomes: HubSpot call outcome (``hs_call_disposition`` id) or meeting outcome -> canonical
+            outcome, over HubSpot's default call outcomes (``No answer`` -> ``no_answer``, ...).
         fields: Salesforce custom fields, ``"Object.Field__c"`` -> canonical column (as written by the
             tool: ``region_c`` and ``Region__c`` are one field).
         currency: The ISO 4217 currency of amounts without a currency column.
@@ -169,6 +171,7 @@ class Warehouse:
         stage_map: Mapping[str, str] | None = None,
         deal_stage_map: Mapping[str, str] | None = None,
         owners: Mapping[str, str] | None = None,
+        outcomes: Mapping[str, str] | None = None,
         fields: Mapping[str, str] | None = None,
         currency: str | None = None,
         touch_team: str = "marketing",
@@ -183,6 +186,7 @@ class Warehouse:
         self.stage_map = dict(stage_map or {})
         self.deal_stage_map = dict(deal_stage_map or {})
         self.owners = dict(owners or {})
+        self.outcomes = dict(outcomes or {})
         self.fields = dict(fields or {})
         self.currency = currency
         self.touch_team = touch_team
@@ -190,6 +194,8 @@ class Warehouse:
             self._salesforce()  # the Salesforce options are checked now
         elif self.fields:
             raise ValueError("fields: custom fields are read from Salesforce layouts only")
+        if layout is not None and layout.endswith("salesforce") and self.outcomes:
+            raise ValueError("outcomes: outcome ids are read from HubSpot layouts only")
 
     def __repr__(self) -> str:
         return f"Warehouse(path={str(self.path)!r}, layout={self.layout!r})"
@@ -281,7 +287,9 @@ class Warehouse:
                 continue
             if obj == "contacts" and native:
                 frame = _without_dates(frame, native)
-            file = export_file(obj, frame, data.sources[obj], data, self.owners)
+            file = export_file(
+                obj, frame, data.sources[obj], data, owners=self.owners, outcomes=self.outcomes
+            )
             hs._READERS[obj](load, file)
         rebuilt = sum(
             f.height
