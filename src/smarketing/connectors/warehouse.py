@@ -306,7 +306,12 @@ class Warehouse:
             history = "native"
         elif "stage_events" in raw:
             history = "reconstructed"
-        notes = [*data.notes, *load.notes, *_history_notes(data, native, start, contacts)]
+        notes = [
+            f"layout: {layout}",
+            *data.notes,
+            *load.notes,
+            *_history_notes(data, native, start, contacts),
+        ]
         data_report = intake(
             as_raw(raw),
             connector=self.name,
