@@ -17,7 +17,16 @@ import attrs
 import polars as pl
 
 from smarketing.connectors import hubspot as hs
-from smarketing.connectors._warehouse_read import Tables, as_text, key, latest, listed, live, money_text
+from smarketing.connectors._warehouse_read import (
+    DELETED,
+    Tables,
+    as_text,
+    key,
+    latest,
+    listed,
+    live,
+    money_text,
+)
 from smarketing.connectors.intake import RawFrame
 from smarketing.connectors.report import AppliedMapping, Refusal
 from smarketing.errors import DataError
@@ -251,12 +260,14 @@ def read_layout(tables: Tables, layout: Layout, *, currency: str | None) -> HubS
         table = tables.find(*candidates)
         if table is None:
             continue
-        frame = tables.read(table)
-        if layout.ident[obj] not in frame.columns:
+        stored = tables.columns(table)
+        if layout.ident[obj] not in stored:
             raise DataError(
                 f"{table}: no {layout.ident[obj]} column (the {obj} id of the {layout.name} layout)"
             )
-        frame = _properties(frame, layout, obj)
+        wanted = _wanted(stored, layout, obj)
+        out.unused[table] = [c for c in stored if c not in wanted]
+        frame = _properties(tables.read(table, wanted), layout, obj)
         frame, note = latest(frame, table, "id", modified=_MODIFIED, synced=_SYNCED)
         out.notes += [note] if note else []
         frame, notes = live(frame, table)
@@ -272,9 +283,7 @@ def read_layout(tables: Tables, layout: Layout, *, currency: str | None) -> HubS
             frame = money_text(
                 frame, table, "amount", ident="id", currency=currency, currency_column="deal_currency_code"
             )
-        headers = HEADERS[obj]
-        read = [c for c in frame.columns if c in headers or (obj == "contacts" and c in _time_columns([c]))]
-        out.unused[table] = [c for c in frame.columns if c not in read and c != "_row"]
+        read = [c for c in frame.columns if _read_property(obj, c)]
         frame = as_text(frame.select("_row", *read), table, times="naive")
         frame = _utc_naive(frame, _time_columns(frame.columns))
         out.objects[obj] = frame
@@ -282,6 +291,39 @@ def read_layout(tables: Tables, layout: Layout, *, currency: str | None) -> HubS
     _table_links(tables, layout, out)
     _history(tables, layout, out)
     _pipelines(tables, layout, out)
+    return out
+
+
+def _read_property(obj: str, prop: str) -> bool:
+    """Whether the mapping reads the property ``prop`` of ``obj``."""
+    return prop in HEADERS[obj] or (obj == "contacts" and bool(_time_columns([prop])))
+
+
+#: Columns (by :func:`key`) read for re-syncs and deletions, whatever the object.
+_MARKS: Final = frozenset(key(c) for c in (*_MODIFIED, *_SYNCED, *DELETED, "_fivetran_active"))
+
+
+def _wanted(stored: Sequence[str], layout: Layout, obj: str) -> list[str]:
+    """The stored columns a load reads (a HubSpot table has hundreds: the others are only listed)."""
+    if obj == "owners":
+        return list(stored)
+    renames = layout.renames.get(obj, {})
+    links = {c for c, _ in _LIST_LINKS.get(obj, ())}
+    out = []
+    for column in stored:
+        prop = renames.get(column) or (
+            column.removeprefix(layout.prefix)
+            if layout.prefix and column.startswith(layout.prefix)
+            else column
+        )
+        if (
+            column in (layout.ident[obj], "properties")
+            or column in links
+            or key(column) in _MARKS
+            or key(prop) in _MARKS
+            or _read_property(obj, prop)
+        ):
+            out.append(column)
     return out
 
 

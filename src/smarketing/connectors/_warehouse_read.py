@@ -29,7 +29,7 @@ from iso4217 import Currency
 
 from smarketing.errors import DataError
 
-__all__ = ["Tables", "as_text", "key", "latest", "live", "money_text"]
+__all__ = ["DELETED", "Tables", "as_text", "key", "latest", "listed", "live", "money_text", "renamed"]
 
 _EXPONENTS: Final = {c.code: c.exponent for c in Currency}
 

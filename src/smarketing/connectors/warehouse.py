@@ -51,7 +51,16 @@ from smarketing.connectors._warehouse_hubspot import (
     native_events,
     read_layout,
 )
-from smarketing.connectors._warehouse_read import Tables, as_text, key, latest, live, money_text, renamed
+from smarketing.connectors._warehouse_read import (
+    DELETED,
+    Tables,
+    as_text,
+    key,
+    latest,
+    live,
+    money_text,
+    renamed,
+)
 from smarketing.connectors.intake import intake
 from smarketing.connectors.report import Loaded, LoadReport, Provenance, Refusal, StageHistory
 from smarketing.connectors.salesforce import OBJECTS, SalesforceExport, _read_columns, load_objects
@@ -425,7 +434,13 @@ class _SalesforceTables:
     def read(self, obj: str, keep: Callable[[str], bool]) -> tuple[pl.DataFrame, list[str]]:
         table = self.found[obj]
         api = {key(a): a for a in _read_columns(obj, self.options.fields) | {"Id", *_SF_MODIFIED}}
-        frame = self.tables.read(table)
+        stored = self.tables.columns(table)
+        marks = {
+            key(c) for c in (*_SF_MODIFIED, *_SF_SYNCED, *DELETED, "_fivetran_active", "_fivetran_start")
+        }
+        # Only the columns read, and those that tell versions and deletions apart, leave the table.
+        wanted = [c for c in stored if keep(api.get(key(c), c)) or key(c) in api or key(c) in marks]
+        frame = self.tables.read(table, wanted)
         shown = {api[key(c)]: c for c in frame.columns if key(c) in api}
         self.columns[f"{obj}.csv"] = shown
         frame = renamed(frame, api)
@@ -438,8 +453,9 @@ class _SalesforceTables:
         self.notes += [note] if note else []
         frame, notes = live(frame, table, keep=("IsDeleted",))
         self.notes += notes
-        names = [c for c in frame.columns if c != "_row"]
-        frame = frame.select("_row", *[c for c in names if keep(c)])
+        dropped = {key(d) for d in DELETED} - {key("IsDeleted")} | {key("_fivetran_active")}
+        names = [api.get(key(c), c) for c in stored if key(c) not in dropped]
+        frame = frame.select("_row", *[c for c in frame.columns if c != "_row" and keep(c)])
         if obj == "Opportunity" and "Amount" in frame.columns:
             frame = money_text(
                 frame,
