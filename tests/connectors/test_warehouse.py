@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import timedelta
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import polars as pl
 import pytest
 
 from smarketing.connectors import HubSpotExport, SalesforceExport, load_connector
+from smarketing.connectors._warehouse_read import money_text
 from smarketing.connectors.warehouse import LAYOUTS, Warehouse
 from smarketing.datasets import (
     SALESFORCE_CUSTOM_FIELDS,
@@ -231,6 +233,37 @@ def test_float_amounts_exact_in_minor_units_are_read_exactly(layout: str, tmp_pa
     path = write(_tables(layout, folder, float_amounts=True), tmp_path / "tables", form="duckdb")
     data, _ = _connector(path, layout).load()
     assert difference(want, data) == []
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [
+        (1234.5, "EUR", "1234.50"),
+        (0.1, "EUR", "0.10"),
+        (19.99, "USD", "19.99"),
+        (1200.0, "JPY", "1200"),
+        (1.234, "BHD", "1.234"),
+        (1e20, "EUR", "100000000000000000000.00"),
+        (1234.5678, "EUR", None),
+        (0.1 + 0.2, "EUR", None),
+        (12.5, "JPY", None),
+        (float("nan"), "EUR", None),
+        (float("inf"), "EUR", None),
+        (10.0, "XXX", None),
+        (10.0, None, None),
+    ],
+)
+def test_a_float_is_read_only_when_exact_in_minor_units(
+    amount: float, currency: str | None, text: str | None
+) -> None:
+    frame = pl.DataFrame({"id": ["D1"], "amount": [amount], "code": [currency]})
+    if text is None:
+        with pytest.raises(DataError, match=r"^deal: amount: record D1: "):
+            money_text(frame, "deal", "amount", ident="id", currency_column="code")
+        return
+    got = money_text(frame, "deal", "amount", ident="id", currency_column="code")
+    assert got.get_column("amount").to_list() == [text]
+    assert Decimal(text) == Decimal(repr(amount))
 
 
 def test_a_float_amount_that_is_not_exact_names_table_column_and_record(tmp_path: Path) -> None:

@@ -360,12 +360,13 @@ def money_text(
                 "cannot be checked to be exact; store amounts as DECIMAL or give currency="
             )
         exact = Decimal(repr(value))
-        if exact != exact.quantize(Decimal(1).scaleb(-places)):
+        minor = exact.quantize(Decimal(1).scaleb(-places))
+        if exact != minor:
             raise DataError(
                 f"{where}: the float amount {value!r} is not a whole number of {code} minor units "
                 f"({places} decimal places); it is not guessed at: store amounts as DECIMAL or text"
             )
-        texts.append(format(exact, "f"))
+        texts.append(format(minor, "f"))  # written to the minor unit: 1234.50 EUR, 1200 JPY
     return frame.with_columns(pl.Series(column, texts, dtype=pl.String))
 
 
