@@ -110,7 +110,7 @@ def test_a_property_history_table_gives_the_native_stage_history(layout: str, tm
     data, report = _connector(path, layout).load()
     assert report.provenance is not None
     assert report.provenance.stage_history == "native"
-    assert any("(native)" in n for n in report.provenance.notes)
+    assert any("(native, covering " in n for n in report.provenance.notes)
     want = ds.stage_events.with_columns(pl.col("lead_id").map_elements(record_id, return_dtype=pl.String))
     if layout == "airbyte-hubspot":  # Airbyte keeps the history's times in epoch milliseconds
         want = want.with_columns(pl.col("time").dt.truncate("1ms"))

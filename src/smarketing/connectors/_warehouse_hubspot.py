@@ -519,12 +519,14 @@ def export_file(
     return hs._File(obj, table, out, keys)
 
 
-def native_events(load: hs._Load, data: HubSpotTables, contacts: pl.DataFrame) -> tuple[set[str], str | None]:
+def native_events(
+    load: hs._Load, data: HubSpotTables, contacts: pl.DataFrame
+) -> tuple[set[str], tuple[str, str] | None]:
     """Stage events from the lifecycle stage's property history: one per change, ``from`` the one before.
 
     Entries are read oldest first (ties by the table's order); an entry repeating the stage before it is
     not a move, an empty one (the stage cleared) is skipped; a value no map knows refuses the entry.
-    Returns the contacts with a native history and the earliest time of it (UTC text).
+    Returns the contacts with a native history and the window it covers (its first and last time, UTC).
     """
     history = data.history
     table = data.history_table or "history"
@@ -559,8 +561,9 @@ def native_events(load: hs._Load, data: HubSpotTables, contacts: pl.DataFrame) -
     ).sort(hs._LINE)
     file = hs._File("contacts", table, events, {})
     load.add("stage_events", events, file, {"lead_id": "object_id", "to": "value", "time": "timestamp"})
-    first = rows.get_column("time").drop_nulls().min() if rows.height else None
-    return set(rows.get_column("object_id").unique().to_list()), None if first is None else str(first)
+    times = rows.get_column("time").drop_nulls()
+    window = (str(times.min()), str(times.max())) if times.len() else None
+    return set(rows.get_column("object_id").unique().to_list()), window
 
 
 def as_raw(raw: Mapping[str, RawFrame]) -> dict[str, RawFrame]:

@@ -287,9 +287,9 @@ class Warehouse:
         load = hs._Load(maps, self.touch_team)
         contacts = data.objects.get("contacts")
         native: set[str] = set()
-        start = None
+        window: tuple[str, str] | None = None
         if contacts is not None:
-            native, start = native_events(load, data, contacts)
+            native, window = native_events(load, data, contacts)
         for obj in ("contacts", "companies", "deals", "calls", "emails", "meetings"):
             frame = data.objects.get(obj)
             if frame is None:
@@ -319,7 +319,7 @@ class Warehouse:
             f"layout: {layout}",
             *data.notes,
             *load.notes,
-            *_history_notes(data, native, start, contacts),
+            *_history_notes(data, native, window, contacts),
         ]
         data_report = intake(
             as_raw(raw),
@@ -358,15 +358,17 @@ def _without_dates(frame: pl.DataFrame, native: set[str]) -> pl.DataFrame:
 
 
 def _history_notes(
-    data: HubSpotTables, native: set[str], start: str | None, contacts: pl.DataFrame | None
+    data: HubSpotTables, native: set[str], window: tuple[str, str] | None, contacts: pl.DataFrame | None
 ) -> list[str]:
     """What the provenance says of the lifecycle stage history: where from, its window, its retention."""
     notes = []
     if data.history_table is not None:
+        covers = f", covering {window[0]} to {window[1]} UTC" if window else ""
         notes.append(
-            f"lifecycle stage history: {len(native)} contact(s) from {data.history_table} (native); "
+            f"lifecycle stage history: {len(native)} contact(s) from {data.history_table} (native{covers}); "
             "the others rebuilt from the hs_lifecyclestage_*_date / hs_v2_date_entered_* columns"
         )
+        start = window[0] if window else None
         if contacts is not None and start is not None and "createdate" in contacts.columns:
             first = str(contacts.get_column("createdate").drop_nulls().min() or "")
             if first and first < start:  # both UTC text in one spelling
