@@ -133,6 +133,23 @@ def test_a_history_that_starts_after_the_data_is_warned_of(tmp_path: Path) -> No
     assert any(n.startswith("warning: contact_property_history starts at") for n in report.provenance.notes)
 
 
+def test_times_written_as_iso_text_with_an_offset_are_read(tmp_path: Path) -> None:
+    layout = "airbyte-hubspot"
+    folder = _export(layout, tmp_path)
+    want = _expected(layout, folder, tmp_path)
+    tables = hubspot_tables(HubSpotExportTables(folder, PLAN), layout)
+    contacts = tables["contacts"]
+    text = (
+        pl.col("properties_createdate")
+        .dt.convert_time_zone("Europe/Berlin")
+        .dt.to_string("%Y-%m-%dT%H:%M:%S%:z")
+    )
+    tables["contacts"] = contacts.with_columns(text.alias("properties_createdate"))
+    path = write(tables, tmp_path / "tables", form="parquet")
+    data, _ = _connector(path, layout).load()
+    assert difference(want, data) == []
+
+
 def test_hubspot_call_outcome_ids_are_read_as_their_outcomes(tmp_path: Path) -> None:
     layout = "airbyte-hubspot"
     folder = _export(layout, tmp_path)
