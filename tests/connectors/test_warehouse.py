@@ -341,6 +341,13 @@ def test_a_nested_column_is_named(tmp_path: Path) -> None:
     path = _salesforce_path(tmp_path, "fivetran-salesforce", nested, form="parquet")
     with pytest.raises(DataError, match="lead: title: a Struct"):
         _connector(path, "fivetran-salesforce").load()
+    # Lenient: the table is one refusal naming it, and the load goes on (its contacts are still read).
+    data, report = _connector(path, "fivetran-salesforce").load(strict=False)
+    assert data.leads.height < _dataset().leads.height
+    named = [r for r in report.refusals if r.source == "lead" and r.record is None]
+    assert [r.reason for r in named] == [
+        "title: a Struct({'title': String}) column cannot be read as one value"
+    ]
 
 
 def test_a_duckdb_schema_is_chosen_by_name(tmp_path: Path) -> None:

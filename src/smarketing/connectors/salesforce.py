@@ -595,7 +595,8 @@ class _Load:
         return self._spent(frame.with_columns(mapped.alias(alias)).drop("_user"), source, column)
 
     def custom(self, frame: pl.DataFrame, obj: str) -> list[pl.Expr]:
-        return [pl.col(field).alias(column) for field, column in self.o.fields.get(obj, {}).items()]
+        # An object refused as a whole (lenient mode) is an empty frame without the custom columns.
+        return [_col(frame, field).alias(column) for field, column in self.o.fields.get(obj, {}).items()]
 
     # -- the tables ----------------------------------------------------------------------------------
 
