@@ -354,8 +354,10 @@ def test_a_duckdb_schema_is_chosen_by_name(tmp_path: Path) -> None:
     folder = _export("fivetran-hubspot", tmp_path)
     tables = hubspot_tables(HubSpotExportTables(folder, PLAN), "fivetran-hubspot")
     path = write(tables, tmp_path / "tables", form="duckdb", schema="hubspot")
-    data, _ = _connector(path, None, schema="hubspot").load()
+    data, report = _connector(path, None, schema="hubspot").load()
     assert data.leads.height == _dataset().leads.height
+    assert report.provenance is not None
+    assert "not read (no object this connector maps): engagement" in report.provenance.notes
     with pytest.raises(DataError, match=r"no schema 'crm' \(schemas with tables: hubspot\)"):
         _connector(path, None, schema="crm").load()
 

@@ -291,6 +291,20 @@ def read_layout(tables: Tables, layout: Layout, *, currency: str | None) -> HubS
     _table_links(tables, layout, out)
     _history(tables, layout, out)
     _pipelines(tables, layout, out)
+    known = {
+        *(c for names in layout.tables.values() for c in names),
+        *(t for t, _, _, _ in _LINKS.get(layout.name, ())),
+        *([layout.history[0]] if layout.history else []),
+        "deal_pipeline_stage",
+        "pipelines_deals__stages",
+    }
+    others = sorted(
+        name
+        for name in tables.names().values()
+        if key(name) not in {key(k) for k in known} and not name.startswith(("_dlt", "_airbyte"))
+    )
+    if others:
+        out.notes.append(f"not read (no object this connector maps): {', '.join(others)}")
     return out
 
 
