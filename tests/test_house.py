@@ -129,6 +129,7 @@ TEST_INTERNALS = {
     "smarketing.connectors.intake._canonical_time": "the by-position read, held to the general parser",
     "smarketing.connectors._read._read_whole": "the whole-file path the chunked reader is checked against",
     "smarketing.connectors._read.read_csv_header": "the chunked reader with the columns kept",
+    "smarketing.connectors._warehouse_read": "the float money rule, at each currency's minor unit",
 }
 
 

@@ -181,7 +181,11 @@ def test_load_builtin_with_options(builtins: None, plugins: Callable[..., None])
     [
         ("file", "unknown connector 'file'; did you mean 'files'?"),
         ("hubspot", "unknown connector 'hubspot'; did you mean 'hubspot-export'?"),
-        ("zzz", r"unknown connector 'zzz' \(available: acme, files, hubspot-export, salesforce-export\)"),
+        (
+            "zzz",
+            r"unknown connector 'zzz' "
+            r"\(available: acme, files, hubspot-export, salesforce-export, warehouse\)",
+        ),
     ],
 )
 def test_unknown_name_gets_a_did_you_mean(plugins: Callable[..., None], name: str, message: str) -> None:

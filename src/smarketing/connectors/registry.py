@@ -60,6 +60,7 @@ BUILTIN: Final[Mapping[str, str]] = MappingProxyType(
         "files": "smarketing.connectors.files:FilesConnector",
         "hubspot-export": "smarketing.connectors.hubspot:HubSpotExport",
         "salesforce-export": "smarketing.connectors.salesforce:SalesforceExport",
+        "warehouse": "smarketing.connectors.warehouse:Warehouse",
     }
 )
 
@@ -376,8 +377,8 @@ def load_connector(name: str, **options: object) -> Connector[Loaded]:
     """Make the connector called ``name`` with its options; call its ``load()`` to read the source.
 
     Args:
-        name: A built-in connector (``files``, ``hubspot-export``, ``salesforce-export``) or an installed
-            plugin's name (see :func:`available_connectors`).
+        name: A built-in connector (``files``, ``hubspot-export``, ``salesforce-export``, ``warehouse``) or
+            an installed plugin's name (see :func:`available_connectors`).
         **options: The connector's options (``path=...``, ``time_zone=...``), as its docstring lists them.
 
     Raises:
@@ -387,10 +388,10 @@ def load_connector(name: str, **options: object) -> Connector[Loaded]:
         DataError: The connector refused an option value or its source, as it said.
 
     Examples:
-        >>> load_connector("salesforce")
+        >>> load_connector("salesforce-exprot")
         Traceback (most recent call last):
         ...
-        smarketing.errors.PluginError: ...: unknown connector 'salesforce'; did you mean 'salesforce-export...
+        smarketing.errors.PluginError: ...: unknown connector 'salesforce-exprot'; did you mean ...
     """
     entry = _entry(name)
     _check_options(entry, options)

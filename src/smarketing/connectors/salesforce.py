@@ -67,7 +67,16 @@ from smarketing.errors import DataError
 from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records.schema import RULES
 
-__all__ = ["OBJECTS", "SalesforceExport", "case_safe_id"]
+__all__ = [
+    "CsvObjects",
+    "MappingOptions",
+    "OBJECTS",
+    "Objects",
+    "SalesforceExport",
+    "TableObjects",
+    "case_safe_id",
+    "load_objects",
+]
 
 #: The objects read, and the record kind each feeds (``User`` feeds people, not records).
 OBJECTS: Final[dict[str, str]] = {
@@ -249,47 +258,184 @@ class SalesforceExport:
         """
         if not self.path.is_dir():
             raise DataError(f"{self.path}: is not a folder (the export's CSV files)")
-        return _map_tables(_Load(self, strict, folder=self.path), strict=strict, progress=progress)
+        return load_objects(self, CsvObjects(self.path, self.encoding), strict=strict, progress=progress)
 
 
-class _Options(Protocol):
-    """The mapping options the export and the live ``salesforce`` connector share (see SalesforceExport)."""
+class MappingOptions(Protocol):
+    """The options the mapping reads: a :class:`SalesforceExport`'s, or the live ``salesforce`` one's."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The connector's name, for the report."""
+        ...
+
     @property
-    def plan(self) -> AlignmentPlan | None: ...
+    def plan(self) -> AlignmentPlan | None:
+        """The plan whose journey and people the records must fit."""
+        ...
+
     @property
-    def status_map(self) -> Mapping[str, str]: ...
+    def status_map(self) -> Mapping[str, str]:
+        """Lead status -> journey stage, beside the plan's own stages."""
+        ...
+
     @property
-    def users(self) -> Mapping[str, str]: ...
+    def users(self) -> Mapping[str, str]:
+        """User id or name -> the plan's person."""
+        ...
+
     @property
-    def fields(self) -> Mapping[str, Mapping[str, str]]: ...
+    def fields(self) -> Mapping[str, Mapping[str, str]]:
+        """Custom fields read per object (object -> canonical field -> API name)."""
+        ...
+
     @property
-    def currency(self) -> str | None: ...
+    def currency(self) -> str | None:
+        """The currency of amounts without one (no multi-currency org)."""
+        ...
+
     @property
-    def time_zone(self) -> str | None: ...
-    @property
-    def encoding(self) -> str: ...
+    def time_zone(self) -> str | None:
+        """The zone of times written without an offset."""
+        ...
 
 
-def _map_tables(run: _Load, *, strict: bool, progress: bool | None) -> Loaded:
-    """The objects' tables of ``run`` mapped to records through the intake, with the complete report."""
+class Objects(Protocol):
+    """Where the Salesforce objects are read from: the export's CSV files, or tables an ELT tool loaded.
+
+    Each object is read as text, with its row's place in the column :data:`_read.LINE`, and named in
+    the report as ``"<Object>.csv"`` (a caller reading tables renames them afterwards).
+    """
+
+    @property
+    def source(self) -> str:
+        """The path or address read, for the report's provenance."""
+        ...
+
+    def present(self) -> dict[str, bool]:
+        """Which of :data:`OBJECTS` the source has; what else it has is listed by :meth:`others`."""
+        ...
+
+    def others(self) -> list[str]:
+        """The source's tables or files of no object read (for a note)."""
+        ...
+
+    def where(self, obj: str) -> str:
+        """How errors name the object's file or table (the prefix of :meth:`read`'s messages)."""
+        ...
+
+    def read(self, obj: str, keep: Callable[[str], bool]) -> tuple[pl.DataFrame, list[str]]:
+        """The object's rows as text (only the columns ``keep`` takes) and all its column names.
+
+        Raises:
+            DataError: The object cannot be read; a message ``"<where>:<line>: <reason>"`` or
+                ``"<where>: <reason>"``.
+        """
+        ...
+
+
+@attrs.frozen
+class CsvObjects:
+    """The CSV files of a Data Export folder, one per object (``Lead.csv``, ...)."""
+
+    path: Path
+    encoding: str = "utf-8"
+
+    @property
+    def source(self) -> str:
+        """The folder, as the report's provenance names it."""
+        return str(self.path)
+
+    def _files(self) -> dict[str, Path]:
+        return {p.name: p for p in self.path.iterdir()} if self.path.is_dir() else {}
+
+    def present(self) -> dict[str, bool]:
+        """Which objects have their ``<Object>.csv`` in the folder."""
+        files = self._files()
+        return {obj: f"{obj}.csv" in files for obj in OBJECTS}
+
+    def others(self) -> list[str]:
+        """The folder's CSV files of no object read."""
+        known = {f"{obj}.csv" for obj in OBJECTS}
+        return sorted(n for n in self._files() if n.endswith(".csv") and n not in known)
+
+    def where(self, obj: str) -> str:
+        """The object's file, as the reader's errors name it."""
+        return str(self.path / f"{obj}.csv")
+
+    def read(self, obj: str, keep: Callable[[str], bool]) -> tuple[pl.DataFrame, list[str]]:
+        """The object's file as text, each row with its line (the shared safe CSV reader)."""
+        return _read.read_csv_header(self.path / f"{obj}.csv", encoding=self.encoding, keep=keep)
+
+
+@attrs.frozen
+class TableObjects:
+    """Objects already read into text tables (the live API's), each row's position in :data:`_read.LINE`.
+
+    Attributes:
+        tables: Object -> its rows as text columns named by the fields' API names.
+        address: Where they were read from (the org's address), for the report's provenance.
+    """
+
+    tables: Mapping[str, pl.DataFrame]
+    address: str
+
+    @property
+    def source(self) -> str:
+        """The address read, as the report's provenance names it."""
+        return self.address
+
+    def present(self) -> dict[str, bool]:
+        """Which objects were read."""
+        return {obj: obj in self.tables for obj in OBJECTS}
+
+    def others(self) -> list[str]:
+        """None: only the objects the mapping reads are read from the API."""
+        return []
+
+    def where(self, obj: str) -> str:
+        """The object's name, as errors name it."""
+        return obj
+
+    def read(self, obj: str, keep: Callable[[str], bool]) -> tuple[pl.DataFrame, list[str]]:
+        """The object's table, only the columns ``keep`` takes (and the row's position)."""
+        table = self.tables[obj]
+        names = [c for c in table.columns if c != _read.LINE]
+        return table.select(c for c in table.columns if c == _read.LINE or keep(c)), names
+
+
+def load_objects(
+    options: MappingOptions,
+    objects: Objects,
+    *,
+    strict: bool,
+    progress: bool | None,
+    name: str | None = None,
+    raise_refusals: bool = True,
+) -> Loaded:
+    """Map the Salesforce objects ``objects`` gives as the ``salesforce-export`` connector does.
+
+    The one mapping of Salesforce objects to records: the export's files and the tables an ELT tool
+    loads (the ``warehouse`` connector) both go through it. ``name`` is the connector named in the
+    report (the export's by default). In strict mode an object that cannot be read raises at once, and
+    refused rows raise at the end unless ``raise_refusals`` is false (the caller raises, after renaming).
+    """
+    run = _Load(options, strict, objects, name or options.name)
     raw, parts = run.tables()
     given = len(run.found.defaults)
     loaded = intake(
         raw,
-        connector=run.o.name,
+        connector=name or options.name,
         strict=False,
-        time_zone=run.o.time_zone,
-        currency=run.o.currency,
+        time_zone=options.time_zone,
+        currency=options.currency,
         defaults=run.found.defaults,
         provenance=run.provenance(),
         progress=progress,
         release=True,
     )
     run.read_rest()
-    return run.finish(loaded, parts, strict, given_defaults=given)
+    return run.finish(loaded, parts, strict and raise_refusals, given_defaults=given)
 
 
 def _text_map(given: Mapping[str, str] | None, option: str) -> dict[str, str]:
@@ -364,24 +510,13 @@ def _combined(
 class _Load:
     """One load: the files read, the maps built, and what was found on the way."""
 
-    def __init__(
-        self,
-        options: _Options,
-        strict: bool,
-        *,
-        folder: Path | None = None,
-        tables: Mapping[str, pl.DataFrame] | None = None,
-        where: str = "",
-    ) -> None:
+    def __init__(self, options: MappingOptions, strict: bool, objects: Objects, name: str) -> None:
         self.o = options
         self.strict = strict
+        self.objects = objects
+        self.name = name
         self.found = Found()
         self.unused: dict[str, tuple[str, ...]] = {}
-        # The objects' rows: the export's files in ``folder``, or tables already read (the live API's,
-        # text columns named by the fields' API names, with the row's position as its line).
-        self.folder = folder
-        self.given = tables
-        self.where = str(folder) if folder is not None else where
         # Each file is read when its records are made and let go after (one file's table in memory at a
         # time, besides the leads and users that every other object is tied to).
         self.paths = self._paths()
@@ -393,7 +528,9 @@ class _Load:
         self.files["Lead"] = self._read("Lead")
         self.files["User"] = self._read("User")
         if self.files["Lead"] is None and not any(r.source == "Lead.csv" for r in self.found.refusals):
-            raise DataError(f"{self.where}: no Lead.csv (the export's leads); is this a Data Export folder?")
+            raise DataError(
+                f"{objects.source}: no Lead.csv (the export's leads); is this a Data Export folder?"
+            )
         users = self.frame("User", ("Id",))
         if users is not None:
             self.ids(users, "User")
@@ -410,53 +547,36 @@ class _Load:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def _paths(self) -> dict[str, Path | None]:
-        """Every object's file, or ``None`` when the export has none; files of no object are noted."""
-        if self.folder is None:
-            return dict.fromkeys(OBJECTS)
-        present = {p.name: p for p in self.folder.iterdir()} if self.folder.is_dir() else {}
-        known = {f"{obj}.csv" for obj in OBJECTS}
-        extra = sorted(n for n in present if n.endswith(".csv") and n not in known)
+    def _paths(self) -> dict[str, bool]:
+        """Which objects the source has; its files or tables of no object are noted."""
+        extra = self.objects.others()
         if extra:
             self.found.notes.append(f"not read (no object this connector maps): {', '.join(extra)}")
-        return {obj: present.get(f"{obj}.csv") for obj in OBJECTS}
+        return self.objects.present()
 
     def _read(self, obj: str) -> pl.DataFrame | None:
-        """The object's file, if any; in lenient mode a file that cannot be read is one refusal."""
-        file = self.paths.get(obj)
+        """The object's rows, if any; in lenient mode an object that cannot be read is one refusal."""
         self.present[obj] = False
-        # Only the columns read are kept (the others are listed in the report), to save memory.
-        used = _read_columns(obj, self.o.fields)
-        if self.given is not None:
-            table = self.given.get(obj)
-            if table is None:
-                return None
-            names = [c for c in table.columns if c != _read.LINE]
-            table = self._undeleted(
-                table.select(c for c in table.columns if c == _read.LINE or c in used), obj
-            )
-            self.unused[f"{obj}.csv"] = tuple(c for c in names if c not in used)
-            self.present[obj] = True
-            return table
-        if file is None:
+        if not self.paths.get(obj):
             return None
         kind = OBJECTS[obj]
+        name = f"{obj}.csv"
+        # Only the columns read are kept (the others are listed in the report), to save memory.
+        used = _read_columns(obj, self.o.fields)
         try:
-            frame, names = _read.read_csv_header(file, encoding=self.o.encoding, keep=used.__contains__)
-            frame = self._undeleted(frame, obj)
+            frame, names = self.objects.read(obj, used.__contains__)
+            frame = self._undeleted(frame, name)
         except DataError as error:
             if self.strict:
                 raise
-            message = str(error).removeprefix(f"{file}:").lstrip()
+            message = str(error).removeprefix(f"{self.objects.where(obj)}:").lstrip()
             line, _, rest = message.partition(": ")
             located = line.isdigit()
             self.found.refusals.append(
-                Refusal(
-                    kind, file.name, int(line) if located else None, None, None, rest if located else message
-                )
+                Refusal(kind, name, int(line) if located else None, None, None, rest if located else message)
             )
             return None
-        self.unused[file.name] = tuple(c for c in names if c not in used)
+        self.unused[name] = tuple(c for c in names if c not in used)
         self.present[obj] = True
         return frame
 
@@ -467,9 +587,8 @@ class _Load:
                 self.taken.add(obj)
                 self._read(obj)
 
-    def _undeleted(self, frame: pl.DataFrame, obj: str) -> pl.DataFrame:
+    def _undeleted(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
         """The rows not in the recycle bin (``IsDeleted`` true), which are counted in the notes."""
-        name = f"{obj}.csv"
         if "IsDeleted" not in frame.columns:
             return frame
         raw = pl.col("IsDeleted")
@@ -481,7 +600,7 @@ class _Load:
                 f"{name}: {count} row(s) with IsDeleted = true (in the recycle bin) are not read"
             )
             frame = frame.filter(~deleted.fill_null(False))
-        if "IsDeleted" not in self.o.fields.get(obj, {}):
+        if "IsDeleted" not in self.o.fields.get(name.removesuffix(".csv"), {}):
             frame = frame.drop("IsDeleted")  # read for this only: its memory goes now
         return frame
 
@@ -560,7 +679,8 @@ class _Load:
         return self._spent(frame.with_columns(mapped.alias(alias)).drop("_user"), source, column)
 
     def custom(self, frame: pl.DataFrame, obj: str) -> list[pl.Expr]:
-        return [pl.col(field).alias(column) for field, column in self.o.fields.get(obj, {}).items()]
+        # An object refused as a whole (lenient mode) is an empty frame without the custom columns.
+        return [_col(frame, field).alias(column) for field, column in self.o.fields.get(obj, {}).items()]
 
     # -- the tables ----------------------------------------------------------------------------------
 
@@ -1192,7 +1312,9 @@ class _Load:
 
     def provenance(self) -> Provenance:
         """The provenance so far (the stage history is settled in :meth:`finish`)."""
-        return Provenance(self.o.name, self.where, stage_history=self.stage_history(), notes=self.found.notes)
+        return Provenance(
+            self.name, self.objects.source, stage_history=self.stage_history(), notes=self.found.notes
+        )
 
     def finish(
         self, loaded: Loaded, parts: dict[str, list[_Part]], strict: bool, *, given_defaults: int

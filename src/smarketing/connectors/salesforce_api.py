@@ -40,7 +40,14 @@ from smarketing.connectors._salesforce_http import (
     soql_time,
 )
 from smarketing.connectors.report import Loaded, LoadReport
-from smarketing.connectors.salesforce import OBJECTS, _fields, _Load, _map_tables, _read_columns, _text_map
+from smarketing.connectors.salesforce import (
+    OBJECTS,
+    TableObjects,
+    _fields,
+    _read_columns,
+    _text_map,
+    load_objects,
+)
 from smarketing.errors import DataError
 from smarketing.records import Dataset
 
@@ -476,8 +483,8 @@ class Salesforce:
                     .with_columns(pl.col(_read.LINE).cast(pl.Int64))
                 )
         where = self.instance_url or "the org of the credentials"
-        run = _Load(self, strict, tables=tables, where=where)
-        data, report = _map_tables(run, strict=False, progress=progress)
+        objects = TableObjects(tables, where)
+        data, report = load_objects(self, objects, strict=strict, progress=progress, raise_refusals=False)
         report = _named_by_object(report, self._notes(read, window))
         if strict:
             report.raise_for_refusals()
