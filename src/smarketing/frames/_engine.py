@@ -305,6 +305,7 @@ def _partition_mapper(
     names = list(tables)
 
     def mapper(batches: Iterator[Any]) -> Iterator[Any]:
+        """The partition's partial tables, packed in one schema; or its typed error, as one row."""
         pa = _arrow()
         # One key's rows may be spread over several Arrow batches: the kernel sees the whole partition.
         collected = list(batches)
