@@ -2,7 +2,7 @@
 
 Usage (from the repository root, after ``make setup``)::
 
-    .venv/bin/python benchmarks/spark.py [--leads 200000] [--dir /tmp/smarketing-spark]
+    .venv/bin/python benchmarks/spark.py [--leads 200000] [--dir /tmp/smarketing-spark] [--reuse]
 
 What it does:
 
@@ -13,7 +13,7 @@ What it does:
    analysis is timed (wall time, one run after a warm-up of the session on a tiny frame); on Spark every
    row a DataFrame hands to the driver (``toArrow``, ``collect``, ``toPandas``) is counted.
 3. Prints, per engine and analysis: the wall time, the rows read by the driver, and the driver Python
-   process's peak resident memory (``ru_maxrss``; the JVM and Spark's Python workers are other processes),
+   process's peak resident memory (``VmHWM``; the JVM and Spark's Python workers are other processes),
    and whether Spark's answers equal polars' (``to_dict()``; the graph node by node and edge by edge).
 """
 
@@ -117,7 +117,7 @@ def _run(engine: str, folder: Path) -> None:
             timings,
         )
         spark.stop()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
+    peak = _peak_mib()
     json.dump(
         {"timings": timings, "reads": reads, "peak_mib": peak, "answers": answers},
         sys.stdout,
@@ -126,16 +126,33 @@ def _run(engine: str, folder: Path) -> None:
     )
 
 
+def _peak_mib() -> float:
+    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB -> MiB
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=200_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/smarketing-spark"))
-    parser.add_argument("--run", choices=["polars", "spark"], help=argparse.SUPPRESS)
+    parser.add_argument("--reuse", action="store_true", help="keep the Parquet files already in --dir")
+    parser.add_argument("--run", choices=["polars", "spark", "write"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run == "write":
+        _write(args.leads, args.dir)
+        return
     if args.run:
         _run(args.run, args.dir)
         return
-    _write(args.leads, args.dir)
+    if not (args.reuse and (args.dir / "stage_events.parquet").exists()):
+        # In a process of its own, so that this one (and the runs it starts) stay small.
+        subprocess.run(
+            [sys.executable, __file__, "--run", "write", "--leads", str(args.leads), "--dir", str(args.dir)],
+            check=True,
+        )
     results = {}
     for engine in ("polars", "spark"):
         done = subprocess.run(
