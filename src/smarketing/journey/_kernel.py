@@ -22,7 +22,6 @@ stage left breaks the remaining ties (no ``from`` first). The order of the input
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -422,10 +421,16 @@ I64 = npt.NDArray[np.int64]
 
 @attrs.frozen
 class FunnelTable:
-    """What :func:`funnel_table` found: one dict per (group, step) cell with leads, and unmatched leads."""
+    """What :func:`funnel_table` found: one dict per (group, step) cell with leads, and unmatched leads.
+
+    ``stays`` has one row per counted stay that ended (``group``, ``j``, ``d``: its time in µs, ``b``: its
+    business time in µs or null): the values the quantiles of time in stage are taken over, by a second
+    pass (they are not additive over partitions).
+    """
 
     cells: list[dict[str, Any]]
     unmatched: int
+    stays: pl.DataFrame
     #: Entries into a step that no step counts (ordered mode): kind -> (events, smallest lead id).
     anomalies: dict[str, tuple[int, str]] = attrs.field(factory=dict)
 
@@ -475,28 +480,6 @@ def _spread(values: I64, at: I64, size: int) -> I64:
     """An array of ``size`` with ``values`` at the positions ``at`` and -1 elsewhere."""
     out = np.full(size, -1, dtype=np.int64)
     out[at] = values
-    return out
-
-
-def _lower_quantiles(values: I64, groups: I64, n_groups: int, qs: Sequence[float]) -> list[list[int | None]]:
-    """Per group code: the lower ``qs`` quantiles of ``values``, ``None`` for a group without values.
-
-    The lower ``q`` quantile of ``n`` values is the value at index ``floor((n - 1) * q)`` in sorted order
-    (polars' ``quantile(q, "lower")``); one ``numpy.partition`` at all those indices finds them in linear
-    time. The values are put in group order with a stable sort of the small group codes.
-    """
-    out: list[list[int | None]] = [[None] * len(qs) for _ in range(n_groups)]
-    if n_groups == 1:
-        parts = [values]
-    else:
-        order = np.argsort(groups, kind="stable")
-        bounds = np.cumsum(np.bincount(groups, minlength=n_groups))
-        parts = np.split(values[order], bounds[:-1])
-    for g, d in enumerate(parts):
-        if len(d):
-            at = [math.floor((len(d) - 1) * q) for q in qs]
-            chosen = np.partition(d, sorted(set(at)))
-            out[g] = [int(chosen[i]) for i in at]
     return out
 
 
@@ -564,6 +547,7 @@ def funnel_table(
     counted, left_out = _counted_entries(j, lead, n_steps, n_leads, mode=mode)
     stays = _Stays(k, ends, step_of, is_lost, native, unit, positions)
     cells: list[dict[str, Any]] = []
+    stays_parts: list[pl.DataFrame] = []
     for s, (in_step, row, entered, _) in enumerate(counted):
         if s + 1 == n_steps:
             advanced = np.zeros(len(in_step), dtype=bool)
@@ -572,20 +556,34 @@ def funnel_table(
             # entry into the next step came after its counted entry here.
             nxt_leads, _, _, nxt_last = counted[s + 1]
             advanced = _spread(nxt_last, nxt_leads, n_leads)[in_step] > (row if mode == "any" else -1)
-        cells.extend(
-            _step_cells(
-                s,
-                stays,
-                in_step=in_step,
-                row=row,
-                entered=entered,
-                advanced=advanced,
-                g=group[in_step],
-                names=names,
-            )
+        step_cells, step_stays = _step_cells(
+            s,
+            stays,
+            in_step=in_step,
+            row=row,
+            entered=entered,
+            advanced=advanced,
+            g=group[in_step],
+            names=names,
         )
+        cells.extend(step_cells)
+        stays_parts.append(step_stays)
     anomalies = _left_out_anomalies(frame, starts, left_out) if mode == "ordered" else {}
-    return FunnelTable(cells=cells, unmatched=unmatched, anomalies=anomalies)
+    ended = pl.concat(stays_parts) if stays_parts else _stays_frame([], [], np.zeros(0, np.int64), None)
+    return FunnelTable(cells=cells, unmatched=unmatched, stays=ended, anomalies=anomalies)
+
+
+def _stays_frame(groups: pl.Series | Sequence[str | None], js: Any, d: I64, b: I64 | None) -> pl.DataFrame:
+    """The ended stays of one step: ``group``, ``j``, ``d`` and ``b`` (µs; ``b`` null without a calendar)."""
+    n = len(d)
+    return pl.DataFrame(
+        {
+            "group": pl.Series(groups, dtype=pl.String()),
+            "j": pl.Series(js, dtype=pl.Int32()),
+            "d": pl.Series(d, dtype=pl.Int64()),
+            "b": pl.Series(b, dtype=pl.Int64()) if b is not None else pl.Series([None] * n, dtype=pl.Int64()),
+        }
+    )
 
 
 def first_entries(prepared: Prepared, step_of: Sequence[int]) -> tuple[I64, I64, list[tuple[I64, I64]]]:
@@ -702,14 +700,14 @@ def _step_cells(
     advanced: npt.NDArray[np.bool_],
     g: I64,
     names: list[str | None],
-) -> list[dict[str, Any]]:
-    """The cells of step ``s``, one per group with leads: the counts and time in stage of its counted leads.
+) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+    """The cells of step ``s``, one per group with leads (the counts of its counted leads), and their stays.
 
     ``in_step`` are the leads counted at the step, ``row`` the row of each one's counted entry, ``entered``
     its number of entries, ``advanced`` whether it advanced, ``g`` its group code (an index into
     ``names``). The stay the counted entry starts ends with the lead's next row: into a lost terminal
-    (lost), back to this or an earlier step (recycled), elsewhere (moved on), or none (open). Times in
-    stage are the lower median and 90th percentile of the stays that ended, in µs.
+    (lost), back to this or an earlier step (recycled), elsewhere (moved on), or none (open). The stays
+    that ended are returned with their times (µs), which the time-in-stage quantiles are taken over.
     """
     n_groups = len(names)
     ended = row + 1 < stays.ends[in_step]
@@ -743,25 +741,20 @@ def _step_cells(
         durations = durations // 1000
     elif unit != "us":
         durations = durations * {"ms": 1000, "s": 1_000_000}[unit]
-    quantiles = _lower_quantiles(durations, g[ended], n_groups, (0.5, 0.9))
-    business = (
-        _lower_quantiles(positions[left + 1] - positions[left], g[ended], n_groups, (0.5, 0.9))
-        if positions is not None
-        else [[None, None]] * n_groups
-    )
-    return [
+    business = positions[left + 1] - positions[left] if positions is not None else None
+    gone = g[ended]
+    labels = pl.Series(names, dtype=pl.String()).gather(gone)
+    ended_stays = _stays_frame(labels, np.full(len(gone), s, dtype=np.int32), durations, business)
+    cells = [
         {
             "group": names[c],
             "j": s,
             "reached": int(reached[c]),
             **{name: int(v[c]) for name, v in sums.items()},
-            "t50": quantiles[c][0],
-            "t90": quantiles[c][1],
-            "b50": business[c][0],
-            "b90": business[c][1],
         }
         for c in np.flatnonzero(reached)
     ]
+    return cells, ended_stays
 
 
 def _left_out_anomalies(
@@ -1000,27 +993,45 @@ def _team_tables(
 # Discovery.
 
 
-def dfg_tables(prepared: Prepared) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Directly-follows edges (``k``, ``next_k``, ``count``, ``median`` µs) and nodes (``k``, counts)."""
+def dfg_tables(prepared: Prepared) -> dict[str, pl.DataFrame]:
+    """The directly-follows graph of prepared events, as partial tables of stage names.
+
+    ``edges`` (``source``, ``target``, ``count``), ``gaps`` (``source``, ``target``, ``d``: the µs between
+    the two events of every edge, which the edge medians are taken over) and ``nodes`` (``stage``,
+    ``count``: entries, ``start`` and ``end``: leads whose first and last stage it is). Counts add up over
+    partitions of complete leads.
+    """
+    names = pl.Series(prepared.stages, dtype=pl.String())
     e = prepared.frame.with_columns(
         nw.col("k").shift(-1).alias("next_k"), nw.col("time").shift(-1).alias("next_time")
     ).lazy()
-    edges = (
+    gaps = (
         e.filter(~nw.col("last"))
-        .with_columns((nw.col("next_time") - nw.col("time")).dt.total_microseconds().alias("d"))
-        .group_by("k", "next_k")
-        .agg(nw.len().alias("count"), nw.col("d").quantile(0.5, "lower").alias("median"))
-        .sort("k", "next_k")
+        .select(
+            "k",
+            nw.col("next_k").cast(nw.Int32()),
+            (nw.col("next_time") - nw.col("time")).dt.total_microseconds().cast(nw.Int64()).alias("d"),
+        )
         .collect(backend="polars")
+        .to_native()
     )
     nodes = (
         e.group_by("k")
         .agg(
-            nw.len().alias("count"),
+            nw.len().cast(nw.Int64()).alias("count"),
             _flag(nw.col("first")).sum().alias("start"),
             _flag(nw.col("last")).sum().alias("end"),
         )
-        .sort("k")
         .collect(backend="polars")
+        .to_native()
     )
-    return edges.rows(named=True), nodes.rows(named=True)
+    gaps = gaps.select(
+        names.gather(gaps.get_column("k")).alias("source"),
+        names.gather(gaps.get_column("next_k")).alias("target"),
+        "d",
+    )
+    return {
+        "edges": gaps.group_by("source", "target").agg(pl.len().cast(pl.Int64).alias("count")),
+        "gaps": gaps,
+        "nodes": nodes.select(names.gather(nodes.get_column("k")).alias("stage"), "count", "start", "end"),
+    }

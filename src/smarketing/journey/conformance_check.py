@@ -6,8 +6,10 @@ kind of illegal :class:`Move`, and a :class:`TeamFitness` per team.
 
 from __future__ import annotations
 
+import functools
 import html
 import typing
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,8 +20,10 @@ import polars as pl
 
 from smarketing import _charts, _display
 from smarketing.errors import DataError
-from smarketing.journey import _kernel
-from smarketing.journey._report import event_counts, json_value, rate
+from smarketing.frames import _engine as engine
+from smarketing.frames import of_kind
+from smarketing.journey import _kernel, _partials
+from smarketing.journey._report import json_value, rate
 from smarketing.journey.counts import EventCounts
 from smarketing.journey.model import JourneyMap
 
@@ -93,6 +97,9 @@ class ConformanceReport:
     """Each lead's stage events replayed against the map: which leads fit, which moves broke it, and whose.
 
     ``lead_fit`` is a polars DataFrame (``lead_id``, ``events``, ``violations``, ``fit``) sorted by lead id.
+    ``lead_table`` is the same per-lead table where it was computed: for events given as a PySpark
+    DataFrame, a PySpark DataFrame (in no order) that Spark writes out without passing the driver
+    (``report.lead_table.write.parquet(...)``); ``lead_fit`` reads it into polars, each time it is read.
     """
 
     leads: int
@@ -102,7 +109,19 @@ class ConformanceReport:
     violations: tuple[Violation, ...]
     by_team: tuple[TeamFitness, ...]
     counts: EventCounts
-    lead_fit: pl.DataFrame = attrs.field(repr=False)
+    lead_table: Any = attrs.field(repr=False)
+
+    @property
+    def lead_fit(self) -> pl.DataFrame:
+        """Per lead: ``lead_id``, ``events``, ``violations``, ``fit``, sorted by lead id, in polars."""
+        table = self.lead_table
+        frame = table if isinstance(table, pl.DataFrame) else engine.to_polars(table)
+        return frame.select(
+            pl.col("lead_id").cast(pl.String()),
+            pl.col("events").cast(pl.UInt32()),
+            pl.col("violations").cast(pl.Int64()),
+            pl.col("fit").cast(pl.Boolean()),
+        ).sort("lead_id")
 
     def violation(self, kind: ViolationKind) -> Violation:
         """The entry of one violation kind."""
@@ -322,7 +341,6 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
     if examples < 0:
         raise DataError(f"must be >= 0, not {examples}", field="examples")
     ids = [s.id for s in journey_map.stages]
-    prepared = _kernel.prepare(events, ids, keep_unknown=True)
     code = {s: i for i, s in enumerate(ids)}
     limits = {
         (code[t.source], code[t.to]): t.max_recycles
@@ -331,17 +349,35 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
     }
     teams = sorted({s.owner for s in journey_map.stages})
     owners = [teams.index(s.owner) for s in journey_map.stages]
-    tables = _kernel.conformance_tables(prepared, _verdicts(journey_map), limits, owners, examples=examples)
-    lead_fit = tables["leads"]
-    leads = lead_fit.height
-    fit = int(lead_fit.get_column("fit").sum())
+    source = of_kind(events, "stage_events") if isinstance(events, Mapping) else events
+    partials = engine.run(
+        events if source is None else source,
+        functools.partial(
+            _partials.conformance_map,
+            stages=ids,
+            verdicts=_verdicts(journey_map),
+            limits=limits,
+            owners=owners,
+            examples=examples,
+        ),
+        _partials.conformance_partials(examples),
+        kind="stage_events",
+        key="lead_id",
+        required=("lead_id", "to", "time"),
+        columns=("lead_id", "from", "to", "time"),
+    )
+    counts, values = _partials.event_counts(partials)
+    kinds, touched_table, broken_table = (partials.merged(t) for t in ("kinds", "touched", "broken"))
+    chosen = partials.first("examples")
+    lead_table = partials.rows("leads")
+    leads, fit = values.get("leads", 0), values.get("fit", 0)
     names = [*ids]
-    found = {int(r["v"]): r for r in tables["kinds"].iter_rows(named=True)}
+    found = {int(r["v"]): r for r in kinds.iter_rows(named=True)}
     samples: dict[int, list[Move]] = {}
-    for r in tables["examples"].iter_rows(named=True):
+    for r in chosen.iter_rows(named=True):
         a = int(r["a"])
-        source = names[a] if 0 <= a < len(names) else None
-        samples.setdefault(int(r["v"]), []).append(Move(r["lead_id"], source, r["to"], r["time"]))
+        source_stage = names[a] if 0 <= a < len(names) else None
+        samples.setdefault(int(r["v"]), []).append(Move(r["lead_id"], source_stage, r["to"], r["time"]))
     violations = []
     for v_kind in _VIOLATION_KINDS:
         v = _kernel.KINDS.index(v_kind)
@@ -354,10 +390,10 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
                 examples=tuple(samples.get(v, ())),
             )
         )
-    touched = {int(r["team"]): int(r["leads"]) for r in tables["touched"].iter_rows(named=True)}
+    touched = {int(r["team"]): int(r["leads"]) for r in touched_table.iter_rows(named=True)}
     broken = {
         None if r["team"] is None else int(r["team"]): (int(r["unfit"]), int(r["violations"]))
-        for r in tables["broken"].iter_rows(named=True)
+        for r in broken_table.iter_rows(named=True)
     }
     by_team = []
     for t, team in enumerate(teams):
@@ -373,9 +409,9 @@ def conformance(journey_map: JourneyMap, events: Any, *, examples: int = 3) -> C
         leads=leads,
         fit=fit,
         fitness=rate(fit, leads),
-        moves=int(lead_fit.get_column("events").sum()),
+        moves=values.get("moves", 0),
         violations=tuple(violations),
         by_team=tuple(by_team),
-        counts=event_counts(prepared, **tables["anomalies"]),
-        lead_fit=lead_fit,
+        counts=counts,
+        lead_table=lead_table,
     )

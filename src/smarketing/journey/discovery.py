@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from typing import Any
 
 import networkx as nx
 
 from smarketing.errors import DataError
-from smarketing.journey import _kernel
+from smarketing.frames import _engine as engine
+from smarketing.frames import of_kind
+from smarketing.journey import _partials
 from smarketing.journey._report import duration
 
 __all__ = ["discover"]
@@ -54,20 +58,34 @@ def discover(events: Any, *, min_count: int = 1) -> nx.DiGraph[str]:
     """
     if min_count < 1:
         raise DataError(f"must be >= 1, not {min_count}", field="min_count")
-    prepared = _kernel.prepare(events, None)
-    edges, nodes = _kernel.dfg_tables(prepared)
-    names = prepared.stages
-    graph: nx.DiGraph[str] = nx.DiGraph(
-        leads=prepared.leads,
-        events=prepared.rows,
-        duplicates=prepared.duplicates,
-        from_mismatch=prepared.from_mismatch,
+    source = of_kind(events, "stage_events") if isinstance(events, Mapping) else events
+    # The stages' codes must be the same in every partition: on Spark, all the stages entered, found first.
+    stages = None
+    if engine.is_spark(source):
+        engine.require(source, "stage_events", ("lead_id", "to", "time"))
+        stages = engine.distinct(source, "to")
+    partials = engine.run(
+        events if source is None else source,
+        functools.partial(_partials.discover_map, stages=stages),
+        _partials.DISCOVERY,
+        kind="stage_events",
+        key="lead_id",
+        required=("lead_id", "to", "time"),
+        columns=("lead_id", "from", "to", "time"),
     )
-    for r in nodes:
-        graph.add_node(names[r["k"]], count=int(r["count"]), start=int(r["start"]), end=int(r["end"]))
-    for r in edges:
+    _, values = _partials.event_counts(partials)
+    nodes, edges, medians = (partials.merged(t) for t in ("nodes", "edges", "gaps"))
+    graph: nx.DiGraph[str] = nx.DiGraph(
+        leads=values.get("leads", 0),
+        events=values.get("events", 0),
+        duplicates=values.get("duplicates", 0),
+        from_mismatch=values.get("from_mismatch", 0),
+    )
+    for r in nodes.iter_rows(named=True):
+        graph.add_node(r["stage"], count=int(r["count"]), start=int(r["start"]), end=int(r["end"]))
+    median = {(r["source"], r["target"]): r["d_q0"] for r in medians.iter_rows(named=True)}
+    for r in edges.iter_rows(named=True):
         if r["count"] >= min_count:
-            graph.add_edge(
-                names[r["k"]], names[r["next_k"]], count=int(r["count"]), median=duration(r["median"])
-            )
+            edge = (r["source"], r["target"])
+            graph.add_edge(*edge, count=int(r["count"]), median=duration(median.get(edge)))
     return graph

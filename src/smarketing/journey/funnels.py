@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
+import functools
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,9 +20,10 @@ import polars as pl
 from smarketing import _charts, _display
 from smarketing.calendar import BusinessCalendar
 from smarketing.errors import DataError
-from smarketing.frames import as_lazy
-from smarketing.journey import _kernel
-from smarketing.journey._report import duration, event_counts, json_value, rate
+from smarketing.frames import _engine as engine
+from smarketing.frames import as_lazy, of_kind
+from smarketing.journey import _partials
+from smarketing.journey._report import duration, json_value, rate
 from smarketing.journey.counts import EventCounts
 from smarketing.journey.model import JourneyMap
 from smarketing.records import Dataset
@@ -331,7 +333,7 @@ class FunnelReport:
 
 def _groups_from_leads(leads: Any, by: str) -> nw.LazyFrame[Any]:
     """The ``lead_id`` and ``group`` (the ``by`` attribute, as text) of each lead; lead ids must be unique."""
-    lf = as_lazy(leads, "leads", required=("id", by))
+    lf = as_lazy(leads, "leads", required=("id", by), reads=("id", by))
     frame = lf.select(
         nw.col("id").cast(nw.String()).alias("lead_id"), nw.col(by).cast(nw.String()).alias("group")
     )
@@ -352,6 +354,47 @@ def _groups_from_leads(leads: Any, by: str) -> nw.LazyFrame[Any]:
             f"appears {bad[0]['n']} times; lead ids must be unique", record=lead_id, field="id", kind="lead"
         )
     return frame
+
+
+def _join_groups(events: Any, leads: Any, by: str) -> Any:
+    """The events (a PySpark DataFrame) with their lead's group (``_group``) and ``_matched``, on Spark.
+
+    The leads are checked on their engine (a PySpark DataFrame) or in polars (anything else, then made a
+    Spark frame of lead ids and groups); a repeated or missing lead id is refused as on one machine.
+    """
+    F, _ = engine.spark_sql()  # noqa: N806 (Spark's own name)
+
+    if engine.is_spark(leads):
+        checked = as_lazy(leads, "leads", required=("id", by), reads=("id", by), engine=True).to_native()
+        table = checked.select(
+            F.col("id").cast("string").alias("_lid"), F.col(by).cast("string").alias("_group")
+        )
+        bad = engine.to_polars(
+            table.groupBy("_lid")
+            .count()
+            .where((F.col("count") > 1) | F.col("_lid").isNull())
+            .orderBy(F.col("_lid").asc_nulls_first())
+            .limit(1)
+        ).rows(named=True)
+        if bad:
+            if bad[0]["_lid"] is None:
+                raise DataError(
+                    "a lead without id; leads must be keyed by id for by=", field="id", kind="lead"
+                )
+            raise DataError(
+                f"appears {bad[0]['count']} times; lead ids must be unique",
+                record=bad[0]["_lid"],
+                field="id",
+                kind="lead",
+            )
+    else:
+        local = _groups_from_leads(leads, by).collect().to_native()
+        table = events.sparkSession.createDataFrame(
+            local.select(pl.col("lead_id").alias("_lid"), pl.col("group").alias("_group")).to_arrow()
+        )
+    table = table.withColumn("_matched", F.lit(True))
+    joined = events.join(table, events["lead_id"].cast("string") == table["_lid"], "left")
+    return joined.drop("_lid")
 
 
 def funnel(
@@ -479,19 +522,41 @@ def funnel(
             leads = events.leads
         else:
             raise DataError(f"by={by!r} needs leads with that attribute (or by='cohort_month')", field="by")
-    prepared = _kernel.prepare(events, known, as_of=as_of)
-    groups: nw.LazyFrame[Any] | Literal["cohort_month"] | None = None
+    code = {s: i for i, s in enumerate(known)}
+    lost = [code[s.id] for s in journey_map.stages if s.terminal in _LOST]
+    source = of_kind(events, "stage_events") if isinstance(events, Mapping) else events
+    groups: nw.LazyFrame[Any] | Literal["cohort_month", "joined"] | None = None
     if by == "cohort_month":
         groups = "cohort_month"
     elif by is not None:
-        groups = _groups_from_leads(leads, by)
-    code = {s: i for i, s in enumerate(known)}
-    lost = [code[s.id] for s in journey_map.stages if s.terminal in _LOST]
-    table = _kernel.funnel_table(
-        prepared, [code[s] for s in steps], lost, mode=mode, groups=groups, calendar=calendar
+        if engine.is_spark(source):
+            source, groups = _join_groups(source, leads, by), _partials.JOINED
+        else:
+            groups = _groups_from_leads(leads, by)
+    partials = engine.run(
+        events if source is None else source,
+        functools.partial(
+            _partials.funnel_map,
+            stages=known,
+            steps=[code[s] for s in steps],
+            lost=lost,
+            mode=mode,
+            as_of=as_of,
+            groups=groups,
+            calendar=calendar,
+        ),
+        _partials.FUNNEL,
+        kind="stage_events",
+        key="lead_id",
+        required=("lead_id", "to", "time"),
+        columns=("lead_id", "from", "to", "time", "_group", "_matched"),
     )
-    unmatched = table.unmatched
-    cells = {(r["group"], r["j"]): r for r in table.cells}
+    counts, values = _partials.event_counts(partials)
+    merged, times = partials.merged("cells"), partials.merged("stays")
+    cells = {(r["group"], r["j"]): r for r in merged.iter_rows(named=True)}
+    for r in times.iter_rows(named=True):
+        cells[(r["group"], r["j"])].update(t50=r["d_q0"], t90=r["d_q1"], b50=r["b_q0"], b90=r["b_q1"])
+    unmatched = values.get("unmatched", 0)
     names = sorted({g for g, _ in cells if g is not None})
     rows: list[FunnelRow] = []
     for group in [*names, *([None] if any(g is None for g, _ in cells) or not cells else [])]:
@@ -527,7 +592,7 @@ def funnel(
         by=by,
         as_of=as_of,
         rows=tuple(rows),
-        counts=event_counts(prepared, **table.anomalies),
+        counts=counts,
         unmatched_leads=unmatched,
         calendar=calendar,
     )

@@ -1,0 +1,184 @@
+"""Spark benchmark: funnel, discover and conformance on Spark (local[2]) against polars, same data.
+
+Usage (from the repository root, after ``make setup``)::
+
+    .venv/bin/python benchmarks/spark.py [--leads 200000] [--dir /tmp/smarketing-spark] [--reuse]
+
+What it does:
+
+1. Generates the example plan's synthetic data (``smarketing.datasets.synthetic``, seed 1) and writes the
+   stage events and leads as Parquet to ``--dir`` (never to the repository).
+2. Runs each engine in a fresh subprocess: polars reads the Parquet files with ``pl.read_parquet``; Spark
+   (``local[2]``, ``PYSPARK_PYTHON`` set to this interpreter) reads them with ``spark.read.parquet``. Each
+   analysis is timed (wall time, one run, after a funnel of 50 events has started Spark's Python
+   workers); on Spark every
+   row a DataFrame hands to the driver (``toArrow``, ``collect``, ``toPandas``) is counted.
+3. Prints, per engine and analysis: the wall time, the rows read by the driver, and the driver Python
+   process's peak resident memory (``VmHWM``; the JVM and Spark's Python workers are other processes),
+   and whether Spark's answers equal polars' (``to_dict()``; the graph node by node and edge by edge).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+AS_OF = datetime(2026, 10, 31, 23, tzinfo=UTC)
+
+
+def _write(leads: int, folder: Path) -> None:
+    import smarketing as sm
+    from smarketing.datasets import synthetic
+
+    plan = sm.load_plan(ROOT / "examples" / "plan.yaml")
+    data = synthetic(plan, seed=1, n_leads=leads)
+    folder.mkdir(parents=True, exist_ok=True)
+    data.stage_events.write_parquet(folder / "stage_events.parquet")
+    data.leads.select("id", "region").write_parquet(folder / "leads.parquet")
+    print(f"{leads} leads, {len(data.stage_events)} stage events -> {folder}", file=sys.stderr)
+
+
+def _answers(events: Any, leads: Any, timings: dict[str, float]) -> dict[str, Any]:
+    import smarketing as sm
+    from smarketing.journey import conformance, discover, funnel
+
+    plan = sm.load_plan(ROOT / "examples" / "plan.yaml")
+    out: dict[str, Any] = {}
+    funnel(plan.journey, events.limit(50) if hasattr(events, "sparkSession") else events.head(50))  # warm-up
+    runs = {
+        "funnel": lambda: funnel(plan.journey, events, as_of=AS_OF).to_dict(),
+        "funnel by region": lambda: funnel(
+            plan.journey, events, leads=leads, by="region", as_of=AS_OF
+        ).to_dict(),
+        "discover": lambda: _graph(discover(events)),
+        "conformance": lambda: conformance(plan.journey, events).to_dict(),
+    }
+    for name, run in runs.items():
+        start = time.perf_counter()
+        out[name] = run()
+        timings[name] = time.perf_counter() - start
+    return out
+
+
+def _graph(graph: Any) -> Any:
+    return [
+        dict(graph.graph),
+        sorted(graph.nodes(data=True)),
+        sorted([a, b, sorted((k, str(v)) for k, v in d.items())] for a, b, d in graph.edges(data=True)),
+    ]
+
+
+def _run(engine: str, folder: Path) -> None:
+    timings: dict[str, float] = {}
+    reads: list[int] = []
+    if engine == "polars":
+        import polars as pl
+
+        answers = _answers(
+            pl.read_parquet(folder / "stage_events.parquet"),
+            pl.read_parquet(folder / "leads.parquet"),
+            timings,
+        )
+    else:
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        from pyspark.sql import SparkSession
+        from pyspark.sql.classic.dataframe import DataFrame
+
+        for method in ("toArrow", "collect", "toPandas"):
+            original = getattr(DataFrame, method)
+
+            def spy(frame: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                got = _original(frame, *args, **kwargs)
+                reads.append(len(got))
+                return got
+
+            setattr(DataFrame, method, spy)
+        spark = (
+            SparkSession.builder.master("local[2]")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.driver.memory", "2g")
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        spark.range(10).collect()  # start the session before timing
+        reads.clear()
+        answers = _answers(
+            spark.read.parquet(str(folder / "stage_events.parquet")),
+            spark.read.parquet(str(folder / "leads.parquet")),
+            timings,
+        )
+        spark.stop()
+    peak = _peak_mib()
+    json.dump(
+        {"timings": timings, "reads": reads, "peak_mib": peak, "answers": answers},
+        sys.stdout,
+        default=str,
+        sort_keys=True,
+    )
+
+
+def _peak_mib() -> float:
+    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB -> MiB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--leads", type=int, default=200_000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/smarketing-spark"))
+    parser.add_argument("--reuse", action="store_true", help="keep the Parquet files already in --dir")
+    parser.add_argument("--run", choices=["polars", "spark", "write"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run == "write":
+        _write(args.leads, args.dir)
+        return
+    if args.run:
+        _run(args.run, args.dir)
+        return
+    if not (args.reuse and (args.dir / "stage_events.parquet").exists()):
+        # In a process of its own, so that this one (and the runs it starts) stay small.
+        subprocess.run(
+            [sys.executable, __file__, "--run", "write", "--leads", str(args.leads), "--dir", str(args.dir)],
+            check=True,
+        )
+    results = {}
+    for engine in ("polars", "spark"):
+        done = subprocess.run(
+            [sys.executable, __file__, "--run", engine, "--dir", str(args.dir)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        results[engine] = json.loads(done.stdout)
+    for engine, got in results.items():
+        reads = got["reads"]
+        print(
+            f"{engine}: peak RSS of the driver {got['peak_mib']:.0f} MiB"
+            + (
+                f"; rows read by the driver {sum(reads)} in {len(reads)} reads (largest {max(reads)})"
+                if reads
+                else ""
+            )
+        )
+        for name, seconds in got["timings"].items():
+            print(f"  {name}: {seconds:.2f} s")
+    same = results["polars"]["answers"] == results["spark"]["answers"]
+    print(f"spark's answers equal polars': {same}")
+
+
+if __name__ == "__main__":
+    main()
