@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test browser layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-hubspot-api bench-lint-text bench-compare rules-docs clean setup
+.PHONY: demo test browser layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-hubspot-api bench-salesforce-api bench-lint-text bench-compare rules-docs clean setup
 
 setup: $(STAMP) browser
 
@@ -87,6 +87,11 @@ bench-connectors: $(STAMP)
 # The live hubspot connector's full load against the fake API at 100k contacts (BENCH_ARGS="--leads N").
 bench-hubspot-api: $(STAMP)
 	$(BIN)/python benchmarks/hubspot_api.py $(BENCH_ARGS)
+
+# The live salesforce connector's full load against the fake API at 100k leads, through REST pages and
+# through Bulk 2.0 jobs (BENCH_ARGS="--leads N --only rest|bulk").
+bench-salesforce-api: $(STAMP)
+	$(BIN)/python benchmarks/salesforce_api.py $(BENCH_ARGS)
 
 # glossary.lint_text over 10,000 documents of 2 KB of each kind, beside plain `re` peers; --cli also times
 # the command over the files (BENCH_ARGS="--docs N --repeat N --cli").

@@ -42,6 +42,16 @@ VERSION = "61.0"
 BASE = f"/services/data/v{VERSION}"
 HISTORY = ("LeadHistory", "OpportunityHistory", "OpportunityFieldHistory")
 _NUMBERS = {"Amount": "currency", "SplitPercentage": "percent", "NumberOfEmployees": "int"}
+#: What Salesforce deletes with a record of an object: (object, the field that points at the record).
+CASCADE = {
+    "Lead": (("LeadHistory", "LeadId"), ("CampaignMember", "LeadId"), ("Task", "WhoId"), ("Event", "WhoId")),
+    "Contact": (("CampaignMember", "ContactId"), ("Task", "WhoId"), ("Event", "WhoId")),
+    "Opportunity": (
+        ("OpportunityHistory", "OpportunityId"),
+        ("OpportunityFieldHistory", "OpportunityId"),
+        ("OpportunitySplit", "OpportunityId"),
+    ),
+}
 _SELECT = re.compile(r"^SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+))?$", re.S)
 _COND = re.compile(r"^(?P<field>\w+) (?:(?P<op>>=|<=|<|>|=) (?P<time>\S+)|IN \((?P<ids>[^)]*)\))$")
 
@@ -81,6 +91,21 @@ class FakeSalesforce:
     jobs: dict[str, Job] = attrs.Factory(dict)
     cursors: dict[str, tuple[str, list[dict[str, Any]]]] = attrs.Factory(dict)
     stalls: list[tuple[re.Pattern[str], float]] = attrs.Factory(list)
+
+    def delete(self, obj: str, ident: str, when: datetime) -> None:
+        """Delete a record to the recycle bin at ``when``, with what Salesforce deletes with it (``CASCADE``).
+
+        ``queryAll`` still finds it (``IsDeleted`` true, ``SystemModstamp`` ``when``); ``query`` does not.
+        """
+        for row in self.objects[obj]:
+            if _id(row["Id"]) == _id(ident):
+                row["IsDeleted"] = "true"
+                if obj not in HISTORY:
+                    row["SystemModstamp"] = stamp(when)
+        for child, field in CASCADE.get(obj, ()):
+            for row in self.objects.get(child, []):
+                if row.get("IsDeleted") != "true" and _id(row.get(field)) == _id(ident):
+                    self.delete(child, str(row["Id"]), when)
 
     def install(self, server: HTTPServer) -> None:
         server.expect_request(re.compile(".*")).respond_with_handler(self.handle)

@@ -7,7 +7,8 @@ connector makes must match one recorded request exactly (method, path, query and
 request must be made: a change in the request shape fails here, and shows as a diff of the cassettes when
 they are recorded again. The ``Authorization`` and ``User-Agent`` headers (and the answers' ``Date`` and
 ``Server``) are not recorded, the fake's
-address is written as ``http://hubspot.fake``, and a test checks that no token is in the files.
+address is written as ``http://hubspot.fake``, and a test checks that no token is in the files (the
+recording and replaying are ``tests/connectors/cassette_kit.py``'s, shared with Salesforce's).
 
 Record them again (after a deliberate change of the requests) with::
 
@@ -18,18 +19,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
 
 import pytest
-import vcr
 from pytest_httpserver import HTTPServer
+from tests.connectors.cassette_kit import record, replaying, secrets_in
 from tests.connectors.hubspot_fake import TOKEN, FakeHubSpot, expected, fake_from_dataset, iso
 
 from smarketing.connectors import Loaded
@@ -43,33 +41,6 @@ HOST = "http://hubspot.fake"
 ENV = "SMARKETING_TEST_HUBSPOT_TOKEN"
 WATERMARK = datetime(2026, 6, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 6, 2, tzinfo=UTC)
-MATCH = ["method", "scheme", "host", "port", "path", "query", "body"]
-
-
-def _recorder(mode: str, address: str = HOST) -> vcr.VCR:
-    """The VCR: the fake's address written as :data:`HOST`, the token never recorded."""
-
-    def request(req: Any) -> Any:
-        req.uri = req.uri.replace(address, HOST)
-        return req
-
-    def response(answer: dict[str, Any]) -> dict[str, Any]:
-        for header in ("Date", "Server"):  # they change with every recording
-            answer["headers"].pop(header, None)
-        body = answer["body"]["string"]
-        if isinstance(body, bytes):
-            answer["body"]["string"] = body.replace(TOKEN.encode(), b"[redacted]")
-        return answer
-
-    return vcr.VCR(
-        cassette_library_dir=str(CASSETTES),
-        record_mode=mode,
-        match_on=MATCH,
-        filter_headers=["authorization", "user-agent"],
-        before_record_request=request,
-        before_record_response=response,
-        decode_compressed_response=True,
-    )
 
 
 def _account() -> FakeHubSpot:
@@ -108,19 +79,13 @@ LOADS: dict[str, tuple[Callable[[FakeHubSpot], None] | None, Callable[[str, Path
 }
 
 
-@contextmanager
-def _replaying(name: str) -> Iterator[Any]:
-    with _recorder("none").use_cassette(f"{name}.yaml", allow_playback_repeats=False) as cassette:
-        yield cassette
-
-
 @pytest.fixture(autouse=True)
 def _token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV, "a-token-that-is-not-recorded")
 
 
 def test_a_full_load_replays_its_requests_exactly(tmp_path: Path) -> None:
-    with _replaying("full_load") as cassette:
+    with replaying(CASSETTES, "full_load", host=HOST) as cassette:
         data, report = _full(HOST, tmp_path)
     assert cassette.all_played, "the connector no longer makes some recorded requests"
     assert report.ok
@@ -131,7 +96,7 @@ def test_a_full_load_replays_its_requests_exactly(tmp_path: Path) -> None:
 
 
 def test_an_incremental_sync_replays_its_requests_exactly(tmp_path: Path) -> None:
-    with _replaying("incremental_sync") as cassette:
+    with replaying(CASSETTES, "incremental_sync", host=HOST) as cassette:
         data, report = _sync(HOST, tmp_path)
     assert cassette.all_played
     assert data.leads.get_column("title").to_list() == ["Chief Changer"]
@@ -146,36 +111,40 @@ def test_an_incremental_sync_replays_its_requests_exactly(tmp_path: Path) -> Non
 
 def test_a_changed_request_does_not_match() -> None:
     changed = HubSpot(host=HOST, token_env=ENV, keyring_service=None, plan=PLAN, url_limit=300)
-    with _replaying("full_load"), pytest.raises(HubSpotAPIError, match="CannotOverwriteExistingCassette"):
+    with (
+        replaying(CASSETTES, "full_load", host=HOST),
+        pytest.raises(HubSpotAPIError, match="CannotOverwriteExistingCassette"),
+    ):
         changed.load(progress=False)  # other property batches: requests never recorded
 
 
 def test_the_cassettes_hold_no_secret() -> None:
-    files = sorted(CASSETTES.glob("*.yaml"))
-    assert [f.stem for f in files] == sorted(LOADS)
-    for file in files:
-        text = file.read_text(encoding="utf-8")
-        assert TOKEN not in text
-        assert re.search(r"(?i)authorization|bearer|pat-na1", text) is None, file.name
+    assert sorted(f.stem for f in CASSETTES.glob("*.yaml")) == sorted(LOADS)
+    assert not secrets_in(CASSETTES, [TOKEN], r"(?i)authorization|bearer|pat-na1")
 
 
-def record() -> None:
+def record_all() -> None:
     """Record every cassette again against the fake API (on the loopback address)."""
     os.environ[ENV] = TOKEN
     for name, (change, load) in LOADS.items():
-        (CASSETTES / f"{name}.yaml").unlink(missing_ok=True)
-        with HTTPServer(host="127.0.0.1", port=0) as http:
+        with HTTPServer(host="127.0.0.1", port=0) as http, TemporaryDirectory() as folder:
             fake = _account()
             if change is not None:
                 change(fake)
             fake.install(http)
             address = http.url_for("").rstrip("/")
-            with _recorder("all", address).use_cassette(f"{name}.yaml"), TemporaryDirectory() as folder:
-                load(address, Path(folder))
-        print(f"recorded {CASSETTES / name}.yaml")
+            path = record(
+                CASSETTES,
+                name,
+                host=HOST,
+                address=address,
+                secrets=[TOKEN],
+                load=lambda: load(address, Path(folder)),  # noqa: B023 (called at once)
+            )
+        print(f"recorded {path}")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--update"]:
         sys.exit(f"usage: PYTHONPATH=. {sys.argv[0]} --update")
-    record()
+    record_all()

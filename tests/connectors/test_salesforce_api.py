@@ -22,7 +22,7 @@ import trustme
 from pytest_httpserver import HTTPServer
 from tests.connectors.salesforce_fake import TOKEN, FakeSalesforce, fake_from_dataset, stamp
 
-from smarketing.connectors import SalesforceExport, load_connector
+from smarketing.connectors import SalesforceExport, apply_changes, load_connector
 from smarketing.connectors.salesforce_api import Salesforce, SalesforceAPIError
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
@@ -236,7 +236,7 @@ def test_a_record_modified_exactly_at_the_watermark_is_in_the_next_window_only(
     assert after.stage_events.height > 0  # the lead comes whole: its history with it
 
 
-def test_sync_keeps_a_watermark_per_object_and_removes_deleted_records(
+def test_sync_keeps_a_watermark_per_object_and_reports_deleted_records(
     server: HTTPServer, bundle: str, tmp_path: Path
 ) -> None:
     original = synthetic(PLAN, seed=8, n_leads=30)
@@ -246,21 +246,85 @@ def test_sync_keeps_a_watermark_per_object_and_removes_deleted_records(
     now = datetime(2031, 1, 1, tzinfo=UTC)
     first = sf.sync(state, until=now, progress=False)
     same(first.dataset, sf.load(progress=False).dataset)
+    assert first.report.deleted == {}
     marks = json.loads(state.read_text(encoding="utf-8"))["watermarks"]
     assert set(marks) >= {"Lead", "Task", "LeadHistory"}
     assert marks["Lead"] == now.isoformat()
     # A task is deleted (to the recycle bin) after the first run; a lead is changed.
     task = fake.objects["Task"][0]
-    task["IsDeleted"], task["SystemModstamp"] = "true", stamp(now + timedelta(hours=1))
+    fake.delete("Task", str(task["Id"]), now + timedelta(hours=1))
     fake.objects["Lead"][1]["SystemModstamp"] = stamp(now + timedelta(hours=2))
-    second = sf.sync(state, base=first.dataset, until=now + timedelta(days=1), progress=False)
+    second = sf.sync(state, until=now + timedelta(days=1), progress=False)
     queried = [q for _, p, q in fake.log if p.endswith("/queryAll/")]
     assert queried  # changes are read with queryAll, which sees deleted records
     gone = str(task["Id"])
-    assert gone not in second.dataset.activities.get_column("id").to_list()
+    assert second.report.deleted == {"activities": (gone,)}
+    assert "deleted in the source since the last load: activities 1" in second.report.summary()
+    assert second.report.to_dict()["deleted"] == {"activities": [gone]}
     assert second.report.provenance is not None
-    assert any(gone in n and "deleted" in n for n in second.report.provenance.notes)
-    same(second.dataset, sf.load(progress=False).dataset)
+    assert any("deleted in the window" in n and "Task 1" in n for n in second.report.provenance.notes)
+    now_data = apply_changes(first.dataset, second)
+    assert gone not in now_data.activities.get_column("id").to_list()
+    same(now_data, sf.load(progress=False).dataset)
+
+
+def _lead_of_contact(fake: FakeSalesforce) -> tuple[str, str]:
+    """A converted lead and the contact it was converted into."""
+    row = next(r for r in fake.objects["Lead"] if r.get("ConvertedContactId"))
+    return str(row["Id"]), str(row["ConvertedContactId"])
+
+
+def _change(fake: FakeSalesforce, what: str, when: datetime) -> None:
+    """One change to the org after the first sync (each one a case of test_changes_applied_...)."""
+    if what == "task deleted":
+        fake.delete("Task", str(fake.objects["Task"][2]["Id"]), when)
+    elif what == "lead deleted":  # with its history, campaign members, tasks and events
+        lead = next(r for r in fake.objects["Lead"] if not r.get("ConvertedContactId"))
+        fake.delete("Lead", str(lead["Id"]), when)
+    elif what == "converted lead deleted":  # its contact is a lead of its own now
+        fake.delete("Lead", _lead_of_contact(fake)[0], when)
+    elif what == "contact deleted":  # the lead converted into it stays, without what was on the contact
+        fake.delete("Contact", _lead_of_contact(fake)[1], when)
+    elif what == "opportunity deleted":  # with its history and splits
+        fake.delete("Opportunity", str(fake.objects["Opportunity"][0]["Id"]), when)
+    elif what == "campaign member deleted":  # the lead's campaign may go with it
+        fake.delete("CampaignMember", str(fake.objects["CampaignMember"][0]["Id"]), when)
+    elif what == "stage history row added":  # the lead's stage events are read again whole
+        row = fake.objects["LeadHistory"][0]
+        fake.objects["LeadHistory"].append(
+            {**row, "Id": "017" + str(row["Id"])[3:14] + "Z", "CreatedDate": stamp(when)}
+        )
+    else:
+        raise AssertionError(what)
+
+
+CHANGES = [
+    "task deleted",
+    "lead deleted",
+    "converted lead deleted",
+    "contact deleted",
+    "opportunity deleted",
+    "campaign member deleted",
+    "stage history row added",
+]
+
+
+@pytest.mark.parametrize("what", CHANGES)
+def test_changes_applied_to_the_last_dataset_equal_a_fresh_full_load(
+    server: HTTPServer, bundle: str, tmp_path: Path, what: str
+) -> None:
+    fake = serve(server, synthetic(PLAN, seed=14, n_leads=40), tmp_path / "export")
+    state = tmp_path / "state.json"
+    sf = connector(server, bundle)
+    now = datetime(2031, 1, 1, tzinfo=UTC)
+    first = sf.sync(state, until=now, progress=False)
+    _change(fake, what, now + timedelta(hours=1))
+    second = sf.sync(state, until=now + timedelta(days=1), progress=False)
+    full = sf.load(progress=False).dataset
+    assert second.dataset.leads.height < full.leads.height  # a change load, not everything again
+    same(apply_changes(first.dataset, second), full)
+    if "deleted" in what:
+        assert second.report.deleted
 
 
 def test_a_broken_state_file_is_named(server: HTTPServer, bundle: str, tmp_path: Path) -> None:

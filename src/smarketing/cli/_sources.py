@@ -6,8 +6,9 @@ declares no ``path`` (a live API, such as ``hubspot``) is named alone: ``--sourc
 
 Option values are text; a value that starts with ``{`` or ``[`` is read as JSON (for the maps a connector
 takes), and options typed ``bool``, ``int`` or ``float`` take ``true``/``false``, whole numbers and
-numbers. Strictly (the default) any refused row ends the command with the first refusals
-named; ``--lenient`` keeps the good rows, writes every refusal to the load report and says how many.
+numbers (an option that also takes text, such as ``verify: bool | str``, takes any other value as
+text). Strictly (the default) any refused row ends the command with the first refusals named;
+``--lenient`` keeps the good rows, writes every refusal to the load report and says how many.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def _value(info: ConnectorInfo, key: str, text: str) -> object:
     if re.search(r"\bbool\b", annotation):
         if text.lower() in _TRUE + _FALSE:
             return text.lower() in _TRUE
-        raise CommandError(f"--option {key}: expected true or false, not {text!r}")
+        if not re.search(r"\bstr\b", annotation):  # ``bool | str`` (a flag or a path) takes text too
+            raise CommandError(f"--option {key}: expected true or false, not {text!r}")
     if re.search(r"\bfloat\b", annotation) and not re.search(r"\bstr\b", annotation):
         try:
             return float(text)

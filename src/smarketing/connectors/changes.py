@@ -2,7 +2,10 @@
 
 An incremental load (``load_changes``, ``sync``) holds the records changed since the last one and, in its
 report, the ids deleted from the source meanwhile (:attr:`~smarketing.connectors.LoadReport.deleted`).
-:func:`apply_changes` brings a dataset up to date with one: what a fresh full load would give.
+:func:`apply_changes` brings a dataset up to date with one: what a fresh full load would give. Both live
+connectors give it what it needs: ``hubspot`` reads each changed record, and the contact of a changed
+record with its whole history; ``salesforce`` reads every lead a changed or deleted record belongs to
+whole (its records all have ids, and its stage events are replaced as a lead's are).
 
 Examples:
     >>> import polars as pl

@@ -49,7 +49,7 @@ from smarketing.connectors.salesforce import (
     load_objects,
 )
 from smarketing.errors import DataError
-from smarketing.records import Dataset
+from smarketing.plan import load_plan
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -111,8 +111,8 @@ class Salesforce:
     Args:
         instance_url: The org's address (``https://yourorg.my.salesforce.com``); ``None``: the
             ``SALESFORCE_INSTANCE_URL`` variable, or the login's.
-        plan: The alignment plan: stage names and ids map Lead Status and StageName values, people's
-            names map users (see :class:`~smarketing.connectors.SalesforceExport`).
+        plan: The alignment plan (or the path of its file): stage names and ids map Lead Status and
+            StageName values, people's names map users (see :class:`~smarketing.connectors.SalesforceExport`).
         status_map: Lead Status / Opportunity StageName value -> journey stage id.
         users: User Id (15 or 18 characters) -> person id.
         fields: Custom fields, ``"Object.Field__c"`` -> canonical column.
@@ -143,7 +143,7 @@ class Salesforce:
         self,
         *,
         instance_url: str | None = None,
-        plan: AlignmentPlan | None = None,
+        plan: AlignmentPlan | str | Path | None = None,
         status_map: Mapping[str, str] | None = None,
         users: Mapping[str, str] | None = None,
         fields: Mapping[str, str] | None = None,
@@ -166,7 +166,7 @@ class Salesforce:
         if not re.fullmatch(r"\d+\.\d", api_version):
             raise ValueError(f"api_version: {api_version!r} is not a version such as 61.0")
         self.instance_url = instance_url
-        self.plan = plan
+        self.plan = load_plan(plan) if isinstance(plan, str | Path) else plan
         self.status_map = _text_map(status_map, "status_map")
         self.users = _text_map(users, "users")
         self.fields = _fields(fields or {})
@@ -224,7 +224,11 @@ class Salesforce:
         changed record belongs to is read whole (the lead, its contact, opportunities, history, splits,
         campaign members, tasks and events), so its records are what a full load gives, and the union of
         the loads of consecutive windows is a full load. Records deleted in the window (``queryAll``,
-        ``IsDeleted``) are listed in the report's notes; :meth:`sync` with ``base`` removes them.
+        ``IsDeleted``) are listed in the report's :attr:`~smarketing.connectors.LoadReport.deleted` by
+        record kind (a lead or a contact read as one, an account, an opportunity as a deal, a campaign
+        member as a touchpoint, a task or an event as an activity), in their 18-character form, and the
+        leads they belonged to are read whole; :func:`smarketing.connectors.apply_changes` applies the load
+        to a dataset.
 
         Raises:
             LoadError: In strict mode, when a record is refused.
@@ -242,7 +246,6 @@ class Salesforce:
         self,
         state: str | Path,
         *,
-        base: Dataset | None = None,
         until: datetime | None = None,
         overlap: timedelta = timedelta(minutes=10),
         strict: bool = True,
@@ -254,10 +257,11 @@ class Salesforce:
         (``{"watermarks": {"Lead": "2026-10-01T09:00:00+00:00", ...}}``); without the file, everything is
         read, as :meth:`load` reads it, and an object without a watermark is read from the start. Each run
         reads from the watermark less ``overlap`` (a transaction that commits late keeps its earlier
-        ``SystemModstamp``), so a record can come twice across runs: records are merged by id, the latest
-        winning. With ``base`` (the dataset of the runs before) the result is ``base`` brought up to date:
-        changed records replace theirs, each re-read lead's stage events and splits replace its old ones,
-        and records deleted in Salesforce are removed. The file is written only after a successful load.
+        ``SystemModstamp``), so a record can come twice across runs. The records deleted since are in the
+        report's :attr:`~smarketing.connectors.LoadReport.deleted`;
+        :func:`smarketing.connectors.apply_changes` brings the dataset of the runs before up to date with
+        the load (changed records replace theirs, each lead read again whole, deleted records removed).
+        The file is written only after a successful load.
 
         Raises:
             DataError: The state file is not one this connector wrote.
@@ -275,8 +279,6 @@ class Salesforce:
         read = self._changes(windows) if marks else self._everything()
         window = (min(w for w, _ in windows.values()), until) if marks else None
         loaded = self._finish(read, strict=strict, progress=progress, window=window)
-        if base is not None:
-            loaded = Loaded(_merge(base, loaded.dataset, read.deleted), loaded.report)
         body = {"watermarks": {obj: until.isoformat() for obj in READ}}
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
@@ -373,10 +375,14 @@ class Salesforce:
         return _latest(parts, fields, MODIFIED[obj])
 
     def _changes(self, windows: Mapping[str, tuple[datetime, datetime]]) -> _Read:
-        """Each object's records changed in its window, and every record of the leads they belong to."""
+        """Each object's records changed in its window, and every record of the leads they belong to.
+
+        The records deleted in the window (``IsDeleted``, which ``queryAll`` sees) are kept in
+        ``read.deleted`` by object, and their leads are read whole as a changed record's are.
+        """
         read = _Read()
         objects = self._objects()
-        changed: dict[str, pl.DataFrame] = {}
+        changed: dict[str, pl.DataFrame] = {}  # the rows changed or deleted in the window
         for obj in objects:
             if obj in _WHOLE:
                 read.tables[obj] = self._rows(read, obj, None, deleted=False)
@@ -392,17 +398,16 @@ class Salesforce:
             )
             if gone.height:
                 read.deleted[obj] = ids(gone.get_column("Id").to_list())
-            changed[obj] = rows.join(gone.select("Id"), on="Id", how="anti")
+            changed[obj] = rows
 
         def refs(obj: str, *fields: str) -> set[str]:
-            frame = changed.get(obj)
-            out: set[str] = set()
-            for field in fields:
-                if frame is not None and field in frame.columns:
-                    out |= ids(frame.get_column(field).to_list())
-            return out
+            return _refs_of(changed.get(obj), *fields)
 
+        # A deletion is a change of the lead the record belonged to: that lead is read whole too (a lead
+        # deleted: the contact it was converted to is a lead of its own now, its opportunity has none).
         leads, contacts, opps = refs("Lead", "Id"), refs("Contact", "Id"), refs("Opportunity", "Id")
+        contacts |= refs("Lead", "ConvertedContactId")
+        opps |= refs("Lead", "ConvertedOpportunityId")
         leads |= refs("LeadHistory", "LeadId") | refs("CampaignMember", "LeadId")
         contacts |= refs("CampaignMember", "ContactId")
         opps |= refs("OpportunityHistory", "OpportunityId") | refs("OpportunityFieldHistory", "OpportunityId")
@@ -436,6 +441,9 @@ class Salesforce:
         fields = {obj: self._select(obj) for obj in objects}
         if "Lead" in objects:
             read.tables["Lead"] = _latest(lead_rows, fields["Lead"], MODIFIED["Lead"])
+            converted = _refs_of(read.tables["Lead"], "ConvertedContactId")
+            if "Contact" in read.deleted:  # a converted contact is its lead, read whole here: not a record
+                read.deleted["Contact"] -= converted
         family = {
             "Contact": [("Id", contacts)],
             "Opportunity": [("Id", opps)],
@@ -486,6 +494,12 @@ class Salesforce:
         objects = TableObjects(tables, where)
         data, report = load_objects(self, objects, strict=strict, progress=progress, raise_refusals=False)
         report = _named_by_object(report, self._notes(read, window))
+        deleted: dict[str, set[str]] = {}
+        for obj, gone in read.deleted.items():
+            if obj in _KIND_OF:
+                deleted.setdefault(_KIND_OF[obj], set()).update(gone)
+        if deleted:
+            report = attrs.evolve(report, deleted=deleted)
         if strict:
             report.raise_for_refusals()
         return Loaded(data, report)
@@ -524,10 +538,23 @@ class Salesforce:
                     "through the API) unless Field Audit Trail is on; older stage moves are lost and the "
                     "first stage of such leads is rebuilt from CreatedDate"
                 )
-        for obj, gone in sorted(read.deleted.items()):
-            shown = ", ".join(sorted(gone)[:20]) + (", ..." if len(gone) > 20 else "")
-            notes.append(f"{obj}: {len(gone)} record(s) deleted in the window (queryAll, IsDeleted): {shown}")
+        gone = [f"{obj} {len(ids)}" for obj, ids in sorted(read.deleted.items()) if ids]
+        if gone:
+            notes.append(
+                f"deleted in the window (queryAll, IsDeleted): {', '.join(gone)}; the report's deleted lists "
+                "the records' ids by kind (apply_changes removes them), and the leads they belonged to are "
+                "read whole"
+            )
         return notes
+
+
+def _refs_of(frame: pl.DataFrame | None, *fields: str) -> set[str]:
+    """The ids (18 characters) in the ``fields`` of ``frame``."""
+    out: set[str] = set()
+    for field in fields:
+        if frame is not None and field in frame.columns:
+            out |= ids(frame.get_column(field).to_list())
+    return out
 
 
 def _second(when: datetime, label: str) -> datetime:
@@ -622,6 +649,7 @@ def _watermarks(path: Path) -> dict[str, datetime]:
     return marks
 
 
+#: The record kind the deleted records of each object were (the ids ``LoadReport.deleted`` lists).
 _KIND_OF: Final = {
     "Lead": "leads",
     "Contact": "leads",
@@ -631,27 +659,3 @@ _KIND_OF: Final = {
     "Task": "activities",
     "Event": "activities",
 }
-
-
-def _merge(base: Dataset, changes: Dataset, deleted: Mapping[str, Iterable[str]]) -> Dataset:
-    """``base`` brought up to date with ``changes`` (whole leads re-read) and the ids ``deleted``."""
-    gone: dict[str, set[str]] = {}
-    for obj, idents in deleted.items():
-        if obj in _KIND_OF:
-            gone.setdefault(_KIND_OF[obj], set()).update(idents)
-    frames = {}
-    new, old = changes.frames(), base.frames()
-    leads = set(new["leads"].get_column("id").to_list()) | gone.get("leads", set())
-    deals = set(new["deals"].get_column("id").to_list()) | gone.get("deals", set())
-    for kind, frame in old.items():
-        if "id" in frame.columns:
-            drop = set(new[kind].get_column("id").to_list()) | gone.get(kind, set())
-            kept = frame.filter(~pl.col("id").is_in(sorted(drop)))
-        elif kind == "stage_events":
-            kept = frame.filter(~pl.col("lead_id").is_in(sorted(leads)))
-        elif kind == "deal_splits":
-            kept = frame.filter(~pl.col("deal_id").is_in(sorted(deals)))
-        else:
-            kept = frame
-        frames[kind] = pl.concat([kept, new[kind]], how="vertical_relaxed") if new[kind].height else kept
-    return Dataset(**frames)
