@@ -29,7 +29,8 @@ Run from the repository root (``make bench-scale`` runs the default, polars and 
    0.25 s and kills the child's process group above ``--max-rss`` GiB, recorded as ``did not fit``; a child
    running past ``--timeout`` seconds is killed and recorded as ``timed out``.
 4. Each result is appended as a JSON line to ``benchmarks/results/scale-<UTC timestamp>.jsonl``
-   (git-ignored) and the Markdown table is printed at the end, with the machine notes.
+   (git-ignored) and the Markdown table is printed at the end, with the machine notes; ``--table FILE ...``
+   prints the table of earlier runs (e.g. polars and Spark run apart).
 """
 
 from __future__ import annotations
@@ -397,8 +398,10 @@ def child(task: str, engine: str, folder: Path, driver_memory: str) -> None:
             out["jvm_cpu_s"] = round(cpu1 - jvm_cpu0, 2)
     if result is not None:
         out["status"] = "ok"
+        print(json.dumps(out), flush=True)  # the measurements stand even if the digest then does not fit
+        started = time.perf_counter()
         out["digest"], summary = _digest(result)
-        out.update(summary)
+        out.update(summary, digest_s=round(time.perf_counter() - started, 1))
     print(json.dumps(out), flush=True)
     if spark is not None:
         spark.stop()
@@ -451,14 +454,21 @@ def measure(task: str, engine: str, folder: Path, args: argparse.Namespace) -> d
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    stdout, stderr = proc.communicate()
-    stop.set()
+    try:
+        stdout, stderr = proc.communicate()
+    finally:  # this process stopped (Ctrl-C, a SIGTERM): take the child and its JVM down too
+        stop.set()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
     watcher.join()
     row: dict[str, Any] = {"task": task, "engine": engine}
     lines = [line for line in stdout.strip().splitlines() if line.startswith("{")]
-    if verdict is None and lines:
+    if lines:
         row.update(json.loads(lines[-1]))
-    else:
+    if lines and verdict is not None:  # the call finished; its digest (to_dict as JSON) did not
+        row["digest_status"] = verdict
+    elif not lines:
         row["status"] = verdict or f"crashed (exit {proc.returncode})"
         row["error"] = stderr.strip()[-400:] if verdict is None else ""
         row["killed_after_s"] = round(time.perf_counter() - started, 1)
@@ -522,7 +532,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             if a and b:
                 same.append(f"{engine} {n / 1e6:g}M: {'yes' if a == b else 'NO'}")
         lines.append(f"| {LABELS[task]} | " + " | ".join(cells) + f" | {', '.join(same) or '-'} |")
-    return "\n".join(lines)
+    notes = sorted({f"- {LABELS[r['task']]} on {r['engine']}: {r['error']}" for r in rows if r.get("error")})
+    return "\n".join(lines + (["", *notes] if notes else []))
 
 
 def main() -> None:
@@ -546,6 +557,7 @@ def main() -> None:
     )
     parser.add_argument("--generate-only", action="store_true", help="write the data and stop")
     parser.add_argument("--check-data", action="store_true", help="compare chunked data with one draw")
+    parser.add_argument("--table", type=Path, nargs="+", help="print the table of these JSON lines files")
     parser.add_argument("--child", choices=TASKS, help=argparse.SUPPRESS)
     parser.add_argument("--engine", choices=("polars", "spark"), help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -558,10 +570,18 @@ def main() -> None:
     if args.child:
         child(args.child, args.engine, args.folder, args.spark_driver_memory)
         return
+    if args.table:
+        rows = [json.loads(line) for path in args.table for line in path.read_text().splitlines() if line]
+        loads = [load for r in rows for load in r.get("load", [])[:1]]
+        span = f"{rows[0]['at']} to {rows[-1]['at']}"
+        print(f"{len(rows)} runs, {span}, load average (1 min) {min(loads)}-{max(loads)}\n")
+        print(table(rows))
+        return
     if args.check_data:
         for n in args.leads:
             check_data(n, args.seed, args.chunk)
         return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     # Larger sizes first: smaller ones link their chunks.
     folders = {n: ensure_data(n, args.seed, args.chunk) for n in sorted(args.leads, reverse=True)}
     if args.generate_only:
