@@ -21,10 +21,11 @@ Run from the repository root (``make bench-scale`` runs the default, polars and 
    or ``{kind: spark.read.parquet(<kind>)}`` (PySpark, ``local[2]``, session zone UTC, ``PYSPARK_PYTHON`` =
    this venv's Python, ``spark.driver.memory`` from ``--spark-driver-memory``). The child reports wall and
    CPU time of the call (CPU: the Python process's user + sys over its threads; the JVM's CPU is reported
-   apart), its own peak RSS (``ru_maxrss``) and, on Spark, the driver JVM's peak RSS (``VmHWM`` of the
-   ``java`` child) read before the session stops, and a digest of the result: the sha256 of its
-   ``to_dict()`` as JSON with sorted keys (``discover``: its nodes, edges and graph attributes), so engines
-   can be compared for identical answers.
+   apart), its own peak RSS (``ru_maxrss``, taken before the digest) and, on Spark, the driver JVM's peak
+   RSS (``VmHWM`` of the ``java`` child) read before the session stops, and a digest of the result: the
+   sha256 of its ``to_dict()`` as JSON with sorted keys (``discover``: its nodes, edges and graph
+   attributes; per-lead frames of over 100,000 rows, as ``SLAReport.leads``, hashed after it as NDJSON
+   slices), so engines can be compared for identical answers.
 3. **A watchdog** in this process samples the RSS of the child and all its descendants (the JVM too) every
    0.25 s and kills the child's process group above ``--max-rss`` GiB, recorded as ``did not fit``; a child
    running past ``--timeout`` seconds is killed and recorded as ``timed out``.
@@ -274,8 +275,28 @@ def check_data(n: int, seed: int, chunk: int) -> None:
 # --- one measurement, in the child ------------------------------------------------------------------------
 
 
+#: A result's polars frames longer than this are hashed slice by slice (``write_ndjson``), not through
+#: ``to_dict()``: ``SLAReport.to_dict()`` at 1M leads is 618 MB of JSON (3.1 GiB of Python objects).
+BIG_FRAME_ROWS = 100_000
+
+
 def _digest(result: Any) -> tuple[str, dict[str, Any]]:
-    """sha256 of the result's ``to_dict()`` (sorted keys), and a small summary to eyeball."""
+    """sha256 of the result's ``to_dict()`` as JSON (sorted keys), and a small summary to eyeball.
+
+    Per-lead frames of more than :data:`BIG_FRAME_ROWS` rows are left out of ``to_dict()`` (the result is
+    rebuilt with them empty) and hashed after it, in slices of that many rows as NDJSON, by field name.
+    """
+    import attrs
+    import polars as pl
+
+    big: dict[str, pl.DataFrame] = {}
+    if attrs.has(type(result)):
+        for field in attrs.fields(type(result)):
+            value = getattr(result, field.name)
+            if isinstance(value, pl.DataFrame) and value.height > BIG_FRAME_ROWS:
+                big[field.alias or field.name] = value
+        if big:
+            result = attrs.evolve(result, **{name: frame.head(0) for name, frame in big.items()})
     if hasattr(result, "to_dict"):
         payload = result.to_dict()
     else:  # discover: a networkx graph
@@ -284,11 +305,19 @@ def _digest(result: Any) -> tuple[str, dict[str, Any]]:
             "nodes": [[n, d] for n, d in sorted(result.nodes(data=True))],
             "edges": [[a, b, d] for a, b, d in sorted(result.edges(data=True), key=lambda e: (e[0], e[1]))],
         }
-    text = json.dumps(payload, sort_keys=True, default=str)
+    text = json.dumps(payload, sort_keys=True, default=str).encode()
     summary: dict[str, Any] = {"result_bytes": len(text)}
     if hasattr(result, "rows") and isinstance(getattr(result, "rows", None), list | tuple):
         summary["result_rows"] = len(result.rows)
-    return hashlib.sha256(text.encode()).hexdigest(), summary
+    digest = hashlib.sha256(text)
+    for name, frame in sorted(big.items()):
+        digest.update(name.encode())
+        summary[f"{name}_rows"] = frame.height
+        for offset in range(0, frame.height, BIG_FRAME_ROWS):
+            digest.update(frame.slice(offset, BIG_FRAME_ROWS).write_ndjson().encode())
+    if big:
+        summary["digest_kind"] = f"to_dict, then {', '.join(sorted(big))} as NDJSON"
+    return digest.hexdigest(), summary
 
 
 def _calls(data: dict[str, Any]) -> dict[str, Callable[[], Any]]:
