@@ -225,8 +225,6 @@ def _stats(frames: dict[str, Any], leads: int) -> dict[str, float]:
     out["leads with a persona"] = (
         frames["leads"].lazy().select(pl.col("persona").is_not_null().mean()).collect().item()
     )
-    events = frames["stage_events"].lazy()
-    out["events into 'won' per lead"] = events.select((pl.col("to") == "won").sum()).collect().item() / leads
     return out
 
 
