@@ -547,7 +547,11 @@ def table(rows: list[dict[str, Any]]) -> str:
     head = "| analysis | " + " | ".join(f"{e} {n / 1e6:g}M" for e, n in columns) + " | same result |"
     lines = [head, "|---|" + "---:|" * len(columns) + "---|"]
     for task in TASKS:
-        mine = {(r["engine"], r["leads"]): r for r in rows if r["task"] == task}
+        mine: dict[tuple[str, int], dict[str, Any]] = {}
+        for r in rows:  # a later run of the same cell wins, unless it did not finish and an earlier one did
+            cell = (r["engine"], r["leads"])
+            if r["task"] == task and (r.get("status") == "ok" or mine.get(cell, {}).get("status") != "ok"):
+                mine[cell] = r
         if not mine:
             continue
         cells = [_cell(mine[c]) if c in mine else "-" for c in columns]
