@@ -560,7 +560,9 @@ def table(rows: list[dict[str, Any]]) -> str:
             if engine == "polars" or (engine, n) not in mine or ("polars", n) not in mine:
                 continue
             a, b = mine[("polars", n)].get("digest"), mine[(engine, n)].get("digest")
-            if a and b:
+            if mine[("polars", n)].get("digest_kind") != mine[(engine, n)].get("digest_kind"):
+                same.append(f"{engine} {n / 1e6:g}M: not compared (digests of different kinds)")
+            elif a and b:
                 same.append(f"{engine} {n / 1e6:g}M: {'yes' if a == b else 'NO'}")
         lines.append(f"| {LABELS[task]} | " + " | ".join(cells) + f" | {', '.join(same) or '-'} |")
     notes = sorted({f"- {LABELS[r['task']]} on {r['engine']}: {r['error']}" for r in rows if r.get("error")})
