@@ -606,7 +606,7 @@ def main() -> None:
     if args.table:
         rows = [json.loads(line) for path in args.table for line in path.read_text().splitlines() if line]
         loads = [load for r in rows for load in r.get("load", [])[:1]]
-        span = f"{rows[0]['at']} to {rows[-1]['at']}"
+        span = f"{min(r['at'] for r in rows)} to {max(r['at'] for r in rows)}"
         print(f"{len(rows)} runs, {span}, load average (1 min) {min(loads)}-{max(loads)}\n")
         print(table(rows))
         return
