@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test browser layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-hubspot-api bench-salesforce-api bench-lint-text bench-compare rules-docs clean setup
+.PHONY: demo test browser layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-hubspot-api bench-salesforce-api bench-lint-text bench-compare bench-scale rules-docs clean setup
 
 setup: $(STAMP) browser
 
@@ -97,6 +97,11 @@ bench-salesforce-api: $(STAMP)
 # the command over the files (BENCH_ARGS="--docs N --repeat N --cli").
 bench-lint-text: $(STAMP)
 	$(BIN)/python benchmarks/lint_text.py $(BENCH_ARGS)
+
+# Issue 19: every public analysis on 1M synthetic leads as Parquet part files, polars and PySpark (local[2]),
+# each in a fresh process under a memory watchdog; BENCH_ARGS="--leads 1000000 3000000 --engines polars".
+bench-scale: $(STAMP)
+	nice -n 10 $(BIN)/python benchmarks/scale.py $(BENCH_ARGS)
 
 # docs/rules.md is generated from the rule registry; tests/rules/test_docs.py fails when it is stale.
 rules-docs: $(STAMP)
