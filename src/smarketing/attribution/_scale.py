@@ -1,4 +1,4 @@
-"""Attribution as map, reduce and finalise on Spark (private): journeys per partition, paths merged.
+"""Attribution as map, reduce and finalise on Spark (private): journeys per partition, integer sums merged.
 
 The models whose credit depends on a journey only through its sequence of keys and its whole-number
 counts (the position/length table models, Markov's global removal effects, Shapley) add up their
