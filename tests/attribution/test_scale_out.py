@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from smarketing.attribution import _scale, attribute
 from smarketing.datasets import synthetic
-from smarketing.errors import DataError
+from smarketing.errors import CurrencyMismatchError, DataError
 from smarketing.frames import _engine as engine
 from smarketing.money import FxTable
 from smarketing.plan import AlignmentPlan
@@ -234,3 +234,18 @@ def test_a_data_error_raised_on_a_worker_reaches_the_user_as_the_same_error(
     assert type(on_spark.value) is DataError
     assert str(on_spark.value) == str(on_polars.value)
     assert "D-orphan" in str(on_spark.value)
+
+
+def test_a_currency_mismatch_on_a_worker_reaches_the_user_as_the_same_error(
+    data: Dataset, many_partitions: Any
+) -> None:
+    # One lead won two deals in two currencies and no rates are given: its partition refuses the journey.
+    won = data.deals.filter((pl.col("stage") == "won") & (pl.col("amount_currency") == "EUR")).head(1)
+    second = won.with_columns(pl.lit("D-usd").alias("id"), pl.lit("USD").alias("amount_currency"))
+    bad = Dataset(touchpoints=data.touchpoints, deals=pl.concat([data.deals, second]))
+    with pytest.raises(CurrencyMismatchError) as on_polars:
+        attribute(_frames(bad), model="position")
+    with pytest.raises(CurrencyMismatchError) as on_spark:
+        attribute(_on_spark(many_partitions, bad), model="position")
+    assert str(on_spark.value) == str(on_polars.value)
+    assert won.get_column("lead_id")[0] in str(on_spark.value)

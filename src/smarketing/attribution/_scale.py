@@ -31,6 +31,7 @@ from smarketing.attribution._split import journey_values
 from smarketing.attribution._value import won_deals_per_lead
 from smarketing.attribution.heuristic import _TABLE_MODELS
 from smarketing.attribution.journeys import Journeys
+from smarketing.errors import CurrencyMismatchError
 from smarketing.frames import _engine as engine
 from smarketing.frames import of_kind
 from smarketing.money import FxTable
@@ -68,6 +69,8 @@ PATHS: dict[str, engine.Partial] = {
         {"currency": _STR, "value": _I64}, keys=("currency",), aggs={"value": "sum"}
     ),
     "fractional": engine.Partial({"journeys": _I64}, aggs={"journeys": "sum"}),
+    # A CurrencyMismatchError of a partition (the layer sends back DataError and PlanError only).
+    "mismatch": engine.Partial({"message": _STR}, keys=("message",)),
 }
 
 #: What a model's partials are: its journeys' paths, their key sets, or their (length, position) cells.
@@ -119,7 +122,9 @@ def engine_journeys(
     anything else, and when a journey has a fractional count (the caller then reads the input itself).
     """
     touches = _touchpoints(data)
-    if touches is None:
+    if touches is None or (currency is not None and fx is None):
+        # Without rates, one machine checks every journey's currency code against ``currency``, zero
+        # values included, by codes that a partition cannot know: read on the driver.
         return None
     names = list(touches.columns)
     column = key or "channel"
@@ -153,6 +158,9 @@ def engine_journeys(
         return paths_map(part, codes, spec, shape=shape, fx=fx, currency=currency, long_form=long_form)
 
     partials = engine.run(frame, fn, PATHS, kind="touchpoints", key=by, columns=columns)
+    mismatch = partials.merged("mismatch").get_column("message")
+    if len(mismatch):
+        raise CurrencyMismatchError(str(mismatch.min()))
     if int(partials.merged("fractional").get_column("journeys").sum() or 0):
         return None
     if not int(partials.merged("lengths").get_column("journeys").sum() or 0):
@@ -191,6 +199,29 @@ def _co_partitioned(touches: Any, deals: Any) -> tuple[Any, list[str]]:
 
 
 def paths_map(
+    part: Any,
+    codes: Mapping[str, int],
+    spec: Mapping[str, Any],
+    *,
+    shape: Shape,
+    fx: FxTable | None,
+    currency: str | None,
+    long_form: bool,
+) -> dict[str, pl.DataFrame]:
+    """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``.
+
+    A :class:`~smarketing.errors.CurrencyMismatchError` (value in two currencies without ``fx``) comes back
+    as a row of ``mismatch``, raised again by the driver (the smallest message of all the partitions).
+    """
+    try:
+        return _paths_map(part, codes, spec, shape=shape, fx=fx, currency=currency, long_form=long_form)
+    except CurrencyMismatchError as exc:
+        out = {name: table.empty() for name, table in PATHS.items()}
+        out["mismatch"] = pl.DataFrame({"message": [str(exc)]}, schema={"message": _STR})
+        return out
+
+
+def _paths_map(
     part: Any,
     codes: Mapping[str, int],
     spec: Mapping[str, Any],
