@@ -1,4 +1,4 @@
-"""Spark benchmark: funnel, discover and conformance on Spark (local[2]) against polars, same data.
+"""Spark benchmark: funnel, discover, conformance and attribute on Spark (local[2]) against polars.
 
 Usage (from the repository root, after ``make setup``)::
 
@@ -7,7 +7,7 @@ Usage (from the repository root, after ``make setup``)::
 What it does:
 
 1. Generates the example plan's synthetic data (``smarketing.datasets.synthetic``, seed 1) and writes the
-   stage events and leads as Parquet to ``--dir`` (never to the repository).
+   stage events, leads, touchpoints and deals as Parquet to ``--dir`` (never to the repository).
 2. Runs each engine in a fresh subprocess: polars reads the Parquet files with ``pl.read_parquet``; Spark
    (``local[2]``, ``PYSPARK_PYTHON`` set to this interpreter) reads them with ``spark.read.parquet``. Each
    analysis is timed (wall time, one run, after a funnel of 50 events has started Spark's Python
@@ -32,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Rows handed to the driver by Spark, in order (filled by the spy in ``_run``).
+READS: list[int] = []
+#: Only the analyses whose name starts with this (``--only``; all when empty).
+ONLY: list[str] = []
 AS_OF = datetime(2026, 10, 31, 23, tzinfo=UTC)
 
 
@@ -44,11 +48,14 @@ def _write(leads: int, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     data.stage_events.write_parquet(folder / "stage_events.parquet")
     data.leads.select("id", "region").write_parquet(folder / "leads.parquet")
+    data.touchpoints.write_parquet(folder / "touchpoints.parquet")
+    data.deals.write_parquet(folder / "deals.parquet")
     print(f"{leads} leads, {len(data.stage_events)} stage events -> {folder}", file=sys.stderr)
 
 
-def _answers(events: Any, leads: Any, timings: dict[str, float]) -> dict[str, Any]:
+def _answers(events: Any, leads: Any, touches: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
     import smarketing as sm
+    from smarketing.attribution import attribute
     from smarketing.journey import conformance, discover, funnel
 
     plan = sm.load_plan(ROOT / "examples" / "plan.yaml")
@@ -61,11 +68,16 @@ def _answers(events: Any, leads: Any, timings: dict[str, float]) -> dict[str, An
         ).to_dict(),
         "discover": lambda: _graph(discover(events)),
         "conformance": lambda: conformance(plan.journey, events).to_dict(),
+        "attribute position": lambda: attribute(touches, model="position").to_dict(),
+        "attribute markov": lambda: attribute(touches, model="markov").to_dict(),
     }
     for name, run in runs.items():
-        start = time.perf_counter()
+        if ONLY and not any(name.startswith(prefix) for prefix in ONLY):
+            continue
+        start, before = time.perf_counter(), len(READS)
         out[name] = run()
         timings[name] = time.perf_counter() - start
+        out[f"{name} (rows read by the driver)"] = sum(READS[before:])
     return out
 
 
@@ -79,13 +91,14 @@ def _graph(graph: Any) -> Any:
 
 def _run(engine: str, folder: Path) -> None:
     timings: dict[str, float] = {}
-    reads: list[int] = []
+    reads = READS
     if engine == "polars":
         import polars as pl
 
         answers = _answers(
             pl.read_parquet(folder / "stage_events.parquet"),
             pl.read_parquet(folder / "leads.parquet"),
+            {k: pl.read_parquet(folder / f"{k}.parquet") for k in ("touchpoints", "deals")},
             timings,
         )
     else:
@@ -116,9 +129,11 @@ def _run(engine: str, folder: Path) -> None:
         answers = _answers(
             spark.read.parquet(str(folder / "stage_events.parquet")),
             spark.read.parquet(str(folder / "leads.parquet")),
+            {k: spark.read.parquet(str(folder / f"{k}.parquet")) for k in ("touchpoints", "deals")},
             timings,
         )
         spark.stop()
+        reads = list(READS)
     peak = _peak_mib()
     json.dump(
         {"timings": timings, "reads": reads, "peak_mib": peak, "answers": answers},
@@ -129,27 +144,35 @@ def _run(engine: str, folder: Path) -> None:
 
 
 def _peak_mib() -> float:
-    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB -> MiB
+    """This process's peak resident memory in MiB: ``VmHWM``, which starts afresh at ``exec``.
+
+    ``ru_maxrss`` is kept across ``exec`` on Linux, so a child started by a parent that generated the data
+    would report the parent's peak.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB -> MiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=200_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/smarketing-spark"))
+    parser.add_argument("--only", action="append", default=[], help="analyses whose name starts with this")
     parser.add_argument("--reuse", action="store_true", help="keep the Parquet files already in --dir")
     parser.add_argument("--run", choices=["polars", "spark", "write"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    ONLY.extend(args.only)
     if args.run == "write":
         _write(args.leads, args.dir)
         return
     if args.run:
         _run(args.run, args.dir)
         return
-    if not (args.reuse and (args.dir / "stage_events.parquet").exists()):
+    if not (args.reuse and (args.dir / "touchpoints.parquet").exists()):
         # In a process of its own, so that this one (and the runs it starts) stay small.
         subprocess.run(
             [sys.executable, __file__, "--run", "write", "--leads", str(args.leads), "--dir", str(args.dir)],
@@ -158,7 +181,15 @@ def main() -> None:
     results = {}
     for engine in ("polars", "spark"):
         done = subprocess.run(
-            [sys.executable, __file__, "--run", engine, "--dir", str(args.dir)],
+            [
+                sys.executable,
+                __file__,
+                "--run",
+                engine,
+                "--dir",
+                str(args.dir),
+                *(f"--only={prefix}" for prefix in args.only),
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -175,9 +206,14 @@ def main() -> None:
             )
         )
         for name, seconds in got["timings"].items():
-            print(f"  {name}: {seconds:.2f} s")
-    same = results["polars"]["answers"] == results["spark"]["answers"]
+            read = got["answers"][f"{name} (rows read by the driver)"]
+            print(f"  {name}: {seconds:.2f} s" + (f", {read} rows read by the driver" if reads else ""))
+    drop = " (rows read by the driver)"
+    answers = {e: {k: v for k, v in r["answers"].items() if not k.endswith(drop)} for e, r in results.items()}
+    same = answers["polars"] == answers["spark"]
     print(f"spark's answers equal polars': {same}")
+    if not same:
+        print("  differ:", [k for k, v in answers["polars"].items() if answers["spark"][k] != v])
 
 
 if __name__ == "__main__":

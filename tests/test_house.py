@@ -105,6 +105,7 @@ TEST_INTERNALS = {
     "smarketing.frames._money": "the shared money intake (minor units, rates, exact conversion)",
     "smarketing.frames._calendar": "the one business clock",
     "smarketing.frames._engine": "the map-reduce layer: merges checked against one partition (the laws)",
+    "smarketing.attribution._scale": "attribution's partials, mapped over random partitions (the merge laws)",
     "smarketing._plugins": "the plugin loader, driven with fake entry points",
     "smarketing._periods": "period windows, the vocabulary of KPI and time tests",
     "smarketing._limits": "the input limits the hostile tests push against",

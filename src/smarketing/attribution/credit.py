@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from smarketing.attribution import _scale
 from smarketing.attribution._kernel import IntArray
 from smarketing.attribution._split import journey_values, split_journeys, split_money
 from smarketing.attribution.heuristic import (
@@ -145,11 +146,17 @@ def attribute(
         ValueError: markov: order must be an integer >= 1, not 0
     """
     resolved, name = _resolve_model(model)
-    j = _journeys(data, key)
+    # On Spark, the models that add up per path map there and only the merged paths come back.
+    scaled = None
+    shape = _scale.shape(resolved, params, per_touch=per_touch)
+    if shape is not None and _scale.on_engine(data):
+        _check_params(name, resolved, params)  # before a Spark job
+        scaled = _scale.engine_journeys(data, key, shape=shape, fx=fx, currency=currency)
+    j = _journeys(data, key) if scaled is None else scaled[0]
     if j.n_journeys == 0:
         raise DataError("no journeys: the data is empty", kind="journeys")
     _check_params(name, resolved, params)
-    values = journey_values(j, fx, currency)
+    values = journey_values(j, fx, currency) if scaled is None else scaled[1]
     keys = j.keys
     total_conv = float(j.conversions.sum())
     totals = {c: int(v.sum()) for c, v in values.items()}
@@ -158,7 +165,11 @@ def attribute(
     elif isinstance(resolved, str) and resolved == "shapley":
         credit = _shapley_credit(j, params, values, total_conv, per_touch=per_touch)
     elif isinstance(resolved, str) and resolved in _TABLE_MODELS:
-        credit = _table_credit(j, resolved, params, values, per_touch=per_touch, fx=fx, currency=currency)
+        # Merged on Spark, the value is in ``currency`` already and its cell sums are cached without fx.
+        table_fx = fx if scaled is None else None
+        credit = _table_credit(
+            j, resolved, params, values, per_touch=per_touch, fx=table_fx, currency=currency
+        )
     elif isinstance(resolved, str):
         weighed, kept = (j, None) if per_touch else _earning(j)
         raw = _heuristic(weighed, resolved, params)

@@ -1,0 +1,415 @@
+"""Attribution as map, reduce and finalise on Spark (private): journeys per partition, integer sums merged.
+
+The models whose credit depends on a journey only through its sequence of keys and its whole-number
+counts (the position/length table models, Markov's global removal effects, Shapley) add up their
+journeys' integers per (cell, key), per transition or per key set; so journeys with the same path add up
+first, exactly. On a PySpark input each partition of complete leads (touchpoints and deals co-partitioned by
+lead id) builds its journeys with the one-machine constructor, values them (:func:`journey_values`, with
+the caller's ``fx`` and ``currency``) and emits one row per distinct (path, currency): conversions,
+non-conversions and value in minor units, all integers. Spark sums them per (path, currency); the driver
+builds one journey per merged row and runs the unchanged model on them. Integer sums do not depend on the
+order of partitions or rows, so the credits, removal effects and Shapley values are the one-machine ones to
+the last bit, and the money split (largest remainder, the kernel's tie rule) is the same.
+
+Paths are written in global key codes (the sorted distinct keys of the whole input, found on the driver
+once and passed to every map); the driver then keeps the keys that occur. Fractional conversion weights
+(long form only) do not add up exactly: the map counts them and the caller runs on one machine instead.
+Everything else (weighed heuristics, per-touch credit, Markov's ``journey`` convention, aggregated paths,
+plugins) reads the input on the driver as before. See :mod:`smarketing.frames._engine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from smarketing.attribution._kernel import IntArray, frozen_array
+from smarketing.attribution._split import journey_values
+from smarketing.attribution._value import won_deals_per_lead
+from smarketing.attribution.heuristic import _TABLE_MODELS
+from smarketing.attribution.journeys import Journeys
+from smarketing.errors import CurrencyMismatchError
+from smarketing.frames import _engine as engine
+from smarketing.frames import of_kind
+from smarketing.money import FxTable
+from smarketing.records import Dataset
+
+__all__ = ["PATHS", "Shape", "engine_journeys", "on_engine", "paths_map", "shape"]
+
+_I64 = pl.Int64()
+_STR = pl.String()
+
+#: The partial tables. ``paths``: per (path, currency) the summed integers (Markov: a path is the journey's
+#: keys in order; Shapley: its set of keys, in code order); ``cells``: per (length, position, key, currency)
+#: the conversions and value of the journeys with any (the table models); ``lengths``: journeys per length
+#: and ``keys``: the keys of all touches (what the table models' weights and the key list depend on);
+#: ``currencies``: the currencies of the journeys' value (a set union, zero values included, as one machine
+#: reports them); ``fractional``: journeys with fractional counts.
+PATHS: dict[str, engine.Partial] = {
+    "paths": engine.Partial(
+        {"path": _STR, "currency": _STR, "conversions": _I64, "nulls": _I64, "value": _I64},
+        keys=("path", "currency"),
+        aggs={"conversions": "sum", "nulls": "sum", "value": "sum"},
+    ),
+    "cells": engine.Partial(
+        {"n": _I64, "pos": _I64, "key": _I64, "currency": _STR, "conversions": _I64, "value": _I64},
+        keys=("n", "pos", "key", "currency"),
+        aggs={"conversions": "sum", "value": "sum"},
+    ),
+    "lengths": engine.Partial(
+        {"n": _I64, "journeys": _I64, "conversions": _I64},
+        keys=("n",),
+        aggs={"journeys": "sum", "conversions": "sum"},
+    ),
+    "keys": engine.Partial({"key": _I64}, keys=("key",)),
+    "currencies": engine.Partial(
+        {"currency": _STR, "value": _I64}, keys=("currency",), aggs={"value": "sum"}
+    ),
+    "fractional": engine.Partial({"journeys": _I64}, aggs={"journeys": "sum"}),
+    # A CurrencyMismatchError of a partition (the layer sends back DataError and PlanError only).
+    "mismatch": engine.Partial({"message": _STR}, keys=("message",)),
+}
+
+#: What a model's partials are: its journeys' paths, their key sets, or their (length, position) cells.
+#: ``earning_sets``: only the key sets with conversions or value (the conversions game: the others are
+#: worth nothing, and the rate game's non-converting journeys of a set are in another partition's rows).
+Shape = Literal["paths", "sets", "earning_sets", "cells"]
+
+
+# The deal columns the touchpoint path reads, renamed so they never meet a touchpoint column in the union.
+_DEAL_COLUMNS = ("id", "amount", "amount_currency", "stage", "close_date")
+_DEAL = "_deal"
+
+
+def _deal_column(name: str) -> str:
+    return f"_d_{name}"
+
+
+def shape(resolved: Any, params: Mapping[str, Any], *, per_touch: bool) -> Shape | None:
+    """The partials of a model that adds up (see the module), else None: tables, global Markov, Shapley."""
+    if per_touch or not isinstance(resolved, str):
+        return None
+    if resolved == "markov":
+        return "paths" if params.get("convention", "global") == "global" else None
+    if resolved == "shapley":
+        return "earning_sets" if params.get("coalition", "conversions") == "conversions" else "sets"
+    return "cells" if resolved in _TABLE_MODELS else None
+
+
+def on_engine(data: Any) -> bool:
+    """Whether ``data``'s touches are a PySpark DataFrame (the input :func:`engine_journeys` may map)."""
+    return _touchpoints(data) is not None
+
+
+def _touchpoints(data: Any) -> Any:
+    """The PySpark touchpoint frame of ``data`` (a frame, a Dataset or a mapping by kind), or None."""
+    if isinstance(data, Dataset | Mapping):
+        frame = of_kind(data, "touchpoints")
+        return frame if engine.is_spark(frame) else None
+    return data if engine.is_spark(data) else None
+
+
+def engine_journeys(
+    data: Any, key: str | None, *, shape: Shape, fx: FxTable | None, currency: str | None
+) -> tuple[Journeys, dict[str, IntArray]] | None:
+    """The merged journeys and their values, when ``data`` is on Spark and can be mapped there; else None.
+
+    ``data`` is a PySpark touchpoint frame, a Dataset or mapping of frames whose touchpoints are a PySpark
+    frame (with its deals, on Spark too), or touches in long form (a ``journey`` column). None for
+    anything else, and when a journey has a fractional count (the caller then reads the input itself).
+    """
+    touches = _touchpoints(data)
+    if touches is None or (currency is not None and fx is None):
+        # Without rates, one machine checks every journey's currency code against ``currency``, zero
+        # values included, by codes that a partition cannot know: read on the driver.
+        return None
+    names = list(touches.columns)
+    column = key or "channel"
+    if isinstance(data, Dataset | Mapping):
+        deals = of_kind(data, "deals")
+        if deals is not None and not engine.is_spark(deals):
+            return None  # a touchpoint frame on Spark with deals elsewhere: read on the driver
+        long_form = False
+    elif "path" in names:
+        return None  # aggregated paths: already one row per path
+    elif "journey" in names:
+        long_form, deals = True, None
+    elif "lead_id" in names:
+        long_form, deals = False, None
+    else:
+        return None
+    if column not in names:
+        return None  # read on the driver, which names what is missing as one machine does
+    codes = {str(k): i for i, k in enumerate(sorted({str(v) for v in engine.distinct(touches, column)}))}
+    if long_form:
+        spec = _long_form_spec(names, column)
+        frame, by, columns = touches, "journey", names
+    else:
+        required = ["id", "lead_id", "time", column]
+        if any(c not in names for c in required):
+            return None
+        frame, columns = _co_partitioned(touches.select(*dict.fromkeys(required)), deals)
+        by, spec = "lead_id", {"key": column}
+
+    def fn(part: Any) -> dict[str, pl.DataFrame]:
+        return paths_map(part, codes, spec, shape=shape, fx=fx, currency=currency, long_form=long_form)
+
+    partials = engine.run(frame, fn, PATHS, kind="touchpoints", key=by, columns=columns)
+    mismatch = partials.merged("mismatch").get_column("message")
+    if len(mismatch):
+        raise CurrencyMismatchError(str(mismatch.min()))
+    if int(partials.merged("fractional").get_column("journeys").sum() or 0):
+        return None
+    if not int(partials.merged("lengths").get_column("journeys").sum() or 0):
+        return None  # no journey: the driver reads the (empty) input and says so as one machine does
+    if shape == "cells":
+        return _cell_journeys(partials, codes, column, currency)
+    if not len(partials.merged("paths")):
+        return None  # nothing converts: the (cheap) one-machine answer
+    return _journeys(partials, codes, column)
+
+
+def _long_form_spec(names: list[str], column: str) -> dict[str, Any]:
+    """``Journeys.from_frame``'s options for a long-form frame, as ``attribute`` reads one."""
+    return {
+        "key": column,
+        "nulls": "nulls" if "nulls" in names else None,
+        "value": "value" if "value" in names else None,
+        "currency": "currency" if "currency" in names else None,
+        "touch": "id" if "id" in names else None,
+    }
+
+
+def _co_partitioned(touches: Any, deals: Any) -> tuple[Any, list[str]]:
+    """Touchpoints and deals in one frame (a ``_deal`` flag), so one shuffle by lead id puts them together."""
+    F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+    no, yes = F.lit(False), F.lit(True)
+    flagged = touches.withColumn(_DEAL, no)
+    if deals is None:
+        return flagged, list(flagged.columns)
+    present = [c for c in _DEAL_COLUMNS if c in deals.columns]
+    renamed = deals.select(
+        F.col("lead_id"), *(F.col(c).alias(_deal_column(c)) for c in present), yes.alias(_DEAL)
+    )
+    union = flagged.unionByName(renamed, allowMissingColumns=True)
+    return union, list(union.columns)
+
+
+def paths_map(
+    part: Any,
+    codes: Mapping[str, int],
+    spec: Mapping[str, Any],
+    *,
+    shape: Shape,
+    fx: FxTable | None,
+    currency: str | None,
+    long_form: bool,
+) -> dict[str, pl.DataFrame]:
+    """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``.
+
+    A :class:`~smarketing.errors.CurrencyMismatchError` (value in two currencies without ``fx``) comes back
+    as a row of ``mismatch``, raised again by the driver (the smallest message of all the partitions).
+    """
+    try:
+        return _paths_map(part, codes, spec, shape=shape, fx=fx, currency=currency, long_form=long_form)
+    except CurrencyMismatchError as exc:
+        out = {name: table.empty() for name, table in PATHS.items()}
+        out["mismatch"] = pl.DataFrame({"message": [str(exc)]}, schema={"message": _STR})
+        return out
+
+
+def _paths_map(
+    part: Any,
+    codes: Mapping[str, int],
+    spec: Mapping[str, Any],
+    *,
+    shape: Shape,
+    fx: FxTable | None,
+    currency: str | None,
+    long_form: bool,
+) -> dict[str, pl.DataFrame]:
+    """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``."""
+    frame = part if isinstance(part, pl.DataFrame) else pl.DataFrame(part)
+    if long_form:
+        j = Journeys.from_frame(frame, **spec)
+    else:
+        built = _from_touchpoints(frame, spec["key"])
+        if built is None:
+            return {name: table.empty() for name, table in PATHS.items()}  # no journey here
+        j = built
+    values = journey_values(j, fx, currency)
+    whole = (j.conversions == np.floor(j.conversions)) & (j.nulls == np.floor(j.nulls))
+    global_codes = np.array([codes[k] for k in j.keys], dtype=np.int64)
+    keys = global_codes[np.asarray(j.codes, dtype=np.int64)]
+    lengths = j.lengths()
+    amount = np.zeros(j.n_journeys, dtype=np.int64)
+    code = np.full(j.n_journeys, None, dtype=object)
+    for name, units in values.items():
+        mine = units != 0
+        amount[mine] += units[mine]
+        code[mine] = name
+    conversions = np.where(whole, j.conversions, 0).astype(np.int64)
+    out = {name: table.empty() for name, table in PATHS.items()}
+    out["lengths"] = (
+        pl.DataFrame({"n": lengths, "c": conversions})
+        .group_by("n")
+        .agg(pl.len().cast(pl.Int64).alias("journeys"), pl.col("c").sum().alias("conversions"))
+    )
+    out["currencies"] = pl.DataFrame(
+        {"currency": sorted(values), "value": [int(values[c].sum()) for c in sorted(values)]},
+        schema={"currency": _STR, "value": _I64},
+    )
+    out["fractional"] = pl.DataFrame({"journeys": [int((~whole).sum())]}, schema={"journeys": _I64})
+    out["keys"] = pl.DataFrame({"key": np.unique(keys)})
+    if shape == "cells":
+        jot = j.journey_of_touch()
+        earning = ((conversions != 0) | (amount != 0))[jot]
+        touches = pl.DataFrame(
+            {
+                "n": lengths[jot][earning],
+                "pos": j.positions()[earning],
+                "key": keys[earning],
+                "currency": pl.Series(code[jot][earning].tolist(), dtype=_STR),
+                "conversions": conversions[jot][earning],
+                "value": amount[jot][earning],
+            }
+        )
+        out["cells"] = touches.group_by("n", "pos", "key", "currency").agg(
+            pl.col("conversions", "value").sum()
+        )
+        return out
+    touches = pl.DataFrame({"j": j.journey_of_touch(), "c": keys})
+    if shape != "paths":
+        # A key set: its distinct keys in code order (Shapley's bitmask of the journey).
+        touches = touches.unique().sort("j", "c")
+    # Within a group the rows keep their order: each journey's keys in touch (or code) order.
+    paths = (
+        touches.group_by("j", maintain_order=True)
+        .agg(pl.col("c").cast(pl.String).str.join(","))
+        .sort("j")
+        .get_column("c")
+    )
+    rows = pl.DataFrame(
+        {
+            "path": paths,
+            "currency": pl.Series(code.tolist(), dtype=_STR),
+            "conversions": conversions,
+            "nulls": np.where(whole, j.nulls, 0).astype(np.int64),
+            "value": amount,
+        }
+    )
+    if shape == "earning_sets":
+        rows = rows.filter((pl.col("conversions") != 0) | (pl.col("value") != 0))
+    out["paths"] = rows.group_by("path", "currency").agg(pl.col("conversions", "nulls", "value").sum())
+    return out
+
+
+def _from_touchpoints(frame: pl.DataFrame, key: str) -> Journeys | None:
+    """The journeys of a partition of the co-partitioned touchpoints and deals (None: nothing to credit)."""
+    if _DEAL not in frame.columns:
+        return Journeys.from_touchpoints(frame, key=key) if len(frame) else None
+    is_deal = pl.col(_DEAL).fill_null(value=False)
+    touches = frame.filter(~is_deal).select("id", "lead_id", "time", key)
+    renamed = {_deal_column(c): c for c in _DEAL_COLUMNS if _deal_column(c) in frame.columns}
+    deals = frame.filter(is_deal).select("lead_id", *renamed).rename(renamed)
+    if not len(touches):
+        # No journey here: only a won deal of a lead without touchpoints is an error (raised as one
+        # machine raises it), and every deal is checked as one machine checks it.
+        won = won_deals_per_lead(deals, None, None)
+        if won is None or not len(won):
+            return None
+    return Journeys.from_touchpoints(touches, key=key, deals=deals if len(deals) else None)
+
+
+def _journeys(
+    partials: engine.Partials, codes: Mapping[str, int], key: str
+) -> tuple[Journeys, dict[str, Any]]:
+    """One journey per merged (path, currency), keyed by the keys that occur, and its value per currency."""
+    merged = partials.merged("paths")
+    names = {i: k for k, i in codes.items()}
+    paths = [[int(c) for c in str(p).split(",")] for p in merged.get_column("path").to_list()]
+    occurring = sorted(int(c) for c in partials.merged("keys").get_column("key").to_list())
+    compact = {c: i for i, c in enumerate(occurring)}
+    lengths = np.array([len(p) for p in paths], dtype=np.int64)
+    offsets = np.zeros(len(paths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.array([compact[c] for path in paths for c in path], dtype=np.int32)
+    currencies = sorted(partials.merged("currencies").get_column("currency").to_list())
+    row_currency = merged.get_column("currency")
+    amounts = merged.get_column("value").to_numpy().astype(np.int64)
+    values = {
+        c: frozen_array(np.where((row_currency == c).fill_null(value=False).to_numpy(), amounts, 0), np.int64)
+        for c in currencies
+    }
+    journeys = Journeys(
+        key=key,
+        keys=tuple(names[c] for c in occurring),
+        codes=frozen_array(flat, np.int32),
+        offsets=frozen_array(offsets, np.int64),
+        ids=merged.get_column("path").alias("journey"),
+        conversions=frozen_array(merged.get_column("conversions").to_numpy().astype(np.float64), np.float64),
+        nulls=frozen_array(merged.get_column("nulls").to_numpy().astype(np.float64), np.float64),
+    )
+    journeys._cache["keys_occur"] = True
+    return journeys, values
+
+
+def _cell_journeys(
+    partials: engine.Partials, codes: Mapping[str, int], key: str, currency: str | None
+) -> tuple[Journeys, dict[str, Any]]:
+    """Journeys that give the table models the merged cell sums: one per length present, sums cached.
+
+    The table models read the journeys through their lengths (the weight table's size and rows) and
+    through the per (cell, key) sums of each journey amount, which they cache under ``"conversions"`` and
+    ``("value", currency, code)``; here those sums are the merged ones (exact integers, as one machine's
+    are). The totals sit on the first journey, so the total conversions and value are the merged ones.
+    """
+    names = {i: k for k, i in codes.items()}
+    merged_lengths = partials.merged("lengths")
+    occurring = sorted(int(c) for c in partials.merged("keys").get_column("key").to_list())
+    compact = {c: i for i, c in enumerate(occurring)}
+    lengths = merged_lengths.get_column("n").to_numpy().astype(np.int64)  # sorted by the merge
+    size = int(lengths.max())
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    cells = partials.merged("cells")
+    index = (cells.get_column("n") * size + cells.get_column("pos")).to_numpy()
+    column = np.array([compact[int(c)] for c in cells.get_column("key").to_list()], dtype=np.int64)
+    merged_currencies = partials.merged("currencies")
+    currency_totals = dict(
+        zip(merged_currencies.get_column("currency"), merged_currencies.get_column("value"), strict=True)
+    )
+
+    def totals(amounts: Any, mine: Any) -> Any:
+        out = np.zeros(((size + 1) * size, len(occurring)))
+        np.add.at(out, (index[mine], column[mine]), amounts[mine].astype(np.float64))
+        out.flags.writeable = False
+        return out
+
+    everything = np.ones(len(cells), dtype=bool)
+    conversions = cells.get_column("conversions").to_numpy()
+    amounts = cells.get_column("value").to_numpy()
+    first = np.zeros(len(lengths))
+    first[0] = float(merged_lengths.get_column("conversions").sum())
+    journeys = Journeys(
+        key=key,
+        keys=tuple(names[c] for c in occurring),
+        codes=frozen_array(np.zeros(int(offsets[-1]), dtype=np.int32), np.int32),
+        offsets=frozen_array(offsets, np.int64),
+        ids=pl.Series("journey", [f"length {n}" for n in lengths.tolist()]),
+        conversions=frozen_array(first, np.float64),
+        nulls=frozen_array(np.zeros(len(lengths)), np.float64),
+    )
+    journeys._cache["keys_occur"] = True
+    journeys._cache["conversions"] = totals(conversions, everything)
+    values: dict[str, Any] = {}
+    for c in sorted(currency_totals):
+        mine = (cells.get_column("currency") == c).fill_null(value=False).to_numpy()
+        journeys._cache["value", currency, c] = totals(amounts, mine)
+        total = np.zeros(len(lengths), dtype=np.int64)
+        total[0] = int(currency_totals[c])
+        values[c] = frozen_array(total, np.int64)
+    return journeys, values

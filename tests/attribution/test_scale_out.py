@@ -1,0 +1,251 @@
+"""``attribute`` scales out: journeys mapped per partition of complete leads, paths merged, models finalised.
+
+The table models, Markov (global convention) and Shapley add up integers per path: given touchpoints and
+deals on Spark, each partition of leads builds its journeys and sums them per (path, currency); Spark sums
+the partials and the driver runs the model on the merged paths (:mod:`smarketing.attribution._scale`).
+Checked here:
+
+* the partial-merge laws (Hypothesis): the leads split into partitions in any grouping and order, each
+  partition's rows in any order, give the one-machine credits and money, to the cent;
+* on Spark with many shuffle partitions and Arrow batches of three rows, the answers equal polars', and the
+  driver reads the merged paths and the channels, not the leads;
+* a ``DataError`` raised by a map on a worker reaches the user as the same ``DataError``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smarketing.attribution import _scale, attribute
+from smarketing.datasets import synthetic
+from smarketing.errors import CurrencyMismatchError, DataError
+from smarketing.frames import _engine as engine
+from smarketing.money import FxTable
+from smarketing.plan import AlignmentPlan
+from smarketing.records import Dataset
+
+FX = FxTable([("USD", "EUR", date(2025, 1, 1), "0.9"), ("USD", "EUR", date(2026, 7, 1), "0.85")])
+
+MODELS: list[tuple[str, dict[str, Any]]] = [
+    ("position", {}),
+    ("linear", {}),
+    ("last", {}),
+    ("markov", {}),
+    ("markov", {"order": 2}),
+    ("shapley", {}),
+]
+
+
+#: One model of each kind of partial: cells, paths, key sets.
+LAW_MODELS = [MODELS[0], MODELS[3], MODELS[5]]
+
+
+def _answers(data: Any, models: list[tuple[str, dict[str, Any]]], **options: Any) -> dict[str, Any]:
+    return {f"{m}{p}": attribute(data, model=m, **p, **options).to_dict() for m, p in models}
+
+
+def _parts(frames: Mapping[str, pl.DataFrame], parts: int, seed: int) -> list[pl.DataFrame]:
+    """The co-partitioned touchpoints and deals of ``frames`` in ``parts`` partitions of complete leads."""
+    rng = random.Random(seed)
+    union = _co_partitioned(frames["touchpoints"].select("id", "lead_id", "time", "channel"), frames["deals"])
+    ids = sorted(set(union.get_column("lead_id").drop_nulls().to_list()))
+    where = {lead: rng.randrange(parts) for lead in ids}
+    place = pl.col("lead_id").replace_strict(where, default=0, return_dtype=pl.Int64).fill_null(0)
+    out = []
+    for p in rng.sample(range(parts), parts):
+        part = union.filter(place == p)
+        out.append(part.sample(fraction=1.0, shuffle=True, seed=rng.randrange(2**32)))
+    return out
+
+
+def _co_partitioned(touches: pl.DataFrame, deals: pl.DataFrame) -> pl.DataFrame:
+    """The union the Spark path builds (``_scale._co_partitioned``), in polars."""
+    renamed = deals.select("lead_id", *(pl.col(c).alias(f"_d_{c}") for c in _scale._DEAL_COLUMNS))
+    return pl.concat(
+        [
+            touches.with_columns(pl.lit(value=False).alias("_deal")),
+            renamed.with_columns(pl.lit(value=True).alias("_deal")),
+        ],
+        how="diagonal_relaxed",
+    )
+
+
+def _frames(data: Dataset) -> dict[str, pl.DataFrame]:
+    return {"touchpoints": data.touchpoints, "deals": data.deals}
+
+
+@settings(max_examples=5, deadline=None)
+@given(data_seed=st.integers(0, 10_000), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
+def test_merging_the_partials_of_any_partitions_gives_the_one_machine_credit(
+    example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
+) -> None:
+    frames = _frames(synthetic(example_plan, seed=data_seed, n_leads=30))
+    want = _answers(frames, LAW_MODELS, fx=FX, currency="EUR")
+    with pytest.MonkeyPatch.context() as patch:
+        _use_partitions(patch, parts, split_seed)
+        got = _answers(frames, LAW_MODELS, fx=FX, currency="EUR")
+    assert got == want
+
+
+def _use_partitions(patch: pytest.MonkeyPatch, parts: int, seed: int) -> None:
+    patch.setattr(_scale, "_touchpoints", lambda data: data["touchpoints"])
+    patch.setattr(engine, "is_spark", lambda data: isinstance(data, pl.DataFrame))
+    patch.setattr(
+        engine, "distinct", lambda frame, column: sorted(frame.get_column(column).drop_nulls().unique())
+    )
+    patch.setattr(_scale, "_co_partitioned", lambda touches, deals: ((touches, deals), []))
+
+    def split_run(data: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **_: Any) -> Any:
+        touches, deals = data
+        return engine.local(_parts({"touchpoints": touches, "deals": deals}, parts, seed), fn, tables)
+
+    patch.setattr(engine, "run", split_run)
+
+
+def test_the_law_can_fail_when_a_lead_is_split_across_partitions(example_plan: AlignmentPlan) -> None:
+    # Partitions of complete leads only: a lead's touches cut in two make two shorter paths.
+    frames = _frames(synthetic(example_plan, seed=4, n_leads=30))
+    want = _answers(frames, MODELS, fx=FX, currency="EUR")
+    with pytest.MonkeyPatch.context() as patch:
+        _use_partitions(patch, 1, 0)
+
+        def halves(data: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **_: Any) -> Any:
+            touches, deals = data
+            union = _co_partitioned(touches, deals).sort("lead_id", "time", nulls_last=True)
+            ids = union.get_column("lead_id")
+            cut = next(i for i in range(1, len(ids)) if ids[i] == ids[i - 1])
+            return engine.local([union.head(cut), union.slice(cut)], fn, tables)
+
+        patch.setattr(engine, "run", halves)
+        got = _answers(frames, MODELS, fx=FX, currency="EUR")
+        assert got != want
+
+
+# --------------------------------------------------------------------------------------------------
+# On Spark.
+
+
+@pytest.fixture
+def many_partitions(spark: Any) -> Iterator[Any]:
+    """The session with seven shuffle partitions (the session's default is one), in a New York zone."""
+    before = spark.conf.get("spark.sql.shuffle.partitions"), spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.shuffle.partitions", "7")
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    yield spark
+    spark.conf.set("spark.sql.shuffle.partitions", before[0])
+    spark.conf.set("spark.sql.session.timeZone", before[1])
+
+
+@pytest.fixture(scope="module")
+def data(example_plan: AlignmentPlan) -> Dataset:
+    return synthetic(example_plan, seed=15, n_leads=300)
+
+
+class _Reads:
+    """Every row a Spark DataFrame hands to the driver (``toArrow``, ``collect``, ``toPandas``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, frame: Any) -> None:
+        self.rows: list[int] = []
+        for name in ("toArrow", "collect", "toPandas"):
+            original = getattr(type(frame), name)
+            monkeypatch.setattr(type(frame), name, self._spy(original))
+
+    def _spy(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def read(frame: Any, *args: Any, **kwargs: Any) -> Any:
+            out = original(frame, *args, **kwargs)
+            self.rows.append(len(out))
+            return out
+
+        return read
+
+
+def _on_spark(spark: Any, data: Dataset) -> dict[str, Any]:
+    return {
+        "touchpoints": spark.createDataFrame(data.touchpoints.to_arrow()),
+        "deals": spark.createDataFrame(data.deals.to_arrow()),
+    }
+
+
+def test_on_many_partitions_spark_gives_the_polars_credit_reading_only_merged_paths(
+    data: Dataset, many_partitions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = _on_spark(many_partitions, data)
+    sizes = frames["touchpoints"].repartition(7, "lead_id").rdd.glom().map(len).collect()
+    assert sum(1 for n in sizes if n) > 1  # the leads really are spread over several partitions
+    reads = _Reads(monkeypatch, frames["touchpoints"])
+    read: dict[str, int] = {}
+    for model, params in LAW_MODELS:
+        reads.rows.clear()
+        got = attribute(frames, model=model, fx=FX, currency="EUR", **params)
+        read[model] = sum(reads.rows)
+        want = attribute(_frames(data), model=model, fx=FX, currency="EUR", **params)
+        assert got.to_dict() == want.to_dict(), model
+    # The driver reads the channels, then the merged tables: per (length, position, channel, currency)
+    # cell, per key set, per path (Markov: bounded by the distinct paths, here most of the few journeys).
+    assert read["position"] < len(data.leads) / 2
+    assert read["shapley"] < len(data.leads) / 2
+    assert read["markov"] <= len(data.leads) + 30
+
+
+def test_spark_keeps_the_currencies_and_team_keys(data: Dataset, many_partitions: Any) -> None:
+    # No fx: value per deal currency, zero-valued currencies kept; credit to teams.
+    frames = _on_spark(many_partitions, data)
+    for model in ("first", "shapley"):
+        got = attribute(frames, model=model, key="team")
+        assert got.to_dict() == attribute(_frames(data), model=model, key="team").to_dict()
+
+
+def test_long_form_on_spark_gives_the_polars_credit(data: Dataset, many_partitions: Any) -> None:
+    long = data.touchpoints.join(
+        data.deals.filter(pl.col("stage") == "won").group_by("lead_id").len(), on="lead_id", how="left"
+    ).select(
+        pl.col("lead_id").alias("journey"),
+        "time",
+        "channel",
+        (pl.col("len").fill_null(0) > 0).alias("converted"),
+    )
+    frame = many_partitions.createDataFrame(long.to_arrow())
+    for model in ("position", "markov"):
+        assert attribute(frame, model=model).to_dict() == attribute(long, model=model).to_dict()
+
+
+def test_a_data_error_raised_on_a_worker_reaches_the_user_as_the_same_error(
+    data: Dataset, many_partitions: Any
+) -> None:
+    # A won deal of a lead without touchpoints: the worker that holds the lead refuses it.
+    orphan = (
+        data.deals.filter(pl.col("stage") == "won")
+        .head(1)
+        .with_columns(pl.lit("D-orphan").alias("id"), pl.lit("L-nobody").alias("lead_id"))
+    )
+    bad = Dataset(touchpoints=data.touchpoints, deals=pl.concat([data.deals, orphan]))
+    with pytest.raises(DataError) as on_polars:
+        attribute(bad, model="position")
+    with pytest.raises(DataError) as on_spark:
+        attribute(_on_spark(many_partitions, bad), model="position")
+    assert type(on_spark.value) is DataError
+    assert str(on_spark.value) == str(on_polars.value)
+    assert "D-orphan" in str(on_spark.value)
+
+
+def test_a_currency_mismatch_on_a_worker_reaches_the_user_as_the_same_error(
+    data: Dataset, many_partitions: Any
+) -> None:
+    # One lead won two deals in two currencies and no rates are given: its partition refuses the journey.
+    won = data.deals.filter((pl.col("stage") == "won") & (pl.col("amount_currency") == "EUR")).head(1)
+    second = won.with_columns(pl.lit("D-usd").alias("id"), pl.lit("USD").alias("amount_currency"))
+    bad = Dataset(touchpoints=data.touchpoints, deals=pl.concat([data.deals, second]))
+    with pytest.raises(CurrencyMismatchError) as on_polars:
+        attribute(_frames(bad), model="position")
+    with pytest.raises(CurrencyMismatchError) as on_spark:
+        attribute(_on_spark(many_partitions, bad), model="position")
+    assert str(on_spark.value) == str(on_polars.value)
+    assert won.get_column("lead_id")[0] in str(on_spark.value)
