@@ -20,7 +20,7 @@ from smarketing._periods import Window
 from smarketing.attribution import attribute
 from smarketing.digest.result import Breach, Credit, Digest, Rejection, Win
 from smarketing.errors import DataError, SmarketingError
-from smarketing.feedback import dispositions
+from smarketing.feedback.dispositions import dispositions
 from smarketing.frames._money import check_won
 from smarketing.journey import TeamFitness, conformance
 from smarketing.kpi import Alert, AlertRule, alerts, computable_kpis, scorecard, status_alert
