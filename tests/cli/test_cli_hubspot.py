@@ -86,7 +86,7 @@ def test_import_with_state_applies_changes_and_deletions(
     argv = ["import", "hubspot", "-o", str(out_dir), "--state", str(state), *options(host)]
     code, _, err = run(capsys, *argv)
     assert code == 0, err
-    assert json.loads(state.read_text())["watermark"]
+    assert json.loads(state.read_text())["watermarks"]["contacts"]
     first = Dataset.read(out_dir)
     busy = {*first.deals.get_column("lead_id").drop_nulls(), *first.activities.get_column("lead_id")}
     gone = next(i for i in first.leads.get_column("id") if i not in busy)

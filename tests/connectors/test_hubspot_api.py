@@ -30,9 +30,9 @@ from tests.connectors.hubspot_fake import (
 )
 
 from smarketing.connectors import Loaded, apply_changes, load_connector
-from smarketing.connectors.hubspot_api import HubSpot, HubSpotAPIError
+from smarketing.connectors.hubspot_api import MODIFIED, HubSpot, HubSpotAPIError
 from smarketing.datasets import synthetic
-from smarketing.errors import LoadError
+from smarketing.errors import DataError, LoadError
 from smarketing.plan import load_plan
 from smarketing.records import Dataset
 from smarketing.testing import ConnectorContract
@@ -246,7 +246,8 @@ def test_sync_keeps_a_watermark_in_the_state_file(server: HTTPServer, tmp_path: 
     hubspot = connector(server)
     first_until = datetime(2100, 1, 1, tzinfo=UTC)
     first, _ = hubspot.sync(state, until=first_until, progress=False)
-    assert json.loads(state.read_text())["watermark"] == first_until.isoformat()
+    marks = json.loads(state.read_text())["watermarks"]
+    assert marks == dict.fromkeys(MODIFIED, first_until.isoformat())  # one per object
     ident = next(iter(fake.objects["contacts"]))
     fake.objects["contacts"][ident].properties["jobtitle"] = "Chief Changer"
     fake.objects["contacts"][ident].properties["lastmodifieddate"] = iso(first_until - timedelta(minutes=1))
@@ -254,6 +255,32 @@ def test_sync_keeps_a_watermark_in_the_state_file(server: HTTPServer, tmp_path: 
     assert second.leads.get_column("id").to_list() == [ident]  # in the overlap, read again
     merged = union_of_changes([first, second])
     assert merged.leads.filter(pl.col("id") == ident).get_column("title").to_list() == ["Chief Changer"]
+
+
+def test_sync_reads_each_object_from_its_own_watermark(server: HTTPServer, tmp_path: Path) -> None:
+    original = synthetic(PLAN, seed=11, n_leads=30)
+    serve(server, original)
+    state = tmp_path / "hubspot-state.json"
+    hubspot = connector(server)
+    until = datetime(2100, 1, 1, tzinfo=UTC)
+    hubspot.sync(state, until=until, progress=False)
+    marks = json.loads(state.read_text())
+    del marks["watermarks"]["deals"]  # as if deals had never been synced
+    state.write_text(json.dumps(marks))
+    again, _ = hubspot.sync(state, until=until + timedelta(days=1), progress=False)
+    assert again.deals.height == original.deals.height  # deals from the start
+    assert again.leads.height < original.leads.height  # contacts only as far as the deals name them
+    assert set(json.loads(state.read_text())["watermarks"]) == set(MODIFIED)
+
+
+def test_a_state_file_of_another_shape_is_refused(server: HTTPServer, tmp_path: Path) -> None:
+    state = tmp_path / "hubspot-state.json"
+    state.write_text(json.dumps({"watermark": "2026-10-01T09:00:00+00:00"}))
+    with pytest.raises(DataError, match="not a hubspot state file"):
+        connector(server).sync(state, progress=False)
+    state.write_text(json.dumps({"watermarks": {"contacts": "2026-10-01T09:00:00"}}))
+    with pytest.raises(DataError, match="the watermark of contacts has no offset"):
+        connector(server).sync(state, progress=False)
 
 
 def test_a_progress_bar_on_request(server: HTTPServer, capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,7 +31,7 @@ from tests.connectors.cassette_kit import record, replaying, secrets_in
 from tests.connectors.hubspot_fake import TOKEN, FakeHubSpot, expected, fake_from_dataset, iso
 
 from smarketing.connectors import Loaded
-from smarketing.connectors.hubspot_api import HubSpot, HubSpotAPIError
+from smarketing.connectors.hubspot_api import MODIFIED, HubSpot, HubSpotAPIError
 from smarketing.datasets import synthetic
 from smarketing.plan import load_plan
 
@@ -68,7 +68,7 @@ def _full(host: str, _: Path) -> Loaded:
 
 def _sync(host: str, folder: Path) -> Loaded:
     state = folder / "hubspot-state.json"
-    state.write_text(json.dumps({"watermark": WATERMARK.isoformat()}))
+    state.write_text(json.dumps({"watermarks": dict.fromkeys(MODIFIED, WATERMARK.isoformat())}))
     return _connector(host).sync(state, until=UNTIL, progress=False)
 
 

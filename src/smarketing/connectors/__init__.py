@@ -25,6 +25,7 @@ from __future__ import annotations
 #   salesforce_api.py the ``salesforce`` connector: a Salesforce org read live (the [salesforce] extra)
 #   _salesforce_http.py its requests: SOQL, REST pages, Bulk 2.0 jobs, retries, limits, the secrets
 #   changes.py  apply_changes: an incremental load (changed records, deletions) applied to a dataset
+#   _state.py   the state file of an incremental sync: a watermark per object, written at once
 #   warehouse.py   the ``warehouse`` connector: HubSpot / Salesforce tables dlt, Airbyte, Fivetran load
 #   _warehouse_read.py    reading DuckDB / Parquet tables: re-syncs, deletions, values as text, money
 #   _warehouse_hubspot.py the HubSpot layouts -> HubSpot's own names -> the export's mapping

@@ -41,8 +41,6 @@ Examples:
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +50,7 @@ import attrs
 import polars as pl
 
 from smarketing.connectors._hubspot_http import SEARCH_CAP, HubSpotAPIError, HubSpotHTTP
+from smarketing.connectors._state import read_watermarks, write_watermarks
 from smarketing.connectors.hubspot import (
     DEAL_STAGES,
     SOURCES,
@@ -325,8 +324,25 @@ class HubSpot:
         low, high = _millis(since, "since"), _millis(until, "until")
         if high <= low:
             raise ValueError(f"until ({until.isoformat()}) must be after since ({since.isoformat()})")
+        return self._changes(
+            dict.fromkeys(MODIFIED, (low, high)), window=(since, until), strict=strict, progress=progress
+        )
+
+    def _changes(
+        self,
+        windows: Mapping[str, tuple[int, int]],
+        *,
+        window: tuple[datetime, datetime],
+        strict: bool,
+        progress: bool | None,
+    ) -> Loaded:
+        """The records of each object modified in its window (epoch milliseconds, half-open), and theirs.
+
+        Form submissions, which have no watermark of their own, are read in the widest window.
+        """
         self._http.show(progress)
-        changed = {k: sorted(self._http.search_changed(k, MODIFIED[k], low, high)) for k in MODIFIED}
+        low, high = min(w[0] for w in windows.values()), max(w[1] for w in windows.values())
+        changed = {k: sorted(self._http.search_changed(k, MODIFIED[k], *windows[k])) for k in MODIFIED}
         load = _Load()
         for kind in ("deals", *_ACTIVITIES):
             load.records[kind] = self._http.read(kind, changed[kind], _properties(self, kind), _history(kind))
@@ -349,8 +365,8 @@ class HubSpot:
         wanted = self._linked(load, "contacts", "companies", changed["companies"])
         wanted = sorted({*wanted, *self._linked(load, "deals", "companies", [])})
         load.records["companies"] = self._http.read("companies", wanted, _properties(self, "companies"), [])
-        self._deletions(load, set(changed["contacts"]), low, high)
-        return self._finish(load, strict=strict, progress=progress, window=(since, until))
+        self._deletions(load, set(changed["contacts"]), windows)
+        return self._finish(load, strict=strict, progress=progress, window=window)
 
     def _survivors(self, load: _Load, changed: set[str]) -> None:
         """The deals and activities of merged-into contacts; with ``deal_journey_map``, every contact's deals.
@@ -395,10 +411,10 @@ class HubSpot:
                 ident = str(form["id"])
                 load.submissions += [(ident, s) for s in self._http.submissions(ident, low, high)]
 
-    def _deletions(self, load: _Load, changed: set[str], low: int, high: int) -> None:
-        """The records archived in the window, and the contacts merged into a changed contact (gone too)."""
+    def _deletions(self, load: _Load, changed: set[str], windows: Mapping[str, tuple[int, int]]) -> None:
+        """The records archived in their object's window, and the contacts merged into a changed contact."""
         for kind, canonical in _KINDS.items():
-            ids = self._http.archived(kind, low, high)
+            ids = self._http.archived(kind, *windows[kind])
             load.deleted.setdefault(canonical, set()).update(ids)
         for record in load.records["contacts"]:
             if str(record["id"]) in changed and (merged := _text(record, _MERGED)):
@@ -416,23 +432,31 @@ class HubSpot:
         strict: bool = True,
         progress: bool | None = None,
     ) -> Loaded:
-        """Load what changed since the watermark kept in the ``state`` file, then move the watermark.
+        """Load what changed since each object's watermark in the ``state`` file, then move the watermarks.
 
-        The state is a small JSON file the user keeps (``{"watermark": "2026-10-01T09:00:00+00:00"}``);
-        without one, everything up to ``until`` is read. Each run reads from the watermark less
-        ``overlap`` (records HubSpot's search indexes late are not missed), so a record can come twice
-        across runs: merge the loads by id, the latest winning
-        (:func:`smarketing.testing.contract.union_of_changes`). The file is written only after a successful
-        load.
+        The state is a small JSON file the user keeps, a watermark per object
+        (``{"watermarks": {"contacts": "2026-10-01T09:00:00+00:00", ...}}``); without the file, everything
+        up to ``until`` is read, and an object without a watermark is read from the start. Each run reads
+        each object from its watermark less ``overlap`` (records HubSpot's search indexes late are not
+        missed), so a record can come twice across runs: :func:`smarketing.connectors.apply_changes` (or
+        :func:`smarketing.testing.contract.union_of_changes`) merges the loads by id, the latest winning.
+        The file is written only after a successful load.
+
+        Raises:
+            DataError: The state file is not one this connector wrote.
+            LoadError: In strict mode, when a record is refused.
+            HubSpotAPIError: HubSpot refused a request or could not be reached.
         """
         path = Path(state)
         until = until or datetime.now(UTC)
-        watermark = _watermark(path)
-        since = datetime(1970, 1, 1, tzinfo=UTC) if watermark is None else watermark - overlap
-        loaded = self.load_changes(since=since, until=until, strict=strict, progress=progress)
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(json.dumps({"watermark": until.isoformat()}, indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, path)
+        high = _millis(until, "until")
+        marks = read_watermarks(path, self.name)
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        starts = {k: marks[k] - overlap if k in marks else epoch for k in MODIFIED}
+        windows = {k: (min(_millis(start, "watermark"), high), high) for k, start in starts.items()}
+        window = (min(starts.values()), until)
+        loaded = self._changes(windows, window=window, strict=strict, progress=progress)
+        write_watermarks(path, dict.fromkeys(MODIFIED, until))
         return loaded
 
     def _linked(self, load: _Load, source: str, target: str, extra: Sequence[str]) -> list[str]:
@@ -601,19 +625,6 @@ def _millis(when: datetime, name: str) -> int:
     if not isinstance(when, datetime) or when.tzinfo is None:
         raise DataError(f"{name}: give a timezone-aware datetime (such as datetime(2026, 10, 1, tzinfo=UTC))")
     return int(when.timestamp() * 1000)
-
-
-def _watermark(path: Path) -> datetime | None:
-    if not path.exists():
-        return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))["watermark"]
-        when = datetime.fromisoformat(str(value))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{path}: not a hubspot state file ({exc})") from None
-    if when.tzinfo is None:
-        raise DataError(f"{path}: the watermark {value!r} has no offset")
-    return when
 
 
 # --------------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ Examples:
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,6 +38,7 @@ from smarketing.connectors._salesforce_http import (
     quote,
     soql_time,
 )
+from smarketing.connectors._state import read_watermarks, write_watermarks
 from smarketing.connectors.report import Loaded, LoadReport
 from smarketing.connectors.salesforce import (
     OBJECTS,
@@ -270,7 +270,7 @@ class Salesforce:
         """
         path = Path(state)
         until = _second(until or datetime.now(UTC), "until")
-        marks = _watermarks(path)
+        marks = read_watermarks(path, self.name)
         windows = {
             obj: (_EPOCH if obj not in marks else min(marks[obj] - overlap, until), until) for obj in READ
         }
@@ -279,10 +279,7 @@ class Salesforce:
         read = self._changes(windows) if marks else self._everything()
         window = (min(w for w, _ in windows.values()), until) if marks else None
         loaded = self._finish(read, strict=strict, progress=progress, window=window)
-        body = {"watermarks": {obj: until.isoformat() for obj in READ}}
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, path)
+        write_watermarks(path, dict.fromkeys(READ, until))
         return loaded
 
     # -- reading -------------------------------------------------------------------------------------
@@ -633,20 +630,6 @@ def _named_by_object(report: LoadReport, notes: Sequence[str]) -> LoadReport:
         defaults=[attrs.evolve(d, why=rename(d.why)) for d in report.defaults],
         provenance=provenance,
     )
-
-
-def _watermarks(path: Path) -> dict[str, datetime]:
-    if not path.exists():
-        return {}
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))["watermarks"]
-        marks = {str(obj): datetime.fromisoformat(str(value)) for obj, value in raw.items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DataError(f"{path}: not a salesforce state file ({exc})") from None
-    for obj, when in marks.items():
-        if when.tzinfo is None:
-            raise DataError(f"{path}: the watermark of {obj} has no offset")
-    return marks
 
 
 #: The record kind the deleted records of each object were (the ids ``LoadReport.deleted`` lists).
