@@ -29,11 +29,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-# On every CPU (pytest-xdist): one process took 11 min of a 2-core machine, two take under 6. The tests of
-# the Spark session and of the browser each run on one worker (--dist loadgroup, tests/conftest.py), so the
-# run starts one JVM and one browser, not one per worker.
+# On every CPU (pytest-xdist): one process took 11 min of a 2-core machine, two take under 6. Session
+# fixtures (the Spark session, the browser, the tutorial's run) start once per worker.
 pytest: $(STAMP) browser
-	$(BIN)/pytest -q -p no:cacheprovider -n auto --dist loadgroup
+	$(BIN)/pytest -q -p no:cacheprovider -n auto
 
 # Debian's chromium for the browser tests, installed when missing where apt-get can (see the script); the
 # tests save their screenshots under build/screenshots/.

@@ -93,18 +93,3 @@ def spark() -> Iterator[Any]:
         os.environ.pop("PYSPARK_PYTHON", None)
     else:
         os.environ["PYSPARK_PYTHON"] = before
-
-
-#: Session fixtures that start a process of their own (a JVM, a browser): the tests using one run on one
-#: xdist worker (``make test`` passes ``--dist loadgroup``), so the run starts each once, not once per worker.
-SHARED_PROCESSES = ("spark", "browser")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests of each shared process on one worker (no effect without xdist)."""
-    for item in items:
-        used = getattr(item, "fixturenames", ())
-        for name in SHARED_PROCESSES:
-            if name in used:
-                item.add_marker(pytest.mark.xdist_group(name))
-                break
