@@ -375,6 +375,15 @@ class TableObjects:
     Attributes:
         tables: Object -> its rows as text columns named by the fields' API names.
         address: Where they were read from (the org's address), for the report's provenance.
+
+    Examples:
+        >>> lead = pl.DataFrame({"Id": ["00Q000000000001AAA"], "Company": ["Acme"]})
+        >>> objects = TableObjects({"Lead": lead}, "https://example.my.salesforce.com")
+        >>> objects.present()["Lead"], objects.present()["Contact"]
+        (True, False)
+        >>> table, names = objects.read("Lead", {"Id"}.__contains__)
+        >>> table.columns, names
+        (['Id'], ['Id', 'Company'])
     """
 
     tables: Mapping[str, pl.DataFrame]
