@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smarketing.attribution import _scale, attribute
+from smarketing.attribution import Journeys, _scale, attribute
 from smarketing.datasets import synthetic
 from smarketing.errors import CurrencyMismatchError, DataError
 from smarketing.frames import _engine as engine
@@ -128,8 +128,18 @@ def test_markov_transition_counts_merge_in_any_grouping_and_order_to_one_partiti
     final = engine.local(again, lambda out: out, _scale.PATHS)
     for name in tables:
         assert final.merged(name).equals(one.merged(name)), name
-    want = attribute(frames, model="markov", order=order, fx=FX, currency="EUR").to_dict()
+    # The merged chain is the kernel's own, entry for entry: states numbered alike, the same counts.
+    whole = Journeys.from_touchpoints(frames, key="channel")
+    chain = _scale._counts(whole, order, _scale.journey_values(whole, FX, "EUR"))
     j, _ = _scale._chain_journeys(final, codes, "channel", order)
+    merged_chain = j._cache["markov", order]
+    assert merged_chain.states == chain.states
+    for field in ("src", "dst", "counts"):
+        assert getattr(merged_chain, field).tolist() == getattr(chain, field).tolist(), field
+    assert {c: e.tolist() for c, e in merged_chain.ends.items()} == {
+        c: e.tolist() for c, e in chain.ends.items()
+    }
+    want = attribute(frames, model="markov", order=order, fx=FX, currency="EUR").to_dict()
     from_partials = attribute(j, model="markov", order=order, fx=None, currency=None)
     assert from_partials.to_dict()["removal_effects"] == want["removal_effects"]
     with pytest.MonkeyPatch.context() as patch:
