@@ -11,7 +11,8 @@ What it does:
 2. Runs each engine in a fresh subprocess: polars reads the Parquet files with ``pl.read_parquet``; Spark
    (``local[2]``, ``PYSPARK_PYTHON`` set to this interpreter) reads them with ``spark.read.parquet``. Each
    analysis is timed (wall time, one run, after a funnel of 50 events has started Spark's Python
-   workers); on Spark every
+   workers; the per-touch credit of ``position`` is written out as Parquet to ``--dir``, by Spark on
+   Spark); on Spark every
    row a DataFrame hands to the driver (``toArrow``, ``collect``, ``toPandas``) is counted.
 3. Prints, per engine and analysis: the wall time, the rows read by the driver, and the driver Python
    process's peak resident memory (``VmHWM``; the JVM and Spark's Python workers are other processes),
@@ -36,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 READS: list[int] = []
 #: Only the analyses whose name starts with this (``--only``; all when empty).
 ONLY: list[str] = []
+#: The data folder (``--dir``), where the per-touch credit is written.
+OUT: list[Path] = []
 AS_OF = datetime(2026, 10, 31, 23, tzinfo=UTC)
 
 
@@ -70,6 +73,7 @@ def _answers(events: Any, leads: Any, touches: dict[str, Any], timings: dict[str
         "conformance": lambda: conformance(plan.journey, events).to_dict(),
         "attribute position": lambda: attribute(touches, model="position").to_dict(),
         "attribute markov": lambda: attribute(touches, model="markov").to_dict(),
+        "attribute position per touch": lambda: _per_touch(touches),
     }
     for name, run in runs.items():
         if ONLY and not any(name.startswith(prefix) for prefix in ONLY):
@@ -79,6 +83,23 @@ def _answers(events: Any, leads: Any, touches: dict[str, Any], timings: dict[str
         timings[name] = time.perf_counter() - start
         out[f"{name} (rows read by the driver)"] = sum(READS[before:])
     return out
+
+
+def _per_touch(touches: dict[str, Any]) -> dict[str, Any]:
+    """Per-touch credit written out as Parquet (by Spark on Spark); its key totals and rows written."""
+    import polars as pl
+
+    from smarketing.attribution import attribute
+
+    result = attribute(touches, model="position", per_touch=True)
+    target = OUT[0] / f"touch-credit-{os.getpid()}"
+    if hasattr(result.touches, "write"):
+        result.touches.write.mode("overwrite").parquet(str(target))
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        result.touches.write_parquet(target / "part-0.parquet")
+    written = pl.scan_parquet(target / "*.parquet").select(pl.len()).collect().item()
+    return {**result.to_dict(), "touch rows written": written}
 
 
 def _graph(graph: Any) -> Any:
@@ -166,6 +187,7 @@ def main() -> None:
     parser.add_argument("--run", choices=["polars", "spark", "write"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     ONLY.extend(args.only)
+    OUT.append(args.dir)
     if args.run == "write":
         _write(args.leads, args.dir)
         return

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smarketing.attribution import _scale, attribute
+from smarketing.attribution import Journeys, _scale, attribute
 from smarketing.datasets import synthetic
 from smarketing.errors import CurrencyMismatchError, DataError
 from smarketing.frames import _engine as engine
@@ -93,6 +93,72 @@ def test_merging_the_partials_of_any_partitions_gives_the_one_machine_credit(
         _use_partitions(patch, parts, split_seed)
         got = _answers(frames, LAW_MODELS, fx=FX, currency="EUR")
     assert got == want
+
+
+@settings(max_examples=5, deadline=None)
+@given(
+    data_seed=st.integers(0, 10_000),
+    parts=st.integers(1, 6),
+    split_seed=st.integers(0, 2**32 - 1),
+    order=st.integers(1, 3),
+)
+def test_markov_transition_counts_merge_in_any_grouping_and_order_to_one_partition(
+    example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int, order: int
+) -> None:
+    # The partial tables of the chain (states, transition counts, value per last state) of any partitions,
+    # merged in groups and the groups merged again in any order, are the one-partition tables; and the
+    # chain solved from them is the one-machine chain, to the cent.
+    frames = _frames(synthetic(example_plan, seed=data_seed, n_leads=40))
+    union = _co_partitioned(frames["touchpoints"].select("id", "lead_id", "time", "channel"), frames["deals"])
+    codes = {k: i for i, k in enumerate(sorted(union.get_column("channel").drop_nulls().unique()))}
+
+    def fn(part: Any) -> dict[str, pl.DataFrame]:
+        options = {"shape": "transitions", "fx": FX, "currency": "EUR", "long_form": False, "order": order}
+        return _scale.paths_map(part, codes, {"key": "channel"}, **options)
+
+    tables = ("states", "transitions", "ends", "lengths", "currencies")
+    one = engine.local([union], fn, _scale.PATHS)
+    rng = random.Random(split_seed)
+    mapped = [fn(part) for part in _parts(frames, parts, split_seed)]
+    groups = [mapped[i : i + 2] for i in range(0, len(mapped), 2)]
+    merged = [engine.local(g, lambda out: out, _scale.PATHS) for g in groups]
+    again = [{name: m.merged(name) for name in _scale.PATHS} for m in merged]
+    rng.shuffle(again)
+    # Merged tables as partials again: their columns are the partial's own (keys and sums only).
+    final = engine.local(again, lambda out: out, _scale.PATHS)
+    for name in tables:
+        assert final.merged(name).equals(one.merged(name)), name
+    # The merged chain is the kernel's own, entry for entry: states numbered alike, the same counts.
+    whole = Journeys.from_touchpoints(frames, key="channel")
+    chain = _scale._counts(whole, order, _scale.journey_values(whole, FX, "EUR"))
+    j, _ = _scale._chain_journeys(final, codes, "channel", order)
+    merged_chain = j._cache["markov", order]
+    assert merged_chain.states == chain.states
+    for field in ("src", "dst", "counts"):
+        assert getattr(merged_chain, field).tolist() == getattr(chain, field).tolist(), field
+    assert {c: e.tolist() for c, e in merged_chain.ends.items()} == {
+        c: e.tolist() for c, e in chain.ends.items()
+    }
+    want = attribute(frames, model="markov", order=order, fx=FX, currency="EUR").to_dict()
+    from_partials = attribute(j, model="markov", order=order, fx=None, currency=None)
+    assert from_partials.to_dict()["removal_effects"] == want["removal_effects"]
+    with pytest.MonkeyPatch.context() as patch:
+        _use_partitions(patch, parts, split_seed)
+        assert attribute(frames, model="markov", order=order, fx=FX, currency="EUR").to_dict() == want
+
+
+@settings(max_examples=5, deadline=None)
+@given(data_seed=st.integers(0, 10_000), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
+def test_per_touch_rows_of_any_partitions_are_the_one_machine_rows(
+    example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
+) -> None:
+    frames = _frames(synthetic(example_plan, seed=data_seed, n_leads=30))
+    want = attribute(frames, model="position", per_touch=True, fx=FX, currency="EUR")
+    with pytest.MonkeyPatch.context() as patch:
+        _use_partitions(patch, parts, split_seed)
+        got = attribute(frames, model="position", per_touch=True, fx=FX, currency="EUR")
+    assert got.to_dict() == want.to_dict()
+    assert got.touches.sort("touch").equals(want.touches.sort("touch"))
 
 
 def _use_partitions(patch: pytest.MonkeyPatch, parts: int, seed: int) -> None:
@@ -189,18 +255,51 @@ def test_on_many_partitions_spark_gives_the_polars_credit_reading_only_merged_pa
         want = attribute(_frames(data), model=model, fx=FX, currency="EUR", **params)
         assert got.to_dict() == want.to_dict(), model
     # The driver reads the channels, then the merged tables: per (length, position, channel, currency)
-    # cell, per key set, per path (Markov: bounded by the distinct paths, here most of the few journeys).
+    # cell, per key set, and for Markov its chain: states (the channels), transitions between them and
+    # the start, conversion and null states, value per last state; plus the lengths and currencies.
     assert read["position"] < len(data.leads) / 2
     assert read["shapley"] < len(data.leads) / 2
-    assert read["markov"] <= len(data.leads) + 30
+    channels = data.touchpoints.get_column("channel").n_unique()
+    lengths = data.touchpoints.get_column("lead_id").value_counts().get_column("count").n_unique()
+    bound = channels + (channels + 1) * (channels + 2) + 3 * channels + lengths + 2
+    assert read["markov"] <= bound  # O(channels^2), whatever the number of leads
 
 
-def test_spark_keeps_the_currencies_and_team_keys(data: Dataset, many_partitions: Any) -> None:
+def test_per_touch_credit_stays_on_spark_writes_out_and_equals_polars(
+    data: Dataset, many_partitions: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    frames = _on_spark(many_partitions, data)
+    reads = _Reads(monkeypatch, frames["touchpoints"])
+    got = attribute(frames, model="position", per_touch=True, fx=FX, currency="EUR")
+    want = attribute(_frames(data), model="position", per_touch=True, fx=FX, currency="EUR")
+    assert engine.is_spark(got.touches)  # kept on Spark, not collected
+    assert sum(reads.rows) < len(data.touchpoints) / 3  # the driver read merged cells, not the touches
+    assert got.to_dict() == want.to_dict()
+    got.touches.write.parquet(str(tmp_path / "touches"))
+    written = pl.read_parquet(tmp_path / "touches" / "*.parquet")
+    assert written.sort("touch").equals(want.touches.sort("touch"))
+
+
+def test_spark_keeps_the_currencies_and_team_keys(
+    data: Dataset, many_partitions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # No fx: value per deal currency, zero-valued currencies kept; credit to teams.
     frames = _on_spark(many_partitions, data)
-    for model in ("first", "shapley"):
+    reads = _Reads(monkeypatch, frames["touchpoints"])
+    for model in ("first", "shapley", "markov"):
+        reads.rows.clear()
         got = attribute(frames, model=model, key="team")
         assert got.to_dict() == attribute(_frames(data), model=model, key="team").to_dict()
+    # Markov's driver reads its chain over the teams (states, transitions, value per state and currency),
+    # the teams, lengths and currencies: O(teams^2), fewer than the distinct team paths it read before.
+    teams = data.touchpoints.get_column("team").n_unique()
+    currencies = data.deals.get_column("amount_currency").n_unique()
+    lengths = data.touchpoints.get_column("lead_id").value_counts().get_column("count").n_unique()
+    bound = teams + (teams + 1) * (teams + 2) + teams * (2 + currencies) + lengths + currencies + 2
+    assert sum(reads.rows) <= bound
+    ordered = data.touchpoints.sort("lead_id", "time", "team")
+    paths = ordered.group_by("lead_id", maintain_order=True).agg(pl.col("team").str.join(">"))
+    assert sum(reads.rows) < paths.get_column("team").n_unique()
 
 
 def test_long_form_on_spark_gives_the_polars_credit(data: Dataset, many_partitions: Any) -> None:

@@ -1,50 +1,70 @@
 """Attribution as map, reduce and finalise on Spark (private): journeys per partition, integer sums merged.
 
-The models whose credit depends on a journey only through its sequence of keys and its whole-number
-counts (the position/length table models, Markov's global removal effects, Shapley) add up their
-journeys' integers per (cell, key), per transition or per key set; so journeys with the same path add up
-first, exactly. On a PySpark input each partition of complete leads (touchpoints and deals co-partitioned by
-lead id) builds its journeys with the one-machine constructor, values them (:func:`journey_values`, with
-the caller's ``fx`` and ``currency``) and emits one row per distinct (path, currency): conversions,
-non-conversions and value in minor units, all integers. Spark sums them per (path, currency); the driver
-builds one journey per merged row and runs the unchanged model on them. Integer sums do not depend on the
+The models whose credit depends on the journeys only through sums of whole numbers add up: the
+position/length table models (per (length, position, key) cell), Markov's global removal effects (per
+transition of its chain) and Shapley (per key set). On a PySpark input each partition of complete leads
+(touchpoints and deals co-partitioned by lead id) builds its journeys with the one-machine constructor,
+values them (:func:`journey_values`, with the caller's ``fx`` and ``currency``) and emits those integers;
+Spark sums them; the driver runs the unchanged model on the merged sums. Integer sums do not depend on the
 order of partitions or rows, so the credits, removal effects and Shapley values are the one-machine ones to
 the last bit, and the money split (largest remainder, the kernel's tie rule) is the same.
 
-Paths are written in global key codes (the sorted distinct keys of the whole input, found on the driver
-once and passed to every map); the driver then keeps the keys that occur. Fractional conversion weights
-(long form only) do not add up exactly: the map counts them and the caller runs on one machine instead.
-Everything else (weighed heuristics, per-touch credit, Markov's ``journey`` convention, aggregated paths,
-plugins) reads the input on the driver as before. See :mod:`smarketing.frames._engine`.
+Markov's partials are its chain (:func:`~smarketing.attribution.markov._counts` on the partition's
+journeys): the states that occur (windows of ``order`` keys), the weighted count of every transition
+(start -> first state, state -> next, last state -> conversion and -> null) and the value of the journeys
+per last state and currency. The kernel builds its chain from exactly these sums and nothing else, at any
+order, so the driver solves the one-machine chain from the merged table: at most (states + 1) x (states + 2)
+transitions (order 1: the keys), whatever the number of leads. Only when ``order`` times the bits of the
+number of keys passes 62 (the kernel's window codes) are the distinct paths merged instead.
+
+Keys are written in global codes (the sorted distinct keys of the whole input, found on the driver once and
+passed to every map); the driver then keeps the keys that occur. Fractional conversion weights (long form
+only) do not add up exactly: the map counts them and the caller runs on one machine instead. A table
+model's per-touch credit keeps its rows on Spark (:func:`engine_touches`: a second map with the weight
+table found on the driver). Everything else (weighed heuristics, Markov's ``journey`` convention,
+aggregated paths, plugins) reads the input on the driver as before. See :mod:`smarketing.frames._engine`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import attrs
 import numpy as np
 import polars as pl
 
 from smarketing.attribution._kernel import IntArray, frozen_array
-from smarketing.attribution._split import journey_values
+from smarketing.attribution._split import journey_values, touch_frame
 from smarketing.attribution._value import won_deals_per_lead
 from smarketing.attribution.heuristic import _TABLE_MODELS
 from smarketing.attribution.journeys import Journeys
+from smarketing.attribution.markov import _Counts, _counts
 from smarketing.errors import CurrencyMismatchError
 from smarketing.frames import _engine as engine
 from smarketing.frames import of_kind
-from smarketing.money import FxTable
+from smarketing.money import FxTable, Money
 from smarketing.records import Dataset
 
-__all__ = ["PATHS", "Shape", "engine_journeys", "on_engine", "paths_map", "shape"]
+__all__ = [
+    "PATHS",
+    "Shape",
+    "engine_journeys",
+    "engine_touches",
+    "on_engine",
+    "paths_map",
+    "shape",
+    "touch_map",
+]
 
 _I64 = pl.Int64()
 _STR = pl.String()
 
-#: The partial tables. ``paths``: per (path, currency) the summed integers (Markov: a path is the journey's
-#: keys in order; Shapley: its set of keys, in code order); ``cells``: per (length, position, key, currency)
-#: the conversions and value of the journeys with any (the table models); ``lengths``: journeys per length
+#: The partial tables. ``paths``: per (path, currency) the summed integers (Markov past 62 bits: a path is
+#: the journey's keys in order; Shapley: its set of keys, in code order); ``cells``: per (length, position,
+#: key, currency) the conversions and value of the journeys with any (the table models); ``lengths``:
+#: journeys per length
 #: and ``keys``: the keys of all touches (what the table models' weights and the key list depend on);
 #: ``currencies``: the currencies of the journeys' value (a set union, zero values included, as one machine
 #: reports them); ``fractional``: journeys with fractional counts.
@@ -69,14 +89,26 @@ PATHS: dict[str, engine.Partial] = {
         {"currency": _STR, "value": _I64}, keys=("currency",), aggs={"value": "sum"}
     ),
     "fractional": engine.Partial({"journeys": _I64}, aggs={"journeys": "sum"}),
+    # Markov's chain (:class:`~smarketing.attribution.markov._Counts`), states in global key codes.
+    "states": engine.Partial({"state": _STR}, keys=("state",)),
+    "transitions": engine.Partial(
+        {"from": _STR, "to": _STR, "count": _I64}, keys=("from", "to"), aggs={"count": "sum"}
+    ),
+    "ends": engine.Partial(
+        {"state": _STR, "currency": _STR, "value": _I64}, keys=("state", "currency"), aggs={"value": "sum"}
+    ),
     # A CurrencyMismatchError of a partition (the layer sends back DataError and PlanError only).
     "mismatch": engine.Partial({"message": _STR}, keys=("message",)),
 }
 
-#: What a model's partials are: its journeys' paths, their key sets, or their (length, position) cells.
-#: ``earning_sets``: only the key sets with conversions or value (the conversions game: the others are
-#: worth nothing, and the rate game's non-converting journeys of a set are in another partition's rows).
-Shape = Literal["paths", "sets", "earning_sets", "cells"]
+#: What a model's partials are: its journeys' paths, their key sets, their (length, position) cells, or
+#: their Markov chain's transition counts. ``earning_sets``: only the key sets with conversions or value
+#: (the conversions game: the others are worth nothing, and the rate game's non-converting journeys of a
+#: set are in another partition's rows).
+Shape = Literal["paths", "sets", "earning_sets", "cells", "transitions"]
+
+# The chain's start, conversion and null states in the ``transitions`` table (states are digits and commas).
+_START, _CONVERSION, _NULL = "start", "conversion", "null"
 
 
 # The deal columns the touchpoint path reads, renamed so they never meet a touchpoint column in the union.
@@ -89,11 +121,17 @@ def _deal_column(name: str) -> str:
 
 
 def shape(resolved: Any, params: Mapping[str, Any], *, per_touch: bool) -> Shape | None:
-    """The partials of a model that adds up (see the module), else None: tables, global Markov, Shapley."""
-    if per_touch or not isinstance(resolved, str):
+    """The partials of a model that adds up (see the module), else None: tables, global Markov, Shapley.
+
+    With ``per_touch``, only the table models: their key totals add up, and the touches' rows stay on the
+    engine (:func:`engine_touches`).
+    """
+    if not isinstance(resolved, str):
         return None
+    if per_touch:
+        return "cells" if resolved in _TABLE_MODELS else None
     if resolved == "markov":
-        return "paths" if params.get("convention", "global") == "global" else None
+        return "transitions" if params.get("convention", "global") == "global" else None
     if resolved == "shapley":
         return "earning_sets" if params.get("coalition", "conversions") == "conversions" else "sets"
     return "cells" if resolved in _TABLE_MODELS else None
@@ -112,15 +150,20 @@ def _touchpoints(data: Any) -> Any:
     return data if engine.is_spark(data) else None
 
 
-def engine_journeys(
-    data: Any, key: str | None, *, shape: Shape, fx: FxTable | None, currency: str | None
-) -> tuple[Journeys, dict[str, IntArray]] | None:
-    """The merged journeys and their values, when ``data`` is on Spark and can be mapped there; else None.
+@attrs.frozen
+class _Input:
+    """A Spark input as the maps read it: the frame to partition, by what, and how a partition is read."""
 
-    ``data`` is a PySpark touchpoint frame, a Dataset or mapping of frames whose touchpoints are a PySpark
-    frame (with its deals, on Spark too), or touches in long form (a ``journey`` column). None for
-    anything else, and when a journey has a fractional count (the caller then reads the input itself).
-    """
+    touches: Any  # the touchpoint (or long-form touch) frame, whose key column gives the global codes
+    frame: Any  # what is partitioned: the touches, with the deals when there are any
+    by: str  # the column that keeps a journey in one partition
+    columns: list[str]
+    spec: dict[str, Any]  # ``Journeys.from_frame``'s options (long form), or the key column
+    long_form: bool
+
+
+def _mapped_input(data: Any, key: str | None, fx: FxTable | None, currency: str | None) -> _Input | None:
+    """``data`` as the maps read it, when it is on Spark and can be mapped there; else None."""
     touches = _touchpoints(data)
     if touches is None or (currency is not None and fx is None):
         # Without rates, one machine checks every journey's currency code against ``currency``, zero
@@ -143,19 +186,46 @@ def engine_journeys(
         return None
     if column not in names:
         return None  # read on the driver, which names what is missing as one machine does
-    codes = {str(k): i for i, k in enumerate(sorted({str(v) for v in engine.distinct(touches, column)}))}
     if long_form:
-        spec = _long_form_spec(names, column)
-        frame, by, columns = touches, "journey", names
-    else:
-        required = ["id", "lead_id", "time", column]
-        if any(c not in names for c in required):
-            return None
-        frame, columns = _co_partitioned(touches.select(*dict.fromkeys(required)), deals)
-        by, spec = "lead_id", {"key": column}
+        return _Input(touches, touches, "journey", names, _long_form_spec(names, column), long_form=True)
+    required = ["id", "lead_id", "time", column]
+    if any(c not in names for c in required):
+        return None
+    frame, columns = _co_partitioned(touches.select(*dict.fromkeys(required)), deals)
+    return _Input(touches, frame, "lead_id", columns, {"key": column}, long_form=False)
+
+
+def engine_journeys(
+    data: Any,
+    key: str | None,
+    *,
+    shape: Shape,
+    fx: FxTable | None,
+    currency: str | None,
+    order: int = 1,
+) -> tuple[Journeys, dict[str, IntArray]] | None:
+    """The merged journeys and their values, when ``data`` is on Spark and can be mapped there; else None.
+
+    ``data`` is a PySpark touchpoint frame, a Dataset or mapping of frames whose touchpoints are a PySpark
+    frame (with its deals, on Spark too), or touches in long form (a ``journey`` column). None for
+    anything else, and when a journey has a fractional count (the caller then reads the input itself).
+    ``order`` is Markov's (shape ``transitions``): the returned journeys then carry the merged chain.
+    """
+    got = _mapped_input(data, key, fx, currency)
+    if got is None:
+        return None
+    column, spec, long_form = key or "channel", got.spec, got.long_form
+    codes = {str(k): i for i, k in enumerate(sorted({str(v) for v in engine.distinct(got.touches, column)}))}
+    if shape == "transitions" and order * math.log2(len(codes) + 1) > 62:
+        # States of this many keys do not fit the kernel's window codes in a partition that has them
+        # all: the merged paths, where the driver's kernel raises (or not) as one machine does.
+        shape = "paths"
+    frame, by, columns = got.frame, got.by, got.columns
 
     def fn(part: Any) -> dict[str, pl.DataFrame]:
-        return paths_map(part, codes, spec, shape=shape, fx=fx, currency=currency, long_form=long_form)
+        return paths_map(
+            part, codes, spec, shape=shape, fx=fx, currency=currency, long_form=long_form, order=order
+        )
 
     partials = engine.run(frame, fn, PATHS, kind="touchpoints", key=by, columns=columns)
     mismatch = partials.merged("mismatch").get_column("message")
@@ -167,6 +237,8 @@ def engine_journeys(
         return None  # no journey: the driver reads the (empty) input and says so as one machine does
     if shape == "cells":
         return _cell_journeys(partials, codes, column, currency)
+    if shape == "transitions":
+        return _chain_journeys(partials, codes, column, order)
     if not len(partials.merged("paths")):
         return None  # nothing converts: the (cheap) one-machine answer
     return _journeys(partials, codes, column)
@@ -207,6 +279,7 @@ def paths_map(
     fx: FxTable | None,
     currency: str | None,
     long_form: bool,
+    order: int = 1,
 ) -> dict[str, pl.DataFrame]:
     """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``.
 
@@ -214,7 +287,9 @@ def paths_map(
     as a row of ``mismatch``, raised again by the driver (the smallest message of all the partitions).
     """
     try:
-        return _paths_map(part, codes, spec, shape=shape, fx=fx, currency=currency, long_form=long_form)
+        return _paths_map(
+            part, codes, spec, shape=shape, fx=fx, currency=currency, long_form=long_form, order=order
+        )
     except CurrencyMismatchError as exc:
         out = {name: table.empty() for name, table in PATHS.items()}
         out["mismatch"] = pl.DataFrame({"message": [str(exc)]}, schema={"message": _STR})
@@ -230,6 +305,7 @@ def _paths_map(
     fx: FxTable | None,
     currency: str | None,
     long_form: bool,
+    order: int,
 ) -> dict[str, pl.DataFrame]:
     """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``."""
     frame = part if isinstance(part, pl.DataFrame) else pl.DataFrame(part)
@@ -281,6 +357,9 @@ def _paths_map(
             pl.col("conversions", "value").sum()
         )
         return out
+    if shape == "transitions":
+        out.update(_transitions(j, values, global_codes, order))
+        return out
     touches = pl.DataFrame({"j": j.journey_of_touch(), "c": keys})
     if shape != "paths":
         # A key set: its distinct keys in code order (Shapley's bitmask of the journey).
@@ -305,6 +384,40 @@ def _paths_map(
         rows = rows.filter((pl.col("conversions") != 0) | (pl.col("value") != 0))
     out["paths"] = rows.group_by("path", "currency").agg(pl.col("conversions", "nulls", "value").sum())
     return out
+
+
+def _transitions(
+    j: Journeys, values: Mapping[str, IntArray], global_codes: IntArray, order: int
+) -> dict[str, pl.DataFrame]:
+    """The partition's Markov chain (:func:`~smarketing.attribution.markov._counts`), in global key codes.
+
+    A state is written as its keys' global codes, oldest first, joined by commas. Counts are whole here
+    (a partition with a fractional count makes the caller read the input on one machine).
+    """
+    chain = _counts(j, order, values)
+    names = [",".join(str(int(global_codes[k])) for k in state) for state in chain.states]
+    label = np.array([*names, _START, _CONVERSION, _NULL], dtype=object)
+    return {
+        "states": pl.DataFrame({"state": names}, schema={"state": _STR}),
+        "transitions": pl.DataFrame(
+            {
+                "from": label[chain.src].tolist(),
+                "to": label[chain.dst].tolist(),
+                "count": np.rint(chain.counts).astype(np.int64),
+            },
+            schema={"from": _STR, "to": _STR, "count": _I64},
+        ),
+        "ends": pl.DataFrame(
+            {
+                "state": [n for _ in chain.ends for n in names],
+                "currency": [c for c in chain.ends for _ in names],
+                "value": np.concatenate(
+                    [np.zeros(0, dtype=np.int64), *(np.rint(e).astype(np.int64) for e in chain.ends.values())]
+                ),
+            },
+            schema={"state": _STR, "currency": _STR, "value": _I64},
+        ).filter(pl.col("value") != 0),  # a zero adds nothing (the currencies table keeps the codes)
+    }
 
 
 def _from_touchpoints(frame: pl.DataFrame, key: str) -> Journeys | None:
@@ -413,3 +526,136 @@ def _cell_journeys(
         total[0] = int(currency_totals[c])
         values[c] = frozen_array(total, np.int64)
     return journeys, values
+
+
+def _chain_journeys(
+    partials: engine.Partials, codes: Mapping[str, int], key: str, order: int
+) -> tuple[Journeys, dict[str, Any]]:
+    """One journey that carries the merged Markov chain (cached for ``order``) and the merged totals.
+
+    The states are numbered as one machine numbers them (:func:`~smarketing.attribution.markov._states`:
+    by window code, the newest key most significant, a shorter window first), in the codes of the keys that
+    occur, and the transitions sorted by (source, target): the one-machine chain, entry for entry.
+    """
+    names = {i: k for k, i in codes.items()}
+    occurring = sorted(int(c) for c in partials.merged("keys").get_column("key").to_list())
+    compact = {c: i for i, c in enumerate(occurring)}
+    merged_states = [
+        tuple(int(c) for c in s.split(",")) for s in partials.merged("states").get_column("state")
+    ]
+    # A window's code orders it by its newest key, then the one before, ...; a prefix comes first.
+    merged_states.sort(key=lambda state: state[::-1])
+    states = [tuple(compact[c] for c in state) for state in merged_states]
+    index = {",".join(str(c) for c in state): i for i, state in enumerate(merged_states)}
+    n_states = len(states)
+    index.update({_START: n_states, _CONVERSION: n_states + 1, _NULL: n_states + 2})
+    size = n_states + 3
+    merged = partials.merged("transitions").filter(pl.col("count") != 0)
+    src = np.array([index[s] for s in merged.get_column("from").to_list()], dtype=np.int64)
+    dst = np.array([index[s] for s in merged.get_column("to").to_list()], dtype=np.int64)
+    by_pair = np.argsort(src * size + dst)
+    counts = merged.get_column("count").to_numpy().astype(np.float64)
+    currency_totals = partials.merged("currencies")
+    currencies = sorted(currency_totals.get_column("currency").to_list())
+    ends = {c: np.zeros(n_states) for c in currencies}
+    for state, code, amount in partials.merged("ends").iter_rows():
+        ends[code][index[state]] = float(amount)
+    lengths = partials.merged("lengths")
+    journeys = Journeys(
+        key=key,
+        keys=tuple(names[c] for c in occurring),
+        codes=frozen_array(np.zeros(0, dtype=np.int32), np.int32),
+        offsets=frozen_array(np.zeros(2, dtype=np.int64), np.int64),
+        ids=pl.Series("journey", ["merged"]),
+        conversions=frozen_array([float(lengths.get_column("conversions").sum())], np.float64),
+        nulls=frozen_array(np.zeros(1), np.float64),
+    )
+    journeys._cache["keys_occur"] = True
+    journeys._cache["markov", order] = _Counts(
+        states=states, src=src[by_pair], dst=dst[by_pair], counts=counts[by_pair], ends=ends
+    )
+    totals = dict(
+        zip(currency_totals.get_column("currency"), currency_totals.get_column("value"), strict=True)
+    )
+    values = {c: frozen_array([int(totals[c])], np.int64) for c in currencies}
+    return journeys, values
+
+
+#: The polars dtypes of the Spark types an id column may have in the per-touch rows.
+_ID_TYPES: dict[str, pl.DataType] = {"string": _STR, "bigint": _I64, "int": pl.Int32()}
+
+
+def engine_touches(
+    data: Any,
+    key: str | None,
+    table: Any,
+    currencies: Sequence[str],
+    *,
+    fx: FxTable | None,
+    currency: str | None,
+) -> Any:
+    """A table model's per-touch credit on Spark, kept there (a PySpark DataFrame); None if it cannot be.
+
+    ``table`` is the model's weight table (row: journey length, column: position), found on the driver
+    from the merged lengths; every partition of complete journeys gives its touches their cell's weight
+    and splits each journey's value over them (:func:`~smarketing.attribution._split.touch_frame`), so
+    every row is the one-machine row, with a ``value_<CUR>`` column for each of ``currencies``. The rows
+    come in no particular order. The frame is a query: Spark maps the partitions again when it is read
+    or written (the map has run once here, so its errors are raised here). None when a journey or touch
+    id is of a type other than string or integer (the caller then reads the input on the driver).
+    """
+    got = _mapped_input(data, key, fx, currency)
+    assert got is not None  # engine_journeys mapped the same input
+    column = key or "channel"
+    kinds = _column_types(got.touches)
+    journey = "journey" if got.long_form else "lead_id"
+    touch = got.spec.get("touch") if got.long_form else "id"
+    if any(kinds.get(c) not in _ID_TYPES for c in (journey, touch) if c is not None):
+        return None
+    schema: dict[str, pl.DataType] = {"journey": _ID_TYPES[kinds[journey]], "position": _I64}
+    if touch is not None:
+        schema["touch"] = _ID_TYPES[kinds[touch]]
+    schema.update({column: _STR, "credit": pl.Float64()})
+    for code in currencies:
+        schema[f"value_{code}"] = pl.Decimal(38, Money.zero(code).minor_units)
+    tables = {"touches": engine.Partial(schema, kept=True)}
+    spec, long_form = got.spec, got.long_form
+
+    def fn(part: Any) -> dict[str, pl.DataFrame]:
+        return {
+            "touches": touch_map(part, spec, table, schema, fx=fx, currency=currency, long_form=long_form)
+        }
+
+    partials = engine.run(got.frame, fn, tables, kind="touchpoints", key=got.by, columns=got.columns)
+    return partials.rows("touches")
+
+
+def _column_types(frame: Any) -> dict[str, str]:
+    """Each column's Spark type name (a polars frame, as the partition laws use: its types' Spark names)."""
+    if isinstance(frame, pl.DataFrame):
+        spark = {pl.String: "string", pl.Int64: "bigint", pl.Int32: "int"}
+        return {c: spark.get(type(t), str(t)) for c, t in frame.schema.items()}
+    return {f.name: f.dataType.simpleString() for f in frame.schema.fields}
+
+
+def touch_map(
+    part: Any,
+    spec: Mapping[str, Any],
+    table: Any,
+    schema: Mapping[str, pl.DataType],
+    *,
+    fx: FxTable | None,
+    currency: str | None,
+    long_form: bool,
+) -> pl.DataFrame:
+    """The per-touch credit of the complete journeys in ``part`` by the weight ``table``, in ``schema``."""
+    frame = part if isinstance(part, pl.DataFrame) else pl.DataFrame(part)
+    j = Journeys.from_frame(frame, **spec) if long_form else _from_touchpoints(frame, spec["key"])
+    if j is None or not j.n_journeys:
+        return pl.DataFrame(schema=dict(schema))
+    lengths = j.lengths()
+    weights = np.asarray(table)[np.repeat(lengths, lengths), j.positions()]
+    values = journey_values(j, fx, currency)
+    codes = [c.removeprefix("value_") for c in schema if c.startswith("value_")]
+    values = {c: values.get(c, np.zeros(j.n_journeys, dtype=np.int64)) for c in codes}
+    return touch_frame(j, weights, values).select(pl.col(c).cast(t) for c, t in schema.items())

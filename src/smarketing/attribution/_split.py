@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -107,3 +107,28 @@ def split_journeys(units: IntArray, w: FloatArray, j: Journeys, order_key: IntAr
     rank[back] = np.arange(j.n_touches) - j.offsets[:-1][jot[back]]
     floors -= ((rank < -left[jot]) & (left[jot] < 0)).astype(np.int64)
     return floors
+
+
+def touch_frame(j: Journeys, w: FloatArray, values: Mapping[str, IntArray]) -> pl.DataFrame:
+    """Per-touch credit: each touch's share ``w`` of its journey's conversions and value, in touch order.
+
+    ``w`` sums to 1 in every journey; each journey's value is split exactly over its touches
+    (:func:`split_journeys`), one Decimal column ``value_<CUR>`` per currency of ``values``.
+    """
+    jot = j.journey_of_touch()
+    frame = {
+        "journey": j.ids.gather(jot).alias("journey"),
+        "position": pl.Series("position", j.positions()),
+    }
+    if j.touch_ids is not None:
+        frame["touch"] = j.touch_ids.alias("touch")
+    frame[j.key] = pl.Series(j.key, j.keys, dtype=pl.String).gather(j.codes)
+    frame["credit"] = pl.Series("credit", w * j.conversions[jot])
+    out = pl.DataFrame(list(frame.values()))
+    for code, units in sorted(values.items()):
+        places = Money.zero(code).minor_units
+        split = split_journeys(units, w, j, j.codes.astype(np.int64))
+        # Cast to the currency's scale first: the division then keeps it (exact, as 10**places divides).
+        amounts = pl.Series(f"value_{code}", split).cast(pl.Decimal(38, places)) / 10**places
+        out = out.with_columns(amounts.alias(f"value_{code}"))
+    return out

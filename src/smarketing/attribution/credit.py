@@ -8,11 +8,10 @@ from typing import Any
 import attrs
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
 from smarketing.attribution import _scale
 from smarketing.attribution._kernel import IntArray
-from smarketing.attribution._split import journey_values, split_journeys, split_money
+from smarketing.attribution._split import journey_values, split_money, touch_frame
 from smarketing.attribution.heuristic import (
     _HEURISTIC_PARAMS,
     _TABLE_MODELS,
@@ -24,7 +23,7 @@ from smarketing.attribution.heuristic import (
     _weight_table,
 )
 from smarketing.attribution.journeys import Journeys
-from smarketing.attribution.markov import _markov
+from smarketing.attribution.markov import _check_order, _markov
 from smarketing.attribution.registry import Model, _plugin_weights, _resolve_model
 from smarketing.attribution.results import Attribution, Comparison, _plain
 from smarketing.attribution.shapley import _shapley
@@ -151,7 +150,10 @@ def attribute(
     shape = _scale.shape(resolved, params, per_touch=per_touch)
     if shape is not None and _scale.on_engine(data):
         _check_params(name, resolved, params)  # before a Spark job
-        scaled = _scale.engine_journeys(data, key, shape=shape, fx=fx, currency=currency)
+        order = params.get("order", 1) if shape == "transitions" else 1
+        if shape == "transitions":
+            _check_order(order)
+        scaled = _scale.engine_journeys(data, key, shape=shape, fx=fx, currency=currency, order=order)
     j = _journeys(data, key) if scaled is None else scaled[0]
     if j.n_journeys == 0:
         raise DataError("no journeys: the data is empty", kind="journeys")
@@ -168,8 +170,19 @@ def attribute(
         # Merged on Spark, the value is in ``currency`` already and its cell sums are cached without fx.
         table_fx = fx if scaled is None else None
         credit = _table_credit(
-            j, resolved, params, values, per_touch=per_touch, fx=table_fx, currency=currency
+            j,
+            resolved,
+            params,
+            values,
+            per_touch=per_touch and scaled is None,
+            fx=table_fx,
+            currency=currency,
         )
+        if per_touch and scaled is not None:
+            touches = _engine_touches(
+                data, j, resolved, params, sorted(values), key=key, fx=fx, currency=currency
+            )
+            credit = attrs.evolve(credit, touches=touches)
     elif isinstance(resolved, str):
         weighed, kept = (j, None) if per_touch else _earning(j)
         raw = _heuristic(weighed, resolved, params)
@@ -189,6 +202,26 @@ def attribute(
         touches=credit.touches,
         **credit.extra,
     )
+
+
+def _engine_touches(
+    data: Any,
+    merged: Journeys,
+    model: str,
+    params: Mapping[str, Any],
+    currencies: Sequence[str],
+    *,
+    key: str | None,
+    fx: FxTable | None,
+    currency: str | None,
+) -> Any:
+    """A table model's per-touch credit of a Spark input: kept on Spark, or (ids of other types) polars'."""
+    table = _weight_table(merged, model, params)
+    touches = _scale.engine_touches(data, key, table, currencies, fx=fx, currency=currency)
+    if touches is not None:
+        return touches
+    j = _journeys(data, key)
+    return touch_frame(j, table.reshape(-1)[_cells(j)], journey_values(j, fx, currency))
 
 
 _MODEL_PARAMS = {
@@ -215,7 +248,7 @@ class _Credit:
 
     conversions: FloatArray
     value_weights: Mapping[str, FloatArray]
-    touches: pl.DataFrame | None = None
+    touches: Any = None  # a polars DataFrame, or on Spark a PySpark one
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -302,7 +335,7 @@ def _table_credit(
         c: _table_sums(j, table, v.astype(np.float64), None if fx else ("value", currency, c))
         for c, v in values.items()
     }
-    touches = _touch_frame(j, table.reshape(-1)[_cells(j)], values) if per_touch else None
+    touches = touch_frame(j, table.reshape(-1)[_cells(j)], values) if per_touch else None
     return _Credit(conv_credit, value_weights, touches)
 
 
@@ -326,32 +359,12 @@ def _weighed_credit(
         )
         for c, v in values.items()
     }
-    touches = _touch_frame(j, touch_w, values) if per_touch else None
+    touches = touch_frame(j, touch_w, values) if per_touch else None
     return _Credit(conv_credit, value_weights, touches, extra or {})
 
 
 def _key_sums(j: Journeys, weights: FloatArray) -> FloatArray:
     return np.asarray(np.bincount(j.codes, weights=weights, minlength=len(j.keys)), dtype=np.float64)
-
-
-def _touch_frame(j: Journeys, w: FloatArray, values: Mapping[str, IntArray]) -> pl.DataFrame:
-    jot = j.journey_of_touch()
-    frame = {
-        "journey": j.ids.gather(jot).alias("journey"),
-        "position": pl.Series("position", j.positions()),
-    }
-    if j.touch_ids is not None:
-        frame["touch"] = j.touch_ids.alias("touch")
-    frame[j.key] = pl.Series(j.key, j.keys, dtype=pl.String).gather(j.codes)
-    frame["credit"] = pl.Series("credit", w * j.conversions[jot])
-    out = pl.DataFrame(list(frame.values()))
-    for code, units in sorted(values.items()):
-        places = Money.zero(code).minor_units
-        split = split_journeys(units, w, j, j.codes.astype(np.int64))
-        # Cast to the currency's scale first: the division then keeps it (exact, as 10**places divides).
-        amounts = pl.Series(f"value_{code}", split).cast(pl.Decimal(38, places)) / 10**places
-        out = out.with_columns(amounts.alias(f"value_{code}"))
-    return out
 
 
 def compare(

@@ -79,17 +79,55 @@ def _states(j: Journeys, order: int) -> tuple[IntArray, IntArray, list[tuple[int
     return dense, per_journey, decoded
 
 
+def _check_order(order: Any) -> None:
+    """Refuse an order that is not an integer >= 1 (before any work, on the driver)."""
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"markov: order must be an integer >= 1, not {order!r}")
+
+
 def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     """The order-``order`` absorbing Markov chain of ``j``, and each key's removal effect, solved exactly.
 
     States are windows of ``order`` keys (:func:`_states`) between a start state and two absorbing ones,
     conversion and null; transition probabilities are the journeys' weighted transition counts, normalised
-    per source state. The conversion probability from the start (and, per currency in ``values``, the mean
-    value absorbed) is one sparse LU solve of ``(I - Q) x = b``; removing a key drops the states that hold it
-    (they lead to null) and solves again. A key's removal effect is the share of conversions (or value) lost.
+    per source state (:func:`_counts`). The chain is then solved from the counts alone (:func:`_solve`):
+    journeys that were counted elsewhere (partitions of a Spark input, merged by sums) give the same chain.
+    A count table already merged for this order, cached on ``j`` under ``("markov", order)``, is used as it
+    is.
     """
-    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-        raise ValueError(f"markov: order must be an integer >= 1, not {order!r}")
+    _check_order(order)
+    counts = j._cache.get(("markov", order))
+    if counts is None:
+        counts = _counts(j, order, values)
+    return _chain(counts, j.keys)
+
+
+@attrs.frozen
+class _Counts:
+    """What the chain is solved from: its states, transition counts and the value absorbed per last state.
+
+    Everything here adds up over journeys: the states are a set (the windows that occur), the counts and the
+    value per last state are sums, so the counts of any partitions of the journeys, merged by union and sums,
+    are the counts of all of them. States are numbered ``0..n-1`` in the order of their window codes
+    (:func:`_states`), then come the start (``n``), conversion (``n + 1``) and null (``n + 2``) states.
+
+    Attributes:
+        states: Each state's key codes, oldest first.
+        src: Source state of each observed transition (non-zero count), sorted by (source, target).
+        dst: Target state of each transition.
+        counts: The weighted count of each transition.
+        ends: Per currency, the value of the journeys that end in each state (``n`` values).
+    """
+
+    states: list[tuple[int, ...]]
+    src: IntArray
+    dst: IntArray
+    counts: FloatArray
+    ends: Mapping[str, FloatArray]
+
+
+def _counts(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Counts:
+    """The weighted transition counts of the order-``order`` chain of ``j`` (see :class:`_Counts`)."""
     dense, per_journey, decoded = _states(j, order)
     n_states = len(decoded)
     start, conv_state, null_state = n_states, n_states + 1, n_states + 2
@@ -129,6 +167,29 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
         counts = np.asarray(np.bincount(inverse, weights=np.concatenate(weights)), dtype=np.float64)
         counts_src, counts_dst = uniq // size, uniq % size
     del pairs, weights
+    # Value as a reward on absorption: summed per state the journeys end in.
+    ends = {
+        code: np.asarray(
+            np.bincount(last_state, weights=values[code].astype(np.float64), minlength=n_states),
+            dtype=np.float64,
+        )
+        for code in sorted(values)
+    }
+    return _Counts(states=decoded, src=counts_src, dst=counts_dst, counts=counts, ends=ends)
+
+
+def _chain(chain: _Counts, keys: tuple[str, ...]) -> _Chain:
+    """The chain of ``chain``'s counts solved: conversion probability and each key's removal effects.
+
+    The conversion probability from the start (and, per currency, the mean value absorbed) is one sparse
+    LU solve of ``(I - Q) x = b``; removing a key drops the states that hold it (they lead to null) and
+    solves again. A key's removal effect is the share of conversions (or value) lost.
+    """
+    decoded = chain.states
+    n_states = len(decoded)
+    start, conv_state = n_states, n_states + 1
+    size = n_states + 3
+    counts_src, counts_dst, counts = chain.src, chain.dst, chain.counts
     out = np.bincount(counts_src, weights=counts, minlength=size)
     prob = counts / out[counts_src]
     transient = counts_dst < n_states
@@ -143,11 +204,11 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     system = (sp.identity(n_states + 1, format="csc") - q).tocsc()
     to_conv = counts_dst == conv_state
     rhs = [np.bincount(remap[counts_src[to_conv]], weights=prob[to_conv], minlength=n_states + 1)]
-    currencies = sorted(values)
+    currencies = sorted(chain.ends)
     # Value as a reward on absorption: the mean value of the journeys that convert from each state.
-    end_states = remap[last_state]
     for code in currencies:
-        per_state = np.bincount(end_states, weights=values[code].astype(np.float64), minlength=n_states + 1)
+        per_state = np.zeros(n_states + 1)
+        per_state[1:] = chain.ends[code]
         outflow = np.zeros(n_states + 1)
         outflow[remap[np.arange(n_states)]] = out[:n_states]
         outflow[0] = out[start]
@@ -155,13 +216,12 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     b = np.column_stack(rhs).astype(np.float64)
     base_solution = _solve(system, b)
     base = base_solution[0]
-    keys = len(j.keys)
-    contains = np.zeros((keys, n_states + 1), dtype=bool)
+    contains = np.zeros((len(keys), n_states + 1), dtype=bool)
     for index, members in enumerate(decoded):
         for member in members:
             contains[member, index + 1] = True
-    removal = np.zeros((keys, b.shape[1]))
-    for removed in range(keys):
+    removal = np.zeros((len(keys), b.shape[1]))
+    for removed in range(len(keys)):
         if not contains[removed].any():
             continue
         kept = np.flatnonzero(~contains[removed])
@@ -172,7 +232,7 @@ def _markov(j: Journeys, order: int, values: Mapping[str, IntArray]) -> _Chain:
     # Removing a key can only lose conversions; what is left below 1e-12 is rounding in the solves (a key
     # whose states cannot reach a conversion must get exactly nothing).
     removal = _significant(np.where(removal < 1e-12, 0.0, np.minimum(removal, 1.0)))
-    names = ["(start)"] + [" > ".join(j.keys[c] for c in d) for d in decoded] + ["(conversion)", "(null)"]
+    names = ["(start)"] + [" > ".join(keys[c] for c in d) for d in decoded] + ["(conversion)", "(null)"]
     label = np.array([*names[1 : n_states + 1], "(start)", "(conversion)", "(null)"], dtype=object)
     transitions = pl.DataFrame(
         {

@@ -85,8 +85,12 @@ class Attribution:
     """Shapley: each key's Shapley value in the conversions game."""
     shapley_interval: Mapping[str, tuple[float, float]] | None = None
     """Shapley, when sampled: a 95% confidence interval of each value."""
-    touches: pl.DataFrame | None = None
-    """Per-touch credit, when asked for with ``per_touch=True``."""
+    touches: Any = None
+    """Per-touch credit, when asked for with ``per_touch=True``: a polars DataFrame (``journey``,
+    ``position``, ``touch``, the key, ``credit``, ``value_<CUR>``), in touch order. On a PySpark input a
+    table model's touches stay on Spark: a PySpark DataFrame of the same columns and rows, in no
+    particular order, to write out with its writer (``result.touches.write.parquet(...)``); reading it
+    runs the map again. :meth:`to_dict` leaves the touches out, so it never collects them."""
 
     @property
     def keys(self) -> list[str]:

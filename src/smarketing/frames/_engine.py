@@ -71,14 +71,22 @@ MapFn = Callable[[Any], Mapping[str, pl.DataFrame]]
 
 _TABLE, _ERROR = "_t", "_error"
 
-#: The dtypes a partial table may use, with their Spark types.
+#: The dtypes a partial table may use, with their Spark types (and ``Decimal(p, s)``: ``decimal(p,s)``).
 _TYPES: dict[type[pl.DataType], str] = {
     pl.Int64: "bigint",
     pl.Int32: "int",
     pl.String: "string",
     pl.Boolean: "boolean",
     pl.Datetime: "timestamp",
+    pl.Float64: "double",
 }
+
+
+def _spark_type(dtype: pl.DataType) -> str:
+    """The Spark type of a partial column's dtype."""
+    if isinstance(dtype, pl.Decimal):
+        return f"decimal({dtype.precision},{dtype.scale})"
+    return _TYPES[type(dtype)]
 
 
 @attrs.frozen
@@ -87,7 +95,7 @@ class Partial:
 
     Attributes:
         schema: Column name -> dtype (``Int64``, ``Int32``, ``String``, ``Boolean``, ``Datetime("us",
-            "UTC")``).
+            "UTC")``; in a kept table also ``Float64`` and ``Decimal``).
         keys: The columns the merge groups by (none: one group); a table with only keys merges to the
             set union of its rows.
         aggs: Column -> ``"sum"``, ``"min"`` or ``"max"``: how the rows of one key merge (associative and
@@ -261,7 +269,7 @@ def _packed_schema(tables: Mapping[str, Partial]) -> tuple[Any, str]:
     ]
     ddl = [f"{_TABLE} int", f"{_ERROR} string"]
     ddl += [
-        f"`{_packed(n, c)}` {_TYPES[type(t)]}" for n, table in tables.items() for c, t in table.schema.items()
+        f"`{_packed(n, c)}` {_spark_type(t)}" for n, table in tables.items() for c, t in table.schema.items()
     ]
     return pa.schema(fields), ", ".join(ddl)
 
