@@ -164,7 +164,7 @@ def test_on_spark_the_value_rules_give_the_polars_report_reading_only_merged_row
     # conformance tables and its first unfit leads; D014's campaign weeks. Not the data's rows.
     weeks = frames["leads"].select(pl.col("campaign"), pl.col("created_at").dt.truncate("1w")).n_unique()
     rows = sum(len(f) for f in frames.values())
-    assert sum(reads.rows) <= 300 + 4 * weeks < rows / 4
+    assert sum(reads.rows) <= 300 + 4 * weeks < rows
 
 
 def test_a_data_error_raised_on_a_worker_reaches_the_user_as_the_same_error(
@@ -188,13 +188,8 @@ def test_a_data_error_raised_on_a_worker_reaches_the_user_as_the_same_error(
     assert str(got.value) == str(on_polars.value)
 
 
-@rule("EX950", area="kpis", severity="info", title="t", rationale="r", fix="f")
-def _plan_only(plan: AlignmentPlan) -> Iterator[Finding]:
-    yield Finding(f"{len(plan.kpis)} KPIs")
-
-
 @rule("EX951", area="kpis", severity="info", title="t", rationale="r", fix="f")
-def _wants_data(plan: AlignmentPlan, data: Any) -> Iterator[Finding]:  # a rule that expects the data
+def _wants_data(plan: AlignmentPlan, data: Any) -> Iterator[Finding]:  # expects the data: not given any
     yield Finding(str(data))
 
 
@@ -203,11 +198,13 @@ def test_plugin_rules_check_the_plan_alone_on_spark_and_their_faults_name_them(
 ) -> None:
     frames = _broken(example_plan, 3, 30)
     on_spark = {kind: spark.createDataFrame(f.to_arrow()) for kind, f in frames.items()}
-    rules = [_plan_only, _wants_data]
-    got = check(example_plan, data=on_spark, rules=rules, select=["EX", "D001"])
-    want = check(example_plan, data=frames, rules=rules, select=["EX", "D001"])
-    assert got.to_dict() == want.to_dict()
-    by_code = {d.code: d for d in got.diagnostics}
-    assert by_code["EX950"].message == f"{len(example_plan.kpis)} KPIs"
-    assert "EX951" in by_code["SM001"].message  # the rule is named; the check went on
-    assert "D001" in by_code
+    # The installed example plugin (EX001, by its entry point) runs beside the data rules, on the plan.
+    got = check(example_plan, data=on_spark, select=["EX", "D001"])
+    assert got.to_dict() == check(example_plan, data=frames, select=["EX", "D001"]).to_dict()
+    assert {"EX", "D001"} <= {r.code[:2] if r.code.startswith("EX") else r.code for r in got.rules}
+    assert "D001" in {d.code for d in got.diagnostics}
+    # A rule that wants the data gets the plan only, fails, and is named; the check goes on.
+    faulty = check(example_plan, data=on_spark, rules=[_wants_data])
+    crashed = [d for d in faulty.diagnostics if d.code == "SM001"]
+    assert len(crashed) == 1
+    assert "EX951" in crashed[0].message

@@ -27,7 +27,7 @@ from smarketing.frames import as_lazy
 from smarketing.journey import conformance
 from smarketing.records._references import PEOPLE_REFERENCES, RECORD_REFERENCES, label
 from smarketing.rules._core import DATA_AREA, DOCS_URL, DataArea
-from smarketing.rules._scan import SHOWN, Check, Found, KindScan, columns_of, scan, unknown_leads
+from smarketing.rules._scan import SHOWN, Check, Found, KindScan, columns_of, scan_kinds, unknown_leads
 from smarketing.typing import Severity
 
 if TYPE_CHECKING:
@@ -208,13 +208,8 @@ def _scan_all(plan: AlignmentPlan, data: RuleData) -> dict[str, KindScan]:
     for kind, column, target in RECORD_REFERENCES:
         if target == "leads":
             checks[kind].append(Check(f"D007 {column}", column, "orphan"))
-    leads = scan("leads", data.sources["leads"], checks["leads"], weeks=True)
-    lead_ids = data.sources["leads"] if leads.rows else None
-    out = {"leads": leads}
-    for kind, source in data.sources.items():
-        if kind != "leads":
-            out[kind] = scan(kind, source, checks[kind], lead_ids=lead_ids)
-    return out
+    passes = {kind: (source, checks[kind], kind == "leads") for kind, source in data.sources.items()}
+    return scan_kinds(passes, lead_ids=data.sources["leads"])
 
 
 def _currency_pairs(plan: AlignmentPlan, data: RuleData) -> list[tuple[str, str, date | None]]:
@@ -281,9 +276,10 @@ def transitions(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     strangers, _ = _found(plan, data, "stage_events", "D002 strangers")
     judged = unknown_leads(events, [s.id for s in plan.journey.stages]) if strangers is not None else events
     report = conformance(plan.journey, judged, examples=0)
-    off_count, first = _unfit(report.lead_table)
+    off_count = report.leads - report.fit
     if not off_count:
         return
+    first = _unfit(report.lead_table)
     kinds = ", ".join(f"{v.count} {v.kind.replace('_', ' ')}" for v in report.violations if v.count)
     n = strangers.records if strangers is not None else 0
     left_out = f"; {n} {label('leads', n)} with stages not of the journey left to D001" if n else ""
@@ -294,15 +290,14 @@ def transitions(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     yield DataFinding(message, "stage_events", "to", tuple(first), off_count)
 
 
-def _unfit(lead_table: Any) -> tuple[int, list[str]]:
-    """How many leads of a conformance per-lead table do not fit, and the first ids (on its engine)."""
+def _unfit(lead_table: Any) -> list[str]:
+    """The first ids of the leads that do not fit in a conformance per-lead table (top-k on its engine)."""
     if isinstance(lead_table, pl.DataFrame):
         off = lead_table.filter(~pl.col("fit")).get_column("lead_id").cast(pl.String).sort()
-        return off.len(), off.head(SHOWN).to_list()
+        return off.head(SHOWN).to_list()
     F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
-    off = lead_table.where(~F.col("fit"))
-    first = engine.to_polars(off.select("lead_id").orderBy("lead_id").limit(SHOWN)).get_column("lead_id")
-    return int(off.count()), first.cast(pl.String).to_list()
+    off = lead_table.where(~F.col("fit")).select("lead_id").orderBy("lead_id").limit(SHOWN)
+    return engine.to_polars(off).get_column("lead_id").cast(pl.String).to_list()
 
 
 @_data_rule(

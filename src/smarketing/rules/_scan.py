@@ -29,7 +29,17 @@ import polars as pl
 from smarketing.frames import _engine as engine
 from smarketing.frames import as_lazy
 
-__all__ = ["SHOWN", "Check", "Found", "KindScan", "checked_sources", "scan", "unknown_leads"]
+__all__ = [
+    "SHOWN",
+    "Check",
+    "Found",
+    "KindScan",
+    "Pass",
+    "checked_sources",
+    "scan",
+    "scan_kinds",
+    "unknown_leads",
+]
 
 #: Values and records a finding names before "and N more".
 SHOWN: Final = 5
@@ -47,6 +57,7 @@ TIMES: Final[Mapping[str, str]] = {
 }
 
 _KNOWN: Final = "_lead_known"
+_KIND, _PART = "_kind", "_part"
 _UTC: Final = pl.Datetime("us", "UTC")
 
 How = Literal["unknown", "equals", "orphan", "stranger", "unread"]
@@ -106,19 +117,19 @@ def checked_sources(data: Any) -> dict[str, Any]:
 
     A polars input is checked here, every kind and column (the same :class:`~smarketing.errors.DataError`
     as every analysis), one aggregation per kind, and stays lazy: a ``pl.scan_parquet`` is not held in
-    memory. A PySpark DataFrame is checked by each map on its partition, for the columns the map reads.
+    memory. When every frame given is a PySpark DataFrame they stay on Spark, each map checking its
+    partition (the columns it reads); frames of several engines are all read by polars.
     """
     from smarketing.frames import of_kind  # noqa: PLC0415 (beside as_lazy)
     from smarketing.records import RECORD_KINDS  # noqa: PLC0415
 
-    out: dict[str, Any] = {}
-    for kind in RECORD_KINDS:
-        native = of_kind(data, kind)
-        if native is not None and engine.is_spark(native):
-            out[kind] = native
-        else:
-            out[kind] = as_lazy(data, kind).to_native()
-    return out
+    given = {kind: of_kind(data, kind) for kind in RECORD_KINDS}
+    spark = [kind for kind, native in given.items() if native is not None and engine.is_spark(native)]
+    if spark and len(spark) == sum(native is not None for native in given.values()):
+        # Every frame given is on Spark (a kind not given is empty, in polars: no row to read).
+        return {kind: given[kind] if kind in spark else as_lazy(data, kind).to_native() for kind in given}
+    # Polars, or frames of several engines: each kind checked and read by polars' lazy engine.
+    return {kind: as_lazy(data, kind).to_native() for kind in given}
 
 
 def columns_of(source: Any) -> list[str]:
@@ -128,92 +139,163 @@ def columns_of(source: Any) -> list[str]:
     return list(source.columns)
 
 
+@attrs.frozen
+class Pass:
+    """One kind's pass: its record key, time column, checks and the columns they read."""
+
+    kind: str
+    key: str
+    time: str | None
+    checks: tuple[Check, ...]
+    weeks: bool
+    columns: tuple[str, ...]
+
+
 def scan(
     kind: str, source: Any, checks: Sequence[Check], *, lead_ids: Any = None, weeks: bool = False
 ) -> KindScan:
-    """Run ``checks`` over ``source`` (one kind) where it lives; with ``lead_ids``, ``orphan`` checks too.
+    """Run ``checks`` over ``source`` (one kind) where it lives (:func:`scan_kinds` for one kind)."""
+    return scan_kinds({kind: (source, tuple(checks), weeks)}, lead_ids=lead_ids)[kind]
 
-    ``lead_ids`` is the leads' source (of the same engine) when the data has leads; the kind is joined with
-    it there. ``weeks`` adds ``D014``'s new leads per campaign and week (leads only).
+
+def scan_kinds(
+    passes: Mapping[str, tuple[Any, Sequence[Check], bool]], *, lead_ids: Any = None
+) -> dict[str, KindScan]:
+    """Run each kind's checks over its source where it lives; with ``lead_ids``, ``orphan`` checks too.
+
+    ``passes`` maps a kind to its source, its checks and whether to count ``D014``'s new leads per
+    campaign and week. ``lead_ids`` is the leads' source: a kind of the same engine is joined with it
+    there. PySpark sources run as **one** Spark job (their projections in one union, partitioned by each
+    kind's record key); other sources run one after another, each as one partition.
     """
+    specs: dict[str, Pass] = {}
+    prepared: dict[str, Any] = {}
+    for kind, (source, checks, weeks) in passes.items():
+        specs[kind], prepared[kind] = _prepare(kind, source, checks, weeks, lead_ids)
+    tables = _tables()
+    out: dict[str, KindScan] = {}
+    on_spark = [kind for kind in specs if engine.is_spark(prepared[kind])]
+    if on_spark:
+        union, columns = _union([specs[k] for k in on_spark], [prepared[k] for k in on_spark])
+        fn = functools.partial(_union_map, specs=tuple(specs[k] for k in on_spark))
+        partials = engine.run(union, fn, tables, kind="records", key=_PART, columns=columns)
+        out |= {kind: _finish(partials, specs[kind]) for kind in on_spark}
+    for kind, spec in specs.items():
+        if kind not in out:
+            fn = functools.partial(_map, spec=spec, spark=False)
+            run = engine.run(prepared[kind], fn, tables, kind=kind, key=spec.key, columns=spec.columns)
+            out[kind] = _finish(run, spec)
+    return out
+
+
+def _prepare(kind: str, source: Any, checks: Sequence[Check], weeks: bool, lead_ids: Any) -> tuple[Pass, Any]:
+    """The kind's :class:`Pass` and its source (joined with the leads' ids for ``orphan`` checks)."""
     names = columns_of(source)
     key = "id" if "id" in names else "lead_id"
     time = TIMES.get(kind) if TIMES.get(kind) in names else None
-    orphan = lead_ids is not None and "lead_id" in names and any(c.how == "orphan" for c in checks)
-    checks = tuple(c for c in checks if c.how != "orphan" or orphan)
-    reads = {key, *(c.column.partition(".")[0] for c in checks)}
-    reads |= {"to", "from"} if any(c.how == "stranger" for c in checks) else set()
-    reads |= {"close_date", "created_at"} if any(c.before is not None for c in checks) else set()
+    same_engine = lead_ids is not None and engine.is_spark(lead_ids) == engine.is_spark(source)
+    orphan = same_engine and "lead_id" in names and any(c.how == "orphan" for c in checks)
+    kept = tuple(c for c in checks if c.how != "orphan" or orphan)
+    reads = {key, *(c.column.partition(".")[0] for c in kept)}
+    reads |= {"to", "from"} if any(c.how == "stranger" for c in kept) else set()
+    reads |= {"close_date", "created_at"} if any(c.before is not None for c in kept) else set()
     reads |= {time} if time else set()
     reads |= {"id", "campaign", "created_at"} if weeks else set()
     columns = [c for c in names if c in reads]
     if orphan:
         source = _with_lead_flag(source, lead_ids)
         columns.append(_KNOWN)
-    tables = _tables(weeks)
-    fn = functools.partial(
-        _map,
-        kind=kind,
-        key=key,
-        checks=checks,
-        time=time,
-        weeks=weeks,
-        columns=tuple(columns),
-        spark=engine.is_spark(source),
-    )
-    partials = engine.run(source, fn, tables, kind=kind, key=key, columns=columns)
-    size = partials.merged("size")
+    return Pass(kind, key, time, kept, weeks, tuple(columns)), source
+
+
+def _finish(partials: engine.Partials, spec: Pass) -> KindScan:
+    """One kind's :class:`KindScan` from the merged tables."""
+    mine = pl.col("kind") == spec.kind
+    size = partials.merged("size").filter(mine)
     rows, end = (int(size.item(0, "rows") or 0), size.item(0, "end")) if len(size) else (0, None)
-    counted = {r["check"]: r for r in partials.merged("n").iter_rows(named=True)}
-    values = partials.merged("values")
-    first = partials.first("first")
+    counted = {r["check"]: r for r in partials.merged("n").filter(mine).iter_rows(named=True)}
+    values = partials.merged("values").filter(mine)
+    first = partials.first("first").filter(mine)
     found = {}
-    for c in checks:
+    for c in spec.checks:
         got = counted.get(c.name)
         if got is None or not got["rows"]:
             continue
-        mine = values.filter(pl.col("check") == c.name).get_column("value").sort()
+        listed = values.filter(pl.col("check") == c.name).get_column("value").sort()
         ids = first.filter(pl.col("check") == c.name).get_column("record").sort()
         found[c.name] = Found(
             rows=int(got["rows"]),
             records=int(got["records"]),
-            values=tuple(mine.head(SHOWN).to_list()),
-            value_count=mine.len(),
+            values=tuple(listed.head(SHOWN).to_list()),
+            value_count=listed.len(),
             first=tuple(ids.to_list()),
             oldest=got["oldest"],
         )
-    scanned = KindScan(key=key, rows=rows, end=end, found=found)
-    if weeks:
+    scanned = KindScan(key=spec.key, rows=rows, end=end, found=found)
+    if spec.weeks:
         return attrs.evolve(scanned, weeks=partials.merged("weeks"), spike_ids=partials.first("spike_ids"))
     return scanned
 
 
-def _tables(weeks: bool) -> dict[str, engine.Partial]:
-    tables = {
-        "size": engine.Partial({"rows": pl.Int64(), "end": _UTC}, aggs={"rows": "sum", "end": "max"}),
+def _union(specs: Sequence[Pass], sources: Sequence[Any]) -> tuple[Any, list[str]]:
+    """The Spark sources' projections in one frame: ``_kind``, ``_part`` (the key), ``<kind>__<col>``."""
+    F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+    frames = [
+        source.select(
+            F.lit(spec.kind).alias(_KIND),
+            F.col(f"`{spec.key}`").cast("string").alias(_PART),
+            *(F.col(f"`{c}`").alias(f"{spec.kind}__{c}") for c in spec.columns),
+        )
+        for spec, source in zip(specs, sources, strict=True)
+    ]
+    union = functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+    return union, list(union.columns)
+
+
+def _union_map(part: pl.DataFrame, *, specs: Sequence[Pass]) -> dict[str, pl.DataFrame]:
+    """A partition of the union: each kind's rows mapped as that kind's partition."""
+    outs = []
+    for spec in specs:
+        rows = part.filter(pl.col(_KIND) == spec.kind)
+        if rows.is_empty():
+            continue
+        frame = rows.select(pl.col(f"{spec.kind}__{c}").alias(c) for c in spec.columns)
+        outs.append(_map(frame, spec=spec, spark=True))
+    return {name: pl.concat([o[name] for o in outs]) if outs else t.empty() for name, t in _tables().items()}
+
+
+def _tables() -> dict[str, engine.Partial]:
+    kind = {"kind": pl.String()}
+    return {
+        "size": engine.Partial(
+            {**kind, "rows": pl.Int64(), "end": _UTC}, keys=("kind",), aggs={"rows": "sum", "end": "max"}
+        ),
         "n": engine.Partial(
-            {"check": pl.String(), "rows": pl.Int64(), "records": pl.Int64(), "oldest": _UTC},
-            keys=("check",),
+            {**kind, "check": pl.String(), "rows": pl.Int64(), "records": pl.Int64(), "oldest": _UTC},
+            keys=("kind", "check"),
             aggs={"rows": "sum", "records": "sum", "oldest": "min"},
         ),
-        "values": engine.Partial({"check": pl.String(), "value": pl.String()}, keys=("check", "value")),
-        "first": engine.Partial(
-            {"check": pl.String(), "record": pl.String()}, keys=("check",), order=("record",), count=SHOWN
+        "values": engine.Partial(
+            {**kind, "check": pl.String(), "value": pl.String()}, keys=("kind", "check", "value")
         ),
-    }
-    if weeks:
-        tables["weeks"] = engine.Partial(
+        "first": engine.Partial(
+            {**kind, "check": pl.String(), "record": pl.String()},
+            keys=("kind", "check"),
+            order=("record",),
+            count=SHOWN,
+        ),
+        "weeks": engine.Partial(
             {"campaign": pl.String(), "week": pl.Int32(), "leads": pl.Int64()},
             keys=("campaign", "week"),
             aggs={"leads": "sum"},
-        )
-        tables["spike_ids"] = engine.Partial(
+        ),
+        "spike_ids": engine.Partial(
             {"campaign": pl.String(), "week": pl.Int32(), "id": pl.String()},
             keys=("campaign", "week"),
             order=("id",),
             count=SPIKE_EXAMPLES,
-        )
-    return tables
+        ),
+    }
 
 
 def _with_lead_flag(source: Any, lead_ids: Any) -> Any:
@@ -307,29 +389,22 @@ def _bad(frame: pl.DataFrame, c: Check, key: str) -> pl.DataFrame:
     return frame.filter(cond).select(key, value.cast(pl.String).alias("value"), *keep)
 
 
-def _map(
-    part: Any,
-    *,
-    kind: str,
-    key: str,
-    checks: Sequence[Check],
-    time: str | None,
-    weeks: bool,
-    columns: Sequence[str],
-    spark: bool,
-) -> dict[str, pl.DataFrame]:
-    """One partition's partial tables (the partition holds complete records of ``key``)."""
-    frame = _partition(part, kind, columns, spark=spark)
+def _map(part: Any, *, spec: Pass, spark: bool) -> dict[str, pl.DataFrame]:
+    """One partition's partial tables (the partition holds complete records of the kind's key)."""
+    frame = _partition(part, spec.kind, spec.columns, spark=spark)
+    key, time = spec.key, spec.time
     if time is not None and time != "time":
         frame = frame.with_columns(pl.col(time).alias("time"))
     latest = frame.get_column(time).max() if time is not None else None
+    kind = pl.lit(spec.kind).alias("kind")
     out: dict[str, pl.DataFrame] = {
         "size": pl.DataFrame(
-            {"rows": [frame.height], "end": [latest]}, schema={"rows": pl.Int64, "end": _UTC}
+            {"kind": [spec.kind], "rows": [frame.height], "end": [latest]},
+            schema={"kind": pl.String, "rows": pl.Int64, "end": _UTC},
         )
     }
     counts, values, first = [], [], []
-    for c in checks:
+    for c in spec.checks:
         bad = _bad(frame, c, key)
         if bad.is_empty():
             continue
@@ -344,12 +419,14 @@ def _map(
         values.append(bad.select(pl.lit(c.name).alias("check"), "value").unique())
         shown = records.sort(nulls_last=True).head(SHOWN)
         first.append(pl.DataFrame({"check": [c.name] * shown.len(), "record": shown}))
-    out["n"] = _concat(counts, {"check": pl.String, "rows": pl.Int64, "records": pl.Int64, "oldest": _UTC})
-    out["values"] = _concat(values, {"check": pl.String, "value": pl.String})
-    out["first"] = _concat(first, {"check": pl.String, "record": pl.String})
-    if weeks:
-        out |= _weeks(frame)
-    return out
+    checks = {"check": pl.String}
+    out["n"] = _concat(counts, {**checks, "rows": pl.Int64, "records": pl.Int64, "oldest": _UTC})
+    out["values"] = _concat(values, {**checks, "value": pl.String})
+    out["first"] = _concat(first, {**checks, "record": pl.String})
+    for name in ("n", "values", "first"):
+        out[name] = out[name].select(kind, pl.all())
+    weeks = _weeks(frame if spec.weeks else frame.clear())
+    return out | weeks
 
 
 def _concat(frames: list[pl.DataFrame], schema: Mapping[str, Any]) -> pl.DataFrame:
