@@ -265,6 +265,7 @@ def _union_map(part: pl.DataFrame, *, specs: Sequence[Pass]) -> dict[str, pl.Dat
 
 
 def _tables() -> dict[str, engine.Partial]:
+    """The pass's partial tables: per kind its size; per check its counts, values and first records; weeks."""
     kind = {"kind": pl.String()}
     return {
         "size": engine.Partial(
