@@ -16,12 +16,11 @@ spike of a campaign the plan does not list, or lists without either, or announce
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from smarketing.rules._data import DataFinding, DataRule, RuleData, _data_rule
+from smarketing.rules._data import DataFinding, DataRule, RuleData, _data_rule, scans
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -34,19 +33,16 @@ SPIKE_MIN_LEADS: Final = 25
 SPIKE_FACTOR: Final = 3
 #: Previous weeks with leads the campaign's baseline is the median of.
 SPIKE_HISTORY: Final = 8
-_WEEK: Final = timedelta(weeks=1)
 
 
 def spike_weeks(leads: pl.DataFrame) -> pl.DataFrame:
-    """The spike weeks of the campaigns of ``leads``, sorted by week, then campaign.
+    """The spike weeks of each campaign in ``leads`` (``campaign``, ``created_at``), oldest first.
 
     Columns ``campaign``, ``week`` (its Monday, a date), ``leads`` and ``baseline``; the test is in the
     module docstring.
     """
     if leads.is_empty() or "campaign" not in leads.columns or "created_at" not in leads.columns:
-        return pl.DataFrame(
-            schema={"campaign": pl.String, "week": pl.Date, "leads": pl.Int64, "baseline": pl.Float64}
-        )
+        return _spikes(pl.DataFrame(schema={"campaign": pl.String, "week": pl.Date, "leads": pl.Int64}))
     weekly = (
         leads.filter(pl.col("campaign").is_not_null() & pl.col("created_at").is_not_null())
         .select(
@@ -55,8 +51,13 @@ def spike_weeks(leads: pl.DataFrame) -> pl.DataFrame:
         )
         .group_by("campaign", "week")
         .agg(leads=pl.len().cast(pl.Int64))
-        .sort("campaign", "week")
     )
+    return _spikes(weekly)
+
+
+def _spikes(weekly: pl.DataFrame) -> pl.DataFrame:
+    """The spike weeks among new leads per campaign and week (``campaign``, ``week``, ``leads``)."""
+    weekly = weekly.sort("campaign", "week")
     overall = weekly.get_column("leads").median() if len(weekly) else None
     own = pl.col("leads").shift(1).rolling_median(window_size=SPIKE_HISTORY, min_samples=1).over("campaign")
     baseline = pl.coalesce(own, pl.lit(overall, dtype=pl.Float64))
@@ -79,10 +80,11 @@ def spike_weeks(leads: pl.DataFrame) -> pl.DataFrame:
 )
 def spike_announced(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Every campaign's lead spike week comes after sales was told of the campaign."""
-    leads = data.frames.get("leads")
-    if leads is None:
+    leads = scans(plan, data)["leads"]
+    if leads.weeks is None or leads.spike_ids is None:
         return
-    spikes = spike_weeks(leads)
+    spikes = _spikes(leads.weeks.with_columns(pl.col("week").cast(pl.Date)))
+    examples = leads.spike_ids.with_columns(pl.col("week").cast(pl.Date))
     if spikes.is_empty():
         return
     campaigns = {c.id: (i, c) for i, c in enumerate(plan.campaigns)}
@@ -101,16 +103,10 @@ def spike_announced(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding
             f"campaign {campaign!r} brought {count:,} new leads in the week of {week.isoformat()} "
             f"({count / baseline:.1f} times its usual {baseline:g} a week); {why}"
         )
-        start = datetime.combine(week, datetime.min.time(), UTC)
         ids = (
-            leads.filter(
-                (pl.col("campaign") == campaign)
-                & (pl.col("created_at") >= start)
-                & (pl.col("created_at") < start + _WEEK)
-            )
+            examples.filter((pl.col("campaign") == campaign) & (pl.col("week") == week))
             .get_column("id")
             .sort()
-            .head(3)
         )
         hint = None if index is None else f"Add 'announced_on' or 'meeting' to campaigns[{index}]."
         yield DataFinding(

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-import polars as pl
-
-from smarketing.rules._data import SHOWN, DataFinding, DataRule, RuleData, _data_rule, _listing
+from smarketing.rules._data import DataFinding, DataRule, RuleData, _data_rule, _listing, scans
 from smarketing.rules._persona_data import data_end
+from smarketing.rules._scan import Check, columns_of, scan
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -38,27 +37,26 @@ UNREAD_DAYS: Final = 14
 )
 def unread(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Feedback older than :data:`UNREAD_DAYS` at the data's end whose ``seen_by`` is empty."""
-    feedback = data.frames.get("feedback")
-    if feedback is None or feedback.is_empty() or "time" not in feedback.columns:
+    feedback = scans(plan, data)["feedback"]
+    source = data.sources["feedback"]
+    if not feedback.rows or "time" not in columns_of(source):
         return
-    ends = [t for t in (data_end(data), feedback.get_column("time").max()) if isinstance(t, datetime)]
+    ends = [t for t in (data_end(plan, data), feedback.end) if isinstance(t, datetime)]
     if not ends:
         return
     end = max(ends)
-    seen = pl.col("seen_by").list.len() if "seen_by" in feedback.columns else pl.lit(0)
-    old = feedback.filter((pl.col("time") < end - timedelta(days=UNREAD_DAYS)) & (seen.fill_null(0) == 0))
-    if old.is_empty():
+    since = end - timedelta(days=UNREAD_DAYS)
+    old = scan("feedback", source, [Check("D013", "seen_by", "unread", since=since)]).found.get("D013")
+    if old is None:
         return
-    ids = old.get_column("id").sort()
-    first = ids.head(SHOWN).to_list()
-    oldest = old.get_column("time").min()
-    assert isinstance(oldest, datetime)
+    first = list(old.first)
+    assert isinstance(old.oldest, datetime)
     message = (
-        f"{old.height} feedback older than {UNREAD_DAYS} days at the data's end ({end:%Y-%m-%d}) have not "
-        f"been read by any team (empty seen_by), the oldest from {oldest:%Y-%m-%d}: "
-        f"{_listing(first, ids.len())}"
+        f"{old.rows} feedback older than {UNREAD_DAYS} days at the data's end ({end:%Y-%m-%d}) have not "
+        f"been read by any team (empty seen_by), the oldest from {old.oldest:%Y-%m-%d}: "
+        f"{_listing(first, old.rows)}"
     )
-    yield DataFinding(message, "feedback", "seen_by", tuple(first), old.height)
+    yield DataFinding(message, "feedback", "seen_by", tuple(first), old.rows)
 
 
 RULES: Final[tuple[DataRule, ...]] = (unread,)

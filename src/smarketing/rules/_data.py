@@ -1,10 +1,13 @@
 """Data rules (D): the CRM data a plan is checked with speaks the plan's language.
 
 They run only when :func:`~smarketing.rules.check` is given data. Each is a pure function of the plan and
-the data's frames (polars, already checked at the boundary by :func:`~smarketing.frames.as_lazy`) that
-yields :class:`DataFinding` objects: one per record kind and column that breaks the rule, naming the
-values, the first few records and how many there are in all. Every rule is columnar (filters and group-bys
-over the frames); none loops over rows in Python.
+the data (:class:`RuleData`: each kind where it lives) that yields :class:`DataFinding` objects: one per
+record kind and column that breaks the rule, naming the values, the first few records and how many there
+are in all. The value rules (``D001`` to ``D007``) read the counts of one pass per record kind
+(:mod:`smarketing.rules._scan`: a map over partitions of complete records, run on Spark for PySpark
+frames, on a projection of the checked polars ``LazyFrame`` otherwise); the rules that reuse an analysis
+(``D002`` conformance, the persona, disposition and waterfall rules) call it on the same sources. None
+loops over rows in Python.
 
 Deal splits that do not total 100% have no rule here: the boundary check refuses such a deal with a
 ``DataError`` naming it, so no data that reaches the rules can break that agreement.
@@ -13,24 +16,25 @@ Deal splits that do not total 100% have no rule here: the boundary check refuses
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import polars as pl
 
+from smarketing.frames import _engine as engine
+from smarketing.frames import as_lazy
 from smarketing.journey import conformance
-from smarketing.records._references import PEOPLE_REFERENCES, RECORD_REFERENCES, label, split_people, unknown
+from smarketing.records._references import PEOPLE_REFERENCES, RECORD_REFERENCES, label
 from smarketing.rules._core import DATA_AREA, DOCS_URL, DataArea
+from smarketing.rules._scan import SHOWN, Check, Found, KindScan, columns_of, scan_kinds, unknown_leads
 from smarketing.typing import Severity
 
 if TYPE_CHECKING:
     from smarketing.money import FxTable
     from smarketing.plan import AlignmentPlan
 
-__all__ = ["RULES", "DataFinding", "DataRule", "RuleData"]
-
-#: Values and records a finding names before "and N more".
-SHOWN: Final = 5
+__all__ = ["RULES", "SHOWN", "DataFinding", "DataRule", "RuleData", "scans"]
 
 
 @attrs.frozen
@@ -61,12 +65,50 @@ class DataFinding:
 
 @attrs.frozen
 class RuleData:
-    """What data rules read: one checked polars frame per record kind, and the exchange rates given."""
+    """What data rules read: each record kind where it lives, and the exchange rates given.
 
-    frames: Mapping[str, pl.DataFrame]
+    ``sources`` holds, per record kind, a PySpark DataFrame as given (each map checks its partition) or
+    the kind's checked polars ``LazyFrame`` (checked once, every column; a ``pl.scan_parquet`` stays a
+    scan): the rules read them through their passes and analyses, never whole. :attr:`frames` reads a
+    kind whole into polars, for code that needs it so.
+    """
+
+    sources: Mapping[str, Any]
     fx: FxTable | None = None
-    #: Results several rules read (the persona rules' scores), computed once per check.
+    #: Results several rules read (each kind's pass, the persona rules' scores), computed once per check.
     cache: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+    @property
+    def frames(self) -> Mapping[str, pl.DataFrame]:
+        """Each kind as one polars DataFrame, read whole when first asked for (then kept)."""
+        if "frames" not in self.cache:
+            self.cache["frames"] = _Whole(self.sources)
+        frames: Mapping[str, pl.DataFrame] = self.cache["frames"]
+        return frames
+
+
+class _Whole(Mapping[str, pl.DataFrame]):
+    """Kinds read whole into polars on first access (:attr:`RuleData.frames`)."""
+
+    def __init__(self, sources: Mapping[str, Any]) -> None:
+        self._sources = sources
+        self._read: dict[str, pl.DataFrame] = {}
+
+    def __getitem__(self, kind: str) -> pl.DataFrame:
+        if kind not in self._read:
+            source = self._sources[kind]
+            self._read[kind] = (
+                source.collect()
+                if isinstance(source, pl.LazyFrame)
+                else as_lazy(source, kind).collect().to_native()
+            )
+        return self._read[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
 
 
 DataRuleFunction = Callable[["AlignmentPlan", RuleData], Iterable[DataFinding]]
@@ -113,29 +155,87 @@ def _listing(items: Sequence[str], total: int, *, quote: bool = False) -> str:
 
 
 def _finding(
-    bad: pl.DataFrame, kind: str, column: str, what: str, *, hint: str | None = None
+    found: Found | None, kind: str, key: str, column: str, what: str, *, hint: str | None = None
 ) -> Iterator[DataFinding]:
-    """One finding for the rows of ``kind`` in ``bad`` whose ``column`` is not ``what``; none if no row.
+    """One finding for the rows of ``kind`` whose ``column`` is not ``what``; none if no row.
 
     Names the values (sorted), the rows' count and their first records: ids, or lead ids for kinds
     without an id (stage events, dispositions).
     """
-    if bad.is_empty():
+    if found is None:
         return
-    key = "id" if "id" in bad.columns else "lead_id"
-    values = bad.get_column(column).unique().sort()
-    records = bad.get_column(key).unique().sort()
-    ids = records.head(SHOWN).to_list()
-    noun = f"{bad.height} {label(kind, bad.height)}"
+    ids = list(found.first)
+    noun = f"{found.rows} {label(kind, found.rows)}"
     whose = (
-        f"{noun}: {_listing(ids, records.len())}"
+        f"{noun}: {_listing(ids, found.records)}"
         if key == "id"
-        else f"{noun} of leads {_listing(ids, records.len())}"
+        else f"{noun} of leads {_listing(ids, found.records)}"
     )
-    verb = "is" if values.len() == 1 else "are"
-    named = _listing(values.head(SHOWN).to_list(), values.len(), quote=True)
+    verb = "is" if found.value_count == 1 else "are"
+    named = _listing(list(found.values), found.value_count, quote=True)
     message = f"{column} {named} {verb} not {what} ({whose})"
-    yield DataFinding(message, kind, column, tuple(ids), bad.height, hint)
+    yield DataFinding(message, kind, column, tuple(ids), found.rows, hint)
+
+
+def scans(plan: AlignmentPlan, data: RuleData) -> Mapping[str, KindScan]:
+    """Each kind's pass for the value rules (``D001`` to ``D007``, ``D014``), run once per check."""
+    if "scans" not in data.cache:
+        data.cache["scans"] = _scan_all(plan, data)
+    found: Mapping[str, KindScan] = data.cache["scans"]
+    return found
+
+
+def _scan_all(plan: AlignmentPlan, data: RuleData) -> dict[str, KindScan]:
+    stage_ids = tuple(s.id for s in plan.journey.stages)
+    people_ids = tuple(p.id for p in plan.people)
+    team_ids = tuple(t.id for t in plan.teams)
+    checks: dict[str, list[Check]] = {kind: [] for kind in data.sources}
+    for column in ("to", "from"):
+        checks["stage_events"].append(Check(f"D001 {column}", column, values=stage_ids))
+    checks["stage_events"].append(Check("D002 strangers", "lead_id", "stranger", values=stage_ids))
+    for kind, column in PEOPLE_REFERENCES:
+        checks[kind].append(Check(f"D003 {column}", column, values=people_ids))
+    checks["deals"].append(Check("D003 splits.person", "splits.person", values=people_ids))
+    checks["touchpoints"].append(Check("D004 team", "team", values=team_ids))
+    checks["feedback"].append(Check("D004 seen_by", "seen_by", values=team_ids))
+    if plan.sla is not None and plan.sla.sales.disposition is not None:
+        agreed = tuple(plan.sla.sales.disposition.reasons)
+        checks["dispositions"].append(Check("D005 reason", "reason", values=agreed))
+    for currency, target, first in _currency_pairs(plan, data):
+        checks["deals"].append(
+            Check(f"D006 {currency} {target}", "amount_currency", "equals", values=(currency,), before=first)
+        )
+    for kind, column, target in RECORD_REFERENCES:
+        if target == "leads":
+            checks[kind].append(Check(f"D007 {column}", column, "orphan"))
+    passes = {kind: (source, checks[kind], kind == "leads") for kind, source in data.sources.items()}
+    return scan_kinds(passes, lead_ids=data.sources["leads"])
+
+
+def _currency_pairs(plan: AlignmentPlan, data: RuleData) -> list[tuple[str, str, date | None]]:
+    """``D006``'s (deal currency, reporting currency, first rate's day or None) to count deals of."""
+    uses = _reporting_currencies(plan)
+    deals = data.sources["deals"]
+    if not uses or "amount_currency" not in columns_of(deals):
+        return []
+    if isinstance(deals, pl.LazyFrame):
+        given = deals.select(pl.col("amount_currency").drop_nulls().unique()).collect().to_series().to_list()
+    else:
+        given = engine.distinct(deals, "amount_currency")
+    pairs: list[tuple[str, str, date | None]] = []
+    for currency in sorted(given):
+        for target in uses:
+            if target == currency:
+                continue
+            series = data.fx.series(currency, target) if data.fx is not None else []
+            pairs.append((currency, target, series[0][0] if series else None))
+    return pairs
+
+
+def _found(plan: AlignmentPlan, data: RuleData, kind: str, name: str) -> tuple[Found | None, str]:
+    """Check ``name`` of ``kind``'s pass, and the pass's record key."""
+    scanned = scans(plan, data)[kind]
+    return scanned.found.get(name), scanned.key
 
 
 @_data_rule(
@@ -150,12 +250,9 @@ def _finding(
 )
 def stages(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Every ``to`` and ``from`` of a stage event is a stage id of the plan's journey."""
-    ids = [s.id for s in plan.journey.stages]
-    events = data.frames["stage_events"]
     for column in ("to", "from"):
-        yield from _finding(
-            unknown(events, column, ids), "stage_events", column, "a stage of the plan's journey"
-        )
+        found, key = _found(plan, data, "stage_events", f"D001 {column}")
+        yield from _finding(found, "stage_events", key, column, "a stage of the plan's journey")
 
 
 @_data_rule(
@@ -173,25 +270,34 @@ def transitions(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
 
     Leads with a stage the journey does not have are ``D001``'s and not judged again here.
     """
-    ids = [s.id for s in plan.journey.stages]
-    events = data.frames["stage_events"]
-    strangers = pl.concat([unknown(events, c, ids).get_column("lead_id") for c in ("to", "from")]).unique()
-    judged = events.filter(~pl.col("lead_id").is_in(strangers.implode()))
-    if judged.is_empty():
+    events = data.sources["stage_events"]
+    if not scans(plan, data)["stage_events"].rows:
         return
+    strangers, _ = _found(plan, data, "stage_events", "D002 strangers")
+    judged = unknown_leads(events, [s.id for s in plan.journey.stages]) if strangers is not None else events
     report = conformance(plan.journey, judged, examples=0)
-    off = report.lead_fit.filter(~pl.col("fit"))
-    if off.is_empty():
+    off_count = report.leads - report.fit
+    if not off_count:
         return
-    leads = off.get_column("lead_id").sort()
+    first = _unfit(report.lead_table)
     kinds = ", ".join(f"{v.count} {v.kind.replace('_', ' ')}" for v in report.violations if v.count)
-    n = strangers.len()
+    n = strangers.records if strangers is not None else 0
     left_out = f"; {n} {label('leads', n)} with stages not of the journey left to D001" if n else ""
     message = (
-        f"{leads.len()} of {report.leads} leads have a stage history with moves that are not transitions "
-        f"of the journey ({kinds}{left_out}): leads {_listing(leads.head(SHOWN).to_list(), leads.len())}"
+        f"{off_count} of {report.leads} leads have a stage history with moves that are not transitions "
+        f"of the journey ({kinds}{left_out}): leads {_listing(first, off_count)}"
     )
-    yield DataFinding(message, "stage_events", "to", tuple(leads.head(SHOWN).to_list()), leads.len())
+    yield DataFinding(message, "stage_events", "to", tuple(first), off_count)
+
+
+def _unfit(lead_table: Any) -> list[str]:
+    """The first ids of the leads that do not fit in a conformance per-lead table (top-k on its engine)."""
+    if isinstance(lead_table, pl.DataFrame):
+        off = lead_table.filter(~pl.col("fit")).get_column("lead_id").cast(pl.String).sort()
+        return off.head(SHOWN).to_list()
+    F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+    off = lead_table.where(~F.col("fit")).select("lead_id").orderBy("lead_id").limit(SHOWN)
+    return engine.to_polars(off).get_column("lead_id").cast(pl.String).to_list()
 
 
 @_data_rule(
@@ -206,12 +312,10 @@ def transitions(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
 )
 def people(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Every owner, actor, person and split person is a person id of the plan."""
-    ids = [p.id for p in plan.people]
     what = "a person of the plan"
-    for kind, column in PEOPLE_REFERENCES:
-        yield from _finding(unknown(data.frames[kind], column, ids), kind, column, what)
-    splits = unknown(split_people(data.frames["deals"]), "person", ids).rename({"person": "splits.person"})
-    yield from _finding(splits, "deals", "splits.person", what)
+    for kind, column in (*PEOPLE_REFERENCES, ("deals", "splits.person")):
+        found, key = _found(plan, data, kind, f"D003 {column}")
+        yield from _finding(found, kind, key, column, what)
 
 
 @_data_rule(
@@ -225,19 +329,9 @@ def people(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
 )
 def teams(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Every touchpoint's ``team`` and every team in a feedback's ``seen_by`` is a team id of the plan."""
-    ids = [t.id for t in plan.teams]
-    yield from _finding(
-        unknown(data.frames["touchpoints"], "team", ids), "touchpoints", "team", "a team of the plan"
-    )
-    feedback = data.frames["feedback"]
-    if "seen_by" in feedback.columns:
-        seen = feedback.select("id", "seen_by").explode("seen_by")
-        yield from _finding(
-            unknown(seen, "seen_by", ids).unique("id", maintain_order=True),
-            "feedback",
-            "seen_by",
-            "a team of the plan",
-        )
+    for kind, column in (("touchpoints", "team"), ("feedback", "seen_by")):
+        found, key = _found(plan, data, kind, f"D004 {column}")
+        yield from _finding(found, kind, key, column, "a team of the plan")
 
 
 @_data_rule(
@@ -253,9 +347,8 @@ def reasons(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Every disposition's ``reason`` is a reason of ``sla.sales.disposition`` (when the plan has one)."""
     if plan.sla is None or plan.sla.sales.disposition is None:
         return  # S004 reports a plan without agreed reasons
-    agreed = plan.sla.sales.disposition.reasons
-    bad = unknown(data.frames["dispositions"], "reason", agreed)
-    yield from _finding(bad, "dispositions", "reason", "a reason the SLA agrees on")
+    found, key = _found(plan, data, "dispositions", "D005 reason")
+    yield from _finding(found, "dispositions", key, "reason", "a reason the SLA agrees on")
 
 
 def _reporting_currencies(plan: AlignmentPlan) -> dict[str, list[str]]:
@@ -287,25 +380,15 @@ def currencies(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     A deal's date is its close date, else the day it was created (in UTC).
     """
     uses = _reporting_currencies(plan)
-    deals = data.frames["deals"]
-    if not uses or deals.is_empty() or "amount_currency" not in deals.columns:
+    if not scans(plan, data)["deals"].rows:
         return
-    days = [pl.col(c).cast(pl.Date) for c in ("close_date", "created_at") if c in deals.columns]
-    deals = deals.with_columns((pl.coalesce(days) if days else pl.lit(None, pl.Date)).alias("_day"))
-    given = deals.get_column("amount_currency").drop_nulls().unique().sort().to_list()
-    for currency in given:
-        for target, users in uses.items():
-            if target == currency:
-                continue
-            series = data.fx.series(currency, target) if data.fx is not None else []
-            what = f"a currency with an exchange rate to {target} ({', '.join(users)})"
-            bad = deals.filter(pl.col("amount_currency") == currency)
-            if series:
-                # Rates apply from their date on: a deal dated before the first one cannot be converted.
-                first = series[0][0]
-                bad = bad.filter(pl.col("_day") < first)
-                what += f" on the deal's date (the first rate is of {first})"
-            yield from _finding(bad, "deals", "amount_currency", what)
+    for currency, target, first in _currency_pairs(plan, data):
+        what = f"a currency with an exchange rate to {target} ({', '.join(uses[target])})"
+        if first is not None:
+            # Rates apply from their date on: a deal dated before the first one cannot be converted.
+            what += f" on the deal's date (the first rate is of {first})"
+        found, key = _found(plan, data, "deals", f"D006 {currency} {target}")
+        yield from _finding(found, "deals", key, "amount_currency", what)
 
 
 @_data_rule(
@@ -319,14 +402,13 @@ def currencies(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
 )
 def leads(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Every ``lead_id`` is a lead of the data (when the data has leads at all)."""
-    known = data.frames["leads"]
-    if known.is_empty():
+    if not scans(plan, data)["leads"].rows:
         return
-    ids = known.get_column("id")
     for kind, column, target in RECORD_REFERENCES:
         if target != "leads":
             continue
-        yield from _finding(unknown(data.frames[kind], column, ids), kind, column, "a lead of the data")
+        found, key = _found(plan, data, kind, f"D007 {column}")
+        yield from _finding(found, kind, key, column, "a lead of the data")
 
 
 RULES: Final[tuple[DataRule, ...]] = (stages, transitions, people, teams, reasons, currencies, leads)

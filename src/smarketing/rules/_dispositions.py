@@ -14,7 +14,7 @@ import polars as pl
 
 from smarketing.feedback import DispositionReport, dispositions
 from smarketing.rules._data import DataFinding, DataRule, RuleData, _data_rule
-from smarketing.rules._persona_data import _cached
+from smarketing.rules._persona_data import _cached, _rows
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -43,11 +43,11 @@ EXAMPLES: Final = 5
 def campaign_rejections(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Each campaign with enough handed-off leads stays at or under ``max_rejection_rate``."""
     quality = plan.sla.marketing.quality if plan.sla is not None else None
-    if quality is None or quality.max_rejection_rate is None or data.frames["stage_events"].is_empty():
+    if quality is None or quality.max_rejection_rate is None or not _rows(plan, data, "stage_events"):
         return
     limit = quality.max_rejection_rate
     report: DispositionReport = _cached(
-        data, "dispositions_by_campaign", lambda: dispositions(plan, data.frames, by="campaign")
+        data, "dispositions_by_campaign", lambda: dispositions(plan, data.sources, by="campaign")
     )
     groups = report.groups
     if groups is None:

@@ -17,7 +17,7 @@ import polars as pl
 
 from smarketing.persona import LeadScores, agreement, calibrate, match, score
 from smarketing.persona.calibrate import WEEKS_PER_PERIOD
-from smarketing.rules._data import DataFinding, DataRule, RuleData, _data_rule, _listing
+from smarketing.rules._data import DataFinding, DataRule, RuleData, _data_rule, _listing, scans
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -34,15 +34,20 @@ _TIMES: Final = (
 )
 
 
-def data_end(data: RuleData) -> datetime | None:
-    """The latest time of any record in ``data``: the instant the persona rules score at (``None``: none)."""
-    ends = [
-        data.frames[kind].get_column(column).max()
-        for kind, column in _TIMES
-        if kind in data.frames and column in data.frames[kind].columns
-    ]
-    times = [t for t in ends if isinstance(t, datetime)]
-    return max(times) if times else None
+def data_end(plan: AlignmentPlan, data: RuleData) -> datetime | None:
+    """The latest time of any record (lead created, touch, activity, stage event, disposition), or ``None``.
+
+    Read from each kind's pass (:func:`~smarketing.rules._data.scans`).
+    """
+    passes = scans(plan, data)
+    times = [passes[kind].end for kind, _ in _TIMES if kind in passes]
+    found = [t for t in times if isinstance(t, datetime)]
+    return max(found) if found else None
+
+
+def _rows(plan: AlignmentPlan, data: RuleData, kind: str) -> int:
+    """How many records of ``kind`` the data has (from its pass)."""
+    return scans(plan, data)[kind].rows
 
 
 def _cached(data: RuleData, name: str, make: Any) -> Any:
@@ -53,10 +58,10 @@ def _cached(data: RuleData, name: str, make: Any) -> Any:
 
 
 def _scores(plan: AlignmentPlan, data: RuleData) -> LeadScores | None:
-    end = data_end(data)
-    if end is None or data.frames["leads"].is_empty():
+    end = data_end(plan, data)
+    if end is None or not _rows(plan, data, "leads"):
         return None
-    scores: LeadScores = _cached(data, "scores", lambda: score(plan, data.frames, as_of=end))
+    scores: LeadScores = _cached(data, "scores", lambda: score(plan, data.sources, as_of=end))
     return scores
 
 
@@ -73,9 +78,9 @@ def _scores(plan: AlignmentPlan, data: RuleData) -> LeadScores | None:
 def acceptance(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """The acceptance rate of MQLs reaches ``sla.marketing.quality.min_acceptance_rate``."""
     quality = plan.sla.marketing.quality if plan.sla is not None else None
-    if quality is None or data.frames["stage_events"].is_empty():
+    if quality is None or not _rows(plan, data, "stage_events"):
         return
-    result = _cached(data, "agreement", lambda: agreement(plan, data.frames))
+    result = _cached(data, "agreement", lambda: agreement(plan, data.sources))
     row = result.overall.row(0, named=True)
     rate, minimum = row["acceptance"], float(quality.min_acceptance_rate)
     if row["mqls"] == 0 or rate is None or math.isnan(rate) or rate >= minimum:
@@ -137,7 +142,7 @@ def capacity(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     scores = _scores(plan, data)
     if scores is None:
         return
-    result = calibrate(plan, data.frames, as_of=scores.as_of, scores=scores)
+    result = calibrate(plan, data.sources, as_of=scores.as_of, scores=scores)
     current, limit = result.current_mqls_per_week, result.capacity_per_week
     if limit is None or current <= limit:
         return
@@ -171,9 +176,9 @@ def capacity(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
 )
 def persona_matched(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Each persona matches at least one lead of the data (when the data has leads)."""
-    if not plan.personas or data.frames["leads"].is_empty():
+    if not plan.personas or not _rows(plan, data, "leads"):
         return
-    result = _cached(data, "match", lambda: match(plan, data.frames))
+    result = _cached(data, "match", lambda: match(plan, data.sources))
     for persona, leads, closest in result.counts.select("persona", "leads", "closest").iter_rows():
         if leads == 0:
             near = f"; {closest:,} unmatched leads came closest to it" if closest else ""

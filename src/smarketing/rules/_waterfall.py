@@ -19,7 +19,7 @@ from smarketing.feedback import waterfall
 from smarketing.feedback._waterfall import cohort_end
 from smarketing.feedback.model import STEPS
 from smarketing.rules._data import DataFinding, DataRule, RuleData, _data_rule
-from smarketing.rules._persona_data import data_end
+from smarketing.rules._persona_data import _rows, data_end
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -41,10 +41,10 @@ __all__ = ["RULES"]
 def waterfall_bands(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
     """Each month's cohort, once old enough, converts from step to step inside the plan's bands."""
     bands = plan.waterfall.conversion if plan.waterfall is not None else {}
-    end = data_end(data)
-    if not bands or end is None or data.frames["leads"].is_empty():
+    end = data_end(plan, data)
+    if not bands or end is None or not _rows(plan, data, "leads"):
         return
-    frames = {k: v for k, v in data.frames.items() if k in ("leads", "stage_events")}
+    frames = {k: v for k, v in data.sources.items() if k in ("leads", "stage_events")}
     result = waterfall(plan, frames, view="cohort", period="month", as_of=end)
     assert plan.waterfall is not None
     cutoff = end.date() - timedelta(days=plan.waterfall.min_age_days)

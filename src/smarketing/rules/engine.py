@@ -16,11 +16,10 @@ import attrs
 
 from smarketing import _plugins
 from smarketing._limits import MAX_PLUGIN_FINDINGS, MAX_PLUGIN_TEXT
-from smarketing.errors import ContractError, PluginError, RuleError
-from smarketing.frames import as_lazy
+from smarketing.errors import ContractError, DataError, PluginError, RuleError
 from smarketing.money import FxTable
 from smarketing.plan import AlignmentPlan
-from smarketing.records import RECORD_KINDS, Dataset
+from smarketing.records import Dataset
 from smarketing.rules._catalogue import (
     BUILTIN_RULES,
     DATA_RULES,
@@ -31,6 +30,7 @@ from smarketing.rules._catalogue import (
 )
 from smarketing.rules._core import AREAS, CODE_PATTERN, DATA_AREA, SEVERITIES, Finding, RuleSpec
 from smarketing.rules._data import DataFinding, DataRule, RuleData
+from smarketing.rules._scan import checked_sources
 from smarketing.rules.report import ENGINE_AREA, CheckReport, Diagnostic, score_areas
 from smarketing.typing import Rule, Severity
 
@@ -326,7 +326,10 @@ def _choose(
 
 
 def _rule_data(data: object, fx: object) -> RuleData:
-    """The data as the data rules read it: one checked polars frame per record kind."""
+    """The data as the data rules read it: each record kind where it lives.
+
+    A checked polars ``LazyFrame`` or a PySpark DataFrame; see :class:`~smarketing.rules._data.RuleData`.
+    """
     if not isinstance(data, Dataset | Mapping):
         raise TypeError(
             "check(data=...) needs a Dataset or a mapping of frames by record kind "
@@ -334,8 +337,7 @@ def _rule_data(data: object, fx: object) -> RuleData:
         )
     if fx is not None and not isinstance(fx, FxTable):
         raise TypeError(f"check(fx=...) needs an FxTable, not {type(fx).__name__}")
-    frames = {kind: as_lazy(data, kind).collect().to_native() for kind in RECORD_KINDS}
-    return RuleData(frames=frames, fx=fx)
+    return RuleData(sources=checked_sources(data), fx=fx)
 
 
 def _given(rules: Iterable[PlanRule | DataRule]) -> tuple[tuple[PlanRule, ...], tuple[DataRule, ...]]:
@@ -430,6 +432,10 @@ def _run_data(r: DataRule, plan: AlignmentPlan, data: RuleData, files: Mapping[s
     try:
         found = _plugins.guard(ENTRY_POINT_GROUP, None, what, _data_findings, r, plan, data)
     except PluginError as error:
+        if isinstance(error.__cause__, DataError):
+            # The data breaks a rule of its records (read by this rule first, maybe on a Spark worker):
+            # the same error as every analysis gives, not a crash of the rule.
+            raise error.__cause__ from None
         message = (
             str(error).removeprefix(f"{ENTRY_POINT_GROUP}: ").replace(f"{what}: ", f"{what} crashed: ", 1)
         )
