@@ -377,6 +377,7 @@ def credit_map(
     return _credit_partials(personal, team_rows, funded, refunds, names=names, ctx=ctx, period=period)
 
 
+# long: every partial table of the credit, from one partition's kernel output, read best in one place
 def _credit_partials(
     personal: list[pl.DataFrame],
     team_rows: list[pl.DataFrame],
@@ -683,6 +684,7 @@ def _raise_mismatch(partials: engine.Partials) -> None:
         raise CurrencyMismatchError(str(messages.min()))
 
 
+# long: the stages of the run in order (intake, credit, team pools, participants, clawbacks, floor)
 def engine_rewards(
     deals: Any,
     ctx: _Context,
@@ -799,6 +801,7 @@ def engine_rewards(
         kind="deals",
         key="deal",
         columns=_columns(team_rows),
+        persist=True,
     )
     credit_lines = _union([cells, pools.rows("lines")])
     per_participant = run(
@@ -827,6 +830,7 @@ def engine_rewards(
         kind="deals",
         key="deal",
         columns=_columns(final),
+        persist=True,
     )
     kept = _where(credit_lines, "period", period)
     out_columns = list(_OUT)
