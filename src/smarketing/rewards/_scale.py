@@ -717,6 +717,7 @@ def engine_rewards(
         kind="deals",
         key="_lead",
         columns=["_lead", "_k", *("d_" + c for c in deal_columns)],
+        persist=True,
     )
     _raise_mismatch(intake)
     _refuse_repeated_ids(intake.rows("ids"))
