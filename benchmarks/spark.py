@@ -1,4 +1,4 @@
-"""Spark benchmark: funnel, discover, conformance and attribute on Spark (local[2]) against polars.
+"""Spark benchmark: the journey analyses, attribute and compute_rewards on Spark (local[2]) vs polars.
 
 Usage (from the repository root, after ``make setup``)::
 
@@ -74,6 +74,9 @@ def _answers(events: Any, leads: Any, touches: dict[str, Any], timings: dict[str
         "attribute position": lambda: attribute(touches, model="position").to_dict(),
         "attribute markov": lambda: attribute(touches, model="markov").to_dict(),
         "attribute position per touch": lambda: _per_touch(touches),
+        # The ledger's lines stay on Spark: the run reads merged rows; its lines are read by to_dict() below.
+        "compute_rewards": lambda: {"lines": len(_rewards(plan, events, touches))},
+        "compute_rewards to_dict": lambda: _rewards(plan, events, touches).to_dict(),
     }
     for name, run in runs.items():
         if ONLY and not any(name.startswith(prefix) for prefix in ONLY):
@@ -100,6 +103,24 @@ def _per_touch(touches: dict[str, Any]) -> dict[str, Any]:
         result.touches.write_parquet(target / "part-0.parquet")
     written = pl.scan_parquet(target / "*.parquet").select(pl.len()).collect().item()
     return {**result.to_dict(), "touch rows written": written}
+
+
+def _rewards(plan: Any, events: Any, touches: dict[str, Any]) -> Any:
+    from datetime import date
+
+    from smarketing.money import FxTable
+    from smarketing.rewards import compute_rewards
+
+    fx = FxTable([("USD", "EUR", date(2025, 1, 1), "0.9"), ("USD", "EUR", date(2026, 7, 1), "0.85")])
+    return compute_rewards(
+        touches["deals"],
+        plan,
+        touchpoints=touches["touchpoints"],
+        stage_events=events,
+        fx=fx,
+        period="2026-10",
+        as_of=date(2026, 10, 31),
+    )
 
 
 def _graph(graph: Any) -> Any:

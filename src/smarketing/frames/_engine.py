@@ -172,11 +172,13 @@ def run(
     key: str,
     columns: Sequence[str],
     required: Sequence[str] = (),
+    persist: bool = False,
 ) -> Partials:
     """Run the map ``fn`` on ``data`` and give its partial ``tables``, merged where ``data`` lives.
 
     A PySpark DataFrame runs on Spark (:func:`spark_run`, only ``columns``, partitioned by ``key``); any
-    other input is one partition, mapped here (``fn`` gets ``data`` as it is, and checks it).
+    other input is one partition, mapped here (``fn`` gets ``data`` as it is, and checks it). ``persist``:
+    see :func:`spark_run`.
 
     Raises:
         DataError: A PySpark DataFrame lacks one of the ``required`` columns (named as the boundary check
@@ -184,7 +186,7 @@ def run(
     """
     if is_spark(data):
         require(data, kind, required)
-        return spark_run(data, fn, tables, key=key, columns=columns)
+        return spark_run(data, fn, tables, key=key, columns=columns, persist=persist)
     return local([data], fn, tables)
 
 
@@ -352,7 +354,13 @@ def _partition_mapper(
 
 
 def spark_run(
-    data: Any, fn: MapFn, tables: Mapping[str, Partial], *, key: str, columns: Sequence[str]
+    data: Any,
+    fn: MapFn,
+    tables: Mapping[str, Partial],
+    *,
+    key: str,
+    columns: Sequence[str],
+    persist: bool = False,
 ) -> Partials:
     """Map ``fn`` over ``data`` (a PySpark DataFrame) hash-partitioned by ``key``; merge on Spark.
 
@@ -363,6 +371,10 @@ def spark_run(
     its keys: sums, minimums, maximums, each quantile column sorted per key and picked at the lower
     quantile's index, the first rows per key by sorting structs), read once; the kept tables stay
     queries over the map. A typed error of a map is raised here.
+
+    ``persist``: the map's output is persisted (Spark's default storage level) when the merge first
+    computes it, so that kept tables read later (a second stage built on them, a write) do not run the
+    map again; for maps that are dear to run again and whose kept rows are read more than once.
     """
     F, _ = spark_sql()  # noqa: N806 (Spark's own names)
     schema, ddl = _packed_schema(tables)
@@ -370,6 +382,8 @@ def spark_run(
     partitions = int(data.sparkSession.conf.get("spark.sql.shuffle.partitions"))
     shuffled = data.select(*present).repartition(partitions, key)
     mapped = shuffled.mapInArrow(_partition_mapper(fn, tables, schema), ddl)
+    if persist:
+        mapped = mapped.persist()
     names = list(tables)
     merging = [i for i, name in enumerate(names) if not tables[name].kept]
     keys = [F.col(_TABLE), F.col(_ERROR)]

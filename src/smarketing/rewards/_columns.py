@@ -221,3 +221,51 @@ def _lines_from_text(plain: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     coded = plain.with_columns(index.alias("deal_rank"))
     schema = {**_LEDGER_COLUMNS, **_LOCKED_COLUMNS}
     return coded.select(pl.col(c).cast(t) for c, t in schema.items()), deals.alias("id").to_frame()
+
+
+LINE_COLUMNS: dict[str, pl.DataType] = {
+    "period": pl.String(),
+    "participant": pl.String(),
+    "team": pl.String(),
+    "deal": pl.String(),
+    "component": pl.String(),
+    "source": pl.String(),
+    "units": _I64(),
+    "basis_units": _I64(),
+    "pool_units": _I64(),
+    "deal_units": _I64(),
+    "version": pl.String(),
+    "rule": pl.String(),
+    "via": pl.String(),
+    "origin_period": pl.String(),
+}
+"""The ledger's lines as rows of text and integer minor units (``RewardLedger.line_table``)."""
+
+
+def _lines_from_table(table: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Lines in :data:`LINE_COLUMNS` (a PySpark or polars frame) as coded lines and their deals, in polars.
+
+    A deal's rank is its place among the lines' deal ids in order; its pool, basis and version are kept
+    once, in the deals.
+    """
+    if isinstance(table, pl.DataFrame):
+        plain = table
+    else:
+        native = pl.from_arrow(table.toArrow())
+        assert isinstance(native, pl.DataFrame)
+        plain = native
+    plain = plain.select(pl.col(c).cast(t) for c, t in LINE_COLUMNS.items())
+    deals = (
+        plain.filter(pl.col("deal").is_not_null())
+        .select(pl.col("deal").alias("id"), "pool_units", "deal_units", "version")
+        .unique("id")
+        .sort("id")
+    )
+    rank = plain.get_column("deal").replace_strict(
+        deals.get_column("id"), list(range(len(deals))), default=None, return_dtype=_I64
+    )
+    coded = plain.with_columns(rank.alias("deal_rank"))
+    return (
+        coded.select(pl.col(c).cast(t) for c, t in _LEDGER_COLUMNS.items()),
+        deals.with_columns(pl.col("version").cast(pl.Categorical)),
+    )

@@ -71,14 +71,7 @@ def _check_run_size(credited: list[pl.DataFrame], versions: list[tuple[date | No
     most the credited units times the largest tier multiplier, plus the floors; so when that bound fits,
     no sum of the kernel can overflow.
     """
-    multiplier = max([Decimal(1), *(t.multiplier for _, vp in versions for t in vp.tiers)])
-    floors = sum(
-        (vp.floor.to_minor() if vp.floor is not None else 0) * sum(1 for p in vp.participants if p.person)
-        for _, vp in versions
-    )
-    num, den = _ratio(multiplier)
-    # The bound is kept below half the int64 range, so that differences and clawbacks fit as well.
-    budget = (_MAX_PRODUCT // 2 - 12 * floors) * den // num
+    budget, multiplier = _run_budget(versions)
     per_deal = (
         pl.concat(credited, how="vertical_relaxed")
         .group_by("id")
@@ -95,6 +88,20 @@ def _check_run_size(credited: list[pl.DataFrame], versions: list[tuple[date | No
             kind="deal",
             record=str(record),
         )
+
+
+def _run_budget(versions: list[tuple[date | None, RewardPlan]]) -> tuple[int, Decimal]:
+    """The credited units a run may sum to (absolute values), and the largest tier multiplier.
+
+    The bound is kept below half the int64 range, so that differences and clawbacks fit as well.
+    """
+    multiplier = max([Decimal(1), *(t.multiplier for _, vp in versions for t in vp.tiers)])
+    floors = sum(
+        (vp.floor.to_minor() if vp.floor is not None else 0) * sum(1 for p in vp.participants if p.person)
+        for _, vp in versions
+    )
+    num, den = _ratio(multiplier)
+    return (_MAX_PRODUCT // 2 - 12 * floors) * den // num, multiplier
 
 
 def _split_weights(vp: RewardPlan) -> int:

@@ -273,11 +273,13 @@ def _credited(
     *,
     touchpoints: Any,
     stage_events: Any,
+    check_size: bool = True,
 ) -> tuple[list[pl.DataFrame], list[pl.DataFrame], pl.DataFrame] | None:
     """Every version's credit: (personal lines, team rows, funded deals), or None when no deal funds a pool.
 
     Each version pays the deals closed under it (:func:`_version_credit`); the run is refused when its
-    amounts could overflow (:func:`~smarketing.rewards._credit._check_run_size`).
+    amounts could overflow (:func:`~smarketing.rewards._credit._check_run_size`; not with ``check_size``
+    false, for a partition of the run, whose caller checks the whole run).
     """
     personal: list[pl.DataFrame] = []
     team_rows: list[pl.DataFrame] = []
@@ -304,7 +306,8 @@ def _credited(
         team_rows.append(teams.with_columns(pl.lit(index, dtype=_I64).alias("_version")))
     if not funded_parts:
         return None
-    _check_run_size(credit_units, versions)
+    if check_size:
+        _check_run_size(credit_units, versions)
     return personal, team_rows, pl.concat(funded_parts)
 
 

@@ -11,8 +11,9 @@ from smarketing._periods import period_bounds, reward_period_kind
 from smarketing.errors import DataError, PlanError, PlanIssue
 from smarketing.money import FxTable
 from smarketing.records import Dataset
+from smarketing.rewards import _scale
 from smarketing.rewards._attainment import _plan_for_period
-from smarketing.rewards._columns import _I64, _lines_as_text, _lines_from_text
+from smarketing.rewards._columns import _I64, _lines_as_text, _lines_from_table, _lines_from_text
 from smarketing.rewards._context import _Context
 from smarketing.rewards._deals import _deal_frame
 from smarketing.rewards._kernel import _floor_payment, _lines_of_period
@@ -133,18 +134,46 @@ def compute_rewards(
     )
     if needs_touches and touchpoints is None:
         raise DataError("the plan credits by attribution: pass touchpoints=", kind="rewards")
-    won = _deal_frame(deals, ctx, fx, cutoff, kind)
-    lines, summary, deals = _lines_of_period(
-        won, ctx, touchpoints=touchpoints, stage_events=stage_events, kind=kind, period=period, cutoff=cutoff
-    )
-    summary = summary.filter(pl.col("_period") == period).drop("_period")
-    period_plan = _plan_for_period(rp, period, cutoff)
-    lines = _floor_payment(lines, period_plan)
-    teams = {p.team for _, vp in rp.version_index() for p in vp.participants if p.team}
-    names = {*lines.get_column("participant").unique().drop_nulls().cast(pl.String), *summary["participant"]}
-    # A person's team is their plan team; a team participant is its own team.
-    team_of = {who: ctx.people.get(who, who if who in teams else None) for who in sorted(names)}
     locked = rp.locked_through is not None and end <= rp.locked_through
+    table = None
+    if _scale.on_engine(deals, touchpoints, stage_events, rp):
+        # Deals on Spark: per-lead credit mapped there, tiers and caps per participant; the lines stay there.
+        table, summary, team_of = _scale.engine_rewards(
+            deals,
+            ctx,
+            touchpoints=touchpoints,
+            stage_events=stage_events,
+            fx=fx,
+            kind=kind,
+            period=period,
+            cutoff=cutoff,
+        )
+        lines = deals = None
+        if locked and previous is not None:
+            # A locked period compares the paid lines with these, in polars on the driver.
+            lines, deals = _lines_from_table(table)
+            table = None
+    else:
+        won = _deal_frame(deals, ctx, fx, cutoff, kind)
+        lines, summary, deals = _lines_of_period(
+            won,
+            ctx,
+            touchpoints=touchpoints,
+            stage_events=stage_events,
+            kind=kind,
+            period=period,
+            cutoff=cutoff,
+        )
+        summary = summary.filter(pl.col("_period") == period).drop("_period")
+        period_plan = _plan_for_period(rp, period, cutoff)
+        lines = _floor_payment(lines, period_plan)
+        teams = {p.team for _, vp in rp.version_index() for p in vp.participants if p.team}
+        names = {
+            *lines.get_column("participant").unique().drop_nulls().cast(pl.String),
+            *summary["participant"],
+        }
+        # A person's team is their plan team; a team participant is its own team.
+        team_of = {who: ctx.people.get(who, who if who in teams else None) for who in sorted(names)}
     if locked:
         if previous is None:
             raise PlanError(
@@ -152,6 +181,8 @@ def compute_rewards(
                 "ledger paid for it; a recomputation then only adds adjustment lines",
                 path="rewards.locked_through",
             )
+        assert lines is not None
+        assert deals is not None
         paid = _lines_as_text(previous._lines, previous._deals, previous._teams, period)
         lines, deals = _lines_from_text(_adjusted(paid, _lines_as_text(lines, deals, team_of, period)))
     return RewardLedger(
@@ -165,6 +196,7 @@ def compute_rewards(
         deals=deals,
         teams=team_of,
         previous=None if previous is None else previous._totals_units(),
+        table=table,
     )
 
 

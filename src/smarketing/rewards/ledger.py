@@ -13,7 +13,7 @@ import polars as pl
 
 from smarketing import _charts, _display
 from smarketing.money import Money
-from smarketing.rewards._columns import _lines_as_text, _order
+from smarketing.rewards._columns import LINE_COLUMNS, _lines_as_text, _lines_from_table, _order
 from smarketing.rewards.statements import (
     _HTML_ROWS,
     _TEXT_ROWS,
@@ -72,15 +72,73 @@ class RewardLedger:
     """The reward plan's id."""
     locked: bool
     """Whether the period was locked (its lines are the paid ones plus adjustments)."""
-    _lines: pl.DataFrame = attrs.field(alias="lines", repr=False)
+    _given_lines: pl.DataFrame | None = attrs.field(alias="lines", repr=False)
     _summary: pl.DataFrame = attrs.field(alias="summary", repr=False)
-    _deals: pl.DataFrame = attrs.field(alias="deals", repr=False)
+    _given_deals: pl.DataFrame | None = attrs.field(alias="deals", repr=False)
     _teams: Mapping[str, str | None] = attrs.field(alias="teams", repr=False)
     _previous: Mapping[str, int] | None = attrs.field(alias="previous", default=None, repr=False)
+    # The lines on the engine they were computed on (a PySpark DataFrame), in LINE_COLUMNS; None: in polars.
+    _table: Any = attrs.field(alias="table", default=None, repr=False)
     # The lines as text, in the documented order: made when first asked for, then kept.
     _shown: dict[str, pl.DataFrame] = attrs.field(init=False, factory=dict, repr=False)
 
+    @property
+    def _lines(self) -> pl.DataFrame:
+        """The coded lines (read from the engine, once, for a ledger whose lines stay there)."""
+        if self._given_lines is not None:
+            return self._given_lines
+        if "coded" not in self._shown:
+            self._shown["coded"], self._shown["deals"] = _lines_from_table(self._table)
+        return self._shown["coded"]
+
+    @property
+    def _deals(self) -> pl.DataFrame:
+        if self._given_deals is not None:
+            return self._given_deals
+        self._lines  # noqa: B018 (reads the lines and their deals)
+        return self._shown["deals"]
+
+    @property
+    def line_table(self) -> Any:
+        """Every line as a row where it was computed, amounts as integer minor units of the plan currency.
+
+        For deals given as a PySpark DataFrame the lines stay on Spark: this is a PySpark DataFrame (in no
+        order) that Spark writes out without passing the driver (``ledger.line_table.write.parquet(...)``);
+        otherwise a polars DataFrame of the same columns in the documented line order. Columns: period,
+        participant, team, deal, component, source, units, basis_units, pool_units, deal_units (the deal's
+        pool and basis), version, rule, via and origin_period, the text of :meth:`to_frame` without the
+        explanation. Every other method reads the lines into polars on the driver (once) when the lines
+        are on Spark.
+
+        Examples:
+            >>> from datetime import date
+            >>> from smarketing.rewards import RewardPlan, compute_rewards
+            >>> ledger = compute_rewards(
+            ...     [],
+            ...     RewardPlan.model_validate(
+            ...         {
+            ...             "id": "v1",
+            ...             "currency": "EUR",
+            ...             "participants": [{"person": "ana"}],
+            ...             "floor": "100 EUR",
+            ...             "pool": {"rate": "10%"},
+            ...             "splits": [{"kind": "revenue", "shares": {"ana": 1}}],
+            ...         }
+            ...     ),
+            ...     period="2026-10",
+            ...     as_of=date(2026, 10, 31),
+            ... )
+            >>> ledger.line_table.select("participant", "component", "units").rows()
+            [('ana', 'floor', 10000)]
+        """
+        if self._table is not None:
+            return self._table
+        text = _lines_as_text(_order(self._lines), self._deals, self._teams, self.period)
+        return text.select(pl.col(c).cast(t) for c, t in LINE_COLUMNS.items())
+
     def __len__(self) -> int:
+        if self._given_lines is None and "coded" not in self._shown:
+            return int(self._table.count())
         return len(self._lines)
 
     @property

@@ -1,0 +1,260 @@
+"""``compute_rewards`` scales out: credit mapped per partition of leads, tiers and caps per participant.
+
+Given deals (and touchpoints, stage events) as PySpark DataFrames, each partition of complete leads is
+credited by the one-machine code, Spark merges the sums per (participant, period), the driver finalises the
+attainment, and team pools, tier and cap spreads and clawbacks run as further maps on the lines kept on
+Spark (:mod:`smarketing.rewards._scale`). Checked here:
+
+* the partial-merge laws (Hypothesis, on polars partitions): the leads split into partitions in any
+  grouping and order give the one-machine ledger, every cent and tie-break, with clawbacks and caps; and
+  the cents are conserved: a deal's credit lines add up to its pool exactly;
+* on Spark, the driver reads merged rows per participant and period, never a table with a deal column; the
+  ledger's lines stay a PySpark DataFrame that writes out and equals polars' lines;
+* a ``DataError`` raised by a map on a worker (a missing exchange rate) reaches the user as the same error.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smarketing.datasets import synthetic
+from smarketing.errors import DataError
+from smarketing.frames import _engine as engine
+from smarketing.money import FxTable, Money
+from smarketing.plan import AlignmentPlan
+from smarketing.records import Dataset
+from smarketing.rewards import RewardLedger, _scale, compute_rewards
+from smarketing.rewards._context import _Context
+
+FX = FxTable([("USD", "EUR", date(2025, 1, 1), "0.9"), ("USD", "EUR", date(2026, 7, 1), "0.85")])
+PERIOD, AS_OF = "2026-11", date(2026, 11, 30)
+
+
+def _plan(example_plan: AlignmentPlan) -> AlignmentPlan:
+    """The example plan with caps low enough to bite on a few dozen leads."""
+    assert example_plan.rewards is not None
+    rewards = example_plan.rewards.model_copy(
+        update={
+            "cap_per_deal": Money("400", "EUR"),
+            "cap_per_period": Money("900", "EUR"),
+        }
+    )
+    return example_plan.model_copy(update={"rewards": rewards})
+
+
+def _data(plan: AlignmentPlan, seed: int, n_leads: int) -> Dataset:
+    """Synthetic leads whose won deals close in October and November, every third October one refunded."""
+    data = synthetic(plan, seed=seed, n_leads=n_leads)
+    won = pl.col("stage") == "won"
+    close = pl.lit(date(2026, 10, 1)) + pl.duration(days=(pl.col("_i") * 7) % 58)
+    deals = (
+        data.deals.with_row_index("_i")
+        .with_columns(
+            pl.when(won).then(close).otherwise(pl.col("close_date")).cast(pl.Date).alias("close_date")
+        )
+        .with_columns(
+            pl.when(won & (pl.col("_i") % 3 == 0) & (pl.col("close_date") <= date(2026, 10, 31)))
+            .then(pl.col("close_date") + timedelta(days=29))
+            .otherwise(None)
+            .cast(data.deals.schema["refunded_on"])
+            .alias("refunded_on")
+        )
+        .drop("_i")
+    )
+    return Dataset(
+        **{**{k: getattr(data, k) for k in ("leads", "touchpoints", "stage_events")}, "deals": deals}
+    )
+
+
+def _compute(plan: AlignmentPlan, data: Dataset, deals: Any = None, **frames: Any) -> RewardLedger:
+    return compute_rewards(
+        data.deals if deals is None else deals,
+        plan,
+        touchpoints=frames.get("touchpoints", data.touchpoints),
+        stage_events=frames.get("stage_events", data.stage_events),
+        fx=FX,
+        period=PERIOD,
+        as_of=AS_OF,
+    )
+
+
+def _split_run(parts: int, seed: int) -> Callable[..., engine.Partials]:
+    """An engine run that maps ``parts`` partitions of complete keys, chosen and ordered by ``seed``."""
+
+    def run(
+        data: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **options: Any
+    ) -> engine.Partials:
+        rng = random.Random(seed)
+        key = options["key"]
+        keys = sorted(set(data.get_column(key).drop_nulls().to_list()))
+        where = {k: rng.randrange(parts) for k in keys}
+        at = data.get_column(key).replace_strict(where, default=0, return_dtype=pl.Int64)
+        pieces = [data.filter(at == p) for p in rng.sample(range(parts), parts)]
+        shuffled = [p.sample(fraction=1.0, shuffle=True, seed=rng.randrange(2**32)) for p in pieces]
+        return engine.local(shuffled, fn, tables)
+
+    return run
+
+
+def _scaled(plan: AlignmentPlan, data: Dataset, run: Any) -> RewardLedger:
+    """The ledger of the engine path, its maps run by ``run`` on polars frames."""
+    ctx = _Context.of(plan)
+    table, summary, teams = _scale.engine_rewards(
+        data.deals,
+        ctx,
+        touchpoints=data.touchpoints,
+        stage_events=data.stage_events,
+        fx=FX,
+        kind="month",
+        period=PERIOD,
+        cutoff=AS_OF,
+        run=run,
+    )
+    assert ctx.plan.id is not None
+    return RewardLedger(
+        period=PERIOD,
+        currency=ctx.plan.currency,
+        as_of=AS_OF,
+        plan_id=ctx.plan.id,
+        locked=False,
+        lines=None,
+        summary=summary.sort("participant"),
+        deals=None,
+        teams=teams,
+        table=table,
+    )
+
+
+_REFERENCES: dict[int, tuple[Dataset, dict[str, Any]]] = {}
+
+
+def _reference(plan: AlignmentPlan, seed: int) -> tuple[Dataset, dict[str, Any]]:
+    if seed not in _REFERENCES:
+        data = _data(plan, seed, 60)
+        _REFERENCES[seed] = data, _compute(plan, data).to_dict()
+    return _REFERENCES[seed]
+
+
+def test_the_cases_pay_tiers_caps_and_clawbacks(example_plan: AlignmentPlan) -> None:
+    # Without these components the laws below would not prove their spreads.
+    plan = _plan(example_plan)
+    components = set()
+    for seed in (1, 4):
+        _, want = _reference(plan, seed)
+        components |= {line["component"] for line in want["lines"]}
+    assert components >= {"pool", "split", "team_pool", "tier", "cap", "clawback"}
+
+
+@settings(max_examples=8, deadline=None)
+@given(data_seed=st.sampled_from([1, 4]), parts=st.integers(1, 6), split_seed=st.integers(0, 2**32 - 1))
+def test_merging_the_partials_of_any_partitions_gives_the_one_machine_ledger(
+    example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
+) -> None:
+    plan = _plan(example_plan)
+    data, want = _reference(plan, data_seed)
+    got = _scaled(plan, data, _split_run(parts, split_seed))
+    assert got.to_dict() == want
+    # Cents conserved in any grouping: each deal's pool, split and team-pool lines add up to its pool.
+    credit = got.to_frame().filter(
+        pl.col("component").is_in(["pool", "split", "team_pool"]) & (pl.col("source") != "overlay")
+    )
+    per_deal = credit.group_by("deal").agg(pl.col("amount").sum(), pl.col("deal_pool").first())
+    assert len(per_deal)
+    assert (per_deal.get_column("amount") == per_deal.get_column("deal_pool")).all()
+
+
+def test_the_law_can_fail_when_a_participant_is_split_across_partitions(example_plan: AlignmentPlan) -> None:
+    # The per-participant stage needs a participant's lines together: split them and the tiers differ.
+    plan = _plan(example_plan)
+    data, want = _reference(plan, 1)
+
+    def halves(data_: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **options: Any) -> Any:
+        if options["key"] != "participant":
+            return engine.local([data_], fn, tables)
+        rows = data_.with_row_index("_r")
+        return engine.local(
+            [rows.filter(pl.col("_r") % 2 == 0).drop("_r"), rows.filter(pl.col("_r") % 2 == 1).drop("_r")],
+            fn,
+            tables,
+        )
+
+    assert _scaled(plan, data, halves).to_dict() != want
+
+
+@pytest.fixture(scope="module")
+def spark_case(example_plan: AlignmentPlan, spark: Any) -> tuple[Dataset, RewardLedger, list[list[str]]]:
+    """One Spark run (New York session), the columns of every frame the driver read during it."""
+    plan = _plan(example_plan)
+    data = _data(plan, 1, 80)
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+
+    def on_spark(frame: pl.DataFrame) -> Any:
+        return spark.createDataFrame(frame.to_arrow())
+
+    read: list[list[str]] = []
+    real = engine.to_polars
+
+    def spy(frame: Any) -> pl.DataFrame:
+        out = real(frame)
+        read.append(out.columns)
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "to_polars", spy)
+        ledger = _compute(
+            plan,
+            data,
+            deals=on_spark(data.deals),
+            touchpoints=on_spark(data.touchpoints),
+            stage_events=on_spark(data.stage_events),
+        )
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return data, ledger, read
+
+
+def test_spark_gives_the_polars_ledger_and_reads_no_deal_rows(
+    example_plan: AlignmentPlan, spark_case: tuple[Dataset, RewardLedger, list[list[str]]]
+) -> None:
+    data, ledger, read = spark_case
+    assert engine.is_spark(ledger.line_table)
+    # Merged rows only: sums per (participant, period), periods, the run's size; never per deal or line.
+    assert read
+    assert not [columns for columns in read if any(c.endswith("deal") for c in columns)]
+    assert ledger.to_dict() == _compute(_plan(example_plan), data).to_dict()
+
+
+def test_the_spark_lines_write_out_and_equal_polars(
+    example_plan: AlignmentPlan, spark_case: tuple[Dataset, RewardLedger, list[list[str]]], tmp_path: Path
+) -> None:
+    data, ledger, _ = spark_case
+    ledger.line_table.write.parquet(str(tmp_path / "lines"))
+    written = pl.read_parquet(tmp_path / "lines" / "*.parquet")
+    want = _compute(_plan(example_plan), data).line_table
+    assert written.schema == want.schema
+    assert written.sort(written.columns).equals(want.sort(want.columns))
+    assert len(ledger) == len(want) > 0
+
+
+def test_a_data_error_on_a_worker_reaches_the_user(example_plan: AlignmentPlan, spark: Any) -> None:
+    # No USD rate before 2030: the intake map on the worker raises; the driver raises the same error.
+    plan = _plan(example_plan)
+    data = _data(plan, 2, 40)
+    fx = FxTable([("USD", "EUR", date(2030, 1, 1), "0.9")])
+    with pytest.raises(DataError) as polars_error:
+        compute_rewards(data.deals, plan, touchpoints=data.touchpoints, fx=fx, period=PERIOD, as_of=AS_OF)
+    deals = spark.createDataFrame(data.deals.to_arrow())
+    touches = spark.createDataFrame(data.touchpoints.to_arrow())
+    with pytest.raises(DataError) as spark_error:
+        compute_rewards(deals, plan, touchpoints=touches, fx=fx, period=PERIOD, as_of=AS_OF)
+    assert type(spark_error.value) is type(polars_error.value)
+    assert str(spark_error.value) == str(polars_error.value)
+    assert spark_error.value.record == polars_error.value.record
