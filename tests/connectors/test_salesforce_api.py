@@ -372,22 +372,27 @@ def test_registered_as_a_plugin() -> None:
 
 
 class TestContract(ConnectorContract):
+    """The connector contract against one fake org per class: no test of it changes the fake."""
+
     plan = PLAN
 
-    @pytest.fixture(autouse=True)
+    @pytest.fixture(autouse=True, scope="class")
+    @classmethod
     def _serve(
-        self,
-        server: HTTPServer,
-        bundle: str,
-        tmp_path_factory: pytest.TempPathFactory,
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        monkeypatch.setenv(f"{PREFIX}ACCESS_TOKEN", TOKEN)
-        fake = fake_from_dataset(PLAN, synthetic(PLAN, seed=11, n_leads=40), tmp_path_factory.mktemp("org"))
-        fake.install(server)
-        self.server, self.bundle = server, bundle
-        type(self).change_windows = window_bounds(fake, 3)
-        type.__setattr__(type(self), "_contract_loads", {})
+        cls, tls: tuple[ssl.SSLContext, str], tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[None]:
+        with (
+            HTTPServer(host="127.0.0.1", port=0, ssl_context=tls[0]) as http,
+            pytest.MonkeyPatch.context() as patch,
+        ):
+            patch.setenv(f"{PREFIX}ACCESS_TOKEN", TOKEN)
+            org = tmp_path_factory.mktemp("org")
+            fake = fake_from_dataset(PLAN, synthetic(PLAN, seed=11, n_leads=40), org)
+            fake.install(http)
+            cls.server, cls.bundle = http, tls[1]
+            cls.change_windows = window_bounds(fake, 3)
+            type.__setattr__(cls, "_contract_loads", {})
+            yield
 
     def make_connector(self) -> Salesforce:
         return connector(self.server, self.bundle)

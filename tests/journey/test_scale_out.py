@@ -188,7 +188,7 @@ def many_partitions(spark: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def data(example_plan: AlignmentPlan) -> Dataset:
-    return synthetic(example_plan, seed=15, n_leads=300)
+    return synthetic(example_plan, seed=15, n_leads=150)
 
 
 class _Reads:
