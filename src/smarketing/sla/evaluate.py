@@ -62,7 +62,8 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         plan: The alignment plan; its ``sla``, journey handoffs, people and teams are used.
         data: A :class:`~smarketing.records.Dataset`, or a mapping of record kind (``"leads"``,
             ``"stage_events"``, ``"activities"``, ``"dispositions"``) to records or a dataframe of any
-            library narwhals supports (polars by default).
+            library narwhals supports (polars by default). A mapping of the four kinds to PySpark
+            DataFrames runs on Spark, each partition of leads through the same kernel.
         as_of: The timezone-aware instant to evaluate at, in any time zone.
 
     Returns:
@@ -70,7 +71,9 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         ``tier``, ``handoff_at``, ``first_response_at``, ``first_response_hours`` (business hours),
         ``response_status``, ``attempts`` (within the window), ``attempts_status``, ``disposition_at``,
         ``disposition_reason``, ``disposition_status``, due times, ``paused``, the escalation columns,
-        ``period`` and ``week``. Times are UTC.
+        ``period`` and ``week``. Times are UTC. When the data are PySpark DataFrames, ``report.leads`` and
+        ``report.breaches`` are PySpark DataFrames kept on Spark (see :class:`~smarketing.sla.SLAReport`)
+        and the rest is merged on Spark (see "Running on Spark" in the docs).
 
     Raises:
         PlanError: The plan has no SLA or the journey no handoff transition.
