@@ -269,13 +269,16 @@ def status_partials(
     """
     span = _span(frames, as_of)
     extra = {"_groups": (groups, "lead_id")} if groups is not None else {}
-    kinds = [*frames, *extra]
+    # The map is shipped to the workers: it holds names only, never a Spark frame.
+    names, grouped = list(frames), groups is not None
+    kinds = [*names, *extra]
 
     def fn(part: Any) -> dict[str, pl.DataFrame]:
+        """The partition's statuses per (kind, group, window): sums on one row, response times one a row."""
         tables = engine.split(part, kinds)
-        data = {kind: tables[kind] for kind in frames}
+        data = {kind: tables[kind] for kind in names}
         statuses = _kernel.lead_statuses(context, data, as_of=as_of, span=span, columns=("response_us",))
-        if groups is not None:
+        if grouped:
             mine = tables["_groups"].with_columns(pl.col("lead_id").cast(pl.String))
             statuses = statuses.join(mine, on="lead_id", how="left").with_columns(
                 pl.col("_group").fill_null(_NONE_GROUP)
