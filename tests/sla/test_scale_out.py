@@ -192,8 +192,7 @@ def test_the_scorecards_sla_metrics_run_on_spark_reading_only_merged_rows(
     reads = _Reads(monkeypatch, frames["leads"])
     got = scorecard(example_plan, frames, period="2026-10", as_of=AS_OF, by="team", fx=FX)
     assert got.to_dict() == want.to_dict()
-    sla_rows = [r for r in want.to_frame().rows(named=True) if r["metric"] == "sla_compliance"]
-    assert sla_rows  # the SLA metrics are in the scorecard
+    assert "speed_to_lead" in repr(want.to_dict())  # an SLA metric (the median response) is in it
     assert sum(reads.rows) < len(data["leads"]) // 2
 
 
