@@ -71,7 +71,7 @@ def _reference(plan: AlignmentPlan, seed: int) -> tuple[dict[str, pl.DataFrame],
     return _REFERENCES[seed]
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(data_seed=st.integers(0, 3), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
 def test_merging_the_partials_of_any_partitions_gives_the_one_partition_report(
     example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
@@ -118,7 +118,7 @@ def many_partitions(spark: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def data(example_plan: AlignmentPlan) -> dict[str, pl.DataFrame]:
-    return _kinds(synthetic(example_plan, seed=15, n_leads=150))
+    return _kinds(synthetic(example_plan, seed=15, n_leads=100))
 
 
 class _Reads:
@@ -186,7 +186,7 @@ def test_the_scorecards_sla_metrics_run_on_spark_reading_only_merged_rows(
     many_partitions: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    given = {**data, "deals": synthetic(example_plan, seed=15, n_leads=150).deals}
+    given = {**data, "deals": synthetic(example_plan, seed=15, n_leads=100).deals}
     frames = {kind: many_partitions.createDataFrame(frame.to_arrow()) for kind, frame in given.items()}
     want = scorecard(example_plan, given, period="2026-10", as_of=AS_OF, by="team", fx=FX)
     reads = _Reads(monkeypatch, frames["leads"])
