@@ -1,4 +1,4 @@
-"""Spark benchmark: the journey analyses, attribute and compute_rewards on Spark (local[2]) vs polars.
+"""Spark benchmark: journey, attribute, rewards, SLA and scorecard on Spark (local[2]) against polars.
 
 Usage (from the repository root, after ``make setup``)::
 
@@ -7,7 +7,8 @@ Usage (from the repository root, after ``make setup``)::
 What it does:
 
 1. Generates the example plan's synthetic data (``smarketing.datasets.synthetic``, seed 1) and writes the
-   stage events, leads, touchpoints and deals as Parquet to ``--dir`` (never to the repository).
+   stage events, leads, touchpoints, deals, activities and dispositions as Parquet to ``--dir`` (never
+   to the repository).
 2. Runs each engine in a fresh subprocess: polars reads the Parquet files with ``pl.read_parquet``; Spark
    (``local[2]``, ``PYSPARK_PYTHON`` set to this interpreter) reads them with ``spark.read.parquet``. Each
    analysis is timed (wall time, one run, after a funnel of 50 events has started Spark's Python
@@ -17,6 +18,9 @@ What it does:
 3. Prints, per engine and analysis: the wall time, the rows read by the driver, and the driver Python
    process's peak resident memory (``VmHWM``; the JVM and Spark's Python workers are other processes),
    and whether Spark's answers equal polars' (``to_dict()``; the graph node by node and edge by edge).
+   ``evaluate_sla``'s per-lead rows and breaches are compared by their number and content: on Spark they
+   are written out as Parquet by Spark (``report.leads.write.parquet``) and counted there, never read by the
+   driver; the report's other tables and its summary by ``to_dict()``.
 """
 
 from __future__ import annotations
@@ -50,16 +54,28 @@ def _write(leads: int, folder: Path) -> None:
     data = synthetic(plan, seed=1, n_leads=leads)
     folder.mkdir(parents=True, exist_ok=True)
     data.stage_events.write_parquet(folder / "stage_events.parquet")
-    data.leads.select("id", "region").write_parquet(folder / "leads.parquet")
+    data.leads.write_parquet(folder / "leads.parquet")
     data.touchpoints.write_parquet(folder / "touchpoints.parquet")
     data.deals.write_parquet(folder / "deals.parquet")
+    data.activities.write_parquet(folder / "activities.parquet")
+    data.dispositions.write_parquet(folder / "dispositions.parquet")
     print(f"{leads} leads, {len(data.stage_events)} stage events -> {folder}", file=sys.stderr)
 
 
-def _answers(events: Any, leads: Any, touches: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
+def _answers(
+    events: Any,
+    leads: Any,
+    touches: dict[str, Any],
+    timings: dict[str, float],
+    *,
+    sla: dict[str, Any],
+    out_dir: Path,
+) -> dict[str, Any]:
     import smarketing as sm
     from smarketing.attribution import attribute
     from smarketing.journey import conformance, discover, funnel
+    from smarketing.kpi import scorecard
+    from smarketing.sla import evaluate_sla
 
     plan = sm.load_plan(ROOT / "examples" / "plan.yaml")
     out: dict[str, Any] = {}
@@ -77,6 +93,10 @@ def _answers(events: Any, leads: Any, touches: dict[str, Any], timings: dict[str
         # The ledger's lines stay on Spark: the run reads merged rows; its lines are read by to_dict() below.
         "compute_rewards": lambda: {"lines": len(_rewards(plan, events, touches))},
         "compute_rewards to_dict": lambda: _rewards(plan, events, touches).to_dict(),
+        "evaluate_sla": lambda: _sla(evaluate_sla(plan, sla, as_of=AS_OF), out_dir),
+        "scorecard by team": lambda: scorecard(
+            plan, {**sla, "deals": touches["deals"]}, period="2026-10", as_of=AS_OF, by="team", fx=_fx()
+        ).to_dict(),
     }
     for name, run in runs.items():
         if ONLY and not any(name.startswith(prefix) for prefix in ONLY):
@@ -108,19 +128,54 @@ def _per_touch(touches: dict[str, Any]) -> dict[str, Any]:
 def _rewards(plan: Any, events: Any, touches: dict[str, Any]) -> Any:
     from datetime import date
 
-    from smarketing.money import FxTable
     from smarketing.rewards import compute_rewards
 
-    fx = FxTable([("USD", "EUR", date(2025, 1, 1), "0.9"), ("USD", "EUR", date(2026, 7, 1), "0.85")])
     return compute_rewards(
         touches["deals"],
         plan,
         touchpoints=touches["touchpoints"],
         stage_events=events,
-        fx=fx,
+        fx=_fx(),
         period="2026-10",
         as_of=date(2026, 10, 31),
     )
+
+
+def _fx() -> Any:
+    """Exchange rates for the scorecard's money in the plan's currency (the synthetic deals are in USD)."""
+    from datetime import date
+
+    from smarketing.money import FxTable
+
+    return FxTable([("USD", "EUR", date(2025, 1, 1), "0.9"), ("USD", "EUR", date(2026, 7, 1), "0.85")])
+
+
+def _sla(report: Any, out_dir: Path) -> Any:
+    """The SLA report's merged tables and summary, and its per-lead rows and breaches counted where they are.
+
+    On Spark the per-lead rows and breaches are written out by Spark and counted from the files there;
+    on polars they are counted in memory. Their content is checked by the tests (tests/sla/test_scale_out.py).
+    """
+    tables = _without_rows(report)
+    if hasattr(report.leads, "write"):
+        report.leads.write.mode("overwrite").parquet(str(out_dir / "sla_leads"))
+        report.breaches.write.mode("overwrite").parquet(str(out_dir / "sla_breaches"))
+        session = report.leads.sparkSession
+        rows = session.read.parquet(str(out_dir / "sla_leads")).count()
+        breaches = session.read.parquet(str(out_dir / "sla_breaches")).count()
+    else:
+        rows, breaches = report.leads.height, report.breaches.height
+    return {**tables, "leads (rows)": rows, "breaches (rows)": breaches}
+
+
+def _without_rows(report: Any) -> dict[str, Any]:
+    """``to_dict()`` of an SLA report without its per-lead rows and breaches (which it would read)."""
+    from smarketing.sla.report import _json_rows
+
+    out: dict[str, Any] = {"summary": report.summary, "counts": dict(report.counts)}
+    for name in ("marketing", "by_rep", "by_team", "by_period", "weekly"):
+        out[name] = _json_rows(getattr(report, name))
+    return out
 
 
 def _graph(graph: Any) -> Any:
@@ -142,6 +197,8 @@ def _run(engine: str, folder: Path) -> None:
             pl.read_parquet(folder / "leads.parquet"),
             {k: pl.read_parquet(folder / f"{k}.parquet") for k in ("touchpoints", "deals")},
             timings,
+            sla={k: pl.read_parquet(folder / f"{k}.parquet") for k in _SLA_KINDS},
+            out_dir=folder / "polars-out",
         )
     else:
         os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -173,6 +230,8 @@ def _run(engine: str, folder: Path) -> None:
             spark.read.parquet(str(folder / "leads.parquet")),
             {k: spark.read.parquet(str(folder / f"{k}.parquet")) for k in ("touchpoints", "deals")},
             timings,
+            sla={k: spark.read.parquet(str(folder / f"{k}.parquet")) for k in _SLA_KINDS},
+            out_dir=folder / "spark-out",
         )
         spark.stop()
         reads = list(READS)
@@ -183,6 +242,9 @@ def _run(engine: str, folder: Path) -> None:
         default=str,
         sort_keys=True,
     )
+
+
+_SLA_KINDS = ("stage_events", "leads", "activities", "dispositions")
 
 
 def _peak_mib() -> float:
@@ -215,7 +277,7 @@ def main() -> None:
     if args.run:
         _run(args.run, args.dir)
         return
-    if not (args.reuse and (args.dir / "touchpoints.parquet").exists()):
+    if not (args.reuse and (args.dir / "dispositions.parquet").exists()):
         # In a process of its own, so that this one (and the runs it starts) stay small.
         subprocess.run(
             [sys.executable, __file__, "--run", "write", "--leads", str(args.leads), "--dir", str(args.dir)],

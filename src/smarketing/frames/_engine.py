@@ -53,8 +53,11 @@ import polars as pl
 from smarketing.errors import DataError, PlanError
 
 __all__ = [
+    "KIND",
+    "PARTITION_KEY",
     "Partial",
     "Partials",
+    "co_partition",
     "distinct",
     "is_spark",
     "local",
@@ -63,6 +66,7 @@ __all__ = [
     "run",
     "spark_run",
     "spark_sql",
+    "split",
     "to_polars",
 ]
 
@@ -77,8 +81,9 @@ _TYPES: dict[type[pl.DataType], str] = {
     pl.Int32: "int",
     pl.String: "string",
     pl.Boolean: "boolean",
-    pl.Datetime: "timestamp",
     pl.Float64: "double",
+    pl.Date: "date",
+    pl.Datetime: "timestamp",
 }
 
 
@@ -94,8 +99,9 @@ class Partial:
     """One table a map returns: its columns (a fixed schema) and how the partitions' tables merge.
 
     Attributes:
-        schema: Column name -> dtype (``Int64``, ``Int32``, ``String``, ``Boolean``, ``Datetime("us",
-            "UTC")``; in a kept table also ``Float64`` and ``Decimal``).
+        schema: Column name -> dtype (``Int64``, ``Int32``, ``String``, ``Boolean``, ``Date``,
+            ``Datetime("us", "UTC")``; in a kept table also ``Float64`` and ``Decimal``: floats do not add
+            up exactly, so no merge sums them).
         keys: The columns the merge groups by (none: one group); a table with only keys merges to the
             set union of its rows.
         aggs: Column -> ``"sum"``, ``"min"`` or ``"max"``: how the rows of one key merge (associative and
@@ -420,6 +426,51 @@ def spark_run(
     if len(errors):
         _raise(str(errors[0]))
     return _Spark(mapped, tables, merged)
+
+
+# --------------------------------------------------------------------------------------------------
+# Several tables, one partition of complete keys: a union tagged by kind.
+
+#: The column of a co-partitioned union naming each row's table, and the key it is partitioned by.
+KIND, PARTITION_KEY = "_kind", "_key"
+
+
+def co_partition(frames: Mapping[str, Any], keys: Mapping[str, str]) -> Any:
+    """Several PySpark DataFrames as one, one shuffle by key brings each key's rows of every table together.
+
+    Each row keeps its own columns, renamed ``<kind>__<column>`` (tables never share a column, whatever
+    their types), and gets its table's name in :data:`KIND` and its key (the column ``keys[kind]``, as a
+    string, so that ``1`` and ``"1"`` land in the same partition) in :data:`PARTITION_KEY`. Run the map on
+    the union with ``key=PARTITION_KEY`` and ``columns=union.columns``; :func:`split` gives the tables back
+    in the map.
+    """
+    F, _ = spark_sql()  # noqa: N806 (Spark's own names)
+    tagged = [
+        frame.select(
+            F.lit(kind).alias(KIND),
+            F.col(f"`{keys[kind]}`").cast("string").alias(PARTITION_KEY),
+            *(F.col(f"`{c}`").alias(_packed(kind, c)) for c in frame.columns),
+        )
+        for kind, frame in frames.items()
+    ]
+    union = tagged[0]
+    for frame in tagged[1:]:
+        union = union.unionByName(frame, allowMissingColumns=True)
+    return union
+
+
+def split(part: pl.DataFrame, kinds: Sequence[str]) -> dict[str, pl.DataFrame]:
+    """The tables of a partition of a :func:`co_partition` union, each with its own columns, by kind.
+
+    A kind without rows in the partition is an empty frame of its columns (their types as Spark gave them).
+    """
+    out = {}
+    for kind in kinds:
+        prefix = f"{kind}__"
+        columns = {c: c.removeprefix(prefix) for c in part.columns if c.startswith(prefix)}
+        rows = part.filter(pl.col(KIND) == kind) if KIND in part.columns else part.clear()
+        out[kind] = rows.select(*columns).rename(columns)
+    return out
 
 
 def _packed(table: str, column: str) -> str:

@@ -30,6 +30,7 @@ from smarketing.frames import _money, as_lazy, check_aware, collect
 from smarketing.kpi._formula import Undefined, Value
 from smarketing.money import FxTable, Money
 from smarketing.sla import _kernel as sla_kernel
+from smarketing.sla import _scale as sla_scale
 
 if TYPE_CHECKING:
     from smarketing.journey import JourneyMap
@@ -104,6 +105,7 @@ class _Run:
     )
     direct: dict[tuple[str, str, Window], Value] = attrs.Factory(dict)
     sla_leads: pl.DataFrame | None = None
+    sla_merged: pl.DataFrame | None = None
 
 
 def _bucket(column: str, windows: Sequence[Window], tz: str, *, is_date: bool = False) -> nw.Expr:
@@ -346,25 +348,40 @@ def _sla_metrics(run: _Run, sla: SLASource, kind: PeriodKind, windows: Sequence[
     it runs once per kernel run and the metrics are read off its per-lead statuses, bucketed by handoff
     time. Only those are computed (:func:`smarketing.sla._kernel.lead_statuses`): not the escalation
     ladder, the breaches, marketing's side or the counts.
+
+    On PySpark frames the kernel runs on Spark partitions of leads (:mod:`smarketing.sla._scale`): the
+    counts per group and window are summed there and the median response time comes from the exact lower
+    medians of the times and of their negations; only those merged rows reach the driver (once for every
+    window kind of the run).
     """
-    if run.sla_leads is None:
-        run.sla_leads = sla_kernel.lead_statuses(sla(), run.data, as_of=run.setup.as_of)
-    status, disposition = nw.col("response_status"), nw.col("disposition_status")
-    frame = (
-        nw.from_native(run.sla_leads)
-        .lazy()
-        .with_columns(_bucket("handoff_at", windows, run.setup.tz).alias("_bucket"))
-    )
-    frame = _with_group(_in_windows(frame, kind, windows), _on_polars(run.groups))
-    result = collect(
-        frame.group_by("_group", "_bucket").agg(
-            nw.col("first_response_hours").median().alias("median"),
-            (status == "met").sum().alias("met"),
-            status.is_in(["met", "breached"]).sum().alias("decided"),
-            (disposition == "on_time").sum().alias("on_time"),
-            (disposition != "pending").sum().alias("due"),
+    frames = sla_scale.spark_frames(run.data)
+    if frames is not None:
+        if run.sla_merged is None:
+            buckets = {k: _bucket("handoff_at", w, run.setup.tz) for k, w in run.setup.windows.items()}
+            groups = None if run.groups is None else run.groups.to_native()
+            run.sla_merged = sla_scale.status_partials(
+                sla(), frames, groups, as_of=run.setup.as_of, buckets=buckets
+            )
+        result = run.sla_merged.filter(pl.col("_kind") == kind)
+    else:
+        if run.sla_leads is None:
+            run.sla_leads = sla_kernel.lead_statuses(sla(), run.data, as_of=run.setup.as_of)
+        status, disposition = nw.col("response_status"), nw.col("disposition_status")
+        frame = (
+            nw.from_native(run.sla_leads)
+            .lazy()
+            .with_columns(_bucket("handoff_at", windows, run.setup.tz).alias("_bucket"))
         )
-    )
+        frame = _with_group(_in_windows(frame, kind, windows), _on_polars(run.groups))
+        result = collect(
+            frame.group_by("_group", "_bucket").agg(
+                nw.col("first_response_hours").median().alias("median"),
+                (status == "met").sum().alias("met"),
+                status.is_in(["met", "breached"]).sum().alias("decided"),
+                (disposition == "on_time").sum().alias("on_time"),
+                (disposition != "pending").sum().alias("due"),
+            )
+        )
     for group, bucket, median, met, decided, on_time, due in result.select(
         "_group", "_bucket", "median", "met", "decided", "on_time", "due"
     ).iter_rows():

@@ -35,9 +35,29 @@ from smarketing.sla import _tables
 if TYPE_CHECKING:
     from smarketing.sla.model import SLA
 
-__all__ = ["DEFAULT_PERIOD", "SLAContext", "SLAFrames", "STATUS_COLUMNS", "evaluate", "lead_statuses"]
+__all__ = [
+    "COUNTS",
+    "OPTIONAL",
+    "REQUIRED",
+    "DEFAULT_PERIOD",
+    "SLAContext",
+    "SLAFrames",
+    "STATUS_COLUMNS",
+    "Span",
+    "HOURS_PER_US",
+    "US_PER_HOUR",
+    "counts_and_examples",
+    "evaluate",
+    "lead_statuses",
+    "past_span",
+    "span",
+]
 
 US_PER_HOUR = 3_600_000_000
+#: Hours are microseconds times this reciprocal: polars divides a column of one value exactly but longer
+#: ones by multiplying with the reciprocal, so a division would give another last bit for a partition of
+#: one lead than for many; a multiplication gives the same bits for any number of leads.
+HOURS_PER_US = 1 / US_PER_HOUR
 DEFAULT_PERIOD = "month"
 _TRUNCATE = {"day": "1d", "month": "1mo", "quarter": "1q", "year": "1y"}
 
@@ -60,6 +80,9 @@ _OPTIONAL: dict[str, dict[str, Any]] = {
     "activities": {"id": nw.String(), "outcome": nw.String()},
     "dispositions": {"person": nw.String()},
 }
+#: The columns each kind must have (public for the scale-out, which reads only these and the optional ones).
+REQUIRED, OPTIONAL = _REQUIRED, _OPTIONAL
+
 _TIMES: dict[str, tuple[str, ...]] = {
     "stage_events": ("time",),
     "leads": ("created_at",),
@@ -131,7 +154,8 @@ class SLAFrames:
         return self._lead_rows.drop("known", "_early")
 
     @cached_property
-    def _delivered(self) -> pl.DataFrame:
+    def delivered(self) -> pl.DataFrame:
+        """Marketing's delivered leads: a lead's first entry into the volume stage per period, its fate."""
         return self._delivered_plan.collect()
 
     @cached_property
@@ -142,58 +166,82 @@ class SLAFrames:
     @cached_property
     def marketing(self) -> pl.DataFrame:
         """Marketing's side per period: volume against the commitment, acceptance and SQL rates."""
-        return _tables.marketing(self._delivered, self._sla, self.period, self._now, self._zone)
+        return _tables.marketing(self.delivered, self._sla, self.period, self._now, self._zone)
 
     @cached_property
     def weekly(self) -> pl.DataFrame:
         """Both sides per week (the trend)."""
-        return _tables.weekly(self.leads, self._delivered)
+        return _tables.weekly(self.leads, self.delivered)
 
     @cached_property
-    def _count_row(self) -> dict[str, Any]:
+    def count_row(self) -> dict[str, Any]:
+        """Each count of :data:`COUNTS` and its example (``_example_<count>``: the smallest lead id counted).
+
+        Sums and minimums: the rows of partitions of the data by lead add up (:func:`counts_and_examples`).
+        """
         c: dict[str, Any] = {}
         for frame in pl.collect_all(list(self._count_plans)):
             c.update(frame.row(0, named=True))
-        return c
+        lead_rows = self._lead_rows
+        by_lead = {
+            "handoffs_unknown_lead": ~pl.col("known"),
+            "activities_before_lead_created": pl.col("_early") > 0,
+            "dispositions_unknown_reason": ~pl.col("disposition_reason_agreed"),
+        }
+        from_lead = lead_rows.select(
+            *(
+                f.cast(pl.Int64).sum().alias(n)
+                for n, f in by_lead.items()
+                if n != "activities_before_lead_created"
+            ),
+            pl.col("_early").sum().cast(pl.Int64).alias("activities_before_lead_created"),
+            *(pl.when(f).then(pl.col("lead_id")).min().alias(f"_example_{n}") for n, f in by_lead.items()),
+        ).row(0, named=True)
+        row: dict[str, Any] = {}
+        for name, ours in _COUNT_SOURCES.items():
+            row[name] = int((from_lead if ours is None else c)[name if ours is None else ours] or 0)
+            example = f"_example_{name}" if ours is None else f"_example_{ours}"
+            row[f"_example_{name}"] = (from_lead if ours is None else c)[example]
+        return row
 
     @cached_property
     def examples(self) -> dict[str, str]:
         """For each count that is not zero, the smallest lead id it counts (sorted by count name)."""
-        lead_rows = self._lead_rows
-        c = self._count_row
-
-        def first(frame: pl.DataFrame) -> Any:
-            return frame.get_column("lead_id").min()
-
-        found = {
-            "handoffs_unknown_lead": first(lead_rows.filter(~pl.col("known"))),
-            "activities_unknown_lead": c["_example_a_unknown"],
-            "activities_before_lead_created": first(lead_rows.filter(pl.col("_early") > 0)),
-            "activities_after_as_of": c["_example_a_after"],
-            "dispositions_not_handed_off": c["_example_d_unhanded"],
-            "dispositions_before_handoff": c["_example_d_before"],
-            "dispositions_after_as_of": c["_example_d_after"],
-            "dispositions_unknown_reason": first(lead_rows.filter(~pl.col("disposition_reason_agreed"))),
-            "stage_events_after_as_of": c["_example_e_after"],
-        }
-        return {k: str(found[k]) for k, v in sorted(self.counts.items()) if v and found[k] is not None}
+        return counts_and_examples(self.count_row)[1]
 
     @cached_property
     def counts(self) -> dict[str, int]:
         """Facts handled specially, by kind."""
-        lead_rows = self._lead_rows
-        c = self._count_row
-        return {
-            "handoffs_unknown_lead": int(lead_rows.filter(~pl.col("known")).height),
-            "activities_unknown_lead": int(c["a_unknown"]),
-            "activities_before_lead_created": int(lead_rows["_early"].sum()),
-            "activities_after_as_of": int(c["a_after"] or 0),
-            "dispositions_not_handed_off": int(c["d_unhanded"] or 0),
-            "dispositions_before_handoff": int(c["d_before"] or 0),
-            "dispositions_after_as_of": int(c["d_after"] or 0),
-            "dispositions_unknown_reason": int(lead_rows.filter(~pl.col("disposition_reason_agreed")).height),
-            "stage_events_after_as_of": int(c["e_after"] or 0),
-        }
+        return counts_and_examples(self.count_row)[0]
+
+
+#: The counts of facts handled specially, in report order, each with the column of the count plans it is
+#: read from (None: from the per-lead frame).
+_COUNT_SOURCES: dict[str, str | None] = {
+    "handoffs_unknown_lead": None,
+    "activities_unknown_lead": "a_unknown",
+    "activities_before_lead_created": None,
+    "activities_after_as_of": "a_after",
+    "dispositions_not_handed_off": "d_unhanded",
+    "dispositions_before_handoff": "d_before",
+    "dispositions_after_as_of": "d_after",
+    "dispositions_unknown_reason": None,
+    "stage_events_after_as_of": "e_after",
+}
+
+#: The names of the counts of :attr:`SLAFrames.counts`, in order.
+COUNTS = tuple(_COUNT_SOURCES)
+
+
+def counts_and_examples(row: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, str]]:
+    """The counts and examples of a row of :attr:`SLAFrames.count_row` (or of their merged sums, minimums)."""
+    counts = {name: int(row[name] or 0) for name in COUNTS}
+    examples = {
+        k: str(row[f"_example_{k}"])
+        for k, v in sorted(counts.items())
+        if v and row[f"_example_{k}"] is not None
+    }
+    return counts, examples
 
 
 # --------------------------------------------------------------------------------------------------
@@ -272,9 +320,17 @@ def _from_us(column: str) -> nw.Expr:
 # The kernel: one entry point for the whole report, one for the per-lead statuses the KPIs read.
 
 
-def evaluate(context: SLAContext, data: Any, *, as_of: datetime) -> SLAFrames:
-    """Evaluate ``context.sla`` on ``data`` at ``as_of``; see :func:`smarketing.sla.evaluate_sla`."""
-    run = _per_lead(context, data, as_of)
+#: The range of the past stage events of all the data (microseconds; None: no event), when ``data`` is a
+#: partition of it: the business clock covers that range, as it does on the whole data (see :func:`span`).
+Span = tuple[int | None, int | None]
+
+
+def evaluate(context: SLAContext, data: Any, *, as_of: datetime, span: Span | None = None) -> SLAFrames:
+    """Evaluate ``context.sla`` on ``data`` at ``as_of``; see :func:`smarketing.sla.evaluate_sla`.
+
+    ``span``: the range of the whole data's past stage events when ``data`` is a partition of it.
+    """
+    run = _per_lead(context, data, as_of, span)
     sla = context.sla
     base = _with_escalation(run.base, sla, run.clock)
     return SLAFrames(
@@ -292,15 +348,23 @@ def evaluate(context: SLAContext, data: Any, *, as_of: datetime) -> SLAFrames:
 STATUS_COLUMNS = ("lead_id", "handoff_at", "first_response_hours", "response_status", "disposition_status")
 
 
-def lead_statuses(context: SLAContext, data: Any, *, as_of: datetime) -> pl.DataFrame:
+def lead_statuses(
+    context: SLAContext, data: Any, *, as_of: datetime, span: Span | None = None, columns: Sequence[str] = ()
+) -> pl.DataFrame:
     """The columns :data:`STATUS_COLUMNS` of :attr:`SLAFrames.leads`: same rows, same values.
 
     Only what they need is computed: no escalation ladder, breaches, marketing side or counts. The input
     checks are those of :func:`evaluate`, in the same order, so bad data fails here as it fails there.
+    ``columns`` adds internal ones: ``response_us``, the first response in business microseconds (the
+    integer that ``first_response_hours`` divides by the hour).
     """
-    run = _per_lead(context, data, as_of)
+    run = _per_lead(context, data, as_of, span)
+    extra = {"response_us": (nw.col("response_pos") - nw.col("handoff_pos")).cast(nw.Int64())}
     statuses: pl.DataFrame = (
-        run.base.sort("_row").select(*_lead_columns(STATUS_COLUMNS)).collect().to_native()
+        run.base.sort("_row")
+        .select(*_lead_columns(STATUS_COLUMNS), *(extra[c].alias(c) for c in columns))
+        .collect()
+        .to_native()
     )
     return statuses
 
@@ -322,7 +386,7 @@ class _Run:
     disposition_counts: nw.LazyFrame[Any]
 
 
-def _per_lead(context: SLAContext, data: Any, as_of: datetime) -> _Run:
+def _per_lead(context: SLAContext, data: Any, as_of: datetime, span: Span | None = None) -> _Run:
     """Load and check the data, then build the per-lead frame up to the statuses (the shared steps)."""
     sla = context.sla
     events, leads, activities, dispositions = _load_checked(data)
@@ -332,7 +396,7 @@ def _per_lead(context: SLAContext, data: Any, as_of: datetime) -> _Run:
     past_events = events.filter(nw.col("time_us") <= now)
     per_lead_events = _events_per_lead(past_events, context)
     lead_record = _lead_record(leads)
-    clock = _clock(sla, past_events, now)
+    clock = _clock(sla, past_events if span is None else span, now)
     period = sla.marketing.volume.period if sla.marketing.volume is not None else DEFAULT_PERIOD
     handed = per_lead_events.filter(~nw.col("handoff_us").is_null()).select(
         "lead_id", "handoff_us", "handoffs"
@@ -460,12 +524,25 @@ def _targets(sla: SLA) -> tuple[nw.Expr, nw.Expr, nw.Expr]:
     return tier, target, minimum
 
 
-def _clock(sla: SLA, past_events: nw.LazyFrame[Any], now: int) -> BusinessClock:
-    """The business clock over the range the data and the longest due times need."""
-    span = past_events.select(
+def span(past_events: nw.LazyFrame[Any]) -> Span:
+    """The first and last time of the past stage events (microseconds): what the business clock covers."""
+    row = past_events.select(
         nw.col("time_us").min().alias("lo"), nw.col("time_us").max().alias("hi")
     ).collect()
-    lo_us, hi_us = span.item(0, "lo"), span.item(0, "hi")
+    return row.item(0, "lo"), row.item(0, "hi")
+
+
+def past_span(data: Any, as_of: datetime) -> Span:
+    """:func:`span` of the stage events of ``data`` up to ``as_of`` (after their checks)."""
+    events = _load(data, "stage_events")
+    _no_nulls(events, "stage_events", _REQUIRED["stage_events"], "lead_id")
+    now = epoch_us(check_time(as_of, "as_of"))
+    return span(events.filter(nw.col("time_us") <= now))
+
+
+def _clock(sla: SLA, past_events: nw.LazyFrame[Any] | Span, now: int) -> BusinessClock:
+    """The business clock over the range the data (or the given span) and the longest due times need."""
+    lo_us, hi_us = past_events if isinstance(past_events, tuple) else span(past_events)
     lo_us = now if lo_us is None else min(lo_us, now)
     hi_us = now if hi_us is None else max(hi_us, now)
     fr, att, disp = sla.sales.first_response, sla.sales.attempts, sla.sales.disposition
@@ -670,7 +747,7 @@ def _with_statuses(base: nw.LazyFrame[Any], sla: SLA, clock: BusinessClock, now:
         (nw.col("disposition_reason").is_in(agreed) | nw.col("disposition_reason").is_null()).alias(
             "disposition_reason_agreed"
         ),
-        ((nw.col("response_pos") - nw.col("handoff_pos")).cast(nw.Float64()) / US_PER_HOUR).alias(
+        ((nw.col("response_pos") - nw.col("handoff_pos")).cast(nw.Float64()) * HOURS_PER_US).alias(
             "first_response_hours"
         ),
     )
@@ -808,7 +885,7 @@ _LEAD_FRAME = (
 #: Public per-lead columns computed from internal ones: times in microseconds become UTC datetimes.
 _DERIVED: dict[str, nw.Expr] = {
     "handoff_at": _from_us("handoff_us"),
-    "response_target_hours": nw.col("response_target_us").cast(nw.Float64()) / US_PER_HOUR,
+    "response_target_hours": nw.col("response_target_us").cast(nw.Float64()) * HOURS_PER_US,
     "response_due_at": _from_us("response_due_us"),
     "first_response_at": _from_us("first_response_us"),
     "attempts_window_end": _from_us("attempts_end_us"),

@@ -18,20 +18,41 @@ from smarketing.frames._calendar import from_epoch_us
 if TYPE_CHECKING:
     from smarketing.sla.model import SLA
 
-__all__ = ["breaches", "compliance", "marketing", "ratio", "weekly"]
+__all__ = [
+    "BREACH_ORDER",
+    "BREACH_SCHEMA",
+    "COMPLIANCE_COUNTS",
+    "DELIVERED_COUNTS",
+    "WEEKLY_DELIVERED_COUNTS",
+    "WEEKLY_SALES_COUNTS",
+    "breaches",
+    "compliance",
+    "compliance_rates",
+    "compliance_sums",
+    "delivered_sums",
+    "marketing",
+    "marketing_from",
+    "ratio",
+    "weekly",
+    "weekly_delivered_sums",
+    "weekly_from",
+    "weekly_sales_sums",
+]
 
-_BREACH_SCHEMA = {
-    "lead_id": pl.String,
-    "owner": pl.String,
-    "team": pl.String,
-    "tier": pl.String,
-    "commitment": pl.String,
-    "status": pl.String,
+BREACH_SCHEMA: dict[str, pl.DataType] = {
+    "lead_id": pl.String(),
+    "owner": pl.String(),
+    "team": pl.String(),
+    "tier": pl.String(),
+    "commitment": pl.String(),
+    "status": pl.String(),
     "due_at": pl.Datetime("us", "UTC"),
-    "detail": pl.String,
-    "escalation_step": pl.Int64,
-    "escalation_notify": pl.String,
+    "detail": pl.String(),
+    "escalation_step": pl.Int64(),
+    "escalation_notify": pl.String(),
 }
+#: The commitments of the breaches in their order in the table (each in lead order).
+BREACH_ORDER = ("first_response", "attempts", "disposition", "unable_to_reach", "disposition_reason")
 
 
 def ratio(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
@@ -77,13 +98,26 @@ def _disposition_coverage() -> pl.Expr:
     ).alias("disposition_coverage")
 
 
+#: The counts of a compliance table, in order (what :func:`compliance_sums` adds up per value).
+COMPLIANCE_COUNTS = ("handed_off", *(name for _, _, name in _COUNTS), "unable_to_reach_early")
+
+
 def compliance(leads: pl.DataFrame, by: str) -> pl.DataFrame:
     """Sales compliance per value of ``by`` (owner, team, period): the status counts and their rates."""
-    sums = leads.group_by(by).agg(
+    return compliance_rates(compliance_sums(leads, by), by)
+
+
+def compliance_sums(leads: pl.DataFrame, by: str) -> pl.DataFrame:
+    """The counts :data:`COMPLIANCE_COUNTS` per value of ``by`` (they add up over partitions by lead)."""
+    return leads.group_by(by).agg(
         pl.len().cast(pl.Int64).alias("handed_off"),
         *_status_counts(),
         pl.col("unable_to_reach_early").sum().cast(pl.Int64).alias("unable_to_reach_early"),
     )
+
+
+def compliance_rates(sums: pl.DataFrame, by: str) -> pl.DataFrame:
+    """The compliance table from the summed counts of :func:`compliance_sums`: rates added, sorted."""
     return sums.with_columns(
         _response_compliance(),
         ratio(pl.col("attempts_met"), pl.col("attempts_met") + pl.col("attempts_breached")).alias(
@@ -181,7 +215,7 @@ def breaches(leads: pl.DataFrame) -> pl.DataFrame:
         ),
     ]
     # The leads are sorted by id and each part keeps their order, so the result needs no sort of its own.
-    frames = [p.cast(_BREACH_SCHEMA) for p in parts]  # type: ignore[arg-type]
+    frames = [p.cast(BREACH_SCHEMA) for p in parts]  # type: ignore[arg-type]
     return pl.concat(frames).collect()
 
 
@@ -195,14 +229,27 @@ def _next_period(start: date, period: str) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+#: The counts of marketing's delivered leads per period (:func:`delivered_sums`).
+DELIVERED_COUNTS = ("delivered", "accepted", "sqls")
+
+
 def marketing(delivered: pl.DataFrame, sla: SLA, period: str, now: int, zone: str) -> pl.DataFrame:
     """Marketing's side per period: volume against the commitment, acceptance and SQL rates."""
-    volume, quality = sla.marketing.volume, sla.marketing.quality
-    per = delivered.group_by("period").agg(
+    return marketing_from(delivered_sums(delivered), sla, period, now, zone)
+
+
+def delivered_sums(delivered: pl.DataFrame) -> pl.DataFrame:
+    """The counts :data:`DELIVERED_COUNTS` of the delivered leads per period (they add up)."""
+    return delivered.group_by("period").agg(
         pl.len().cast(pl.Int64).alias("delivered"),
         pl.col("accepted").sum().cast(pl.Int64).alias("accepted"),
         pl.col("sql").sum().cast(pl.Int64).alias("sqls"),
     )
+
+
+def marketing_from(per: pl.DataFrame, sla: SLA, period: str, now: int, zone: str) -> pl.DataFrame:
+    """Marketing's side per period from the summed counts of :func:`delivered_sums`."""
+    volume, quality = sla.marketing.volume, sla.marketing.quality
     as_of_local = from_epoch_us(now).astimezone(ZoneInfo(zone))
     last = _period_start(as_of_local.date(), period)
     first = per["period"].min() if per.height else last
@@ -277,22 +324,41 @@ def _period_start(day: date, period: str) -> date:
     return date(day.year, 1, 1)
 
 
+_WEEKLY_STATUSES = (
+    "response_met",
+    "response_breached",
+    "disposition_on_time",
+    "disposition_late",
+    "disposition_missing",
+)
+#: The counts of sales' side per week (:func:`weekly_sales_sums`) and of marketing's
+#: (:func:`weekly_delivered_sums`).
+WEEKLY_SALES_COUNTS = ("handed_off", *_WEEKLY_STATUSES)
+WEEKLY_DELIVERED_COUNTS = ("delivered", "accepted")
+
+
 def weekly(leads: pl.DataFrame, delivered: pl.DataFrame) -> pl.DataFrame:
     """Both sides per week (Monday, local): the trend."""
-    status_counts = (
-        "response_met",
-        "response_breached",
-        "disposition_on_time",
-        "disposition_late",
-        "disposition_missing",
+    return weekly_from(weekly_sales_sums(leads), weekly_delivered_sums(delivered))
+
+
+def weekly_sales_sums(leads: pl.DataFrame) -> pl.DataFrame:
+    """The counts :data:`WEEKLY_SALES_COUNTS` of the handed-off leads per week."""
+    return leads.group_by("week").agg(
+        pl.len().cast(pl.Int64).alias("handed_off"), *_status_counts(*_WEEKLY_STATUSES)
     )
-    sales = leads.group_by("week").agg(
-        pl.len().cast(pl.Int64).alias("handed_off"), *_status_counts(*status_counts)
-    )
-    delivered_per_week = delivered.group_by("week").agg(
+
+
+def weekly_delivered_sums(delivered: pl.DataFrame) -> pl.DataFrame:
+    """The counts :data:`WEEKLY_DELIVERED_COUNTS` of the delivered leads per week."""
+    return delivered.group_by("week").agg(
         pl.len().cast(pl.Int64).alias("delivered"), pl.col("accepted").sum().cast(pl.Int64).alias("accepted")
     )
-    counts = ["handed_off", *status_counts, "delivered", "accepted"]
+
+
+def weekly_from(sales: pl.DataFrame, delivered_per_week: pl.DataFrame) -> pl.DataFrame:
+    """The trend from the summed counts of :func:`weekly_sales_sums` and :func:`weekly_delivered_sums`."""
+    counts = [*WEEKLY_SALES_COUNTS, *WEEKLY_DELIVERED_COUNTS]
     return (
         sales.join(delivered_per_week, on="week", how="full", coalesce=True)
         .with_columns(pl.col(counts).fill_null(0))

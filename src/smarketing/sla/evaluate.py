@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from smarketing.calendar import check_time
 from smarketing.errors import PlanError
-from smarketing.sla import _kernel
+from smarketing.frames._calendar import epoch_us
+from smarketing.sla import _kernel, _scale
 from smarketing.sla._summary import summary
-from smarketing.sla._tables import compliance
+from smarketing.sla._tables import compliance_rates, marketing_from, weekly_from
 from smarketing.sla.report import SLAReport
 
 if TYPE_CHECKING:
@@ -60,7 +62,8 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         plan: The alignment plan; its ``sla``, journey handoffs, people and teams are used.
         data: A :class:`~smarketing.records.Dataset`, or a mapping of record kind (``"leads"``,
             ``"stage_events"``, ``"activities"``, ``"dispositions"``) to records or a dataframe of any
-            library narwhals supports (polars by default).
+            library narwhals supports (polars by default). A mapping of the four kinds to PySpark
+            DataFrames runs on Spark, each partition of leads through the same kernel.
         as_of: The timezone-aware instant to evaluate at, in any time zone.
 
     Returns:
@@ -68,7 +71,9 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         ``tier``, ``handoff_at``, ``first_response_at``, ``first_response_hours`` (business hours),
         ``response_status``, ``attempts`` (within the window), ``attempts_status``, ``disposition_at``,
         ``disposition_reason``, ``disposition_status``, due times, ``paused``, the escalation columns,
-        ``period`` and ``week``. Times are UTC.
+        ``period`` and ``week``. Times are UTC. When the data are PySpark DataFrames, ``report.leads`` and
+        ``report.breaches`` are PySpark DataFrames kept on Spark (see :class:`~smarketing.sla.SLAReport`)
+        and the rest is merged on Spark (see "Running on Spark" in the docs).
 
     Raises:
         PlanError: The plan has no SLA or the journey no handoff transition.
@@ -111,32 +116,37 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         the month so far) at n/a acceptance against 70% committed and n/a SQLs against 35%.
     """
     context = sla_context(plan)
-    frames = _kernel.evaluate(context, data, as_of=as_of)
-    leads = frames.leads
-    by_period = compliance(leads, "period")
+    sla = context.sla
+    partials = _scale.evaluate(context, data, as_of=as_of)
+    # Finalise: the rates, marketing's periods and the summary, from the merged counts.
+    by_period = compliance_rates(partials.merged("by_period"), "period")
+    period = sla.marketing.volume.period if sla.marketing.volume is not None else _kernel.DEFAULT_PERIOD
+    now = epoch_us(check_time(as_of, "as_of"))
+    market = marketing_from(partials.merged("delivered"), sla, period, now, sla.calendar.timezone)
+    counts, examples = _kernel.counts_and_examples(partials.count_row())
     return SLAReport(
         as_of=as_of,
-        leads=leads,
-        breaches=frames.breaches,
-        marketing=frames.marketing,
-        by_rep=compliance(leads, "owner"),
-        by_team=compliance(leads, "team"),
+        leads=partials.leads(),
+        breaches=partials.breaches(),
+        marketing=market,
+        by_rep=compliance_rates(partials.merged("by_rep"), "owner"),
+        by_team=compliance_rates(partials.merged("by_team"), "team"),
         by_period=by_period,
-        weekly=frames.weekly,
-        counts=frames.counts,
-        timezone=context.sla.calendar.timezone,
+        weekly=weekly_from(partials.merged("weekly_sales"), partials.merged("weekly_delivered")),
+        counts=counts,
+        timezone=sla.calendar.timezone,
         summary=summary(
-            context.sla,
-            handed_off=leads.height,
+            sla,
+            handed_off=int(by_period.get_column("handed_off").sum()),
             by_period=by_period,
-            marketing=frames.marketing,
-            counts=frames.counts,
+            marketing=market,
+            counts=counts,
             as_of=as_of,
-            period=frames.period,
-            examples=frames.examples,
-            volume_label=_volume_label(plan, context.sla),
+            period=period,
+            examples=examples,
+            volume_label=_volume_label(plan, sla),
         ),
-        examples=frames.examples,
+        examples=examples,
     )
 
 

@@ -11,6 +11,7 @@ import attrs
 import polars as pl
 
 from smarketing import _charts, _display
+from smarketing.sla._tables import BREACH_ORDER
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -26,9 +27,13 @@ class SLAReport:
 
     Attributes:
         as_of: The instant the report describes; later facts were left out.
-        leads: One row per handed-off lead (see :func:`evaluate_sla` for the columns).
+        leads: One row per handed-off lead (see :func:`evaluate_sla` for the columns): a polars
+            DataFrame in lead id order, or, when the data were PySpark DataFrames, a PySpark DataFrame
+            kept on Spark (in no order; write it out with ``report.leads.write.parquet(...)``), so that
+            no per-lead row has to pass through the driver. :meth:`to_frame` gives polars either way.
         breaches: One row per broken commitment with the reason in words, grouped by commitment
-            (first response, attempts, disposition, then flags), each in lead order.
+            (first response, attempts, disposition, then flags), each in lead order; like ``leads``, a
+            PySpark DataFrame (in no order) when the data were.
         marketing: Marketing's side per period: volume against the commitment, acceptance and SQL rates.
         by_rep: Sales compliance per lead owner (counts and rates).
         by_team: Sales compliance per owner's team.
@@ -43,8 +48,8 @@ class SLAReport:
     """
 
     as_of: datetime
-    leads: pl.DataFrame
-    breaches: pl.DataFrame
+    leads: Any
+    breaches: Any
     marketing: pl.DataFrame
     by_rep: pl.DataFrame
     by_team: pl.DataFrame
@@ -56,7 +61,10 @@ class SLAReport:
     timezone: str = "UTC"
 
     def to_frame(self) -> pl.DataFrame:
-        """The per-lead rows as a polars DataFrame.
+        """The per-lead rows as a polars DataFrame, in lead id order.
+
+        When ``leads`` is kept on Spark, this reads every row into this process (write large results
+        out with ``report.leads.write`` instead).
 
         Examples:
             >>> from datetime import datetime, timezone
@@ -66,10 +74,25 @@ class SLAReport:
             >>> report.to_frame().columns[:5]
             ['lead_id', 'owner', 'team', 'tier', 'handoff_at']
         """
-        return self.leads
+        return _local(self.leads, ["lead_id"])
+
+    def breaches_frame(self) -> pl.DataFrame:
+        """The breaches as a polars DataFrame, in their order (read from Spark when they are kept there).
+
+        Examples:
+            >>> from datetime import datetime, timezone
+            >>> import smarketing as sm
+            >>> plan = sm.load_plan("examples/plan.yaml")
+            >>> report = sm.evaluate_sla(plan, {}, as_of=datetime(2026, 10, 9, tzinfo=timezone.utc))
+            >>> report.breaches_frame().columns[:5]
+            ['lead_id', 'owner', 'team', 'tier', 'commitment']
+        """
+        return _local(self.breaches, ["_rank", "lead_id"])
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain, JSON-ready Python values (times as ISO 8601 text).
+
+        Per-lead rows and breaches kept on Spark are read into this process (in their polars order).
 
         Examples:
             >>> from datetime import datetime, timezone
@@ -86,16 +109,18 @@ class SLAReport:
             "counts": dict(self.counts),
             # Only when something was counted: a report on clean data reads as it always did.
             **({"examples": dict(self.examples)} if self.examples else {}),
+            "leads": _json_rows(self.to_frame()),
+            "breaches": _json_rows(self.breaches_frame()),
             **{
                 name: _json_rows(getattr(self, name))
-                for name in ("leads", "breaches", "marketing", "by_rep", "by_team", "by_period", "weekly")
+                for name in ("marketing", "by_rep", "by_team", "by_period", "weekly")
             },
         }
 
     def __repr__(self) -> str:
         return (
-            f"SLAReport(as_of={self.as_of.isoformat()}, leads={self.leads.height}, "
-            f"breaches={self.breaches.height})\n{self.summary}"
+            f"SLAReport(as_of={self.as_of.isoformat()}, leads={_height(self.leads)}, "
+            f"breaches={_height(self.breaches)})\n{self.summary}"
         )
 
     def _repr_html_(self) -> str:
@@ -134,7 +159,7 @@ class SLAReport:
                 _display.LocalTime(r["due_at"], zone) if r["due_at"] is not None else None,
                 r["detail"],
             )
-            for r in self.breaches.head(_HTML_ROWS).iter_rows(named=True)
+            for r in _local(self.breaches, ["_rank", "lead_id"], _HTML_ROWS).iter_rows(named=True)
         ]
         leads = [
             (
@@ -147,7 +172,7 @@ class SLAReport:
                 r["attempts_status"],
                 r["disposition_status"],
             )
-            for r in self.leads.head(_HTML_ROWS).iter_rows(named=True)
+            for r in _local(self.leads, ["lead_id"], _HTML_ROWS).iter_rows(named=True)
         ]
         table = _display.html_table
         body = [
@@ -173,13 +198,13 @@ class SLAReport:
                 ),
             ),
             _display.section(
-                f"Breaches ({self.breaches.height:,})",
+                f"Breaches ({_height(self.breaches):,})",
                 table(["lead", "owner", "commitment", f"due ({self.timezone})", "detail"], breaches)
                 if breaches
                 else _display.paragraph("no breaches"),
             ),
             _display.section(
-                f"Leads ({self.leads.height:,})",
+                f"Leads ({_height(self.leads):,})",
                 table(
                     [
                         "lead",
@@ -195,7 +220,7 @@ class SLAReport:
                 ),
             ),
         ]
-        more = self.leads.height - len(leads)
+        more = _height(self.leads) - len(leads)
         if more > 0:
             body.append(_display.paragraph(f"{more:,} more lead(s) not shown; use to_frame()."))
         as_of = _display.local_time(self.as_of, zone)
@@ -244,6 +269,33 @@ def _rate(value: float | None) -> str:
 
 def _hours(value: float | None) -> _display.BusinessTime | None:
     return None if value is None else _display.BusinessTime(timedelta(hours=value))
+
+
+def _height(frame: Any) -> int:
+    """The rows of a polars frame, or of a PySpark one (counted on Spark)."""
+    return frame.height if isinstance(frame, pl.DataFrame) else int(frame.count())
+
+
+def _local(frame: Any, order: list[str], limit: int | None = None) -> pl.DataFrame:
+    """A polars frame as it is (its first ``limit`` rows), or a PySpark one read in ``order``.
+
+    ``_rank`` in ``order`` is the breaches' commitment order (:data:`~smarketing.sla._tables.BREACH_ORDER`).
+    """
+    if isinstance(frame, pl.DataFrame):
+        return frame if limit is None else frame.head(limit)
+    from smarketing.frames import _engine as engine  # noqa: PLC0415 (Spark frames only)
+
+    F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+    ranked = frame
+    if "_rank" in order:
+        rank = F.lit(None)
+        for i, name in reversed(list(enumerate(BREACH_ORDER))):
+            rank = F.when(F.col("commitment") == name, F.lit(i)).otherwise(rank)
+        ranked = frame.withColumn("_rank", rank)
+    ranked = ranked.orderBy(*order)
+    if limit is not None:
+        ranked = ranked.limit(limit)
+    return engine.to_polars(ranked.drop("_rank"))
 
 
 def _json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
