@@ -15,7 +15,7 @@ Checked here:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -23,6 +23,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.spark_kit import Reads
 
 from smarketing.attribution import Journeys, _scale, attribute
 from smarketing.datasets import synthetic
@@ -199,38 +200,12 @@ def test_the_law_can_fail_when_a_lead_is_split_across_partitions(example_plan: A
 # On Spark.
 
 
-@pytest.fixture
-def many_partitions(spark: Any) -> Iterator[Any]:
-    """The session with seven shuffle partitions (the session's default is one), in a New York zone."""
-    before = spark.conf.get("spark.sql.shuffle.partitions"), spark.conf.get("spark.sql.session.timeZone")
-    spark.conf.set("spark.sql.shuffle.partitions", "7")
-    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
-    yield spark
-    spark.conf.set("spark.sql.shuffle.partitions", before[0])
-    spark.conf.set("spark.sql.session.timeZone", before[1])
+SHUFFLE_PARTITIONS = 7  # the `many_partitions` fixture's (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
 def data(example_plan: AlignmentPlan) -> Dataset:
     return synthetic(example_plan, seed=15, n_leads=300)
-
-
-class _Reads:
-    """Every row a Spark DataFrame hands to the driver (``toArrow``, ``collect``, ``toPandas``)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, frame: Any) -> None:
-        self.rows: list[int] = []
-        for name in ("toArrow", "collect", "toPandas"):
-            original = getattr(type(frame), name)
-            monkeypatch.setattr(type(frame), name, self._spy(original))
-
-    def _spy(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def read(frame: Any, *args: Any, **kwargs: Any) -> Any:
-            out = original(frame, *args, **kwargs)
-            self.rows.append(len(out))
-            return out
-
-        return read
 
 
 def _on_spark(spark: Any, data: Dataset) -> dict[str, Any]:
@@ -246,7 +221,7 @@ def test_on_many_partitions_spark_gives_the_polars_credit_reading_only_merged_pa
     frames = _on_spark(many_partitions, data)
     sizes = frames["touchpoints"].repartition(7, "lead_id").rdd.glom().map(len).collect()
     assert sum(1 for n in sizes if n) > 1  # the leads really are spread over several partitions
-    reads = _Reads(monkeypatch, frames["touchpoints"])
+    reads = Reads(monkeypatch, frames["touchpoints"])
     read: dict[str, int] = {}
     for model, params in LAW_MODELS:
         reads.rows.clear()
@@ -269,7 +244,7 @@ def test_per_touch_credit_stays_on_spark_writes_out_and_equals_polars(
     data: Dataset, many_partitions: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     frames = _on_spark(many_partitions, data)
-    reads = _Reads(monkeypatch, frames["touchpoints"])
+    reads = Reads(monkeypatch, frames["touchpoints"])
     got = attribute(frames, model="position", per_touch=True, fx=FX, currency="EUR")
     want = attribute(_frames(data), model="position", per_touch=True, fx=FX, currency="EUR")
     assert engine.is_spark(got.touches)  # kept on Spark, not collected
@@ -285,7 +260,7 @@ def test_spark_keeps_the_currencies_and_team_keys(
 ) -> None:
     # No fx: value per deal currency, zero-valued currencies kept; credit to teams.
     frames = _on_spark(many_partitions, data)
-    reads = _Reads(monkeypatch, frames["touchpoints"])
+    reads = Reads(monkeypatch, frames["touchpoints"])
     for model in ("first", "shapley", "markov"):
         reads.rows.clear()
         got = attribute(frames, model=model, key="team")

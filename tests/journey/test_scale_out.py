@@ -16,7 +16,7 @@ merged in polars by the same code. Checked here:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from tests.spark_kit import Reads
 
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
@@ -175,39 +176,9 @@ def test_spark_merges_as_polars_merges(spark: Any) -> None:
 # On Spark.
 
 
-@pytest.fixture
-def many_partitions(spark: Any) -> Iterator[Any]:
-    """The session with five shuffle partitions (the session's default is one), in a New York zone."""
-    before = spark.conf.get("spark.sql.shuffle.partitions"), spark.conf.get("spark.sql.session.timeZone")
-    spark.conf.set("spark.sql.shuffle.partitions", "5")
-    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
-    yield spark
-    spark.conf.set("spark.sql.shuffle.partitions", before[0])
-    spark.conf.set("spark.sql.session.timeZone", before[1])
-
-
 @pytest.fixture(scope="module")
 def data(example_plan: AlignmentPlan) -> Dataset:
     return synthetic(example_plan, seed=15, n_leads=150)
-
-
-class _Reads:
-    """Every row a Spark DataFrame hands to the driver (``toArrow``, ``collect``, ``toPandas``)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, frame: Any) -> None:
-        self.rows: list[int] = []
-        for name in ("toArrow", "collect", "toPandas"):
-            # PySpark 4's DataFrame is classic or Spark Connect: the methods of the frame's own class.
-            original = getattr(type(frame), name)
-            monkeypatch.setattr(type(frame), name, self._spy(original))
-
-    def _spy(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def read(frame: Any, *args: Any, **kwargs: Any) -> Any:
-            out = original(frame, *args, **kwargs)
-            self.rows.append(len(out))
-            return out
-
-        return read
 
 
 def test_on_many_partitions_spark_gives_the_polars_answer_reading_only_merged_rows(
@@ -218,7 +189,7 @@ def test_on_many_partitions_spark_gives_the_polars_answer_reading_only_merged_ro
     sizes = events.repartition(5, "lead_id").rdd.glom().map(len).collect()
     assert sum(1 for n in sizes if n) > 1  # the leads really are spread over several partitions
     journey = example_plan.journey
-    reads = _Reads(monkeypatch, events)
+    reads = Reads(monkeypatch, events)
     # Each analysis reads at most its merged tables: per cell (group x step) its counts and its quantiles,
     # per edge its count and median, per kind and team its counts and examples; and a few event counts.
     got = funnel(journey, events, leads=leads, by="region", as_of=AS_OF)

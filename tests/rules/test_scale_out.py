@@ -23,6 +23,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.spark_kit import Reads
 
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
@@ -121,41 +122,12 @@ def test_the_law_can_fail_when_a_record_is_split_across_partitions(example_plan:
 # On Spark.
 
 
-@pytest.fixture
-def many_partitions(spark: Any) -> Iterator[Any]:
-    """The session with five shuffle partitions (the session's default is one), in a New York zone."""
-    before = spark.conf.get("spark.sql.shuffle.partitions"), spark.conf.get("spark.sql.session.timeZone")
-    spark.conf.set("spark.sql.shuffle.partitions", "5")
-    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
-    yield spark
-    spark.conf.set("spark.sql.shuffle.partitions", before[0])
-    spark.conf.set("spark.sql.session.timeZone", before[1])
-
-
-class _Reads:
-    """Every row a Spark DataFrame hands to the driver (``toArrow``, ``collect``, ``toPandas``)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, frame: Any) -> None:
-        self.rows: list[int] = []
-        for name in ("toArrow", "collect", "toPandas"):
-            original = getattr(type(frame), name)
-            monkeypatch.setattr(type(frame), name, self._spy(original))
-
-    def _spy(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def read(frame: Any, *args: Any, **kwargs: Any) -> Any:
-            out = original(frame, *args, **kwargs)
-            self.rows.append(len(out))
-            return out
-
-        return read
-
-
 def test_on_spark_the_value_rules_give_the_polars_report_reading_only_merged_rows(
     example_plan: AlignmentPlan, many_partitions: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frames = _broken(example_plan, 3, 60)
     on_spark = {kind: many_partitions.createDataFrame(f.to_arrow()) for kind, f in frames.items()}
-    reads = _Reads(monkeypatch, on_spark["leads"])
+    reads = Reads(monkeypatch, on_spark["leads"])
     got = check(example_plan, data=on_spark, select=VALUE_RULES)
     want = check(example_plan, data=frames, select=VALUE_RULES)
     assert got.to_dict() == want.to_dict()

@@ -16,7 +16,7 @@ per-lead rows. Checked here:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from tests.spark_kit import Reads
 
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
@@ -105,38 +106,9 @@ def test_the_law_can_fail_when_a_lead_is_split_across_partitions(example_plan: A
 # On Spark.
 
 
-@pytest.fixture
-def many_partitions(spark: Any) -> Iterator[Any]:
-    """The session with five shuffle partitions (the session's default is one), in a New York zone."""
-    before = spark.conf.get("spark.sql.shuffle.partitions"), spark.conf.get("spark.sql.session.timeZone")
-    spark.conf.set("spark.sql.shuffle.partitions", "5")
-    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
-    yield spark
-    spark.conf.set("spark.sql.shuffle.partitions", before[0])
-    spark.conf.set("spark.sql.session.timeZone", before[1])
-
-
 @pytest.fixture(scope="module")
 def data(example_plan: AlignmentPlan) -> dict[str, pl.DataFrame]:
     return _kinds(synthetic(example_plan, seed=15, n_leads=100))
-
-
-class _Reads:
-    """Every row a Spark DataFrame hands to the driver (``toArrow``, ``collect``, ``toPandas``)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, frame: Any) -> None:
-        self.rows: list[int] = []
-        for name in ("toArrow", "collect", "toPandas"):
-            original = getattr(type(frame), name)
-            monkeypatch.setattr(type(frame), name, self._spy(original))
-
-    def _spy(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def read(frame: Any, *args: Any, **kwargs: Any) -> Any:
-            out = original(frame, *args, **kwargs)
-            self.rows.append(len(out))
-            return out
-
-        return read
 
 
 def test_on_spark_the_report_is_polars_and_the_driver_reads_only_merged_rows(
@@ -150,7 +122,7 @@ def test_on_spark_the_report_is_polars_and_the_driver_reads_only_merged_rows(
     want = evaluate_sla(example_plan, data, as_of=AS_OF)
     handed_off = want.leads.height
     assert handed_off > 30
-    reads = _Reads(monkeypatch, frames["leads"])
+    reads = Reads(monkeypatch, frames["leads"])
     got = evaluate_sla(example_plan, frames, as_of=AS_OF)
     # Merged rows only: per owner, team and period their counts, per week both sides' counts, per period
     # marketing's, one row of counts and the first and last event (no per-lead row, no input row).
@@ -189,7 +161,7 @@ def test_the_scorecards_sla_metrics_run_on_spark_reading_only_merged_rows(
     given = {**data, "deals": synthetic(example_plan, seed=15, n_leads=100).deals}
     frames = {kind: many_partitions.createDataFrame(frame.to_arrow()) for kind, frame in given.items()}
     want = scorecard(example_plan, given, period="2026-10", as_of=AS_OF, by="team", fx=FX)
-    reads = _Reads(monkeypatch, frames["leads"])
+    reads = Reads(monkeypatch, frames["leads"])
     got = scorecard(example_plan, frames, period="2026-10", as_of=AS_OF, by="team", fx=FX)
     assert got.to_dict() == want.to_dict()
     assert "speed_to_lead" in repr(want.to_dict())  # an SLA metric (the median response) is in it
