@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
+from smarketing import cli
 from smarketing.cli import _demo
 from smarketing.plan import AlignmentPlan, load_plan
 
@@ -29,6 +32,27 @@ def demo_report_outside_the_repository(tmp_path_factory: pytest.TempPathFactory)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_demo, "DEMO_REPORT", path)
         yield path
+
+
+@pytest.fixture(scope="session")
+def cli_once() -> Callable[..., tuple[int, str, str]]:
+    """Run a command once per session for the same arguments: its exit code, standard output and error.
+
+    For tests that only read what a command prints (the demo's sections): the demo takes seconds, and
+    several test files read the same run. A command that writes files, or a test that patches the
+    command, runs it itself.
+    """
+    runs: dict[tuple[str, ...], tuple[int, str, str]] = {}
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        if argv not in runs:
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = cli.main(list(argv))
+            runs[argv] = code, out.getvalue(), err.getvalue()
+        return runs[argv]
+
+    return run
 
 
 MINIMAL_PLAN = """\
@@ -79,6 +103,10 @@ def spark() -> Iterator[Any]:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "3")
         .config("spark.sql.shuffle.partitions", "1")
+        # Adaptive execution would coalesce the reduces' small shuffle partitions into one (a merge across
+        # partitions would go untested; the maps' fixed count it keeps) and runs each shuffle as a job of its
+        # own (5 jobs for an `attribute` instead of 2). The benchmarks run Spark's defaults.
+        .config("spark.sql.adaptive.enabled", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # Tiny frames: compiling generated code for each query costs more than interpreting it.

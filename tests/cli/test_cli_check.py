@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -212,8 +213,8 @@ def test_sarif_for_a_plan_without_a_file_has_logical_locations_only() -> None:
     assert location.logical_locations[0].fully_qualified_name == "arbiter.person"
 
 
-def test_demo_prints_both_check_reports(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "50", "--no-report")
+def test_demo_prints_both_check_reports(cli_once: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = cli_once("demo", "--leads", "300", "--no-report")
     assert code == 0
     aligned = out.index("Alignment check of the plan and the data (smarketing check --data, built-in rules)")
     contrast = out.index("For contrast: smarketing check examples/misaligned.yaml")

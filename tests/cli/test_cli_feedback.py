@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ def test_unknown_column_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> 
     assert "no lead column 'nope'" in err
 
 
-def test_demo_has_the_section(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "300", "--no-report")
+def test_demo_has_the_section(cli_once: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = cli_once("demo", "--leads", "300", "--no-report")
     assert code == 0
     assert "Feedback: sales' dispositions of marketing's leads (smarketing feedback)" in out

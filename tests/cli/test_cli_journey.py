@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -106,8 +107,8 @@ def test_funnel_reports_bad_data_without_traceback(
     )
 
 
-def test_demo_shows_the_funnel_and_conformance(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "400", "--no-report")
+def test_demo_shows_the_funnel_and_conformance(cli_once: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = cli_once("demo", "--leads", "300", "--no-report")
     assert code == 0
     assert "Journey funnel (ordered" in out
     assert "median in business hours" in out

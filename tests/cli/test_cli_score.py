@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,8 +107,8 @@ def test_csv_reads_back_as_the_scores(capsys: pytest.CaptureFixture[str], tmp_pa
     assert frame.row(0) == ("L1", "ops-director", 50.0, 10.0, "A", "2", "A2", False)
 
 
-def test_the_demo_has_a_personas_section(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "300", "--no-report")
+def test_the_demo_has_a_personas_section(cli_once: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = cli_once("demo", "--leads", "300", "--no-report")
     assert code == 0
     assert "Personas at work (smarketing score)" in out
 

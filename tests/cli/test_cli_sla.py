@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,8 +119,8 @@ def test_plan_without_sla(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert "sla: the plan has no SLA" in err
 
 
-def test_demo_has_the_sla_results(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "300", "--no-report")
+def test_demo_has_the_sla_results(cli_once: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = cli_once("demo", "--leads", "300", "--no-report")
     assert code == 0
     section = out.split("SLA results: both sides, as the synthetic data ends\n", 1)[1]
     assert section.split("\n")[1].startswith("SLA as of 2026-11-01 00:00 UTC: sales met ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -71,8 +72,8 @@ def test_waterfall_without_fx_names_the_deal(
     assert "pass fx=" in err
 
 
-def test_demo_has_the_waterfall_section(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "300", "--no-report")
+def test_demo_has_the_waterfall_section(cli_once: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = cli_once("demo", "--leads", "300", "--no-report")
     assert code == 0
     section = out[out.index("Demand waterfall (cohorts by quarter") :]
     assert "Waterfall(cohort view by quarter" in section

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,8 +65,8 @@ def test_an_unknown_group_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
     assert "unknown group(s) owner" in err
 
 
-def test_the_demo_has_the_section(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--leads", "300", "--seed", "3", "--no-report")
+def test_the_demo_has_the_section(cli_once: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = cli_once("demo", "--leads", "300", "--no-report")
     assert code == 0
     section = out[out.index("Customer feedback (smarketing customer-feedback)") :]
     assert section.split("\n")[2].startswith("FeedbackReport(feedback=")
