@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.spark_kit import Reads
+from tests.spark_kit import Reads, partitions
 
 from smarketing.attribution import Journeys, _scale, attribute
 from smarketing.datasets import synthetic
@@ -55,16 +55,8 @@ def _answers(data: Any, models: list[tuple[str, dict[str, Any]]], **options: Any
 
 def _parts(frames: Mapping[str, pl.DataFrame], parts: int, seed: int) -> list[pl.DataFrame]:
     """The co-partitioned touchpoints and deals of ``frames`` in ``parts`` partitions of complete leads."""
-    rng = random.Random(seed)
     union = _co_partitioned(frames["touchpoints"].select("id", "lead_id", "time", "channel"), frames["deals"])
-    ids = sorted(set(union.get_column("lead_id").drop_nulls().to_list()))
-    where = {lead: rng.randrange(parts) for lead in ids}
-    place = pl.col("lead_id").replace_strict(where, default=0, return_dtype=pl.Int64).fill_null(0)
-    out = []
-    for p in rng.sample(range(parts), parts):
-        part = union.filter(place == p)
-        out.append(part.sample(fraction=1.0, shuffle=True, seed=rng.randrange(2**32)))
-    return out
+    return partitions(union, "lead_id", parts, seed)
 
 
 def _co_partitioned(touches: pl.DataFrame, deals: pl.DataFrame) -> pl.DataFrame:

@@ -15,7 +15,6 @@ merged in polars by the same code. Checked here:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from tests.spark_kit import Reads
+from tests.spark_kit import Reads, partitions
 
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
@@ -58,18 +57,6 @@ def _analyses(plan: AlignmentPlan, events: Any, leads: Any) -> dict[str, Any]:
     }
 
 
-def _split(frame: pl.DataFrame, parts: int, seed: int) -> list[pl.DataFrame]:
-    """The rows of ``frame`` in ``parts`` partitions of complete leads, chosen and ordered by ``seed``."""
-    rng = random.Random(seed)
-    ids = sorted(set(frame.get_column("lead_id").to_list()))
-    where = {lead: rng.randrange(parts) for lead in ids}
-    out = []
-    for p in rng.sample(range(parts), parts):
-        part = frame.filter(pl.col("lead_id").replace_strict(where, return_dtype=pl.Int64) == p)
-        out.append(part.sample(fraction=1.0, shuffle=True, seed=rng.randrange(2**32)))
-    return out
-
-
 _REFERENCES: dict[int, tuple[Dataset, dict[str, Any]]] = {}
 
 
@@ -89,7 +76,7 @@ def test_merging_the_partials_of_any_partitions_gives_the_one_partition_answer(
     data, want = _reference(example_plan, data_seed)
 
     def split_run(data_: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **_: Any) -> Any:
-        return engine.local(_split(data_, parts, split_seed), fn, tables)
+        return engine.local(partitions(data_, "lead_id", parts, split_seed), fn, tables)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine, "run", split_run)

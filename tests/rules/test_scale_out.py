@@ -15,7 +15,6 @@ analysis call it on the same sources. Checked here:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -23,7 +22,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.spark_kit import Reads
+from tests.spark_kit import Reads, partitions
 
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
@@ -63,18 +62,6 @@ def _broken(plan: AlignmentPlan, seed: int, n_leads: int) -> dict[str, pl.DataFr
     return frames
 
 
-def _split(frame: pl.DataFrame, key: str, parts: int, seed: int) -> list[pl.DataFrame]:
-    """The rows of ``frame`` in ``parts`` partitions of complete ``key`` values, chosen by ``seed``."""
-    rng = random.Random(seed)
-    ids = sorted(set(frame.get_column(key).to_list()), key=str)
-    where = {k: rng.randrange(parts) for k in ids}
-    out = []
-    for p in rng.sample(range(parts), parts):
-        part = frame.filter(pl.col(key).replace_strict(where, return_dtype=pl.Int64, default=-1) == p)
-        out.append(part.sample(fraction=1.0, shuffle=True, seed=rng.randrange(2**32)))
-    return out
-
-
 _REFERENCES: dict[int, tuple[dict[str, pl.DataFrame], dict[str, Any]]] = {}
 
 
@@ -96,7 +83,7 @@ def test_merging_the_rule_partials_of_any_partitions_gives_the_one_partition_rep
 
     def split_run(data_: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **kw: Any) -> Any:
         whole = data_.collect() if isinstance(data_, pl.LazyFrame) else data_
-        return engine.local(_split(whole, kw["key"], parts, split_seed), fn, tables)
+        return engine.local(partitions(whole, kw["key"], parts, split_seed), fn, tables)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine, "run", split_run)

@@ -15,7 +15,6 @@ per-lead rows. Checked here:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from tests.spark_kit import Reads
+from tests.spark_kit import Reads, partitions_of
 
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
@@ -44,21 +43,6 @@ _KINDS = {"stage_events": "lead_id", "leads": "id", "activities": "lead_id", "di
 
 def _kinds(data: Dataset) -> dict[str, pl.DataFrame]:
     return {kind: getattr(data, kind) for kind in _KINDS}
-
-
-def _split(data: Mapping[str, pl.DataFrame], parts: int, seed: int) -> list[dict[str, pl.DataFrame]]:
-    """The four kinds in ``parts`` partitions of complete leads (every kind's rows of a lead together)."""
-    rng = random.Random(seed)
-    ids = sorted({i for kind, key in _KINDS.items() for i in data[kind].get_column(key).to_list()})
-    where = {lead: rng.randrange(parts) for lead in ids}
-    out = []
-    for p in rng.sample(range(parts), parts):
-        part = {}
-        for kind, key in _KINDS.items():
-            mine = data[kind].filter(pl.col(key).replace_strict(where, return_dtype=pl.Int64) == p)
-            part[kind] = mine.sample(fraction=1.0, shuffle=True, seed=rng.randrange(2**32))
-        out.append(part)
-    return out
 
 
 _REFERENCES: dict[int, tuple[dict[str, pl.DataFrame], dict[str, Any]]] = {}
@@ -80,7 +64,7 @@ def test_merging_the_partials_of_any_partitions_gives_the_one_partition_report(
     data, want = _reference(example_plan, data_seed)
 
     def split_run(data_: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **_: Any) -> Any:
-        return engine.local(_split(data_, parts, split_seed), fn, tables)
+        return engine.local(partitions_of(data_, _KINDS, parts, split_seed), fn, tables)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine, "run", split_run)
