@@ -97,6 +97,15 @@ TASKS = (
     "attribute_markov",
     "compute_rewards",
     "check",
+    "dispositions",
+    "waterfall",
+    "compare_campaigns",
+    "customer_feedback",
+    "sourced_influenced",
+    "score",
+    "agreement",
+    "calibrate",
+    "segment",
 )
 LABELS = {
     "funnel": "`funnel` (ordered, as_of)",
@@ -109,6 +118,15 @@ LABELS = {
     "attribute_markov": "`attribute(model='markov')`",
     "compute_rewards": "`compute_rewards`",
     "check": "`check(plan, data=...)`",
+    "dispositions": "`dispositions`",
+    "waterfall": "`waterfall` (cohorts by month)",
+    "compare_campaigns": "`compare_campaigns`",
+    "customer_feedback": "`customer_feedback`",
+    "sourced_influenced": "`sourced_influenced` (by campaign, linear)",
+    "score": "`score` (personas)",
+    "agreement": "`agreement`",
+    "calibrate": "`calibrate`",
+    "segment": "`segment`",
 }
 
 
@@ -343,6 +361,15 @@ def _calls(data: dict[str, Any]) -> dict[str, Callable[[], Any]]:
             as_of=REWARDS_AS_OF,
         ),
         "check": lambda: sm.check(plan, data=data, fx=fx),
+        "dispositions": lambda: sm.dispositions(plan, data, as_of=AS_OF),
+        "waterfall": lambda: sm.waterfall(plan, data, as_of=AS_OF, fx=fx),
+        "compare_campaigns": lambda: sm.compare_campaigns(plan, data, as_of=AS_OF, fx=fx),
+        "customer_feedback": lambda: sm.customer_feedback(plan, data, as_of=AS_OF),
+        "sourced_influenced": lambda: sm.sourced_influenced(plan, data, as_of=AS_OF, fx=fx),
+        "score": lambda: sm.score(plan, data, as_of=AS_OF),
+        "agreement": lambda: sm.agreement(plan, data),
+        "calibrate": lambda: sm.calibrate(plan, data, as_of=AS_OF),
+        "segment": lambda: sm.segment(plan, data),
     }
 
 
