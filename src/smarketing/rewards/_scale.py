@@ -39,8 +39,8 @@ Attribution credit maps for the heuristic models (a journey's own) and for Marko
 chain adds up). A plan whose model is Shapley or a plugin runs on one machine instead (its deals, touches
 and stage events read into the driver): Shapley has no per-touch credit, so one machine refuses the plan
 (a ``ValueError``) once a deal is credited by it; a plugin's weights may depend on all the journeys at once.
-So does Markov with parameters one machine refuses (the default ``global`` convention, an unknown one),
-which it then refuses as before.
+Markov with parameters one machine refuses (the default ``global`` convention, which has no per-touch
+credit either; an unknown parameter) runs there too, and is refused as before.
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ def on_engine(deals: Any, touchpoints: Any, stage_events: Any, plan: RewardPlan)
         return False
     versions = [vp for _, vp in plan.version_index()]
     if any(vp.attribution is not None and not _maps(vp.attribution) for vp in versions):
-        return False  # Shapley, a plugin: values need every journey at once
+        return False  # Shapley, a plugin, Markov's global convention: on one machine (see the module)
     if _needs_touches(versions) and touchpoints is not None and not engine.is_spark(touchpoints):
         return False
     return not (_needs_events(versions) and stage_events is not None and not engine.is_spark(stage_events))
