@@ -93,6 +93,9 @@ def _answers(
         # The ledger's lines stay on Spark: the run reads merged rows; its lines are read by to_dict() below.
         "compute_rewards": lambda: {"lines": len(_rewards(plan, events, touches))},
         "compute_rewards to_dict": lambda: _rewards(plan, events, touches).to_dict(),
+        # Markov's per-touch credit: the chain's counts merged, solved on the driver, broadcast to the credit.
+        "compute_rewards markov": lambda: {"lines": len(_rewards(_markov(plan), events, touches))},
+        "compute_rewards markov to_dict": lambda: _rewards(_markov(plan), events, touches).to_dict(),
         "evaluate_sla": lambda: _sla(evaluate_sla(plan, sla, as_of=AS_OF), out_dir),
         "scorecard by team": lambda: scorecard(
             plan, {**sla, "deals": touches["deals"]}, period="2026-10", as_of=AS_OF, by="team", fx=_fx()
@@ -123,6 +126,14 @@ def _per_touch(touches: dict[str, Any]) -> dict[str, Any]:
         result.touches.write_parquet(target / "part-0.parquet")
     written = pl.scan_parquet(target / "*.parquet").select(pl.len()).collect().item()
     return {**result.to_dict(), "touch rows written": written}
+
+
+def _markov(plan: Any) -> Any:
+    """The example plan crediting by Markov's per-touch credit (each journey split by removal effects)."""
+    credit = plan.rewards.attribution.model_copy(
+        update={"model": "markov", "params": {"convention": "journey"}}
+    )
+    return plan.model_copy(update={"rewards": plan.rewards.model_copy(update={"attribution": credit})})
 
 
 def _rewards(plan: Any, events: Any, touches: dict[str, Any]) -> Any:

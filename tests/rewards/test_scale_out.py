@@ -10,7 +10,11 @@ Spark (:mod:`smarketing.rewards._scale`). Checked here:
   the cents are conserved: a deal's credit lines add up to its pool exactly;
 * on Spark, the driver reads merged rows per participant and period, never a table with a deal column; the
   ledger's lines stay a PySpark DataFrame that writes out and equals polars' lines;
-* a ``DataError`` raised by a map on a worker (a missing exchange rate) reaches the user as the same error.
+* a ``DataError`` raised by a map on a worker (a missing exchange rate) reaches the user as the same error;
+* Markov's per-touch credit (``convention: journey``): a chain map sends each version's transition counts,
+  the driver solves the one-machine chain and the credit map splits each journey by its removal effects;
+  the same laws hold (any grouping and order gives the one-machine ledger, orders 1 and 2), they fail when
+  each partition solves its own chain, and on Spark the driver reads the chain's merged rows, no deal.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smarketing._periods import period_bounds
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
 from smarketing.frames import _engine as engine
@@ -75,14 +80,16 @@ def _data(plan: AlignmentPlan, seed: int, n_leads: int) -> Dataset:
     )
 
 
-def _compute(plan: AlignmentPlan, data: Dataset, deals: Any = None, **frames: Any) -> RewardLedger:
+def _compute(
+    plan: AlignmentPlan, data: Dataset, deals: Any = None, period: str = PERIOD, **frames: Any
+) -> RewardLedger:
     return compute_rewards(
         data.deals if deals is None else deals,
         plan,
         touchpoints=frames.get("touchpoints", data.touchpoints),
         stage_events=frames.get("stage_events", data.stage_events),
         fx=FX,
-        period=PERIOD,
+        period=period,
         as_of=AS_OF,
     )
 
@@ -105,8 +112,8 @@ def _split_run(parts: int, seed: int) -> Callable[..., engine.Partials]:
     return run
 
 
-def _scaled(plan: AlignmentPlan, data: Dataset, run: Any) -> RewardLedger:
-    """The ledger of the engine path, its maps run by ``run`` on polars frames."""
+def _scaled(plan: AlignmentPlan, data: Dataset, run: Any, period: str = PERIOD) -> RewardLedger:
+    """The ledger of ``period`` by the engine path, its maps run by ``run`` on polars frames."""
     ctx = _Context.of(plan)
     table, summary, teams = _scale.engine_rewards(
         data.deals,
@@ -115,13 +122,13 @@ def _scaled(plan: AlignmentPlan, data: Dataset, run: Any) -> RewardLedger:
         stage_events=data.stage_events,
         fx=FX,
         kind="month",
-        period=PERIOD,
-        cutoff=AS_OF,
+        period=period,
+        cutoff=min(period_bounds(period)[1], AS_OF),
         run=run,
     )
     assert ctx.plan.id is not None
     return RewardLedger(
-        period=PERIOD,
+        period=period,
         currency=ctx.plan.currency,
         as_of=AS_OF,
         plan_id=ctx.plan.id,
@@ -258,3 +265,134 @@ def test_a_data_error_on_a_worker_reaches_the_user(example_plan: AlignmentPlan, 
     assert type(spark_error.value) is type(polars_error.value)
     assert str(spark_error.value) == str(polars_error.value)
     assert spark_error.value.record == polars_error.value.record
+
+
+# --------------------------------------------------------------------------------------------------
+# Markov: the chain of every journey a version credits, solved once on the driver.
+
+SHUFFLE_PARTITIONS = 2  # the many_partitions fixture: the chain is merged across partitions on Spark too
+
+
+def _with_model(example_plan: AlignmentPlan, model: str, params: dict[str, Any]) -> AlignmentPlan:
+    """The capped plan crediting half of each pool by ``model`` (its attribution key: the touch owner)."""
+    plan = _plan(example_plan)
+    assert plan.rewards is not None
+    assert plan.rewards.attribution is not None
+    attribution = plan.rewards.attribution.model_copy(update={"model": model, "params": params})
+    rewards = plan.rewards.model_copy(update={"attribution": attribution})
+    return plan.model_copy(update={"rewards": rewards})
+
+
+def _markov_plan(example_plan: AlignmentPlan, order: int = 1) -> AlignmentPlan:
+    """Markov's per-touch credit: each journey split by its keys' removal effects in the whole chain."""
+    return _with_model(example_plan, "markov", {"order": order, "convention": "journey"})
+
+
+_MARKOV: dict[tuple[int, int, str], dict[str, Any]] = {}
+
+
+def _markov_reference(
+    example_plan: AlignmentPlan, seed: int, order: int, period: str = PERIOD
+) -> tuple[Dataset, dict[str, Any]]:
+    data, _ = _reference(_plan(example_plan), seed)
+    if (seed, order, period) not in _MARKOV:
+        ledger = _compute(_markov_plan(example_plan, order), data, period=period)
+        _MARKOV[seed, order, period] = ledger.to_dict()
+    return data, _MARKOV[seed, order, period]
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    # The data's seed and the period: November needs October too (its refunds claw October back), so its
+    # chain is both months' journeys; October's is October's deals' alone.
+    case=st.tuples(st.sampled_from([1, 4]), st.sampled_from(["2026-10", PERIOD])),
+    order=st.sampled_from([1, 2]),
+    parts=st.integers(1, 6),
+    split_seed=st.integers(0, 2**32 - 1),
+)
+def test_markov_partials_merged_in_any_grouping_give_the_one_machine_ledger(
+    example_plan: AlignmentPlan, case: tuple[int, str], order: int, parts: int, split_seed: int
+) -> None:
+    data_seed, period = case
+    data, want = _markov_reference(example_plan, data_seed, order, period)
+    got = _scaled(_markov_plan(example_plan, order), data, _split_run(parts, split_seed), period)
+    assert got.to_dict() == want
+
+
+def test_the_markov_law_fails_when_each_partition_solves_its_own_chain(
+    example_plan: AlignmentPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the broadcast effects the credit map runs attribute() on its partition's journeys alone.
+    data, want = _markov_reference(example_plan, 1, 1)
+    plan = _markov_plan(example_plan)
+    assert _scaled(plan, data, _split_run(4, 7)).to_dict() == want
+    monkeypatch.setattr(_scale, "_removal_effects", lambda *_: {})
+    assert _scaled(plan, data, _split_run(4, 7)).to_dict() != want
+
+
+def test_an_order_too_large_for_the_recipients_is_refused_as_one_machine_refuses_it(
+    example_plan: AlignmentPlan,
+) -> None:
+    # States of 62 keys out of two or more pass the kernel's 62-bit codes: the merged chain names its keys.
+    data, _ = _reference(_plan(example_plan), 1)
+    plan = _markov_plan(example_plan, 62)
+    with pytest.raises(ValueError, match="too large to index states") as want:
+        _compute(plan, data)
+    with pytest.raises(ValueError, match="too large to index states") as got:
+        _scaled(plan, data, _split_run(3, 1))
+    assert str(got.value) == str(want.value)
+
+
+def test_markov_credit_differs_from_the_heuristic(example_plan: AlignmentPlan) -> None:
+    # Else the laws above could pass on a plan whose attribution never reached the chain.
+    _, markov = _markov_reference(example_plan, 1, 1)
+    _, position = _reference(_plan(example_plan), 1)
+    assert markov != position
+
+
+def test_markov_on_spark_reads_the_merged_chain_not_the_deals(
+    example_plan: AlignmentPlan, many_partitions: Any
+) -> None:
+    data, want = _markov_reference(example_plan, 1, 1)
+    frames = {
+        kind: many_partitions.createDataFrame(getattr(data, kind).to_arrow())
+        for kind in ("deals", "touchpoints", "stage_events")
+    }
+    read: list[list[str]] = []
+    real = engine.to_polars
+
+    def spy(frame: Any) -> pl.DataFrame:
+        out = real(frame)
+        read.append(out.columns)
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "to_polars", spy)
+        ledger = _compute(
+            _markov_plan(example_plan),
+            data,
+            deals=frames["deals"],
+            touchpoints=frames["touchpoints"],
+            stage_events=frames["stage_events"],
+        )
+        assert engine.is_spark(ledger.line_table)  # mapped, not read into polars at the boundary
+    assert any(any(c.endswith("transitions__count") for c in columns) for columns in read)
+    assert not [columns for columns in read if any(c.endswith("deal") for c in columns)]
+    assert ledger.to_dict() == want
+
+
+def test_shapley_and_markov_global_read_into_polars_which_refuses_them(
+    example_plan: AlignmentPlan, spark: Any
+) -> None:
+    # No per-touch credit: one machine raises once a deal is credited, so on Spark these plans take the
+    # one-machine path (read at the boundary) and raise the same; Markov's journey convention maps.
+    data, _ = _reference(_plan(example_plan), 1)
+    deals = spark.createDataFrame(data.deals.head(1).to_arrow())
+    touches = spark.createDataFrame(data.touchpoints.head(1).to_arrow())
+    for model, params in (("shapley", {}), ("markov", {"order": 1}), ("markov", {"convention": "journal"})):
+        plan = _with_model(example_plan, model, params)
+        assert plan.rewards is not None
+        assert not _scale.on_engine(deals, touches, None, plan.rewards)
+        with pytest.raises(ValueError, match=r"per-touch credit|convention must be"):
+            _compute(plan, data)
+    assert _scale.on_engine(deals, touches, None, _markov_plan(example_plan, 3).rewards)

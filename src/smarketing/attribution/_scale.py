@@ -40,7 +40,7 @@ from smarketing.attribution._split import journey_values, touch_frame
 from smarketing.attribution._value import won_deals_per_lead
 from smarketing.attribution.heuristic import _TABLE_MODELS
 from smarketing.attribution.journeys import Journeys
-from smarketing.attribution.markov import _Counts, _counts
+from smarketing.attribution.markov import _chain, _Counts, _counts, _journey_weights
 from smarketing.errors import CurrencyMismatchError
 from smarketing.frames import _engine as engine
 from smarketing.frames import of_kind
@@ -48,10 +48,15 @@ from smarketing.money import FxTable, Money
 from smarketing.records import Dataset
 
 __all__ = [
+    "CHAIN",
     "PATHS",
     "Shape",
+    "chain_partials",
     "engine_journeys",
     "engine_touches",
+    "markov_removal",
+    "markov_touches",
+    "merged_chain",
     "on_engine",
     "paths_map",
     "shape",
@@ -531,39 +536,21 @@ def _cell_journeys(
 def _chain_journeys(
     partials: engine.Partials, codes: Mapping[str, int], key: str, order: int
 ) -> tuple[Journeys, dict[str, Any]]:
-    """One journey that carries the merged Markov chain (cached for ``order``) and the merged totals.
-
-    The states are numbered as one machine numbers them (:func:`~smarketing.attribution.markov._states`:
-    by window code, the newest key most significant, a shorter window first), in the codes of the keys that
-    occur, and the transitions sorted by (source, target): the one-machine chain, entry for entry.
-    """
-    names = {i: k for k, i in codes.items()}
-    occurring = sorted(int(c) for c in partials.merged("keys").get_column("key").to_list())
-    compact = {c: i for i, c in enumerate(occurring)}
-    merged_states = [
-        tuple(int(c) for c in s.split(",")) for s in partials.merged("states").get_column("state")
-    ]
-    # A window's code orders it by its newest key, then the one before, ...; a prefix comes first.
-    merged_states.sort(key=lambda state: state[::-1])
-    states = [tuple(compact[c] for c in state) for state in merged_states]
-    index = {",".join(str(c) for c in state): i for i, state in enumerate(merged_states)}
-    n_states = len(states)
-    index.update({_START: n_states, _CONVERSION: n_states + 1, _NULL: n_states + 2})
-    size = n_states + 3
-    merged = partials.merged("transitions").filter(pl.col("count") != 0)
-    src = np.array([index[s] for s in merged.get_column("from").to_list()], dtype=np.int64)
-    dst = np.array([index[s] for s in merged.get_column("to").to_list()], dtype=np.int64)
-    by_pair = np.argsort(src * size + dst)
-    counts = merged.get_column("count").to_numpy().astype(np.float64)
+    """One journey that carries the merged Markov chain (cached for ``order``) and the merged totals."""
     currency_totals = partials.merged("currencies")
     currencies = sorted(currency_totals.get_column("currency").to_list())
-    ends = {c: np.zeros(n_states) for c in currencies}
-    for state, code, amount in partials.merged("ends").iter_rows():
-        ends[code][index[state]] = float(amount)
+    keys, counts = merged_chain(
+        codes,
+        partials.merged("keys").get_column("key").to_list(),
+        partials.merged("states").get_column("state").to_list(),
+        partials.merged("transitions"),
+        ends=partials.merged("ends"),
+        currencies=currencies,
+    )
     lengths = partials.merged("lengths")
     journeys = Journeys(
         key=key,
-        keys=tuple(names[c] for c in occurring),
+        keys=keys,
         codes=frozen_array(np.zeros(0, dtype=np.int32), np.int32),
         offsets=frozen_array(np.zeros(2, dtype=np.int64), np.int64),
         ids=pl.Series("journey", ["merged"]),
@@ -571,14 +558,111 @@ def _chain_journeys(
         nulls=frozen_array(np.zeros(1), np.float64),
     )
     journeys._cache["keys_occur"] = True
-    journeys._cache["markov", order] = _Counts(
-        states=states, src=src[by_pair], dst=dst[by_pair], counts=counts[by_pair], ends=ends
-    )
+    journeys._cache["markov", order] = counts
     totals = dict(
         zip(currency_totals.get_column("currency"), currency_totals.get_column("value"), strict=True)
     )
     values = {c: frozen_array([int(totals[c])], np.int64) for c in currencies}
     return journeys, values
+
+
+def merged_chain(
+    codes: Mapping[str, int],
+    keys: Sequence[int],
+    states: Sequence[str],
+    transitions: pl.DataFrame,
+    *,
+    ends: pl.DataFrame | None = None,
+    currencies: Sequence[str] = (),
+) -> tuple[tuple[str, ...], _Counts]:
+    """The keys that occur (by name) and the chain of merged ``keys``, ``states`` and ``transitions`` rows.
+
+    The states are numbered as one machine numbers them (:func:`~smarketing.attribution.markov._states`:
+    by window code, the newest key most significant, a shorter window first), in the codes of the keys that
+    occur, and the transitions sorted by (source, target): the one-machine chain, entry for entry.
+    ``ends``: the merged value per (state, currency), for ``currencies``.
+    """
+    names = {i: k for k, i in codes.items()}
+    occurring = sorted(int(c) for c in keys)
+    compact = {c: i for i, c in enumerate(occurring)}
+    merged_states = [tuple(int(c) for c in s.split(",")) for s in states]
+    # A window's code orders it by its newest key, then the one before, ...; a prefix comes first.
+    merged_states.sort(key=lambda state: state[::-1])
+    chain_states = [tuple(compact[c] for c in state) for state in merged_states]
+    index = {",".join(str(c) for c in state): i for i, state in enumerate(merged_states)}
+    n_states = len(chain_states)
+    index.update({_START: n_states, _CONVERSION: n_states + 1, _NULL: n_states + 2})
+    size = n_states + 3
+    merged = transitions.filter(pl.col("count") != 0)
+    src = np.array([index[s] for s in merged.get_column("from").to_list()], dtype=np.int64)
+    dst = np.array([index[s] for s in merged.get_column("to").to_list()], dtype=np.int64)
+    by_pair = np.argsort(src * size + dst)
+    counts = merged.get_column("count").to_numpy().astype(np.float64)
+    value_ends = {c: np.zeros(n_states) for c in currencies}
+    for state, code, amount in ends.iter_rows() if ends is not None else ():
+        value_ends[code][index[state]] = float(amount)
+    chain = _Counts(
+        states=chain_states, src=src[by_pair], dst=dst[by_pair], counts=counts[by_pair], ends=value_ends
+    )
+    return tuple(names[c] for c in occurring), chain
+
+
+#: Markov's chain as partial tables (:func:`chain_partials`): its keys, states and transition counts.
+CHAIN: dict[str, engine.Partial] = {name: PATHS[name] for name in ("keys", "states", "transitions")}
+
+
+def chain_partials(j: Journeys, codes: Mapping[str, int], order: int) -> dict[str, pl.DataFrame]:
+    """The order-``order`` Markov chain of ``j`` as :data:`CHAIN`'s tables, keys in global ``codes``.
+
+    Integer sums: the tables of any partitions of some journeys, merged, give their chain
+    (:func:`merged_chain`). Every journey counts whole (a conversion or a null). When the keys of ``j``
+    are too many for the kernel's window codes at this order, only the keys (:func:`markov_removal`
+    refuses the merged chain, which has at least as many).
+    """
+    global_codes = np.array([codes[k] for k in j.keys], dtype=np.int64)
+    out = {name: table.empty() for name, table in CHAIN.items()}
+    out["keys"] = pl.DataFrame({"key": np.unique(global_codes)}, schema={"key": _I64})
+    if _too_large(order, len(j.keys)):
+        return out
+    chain = _transitions(j, {}, global_codes, order)
+    out.update(states=chain["states"], transitions=chain["transitions"])
+    return out
+
+
+def _too_large(order: int, n_keys: int) -> bool:
+    """Whether states of ``order`` keys out of ``n_keys`` pass the kernel's 62-bit window codes."""
+    return order * math.log2(n_keys + 1) > 62
+
+
+def markov_removal(
+    codes: Mapping[str, int],
+    keys: Sequence[int],
+    states: Sequence[str],
+    transitions: pl.DataFrame,
+    order: int,
+) -> dict[str, float]:
+    """Each key's removal effect (conversions), by name, from merged :func:`chain_partials` tables.
+
+    The one-machine solve (:func:`~smarketing.attribution.markov._chain`) of the one-machine chain.
+
+    Raises:
+        ValueError: The keys are too many for states of ``order`` keys (as one machine raises it).
+    """
+    names, counts = merged_chain(codes, keys, states, transitions)
+    if _too_large(order, len(names)):
+        raise ValueError(f"markov: order {order} over {len(names)} keys is too large to index states")
+    return dict(zip(names, _chain(counts, names).removal.tolist(), strict=True))
+
+
+def markov_touches(j: Journeys, removal: Mapping[str, float]) -> pl.DataFrame:
+    """Markov's per-touch credit of ``j`` in the ``journey`` convention, by removal effects solved elsewhere.
+
+    ``removal`` has every key of ``j`` (the effects of a whole input ``j`` is a partition of, by
+    :func:`markov_removal`); the rows are :func:`~smarketing.attribution.attribute`'s ``touches`` of
+    ``j`` with those effects, in the journeys' touch order.
+    """
+    effects = np.array([removal[k] for k in j.keys], dtype=np.float64)
+    return touch_frame(j, _journey_weights(j, effects), journey_values(j, None, None))
 
 
 #: The polars dtypes of the Spark types an id column may have in the per-touch rows.

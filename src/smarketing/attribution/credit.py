@@ -23,7 +23,7 @@ from smarketing.attribution.heuristic import (
     _weight_table,
 )
 from smarketing.attribution.journeys import Journeys
-from smarketing.attribution.markov import _check_order, _markov
+from smarketing.attribution.markov import _check_order, _journey_weights, _markov
 from smarketing.attribution.registry import Model, _plugin_weights, _resolve_model
 from smarketing.attribution.results import Attribution, Comparison, _plain
 from smarketing.attribution.shapley import _shapley
@@ -277,7 +277,7 @@ def _markov_credit(
     }
     if convention == "journey":
         weighed, kept = (j, None) if per_touch else _earning(j)
-        touch_w = _normalise(weighed, chain.removal[weighed.codes])
+        touch_w = _journey_weights(weighed, chain.removal)
         return _weighed_credit(j, weighed, kept, touch_w, values, per_touch=per_touch, extra=extra)
     if per_touch:
         raise ValueError("markov: per-touch credit needs convention='journey'")

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from smarketing.attribution._kernel import IntArray
+from smarketing.attribution.heuristic import _normalise
 from smarketing.attribution.journeys import Journeys
 from smarketing.typing import FloatArray
 
@@ -248,6 +249,15 @@ def _chain(chain: _Counts, keys: tuple[str, ...]) -> _Chain:
         probability=float(_significant(base[:1])[0]),
         transitions=transitions,
     )
+
+
+def _journey_weights(j: Journeys, removal: FloatArray) -> FloatArray:
+    """The ``journey`` convention's touch weights: each journey split by its touches' keys' removal effects.
+
+    ``removal`` is per key of ``j`` (the chain's effects, solved from these journeys or from a whole input
+    they are part of); a journey whose keys have no effect at all is split evenly.
+    """
+    return _normalise(j, removal[j.codes])
 
 
 def _significant(values: FloatArray) -> FloatArray:

@@ -7,11 +7,11 @@ paid on top (:func:`_overlays`). The size checks refuse a run whose integers wou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -39,6 +39,9 @@ from smarketing.rewards._columns import (
 )
 from smarketing.rewards._context import _Context
 from smarketing.rewards.model import AttributionCredit, RewardPlan, StageCredit
+
+if TYPE_CHECKING:
+    from smarketing.attribution import Journeys
 
 
 def _funded(d: pl.DataFrame, vp: RewardPlan) -> pl.DataFrame:
@@ -143,10 +146,14 @@ def _check_split_sizes(funded: pl.DataFrame, vp: RewardPlan, splits: pl.DataFram
         )
 
 
-def _touch_credit(
+def _touch_journeys(
     d: pl.DataFrame, credit: AttributionCredit, touchpoints: Any, stage_events: Any, cut: pl.Expr
-) -> pl.DataFrame:
-    """Attribution weights per (deal, recipient) over each deal's touches up to its close date."""
+) -> Journeys:
+    """Each deal's journey: its lead's touches before ``cut``, keyed by recipient, converted once.
+
+    The journeys are the deals' ranks (``id``); a recipient is a touch's owner (a person) or its team, as
+    ``credit.key`` says.
+    """
     lf = as_lazy(touchpoints, "touchpoints", required=["lead_id", "time", "team", "owner"])
     check_aware(lf, ["time"], kind="touchpoints")
     touches = lf.select("lead_id", "time", "team", "owner").collect(backend="polars").to_native()
@@ -197,17 +204,40 @@ def _touch_credit(
         events = ev.join(deals.select("_deal", "lead_id"), on="lead_id").select(
             pl.col("_deal").alias("lead_id"), "to", "time"
         )
-    from smarketing.attribution import Journeys, attribute  # noqa: PLC0415 (scipy loads only when needed)
+    from smarketing.attribution import Journeys  # noqa: PLC0415 (scipy loads only when needed)
 
-    journeys = Journeys.from_frame(
+    return Journeys.from_frame(
         joined, journey="journey", time="time", key="_who", converted="_conv", stage_events=events
     )
-    result = attribute(journeys, model=credit.model, per_touch=True, **credit.params)
-    assert result.touches is not None
+
+
+def _touch_credit(
+    d: pl.DataFrame,
+    credit: AttributionCredit,
+    touchpoints: Any,
+    stage_events: Any,
+    cut: pl.Expr,
+    *,
+    removal: Mapping[str, float] | None = None,
+) -> pl.DataFrame:
+    """Attribution weights per (deal, recipient) over each deal's touches up to its close date.
+
+    ``removal``: Markov's removal effect of every recipient, solved from the chain of the run's journeys
+    when these deals are a partition of them (:mod:`smarketing.rewards._scale`); each journey is then split
+    by them as :func:`~smarketing.attribution.attribute` splits it (``convention="journey"``), without
+    solving the partition's own chain.
+    """
+    from smarketing.attribution import _scale, attribute  # noqa: PLC0415 (scipy loads only when needed)
+
+    journeys = _touch_journeys(d, credit, touchpoints, stage_events, cut)
+    if removal is None:
+        touched = attribute(journeys, model=credit.model, per_touch=True, **credit.params).touches
+        assert touched is not None
+    else:
+        touched = _scale.markov_touches(journeys, removal)
     # Sum each deal's touch credits per recipient. The touch rows are the journeys' touches in order, so
     # a touch's recipient is its code among the journeys' keys (sorted names); one stable sort on
     # (deal, recipient) and segment sums add each group's credits in touch order.
-    touched = result.touches
     assert touched.height == journeys.codes.size  # per-touch credit comes in the journeys' touch order
     names = list(journeys.keys)
     size = max(len(names), 1)

@@ -9,7 +9,7 @@ dense (participant x deal) sums.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
@@ -274,12 +274,15 @@ def _credited(
     touchpoints: Any,
     stage_events: Any,
     check_size: bool = True,
+    removal: Mapping[int, Mapping[str, float]] | None = None,
 ) -> tuple[list[pl.DataFrame], list[pl.DataFrame], pl.DataFrame] | None:
     """Every version's credit: (personal lines, team rows, funded deals), or None when no deal funds a pool.
 
     Each version pays the deals closed under it (:func:`_version_credit`); the run is refused when its
     amounts could overflow (:func:`~smarketing.rewards._credit._check_run_size`; not with ``check_size``
-    false, for a partition of the run, whose caller checks the whole run).
+    false, for a partition of the run, whose caller checks the whole run). ``removal``: per version index,
+    the Markov removal effects of the whole run's journeys, for a partition of the run
+    (:func:`~smarketing.rewards._credit._touch_credit`).
     """
     personal: list[pl.DataFrame] = []
     team_rows: list[pl.DataFrame] = []
@@ -298,7 +301,15 @@ def _credited(
         funded_parts.append(
             f.select("id", "_period", "_version", "_pool", "_basis", "close_date", "refunded_on")
         )
-        mine, teams = _version_credit(f, vp, ctx, splits, touchpoints=touchpoints, stage_events=stage_events)
+        mine, teams = _version_credit(
+            f,
+            vp,
+            ctx,
+            splits,
+            touchpoints=touchpoints,
+            stage_events=stage_events,
+            removal=None if removal is None else removal.get(index),
+        )
         credit_units.append(
             pl.concat([mine.select("id", "units"), teams.select("id", "units")], how="vertical_relaxed")
         )
@@ -319,6 +330,7 @@ def _version_credit(
     *,
     touchpoints: Any,
     stage_events: Any,
+    removal: Mapping[str, float] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One version's funded deals credited and routed: (personal lines, team-pool rows)."""
     persons = {p.person for p in vp.participants if p.person}
@@ -328,7 +340,7 @@ def _version_credit(
         touch_credit = None
         if vp.attribution is not None and vp.attribution.share > 0:
             touch_credit = worker.submit(
-                _touch_credit, f, vp.attribution, touchpoints, stage_events, _cut_of_deal()
+                _touch_credit, f, vp.attribution, touchpoints, stage_events, _cut_of_deal(), removal=removal
             )
         try:
             overlay = _overlays(f, vp, ctx, splits, persons)

@@ -8,9 +8,17 @@ work; what changes is where each piece runs and which rows cross to the driver:
 1. **intake** (map by lead over the deals): each partition's won deals checked by the one-machine intake;
    the set of (close period, refund period) of refunded deals merged, so the driver knows which periods the
    run needs (the requested one and those its clawbacks reverse). Deal ids are checked for repeats on Spark.
+   *Markov* (a version crediting by ``markov``, ``convention: journey``): a **chain** map over the frame the
+   credit map reads builds, for the deals one machine attributes (the needed periods' won deals that fund
+   that version's pool), their journeys as the kernel builds them, and their chain's keys, states and
+   transition counts in global key codes (every owner and team of the touchpoints, one ``distinct`` on
+   Spark); Spark sums them per version (integers); the driver solves the one-machine chain of each version
+   (:func:`~smarketing.attribution._scale.markov_removal`) and the credit map gets its removal effects by
+   key: the chain of all the version's journeys, as one machine solves it, never a partition's own.
 2. **credit** (map by lead over the deals, touchpoints and stage events co-partitioned in one frame): each
    partition's needed deals credited and routed by the one-machine code (pool, parts, attribution per
-   journey, stage credit, overlays, revenue splits, owners). The personal lines, team-pool rows and funded
+   journey, stage credit, overlays, revenue splits, owners; Markov's journeys split by the broadcast
+   removal effects). The personal lines, team-pool rows and funded
    deals are kept on the engine; per (participant, period) sums of attaining credit, bookings and credit,
    and the bookings clawed per (participant, refund period), are merged (integer sums).
 3. the driver finalises the attainment summary (quotas, tiers) from the merged rows, as one machine does.
@@ -27,29 +35,43 @@ in id order, participants in name order): the cents and their tie-breaks are the
 driver reads merged rows per participant and period (and per partition for the run-size check), never a
 row per deal or line; the ledger's lines stay on the engine (:attr:`RewardLedger.line_table`).
 
-Attribution credit must be a journey's own (the heuristic models); a data-driven model (Markov, Shapley,
-a plugin) values each journey against all the others, so such a plan runs on one machine instead.
+Attribution credit maps for the heuristic models (a journey's own) and for Markov's per-touch credit (its
+chain adds up). A plan whose model is Shapley or a plugin runs on one machine instead (its deals, touches
+and stage events read into the driver): Shapley has no per-touch credit, so one machine refuses the plan
+(a ``ValueError``) once a deal is credited by it; a plugin's weights may depend on all the journeys at once.
+Markov with parameters one machine refuses (the default ``global`` convention, which has no per-touch
+credit either; an unknown parameter) runs there too, and is refused as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from smarketing.attribution import _scale as attribution_scale
 from smarketing.attribution.heuristic import _HEURISTIC_PARAMS
 from smarketing.errors import CurrencyMismatchError, DataError
 from smarketing.frames import _engine as engine
 from smarketing.money import FxTable
 from smarketing.rewards._allocate import _half_even_np
 from smarketing.rewards._attainment import _plan_for_period, _refunds, _summary
-from smarketing.rewards._columns import _I64, _kernel_lines, _period_of
+from smarketing.rewards._columns import _I64, _PERSON, _TEAM, _kernel_lines, _period_of
 from smarketing.rewards._context import _Context
-from smarketing.rewards._credit import _check_splits, _run_budget, _split_rows
+from smarketing.rewards._credit import (
+    _check_split_sizes,
+    _check_splits,
+    _cut_of_deal,
+    _funded,
+    _run_budget,
+    _split_rows,
+    _touch_journeys,
+)
 from smarketing.rewards._deals import _deal_frame
 from smarketing.rewards._kernel import (
     _clawbacks,
@@ -62,7 +84,7 @@ from smarketing.rewards._kernel import (
     _tier_lines,
 )
 from smarketing.rewards._team_pools import _team_pools, _team_weights
-from smarketing.rewards.model import RewardPlan
+from smarketing.rewards.model import AttributionCredit, RewardPlan
 
 __all__ = ["LINE_SCHEMA", "engine_rewards", "on_engine"]
 
@@ -93,6 +115,15 @@ _MISMATCH = engine.Partial({"message": _S}, keys=("message",))
 INTAKE: dict[str, engine.Partial] = {
     "origins": engine.Partial({"period": _S, "refund_period": _S}, keys=("period", "refund_period")),
     "ids": engine.Partial({"id": _S}, kept=True),
+    "mismatch": _MISMATCH,
+}
+
+#: Markov's chain per plan version (its index): the attribution layer's keys, states and transition counts.
+CHAIN: dict[str, engine.Partial] = {
+    **{
+        name: engine.Partial({"version": _I, **table.schema}, keys=("version", *table.keys), aggs=table.aggs)
+        for name, table in attribution_scale.CHAIN.items()
+    },
     "mismatch": _MISMATCH,
 }
 
@@ -190,15 +221,44 @@ _HALF = 31  # the size check's halves: units >> 31 and units & (2**31 - 1)
 
 
 def on_engine(deals: Any, touchpoints: Any, stage_events: Any, plan: RewardPlan) -> bool:
-    """Whether a run maps on Spark: deals on Spark, the tables the plan reads too, attribution per journey."""
+    """Whether a run maps on Spark: deals on Spark, the tables the plan reads too, and a model that maps."""
     if not engine.is_spark(deals):
         return False
     versions = [vp for _, vp in plan.version_index()]
-    if any(vp.attribution is not None and vp.attribution.model not in _HEURISTIC_PARAMS for vp in versions):
-        return False  # a data-driven model values each journey against all the others
+    if any(vp.attribution is not None and not _maps(vp.attribution) for vp in versions):
+        return False  # Shapley, a plugin, Markov's global convention: on one machine (see the module)
     if _needs_touches(versions) and touchpoints is not None and not engine.is_spark(touchpoints):
         return False
     return not (_needs_events(versions) and stage_events is not None and not engine.is_spark(stage_events))
+
+
+def _maps(credit: AttributionCredit) -> bool:
+    """Whether an attribution credit runs per partition: a heuristic model, or Markov's per-touch credit.
+
+    Markov maps with the parameters one machine accepts for per-touch credit (``convention="journey"``, an
+    integer ``order`` >= 1, nothing else): any other parameters run on one machine, which refuses them.
+    """
+    if credit.model in _HEURISTIC_PARAMS:
+        return True
+    params = credit.params
+    order = params.get("order", 1)
+    return (
+        credit.model == "markov"
+        and set(params) <= {"order", "convention"}
+        and params.get("convention", "global") == "journey"
+        and isinstance(order, int)
+        and not isinstance(order, bool)
+        and order >= 1
+    )
+
+
+def _markov_orders(versions: Sequence[RewardPlan]) -> dict[int, int]:
+    """The versions (by index) that credit by Markov attribution, each with its chain's order."""
+    return {
+        index: int(vp.attribution.params.get("order", 1))
+        for index, vp in enumerate(versions)
+        if vp.attribution is not None and vp.attribution.share > 0 and vp.attribution.model == "markov"
+    }
 
 
 def _needs_touches(versions: Sequence[RewardPlan]) -> bool:
@@ -322,6 +382,101 @@ def intake_map(
     return out
 
 
+def _needed_deals(
+    deals: pl.DataFrame, *, ctx: _Context, fx: FxTable | None, cutoff: date, kind: str, needed: Sequence[str]
+) -> tuple[pl.DataFrame, pl.Series] | None:
+    """A partition's won deals the run's ``needed`` periods pay, as one machine picks them, and their ids.
+
+    The deals are ranked in id order (their ``id`` is the rank, as inside the kernel); the ids come in that
+    order. None when the partition has no such deal.
+
+    Raises:
+        CurrencyMismatchError: A deal's currency is not the plan's and ``fx`` has no rate for it.
+    """
+    won = _deal_frame(deals, ctx, fx, cutoff, kind)
+    # The deals the period needs, as _lines_of_period picks them (with the run's needed periods).
+    refunded = (pl.col("refunded_on").is_not_null() & (pl.col("refunded_on") <= cutoff)).fill_null(False)
+    wanted = pl.col("_period").is_in(list(needed)) | (
+        refunded & _period_of(pl.col("refunded_on"), kind).is_in(list(needed))
+    )
+    used = ["id", "lead_id", "owner", "product", "segment", "splits", "close_date", "refunded_on"]
+    won = won.filter(wanted).select(*used, "_period", "_version", "_gross", "_net").sort("id")
+    if won.is_empty():
+        return None
+    names = won.get_column("id")
+    won = won.with_row_index("_rank").with_columns(pl.col("_rank").cast(_I64).alias("id")).drop("_rank")
+    return won, names
+
+
+@contextlib.contextmanager
+def _deals_by_id(names: pl.Series) -> Iterator[None]:
+    """A kernel's :class:`DataError` that names a deal by its rank names it by its id (``names[rank]``)."""
+    try:
+        yield
+    except DataError as exc:
+        if exc.kind == "deal" and exc.record is not None and str(exc.record).isdigit():
+            raise DataError(
+                exc.message, kind=exc.kind, record=names[int(exc.record)], field=exc.field
+            ) from None
+        raise
+
+
+def _persons(versions: Sequence[tuple[date | None, RewardPlan]]) -> set[str]:
+    return {p.person for _, vp in versions for p in vp.participants if p.person}
+
+
+def chain_map(
+    part: Any,
+    *,
+    ctx: _Context,
+    fx: FxTable | None,
+    cutoff: date,
+    kind: str,
+    needed: Sequence[str],
+    columns: Mapping[str, Sequence[str]],
+    codes: Mapping[str, int],
+    orders: Mapping[int, int],
+) -> dict[str, pl.DataFrame]:
+    """The Markov chains of a partition's journeys: per version in ``orders``, its credited deals' journeys.
+
+    The deals are those the credit map credits (the needed periods' won deals that fund the version's pool),
+    their journeys as :func:`~smarketing.rewards._credit._touch_journeys` builds them for the one-machine
+    kernel, their chain's keys, states and transition counts in global key ``codes``. The checks that come
+    first on one machine (the deals' splits, the split sizes, a deal without touches) raise here.
+    """
+    frame = _frame(part)
+    deals = _unpack(frame, "d_", columns["d_"])
+    if deals.is_empty():
+        return _empty(CHAIN)
+    try:
+        got = _needed_deals(deals, ctx=ctx, fx=fx, cutoff=cutoff, kind=kind, needed=needed)
+    except CurrencyMismatchError as exc:
+        return _mismatch(CHAIN, exc)
+    if got is None:
+        return _empty(CHAIN)
+    won, names = got
+    touches = _unpack(frame, "t_", columns["t_"])
+    versions = ctx.plan.version_index()
+    found: dict[str, list[pl.DataFrame]] = {name: [] for name in CHAIN}
+    with _deals_by_id(names):
+        splits = _split_rows(won)
+        _check_splits(splits, ctx, _persons(versions))
+        for index, order in sorted(orders.items()):
+            vp = versions[index][1]
+            assert vp.attribution is not None
+            d = won.filter(pl.col("_version") == index)
+            f = _funded(d, vp) if len(d) else d
+            if f.is_empty():
+                continue
+            _check_split_sizes(f, vp, splits)
+            journeys = _touch_journeys(f, vp.attribution, touches, None, _cut_of_deal())
+            for name, table in attribution_scale.chain_partials(journeys, codes, order).items():
+                found[name].append(table.with_columns(pl.lit(index, dtype=_I).alias("version")))
+    out = _empty(CHAIN)
+    out.update({name: pl.concat(tables) for name, tables in found.items() if tables})
+    return out
+
+
 def credit_map(
     part: Any,
     *,
@@ -332,8 +487,12 @@ def credit_map(
     period: str,
     needed: Sequence[str],
     columns: Mapping[str, Sequence[str]],
+    removal: Mapping[int, Mapping[str, float]] | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """A partition's needed deals credited and routed by the one-machine kernel; its sums per participant."""
+    """A partition's needed deals credited and routed by the one-machine kernel; its sums per participant.
+
+    ``removal``: per Markov version, the removal effects of the whole run's chain (see :func:`chain_map`).
+    """
     frame = _frame(part)
     deals = _unpack(frame, "d_", columns["d_"])
     if deals.is_empty():
@@ -341,39 +500,30 @@ def credit_map(
     touches = _unpack(frame, "t_", columns["t_"]) if columns.get("t_") else None
     events = _unpack(frame, "e_", columns["e_"]) if columns.get("e_") else None
     try:
-        won = _deal_frame(deals, ctx, fx, cutoff, kind)
+        got = _needed_deals(deals, ctx=ctx, fx=fx, cutoff=cutoff, kind=kind, needed=needed)
     except CurrencyMismatchError as exc:
         return _mismatch(CREDIT, exc)
-    # The deals the period needs, as _lines_of_period picks them (with the run's needed periods).
-    refunded = (pl.col("refunded_on").is_not_null() & (pl.col("refunded_on") <= cutoff)).fill_null(False)
-    wanted = pl.col("_period").is_in(list(needed)) | (
-        refunded & _period_of(pl.col("refunded_on"), kind).is_in(list(needed))
-    )
-    used = ["id", "lead_id", "owner", "product", "segment", "splits", "close_date", "refunded_on"]
-    won = won.filter(wanted).select(*used, "_period", "_version", "_gross", "_net").sort("id")
-    if won.is_empty():
+    if got is None:
         return _empty(CREDIT)
-    names = won.get_column("id")
-    won = won.with_row_index("_rank").with_columns(pl.col("_rank").cast(_I64).alias("id")).drop("_rank")
+    won, names = got
     versions = ctx.plan.version_index()
-    try:
+    with _deals_by_id(names):
         splits = _split_rows(won)
-        persons = {p.person for _, vp in versions for p in vp.participants if p.person}
-        _check_splits(splits, ctx, persons)
+        _check_splits(splits, ctx, _persons(versions))
         credited = _credited(
-            won, ctx, versions, splits, touchpoints=touches, stage_events=events, check_size=False
+            won,
+            ctx,
+            versions,
+            splits,
+            touchpoints=touches,
+            stage_events=events,
+            check_size=False,
+            removal=removal,
         )
         if credited is None:
             return _empty(CREDIT)
         personal, team_rows, funded = credited
         refunds = _refunds(funded, versions, kind, cutoff)
-    except DataError as exc:
-        # Inside the kernel a deal is its integer rank; name it by its id again.
-        if exc.kind == "deal" and exc.record is not None and str(exc.record).isdigit():
-            raise DataError(
-                exc.message, kind=exc.kind, record=names[int(exc.record)], field=exc.field
-            ) from None
-        raise
     return _credit_partials(personal, team_rows, funded, refunds, names=names, ctx=ctx, period=period)
 
 
@@ -739,6 +889,30 @@ def engine_rewards(
         columns["e_"] = wanted
         pieces.append(_rename(stage_events, "e_", wanted))
     together = _union(pieces)
+    orders = _markov_orders(plans)
+    removal = None
+    if orders and touchpoints is not None:
+        codes = _key_codes(touchpoints)
+        chain = run(
+            together,
+            functools.partial(
+                chain_map,
+                ctx=ctx,
+                fx=fx,
+                cutoff=cutoff,
+                kind=kind,
+                needed=needed,
+                columns=columns,
+                codes=codes,
+                orders=orders,
+            ),
+            CHAIN,
+            kind="deals",
+            key="_lead",
+            columns=_columns(together),
+        )
+        _raise_mismatch(chain)
+        removal = _removal_effects(chain, codes, orders)
     credit = run(
         together,
         functools.partial(
@@ -750,6 +924,7 @@ def engine_rewards(
             period=period,
             needed=needed,
             columns=columns,
+            removal=removal,
         ),
         CREDIT,
         kind="deals",
@@ -848,6 +1023,52 @@ def engine_rewards(
         deal_numbers=deal_numbers,
         version_names=[vp.id for vp in plans],
     )
+
+
+def _key_codes(touchpoints: Any) -> dict[str, int]:
+    """Global codes of every recipient a touch may have (its owner as a person, its team), in name order.
+
+    A superset of the keys of any version's journeys: the driver keeps those that occur.
+    """
+    if engine.is_spark(touchpoints):
+        F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+        person = F.concat(F.lit(_PERSON), F.col("owner"))
+        team = F.concat(F.lit(_TEAM), F.col("team"))
+        keys = touchpoints.select(F.explode(F.array(person, team)).alias("key"))
+        names = [str(k) for k in engine.distinct(keys, "key")]
+    else:
+        frame = touchpoints.select(
+            pl.concat_str(pl.lit(_PERSON), pl.col("owner")).alias("key"),
+            pl.concat_str(pl.lit(_TEAM), pl.col("team")).alias("key_"),
+        )
+        both = pl.concat([frame.get_column("key"), frame.get_column("key_").alias("key")])
+        names = sorted(both.drop_nulls().unique().to_list())
+    return {k: i for i, k in enumerate(names)}
+
+
+def _removal_effects(
+    chain: engine.Partials, codes: Mapping[str, int], orders: Mapping[int, int]
+) -> dict[int, dict[str, float]]:
+    """Per Markov version, each recipient's removal effect in the chain of all the version's journeys.
+
+    The merged chain is the one-machine chain (integer counts), solved by the one-machine code; a version
+    without a credited deal has none.
+    """
+    keys, states = chain.merged("keys"), chain.merged("states")
+    transitions = chain.merged("transitions")
+    out = {}
+    for index, order in sorted(orders.items()):
+        mine = pl.col("version") == index
+        version_keys = keys.filter(mine).get_column("key").to_list()
+        if version_keys:
+            out[index] = attribution_scale.markov_removal(
+                codes,
+                version_keys,
+                states.filter(mine).get_column("state").to_list(),
+                transitions.filter(mine).drop("version"),
+                order,
+            )
+    return out
 
 
 def _with_null_origin(frame: Any) -> Any:
