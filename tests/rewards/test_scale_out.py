@@ -19,7 +19,6 @@ Spark (:mod:`smarketing.rewards._scale`). Checked here:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.spark_kit import partitions
 
 from smarketing._periods import period_bounds
 from smarketing.datasets import synthetic
@@ -100,14 +100,7 @@ def _split_run(parts: int, seed: int) -> Callable[..., engine.Partials]:
     def run(
         data: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **options: Any
     ) -> engine.Partials:
-        rng = random.Random(seed)
-        key = options["key"]
-        keys = sorted(set(data.get_column(key).drop_nulls().to_list()))
-        where = {k: rng.randrange(parts) for k in keys}
-        at = data.get_column(key).replace_strict(where, default=0, return_dtype=pl.Int64)
-        pieces = [data.filter(at == p) for p in rng.sample(range(parts), parts)]
-        shuffled = [p.sample(fraction=1.0, shuffle=True, seed=rng.randrange(2**32)) for p in pieces]
-        return engine.local(shuffled, fn, tables)
+        return engine.local(partitions(data, options["key"], parts, seed), fn, tables)
 
     return run
 
