@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import polars as pl
 
-from smarketing.errors import DataError, PlanError
+from smarketing.errors import PlanError
 from smarketing.feedback import _dispositions_kernel as kernel
 from smarketing.frames import _engine as engine
 from smarketing.frames import as_lazy
@@ -367,31 +367,9 @@ def _union(frames: Mapping[str, Any], options: Options) -> tuple[Any, list[str]]
                 _LEAD,
             )
     if "deals" in frames:
-        _refuse_repeated_deal_ids(frames["deals"])
+        # Each map checks its partition's deals; two of one id and of different leads are in two partitions.
+        engine.refuse_repeated_ids(frames["deals"], "deal")
     return engine.co_partition(picked, keys), list(picked)
-
-
-def _refuse_repeated_deal_ids(deals: Any) -> None:
-    """The boundary's DataError for a deal id that appears twice, over all deals (one Spark job).
-
-    Each map checks its partition's deals, but two deals of one id and of different leads are in
-    different partitions. The example is the smallest repeated id.
-    """
-    F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
-    counted = deals.where(F.col("id").isNotNull()).groupBy("id").count().where(F.col("count") > 1)
-    found = engine.to_polars(
-        counted.select(
-            F.sum(F.col("count") - 1).alias("extra"), F.min(F.col("id").cast("string")).alias("id")
-        )
-    )
-    extra = found.item(0, "extra") if found.height else None
-    if extra:
-        raise DataError(
-            f"the id appears more than once ({extra} row(s) like this)",
-            record=str(found.item(0, "id")),
-            field="id",
-            kind="deal",
-        )
 
 
 def _split(part: pl.DataFrame, kinds: Sequence[str]) -> dict[str, pl.DataFrame]:

@@ -62,6 +62,7 @@ __all__ = [
     "is_spark",
     "local",
     "lower_quantile_index",
+    "refuse_repeated_ids",
     "require",
     "run",
     "spark_run",
@@ -508,6 +509,28 @@ def spark_sql() -> tuple[Any, Any]:
     from pyspark.sql import Window, functions  # noqa: PLC0415 (the optional extra)
 
     return functions, Window
+
+
+def refuse_repeated_ids(frame: Any, record: str) -> None:
+    """Raise the boundary's :class:`~smarketing.errors.DataError` if an ``id`` of a Spark frame repeats.
+
+    Uniqueness is the one boundary check a map cannot make on its partition when the records are
+    partitioned by another key (deals by lead): one Spark job counts the repeats over all the rows. The
+    message is the boundary's (``record``: the record's kind, ``deal``); the example is the smallest
+    repeated id.
+    """
+    F, _ = spark_sql()  # noqa: N806 (Spark's own names)
+    ids = F.col("id").cast("string")
+    counted = frame.where(ids.isNotNull()).groupBy(ids.alias("id")).count().where(F.col("count") > 1)
+    found = to_polars(counted.select(F.sum(F.col("count") - 1).alias("extra"), F.min("id").alias("id")))
+    extra = found.item(0, "extra") if found.height else None
+    if extra:
+        raise DataError(
+            f"the id appears more than once ({extra} row(s) like this)",
+            record=str(found.item(0, "id")),
+            field="id",
+            kind=record,
+        )
 
 
 def distinct(frame: Any, column: str) -> list[Any]:
