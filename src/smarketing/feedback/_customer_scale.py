@@ -105,10 +105,11 @@ def _leads(data: Any) -> pl.LazyFrame:
 
 
 def _events(data: Any, extra: Sequence[str] = ()) -> pl.LazyFrame:
+    """The stage events, checked, with the ``extra`` columns they carry (an absent kind: none, and null)."""
     native: pl.LazyFrame = as_lazy(
         data, "stage_events", required=["lead_id", "to", "time"], reads=list(extra)
     ).to_native()
-    return native
+    return _with(native, dict.fromkeys(extra, pl.Int64()))
 
 
 def with_leads(data: Any, as_of: datetime | None) -> pl.DataFrame:
@@ -215,8 +216,7 @@ def run(options: Options, data: Any) -> engine.Partials:
             return _partials(_rows(lazy["feedback"], lazy["leads"], lazy["stage_events"]), options)
 
         return engine.run(given, local, tables(options.by), kind="feedback", key=_LEAD, columns=())
-    union = _union(frames)
-    kinds = list(KEYS)
+    union, kinds = _union(frames)
 
     def fn(part: Any) -> dict[str, pl.DataFrame]:
         split = engine.split(part, kinds)
@@ -242,8 +242,11 @@ def spark_frames(data: Any) -> dict[str, Any] | None:
     return frames
 
 
-def _union(frames: Mapping[str, Any]) -> Any:
-    """The feedback with its lead, and the leads and events of leads with feedback, co-partitioned by lead."""
+def _union(frames: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """The feedback with its lead, and the leads and events of leads with feedback, co-partitioned by lead.
+
+    Also the kinds in it (a kind the data lack is not, and is empty in the map, as on one machine).
+    """
     F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
     spark = next(iter(frames.values())).sparkSession
     feedback = frames.get("feedback")
@@ -293,4 +296,4 @@ def _union(frames: Mapping[str, Any]) -> Any:
         picked["stage_events"] = ordered.join(
             wanted, F.col("lead_id").cast("string") == F.col("_wanted"), "left_semi"
         )
-    return engine.co_partition(picked, {kind: KEYS[kind] for kind in picked})
+    return engine.co_partition(picked, {kind: KEYS[kind] for kind in picked}), list(picked)
