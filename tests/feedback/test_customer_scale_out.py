@@ -139,7 +139,7 @@ def test_at_equal_times_the_later_event_in_the_data_is_the_stage_on_any_partitio
 def test_on_spark_the_report_is_polars_and_the_driver_reads_only_merged_rows(
     example_plan: AlignmentPlan, many_partitions: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = _kinds(example_plan, 15, 200)
+    data = _kinds(example_plan, 15, 120)
     frames = {kind: many_partitions.createDataFrame(frame.to_arrow()) for kind, frame in data.items()}
     by = ("persona", "stage")
     want = customer_feedback(example_plan, data, by=by, as_of=AS_OF)
