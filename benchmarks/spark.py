@@ -1,4 +1,4 @@
-"""Spark benchmark: journey, attribute, rewards, SLA and scorecard on Spark (local[2]) against polars.
+"""Spark benchmark: journey, attribute, rewards, SLA, scorecard, dispositions and customer feedback on Spark.
 
 Usage (from the repository root, after ``make setup``)::
 
@@ -7,8 +7,8 @@ Usage (from the repository root, after ``make setup``)::
 What it does:
 
 1. Generates the example plan's synthetic data (``smarketing.datasets.synthetic``, seed 1) and writes the
-   stage events, leads, touchpoints, deals, activities and dispositions as Parquet to ``--dir`` (never
-   to the repository).
+   stage events, leads, touchpoints, deals, activities, dispositions and feedback as Parquet to ``--dir``
+   (never to the repository).
 2. Runs each engine in a fresh subprocess: polars reads the Parquet files with ``pl.read_parquet``; Spark
    (``local[2]``, ``PYSPARK_PYTHON`` set to this interpreter) reads them with ``spark.read.parquet``. Each
    analysis is timed (wall time, one run, after a funnel of 50 events has started Spark's Python
@@ -59,6 +59,7 @@ def _write(leads: int, folder: Path) -> None:
     data.deals.write_parquet(folder / "deals.parquet")
     data.activities.write_parquet(folder / "activities.parquet")
     data.dispositions.write_parquet(folder / "dispositions.parquet")
+    data.feedback.write_parquet(folder / "feedback.parquet")
     print(f"{leads} leads, {len(data.stage_events)} stage events -> {folder}", file=sys.stderr)
 
 
@@ -69,10 +70,12 @@ def _answers(
     timings: dict[str, float],
     *,
     sla: dict[str, Any],
+    feedback: Any,
     out_dir: Path,
 ) -> dict[str, Any]:
     import smarketing as sm
     from smarketing.attribution import attribute
+    from smarketing.feedback import customer_feedback, dispositions
     from smarketing.journey import conformance, discover, funnel
     from smarketing.kpi import scorecard
     from smarketing.sla import evaluate_sla
@@ -100,6 +103,15 @@ def _answers(
         "scorecard by team": lambda: scorecard(
             plan, {**sla, "deals": touches["deals"]}, period="2026-10", as_of=AS_OF, by="team", fx=_fx()
         ).to_dict(),
+        "dispositions by campaign": lambda: _dispositions(
+            dispositions(plan, {**sla, "deals": touches["deals"]}, by="campaign", as_of=AS_OF)
+        ),
+        "customer_feedback by persona and stage": lambda: customer_feedback(
+            plan,
+            {"feedback": feedback, "leads": leads, "stage_events": events},
+            by=("persona", "stage"),
+            as_of=AS_OF,
+        ).to_dict(),
     }
     for name, run in runs.items():
         if ONLY and not any(name.startswith(prefix) for prefix in ONLY):
@@ -109,6 +121,12 @@ def _answers(
         timings[name] = time.perf_counter() - start
         out[f"{name} (rows read by the driver)"] = sum(READS[before:])
     return out
+
+
+def _dispositions(report: Any) -> dict[str, Any]:
+    """The disposition report's ``to_dict()`` and its per-lead rows counted where they are (kept on Spark)."""
+    rows = report.leads.count() if hasattr(report.leads, "write") else report.leads.height
+    return {**report.to_dict(), "leads (rows)": rows}
 
 
 def _per_touch(touches: dict[str, Any]) -> dict[str, Any]:
@@ -209,6 +227,7 @@ def _run(engine: str, folder: Path) -> None:
             {k: pl.read_parquet(folder / f"{k}.parquet") for k in ("touchpoints", "deals")},
             timings,
             sla={k: pl.read_parquet(folder / f"{k}.parquet") for k in _SLA_KINDS},
+            feedback=pl.read_parquet(folder / "feedback.parquet"),
             out_dir=folder / "polars-out",
         )
     else:
@@ -242,6 +261,7 @@ def _run(engine: str, folder: Path) -> None:
             {k: spark.read.parquet(str(folder / f"{k}.parquet")) for k in ("touchpoints", "deals")},
             timings,
             sla={k: spark.read.parquet(str(folder / f"{k}.parquet")) for k in _SLA_KINDS},
+            feedback=spark.read.parquet(str(folder / "feedback.parquet")),
             out_dir=folder / "spark-out",
         )
         spark.stop()
@@ -288,7 +308,7 @@ def main() -> None:
     if args.run:
         _run(args.run, args.dir)
         return
-    if not (args.reuse and (args.dir / "dispositions.parquet").exists()):
+    if not (args.reuse and (args.dir / "feedback.parquet").exists()):
         # In a process of its own, so that this one (and the runs it starts) stay small.
         subprocess.run(
             [sys.executable, __file__, "--run", "write", "--leads", str(args.leads), "--dir", str(args.dir)],

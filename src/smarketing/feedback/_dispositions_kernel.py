@@ -1,9 +1,11 @@
 """The columnar kernel of :func:`smarketing.feedback.dispositions` (private).
 
-:func:`lead_rows` builds one row per handed-off lead from the one set of definitions in
-:mod:`smarketing.persona._outcomes` (handed off, accepted, rejected) and the journey's recycle transitions;
-the public function only groups and counts them. Everything is a polars lazy query collected once, plus the
-business clock of :mod:`smarketing.frames._calendar` run over the collected columns.
+:func:`handed_off_rows` builds one row per handed-off lead from the one set of definitions in
+:mod:`smarketing.persona._outcomes` (handed off, accepted, rejected) and the journey's recycle transitions,
+and :func:`with_clock` adds the business hours to the first disposition; the map of
+:mod:`smarketing.feedback._dispositions_scale` counts them per partition of leads. Everything is a polars
+lazy query collected once, plus the business clock of :mod:`smarketing.frames._calendar` run over the
+collected columns.
 """
 
 from __future__ import annotations
@@ -29,9 +31,24 @@ from smarketing.persona._outcomes import (
 if TYPE_CHECKING:
     from smarketing.calendar import BusinessCalendar
 
-__all__ = ["US_PER_HOUR", "WEEK", "lead_rows", "unknown_reasons"]
+__all__ = [
+    "COLUMNS",
+    "HOURS_PER_US",
+    "US_PER_HOUR",
+    "WEEK",
+    "Span",
+    "clock_over",
+    "handed_off_rows",
+    "span_of",
+    "unknown_dispositions",
+    "with_clock",
+]
 
 US_PER_HOUR = 3_600_000_000
+#: Hours are microseconds times this reciprocal (as the SLA's, :data:`smarketing.sla._kernel.HOURS_PER_US`):
+#: polars divides a column of one value exactly but longer ones by multiplying with the reciprocal, so
+#: a multiplication gives the same bits for a partition of one lead as for many.
+HOURS_PER_US = 1 / US_PER_HOUR
 #: The ``by`` name that groups by the week of the handoff rather than by a lead column.
 WEEK = "week"
 #: Example lead ids kept per unknown reason.
@@ -48,20 +65,20 @@ def _dispositions(data: Any, as_of: datetime | None) -> pl.LazyFrame:
     return _until(found.to_native(), as_of)
 
 
-def lead_rows(
+def handed_off_rows(
     stages: JourneyStages,
     recycles: Sequence[tuple[str, str]],
     data: Any,
     *,
     by: Sequence[str],
-    calendar: BusinessCalendar | None,
+    groups: pl.LazyFrame | None = None,
     as_of: datetime | None,
 ) -> pl.DataFrame:
-    """One row per handed-off lead, in lead id order.
+    """One row per handed-off lead, before the business clock (:func:`with_clock`), in no order.
 
-    Columns ``lead_id``, the ``by`` columns, ``handoff_at``, ``accepted``, ``rejected``, ``recycled``,
-    ``reason``, ``disposition_at``, ``hours`` (business hours from the handoff to the first disposition),
-    ``recycled_won``.
+    Columns ``lead_id``, ``handoff_at``, ``accepted``, ``rejected``, ``recycled``, ``reason``,
+    ``disposition_at``, ``recycled_won`` and the ``by`` columns but the ``week``. ``groups`` are the
+    leads' ``by`` columns (:func:`~smarketing.persona._outcomes.lead_groups` of ``data`` when not given).
     """
     outcomes = lead_outcomes(stages, data, as_of=as_of).filter(pl.col("mql"))
     handed = outcomes.select("lead_id", handoff_at=pl.col("mql_at"), accepted="accepted", rejected="rejected")
@@ -86,52 +103,88 @@ def lead_rows(
         .join(last_won, on="lead_id", how="left")
     )
     if own:
-        frame = frame.join(lead_groups(data, own), on="lead_id", how="left")
-    rows = frame.with_columns(
+        found = lead_groups(data, own) if groups is None else groups
+        frame = frame.join(found, on="lead_id", how="left")
+    return frame.with_columns(
         recycled=pl.col("recycled_at").is_not_null(),
         recycled_won=(pl.col("won_on") >= pl.col("recycled_at").dt.date()).fill_null(value=False),
     ).collect()
-    rows = _with_clock(rows, calendar, by)
-    return rows.select(
-        "lead_id",
-        *by,
-        "handoff_at",
-        "accepted",
-        "rejected",
-        "recycled",
-        "reason",
-        "disposition_at",
-        "hours",
-        "recycled_won",
-    ).sort("lead_id")
 
 
-def _with_clock(rows: pl.DataFrame, calendar: BusinessCalendar | None, by: Sequence[str]) -> pl.DataFrame:
-    """``hours`` to the first disposition on the calendar's clock, and the handoff ``week`` if asked for.
+#: The first and last instant (epoch microseconds) a business clock covers.
+Span = tuple[int, int]
 
-    Without a calendar the hours are null and the week is that of the handoff's UTC date.
+
+def with_clock(
+    rows: pl.DataFrame,
+    calendar: BusinessCalendar | None,
+    by: Sequence[str],
+    span: Span | None = None,
+    *,
+    keep_us: bool = False,
+) -> pl.DataFrame:
+    """``rows`` (of :func:`handed_off_rows`) with ``hours`` and the ``week``, in lead id order.
+
+    The per-lead rows of the report: ``lead_id``, the ``by`` columns, ``handoff_at``, ``accepted``,
+    ``rejected``, ``recycled``, ``reason``, ``disposition_at``, ``hours``, ``recycled_won``.
+
+    ``hours``: business hours to the first disposition on the calendar's clock (microseconds times
+    :data:`HOURS_PER_US`); the ``week`` of the handoff if asked for. Without a calendar the hours are null
+    and the week is that of the handoff's UTC date. The clock covers ``span``, or without it
+    :func:`span_of` the rows: hours are differences of business positions, the same on any clock that
+    covers both instants. ``keep_us``: also the business microseconds the hours come from, in ``us``.
+
+    Raises:
+        PlanError: The calendar has no open time over the clock's range.
     """
     us = {c: pl.col(c).dt.timestamp("us") for c in ("handoff_at", "disposition_at")}
     if calendar is None or rows.is_empty():
-        hours = pl.lit(None, pl.Float64)
+        elapsed = pl.lit(None, pl.Int64)
         local = pl.col("handoff_at").dt.date()
     else:
-        clock = _clock(calendar, rows)
+        lo, hi = span_of(rows) if span is None else span
+        clock = clock_over(calendar, lo, hi)
         elapsed = clock.position(us["disposition_at"]) - clock.position(us["handoff_at"])
-        hours = elapsed.cast(pl.Float64) / US_PER_HOUR
         local = clock.local_date(us["handoff_at"])
     extra = {WEEK: local.dt.truncate("1w")} if WEEK in by else {}
-    return rows.with_columns(hours=hours, **extra)
+    timed = rows.with_columns(elapsed.alias("us"), **extra).with_columns(
+        hours=pl.col("us").cast(pl.Float64) * HOURS_PER_US
+    )
+    kept = ("us",) if keep_us else ()
+    return timed.select(*COLUMNS[:1], *by, *COLUMNS[1:], *kept).sort("lead_id")
 
 
-def _clock(calendar: BusinessCalendar, rows: pl.DataFrame) -> BusinessClock:
+#: The columns of the per-lead rows around the ``by`` ones: ``lead_id`` first, then these.
+COLUMNS = (
+    "lead_id",
+    "handoff_at",
+    "accepted",
+    "rejected",
+    "recycled",
+    "reason",
+    "disposition_at",
+    "hours",
+    "recycled_won",
+)
+
+
+def span_of(rows: pl.DataFrame) -> Span:
+    """The first handoff and the last handoff or disposition of ``rows`` (not empty), in microseconds."""
     span = rows.select(
         lo=pl.col("handoff_at").dt.timestamp("us").min(),
         hi=pl.max_horizontal(
             pl.col("handoff_at").dt.timestamp("us").max(), pl.col("disposition_at").dt.timestamp("us").max()
         ),
     )
-    lo, hi = span.item(0, "lo"), span.item(0, "hi")
+    return span.item(0, "lo"), span.item(0, "hi")
+
+
+def clock_over(calendar: BusinessCalendar, lo: int, hi: int) -> BusinessClock:
+    """The business clock from ``lo`` to ``hi`` (microseconds).
+
+    Raises:
+        PlanError: The calendar has no open time over that range.
+    """
     try:
         return BusinessClock.covering(calendar, from_epoch_us(lo), from_epoch_us(hi))
     except DataError:
@@ -142,21 +195,8 @@ def _clock(calendar: BusinessCalendar, rows: pl.DataFrame) -> BusinessClock:
         ) from None
 
 
-def unknown_reasons(data: Any, agreed: Sequence[str], *, as_of: datetime | None) -> pl.DataFrame:
-    """Dispositions whose reason is not in ``agreed``: per reason, how many, of how many leads, examples.
-
-    Columns ``reason``, ``dispositions``, ``leads``, ``examples`` (the first lead ids in sorted order, at
-    most :data:`EXAMPLES`); sorted by reason.
-    """
+def unknown_dispositions(data: Any, agreed: Sequence[str], *, as_of: datetime | None) -> pl.LazyFrame:
+    """The dispositions up to ``as_of`` whose reason is not in ``agreed``: ``lead_id``, ``reason``."""
     return (
-        _dispositions(data, as_of)
-        .filter(~pl.col("reason").is_in(list(agreed)))
-        .group_by("reason")
-        .agg(
-            dispositions=pl.len().cast(pl.Int64),
-            leads=pl.col("lead_id").n_unique().cast(pl.Int64),
-            examples=pl.col("lead_id").unique().sort().head(EXAMPLES),
-        )
-        .sort("reason")
-        .collect()
+        _dispositions(data, as_of).filter(~pl.col("reason").is_in(list(agreed))).select("lead_id", "reason")
     )

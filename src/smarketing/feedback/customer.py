@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -50,7 +50,7 @@ import attrs
 import polars as pl
 
 from smarketing._display import html_table, text_table
-from smarketing.frames import as_lazy
+from smarketing.feedback import _customer_scale as _scale
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -161,21 +161,6 @@ class FeedbackReport:
         return f"<p>{head}</p>{html_table(headers, rows)}<p>Seen by</p>{html_table(seen_headers, seen_rows)}"
 
 
-def _with(lf: pl.LazyFrame, dtypes: Mapping[str, pl.DataType]) -> pl.LazyFrame:
-    """``lf`` with every column of ``dtypes`` (a column it lacks is null)."""
-    names = lf.collect_schema().names()
-    return lf.with_columns(pl.lit(None, t).alias(c) for c, t in dtypes.items() if c not in names)
-
-
-def _native(data: Any, kind: str, required: Sequence[str], reads: Sequence[str]) -> pl.LazyFrame:
-    lf = as_lazy(data, kind, required=required, reads=reads)
-    native = lf.to_native()
-    if not isinstance(native, pl.LazyFrame):  # another lazy engine: read into polars once
-        eager: pl.DataFrame = lf.collect(backend="polars").to_native()
-        native = eager.lazy()
-    return native
-
-
 def _check_options(by: Sequence[str], as_of: datetime | None) -> tuple[str, ...]:
     if isinstance(by, str):
         by = (by,)
@@ -187,65 +172,6 @@ def _check_options(by: Sequence[str], as_of: datetime | None) -> tuple[str, ...]
     if as_of is not None and (not isinstance(as_of, datetime) or as_of.utcoffset() is None):
         raise ValueError(f"as_of: must be a timezone-aware datetime, not {as_of!r}")
     return tuple(by)
-
-
-def _rows(data: Any, as_of: datetime | None) -> pl.LazyFrame:
-    """One row per feedback with its lead's persona and campaign and the lead's stage at the time."""
-    text = pl.String()
-    feedback = _native(
-        data,
-        "feedback",
-        ["id", "time", "source"],
-        ["lead_id", "account_id", "score_type", "score", "tags", "seen_by"],
-    )
-    feedback = _with(
-        feedback,
-        {
-            "lead_id": text,
-            "account_id": text,
-            "score_type": text,
-            "score": pl.Int64(),
-            "tags": pl.List(text),
-            "seen_by": pl.List(text),
-        },
-    )
-    if as_of is not None:
-        feedback = feedback.filter(pl.col("time") <= as_of)
-    leads = _with(
-        _native(data, "leads", ["id"], ["account_id", "created_at", "persona", "campaign"]),
-        {"account_id": text, "created_at": pl.Datetime("us", "UTC"), "persona": text, "campaign": text},
-    )
-    # Each step reads only the leads and events of the feedback at hand (a small share of all of them).
-    feedback = feedback.collect().lazy()
-    accounts = feedback.filter(pl.col("lead_id").is_null()).select("account_id").drop_nulls().unique()
-    first = (
-        leads.join(accounts, on="account_id", how="semi")
-        .sort("account_id", "created_at", "id", nulls_last=True)
-        .group_by("account_id")
-        .agg(pl.col("id").first().alias("_first"))
-    )
-    with_lead = (
-        feedback.join(first, on="account_id", how="left")
-        .with_columns(pl.coalesce("lead_id", "_first").alias("_lead"))
-        .collect()
-        .lazy()
-    )
-    wanted = with_lead.select("_lead").drop_nulls().unique()
-    rows = with_lead.join(
-        leads.select(pl.col("id").alias("_lead"), "persona", "campaign").join(wanted, on="_lead", how="semi"),
-        on="_lead",
-        how="left",
-    )
-    events = _native(data, "stage_events", ["lead_id", "to", "time"], [])
-    # Only the events of leads with feedback are sorted and joined (a fraction of all events).
-    events = (
-        events.select(pl.col("lead_id").alias("_lead"), pl.col("to").alias("stage"), "time")
-        .join(wanted, on="_lead", how="semi")
-        .sort("time", maintain_order=True)
-    )
-    return rows.sort("time", maintain_order=True).join_asof(
-        events, on="time", by="_lead", strategy="backward", check_sortedness=False
-    )
 
 
 def customer_feedback(
@@ -269,45 +195,38 @@ def customer_feedback(
         DataError: A frame breaks its record kind's rules (named by :func:`~smarketing.frames.as_lazy`).
     """
     groups = _check_options(by, as_of)
-    marketing = sorted(t.id for t in plan.teams if t.function == "marketing")
-    sales = sorted(t.id for t in plan.teams if t.function == "sales")
-
-    def seen(ids: list[str]) -> pl.Expr:
-        return pl.col("seen_by").list.eval(pl.element().is_in(ids)).list.any().fill_null(False)
-
-    # One row per feedback, computed once (a fraction of the leads) and read by the three tables below.
-    rows = (
-        _rows(data, as_of)
-        .collect()
-        .lazy()
-        .with_columns(
-            pl.col("score_type").fill_null("none"),
-            seen(marketing).alias("_marketing"),
-            seen(sales).alias("_sales"),
-        )
+    options = _scale.Options(
+        by=groups,
+        marketing=tuple(sorted(t.id for t in plan.teams if t.function == "marketing")),
+        sales=tuple(sorted(t.id for t in plan.teams if t.function == "sales")),
+        as_of=as_of,
     )
+    partials = _scale.run(options, data)
     keys = list(groups)
-    score = pl.col("score")
-    nps, csat = pl.col("score_type") == "nps", pl.col("score_type") == "csat"
-    scores = rows.group_by([*keys, "score_type"]).agg(
-        pl.len().cast(pl.Int64).alias("feedback"),
-        score.is_not_null().sum().cast(pl.Int64).alias("scored"),
-        score.sum().alias("_sum"),
-        (score >= 9).sum().cast(pl.Int64).alias("promoters"),
-        score.is_between(7, 8).sum().cast(pl.Int64).alias("passives"),
-        (score <= 6).sum().cast(pl.Int64).alias("detractors"),
-        (score >= 4).sum().cast(pl.Int64).alias("satisfied"),
+    return FeedbackReport(
+        scores=_scores(partials.merged("scores"), keys),
+        tags=partials.merged("tags").sort(
+            [*keys, "feedback", "tag"], descending=[*([False] * len(keys)), True, False], nulls_last=True
+        ),
+        seen=_seen(partials.merged("seen"), keys),
+        by=groups,
+        as_of=as_of,
     )
+
+
+def _scores(merged: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """The score rows from the counts per group and score type: means, NPS, satisfied shares, in order."""
+    nps, csat = pl.col("score_type") == "nps", pl.col("score_type") == "csat"
     order = pl.col("score_type").replace_strict(_TYPE_ORDER, range(len(_TYPE_ORDER)), return_dtype=pl.Int64)
     scored = pl.col("scored")
-    scores = scores.with_columns(
+    scores = merged.with_columns(
         pl.when(scored > 0).then(pl.col("_sum") / scored).alias("mean"),
         *(pl.when(nps).then(pl.col(c)).alias(c) for c in ("promoters", "passives", "detractors")),
         pl.when(nps).then((pl.col("promoters") - pl.col("detractors")) * 100.0 / scored).alias("nps"),
         pl.when(csat).then(pl.col("satisfied")).alias("satisfied"),
         pl.when(csat).then(pl.col("satisfied") / scored).alias("satisfied_share"),
     ).sort([*keys, order], nulls_last=True)
-    scores = scores.select(
+    return scores.select(
         *keys,
         "score_type",
         "feedback",
@@ -320,40 +239,15 @@ def customer_feedback(
         "satisfied",
         "satisfied_share",
     )
-    tags = (
-        rows.select(*keys, "id", pl.col("tags").alias("tag"))
-        .explode("tag")
-        .filter(pl.col("tag").is_not_null())
-        .unique([*keys, "id", "tag"])
-        .group_by([*keys, "tag"])
-        .agg(pl.len().cast(pl.Int64).alias("feedback"))
-        .sort([*keys, "feedback", "tag"], descending=[*([False] * len(keys)), True, False], nulls_last=True)
+
+
+def _seen(merged: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Who has read the feedback, per group, with shares (without ``by``, one row even of no feedback)."""
+    if not keys and not merged.height:  # no partition had a feedback (the shares are then 0 / 0)
+        merged = pl.DataFrame(
+            [dict.fromkeys(_scale.SEEN_COUNTS, 0)], schema=dict.fromkeys(_scale.SEEN_COUNTS, pl.Int64)
+        )
+    return merged.with_columns(
+        (pl.col(f"seen_by_{w}") / pl.col("feedback")).alias(f"seen_by_{w}_share")
+        for w in ("marketing", "sales", "neither")
     )
-    total = pl.len().cast(pl.Int64)
-    neither = ~pl.col("_marketing") & ~pl.col("_sales")
-    seen_frame = (
-        (rows.group_by(keys) if keys else rows.group_by(pl.lit(0).alias("_all")))
-        .agg(
-            total.alias("feedback"),
-            pl.col("_marketing").sum().cast(pl.Int64).alias("seen_by_marketing"),
-            pl.col("_sales").sum().cast(pl.Int64).alias("seen_by_sales"),
-            neither.sum().cast(pl.Int64).alias("seen_by_neither"),
-        )
-        .with_columns(
-            (pl.col(f"seen_by_{w}") / pl.col("feedback")).alias(f"seen_by_{w}_share")
-            for w in ("marketing", "sales", "neither")
-        )
-        .sort(keys or "_all", nulls_last=True)
-        .drop("_all", strict=False)
-    )
-    out_scores, out_tags, out_seen = pl.collect_all([scores, tags, seen_frame])
-    if not keys and out_seen.height == 0:
-        out_seen = pl.DataFrame(
-            {"feedback": [0], "seen_by_marketing": [0], "seen_by_sales": [0], "seen_by_neither": [0]},
-            schema=dict.fromkeys(
-                ["feedback", "seen_by_marketing", "seen_by_sales", "seen_by_neither"], pl.Int64
-            ),
-        ).with_columns(
-            pl.lit(None, pl.Float64).alias(f"seen_by_{w}_share") for w in ("marketing", "sales", "neither")
-        )
-    return FeedbackReport(scores=out_scores, tags=out_tags, seen=out_seen, by=groups, as_of=as_of)

@@ -18,7 +18,8 @@ import polars as pl
 
 from smarketing._display import html_table, text_table
 from smarketing.calendar import check_time
-from smarketing.feedback._dispositions_kernel import lead_rows, unknown_reasons
+from smarketing.feedback import _dispositions_scale as _scale
+from smarketing.feedback._dispositions_kernel import HOURS_PER_US
 from smarketing.persona.agreement import plan_stages
 
 if TYPE_CHECKING:
@@ -27,66 +28,54 @@ if TYPE_CHECKING:
 __all__ = ["DispositionReport", "dispositions"]
 
 #: Example lead ids kept of the handed-off leads with no disposition.
-UNDISPOSED_EXAMPLES = 5
+UNDISPOSED_EXAMPLES = _scale.UNDISPOSED_EXAMPLES
 
 
 def _rate(part: str, whole: str) -> pl.Expr:
     return pl.when(pl.col(whole) > 0).then(pl.col(part) / pl.col(whole)).otherwise(None)
 
 
-def _counts() -> dict[str, pl.Expr]:
-    def count(flag: pl.Expr) -> pl.Expr:
-        return flag.sum().cast(pl.Int64)
-
-    hours = pl.col("hours")
-    return {
-        "handed_off": pl.len().cast(pl.Int64),
-        "accepted": count(pl.col("accepted")),
-        "rejected": count(pl.col("rejected")),
-        "recycled": count(pl.col("recycled")),
-        "recycled_won": count(pl.col("recycled_won")),
-        "disposed": count(pl.col("disposition_at").is_not_null()),
-        "undisposed": count(pl.col("disposition_at").is_null()),
-        "median_hours": hours.quantile(0.5, interpolation="lower"),
-        "p90_hours": hours.quantile(0.9, interpolation="lower"),
-    }
+_COLUMNS = (
+    "handed_off",
+    "accepted",
+    "rejected",
+    "rejection_rate",
+    "recycled",
+    "recycle_rate",
+    "recycled_won",
+    "recycled_to_won",
+    "disposed",
+    "undisposed",
+    "median_hours",
+    "p90_hours",
+)
 
 
-def _summary(rows: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
-    """Counts, rates and disposition times per group (one row over all leads without ``keys``)."""
-    counted = (
-        rows.group_by(keys).agg(**_counts()).sort(keys, nulls_last=True) if keys else rows.select(**_counts())
-    )
-    return counted.with_columns(
+def _summary(merged: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Counts, rates and disposition times per group (one row over all leads without ``keys``).
+
+    ``merged`` holds the summed counts and the lower median and p90 of the business microseconds
+    (``us_q0``, ``us_q1``) per group.
+    """
+    if not keys and not merged.height:  # no partition had a lead
+        merged = pl.DataFrame(
+            [dict.fromkeys(_scale.COUNTS, 0) | {"us_q0": None, "us_q1": None}],
+            schema={**dict.fromkeys(_scale.COUNTS, pl.Int64()), "us_q0": pl.Int64(), "us_q1": pl.Int64()},
+        )
+    return merged.with_columns(
         rejection_rate=_rate("rejected", "handed_off"),
         recycle_rate=_rate("recycled", "handed_off"),
         recycled_to_won=_rate("recycled_won", "recycled"),
-    ).select(
-        *keys,
-        "handed_off",
-        "accepted",
-        "rejected",
-        "rejection_rate",
-        "recycled",
-        "recycle_rate",
-        "recycled_won",
-        "recycled_to_won",
-        "disposed",
-        "undisposed",
-        "median_hours",
-        "p90_hours",
-    )
+        median_hours=pl.col("us_q0").cast(pl.Float64) * HOURS_PER_US,
+        p90_hours=pl.col("us_q1").cast(pl.Float64) * HOURS_PER_US,
+    ).select(*keys, *_COLUMNS)
 
 
-def _reasons(rows: pl.DataFrame, summary: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
-    """Rejected and recycled leads per group and reason, with their shares of the group's handed-off leads."""
-    counted = (
-        rows.filter(pl.col("rejected") | pl.col("recycled"))
-        .group_by([*keys, "reason"])
-        .agg(
-            rejected=pl.col("rejected").sum().cast(pl.Int64), recycled=pl.col("recycled").sum().cast(pl.Int64)
-        )
-    )
+def _reasons(counted: pl.DataFrame, summary: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Rejected and recycled leads per group and reason, with their shares of the group's handed-off leads.
+
+    ``counted`` holds the rejected and recycled leads per group and reason, summed.
+    """
     base = summary.select(*keys, "handed_off")
     joined = (
         counted.join(base, on=list(keys), how="left", nulls_equal=True)
@@ -152,8 +141,13 @@ def dispositions(
             ``"week"`` (the Monday of the handoff's local week on the SLA's calendar), or several.
         as_of: The instant the report is taken at (aware).
 
+    A mapping of those kinds to PySpark DataFrames runs on Spark: each partition of leads through the same
+    kernel, the counts and times merged by Spark, the per-lead rows kept there (see "Running on Spark" in
+    the docs).
+
     Raises:
-        PlanError: The journey has no handoff, or no acceptance stage can be found.
+        PlanError: The journey has no handoff, or no acceptance stage can be found, or the calendar has no
+            open time over the handed-off leads' range.
         DataError: A column is missing, a time is naive, a won deal breaks the won-deal rule, or a ``by``
             column does not exist.
         ValueError: ``by`` is empty or names a column twice.
@@ -180,14 +174,19 @@ def dispositions(
     stages = plan_stages(plan)
     recycles = tuple((t.source, t.to) for t in plan.journey.transitions if t.kind == "recycle")
     sla = plan.sla
-    rows = lead_rows(
-        stages, recycles, data, by=keys, calendar=None if sla is None else sla.calendar, as_of=as_of
-    )
     agreed = None
     if sla is not None and sla.sales.disposition is not None:
         agreed = tuple(sla.sales.disposition.reasons)
-    unknown = unknown_reasons(data, agreed or (), as_of=as_of) if agreed is not None else None
-    overall = _summary(rows, ())
+    options = _scale.Options(
+        stages=stages,
+        recycles=recycles,
+        by=keys,
+        calendar=None if sla is None else sla.calendar,
+        as_of=as_of,
+        agreed=agreed,
+    )
+    partials = _scale.run(options, data)
+    overall = _summary(partials.merged("overall"), ())
     notes = [f"accepted means: {stages.accepted_from}"]
     if set(stages.accepted) & {to for _, to in stages.handoffs}:
         notes.append(
@@ -198,15 +197,14 @@ def dispositions(
         notes.append("the plan has no SLA: no business calendar, so no time to disposition")
     elif agreed is None:
         notes.append("the SLA agrees no disposition reasons, so no reason is off the list")
-    groups = _summary(rows, keys) if keys else None
-    undisposed = rows.filter(pl.col("disposition_at").is_null()).get_column("lead_id")
+    groups = _summary(partials.merged("groups"), keys) if keys else None
     return DispositionReport(
         overall=overall,
         groups=groups,
-        reasons=_reasons(rows, groups if groups is not None else overall, keys),
-        unknown_reasons=unknown,
-        undisposed_examples=tuple(undisposed.head(UNDISPOSED_EXAMPLES).to_list()),
-        leads=rows,
+        reasons=_reasons(partials.merged("reasons"), groups if groups is not None else overall, keys),
+        unknown_reasons=partials.unknown() if agreed is not None else None,
+        undisposed_examples=partials.undisposed(),
+        leads=partials.leads(),
         by=keys or None,
         agreed_reasons=agreed,
         as_of=as_of,
@@ -249,7 +247,10 @@ class DispositionReport:
             ``leads``, ``examples`` (first lead ids, sorted); ``None`` when the plan agrees no list.
         undisposed_examples: The first handed-off leads (in id order) with no disposition since the handoff.
         leads: One row per handed-off lead (``lead_id``, the ``by`` columns, ``handoff_at``, ``accepted``,
-            ``rejected``, ``recycled``, ``reason``, ``disposition_at``, ``hours``, ``recycled_won``).
+            ``rejected``, ``recycled``, ``reason``, ``disposition_at``, ``hours``, ``recycled_won``): a
+            polars DataFrame in lead id order, or, when the data were PySpark DataFrames, a PySpark
+            DataFrame kept on Spark (in no order; write it out with ``report.leads.write.parquet(...)``),
+            so that no per-lead row has to pass through the driver.
         by: The grouping columns, or ``None``.
         agreed_reasons: The plan's agreed reasons, or ``None``.
         as_of: The instant the report was taken at, or ``None`` (all the data).
@@ -261,7 +262,7 @@ class DispositionReport:
     reasons: pl.DataFrame
     unknown_reasons: pl.DataFrame | None
     undisposed_examples: tuple[str, ...]
-    leads: pl.DataFrame
+    leads: Any
     by: tuple[str, ...] | None
     agreed_reasons: tuple[str, ...] | None
     as_of: datetime | None

@@ -62,6 +62,7 @@ __all__ = [
     "is_spark",
     "local",
     "lower_quantile_index",
+    "refuse_repeated_ids",
     "require",
     "run",
     "spark_run",
@@ -397,22 +398,25 @@ def spark_run(
     picks: list[Any] = []
     for i in merging:
         name, table = names[i], tables[names[i]]
-        keys += [F.col(_packed(name, c)) for c in table.keys]
-        aggs += [getattr(F, how)(_packed(name, c)).alias(_packed(name, c)) for c, how in table.aggs.items()]
+        keys += [_column(_packed(name, c)) for c in table.keys]
+        aggs += [
+            getattr(F, how)(_column(_packed(name, c))).alias(_packed(name, c))
+            for c, how in table.aggs.items()
+        ]
         for column, qs in table.quantiles.items():
             sorted_values = _packed(name, f"{column}__sorted")
-            aggs.append(F.sort_array(F.collect_list(_packed(name, column))).alias(sorted_values))
-            size = F.size(F.col(sorted_values))
+            aggs.append(F.sort_array(F.collect_list(_column(_packed(name, column)))).alias(sorted_values))
+            size = F.size(_column(sorted_values))
             for j, q in enumerate(qs):
                 at = (F.floor((size - 1).cast("double") * F.lit(q)) + 1).cast("int")
                 picks.append(
-                    F.when(size > 0, F.element_at(F.col(sorted_values), at))
+                    F.when(size > 0, F.element_at(_column(sorted_values), at))
                     .cast("bigint")
                     .alias(_packed(name, f"{column}_q{j}"))
                 )
         if table.count:
             rest = [c for c in table.schema if c not in table.order]
-            row = F.struct(*(F.col(_packed(name, c)).alias(c) for c in (*table.order, *rest)))
+            row = F.struct(*(_column(_packed(name, c)).alias(c) for c in (*table.order, *rest)))
             listed = F.collect_list(F.when(F.col(_TABLE) == i, row))
             aggs.append(F.slice(F.sort_array(listed), 1, table.count).alias(_packed(name, "_first")))
     grouped = mapped.where(F.col(_TABLE).isin([-1, *merging])).groupBy(*keys)
@@ -421,7 +425,7 @@ def spark_run(
         _packed(names[i], f"{c}__sorted") for i in merging for c in tables[names[i]].quantiles
     }
     kept_columns = [c for c in result.columns if c not in quantile_columns]
-    merged = to_polars(result.select(*kept_columns, *picks))
+    merged = to_polars(result.select(*(_column(c) for c in kept_columns), *picks))
     errors = merged.filter(pl.col(_TABLE) == -1).get_column(_ERROR).drop_nulls().sort()
     if len(errors):
         _raise(str(errors[0]))
@@ -477,6 +481,12 @@ def _packed(table: str, column: str) -> str:
     return f"{table}__{column}"
 
 
+def _column(name: str) -> Any:
+    """A Spark column by its name, quoted: a dot in a name (``account.industry``) is no field access."""
+    F, _ = spark_sql()  # noqa: N806 (Spark's own names)
+    return F.col(f"`{name}`")
+
+
 def to_polars(frame: Any) -> pl.DataFrame:
     """Read a (small, merged) Spark DataFrame into polars, times as the same instants in UTC."""
     native = pl.from_arrow(frame.toArrow())
@@ -499,6 +509,28 @@ def spark_sql() -> tuple[Any, Any]:
     from pyspark.sql import Window, functions  # noqa: PLC0415 (the optional extra)
 
     return functions, Window
+
+
+def refuse_repeated_ids(frame: Any, record: str) -> None:
+    """Raise the boundary's :class:`~smarketing.errors.DataError` if an ``id`` of a Spark frame repeats.
+
+    Uniqueness is the one boundary check a map cannot make on its partition when the records are
+    partitioned by another key (deals by lead): one Spark job counts the repeats over all the rows. The
+    message is the boundary's (``record``: the record's kind, ``deal``); the example is the smallest
+    repeated id.
+    """
+    F, _ = spark_sql()  # noqa: N806 (Spark's own names)
+    ids = F.col("id").cast("string")
+    counted = frame.where(ids.isNotNull()).groupBy(ids.alias("id")).count().where(F.col("count") > 1)
+    found = to_polars(counted.select(F.sum(F.col("count") - 1).alias("extra"), F.min("id").alias("id")))
+    extra = found.item(0, "extra") if found.height else None
+    if extra:
+        raise DataError(
+            f"the id appears more than once ({extra} row(s) like this)",
+            record=str(found.item(0, "id")),
+            field="id",
+            kind=record,
+        )
 
 
 def distinct(frame: Any, column: str) -> list[Any]:

@@ -32,8 +32,10 @@ if TYPE_CHECKING:
     from smarketing.sla.model import SLA
 
 __all__ = [
+    "ACCOUNT",
     "NO_REASON",
     "JourneyStages",
+    "check_group_columns",
     "first_dispositions",
     "journey_stages",
     "lead_groups",
@@ -266,21 +268,13 @@ def lead_groups(data: Any, by: Sequence[str], *, kind: str = "leads") -> pl.Lazy
         DataError: A ``by`` column is in neither the leads nor (for ``account.``) the accounts.
     """
     leads: pl.LazyFrame = as_lazy(data, "leads", required=["id"]).to_native()
-    names = leads.collect_schema().names()
     own = [c for c in by if not c.startswith(ACCOUNT)]
     of_account = [c[len(ACCOUNT) :] for c in by if c.startswith(ACCOUNT)]
-    for column in own:
-        if column not in names:
-            raise DataError(f"no lead column {column!r} to group by; known: {', '.join(names)}", kind=kind)
+    check_group_columns(own, leads.collect_schema().names(), [], kind=kind)
     frame = leads.select(pl.col("id").alias("lead_id"), "account_id", *own)
     if of_account:
         accounts = as_lazy(data, "accounts", required=["id"]).to_native()
-        known = accounts.collect_schema().names()
-        for column in of_account:
-            if column not in known:
-                raise DataError(
-                    f"no account column {column!r} to group by; known: {', '.join(known)}", kind="accounts"
-                )
+        check_group_columns(by, [], accounts.collect_schema().names(), kind=kind, leads_too=False)
         frame = frame.join(
             accounts.select(
                 pl.col("id").alias("account_id"), *[pl.col(c).alias(ACCOUNT + c) for c in of_account]
@@ -289,3 +283,30 @@ def lead_groups(data: Any, by: Sequence[str], *, kind: str = "leads") -> pl.Lazy
             how="left",
         )
     return frame.select("lead_id", *by)
+
+
+def check_group_columns(
+    by: Sequence[str],
+    leads: Sequence[str],
+    accounts: Sequence[str],
+    *,
+    kind: str = "leads",
+    leads_too: bool = True,
+) -> None:
+    """Raise the :class:`~smarketing.errors.DataError` of :func:`lead_groups` for a ``by`` column not found.
+
+    ``leads`` and ``accounts`` are the columns the leads and accounts have (``leads_too=False``: only the
+    ``account.`` columns of ``by`` are looked up).
+
+    Raises:
+        DataError: A ``by`` column is in neither the leads nor (for ``account.``) the accounts.
+    """
+    own = [c for c in by if not c.startswith(ACCOUNT)] if leads_too else []
+    for column in own:
+        if column not in leads:
+            raise DataError(f"no lead column {column!r} to group by; known: {', '.join(leads)}", kind=kind)
+    for column in (c[len(ACCOUNT) :] for c in by if c.startswith(ACCOUNT)):
+        if column not in accounts:
+            raise DataError(
+                f"no account column {column!r} to group by; known: {', '.join(accounts)}", kind="accounts"
+            )
