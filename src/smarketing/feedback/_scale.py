@@ -23,7 +23,7 @@ this process.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ from smarketing.money import FxTable
 from smarketing.persona._outcomes import ACCOUNT
 from smarketing.records import Dataset
 
-__all__ = ["WATERFALL", "spark_frames", "waterfall_cells"]
+__all__ = ["CAMPAIGNS", "WATERFALL", "by_lead", "spark_frames", "waterfall_cells"]
 
 _I64 = pl.Int64()
 _STR = pl.String()
@@ -94,6 +94,49 @@ def _union(frames: Mapping[str, Any], reads: Mapping[str, Sequence[str]], extra:
     for name, frame in extra.items():
         picked[name], keys[name] = frame, "lead_id"
     return engine.co_partition(picked, keys)
+
+
+def by_lead(
+    data: Any,
+    reads: Mapping[str, Sequence[str]],
+    fn: Callable[[Any], Mapping[str, pl.DataFrame]],
+    tables: Mapping[str, engine.Partial],
+) -> engine.Partials:
+    """Map ``fn`` over ``data``'s partitions of complete leads (the ``reads`` kinds on Spark) and merge.
+
+    ``fn`` gets a mapping of record kind to a partition's frames (only the ``reads`` columns present) on
+    Spark, and ``data`` itself otherwise (one partition, mapped here).
+    """
+    frames = spark_frames(data, list(reads))
+    if frames is None:
+        return engine.run(data, fn, tables, kind="leads", key="id", columns=())
+    names = list(frames)
+
+    def split(part: Any) -> Mapping[str, pl.DataFrame]:
+        return fn(engine.split(part, names))
+
+    union = _union(frames, reads, {})
+    return engine.run(union, split, tables, kind="leads", key=engine.PARTITION_KEY, columns=union.columns)
+
+
+# --------------------------------------------------------------------------------------------------
+# Campaigns side by side.
+
+
+def _campaign_sums(key: Mapping[str, pl.DataType], sums: Sequence[str]) -> engine.Partial:
+    return engine.Partial(
+        {**key, **dict.fromkeys(sums, _I64)}, keys=tuple(key), aggs=dict.fromkeys(sums, "sum")
+    )
+
+
+#: :func:`~smarketing.feedback.compare_campaigns`' partial tables: per campaign its counts and money
+#: (minor units), per campaign and reason its rejected leads, and the currencies of the deals (a union).
+CAMPAIGNS: dict[str, engine.Partial] = {
+    "counts": _campaign_sums({"campaign": _STR}, ("leads", "mqls", "accepted", "rejected", "sqls")),
+    "reasons": _campaign_sums({"campaign": _STR, "reason": _STR}, ("leads",)),
+    "money": _campaign_sums({"campaign": _STR}, ("pipeline_minor", "revenue_minor", "won")),
+    "codes": engine.Partial({"currency": _STR}, keys=("currency",)),
+}
 
 
 # --------------------------------------------------------------------------------------------------
