@@ -101,11 +101,14 @@ def by_lead(
     reads: Mapping[str, Sequence[str]],
     fn: Callable[[Any], Mapping[str, pl.DataFrame]],
     tables: Mapping[str, engine.Partial],
+    *,
+    persist: bool = False,
 ) -> engine.Partials:
     """Map ``fn`` over ``data``'s partitions of complete leads (the ``reads`` kinds on Spark) and merge.
 
     ``fn`` gets a mapping of record kind to a partition's frames (only the ``reads`` columns present) on
-    Spark, and ``data`` itself otherwise (one partition, mapped here).
+    Spark, and ``data`` itself otherwise (one partition, mapped here). ``persist``: see
+    :func:`~smarketing.frames._engine.spark_run`.
     """
     frames = spark_frames(data, list(reads))
     if frames is None:
@@ -116,7 +119,9 @@ def by_lead(
         return fn(engine.split(part, names))
 
     union = _union(frames, reads, {})
-    return engine.run(union, split, tables, kind="leads", key=engine.PARTITION_KEY, columns=union.columns)
+    return engine.run(
+        union, split, tables, kind="leads", key=engine.PARTITION_KEY, columns=union.columns, persist=persist
+    )
 
 
 # --------------------------------------------------------------------------------------------------
