@@ -15,10 +15,11 @@ keyed by lead (the lead records by ``id``; stage events, dispositions, deals and
 
 On PySpark frames (a mapping of record kind to PySpark DataFrames) the kinds are made one frame
 partitioned by lead (:func:`~smarketing.frames._engine.co_partition`) and split back inside the map; a
-group from the lead's account is joined on Spark first and shuffled with them. Codes every partition must
-share are found first on the driver and broadcast: the reporting currency when the plan names none (the
-smallest currency of the won deals, as one machine chooses it). Anything else is one partition, mapped in
-this process.
+group from the lead's account is joined on Spark first (the accounts on Spark too; else the waterfall
+reads its input on the driver, as before) and shuffled with them. Codes every partition must share are
+found first on the driver and broadcast: the reporting currency when the plan names none (the smallest
+currency of the won deals, or of the deals, as one machine chooses it). Anything else is one partition,
+mapped in this process.
 """
 
 from __future__ import annotations
@@ -184,6 +185,9 @@ def waterfall_cells(
     spec = _Waterfall(stages, step_of, view, period, by, as_of, calendar, fx)
     kinds = ["leads", "stage_events", "deals", *(["touchpoints"] if by == "source_team" else [])]
     frames = spark_frames(data, kinds)
+    if frames is not None and by is not None and by.startswith(ACCOUNT):
+        # An account's segment is joined on Spark: with the accounts elsewhere (or none), read here.
+        frames = frames if engine.is_spark(data.get("accounts")) else None
     if frames is None:
         code = currency if currency is not None else _local_won_currency(data, as_of)
         target = code
@@ -246,16 +250,14 @@ def _local_won_currency(data: Any, as_of: datetime) -> str | None:
 
 
 def _account_groups(leads: Any, data: Mapping[str, Any], by: str) -> Any:
-    """``lead_id``, ``group``: the ``by`` column of each lead's account, joined on Spark.
+    """``lead_id``, ``group``: the ``by`` column of each lead's account (on Spark too), joined on Spark.
 
     Raises:
-        DataError: The accounts are not on Spark too, or have no such column (as one machine says).
+        DataError: The accounts have no such column (as one machine says).
     """
     F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
     column = by[len(ACCOUNT) :]
-    accounts = data.get("accounts")
-    if accounts is None or not engine.is_spark(accounts):
-        raise DataError("the accounts must be a PySpark DataFrame too, to group by them", kind="accounts")
+    accounts = data["accounts"]
     engine.require(accounts, "accounts", ["id"])
     if column not in accounts.columns:
         known = ", ".join(accounts.columns)
