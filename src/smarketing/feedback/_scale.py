@@ -57,14 +57,18 @@ KEYS: dict[str, str] = {
 
 _SUMS = ("seen", "cohort", "volume", "ended", "value", "value_n")
 
-#: The waterfall's partial tables: per (period, group, step) the sums and the business days (``d``) and
-#: open time (``b``, µs) to the next step, one value a row (their lower medians are taken by the merge);
+#: The waterfall's partial tables: per (period, group, step) the sums; the business days (``d``) and
+#: open time (``b``, µs) to the next step, one lead a row (their lower medians are taken by the merge);
 #: the leads with stage events but no lead record.
 WATERFALL: dict[str, engine.Partial] = {
     "cells": engine.Partial(
-        {"period": _STR, "group": _STR, "step": _I64, **dict.fromkeys(_SUMS, _I64), "d": _I64, "b": _I64},
+        {"period": _STR, "group": _STR, "step": _I64, **dict.fromkeys(_SUMS, _I64)},
         keys=("period", "group", "step"),
         aggs=dict.fromkeys(_SUMS, "sum"),
+    ),
+    "moves": engine.Partial(
+        {"period": _STR, "group": _STR, "step": _I64, "d": _I64, "b": _I64},
+        keys=("period", "group", "step"),
         quantiles={"d": (0.5,), "b": (0.5,)},
     ),
     "left_out": engine.Partial({"left_out": _I64}, aggs={"left_out": "sum"}),
@@ -217,7 +221,7 @@ def waterfall_cells(
         )
     left = partials.merged("left_out")
     left_out = int(left.item(0, "left_out") or 0) if left.height else 0
-    return _cells(partials.merged("cells"), view, n_steps), code, left_out
+    return _cells(partials.merged("cells"), partials.merged("moves"), view, n_steps), code, left_out
 
 
 def _won_currency(deals: Any, as_of: datetime) -> str | None:
@@ -306,23 +310,29 @@ class _Waterfall:
             groups=groups,
         )
         n_steps = max(self.step_of, default=-1) + 1
-        cells = _waterfall.partial_cells(table, won, view=self.view, period=self.period, n_steps=n_steps)
-        return {"cells": cells, "left_out": pl.DataFrame({"left_out": [unknown]})}
+        cells, moves = _waterfall.partial_cells(
+            table, won, view=self.view, period=self.period, n_steps=n_steps
+        )
+        return {"cells": cells, "moves": moves, "left_out": pl.DataFrame({"left_out": [unknown]})}
 
 
-def _cells(merged: pl.DataFrame, view: str, n_steps: int) -> pl.DataFrame:
-    """The merged cells in the columns :func:`waterfall_cells` gives (the cells seen only)."""
+def _cells(merged: pl.DataFrame, moves: pl.DataFrame, view: str, n_steps: int) -> pl.DataFrame:
+    """The merged sums and medians in the columns :func:`waterfall_cells` gives (the cells seen only)."""
     last = pl.col("step") == n_steps - 1
     cohort = view == "cohort"
     value = pl.when(last & (pl.lit(cohort) | (pl.col("value_n") > 0))).then(pl.col("value"))
-    return merged.filter(pl.col("seen") > 0).select(
-        "period",
-        "group",
-        "step",
-        (pl.col("cohort") if cohort else pl.lit(None, pl.Int64)).alias("cohort"),
-        "volume",
-        (pl.col("ended") if cohort else pl.lit(None, pl.Int64)).alias("ended"),
-        pl.col("d_q0").alias("d50"),
-        pl.col("b_q0").alias("b50"),
-        value.cast(pl.Int64).alias("value"),
+    # Every lead with a move is seen in its cell, so the medians' keys are among the sums'.
+    keys = ["period", "group", "step"]
+    return (
+        merged.filter(pl.col("seen") > 0)
+        .join(moves, on=keys, how="left", nulls_equal=True)
+        .select(
+            *keys,
+            (pl.col("cohort") if cohort else pl.lit(None, pl.Int64)).alias("cohort"),
+            "volume",
+            (pl.col("ended") if cohort else pl.lit(None, pl.Int64)).alias("ended"),
+            pl.col("d_q0").alias("d50"),
+            pl.col("b_q0").alias("b50"),
+            value.cast(pl.Int64).alias("value"),
+        )
     )

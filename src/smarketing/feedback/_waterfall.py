@@ -245,14 +245,14 @@ def lead_table(
 
 def partial_cells(
     table: pl.DataFrame, won: pl.DataFrame, *, view: str, period: WaterfallPeriod, n_steps: int
-) -> pl.DataFrame:
-    """The waterfall's sums per ``period``, ``group`` and ``step``, and the velocities, one a row.
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The waterfall's sums per ``period``, ``group`` and ``step``; and the velocities, one lead a row.
 
-    Columns ``period``, ``group``, ``step``; the sums ``seen`` (rows that make the cell exist),
-    ``cohort``, ``volume``, ``ended``, ``value`` and ``value_n`` (won deals summed, period view); the
-    business days ``d`` and open µs ``b`` to the next step of one lead (null on the sums' rows). Summed
-    over any partitions of complete leads, with the lower medians of ``d`` and ``b``, they are the cells
-    of all the leads at once (:func:`~smarketing.feedback._scale.waterfall_cells` merges them).
+    Sums: ``period``, ``group``, ``step``, ``seen`` (rows that make the cell exist), ``cohort``,
+    ``volume``, ``ended``, ``value`` and ``value_n`` (won deals summed, period view). Velocities:
+    ``period``, ``group``, ``step`` and one lead's business days ``d`` and open µs ``b`` to the next step.
+    Summed over any partitions of complete leads, with the lower medians of ``d`` and ``b``, they are the
+    cells of all the leads at once (:func:`~smarketing.feedback._scale.waterfall_cells` merges them).
     """
     zero = pl.lit(0, pl.Int64)
     sums = ("seen", "cohort", "volume", "ended", "value", "value_n")
@@ -263,11 +263,16 @@ def partial_cells(
             "group",
             pl.lit(s, pl.Int64).alias("step"),
             *(given.get(c, zero).cast(pl.Int64).alias(c) for c in sums),
-            given.get("d", pl.lit(None, pl.Int64)).cast(pl.Int64).alias("d"),
-            given.get("b", pl.lit(None, pl.Int64)).cast(pl.Int64).alias("b"),
+        )
+
+    def moves(frame: pl.DataFrame, s: int) -> pl.DataFrame:
+        d, b = pl.col(f"d{s}"), pl.col(f"b{s}")
+        return frame.filter(d.is_not_null() | b.is_not_null()).select(
+            "period", "group", pl.lit(s, pl.Int64).alias("step"), d.alias("d"), b.alias("b")
         )
 
     parts: list[pl.DataFrame] = []
+    moved: list[pl.DataFrame] = []
     if view == "cohort":
         base = table.with_columns(period_label(pl.col("created"), period).alias("period"))
         counts = base.group_by("period", "group").agg(
@@ -290,9 +295,8 @@ def partial_cells(
                 )
             )
             if not last:
-                moved = base.filter(pl.col(f"d{s}").is_not_null() | pl.col(f"b{s}").is_not_null())
-                parts.append(cell(moved, s, d=pl.col(f"d{s}"), b=pl.col(f"b{s}")))
-        return pl.concat(parts)
+                moved.append(moves(base, s))
+        return pl.concat(parts), _stacked(moved)
     for s in range(n_steps):
         entered = (
             table.filter(pl.col(f"e{s}").is_not_null())
@@ -308,8 +312,7 @@ def partial_cells(
             )
             seen = nxt.group_by("period", "group").agg(pl.len().cast(pl.Int64).alias("n"))
             parts.append(cell(seen, s, seen=pl.col("n")))
-            moved = nxt.filter(pl.col(f"d{s}").is_not_null() | pl.col(f"b{s}").is_not_null())
-            parts.append(cell(moved, s, d=pl.col(f"d{s}"), b=pl.col(f"b{s}")))
+            moved.append(moves(nxt, s))
         else:
             value = (
                 won.with_columns(period_label(pl.col("close_date"), period).alias("period"))
@@ -317,7 +320,15 @@ def partial_cells(
                 .agg(pl.col("won").sum().cast(pl.Int64).alias("value"), pl.len().cast(pl.Int64).alias("n"))
             )
             parts.append(cell(value, s, seen=pl.col("n"), value=pl.col("value"), value_n=pl.col("n")))
-    return pl.concat(parts)
+    return pl.concat(parts), _stacked(moved)
+
+
+def _stacked(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The velocity rows of every step in one frame (its columns typed even without rows)."""
+    if frames:
+        return pl.concat(frames)
+    schema = {"period": pl.String, "group": pl.String, "step": pl.Int64, "d": pl.Int64, "b": pl.Int64}
+    return pl.DataFrame(schema=schema)
 
 
 def cohort_end(label: str) -> date:
