@@ -1,4 +1,4 @@
-"""Spark benchmark: journey, attribute, rewards, SLA, scorecard, dispositions and customer feedback on Spark.
+"""Spark benchmark: journey, attribute, rewards, SLA, scorecard and feedback on Spark (local[2]) vs polars.
 
 Usage (from the repository root, after ``make setup``)::
 
@@ -75,7 +75,13 @@ def _answers(
 ) -> dict[str, Any]:
     import smarketing as sm
     from smarketing.attribution import attribute
-    from smarketing.feedback import customer_feedback, dispositions
+    from smarketing.feedback import (
+        compare_campaigns,
+        customer_feedback,
+        dispositions,
+        sourced_influenced,
+        waterfall,
+    )
     from smarketing.journey import conformance, discover, funnel
     from smarketing.kpi import scorecard
     from smarketing.sla import evaluate_sla
@@ -83,6 +89,8 @@ def _answers(
     plan = sm.load_plan(ROOT / "examples" / "plan.yaml")
     out: dict[str, Any] = {}
     funnel(plan.journey, events.limit(50) if hasattr(events, "sparkSession") else events.head(50))  # warm-up
+    # The feedback analyses read every kind keyed by lead (leads, events, dispositions, deals, touches).
+    crm = {**sla, **touches}
     runs = {
         "funnel": lambda: funnel(plan.journey, events, as_of=AS_OF).to_dict(),
         "funnel by region": lambda: funnel(
@@ -111,6 +119,16 @@ def _answers(
             {"feedback": feedback, "leads": leads, "stage_events": events},
             by=("persona", "stage"),
             as_of=AS_OF,
+        ).to_dict(),
+        "waterfall cohort by source_team": lambda: waterfall(
+            plan, crm, view="cohort", by="source_team", as_of=AS_OF, fx=_fx()
+        ).to_dict(),
+        "waterfall period by week": lambda: waterfall(
+            plan, crm, view="period", period="week", as_of=AS_OF, fx=_fx()
+        ).to_dict(),
+        "compare_campaigns": lambda: compare_campaigns(plan, crm, as_of=AS_OF, fx=_fx()).to_dict(),
+        "sourced_influenced by team": lambda: sourced_influenced(
+            plan, crm, by="team", as_of=AS_OF, fx=_fx()
         ).to_dict(),
     }
     for name, run in runs.items():

@@ -5,7 +5,8 @@ agreed order per lead) and :func:`~smarketing.journey._kernel.first_entries` (ea
 each step, the funnel's ``any`` counting); the business clock is the funnel's
 (:func:`~smarketing.journey._kernel.business_positions`). This module only builds one row per lead
 (furthest step, first entry per step, business days and time between steps, won value) and sums them by
-period and group in polars.
+period, group and step (:func:`partial_cells`), which :mod:`smarketing.feedback._scale` merges over the
+partitions of leads (one here, many on Spark).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ __all__ = [
     "first_touch_team",
     "in_currency",
     "lead_table",
+    "partial_cells",
     "period_label",
-    "summarise",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -117,10 +118,15 @@ def _entries(
     )
 
 
-def _groups(data: Any, leads: pl.DataFrame, by: str | None) -> pl.DataFrame:
-    """``leads`` with the ``group`` column: the ``by`` lead column as text, or the first touch's team."""
+def _groups(data: Any, leads: pl.DataFrame, by: str | None, given: pl.DataFrame | None) -> pl.DataFrame:
+    """``leads`` with the ``group`` column: the ``by`` lead column as text, or the first touch's team.
+
+    ``given``: each lead's ``id`` and ``group``, found already (an account's segment joined on Spark).
+    """
     if by is None:
         return leads.with_columns(pl.lit(None, pl.String).alias("group"))
+    if given is not None:
+        return leads.join(given, on="id", how="left", maintain_order="left")
     if by.startswith(ACCOUNT):  # the segment of the lead's account: its industry, size, region, ...
         groups = lead_groups(data, [by]).select(pl.col("lead_id").alias("id"), pl.col(by).alias("group"))
         return leads.join(
@@ -164,7 +170,8 @@ def in_currency(
     if not other:
         return units, target
     if fx is None or target is None:
-        bad = frame.filter(pl.col("amount_currency") == other[0]).get_column("id")[0]
+        # The smallest id of the smallest other currency: one answer however the deals are partitioned.
+        bad = frame.filter(pl.col("amount_currency") == other[0]).get_column("id").cast(pl.String).min()
         raise DataError(
             f"in {other[0]}, not {target}; pass fx= to convert deals to the plan's currency",
             kind="deal",
@@ -208,19 +215,21 @@ def lead_table(
     calendar: BusinessCalendar,
     currency: str | None,
     fx: FxTable | None = None,
+    groups: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, str | None, int]:
     """One row per lead created by ``as_of``, the won deals, their currency, and the leads left out.
 
     Leads: ``id``, ``created`` (UTC), ``group``, the columns of :func:`_entries` (``furthest`` -1: no
     step) and ``won`` (minor units of the lead's won deals). The count left out is of leads that have
-    stage events but are not among the leads (they have no creation time for a cohort).
+    stage events but are not among the leads (they have no creation time for a cohort). ``groups``: the
+    leads' groups when found already (``id``, ``group``).
     """
     own = by is not None and by != "source_team" and not by.startswith(ACCOUNT)
     reads = ("id", "created_at", *((by,) if own else ()))
     leads_lf = as_lazy(data, "leads", required=reads, reads=reads)
     leads = leads_lf.collect(backend="polars").to_native()
     leads = leads.filter(pl.col("created_at") <= as_of).rename({"created_at": "created"})
-    leads = _groups(data, leads, by).select("id", "created", "group")
+    leads = _groups(data, leads, by, groups).select("id", "created", "group")
     entries = _entries(data, stages, step_of, as_of, calendar)
     won, code = _won(data, as_of, currency, fx)
     per_lead = won.group_by("lead_id").agg(pl.col("won").sum())
@@ -234,92 +243,92 @@ def lead_table(
     return table, won, code, unknown
 
 
-def summarise(
+def partial_cells(
     table: pl.DataFrame, won: pl.DataFrame, *, view: str, period: WaterfallPeriod, n_steps: int
-) -> pl.DataFrame:
-    """The cells of the waterfall, one per ``period``, ``group`` and ``step`` with leads.
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The waterfall's sums per ``period``, ``group`` and ``step``; and the velocities, one lead a row.
 
-    Columns: ``cohort`` (cohort view), ``volume``, ``ended``, ``d50``/``b50`` (lower medians of business
-    days and open µs to the next step) and ``value``.
+    Sums: ``period``, ``group``, ``step``, ``seen`` (rows that make the cell exist), ``cohort``,
+    ``volume``, ``ended``, ``value`` and ``value_n`` (won deals summed, period view). Velocities:
+    ``period``, ``group``, ``step`` and one lead's business days ``d`` and open µs ``b`` to the next step.
+    Summed over any partitions of complete leads, with the lower medians of ``d`` and ``b``, they are the
+    cells of all the leads at once (:func:`~smarketing.feedback._scale.waterfall_cells` merges them).
     """
+    zero = pl.lit(0, pl.Int64)
+    sums = ("seen", "cohort", "volume", "ended", "value", "value_n")
+
+    def cell(frame: pl.DataFrame, s: int, **given: pl.Expr) -> pl.DataFrame:
+        return frame.select(
+            "period",
+            "group",
+            pl.lit(s, pl.Int64).alias("step"),
+            *(given.get(c, zero).cast(pl.Int64).alias(c) for c in sums),
+        )
+
+    def moves(frame: pl.DataFrame, s: int) -> pl.DataFrame:
+        d, b = pl.col(f"d{s}"), pl.col(f"b{s}")
+        return frame.filter(d.is_not_null() | b.is_not_null()).select(
+            "period", "group", pl.lit(s, pl.Int64).alias("step"), d.alias("d"), b.alias("b")
+        )
+
+    parts: list[pl.DataFrame] = []
+    moved: list[pl.DataFrame] = []
     if view == "cohort":
-        # One pass over the leads for every step's sums, then one small frame per step.
-        sums = (
-            table.with_columns(period_label(pl.col("created"), period).alias("period"))
-            .group_by("period", "group")
-            .agg(
-                pl.len().cast(pl.Int64).alias("cohort"),
-                pl.col("won").sum().cast(pl.Int64).alias("value"),
-                *(
-                    expr.alias(f"{name}{s}")
-                    for s in range(n_steps)
-                    for name, expr in (
-                        ("volume", (pl.col("furthest") >= s).sum().cast(pl.Int64)),
-                        ("ended", (pl.col("furthest") == s).sum().cast(pl.Int64)),
-                        *zip(("d50", "b50"), _velocity(s, n_steps), strict=True),
-                    )
-                ),
-            )
+        base = table.with_columns(period_label(pl.col("created"), period).alias("period"))
+        counts = base.group_by("period", "group").agg(
+            pl.len().cast(pl.Int64).alias("cohort"),
+            pl.col("won").sum().cast(pl.Int64).alias("value"),
+            *((pl.col("furthest") >= s).sum().cast(pl.Int64).alias(f"volume{s}") for s in range(n_steps)),
+            *((pl.col("furthest") == s).sum().cast(pl.Int64).alias(f"ended{s}") for s in range(n_steps)),
         )
-        return pl.concat(
-            [
-                sums.select(
-                    "period",
-                    "group",
-                    pl.lit(s, pl.Int64).alias("step"),
-                    "cohort",
-                    *(pl.col(f"{name}{s}").alias(name) for name in ("volume", "ended", "d50", "b50")),
-                    (pl.col("value") if s == n_steps - 1 else pl.lit(None, pl.Int64)).alias("value"),
+        for s in range(n_steps):
+            last = s == n_steps - 1
+            parts.append(
+                cell(
+                    counts,
+                    s,
+                    seen=pl.col("cohort"),
+                    cohort=pl.col("cohort"),
+                    volume=pl.col(f"volume{s}"),
+                    ended=pl.col(f"ended{s}"),
+                    value=pl.col("value") if last else zero,
                 )
-                for s in range(n_steps)
-            ],
-            how="vertical_relaxed",
-        )
-    parts = []
+            )
+            if not last:
+                moved.append(moves(base, s))
+        return pl.concat(parts), _stacked(moved)
     for s in range(n_steps):
-        # Velocity is attached to the step left, over the leads that entered the next step in the period.
-        nxt = f"e{s + 1}" if s + 1 < n_steps else f"e{s}"
-        vel = (
-            table.filter(pl.col(nxt).is_not_null())
-            .with_columns(period_label(pl.from_epoch(nxt, "us"), period).alias("period"))
-            .group_by("period", "group")
-            .agg(*_velocity(s, n_steps))
-        )
-        vol = (
+        entered = (
             table.filter(pl.col(f"e{s}").is_not_null())
             .with_columns(period_label(pl.from_epoch(f"e{s}", "us"), period).alias("period"))
             .group_by("period", "group")
-            .agg(pl.len().cast(pl.Int64).alias("volume"))
+            .agg(pl.len().cast(pl.Int64).alias("n"))
         )
-        part = vol.join(vel, on=["period", "group"], how="full", coalesce=True, nulls_equal=True)
-        if s == n_steps - 1:
+        parts.append(cell(entered, s, seen=pl.col("n"), volume=pl.col("n")))
+        if s + 1 < n_steps:
+            # Velocity is attached to the step left, over the leads that entered the next step in the period.
+            nxt = table.filter(pl.col(f"e{s + 1}").is_not_null()).with_columns(
+                period_label(pl.from_epoch(f"e{s + 1}", "us"), period).alias("period")
+            )
+            seen = nxt.group_by("period", "group").agg(pl.len().cast(pl.Int64).alias("n"))
+            parts.append(cell(seen, s, seen=pl.col("n")))
+            moved.append(moves(nxt, s))
+        else:
             value = (
                 won.with_columns(period_label(pl.col("close_date"), period).alias("period"))
                 .group_by("period", "group")
-                .agg(pl.col("won").sum().alias("value"))
+                .agg(pl.col("won").sum().cast(pl.Int64).alias("value"), pl.len().cast(pl.Int64).alias("n"))
             )
-            part = part.join(value, on=["period", "group"], how="full", coalesce=True, nulls_equal=True)
-        else:
-            part = part.with_columns(pl.lit(None, pl.Int64).alias("value"))
-        parts.append(
-            part.with_columns(
-                pl.lit(s, pl.Int64).alias("step"),
-                pl.lit(None, pl.Int64).alias("cohort"),
-                pl.lit(None, pl.Int64).alias("ended"),
-                pl.col("volume").fill_null(0),
-            )
-        )
-    columns = ["period", "group", "step", "cohort", "volume", "ended", "d50", "b50", "value"]
-    return pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
+            parts.append(cell(value, s, seen=pl.col("n"), value=pl.col("value"), value_n=pl.col("n")))
+    return pl.concat(parts), _stacked(moved)
 
 
-def _velocity(s: int, n_steps: int) -> list[pl.Expr]:
-    if s + 1 >= n_steps:
-        return [pl.lit(None, pl.Int64).alias("d50"), pl.lit(None, pl.Int64).alias("b50")]
-    return [
-        pl.col(f"d{s}").quantile(0.5, "lower").cast(pl.Int64).alias("d50"),
-        pl.col(f"b{s}").quantile(0.5, "lower").cast(pl.Int64).alias("b50"),
-    ]
+def _stacked(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The velocity rows of every step in one frame (its columns typed even without rows)."""
+    if frames:
+        return pl.concat(frames)
+    schema = {"period": pl.String, "group": pl.String, "step": pl.Int64, "d": pl.Int64, "b": pl.Int64}
+    return pl.DataFrame(schema=schema)
 
 
 def cohort_end(label: str) -> date:

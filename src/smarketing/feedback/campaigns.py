@@ -29,10 +29,11 @@ import polars as pl
 from smarketing._display import html_table, local_time, text_table
 from smarketing.calendar import check_time
 from smarketing.errors import DataError
+from smarketing.feedback import _scale
 from smarketing.frames import as_lazy, check_aware
 from smarketing.frames._money import WON, convert_column, minor_units
 from smarketing.money import FxTable, Money
-from smarketing.persona._outcomes import lead_outcomes, rejection_reasons
+from smarketing.persona._outcomes import JourneyStages, lead_outcomes, rejection_reasons
 from smarketing.persona.agreement import plan_stages
 
 if TYPE_CHECKING:
@@ -94,42 +95,19 @@ def compare_campaigns(
     wanted = _wanted(campaigns)
     stages = plan_stages(plan)
     sql_stage = plan.sla.marketing.quality.sql_stage if plan.sla and plan.sla.marketing.quality else None
-    # Read at once (the queries run in parallel), each at most one row per lead.
-    frames = pl.collect_all(
-        [
-            _campaign_leads(data, as_of, wanted),
-            lead_outcomes(stages, data, as_of=as_of),
-            _sql_leads(data, sql_stage, as_of),
-        ]
-    )
-    leads, outcomes, sqls = (f.lazy() for f in frames)
-    per_lead = (
-        leads.join(outcomes, on="lead_id", how="left")
-        .with_columns(pl.col("mql", "accepted", "rejected").fill_null(value=False))
-        .join(sqls, on="lead_id", how="left")
-    )
-    currency, deals = _deal_amounts(plan, data, per_lead.select("lead_id", "campaign"), as_of, fx)
-    counts, reasons, money = pl.collect_all(
-        [
-            per_lead.group_by("campaign").agg(
-                leads=pl.len(),
-                mqls=pl.col("mql").sum(),
-                accepted=(pl.col("mql") & pl.col("accepted")).sum(),
-                rejected=pl.col("rejected").sum(),
-                sqls=pl.col("sql").fill_null(value=False).sum(),
-            ),
-            rejection_reasons(outcomes, data, as_of=as_of)
-            .join(per_lead.select("lead_id", "campaign"), on="lead_id", how="inner")
-            .group_by("campaign", "reason")
-            .agg(leads=pl.len().cast(_I64))
-            .sort("campaign", pl.col("leads"), "reason", descending=[False, True, False]),
-            deals.group_by("campaign").agg(
-                pipeline_minor=pl.col("_minor").sum(),
-                revenue_minor=pl.col("_minor").filter("won").sum(),
-                won=pl.col("lead_id").filter("won").n_unique(),
-            ),
-        ]
-    )
+    spec = _Campaigns(stages, sql_stage, as_of, wanted, plan.currency, fx)
+    partials = _scale.by_lead(data, _READS, spec.map, _scale.CAMPAIGNS)
+    codes = partials.merged("codes").get_column("currency").to_list()
+    currency = plan.currency or (codes[0] if len(codes) == 1 else None)
+    if codes and currency is None:
+        raise DataError(
+            f"deals in several currencies ({', '.join(codes)}) and the plan has no currency to report in",
+            kind="deals",
+            field="amount_currency",
+        )
+    counts, money = partials.merged("counts"), partials.merged("money")
+    reasons = partials.merged("reasons")
+    reasons = reasons.sort("campaign", pl.col("leads"), "reason", descending=[False, True, False])
     order = wanted if wanted is not None else sorted(counts.get_column("campaign").to_list())
     table = _table(plan, order, counts, money, currency=currency, with_sqls=sql_stage is not None)
     if wanted is not None:
@@ -138,6 +116,77 @@ def compare_campaigns(
     return CampaignComparison(
         campaigns=table, reasons=reasons, as_of=as_of, currency=currency, sql_stage=sql_stage
     )
+
+
+#: The columns read of each record kind (on Spark, only these are shuffled).
+_READS = {
+    "leads": ("id", "campaign", "created_at"),
+    "stage_events": ("id", "lead_id", "from", "to", "time"),
+    "dispositions": ("id", "lead_id", "time", "reason"),
+    "deals": ("id", "lead_id", "stage", "amount", "amount_currency", "close_date", "created_at"),
+}
+
+
+@attrs.frozen
+class _Campaigns:
+    """What every partition's map of :func:`compare_campaigns` is given (shipped to Spark's workers)."""
+
+    stages: JourneyStages
+    sql_stage: str | None
+    as_of: datetime
+    wanted: list[str] | None
+    currency: str | None
+    fx: FxTable | None
+
+    def map(self, data: Any) -> dict[str, pl.DataFrame]:
+        """The partial tables of a partition of leads (:func:`_campaign_map`)."""
+        return _campaign_map(data, self)
+
+
+def _campaign_map(data: Any, spec: _Campaigns) -> dict[str, pl.DataFrame]:
+    """The partial tables of the leads in ``data`` (complete leads: every record of each of them).
+
+    Per campaign the counts and the money (in minor units of the plan's currency; without one, unconverted:
+    the driver then requires one currency of all the deals), per campaign and reason the rejected leads,
+    and the currencies of the deals counted.
+    """
+    # Read at once (the queries run in parallel), each at most one row per lead.
+    frames = pl.collect_all(
+        [
+            _campaign_leads(data, spec.as_of, spec.wanted),
+            lead_outcomes(spec.stages, data, as_of=spec.as_of),
+            _sql_leads(data, spec.sql_stage, spec.as_of),
+        ]
+    )
+    leads, outcomes, sqls = (f.lazy() for f in frames)
+    per_lead = (
+        leads.join(outcomes, on="lead_id", how="left")
+        .with_columns(pl.col("mql", "accepted", "rejected").fill_null(value=False))
+        .join(sqls, on="lead_id", how="left")
+    )
+    deals = _deal_amounts(spec.currency, data, per_lead.select("lead_id", "campaign"), spec.as_of, spec.fx)
+    counts, reasons, money, codes = pl.collect_all(
+        [
+            per_lead.group_by("campaign").agg(
+                leads=pl.len(),
+                mqls=pl.col("mql").sum(),
+                accepted=(pl.col("mql") & pl.col("accepted")).sum(),
+                rejected=pl.col("rejected").sum(),
+                sqls=pl.col("sql").fill_null(value=False).sum(),
+            ),
+            rejection_reasons(outcomes, data, as_of=spec.as_of)
+            .join(per_lead.select("lead_id", "campaign"), on="lead_id", how="inner")
+            .group_by("campaign", "reason")
+            .agg(leads=pl.len().cast(_I64)),
+            deals.group_by("campaign").agg(
+                pipeline_minor=pl.col("_minor").sum(),
+                revenue_minor=pl.col("_minor").filter("won").sum(),
+                won=pl.col("lead_id").filter("won").n_unique(),
+            ),
+            deals.select(pl.col("amount_currency").alias("currency")).drop_nulls().unique(),
+        ]
+    )
+    return {"counts": counts, "reasons": reasons, "money": money, "codes": codes}
 
 
 def _wanted(campaigns: Iterable[str] | None) -> list[str] | None:
@@ -178,13 +227,17 @@ def _sql_leads(data: Any, sql_stage: str | None, as_of: datetime) -> pl.LazyFram
 
 
 def _deal_amounts(
-    plan: AlignmentPlan, data: Any, leads: pl.LazyFrame, as_of: datetime, fx: FxTable | None
-) -> tuple[str | None, pl.LazyFrame]:
-    """The reporting currency, and the open and won deals of ``leads`` at ``as_of`` in its minor units.
+    currency: str | None, data: Any, leads: pl.LazyFrame, as_of: datetime, fx: FxTable | None
+) -> pl.LazyFrame:
+    """The open and won deals of ``leads`` at ``as_of`` in minor units of ``currency`` (None: their own).
 
-    Columns ``campaign``, ``lead_id``, ``won`` and ``_minor``. A deal counts when it was created by
-    ``as_of``; it is won when won with a close date on or before ``as_of``'s day, open when open then
-    (its stage is ``open``, or it closed later); lost deals are left out.
+    Columns ``campaign``, ``lead_id``, ``won``, ``amount_currency`` and ``_minor``. A deal counts when it
+    was created by ``as_of``; it is won when won with a close date on or before ``as_of``'s day, open when
+    open then (its stage is ``open``, or it closed later); lost deals are left out. Without a
+    ``currency`` the amounts stay in their own (the caller requires the deals to have one between them).
+
+    Raises:
+        DataError: A deal not in ``currency`` and no ``fx``: the smallest id of the smallest such currency.
     """
     columns = ["id", "lead_id", "stage", "amount", "amount_currency", "close_date", "created_at"]
     deals = as_lazy(data, "deals", required=columns, reads=())
@@ -201,23 +254,19 @@ def _deal_amounts(
         .collect()
     )
     frame = frame.with_columns(minor_units(frame, "amount", "amount_currency").alias("_minor"))
-    codes = sorted(frame.get_column("amount_currency").drop_nulls().unique().to_list())
-    currency = plan.currency or (codes[0] if len(codes) == 1 else None)
-    if codes and currency is None:
-        raise DataError(
-            f"deals in several currencies ({', '.join(codes)}) and the plan has no currency to report in",
-            kind="deals",
-            field="amount_currency",
-        )
+    if currency is None:
+        return frame.select("campaign", "lead_id", "won", "amount_currency", "_minor").lazy()
     others = frame.filter(pl.col("amount_currency") != currency)
     if len(others) and fx is None:
+        # The smallest currency's smallest deal id: one answer however the deals are partitioned.
+        first = others.sort("amount_currency", pl.col("id").cast(pl.String)).row(0, named=True)
         raise DataError(
-            f"amount in {others.item(0, 'amount_currency')}, not {currency}; pass fx=FxTable(...) to convert",
+            f"amount in {first['amount_currency']}, not {currency}; pass fx=FxTable(...) to convert",
             kind="deals",
-            record=str(others.item(0, "id")),
+            record=str(first["id"]),
             field="amount_currency",
         )
-    if len(others) and fx is not None and currency is not None:
+    if len(others) and fx is not None:
         to = currency
 
         def one(row: int) -> int:
@@ -228,7 +277,7 @@ def _deal_amounts(
             frame, "_minor", fx=fx, to=to, currency="amount_currency", on="_day", fallback=one
         )
         frame = frame.with_columns(converted)
-    return currency, frame.select("campaign", "lead_id", "won", "_minor").lazy()
+    return frame.select("campaign", "lead_id", "won", "amount_currency", "_minor").lazy()
 
 
 def _per(cost: Money | None, count: int | None) -> Money | None:

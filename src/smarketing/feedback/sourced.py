@@ -17,11 +17,14 @@ import attrs
 import polars as pl
 
 from smarketing import _display
+from smarketing.attribution import _scale as attribution_scale
 from smarketing.attribution import attribute
 from smarketing.attribution.journeys import Journeys
 from smarketing.calendar import check_time
 from smarketing.errors import DataError
+from smarketing.feedback import _scale
 from smarketing.feedback._waterfall import first_touch_team, in_currency
+from smarketing.frames import _engine as engine
 from smarketing.frames import as_lazy
 from smarketing.money import FxTable, Money
 
@@ -122,8 +125,8 @@ def _deals(
 ) -> tuple[pl.DataFrame, str | None]:
     """Deals created by ``as_of``: ``id``, ``lead_id``, ``created_at``, ``units``, ``amount``, ``won``.
 
-    ``units`` is the amount in minor units of the plan's currency (converted on the close date of won
-    deals, the creation date of the others); ``amount`` the same as a ``Decimal``.
+    ``units`` is the amount in minor units of ``currency`` (converted on the close date of won deals, the
+    creation date of the others); ``amount`` the same as a ``Decimal``.
     """
     reads = ("id", "lead_id", "amount", "amount_currency", "stage", "created_at", "close_date")
     deals = as_lazy(data, "deals", reads=reads).collect(backend="polars").to_native()
@@ -136,41 +139,175 @@ def _deals(
         .alias("_day"),
     )
     units, code = in_currency(deals, on="_day", to=currency, fx=fx)
-    places = Money(0, code).minor_units if code is not None else 0
+    places = _places(code)
     amount = units.cast(pl.Decimal(38, places)) / (10**places)
     return deals.with_columns(units.alias("units"), amount.cast(pl.Decimal(38, places)).alias("amount")), code
 
 
+def _places(code: str | None) -> int:
+    """The minor-unit exponent of ``code`` (0 without one)."""
+    return Money(0, code).minor_units if code is not None else 0
+
+
+#: The columns read of each record kind (on Spark, only these are shuffled).
+_READS = {
+    "leads": ("id", "campaign"),
+    "deals": ("id", "lead_id", "amount", "amount_currency", "stage", "created_at", "close_date"),
+    "touchpoints": ("id", "lead_id", "time", "team", "campaign"),
+}
+_SUMS = ("sourced_deals", "sourced_pipeline", "sourced_revenue")
+_TOTALS = ("pipeline", "revenue", "explained_pipeline", "explained_revenue", "journeys", "won_journeys")
+
+
+def _tables(places: int) -> dict[str, engine.Partial]:
+    """The partial tables: sums per key, the totals, and the deals' touches before their creation (kept)."""
+    i64 = pl.Int64()
+    return {
+        "sourced": engine.Partial(
+            {"key": pl.String(), **dict.fromkeys(_SUMS, i64)}, keys=("key",), aggs=dict.fromkeys(_SUMS, "sum")
+        ),
+        "totals": engine.Partial(dict.fromkeys(_TOTALS, i64), aggs=dict.fromkeys(_TOTALS, "sum")),
+        "long": engine.Partial(
+            {
+                "journey": pl.String(),
+                "touch": pl.String(),
+                "time": pl.Datetime("us", "UTC"),
+                "created_at": pl.Datetime("us", "UTC"),
+                "key": pl.String(),
+                "amount": pl.Decimal(38, places),
+                "won": pl.Boolean(),
+            },
+            kept=True,
+        ),
+    }
+
+
+@attrs.frozen
+class _Sourced:
+    """What every partition's map is given (shipped to Spark's workers: no Spark frame)."""
+
+    by: By
+    as_of: datetime
+    currency: str | None
+    fx: FxTable | None
+
+    def map(self, data: Any) -> dict[str, pl.DataFrame]:
+        """A partition of complete leads: its sums per key, totals, and deals' touches before creation."""
+        deals, _ = _deals(data, self.as_of, self.currency, self.fx)
+        leads = as_lazy(data, "leads", required=("id",), reads=("id", "campaign")).collect(backend="polars")
+        if self.by == "campaign":
+            source = leads.to_native().select(
+                pl.col("id").alias("lead_id"), pl.col("campaign").cast(pl.String).alias("key")
+            )
+        else:
+            source = first_touch_team(data).rename({"id": "lead_id", "group": "key"})
+        sourced = (
+            deals.join(source, on="lead_id", how="left")
+            .group_by("key")
+            .agg(
+                pl.len().alias("sourced_deals"),
+                pl.col("units").sum().alias("sourced_pipeline"),
+                pl.col("units").filter(pl.col("won")).sum().alias("sourced_revenue"),
+            )
+        )
+        key = self.by
+        touches = as_lazy(data, "touchpoints", required=("id", "lead_id", "time", key), reads=())
+        native = touches.select("id", "lead_id", "time", key).collect(backend="polars").to_native()
+        long = (
+            deals.select(
+                pl.col("id").cast(pl.String).alias("journey"), "lead_id", "created_at", "amount", "won"
+            )
+            .join(native.rename({"id": "touch"}), on="lead_id", how="inner")
+            .filter((pl.col("time") < pl.col("created_at")) & pl.col(key).is_not_null())
+            .select(
+                "journey",
+                pl.col("touch").cast(pl.String),
+                "time",
+                "created_at",
+                pl.col(key).cast(pl.String).alias("key"),
+                "amount",
+                "won",
+            )
+        )
+        explained = deals.filter(
+            pl.col("id").cast(pl.String).is_in(long.get_column("journey").unique().implode())
+        )
+        units, won = pl.col("units"), pl.col("won")
+        totals = pl.DataFrame(
+            {
+                "pipeline": [deals.select(units.sum()).item()],
+                "revenue": [deals.select(units.filter(won).sum()).item()],
+                "explained_pipeline": [explained.select(units.sum()).item()],
+                "explained_revenue": [explained.select(units.filter(won).sum()).item()],
+                "journeys": [long.height],
+                "won_journeys": [long.filter(won).height],
+            }
+        )
+        return {"sourced": sourced, "totals": totals, "long": long}
+
+
 def _influenced(
-    data: Any, deals: pl.DataFrame, *, key: str, model: str, code: str | None, params: Mapping[str, Any]
-) -> tuple[dict[str, int], dict[str, int], int, int]:
-    """Influenced pipeline and revenue per key, and what no touch before the deal's creation explains."""
-    touches = as_lazy(data, "touchpoints", required=("id", "lead_id", "time", key), reads=())
-    native = touches.select("id", "lead_id", "time", key).collect(backend="polars").to_native()
-    long = (
-        deals.select(pl.col("id").alias("journey"), "lead_id", "created_at", "amount", "won")
-        .join(native.rename({"id": "touch"}), on="lead_id", how="inner")
-        .filter((pl.col("time") < pl.col("created_at")) & pl.col(key).is_not_null())
-        .with_columns(pl.col(key).cast(pl.String).alias("key"), pl.lit(1).alias("converted"))
+    long: Any, count: int, *, model: str, code: str | None, params: Mapping[str, Any]
+) -> dict[str, int]:
+    """Each key's credit of the deals' value by ``model`` over the touches in ``long`` (``count`` rows).
+
+    ``long`` is a polars frame, or a PySpark one: a model that adds up over journeys runs there
+    (:func:`~smarketing.attribution.attribute` on the touches in long form); any other reads them here.
+    """
+    if not count or code is None:
+        return {}
+    if engine.is_spark(long):
+        if attribution_scale.shape(model, params, per_touch=False) is not None:
+            F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+            frame = long.select(
+                "journey",
+                F.col("touch").alias("id"),
+                "time",
+                "key",
+                F.lit(1).alias("converted"),
+                F.col("amount").alias("value"),
+                F.lit(code).alias("currency"),
+            )
+            credit = attribute(frame, model=model, key="key", **params).value.get(code, {})
+            return {k: m.to_minor() for k, m in credit.items()}
+        long = engine.to_polars(long)
+    journeys = Journeys.from_frame(
+        long.with_columns(pl.lit(1).alias("converted")),
+        key="key",
+        value="amount",
+        currency=code,
+        touch="touch",
+        conversion_time="created_at",
     )
-    result: list[dict[str, int]] = []
-    left: list[int] = []
-    for subset, total in ((long, deals), (long.filter(pl.col("won")), deals.filter(pl.col("won")))):
-        explained = int(
-            total.filter(pl.col("id").is_in(subset.get_column("journey").unique().implode()))
-            .get_column("units")
-            .sum()
+    credit = attribute(journeys, model=model, **params).value.get(code, {})
+    return {k: m.to_minor() for k, m in credit.items()}
+
+
+def _deal_currency(data: Any, as_of: datetime) -> str | None:
+    """The smallest currency of the deals created by ``as_of`` (one machine's choice without a plan's).
+
+    Read on Spark for a mapping of PySpark frames; None too when the deals cannot be read here (the map
+    then raises the error one machine raises).
+    """
+    frames = _scale.spark_frames(data, ["deals"])
+    if frames is not None:
+        F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+        deals = frames["deals"]
+        if not {"created_at", "amount_currency"} <= set(deals.columns):
+            return None
+        codes = engine.distinct(deals.where(F.col("created_at") <= F.lit(as_of)), "amount_currency")
+        return str(codes[0]) if codes else None
+    try:
+        deals = as_lazy(data, "deals", reads=("created_at", "amount_currency")).to_native()
+        got = (
+            deals.filter(pl.col("created_at") <= as_of)
+            .select(pl.col("amount_currency").cast(pl.String).drop_nulls().min())
+            .collect()
+            .item()
         )
-        left.append(int(total.get_column("units").sum()) - explained)
-        if subset.is_empty() or code is None:
-            result.append({})
-            continue
-        journeys = Journeys.from_frame(
-            subset, key="key", value="amount", currency=code, touch="touch", conversion_time="created_at"
-        )
-        credit = attribute(journeys, model=model, **params).value.get(code, {})
-        result.append({k: m.to_minor() for k, m in credit.items()})
-    return result[0], result[1], left[0], left[1]
+    except (DataError, TypeError, pl.exceptions.PolarsError):
+        return None
+    return None if got is None else str(got)
 
 
 def sourced_influenced(
@@ -216,27 +353,18 @@ def sourced_influenced(
     if by not in ("campaign", "team"):
         raise DataError(f"must be 'campaign' or 'team', not {by!r}", field="by")
     as_of = check_time(as_of, "as_of")
-    deals, code = _deals(data, as_of, plan.currency, fx)
-    leads = as_lazy(data, "leads", required=("id",), reads=("id", "campaign")).collect(backend="polars")
-    leads_native = leads.to_native()
-    if by == "campaign":
-        source = leads_native.select(
-            pl.col("id").alias("lead_id"), pl.col("campaign").cast(pl.String).alias("key")
-        )
-    else:
-        source = first_touch_team(data).rename({"id": "lead_id", "group": "key"})
-    sourced = (
-        deals.join(source, on="lead_id", how="left")
-        .group_by("key")
-        .agg(
-            pl.len().alias("sourced_deals"),
-            pl.col("units").sum().alias("sourced_pipeline"),
-            pl.col("units").filter(pl.col("won")).sum().alias("sourced_revenue"),
-        )
-    )
-    pipeline, revenue, left_pipeline, left_revenue = _influenced(
-        data, deals, key=by, model=model, code=code, params=params
-    )
+    code = plan.currency if plan.currency is not None else _deal_currency(data, as_of)
+    spec = _Sourced(by, as_of, code, fx)
+    partials = _scale.by_lead(data, _READS, spec.map, _tables(_places(code)), persist=True)
+    sourced = partials.merged("sourced")
+    got = partials.merged("totals")
+    totals = got.row(0, named=True) if got.height else dict.fromkeys(_TOTALS, 0)
+    long = partials.rows("long")
+    won = long.filter(pl.col("won")) if isinstance(long, pl.DataFrame) else long.where("won")
+    pipeline = _influenced(long, int(totals["journeys"] or 0), model=model, code=code, params=params)
+    revenue = _influenced(won, int(totals["won_journeys"] or 0), model=model, code=code, params=params)
+    left_pipeline = int(totals["pipeline"] or 0) - int(totals["explained_pipeline"] or 0)
+    left_revenue = int(totals["revenue"] or 0) - int(totals["explained_revenue"] or 0)
     table = {r["key"]: r for r in sourced.iter_rows(named=True)}
     keys = sorted(set(table) | set(pipeline) | set(revenue), key=lambda k: (k is None, k or ""))
     rows = tuple(

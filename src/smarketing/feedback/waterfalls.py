@@ -22,7 +22,7 @@ import polars as pl
 from smarketing import _charts, _display
 from smarketing.calendar import BusinessCalendar, check_time
 from smarketing.errors import DataError
-from smarketing.feedback import _waterfall
+from smarketing.feedback import _scale, _waterfall
 from smarketing.feedback.model import STEPS, Band, DayBand, Step, WaterfallPlan, default_steps
 from smarketing.journey._report import duration, json_value, rate
 from smarketing.money import FxTable, Money
@@ -324,10 +324,18 @@ def waterfall(
         for stage in mapping[step]:
             step_of[stages.index(stage)] = j
     calendar = plan.sla.calendar if plan.sla is not None else BusinessCalendar(timezone="UTC")
-    table, won, currency, left_out = _waterfall.lead_table(
-        data, stages, step_of, by=by, as_of=as_of, calendar=calendar, currency=plan.currency, fx=fx
+    cells, currency, left_out = _scale.waterfall_cells(
+        data,
+        stages,
+        step_of,
+        view=view,
+        period=period,
+        by=by,
+        as_of=as_of,
+        calendar=calendar,
+        currency=plan.currency,
+        fx=fx,
     )
-    cells = _waterfall.summarise(table, won, view=view, period=period, n_steps=len(STEPS))
     bands = plan.waterfall or WaterfallPlan()
     rows = _rows(cells, bands)
     return Waterfall(
