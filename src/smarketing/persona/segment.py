@@ -12,6 +12,7 @@ from smarketing.money import Money
 from smarketing.persona._outcomes import lead_groups, lead_outcomes, won_deals
 from smarketing.persona.agreement import plan_stages
 from smarketing.persona.results import Segments
+from smarketing.persona.score import LeadScores
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -99,7 +100,7 @@ def segment(
 
 
 def _score_columns(scores: Any, columns: list[str]) -> pl.LazyFrame:
-    frame = getattr(scores, "frame", scores)
+    frame = scores.to_frame() if isinstance(scores, LeadScores) else getattr(scores, "frame", scores)
     if isinstance(frame, pl.LazyFrame):
         lazy = frame
     elif isinstance(frame, pl.DataFrame):
