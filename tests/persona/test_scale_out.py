@@ -31,7 +31,7 @@ from tests.spark_kit import Reads
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
 from smarketing.frames import _engine as engine
-from smarketing.persona import _kernel, _scale, match, score
+from smarketing.persona import _kernel, _scale, agreement, match, score
 from smarketing.plan import AlignmentPlan
 from smarketing.records import Dataset
 
@@ -39,7 +39,14 @@ AS_OF = datetime(2026, 9, 30, 12, tzinfo=UTC)
 #: Partitions of the Spark tests (tests/conftest.py's many_partitions).
 SHUFFLE_PARTITIONS = 3
 #: The kinds the scores read, by the column holding their lead id (accounts go with their leads).
-_KINDS = {"leads": "id", "touchpoints": "lead_id", "activities": "lead_id", "stage_events": "lead_id"}
+_KINDS = {
+    "leads": "id",
+    "touchpoints": "lead_id",
+    "activities": "lead_id",
+    "stage_events": "lead_id",
+    "dispositions": "lead_id",
+    "deals": "lead_id",
+}
 
 
 def _kinds(data: Dataset) -> dict[str, pl.DataFrame]:
@@ -49,13 +56,17 @@ def _kinds(data: Dataset) -> dict[str, pl.DataFrame]:
 def _split(data: Mapping[str, pl.DataFrame], parts: int, seed: int) -> list[dict[str, pl.DataFrame]]:
     """The kinds in ``parts`` partitions of complete leads, each with the accounts of its leads."""
     rng = random.Random(seed)
-    ids = sorted({i for kind, key in _KINDS.items() for i in data[kind].get_column(key).to_list()})
+    ids = sorted(
+        {i for kind, key in _KINDS.items() for i in data[kind].get_column(key).drop_nulls().to_list()}
+    )
     where = {lead: rng.randrange(parts) for lead in ids}
     out = []
     for p in rng.sample(range(parts), parts):
         part = {}
         for kind, key in _KINDS.items():
-            mine = data[kind].filter(pl.col(key).replace_strict(where, return_dtype=pl.Int64) == p)
+            # A deal without a lead goes with the first partition (as Spark puts all null keys in one).
+            place = pl.col(key).replace_strict(where, default=0, return_dtype=pl.Int64)
+            mine = data[kind].filter(place == p)
             part[kind] = mine.sample(fraction=1.0, shuffle=True, seed=rng.randrange(2**32))
         accounts = part["leads"].get_column("account_id").drop_nulls().unique().implode()
         part["accounts"] = data["accounts"].filter(pl.col("id").is_in(accounts))
@@ -119,6 +130,28 @@ def test_merging_the_partials_of_any_partitions_gives_the_one_partition_match(
         assert match(example_plan, data, as_of=AS_OF).to_dict() == want
     assert want["totals"]["leads_after_as_of"] > 0
     assert 0 < want["totals"]["matched"] < want["totals"]["leads"]
+
+
+@settings(max_examples=6, deadline=None)
+@given(data_seed=st.integers(0, 3), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
+def test_merging_the_partials_of_any_partitions_gives_the_one_partition_agreement(
+    example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
+) -> None:
+    data, _, _ = _reference(example_plan, data_seed)
+    # Audited: some leads, and two ids no record has (audited, never judged, counted once).
+    audit = [*data["leads"].get_column("id").head(15).to_list(), "nobody-1", "nobody-2"]
+    by = ["account.industry", "source"]
+    want = agreement(example_plan, data, by=by, audit=audit, resamples=20).to_dict()
+
+    def split_run(data_: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **_: Any) -> Any:
+        return engine.local(_split(data_, parts, split_seed), fn, tables)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "run", split_run)
+        got = agreement(example_plan, data, by=by, audit=audit, resamples=20).to_dict()
+    assert repr(got) == repr(want)  # NaN in the same places
+    assert want["overall"]["audit_unjudged"] >= 2
+    assert want["overall"]["mqls"] > 0
 
 
 def test_the_law_can_fail_when_a_lead_is_split_across_partitions(example_plan: AlignmentPlan) -> None:
@@ -188,6 +221,22 @@ def test_on_spark_the_match_keeps_its_rows_there_and_the_driver_reads_only_merge
     assert_frame_equal(got.counts, want.counts, check_exact=True)
     monkeypatch.undo()
     assert_frame_equal(got.to_frame(), want.to_frame(), check_exact=True)
+
+
+def test_on_spark_the_agreement_is_polars_and_the_driver_reads_only_merged_rows(
+    example_plan: AlignmentPlan,
+    data: dict[str, pl.DataFrame],
+    many_partitions: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frames = {kind: many_partitions.createDataFrame(frame.to_arrow()) for kind, frame in data.items()}
+    audit = [*data["leads"].get_column("id").head(30).to_list(), "nobody"]
+    want = agreement(example_plan, data, by="account.industry", audit=audit, resamples=50)
+    reads = Reads(monkeypatch, frames["leads"])
+    got = agreement(example_plan, frames, by="account.industry", audit=audit, resamples=50)
+    # Per industry and cell the leads, per industry the won deals, the audited leads seen: no lead's row.
+    assert sum(reads.rows) < len(data["stage_events"]) // 10
+    assert repr(got.to_dict()) == repr(want.to_dict())
 
 
 def test_a_data_error_raised_on_a_worker_reaches_the_user_as_the_same_error(

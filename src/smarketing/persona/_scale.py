@@ -50,6 +50,8 @@ KINDS: dict[str, str] = {
     "touchpoints": "lead_id",
     "activities": "lead_id",
     "stage_events": "lead_id",
+    "dispositions": "lead_id",
+    "deals": "lead_id",
 }
 
 #: The columns of :attr:`LeadScores.frame`, as the kernel gives them.
@@ -111,41 +113,44 @@ MATCH_TABLES: dict[str, engine.Partial] = {
 }
 
 
-def spark_frames(data: Any) -> dict[str, Any] | None:
-    """The persona record kinds of ``data`` (and ``accounts``) when they are PySpark DataFrames, else None.
+def spark_frames(
+    data: Any, kinds: Sequence[str] = ("leads", "touchpoints", "activities", "stage_events")
+) -> dict[str, Any] | None:
+    """The record kinds ``kinds`` of ``data`` (and ``accounts``) when they are PySpark DataFrames, else None.
 
-    A mapping with some kinds on Spark and others not (records, polars frames) is read on the driver, as
-    before: None.
+    The first of ``kinds`` must be given. A mapping with some kinds on Spark and others not (records,
+    polars frames) is read on the driver, as before: None.
     """
-    if isinstance(data, Dataset) or not isinstance(data, Mapping) or "leads" not in data:
+    if isinstance(data, Dataset) or not isinstance(data, Mapping) or kinds[0] not in data:
         return None
-    frames = {kind: data[kind] for kind in (*KINDS, "accounts") if kind in data}
+    frames = {kind: data[kind] for kind in (*kinds, "accounts") if kind in data}
     if not all(engine.is_spark(f) for f in frames.values()):
         return None
     return frames
 
 
 def _union(frames: Mapping[str, Any], reads: Mapping[str, Sequence[str]]) -> tuple[Any, list[str]]:
-    """The leads, each lead's account row and the events read, as one frame co-partitioned by lead."""
+    """The kinds ``reads`` names (each lead's account row for ``accounts``), co-partitioned by lead.
+
+    Only each kind's key is required here: the map checks the rest, as one machine does.
+    """
     F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
-    engine.require(frames["leads"], "leads", ["id"])
     picked: dict[str, Any] = {}
     keys: dict[str, str] = {}
     for kind, columns in reads.items():
-        if kind not in frames:
+        if kind not in frames or kind == "accounts":
             continue
         frame = frames[kind]
-        if kind != "leads":
-            engine.require(frame, kind, ["lead_id", "time"])
+        engine.require(frame, kind, [KINDS[kind]])
         picked[kind] = frame.select(*(f"`{c}`" for c in columns if c in frame.columns))
         keys[kind] = KINDS[kind]
-    accounts = frames.get("accounts")
-    if accounts is not None and "account_id" in frames["leads"].columns:
+    accounts, leads = frames.get("accounts"), frames.get("leads")
+    if "accounts" in reads and accounts is not None and leads is not None and "account_id" in leads.columns:
         engine.require(accounts, "accounts", ["id"])
-        shared = [c for c in ("id", *_kernel.SHARED) if c in accounts.columns]
-        own = frames["leads"].select(F.col("id").alias("_lead"), F.col("account_id").alias("_account"))
-        joined = own.join(accounts.select(*shared), own["_account"] == accounts["id"], "inner")
-        picked["accounts"] = joined.select("_lead", *shared)
+        shared = [c for c in ("id", *reads["accounts"]) if c in accounts.columns]
+        own = leads.select(F.col("id").alias("_lead"), F.col("account_id").alias("_account"))
+        joined = own.join(accounts.select(*dict.fromkeys(shared)), own["_account"] == accounts["id"], "inner")
+        picked["accounts"] = joined.select("_lead", *dict.fromkeys(shared))
         keys["accounts"] = "_lead"
     return engine.co_partition(picked, keys), list(picked)
 
@@ -166,19 +171,19 @@ def lead_run(
 ) -> tuple[engine.Partials, bool]:
     """Run ``fn`` (given a mapping of record kinds) per partition of complete leads; on Spark or here.
 
-    ``reads``: the columns of each kind the map reads (on Spark only those are shuffled). Returns the
-    partials and whether they are on Spark.
+    ``reads``: the columns of each kind the map reads (the first kind must be given to run on Spark; on
+    Spark only those columns are shuffled). Returns the partials and whether they are on Spark.
     """
-    frames = spark_frames(data)
+    frames = spark_frames(data, [k for k in reads if k != "accounts"])
     if frames is None:
-        return engine.run(data, fn, tables, kind="leads", key="id", columns=()), False
+        return engine.run(data, fn, tables, kind=next(iter(reads)), key="id", columns=()), False
     union, kinds = _union(frames, reads)
 
     def mapped(part: Any) -> Mapping[str, pl.DataFrame]:
         return fn(_data(part, kinds))
 
     partials = engine.run(
-        union, mapped, tables, kind="leads", key=engine.PARTITION_KEY, columns=union.columns
+        union, mapped, tables, kind=next(iter(reads)), key=engine.PARTITION_KEY, columns=union.columns
     )
     return partials, True
 
@@ -202,7 +207,10 @@ def account_run(
 
 def score_reads(signals: Sequence[Signal]) -> dict[str, list[str]]:
     """The columns :func:`~smarketing.persona.score` reads, per record kind."""
-    reads: dict[str, list[str]] = {"leads": ["id", "created_at", "company_size", *_kernel.LEAD_TEXT]}
+    reads: dict[str, list[str]] = {
+        "leads": ["id", "created_at", "company_size", *_kernel.LEAD_TEXT],
+        "accounts": list(_kernel.SHARED),
+    }
     for signal in signals:
         kind = _kernel.EVENT_KINDS[signal.on]
         reads.setdefault(kind, ["lead_id", "time"]).extend(c for c in sorted(signal.where))
@@ -250,7 +258,10 @@ def score_map(
 
 def match_reads() -> dict[str, list[str]]:
     """The columns :func:`~smarketing.persona.match` reads of the leads."""
-    return {"leads": ["id", "created_at", "company_size", *_kernel.LEAD_TEXT]}
+    return {
+        "leads": ["id", "created_at", "company_size", *_kernel.LEAD_TEXT],
+        "accounts": list(_kernel.SHARED),
+    }
 
 
 def match_map(
