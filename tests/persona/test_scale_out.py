@@ -31,7 +31,7 @@ from tests.spark_kit import Reads
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
 from smarketing.frames import _engine as engine
-from smarketing.persona import _kernel, _scale, agreement, match, score
+from smarketing.persona import _kernel, _scale, agreement, match, score, segment
 from smarketing.plan import AlignmentPlan
 from smarketing.records import Dataset
 
@@ -152,6 +152,45 @@ def test_merging_the_partials_of_any_partitions_gives_the_one_partition_agreemen
     assert repr(got) == repr(want)  # NaN in the same places
     assert want["overall"]["audit_unjudged"] >= 2
     assert want["overall"]["mqls"] > 0
+
+
+@settings(max_examples=6, deadline=None)
+@given(data_seed=st.integers(0, 3), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
+def test_merging_the_partials_of_any_partitions_gives_the_one_partition_segments(
+    example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
+) -> None:
+    data, _, _ = _reference(example_plan, data_seed)
+    by = ["account.industry", "source"]
+    want = segment(example_plan, data, by=by).to_dict()
+
+    def split_run(data_: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **_: Any) -> Any:
+        return engine.local(_split(data_, parts, split_seed), fn, tables)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "run", split_run)
+        got = segment(example_plan, data, by=by).to_dict()
+    assert repr(got) == repr(want)  # NaN in the same places
+    assert want["value"]
+
+
+def test_segments_count_each_fact_of_an_unknown_lead_and_each_deal_without_a_lead(
+    example_plan: AlignmentPlan,
+) -> None:
+    # Counted, not flagged: two won deals without a lead are 2 (a literal alone once made every count 1).
+    data, _, _ = _reference(example_plan, 0)
+    won = (
+        data["deals"]
+        .filter(pl.col("stage") == "won")
+        .head(2)
+        .with_columns(pl.lit(None, pl.String).alias("lead_id"))
+    )
+    given = {**data, "deals": pl.concat([data["deals"], won.with_columns(pl.col("id") + "-x")])}
+    counts = segment(example_plan, given).counts
+    assert (
+        counts["won_deals_without_lead"]
+        == data["deals"].filter(pl.col("stage") == "won", pl.col("lead_id").is_null()).height + 2
+    )
+    assert counts["mqls_unknown_lead"] == 0
 
 
 def test_the_law_can_fail_when_a_lead_is_split_across_partitions(example_plan: AlignmentPlan) -> None:

@@ -52,6 +52,7 @@ KINDS: dict[str, str] = {
     "stage_events": "lead_id",
     "dispositions": "lead_id",
     "deals": "lead_id",
+    "_scores": "lead_id",
 }
 
 #: The columns of :attr:`LeadScores.frame`, as the kernel gives them.
