@@ -9,7 +9,8 @@ here:
   order, each partition's rows in any order, give the one-partition scores (and signal counts);
 * on Spark with many partitions, a New York session zone and Arrow batches of three rows, the scores are
   polars' and the driver reads only merged rows (not one per lead); ``LeadScores.frame`` stays a Spark
-  frame that writes out to the polars rows; the persona data rules (D009, D010) give polars' findings;
+  frame that writes out to the polars rows; the match, agreement and segments are polars' too, and so
+  are the findings of the persona data rules D008, D009 and D011, which call them;
 * a ``DataError`` raised by a map on a worker reaches the user as the same ``DataError``.
 """
 
@@ -34,6 +35,7 @@ from smarketing.frames import _engine as engine
 from smarketing.persona import _kernel, _scale, agreement, match, score, segment
 from smarketing.plan import AlignmentPlan
 from smarketing.records import Dataset
+from smarketing.rules import check
 
 AS_OF = datetime(2026, 9, 30, 12, tzinfo=UTC)
 #: Partitions of the Spark tests (tests/conftest.py's many_partitions).
@@ -276,6 +278,16 @@ def test_on_spark_the_agreement_is_polars_and_the_driver_reads_only_merged_rows(
     # Per industry and cell the leads, per industry the won deals, the audited leads seen: no lead's row.
     assert sum(reads.rows) < len(data["stage_events"]) // 10
     assert repr(got.to_dict()) == repr(want.to_dict())
+
+
+def test_on_spark_the_persona_data_rules_give_polars_findings(
+    example_plan: AlignmentPlan, data: dict[str, pl.DataFrame], many_partitions: Any
+) -> None:
+    # D008 (agreement), D009 (the scores' signal counts) and D011 (match) call the scaled-out analyses.
+    rules = ["D008", "D009", "D011"]
+    frames = {kind: many_partitions.createDataFrame(frame.to_arrow()) for kind, frame in data.items()}
+    want = check(example_plan, data=data, select=rules).to_dict()
+    assert check(example_plan, data=frames, select=rules).to_dict() == want
 
 
 def test_a_data_error_raised_on_a_worker_reaches_the_user_as_the_same_error(
