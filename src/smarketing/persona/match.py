@@ -169,8 +169,10 @@ def match(plan: AlignmentPlan, data: Any, *, as_of: datetime | None = None) -> P
 
     leads, spark = _scale.lead_run(data, leads_map, _scale.MATCH_TABLES, _scale.match_reads())
     accounts = _scale.account_run(data, accounts_map, _scale.MATCH_TABLES)
+    accounts_on_spark = accounts is not None
     if accounts is None:
-        accounts = engine.local([data], accounts_map, _scale.MATCH_TABLES)
+        # No accounts on Spark (none given, or not Spark frames): matched here, as before.
+        accounts = engine.local([data if not spark else {}], accounts_map, _scale.MATCH_TABLES)
     lead_names = _kernel.criteria_names(personas, roles=True)
     account_names = _kernel.criteria_names(personas, roles=False)
     no_data = {
@@ -181,7 +183,7 @@ def match(plan: AlignmentPlan, data: Any, *, as_of: datetime | None = None) -> P
     return PersonaMatch(
         as_of=as_of,
         leads=_scale.match_rows(leads, lead_names, spark=spark, ident="lead_id"),
-        accounts=_scale.match_rows(accounts, account_names, spark=spark, ident="account_id"),
+        accounts=_scale.match_rows(accounts, account_names, spark=accounts_on_spark, ident="account_id"),
         counts=_counts(personas, leads, accounts),
         totals=_totals(leads, accounts),
         no_data=no_data,
