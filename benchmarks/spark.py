@@ -108,6 +108,13 @@ def _answers(
         "compute_rewards markov": lambda: {"lines": len(_rewards(_markov(plan), events, touches))},
         "compute_rewards markov to_dict": lambda: _rewards(_markov(plan), events, touches).to_dict(),
         "evaluate_sla": lambda: _sla(evaluate_sla(plan, sla, as_of=AS_OF), out_dir),
+        # The scores and the match's rows stay on Spark: the runs read merged rows only.
+        "persona score": lambda: _scores(plan, {**sla, **touches}),
+        "persona match": lambda: sm.persona.match(plan, {**sla, **touches}, as_of=AS_OF).totals,
+        "persona agreement by region": lambda: sm.persona.agreement(
+            plan, {**sla, **touches}, by="region", resamples=200
+        ).to_dict(),
+        "persona segment": lambda: sm.persona.segment(plan, {**sla, **touches}).to_dict(),
         "scorecard by team": lambda: scorecard(
             plan, {**sla, "deals": touches["deals"]}, period="2026-10", as_of=AS_OF, by="team", fx=_fx()
         ).to_dict(),
@@ -145,6 +152,12 @@ def _dispositions(report: Any) -> dict[str, Any]:
     """The disposition report's ``to_dict()`` and its per-lead rows counted where they are (kept on Spark)."""
     rows = report.leads.count() if hasattr(report.leads, "write") else report.leads.height
     return {**report.to_dict(), "leads (rows)": rows}
+
+
+def _scores(plan: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """The scores' counts and per-persona table (the per-lead rows stay where they were made)."""
+    scores = __import__("smarketing").persona.score(plan, data, as_of=AS_OF)
+    return {"counts": dict(scores.counts), "by_persona": scores.by_persona.to_dicts()}
 
 
 def _per_touch(touches: dict[str, Any]) -> dict[str, Any]:

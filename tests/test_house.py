@@ -108,6 +108,7 @@ TEST_INTERNALS = {
     "smarketing.attribution._scale": "attribution's partials, mapped over random partitions (the merge laws)",
     "smarketing.rewards._scale": "the rewards' partials, mapped over random partitions (the merge laws)",
     "smarketing.feedback._scale": "the feedback analyses' partial tables, seen mapped on Spark (D015)",
+    "smarketing.persona._scale": "the scores' partials, mapped over random partitions (the merge laws)",
     "smarketing.rewards._context": "the plan context, as compute_rewards builds it",
     "smarketing.rewards._context._Context": "the plan context, as compute_rewards builds it",
     "smarketing._plugins": "the plugin loader, driven with fake entry points",

@@ -110,7 +110,7 @@ def _latest_fact(data: Dataset) -> datetime:
 
 def score_text(scores: LeadScores, agreed: Agreement, calibration: Calibration) -> str:
     """Scores per persona and grade, how far the teams agree, and how well the scores predict wins."""
-    frame = scores.frame
+    frame = scores.to_frame()
     grades = (
         frame.filter(pl.col("persona").is_not_null())
         .group_by("persona", "grade")

@@ -26,21 +26,28 @@ from smarketing.persona.model import Decay, Firmographics, Persona, RoleCriteria
 from smarketing.records import Dataset
 
 __all__ = [
+    "EVENT_KINDS",
+    "LEAD_TEXT",
     "NANO",
+    "SHARED",
     "Inputs",
     "account_matches",
     "as_of_us",
     "criteria",
+    "criteria_names",
     "engagement",
     "explain_fit",
     "factors",
     "late_counts",
     "late_totals",
     "lead_matches",
+    "list_table",
     "load",
+    "match_masks",
     "occurrences",
     "persona_of",
     "scored",
+    "with_lists",
 ]
 
 #: Points are summed in integers of 1/NANO point.
@@ -50,8 +57,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: Record kinds a signal's ``on`` reads, by the frame that holds them.
 EVENT_KINDS = {"touchpoint": "touchpoints", "activity": "activities", "stage": "stage_events"}
-_SHARED = ("industry", "company_size", "region", "country")  # lead attributes that fall back to the account
-_LEAD_TEXT = (
+#: Lead attributes that fall back to the account's.
+SHARED = _SHARED = ("industry", "company_size", "region", "country")
+#: The lead columns the kernel reads as text.
+LEAD_TEXT = _LEAD_TEXT = (
     "account_id",
     "source",
     "campaign",
@@ -212,11 +221,13 @@ def criteria(
     return out, no_data
 
 
-def _with_lists(frame: pl.DataFrame, names: Sequence[Sequence[str]]) -> pl.DataFrame:
-    """Turn the masks of :func:`_matching` into the ``passed``, ``failed`` and ``missing`` lists."""
-    combos = frame.select("_close", "_pm", "_mm").unique().rows()
+def list_table(combos: pl.DataFrame, names: Sequence[Sequence[str]]) -> pl.DataFrame:
+    """Per distinct ``(_close, _pm, _mm)`` (:func:`_matching`): lists ``passed``, ``failed``, ``missing``.
+
+    ``names`` are each persona's criteria (:func:`criteria_names`).
+    """
     rows = []
-    for close, passed, missing in combos:
+    for close, passed, missing in combos.select("_close", "_pm", "_mm").unique().rows():
         criteria = names[close] if close is not None else []
         rows.append(
             (
@@ -229,7 +240,7 @@ def _with_lists(frame: pl.DataFrame, names: Sequence[Sequence[str]]) -> pl.DataF
             )
         )
     text = pl.List(pl.String())
-    table = pl.DataFrame(
+    return pl.DataFrame(
         rows,
         schema={
             "_close": pl.Int32(),
@@ -241,8 +252,18 @@ def _with_lists(frame: pl.DataFrame, names: Sequence[Sequence[str]]) -> pl.DataF
         },
         orient="row",
     )
+
+
+def with_lists(frame: pl.DataFrame, names: Sequence[Sequence[str]]) -> pl.DataFrame:
+    """Turn the masks of :func:`_matching` into the ``passed``, ``failed`` and ``missing`` lists."""
     keys = ["_close", "_pm", "_mm"]
+    table = list_table(frame, names)
     return frame.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left").drop(keys)
+
+
+def criteria_names(personas: Sequence[Persona], *, roles: bool) -> list[list[str]]:
+    """Each persona's counted criteria, by name (roles too when ``roles``)."""
+    return [[n for n, _ in criteria(p.firmographics, p.roles if roles else None)[0]] for p in personas]
 
 
 def _matching(
@@ -278,7 +299,7 @@ def _matching(
     ]
     if explain:
         # The closest persona's criteria as two bit masks (passed, missing); the lists come from the few
-        # distinct masks afterwards (see _with_lists), not from list columns built per row.
+        # distinct masks afterwards (see with_lists), not from list columns built per row.
         for name, state in (("_pm", True), ("_mm", None)):
             mask: Any = pl.lit(0, pl.Int64())
             for i in range(n):
@@ -318,22 +339,34 @@ def _pick(ids: pl.Series, index: str) -> pl.Expr:
     )
 
 
+def match_masks(inputs: Inputs, personas: Sequence[Persona], *, accounts: bool = False) -> pl.DataFrame:
+    """One row per lead (or account, on firmographics alone), matched, with its criteria as bit masks.
+
+    Columns ``lead_id`` (``account_id``), ``persona``, ``matched``, ``candidates``, ``tied``, ``closest``
+    and the closest persona's index ``_close`` with its ``_pm`` (passed) and ``_mm`` (missing) masks, in
+    no order (:func:`with_lists` turns the masks into lists).
+    """
+    if accounts:
+        frame = _matching(inputs.accounts, personas, roles=False, ident="account_id", explain=True)
+    else:
+        frame = _matching(inputs.leads, personas, roles=True, ident="lead_id", explain=True)
+    return frame.collect()
+
+
 def lead_matches(inputs: Inputs, personas: Sequence[Persona]) -> pl.DataFrame:
     """One row per lead by ``lead_id``, matched on firmographics and roles.
 
     Columns ``lead_id``, ``persona``, ``matched``, ``candidates``, ``tied``, ``closest`` and the closest
     persona's ``passed``, ``failed`` and ``missing`` criteria.
     """
-    frame = _matching(inputs.leads, personas, roles=True, ident="lead_id", explain=True)
-    names = [[n for n, _ in criteria(p.firmographics, p.roles)[0]] for p in personas]
-    return _with_lists(frame.sort("lead_id").collect(), names)
+    frame = match_masks(inputs, personas).sort("lead_id")
+    return with_lists(frame, criteria_names(personas, roles=True))
 
 
 def account_matches(inputs: Inputs, personas: Sequence[Persona]) -> pl.DataFrame:
     """One row per account by ``account_id``, matched on the personas' firmographics alone."""
-    frame = _matching(inputs.accounts, personas, roles=False, ident="account_id", explain=True)
-    names = [[n for n, _ in criteria(p.firmographics, None)[0]] for p in personas]
-    return _with_lists(frame.sort("account_id").collect(), names)
+    frame = match_masks(inputs, personas, accounts=True).sort("account_id")
+    return with_lists(frame, criteria_names(personas, roles=False))
 
 
 def persona_of(inputs: Inputs, personas: Sequence[Persona], *, before_us: int | None) -> pl.LazyFrame:

@@ -9,14 +9,22 @@ MQLs and that sales reviewed blind.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from smarketing.persona import _stats
-from smarketing.persona._outcomes import JourneyStages, journey_stages, lead_groups, lead_outcomes, won_deals
+from smarketing.frames import _engine as engine
+from smarketing.persona import _scale, _stats
+from smarketing.persona._outcomes import (
+    ACCOUNT,
+    JourneyStages,
+    journey_stages,
+    lead_groups,
+    lead_outcomes,
+    won_deals,
+)
 from smarketing.persona.results import AGREEMENT_COLUMNS, Agreement
 
 if TYPE_CHECKING:
@@ -111,25 +119,23 @@ def agreement(
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
         raise ValueError(f"resamples must be a whole number >= 1, not {resamples!r}")
     stages = plan_stages(plan)
-    # Collected once: the cells and the won deals both read it, and it is one row per lead at most.
-    outcomes = lead_outcomes(stages, data).collect().lazy()
-    cells = _lead_cells(outcomes, audited)
-    won = won_deals(data).filter(pl.col("lead_id").is_not_null()).lazy()
-    won = won.join(outcomes.select("lead_id", "mql"), on="lead_id", how="left").select(
-        "lead_id", unqualified=~pl.col("mql").fill_null(value=False)
-    )
-    if group_by:
-        groups = lead_groups(data, group_by).collect().lazy()  # read once, joined twice
-        cells = cells.join(groups, on="lead_id", how="left")
-        won = won.join(groups, on="lead_id", how="left")
-    counts, won_counts = pl.collect_all(
-        [
-            cells.group_by([*group_by, "cell"]).len(),
-            won.group_by(group_by or pl.lit(0).alias("_all")).agg(
-                won_deals=pl.len(), won_unqualified=pl.col("unqualified").sum()
-            ),
-        ]
-    )
+    schema = _by_schema(data, group_by)
+    tables = _tables(schema)
+
+    def fn(part: Any) -> dict[str, pl.DataFrame]:
+        return _agreement_map(part, stages, group_by, audited)
+
+    partials, _ = _scale.lead_run(data, fn, tables, _reads(group_by))
+    names = {v: k for k, v in _safe(group_by).items()}
+    counts, won_counts = partials.merged("cells").rename(names), partials.merged("won").rename(names)
+    # An audited lead no partition holds (no flagged event, disposition or lead row): audited, not judged.
+    unseen = len(audited) - partials.merged("seen").height
+    if unseen:
+        row = pl.DataFrame(
+            [{**dict.fromkeys(group_by), "cell": 5, "len": unseen}],
+            schema={**schema, "cell": pl.Int32(), "len": pl.Int64()},
+        )
+        counts = pl.concat([counts, row])
     overall, groups_frame = _agreement_rows(
         counts, won_counts, by=group_by, confidence=confidence, resamples=resamples, seed=seed
     )
@@ -144,6 +150,99 @@ def agreement(
         accepted_stages=stages.accepted,
         notes=_notes(overall, audited=len(audited), stages=stages),
     )
+
+
+def _reads(group_by: Sequence[str]) -> dict[str, list[str]]:
+    """The columns of each record kind :func:`agreement` reads (the leads and accounts for ``by``)."""
+    reads = {
+        "stage_events": ["lead_id", "from", "to", "time"],
+        "dispositions": ["lead_id", "time"],
+        "deals": ["id", "lead_id", "stage", "amount", "amount_currency", "close_date"],
+    }
+    own = [c for c in group_by if not c.startswith(ACCOUNT)]
+    of_account = [c[len(ACCOUNT) :] for c in group_by if c.startswith(ACCOUNT)]
+    if group_by:
+        reads["leads"] = ["id", "account_id", *own]
+    if of_account:
+        reads["accounts"] = of_account
+    return reads
+
+
+def _by_schema(data: Any, group_by: Sequence[str]) -> dict[str, pl.DataType]:
+    """The dtypes of the ``by`` columns, as :func:`lead_groups` gives them (read from no rows on Spark).
+
+    Raises:
+        DataError: A ``by`` column does not exist.
+    """
+    if not group_by:
+        return {}
+    frames = _scale.spark_frames(data, ["stage_events", "dispositions", "deals", "leads"])
+    if frames is not None:
+        empty = {kind: engine.to_polars(frame.limit(0)) for kind, frame in frames.items()}
+        return dict(lead_groups(empty, group_by).drop("lead_id").collect_schema())
+    return dict(lead_groups(data, group_by).drop("lead_id").collect_schema())
+
+
+def _safe(group_by: Sequence[str]) -> dict[str, str]:
+    """The ``by`` columns' names in the partial tables (``account.<column>`` is no name for Spark)."""
+    return {c: f"_by{i}" for i, c in enumerate(group_by)}
+
+
+def _tables(dtypes: Mapping[str, pl.DataType]) -> dict[str, engine.Partial]:
+    """The partial tables of :func:`agreement`: leads per group and cell, won deals per group, audit seen."""
+    schema = {_safe(list(dtypes))[c]: t for c, t in dtypes.items()}
+    by = tuple(schema)
+    i64 = pl.Int64()
+    return {
+        "cells": engine.Partial(
+            {**schema, "cell": pl.Int32(), "len": i64}, keys=(*by, "cell"), aggs={"len": "sum"}
+        ),
+        "won": engine.Partial(
+            {**schema, "won_deals": i64, "won_unqualified": i64},
+            keys=by,
+            aggs={"won_deals": "sum", "won_unqualified": "sum"},
+        ),
+        "seen": engine.Partial({"lead_id": pl.String()}, keys=("lead_id",)),
+    }
+
+
+def _agreement_map(
+    data: Any, stages: JourneyStages, group_by: tuple[str, ...], audited: frozenset[str]
+) -> dict[str, pl.DataFrame]:
+    """The partial tables of the leads in ``data`` (complete leads: every row of each of them).
+
+    Audited leads count where they have a row (a flagged event or disposition, or with ``by`` a lead
+    record); those with none anywhere are counted once by the caller.
+    """
+    outcomes = lead_outcomes(stages, data).collect()
+    groups = lead_groups(data, group_by).collect() if group_by else None
+    present = outcomes.get_column("lead_id").cast(pl.String)
+    if groups is not None:
+        present = pl.concat([present, groups.get_column("lead_id").cast(pl.String)])
+    seen = present.filter(present.is_in(pl.Series(sorted(audited), dtype=pl.String).implode())).unique()
+    lazy = outcomes.lazy()
+    cells = _lead_cells(lazy, frozenset(seen.to_list()))
+    won = won_deals(data).filter(pl.col("lead_id").is_not_null()).lazy()
+    won = won.join(lazy.select("lead_id", "mql"), on="lead_id", how="left").select(
+        "lead_id", unqualified=~pl.col("mql").fill_null(value=False)
+    )
+    if groups is not None:
+        cells = cells.join(groups.lazy(), on="lead_id", how="left")
+        won = won.join(groups.lazy(), on="lead_id", how="left")
+    counts, won_counts = pl.collect_all(
+        [
+            cells.group_by([*group_by, "cell"]).agg(pl.len().cast(pl.Int64).alias("len")),
+            won.group_by(group_by or pl.lit(0).alias("_all")).agg(
+                won_deals=pl.len().cast(pl.Int64), won_unqualified=pl.col("unqualified").sum().cast(pl.Int64)
+            ),
+        ]
+    )
+    safe = _safe(group_by)
+    return {
+        "cells": counts.rename(safe),
+        "won": won_counts.drop("_all") if not group_by else won_counts.rename(safe),
+        "seen": seen.to_frame("lead_id"),
+    }
 
 
 def plan_stages(plan: AlignmentPlan) -> JourneyStages:

@@ -83,7 +83,7 @@ def calibrate(
     per_week = _capacity_per_week(capacity if capacity is not None else _plan_capacity(plan))
     if scores is not None and scores.as_of != as_of:
         raise ValueError(f"scores were taken at {scores.as_of.isoformat()}, not at as_of {as_of.isoformat()}")
-    frame = (scores if scores is not None else score(plan, data, as_of=as_of)).frame
+    frame = (scores if scores is not None else score(plan, data, as_of=as_of)).to_frame()
     won = won_deals(data, as_of=as_of).get_column("lead_id").drop_nulls().unique()
     leads = as_lazy(data, "leads", required=["id", "created_at"], reads=())
     check_aware(leads, ["created_at"], kind="leads")

@@ -11,7 +11,8 @@ import attrs
 import polars as pl
 
 from smarketing._display import html_table, text_table
-from smarketing.persona import _kernel
+from smarketing.frames import _engine as engine
+from smarketing.persona import _kernel, _scale
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -30,6 +31,10 @@ class PersonaMatch:
             matched persona, or the one an unmatched lead came closest to) and that persona's criteria as
             lists: ``passed``, ``failed`` and ``missing`` (failed because the attribute is missing).
         accounts: The same per account (``account_id``), on firmographics alone.
+
+            On PySpark input both are PySpark DataFrames kept on Spark (in no order, ``candidates`` a
+            64-bit integer there; write them out with ``match.leads.write.parquet(...)``); :meth:`to_frame`
+            and :meth:`to_dict` read them.
         counts: Per persona in plan order: ``criteria`` (counted), ``leads`` matched to it, ``won_ties``
             (of those, leads that several personas matched), ``closest`` (unmatched leads closest to it)
             and ``accounts`` matched to it.
@@ -40,8 +45,8 @@ class PersonaMatch:
     """
 
     as_of: datetime | None
-    leads: pl.DataFrame
-    accounts: pl.DataFrame
+    leads: Any
+    accounts: Any
     counts: pl.DataFrame
     totals: Mapping[str, int]
     no_data: Mapping[str, tuple[str, ...]]
@@ -55,7 +60,7 @@ class PersonaMatch:
             >>> sm.persona.match(plan, {}).to_frame().columns
             ['lead_id', 'persona', 'matched', 'candidates', 'tied', 'closest', 'passed', 'failed', 'missing']
         """
-        return self.leads
+        return _local(self.leads, "lead_id")
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain, JSON-ready values.
@@ -71,8 +76,8 @@ class PersonaMatch:
             "totals": dict(self.totals),
             "no_data": {k: list(v) for k, v in self.no_data.items()},
             "counts": self.counts.to_dicts(),
-            "leads": self.leads.to_dicts(),
-            "accounts": self.accounts.to_dicts(),
+            "leads": self.to_frame().to_dicts(),
+            "accounts": _local(self.accounts, "account_id").to_dicts(),
         }
 
     @property
@@ -92,6 +97,14 @@ class PersonaMatch:
     def _repr_html_(self) -> str:
         table = html_table(self.counts.columns, self.counts.rows(), caption="Leads per persona")
         return f"<p>{html.escape(self.summary)}</p>{table}"
+
+
+def _local(rows: Any, ident: str) -> pl.DataFrame:
+    """Matched rows as polars, by ``ident`` (read from Spark when kept there)."""
+    if engine.is_spark(rows):
+        return engine.to_polars(rows).sort(ident).with_columns(pl.col("candidates").cast(pl.UInt32))
+    frame: pl.DataFrame = rows
+    return frame
 
 
 def match(plan: AlignmentPlan, data: Any, *, as_of: datetime | None = None) -> PersonaMatch:
@@ -140,16 +153,28 @@ def match(plan: AlignmentPlan, data: Any, *, as_of: datetime | None = None) -> P
         [('L1', 'ops-director', 'ops-director', []), ('L2', None, 'ops-director', ['titles'])]
     """
     personas = tuple(plan.personas)
-    inputs = _kernel.load(data, ())
-    leads = inputs.leads
-    after = 0
-    if as_of is not None:
-        now = _kernel.as_of_us(as_of)
-        late = pl.col("_us").is_not_null() & (pl.col("_us") > now)
-        after = int(leads.select(late.sum()).collect().item())
-        inputs = attrs.evolve(inputs, leads=leads.filter(~late))
-    lead_rows = _kernel.lead_matches(inputs, personas)
-    account_rows = _kernel.account_matches(inputs, personas)
+    now = None if as_of is None else _kernel.as_of_us(as_of)
+    on_spark = _scale.spark_frames(data) is not None
+    inputs = None if on_spark else _kernel.load(data, ())
+    # The maps shipped to Spark's workers hold no Spark frame: on Spark they load each partition.
+    whole = None if on_spark else data
+
+    def leads_map(part: Any) -> dict[str, pl.DataFrame]:
+        loaded = inputs if part is whole else None
+        return _scale.match_map(part, personas, accounts=False, now_us=now, inputs=loaded)
+
+    def accounts_map(part: Any) -> dict[str, pl.DataFrame]:
+        loaded = inputs if part is whole else None
+        return _scale.match_map(part, personas, accounts=True, now_us=None, inputs=loaded)
+
+    leads, spark = _scale.lead_run(data, leads_map, _scale.MATCH_TABLES, _scale.match_reads())
+    accounts = _scale.account_run(data, accounts_map, _scale.MATCH_TABLES)
+    accounts_on_spark = accounts is not None
+    if accounts is None:
+        # No accounts on Spark (none given, or not Spark frames): matched here, as before.
+        accounts = engine.local([data if not spark else {}], accounts_map, _scale.MATCH_TABLES)
+    lead_names = _kernel.criteria_names(personas, roles=True)
+    account_names = _kernel.criteria_names(personas, roles=False)
     no_data = {
         p.id: tuple(_kernel.criteria(p.firmographics, p.roles)[1])
         for p in personas
@@ -157,23 +182,21 @@ def match(plan: AlignmentPlan, data: Any, *, as_of: datetime | None = None) -> P
     }
     return PersonaMatch(
         as_of=as_of,
-        leads=lead_rows,
-        accounts=account_rows,
-        counts=_counts(personas, lead_rows, account_rows),
-        totals=_totals(lead_rows, account_rows, after),
+        leads=_scale.match_rows(leads, lead_names, spark=spark, ident="lead_id"),
+        accounts=_scale.match_rows(accounts, account_names, spark=accounts_on_spark, ident="account_id"),
+        counts=_counts(personas, leads, accounts),
+        totals=_totals(leads, accounts),
         no_data=no_data,
     )
 
 
-def _counts(personas: tuple[Any, ...], leads: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+def _counts(personas: tuple[Any, ...], leads: engine.Partials, accounts: engine.Partials) -> pl.DataFrame:
     ids = [p.id for p in personas]
-    per_lead = leads.group_by("persona").agg(pl.len().alias("leads"), pl.col("tied").sum().alias("won_ties"))
-    closest = (
-        leads.filter(~pl.col("matched"))
-        .group_by(pl.col("closest").alias("persona"))
-        .agg(pl.len().alias("closest"))
+    per_lead = leads.merged("per").select(
+        "persona", pl.col("rows").alias("leads"), pl.col("ties").alias("won_ties")
     )
-    per_account = accounts.group_by("persona").agg(pl.len().alias("accounts"))
+    closest = leads.merged("closest")
+    per_account = accounts.merged("per").select("persona", pl.col("rows").alias("accounts"))
     base = pl.DataFrame(
         {
             "persona": ids,
@@ -191,14 +214,16 @@ def _counts(personas: tuple[Any, ...], leads: pl.DataFrame, accounts: pl.DataFra
     )
 
 
-def _totals(leads: pl.DataFrame, accounts: pl.DataFrame, after: int) -> dict[str, int]:
-    matched = int(leads.get_column("matched").sum())
+def _totals(leads: engine.Partials, accounts: engine.Partials) -> dict[str, int]:
+    per, per_account = leads.merged("per"), accounts.merged("per")
+    total = int(per.get_column("rows").sum())
+    matched = int(per.get_column("matched").sum())
     return {
-        "leads": leads.height,
+        "leads": total,
         "matched": matched,
-        "unmatched": leads.height - matched,
-        "tied": int(leads.get_column("tied").sum()),
-        "accounts": accounts.height,
-        "accounts_matched": int(accounts.get_column("matched").sum()),
-        "leads_after_as_of": after,
+        "unmatched": total - matched,
+        "tied": int(per.get_column("ties").sum()),
+        "accounts": int(per_account.get_column("rows").sum()),
+        "accounts_matched": int(per_account.get_column("matched").sum()),
+        "leads_after_as_of": int(leads.merged("late").get_column("after").sum()),
     }

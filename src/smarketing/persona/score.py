@@ -17,7 +17,8 @@ import polars as pl
 
 from smarketing import _charts
 from smarketing._display import html_table, local_time, text_table
-from smarketing.persona import _kernel
+from smarketing.frames import _engine as engine
+from smarketing.persona import _kernel, _scale
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -120,6 +121,9 @@ class LeadScores:
         as_of: The instant scored; later events and leads were left out.
         frame: One row per lead created by ``as_of``, by ``lead_id``: ``persona`` (String), ``fit`` and
             ``engagement`` (Float64), ``fit_grade``, ``band`` and ``grade`` (String), ``mql`` (Boolean).
+            A polars DataFrame; on PySpark input a PySpark DataFrame kept on Spark (in no order; write it
+            out with ``scores.frame.write.parquet(...)``), so that no lead's row has to pass through
+            this process. :meth:`to_frame` reads it as polars, by ``lead_id``.
         by_persona: Per persona in plan order, then leads without one: ``leads``, ``mql`` and the
             ``mql_rule`` in words.
         counts: ``leads``, ``scored`` (with a persona), ``no_persona``, ``mql``, ``leads_after_as_of`` and
@@ -129,17 +133,21 @@ class LeadScores:
     """
 
     as_of: datetime
-    frame: pl.DataFrame
+    frame: Any
     by_persona: pl.DataFrame
     counts: Mapping[str, int]
     notes: tuple[str, ...]
-    _inputs: _kernel.Inputs = attrs.field(alias="inputs", eq=False)
+    _inputs: _kernel.Inputs | None = attrs.field(alias="inputs", eq=False)
     _personas: tuple[Persona, ...] = attrs.field(alias="personas", eq=False)
     _data: Any = attrs.field(alias="data", default=None, eq=False)
+    _fired: pl.DataFrame | None = attrs.field(alias="fired", default=None, eq=False)
     _loaded: dict[str, _kernel.Inputs] = attrs.field(init=False, factory=dict, eq=False)
 
     def to_frame(self) -> pl.DataFrame:
-        """The per-lead scores.
+        """The per-lead scores, by ``lead_id``.
+
+        When :attr:`frame` is kept on Spark, this reads every row into this process (write large results
+        out with ``scores.frame.write`` instead).
 
         Examples:
             >>> from datetime import datetime, timezone
@@ -149,7 +157,10 @@ class LeadScores:
             >>> scores.to_frame().columns
             ['lead_id', 'persona', 'fit', 'engagement', 'fit_grade', 'band', 'grade', 'mql']
         """
-        return self.frame
+        if engine.is_spark(self.frame):
+            return engine.to_polars(self.frame).sort("lead_id")
+        frame: pl.DataFrame = self.frame
+        return frame
 
     def to_dict(self) -> dict[str, Any]:
         """The scores as plain, JSON-ready values (factors are not included: see :meth:`factors`).
@@ -167,7 +178,7 @@ class LeadScores:
             "counts": dict(self.counts),
             "notes": list(self.notes),
             "by_persona": self.by_persona.to_dicts(),
-            "leads": self.frame.to_dicts(),
+            "leads": self.to_frame().to_dicts(),
         }
 
     def factors(self, lead_ids: Iterable[str] | None = None) -> pl.DataFrame:
@@ -210,6 +221,24 @@ class LeadScores:
             >>> scores.signals().select("persona", "side", "signal", "occurrences").head(2).rows()
             [('ops-director', 'interest', 'webinar', 0), ('ops-director', 'interest', 'guide', 0)]
         """
+        if self._fired is not None:
+            counts = self._fired
+            return self._signal_table(counts)
+        now = _kernel.as_of_us(self.as_of)
+        leads = self.frame.lazy().select("lead_id", "persona")
+        counts = (
+            _kernel.occurrences(self._inputs or self._factor_inputs(), leads, self._personas, now_us=now)
+            .group_by("persona", "signal")
+            .agg(
+                pl.len().cast(pl.Int64).alias("occurrences"),
+                pl.col("lead_id").n_unique().cast(pl.Int64).alias("leads"),
+            )
+            .collect()
+        )
+        return self._signal_table(counts)
+
+    def _signal_table(self, counts: pl.DataFrame) -> pl.DataFrame:
+        """The plan's personas and signals with the ``occurrences`` and ``leads`` of ``counts``."""
         listed = [
             (p.id, path.split("_", 1)[0], s.id, group, s.on)
             for p in self._personas
@@ -226,24 +255,13 @@ class LeadScores:
             },
             orient="row",
         )
-        now = _kernel.as_of_us(self.as_of)
-        leads = self.frame.lazy().select("lead_id", "persona")
-        counts = (
-            _kernel.occurrences(self._inputs, leads, self._personas, now_us=now)
-            .group_by("persona", "signal")
-            .agg(
-                pl.len().cast(pl.Int64).alias("occurrences"),
-                pl.col("lead_id").n_unique().cast(pl.Int64).alias("leads"),
-            )
-            .collect()
-        )
         return plan_order.join(
             counts, on=["persona", "signal"], how="left", maintain_order="left"
         ).with_columns(pl.col("occurrences", "leads").fill_null(0))
 
     def _factor_inputs(self) -> _kernel.Inputs:
         """The inputs with the events' record ids, read (and, from a lazy source, checked) once."""
-        if self._data is None:
+        if self._inputs is not None and self._data is None:
             return self._inputs
         if "inputs" not in self._loaded:
             signals = [s for p in self._personas for _, s, _ in p.signals()]
@@ -256,7 +274,11 @@ class LeadScores:
         Raises:
             KeyError: No lead ``lead_id`` was scored.
         """
-        row = self.frame.filter(pl.col("lead_id") == lead_id)
+        if engine.is_spark(self.frame):
+            F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+            row = engine.to_polars(self.frame.where(F.col("lead_id") == lead_id))
+        else:
+            row = self.frame.filter(pl.col("lead_id") == lead_id)
         if row.height == 0:
             raise KeyError(f"no lead {lead_id!r} was scored (created by {self.as_of.isoformat()})")
         scores = row.row(0, named=True)
@@ -301,7 +323,7 @@ class LeadScores:
         """
         if bins < 1:
             raise ValueError(f"bins must be at least 1, not {bins}")
-        scored = self.frame.filter(pl.col("persona").is_not_null())
+        scored = self.to_frame().filter(pl.col("persona").is_not_null())
         title = f"Lead scores at {self.as_of:%Y-%m-%d %H:%M %Z}: {scored.height:,} leads with a persona"
         if self.counts.get("no_persona"):
             title += f", {self.counts['no_persona']:,} without"
@@ -399,33 +421,46 @@ def score(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> LeadScores:
     """
     personas = tuple(plan.personas)
     now = _kernel.as_of_us(as_of)
+    signals = [s for p in personas for _, s, _ in p.signals()]
+    on_spark = _scale.spark_frames(data) is not None
     # The scores do not read the events' record ids: only the factors do (loaded with them on demand).
-    inputs = _kernel.load(data, [s for p in personas for _, s, _ in p.signals()], record_ids=False)
-    frame, *found = pl.collect_all(
-        [_kernel.scored(inputs, personas, now_us=now), *_kernel.late_counts(inputs, now_us=now)]
-    )
-    late = _kernel.late_totals(found)
+    inputs = None if on_spark else _kernel.load(data, signals, record_ids=False)
+
+    # The map shipped to Spark's workers holds no Spark frame: on Spark it loads each partition itself.
+    whole = None if on_spark else data
+
+    def fn(part: Any) -> dict[str, pl.DataFrame]:
+        loaded = inputs if part is whole else None
+        return _scale.score_map(part, personas, now_us=now, inputs=loaded, signals=on_spark)
+
+    partials, spark = _scale.lead_run(data, fn, _scale.SCORE_TABLES, _scale.score_reads(signals))
+    per = partials.merged("by_persona")
+    late = partials.merged("late")
+    frame = partials.rows("leads")
+    leads = int(per.get_column("leads").sum())
+    no_persona = int(per.filter(pl.col("persona").is_null()).get_column("leads").sum())
     counts = {
-        "leads": frame.height,
-        "scored": frame.height - frame.get_column("persona").null_count(),
-        "no_persona": frame.get_column("persona").null_count(),
-        "mql": int(frame.get_column("mql").sum()),
-        **late,
+        "leads": leads,
+        "scored": leads - no_persona,
+        "no_persona": no_persona,
+        "mql": int(per.get_column("mql").sum()),
+        **{c: int(late.get_column(c).sum()) for c in ("leads_after_as_of", "events_after_as_of")},
     }
     return LeadScores(
         as_of=as_of,
-        frame=frame,
-        by_persona=_by_persona(personas, frame),
+        frame=frame if spark or frame.get_column("lead_id").is_sorted() else frame.sort("lead_id"),
+        by_persona=_by_persona(personas, per),
         counts=counts,
         notes=tuple(_notes(personas)),
         inputs=inputs,
         personas=personas,
         data=data,
+        fired=partials.merged("signals") if spark else None,
     )
 
 
-def _by_persona(personas: tuple[Persona, ...], frame: pl.DataFrame) -> pl.DataFrame:
-    per = frame.group_by("persona").agg(pl.len().alias("leads"), pl.col("mql").sum().alias("mql"))
+def _by_persona(personas: tuple[Persona, ...], per: pl.DataFrame) -> pl.DataFrame:
+    """The plan's personas (then leads without one) with the merged ``leads`` and ``mql`` per persona."""
     base = pl.DataFrame(
         {
             "persona": [*(p.id for p in personas), None],

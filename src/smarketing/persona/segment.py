@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from smarketing.errors import DataError
+from smarketing.frames import _engine as engine
 from smarketing.money import Money
-from smarketing.persona._outcomes import lead_groups, lead_outcomes, won_deals
+from smarketing.persona import _scale
+from smarketing.persona._outcomes import ACCOUNT, lead_groups, lead_outcomes, won_deals
 from smarketing.persona.agreement import plan_stages
 from smarketing.persona.results import Segments
+from smarketing.persona.score import LeadScores
 
 if TYPE_CHECKING:
     from smarketing.plan import AlignmentPlan
@@ -20,6 +23,8 @@ __all__ = ["segment"]
 
 #: Columns that come from the scores when ``scores`` is given.
 _SCORED = ("persona", "grade")
+#: The kind Spark's scores travel as beside the records.
+_SCORES = "_scores"
 
 
 def segment(
@@ -90,16 +95,100 @@ def segment(
         raise ValueError(f"by must name one or more distinct columns, not {by!r}")
     from_scores = [c for c in columns if c in _SCORED] if scores is not None else []
     lead_columns = [c for c in columns if c not in from_scores]
-    leads = lead_groups(data, lead_columns)
+    stages = plan_stages(plan)
+    given, original = data, scores
+    if from_scores and isinstance(scores, LeadScores) and engine.is_spark(scores.frame):
+        # Spark's scores go with their leads (a kind of their own); others are read here, as before.
+        given = {**data, _SCORES: scores.frame} if isinstance(data, Mapping) else data
+        scores = None
+    kinds = [
+        "leads",
+        "stage_events",
+        "dispositions",
+        "deals",
+        *([_SCORES] if scores is None and from_scores else []),
+    ]
+    spark = _scale.spark_frames(given, kinds)
+    if spark is None and from_scores and scores is None:
+        scores, given = original, data
+    schema = _by_schema(given if spark is not None else data, lead_columns, from_scores, scores)
+    tables = _tables(schema)
+    on_spark = spark is not None
+    safe = {c: f"_by{i}" for i, c in enumerate(columns)}
+
+    def fn(part: Any) -> dict[str, pl.DataFrame]:
+        source = part.pop(_SCORES, None) if on_spark else scores
+        leads = lead_groups(part, lead_columns)
+        if from_scores:
+            leads = leads.join(_score_columns(source, from_scores), on="lead_id", how="left")
+        outcomes = lead_outcomes(stages, part).select("lead_id", "mql", "accepted").collect()
+        won = won_deals(part).select("lead_id", "amount_currency", "_minor").lazy()
+        frames = _partials(leads.select("lead_id", *columns).collect(), outcomes, won, by=columns)
+        return {
+            name: frame.rename({c: n for c, n in safe.items() if c in frame.columns})
+            for name, frame in frames.items()
+        }
+
+    reads = {
+        "leads": ["id", "account_id", *(c for c in lead_columns if not c.startswith(ACCOUNT))],
+        "stage_events": ["lead_id", "from", "to", "time"],
+        "dispositions": ["lead_id", "time"],
+        "deals": ["id", "lead_id", "stage", "amount", "amount_currency", "close_date"],
+    }
+    of_account = [c[len(ACCOUNT) :] for c in lead_columns if c.startswith(ACCOUNT)]
+    if of_account:
+        reads["accounts"] = of_account
+    if on_spark and from_scores:
+        reads[_SCORES] = ["lead_id", *from_scores]
+    partials, _ = _scale.lead_run(given if on_spark else data, fn, tables, reads)
+    names = {n: c for c, n in safe.items()}
+    merged = {name: partials.merged(name).rename(names, strict=False) for name in tables}
+    return _finish(merged["counted"], merged["value"], merged["unknown"], by=columns)
+
+
+def _by_schema(
+    data: Any, lead_columns: list[str], from_scores: list[str], scores: Any
+) -> dict[str, pl.DataType]:
+    """The dtypes of the ``by`` columns (read from no rows on Spark).
+
+    Raises:
+        DataError: A ``by`` column does not exist.
+    """
+    frames = _scale.spark_frames(data, ["leads"])
+    source = (
+        {kind: engine.to_polars(f.limit(0)) for kind, f in frames.items()} if frames is not None else data
+    )
+    schema = dict(lead_groups(source, lead_columns).drop("lead_id").collect_schema()) if lead_columns else {}
     if from_scores:
-        leads = leads.join(_score_columns(scores, from_scores), on="lead_id", how="left")
-    outcomes = lead_outcomes(plan_stages(plan), data).select("lead_id", "mql", "accepted").collect()
-    won = won_deals(data).select("lead_id", "amount_currency", "_minor").lazy()
-    return _segments(leads.select("lead_id", *columns).collect(), outcomes, won, by=columns)
+        if frames is not None and _SCORES in data:
+            found = engine.to_polars(data[_SCORES].select("lead_id", *from_scores).limit(0)).lazy()
+        else:
+            found = _score_columns(scores, from_scores)
+        schema.update(found.drop("lead_id").collect_schema())
+    return schema
+
+
+def _tables(schema: Mapping[str, pl.DataType]) -> dict[str, engine.Partial]:
+    """The partial tables of :func:`segment` (the ``by`` columns under positional names)."""
+    safe = {f"_by{i}": t for i, t in enumerate(schema.values())}
+    by = tuple(safe)
+    i64 = pl.Int64()
+    sums = ("leads", "mqls", "accepted", "won_leads", "won_deals")
+    return {
+        "counted": engine.Partial(
+            {**safe, **dict.fromkeys(sums, i64)}, keys=by, aggs=dict.fromkeys(sums, "sum")
+        ),
+        "value": engine.Partial(
+            {**safe, "amount_currency": pl.String(), "won_deals": i64, "_minor": pl.Decimal(38, 0)},
+            keys=(*by, "amount_currency"),
+            aggs={"won_deals": "sum", "_minor": "sum"},
+        ),
+        "unknown": engine.Partial({"k": pl.String(), "len": i64}, keys=("k",), aggs={"len": "sum"}),
+    }
 
 
 def _score_columns(scores: Any, columns: list[str]) -> pl.LazyFrame:
-    frame = getattr(scores, "frame", scores)
+    frame = scores.to_frame() if isinstance(scores, LeadScores) else getattr(scores, "frame", scores)
     if isinstance(frame, pl.LazyFrame):
         lazy = frame
     elif isinstance(frame, pl.DataFrame):
@@ -124,6 +213,18 @@ def _segments(
     ``leads`` has ``lead_id`` and the ``by`` columns, ``outcomes`` ``lead_id``, ``mql`` and ``accepted``,
     ``won`` one row per won deal with ``lead_id``, ``amount_currency`` and ``_minor`` (minor units).
     """
+    frames = _partials(leads, outcomes, won, by=by)
+    return _finish(frames["counted"], frames["value"], frames["unknown"], by=by)
+
+
+def _partials(
+    leads: pl.LazyFrame | pl.DataFrame,
+    outcomes: pl.LazyFrame | pl.DataFrame,
+    won: pl.LazyFrame | pl.DataFrame,
+    *,
+    by: tuple[str, ...],
+) -> dict[str, pl.DataFrame]:
+    """The sums of the segments of ``leads`` (complete leads), which add up over partitions of leads."""
     keys = list(by)
     people = leads.lazy()
     flagged = people.join(outcomes.lazy(), on="lead_id", how="left")
@@ -140,37 +241,50 @@ def _segments(
             won_deals=pl.col("won_deals").fill_null(0).sum().cast(pl.Int64),
         )
     )
-    rates = counted.with_columns(
-        mql_rate=_rate("mqls", "leads"),
-        acceptance_rate=_rate("accepted", "mqls"),
-        win_rate=_rate("won_leads", "leads"),
-    ).sort(keys, nulls_last=True)
     value = (
         deals.join(people, on="lead_id", how="inner")
         .group_by([*keys, "amount_currency"])
         .agg(won_deals=pl.len().cast(pl.Int64), _minor=pl.col("_minor").cast(pl.Int128).sum())
-        .sort([*keys, "amount_currency"], nulls_last=True)
     )
     ids = people.select("lead_id")
+    # Each fact's lead id beside its kind: a literal alone would be one row, however many facts there are.
     unknown = (
         pl.concat(
             [
                 outcomes.lazy()
                 .filter(pl.col("mql"))
                 .join(ids, on="lead_id", how="anti")
-                .select(k=pl.lit("mqls_unknown_lead")),
+                .select("lead_id", k=pl.lit("mqls_unknown_lead")),
                 deals.filter(pl.col("lead_id").is_not_null())
                 .join(ids, on="lead_id", how="anti")
-                .select(k=pl.lit("won_deals_unknown_lead")),
-                deals.filter(pl.col("lead_id").is_null()).select(k=pl.lit("won_deals_without_lead")),
+                .select("lead_id", k=pl.lit("won_deals_unknown_lead")),
+                deals.filter(pl.col("lead_id").is_null()).select(
+                    "lead_id", k=pl.lit("won_deals_without_lead")
+                ),
             ]
         )
         .group_by("k")
-        .len()
+        .agg(pl.len().cast(pl.Int64).alias("len"))
     )
-    frame, value_frame, unknown_frame = pl.collect_all([rates, value, unknown])
+    frame, value_frame, unknown_frame = pl.collect_all([counted, value, unknown])
+    return {"counted": frame, "value": value_frame, "unknown": unknown_frame}
+
+
+def _finish(
+    counted: pl.DataFrame, value: pl.DataFrame, unknown: pl.DataFrame, *, by: tuple[str, ...]
+) -> Segments:
+    """The segments from their merged sums."""
+    keys = list(by)
+    frame = counted.with_columns(
+        mql_rate=_rate("mqls", "leads"),
+        acceptance_rate=_rate("accepted", "mqls"),
+        win_rate=_rate("won_leads", "leads"),
+    ).sort(keys, nulls_last=True)
+    value_frame = value.with_columns(pl.col("_minor").cast(pl.Int128)).sort(
+        [*keys, "amount_currency"], nulls_last=True
+    )
     counts = dict.fromkeys(("mqls_unknown_lead", "won_deals_unknown_lead", "won_deals_without_lead"), 0)
-    counts.update({k: int(n) for k, n in unknown_frame.rows()})
+    counts.update({k: int(n) for k, n in unknown.rows()})
     return Segments(by=by, frame=frame, value=_money_frame(value_frame, keys), counts=counts)
 
 

@@ -155,10 +155,10 @@ def capacity(plan: AlignmentPlan, data: RuleData) -> Iterator[DataFinding]:
         if result.recommended_threshold is not None and result.recommended_mqls_per_week is not None
         else ""
     )
-    mqls = int(scores.frame.get_column("mql").sum())
+    mqls = scores.counts["mql"]
     message = (
         f"the personas' MQL rules yield {current * weeks:.1f} MQLs {per} over the data ({mqls:,} MQLs of "
-        f"{scores.frame.height:,} leads), more than the {commitment.count:,} {per} sales committed to "
+        f"{scores.counts['leads']:,} leads), more than the {commitment.count:,} {per} sales committed to "
         f"work{advice}"
     )
     yield DataFinding(message, "leads", "id", (), mqls)
