@@ -40,7 +40,6 @@ browser:
 	@sh tools/ensure-chromium.sh
 
 # No --quiet: it drops the warnings that --strict counts, and the build would pass with them.
-# No --quiet: it drops the warnings that --strict counts, and the build would pass with them.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 

@@ -127,10 +127,10 @@ def spark() -> Iterator[Any]:
 def many_partitions(spark: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """The Spark session with several shuffle partitions (the session's default is one), in a New York zone.
 
-    Five partitions, or the test module's ``SHUFFLE_PARTITIONS``; the session's settings are put back after.
+    Three partitions, or the test module's ``SHUFFLE_PARTITIONS``; the session's settings are put back after.
     """
     before = spark.conf.get("spark.sql.shuffle.partitions"), spark.conf.get("spark.sql.session.timeZone")
-    spark.conf.set("spark.sql.shuffle.partitions", str(getattr(request.module, "SHUFFLE_PARTITIONS", 5)))
+    spark.conf.set("spark.sql.shuffle.partitions", str(getattr(request.module, "SHUFFLE_PARTITIONS", 3)))
     spark.conf.set("spark.sql.session.timeZone", "America/New_York")
     yield spark
     spark.conf.set("spark.sql.shuffle.partitions", before[0])

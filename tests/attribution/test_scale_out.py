@@ -192,7 +192,7 @@ def test_the_law_can_fail_when_a_lead_is_split_across_partitions(example_plan: A
 # On Spark.
 
 
-SHUFFLE_PARTITIONS = 7  # the `many_partitions` fixture's (tests/conftest.py)
+SHUFFLE_PARTITIONS = 3  # the `many_partitions` fixture's (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +211,7 @@ def test_on_many_partitions_spark_gives_the_polars_credit_reading_only_merged_pa
     data: Dataset, many_partitions: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frames = _on_spark(many_partitions, data)
-    sizes = frames["touchpoints"].repartition(7, "lead_id").rdd.glom().map(len).collect()
+    sizes = frames["touchpoints"].repartition(3, "lead_id").rdd.glom().map(len).collect()
     assert sum(1 for n in sizes if n) > 1  # the leads really are spread over several partitions
     reads = Reads(monkeypatch, frames["touchpoints"])
     read: dict[str, int] = {}
