@@ -197,7 +197,7 @@ SHUFFLE_PARTITIONS = 3  # the `many_partitions` fixture's (tests/conftest.py)
 
 @pytest.fixture(scope="module")
 def data(example_plan: AlignmentPlan) -> Dataset:
-    return synthetic(example_plan, seed=15, n_leads=300)
+    return synthetic(example_plan, seed=15, n_leads=150)
 
 
 def _on_spark(spark: Any, data: Dataset) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def _split_run(parts: int, seed: int) -> Callable[..., Any]:
     return run
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(
     data_seed=st.integers(0, 1),
     by=st.sampled_from(_BY),

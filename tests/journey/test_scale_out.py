@@ -68,7 +68,7 @@ def _reference(plan: AlignmentPlan, seed: int) -> tuple[Dataset, dict[str, Any]]
     return _REFERENCES[seed]
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(data_seed=st.integers(0, 4), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
 def test_merging_the_partials_of_any_partitions_gives_the_one_partition_answer(
     example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int

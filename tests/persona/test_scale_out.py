@@ -77,7 +77,7 @@ def _reference(
     return _REFERENCES[seed]
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(data_seed=st.integers(0, 3), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
 def test_merging_the_partials_of_any_partitions_gives_the_one_partition_scores(
     example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
@@ -103,7 +103,7 @@ def test_merging_the_partials_of_any_partitions_gives_the_one_partition_scores(
     assert fired.height > 0
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(data_seed=st.integers(0, 3), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
 def test_merging_the_partials_of_any_partitions_gives_the_one_partition_match(
     example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
@@ -121,7 +121,7 @@ def test_merging_the_partials_of_any_partitions_gives_the_one_partition_match(
     assert 0 < want["totals"]["matched"] < want["totals"]["leads"]
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(data_seed=st.integers(0, 3), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
 def test_merging_the_partials_of_any_partitions_gives_the_one_partition_agreement(
     example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
@@ -143,7 +143,7 @@ def test_merging_the_partials_of_any_partitions_gives_the_one_partition_agreemen
     assert want["overall"]["mqls"] > 0
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(data_seed=st.integers(0, 3), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
 def test_merging_the_partials_of_any_partitions_gives_the_one_partition_segments(
     example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int

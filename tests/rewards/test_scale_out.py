@@ -154,7 +154,7 @@ def test_the_cases_pay_tiers_caps_and_clawbacks(example_plan: AlignmentPlan) -> 
     assert components >= {"pool", "split", "team_pool", "tier", "cap", "clawback"}
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(data_seed=st.sampled_from([1, 4]), parts=st.integers(1, 6), split_seed=st.integers(0, 2**32 - 1))
 def test_merging_the_partials_of_any_partitions_gives_the_one_machine_ledger(
     example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
@@ -294,7 +294,7 @@ def _markov_reference(
     return data, _MARKOV[seed, order, period]
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(
     # The data's seed and the period: November needs October too (its refunds claw October back), so its
     # chain is both months' journeys; October's is October's deals' alone.

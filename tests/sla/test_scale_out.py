@@ -56,7 +56,7 @@ def _reference(plan: AlignmentPlan, seed: int) -> tuple[dict[str, pl.DataFrame],
     return _REFERENCES[seed]
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(data_seed=st.integers(0, 3), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
 def test_merging_the_partials_of_any_partitions_gives_the_one_partition_report(
     example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
