@@ -11,6 +11,9 @@ here:
   polars' and the driver reads only merged rows (not one per lead); ``LeadScores.frame`` stays a Spark
   frame that writes out to the polars rows; the match, agreement and segments are polars' too, and so
   are the findings of the persona data rules D008, D009 and D011, which call them;
+* the calibration is a function of the leads counted per distinct score and grade: merged in any grouping
+  it is the one-partition calibration; on Spark the distinct scores are ranked there and the driver reads a
+  row per decile and per grade; D010 (which calls it) gives polars' finding;
 * a ``DataError`` raised by a map on a worker reaches the user as the same ``DataError``.
 """
 
@@ -26,13 +29,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from tests.rules.conftest import example_data
 from tests.spark_kit import Reads, partitions_of
 
 from smarketing.datasets import synthetic
 from smarketing.errors import DataError
 from smarketing.frames import _engine as engine
-from smarketing.persona import _kernel, _scale, agreement, match, score, segment
-from smarketing.plan import AlignmentPlan
+from smarketing.persona import _kernel, _scale, agreement, calibrate, match, score, segment
+from smarketing.plan import AlignmentPlan, load_plan
 from smarketing.records import Dataset
 from smarketing.rules import check
 
@@ -57,7 +61,8 @@ def _kinds(data: Dataset) -> dict[str, pl.DataFrame]:
 def _split(data: Mapping[str, pl.DataFrame], parts: int, seed: int) -> list[dict[str, pl.DataFrame]]:
     """The kinds in ``parts`` partitions of complete leads, each with the accounts of its leads."""
     out = []
-    for part in partitions_of(data, _KINDS, parts, seed):
+    keys = {kind: key for kind, key in {**_KINDS, "_scores": "lead_id"}.items() if kind in data}
+    for part in partitions_of(data, keys, parts, seed):
         accounts = part["leads"].get_column("account_id").drop_nulls().unique().implode()
         out.append({**part, "accounts": data["accounts"].filter(pl.col("id").is_in(accounts))})
     return out
@@ -160,6 +165,26 @@ def test_merging_the_partials_of_any_partitions_gives_the_one_partition_segments
         got = segment(example_plan, data, by=by).to_dict()
     assert repr(got) == repr(want)  # NaN in the same places
     assert want["value"]
+
+
+@settings(max_examples=5, deadline=None)
+@given(data_seed=st.integers(0, 3), parts=st.integers(1, 5), split_seed=st.integers(0, 2**32 - 1))
+def test_merging_the_partials_of_any_partitions_gives_the_one_partition_calibration(
+    example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int
+) -> None:
+    data, _, _ = _reference(example_plan, data_seed)
+    scores = score(example_plan, data, as_of=AS_OF)
+    want = calibrate(example_plan, data, as_of=AS_OF, capacity=2, scores=scores).to_dict()
+
+    def split_run(data_: Any, fn: Callable[[Any], Any], tables: Mapping[str, Any], **_: Any) -> Any:
+        return engine.local(_split(data_, parts, split_seed), fn, tables)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "run", split_run)
+        got = calibrate(example_plan, data, as_of=AS_OF, capacity=2, scores=scores).to_dict()
+    assert repr(got) == repr(want)  # NaN in the same places
+    assert want["recommended_threshold"] is not None
+    assert 0 < want["won"] < want["leads"]
 
 
 def test_segments_count_each_fact_of_an_unknown_lead_and_each_deal_without_a_lead(
@@ -267,14 +292,39 @@ def test_on_spark_the_agreement_is_polars_and_the_driver_reads_only_merged_rows(
     assert repr(got.to_dict()) == repr(want.to_dict())
 
 
-def test_on_spark_the_persona_data_rules_give_polars_findings(
-    example_plan: AlignmentPlan, data: dict[str, pl.DataFrame], many_partitions: Any
+def test_on_spark_the_calibration_is_polars_and_the_driver_reads_a_row_per_decile_and_grade(
+    example_plan: AlignmentPlan,
+    data: dict[str, pl.DataFrame],
+    many_partitions: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # D008 (agreement), D009 (the scores' signal counts) and D011 (match) call the scaled-out analyses.
-    rules = ["D008", "D009", "D011"]
     frames = {kind: many_partitions.createDataFrame(frame.to_arrow()) for kind, frame in data.items()}
-    want = check(example_plan, data=data, select=rules).to_dict()
-    assert check(example_plan, data=frames, select=rules).to_dict() == want
+    polars_scores = score(example_plan, data, as_of=AS_OF)
+    want = calibrate(example_plan, data, as_of=AS_OF, capacity=3, scores=polars_scores)
+    assert want.recommended_threshold is not None
+    totals = polars_scores.frame.select(pl.col("fit") + pl.col("engagement")).to_series()
+    distinct = totals.n_unique()
+    scores = score(example_plan, frames, as_of=AS_OF)
+    reads = Reads(monkeypatch, frames["leads"])
+    got = calibrate(example_plan, frames, as_of=AS_OF, capacity=3, scores=scores)
+    # The totals, a row per grade, a row per decile: not a row per lead or per distinct score.
+    assert sum(reads.rows) <= 1 + got.by_grade.height + 10 < distinct // 2
+    assert repr(got.to_dict()) == repr(want.to_dict())
+
+
+def test_on_spark_the_persona_data_rules_give_polars_findings(
+    data: dict[str, pl.DataFrame], many_partitions: Any
+) -> None:
+    # D008 (agreement), D009 (the scores' signal counts), D010 (calibrate) and D011 (match) call the
+    # scaled-out analyses; sales' capacity of one lead a year makes D010 fire.
+    given = example_data()
+    given["sla"]["sales"]["capacity"] = {"count": 1, "period": "year"}
+    plan = load_plan(given)
+    rules = ["D008", "D009", "D010", "D011"]
+    frames = {kind: many_partitions.createDataFrame(frame.to_arrow()) for kind, frame in data.items()}
+    want = check(plan, data=data, select=rules).to_dict()
+    assert "D010" in {d["code"] for d in want["diagnostics"]}
+    assert check(plan, data=frames, select=rules).to_dict() == want
 
 
 def test_a_data_error_raised_on_a_worker_reaches_the_user_as_the_same_error(
