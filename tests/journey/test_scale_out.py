@@ -15,6 +15,7 @@ merged in polars by the same code. Checked here:
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -157,6 +158,37 @@ def test_spark_merges_as_polars_merges(spark: Any) -> None:
     assert_frame_equal(on_spark.first("top"), on_polars.first("top"), check_exact=True)
     assert on_polars.first("top").get_column("id").to_list() == ["x1", "x3", "y1", "y2", "w", "z"]
     assert sorted(engine.to_polars(on_spark.rows("kept")).rows()) == sorted(rows.select("id", "n").rows())
+
+
+def test_a_persisted_map_is_released_on_request_or_with_the_result_that_reads_it(spark: Any) -> None:
+    rows = pl.DataFrame({"id": ["a", "b", "c"], "n": [1, 2, 3]})
+    tables = {
+        "sum": engine.Partial({"n": pl.Int64()}, aggs={"n": "sum"}),
+        "kept": engine.Partial({"id": pl.String(), "n": pl.Int64()}, kept=True),
+    }
+    frame = spark.createDataFrame(rows.to_arrow())
+
+    def fn(part: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        return {"sum": part.select("n"), "kept": part.select("id", "n")}
+
+    def run() -> Any:
+        return engine.run(frame, fn, tables, kind="t", key="id", columns=["id", "n"], persist=True)
+
+    first = run()
+    assert first.merged("sum").item() == 6
+    assert first.frame.is_cached
+    first.release()
+    assert not first.frame.is_cached
+    assert engine.to_polars(first.rows("kept")).height == 3  # still readable: the map runs again
+
+    second = run()
+    result = second.rows("kept")
+    engine.release_with(result, [second])
+    assert second.frame.is_cached
+    del result
+    gc.collect()
+    assert not second.frame.is_cached
+    engine.local([rows], fn, tables).release()  # one machine holds nothing: a no-op
 
 
 # --------------------------------------------------------------------------------------------------

@@ -356,13 +356,16 @@ def sourced_influenced(
     code = plan.currency if plan.currency is not None else _deal_currency(data, as_of)
     spec = _Sourced(by, as_of, code, fx)
     partials = _scale.by_lead(data, _READS, spec.map, _tables(_places(code)), persist=True)
-    sourced = partials.merged("sourced")
-    got = partials.merged("totals")
-    totals = got.row(0, named=True) if got.height else dict.fromkeys(_TOTALS, 0)
-    long = partials.rows("long")
-    won = long.filter(pl.col("won")) if isinstance(long, pl.DataFrame) else long.where("won")
-    pipeline = _influenced(long, int(totals["journeys"] or 0), model=model, code=code, params=params)
-    revenue = _influenced(won, int(totals["won_journeys"] or 0), model=model, code=code, params=params)
+    try:
+        sourced = partials.merged("sourced")
+        got = partials.merged("totals")
+        totals = got.row(0, named=True) if got.height else dict.fromkeys(_TOTALS, 0)
+        long = partials.rows("long")
+        won = long.filter(pl.col("won")) if isinstance(long, pl.DataFrame) else long.where("won")
+        pipeline = _influenced(long, int(totals["journeys"] or 0), model=model, code=code, params=params)
+        revenue = _influenced(won, int(totals["won_journeys"] or 0), model=model, code=code, params=params)
+    finally:
+        partials.release()  # the kept touches were read twice (pipeline, revenue): read no more
     left_pipeline = int(totals["pipeline"] or 0) - int(totals["explained_pipeline"] or 0)
     left_revenue = int(totals["revenue"] or 0) - int(totals["explained_revenue"] or 0)
     table = {r["key"]: r for r in sourced.iter_rows(named=True)}

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
@@ -63,6 +64,7 @@ __all__ = [
     "local",
     "lower_quantile_index",
     "refuse_repeated_ids",
+    "release_with",
     "require",
     "run",
     "spark_run",
@@ -164,6 +166,10 @@ class Partials(Protocol):
         """Table ``name`` as rows kept on its engine (a polars or a PySpark DataFrame), unmerged."""
         ...
 
+    def release(self) -> None:
+        """Free what the run persisted (Spark's cached map output); the kept rows stay readable (re-run)."""
+        ...
+
 
 def is_spark(data: Any) -> bool:
     """Whether ``data`` is a PySpark DataFrame (classic or Spark Connect)."""
@@ -252,6 +258,9 @@ class _Local:
 
     def rows(self, name: str) -> pl.DataFrame:
         return self.frames[name]
+
+    def release(self) -> None:
+        return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -381,7 +390,8 @@ def spark_run(
 
     ``persist``: the map's output is persisted (Spark's default storage level) when the merge first
     computes it, so that kept tables read later (a second stage built on them, a write) do not run the
-    map again; for maps that are dear to run again and whose kept rows are read more than once.
+    map again; for maps that are dear to run again and whose kept rows are read more than once. Free it
+    with :meth:`Partials.release` when they are read no more (or :func:`release_with` a result).
     """
     F, _ = spark_sql()  # noqa: N806 (Spark's own names)
     schema, ddl = _packed_schema(tables)
@@ -429,7 +439,7 @@ def spark_run(
     errors = merged.filter(pl.col(_TABLE) == -1).get_column(_ERROR).drop_nulls().sort()
     if len(errors):
         _raise(str(errors[0]))
-    return _Spark(mapped, tables, merged)
+    return _Spark(mapped, tables, merged, persisted=persist)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -533,6 +543,21 @@ def refuse_repeated_ids(frame: Any, record: str) -> None:
         )
 
 
+def release_with(owner: Any, partials: Sequence[Partials]) -> None:
+    """Release ``partials`` (:meth:`Partials.release`) when ``owner`` is garbage collected.
+
+    For a result kept on Spark (a ledger's lines) that reads persisted map output: the cache lives as
+    long as the result that reads it; nothing is freed for a result that is not a Spark frame.
+    """
+    if is_spark(owner) and partials:
+        weakref.finalize(owner, _release_all, tuple(partials))
+
+
+def _release_all(partials: Sequence[Partials]) -> None:
+    for one in partials:
+        one.release()
+
+
 def distinct(frame: Any, column: str) -> list[Any]:
     """The distinct non-null values of ``column`` of a PySpark DataFrame, sorted (global codes)."""
     F, _ = spark_sql()  # noqa: N806 (Spark's own names)
@@ -548,6 +573,7 @@ class _Spark:
     frame: Any
     tables: Mapping[str, Partial]
     merged_rows: pl.DataFrame
+    persisted: bool = False
 
     def _table(self, name: str) -> pl.DataFrame:
         return self.merged_rows.filter(pl.col(_TABLE) == list(self.tables).index(name))
@@ -568,6 +594,10 @@ class _Spark:
             return table.empty()
         out = _utc(rows.unnest("_first")).select(pl.col(c).cast(t) for c, t in table.schema.items())
         return out.sort([*table.keys, *table.order], nulls_last=True)
+
+    def release(self) -> None:
+        if self.persisted:
+            self.frame.unpersist()
 
     def rows(self, name: str) -> Any:
         F, _ = spark_sql()  # noqa: N806 (Spark's own names)

@@ -872,6 +872,7 @@ def engine_rewards(
     _raise_mismatch(intake)
     _refuse_repeated_ids(intake.rows("ids"))
     origins = intake.merged("origins").filter(pl.col("refund_period") == period).get_column("period")
+    intake.release()  # its kept ids are read (a second read of the persisted map), not again
     needed = sorted({period, *origins.to_list()})
     pieces = [_rename(deals, "d_", deal_columns)]
     columns: dict[str, Sequence[str]] = {"d_": deal_columns}
@@ -949,6 +950,7 @@ def engine_rewards(
             pl.DataFrame(schema={"participant": _S, "_period": _S, "clawed": _I}),
             {},
         )
+        credit.release()
         empty = _like(deals, pl.DataFrame(schema=_OUT))
         return _with_floor(empty, _plan_for_period(plan, period, cutoff), period, ctx, summary)
     names = sorted({*sums.get_column("participant").to_list(), *weights.get_column("participant")})
@@ -1014,7 +1016,7 @@ def engine_rewards(
     base = _with_null_origin(base)
     lines = _union([base, per_participant.rows("lines"), clawbacks.rows("lines")])
     deal_numbers = credit.rows("deals").select("deal", "pool_units", "deal_units", "version")
-    return _with_floor(
+    out = _with_floor(
         lines,
         _plan_for_period(plan, period, cutoff),
         period,
@@ -1023,6 +1025,9 @@ def engine_rewards(
         deal_numbers=deal_numbers,
         version_names=[vp.id for vp in plans],
     )
+    # The lines kept on Spark read the persisted maps: cached as long as the lines' frame lives.
+    engine.release_with(out[0], [credit, pools, per_participant, clawbacks])
+    return out
 
 
 def _key_codes(touchpoints: Any) -> dict[str, int]:

@@ -108,7 +108,8 @@ class RewardLedger:
         participant, team, deal, component, source, units, basis_units, pool_units, deal_units (the deal's
         pool and basis), version, rule, via and origin_period, the text of :meth:`to_frame` without the
         explanation. Every other method reads the lines into polars on the driver (once) when the lines
-        are on Spark.
+        are on Spark. The Spark stages the lines are read from stay cached (persisted) as long as this
+        frame lives, and are freed when it is garbage collected.
 
         Examples:
             >>> from datetime import date
