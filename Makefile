@@ -29,10 +29,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-# On every CPU (pytest-xdist): one process took 11 min of a 2-core machine, two take under 6. Session
-# fixtures (the Spark session, the browser, the tutorial's run) start once per worker.
+# On every CPU (pytest-xdist). Session fixtures (the browser, the tutorial's run) start once per worker;
+# every Spark test is in one xdist group (tests/conftest.py), so one worker starts Spark's JVM.
 pytest: $(STAMP) browser
-	$(BIN)/pytest -q -p no:cacheprovider -n auto
+	$(BIN)/pytest -q -p no:cacheprovider -n auto --dist loadgroup
 
 # Debian's chromium for the browser tests, installed when missing where apt-get can (see the script); the
 # tests save their screenshots under build/screenshots/.

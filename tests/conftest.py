@@ -87,14 +87,49 @@ def minimal_plan_text() -> str:
     return MINIMAL_PLAN
 
 
+#: The fixtures that start the Spark session: tests using them run on one pytest-xdist worker.
+_SPARK_FIXTURES = frozenset({"spark", "many_partitions"})
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Every Spark test in one xdist group (``--dist loadgroup`` in the Makefile): one JVM for the run.
+
+    A JVM per worker doubled Spark's start and its just-in-time warm-up (the first queries of a fresh JVM
+    are several times slower), and two JVMs on two cores slowed every other test. Marked as each test is
+    collected, before xdist turns the mark into the test's group.
+    """
+    if _SPARK_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.xdist_group("spark"))
+
+
+def _one_spark_worker(config: pytest.Config, factory: pytest.TempPathFactory) -> None:
+    """Fail if a second xdist worker starts Spark under ``--dist loadgroup``: the grouping broke.
+
+    It broke once silently (pytest 9.2's node ids, pytest-dev/pytest-xdist#1386): every worker started a
+    JVM and ``make test`` took minutes longer. Each worker that starts Spark leaves a file in the run's
+    shared temporary folder.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None or config.getoption("dist", "no") != "loadgroup":
+        return
+    shared = factory.getbasetemp().parent
+    (shared / f"spark-{worker}").touch()
+    started = {p.name.removeprefix("spark-") for p in shared.glob("spark-*")}
+    others = sorted(started - {worker})
+    if others:
+        pytest.fail(f"Spark started on {worker} and {', '.join(others)}: the xdist_group 'spark' is not kept")
+
+
 @pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
+def spark(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One local Spark session for the whole run (a JVM takes seconds to start), on one core.
 
     Its session time zone is a runtime setting: a test sets the zone it wants. Arrow batches of three
-    rows make every frame cross Spark's Arrow boundary in several batches.
+    rows make every frame cross Spark's Arrow boundary in several batches. Under ``make test`` every
+    Spark test runs on one xdist worker (checked: :func:`_one_spark_worker`).
     """
     sql = pytest.importorskip("pyspark.sql")
+    _one_spark_worker(pytestconfig, tmp_path_factory)
     before = os.environ.get("PYSPARK_PYTHON")
     os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers run this venv's Python
     session = (
