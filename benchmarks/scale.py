@@ -300,17 +300,24 @@ def _digest(result: Any) -> tuple[str, dict[str, Any]]:
     """sha256 of the result's ``to_dict()`` as JSON (sorted keys), and a small summary to eyeball.
 
     Per-lead frames of more than :data:`BIG_FRAME_ROWS` rows are left out of ``to_dict()`` (the result is
-    rebuilt with them empty) and hashed after it, in slices of that many rows as NDJSON, by field name.
+    rebuilt with them empty) and hashed after it, sorted by all their columns, in slices of that many rows
+    as NDJSON, by field name. A per-lead frame kept on Spark (``LeadScores.frame``, a report's ``leads``) is
+    read into polars first, so both engines' results are hashed alike.
     """
     import attrs
     import polars as pl
+
+    from smarketing.frames import _engine
 
     big: dict[str, pl.DataFrame] = {}
     if attrs.has(type(result)):
         for field in attrs.fields(type(result)):
             value = getattr(result, field.name)
+            if _engine.is_spark(value):
+                value = _engine.to_polars(value)
             if isinstance(value, pl.DataFrame) and value.height > BIG_FRAME_ROWS:
-                big[field.alias or field.name] = value
+                flat = [c for c, t in value.schema.items() if not t.is_nested()]
+                big[field.alias or field.name] = value.sort(flat, nulls_last=True, maintain_order=True)
         if big:
             result = attrs.evolve(result, **{name: frame.head(0) for name, frame in big.items()})
     if hasattr(result, "to_dict"):
