@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test browser layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-hubspot-api bench-salesforce-api bench-lint-text bench-compare bench-scale rules-docs clean setup
+.PHONY: demo test test-floors browser layers lint typecheck pytest docs bench bench-attribution bench-journey bench-kpis bench-rewards bench-rules bench-sla bench-connectors bench-hubspot-api bench-salesforce-api bench-lint-text bench-compare bench-scale rules-docs clean setup
 
 setup: $(STAMP) browser
 
@@ -106,5 +106,15 @@ bench-scale: $(STAMP)
 rules-docs: $(STAMP)
 	$(BIN)/python -m smarketing.rules._docs > docs/rules.md
 
+# The declared lowest versions (tools/floors.txt, the floors of pyproject.toml) in .venv-floors: the
+# cross-engine matrix and the scale-out, persona, journey, SLA, KPI and record tests on them. Not part of
+# `make test` (about 6 minutes and a second environment).
+test-floors:
+	@test -x .venv-floors/bin/python || $(PYTHON) -m venv .venv-floors
+	.venv-floors/bin/python -m pip install --quiet -c tools/floors.txt -e '.[testing,pandas,duckdb,spark,plot]' \
+		'pytest>=8.0,<9.2' scikit-learn jsonschema grimp
+	.venv-floors/bin/pytest -q -p no:cacheprovider tests/frames/test_matrix.py tests/persona tests/journey \
+		tests/sla tests/kpi tests/records
+
 clean:
-	rm -rf $(VENV) site build .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-floors site build .mypy_cache .ruff_cache .hypothesis
