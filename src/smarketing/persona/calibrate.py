@@ -86,7 +86,7 @@ def calibrate(
         ValueError: ``score_by`` or ``capacity`` is not one of the accepted values.
     """
     _check_score_by(score_by)
-    per_week = _capacity_per_week(capacity if capacity is not None else _plan_capacity(plan))
+    capacity_per_week = _capacity_per_week(capacity if capacity is not None else _plan_capacity(plan))
     if scores is not None and scores.as_of != as_of:
         raise ValueError(f"scores were taken at {scores.as_of.isoformat()}, not at as_of {as_of.isoformat()}")
     taken = scores if scores is not None else score(plan, data, as_of=as_of)
@@ -114,21 +114,21 @@ def calibrate(
     else:
         partials, spark = engine.run(given, fn, _TABLES, kind="leads", key="id", columns=()), False
     totals = partials.merged("totals").row(0, named=True)
-    per = _per_week(totals["seen"], totals["first"], as_of)
+    arrivals = _per_week(totals["seen"], totals["first"], as_of)  # leads a week
     deciles = _deciles(
         partials.rows("by_score"),
         leads=totals["leads"],
         won=totals["won"],
-        per_week=per,
-        capacity_per_week=per_week,
+        per_week=arrivals,
+        capacity_per_week=capacity_per_week,
         spark=spark,
     )
     return _finish(
         deciles,
         partials.merged("grades"),
         totals,
-        per_week=per,
-        capacity_per_week=per_week,
+        per_week=arrivals,
+        capacity_per_week=capacity_per_week,
         score_by=score_by,
     )
 
