@@ -550,7 +550,8 @@ def release_with(owner: Any, partials: Sequence[Partials]) -> None:
     long as the result that reads it; nothing is freed for a result that is not a Spark frame.
     """
     if is_spark(owner) and partials:
-        weakref.finalize(owner, _release_all, tuple(partials))
+        # Not at interpreter exit: Spark's session may be stopped by then, and its JVM goes with it anyway.
+        weakref.finalize(owner, _release_all, tuple(partials)).atexit = False
 
 
 def _release_all(partials: Sequence[Partials]) -> None:
