@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import smarketing as sm
+from smarketing.persona import _stats
 from smarketing.persona.calibrate import WEEKS_PER_PERIOD, _calibration, leads_per_week
 from smarketing.sla import CapacityCommitment
 
@@ -181,3 +182,27 @@ def test_calibrate_with_the_real_scores(example_plan: sm.AlignmentPlan) -> None:
     assert given.to_dict() == result.to_dict()
     with pytest.raises(ValueError, match="scores were taken at"):
         sm.persona.calibrate(example_plan, data, as_of=AS_OF - timedelta(days=1), scores=scores)
+
+
+def test_the_grouped_counts_give_the_per_lead_definitions() -> None:
+    # The calibration is computed from leads counted per distinct score (so it scales out); the per-lead
+    # definitions of persona._stats are the reference: AUC exactly, the deciles' members, Brier to rounding.
+    rng = np.random.default_rng(7)
+    n = 400
+    fit = rng.integers(0, 6, n).astype(float) * 10
+    engagement = np.round(rng.exponential(12.0, n), 3)
+    frame = _frame(list(fit), list(engagement), ["A"] * n, [bool(x) for x in rng.integers(0, 2, n)])
+    won = {f"L{i:02d}" for i in range(n) if rng.random() < 0.1 + fit[i] / 100}
+    result = _calibration(frame, won, leads_per_week=50.0, capacity_per_week=10.0)
+    scores = fit + engagement
+    outcome = np.array([f"L{i:02d}" in won for i in range(n)])
+    assert result.auc == _stats.roc_auc(scores, outcome)
+    decile = _stats.deciles(scores)
+    members = (
+        pl.DataFrame({"decile": decile, "won": outcome})
+        .group_by("decile")
+        .agg(leads=pl.len(), won=pl.col("won").sum())
+    )
+    assert sorted(members.rows()) == result.lift.select("decile", "leads", "won").rows()
+    rate = dict(zip(result.lift.get_column("decile"), result.lift.get_column("conversion"), strict=True))
+    assert result.brier == pytest.approx(_stats.brier([rate[d] for d in decile], outcome), rel=1e-12)
