@@ -67,6 +67,7 @@ __all__ = [
     "release_with",
     "require",
     "run",
+    "running_totals",
     "spark_run",
     "spark_sql",
     "split",
@@ -565,6 +566,52 @@ def distinct(frame: Any, column: str) -> list[Any]:
 
     values = to_polars(frame.select(column).where(F.col(column).isNotNull()).distinct()).get_column(column)
     return sorted(values.to_list())
+
+
+#: The most ranges :func:`running_totals` cuts a frame into (each range's offset is a literal of the query).
+_MAX_RANGES = 64
+_RANGE = "_range"
+
+
+def running_totals(frame: Any, order: str, totals: Mapping[str, Any], *, descending: bool = False) -> Any:
+    """``frame`` (PySpark) with the running total of each of ``totals`` over its rows in ``order``.
+
+    ``totals`` maps each new column to the integer Spark expression it sums; ``order``'s values must be
+    distinct (one row per value: ties would make the running totals depend on the order Spark gives
+    them). Each total is that of the rows up to and including the row's own.
+
+    A window over a whole frame moves every row into one task. Instead the rows are cut into at most
+    :data:`_MAX_RANGES` ranges of ``order`` (the cuts are Spark's approximate quantiles of ``order``, read by
+    the driver: they decide only how even the ranges are, never a total), each range's totals are summed
+    (one row per range read by the driver), and a window per range adds the totals of the ranges before
+    it. Three Spark jobs: the cuts, the ranges' totals, and the query returned (run by the caller), which
+    is why a caller that computes ``frame`` dearly persists it first.
+    """
+    F, Window = spark_sql()  # noqa: N806 (Spark's own names)
+    column = F.col(order)
+    ranges = min(_MAX_RANGES, int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions")))
+    probabilities = [i / ranges for i in range(1, ranges)]
+    cuts = sorted(set(frame.approxQuantile(order, probabilities, 1 / (4 * ranges))), reverse=descending)
+    # A row's range: the cuts it comes after in the order (so equal values share a range).
+    after = [column < F.lit(c) if descending else column > F.lit(c) for c in cuts]
+    ranged = frame.withColumn(_RANGE, sum((F.when(a, 1).otherwise(0) for a in after), F.lit(0)))
+    per_range = to_polars(
+        ranged.groupBy(_RANGE).agg(*(F.sum(expr).alias(name) for name, expr in totals.items()))
+    ).sort(_RANGE)
+    before = per_range.select(
+        _RANGE, *(pl.col(name).cum_sum().shift(1, fill_value=0).alias(name) for name in totals)
+    )
+    sort = column.desc() if descending else column.asc()
+    window = (
+        Window.partitionBy(_RANGE).orderBy(sort).rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+
+    def offset(name: str) -> Any:
+        pairs = [(F.lit(r), F.lit(int(v)).cast("bigint")) for r, v in before.select(_RANGE, name).iter_rows()]
+        return F.element_at(F.create_map(*(x for pair in pairs for x in pair)), F.col(_RANGE))
+
+    running = [(F.sum(expr).over(window) + offset(name)).alias(name) for name, expr in totals.items()]
+    return ranged.select(*frame.columns, *running)
 
 
 @attrs.frozen

@@ -310,31 +310,37 @@ def _spark_deciles(
 ) -> pl.DataFrame:
     """:func:`_deciles` on Spark: the scores summed per value and ranked there; one row per decile read.
 
-    The ranks are a running sum over the distinct scores in order, one window without partitions: Spark
-    moves the distinct scores (not the leads) to one task for it.
+    The ranks are running sums over the distinct scores from high to low (:func:`engine.running_totals`:
+    ranges of scores, each its own task), so no task holds every distinct score; the summed scores are
+    persisted for its three jobs and released after.
     """
-    F, Window = engine.spark_sql()  # noqa: N806 (Spark's own names)
-    summed = by_score.groupBy("score").agg(F.sum("leads").alias("leads"), F.sum("won").alias("won"))
-    running = Window.orderBy(F.col("score").desc()).rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    ranked = summed.select(
-        "score",
-        "leads",
-        "won",
-        F.sum("leads").over(running).alias("above"),
-        F.sum(F.col("leads") - F.col("won")).over(running).alias("lost_above"),
-    )
-    fit = (F.lit(per_week) * F.col("above") / F.lit(leads) <= F.lit(cap)) if cap is not None else F.lit(False)
-    lost_below = F.lit(lost) - F.col("lost_above")
-    out = ranked.groupBy(F.expr(f"(above - leads) * 10 div {leads} + 1").alias("decile")).agg(
-        F.sum("leads").alias("leads"),
-        F.sum("won").alias("won"),
-        F.min("score").alias("min_score"),
-        F.max("score").alias("max_score"),
-        F.sum(F.col("won") * (F.lit(2) * lost_below + F.col("leads") - F.col("won"))).alias("u2"),
-        F.max(F.when(fit, F.col("above"))).alias("fit_above"),
-        F.min(F.when(fit, F.col("score"))).alias("fit_score"),
-    )
-    rows = engine.to_polars(out)
+    F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+    summed = by_score.groupBy("score").agg(F.sum("leads").alias("leads"), F.sum("won").alias("won")).persist()
+    try:
+        ranked = engine.running_totals(
+            summed,
+            "score",
+            {"above": F.col("leads"), "lost_above": F.col("leads") - F.col("won")},
+            descending=True,
+        )
+        fit = (
+            (F.lit(per_week) * F.col("above") / F.lit(leads) <= F.lit(cap))
+            if cap is not None
+            else F.lit(False)
+        )
+        lost_below = F.lit(lost) - F.col("lost_above")
+        out = ranked.groupBy(F.expr(f"(above - leads) * 10 div {leads} + 1").alias("decile")).agg(
+            F.sum("leads").alias("leads"),
+            F.sum("won").alias("won"),
+            F.min("score").alias("min_score"),
+            F.max("score").alias("max_score"),
+            F.sum(F.col("won") * (F.lit(2) * lost_below + F.col("leads") - F.col("won"))).alias("u2"),
+            F.max(F.when(fit, F.col("above"))).alias("fit_above"),
+            F.min(F.when(fit, F.col("score"))).alias("fit_score"),
+        )
+        rows = engine.to_polars(out)
+    finally:
+        summed.unpersist()
     return rows.select(pl.col(c).cast(t) for c, t in _DECILES.items()).sort("decile")
 
 
