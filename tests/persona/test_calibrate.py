@@ -8,9 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
+from tests.persona import calibration_reference as reference
 
 import smarketing as sm
-from smarketing.persona import _stats
 from smarketing.persona.calibrate import WEEKS_PER_PERIOD, _calibration, leads_per_week
 from smarketing.sla import CapacityCommitment
 
@@ -196,8 +196,8 @@ def test_the_grouped_counts_give_the_per_lead_definitions() -> None:
     result = _calibration(frame, won, leads_per_week=50.0, capacity_per_week=10.0)
     scores = fit + engagement
     outcome = np.array([f"L{i:02d}" in won for i in range(n)])
-    assert result.auc == _stats.roc_auc(scores, outcome)
-    decile = _stats.deciles(scores)
+    assert result.auc == reference.roc_auc(scores, outcome)
+    decile = reference.deciles(scores)
     members = (
         pl.DataFrame({"decile": decile, "won": outcome})
         .group_by("decile")
@@ -205,4 +205,4 @@ def test_the_grouped_counts_give_the_per_lead_definitions() -> None:
     )
     assert sorted(members.rows()) == result.lift.select("decile", "leads", "won").rows()
     rate = dict(zip(result.lift.get_column("decile"), result.lift.get_column("conversion"), strict=True))
-    assert result.brier == pytest.approx(_stats.brier([rate[d] for d in decile], outcome), rel=1e-12)
+    assert result.brier == pytest.approx(reference.brier([rate[d] for d in decile], outcome), rel=1e-12)

@@ -1,4 +1,4 @@
-"""The statistics of agreement and calibration against scikit-learn and hand-computed tables."""
+"""Agreement statistics and the calibration's per-lead reference against scikit-learn and tables by hand."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
+from tests.persona import calibration_reference as reference
 
 from smarketing.persona import _stats
 
@@ -113,41 +114,41 @@ scores = st.lists(st.integers(-50, 50), min_size=2, max_size=150)
 def test_auc_matches_scikit_learn_with_ties(values: list[int], data: st.DataObject) -> None:
     outcome = data.draw(st.lists(st.booleans(), min_size=len(values), max_size=len(values)))
     assume(0 < sum(outcome) < len(outcome))
-    assert _stats.roc_auc(values, outcome) == pytest.approx(roc_auc_score(outcome, values), abs=1e-12)
+    assert reference.roc_auc(values, outcome) == pytest.approx(roc_auc_score(outcome, values), abs=1e-12)
 
 
 @given(scores, st.data())
 def test_auc_is_invariant_under_monotone_maps_and_row_order(values: list[int], data: st.DataObject) -> None:
     outcome = data.draw(st.lists(st.booleans(), min_size=len(values), max_size=len(values)))
-    auc = _stats.roc_auc(values, outcome)
+    auc = reference.roc_auc(values, outcome)
     mapped = [v**3 + 2 * v + 1000 for v in values]  # strictly increasing on the integers, exact in floats
     order = data.draw(st.permutations(range(len(values))))
-    shuffled = _stats.roc_auc([values[i] for i in order], [outcome[i] for i in order])
+    shuffled = reference.roc_auc([values[i] for i in order], [outcome[i] for i in order])
     if np.isnan(auc):
-        assert np.isnan(_stats.roc_auc(mapped, outcome))
+        assert np.isnan(reference.roc_auc(mapped, outcome))
         assert np.isnan(shuffled)
     else:
-        assert _stats.roc_auc(mapped, outcome) == pytest.approx(auc, abs=1e-12)
+        assert reference.roc_auc(mapped, outcome) == pytest.approx(auc, abs=1e-12)
         assert shuffled == pytest.approx(auc, abs=1e-12)
 
 
 def test_auc_by_hand() -> None:
     # Pairs (positive, negative): 3>1, 3>2, 2=2 (one half), 2>1: (3 + 0.5) / 4.
-    assert _stats.roc_auc([1, 2, 2, 3], [0, 0, 1, 1]) == 0.875
-    assert np.isnan(_stats.roc_auc([1, 2], [1, 1]))
+    assert reference.roc_auc([1, 2, 2, 3], [0, 0, 1, 1]) == 0.875
+    assert np.isnan(reference.roc_auc([1, 2], [1, 1]))
 
 
 def test_brier_by_hand() -> None:
     # Brier (1950): the mean squared difference; a forecast of the base rate 1/4 scores 3/16.
-    assert _stats.brier([0.25] * 4, [1, 0, 0, 0]) == pytest.approx(3 / 16)
-    assert _stats.brier([1.0, 0.0], [1, 0]) == 0.0
-    assert _stats.brier([0.7, 0.2, 0.9], [1, 0, 0]) == pytest.approx((0.09 + 0.04 + 0.81) / 3)
-    assert np.isnan(_stats.brier([], []))
+    assert reference.brier([0.25] * 4, [1, 0, 0, 0]) == pytest.approx(3 / 16)
+    assert reference.brier([1.0, 0.0], [1, 0]) == 0.0
+    assert reference.brier([0.7, 0.2, 0.9], [1, 0, 0]) == pytest.approx((0.09 + 0.04 + 0.81) / 3)
+    assert np.isnan(reference.brier([], []))
 
 
 @given(st.lists(st.integers(0, 20), min_size=1, max_size=300))
 def test_deciles_never_split_ties(values: list[int]) -> None:
-    found = _stats.deciles(values)
+    found = reference.deciles(values)
     assert found.min() >= 1
     assert found.max() <= 10
     by_value: dict[int, set[int]] = {}
@@ -161,7 +162,7 @@ def test_deciles_never_split_ties(values: list[int]) -> None:
 
 
 def test_deciles_without_ties_hold_a_tenth_each() -> None:
-    found = _stats.deciles(np.arange(100.0))
+    found = reference.deciles(np.arange(100.0))
     assert np.bincount(found, minlength=11)[1:].tolist() == [10] * 10
     assert found[99] == 1
     assert found[0] == 10

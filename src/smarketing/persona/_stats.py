@@ -1,4 +1,4 @@
-"""The statistics behind agreement and calibration: small numpy functions, each with its formula (private).
+"""The statistics behind agreement: small numpy functions, each with its formula (private).
 
 Two raters (marketing's MQL call, sales' acceptance) and two answers give a 2x2 table ``[[a, b], [c, d]]``:
 rows are marketing's call (MQL, not MQL), columns sales' answer (accepted, rejected), ``n = a + b + c + d``.
@@ -10,8 +10,6 @@ Examples:
     >>> table = np.array([[40, 10], [5, 45]])
     >>> round(float(cohen_kappa(table)), 4), float(pabak(table)), round(float(gwet_ac1(table)), 4)
     (0.7, 0.7, 0.7007)
-    >>> round(roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True])), 4)
-    0.75
 """
 
 from __future__ import annotations
@@ -23,16 +21,12 @@ import numpy.typing as npt
 
 __all__ = [
     "Floats",
-    "average_ranks",
     "bootstrap_tables",
-    "brier",
     "cohen_kappa",
-    "deciles",
     "gwet_ac1",
     "observed_agreement",
     "pabak",
     "percentile_interval",
-    "roc_auc",
 ]
 
 Floats = npt.NDArray[np.float64]
@@ -112,78 +106,6 @@ def gwet_ac1(table: npt.ArrayLike) -> Floats:
     pi = _ratio((a + b) + (a + c), 2.0 * n)
     pe = 2.0 * pi * (1.0 - pi)
     return _ratio(observed_agreement(table) - pe, 1.0 - pe)
-
-
-def average_ranks(values: npt.ArrayLike) -> Floats:
-    """Ranks 1..n of ``values`` (ascending), tied values sharing the mean of their ranks.
-
-    Examples:
-        >>> average_ranks([0.5, 0.1, 0.5, 0.9]).tolist()
-        [2.5, 1.0, 2.5, 4.0]
-    """
-    v = np.asarray(values, dtype=np.float64)
-    _, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
-    # The tie group of value k occupies ranks start+1 .. start+count: its mean is start + (count + 1) / 2.
-    starts = np.cumsum(counts) - counts
-    mean_rank = starts + (counts + 1) / 2.0
-    ranks: Floats = mean_rank[inverse.reshape(-1)]
-    return ranks
-
-
-def roc_auc(scores: npt.ArrayLike, outcome: npt.ArrayLike) -> float:
-    """ROC AUC by the Mann-Whitney U statistic: ``(R₊ - n₊(n₊ + 1)/2) / (n₊ n₋)``.
-
-    ``R₊`` is the sum of the average ranks (:func:`average_ranks`) of the positive cases, so a tie between a
-    positive and a negative counts one half. NaN when either class is empty.
-
-    Examples:
-        >>> roc_auc([1, 2, 2, 3], [False, False, True, True])
-        0.875
-    """
-    y = np.asarray(outcome, dtype=bool)
-    positives = int(y.sum())
-    negatives = y.size - positives
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    rank_sum = float(average_ranks(scores)[y].sum())
-    return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
-
-
-def brier(probability: npt.ArrayLike, outcome: npt.ArrayLike) -> float:
-    """The Brier score ``mean((p - y)²)`` of probabilities against 0/1 outcomes (Brier 1950); NaN if empty.
-
-    Examples:
-        >>> brier([0.7, 0.2, 0.9], [1, 0, 0])
-        0.31333333333333335
-    """
-    p = np.asarray(probability, dtype=np.float64)
-    y = np.asarray(outcome, dtype=np.float64)
-    if p.size == 0:
-        return float("nan")
-    return float(np.mean((p - y) ** 2))
-
-
-def deciles(scores: npt.ArrayLike) -> npt.NDArray[np.int64]:
-    """Decile 1..10 of each score, decile 1 the highest, ties never split.
-
-    Sort the scores from high to low; a tie group starts at position ``s`` (0-based) and every member goes
-    to decile ``floor(10·s / n) + 1``, the decile of its first member. Deciles therefore hold about a tenth
-    each but may be larger (a big tie group) or empty (skipped).
-
-    Examples:
-        >>> deciles([5, 4, 4, 4, 3, 2, 1, 1, 0, 0]).tolist()
-        [1, 2, 2, 2, 5, 6, 7, 7, 9, 9]
-    """
-    v = np.asarray(scores, dtype=np.float64)
-    n = v.size
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    # np.unique sorts ascending; negate so the first group is the highest score.
-    _, inverse, counts = np.unique(-v, return_inverse=True, return_counts=True)
-    starts = np.cumsum(counts) - counts
-    group_decile = (starts * 10) // n + 1
-    out: npt.NDArray[np.int64] = group_decile[inverse.reshape(-1)].astype(np.int64)
-    return out
 
 
 def bootstrap_tables(counts: npt.ArrayLike, *, resamples: int, rng: np.random.Generator) -> Any:
