@@ -61,3 +61,15 @@ def test_running_totals_of_one_row_and_of_none(many_partitions: Any) -> None:
     assert got.to_dict(as_series=False) == {"value": [2.5], "leads": [4], "above": [4]}
     none = one.where(F.col("leads") < 0)
     assert engine.running_totals(none, "value", {"above": F.col("leads")}).count() == 0
+
+
+def test_running_totals_in_a_session_of_one_shuffle_partition(spark: Any) -> None:
+    from pyspark.sql import functions as F  # noqa: N812 (Spark's own name; the optional extra)
+
+    # One range, no cuts to ask Spark for (it cannot take quantiles at no probabilities).
+    frame = _values(5, 50)
+    want = frame.sort("value").with_columns(above=pl.col("leads").cum_sum())
+    ranked = engine.running_totals(
+        spark.createDataFrame(frame.to_arrow()), "value", {"above": F.col("leads")}
+    )
+    assert engine.to_polars(ranked).sort("value").to_dict(as_series=False) == want.to_dict(as_series=False)

@@ -21,7 +21,8 @@ are the same rules in both (checked by the partial-merge laws in the tests), so 
 answer. Nothing may depend on the order of partitions or of rows across them: a map puts its rows in the
 order its kernel documents, and a merge orders by keys and ids.
 
-A :class:`~smarketing.errors.DataError` or :class:`~smarketing.errors.PlanError` raised by a map on a
+A :class:`~smarketing.errors.DataError`, :class:`~smarketing.errors.PlanError` or
+:class:`~smarketing.errors.PluginError` (a plugin's fault, naming it) raised by a map on a
 Spark worker comes back as a row of its own and is raised again on the driver as the same error (the
 smallest message, when several partitions fail).
 
@@ -51,7 +52,7 @@ from typing import Any, Literal, Protocol
 import attrs
 import polars as pl
 
-from smarketing.errors import DataError, PlanError
+from smarketing.errors import DataError, PlanError, PluginError
 
 __all__ = [
     "KIND",
@@ -300,8 +301,14 @@ def _arrow() -> Any:
     return pyarrow
 
 
-def _error_row(exc: DataError | PlanError) -> str:
+def _error_row(exc: DataError | PlanError | PluginError) -> str:
     """A typed error raised by a map, as JSON (rebuilt on the driver by :func:`_raise`)."""
+    if isinstance(exc, PluginError):
+        prefix = "".join(f"{p}: " for p in (exc.group, exc.plugin) if p)
+        message = str(exc).removeprefix(prefix)
+        return json.dumps(
+            {"type": "PluginError", "message": message, "plugin": exc.plugin, "group": exc.group}
+        )
     if isinstance(exc, DataError):
         return json.dumps(
             {
@@ -318,8 +325,10 @@ def _error_row(exc: DataError | PlanError) -> str:
 
 
 def _raise(text: str) -> None:
-    """Raise the error a worker reported (only the two typed errors a map may raise are rebuilt)."""
+    """Raise the error a worker reported (only the three typed errors a map may raise are rebuilt)."""
     got = json.loads(text)
+    if got["type"] == "PluginError":
+        raise PluginError(got["message"], plugin=got["plugin"], group=got["group"])
     if got["type"] == "DataError":
         raise DataError(got["message"], record=got["record"], field=got["field"], kind=got["kind"])
     raise PlanError(got["message"], file=got["file"], line=got["line"], path=got["path"])
@@ -342,7 +351,7 @@ def _partition_mapper(
         assert isinstance(frame, pl.DataFrame)
         try:
             out = fn(frame)
-        except (DataError, PlanError) as exc:
+        except (DataError, PlanError, PluginError) as exc:
             row: dict[str, list[Any]] = {field.name: [None] for field in schema}
             row[_TABLE], row[_ERROR] = [-1], [_error_row(exc)]
             yield from pa.Table.from_pydict(row, schema=schema).to_batches()
@@ -555,6 +564,11 @@ def release_with(owner: Any, partials: Sequence[Partials]) -> None:
         weakref.finalize(owner, _release_all, tuple(partials)).atexit = False
 
 
+def _alive(frame: Any) -> bool:
+    """Whether the Spark session of ``frame`` still runs (PySpark drops its JVM context when it stops)."""
+    return getattr(frame.sparkSession.sparkContext, "_jsc", None) is not None
+
+
 def _release_all(partials: Sequence[Partials]) -> None:
     for one in partials:
         one.release()
@@ -591,7 +605,8 @@ def running_totals(frame: Any, order: str, totals: Mapping[str, Any], *, descend
     column = F.col(order)
     ranges = min(_MAX_RANGES, int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions")))
     probabilities = [i / ranges for i in range(1, ranges)]
-    cuts = sorted(set(frame.approxQuantile(order, probabilities, 1 / (4 * ranges))), reverse=descending)
+    found = frame.approxQuantile(order, probabilities, 1 / (4 * ranges)) if probabilities else []
+    cuts = sorted(set(found), reverse=descending)
     # A row's range: the cuts it comes after in the order (so equal values share a range).
     after = [column < F.lit(c) if descending else column > F.lit(c) for c in cuts]
     ranged = frame.withColumn(_RANGE, sum((F.when(a, 1).otherwise(0) for a in after), F.lit(0)))
@@ -644,7 +659,8 @@ class _Spark:
         return out.sort([*table.keys, *table.order], nulls_last=True)
 
     def release(self) -> None:
-        if self.persisted:
+        # A stopped session's caches went with it (a result collected after the session stopped).
+        if self.persisted and _alive(self.frame):
             self.frame.unpersist()
 
     def rows(self, name: str) -> Any:
