@@ -76,6 +76,11 @@ class AttributionModel(Protocol[JourneysT_contra]):
 
     Attributes:
         name: The unique model name users pass as ``attribute(data, model=name)``.
+
+    A model may also set ``per_journey = True`` (a class attribute; not part of the protocol, so leaving it
+    out is the same as ``False``): a promise that the weights of each journey depend on that journey alone,
+    bit for bit, whatever other journeys are passed with it. ``compute_rewards`` then credits its deals
+    per Spark partition instead of reading every journey into the driver (see *Running on Spark*).
     """
 
     name: str

@@ -190,6 +190,19 @@ def test_a_persisted_map_is_released_on_request_or_with_the_result_that_reads_it
     assert not second.frame.is_cached
     engine.local([rows], fn, tables).release()  # one machine holds nothing: a no-op
 
+    # A result collected after its session stopped: nothing to free, and no error from a finaliser.
+    third = run()
+    context = third.frame.sparkSession.sparkContext
+    jsc = context._jsc
+    try:
+        context._jsc = None  # what SparkContext.stop() leaves
+        third.release()
+    finally:
+        context._jsc = jsc
+    assert third.frame.is_cached
+    third.release()
+    assert not third.frame.is_cached
+
 
 # --------------------------------------------------------------------------------------------------
 # On Spark.

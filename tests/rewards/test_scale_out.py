@@ -14,7 +14,10 @@ Spark (:mod:`smarketing.rewards._scale`). Checked here:
 * Markov's per-touch credit (``convention: journey``): a chain map sends each version's transition counts,
   the driver solves the one-machine chain and the credit map splits each journey by its removal effects;
   the same laws hold (any grouping and order gives the one-machine ledger, orders 1 and 2), they fail when
-  each partition solves its own chain, and on Spark the driver reads the chain's merged rows, no deal.
+  each partition solves its own chain, and on Spark the driver reads the chain's merged rows, no deal;
+* a plugin model that declares ``per_journey = True`` maps too (any grouping gives the one-machine ledger;
+  on Spark its lines stay there and its fault on a worker reaches the user as its ``PluginError``); one
+  that does not declare it is read into the driver.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -32,7 +36,7 @@ from tests.spark_kit import partitions
 
 from smarketing._periods import period_bounds
 from smarketing.datasets import synthetic
-from smarketing.errors import DataError
+from smarketing.errors import DataError, PluginError
 from smarketing.frames import _engine as engine
 from smarketing.money import FxTable, Money
 from smarketing.plan import AlignmentPlan
@@ -389,3 +393,88 @@ def test_shapley_and_markov_global_read_into_polars_which_refuses_them(
         with pytest.raises(ValueError, match=r"per-touch credit|convention must be"):
             _compute(plan, data)
     assert _scale.on_engine(deals, touches, None, _markov_plan(example_plan, 3).rewards)
+
+
+# --------------------------------------------------------------------------------------------------
+# A plugin model that declares ``per_journey = True`` (the example plugin ``ascending``) maps too.
+
+
+def _plugin_plan(example_plan: AlignmentPlan, params: dict[str, Any] | None = None) -> AlignmentPlan:
+    return _with_model(example_plan, "ascending", params or {})
+
+
+@settings(max_examples=4, deadline=None)
+@given(parts=st.integers(1, 6), split_seed=st.integers(0, 2**32 - 1))
+def test_a_per_journey_plugin_merged_in_any_grouping_gives_the_one_machine_ledger(
+    example_plan: AlignmentPlan, parts: int, split_seed: int
+) -> None:
+    data, _ = _reference(_plan(example_plan), 1)
+    plan = _plugin_plan(example_plan)
+    want = _compute(plan, data).to_dict()
+    assert want != _reference(_plan(example_plan), 1)[1]  # the plugin's credit, not the plan's own model
+    assert _scaled(plan, data, _split_run(parts, split_seed)).to_dict() == want
+
+
+def test_only_a_plugin_that_declares_per_journey_maps(
+    example_plan: AlignmentPlan, spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smarketing.attribution import registry
+
+    class Whole:
+        """Weighs each touch by how many journeys there are: a journey's weights depend on the others."""
+
+        name = "whole"
+
+        def touch_weights(self, journeys: Any, /, **params: Any) -> Any:
+            return np.full(journeys.n_touches, float(journeys.n_journeys))
+
+    class Says(Whole):
+        name = "says"
+        per_journey = "yes"  # not True: not the declaration
+
+    data, _ = _reference(_plan(example_plan), 1)
+    deals = spark.createDataFrame(data.deals.head(1).to_arrow())
+    touches = spark.createDataFrame(data.touchpoints.head(1).to_arrow())
+    ascending = registry.installed_models()[0]["ascending"]
+    fake = {"ascending": ascending, "whole": Whole(), "says": Says()}
+    monkeypatch.setattr(registry, "installed_models", lambda: (fake, {}))
+    for name, maps in (("ascending", True), ("whole", False), ("says", False)):
+        plan = _with_model(example_plan, name, {})
+        assert plan.rewards is not None
+        assert _scale.on_engine(deals, touches, None, plan.rewards) is maps, name
+
+
+def test_a_per_journey_plugin_on_spark_keeps_the_lines_there_and_its_fault_names_it(
+    example_plan: AlignmentPlan, many_partitions: Any
+) -> None:
+    data, _ = _reference(_plan(example_plan), 1)
+    frames = {
+        kind: many_partitions.createDataFrame(getattr(data, kind).to_arrow())
+        for kind in ("deals", "touchpoints", "stage_events")
+    }
+    read: list[list[str]] = []
+    real = engine.to_polars
+
+    def spy(frame: Any) -> pl.DataFrame:
+        out = real(frame)
+        read.append(out.columns)
+        return out
+
+    plan = _plugin_plan(example_plan)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "to_polars", spy)
+        ledger = _compute(plan, data, **frames)
+        assert engine.is_spark(ledger.line_table)  # mapped, not read into polars at the boundary
+    assert read
+    assert not [columns for columns in read if any(c.endswith("deal") for c in columns)]
+    assert ledger.to_dict() == _compute(plan, data).to_dict()
+    # The plugin refuses parameters on the worker: the user gets its PluginError, naming it, as on polars.
+    broken = _plugin_plan(example_plan, {"speed": 2})
+    with pytest.raises(PluginError) as polars_error:
+        _compute(broken, data)
+    with pytest.raises(PluginError) as spark_error:
+        _compute(broken, data, **frames)
+    assert spark_error.value.plugin == polars_error.value.plugin == "ascending"
+    assert spark_error.value.group == "smarketing.attribution"
+    assert str(spark_error.value) == str(polars_error.value)
+    assert "takes no parameters" in str(spark_error.value)

@@ -146,6 +146,22 @@ def _resolve_model(model: str | Model) -> tuple[str | Model, str]:
     )
 
 
+def per_journey(name: str) -> bool:
+    """Whether the installed plugin ``name`` declares ``per_journey = True`` (runs on a Spark partition).
+
+    The declaration says its weights of a journey depend on that journey alone, so it may run on any
+    subset of the journeys.
+
+    False for a built-in name, an unknown or broken plugin, or any other value of the attribute; reading
+    the attribute is plugin code, under the guard (a failure is a :class:`PluginError` naming it).
+    """
+    model = installed_models()[0].get(name)
+    if model is None:
+        return False
+    declared = _loader.guard(ENTRY_POINT_GROUP, name, "per_journey", getattr, model, "per_journey", False)
+    return declared is True
+
+
 def _plugin_weights(model: Model, name: str, j: Journeys, params: Mapping[str, Any]) -> FloatArray:
     """A plugin's touch weights, checked: one finite number >= 0 per touch, in a host-owned float64 array.
 

@@ -35,10 +35,13 @@ in id order, participants in name order): the cents and their tie-breaks are the
 driver reads merged rows per participant and period (and per partition for the run-size check), never a
 row per deal or line; the ledger's lines stay on the engine (:attr:`RewardLedger.line_table`).
 
-Attribution credit maps for the heuristic models (a journey's own) and for Markov's per-touch credit (its
-chain adds up). A plan whose model is Shapley or a plugin runs on one machine instead (its deals, touches
-and stage events read into the driver): Shapley has no per-touch credit, so one machine refuses the plan
-(a ``ValueError``) once a deal is credited by it; a plugin's weights may depend on all the journeys at once.
+Attribution credit maps for the heuristic models (a journey's own), for Markov's per-touch credit (its
+chain adds up) and for a plugin that declares ``per_journey = True`` (each partition's journeys weighed by
+the plugin on the worker; a :class:`~smarketing.errors.PluginError` there reaches the user as the same
+error, naming the plugin). A plan whose model is Shapley or another plugin runs on one machine instead
+(its deals, touches and stage events read into the driver): Shapley has no per-touch credit, so one
+machine refuses the plan (a ``ValueError``) once a deal is credited by it; a plugin that does not declare
+``per_journey`` may weigh a journey by all the others, so it gets them all at once.
 Markov with parameters one machine refuses (the default ``global`` convention, which has no per-touch
 credit either; an unknown parameter) runs there too, and is refused as before.
 """
@@ -55,7 +58,9 @@ import numpy as np
 import polars as pl
 
 from smarketing.attribution import _scale as attribution_scale
+from smarketing.attribution import registry
 from smarketing.attribution.heuristic import _HEURISTIC_PARAMS
+from smarketing.attribution.registry import BUILTIN_MODELS
 from smarketing.errors import CurrencyMismatchError, DataError
 from smarketing.frames import _engine as engine
 from smarketing.money import FxTable
@@ -233,13 +238,18 @@ def on_engine(deals: Any, touchpoints: Any, stage_events: Any, plan: RewardPlan)
 
 
 def _maps(credit: AttributionCredit) -> bool:
-    """Whether an attribution credit runs per partition: a heuristic model, or Markov's per-touch credit.
+    """Whether an attribution credit runs per partition (heuristic, Markov per touch, plugin per journey).
+
+    A plugin maps when it declares ``per_journey = True``: its weights of a journey depend on that journey
+    alone.
 
     Markov maps with the parameters one machine accepts for per-touch credit (``convention="journey"``, an
     integer ``order`` >= 1, nothing else): any other parameters run on one machine, which refuses them.
     """
     if credit.model in _HEURISTIC_PARAMS:
         return True
+    if credit.model not in BUILTIN_MODELS:
+        return registry.per_journey(credit.model)
     params = credit.params
     order = params.get("order", 1)
     return (

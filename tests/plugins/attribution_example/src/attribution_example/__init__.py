@@ -23,6 +23,9 @@ class Ascending:
     """Weight each touch by its 1-based position in the journey."""
 
     name = "ascending"
+    #: A journey's weights are its touches' positions: they depend on that journey alone, so
+    #: ``compute_rewards`` may credit its deals per Spark partition.
+    per_journey = True
 
     def touch_weights(self, journeys: Journeys, /, **params: Any) -> npt.NDArray[np.float64]:
         """Weights 1, 2, 3, ... along each journey (the host normalises them per journey)."""
