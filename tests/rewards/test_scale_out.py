@@ -478,3 +478,68 @@ def test_a_per_journey_plugin_on_spark_keeps_the_lines_there_and_its_fault_names
     assert spark_error.value.group == "smarketing.attribution"
     assert str(spark_error.value) == str(polars_error.value)
     assert "takes no parameters" in str(spark_error.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# A locked period: the paid lines and the adjustments, on Spark.
+
+
+def test_a_locked_period_on_spark_keeps_the_paid_lines_and_adds_polars_adjustments_there(
+    example_plan: AlignmentPlan, many_partitions: Any
+) -> None:
+    plan = _plan(example_plan)
+    data, _ = _reference(plan, 1)
+    # Paid before the data changed: without the last third of the deals, and every fifth amount halved.
+    kept = data.deals.head(2 * data.deals.height // 3).with_row_index("_i")
+    halved = pl.when(pl.col("_i") % 5 == 0).then(pl.col("amount") / 2).otherwise(pl.col("amount"))
+    before = kept.with_columns(halved.cast(data.deals.schema["amount"])).drop("_i")
+    paid = _compute(plan, data, deals=before).lock()
+    assert plan.rewards is not None
+    locked_plan = plan.model_copy(
+        update={"rewards": plan.rewards.model_copy(update={"locked_through": AS_OF})}
+    )
+    frames = {
+        kind: many_partitions.createDataFrame(getattr(data, kind).to_arrow())
+        for kind in ("deals", "touchpoints", "stage_events")
+    }
+
+    def locked(previous: RewardLedger, **given: Any) -> RewardLedger:
+        return compute_rewards(
+            given.get("deals", data.deals),
+            locked_plan,
+            touchpoints=given.get("touchpoints", data.touchpoints),
+            stage_events=given.get("stage_events", data.stage_events),
+            fx=FX,
+            period=PERIOD,
+            as_of=AS_OF,
+            previous=previous,
+        )
+
+    want = locked(paid).to_dict()
+    assert any(line["component"] == "adjustment" for line in want["lines"])
+    read: list[list[str]] = []
+    real = engine.to_polars
+
+    def spy(frame: Any) -> pl.DataFrame:
+        out = real(frame)
+        read.append(out.columns)
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "to_polars", spy)
+        got = locked(paid, **frames)  # the paid ledger in polars: its lines go to Spark
+        assert engine.is_spark(got.line_table)
+    assert not [columns for columns in read if any(c.endswith("deal") for c in columns)]
+    assert got.locked
+    assert got.to_dict() == want
+    # Paid on Spark too: both ledgers' lines stay there.
+    paid_on_spark = _compute(
+        plan,
+        data,
+        deals=many_partitions.createDataFrame(before.to_arrow()),
+        **{k: v for k, v in frames.items() if k != "deals"},
+    ).lock()
+    assert paid_on_spark.to_dict() == paid.to_dict()
+    again = locked(paid_on_spark, **frames)
+    assert engine.is_spark(again.line_table)
+    assert again.to_dict() == want

@@ -242,19 +242,24 @@ LINE_COLUMNS: dict[str, pl.DataType] = {
 """The ledger's lines as rows of text and integer minor units (``RewardLedger.line_table``)."""
 
 
-def _lines_from_table(table: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Lines in :data:`LINE_COLUMNS` (a PySpark or polars frame) as coded lines and their deals, in polars.
-
-    A deal's rank is its place among the lines' deal ids in order; its pool, basis and version are kept
-    once, in the deals.
-    """
+def _plain_lines(table: Any) -> pl.DataFrame:
+    """Lines in :data:`LINE_COLUMNS` (a PySpark or polars frame) as a polars frame of those columns."""
     if isinstance(table, pl.DataFrame):
         plain = table
     else:
         native = pl.from_arrow(table.toArrow())
         assert isinstance(native, pl.DataFrame)
         plain = native
-    plain = plain.select(pl.col(c).cast(t) for c, t in LINE_COLUMNS.items())
+    return plain.select(pl.col(c).cast(t) for c, t in LINE_COLUMNS.items())
+
+
+def _lines_from_table(table: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Lines in :data:`LINE_COLUMNS` (a PySpark or polars frame) as coded lines and their deals, in polars.
+
+    A deal's rank is its place among the lines' deal ids in order; its pool, basis and version are kept
+    once, in the deals.
+    """
+    plain = _plain_lines(table)
     deals = (
         plain.filter(pl.col("deal").is_not_null())
         .select(pl.col("deal").alias("id"), "pool_units", "deal_units", "version")

@@ -29,6 +29,9 @@ work; what changes is where each piece runs and which rows cross to the driver:
 6. **clawbacks** (map by deal over those totals): each refunded deal's clawback split over its participants.
 7. the floor's top-ups from the merged totals per participant, on the driver; the period's lines are the
    union of the pieces, joined on the engine with their deal's pool, basis and version.
+8. a locked period (with the ledger paid for it): the paid lines and this run's summed per participant,
+   deal, component and origin period and joined on Spark, an adjustment line for every difference
+   (:func:`locked_table`, the one-machine ``_adjusted`` rule).
 
 Every split is the kernel's own largest-remainder allocation on the same integers in the same order (deals
 in id order, participants in name order): the cents and their tie-breaks are the one-machine ones. The
@@ -66,7 +69,7 @@ from smarketing.frames import _engine as engine
 from smarketing.money import FxTable
 from smarketing.rewards._allocate import _half_even_np
 from smarketing.rewards._attainment import _plan_for_period, _refunds, _summary
-from smarketing.rewards._columns import _I64, _PERSON, _TEAM, _kernel_lines, _period_of
+from smarketing.rewards._columns import _I64, _PERSON, _TEAM, LINE_COLUMNS, _kernel_lines, _period_of
 from smarketing.rewards._context import _Context
 from smarketing.rewards._credit import (
     _check_split_sizes,
@@ -1229,3 +1232,62 @@ def _with_floor(
             "origin_period",
         )
     return table, summary, team_of
+
+
+def locked_table(paid: Any, now: Any, period: str) -> Any:
+    """A locked period's lines on Spark: the ``paid`` lines as they were, and adjustment lines for the change.
+
+    :func:`smarketing.rewards.compute._adjusted` on Spark: ``paid`` (the previous ledger's
+    :attr:`~smarketing.rewards.RewardLedger.line_table`, put on Spark when it is a polars frame) and
+    ``now`` (this run's lines, kept on Spark) summed per (participant, deal, component, origin period), an
+    adjustment's component counting as its source; a full join on those keys (nulls equal), and a line
+    of ``new - old`` units wherever they differ, with its team from the paid lines (else the new) and its
+    version from the new. A participant's team and a deal's version are one per group, so the minimum
+    Spark takes is the one polars' first row gives. Nothing reaches the driver but whether any line was
+    paid (the adjustments' period is the paid lines' period, none when nothing was paid, as on polars).
+    """
+    F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+    if not engine.is_spark(paid):
+        paid = now.sparkSession.createDataFrame(paid.select(list(LINE_COLUMNS)).to_arrow())
+    key = ["participant", "deal", "_c", "origin_period"]
+
+    def summed(frame: Any, side: str, *extra: Any) -> Any:
+        counted = F.when(F.col("component") == "adjustment", F.col("source")).otherwise(F.col("component"))
+        grouped = frame.withColumn("_c", counted).groupBy(*key)
+        out = grouped.agg(F.sum("units").alias("units"), F.min("team").alias("team"), *extra)
+        return out.select(*(F.col(c).alias(f"{side}_{c}") for c in out.columns))
+
+    old = summed(paid, "o")
+    new = summed(now, "n", F.min("version").alias("version"))
+    joined = old.join(new, on=[F.col(f"o_{k}").eqNullSafe(F.col(f"n_{k}")) for k in key], how="full")
+    both = joined.select(
+        *(F.coalesce(F.col(f"o_{k}"), F.col(f"n_{k}")).alias(k) for k in key),
+        F.coalesce(F.col("o_units"), F.lit(0).cast("bigint")).alias("_old"),
+        F.coalesce(F.col("n_units"), F.lit(0).cast("bigint")).alias("_new"),
+        F.coalesce(F.col("o_team"), F.col("n_team")).alias("team"),
+        F.col("n_version").alias("version"),
+    )
+    any_paid = bool(paid.limit(1).count())
+    zero = F.lit(0).cast("bigint")
+    adjustments = both.where(F.col("_new") != F.col("_old")).select(
+        F.lit(period if any_paid else None).cast("string").alias("period"),
+        "participant",
+        "team",
+        "deal",
+        F.lit("adjustment").alias("component"),
+        F.col("_c").alias("source"),
+        (F.col("_new") - F.col("_old")).alias("units"),
+        zero.alias("basis_units"),
+        zero.alias("pool_units"),
+        zero.alias("deal_units"),
+        "version",
+        F.format_string(
+            "locked period recomputed: %s was %s, now %s (minor units)",
+            F.col("_c"),
+            F.col("_old"),
+            F.col("_new"),
+        ).alias("rule"),
+        F.lit(None).cast("string").alias("via"),
+        "origin_period",
+    )
+    return paid.select(*LINE_COLUMNS).unionByName(adjustments.select(*LINE_COLUMNS))

@@ -13,7 +13,7 @@ from smarketing.money import FxTable
 from smarketing.records import Dataset
 from smarketing.rewards import _scale
 from smarketing.rewards._attainment import _plan_for_period
-from smarketing.rewards._columns import _I64, _lines_as_text, _lines_from_table, _lines_from_text
+from smarketing.rewards._columns import _I64, _lines_as_text, _lines_from_text
 from smarketing.rewards._context import _Context
 from smarketing.rewards._deals import _deal_frame
 from smarketing.rewards._kernel import _floor_payment, _lines_of_period
@@ -150,9 +150,8 @@ def compute_rewards(
         )
         lines = deals = None
         if locked and previous is not None:
-            # A locked period compares the paid lines with these, in polars on the driver.
-            lines, deals = _lines_from_table(table)
-            table = None
+            # A locked period: the paid lines and the adjustments to these, on Spark.
+            table = _scale.locked_table(previous.line_table, table, period)
     else:
         won = _deal_frame(deals, ctx, fx, cutoff, kind)
         lines, summary, deals = _lines_of_period(
@@ -181,10 +180,11 @@ def compute_rewards(
                 "ledger paid for it; a recomputation then only adds adjustment lines",
                 path="rewards.locked_through",
             )
-        assert lines is not None
-        assert deals is not None
-        paid = _lines_as_text(previous._lines, previous._deals, previous._teams, period)
-        lines, deals = _lines_from_text(_adjusted(paid, _lines_as_text(lines, deals, team_of, period)))
+        if table is None:
+            assert lines is not None
+            assert deals is not None
+            paid = _lines_as_text(previous._lines, previous._deals, previous._teams, period)
+            lines, deals = _lines_from_text(_adjusted(paid, _lines_as_text(lines, deals, team_of, period)))
     return RewardLedger(
         period=period,
         currency=rp.currency,

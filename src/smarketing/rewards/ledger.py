@@ -13,7 +13,14 @@ import polars as pl
 
 from smarketing import _charts, _display
 from smarketing.money import Money
-from smarketing.rewards._columns import LINE_COLUMNS, _lines_as_text, _lines_from_table, _order
+from smarketing.rewards._columns import (
+    LINE_COLUMNS,
+    _lines_as_text,
+    _lines_from_table,
+    _lines_from_text,
+    _order,
+    _plain_lines,
+)
 from smarketing.rewards.statements import (
     _HTML_ROWS,
     _TEXT_ROWS,
@@ -88,7 +95,11 @@ class RewardLedger:
         if self._given_lines is not None:
             return self._given_lines
         if "coded" not in self._shown:
-            self._shown["coded"], self._shown["deals"] = _lines_from_table(self._table)
+            # A locked period's paid lines keep what they said (their pool, team, version): per line.
+            coded = (
+                _lines_from_text(_plain_lines(self._table)) if self.locked else _lines_from_table(self._table)
+            )
+            self._shown["coded"], self._shown["deals"] = coded
         return self._shown["coded"]
 
     @property
