@@ -108,13 +108,13 @@ rules-docs: $(STAMP)
 
 # The declared lowest versions (tools/floors.txt, the floors of pyproject.toml) in .venv-floors: the
 # cross-engine matrix and the scale-out, persona, journey, SLA, KPI and record tests on them. Not part of
-# `make test` (about 6 minutes and a second environment).
+# `make test` (a second environment: about 5 minutes from nothing); CI runs it after `make test` (.ci/run).
 test-floors:
 	@test -x .venv-floors/bin/python || $(PYTHON) -m venv .venv-floors
 	.venv-floors/bin/python -m pip install --quiet -c tools/floors.txt -e '.[testing,pandas,duckdb,spark,plot]' \
-		'pytest>=8.0,<9.2' scikit-learn jsonschema grimp
-	.venv-floors/bin/pytest -q -p no:cacheprovider tests/frames/test_matrix.py tests/persona tests/journey \
-		tests/sla tests/kpi tests/records
+		'pytest>=8.0,<9.2' 'pytest-xdist>=3.6' scikit-learn jsonschema grimp
+	.venv-floors/bin/pytest -q -p no:cacheprovider -n auto --dist loadgroup tests/frames/test_matrix.py \
+		tests/persona tests/journey tests/sla tests/kpi tests/records
 
 clean:
 	rm -rf $(VENV) .venv-floors site build .mypy_cache .ruff_cache .hypothesis
