@@ -556,15 +556,21 @@ def _split_problems(lf: nw.LazyFrame[Any], key: str, *, first: bool = False) -> 
 
 
 def _counts(lf: nw.LazyFrame[Any], checks: list[_Check]) -> tuple[int, ...]:
-    """How many rows break each check: all in one select, but uniqueness by :func:`_duplicates`."""
-    plain = [(i, c) for i, c in enumerate(checks) if c[2] != _DUPLICATE]
+    """How many rows break each check, in one select (one pass over the frame).
+
+    Uniqueness is the rows minus the distinct values, counted in the same select on a lazy engine (DuckDB,
+    Spark: one scan of the frame instead of two); on polars by :func:`_duplicates`, whose hashes are
+    cheaper than a set of strings.
+    """
+    on_polars = lf.implementation is nw.Implementation.POLARS
+    in_select = [(i, c) for i, c in enumerate(checks) if c[2] != _DUPLICATE or not on_polars]
     out = [0] * len(checks)
-    if plain:
-        row = lf.select(*(_count(c).alias(f"_{i}") for i, c in plain)).collect().row(0)
-        for (i, _), count in zip(plain, row, strict=True):
-            out[i] = count
+    if in_select:
+        row = lf.select(*(_count(c).alias(f"_{i}") for i, c in in_select)).collect().row(0)
+        for (i, _), count in zip(in_select, row, strict=True):
+            out[i] = int(count or 0)  # DuckDB gives null for an empty frame
     for i, c in enumerate(checks):
-        if c[2] == _DUPLICATE:
+        if c[2] == _DUPLICATE and on_polars:
             out[i] = _duplicates(lf, c[0])
     return tuple(out)
 
@@ -587,6 +593,8 @@ def _duplicates(lf: nw.LazyFrame[Any], name: str) -> int:
 
 
 def _count(check: _Check) -> nw.Expr:
+    if check[2] == _DUPLICATE:
+        return nw.len() - nw.col(check[0]).n_unique()
     return check[1]().fill_null(False).cast(nw.Int64()).sum()
 
 
