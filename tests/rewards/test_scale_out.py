@@ -22,6 +22,7 @@ Spark (:mod:`smarketing.rewards._scale`). Checked here:
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
@@ -487,6 +488,8 @@ def test_a_per_journey_plugin_on_spark_keeps_the_lines_there_and_its_fault_names
 def test_a_locked_period_on_spark_keeps_the_paid_lines_and_adds_polars_adjustments_there(
     example_plan: AlignmentPlan, many_partitions: Any
 ) -> None:
+    from pyspark.sql.classic.dataframe import DataFrame
+
     plan = _plan(example_plan)
     data, _ = _reference(plan, 1)
     # Paid before the data changed: without the last third of the deals, and every fifth amount halved.
@@ -517,29 +520,43 @@ def test_a_locked_period_on_spark_keeps_the_paid_lines_and_adds_polars_adjustmen
 
     want = locked(paid).to_dict()
     assert any(line["component"] == "adjustment" for line in want["lines"])
-    read: list[list[str]] = []
-    real = engine.to_polars
-
-    def spy(frame: Any) -> pl.DataFrame:
-        out = real(frame)
-        read.append(out.columns)
-        return out
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine, "to_polars", spy)
-        got = locked(paid, **frames)  # the paid ledger in polars: its lines go to Spark
-        assert engine.is_spark(got.line_table)
-    assert not [columns for columns in read if any(c.endswith("deal") for c in columns)]
-    assert got.locked
-    assert got.to_dict() == want
-    # Paid on Spark too: both ledgers' lines stay there.
+    # Paid on Spark too: its lines stay there (its totals summed there), never read by the driver.
     paid_on_spark = _compute(
         plan,
         data,
         deals=many_partitions.createDataFrame(before.to_arrow()),
         **{k: v for k, v in frames.items() if k != "deals"},
     ).lock()
-    assert paid_on_spark.to_dict() == paid.to_dict()
-    again = locked(paid_on_spark, **frames)
-    assert engine.is_spark(again.line_table)
+    persisted = many_partitions.sparkContext._jsc.getPersistentRDDs
+    read: list[list[str]] = []
+    real = DataFrame.toArrow
+
+    def spy(frame: Any) -> Any:
+        read.append(frame.columns)
+        return real(frame)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DataFrame, "toArrow", spy)
+        got = locked(paid, **frames)  # the paid ledger in polars: its lines go to Spark
+        again = locked(paid_on_spark, **frames)
+        del paid_on_spark
+        gc.collect()
+        # The runs' persisted maps live as long as the locked lines that read them.
+        cached = persisted().size()
+        assert cached > 0
+        assert engine.is_spark(got.line_table)
+        assert engine.is_spark(again.line_table)
+    assert read
+    assert not [columns for columns in read if any(c.endswith("deal") for c in columns)]
+    assert got.locked
+    assert got.to_dict() == want
     assert again.to_dict() == want
+    del got, again
+    gc.collect()
+    assert persisted().size() < cached
+    # Nothing was paid: every line is an adjustment, in the period, on either engine.
+    nothing = _compute(plan, data, deals=before.head(0)).lock()
+    empty = locked(nothing).to_dict()
+    assert {line["period"] for line in empty["lines"]} == {PERIOD}
+    assert {line["component"] for line in empty["lines"]} == {"adjustment"}
+    assert locked(nothing, **frames).to_dict() == empty

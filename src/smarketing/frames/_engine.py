@@ -65,6 +65,7 @@ __all__ = [
     "local",
     "lower_quantile_index",
     "refuse_repeated_ids",
+    "keep_with",
     "release_with",
     "require",
     "run",
@@ -564,9 +565,27 @@ def release_with(owner: Any, partials: Sequence[Partials]) -> None:
         weakref.finalize(owner, _release_all, tuple(partials)).atexit = False
 
 
+def keep_with(owner: Any, *frames: Any) -> None:
+    """Keep ``frames`` (and the caches :func:`release_with` ties to them) alive as long as ``owner`` lives.
+
+    For a Spark frame built from others (a ``select`` or a ``union`` holds no Python reference to its
+    inputs): the caches of the inputs are released only once the frame that reads them is collected.
+    """
+    if is_spark(owner):
+        weakref.finalize(owner, _nothing, *frames).atexit = False
+
+
+def _nothing(*_: Any) -> None:
+    return None
+
+
 def _alive(frame: Any) -> bool:
-    """Whether the Spark session of ``frame`` still runs (PySpark drops its JVM context when it stops)."""
-    return getattr(frame.sparkSession.sparkContext, "_jsc", None) is not None
+    """Whether the Spark session of ``frame`` still runs (PySpark drops its JVM context when it stops).
+
+    A Spark Connect session has no ``sparkContext`` (its server holds the caches): taken as running.
+    """
+    context = getattr(frame.sparkSession, "sparkContext", None)
+    return context is None or getattr(context, "_jsc", None) is not None
 
 
 def _release_all(partials: Sequence[Partials]) -> None:
@@ -595,11 +614,12 @@ def running_totals(frame: Any, order: str, totals: Mapping[str, Any], *, descend
     them). Each total is that of the rows up to and including the row's own.
 
     A window over a whole frame moves every row into one task. Instead the rows are cut into at most
-    :data:`_MAX_RANGES` ranges of ``order`` (the cuts are Spark's approximate quantiles of ``order``, read by
-    the driver: they decide only how even the ranges are, never a total), each range's totals are summed
-    (one row per range read by the driver), and a window per range adds the totals of the ranges before
-    it. Three Spark jobs: the cuts, the ranges' totals, and the query returned (run by the caller), which
-    is why a caller that computes ``frame`` dearly persists it first.
+    :data:`_MAX_RANGES` ranges of ``order`` (the cuts are Spark's approximate quantiles of ``order``, read
+    by the driver: they decide only how even the ranges are, never a total), each range's totals are
+    summed (one row per range read by the driver), and a window per range (the ranges hash-partitioned
+    over the shuffle partitions) adds the totals of the ranges before it. Three Spark jobs: the cuts, the
+    ranges' totals, and the query returned (run by the caller), which is why a caller that computes
+    ``frame`` dearly persists it first.
     """
     F, Window = spark_sql()  # noqa: N806 (Spark's own names)
     column = F.col(order)

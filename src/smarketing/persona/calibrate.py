@@ -311,8 +311,8 @@ def _spark_deciles(
     """:func:`_deciles` on Spark: the scores summed per value and ranked there; one row per decile read.
 
     The ranks are running sums over the distinct scores from high to low (:func:`engine.running_totals`:
-    ranges of scores, each its own task), so no task holds every distinct score; the summed scores are
-    persisted for its three jobs and released after.
+    ranges of scores spread over the shuffle partitions), so no task holds every distinct score; the
+    summed scores are persisted for its three jobs and released after.
     """
     F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
     summed = by_score.groupBy("score").agg(F.sum("leads").alias("leads"), F.sum("won").alias("won")).persist()

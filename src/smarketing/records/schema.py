@@ -588,13 +588,18 @@ def _duplicates(lf: nw.LazyFrame[Any], name: str) -> int:
         rows, distinct = native.select(pl.len(), pl.col(name).hash().n_unique()).collect().row(0)
         if rows == distinct:
             return 0
-    count = lf.select((nw.len() - nw.col(name).n_unique()).alias("_n")).collect().item()
+    count = lf.select(_repeats(name).alias("_n")).collect().item()
     return int(count or 0)  # DuckDB gives null for an empty frame
+
+
+def _repeats(name: str) -> nw.Expr:
+    """Rows minus distinct values of ``name`` (nulls one value): 0 when no value repeats."""
+    return nw.len() - nw.col(name).n_unique()
 
 
 def _count(check: _Check) -> nw.Expr:
     if check[2] == _DUPLICATE:
-        return nw.len() - nw.col(check[0]).n_unique()
+        return _repeats(check[0])
     return check[1]().fill_null(False).cast(nw.Int64()).sum()
 
 

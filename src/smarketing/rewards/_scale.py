@@ -1242,9 +1242,9 @@ def locked_table(paid: Any, now: Any, period: str) -> Any:
     ``now`` (this run's lines, kept on Spark) summed per (participant, deal, component, origin period), an
     adjustment's component counting as its source; a full join on those keys (nulls equal), and a line
     of ``new - old`` units wherever they differ, with its team from the paid lines (else the new) and its
-    version from the new. A participant's team and a deal's version are one per group, so the minimum
-    Spark takes is the one polars' first row gives. Nothing reaches the driver but whether any line was
-    paid (the adjustments' period is the paid lines' period, none when nothing was paid, as on polars).
+    version from the new (each the smallest one the group has, on both engines); the adjustments' period
+    is ``period``. Nothing reaches the driver. The frame returned keeps ``now`` and ``paid`` (and the
+    caches they read) alive as long as it lives.
     """
     F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
     if not engine.is_spark(paid):
@@ -1267,10 +1267,9 @@ def locked_table(paid: Any, now: Any, period: str) -> Any:
         F.coalesce(F.col("o_team"), F.col("n_team")).alias("team"),
         F.col("n_version").alias("version"),
     )
-    any_paid = bool(paid.limit(1).count())
     zero = F.lit(0).cast("bigint")
     adjustments = both.where(F.col("_new") != F.col("_old")).select(
-        F.lit(period if any_paid else None).cast("string").alias("period"),
+        F.lit(period).cast("string").alias("period"),
         "participant",
         "team",
         "deal",
@@ -1290,4 +1289,6 @@ def locked_table(paid: Any, now: Any, period: str) -> Any:
         F.lit(None).cast("string").alias("via"),
         "origin_period",
     )
-    return paid.select(*LINE_COLUMNS).unionByName(adjustments.select(*LINE_COLUMNS))
+    out = paid.select(*LINE_COLUMNS).unionByName(adjustments.select(*LINE_COLUMNS))
+    engine.keep_with(out, now, paid)
+    return out

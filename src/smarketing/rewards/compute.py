@@ -184,7 +184,9 @@ def compute_rewards(
             assert lines is not None
             assert deals is not None
             paid = _lines_as_text(previous._lines, previous._deals, previous._teams, period)
-            lines, deals = _lines_from_text(_adjusted(paid, _lines_as_text(lines, deals, team_of, period)))
+            lines, deals = _lines_from_text(
+                _adjusted(paid, _lines_as_text(lines, deals, team_of, period), period)
+            )
     return RewardLedger(
         period=period,
         currency=rp.currency,
@@ -214,8 +216,14 @@ def _refuse_problems(rewards: RewardPlan, plan: Any) -> None:
     raise PlanError(issues[0].message, file=source.file if source is not None else None, issues=issues)
 
 
-def _adjusted(paid: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
-    """A locked period: the lines paid stay; the difference to a recomputation comes as adjustment lines."""
+def _adjusted(paid: pl.DataFrame, now: pl.DataFrame, period: str) -> pl.DataFrame:
+    """A locked period: the lines paid stay; the difference to a recomputation comes as adjustment lines.
+
+    Summed per (participant, deal, component, origin period), an adjustment counting as its source; an
+    adjustment line's team is the smallest of its group's paid lines (else of the new), its version the
+    smallest of the new lines' (one per participant and per deal in practice: the smallest makes it
+    independent of the lines' order, as on Spark).
+    """
     key = ["participant", "deal", "_c", "origin_period"]
     component = (
         pl.when(pl.col("component") == "adjustment").then(pl.col("source")).otherwise(pl.col("component"))
@@ -223,12 +231,12 @@ def _adjusted(paid: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
     old = (
         paid.with_columns(component.alias("_c"))
         .group_by(key)
-        .agg(pl.col("units").sum().alias("_old"), pl.col("team").first())
+        .agg(pl.col("units").sum().alias("_old"), pl.col("team").min())
     )
     new = (
         now.with_columns(component.alias("_c"))
         .group_by(key)
-        .agg(pl.col("units").sum().alias("_new"), pl.col("team").first(), pl.col("version").first())
+        .agg(pl.col("units").sum().alias("_new"), pl.col("team").min(), pl.col("version").min())
     )
     both = old.join(new, on=key, how="full", coalesce=True, nulls_equal=True).with_columns(
         pl.col("_old").fill_null(0),
@@ -237,7 +245,7 @@ def _adjusted(paid: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
     )
     diff = both.filter(pl.col("_new") != pl.col("_old"))
     adjustments = diff.select(
-        pl.lit(paid.get_column("period")[0] if len(paid) else None, dtype=pl.String).alias("period"),
+        pl.lit(period, dtype=pl.String).alias("period"),
         "participant",
         "team",
         "deal",

@@ -12,6 +12,7 @@ import attrs
 import polars as pl
 
 from smarketing import _charts, _display
+from smarketing.frames import _engine as engine
 from smarketing.money import Money
 from smarketing.rewards._columns import (
     LINE_COLUMNS,
@@ -212,10 +213,13 @@ class RewardLedger:
         return {k: self._money(sums[k]) for k in sorted(sums)}
 
     def _totals_units(self) -> dict[str, int]:
-        return {
-            str(k): int(v)
-            for k, v in self._lines.group_by("participant").agg(pl.col("units").sum()).iter_rows()
-        }
+        """Each participant's total in minor units (summed on Spark for lines that are still there)."""
+        if self._given_lines is None and "coded" not in self._shown:
+            F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+            sums = engine.to_polars(self._table.groupBy("participant").agg(F.sum("units").alias("units")))
+        else:
+            sums = self._lines.group_by("participant").agg(pl.col("units").sum())
+        return {str(k): int(v) for k, v in sums.select("participant", "units").iter_rows()}
 
     def participants(self) -> list[str]:
         """Everyone with a line or an attainment in the period, sorted."""
