@@ -22,8 +22,9 @@ Spark (:mod:`smarketing.rewards._scale`). Checked here:
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,12 @@ def _data(plan: AlignmentPlan, seed: int, n_leads: int) -> Dataset:
 
 
 def _compute(
-    plan: AlignmentPlan, data: Dataset, deals: Any = None, period: str = PERIOD, **frames: Any
+    plan: AlignmentPlan,
+    data: Dataset,
+    deals: Any = None,
+    period: str = PERIOD,
+    previous: RewardLedger | None = None,
+    **frames: Any,
 ) -> RewardLedger:
     return compute_rewards(
         data.deals if deals is None else deals,
@@ -96,6 +102,7 @@ def _compute(
         fx=FX,
         period=period,
         as_of=AS_OF,
+        previous=previous,
     )
 
 
@@ -137,6 +144,28 @@ def _scaled(plan: AlignmentPlan, data: Dataset, run: Any, period: str = PERIOD) 
         teams=teams,
         table=table,
     )
+
+
+def _on_spark(data: Dataset, session: Any) -> dict[str, Any]:
+    """The deals, touchpoints and stage events of ``data`` as Spark frames of ``session``."""
+    kinds = ("deals", "touchpoints", "stage_events")
+    return {kind: session.createDataFrame(getattr(data, kind).to_arrow()) for kind in kinds}
+
+
+@contextlib.contextmanager
+def _driver_reads() -> Iterator[list[list[str]]]:
+    """The columns of every merged frame the engine reads into the driver while the block runs."""
+    read: list[list[str]] = []
+    real = engine.to_polars
+
+    def spy(frame: Any) -> pl.DataFrame:
+        out = real(frame)
+        read.append(out.columns)
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "to_polars", spy)
+        yield read
 
 
 _REFERENCES: dict[int, tuple[Dataset, dict[str, Any]]] = {}
@@ -201,27 +230,9 @@ def spark_case(example_plan: AlignmentPlan, spark: Any) -> tuple[Dataset, Reward
     plan = _plan(example_plan)
     data = _data(plan, 1, 80)
     spark.conf.set("spark.sql.session.timeZone", "America/New_York")
-
-    def on_spark(frame: pl.DataFrame) -> Any:
-        return spark.createDataFrame(frame.to_arrow())
-
-    read: list[list[str]] = []
-    real = engine.to_polars
-
-    def spy(frame: Any) -> pl.DataFrame:
-        out = real(frame)
-        read.append(out.columns)
-        return out
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine, "to_polars", spy)
-        ledger = _compute(
-            plan,
-            data,
-            deals=on_spark(data.deals),
-            touchpoints=on_spark(data.touchpoints),
-            stage_events=on_spark(data.stage_events),
-        )
+    frames = _on_spark(data, spark)
+    with _driver_reads() as read:
+        ledger = _compute(plan, data, **frames)
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return data, ledger, read
 
@@ -352,20 +363,8 @@ def test_markov_on_spark_reads_the_merged_chain_not_the_deals(
     example_plan: AlignmentPlan, many_partitions: Any
 ) -> None:
     data, want = _markov_reference(example_plan, 1, 1)
-    frames = {
-        kind: many_partitions.createDataFrame(getattr(data, kind).to_arrow())
-        for kind in ("deals", "touchpoints", "stage_events")
-    }
-    read: list[list[str]] = []
-    real = engine.to_polars
-
-    def spy(frame: Any) -> pl.DataFrame:
-        out = real(frame)
-        read.append(out.columns)
-        return out
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine, "to_polars", spy)
+    frames = _on_spark(data, many_partitions)
+    with _driver_reads() as read:
         ledger = _compute(
             _markov_plan(example_plan),
             data,
@@ -449,21 +448,9 @@ def test_a_per_journey_plugin_on_spark_keeps_the_lines_there_and_its_fault_names
     example_plan: AlignmentPlan, many_partitions: Any
 ) -> None:
     data, _ = _reference(_plan(example_plan), 1)
-    frames = {
-        kind: many_partitions.createDataFrame(getattr(data, kind).to_arrow())
-        for kind in ("deals", "touchpoints", "stage_events")
-    }
-    read: list[list[str]] = []
-    real = engine.to_polars
-
-    def spy(frame: Any) -> pl.DataFrame:
-        out = real(frame)
-        read.append(out.columns)
-        return out
-
+    frames = _on_spark(data, many_partitions)
     plan = _plugin_plan(example_plan)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine, "to_polars", spy)
+    with _driver_reads() as read:
         ledger = _compute(plan, data, **frames)
         assert engine.is_spark(ledger.line_table)  # mapped, not read into polars at the boundary
     assert read
@@ -501,22 +488,10 @@ def test_a_locked_period_on_spark_keeps_the_paid_lines_and_adds_polars_adjustmen
     locked_plan = plan.model_copy(
         update={"rewards": plan.rewards.model_copy(update={"locked_through": AS_OF})}
     )
-    frames = {
-        kind: many_partitions.createDataFrame(getattr(data, kind).to_arrow())
-        for kind in ("deals", "touchpoints", "stage_events")
-    }
+    frames = _on_spark(data, many_partitions)
 
     def locked(previous: RewardLedger, **given: Any) -> RewardLedger:
-        return compute_rewards(
-            given.get("deals", data.deals),
-            locked_plan,
-            touchpoints=given.get("touchpoints", data.touchpoints),
-            stage_events=given.get("stage_events", data.stage_events),
-            fx=FX,
-            period=PERIOD,
-            as_of=AS_OF,
-            previous=previous,
-        )
+        return _compute(locked_plan, data, previous=previous, **given)
 
     want = locked(paid).to_dict()
     assert any(line["component"] == "adjustment" for line in want["lines"])
