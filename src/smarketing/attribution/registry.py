@@ -146,7 +146,7 @@ def _resolve_model(model: str | Model) -> tuple[str | Model, str]:
     )
 
 
-def per_journey(name: str) -> bool:
+def _per_journey(name: str) -> bool:
     """Whether the installed plugin ``name`` declares ``per_journey = True`` (runs on a Spark partition).
 
     The declaration says its weights of a journey depend on that journey alone, so it may run on any

@@ -252,7 +252,7 @@ def _maps(credit: AttributionCredit) -> bool:
     if credit.model in _HEURISTIC_PARAMS:
         return True
     if credit.model not in BUILTIN_MODELS:
-        return registry.per_journey(credit.model)
+        return registry._per_journey(credit.model)
     params = credit.params
     order = params.get("order", 1)
     return (
