@@ -60,6 +60,8 @@ from __future__ import annotations
 #   _value.py     value columns in minor units, currencies, won deals per lead (FX via frames._money)
 #   _split.py     journey values in one currency; exact splits over keys and touches
 #   _kernel.py    columnar kernels: string coding, path splitting, journey order (tested directly)
+#   _exact.py     exact float sums per key, the same in any grouping (the weighed models' credit)
+#   _scale.py     map, reduce and finalise on Spark: partials per partition of complete leads
 from smarketing.attribution.credit import attribute, compare
 from smarketing.attribution.journeys import Journeys
 from smarketing.attribution.registry import BUILTIN_MODELS, ENTRY_POINT_GROUP, Model, available_models

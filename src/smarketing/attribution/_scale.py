@@ -17,28 +17,39 @@ order, so the driver solves the one-machine chain from the merged table: at most
 transitions (order 1: the keys), whatever the number of leads. Only when ``order`` times the bits of the
 number of keys passes 62 (the kernel's window codes) are the distinct paths merged instead.
 
+The models that weigh each journey alone (``time_decay``, ``w_shaped`` and ``full_path`` with the stage
+events co-partitioned too, Markov's ``journey`` convention with the removal effects of the merged chain, a
+plugin that declares ``per_journey = True``) credit each touch a float; each partition weighs its earning
+journeys with the one-machine code and emits the touches' credit per key as exact parts
+(:mod:`~smarketing.attribution._exact`: integer mantissas summed per binary exponent), which Spark sums as
+integers and the driver adds exactly, rounding once, as one machine does (``credit._key_sums``).
+
 Keys are written in global codes (the sorted distinct keys of the whole input, found on the driver once and
 passed to every map); the driver then keeps the keys that occur. Fractional conversion weights (long form
-only) do not add up exactly: the map counts them and the caller runs on one machine instead. A table
-model's per-touch credit keeps its rows on Spark (:func:`engine_touches`: a second map with the weight
-table found on the driver). Everything else (weighed heuristics, Markov's ``journey`` convention,
-aggregated paths, plugins) reads the input on the driver as before. See :mod:`smarketing.frames._engine`.
+only) are not summed here: the map counts them and the caller runs on one machine instead. A table or
+weighed model's per-touch credit keeps its rows on Spark (:func:`engine_touches`: a second map with the
+weight table found on the driver, or the model's weights per partition). Everything else (aggregated
+paths, plugins without ``per_journey``) reads the input on the driver as before. See
+:mod:`smarketing.frames._engine`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
 import numpy as np
 import polars as pl
 
-from smarketing.attribution._kernel import IntArray, frozen_array
+from smarketing.attribution import registry
+from smarketing.attribution._exact import PARTS_SCHEMA, exact_parts, exact_sums
+from smarketing.attribution._kernel import NEVER, IntArray, frozen_array
 from smarketing.attribution._split import journey_values, touch_frame
 from smarketing.attribution._value import won_deals_per_lead
-from smarketing.attribution.heuristic import _TABLE_MODELS
+from smarketing.attribution.heuristic import _TABLE_MODELS, _earning, _heuristic, _normalise
 from smarketing.attribution.journeys import Journeys
 from smarketing.attribution.markov import _chain, _Counts, _counts, _journey_weights
 from smarketing.errors import CurrencyMismatchError
@@ -46,6 +57,7 @@ from smarketing.frames import _engine as engine
 from smarketing.frames import of_kind
 from smarketing.money import FxTable, Money
 from smarketing.records import Dataset
+from smarketing.typing import FloatArray
 
 __all__ = [
     "CHAIN",
@@ -102,15 +114,30 @@ PATHS: dict[str, engine.Partial] = {
     "ends": engine.Partial(
         {"state": _STR, "currency": _STR, "value": _I64}, keys=("state", "currency"), aggs={"value": "sum"}
     ),
+    # The weighed models' credit (:mod:`~smarketing.attribution._exact`): per measure (``conversions``, or
+    # a currency's value), key and binary exponent, the summed halves of the touches' credit mantissas.
+    "sums": engine.Partial(
+        {"measure": _STR, **PARTS_SCHEMA}, keys=("measure", "key", "exp"), aggs={"high": "sum", "low": "sum"}
+    ),
+    # Journeys with stage times (one machine's milestone models need some in the whole input).
+    "staged": engine.Partial({"journeys": _I64}, aggs={"journeys": "sum"}),
     # A CurrencyMismatchError of a partition (the layer sends back DataError and PlanError only).
     "mismatch": engine.Partial({"message": _STR}, keys=("message",)),
 }
 
-#: What a model's partials are: its journeys' paths, their key sets, their (length, position) cells, or
-#: their Markov chain's transition counts. ``earning_sets``: only the key sets with conversions or value
-#: (the conversions game: the others are worth nothing, and the rate game's non-converting journeys of a
-#: set are in another partition's rows).
-Shape = Literal["paths", "sets", "earning_sets", "cells", "transitions"]
+#: What a model's partials are: its journeys' paths, their key sets, their (length, position) cells, their
+#: Markov chain's transition counts, or (``weighed``) the exact sums of the touches' credit per key.
+#: ``earning_sets``: only the key sets with conversions or value (the conversions game: the others are
+#: worth nothing, and the rate game's non-converting journeys of a set are in another partition's rows).
+Shape = Literal["paths", "sets", "earning_sets", "cells", "transitions", "weighed"]
+
+#: A weighed model's touch weights of some journeys, normalised per journey (a journey's alone).
+Weigh = Callable[[Journeys], FloatArray]
+
+# The heuristic models that weigh each touch by its journey (not by its cell), and those of them that read
+# the journey's stage times.
+_WEIGHED = frozenset({"time_decay", "w_shaped", "full_path"})
+_MILESTONES = frozenset({"w_shaped", "full_path"})
 
 # The chain's start, conversion and null states in the ``transitions`` table (states are digits and commas).
 _START, _CONVERSION, _NULL = "start", "conversion", "null"
@@ -125,21 +152,37 @@ def _deal_column(name: str) -> str:
     return f"_d_{name}"
 
 
-def shape(resolved: Any, params: Mapping[str, Any], *, per_touch: bool) -> Shape | None:
-    """The partials of a model that adds up (see the module), else None: tables, global Markov, Shapley.
+# The stage event columns the milestone models read, renamed the same way.
+_STAGE_COLUMNS = ("to", "time")
+_STAGE = "_stage"
 
-    With ``per_touch``, only the table models: their key totals add up, and the touches' rows stay on the
-    engine (:func:`engine_touches`).
+
+def _stage_column(name: str) -> str:
+    return f"_s_{name}"
+
+
+def shape(resolved: Any, params: Mapping[str, Any], *, per_touch: bool, name: str = "") -> Shape | None:
+    """The partials of a model that adds up (see the module), else None.
+
+    The table models' cells, global Markov's chain, Shapley's key sets, and the exact credit sums of the
+    models that weigh each journey alone (``time_decay``, ``w_shaped``, ``full_path``, Markov's
+    ``journey`` convention, a plugin that declares ``per_journey = True``). With ``per_touch``, the table
+    and weighed models: the touches' rows stay on the engine (:func:`engine_touches`).
     """
     if not isinstance(resolved, str):
-        return None
-    if per_touch:
-        return "cells" if resolved in _TABLE_MODELS else None
+        return "weighed" if registry._declares_per_journey(resolved, name) else None
+    if resolved in _TABLE_MODELS:
+        return "cells"
+    if resolved in _WEIGHED:
+        return "weighed"
     if resolved == "markov":
-        return "transitions" if params.get("convention", "global") == "global" else None
-    if resolved == "shapley":
+        convention = params.get("convention", "global")
+        if convention == "journey":
+            return "weighed"
+        return "transitions" if convention == "global" and not per_touch else None
+    if resolved == "shapley" and not per_touch:
         return "earning_sets" if params.get("coalition", "conversions") == "conversions" else "sets"
-    return "cells" if resolved in _TABLE_MODELS else None
+    return None
 
 
 def on_engine(data: Any) -> bool:
@@ -167,8 +210,14 @@ class _Input:
     long_form: bool
 
 
-def _mapped_input(data: Any, key: str | None, fx: FxTable | None, currency: str | None) -> _Input | None:
-    """``data`` as the maps read it, when it is on Spark and can be mapped there; else None."""
+def _mapped_input(
+    data: Any, key: str | None, fx: FxTable | None, currency: str | None, *, stages: bool = False
+) -> _Input | None:
+    """``data`` as the maps read it, when it is on Spark and can be mapped there; else None.
+
+    ``stages``: the model reads the journeys' stage times (``w_shaped``, ``full_path``): a Dataset's stage
+    events, on Spark too, join the touches and deals in their partitions.
+    """
     touches = _touchpoints(data)
     if touches is None or (currency is not None and fx is None):
         # Without rates, one machine checks every journey's currency code against ``currency``, zero
@@ -176,10 +225,16 @@ def _mapped_input(data: Any, key: str | None, fx: FxTable | None, currency: str 
         return None
     names = list(touches.columns)
     column = key or "channel"
+    events = None
     if isinstance(data, Dataset | Mapping):
         deals = of_kind(data, "deals")
         if deals is not None and not engine.is_spark(deals):
             return None  # a touchpoint frame on Spark with deals elsewhere: read on the driver
+        events = of_kind(data, "stage_events") if stages else None
+        if events is not None and not engine.is_spark(events):
+            return None  # the same for stage events
+        if events is not None and any(c not in events.columns for c in _STAGE_COLUMNS):
+            return None  # read on the driver, which names what is missing as one machine does
         long_form = False
     elif "path" in names:
         return None  # aggregated paths: already one row per path
@@ -196,7 +251,7 @@ def _mapped_input(data: Any, key: str | None, fx: FxTable | None, currency: str 
     required = ["id", "lead_id", "time", column]
     if any(c not in names for c in required):
         return None
-    frame, columns = _co_partitioned(touches.select(*dict.fromkeys(required)), deals)
+    frame, columns = _co_partitioned(touches.select(*dict.fromkeys(required)), deals, events)
     return _Input(touches, frame, "lead_id", columns, {"key": column}, long_form=False)
 
 
@@ -208,6 +263,8 @@ def engine_journeys(
     fx: FxTable | None,
     currency: str | None,
     order: int = 1,
+    weigh: Weigh | None = None,
+    stages: bool = False,
 ) -> tuple[Journeys, dict[str, IntArray]] | None:
     """The merged journeys and their values, when ``data`` is on Spark and can be mapped there; else None.
 
@@ -215,8 +272,11 @@ def engine_journeys(
     frame (with its deals, on Spark too), or touches in long form (a ``journey`` column). None for
     anything else, and when a journey has a fractional count (the caller then reads the input itself).
     ``order`` is Markov's (shape ``transitions``): the returned journeys then carry the merged chain.
+    ``weigh`` is a weighed model's (shape ``weighed``, its partitions' journeys' touch weights; ``stages``:
+    it reads their stage times): the returned journeys then carry the credit sums (:func:`weighed_credit`).
+    None too when no journey converts or has value (one machine then weighs every journey).
     """
-    got = _mapped_input(data, key, fx, currency)
+    got = _mapped_input(data, key, fx, currency, stages=stages)
     if got is None:
         return None
     column, spec, long_form = key or "channel", got.spec, got.long_form
@@ -229,7 +289,15 @@ def engine_journeys(
 
     def fn(part: Any) -> dict[str, pl.DataFrame]:
         return paths_map(
-            part, codes, spec, shape=shape, fx=fx, currency=currency, long_form=long_form, order=order
+            part,
+            codes,
+            spec,
+            shape=shape,
+            fx=fx,
+            currency=currency,
+            long_form=long_form,
+            order=order,
+            weigh=weigh,
         )
 
     partials = engine.run(frame, fn, PATHS, kind="touchpoints", key=by, columns=columns)
@@ -244,6 +312,8 @@ def engine_journeys(
         return _cell_journeys(partials, codes, column, currency)
     if shape == "transitions":
         return _chain_journeys(partials, codes, column, order)
+    if shape == "weighed":
+        return _weighed_journeys(partials, codes, column)
     if not len(partials.merged("paths")):
         return None  # nothing converts: the (cheap) one-machine answer
     return _journeys(partials, codes, column)
@@ -260,18 +330,31 @@ def _long_form_spec(names: list[str], column: str) -> dict[str, Any]:
     }
 
 
-def _co_partitioned(touches: Any, deals: Any) -> tuple[Any, list[str]]:
-    """Touchpoints and deals in one frame (a ``_deal`` flag), so one shuffle by lead id puts them together."""
+def _co_partitioned(touches: Any, deals: Any, events: Any = None) -> tuple[Any, list[str]]:
+    """Touchpoints, deals and stage events in one frame (flags ``_deal``, ``_stage``): one shuffle by lead.
+
+    A lead's rows of the three kinds land in one partition; deal and stage columns are renamed.
+    """
     F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
     no, yes = F.lit(False), F.lit(True)
-    flagged = touches.withColumn(_DEAL, no)
-    if deals is None:
-        return flagged, list(flagged.columns)
-    present = [c for c in _DEAL_COLUMNS if c in deals.columns]
-    renamed = deals.select(
-        F.col("lead_id"), *(F.col(c).alias(_deal_column(c)) for c in present), yes.alias(_DEAL)
-    )
-    union = flagged.unionByName(renamed, allowMissingColumns=True)
+    union = touches.withColumn(_DEAL, no).withColumn(_STAGE, no)
+    if deals is not None:
+        present = [c for c in _DEAL_COLUMNS if c in deals.columns]
+        renamed = deals.select(
+            F.col("lead_id"),
+            *(F.col(c).alias(_deal_column(c)) for c in present),
+            yes.alias(_DEAL),
+            no.alias(_STAGE),
+        )
+        union = union.unionByName(renamed, allowMissingColumns=True)
+    if events is not None:
+        renamed = events.select(
+            F.col("lead_id"),
+            *(F.col(c).alias(_stage_column(c)) for c in _STAGE_COLUMNS),
+            no.alias(_DEAL),
+            yes.alias(_STAGE),
+        )
+        union = union.unionByName(renamed, allowMissingColumns=True)
     return union, list(union.columns)
 
 
@@ -285,6 +368,7 @@ def paths_map(
     currency: str | None,
     long_form: bool,
     order: int = 1,
+    weigh: Weigh | None = None,
 ) -> dict[str, pl.DataFrame]:
     """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``.
 
@@ -293,7 +377,15 @@ def paths_map(
     """
     try:
         return _paths_map(
-            part, codes, spec, shape=shape, fx=fx, currency=currency, long_form=long_form, order=order
+            part,
+            codes,
+            spec,
+            shape=shape,
+            fx=fx,
+            currency=currency,
+            long_form=long_form,
+            order=order,
+            weigh=weigh,
         )
     except CurrencyMismatchError as exc:
         out = {name: table.empty() for name, table in PATHS.items()}
@@ -311,6 +403,7 @@ def _paths_map(
     currency: str | None,
     long_form: bool,
     order: int,
+    weigh: Weigh | None,
 ) -> dict[str, pl.DataFrame]:
     """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``."""
     frame = part if isinstance(part, pl.DataFrame) else pl.DataFrame(part)
@@ -365,6 +458,13 @@ def _paths_map(
     if shape == "transitions":
         out.update(_transitions(j, values, global_codes, order))
         return out
+    if shape == "weighed":
+        assert weigh is not None
+        earning = (conversions != 0) | (amount != 0)
+        out["staged"] = pl.DataFrame({"journeys": [int(bool(j.stage_times))]}, schema={"journeys": _I64})
+        if earning.any():  # else nothing here earns credit (and one machine weighs only the earning)
+            out["sums"] = weighed_sums(j, values, global_codes, weigh)
+        return out
     touches = pl.DataFrame({"j": j.journey_of_touch(), "c": keys})
     if shape != "paths":
         # A key set: its distinct keys in code order (Shapley's bitmask of the journey).
@@ -389,6 +489,118 @@ def _paths_map(
         rows = rows.filter((pl.col("conversions") != 0) | (pl.col("value") != 0))
     out["paths"] = rows.group_by("path", "currency").agg(pl.col("conversions", "nulls", "value").sum())
     return out
+
+
+def weighed_sums(
+    j: Journeys, values: Mapping[str, IntArray], global_codes: IntArray, weigh: Weigh
+) -> pl.DataFrame:
+    """The ``sums`` partial of ``j``: its earning journeys weighed, their touches' credit in exact parts.
+
+    As one machine credits (:func:`~smarketing.attribution.credit._weighed_credit`): the journeys with
+    conversions or value only, each touch's weight times its journey's conversions and each currency's
+    value, summed per key exactly (:mod:`~smarketing.attribution._exact`), in global key codes.
+    """
+    weighed, kept = _earning(j)
+    touch_w = weigh(weighed)
+    lengths = weighed.lengths()
+    keys = global_codes[np.asarray(weighed.codes, dtype=np.int64)]
+    measures = {"conversions": weighed.conversions}
+    measures.update({c: (v if kept is None else v[kept]).astype(np.float64) for c, v in values.items()})
+    return pl.concat(
+        [
+            exact_parts(keys, touch_w * np.repeat(amounts, lengths)).select(
+                pl.lit(measure, dtype=_STR).alias("measure"), *PARTS_SCHEMA
+            )
+            for measure, amounts in measures.items()
+        ]
+    )
+
+
+def _staged(j: Journeys) -> Journeys:
+    """``j``, or without any stage times, ``j`` with a stage that none of its journeys entered.
+
+    A partition's journeys may have no stage event where the whole input has some: one machine then finds
+    every milestone stage of theirs never entered (``NEVER``), and does not refuse them; the refusal of an
+    input whose journeys have no stage times at all is the driver's (after the merge: the caller weighs
+    :func:`probe_journey` without stage times).
+    """
+    if j.stage_times:
+        return j
+    never = frozen_array(np.full(j.n_journeys, NEVER, dtype=np.int64), np.int64)
+    return attrs.evolve(j, stage_times={"": never})
+
+
+def heuristic_weights(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
+    """A weighed heuristic model's normalised touch weights of a partition's ``j`` (a :data:`Weigh`)."""
+    return _normalise(j, _heuristic(_staged(j) if model in _MILESTONES else j, model, params))
+
+
+def plugin_weights(j: Journeys, model: Any, name: str, params: Mapping[str, Any]) -> FloatArray:
+    """A plugin model's normalised touch weights of ``j``, checked as one machine checks them."""
+    return _normalise(j, registry._plugin_weights(model, name, j, params))
+
+
+def removal_weights(j: Journeys, removal: Mapping[str, float]) -> FloatArray:
+    """Markov's ``journey`` convention's touch weights of ``j``, by the removal effects of the whole input."""
+    return _journey_weights(j, np.array([removal[k] for k in j.keys], dtype=np.float64))
+
+
+def probe_journey(*, staged: bool) -> Journeys:
+    """A journey of one touch (``staged``: with stage times), for the driver to weigh before a Spark job.
+
+    A weighed model raises for its parameters on it what it raises on one machine (a ``ValueError`` or
+    ``TypeError``), not a worker's error; without stage times, a milestone model's ``DataError``.
+    """
+    j = Journeys(
+        key="key",
+        keys=("key",),
+        codes=frozen_array([0], np.int32),
+        offsets=frozen_array([0, 1], np.int64),
+        ids=pl.Series("journey", ["probe"]),
+        conversions=frozen_array([1.0], np.float64),
+        nulls=frozen_array([0.0], np.float64),
+        times=frozen_array([0], np.int64),
+        conversion_times=frozen_array([1], np.int64),
+    )
+    return _staged(j) if staged else j
+
+
+def _weighed_journeys(
+    partials: engine.Partials, codes: Mapping[str, int], key: str
+) -> tuple[Journeys, dict[str, Any]]:
+    """One journey that carries the merged totals and, cached as ``"weighed"``, the credit per key.
+
+    The credit: the conversions per key and each currency's value weights per key, the exact sums of the
+    merged parts (the same floats as one machine's, whatever the partitions); cached as ``"staged"``, the
+    journeys with stage times.
+    """
+    names = {i: k for k, i in codes.items()}
+    occurring = sorted(int(c) for c in partials.merged("keys").get_column("key").to_list())
+    compact = {c: i for i, c in enumerate(occurring)}
+    sums = partials.merged("sums").with_columns(pl.col("key").replace_strict(compact, return_dtype=pl.Int64))
+    currency_totals = partials.merged("currencies")
+    currencies = sorted(currency_totals.get_column("currency").to_list())
+
+    def credit(measure: str) -> FloatArray:
+        return exact_sums(sums.filter(pl.col("measure") == measure), len(occurring))
+
+    lengths = partials.merged("lengths")
+    journeys = Journeys(
+        key=key,
+        keys=tuple(names[c] for c in occurring),
+        codes=frozen_array(np.zeros(0, dtype=np.int32), np.int32),
+        offsets=frozen_array(np.zeros(2, dtype=np.int64), np.int64),
+        ids=pl.Series("journey", ["merged"]),
+        conversions=frozen_array([float(lengths.get_column("conversions").sum())], np.float64),
+        nulls=frozen_array(np.zeros(1), np.float64),
+    )
+    journeys._cache["keys_occur"] = True
+    journeys._cache["weighed"] = (credit("conversions"), {c: credit(c) for c in currencies})
+    journeys._cache["staged"] = int(partials.merged("staged").get_column("journeys").sum() or 0)
+    totals = dict(
+        zip(currency_totals.get_column("currency"), currency_totals.get_column("value"), strict=True)
+    )
+    return journeys, {c: frozen_array([int(totals[c])], np.int64) for c in currencies}
 
 
 def _transitions(
@@ -426,20 +638,30 @@ def _transitions(
 
 
 def _from_touchpoints(frame: pl.DataFrame, key: str) -> Journeys | None:
-    """The journeys of a partition of the co-partitioned touchpoints and deals (None: nothing to credit)."""
+    """The journeys of a partition of the co-partitioned touchpoints and deals (None: nothing to credit).
+
+    With the stage events' rows (a ``_stage`` flag), the journeys carry their stage times.
+    """
     if _DEAL not in frame.columns:
         return Journeys.from_touchpoints(frame, key=key) if len(frame) else None
     is_deal = pl.col(_DEAL).fill_null(value=False)
-    touches = frame.filter(~is_deal).select("id", "lead_id", "time", key)
+    is_stage = pl.col(_STAGE).fill_null(value=False) if _STAGE in frame.columns else pl.lit(value=False)
+    touches = frame.filter(~is_deal & ~is_stage).select("id", "lead_id", "time", key)
     renamed = {_deal_column(c): c for c in _DEAL_COLUMNS if _deal_column(c) in frame.columns}
     deals = frame.filter(is_deal).select("lead_id", *renamed).rename(renamed)
+    events = None
+    if _stage_column("to") in frame.columns:
+        staged = {_stage_column(c): c for c in _STAGE_COLUMNS}
+        events = frame.filter(is_stage).select("lead_id", *staged).rename(staged)
     if not len(touches):
         # No journey here: only a won deal of a lead without touchpoints is an error (raised as one
         # machine raises it), and every deal is checked as one machine checks it.
         won = won_deals_per_lead(deals, None, None)
         if won is None or not len(won):
             return None
-    return Journeys.from_touchpoints(touches, key=key, deals=deals if len(deals) else None)
+    return Journeys.from_touchpoints(
+        touches, key=key, deals=deals if len(deals) else None, stage_events=events
+    )
 
 
 def _journeys(
@@ -677,18 +899,21 @@ def engine_touches(
     *,
     fx: FxTable | None,
     currency: str | None,
+    weigh: Weigh | None = None,
+    stages: bool = False,
 ) -> Any:
-    """A table model's per-touch credit on Spark, kept there (a PySpark DataFrame); None if it cannot be.
+    """A table or weighed model's per-touch credit on Spark, kept there (a PySpark DataFrame); None if not.
 
-    ``table`` is the model's weight table (row: journey length, column: position), found on the driver
-    from the merged lengths; every partition of complete journeys gives its touches their cell's weight
-    and splits each journey's value over them (:func:`~smarketing.attribution._split.touch_frame`), so
-    every row is the one-machine row, with a ``value_<CUR>`` column for each of ``currencies``. The rows
-    come in no particular order. The frame is a query: Spark maps the partitions again when it is read
-    or written (the map has run once here, so its errors are raised here). None when a journey or touch
-    id is of a type other than string or integer (the caller then reads the input on the driver).
+    ``table`` is a table model's weight table (row: journey length, column: position), found on the
+    driver from the merged lengths; else ``weigh`` gives a partition's journeys' touch weights (``stages``:
+    with their stage times). Every partition of complete journeys gives its touches their weight and
+    splits each journey's value over them (:func:`~smarketing.attribution._split.touch_frame`), so every
+    row is the one-machine row, with a ``value_<CUR>`` column for each of ``currencies``. The rows come in
+    no particular order. The frame is a query: Spark maps the partitions again when it is read or written
+    (the map has run once here, so its errors are raised here). None when a journey or touch id is of a
+    type other than string or integer (the caller then reads the input on the driver).
     """
-    got = _mapped_input(data, key, fx, currency)
+    got = _mapped_input(data, key, fx, currency, stages=stages)
     assert got is not None  # engine_journeys mapped the same input
     column = key or "channel"
     kinds = _column_types(got.touches)
@@ -704,14 +929,21 @@ def engine_touches(
         schema[f"value_{code}"] = pl.Decimal(38, Money.zero(code).minor_units)
     tables = {"touches": engine.Partial(schema, kept=True)}
     spec, long_form = got.spec, got.long_form
+    weights: Weigh = weigh if weigh is not None else functools.partial(_table_weights, table=table)
 
     def fn(part: Any) -> dict[str, pl.DataFrame]:
         return {
-            "touches": touch_map(part, spec, table, schema, fx=fx, currency=currency, long_form=long_form)
+            "touches": touch_map(part, spec, weights, schema, fx=fx, currency=currency, long_form=long_form)
         }
 
     partials = engine.run(got.frame, fn, tables, kind="touchpoints", key=got.by, columns=got.columns)
     return partials.rows("touches")
+
+
+def _table_weights(j: Journeys, table: Any) -> FloatArray:
+    """Each touch's weight in a table model's weight ``table``: its (journey length, position) cell."""
+    lengths = j.lengths()
+    return np.asarray(np.asarray(table)[np.repeat(lengths, lengths), j.positions()], dtype=np.float64)
 
 
 def _column_types(frame: Any) -> dict[str, str]:
@@ -725,20 +957,19 @@ def _column_types(frame: Any) -> dict[str, str]:
 def touch_map(
     part: Any,
     spec: Mapping[str, Any],
-    table: Any,
+    weigh: Weigh,
     schema: Mapping[str, pl.DataType],
     *,
     fx: FxTable | None,
     currency: str | None,
     long_form: bool,
 ) -> pl.DataFrame:
-    """The per-touch credit of the complete journeys in ``part`` by the weight ``table``, in ``schema``."""
+    """The per-touch credit of the complete journeys in ``part``, weighed by ``weigh``, in ``schema``."""
     frame = part if isinstance(part, pl.DataFrame) else pl.DataFrame(part)
     j = Journeys.from_frame(frame, **spec) if long_form else _from_touchpoints(frame, spec["key"])
     if j is None or not j.n_journeys:
         return pl.DataFrame(schema=dict(schema))
-    lengths = j.lengths()
-    weights = np.asarray(table)[np.repeat(lengths, lengths), j.positions()]
+    weights = weigh(j)
     values = journey_values(j, fx, currency)
     codes = [c.removeprefix("value_") for c in schema if c.startswith("value_")]
     values = {c: values.get(c, np.zeros(j.n_journeys, dtype=np.int64)) for c in codes}

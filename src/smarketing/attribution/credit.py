@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from smarketing.attribution import _scale
+from smarketing.attribution._exact import exact_parts, exact_sums
 from smarketing.attribution._kernel import IntArray
 from smarketing.attribution._split import journey_values, split_money, touch_frame
 from smarketing.attribution.heuristic import (
@@ -145,15 +147,27 @@ def attribute(
         ValueError: markov: order must be an integer >= 1, not 0
     """
     resolved, name = _resolve_model(model)
-    # On Spark, the models that add up per path map there and only the merged paths come back.
-    scaled = None
-    shape = _scale.shape(resolved, params, per_touch=per_touch)
-    if shape is not None and _scale.on_engine(data):
+    # On Spark, the models that add up map there and only the merged partials come back.
+    scaled, spark = None, None
+    shape = _scale.shape(resolved, params, per_touch=per_touch, name=name) if _scale.on_engine(data) else None
+    if shape is not None:
         _check_params(name, resolved, params)  # before a Spark job
-        order = params.get("order", 1) if shape == "transitions" else 1
-        if shape == "transitions":
+        spark = _Spark(data, key, fx, currency, stages=resolved in ("w_shaped", "full_path"))
+        if resolved == "markov":  # its chain first; the journey convention weighs with its effects
+            order = params.get("order", 1)
             _check_order(order)
-        scaled = _scale.engine_journeys(data, key, shape=shape, fx=fx, currency=currency, order=order)
+            scaled = _scale.engine_journeys(
+                data, key, shape="transitions", fx=fx, currency=currency, order=order
+            )
+        elif shape == "weighed":
+            spark = attrs.evolve(spark, weigh=_weigh(resolved, name, params))
+            scaled = _scale.engine_journeys(
+                data, key, shape=shape, fx=fx, currency=currency, weigh=spark.weigh, stages=spark.stages
+            )
+        else:
+            scaled = _scale.engine_journeys(data, key, shape=shape, fx=fx, currency=currency)
+    if scaled is None:
+        spark = None
     j = _journeys(data, key) if scaled is None else scaled[0]
     if j.n_journeys == 0:
         raise DataError("no journeys: the data is empty", kind="journeys")
@@ -163,7 +177,7 @@ def attribute(
     total_conv = float(j.conversions.sum())
     totals = {c: int(v.sum()) for c, v in values.items()}
     if isinstance(resolved, str) and resolved == "markov":
-        credit = _markov_credit(j, params, values, total_conv, per_touch=per_touch)
+        credit = _markov_credit(j, params, values, total_conv, per_touch=per_touch, spark=spark)
     elif isinstance(resolved, str) and resolved == "shapley":
         credit = _shapley_credit(j, params, values, total_conv, per_touch=per_touch)
     elif isinstance(resolved, str) and resolved in _TABLE_MODELS:
@@ -183,6 +197,10 @@ def attribute(
                 data, j, resolved, params, sorted(values), key=key, fx=fx, currency=currency
             )
             credit = attrs.evolve(credit, touches=touches)
+    elif spark is not None:
+        if spark.stages and not j._cache["staged"]:
+            _heuristic(_scale.probe_journey(staged=False), str(resolved), params)  # as one machine refuses
+        credit = _merged_credit(j, spark, values, per_touch=per_touch)
     elif isinstance(resolved, str):
         weighed, kept = (j, None) if per_touch else _earning(j)
         raw = _heuristic(weighed, resolved, params)
@@ -224,6 +242,51 @@ def _engine_touches(
     return touch_frame(j, table.reshape(-1)[_cells(j)], journey_values(j, fx, currency))
 
 
+@attrs.frozen
+class _Spark:
+    """A Spark input that maps: what a weighed model's second map (or the per-touch map) needs."""
+
+    data: Any
+    key: str | None
+    fx: FxTable | None
+    currency: str | None
+    stages: bool = False  # the model reads the journeys' stage times (the milestone models)
+    weigh: _scale.Weigh | None = None
+
+
+def _weigh(resolved: str | Model, name: str, params: Mapping[str, Any]) -> _scale.Weigh:
+    """A weighed model's touch weights for the partitions; a built-in's parameters are checked here first."""
+    if isinstance(resolved, str):
+        weigh: _scale.Weigh = functools.partial(_scale.heuristic_weights, model=resolved, params=dict(params))
+        weigh(_scale.probe_journey(staged=True))  # a bad parameter raises here, as on one machine
+        return weigh
+    return functools.partial(_scale.plugin_weights, model=resolved, name=name, params=dict(params))
+
+
+def _merged_credit(
+    j: Journeys, spark: _Spark, values: Mapping[str, IntArray], *, per_touch: bool, extra: Any = None
+) -> _Credit:
+    """A weighed model's credit merged on Spark (cached on ``j``), with its per-touch rows kept there."""
+    conversions, value_weights = j._cache["weighed"]
+    touches = None
+    if per_touch:
+        assert spark.weigh is not None
+        touches = _scale.engine_touches(
+            spark.data,
+            spark.key,
+            None,
+            sorted(values),
+            fx=spark.fx,
+            currency=spark.currency,
+            weigh=spark.weigh,
+            stages=spark.stages,
+        )
+        if touches is None:  # ids of other types: the rows on the driver, weighed as one machine weighs
+            whole = _journeys(spark.data, spark.key)
+            touches = touch_frame(whole, spark.weigh(whole), journey_values(whole, spark.fx, spark.currency))
+    return _Credit(conversions, value_weights, touches, extra or {})
+
+
 _MODEL_PARAMS = {
     "markov": frozenset({"order", "convention"}),
     "shapley": frozenset({"coalition", "method", "samples", "seed"}),
@@ -259,8 +322,13 @@ def _markov_credit(
     total_conv: float,
     *,
     per_touch: bool,
+    spark: _Spark | None = None,
 ) -> _Credit:
-    """Markov credit: removal effects shared globally, or each journey split by its keys' effects."""
+    """Markov credit: removal effects shared globally, or each journey split by its keys' effects.
+
+    ``spark``: ``j`` is the merged chain of a Spark input, whose journeys the ``journey`` convention
+    weighs there (a second map, with the chain's effects).
+    """
     order = params.get("order", 1)
     convention = params.get("convention", "global")
     if convention not in ("global", "journey"):
@@ -275,6 +343,15 @@ def _markov_credit(
         "conversion_probability": chain.probability,
         "transitions": chain.transitions,
     }
+    if convention == "journey" and spark is not None:
+        effects = dict(zip(keys, chain.removal.tolist(), strict=True))
+        weigh = functools.partial(_scale.removal_weights, removal=effects)
+        mapped = attrs.evolve(spark, weigh=weigh)
+        got = _scale.engine_journeys(
+            spark.data, spark.key, shape="weighed", fx=spark.fx, currency=spark.currency, weigh=weigh
+        )
+        assert got is not None  # the chain's map mapped the same input
+        return _merged_credit(got[0], mapped, values, per_touch=per_touch, extra=extra)
     if convention == "journey":
         weighed, kept = (j, None) if per_touch else _earning(j)
         touch_w = _journey_weights(weighed, chain.removal)
@@ -364,7 +441,8 @@ def _weighed_credit(
 
 
 def _key_sums(j: Journeys, weights: FloatArray) -> FloatArray:
-    return np.asarray(np.bincount(j.codes, weights=weights, minlength=len(j.keys)), dtype=np.float64)
+    """Per key, the exact sum of its touches' ``weights`` rounded once (any partitioning gives it)."""
+    return exact_sums(exact_parts(j.codes, weights), len(j.keys))
 
 
 def compare(

@@ -149,15 +149,19 @@ def _resolve_model(model: str | Model) -> tuple[str | Model, str]:
 def _per_journey(name: str) -> bool:
     """Whether the installed plugin ``name`` declares ``per_journey = True`` (runs on a Spark partition).
 
-    The declaration says its weights of a journey depend on that journey alone, so it may run on any
-    subset of the journeys.
-
-    False for a built-in name, an unknown or broken plugin, or any other value of the attribute; reading
-    the attribute is plugin code, under the guard (a failure is a :class:`PluginError` naming it).
+    False for a built-in name, an unknown or broken plugin (see :func:`_declares_per_journey`).
     """
     model = installed_models()[0].get(name)
-    if model is None:
-        return False
+    return model is not None and _declares_per_journey(model, name)
+
+
+def _declares_per_journey(model: Model, name: str) -> bool:
+    """Whether the plugin ``model`` (named ``name``) declares ``per_journey = True``.
+
+    The declaration says its weights of a journey depend on that journey alone, so it may run on any
+    subset of the journeys. False for any other value of the attribute; reading the attribute is plugin
+    code, under the guard (a failure is a :class:`PluginError` naming it).
+    """
     declared = _loader.guard(ENTRY_POINT_GROUP, name, "per_journey", getattr, model, "per_journey", False)
     return declared is True
 
