@@ -27,7 +27,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tests.spark_kit import Reads, partitions
 
-from smarketing.attribution import Journeys, _scale, attribute
+from smarketing.attribution import Journeys, _scale, attribute, compare
 from smarketing.datasets import synthetic
 from smarketing.errors import CurrencyMismatchError, DataError, PluginError
 from smarketing.frames import _engine as engine
@@ -412,3 +412,18 @@ def test_weighed_models_refuse_on_spark_what_they_refuse_on_one_machine(
     with pytest.raises(PluginError, match="ascending") as plugin_spark:
         attribute(frames, model="ascending", speed=2)
     assert plugin_spark.value.plugin == plugin_polars.value.plugin == "ascending"
+
+
+def test_compare_on_spark_maps_each_model_that_maps_and_equals_polars(
+    data: Dataset, many_partitions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = _with_events(many_partitions, data)
+    reads = Reads(monkeypatch, frames["touchpoints"])
+    models: list[Any] = ["linear", ("time_decay", {"half_life": 2}), ("markov", {"order": 1}), "w_shaped"]
+    got = compare(frames, models=models, fx=FX, currency="EUR")
+    want = compare(_frames(data, events=True), models=models, fx=FX, currency="EUR")
+    assert got.to_frame().equals(want.to_frame())
+    assert [r.to_dict() for r in got.results] == [r.to_dict() for r in want.results]
+    # Per model the channels, then its merged partials (Markov: its chain), never the touches.
+    assert len(reads.rows) == 2 * len(models)
+    assert max(reads.rows) < len(data.touchpoints) / 3

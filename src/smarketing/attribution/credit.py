@@ -465,6 +465,9 @@ def compare(
     Returns:
         A :class:`Comparison`; ``to_frame()`` has one column per model.
 
+    On Spark each model that maps there (see :func:`attribute`) runs on the frames, and the journeys are
+    read into the driver once for the others.
+
     Examples:
         >>> import polars as pl
         >>> paths = pl.DataFrame({"path": ["a > b > c"], "total_conversions": [10]})
@@ -473,18 +476,32 @@ def compare(
         ... ).to_frame().rows()
         [('a', 10.0, 3.333..., 5.0), ('b', 0.0, 3.333..., 0.0), ('c', 0.0, 3.333..., 5.0)]
     """
-    j = _journeys(data, key)
+    built: list[Journeys] = []
+
+    def journeys_for(model: str | Model, params: Mapping[str, Any]) -> tuple[Any, str | None]:
+        # On Spark a model that maps there gets the frames (only its merged partials come back); the
+        # others share one read of the journeys into the driver, as on one machine.
+        if _scale.on_engine(data):
+            resolved, name = _resolve_model(model)
+            if _scale.shape(resolved, params, per_touch=False, name=name) is not None:
+                return data, key
+        if not built:
+            built.append(_journeys(data, key))
+        return built[0], None
+
     results: list[Attribution] = []
     labels: list[str] = []
     for spec in models:
         if isinstance(spec, tuple):
             name, params = spec
-            result = attribute(j, model=name, fx=fx, currency=currency, **dict(params))
+            source, by = journeys_for(name, params)
+            result = attribute(source, model=name, key=by, fx=fx, currency=currency, **dict(params))
             label = result.model + (
                 "(" + ", ".join(f"{k}={_plain(v)}" for k, v in dict(params).items()) + ")" if params else ""
             )
         else:
-            result = attribute(j, model=spec, fx=fx, currency=currency)
+            source, by = journeys_for(spec, {})
+            result = attribute(source, model=spec, key=by, fx=fx, currency=currency)
             label = result.model
         results.append(result)
         labels.append(label)
