@@ -302,13 +302,37 @@ def check_data(n: int, seed: int, chunk: int) -> None:
 BIG_FRAME_ROWS = 100_000
 
 
+def _read_back(frame: Any) -> Any:
+    """A frame kept on Spark, written out by Spark and read back by polars: never through the driver's heap.
+
+    (Read through the driver, ``toArrow``, 10M leads' per-lead rows did not fit its 2 GiB heap.) Times are
+    written as microseconds since the epoch in UTC and read as the same instants, as ``to_polars`` gives.
+    """
+    import shutil
+    import tempfile
+
+    import polars as pl
+
+    from smarketing.frames import _engine
+
+    folder = Path(tempfile.mkdtemp(prefix="digest-", dir=DATA))
+    try:
+        frame.sparkSession.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        frame.write.mode("overwrite").parquet(str(folder / "rows"))
+        rows = pl.read_parquet(folder / "rows" / "*.parquet")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return _engine._utc(rows)
+
+
 def _digest(result: Any) -> tuple[str, dict[str, Any]]:
     """sha256 of the result's ``to_dict()`` as JSON (sorted keys), and a small summary to eyeball.
 
     Per-lead frames of more than :data:`BIG_FRAME_ROWS` rows are left out of ``to_dict()`` (the result is
     rebuilt with them empty) and hashed after it, sorted by all their columns, in slices of that many rows
     as NDJSON, by field name. A per-lead frame kept on Spark (``LeadScores.frame``, a report's ``leads``) is
-    read into polars first, so both engines' results are hashed alike.
+    written out by Spark and read into polars first (:func:`_read_back`), so both engines' results are
+    hashed alike.
     """
     import attrs
     import polars as pl
@@ -320,7 +344,7 @@ def _digest(result: Any) -> tuple[str, dict[str, Any]]:
         for field in attrs.fields(type(result)):
             value = getattr(result, field.name)
             if _engine.is_spark(value):
-                value = _engine.to_polars(value)
+                value = _read_back(value)
             if isinstance(value, pl.DataFrame) and value.height > BIG_FRAME_ROWS:
                 flat = [c for c, t in value.schema.items() if not t.is_nested()]
                 big[field.alias or field.name] = value.sort(flat, nulls_last=True, maintain_order=True)
