@@ -59,6 +59,19 @@ def test_a_float_sum_depends_on_the_order_and_the_exact_sum_does_not() -> None:
     assert got == {math.fsum(values)} == {2.3}
 
 
+def test_keys_too_spread_for_dense_cells_give_the_same_parts() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal(2_000) * 10.0 ** rng.integers(-30, 30, 2_000)
+    keys = rng.integers(0, KEYS, 2_000)
+    spread = keys * (1 << 30)  # (key, exponent) cells past the dense table's size: the group-by
+    dense, sparse = exact_parts(keys, values), exact_parts(spread, values)
+    assert sparse.get_column("key").max() >= 1 << 30
+    restored = sparse.with_columns(pl.col("key") // (1 << 30)).sort("key", "exp")
+    assert restored.equals(dense.sort("key", "exp"))
+    want = [math.fsum(values[keys == key]) for key in range(KEYS)]
+    assert exact_sums(dense, KEYS).tolist() == want
+
+
 def test_no_terms_sum_to_zero_and_non_finite_values_are_refused() -> None:
     assert exact_sums(exact_parts(np.zeros(0, dtype=np.int64), np.zeros(0)), 3).tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="finite"):

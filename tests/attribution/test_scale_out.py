@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import example, given, settings
@@ -127,6 +128,45 @@ def test_weighed_credit_of_any_partitions_is_the_one_machine_credit_to_the_last_
     for mine, theirs in zip(got_touches, want_touches, strict=True):
         assert mine.to_dict() == theirs.to_dict()
         assert mine.touches.sort("touch").equals(theirs.touches.sort("touch"))
+
+
+class _Strict:
+    """A plugin whose weights of a journey are its own (``per_journey``), refusing journeys without value.
+
+    It reads the touch ids (which one machine gives it) and gives a journey without conversions negative
+    weights: one machine weighs every journey of a plugin, so the host refuses them.
+    """
+
+    name = "strict"
+    per_journey = True
+
+    def __init__(self, *, refuse: bool) -> None:
+        self.refuse = refuse
+
+    def touch_weights(self, journeys: Journeys, /, **params: Any) -> Any:
+        assert journeys.touch_ids is not None
+        assert len(journeys.touch_ids) == journeys.n_touches
+        weights = (journeys.positions() + 1).astype(np.float64)
+        if self.refuse:
+            earning = np.repeat(journeys.conversions > 0, journeys.lengths())
+            weights = np.where(earning, weights, -1.0)
+        return weights
+
+
+def test_a_per_journey_plugin_weighs_every_journey_of_every_partition_as_on_one_machine(
+    example_plan: AlignmentPlan,
+) -> None:
+    frames = _frames(synthetic(example_plan, seed=3, n_leads=60))
+    want = attribute(frames, model=_Strict(refuse=False), fx=FX, currency="EUR").to_dict()
+    with pytest.raises(PluginError, match="strict") as refused:
+        attribute(frames, model=_Strict(refuse=True))
+    with pytest.MonkeyPatch.context() as patch:
+        _use_partitions(patch, 3, 1)
+        assert attribute(frames, model=_Strict(refuse=False), fx=FX, currency="EUR").to_dict() == want
+        with pytest.raises(PluginError, match="strict") as mapped:
+            attribute(frames, model=_Strict(refuse=True))
+    assert "weights >= 0" in str(mapped.value)
+    assert "weights >= 0" in str(refused.value)
 
 
 @settings(max_examples=5, deadline=None)

@@ -29,6 +29,9 @@ __all__ = ["PARTS_SCHEMA", "exact_parts", "exact_sums"]
 
 _MANTISSA = 53  # bits of a float64's significand
 _LOW = 26  # bits in the low half of a mantissa
+_EXPONENTS = 1100  # frexp's exponents of finite float64 values lie in -1073 .. 1024: offset to 0 .. 2124
+_CHUNK = 1 << 25  # terms per float bincount: 2**25 halves below 2**27 sum to below 2**52, exactly
+_DENSE = 1 << 24  # the most dense (key, exponent) cells; past it, a group-by
 _I64 = pl.Int64()
 
 #: The columns of :func:`exact_parts`: per (key, exponent) the summed high and low halves of the mantissas.
@@ -40,6 +43,8 @@ def exact_parts(keys: Any, values: FloatArray) -> pl.DataFrame:
 
     ``keys`` and ``values`` are parallel arrays (integer keys, finite floats). Zeros add nothing and are
     left out. Parts of any subsets of the terms, summed per (key, exponent), are the parts of all of them.
+    The halves are added by ``np.bincount`` in floats, exactly: a half is below 2**27 in magnitude, so the
+    sums of :data:`_CHUNK` of them stay below 2**53, and the chunks' sums are added as integers.
 
     Raises:
         ValueError: A value is not finite.
@@ -50,11 +55,44 @@ def exact_parts(keys: Any, values: FloatArray) -> pl.DataFrame:
     fraction, exponent = np.frexp(values)  # values == fraction * 2**exponent, 0.5 <= |fraction| < 1
     mantissa = np.ldexp(fraction, _MANTISSA).astype(np.int64)  # exact: a float64 has 53 significant bits
     nonzero = mantissa != 0
-    mantissa = mantissa[nonzero]
+    keys = np.asarray(keys, dtype=np.int64)[nonzero]
+    mantissa, exponent = mantissa[nonzero], exponent[nonzero].astype(np.int64) + _EXPONENTS
+    if not len(mantissa):
+        return pl.DataFrame(schema=PARTS_SCHEMA)
+    # Dense cells: the exponents that occur (a few dozen) times the span of the keys.
+    present = np.flatnonzero(np.bincount(exponent, minlength=2 * _EXPONENTS))
+    code = np.zeros(2 * _EXPONENTS, dtype=np.int64)
+    code[present] = np.arange(len(present))
+    first = int(keys.min())
+    size = (int(keys.max()) - first + 1) * len(present)
+    if size > _DENSE:
+        return _sparse_parts(keys, exponent - _EXPONENTS, mantissa)
+    cell = (keys - first) * len(present) + code[exponent]
+    high = np.zeros(size, dtype=np.int64)
+    low = np.zeros(size, dtype=np.int64)
+    for start in range(0, len(cell), _CHUNK):
+        part = slice(start, start + _CHUNK)
+        halves = mantissa[part]
+        high += np.bincount(cell[part], weights=halves >> _LOW, minlength=size).astype(np.int64)
+        low += np.bincount(cell[part], weights=halves & ((1 << _LOW) - 1), minlength=size).astype(np.int64)
+    used = np.flatnonzero(np.bincount(cell, minlength=size))
+    return pl.DataFrame(
+        {
+            "key": used // len(present) + first,
+            "exp": present[used % len(present)] - _EXPONENTS,
+            "high": high[used],
+            "low": low[used],
+        },
+        schema=PARTS_SCHEMA,
+    )
+
+
+def _sparse_parts(keys: Any, exponent: Any, mantissa: Any) -> pl.DataFrame:
+    """:func:`exact_parts` by a group-by, for keys too many or too spread for dense cells."""
     frame = pl.DataFrame(
         {
-            "key": np.asarray(keys, dtype=np.int64)[nonzero],
-            "exp": exponent[nonzero].astype(np.int64),
+            "key": keys,
+            "exp": exponent,
             "high": mantissa >> _LOW,  # floor: high * 2**26 + low == mantissa, 0 <= low < 2**26
             "low": mantissa & ((1 << _LOW) - 1),
         },

@@ -19,10 +19,13 @@ number of keys passes 62 (the kernel's window codes) are the distinct paths merg
 
 The models that weigh each journey alone (``time_decay``, ``w_shaped`` and ``full_path`` with the stage
 events co-partitioned too, Markov's ``journey`` convention with the removal effects of the merged chain, a
-plugin that declares ``per_journey = True``) credit each touch a float; each partition weighs its earning
-journeys with the one-machine code and emits the touches' credit per key as exact parts
+plugin that declares ``per_journey = True``) credit each touch a float. Each partition weighs its journeys
+with the one-machine code (a built-in model the journeys with conversions or value, a plugin all of them,
+as one machine does) and emits the touches' credit per key as exact parts
 (:mod:`~smarketing.attribution._exact`: integer mantissas summed per binary exponent), which Spark sums as
-integers and the driver adds exactly, rounding once, as one machine does (``credit._key_sums``).
+integers and the driver adds exactly, rounding once, as one machine does (``credit._key_sums``). A
+built-in model's parameters are checked on the driver before the job (:func:`probe_journey`): a bad one
+raises there, before the input's own errors (an empty input's, say), which one machine raises first.
 
 Keys are written in global codes (the sorted distinct keys of the whole input, found on the driver once and
 passed to every map); the driver then keeps the keys that occur. Fractional conversion weights (long form
@@ -35,7 +38,6 @@ paths, plugins without ``per_journey``) reads the input on the driver as before.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -119,8 +121,8 @@ PATHS: dict[str, engine.Partial] = {
     "sums": engine.Partial(
         {"measure": _STR, **PARTS_SCHEMA}, keys=("measure", "key", "exp"), aggs={"high": "sum", "low": "sum"}
     ),
-    # Journeys with stage times (one machine's milestone models need some in the whole input).
-    "staged": engine.Partial({"journeys": _I64}, aggs={"journeys": "sum"}),
+    # Partitions whose journeys have stage times (one machine's milestone models need some in the input).
+    "staged": engine.Partial({"partitions": _I64}, aggs={"partitions": "sum"}),
     # A CurrencyMismatchError of a partition (the layer sends back DataError and PlanError only).
     "mismatch": engine.Partial({"message": _STR}, keys=("message",)),
 }
@@ -134,10 +136,10 @@ Shape = Literal["paths", "sets", "earning_sets", "cells", "transitions", "weighe
 #: A weighed model's touch weights of some journeys, normalised per journey (a journey's alone).
 Weigh = Callable[[Journeys], FloatArray]
 
-# The heuristic models that weigh each touch by its journey (not by its cell), and those of them that read
-# the journey's stage times.
+# The heuristic models that weigh each touch by its journey (not by its cell).
 _WEIGHED = frozenset({"time_decay", "w_shaped", "full_path"})
-_MILESTONES = frozenset({"w_shaped", "full_path"})
+#: The weighed models that read the journeys' stage times.
+MILESTONES = frozenset({"w_shaped", "full_path"})
 
 # The chain's start, conversion and null states in the ``transitions`` table (states are digits and commas).
 _START, _CONVERSION, _NULL = "start", "conversion", "null"
@@ -161,7 +163,7 @@ def _stage_column(name: str) -> str:
     return f"_s_{name}"
 
 
-def shape(resolved: Any, params: Mapping[str, Any], *, per_touch: bool, name: str = "") -> Shape | None:
+def shape(resolved: Any, params: Mapping[str, Any], *, per_touch: bool, name: str) -> Shape | None:
     """The partials of a model that adds up (see the module), else None.
 
     The table models' cells, global Markov's chain, Shapley's key sets, and the exact credit sums of the
@@ -233,7 +235,7 @@ def _mapped_input(
         events = of_kind(data, "stage_events") if stages else None
         if events is not None and not engine.is_spark(events):
             return None  # the same for stage events
-        if events is not None and any(c not in events.columns for c in _STAGE_COLUMNS):
+        if events is not None and any(c not in events.columns for c in ("lead_id", *_STAGE_COLUMNS)):
             return None  # read on the driver, which names what is missing as one machine does
         long_form = False
     elif "path" in names:
@@ -265,6 +267,8 @@ def engine_journeys(
     order: int = 1,
     weigh: Weigh | None = None,
     stages: bool = False,
+    earning_only: bool = True,
+    before: Callable[[], object] | None = None,
 ) -> tuple[Journeys, dict[str, IntArray]] | None:
     """The merged journeys and their values, when ``data`` is on Spark and can be mapped there; else None.
 
@@ -272,13 +276,17 @@ def engine_journeys(
     frame (with its deals, on Spark too), or touches in long form (a ``journey`` column). None for
     anything else, and when a journey has a fractional count (the caller then reads the input itself).
     ``order`` is Markov's (shape ``transitions``): the returned journeys then carry the merged chain.
-    ``weigh`` is a weighed model's (shape ``weighed``, its partitions' journeys' touch weights; ``stages``:
-    it reads their stage times): the returned journeys then carry the credit sums (:func:`weighed_credit`).
-    None too when no journey converts or has value (one machine then weighs every journey).
+    ``weigh`` is a weighed model's (shape ``weighed``: its partitions' journeys' touch weights; ``stages``:
+    it reads their stage times; ``earning_only``: one machine weighs only the journeys with conversions or
+    value, as the built-in models; else every journey, as a plugin): the returned journeys then carry the
+    credit sums (:func:`_weighed_journeys`). ``before``, when ``data`` can be mapped, runs before the Spark
+    job (the caller's checks of the model's parameters).
     """
     got = _mapped_input(data, key, fx, currency, stages=stages)
     if got is None:
         return None
+    if before is not None:
+        before()
     column, spec, long_form = key or "channel", got.spec, got.long_form
     codes = {str(k): i for i, k in enumerate(sorted({str(v) for v in engine.distinct(got.touches, column)}))}
     if shape == "transitions" and order * math.log2(len(codes) + 1) > 62:
@@ -298,6 +306,7 @@ def engine_journeys(
             long_form=long_form,
             order=order,
             weigh=weigh,
+            earning_only=earning_only,
         )
 
     partials = engine.run(frame, fn, PATHS, kind="touchpoints", key=by, columns=columns)
@@ -369,6 +378,7 @@ def paths_map(
     long_form: bool,
     order: int = 1,
     weigh: Weigh | None = None,
+    earning_only: bool = True,
 ) -> dict[str, pl.DataFrame]:
     """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``.
 
@@ -386,6 +396,7 @@ def paths_map(
             long_form=long_form,
             order=order,
             weigh=weigh,
+            earning_only=earning_only,
         )
     except CurrencyMismatchError as exc:
         out = {name: table.empty() for name, table in PATHS.items()}
@@ -404,6 +415,7 @@ def _paths_map(
     long_form: bool,
     order: int,
     weigh: Weigh | None,
+    earning_only: bool,
 ) -> dict[str, pl.DataFrame]:
     """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``."""
     frame = part if isinstance(part, pl.DataFrame) else pl.DataFrame(part)
@@ -460,10 +472,10 @@ def _paths_map(
         return out
     if shape == "weighed":
         assert weigh is not None
-        earning = (conversions != 0) | (amount != 0)
-        out["staged"] = pl.DataFrame({"journeys": [int(bool(j.stage_times))]}, schema={"journeys": _I64})
-        if earning.any():  # else nothing here earns credit (and one machine weighs only the earning)
-            out["sums"] = weighed_sums(j, values, global_codes, weigh)
+        out["staged"] = pl.DataFrame({"partitions": [int(bool(j.stage_times))]}, schema={"partitions": _I64})
+        if not earning_only or ((conversions != 0) | (amount != 0)).any():
+            # Else nothing here earns credit, and one machine weighs only the journeys that do.
+            out["sums"] = weighed_sums(j, values, global_codes, weigh, earning_only=earning_only)
         return out
     touches = pl.DataFrame({"j": j.journey_of_touch(), "c": keys})
     if shape != "paths":
@@ -492,15 +504,16 @@ def _paths_map(
 
 
 def weighed_sums(
-    j: Journeys, values: Mapping[str, IntArray], global_codes: IntArray, weigh: Weigh
+    j: Journeys, values: Mapping[str, IntArray], global_codes: IntArray, weigh: Weigh, *, earning_only: bool
 ) -> pl.DataFrame:
-    """The ``sums`` partial of ``j``: its earning journeys weighed, their touches' credit in exact parts.
+    """The ``sums`` partial of ``j``: its journeys weighed, their touches' credit in exact parts.
 
     As one machine credits (:func:`~smarketing.attribution.credit._weighed_credit`): the journeys with
-    conversions or value only, each touch's weight times its journey's conversions and each currency's
-    value, summed per key exactly (:mod:`~smarketing.attribution._exact`), in global key codes.
+    conversions or value only (``earning_only``; a plugin weighs them all), each touch's weight times its
+    journey's conversions and each currency's value, summed per key exactly
+    (:mod:`~smarketing.attribution._exact`), in global key codes.
     """
-    weighed, kept = _earning(j)
+    weighed, kept = _earning(j) if earning_only else (j, None)
     touch_w = weigh(weighed)
     lengths = weighed.lengths()
     keys = global_codes[np.asarray(weighed.codes, dtype=np.int64)]
@@ -532,7 +545,7 @@ def _staged(j: Journeys) -> Journeys:
 
 def heuristic_weights(j: Journeys, model: str, params: Mapping[str, Any]) -> FloatArray:
     """A weighed heuristic model's normalised touch weights of a partition's ``j`` (a :data:`Weigh`)."""
-    return _normalise(j, _heuristic(_staged(j) if model in _MILESTONES else j, model, params))
+    return _normalise(j, _heuristic(_staged(j) if model in MILESTONES else j, model, params))
 
 
 def plugin_weights(j: Journeys, model: Any, name: str, params: Mapping[str, Any]) -> FloatArray:
@@ -572,7 +585,7 @@ def _weighed_journeys(
 
     The credit: the conversions per key and each currency's value weights per key, the exact sums of the
     merged parts (the same floats as one machine's, whatever the partitions); cached as ``"staged"``, the
-    journeys with stage times.
+    partitions whose journeys have stage times (none: one machine's milestone models refuse the input).
     """
     names = {i: k for k, i in codes.items()}
     occurring = sorted(int(c) for c in partials.merged("keys").get_column("key").to_list())
@@ -596,7 +609,7 @@ def _weighed_journeys(
     )
     journeys._cache["keys_occur"] = True
     journeys._cache["weighed"] = (credit("conversions"), {c: credit(c) for c in currencies})
-    journeys._cache["staged"] = int(partials.merged("staged").get_column("journeys").sum() or 0)
+    journeys._cache["staged"] = int(partials.merged("staged").get_column("partitions").sum() or 0)
     totals = dict(
         zip(currency_totals.get_column("currency"), currency_totals.get_column("value"), strict=True)
     )
@@ -894,19 +907,18 @@ _ID_TYPES: dict[str, pl.DataType] = {"string": _STR, "bigint": _I64, "int": pl.I
 def engine_touches(
     data: Any,
     key: str | None,
-    table: Any,
+    weigh: Weigh,
     currencies: Sequence[str],
     *,
     fx: FxTable | None,
     currency: str | None,
-    weigh: Weigh | None = None,
     stages: bool = False,
 ) -> Any:
     """A table or weighed model's per-touch credit on Spark, kept there (a PySpark DataFrame); None if not.
 
-    ``table`` is a table model's weight table (row: journey length, column: position), found on the
-    driver from the merged lengths; else ``weigh`` gives a partition's journeys' touch weights (``stages``:
-    with their stage times). Every partition of complete journeys gives its touches their weight and
+    ``weigh`` gives a partition's journeys' touch weights (``stages``: with their stage times): a weighed
+    model's, or a table model's weight table found on the driver from the merged lengths
+    (:func:`table_weights`). Every partition of complete journeys gives its touches their weight and
     splits each journey's value over them (:func:`~smarketing.attribution._split.touch_frame`), so every
     row is the one-machine row, with a ``value_<CUR>`` column for each of ``currencies``. The rows come in
     no particular order. The frame is a query: Spark maps the partitions again when it is read or written
@@ -929,18 +941,17 @@ def engine_touches(
         schema[f"value_{code}"] = pl.Decimal(38, Money.zero(code).minor_units)
     tables = {"touches": engine.Partial(schema, kept=True)}
     spec, long_form = got.spec, got.long_form
-    weights: Weigh = weigh if weigh is not None else functools.partial(_table_weights, table=table)
 
     def fn(part: Any) -> dict[str, pl.DataFrame]:
         return {
-            "touches": touch_map(part, spec, weights, schema, fx=fx, currency=currency, long_form=long_form)
+            "touches": touch_map(part, spec, weigh, schema, fx=fx, currency=currency, long_form=long_form)
         }
 
     partials = engine.run(got.frame, fn, tables, kind="touchpoints", key=got.by, columns=got.columns)
     return partials.rows("touches")
 
 
-def _table_weights(j: Journeys, table: Any) -> FloatArray:
+def table_weights(j: Journeys, table: Any) -> FloatArray:
     """Each touch's weight in a table model's weight ``table``: its (journey length, position) cell."""
     lengths = j.lengths()
     return np.asarray(np.asarray(table)[np.repeat(lengths, lengths), j.positions()], dtype=np.float64)

@@ -152,17 +152,31 @@ def attribute(
     shape = _scale.shape(resolved, params, per_touch=per_touch, name=name) if _scale.on_engine(data) else None
     if shape is not None:
         _check_params(name, resolved, params)  # before a Spark job
-        spark = _Spark(data, key, fx, currency, stages=resolved in ("w_shaped", "full_path"))
-        if resolved == "markov":  # its chain first; the journey convention weighs with its effects
+        spark = _Spark(
+            data, key, fx, currency, stages=isinstance(resolved, str) and resolved in _scale.MILESTONES
+        )
+        if isinstance(resolved, str) and resolved == "markov":  # its chain, then (journey) its weighing
             order = params.get("order", 1)
             _check_order(order)
             scaled = _scale.engine_journeys(
                 data, key, shape="transitions", fx=fx, currency=currency, order=order
             )
         elif shape == "weighed":
-            spark = attrs.evolve(spark, weigh=_weigh(resolved, name, params))
+            builtin = isinstance(resolved, str)
+            weigh = _weigh(resolved, name, params)
+            spark = attrs.evolve(spark, weigh=weigh)
+            # A built-in's bad parameter raises on the driver (the one-machine error, not a worker's).
+            probe = functools.partial(weigh, _scale.probe_journey(staged=True)) if builtin else None
             scaled = _scale.engine_journeys(
-                data, key, shape=shape, fx=fx, currency=currency, weigh=spark.weigh, stages=spark.stages
+                data,
+                key,
+                shape=shape,
+                fx=fx,
+                currency=currency,
+                weigh=weigh,
+                stages=spark.stages,
+                earning_only=builtin,  # as below: a plugin weighs every journey
+                before=probe,
             )
         else:
             scaled = _scale.engine_journeys(data, key, shape=shape, fx=fx, currency=currency)
@@ -192,10 +206,9 @@ def attribute(
             fx=table_fx,
             currency=currency,
         )
-        if per_touch and scaled is not None:
-            touches = _engine_touches(
-                data, j, resolved, params, sorted(values), key=key, fx=fx, currency=currency
-            )
+        if per_touch and spark is not None:
+            table = _weight_table(j, resolved, params)
+            touches = _touch_rows(spark, functools.partial(_scale.table_weights, table=table), sorted(values))
             credit = attrs.evolve(credit, touches=touches)
     elif spark is not None:
         if spark.stages and not j._cache["staged"]:
@@ -222,26 +235,6 @@ def attribute(
     )
 
 
-def _engine_touches(
-    data: Any,
-    merged: Journeys,
-    model: str,
-    params: Mapping[str, Any],
-    currencies: Sequence[str],
-    *,
-    key: str | None,
-    fx: FxTable | None,
-    currency: str | None,
-) -> Any:
-    """A table model's per-touch credit of a Spark input: kept on Spark, or (ids of other types) polars'."""
-    table = _weight_table(merged, model, params)
-    touches = _scale.engine_touches(data, key, table, currencies, fx=fx, currency=currency)
-    if touches is not None:
-        return touches
-    j = _journeys(data, key)
-    return touch_frame(j, table.reshape(-1)[_cells(j)], journey_values(j, fx, currency))
-
-
 @attrs.frozen
 class _Spark:
     """A Spark input that maps: what a weighed model's second map (or the per-touch map) needs."""
@@ -255,36 +248,36 @@ class _Spark:
 
 
 def _weigh(resolved: str | Model, name: str, params: Mapping[str, Any]) -> _scale.Weigh:
-    """A weighed model's touch weights for the partitions; a built-in's parameters are checked here first."""
+    """A weighed model's touch weights of a partition's journeys."""
     if isinstance(resolved, str):
-        weigh: _scale.Weigh = functools.partial(_scale.heuristic_weights, model=resolved, params=dict(params))
-        weigh(_scale.probe_journey(staged=True))  # a bad parameter raises here, as on one machine
-        return weigh
+        return functools.partial(_scale.heuristic_weights, model=resolved, params=dict(params))
     return functools.partial(_scale.plugin_weights, model=resolved, name=name, params=dict(params))
 
 
 def _merged_credit(
-    j: Journeys, spark: _Spark, values: Mapping[str, IntArray], *, per_touch: bool, extra: Any = None
+    j: Journeys,
+    spark: _Spark,
+    values: Mapping[str, IntArray],
+    *,
+    per_touch: bool,
+    extra: dict[str, Any] | None = None,
 ) -> _Credit:
     """A weighed model's credit merged on Spark (cached on ``j``), with its per-touch rows kept there."""
     conversions, value_weights = j._cache["weighed"]
-    touches = None
-    if per_touch:
-        assert spark.weigh is not None
-        touches = _scale.engine_touches(
-            spark.data,
-            spark.key,
-            None,
-            sorted(values),
-            fx=spark.fx,
-            currency=spark.currency,
-            weigh=spark.weigh,
-            stages=spark.stages,
-        )
-        if touches is None:  # ids of other types: the rows on the driver, weighed as one machine weighs
-            whole = _journeys(spark.data, spark.key)
-            touches = touch_frame(whole, spark.weigh(whole), journey_values(whole, spark.fx, spark.currency))
+    assert spark.weigh is not None
+    touches = _touch_rows(spark, spark.weigh, sorted(values)) if per_touch else None
     return _Credit(conversions, value_weights, touches, extra or {})
+
+
+def _touch_rows(spark: _Spark, weigh: _scale.Weigh, currencies: Sequence[str]) -> Any:
+    """The per-touch credit of a Spark input by ``weigh``: kept on Spark, or (ids of other types) polars'."""
+    touches = _scale.engine_touches(
+        spark.data, spark.key, weigh, currencies, fx=spark.fx, currency=spark.currency, stages=spark.stages
+    )
+    if touches is not None:
+        return touches
+    whole = _journeys(spark.data, spark.key)  # weighed as one machine weighs them
+    return touch_frame(whole, weigh(whole), journey_values(whole, spark.fx, spark.currency))
 
 
 _MODEL_PARAMS = {

@@ -257,7 +257,7 @@ def _influenced(
     if not count or code is None:
         return {}
     if engine.is_spark(long):
-        if attribution_scale.shape(model, params, per_touch=False) is not None:
+        if attribution_scale.shape(model, params, per_touch=False, name=model) is not None:
             F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
             frame = long.select(
                 "journey",
