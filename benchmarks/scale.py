@@ -332,7 +332,7 @@ def _digest(result: Any) -> tuple[str, dict[str, Any]]:
     rebuilt with them empty) and hashed after it, sorted by all their columns, in slices of that many rows
     as NDJSON, by field name. A per-lead frame kept on Spark (``LeadScores.frame``, a report's ``leads``) is
     written out by Spark and read into polars first (:func:`_read_back`), so both engines' results are
-    hashed alike.
+    hashed alike; a ledger's lines are hashed as its ``line_table`` (the same columns on both engines).
     """
     import attrs
     import polars as pl
@@ -340,6 +340,10 @@ def _digest(result: Any) -> tuple[str, dict[str, Any]]:
     from smarketing.frames import _engine
 
     big: dict[str, pl.DataFrame] = {}
+    # A ledger keeps its lines coded (polars) or as a line table (Spark): hash ``line_table`` on both.
+    table = getattr(result, "line_table", None) if hasattr(type(result), "line_table") else None
+    if table is not None and _engine.is_spark(table):
+        table = _read_back(table)
     if attrs.has(type(result)):
         for field in attrs.fields(type(result)):
             value = getattr(result, field.name)
@@ -350,6 +354,9 @@ def _digest(result: Any) -> tuple[str, dict[str, Any]]:
                 big[field.alias or field.name] = value.sort(flat, nulls_last=True, maintain_order=True)
         if big:
             result = attrs.evolve(result, **{name: frame.head(0) for name, frame in big.items()})
+        if table is not None:  # a ledger: its lines as both engines give them, whatever its fields hold
+            flat = [c for c, t in table.schema.items() if not t.is_nested()]
+            big = {"line_table": table.sort(flat, nulls_last=True, maintain_order=True)}
     if hasattr(result, "to_dict"):
         payload = result.to_dict()
     else:  # discover: a networkx graph
