@@ -130,6 +130,41 @@ def test_weighed_credit_of_any_partitions_is_the_one_machine_credit_to_the_last_
         assert mine.touches.sort("touch").equals(theirs.touches.sort("touch"))
 
 
+@settings(max_examples=6, deadline=None)
+@given(
+    data_seed=st.integers(0, 10_000),
+    parts=st.integers(1, 6),
+    split_seed=st.integers(0, 2**32 - 1),
+    currency=st.sampled_from(["EUR", "USD", "GBP"]),
+)
+def test_currency_without_rates_refuses_or_credits_as_one_machine_in_any_partitions(
+    example_plan: AlignmentPlan, data_seed: int, parts: int, split_seed: int, currency: str
+) -> None:
+    # One machine values a journey without a won deal in the input's first currency code, which no
+    # partition knows: the driver decides from each partition's first journeys (per code, and valueless).
+    data = synthetic(example_plan, seed=data_seed, n_leads=40)
+    cases = [
+        _frames(data),
+        _frames(
+            Dataset(
+                touchpoints=data.touchpoints, deals=data.deals.filter(pl.col("amount_currency") == currency)
+            )
+        ),
+    ]
+    for frames in cases:
+
+        def run(frames: Mapping[str, Any] = frames) -> Any:
+            try:
+                return attribute(frames, model="position", currency=currency).to_dict()
+            except CurrencyMismatchError as error:
+                return str(error)
+
+        want = run()
+        with pytest.MonkeyPatch.context() as patch:
+            _use_partitions(patch, parts, split_seed)
+            assert run() == want
+
+
 class _Strict:
     """A plugin whose weights of a journey are its own (``per_journey``), refusing journeys without value.
 
@@ -467,3 +502,23 @@ def test_compare_on_spark_maps_each_model_that_maps_and_equals_polars(
     # Per model the channels, then its merged partials (Markov: its chain), never the touches.
     assert len(reads.rows) == 2 * len(models)
     assert max(reads.rows) < len(data.touchpoints) / 3
+
+
+def test_currency_without_rates_maps_on_spark_and_refuses_the_one_machine_journey(
+    data: Dataset, many_partitions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    euro = Dataset(touchpoints=data.touchpoints, deals=data.deals.filter(pl.col("amount_currency") == "EUR"))
+    frames = _on_spark(many_partitions, euro)
+    reads = Reads(monkeypatch, frames["touchpoints"])
+    for model in ("position", "time_decay"):
+        reads.rows.clear()
+        got = attribute(frames, model=model, currency="EUR")
+        assert got.to_dict() == attribute(_frames(euro), model=model, currency="EUR").to_dict(), model
+        assert max(reads.rows) < len(data.touchpoints) / 3, model  # merged partials, not the touches
+    mixed = _on_spark(many_partitions, data)
+    for currency in ("EUR", "USD"):  # USD: the first code, EUR, is foreign, journeys without a deal too
+        with pytest.raises(CurrencyMismatchError) as on_polars:
+            attribute(_frames(data), model="position", currency=currency)
+        with pytest.raises(CurrencyMismatchError) as on_spark:
+            attribute(mixed, model="position", currency=currency)
+        assert str(on_spark.value) == str(on_polars.value)

@@ -31,8 +31,10 @@ Keys are written in global codes (the sorted distinct keys of the whole input, f
 passed to every map); the driver then keeps the keys that occur. Fractional conversion weights (long form
 only) are not summed here: the map counts them and the caller runs on one machine instead. A table or
 weighed model's per-touch credit keeps its rows on Spark (:func:`engine_touches`: a second map with the
-weight table found on the driver, or the model's weights per partition). Everything else (aggregated
-paths, plugins without ``per_journey``) reads the input on the driver as before. See
+weight table found on the driver, or the model's weights per partition). ``currency`` without ``fx``
+maps too (touchpoint input): the driver refuses what one machine refuses from the partitions' first
+journeys per currency code (:func:`_refuse_foreign`). Everything else (aggregated paths, plugins without
+``per_journey``, ``currency`` without ``fx`` in long form) reads the input on the driver as before. See
 :mod:`smarketing.frames._engine`.
 """
 
@@ -49,7 +51,7 @@ import polars as pl
 from smarketing.attribution import registry
 from smarketing.attribution._exact import PARTS_SCHEMA, exact_parts, exact_sums
 from smarketing.attribution._kernel import NEVER, IntArray, frozen_array
-from smarketing.attribution._split import journey_values, touch_frame
+from smarketing.attribution._split import foreign_currency, journey_values, touch_frame
 from smarketing.attribution._value import won_deals_per_lead
 from smarketing.attribution.heuristic import _TABLE_MODELS, _earning, _heuristic, _normalise
 from smarketing.attribution.journeys import Journeys
@@ -123,6 +125,13 @@ PATHS: dict[str, engine.Partial] = {
     ),
     # Partitions whose journeys have stage times (one machine's milestone models need some in the input).
     "staged": engine.Partial({"partitions": _I64}, aggs={"partitions": "sum"}),
+    # With ``currency`` and no rates (touchpoint input): per currency of the journeys' won deals, its first
+    # journey by id; and the first journey without a won deal (one machine values it in the input's first
+    # currency, which a partition does not know). See :func:`_refuse_foreign`.
+    "currency_firsts": engine.Partial(
+        {"currency": _STR, "journey": _STR}, keys=("currency",), aggs={"journey": "min"}
+    ),
+    "valueless": engine.Partial({"journey": _STR}, aggs={"journey": "min"}),
     # A CurrencyMismatchError of a partition (the layer sends back DataError and PlanError only).
     "mismatch": engine.Partial({"message": _STR}, keys=("message",)),
 }
@@ -221,9 +230,7 @@ def _mapped_input(
     events, on Spark too, join the touches and deals in their partitions.
     """
     touches = _touchpoints(data)
-    if touches is None or (currency is not None and fx is None):
-        # Without rates, one machine checks every journey's currency code against ``currency``, zero
-        # values included, by codes that a partition cannot know: read on the driver.
+    if touches is None:
         return None
     names = list(touches.columns)
     column = key or "channel"
@@ -249,6 +256,11 @@ def _mapped_input(
     if column not in names:
         return None  # read on the driver, which names what is missing as one machine does
     if long_form:
+        if currency is not None and fx is None:
+            # Without rates, one machine checks each journey's currency code against ``currency``, a
+            # journey without value in the input's first code, which a partition cannot know: the
+            # touchpoint path tells those journeys by their won deals (none); long form cannot.
+            return None
         return _Input(touches, touches, "journey", names, _long_form_spec(names, column), long_form=True)
     required = ["id", "lead_id", "time", column]
     if any(c not in names for c in required):
@@ -313,6 +325,8 @@ def engine_journeys(
     mismatch = partials.merged("mismatch").get_column("message")
     if len(mismatch):
         raise CurrencyMismatchError(str(mismatch.min()))
+    if currency is not None and fx is None:
+        _refuse_foreign(partials, currency)
     if int(partials.merged("fractional").get_column("journeys").sum() or 0):
         return None
     if not int(partials.merged("lengths").get_column("journeys").sum() or 0):
@@ -426,7 +440,11 @@ def _paths_map(
         if built is None:
             return {name: table.empty() for name, table in PATHS.items()}  # no journey here
         j = built
-    values = journey_values(j, fx, currency)
+    out = {name: table.empty() for name, table in PATHS.items()}
+    if currency is not None and fx is None:
+        values = _own_currency(j, currency, out)
+    else:
+        values = journey_values(j, fx, currency)
     whole = (j.conversions == np.floor(j.conversions)) & (j.nulls == np.floor(j.nulls))
     global_codes = np.array([codes[k] for k in j.keys], dtype=np.int64)
     keys = global_codes[np.asarray(j.codes, dtype=np.int64)]
@@ -438,7 +456,6 @@ def _paths_map(
         amount[mine] += units[mine]
         code[mine] = name
     conversions = np.where(whole, j.conversions, 0).astype(np.int64)
-    out = {name: table.empty() for name, table in PATHS.items()}
     out["lengths"] = (
         pl.DataFrame({"n": lengths, "c": conversions})
         .group_by("n")
@@ -501,6 +518,56 @@ def _paths_map(
         rows = rows.filter((pl.col("conversions") != 0) | (pl.col("value") != 0))
     out["paths"] = rows.group_by("path", "currency").agg(pl.col("conversions", "nulls", "value").sum())
     return out
+
+
+def _own_currency(j: Journeys, currency: str, out: dict[str, pl.DataFrame]) -> dict[str, IntArray]:
+    """The values in ``currency`` of touchpoint journeys (no rates), and their currencies' first journeys.
+
+    One machine (:func:`~smarketing.attribution._split.journey_values`) refuses the first journey (by id)
+    of the first currency code other than ``currency``, a journey without a won deal counting as one in the
+    input's first code. A partition's journeys are valued in their own codes here, and ``out`` gets the
+    first journey of each code with a won deal and the first journey without one, for the driver to
+    decide (:func:`_refuse_foreign`). Ids are strings (the records' ids).
+    """
+    if j.currency is not None:
+        earned = j.conversions > 0  # a won deal, in its own currency
+        codes, firsts = [], []
+        for index, code in enumerate(j.currencies):
+            mine = np.flatnonzero(earned & (j.currency == index))
+            if len(mine):
+                codes.append(code)
+                firsts.append(str(j.ids[int(mine[0])]))
+        out["currency_firsts"] = pl.DataFrame(
+            {"currency": codes, "journey": firsts}, schema=dict(PATHS["currency_firsts"].schema)
+        )
+    valueless = np.flatnonzero(j.conversions == 0)
+    if len(valueless):
+        out["valueless"] = pl.DataFrame(
+            {"journey": [str(j.ids[int(valueless[0])])]}, schema={"journey": _STR}
+        )
+    # Each journey in its own code (one without a won deal in the partition's first): those in currency.
+    return {c: v for c, v in journey_values(j, None, None).items() if c == currency}
+
+
+def _refuse_foreign(partials: engine.Partials, currency: str) -> None:
+    """Raise one machine's error for journeys valued in a code other than ``currency`` (no rates).
+
+    The codes are those of the won deals, sorted; the first is also the code of the journeys without a
+    won deal (when any journey has one). One machine refuses the first code other than ``currency`` (and
+    not ``XXX``, no currency) that has a journey, naming its first journey by id.
+    """
+    firsts = dict(partials.merged("currency_firsts").iter_rows())
+    if not firsts:
+        return  # no won deal: no value in any currency
+    valueless = partials.merged("valueless").get_column("journey")
+    first_code = min(firsts)
+    for code in sorted(firsts):
+        if code in (currency, "XXX"):
+            continue
+        candidates = [firsts[code]]
+        if code == first_code and len(valueless) and valueless[0] is not None:
+            candidates.append(str(valueless[0]))
+        raise foreign_currency(min(candidates), code, currency)
 
 
 def weighed_sums(

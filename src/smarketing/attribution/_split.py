@@ -17,6 +17,13 @@ from smarketing.money import FxTable, Money, allocate
 from smarketing.typing import FloatArray
 
 
+def foreign_currency(journey: object, code: str, currency: str) -> CurrencyMismatchError:
+    """The error of a journey valued in ``code`` where ``currency`` is asked for without rates."""
+    return CurrencyMismatchError(
+        f"journeys {journey}: value in {code}, not {currency}; pass fx=FxTable(...) to convert"
+    )
+
+
 def journey_values(j: Journeys, fx: FxTable | None, currency: str | None) -> dict[str, IntArray]:
     """Value per journey in minor units, one array per currency (all in ``currency`` when given)."""
     if j.value is None or j.currency is None:
@@ -31,10 +38,7 @@ def journey_values(j: Journeys, fx: FxTable | None, currency: str | None) -> dic
             target[mine] += j.value[mine]
             continue
         if fx is None:
-            raise CurrencyMismatchError(
-                f"journeys {j.ids[int(np.flatnonzero(mine)[0])]}: value in {code}, not {currency}; pass "
-                "fx=FxTable(...) to convert"
-            )
+            raise foreign_currency(j.ids[int(np.flatnonzero(mine)[0])], code, currency)
         if j.conversion_times is None:
             raise DataError(
                 "converting currencies needs conversion dates; path input has none", kind="journeys"
