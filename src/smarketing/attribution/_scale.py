@@ -382,36 +382,17 @@ def _co_partitioned(touches: Any, deals: Any, events: Any = None) -> tuple[Any, 
 
 
 def paths_map(
-    part: Any,
-    codes: Mapping[str, int],
-    spec: Mapping[str, Any],
-    *,
-    shape: Shape,
-    fx: FxTable | None,
-    currency: str | None,
-    long_form: bool,
-    order: int = 1,
-    weigh: Weigh | None = None,
-    earning_only: bool = True,
+    part: Any, codes: Mapping[str, int], spec: Mapping[str, Any], **options: Any
 ) -> dict[str, pl.DataFrame]:
     """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``.
 
-    A :class:`~smarketing.errors.CurrencyMismatchError` (value in two currencies without ``fx``) comes back
-    as a row of ``mismatch``, raised again by the driver (the smallest message of all the partitions).
+    ``options`` are :func:`_paths_map`'s (``shape``, ``fx``, ``currency``, ``long_form``, ``order``,
+    ``weigh``, ``earning_only``). A :class:`~smarketing.errors.CurrencyMismatchError` (value in two
+    currencies without ``fx``) comes back as a row of ``mismatch``, raised again by the driver (the
+    smallest message of all the partitions).
     """
     try:
-        return _paths_map(
-            part,
-            codes,
-            spec,
-            shape=shape,
-            fx=fx,
-            currency=currency,
-            long_form=long_form,
-            order=order,
-            weigh=weigh,
-            earning_only=earning_only,
-        )
+        return _paths_map(part, codes, spec, **options)
     except CurrencyMismatchError as exc:
         out = {name: table.empty() for name, table in PATHS.items()}
         out["mismatch"] = pl.DataFrame({"message": [str(exc)]}, schema={"message": _STR})
@@ -427,9 +408,9 @@ def _paths_map(
     fx: FxTable | None,
     currency: str | None,
     long_form: bool,
-    order: int,
-    weigh: Weigh | None,
-    earning_only: bool,
+    order: int = 1,
+    weigh: Weigh | None = None,
+    earning_only: bool = True,
 ) -> dict[str, pl.DataFrame]:
     """The partials of the complete journeys in ``part`` (some leads' rows), keys in global ``codes``."""
     frame = part if isinstance(part, pl.DataFrame) else pl.DataFrame(part)
@@ -658,29 +639,37 @@ def _weighed_journeys(
     occurring = sorted(int(c) for c in partials.merged("keys").get_column("key").to_list())
     compact = {c: i for i, c in enumerate(occurring)}
     sums = partials.merged("sums").with_columns(pl.col("key").replace_strict(compact, return_dtype=pl.Int64))
-    currency_totals = partials.merged("currencies")
-    currencies = sorted(currency_totals.get_column("currency").to_list())
 
     def credit(measure: str) -> FloatArray:
         return exact_sums(sums.filter(pl.col("measure") == measure), len(occurring))
 
-    lengths = partials.merged("lengths")
-    journeys = Journeys(
-        key=key,
-        keys=tuple(names[c] for c in occurring),
-        codes=frozen_array(np.zeros(0, dtype=np.int32), np.int32),
-        offsets=frozen_array(np.zeros(2, dtype=np.int64), np.int64),
-        ids=pl.Series("journey", ["merged"]),
-        conversions=frozen_array([float(lengths.get_column("conversions").sum())], np.float64),
-        nulls=frozen_array(np.zeros(1), np.float64),
-    )
-    journeys._cache["keys_occur"] = True
-    journeys._cache["weighed"] = (credit("conversions"), {c: credit(c) for c in currencies})
+    journeys, values = _merged_journey(partials, key, tuple(names[c] for c in occurring))
+    journeys._cache["weighed"] = (credit("conversions"), {c: credit(c) for c in sorted(values)})
     journeys._cache["staged"] = int(partials.merged("staged").get_column("partitions").sum() or 0)
+    return journeys, values
+
+
+def _merged_journey(
+    partials: engine.Partials, key: str, keys: tuple[str, ...]
+) -> tuple[Journeys, dict[str, IntArray]]:
+    """One journey of the merged totals (conversions, value per currency) over ``keys``, for a cache."""
+    currency_totals = partials.merged("currencies")
     totals = dict(
         zip(currency_totals.get_column("currency"), currency_totals.get_column("value"), strict=True)
     )
-    return journeys, {c: frozen_array([int(totals[c])], np.int64) for c in currencies}
+    journeys = Journeys(
+        key=key,
+        keys=keys,
+        codes=frozen_array(np.zeros(0, dtype=np.int32), np.int32),
+        offsets=frozen_array(np.zeros(2, dtype=np.int64), np.int64),
+        ids=pl.Series("journey", ["merged"]),
+        conversions=frozen_array(
+            [float(partials.merged("lengths").get_column("conversions").sum())], np.float64
+        ),
+        nulls=frozen_array(np.zeros(1), np.float64),
+    )
+    journeys._cache["keys_occur"] = True
+    return journeys, {c: frozen_array([int(totals[c])], np.int64) for c in sorted(totals)}
 
 
 def _transitions(
@@ -849,22 +838,8 @@ def _chain_journeys(
         ends=partials.merged("ends"),
         currencies=currencies,
     )
-    lengths = partials.merged("lengths")
-    journeys = Journeys(
-        key=key,
-        keys=keys,
-        codes=frozen_array(np.zeros(0, dtype=np.int32), np.int32),
-        offsets=frozen_array(np.zeros(2, dtype=np.int64), np.int64),
-        ids=pl.Series("journey", ["merged"]),
-        conversions=frozen_array([float(lengths.get_column("conversions").sum())], np.float64),
-        nulls=frozen_array(np.zeros(1), np.float64),
-    )
-    journeys._cache["keys_occur"] = True
+    journeys, values = _merged_journey(partials, key, keys)
     journeys._cache["markov", order] = counts
-    totals = dict(
-        zip(currency_totals.get_column("currency"), currency_totals.get_column("value"), strict=True)
-    )
-    values = {c: frozen_array([int(totals[c])], np.int64) for c in currencies}
     return journeys, values
 
 
