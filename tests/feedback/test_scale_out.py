@@ -163,12 +163,22 @@ def test_on_spark_each_answer_is_polars_and_the_driver_reads_only_merged_rows(
     assert 0 < sum(reads.rows) < len(data["touchpoints"]) / 4
     # The weighed models too: per (measure, team, exponent) their exact sums (time_decay weighs a journey
     # from its newest touch, so the conversion time, a deal's creation on polars, does not change them).
-    for model, params in (("time_decay", {"half_life": 2}), ("markov", {"convention": "journey"})):
+    # The deals' touches are never read into the driver (the one-machine branch reads them by to_polars).
+    to_polars, read_touches = engine.to_polars, []
+
+    def spy(frame: Any) -> pl.DataFrame:
+        read_touches.extend(["touch"] if "touch" in frame.columns else [])
+        return to_polars(frame)
+
+    monkeypatch.setattr(engine, "to_polars", spy)
+    weighed = (("time_decay", {"half_life": 2}), ("markov", {"convention": "journey"}), ("ascending", {}))
+    for model, params in weighed:  # the example plugin declares per_journey
         reads.rows.clear()
         options: dict[str, Any] = {"by": "team", "as_of": AS_OF, "fx": FX, "model": model, **params}
         got = sourced_influenced(example_plan, frames, **options)
         assert got.to_dict() == sourced_influenced(example_plan, data, **options).to_dict(), model
         assert 0 < sum(reads.rows) < len(data["touchpoints"]) / 4, model
+        assert not read_touches, model
 
 
 def test_on_spark_check_runs_the_waterfall_rule_through_the_layer(

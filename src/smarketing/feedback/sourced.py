@@ -18,7 +18,7 @@ import polars as pl
 
 from smarketing import _display
 from smarketing.attribution import _scale as attribution_scale
-from smarketing.attribution import attribute
+from smarketing.attribution import attribute, registry
 from smarketing.attribution.journeys import Journeys
 from smarketing.calendar import check_time
 from smarketing.errors import DataError
@@ -257,7 +257,8 @@ def _influenced(
     if not count or code is None:
         return {}
     if engine.is_spark(long):
-        if attribution_scale.shape(model, params, per_touch=False, name=model) is not None:
+        resolved, name = registry._resolve_model(model)  # a plugin by name: its object
+        if attribution_scale.shape(resolved, params, per_touch=False, name=name) is not None:
             F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
             frame = long.select(
                 "journey",
