@@ -106,6 +106,7 @@ TEST_INTERNALS = {
     "smarketing.frames._calendar": "the one business clock",
     "smarketing.frames._engine": "the map-reduce layer: merges checked against one partition (the laws)",
     "smarketing.attribution._scale": "attribution's partials, mapped over random partitions (the merge laws)",
+    "smarketing.attribution._exact": "exact float sums against math.fsum, in any grouping (the merge law)",
     "smarketing.rewards._scale": "the rewards' partials, mapped over random partitions (the merge laws)",
     "smarketing.feedback._scale": "the feedback analyses' partial tables, seen mapped on Spark (D015)",
     "smarketing.persona._scale": "the scores' partials, mapped over random partitions (the merge laws)",

@@ -508,7 +508,8 @@ def _own_currency(j: Journeys, currency: str, out: dict[str, pl.DataFrame]) -> d
     of the first currency code other than ``currency``, a journey without a won deal counting as one in the
     input's first code. A partition's journeys are valued in their own codes here, and ``out`` gets the
     first journey of each code with a won deal and the first journey without one, for the driver to
-    decide (:func:`_refuse_foreign`). Ids are strings (the records' ids).
+    decide (:func:`_refuse_foreign`). Ids are strings (the records' ids; integer ids are text from the
+    boundary on, ordered as text on both engines).
     """
     if j.currency is not None:
         earned = j.conversions > 0  # a won deal, in its own currency
