@@ -444,7 +444,8 @@ def test_weighed_models_on_spark_give_the_polars_credit_reading_only_sums_per_ke
     frames = _with_events(many_partitions, data)
     reads = Reads(monkeypatch, frames["touchpoints"])
     channels = data.touchpoints.get_column("channel").n_unique()
-    for model, params in [*WEIGHED, ("ascending", {})]:
+    # One of each way of weighing (age, milestones, removal effects, a plugin); the rest in the law above.
+    for model, params in [WEIGHED[0], WEIGHED[1], WEIGHED[3], ("ascending", {})]:
         reads.rows.clear()
         got = attribute(frames, model=model, fx=FX, currency="EUR", **params)
         want = attribute(_frames(data, events=True), model=model, fx=FX, currency="EUR", **params)
@@ -494,7 +495,7 @@ def test_compare_on_spark_maps_each_model_that_maps_and_equals_polars(
 ) -> None:
     frames = _with_events(many_partitions, data)
     reads = Reads(monkeypatch, frames["touchpoints"])
-    models: list[Any] = ["linear", ("time_decay", {"half_life": 2}), ("markov", {"order": 1}), "w_shaped"]
+    models: list[Any] = ["linear", ("time_decay", {"half_life": 2})]
     got = compare(frames, models=models, fx=FX, currency="EUR")
     want = compare(_frames(data, events=True), models=models, fx=FX, currency="EUR")
     assert got.to_frame().equals(want.to_frame())
@@ -510,7 +511,7 @@ def test_currency_without_rates_maps_on_spark_and_refuses_the_one_machine_journe
     euro = Dataset(touchpoints=data.touchpoints, deals=data.deals.filter(pl.col("amount_currency") == "EUR"))
     frames = _on_spark(many_partitions, euro)
     reads = Reads(monkeypatch, frames["touchpoints"])
-    for model in ("position", "time_decay"):
+    for model in ("time_decay",):
         reads.rows.clear()
         got = attribute(frames, model=model, currency="EUR")
         assert got.to_dict() == attribute(_frames(euro), model=model, currency="EUR").to_dict(), model

@@ -161,8 +161,7 @@ def test_on_spark_each_answer_is_polars_and_the_driver_reads_only_merged_rows(
     si = sourced_influenced(example_plan, frames, by="team", as_of=AS_OF, fx=FX)
     assert si.to_dict() == sourced_influenced(example_plan, data, by="team", as_of=AS_OF, fx=FX).to_dict()
     assert 0 < sum(reads.rows) < len(data["touchpoints"]) / 4
-    # The weighed models too: per (measure, team, exponent) their exact sums (time_decay weighs a journey
-    # from its newest touch, so the conversion time, a deal's creation on polars, does not change them).
+    # The weighed models too: per (measure, team, exponent) their exact sums.
     # The deals' touches are never read into the driver (the one-machine branch reads them by to_polars).
     to_polars, read_touches = engine.to_polars, []
 
@@ -171,7 +170,7 @@ def test_on_spark_each_answer_is_polars_and_the_driver_reads_only_merged_rows(
         return to_polars(frame)
 
     monkeypatch.setattr(engine, "to_polars", spy)
-    weighed = (("time_decay", {"half_life": 2}), ("markov", {"convention": "journey"}), ("ascending", {}))
+    weighed = (("markov", {"convention": "journey"}), ("ascending", {}))
     for model, params in weighed:  # the example plugin declares per_journey
         reads.rows.clear()
         options: dict[str, Any] = {"by": "team", "as_of": AS_OF, "fx": FX, "model": model, **params}
