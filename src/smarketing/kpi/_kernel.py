@@ -13,6 +13,7 @@ partials; :func:`group_names` and :func:`builtin_value` then finish them into va
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -104,8 +105,6 @@ class _Run:
         lambda: defaultdict(dict)
     )
     direct: dict[tuple[str, str, Window], Value] = attrs.Factory(dict)
-    sla_leads: pl.DataFrame | None = None
-    sla_merged: pl.DataFrame | None = None
 
 
 def _bucket(column: str, windows: Sequence[Window], tz: str, *, is_date: bool = False) -> nw.Expr:
@@ -178,14 +177,55 @@ def _with_group(frame: nw.LazyFrame[Any], groups: nw.LazyFrame[Any] | None) -> n
     return frame.join(groups, on="lead_id", how="left").with_columns(nw.col("_group").fill_null(_NONE_GROUP))
 
 
-def _in_windows(frame: nw.LazyFrame[Any], kind: PeriodKind, windows: Sequence[Window]) -> nw.LazyFrame[Any]:
-    return frame.filter(~nw.col("_bucket").is_null())
+#: The prefix of the per-kind columns :func:`_per_kind` unpivots (``_in_month``, ``_in_quarter``).
+_PER_KIND = "_in_"
 
 
-def _counts(
-    frame: pl.DataFrame, kind: PeriodKind, out: dict[tuple[str, str, Window], Fraction], column: str = "n"
-) -> None:
-    for metric, group, bucket, n in frame.select("_metric", "_group", "_bucket", column).iter_rows():
+def _per_kind(frame: nw.LazyFrame[Any], columns: Mapping[str, nw.Expr], value: str) -> nw.LazyFrame[Any]:
+    """One row per row of ``frame`` and period kind whose expression is not null, in ``_kind`` and ``value``.
+
+    ``columns`` maps each period kind to its expression (the window a row falls in, e.g.); the kinds of a
+    run (a scorecard of monthly and quarterly KPIs) are read in one query. On Spark the expressions are
+    unpivoted: one pass over the frame, each row expanded as it streams by. Elsewhere each kind's rows
+    are selected apart and concatenated: polars reads its input once for both (its common subplan), and
+    an unpivot would materialise every row once per kind before the filter (narwhals also unpivots a
+    DuckDB relation with a query on DuckDB's default connection, which cannot read another connection's).
+    """
+    kinds = list(columns)
+    if len(kinds) > 1 and frame.implementation.is_spark_like():
+        index = frame.collect_schema().names()
+        on = [f"{_PER_KIND}{k}" for k in kinds]
+        out = (
+            frame.with_columns(*(expr.alias(f"{_PER_KIND}{k}") for k, expr in columns.items()))
+            .unpivot(on=on, index=index, variable_name="_kind", value_name=value)
+            .with_columns(nw.col("_kind").str.slice(len(_PER_KIND)))
+            .filter(~nw.col(value).is_null())
+        )
+        return out
+    return nw.concat(
+        [
+            frame.with_columns(nw.lit(k).alias("_kind"), expr.alias(value)).filter(~nw.col(value).is_null())
+            for k, expr in columns.items()
+        ],
+        how="vertical",
+    )
+
+
+def _bucketed(
+    frame: nw.LazyFrame[Any], column: str, setup: _Setup, *, is_date: bool = False
+) -> nw.LazyFrame[Any]:
+    """``frame`` with the kind (``_kind``) and start (``_bucket``) of each window of the run it falls in.
+
+    A row falls in at most one window of each kind; a row in no window is left out.
+    """
+    buckets = {k: _bucket(column, w, setup.tz, is_date=is_date) for k, w in setup.windows.items()}
+    return _per_kind(frame, buckets, "_bucket")
+
+
+def _counts(frame: pl.DataFrame, out: dict[tuple[str, str, Window], Fraction], column: str = "n") -> None:
+    for metric, group, kind, bucket, n in frame.select(
+        "_metric", "_group", "_kind", "_bucket", column
+    ).iter_rows():
         out[(metric, group, Window(kind, bucket))] = Fraction(n)
 
 
@@ -234,19 +274,21 @@ def measure(
     wanted = set(builtin)
     if "avg_deal_size" in wanted:
         wanted |= {"revenue", "won"}
-    for kind, kind_windows in by_kind.items():
-        if "leads" in wanted:
-            _lead_counts(run, kind, kind_windows)
-        stage_metrics = wanted & {*_STAGE_METRICS, "handed_off", "disqualified", "recycled"}
-        if stage_metrics:
-            _stage_counts(run, kind, kind_windows, stage_metrics)
-        if "never_worked" in wanted:
-            _never_worked(run, kind, kind_windows)
-        deal_metrics = wanted & {"won", "lost", "cycle_days", *_DEAL_MONEY}
-        if deal_metrics:
-            _deal_metrics(run, kind, kind_windows, deal_metrics)
-        if wanted & _SLA_METRICS and sla is not None:
-            _sla_metrics(run, sla, kind, kind_windows)
+    if not by_kind:
+        return run
+    # Each family of metrics is computed for the windows of every kind at once (see _per_kind).
+    if "leads" in wanted:
+        _lead_counts(run)
+    stage_metrics = wanted & {*_STAGE_METRICS, "handed_off", "disqualified", "recycled"}
+    if stage_metrics:
+        _stage_counts(run, stage_metrics)
+    if "never_worked" in wanted:
+        _never_worked(run)
+    deal_metrics = wanted & {"won", "lost", "cycle_days", *_DEAL_MONEY}
+    if deal_metrics:
+        _deal_metrics(run, deal_metrics)
+    if wanted & _SLA_METRICS and sla is not None:
+        _sla_metrics(run, sla)
     return run
 
 
@@ -341,7 +383,7 @@ _SLA_EMPTY = {
 }
 
 
-def _sla_metrics(run: _Run, sla: SLASource, kind: PeriodKind, windows: Sequence[Window]) -> None:
+def _sla_metrics(run: _Run, sla: SLASource) -> None:
     """Lead response time, SLA compliance and disposition coverage from the SLA evaluation.
 
     The evaluation (business time, tiers, pauses) is the kernel of :func:`smarketing.sla.evaluate_sla`;
@@ -351,30 +393,21 @@ def _sla_metrics(run: _Run, sla: SLASource, kind: PeriodKind, windows: Sequence[
 
     On PySpark frames the kernel runs on Spark partitions of leads (:mod:`smarketing.sla._scale`): the
     counts per group and window are summed there and the median response time comes from the exact lower
-    medians of the times and of their negations; only those merged rows reach the driver (once for every
-    window kind of the run).
+    medians of the times and of their negations; only those merged rows reach the driver (for every
+    window kind of the run at once).
     """
     frames = sla_scale.spark_frames(run.data)
     if frames is not None:
-        if run.sla_merged is None:
-            buckets = {k: _bucket("handoff_at", w, run.setup.tz) for k, w in run.setup.windows.items()}
-            groups = None if run.groups is None else run.groups.to_native()
-            run.sla_merged = sla_scale.status_partials(
-                sla(), frames, groups, as_of=run.setup.as_of, buckets=buckets
-            )
-        result = run.sla_merged.filter(pl.col("_kind") == kind)
+        buckets = {k: _bucket("handoff_at", w, run.setup.tz) for k, w in run.setup.windows.items()}
+        groups = None if run.groups is None else run.groups.to_native()
+        result = sla_scale.status_partials(sla(), frames, groups, as_of=run.setup.as_of, buckets=buckets)
     else:
-        if run.sla_leads is None:
-            run.sla_leads = sla_kernel.lead_statuses(sla(), run.data, as_of=run.setup.as_of)
+        leads = sla_kernel.lead_statuses(sla(), run.data, as_of=run.setup.as_of)
         status, disposition = nw.col("response_status"), nw.col("disposition_status")
-        frame = (
-            nw.from_native(run.sla_leads)
-            .lazy()
-            .with_columns(_bucket("handoff_at", windows, run.setup.tz).alias("_bucket"))
-        )
-        frame = _with_group(_in_windows(frame, kind, windows), _on_polars(run.groups))
+        frame = _bucketed(nw.from_native(leads).lazy(), "handoff_at", run.setup)
+        frame = _with_group(frame, _on_polars(run.groups))
         result = collect(
-            frame.group_by("_group", "_bucket").agg(
+            frame.group_by("_group", "_kind", "_bucket").agg(
                 nw.col("first_response_hours").median().alias("median"),
                 (status == "met").sum().alias("met"),
                 status.is_in(["met", "breached"]).sum().alias("decided"),
@@ -382,8 +415,8 @@ def _sla_metrics(run: _Run, sla: SLASource, kind: PeriodKind, windows: Sequence[
                 (disposition != "pending").sum().alias("due"),
             )
         )
-    for group, bucket, median, met, decided, on_time, due in result.select(
-        "_group", "_bucket", "median", "met", "decided", "on_time", "due"
+    for group, kind, bucket, median, met, decided, on_time, due in result.select(
+        "_group", "_kind", "_bucket", "median", "met", "decided", "on_time", "due"
     ).iter_rows():
         w = Window(kind, bucket)
         if median is not None:
@@ -395,35 +428,26 @@ def _sla_metrics(run: _Run, sla: SLASource, kind: PeriodKind, windows: Sequence[
             run.direct[("disposition_coverage", group, w)] = Fraction(on_time, due)
 
 
-def _lead_counts(
-    run: _Run,
-    kind: PeriodKind,
-    windows: Sequence[Window],
-) -> None:
+def _lead_counts(run: _Run) -> None:
     data, setup, groups, counts = run.inputs, run.setup, run.groups, run.counts
     leads = data.read("leads", ["id", "created_at"])
     check_aware(leads, ["created_at"], kind="leads")
-    frame = _cut(leads, "created_at", setup).select(
-        nw.col("id").alias("lead_id"), _bucket("created_at", windows, setup.tz).alias("_bucket")
-    )
-    frame = _with_group(_in_windows(frame, kind, windows), groups)
+    frame = _cut(leads, "created_at", setup).select(nw.col("id").alias("lead_id"), "created_at")
+    frame = _with_group(_bucketed(frame, "created_at", setup), groups)
     result = (
-        frame.group_by("_group", "_bucket").agg(nw.len().alias("n")).with_columns(_metric=nw.lit("leads"))
+        frame.group_by("_group", "_kind", "_bucket")
+        .agg(nw.len().alias("n"))
+        .with_columns(_metric=nw.lit("leads"))
     )
-    _counts(collect(result), kind, counts)
+    _counts(collect(result), counts)
 
 
-def _stage_counts(
-    run: _Run,
-    kind: PeriodKind,
-    windows: Sequence[Window],
-    metrics: set[str],
-) -> None:
+def _stage_counts(run: _Run, metrics: set[str]) -> None:
     """Distinct leads per stage metric and window.
 
     Metrics with the same stage set (``sals`` and ``handed_off`` without a journey) are counted once.
-    Each count groups by one integer key (window index, offset per stage set) and the lead id, which is
-    cheaper than grouping by a metric name, a group name and a date.
+    Each count groups by one integer key (the window's index among all the run's windows, offset per
+    stage set) and the lead id, which is cheaper than grouping by a metric name, a group name and a date.
     """
     data, setup, groups, counts = run.inputs, run.setup, run.groups, run.counts
     events = data.read("stage_events", ["lead_id", "to", "time"])
@@ -446,15 +470,25 @@ def _stage_counts(
             shared[("recycled",)].append("recycled")
     if not tests:
         return
+    windows = [w for ws in setup.windows.values() for w in ws]
     n = len(windows)
     keys = list(tests)
     events = _cut(events, "time", setup)
-    index = _window_index("time", windows, setup.tz)  # built once: each boundary is a costly literal
+    # Built once: each boundary is a costly literal. A kind's windows follow the earlier kinds' in `windows`.
+    offsets = itertools.accumulate((len(ws) for ws in setup.windows.values()), initial=0)
+    index = {
+        kind: _window_index("time", ws, setup.tz) + offset
+        for (kind, ws), offset in zip(setup.windows.items(), offsets, strict=False)
+    }
     parts = [
         _with_group(
-            events.filter(tests[k]).select("lead_id", _key=index + i * n),
+            _per_kind(
+                events.filter(tests[k]).select("lead_id", "time"),
+                {kind: at + i * n for kind, at in index.items()},
+                "_key",
+            ).select("lead_id", "_key"),
             groups,
-        ).filter(~nw.col("_key").is_null())
+        )
         for i, k in enumerate(keys)
     ]
     result = nw.concat(
@@ -466,11 +500,7 @@ def _stage_counts(
             counts[(metric, group, windows[key % n])] = Fraction(value)
 
 
-def _never_worked(
-    run: _Run,
-    kind: PeriodKind,
-    windows: Sequence[Window],
-) -> None:
+def _never_worked(run: _Run) -> None:
     """Handoffs with no activity from the handoff up to as_of.
 
     A lead was worked after its handoff exactly when its last activity (up to as_of) is not before the
@@ -479,12 +509,12 @@ def _never_worked(
     data, setup, groups, counts = run.inputs, run.setup, run.groups, run.counts
     targets = sorted(_stage_sets(setup.journey)["handed_off"])
     events = data.read("stage_events", ["lead_id", "to", "time"])
-    handoffs = (
-        _cut(events, "time", setup)
-        .filter(nw.col("to").is_in(targets))
-        .with_columns(_bucket=_bucket("time", windows, setup.tz))
+    handoffs = _bucketed(
+        _cut(events, "time", setup).filter(nw.col("to").is_in(targets)).select("lead_id", "time"),
+        "time",
+        setup,
     )
-    handoffs = _in_windows(handoffs, kind, windows).group_by("lead_id", "_bucket").agg(nw.col("time").min())
+    handoffs = handoffs.group_by("lead_id", "_kind", "_bucket").agg(nw.col("time").min())
     activities = data.read("activities", ["lead_id", "time"])
     check_aware(activities, ["time"], kind="activities")
     last = _cut(activities, "time", setup).group_by("lead_id").agg(nw.col("time").max().alias("_last"))
@@ -493,19 +523,14 @@ def _never_worked(
     )
     result = (
         _with_group(frame, groups)
-        .group_by("_group", "_bucket")
+        .group_by("_group", "_kind", "_bucket")
         .agg(nw.len().alias("n"))
         .with_columns(_metric=nw.lit("never_worked"))
     )
-    _counts(collect(result), kind, counts)
+    _counts(collect(result), counts)
 
 
-def _deal_metrics(
-    run: _Run,
-    kind: PeriodKind,
-    windows: Sequence[Window],
-    metrics: set[str],
-) -> None:
+def _deal_metrics(run: _Run, metrics: set[str]) -> None:
     """Won and lost counts, cycle days, revenue and the pipeline metrics of the deals, into ``run``.
 
     Counts by close date; revenue (amount net of discount) as money per currency and close day; pipeline
@@ -526,59 +551,54 @@ def _deal_metrics(
         nw.col("stage").is_in(["won", "lost"]),
         ~nw.col("close_date").is_null(),
         nw.col("close_date") <= as_of_day,
-    ).with_columns(_bucket=_bucket("close_date", windows, setup.tz, is_date=True))
-    closed = _with_group(_in_windows(closed, kind, windows), groups)
+    )
+    closed = _with_group(_bucketed(closed, "close_date", setup, is_date=True), groups)
     count_metrics = metrics & {"won", "lost"}
     if count_metrics:
         result = (
             closed.filter(nw.col("stage").is_in(sorted(count_metrics)))
-            .group_by("stage", "_group", "_bucket")
+            .group_by("stage", "_group", "_kind", "_bucket")
             .agg(nw.len().alias("n"))
             .rename({"stage": "_metric"})
         )
-        _counts(collect(result), kind, counts)
+        _counts(collect(result), counts)
     won = closed.filter(nw.col("stage") == "won")
     if "cycle_days" in metrics:
         # The creation day is local to the plan's zone: the won deals of the windows are read first, and
         # the zone converted in polars (an engine converts none, see smarketing.frames.collect).
-        rows = collect(won.select("_group", "_bucket", "close_date", "created_at"))
+        rows = collect(won.select("_group", "_kind", "_bucket", "close_date", "created_at"))
         created_day = pl.col("created_at").dt.convert_time_zone(setup.tz).dt.date()
-        cycles = rows.group_by("_group", "_bucket").agg(
+        cycles = rows.group_by("_group", "_kind", "_bucket").agg(
             ((pl.col("close_date") - created_day).dt.total_seconds() // 86400).sum().alias("s"),
             pl.len().alias("n"),
         )
-        for group, bucket, s, n in cycles.select("_group", "_bucket", "s", "n").iter_rows():
+        for group, kind, bucket, s, n in cycles.select("_group", "_kind", "_bucket", "s", "n").iter_rows():
             means[("cycle_days", group, Window(kind, bucket))] = (Fraction(s) * 24, n)
     if "revenue" in metrics:
         revenue = won.with_columns(_amount=nw.col("amount") - discount, _day=nw.col("close_date"))
-        _money_sums(revenue.with_columns(_metric=nw.lit("revenue")), kind, money, setup.tz)
+        _money_sums(revenue.with_columns(_metric=nw.lit("revenue")), money, setup.tz)
     pipeline = metrics & (_DEAL_MONEY - {"revenue"})
     if not pipeline:
         return
     # _day is the creation instant here; _money_sums makes it the local day after reading the sums.
     created = _cut(deals, "created_at", setup).with_columns(
-        _bucket=_bucket("created_at", windows, setup.tz),
-        _day=nw.col("created_at"),
-        _amount=nw.col("amount"),
+        _day=nw.col("created_at"), _amount=nw.col("amount")
     )
-    created = _with_group(_in_windows(created, kind, windows), groups)
+    created = _with_group(_bucketed(created, "created_at", setup), groups)
     if "pipeline_value" in pipeline:
-        _money_sums(created.with_columns(_metric=nw.lit("pipeline_value")), kind, money, setup.tz)
+        _money_sums(created.with_columns(_metric=nw.lit("pipeline_value")), money, setup.tz)
     sourced = pipeline - {"pipeline_value"}
     if sourced:
         flagged = _marketing_flags(data, created, setup, sourced)
         parts = [flagged.filter(nw.col(name)).with_columns(_metric=nw.lit(name)) for name in sorted(sourced)]
-        _money_sums(
-            nw.concat([p.select(*_MONEY_COLUMNS) for p in parts], how="vertical"), kind, money, setup.tz
-        )
+        _money_sums(nw.concat([p.select(*_MONEY_COLUMNS) for p in parts], how="vertical"), money, setup.tz)
 
 
-_MONEY_COLUMNS = ("_metric", "_group", "_bucket", "amount_currency", "_day", "_amount")
+_MONEY_COLUMNS = ("_metric", "_group", "_kind", "_bucket", "amount_currency", "_day", "_amount")
 
 
 def _money_sums(
     frame: nw.LazyFrame[Any],
-    kind: PeriodKind,
     money: dict[tuple[str, str, Window], dict[tuple[str, date], Decimal]],
     tz: str,
 ) -> None:
@@ -589,11 +609,13 @@ def _money_sums(
     sums of the same day are added below.
     """
     result = collect(
-        frame.group_by("_metric", "_group", "_bucket", "amount_currency", "_day").agg(nw.col("_amount").sum())
+        frame.group_by("_metric", "_group", "_kind", "_bucket", "amount_currency", "_day").agg(
+            nw.col("_amount").sum()
+        )
     )
     if isinstance(result.schema["_day"], pl.Datetime):
         result = result.with_columns(pl.col("_day").dt.convert_time_zone(tz).dt.date())
-    for metric, group, bucket, code, day, amount in result.select(*_MONEY_COLUMNS).iter_rows():
+    for metric, group, kind, bucket, code, day, amount in result.select(*_MONEY_COLUMNS).iter_rows():
         parts = money[(metric, group, Window(kind, bucket))]
         parts[(code, day)] = parts.get((code, day), Decimal(0)) + amount
 
