@@ -118,6 +118,26 @@ def test_on_spark_the_report_is_polars_and_the_driver_reads_only_merged_rows(
     got.leads.write.parquet(str(tmp_path / "leads"))
     written = pl.read_parquet(tmp_path / "leads" / "*.parquet").sort("lead_id")
     assert_frame_equal(written.with_columns(_utc(written)), want.leads, check_exact=True)
+    # Read into this process once: reading again (to_dict() after to_frame()) runs no Spark job, and
+    # what a caller does to the frame it got does not change the next read.
+    context = many_partitions.sparkContext
+    context.setJobGroup("sla-reads", "reads of the kept per-lead rows")
+    try:
+
+        def jobs() -> int:
+            return len(context.statusTracker().getJobIdsForGroup("sla-reads"))
+
+        first = got.to_frame()
+        read = jobs()
+        assert read > 0
+        first.drop_in_place("owner")
+        assert_frame_equal(got.to_frame(), want.leads, check_exact=True)
+        assert jobs() == read
+        assert got.to_dict() == want.to_dict()  # reads the breaches (once)
+        assert got.to_dict() == want.to_dict()
+        assert jobs() == 2 * read  # the breaches are read like the leads
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)
     # The merged tables are polars' (the whole report, read back, is compared by tests/frames/test_matrix.py).
     assert got.summary == want.summary
     assert (got.counts, got.examples) == (want.counts, want.examples)

@@ -100,9 +100,13 @@ class PersonaMatch:
 
 
 def _local(rows: Any, ident: str) -> pl.DataFrame:
-    """Matched rows as polars, by ``ident`` (read from Spark when kept there)."""
+    """Matched rows as polars, by ``ident`` (read from Spark once when kept there)."""
     if engine.is_spark(rows):
-        return engine.to_polars(rows).sort(ident).with_columns(pl.col("candidates").cast(pl.UInt32))
+        return engine.read_once(
+            rows,
+            ident,
+            lambda: engine.to_polars(rows).sort(ident).with_columns(pl.col("candidates").cast(pl.UInt32)),
+        )
     frame: pl.DataFrame = rows
     return frame
 

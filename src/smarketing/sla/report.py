@@ -63,8 +63,8 @@ class SLAReport:
     def to_frame(self) -> pl.DataFrame:
         """The per-lead rows as a polars DataFrame, in lead id order.
 
-        When ``leads`` is kept on Spark, this reads every row into this process (write large results
-        out with ``report.leads.write`` instead).
+        When ``leads`` is kept on Spark, this reads every row into this process, once (write large
+        results out with ``report.leads.write`` instead).
 
         Examples:
             >>> from datetime import datetime, timezone
@@ -277,7 +277,7 @@ def _height(frame: Any) -> int:
 
 
 def _local(frame: Any, order: list[str], limit: int | None = None) -> pl.DataFrame:
-    """A polars frame as it is (its first ``limit`` rows), or a PySpark one read in ``order``.
+    """A polars frame as it is (its first ``limit`` rows), or a PySpark one read in ``order`` (once).
 
     ``_rank`` in ``order`` is the breaches' commitment order (:data:`~smarketing.sla._tables.BREACH_ORDER`).
     """
@@ -285,17 +285,20 @@ def _local(frame: Any, order: list[str], limit: int | None = None) -> pl.DataFra
         return frame if limit is None else frame.head(limit)
     from smarketing.frames import _engine as engine  # noqa: PLC0415 (Spark frames only)
 
-    F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
-    ranked = frame
-    if "_rank" in order:
-        rank = F.lit(None)
-        for i, name in reversed(list(enumerate(BREACH_ORDER))):
-            rank = F.when(F.col("commitment") == name, F.lit(i)).otherwise(rank)
-        ranked = frame.withColumn("_rank", rank)
-    ranked = ranked.orderBy(*order)
-    if limit is not None:
-        ranked = ranked.limit(limit)
-    return engine.to_polars(ranked.drop("_rank"))
+    def read() -> pl.DataFrame:
+        F, _ = engine.spark_sql()  # noqa: N806 (Spark's own names)
+        ranked = frame
+        if "_rank" in order:
+            rank = F.lit(None)
+            for i, name in reversed(list(enumerate(BREACH_ORDER))):
+                rank = F.when(F.col("commitment") == name, F.lit(i)).otherwise(rank)
+            ranked = frame.withColumn("_rank", rank)
+        ranked = ranked.orderBy(*order)
+        if limit is not None:
+            ranked = ranked.limit(limit)
+        return engine.to_polars(ranked.drop("_rank"))
+
+    return engine.read_once(frame, (tuple(order), limit), read)
 
 
 def _json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
