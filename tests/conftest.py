@@ -147,6 +147,10 @@ def spark(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory)
         # Tiny frames: compiling generated code for each query costs more than interpreting it.
         .config("spark.sql.codegen.wholeStage", "false")
         .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+        # A JVM that lives for one run of small queries: the client compiler only (C2's compile threads
+        # spent more CPU than the queries) and the serial collector. Measured on the matrix's Spark part:
+        # the JVM's CPU 77 s -> 45 s (docs/performance.md). benchmarks/scale.py keeps the JVM's defaults.
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -10,8 +10,10 @@ analysis takes one record kind (``funnel``'s events, ``compute_rewards``' deals)
 frame itself; where it takes several (``evaluate_sla``, ``scorecard``, ``attribute``) a mapping of them;
 ``attribute`` also takes touches in long form (one frame of that library) and a ``Dataset`` built from
 that library's frames. PySpark DataFrames run the same cases on one local session for the whole run (see
-``SPARK_CASES``), its session zone set before each. ``to_dict()`` and ``to_frame()`` must be equal, dtypes
-included; ``discover``'s graph node by node and edge by edge. The boundary check itself
+``SPARK_CASES``), its session zone set before each, with three shuffle partitions (every map runs on three
+partitions of leads, journeys or deals, and their partials are merged) and Arrow batches of three rows.
+``to_dict()`` and ``to_frame()`` must be equal, dtypes included; ``discover``'s graph node by node and
+edge by edge. The boundary check itself
 (:func:`~smarketing.frames.as_lazy`, which applies :func:`smarketing.records.schema.check`) must give each
 record kind's frame exactly as the ``Dataset`` holds it.
 
@@ -356,16 +358,21 @@ def on_spark(data: Dataset, spark: Any) -> Given:
     return Given(data, "spark", {"spark": lambda f: spark.createDataFrame(f.to_arrow())})
 
 
+#: Spark's shuffle partitions in the matrix (the `many_partitions` fixture, tests/conftest.py): a kernel
+#: that reads a lead's rows from one partition only, or merges partials wrongly, gives another answer.
+SHUFFLE_PARTITIONS = 3
+
+
 @pytest.mark.parametrize("case", SPARK_CASES, ids="-".join)
 def test_spark_gives_the_same_answer(
     plans: dict[str, AlignmentPlan],
-    spark: Any,
+    many_partitions: Any,
     on_spark: Given,
     reference: dict[tuple[str, str], Any],
     case: tuple[str, str, str],
 ) -> None:
     analysis, zone, session_zone = case
-    spark.conf.set("spark.sql.session.timeZone", SPARK_ZONES[session_zone])
+    many_partitions.conf.set("spark.sql.session.timeZone", SPARK_ZONES[session_zone])
     _same(analysis, ANALYSES[analysis](plans[zone], on_spark), reference[(analysis, zone)])
 
 
