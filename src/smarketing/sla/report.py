@@ -293,10 +293,11 @@ def _local(frame: Any, order: list[str], limit: int | None = None) -> pl.DataFra
             for i, name in reversed(list(enumerate(BREACH_ORDER))):
                 rank = F.when(F.col("commitment") == name, F.lit(i)).otherwise(rank)
             ranked = frame.withColumn("_rank", rank)
-        ranked = ranked.orderBy(*order)
-        if limit is not None:
-            ranked = ranked.limit(limit)
-        return engine.to_polars(ranked.drop("_rank"))
+        if limit is not None:  # the first rows only: Spark keeps the top ones of each partition
+            return engine.to_polars(ranked.orderBy(*order).limit(limit).drop("_rank"))
+        # Every row: sorted here, as they arrive (Spark's sort would run the map twice, to sample the
+        # ranges first).
+        return engine.to_polars(ranked).sort(order, maintain_order=True).drop("_rank", strict=False)
 
     return engine.read_once(frame, (tuple(order), limit), read)
 
