@@ -138,6 +138,7 @@ def test_on_spark_the_report_is_polars_and_the_driver_reads_only_merged_rows(
         assert jobs() == 2 * read == 2  # one job per table (sorted in polars, not by a sampling job first)
     finally:
         context.setLocalProperty("spark.jobGroup.id", None)
+        context.setLocalProperty("spark.job.description", None)
     # The merged tables are polars' (the whole report, read back, is compared by tests/frames/test_matrix.py).
     assert got.summary == want.summary
     assert (got.counts, got.examples) == (want.counts, want.examples)

@@ -590,7 +590,8 @@ def read_once(frame: Any, how: Hashable, read: Callable[[], pl.DataFrame]) -> pl
 
     A report's per-lead rows are read by ``to_frame()``, again by ``to_dict()``: the second read comes
     from this process's memory instead of running the Spark job again (the result is a snapshot, like one
-    computed on polars). The copy lives as long as ``frame`` does.
+    computed on polars). The rows read live as long as ``frame`` does (the result that holds it). ``how``
+    names the reader and its reading (``("sla", order, limit)``): two readers of one frame never share.
     """
     cache = _READ.setdefault(frame, {})
     if how not in cache:

@@ -104,7 +104,7 @@ def _local(rows: Any, ident: str) -> pl.DataFrame:
     if engine.is_spark(rows):
         return engine.read_once(
             rows,
-            ident,
+            ("persona.match", ident),
             lambda: engine.to_polars(rows).sort(ident).with_columns(pl.col("candidates").cast(pl.UInt32)),
         )
     frame: pl.DataFrame = rows

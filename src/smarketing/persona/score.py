@@ -146,8 +146,8 @@ class LeadScores:
     def to_frame(self) -> pl.DataFrame:
         """The per-lead scores, by ``lead_id``.
 
-        When :attr:`frame` is kept on Spark, this reads every row into this process, once (write large
-        results out with ``scores.frame.write`` instead).
+        When :attr:`frame` is kept on Spark, this reads every row into this process once, and the scores
+        keep them (write large results out with ``scores.frame.write`` instead).
 
         Examples:
             >>> from datetime import datetime, timezone
@@ -159,7 +159,9 @@ class LeadScores:
         """
         if engine.is_spark(self.frame):
             kept = self.frame
-            return engine.read_once(kept, "lead_id", lambda: engine.to_polars(kept).sort("lead_id"))
+            return engine.read_once(
+                kept, ("persona.score", "lead_id"), lambda: engine.to_polars(kept).sort("lead_id")
+            )
         frame: pl.DataFrame = self.frame
         return frame
 

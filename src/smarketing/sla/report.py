@@ -63,8 +63,8 @@ class SLAReport:
     def to_frame(self) -> pl.DataFrame:
         """The per-lead rows as a polars DataFrame, in lead id order.
 
-        When ``leads`` is kept on Spark, this reads every row into this process, once (write large
-        results out with ``report.leads.write`` instead).
+        When ``leads`` is kept on Spark, this reads every row into this process once, and the report keeps
+        them (write large results out with ``report.leads.write`` instead).
 
         Examples:
             >>> from datetime import datetime, timezone
@@ -299,7 +299,7 @@ def _local(frame: Any, order: list[str], limit: int | None = None) -> pl.DataFra
         # ranges first).
         return engine.to_polars(ranked).sort(order, maintain_order=True).drop("_rank", strict=False)
 
-    return engine.read_once(frame, (tuple(order), limit), read)
+    return engine.read_once(frame, ("sla", tuple(order), limit), read)
 
 
 def _json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
