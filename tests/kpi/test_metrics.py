@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from typing import Any
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smarketing._periods import Window
+from smarketing.datasets import synthetic
 from smarketing.errors import DataError
 from smarketing.kpi import Undefined
 from smarketing.kpi.metrics import BUILTIN, compute_metrics
 from smarketing.money import FxTable, Money
+from smarketing.plan import AlignmentPlan
 from smarketing.records import Activity, Dataset, Deal, Lead, StageEvent, Touchpoint
 from smarketing.testing.strategies import crm_datasets
 
@@ -131,3 +135,45 @@ def test_kernel_edges_of_the_per_lead_reductions() -> None:
     assert values[("sourced_pipeline_first_touch", "", oct_)] == 300  # D1, D2 (L3) and D3 (T2 < T3)
     # D2 (touch before its creation, no acceptance) and D3 (L4 accepted a day after the touch).
     assert values[("sourced_pipeline_before_acceptance", "", oct_)] == 200
+
+
+def test_every_builtin_metric_on_spark_equals_polars_for_windows_of_several_kinds(
+    example_plan: AlignmentPlan, many_partitions: Any
+) -> None:
+    # The scorecard's matrix case reads the example plan's KPIs only; here every built-in metric (the
+    # first-touch sourcing too, which Spark computes without an ordered `first`), by team, over weeks,
+    # months and quarters that overlap: one query per family for every kind (unpivoted on Spark).
+    data = synthetic(example_plan, seed=15, n_leads=120)
+    # Half the leads' touches all at their first touch's time: the first touch is then the smallest id.
+    tied = pl.col("lead_id").str.slice(-1).cast(pl.Int64) % 2 == 0
+    touches = data.touchpoints.with_columns(
+        pl.when(tied).then(pl.col("time").min().over("lead_id")).otherwise(pl.col("time")).alias("time")
+    )
+    data = Dataset(**{**data.frames(), "touchpoints": touches})
+    frames = {kind: many_partitions.createDataFrame(f.to_arrow()) for kind, f in data.frames().items()}
+    names = [m.name for m in BUILTIN if m.source == "builtin"]
+    windows = [Window.parse(x) for x in ("2026-W40", "2026-09", "2026-10", "2026-Q3", "2026-Q4")]
+    as_of = datetime(2026, 10, 31, 23, tzinfo=UTC)
+
+    def metrics(given: Any) -> dict[Any, Any]:
+        return compute_metrics(
+            given,
+            names,
+            windows=windows,
+            tz="Europe/Berlin",
+            as_of=as_of,
+            currency="EUR",
+            fx=FX,
+            plan=example_plan,
+            by="team",
+        )
+
+    want = metrics(data)
+    assert metrics(frames) == want
+    first_touch = [v for (name, _, _), v in want.items() if name == "sourced_pipeline_first_touch"]
+    assert any(v and not isinstance(v, Undefined) for v in first_touch)
+    assert {w.kind for (_, _, w), v in want.items() if v and not isinstance(v, Undefined)} == {
+        "week",
+        "month",
+        "quarter",
+    }

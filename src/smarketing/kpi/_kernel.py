@@ -594,6 +594,20 @@ def _deal_metrics(run: _Run, metrics: set[str]) -> None:
         _money_sums(nw.concat([p.select(*_MONEY_COLUMNS) for p in parts], how="vertical"), money, setup.tz)
 
 
+def _first_teams(touches: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """``lead_id, _first_team``: the team of each lead's first touch by time, then touch id.
+
+    For engines without an ordered ``first`` (narwhals has none on Spark): the touches at each lead's
+    earliest time, and of those the smallest id (touch ids are unique: one row per lead).
+    """
+    earliest = touches.group_by("lead_id").agg(nw.col("time").min().alias("_time"))
+    at_first = touches.join(earliest, on="lead_id", how="inner").filter(nw.col("time") == nw.col("_time"))
+    first_ids = at_first.group_by("lead_id").agg(nw.col("id").min().alias("_id"))
+    return at_first.join(
+        first_ids, left_on=["lead_id", "id"], right_on=["lead_id", "_id"], how="inner"
+    ).select("lead_id", nw.col("team").alias("_first_team"))
+
+
 _MONEY_COLUMNS = ("_metric", "_group", "_kind", "_bucket", "amount_currency", "_day", "_amount")
 
 
@@ -653,7 +667,12 @@ def _marketing_flags(
         out = out.join(marked, on="lead_id", how="left")
     per_lead: list[nw.Expr] = []
     if "sourced_pipeline_first_touch" in sourced:
-        per_lead.append(nw.col("team").first(order_by=["time", "id"]).alias("_first_team"))
+        if touches.implementation.is_spark_like():
+            out = out.join(
+                _first_teams(touches.join(deal_leads, on="lead_id", how="inner")), on="lead_id", how="left"
+            )
+        else:
+            per_lead.append(nw.col("team").first(order_by=["time", "id"]).alias("_first_team"))
     if sourced & {"influenced_pipeline", "sourced_pipeline_before_acceptance"}:
         per_lead.append(nw.col("_marketing").min().alias("_first_marketing"))
     if per_lead:
