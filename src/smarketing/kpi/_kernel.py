@@ -195,13 +195,12 @@ def _per_kind(frame: nw.LazyFrame[Any], columns: Mapping[str, nw.Expr], value: s
     if len(kinds) > 1 and frame.implementation.is_spark_like():
         index = frame.collect_schema().names()
         on = [f"{_PER_KIND}{k}" for k in kinds]
-        out = (
+        return (
             frame.with_columns(*(expr.alias(f"{_PER_KIND}{k}") for k, expr in columns.items()))
             .unpivot(on=on, index=index, variable_name="_kind", value_name=value)
             .with_columns(nw.col("_kind").str.slice(len(_PER_KIND)))
             .filter(~nw.col(value).is_null())
         )
-        return out
     return nw.concat(
         [
             frame.with_columns(nw.lit(k).alias("_kind"), expr.alias(value)).filter(~nw.col(value).is_null())
@@ -597,7 +596,7 @@ def _deal_metrics(run: _Run, metrics: set[str]) -> None:
 def _first_teams(touches: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
     """``lead_id, _first_team``: the team of each lead's first touch by time, then touch id.
 
-    For engines without an ordered ``first`` (narwhals has none on Spark): the touches at each lead's
+    By joins, on every engine (narwhals has no ordered ``first`` on Spark): the touches at each lead's
     earliest time, and of those the smallest id (touch ids are unique: one row per lead).
     """
     earliest = touches.group_by("lead_id").agg(nw.col("time").min().alias("_time"))
@@ -667,12 +666,9 @@ def _marketing_flags(
         out = out.join(marked, on="lead_id", how="left")
     per_lead: list[nw.Expr] = []
     if "sourced_pipeline_first_touch" in sourced:
-        if touches.implementation.is_spark_like():
-            out = out.join(
-                _first_teams(touches.join(deal_leads, on="lead_id", how="inner")), on="lead_id", how="left"
-            )
-        else:
-            per_lead.append(nw.col("team").first(order_by=["time", "id"]).alias("_first_team"))
+        out = out.join(
+            _first_teams(touches.join(deal_leads, on="lead_id", how="inner")), on="lead_id", how="left"
+        )
     if sourced & {"influenced_pipeline", "sourced_pipeline_before_acceptance"}:
         per_lead.append(nw.col("_marketing").min().alias("_first_marketing"))
     if per_lead:
