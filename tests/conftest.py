@@ -151,6 +151,13 @@ def spark(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory)
         # spent more CPU than the queries) and the serial collector. Measured on the matrix's Spark part:
         # the JVM's CPU 77 s -> 45 s (docs/performance.md). benchmarks/scale.py keeps the JVM's defaults.
         .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        # The Python workers talk to the JVM over a Unix socket: over TCP on the loopback each task of a
+        # Python map waited about 40 ms more (per task, whatever its rows), most of a small map's time.
+        .config("spark.python.unix.domain.socket.enabled", "true")
+        # PySpark records the Python call site of every Column call in the JVM (the "DataFrame" context of
+        # Spark's own error messages): 13 py4j round trips for an `F.col` instead of 3, 11 for an `alias`
+        # instead of 1. Off, the matrix's Spark cases made 80k round trips instead of 151k.
+        .config("spark.python.sql.dataFrameDebugging.enabled", "false")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
