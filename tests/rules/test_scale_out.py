@@ -115,10 +115,20 @@ def test_on_spark_the_value_rules_give_the_polars_report_reading_only_merged_row
     frames = _broken(example_plan, 3, 60)
     on_spark = {kind: many_partitions.createDataFrame(f.to_arrow()) for kind, f in frames.items()}
     reads = Reads(monkeypatch, on_spark["leads"])
+    distinct: list[str] = []
+    read_distinct = engine.distinct
+
+    def counted(frame: Any, column: str) -> list[Any]:
+        distinct.append(column)
+        return read_distinct(frame, column)
+
+    monkeypatch.setattr(engine, "distinct", counted)
     got = check(example_plan, data=on_spark, select=VALUE_RULES)
     want = check(example_plan, data=frames, select=VALUE_RULES)
     assert got.to_dict() == want.to_dict()
     assert {d.code for d in got.diagnostics} >= {"D001", "D002", "D003", "D004", "D006", "D007"}
+    # The deals' currencies are one Spark job per check: the pass that counts them and D006 share it.
+    assert distinct == ["amount_currency"]
     # Merged rows only: per kind its size, per check its counts, values and first records; D002's
     # conformance tables and its first unfit leads; D014's campaign weeks. Not the data's rows.
     weeks = frames["leads"].select(pl.col("campaign"), pl.col("created_at").dt.truncate("1w")).n_unique()

@@ -213,7 +213,18 @@ def _scan_all(plan: AlignmentPlan, data: RuleData) -> dict[str, KindScan]:
 
 
 def _currency_pairs(plan: AlignmentPlan, data: RuleData) -> list[tuple[str, str, date | None]]:
-    """``D006``'s (deal currency, reporting currency, first rate's day or None) to count deals of."""
+    """``D006``'s (deal currency, reporting currency, first rate's day or None) to count deals of.
+
+    Read once per check (the pass that counts them and ``D006`` that reports them ask alike): the deals'
+    distinct currencies are a query of the deals (a Spark job on Spark).
+    """
+    if "currency pairs" not in data.cache:
+        data.cache["currency pairs"] = _read_currency_pairs(plan, data)
+    pairs: list[tuple[str, str, date | None]] = data.cache["currency pairs"]
+    return pairs
+
+
+def _read_currency_pairs(plan: AlignmentPlan, data: RuleData) -> list[tuple[str, str, date | None]]:
     uses = _reporting_currencies(plan)
     deals = data.sources["deals"]
     if not uses or "amount_currency" not in columns_of(deals):
