@@ -15,6 +15,7 @@ per-lead rows. Checked here:
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -107,6 +108,8 @@ def test_on_spark_the_report_is_polars_and_the_driver_reads_only_merged_rows(
     handed_off = want.leads.height
     assert handed_off > 30
     reads = Reads(monkeypatch, frames["leads"])
+    persisted = many_partitions.sparkContext._jsc.getPersistentRDDs
+    cached = persisted().size()
     got = evaluate_sla(example_plan, frames, as_of=AS_OF)
     # Merged rows only: per owner, team and period their counts, per week both sides' counts, per period
     # marketing's, one row of counts and the first and last event (no per-lead row, no input row).
@@ -136,6 +139,18 @@ def test_on_spark_the_report_is_polars_and_the_driver_reads_only_merged_rows(
         assert got.to_dict() == want.to_dict()  # reads the breaches (once)
         assert got.to_dict() == want.to_dict()
         assert jobs() == 2 * read == 2  # one job per table (sorted in polars, not by a sampling job first)
+        # The map's output was persisted when the merge computed it: a read runs one stage (the cached
+        # partitions), not the shuffle and the map again.
+        tracker = context.statusTracker()
+        ran = [
+            sum(
+                1
+                for s in tracker.getJobInfo(j).stageIds
+                if (info := tracker.getStageInfo(s)) and info.numCompletedTasks
+            )
+            for j in tracker.getJobIdsForGroup("sla-reads")
+        ]
+        assert ran == [1, 1]
     finally:
         context.setLocalProperty("spark.jobGroup.id", None)
         context.setLocalProperty("spark.job.description", None)
@@ -144,6 +159,11 @@ def test_on_spark_the_report_is_polars_and_the_driver_reads_only_merged_rows(
     assert (got.counts, got.examples) == (want.counts, want.examples)
     for name in ("marketing", "by_rep", "by_team", "by_period", "weekly"):
         assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
+    # The cache lives as long as the report that reads it.
+    assert persisted().size() > cached
+    del got
+    gc.collect()
+    assert persisted().size() == cached
 
 
 def _utc(frame: pl.DataFrame) -> list[pl.Expr]:

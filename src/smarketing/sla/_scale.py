@@ -147,6 +147,18 @@ class SLAPartials:
         rows = self.partials.rows("leads")
         return rows if self.spark else rows.sort("lead_id")
 
+    def kept(self) -> tuple[Any, Any]:
+        """The per-lead rows and the breaches (:meth:`leads`, :meth:`breaches`).
+
+        On Spark both read the persisted map: it stays cached as long as either frame lives (the report
+        holds them), so reading or writing them does not run the map again.
+        """
+        leads, breaches = self.leads(), self.breaches()
+        if self.spark:
+            engine.keep_with(breaches, leads)
+            engine.release_with(leads, [self.partials])
+        return leads, breaches
+
     def breaches(self) -> Any:
         """The breaches: on Spark kept there; else by commitment, each in lead order."""
         rows = self.partials.rows("breaches")
@@ -191,8 +203,9 @@ def evaluate(context: _kernel.SLAContext, data: Any, *, as_of: datetime) -> SLAP
 
     union = _union(frames)
     tables = _tables_of(_lead_schema(context, as_of, span))
+    # Persisted: the report's per-lead rows and breaches read the map's output again (SLAPartials.kept).
     partials = engine.run(
-        union, fn, tables, kind="stage_events", key=engine.PARTITION_KEY, columns=union.columns
+        union, fn, tables, kind="stage_events", key=engine.PARTITION_KEY, columns=union.columns, persist=True
     )
     return SLAPartials(partials, spark=True)
 

@@ -124,10 +124,11 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
     now = epoch_us(check_time(as_of, "as_of"))
     market = marketing_from(partials.merged("delivered"), sla, period, now, sla.calendar.timezone)
     counts, examples = _kernel.counts_and_examples(partials.count_row())
+    leads, breaches = partials.kept()
     return SLAReport(
         as_of=as_of,
-        leads=partials.leads(),
-        breaches=partials.breaches(),
+        leads=leads,
+        breaches=breaches,
         marketing=market,
         by_rep=compliance_rates(partials.merged("by_rep"), "owner"),
         by_team=compliance_rates(partials.merged("by_team"), "team"),
