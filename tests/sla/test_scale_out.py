@@ -212,8 +212,12 @@ def test_a_data_error_raised_on_a_worker_reaches_the_user_as_the_same_error(
     with pytest.raises(DataError) as on_polars:
         evaluate_sla(example_plan, bad, as_of=AS_OF)
     frames = {kind: many_partitions.createDataFrame(frame.to_arrow()) for kind, frame in bad.items()}
+    persisted = many_partitions.sparkContext._jsc.getPersistentRDDs
+    cached = persisted().size()
     with pytest.raises(DataError) as on_spark:
         evaluate_sla(example_plan, frames, as_of=AS_OF)
     assert type(on_spark.value) is DataError
     assert str(on_spark.value) == str(on_polars.value)
     assert "1850" in str(on_spark.value) or "1900" in str(on_spark.value)
+    # The map's persisted output is released with the error: no report will read it.
+    assert persisted().size() == cached

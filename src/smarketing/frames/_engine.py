@@ -404,7 +404,8 @@ def spark_run(
     ``persist``: the map's output is persisted (Spark's default storage level) when the merge first
     computes it, so that kept tables read later (a second stage built on them, a write) do not run the
     map again; for maps that are dear to run again and whose kept rows are read more than once. Free it
-    with :meth:`Partials.release` when they are read no more (or :func:`release_with` a result).
+    with :meth:`Partials.release` when they are read no more (or :func:`release_with` a result); a map or
+    merge that fails frees it here.
     """
     F, _ = spark_sql()  # noqa: N806 (Spark's own names)
     schema, ddl = _packed_schema(tables)
@@ -448,10 +449,15 @@ def spark_run(
         _packed(names[i], f"{c}__sorted") for i in merging for c in tables[names[i]].quantiles
     }
     kept_columns = [c for c in result.columns if c not in quantile_columns]
-    merged = to_polars(result.select(*(_column(c) for c in kept_columns), *picks))
-    errors = merged.filter(pl.col(_TABLE) == -1).get_column(_ERROR).drop_nulls().sort()
-    if len(errors):
-        _raise(str(errors[0]))
+    try:
+        merged = to_polars(result.select(*(_column(c) for c in kept_columns), *picks))
+        errors = merged.filter(pl.col(_TABLE) == -1).get_column(_ERROR).drop_nulls().sort()
+        if len(errors):
+            _raise(str(errors[0]))
+    except BaseException:
+        if persist:  # no result will read the cache: not kept until the session ends
+            mapped.unpersist()
+        raise
     return _Spark(mapped, tables, merged, persisted=persist)
 
 

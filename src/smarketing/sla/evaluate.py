@@ -118,13 +118,14 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
     context = sla_context(plan)
     sla = context.sla
     partials = _scale.evaluate(context, data, as_of=as_of)
+    # First: on Spark the kept frames release the persisted map when they go, an error below included.
+    leads, breaches = partials.kept()
     # Finalise: the rates, marketing's periods and the summary, from the merged counts.
     by_period = compliance_rates(partials.merged("by_period"), "period")
     period = sla.marketing.volume.period if sla.marketing.volume is not None else _kernel.DEFAULT_PERIOD
     now = epoch_us(check_time(as_of, "as_of"))
     market = marketing_from(partials.merged("delivered"), sla, period, now, sla.calendar.timezone)
     counts, examples = _kernel.counts_and_examples(partials.count_row())
-    leads, breaches = partials.kept()
     return SLAReport(
         as_of=as_of,
         leads=leads,
