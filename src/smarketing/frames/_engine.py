@@ -407,7 +407,6 @@ def spark_run(
     with :meth:`Partials.release` when they are read no more (or :func:`release_with` a result); a map or
     merge that fails frees it here.
     """
-    F, _ = spark_sql()  # noqa: N806 (Spark's own names)
     schema, ddl = _packed_schema(tables)
     present = [c for c in columns if c in data.columns]
     partitions = int(data.sparkSession.conf.get("spark.sql.shuffle.partitions"))
@@ -415,6 +414,19 @@ def spark_run(
     mapped = shuffled.mapInArrow(_partition_mapper(fn, tables, schema), ddl)
     if persist:
         mapped = mapped.persist()
+    try:
+        merged = _merge(mapped, tables)
+    except BaseException:
+        # No result will read the cache: not kept until the session ends (a stopped session took it).
+        if persist and _alive(mapped):
+            mapped.unpersist()
+        raise
+    return _Spark(mapped, tables, merged, persisted=persist)
+
+
+def _merge(mapped: Any, tables: Mapping[str, Partial]) -> pl.DataFrame:
+    """The merged tables of a map's output (one Spark aggregation, read once); a map's typed error raised."""
+    F, _ = spark_sql()  # noqa: N806 (Spark's own names)
     names = list(tables)
     merging = [i for i, name in enumerate(names) if not tables[name].kept]
     keys = [F.col(_TABLE), F.col(_ERROR)]
@@ -449,16 +461,11 @@ def spark_run(
         _packed(names[i], f"{c}__sorted") for i in merging for c in tables[names[i]].quantiles
     }
     kept_columns = [c for c in result.columns if c not in quantile_columns]
-    try:
-        merged = to_polars(result.select(*(_column(c) for c in kept_columns), *picks))
-        errors = merged.filter(pl.col(_TABLE) == -1).get_column(_ERROR).drop_nulls().sort()
-        if len(errors):
-            _raise(str(errors[0]))
-    except BaseException:
-        if persist:  # no result will read the cache: not kept until the session ends
-            mapped.unpersist()
-        raise
-    return _Spark(mapped, tables, merged, persisted=persist)
+    merged = to_polars(result.select(*(_column(c) for c in kept_columns), *picks))
+    errors = merged.filter(pl.col(_TABLE) == -1).get_column(_ERROR).drop_nulls().sort()
+    if len(errors):
+        _raise(str(errors[0]))
+    return merged
 
 
 # --------------------------------------------------------------------------------------------------

@@ -142,8 +142,15 @@ class SLAPartials:
     def merged(self, name: str) -> pl.DataFrame:
         return self.partials.merged(name)
 
+    def release(self) -> None:
+        """Free the map's persisted output on Spark (nothing elsewhere): when no report will read it."""
+        self.partials.release()
+
     def leads(self) -> Any:
-        """The per-lead rows: a PySpark DataFrame on Spark (kept there), else a polars frame in lead order."""
+        """The per-lead rows: a PySpark DataFrame on Spark (kept there), else a polars frame in lead order.
+
+        On Spark, take both kept frames with :meth:`kept`, which ties the persisted map's release to them.
+        """
         rows = self.partials.rows("leads")
         return rows if self.spark else rows.sort("lead_id")
 
@@ -160,7 +167,7 @@ class SLAPartials:
         return leads, breaches
 
     def breaches(self) -> Any:
-        """The breaches: on Spark kept there; else by commitment, each in lead order."""
+        """The breaches: on Spark kept there (see :meth:`kept`); else by commitment, each in lead order."""
         rows = self.partials.rows("breaches")
         if self.spark:
             return rows

@@ -116,11 +116,20 @@ def evaluate_sla(plan: AlignmentPlan, data: Any, *, as_of: datetime) -> SLARepor
         the month so far) at n/a acceptance against 70% committed and n/a SQLs against 35%.
     """
     context = sla_context(plan)
-    sla = context.sla
     partials = _scale.evaluate(context, data, as_of=as_of)
-    # First: on Spark the kept frames release the persisted map when they go, an error below included.
+    try:
+        return _report(plan, context, partials, as_of)
+    except BaseException:
+        partials.release()  # no report will read the map's persisted output (on Spark)
+        raise
+
+
+def _report(
+    plan: AlignmentPlan, context: _kernel.SLAContext, partials: _scale.SLAPartials, as_of: datetime
+) -> SLAReport:
+    """Finalise: the rates, marketing's periods and the summary, from the merged counts."""
+    sla = context.sla
     leads, breaches = partials.kept()
-    # Finalise: the rates, marketing's periods and the summary, from the merged counts.
     by_period = compliance_rates(partials.merged("by_period"), "period")
     period = sla.marketing.volume.period if sla.marketing.volume is not None else _kernel.DEFAULT_PERIOD
     now = epoch_us(check_time(as_of, "as_of"))
