@@ -13,11 +13,12 @@ Usage (from the repository root, after ``make setup``)::
 - ``--jobs``: the cases of this checkout once, with each case's wall time and the Spark jobs, stages and
   tasks it ran (Spark's status tracker; stages skipped because their shuffle output was there already are
   not counted).
-- ``--task-cost``: the fixed cost of a Python task, in a session with the test suite's settings: an
-  identity ``mapInArrow`` and an RDD ``mapPartitions`` over 30 rows on 1, 3 and 9 partitions (per run, best
-  of three rounds of 20 after a warm-up), with the Python workers on the loopback's TCP and on a Unix socket
-  (``spark.python.unix.domain.socket.enabled``), and the py4j round trips of a few column expressions
-  with and without PySpark's call-site capture (``spark.python.sql.dataFrameDebugging.enabled``).
+- ``--task-cost``: the fixed cost of a task, in a ``local[1]`` session with the test suite's JVM and SQL
+  settings (not its three-row Arrow batches): an identity ``mapInArrow``, an RDD ``mapPartitions`` and a
+  JVM-only ``groupBy`` count over 30 rows on 1, 3 and 9 partitions (per run, best of three rounds of 20
+  after a warm-up), and the py4j round trips of a few column expressions; in four sessions, the Python
+  workers on the loopback's TCP or on a Unix socket (``spark.python.unix.domain.socket.enabled``), with
+  and without PySpark's call-site capture (``spark.python.sql.dataFrameDebugging.enabled``).
 
 Results are printed; docs/performance.md records them with the machine's load.
 """
@@ -110,7 +111,9 @@ def jobs() -> None:
             check=False,
         )
     lines = [
-        line for line in done.stdout.splitlines() if re.match(r"\s*[\d.]+ s  jobs|\d+ passed|FAILED", line)
+        line
+        for line in done.stdout.splitlines()
+        if re.search(r"^\s*[\d.]+ s  jobs|\d+ (passed|failed)", line)
     ]
     print("\n".join(lines))
 
@@ -163,8 +166,10 @@ def task_cost(unix_socket: str, debugging: str) -> None:
     for n in (1, 3, 9):
         arrow = best(lambda n=n: frame.repartition(n, "k").mapInArrow(identity, frame.schema).toArrow())
         rdd = best(lambda n=n: frame.rdd.repartition(n).mapPartitions(lambda it: it).count())
+        jvm = best(lambda n=n: frame.repartition(n, "k").groupBy("k").count().toArrow())
         print(
-            f"{label}: {n} partition(s): mapInArrow {arrow:.0f} ms, rdd.mapPartitions {rdd:.0f} ms",
+            f"{label}: {n} partition(s): mapInArrow {arrow:.0f} ms, rdd.mapPartitions {rdd:.0f} ms, "
+            f"groupBy {jvm:.0f} ms",
             flush=True,
         )
     calls = [0]
@@ -201,12 +206,19 @@ def main() -> None:
     if args.session:
         task_cost(*args.session)
         return
+    if not (args.trees or args.jobs or args.task_cost):
+        parser.error("give --trees, --jobs or --task-cost")
     if args.trees:
         trees(args.trees, args.rounds)
     if args.jobs:
         jobs()
     if args.task_cost:
-        for unix_socket, debugging in (("false", "true"), ("true", "false")):
+        for unix_socket, debugging in (
+            ("false", "true"),
+            ("true", "true"),
+            ("false", "false"),
+            ("true", "false"),
+        ):
             subprocess.run([sys.executable, __file__, "--session", unix_socket, debugging], check=True)
 
 

@@ -152,7 +152,7 @@ def spark(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory)
         # the JVM's CPU 77 s -> 45 s (docs/performance.md). benchmarks/scale.py keeps the JVM's defaults.
         .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
         # The Python workers talk to the JVM over a Unix socket: over TCP on the loopback each task of a
-        # Python map took about 30 ms more (50 ms instead of 20 for an identity map of a few rows).
+        # Python map took about 35 ms more (49 ms instead of 13 for an identity map of a few rows).
         .config("spark.python.unix.domain.socket.enabled", "true")
         # PySpark records the Python call site of every Column call in the JVM (the "DataFrame" context of
         # Spark's own error messages): 13 py4j round trips for an `F.col` instead of 3, 11 for an `alias`
