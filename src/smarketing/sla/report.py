@@ -295,8 +295,8 @@ def _local(frame: Any, order: list[str], limit: int | None = None) -> pl.DataFra
             ranked = frame.withColumn("_rank", rank)
         if limit is not None:  # the first rows only: Spark keeps the top ones of each partition
             return engine.to_polars(ranked.orderBy(*order).limit(limit).drop("_rank"))
-        # Every row: sorted here, as they arrive (Spark's sort would run the map twice, to sample the
-        # ranges first).
+        # Every row: sorted here, as they arrive (Spark's sort reads its input twice: a sampling job for
+        # the ranges first).
         return engine.to_polars(ranked).sort(order, maintain_order=True).drop("_rank", strict=False)
 
     return engine.read_once(frame, ("sla", tuple(order), limit), read)
